@@ -1,0 +1,65 @@
+# Two commands on a fresh Debian/Ubuntu machine (as root or with sudo):
+#   make demo   installs what is missing, loads the demo city, serves http://127.0.0.1:8000
+#   make test   the same set-up, then lint and the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .make
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the service and its tests need (checked one by one; only missing ones are installed).
+DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium
+
+.PHONY: setup system venv web demo serve test lint bench clean
+
+setup: system venv web
+
+system:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv python3-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  if ! apt-cache show postgresql-15-postgis-3 >/dev/null 2>&1; then \
+	    echo "postgresql-15-postgis-3 is not in this release's archive: adding apt.postgresql.org"; \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql-common; \
+	    $(SUDO) /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)/venv
+$(STAMP)/venv: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@mkdir -p $(STAMP) && touch $@
+
+web: $(STAMP)/web
+$(STAMP)/web: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMP) && touch $@
+
+demo: setup
+	$(BIN)/geo-service demo
+
+serve: setup
+	$(BIN)/geo-service serve
+
+lint: venv
+	$(BIN)/ruff check geo_service tests bench
+	$(BIN)/ruff format --check geo_service tests bench
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+# Benchmarks compare against peers (osmnx, pandana, spopt, tipg); they are not part of `make test`.
+bench: setup
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python bench/import_osm.py
+
+clean:
+	-$(BIN)/geo-service db stop
+	rm -rf $(STAMP) $(VENV) web/node_modules

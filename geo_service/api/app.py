@@ -1,0 +1,88 @@
+"""The FastAPI application factory.
+
+``create_app()`` builds the app; its lifespan opens the database pool (starting the embedded cluster when
+no URL is configured) and applies migrations. If the database is down the app still starts: ``/healthz``
+answers and ``/readyz`` says 503 until the database is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from geo_service import __version__
+from geo_service.api import errors
+from geo_service.api.limits import BodySizeLimit
+from geo_service.api.routers import auth, health, maps
+from geo_service.db.cluster import ClusterError
+from geo_service.db.migrate import migrate
+from geo_service.db.pool import Database, DatabaseUnavailable
+from geo_service.settings import APISettings, DatabaseSettings
+
+log = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def open_database(settings: DatabaseSettings) -> Database:
+    """The pool for ``settings``, migrated; a lazy pool (503 until the server is back) when it is down."""
+    try:
+        db = Database.from_settings(settings)
+        migrate(db)
+        return db
+    except (ClusterError, DatabaseUnavailable, OSError) as exc:
+        log.error("database not available at start-up: %s", exc)
+        return Database.from_settings(settings, start=False)
+
+
+def web_assets_dir(settings: APISettings) -> Path | None:
+    """Where npm put the JS/CSS packages (``web/node_modules``), or None before ``make`` ran npm."""
+    for candidate in (Path(settings.web_assets), REPO_ROOT / settings.web_assets):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def create_app(
+    db: Database | None = None,
+    db_settings: DatabaseSettings | None = None,
+    api_settings: APISettings | None = None,
+) -> FastAPI:
+    """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up."""
+    db_settings = db_settings or DatabaseSettings()
+    api_settings = api_settings or APISettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owns_db = db is None
+        app.state.db = db if db is not None else open_database(db_settings)
+        try:
+            yield
+        finally:
+            if owns_db:
+                app.state.db.close()
+
+    app = FastAPI(
+        title="geo-service",
+        version=__version__,
+        description="Grids, locate, walking isochrones, rest stations, life circles and incidents on PostGIS.",
+        lifespan=lifespan,
+    )
+    app.state.api_settings = api_settings
+    app.state.db_settings = db_settings
+    if db is not None:
+        app.state.db = db
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
+
+    for module in (health, auth, maps):
+        app.include_router(module.router)
+
+    assets = web_assets_dir(api_settings)
+    if assets is not None:
+        app.mount("/vendor", StaticFiles(directory=assets), name="vendor")
+    return app

@@ -1,0 +1,42 @@
+"""Dependencies: the database pool, the caller, and role checks (attached per route, titiler-style)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from geo_service.auth import Principal, authenticate
+from geo_service.db.pool import Database
+
+_bearer = HTTPBearer(auto_error=False, description="`geo-service token create --role ROLE` prints one")
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def current_principal(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    db: Database = Depends(get_db),
+) -> Principal:
+    """The caller behind the bearer token; 401 without a valid one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    principal = authenticate(db, credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def require_role(*roles: str) -> Callable[..., Principal]:
+    """A dependency admitting ``roles`` (admin always); 403 for any other role."""
+
+    def check(principal: Principal = Depends(current_principal)) -> Principal:
+        if not principal.has_role(*roles):
+            allowed = ", ".join(("admin", *roles))
+            raise HTTPException(403, f"role '{principal.role}' may not do this; needs one of: {allowed}")
+        return principal
+
+    return check

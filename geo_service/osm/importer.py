@@ -1,0 +1,108 @@
+"""``geo-service import-osm``: one extract in, one transaction out.
+
+Stages: check the file's structure (a truncated or foreign file stops here, before anything is written),
+parse with pyrosm (:mod:`geo_service.osm.extract`), then replace the dataset's rows in one transaction.
+Each stage shows a progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from geo_service.db.pool import Database
+from geo_service.osm import rules
+from geo_service.osm.extract import Extract, read_extract
+from geo_service.osm.pbf import check_pbf
+from geo_service.settings import ImportSettings
+from geo_service.store import datasets
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    name: str
+    path: Path
+    seconds: float
+    counts: dict[str, int]
+    facilities_by_category: dict[str, int]
+    components: dict[str, Any]
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{k} {v:,}" for k, v in self.counts.items())
+        comps = self.components
+        return (
+            f"imported {self.path.name} as '{self.name}' in {self.seconds:.1f} s: {counts}; walking network in "
+            f"{comps.get('count', 0)} connected piece(s), the largest holding {comps.get('largest_share', 0):.1%} "
+            "of its nodes"
+        )
+
+
+def dataset_name(path: Path) -> str:
+    name = Path(path).name
+    for suffix in (".osm.pbf", ".pbf"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
+def import_osm(db: Database, path: Path, name: str | None = None, settings: ImportSettings | None = None,
+               progress: bool = True) -> ImportReport:  # fmt: skip
+    """Import an OpenStreetMap extract as dataset ``name`` (default: the file name), replacing it if present."""
+    settings = settings or ImportSettings()
+    path = Path(path)
+    name = name or dataset_name(path)
+    started = time.perf_counter()
+    check_pbf(path)
+    facility_rules = rules.FacilityRules.load(settings.facility_rules)
+
+    with tqdm(total=7, desc="read", unit="stage", disable=not progress, file=sys.stderr) as bar:
+
+        def step(label: str) -> None:
+            if bar.n or label != "walking network":
+                bar.update(1)
+            bar.set_postfix_str(label)
+
+        extract = read_extract(path, settings, facility_rules, step)
+        bar.update(bar.total - bar.n)
+
+    _write(db, name, path, extract, progress)
+    by_category = extract.facilities["category"].value_counts().to_dict() if len(extract.facilities) else {}
+    return ImportReport(
+        name=name,
+        path=path,
+        seconds=time.perf_counter() - started,
+        counts=extract.counts(),
+        facilities_by_category={str(k): int(v) for k, v in by_category.items()},
+        components=extract.components,
+    )
+
+
+def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool) -> None:
+    stages = [
+        ("walking network", len(extract.nodes) + len(extract.edges),
+         lambda cur, tick: datasets.copy_walk_network(cur, name, extract.nodes, extract.edges, tick)),
+        ("residences", len(extract.residences),
+         lambda cur, tick: datasets.copy_residences(cur, name, extract.residences, tick)),
+        ("facilities", len(extract.facilities),
+         lambda cur, tick: datasets.copy_facilities(cur, name, extract.facilities, tick)),
+        ("areas", len(extract.areas), lambda cur, tick: datasets.copy_areas(cur, name, extract.areas, tick)),
+        ("gazetteer", len(extract.gazetteer),
+         lambda cur, tick: datasets.copy_gazetteer(cur, name, extract.gazetteer, tick)),
+        ("basemap", len(extract.basemap), lambda cur, tick: datasets.copy_basemap(cur, name, extract.basemap, tick)),
+    ]  # fmt: skip
+    stats = {"counts": extract.counts(), "components": extract.components}
+    with db.connection() as conn, conn.cursor() as cur:
+        datasets.drop_dataset(cur, name)
+        datasets.insert_dataset(cur, name, str(path.resolve()), extract.srid, extract.bbox, stats)
+        for label, total, write in stages:
+            with tqdm(
+                total=total, desc=f"write {label}", unit="row", disable=not progress, file=sys.stderr
+            ) as bar:
+                write(cur, bar.update)
+        datasets.restore_reported_households(cur, name)
+        cur.execute("ANALYZE walk_edges; ANALYZE residences; ANALYZE facilities; ANALYZE basemap_features")

@@ -1,0 +1,98 @@
+"""Settings, one pydantic-settings class per concern.
+
+Every variable starts with ``GEO_SERVICE_``. The database concern keeps the bare prefix because the spec
+names ``GEO_SERVICE_DATABASE_URL`` and ``GEO_SERVICE_HOME``; the others add their own
+(``GEO_SERVICE_API_``, ``GEO_SERVICE_IMPORT_`` ...).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the PostGIS database lives.
+
+    With ``database_url`` unset the service runs its own cluster under ``home``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_", extra="ignore")
+
+    database_url: str | None = None
+    home: Path = Path(".geo-service")
+    db_name: str = "geo_service"
+    db_user: str = "geo_service"
+    pg_bin: Path | None = Field(
+        default=None, description="folder with initdb/pg_ctl/postgres; found when unset"
+    )
+    pg_major: int = 15
+    pool_min: int = Field(default=1, ge=0, le=64)
+    pool_max: int = Field(default=8, ge=1, le=256)
+    connect_timeout_s: int = Field(default=5, ge=1, le=120)
+    statement_timeout_ms: int = Field(default=120_000, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+
+class APISettings(BaseSettings):
+    """The HTTP service."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit, bytes")
+    timezone: str = Field(default="Asia/Shanghai", description="IANA zone for opening hours and deadlines")
+    public_base_url: str | None = None
+    web_assets: Path = Field(
+        default=Path("web/node_modules"), description="npm packages served under /vendor"
+    )
+
+
+class ImportSettings(BaseSettings):
+    """OpenStreetMap import rules that vary by country."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_IMPORT_", extra="ignore")
+
+    dwelling_m2: float = Field(
+        default=90.0,
+        gt=10,
+        description="gross floor area per household, m²; households = footprint × levels ÷ this",
+    )
+    default_levels: float = Field(
+        default=3.0, gt=0, description="floors assumed when building:levels is missing"
+    )
+    min_residence_m2: float = Field(
+        default=30.0, ge=0, description="footprints smaller than this are not homes"
+    )
+    admin_levels: dict[str, str] = Field(
+        default={"6": "district", "7": "district", "8": "street", "9": "community", "10": "community"},
+        description="OSM admin_level → area level",
+    )
+    facility_rules: Path | None = Field(default=None, description="YAML of OSM tag → facility category rules")
+
+
+@lru_cache
+def database_settings() -> DatabaseSettings:
+    return DatabaseSettings()
+
+
+@lru_cache
+def api_settings() -> APISettings:
+    return APISettings()
+
+
+@lru_cache
+def import_settings() -> ImportSettings:
+    return ImportSettings()

