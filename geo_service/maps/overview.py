@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
 import folium
 
 from geo_service.db.pool import Database
 from geo_service.maps.assets import local_map
+from geo_service.osm.rules import FacilityRules
 from geo_service.store import overview
 
 MAX_EDGES = 60_000
@@ -17,6 +20,11 @@ CATEGORY_COLOURS = {
     "park": "#43a047", "toilet": "#6d4c41", "drinking_water": "#0288d1", "bank": "#fbc02d", "post": "#2e7d32",
     "police": "#283593", "bus_stop": "#546e7a",
 }  # fmt: skip
+BASEMAP_STYLE = {
+    "water": {"color": "#90caf9", "weight": 0, "fillColor": "#bbdefb", "fillOpacity": 1},
+    "green": {"color": "#a5d6a7", "weight": 0, "fillColor": "#c8e6c9", "fillOpacity": 0.9},
+    "building": {"color": "#bdbdbd", "weight": 0.5, "fillColor": "#e0e0e0", "fillOpacity": 1},
+}
 
 
 def overview_html(db: Database) -> str:
@@ -26,10 +34,16 @@ def overview_html(db: Database) -> str:
         network = overview.network_features(cur, MAX_EDGES)
         homes = overview.residence_features(cur, MAX_POINTS)
         facilities = overview.facility_features(cur, MAX_POINTS)
+        background = overview.basemap_features(cur, ("water", "green", "building"), MAX_EDGES)
     fmap = local_map(location=[0, 0], zoom_start=2, control_scale=True, prefer_canvas=True)
     if extent:
         west, south, east, north = extent
         fmap.fit_bounds([[south, west], [north, east]])
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": background},
+        name="basemap (water, green, buildings)",
+        style_function=lambda f: BASEMAP_STYLE[f["properties"]["kind"]],
+    ).add_to(fmap)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": network},
         name=f"walking network ({len(network):,} edges)",
@@ -53,4 +67,22 @@ def overview_html(db: Database) -> str:
         tooltip=folium.GeoJsonTooltip(fields=["name", "category"]),
     ).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
+    present = sorted({f["properties"]["category"] for f in facilities})
+    fmap.get_root().html.add_child(folium.Element(_legend(present)))
     return fmap.get_root().render()
+
+
+def _legend(categories: list[str]) -> str:
+    """A fixed legend of the facility categories on the map, in Chinese and English."""
+    zh, en = FacilityRules.load().labels("zh"), FacilityRules.load().labels("en")
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px;'
+        f'background:{CATEGORY_COLOURS.get(c, "#212121")}"></span>{html.escape(zh.get(c, c))} '
+        f'<span style="color:#666">{html.escape(en.get(c, c))}</span></div>'
+        for c in categories
+    )
+    return (
+        '<div style="position:fixed;bottom:30px;right:10px;z-index:1000;background:rgba(255,255,255,.92);'
+        'padding:8px 10px;font:12px sans-serif;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3)">'
+        f"<b>设施 Facilities</b>{rows}<div style='margin-top:4px;color:#666'>© OpenStreetMap contributors</div></div>"
+    )

@@ -43,6 +43,18 @@ def facility_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
     return _features(cur)
 
 
+def basemap_features(cur: Cursor, kinds: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
+    """Water, green and building polygons (simplified ~1 m) to draw under the network."""
+    cur.execute(
+        """SELECT ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.00001), 6), jsonb_build_object('kind', kind)
+           FROM basemap_features
+           WHERE kind = ANY(%s) AND GeometryType(geom) IN ('POLYGON', 'MULTIPOLYGON')
+           ORDER BY kind, id LIMIT %s""",
+        (list(kinds), limit),
+    )
+    return _features(cur)
+
+
 def data_extent(cur: Cursor) -> tuple[float, float, float, float] | None:
     """(west, south, east, north) of the imported network, or None when nothing is imported."""
     cur.execute(

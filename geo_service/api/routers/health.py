@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from geo_service.api.deps import get_db
 from geo_service.db import migrate
@@ -31,3 +31,9 @@ def readyz(db: Database = Depends(get_db)) -> JSONResponse:
             {"detail": f"database not migrated (at {applied}, need {latest})"}, status_code=503
         )
     return JSONResponse({"status": "ready", "schema_version": applied})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """No icon: an empty answer keeps browsers from logging a 404 on every page."""
+    return Response(status_code=204)
