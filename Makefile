@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the service and its tests need (checked one by one; only missing ones are installed).
-DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium
+DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium docker-compose
 
 .PHONY: setup system venv web demo serve test lint bench clean
 

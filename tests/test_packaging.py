@@ -1,0 +1,45 @@
+"""Packaging: the compose file validates, the image runs as a non-root user, the console script exists."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def _compose_command() -> list[str] | None:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+@pytest.mark.skipif(
+    _compose_command() is None, reason="neither `docker compose` nor docker-compose installed"
+)
+def test_compose_config_is_accepted() -> None:
+    result = subprocess.run([*_compose_command(), "-f", "docker-compose.yml", "config"], cwd=REPO,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "postgis/postgis:15" in result.stdout
+    assert "GEO_SERVICE_DATABASE_URL" in result.stdout
+
+
+def test_dockerfile_is_multi_stage_and_non_root() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", text, flags=re.M)) >= 2
+    users = re.findall(r"^USER (\S+)", text, flags=re.M)
+    assert users and users[-1] not in ("root", "0")
+
+
+def test_console_script_and_extras() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "geo-service"
+    assert project["scripts"]["geo-service"] == "geo_service.cli:app"
+    assert "dev" in project["optional-dependencies"]
