@@ -148,7 +148,9 @@ def map_style(
     layers, errors = load_layers(layers_dir(settings))
     for name, reason in errors.items():
         typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
-    text = json.dumps(build_style(layers, base_url.rstrip("/"), basemap, settings), ensure_ascii=False, indent=1)
+    text = json.dumps(
+        build_style(layers, base_url.rstrip("/"), basemap, settings), ensure_ascii=False, indent=1
+    )
     if out is None:
         typer.echo(text)
     else:
@@ -164,7 +166,9 @@ def map_layers() -> None:
 
     catalogue = Catalogue.from_directory(layers_dir(MapSettings()))
     for layer_id, status in sorted(catalogue.check(_database()).items()):
-        typer.echo(f"{layer_id:<18}{'served' if status.available else 'NOT SERVED: ' + (status.reason or '')}")
+        typer.echo(
+            f"{layer_id:<18}{'served' if status.available else 'NOT SERVED: ' + (status.reason or '')}"
+        )
     for name, reason in catalogue.file_errors.items():
         typer.echo(f"{name:<18}FILE ERROR: {reason}")
 

@@ -37,7 +37,7 @@ if (window.L) {{
 
 def _links(links: list[dict[str, str]]) -> str:
     rows = "".join(
-        f"<tr><td>{escape(link['rel'])}</td><td><a href=\"{escape(link['href'])}\">{escape(link.get('title') or link['href'])}</a></td>"
+        f'<tr><td>{escape(link["rel"])}</td><td><a href="{escape(link["href"])}">{escape(link.get("title") or link["href"])}</a></td>'
         f"<td>{escape(link.get('type', ''))}</td></tr>"
         for link in links
     )
@@ -66,7 +66,7 @@ def conformance(root: str, doc: dict[str, Any]) -> str:
 
 def collections(root: str, doc: dict[str, Any]) -> str:
     rows = "".join(
-        f"<tr><td><a href=\"{escape(root)}/collections/{escape(c['id'])}?f=html\">{escape(c['id'])}</a></td>"
+        f'<tr><td><a href="{escape(root)}/collections/{escape(c["id"])}?f=html">{escape(c["id"])}</a></td>'
         f"<td>{escape(c['title'])}</td><td>{escape(c['description'])}</td></tr>"
         for c in doc["collections"]
     )
@@ -78,7 +78,7 @@ def collection(root: str, doc: dict[str, Any]) -> str:
     extent = escape(json.dumps(doc["extent"], ensure_ascii=False))
     body = (
         f"<p>{escape(doc['description'])}</p><p>extent: <code>{extent}</code></p>"
-        f"<p><a href=\"{escape(root)}/collections/{escape(doc['id'])}/items?f=html\">browse the items</a></p>"
+        f'<p><a href="{escape(root)}/collections/{escape(doc["id"])}/items?f=html">browse the items</a></p>'
         f"{_links(doc['links'])}"
     )
     return _page(root, doc["title"], f"{root}/collections/{doc['id']}?f=json", body)
@@ -89,16 +89,20 @@ def items(root: str, collection_id: str, doc: dict[str, Any]) -> str:
     names = list(dict.fromkeys(k for f in features for k in f["properties"]))
     head = "".join(f"<th>{escape(n)}</th>" for n in ["id", *names])
     rows = "".join(
-        f"<tr><td><a href=\"{escape(root)}/collections/{escape(collection_id)}/items/{escape(str(f['id']))}?f=html\">"
-        f"{escape(str(f['id']))}</a></td>" + "".join(f"<td>{_value(f['properties'].get(n))}</td>" for n in names) + "</tr>"
+        f'<tr><td><a href="{escape(root)}/collections/{escape(collection_id)}/items/{escape(str(f["id"]))}?f=html">'
+        f"{escape(str(f['id']))}</a></td>"
+        + "".join(f"<td>{_value(f['properties'].get(n))}</td>" for n in names)
+        + "</tr>"
         for f in features
     )
     pager = " ".join(
-        f"<a href=\"{escape(link['href'].replace('f=json', 'f=html'))}\">{escape(link['rel'])}</a>"
+        f'<a href="{escape(link["href"].replace("f=json", "f=html"))}">{escape(link["rel"])}</a>'
         for link in doc["links"]
         if link["rel"] in ("prev", "next")
     )
-    geojson = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).replace("</", "<\\/")
+    geojson = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).replace(
+        "</", "<\\/"
+    )
     body = (
         f"<p>{doc['numberReturned']} of {doc['numberMatched']} features {pager}</p>"
         + _MAP.format(geojson=geojson)
@@ -108,8 +112,14 @@ def items(root: str, collection_id: str, doc: dict[str, Any]) -> str:
 
 
 def item(root: str, collection_id: str, feature: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{_value(v)}</td></tr>" for k, v in feature["properties"].items())
-    geojson = json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False).replace("</", "<\\/")
+    rows = "".join(
+        f"<tr><th>{escape(k)}</th><td>{_value(v)}</td></tr>" for k, v in feature["properties"].items()
+    )
+    geojson = json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False).replace(
+        "</", "<\\/"
+    )
     body = _MAP.format(geojson=geojson) + f"<table>{rows}</table>{_links(feature['links'])}"
     fid = str(feature["id"])
-    return _page(root, f"{collection_id} / {fid}", f"{root}/collections/{collection_id}/items/{fid}?f=json", body)
+    return _page(
+        root, f"{collection_id} / {fid}", f"{root}/collections/{collection_id}/items/{fid}?f=json", body
+    )

@@ -178,7 +178,10 @@ def collection_doc(db: Database, base: str, prov: FeatureProvider) -> dict[str, 
     extent: dict[str, Any] = {"spatial": {"bbox": [list(ext.bbox or (-180, -90, 180, 90))], "crs": CRS84}}
     if ext.interval is not None:
         interval = [t.isoformat() if t else None for t in ext.interval]
-        extent["temporal"] = {"interval": [interval], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+        extent["temporal"] = {
+            "interval": [interval],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
     return {
         "id": prov.id,
         "title": prov.title,
@@ -191,7 +194,11 @@ def collection_doc(db: Database, base: str, prov: FeatureProvider) -> dict[str, 
             _link(f"{root}?f=html", "alternate", HTML),
             _link(f"{root}/items?f=json", "items", GEOJSON, "items as GeoJSON"),
             _link(f"{root}/items?f=html", "items", HTML, "items as HTML"),
-            _link(f"{root}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json"),
+            _link(
+                f"{root}/queryables",
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "application/schema+json",
+            ),
             _link(f"{base}/tiles/{prov.id}.json", "tiles", JSON, "vector tiles (TileJSON)"),
         ],
     }
@@ -241,7 +248,9 @@ def items_doc(
     if request.offset + len(page.features) < page.number_matched:
         links.append(_link(page_url(request.offset + request.limit), "next", GEOJSON, "next page"))
     if request.offset > 0:
-        links.append(_link(page_url(max(0, request.offset - request.limit)), "prev", GEOJSON, "previous page"))
+        links.append(
+            _link(page_url(max(0, request.offset - request.limit)), "prev", GEOJSON, "previous page")
+        )
     return {
         "type": "FeatureCollection",
         "features": page.features,

@@ -55,7 +55,9 @@ def _where(source: Source, flt: Filter) -> tuple[sql.Composable, dict[str, Any]]
         params.update(dict(zip(("bbox_w", "bbox_s", "bbox_e", "bbox_n"), flt.bbox, strict=True)))
         envelope = sql.SQL("ST_MakeEnvelope(%(bbox_w)s, %(bbox_s)s, %(bbox_e)s, %(bbox_n)s, 4326)")
         parts.append(
-            sql.SQL("{g} && {env} AND ST_Intersects({g}, {env})").format(g=col(source.geometry_column), env=envelope)
+            sql.SQL("{g} && {env} AND ST_Intersects({g}, {env})").format(
+                g=col(source.geometry_column), env=envelope
+            )
         )
     if flt.has_time:
         params["t_start"], params["t_end"] = flt.time_start, flt.time_end
@@ -90,7 +92,11 @@ def _where(source: Source, flt: Filter) -> tuple[sql.Composable, dict[str, Any]]
 def _execute(cur: psycopg2.extensions.cursor, query: sql.Composable, params: dict[str, Any]) -> None:
     try:
         cur.execute(query, params)
-    except (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn, psycopg2.errors.UndefinedFunction) as exc:
+    except (
+        psycopg2.errors.UndefinedTable,
+        psycopg2.errors.UndefinedColumn,
+        psycopg2.errors.UndefinedFunction,
+    ) as exc:
         raise SourceFailed(str(exc).strip().splitlines()[0]) from exc
 
 

@@ -125,7 +125,9 @@ class Layer(BaseModel):
             if not isinstance(entry.get("id"), str) or not isinstance(entry.get("type"), str):
                 raise ValueError("every style layer needs an `id` and a `type`")
             if "source" in entry or "source-layer" in entry:
-                raise ValueError("style layers get `source`/`source-layer` from the catalogue; leave them out")
+                raise ValueError(
+                    "style layers get `source`/`source-layer` from the catalogue; leave them out"
+                )
         return value
 
     @model_validator(mode="after")

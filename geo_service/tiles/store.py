@@ -45,7 +45,9 @@ def probe_layer(db: Database, layer: Layer) -> LayerStatus:
                 spec = layer.features
                 columns = [layer.geometry_column, spec.id_column, *layer.feature_properties]
                 if spec.temporal is not None:
-                    columns += [c for c in (spec.temporal.instant, spec.temporal.start, spec.temporal.end) if c]
+                    columns += [
+                        c for c in (spec.temporal.instant, spec.temporal.start, spec.temporal.end) if c
+                    ]
                 cur.execute(
                     sql.SQL("SELECT {} FROM ({}) AS src LIMIT 0").format(
                         sql.SQL(", ").join(sql.Identifier("src", c) for c in dict.fromkeys(columns)),
@@ -119,7 +121,11 @@ def render_tile(cur: psycopg2.extensions.cursor, layer: Layer, z: int, x: int, y
     )
     try:
         cur.execute(query, {"z": z, "x": x, "y": y, **layer.params_at(z)})
-    except (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn, psycopg2.errors.UndefinedFunction) as exc:
+    except (
+        psycopg2.errors.UndefinedTable,
+        psycopg2.errors.UndefinedColumn,
+        psycopg2.errors.UndefinedFunction,
+    ) as exc:
         raise LayerQueryFailed(str(exc).strip().splitlines()[0]) from exc
     row = cur.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""

@@ -35,7 +35,12 @@ def test_landing_links_to_the_api_definition_conformance_and_data(server):
 def test_collections(server):
     doc = get(server, "/ogc/collections").json()
     ids = [c["id"] for c in doc["collections"]]
-    assert set(ids) == {"grids", "stations", "facilities", "incidents"}  # service_circles: no table on this branch
+    assert set(ids) == {
+        "grids",
+        "stations",
+        "facilities",
+        "incidents",
+    }  # service_circles: no table on this branch
     grids = next(c for c in doc["collections"] if c["id"] == "grids")
     assert grids["extent"]["temporal"]["interval"][0][0].startswith("2023-01-01")
     assert grids["extent"]["temporal"]["interval"][0][1] is None
@@ -64,7 +69,10 @@ def test_items_page_through_with_limit_and_offset(server, db):
 def test_bbox_selects_features_inside(server, db):
     bbox = (LON - 0.002, LAT - 0.001, LON + 0.002, LAT + 0.001)
     with db.cursor(dict_rows=False) as cur:
-        cur.execute("SELECT array_agg(id ORDER BY id) FROM facilities WHERE ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))", bbox)
+        cur.execute(
+            "SELECT array_agg(id ORDER BY id) FROM facilities WHERE ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))",
+            bbox,
+        )
         expected = cur.fetchone()[0]
     page = get(server, "/ogc/collections/facilities/items", bbox=",".join(map(str, bbox)), limit=1000).json()
     assert [f["id"] for f in page["features"]] == expected and expected
@@ -75,7 +83,11 @@ def test_bbox_selects_features_inside(server, db):
 
 def grid_names(server: str, **params) -> dict[str, str]:
     page = get(server, "/ogc/collections/grids/items", level="grid", **params).json()
-    return {str(f["id"]): f["properties"]["name"] for f in page["features"] if f["properties"]["code"].startswith("O-")}
+    return {
+        str(f["id"]): f["properties"]["name"]
+        for f in page["features"]
+        if f["properties"]["code"].startswith("O-")
+    }
 
 
 def test_datetime_selects_the_grid_versions_valid_then(server):
@@ -110,7 +122,13 @@ def test_html_for_browsers_and_f_html(server):
     ):
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
         assert "新网格" in response.text and "/vendor/leaflet/dist/leaflet.js" in response.text
-    for path in ("/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/collections/grids", "/ogc/collections/grids/items/O-G1"):
+    for path in (
+        "/ogc",
+        "/ogc/conformance",
+        "/ogc/collections",
+        "/ogc/collections/grids",
+        "/ogc/collections/grids/items/O-G1",
+    ):
         response = get(server, path, f="html")
         assert response.status_code == 200 and ("<table" in response.text or "<ul>" in response.text), path
     assert get(server, "/ogc/collections", f="json").headers["content-type"].startswith("application/json")
@@ -141,7 +159,9 @@ def test_bad_parameters_are_400(server, params):
 
 
 def test_datetime_on_a_collection_without_time_is_400_and_unknown_collection_404(server):
-    assert get(server, "/ogc/collections/facilities/items", datetime="2024-01-01T00:00:00Z").status_code == 400
+    assert (
+        get(server, "/ogc/collections/facilities/items", datetime="2024-01-01T00:00:00Z").status_code == 400
+    )
     assert get(server, "/ogc/collections/nope/items").status_code == 404
     assert get(server, "/ogc/collections/roads/items").status_code == 404  # tiles only
 
@@ -185,7 +205,9 @@ def test_gdal_oapif_driver_lists_and_reads_collections(server, db):
 
 def test_gdal_oapif_bbox(server):
     west, south, east, north = LON - 0.002, LAT - 0.001, LON + 0.002, LAT + 0.001
-    out = ogr("-so", "-al", f"OAPIF:{server}/ogc", "facilities", "-spat", *map(str, (west, south, east, north)))
+    out = ogr(
+        "-so", "-al", f"OAPIF:{server}/ogc", "facilities", "-spat", *map(str, (west, south, east, north))
+    )
     count = int(out.split("Feature Count: ")[1].split()[0])
     expected = get(server, "/ogc/collections/facilities/items", bbox=f"{west},{south},{east},{north}").json()
     assert count == expected["numberMatched"] > 0
@@ -201,5 +223,7 @@ def test_owslib_reads_collections_and_items(server):
     assert {"旧网格", "二号网格"} <= names and "新网格" not in names
     one = api.collection_item("grids", "O-G1")
     assert json.loads(json.dumps(one))["properties"]["name"] == "新网格"
-    bbox_items = api.collection_items("facilities", bbox=[LON - 0.002, LAT - 0.001, LON + 0.002, LAT + 0.001], limit=5)
+    bbox_items = api.collection_items(
+        "facilities", bbox=[LON - 0.002, LAT - 0.001, LON + 0.002, LAT + 0.001], limit=5
+    )
     assert 0 < bbox_items["numberReturned"] <= 5

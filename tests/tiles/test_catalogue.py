@@ -80,7 +80,9 @@ def custom_layers(tmp_path: Path) -> Path:
 def test_layer_with_missing_table_is_404_until_the_table_exists(fresh_db, custom_layers, caplog):
     app = create_app(db=fresh_db, map_settings=MapSettings(layers_dir=custom_layers))
     with caplog.at_level("WARNING"), TestClient(app, raise_server_exceptions=False) as client:
-        assert any("service_circles" in r.getMessage() and "does not exist" in r.getMessage() for r in caplog.records)
+        assert any(
+            "service_circles" in r.getMessage() and "does not exist" in r.getMessage() for r in caplog.records
+        )
         catalogue = client.get("/tiles/catalogue.json").json()
         status = {entry["id"]: entry for entry in catalogue["layers"]}
         assert status["facilities"]["available"] is True

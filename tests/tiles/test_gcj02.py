@@ -29,7 +29,9 @@ def test_forward_transform_matches_published_values(db, wgs, gcj, tolerance):
 
 def test_identity_outside_china(db):
     with db.cursor(dict_rows=False) as cur:
-        cur.execute("SELECT ST_AsText(gcj02_shift(ST_GeomFromText('LINESTRING(24.94 60.17, 24.95 60.18)', 4326)))")
+        cur.execute(
+            "SELECT ST_AsText(gcj02_shift(ST_GeomFromText('LINESTRING(24.94 60.17, 24.95 60.18)', 4326)))"
+        )
         assert cur.fetchone()[0] == "LINESTRING(24.94 60.17,24.95 60.18)"
 
 
@@ -85,7 +87,9 @@ def test_tiles_with_crs_gcj02_are_shifted_server_side(client, db):
         response = client.get(f"/tiles/stations/{z}/{x}/{y}.pbf", params={"crs": crs})
         assert response.status_code == 200
         features = [
-            f for f in decode(response.content)["stations"]["features"] if f["properties"]["name"] == "上海测试驿站"
+            f
+            for f in decode(response.content)["stations"]["features"]
+            if f["properties"]["name"] == "上海测试驿站"
         ]
         assert len(features) == 1
         return tuple(features[0]["geometry"]["coordinates"])

@@ -47,7 +47,12 @@ def test_served_style_is_valid_offline_and_every_source_resolves(client, tmp_pat
     assert style["metadata"]["geo-service:crs"] == "wgs84"
     assert set(style["sources"]) >= {"basemap", "grids", "stations", "facilities", "incidents"}
     ids = [layer["id"] for layer in style["layers"]]
-    assert ids.index("water-fill") < ids.index("roads-major") < ids.index("grids-line") < ids.index("stations-circle")
+    assert (
+        ids.index("water-fill")
+        < ids.index("roads-major")
+        < ids.index("grids-line")
+        < ids.index("stations-circle")
+    )
     for source in style["sources"].values():
         tilejson = client.get(source["url"].removeprefix("http://testserver"))
         assert tilejson.status_code == 200
@@ -80,7 +85,9 @@ def test_tianditu_and_osm_basemaps_use_wgs84_and_the_configured_key(tmp_path):
     assert tianditu["metadata"]["geo-service:crs"] == "wgs84"
     assert all(url.endswith("tk=KEY123") for url in tianditu["sources"]["basemap"]["tiles"])
     assert "crs=gcj02" not in json.dumps(tianditu["sources"])
-    custom = build_style(layers, "http://x", "osm", MapSettings(basemap_url="http://intranet/osm/{z}/{x}/{y}.png"))
+    custom = build_style(
+        layers, "http://x", "osm", MapSettings(basemap_url="http://intranet/osm/{z}/{x}/{y}.png")
+    )
     assert custom["sources"]["basemap"]["tiles"] == ["http://intranet/osm/{z}/{x}/{y}.png"]
 
 

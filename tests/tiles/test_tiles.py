@@ -89,7 +89,9 @@ def test_etag_and_304_and_cache_control(client):
 def test_a_grid_edit_through_another_connection_shows_on_the_next_request(client, db, grids):
     z, x, y = tile_of(LON - 0.003, LAT - 0.001, 16)  # inside T-G0
     before = fetch(client, "grids", z, x, y)
-    names = {f["properties"]["code"]: f["properties"]["name"] for f in decode(before.content)["grids"]["features"]}
+    names = {
+        f["properties"]["code"]: f["properties"]["name"] for f in decode(before.content)["grids"]["features"]
+    }
     assert names["T-G0"] == "网格0"
     assert fetch(client, "grids", z, x, y).content == before.content  # served from the cache
     v_before = client.get("/tiles/grids.json").json()["tiles"][0].split("?v=")[1]
@@ -99,7 +101,9 @@ def test_a_grid_edit_through_another_connection_shows_on_the_next_request(client
 
     after = client.get(f"/tiles/grids/{z}/{x}/{y}.pbf", headers={"If-None-Match": before.headers["etag"]})
     assert after.status_code == 200
-    names = {f["properties"]["code"]: f["properties"]["name"] for f in decode(after.content)["grids"]["features"]}
+    names = {
+        f["properties"]["code"]: f["properties"]["name"] for f in decode(after.content)["grids"]["features"]
+    }
     assert names["T-G0"] == "改名网格"
     assert after.headers["etag"] != before.headers["etag"]
     assert client.get("/tiles/grids.json").json()["tiles"][0].split("?v=")[1] != v_before

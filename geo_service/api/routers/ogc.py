@@ -38,7 +38,11 @@ def wants_html(request: Request, f: str | None) -> bool:
 
 
 def respond(
-    request: Request, f: str | None, doc: dict[str, Any], render: Callable[[], str], media_type: str = ogc.JSON
+    request: Request,
+    f: str | None,
+    doc: dict[str, Any],
+    render: Callable[[], str],
+    media_type: str = ogc.JSON,
 ) -> Response:
     if wants_html(request, f):
         return HTMLResponse(render())

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 PUBLIC = {"Access-Control-Allow-Origin": "*"}
 REVALIDATE = "no-cache"  # keep it, but ask every time (ETag makes the answer a cheap 304)
-CrsParam = Annotated[str | None, Query(description="wgs84 (default) or gcj02: shift into AMap/Tencent coordinates")]
+CrsParam = Annotated[
+    str | None, Query(description="wgs84 (default) or gcj02: shift into AMap/Tencent coordinates")
+]
 
 
 def base_url(request: Request) -> str:
@@ -55,7 +57,9 @@ def catalogue(
     base = base_url(request)
     entries = []
     for layer in server.catalogue.layers.values():
-        available = server.catalogue.is_available(layer.id) or server.catalogue.refresh(db, layer.id).available
+        available = (
+            server.catalogue.is_available(layer.id) or server.catalogue.refresh(db, layer.id).available
+        )
         status = server.catalogue.status.get(layer.id)
         entries.append(
             {
@@ -84,10 +88,14 @@ def catalogue(
     return json_response(request, doc)
 
 
-@router.get("/style.json", summary="MapLibre style: our basemap (or an external one) and every served overlay")
+@router.get(
+    "/style.json", summary="MapLibre style: our basemap (or an external one) and every served overlay"
+)
 def style(
     request: Request,
-    basemap: Annotated[str | None, Query(description="local (default: offline), osm, tianditu or amap")] = None,
+    basemap: Annotated[
+        str | None, Query(description="local (default: offline), osm, tianditu or amap")
+    ] = None,
     db: Database = Depends(get_db),
     server: TileServer = Depends(get_tile_server),
     settings: MapSettings = Depends(get_map_settings),
@@ -125,7 +133,9 @@ def tile(
     x: str,
     y: str,
     crs: CrsParam = None,
-    v: Annotated[str | None, Query(description="data revision from TileJSON; current ones are cached long")] = None,
+    v: Annotated[
+        str | None, Query(description="data revision from TileJSON; current ones are cached long")
+    ] = None,
     db: Database = Depends(get_db),
     server: TileServer = Depends(get_tile_server),
     settings: MapSettings = Depends(get_map_settings),
