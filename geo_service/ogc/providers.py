@@ -45,11 +45,14 @@ class FeatureProvider(ABC):
     filters: tuple[str, ...]  # properties usable as ?name=value
 
     @abstractmethod
-    def query(self, db: Database, query: store.Filter, limit: int, offset: int) -> FeaturePage:
-        """Features matching ``query``, ``limit`` of them from ``offset``, and how many match in all."""
+    def query(
+        self, db: Database, query: store.Filter, limit: int, offset: int, gcj02: bool = False
+    ) -> FeaturePage:
+        """Features matching ``query``, ``limit`` of them from ``offset``, and how many match in all;
+        geometries shifted to GCJ-02 when ``gcj02``."""
 
     @abstractmethod
-    def get(self, db: Database, fid: str) -> dict[str, Any] | None:
+    def get(self, db: Database, fid: str, gcj02: bool = False) -> dict[str, Any] | None:
         """One feature by id, or None."""
 
     @abstractmethod
@@ -108,17 +111,19 @@ class PostGISProvider(FeatureProvider):
             properties[self.source.id_column] = _json_value(raw_id)
         return {"type": "Feature", "id": fid, "geometry": row["geometry"], "properties": properties}
 
-    def query(self, db: Database, query: store.Filter, limit: int, offset: int) -> FeaturePage:
+    def query(
+        self, db: Database, query: store.Filter, limit: int, offset: int, gcj02: bool = False
+    ) -> FeaturePage:
         query.current_only = self.versioned or (self.source.end_column is not None)
         try:
             with db.cursor() as cur:
                 matched = store.count(cur, self.source, query)
-                rows = store.select(cur, self.source, query, limit, offset) if limit > 0 else []
+                rows = store.select(cur, self.source, query, limit, offset, gcj02) if limit > 0 else []
         except store.SourceFailed as exc:
             raise ProviderFailed(str(exc)) from exc
         return FeaturePage([self._feature(row) for row in rows], matched)
 
-    def get(self, db: Database, fid: str) -> dict[str, Any] | None:
+    def get(self, db: Database, fid: str, gcj02: bool = False) -> dict[str, Any] | None:
         flt = store.Filter(fid=fid)
         if self.versioned:
             code, sep, version = fid.rpartition(VERSION_SEPARATOR)
@@ -128,7 +133,7 @@ class PostGISProvider(FeatureProvider):
                 flt.current_only = True
         try:
             with db.cursor() as cur:
-                rows = store.select(cur, self.source, flt, 1, 0)
+                rows = store.select(cur, self.source, flt, 1, 0, gcj02)
         except store.SourceFailed as exc:
             raise ProviderFailed(str(exc)) from exc
         return self._feature(rows[0]) if rows else None

@@ -15,7 +15,7 @@ from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, NotFound
 from geo_service.ogc.providers import FeatureProvider, PostGISProvider, ProviderFailed
 from geo_service.store.features import Filter
-from geo_service.tiles.service import TileServer
+from geo_service.tiles.service import TileServer, parse_crs
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -28,7 +28,7 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
-RESERVED_PARAMS = frozenset({"f", "bbox", "bbox-crs", "datetime", "limit", "offset"})
+RESERVED_PARAMS = frozenset({"f", "bbox", "bbox-crs", "datetime", "limit", "offset", "crs"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class ItemsRequest:
     filter: Filter
     limit: int
     offset: int
+    gcj02: bool = False
 
 
 # -- parameters -----------------------------------------------------------------------------------------
@@ -63,6 +64,13 @@ def parse_bbox(text: str | None, bbox_crs: str | None = None) -> tuple[float, fl
     if not (-180 <= west <= 180 and -180 <= east <= 180) or west > east:
         raise BadRequest("bbox longitudes must lie in −180…180 with the minimum first")
     return (west, south, east, north)
+
+
+def output_gcj02(crs: str | None) -> bool:
+    """Whether geometries go out in GCJ-02 (``crs=gcj02``, for AMap); CRS84/WGS-84/CGCS2000 otherwise."""
+    if crs in (None, CRS84):
+        return False
+    return parse_crs(crs) == "gcj02"
 
 
 def _instant(text: str) -> dt.datetime | None:
@@ -118,7 +126,7 @@ def items_request(
         raise BadRequest("limit and offset must be integers") from None
     if limit < 1 or offset < 0:
         raise BadRequest("limit must be at least 1 and offset at least 0")
-    return ItemsRequest(flt, min(limit, limit_max), offset)
+    return ItemsRequest(flt, min(limit, limit_max), offset, output_gcj02(params.get("crs")))
 
 
 # -- collections ----------------------------------------------------------------------------------------
@@ -230,7 +238,7 @@ def items_doc(
     db: Database, base: str, prov: FeatureProvider, request: ItemsRequest, params: dict[str, str]
 ) -> dict[str, Any]:
     try:
-        page = prov.query(db, request.filter, request.limit, request.offset)
+        page = prov.query(db, request.filter, request.limit, request.offset, request.gcj02)
     except ProviderFailed as exc:
         raise NotFound(f"collection `{prov.id}` is not available: {exc}") from exc
     root = f"{base}/ogc/collections/{prov.id}/items"
@@ -261,9 +269,11 @@ def items_doc(
     }
 
 
-def item_doc(db: Database, base: str, prov: FeatureProvider, fid: str) -> dict[str, Any]:
+def item_doc(
+    db: Database, base: str, prov: FeatureProvider, fid: str, crs: str | None = None
+) -> dict[str, Any]:
     try:
-        feature = prov.get(db, fid)
+        feature = prov.get(db, fid, output_gcj02(crs))
     except ProviderFailed as exc:
         raise NotFound(f"collection `{prov.id}` is not available: {exc}") from exc
     if feature is None:

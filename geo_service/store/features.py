@@ -101,11 +101,10 @@ def _execute(cur: psycopg2.extensions.cursor, query: sql.Composable, params: dic
 
 
 def select(
-    cur: psycopg2.extensions.cursor, source: Source, flt: Filter, limit: int, offset: int
+    cur: psycopg2.extensions.cursor, source: Source, flt: Filter, limit: int, offset: int, gcj02: bool = False
 ) -> list[dict[str, Any]]:
-    """Rows matching ``flt`` ordered by id (and version), each with ``geometry`` as parsed GeoJSON.
-
-    ``cur`` must return dict rows.
+    """Rows matching ``flt`` ordered by id (and version), each with ``geometry`` as parsed GeoJSON, shifted
+    to GCJ-02 when ``gcj02`` (for drawing over AMap). ``cur`` must return dict rows.
     """
     where, params = _where(source, flt)
     extra = [c for c in (source.version_column, source.end_column) if c and c not in source.properties]
@@ -123,7 +122,9 @@ def select(
         """
     ).format(
         columns=sql.SQL(", ").join(sql.Identifier("src", c) for c in columns),
-        geom=sql.Identifier("src", source.geometry_column),
+        geom=sql.SQL("gcj02_shift({})" if gcj02 else "{}").format(
+            sql.Identifier("src", source.geometry_column)
+        ),
         source=sql.SQL(source.sql),
         where=where,
         order=sql.SQL(", ").join(order),

@@ -96,3 +96,26 @@ def test_tiles_with_crs_gcj02_are_shifted_server_side(client, db):
 
     assert station_position("wgs84") == pytest.approx(_tile_xy(lon, lat, z, x, y), abs=1.0)
     assert station_position("gcj02") == pytest.approx(_tile_xy(glon, glat, z, x, y), abs=1.0)
+
+
+def test_ogc_features_with_crs_gcj02_are_shifted(client, db):
+    with db.cursor(dict_rows=False) as cur:
+        cur.execute(
+            "INSERT INTO stations (name, kind, geom) VALUES ('上海OGC驿站', 'driver_station', "
+            "ST_SetSRID(ST_MakePoint(%s, %s), 4326)) RETURNING id",
+            SHANGHAI,
+        )
+        station_id = cur.fetchone()[0]
+        cur.execute("SELECT ST_X(p), ST_Y(p) FROM gcj02_point(%s, %s) AS p", SHANGHAI)
+        shifted = cur.fetchone()
+    path = f"/ogc/collections/stations/items/{station_id}"
+    assert client.get(path).json()["geometry"]["coordinates"] == pytest.approx(list(SHANGHAI), abs=1e-9)
+    assert client.get(path, params={"crs": "gcj02"}).json()["geometry"]["coordinates"] == pytest.approx(
+        list(shifted), abs=1e-9
+    )
+    page = client.get(
+        "/ogc/collections/stations/items", params={"crs": "gcj02", "kind": "driver_station"}
+    ).json()
+    coords = {f["id"]: f["geometry"]["coordinates"] for f in page["features"]}
+    assert coords[station_id] == pytest.approx(list(shifted), abs=1e-9)
+    assert client.get("/ogc/collections/stations/items", params={"crs": "bd09"}).status_code == 400

@@ -112,6 +112,9 @@ def items(
     datetime: Annotated[str | None, Query(description="an instant or an interval A/B (.. for open)")] = None,
     limit: Annotated[str | None, Query(description="page size")] = None,
     offset: Annotated[str | None, Query(description="features to skip")] = None,
+    crs: Annotated[
+        str | None, Query(description="gcj02: geometries shifted for AMap (bbox stays CRS84)")
+    ] = None,
     db: Database = Depends(get_db),
     tiles: TileServer = Depends(get_tile_server),
     settings: MapSettings = Depends(get_map_settings),
@@ -130,9 +133,10 @@ def item(
     collection_id: str,
     feature_id: str,
     f: FormatParam = None,
+    crs: Annotated[str | None, Query(description="gcj02: geometry shifted for AMap")] = None,
     db: Database = Depends(get_db),
     tiles: TileServer = Depends(get_tile_server),
 ) -> Response:
     base = base_url(request)
-    doc = ogc.item_doc(db, base, ogc.provider(db, tiles, collection_id), feature_id)
+    doc = ogc.item_doc(db, base, ogc.provider(db, tiles, collection_id), feature_id, crs)
     return respond(request, f, doc, lambda: html.item(f"{base}/ogc", collection_id, doc), ogc.GEOJSON)
