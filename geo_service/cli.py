@@ -205,7 +205,14 @@ def demo(
     settings = APISettings()
     base = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo("\ngeo-service demo (Helsinki, OpenStreetMap; grids, stations and incidents are DEMO DATA)")
-    for path in ("/docs", "/readyz", "/maps/overview.html"):
+    for path in (
+        "/docs",
+        "/readyz",
+        "/maps/overview.html",
+        "/tiles/style.json",
+        "/tiles/catalogue.json",
+        "/ogc",
+    ):
         typer.echo(f"  {base}{path}")
     db.close()
     if serve_after:

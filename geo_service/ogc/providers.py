@@ -15,6 +15,7 @@ from typing import Any
 from geo_service.db.pool import Database
 from geo_service.store import features as store
 from geo_service.tiles.catalogue import Layer
+from geo_service.tiles.store import LayerQueryFailed
 
 VERSION_SEPARATOR = "@v"
 
@@ -89,7 +90,7 @@ class PostGISProvider(FeatureProvider):
         self.versioned = spec.version_column is not None and temporal is not None and temporal.end is not None
         self.source = store.Source(
             sql=spec.sql or layer.sql,
-            params={"z": layer.maxzoom, "x": 0, "y": 0, **layer.params_at(layer.maxzoom)},
+            params=layer.default_params(),
             geometry_column=layer.geometry_column,
             id_column=spec.id_column,
             properties=tuple(p for p in self._properties if p != spec.id_column),
@@ -119,7 +120,7 @@ class PostGISProvider(FeatureProvider):
             with db.cursor() as cur:
                 matched = store.count(cur, self.source, query)
                 rows = store.select(cur, self.source, query, limit, offset, gcj02) if limit > 0 else []
-        except store.SourceFailed as exc:
+        except LayerQueryFailed as exc:
             raise ProviderFailed(str(exc)) from exc
         return FeaturePage([self._feature(row) for row in rows], matched)
 
@@ -134,7 +135,7 @@ class PostGISProvider(FeatureProvider):
         try:
             with db.cursor() as cur:
                 rows = store.select(cur, self.source, flt, 1, 0, gcj02)
-        except store.SourceFailed as exc:
+        except LayerQueryFailed as exc:
             raise ProviderFailed(str(exc)) from exc
         return self._feature(rows[0]) if rows else None
 
@@ -142,7 +143,7 @@ class PostGISProvider(FeatureProvider):
         try:
             with db.cursor() as cur:
                 bbox, times = store.extent(cur, self.source)
-        except store.SourceFailed as exc:
+        except LayerQueryFailed as exc:
             raise ProviderFailed(str(exc)) from exc
         if times is not None and self.source.end_column is not None:
             times = (times[0], None)  # current versions are open-ended

@@ -13,6 +13,8 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from geo_service.tiles.store import execute_layer_sql
+
 
 @dataclass(frozen=True)
 class Source:
@@ -41,10 +43,6 @@ class Filter:
     equals: dict[str, str] = field(default_factory=dict)
     fid: str | None = None
     version: int | None = None
-
-
-class SourceFailed(RuntimeError):
-    """The collection's SQL failed for a reason of the collection (a missing relation or column)."""
 
 
 def _where(source: Source, flt: Filter) -> tuple[sql.Composable, dict[str, Any]]:
@@ -89,17 +87,6 @@ def _where(source: Source, flt: Filter) -> tuple[sql.Composable, dict[str, Any]]
     return where, params
 
 
-def _execute(cur: psycopg2.extensions.cursor, query: sql.Composable, params: dict[str, Any]) -> None:
-    try:
-        cur.execute(query, params)
-    except (
-        psycopg2.errors.UndefinedTable,
-        psycopg2.errors.UndefinedColumn,
-        psycopg2.errors.UndefinedFunction,
-    ) as exc:
-        raise SourceFailed(str(exc).strip().splitlines()[0]) from exc
-
-
 def select(
     cur: psycopg2.extensions.cursor, source: Source, flt: Filter, limit: int, offset: int, gcj02: bool = False
 ) -> list[dict[str, Any]]:
@@ -129,7 +116,7 @@ def select(
         where=where,
         order=sql.SQL(", ").join(order),
     )
-    _execute(cur, query, {**source.params, **params, "limit": limit, "offset": offset})
+    execute_layer_sql(cur, query, {**source.params, **params, "limit": limit, "offset": offset})
     return list(cur.fetchall())
 
 
@@ -138,7 +125,7 @@ def count(cur: psycopg2.extensions.cursor, source: Source, flt: Filter) -> int:
     query = sql.SQL("SELECT count(*) AS n FROM ({source}) AS src WHERE {where}").format(
         source=sql.SQL(source.sql), where=where
     )
-    _execute(cur, query, {**source.params, **params})
+    execute_layer_sql(cur, query, {**source.params, **params})
     row = cur.fetchone()
     return int(row["n"] if isinstance(row, dict) else row[0])
 
@@ -162,7 +149,7 @@ def extent(
         temporal=temporal,
         source=sql.SQL(source.sql),
     )
-    _execute(cur, query, source.params)
+    execute_layer_sql(cur, query, source.params)
     row = cur.fetchone()
     spatial = None if row["w"] is None else (row["w"], row["s"], row["e"], row["n"])
     times = (row["t0"], row["t1"]) if time_cols else None

@@ -142,6 +142,10 @@ class Layer(BaseModel):
             name: steps[max(step for step in steps if step <= zoom)] for name, steps in self.params.items()
         }
 
+    def default_params(self) -> dict[str, Any]:
+        """Parameters for the layer's SQL outside a tile request (extent, features): bound at ``maxzoom``."""
+        return {"z": self.maxzoom, "x": 0, "y": 0, **self.params_at(self.maxzoom)}
+
     @property
     def feature_properties(self) -> dict[str, str]:
         if self.features is not None and self.features.properties is not None:

@@ -7,6 +7,7 @@ and column names go through ``psycopg2.sql.Identifier`` and every value is a bou
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -24,37 +25,46 @@ class LayerQueryFailed(RuntimeError):
     """The layer's SQL failed for a reason of the layer, not of the request (a missing relation or column)."""
 
 
+def execute_layer_sql(cur: psycopg2.extensions.cursor, query: sql.Composable, params: dict[str, Any]) -> None:
+    """Run SQL built on a catalogued layer; a relation, column or function gone missing (a table another
+    branch has not created yet, or dropped) becomes :class:`LayerQueryFailed` (a 404), never a 500."""
+    try:
+        cur.execute(query, params)
+    except (
+        psycopg2.errors.UndefinedTable,
+        psycopg2.errors.UndefinedColumn,
+        psycopg2.errors.UndefinedFunction,
+    ) as exc:
+        raise LayerQueryFailed(str(exc).strip().splitlines()[0]) from exc
+
+
 def probe_layer(db: Database, layer: Layer) -> LayerStatus:
-    """Whether ``layer`` can be served: its relations exist and its SQL runs and yields its columns."""
+    """Whether ``layer`` can be served: its relations exist and its SQL (tiles, and features when it is an
+    OGC collection) runs and yields the columns the catalogue names."""
+    checks = [(layer.sql, [layer.geometry_column, layer.id_column, *layer.properties])]
+    if layer.features is not None:
+        spec = layer.features
+        times = [spec.temporal.instant, spec.temporal.start, spec.temporal.end] if spec.temporal else []
+        columns = [
+            layer.geometry_column,
+            spec.id_column,
+            spec.version_column,
+            *times,
+            *layer.feature_properties,
+        ]
+        checks.append((spec.sql or layer.sql, columns))
     try:
         with db.cursor(dict_rows=False) as cur:
             for relation in layer.relations:
                 cur.execute("SELECT to_regclass(%s) IS NOT NULL", (relation,))
                 if not cur.fetchone()[0]:
                     return LayerStatus(False, f"relation `{relation}` does not exist")
-            columns = [layer.geometry_column, *layer.properties]
-            if layer.id_column:
-                columns.append(layer.id_column)
-            cur.execute(
-                sql.SQL("SELECT {} FROM ({}) AS src LIMIT 0").format(
-                    sql.SQL(", ").join(sql.Identifier("src", c) for c in columns), sql.SQL(layer.sql)
-                ),
-                {"z": layer.maxzoom, "x": 0, "y": 0, **layer.params_at(layer.maxzoom)},
-            )
-            if layer.features is not None:
-                spec = layer.features
-                columns = [layer.geometry_column, spec.id_column, *layer.feature_properties]
-                if spec.temporal is not None:
-                    columns += [
-                        c for c in (spec.temporal.instant, spec.temporal.start, spec.temporal.end) if c
-                    ]
-                cur.execute(
-                    sql.SQL("SELECT {} FROM ({}) AS src LIMIT 0").format(
-                        sql.SQL(", ").join(sql.Identifier("src", c) for c in dict.fromkeys(columns)),
-                        sql.SQL(spec.sql or layer.sql),
-                    ),
-                    {"z": layer.maxzoom, "x": 0, "y": 0, **layer.params_at(layer.maxzoom)},
+            for source, names in checks:
+                wanted = [sql.Identifier("src", c) for c in dict.fromkeys(names) if c]
+                query = sql.SQL("SELECT {} FROM ({}) AS src LIMIT 0").format(
+                    sql.SQL(", ").join(wanted), sql.SQL(source)
                 )
+                cur.execute(query, layer.default_params())
     except psycopg2.Error as exc:
         return LayerStatus(False, f"its SQL fails: {str(exc).strip().splitlines()[0]}")
     return LayerStatus(True)
@@ -119,14 +129,7 @@ def render_tile(cur: psycopg2.extensions.cursor, layer: Layer, z: int, x: int, y
         search=search,
         cap=sql.Literal(layer.max_features),
     )
-    try:
-        cur.execute(query, {"z": z, "x": x, "y": y, **layer.params_at(z)})
-    except (
-        psycopg2.errors.UndefinedTable,
-        psycopg2.errors.UndefinedColumn,
-        psycopg2.errors.UndefinedFunction,
-    ) as exc:
-        raise LayerQueryFailed(str(exc).strip().splitlines()[0]) from exc
+    execute_layer_sql(cur, query, {"z": z, "x": x, "y": y, **layer.params_at(z)})
     row = cur.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
 
@@ -136,10 +139,7 @@ def extent(cur: psycopg2.extensions.cursor, layer: Layer) -> tuple[float, float,
     query = sql.SQL(
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent({}) AS e FROM ({}) AS src) t"
     ).format(sql.Identifier("src", layer.geometry_column), sql.SQL(layer.sql))
-    try:
-        cur.execute(query, {"z": layer.maxzoom, "x": 0, "y": 0, **layer.params_at(layer.maxzoom)})
-    except (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn) as exc:
-        raise LayerQueryFailed(str(exc).strip().splitlines()[0]) from exc
+    execute_layer_sql(cur, query, layer.default_params())
     row = cur.fetchone()
     if row is None or row[0] is None:
         return None

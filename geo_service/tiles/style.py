@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from geo_service.errors import BadRequest
 from geo_service.settings import MapSettings
 from geo_service.tiles.catalogue import Layer
 
@@ -65,6 +66,13 @@ def external_basemap(kind: str, settings: MapSettings) -> Basemap:
     raise ValueError(f"no external basemap {kind!r}")
 
 
+def parse_basemap(kind: str) -> str:
+    """``kind`` if it names a basemap; 400 otherwise."""
+    if kind not in BASEMAPS:
+        raise BadRequest(f"unknown basemap {kind!r}; choose one of {', '.join(BASEMAPS)}")
+    return kind
+
+
 def _style_layers(layer: Layer, source: str) -> list[dict[str, Any]]:
     out = []
     for entry in layer.style:
@@ -88,8 +96,7 @@ def build_style(
     current data revision. Basemap layers share one composite source ``basemap``; each overlay has its
     own source named after its layer id, which a page can refresh alone after an edit.
     """
-    if basemap not in BASEMAPS:
-        raise ValueError(f"unknown basemap {basemap!r}")
+    parse_basemap(basemap)
     crs = "wgs84"
     sources: dict[str, Any] = {}
     style_layers: list[dict[str, Any]] = [

@@ -10,10 +10,9 @@ from fastapi.responses import Response
 
 from geo_service.api.deps import get_db, get_map_settings, get_tile_server
 from geo_service.db.pool import Database
-from geo_service.errors import BadRequest
 from geo_service.settings import MapSettings
 from geo_service.tiles.service import TileServer, etag_of, parse_crs, parse_tile_address
-from geo_service.tiles.style import BASEMAPS, build_style
+from geo_service.tiles.style import BASEMAPS, build_style, parse_basemap
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 
@@ -100,9 +99,7 @@ def style(
     server: TileServer = Depends(get_tile_server),
     settings: MapSettings = Depends(get_map_settings),
 ) -> Response:
-    kind = basemap or settings.basemap
-    if kind not in BASEMAPS:
-        raise BadRequest(f"unknown basemap {kind!r}; choose one of {', '.join(BASEMAPS)}")
+    kind = parse_basemap(basemap or settings.basemap)
     layers = server.served_layers(db)
     doc = build_style(layers, base_url(request), kind, settings, bounds=server.bounds(db, layers))
     return json_response(request, doc)
