@@ -168,6 +168,8 @@ def load_layers(directory: Path) -> tuple[list[Layer], dict[str, str]]:
     """
     layers: dict[str, Layer] = {}
     errors: dict[str, str] = {}
+    if not directory.is_dir():
+        log.error("no layer catalogue at %s: no map layer is served", directory)
     for path in sorted(directory.glob("*.yaml")):
         try:
             layer = Layer.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -130,19 +130,20 @@ class TileServer:
     # -- tiles ----------------------------------------------------------------------------------------
 
     def tile(self, db: Database, layers: list[Layer], address: TileAddress, crs: str) -> Tile:
-        """Tile ``address`` of ``layers``, from the cache when the data has not changed since it was drawn."""
-        for layer in layers:
-            if not layer.minzoom <= address.z <= layer.maxzoom:
-                raise NotFound(
-                    f"layer `{layer.id}` has tiles at zoom {layer.minzoom}–{layer.maxzoom}, not {address.z}"
-                )
+        """Tile ``address`` of ``layers``, from the cache when the data has not changed since it was drawn.
+
+        A composite tile leaves out the layers whose zoom range does not reach ``address.z`` (the basemap's
+        buildings start at z14, its water at z4); 404 only when none does.
+        """
+        in_range = [layer for layer in layers if layer.minzoom <= address.z <= layer.maxzoom]
+        if not in_range:
+            ranges = ", ".join(f"`{layer.id}` {layer.minzoom}–{layer.maxzoom}" for layer in layers)
+            raise NotFound(f"no tiles at zoom {address.z}: zoom ranges {ranges}")
         parts: list[bytes] = []
-        total_revision = 0
         with db.cursor(dict_rows=False) as cur:
             revs = store.revisions(cur, {e for layer in layers for e in layer.revisions})
-            for layer in layers:
+            for layer in in_range:
                 revision = sum(revs[e] for e in layer.revisions)
-                total_revision += revision
                 key = (layer.id, address.z, address.x, address.y, crs)
                 body = self.cache.get(key, revision)
                 if body is None:

@@ -181,3 +181,13 @@ def test_tile_bounds_helper_matches_postgis(db):
         )
         expected = cur.fetchone()
     assert tile_bounds(z, x, y) == pytest.approx(expected, abs=1e-9)
+
+
+def test_composite_tile_leaves_out_layers_outside_their_zoom_range(client):
+    z, x, y = tile_of(LON, LAT, 13)  # buildings start at z14, roads and water earlier
+    response = fetch(client, "water,roads,buildings", z, x, y)
+    assert response.status_code == 200
+    assert "roads" in decode(response.content) and "buildings" not in decode(response.content)
+    assert fetch(client, "buildings", z, x, y).status_code == 404
+    z, x, y = tile_of(LON, LAT, 3)
+    assert fetch(client, "roads,buildings", z, x, y).status_code == 404
