@@ -8,9 +8,10 @@ BIN := $(VENV)/bin
 STAMP := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the service and its tests need (checked one by one; only missing ones are installed).
-DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium docker-compose
+DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
+	nghttp2-client docker-compose
 
-.PHONY: setup system venv web demo serve test lint bench clean
+.PHONY: setup system venv web demo serve test lint bench bench-tiles clean
 
 setup: system venv web
 
@@ -56,10 +57,20 @@ test: setup lint
 	$(BIN)/python -m pytest
 
 # Benchmarks compare against peers (osmnx, pandana, spopt, tipg); they are not part of `make test`.
-bench: setup
+bench: setup bench-tiles
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
 
+# tipg (the tile-server peer) lives in its own virtualenv so its pins never meet ours; h2load
+# (nghttp2-client) is the load generator.
+TIPG_VENV := .venv-tipg
+$(TIPG_VENV)/bin/python:
+	$(PYTHON) -m venv $(TIPG_VENV)
+	$(TIPG_VENV)/bin/pip install -q 'tipg>=1.0' 'uvicorn>=0.29'
+
+bench-tiles: setup $(TIPG_VENV)/bin/python
+	TIPG_PYTHON=$(TIPG_VENV)/bin/python $(BIN)/python bench/tiles.py
+
 clean:
 	-$(BIN)/geo-service db stop
-	rm -rf $(STAMP) $(VENV) web/node_modules
+	rm -rf $(STAMP) $(VENV) $(TIPG_VENV) web/node_modules

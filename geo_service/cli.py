@@ -18,8 +18,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+map_app = typer.Typer(help="The map: layer catalogue and MapLibre style.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(map_app, name="map")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -126,6 +128,51 @@ def token_create(
     typer.echo(create_token(_database(), role, name))
 
 
+@map_app.command("style")
+def map_style(
+    basemap: Annotated[str, typer.Option(help="local, osm, tianditu or amap")] = "local",
+    base_url: Annotated[str, typer.Option(help="where the service is reached")] = "http://127.0.0.1:8000",
+    out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+) -> None:
+    """Write the MapLibre style of every catalogued layer (the service serves a live one at /tiles/style.json)."""
+    import json
+
+    from geo_service.settings import MapSettings
+    from geo_service.tiles import layers_dir
+    from geo_service.tiles.catalogue import load_layers
+    from geo_service.tiles.style import BASEMAPS, build_style
+
+    if basemap not in BASEMAPS:
+        _fail(f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}", code=2)
+    settings = MapSettings()
+    layers, errors = load_layers(layers_dir(settings))
+    for name, reason in errors.items():
+        typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
+    text = json.dumps(
+        build_style(layers, base_url.rstrip("/"), basemap, settings), ensure_ascii=False, indent=1
+    )
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+@map_app.command("layers")
+def map_layers() -> None:
+    """List the catalogued layers and whether each can be served against the database."""
+    from geo_service.settings import MapSettings
+    from geo_service.tiles import layers_dir
+    from geo_service.tiles.catalogue import Catalogue
+
+    catalogue = Catalogue.from_directory(layers_dir(MapSettings()))
+    for layer_id, status in sorted(catalogue.check(_database()).items()):
+        typer.echo(
+            f"{layer_id:<18}{'served' if status.available else 'NOT SERVED: ' + (status.reason or '')}"
+        )
+    for name, reason in catalogue.file_errors.items():
+        typer.echo(f"{name:<18}FILE ERROR: {reason}")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
@@ -158,7 +205,14 @@ def demo(
     settings = APISettings()
     base = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo("\ngeo-service demo (Helsinki, OpenStreetMap; grids, stations and incidents are DEMO DATA)")
-    for path in ("/docs", "/readyz", "/maps/overview.html"):
+    for path in (
+        "/docs",
+        "/readyz",
+        "/maps/overview.html",
+        "/tiles/style.json",
+        "/tiles/catalogue.json",
+        "/ogc",
+    ):
         typer.echo(f"  {base}{path}")
     db.close()
     if serve_after:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,31 @@ class ImportSettings(BaseSettings):
     facility_rules: Path | None = Field(default=None, description="YAML of OSM tag → facility category rules")
 
 
+class MapSettings(BaseSettings):
+    """Vector tiles, the MapLibre style, the basemap and OGC API – Features."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_MAP_", extra="ignore")
+
+    layers_dir: Path = Field(default=Path("layers"), description="the layer catalogue, one YAML file a layer")
+    tile_cache_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=0, description="in-process tile cache size, bytes (0 turns it off)"
+    )
+    versioned_max_age_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="Cache-Control max-age of tiles requested with the current revision (?v=), seconds",
+    )
+    basemap: Literal["local", "osm", "tianditu", "amap"] = Field(
+        default="local", description="background of the style: our own OSM tiles (offline) or an external one"
+    )
+    basemap_url: str | None = Field(
+        default=None, description="raster tile URL template ({z}/{x}/{y}) replacing the provider default"
+    )
+    basemap_key: str | None = Field(default=None, description="API key of the external basemap (Tianditu tk)")
+    ogc_limit_default: int = Field(default=100, ge=1, description="OGC API items per page when none is asked")
+    ogc_limit_max: int = Field(default=10_000, ge=1, description="largest OGC API page; larger limits clamp")
+
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()
@@ -96,3 +122,8 @@ def api_settings() -> APISettings:
 @lru_cache
 def import_settings() -> ImportSettings:
     return ImportSettings()
+
+
+@lru_cache
+def map_settings() -> MapSettings:
+    return MapSettings()

@@ -18,11 +18,12 @@ from fastapi.staticfiles import StaticFiles
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
-from geo_service.api.routers import auth, health, maps
+from geo_service.api.routers import auth, health, maps, ogc, tiles
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
-from geo_service.settings import APISettings, DatabaseSettings
+from geo_service.settings import APISettings, DatabaseSettings, MapSettings
+from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -51,15 +52,22 @@ def create_app(
     db: Database | None = None,
     db_settings: DatabaseSettings | None = None,
     api_settings: APISettings | None = None,
+    map_settings: MapSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up."""
     db_settings = db_settings or DatabaseSettings()
     api_settings = api_settings or APISettings()
+    map_settings = map_settings or MapSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_db = db is None
         app.state.db = db if db is not None else open_database(db_settings)
+        try:
+            # Report at start-up which catalogued layers can be served; built lazily if the DB is down.
+            app.state.tile_server = build_tile_server(app.state.db, map_settings)
+        except (ClusterError, DatabaseUnavailable) as exc:
+            log.error("map layers not checked at start-up: %s", exc)
         try:
             yield
         finally:
@@ -74,12 +82,13 @@ def create_app(
     )
     app.state.api_settings = api_settings
     app.state.db_settings = db_settings
+    app.state.map_settings = map_settings
     if db is not None:
         app.state.db = db
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
 
-    for module in (health, auth, maps):
+    for module in (health, auth, maps, tiles, ogc):
         app.include_router(module.router)
 
     assets = web_assets_dir(api_settings)

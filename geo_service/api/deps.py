@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from fastapi import Depends, HTTPException, Request
@@ -9,12 +10,34 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from geo_service.auth import Principal, authenticate
 from geo_service.db.pool import Database
+from geo_service.settings import MapSettings
+from geo_service.tiles import build_tile_server
+from geo_service.tiles.service import TileServer
 
 _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --role ROLE` prints one")
 
 
 def get_db(request: Request) -> Database:
     return request.app.state.db
+
+
+_tile_server_lock = threading.Lock()
+
+
+def get_map_settings(request: Request) -> MapSettings:
+    return request.app.state.map_settings
+
+
+def get_tile_server(request: Request) -> TileServer:
+    """The app's tile server (catalogue, cache); built on first use if start-up could not build it."""
+    state = request.app.state
+    server = getattr(state, "tile_server", None)
+    if server is None:
+        with _tile_server_lock:
+            server = getattr(state, "tile_server", None)
+            if server is None:
+                server = state.tile_server = build_tile_server(state.db, state.map_settings)
+    return server
 
 
 def current_principal(

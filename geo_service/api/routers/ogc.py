@@ -1,0 +1,142 @@
+"""OGC API – Features Part 1 under ``/ogc`` (public reads): JSON/GeoJSON, or HTML for ``f=html`` and
+browsers. GDAL's OAPIF driver, OWSLib and QGIS read it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from geo_service.api.deps import get_db, get_map_settings, get_tile_server
+from geo_service.api.routers.tiles import base_url
+from geo_service.db.pool import Database
+from geo_service.errors import BadRequest
+from geo_service.ogc import html
+from geo_service.ogc import service as ogc
+from geo_service.settings import MapSettings
+from geo_service.tiles.service import TileServer
+
+router = APIRouter(prefix="/ogc", tags=["ogc"])
+
+FormatParam = Annotated[str | None, Query(description="json (default) or html")]
+
+
+def wants_html(request: Request, f: str | None) -> bool:
+    """``f`` decides; without it, HTML only for a client that asks for text/html before any JSON."""
+    if f is not None:
+        if f.lower() in ("json", "geojson"):
+            return False
+        if f.lower() == "html":
+            return True
+        raise BadRequest(f"unknown format f={f!r}; use json or html")
+    accept = request.headers.get("accept", "")
+    html_at, json_at = accept.find("text/html"), accept.find("json")
+    return html_at >= 0 and (json_at < 0 or html_at < json_at)
+
+
+def respond(
+    request: Request,
+    f: str | None,
+    doc: dict[str, Any],
+    render: Callable[[], str],
+    media_type: str = ogc.JSON,
+) -> Response:
+    if wants_html(request, f):
+        return HTMLResponse(render())
+    body = json.dumps(doc, ensure_ascii=False, default=str).encode()
+    return Response(body, media_type=media_type, headers={"Access-Control-Allow-Origin": "*"})
+
+
+@router.get("", summary="Landing page")
+def landing(request: Request, f: FormatParam = None) -> Response:
+    base = base_url(request)
+    doc = ogc.landing(base)
+    return respond(request, f, doc, lambda: html.landing(f"{base}/ogc", doc))
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance(request: Request, f: FormatParam = None) -> Response:
+    base = base_url(request)
+    doc = ogc.conformance()
+    return respond(request, f, doc, lambda: html.conformance(f"{base}/ogc", doc))
+
+
+@router.get("/collections", summary="Feature collections")
+def collections(
+    request: Request,
+    f: FormatParam = None,
+    db: Database = Depends(get_db),
+    tiles: TileServer = Depends(get_tile_server),
+) -> Response:
+    base = base_url(request)
+    doc = ogc.collections_doc(db, base, tiles)
+    return respond(request, f, doc, lambda: html.collections(f"{base}/ogc", doc))
+
+
+@router.get("/collections/{collection_id}", summary="One collection")
+def collection(
+    request: Request,
+    collection_id: str,
+    f: FormatParam = None,
+    db: Database = Depends(get_db),
+    tiles: TileServer = Depends(get_tile_server),
+) -> Response:
+    base = base_url(request)
+    doc = ogc.collection_doc(db, base, ogc.provider(db, tiles, collection_id))
+    return respond(request, f, doc, lambda: html.collection(f"{base}/ogc", doc))
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Properties usable as filters")
+def queryables(
+    request: Request,
+    collection_id: str,
+    db: Database = Depends(get_db),
+    tiles: TileServer = Depends(get_tile_server),
+) -> Response:
+    doc = ogc.queryables_doc(base_url(request), ogc.provider(db, tiles, collection_id))
+    return Response(json.dumps(doc, ensure_ascii=False), media_type="application/schema+json")
+
+
+@router.get(
+    "/collections/{collection_id}/items",
+    summary="Features: bbox, datetime (grid versions valid then), limit, offset, property filters",
+)
+def items(
+    request: Request,
+    collection_id: str,
+    f: FormatParam = None,
+    bbox: Annotated[str | None, Query(description="min lon,min lat,max lon,max lat (CRS84)")] = None,
+    datetime: Annotated[str | None, Query(description="an instant or an interval A/B (.. for open)")] = None,
+    limit: Annotated[str | None, Query(description="page size")] = None,
+    offset: Annotated[str | None, Query(description="features to skip")] = None,
+    crs: Annotated[
+        str | None, Query(description="gcj02: geometries shifted for AMap (bbox stays CRS84)")
+    ] = None,
+    db: Database = Depends(get_db),
+    tiles: TileServer = Depends(get_tile_server),
+    settings: MapSettings = Depends(get_map_settings),
+) -> Response:
+    base = base_url(request)
+    prov = ogc.provider(db, tiles, collection_id)
+    params = dict(request.query_params)
+    parsed = ogc.items_request(prov, params, settings.ogc_limit_default, settings.ogc_limit_max)
+    doc = ogc.items_doc(db, base, prov, parsed, params)
+    return respond(request, f, doc, lambda: html.items(f"{base}/ogc", collection_id, doc), ogc.GEOJSON)
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (grids: CODE or CODE@vN)")
+def item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    f: FormatParam = None,
+    crs: Annotated[str | None, Query(description="gcj02: geometry shifted for AMap")] = None,
+    db: Database = Depends(get_db),
+    tiles: TileServer = Depends(get_tile_server),
+) -> Response:
+    base = base_url(request)
+    doc = ogc.item_doc(db, base, ogc.provider(db, tiles, collection_id), feature_id, crs)
+    return respond(request, f, doc, lambda: html.item(f"{base}/ogc", collection_id, doc), ogc.GEOJSON)

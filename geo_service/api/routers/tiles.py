@@ -1,0 +1,154 @@
+"""Vector tiles, TileJSON, the layer catalogue and the MapLibre style under ``/tiles`` (public reads)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from geo_service.api.deps import get_db, get_map_settings, get_tile_server
+from geo_service.db.pool import Database
+from geo_service.settings import MapSettings
+from geo_service.tiles.service import TileServer, etag_of, parse_crs, parse_tile_address
+from geo_service.tiles.style import BASEMAPS, build_style, parse_basemap
+
+router = APIRouter(prefix="/tiles", tags=["tiles"])
+
+MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+PUBLIC = {"Access-Control-Allow-Origin": "*"}
+REVALIDATE = "no-cache"  # keep it, but ask every time (ETag makes the answer a cheap 304)
+CrsParam = Annotated[
+    str | None, Query(description="wgs84 (default) or gcj02: shift into AMap/Tencent coordinates")
+]
+
+
+def base_url(request: Request) -> str:
+    configured = request.app.state.api_settings.public_base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def matches(request: Request, etag: str) -> bool:
+    """Whether the request's If-None-Match already names ``etag`` (weak comparison, as RFC 9110 says)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def json_response(request: Request, doc: dict[str, Any], media_type: str = "application/json") -> Response:
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    etag = etag_of(body)
+    headers = {"ETag": etag, "Cache-Control": REVALIDATE, **PUBLIC}
+    if matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@router.get("/catalogue.json", summary="The catalogued layers, whether each is served, and their URLs")
+def catalogue(
+    request: Request,
+    db: Database = Depends(get_db),
+    server: TileServer = Depends(get_tile_server),
+) -> Response:
+    base = base_url(request)
+    entries = []
+    for layer in server.catalogue.layers.values():
+        available = (
+            server.catalogue.is_available(layer.id) or server.catalogue.refresh(db, layer.id).available
+        )
+        status = server.catalogue.status.get(layer.id)
+        entries.append(
+            {
+                "id": layer.id,
+                "title": layer.title,
+                "title_zh": layer.title_zh,
+                "description": layer.description.strip(),
+                "group": layer.group,
+                "order": layer.order,
+                "available": available,
+                "reason": None if available else (status.reason if status else "not checked"),
+                "minzoom": layer.minzoom,
+                "maxzoom": layer.maxzoom,
+                "properties": layer.properties,
+                "tilejson": f"{base}/tiles/{layer.id}.json",
+                "style_layers": [entry["id"] for entry in layer.style],
+                "features": f"{base}/ogc/collections/{layer.id}" if layer.features is not None else None,
+            }
+        )
+    doc = {
+        "layers": entries,
+        "file_errors": server.catalogue.file_errors,
+        "style": f"{base}/tiles/style.json",
+        "basemaps": list(BASEMAPS),
+    }
+    return json_response(request, doc)
+
+
+@router.get(
+    "/style.json", summary="MapLibre style: our basemap (or an external one) and every served overlay"
+)
+def style(
+    request: Request,
+    basemap: Annotated[
+        str | None, Query(description="local (default: offline), osm, tianditu or amap")
+    ] = None,
+    db: Database = Depends(get_db),
+    server: TileServer = Depends(get_tile_server),
+    settings: MapSettings = Depends(get_map_settings),
+) -> Response:
+    kind = parse_basemap(basemap or settings.basemap)
+    layers = server.served_layers(db)
+    doc = build_style(layers, base_url(request), kind, settings, bounds=server.bounds(db, layers))
+    return json_response(request, doc)
+
+
+@router.get("/{layers}.json", summary="TileJSON 3.0.0 of one layer or of several joined by commas")
+def tilejson(
+    request: Request,
+    layers: str,
+    crs: CrsParam = None,
+    db: Database = Depends(get_db),
+    server: TileServer = Depends(get_tile_server),
+) -> Response:
+    chosen = server.layers(db, layers)
+    return json_response(request, server.tilejson(db, chosen, base_url(request), parse_crs(crs)))
+
+
+@router.get(
+    "/{layers}/{z}/{x}/{y}.pbf",
+    summary="A Mapbox Vector Tile (204 when empty)",
+    response_class=Response,
+    responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {"description": "no feature in this tile"}},
+)
+def tile(
+    request: Request,
+    layers: str,
+    z: str,
+    x: str,
+    y: str,
+    crs: CrsParam = None,
+    v: Annotated[
+        str | None, Query(description="data revision from TileJSON; current ones are cached long")
+    ] = None,
+    db: Database = Depends(get_db),
+    server: TileServer = Depends(get_tile_server),
+    settings: MapSettings = Depends(get_map_settings),
+) -> Response:
+    address = parse_tile_address(z, x, y)
+    chosen = server.layers(db, layers)
+    result = server.tile(db, chosen, address, parse_crs(crs))
+    current = v is not None and v == str(result.revision)
+    headers = {
+        "ETag": result.etag,
+        "Cache-Control": f"public, max-age={settings.versioned_max_age_s}" if current else REVALIDATE,
+        "X-Data-Revision": str(result.revision),
+        **PUBLIC,
+    }
+    if matches(request, result.etag):
+        return Response(status_code=304, headers=headers)
+    if not result.body:
+        return Response(status_code=204, headers=headers)
+    return Response(result.body, media_type=MVT_MEDIA_TYPE, headers=headers)

@@ -1,0 +1,1 @@
+"""OGC API – Features: providers over the layer catalogue, the documents, and their HTML views."""

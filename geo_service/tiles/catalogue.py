@@ -1,0 +1,247 @@
+"""The layer catalogue: ``layers/*.yaml``, one file a layer. Only catalogued layers are served.
+
+A layer file names the relations its SQL reads; a layer whose relation does not exist yet (a table another
+branch creates) or whose SQL does not run is reported at start-up and answers 404 until it works — never 500.
+The file format is documented in ``layers/README.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from geo_service.db.pool import Database
+
+log = logging.getLogger(__name__)
+
+IDENTIFIER = r"^[a-z][a-z0-9_]*$"
+RESERVED_IDS = frozenset({"style", "catalogue"})  # fixed routes under /tiles/
+
+
+class Temporal(BaseModel):
+    """Columns that give a feature's time: an interval (``start``/``end``) or an ``instant``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instant: str | None = Field(default=None, pattern=IDENTIFIER)
+    start: str | None = Field(default=None, pattern=IDENTIFIER)
+    end: str | None = Field(default=None, pattern=IDENTIFIER)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Temporal:
+        if (self.instant is None) == (self.start is None):
+            raise ValueError("give either `instant` or `start` (with an optional `end`)")
+        if self.instant is not None and self.end is not None:
+            raise ValueError("`end` goes with `start`, not with `instant`")
+        return self
+
+
+class FeaturesSpec(BaseModel):
+    """How the layer is served as an OGC API – Features collection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    description: str | None = None
+    sql: str | None = Field(default=None, description="defaults to the layer's `sql`")
+    id_column: str = Field(default="id", pattern=IDENTIFIER)
+    version_column: str | None = Field(default=None, pattern=IDENTIFIER)
+    temporal: Temporal | None = None
+    filters: list[str] = Field(default_factory=list, description="properties usable as ?name=value")
+    properties: dict[str, str] | None = Field(default=None, description="defaults to the layer's")
+
+    @field_validator("filters")
+    @classmethod
+    def _identifiers(cls, names: list[str]) -> list[str]:
+        return _check_identifiers(names)
+
+
+class Layer(BaseModel):
+    """One catalogued layer (see ``layers/README.md`` for every field)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=IDENTIFIER)
+    title: str
+    title_zh: str | None = None
+    description: str = ""
+    group: Literal["basemap", "overlay"] = "overlay"
+    order: int = 100
+    attribution: str | None = None
+    relations: list[str] = Field(min_length=1)
+    revisions: list[str] = Field(min_length=1)
+    sql: str
+    geometry_column: str = Field(default="geom", pattern=IDENTIFIER)
+    id_column: str | None = Field(default="id", pattern=IDENTIFIER)
+    properties: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, dict[int, Any]] = Field(default_factory=dict)
+    minzoom: int = Field(default=0, ge=0, le=24)
+    maxzoom: int = Field(default=22, ge=0, le=24)
+    extent: int = Field(default=4096, ge=256, le=16384)
+    buffer: int = Field(default=64, ge=0, le=4096)
+    simplify: float = Field(default=0.0, ge=0)
+    max_features: int = Field(default=10_000, ge=1, le=1_000_000)
+    style: list[dict[str, Any]] = Field(default_factory=list)
+    features: FeaturesSpec | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_IDS:
+            raise ValueError(f"`{value}` is reserved")
+        return value
+
+    @field_validator("properties")
+    @classmethod
+    def _property_names(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_identifiers(value)
+        if "geom" in value:
+            raise ValueError("`geom` is the tile's geometry and cannot be a property")
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _param_steps(cls, value: dict[str, dict[int, Any]]) -> dict[str, dict[int, Any]]:
+        _check_identifiers(value)
+        for name, steps in value.items():
+            if name in {"z", "x", "y"}:
+                raise ValueError(f"param `{name}` is bound by the tile server")
+            if 0 not in steps:
+                raise ValueError(f"param `{name}` needs a value at zoom 0")
+        return value
+
+    @field_validator("style")
+    @classmethod
+    def _style_layers(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for entry in value:
+            if not isinstance(entry.get("id"), str) or not isinstance(entry.get("type"), str):
+                raise ValueError("every style layer needs an `id` and a `type`")
+            if "source" in entry or "source-layer" in entry:
+                raise ValueError(
+                    "style layers get `source`/`source-layer` from the catalogue; leave them out"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _zoom_range(self) -> Layer:
+        if self.minzoom > self.maxzoom:
+            raise ValueError("minzoom is above maxzoom")
+        return self
+
+    def params_at(self, zoom: int) -> dict[str, Any]:
+        """The zoom-stepped parameters in force at ``zoom``: each one's value at the highest step ≤ zoom."""
+        return {
+            name: steps[max(step for step in steps if step <= zoom)] for name, steps in self.params.items()
+        }
+
+    def default_params(self) -> dict[str, Any]:
+        """Parameters for the layer's SQL outside a tile request (extent, features): bound at ``maxzoom``."""
+        return {"z": self.maxzoom, "x": 0, "y": 0, **self.params_at(self.maxzoom)}
+
+    @property
+    def feature_properties(self) -> dict[str, str]:
+        if self.features is not None and self.features.properties is not None:
+            return self.features.properties
+        return self.properties
+
+
+def _check_identifiers(names: Iterable[str]) -> Any:
+    for name in names:
+        if not re.match(IDENTIFIER, name):
+            raise ValueError(f"`{name}` is not a plain lower-case identifier")
+    return names
+
+
+def load_layers(directory: Path) -> tuple[list[Layer], dict[str, str]]:
+    """Every ``*.yaml`` in ``directory`` as a :class:`Layer` (sorted by id), and the files that failed.
+
+    A bad file (YAML error, unknown field, duplicate id) is logged and skipped so that one broken layer
+    does not take the others down; ``errors`` maps its file name to the reason.
+    """
+    layers: dict[str, Layer] = {}
+    errors: dict[str, str] = {}
+    if not directory.is_dir():
+        log.error("no layer catalogue at %s: no map layer is served", directory)
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            layer = Layer.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, ValidationError, OSError) as exc:
+            errors[path.name] = str(exc)
+        else:
+            if layer.id in layers:
+                errors[path.name] = f"layer id `{layer.id}` is defined twice"
+            elif path.stem != layer.id:
+                errors[path.name] = f"file name and layer id `{layer.id}` differ"
+            else:
+                layers[layer.id] = layer
+    for name, reason in errors.items():
+        log.error("layer file %s skipped: %s", name, reason)
+    return [layers[name] for name in sorted(layers)], errors
+
+
+@dataclass
+class LayerStatus:
+    available: bool
+    reason: str | None = None
+
+
+@dataclass
+class Catalogue:
+    """The catalogued layers and whether each can be served against this database right now.
+
+    Availability is checked at start-up (:meth:`check`) and re-checked on demand for layers that were not
+    available (:meth:`refresh`), so a table created by a later migration starts being served without a
+    restart.
+    """
+
+    layers: dict[str, Layer]
+    file_errors: dict[str, str] = field(default_factory=dict)
+    status: dict[str, LayerStatus] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> Catalogue:
+        layers, errors = load_layers(directory)
+        return cls({layer.id: layer for layer in layers}, errors)
+
+    def check(self, db: Database) -> dict[str, LayerStatus]:
+        """Probe every layer; log one line per layer that cannot be served."""
+        from geo_service.tiles import store
+
+        found: dict[str, LayerStatus] = {}
+        for layer in self.layers.values():
+            found[layer.id] = store.probe_layer(db, layer)
+            if not found[layer.id].available:
+                log.warning("layer %s is not served: %s", layer.id, found[layer.id].reason)
+        with self._lock:
+            self.status = found
+        return found
+
+    def refresh(self, db: Database, layer_id: str) -> LayerStatus:
+        """Re-probe one layer that was not available (a relation may have been created since)."""
+        from geo_service.tiles import store
+
+        status = store.probe_layer(db, self.layers[layer_id])
+        with self._lock:
+            self.status[layer_id] = status
+        return status
+
+    def mark_unavailable(self, layer_id: str, reason: str) -> None:
+        log.warning("layer %s stopped working: %s", layer_id, reason)
+        with self._lock:
+            self.status[layer_id] = LayerStatus(False, reason)
+
+    def is_available(self, layer_id: str) -> bool:
+        status = self.status.get(layer_id)
+        return status is not None and status.available
+
+    def available_layers(self) -> list[Layer]:
+        return [layer for layer in self.layers.values() if self.is_available(layer.id)]

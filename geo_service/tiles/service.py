@@ -1,0 +1,215 @@
+"""Tiles and TileJSON: the catalogue, the cache and the store put together.
+
+``TileServer`` is made once per app. A request names one layer or several joined by commas (a composite
+tile: the MVT layers concatenated, one request for the whole basemap). Each request reads the data
+revisions first (one small query), then serves from the cache or renders, so a change committed by any
+process shows on the next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from geo_service.db.pool import Database
+from geo_service.errors import BadRequest, NotFound
+from geo_service.settings import MapSettings
+from geo_service.tiles import store
+from geo_service.tiles.cache import TileCache
+from geo_service.tiles.catalogue import Catalogue, Layer
+
+log = logging.getLogger(__name__)
+
+MAX_ZOOM = 24
+CRS_VALUES = ("wgs84", "gcj02")
+MAX_LAYERS_PER_REQUEST = 16
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    z: int
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A rendered tile: ``body`` is empty when no feature falls in it (served as 204)."""
+
+    body: bytes
+    etag: str
+    revision: int
+
+
+def parse_tile_address(z: str, x: str, y: str) -> TileAddress:
+    """Validate a z/x/y address (XYZ scheme, origin top left); 400 for anything that is not a tile."""
+    try:
+        zi, xi, yi = int(z), int(x), int(y)
+    except ValueError:
+        raise BadRequest(f"tile address {z}/{x}/{y} is not three integers") from None
+    if not 0 <= zi <= MAX_ZOOM:
+        raise BadRequest(f"zoom {zi} is outside 0–{MAX_ZOOM}")
+    side = 1 << zi
+    if not (0 <= xi < side and 0 <= yi < side):
+        raise BadRequest(f"tile {zi}/{xi}/{yi} does not exist: x and y run from 0 to {side - 1} at zoom {zi}")
+    return TileAddress(zi, xi, yi)
+
+
+def parse_crs(crs: str | None) -> str:
+    value = (crs or "wgs84").lower()
+    if value in ("wgs84", "epsg:4326", "cgcs2000", "epsg:4490"):
+        return "wgs84"  # CGCS2000 and WGS-84 agree to centimetres at map scales
+    if value == "gcj02":
+        return "gcj02"
+    raise BadRequest(f"unknown crs {crs!r}; tiles come in wgs84 (default), cgcs2000 or gcj02 (AMap/Tencent)")
+
+
+def etag_of(body: bytes) -> str:
+    """A strong validator: a digest of the exact bytes served."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+class TileServer:
+    """Serves the catalogue's layers as tiles and TileJSON against one database."""
+
+    def __init__(self, catalogue: Catalogue, settings: MapSettings) -> None:
+        self.catalogue = catalogue
+        self.settings = settings
+        self.cache = TileCache(settings.tile_cache_bytes)
+        self._extents: dict[str, tuple[int, tuple[float, float, float, float] | None]] = {}
+        self._extent_lock = threading.Lock()
+
+    # -- layers ---------------------------------------------------------------------------------------
+
+    def layers(self, db: Database, names: str) -> list[Layer]:
+        """The layers of a path segment such as ``grids`` or ``roads,water``; 404 for one not served."""
+        ids = [name.strip() for name in names.split(",")]
+        if not ids or len(ids) > MAX_LAYERS_PER_REQUEST or len(set(ids)) != len(ids):
+            raise BadRequest(f"name 1–{MAX_LAYERS_PER_REQUEST} distinct layers, separated by commas")
+        return [self.layer(db, layer_id) for layer_id in ids]
+
+    def layer(self, db: Database, layer_id: str) -> Layer:
+        layer = self.catalogue.layers.get(layer_id)
+        if layer is None:
+            known = ", ".join(sorted(self.catalogue.layers))
+            raise NotFound(f"no layer `{layer_id}` in the catalogue; layers: {known}")
+        if not self.catalogue.is_available(layer_id):
+            status = self.catalogue.refresh(db, layer_id)
+            if not status.available:
+                raise NotFound(f"layer `{layer_id}` is catalogued but not available: {status.reason}")
+        return layer
+
+    def served_layers(self, db: Database) -> list[Layer]:
+        """Every catalogued layer that can be served now (layers not available before are re-probed)."""
+        for layer_id in self.catalogue.layers:
+            if not self.catalogue.is_available(layer_id):
+                self.catalogue.refresh(db, layer_id)
+        return self.catalogue.available_layers()
+
+    def bounds(self, db: Database, layers: list[Layer]) -> tuple[float, float, float, float] | None:
+        """West, south, east, north around every feature of ``layers``; None when all are empty."""
+        with db.cursor(dict_rows=False) as cur:
+            revs = store.revisions(cur, {e for layer in layers for e in layer.revisions})
+        boxes = [
+            box
+            for layer in layers
+            if (box := self.extent(db, layer, sum(revs[e] for e in layer.revisions))) is not None
+        ]
+        if not boxes:
+            return None
+        return (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+
+    # -- tiles ----------------------------------------------------------------------------------------
+
+    def tile(self, db: Database, layers: list[Layer], address: TileAddress, crs: str) -> Tile:
+        """Tile ``address`` of ``layers``, from the cache when the data has not changed since it was drawn.
+
+        A composite tile leaves out the layers whose zoom range does not reach ``address.z`` (the basemap's
+        buildings start at z14, its water at z4); 404 only when none does.
+        """
+        in_range = [layer for layer in layers if layer.minzoom <= address.z <= layer.maxzoom]
+        if not in_range:
+            ranges = ", ".join(f"`{layer.id}` {layer.minzoom}–{layer.maxzoom}" for layer in layers)
+            raise NotFound(f"no tiles at zoom {address.z}: zoom ranges {ranges}")
+        parts: list[bytes] = []
+        with db.cursor(dict_rows=False) as cur:
+            revs = store.revisions(cur, {e for layer in layers for e in layer.revisions})
+            for layer in in_range:
+                revision = sum(revs[e] for e in layer.revisions)
+                key = (layer.id, address.z, address.x, address.y, crs)
+                body = self.cache.get(key, revision)
+                if body is None:
+                    try:
+                        body = store.render_tile(cur, layer, address.z, address.x, address.y, crs == "gcj02")
+                    except store.LayerQueryFailed as exc:
+                        self.catalogue.mark_unavailable(layer.id, str(exc))
+                        raise NotFound(f"layer `{layer.id}` is not available: {exc}") from exc
+                    self.cache.put(key, revision, body)
+                parts.append(body)
+        body = b"".join(parts)
+        return Tile(body=body, etag=etag_of(body), revision=sum(revs.values()))
+
+    # -- TileJSON -------------------------------------------------------------------------------------
+
+    def extent(self, db: Database, layer: Layer, revision: int) -> tuple[float, float, float, float] | None:
+        with self._extent_lock:
+            cached = self._extents.get(layer.id)
+        if cached is not None and cached[0] == revision:
+            return cached[1]
+        with db.cursor(dict_rows=False) as cur:
+            try:
+                found = store.extent(cur, layer)
+            except store.LayerQueryFailed as exc:
+                self.catalogue.mark_unavailable(layer.id, str(exc))
+                raise NotFound(f"layer `{layer.id}` is not available: {exc}") from exc
+        with self._extent_lock:
+            self._extents[layer.id] = (revision, found)
+        return found
+
+    def tilejson(self, db: Database, layers: list[Layer], base_url: str, crs: str) -> dict[str, Any]:
+        """TileJSON 3.0.0 for ``layers``; the tile URL carries the revision (``?v=``) so caches follow edits."""
+        with db.cursor(dict_rows=False) as cur:
+            revision = sum(store.revisions(cur, {e for layer in layers for e in layer.revisions}).values())
+        box = self.bounds(db, layers)
+        names = ",".join(layer.id for layer in layers)
+        query = f"v={revision}" + ("&crs=gcj02" if crs == "gcj02" else "")
+        minzoom = min(layer.minzoom for layer in layers)
+        maxzoom = max(layer.maxzoom for layer in layers)
+        doc: dict[str, Any] = {
+            "tilejson": "3.0.0",
+            "name": names,
+            "description": "; ".join(layer.description.strip() or layer.title for layer in layers),
+            "version": "1.0.0",
+            "scheme": "xyz",
+            "tiles": [f"{base_url}/tiles/{names}/{{z}}/{{x}}/{{y}}.pbf?{query}"],
+            "minzoom": minzoom,
+            "maxzoom": maxzoom,
+            "vector_layers": [
+                {
+                    "id": layer.id,
+                    "description": layer.title + (f" ({layer.title_zh})" if layer.title_zh else ""),
+                    "minzoom": layer.minzoom,
+                    "maxzoom": layer.maxzoom,
+                    "fields": dict(layer.properties),
+                }
+                for layer in layers
+            ],
+            "geo-service:revision": revision,
+            "geo-service:crs": crs,
+        }
+        attributions = sorted({layer.attribution for layer in layers if layer.attribution})
+        if attributions:
+            doc["attribution"] = "; ".join(attributions)
+        if box is not None:
+            west, south, east, north = box
+            doc["bounds"] = [west, south, east, north]
+            doc["center"] = [(west + east) / 2, (south + north) / 2, max(minzoom, min(13, maxzoom))]
+        return doc

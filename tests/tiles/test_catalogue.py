@@ -1,0 +1,127 @@
+"""The layer catalogue: the repository's files load, a layer whose table does not exist yet answers 404 (not
+500) and starts being served once the table appears, a broken file is reported without taking others down."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from geo_service.api.app import create_app
+from geo_service.settings import MapSettings
+from geo_service.tiles.catalogue import Layer, load_layers
+from tests.tiles.conftest import HELSINKI_CENTRE, decode, tile_of
+
+REPO_LAYERS = Path(__file__).resolve().parents[2] / "layers"
+SPEC_IDS = {"grids", "stations", "facilities", "incidents", "roads", "buildings", "water", "green", "rail"}
+
+# What another branch would add once its table exists (see layers/README.md).
+CIRCLES_YAML = """
+id: service_circles
+title: Service circles
+title_zh: 服务圈
+relations: [service_circles]
+revisions: [service_circles]
+sql: |
+  SELECT id, minutes, geom FROM service_circles
+properties:
+  minutes: Number — walking minutes
+style:
+  - {id: service-circles-fill, type: fill, paint: {fill-color: "#43a047", fill-opacity: 0.2}}
+features:
+  id_column: id
+"""
+
+
+def test_repository_layers_all_load():
+    layers, errors = load_layers(REPO_LAYERS)
+    assert errors == {}
+    assert {layer.id for layer in layers} >= SPEC_IDS
+    for layer in layers:
+        assert layer.style, f"{layer.id} has no default style"
+        assert all(entry["id"].startswith(layer.id.replace("_", "-")) for entry in layer.style)
+
+
+def test_zoom_stepped_params():
+    layer = next(layer for layer in load_layers(REPO_LAYERS)[0] if layer.id == "grids")
+    assert layer.params_at(0)["levels"] == ["district"]
+    assert layer.params_at(10)["levels"] == ["district", "street"]
+    assert "grid" in layer.params_at(12)["levels"] and "grid" in layer.params_at(22)["levels"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"id": "style"},
+        {"id": "Bad-Id"},
+        {"properties": {"geom": "x"}},
+        {"params": {"levels": {5: ["grid"]}}},
+        {"style": [{"id": "a", "type": "fill", "source": "elsewhere"}]},
+        {"minzoom": 10, "maxzoom": 5},
+        {"unknown_field": 1},
+    ],
+)
+def test_layer_validation_rejects(change):
+    base = {"id": "x", "title": "X", "relations": ["t"], "revisions": ["t"], "sql": "SELECT 1"}
+    with pytest.raises(ValueError):
+        Layer.model_validate({**base, **change})
+
+
+@pytest.fixture
+def custom_layers(tmp_path: Path) -> Path:
+    shutil.copy(REPO_LAYERS / "facilities.yaml", tmp_path)
+    (tmp_path / "service_circles.yaml").write_text(CIRCLES_YAML, encoding="utf-8")
+    (tmp_path / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_layer_with_missing_table_is_404_until_the_table_exists(fresh_db, custom_layers, caplog):
+    app = create_app(db=fresh_db, map_settings=MapSettings(layers_dir=custom_layers))
+    with caplog.at_level("WARNING"), TestClient(app, raise_server_exceptions=False) as client:
+        assert any(
+            "service_circles" in r.getMessage() and "does not exist" in r.getMessage() for r in caplog.records
+        )
+        catalogue = client.get("/tiles/catalogue.json").json()
+        status = {entry["id"]: entry for entry in catalogue["layers"]}
+        assert status["facilities"]["available"] is True
+        assert status["service_circles"]["available"] is False
+        assert "service_circles" in status["service_circles"]["reason"]
+        assert "broken.yaml" in catalogue["file_errors"]
+
+        z, x, y = tile_of(*HELSINKI_CENTRE, 15)
+        for path in (
+            f"/tiles/service_circles/{z}/{x}/{y}.pbf",
+            "/tiles/service_circles.json",
+            "/ogc/collections/service_circles",
+            "/ogc/collections/service_circles/items",
+        ):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert "not available" in response.json()["detail"]
+        assert client.get(f"/tiles/facilities/{z}/{x}/{y}.pbf").status_code == 200
+        style = client.get("/tiles/style.json").json()
+        assert "service_circles" not in style["sources"]
+        assert [c["id"] for c in client.get("/ogc/collections").json()["collections"]] == ["facilities"]
+
+        # Another branch's migration creates the table: served from the next request, no restart.
+        with fresh_db.cursor() as cur:
+            cur.execute(
+                """CREATE TABLE service_circles (id serial PRIMARY KEY, minutes int, geom geometry(Polygon, 4326));
+                   INSERT INTO service_circles (minutes, geom)
+                   VALUES (15, ST_Buffer(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 0.002))""",
+                HELSINKI_CENTRE,
+            )
+        response = client.get(f"/tiles/service_circles/{z}/{x}/{y}.pbf")
+        assert response.status_code == 200
+        assert decode(response.content)["service_circles"]["features"][0]["properties"]["minutes"] == 15
+        assert "service_circles" in client.get("/tiles/style.json").json()["sources"]
+        items = client.get("/ogc/collections/service_circles/items").json()
+        assert items["numberMatched"] == 1
+
+        # ... and if it goes away again, 404 rather than 500.
+        with fresh_db.cursor() as cur:
+            cur.execute("DROP TABLE service_circles")
+        z2, x2, y2 = tile_of(*HELSINKI_CENTRE, 16)
+        assert client.get(f"/tiles/service_circles/{z2}/{x2}/{y2}.pbf").status_code == 404
