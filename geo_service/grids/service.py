@@ -271,7 +271,12 @@ def _plan(
             sibling_cache[key] = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
         return sibling_cache[key]
 
+    # Drafts of one parent see each other: processed ones as snapped, the rest as drawn, so snapping one
+    # draft across a thin strip of a later sibling is caught as the overlap it would create.
     processed: dict[tuple[str, str | None], list[tuple[str, shapely.MultiPolygon]]] = defaultdict(list)
+    same_key: dict[tuple[str, str | None], list[AreaDraft]] = defaultdict(list)
+    for d in drafts:
+        same_key[(d.level, d.parent_code)].append(d)
     planned: list[_Planned] = []
     for d in sorted(drafts, key=lambda d: (LEVEL_RANK[d.level], d.feature)):
         before = len(problems)
@@ -292,7 +297,9 @@ def _plan(
                                         [d.code, d.parent_code], None, d.feature))  # fmt: skip
             continue
         key = (d.level, d.parent_code)
-        neighbours = stored_siblings(*key) + processed[key]
+        done = {c for c, _ in processed[key]}
+        pending = [(o.code, o.geom) for o in same_key[key] if o is not d and o.code not in done and o.code is not None]
+        neighbours = stored_siblings(*key) + processed[key] + pending
         parent_geom = parent_geoms.get(d.parent_code) if d.parent_code else None
         references = [g for _, g in neighbours] + ([parent_geom] if parent_geom is not None else [])
         epsg = metric_epsg_for([d.geom])
@@ -308,7 +315,8 @@ def _plan(
             if sum(p.area_m2 or 0 for p in drawn) < sum(p.area_m2 or 0 for p in overlap):
                 snapped_geom, snapped, overlap = d.geom, 0, drawn
         d.geom = snapped_geom
-        problems.extend(overlap)
+        later = {c for c, _ in pending}
+        problems.extend(p for p in overlap if p.codes[1] not in later)  # the later sibling reports the pair
         if parent_geom is not None:
             problems.extend(checks.outside_parent(d.code, d.geom, d.parent_code, parent_geom, epsg,
                                                   settings.outside_parent_tolerance_m2, d.feature))  # fmt: skip

@@ -16,7 +16,8 @@ def street_lines(
     cur.execute(
         """SELECT ST_AsBinary(e.geom), e.highway FROM walk_edges e
            WHERE e.geom && ST_GeomFromWKB(%s, 4326) AND ST_Intersects(e.geom, ST_GeomFromWKB(%s, 4326))
-             AND (%s::text[] IS NULL OR e.highway = ANY(%s::text[]))""",
+             AND (%s::text[] IS NULL OR e.highway = ANY(%s::text[]))
+           ORDER BY e.id""",
         (
             area_wkb,
             area_wkb,
@@ -31,7 +32,8 @@ def homes(cur: Cursor, area_wkb: bytes) -> list[tuple[float, float, float]]:
     """(lon, lat, households) of residences inside an area; households = reported, else estimated."""
     cur.execute(
         """SELECT ST_X(r.geom), ST_Y(r.geom), coalesce(r.households_reported, r.households_est)
-           FROM residences r WHERE ST_Covers(ST_GeomFromWKB(%s, 4326), r.geom)""",
+           FROM residences r WHERE ST_Covers(ST_GeomFromWKB(%s, 4326), r.geom)
+           ORDER BY r.id""",
         (area_wkb,),
     )
     return [(float(x), float(y), float(h)) for x, y, h in cur.fetchall()]
