@@ -298,7 +298,11 @@ def _plan(
             continue
         key = (d.level, d.parent_code)
         done = {c for c, _ in processed[key]}
-        pending = [(o.code, o.geom) for o in same_key[key] if o is not d and o.code not in done and o.code is not None]
+        pending = [
+            (o.code, o.geom)
+            for o in same_key[key]
+            if o is not d and o.code not in done and o.code is not None
+        ]
         neighbours = stored_siblings(*key) + processed[key] + pending
         parent_geom = parent_geoms.get(d.parent_code) if d.parent_code else None
         references = [g for _, g in neighbours] + ([parent_geom] if parent_geom is not None else [])
