@@ -196,7 +196,8 @@ def _same_land(a: shapely.Geometry, b: shapely.Geometry) -> float:
 
 def _same_content(draft: AreaDraft, row: dict[str, Any]) -> bool:
     return (
-        shapely.equals_exact(draft.geom, shapely.from_wkb(row["wkb"]), 0.0)
+        # normalised: a Shapefile round trip turns rings clockwise and may start them elsewhere
+        shapely.equals_exact(shapely.normalize(draft.geom), shapely.normalize(shapely.from_wkb(row["wkb"])), 0.0)
         and (draft.name or draft.code) == row["name"] and draft.level == row["level"]
         and draft.parent_code == row["parent_code"] and draft.households == row["households"]
         and draft.population == row["population"] and draft.workers == row["workers"]
