@@ -142,7 +142,8 @@ def test_gcj02_geojson_is_shifted_back(client: TestClient, planner_headers: dict
 def test_import_is_all_or_nothing(client: TestClient, planner_headers: dict[str, str], db: Database) -> None:
     before = _count(db)
     here = origin_for("110115")
-    features = hierarchy("110115") + [
+    features = [
+        *hierarchy("110115"),
         feature("110115001001001", rect(0, 0, 500, 500, here), parent="110115001001"),
         feature("110115001001002", rect(500, 0, 1000, 500, here), parent="110115001001"),
         feature("110115001001003", {"type": "Polygon", "coordinates": [[[1, 2], [3, 4]]]}, parent="110115001001"),
@@ -183,8 +184,9 @@ def test_export_reimports_unchanged(
     prefix = "110116"
     if client.get(f"/api/grids/{prefix}").status_code == 404:
         here = origin_for(prefix)
-        features = hierarchy(prefix) + [feature(f"{prefix}001001001", rect(0, 0, 500, 500, here), parent=f"{prefix}001001",
-                                                workers=[{"name": "王五", "phone": "139"}], households=350)]  # fmt: skip
+        grid = feature(f"{prefix}001001001", rect(0, 0, 500, 500, here), parent=f"{prefix}001001",
+                       workers=[{"name": "王五", "phone": "139"}], households=350)  # fmt: skip
+        features = [*hierarchy(prefix), grid]
         assert client.post("/api/grids/import", json={"type": "FeatureCollection", "features": features},
                            headers=planner_headers).status_code == 200  # fmt: skip
     exported = client.get("/api/grids/export", params={"format": fmt})
