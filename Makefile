@@ -59,6 +59,7 @@ test: setup lint
 bench: setup
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
+	$(BIN)/python bench/locate.py
 
 clean:
 	-$(BIN)/geo-service db stop
