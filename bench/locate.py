@@ -45,6 +45,7 @@ from geo_service.grids.geometry import to_geojson
 from geo_service.grids.service import import_features
 from geo_service.locate import service as locate_service
 from geo_service.locate.index import LocateIndex
+from geo_service.locate.lattice import lowest_per_point
 from geo_service.osm.importer import import_osm
 from geo_service.settings import ImportSettings
 from geo_service.store import areas as store
@@ -158,18 +159,6 @@ def make_points(geoms: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np
     return xy[:, 0].copy(), xy[:, 1].copy()
 
 
-def lowest_code(point_index: np.ndarray, grid_index: np.ndarray, n: int) -> np.ndarray:
-    """The tie rule over (point, grid) pairs whose grids are numbered in code order: the lowest per point."""
-    out = np.full(n, -1, dtype=np.int64)
-    if len(point_index):
-        order = np.lexsort((grid_index, point_index))
-        p, g = point_index[order], grid_index[order]
-        first = np.ones(len(p), dtype=bool)
-        first[1:] = p[1:] != p[:-1]
-        out[p[first]] = g[first]
-    return out
-
-
 def _free_port() -> int:
     with contextlib.closing(socket.socket()) as s:
         s.bind(("127.0.0.1", 0))
@@ -253,7 +242,7 @@ def run(label: str, db: Database, n: int, skip_http: bool) -> list[list[object]]
 
     def strtree() -> np.ndarray:
         p, g = tree.query(points, predicate="intersects")
-        return lowest_code(p, g, n)
+        return lowest_per_point(p, g, n)
 
     strtree_s, by_tree = timed(strtree, repeat=2)
 
@@ -262,7 +251,7 @@ def run(label: str, db: Database, n: int, skip_http: bool) -> list[list[object]]
 
     def sjoin() -> np.ndarray:
         joined = gpd.sjoin(points_frame, grids_frame, how="inner", predicate="intersects")
-        return lowest_code(joined.index.to_numpy(), joined["rank"].to_numpy(), n)
+        return lowest_per_point(joined.index.to_numpy(), joined["rank"].to_numpy(), n)
 
     sjoin_s, by_sjoin = timed(sjoin, repeat=2)
 

@@ -32,6 +32,19 @@ _MIN_CELLS = 2**18  # 1 MB: even a handful of grids gets a fine lattice
 OUTSIDE = -1
 
 
+def lowest_per_point(point: np.ndarray, polygon: np.ndarray, n: int) -> np.ndarray:
+    """The tie rule over (point, polygon) covering pairs: for each of ``n`` points the lowest polygon index
+    covering it, or -1."""
+    out = np.full(n, OUTSIDE, dtype=np.int64)
+    if len(point):
+        order = np.lexsort((polygon, point))
+        point, polygon = point[order], polygon[order]
+        first = np.ones(len(point), dtype=bool)
+        first[1:] = point[1:] != point[:-1]
+        out[point[first]] = polygon[first]
+    return out
+
+
 class PolygonLattice:
     """Assign points to polygons (index of the covering polygon with the lowest index, or -1).
 
@@ -153,16 +166,8 @@ class PolygonLattice:
 
     def _exact_all(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Exact assignment against every polygon (STRtree), lowest covering index; for a few points."""
-        tree = shapely.STRtree(self.geoms)
-        pts, polys = tree.query(shapely.points(x, y), predicate="intersects")
-        result = np.full(len(x), OUTSIDE, dtype=np.int64)
-        if len(pts):
-            order = np.lexsort((polys, pts))
-            pts, polys = pts[order], polys[order]
-            first = np.ones(len(pts), dtype=bool)
-            first[1:] = pts[1:] != pts[:-1]
-            result[pts[first]] = polys[first]
-        return result
+        pts, polys = shapely.STRtree(self.geoms).query(shapely.points(x, y), predicate="intersects")
+        return lowest_per_point(pts, polys, len(x))
 
     # -- query ---------------------------------------------------------------------------------------------
 
@@ -199,13 +204,7 @@ class PolygonLattice:
         offset = np.arange(len(point)) - np.repeat(np.cumsum(counts) - counts, counts)
         candidate = self.slot_candidates[np.repeat(starts, counts) + offset]
         hit = shapely.intersects_xy(self.geoms[candidate], x[point], y[point])
-        out = np.full(len(x), OUTSIDE, dtype=np.int32)
-        hit_point, hit_candidate = point[hit], candidate[hit]
-        if len(hit_point):
-            first = np.ones(len(hit_point), dtype=bool)
-            first[1:] = hit_point[1:] != hit_point[:-1]
-            out[hit_point[first]] = hit_candidate[first]
-        return out
+        return lowest_per_point(point[hit], candidate[hit], len(x)).astype(np.int32)
 
     def stats(self) -> dict[str, float]:
         """Lattice size and the share of boundary cells (for the benchmark and logs)."""
