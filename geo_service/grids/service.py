@@ -558,6 +558,10 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
                 drafts = _drafts(
                     [area_feature(r) for r in store.children(cur, parent_code)], problems, "validate"
                 )
+        if not auto_number:
+            # a shape still being drawn has no code yet: check it under a provisional name
+            for d in drafts:
+                d.code = d.code or f"(feature {d.feature})"
         _number(cur, drafts, auto_number, problems)
         drafts = [d for d in drafts if d.code is not None]
         _plan(
