@@ -60,6 +60,7 @@ test: setup lint
 bench: setup bench-tiles
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
+	$(BIN)/python bench/locate.py
 
 # tipg (the tile-server peer) lives in its own virtualenv so its pins never meet ours; h2load
 # (nghttp2-client) is the load generator.
