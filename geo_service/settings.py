@@ -127,6 +127,8 @@ def import_settings() -> ImportSettings:
 @lru_cache
 def map_settings() -> MapSettings:
     return MapSettings()
+
+
 class GridSettings(BaseSettings):
     """Checks on grid and area boundaries, proposals and planning numbers."""
 
