@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from geo_service.auth import Principal, authenticate
 from geo_service.db.pool import Database
+from geo_service.incidents.context import IncidentContext
 
 _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --role ROLE` prints one")
 
@@ -40,3 +41,8 @@ def require_role(*roles: str) -> Callable[..., Principal]:
         return principal
 
     return check
+
+
+def incident_context(request: Request) -> IncidentContext:
+    """Database, settings, classification and clock of the incident services (built in ``create_app``)."""
+    return request.app.state.incident_context

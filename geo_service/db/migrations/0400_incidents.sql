@@ -1,0 +1,63 @@
+-- Incidents: intake source, owner chain, closed-loop bookkeeping, and search indexes for the geocoder.
+
+ALTER TABLE incidents
+    ADD COLUMN source            text NOT NULL DEFAULT 'api',   -- api, import, open311, demo
+    ADD COLUMN created_by        text,
+    ADD COLUMN media_url         text,
+    ADD COLUMN attributes        jsonb NOT NULL DEFAULT '{}',   -- Open311 attribute[...], component ids, ...
+    ADD COLUMN geocode           jsonb,                         -- how an address-only incident was placed
+    -- the owner chain at intake, copied out of area_snapshot so stats and filters can use plain indexes
+    ADD COLUMN community_code    text,
+    ADD COLUMN street_code       text,
+    ADD COLUMN district_code     text,
+    ADD COLUMN escalations       integer NOT NULL DEFAULT 0,
+    ADD COLUMN top_overdue_at    timestamptz,                   -- the top level missed its deadline too
+    ADD COLUMN assignment_confirmed_by text,
+    ADD COLUMN assignment_confirmed_at timestamptz,
+    ADD CONSTRAINT incidents_status_known CHECK (status IN (
+        'reported', 'filed', 'dispatched', 'in_progress', 'resolved', 'verified', 'closed', 'rejected', 'escalated')),
+    ADD CONSTRAINT incidents_owner_level_known CHECK (
+        owner_level IS NULL OR owner_level IN ('grid', 'community', 'street', 'district')),
+    ADD CONSTRAINT incidents_source_known CHECK (source IN ('api', 'import', 'open311', 'demo'));
+
+CREATE INDEX incidents_owner ON incidents (owner_level, owner_code);
+CREATE INDEX incidents_community ON incidents (community_code);
+CREATE INDEX incidents_street ON incidents (street_code);
+CREATE INDEX incidents_category ON incidents (category);
+-- the escalation sweep reads only incidents that are still being handled
+CREATE INDEX incidents_due_open ON incidents (due_at)
+    WHERE status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated');
+
+-- The geocoder searches names in these tables too (the gazetteer already has its index).
+CREATE INDEX IF NOT EXISTS facilities_name_trgm ON facilities USING gin (name gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS stations_name_trgm ON stations USING gin (name gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS areas_current_name_trgm ON areas USING gin (name gin_trgm_ops) WHERE valid_to IS NULL;
+
+-- Incident numbers per current area, for the map (the tile server's incident_stats layer reads this view).
+-- An incident counts for the areas in its snapshot, so a later boundary edit does not move it.
+CREATE VIEW incident_area_stats AS
+WITH counted AS (
+    SELECT a.level, a.code,
+           count(i.id)                                                          AS total,
+           count(i.id) FILTER (WHERE i.status NOT IN ('resolved', 'verified', 'closed', 'rejected')) AS open,
+           count(i.id) FILTER (WHERE i.status IN ('resolved', 'verified', 'closed'))                 AS resolved,
+           count(i.id) FILTER (WHERE i.status = 'rejected')                     AS rejected,
+           count(i.id) FILTER (WHERE i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
+                               AND i.due_at < now())                            AS overdue,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM i.closed_at - i.created_at) / 3600.0)
+               FILTER (WHERE i.closed_at IS NOT NULL)                           AS median_hours_to_close
+    FROM areas a
+    LEFT JOIN incidents i ON i.area_snapshot @> jsonb_build_array(jsonb_build_object('code', a.code))
+    WHERE a.valid_to IS NULL
+    GROUP BY a.level, a.code
+)
+SELECT a.id, a.level, a.code, a.name, c.total, c.open, c.resolved, c.rejected, c.overdue,
+       CASE WHEN c.total - c.rejected > 0 THEN round(c.resolved::numeric / (c.total - c.rejected), 4) END
+           AS resolution_rate,
+       round(c.median_hours_to_close::numeric, 2) AS median_hours_to_close,
+       a.geom
+FROM areas a JOIN counted c ON c.level = a.level AND c.code = a.code
+WHERE a.valid_to IS NULL;
+
+CREATE INDEX incidents_snapshot ON incidents USING gin (area_snapshot jsonb_path_ops);
