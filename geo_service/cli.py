@@ -113,6 +113,37 @@ def import_osm_cmd(
         typer.echo(f"  {category:<18}{count:>7,}")
 
 
+@app.command("import-grids")
+def import_grids_cmd(
+    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage (.gpkg) or zipped Shapefile (.zip)")],
+    crs: Annotated[str | None, typer.Option(help="override the file's CRS: wgs84, gcj02, bd09, cgcs2000, EPSG:xxxx")] = None,
+    auto_number: Annotated[bool, typer.Option("--auto-number", help="give GB/T codes to features without one")] = False,
+) -> None:
+    """Import areas (district/street/community/grid) from a file, all or nothing, with the same checks as
+    POST /api/grids/import."""
+    from geo_service.auth import Principal
+    from geo_service.errors import ServiceError
+    from geo_service.grids.service import import_features, read_upload
+
+    if not path.is_file():
+        _fail(f"no such file: {path}")
+    db = _database()
+    try:
+        features = read_upload(path.read_bytes(), path.name, crs)
+        report = import_features(db, features, Principal(0, "admin", "cli"), auto_number=auto_number)
+    except ServiceError as exc:
+        detail = exc.detail
+        if isinstance(detail, list):
+            lines = [f"  feature {p.get('feature', '?')}: {p.get('problem')}: {p.get('message')}" for p in detail]
+            _fail("nothing imported:\n" + "\n".join(lines))
+        _fail(f"nothing imported: {detail}")
+    summary = report.as_dict()
+    typer.echo(
+        f"imported {summary['count']} areas: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.restored)} restored, {len(report.unchanged)} unchanged; {report.snapped_vertices} vertices snapped"
+    )
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="admin, planner or dispatcher")],

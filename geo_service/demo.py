@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pyrosm
 
 from geo_service.db.pool import Database
+from geo_service.grids.demo import load_demo_grids
 from geo_service.osm.importer import import_osm
 from geo_service.settings import ImportSettings
 from geo_service.store.datasets import dataset_names
@@ -32,7 +33,7 @@ def import_demo_city(db: Database, progress: bool) -> None:
 
 
 DemoStep = Callable[[Database, bool], None]
-STEPS: list[DemoStep] = [import_demo_city]
+STEPS: list[DemoStep] = [import_demo_city, load_demo_grids]
 
 
 def load_demo(db: Database, progress: bool = True) -> None:

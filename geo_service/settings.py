@@ -130,3 +130,68 @@ def api_settings() -> APISettings:
 @lru_cache
 def import_settings() -> ImportSettings:
     return ImportSettings()
+
+
+class GridSettings(BaseSettings):
+    """Checks on grid and area boundaries, proposals and planning numbers."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_GRID_", extra="ignore")
+
+    snap_tolerance_m: float = Field(
+        default=1.0,
+        ge=0,
+        le=50,
+        description="vertices this close to a neighbour's edge are snapped onto it, m",
+    )
+    overlap_tolerance_m2: float = Field(
+        default=1.0, ge=0, description="overlap with a sibling up to this area is accepted, m²"
+    )
+    outside_parent_tolerance_m2: float = Field(
+        default=1.0, ge=0, description="area outside the parent accepted, m²"
+    )
+    gap_tolerance_m2: float = Field(
+        default=1.0, ge=0, description="gaps smaller than this are not reported, m²"
+    )
+    sliver_width_m: float = Field(
+        default=2.0,
+        ge=0,
+        description="a part whose mean width (2·area/perimeter) is below this is a sliver, m",
+    )
+    sliver_min_area_m2: float = Field(
+        default=20.0, ge=0, description="a part smaller than this is a sliver, m²"
+    )
+    same_land_iou: float = Field(
+        default=0.9, gt=0, le=1,
+        description="a deleted code may come back only for the same land: intersection/union at least this",
+    )  # fmt: skip
+    households_min: int = Field(default=300, ge=1, description="proposal: fewest households per grid")
+    households_max: int = Field(default=500, ge=1, description="proposal: most households per grid")
+    workers_per_10k_residents: float = Field(
+        default=18.0, gt=0, description="staffing norm: community workers per 10,000 residents"
+    )
+    persons_per_household: float = Field(
+        default=2.62, gt=0, description="residents per household when an area has no population on record"
+    )
+    max_import_features: int = Field(default=20_000, ge=1, description="features per import or validation")
+
+
+class LocateSettings(BaseSettings):
+    """The in-process point → grid index."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_LOCATE_", extra="ignore")
+
+    cells_per_polygon: float = Field(
+        default=1000.0, gt=0, description="lattice cells per indexed polygon (finer = fewer exact tests)"
+    )
+    max_cells: int = Field(default=16_000_000, ge=1024, description="upper bound on lattice cells per level")
+    max_batch_points: int = Field(default=5_000_000, ge=1, description="points per POST /api/locate/batch")
+
+
+@lru_cache
+def grid_settings() -> GridSettings:
+    return GridSettings()
+
+
+@lru_cache
+def locate_settings() -> LocateSettings:
+    return LocateSettings()

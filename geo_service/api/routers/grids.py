@@ -1,0 +1,240 @@
+"""Areas and grids over HTTP: writes (planner), reads, history, export, dry-run validation, proposals, stats."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from geo_service.api.deps import get_db, require_role
+from geo_service.auth import Principal
+from geo_service.db.pool import Database
+from geo_service.errors import BadRequest, InvalidInput, UnsupportedMediaType
+from geo_service.grids import propose as proposal
+from geo_service.grids import service
+
+router = APIRouter(prefix="/api", tags=["grids"])
+planner = require_role("planner")
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+
+FEATURE_EXAMPLE = {
+    "type": "Feature",
+    "properties": {"code": "110105001001001", "name": "第一网格", "level": "grid", "parent_code": "110105001001",
+                   "households": 420, "workers": [{"name": "张三", "phone": "13800000000"}]},
+    "geometry": {"type": "Polygon", "coordinates": [[[116.45, 39.92], [116.46, 39.92], [116.46, 39.93], [116.45, 39.92]]]},
+}  # fmt: skip
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"3"``, ``W/"3"`` or ``3``); None for absent or ``*``."""
+    if value is None or value.strip() in ("", "*"):
+        return None
+    versions = []
+    for part in value.split(","):
+        match = _ETAG.match(part)
+        if not match:
+            raise BadRequest(f'If-Match must carry an ETag from this service such as "3", not {value!r}')
+        versions.append(int(match.group(1)))
+    return versions[0] if len(set(versions)) == 1 else max(versions)
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None or value == "":
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat") from None
+    if len(parts) != 4 or not all(abs(v) <= 180 for v in parts) or parts[0] > parts[2] or parts[1] > parts[3]:
+        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min ≤ max, in degrees")
+    return parts  # type: ignore[return-value]
+
+
+async def _features(request: Request, crs: str | None) -> list[dict[str, Any]]:
+    """Features from a JSON body, a multipart upload (field ``file``) or a raw GeoPackage / zip body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise BadRequest("multipart upload: send the file in a field named 'file'")
+        data = await upload.read()
+        return await run_in_threadpool(service.read_upload, data, upload.filename, crs or form.get("crs"))
+    data = await request.body()
+    if not data:
+        raise BadRequest("empty body: send a GeoJSON FeatureCollection or a file")
+    if content_type in ("application/json", "application/geo+json", ""):
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        return service.features_of(obj, crs)
+    if content_type in ("application/zip", "application/x-zip-compressed", "application/geopackage+sqlite3",
+                        "application/octet-stream"):  # fmt: skip
+        return await run_in_threadpool(service.read_upload, data, None, crs)
+    raise UnsupportedMediaType(
+        f"unsupported Content-Type {content_type!r}: send GeoJSON, a GeoPackage or a zipped Shapefile"
+    )
+
+
+def _written(response: Response, result: service.WriteResult) -> dict[str, Any]:
+    response.headers["ETag"] = etag(result.version)
+    response.headers["Location"] = f"/api/grids/{result.code}"
+    return {"id": result.id, "code": result.code, "version": result.version, "change": result.change,
+            "snapped_vertices": result.snapped_vertices, "feature": result.feature}  # fmt: skip
+
+
+@router.post(
+    "/grids",
+    status_code=201,
+    openapi_extra={"requestBody": {"content": {"application/geo+json": {"example": FEATURE_EXAMPLE}}}},
+)
+def create_grid(
+    response: Response,
+    feature: Annotated[dict[str, Any], Body(examples=[FEATURE_EXAMPLE])],
+    auto_number: bool = Query(False, description="give a GB/T 15-digit code when properties.code is missing"),
+    db: Database = Depends(get_db),
+    principal: Principal = Depends(planner),
+) -> dict[str, Any]:
+    """Create an area (any level) from a GeoJSON Feature. Vertices within the snapping tolerance of a
+    neighbour's edge are snapped onto it; 422 lists every problem (invalid ring, overlap, outside parent,
+    sliver) with its location; 409 when the code is in use."""
+    return _written(response, service.create_area(db, feature, principal, auto_number=auto_number))
+
+
+@router.post("/grids/import")
+async def import_grids(
+    request: Request,
+    auto_number: bool = Query(False, description="number features without a code (GB/T, reading order)"),
+    crs: str | None = Query(
+        None, description="override the file's CRS: wgs84, gcj02, bd09, cgcs2000, EPSG:xxxx"
+    ),
+    db: Database = Depends(get_db),
+    principal: Principal = Depends(planner),
+) -> dict[str, Any]:
+    """Import a FeatureCollection (JSON body), or a GeoPackage / zipped Shapefile (multipart field ``file``
+    or the raw file as the body), all or nothing. New codes are created, existing ones get a new version;
+    a feature carrying ``properties.version`` must match the current version (412 otherwise)."""
+    features = await _features(request, crs)
+    report = await run_in_threadpool(
+        service.import_features, db, features, principal, auto_number=auto_number
+    )
+    return report.as_dict()
+
+
+@router.post("/grids/validate")
+async def validate_grids(
+    request: Request,
+    parent_code: str | None = Query(None, description="check this parent's stored children (and gaps)"),
+    crs: str | None = Query(None),
+    auto_number: bool = Query(False),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """Dry run: the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean, otherwise
+    422 with the list of ``{problem, code, codes, location, message}``. Nothing is written."""
+    body = await request.body()
+    features = await _features(request, crs) if body else []
+    problems = await run_in_threadpool(
+        service.validate_features, db, features, parent_code=parent_code, auto_number=auto_number
+    )
+    if problems:
+        raise InvalidInput(problems)
+    return {"valid": True, "problems": []}
+
+
+class ProposeRequest(BaseModel):
+    parent_code: str = Field(min_length=1, max_length=64)
+    households_min: int | None = Field(default=None, ge=1, le=100_000)
+    households_max: int | None = Field(default=None, ge=1, le=100_000)
+
+
+@router.post("/grids/propose")
+def propose_grids(body: ProposeRequest, db: Database = Depends(get_db)) -> dict[str, Any]:
+    """Partition a parent area into contiguous grids that follow streets and balance households (defaults
+    from settings: 300–500). Returns a FeatureCollection to edit and then import; nothing is written."""
+    return proposal.propose(db, body.parent_code, body.households_min, body.households_max)
+
+
+@router.get("/grids/export")
+def export_grids(
+    format: str = Query("geojson", description="geojson, gpkg or shp (zipped)"),
+    level: str | None = None,
+    parent_code: str | None = None,
+    db: Database = Depends(get_db),
+) -> Response:
+    """Current areas as a file QGIS opens: GeoJSON, GeoPackage (layer ``areas``) or a zipped Shapefile
+    (``parent_code`` shortened to ``parent_cod``; ``workers`` as JSON text). EPSG:4326."""
+    data, media_type, filename = service.export_areas(db, format, level, parent_code)
+    return Response(
+        data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.get("/grids")
+def list_grids(
+    level: str | None = Query(None, description="district, street, community or grid"),
+    parent_code: str | None = None,
+    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """Current areas as a FeatureCollection (coarse levels first)."""
+    return service.list_areas(db, level, parent_code, _bbox(bbox))
+
+
+@router.get("/grids/{code}")
+def get_grid(
+    response: Response, code: str, version: int | None = Query(None, ge=1), db: Database = Depends(get_db)
+) -> dict[str, Any]:
+    """One area as a Feature with ``ETag`` = its version (or an old version with ``?version=``)."""
+    feature = service.get_area(db, code, version)
+    response.headers["ETag"] = etag(feature["properties"]["version"])
+    return feature
+
+
+@router.put("/grids/{code}")
+def put_grid(
+    response: Response,
+    code: str,
+    feature: Annotated[dict[str, Any], Body(examples=[FEATURE_EXAMPLE])],
+    if_match: str | None = Header(None, description='the ETag you read, e.g. "3"; 412 when stale'),
+    db: Database = Depends(get_db),
+    principal: Principal = Depends(planner),
+) -> dict[str, Any]:
+    """Save a new version. Omitted properties keep their values; a Feature without geometry keeps the
+    boundary. With ``If-Match`` (or ``properties.version``) naming an old version: 412 and no change."""
+    return _written(
+        response, service.update_area(db, code, feature, principal, if_match=parse_if_match(if_match))
+    )
+
+
+@router.delete("/grids/{code}", status_code=204)
+def delete_grid(
+    code: str,
+    if_match: str | None = Header(None),
+    db: Database = Depends(get_db),
+    principal: Principal = Depends(planner),
+) -> Response:
+    """Close the area's validity (its history stays; the code is never reused for other land)."""
+    service.delete_area(db, code, principal, if_match=parse_if_match(if_match))
+    return Response(status_code=204)
+
+
+@router.get("/grids/{code}/history")
+def grid_history(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
+    """Every version, oldest first, with ``valid_from``/``valid_to``, who changed it and who closed it."""
+    return service.area_history(db, code)
+
+
+@router.get("/areas/{code}/stats")
+def area_stats(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
+    """Planning numbers: km², households, population, residences, staffing need (norm per 10,000 residents)
+    and the gap to the workers on record."""
+    return service.area_stats(db, code)

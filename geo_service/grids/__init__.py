@@ -1,0 +1,1 @@
+"""Areas and grids: the district → street → community → grid hierarchy planners draw."""

@@ -1,0 +1,328 @@
+"""Geometry engine for areas: GeoJSON parsing with clear problems, metric projection, and edge snapping.
+
+Storage and overlays work in WGS-84 degrees (so shared vertices stay bit-identical to what is stored);
+lengths and areas are measured after projecting to the metric CRS of the place
+(:func:`geo_service.crs.metric_epsg`: UTM, or CGCS2000 Gauss–Krüger inside China).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
+
+from geo_service.coords import lonlat_problem
+from geo_service.crs import metric_epsg
+
+# WGS-84 ellipsoid, for metres per degree near a latitude.
+_WGS84_A = 6378137.0
+_WGS84_E2 = 6.69437999014e-3
+_REASON = re.compile(r"^(?P<reason>.*?)\[(?P<x>[-+\deE.naif]+) (?P<y>[-+\deE.naif]+)\]")
+
+
+class GeometryProblem(ValueError):
+    """A geometry that cannot be used, with an optional WGS-84 location (lon, lat)."""
+
+    def __init__(self, problem: str, message: str, location: tuple[float, float] | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.message = message
+        self.location = location
+
+
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """(metres per degree of longitude, per degree of latitude) at ``lat`` on the WGS-84 ellipsoid."""
+    phi = math.radians(lat)
+    w = math.sqrt(1.0 - _WGS84_E2 * math.sin(phi) ** 2)
+    prime_vertical = _WGS84_A / w
+    meridional = _WGS84_A * (1.0 - _WGS84_E2) / w**3
+    return math.radians(1) * prime_vertical * math.cos(phi), math.radians(1) * meridional
+
+
+# -- GeoJSON in ---------------------------------------------------------------------------------------------
+
+
+def _ring(coords: Any, where: str) -> np.ndarray:
+    if not isinstance(coords, list | tuple) or len(coords) == 0:
+        raise GeometryProblem("invalid_geometry", f"{where}: a ring must be a list of [lon, lat] positions")
+    try:
+        array = np.array([[float(p[0]), float(p[1])] for p in coords], dtype=np.float64)
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise GeometryProblem(
+            "invalid_geometry", f"{where}: every position must be [lon, lat] numbers"
+        ) from None
+    for lon, lat in array:
+        problem = lonlat_problem(lon, lat)
+        if problem is not None:
+            location = (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+            raise GeometryProblem("invalid_coordinates", f"{where}: {problem}", location)
+    if len(array) < 4:
+        raise GeometryProblem(
+            "invalid_ring", f"{where}: a ring needs at least 4 positions (3 corners and the closing one)",
+            tuple(array[0]) if len(array) else None,
+        )  # fmt: skip
+    if not np.array_equal(array[0], array[-1]):
+        raise GeometryProblem(
+            "invalid_ring", f"{where}: the ring is not closed (last position ≠ first)", tuple(array[0])
+        )
+    return array
+
+
+def _polygon(rings: Any, where: str) -> shapely.Polygon:
+    if not isinstance(rings, list | tuple) or len(rings) == 0:
+        raise GeometryProblem("invalid_geometry", f"{where}: a polygon needs at least an outer ring")
+    arrays = [_ring(r, f"{where} ring {i}") for i, r in enumerate(rings)]
+    return shapely.Polygon(arrays[0], arrays[1:])
+
+
+def parse_polygonal(geometry: Any) -> shapely.MultiPolygon:
+    """A GeoJSON Polygon or MultiPolygon (WGS-84 lon/lat) as a shapely MultiPolygon.
+
+    Raises
+    ------
+    GeometryProblem
+        Wrong type, malformed positions, NaN / out-of-range / swapped coordinates, unclosed or short rings.
+        Self-intersections are *not* raised here: :func:`validity_problem` locates them.
+    """
+    if isinstance(geometry, str):
+        try:
+            geometry = json.loads(geometry)
+        except ValueError:
+            raise GeometryProblem("invalid_geometry", "geometry is not valid JSON") from None
+    if not isinstance(geometry, dict):
+        raise GeometryProblem("invalid_geometry", "geometry must be a GeoJSON Polygon or MultiPolygon object")
+    kind = geometry.get("type")
+    coords = geometry.get("coordinates")
+    if kind == "Polygon":
+        return shapely.MultiPolygon([_polygon(coords, "Polygon")])
+    if kind == "MultiPolygon":
+        if not isinstance(coords, list | tuple) or len(coords) == 0:
+            raise GeometryProblem("invalid_geometry", "MultiPolygon: needs at least one polygon")
+        return shapely.MultiPolygon([_polygon(p, f"MultiPolygon part {i}") for i, p in enumerate(coords)])
+    raise GeometryProblem("invalid_geometry", f"geometry type must be Polygon or MultiPolygon, not {kind!r}")
+
+
+def as_multipolygon(geom: BaseGeometry) -> shapely.MultiPolygon:
+    """Polygonal parts of ``geom`` as one MultiPolygon (lines and points from overlays are dropped)."""
+    if isinstance(geom, shapely.MultiPolygon):
+        return geom
+    if isinstance(geom, shapely.Polygon):
+        return shapely.MultiPolygon([geom]) if not geom.is_empty else shapely.MultiPolygon()
+    parts = [g for g in shapely.get_parts(geom) if isinstance(g, shapely.Polygon | shapely.MultiPolygon)]
+    polys: list[shapely.Polygon] = []
+    for part in parts:
+        polys.extend(shapely.get_parts(part) if isinstance(part, shapely.MultiPolygon) else [part])
+    return shapely.MultiPolygon([p for p in polys if not p.is_empty])
+
+
+def validity_problem(geom: BaseGeometry) -> GeometryProblem | None:
+    """Why ``geom`` is not a valid polygon, with the WGS-84 location GEOS reports, or None when valid."""
+    if shapely.is_valid(geom):
+        return None
+    reason = shapely.is_valid_reason(geom)
+    match = _REASON.match(reason)
+    location = None
+    text = reason
+    if match:
+        text = match.group("reason")
+        try:
+            location = (float(match.group("x")), float(match.group("y")))
+        except ValueError:
+            location = None
+    if "Self-intersection" in text:
+        where = f" at {location[0]:.7f}, {location[1]:.7f}" if location else ""
+        return GeometryProblem("self_intersection", f"a ring crosses itself or another ring{where}", location)
+    return GeometryProblem("invalid_ring", f"invalid polygon: {text}", location)
+
+
+# -- metric projection --------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _transformer(epsg: int, inverse: bool = False) -> Transformer:
+    if inverse:
+        return Transformer.from_crs(epsg, 4326, always_xy=True)
+    return Transformer.from_crs(4326, epsg, always_xy=True)
+
+
+def metric_epsg_for(geoms: Sequence[BaseGeometry]) -> int:
+    """The metric CRS for a set of WGS-84 geometries (chosen at the centre of their bounds)."""
+    bounds = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    if not np.all(np.isfinite(bounds)):
+        return 3857
+    return metric_epsg((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+
+
+def to_metric(geoms: Any, epsg: int) -> Any:
+    """WGS-84 geometry (or array of them) projected to ``epsg`` (metres)."""
+    transformer = _transformer(epsg)
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, project)
+
+
+def area_m2(geoms: Any, epsg: int) -> Any:
+    return shapely.area(to_metric(geoms, epsg))
+
+
+# -- snapping -----------------------------------------------------------------------------------------------
+
+
+def _project_on_segments(
+    px: np.ndarray, py: np.ndarray, seg: np.ndarray, kx: float, ky: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For points × segments (broadcast), the parameter t ∈ [0, 1] of the nearest point and its distance (m)."""
+    ax, ay, bx, by = (seg[..., i] for i in range(4))
+    dx, dy = (bx - ax) * kx, (by - ay) * ky
+    wx, wy = (px - ax) * kx, (py - ay) * ky
+    length2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(np.where(length2 > 0, (wx * dx + wy * dy) / length2, 0.0), 0.0, 1.0)
+    return t, np.hypot(wx - t * dx, wy - t * dy)
+
+
+def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref_vertices: np.ndarray,
+               vertex_tree: cKDTree, kx: float, ky: float, tol_m: float) -> tuple[np.ndarray, int]:  # fmt: skip
+    pts = ring[:-1].copy()
+    moved = 0
+    # 1. vertices onto a reference vertex within tolerance, else onto the nearest reference edge.
+    scaled = np.column_stack([pts[:, 0] * kx, pts[:, 1] * ky])
+    dist, idx = vertex_tree.query(scaled, distance_upper_bound=tol_m)
+    near_vertex = np.isfinite(dist)
+    for i in np.flatnonzero(near_vertex):
+        if not np.array_equal(pts[i], ref_vertices[idx[i]]):
+            pts[i] = ref_vertices[idx[i]]
+            moved += 1
+    rest = np.flatnonzero(~near_vertex)
+    if len(rest) and len(seg):
+        half = (tol_m / kx, tol_m / ky)
+        boxes = shapely.box(
+            pts[rest, 0] - half[0], pts[rest, 1] - half[1], pts[rest, 0] + half[0], pts[rest, 1] + half[1]
+        )
+        q_pt, q_seg = seg_tree.query(boxes)
+        if len(q_pt):
+            t, d = _project_on_segments(pts[rest[q_pt], 0], pts[rest[q_pt], 1], seg[q_seg], kx, ky)
+            order = np.lexsort((d, q_pt))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = q_pt[order][1:] != q_pt[order][:-1]
+            for k in order[first]:
+                if d[k] <= tol_m and d[k] > 0:
+                    i = rest[q_pt[k]]
+                    a, b = seg[q_seg[k], :2], seg[q_seg[k], 2:]
+                    pts[i] = a + t[k] * (b - a)
+                    moved += 1
+    # 2. reference vertices that lie within tolerance of one of our edges are inserted into it, so both sides
+    #    of a shared boundary carry the same vertices.
+    closed = np.vstack([pts, pts[:1]])
+    own = np.hstack([closed[:-1], closed[1:]])
+    own_tree = shapely.STRtree(shapely.linestrings(own.reshape(-1, 2, 2)))
+    half = (tol_m / kx, tol_m / ky)
+    rv = ref_vertices
+    boxes = shapely.box(rv[:, 0] - half[0], rv[:, 1] - half[1], rv[:, 0] + half[0], rv[:, 1] + half[1])
+    q_v, q_s = own_tree.query(boxes)
+    inserts: dict[int, list[tuple[float, np.ndarray]]] = {}
+    if len(q_v):
+        t, d = _project_on_segments(rv[q_v, 0], rv[q_v, 1], own[q_s], kx, ky)
+        order = np.lexsort((d, q_v))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = q_v[order][1:] != q_v[order][:-1]
+        for k in order[first]:
+            if d[k] <= tol_m and 0 < t[k] < 1:
+                vertex = rv[q_v[k]]
+                a, b = own[q_s[k], :2], own[q_s[k], 2:]
+                if np.array_equal(vertex, a) or np.array_equal(vertex, b):
+                    continue
+                inserts.setdefault(int(q_s[k]), []).append((float(t[k]), vertex))
+    if inserts:
+        out = []
+        for s in range(len(own)):
+            out.append(own[s, :2])
+            for _, vertex in sorted(inserts.get(s, []), key=lambda item: item[0]):
+                out.append(vertex)
+                moved += 1
+        pts = np.array(out)
+    # drop consecutive duplicates that snapping made
+    keep = np.ones(len(pts), dtype=bool)
+    keep[1:] = np.any(pts[1:] != pts[:-1], axis=1)
+    pts = pts[keep]
+    if len(pts) > 1 and np.array_equal(pts[0], pts[-1]):
+        pts = pts[:-1]
+    return np.vstack([pts, pts[:1]]), moved
+
+
+def snap_to_edges(
+    geom: shapely.MultiPolygon, references: Sequence[BaseGeometry], tolerance_m: float
+) -> tuple[shapely.MultiPolygon, int]:
+    """Snap ``geom`` (degrees) onto the boundaries of ``references`` within ``tolerance_m`` metres.
+
+    Vertices within tolerance of a reference vertex take its exact coordinates; others within tolerance of a
+    reference edge move onto it; reference vertices within tolerance of one of our edges are inserted. Our
+    boundary then runs through the same vertices as each neighbour's, so adjacent areas share edges instead
+    of leaving hairline gaps and overlaps. Returns the snapped geometry and how many vertices moved or were
+    added; when snapping would make the polygon invalid the input comes back unchanged.
+    """
+    if tolerance_m <= 0 or geom.is_empty:
+        return geom, 0
+    minx, miny, maxx, maxy = geom.bounds
+    kx, ky = metres_per_degree((miny + maxy) / 2)
+    pad_x, pad_y = 2 * tolerance_m / kx, 2 * tolerance_m / ky
+    window = shapely.box(minx - pad_x, miny - pad_y, maxx + pad_x, maxy + pad_y)
+    # boundaries first, then clipped: clipping a polygon would add the window's own edges as "boundary"
+    nearby = [shapely.boundary(r) if r.geom_type in ("Polygon", "MultiPolygon") else r
+              for r in references if r.intersects(window)]  # fmt: skip
+    lines = [c for c in (shapely.clip_by_rect(r, *window.bounds) for r in nearby) if not c.is_empty]
+    if not lines:
+        return geom, 0
+    seg, ref_vertices = _lines_coords(lines)
+    if len(seg) == 0:
+        return geom, 0
+    seg_tree = shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))
+    vertex_tree = cKDTree(np.column_stack([ref_vertices[:, 0] * kx, ref_vertices[:, 1] * ky]))
+    polygons, moved = [], 0
+    for poly in shapely.get_parts(geom):
+        rings = [shapely.get_coordinates(poly.exterior)] + [
+            shapely.get_coordinates(r) for r in poly.interiors
+        ]
+        new_rings = []
+        for ring in rings:
+            snapped, n = _snap_ring(ring, seg, seg_tree, ref_vertices, vertex_tree, kx, ky, tolerance_m)
+            moved += n
+            if len(snapped) >= 4:
+                new_rings.append(snapped)
+            elif not new_rings:
+                return geom, 0  # the shell collapsed: keep the drawing and let the checks speak
+        polygons.append(shapely.Polygon(new_rings[0], new_rings[1:]))
+    snapped_geom = shapely.MultiPolygon(polygons)
+    if moved == 0 or not snapped_geom.is_valid:
+        return geom, 0
+    return snapped_geom, moved
+
+
+def _lines_coords(lines: Sequence[BaseGeometry]) -> tuple[np.ndarray, np.ndarray]:
+    segments, vertices = [], []
+    for line in lines:
+        for part in shapely.get_parts(line):
+            c = shapely.get_coordinates(part)
+            if len(c) >= 2:
+                segments.append(np.hstack([c[:-1], c[1:]]))
+                vertices.append(c)
+    if not segments:
+        return np.empty((0, 4)), np.empty((0, 2))
+    return np.vstack(segments), np.unique(np.vstack(vertices), axis=0)
+
+
+def to_geojson(geom: BaseGeometry) -> dict[str, Any]:
+    """GeoJSON geometry dict with full double precision (so an export re-imports bit-identical)."""
+    return json.loads(shapely.to_geojson(geom))

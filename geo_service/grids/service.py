@@ -1,0 +1,622 @@
+"""Areas and grids: checked, snapped, versioned writes; reads, history, dry-run validation and planning numbers.
+
+Every write runs in one transaction: advisory locks on the codes it touches and their parents serialise
+writers of the same neighbourhood, the current rows are re-read ``FOR UPDATE`` and their versions compared
+with what the caller last saw (``If-Match``), the drafts are snapped and checked against the committed
+neighbours, and only then are old versions closed and new ones opened. Any problem raises before anything
+is written, so a write is all or nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+
+from geo_service.auth import Principal
+from geo_service.db.pool import Database
+from geo_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from geo_service.grids import checks, codes
+from geo_service.grids.geometry import metric_epsg_for, snap_to_edges, to_geojson
+from geo_service.grids.model import LEVEL_RANK, AreaDraft, Problem, draft_from_feature
+from geo_service.settings import GridSettings, grid_settings
+from geo_service.store import areas as store
+from geo_service.store import audit
+
+Feature = dict[str, Any]
+
+
+@dataclass
+class WriteResult:
+    """What a single-area write did."""
+
+    id: int
+    code: str
+    version: int
+    change: str
+    snapped_vertices: int
+    feature: Feature
+
+
+@dataclass
+class ImportReport:
+    """What an import did, code by code."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    snapped_vertices: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created, "updated": self.updated, "restored": self.restored,
+            "unchanged": self.unchanged, "snapped_vertices": self.snapped_vertices,
+            "count": len(self.created) + len(self.updated) + len(self.restored),
+        }  # fmt: skip
+
+
+@dataclass
+class _Planned:
+    draft: AreaDraft
+    current: dict[str, Any] | None
+    latest: dict[str, Any] | None
+    snapped: int = 0
+    unchanged: bool = False
+
+
+# -- features out -------------------------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def area_feature(row: dict[str, Any]) -> Feature:
+    """A stored area version as a GeoJSON Feature (full-precision coordinates)."""
+    props = {
+        "code": row["code"], "name": row["name"], "level": row["level"], "parent_code": row["parent_code"],
+        "households": row["households"], "population": row["population"], "workers": row["workers"],
+        "version": row["version"], "valid_from": _iso(row["valid_from"]), "valid_to": _iso(row["valid_to"]),
+        "changed_by": row["changed_by"], "change": row["change"], "source": row["source"],
+    }  # fmt: skip
+    if row["valid_to"] is not None:
+        props["closed_by"] = row["closed_by"]
+        props["closed_change"] = row["closed_change"]
+    for key, value in (row.get("properties") or {}).items():
+        props.setdefault(key, value)
+    return {
+        "type": "Feature", "id": row["code"],
+        "geometry": to_geojson(shapely.from_wkb(row["wkb"])), "properties": props,
+    }  # fmt: skip
+
+
+def feature_collection(features: list[Feature]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": features}
+
+
+# -- reads --------------------------------------------------------------------------------------------------
+
+
+def get_area(db: Database, code: str, version: int | None = None) -> Feature:
+    """The current version of ``code`` (or version ``version``, current or not) as a Feature.
+
+    Raises
+    ------
+    NotFound
+        No such code (or version); a deleted code answers 404 with when it was deleted.
+    """
+    with db.cursor() as cur:
+        if version is not None:
+            row = store.version_of(cur, code, version)
+            if row is None:
+                raise NotFound(f"area {code!r} has no version {version}")
+            return area_feature(row)
+        row = store.current_area(cur, code)
+        if row is None:
+            latest = store.latest_versions(cur, [code]).get(code)
+    if row is None:
+        if latest is not None:
+            raise NotFound(f"area {code!r} was deleted at {_iso(latest['valid_to'])} (version {latest['version']}); "
+                           "its history is still available")  # fmt: skip
+        raise NotFound(f"no area with code {code!r}")
+    return area_feature(row)
+
+
+def list_areas(
+    db: Database, level: str | None = None, parent_code: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Current areas as a FeatureCollection, coarse levels first, then by code."""
+    if level is not None and level not in LEVEL_RANK:
+        raise InvalidInput(f"level must be one of {', '.join(LEVEL_RANK)}, not {level!r}")
+    with db.cursor() as cur:
+        rows = store.list_current(cur, level, parent_code, bbox)
+    return feature_collection([area_feature(r) for r in rows])
+
+
+def area_history(db: Database, code: str) -> dict[str, Any]:
+    """Every version of ``code``, oldest first, each with its validity interval and who changed/closed it."""
+    with db.cursor() as cur:
+        rows = store.history(cur, code)
+    if not rows:
+        raise NotFound(f"no area with code {code!r}")
+    return feature_collection([area_feature(r) for r in rows])
+
+
+# -- the write pipeline -------------------------------------------------------------------------------------
+
+
+def _drafts(features: Sequence[Any], problems: list[Problem], source: str) -> list[AreaDraft]:
+    drafts = []
+    for index, feature in enumerate(features):
+        draft = draft_from_feature(feature, index, problems)
+        if draft is not None:
+            draft.source = source
+            drafts.append(draft)
+    return drafts
+
+
+def _number(cur: Any, drafts: list[AreaDraft], auto_number: bool, problems: list[Problem]) -> None:
+    """Give drafts without a code a GB/T code (auto_number) or report them."""
+    missing = [d for d in drafts if d.code is None]
+    if not missing:
+        return
+    if not auto_number:
+        for d in missing:
+            problems.append(Problem("missing_code", "properties.code is required (or ask for auto_number=true)",
+                                    [], None, d.feature))  # fmt: skip
+        return
+    groups: dict[tuple[str | None, str], list[AreaDraft]] = defaultdict(list)
+    for d in missing:
+        groups[(d.parent_code, d.level)].append(d)
+    for (parent, level), group in groups.items():
+        try:
+            prefix = codes.child_prefix(parent, level)
+            used = store.codes_ever_used(cur, prefix) | {d.code for d in drafts if d.code}
+            assigned = codes.assign(parent, level, [d.geom for d in group], used)
+        except codes.NumberingError as exc:
+            for d in group:
+                problems.append(Problem("cannot_number", str(exc), [], None, d.feature))
+            continue
+        for d, code in zip(group, assigned, strict=True):
+            d.code = code
+            if d.name is None:
+                d.name = code
+
+
+def _same_land(a: shapely.Geometry, b: shapely.Geometry) -> float:
+    union = shapely.union(a, b).area
+    return shapely.intersection(a, b).area / union if union > 0 else 1.0
+
+
+def _same_content(draft: AreaDraft, row: dict[str, Any]) -> bool:
+    return (
+        shapely.equals_exact(draft.geom, shapely.from_wkb(row["wkb"]), 0.0)
+        and (draft.name or draft.code) == row["name"] and draft.level == row["level"]
+        and draft.parent_code == row["parent_code"] and draft.households == row["households"]
+        and draft.population == row["population"] and draft.workers == row["workers"]
+        and draft.properties == (row["properties"] or {})
+    )  # fmt: skip
+
+
+def _plan(
+    cur: Any, drafts: list[AreaDraft], problems: list[Problem], settings: GridSettings, *,
+    mode: str, expected: dict[str, int] | None = None, gap_parents: Sequence[str] = (),
+) -> list[_Planned]:  # fmt: skip
+    """Check ``drafts`` against the database and each other; fill ``problems``; return the planned writes.
+
+    ``mode``: ``create`` (codes must be new or a restore), ``update`` (codes must exist), ``import`` (either)
+    or ``validate`` (dry run: no locks; also reports gaps under ``gap_parents`` and the drafts' parents).
+    """
+    writing = mode != "validate"
+    seen: dict[str, int] = {}
+    for d in drafts:
+        if d.code in seen:
+            problems.append(Problem("duplicate_code", f"code {d.code} appears twice (features {seen[d.code]} and {d.feature})",
+                                    [d.code], None, d.feature))  # fmt: skip
+        seen.setdefault(d.code, d.feature)
+    draft_codes = [d.code for d in drafts]
+    if writing:
+        store.lock_codes(cur, [*draft_codes, *(d.parent_code for d in drafts if d.parent_code)])
+    current = store.current_areas_by_code(cur, draft_codes, for_update=writing)
+    latest = store.latest_versions(cur, [c for c in draft_codes if c not in current])
+
+    stale = []
+    for d in drafts:
+        row = current.get(d.code)
+        want = (expected or {}).get(d.code, d.version)
+        if mode == "create" and row is not None:
+            raise Conflict(
+                f"area {d.code!r} exists (version {row['version']}); change it with PUT /api/grids/{d.code}"
+            )
+        if mode == "update" and row is None:
+            raise NotFound(f"no current area with code {d.code!r}")
+        if row is not None and want is not None and want != row["version"]:
+            stale.append(f"{d.code} is at version {row['version']}, not {want}")
+        if row is None and d.code in latest:
+            old = latest[d.code]
+            iou = _same_land(d.geom, shapely.from_wkb(old["wkb"]))
+            if iou < settings.same_land_iou:
+                problems.append(Problem(
+                    "code_reused",
+                    f"code {d.code} was deleted (version {old['version']}) and meant other land; codes are never "
+                    f"reused for different land (overlap with the old land {iou:.0%}, needs {settings.same_land_iou:.0%})",
+                    [d.code], to_geojson(shapely.from_wkb(old["wkb"])), d.feature,
+                ))  # fmt: skip
+    if stale and writing:
+        raise PreconditionFailed(
+            "stale version (someone saved in between; reload and redo the change): " + "; ".join(stale)
+        )
+
+    by_code = {d.code: d for d in drafts}
+    parent_codes = sorted({d.parent_code for d in drafts if d.parent_code and d.parent_code not in by_code}
+                          | {p for p in gap_parents if p not in by_code})  # fmt: skip
+    parents = store.current_areas_by_code(cur, parent_codes)
+    parent_geoms: dict[str, shapely.MultiPolygon] = {
+        c: shapely.from_wkb(r["wkb"]) for c, r in parents.items()
+    }
+    parent_levels = {c: r["level"] for c, r in parents.items()} | {d.code: d.level for d in drafts}
+
+    sibling_cache: dict[tuple[str, str | None], list[tuple[str, shapely.MultiPolygon]]] = {}
+
+    def stored_siblings(level: str, parent: str | None) -> list[tuple[str, shapely.MultiPolygon]]:
+        key = (level, parent)
+        if key not in sibling_cache:
+            rows = store.siblings(cur, level, parent, exclude=draft_codes)
+            sibling_cache[key] = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
+        return sibling_cache[key]
+
+    # Drafts of one parent see each other: processed ones as snapped, the rest as drawn, so snapping one
+    # draft across a thin strip of a later sibling is caught as the overlap it would create.
+    processed: dict[tuple[str, str | None], list[tuple[str, shapely.MultiPolygon]]] = defaultdict(list)
+    same_key: dict[tuple[str, str | None], list[AreaDraft]] = defaultdict(list)
+    for d in drafts:
+        same_key[(d.level, d.parent_code)].append(d)
+    planned: list[_Planned] = []
+    for d in sorted(drafts, key=lambda d: (LEVEL_RANK[d.level], d.feature)):
+        before = len(problems)
+        if d.parent_code is not None:
+            if d.parent_code not in parent_levels:
+                problems.append(Problem("unknown_parent", f"parent {d.parent_code} of {d.code} does not exist",
+                                        [d.code, d.parent_code], None, d.feature))  # fmt: skip
+            elif LEVEL_RANK[parent_levels[d.parent_code]] >= LEVEL_RANK[d.level]:
+                problems.append(Problem(
+                    "bad_level", f"a {d.level} cannot sit under the {parent_levels[d.parent_code]} {d.parent_code}",
+                    [d.code, d.parent_code], None, d.feature,
+                ))  # fmt: skip
+        invalid = checks.validity(d.code, d.geom, d.feature)
+        problems.extend(invalid)
+        if invalid or (d.parent_code in by_code and by_code[d.parent_code].code not in parent_geoms):
+            if not invalid:
+                problems.append(Problem("unknown_parent", f"parent {d.parent_code} of {d.code} has problems of its own",
+                                        [d.code, d.parent_code], None, d.feature))  # fmt: skip
+            continue
+        key = (d.level, d.parent_code)
+        done = {c for c, _ in processed[key]}
+        pending = [(o.code, o.geom) for o in same_key[key] if o is not d and o.code not in done and o.code is not None]
+        neighbours = stored_siblings(*key) + processed[key] + pending
+        parent_geom = parent_geoms.get(d.parent_code) if d.parent_code else None
+        references = [g for _, g in neighbours] + ([parent_geom] if parent_geom is not None else [])
+        epsg = metric_epsg_for([d.geom])
+        snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
+        overlap = checks.overlaps(
+            d.code, snapped_geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature
+        )
+        if snapped and overlap:
+            # Snapping across a thin strip of a third area can create an overlap the drawing did not have.
+            drawn = checks.overlaps(
+                d.code, d.geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature
+            )
+            if sum(p.area_m2 or 0 for p in drawn) < sum(p.area_m2 or 0 for p in overlap):
+                snapped_geom, snapped, overlap = d.geom, 0, drawn
+        d.geom = snapped_geom
+        later = {c for c, _ in pending}
+        problems.extend(p for p in overlap if p.codes[1] not in later)  # the later sibling reports the pair
+        if parent_geom is not None:
+            problems.extend(checks.outside_parent(d.code, d.geom, d.parent_code, parent_geom, epsg,
+                                                  settings.outside_parent_tolerance_m2, d.feature))  # fmt: skip
+        problems.extend(checks.slivers(d.code, d.geom, epsg, settings, d.feature))
+        row = current.get(d.code)
+        if row is not None and d.level != "grid":
+            kids = [
+                (r["code"], shapely.from_wkb(r["wkb"]))
+                for r in store.children(cur, d.code)
+                if r["code"] not in by_code
+            ]
+            problems.extend(checks.children_outside(d.code, d.geom, kids, epsg,
+                                                    settings.outside_parent_tolerance_m2, d.feature))  # fmt: skip
+        processed[key].append((d.code, d.geom))
+        if len(problems) == before:
+            parent_geoms[d.code] = d.geom
+        planned.append(
+            _Planned(d, row, latest.get(d.code), snapped, row is not None and _same_content(d, row))
+        )
+
+    if mode == "validate":
+        for parent in sorted({d.parent_code for d in drafts if d.parent_code} | set(gap_parents)):
+            geom = parent_geoms.get(parent)
+            if geom is None:
+                continue
+            kids = [g for (_, p), items in processed.items() if p == parent for _, g in items]
+            stored = {c for (_, p), items in processed.items() if p == parent for c, _ in items}
+            kids += [
+                shapely.from_wkb(r["wkb"]) for r in store.children(cur, parent) if r["code"] not in stored
+            ]
+            problems.extend(
+                checks.gaps(parent, geom, kids, metric_epsg_for([geom]), settings.gap_tolerance_m2)
+            )
+    return planned
+
+
+def _write(
+    cur: Any, planned: list[_Planned], principal: Principal, report: ImportReport
+) -> list[tuple[int, str, int]]:
+    written = []
+    for item in planned:
+        d = item.draft
+        if item.unchanged:
+            report.unchanged.append(d.code)
+            continue
+        if item.current is not None:
+            since = store.close_version(cur, item.current["id"], principal.actor, "update")
+            version, change = item.current["version"] + 1, "update"
+            report.updated.append(d.code)
+        elif item.latest is not None:
+            since = max(item.latest["valid_to"], _now(cur))
+            version, change = item.latest["version"] + 1, "restore"
+            report.restored.append(d.code)
+        else:
+            since, version, change = None, 1, "create"
+            report.created.append(d.code)
+        area_id = store.insert_version(cur, d.row(), version, principal.actor, change, valid_from=since)
+        report.snapped_vertices += item.snapped
+        audit.record(cur, actor=principal.actor, role=principal.role, action=change, entity="area", entity_id=d.code,
+                     detail={"version": version, "level": d.level, "snapped_vertices": item.snapped})  # fmt: skip
+        written.append((area_id, d.code, version))
+    return written
+
+
+def _now(cur: Any) -> Any:
+    cur.execute("SELECT now() AS now")
+    row = cur.fetchone()
+    return row["now"] if isinstance(row, dict) else row[0]
+
+
+def _raise_problems(problems: list[Problem]) -> None:
+    if problems:
+        raise InvalidInput([p.as_dict() for p in problems])
+
+
+def _single_result(db_cur: Any, planned: list[_Planned], written: list[tuple[int, str, int]]) -> WriteResult:
+    item = planned[0]
+    if written:
+        area_id, code, version = written[0]
+    else:
+        area_id, code, version = item.current["id"], item.current["code"], item.current["version"]
+    row = store.current_area(db_cur, code)
+    return WriteResult(area_id, code, version, row["change"], item.snapped, area_feature(row))
+
+
+def create_area(db: Database, feature: Any, principal: Principal, *, auto_number: bool = False,
+                settings: GridSettings | None = None) -> WriteResult:  # fmt: skip
+    """Create one area from a GeoJSON Feature (a deleted code may come back only for the same land).
+
+    Raises
+    ------
+    InvalidInput
+        With the list of problems (invalid ring, overlap with a sibling, outside its parent, sliver, ...).
+    Conflict
+        The code is in use.
+    """
+    settings = settings or grid_settings()
+    problems: list[Problem] = []
+    drafts = _drafts([feature], problems, "api")
+    _raise_problems(problems)
+    with db.cursor() as cur:
+        _number(cur, drafts, auto_number, problems)
+        _raise_problems(problems)
+        planned = _plan(cur, drafts, problems, settings, mode="create")
+        _raise_problems(problems)
+        written = _write(cur, planned, principal, ImportReport())
+        return _single_result(cur, planned, written)
+
+
+def update_area(db: Database, code: str, feature: Any, principal: Principal, *, if_match: int | None = None,
+                settings: GridSettings | None = None) -> WriteResult:  # fmt: skip
+    """Replace the current version of ``code``; properties left out keep their current values, and a missing
+    geometry keeps the current boundary.
+
+    Raises
+    ------
+    PreconditionFailed
+        ``if_match`` (or ``properties.version``) is not the current version: someone saved in between.
+    NotFound, InvalidInput
+    """
+    settings = settings or grid_settings()
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise InvalidInput("the body must be a GeoJSON Feature")
+    with db.cursor() as cur:
+        row = store.current_area(cur, code)
+    if row is None:
+        get_area(db, code)  # raises the right 404
+    base = area_feature(row)
+    props = {k: v for k, v in base["properties"].items() if k in ("name", "level", "parent_code", "households",
+                                                                   "population", "workers")}  # fmt: skip
+    props |= {k: v for k, v in (row.get("properties") or {}).items()}
+    given = feature.get("properties") or {}
+    if not isinstance(given, dict):
+        raise InvalidInput("properties must be an object")
+    if given.get("code") not in (None, code):
+        raise InvalidInput(
+            f"properties.code {given['code']!r} differs from the path {code!r}; codes do not change"
+        )
+    props |= given
+    props["code"] = code
+    merged = {"type": "Feature", "properties": props, "geometry": feature.get("geometry") or base["geometry"]}
+    problems: list[Problem] = []
+    drafts = _drafts([merged], problems, row["source"])
+    _raise_problems(problems)
+    expected = {code: if_match} if if_match is not None else None
+    with db.cursor() as cur:
+        planned = _plan(cur, drafts, problems, settings, mode="update", expected=expected)
+        _raise_problems(problems)
+        written = _write(cur, planned, principal, ImportReport())
+        return _single_result(cur, planned, written)
+
+
+def delete_area(db: Database, code: str, principal: Principal, *, if_match: int | None = None) -> int:
+    """Close the validity of ``code`` (its history stays; the code is never reused for other land).
+    Returns the version that was closed.
+
+    Raises
+    ------
+    NotFound, PreconditionFailed
+    Conflict
+        The area still has current children.
+    """
+    with db.cursor() as cur:
+        store.lock_codes(cur, [code])
+        row = store.current_area(cur, code, for_update=True)
+        if row is None:
+            get_area(db, code)
+        if if_match is not None and if_match != row["version"]:
+            raise PreconditionFailed(f"stale version: {code} is at version {row['version']}, not {if_match}")
+        kids = store.children(cur, code)
+        if kids:
+            names = ", ".join(k["code"] for k in kids[:10])
+            raise Conflict(
+                f"{code} still has {len(kids)} current children ({names}); delete or move them first"
+            )
+        store.close_version(cur, row["id"], principal.actor, "delete")
+        audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="area",
+                     entity_id=code, detail={"version": row["version"]})  # fmt: skip
+        return int(row["version"])
+
+
+def import_features(db: Database, features: Sequence[Any], principal: Principal, *, auto_number: bool = False,
+                    source: str = "import", settings: GridSettings | None = None) -> ImportReport:  # fmt: skip
+    """Create or update every feature, all or nothing. A feature carrying ``properties.version`` must match
+    the current version of its code (else 412: no lost update through a stale export).
+
+    Raises
+    ------
+    InvalidInput
+        Every problem of every bad feature, with its index; nothing is written.
+    """
+    settings = settings or grid_settings()
+    if len(features) == 0:
+        raise InvalidInput("the FeatureCollection has no features")
+    if len(features) > settings.max_import_features:
+        raise InvalidInput(f"{len(features):,} features; at most {settings.max_import_features:,} per import")
+    problems: list[Problem] = []
+    drafts = _drafts(features, problems, source)
+    report = ImportReport()
+    with db.cursor() as cur:
+        _number(cur, drafts, auto_number, problems)
+        drafts = [d for d in drafts if d.code is not None]
+        planned = _plan(cur, drafts, problems, settings, mode="import")
+        _raise_problems(problems)
+        _write(cur, planned, principal, report)
+    return report
+
+
+def validate_features(db: Database, features: Sequence[Any], *, parent_code: str | None = None,
+                      auto_number: bool = False, settings: GridSettings | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Dry run of an import: the same checks plus gaps inside each parent. With no features and a
+    ``parent_code``, checks the stored children of that parent. Nothing is written.
+
+    Returns
+    -------
+    list of problem dicts (empty when all is well)
+    """
+    settings = settings or grid_settings()
+    if len(features) > settings.max_import_features:
+        raise InvalidInput(
+            f"{len(features):,} features; at most {settings.max_import_features:,} per validation"
+        )
+    problems: list[Problem] = []
+    drafts = _drafts(features, problems, "validate")
+    with db.cursor() as cur:
+        if parent_code is not None:
+            if store.current_area(cur, parent_code) is None:
+                raise NotFound(f"no current area with code {parent_code!r}")
+            if not features:
+                drafts = _drafts(
+                    [area_feature(r) for r in store.children(cur, parent_code)], problems, "validate"
+                )
+        _number(cur, drafts, auto_number, problems)
+        drafts = [d for d in drafts if d.code is not None]
+        _plan(
+            cur, drafts, problems, settings, mode="validate", gap_parents=[parent_code] if parent_code else []
+        )
+        cur.connection.rollback()
+    return [p.as_dict() for p in problems]
+
+
+# -- planning numbers ---------------------------------------------------------------------------------------
+
+
+def area_stats(db: Database, code: str, settings: GridSettings | None = None) -> dict[str, Any]:
+    """Planning numbers of one area: km², households, population, residences, staffing need and gap.
+
+    Households and population come from the area's own record when set; otherwise households are summed
+    from the residences inside it and population is households × ``persons_per_household``. Staffing need is
+    ``population × workers_per_10k_residents / 10,000`` rounded up; the gap is need minus the workers on
+    record in the area and all areas below it (positive = short of staff).
+    """
+    settings = settings or grid_settings()
+    with db.cursor() as cur:
+        row = store.area_stats(cur, code)
+    if row is None:
+        get_area(db, code)
+    residence_households = float(row["residence_households"])
+    households = row["households"] if row["households"] is not None else round(residence_households)
+    if row["population"] is not None:
+        population, population_source = row["population"], "record"
+    else:
+        population, population_source = round(households * settings.persons_per_household), "estimated"
+    need = math.ceil(population * settings.workers_per_10k_residents / 10_000 - 1e-9)
+    workers = int(row["workers_on_record"])
+    return {
+        "code": row["code"], "name": row["name"], "level": row["level"], "parent_code": row["parent_code"],
+        "version": row["version"], "area_km2": round(float(row["area_m2"]) / 1e6, 6),
+        "households": households,
+        "households_source": "record" if row["households"] is not None else "residences",
+        "residence_households": round(residence_households, 1),
+        "population": population, "population_source": population_source,
+        "residences": int(row["residences"]), "children": int(row["children"]),
+        "staffing_norm_per_10k": settings.workers_per_10k_residents, "staffing_need": need,
+        "workers": workers, "staffing_gap": need - workers,
+    }  # fmt: skip
+
+
+def export_areas(
+    db: Database, fmt: str, level: str | None = None, parent_code: str | None = None
+) -> tuple[bytes, str, str]:
+    """Current areas as a file: (bytes, media type, file name). ``fmt`` is geojson, gpkg or shp (zipped)."""
+    from geo_service.grids import io as area_io
+
+    if fmt not in area_io.FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(area_io.FORMATS)}, not {fmt!r}")
+    collection = list_areas(db, level, parent_code)
+    media_type, suffix = area_io.FORMATS[fmt]
+    return area_io.write_features(collection["features"], fmt), media_type, f"areas.{suffix}"
+
+
+def read_upload(data: bytes, filename: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
+    """Features of an uploaded file (GeoJSON / GeoPackage / zipped Shapefile, any CRS), in WGS-84."""
+    from geo_service.grids import io as area_io
+
+    return area_io.read_features(data, filename, crs)
+
+
+def features_of(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:
+    """Features of a parsed GeoJSON body (FeatureCollection, Feature or list), in WGS-84."""
+    from geo_service.grids import io as area_io
+
+    return area_io.features_from_geojson(obj, crs)

@@ -1,0 +1,1 @@
+"""Locate: exact, fast point → grid assignment with the area hierarchy."""

@@ -1,0 +1,257 @@
+"""Locate: which grid (and community, street, district) a point belongs to.
+
+Public interface (incidents and the map pages build on it)::
+
+    locate(db_or_index, lon, lat, crs="wgs84", *, reject_outside=False) -> LocateResult
+    locate_batch(db_or_index, lon, lat, crs="wgs84") -> np.ndarray   # grid positions, -1 outside
+    current_index(db) -> LocateIndex
+
+Tie rule (documented in the README): a point covered by several grids — on a shared edge or vertex — goes
+to the grid with the **lowest code** (code-point order, i.e. ``COLLATE "C"``) among those that cover it
+(``ST_Covers``: the boundary counts). The same rule picks the community / street / district for points
+outside every grid (属地兜底).
+
+In step with the database: every call reads the ``areas`` revision from ``data_revisions`` (one indexed
+row) and rebuilds the index when it moved, whichever process or connection changed the areas.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from geo_service.coords import invalid_lonlat_mask, lonlat_problem, normalise_crs, to_wgs84_arrays
+from geo_service.db.pool import Database
+from geo_service.errors import InvalidInput
+from geo_service.locate.index import AreaInfo, LocateIndex
+from geo_service.locate.lattice import OUTSIDE
+from geo_service.settings import LocateSettings, locate_settings
+from geo_service.store import areas as store
+
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class NearestGrid:
+    """The nearest grid to a point outside every grid."""
+
+    code: str
+    name: str
+    version: int
+    distance_m: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "version": self.version,
+            "distance_m": round(self.distance_m, 2),
+        }
+
+
+@dataclass(frozen=True)
+class LocateResult:
+    """Where a point belongs.
+
+    Attributes
+    ----------
+    lon, lat
+        The point in WGS-84 degrees (after converting from the input ``crs``).
+    grid
+        The grid covering the point (tie rule applied), with its current version; None outside every grid.
+    ancestors
+        The grid's community, street and district (nearest first), each with its version. Outside every grid,
+        the finest area covering the point and its own ancestors (属地兜底); empty when nothing covers it.
+    distance_to_boundary_m
+        Metres to the boundary of ``grid``; outside every grid, metres to the nearest grid (None if there
+        are no grids at all).
+    nearest_grid
+        Only outside every grid: the nearest grid and its distance.
+    revision
+        The ``areas`` revision the answer was computed from.
+    """
+
+    lon: float
+    lat: float
+    grid: AreaInfo | None
+    ancestors: tuple[AreaInfo, ...]
+    distance_to_boundary_m: float | None
+    nearest_grid: NearestGrid | None
+    revision: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``GET /api/locate`` body."""
+        grid = None
+        if self.grid is not None:
+            grid = {
+                "code": self.grid.code,
+                "name": self.grid.name,
+                "version": self.grid.version,
+                "level": "grid",
+            }
+        distance = None if self.distance_to_boundary_m is None else round(self.distance_to_boundary_m, 2)
+        return {
+            "grid": grid,
+            "ancestors": [a.as_dict() for a in self.ancestors],
+            "distance_to_boundary_m": distance,
+            "nearest_grid": None if self.nearest_grid is None else self.nearest_grid.as_dict(),
+            "lon": self.lon, "lat": self.lat,
+        }  # fmt: skip
+
+
+class _Holder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.index: LocateIndex | None = None
+
+
+_INDEXES: weakref.WeakKeyDictionary[Database, _Holder] = weakref.WeakKeyDictionary()
+_INDEXES_LOCK = threading.Lock()
+
+
+def current_index(db: Database, settings: LocateSettings | None = None) -> LocateIndex:
+    """The index for ``db`` at the current ``areas`` revision (rebuilt when another writer moved it)."""
+    with _INDEXES_LOCK:
+        holder = _INDEXES.get(db)
+        if holder is None:
+            holder = _INDEXES[db] = _Holder()
+    with db.cursor(dict_rows=False) as cur:
+        revision = store.revision(cur)
+    index = holder.index
+    if index is not None and index.revision == revision:
+        return index
+    with holder.lock:
+        index = holder.index
+        if index is None or index.revision != revision:
+            with db.cursor() as cur:
+                snapshot_revision, rows = store.index_snapshot(cur)
+            index = LocateIndex(snapshot_revision, rows, settings or locate_settings())
+            holder.index = index
+    return index
+
+
+def _index(db_or_index: Database | LocateIndex) -> LocateIndex:
+    return db_or_index if isinstance(db_or_index, LocateIndex) else current_index(db_or_index)
+
+
+def _swapped_message(lon: float, lat: float) -> str:
+    return (
+        f"the point ({lon}, {lat}) is outside every area, but ({lat}, {lon}) is inside one: the coordinates "
+        "look swapped. Send [lon, lat] (GeoJSON order), longitude first"
+    )
+
+
+def _looks_swapped(index: LocateIndex, lon: np.ndarray, lat: np.ndarray, crs: str) -> np.ndarray:
+    """For points (as given, in ``crs``) outside every area: does the swapped pair fall inside one?"""
+    swapped_lon, swapped_lat = lat, lon
+    plausible = (np.abs(swapped_lat) <= 90) & (np.abs(swapped_lon) <= 180)
+    result = np.zeros(len(lon), dtype=bool)
+    idx = np.flatnonzero(plausible)
+    if len(idx):
+        wlon, wlat = to_wgs84_arrays(swapped_lon[idx], swapped_lat[idx], crs)
+        result[idx] = index.covered_by_any(wlon, wlat)
+    return result
+
+
+def locate(
+    db_or_index: Database | LocateIndex, lon: float, lat: float, crs: str | None = "wgs84", *,
+    reject_outside: bool = False,
+) -> LocateResult:  # fmt: skip
+    """Locate one point.
+
+    Parameters
+    ----------
+    db_or_index
+        The database (the cached index is used, refreshed when areas changed) or a built :class:`LocateIndex`.
+    lon, lat
+        Degrees in ``crs``: ``wgs84`` (default), ``gcj02`` (AMap/Tencent), ``bd09`` (Baidu) or ``cgcs2000``.
+    reject_outside
+        Raise instead of answering for a point that no area of any level covers.
+
+    Raises
+    ------
+    InvalidInput
+        NaN / infinite / out-of-range coordinates, an unknown ``crs``, coordinates that look swapped (outside
+        every area but inside one when swapped), or (``reject_outside``) a point outside every area.
+    """
+    problem = lonlat_problem(lon, lat)
+    if problem is not None:
+        raise InvalidInput(problem)
+    crs = normalise_crs(crs)
+    wlon, wlat = (float(v) for v in to_wgs84_arrays(float(lon), float(lat), crs))
+    index = _index(db_or_index)
+    x, y = np.array([wlon]), np.array([wlat])
+    i = int(index.assign("grid", x, y)[0])
+    if i != OUTSIDE:
+        grid = index.grids.infos[i]
+        return LocateResult(wlon, wlat, grid, tuple(index.ancestors(grid)),
+                            index.distance_to_boundary_m(grid.code, wlon, wlat), None, index.revision)  # fmt: skip
+    owner = index.covering(wlon, wlat)
+    if owner is None:
+        if bool(_looks_swapped(index, np.array([float(lon)]), np.array([float(lat)]), crs)[0]):
+            raise InvalidInput(_swapped_message(float(lon), float(lat)))
+        if reject_outside:
+            raise InvalidInput(f"the point ({lon}, {lat}) is outside every area of this service")
+    ancestors = () if owner is None else (owner, *index.ancestors(owner))
+    nearest = index.nearest_grid(wlon, wlat)
+    if nearest is None:
+        return LocateResult(wlon, wlat, None, ancestors, None, None, index.revision)
+    info, distance = nearest
+    return LocateResult(wlon, wlat, None, ancestors, distance,
+                        NearestGrid(info.code, info.name, info.version, distance), index.revision)  # fmt: skip
+
+
+def locate_batch(
+    db_or_index: Database | LocateIndex, lon: Any, lat: Any, crs: str | None = "wgs84",
+    settings: LocateSettings | None = None,
+) -> tuple[LocateIndex, np.ndarray]:  # fmt: skip
+    """Locate many points at once (vectorised; the same tie rule as :func:`locate`).
+
+    Returns
+    -------
+    (index, positions)
+        ``positions[k]`` indexes ``index.grids.infos`` (the grid of point k) or is -1 outside every grid.
+
+    Raises
+    ------
+    InvalidInput
+        Too many points, NaN / out of range, or points that look swapped — listing the first offending
+        positions (0-based); nothing is answered for a batch with bad points.
+    """
+    settings = settings or locate_settings()
+    crs = normalise_crs(crs)
+    lon = np.asarray(lon, dtype=np.float64).ravel()
+    lat = np.asarray(lat, dtype=np.float64).ravel()
+    if len(lon) != len(lat):
+        raise InvalidInput("lon and lat must have the same length")
+    if len(lon) > settings.max_batch_points:
+        raise InvalidInput(f"{len(lon):,} points; at most {settings.max_batch_points:,} per batch")
+    bad = np.flatnonzero(invalid_lonlat_mask(lon, lat))
+    if len(bad):
+        listed = "; ".join(f"point {k}: {lonlat_problem(lon[k], lat[k])}" for k in bad[:_MAX_LISTED])
+        raise InvalidInput(f"{len(bad):,} points are not usable coordinates — {listed}")
+    wlon, wlat = to_wgs84_arrays(lon, lat, crs)
+    index = _index(db_or_index)
+    positions = index.assign("grid", wlon, wlat)
+    outside = np.flatnonzero(positions == OUTSIDE)
+    if len(outside):
+        nowhere = outside[~index.covered_by_any(wlon[outside], wlat[outside])]
+        if len(nowhere):
+            swapped = nowhere[_looks_swapped(index, lon[nowhere], lat[nowhere], crs)]
+            if len(swapped):
+                listed = "; ".join(f"point {k} ({lon[k]}, {lat[k]})" for k in swapped[:_MAX_LISTED])
+                raise InvalidInput(
+                    f"{len(swapped):,} points look swapped (outside every area, inside one as [lat, lon]): "
+                    f"{listed}. Send [lon, lat] (GeoJSON order)"
+                )
+    return index, positions
+
+
+def grid_codes(index: LocateIndex, positions: np.ndarray) -> list[str | None]:
+    """Grid codes (None outside every grid) for positions from :func:`locate_batch`."""
+    table = np.concatenate([index.grids.codes, np.array([None], dtype=object)])
+    return table[np.where(positions == OUTSIDE, len(table) - 1, positions)].tolist()

@@ -1,0 +1,230 @@
+"""SQL for areas (district → street → community → grid) and their versions.
+
+Geometries travel as WKB (``wkb`` column, bytes); callers turn them into shapely geometries. The current
+version of a code is the row with ``valid_to IS NULL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import Json
+
+_COLUMNS = """id, code, name, level, parent_code, households, population, workers, properties, source,
+              version, valid_from, valid_to, changed_by, change, closed_by, closed_change,
+              ST_AsBinary(geom) AS wkb"""
+
+
+def _rows(cur: Cursor) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in cur.fetchall()]
+    for row in rows:
+        if row.get("wkb") is not None:
+            row["wkb"] = bytes(row["wkb"])
+    return rows
+
+
+def lock_codes(cur: Cursor, codes: Iterable[str]) -> None:
+    """Transaction-level advisory locks on ``codes`` (in sorted order, so two writers never deadlock).
+
+    A write locks its own code and its parent's, so edits to one area and to any of its children or siblings
+    are serialised: the overlap, inside-parent and code checks then see every committed neighbour.
+    """
+    for code in sorted(set(codes)):
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('areas:' || %s, 0))", (code,))
+
+
+def current_area(cur: Cursor, code: str, for_update: bool = False) -> dict[str, Any] | None:
+    lock = " FOR UPDATE" if for_update else ""
+    cur.execute(f"SELECT {_COLUMNS} FROM areas WHERE code = %s AND valid_to IS NULL{lock}", (code,))
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
+def current_areas_by_code(
+    cur: Cursor, codes: Sequence[str], for_update: bool = False
+) -> dict[str, dict[str, Any]]:
+    if not codes:
+        return {}
+    lock = " FOR UPDATE" if for_update else ""
+    cur.execute(
+        f"SELECT {_COLUMNS} FROM areas WHERE code = ANY(%s) AND valid_to IS NULL ORDER BY code{lock}",
+        (list(codes),),
+    )
+    return {row["code"]: row for row in _rows(cur)}
+
+
+def latest_versions(cur: Cursor, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The newest version of each code, current or closed."""
+    if not codes:
+        return {}
+    cur.execute(
+        f"""SELECT DISTINCT ON (code) {_COLUMNS} FROM areas WHERE code = ANY(%s)
+            ORDER BY code, version DESC""",
+        (list(codes),),
+    )
+    return {row["code"]: row for row in _rows(cur)}
+
+
+def version_of(cur: Cursor, code: str, version: int) -> dict[str, Any] | None:
+    cur.execute(f"SELECT {_COLUMNS} FROM areas WHERE code = %s AND version = %s", (code, version))
+    rows = _rows(cur)
+    return rows[0] if rows else None
+
+
+def history(cur: Cursor, code: str) -> list[dict[str, Any]]:
+    cur.execute(f"SELECT {_COLUMNS} FROM areas WHERE code = %s ORDER BY version", (code,))
+    return _rows(cur)
+
+
+def siblings(
+    cur: Cursor, level: str, parent_code: str | None, exclude: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Current areas under the same parent (roots: same level, no parent), minus ``exclude``."""
+    if parent_code is None:
+        cur.execute(
+            f"""SELECT {_COLUMNS} FROM areas WHERE valid_to IS NULL AND parent_code IS NULL AND level = %s
+                AND NOT (code = ANY(%s)) ORDER BY code""",
+            (level, list(exclude)),
+        )
+    else:
+        cur.execute(
+            f"""SELECT {_COLUMNS} FROM areas WHERE valid_to IS NULL AND parent_code = %s
+                AND NOT (code = ANY(%s)) ORDER BY code""",
+            (parent_code, list(exclude)),
+        )
+    return _rows(cur)
+
+
+def children(cur: Cursor, code: str) -> list[dict[str, Any]]:
+    cur.execute(
+        f"SELECT {_COLUMNS} FROM areas WHERE valid_to IS NULL AND parent_code = %s ORDER BY code", (code,)
+    )
+    return _rows(cur)
+
+
+def codes_ever_used(cur: Cursor, prefix: str) -> set[str]:
+    """Every code (any version, deleted ones included) that starts with ``prefix``."""
+    cur.execute("SELECT DISTINCT code FROM areas WHERE code LIKE %s", (prefix.replace("%", r"\%") + "%",))
+    return {row[0] if isinstance(row, tuple) else row["code"] for row in cur.fetchall()}
+
+
+def list_current(
+    cur: Cursor,
+    level: str | None = None,
+    parent_code: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    where = ["valid_to IS NULL"]
+    params: list[Any] = []
+    if level is not None:
+        where.append("level = %s")
+        params.append(level)
+    if parent_code is not None:
+        where.append("parent_code = %s")
+        params.append(parent_code)
+    if bbox is not None:
+        where.append("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+        params.extend(bbox)
+    limit_sql = ""
+    if limit is not None:
+        limit_sql = " LIMIT %s"
+        params.append(limit)
+    cur.execute(
+        f"""SELECT {_COLUMNS} FROM areas WHERE {" AND ".join(where)}
+            ORDER BY array_position(ARRAY['district','street','community','grid'], level), code{limit_sql}""",
+        params,
+    )
+    return _rows(cur)
+
+
+def insert_version(
+    cur: Cursor, area: dict[str, Any], version: int, actor: str | None, change: str, valid_from: Any = None
+) -> int:
+    """Insert a version (``area`` holds code, name, level, parent_code, households, population, workers,
+    properties, source, wkb); ``valid_from`` defaults to the transaction time. Returns its id."""
+    cur.execute(
+        """INSERT INTO areas (code, name, level, parent_code, households, population, workers, properties,
+                              source, version, changed_by, change, valid_from, geom)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()),
+                   ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), 4326)))
+           RETURNING id""",
+        (
+            area["code"], area["name"], area["level"], area["parent_code"], area["households"],
+            area["population"], Json(area["workers"]), Json(area["properties"]), area["source"], version,
+            actor, change, valid_from, area["wkb"],
+        ),
+    )  # fmt: skip
+    return _returning_id(cur)
+
+
+def _returning_id(cur: Cursor) -> int:
+    row = cur.fetchone()
+    return int(row["id"] if isinstance(row, dict) else row[0])
+
+
+def close_version(cur: Cursor, area_id: int, actor: str | None, change: str) -> Any:
+    """Close a current version (``change`` is 'update' or 'delete') and return its ``valid_to``.
+
+    ``valid_to`` is the transaction time, or the version's own start when that is later (a writer that
+    waited on a lock may have started before the version it closes was opened); the next version opens at
+    the same instant, so validity intervals tile time without overlap."""
+    cur.execute(
+        """UPDATE areas SET valid_to = greatest(now(), valid_from), closed_by = %s, closed_change = %s
+           WHERE id = %s AND valid_to IS NULL RETURNING valid_to""",
+        (actor, change, area_id),
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError(f"area version {area_id} was not current")
+    return row["valid_to"] if isinstance(row, dict) else row[0]
+
+
+def revision(cur: Cursor) -> int:
+    """The ``areas`` revision from ``data_revisions`` (0 before the first write)."""
+    cur.execute("SELECT revision FROM data_revisions WHERE entity = 'areas'")
+    row = cur.fetchone()
+    if row is None:
+        return 0
+    return int(row["revision"] if isinstance(row, dict) else row[0])
+
+
+def index_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
+    """The ``areas`` revision and every current area, read by one statement (so from one snapshot: the
+    rows are exactly those of that revision)."""
+    cur.execute(
+        """SELECT r.revision, a.code, a.name, a.level, a.parent_code, a.version, ST_AsBinary(a.geom) AS wkb
+           FROM (SELECT coalesce(max(revision), 0) AS revision FROM data_revisions WHERE entity = 'areas') r
+           LEFT JOIN areas a ON a.valid_to IS NULL
+           ORDER BY a.code"""
+    )
+    rows = _rows(cur)
+    rev = int(rows[0]["revision"]) if rows else 0
+    return rev, [r for r in rows if r["code"] is not None]
+
+
+def area_stats(cur: Cursor, code: str) -> dict[str, Any] | None:
+    """Area (m², on the ellipsoid), residences and their households inside, and the workers on record in the
+    area and every area below it."""
+    cur.execute(
+        """WITH RECURSIVE a AS (SELECT * FROM areas WHERE code = %s AND valid_to IS NULL),
+           tree AS (
+               SELECT code, workers FROM a
+               UNION ALL
+               SELECT c.code, c.workers FROM areas c JOIN tree t ON c.parent_code = t.code
+               WHERE c.valid_to IS NULL)
+           SELECT a.code, a.name, a.level, a.parent_code, a.version, a.households, a.population,
+                  ST_Area(a.geom::geography) AS area_m2,
+                  (SELECT count(*) FROM residences r WHERE ST_Covers(a.geom, r.geom)) AS residences,
+                  (SELECT coalesce(sum(coalesce(r.households_reported, r.households_est)), 0)
+                     FROM residences r WHERE ST_Covers(a.geom, r.geom)) AS residence_households,
+                  (SELECT coalesce(sum(jsonb_array_length(t.workers)), 0) FROM tree t) AS workers_on_record,
+                  jsonb_array_length(a.workers) AS own_workers,
+                  (SELECT count(*) FROM areas c WHERE c.parent_code = a.code AND c.valid_to IS NULL) AS children
+           FROM a""",
+        (code,),
+    )
+    row = cur.fetchone()
+    return None if row is None else dict(row)
