@@ -88,16 +88,24 @@ class IncidentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_INCIDENTS_", extra="ignore")
 
-    categories: Path | None = Field(default=None, description="YAML event/component classification; bundled when unset")
+    categories: Path | None = Field(
+        default=None, description="YAML event/component classification; bundled when unset"
+    )
     near_boundary_m: float = Field(
-        default=20.0, ge=0, le=1000, description="incidents closer than this to a grid boundary are flagged, m"
+        default=20.0,
+        ge=0,
+        le=1000,
+        description="incidents closer than this to a grid boundary are flagged, m",
     )
     escalation_enabled: bool = Field(default=True, description="run the escalation job inside the service")
     escalation_interval_s: float = Field(
         default=60.0, gt=0, le=86_400, description="seconds between two escalation sweeps"
     )
     geocode_min_score: float = Field(
-        default=0.6, ge=0, le=1, description="address-only intake: the best candidate needs at least this score"
+        default=0.6,
+        ge=0,
+        le=1,
+        description="address-only intake: the best candidate needs at least this score",
     )
     geocode_margin: float = Field(
         default=0.08, ge=0, le=1,
@@ -107,7 +115,9 @@ class IncidentSettings(BaseSettings):
         default=150.0, ge=0, description="candidates closer than this to the best count as the same place, m"
     )
     import_max_rows: int = Field(default=500_000, ge=1, description="rows per CSV import")
-    open311_jurisdiction_id: str | None = Field(default=None, description="accepted jurisdiction_id; any when unset")
+    open311_jurisdiction_id: str | None = Field(
+        default=None, description="accepted jurisdiction_id; any when unset"
+    )
     open311_default_days: int = Field(default=90, ge=1, description="GET requests: default date window, days")
     open311_max_requests: int = Field(default=1000, ge=1, description="GET requests: most requests returned")
 

@@ -72,7 +72,9 @@ def create_app(
         app.state.db = db if db is not None else open_database(db_settings)
         app.state.incident_context = incident_context(app.state.db)
         # overdue incidents escalate inside the service: no external scheduler to install or forget
-        app.state.escalation = EscalationJob(app.state.incident_context, incident_settings.escalation_interval_s)
+        app.state.escalation = EscalationJob(
+            app.state.incident_context, incident_settings.escalation_interval_s
+        )
         if incident_settings.escalation_enabled:
             app.state.escalation.start()
         try:

@@ -113,7 +113,9 @@ def best_match(
     candidates = geocode(db, query, limit=max(limit, 10))
     shown = [c.as_dict() for c in candidates[:limit]]
     if not candidates:
-        raise InvalidInput(f"no place matches the address {query!r}; send lon/lat instead", {"candidates": []})
+        raise InvalidInput(
+            f"no place matches the address {query!r}; send lon/lat instead", {"candidates": []}
+        )
     best = candidates[0]
     if best.score < min_score:
         raise InvalidInput(
@@ -122,7 +124,9 @@ def best_match(
             {"candidates": shown},
         )
     elsewhere = [c for c in candidates[1:] if distance_m(best, c) > same_place_m]
-    rivals = [c for c in elsewhere if (c.score >= 1.0 if best.score >= 1.0 else c.score >= best.score - margin)]
+    rivals = [
+        c for c in elsewhere if (c.score >= 1.0 if best.score >= 1.0 else c.score >= best.score - margin)
+    ]
     if rivals:
         raise InvalidInput(
             f"the address {query!r} is ambiguous: {best.name!r} and {rivals[0].name!r} are "

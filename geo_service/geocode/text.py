@@ -17,7 +17,20 @@ _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"\d+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 # Chinese numerals are turned into digits only in front of these counters, where they are house numbers
 _CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?=[号弄栋幢楼室单元巷座])")
 
@@ -108,7 +121,9 @@ def match_score(query: str, name: str, trigram: float = 0.0) -> float:
             score += 0.03
     numbers_q, numbers_n = house_numbers(nq), house_numbers(nn)
     street_q, street_n = street_part(cq), street_part(cn)
-    same_street = street_q.endswith(street_n) or street_n.endswith(street_q) or dice(street_q, street_n) >= 0.85
+    same_street = (
+        street_q.endswith(street_n) or street_n.endswith(street_q) or dice(street_q, street_n) >= 0.85
+    )
     if numbers_q and numbers_n and not same_street:
         score *= 0.7  # 中山北路 is another road than 中山路, however alike (a city in front, a typo are fine)
     if numbers_q:

@@ -16,10 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import shapely
+
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
+from geo_service.grids.geometry import metres_per_degree
 from geo_service.incidents.categories import LEVELS
 from geo_service.locate.index import AreaInfo, LocateIndex
+from geo_service.locate.lattice import OUTSIDE
 from geo_service.locate.service import LocateResult, locate
 
 
@@ -49,6 +54,10 @@ class Assignment:
     nearest_grid: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def rounded_distance_m(self) -> float | None:
+        return None if self.distance_to_boundary_m is None else round(self.distance_to_boundary_m, 2)
+
     def code_at(self, level: str) -> str | None:
         return next((a["code"] for a in self.snapshot if a["level"] == level), None)
 
@@ -61,13 +70,24 @@ class Assignment:
             "owner_code": self.owner_code,
             "area_snapshot": self.snapshot,
             "near_boundary": self.near_boundary,
-            "distance_to_boundary_m": None
-            if self.distance_to_boundary_m is None
-            else round(self.distance_to_boundary_m, 2),
+            "distance_to_boundary_m": self.rounded_distance_m,
             "community_code": self.code_at("community"),
             "street_code": self.code_at("street"),
             "district_code": self.code_at("district"),
         }
+
+
+def _in_grid(lon: float, lat: float, grid: AreaInfo, snapshot: list[dict[str, Any]], distance: float,
+             near_boundary_m: float) -> Assignment:  # fmt: skip
+    near = distance < near_boundary_m
+    notes = (
+        [f"{distance:.1f} m from the boundary of grid {grid.code}: please confirm the assignment"]
+        if near
+        else []
+    )
+    return Assignment(
+        lon, lat, grid.code, grid.version, "grid", grid.code, snapshot, near, distance, None, notes
+    )
 
 
 def from_locate(result: LocateResult, near_boundary_m: float) -> Assignment:
@@ -86,18 +106,12 @@ def from_locate(result: LocateResult, near_boundary_m: float) -> Assignment:
         )
     snapshot = [a.as_dict() for a in chain]
     distance = result.distance_to_boundary_m
-    near = distance is not None and distance < near_boundary_m
-    notes = []
-    if result.grid is not None:
-        if near:
-            notes.append(
-                f"{distance:.1f} m from the boundary of grid {result.grid.code}: please confirm the assignment"
-            )
-        return Assignment(result.lon, result.lat, result.grid.code, result.grid.version, "grid",
-                          result.grid.code, snapshot, near, distance, None, notes)  # fmt: skip
+    if result.grid is not None and distance is not None:
+        return _in_grid(result.lon, result.lat, result.grid, snapshot, distance, near_boundary_m)
     owner = chain[0]
-    notes.append(f"outside every grid: {owner.level} {owner.code} ({owner.name}) takes it (属地兜底)")
+    notes = [f"outside every grid: {owner.level} {owner.code} ({owner.name}) takes it (属地兜底)"]
     nearest = result.nearest_grid.as_dict() if result.nearest_grid is not None else None
+    near = distance is not None and distance < near_boundary_m
     if near and nearest is not None:
         notes.append(f"{distance:.1f} m from grid {nearest['code']}: please confirm the assignment")
     return Assignment(result.lon, result.lat, None, None, owner.level, owner.code, snapshot, near, distance,
@@ -115,6 +129,49 @@ def assign(
         Bad or swapped coordinates, an unknown ``crs``, or a point outside every area.
     """
     return from_locate(locate(db_or_index, lon, lat, crs), near_boundary_m)
+
+
+def _boundary_distances_m(grid: shapely.Geometry, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Metres from each point to the grid's boundary, in one local equirectangular frame at the points' centre.
+
+    The frame's scale varies with latitude by tan(φ)·Δφ across the grid: about 0.1 % over 5 km at 60° N, so
+    centimetres at the 20 m flagging distance.
+    """
+    lon0, lat0 = float(lon.mean()), float(lat.mean())
+    kx, ky = metres_per_degree(lat0)
+    boundary = shapely.transform(
+        shapely.boundary(grid), lambda c: np.column_stack([(c[:, 0] - lon0) * kx, (c[:, 1] - lat0) * ky])
+    )
+    return shapely.distance(boundary, shapely.points((lon - lon0) * kx, (lat - lat0) * ky))
+
+
+def assign_many(index: LocateIndex, lon: np.ndarray, lat: np.ndarray,
+                near_boundary_m: float) -> list[Assignment | str]:  # fmt: skip
+    """Assign many WGS-84 points at once: an :class:`Assignment`, or the reason a point has none.
+
+    Points inside a grid are assigned vectorised (one lattice lookup for all, boundary distances per grid);
+    the few outside every grid go through :func:`assign` one by one (属地兜底, swapped or outside every area).
+    The answers are those of :func:`assign`.
+    """
+    out: list[Assignment | str] = [""] * len(lon)
+    positions = index.assign("grid", lon, lat)
+    order = np.argsort(positions, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(positions[order])) + 1) if len(order) else []
+    for members in groups:
+        position = int(positions[members[0]])
+        if position == OUTSIDE:
+            for k in members:
+                try:
+                    out[k] = assign(index, float(lon[k]), float(lat[k]), "wgs84", near_boundary_m)
+                except InvalidInput as exc:
+                    out[k] = str(exc.detail)
+            continue
+        grid = index.grids.infos[position]
+        snapshot = [a.as_dict() for a in (grid, *index.ancestors(grid))]
+        distances = _boundary_distances_m(index.grids.geoms[position], lon[members], lat[members])
+        for k, distance in zip(members, distances.tolist(), strict=True):
+            out[k] = _in_grid(float(lon[k]), float(lat[k]), grid, snapshot, distance, near_boundary_m)
+    return out
 
 
 def next_owner(snapshot: list[dict[str, Any]], level: str) -> dict[str, Any] | None:

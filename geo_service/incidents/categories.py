@@ -113,7 +113,9 @@ def _deadlines(raw: Any, inherited: dict[str, float] | None, where: str) -> dict
     merged = dict(inherited or {})
     for level, hours in (raw or {}).items():
         if level not in LEVELS:
-            raise ValueError(f"{where}: unknown level {level!r} in deadline_hours (levels: {', '.join(LEVELS)})")
+            raise ValueError(
+                f"{where}: unknown level {level!r} in deadline_hours (levels: {', '.join(LEVELS)})"
+            )
         if not isinstance(hours, int | float) or hours <= 0:
             raise ValueError(f"{where}: deadline for {level} must be a positive number of hours")
         merged[level] = float(hours)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,12 +37,13 @@ import numpy as np
 import shapely
 from tqdm import tqdm
 
-from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge, ServiceError
+from geo_service.coords import invalid_lonlat_mask, lonlat_problem, normalise_crs, to_wgs84_arrays
+from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge
 from geo_service.geocode.service import best_match
-from geo_service.incidents.assignment import Assignment, assign
+from geo_service.incidents.assignment import Assignment, assign, assign_many
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.intake import MAX_DESCRIPTION_CHARS, IncidentInput, new_row
+from geo_service.incidents.intake import MAX_DESCRIPTION_CHARS, IncidentInput, clean_reporter, input_crs
 from geo_service.locate.service import current_index
 from geo_service.store import audit
 from geo_service.store import incidents as store
@@ -187,36 +189,88 @@ def _input(values: dict[str, str]) -> IncidentInput:
     )  # fmt: skip
 
 
+def _category_of(
+    ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]]
+) -> list[ParsedRow]:
+    """Rows whose category resolves (each distinct text resolved once); the others go to ``errors``."""
+    found: dict[str, Category | str] = {}
+    kept = []
+    for parsed in rows:
+        key = parsed.data.category
+        if key not in found:
+            try:
+                found[key] = ctx.classification.resolve(key)
+            except InvalidInput as exc:
+                found[key] = str(exc.detail)
+        category = found[key]
+        if isinstance(category, str):
+            errors.append({"row": parsed.row, "detail": category})
+        else:
+            parsed.category = category
+            kept.append(parsed)
+    return kept
+
+
+def _wgs84(
+    rows: list[ParsedRow], errors: list[dict[str, Any]]
+) -> tuple[list[ParsedRow], np.ndarray, np.ndarray]:
+    """Rows with usable coordinates, converted to WGS-84 per CRS (vectorised); the others go to ``errors``."""
+    lon = np.array([p.data.lon for p in rows], dtype=np.float64)
+    lat = np.array([p.data.lat for p in rows], dtype=np.float64)
+    crs_names: dict[str | None, str | InvalidInput] = {}
+    usable = ~invalid_lonlat_mask(lon, lat)
+    crs_of = np.full(len(rows), "", dtype=object)
+    for k, parsed in enumerate(rows):
+        if not usable[k]:
+            errors.append({"row": parsed.row, "detail": lonlat_problem(parsed.data.lon, parsed.data.lat)})
+            continue
+        if parsed.data.crs not in crs_names:
+            try:
+                crs_names[parsed.data.crs] = normalise_crs(parsed.data.crs)
+            except InvalidInput as exc:
+                crs_names[parsed.data.crs] = exc
+        crs = crs_names[parsed.data.crs]
+        if isinstance(crs, InvalidInput):
+            usable[k] = False
+            errors.append({"row": parsed.row, "detail": crs.detail})
+        else:
+            crs_of[k] = crs
+    for crs in {c for c in crs_names.values() if isinstance(c, str)}:
+        group = usable & (crs_of == crs)
+        lon[group], lat[group] = to_wgs84_arrays(lon[group], lat[group], crs)
+    keep = np.flatnonzero(usable)
+    return [rows[k] for k in keep], lon[keep], lat[keep]
+
+
 def _resolve(ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]],
              progress: bool) -> list[ParsedRow]:  # fmt: skip
-    """Categories, CRS conversion and grid assignment for every row; rows that fail go to ``errors``."""
+    """Category, CRS conversion and grid assignment for every row; rows that fail go to ``errors``.
+
+    Rows with coordinates are assigned together (:func:`assign_many`); rows with only an address go through the
+    geocoder one by one (tens of milliseconds each).
+    """
     index = current_index(ctx.db)
     near_m = ctx.settings.near_boundary_m
-    categories: dict[str, Category | str] = {}
+    rows = _category_of(ctx, rows, errors)
+    by_coordinates, lon, lat = _wgs84([p for p in rows if p.data.lon is not None], errors)
     good: list[ParsedRow] = []
-    for parsed in tqdm(rows, desc="check rows", unit="row", disable=not progress, mininterval=1.0):
-        try:
-            key = parsed.data.category
-            if key not in categories:
-                try:
-                    categories[key] = ctx.classification.resolve(key)
-                except InvalidInput as exc:
-                    categories[key] = str(exc.detail)
-            found = categories[key]
-            if isinstance(found, str):
-                raise InvalidInput(found)
-            parsed.category = found
-            data = parsed.data
-            if data.lon is not None and data.lat is not None:
-                parsed.assignment = assign(index, data.lon, data.lat, data.crs, near_m)
-            else:
-                match = best_match(ctx.db, data.address or "", ctx.settings.geocode_min_score,
-                                   ctx.settings.geocode_margin, ctx.settings.geocode_same_place_m)  # fmt: skip
-                parsed.geocode = match.as_dict()
-                parsed.assignment = assign(index, match.candidate.lon, match.candidate.lat, "wgs84", near_m)
+    for parsed, where in zip(by_coordinates, assign_many(index, lon, lat, near_m), strict=True):
+        if isinstance(where, str):
+            errors.append({"row": parsed.row, "detail": where})
+        else:
+            parsed.assignment = where
             good.append(parsed)
-        except ServiceError as exc:
+    by_address = [p for p in rows if p.data.lon is None]
+    for parsed in tqdm(by_address, desc="geocode rows", unit="row", disable=not progress or not by_address):
+        try:
+            match = best_match(ctx.db, parsed.data.address or "", ctx.settings.geocode_min_score,
+                               ctx.settings.geocode_margin, ctx.settings.geocode_same_place_m)  # fmt: skip
+            parsed.geocode = match.as_dict()
+            parsed.assignment = assign(index, match.candidate.lon, match.candidate.lat, "wgs84", near_m)
+            good.append(parsed)
+        except InvalidInput as exc:
             errors.append({"row": parsed.row, "detail": exc.detail})
+    good.sort(key=lambda p: p.row)
     return good
 
 
@@ -264,13 +318,22 @@ def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, ac
         ids = store.allocate_ids(cur, len(fresh)) if fresh else []
         points = shapely.points([p.assignment.lon for p in fresh], [p.assignment.lat for p in fresh]) if fresh \
             else np.empty(0, dtype=object)  # fmt: skip
-        tuples = []
+        owners: dict[int, tuple[Any, ...]] = {}  # rows of one grid share one snapshot: one owner row for them
+        rows = []
         for incident_id, parsed, geom in zip(ids, fresh, ewkb_hex(points), strict=True):
-            row = new_row(parsed.data, parsed.category, parsed.assignment, now=now, actor=actor, source="import",
-                          geocode=parsed.geocode)  # fmt: skip
-            tuples.append((incident_id, *(row[c] for c in store.INSERT_COLUMNS), geom))
+            where, data = parsed.assignment, parsed.data
+            key = id(where.snapshot)
+            if key not in owners:
+                columns = {**where.columns(), "owner_key": len(owners),
+                           "area_snapshot": json.dumps(where.snapshot, ensure_ascii=False)}  # fmt: skip
+                owners[key] = tuple(columns[c] for c in store.BULK_OWNER_COLUMNS)
+            rows.append((incident_id, data.external_id, parsed.category.code, data.description, data.address,
+                         clean_reporter(data.reporter) or None, input_crs(data), data.lon, data.lat,
+                         where.near_boundary, where.rounded_distance_m, now + parsed.category.deadline(where.owner_level),
+                         parsed.geocode, owners[key][0], geom))  # fmt: skip
             outcome[id(parsed)] = incident_id
-        created = set(store.bulk_insert(cur, tuples, actor, now)) if tuples else set()
+        created = set(store.bulk_insert(cur, list(owners.values()), rows, at=now, actor=actor, source="import")) \
+            if rows else set()  # fmt: skip
         raced = [p.data.external_id for p in fresh if outcome[id(p)] not in created]
         if raced:  # another writer filed these tickets between our check and our insert
             known.update(store.ids_by_external_id(cur, raced))

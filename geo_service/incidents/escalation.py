@@ -84,7 +84,9 @@ def sweep(ctx: IncidentContext, now: datetime | None = None) -> list[Escalation]
             if not store.try_sweep_lock(cur, SWEEP_LOCK_KEY):
                 return done
             rows = store.overdue_for_update(cur, now, BATCH)
-            batch = [escalate_row(ctx, cur, row, now=now, actor=ACTOR, reason="overdue", note=None) for row in rows]
+            batch = [
+                escalate_row(ctx, cur, row, now=now, actor=ACTOR, reason="overdue", note=None) for row in rows
+            ]
         done.extend(batch)
         if len(rows) < BATCH:
             return done

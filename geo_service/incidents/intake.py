@@ -61,6 +61,16 @@ def check_input(data: IncidentInput) -> None:
         raise InvalidInput("external_id must not be blank")
 
 
+def clean_reporter(reporter: dict[str, Any]) -> dict[str, Any]:
+    """The caller's contact fields that carry a value."""
+    return {k: v for k, v in reporter.items() if v not in (None, "")}
+
+
+def input_crs(data: IncidentInput) -> str:
+    """The canonical CRS the input's coordinates are in (``wgs84`` for an address-only intake)."""
+    return normalise_crs(data.crs) if data.lon is not None else "wgs84"
+
+
 def new_row(data: IncidentInput, category: Category, where: Assignment, *, now: datetime, actor: str,
             source: str, geocode: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
     """The incident row for a new intake (columns of :data:`geo_service.store.incidents.INSERT_COLUMNS`)."""
@@ -69,9 +79,9 @@ def new_row(data: IncidentInput, category: Category, where: Assignment, *, now: 
         "category": category.code,
         "description": data.description,
         "address": data.address,
-        "reporter": {k: v for k, v in data.reporter.items() if v not in (None, "")},
+        "reporter": clean_reporter(data.reporter),
         "status": "reported",
-        "crs": normalise_crs(data.crs) if data.lon is not None else "wgs84",
+        "crs": input_crs(data),
         "input_lon": data.lon,
         "input_lat": data.lat,
         "created_at": now,
@@ -86,7 +96,9 @@ def new_row(data: IncidentInput, category: Category, where: Assignment, *, now: 
     }
 
 
-def locate_input(ctx: IncidentContext, data: IncidentInput) -> tuple[Assignment, dict[str, Any] | None, list[str]]:
+def locate_input(
+    ctx: IncidentContext, data: IncidentInput
+) -> tuple[Assignment, dict[str, Any] | None, list[str]]:
     """The assignment for the input's coordinates, or for its address through the geocoder.
 
     Returns the assignment, the geocoding record (None for coordinates) and notes for the dispatcher.

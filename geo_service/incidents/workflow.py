@@ -46,7 +46,9 @@ def list_incidents(
     if bbox is not None:
         west, south, east, north = bbox
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            raise InvalidInput("bbox must be west,south,east,north in degrees with west < east and south < north")
+            raise InvalidInput(
+                "bbox must be west,south,east,north in degrees with west < east and south < north"
+            )
     with ctx.db.cursor() as cur:
         return store.list_incidents(cur, grid_code=grid_code, statuses=statuses, categories=codes or None,
                                     bbox=bbox, overdue_at=ctx.now() if overdue else None, limit=limit,
@@ -73,7 +75,9 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
         if target == "escalated":
             done = escalate_row(ctx, cur, row, now=now, actor=principal.actor, reason="manual", note=note)
             if done.to_level is None:
-                raise Conflict(f"incident {incident_id} is already owned by the top level ({row['owner_level']})")
+                raise Conflict(
+                    f"incident {incident_id} is already owned by the top level ({row['owner_level']})"
+                )
         else:
             closed_at = now if target == "closed" else (None if target == "filed" else row["closed_at"])
             store.set_status(cur, incident_id, target, now, closed_at)
@@ -111,7 +115,10 @@ def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | 
         if row is None:
             raise NotFound(f"no incident {incident_id}")
         fields: dict[str, Any] = {"assignment_confirmed_by": principal.actor, "assignment_confirmed_at": now}
-        action, detail = "assignment_confirmed", {"grid_code": row["grid_code"], "owner_code": row["owner_code"]}
+        action, detail = (
+            "assignment_confirmed",
+            {"grid_code": row["grid_code"], "owner_code": row["owner_code"]},
+        )
         if grid_code is not None and grid_code != row["grid_code"]:
             if row["status"] not in REASSIGNABLE:
                 raise Conflict(f"incident {incident_id} is {row['status']}: reassign only before dispatch")

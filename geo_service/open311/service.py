@@ -207,7 +207,9 @@ def parse_datetime(value: str, name: str, ctx: IncidentContext) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise BadRequest(f"{name} must be a w3 datetime such as 2010-01-01T00:00:00Z, not {value!r}") from None
+        raise BadRequest(
+            f"{name} must be a w3 datetime such as 2010-01-01T00:00:00Z, not {value!r}"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=ctx.timezone)
 
 

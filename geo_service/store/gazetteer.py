@@ -72,6 +72,8 @@ def name_candidates(cur: Cursor, query: str, per_source: int) -> list[dict[str, 
 
 def entry(cur: Cursor, entry_id: int) -> dict[str, Any] | None:
     """One gazetteer entry (name, kind, lon, lat) by id: the ``address_id`` of Open311."""
-    cur.execute("SELECT name, kind, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM gazetteer WHERE id = %s", (entry_id,))
+    cur.execute(
+        "SELECT name, kind, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM gazetteer WHERE id = %s", (entry_id,)
+    )
     row = cur.fetchone()
     return None if row is None else dict(row)

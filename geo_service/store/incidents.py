@@ -174,7 +174,9 @@ def set_owner(cur: Cursor, incident_id: int, *, level: str, code: str, due_at: d
 
 
 def mark_top_overdue(cur: Cursor, incident_id: int, at: datetime) -> None:
-    cur.execute("UPDATE incidents SET top_overdue_at = %s, updated_at = %s WHERE id = %s", (at, at, incident_id))
+    cur.execute(
+        "UPDATE incidents SET top_overdue_at = %s, updated_at = %s WHERE id = %s", (at, at, incident_id)
+    )
 
 
 def set_assignment(cur: Cursor, incident_id: int, fields: dict[str, Any], at: datetime) -> None:
@@ -191,7 +193,8 @@ def set_assignment(cur: Cursor, incident_id: int, fields: dict[str, Any], at: da
 def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str, Any]]:
     """Active incidents past their deadline that no top-level miss was noted for, locked (others skip them)."""
     cur.execute(
-        _SELECT + """ WHERE i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
+        _SELECT
+        + """ WHERE i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
                         AND i.due_at < %s AND i.top_overdue_at IS NULL
                       ORDER BY i.due_at LIMIT %s FOR UPDATE OF i SKIP LOCKED""",
         (now, limit),
@@ -213,24 +216,55 @@ def allocate_ids(cur: Cursor, count: int) -> list[int]:
     return [int(row["id"]) for row in cur.fetchall()]
 
 
-def bulk_insert(cur: Cursor, rows: list[tuple[Any, ...]], actor: str, at: datetime) -> list[int]:
-    """Insert prepared rows (``id``, the :data:`INSERT_COLUMNS`, then hex EWKB) skipping taken external ids;
-    writes a ``created`` history entry for each; returns the ids created."""
-    cur.execute("CREATE TEMP TABLE _incident_rows (LIKE incidents INCLUDING DEFAULTS) ON COMMIT DROP")
-    columns = ["id", *INSERT_COLUMNS, "geom"]
-    copy_rows(cur, "_incident_rows", columns, rows)
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+# A bulk intake COPYs the per-row columns, and the owner columns once per distinct assignment (rows in one grid
+# share them), then inserts the join: half the bytes through COPY of one wide table.
+BULK_ROW_COLUMNS = ("id", "external_id", "category", "description", "address", "reporter", "crs", "input_lon",
+                    "input_lat", "near_boundary", "distance_to_boundary_m", "due_at", "geocode", "owner_key", "geom")  # fmt: skip
+BULK_OWNER_COLUMNS = ("owner_key", "grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot",
+                      "community_code", "street_code", "district_code")  # fmt: skip
+
+
+def bulk_insert(cur: Cursor, owners: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], *, at: datetime,
+                actor: str, source: str) -> list[int]:  # fmt: skip
+    """Insert new incidents in state ``reported`` skipping taken external ids, with a ``created`` history entry
+    each; returns the ids created.
+
+    ``owners``: tuples of :data:`BULK_OWNER_COLUMNS`; ``rows``: tuples of :data:`BULK_ROW_COLUMNS` (ids from
+    :func:`allocate_ids`, geometry as hex EWKB).
+    """
     cur.execute(
-        sql.SQL(
-            """WITH created AS (
-                   INSERT INTO incidents ({names}) SELECT {names} FROM _incident_rows ORDER BY id
-                   ON CONFLICT (external_id) DO NOTHING
-                   RETURNING id, status, created_at)
-               INSERT INTO incident_history (incident_id, at, actor, action, to_status, detail)
-               SELECT id, %s, %s, 'created', status, '{{"source": "import"}}'::jsonb FROM created
-               RETURNING incident_id"""
-        ).format(names=names),
-        (at, actor),
+        """CREATE TEMP TABLE _bulk_owners (
+               owner_key integer PRIMARY KEY, grid_code text, grid_version integer, owner_level text,
+               owner_code text, area_snapshot jsonb, community_code text, street_code text, district_code text
+           ) ON COMMIT DROP;
+           CREATE TEMP TABLE _bulk_rows (
+               id bigint, external_id text, category text, description text, address text, reporter jsonb,
+               crs text, input_lon float8, input_lat float8, near_boundary boolean, distance_to_boundary_m float8,
+               due_at timestamptz, geocode jsonb, owner_key integer, geom geometry(Point, 4326)
+           ) ON COMMIT DROP"""
+    )
+    copy_rows(cur, "_bulk_owners", BULK_OWNER_COLUMNS, owners)
+    copy_rows(cur, "_bulk_rows", BULK_ROW_COLUMNS, rows)
+    cur.execute(
+        """WITH created AS (
+               INSERT INTO incidents (id, external_id, category, description, address, reporter, status, crs,
+                                      input_lon, input_lat, grid_code, grid_version, owner_level, owner_code,
+                                      area_snapshot, near_boundary, distance_to_boundary_m, created_at, updated_at,
+                                      due_at, source, created_by, geocode, community_code, street_code,
+                                      district_code, geom)
+               SELECT r.id, r.external_id, r.category, r.description, r.address, coalesce(r.reporter, '{}'),
+                      'reported', r.crs, r.input_lon, r.input_lat, o.grid_code, o.grid_version, o.owner_level,
+                      o.owner_code, o.area_snapshot, r.near_boundary, r.distance_to_boundary_m, %(at)s, %(at)s,
+                      r.due_at, %(source)s, %(actor)s, r.geocode, o.community_code, o.street_code, o.district_code,
+                      r.geom
+               FROM _bulk_rows r JOIN _bulk_owners o USING (owner_key)
+               ON CONFLICT (external_id) DO NOTHING
+               RETURNING id)
+           INSERT INTO incident_history (incident_id, at, actor, action, to_status, detail)
+           SELECT id, %(at)s, %(actor)s, 'created', 'reported', jsonb_build_object('source', %(source)s)
+           FROM created
+           RETURNING incident_id""",
+        {"at": at, "actor": actor, "source": source},
     )
     return [int(row["incident_id"]) for row in cur.fetchall()]
 

@@ -70,7 +70,10 @@ def test_fuzzy_queries(client: TestClient, query: str, expected: str) -> None:
 
 
 def test_sources_and_bad_queries(client: TestClient) -> None:
-    kinds = {c["kind"] for c in client.get("/api/geocode", params={"q": "apteekki", "limit": 50}).json()["candidates"]}
+    kinds = {
+        c["kind"]
+        for c in client.get("/api/geocode", params={"q": "apteekki", "limit": 50}).json()["candidates"]
+    }
     assert "facility" in kinds
     assert client.get("/api/geocode", params={"q": "  "}).status_code == 422
     assert client.get("/api/geocode", params={"q": "x" * 500}).status_code == 422
@@ -86,7 +89,9 @@ def test_address_only_intake_uses_the_best_candidate(client: TestClient, dispatc
     assert created["grid_code"] == GRID_1 and created["address"] == "中山路12号"
     assert created["geocode"]["name"] == "中山路12号" and created["geocode"]["score"] == 1.0
     assert any("located by address" in note for note in created["notes"])
-    other = client.post("/api/incidents", json={**body, "address": "中山路二十一号"}, headers=dispatcher_headers)
+    other = client.post(
+        "/api/incidents", json={**body, "address": "中山路二十一号"}, headers=dispatcher_headers
+    )
     assert other.json()["grid_code"] == GRID_2
     far = client.post("/api/incidents", json={**body, "address": "中山路120号"}, headers=dispatcher_headers)
     assert far.json()["grid_code"] == GRID_4

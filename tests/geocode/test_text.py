@@ -42,6 +42,8 @@ def test_query_with_city_prefix_and_chinese_numerals() -> None:
 
 def test_latin_script() -> None:
     assert match_score("mannerheimintie 5", "Mannerheimintie 5") == 1.0
-    assert match_score("Mannerheimintie 5", "Mannerheimintie") > match_score("Mannerheimintie 5", "Mannerheimintie 50")
+    assert match_score("Mannerheimintie 5", "Mannerheimintie") > match_score(
+        "Mannerheimintie 5", "Mannerheimintie 50"
+    )
     assert match_score("kaivokattu 2", "Kaivokatu 2") > 0.9  # a typo
     assert match_score("xyz", "Kaivokatu 2") < 0.2

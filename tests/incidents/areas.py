@@ -71,7 +71,9 @@ def load_hierarchy(client: TestClient, planner_headers: dict[str, str]) -> None:
     assert response.status_code in (200, 201), response.text
 
 
-def incident(client: TestClient, headers: dict[str, str], point: str | tuple[float, float], **fields: Any) -> Any:
+def incident(
+    client: TestClient, headers: dict[str, str], point: str | tuple[float, float], **fields: Any
+) -> Any:
     """POST an incident at a named point (or (lon, lat)) with a default category; returns the response."""
     lon, lat = POINTS[point] if isinstance(point, str) else point
     body = {"lon": lon, "lat": lat, "category": "E0102", "description": "test", **fields}

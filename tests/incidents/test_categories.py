@@ -55,8 +55,11 @@ HOURS = "{grid: 1, community: 1, street: 1, district: 1}"
         (f"classes: [{{code: E01, kind: rumour, name: x, deadline_hours: {HOURS}}}]", "kind must be"),
         ("classes: [{code: E01, kind: event, name: x, deadline_hours: {grid: -1}}]", "positive"),
         ("classes: [{code: E01, kind: event, name: x, deadline_hours: {city: 1}}]", "unknown level"),
-        (f"classes: [{{code: E01, kind: event, name: x, deadline_hours: {HOURS}, subclasses: [{{code: E01, "
-         "name: y}]}]", "used twice"),
+        (
+            f"classes: [{{code: E01, kind: event, name: x, deadline_hours: {HOURS}, subclasses: [{{code: E01, "
+            "name: y}]}]",
+            "used twice",
+        ),
         ("just text", "expected a mapping"),
     ],
 )

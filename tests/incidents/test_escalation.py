@@ -38,7 +38,9 @@ def _history(client: TestClient, headers: dict, incident_id: int) -> list[dict]:
     return client.get(f"/api/incidents/{incident_id}/history", headers=headers).json()["history"]
 
 
-def test_overdue_incident_climbs_the_ladder(timed: TestClient, clock: ManualClock, dispatcher_headers: dict) -> None:
+def test_overdue_incident_climbs_the_ladder(
+    timed: TestClient, clock: ManualClock, dispatcher_headers: dict
+) -> None:
     ctx = timed.app.state.incident_context
     created = incident(timed, dispatcher_headers, "grid_1", category="E0102").json()  # 4 h, 8 h, 24 h, 120 h
     assert created["owner_level"] == "grid"
@@ -49,7 +51,11 @@ def test_overdue_incident_climbs_the_ladder(timed: TestClient, clock: ManualCloc
     clock.advance(minutes=2)
     assert created["id"] in [e.incident_id for e in sweep(ctx)]
     now = timed.get(f"/api/incidents/{created['id']}", headers=dispatcher_headers).json()
-    assert now["status"] == "escalated" and now["owner_level"] == "community" and now["owner_code"] == COMMUNITY_SW
+    assert (
+        now["status"] == "escalated"
+        and now["owner_level"] == "community"
+        and now["owner_code"] == COMMUNITY_SW
+    )
     assert datetime.fromisoformat(now["due_at"]) == clock.now + timedelta(hours=8)  # the community's own time
     assert now["grid_code"] == GRID_1  # the territory does not change, the owner does
 
@@ -74,7 +80,9 @@ def test_overdue_incident_climbs_the_ladder(timed: TestClient, clock: ManualCloc
     assert [h["action"] for h in history].count("overdue") == 1
 
 
-def test_escalation_skips_missing_levels(timed: TestClient, clock: ManualClock, dispatcher_headers: dict) -> None:
+def test_escalation_skips_missing_levels(
+    timed: TestClient, clock: ManualClock, dispatcher_headers: dict
+) -> None:
     created = incident(timed, dispatcher_headers, "community_only", category="E0102").json()
     assert created["owner_level"] == "community"
     clock.advance(hours=9)  # the community's 8 h
@@ -98,7 +106,9 @@ def test_resolved_and_rejected_incidents_do_not_escalate(timed: TestClient, cloc
     assert done["id"] not in escalated and rejected["id"] not in escalated
 
 
-def test_manual_escalation_needs_a_note_and_moves_one_level(timed: TestClient, dispatcher_headers: dict) -> None:
+def test_manual_escalation_needs_a_note_and_moves_one_level(
+    timed: TestClient, dispatcher_headers: dict
+) -> None:
     created = incident(timed, dispatcher_headers, "grid_1").json()
     url = f"/api/incidents/{created['id']}/transition"
     timed.post(url, json={"to": "filed"}, headers=dispatcher_headers)

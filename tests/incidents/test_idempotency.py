@@ -52,7 +52,9 @@ def server(db: Database) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def test_fifty_concurrent_posts_create_one_incident(server: str, db: Database, dispatcher_headers: dict) -> None:
+def test_fifty_concurrent_posts_create_one_incident(
+    server: str, db: Database, dispatcher_headers: dict
+) -> None:
     lon, lat = POINTS["grid_1"]
     body = {"lon": lon, "lat": lat, "category": "E0102", "external_id": "12345-RACE", "description": "race"}
     barrier = threading.Barrier(CONCURRENT_POSTS)

@@ -28,18 +28,27 @@ def _post(client: TestClient, headers: dict, content: bytes, **params: str):
                        headers={**headers, "Content-Type": "text/csv"})  # fmt: skip
 
 
-def test_utf8_import_and_idempotent_reimport(client: TestClient, dispatcher_headers: dict, db: Database) -> None:
-    text = HEADER + _line("U-1", "grid_1") + _line("U-2", "grid_2", "街面秩序") + _line("U-3", "community_only")
+def test_utf8_import_and_idempotent_reimport(
+    client: TestClient, dispatcher_headers: dict, db: Database
+) -> None:
+    text = (
+        HEADER + _line("U-1", "grid_1") + _line("U-2", "grid_2", "街面秩序") + _line("U-3", "community_only")
+    )
     first = _post(client, dispatcher_headers, text.encode("utf-8"))
     assert first.status_code == 200, first.text
     body = first.json()
     assert (body["created"], body["existing"], body["errors"], body["encoding"]) == (3, 0, [], "utf-8")
-    assert [r["row"] for r in body["rows"]] == [2, 3, 4] and {r["result"] for r in body["rows"]} == {"created"}
+    assert [r["row"] for r in body["rows"]] == [2, 3, 4] and {r["result"] for r in body["rows"]} == {
+        "created"
+    }
     by_row = {r["row"]: r["id"] for r in body["rows"]}
     first_incident = client.get(f"/api/incidents/{by_row[2]}", headers=dispatcher_headers).json()
     assert first_incident["grid_code"] == GRID_1 and first_incident["source"] == "import"
     assert client.get(f"/api/incidents/{by_row[3]}", headers=dispatcher_headers).json()["category"] == "E05"
-    assert client.get(f"/api/incidents/{by_row[4]}", headers=dispatcher_headers).json()["owner_code"] == COMMUNITY_SE
+    assert (
+        client.get(f"/api/incidents/{by_row[4]}", headers=dispatcher_headers).json()["owner_code"]
+        == COMMUNITY_SE
+    )
     history = client.get(f"/api/incidents/{by_row[2]}/history", headers=dispatcher_headers).json()["history"]
     assert history[0]["action"] == "created"
 
@@ -50,14 +59,20 @@ def test_utf8_import_and_idempotent_reimport(client: TestClient, dispatcher_head
 
 
 def test_gbk_detected_and_declared(client: TestClient, dispatcher_headers: dict, db: Database) -> None:
-    text = HEADER + _line("G-1", "grid_2", "暴露垃圾", "小区门口垃圾无人清运") + _line("G-2", "grid_1", "无照经营游商", "占道")
+    text = (
+        HEADER
+        + _line("G-1", "grid_2", "暴露垃圾", "小区门口垃圾无人清运")
+        + _line("G-2", "grid_1", "无照经营游商", "占道")
+    )
     gbk = text.encode("gbk")
     with pytest.raises(UnicodeDecodeError):
         gbk.decode("utf-8")  # the test really is GBK
     detected = _post(client, dispatcher_headers, gbk)
     assert detected.status_code == 200, detected.text
     assert detected.json()["encoding"] == "gbk" and detected.json()["created"] == 2
-    stored = client.get(f"/api/incidents/{detected.json()['rows'][0]['id']}", headers=dispatcher_headers).json()
+    stored = client.get(
+        f"/api/incidents/{detected.json()['rows'][0]['id']}", headers=dispatcher_headers
+    ).json()
     assert stored["description"] == "小区门口垃圾无人清运" and stored["grid_code"] == GRID_2
     declared = _post(client, dispatcher_headers, (HEADER + _line("G-3", "grid_1", "E0501", "游商")).encode("gbk"),
                      encoding="gbk")  # fmt: skip
@@ -96,7 +111,9 @@ def test_atomic_import_leaves_nothing(client: TestClient, dispatcher_headers: di
     body = response.json()
     assert "nothing was written" in body["detail"] and body["created"] == 0
     assert [e["row"] for e in body["errors"]] == [3, 4, 5, 6]
-    assert "outside every" in body["errors"][1]["detail"] and "unknown category" in body["errors"][2]["detail"]
+    assert (
+        "outside every" in body["errors"][1]["detail"] and "unknown category" in body["errors"][2]["detail"]
+    )
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM incidents")
         assert cur.fetchone()[0] == before

@@ -137,7 +137,9 @@ def test_gcj02_input_is_converted(client: TestClient, dispatcher_headers: dict) 
     assert math.isclose(body["lon"], lon, abs_tol=1e-7) and body["input_lon"] == glon
 
 
-def test_roles_and_reporter_privacy(client: TestClient, dispatcher_headers: dict, planner_headers: dict) -> None:
+def test_roles_and_reporter_privacy(
+    client: TestClient, dispatcher_headers: dict, planner_headers: dict
+) -> None:
     assert incident(client, {}, "grid_1").status_code == 401
     assert incident(client, planner_headers, "grid_1").status_code == 403
     created = incident(client, dispatcher_headers, "grid_1", reporter={"phone": "13900000000"}).json()
@@ -158,8 +160,12 @@ def test_list_filters(client: TestClient, dispatcher_headers: dict) -> None:
     west = client.get("/api/incidents", params={"bbox": "24.930,60.160,24.9375,60.171"},
                       headers=dispatcher_headers).json()  # fmt: skip
     assert west["features"] and all(f["properties"]["lon"] <= 24.9375 for f in west["features"])
-    assert client.get("/api/incidents", params={"status": "lost"}, headers=dispatcher_headers).status_code == 422
-    assert client.get("/api/incidents", params={"bbox": "1,2,3"}, headers=dispatcher_headers).status_code == 422
+    assert (
+        client.get("/api/incidents", params={"status": "lost"}, headers=dispatcher_headers).status_code == 422
+    )
+    assert (
+        client.get("/api/incidents", params={"bbox": "1,2,3"}, headers=dispatcher_headers).status_code == 422
+    )
     assert client.get("/api/incidents/999999", headers=dispatcher_headers).status_code == 404
 
 

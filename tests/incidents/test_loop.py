@@ -15,7 +15,9 @@ MAIN_PATH = ["filed", "dispatched", "in_progress", "resolved", "verified", "clos
 
 
 def _move(client: TestClient, headers: dict, incident_id: int, to: str, note: str | None = None):
-    return client.post(f"/api/incidents/{incident_id}/transition", json={"to": to, "note": note}, headers=headers)
+    return client.post(
+        f"/api/incidents/{incident_id}/transition", json={"to": to, "note": note}, headers=headers
+    )
 
 
 def _snapshot(client: TestClient, headers: dict, incident_id: int) -> tuple[dict, int]:
@@ -24,7 +26,9 @@ def _snapshot(client: TestClient, headers: dict, incident_id: int) -> tuple[dict
     return row, len(history)
 
 
-def test_every_illegal_transition_is_refused_along_the_loop(client: TestClient, dispatcher_headers: dict) -> None:
+def test_every_illegal_transition_is_refused_along_the_loop(
+    client: TestClient, dispatcher_headers: dict
+) -> None:
     incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
     for target in [*MAIN_PATH, None]:
         row, entries = _snapshot(client, dispatcher_headers, incident_id)
@@ -66,8 +70,12 @@ def test_side_paths_and_roles(client: TestClient, dispatcher_headers: dict, plan
     incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
     assert _move(client, planner_headers, incident_id, "filed").status_code == 403
     assert _move(client, {}, incident_id, "filed").status_code == 401
-    assert _move(client, dispatcher_headers, incident_id, "rejected").status_code == 422  # a reason is required
-    assert _move(client, dispatcher_headers, incident_id, "rejected", "not within our remit").status_code == 200
+    assert (
+        _move(client, dispatcher_headers, incident_id, "rejected").status_code == 422
+    )  # a reason is required
+    assert (
+        _move(client, dispatcher_headers, incident_id, "rejected", "not within our remit").status_code == 200
+    )
     reopen = _move(client, dispatcher_headers, incident_id, "filed", "caller insists")
     assert reopen.status_code == 403 and "admin" in reopen.json()["detail"]
     assert _move(client, admin_headers, incident_id, "filed", "caller insists").json()["status"] == "filed"

@@ -25,6 +25,7 @@ def story(db: Database, areas: None, dispatcher_headers: dict) -> Iterator[tuple
     clock = ManualClock(START)
     app = create_app(db=db, clock=clock, incident_settings=IncidentSettings(escalation_enabled=False))
     with TestClient(app) as client:
+
         def close_after(hours: float) -> None:
             incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
             clock.advance(hours=hours)
@@ -57,12 +58,21 @@ def test_grid_numbers(story: tuple[TestClient, ManualClock]) -> None:
     assert body["level"] == "grid"
     one = _area(body, GRID_1)
     assert one["name"] == "一网格" and one["total"] == 4
-    assert one["by_status"]["closed"] == 2 and one["by_status"]["rejected"] == 1 and one["by_status"]["reported"] == 1
+    assert (
+        one["by_status"]["closed"] == 2
+        and one["by_status"]["rejected"] == 1
+        and one["by_status"]["reported"] == 1
+    )
     assert one["resolution_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert one["median_hours_to_close"] == pytest.approx(20.0)
     assert one["overdue"] == 1
     two = _area(body, GRID_2)
-    assert (two["total"], two["by_status"]["in_progress"], two["resolution_rate"], two["overdue"]) == (1, 1, 0.0, 1)
+    assert (two["total"], two["by_status"]["in_progress"], two["resolution_rate"], two["overdue"]) == (
+        1,
+        1,
+        0.0,
+        1,
+    )
     assert two["median_hours_to_close"] is None
     assert all(a["code"] != COMMUNITY_SE for a in body["areas"])  # 属地兜底 incidents have no grid
 

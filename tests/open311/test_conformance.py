@@ -107,7 +107,14 @@ def test_service_definition(client: TestClient) -> None:
     attribute = definition["attributes"][0]
     assert set(attribute) == {"variable", "code", "datatype", "required", "datatype_description", "order",
                               "description", "values"}  # fmt: skip
-    assert attribute["datatype"] in ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+    assert attribute["datatype"] in (
+        "string",
+        "number",
+        "datetime",
+        "text",
+        "singlevaluelist",
+        "multivaluelist",
+    )
     assert attribute["order"] == 1 and attribute["variable"] is True
     root = _xml(client.get(f"{BASE}/services/C0101.xml"))
     assert root.tag == "service_definition" and root.findtext("service_code") == "C0101"
@@ -130,7 +137,9 @@ def test_post_request_form_encoded(client: TestClient, dispatcher_headers: dict)
     assert isinstance(created, list) and len(created) == 1
     assert set(created[0]) == {"service_request_id", "service_notice", "account_id"}  # no token for realtime
     assert created[0]["account_id"] == "acct-7" and created[0]["service_notice"]
-    incident = client.get(f"/api/incidents/{created[0]['service_request_id']}", headers=dispatcher_headers).json()
+    incident = client.get(
+        f"/api/incidents/{created[0]['service_request_id']}", headers=dispatcher_headers
+    ).json()
     assert incident["source"] == "open311" and incident["grid_code"] == GRID_1
     assert incident["attributes"] == {"component_id": "1101010300020001"}
     assert incident["reporter"]["email"] == "caller@example.org" and incident["category"] == "C0102"
@@ -160,7 +169,9 @@ def test_post_request_location_forms(client: TestClient, dispatcher_headers: dic
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_post_request_errors(client: TestClient, dispatcher_headers: dict, planner_headers: dict, fmt: str) -> None:
+def test_post_request_errors(
+    client: TestClient, dispatcher_headers: dict, planner_headers: dict, fmt: str
+) -> None:
     lon, lat = POINTS["grid_1"]
     good = {"api_key": _token(dispatcher_headers), "service_code": "E0102", "lat": str(lat), "long": str(lon)}
     _errors(_post(client, fmt, **{k: v for k, v in good.items() if k != "api_key"}), 403)
@@ -187,7 +198,9 @@ def test_get_request_and_requests(client: TestClient, dispatcher_headers: dict) 
     assert set(request) == REQUEST_KEYS
     assert request["service_request_id"] == first and request["status"] == "open"
     assert request["service_code"] == "E0102" and request["service_name"] == "暴露垃圾"
-    assert request["lat"] == pytest.approx(POINTS["grid_1"][1]) and request["long"] == pytest.approx(POINTS["grid_1"][0])
+    assert request["lat"] == pytest.approx(POINTS["grid_1"][1]) and request["long"] == pytest.approx(
+        POINTS["grid_1"][0]
+    )
     assert GRID_1 in request["agency_responsible"]
     for field in ("requested_datetime", "updated_datetime", "expected_datetime"):
         assert W3_DATETIME.match(request[field]), request[field]
@@ -202,7 +215,9 @@ def test_get_request_and_requests(client: TestClient, dispatcher_headers: dict) 
                                                        "status": "closed", "service_code": "C0101"}).json()  # fmt: skip
     assert {r["service_request_id"] for r in both} == {first, second}
     by_code = client.get(f"{BASE}/requests.json", params={"service_code": "E0501"}).json()
-    assert second in {r["service_request_id"] for r in by_code} and first not in {r["service_request_id"] for r in by_code}
+    assert second in {r["service_request_id"] for r in by_code} and first not in {
+        r["service_request_id"] for r in by_code
+    }
     multi = client.get(f"{BASE}/requests.json", params={"service_code": "E0102,E0501"}).json()
     assert {first, second} <= {r["service_request_id"] for r in multi}
     _errors(client.get(f"{BASE}/requests.json", params={"status": "pending"}), 400)
@@ -218,8 +233,12 @@ def test_status_follows_the_closed_loop(client: TestClient, dispatcher_headers: 
     closed = client.get(f"{BASE}/requests/{request_id}.json").json()[0]
     assert closed["status"] == "closed" and closed["status_notes"] == "已回访，群众满意"
     assert closed["expected_datetime"] is None
-    assert datetime.fromisoformat(closed["updated_datetime"]) >= datetime.fromisoformat(closed["requested_datetime"])
-    open_ids = {r["service_request_id"] for r in client.get(f"{BASE}/requests.json", params={"status": "open"}).json()}
+    assert datetime.fromisoformat(closed["updated_datetime"]) >= datetime.fromisoformat(
+        closed["requested_datetime"]
+    )
+    open_ids = {
+        r["service_request_id"] for r in client.get(f"{BASE}/requests.json", params={"status": "open"}).json()
+    }
     closed_ids = {r["service_request_id"] for r in client.get(f"{BASE}/requests.json",
                                                               params={"status": "closed"}).json()}  # fmt: skip
     assert request_id in closed_ids and request_id not in open_ids
@@ -270,6 +289,9 @@ def test_jurisdiction(db: Database) -> None:
     app = create_app(db=db, incident_settings=IncidentSettings(escalation_enabled=False,
                                                                open311_jurisdiction_id="helsinki.test"))  # fmt: skip
     with TestClient(app) as client:
-        assert client.get(f"{BASE}/services.json", params={"jurisdiction_id": "helsinki.test"}).status_code == 200
+        assert (
+            client.get(f"{BASE}/services.json", params={"jurisdiction_id": "helsinki.test"}).status_code
+            == 200
+        )
         assert client.get(f"{BASE}/services.json").status_code == 200  # optional with one jurisdiction
         _errors(client.get(f"{BASE}/services.xml", params={"jurisdiction_id": "elsewhere.org"}), 404)

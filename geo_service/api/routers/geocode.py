@@ -15,7 +15,9 @@ router = APIRouter(prefix="/api", tags=["geocode"])
 
 @router.get("/geocode")
 def get_geocode(
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="address or place, Chinese or Latin script")],
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_CHARS, description="address or place, Chinese or Latin script")
+    ],
     db: Annotated[Database, Depends(get_db)],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:

@@ -37,7 +37,9 @@ class IncidentBody(BaseModel):
     lon: float | None = Field(default=None, description="longitude, degrees in crs")
     lat: float | None = Field(default=None, description="latitude, degrees in crs")
     crs: str | None = Field(default="wgs84", description="wgs84 | gcj02 | bd09 | cgcs2000")
-    address: str | None = Field(default=None, max_length=500, description="used to locate when lon/lat are absent")
+    address: str | None = Field(
+        default=None, max_length=500, description="used to locate when lon/lat are absent"
+    )
     category: str = Field(min_length=1, max_length=100, description="code or name from the classification")
     description: str | None = Field(default=None, max_length=4000)
     external_id: str | None = Field(default=None, max_length=100, description="the 12345 ticket number")
@@ -51,7 +53,9 @@ class TransitionBody(BaseModel):
 
 
 class AssignmentBody(BaseModel):
-    grid_code: str | None = Field(default=None, max_length=100, description="omit to confirm the current grid")
+    grid_code: str | None = Field(
+        default=None, max_length=100, description="omit to confirm the current grid"
+    )
     note: str | None = Field(default=None, max_length=4000)
 
 
@@ -131,7 +135,9 @@ def get_history(incident_id: int, ctx: Ctx, _principal: Caller) -> dict[str, Any
 
 
 @router.post("/api/incidents/{incident_id}/assignment")
-def post_assignment(incident_id: int, body: AssignmentBody, ctx: Ctx, principal: Dispatcher) -> dict[str, Any]:
+def post_assignment(
+    incident_id: int, body: AssignmentBody, ctx: Ctx, principal: Dispatcher
+) -> dict[str, Any]:
     """Confirm the grid of a (near-boundary) incident, or move it to ``grid_code`` before dispatch."""
     row = workflow.confirm_assignment(ctx, incident_id, body.grid_code, body.note, principal)
     return records.present(ctx, row)

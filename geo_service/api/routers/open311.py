@@ -51,7 +51,9 @@ class Open311Route(APIRoute):
             except (ServiceError, HTTPException) as exc:
                 return render_errors(fmt, _status(exc), [str(exc.detail)])
             except RequestValidationError as exc:
-                problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
+                problems = [
+                    f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+                ]
                 return render_errors(fmt, 400, problems or ["invalid request"])
             except DatabaseUnavailable as exc:
                 return render_errors(fmt, 503, [f"service temporarily unavailable: {exc}"])
@@ -75,7 +77,9 @@ def get_services(fmt: str, ctx: Ctx, jurisdiction_id: str | None = None) -> Resp
 
 
 @router.get("/services/{service_code}.{fmt}")
-def get_service_definition(service_code: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None) -> Response:
+def get_service_definition(
+    service_code: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None
+) -> Response:
     service.check_jurisdiction(ctx, jurisdiction_id)
     return render(fmt, "service_definition", service.service_definition(ctx, service_code))
 

@@ -20,10 +20,8 @@ ALTER TABLE incidents
         owner_level IS NULL OR owner_level IN ('grid', 'community', 'street', 'district')),
     ADD CONSTRAINT incidents_source_known CHECK (source IN ('api', 'import', 'open311', 'demo'));
 
-CREATE INDEX incidents_owner ON incidents (owner_level, owner_code);
 CREATE INDEX incidents_community ON incidents (community_code);
 CREATE INDEX incidents_street ON incidents (street_code);
-CREATE INDEX incidents_category ON incidents (category);
 -- the escalation sweep reads only incidents that are still being handled
 CREATE INDEX incidents_due_open ON incidents (due_at)
     WHERE status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated');
@@ -34,30 +32,39 @@ CREATE INDEX IF NOT EXISTS stations_name_trgm ON stations USING gin (name gin_tr
 CREATE INDEX IF NOT EXISTS areas_current_name_trgm ON areas USING gin (name gin_trgm_ops) WHERE valid_to IS NULL;
 
 -- Incident numbers per current area, for the map (the tile server's incident_stats layer reads this view).
--- An incident counts for the areas in its snapshot, so a later boundary edit does not move it.
+-- An incident counts for the areas it was assigned to at intake (its snapshot, copied into the code columns),
+-- so a later boundary edit does not move it.
 CREATE VIEW incident_area_stats AS
-WITH counted AS (
-    SELECT a.level, a.code,
-           count(i.id)                                                          AS total,
-           count(i.id) FILTER (WHERE i.status NOT IN ('resolved', 'verified', 'closed', 'rejected')) AS open,
-           count(i.id) FILTER (WHERE i.status IN ('resolved', 'verified', 'closed'))                 AS resolved,
-           count(i.id) FILTER (WHERE i.status = 'rejected')                     AS rejected,
-           count(i.id) FILTER (WHERE i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
-                               AND i.due_at < now())                            AS overdue,
-           percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY extract(epoch FROM i.closed_at - i.created_at) / 3600.0)
-               FILTER (WHERE i.closed_at IS NOT NULL)                           AS median_hours_to_close
-    FROM areas a
-    LEFT JOIN incidents i ON i.area_snapshot @> jsonb_build_array(jsonb_build_object('code', a.code))
-    WHERE a.valid_to IS NULL
-    GROUP BY a.level, a.code
+WITH assigned AS (
+    SELECT 'grid' AS level, grid_code AS code, status, due_at, created_at, closed_at
+    FROM incidents WHERE grid_code IS NOT NULL
+    UNION ALL
+    SELECT 'community', community_code, status, due_at, created_at, closed_at
+    FROM incidents WHERE community_code IS NOT NULL
+    UNION ALL
+    SELECT 'street', street_code, status, due_at, created_at, closed_at
+    FROM incidents WHERE street_code IS NOT NULL
+    UNION ALL
+    SELECT 'district', district_code, status, due_at, created_at, closed_at
+    FROM incidents WHERE district_code IS NOT NULL
+), counted AS (
+    SELECT level, code,
+           count(*)                                                                   AS total,
+           count(*) FILTER (WHERE status NOT IN ('resolved', 'verified', 'closed', 'rejected')) AS open,
+           count(*) FILTER (WHERE status IN ('resolved', 'verified', 'closed'))        AS resolved,
+           count(*) FILTER (WHERE status = 'rejected')                                AS rejected,
+           count(*) FILTER (WHERE status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
+                            AND due_at < now())                                       AS overdue,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - created_at) / 3600.0)
+               FILTER (WHERE closed_at IS NOT NULL)                                   AS median_hours_to_close
+    FROM assigned GROUP BY level, code
 )
-SELECT a.id, a.level, a.code, a.name, c.total, c.open, c.resolved, c.rejected, c.overdue,
+SELECT a.id, a.level, a.code, a.name,
+       coalesce(c.total, 0) AS total, coalesce(c.open, 0) AS open, coalesce(c.resolved, 0) AS resolved,
+       coalesce(c.rejected, 0) AS rejected, coalesce(c.overdue, 0) AS overdue,
        CASE WHEN c.total - c.rejected > 0 THEN round(c.resolved::numeric / (c.total - c.rejected), 4) END
            AS resolution_rate,
        round(c.median_hours_to_close::numeric, 2) AS median_hours_to_close,
        a.geom
-FROM areas a JOIN counted c ON c.level = a.level AND c.code = a.code
+FROM areas a LEFT JOIN counted c ON c.level = a.level AND c.code = a.code
 WHERE a.valid_to IS NULL;
-
-CREATE INDEX incidents_snapshot ON incidents USING gin (area_snapshot jsonb_path_ops);
