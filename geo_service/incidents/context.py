@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from geo_service.db.pool import Database
@@ -36,6 +35,3 @@ class IncidentContext:
 
     def now(self) -> datetime:
         return self.clock()
-
-    def present_time(self, row: dict[str, Any], *keys: str) -> dict[str, str | None]:
-        return {key: self.local(row.get(key)) for key in keys}

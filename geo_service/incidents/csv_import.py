@@ -285,19 +285,26 @@ def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, at
     InvalidInput
         ``atomic`` and some rows are bad; ``extra`` carries the report (created 0, the errors).
     """
-    text, used = decode(content, encoding)
-    parsed, errors = parse(text, ctx.settings.import_max_rows)
-    total = len(parsed) + len(errors)
-    good = _resolve(ctx, parsed, errors, progress)
-    errors.sort(key=lambda e: e["row"])
-    report = ImportReport(errors=errors, encoding=used, atomic=atomic)
-    if errors and atomic:
-        raise InvalidInput(
-            f"{len(errors):,} of {total:,} rows have "
-            "errors; nothing was written (atomic=true). Fix them, or send atomic=false to import the good rows",
-            extra={k: v for k, v in report.as_dict().items() if k != "rows"},
-        )
-    _write(ctx, good, report, actor, role)
+    with tqdm(total=3, desc="import incidents", unit="stage", disable=not progress) as bar:
+        bar.set_postfix_str("read")
+        text, used = decode(content, encoding)
+        parsed, errors = parse(text, ctx.settings.import_max_rows)
+        total = len(parsed) + len(errors)
+        bar.update(1)
+        bar.set_postfix_str(f"check and assign {total:,} rows")
+        good = _resolve(ctx, parsed, errors, progress)
+        errors.sort(key=lambda e: e["row"])
+        report = ImportReport(errors=errors, encoding=used, atomic=atomic)
+        if errors and atomic:
+            raise InvalidInput(
+                f"{len(errors):,} of {total:,} rows have errors; nothing was written (atomic=true). Fix them, "
+                "or send atomic=false to import the good rows",
+                extra={k: v for k, v in report.as_dict().items() if k != "rows"},
+            )
+        bar.update(1)
+        bar.set_postfix_str(f"write {len(good):,} rows")
+        _write(ctx, good, report, actor, role)
+        bar.update(1)
     return report
 
 

@@ -83,9 +83,8 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
             store.set_status(cur, incident_id, target, now, closed_at)
             if row["status"] in states.FINISHED:  # reopened: the owner gets a fresh deadline
                 category = ctx.classification.get(row["category"])
-                if category is not None:
-                    store.set_assignment(cur, incident_id, {"due_at": now + category.deadline(row["owner_level"])},
-                                         now)  # fmt: skip
+                due_at = now + category.deadline(row["owner_level"]) if category else row["due_at"]
+                store.update_incident(cur, incident_id, {"due_at": due_at, "top_overdue_at": None}, now)
             store.add_history(cur, incident_id, at=now, actor=principal.actor, action="transition",
                               from_status=row["status"], to_status=target, note=note,
                               detail={"label": move.label})  # fmt: skip
@@ -134,7 +133,7 @@ def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | 
             action = "reassigned"
             detail = {"from_grid": row["grid_code"], "from_owner": row["owner_code"], "to_grid": grid.code,
                       "to_version": grid.version}  # fmt: skip
-        store.set_assignment(cur, incident_id, fields, now)
+        store.update_incident(cur, incident_id, fields, now)
         store.add_history(cur, incident_id, at=now, actor=principal.actor, action=action,
                           from_status=row["status"], to_status=row["status"], note=note, detail=detail)  # fmt: skip
         audit.record(cur, actor=principal.actor, role=principal.role, action=action, entity="incident",

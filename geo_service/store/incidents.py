@@ -72,6 +72,14 @@ def ids_by_external_id(cur: Cursor, external_ids: Sequence[str]) -> dict[str, in
     return {row["external_id"]: int(row["id"]) for row in cur.fetchall()}
 
 
+def any_external_id_starting(cur: Cursor, prefix: str) -> bool:
+    """Whether an incident's ticket number starts with ``prefix`` (the demo data's marker)."""
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM incidents WHERE starts_with(external_id, %s)) AS found", (prefix,)
+    )
+    return bool(cur.fetchone()["found"])
+
+
 def list_incidents(
     cur: Cursor,
     *,
@@ -179,15 +187,21 @@ def mark_top_overdue(cur: Cursor, incident_id: int, at: datetime) -> None:
     )
 
 
-def set_assignment(cur: Cursor, incident_id: int, fields: dict[str, Any], at: datetime) -> None:
-    """Overwrite the assignment columns (a dispatcher confirming or moving a near-boundary incident)."""
-    allowed = ("grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "community_code",
-               "street_code", "district_code", "due_at", "assignment_confirmed_by", "assignment_confirmed_at")  # fmt: skip
-    columns = [c for c in allowed if c in fields]
+# the columns a service may overwrite after intake (status has its own function)
+UPDATABLE = ("grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "community_code",
+             "street_code", "district_code", "due_at", "top_overdue_at", "assignment_confirmed_by",
+             "assignment_confirmed_at")  # fmt: skip
+
+
+def update_incident(cur: Cursor, incident_id: int, fields: dict[str, Any], at: datetime) -> None:
+    """Overwrite some of the :data:`UPDATABLE` columns (a reassignment, a fresh deadline on reopening)."""
+    unknown = set(fields) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
     statement = sql.SQL("UPDATE incidents SET {}, updated_at = %s WHERE id = %s").format(
-        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns)
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in fields)
     )
-    cur.execute(statement, [*(_value(c, fields[c]) for c in columns), at, incident_id])
+    cur.execute(statement, [*(_value(c, v) for c, v in fields.items()), at, incident_id])
 
 
 def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str, Any]]:

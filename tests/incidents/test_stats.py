@@ -91,6 +91,7 @@ def test_community_and_street_levels_and_since(story: tuple[TestClient, ManualCl
 
 def test_map_view_matches(story: tuple[TestClient, ManualClock], db: Database) -> None:
     with db.cursor() as cur:
-        cur.execute("SELECT total, resolved, rejected FROM incident_area_stats WHERE code = %s", (GRID_1,))
+        cur.execute("SELECT total, resolved, rejected FROM incident_area_stats(%s) WHERE code = %s",
+                    (["grid"], GRID_1))  # fmt: skip
         row = cur.fetchone()
     assert (row["total"], row["resolved"], row["rejected"]) == (4, 2, 1)

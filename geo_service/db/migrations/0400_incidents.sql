@@ -31,22 +31,26 @@ CREATE INDEX IF NOT EXISTS facilities_name_trgm ON facilities USING gin (name gi
 CREATE INDEX IF NOT EXISTS stations_name_trgm ON stations USING gin (name gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS areas_current_name_trgm ON areas USING gin (name gin_trgm_ops) WHERE valid_to IS NULL;
 
--- Incident numbers per current area, for the map (the tile server's incident_stats layer reads this view).
+-- Incident numbers per current area of the given levels, for the map (the tile layer incident_stats reads it).
 -- An incident counts for the areas it was assigned to at intake (its snapshot, copied into the code columns),
--- so a later boundary edit does not move it.
-CREATE VIEW incident_area_stats AS
+-- so a later boundary edit does not move it. A function rather than a view: it takes the levels a zoom shows.
+CREATE FUNCTION incident_area_stats(levels text[] DEFAULT ARRAY['district', 'street', 'community', 'grid'])
+RETURNS TABLE (id bigint, level text, code text, name text, total bigint, open bigint, resolved bigint,
+               rejected bigint, overdue bigint, resolution_rate numeric, median_hours_to_close numeric,
+               geom geometry(MultiPolygon, 4326))
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
 WITH assigned AS (
     SELECT 'grid' AS level, grid_code AS code, status, due_at, created_at, closed_at
-    FROM incidents WHERE grid_code IS NOT NULL
+    FROM incidents WHERE 'grid' = ANY(levels) AND grid_code IS NOT NULL
     UNION ALL
     SELECT 'community', community_code, status, due_at, created_at, closed_at
-    FROM incidents WHERE community_code IS NOT NULL
+    FROM incidents WHERE 'community' = ANY(levels) AND community_code IS NOT NULL
     UNION ALL
     SELECT 'street', street_code, status, due_at, created_at, closed_at
-    FROM incidents WHERE street_code IS NOT NULL
+    FROM incidents WHERE 'street' = ANY(levels) AND street_code IS NOT NULL
     UNION ALL
     SELECT 'district', district_code, status, due_at, created_at, closed_at
-    FROM incidents WHERE district_code IS NOT NULL
+    FROM incidents WHERE 'district' = ANY(levels) AND district_code IS NOT NULL
 ), counted AS (
     SELECT level, code,
            count(*)                                                                   AS total,
@@ -60,11 +64,11 @@ WITH assigned AS (
     FROM assigned GROUP BY level, code
 )
 SELECT a.id, a.level, a.code, a.name,
-       coalesce(c.total, 0) AS total, coalesce(c.open, 0) AS open, coalesce(c.resolved, 0) AS resolved,
-       coalesce(c.rejected, 0) AS rejected, coalesce(c.overdue, 0) AS overdue,
-       CASE WHEN c.total - c.rejected > 0 THEN round(c.resolved::numeric / (c.total - c.rejected), 4) END
-           AS resolution_rate,
-       round(c.median_hours_to_close::numeric, 2) AS median_hours_to_close,
+       coalesce(c.total, 0), coalesce(c.open, 0), coalesce(c.resolved, 0), coalesce(c.rejected, 0),
+       coalesce(c.overdue, 0),
+       CASE WHEN c.total - c.rejected > 0 THEN round(c.resolved::numeric / (c.total - c.rejected), 4) END,
+       round(c.median_hours_to_close::numeric, 2),
        a.geom
 FROM areas a LEFT JOIN counted c ON c.level = a.level AND c.code = a.code
-WHERE a.valid_to IS NULL;
+WHERE a.valid_to IS NULL AND a.level = ANY(levels)
+$$;
