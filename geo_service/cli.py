@@ -116,8 +116,12 @@ def import_osm_cmd(
 @app.command("import-grids")
 def import_grids_cmd(
     path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage (.gpkg) or zipped Shapefile (.zip)")],
-    crs: Annotated[str | None, typer.Option(help="override the file's CRS: wgs84, gcj02, bd09, cgcs2000, EPSG:xxxx")] = None,
-    auto_number: Annotated[bool, typer.Option("--auto-number", help="give GB/T codes to features without one")] = False,
+    crs: Annotated[
+        str | None, typer.Option(help="override the file's CRS: wgs84, gcj02, bd09, cgcs2000, EPSG:xxxx")
+    ] = None,
+    auto_number: Annotated[
+        bool, typer.Option("--auto-number", help="give GB/T codes to features without one")
+    ] = False,
 ) -> None:
     """Import areas (district/street/community/grid) from a file, all or nothing, with the same checks as
     POST /api/grids/import."""
@@ -134,7 +138,9 @@ def import_grids_cmd(
     except ServiceError as exc:
         detail = exc.detail
         if isinstance(detail, list):
-            lines = [f"  feature {p.get('feature', '?')}: {p.get('problem')}: {p.get('message')}" for p in detail]
+            lines = [
+                f"  feature {p.get('feature', '?')}: {p.get('problem')}: {p.get('message')}" for p in detail
+            ]
             _fail("nothing imported:\n" + "\n".join(lines))
         _fail(f"nothing imported: {detail}")
     summary = report.as_dict()

@@ -193,7 +193,9 @@ class LocateSettings(BaseSettings):
     cells_per_polygon: float = Field(
         default=1000.0, gt=0, description="lattice cells per indexed polygon (finer = fewer exact tests)"
     )
-    max_cells: int = Field(default=16_000_000, ge=1024, description="upper bound on lattice cells per level")
+    max_cells: int = Field(
+        default=8_000_000, ge=1024, description="upper bound on lattice cells per level (4 bytes each)"
+    )
     max_batch_points: int = Field(default=5_000_000, ge=1, description="points per POST /api/locate/batch")
 
 

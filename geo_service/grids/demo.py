@@ -54,15 +54,18 @@ def _feature(
 
 
 def build_demo_hierarchy(
-    db: Database, settings: GridSettings | None = None, progress: bool = True
+    db: Database, settings: GridSettings | None = None, progress: bool = True, dataset: str = "helsinki"
 ) -> list[dict[str, Any]]:
-    """Features of the demo district, streets, communities and proposed grids (not yet written)."""
+    """Features of the demo district (the extent of ``dataset``'s walking network), streets, communities and
+    proposed grids (not yet written)."""
     settings = settings or grid_settings()
     with db.cursor(dict_rows=False) as cur:
-        cur.execute("SELECT ST_AsBinary(ST_Envelope(ST_Collect(geom))) FROM walk_edges")
+        cur.execute(
+            "SELECT ST_AsBinary(ST_Envelope(ST_Collect(geom))) FROM walk_edges WHERE dataset = %s", (dataset,)
+        )
         row = cur.fetchone()
         if row is None or row[0] is None:
-            raise RuntimeError("no walking network imported: run the OSM import first")
+            raise RuntimeError(f"no walking network in dataset {dataset!r}: import the demo city first")
         district = shapely.from_wkb(bytes(row[0]))
         lines = [(shapely.from_wkb(w), h) for w, h in planning.street_lines(cur, bytes(row[0]))]
         homes = planning.homes(cur, bytes(row[0]))

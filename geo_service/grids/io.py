@@ -31,7 +31,7 @@ FORMATS = {
     "shp": ("application/zip", "zip"),
 }
 # Shapefile field names stop at 10 characters; these are the names our export writes and reads back.
-_SHP_FIELDS = {"parent_code": "parent_cod", "valid_from": "valid_from", "changed_by": "changed_by"}
+_SHP_FIELDS = {"parent_code": "parent_cod", "closed_change": "closed_cha"}
 _SHP_BACK = {short: full for full, short in _SHP_FIELDS.items()}
 
 

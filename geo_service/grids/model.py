@@ -156,7 +156,8 @@ def draft_from_feature(
         problems.append(Problem("invalid_property", f"version must be a whole number, got {version!r}",
                                 [code] if code else [], None, index))  # fmt: skip
         version = None
-    extra = {k: v for k, v in props.items() if k not in _CORE and k not in _READ_ONLY}
+    # null extras are absent ones (file formats give every feature every column)
+    extra = {k: v for k, v in props.items() if k not in _CORE and k not in _READ_ONLY and v is not None}
     return AreaDraft(
         feature=index, code=code, name=name, level=level, parent_code=parent,
         households=_optional_count(props, "households", problems, index, code),

@@ -196,7 +196,8 @@ def _same_land(a: shapely.Geometry, b: shapely.Geometry) -> float:
 
 def _same_content(draft: AreaDraft, row: dict[str, Any]) -> bool:
     return (
-        shapely.equals_exact(draft.geom, shapely.from_wkb(row["wkb"]), 0.0)
+        # normalised: a Shapefile round trip turns rings clockwise and may start them elsewhere
+        shapely.equals_exact(shapely.normalize(draft.geom), shapely.normalize(shapely.from_wkb(row["wkb"])), 0.0)
         and (draft.name or draft.code) == row["name"] and draft.level == row["level"]
         and draft.parent_code == row["parent_code"] and draft.households == row["households"]
         and draft.population == row["population"] and draft.workers == row["workers"]
@@ -298,7 +299,11 @@ def _plan(
             continue
         key = (d.level, d.parent_code)
         done = {c for c, _ in processed[key]}
-        pending = [(o.code, o.geom) for o in same_key[key] if o is not d and o.code not in done and o.code is not None]
+        pending = [
+            (o.code, o.geom)
+            for o in same_key[key]
+            if o is not d and o.code not in done and o.code is not None
+        ]
         neighbours = stored_siblings(*key) + processed[key] + pending
         parent_geom = parent_geoms.get(d.parent_code) if d.parent_code else None
         references = [g for _, g in neighbours] + ([parent_geom] if parent_geom is not None else [])

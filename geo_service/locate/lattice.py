@@ -44,7 +44,7 @@ class PolygonLattice:
     """
 
     def __init__(
-        self, geoms: np.ndarray, cells_per_polygon: float = 1000.0, max_cells: int = 16_000_000
+        self, geoms: np.ndarray, cells_per_polygon: float = 1000.0, max_cells: int = 8_000_000
     ) -> None:
         self.geoms = np.asarray(geoms, dtype=object)
         self.n = len(self.geoms)
@@ -67,9 +67,10 @@ class PolygonLattice:
         width_m, height_m = max((maxx - minx) * kx, 1.0), max((maxy - miny) * ky, 1.0)
         # Size cells from the polygons' own size, not the box: a box mostly empty should not starve them.
         covered_m2 = float(np.sum(shapely.area(self.geoms))) * kx * ky
-        target = min(
-            max_cells, max(1024.0, cells_per_polygon * self.n * (width_m * height_m) / max(covered_m2, 1.0))
-        )
+        # up to 4× more cells for empty space in the box; beyond that (areas scattered over a country) the
+        # lattice coarsens and more points take the exact path rather than memory growing without bound
+        emptiness = min(4.0, (width_m * height_m) / max(covered_m2, 1.0))
+        target = min(max_cells, max(1024.0, cells_per_polygon * self.n * emptiness))
         side_m = math.sqrt(width_m * height_m / target)
         dx, dy = side_m / kx, side_m / ky
         # one spare cell on each side so no polygon touches the lattice's outer edge

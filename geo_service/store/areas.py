@@ -228,3 +228,32 @@ def area_stats(cur: Cursor, code: str) -> dict[str, Any] | None:
     )
     row = cur.fetchone()
     return None if row is None else dict(row)
+
+
+def postgis_locate(cur: Cursor, lon: Any, lat: Any) -> list[str | None]:
+    """The reference answer for locate, computed by PostGIS alone: for each point the lowest code
+    (``COLLATE "C"``, code-point order) among the current grids that ``ST_Covers`` it, or None.
+    Loads the points into a temporary table (COPY) and joins with the GiST index on ``areas.geom``."""
+    import io
+
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS locate_points (id integer PRIMARY KEY, geom geometry(Point, 4326))"
+    )
+    cur.execute("TRUNCATE locate_points")
+    buffer = io.StringIO()
+    for k, (x, y) in enumerate(zip(lon, lat, strict=True)):
+        buffer.write(f"{k}\tSRID=4326;POINT({float(x)!r} {float(y)!r})\n")
+    buffer.seek(0)
+    cur.copy_expert("COPY locate_points (id, geom) FROM STDIN", buffer)
+    cur.execute("ANALYZE locate_points")
+    cur.execute(
+        """SELECT DISTINCT ON (p.id) p.id, a.code
+           FROM locate_points p
+           LEFT JOIN areas a ON a.level = 'grid' AND a.valid_to IS NULL AND ST_Covers(a.geom, p.geom)
+           ORDER BY p.id, a.code COLLATE "C" NULLS LAST"""
+    )
+    out: list[str | None] = [None] * len(lon)
+    for row in cur.fetchall():
+        k, code = (row["id"], row["code"]) if isinstance(row, dict) else row
+        out[k] = code
+    return out

@@ -41,11 +41,15 @@ def _count(db: Database) -> int:
         return cur.fetchone()[0]
 
 
-def test_self_intersection_is_located(client: TestClient, planner_headers: dict[str, str], db: Database) -> None:
+def test_self_intersection_is_located(
+    client: TestClient, planner_headers: dict[str, str], db: Database
+) -> None:
     _setup(client, planner_headers)
     before = _count(db)
     bowtie = {"type": "Polygon", "coordinates": [ring([(0, 0), (100, 100), (100, 0), (0, 100)])]}
-    response = client.post("/api/grids", json=feature(f"{COMMUNITY}901", bowtie, parent=COMMUNITY), headers=planner_headers)
+    response = client.post(
+        "/api/grids", json=feature(f"{COMMUNITY}901", bowtie, parent=COMMUNITY), headers=planner_headers
+    )
     assert problems_of(response) == ["self_intersection"]
     problem = response.json()["detail"][0]
     assert problem["code"] == f"{COMMUNITY}901"
@@ -91,7 +95,9 @@ def test_sliver(client: TestClient, planner_headers: dict[str, str]) -> None:
 
 def test_unknown_parent_and_bad_level(client: TestClient, planner_headers: dict[str, str]) -> None:
     _setup(client, planner_headers)
-    response = client.post("/api/grids", json=feature("X-1", rect(0, 0, 10, 10), parent="NO-SUCH"), headers=planner_headers)
+    response = client.post(
+        "/api/grids", json=feature("X-1", rect(0, 0, 10, 10), parent="NO-SUCH"), headers=planner_headers
+    )
     assert "unknown_parent" in problems_of(response)
     response = client.post("/api/grids", json=feature("X-2", rect(0, 600, 300, 900), level="street", parent=COMMUNITY),
                            headers=planner_headers)  # fmt: skip
@@ -101,13 +107,23 @@ def test_unknown_parent_and_bad_level(client: TestClient, planner_headers: dict[
 def test_bad_geometry_and_coordinates(client: TestClient, planner_headers: dict[str, str]) -> None:
     _setup(client, planner_headers)
     line = {"type": "LineString", "coordinates": [[116.4, 39.9], [116.41, 39.91]]}
-    assert problems_of(client.post("/api/grids", json=feature("X-3", line), headers=planner_headers)) == ["invalid_geometry"]
-    swapped = {"type": "Polygon", "coordinates": [[[39.9, 116.4], [39.91, 116.4], [39.91, 116.41], [39.9, 116.4]]]}
+    assert problems_of(client.post("/api/grids", json=feature("X-3", line), headers=planner_headers)) == [
+        "invalid_geometry"
+    ]
+    swapped = {
+        "type": "Polygon",
+        "coordinates": [[[39.9, 116.4], [39.91, 116.4], [39.91, 116.41], [39.9, 116.4]]],
+    }
     response = client.post("/api/grids", json=feature("X-4", swapped), headers=planner_headers)
     assert problems_of(response) == ["invalid_coordinates"]
     assert "swapped" in response.json()["detail"][0]["message"]
-    unclosed = {"type": "Polygon", "coordinates": [[[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91]]]}
-    assert problems_of(client.post("/api/grids", json=feature("X-5", unclosed), headers=planner_headers)) == ["invalid_ring"]
+    unclosed = {
+        "type": "Polygon",
+        "coordinates": [[[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91]]],
+    }
+    assert problems_of(client.post("/api/grids", json=feature("X-5", unclosed), headers=planner_headers)) == [
+        "invalid_ring"
+    ]
     nan = client.post("/api/grids", content=b'{"type":"Feature","properties":{"code":"X-6"},"geometry":{"type":"Polygon",'
                       b'"coordinates":[[[NaN,39.9],[116.41,39.9],[116.41,39.91],[NaN,39.9]]]}}',
                       headers={**planner_headers, "Content-Type": "application/json"})  # fmt: skip
@@ -120,7 +136,9 @@ def test_writes_need_planner(client: TestClient, dispatcher_headers: dict[str, s
     assert client.post("/api/grids", json=body, headers=dispatcher_headers).status_code == 403
 
 
-def test_validate_reports_gaps_overlaps_and_writes_nothing(client: TestClient, planner_headers: dict[str, str], db: Database) -> None:
+def test_validate_reports_gaps_overlaps_and_writes_nothing(
+    client: TestClient, planner_headers: dict[str, str], db: Database
+) -> None:
     _setup(client, planner_headers)
     before = _count(db)
     drafts = {"type": "FeatureCollection", "features": [
@@ -148,15 +166,22 @@ def test_snapping_makes_neighbours_share_edges(client: TestClient, planner_heade
     _setup(client, planner_headers)
     left = client.get(f"/api/grids/{COMMUNITY}001").json()  # 0..500 × 0..500
     # drawn 0.4 m off the shared edge (a gap) with one vertex 0.3 m inside the neighbour
-    drawn = {"type": "Polygon", "coordinates": [ring([(500.4, 0), (1000, 0), (1000, 500), (500.4, 500), (499.7, 250)])]}
-    response = client.post("/api/grids", json=feature(f"{COMMUNITY}020", drawn, parent=COMMUNITY), headers=planner_headers)
+    drawn = {
+        "type": "Polygon",
+        "coordinates": [ring([(500.4, 0), (1000, 0), (1000, 500), (500.4, 500), (499.7, 250)])],
+    }
+    response = client.post(
+        "/api/grids", json=feature(f"{COMMUNITY}020", drawn, parent=COMMUNITY), headers=planner_headers
+    )
     assert response.status_code == 201, response.text
     assert response.json()["snapped_vertices"] >= 3
     right = shapely.geometry.shape(response.json()["feature"]["geometry"])
     left_geom = shapely.geometry.shape(left["geometry"])
     assert shapely.intersection(left_geom, right).area == 0
     shared = shapely.intersection(shapely.boundary(left_geom), shapely.boundary(right))
-    assert abs(shared.length - (left_geom.bounds[3] - left_geom.bounds[1])) < 1e-12, "the whole edge is shared"
+    assert abs(shared.length - (left_geom.bounds[3] - left_geom.bounds[1])) < 1e-12, (
+        "the whole edge is shared"
+    )
     left_vertices = {tuple(c) for c in shapely.get_coordinates(left_geom)}
     right_vertices = {tuple(c) for c in shapely.get_coordinates(right)}
     assert len(left_vertices & right_vertices) >= 2, "shared corners are bit-identical"

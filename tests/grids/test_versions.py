@@ -34,12 +34,16 @@ def _setup(client: TestClient, headers: dict[str, str]) -> None:
 def test_etag_if_match_and_history(client: TestClient, planner_headers: dict[str, str]) -> None:
     _setup(client, planner_headers)
     code = f"{PARENT}001"
-    created = client.post("/api/grids", json=feature(code, rect(0, 0, 500, 500), parent=PARENT), headers=planner_headers)
+    created = client.post(
+        "/api/grids", json=feature(code, rect(0, 0, 500, 500), parent=PARENT), headers=planner_headers
+    )
     assert created.status_code == 201 and created.json()["version"] == 1
     assert created.headers["etag"] == '"1"'
     got = client.get(f"/api/grids/{code}")
     assert got.headers["etag"] == '"1"'
-    again = client.post("/api/grids", json=feature(code, rect(0, 0, 500, 500), parent=PARENT), headers=planner_headers)
+    again = client.post(
+        "/api/grids", json=feature(code, rect(0, 0, 500, 500), parent=PARENT), headers=planner_headers
+    )
     assert again.status_code == 409
     saved = client.put(f"/api/grids/{code}", json={"type": "Feature", "properties": {"name": "renamed", "households": 320}},
                        headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
@@ -58,7 +62,9 @@ def test_etag_if_match_and_history(client: TestClient, planner_headers: dict[str
     assert client.get(f"/api/grids/{code}?version=1").json()["properties"]["name"] == f"test {code}"
 
 
-def test_two_concurrent_writers_one_wins(client: TestClient, planner_headers: dict[str, str], db: Database) -> None:
+def test_two_concurrent_writers_one_wins(
+    client: TestClient, planner_headers: dict[str, str], db: Database
+) -> None:
     _setup(client, planner_headers)
     code = f"{PARENT}002"
     assert client.post("/api/grids", json=feature(code, rect(500, 0, 1000, 500), parent=PARENT),
@@ -70,7 +76,13 @@ def test_two_concurrent_writers_one_wins(client: TestClient, planner_headers: di
     def writer(name: str) -> None:
         start.wait()
         try:
-            update_area(db, code, {"type": "Feature", "properties": {"name": name}}, Principal(1, "planner", name), if_match=1)
+            update_area(
+                db,
+                code,
+                {"type": "Feature", "properties": {"name": name}},
+                Principal(1, "planner", name),
+                if_match=1,
+            )
             outcomes.append("saved")
         except PreconditionFailed:
             outcomes.append("412")
@@ -91,24 +103,40 @@ def test_two_concurrent_writers_one_wins(client: TestClient, planner_headers: di
     assert [f["properties"]["version"] for f in history] == [1, 2], "exactly one new version, no lost update"
 
 
-def test_delete_closes_and_code_is_not_reused_for_other_land(client: TestClient, planner_headers: dict[str, str]) -> None:
+def test_delete_closes_and_code_is_not_reused_for_other_land(
+    client: TestClient, planner_headers: dict[str, str]
+) -> None:
     _setup(client, planner_headers)
     code = f"{PARENT}003"
     assert client.post("/api/grids", json=feature(code, rect(0, 500, 500, 1000), parent=PARENT),
                        headers=planner_headers).status_code == 201  # fmt: skip
-    assert client.delete(f"/api/grids/{code}", headers={**planner_headers, "If-Match": '"7"'}).status_code == 412
-    assert client.delete(f"/api/grids/{code}", headers={**planner_headers, "If-Match": '"1"'}).status_code == 204
+    assert (
+        client.delete(f"/api/grids/{code}", headers={**planner_headers, "If-Match": '"7"'}).status_code == 412
+    )
+    assert (
+        client.delete(f"/api/grids/{code}", headers={**planner_headers, "If-Match": '"1"'}).status_code == 204
+    )
     gone = client.get(f"/api/grids/{code}")
     assert gone.status_code == 404 and "deleted" in gone.json()["detail"]
     history = client.get(f"/api/grids/{code}/history").json()["features"]
     assert history[-1]["properties"]["closed_change"] == "delete" and history[-1]["properties"]["valid_to"]
-    other_land = client.post("/api/grids", json=feature(code, rect(500, 500, 1000, 1000), parent=PARENT), headers=planner_headers)
+    other_land = client.post(
+        "/api/grids", json=feature(code, rect(500, 500, 1000, 1000), parent=PARENT), headers=planner_headers
+    )
     assert other_land.status_code == 422 and other_land.json()["detail"][0]["problem"] == "code_reused"
-    same_land = client.post("/api/grids", json=feature(code, rect(0, 500, 500, 1000), parent=PARENT), headers=planner_headers)
-    assert same_land.status_code == 201 and same_land.json()["version"] == 2 and same_land.json()["change"] == "restore"
+    same_land = client.post(
+        "/api/grids", json=feature(code, rect(0, 500, 500, 1000), parent=PARENT), headers=planner_headers
+    )
+    assert (
+        same_land.status_code == 201
+        and same_land.json()["version"] == 2
+        and same_land.json()["change"] == "restore"
+    )
 
 
-def test_parent_with_children_cannot_be_deleted_or_shrunk(client: TestClient, planner_headers: dict[str, str]) -> None:
+def test_parent_with_children_cannot_be_deleted_or_shrunk(
+    client: TestClient, planner_headers: dict[str, str]
+) -> None:
     _setup(client, planner_headers)
     assert client.delete(f"/api/grids/{PARENT}", headers=planner_headers).status_code == 409
     shrink = client.put(f"/api/grids/{PARENT}", json={"type": "Feature", "properties": {}, "geometry": rect(0, 0, 200, 200)},
@@ -136,7 +164,7 @@ def test_auto_numbering_west_east_north_south(client: TestClient, planner_header
     assert all(len(code) == 15 for code in by_tag.values())
 
 
-def test_cli_import_grids(tmp_path, db: Database, pg_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_import_grids(tmp_path, db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import json
 
     from typer.testing import CliRunner
@@ -145,8 +173,7 @@ def test_cli_import_grids(tmp_path, db: Database, pg_settings, monkeypatch) -> N
 
     path = tmp_path / "areas.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": hierarchy("110104")}))
-    params = __import__("psycopg2").extensions.parse_dsn(db.dsn)
-    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", db.dsn if "host" in params else db.dsn)
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", db.dsn)
     result = CliRunner().invoke(app, ["import-grids", str(path)])
     assert result.exit_code == 0, result.output
     assert "3 created" in result.output
@@ -160,8 +187,13 @@ def test_cli_import_grids(tmp_path, db: Database, pg_settings, monkeypatch) -> N
 def test_stats(client: TestClient, planner_headers: dict[str, str]) -> None:
     _setup(client, planner_headers)
     code = f"{PARENT}004"
-    body = feature(code, rect(500, 500, 1000, 1000), parent=PARENT, population=12000,
-                   workers=[{"name": "张三", "phone": "1"}, {"name": "李四", "phone": "2"}])
+    body = feature(
+        code,
+        rect(500, 500, 1000, 1000),
+        parent=PARENT,
+        population=12000,
+        workers=[{"name": "张三", "phone": "1"}, {"name": "李四", "phone": "2"}],
+    )
     assert client.post("/api/grids", json=body, headers=planner_headers).status_code == 201
     stats = client.get(f"/api/areas/{code}/stats").json()
     assert abs(stats["area_km2"] - 0.25) < 0.001
@@ -194,7 +226,9 @@ def test_list_filters(client: TestClient, planner_headers: dict[str, str]) -> No
     assert grids and all(f["properties"]["level"] == "grid" for f in grids)
     west, south = lonlat(0, 0, origin_for("110102"))
     east, north = lonlat(400, 400, origin_for("110102"))
-    boxed = client.get("/api/grids", params={"bbox": f"{west},{south},{east},{north}", "level": "grid"}).json()["features"]
+    boxed = client.get(
+        "/api/grids", params={"bbox": f"{west},{south},{east},{north}", "level": "grid"}
+    ).json()["features"]
     assert f"{PARENT}001" in {f["properties"]["code"] for f in boxed}
     assert client.get("/api/grids", params={"bbox": "1,2,3"}).status_code == 422
     assert client.get("/api/grids", params={"level": "county"}).status_code == 422
