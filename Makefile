@@ -59,6 +59,8 @@ test: setup lint
 bench: setup
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
+	$(BIN)/python bench/incidents_import.py
+	$(BIN)/python bench/geocode_ranking.py
 
 clean:
 	-$(BIN)/geo-service db stop

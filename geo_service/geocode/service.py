@@ -14,7 +14,7 @@ from typing import Any
 
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
-from geo_service.geocode.text import compact, match_score, normalize
+from geo_service.geocode.text import compact, match_score, normalize, search_text
 from geo_service.store import gazetteer
 
 MAX_QUERY_CHARS = 200
@@ -68,7 +68,7 @@ def geocode(db: Database, query: str, limit: int = 10) -> list[Candidate]:
     """Candidates for ``query``, best first (at most ``limit``; one per name and place)."""
     text = _check_query(query)
     with db.cursor() as cur:
-        rows = gazetteer.name_candidates(cur, text, PER_SOURCE)
+        rows = gazetteer.name_candidates(cur, search_text(text), PER_SOURCE)
     best: dict[tuple[str, float, float], Candidate] = {}
     for row in rows:
         if not row["name"]:

@@ -58,13 +58,25 @@ def _cn_to_int(numeral: str) -> int | None:
     return total + current
 
 
+def _cn_house_numbers(text: str) -> str:
+    return _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group(1)) or m.group(1)), text)
+
+
 def normalize(text: str) -> str:
-    """Lower case, full-width → half-width, accents dropped, Chinese house numbers as digits, spaces collapsed."""
+    """Lower case, full-width → half-width, accents dropped, Chinese house numbers as digits, spaces collapsed
+    (dropped in Chinese text)."""
     text = unicodedata.normalize("NFKC", text or "")
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    text = unicodedata.normalize("NFC", text).casefold()
-    text = _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group(1)) or m.group(1)), text)
-    return _SPACES.sub(" ", text).strip()
+    text = unicodedata.normalize("NFC", text).casefold().strip()
+    return _cn_house_numbers(_SPACES.sub("" if has_cjk(text) else " ", text))
+
+
+def search_text(query: str) -> str:
+    """The form of a query sent to pg_trgm: full-width folded and Chinese house numbers as digits, and for
+    Chinese text no spaces (``中山路 十二 号`` → ``中山路12号``), so the trigram and substring filters can find
+    the names as stored. Case and accents stay: pg_trgm folds case itself and does not fold accents."""
+    text = unicodedata.normalize("NFKC", query or "").strip()
+    return _cn_house_numbers(_SPACES.sub("" if has_cjk(text) else " ", text))
 
 
 def compact(normalized: str) -> str:

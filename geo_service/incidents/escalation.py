@@ -21,6 +21,7 @@ from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
+from geo_service.db.pool import DatabaseUnavailable
 from geo_service.incidents.assignment import next_owner
 from geo_service.incidents.context import IncidentContext
 from geo_service.store import incidents as store
@@ -122,7 +123,9 @@ class EscalationJob:
                 escalated = await asyncio.to_thread(sweep, self.ctx)
                 if escalated:
                     log.info("escalation sweep: %d incident(s) escalated or marked overdue", len(escalated))
-            except Exception:  # a database outage must not end the job; the next sweep retries
+            except DatabaseUnavailable as exc:  # the next sweep retries
+                log.warning("escalation sweep skipped: %s", exc)
+            except Exception:  # nothing may end the job; the next sweep retries
                 log.exception("escalation sweep failed")
             self.sweeps += 1
             await asyncio.sleep(self.interval_s)

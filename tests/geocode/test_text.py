@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geo_service.geocode.text import dice, match_score, normalize
+from geo_service.geocode.text import dice, match_score, normalize, search_text
 from geo_service.settings import IncidentSettings
 
 
@@ -12,6 +12,11 @@ def test_normalize() -> None:
     assert normalize("中山路十二号") == "中山路12号"
     assert normalize("人民路一百零五号") == "人民路105号"
     assert normalize("第一中学") == "第一中学"  # numerals not before a counter are names, not numbers
+
+
+def test_search_text_matches_names_as_stored() -> None:
+    assert search_text(" 中山路 十二 号 ") == "中山路12号"  # what the gazetteer holds
+    assert search_text("Töölönkatu  3") == "Töölönkatu 3"  # pg_trgm folds case, not accents: keep them
 
 
 def test_dice() -> None:

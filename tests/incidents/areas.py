@@ -13,10 +13,15 @@ So: the community's east strip has no grid (属地兜底 to the community), the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from geo_service.api.app import create_app
+from geo_service.db.pool import Database
+from geo_service.settings import IncidentSettings
 
 DISTRICT = "110101"
 STREET_W, STREET_E = "110101001", "110101002"
@@ -78,6 +83,15 @@ def incident(
     lon, lat = POINTS[point] if isinstance(point, str) else point
     body = {"lon": lon, "lat": lat, "category": "E0102", "description": "test", **fields}
     return client.post("/api/incidents", json=body, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def client(db: Database) -> Iterator[TestClient]:
+    """The module's client, without the periodic escalation job: these tests move time with their own clocks,
+    and a sweep on the real clock must not escalate their incidents behind their backs."""
+    app = create_app(db=db, incident_settings=IncidentSettings(escalation_enabled=False))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="module")

@@ -1,1 +1,1 @@
-from tests.incidents.areas import areas  # noqa: F401 - the shared area-hierarchy fixture
+from tests.incidents.areas import areas, client  # noqa: F401 - shared fixtures: the area hierarchy, a client
