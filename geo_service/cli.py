@@ -185,7 +185,9 @@ def serve(
 def import_incidents_cmd(
     path: Annotated[Path, typer.Argument(help="CSV: external_id,lon,lat,crs,address,category,description")],
     encoding: Annotated[str | None, typer.Option(help="utf-8 or gbk (detected when absent)")] = None,
-    atomic: Annotated[bool, typer.Option("--atomic/--no-atomic", help="nothing is written when a row is bad")] = True,
+    atomic: Annotated[
+        bool, typer.Option("--atomic/--no-atomic", help="nothing is written when a row is bad")
+    ] = True,
 ) -> None:
     """Import 12345 tickets from CSV, as POST /api/incidents/import does (progress bar, errors listed)."""
     from geo_service.errors import ServiceError
