@@ -59,6 +59,7 @@ test: setup lint
 bench: setup
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
+	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/incidents_import.py
 	$(BIN)/python bench/geocode_ranking.py
 

@@ -22,6 +22,7 @@ Public API
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -102,6 +103,21 @@ def _as_arrays(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
 
 
+def _invert(
+    forward: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    target_lon: np.ndarray, target_lat: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Solve ``forward(lon, lat) == target`` by fixed-point iteration from a first guess (in place)."""
+    for _ in range(_INVERSE_MAX_ITERATIONS):
+        fwd_lon, fwd_lat = forward(lon, lat)
+        err_lon, err_lat = fwd_lon - target_lon, fwd_lat - target_lat
+        lon -= err_lon
+        lat -= err_lat
+        if np.nanmax(np.maximum(np.abs(err_lon), np.abs(err_lat)), initial=0.0) < _INVERSE_TOLERANCE_DEG:
+            break
+    return lon, lat
+
+
 def wgs84_to_gcj02_arrays(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 → GCJ-02 (degrees), elementwise."""
     lon, lat = _as_arrays(lon, lat)
@@ -116,16 +132,7 @@ def gcj02_to_wgs84_arrays(lon: object, lat: object) -> tuple[np.ndarray, np.ndar
     five orders of magnitude; three iterations reach the 1e-11-degree tolerance everywhere.
     """
     gcj_lon, gcj_lat = _as_arrays(lon, lat)
-    wgs_lon, wgs_lat = gcj_lon.copy(), gcj_lat.copy()
-    for _ in range(_INVERSE_MAX_ITERATIONS):
-        fwd_lon, fwd_lat = wgs84_to_gcj02_arrays(wgs_lon, wgs_lat)
-        err_lon, err_lat = fwd_lon - gcj_lon, fwd_lat - gcj_lat
-        wgs_lon -= err_lon
-        wgs_lat -= err_lat
-        worst = np.nanmax(np.maximum(np.abs(err_lon), np.abs(err_lat)), initial=0.0)
-        if worst < _INVERSE_TOLERANCE_DEG:
-            break
-    return wgs_lon, wgs_lat
+    return _invert(wgs84_to_gcj02_arrays, gcj_lon, gcj_lat, gcj_lon.copy(), gcj_lat.copy())
 
 
 def gcj02_to_bd09_arrays(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
@@ -142,16 +149,7 @@ def bd09_to_gcj02_arrays(lon: object, lat: object) -> tuple[np.ndarray, np.ndarr
     x, y = bd_lon - _BD_DLON, bd_lat - _BD_DLAT
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _BD_X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_X_PI)
-    gcj_lon, gcj_lat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_INVERSE_MAX_ITERATIONS):
-        fwd_lon, fwd_lat = gcj02_to_bd09_arrays(gcj_lon, gcj_lat)
-        err_lon, err_lat = fwd_lon - bd_lon, fwd_lat - bd_lat
-        gcj_lon -= err_lon
-        gcj_lat -= err_lat
-        worst = np.nanmax(np.maximum(np.abs(err_lon), np.abs(err_lat)), initial=0.0)
-        if worst < _INVERSE_TOLERANCE_DEG:
-            break
-    return gcj_lon, gcj_lat
+    return _invert(gcj02_to_bd09_arrays, bd_lon, bd_lat, z * np.cos(theta), z * np.sin(theta))
 
 
 def to_wgs84_arrays(lon: object, lat: object, crs: str | None) -> tuple[np.ndarray, np.ndarray]:

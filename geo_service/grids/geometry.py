@@ -280,8 +280,9 @@ def snap_to_edges(
     pad_x, pad_y = 2 * tolerance_m / kx, 2 * tolerance_m / ky
     window = shapely.box(minx - pad_x, miny - pad_y, maxx + pad_x, maxy + pad_y)
     # boundaries first, then clipped: clipping a polygon would add the window's own edges as "boundary"
-    nearby = [shapely.boundary(r) if r.geom_type in ("Polygon", "MultiPolygon") else r
-              for r in references if r.intersects(window)]  # fmt: skip
+    refs = np.asarray(references, dtype=object)
+    refs = refs[shapely.intersects(refs, window)] if len(refs) else refs
+    nearby = [shapely.boundary(r) if r.geom_type in ("Polygon", "MultiPolygon") else r for r in refs]
     lines = [c for c in (shapely.clip_by_rect(r, *window.bounds) for r in nearby) if not c.is_empty]
     if not lines:
         return geom, 0

@@ -37,6 +37,7 @@ from geo_service.store import planning
 _NOT_BOUNDARIES = ("corridor", "elevator")
 _MIN_SHARED_M = 0.05
 _CRUMB_M2 = 5.0
+_CRUMB_WIDTH_M = 2.0  # thinner faces (between a road and its sidewalk) join a neighbour
 
 
 @dataclass
@@ -58,6 +59,9 @@ def _blocks(parent: shapely.Geometry, lines: list[shapely.Geometry], epsg: int) 
     if len(faces) == 0:
         return np.array(shapely.get_parts(parent), dtype=object)
     faces = faces[shapely.covers(parent, shapely.point_on_surface(faces))]
+    # Noding lines that run along the parent's edge can nudge vertices a hair outside it: clip them back.
+    faces = np.array([p for f in faces for p in shapely.get_parts(as_multipolygon(shapely.intersection(f, parent)))
+                      if p.area > 0], dtype=object)  # fmt: skip
     # Land the faces miss (a parent whose boundary the lines do not close) stays in as blocks of its own.
     rest = as_multipolygon(shapely.difference(parent, shapely.union_all(faces)))
     faces = np.array(list(faces) + [p for p in shapely.get_parts(rest) if p.area > 0], dtype=object)
@@ -65,10 +69,12 @@ def _blocks(parent: shapely.Geometry, lines: list[shapely.Geometry], epsg: int) 
 
 
 def _merge_crumbs(faces: np.ndarray, epsg: int) -> np.ndarray:
-    """Faces under ``_CRUMB_M2`` (where nearly parallel lines cross) join the neighbour they share the most
-    boundary with, so no grid ends up with a sliver of a part."""
-    areas = shapely.area(to_metric(faces, epsg))
-    crumbs = set(np.flatnonzero(areas < _CRUMB_M2).tolist())
+    """Faces under ``_CRUMB_M2`` or thinner than ``_CRUMB_WIDTH_M`` (between nearly parallel lines) join the
+    neighbour they share the most boundary with, so no grid ends up with a sliver for a part."""
+    metric = to_metric(faces, epsg)
+    areas, perimeters = shapely.area(metric), shapely.length(metric)
+    thin = 2 * areas / np.maximum(perimeters, 1e-9) < _CRUMB_WIDTH_M
+    crumbs = set(np.flatnonzero((areas < _CRUMB_M2) | thin).tolist())
     if not crumbs:
         return faces
     faces = faces.copy()
@@ -84,6 +90,20 @@ def _merge_crumbs(faces: np.ndarray, epsg: int) -> np.ndarray:
             faces[target] = shapely.union(faces[target], faces[i])
         alive[i] = False
     return faces[alive]
+
+
+def tidy_union(blocks: np.ndarray, parent: shapely.Geometry, epsg: int) -> shapely.Geometry:
+    """The union of a part's blocks, clipped to the parent (when blocks are not perfectly noded the overlay
+    falls back to snapping, which can push the boundary a little outside), without crumbs."""
+    union = as_multipolygon(shapely.intersection(shapely.union_all(blocks), parent))
+    pieces = shapely.get_parts(union)
+    if len(pieces) <= 1:
+        return pieces[0] if len(pieces) else union
+    metric = to_metric(pieces, epsg)
+    areas, perimeters = shapely.area(metric), shapely.length(metric)
+    keep = (areas >= _CRUMB_M2) & (2 * areas / np.maximum(perimeters, 1e-9) >= _CRUMB_WIDTH_M)
+    kept = pieces[keep] if keep.any() else pieces[[int(np.argmax(areas))]]
+    return kept[0] if len(kept) == 1 else shapely.MultiPolygon(list(kept))
 
 
 def _adjacency(blocks: np.ndarray, epsg: int) -> tuple[list[set[int]], dict[tuple[int, int], float]]:
@@ -253,7 +273,7 @@ def _merge_empty(label: np.ndarray, weights: np.ndarray, neighbours: list[set[in
 
 def partition_area(
     parent: shapely.Geometry, lines: list[shapely.Geometry], homes: list[tuple[float, float, float]], *,
-    households_min: float, households_max: float, parts: int | None = None,
+    households_min: float, households_max: float, parts: int | None = None, balance: bool = True,
 ) -> tuple[list[Part], dict[str, Any]]:  # fmt: skip
     """Split ``parent`` (WGS-84) along ``lines`` into contiguous parts with balanced households.
 
@@ -263,6 +283,8 @@ def partition_area(
         (lon, lat, households) of each home.
     parts
         Number of parts; by default chosen from the households band.
+    balance
+        Move edge blocks between parts towards the band after partitioning (off: METIS's cut as it is).
 
     Returns
     -------
@@ -300,7 +322,7 @@ def partition_area(
         vweights = np.round(weights * 10).astype(np.int64) + 1
         _bisect(list(range(len(blocks))), parts, 0, label, vweights, neighbours, shared)
         _make_contiguous(label, weights, neighbours, shared)
-        if total:
+        if total and balance:
             _balance(
                 label,
                 weights,
@@ -315,7 +337,7 @@ def partition_area(
     out = []
     for part in np.unique(label):
         members = np.flatnonzero(label == part)
-        geom = shapely.union_all(blocks[members])
+        geom = tidy_union(blocks[members], parent, epsg)
         out.append(Part(geom, float(weights[members].sum()), int(home_count[members].sum()), len(members)))
     in_band = sum(households_min <= p.households <= households_max for p in out)
     summary = {

@@ -308,23 +308,27 @@ def _plan(
         parent_geom = parent_geoms.get(d.parent_code) if d.parent_code else None
         references = [g for _, g in neighbours] + ([parent_geom] if parent_geom is not None else [])
         epsg = metric_epsg_for([d.geom])
-        snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
-        overlap = checks.overlaps(
-            d.code, snapped_geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature
-        )
-        if snapped and overlap:
-            # Snapping across a thin strip of a third area can create an overlap the drawing did not have.
-            drawn = checks.overlaps(
-                d.code, d.geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature
-            )
-            if sum(p.area_m2 or 0 for p in drawn) < sum(p.area_m2 or 0 for p in overlap):
-                snapped_geom, snapped, overlap = d.geom, 0, drawn
-        d.geom = snapped_geom
         later = {c for c, _ in pending}
-        problems.extend(p for p in overlap if p.codes[1] not in later)  # the later sibling reports the pair
-        if parent_geom is not None:
-            problems.extend(checks.outside_parent(d.code, d.geom, d.parent_code, parent_geom, epsg,
-                                                  settings.outside_parent_tolerance_m2, d.feature))  # fmt: skip
+
+        def placement(geom: shapely.MultiPolygon, d: AreaDraft = d, parent_geom: Any = parent_geom,
+                      neighbours: list = neighbours, epsg: int = epsg) -> list[Problem]:  # fmt: skip
+            found = checks.overlaps(d.code, geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature)
+            if parent_geom is not None:
+                found += checks.outside_parent(d.code, geom, d.parent_code, parent_geom, epsg,
+                                               settings.outside_parent_tolerance_m2, d.feature)  # fmt: skip
+            return found
+
+        snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
+        found = placement(snapped_geom)
+        if snapped and found:
+            # Snapping across a thin strip of a third area, or onto a sibling's edge that runs just outside the
+            # parent, can create an overlap the drawing did not have: then keep the drawing.
+            drawn = placement(d.geom)
+            if sum(p.area_m2 or 0 for p in drawn) < sum(p.area_m2 or 0 for p in found):
+                snapped_geom, snapped, found = d.geom, 0, drawn
+        d.geom = snapped_geom
+        # an overlap with a later sibling is reported once, when that sibling is checked
+        problems.extend(p for p in found if p.problem != "overlap" or p.codes[1] not in later)
         problems.extend(checks.slivers(d.code, d.geom, epsg, settings, d.feature))
         row = current.get(d.code)
         if row is not None and d.level != "grid":
@@ -554,6 +558,10 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
                 drafts = _drafts(
                     [area_feature(r) for r in store.children(cur, parent_code)], problems, "validate"
                 )
+        if not auto_number:
+            # a shape still being drawn has no code yet: check it under a provisional name
+            for d in drafts:
+                d.code = d.code or f"(feature {d.feature})"
         _number(cur, drafts, auto_number, problems)
         drafts = [d for d in drafts if d.code is not None]
         _plan(

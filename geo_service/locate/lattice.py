@@ -5,7 +5,8 @@ Every cell that any polygon edge touches is a *boundary* cell; the rest form con
 crosses, so each region lies wholly inside one polygon (or several, where polygons overlap) or wholly
 outside all of them. Those cells store their answer and points in them are answered by one array lookup.
 Points in boundary cells are tested exactly (GEOS prepared ``intersects``, which counts the boundary as
-covered) against the few polygons listed for their cell.
+covered) against the few polygons listed for their cell: those whose edges may touch it, and those covering
+its centre (a polygon covering part of a cell without an edge in it covers all of it).
 
 Tie rule: a point covered by several polygons — on a shared edge or vertex, or inside a tolerated overlap —
 goes to the polygon with the lowest index. Callers pass polygons sorted by code, so the rule reads: **the
@@ -27,7 +28,21 @@ from scipy import ndimage
 from geo_service.grids.geometry import metres_per_degree
 
 _EPS_CELLS = 1e-6
+_MIN_CELLS = 2**18  # 1 MB: even a handful of grids gets a fine lattice
 OUTSIDE = -1
+
+
+def lowest_per_point(point: np.ndarray, polygon: np.ndarray, n: int) -> np.ndarray:
+    """The tie rule over (point, polygon) covering pairs: for each of ``n`` points the lowest polygon index
+    covering it, or -1."""
+    out = np.full(n, OUTSIDE, dtype=np.int64)
+    if len(point):
+        order = np.lexsort((polygon, point))
+        point, polygon = point[order], polygon[order]
+        first = np.ones(len(point), dtype=bool)
+        first[1:] = point[1:] != point[:-1]
+        out[point[first]] = polygon[first]
+    return out
 
 
 class PolygonLattice:
@@ -70,7 +85,7 @@ class PolygonLattice:
         # up to 4× more cells for empty space in the box; beyond that (areas scattered over a country) the
         # lattice coarsens and more points take the exact path rather than memory growing without bound
         emptiness = min(4.0, (width_m * height_m) / max(covered_m2, 1.0))
-        target = min(max_cells, max(1024.0, cells_per_polygon * self.n * emptiness))
+        target = min(max_cells, max(_MIN_CELLS, cells_per_polygon * self.n * emptiness))
         side_m = math.sqrt(width_m * height_m / target)
         dx, dy = side_m / kx, side_m / ky
         # one spare cell on each side so no polygon touches the lattice's outer edge
@@ -98,18 +113,15 @@ class PolygonLattice:
             region_value = np.concatenate([[OUTSIDE], self._exact_all(cx, cy)]).astype(np.int32)
             value = region_value[labels]
 
-        # Boundary cells: candidates = polygons whose edges touch the cell, plus any polygon whose interior
-        # overlaps one of those (it may contain the whole cell without an edge in it).
-        partners = self._interior_partners()
-        if partners:
-            extra_cells, extra_owners = [], []
-            for poly, others in partners.items():
-                mask = owners == poly
-                for other in others:
-                    extra_cells.append(cells[mask])
-                    extra_owners.append(np.full(int(mask.sum()), other, dtype=np.int32))
-            cells = np.concatenate([cells, *extra_cells])
-            owners = np.concatenate([owners, *extra_owners])
+        # Boundary cells: candidates = polygons whose edges may touch the cell (the rasterisation is a superset)
+        # plus every polygon covering the cell's centre: a polygon that covers any point of the cell without
+        # an edge in it contains the whole cell, centre included (overlaps and cells merely near an edge).
+        boundary_cells = np.unique(cells)
+        cx = self.x0 + (boundary_cells % self.nx + 0.5) / self.inv_dx
+        cy = self.y0 + (boundary_cells // self.nx + 0.5) / self.inv_dy
+        centre, holder = shapely.STRtree(self.geoms).query(shapely.points(cx, cy), predicate="intersects")
+        cells = np.concatenate([cells, boundary_cells[centre]])
+        owners = np.concatenate([owners, holder.astype(np.int32)])
         pairs = np.unique(cells.astype(np.int64) * (self.n + 1) + owners)
         pair_cells, pair_owners = pairs // (self.n + 1), (pairs % (self.n + 1)).astype(np.int32)
         slot_cells, starts = np.unique(pair_cells, return_index=True)
@@ -152,32 +164,10 @@ class PolygonLattice:
         keys = np.unique(cells * (self.n + 1) + owners)
         return keys // (self.n + 1), (keys % (self.n + 1)).astype(np.int32)
 
-    def _interior_partners(self) -> dict[int, list[int]]:
-        """Polygons whose interiors intersect another's (overlaps within tolerance, or nesting)."""
-        tree = shapely.STRtree(self.geoms)
-        a, b = tree.query(self.geoms, predicate="intersects")
-        keep = a != b
-        a, b = a[keep], b[keep]
-        if len(a) == 0:
-            return {}
-        inner = shapely.relate_pattern(self.geoms[a], self.geoms[b], "T********")
-        partners: dict[int, list[int]] = {}
-        for p, q in zip(a[inner], b[inner], strict=True):
-            partners.setdefault(int(p), []).append(int(q))
-        return partners
-
     def _exact_all(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Exact assignment against every polygon (STRtree), lowest covering index; for a few points."""
-        tree = shapely.STRtree(self.geoms)
-        pts, polys = tree.query(shapely.points(x, y), predicate="intersects")
-        result = np.full(len(x), OUTSIDE, dtype=np.int64)
-        if len(pts):
-            order = np.lexsort((polys, pts))
-            pts, polys = pts[order], polys[order]
-            first = np.ones(len(pts), dtype=bool)
-            first[1:] = pts[1:] != pts[:-1]
-            result[pts[first]] = polys[first]
-        return result
+        pts, polys = shapely.STRtree(self.geoms).query(shapely.points(x, y), predicate="intersects")
+        return lowest_per_point(pts, polys, len(x))
 
     # -- query ---------------------------------------------------------------------------------------------
 
@@ -214,13 +204,7 @@ class PolygonLattice:
         offset = np.arange(len(point)) - np.repeat(np.cumsum(counts) - counts, counts)
         candidate = self.slot_candidates[np.repeat(starts, counts) + offset]
         hit = shapely.intersects_xy(self.geoms[candidate], x[point], y[point])
-        out = np.full(len(x), OUTSIDE, dtype=np.int32)
-        hit_point, hit_candidate = point[hit], candidate[hit]
-        if len(hit_point):
-            first = np.ones(len(hit_point), dtype=bool)
-            first[1:] = hit_point[1:] != hit_point[:-1]
-            out[hit_point[first]] = hit_candidate[first]
-        return out
+        return lowest_per_point(point[hit], candidate[hit], len(x)).astype(np.int32)
 
     def stats(self) -> dict[str, float]:
         """Lattice size and the share of boundary cells (for the benchmark and logs)."""

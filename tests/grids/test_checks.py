@@ -185,3 +185,17 @@ def test_snapping_makes_neighbours_share_edges(client: TestClient, planner_heade
     left_vertices = {tuple(c) for c in shapely.get_coordinates(left_geom)}
     right_vertices = {tuple(c) for c in shapely.get_coordinates(right)}
     assert len(left_vertices & right_vertices) >= 2, "shared corners are bit-identical"
+
+
+def test_validate_drafts_without_codes(client: TestClient, planner_headers: dict[str, str]) -> None:
+    _setup(client, planner_headers)
+    drawing = {
+        "type": "Feature",
+        "properties": {"level": "grid", "parent_code": COMMUNITY},
+        "geometry": rect(900, 900, 1100, 1000),
+    }
+    response = client.post("/api/grids/validate", json=drawing)
+    problems = response.json()["detail"]
+    assert response.status_code == 422
+    assert [p["problem"] for p in problems if p["problem"] != "gap"] == ["outside_parent"]
+    assert problems[0]["code"] == "(feature 0)"
