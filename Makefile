@@ -61,6 +61,8 @@ bench: setup bench-tiles
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
 	$(BIN)/python bench/locate.py
+	$(BIN)/python bench/incidents_import.py
+	$(BIN)/python bench/geocode_ranking.py
 
 # tipg (the tile-server peer) lives in its own virtualenv so its pins never meet ours; h2load
 # (nghttp2-client) is the load generator.

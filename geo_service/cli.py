@@ -228,6 +228,47 @@ def serve(
     )
 
 
+@app.command("import-incidents")
+def import_incidents_cmd(
+    path: Annotated[Path, typer.Argument(help="CSV: external_id,lon,lat,crs,address,category,description")],
+    encoding: Annotated[str | None, typer.Option(help="utf-8 or gbk (detected when absent)")] = None,
+    atomic: Annotated[
+        bool, typer.Option("--atomic/--no-atomic", help="nothing is written when a row is bad")
+    ] = True,
+) -> None:
+    """Import 12345 tickets from CSV, as POST /api/incidents/import does (progress bar, errors listed)."""
+    from geo_service.errors import ServiceError
+    from geo_service.incidents.context import IncidentContext
+    from geo_service.incidents.csv_import import import_csv
+    from geo_service.settings import IncidentSettings
+
+    if not path.is_file():
+        _fail(f"no such file: {path}")
+    ctx = IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone)
+    try:
+        report = import_csv(ctx, path.read_bytes(), encoding=encoding, atomic=atomic, actor="cli", role="admin",
+                            progress=True)  # fmt: skip
+    except ServiceError as exc:
+        errors = exc.extra.get("errors", [])
+        _fail("\n".join([str(exc.detail), *(f"  row {e['row']}: {e['detail']}" for e in errors[:50])]))
+    typer.echo(f"{report.created:,} created, {report.existing:,} already there, {len(report.errors):,} rows "
+               f"with errors ({report.encoding})")  # fmt: skip
+    for error in report.errors[:50]:
+        typer.echo(f"  row {error['row']}: {error['detail']}")
+
+
+@app.command("escalate")
+def escalate_cmd() -> None:
+    """Run one escalation sweep now (the service runs one every GEO_SERVICE_INCIDENTS_ESCALATION_INTERVAL_S)."""
+    from geo_service.incidents.context import IncidentContext
+    from geo_service.incidents.escalation import sweep
+    from geo_service.settings import IncidentSettings
+
+    done = sweep(IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone))
+    typer.echo(f"{sum(e.to_level is not None for e in done)} escalated, "
+               f"{sum(e.to_level is None for e in done)} overdue at the top level")  # fmt: skip
+
+
 @app.command("demo")
 def demo(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,

@@ -9,9 +9,10 @@ from typing import Any
 class ServiceError(Exception):
     """Base of every error that a caller caused and can fix."""
 
-    def __init__(self, detail: Any) -> None:
+    def __init__(self, detail: Any, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
         self.detail = detail
+        self.extra = extra or {}  # more top-level fields for the error body, beside "detail"
 
 
 class InvalidInput(ServiceError):
@@ -20,6 +21,10 @@ class InvalidInput(ServiceError):
 
 class BadRequest(ServiceError):
     """The request itself is malformed: bad parameters, unreadable file (400)."""
+
+
+class Forbidden(ServiceError):
+    """The caller's role may not do this (403)."""
 
 
 class NotFound(ServiceError):

@@ -109,6 +109,50 @@ class MapSettings(BaseSettings):
     ogc_limit_max: int = Field(default=10_000, ge=1, description="largest OGC API page; larger limits clamp")
 
 
+class IncidentSettings(BaseSettings):
+    """Incident intake, escalation, geocoding and Open311."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_INCIDENTS_", extra="ignore")
+
+    categories: Path | None = Field(
+        default=None, description="YAML event/component classification; bundled when unset"
+    )
+    near_boundary_m: float = Field(
+        default=20.0,
+        ge=0,
+        le=1000,
+        description="incidents closer than this to a grid boundary are flagged, m",
+    )
+    escalation_enabled: bool = Field(default=True, description="run the escalation job inside the service")
+    escalation_interval_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="seconds between two escalation sweeps"
+    )
+    geocode_min_score: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="address-only intake: the best candidate needs at least this score",
+    )
+    geocode_margin: float = Field(
+        default=0.08, ge=0, le=1,
+        description="address-only intake: a runner-up within this score of the best, elsewhere, makes it ambiguous",
+    )  # fmt: skip
+    geocode_same_place_m: float = Field(
+        default=150.0, ge=0, description="candidates closer than this to the best count as the same place, m"
+    )
+    import_max_rows: int = Field(default=500_000, ge=1, description="rows per CSV import")
+    open311_jurisdiction_id: str | None = Field(
+        default=None, description="accepted jurisdiction_id; any when unset"
+    )
+    open311_default_days: int = Field(default=90, ge=1, description="GET requests: default date window, days")
+    open311_max_requests: int = Field(default=1000, ge=1, description="GET requests: most requests returned")
+
+
+@lru_cache
+def incident_settings() -> IncidentSettings:
+    return IncidentSettings()
+
+
 @lru_cache
 def database_settings() -> DatabaseSettings:
     return DatabaseSettings()

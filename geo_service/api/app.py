@@ -18,11 +18,14 @@ from fastapi.staticfiles import StaticFiles
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
-from geo_service.api.routers import auth, grids, health, locate, maps, ogc, tiles
+from geo_service.api.routers import auth, geocode, grids, health, incidents, locate, maps, ogc, open311, tiles
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
-from geo_service.settings import APISettings, DatabaseSettings, MapSettings
+from geo_service.incidents.clock import Clock
+from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.escalation import EscalationJob
+from geo_service.settings import APISettings, DatabaseSettings, IncidentSettings, MapSettings
 from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
@@ -53,16 +56,30 @@ def create_app(
     db_settings: DatabaseSettings | None = None,
     api_settings: APISettings | None = None,
     map_settings: MapSettings | None = None,
+    incident_settings: IncidentSettings | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up."""
+    """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
+    ``clock`` is the incident services' time source (tests inject one to move time forward)."""
     db_settings = db_settings or DatabaseSettings()
     api_settings = api_settings or APISettings()
     map_settings = map_settings or MapSettings()
+    incident_settings = incident_settings or IncidentSettings()
+
+    def incident_context(database: Database) -> IncidentContext:
+        return IncidentContext.create(database, incident_settings, clock, api_settings.timezone)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_db = db is None
         app.state.db = db if db is not None else open_database(db_settings)
+        app.state.incident_context = incident_context(app.state.db)
+        # overdue incidents escalate inside the service: no external scheduler to install or forget
+        app.state.escalation = EscalationJob(
+            app.state.incident_context, incident_settings.escalation_interval_s
+        )
+        if incident_settings.escalation_enabled:
+            app.state.escalation.start()
         try:
             # Report at start-up which catalogued layers can be served; built lazily if the DB is down.
             app.state.tile_server = build_tile_server(app.state.db, map_settings)
@@ -71,6 +88,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.escalation.stop()
             if owns_db:
                 app.state.db.close()
 
@@ -85,10 +103,11 @@ def create_app(
     app.state.map_settings = map_settings
     if db is not None:
         app.state.db = db
+        app.state.incident_context = incident_context(db)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
 
-    for module in (health, auth, maps, grids, locate, tiles, ogc):
+    for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc):
         app.include_router(module.router)
 
     assets = web_assets_dir(api_settings)

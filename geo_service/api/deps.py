@@ -13,6 +13,7 @@ from geo_service.db.pool import Database
 from geo_service.settings import MapSettings
 from geo_service.tiles import build_tile_server
 from geo_service.tiles.service import TileServer
+from geo_service.incidents.context import IncidentContext
 
 _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --role ROLE` prints one")
 
@@ -63,3 +64,8 @@ def require_role(*roles: str) -> Callable[..., Principal]:
         return principal
 
     return check
+
+
+def incident_context(request: Request) -> IncidentContext:
+    """Database, settings, classification and clock of the incident services (built in ``create_app``)."""
+    return request.app.state.incident_context

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[Exception], int] = {
     errors.BadRequest: 400,
+    errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
@@ -42,7 +43,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.ServiceError)
     async def _service_error(_request: Request, exc: errors.ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(exc.detail)}, status_code=_status_for(exc) or 400)
+        body = {**jsonable_encoder(exc.extra), "detail": jsonable_encoder(exc.detail)}
+        return JSONResponse(body, status_code=_status_for(exc) or 400)
 
     @app.exception_handler(DatabaseUnavailable)
     @app.exception_handler(ClusterError)

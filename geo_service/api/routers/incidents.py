@@ -1,0 +1,179 @@
+"""Incidents over HTTP: intake, the dispatcher's queue, the closed loop, CSV import, and numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from geo_service.api.deps import current_principal, incident_context, require_role
+from geo_service.auth import Principal
+from geo_service.errors import BadRequest, InvalidInput
+from geo_service.incidents import csv_import, records, workflow
+from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.intake import IncidentInput, create_incident, present_result
+from geo_service.incidents.stats import incident_stats
+
+router = APIRouter(tags=["incidents"])
+Ctx = Annotated[IncidentContext, Depends(incident_context)]
+Dispatcher = Annotated[Principal, Depends(require_role("dispatcher"))]
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+class Reporter(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=200)
+
+
+class IncidentBody(BaseModel):
+    """An incident from a 12345 ticket or a grid worker: coordinates (``lon``/``lat`` in ``crs``) or an address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float | None = Field(default=None, description="longitude, degrees in crs")
+    lat: float | None = Field(default=None, description="latitude, degrees in crs")
+    crs: str | None = Field(default="wgs84", description="wgs84 | gcj02 | bd09 | cgcs2000")
+    address: str | None = Field(
+        default=None, max_length=500, description="used to locate when lon/lat are absent"
+    )
+    category: str = Field(min_length=1, max_length=100, description="code or name from the classification")
+    description: str | None = Field(default=None, max_length=4000)
+    external_id: str | None = Field(default=None, max_length=100, description="the 12345 ticket number")
+    reporter: Reporter | None = None
+    media_url: str | None = Field(default=None, max_length=2000)
+
+
+class TransitionBody(BaseModel):
+    to: str = Field(min_length=1, max_length=40)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class AssignmentBody(BaseModel):
+    grid_code: str | None = Field(
+        default=None, max_length=100, description="omit to confirm the current grid"
+    )
+    note: str | None = Field(default=None, max_length=4000)
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if not text:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidInput("bbox must be four numbers: west,south,east,north") from None
+    return west, south, east, north
+
+
+def _split(text: str | None) -> list[str] | None:
+    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
+    return parts or None
+
+
+@router.get("/api/incidents/categories")
+def get_categories(ctx: Ctx) -> dict[str, Any]:
+    """The event/component classification with each category's deadline per level (hours)."""
+    return {"levels": ["grid", "community", "street", "district"],
+            "categories": [c.as_dict() for c in ctx.classification]}  # fmt: skip
+
+
+@router.post("/api/incidents", status_code=201)
+def post_incident(body: IncidentBody, response: Response, ctx: Ctx, principal: Dispatcher) -> dict[str, Any]:
+    """Create an incident assigned to the grid covering it (201), or return the one with the same
+    ``external_id`` (200)."""
+    data = IncidentInput(
+        category=body.category, description=body.description, lon=body.lon, lat=body.lat, crs=body.crs,
+        address=body.address, external_id=body.external_id,
+        reporter=body.reporter.model_dump() if body.reporter else {}, media_url=body.media_url,
+    )  # fmt: skip
+    result = create_incident(ctx, data, principal.actor, principal.role)
+    if not result.created:
+        response.status_code = 200
+    return present_result(ctx, result)
+
+
+@router.get("/api/incidents")
+def get_incidents(
+    ctx: Ctx,
+    principal: Caller,
+    grid_code: str | None = None,
+    status: Annotated[str | None, Query(description="comma-separated states")] = None,
+    category: Annotated[str | None, Query(description="comma-separated codes or names")] = None,
+    bbox: Annotated[str | None, Query(description="west,south,east,north (WGS-84)")] = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIST)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The queue as a GeoJSON FeatureCollection, newest first."""
+    rows = workflow.list_incidents(ctx, grid_code=grid_code, statuses=_split(status), categories=_split(category),
+                                   bbox=_bbox(bbox), overdue=overdue, limit=limit, offset=offset)  # fmt: skip
+    show = workflow.may_see_reporter(principal)
+    return {"type": "FeatureCollection", "features": [records.feature(ctx, row, show) for row in rows],
+            "numberReturned": len(rows)}  # fmt: skip
+
+
+@router.get("/api/incidents/{incident_id}")
+def get_incident(incident_id: int, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+    row = workflow.get_incident(ctx, incident_id)
+    return records.present(ctx, row, workflow.may_see_reporter(principal))
+
+
+@router.post("/api/incidents/{incident_id}/transition")
+def post_transition(incident_id: int, body: TransitionBody, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+    """Move an incident along the loop; 409 when the move is not allowed from its state, 403 for the role."""
+    row = workflow.transition(ctx, incident_id, body.to, body.note, principal)
+    return records.present(ctx, row, workflow.may_see_reporter(principal))
+
+
+@router.get("/api/incidents/{incident_id}/history")
+def get_history(incident_id: int, ctx: Ctx, _principal: Caller) -> dict[str, Any]:
+    return {"id": incident_id, "history": workflow.history(ctx, incident_id)}
+
+
+@router.post("/api/incidents/{incident_id}/assignment")
+def post_assignment(
+    incident_id: int, body: AssignmentBody, ctx: Ctx, principal: Dispatcher
+) -> dict[str, Any]:
+    """Confirm the grid of a (near-boundary) incident, or move it to ``grid_code`` before dispatch."""
+    row = workflow.confirm_assignment(ctx, incident_id, body.grid_code, body.note, principal)
+    return records.present(ctx, row)
+
+
+@router.post("/api/incidents/import")
+async def post_import(
+    request: Request,
+    ctx: Ctx,
+    principal: Dispatcher,
+    encoding: Annotated[str | None, Query(description="utf-8 | gbk; detected when absent")] = None,
+    atomic: bool = True,
+) -> dict[str, Any]:
+    """CSV (``text/csv`` body, or a multipart ``file``) with columns
+    ``external_id,lon,lat,crs,address,category,description``; see the README for details."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise BadRequest("send the CSV as the multipart field 'file'")
+        content = await upload.read()
+    else:
+        content = await request.body()
+    report = await run_in_threadpool(
+        csv_import.import_csv, ctx, content, encoding=encoding, atomic=atomic, actor=principal.actor,
+        role=principal.role,
+    )  # fmt: skip
+    return report.as_dict()
+
+
+@router.get("/api/stats/incidents")
+def get_stats(
+    ctx: Ctx,
+    level: Annotated[str, Query(description="grid | community | street | district")] = "grid",
+    since: Annotated[datetime | None, Query(description="ISO 8601; incidents created at or after")] = None,
+) -> dict[str, Any]:
+    """Counts by state, resolution rate, median hours to close and overdue counts per area."""
+    return incident_stats(ctx, level, since)

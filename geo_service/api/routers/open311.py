@@ -1,0 +1,123 @@
+"""Open311 GeoReport v2 under ``/open311/v2/``: ``.json`` or ``.xml`` on every resource.
+
+Errors here take the spec's shape (``[{"code", "description"}]`` or ``<errors>``), not ``{"detail"}``: a route
+class turns every error raised on these routes into it, with the spec's status codes (404 missing, 403 api_key,
+400 anything else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from geo_service.api.deps import incident_context
+from geo_service.db.pool import DatabaseUnavailable
+from geo_service.errors import BadRequest, Forbidden, NotFound, ServiceError, UnsupportedMediaType
+from geo_service.incidents.context import IncidentContext
+from geo_service.open311 import service
+from geo_service.open311.render import FORMATS, render, render_errors
+
+Ctx = Annotated[IncidentContext, Depends(incident_context)]
+
+
+def _status(exc: Exception) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Forbidden):
+        return 403
+    if isinstance(exc, HTTPException):
+        return {401: 403, 404: 404, 403: 403, 405: 405}.get(exc.status_code, 400)
+    return 400
+
+
+class Open311Route(APIRoute):
+    """Routes whose errors are Open311 error documents in the requested format."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def open311_handler(request: Request) -> Response:
+            fmt = request.path_params.get("fmt", "json")
+            try:
+                if fmt not in FORMATS:
+                    raise NotFound(f"format .{fmt} is not served; use .json or .xml")
+                return await handler(request)
+            except (ServiceError, HTTPException) as exc:
+                return render_errors(fmt, _status(exc), [str(exc.detail)])
+            except RequestValidationError as exc:
+                problems = [
+                    f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+                ]
+                return render_errors(fmt, 400, problems or ["invalid request"])
+            except DatabaseUnavailable as exc:
+                return render_errors(fmt, 503, [f"service temporarily unavailable: {exc}"])
+
+        return open311_handler
+
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+
+
+@router.get("/discovery.{fmt}")
+def get_discovery(fmt: str, request: Request, ctx: Ctx) -> Response:
+    base = str(request.url_for("get_services", fmt="json")).rsplit("/", 1)[0]
+    return render(fmt, "discovery", service.discovery(ctx, base))
+
+
+@router.get("/services.{fmt}")
+def get_services(fmt: str, ctx: Ctx, jurisdiction_id: str | None = None) -> Response:
+    service.check_jurisdiction(ctx, jurisdiction_id)
+    return render(fmt, "services", service.service_list(ctx))
+
+
+@router.get("/services/{service_code}.{fmt}")
+def get_service_definition(
+    service_code: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None
+) -> Response:
+    service.check_jurisdiction(ctx, jurisdiction_id)
+    return render(fmt, "service_definition", service.service_definition(ctx, service_code))
+
+
+@router.get("/requests.{fmt}")
+def get_requests(
+    fmt: str,
+    ctx: Ctx,
+    jurisdiction_id: str | None = None,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+) -> Response:
+    service.check_jurisdiction(ctx, jurisdiction_id)
+    query = service.RequestQuery(service_request_id=service_request_id, service_code=service_code,
+                                 start_date=start_date, end_date=end_date, status=status)  # fmt: skip
+    return render(fmt, "service_requests", service.find_requests(ctx, query))
+
+
+@router.post("/requests.{fmt}", status_code=201)
+async def post_request(fmt: str, request: Request, ctx: Ctx) -> Response:
+    """Form-encoded, as the spec says (``application/x-www-form-urlencoded``; multipart is accepted too)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        raise UnsupportedMediaType("send the request form-encoded (application/x-www-form-urlencoded)")
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise BadRequest(f"{key}: files are not accepted; send media_url")
+        fields.setdefault(key, []).append(value)
+    created = await run_in_threadpool(service.create_request, ctx, fields)
+    return render(fmt, "service_requests", created, status_code=201)
+
+
+@router.get("/requests/{request_id}.{fmt}")
+def get_request(request_id: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None) -> Response:
+    service.check_jurisdiction(ctx, jurisdiction_id)
+    return render(fmt, "service_requests", service.get_request(ctx, request_id))

@@ -1,0 +1,1 @@
+"""Geocoding over the gazetteer, facilities, stations and area names (see :mod:`.service`)."""

@@ -1,0 +1,1 @@
+"""Incidents: intake, grid assignment, the closed loop, escalation, CSV import and numbers."""

@@ -1,0 +1,37 @@
+"""What every incident service needs: the database, settings, the classification, a clock and a time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from geo_service.db.pool import Database
+from geo_service.incidents.categories import Classification, load_classification
+from geo_service.incidents.clock import Clock, system_clock
+from geo_service.settings import IncidentSettings
+
+
+@dataclass(frozen=True)
+class IncidentContext:
+    db: Database
+    settings: IncidentSettings
+    classification: Classification
+    clock: Clock
+    timezone: tzinfo
+
+    @classmethod
+    def create(
+        cls, db: Database, settings: IncidentSettings | None = None, clock: Clock | None = None,
+        timezone: str = "Asia/Shanghai",
+    ) -> IncidentContext:  # fmt: skip
+        settings = settings or IncidentSettings()
+        return cls(db, settings, load_classification(settings.categories), clock or system_clock,
+                   ZoneInfo(timezone))  # fmt: skip
+
+    def local(self, moment: datetime | None) -> str | None:
+        """ISO 8601 in the service's time zone, with its offset (``2024-05-01T09:30:00+08:00``)."""
+        return None if moment is None else moment.astimezone(self.timezone).isoformat(timespec="seconds")
+
+    def now(self) -> datetime:
+        return self.clock()

@@ -1,0 +1,359 @@
+"""Bulk intake from CSV: a day's 12345 tickets, or a backlog, in one request.
+
+Columns (header row, any order, case-insensitive; Chinese headers as exported by hotline systems accepted):
+
+=================  =================  ======================================================================
+column             also accepted      meaning
+=================  =================  ======================================================================
+``external_id``    工单号, 工单编号   the ticket number; a row whose ticket exists already counts as existing
+``lon``, ``lat``   经度, 纬度         degrees in ``crs``
+``crs``            坐标系             ``wgs84`` (default when empty), ``gcj02``, ``bd09``, ``cgcs2000``
+``address``        地址               used to locate rows without lon/lat (geocoder, as for POST)
+``category``       类别, 事件类型     a code or name from the classification (required)
+``description``    描述, 问题描述     free text (≤ 4000 characters)
+``reporter_name``  联系人             caller's name
+``reporter_phone`` 联系电话           caller's phone
+=================  =================  ======================================================================
+
+Encoding: UTF-8 (with or without BOM) or GBK/GB18030, detected, or forced with ``encoding=``. Rows are
+numbered as a spreadsheet shows them: the header is row 1, the first ticket row 2.
+
+All rows are checked before anything is written. With ``atomic`` (the default) one bad row means nothing is
+written and every error is listed; otherwise the good rows go in and the bad ones are listed. The write is one
+transaction: COPY into a temporary table, then ``INSERT … ON CONFLICT (external_id) DO NOTHING``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from tqdm import tqdm
+
+from geo_service.coords import invalid_lonlat_mask, lonlat_problem, normalise_crs, to_wgs84_arrays
+from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge
+from geo_service.geocode.service import best_match
+from geo_service.incidents.assignment import Assignment, assign, assign_many
+from geo_service.incidents.categories import Category
+from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.intake import MAX_DESCRIPTION_CHARS, IncidentInput, clean_reporter, input_crs
+from geo_service.locate.service import current_index
+from geo_service.store import audit
+from geo_service.store import incidents as store
+from geo_service.store.bulk import ewkb_hex
+
+COLUMN_ALIASES = {
+    "external_id": ("external_id", "工单号", "工单编号", "ticket", "ticket_id"),
+    "lon": ("lon", "lng", "longitude", "经度"),
+    "lat": ("lat", "latitude", "纬度"),
+    "crs": ("crs", "坐标系"),
+    "address": ("address", "地址"),
+    "category": ("category", "类别", "事件类型", "分类"),
+    "description": ("description", "描述", "问题描述"),
+    "reporter_name": ("reporter_name", "联系人"),
+    "reporter_phone": ("reporter_phone", "联系电话"),
+}
+_HEADER = {alias.casefold(): column for column, aliases in COLUMN_ALIASES.items() for alias in aliases}
+ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "gbk": "gb18030",
+             "gb2312": "gb18030", "gb18030": "gb18030", "cp936": "gb18030"}  # fmt: skip
+MAX_EXTERNAL_ID_CHARS = 100
+MAX_LISTED_ERRORS = 1000
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    data: IncidentInput
+    category: Category | None = None
+    assignment: Assignment | None = None
+    geocode: dict[str, Any] | None = None
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    existing: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    encoding: str = "utf-8"
+    atomic: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"created": self.created, "existing": self.existing, "errors": self.errors[:MAX_LISTED_ERRORS],
+                "error_count": len(self.errors), "rows": self.rows, "encoding": self.encoding,
+                "atomic": self.atomic}  # fmt: skip
+
+
+def decode(content: bytes, encoding: str | None) -> tuple[str, str]:
+    """The text of ``content`` and the encoding it was read with (``utf-8`` or ``gbk``).
+
+    Raises
+    ------
+    BadRequest
+        An unsupported ``encoding``, or bytes that are neither UTF-8 nor GBK/GB18030.
+    """
+    if encoding:
+        codec = ENCODINGS.get(encoding.strip().lower())
+        if codec is None:
+            raise BadRequest(f"encoding must be one of utf-8, gbk, gb18030 (got {encoding!r})")
+        try:
+            return content.decode(codec), "gbk" if codec == "gb18030" else "utf-8"
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"the file is not valid {encoding}: byte {exc.start} cannot be decoded") from exc
+    if content.startswith(codecs.BOM_UTF8):
+        return content.decode("utf-8-sig", errors="strict"), "utf-8"
+    try:
+        return content.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("gb18030"), "gbk"
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the file is neither UTF-8 nor GBK; save it as UTF-8 or pass encoding=") from exc
+
+
+def _float(value: str, column: str) -> float | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidInput(f"{column} {text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{column} must be a finite number")
+    return number
+
+
+def parse(text: str, max_rows: int) -> tuple[list[ParsedRow], list[dict[str, Any]]]:
+    """Rows and per-row errors of a CSV text (no database)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BadRequest("the file is empty: expected a header row") from None
+    except csv.Error as exc:
+        raise BadRequest(f"not a CSV file: {exc}") from exc
+    columns = [_HEADER.get(h.strip().casefold()) for h in header]
+    if "category" not in columns or not ({"lon", "lat"} <= set(columns) or "address" in columns):
+        raise BadRequest(
+            "the header needs category and either lon,lat or address; columns are "
+            "external_id,lon,lat,crs,address,category,description (optional reporter_name,reporter_phone)"
+        )
+    rows, errors = [], []
+    try:
+        for number, record in enumerate(reader, start=2):
+            if number - 1 > max_rows:
+                raise PayloadTooLarge(f"more than {max_rows:,} rows; split the file")
+            if not any(cell.strip() for cell in record):
+                continue
+            values = {c: v for c, v in zip(columns, record, strict=False) if c is not None}
+            try:
+                rows.append(ParsedRow(number, _input(values)))
+            except InvalidInput as exc:
+                errors.append({"row": number, "detail": exc.detail})
+    except csv.Error as exc:
+        raise BadRequest(f"CSV error near row {reader.line_num}: {exc}") from exc
+    return rows, errors
+
+
+def _input(values: dict[str, str]) -> IncidentInput:
+    def text(column: str) -> str | None:
+        value = (values.get(column) or "").strip()
+        return value or None
+
+    external_id = text("external_id")
+    if external_id and len(external_id) > MAX_EXTERNAL_ID_CHARS:
+        raise InvalidInput(f"external_id is longer than {MAX_EXTERNAL_ID_CHARS} characters")
+    if not text("category"):
+        raise InvalidInput("category is empty")
+    description = text("description")
+    if description and len(description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidInput(f"description is longer than {MAX_DESCRIPTION_CHARS} characters")
+    lon, lat = _float(values.get("lon") or "", "lon"), _float(values.get("lat") or "", "lat")
+    if (lon is None) != (lat is None):
+        raise InvalidInput("give both lon and lat, or neither (then an address)")
+    if lon is None and not text("address"):
+        raise InvalidInput("no location: lon and lat, or an address")
+    return IncidentInput(
+        category=text("category") or "", description=description, lon=lon, lat=lat, crs=text("crs") or "wgs84",
+        address=text("address"), external_id=external_id,
+        reporter={"name": text("reporter_name"), "phone": text("reporter_phone")},
+    )  # fmt: skip
+
+
+def _category_of(
+    ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]]
+) -> list[ParsedRow]:
+    """Rows whose category resolves (each distinct text resolved once); the others go to ``errors``."""
+    found: dict[str, Category | str] = {}
+    kept = []
+    for parsed in rows:
+        key = parsed.data.category
+        if key not in found:
+            try:
+                found[key] = ctx.classification.resolve(key)
+            except InvalidInput as exc:
+                found[key] = str(exc.detail)
+        category = found[key]
+        if isinstance(category, str):
+            errors.append({"row": parsed.row, "detail": category})
+        else:
+            parsed.category = category
+            kept.append(parsed)
+    return kept
+
+
+def _wgs84(
+    rows: list[ParsedRow], errors: list[dict[str, Any]]
+) -> tuple[list[ParsedRow], np.ndarray, np.ndarray]:
+    """Rows with usable coordinates, converted to WGS-84 per CRS (vectorised); the others go to ``errors``."""
+    lon = np.array([p.data.lon for p in rows], dtype=np.float64)
+    lat = np.array([p.data.lat for p in rows], dtype=np.float64)
+    crs_names: dict[str | None, str | InvalidInput] = {}
+    usable = ~invalid_lonlat_mask(lon, lat)
+    crs_of = np.full(len(rows), "", dtype=object)
+    for k, parsed in enumerate(rows):
+        if not usable[k]:
+            errors.append({"row": parsed.row, "detail": lonlat_problem(parsed.data.lon, parsed.data.lat)})
+            continue
+        if parsed.data.crs not in crs_names:
+            try:
+                crs_names[parsed.data.crs] = normalise_crs(parsed.data.crs)
+            except InvalidInput as exc:
+                crs_names[parsed.data.crs] = exc
+        crs = crs_names[parsed.data.crs]
+        if isinstance(crs, InvalidInput):
+            usable[k] = False
+            errors.append({"row": parsed.row, "detail": crs.detail})
+        else:
+            crs_of[k] = crs
+    for crs in {c for c in crs_names.values() if isinstance(c, str)}:
+        group = usable & (crs_of == crs)
+        lon[group], lat[group] = to_wgs84_arrays(lon[group], lat[group], crs)
+    keep = np.flatnonzero(usable)
+    return [rows[k] for k in keep], lon[keep], lat[keep]
+
+
+def _resolve(ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]],
+             progress: bool) -> list[ParsedRow]:  # fmt: skip
+    """Category, CRS conversion and grid assignment for every row; rows that fail go to ``errors``.
+
+    Rows with coordinates are assigned together (:func:`assign_many`); rows with only an address go through the
+    geocoder one by one (tens of milliseconds each).
+    """
+    index = current_index(ctx.db)
+    near_m = ctx.settings.near_boundary_m
+    rows = _category_of(ctx, rows, errors)
+    by_coordinates, lon, lat = _wgs84([p for p in rows if p.data.lon is not None], errors)
+    good: list[ParsedRow] = []
+    for parsed, where in zip(by_coordinates, assign_many(index, lon, lat, near_m), strict=True):
+        if isinstance(where, str):
+            errors.append({"row": parsed.row, "detail": where})
+        else:
+            parsed.assignment = where
+            good.append(parsed)
+    by_address = [p for p in rows if p.data.lon is None]
+    for parsed in tqdm(by_address, desc="geocode rows", unit="row", disable=not progress or not by_address):
+        try:
+            match = best_match(ctx.db, parsed.data.address or "", ctx.settings.geocode_min_score,
+                               ctx.settings.geocode_margin, ctx.settings.geocode_same_place_m)  # fmt: skip
+            parsed.geocode = match.as_dict()
+            parsed.assignment = assign(index, match.candidate.lon, match.candidate.lat, "wgs84", near_m)
+            good.append(parsed)
+        except InvalidInput as exc:
+            errors.append({"row": parsed.row, "detail": exc.detail})
+    good.sort(key=lambda p: p.row)
+    return good
+
+
+def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, atomic: bool, actor: str,
+               role: str, progress: bool = False) -> ImportReport:  # fmt: skip
+    """Check every row, then write the good ones in one transaction (none when ``atomic`` and any is bad).
+
+    Raises
+    ------
+    BadRequest
+        Unreadable file: encoding, header, CSV syntax.
+    InvalidInput
+        ``atomic`` and some rows are bad; ``extra`` carries the report (created 0, the errors).
+    """
+    with tqdm(total=3, desc="import incidents", unit="stage", disable=not progress) as bar:
+        bar.set_postfix_str("read")
+        text, used = decode(content, encoding)
+        parsed, errors = parse(text, ctx.settings.import_max_rows)
+        total = len(parsed) + len(errors)
+        bar.update(1)
+        bar.set_postfix_str(f"check and assign {total:,} rows")
+        good = _resolve(ctx, parsed, errors, progress)
+        errors.sort(key=lambda e: e["row"])
+        report = ImportReport(errors=errors, encoding=used, atomic=atomic)
+        if errors and atomic:
+            raise InvalidInput(
+                f"{len(errors):,} of {total:,} rows have errors; nothing was written (atomic=true). Fix them, "
+                "or send atomic=false to import the good rows",
+                extra={k: v for k, v in report.as_dict().items() if k != "rows"},
+            )
+        bar.update(1)
+        bar.set_postfix_str(f"write {len(good):,} rows")
+        _write(ctx, good, report, actor, role)
+        bar.update(1)
+    return report
+
+
+def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, actor: str, role: str) -> None:
+    now = ctx.now()
+    with ctx.db.cursor() as cur:
+        external = [p.data.external_id for p in good if p.data.external_id]
+        known = store.ids_by_external_id(cur, external) if external else {}
+        fresh, outcome = [], {}
+        first_in_file: dict[str, ParsedRow] = {}
+        for parsed in good:
+            key = parsed.data.external_id
+            if key and (key in known or key in first_in_file):
+                continue
+            if key:
+                first_in_file[key] = parsed
+            fresh.append(parsed)
+        ids = store.allocate_ids(cur, len(fresh)) if fresh else []
+        points = shapely.points([p.assignment.lon for p in fresh], [p.assignment.lat for p in fresh]) if fresh \
+            else np.empty(0, dtype=object)  # fmt: skip
+        owners: dict[int, tuple[Any, ...]] = {}  # rows of one grid share one snapshot: one owner row for them
+        rows = []
+        for incident_id, parsed, geom in zip(ids, fresh, ewkb_hex(points), strict=True):
+            where, data = parsed.assignment, parsed.data
+            key = id(where.snapshot)
+            if key not in owners:
+                columns = {**where.columns(), "owner_key": len(owners),
+                           "area_snapshot": json.dumps(where.snapshot, ensure_ascii=False)}  # fmt: skip
+                owners[key] = tuple(columns[c] for c in store.BULK_OWNER_COLUMNS)
+            rows.append((incident_id, data.external_id, parsed.category.code, data.description, data.address,
+                         clean_reporter(data.reporter) or None, input_crs(data), data.lon, data.lat,
+                         where.near_boundary, where.rounded_distance_m, now + parsed.category.deadline(where.owner_level),
+                         parsed.geocode, owners[key][0], geom))  # fmt: skip
+            outcome[id(parsed)] = incident_id
+        created = set(store.bulk_insert(cur, list(owners.values()), rows, at=now, actor=actor, source="import")) \
+            if rows else set()  # fmt: skip
+        raced = [p.data.external_id for p in fresh if outcome[id(p)] not in created]
+        if raced:  # another writer filed these tickets between our check and our insert
+            known.update(store.ids_by_external_id(cur, raced))
+        for parsed in good:
+            key = parsed.data.external_id
+            incident_id = outcome.get(id(parsed))
+            if incident_id is not None and incident_id in created:
+                report.rows.append({"row": parsed.row, "id": incident_id, "result": "created"})
+            else:  # only rows with an external_id can meet an existing incident
+                first = known.get(key) if key in known else outcome[id(first_in_file[key])]
+                report.rows.append({"row": parsed.row, "id": first, "result": "existing"})
+        report.created = sum(1 for r in report.rows if r["result"] == "created")
+        report.existing = len(report.rows) - report.created
+        audit.record(cur, actor=actor, role=role, action="import", entity="incident",
+                     detail={"created": report.created, "existing": report.existing,
+                             "errors": len(report.errors), "encoding": report.encoding})  # fmt: skip

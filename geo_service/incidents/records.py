@@ -1,0 +1,69 @@
+"""Incident rows → the JSON the API returns (one shape for POST, GET one, and list properties)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.states import ACTIVE
+
+_TIMES = ("created_at", "updated_at", "due_at", "closed_at")
+
+
+def is_overdue(row: dict[str, Any], now: datetime) -> bool:
+    return row["status"] in ACTIVE and row["due_at"] is not None and row["due_at"] < now
+
+
+def present(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool = True) -> dict[str, Any]:
+    """One incident. ``include_reporter``: the caller's contact details, for dispatchers only."""
+    category = ctx.classification.get(row["category"])
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "external_id": row["external_id"],
+        "status": row["status"],
+        "category": row["category"],
+        "category_name": category.name if category else None,
+        "category_name_en": category.name_en if category else None,
+        "category_kind": category.kind if category else None,
+        "description": row["description"],
+        "address": row["address"],
+        "lon": round(row["lon"], 7),
+        "lat": round(row["lat"], 7),
+        "crs": row["crs"],
+        "input_lon": row["input_lon"],
+        "input_lat": row["input_lat"],
+        "grid_code": row["grid_code"],
+        "grid_version": row["grid_version"],
+        "owner_level": row["owner_level"],
+        "owner_code": row["owner_code"],
+        "areas": row["area_snapshot"],
+        "near_boundary": row["near_boundary"],
+        "distance_to_boundary_m": row["distance_to_boundary_m"],
+        "assignment_confirmed": row["assignment_confirmed_at"] is not None,
+        "overdue": is_overdue(row, ctx.now()),
+        "escalations": row["escalations"],
+        "source": row["source"],
+        "geocode": row["geocode"],
+        "media_url": row["media_url"],
+        "attributes": row["attributes"],
+        **{key: ctx.local(row[key]) for key in _TIMES},
+    }
+    if include_reporter:
+        out["reporter"] = row["reporter"]
+    return out
+
+
+def present_history(ctx: IncidentContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**row, "at": ctx.local(row["at"])} for row in rows]
+
+
+def feature(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool) -> dict[str, Any]:
+    """The incident as a GeoJSON Point Feature (for lists and maps)."""
+    props = present(ctx, row, include_reporter)
+    return {
+        "type": "Feature",
+        "id": row["id"],
+        "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]},
+        "properties": props,
+    }

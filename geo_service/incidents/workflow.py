@@ -1,0 +1,141 @@
+"""The closed loop over stored incidents: read, list, move through states, confirm or correct assignment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geo_service.auth import Principal
+from geo_service.errors import Conflict, InvalidInput, NotFound
+from geo_service.incidents import records, states
+from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.escalation import escalate_row
+from geo_service.locate.service import current_index
+from geo_service.store import audit
+from geo_service.store import incidents as store
+
+MAX_NOTE_CHARS = 4000
+MAX_LIST = 5000
+# a dispatcher may still move an incident to another grid until it has been dispatched
+REASSIGNABLE = frozenset({"reported", "filed"})
+
+
+def may_see_reporter(principal: Principal) -> bool:
+    """Callers' contact details are for dispatchers (and admins), not for planners."""
+    return principal.has_role("dispatcher")
+
+
+def get_incident(ctx: IncidentContext, incident_id: int) -> dict[str, Any]:
+    with ctx.db.cursor() as cur:
+        row = store.get_incident(cur, incident_id)
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    return row
+
+
+def list_incidents(
+    ctx: IncidentContext, *, grid_code: str | None, statuses: list[str] | None, categories: list[str] | None,
+    bbox: tuple[float, float, float, float] | None, overdue: bool, limit: int, offset: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Incidents, newest first, filtered. Unknown statuses or categories are a 422, not an empty answer."""
+    for status in statuses or []:
+        if status not in states.STATES:
+            raise InvalidInput(f"unknown status {status!r}; states: {', '.join(states.STATES)}")
+    codes = [ctx.classification.resolve(c).code for c in categories or []]
+    if not 1 <= limit <= MAX_LIST:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIST}")
+    if bbox is not None:
+        west, south, east, north = bbox
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise InvalidInput(
+                "bbox must be west,south,east,north in degrees with west < east and south < north"
+            )
+    with ctx.db.cursor() as cur:
+        return store.list_incidents(cur, grid_code=grid_code, statuses=statuses, categories=codes or None,
+                                    bbox=bbox, overdue_at=ctx.now() if overdue else None, limit=limit,
+                                    offset=offset)  # fmt: skip
+
+
+def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | None,
+               principal: Principal) -> dict[str, Any]:  # fmt: skip
+    """Move an incident to ``target`` if the loop allows it from its current state and the role may.
+
+    Raises
+    ------
+    NotFound, InvalidInput, Conflict, Forbidden
+        No such incident; unknown state or missing note; not allowed from the current state; not this role.
+    """
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise InvalidInput(f"note is longer than {MAX_NOTE_CHARS} characters")
+    now = ctx.now()
+    with ctx.db.cursor() as cur:
+        row = store.get_incident(cur, incident_id, lock=True)
+        if row is None:
+            raise NotFound(f"no incident {incident_id}")
+        move = states.check_transition(row["status"], target, principal.role, note)
+        if target == "escalated":
+            done = escalate_row(ctx, cur, row, now=now, actor=principal.actor, reason="manual", note=note)
+            if done.to_level is None:
+                raise Conflict(
+                    f"incident {incident_id} is already owned by the top level ({row['owner_level']})"
+                )
+        else:
+            closed_at = now if target == "closed" else (None if target == "filed" else row["closed_at"])
+            store.set_status(cur, incident_id, target, now, closed_at)
+            if row["status"] in states.FINISHED:  # reopened: the owner gets a fresh deadline
+                category = ctx.classification.get(row["category"])
+                due_at = now + category.deadline(row["owner_level"]) if category else row["due_at"]
+                store.update_incident(cur, incident_id, {"due_at": due_at, "top_overdue_at": None}, now)
+            store.add_history(cur, incident_id, at=now, actor=principal.actor, action="transition",
+                              from_status=row["status"], to_status=target, note=note,
+                              detail={"label": move.label})  # fmt: skip
+        audit.record(cur, actor=principal.actor, role=principal.role, action="transition", entity="incident",
+                     entity_id=incident_id, detail={"from": row["status"], "to": target})  # fmt: skip
+        updated = store.get_incident(cur, incident_id)
+    return updated
+
+
+def history(ctx: IncidentContext, incident_id: int) -> list[dict[str, Any]]:
+    with ctx.db.cursor() as cur:
+        if store.get_incident(cur, incident_id) is None:
+            raise NotFound(f"no incident {incident_id}")
+        return records.present_history(ctx, store.history(cur, incident_id))
+
+
+def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | None, note: str | None,
+                       principal: Principal) -> dict[str, Any]:  # fmt: skip
+    """A dispatcher confirms the grid of a (near-boundary) incident, or moves it to ``grid_code``.
+
+    Moving is allowed until the incident is dispatched; the new grid's current version and ancestors become the
+    snapshot. Both are recorded in the history.
+    """
+    now = ctx.now()
+    with ctx.db.cursor() as cur:
+        row = store.get_incident(cur, incident_id, lock=True)
+        if row is None:
+            raise NotFound(f"no incident {incident_id}")
+        fields: dict[str, Any] = {"assignment_confirmed_by": principal.actor, "assignment_confirmed_at": now}
+        action, detail = (
+            "assignment_confirmed",
+            {"grid_code": row["grid_code"], "owner_code": row["owner_code"]},
+        )
+        if grid_code is not None and grid_code != row["grid_code"]:
+            if row["status"] not in REASSIGNABLE:
+                raise Conflict(f"incident {incident_id} is {row['status']}: reassign only before dispatch")
+            index = current_index(ctx.db)
+            grid = index.areas.get(grid_code)
+            if grid is None or grid.level != "grid":
+                raise InvalidInput(f"no current grid {grid_code!r}")
+            snapshot = [a.as_dict() for a in (grid, *index.ancestors(grid))]
+            by_level = {a["level"]: a["code"] for a in snapshot}
+            fields.update(grid_code=grid.code, grid_version=grid.version, owner_level="grid", owner_code=grid.code,
+                          area_snapshot=snapshot, community_code=by_level.get("community"),
+                          street_code=by_level.get("street"), district_code=by_level.get("district"))  # fmt: skip
+            action = "reassigned"
+            detail = {"from_grid": row["grid_code"], "from_owner": row["owner_code"], "to_grid": grid.code,
+                      "to_version": grid.version}  # fmt: skip
+        store.update_incident(cur, incident_id, fields, now)
+        store.add_history(cur, incident_id, at=now, actor=principal.actor, action=action,
+                          from_status=row["status"], to_status=row["status"], note=note, detail=detail)  # fmt: skip
+        audit.record(cur, actor=principal.actor, role=principal.role, action=action, entity="incident",
+                     entity_id=incident_id, detail=detail)  # fmt: skip
+        return store.get_incident(cur, incident_id)

@@ -1,0 +1,314 @@
+"""SQL for incidents and their history. Cursors here return dict rows.
+
+Idempotency rests on the unique ``external_id``: inserts use ``ON CONFLICT (external_id) DO NOTHING``, so of
+any number of concurrent posts of one ticket exactly one creates it and the others read it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg2 import sql
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import Json
+
+from geo_service.store.bulk import copy_rows
+
+# the columns an intake writes (besides geom, written from lon/lat)
+INSERT_COLUMNS = (
+    "external_id", "category", "description", "address", "reporter", "status", "crs", "input_lon", "input_lat",
+    "grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "near_boundary",
+    "distance_to_boundary_m", "created_at", "updated_at", "due_at", "source", "created_by", "media_url",
+    "attributes", "geocode", "community_code", "street_code", "district_code",
+)  # fmt: skip
+_JSON_COLUMNS = frozenset({"reporter", "area_snapshot", "attributes", "geocode"})
+_SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i.reporter, i.status, i.crs,
+                    i.input_lon, i.input_lat, i.grid_code, i.grid_version, i.owner_level, i.owner_code,
+                    i.area_snapshot, i.near_boundary, i.distance_to_boundary_m, i.created_at, i.updated_at,
+                    i.due_at, i.closed_at, i.source, i.created_by, i.media_url, i.attributes, i.geocode,
+                    i.community_code, i.street_code, i.district_code, i.escalations, i.top_overdue_at,
+                    i.assignment_confirmed_by, i.assignment_confirmed_at,
+                    ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+             FROM incidents i"""
+# columns the stats may group by, whitelisted by level
+LEVEL_COLUMNS = {"grid": "grid_code", "community": "community_code", "street": "street_code",
+                 "district": "district_code"}  # fmt: skip
+
+
+def _value(column: str, value: Any) -> Any:
+    return Json(value) if column in _JSON_COLUMNS and value is not None else value
+
+
+def insert_incident(cur: Cursor, row: dict[str, Any], lon: float, lat: float) -> int | None:
+    """Insert one incident; its id, or None when ``external_id`` is already taken (nothing written)."""
+    columns = [c for c in INSERT_COLUMNS if c in row]
+    statement = sql.SQL(
+        """INSERT INTO incidents ({columns}, geom)
+           VALUES ({values}, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+           ON CONFLICT (external_id) DO NOTHING RETURNING id"""
+    ).format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        values=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+    )
+    cur.execute(statement, [*(_value(c, row[c]) for c in columns), lon, lat])
+    found = cur.fetchone()
+    return None if found is None else int(found["id"])
+
+
+def get_incident(cur: Cursor, incident_id: int, lock: bool = False) -> dict[str, Any] | None:
+    cur.execute(_SELECT + " WHERE i.id = %s" + (" FOR UPDATE" if lock else ""), (incident_id,))
+    return cur.fetchone()
+
+
+def find_by_external_id(cur: Cursor, external_id: str) -> dict[str, Any] | None:
+    cur.execute(_SELECT + " WHERE i.external_id = %s", (external_id,))
+    return cur.fetchone()
+
+
+def ids_by_external_id(cur: Cursor, external_ids: Sequence[str]) -> dict[str, int]:
+    cur.execute("SELECT external_id, id FROM incidents WHERE external_id = ANY(%s)", (list(external_ids),))
+    return {row["external_id"]: int(row["id"]) for row in cur.fetchall()}
+
+
+def any_external_id_starting(cur: Cursor, prefix: str) -> bool:
+    """Whether an incident's ticket number starts with ``prefix`` (the demo data's marker)."""
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM incidents WHERE starts_with(external_id, %s)) AS found", (prefix,)
+    )
+    return bool(cur.fetchone()["found"])
+
+
+def list_incidents(
+    cur: Cursor,
+    *,
+    grid_code: str | None = None,
+    statuses: Sequence[str] | None = None,
+    categories: Sequence[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    ids: Sequence[int] | None = None,
+    owner_code: str | None = None,
+    overdue_at: datetime | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    newest_first: bool = True,
+) -> list[dict[str, Any]]:
+    """Incidents matching every given filter. ``overdue_at``: only those still active and past due then."""
+    where, params = [], []
+    if grid_code is not None:
+        where.append("i.grid_code = %s")
+        params.append(grid_code)
+    if statuses:
+        where.append("i.status = ANY(%s)")
+        params.append(list(statuses))
+    if categories:
+        where.append("i.category = ANY(%s)")
+        params.append(list(categories))
+    if bbox is not None:
+        where.append("i.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+        params.extend(bbox)
+    if ids is not None:
+        where.append("i.id = ANY(%s)")
+        params.append(list(ids))
+    if owner_code is not None:
+        where.append("i.owner_code = %s")
+        params.append(owner_code)
+    if overdue_at is not None:
+        where.append(
+            "i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated') AND i.due_at < %s"
+        )
+        params.append(overdue_at)
+    if created_from is not None:
+        where.append("i.created_at >= %s")
+        params.append(created_from)
+    if created_to is not None:
+        where.append("i.created_at <= %s")
+        params.append(created_to)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    order = " ORDER BY i.created_at DESC, i.id DESC" if newest_first else " ORDER BY i.created_at, i.id"
+    cur.execute(_SELECT + clause + order + " LIMIT %s OFFSET %s", [*params, limit, offset])
+    return cur.fetchall()
+
+
+def add_history(cur: Cursor, incident_id: int, *, at: datetime, actor: str | None, action: str,
+                from_status: str | None = None, to_status: str | None = None, note: str | None = None,
+                detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+    cur.execute(
+        """INSERT INTO incident_history (incident_id, at, actor, action, from_status, to_status, note, detail)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+        (incident_id, at, actor, action, from_status, to_status, note, Json(detail or {})),
+    )
+
+
+def history(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
+    cur.execute(
+        """SELECT at, actor, action, from_status, to_status, note, detail FROM incident_history
+           WHERE incident_id = %s ORDER BY at, id""",
+        (incident_id,),
+    )
+    return cur.fetchall()
+
+
+def latest_notes(cur: Cursor, incident_ids: Sequence[int]) -> dict[int, str]:
+    """The note of each incident's latest history entry that has one."""
+    cur.execute(
+        """SELECT DISTINCT ON (incident_id) incident_id, note FROM incident_history
+           WHERE incident_id = ANY(%s) AND note IS NOT NULL AND note <> ''
+           ORDER BY incident_id, at DESC, id DESC""",
+        (list(incident_ids),),
+    )
+    return {int(row["incident_id"]): row["note"] for row in cur.fetchall()}
+
+
+def set_status(cur: Cursor, incident_id: int, status: str, at: datetime, closed_at: datetime | None) -> None:
+    cur.execute(
+        "UPDATE incidents SET status = %s, updated_at = %s, closed_at = %s WHERE id = %s",
+        (status, at, closed_at, incident_id),
+    )
+
+
+def set_owner(cur: Cursor, incident_id: int, *, level: str, code: str, due_at: datetime, at: datetime,
+              status: str) -> None:  # fmt: skip
+    """Move an incident to a new owner (escalation) with a fresh deadline."""
+    cur.execute(
+        """UPDATE incidents SET owner_level = %s, owner_code = %s, due_at = %s, updated_at = %s, status = %s,
+                  escalations = escalations + 1
+           WHERE id = %s""",
+        (level, code, due_at, at, status, incident_id),
+    )
+
+
+def mark_top_overdue(cur: Cursor, incident_id: int, at: datetime) -> None:
+    cur.execute(
+        "UPDATE incidents SET top_overdue_at = %s, updated_at = %s WHERE id = %s", (at, at, incident_id)
+    )
+
+
+# the columns a service may overwrite after intake (status has its own function)
+UPDATABLE = ("grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "community_code",
+             "street_code", "district_code", "due_at", "top_overdue_at", "assignment_confirmed_by",
+             "assignment_confirmed_at")  # fmt: skip
+
+
+def update_incident(cur: Cursor, incident_id: int, fields: dict[str, Any], at: datetime) -> None:
+    """Overwrite some of the :data:`UPDATABLE` columns (a reassignment, a fresh deadline on reopening)."""
+    unknown = set(fields) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+    statement = sql.SQL("UPDATE incidents SET {}, updated_at = %s WHERE id = %s").format(
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in fields)
+    )
+    cur.execute(statement, [*(_value(c, v) for c, v in fields.items()), at, incident_id])
+
+
+def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Active incidents past their deadline that no top-level miss was noted for, locked (others skip them)."""
+    cur.execute(
+        _SELECT
+        + """ WHERE i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
+                        AND i.due_at < %s AND i.top_overdue_at IS NULL
+                      ORDER BY i.due_at LIMIT %s FOR UPDATE OF i SKIP LOCKED""",
+        (now, limit),
+    )
+    return cur.fetchall()
+
+
+def try_sweep_lock(cur: Cursor, key: int) -> bool:
+    """Take a transaction-scoped advisory lock so one process sweeps at a time."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS got", (key,))
+    return bool(cur.fetchone()["got"])
+
+
+# -- bulk ---------------------------------------------------------------------------------------------------
+
+
+def allocate_ids(cur: Cursor, count: int) -> list[int]:
+    cur.execute("SELECT nextval('incidents_id_seq') AS id FROM generate_series(1, %s)", (count,))
+    return [int(row["id"]) for row in cur.fetchall()]
+
+
+# A bulk intake COPYs the per-row columns, and the owner columns once per distinct assignment (rows in one grid
+# share them), then inserts the join: half the bytes through COPY of one wide table.
+BULK_ROW_COLUMNS = ("id", "external_id", "category", "description", "address", "reporter", "crs", "input_lon",
+                    "input_lat", "near_boundary", "distance_to_boundary_m", "due_at", "geocode", "owner_key", "geom")  # fmt: skip
+BULK_OWNER_COLUMNS = ("owner_key", "grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot",
+                      "community_code", "street_code", "district_code")  # fmt: skip
+
+
+def bulk_insert(cur: Cursor, owners: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], *, at: datetime,
+                actor: str, source: str) -> list[int]:  # fmt: skip
+    """Insert new incidents in state ``reported`` skipping taken external ids, with a ``created`` history entry
+    each; returns the ids created.
+
+    ``owners``: tuples of :data:`BULK_OWNER_COLUMNS`; ``rows``: tuples of :data:`BULK_ROW_COLUMNS` (ids from
+    :func:`allocate_ids`, geometry as hex EWKB).
+    """
+    cur.execute(
+        """CREATE TEMP TABLE _bulk_owners (
+               owner_key integer PRIMARY KEY, grid_code text, grid_version integer, owner_level text,
+               owner_code text, area_snapshot jsonb, community_code text, street_code text, district_code text
+           ) ON COMMIT DROP;
+           CREATE TEMP TABLE _bulk_rows (
+               id bigint, external_id text, category text, description text, address text, reporter jsonb,
+               crs text, input_lon float8, input_lat float8, near_boundary boolean, distance_to_boundary_m float8,
+               due_at timestamptz, geocode jsonb, owner_key integer, geom geometry(Point, 4326)
+           ) ON COMMIT DROP"""
+    )
+    copy_rows(cur, "_bulk_owners", BULK_OWNER_COLUMNS, owners)
+    copy_rows(cur, "_bulk_rows", BULK_ROW_COLUMNS, rows)
+    cur.execute(
+        """WITH created AS (
+               INSERT INTO incidents (id, external_id, category, description, address, reporter, status, crs,
+                                      input_lon, input_lat, grid_code, grid_version, owner_level, owner_code,
+                                      area_snapshot, near_boundary, distance_to_boundary_m, created_at, updated_at,
+                                      due_at, source, created_by, geocode, community_code, street_code,
+                                      district_code, geom)
+               SELECT r.id, r.external_id, r.category, r.description, r.address, coalesce(r.reporter, '{}'),
+                      'reported', r.crs, r.input_lon, r.input_lat, o.grid_code, o.grid_version, o.owner_level,
+                      o.owner_code, o.area_snapshot, r.near_boundary, r.distance_to_boundary_m, %(at)s, %(at)s,
+                      r.due_at, %(source)s, %(actor)s, r.geocode, o.community_code, o.street_code, o.district_code,
+                      r.geom
+               FROM _bulk_rows r JOIN _bulk_owners o USING (owner_key)
+               ON CONFLICT (external_id) DO NOTHING
+               RETURNING id)
+           INSERT INTO incident_history (incident_id, at, actor, action, to_status, detail)
+           SELECT id, %(at)s, %(actor)s, 'created', 'reported', jsonb_build_object('source', %(source)s)
+           FROM created
+           RETURNING incident_id""",
+        {"at": at, "actor": actor, "source": source},
+    )
+    return [int(row["incident_id"]) for row in cur.fetchall()]
+
+
+# -- numbers ------------------------------------------------------------------------------------------------
+
+
+def stats_by_area(cur: Cursor, level: str, since: datetime | None, now: datetime) -> list[dict[str, Any]]:
+    """Per area code at ``level`` (as assigned at intake): counts by status, resolved, overdue, median hours
+    from intake to close. The area's current name, when it still exists."""
+    column = sql.Identifier(LEVEL_COLUMNS[level])
+    cur.execute(
+        sql.SQL(
+            """WITH picked AS (
+                   SELECT {column} AS code, status, due_at, created_at, closed_at FROM incidents
+                   WHERE {column} IS NOT NULL AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s))
+               SELECT p.code, max(a.name) AS name, sum(p.n) AS total, jsonb_object_agg(p.status, p.n) AS by_status,
+                      sum(p.resolved) AS resolved, sum(p.rejected) AS rejected, sum(p.overdue) AS overdue,
+                      (SELECT percentile_cont(0.5) WITHIN GROUP (
+                                  ORDER BY extract(epoch FROM c.closed_at - c.created_at) / 3600.0)
+                       FROM picked c WHERE c.code = p.code AND c.closed_at IS NOT NULL) AS median_hours_to_close
+               FROM (SELECT code, status, count(*) AS n,
+                            count(*) FILTER (WHERE status IN ('resolved', 'verified', 'closed')) AS resolved,
+                            count(*) FILTER (WHERE status = 'rejected') AS rejected,
+                            count(*) FILTER (WHERE status IN ('reported', 'filed', 'dispatched', 'in_progress',
+                                                              'escalated') AND due_at < %(now)s) AS overdue
+                     FROM picked GROUP BY code, status) p
+               LEFT JOIN areas a ON a.code = p.code AND a.valid_to IS NULL
+               GROUP BY p.code ORDER BY p.code"""
+        ).format(column=column),
+        {"since": since, "now": now},
+    )
+    return cur.fetchall()
