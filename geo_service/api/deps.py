@@ -10,10 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from geo_service.auth import Principal, authenticate
 from geo_service.db.pool import Database
+from geo_service.incidents.context import IncidentContext
 from geo_service.settings import MapSettings
 from geo_service.tiles import build_tile_server
 from geo_service.tiles.service import TileServer
-from geo_service.incidents.context import IncidentContext
 
 _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --role ROLE` prints one")
 

@@ -8,6 +8,7 @@ service recovers on its own when the database comes back.
 from __future__ import annotations
 
 import contextlib
+import select
 import threading
 from collections.abc import Iterator
 
@@ -38,6 +39,16 @@ def resolve_dsn(settings: DatabaseSettings, dbname: str | None = None, start: bo
     return Cluster(settings).dsn(dbname)
 
 
+def _server_hung_up(conn: Connection) -> bool:
+    """Whether an idle connection's socket has something to read. An idle connection gets nothing unless
+    the server is closing it (shutdown notice or EOF), so this detects a dead connection without a round trip."""
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg2.InterfaceError):
+        return True
+    return bool(readable)
+
+
 class Database:
     """A thread-safe pool of psycopg2 connections to one database."""
 
@@ -53,6 +64,7 @@ class Database:
         # server would reconnect (~5 ms each) on most requests. Open `min_size` now, keep up to `max_size`.
         self._pool.minconn = max_size
         self._slots = threading.BoundedSemaphore(max_size)
+        self._max_size = max_size
 
     @classmethod
     def from_settings(
@@ -69,22 +81,19 @@ class Database:
     def connection(self) -> Iterator[Connection]:
         """A connection in a transaction: committed when the block ends, rolled back when it raises."""
         with self._slots:  # wait for a free connection rather than fail when the pool is busy
-            try:
-                conn = self._pool.getconn()
-            except psycopg2.OperationalError as exc:
-                raise DatabaseUnavailable(str(exc).strip()) from exc
+            conn = self._checkout()
             broken = False
             try:
-                if conn.closed:
-                    raise psycopg2.InterfaceError("connection already closed")
                 yield conn
                 conn.commit()
+            except psycopg2.errors.QueryCanceled:
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+                raise
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 broken = True
                 with contextlib.suppress(Exception):
                     conn.rollback()
-                if isinstance(exc, psycopg2.errors.QueryCanceled):
-                    raise
                 raise DatabaseUnavailable(str(exc).strip()) from exc
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -93,6 +102,19 @@ class Database:
                 raise
             finally:
                 self._pool.putconn(conn, close=broken or bool(conn.closed))
+
+    def _checkout(self) -> Connection:
+        """A live pooled connection. Idle connections whose server went away (a restart, a crash) are
+        dropped here, so the first request after the database comes back already succeeds."""
+        for _ in range(self._max_size + 1):
+            try:
+                conn = self._pool.getconn()
+            except psycopg2.OperationalError as exc:
+                raise DatabaseUnavailable(str(exc).strip()) from exc
+            if not conn.closed and not _server_hung_up(conn):
+                return conn
+            self._pool.putconn(conn, close=True)
+        raise DatabaseUnavailable("no live connection to the database")
 
     @contextlib.contextmanager
     def cursor(self, dict_rows: bool = True) -> Iterator[psycopg2.extensions.cursor]:
