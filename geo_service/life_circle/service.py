@@ -207,7 +207,9 @@ def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", pro
     revisions = _revisions(db)
     which = (prof.id, level, None if chosen is None else chosen.minutes)
     cache = _COVERAGE.setdefault(which, RevisionCache())
-    return cache.get(db, tuple(revisions.values()), lambda: _coverage(db, ctx, prof, level, chosen, revisions))
+    return cache.get(
+        db, tuple(revisions.values()), lambda: _coverage(db, ctx, prof, level, chosen, revisions)
+    )
 
 
 def _coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str, chosen: Level | None,
