@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+import geo_service.api.routers.pages as pages
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
@@ -107,7 +108,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
 
-    for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc):
+    for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc, pages):
         app.include_router(module.router)
 
     assets = web_assets_dir(api_settings)
