@@ -40,12 +40,21 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
   const toLonLat = (latlng) => frame.fromMap(latlng.lng, latlng.lat);
 
   const bounds = meta["geo-service:bounds"];
-  if (bounds) {
+  // #map=zoom/lat/lon (the OpenStreetMap convention, WGS-84) opens a view and follows it: links share a view
+  const asked = /^#map=([\d.]+)\/(-?[\d.]+)\/(-?[\d.]+)$/.exec(location.hash);
+  if (asked) {
+    map.setView(toLatLng([Number(asked[3]), Number(asked[2])]), Number(asked[1]));
+  } else if (bounds) {
     map.fitBounds(L.latLngBounds(toLatLng([bounds[0], bounds[1]]), toLatLng([bounds[2], bounds[3]])));
     if (zoomOffset) map.setZoom(map.getZoom() + zoomOffset);
   } else {
     map.setView(toLatLng(style.center || [0, 0]), (style.zoom ?? 2) + 1);
   }
+
+  map.on("moveend", () => {
+    const [lon, lat] = toLonLat(map.getCenter());
+    history.replaceState(null, "", `#map=${map.getZoom()}/${lat.toFixed(6)}/${lon.toFixed(6)}`);
+  });
 
   const glMap = () => gl.getMaplibreMap();
   /** Resolves once the GL style is loaded (sources can be changed from then on). */

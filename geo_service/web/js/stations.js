@@ -65,7 +65,7 @@ const ui = {
   filters: document.getElementById("filters"),
   list: document.getElementById("stations"),
 };
-const ctx = await createMap("map", { overlays: ["stations"], zoomOffset: 0.5, layerControl: false });
+const ctx = await createMap("map", { overlays: ["stations"], zoomOffset: 2, layerControl: false });
 const { map } = ctx;
 const state = { vocabulary: null, amenities: new Set(), openOnly: true, origin: null, stations: [], selected: null };
 const youLayer = L.layerGroup().addTo(map);
