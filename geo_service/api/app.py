@@ -8,6 +8,7 @@ answers and ``/readyz`` says 503 until the database is back.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,20 @@ import geo_service.api.routers.pages as pages
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
-from geo_service.api.routers import auth, geocode, grids, health, incidents, locate, maps, ogc, open311, tiles
+from geo_service.api.routers import (
+    auth,
+    geocode,
+    grids,
+    health,
+    incidents,
+    locate,
+    maps,
+    ogc,
+    open311,
+    stations,
+    tiles,
+    walking,
+)
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
@@ -27,6 +41,7 @@ from geo_service.incidents.clock import Clock
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
 from geo_service.settings import APISettings, DatabaseSettings, IncidentSettings, MapSettings
+from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
@@ -42,6 +57,18 @@ def open_database(settings: DatabaseSettings) -> Database:
     except (ClusterError, DatabaseUnavailable, OSError) as exc:
         log.error("database not available at start-up: %s", exc)
         return Database.from_settings(settings, start=False)
+
+
+def _warm_up(db: Database, stations: StationContext) -> None:
+    """Load the walking network and redraw stale service circles (e.g. after a re-import)."""
+    try:
+        redrawn = refresh_service_circles(db, stations)
+        if redrawn:
+            log.info("service circles redrawn for %d station(s)", redrawn)
+    except (ClusterError, DatabaseUnavailable, OSError) as exc:
+        log.warning("walking network not loaded at start-up: %s", exc)
+    except Exception:  # a failure here must not take the service down; requests retry on their own
+        log.exception("walking network warm-up failed")
 
 
 def web_assets_dir(settings: APISettings) -> Path | None:
@@ -86,6 +113,11 @@ def create_app(
             app.state.tile_server = build_tile_server(app.state.db, map_settings)
         except (ClusterError, DatabaseUnavailable) as exc:
             log.error("map layers not checked at start-up: %s", exc)
+        # load the walking graph and redraw stale service circles off the request path
+        warm_up = threading.Thread(
+            target=_warm_up, args=(app.state.db, app.state.station_context), daemon=True
+        )
+        warm_up.start()
         try:
             yield
         finally:
@@ -100,6 +132,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.api_settings = api_settings
+    app.state.station_context = StationContext.create(api_settings.timezone)
     app.state.db_settings = db_settings
     app.state.map_settings = map_settings
     if db is not None:
@@ -108,7 +141,21 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
 
-    for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc, pages):
+    for module in (
+        health,
+        auth,
+        maps,
+        grids,
+        locate,
+        walking,
+        stations,
+        incidents,
+        geocode,
+        open311,
+        tiles,
+        ogc,
+        pages,
+    ):
         app.include_router(module.router)
 
     assets = web_assets_dir(api_settings)
