@@ -16,7 +16,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-import geo_service.api.routers.pages as pages
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
@@ -30,6 +29,7 @@ from geo_service.api.routers import (
     maps,
     ogc,
     open311,
+    pages,
     stations,
     tiles,
     walking,

@@ -22,6 +22,7 @@ from geo_service.db.pool import Database
 from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.demo import load_demo_incidents
 from geo_service.settings import IncidentSettings
+from geo_service.stations.demo import load_demo_stations
 from tests.conftest import REPO, auth_headers, running_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,8 +42,9 @@ FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a 
 
 @pytest.fixture(scope="module")
 def demo_db(db: Database) -> Database:
-    """The module's Helsinki copy with the demo districts, streets, communities, grids and incidents."""
+    """The module's Helsinki copy with the demo districts, streets, communities, grids, stations and incidents."""
     load_demo_grids(db, progress=False)
+    load_demo_stations(db, progress=False)
     load_demo_incidents(db, progress=False)
     return db
 

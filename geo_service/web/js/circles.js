@@ -83,7 +83,7 @@ addStrings({
 });
 
 const MINUTES = [5, 10, 15];
-const ISO_COLOURS = { 5: "#b2182b", 10: "#ef8a62", 15: "#fddbc7" };
+const ISO_COLOURS = { 5: "#d73027", 10: "#fdae61", 15: "#74add1" };
 const RAMP = [[0.2, "#d73027"], [0.4, "#fc8d59"], [0.6, "#fee08b"], [0.8, "#91cf60"], [1.01, "#1a9850"]];
 const DEFAULT_PROFILE = "gb50180";
 
@@ -136,7 +136,7 @@ async function showIsochrones([lon, lat]) {
   const features = [...result.data.features].sort((a, b) => b.properties.minutes - a.properties.minutes);
   for (const f of features) {
     const m = f.properties.minutes;
-    ctx.geoJSON(f, { style: { color: ISO_COLOURS[m] || "#555", weight: 2, fillColor: ISO_COLOURS[m] || "#888", fillOpacity: 0.45 }, interactive: false }).addTo(isoLayer);
+    ctx.geoJSON(f, { style: { color: ISO_COLOURS[m] || "#555", weight: 2, fillColor: ISO_COLOURS[m] || "#888", fillOpacity: 0.4 }, interactive: false }).addTo(isoLayer);
   }
   ui.isoResult.innerHTML = `<div class="legend" data-isochrones="${result.data.features.length}">${result.data.features
     .map((f) => `<div><i style="background:${ISO_COLOURS[f.properties.minutes] || "#888"}"></i>${t("ci.minutes", { m: f.properties.minutes })} · ${t("ci.area", { a: km2(f.properties.area_m2) })}</div>`)

@@ -49,13 +49,11 @@ addStrings({
 
 // Font Awesome (free, solid) icons for the amenity ids the vocabulary uses; unknown ids get a check mark.
 const ICONS = {
-  hot_water: "fa-mug-hot", drinking_water: "fa-faucet-drip", water: "fa-faucet-drip", microwave: "fa-fire-burner",
-  charging: "fa-plug", phone_charging: "fa-plug", power: "fa-plug", toilet: "fa-restroom", toilets: "fa-restroom",
-  wifi: "fa-wifi", heating: "fa-temperature-arrow-up", cooling: "fa-snowflake", air_conditioning: "fa-snowflake",
-  heating_cooling: "fa-temperature-half", seat: "fa-chair", seating: "fa-chair", rest: "fa-chair", rest_area: "fa-couch",
-  first_aid: "fa-kit-medical", medicine: "fa-kit-medical", umbrella: "fa-umbrella", books: "fa-book",
-  repair: "fa-screwdriver-wrench", tools: "fa-screwdriver-wrench", parking: "fa-square-parking", locker: "fa-box",
-  shower: "fa-shower", food: "fa-utensils", meal: "fa-utensils",
+  hot_water: "fa-mug-hot", drinking_water: "fa-faucet-drip", microwave: "fa-fire-burner", refrigerator: "fa-snowflake",
+  charging: "fa-plug", e_bike_charging: "fa-charging-station", toilet: "fa-restroom", wifi: "fa-wifi",
+  heating: "fa-temperature-arrow-up", cooling: "fa-fan", seating: "fa-chair", first_aid: "fa-kit-medical",
+  medicine: "fa-pills", vehicle_parking: "fa-square-parking", lockers: "fa-box-archive", umbrella: "fa-umbrella",
+  repair_kit: "fa-screwdriver-wrench", reading: "fa-book-open", shower: "fa-shower", accessible: "fa-wheelchair",
 };
 const LIMIT = 5;
 
@@ -192,6 +190,10 @@ function drawRoute() {
   if (!feature) return;
   const p = feature.properties;
   const line = p.route && p.route.type ? p.route : { type: "LineString", coordinates: [state.origin, feature.geometry.coordinates] };
+  // the route runs from the nearest walkable edge: dotted links join it to where you stand and to the door
+  const ends = line.coordinates;
+  const links = { type: "MultiLineString", coordinates: [[state.origin, ends[0]], [ends[ends.length - 1], feature.geometry.coordinates]] };
+  ctx.geoJSON(links, { style: { color: "#c62828", weight: 3, dashArray: "2 6", opacity: 1 }, interactive: false }).addTo(routeLayer);
   const casing = ctx.geoJSON(line, { style: { color: "#ffffff", weight: 11, opacity: 1 }, interactive: false });
   const stroke = ctx.geoJSON(line, { style: { color: "#c62828", weight: 6, opacity: 1, dashArray: p.route ? null : "8 8" }, interactive: false });
   casing.addTo(routeLayer);
