@@ -1,12 +1,15 @@
 """The web pages (``/app/...``): HTML, JS and CSS files in this folder, served by the service.
 
 Pages load third-party JS/CSS only from ``/vendor`` (npm packages installed by ``make``, never a CDN), so they
-work on an intranet with no internet. A page file names the vendor bundles it needs in a
-``<!--#vendor a b c-->`` line, which :func:`render_page` expands into ``<link>``/``<script>`` tags.
+work on an intranet with no internet. A page file holds its body, after a first line
+``<!--#page title="…" vendor="a b c" class="…"-->``; :func:`render_page` puts it into ``shell.html`` (the head,
+the header the page script fills, the page's script ``js/<name>.js``) with ``<link>``/``<script>`` tags for the
+named vendor bundles.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -30,7 +33,8 @@ VENDOR: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "turf": ((), ("@turf/turf/turf.min.js",)),
     "icons": (("@fortawesome/fontawesome-free/css/all.min.css",), ()),
 }
-_VENDOR_LINE = re.compile(r"<!--#vendor ([a-z ]+)-->")
+_PAGE_LINE = re.compile(r"\A<!--#page((?:\s+[a-z]+=\"[^\"]*\")*)\s*-->\n")
+_ATTRIBUTE = re.compile(r'([a-z]+)="([^"]*)"')
 
 
 def vendor_tags(names: list[str]) -> str:
@@ -44,11 +48,23 @@ def vendor_tags(names: list[str]) -> str:
 
 
 def render_page(name: str) -> str:
-    """The HTML of page ``name`` (one of :data:`PAGES`) with its vendor tags filled in."""
+    """The HTML of page ``name`` (one of :data:`PAGES`): its body in the shared shell, vendor tags filled in."""
     if name not in PAGES:
         raise NotFound(f"no page {name!r}; pages: {', '.join(p for p in PAGES if p != 'index')}")
-    html = (WEB_DIR / f"{name}.html").read_text(encoding="utf-8")
-    return _VENDOR_LINE.sub(lambda m: vendor_tags(m.group(1).split()), html)
+    source = (WEB_DIR / f"{name}.html").read_text(encoding="utf-8")
+    directive = _PAGE_LINE.match(source)
+    if directive is None:
+        raise ValueError(f"{name}.html must start with <!--#page title=... vendor=...-->")
+    attributes = dict(_ATTRIBUTE.findall(directive.group(1)))
+    fields = {
+        "title": html.escape(attributes.get("title", name)),
+        "vendor": vendor_tags(attributes.get("vendor", "").split()),
+        "body_class": html.escape(attributes.get("class", "")),
+        "body": source[directive.end() :],
+        "name": name,
+    }
+    shell = (WEB_DIR / "shell.html").read_text(encoding="utf-8")
+    return re.sub(r"\{(title|vendor|body_class|body|name)\}", lambda m: fields[m.group(1)], shell)
 
 
 def static_file(path: str) -> tuple[Path, str]:

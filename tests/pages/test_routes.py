@@ -22,7 +22,7 @@ def test_pages_are_html_with_local_assets_only(client: TestClient, page: str) ->
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
     assert '<html lang="zh-CN">' in html  # Chinese by default
-    assert "<!--#vendor" not in html  # the vendor line was expanded
+    assert "<!--#" not in html and "{body}" not in html  # the page line was expanded into the shell
     # every URL in the page is a path on this service: no CDN, no other host
     urls = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert urls and all(u.startswith("/") for u in urls), urls

@@ -11,6 +11,7 @@ import { partCount, SplitError, splitGeometry } from "./geometry.js";
 addStrings({
   zh: {
     "pl.tools": "工具",
+    "pl.zoomin": "请放大地图后再编辑{level}。",
     "pl.level": "编辑层级",
     "pl.draw": "绘制新区域",
     "pl.edit": "修改边界",
@@ -89,6 +90,7 @@ addStrings({
   },
   en: {
     "pl.tools": "Tools",
+    "pl.zoomin": "Zoom in to edit the {level} level.",
     "pl.level": "Level",
     "pl.draw": "Draw new area",
     "pl.edit": "Reshape",
@@ -168,6 +170,7 @@ addStrings({
 });
 
 const LEVELS = ["district", "street", "community", "grid"];
+const LEVEL_MIN_ZOOM = { district: 0, street: 10, community: 12, grid: 13 }; // Leaflet zooms (tiles: 0/9/11/12)
 const WARNINGS = new Set(["gap"]);
 const SNAP = { snappable: true, snapDistance: 18 };
 const STYLE = {
@@ -240,6 +243,16 @@ function viewBbox() {
 }
 
 async function loadAreas() {
+  // as the grids layer does: finer levels only once zoomed in far enough to tell them apart
+  if (map.getZoom() < LEVEL_MIN_ZOOM[state.level]) {
+    areasLayer.clearLayers();
+    parentsLayer.clearLayers();
+    state.areas.clear();
+    state.zoomHint = true;
+    return notify(t("pl.zoomin", { level: t(`level.${state.level}`) }), "info");
+  }
+  if (state.zoomHint) notify("");
+  state.zoomHint = false;
   const bbox = viewBbox();
   const upper = parentLevel(state.level);
   const [own, up] = await Promise.all([
