@@ -6,12 +6,14 @@ Screenshots go to test-artifacts/pages/ (the README's are copies of these)."""
 
 from __future__ import annotations
 
+import io
 import math
 from typing import Any
 
 import httpx
 import pytest
 import shapely
+from PIL import Image
 from shapely import affinity
 from shapely.geometry import LineString, shape
 from shapely.ops import polylabel
@@ -141,6 +143,27 @@ def test_gcj02_module_matches_the_server_formula(session_factory) -> None:
     assert shifted[0] != [points[0][0], points[0][1]]  # Beijing moves by hundreds of metres
     assert shifted[-1] == [points[-1][0], points[-1][1]]  # outside China nothing moves
     s.check_clean()
+
+
+def test_amap_basemap_puts_the_page_in_gcj02(session_factory) -> None:
+    """With ``?basemap=amap`` the style says gcj02: overlay tiles are asked shifted, and what the page draws
+    and reads from clicks goes through the GCJ-02 frame (WGS-84 out to the API, GCJ-02 on the map)."""
+    blank = io.BytesIO()
+    Image.new("RGB", (256, 256), (235, 235, 230)).save(blank, format="PNG")
+    s = session_factory(stand_ins={"is.autonavi.com": blank.getvalue()})
+    s.goto("/app/circles?basemap=amap")
+    assert s.page.evaluate("() => gs.ctx.frame.crs") == "gcj02"
+    assert s.stood_in and all("autonavi.com/appmaptile" in u for u in s.stood_in)
+    assert any("/tiles/grids/" in u and "crs=gcj02" in u for u in s.requests)
+    beijing = (116.397, 39.909)
+    on_map, back = s.page.evaluate(
+        """(p) => { const ll = gs.ctx.toLatLng(p); const b = gs.ctx.toLonLat(ll); return [[ll.lng, ll.lat], b]; }""",
+        list(beijing),
+    )
+    expected = from_wgs84(*beijing, "gcj02")
+    assert abs(on_map[0] - expected[0]) < 1e-9 and abs(on_map[1] - expected[1]) < 1e-9
+    assert abs(back[0] - beijing[0]) < 1e-9 and abs(back[1] - beijing[1]) < 1e-9
+    s.check_clean({"/api/life-circle/profiles": {404}})
 
 
 # ---------------------------------------------------------------------------------------------- planner
