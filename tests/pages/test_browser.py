@@ -435,6 +435,12 @@ def test_circles_shows_an_isochrone(session_factory, http) -> None:
     areas = s.page.eval_on_selector_all("#iso-result .legend div", "els => els.map(e => e.textContent)")
     assert [a.split(" ")[0] for a in areas] == ["5", "10", "15"]
     assert s.page.locator(".leaflet-overlay-pane path").count() >= 3
+    if not missing_routes(http, [f"/api/life-circle?lon={lon}&lat={lat}"]):
+        # the point's life-circle check: every category of every level, reached or missing
+        s.page.wait_for_selector("#circle-result li[data-category]")
+        circle = http.get("/api/life-circle", params={"lon": lon, "lat": lat}).json()
+        expected = sum(len(level["categories"]) for level in circle["levels"])
+        assert s.page.locator("#circle-result li[data-category]").count() == expected
     s.screenshot("circles-isochrone")
     s.check_clean(
         {
@@ -446,13 +452,22 @@ def test_circles_shows_an_isochrone(session_factory, http) -> None:
     )
 
 
-def test_circles_shows_coverage(session_factory, http) -> None:
+def test_circles_shows_coverage_and_gaps(session_factory, http) -> None:
     if missing_routes(http, ["/api/coverage?level=community"]):
         pytest.skip("GET /api/coverage is 404 on this server: life-circle coverage has not landed yet")
     s = session_factory()
     s.goto("/app/circles")
     s.page.click("#show-coverage")
-    assert "个区域" in wait_status(s, "ok")
-    assert s.page.locator(".leaflet-overlay-pane path").count() >= 1
-    s.screenshot("circles-coverage")
-    s.check_clean({path: {404} for path in missing_routes(http, ["/api/life-circle/profiles"])})
+    communities = len(grids(http, level="community"))
+    assert f"{communities} 个区域" in wait_status(s, "ok")
+    assert s.page.locator(".leaflet-overlay-pane path").count() >= communities
+    # the homes and H3 cells out of reach of one category
+    category = s.page.eval_on_selector_all("#category option", "els => els.map(e => e.value)")[1]
+    s.page.select_option("#category", category)
+    s.page.click("#show-gaps")
+    message = wait_status(s, "ok")
+    gaps = http.get("/api/coverage/gaps", params={"category": category, "profile": "gb50180"}).json()
+    homes = sum(f["properties"]["kind"] == "residence" for f in gaps["features"])
+    assert "缺口" in message and f"{homes} 栋住宅" in message
+    s.screenshot("circles-gaps")
+    s.check_clean()

@@ -2,7 +2,7 @@
 // the coverage choropleth by profile and category, and the gaps (homes and H3 cells that miss a category).
 // Endpoints not on this server yet answer 404: the page says so and keeps working.
 
-import { addStrings, api, applyI18n, esc, failure, lang, minutes, notify, onLanguage, renderHeader, t } from "./common.js";
+import { addStrings, api, applyI18n, esc, failure, lang, localText, minutes, notify, onLanguage, renderHeader, t } from "./common.js";
 import { createMap } from "./map.js";
 
 addStrings({
@@ -159,9 +159,9 @@ async function showLifeCircle([lon, lat]) {
 function renderLifeCircle() {
   if (!state.circle) return;
   ui.circleResult.innerHTML = state.circle.levels
-    .map((level) => `<p><b>${t("ci.minutes", { m: level.minutes })}</b>${level.max_distance_m ? ` · ≤ ${Math.round(level.max_distance_m)} ${t("unit.m")}` : ""}</p>
+    .map((level) => `<p><b>${esc(localText(level.name, t("ci.minutes", { m: level.minutes })))}</b>${level.max_distance_m ? ` · ≤ ${Math.round(level.max_distance_m)} ${t("unit.m")}` : ""}</p>
       <ul class="problems">${level.categories
-        .map((c) => `<li class="${c.status === "reached" ? "reached" : "warn"}" data-category="${esc(c.category)}"><b>${c.status === "reached" ? "✓" : "✗"} ${esc(categoryName(c.category))} · ${t(`ci.${c.status}`)}</b>${c.nearest ? esc(t("ci.nearest", { name: c.nearest.name || "—", min: minutes(c.nearest.walk_seconds) })) : ""}</li>`)
+        .map((c) => `<li class="${c.status === "reached" ? "reached" : "warn"}" data-category="${esc(c.category)}"><b>${c.status === "reached" ? "✓" : "✗"} ${esc(localText(c.label, categoryName(c.category)))} · ${t(`ci.${c.status}`)}</b>${c.nearest ? esc(t("ci.nearest", { name: c.nearest.name || "—", min: minutes(c.nearest.walk_seconds) })) : ""}</li>`)
         .join("")}</ul>`)
     .join("");
 }
@@ -179,19 +179,23 @@ function fillCategories() {
 function fillProfiles() {
   const keep = ui.profile.value;
   const profiles = state.profiles.length ? state.profiles : [{ id: DEFAULT_PROFILE, name: DEFAULT_PROFILE }];
-  ui.profile.innerHTML = profiles.map((p) => `<option value="${esc(p.id)}">${esc(p.name || p.id)}</option>`).join("");
-  if (keep) ui.profile.value = keep;
+  ui.profile.innerHTML = profiles.map((p) => `<option value="${esc(p.id)}">${esc(localText(p.name, p.id))}</option>`).join("");
+  ui.profile.value = keep || (profiles.some((p) => p.id === DEFAULT_PROFILE) ? DEFAULT_PROFILE : profiles[0].id);
   fillCategories();
 }
 
 ui.profile.addEventListener("change", () => {
   fillCategories();
   if (state.origin) showLifeCircle(state.origin);
+  if (state.coverage) showCoverage();
 });
+ui.level.addEventListener("change", () => state.coverage && showCoverage());
 
 ui.coverage.addEventListener("click", showCoverage);
+ui.category.addEventListener("change", drawCoverage);
 ui.gaps.addEventListener("click", showGaps);
 ui.clear.addEventListener("click", () => {
+  state.coverage = null;
   coverageLayer.clearLayers();
   gapsLayer.clearLayers();
   isoLayer.clearLayers();
@@ -208,7 +212,17 @@ async function showCoverage() {
   const params = new URLSearchParams({ level: ui.level.value, profile: ui.profile.value || DEFAULT_PROFILE });
   const result = await api(`/api/coverage?${params}`);
   coverageLayer.clearLayers();
+  state.coverage = null;
   if (!result.ok) return notify(result.missing ? t("ci.coverage.unavailable", { path: "/api/coverage" }) : failure(result, "/api/coverage"), result.missing ? "warn" : "error");
+  state.coverage = result;
+  drawCoverage();
+}
+
+/** The coverage choropleth of the chosen category (or the overall score); redrawn when the choice changes. */
+function drawCoverage() {
+  const result = state.coverage;
+  coverageLayer.clearLayers();
+  if (!result) return;
   const category = ui.category.value;
   const share = (p) => (category === "score" ? p.score : p.categories ? p.categories[category] : null);
   ctx.geoJSON(result.data, {
@@ -238,7 +252,7 @@ async function showGaps() {
     pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: Math.min(12, 3 + Math.sqrt(f.properties.households || 1)), color: "#fff", weight: 1, fillColor: "#b2182b", fillOpacity: 0.85 }),
     onEachFeature: (f, layer) => layer.bindTooltip(`${esc(f.properties.households ?? "?")} ${t("ci.households")}`),
   }).addTo(gapsLayer);
-  const households = homes.reduce((sum, f) => sum + (f.properties.households || 0), 0);
+  const households = result.data.households_missing ?? homes.reduce((sum, f) => sum + (f.properties.households || 0), 0);
   notify(t("ci.gaps.shown", { cat: categoryName(category), homes: homes.length, cells: cells.length, households: Math.round(households).toLocaleString(lang === "zh" ? "zh-CN" : "en") }), "ok");
 }
 

@@ -113,6 +113,13 @@ export function setLang(code) {
   for (const fn of listeners) fn(lang);
 }
 
+/** Text the API gives in both languages ({zh, en}) in the current one; plain strings as they are. */
+export function localText(value, fallback = "") {
+  if (value == null) return fallback;
+  if (typeof value === "object") return value[lang] || value.zh || value.en || fallback;
+  return String(value);
+}
+
 /** A localised name: `name_zh`/`name_en` fields, else the fallback. */
 export function localName(item, fallback = "") {
   if (!item) return fallback;
