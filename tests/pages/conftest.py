@@ -120,13 +120,17 @@ class Session:
     console_errors: list[ConsoleMessage] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
 
-    def goto(self, path: str, bbox: tuple[float, float, float, float] | None = None) -> None:
-        """Open a page (at the view that fits the WGS-84 ``bbox``, else the data's) and wait for its map."""
+    def goto(
+        self, path: str, bbox: tuple[float, float, float, float] | None = None, tiles: bool = True
+    ) -> None:
+        """Open a page (at the view that fits the WGS-84 ``bbox``, else the data's) until its script is ready
+        and, with ``tiles``, its map drawn (clicks on what the page draws itself need no tiles)."""
         if bbox is not None:
             path += view_hash(bbox, self.page.viewport_size)
         self.page.goto(f"{self.base}{path}")
         self.page.wait_for_selector("body[data-ready=true]", timeout=PAGE_TIMEOUT_MS)
-        self.wait_map()
+        if tiles:
+            self.wait_map()
 
     def wait_map(self) -> None:
         """Until the MapLibre layer has its style and every visible tile loaded."""
@@ -152,6 +156,7 @@ class Session:
         self.page.mouse.click(*self.point(lon, lat))
 
     def screenshot(self, name: str) -> Path:
+        self.wait_map()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path))

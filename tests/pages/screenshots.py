@@ -19,6 +19,7 @@ README_SHOTS = {
     "stations-nearest": "stations.png",
     "dispatch-created": "dispatch.png",
     "circles-isochrone": "circles.png",
+    "circles-gaps": "circles-gaps.png",
 }
 MAX_BYTES = 300_000
 

@@ -141,6 +141,7 @@ async function showIsochrones([lon, lat]) {
   ui.isoResult.innerHTML = `<div class="legend" data-isochrones="${result.data.features.length}">${result.data.features
     .map((f) => `<div><i style="background:${ISO_COLOURS[f.properties.minutes] || "#888"}"></i>${t("ci.minutes", { m: f.properties.minutes })} · ${t("ci.area", { a: km2(f.properties.area_m2) })}</div>`)
     .join("")}</div>`;
+  originLayer.eachLayer((marker) => marker.bringToFront());
   if (features.length) map.fitBounds(L.featureGroup(isoLayer.getLayers()).getBounds().pad(0.1));
   document.body.dataset.isochrones = String(result.data.features.length);
 }
