@@ -31,6 +31,7 @@ from geo_service.api.routers import (
     maps,
     ogc,
     open311,
+    pages,
     stations,
     tiles,
     walking,
@@ -164,6 +165,7 @@ def create_app(
         open311,
         tiles,
         ogc,
+        pages,
     ):
         app.include_router(module.router)
 
