@@ -136,5 +136,9 @@ def test_reachable_streets_carry_times_within_the_limit(db, ref):
         assert 0 <= p["from_seconds"] <= limit + 0.1 and 0 <= p["to_seconds"] <= limit + 0.1
         assert f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) >= 2
     # the pieces' total length is what the 5-minute contour is drawn from: some streets are cut part-way
-    cut = [f for f in body["features"] if max(f["properties"]["from_seconds"], f["properties"]["to_seconds"]) > limit - 1]
+    cut = [
+        f
+        for f in body["features"]
+        if max(f["properties"]["from_seconds"], f["properties"]["to_seconds"]) > limit - 1
+    ]
     assert cut
