@@ -18,7 +18,19 @@ from fastapi.staticfiles import StaticFiles
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
-from geo_service.api.routers import auth, geocode, grids, health, incidents, locate, maps, ogc, open311, tiles
+from geo_service.api.routers import (
+    auth,
+    geocode,
+    grids,
+    guide_map,
+    health,
+    incidents,
+    locate,
+    maps,
+    ogc,
+    open311,
+    tiles,
+)
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
@@ -107,7 +119,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
 
-    for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc):
+    for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc, guide_map):
         app.include_router(module.router)
 
     assets = web_assets_dir(api_settings)
