@@ -6,10 +6,13 @@ Everything here works in the map's metric CRS (metres); nothing touches pyplot's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import shapely
+from matplotlib.font_manager import FontProperties
 from matplotlib.path import Path
+from matplotlib.textpath import TextPath
 
 
 def polygon_path(geoms: Sequence[shapely.Geometry]) -> Path | None:
@@ -50,6 +53,18 @@ def line_coords(geoms: Sequence[shapely.Geometry]) -> list[np.ndarray]:
     coords = shapely.get_coordinates(lines)
     pieces = np.split(coords, np.cumsum(counts)[:-1])
     return [p for p in pieces if len(p) >= 2]
+
+
+def line_path(geoms: Sequence[shapely.Geometry]) -> Path | None:
+    """One compound, unfilled path of every line and polygon outline in ``geoms``, or None."""
+    pieces = line_coords(geoms)
+    if not pieces:
+        return None
+    vertices = np.concatenate(pieces)
+    codes = np.full(len(vertices), Path.LINETO, dtype=np.uint8)
+    starts = np.cumsum([0] + [len(p) for p in pieces[:-1]])
+    codes[starts] = Path.MOVETO
+    return Path(vertices, codes)
 
 
 class Occupancy:
@@ -102,3 +117,12 @@ def along_boxes(
     offsets = (np.arange(n) + 0.5) * (length / n) - length / 2
     dx, dy = np.cos(angle_rad), np.sin(angle_rad)
     return [square(x + t * dx, y + t * dy, height / 2) for t in offsets]
+
+
+@lru_cache(maxsize=128)
+def glyph_marker(glyph: str, prop: FontProperties) -> Path:
+    """The outline of ``glyph`` centred on (0, 0), for use as a scatter marker (matplotlib scales a
+    custom marker so its larger half-extent fills half the marker size)."""
+    outline = TextPath((0, 0), glyph, prop=prop)
+    (x0, y0), (x1, y1) = outline.vertices.min(axis=0), outline.vertices.max(axis=0)
+    return Path(outline.vertices - [(x0 + x1) / 2, (y0 + y1) / 2], outline.codes)

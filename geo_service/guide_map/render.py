@@ -17,7 +17,6 @@ import numpy as np
 import shapely
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch, PathPatch, Polygon, Rectangle
 from matplotlib.patheffects import withStroke
@@ -34,6 +33,7 @@ OriginKind = Literal["community_center", "network_point", "area_point"]
 PAGE_W_MM, PAGE_H_MM = 210.0, 297.0
 PNG_PX = (2480, 3508)  # A4 at 300 dpi
 PNG_DPI = 300
+PNG_COMPRESS_LEVEL = 3  # zlib level: 6 takes twice as long for a file only slightly smaller
 MARGIN_MM = 10.0
 MAP_MM = (MARGIN_MM, 86.0, PAGE_W_MM - 2 * MARGIN_MM, 184.0)  # x, y, width, height
 TABLE_TOP_MM, TABLE_BOTTOM_MM = 82.0, 27.0
@@ -44,6 +44,8 @@ BADGE_MM = 3.0
 DOT_MM = 1.3
 STREET_PT = 6.2
 GLYPH_PT = 7.0
+GLYPH_MARKER_PT = 6.6  # the glyph's larger side on the map, points
+MIN_HOLE_M2 = 50_000.0  # smaller holes in the walking contour are filled on the printed map (5 ha)
 CROWDED = 30  # a category with more facilities on the map gets icons only where there is room to spare
 MARKER_SCALE = {"o": 1.0, "s": 0.86, "D": 0.8}  # a square or diamond of one "size" looks bigger than a disc
 
@@ -157,10 +159,20 @@ def render(data: GuideMap, fmt: Literal["png", "pdf"]) -> bytes:
     title = say(data.lang, "title", name=data.area_name)
     if fmt == "png":
         fig.savefig(out, format="png", dpi=PNG_DPI, metadata={"Title": title, "Software": "geo-service"},
-                    pil_kwargs={"compress_level": 6})  # fmt: skip
+                    pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})  # fmt: skip
     else:
         fig.savefig(out, format="pdf", metadata={"Title": title, "Creator": "geo-service"})
     return out.getvalue()
+
+
+def printable_circle(circle: shapely.Geometry, min_hole_m2: float = MIN_HOLE_M2) -> shapely.Geometry:
+    """The walking contour for print: holes smaller than ``min_hole_m2`` (block interiors away from any
+    path) filled, bigger ones (railway yards, water, fenced grounds) kept."""
+    parts = []
+    for polygon in shapely.get_parts(circle):
+        holes = [h for h in polygon.interiors if shapely.Polygon(h).area >= min_hole_m2]
+        parts.append(shapely.Polygon(polygon.exterior, holes))
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
 
 
 def scale_label(metres: float) -> str:
@@ -187,6 +199,9 @@ def _nearness(f: Facility) -> tuple[int, float]:
 def categories_present(facilities: Sequence[Facility]) -> list[str]:
     """Categories on the map, most important first (the legend's rows)."""
     return sorted({f.category for f in facilities}, key=lambda c: (importance(c), c))
+
+
+_TEXT_SIZES: dict[tuple[str, float, bool], tuple[float, float]] = {}
 
 
 class _Page:
@@ -222,10 +237,16 @@ class _Page:
     # --- measuring ---------------------------------------------------------------------------------------
 
     def text_mm(self, s: str, size_pt: float, bold: bool = False) -> tuple[float, float]:
-        """Width and height of ``s`` on paper, millimetres."""
-        w, h, _d = self.renderer.get_text_width_height_descent(s, font(size_pt, bold), ismath=False)
-        px_per_mm = PNG_DPI / 25.4
-        return w / px_per_mm, h / px_per_mm
+        """Width and height of ``s`` on paper, millimetres (measured once per process: layout is slow)."""
+        key = (s, size_pt, bold)
+        size = _TEXT_SIZES.get(key)
+        if size is None:
+            w, h, _d = self.renderer.get_text_width_height_descent(s, font(size_pt, bold), ismath=False)
+            px_per_mm = PNG_DPI / 25.4
+            size = _TEXT_SIZES[key] = (w / px_per_mm, h / px_per_mm)
+            if len(_TEXT_SIZES) > 20_000:
+                _TEXT_SIZES.clear()
+        return size
 
     def fit(self, s: str, size_pt: float, max_mm: float, bold: bool = False) -> str:
         """``s``, cut with an ellipsis to fit ``max_mm``."""
@@ -286,68 +307,59 @@ class _Page:
             self.page_text(
                 PAGE_W_MM - MARGIN_MM, top - 14.0, "DEMO DATA 演示数据", 9.5, True, ACCENT, "right"
             )
-        self.page.add_patch(Rectangle((MARGIN_MM, top - 17.2), PAGE_W_MM - 2 * MARGIN_MM, 0.8,
+        self.page.add_artist(Rectangle((MARGIN_MM, top - 17.2), PAGE_W_MM - 2 * MARGIN_MM, 0.8,
                                       facecolor=CIRCLE_EDGE, edgecolor="none"))  # fmt: skip
 
     def draw_basemap(self) -> None:
-        b, ax, k = self.data.basemap, self.map, self.width_k
+        b, k = self.data.basemap, self.width_k
         self._fill(b.green, "#d4e7c5", "none", 0, 2)
         self._fill(b.water, "#a7d1e4", "none", 0, 3)
-        water_lines = draw.line_coords(
-            [g for g in b.water if shapely.get_type_id(g) in (1, 5)]  # rivers and streams drawn as lines
-        )
-        if water_lines:
-            ax.add_collection(LineCollection(water_lines, colors="#a7d1e4", linewidths=1.6 * k, zorder=3))
+        # rivers and streams are lines (polygon water is filled above)
+        self._stroke([g for g in b.water if shapely.get_type_id(g) in (1, 5)], "#a7d1e4", 1.6 * k, 3)
         self._fill(b.buildings, "#ddd4c6", "#c3b6a4", 0.25, 4)
-        self.draw_rail()
+        rail = [g for cls, g in b.rail if cls not in ("tram", "subway")]
+        self._stroke(rail, "#8a8a8a", 1.5 * k, 4.5)
+        self._stroke(rail, "#ffffff", 0.7 * k, 4.6, dashes=(3, 3), cap="butt")
         groups: dict[str, list[shapely.Geometry]] = {g: [] for g in ROAD_STYLES}
         for cls, _name, geom in b.roads:
-            if cls in SKIPPED_ROADS:
-                continue
-            groups[ROAD_GROUPS.get(cls or "", "minor")].append(geom)
-        coords = {g: draw.line_coords(geoms) for g, geoms in groups.items()}
-        for z, (group, (_fill_w, _fill, case_w, case)) in enumerate(ROAD_STYLES.items()):
-            if not coords[group]:
-                continue
+            if cls not in SKIPPED_ROADS:
+                groups[ROAD_GROUPS.get(cls or "", "minor")].append(geom)
+        # all casings under all fills, so crossing streets join instead of cutting each other
+        for z, (group, (fill_w, fill, case_w, case)) in enumerate(ROAD_STYLES.items()):
             if case_w:
-                ax.add_collection(LineCollection(coords[group], colors=case, linewidths=case_w * k,
-                                                 capstyle="round", joinstyle="round", zorder=5 + z * 0.1))  # fmt: skip
-        for z, (group, (fill_w, fill, _case_w, _case)) in enumerate(ROAD_STYLES.items()):
-            if coords[group]:
-                ax.add_collection(LineCollection(coords[group], colors=fill, linewidths=fill_w * k,
-                                                 capstyle="round", joinstyle="round", zorder=5.5 + z * 0.1))  # fmt: skip
+                self._stroke(groups[group], case, case_w * k, 5 + z * 0.1)
+            self._stroke(groups[group], fill, fill_w * k, 5.5 + z * 0.1)
+        self._stroke([g for cls, g in b.rail if cls == "tram"], "#9e9e9e", 0.5 * k, 6.5)
 
-    def draw_rail(self) -> None:
-        k = self.width_k
-        rail = draw.line_coords([g for cls, g in self.data.basemap.rail if cls not in ("tram", "subway")])
-        tram = draw.line_coords([g for cls, g in self.data.basemap.rail if cls == "tram"])
-        if rail:
-            self.map.add_collection(LineCollection(rail, colors="#8a8a8a", linewidths=1.5 * k, zorder=4.5))
-            self.map.add_collection(LineCollection(rail, colors="#ffffff", linewidths=0.7 * k,
-                                                   linestyles=(0, (3, 3)), zorder=4.6))  # fmt: skip
-        if tram:
-            self.map.add_collection(LineCollection(tram, colors="#9e9e9e", linewidths=0.5 * k, zorder=6.5))
+    def _stroke(self, geoms: Sequence[shapely.Geometry], colour: str, width_pt: float, z: float,
+                dashes: tuple[float, float] | None = None, cap: str = "round", alpha: float = 1.0) -> None:  # fmt: skip
+        """Every line (and polygon outline) of ``geoms`` as one stroked path: one PDF object, not thousands."""
+        path = draw.line_path(geoms) if len(geoms) else None
+        if path is not None:
+            self.map.add_artist(PathPatch(path, fill=False, edgecolor=colour, linewidth=width_pt, zorder=z,
+                                          capstyle=cap, joinstyle="round", alpha=alpha,
+                                          linestyle=(0, dashes) if dashes else "solid"))  # fmt: skip
 
     def _fill(self, geoms: Sequence[shapely.Geometry], face: str, edge: str, lw: float, z: float,
               alpha: float = 1.0) -> None:  # fmt: skip
         path = draw.polygon_path(geoms) if len(geoms) else None
         if path is not None:
-            self.map.add_patch(PathPatch(path, facecolor=face, edgecolor=edge, linewidth=lw, zorder=z,
-                                         alpha=alpha))  # fmt: skip
+            self.map.add_artist(PathPatch(path, facecolor=face, edgecolor=edge, linewidth=lw, zorder=z,
+                                          alpha=alpha))  # fmt: skip
 
     def draw_circle_and_boundary(self) -> None:
         d = self.data
         if d.circle is not None and not d.circle.is_empty:
-            view = shapely.box(*d.view)
-            self._fill([view.difference(d.circle)], "#ffffff", "none", 0, 7, alpha=0.38)
-            self._fill([d.circle], CIRCLE_FILL, "none", 0, 7.1, alpha=0.2)
-            outline = draw.line_coords([d.circle])
-            self.map.add_collection(LineCollection(outline, colors="#ffffff", linewidths=4.2, zorder=7.2))
-            self.map.add_collection(LineCollection(outline, colors=CIRCLE_EDGE, linewidths=2.2, zorder=7.3))
-        edge = draw.line_coords([d.boundary])
-        self.map.add_collection(LineCollection(edge, colors="#ffffff", linewidths=3.6, zorder=7.4, alpha=0.9))
-        self.map.add_collection(LineCollection(edge, colors=BOUNDARY, linewidths=1.9, zorder=7.5,
-                                               linestyles=(0, (5, 2.2)), capstyle="butt"))  # fmt: skip
+            circle = printable_circle(d.circle)
+            self._fill([shapely.box(*d.view).difference(circle)], "#ffffff", "none", 0, 7, alpha=0.38)
+            self._fill([circle], CIRCLE_FILL, "none", 0, 7.1, alpha=0.2)
+            shells = shapely.get_exterior_ring(shapely.get_parts(circle))
+            holes = [r for p in shapely.get_parts(circle) for r in p.interiors]
+            self._stroke(list(shells), "#ffffff", 4.2, 7.2)
+            self._stroke(list(shells), CIRCLE_EDGE, 2.2, 7.3)
+            self._stroke(holes, CIRCLE_EDGE, 1.0, 7.3)
+        self._stroke([d.boundary], "#ffffff", 3.6, 7.4, alpha=0.9)
+        self._stroke([d.boundary], BOUNDARY, 1.9, 7.5, dashes=(5, 2.2), cap="butt")
 
     # --- map furniture: north arrow (top right), scale bar (bottom left), notice (top) ---------------------
 
@@ -386,7 +398,7 @@ class _Page:
                            ACCENT, "center", "center")  # fmt: skip
 
     def _panel(self, x0: float, y0: float, x1: float, y1: float, edge: str = "#9e9e9e") -> None:
-        self.page.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=1.2",
+        self.page.add_artist(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=1.2",
                                            facecolor="white", edgecolor=edge, linewidth=0.5, alpha=0.92))  # fmt: skip
 
     def draw_north_arrow(self, box: Box) -> None:
@@ -401,8 +413,10 @@ class _Page:
 
         tip, tail, left, right = rot(0, 6.0), rot(0, -4.5), rot(-3.0, -4.5), rot(3.0, -4.5)
         hub = rot(0, -2.2)
-        self.page.add_patch(Polygon([tip, left, hub], closed=True, facecolor=INK, edgecolor=INK, lw=0.5))
-        self.page.add_patch(Polygon([tip, right, hub], closed=True, facecolor="white", edgecolor=INK, lw=0.5))
+        self.page.add_artist(Polygon([tip, left, hub], closed=True, facecolor=INK, edgecolor=INK, lw=0.5))
+        self.page.add_artist(
+            Polygon([tip, right, hub], closed=True, facecolor="white", edgecolor=INK, lw=0.5)
+        )
         del tail
         label = rot(0, 8.6)
         self.page_text(label[0], label[1], say(self.lang, "north"), 8.5, True, INK, "center", "center")
@@ -414,7 +428,7 @@ class _Page:
         bx, by, bh = x0 + 4.0, y0 + 2.6, 1.4
         for i in range(4):
             colour = INK if i % 2 == 0 else "white"
-            self.page.add_patch(Rectangle((bx + i * bar_mm / 4, by), bar_mm / 4, bh, facecolor=colour,
+            self.page.add_artist(Rectangle((bx + i * bar_mm / 4, by), bar_mm / 4, bh, facecolor=colour,
                                           edgecolor=INK, linewidth=0.5))  # fmt: skip
         for value, pos in ((0, 0.0), (ground_m / 2, 0.5), (ground_m, 1.0)):
             label = scale_label(value)
@@ -514,10 +528,14 @@ class _Page:
                                  s=(icon_pt * MARKER_SCALE[marker]) ** 2, marker=marker,
                                  c=[icon_for(f.category).colour for f in group], edgecolors="white",
                                  linewidths=0.8, zorder=11)  # fmt: skip
-        glyph_font = font(GLYPH_PT, True)
+        # glyphs as marker paths: one scatter per glyph instead of one text artist per icon
+        by_glyph: dict[str, list[Facility]] = {}
         for f in icons:
-            self.map.text(f.xy[0], f.xy[1], icon_for(f.category).glyph, fontproperties=glyph_font, color="white",
-                          ha="center", va="center", zorder=11.5)  # fmt: skip
+            by_glyph.setdefault(icon_for(f.category).glyph, []).append(f)
+        for glyph, group in by_glyph.items():
+            self.map.scatter([f.xy[0] for f in group], [f.xy[1] for f in group], s=GLYPH_MARKER_PT**2,
+                             marker=draw.glyph_marker(glyph, font(GLYPH_PT, True)), c="white", linewidths=0,
+                             zorder=11.5)  # fmt: skip
 
     def place_badge(self, f: Facility, icon_half: float) -> None:
         r = BADGE_MM / 2 * self.m_per_mm
@@ -537,7 +555,7 @@ class _Page:
 
     def badge(self, ax: Axes, x: float, y: float, n: int, r: float, zorder: float = 12.5) -> None:
         """A numbered white disc of radius ``r`` (in ``ax``'s units) at (x, y)."""
-        ax.add_patch(Circle((x, y), r, facecolor=INK, edgecolor="white", linewidth=0.7, zorder=zorder))
+        ax.add_artist(Circle((x, y), r, facecolor=INK, edgecolor="white", linewidth=0.7, zorder=zorder))
         ax.text(x, y, str(n), fontproperties=font(5.8 if n < 10 else 5.0, True), color="white", ha="center",
                 va="center", zorder=zorder + 0.1)  # fmt: skip
 
@@ -618,7 +636,7 @@ class _Page:
         x = self.symbol_entry(x, y, "origin", say(lang, f"origin.{d.origin_kind}"))
         self.symbol_entry(x, y, "dot", say(lang, "dot"))
         order = categories_present(d.facilities)
-        self.page.add_patch(Rectangle((MARGIN_MM, top - 8.2), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
+        self.page.add_artist(Rectangle((MARGIN_MM, top - 8.2), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
                                       facecolor="#bdbdbd", edgecolor="none"))  # fmt: skip
         if not order:
             self.page_text(MARGIN_MM, top - 13.0, say(lang, "no_facilities"), 8, colour=MUTED)
@@ -687,8 +705,8 @@ class _Page:
             p.plot([x, x + 7], [y, y], color=BOUNDARY, lw=1.9, linestyle=(0, (5, 2.2)), dash_capstyle="butt")
             w = 7.0
         elif kind == "circle":
-            p.add_patch(Rectangle((x, y - 1.6), 7, 3.2, facecolor=CIRCLE_FILL, alpha=0.35, edgecolor="none"))
-            p.add_patch(Rectangle((x, y - 1.6), 7, 3.2, facecolor="none", edgecolor=CIRCLE_EDGE, lw=1.6))
+            p.add_artist(Rectangle((x, y - 1.6), 7, 3.2, facecolor=CIRCLE_FILL, alpha=0.35, edgecolor="none"))
+            p.add_artist(Rectangle((x, y - 1.6), 7, 3.2, facecolor="none", edgecolor=CIRCLE_EDGE, lw=1.6))
             w = 7.0
         elif kind == "origin":
             p.scatter([x + 2], [y], s=150, marker="*", c=ORIGIN, edgecolors="white", linewidths=0.8)
@@ -710,7 +728,7 @@ class _Page:
         notes.append(say(lang, "note.crs", crs=d.crs_name, epsg=d.epsg, date=d.date))
         notes.extend(d.extra_notes)
         y = TABLE_BOTTOM_MM - 4.0
-        self.page.add_patch(Rectangle((MARGIN_MM, y + 2.6), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
+        self.page.add_artist(Rectangle((MARGIN_MM, y + 2.6), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
                                       facecolor="#bdbdbd", edgecolor="none"))  # fmt: skip
         for note in notes:
             self.page_text(MARGIN_MM, y, self.fit(note, 6.8, PAGE_W_MM - 2 * MARGIN_MM), 6.8, colour=MUTED)

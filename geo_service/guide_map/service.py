@@ -24,12 +24,12 @@ from geo_service.guide_map import render
 from geo_service.guide_map.render import Basemap, Facility, GuideMap, OriginKind
 from geo_service.guide_map.text import Lang
 from geo_service.osm.rules import FacilityRules
-from geo_service.settings import api_settings, import_settings
+from geo_service.settings import api_settings, import_settings, walking_settings
 from geo_service.store import areas
 from geo_service.store import guide_map as store
+from geo_service.walking.service import isochrones, speed_mps, travel_matrix
 
 DEFAULT_MINUTES = 15.0
-DEFAULT_SPEED_KMH = 4.5
 DETAIL_MAX_M_PER_MM = 25.0  # coarser than 1:25,000: no buildings or footpaths (they would be a grey smear)
 FOOTPATHS = ("footway", "path", "steps", "cycleway", "track", "bridleway", "trail", "corridor")
 
@@ -47,10 +47,11 @@ def guide_map(
     fmt: Literal["png", "pdf"],
     lang: Lang = "zh",
     minutes: float = DEFAULT_MINUTES,
-    speed_kmh: float = DEFAULT_SPEED_KMH,
+    speed_kmh: float | None = None,
     today: dt.date | None = None,
 ) -> bytes:
-    """The printable guide map of area ``code`` as PNG or PDF bytes; NotFound for an unknown code."""
+    """The printable guide map of area ``code`` as PNG or PDF bytes; NotFound for an unknown code.
+    ``speed_kmh`` None is the walking engine's default speed."""
     return render.render(load_guide_map(db, code, lang, minutes, speed_kmh, today), fmt)
 
 
@@ -59,10 +60,16 @@ def load_guide_map(
     code: str,
     lang: Lang = "zh",
     minutes: float = DEFAULT_MINUTES,
-    speed_kmh: float = DEFAULT_SPEED_KMH,
+    speed_kmh: float | None = None,
     today: dt.date | None = None,
 ) -> GuideMap:
     """Everything the page shows, in the area's metric CRS."""
+    walking = walking_settings()
+    speed_kmh = speed_mps(speed_kmh, walking) * 3.6  # InvalidInput (422) outside the engine's limits
+    if not 0 < minutes <= walking.max_minutes:
+        raise InvalidInput(
+            f"minutes must be more than 0 and at most {walking.max_minutes:g}, got {minutes:g}"
+        )
     with db.cursor() as cur:
         area = areas.current_area(cur, code)
     if area is None:
@@ -103,9 +110,8 @@ def load_guide_map(
 def walking_circle(
     db: Database, origin: tuple[float, float], minutes: float, speed_kmh: float
 ) -> shapely.Geometry | None:
-    """The ``minutes`` walking contour from ``origin`` (WGS-84), or None when no network is near it."""
-    from geo_service.walking.service import isochrones
-
+    """The ``minutes`` walking contour from ``origin`` (WGS-84), or None when no network is near it
+    (minutes and speed are checked before, so the engine's InvalidInput can only mean that)."""
     try:
         contours = isochrones(db, origins=[origin], minutes=[minutes], speed_kmh=speed_kmh, crs="wgs84")
     except InvalidInput:  # the origin is too far from any walkable edge
@@ -181,13 +187,17 @@ def _facilities(
     xs = np.array([r["x"] for r in rows])
     ys = np.array([r["y"] for r in rows])
     in_area = shapely.contains_xy(boundary, xs, ys)
-    in_circle = shapely.contains_xy(circle, xs, ys) if circle is not None else np.zeros(len(rows), bool)
     walk = _walk_seconds(db, origin, rows, minutes, speed_kmh) if circle is not None else {}
     straight = np.hypot(xs - origin_xy[0], ys - origin_xy[1])
+    # Within the circle: inside the contour, or timed within the limit. The time alone misses a shop whose
+    # nearest edge is an underground service tunnel (snapped there, reached the long way round); the contour
+    # alone misses one inside a building, in a hole of the contour (block interiors are not walkable).
+    limit_s = minutes * 60.0
+    inside = shapely.contains_xy(circle, xs, ys) if circle is not None else np.zeros(len(rows), bool)
     return [
         Facility(category=r["category"], name=_name(r, lang), xy=(float(xs[i]), float(ys[i])),
-                 in_circle=bool(in_circle[i]), in_area=bool(in_area[i]), walk_seconds=walk.get(i),
-                 distance_m=float(straight[i]))
+                 in_circle=bool(inside[i]) or walk.get(i, math.inf) <= limit_s, in_area=bool(in_area[i]),
+                 walk_seconds=walk.get(i), distance_m=float(straight[i]))
         for i, r in enumerate(rows)
     ]  # fmt: skip
 
@@ -197,8 +207,6 @@ def _walk_seconds(
 ) -> dict[int, float]:
     """Walking seconds from the origin to each facility (row index → seconds), up to twice ``minutes``
     (so a category missing from the circle still names its nearest one with a time)."""
-    from geo_service.walking.service import travel_matrix
-
     targets = np.array([[r["lon"], r["lat"]] for r in rows])
     matrix = travel_matrix(db, np.array([origin.lonlat]), targets, max_seconds=2 * minutes * 60,
                            speed_kmh=speed_kmh)  # fmt: skip

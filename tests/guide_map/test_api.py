@@ -55,7 +55,9 @@ def test_pdf_legend_title_and_notes(community_pdf: bytes, tmp_path: Path) -> Non
     assert squash("15分钟步行范围") in text  # the circle is drawn and in the legend
     assert "社区服务中心" in text and "药店" in text  # categories present around Simonkatu
     # the start is one of the two community centres inside the area, and the footnote says so
-    assert "起点：区域内的社区服务中心「Luckan」" in text or "起点：区域内的社区服务中心「LillaLuckan」" in text
+    assert (
+        "起点：区域内的社区服务中心「Luckan」" in text or "起点：区域内的社区服务中心「LillaLuckan」" in text
+    )
     assert squash(TEXT["zh"]["note.demo"]) not in text  # not a demo area
     assert "EPSG:32635" in text  # UTM zone 35N
 
@@ -102,5 +104,9 @@ def test_unknown_area_is_404(guide_client: TestClient) -> None:
 
 
 def test_bad_parameters_are_422(guide_client: TestClient) -> None:
-    assert guide_client.get(f"/api/areas/{WITH_CENTRE}/guide-map.png", params={"lang": "fr"}).status_code == 422
-    assert guide_client.get(f"/api/areas/{WITH_CENTRE}/guide-map.png", params={"minutes": 0}).status_code == 422
+    assert (
+        guide_client.get(f"/api/areas/{WITH_CENTRE}/guide-map.png", params={"lang": "fr"}).status_code == 422
+    )
+    assert (
+        guide_client.get(f"/api/areas/{WITH_CENTRE}/guide-map.png", params={"minutes": 0}).status_code == 422
+    )

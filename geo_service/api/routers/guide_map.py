@@ -16,7 +16,7 @@ MEDIA = {"png": "image/png", "pdf": "application/pdf"}
 
 
 def _guide_map(
-    db: Database, code: str, fmt: Literal["png", "pdf"], lang: str, minutes: float, speed_kmh: float
+    db: Database, code: str, fmt: Literal["png", "pdf"], lang: str, minutes: float, speed_kmh: float | None
 ) -> Response:
     body = service.guide_map(db, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
     filename = f"guide-map-{code}.{fmt}"
@@ -27,13 +27,13 @@ def _guide_map(
 CODE = Path(..., description="area code (any level; communities are the main case)")
 LANG = Query("zh", pattern="^(zh|en)$", description="legend and notes language: zh (default) or en")
 MINUTES = Query(service.DEFAULT_MINUTES, gt=0, le=60, description="walking time of the circle, minutes")
-SPEED = Query(service.DEFAULT_SPEED_KMH, gt=0.5, le=10, description="walking speed, km/h")
+SPEED = Query(None, gt=0, description="walking speed, km/h (default: the walking engine's, 4.5)")
 
 
 @router.get("/areas/{code}/guide-map.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})  # fmt: skip
 def guide_map_png(
-    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float = SPEED,
+    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float | None = SPEED,
     db: Database = Depends(get_db),
 ) -> Response:  # fmt: skip
     """A4 portrait at 300 dpi (2480 × 3508 px): boundary, the walking circle from the community service
@@ -44,7 +44,7 @@ def guide_map_png(
 @router.get("/areas/{code}/guide-map.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})  # fmt: skip
 def guide_map_pdf(
-    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float = SPEED,
+    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float | None = SPEED,
     db: Database = Depends(get_db),
 ) -> Response:  # fmt: skip
     """The same map as a one-page A4 PDF (vector; text searchable)."""
