@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -20,6 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch, PathPatch, Polygon, Rectangle
 from matplotlib.patheffects import withStroke
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from geo_service.guide_map import draw
 from geo_service.guide_map.fonts import font
@@ -33,9 +35,9 @@ OriginKind = Literal["community_center", "network_point", "area_point"]
 PAGE_W_MM, PAGE_H_MM = 210.0, 297.0
 PNG_PX = (2480, 3508)  # A4 at 300 dpi
 PNG_DPI = 300
-PNG_COMPRESS_LEVEL = 3  # zlib level: 6 takes twice as long for a file only slightly smaller
+PNG_COMPRESS_LEVEL = 3  # zlib level: 6 takes much longer for a file only slightly smaller
 MARGIN_MM = 10.0
-MAP_MM = (MARGIN_MM, 86.0, PAGE_W_MM - 2 * MARGIN_MM, 184.0)  # x, y, width, height
+MAP_MM = (MARGIN_MM, 86.0, PAGE_W_MM - 2 * MARGIN_MM, 181.5)  # x, y, width, height
 TABLE_TOP_MM, TABLE_BOTTOM_MM = 82.0, 27.0
 MAP_ASPECT = MAP_MM[2] / MAP_MM[3]
 
@@ -128,10 +130,9 @@ class GuideMap:
     scale_factor: float = 1.0  # map metres per ground metre at the centre (the CRS's point scale)
     demo: bool = False
     no_network: bool = False  # no walking network near the area: no circle, and a note saying so
-    extra_notes: Sequence[str] = field(default_factory=tuple)
 
 
-def view_extent(content: Box, min_side_m: float = 600.0, pad: float = 0.06) -> Box:
+def view_extent(content: Box, min_side_m: float = 600.0, pad: float = 0.08) -> Box:
     """The map frame's extent (metres) around ``content``: padded, at least ``min_side_m`` across, and
     stretched to the frame's aspect ratio so both axes have one scale."""
     x0, y0, x1, y1 = content
@@ -158,8 +159,15 @@ def render(data: GuideMap, fmt: Literal["png", "pdf"]) -> bytes:
     out = io.BytesIO()
     title = say(data.lang, "title", name=data.area_name)
     if fmt == "png":
-        fig.savefig(out, format="png", dpi=PNG_DPI, metadata={"Title": title, "Software": "geo-service"},
-                    pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})  # fmt: skip
+        # RGB, not matplotlib's RGBA: the page is opaque, and the file is smaller and quicker to encode
+        canvas.draw()
+        pixels = Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
+        info = PngInfo()
+        info.add_text("Title", title)
+        info.add_text("Software", "geo-service")
+        pixels.save(
+            out, format="png", dpi=(PNG_DPI, PNG_DPI), pnginfo=info, compress_level=PNG_COMPRESS_LEVEL
+        )
     else:
         fig.savefig(out, format="pdf", metadata={"Title": title, "Creator": "geo-service"})
     return out.getvalue()
@@ -233,6 +241,7 @@ class _Page:
         self.numbered: set[int] = set()  # ids of the facilities carrying a number
         self.leftover: list[Facility] = []  # facilities the main tier did not draw
         self.crowded: set[str] = set()  # categories with so many facilities that only some get icons
+        self.dots = 0  # facilities drawn as dots (the legend explains dots only when there are some)
 
     # --- measuring ---------------------------------------------------------------------------------------
 
@@ -404,21 +413,20 @@ class _Page:
     def draw_north_arrow(self, box: Box) -> None:
         x0, y0, x1, y1 = box
         self._panel(x0, y0, x1, y1)
-        cx, cy = (x0 + x1) / 2, y0 + 8.0
+        cx, cy = (x0 + x1) / 2, y0 + 7.2
         theta = math.radians(self.data.north_deg)
 
         def rot(px: float, py: float) -> tuple[float, float]:
             return (cx + px * math.cos(theta) + py * math.sin(theta),
                     cy - px * math.sin(theta) + py * math.cos(theta))  # fmt: skip
 
-        tip, tail, left, right = rot(0, 6.0), rot(0, -4.5), rot(-3.0, -4.5), rot(3.0, -4.5)
+        tip, left, right = rot(0, 6.0), rot(-3.0, -4.5), rot(3.0, -4.5)
         hub = rot(0, -2.2)
         self.page.add_artist(Polygon([tip, left, hub], closed=True, facecolor=INK, edgecolor=INK, lw=0.5))
         self.page.add_artist(
             Polygon([tip, right, hub], closed=True, facecolor="white", edgecolor=INK, lw=0.5)
         )
-        del tail
-        label = rot(0, 8.6)
+        label = rot(0, 7.9)
         self.page_text(label[0], label[1], say(self.lang, "north"), 8.5, True, INK, "center", "center")
 
     def draw_scale_bar(self, box: Box) -> None:
@@ -513,6 +521,7 @@ class _Page:
                 self.leftover.append(f)
             else:
                 dots.append(f)
+        self.dots += len(dots)
         if dots:
             self.map.scatter([f.xy[0] for f in dots], [f.xy[1] for f in dots], s=(DOT_MM * 72 / 25.4) ** 2,
                              c=[icon_for(f.category).colour for f in dots], edgecolors="white", linewidths=0.4,
@@ -541,11 +550,12 @@ class _Page:
         r = BADGE_MM / 2 * self.m_per_mm
         reach = icon_half * 1.1 + r * 1.05
         spots = []
-        for angle in (45, 135, -45, -135, 0, 180, 90, -90):
-            a = math.radians(angle)
-            bx, by = f.xy[0] + reach * math.cos(a), f.xy[1] + reach * math.sin(a)
-            if self._inside_view(draw.square(bx, by, r), 0.3):
-                spots.append((bx, by))
+        for ring in (1.0, 1.7, 2.4):  # next to the icon, else a little farther out
+            for angle in (45, 135, -45, -135, 0, 180, 90, -90):
+                a = math.radians(angle)
+                bx, by = f.xy[0] + ring * reach * math.cos(a), f.xy[1] + ring * reach * math.sin(a)
+                if self._inside_view(draw.square(bx, by, r), 0.3):
+                    spots.append((bx, by))
         if not spots:
             return
         # the first free spot; on a crowded map the number still goes on, over a neighbour
@@ -634,7 +644,8 @@ class _Page:
         if d.circle is not None:
             x = self.symbol_entry(x, y, "circle", say(lang, "circle", minutes=number(d.minutes)))
         x = self.symbol_entry(x, y, "origin", say(lang, f"origin.{d.origin_kind}"))
-        self.symbol_entry(x, y, "dot", say(lang, "dot"))
+        if self.dots:
+            self.symbol_entry(x, y, "dot", say(lang, "dot"))
         order = categories_present(d.facilities)
         self.page.add_artist(Rectangle((MARGIN_MM, top - 8.2), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
                                       facecolor="#bdbdbd", edgecolor="none"))  # fmt: skip
@@ -726,7 +737,6 @@ class _Page:
         else:
             notes.append(say(lang, "note.method", minutes=number(d.minutes), speed=number(d.speed_kmh)))
         notes.append(say(lang, "note.crs", crs=d.crs_name, epsg=d.epsg, date=d.date))
-        notes.extend(d.extra_notes)
         y = TABLE_BOTTOM_MM - 4.0
         self.page.add_artist(Rectangle((MARGIN_MM, y + 2.6), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
                                       facecolor="#bdbdbd", edgecolor="none"))  # fmt: skip

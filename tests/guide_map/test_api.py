@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from geo_service.guide_map import render
 from geo_service.guide_map.text import TEXT
 from tests.guide_map.conftest import (
     DEMO,
@@ -38,6 +39,16 @@ def test_png_is_a4_at_300_dpi_with_content(guide_client: TestClient) -> None:
     rgb = (pixels[..., :3] * 255).astype(np.uint8)
     assert rgb.std() > 15
     assert len(np.unique(rgb[::9, ::9].reshape(-1, 3), axis=0)) > 200  # streets, buildings, icons, text
+
+    def share(hex_colour: str, tolerance: int = 10) -> float:
+        target = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+        return float((np.abs(rgb.astype(int) - target).max(axis=-1) <= tolerance).mean())
+
+    assert share(render.CIRCLE_EDGE) > 0.002, "no walking circle outline"
+    assert share(render.BOUNDARY) > 0.0003, "no area boundary"
+    assert share("#ffffff", 0) > 0.1  # the page is mostly white paper around the map, streets are white too
+    # buildings from the basemap (light brown; some under the circle's tint, some outside it)
+    assert share("#ddd4c6", 14) + share("#e5d0b5", 14) > 0.01, "no buildings drawn"
 
 
 def test_pdf_is_one_a4_page(community_pdf: bytes, tmp_path: Path) -> None:

@@ -122,3 +122,12 @@ def test_view_extent_fits_the_frame_and_the_content() -> None:
 def test_scale_bar_is_a_round_length() -> None:
     assert render.scale_label(250) == "250 m" and render.scale_label(2500) == "2.5 km"
     assert render.scale_label(25) == "25 m" and render.scale_label(0) == "0"
+
+
+def test_the_cjk_font_is_the_simplified_chinese_noto_face() -> None:
+    from matplotlib import font_manager
+
+    from geo_service.guide_map.fonts import FAMILY, font
+
+    path = font_manager.findfont(font(10), fallback_to_default=False)
+    assert "NotoSansCJK" in path and FAMILY == "Noto Sans CJK SC"
