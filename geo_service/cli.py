@@ -113,6 +113,11 @@ def import_osm_cmd(
     typer.echo(report.describe())
     for category, count in sorted(report.facilities_by_category.items()):
         typer.echo(f"  {category:<18}{count:>7,}")
+    from geo_service.stations.service import StationContext, refresh_service_circles
+
+    redrawn = refresh_service_circles(db, StationContext.create(APISettings().timezone))
+    if redrawn:
+        typer.echo(f"service circles redrawn on the new network for {redrawn} station(s)")
 
 
 @app.command("import-grids")
