@@ -40,7 +40,7 @@ def community_centres(cur: Cursor, code: str) -> list[dict[str, Any]]:
             SELECT f.name, f.tags->>'name:zh' AS name_zh, f.tags->>'name:en' AS name_en,
                    ST_X(f.geom) AS lon, ST_Y(f.geom) AS lat
             FROM facilities f, a
-            WHERE f.category = 'community_center' AND ST_Intersects(f.geom, a.geom)
+            WHERE f.category = 'community_center' AND f.deleted_at IS NULL AND ST_Intersects(f.geom, a.geom)
             ORDER BY f.geom <-> ST_PointOnSurface(a.geom), f.id""",
         {"code": code},
     )
@@ -111,12 +111,13 @@ def walk_edges(
 
 
 def facilities(cur: Cursor, box: Box, srid: int) -> list[dict[str, Any]]:
-    """Facilities inside ``box``: ``category``, ``name``, ``name_zh``, ``name_en``, ``lon``, ``lat`` and
+    """Live (not deleted) facilities inside ``box``: ``category``, ``name``, ``name_zh``, ``name_en``, ``lon``, ``lat`` and
     ``x``, ``y`` in ``srid`` (metres)."""
     cur.execute(
         """SELECT category, name, tags->>'name:zh', tags->>'name:en', ST_X(geom), ST_Y(geom),
                   ST_X(ST_Transform(geom, %(srid)s)), ST_Y(ST_Transform(geom, %(srid)s))
-           FROM facilities WHERE geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+           FROM facilities
+           WHERE geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326) AND deleted_at IS NULL
            ORDER BY id LIMIT %(limit)s""",
         _box_params(box, srid),
     )
