@@ -289,6 +289,11 @@ def demo(
     base = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo("\ngeo-service demo (Helsinki, OpenStreetMap; grids, stations and incidents are DEMO DATA)")
     for path in (
+        "/app",
+        "/app/planner",
+        "/app/stations",
+        "/app/dispatch",
+        "/app/circles",
         "/docs",
         "/readyz",
         "/maps/overview.html",
@@ -297,6 +302,7 @@ def demo(
         "/ogc",
     ):
         typer.echo(f"  {base}{path}")
+    typer.echo("  writes on the pages need a token: geo-service token create --role planner|dispatcher")
     db.close()
     if serve_after:
         serve(host, port)

@@ -32,6 +32,7 @@ from geo_service.api.routers import (
     maps,
     ogc,
     open311,
+    pages,
     stations,
     tiles,
     walking,
@@ -165,6 +166,7 @@ def create_app(
         open311,
         tiles,
         ogc,
+        pages,
         guide_map,
     ):
         app.include_router(module.router)

@@ -13,8 +13,6 @@ Homes snap onto the network like query points; a home farther than the snapping 
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +20,7 @@ import h3
 import numpy as np
 import shapely
 
+from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids.model import LEVELS
@@ -79,26 +78,10 @@ class Homes:
     located: Located
 
 
-@dataclass
-class _State:
-    reach: ReachIndex | None = None
-    homes: Homes | None = None
-    homes_key: tuple[int, ...] = ()
-    coverage: dict[tuple[Any, ...], dict[str, Any]] | None = None
-    lock: threading.Lock | None = None
-
-
-_STATES: weakref.WeakKeyDictionary[Database, _State] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
 _REVISIONS = ("network", "facilities", "residences", "areas")
-
-
-def _state(db: Database) -> _State:
-    with _STATES_LOCK:
-        state = _STATES.get(db)
-        if state is None:
-            state = _STATES[db] = _State(coverage={}, lock=threading.Lock())
-    return state
+_REACH: RevisionCache[ReachIndex] = RevisionCache()
+_HOMES: RevisionCache[Homes] = RevisionCache()
+_COVERAGE: dict[tuple[str, str, float | None], RevisionCache[dict[str, Any]]] = {}
 
 
 def _revisions(db: Database) -> dict[str, int]:
@@ -111,41 +94,33 @@ def reach_index(db: Database, ctx: LifeCircleContext, revisions: dict[str, int] 
     revisions = revisions or _revisions(db)
     network = current_network(db, ctx.walking)
     key = (network.revision, revisions["facilities"])
-    state = _state(db)
-    if state.reach is not None and state.reach.key == key:
-        return state.reach
-    assert state.lock is not None
-    with state.lock:
-        if state.reach is None or state.reach.key != key:
-            with db.cursor(dict_rows=False) as cur:
-                rows = facility_store.live(cur)
-            state.reach = ReachIndex.build(key, network, Facilities.from_rows(rows), ctx.walking.max_snap_m,
-                                           ctx.settings.reach_max_m)  # fmt: skip
-    return state.reach
+
+    def build() -> ReachIndex:
+        with db.cursor(dict_rows=False) as cur:
+            rows = facility_store.live(cur)
+        return ReachIndex.build(key, network, Facilities.from_rows(rows), ctx.walking.max_snap_m,
+                                ctx.settings.reach_max_m)  # fmt: skip
+
+    return _REACH.get(db, key, build)
 
 
 def homes(db: Database, ctx: LifeCircleContext, revisions: dict[str, int] | None = None) -> Homes:
     """Every residence snapped onto the current network (rebuilt when either changes)."""
     revisions = revisions or _revisions(db)
     network = current_network(db, ctx.walking)
-    key = (network.revision, revisions["residences"])
-    state = _state(db)
-    if state.homes is not None and state.homes_key == key:
-        return state.homes
-    assert state.lock is not None
-    with state.lock:
-        if state.homes is None or state.homes_key != key:
-            with db.cursor(dict_rows=False) as cur:
-                rows = residence_store.homes(cur)
-            lon = np.array([r[1] for r in rows], float)
-            lat = np.array([r[2] for r in rows], float)
-            state.homes = Homes(
-                id=np.array([r[0] for r in rows], np.int64), lon=lon, lat=lat,
-                households=np.array([r[3] for r in rows], float), address=[r[4] for r in rows],
-                located=network.snap(lon, lat, ctx.walking.max_snap_m),
-            )  # fmt: skip
-            state.homes_key = key
-    return state.homes
+
+    def build() -> Homes:
+        with db.cursor(dict_rows=False) as cur:
+            rows = residence_store.homes(cur)
+        lon = np.array([r[1] for r in rows], float)
+        lat = np.array([r[2] for r in rows], float)
+        return Homes(
+            id=np.array([r[0] for r in rows], np.int64), lon=lon, lat=lat,
+            households=np.array([r[3] for r in rows], float), address=[r[4] for r in rows],
+            located=network.snap(lon, lat, ctx.walking.max_snap_m),
+        )  # fmt: skip
+
+    return _HOMES.get(db, (network.revision, revisions["residences"]), build)
 
 
 # -- one point ---------------------------------------------------------------------------------------------
@@ -230,12 +205,15 @@ def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", pro
     prof = ctx.profile(profile)
     chosen = _level_of(prof, minutes)
     revisions = _revisions(db)
-    state = _state(db)
-    key = (prof.id, level, None if chosen is None else chosen.minutes, *revisions.values())
-    assert state.coverage is not None
-    cached = state.coverage.get(key)
-    if cached is not None:
-        return cached
+    which = (prof.id, level, None if chosen is None else chosen.minutes)
+    cache = _COVERAGE.setdefault(which, RevisionCache())
+    return cache.get(
+        db, tuple(revisions.values()), lambda: _coverage(db, ctx, prof, level, chosen, revisions)
+    )
+
+
+def _coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str, chosen: Level | None,
+              revisions: dict[str, int]) -> dict[str, Any]:  # fmt: skip
     home, reached, _ = _reached_homes(db, ctx, prof, revisions)
     locate_index = current_index(db)
     level_index = locate_index.levels[level]
@@ -277,7 +255,6 @@ def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", pro
     if chosen is None:
         with db.cursor() as cur:
             facility_store.replace_coverage(cur, prof.id, level, rows)
-    state.coverage[key] = result
     return result
 
 

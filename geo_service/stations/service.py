@@ -11,8 +11,6 @@ station from it (:func:`nearest_stations`), so the ranking is by exact network t
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +21,7 @@ import shapely
 
 from geo_service import feature_input
 from geo_service.auth import Principal
+from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.feature_input import feature_properties
@@ -247,24 +246,21 @@ class _StationIndex:
     frac: np.ndarray
 
 
-_INDEX: weakref.WeakKeyDictionary[Database, _StationIndex] = weakref.WeakKeyDictionary()
-_INDEX_LOCK = threading.Lock()
+_INDEX: RevisionCache[_StationIndex] = RevisionCache()
 
 
 def _station_index(db: Database, ctx: StationContext, network: WalkNetwork) -> _StationIndex:
     with db.cursor(dict_rows=False) as cur:
         key = (network_store.revision(cur, "stations"), network.revision)
-    index = _INDEX.get(db)
-    if index is not None and index.key == key:
-        return index
-    with _INDEX_LOCK:
+
+    def build() -> _StationIndex:
         with db.cursor() as cur:
             rows = store.list_stations(cur, limit=10_000_000)
         lonlat = np.array([[r["lon"], r["lat"]] for r in rows], float).reshape(-1, 2)
         located = network.snap(lonlat[:, 0], lonlat[:, 1], ctx.walking.max_snap_m)
-        index = _StationIndex(key, rows, located.graph_index, located.edge, located.frac)
-        _INDEX[db] = index
-    return index
+        return _StationIndex(key, rows, located.graph_index, located.edge, located.frac)
+
+    return _INDEX.get(db, key, build)
 
 
 def _parse_at(at: str | datetime | None, timezone: str) -> datetime:

@@ -124,3 +124,17 @@ def test_network_follows_edits(fresh_db):
     after = current_network(fresh_db)
     assert after.revision != before.revision
     assert after.graphs[0].n_edges == before.graphs[0].n_edges - 10
+
+
+def test_reachable_streets_carry_times_within_the_limit(db, ref):
+    network = current_network(db)
+    body = service.reachable_streets(network, [[24.9414, 60.1699]], 5)
+    assert body["features"]
+    limit = 5 * 60
+    for f in body["features"]:
+        p = f["properties"]
+        assert 0 <= p["from_seconds"] <= limit + 0.1 and 0 <= p["to_seconds"] <= limit + 0.1
+        assert f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) >= 2
+    # the pieces' total length is what the 5-minute contour is drawn from: some streets are cut part-way
+    cut = [f for f in body["features"] if max(f["properties"]["from_seconds"], f["properties"]["to_seconds"]) > limit - 1]
+    assert cut
