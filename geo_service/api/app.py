@@ -24,6 +24,7 @@ from geo_service.api.routers import (
     facilities,
     geocode,
     grids,
+    guide_map,
     health,
     incidents,
     life_circle,
@@ -165,6 +166,7 @@ def create_app(
         tiles,
         ogc,
         pages,
+        guide_map,
     ):
         app.include_router(module.router)
 
