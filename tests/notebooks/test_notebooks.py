@@ -1,0 +1,25 @@
+"""Every notebook in notebooks/ runs end to end against a copy of the Helsinki test database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs(path: Path, fresh_db, monkeypatch):
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", fresh_db.dsn)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent.parent)}})  # fmt: skip
+    client.execute()
+    images = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+              if "image/png" in o.get("data", {})]  # fmt: skip
+    assert len(images) >= 3, "the coverage map, the gaps map and the guide map are drawn"
