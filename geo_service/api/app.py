@@ -19,6 +19,7 @@ from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
 from geo_service.api.routers import auth, geocode, grids, health, incidents, locate, maps, ogc, open311, tiles
+from geo_service.api.routers import siting as siting_routes
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
@@ -109,6 +110,7 @@ def create_app(
 
     for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc):
         app.include_router(module.router)
+    app.include_router(siting_routes.router)
 
     assets = web_assets_dir(api_settings)
     if assets is not None:
