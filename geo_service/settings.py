@@ -240,6 +240,78 @@ def locate_settings() -> LocateSettings:
     return LocateSettings()
 
 
+class WalkingSettings(BaseSettings):
+    """The pedestrian graph, snapping, isochrones, routes and rest-station search."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_WALK_", extra="ignore")
+
+    speed_kmh: float = Field(default=4.5, gt=0, le=30, description="default walking speed, km/h")
+    min_speed_kmh: float = Field(default=0.5, gt=0, description="slowest speed a request may ask, km/h")
+    max_speed_kmh: float = Field(default=30.0, gt=0, description="fastest speed a request may ask, km/h")
+    steps_factor: float = Field(
+        default=2.0, ge=1, le=10, description="a metre of steps costs this many metres of level walking"
+    )
+    max_snap_m: float = Field(
+        default=300.0, gt=0, description="points farther than this from every walkable edge are refused, m"
+    )
+    corridor_m: float = Field(
+        default=40.0,
+        gt=0,
+        le=500,
+        description="isochrones reach this far either side of the reachable streets, m",
+    )
+    cell_m: float = Field(
+        default=8.0, gt=0, le=100, description="isochrone raster cell, m (coarser for large ones)"
+    )
+    max_cells_side: int = Field(
+        default=600, ge=50, le=5000, description="isochrone raster cells per side, at most"
+    )
+    max_minutes: float = Field(default=120.0, gt=0, description="longest isochrone contour, minutes")
+    max_contours: int = Field(default=10, ge=1, description="contours per isochrone request")
+    max_origins: int = Field(default=200, ge=1, description="origins per isochrone request")
+    max_route_km: float = Field(default=100.0, gt=0, description="longest route searched, km of walking")
+    nearest_max_minutes: float = Field(
+        default=60.0, gt=0, description="rest-station search horizon when max_minutes is not given, minutes"
+    )
+    nearest_max_limit: int = Field(default=50, ge=1, description="most stations one nearest search returns")
+    matrix_max_pairs: int = Field(
+        default=20_000_000, ge=1, description="sources × targets of one travel-time matrix, at most"
+    )
+
+
+@lru_cache
+def walking_settings() -> WalkingSettings:
+    return WalkingSettings()
+
+
+class StationSettings(BaseSettings):
+    """Rest stations: vocabulary, public holidays, service circles."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_STATIONS_", extra="ignore")
+
+    vocabulary: Path | None = Field(
+        default=None, description="YAML of station kinds and amenities; bundled when unset"
+    )
+    country: str | None = Field(
+        default="CN",
+        description="ISO country whose public holidays `PH` means in opening hours (none when empty)",
+    )
+    circle_minutes: list[float] = Field(
+        default=[5.0, 10.0, 15.0], description="walking minutes of each station's service circles"
+    )
+    max_stations_listed: int = Field(default=10_000, ge=1, description="most stations one list returns")
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return value.strip().upper() or None if value else None
+
+
+@lru_cache
+def station_settings() -> StationSettings:
+    return StationSettings()
+
+
 class SitingSettings(BaseSettings):
     """Facility siting (POST /api/siting): input limits, default inputs and the MILP solver."""
 

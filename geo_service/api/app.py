@@ -18,7 +18,20 @@ from fastapi.staticfiles import StaticFiles
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
-from geo_service.api.routers import auth, geocode, grids, health, incidents, locate, maps, ogc, open311, tiles
+from geo_service.api.routers import (
+    auth,
+    geocode,
+    grids,
+    health,
+    incidents,
+    locate,
+    maps,
+    ogc,
+    open311,
+    stations,
+    tiles,
+    walking,
+)
 from geo_service.api.routers import siting as siting_routes
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
@@ -27,6 +40,7 @@ from geo_service.incidents.clock import Clock
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
 from geo_service.settings import APISettings, DatabaseSettings, IncidentSettings, MapSettings
+from geo_service.stations.service import StationContext
 from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
@@ -100,6 +114,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.api_settings = api_settings
+    app.state.station_context = StationContext.create(api_settings.timezone)
     app.state.db_settings = db_settings
     app.state.map_settings = map_settings
     if db is not None:
@@ -108,7 +123,20 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
 
-    for module in (health, auth, maps, grids, locate, incidents, geocode, open311, tiles, ogc):
+    for module in (
+        health,
+        auth,
+        maps,
+        grids,
+        locate,
+        walking,
+        stations,
+        incidents,
+        geocode,
+        open311,
+        tiles,
+        ogc,
+    ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)
 

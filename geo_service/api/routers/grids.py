@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
+from geo_service.api.etags import etag, parse_if_match
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, InvalidInput, UnsupportedMediaType
@@ -19,7 +20,6 @@ from geo_service.grids import service
 
 router = APIRouter(prefix="/api", tags=["grids"])
 planner = require_role("planner")
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 
 FEATURE_EXAMPLE = {
     "type": "Feature",
@@ -27,35 +27,6 @@ FEATURE_EXAMPLE = {
                    "households": 420, "workers": [{"name": "张三", "phone": "13800000000"}]},
     "geometry": {"type": "Polygon", "coordinates": [[[116.45, 39.92], [116.46, 39.92], [116.46, 39.93], [116.45, 39.92]]]},
 }  # fmt: skip
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """The version an ``If-Match`` header names (``"3"``, ``W/"3"`` or ``3``); None for absent or ``*``."""
-    if value is None or value.strip() in ("", "*"):
-        return None
-    versions = []
-    for part in value.split(","):
-        match = _ETAG.match(part)
-        if not match:
-            raise BadRequest(f'If-Match must carry an ETag from this service such as "3", not {value!r}')
-        versions.append(int(match.group(1)))
-    return versions[0] if len(set(versions)) == 1 else max(versions)
-
-
-def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    if value is None or value == "":
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat") from None
-    if len(parts) != 4 or not all(abs(v) <= 180 for v in parts) or parts[0] > parts[2] or parts[1] > parts[3]:
-        raise InvalidInput("bbox must be minlon,minlat,maxlon,maxlat with min ≤ max, in degrees")
-    return parts  # type: ignore[return-value]
 
 
 async def _features(request: Request, crs: str | None) -> list[dict[str, Any]]:
@@ -186,7 +157,7 @@ def list_grids(
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
     """Current areas as a FeatureCollection (coarse levels first)."""
-    return service.list_areas(db, level, parent_code, _bbox(bbox))
+    return service.list_areas(db, level, parent_code, params.bbox(bbox))
 
 
 @router.get("/grids/{code}")

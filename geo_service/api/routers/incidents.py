@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from geo_service.api import params
 from geo_service.api.deps import current_principal, incident_context, require_role
 from geo_service.auth import Principal
-from geo_service.errors import BadRequest, InvalidInput
+from geo_service.errors import BadRequest
 from geo_service.incidents import csv_import, records, workflow
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.intake import IncidentInput, create_incident, present_result
@@ -59,21 +60,6 @@ class AssignmentBody(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    if not text:
-        return None
-    try:
-        west, south, east, north = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InvalidInput("bbox must be four numbers: west,south,east,north") from None
-    return west, south, east, north
-
-
-def _split(text: str | None) -> list[str] | None:
-    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
-    return parts or None
-
-
 @router.get("/api/incidents/categories")
 def get_categories(ctx: Ctx) -> dict[str, Any]:
     """The event/component classification with each category's deadline per level (hours)."""
@@ -109,8 +95,8 @@ def get_incidents(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The queue as a GeoJSON FeatureCollection, newest first."""
-    rows = workflow.list_incidents(ctx, grid_code=grid_code, statuses=_split(status), categories=_split(category),
-                                   bbox=_bbox(bbox), overdue=overdue, limit=limit, offset=offset)  # fmt: skip
+    rows = workflow.list_incidents(ctx, grid_code=grid_code, statuses=params.words(status), categories=params.words(category),
+                                   bbox=params.bbox(bbox), overdue=overdue, limit=limit, offset=offset)  # fmt: skip
     show = workflow.may_see_reporter(principal)
     return {"type": "FeatureCollection", "features": [records.feature(ctx, row, show) for row in rows],
             "numberReturned": len(rows)}  # fmt: skip

@@ -1,0 +1,74 @@
+"""Walking over HTTP: isochrones (one origin by GET, several by POST), routes, and the network's make-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from geo_service.api import params
+from geo_service.api.deps import get_db
+from geo_service.db.pool import Database
+from geo_service.walking import service
+
+router = APIRouter(prefix="/api", tags=["walking"])
+
+
+def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [c.as_feature() for c in contours], **extra}
+
+
+@router.get("/isochrones")
+def isochrones(
+    lon: float = Query(..., description="origin longitude, degrees"),
+    lat: float = Query(..., description="origin latitude, degrees"),
+    minutes: str | None = Query("5,10,15", description="contours in minutes, comma-separated"),
+    distances_m: str | None = Query(None, description="contours in walking metres instead of minutes"),
+    speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
+    crs: str = Query("wgs84", description="wgs84, gcj02, bd09 or cgcs2000"),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """Areas reachable on foot within each contour, following the street network: one (Multi)Polygon
+    per contour with `minutes` (or `distance_m`) and `area_m2`, ascending; holes kept."""
+    distances = params.numbers(distances_m, "distances_m")
+    contours = service.isochrones(db, [[lon, lat]], None if distances else params.numbers(minutes, "minutes"),
+                                  speed_kmh, crs, distances)  # fmt: skip
+    return _collection(contours, {"origins": [[lon, lat]]})
+
+
+class IsochroneRequest(BaseModel):
+    origins: list[list[float]] = Field(..., description="[[lon, lat], ...]; the answer is their union")
+    minutes: list[float] | None = Field(default=None, description="contours in minutes")
+    distances_m: list[float] | None = Field(default=None, description="contours in walking metres")
+    speed_kmh: float | None = None
+    crs: str = "wgs84"
+
+
+@router.post("/isochrones")
+def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> dict[str, Any]:
+    """The union of the isochrones of several origins (one multi-source search)."""
+    minutes = body.minutes if body.minutes or body.distances_m else [5, 10, 15]
+    contours = service.isochrones(db, body.origins, None if body.distances_m else minutes, body.speed_kmh,
+                                  body.crs, body.distances_m)  # fmt: skip
+    return _collection(contours, {"origins": body.origins})
+
+
+@router.get("/route")
+def route(
+    from_: str = Query(..., alias="from", description="start 'lon,lat'"),
+    to: str = Query(..., description="end 'lon,lat'"),
+    speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
+    crs: str = Query("wgs84", description="wgs84, gcj02, bd09 or cgcs2000"),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """The quickest walking route: a LineString Feature with `walk_seconds` and `distance_m`."""
+    return service.route(
+        db, params.lonlat(from_, "from"), params.lonlat(to, "to"), speed_kmh, crs
+    ).as_feature()
+
+
+@router.get("/network")
+def network(db: Database = Depends(get_db)) -> dict[str, Any]:
+    """The walking network in memory: per dataset its nodes, edges, metric CRS and connected pieces."""
+    return service.network_summary(db)

@@ -1,0 +1,403 @@
+"""Rest stations: validated writes with versions, reads, service circles and the nearest open station.
+
+Writes check everything before touching the database (422 naming the problem, nothing written): a GeoJSON
+Point Feature, a known ``kind`` and ``amenities`` from the vocabulary, ``opening_hours`` in OpenStreetMap
+syntax. Each write bumps ``version`` (the ETag); an ``If-Match`` naming an older version gets 412. The
+station's service circles (5/10/15 walking minutes) are drawn in the same transaction.
+
+The nearest search runs **one** bounded walk from the caller and reads the walking time of every candidate
+station from it (:func:`nearest_stations`), so the ranking is by exact network time, not distance.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+
+from geo_service.auth import Principal
+from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84
+from geo_service.db.pool import Database
+from geo_service.errors import InvalidInput, NotFound, PreconditionFailed
+from geo_service.settings import StationSettings, WalkingSettings, station_settings, walking_settings
+from geo_service.stations import hours
+from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
+from geo_service.store import audit
+from geo_service.store import network as network_store
+from geo_service.store import stations as store
+from geo_service.walking import paths
+from geo_service.walking import service as walking
+from geo_service.walking.network import WalkNetwork, current_network, run_search
+
+_TEXT_FIELDS = {"manager": 200, "contact": 200, "address": 500}
+_RESERVED = {"id", "version", "created_at", "updated_at", "updated_by", "walk_seconds", "walk_distance_m",
+             "open_now", "route", "minutes", "lon", "lat"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StationContext:
+    """What the station services need besides the database: settings, vocabulary, time zone."""
+
+    settings: StationSettings
+    walking: WalkingSettings
+    vocabulary: Vocabulary
+    timezone: str
+
+    @classmethod
+    def create(cls, timezone: str, settings: StationSettings | None = None,
+               walking_cfg: WalkingSettings | None = None) -> StationContext:  # fmt: skip
+        settings = settings or station_settings()
+        return cls(
+            settings, walking_cfg or walking_settings(), load_vocabulary(settings.vocabulary), timezone
+        )
+
+
+# -- validation --------------------------------------------------------------------------------------------
+
+
+def _point(geometry: Any, crs: str | None) -> tuple[float, float]:
+    if not isinstance(geometry, dict) or geometry.get("type") != "Point":
+        raise InvalidInput("geometry must be a GeoJSON Point: {'type': 'Point', 'coordinates': [lon, lat]}")
+    coords = geometry.get("coordinates")
+    if not isinstance(coords, list) or len(coords) not in (2, 3):
+        raise InvalidInput("Point coordinates must be [lon, lat]")
+    problem = lonlat_problem(coords[0], coords[1])
+    if problem is not None:
+        raise InvalidInput(problem)
+    return to_wgs84(float(coords[0]), float(coords[1]), normalise_crs(crs))
+
+
+def _text(props: dict[str, Any], key: str, limit: int) -> str | None:
+    value = props.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise InvalidInput(f"{key} must be text")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise InvalidInput(f"{key} is longer than {limit} characters")
+    return text or None
+
+
+def validate(ctx: StationContext, feature: Any, crs: str | None,
+             current: dict[str, Any] | None = None) -> tuple[dict[str, Any], tuple[float, float]]:  # fmt: skip
+    """A station Feature → (fields for the store, WGS-84 point). With ``current`` (an update), omitted
+    properties and geometry keep their values."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise InvalidInput("send a GeoJSON Feature with a Point geometry and the station's properties")
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        raise InvalidInput("properties must be an object")
+    if current is not None:
+        merged = {k: current.get(k) for k in ("name", "kind", "amenities", "opening_hours", *_TEXT_FIELDS)}
+        merged.update(current.get("properties") or {})
+        merged.update(props)
+        props = merged
+    if feature.get("geometry") is None and current is not None:
+        point = (float(current["lon"]), float(current["lat"]))
+    else:
+        point = _point(feature.get("geometry"), crs)
+    name = _text(props, "name", 200)
+    if not name:
+        raise InvalidInput("name is required")
+    kind = props.get("kind")
+    if kind not in ctx.vocabulary.kinds:
+        raise InvalidInput(f"kind must be one of {', '.join(ctx.vocabulary.kinds)}; got {kind!r}")
+    amenities = props.get("amenities") or []
+    if isinstance(amenities, str):
+        amenities = [a.strip() for a in amenities.split(",") if a.strip()]
+    if not isinstance(amenities, list) or not all(isinstance(a, str) for a in amenities):
+        raise InvalidInput("amenities must be a list of amenity ids")
+    unknown = sorted(set(amenities) - set(ctx.vocabulary.amenities))
+    if unknown:
+        raise InvalidInput(f"unknown amenities {unknown}; use ids from GET /api/stations/vocabulary")
+    fields: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "amenities": sorted(set(amenities), key=list(ctx.vocabulary.amenities).index),
+        "opening_hours": hours.check(props.get("opening_hours")),
+    }
+    for key, limit in _TEXT_FIELDS.items():
+        fields[key] = _text(props, key, limit)
+    known = {"name", "kind", "amenities", "opening_hours", *_TEXT_FIELDS, *_RESERVED}
+    fields["properties"] = {k: v for k, v in props.items() if k not in known}
+    return fields, point
+
+
+# -- rendering ---------------------------------------------------------------------------------------------
+
+
+def as_feature(
+    ctx: StationContext, row: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    kind = ctx.vocabulary.kinds.get(row["kind"])
+    properties = {
+        "id": row["id"], "name": row["name"], "kind": row["kind"],
+        "kind_name": {"zh": kind.name_zh, "en": kind.name_en} if kind else None,
+        "amenities": list(row["amenities"] or []), "opening_hours": row["opening_hours"],
+        "manager": row["manager"], "contact": row["contact"], "address": row["address"],
+        "version": row["version"],
+        "updated_at": row["updated_at"].isoformat() if row.get("updated_at") else None,
+        **(row.get("properties") or {}),
+        **(extra or {}),
+    }  # fmt: skip
+    return {
+        "type": "Feature",
+        "id": row["id"],
+        "geometry": {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]},
+        "properties": properties,
+    }
+
+
+# -- writes ------------------------------------------------------------------------------------------------
+
+
+def _circles(
+    ctx: StationContext, network: WalkNetwork, lon: float, lat: float
+) -> list[tuple[float, float, float, bytes]]:
+    """The service circles of a station at (lon, lat); none when it is too far from the network."""
+    speed = ctx.walking.speed_kmh
+    try:
+        contours = walking.isochrones(network, [[lon, lat]], ctx.settings.circle_minutes, speed, "wgs84",
+                                      settings=ctx.walking)  # fmt: skip
+    except InvalidInput:
+        return []
+    return [(float(c.minutes or 0), speed, c.area_m2, shapely.to_wkb(c.geometry)) for c in contours]
+
+
+def _check_version(row: dict[str, Any], if_match: int | None) -> None:
+    if if_match is not None and if_match != row["version"]:
+        raise PreconditionFailed(
+            f"station {row['id']} is at version {row['version']}, not {if_match}: someone else saved it; "
+            "reload it and apply your change again"
+        )
+
+
+def _version_asked(feature: Any, if_match: int | None) -> int | None:
+    if if_match is not None:
+        return if_match
+    props = feature.get("properties") if isinstance(feature, dict) else None
+    version = props.get("version") if isinstance(props, dict) else None
+    return int(version) if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def create_station(db: Database, ctx: StationContext, feature: Any, principal: Principal,
+                   crs: str | None = None) -> dict[str, Any]:  # fmt: skip
+    fields, (lon, lat) = validate(ctx, feature, crs)
+    network = current_network(db, ctx.walking)
+    circles = _circles(ctx, network, lon, lat)
+    with db.cursor() as cur:
+        row = store.insert(cur, fields, lon, lat, principal.actor)
+        store.replace_circles(cur, row["id"], row["version"], network.revision, circles)
+        audit.record(cur, actor=principal.actor, role=principal.role, action="create", entity="station",
+                     entity_id=row["id"], detail={"name": row["name"], "kind": row["kind"]})  # fmt: skip
+    return as_feature(ctx, row, {"service_circles": len(circles)})
+
+
+def update_station(db: Database, ctx: StationContext, station_id: int, feature: Any, principal: Principal,
+                   if_match: int | None = None, crs: str | None = None) -> dict[str, Any]:  # fmt: skip
+    network = current_network(db, ctx.walking)
+    asked = _version_asked(feature, if_match)
+    with db.cursor() as cur:
+        current = store.get(cur, station_id, for_update=True)
+        if current is None:
+            raise NotFound(f"no station {station_id}")
+        _check_version(current, asked)
+        fields, (lon, lat) = validate(ctx, feature, crs, current)
+        row = store.update(cur, station_id, fields, lon, lat, principal.actor)
+        store.replace_circles(
+            cur, station_id, row["version"], network.revision, _circles(ctx, network, lon, lat)
+        )
+        audit.record(cur, actor=principal.actor, role=principal.role, action="update", entity="station",
+                     entity_id=station_id, detail={"version": row["version"]})  # fmt: skip
+    return as_feature(ctx, row)
+
+
+def delete_station(db: Database, station_id: int, principal: Principal, if_match: int | None = None) -> None:
+    with db.cursor() as cur:
+        current = store.get(cur, station_id, for_update=True)
+        if current is None:
+            raise NotFound(f"no station {station_id}")
+        _check_version(current, if_match)
+        store.delete(cur, station_id)
+        audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="station",
+                     entity_id=station_id, detail={"name": current["name"], "version": current["version"]})  # fmt: skip
+
+
+def refresh_service_circles(db: Database, ctx: StationContext) -> int:
+    """Redraw every station's circles that are missing or stale (another network revision, station version,
+    contour set or speed); returns how many stations were redrawn."""
+    network = current_network(db, ctx.walking)
+    with db.cursor() as cur:
+        stale = store.stale_circle_stations(
+            cur, network.revision, ctx.settings.circle_minutes, ctx.walking.speed_kmh
+        )
+    for row in stale:
+        circles = _circles(ctx, network, row["lon"], row["lat"])
+        with db.cursor() as cur:
+            current = store.get(cur, row["id"], for_update=True)
+            if current is not None and current["version"] == row["version"]:
+                store.replace_circles(cur, row["id"], row["version"], network.revision, circles)
+    return len(stale)
+
+
+# -- reads -------------------------------------------------------------------------------------------------
+
+
+def get_station(db: Database, ctx: StationContext, station_id: int) -> dict[str, Any]:
+    with db.cursor() as cur:
+        row = store.get(cur, station_id)
+        if row is None:
+            raise NotFound(f"no station {station_id}")
+        circles = store.circles(cur, station_id)
+    return as_feature(ctx, row, {"service_circles": [
+        {"minutes": c["minutes"], "area_m2": round(c["area_m2"], 1)} for c in circles]})  # fmt: skip
+
+
+def list_stations(db: Database, ctx: StationContext, kind: str | None = None,
+                  bbox: tuple[float, float, float, float] | None = None) -> dict[str, Any]:  # fmt: skip
+    with db.cursor() as cur:
+        rows = store.list_stations(cur, kind, bbox, ctx.settings.max_stations_listed)
+    return {"type": "FeatureCollection", "features": [as_feature(ctx, r) for r in rows]}
+
+
+def service_circles(db: Database, station_id: int) -> dict[str, Any]:
+    with db.cursor() as cur:
+        if store.get(cur, station_id) is None:
+            raise NotFound(f"no station {station_id}")
+        rows = store.circles(cur, station_id)
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": r["geometry"],
+         "properties": {"station_id": r["station_id"], "minutes": r["minutes"], "area_m2": round(r["area_m2"], 1),
+                        "speed_kmh": r["speed_kmh"], "network_revision": r["network_revision"]}}
+        for r in rows]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _StationIndex:
+    """Every station snapped onto the network, for one (stations, network) revision pair."""
+
+    key: tuple[int, int]
+    rows: list[dict[str, Any]]
+    graph_index: np.ndarray
+    edge: np.ndarray
+    frac: np.ndarray
+
+
+_INDEX: weakref.WeakKeyDictionary[Database, _StationIndex] = weakref.WeakKeyDictionary()
+_INDEX_LOCK = threading.Lock()
+
+
+def _station_index(db: Database, ctx: StationContext, network: WalkNetwork) -> _StationIndex:
+    with db.cursor(dict_rows=False) as cur:
+        key = (network_store.revision(cur, "stations"), network.revision)
+    index = _INDEX.get(db)
+    if index is not None and index.key == key:
+        return index
+    with _INDEX_LOCK:
+        with db.cursor() as cur:
+            rows = store.list_stations(cur, limit=10_000_000)
+        lonlat = np.array([[r["lon"], r["lat"]] for r in rows], float).reshape(-1, 2)
+        located = network.snap(lonlat[:, 0], lonlat[:, 1], ctx.walking.max_snap_m)
+        index = _StationIndex(key, rows, located.graph_index, located.edge, located.frac)
+        _INDEX[db] = index
+    return index
+
+
+def _parse_at(at: str | datetime | None, timezone: str) -> datetime:
+    zone = ZoneInfo(timezone)
+    if at is None or at == "":
+        return datetime.now(zone)
+    if isinstance(at, datetime):
+        moment = at
+    else:
+        try:
+            moment = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                f"at must be an ISO 8601 date-time such as 2026-12-01T08:30+08:00, got {at!r}"
+            ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+def nearest_stations(db: Database, ctx: StationContext, lon: float, lat: float, *, limit: int = 5,
+                     open_now: bool = False, amenities: list[str] | None = None, max_minutes: float | None = None,
+                     at: str | datetime | None = None, include_route: bool = False, speed_kmh: float | None = None,
+                     kind: list[str] | None = None, crs: str | None = "wgs84") -> dict[str, Any]:  # fmt: skip
+    """Stations ordered by walking time from (lon, lat), with ``walk_seconds`` and ``walk_distance_m``.
+
+    ``open_now`` keeps stations whose opening hours say open at ``at`` (default now, in the deployment's
+    zone; unknown hours are left out); ``amenities`` keeps stations offering all of them; ``max_minutes``
+    bounds the walk (default ``GEO_SERVICE_WALK_NEAREST_MAX_MINUTES``).
+    """
+    wset = ctx.walking
+    if not 1 <= limit <= wset.nearest_max_limit:
+        raise InvalidInput(f"limit must be between 1 and {wset.nearest_max_limit}")
+    wanted = set(amenities or [])
+    unknown = sorted(wanted - set(ctx.vocabulary.amenities))
+    if unknown:
+        raise InvalidInput(f"unknown amenities {unknown}; use ids from GET /api/stations/vocabulary")
+    kinds = set(kind or [])
+    if kinds - set(ctx.vocabulary.kinds):
+        raise InvalidInput(f"unknown kinds {sorted(kinds - set(ctx.vocabulary.kinds))}")
+    horizon = wset.nearest_max_minutes if max_minutes is None else float(max_minutes)
+    if not np.isfinite(horizon) or not 0 < horizon <= wset.max_minutes:
+        raise InvalidInput(f"max_minutes must be more than 0 and at most {wset.max_minutes:g}")
+    moment = _parse_at(at, ctx.timezone)
+    speed = walking.speed_mps(speed_kmh, wset)
+    network = current_network(db, wset)
+    origin = walking.wgs84_points([[lon, lat]], crs, "point")
+    located = walking.snap_points(network, origin, wset, "point")
+    gi = int(located.graph_index[0])
+    graph = network.graphs[gi]
+    index = _station_index(db, ctx, network)
+
+    candidates = [
+        i for i, row in enumerate(index.rows)
+        if index.graph_index[i] == gi and wanted <= set(row["amenities"] or []) and (not kinds or row["kind"] in kinds)
+    ]  # fmt: skip
+    state = {i: hours.is_open(index.rows[i]["opening_hours"], moment, ctx.timezone, ctx.settings.country)
+             for i in candidates}  # fmt: skip
+    if open_now:
+        candidates = [i for i in candidates if state[i] is True]
+    features: list[dict[str, Any]] = []
+    cand = np.array(candidates, np.int64)
+    limit_cost = horizon * 60.0 * speed
+    with run_search(graph, walking.sources_of(located), limit_cost) as found:
+        arrival = paths.best_arrival(found, index.edge[cand], index.frac[cand]) if cand.size else None
+        if arrival is not None:
+            order = np.argsort(arrival.cost, kind="stable")
+            for j in order[:limit]:
+                if not arrival.cost[j] <= limit_cost:
+                    break
+                row = index.rows[int(cand[j])]
+                extra: dict[str, Any] = {
+                    "walk_seconds": round(float(arrival.cost[j]) / speed, 1),
+                    "walk_distance_m": round(float(arrival.metres[j]), 1),
+                    "minutes": round(float(arrival.cost[j]) / speed / 60.0, 1),
+                    "open_now": state[int(cand[j])],
+                }
+                if include_route:
+                    coords, _ = paths.path_to(
+                        found, int(index.edge[cand[j]]), float(index.frac[cand[j]]), arrival, int(j)
+                    )
+                    lons, lats = graph.unproject(coords[:, 0], coords[:, 1])
+                    extra["route"] = {"type": "LineString",
+                                      "coordinates": np.round(np.column_stack([lons, lats]), 7).tolist()}  # fmt: skip
+                features.append(as_feature(ctx, row, extra))
+    snapped_lon, snapped_lat = graph.unproject(located.x, located.y)
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "origin": {"lon": float(origin[0, 0]), "lat": float(origin[0, 1]),
+                   "snapped": [round(float(snapped_lon[0]), 7), round(float(snapped_lat[0]), 7)],
+                   "snap_distance_m": round(float(located.distance_m[0]), 1)},
+        "at": moment.isoformat(),
+        "searched_minutes": horizon,
+    }  # fmt: skip

@@ -1,0 +1,75 @@
+"""SQL for the walking network: the revision and a snapshot of every dataset's nodes and edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from psycopg2.extensions import cursor as Cursor
+
+
+def revision(cur: Cursor, entity: str = "network") -> int:
+    """The revision of ``entity`` in ``data_revisions`` (0 before its first write)."""
+    cur.execute("SELECT revision FROM data_revisions WHERE entity = %s", (entity,))
+    row = cur.fetchone()
+    if row is None:
+        return 0
+    return int(row["revision"] if isinstance(row, dict) else row[0])
+
+
+def revisions(cur: Cursor, entities: tuple[str, ...]) -> dict[str, int]:
+    """Several revisions in one round trip (missing entities are 0)."""
+    cur.execute("SELECT entity, revision FROM data_revisions WHERE entity = ANY(%s)", (list(entities),))
+    found = {str(r[0]): int(r[1]) for r in (tuple(row) for row in cur.fetchall())}
+    return {entity: found.get(entity, 0) for entity in entities}
+
+
+def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
+    """The ``network`` revision and, per dataset with a walking network, its metric SRID, nodes and edges.
+
+    The revision is read first: rows committed after it are at least as new, so a cache keyed by it is
+    never older than its key says (at worst it is rebuilt once more).
+
+    Returns
+    -------
+    revision, datasets
+        Each dataset: ``name``, ``srid``, ``node_id`` (int64), ``node_lon``/``node_lat`` (degrees),
+        ``edge_id``, ``u``/``v`` (OSM node ids), ``length_m``, ``steps`` (bool), ``highway``, ``edge_name``,
+        ``wkb`` (LineString WKB, EPSG:4326, list of bytes).
+    """
+    rev = revision(cur)
+    cur.execute(
+        """SELECT d.name, d.srid FROM datasets d
+           WHERE EXISTS (SELECT 1 FROM walk_edges e WHERE e.dataset = d.name) ORDER BY d.name"""
+    )
+    names = [(str(r[0]), int(r[1]) if r[1] is not None else None) for r in (tuple(x) for x in cur.fetchall())]
+    out: list[dict[str, Any]] = []
+    for name, srid in names:
+        cur.execute(
+            "SELECT id, ST_X(geom), ST_Y(geom) FROM walk_nodes WHERE dataset = %s ORDER BY id", (name,)
+        )
+        nodes = [tuple(r) for r in cur.fetchall()]
+        cur.execute(
+            """SELECT id, u, v, length_m, steps, highway, name, ST_AsBinary(geom)
+               FROM walk_edges WHERE dataset = %s ORDER BY id""",
+            (name,),
+        )
+        rows = [tuple(r) for r in cur.fetchall()]
+        out.append(
+            {
+                "name": name,
+                "srid": srid,
+                "node_id": np.array([r[0] for r in nodes], dtype=np.int64),
+                "node_lon": np.array([r[1] for r in nodes], dtype=np.float64),
+                "node_lat": np.array([r[2] for r in nodes], dtype=np.float64),
+                "edge_id": np.array([r[0] for r in rows], dtype=np.int64),
+                "u": np.array([r[1] for r in rows], dtype=np.int64),
+                "v": np.array([r[2] for r in rows], dtype=np.int64),
+                "length_m": np.array([r[3] for r in rows], dtype=np.float64),
+                "steps": np.array([bool(r[4]) for r in rows], dtype=bool),
+                "highway": [r[5] for r in rows],
+                "edge_name": [r[6] for r in rows],
+                "wkb": [bytes(r[7]) for r in rows],
+            }
+        )
+    return rev, out

@@ -1,0 +1,116 @@
+"""SQL for rest stations and their service circles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import Json
+
+_COLUMNS = """id, name, kind, amenities, opening_hours, manager, contact, address, properties, version,
+              created_at, updated_at, updated_by, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
+
+
+def _row(cur: Cursor) -> dict[str, Any] | None:
+    row = cur.fetchone()
+    return None if row is None else dict(row)
+
+
+def get(cur: Cursor, station_id: int, for_update: bool = False) -> dict[str, Any] | None:
+    lock = " FOR UPDATE" if for_update else ""
+    cur.execute(f"SELECT {_COLUMNS} FROM stations WHERE id = %s{lock}", (station_id,))
+    return _row(cur)
+
+
+def list_stations(cur: Cursor, kind: str | None = None, bbox: tuple[float, float, float, float] | None = None,
+                  limit: int = 10_000, offset: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    where, params = ["TRUE"], {"limit": limit, "offset": offset}
+    if kind:
+        where.append("kind = %(kind)s")
+        params["kind"] = kind
+    if bbox:
+        where.append("geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)")
+        params.update(zip("wsen", bbox, strict=True))
+    cur.execute(
+        f"SELECT {_COLUMNS} FROM stations WHERE {' AND '.join(where)} ORDER BY id LIMIT %(limit)s OFFSET %(offset)s",
+        params,
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: str | None) -> dict[str, Any]:
+    cur.execute(
+        f"""INSERT INTO stations (name, kind, amenities, opening_hours, manager, contact, address, properties,
+                                  updated_by, geom)
+            VALUES (%(name)s, %(kind)s, %(amenities)s, %(opening_hours)s, %(manager)s, %(contact)s, %(address)s,
+                    %(properties)s, %(actor)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326))
+            RETURNING {_COLUMNS}""",
+        {
+            **fields,
+            "properties": Json(fields.get("properties") or {}),
+            "actor": actor,
+            "lon": lon,
+            "lat": lat,
+        },
+    )
+    return dict(cur.fetchone())
+
+
+def update(cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat: float,
+           actor: str | None) -> dict[str, Any]:  # fmt: skip
+    cur.execute(
+        f"""UPDATE stations SET name = %(name)s, kind = %(kind)s, amenities = %(amenities)s,
+                   opening_hours = %(opening_hours)s, manager = %(manager)s, contact = %(contact)s,
+                   address = %(address)s, properties = %(properties)s, version = version + 1,
+                   updated_at = now(), updated_by = %(actor)s,
+                   geom = ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)
+            WHERE id = %(id)s RETURNING {_COLUMNS}""",
+        {**fields, "properties": Json(fields.get("properties") or {}), "actor": actor, "lon": lon, "lat": lat,
+         "id": station_id},
+    )  # fmt: skip
+    return dict(cur.fetchone())
+
+
+def delete(cur: Cursor, station_id: int) -> None:
+    cur.execute("DELETE FROM stations WHERE id = %s", (station_id,))
+
+
+def replace_circles(cur: Cursor, station_id: int, station_version: int, network_revision: int,
+                    circles: list[tuple[float, float, float, bytes]]) -> None:  # fmt: skip
+    """Replace a station's circles by ``(minutes, speed_kmh, area_m2, MultiPolygon WKB)`` rows."""
+    cur.execute("DELETE FROM service_circles WHERE station_id = %s", (station_id,))
+    for minutes, speed_kmh, area_m2, wkb in circles:
+        cur.execute(
+            """INSERT INTO service_circles (station_id, minutes, speed_kmh, area_m2, station_version,
+                                            network_revision, geom)
+               VALUES (%s, %s, %s, %s, %s, %s, ST_Multi(ST_GeomFromWKB(%s, 4326)))""",
+            (station_id, minutes, speed_kmh, area_m2, station_version, network_revision, wkb),
+        )
+
+
+def circles(cur: Cursor, station_id: int) -> list[dict[str, Any]]:
+    cur.execute(
+        """SELECT station_id, minutes, speed_kmh, area_m2, station_version, network_revision, computed_at,
+                  ST_AsGeoJSON(geom, 7)::json AS geometry
+           FROM service_circles WHERE station_id = %s ORDER BY minutes""",
+        (station_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def stale_circle_stations(cur: Cursor, network_revision: int, minutes: list[float],
+                          speed_kmh: float) -> list[dict[str, Any]]:  # fmt: skip
+    """Stations whose circles are missing, drawn on another network revision or for another station
+    version, contour set or speed."""
+    cur.execute(
+        f"""SELECT {_COLUMNS} FROM stations s
+            WHERE NOT EXISTS (
+                SELECT 1 FROM service_circles c WHERE c.station_id = s.id
+                GROUP BY c.station_id
+                HAVING bool_and(c.network_revision = %(rev)s AND c.station_version = s.version
+                                AND c.speed_kmh = %(speed)s::real)
+                   AND array_agg(c.minutes ORDER BY c.minutes) = %(minutes)s::real[])
+            ORDER BY s.id""",
+        {"rev": network_revision, "minutes": sorted(minutes), "speed": speed_kmh},
+    )
+    return [dict(r) for r in cur.fetchall()]

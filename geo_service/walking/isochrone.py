@@ -1,0 +1,284 @@
+"""Isochrone polygons that follow the street network.
+
+How a contour is drawn (all in the graph's metric CRS):
+
+1. One bounded search from every origin gives each reached node its cost (effective metres).
+2. Every edge with a reached end is sampled every ``cell`` metres along its real geometry; each sample gets
+   the cheaper of arriving through either end (or straight along the edge from an origin on it), so the
+   reachable *part* of an edge the limit cuts through is drawn and the rest is not.
+3. Each sample within the limit stamps a disc of radius ``corridor − cell`` on a raster of ``cell``-metre
+   cells with ``cost + max(0, d − 1.5·cell)`` (``d`` = distance to the cell centre): walking off the street
+   costs like walking on it, after a tolerance of 1.5 cells that keeps every reached node inside its contour
+   whatever the raster alignment.
+4. The contour at level ``T`` is the filled region ``field ≤ T`` traced by marching squares (contourpy), with
+   holes: blocks, water and rail yards that no reached street comes within the corridor of stay out, and
+   nothing is claimed across a river or railway without a crossing, because only reached streets stamp.
+
+So a polygon never extends more than ``corridor`` metres from the part of the network reachable within its
+time, and covers every node reachable within it. Several origins give the union (one multi-source search).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import contourpy
+import numpy as np
+import shapely
+from numba import njit
+
+from geo_service.walking.graph import WalkGraph
+
+# Samples one cell apart; several in one cell keep the cheapest (the disc is stamped from the cell centre).
+SAMPLE_STEP_CELLS = 1.0
+
+
+@dataclass(frozen=True)
+class RasterSpec:
+    """Raster and corridor of one isochrone request (metres)."""
+
+    cell_m: float
+    corridor_m: float
+
+    @property
+    def radius_m(self) -> float:
+        # a sample sits up to √½ cell from its cell's centre, and marching squares may place the boundary up
+        # to one cell beyond the last cell inside: together at most the corridor
+        return self.corridor_m - (1.0 + math.sqrt(0.5)) * self.cell_m
+
+    @property
+    def slack_m(self) -> float:
+        return 1.5 * self.cell_m
+
+
+@njit(cache=True, nogil=True)
+def reached_edges(touched: np.ndarray, n_touched: int, indptr: np.ndarray, adj_edge: np.ndarray,
+                  mark: np.ndarray, extra: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Edges with at least one touched end, plus ``extra`` (origin edges); ``mark`` (all False) is restored."""
+    count = 0
+    total = extra.shape[0]
+    for i in range(n_touched):
+        node = touched[i]
+        total += indptr[node + 1] - indptr[node]
+    out = np.empty(total, np.int64)
+    for i in range(extra.shape[0]):
+        e = extra[i]
+        if not mark[e]:
+            mark[e] = True
+            out[count] = e
+            count += 1
+    for i in range(n_touched):
+        node = touched[i]
+        for k in range(indptr[node], indptr[node + 1]):
+            e = adj_edge[k]
+            if not mark[e]:
+                mark[e] = True
+                out[count] = e
+                count += 1
+    for i in range(count):
+        mark[out[i]] = False
+    return out[:count]
+
+
+@njit(cache=True, nogil=True)
+def _sample_cost(f: float, du: float, dv: float, cost: float, e: int, origin_edge: np.ndarray,
+                 origin_frac: np.ndarray) -> float:  # fmt: skip
+    t = du + f * cost
+    t2 = dv + (1.0 - f) * cost
+    if t2 < t:
+        t = t2
+    for o in range(origin_edge.shape[0]):
+        if origin_edge[o] == e:
+            t3 = abs(f - origin_frac[o]) * cost
+            if t3 < t:
+                t = t3
+    return t
+
+
+@njit(cache=True, nogil=True)
+def bounds_of_reach(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: np.ndarray,
+                    dist: np.ndarray, vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray,
+                    vert_along: np.ndarray, line_len: np.ndarray, origin_edge: np.ndarray,
+                    origin_frac: np.ndarray, limit: float, bounds: np.ndarray) -> None:  # fmt: skip
+    """Grow ``bounds`` = [xmin, ymin, xmax, ymax] over both ends of every edge segment with an end within
+    ``limit``: a box holding every sample :func:`seed` can keep."""
+    for idx in range(edges.shape[0]):
+        e = edges[idx]
+        du = dist[edge_u[e]]
+        dv = dist[edge_v[e]]
+        length = line_len[e]
+        lo, hi = vert_offset[e], vert_offset[e + 1]
+        prev_reached = False
+        for k in range(lo, hi):
+            f = vert_along[k] / length if length > 0 else 0.0
+            reached = _sample_cost(f, du, dv, edge_cost[e], e, origin_edge, origin_frac) <= limit
+            # a reached vertex, or the vertex after one (the segment between is partly reached)
+            if (
+                reached
+                or prev_reached
+                or (
+                    k + 1 < hi
+                    and _reached_at(
+                        k + 1, e, du, dv, edge_cost, vert_along, length, origin_edge, origin_frac, limit
+                    )
+                )
+            ):
+                bounds[0] = min(bounds[0], vert_x[k])
+                bounds[1] = min(bounds[1], vert_y[k])
+                bounds[2] = max(bounds[2], vert_x[k])
+                bounds[3] = max(bounds[3], vert_y[k])
+            prev_reached = reached
+
+
+@njit(cache=True, nogil=True)
+def _reached_at(k: int, e: int, du: float, dv: float, edge_cost: np.ndarray, vert_along: np.ndarray,
+                length: float, origin_edge: np.ndarray, origin_frac: np.ndarray, limit: float) -> bool:  # fmt: skip
+    f = vert_along[k] / length if length > 0 else 0.0
+    return _sample_cost(f, du, dv, edge_cost[e], e, origin_edge, origin_frac) <= limit
+
+
+@njit(cache=True, nogil=True)
+def seed(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: np.ndarray, dist: np.ndarray,
+         vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray, vert_along: np.ndarray,
+         line_len: np.ndarray, origin_edge: np.ndarray, origin_frac: np.ndarray, limit: float, step: float,
+         seeds: np.ndarray, nx: int, x0: float, y0: float, cell: float, seeded: np.ndarray) -> int:  # fmt: skip
+    """Sample the reached edges evenly (at most ``step`` metres apart, both ends included) and keep, per raster
+    cell, the cheapest sample within ``limit`` (``seeds``, flat, +inf elsewhere). Returns how many cells
+    were seeded; their flat indices are ``seeded[:n]``."""
+    n_seeded = 0
+    for idx in range(edges.shape[0]):
+        e = edges[idx]
+        du = dist[edge_u[e]]
+        dv = dist[edge_v[e]]
+        cost = edge_cost[e]
+        length = line_len[e]
+        k = vert_offset[e]
+        hi = vert_offset[e + 1] - 1  # the last vertex
+        n_samples = math.ceil(length / step) + 1 if length > 0 else 1
+        for j in range(n_samples):
+            s = length * j / (n_samples - 1) if n_samples > 1 else 0.0
+            while k < hi - 1 and vert_along[k + 1] < s:
+                k += 1
+            f = s / length if length > 0 else 0.0
+            t = _sample_cost(f, du, dv, cost, e, origin_edge, origin_frac)
+            if not t <= limit:
+                continue
+            seg = vert_along[k + 1] - vert_along[k] if k < hi else 0.0
+            w = (s - vert_along[k]) / seg if seg > 0 else 0.0
+            px = vert_x[k] + (vert_x[k + 1] - vert_x[k]) * w if k < hi else vert_x[k]
+            py = vert_y[k] + (vert_y[k + 1] - vert_y[k]) * w if k < hi else vert_y[k]
+            c = int((py - y0) / cell) * nx + int((px - x0) / cell)
+            if t < seeds[c]:
+                if seeds[c] == np.inf:
+                    seeded[n_seeded] = c
+                    n_seeded += 1
+                seeds[c] = t
+    return n_seeded
+
+
+@njit(cache=True, nogil=True)
+def dilate(seeds: np.ndarray, seeded: np.ndarray, n_seeded: int, offsets: np.ndarray, penalty: np.ndarray,
+           field: np.ndarray) -> None:  # fmt: skip
+    """``field[c + o] = min(field[c + o], seeds[c] + penalty[o])`` over every seeded cell and disc offset (a
+    min-plus dilation restricted to the cells that hold a sample; the raster margin keeps it in bounds)."""
+    for s in range(n_seeded):
+        c = seeded[s]
+        t = seeds[c]
+        for k in range(offsets.shape[0]):
+            i = c + offsets[k]
+            value = t + penalty[k]
+            if value < field[i]:
+                field[i] = value
+
+
+def raster_spec(extent_m: float, cell_m: float, corridor_m: float, max_cells_side: int) -> RasterSpec:
+    """The cell size for a contour set spanning ``extent_m``: the configured cell, coarser when the raster
+    would exceed ``max_cells_side``; the corridor is at least 3.5 cells (so the disc reaches past the
+    tolerance)."""
+    cell = max(cell_m, extent_m / max_cells_side)
+    return RasterSpec(cell_m=cell, corridor_m=max(corridor_m, 3.5 * cell))
+
+
+def disc(spec: RasterSpec, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat offsets (row length ``nx``) of the cells within the stamp radius, and their off-street cost
+    ``max(0, d − slack)`` in metres."""
+    r = math.floor(spec.radius_m / spec.cell_m)
+    dj, di = np.mgrid[-r : r + 1, -r : r + 1]
+    d = np.hypot(di, dj).ravel() * spec.cell_m
+    inside = d <= spec.radius_m
+    offsets = (dj.ravel() * nx + di.ravel())[inside].astype(np.int64)
+    return offsets, np.maximum(d[inside] - spec.slack_m, 0.0)
+
+
+def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, origin_edge: np.ndarray,
+                     origin_frac: np.ndarray, origin_xy: np.ndarray, levels: list[float], cell_m: float,
+                     corridor_m: float, max_cells_side: int, edge_cost: np.ndarray | None = None,
+                     ) -> list[shapely.Geometry]:  # fmt: skip
+    """Metric (Multi)Polygons, one per level (effective metres, ascending), from a finished search.
+
+    ``dist`` is the search's cost per node (+inf where not reached), ``edges`` the edges to draw
+    (:func:`reached_edges`), ``origin_*`` the origins' edges, fractions and snapped metric points,
+    ``edge_cost`` the per-edge cost the search used (the graph's time cost by default).
+    """
+    if edge_cost is None:
+        edge_cost = graph.edge_cost
+    limit = float(max(levels))
+    bounds = np.array([np.inf, np.inf, -np.inf, -np.inf])
+    bounds[:2] = origin_xy.min(axis=0)
+    bounds[2:] = origin_xy.max(axis=0)
+    g = graph
+    bounds_of_reach(edges, g.edge_u, g.edge_v, edge_cost, dist, g.vert_offset, g.vert_x, g.vert_y,
+                    g.vert_along, g.edge_line_len, origin_edge, origin_frac, limit, bounds)  # fmt: skip
+    extent = float(max(bounds[2] - bounds[0], bounds[3] - bounds[1])) + 2 * corridor_m
+    spec = raster_spec(extent, cell_m, corridor_m, max_cells_side)
+    cell = spec.cell_m
+    margin = spec.corridor_m + 2 * cell
+    x0 = math.floor((bounds[0] - margin) / cell) * cell
+    y0 = math.floor((bounds[1] - margin) / cell) * cell
+    nx = math.ceil((bounds[2] + margin - x0) / cell) + 1
+    ny = math.ceil((bounds[3] + margin - y0) / cell) + 1
+    seeds = np.full(nx * ny, np.inf)
+    seeded = np.empty(nx * ny, np.int64)
+    n_seeded = seed(edges, g.edge_u, g.edge_v, edge_cost, dist, g.vert_offset, g.vert_x, g.vert_y,
+                    g.vert_along, g.edge_line_len, origin_edge, origin_frac, limit, SAMPLE_STEP_CELLS * cell,
+                    seeds, nx, x0, y0, cell, seeded)  # fmt: skip
+    # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
+    for ox, oy in origin_xy:
+        c = int((oy - y0) / cell) * nx + int((ox - x0) / cell)
+        if seeds[c] == np.inf:
+            seeded[n_seeded] = c
+            n_seeded += 1
+        seeds[c] = 0.0
+    offsets, penalty = disc(spec, nx)
+    flat = np.full(nx * ny, np.inf)
+    dilate(seeds, seeded, n_seeded, offsets, penalty, flat)
+    field = flat.reshape(ny, nx)
+    big = 2.0 * limit + 1e6
+    field[~np.isfinite(field)] = big
+    xs = x0 + (np.arange(nx) + 0.5) * cell
+    ys = y0 + (np.arange(ny) + 0.5) * cell
+    generator = contourpy.contour_generator(
+        xs, ys, field, fill_type=contourpy.FillType.OuterOffset, name="serial", corner_mask=False
+    )
+    out: list[shapely.Geometry] = []
+    for level in levels:
+        # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
+        points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)
+        out.append(_multipolygon(points, rings))
+    return out
+
+
+def _multipolygon(points: list[np.ndarray], offsets: list[np.ndarray]) -> shapely.Geometry:
+    """contourpy's OuterOffset output (per polygon: its points and ring offsets, outer ring first) as one
+    MultiPolygon, built without a Python loop over rings."""
+    if not points:
+        return shapely.MultiPolygon()
+    coords = np.concatenate(points)
+    ring_sizes = np.concatenate([np.diff(o) for o in offsets])
+    rings_per_polygon = np.array([len(o) - 1 for o in offsets])
+    ring_of_point = np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes)
+    rings = shapely.linearrings(coords, indices=ring_of_point)
+    polygon_of_ring = np.repeat(np.arange(rings_per_polygon.shape[0]), rings_per_polygon)
+    polygons = shapely.polygons(rings, indices=polygon_of_ring)
+    return shapely.multipolygons(polygons)

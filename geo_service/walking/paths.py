@@ -1,0 +1,103 @@
+"""Reading a finished search: the cost to points on edges, and the path to one of them.
+
+A point on edge (u, v) at fraction ``f`` is reached through u (``dist[u] + f·cost``), through v
+(``dist[v] + (1 − f)·cost``) or, when a source lies on the same edge, straight along it
+(``|f − f_source|·cost``); the cheapest of the three wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo_service.walking.graph import WalkGraph
+from geo_service.walking.network import Search
+from geo_service.walking.search import NO_EDGE
+
+VIA_U, VIA_V, DIRECT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Per target point: search ``cost`` (+inf unreached), how it is reached (``via``: VIA_U, VIA_V or
+    DIRECT), the ``source`` label it comes from and the true ``metres`` walked."""
+
+    cost: np.ndarray
+    via: np.ndarray
+    source: np.ndarray
+    metres: np.ndarray
+
+
+def best_arrival(found: Search, edge: np.ndarray, frac: np.ndarray) -> Arrival:
+    """How cheaply ``found`` reaches points at ``frac`` along ``edge`` (arrays; edge -1 = not on the network)."""
+    g = found.graph
+    edge = np.asarray(edge, np.int64)
+    frac = np.asarray(frac, float)
+    on = edge >= 0
+    e = np.where(on, edge, 0)
+    cost_e = found.edge_cost[e]
+    len_e = g.edge_len_m[e]
+    u, v = g.edge_u[e], g.edge_v[e]
+    dist, along, label = found.dist, found.space.along_m, found.space.label
+    via_u = dist[u] + frac * cost_e
+    via_v = dist[v] + (1 - frac) * cost_e
+    use_v = via_v < via_u
+    cost = np.where(on, np.where(use_v, via_v, via_u), np.inf)
+    via = np.where(use_v, VIA_V, VIA_U).astype(np.int64)
+    finite = np.isfinite(cost)
+    metres = np.where(finite, np.where(use_v, along[v] + (1 - frac) * len_e, along[u] + frac * len_e), np.inf)
+    source = np.where(finite, np.where(use_v, label[v], label[u]), -1).astype(np.int64)
+    src = found.sources
+    shared = np.flatnonzero(on & np.isin(edge, src.edge))
+    for i in shared:
+        for s in np.flatnonzero(src.edge == edge[i]):
+            step = abs(frac[i] - src.frac[s])
+            direct = step * cost_e[i]
+            if direct < cost[i]:
+                cost[i], via[i], source[i], metres[i] = direct, DIRECT, src.label[s], step * len_e[i]
+    return Arrival(cost, via, source, metres)
+
+
+def edge_slice(g: WalkGraph, e: int, frac_from: float, frac_to: float) -> np.ndarray:
+    """Metric coordinates along edge ``e`` from ``frac_from`` to ``frac_to`` (either direction)."""
+    pts = g.edge_points(e)
+    along = g.vert_along[g.vert_offset[e] : g.vert_offset[e + 1]]
+    length = g.edge_line_len[e]
+    a, b = sorted((frac_from * length, frac_to * length))
+    x = np.interp([a, b], along, pts[:, 0]) if length > 0 else np.array([pts[0, 0]] * 2)
+    y = np.interp([a, b], along, pts[:, 1]) if length > 0 else np.array([pts[0, 1]] * 2)
+    inner = (along > a) & (along < b)
+    out = np.vstack([[x[0], y[0]], pts[inner], [x[1], y[1]]])
+    return out if frac_from <= frac_to else out[::-1]
+
+
+def path_to(found: Search, edge: int, frac: float, arrival: Arrival, i: int) -> tuple[np.ndarray, float]:
+    """Metric coordinates of the path to target ``i`` of ``arrival`` (at ``frac`` along ``edge``) and the
+    metres walked."""
+    g = found.graph
+    src = found.sources
+    via = int(arrival.via[i])
+    source_index = int(np.flatnonzero(src.label == arrival.source[i])[0])
+    if via == DIRECT:
+        return edge_slice(g, edge, float(src.frac[source_index]), frac), float(arrival.metres[i])
+    node = int(g.edge_u[edge] if via == VIA_U else g.edge_v[edge])
+    pieces = [edge_slice(g, edge, 0.0 if via == VIA_U else 1.0, frac)]
+    pred = found.space.pred_edge
+    while pred[node] != NO_EDGE:
+        e = int(pred[node])
+        came_from_u = g.edge_v[e] == node
+        pts = g.edge_points(e)
+        pieces.append(pts if came_from_u else pts[::-1])
+        node = int(g.edge_u[e] if came_from_u else g.edge_v[e])
+    # ``node`` is now an end of the source's edge: the first piece runs from the source point to it
+    s_edge = int(src.edge[source_index])
+    end_frac = 0.0 if node == g.edge_u[s_edge] else 1.0
+    pieces.append(edge_slice(g, s_edge, float(src.frac[source_index]), end_frac))
+    coords = np.vstack(pieces[::-1])
+    keep = np.ones(coords.shape[0], bool)
+    keep[1:] = np.any(np.diff(coords, axis=0) != 0, axis=1)
+    coords = coords[keep]
+    if coords.shape[0] == 1:
+        coords = np.vstack([coords, coords])
+    return coords, float(arrival.metres[i])

@@ -1,0 +1,167 @@
+"""Shortest-path search on the CSR walking graph, compiled with numba.
+
+Why not ``scipy.sparse.csgraph.dijkstra``: it allocates and initialises arrays of the graph's full size on
+every call (≈ 3.5 ms on a 1,000,000-node graph even when a 15-minute search touches 300 nodes), it cannot
+start from several sources with different initial costs (a point snapped into the middle of an edge starts
+from both ends with partial costs), and it cannot carry a second measure (metres) or a source label along.
+This search is a lazy-deletion binary-heap Dijkstra that touches only what it reaches: its work arrays stay
+allocated between calls and only the touched entries are reset (see :class:`Workspace`).
+
+Costs are *effective metres*: length × a per-edge factor (steps are slower); seconds = cost ÷ speed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NO_EDGE = -1
+
+
+@njit(cache=True, nogil=True)
+def _push(heap_cost: np.ndarray, heap_node: np.ndarray, size: int, cost: float, node: int) -> int:
+    j = size
+    while j > 0:
+        parent = (j - 1) >> 1
+        if heap_cost[parent] <= cost:
+            break
+        heap_cost[j] = heap_cost[parent]
+        heap_node[j] = heap_node[parent]
+        j = parent
+    heap_cost[j] = cost
+    heap_node[j] = node
+    return size + 1
+
+
+@njit(cache=True, nogil=True)
+def _pop(heap_cost: np.ndarray, heap_node: np.ndarray, size: int) -> int:
+    """Remove the root (the caller has read it); returns the new size."""
+    size -= 1
+    last_cost = heap_cost[size]
+    last_node = heap_node[size]
+    j = 0
+    while True:
+        child = 2 * j + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and heap_cost[right] < heap_cost[child]:
+            child = right
+        if heap_cost[child] >= last_cost:
+            break
+        heap_cost[j] = heap_cost[child]
+        heap_node[j] = heap_node[child]
+        j = child
+    heap_cost[j] = last_cost
+    heap_node[j] = last_node
+    return size
+
+
+@njit(cache=True, nogil=True)
+def dijkstra(
+    indptr: np.ndarray,
+    adj_node: np.ndarray,
+    adj_cost: np.ndarray,
+    adj_len: np.ndarray,
+    adj_edge: np.ndarray,
+    src_node: np.ndarray,
+    src_cost: np.ndarray,
+    src_len: np.ndarray,
+    src_label: np.ndarray,
+    limit: float,
+    goal: np.ndarray,
+    dist: np.ndarray,
+    along_m: np.ndarray,
+    label: np.ndarray,
+    pred_edge: np.ndarray,
+    touched: np.ndarray,
+) -> int:
+    """Multi-source Dijkstra bounded by ``limit`` (effective metres), stopping early once every node of
+    ``goal`` (may be empty) is settled.
+
+    ``dist`` must hold +inf wherever the caller has not reset it; on return, every node reached within
+    ``limit`` has its cost in ``dist``, the true metres along that path in ``along_m``, the label of the
+    source it came from in ``label`` and the edge it was reached by in ``pred_edge`` (``NO_EDGE`` for a
+    source). The indices of all nodes written are ``touched[:n]``, ``n`` being the return value.
+    """
+    capacity = max(64, 4 * src_node.shape[0])
+    heap_cost = np.empty(capacity, np.float64)
+    heap_node = np.empty(capacity, np.int64)
+    size = 0
+    n_touched = 0
+    for i in range(src_node.shape[0]):
+        node = src_node[i]
+        cost = src_cost[i]
+        if cost > limit or not cost < dist[node]:
+            continue
+        if dist[node] == np.inf:
+            touched[n_touched] = node
+            n_touched += 1
+        dist[node] = cost
+        along_m[node] = src_len[i]
+        label[node] = src_label[i]
+        pred_edge[node] = NO_EDGE
+        if size == heap_cost.shape[0]:
+            heap_cost = np.concatenate((heap_cost, np.empty(size, np.float64)))
+            heap_node = np.concatenate((heap_node, np.empty(size, np.int64)))
+        size = _push(heap_cost, heap_node, size, cost, node)
+    goals_left = goal.shape[0]
+    while size > 0:
+        cost = heap_cost[0]
+        node = heap_node[0]
+        size = _pop(heap_cost, heap_node, size)
+        if cost > dist[node]:
+            continue  # a stale entry: the node was settled cheaper
+        if goals_left > 0:
+            for g in range(goal.shape[0]):
+                if goal[g] == node:
+                    goals_left -= 1
+            if goals_left == 0:
+                break
+        for k in range(indptr[node], indptr[node + 1]):
+            other = adj_node[k]
+            new_cost = cost + adj_cost[k]
+            if new_cost > limit or not new_cost < dist[other]:
+                continue
+            if dist[other] == np.inf:
+                touched[n_touched] = other
+                n_touched += 1
+            dist[other] = new_cost
+            along_m[other] = along_m[node] + adj_len[k]
+            label[other] = label[node]
+            pred_edge[other] = adj_edge[k]
+            if size == heap_cost.shape[0]:
+                heap_cost = np.concatenate((heap_cost, np.empty(size, np.float64)))
+                heap_node = np.concatenate((heap_node, np.empty(size, np.int64)))
+            size = _push(heap_cost, heap_node, size, new_cost, other)
+    return n_touched
+
+
+@njit(cache=True, nogil=True)
+def reset(dist: np.ndarray, touched: np.ndarray, n_touched: int) -> None:
+    for i in range(n_touched):
+        dist[touched[i]] = np.inf
+
+
+@njit(cache=True, nogil=True)
+def cost_at_points(
+    dist: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    edge_cost: np.ndarray,
+    point_edge: np.ndarray,
+    point_frac: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Cost to points lying on edges (``point_frac`` of the way from u to v): the cheaper of arriving
+    through either end. Points not snapped (edge < 0) get +inf. Paths that stay on one edge (the source
+    point on the same edge) are the caller's business."""
+    for i in range(point_edge.shape[0]):
+        e = point_edge[i]
+        if e < 0:
+            out[i] = np.inf
+            continue
+        f = point_frac[i]
+        via_u = dist[edge_u[e]] + f * edge_cost[e]
+        via_v = dist[edge_v[e]] + (1.0 - f) * edge_cost[e]
+        out[i] = via_u if via_u < via_v else via_v

@@ -1,0 +1,309 @@
+"""Walking: isochrones, routes and travel-time matrices on the current pedestrian network.
+
+Public interface (stations, life circles, siting and the guide map build on it)::
+
+    isochrones(db, origins, minutes, speed_kmh=None, crs="wgs84") -> list[Contour]
+    isochrones(db, origins, distances_m=[300, 500, 1000])          # distance contours (no step penalty)
+    route(db, start, end, speed_kmh=None, crs="wgs84") -> Route
+    travel_matrix(db, sources, targets, max_seconds, speed_kmh=None) -> TravelMatrix
+
+Points are ``(lon, lat)`` in ``crs`` (WGS-84 by default; GCJ-02/BD-09/CGCS2000 are converted with
+:mod:`geo_service.coords`). Every point snaps to the nearest point of the nearest walkable edge; one
+farther than ``GEO_SERVICE_WALK_MAX_SNAP_M`` (300 m) is refused with :class:`InvalidInput` saying how far it is.
+Times are at ``speed_kmh`` on level ground; steps cost ``steps_factor`` times their length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
+from geo_service.db.pool import Database
+from geo_service.errors import InvalidInput
+from geo_service.settings import WalkingSettings, walking_settings
+from geo_service.walking import paths
+from geo_service.walking.graph import WalkGraph
+from geo_service.walking.isochrone import contour_polygons, reached_edges
+from geo_service.walking.network import Located, Search, Sources, WalkNetwork, current_network, run_search
+
+
+@dataclass(frozen=True)
+class Contour:
+    """One isochrone contour: the area reachable within ``minutes`` (or ``distance_m``).
+
+    ``geometry`` is a (Multi)Polygon in WGS-84 lon/lat with holes kept; ``area_m2`` is measured in the
+    network's metric CRS.
+    """
+
+    minutes: float | None
+    distance_m: float | None
+    geometry: shapely.Geometry
+    area_m2: float
+
+    def as_feature(self) -> dict[str, Any]:
+        properties: dict[str, Any] = {"area_m2": round(self.area_m2, 1)}
+        if self.minutes is not None:
+            properties["minutes"] = self.minutes
+        if self.distance_m is not None:
+            properties["distance_m"] = self.distance_m
+        return {
+            "type": "Feature",
+            "properties": properties,
+            "geometry": shapely.geometry.mapping(self.geometry),
+        }
+
+
+@dataclass(frozen=True)
+class Route:
+    """A walking route: WGS-84 LineString from the snapped start to the snapped end."""
+
+    geometry: shapely.LineString
+    walk_seconds: float
+    distance_m: float
+    snap_distance_m: tuple[float, float]
+
+    def as_feature(self) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "geometry": shapely.geometry.mapping(self.geometry),
+            "properties": {
+                "walk_seconds": round(self.walk_seconds, 1),
+                "distance_m": round(self.distance_m, 1),
+                "minutes": round(self.walk_seconds / 60.0, 1),
+                "snap_distance_m": [round(d, 1) for d in self.snap_distance_m],
+            },
+        }
+
+
+@dataclass(frozen=True)
+class TravelMatrix:
+    """Sparse walking times: ``seconds[k]`` from source ``rows[k]`` to target ``cols[k]``, only pairs within
+    the limit. ``source_snapped``/``target_snapped`` are False for points too far from the network."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    seconds: np.ndarray
+    n_sources: int
+    n_targets: int
+    source_snapped: np.ndarray
+    target_snapped: np.ndarray
+
+
+def speed_mps(speed_kmh: float | None, settings: WalkingSettings) -> float:
+    """Metres per second for ``speed_kmh`` (the configured default when None), checked against the limits."""
+    speed = settings.speed_kmh if speed_kmh is None else float(speed_kmh)
+    if not np.isfinite(speed) or not settings.min_speed_kmh <= speed <= settings.max_speed_kmh:
+        raise InvalidInput(
+            f"speed_kmh must be between {settings.min_speed_kmh} and {settings.max_speed_kmh}, got {speed_kmh}"
+        )
+    return speed / 3.6
+
+
+def wgs84_points(points: Sequence[Sequence[float]], crs: str | None, what: str = "point") -> np.ndarray:
+    """``[[lon, lat], ...]`` in ``crs`` → an (n, 2) WGS-84 array; :class:`InvalidInput` naming a bad one."""
+    crs = normalise_crs(crs)
+    array = np.empty((len(points), 2))
+    for i, point in enumerate(points):
+        if not isinstance(point, list | tuple | np.ndarray) or len(point) != 2:
+            raise InvalidInput(f"{what} {i} must be [lon, lat], got {point!r}")
+        problem = lonlat_problem(point[0], point[1])
+        if problem is not None:
+            raise InvalidInput(f"{what} {i}: {problem}")
+        array[i] = float(point[0]), float(point[1])
+    lon, lat = to_wgs84_arrays(array[:, 0], array[:, 1], crs)
+    return np.column_stack([lon, lat])
+
+
+def _too_far_message(network: WalkNetwork, lon: float, lat: float, what: str, max_snap_m: float) -> str:
+    distance = network.nearest_edge_distance_m(lon, lat)
+    if distance is None:
+        return "no walking network has been imported yet (geo-service import-osm)"
+    message = (
+        f"the {what} ({lon:.6f}, {lat:.6f}) is {distance:,.0f} m from the nearest walkable street or path; "
+        f"it must be within {max_snap_m:,.0f} m"
+    )
+    if abs(lon) <= 90:
+        swapped = network.nearest_edge_distance_m(lat, lon)
+        if swapped is not None and swapped <= max_snap_m:
+            message += "; read as [lat, lon] it would be on the network: send [lon, lat], longitude first"
+    return message
+
+
+def snap_points(network: WalkNetwork, lonlat: np.ndarray, settings: WalkingSettings, what: str = "point",
+                require: bool = True) -> Located:  # fmt: skip
+    """Snap WGS-84 points; with ``require``, the first one too far from the network is refused (422)."""
+    located = network.snap(lonlat[:, 0], lonlat[:, 1], settings.max_snap_m)
+    if require:
+        missing = np.flatnonzero(located.graph_index < 0)
+        if missing.size:
+            lon, lat = lonlat[missing[0]]
+            raise InvalidInput(_too_far_message(network, float(lon), float(lat), what, settings.max_snap_m))
+    return located
+
+
+def _one_graph(network: WalkNetwork, located: Located) -> WalkGraph:
+    graphs = np.unique(located.graph_index)
+    if graphs.shape[0] != 1:
+        raise InvalidInput("the points lie on different imported networks (datasets); use one at a time")
+    return network.graphs[int(graphs[0])]
+
+
+def sources_of(located: Located, which: np.ndarray | None = None) -> Sources:
+    """Search sources for (a subset of) snapped points, labelled by their position in ``located``."""
+    idx = np.arange(located.edge.shape[0]) if which is None else np.asarray(which)
+    return Sources(located.edge[idx], located.frac[idx], idx.astype(np.int64), located.x[idx], located.y[idx])
+
+
+def _levels(minutes: Sequence[float] | None, distances_m: Sequence[float] | None,
+            settings: WalkingSettings) -> tuple[list[float], str]:  # fmt: skip
+    values = distances_m if distances_m else minutes
+    kind = "distance" if distances_m else "time"
+    if not values:
+        raise InvalidInput("give at least one contour: minutes=5,10,15 (or distances_m=300,500)")
+    if len(values) > settings.max_contours:
+        raise InvalidInput(f"at most {settings.max_contours} contours per request, got {len(values)}")
+    out = []
+    for value in values:
+        v = float(value)
+        upper = (
+            settings.max_minutes
+            if kind == "time"
+            else settings.max_minutes * 60 * settings.max_speed_kmh / 3.6
+        )
+        if not np.isfinite(v) or v <= 0 or v > upper:
+            unit = "minutes" if kind == "time" else "metres"
+            raise InvalidInput(f"contour {value!r} must be more than 0 and at most {upper:g} {unit}")
+        out.append(v)
+    return sorted(set(out)), kind
+
+
+def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], minutes: Sequence[float] | None = None,
+               speed_kmh: float | None = None, crs: str | None = "wgs84", distances_m: Sequence[float] | None = None,
+               settings: WalkingSettings | None = None) -> list[Contour]:  # fmt: skip
+    """Walking isochrones around ``origins`` (their union), one :class:`Contour` per level, ascending.
+
+    ``minutes`` at ``speed_kmh`` (steps slower), or ``distances_m`` of walking (steps at their length).
+    """
+    settings = settings or walking_settings()
+    network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
+    if not origins:
+        raise InvalidInput("give at least one origin")
+    if len(origins) > settings.max_origins:
+        raise InvalidInput(f"at most {settings.max_origins} origins per request, got {len(origins)}")
+    levels, kind = _levels(minutes, distances_m, settings)
+    speed = speed_mps(speed_kmh, settings)
+    lonlat = wgs84_points(origins, crs, "origin")
+    located = snap_points(network, lonlat, settings, "origin")
+    graph = _one_graph(network, located)
+    # time contours search effective metres (steps slower); distance contours search plain metres
+    cost_levels = [lv * 60.0 * speed for lv in levels] if kind == "time" else list(levels)
+    costs = graph.costs(kind)[0]
+    sources = sources_of(located)
+    with run_search(graph, sources, max(cost_levels), kind=kind) as found:
+        edges = reached_edges(found.touched, found.n_touched, graph.indptr, graph.adj_edge,
+                              found.space.edge_mark, sources.edge)  # fmt: skip
+        metric = contour_polygons(graph, found.dist, edges, sources.edge, sources.frac,
+                                  np.column_stack([sources.x, sources.y]), cost_levels, settings.cell_m,
+                                  settings.corridor_m, settings.max_cells_side, edge_cost=costs)  # fmt: skip
+    out = []
+    for level, geom in zip(levels, metric, strict=True):
+        lonlat_geom = shapely.transform(geom, lambda xy: np.column_stack(graph.unproject(xy[:, 0], xy[:, 1])))
+        out.append(
+            Contour(
+                minutes=level if kind == "time" else None,
+                distance_m=level if kind == "distance" else None,
+                geometry=lonlat_geom,
+                area_m2=float(shapely.area(geom)),
+            )
+        )
+    return out
+
+
+def route(db: Database | WalkNetwork, start: Sequence[float], end: Sequence[float], speed_kmh: float | None = None,
+          crs: str | None = "wgs84", settings: WalkingSettings | None = None) -> Route:  # fmt: skip
+    """The quickest walking route from ``start`` to ``end`` (422 when there is none within the limit)."""
+    settings = settings or walking_settings()
+    network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
+    speed = speed_mps(speed_kmh, settings)
+    lonlat = wgs84_points([start, end], crs)
+    located = snap_points(network, lonlat, settings)
+    graph = _one_graph(network, located)
+    src, dst = sources_of(located, np.array([0])), sources_of(located, np.array([1]))
+    e = int(dst.edge[0])
+    goal = np.array([graph.edge_u[e], graph.edge_v[e]])
+    with run_search(graph, src, settings.max_route_km * 1000.0 * 10, goal=goal) as found:
+        best = paths.best_arrival(found, dst.edge, dst.frac)
+        if not np.isfinite(best.cost[0]):
+            raise InvalidInput(
+                "no walking route connects these points: they are on separate pieces of the network"
+            )
+        coords, metres = paths.path_to(found, int(dst.edge[0]), float(dst.frac[0]), best, 0)
+    line = shapely.LineString(np.column_stack(graph.unproject(coords[:, 0], coords[:, 1])))
+    return Route(
+        line,
+        float(best.cost[0]) / speed,
+        metres,
+        (float(located.distance_m[0]), float(located.distance_m[1])),
+    )
+
+
+def travel_matrix(db: Database | WalkNetwork, sources: np.ndarray, targets: np.ndarray, max_seconds: float,
+                  speed_kmh: float | None = None, settings: WalkingSettings | None = None) -> TravelMatrix:  # fmt: skip
+    """Walking seconds from every source to every target within ``max_seconds`` (bounded searches, one per
+    source). ``sources``/``targets`` are (n, 2) WGS-84 lon/lat arrays; points too far from the network are
+    flagged, not refused."""
+    settings = settings or walking_settings()
+    network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
+    sources = np.asarray(sources, float).reshape(-1, 2)
+    targets = np.asarray(targets, float).reshape(-1, 2)
+    if sources.shape[0] * targets.shape[0] > settings.matrix_max_pairs:
+        raise InvalidInput(f"at most {settings.matrix_max_pairs:,} source × target pairs per matrix")
+    if not np.isfinite(max_seconds) or max_seconds <= 0:
+        raise InvalidInput("max_seconds must be a positive number")
+    speed = speed_mps(speed_kmh, settings)
+    src = snap_points(network, sources, settings, require=False)
+    dst = snap_points(network, targets, settings, require=False)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    secs: list[np.ndarray] = []
+    limit = float(max_seconds) * speed
+    for gi, graph in enumerate(network.graphs):
+        target_idx = np.flatnonzero(dst.graph_index == gi)
+        source_idx = np.flatnonzero(src.graph_index == gi)
+        if not target_idx.size or not source_idx.size:
+            continue
+        t_edge, t_frac = dst.edge[target_idx], dst.frac[target_idx]
+        for i in source_idx:
+            with run_search(graph, sources_of(src, np.array([i])), limit) as found:
+                cost = paths.best_arrival(found, t_edge, t_frac).cost
+            hit = np.flatnonzero(cost <= limit)
+            rows.append(np.full(hit.shape[0], i, np.int64))
+            cols.append(target_idx[hit])
+            secs.append(cost[hit] / speed)
+    cat = lambda parts, dtype: np.concatenate(parts) if parts else np.empty(0, dtype)  # noqa: E731
+    return TravelMatrix(cat(rows, np.int64), cat(cols, np.int64), cat(secs, float), sources.shape[0],
+                        targets.shape[0], src.graph_index >= 0, dst.graph_index >= 0)  # fmt: skip
+
+
+def network_summary(db: Database | WalkNetwork) -> dict[str, Any]:
+    """Per dataset: nodes, edges, total metres, metric CRS and connected pieces (kept, never dropped)."""
+    network = db if isinstance(db, WalkNetwork) else current_network(db)
+    return {
+        "revision": network.revision,
+        "datasets": [
+            {
+                "name": g.name, "srid": g.srid, "nodes": g.n_nodes, "edges": g.n_edges,
+                "length_km": round(float(g.edge_len_m.sum()) / 1000.0, 3), "steps_edges": int(g.edge_steps.sum()),
+                "components": g.components, "bbox": list(g.bbox),
+            }
+            for g in network.graphs
+        ],
+    }  # fmt: skip
+
+
+__all__ = ["Contour", "Route", "Search", "TravelMatrix", "isochrones", "route", "travel_matrix"]
