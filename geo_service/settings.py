@@ -322,8 +322,9 @@ class SitingSettings(BaseSettings):
     max_fixed: int = Field(default=5_000, ge=0, description="most fixed (existing) sites per request")
     max_minutes: float = Field(default=60.0, gt=0, description="longest walking-time cutoff, minutes")
     candidate_categories: list[str] = Field(
-        default=["community_center"],
-        description="facility categories that are default candidates (community / service centres)",
+        default=["community_center", "elderly_care", "canteen", "post"],
+        description="facility categories that are default candidates: service centres and kindred public "
+        "places that host rest stations",
     )
     same_site_m: float = Field(
         default=5.0,

@@ -31,10 +31,11 @@ from scipy.spatial import cKDTree
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
 from geo_service.grids.geometry import metres_per_degree
-from geo_service.settings import SitingSettings, siting_settings
+from geo_service.settings import SitingSettings, siting_settings, walking_settings
 from geo_service.siting import solver
 from geo_service.siting.model import ChosenSite, Site, SiteIn, SitingRequest, SitingResult
 from geo_service.store import siting as store
+from geo_service.walking.service import travel_matrix
 
 
 class Demand:
@@ -170,33 +171,33 @@ def catchments(
     db: Database, candidates: list[Site], fixed: list[Site], demand: Demand, minutes: float, speed_kmh: float
 ) -> tuple[solver.Catchments, dict[str, int]]:
     """Walking catchments of every site (candidates first, then fixed) over the demand, and how many points
-    of each kind lie off the network."""
-    from geo_service.walking.service import travel_matrix  # the walking engine lands on main in stages
-
-    sites = candidates + fixed
+    of each kind lie off the network. Sites go to ``travel_matrix`` in chunks that respect the walking
+    engine's per-matrix pair limit (``GEO_SERVICE_WALK_MATRIX_MAX_PAIRS``); the searches are per site anyway."""
+    sites = np.array([[s.lon, s.lat] for s in candidates + fixed], dtype=np.float64).reshape(-1, 2)
+    targets = np.column_stack([demand.lon, demand.lat])
     cutoff_s = minutes * 60.0
-    unsnapped = {"demand": 0, "candidates": 0, "fixed": 0}
-    if not sites:
-        pairs = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    else:
+    chunk = max(1, walking_settings().matrix_max_pairs // max(1, len(targets)))
+    demand_idx, site_idx, seconds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+    site_ok, demand_ok = np.ones(len(sites), dtype=bool), np.ones(len(targets), dtype=bool)
+    for start in range(0, len(sites), chunk):
         matrix = travel_matrix(
-            db,
-            np.array([[s.lon, s.lat] for s in sites], dtype=np.float64),
-            np.column_stack([demand.lon, demand.lat]),
-            max_seconds=cutoff_s,
-            speed_kmh=speed_kmh,
+            db, sites[start : start + chunk], targets, max_seconds=cutoff_s, speed_kmh=speed_kmh
         )
-        pairs = (np.asarray(matrix.cols), np.asarray(matrix.rows), np.asarray(matrix.seconds))
-        source_ok = np.asarray(matrix.source_snapped, dtype=bool)
-        unsnapped = {
-            "demand": int((~np.asarray(matrix.target_snapped, dtype=bool)).sum()),
-            "candidates": int((~source_ok[: len(candidates)]).sum()),
-            "fixed": int((~source_ok[len(candidates) :]).sum()),
-        }
-    return (
-        solver.Catchments.from_pairs(demand.weight, len(candidates), len(fixed), *pairs, cutoff_s),
-        unsnapped,
-    )
+        demand_idx.append(np.asarray(matrix.cols, dtype=np.int64))
+        site_idx.append(np.asarray(matrix.rows, dtype=np.int64) + start)
+        seconds.append(np.asarray(matrix.seconds, dtype=np.float64))
+        site_ok[start : start + chunk] = matrix.source_snapped
+        demand_ok = np.asarray(matrix.target_snapped, dtype=bool)
+    unsnapped = {
+        "demand": int((~demand_ok).sum()),
+        "candidates": int((~site_ok[: len(candidates)]).sum()),
+        "fixed": int((~site_ok[len(candidates) :]).sum()),
+    }
+    instance = solver.Catchments.from_pairs(
+        demand.weight, len(candidates), len(fixed), np.concatenate(demand_idx), np.concatenate(site_idx),
+        np.concatenate(seconds), cutoff_s,
+    )  # fmt: skip
+    return instance, unsnapped
 
 
 def site(db: Database, request: SitingRequest, settings: SitingSettings | None = None) -> SitingResult:
