@@ -10,9 +10,9 @@ Instances
 
 Rows: MCLP (``--demand`` × ``--candidates``, ``--k`` new sites beside ``--fixed`` fixed ones), LSCP on
 the same matrix, and p-median on a smaller instance (``--pmedian-demand`` × ``--pmedian-candidates``):
-spopt's p-median is dense (one variable per demand × site pair), so at 5,000 × 500 it would not finish.
+spopt's p-median is dense (one assignment variable per demand × site pair: 2.5 million at 5,000 × 500).
 
-End to end = model build + solve: ours from the sparse pairs (``Catchments.from_pairs`` + ``solve``);
+Times are medians of ``--repeat`` runs (default 3). End to end = model build + solve: ours from the sparse pairs (``Catchments.from_pairs`` + ``solve``);
 spopt from the same pairs densified (pairs beyond the cutoff get the cutoff as cost: the capped p-median
 we solve, and "not covered" for MCLP/LSCP) + ``from_cost_matrix`` + ``solve``. Both at mip_rel_gap 0 and
 the same time limit. The objective values must agree (the script exits non-zero if they do not).
@@ -23,8 +23,10 @@ the same time limit. The objective values must agree (the script exits non-zero 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from geo_service.grids.geometry import metres_per_degree
 from geo_service.osm.importer import import_osm
 from geo_service.settings import ImportSettings
 from geo_service.siting.solver import Catchments, SolveOptions, solve
+from geo_service.walking.service import travel_matrix
 
 SPEED_MS = 4.5 / 3.6
 
@@ -81,8 +84,6 @@ def helsinki_db() -> Database:
 
 
 def helsinki(db: Database, n: int, m: int, f: int, cutoff_s: float, seed: int = 2) -> Instance:
-    from geo_service.walking.service import travel_matrix
-
     rng = np.random.default_rng(seed)
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT ST_X(geom), ST_Y(geom) FROM residences ORDER BY id")
@@ -102,17 +103,21 @@ def helsinki(db: Database, n: int, m: int, f: int, cutoff_s: float, seed: int = 
     )  # fmt: skip
 
 
-def ours(inst: Instance, method: str, k: int | None, time_limit_s: float) -> tuple[float, float, bool]:
+def ours(inst: Instance, method: str, k: int | None, time_limit_s: float) -> tuple[float, float, float, bool]:
+    """(end-to-end seconds, HiGHS seconds, objective, proven optimal)."""
     began = time.perf_counter()
     c = Catchments.from_pairs(
         inst.weights, inst.m, inst.f, inst.demand, inst.site, inst.seconds, inst.cutoff_s
     )
     solution = solve(c, method, k, SolveOptions(time_limit_s=time_limit_s))
-    return time.perf_counter() - began, solution.objective, solution.optimal
+    return time.perf_counter() - began, solution.solve_seconds, solution.objective, solution.optimal
 
 
-def spopt_run(inst: Instance, method: str, k: int | None, time_limit_s: float) -> tuple[float, float, bool]:
-    """spopt on the same pairs; objective in our terms (LSCP: new sites only)."""
+def spopt_run(
+    inst: Instance, method: str, k: int | None, time_limit_s: float
+) -> tuple[float, float, float, bool]:
+    """spopt on the same pairs: (end-to-end seconds, solve seconds, objective in our terms — LSCP: new
+    sites only — and optimal)."""
     began = time.perf_counter()
     n, sites = len(inst.weights), inst.m + inst.f
     cost = np.full((n, sites), inst.cutoff_s * 2.0 if method != "p-median" else inst.cutoff_s)
@@ -130,24 +135,42 @@ def spopt_run(inst: Instance, method: str, k: int | None, time_limit_s: float) -
     else:
         model = PMedian.from_cost_matrix(cost, weights, p_facilities=k + inst.f,
                                          predefined_facilities_arr=predefined)  # fmt: skip
+    built = time.perf_counter()
     model = model.solve(solver)
     took = time.perf_counter() - began
     objective = float(model.problem.objective.value())
     if method == "lscp":
         objective -= inst.f
-    return took, objective, pulp.LpStatus[model.problem.status] == "Optimal"
+    return took, took - (built - began), objective, pulp.LpStatus[model.problem.status] == "Optimal"
 
 
-def compare(inst: Instance, method: str, k: int | None, time_limit_s: float) -> tuple[list[object], bool]:
-    ours_s, ours_obj, ours_opt = ours(inst, method, k, time_limit_s)
-    peer_s, peer_obj, peer_opt = spopt_run(inst, method, k, time_limit_s)
+def median_run(
+    run: Callable[[Instance, str, int | None, float], tuple[float, float, float, bool]],
+    inst: Instance,
+    method: str,
+    k: int | None,
+    time_limit_s: float,
+    repeat: int,
+) -> tuple[float, float, float, bool]:
+    """Median end-to-end and solve seconds over ``repeat`` runs; objective and optimality of the last."""
+    runs = [run(inst, method, k, time_limit_s) for _ in range(repeat)]
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), runs[-1][2],
+            all(r[3] for r in runs))  # fmt: skip
+
+
+def compare(
+    inst: Instance, method: str, k: int | None, time_limit_s: float, repeat: int
+) -> tuple[list[object], bool]:
+    ours_s, ours_solve, ours_obj, ours_opt = median_run(ours, inst, method, k, time_limit_s, repeat)
+    peer_s, peer_solve, peer_obj, peer_opt = median_run(spopt_run, inst, method, k, time_limit_s, repeat)
     agree = abs(ours_obj - peer_obj) <= 1e-6 * max(1.0, abs(peer_obj))
     print(
         f"  {method:8s} ours {ours_s:8.3f} s obj {ours_obj:,.3f}   spopt {peer_s:8.3f} s obj {peer_obj:,.3f}"
     )
-    row = [inst.name, method, "-" if k is None else k, inst.f, f"{len(inst.seconds):,}", f"{ours_s:.2f}",
-           f"{peer_s:.2f}", f"{peer_s / ours_s:.1f}×", f"{ours_obj:,.1f}", f"{peer_obj:,.1f}",
-           "yes" if agree else "NO", f"{'yes' if ours_opt else 'no'} / {'yes' if peer_opt else 'no'}"]  # fmt: skip
+    row = [inst.name, method, "-" if k is None else k, inst.f, f"{len(inst.seconds):,}",
+           f"{ours_s:.2f} ({ours_solve:.2f})", f"{peer_s:.2f} ({peer_solve:.2f})", f"{peer_s / ours_s:.1f}×", f"{ours_obj:,.1f}", f"{peer_obj:,.1f}",
+           "yes" if agree else "NO", f"{'yes' if ours_opt else 'no'} / {'yes' if peer_opt else 'no'}",
+           f"{ours_obj / inst.weights.sum():.1%}" if method == "mclp" else "-"]  # fmt: skip
     return row, agree
 
 
@@ -160,11 +183,12 @@ def main() -> None:
     parser.add_argument("--fixed", type=int, default=20)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--minutes", type=float, default=10.0, help="cutoff of the synthetic city")
-    parser.add_argument("--helsinki-minutes", type=float, default=5.0, help="cutoff on the Helsinki network")
+    parser.add_argument("--helsinki-minutes", type=float, default=3.0, help="cutoff on the Helsinki network")
     parser.add_argument("--pmedian-demand", type=int, default=1000)
     parser.add_argument("--pmedian-candidates", type=int, default=100)
     parser.add_argument("--pmedian-k", type=int, default=10)
     parser.add_argument("--time-limit", type=float, default=600.0, help="solver time limit, seconds")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (the median is shown)")
     parser.add_argument("--skip-helsinki", action="store_true")
     args = parser.parse_args()
 
@@ -186,16 +210,16 @@ def main() -> None:
     for inst in instances:
         print(inst.name)
         for method, k in (("mclp", args.k), ("lscp", None)):
-            row, agree = compare(inst, method, k, args.time_limit)
+            row, agree = compare(inst, method, k, args.time_limit, args.repeat)
             rows.append(row)
             all_agree &= agree
     for inst in small:
         print(inst.name)
-        row, agree = compare(inst, "p-median", args.pmedian_k, args.time_limit)
+        row, agree = compare(inst, "p-median", args.pmedian_k, args.time_limit, args.repeat)
         rows.append(row)
         all_agree &= agree
-    header = ["instance", "method", "k", "fixed", "pairs ≤ cutoff", "ours s", "spopt s", "speed-up",
-              "ours objective", "spopt objective", "same", "optimal (ours / spopt)"]  # fmt: skip
+    header = ["instance", "method", "k", "fixed", "pairs ≤ cutoff", "ours s (solve)", "spopt s (solve)", "speed-up",
+              "ours objective", "spopt objective", "same", "optimal (ours / spopt)", "covered"]  # fmt: skip
     table = markdown_table(header, rows)
     command = "python bench/siting.py " + " ".join(sys.argv[1:])
     print(f"\n{table}\n\n`{command.strip()}`")

@@ -340,7 +340,6 @@ class SitingSettings(BaseSettings):
     mip_rel_gap: float = Field(
         default=0.0, ge=0, le=1, description="relative MIP gap at which the solver stops and reports optimal"
     )
-    threads: int | None = Field(default=None, ge=1, description="HiGHS threads; its default when unset")
     unserved_factor: float = Field(
         default=1.0,
         ge=1,

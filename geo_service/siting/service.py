@@ -159,7 +159,7 @@ def exclude_fixed(
 
 
 def _check_k(request: SitingRequest, candidates: list[Site], excluded: list[Site]) -> None:
-    if request.k is None or request.k <= len(candidates):
+    if request.k is None or request.method == "lscp" or request.k <= len(candidates):
         return
     note = f" ({len(excluded)} more coincide with fixed sites and are excluded)" if excluded else ""
     raise InvalidInput(
@@ -219,7 +219,6 @@ def site(db: Database, request: SitingRequest, settings: SitingSettings | None =
         mip_rel_gap=settings.mip_rel_gap,
         reduction_work_limit=settings.reduction_work_limit,
         unserved_factor=settings.unserved_factor,
-        threads=settings.threads,
     )
     solution = solver.solve(instance, request.method, request.k, options)
     evaluation = solver.evaluate(instance, solution.chosen)

@@ -60,6 +60,7 @@ gap ``|primal − dual| / |primal|`` of the full objective (constants included).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ _MIX3 = np.uint64(0x94D049BB133111EB)
 _SEEDS = (np.uint64(0x243F6A8885A308D3), np.uint64(0x13198A2E03707344))
 _MAX_REDUCTION_ROUNDS = 8
 _FEASIBLE = 2  # HiGHS kSolutionStatusFeasible
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,7 @@ class Catchments:
         d, s, t = d[keep], s[keep], np.maximum(t[keep], 0.0)
         order = np.lexsort((t, s, d))
         d, s, t = d[order], s[order], t[order]
-        first = np.ones(len(d), dtype=bool)
-        first[1:] = (d[1:] != d[:-1]) | (s[1:] != s[:-1])
+        first = _starts_of_runs(d * max(n_sites, 1) + s)
         return cls(w, int(n_candidates), int(n_fixed), d[first], s[first], t[first], float(cutoff_seconds))
 
 
@@ -154,13 +155,12 @@ class SolveOptions:
     """Solver settings. ``time_limit_s``: HiGHS wall-clock limit, seconds; ``mip_rel_gap``: relative gap
     at which HiGHS stops and calls the answer optimal; ``reduction_work_limit``: largest sparse product
     (multiply-adds) a dominance test may cost; ``unserved_factor``: p-median cost of unserved demand as a
-    multiple of the cutoff; ``threads``: HiGHS threads (None: its default)."""
+    multiple of the cutoff."""
 
     time_limit_s: float = 30.0
     mip_rel_gap: float = 0.0
     reduction_work_limit: int = 50_000_000
     unserved_factor: float = 1.0
-    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +232,11 @@ class _Rows:
     def col_degree(self) -> np.ndarray:
         return np.bincount(self.col, minlength=self.n_cols)
 
+    def by_column(self) -> tuple[np.ndarray, np.ndarray]:
+        """Entry positions in column order, and where each column's run starts (CSC-style pointers)."""
+        order = np.lexsort((self.row, self.col))
+        return order, np.concatenate(([0], np.cumsum(self.col_degree())))
+
     def entries(self, keep: np.ndarray) -> _Rows:
         return _Rows(self.n_rows, self.n_cols, self.row[keep], self.col[keep], self.val[keep])
 
@@ -258,6 +263,13 @@ class _Reduced:
     candidates: np.ndarray  # original candidate index of each column
     constant: float
     sizes: dict[str, int]
+
+
+def _starts_of_runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """True where a value differs from the one before (the first of each run of equal sorted keys)."""
+    first = np.ones(len(sorted_keys), dtype=bool)
+    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return first
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
@@ -337,8 +349,7 @@ def _dominated_cols(rows: _Rows, with_values: bool, work_limit: int) -> np.ndarr
     lengths = degree[a]
     if not len(a) or int(lengths.sum()) > work_limit:
         return dominated
-    by_col = np.lexsort((rows.row, rows.col))
-    col_ptr = np.concatenate(([0], np.cumsum(degree)))
+    by_col, col_ptr = rows.by_column()
     pos = by_col[_expand_ranges(col_ptr[a], lengths)]
     starts = np.cumsum(lengths) - lengths
     demand_rows, t_a = rows.row[pos], rows.val[pos]
@@ -443,8 +454,7 @@ def _greedy(r: _Reduced, k: int) -> np.ndarray:
     rows = r.rows
     cost = r.fallback.copy()
     ptr = rows.indptr()
-    by_col = np.lexsort((rows.row, rows.col))
-    col_ptr = np.concatenate(([0], np.cumsum(rows.col_degree())))
+    by_col, col_ptr = rows.by_column()
 
     def entry_gain(entries: np.ndarray) -> np.ndarray:
         row = rows.row[entries]
@@ -478,8 +488,7 @@ def _removal_loss(r: _Reduced, open_cols: np.ndarray) -> np.ndarray:
     e = np.flatnonzero(is_open[rows.col])
     order = e[np.lexsort((rows.val[e], rows.row[e]))]
     row, col, val = rows.row[order], rows.col[order], rows.val[order]
-    first = np.ones(len(row), dtype=bool)
-    first[1:] = row[1:] != row[:-1]
+    first = _starts_of_runs(row)
     second_val = r.fallback[row].copy()
     has_second = np.zeros(len(row), dtype=bool)
     has_second[:-1] = ~first[1:]
@@ -608,9 +617,7 @@ def _start_values(method: str, r: _Reduced, start: np.ndarray) -> tuple[np.ndarr
     open_pairs = np.flatnonzero(x[rows.col] > 0)
     if len(open_pairs):
         order = open_pairs[np.lexsort((rows.val[open_pairs], rows.row[open_pairs]))]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = rows.row[order][1:] != rows.row[order][:-1]
-        z[order[first]] = 1.0
+        z[order[_starts_of_runs(rows.row[order])]] = 1.0
     return np.arange(m + len(z), dtype=np.int32), np.concatenate([x, z])
 
 
@@ -622,8 +629,6 @@ def _run_highs(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(options.time_limit_s))
     h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
-    if options.threads:
-        h.setOptionValue("threads", int(options.threads))
     a = milp.matrix
     n_cols, n_rows = a.shape[1], a.shape[0]
     integrality = np.zeros(n_cols, dtype=np.int32)
@@ -636,7 +641,9 @@ def _run_highs(
     )  # fmt: skip
     if start is not None:
         h.setSolution(len(start[0]), start[0], start[1])
-    h.run()
+    if h.run() == highspy.HighsStatus.kError:
+        log.warning("HiGHS failed on a %d × %d siting model; using the greedy start", n_rows, n_cols)
+        return None, "solver error", False, None
     status = h.getModelStatus()
     info = h.getInfo()
     gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
