@@ -46,7 +46,8 @@ Reductions (each keeps the optimum value exactly; sizes before/after are in :cla
    every point's nearest open site is no farther after the swap. Equal columns keep the lowest index, and
    the relation is transitive, so every dropped candidate has a kept dominator.
 6. *Superset rows* (LSCP only): if ``N(i) ⊇ N(i')``, any cover of ``i'`` covers ``i``; row ``i`` goes.
-   5 and 6 are repeated until nothing changes (a classic set-cover reduction loop).
+   5 and 6 are repeated until nothing changes (a classic set-cover reduction loop); after each round
+   rows are merged again, as rows that differed only in a dropped candidate are now identical.
 
 Dominance tests use sparse products (``AᵀA`` / ``AAᵀ`` count shared rows/columns); they are skipped when
 the product would cost more than ``reduction_work_limit`` multiply-adds, which only makes the model larger.
@@ -428,6 +429,8 @@ def _reduce(c: Catchments, method: str, options: SolveOptions) -> _Reduced:
             if redundant.any():
                 keep = ~redundant
                 rows, weights, fallback, changed = rows.take_rows(keep), weights[keep], fallback[keep], True
+        if changed:  # rows that differed only in a dropped candidate are identical now
+            rows, weights, fallback = _merge_identical_rows(rows, weights, fallback, with_values)
         if not changed or method != "lscp":
             break
     sizes["rows_model"] = rows.n_rows
