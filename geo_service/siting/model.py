@@ -95,14 +95,13 @@ class SitingRequest(BaseModel):
 
 @dataclass(frozen=True)
 class Site:
-    """A site the solver saw: position in WGS-84 degrees, and where it came from."""
+    """A candidate or fixed site as the solver sees it: position in WGS-84 degrees."""
 
     id: SiteId
     lon: float
     lat: float
     name: str | None = None
-    source: str = "request"  # "request", "facilities" or "stations"
-    category: str | None = None
+    category: str | None = None  # the facility category or station kind of a default site
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def _inputs(
         if request.candidates is None:
             categories = list(settings.candidate_categories)
             candidates = [
-                Site(f"facility:{i}", lon, lat, name, "facilities", category)
+                Site(f"facility:{i}", lon, lat, name, category)
                 for i, name, category, lon, lat in store.candidate_facilities(cur, categories)
             ]
             sources["candidates"] = f"facilities ({', '.join(categories)})"
@@ -125,8 +125,7 @@ def _inputs(
             )
         if request.fixed is None:
             fixed = [
-                Site(f"station:{i}", lon, lat, name, "stations", kind)
-                for i, name, kind, lon, lat in store.stations(cur)
+                Site(f"station:{i}", lon, lat, name, kind) for i, name, kind, lon, lat in store.stations(cur)
             ]
             sources["fixed"] = "stations"
             _check_count("fixed", len(fixed), settings)

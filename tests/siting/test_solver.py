@@ -169,3 +169,19 @@ def test_catchments_normalise_pairs() -> None:
         Catchments.from_pairs(np.array([1.0]), 1, 0, np.array([0]), np.array([3]), np.array([1.0]), 600.0)
     with pytest.raises(ValueError):
         Catchments.from_pairs(np.array([-1.0]), 1, 0, np.array([0]), np.array([0]), np.array([1.0]), 600.0)
+
+
+def test_time_limit_still_answers_with_its_gap() -> None:
+    """A limit far too short to prove anything: the answer is the warm start, feasible, flagged not optimal."""
+    rng = np.random.default_rng(11)
+    demand, sites = rng.uniform(0, 5000, (3000, 2)), rng.uniform(0, 5000, (300, 2))
+    seconds = np.hypot(*(demand[:, None, :] - sites[None, :, :]).transpose(2, 0, 1)) / 1.25
+    rows, cols = np.nonzero(seconds <= CUTOFF_S)
+    weights = rng.integers(1, 50, 3000).astype(float)
+    c = Catchments.from_pairs(weights, 300, 0, rows, cols, seconds[rows, cols], CUTOFF_S)
+    quick = solve(c, "mclp", 15, SolveOptions(time_limit_s=1e-3))
+    assert not quick.optimal and quick.status != "Optimal"
+    assert quick.gap is None or quick.gap > 0
+    assert 0 < len(quick.chosen) <= 15
+    assert evaluate(c, quick.chosen).covered_weight == pytest.approx(quick.objective)
+    assert 0 < quick.objective <= weights.sum()
