@@ -113,6 +113,11 @@ def import_osm_cmd(
     typer.echo(report.describe())
     for category, count in sorted(report.facilities_by_category.items()):
         typer.echo(f"  {category:<18}{count:>7,}")
+    from geo_service.stations.service import StationContext, refresh_service_circles
+
+    redrawn = refresh_service_circles(db, StationContext.create(APISettings().timezone))
+    if redrawn:
+        typer.echo(f"service circles redrawn on the new network for {redrawn} station(s)")
 
 
 @app.command("import-grids")
@@ -284,6 +289,11 @@ def demo(
     base = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo("\ngeo-service demo (Helsinki, OpenStreetMap; grids, stations and incidents are DEMO DATA)")
     for path in (
+        "/app",
+        "/app/planner",
+        "/app/stations",
+        "/app/dispatch",
+        "/app/circles",
         "/docs",
         "/readyz",
         "/maps/overview.html",
@@ -292,6 +302,7 @@ def demo(
         "/ogc",
     ):
         typer.echo(f"  {base}{path}")
+    typer.echo("  writes on the pages need a token: geo-service token create --role planner|dispatcher")
     db.close()
     if serve_after:
         serve(host, port)

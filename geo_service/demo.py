@@ -15,6 +15,7 @@ from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.demo import load_demo_incidents
 from geo_service.osm.importer import import_osm
 from geo_service.settings import ImportSettings
+from geo_service.stations.demo import load_demo_stations
 from geo_service.store.datasets import dataset_names
 
 DEMO_DATASET = "helsinki"
@@ -34,7 +35,7 @@ def import_demo_city(db: Database, progress: bool) -> None:
 
 
 DemoStep = Callable[[Database, bool], None]
-STEPS: list[DemoStep] = [import_demo_city, load_demo_grids, load_demo_incidents]
+STEPS: list[DemoStep] = [import_demo_city, load_demo_grids, load_demo_stations, load_demo_incidents]
 
 
 def load_demo(db: Database, progress: bool = True) -> None:

@@ -312,6 +312,31 @@ def station_settings() -> StationSettings:
     return StationSettings()
 
 
+class LifeCircleSettings(BaseSettings):
+    """Life circles: profiles, reach searches, coverage and gaps."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_LIFE_CIRCLE_", extra="ignore")
+
+    profiles_dir: Path | None = Field(
+        default=None, description="folder of extra profile YAML files (one a profile)"
+    )
+    default_profile: str = Field(default="gb50180", description="profile used when a request names none")
+    reach_max_m: float = Field(
+        default=10_000.0,
+        gt=0,
+        description="reach searches stop this far from every facility, m (beyond: none)",
+    )
+    h3_resolution: int = Field(default=9, ge=5, le=12, description="H3 resolution of the gap cells")
+    max_gap_features: int = Field(
+        default=50_000, ge=1, description="residences listed by one gaps answer, at most"
+    )
+
+
+@lru_cache
+def life_circle_settings() -> LifeCircleSettings:
+    return LifeCircleSettings()
+
+
 class SitingSettings(BaseSettings):
     """Facility siting (POST /api/siting): input limits, default inputs and the MILP solver."""
 

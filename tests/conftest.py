@@ -13,6 +13,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from pathlib import Path
 import psycopg2
 import pyrosm
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from psycopg2 import sql
 
@@ -131,6 +135,32 @@ def fresh_db(pg_settings: DatabaseSettings, template_db_name: str) -> Iterator[D
 def empty_db(pg_settings: DatabaseSettings, empty_template_name: str) -> Iterator[Database]:
     with _copy(pg_settings, empty_template_name) as database:
         yield database
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(app: object, start_timeout_s: float = 30.0) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn server on a free loopback port (background thread); yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def make_client(database: Database) -> TestClient:

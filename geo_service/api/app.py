@@ -8,6 +8,7 @@ answers and ``/readyz`` says 503 until the database is back.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,14 +21,17 @@ from geo_service.api import errors
 from geo_service.api.limits import BodySizeLimit
 from geo_service.api.routers import (
     auth,
+    facilities,
     geocode,
     grids,
     health,
     incidents,
+    life_circle,
     locate,
     maps,
     ogc,
     open311,
+    pages,
     stations,
     tiles,
     walking,
@@ -39,8 +43,11 @@ from geo_service.db.pool import Database, DatabaseUnavailable
 from geo_service.incidents.clock import Clock
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
-from geo_service.settings import APISettings, DatabaseSettings, IncidentSettings, MapSettings
-from geo_service.stations.service import StationContext
+from geo_service.life_circle import service as life_circles
+from geo_service.life_circle.service import LifeCircleContext
+from geo_service.osm.rules import FacilityRules
+from geo_service.settings import APISettings, DatabaseSettings, ImportSettings, IncidentSettings, MapSettings
+from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
@@ -56,6 +63,20 @@ def open_database(settings: DatabaseSettings) -> Database:
     except (ClusterError, DatabaseUnavailable, OSError) as exc:
         log.error("database not available at start-up: %s", exc)
         return Database.from_settings(settings, start=False)
+
+
+def _warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) -> None:
+    """Load the walking network, redraw stale service circles (e.g. after a re-import) and compute the default
+    profile's coverage of communities for the ``coverage`` map layer."""
+    try:
+        redrawn = refresh_service_circles(db, stations)
+        if redrawn:
+            log.info("service circles redrawn for %d station(s)", redrawn)
+        life_circles.coverage(db, circles, "community")
+    except (ClusterError, DatabaseUnavailable, OSError) as exc:
+        log.warning("walking network not loaded at start-up: %s", exc)
+    except Exception:  # a failure here must not take the service down; requests retry on their own
+        log.exception("walking network warm-up failed")
 
 
 def web_assets_dir(settings: APISettings) -> Path | None:
@@ -100,6 +121,11 @@ def create_app(
             app.state.tile_server = build_tile_server(app.state.db, map_settings)
         except (ClusterError, DatabaseUnavailable) as exc:
             log.error("map layers not checked at start-up: %s", exc)
+        # load the walking graph and redraw stale service circles off the request path
+        warm_up = threading.Thread(
+            target=_warm_up, args=(app.state.db, app.state.station_context), daemon=True
+        )
+        warm_up.start()
         try:
             yield
         finally:
@@ -115,6 +141,8 @@ def create_app(
     )
     app.state.api_settings = api_settings
     app.state.station_context = StationContext.create(api_settings.timezone)
+    app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
+    app.state.life_circle_context = LifeCircleContext.create(facility_rules=app.state.facility_rules)
     app.state.db_settings = db_settings
     app.state.map_settings = map_settings
     if db is not None:
@@ -131,11 +159,14 @@ def create_app(
         locate,
         walking,
         stations,
+        facilities,
+        life_circle,
         incidents,
         geocode,
         open311,
         tiles,
         ogc,
+        pages,
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)

@@ -17,14 +17,13 @@ row) and rebuilds the index when it moved, whichever process or connection chang
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from geo_service.coords import invalid_lonlat_mask, lonlat_problem, normalise_crs, to_wgs84_arrays
+from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
 from geo_service.locate.index import AreaInfo, LocateIndex
@@ -103,35 +102,20 @@ class LocateResult:
         }  # fmt: skip
 
 
-class _Holder:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.index: LocateIndex | None = None
-
-
-_INDEXES: weakref.WeakKeyDictionary[Database, _Holder] = weakref.WeakKeyDictionary()
-_INDEXES_LOCK = threading.Lock()
+_INDEXES: RevisionCache[LocateIndex] = RevisionCache()
 
 
 def current_index(db: Database, settings: LocateSettings | None = None) -> LocateIndex:
     """The index for ``db`` at the current ``areas`` revision (rebuilt when another writer moved it)."""
-    with _INDEXES_LOCK:
-        holder = _INDEXES.get(db)
-        if holder is None:
-            holder = _INDEXES[db] = _Holder()
     with db.cursor(dict_rows=False) as cur:
         revision = store.revision(cur)
-    index = holder.index
-    if index is not None and index.revision == revision:
-        return index
-    with holder.lock:
-        index = holder.index
-        if index is None or index.revision != revision:
-            with db.cursor() as cur:
-                snapshot_revision, rows = store.index_snapshot(cur)
-            index = LocateIndex(snapshot_revision, rows, settings or locate_settings())
-            holder.index = index
-    return index
+
+    def build() -> LocateIndex:
+        with db.cursor() as cur:
+            snapshot_revision, rows = store.index_snapshot(cur)
+        return LocateIndex(snapshot_revision, rows, settings or locate_settings())
+
+    return _INDEXES.get(db, revision, build, key_of=lambda index: index.revision)
 
 
 def _index(db_or_index: Database | LocateIndex) -> LocateIndex:

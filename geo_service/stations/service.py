@@ -11,8 +11,6 @@ station from it (:func:`nearest_stations`), so the ranking is by exact network t
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,10 +19,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import shapely
 
+from geo_service import feature_input
 from geo_service.auth import Principal
-from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84
+from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
-from geo_service.errors import InvalidInput, NotFound, PreconditionFailed
+from geo_service.errors import InvalidInput, NotFound
+from geo_service.feature_input import feature_properties
 from geo_service.settings import StationSettings, WalkingSettings, station_settings, walking_settings
 from geo_service.stations import hours
 from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
@@ -61,39 +61,11 @@ class StationContext:
 # -- validation --------------------------------------------------------------------------------------------
 
 
-def _point(geometry: Any, crs: str | None) -> tuple[float, float]:
-    if not isinstance(geometry, dict) or geometry.get("type") != "Point":
-        raise InvalidInput("geometry must be a GeoJSON Point: {'type': 'Point', 'coordinates': [lon, lat]}")
-    coords = geometry.get("coordinates")
-    if not isinstance(coords, list) or len(coords) not in (2, 3):
-        raise InvalidInput("Point coordinates must be [lon, lat]")
-    problem = lonlat_problem(coords[0], coords[1])
-    if problem is not None:
-        raise InvalidInput(problem)
-    return to_wgs84(float(coords[0]), float(coords[1]), normalise_crs(crs))
-
-
-def _text(props: dict[str, Any], key: str, limit: int) -> str | None:
-    value = props.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise InvalidInput(f"{key} must be text")
-    text = str(value).strip()
-    if len(text) > limit:
-        raise InvalidInput(f"{key} is longer than {limit} characters")
-    return text or None
-
-
 def validate(ctx: StationContext, feature: Any, crs: str | None,
              current: dict[str, Any] | None = None) -> tuple[dict[str, Any], tuple[float, float]]:  # fmt: skip
     """A station Feature → (fields for the store, WGS-84 point). With ``current`` (an update), omitted
     properties and geometry keep their values."""
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise InvalidInput("send a GeoJSON Feature with a Point geometry and the station's properties")
-    props = feature.get("properties") or {}
-    if not isinstance(props, dict):
-        raise InvalidInput("properties must be an object")
+    props = feature_properties(feature, "station")
     if current is not None:
         merged = {k: current.get(k) for k in ("name", "kind", "amenities", "opening_hours", *_TEXT_FIELDS)}
         merged.update(current.get("properties") or {})
@@ -102,8 +74,8 @@ def validate(ctx: StationContext, feature: Any, crs: str | None,
     if feature.get("geometry") is None and current is not None:
         point = (float(current["lon"]), float(current["lat"]))
     else:
-        point = _point(feature.get("geometry"), crs)
-    name = _text(props, "name", 200)
+        point = feature_input.point(feature.get("geometry"), crs)
+    name = feature_input.text(props, "name", 200)
     if not name:
         raise InvalidInput("name is required")
     kind = props.get("kind")
@@ -124,7 +96,7 @@ def validate(ctx: StationContext, feature: Any, crs: str | None,
         "opening_hours": hours.check(props.get("opening_hours")),
     }
     for key, limit in _TEXT_FIELDS.items():
-        fields[key] = _text(props, key, limit)
+        fields[key] = feature_input.text(props, key, limit)
     known = {"name", "kind", "amenities", "opening_hours", *_TEXT_FIELDS, *_RESERVED}
     fields["properties"] = {k: v for k, v in props.items() if k not in known}
     return fields, point
@@ -171,22 +143,6 @@ def _circles(
     return [(float(c.minutes or 0), speed, c.area_m2, shapely.to_wkb(c.geometry)) for c in contours]
 
 
-def _check_version(row: dict[str, Any], if_match: int | None) -> None:
-    if if_match is not None and if_match != row["version"]:
-        raise PreconditionFailed(
-            f"station {row['id']} is at version {row['version']}, not {if_match}: someone else saved it; "
-            "reload it and apply your change again"
-        )
-
-
-def _version_asked(feature: Any, if_match: int | None) -> int | None:
-    if if_match is not None:
-        return if_match
-    props = feature.get("properties") if isinstance(feature, dict) else None
-    version = props.get("version") if isinstance(props, dict) else None
-    return int(version) if isinstance(version, int) and not isinstance(version, bool) else None
-
-
 def create_station(db: Database, ctx: StationContext, feature: Any, principal: Principal,
                    crs: str | None = None) -> dict[str, Any]:  # fmt: skip
     fields, (lon, lat) = validate(ctx, feature, crs)
@@ -203,12 +159,12 @@ def create_station(db: Database, ctx: StationContext, feature: Any, principal: P
 def update_station(db: Database, ctx: StationContext, station_id: int, feature: Any, principal: Principal,
                    if_match: int | None = None, crs: str | None = None) -> dict[str, Any]:  # fmt: skip
     network = current_network(db, ctx.walking)
-    asked = _version_asked(feature, if_match)
+    asked = feature_input.version_asked(feature, if_match)
     with db.cursor() as cur:
         current = store.get(cur, station_id, for_update=True)
         if current is None:
             raise NotFound(f"no station {station_id}")
-        _check_version(current, asked)
+        feature_input.check_version(current, asked, "station")
         fields, (lon, lat) = validate(ctx, feature, crs, current)
         row = store.update(cur, station_id, fields, lon, lat, principal.actor)
         store.replace_circles(
@@ -224,7 +180,7 @@ def delete_station(db: Database, station_id: int, principal: Principal, if_match
         current = store.get(cur, station_id, for_update=True)
         if current is None:
             raise NotFound(f"no station {station_id}")
-        _check_version(current, if_match)
+        feature_input.check_version(current, if_match, "station")
         store.delete(cur, station_id)
         audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="station",
                      entity_id=station_id, detail={"name": current["name"], "version": current["version"]})  # fmt: skip
@@ -290,24 +246,21 @@ class _StationIndex:
     frac: np.ndarray
 
 
-_INDEX: weakref.WeakKeyDictionary[Database, _StationIndex] = weakref.WeakKeyDictionary()
-_INDEX_LOCK = threading.Lock()
+_INDEX: RevisionCache[_StationIndex] = RevisionCache()
 
 
 def _station_index(db: Database, ctx: StationContext, network: WalkNetwork) -> _StationIndex:
     with db.cursor(dict_rows=False) as cur:
         key = (network_store.revision(cur, "stations"), network.revision)
-    index = _INDEX.get(db)
-    if index is not None and index.key == key:
-        return index
-    with _INDEX_LOCK:
+
+    def build() -> _StationIndex:
         with db.cursor() as cur:
             rows = store.list_stations(cur, limit=10_000_000)
         lonlat = np.array([[r["lon"], r["lat"]] for r in rows], float).reshape(-1, 2)
         located = network.snap(lonlat[:, 0], lonlat[:, 1], ctx.walking.max_snap_m)
-        index = _StationIndex(key, rows, located.graph_index, located.edge, located.frac)
-        _INDEX[db] = index
-    return index
+        return _StationIndex(key, rows, located.graph_index, located.edge, located.frac)
+
+    return _INDEX.get(db, key, build)
 
 
 def _parse_at(at: str | datetime | None, timezone: str) -> datetime:

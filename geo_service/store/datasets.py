@@ -83,6 +83,15 @@ def copy_residences(cur: Cursor, name: str, homes: Any, progress: Progress) -> N
 
 
 def copy_facilities(cur: Cursor, name: str, facilities: Any, progress: Progress) -> None:
+    """Imported facilities, except those a planner corrected or deleted (kept detached from any dataset)."""
+    cur.execute("SELECT osm_type, osm_id FROM facilities WHERE dataset IS NULL AND osm_id IS NOT NULL")
+    overridden = {(t, int(i)) for t, i in cur.fetchall()}
+    if overridden:
+        keep = [
+            (t, int(i)) not in overridden
+            for t, i in zip(facilities["osm_type"], facilities["osm_id"], strict=True)
+        ]
+        facilities = facilities.loc[keep]
     copy_rows(
         cur, "facilities", ["dataset", "osm_type", "osm_id", "name", "category", "source", "tags", "geom"],
         zip([name] * len(facilities), facilities["osm_type"], facilities["osm_id"], facilities["name"],

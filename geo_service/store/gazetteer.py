@@ -18,7 +18,7 @@ WORD_SIMILARITY_THRESHOLD = 0.35
 # (table, searched column, kind, category, source, point, extra condition): fixed text, never user input
 _SOURCES = (
     ("gazetteer", "name", "t.kind", "NULL::text", "gazetteer", "t.geom", "TRUE"),
-    ("facilities", "name", "'facility'", "t.category", "facility", "t.geom", "TRUE"),
+    ("facilities", "name", "'facility'", "t.category", "facility", "t.geom", "t.deleted_at IS NULL"),
     ("stations", "name", "'station'", "t.kind", "station", "t.geom", "TRUE"),
     ("stations", "address", "'station_address'", "t.kind", "station", "t.geom", "TRUE"),
     ("areas", "name", "t.level", "t.code", "area", "ST_PointOnSurface(t.geom)", "t.valid_to IS NULL"),

@@ -37,7 +37,7 @@ def residence_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
 def facility_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
     cur.execute(
         """SELECT ST_AsGeoJSON(geom, 6), jsonb_build_object('name', coalesce(name, ''), 'category', category)
-           FROM facilities ORDER BY id LIMIT %s""",
+           FROM facilities WHERE deleted_at IS NULL ORDER BY id LIMIT %s""",
         (limit,),
     )
     return _features(cur)

@@ -97,56 +97,20 @@ def _sample_cost(f: float, du: float, dv: float, cost: float, e: int, origin_edg
 
 
 @njit(cache=True, nogil=True)
-def bounds_of_reach(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: np.ndarray,
-                    dist: np.ndarray, vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray,
-                    vert_along: np.ndarray, line_len: np.ndarray, origin_edge: np.ndarray,
-                    origin_frac: np.ndarray, limit: float, bounds: np.ndarray) -> None:  # fmt: skip
-    """Grow ``bounds`` = [xmin, ymin, xmax, ymax] over both ends of every edge segment with an end within
-    ``limit``: a box holding every sample :func:`seed` can keep."""
+def samples(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: np.ndarray, dist: np.ndarray,
+            vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray, vert_along: np.ndarray,
+            line_len: np.ndarray, origin_edge: np.ndarray, origin_frac: np.ndarray, limit: float,
+            step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Points every ``step`` metres (at most) along the reached edges, both ends included, with their cost;
+    only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest."""
+    total = 0
     for idx in range(edges.shape[0]):
-        e = edges[idx]
-        du = dist[edge_u[e]]
-        dv = dist[edge_v[e]]
-        length = line_len[e]
-        lo, hi = vert_offset[e], vert_offset[e + 1]
-        prev_reached = False
-        for k in range(lo, hi):
-            f = vert_along[k] / length if length > 0 else 0.0
-            reached = _sample_cost(f, du, dv, edge_cost[e], e, origin_edge, origin_frac) <= limit
-            # a reached vertex, or the vertex after one (the segment between is partly reached)
-            if (
-                reached
-                or prev_reached
-                or (
-                    k + 1 < hi
-                    and _reached_at(
-                        k + 1, e, du, dv, edge_cost, vert_along, length, origin_edge, origin_frac, limit
-                    )
-                )
-            ):
-                bounds[0] = min(bounds[0], vert_x[k])
-                bounds[1] = min(bounds[1], vert_y[k])
-                bounds[2] = max(bounds[2], vert_x[k])
-                bounds[3] = max(bounds[3], vert_y[k])
-            prev_reached = reached
-
-
-@njit(cache=True, nogil=True)
-def _reached_at(k: int, e: int, du: float, dv: float, edge_cost: np.ndarray, vert_along: np.ndarray,
-                length: float, origin_edge: np.ndarray, origin_frac: np.ndarray, limit: float) -> bool:  # fmt: skip
-    f = vert_along[k] / length if length > 0 else 0.0
-    return _sample_cost(f, du, dv, edge_cost[e], e, origin_edge, origin_frac) <= limit
-
-
-@njit(cache=True, nogil=True)
-def seed(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: np.ndarray, dist: np.ndarray,
-         vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray, vert_along: np.ndarray,
-         line_len: np.ndarray, origin_edge: np.ndarray, origin_frac: np.ndarray, limit: float, step: float,
-         seeds: np.ndarray, nx: int, x0: float, y0: float, cell: float, seeded: np.ndarray) -> int:  # fmt: skip
-    """Sample the reached edges evenly (at most ``step`` metres apart, both ends included) and keep, per raster
-    cell, the cheapest sample within ``limit`` (``seeds``, flat, +inf elsewhere). Returns how many cells
-    were seeded; their flat indices are ``seeded[:n]``."""
-    n_seeded = 0
+        length = line_len[edges[idx]]
+        total += math.ceil(length / step) + 1 if length > 0 else 1
+    px = np.empty(total)
+    py = np.empty(total)
+    pt = np.empty(total)
+    n = 0
     for idx in range(edges.shape[0]):
         e = edges[idx]
         du = dist[edge_u[e]]
@@ -166,14 +130,26 @@ def seed(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: n
                 continue
             seg = vert_along[k + 1] - vert_along[k] if k < hi else 0.0
             w = (s - vert_along[k]) / seg if seg > 0 else 0.0
-            px = vert_x[k] + (vert_x[k + 1] - vert_x[k]) * w if k < hi else vert_x[k]
-            py = vert_y[k] + (vert_y[k + 1] - vert_y[k]) * w if k < hi else vert_y[k]
-            c = int((py - y0) / cell) * nx + int((px - x0) / cell)
-            if t < seeds[c]:
-                if seeds[c] == np.inf:
-                    seeded[n_seeded] = c
-                    n_seeded += 1
-                seeds[c] = t
+            px[n] = vert_x[k] + (vert_x[k + 1] - vert_x[k]) * w if k < hi else vert_x[k]
+            py[n] = vert_y[k] + (vert_y[k + 1] - vert_y[k]) * w if k < hi else vert_y[k]
+            pt[n] = t
+            n += 1
+    return px[:n], py[:n], pt[:n]
+
+
+@njit(cache=True, nogil=True)
+def seed(px: np.ndarray, py: np.ndarray, pt: np.ndarray, seeds: np.ndarray, nx: int, x0: float, y0: float,
+         cell: float, seeded: np.ndarray) -> int:  # fmt: skip
+    """Keep, per raster cell, the cheapest sample in it (``seeds``, flat, +inf elsewhere). Returns how many
+    cells were seeded; their flat indices are ``seeded[:n]``."""
+    n_seeded = 0
+    for i in range(px.shape[0]):
+        c = int((py[i] - y0) / cell) * nx + int((px[i] - x0) / cell)
+        if pt[i] < seeds[c]:
+            if seeds[c] == np.inf:
+                seeded[n_seeded] = c
+                n_seeded += 1
+            seeds[c] = pt[i]
     return n_seeded
 
 
@@ -224,57 +200,50 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     if edge_cost is None:
         edge_cost = graph.edge_cost
     limit = float(max(levels))
-    bounds = np.array([np.inf, np.inf, -np.inf, -np.inf])
-    bounds[:2] = origin_xy.min(axis=0)
-    bounds[2:] = origin_xy.max(axis=0)
     g = graph
-    bounds_of_reach(edges, g.edge_u, g.edge_v, edge_cost, dist, g.vert_offset, g.vert_x, g.vert_y,
-                    g.vert_along, g.edge_line_len, origin_edge, origin_frac, limit, bounds)  # fmt: skip
-    extent = float(max(bounds[2] - bounds[0], bounds[3] - bounds[1])) + 2 * corridor_m
+    px, py, pt = samples(edges, g.edge_u, g.edge_v, edge_cost, dist, g.vert_offset, g.vert_x, g.vert_y,
+                         g.vert_along, g.edge_line_len, origin_edge, origin_frac, limit, cell_m)  # fmt: skip
+    # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
+    px = np.concatenate([px, origin_xy[:, 0]])
+    py = np.concatenate([py, origin_xy[:, 1]])
+    pt = np.concatenate([pt, np.zeros(origin_xy.shape[0])])
+    west, south, east, north = px.min(), py.min(), px.max(), py.max()
+    extent = float(max(east - west, north - south)) + 2 * corridor_m
     spec = raster_spec(extent, cell_m, corridor_m, max_cells_side)
     cell = spec.cell_m
     margin = spec.corridor_m + 2 * cell
-    x0 = math.floor((bounds[0] - margin) / cell) * cell
-    y0 = math.floor((bounds[1] - margin) / cell) * cell
-    nx = math.ceil((bounds[2] + margin - x0) / cell) + 1
-    ny = math.ceil((bounds[3] + margin - y0) / cell) + 1
+    x0 = math.floor((west - margin) / cell) * cell
+    y0 = math.floor((south - margin) / cell) * cell
+    nx = math.ceil((east + margin - x0) / cell) + 1
+    ny = math.ceil((north + margin - y0) / cell) + 1
     seeds = np.full(nx * ny, np.inf)
     seeded = np.empty(nx * ny, np.int64)
-    n_seeded = seed(edges, g.edge_u, g.edge_v, edge_cost, dist, g.vert_offset, g.vert_x, g.vert_y,
-                    g.vert_along, g.edge_line_len, origin_edge, origin_frac, limit, SAMPLE_STEP_CELLS * cell,
-                    seeds, nx, x0, y0, cell, seeded)  # fmt: skip
-    # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
-    for ox, oy in origin_xy:
-        c = int((oy - y0) / cell) * nx + int((ox - x0) / cell)
-        if seeds[c] == np.inf:
-            seeded[n_seeded] = c
-            n_seeded += 1
-        seeds[c] = 0.0
+    n_seeded = seed(px, py, pt, seeds, nx, x0, y0, cell, seeded)
     offsets, penalty = disc(spec, nx)
     flat = np.full(nx * ny, np.inf)
     dilate(seeds, seeded, n_seeded, offsets, penalty, flat)
     field = flat.reshape(ny, nx)
     big = 2.0 * limit + 1e6
     field[~np.isfinite(field)] = big
-    xs = x0 + (np.arange(nx) + 0.5) * cell
-    ys = y0 + (np.arange(ny) + 0.5) * cell
+    # traced in cell units (cheaper for contourpy than coordinate arrays), then scaled into place
     generator = contourpy.contour_generator(
-        xs, ys, field, fill_type=contourpy.FillType.OuterOffset, name="serial", corner_mask=False
+        z=field, fill_type=contourpy.FillType.OuterOffset, name="serial", corner_mask=False
     )
     out: list[shapely.Geometry] = []
     for level in levels:
         # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
         points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)
-        out.append(_multipolygon(points, rings))
+        out.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell))
     return out
 
 
-def _multipolygon(points: list[np.ndarray], offsets: list[np.ndarray]) -> shapely.Geometry:
-    """contourpy's OuterOffset output (per polygon: its points and ring offsets, outer ring first) as one
-    MultiPolygon, built without a Python loop over rings."""
+def _multipolygon(points: list[np.ndarray], offsets: list[np.ndarray], origin: tuple[float, float],
+                  scale: float) -> shapely.Geometry:  # fmt: skip
+    """contourpy's OuterOffset output in cell units (per polygon: its points and ring offsets, outer ring
+    first) as one metric MultiPolygon, built without a Python loop over rings."""
     if not points:
         return shapely.MultiPolygon()
-    coords = np.concatenate(points)
+    coords = np.concatenate(points) * scale + np.asarray(origin)
     ring_sizes = np.concatenate([np.diff(o) for o in offsets])
     rings_per_polygon = np.array([len(o) - 1 for o in offsets])
     ring_of_point = np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.settings import WalkingSettings, walking_settings
 from geo_service.store import network as store
@@ -182,14 +183,7 @@ class WalkNetwork:
         return best
 
 
-class _Holder:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.network: WalkNetwork | None = None
-
-
-_NETWORKS: weakref.WeakKeyDictionary[Database, _Holder] = weakref.WeakKeyDictionary()
-_NETWORKS_LOCK = threading.Lock()
+_NETWORKS: RevisionCache[WalkNetwork] = RevisionCache()
 
 
 def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
@@ -209,18 +203,6 @@ def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkN
 
 def current_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
     """The network for ``db`` at the current ``network`` revision (reloaded when a re-import moved it)."""
-    with _NETWORKS_LOCK:
-        holder = _NETWORKS.get(db)
-        if holder is None:
-            holder = _NETWORKS[db] = _Holder()
     with db.cursor(dict_rows=False) as cur:
         revision = store.revision(cur)
-    network = holder.network
-    if network is not None and network.revision == revision:
-        return network
-    with holder.lock:
-        network = holder.network
-        if network is None or network.revision != revision:
-            network = load_network(db, settings)
-            holder.network = network
-    return network
+    return _NETWORKS.get(db, revision, lambda: load_network(db, settings), key_of=lambda net: net.revision)

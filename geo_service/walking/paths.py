@@ -59,6 +59,41 @@ def best_arrival(found: Search, edge: np.ndarray, frac: np.ndarray) -> Arrival:
     return Arrival(cost, via, source, metres)
 
 
+def reachable_pieces(found: Search, e: int, limit: float) -> list[tuple[float, float, float, float]]:
+    """The parts of edge ``e`` reachable within ``limit``: ``(frac_from, frac_to, cost_from, cost_to)`` each,
+    walking away from where the search arrives (both ends, or from an origin on the edge)."""
+    g = found.graph
+    cost = found.edge_cost[e]
+    du, dv = found.dist[g.edge_u[e]], found.dist[g.edge_v[e]]
+    if cost <= 0:
+        return [(0.0, 1.0, min(du, dv), min(du, dv))] if min(du, dv) <= limit else []
+    starts = [(0.0, du, 1.0), (1.0, dv, -1.0)]  # (fraction, cost there, direction into the edge)
+    starts += [(float(f), 0.0, d) for f in found.sources.frac[found.sources.edge == e] for d in (1.0, -1.0)]
+    reach = []
+    for f, c, direction in starts:
+        if not c <= limit:
+            continue
+        end = float(np.clip(f + direction * (limit - c) / cost, 0.0, 1.0))
+        reach.append((min(f, end), max(f, end)))
+    if not reach:
+        return []
+    reach.sort()
+    merged = [list(reach[0])]
+    for lo, hi in reach[1:]:
+        if lo <= merged[-1][1] + 1e-12:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+
+    def cost_at(f: float) -> float:
+        best = min(du + f * cost, dv + (1 - f) * cost)
+        for s in found.sources.frac[found.sources.edge == e]:
+            best = min(best, abs(f - float(s)) * cost)
+        return float(best)
+
+    return [(lo, hi, cost_at(lo), cost_at(hi)) for lo, hi in merged if hi > lo]
+
+
 def edge_slice(g: WalkGraph, e: int, frac_from: float, frac_to: float) -> np.ndarray:
     """Metric coordinates along edge ``e`` from ``frac_from`` to ``frac_to`` (either direction)."""
     pts = g.edge_points(e)

@@ -224,6 +224,37 @@ def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], m
     return out
 
 
+def reachable_streets(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], minutes: float,
+                      speed_kmh: float | None = None, crs: str | None = "wgs84",
+                      settings: WalkingSettings | None = None) -> dict[str, Any]:  # fmt: skip
+    """The street pieces reachable within ``minutes`` (a GeoJSON FeatureCollection of LineStrings, WGS-84),
+    each with the walking seconds at its two ends: the network itself rather than an area around it."""
+    settings = settings or walking_settings()
+    network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
+    levels, _ = _levels([minutes], None, settings)
+    speed = speed_mps(speed_kmh, settings)
+    located = snap_points(network, wgs84_points(origins, crs, "origin"), settings, "origin")
+    graph = _one_graph(network, located)
+    sources = sources_of(located)
+    limit = levels[0] * 60.0 * speed
+    features: list[dict[str, Any]] = []
+    with run_search(graph, sources, limit) as found:
+        edges = reached_edges(found.touched, found.n_touched, graph.indptr, graph.adj_edge,
+                              found.space.edge_mark, sources.edge)  # fmt: skip
+        for e in edges.tolist():
+            for a, b, t_a, t_b in paths.reachable_pieces(found, e, limit):
+                coords = paths.edge_slice(graph, e, a, b)
+                lon, lat = graph.unproject(coords[:, 0], coords[:, 1])
+                features.append({
+                    "type": "Feature", "id": f"{int(graph.edge_id[e])}:{a:.3f}",
+                    "geometry": {"type": "LineString", "coordinates": np.round(np.column_stack([lon, lat]), 7).tolist()},
+                    "properties": {"edge_id": int(graph.edge_id[e]), "name": graph.edge_name[e],
+                                   "steps": bool(graph.edge_steps[e]),
+                                   "from_seconds": round(t_a / speed, 1), "to_seconds": round(t_b / speed, 1)},
+                })  # fmt: skip
+    return {"type": "FeatureCollection", "minutes": levels[0], "features": features}
+
+
 def route(db: Database | WalkNetwork, start: Sequence[float], end: Sequence[float], speed_kmh: float | None = None,
           crs: str | None = "wgs84", settings: WalkingSettings | None = None) -> Route:  # fmt: skip
     """The quickest walking route from ``start`` to ``end`` (422 when there is none within the limit)."""

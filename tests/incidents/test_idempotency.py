@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
 from geo_service.db.pool import Database
 from geo_service.settings import IncidentSettings
+from tests.conftest import running_server
 from tests.incidents.areas import GRID_1, POINTS, incident
 
 pytestmark = pytest.mark.usefixtures("areas")
@@ -35,21 +33,9 @@ def test_same_external_id_returns_the_first(client: TestClient, dispatcher_heade
 @pytest.fixture
 def server(db: Database) -> Iterator[str]:
     """A real uvicorn server over the module's database, on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     app = create_app(db=db, incident_settings=IncidentSettings(escalation_enabled=False))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(app, start_timeout_s=20) as base:
+        yield base
 
 
 def test_fifty_concurrent_posts_create_one_incident(

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import httpx
 import pytest
-import uvicorn
 
 from geo_service.api.app import create_app
+from tests.conftest import running_server
 from tests.tiles.conftest import HELSINKI_CENTRE, insert_area, square
 
 LON, LAT = HELSINKI_CENTRE
 V1_FROM = datetime(2023, 1, 1, tzinfo=UTC)
 V2_FROM = datetime(2024, 6, 1, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +32,5 @@ def grid_history(db) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def server(db, grid_history) -> Iterator[str]:
     """Base URL of uvicorn serving the app on 127.0.0.1 in a background thread."""
-    port = free_port()
-    config = uvicorn.Config(create_app(db=db), host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        raise RuntimeError("uvicorn did not start")
-    yield base
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with running_server(create_app(db=db)) as base:
+        yield base

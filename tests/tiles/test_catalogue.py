@@ -15,21 +15,32 @@ from geo_service.tiles.catalogue import Layer, load_layers
 from tests.tiles.conftest import HELSINKI_CENTRE, decode, tile_of
 
 REPO_LAYERS = Path(__file__).resolve().parents[2] / "layers"
-SPEC_IDS = {"grids", "stations", "facilities", "incidents", "roads", "buildings", "water", "green", "rail"}
+SPEC_IDS = {
+    "grids",
+    "stations",
+    "service_circles",
+    "facilities",
+    "incidents",
+    "roads",
+    "buildings",
+    "water",
+    "green",
+    "rail",
+}
 
-# What another branch would add once its table exists (see layers/README.md).
-CIRCLES_YAML = """
-id: service_circles
-title: Service circles
-title_zh: 服务圈
-relations: [service_circles]
-revisions: [service_circles]
+# A layer whose table a later migration would create (see layers/README.md).
+PLANNED_YAML = """
+id: planned_sites
+title: Planned sites
+title_zh: 规划点位
+relations: [planned_sites]
+revisions: [planned_sites]
 sql: |
-  SELECT id, minutes, geom FROM service_circles
+  SELECT id, minutes, geom FROM planned_sites
 properties:
   minutes: Number — walking minutes
 style:
-  - {id: service-circles-fill, type: fill, paint: {fill-color: "#43a047", fill-opacity: 0.2}}
+  - {id: planned-sites-fill, type: fill, paint: {fill-color: "#43a047", fill-opacity: 0.2}}
 features:
   id_column: id
 """
@@ -72,7 +83,7 @@ def test_layer_validation_rejects(change):
 @pytest.fixture
 def custom_layers(tmp_path: Path) -> Path:
     shutil.copy(REPO_LAYERS / "facilities.yaml", tmp_path)
-    (tmp_path / "service_circles.yaml").write_text(CIRCLES_YAML, encoding="utf-8")
+    (tmp_path / "planned_sites.yaml").write_text(PLANNED_YAML, encoding="utf-8")
     (tmp_path / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n", encoding="utf-8")
     return tmp_path
 
@@ -81,47 +92,47 @@ def test_layer_with_missing_table_is_404_until_the_table_exists(fresh_db, custom
     app = create_app(db=fresh_db, map_settings=MapSettings(layers_dir=custom_layers))
     with caplog.at_level("WARNING"), TestClient(app, raise_server_exceptions=False) as client:
         assert any(
-            "service_circles" in r.getMessage() and "does not exist" in r.getMessage() for r in caplog.records
+            "planned_sites" in r.getMessage() and "does not exist" in r.getMessage() for r in caplog.records
         )
         catalogue = client.get("/tiles/catalogue.json").json()
         status = {entry["id"]: entry for entry in catalogue["layers"]}
         assert status["facilities"]["available"] is True
-        assert status["service_circles"]["available"] is False
-        assert "service_circles" in status["service_circles"]["reason"]
+        assert status["planned_sites"]["available"] is False
+        assert "planned_sites" in status["planned_sites"]["reason"]
         assert "broken.yaml" in catalogue["file_errors"]
 
         z, x, y = tile_of(*HELSINKI_CENTRE, 15)
         for path in (
-            f"/tiles/service_circles/{z}/{x}/{y}.pbf",
-            "/tiles/service_circles.json",
-            "/ogc/collections/service_circles",
-            "/ogc/collections/service_circles/items",
+            f"/tiles/planned_sites/{z}/{x}/{y}.pbf",
+            "/tiles/planned_sites.json",
+            "/ogc/collections/planned_sites",
+            "/ogc/collections/planned_sites/items",
         ):
             response = client.get(path)
             assert response.status_code == 404, path
             assert "not available" in response.json()["detail"]
         assert client.get(f"/tiles/facilities/{z}/{x}/{y}.pbf").status_code == 200
         style = client.get("/tiles/style.json").json()
-        assert "service_circles" not in style["sources"]
+        assert "planned_sites" not in style["sources"]
         assert [c["id"] for c in client.get("/ogc/collections").json()["collections"]] == ["facilities"]
 
         # Another branch's migration creates the table: served from the next request, no restart.
         with fresh_db.cursor() as cur:
             cur.execute(
-                """CREATE TABLE service_circles (id serial PRIMARY KEY, minutes int, geom geometry(Polygon, 4326));
-                   INSERT INTO service_circles (minutes, geom)
+                """CREATE TABLE planned_sites (id serial PRIMARY KEY, minutes int, geom geometry(Polygon, 4326));
+                   INSERT INTO planned_sites (minutes, geom)
                    VALUES (15, ST_Buffer(ST_SetSRID(ST_MakePoint(%s, %s), 4326), 0.002))""",
                 HELSINKI_CENTRE,
             )
-        response = client.get(f"/tiles/service_circles/{z}/{x}/{y}.pbf")
+        response = client.get(f"/tiles/planned_sites/{z}/{x}/{y}.pbf")
         assert response.status_code == 200
-        assert decode(response.content)["service_circles"]["features"][0]["properties"]["minutes"] == 15
-        assert "service_circles" in client.get("/tiles/style.json").json()["sources"]
-        items = client.get("/ogc/collections/service_circles/items").json()
+        assert decode(response.content)["planned_sites"]["features"][0]["properties"]["minutes"] == 15
+        assert "planned_sites" in client.get("/tiles/style.json").json()["sources"]
+        items = client.get("/ogc/collections/planned_sites/items").json()
         assert items["numberMatched"] == 1
 
         # ... and if it goes away again, 404 rather than 500.
         with fresh_db.cursor() as cur:
-            cur.execute("DROP TABLE service_circles")
+            cur.execute("DROP TABLE planned_sites")
         z2, x2, y2 = tile_of(*HELSINKI_CENTRE, 16)
-        assert client.get(f"/tiles/service_circles/{z2}/{x2}/{y2}.pbf").status_code == 404
+        assert client.get(f"/tiles/planned_sites/{z2}/{x2}/{y2}.pbf").status_code == 404

@@ -54,6 +54,20 @@ def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> d
     return _collection(contours, {"origins": body.origins})
 
 
+@router.get("/isochrones/streets")
+def reachable_streets(
+    lon: float = Query(..., description="origin longitude, degrees"),
+    lat: float = Query(..., description="origin latitude, degrees"),
+    minutes: float = Query(15, description="walking minutes"),
+    speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
+    crs: str = Query("wgs84"),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """The street pieces reachable within `minutes`, as LineStrings with `from_seconds` and `to_seconds`
+    (the walking time at each end): the network itself, with times, rather than an area."""
+    return service.reachable_streets(db, [[lon, lat]], minutes, speed_kmh, crs)
+
+
 @router.get("/route")
 def route(
     from_: str = Query(..., alias="from", description="start 'lon,lat'"),

@@ -1,0 +1,99 @@
+"""Facilities over HTTP: public reads, planner writes (add or correct a POI) with ETag / If-Match."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+
+from geo_service.api import params
+from geo_service.api.deps import get_db, require_role
+from geo_service.api.etags import etag, parse_if_match
+from geo_service.auth import Principal
+from geo_service.db.pool import Database
+from geo_service.facilities import service
+from geo_service.osm.rules import FacilityRules
+
+router = APIRouter(prefix="/api/facilities", tags=["facilities"])
+planner = require_role("planner")
+
+
+def facility_rules(request: Request) -> FacilityRules:
+    return request.app.state.facility_rules
+
+
+Rules = Annotated[FacilityRules, Depends(facility_rules)]
+
+
+@router.get("/categories")
+def categories(rules: Rules) -> dict[str, Any]:
+    """The facility categories (stable ids) with Chinese and English names."""
+    return {"categories": [{"id": c.id, "name_zh": c.zh, "name_en": c.en} for c in rules.categories]}
+
+
+@router.get("")
+def list_facilities(
+    rules: Rules,
+    category: str | None = Query(None, description="comma-separated categories"),
+    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
+    source: str | None = Query(None, description="osm or planner"),
+    limit: int = Query(1000),
+    offset: int = Query(0),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    return service.list_facilities(
+        db, rules, params.words(category), params.bbox(bbox), source, limit, offset
+    )
+
+
+@router.post("", status_code=201)
+def create_facility(
+    rules: Rules,
+    response: Response,
+    feature: Any = Body(...),
+    crs: str | None = Query(None),
+    principal: Principal = Depends(planner),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """Add a facility (planner): a Point Feature with `category` and `name` (other properties become tags)."""
+    out = service.create_facility(db, rules, feature, principal, crs)
+    response.headers["ETag"] = etag(out["properties"]["version"])
+    response.headers["Location"] = f"/api/facilities/{out['id']}"
+    return out
+
+
+@router.get("/{facility_id}")
+def get_facility(
+    rules: Rules, facility_id: int, response: Response, db: Database = Depends(get_db)
+) -> dict[str, Any]:
+    out = service.get_facility(db, rules, facility_id)
+    response.headers["ETag"] = etag(out["properties"]["version"])
+    return out
+
+
+@router.put("/{facility_id}")
+def update_facility(
+    rules: Rules,
+    facility_id: int,
+    response: Response,
+    feature: Any = Body(...),
+    if_match: str | None = Header(None),
+    crs: str | None = Query(None),
+    principal: Principal = Depends(planner),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """Correct a facility (planner); an imported one keeps the correction across re-imports."""
+    out = service.update_facility(db, rules, facility_id, feature, principal, parse_if_match(if_match), crs)
+    response.headers["ETag"] = etag(out["properties"]["version"])
+    return out
+
+
+@router.delete("/{facility_id}", status_code=204)
+def delete_facility(
+    facility_id: int,
+    if_match: str | None = Header(None),
+    principal: Principal = Depends(planner),
+    db: Database = Depends(get_db),
+) -> Response:
+    service.delete_facility(db, facility_id, principal, parse_if_match(if_match))
+    return Response(status_code=204)

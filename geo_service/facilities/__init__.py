@@ -1,0 +1,1 @@
+"""Facilities (POIs by category) that planners add or correct beside the imported ones."""

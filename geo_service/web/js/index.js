@@ -1,0 +1,20 @@
+import { addStrings, applyI18n, renderHeader } from "./common.js";
+
+addStrings({
+  zh: {
+    "index.planner": "绘制、修改、拆分与合并网格边界，自动吸附相邻网格，实时校验；查看户数、人口与网格员配备。",
+    "index.stations": "手机上找最近的、正在开放的暖心驿站，按步行时间排序，显示步行路线与设施。",
+    "index.dispatch": "12345 事件队列：输入地址或点击地图定位，自动分派到网格与网格员，按流程流转。",
+    "index.circles": "5/10/15 分钟步行等时圈，社区生活圈覆盖率与缺口。",
+    "index.more": "其他：",
+  },
+  en: {
+    "index.planner": "Draw, reshape, split and merge grid boundaries with snapping to neighbours and live checks; households, population and staffing.",
+    "index.stations": "On a phone: the nearest open rest stations by walking time, with the walking route and amenities.",
+    "index.dispatch": "The 12345 incident queue: type an address or click the map, see the assigned grid and worker, move it through the loop.",
+    "index.circles": "5/10/15-minute walking isochrones, life-circle coverage by community, and the gaps.",
+    "index.more": "Also:",
+  },
+});
+renderHeader("home");
+applyI18n();

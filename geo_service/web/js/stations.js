@@ -1,0 +1,219 @@
+// /app/stations: for outdoor workers on a phone. "Locate me" (or tap the map) → the nearest open rest
+// stations by walking time, with their amenities, and the walking route to the one picked.
+
+import { addStrings, api, applyI18n, distance, esc, failure, localName, minutes, notify, onLanguage, renderHeader, t } from "./common.js";
+import { createMap } from "./map.js";
+
+addStrings({
+  zh: {
+    "st.locate": "定位我，找最近的驿站",
+    "st.tap": "也可以直接点地图上你所在的位置。",
+    "st.open": "只看开放中",
+    "st.locating": "正在获取你的位置…",
+    "st.searching": "正在查找附近的驿站…",
+    "st.found": "离你最近的 {n} 个驿站（按步行时间排序）。点一个看路线。",
+    "st.none": "附近没有符合条件的驿站：试试去掉一些筛选。",
+    "st.geo.failed": "无法获取你的位置（{reason}）：请在地图上点你所在的位置。",
+    "st.geo.unsupported": "这个浏览器不能定位：请在地图上点你所在的位置。",
+    "st.open_now": "开放中",
+    "st.closed_now": "未开放",
+    "st.hours_unknown": "开放时间未知",
+    "st.call": "打电话",
+    "st.you": "你的位置",
+    "st.unavailable": "驿站服务还没有在这台服务器上开通，请稍后再试。",
+    "st.walk": "步行",
+    "st.route": "步行 {min} 分钟 · {dist}",
+    "st.manager": "管理",
+  },
+  en: {
+    "st.locate": "Locate me: nearest stations",
+    "st.tap": "Or tap where you are on the map.",
+    "st.open": "open now only",
+    "st.locating": "finding your position…",
+    "st.searching": "looking for stations nearby…",
+    "st.found": "The {n} nearest stations by walking time. Tap one for the route.",
+    "st.none": "No station nearby matches: try fewer filters.",
+    "st.geo.failed": "Could not get your position ({reason}): tap where you are on the map.",
+    "st.geo.unsupported": "This browser cannot locate you: tap where you are on the map.",
+    "st.open_now": "open now",
+    "st.closed_now": "closed now",
+    "st.hours_unknown": "hours unknown",
+    "st.call": "Call",
+    "st.you": "You are here",
+    "st.unavailable": "The station service is not available on this server yet; please try again later.",
+    "st.walk": "walk",
+    "st.route": "{min} min walk · {dist}",
+    "st.manager": "run by",
+  },
+});
+
+// Font Awesome (free, solid) icons for the amenity ids the vocabulary uses; unknown ids get a check mark.
+const ICONS = {
+  hot_water: "fa-mug-hot", drinking_water: "fa-faucet-drip", microwave: "fa-fire-burner", refrigerator: "fa-snowflake",
+  charging: "fa-plug", e_bike_charging: "fa-charging-station", toilet: "fa-restroom", wifi: "fa-wifi",
+  heating: "fa-temperature-arrow-up", cooling: "fa-fan", seating: "fa-chair", first_aid: "fa-kit-medical",
+  medicine: "fa-pills", vehicle_parking: "fa-square-parking", lockers: "fa-box-archive", umbrella: "fa-umbrella",
+  repair_kit: "fa-screwdriver-wrench", reading: "fa-book-open", shower: "fa-shower", accessible: "fa-wheelchair",
+};
+const LIMIT = 5;
+
+renderHeader("stations");
+const ui = {
+  locate: document.getElementById("locate"),
+  filters: document.getElementById("filters"),
+  list: document.getElementById("stations"),
+};
+const ctx = await createMap("map", { overlays: ["stations"], zoomOffset: 2, layerControl: false });
+const { map } = ctx;
+const state = { vocabulary: null, amenities: new Set(), openOnly: true, origin: null, stations: [], selected: null };
+const youLayer = L.layerGroup().addTo(map);
+const stationsLayer = L.layerGroup().addTo(map);
+const routeLayer = L.layerGroup().addTo(map);
+window.gs = { ctx, map, state };
+
+function amenityName(id) {
+  const item = state.vocabulary && state.vocabulary.amenities.find((a) => a.id === id);
+  return localName(item, id.replace(/_/g, " "));
+}
+
+function kindName(id) {
+  const item = state.vocabulary && state.vocabulary.kinds.find((k) => k.id === id);
+  return localName(item, (id || "").replace(/_/g, " "));
+}
+
+function renderFilters() {
+  if (!state.vocabulary) {
+    ui.filters.innerHTML = "";
+    return;
+  }
+  const chip = (id, label, pressed, icon) =>
+    `<button type="button" class="chip" data-filter="${esc(id)}" aria-pressed="${pressed}">${icon ? `<i class="fa-solid ${icon}"></i> ` : ""}${esc(label)}</button>`;
+  ui.filters.innerHTML = [
+    chip("open", t("st.open"), state.openOnly, "fa-door-open"),
+    ...state.vocabulary.amenities.map((a) => chip(a.id, localName(a, a.id), state.amenities.has(a.id), ICONS[a.id] || "fa-circle-check")),
+  ].join("");
+  for (const button of ui.filters.querySelectorAll(".chip")) {
+    button.addEventListener("click", () => {
+      const id = button.dataset.filter;
+      if (id === "open") state.openOnly = !state.openOnly;
+      else if (state.amenities.has(id)) state.amenities.delete(id);
+      else state.amenities.add(id);
+      renderFilters();
+      if (state.origin) search();
+    });
+  }
+}
+
+function setOrigin(lonlat) {
+  state.origin = lonlat;
+  youLayer.clearLayers();
+  L.circleMarker(ctx.toLatLng(lonlat), { radius: 11, color: "#fff", weight: 4, fillColor: "#1565c0", fillOpacity: 1 })
+    .bindTooltip(t("st.you"), { permanent: true, direction: "top", offset: [0, -10] })
+    .addTo(youLayer);
+  search();
+}
+
+ui.locate.addEventListener("click", () => {
+  if (!navigator.geolocation) return notify(t("st.geo.unsupported"), "warn");
+  notify(t("st.locating"), "info");
+  navigator.geolocation.getCurrentPosition(
+    (pos) => {
+      // GPS positions are WGS-84, what the API speaks; the map frame shifts them for display if needed
+      setOrigin([pos.coords.longitude, pos.coords.latitude]);
+      map.setView(ctx.toLatLng(state.origin), Math.max(map.getZoom(), 16));
+    },
+    (err) => notify(t("st.geo.failed", { reason: err.message || err.code }), "warn"),
+    { enableHighAccuracy: true, timeout: 10000, maximumAge: 30000 },
+  );
+});
+
+map.on("click", (ev) => setOrigin(ctx.toLonLat(ev.latlng)));
+
+async function search() {
+  if (!state.vocabulary) return notify(t("st.unavailable"), "warn");
+  const [lon, lat] = state.origin;
+  const params = new URLSearchParams({ lon: lon.toFixed(7), lat: lat.toFixed(7), limit: LIMIT, open_now: state.openOnly, include_route: true });
+  if (state.amenities.size) params.set("amenities", [...state.amenities].join(","));
+  notify(t("st.searching"), "info");
+  const result = await api(`/api/stations/nearest?${params}`);
+  if (!result.ok) {
+    state.stations = [];
+    render();
+    return notify(result.missing ? t("st.unavailable") : failure(result, "/api/stations/nearest"), result.missing ? "warn" : "error");
+  }
+  state.stations = result.data.features;
+  notify(state.stations.length ? t("st.found", { n: state.stations.length }) : t("st.none"), state.stations.length ? "ok" : "warn");
+  state.selected = state.stations.length ? 0 : null;
+  render();
+}
+
+function openLabel(p) {
+  if (p.open_now === true) return `<span class="open-now">${t("st.open_now")}</span>`;
+  if (p.open_now === false) return `<span class="closed-now">${t("st.closed_now")}</span>`;
+  return `<span>${t("st.hours_unknown")}</span>`;
+}
+
+function render() {
+  ui.list.innerHTML = "";
+  stationsLayer.clearLayers();
+  state.stations.forEach((feature, i) => {
+    const p = feature.properties;
+    const li = document.createElement("li");
+    li.className = "station";
+    li.tabIndex = 0;
+    li.setAttribute("role", "button");
+    li.setAttribute("aria-selected", String(i === state.selected));
+    li.dataset.stationId = p.id;
+    li.innerHTML = `
+      <div class="head"><span class="name">${i + 1}. ${esc(p.name)}</span>
+        <span class="walk">${minutes(p.walk_seconds)}<small> ${t("unit.min")}</small></span></div>
+      <div class="sub">${esc(kindName(p.kind))} · ${t("st.walk")} ${distance(p.walk_distance_m)} · ${openLabel(p)}</div>
+      <div class="sub">${esc(p.opening_hours || "")}${p.address ? ` · ${esc(p.address)}` : ""}</div>
+      <div class="amenities">${(p.amenities || []).map((a) => `<span class="amenity" data-amenity="${esc(a)}"><i class="fa-solid ${ICONS[a] || "fa-circle-check"}"></i>${esc(amenityName(a))}</span>`).join("")}</div>
+      ${p.contact ? `<div class="actions"><a href="tel:${esc(p.contact)}"><i class="fa-solid fa-phone"></i>&nbsp;${t("st.call")} ${esc(p.contact)}</a>${p.manager ? `<span class="sub">${t("st.manager")}: ${esc(p.manager)}</span>` : ""}</div>` : ""}`;
+    const choose = () => {
+      state.selected = i;
+      render();
+    };
+    li.addEventListener("click", choose);
+    li.addEventListener("keydown", (ev) => (ev.key === "Enter" || ev.key === " ") && choose());
+    ui.list.append(li);
+    const icon = L.divIcon({ className: "", html: `<div class="pin${i === state.selected ? " selected" : ""}">${i + 1}</div>`, iconSize: [34, 34], iconAnchor: [17, 17] });
+    L.marker(ctx.toLatLng(feature.geometry.coordinates), { icon, keyboard: false, title: p.name }).on("click", choose).addTo(stationsLayer);
+  });
+  drawRoute();
+}
+
+function drawRoute() {
+  routeLayer.clearLayers();
+  const feature = state.selected != null ? state.stations[state.selected] : null;
+  if (!feature) return;
+  const p = feature.properties;
+  const line = p.route && p.route.type ? p.route : { type: "LineString", coordinates: [state.origin, feature.geometry.coordinates] };
+  // the route runs from the nearest walkable edge: dotted links join it to where you stand and to the door
+  const ends = line.coordinates;
+  const links = { type: "MultiLineString", coordinates: [[state.origin, ends[0]], [ends[ends.length - 1], feature.geometry.coordinates]] };
+  ctx.geoJSON(links, { style: { color: "#c62828", weight: 3, dashArray: "2 6", opacity: 1 }, interactive: false }).addTo(routeLayer);
+  const casing = ctx.geoJSON(line, { style: { color: "#ffffff", weight: 11, opacity: 1 }, interactive: false });
+  const stroke = ctx.geoJSON(line, { style: { color: "#c62828", weight: 6, opacity: 1, dashArray: p.route ? null : "8 8" }, interactive: false });
+  casing.addTo(routeLayer);
+  stroke.addTo(routeLayer);
+  stroke.bindTooltip(t("st.route", { min: minutes(p.walk_seconds), dist: distance(p.walk_distance_m) }), { permanent: true, sticky: false });
+  map.fitBounds(casing.getBounds().extend(ctx.toLatLng(state.origin)).pad(0.25), { maxZoom: 18 });
+  document.body.dataset.route = String(p.id);
+}
+
+async function loadVocabulary() {
+  const result = await api("/api/stations/vocabulary");
+  if (result.ok) state.vocabulary = result.data;
+  else notify(result.missing ? t("st.unavailable") : failure(result, "/api/stations/vocabulary"), result.missing ? "warn" : "error");
+  renderFilters();
+}
+
+onLanguage(() => {
+  renderFilters();
+  render();
+});
+applyI18n();
+await loadVocabulary();
+document.body.dataset.ready = "true";

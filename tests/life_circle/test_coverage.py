@@ -1,0 +1,91 @@
+"""Coverage of areas is household-weighted; gaps list the homes and H3 cells left out."""
+
+from __future__ import annotations
+
+import pytest
+
+from geo_service.grids.demo import load_demo_grids
+
+
+@pytest.fixture(scope="module")
+def with_grids(db):
+    load_demo_grids(db, False)
+    return db
+
+
+def _missing_in(gaps: dict, ids: set[int]) -> list[dict]:
+    return [f["properties"] for f in gaps["features"] if f["properties"]["kind"] == "residence"
+            and f["properties"]["residence_id"] in ids]  # fmt: skip
+
+
+def _homes_in(db, code: str) -> dict[int, float]:
+    with db.cursor() as cur:
+        cur.execute(
+            """SELECT r.id, COALESCE(r.households_reported, r.households_est) AS h FROM residences r
+               JOIN areas a ON a.code = %s AND a.valid_to IS NULL AND ST_Covers(a.geom, r.geom)""",
+            (code,),
+        )
+        return {row["id"]: row["h"] for row in cur.fetchall()}
+
+
+def test_shares_are_household_weighted(with_grids, client):
+    db = with_grids
+    body = client.get("/api/coverage", params={"level": "community", "profile": "gb50180"}).json()
+    assert body["features"], "the demo has communities"
+    area = max(body["features"], key=lambda f: f["properties"]["households"])["properties"]
+    homes = _homes_in(db, area["code"])
+    gaps = client.get("/api/coverage/gaps", params={"category": "pharmacy", "profile": "gb50180"}).json()
+    missing = _missing_in(gaps, set(homes))
+    total = sum(homes.values())
+    expected = 1 - sum(m["households"] for m in missing) / total
+    assert area["categories"]["pharmacy"] == pytest.approx(expected, abs=2e-3)
+    assert area["households"] == pytest.approx(total, rel=1e-3)
+    assert 0 < area["categories"]["pharmacy"] < 1
+
+    # Reported household counts win: homes that miss the pharmacy now hold nobody → everyone is served.
+    with db.cursor() as cur:
+        cur.execute("UPDATE residences SET households_reported = 0 WHERE id = ANY(%s)",
+                    ([m["residence_id"] for m in missing],))  # fmt: skip
+    again = client.get("/api/coverage", params={"level": "community", "profile": "gb50180"}).json()
+    updated = next(f for f in again["features"] if f["properties"]["code"] == area["code"])["properties"]
+    assert updated["categories"]["pharmacy"] == pytest.approx(1.0)
+    assert 0 <= updated["score"] <= 1
+
+
+def test_gaps_cells_add_up(with_grids, client):
+    gaps = client.get("/api/coverage/gaps", params={"category": "grocery"}).json()
+    homes = [f for f in gaps["features"] if f["properties"]["kind"] == "residence"]
+    cells = [f for f in gaps["features"] if f["properties"]["kind"] == "h3_cell"]
+    assert homes and cells
+    assert sum(c["properties"]["households"] for c in cells) == pytest.approx(
+        gaps["households_missing"], abs=0.5
+    )
+    assert sum(h["properties"]["households"] for h in homes) == pytest.approx(
+        gaps["households_missing"], abs=0.5
+    )
+    assert all(c["geometry"]["type"] == "Polygon" for c in cells)
+    assert gaps["max_distance_m"] == 300
+
+
+def test_coverage_layer_is_served(with_grids, client):
+    client.get("/api/coverage", params={"level": "community"})
+    with with_grids.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) AS n FROM area_coverage WHERE profile = 'gb50180' AND level = 'community'"
+        )
+        assert cur.fetchone()["n"] > 0
+    assert client.get("/tiles/coverage.json").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/coverage", {"level": "planet"}),
+        ("/api/coverage", {"profile": "nope"}),
+        ("/api/coverage", {"minutes": 7}),
+        ("/api/coverage/gaps", {"category": "spaceport"}),
+        ("/api/coverage/gaps", {"category": "hospital", "minutes": 5}),
+    ],
+)
+def test_coverage_bad_input(client, path, params):
+    assert client.get(path, params=params).status_code == 422

@@ -1,0 +1,235 @@
+"""Browser tests of the pages: Debian's chromium driven by Playwright against a real uvicorn server over the
+Helsinki database with the demo hierarchy and incidents loaded. Every request is routed: anything that is
+not for 127.0.0.1 is aborted and fails the test (the pages must work with no internet)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
+
+from geo_service.api.app import create_app
+from geo_service.db.pool import Database
+from geo_service.grids.demo import load_demo_grids
+from geo_service.incidents.demo import load_demo_incidents
+from geo_service.settings import IncidentSettings
+from geo_service.stations.demo import load_demo_stations
+from tests.conftest import REPO, auth_headers, running_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = REPO / "test-artifacts" / "pages"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# Inside the demo district (central Helsinki), on a street: where the phone and dispatch tests stand.
+HELSINKI_POINT = (24.9445, 60.1702)
+PAGE_TIMEOUT_MS = 20_000
+# how Chromium logs a response with an error status
+FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
+
+
+@pytest.fixture(scope="module")
+def demo_db(db: Database) -> Database:
+    """The module's Helsinki copy with the demo districts, streets, communities, grids, stations and incidents."""
+    load_demo_grids(db, progress=False)
+    load_demo_stations(db, progress=False)
+    load_demo_incidents(db, progress=False)
+    return db
+
+
+@pytest.fixture(scope="module")
+def server(demo_db: Database) -> Iterator[str]:
+    app = create_app(db=demo_db, incident_settings=IncidentSettings(escalation_enabled=False))
+    with running_server(app) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def http(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tokens(demo_db: Database) -> dict[str, str]:
+    """A bearer token per role (the value a user pastes into the page's token field)."""
+    return {
+        role: auth_headers(demo_db, role)["Authorization"].removeprefix("Bearer ")
+        for role in ("planner", "dispatcher", "admin")
+    }
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (it is in the Makefile's DEB_PACKAGES)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def missing_routes(http: httpx.Client, paths: list[str]) -> set[str]:
+    """Which of these API paths (with a query) this server does not have yet: FastAPI's bare 404."""
+    missing = set()
+    for path in paths:
+        response = http.get(path)
+        if response.status_code == 404 and response.json().get("detail") == "Not Found":
+            missing.add(urlparse(path).path)
+    return missing
+
+
+def view_hash(bbox: tuple[float, float, float, float], viewport: dict[str, int] | None) -> str:
+    """``#map=zoom/lat/lon`` showing ``bbox`` and a margin on a desktop page's map (viewport less panel, header)."""
+    west, south, east, north = bbox
+    pad_x, pad_y = max((east - west) * 0.15, 0.0005), max((north - south) * 0.15, 0.00025)
+    west, south, east, north = west - pad_x, south - pad_y, east + pad_x, north + pad_y
+    width = (viewport or DESKTOP)["width"] - 370
+    height = (viewport or DESKTOP)["height"] - 50
+
+    def mercator_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    zoom_x = math.log2(width * 360 / (256 * (east - west)))
+    zoom_y = math.log2(height * 2 * math.pi / (256 * (mercator_y(north) - mercator_y(south))))
+    zoom = math.floor(min(zoom_x, zoom_y) * 4) / 4  # Leaflet's zoom snap
+    return f"#map={zoom}/{(south + north) / 2:.7f}/{(west + east) / 2:.7f}"
+
+
+@dataclass
+class Session:
+    """One browser context and page with everything it asked for and everything it logged."""
+
+    page: Page
+    base: str
+    foreign: list[str] = field(default_factory=list)
+    stood_in: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[ConsoleMessage] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def goto(
+        self, path: str, bbox: tuple[float, float, float, float] | None = None, tiles: bool = True
+    ) -> None:
+        """Open a page (at the view that fits the WGS-84 ``bbox``, else the data's) until its script is ready
+        and, with ``tiles``, its map drawn (clicks on what the page draws itself need no tiles)."""
+        if bbox is not None:
+            path += view_hash(bbox, self.page.viewport_size)
+        self.page.goto(f"{self.base}{path}")
+        self.page.wait_for_selector("body[data-ready=true]", timeout=PAGE_TIMEOUT_MS)
+        if tiles:
+            self.wait_map()
+
+    def wait_map(self) -> None:
+        """Until the MapLibre layer has its style and every visible tile loaded."""
+        self.page.wait_for_function(
+            "() => { const m = window.gs && gs.ctx.gl.getMaplibreMap(); return m && m.loaded() && m.areTilesLoaded(); }",
+            timeout=PAGE_TIMEOUT_MS,
+        )
+
+    def rendered_features(self) -> int:
+        """How many vector-tile features the map draws now (0 = a blank map)."""
+        return self.page.evaluate("() => gs.ctx.gl.getMaplibreMap().queryRenderedFeatures().length")
+
+    def point(self, lon: float, lat: float) -> tuple[float, float]:
+        """Viewport pixel of a WGS-84 position on the page's map."""
+        x, y = self.page.evaluate(
+            """([lon, lat]) => { const p = gs.map.latLngToContainerPoint(gs.ctx.toLatLng([lon, lat]));
+                 const r = document.getElementById('map').getBoundingClientRect(); return [p.x + r.left, p.y + r.top]; }""",
+            [lon, lat],
+        )
+        return x, y
+
+    def click_map(self, lon: float, lat: float) -> None:
+        self.page.mouse.click(*self.point(lon, lat))
+
+    def screenshot(self, name: str) -> Path:
+        self.wait_map()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def check_clean(self, allowed: dict[str, set[int]] | None = None) -> None:
+        """No request left 127.0.0.1, no script error, and no console error except failed loads of
+        ``allowed`` paths with the listed statuses (e.g. a dry run's 422, an endpoint not landed yet)."""
+        allowed = allowed or {}
+        assert not self.foreign, f"requests to other hosts: {self.foreign}"
+        assert not self.page_errors, f"script errors: {self.page_errors}"
+        unexpected = []
+        for message in self.console_errors:
+            url = (message.location or {}).get("url", "")
+            failed_load = FAILED_LOAD.match(message.text)
+            if failed_load and int(failed_load.group(1)) in allowed.get(urlparse(url).path, set()):
+                continue
+            unexpected.append(f"{message.text} ({url})")
+        assert not unexpected, f"console errors: {unexpected}"
+
+
+@pytest.fixture
+def session_factory(browser: Browser, server: str) -> Iterator[Any]:
+    """``open(viewport=..., token=..., geolocation=..., stand_ins=...)`` → a fresh :class:`Session` (own
+    storage). ``stand_ins`` maps host suffixes to the bytes answered for them instead of failing."""
+    contexts = []
+    host = urlparse(server).hostname
+
+    def open_session(
+        viewport: dict[str, int] = DESKTOP,
+        token: str | None = None,
+        geolocation: tuple[float, float] | None = None,
+        storage: dict[str, str] | None = None,
+        stand_ins: dict[str, bytes] | None = None,
+    ) -> Session:
+        options: dict[str, Any] = {"viewport": viewport, "locale": "zh-CN"}
+        if geolocation:
+            options |= {"geolocation": {"longitude": geolocation[0], "latitude": geolocation[1]},
+                        "permissions": ["geolocation"]}  # fmt: skip
+        context = browser.new_context(**options)
+        contexts.append(context)
+        values = dict(storage or {})
+        if token:
+            values["geo-service:token"] = token
+        if values:
+            # the first load only: a reload must show what the page itself stored
+            context.add_init_script(
+                f"if (!sessionStorage.getItem('seeded')) {{ sessionStorage.setItem('seeded', '1');"
+                f" for (const [k, v] of Object.entries({json.dumps(values)})) localStorage.setItem(k, v); }}"
+            )
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+        session = Session(page=page, base=server)
+
+        def guard(route: Route, request: Request) -> None:
+            hostname = urlparse(request.url).hostname or ""
+            if hostname == host:
+                session.requests.append(request.url)
+                route.continue_()
+            elif hostname.endswith(tuple(stand_ins or ())):
+                # an external basemap a deployment chose (an intranet mirror stands in for it here)
+                session.stood_in.append(request.url)
+                body = next(v for k, v in (stand_ins or {}).items() if hostname.endswith(k))
+                route.fulfill(status=200, body=body, content_type="image/png")
+            else:
+                session.foreign.append(request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        page.on("console", lambda m: m.type == "error" and session.console_errors.append(m))
+        page.on("pageerror", lambda exc: session.page_errors.append(str(exc)))
+        return session
+
+    yield open_session
+    for context in contexts:
+        context.close()
