@@ -14,10 +14,10 @@ from psycopg2.extensions import cursor as Cursor
 def candidate_facilities(
     cur: Cursor, categories: Sequence[str]
 ) -> list[tuple[int, str | None, str, float, float]]:
-    """(id, name, category, lon, lat) of facilities in ``categories``, by id."""
+    """(id, name, category, lon, lat) of live (not deleted) facilities in ``categories``, by id."""
     cur.execute(
         """SELECT id, name, category, ST_X(geom), ST_Y(geom) FROM facilities
-           WHERE category = ANY(%s::text[]) ORDER BY id""",
+           WHERE category = ANY(%s::text[]) AND deleted_at IS NULL ORDER BY id""",
         (list(categories),),
     )
     return [(int(i), name, category, float(x), float(y)) for i, name, category, x, y in cur.fetchall()]

@@ -20,7 +20,8 @@ MINUTES = 4.0
 def default_candidates(db: Database) -> dict[str, tuple[float, float]]:
     with db.cursor(dict_rows=False) as cur:
         cur.execute(
-            "SELECT id, ST_X(geom), ST_Y(geom) FROM facilities WHERE category = ANY(%s) ORDER BY id",
+            """SELECT id, ST_X(geom), ST_Y(geom) FROM facilities WHERE category = ANY(%s) AND deleted_at IS NULL
+               ORDER BY id""",
             (list(siting_settings().candidate_categories),),
         )
         return {f"facility:{i}": (x, y) for i, x, y in cur.fetchall()}
@@ -133,3 +134,17 @@ def test_given_inputs(client: TestClient) -> None:
     )
     assert answer["chosen"] == [1] and answer["covered_weight"] == 10 and answer["total_weight"] == 13
     assert answer["sources"] == {"candidates": "request", "demand": "request", "fixed": "request"}
+
+
+def test_deleted_facilities_are_not_candidates(client: TestClient, db: Database) -> None:
+    before = default_candidates(db)
+    chosen = post(client, k=1, method="mclp")["chosen"][0]
+    with db.cursor(dict_rows=False) as cur:
+        cur.execute("UPDATE facilities SET deleted_at = now() WHERE id = %s", (int(chosen.split(":")[1]),))
+    try:
+        after = post(client, k=1, method="mclp")
+    finally:
+        with db.cursor(dict_rows=False) as cur:
+            cur.execute("UPDATE facilities SET deleted_at = NULL WHERE id = %s", (int(chosen.split(":")[1]),))
+    assert after["counts"]["candidates"] == len(before) - 1
+    assert after["chosen"] and chosen not in after["chosen"]
