@@ -9,7 +9,7 @@ STAMP := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the service and its tests need (checked one by one; only missing ones are installed).
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
-	nghttp2-client docker-compose
+	nghttp2-client docker-compose poppler-utils
 
 .PHONY: setup system venv web demo serve test lint bench bench-tiles clean
 
@@ -64,6 +64,7 @@ bench: setup bench-tiles
 	$(BIN)/python bench/incidents_import.py
 	$(BIN)/python bench/geocode_ranking.py
 	$(BIN)/python bench/siting.py
+	$(BIN)/python bench/guide_map.py
 
 # tipg (the tile-server peer) lives in its own virtualenv so its pins never meet ours; h2load
 # (nghttp2-client) is the load generator.

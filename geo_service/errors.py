@@ -45,3 +45,7 @@ class PayloadTooLarge(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     """The body is not in a format we read (415)."""
+
+
+class ServiceUnavailable(ServiceError):
+    """Something the service needs is missing on this machine, e.g. a font package (503)."""

@@ -261,7 +261,7 @@ class WalkingSettings(BaseSettings):
         description="isochrones reach this far either side of the reachable streets, m",
     )
     cell_m: float = Field(
-        default=8.0, gt=0, le=100, description="isochrone raster cell, m (coarser for large ones)"
+        default=10.0, gt=0, le=100, description="isochrone raster cell, m (coarser for large ones)"
     )
     max_cells_side: int = Field(
         default=600, ge=50, le=5000, description="isochrone raster cells per side, at most"

@@ -24,6 +24,7 @@ from geo_service.api.routers import (
     facilities,
     geocode,
     grids,
+    guide_map,
     health,
     incidents,
     life_circle,
@@ -121,11 +122,10 @@ def create_app(
             app.state.tile_server = build_tile_server(app.state.db, map_settings)
         except (ClusterError, DatabaseUnavailable) as exc:
             log.error("map layers not checked at start-up: %s", exc)
-        # load the walking graph and redraw stale service circles off the request path
-        warm_up = threading.Thread(
-            target=_warm_up, args=(app.state.db, app.state.station_context), daemon=True
-        )
-        warm_up.start()
+        if owns_db:
+            # load the walking graph, redraw stale circles, fill the coverage layer: off the request path
+            args = (app.state.db, app.state.station_context, app.state.life_circle_context)
+            threading.Thread(target=_warm_up, args=args, daemon=True).start()
         try:
             yield
         finally:
@@ -167,6 +167,7 @@ def create_app(
         tiles,
         ogc,
         pages,
+        guide_map,
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)

@@ -26,6 +26,7 @@ STATUS: dict[type[Exception], int] = {
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.InvalidInput: 422,
+    errors.ServiceUnavailable: 503,
     DatabaseUnavailable: 503,
     ClusterError: 503,
 }

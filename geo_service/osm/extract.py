@@ -163,7 +163,9 @@ def _concat(*frames: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 
 
 def _read_network(osm: pyrosm.OSM) -> tuple[pd.DataFrame | None, gpd.GeoDataFrame | None]:
-    result = osm.get_network(network_type="all", nodes=True, extra_attributes=["area", "level", "indoor"])
+    result = osm.get_network(
+        network_type="all", nodes=True, extra_attributes=["area", "level", "indoor", "layer"]
+    )
     if result is None:
         return None, None
     nodes, ways = result
@@ -225,6 +227,7 @@ def walking_network(nodes_raw: pd.DataFrame, ways: gpd.GeoDataFrame) -> tuple[pd
             "highway": highway.to_numpy(),
             "foot": walk.get("foot", pd.Series(index=walk.index, dtype=object)).to_numpy(),
             "steps": (highway == "steps").to_numpy(),
+            "underground": rules.underground_mask(walk),
             "name": walk.get("name", pd.Series(index=walk.index, dtype=object)).to_numpy(),
         },
         geometry=walk.geometry.to_numpy(),

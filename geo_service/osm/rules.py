@@ -97,6 +97,30 @@ def walkable_mask(edges: pd.DataFrame) -> np.ndarray:
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_SIGNED = re.compile(r"-?\d+(?:\.\d+)?")
+# tunnel=* values that are below ground; building_passage and avalanche_protector run at street level
+UNDERGROUND_TUNNELS = {"yes", "culvert", "flooded"}
+
+
+def _below_zero(values: pd.Series) -> np.ndarray:
+    """True where a layer/level tag (``-1``, ``-2;-1``) is below 0 throughout."""
+
+    def below(value: Any) -> bool:
+        numbers = (
+            [float(x) for x in _SIGNED.findall(str(value))] if isinstance(value, str | int | float) else []
+        )
+        return bool(numbers) and max(numbers) < 0
+
+    return np.array([below(v) for v in values], dtype=bool)
+
+
+def underground_mask(edges: pd.DataFrame) -> np.ndarray:
+    """Boolean mask over walkable network rows: True where the way runs below ground (``tunnel=yes``, or a
+    negative ``layer`` or ``level``). Such edges route, but surface points do not snap to them first."""
+    n = len(edges)
+    empty = pd.Series([""] * n, index=edges.index)
+    tunnel = _first_values(edges.get("tunnel", empty)).isin(UNDERGROUND_TUNNELS).to_numpy()
+    return tunnel | _below_zero(edges.get("layer", empty)) | _below_zero(edges.get("level", empty))
 
 
 def parse_levels(value: Any) -> float | None:

@@ -63,9 +63,11 @@ def copy_walk_network(cur: Cursor, name: str, nodes: Any, edges: Any, progress: 
         zip([name] * len(nodes), nodes["id"].to_numpy(), ewkb_hex(points), strict=True), progress,
     )  # fmt: skip
     copy_rows(
-        cur, "walk_edges", ["dataset", "osm_id", "u", "v", "length_m", "highway", "foot", "steps", "name", "geom"],
+        cur, "walk_edges", ["dataset", "osm_id", "u", "v", "length_m", "highway", "foot", "steps", "underground", "name",
+                            "geom"],
         zip([name] * len(edges), edges["osm_id"], edges["u"], edges["v"], edges["length_m"], edges["highway"],
-            edges["foot"], edges["steps"], edges["name"], ewkb_hex(edges.geometry.values), strict=True),
+            edges["foot"], edges["steps"], edges["underground"], edges["name"], ewkb_hex(edges.geometry.values),
+            strict=True),
         progress,
     )  # fmt: skip
 

@@ -35,7 +35,7 @@ def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
     revision, datasets
         Each dataset: ``name``, ``srid``, ``node_id`` (int64), ``node_lon``/``node_lat`` (degrees),
         ``edge_id``, ``u``/``v`` (OSM node ids), ``length_m``, ``steps`` (bool), ``highway``, ``edge_name``,
-        ``wkb`` (LineString WKB, EPSG:4326, list of bytes).
+        ``wkb`` (LineString WKB, EPSG:4326, list of bytes), ``underground`` (bool).
     """
     rev = revision(cur)
     cur.execute(
@@ -50,7 +50,7 @@ def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
         )
         nodes = [tuple(r) for r in cur.fetchall()]
         cur.execute(
-            """SELECT id, u, v, length_m, steps, highway, name, ST_AsBinary(geom)
+            """SELECT id, u, v, length_m, steps, highway, name, ST_AsBinary(geom), underground
                FROM walk_edges WHERE dataset = %s ORDER BY id""",
             (name,),
         )
@@ -70,6 +70,7 @@ def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
                 "highway": [r[5] for r in rows],
                 "edge_name": [r[6] for r in rows],
                 "wkb": [bytes(r[7]) for r in rows],
+                "underground": np.array([bool(r[8]) for r in rows], dtype=bool),
             }
         )
     return rev, out

@@ -72,6 +72,9 @@ class WalkGraph:
     adj_edge: np.ndarray
     lines: np.ndarray
     tree: shapely.STRtree
+    edge_underground: np.ndarray
+    surface_edges: np.ndarray
+    surface_tree: shapely.STRtree
     component: np.ndarray
     components: dict[str, Any]
     bbox: tuple[float, float, float, float]
@@ -116,11 +119,21 @@ class WalkGraph:
         if n == 0 or self.n_edges == 0:
             return Snap(edge, frac, distance, sx, sy)
         points = shapely.points(x, y)
-        (which, hit), dist = self.tree.query_nearest(
+        # surface edges first: a point on a street snaps to it, not to a tunnel or passage below it
+        (which, hit), dist = self.surface_tree.query_nearest(
             points, max_distance=max_distance_m, return_distance=True, all_matches=False
         )
-        edge[which] = hit
+        edge[which] = self.surface_edges[hit]
         distance[which] = dist
+        rest = np.flatnonzero(edge < 0)
+        if rest.size:
+            (w2, h2), d2 = self.tree.query_nearest(
+                points[rest], max_distance=max_distance_m, return_distance=True, all_matches=False
+            )
+            edge[rest[w2]] = h2
+            distance[rest[w2]] = d2
+        which = np.flatnonzero(edge >= 0)
+        hit = edge[which]
         lines = self.lines[hit]
         along = shapely.line_locate_point(lines, points[which])
         length = self.edge_line_len[hit]
@@ -156,7 +169,7 @@ def _orient_from_u(vx: np.ndarray, vy: np.ndarray, offsets: np.ndarray, ux: np.n
 def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.ndarray, node_lat: np.ndarray,
                 edge_id: np.ndarray, u: np.ndarray, v: np.ndarray, length_m: np.ndarray, steps: np.ndarray,
                 lines_lonlat: np.ndarray, edge_name: list[str | None] | None = None,
-                steps_factor: float = 2.0) -> WalkGraph:  # fmt: skip
+                steps_factor: float = 2.0, underground: np.ndarray | None = None) -> WalkGraph:  # fmt: skip
     """Build a :class:`WalkGraph` from a walking network.
 
     Parameters
@@ -171,6 +184,8 @@ def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.n
         The metric CRS; chosen from the network's centre when None.
     steps_factor
         Effective metres per metre of steps.
+    underground
+        Whether each edge runs below ground (routes, but points snap to surface edges first).
     """
     order = np.argsort(node_id, kind="stable")
     node_id = np.asarray(node_id, np.int64)[order]
@@ -186,6 +201,7 @@ def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.n
     edge_id = np.asarray(edge_id, np.int64)[keep]
     length_m = np.asarray(length_m, float)[keep]
     steps = np.asarray(steps, bool)[keep]
+    below = (np.zeros(len(keep), bool) if underground is None else np.asarray(underground, bool))[keep]
     lines_lonlat = np.asarray(lines_lonlat, dtype=object)[keep]
     names = [edge_name[i] for i in np.flatnonzero(keep)] if edge_name is not None else [None] * len(edge_id)
 
@@ -242,7 +258,9 @@ def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.n
         edge_steps=steps, edge_name=names, vert_offset=offsets, vert_x=vx, vert_y=vy, vert_along=along,
         edge_line_len=line_len, indptr=indptr, adj_node=dst[arc_order].astype(np.int64),
         adj_cost=cost[arc_edge[arc_order]], adj_len=length_m[arc_edge[arc_order]],
-        adj_edge=arc_edge[arc_order], lines=lines, tree=shapely.STRtree(lines), component=component,
+        adj_edge=arc_edge[arc_order], lines=lines, tree=shapely.STRtree(lines), edge_underground=below,
+        surface_edges=np.flatnonzero(~below), surface_tree=shapely.STRtree(lines[~below] if len(lines) else lines),
+        component=component,
         components=components, bbox=bbox, to_metric=to_metric, to_lonlat=to_lonlat,
     )  # fmt: skip
 
@@ -253,5 +271,5 @@ def graph_from_snapshot(dataset: dict[str, Any], steps_factor: float) -> WalkGra
         dataset["name"], dataset["srid"], dataset["node_id"], dataset["node_lon"], dataset["node_lat"],
         dataset["edge_id"], dataset["u"], dataset["v"], dataset["length_m"], dataset["steps"],
         shapely.from_wkb(dataset["wkb"]), dataset.get("edge_name"),
-        steps_factor=steps_factor,
+        steps_factor=steps_factor, underground=dataset.get("underground"),
     )  # fmt: skip

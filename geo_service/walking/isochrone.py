@@ -21,7 +21,9 @@ time, and covers every node reachable within it. Several origins give the union 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import contourpy
 import numpy as np
@@ -176,6 +178,7 @@ def raster_spec(extent_m: float, cell_m: float, corridor_m: float, max_cells_sid
     return RasterSpec(cell_m=cell, corridor_m=max(corridor_m, 3.5 * cell))
 
 
+@lru_cache(maxsize=256)
 def disc(spec: RasterSpec, nx: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat offsets (row length ``nx``) of the cells within the stamp radius, and their off-street cost
     ``max(0, d − slack)`` in metres."""
@@ -190,8 +193,9 @@ def disc(spec: RasterSpec, nx: int) -> tuple[np.ndarray, np.ndarray]:
 def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, origin_edge: np.ndarray,
                      origin_frac: np.ndarray, origin_xy: np.ndarray, levels: list[float], cell_m: float,
                      corridor_m: float, max_cells_side: int, edge_cost: np.ndarray | None = None,
-                     ) -> list[shapely.Geometry]:  # fmt: skip
-    """Metric (Multi)Polygons, one per level (effective metres, ascending), from a finished search.
+                     unproject: Unproject | None = None) -> list[tuple[shapely.Geometry, float]]:  # fmt: skip
+    """(Multi)Polygons and their areas (m²), one per level (effective metres, ascending), from a finished
+    search; in the metric CRS, or through ``unproject`` (metric x, y → lon, lat) when given.
 
     ``dist`` is the search's cost per node (+inf where not reached), ``edges`` the edges to draw
     (:func:`reached_edges`), ``origin_*`` the origins' edges, fractions and snapped metric points,
@@ -229,25 +233,41 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     generator = contourpy.contour_generator(
         z=field, fill_type=contourpy.FillType.OuterOffset, name="serial", corner_mask=False
     )
-    out: list[shapely.Geometry] = []
+    out: list[tuple[shapely.Geometry, float]] = []
     for level in levels:
         # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
         points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)
-        out.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell))
+        out.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell, unproject))
     return out
 
 
-def _multipolygon(points: list[np.ndarray], offsets: list[np.ndarray], origin: tuple[float, float],
-                  scale: float) -> shapely.Geometry:  # fmt: skip
-    """contourpy's OuterOffset output in cell units (per polygon: its points and ring offsets, outer ring
-    first) as one metric MultiPolygon, built without a Python loop over rings."""
+Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _multipolygon(points: list[np.ndarray], offsets: list[np.ndarray], origin: tuple[float, float], scale: float,
+                  unproject: Unproject | None) -> tuple[shapely.Geometry, float]:  # fmt: skip
+    """contourpy's OuterOffset output in cell units (per polygon: its points and closed rings, outer ring
+    first) as one MultiPolygon (metric, or unprojected) and its metric area, built without a Python loop
+    over rings."""
     if not points:
-        return shapely.MultiPolygon()
+        return shapely.MultiPolygon(), 0.0
     coords = np.concatenate(points) * scale + np.asarray(origin)
     ring_sizes = np.concatenate([np.diff(o) for o in offsets])
     rings_per_polygon = np.array([len(o) - 1 for o in offsets])
     ring_of_point = np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes)
+    # shoelace per ring on the metric coordinates: shells add, holes subtract
+    x, y = coords[:, 0], coords[:, 1]
+    same = ring_of_point[1:] == ring_of_point[:-1]
+    cross = (x[:-1] * y[1:] - x[1:] * y[:-1])[same]
+    ring_area = (
+        np.abs(np.bincount(ring_of_point[:-1][same], weights=cross, minlength=ring_sizes.shape[0])) / 2
+    )
+    is_shell = np.zeros(ring_sizes.shape[0], bool)
+    is_shell[np.concatenate([[0], np.cumsum(rings_per_polygon)[:-1]])] = True
+    area = float(ring_area[is_shell].sum() - ring_area[~is_shell].sum())
+    if unproject is not None:
+        coords = np.column_stack(unproject(x, y))
     rings = shapely.linearrings(coords, indices=ring_of_point)
     polygon_of_ring = np.repeat(np.arange(rings_per_polygon.shape[0]), rings_per_polygon)
     polygons = shapely.polygons(rings, indices=polygon_of_ring)
-    return shapely.multipolygons(polygons)
+    return shapely.multipolygons(polygons), area

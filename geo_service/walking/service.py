@@ -207,21 +207,15 @@ def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], m
     with run_search(graph, sources, max(cost_levels), kind=kind) as found:
         edges = reached_edges(found.touched, found.n_touched, graph.indptr, graph.adj_edge,
                               found.space.edge_mark, sources.edge)  # fmt: skip
-        metric = contour_polygons(graph, found.dist, edges, sources.edge, sources.frac,
+        contours = contour_polygons(graph, found.dist, edges, sources.edge, sources.frac,
                                   np.column_stack([sources.x, sources.y]), cost_levels, settings.cell_m,
-                                  settings.corridor_m, settings.max_cells_side, edge_cost=costs)  # fmt: skip
-    out = []
-    for level, geom in zip(levels, metric, strict=True):
-        lonlat_geom = shapely.transform(geom, lambda xy: np.column_stack(graph.unproject(xy[:, 0], xy[:, 1])))
-        out.append(
-            Contour(
-                minutes=level if kind == "time" else None,
-                distance_m=level if kind == "distance" else None,
-                geometry=lonlat_geom,
-                area_m2=float(shapely.area(geom)),
-            )
-        )
-    return out
+                                  settings.corridor_m, settings.max_cells_side, edge_cost=costs,
+                                  unproject=graph.unproject)  # fmt: skip
+    return [
+        Contour(minutes=level if kind == "time" else None, distance_m=level if kind == "distance" else None,
+                geometry=geom, area_m2=area)
+        for level, (geom, area) in zip(levels, contours, strict=True)
+    ]  # fmt: skip
 
 
 def reachable_streets(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], minutes: float,

@@ -90,3 +90,16 @@ def test_pbf_check_rejects_truncated_and_foreign_files(tmp_path, helsinki_pbf) -
     foreign.write_text("<osm version='0.6'></osm>")
     with pytest.raises(InvalidPBF, match="not an OpenStreetMap PBF"):
         check_pbf(foreign)
+
+
+def test_underground_ways_are_flagged():
+    import pandas as pd
+
+    from geo_service.osm.rules import underground_mask
+
+    ways = pd.DataFrame({
+        "tunnel": ["yes", "building_passage", None, None, None, "culvert"],
+        "layer": [None, None, "-1", "1", None, None],
+        "level": [None, None, None, None, "-2;-1", None],
+    })  # fmt: skip
+    assert underground_mask(ways).tolist() == [True, False, True, False, True, True]

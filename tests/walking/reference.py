@@ -26,6 +26,16 @@ class Reference:
     length: np.ndarray
     lines: np.ndarray
     matrix: csr_matrix
+    underground: np.ndarray
+
+    def surface_main_nodes(self) -> np.ndarray:
+        """Nodes of the main piece of the network on a surface edge: points there snap onto that node
+        (an underground-only node would snap to the street above it)."""
+        reach = self.from_node(int(self.u[np.flatnonzero(~self.underground)[0]]))
+        on_surface = np.zeros(len(self.node_id), bool)
+        on_surface[self.u[~self.underground]] = True
+        on_surface[self.v[~self.underground]] = True
+        return np.flatnonzero(np.isfinite(reach) & on_surface)
 
     def index_of(self, osm_id: int) -> int:
         return int(np.searchsorted(self.node_id, osm_id))
@@ -42,7 +52,7 @@ def load_reference(db: Database, dataset: str = "helsinki") -> Reference:
         )
         nodes = cur.fetchall()
         cur.execute(
-            "SELECT u, v, length_m, steps, ST_AsBinary(geom) FROM walk_edges WHERE dataset = %s AND u <> v",
+            "SELECT u, v, length_m, steps, ST_AsBinary(geom), underground FROM walk_edges WHERE dataset = %s AND u <> v",
             (dataset,),
         )
         edges = cur.fetchall()
@@ -60,4 +70,5 @@ def load_reference(db: Database, dataset: str = "helsinki") -> Reference:
     # scipy drops explicit zeros: a zero-length edge (an elevator) keeps a vanishing cost instead
     matrix = csr_matrix((np.maximum(c[first], 1e-9), (a[first], b[first])), shape=(n, n))
     return Reference(node_id, np.array([x[1] for x in nodes]), np.array([x[2] for x in nodes]), u, v, cost, length,
-                     shapely.from_wkb([bytes(e[4]) for e in edges]), matrix)  # fmt: skip
+                     shapely.from_wkb([bytes(e[4]) for e in edges]), matrix,
+                     np.array([bool(e[5]) for e in edges]))  # fmt: skip

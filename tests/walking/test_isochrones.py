@@ -30,10 +30,8 @@ def _utm(geom: shapely.Geometry) -> shapely.Geometry:
 
 def _random_nodes(ref, count: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    # nodes of the main piece of the network: many reachable nodes per origin
-    reach = ref.from_node(0)
-    main = np.flatnonzero(np.isfinite(reach))
-    return rng.choice(main, size=count, replace=False)
+    # surface nodes of the main piece of the network: many reachable nodes per origin
+    return rng.choice(ref.surface_main_nodes(), size=count, replace=False)
 
 
 @pytest.mark.parametrize("minutes", [5.0, 10.0])

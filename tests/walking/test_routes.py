@@ -23,7 +23,7 @@ def ref(db):
 def test_route_cost_equals_dijkstra(db, ref):
     network = current_network(db)
     rng = np.random.default_rng(7)
-    main = np.flatnonzero(np.isfinite(ref.from_node(0)))
+    main = ref.surface_main_nodes()
     for a, b in rng.choice(main, size=(15, 2), replace=False):
         r = service.route(network, [ref.lon[a], ref.lat[a]], [ref.lon[b], ref.lat[b]])
         expected = ref.from_node(a)[b]
@@ -46,7 +46,7 @@ def test_route_between_points_on_one_edge(db, ref):
 def test_travel_matrix_matches_dijkstra(db, ref):
     network = current_network(db)
     rng = np.random.default_rng(5)
-    main = np.flatnonzero(np.isfinite(ref.from_node(0)))
+    main = ref.surface_main_nodes()
     src = rng.choice(main, 6, replace=False)
     dst = rng.choice(main, 40, replace=False)
     max_seconds = 600.0

@@ -1,0 +1,51 @@
+"""The printable guide map (便民生活服务圈导视图) of an area, as PNG or PDF."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from geo_service.api.deps import get_db
+from geo_service.db.pool import Database
+from geo_service.guide_map import service
+
+router = APIRouter(prefix="/api", tags=["life circles"])
+
+MEDIA = {"png": "image/png", "pdf": "application/pdf"}
+
+
+def _guide_map(
+    db: Database, code: str, fmt: Literal["png", "pdf"], lang: str, minutes: float, speed_kmh: float | None
+) -> Response:
+    body = service.guide_map(db, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
+    filename = f"guide-map-{code}.{fmt}"
+    return Response(body, media_type=MEDIA[fmt], headers={
+        "Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-cache"})  # fmt: skip
+
+
+CODE = Path(..., description="area code (any level; communities are the main case)")
+LANG = Query("zh", pattern="^(zh|en)$", description="legend and notes language: zh (default) or en")
+MINUTES = Query(service.DEFAULT_MINUTES, gt=0, le=60, description="walking time of the circle, minutes")
+SPEED = Query(None, gt=0, description="walking speed, km/h (default: the walking engine's, 4.5)")
+
+
+@router.get("/areas/{code}/guide-map.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})  # fmt: skip
+def guide_map_png(
+    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float | None = SPEED,
+    db: Database = Depends(get_db),
+) -> Response:  # fmt: skip
+    """A4 portrait at 300 dpi (2480 × 3508 px): boundary, the walking circle from the community service
+    centre, streets and buildings, facilities by category with a legend, scale bar, north arrow."""
+    return _guide_map(db, code, "png", lang, minutes, speed_kmh)
+
+
+@router.get("/areas/{code}/guide-map.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})  # fmt: skip
+def guide_map_pdf(
+    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float | None = SPEED,
+    db: Database = Depends(get_db),
+) -> Response:  # fmt: skip
+    """The same map as a one-page A4 PDF (vector; text searchable)."""
+    return _guide_map(db, code, "pdf", lang, minutes, speed_kmh)

@@ -1,0 +1,228 @@
+"""The guide map of an area: load from the store, walk from its service centre, project, render.
+
+Storage is WGS-84; the map is drawn in the area's metric CRS (:func:`geo_service.crs.metric_epsg`: UTM,
+or CGCS2000 Gauss–Krüger inside China), so lengths on the page are true to scale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+from pyproj import CRS, Proj, Transformer
+
+from geo_service.crs import metric_epsg
+from geo_service.db.pool import Database
+from geo_service.errors import InvalidInput, NotFound
+from geo_service.guide_map import render
+from geo_service.guide_map.render import Basemap, Facility, GuideMap, OriginKind
+from geo_service.guide_map.text import Lang
+from geo_service.osm.rules import FacilityRules
+from geo_service.settings import api_settings, import_settings, walking_settings
+from geo_service.store import areas
+from geo_service.store import guide_map as store
+from geo_service.walking.service import isochrones, speed_mps, travel_matrix
+
+DEFAULT_MINUTES = 15.0
+DETAIL_MAX_M_PER_MM = 25.0  # coarser than 1:25,000: no buildings or footpaths (they would be a grey smear)
+FOOTPATHS = ("footway", "path", "steps", "cycleway", "track", "bridleway", "trail", "corridor")
+
+
+@dataclass(frozen=True)
+class Origin:
+    lonlat: tuple[float, float]
+    kind: OriginKind
+    name: str | None = None
+
+
+def guide_map(
+    db: Database,
+    code: str,
+    fmt: Literal["png", "pdf"],
+    lang: Lang = "zh",
+    minutes: float = DEFAULT_MINUTES,
+    speed_kmh: float | None = None,
+    today: dt.date | None = None,
+) -> bytes:
+    """The printable guide map of area ``code`` as PNG or PDF bytes; NotFound for an unknown code.
+    ``speed_kmh`` None is the walking engine's default speed."""
+    return render.render(load_guide_map(db, code, lang, minutes, speed_kmh, today), fmt)
+
+
+def load_guide_map(
+    db: Database,
+    code: str,
+    lang: Lang = "zh",
+    minutes: float = DEFAULT_MINUTES,
+    speed_kmh: float | None = None,
+    today: dt.date | None = None,
+) -> GuideMap:
+    """Everything the page shows, in the area's metric CRS."""
+    walking = walking_settings()
+    speed_kmh = speed_mps(speed_kmh, walking) * 3.6  # InvalidInput (422) outside the engine's limits
+    if not 0 < minutes <= walking.max_minutes:
+        raise InvalidInput(
+            f"minutes must be more than 0 and at most {walking.max_minutes:g}, got {minutes:g}"
+        )
+    with db.cursor() as cur:
+        area = areas.current_area(cur, code)
+    if area is None:
+        raise NotFound(f"no area with code {code!r}")
+    boundary_ll = shapely.from_wkb(area["wkb"])
+    with db.cursor(dict_rows=False) as cur:
+        parents = store.ancestor_names(cur, code)
+        origin = _origin(cur, code, boundary_ll, lang)
+    circle_ll = walking_circle(db, origin.lonlat, minutes, speed_kmh)
+
+    centre = boundary_ll.centroid
+    epsg = metric_epsg(centre.x, centre.y)
+    to_metric = Transformer.from_crs(4326, epsg, always_xy=True)
+    project = _projector(to_metric)
+    boundary = project(boundary_ll)
+    circle = project(circle_ll) if circle_ll is not None else None
+    content = shapely.union_all([boundary, circle]) if circle is not None else boundary
+    view = render.view_extent(content.bounds)
+    m_per_mm = (view[2] - view[0]) / render.MAP_MM[2]
+    box_ll = Transformer.from_crs(epsg, 4326, always_xy=True).transform_bounds(*view)
+    basemap, facility_rows = _load_view(db, box_ll, epsg, m_per_mm)
+
+    ox, oy = to_metric.transform(*origin.lonlat)
+    facilities = _facilities(db, facility_rows, origin, (ox, oy), boundary, circle, minutes, speed_kmh, lang)
+    north_deg, scale = _north_and_scale(epsg, centre.x, centre.y)
+    settings = import_settings()
+    when = today or dt.datetime.now(ZoneInfo(api_settings().timezone)).date()
+    return GuideMap(
+        lang=lang, area_name=area["name"], area_level=area["level"], boundary=boundary, view=view,
+        origin=(ox, oy), origin_kind=origin.kind, origin_name=origin.name, circle=circle, minutes=minutes,
+        speed_kmh=speed_kmh, facilities=facilities,
+        category_labels=FacilityRules.load(settings.facility_rules).labels(lang), basemap=basemap,
+        crs_name=CRS.from_epsg(epsg).name, epsg=epsg, date=when.isoformat(), parents=parents,
+        north_deg=north_deg, scale_factor=scale, demo=_is_demo(area), no_network=circle is None,
+    )  # fmt: skip
+
+
+def walking_circle(
+    db: Database, origin: tuple[float, float], minutes: float, speed_kmh: float
+) -> shapely.Geometry | None:
+    """The ``minutes`` walking contour from ``origin`` (WGS-84), or None when no network is near it
+    (minutes and speed are checked before, so the engine's InvalidInput can only mean that)."""
+    try:
+        contours = isochrones(db, origins=[origin], minutes=[minutes], speed_kmh=speed_kmh, crs="wgs84")
+    except InvalidInput:  # the origin is too far from any walkable edge
+        return None
+    geometry = contours[0].geometry if contours else None
+    return None if geometry is None or geometry.is_empty else geometry
+
+
+def _origin(cur: Any, code: str, boundary: shapely.Geometry, lang: Lang) -> Origin:
+    centres = store.community_centres(cur, code)
+    if centres:
+        c = centres[0]
+        return Origin((c["lon"], c["lat"]), "community_center", _name(c, lang))
+    point = store.network_point(cur, code)
+    if point is not None:
+        return Origin(point, "network_point")
+    inside = boundary.point_on_surface()
+    return Origin((inside.x, inside.y), "area_point")
+
+
+def _name(row: dict[str, Any], lang: Lang) -> str | None:
+    """The facility's name in ``lang`` when OSM has one (name:zh / name:en), else its name."""
+    return row.get(f"name_{lang}") or row.get("name") or None
+
+
+def _projector(transformer: Transformer) -> Callable[[shapely.Geometry], shapely.Geometry]:
+    def project(geom: shapely.Geometry) -> shapely.Geometry:
+        return shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+
+    return project
+
+
+def _load_view(
+    db: Database, box_ll: tuple[float, float, float, float], epsg: int, m_per_mm: float
+) -> tuple[Basemap, list[dict[str, Any]]]:
+    detail = m_per_mm <= DETAIL_MAX_M_PER_MM
+    simplify_m = 0.08 * m_per_mm  # under a tenth of a millimetre on paper
+    with db.cursor(dict_rows=False) as cur:
+        rows = store.basemap(cur, box_ll, epsg, simplify_m, () if detail else ("building",),
+                             () if detail else FOOTPATHS)  # fmt: skip
+        roads = [(cls, name, wkb) for kind, cls, name, wkb in rows if kind == "road"]
+        if not roads:
+            roads = store.walk_edges(cur, box_ll, epsg, simplify_m)
+            if not detail:
+                roads = [r for r in roads if r[0] not in FOOTPATHS]
+        facility_rows = store.facilities(cur, box_ll, epsg)
+    geoms = shapely.from_wkb([wkb for *_rest, wkb in rows])
+    kinds = [kind for kind, *_rest in rows]
+    road_geoms = shapely.from_wkb([wkb for *_rest, wkb in roads])
+    basemap = Basemap(
+        roads=[(cls, name, g) for (cls, name, _), g in zip(roads, road_geoms, strict=True)],
+        buildings=[g for k, g in zip(kinds, geoms, strict=True) if k == "building"],
+        water=[g for k, g in zip(kinds, geoms, strict=True) if k == "water"],
+        green=[g for k, g in zip(kinds, geoms, strict=True) if k == "green"],
+        rail=[(row[1], g) for row, g in zip(rows, geoms, strict=True) if row[0] == "rail"],
+    )
+    return basemap, facility_rows
+
+
+def _facilities(
+    db: Database,
+    rows: list[dict[str, Any]],
+    origin: Origin,
+    origin_xy: tuple[float, float],
+    boundary: shapely.Geometry,
+    circle: shapely.Geometry | None,
+    minutes: float,
+    speed_kmh: float,
+    lang: Lang,
+) -> list[Facility]:
+    if not rows:
+        return []
+    xs = np.array([r["x"] for r in rows])
+    ys = np.array([r["y"] for r in rows])
+    in_area = shapely.contains_xy(boundary, xs, ys)
+    walk = _walk_seconds(db, origin, rows, minutes, speed_kmh) if circle is not None else {}
+    straight = np.hypot(xs - origin_xy[0], ys - origin_xy[1])
+    # Within the circle: inside the contour, or timed within the limit. The time alone misses a shop whose
+    # nearest edge is an underground service tunnel (snapped there, reached the long way round); the contour
+    # alone misses one inside a building, in a hole of the contour (block interiors are not walkable).
+    limit_s = minutes * 60.0
+    inside = shapely.contains_xy(circle, xs, ys) if circle is not None else np.zeros(len(rows), bool)
+    return [
+        Facility(category=r["category"], name=_name(r, lang), xy=(float(xs[i]), float(ys[i])),
+                 in_circle=bool(inside[i]) or walk.get(i, math.inf) <= limit_s, in_area=bool(in_area[i]),
+                 walk_seconds=walk.get(i), distance_m=float(straight[i]))
+        for i, r in enumerate(rows)
+    ]  # fmt: skip
+
+
+def _walk_seconds(
+    db: Database, origin: Origin, rows: list[dict[str, Any]], minutes: float, speed_kmh: float
+) -> dict[int, float]:
+    """Walking seconds from the origin to each facility (row index → seconds), up to twice ``minutes``
+    (so a category missing from the circle still names its nearest one with a time)."""
+    targets = np.array([[r["lon"], r["lat"]] for r in rows])
+    matrix = travel_matrix(db, np.array([origin.lonlat]), targets, max_seconds=2 * minutes * 60,
+                           speed_kmh=speed_kmh)  # fmt: skip
+    return {int(col): float(s) for col, s in zip(matrix.cols, matrix.seconds, strict=True)}
+
+
+def _north_and_scale(epsg: int, lon: float, lat: float) -> tuple[float, float]:
+    """True north as degrees clockwise from the map's up, and the CRS's point scale factor, at (lon, lat)."""
+    factors = Proj(CRS.from_epsg(epsg)).get_factors(lon, lat)
+    to_metric = Transformer.from_crs(4326, epsg, always_xy=True)
+    x0, y0 = to_metric.transform(lon, lat)
+    x1, y1 = to_metric.transform(lon, lat + 0.01)
+    north = math.degrees(math.atan2(x1 - x0, y1 - y0))
+    return north, float(factors.meridional_scale)
+
+
+def _is_demo(area: dict[str, Any]) -> bool:
+    props = area.get("properties") or {}
+    return bool(props.get("demo")) or area.get("source") == "demo"
