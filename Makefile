@@ -63,6 +63,7 @@ bench: setup bench-tiles
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/incidents_import.py
 	$(BIN)/python bench/geocode_ranking.py
+	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/guide_map.py
 
 # tipg (the tile-server peer) lives in its own virtualenv so its pins never meet ours; h2load

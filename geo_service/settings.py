@@ -335,3 +335,46 @@ class LifeCircleSettings(BaseSettings):
 @lru_cache
 def life_circle_settings() -> LifeCircleSettings:
     return LifeCircleSettings()
+
+
+class SitingSettings(BaseSettings):
+    """Facility siting (POST /api/siting): input limits, default inputs and the MILP solver."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_SITING_", extra="ignore")
+
+    max_demand: int = Field(default=50_000, ge=1, description="most demand points per request")
+    max_candidates: int = Field(default=5_000, ge=1, description="most candidate sites per request")
+    max_fixed: int = Field(default=5_000, ge=0, description="most fixed (existing) sites per request")
+    max_minutes: float = Field(default=60.0, gt=0, description="longest walking-time cutoff, minutes")
+    candidate_categories: list[str] = Field(
+        default=["community_center", "elderly_care", "canteen", "post"],
+        description="facility categories that are default candidates: service centres and kindred public "
+        "places that host rest stations",
+    )
+    same_site_m: float = Field(
+        default=5.0,
+        ge=0,
+        description="a candidate this close to a fixed site (or with its id) is that site and is excluded, m",
+    )
+    time_limit_s: float = Field(
+        default=30.0, gt=0, description="HiGHS time limit when a request names none, s"
+    )
+    max_time_limit_s: float = Field(
+        default=300.0, gt=0, description="largest time limit a request may ask, s"
+    )
+    mip_rel_gap: float = Field(
+        default=0.0, ge=0, le=1, description="relative MIP gap at which the solver stops and reports optimal"
+    )
+    unserved_factor: float = Field(
+        default=1.0,
+        ge=1,
+        description="p-median: demand no open site reaches within the cutoff costs this × the cutoff",
+    )
+    reduction_work_limit: int = Field(
+        default=50_000_000, ge=0, description="largest sparse product a dominance reduction may cost"
+    )
+
+
+@lru_cache
+def siting_settings() -> SitingSettings:
+    return SitingSettings()

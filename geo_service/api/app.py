@@ -37,6 +37,7 @@ from geo_service.api.routers import (
     tiles,
     walking,
 )
+from geo_service.api.routers import siting as siting_routes
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
@@ -169,6 +170,7 @@ def create_app(
         guide_map,
     ):
         app.include_router(module.router)
+    app.include_router(siting_routes.router)
 
     assets = web_assets_dir(api_settings)
     if assets is not None:
