@@ -63,6 +63,8 @@ bench: setup bench-tiles
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/incidents_import.py
 	$(BIN)/python bench/geocode_ranking.py
+	$(BIN)/python bench/isochrones.py
+	$(BIN)/python bench/life_circle.py
 	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/guide_map.py
 
