@@ -435,6 +435,25 @@ def create_area(db: Database, feature: Any, principal: Principal, *, auto_number
         return _single_result(cur, planned, written)
 
 
+def _updated_feature(row: dict[str, Any], feature: Feature) -> Feature:
+    """The current version ``row`` with the properties and geometry ``feature`` gives (the rest kept)."""
+    code = row["code"]
+    base = area_feature(row)
+    props = {k: v for k, v in base["properties"].items() if k in ("name", "level", "parent_code", "households",
+                                                                   "population", "workers")}  # fmt: skip
+    props |= {k: v for k, v in (row.get("properties") or {}).items()}
+    given = feature.get("properties") or {}
+    if not isinstance(given, dict):
+        raise InvalidInput("properties must be an object")
+    if given.get("code") not in (None, code):
+        raise InvalidInput(
+            f"properties.code {given['code']!r} differs from the path {code!r}; codes do not change"
+        )
+    props |= given
+    props["code"] = code
+    return {"type": "Feature", "properties": props, "geometry": feature.get("geometry") or base["geometry"]}
+
+
 def update_area(db: Database, code: str, feature: Any, principal: Principal, *, if_match: int | None = None,
                 settings: GridSettings | None = None) -> WriteResult:  # fmt: skip
     """Replace the current version of ``code``; properties left out keep their current values, and a missing
@@ -453,26 +472,86 @@ def update_area(db: Database, code: str, feature: Any, principal: Principal, *, 
         row = store.current_area(cur, code)
     if row is None:
         get_area(db, code)  # raises the right 404
-    base = area_feature(row)
-    props = {k: v for k, v in base["properties"].items() if k in ("name", "level", "parent_code", "households",
-                                                                   "population", "workers")}  # fmt: skip
-    props |= {k: v for k, v in (row.get("properties") or {}).items()}
-    given = feature.get("properties") or {}
-    if not isinstance(given, dict):
-        raise InvalidInput("properties must be an object")
-    if given.get("code") not in (None, code):
-        raise InvalidInput(
-            f"properties.code {given['code']!r} differs from the path {code!r}; codes do not change"
-        )
-    props |= given
-    props["code"] = code
-    merged = {"type": "Feature", "properties": props, "geometry": feature.get("geometry") or base["geometry"]}
+    merged = _updated_feature(row, feature)
     problems: list[Problem] = []
     drafts = _drafts([merged], problems, row["source"])
     _raise_problems(problems)
     expected = {code: if_match} if if_match is not None else None
     with db.cursor() as cur:
         planned = _plan(cur, drafts, problems, settings, mode="update", expected=expected)
+        _raise_problems(problems)
+        written = _write(cur, planned, principal, ImportReport())
+        return _single_result(cur, planned, written)
+
+
+def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Principal, *,
+                feature: Feature | None = None, if_match: int | None = None,
+                versions: dict[str, int] | None = None, settings: GridSettings | None = None) -> WriteResult:  # fmt: skip
+    """Merge the areas ``absorb`` into ``code`` in one transaction: their versions are closed (change
+    ``merge``; codes never reused) and ``code`` gets a new version whose boundary is ``feature``'s geometry
+    or, without one, the union — which must then be one piece. Households, population and workers on record
+    add up when every merged area has them. All or nothing.
+
+    Raises
+    ------
+    NotFound, PreconditionFailed (``if_match`` for ``code``, ``versions`` for the absorbed)
+    InvalidInput
+        Not the same level and parent, a union in several pieces, or the new boundary's own problems.
+    Conflict
+        An absorbed area still has current children.
+    """
+    settings = settings or grid_settings()
+    absorb = list(dict.fromkeys(absorb))
+    if not absorb or code in absorb:
+        raise InvalidInput("absorb must list one or more other codes to merge into this one")
+    if feature is not None and (not isinstance(feature, dict) or feature.get("type") != "Feature"):
+        raise InvalidInput("feature must be a GeoJSON Feature (its geometry is the merged boundary)")
+    with db.cursor() as cur:
+        store.lock_codes(cur, [code, *absorb])
+        keep = store.current_area(cur, code, for_update=True)
+        if keep is None:
+            get_area(db, code)
+        rows = []
+        for other in absorb:
+            row = store.current_area(cur, other, for_update=True)
+            if row is None:
+                raise NotFound(f"no current area {other}")
+            rows.append(row)
+        for row, asked in ((keep, if_match), *((r, (versions or {}).get(r["code"])) for r in rows)):
+            if asked is not None and asked != row["version"]:
+                raise PreconditionFailed(
+                    f"stale version: {row['code']} is at version {row['version']}, not {asked}"
+                )
+        for row in rows:
+            if (row["level"], row["parent_code"]) != (keep["level"], keep["parent_code"]):
+                raise InvalidInput(f"{row['code']} is not a {keep['level']} under {keep['parent_code']}: only "
+                                   "siblings merge")  # fmt: skip
+            kids = store.children(cur, row["code"])
+            if kids:
+                raise Conflict(f"{row['code']} still has {len(kids)} current children; move them first")
+        together = [keep, *rows]
+        union = shapely.union_all([shapely.from_wkb(r["wkb"]) for r in together])
+        given = feature or {"type": "Feature", "properties": {}}
+        if given.get("geometry") is None:
+            pieces = len(union.geoms) if hasattr(union, "geoms") else 1
+            if pieces != 1:
+                raise InvalidInput(f"the merged areas do not touch: their union has {pieces} pieces")
+            given = {**given, "geometry": to_geojson(union)}
+        sums: dict[str, Any] = {}
+        for key in ("households", "population"):
+            values = [r[key] for r in together]
+            sums[key] = sum(values) if all(v is not None for v in values) else None
+        sums["workers"] = [w for r in together for w in (r["workers"] or [])]
+        props = {**sums, **(given.get("properties") or {})}
+        merged = _updated_feature(keep, {**given, "properties": props})
+        for row in rows:
+            store.close_version(cur, row["id"], principal.actor, "merge")
+            audit.record(cur, actor=principal.actor, role=principal.role, action="merge", entity="area",
+                         entity_id=row["code"], detail={"version": row["version"], "into": code})  # fmt: skip
+        problems: list[Problem] = []
+        drafts = _drafts([merged], problems, keep["source"])
+        _raise_problems(problems)
+        planned = _plan(cur, drafts, problems, settings, mode="update", expected={code: keep["version"]})
         _raise_problems(problems)
         written = _write(cur, planned, principal, ImportReport())
         return _single_result(cur, planned, written)

@@ -166,7 +166,7 @@ def _returning_id(cur: Cursor) -> int:
 
 
 def close_version(cur: Cursor, area_id: int, actor: str | None, change: str) -> Any:
-    """Close a current version (``change`` is 'update' or 'delete') and return its ``valid_to``.
+    """Close a current version (``change`` is 'update', 'delete' or 'merge') and return its ``valid_to``.
 
     ``valid_to`` is the transaction time, or the version's own start when that is later (a writer that
     waited on a lock may have started before the version it closes was opened); the next version opens at

@@ -198,6 +198,35 @@ def delete_grid(
     return Response(status_code=204)
 
 
+class MergeBody(BaseModel):
+    absorb: list[str] = Field(
+        ..., min_length=1, description="codes of the sibling areas merged into this one"
+    )
+    versions: dict[str, int] | None = Field(
+        default=None, description="code → the version you read (412 when stale)"
+    )
+    feature: dict[str, Any] | None = Field(
+        default=None,
+        description="a Feature whose geometry (and properties) the merged area takes; default: the union",
+    )
+
+
+@router.post("/grids/{code}/merge")
+def merge_grids(
+    code: str,
+    body: MergeBody,
+    response: Response,
+    if_match: str | None = Header(None, description='the ETag of this area you read, e.g. "3"'),
+    db: Database = Depends(get_db),
+    principal: Principal = Depends(planner),
+) -> dict[str, Any]:
+    """Merge sibling areas into this one in one transaction: theirs close (change `merge`), this one gets the
+    union (or the given boundary) as a new version. Nothing changes on any problem; stale versions are 412."""
+    result = service.merge_areas(db, code, body.absorb, principal, feature=body.feature,
+                                 if_match=parse_if_match(if_match), versions=body.versions)  # fmt: skip
+    return _written(response, result)
+
+
 @router.get("/grids/{code}/history")
 def grid_history(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
     """Every version, oldest first, with ``valid_from``/``valid_to``, who changed it and who closed it."""

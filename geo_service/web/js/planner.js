@@ -52,7 +52,6 @@ addStrings({
     "pl.merge.apart": "两个区域不相邻（合并后仍是 {n} 块），无法合并。",
     "pl.merge.parent": "只能合并同一上级下的区域。",
     "pl.merge.ready": "合并 {a} 与 {b}：{b} 将被注销，{a} 扩大为合并后的范围。",
-    "pl.merge.undo": "合并失败，已恢复 {code}：{detail}",
     "pl.parent.none": "（无上级）",
     "pl.stats.area": "面积",
     "pl.stats.households": "户数",
@@ -131,7 +130,6 @@ addStrings({
     "pl.merge.apart": "The two areas do not touch (the union has {n} parts): cannot merge.",
     "pl.merge.parent": "Only areas under the same parent can be merged.",
     "pl.merge.ready": "Merge {a} and {b}: {b} is closed and {a} grows to the union.",
-    "pl.merge.undo": "Merge failed; {code} was restored: {detail}",
     "pl.parent.none": "(no parent)",
     "pl.stats.area": "Area",
     "pl.stats.households": "Households",
@@ -745,22 +743,18 @@ async function saveSplit(draft) {
 }
 
 async function saveMerge(draft) {
+  // one request, one transaction: the partner closes and this area takes the union (or the edited boundary)
   const [feature] = draft.features();
   const code = feature.properties.code;
-  const partner = draft.partner.feature;
-  const partnerCode = partner.properties.code;
-  const closed = checkWrite(
-    await api(`/api/grids/${encodeURIComponent(partnerCode)}`, { method: "DELETE", auth: true, headers: { "If-Match": draft.partner.etag } }),
-    partnerCode, "/api/grids/{code}",
+  const partnerCode = draft.partner.feature.properties.code;
+  const result = checkWrite(
+    await api(`/api/grids/${encodeURIComponent(code)}/merge`, {
+      method: "POST", auth: true, headers: { "If-Match": state.selected.etag },
+      body: { absorb: [partnerCode], versions: { [partnerCode]: versionOf(draft.partner.etag) }, feature },
+    }),
+    code, "/api/grids/{code}/merge",
   );
-  if (!closed) return null;
-  const grown = await api(`/api/grids/${encodeURIComponent(code)}`, { method: "PUT", body: feature, auth: true, headers: { "If-Match": state.selected.etag } });
-  if (grown.ok) return { code, version: grown.data.version, snapped: grown.data.snapped_vertices };
-  // put the partner back (the same land restores its code) so a failed merge changes nothing
-  const restored = await api("/api/grids", { method: "POST", auth: true, body: { type: "Feature", properties: coreProperties(partner.properties), geometry: partner.geometry } });
-  checkWrite(grown, code, "/api/grids/{code}");
-  if (grown.status !== 412) notify(t("pl.merge.undo", { code: partnerCode, detail: restored.ok ? detailText(grown.data) : detailText(restored.data) }), "error");
-  return null;
+  return result && { code, version: result.data.version, snapped: result.data.snapped_vertices };
 }
 
 async function afterSave({ code, version, snapped }) {
