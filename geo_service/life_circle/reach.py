@@ -21,6 +21,7 @@ import numpy as np
 from geo_service.walking import search
 from geo_service.walking.graph import WalkGraph
 from geo_service.walking.network import Located, WalkNetwork
+from geo_service.walking.paths import arrive
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,8 @@ def category_reach(graph: WalkGraph, kind: str, src_edge: np.ndarray, src_frac: 
     label = np.full(n, -1, np.int64)
     pred = np.full(n, search.NO_EDGE, np.int64)
     touched = np.empty(max(n, 1), np.int64)
-    edge_cost, adj_cost = graph.costs(kind)
-    nodes = np.concatenate([graph.edge_u[src_edge], graph.edge_v[src_edge]]).astype(np.int64)
-    cost = np.concatenate([src_frac * edge_cost[src_edge], (1 - src_frac) * edge_cost[src_edge]])
-    length = np.concatenate(
-        [src_frac * graph.edge_len_m[src_edge], (1 - src_frac) * graph.edge_len_m[src_edge]]
-    )
-    labels = np.concatenate([src_facility, src_facility]).astype(np.int64)
+    nodes, cost, length, labels = graph.source_arrays(kind, src_edge, src_frac, src_facility)
+    adj_cost = graph.costs(kind)[1]
     search.dijkstra(graph.indptr, graph.adj_node, adj_cost, graph.adj_len, graph.adj_edge, nodes, cost, length,
                     labels, float(limit), np.empty(0, np.int64), dist, metres, label, pred, touched)  # fmt: skip
     return CategoryReach(dist, metres, label, src_edge, src_frac, src_facility)
@@ -92,25 +88,9 @@ def reach_points(
     graph: WalkGraph, kind: str, reach: CategoryReach, edge: np.ndarray, frac: np.ndarray
 ) -> PointReach:
     """The reach of points at ``frac`` along ``edge`` of ``graph`` (edge -1: not on it)."""
-    edge_cost = graph.costs(kind)[0]
-    on = edge >= 0
-    e = np.where(on, edge, 0)
-    c, length = edge_cost[e], graph.edge_len_m[e]
-    u, v = graph.edge_u[e], graph.edge_v[e]
-    via_u = reach.dist[u] + frac * c
-    via_v = reach.dist[v] + (1 - frac) * c
-    use_v = via_v < via_u
-    cost = np.where(on, np.where(use_v, via_v, via_u), np.inf)
-    finite = np.isfinite(cost)
-    metres = np.where(finite, np.where(use_v, reach.metres[v] + (1 - frac) * length,
-                                       reach.metres[u] + frac * length), np.inf)  # fmt: skip
-    facility = np.where(finite, np.where(use_v, reach.facility[v], reach.facility[u]), -1)
-    for i in np.flatnonzero(on & np.isin(edge, reach.src_edge)):
-        for s in np.flatnonzero(reach.src_edge == edge[i]):
-            step = abs(frac[i] - reach.src_frac[s])
-            if step * c[i] < cost[i]:
-                cost[i], metres[i], facility[i] = step * c[i], step * length[i], reach.src_facility[s]
-    return PointReach(cost, metres, facility.astype(np.int64))
+    got = arrive(graph, graph.costs(kind)[0], reach.dist, reach.metres, reach.facility, reach.src_edge,
+                 reach.src_frac, reach.src_facility, edge, frac)  # fmt: skip
+    return PointReach(got.cost, got.metres, got.source)
 
 
 @dataclass

@@ -139,12 +139,15 @@ def life_circle(db: Database, ctx: LifeCircleContext, lon: float, lat: float, pr
     index = reach_index(db, ctx)
     located = walking.snap_points(index.network, point, ctx.walking)
     fac = index.facilities
+    reach = {
+        c: index.points(located, c, prof.kind) for c in prof.categories
+    }  # once, though levels share some
     levels = []
     for level in prof.levels:
         limit = prof.limit_m(level)
         categories = []
         for category in level.categories:
-            got = index.points(located, category, prof.kind)
+            got = reach[category]
             cost, metres, f = float(got.cost[0]), float(got.metres[0]), int(got.facility[0])
             nearest = None
             if f >= 0:

@@ -98,6 +98,16 @@ class WalkGraph:
             return self.edge_len_m, self.adj_len
         raise ValueError(f"unknown search kind {kind!r}")
 
+    def source_arrays(self, kind: str, edge: np.ndarray, frac: np.ndarray, label: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """Search sources for points at ``frac`` along ``edge``: both ends of each edge with the partial cost
+        and metres to reach them, and each point's ``label`` — nodes, costs, metres, labels."""
+        edge_cost = self.costs(kind)[0]
+        nodes = np.concatenate([self.edge_u[edge], self.edge_v[edge]]).astype(np.int64)
+        cost = np.concatenate([frac * edge_cost[edge], (1 - frac) * edge_cost[edge]])
+        metres = np.concatenate([frac * self.edge_len_m[edge], (1 - frac) * self.edge_len_m[edge]])
+        return nodes, cost, metres, np.concatenate([label, label]).astype(np.int64)
+
     def project(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """WGS-84 degrees → this graph's metric CRS (metres)."""
         x, y = self.to_metric.transform(np.asarray(lon, float), np.asarray(lat, float))

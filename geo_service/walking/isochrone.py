@@ -32,9 +32,6 @@ from numba import njit
 
 from geo_service.walking.graph import WalkGraph
 
-# Samples one cell apart; several in one cell keep the cheapest (the disc is stamped from the cell centre).
-SAMPLE_STEP_CELLS = 1.0
-
 
 @dataclass(frozen=True)
 class RasterSpec:
@@ -205,6 +202,7 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
         edge_cost = graph.edge_cost
     limit = float(max(levels))
     g = graph
+    # samples one cell apart; several in one cell keep the cheapest (its disc is stamped from the cell centre)
     px, py, pt = samples(edges, g.edge_u, g.edge_v, edge_cost, dist, g.vert_offset, g.vert_x, g.vert_y,
                          g.vert_along, g.edge_line_len, origin_edge, origin_frac, limit, cell_m)  # fmt: skip
     # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
@@ -224,11 +222,10 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     seeded = np.empty(nx * ny, np.int64)
     n_seeded = seed(px, py, pt, seeds, nx, x0, y0, cell, seeded)
     offsets, penalty = disc(spec, nx)
-    flat = np.full(nx * ny, np.inf)
+    # cells no disc reaches hold a value above every level (contourpy wants finite values)
+    flat = np.full(nx * ny, 2.0 * limit + 1e6)
     dilate(seeds, seeded, n_seeded, offsets, penalty, flat)
     field = flat.reshape(ny, nx)
-    big = 2.0 * limit + 1e6
-    field[~np.isfinite(field)] = big
     # traced in cell units (cheaper for contourpy than coordinate arrays), then scaled into place
     generator = contourpy.contour_generator(
         z=field, fill_type=contourpy.FillType.OuterOffset, name="serial", corner_mask=False

@@ -64,17 +64,6 @@ class Sources:
     x: np.ndarray
     y: np.ndarray
 
-    def arrays(
-        self, graph: WalkGraph, kind: str = "time"
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Source nodes, initial costs, initial metres and labels: both ends of each edge."""
-        e, f = self.edge, self.frac
-        edge_cost = graph.costs(kind)[0]
-        nodes = np.concatenate([graph.edge_u[e], graph.edge_v[e]])
-        cost = np.concatenate([f * edge_cost[e], (1 - f) * edge_cost[e]])
-        metres = np.concatenate([f * graph.edge_len_m[e], (1 - f) * graph.edge_len_m[e]])
-        return nodes.astype(np.int64), cost, metres, np.concatenate([self.label, self.label]).astype(np.int64)
-
 
 @dataclass(frozen=True)
 class Search:
@@ -108,7 +97,7 @@ def run_search(graph: WalkGraph, sources: Sources, limit: float, goal: np.ndarra
     block reads the result, which is cleared when it ends. ``kind`` ``time`` costs effective metres (steps
     slower; ÷ speed = seconds), ``distance`` plain metres."""
     space = workspace(graph)
-    nodes, cost, metres, labels = sources.arrays(graph, kind)
+    nodes, cost, metres, labels = graph.source_arrays(kind, sources.edge, sources.frac, sources.label)
     goal_arr = np.empty(0, np.int64) if goal is None else np.asarray(goal, np.int64)
     adj_cost = graph.costs(kind)[1]
     n = search.dijkstra(graph.indptr, graph.adj_node, adj_cost, graph.adj_len, graph.adj_edge, nodes,
@@ -138,10 +127,6 @@ class WalkNetwork:
     def __init__(self, revision: int, graphs: list[WalkGraph]) -> None:
         self.revision = revision
         self.graphs = graphs
-
-    @property
-    def empty(self) -> bool:
-        return not any(g.n_edges for g in self.graphs)
 
     def snap(self, lon: np.ndarray, lat: np.ndarray, max_snap_m: float) -> Located:
         """Snap WGS-84 points onto the nearest edge of whichever graph is nearest (within ``max_snap_m``)."""

@@ -29,34 +29,42 @@ class Arrival:
     metres: np.ndarray
 
 
-def best_arrival(found: Search, edge: np.ndarray, frac: np.ndarray) -> Arrival:
-    """How cheaply ``found`` reaches points at ``frac`` along ``edge`` (arrays; edge -1 = not on the network)."""
-    g = found.graph
+def arrive(graph: WalkGraph, edge_cost: np.ndarray, dist: np.ndarray, along_m: np.ndarray, label: np.ndarray,
+           src_edge: np.ndarray, src_frac: np.ndarray, src_label: np.ndarray, edge: np.ndarray,
+           frac: np.ndarray) -> Arrival:  # fmt: skip
+    """How cheaply a search (per-node ``dist``, ``along_m``, ``label``, from sources at ``src_frac`` along
+    ``src_edge``) reaches points at ``frac`` along ``edge`` (arrays; edge -1 = not on the network)."""
     edge = np.asarray(edge, np.int64)
     frac = np.asarray(frac, float)
     on = edge >= 0
     e = np.where(on, edge, 0)
-    cost_e = found.edge_cost[e]
-    len_e = g.edge_len_m[e]
-    u, v = g.edge_u[e], g.edge_v[e]
-    dist, along, label = found.dist, found.space.along_m, found.space.label
+    cost_e = edge_cost[e]
+    len_e = graph.edge_len_m[e]
+    u, v = graph.edge_u[e], graph.edge_v[e]
     via_u = dist[u] + frac * cost_e
     via_v = dist[v] + (1 - frac) * cost_e
     use_v = via_v < via_u
     cost = np.where(on, np.where(use_v, via_v, via_u), np.inf)
     via = np.where(use_v, VIA_V, VIA_U).astype(np.int64)
     finite = np.isfinite(cost)
-    metres = np.where(finite, np.where(use_v, along[v] + (1 - frac) * len_e, along[u] + frac * len_e), np.inf)
+    metres = np.where(
+        finite, np.where(use_v, along_m[v] + (1 - frac) * len_e, along_m[u] + frac * len_e), np.inf
+    )
     source = np.where(finite, np.where(use_v, label[v], label[u]), -1).astype(np.int64)
-    src = found.sources
-    shared = np.flatnonzero(on & np.isin(edge, src.edge))
-    for i in shared:
-        for s in np.flatnonzero(src.edge == edge[i]):
-            step = abs(frac[i] - src.frac[s])
+    for i in np.flatnonzero(on & np.isin(edge, src_edge)):
+        for s in np.flatnonzero(src_edge == edge[i]):
+            step = abs(frac[i] - src_frac[s])
             direct = step * cost_e[i]
             if direct < cost[i]:
-                cost[i], via[i], source[i], metres[i] = direct, DIRECT, src.label[s], step * len_e[i]
+                cost[i], via[i], source[i], metres[i] = direct, DIRECT, src_label[s], step * len_e[i]
     return Arrival(cost, via, source, metres)
+
+
+def best_arrival(found: Search, edge: np.ndarray, frac: np.ndarray) -> Arrival:
+    """:func:`arrive` for a finished :func:`~geo_service.walking.network.run_search`."""
+    src = found.sources
+    return arrive(found.graph, found.edge_cost, found.dist, found.space.along_m, found.space.label, src.edge,
+                  src.frac, src.label, edge, frac)  # fmt: skip
 
 
 def reachable_pieces(found: Search, e: int, limit: float) -> list[tuple[float, float, float, float]]:

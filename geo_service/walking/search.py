@@ -141,27 +141,3 @@ def dijkstra(
 def reset(dist: np.ndarray, touched: np.ndarray, n_touched: int) -> None:
     for i in range(n_touched):
         dist[touched[i]] = np.inf
-
-
-@njit(cache=True, nogil=True)
-def cost_at_points(
-    dist: np.ndarray,
-    edge_u: np.ndarray,
-    edge_v: np.ndarray,
-    edge_cost: np.ndarray,
-    point_edge: np.ndarray,
-    point_frac: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """Cost to points lying on edges (``point_frac`` of the way from u to v): the cheaper of arriving
-    through either end. Points not snapped (edge < 0) get +inf. Paths that stay on one edge (the source
-    point on the same edge) are the caller's business."""
-    for i in range(point_edge.shape[0]):
-        e = point_edge[i]
-        if e < 0:
-            out[i] = np.inf
-            continue
-        f = point_frac[i]
-        via_u = dist[edge_u[e]] + f * edge_cost[e]
-        via_v = dist[edge_v[e]] + (1.0 - f) * edge_cost[e]
-        out[i] = via_u if via_u < via_v else via_v
