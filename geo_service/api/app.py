@@ -38,10 +38,10 @@ from geo_service.api.routers import (
     walking,
 )
 from geo_service.api.routers import siting as siting_routes
+from geo_service.clock import Clock
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
-from geo_service.incidents.clock import Clock
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
 from geo_service.life_circle import service as life_circles
@@ -97,7 +97,8 @@ def create_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
-    ``clock`` is the incident services' time source (tests inject one to move time forward)."""
+    ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
+    inject a fixed one so they hold at any hour."""
     db_settings = db_settings or DatabaseSettings()
     api_settings = api_settings or APISettings()
     map_settings = map_settings or MapSettings()
@@ -140,7 +141,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.api_settings = api_settings
-    app.state.station_context = StationContext.create(api_settings.timezone)
+    app.state.station_context = StationContext.create(api_settings.timezone, clock=clock)
     app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
     app.state.life_circle_context = LifeCircleContext.create(facility_rules=app.state.facility_rules)
     app.state.db_settings = db_settings

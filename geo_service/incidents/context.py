@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from geo_service.clock import Clock, system_clock
 from geo_service.db.pool import Database
 from geo_service.incidents.categories import Classification, load_classification
-from geo_service.incidents.clock import Clock, system_clock
 from geo_service.settings import IncidentSettings
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from tqdm import tqdm
 
 from geo_service.auth import Principal
+from geo_service.clock import ManualClock, system_clock
 from geo_service.db.pool import Database
 from geo_service.errors import ServiceError
 from geo_service.incidents import workflow
-from geo_service.incidents.clock import ManualClock, system_clock
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import sweep
 from geo_service.incidents.intake import IncidentInput, create_incident
@@ -74,8 +74,9 @@ def _random_points(db: Database, rng: random.Random, count: int) -> list[tuple[f
     return points
 
 
-def load_demo_incidents(db: Database, progress: bool = True) -> None:
-    """Idempotent demo step: demo tickets over the demo grids (skipped without grids)."""
+def load_demo_incidents(db: Database, progress: bool = True, now: datetime | None = None) -> None:
+    """Idempotent demo step: demo tickets over the demo grids (skipped without grids), filed over the five
+    days before ``now`` (default: the system clock)."""
     if not current_index(db).grids.infos:
         log.info("no grids yet: demo incidents skipped")
         return
@@ -83,7 +84,7 @@ def load_demo_incidents(db: Database, progress: bool = True) -> None:
         if store.any_external_id_starting(cur, DEMO_PREFIX):
             log.info("demo incidents already loaded")
             return
-    now = system_clock()
+    now = now or system_clock()
     clock = ManualClock(now - timedelta(days=5))
     ctx = IncidentContext.create(db, IncidentSettings(), clock=clock)
     demo = Principal(0, "admin", "demo")

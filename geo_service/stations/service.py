@@ -21,6 +21,7 @@ import shapely
 
 from geo_service import feature_input
 from geo_service.auth import Principal
+from geo_service.clock import Clock, system_clock
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
@@ -42,19 +43,25 @@ _RESERVED = {"id", "version", "created_at", "updated_at", "updated_by", "walk_se
 
 @dataclass(frozen=True)
 class StationContext:
-    """What the station services need besides the database: settings, vocabulary, time zone."""
+    """What the station services need besides the database: settings, vocabulary, time zone and the clock
+    that says what "open now" means."""
 
     settings: StationSettings
     walking: WalkingSettings
     vocabulary: Vocabulary
     timezone: str
+    clock: Clock = system_clock
 
     @classmethod
     def create(cls, timezone: str, settings: StationSettings | None = None,
-               walking_cfg: WalkingSettings | None = None) -> StationContext:  # fmt: skip
+               walking_cfg: WalkingSettings | None = None, clock: Clock | None = None) -> StationContext:  # fmt: skip
         settings = settings or station_settings()
         return cls(
-            settings, walking_cfg or walking_settings(), load_vocabulary(settings.vocabulary), timezone
+            settings,
+            walking_cfg or walking_settings(),
+            load_vocabulary(settings.vocabulary),
+            timezone,
+            clock or system_clock,
         )
 
 
@@ -263,10 +270,10 @@ def _station_index(db: Database, ctx: StationContext, network: WalkNetwork) -> _
     return _INDEX.get(db, key, build)
 
 
-def _parse_at(at: str | datetime | None, timezone: str) -> datetime:
+def _parse_at(at: str | datetime | None, timezone: str, clock: Clock) -> datetime:
     zone = ZoneInfo(timezone)
     if at is None or at == "":
-        return datetime.now(zone)
+        return clock().astimezone(zone)
     if isinstance(at, datetime):
         moment = at
     else:
@@ -302,7 +309,7 @@ def nearest_stations(db: Database, ctx: StationContext, lon: float, lat: float, 
     horizon = wset.nearest_max_minutes if max_minutes is None else float(max_minutes)
     if not np.isfinite(horizon) or not 0 < horizon <= wset.max_minutes:
         raise InvalidInput(f"max_minutes must be more than 0 and at most {wset.max_minutes:g}")
-    moment = _parse_at(at, ctx.timezone)
+    moment = _parse_at(at, ctx.timezone, ctx.clock)
     speed = walking.speed_mps(speed_kmh, wset)
     network = current_network(db, wset)
     origin = walking.wgs84_points([[lon, lat]], crs, "point")

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
+from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
-from geo_service.incidents.clock import ManualClock
 from geo_service.incidents.escalation import ACTOR, sweep
 from geo_service.settings import IncidentSettings
 from tests.conftest import auth_headers
@@ -123,7 +123,7 @@ def test_manual_escalation_needs_a_note_and_moves_one_level(
 
 def test_the_job_runs_inside_the_service(db: Database) -> None:
     """The lifespan starts the periodic sweep; with a clock far ahead it escalates on its own."""
-    clock = ManualClock(datetime.now(UTC))
+    clock = ManualClock(START)
     settings = IncidentSettings(escalation_interval_s=0.05)
     app = create_app(db=db, clock=clock, incident_settings=settings)
     headers = auth_headers(db, "dispatcher")

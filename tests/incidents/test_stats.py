@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
+from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
-from geo_service.incidents.clock import ManualClock
 from geo_service.settings import IncidentSettings
 from tests.incidents.areas import COMMUNITY_SE, COMMUNITY_SW, GRID_1, GRID_2, STREET_W, incident
 

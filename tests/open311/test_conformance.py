@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
+from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
-from geo_service.incidents.clock import ManualClock
 from geo_service.settings import IncidentSettings
 from tests.conftest import auth_headers
 from tests.incidents.areas import GRID_1, POINTS

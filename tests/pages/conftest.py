@@ -9,15 +9,18 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
 
 from geo_service.api.app import create_app
+from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
 from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.demo import load_demo_incidents
@@ -40,18 +43,28 @@ PAGE_TIMEOUT_MS = 20_000
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
 
 
+# The pages' server runs on this clock, whatever the wall clock says: a Wednesday noon in Beijing. Tests that
+# depend on the hour move it (``clock.now = ...``) and put it back.
+PAGES_NOW = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(scope="module")
+def clock() -> ManualClock:
+    return ManualClock(PAGES_NOW)
+
+
 @pytest.fixture(scope="module")
 def demo_db(db: Database) -> Database:
     """The module's Helsinki copy with the demo districts, streets, communities, grids, stations and incidents."""
     load_demo_grids(db, progress=False)
     load_demo_stations(db, progress=False)
-    load_demo_incidents(db, progress=False)
+    load_demo_incidents(db, progress=False, now=PAGES_NOW)
     return db
 
 
 @pytest.fixture(scope="module")
-def server(demo_db: Database) -> Iterator[str]:
-    app = create_app(db=demo_db, incident_settings=IncidentSettings(escalation_enabled=False))
+def server(demo_db: Database, clock: ManualClock) -> Iterator[str]:
+    app = create_app(db=demo_db, incident_settings=IncidentSettings(escalation_enabled=False), clock=clock)
     with running_server(app) as base:
         yield base
 
@@ -192,7 +205,7 @@ def session_factory(browser: Browser, server: str) -> Iterator[Any]:
         storage: dict[str, str] | None = None,
         stand_ins: dict[str, bytes] | None = None,
     ) -> Session:
-        options: dict[str, Any] = {"viewport": viewport, "locale": "zh-CN"}
+        options: dict[str, Any] = {"viewport": viewport, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
         if geolocation:
             options |= {"geolocation": {"longitude": geolocation[0], "latitude": geolocation[1]},
                         "permissions": ["geolocation"]}  # fmt: skip

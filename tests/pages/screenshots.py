@@ -16,7 +16,7 @@ from tests.pages.conftest import ARTIFACTS
 DOCS = REPO / "docs" / "screenshots"
 README_SHOTS = {
     "planner-split": "planner.png",
-    "stations-nearest": "stations.png",
+    "stations-nearest-1200": "stations.png",
     "dispatch-created": "dispatch.png",
     "circles-isochrone": "circles.png",
     "circles-gaps": "circles-gaps.png",

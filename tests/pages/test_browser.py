@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,7 +22,8 @@ from shapely.ops import polylabel
 
 from geo_service.coords import from_wgs84, to_wgs84
 from geo_service.grids.geometry import metres_per_degree
-from tests.pages.conftest import HELSINKI_POINT, PHONE, Session, missing_routes
+from geo_service.stations import hours
+from tests.pages.conftest import HELSINKI_POINT, PAGES_NOW, PHONE, Session, missing_routes
 
 pytestmark = pytest.mark.slow
 LOOP_ENDPOINTS = {"/api/grids/validate": {422}}  # a dry run that finds problems answers 422: expected
@@ -325,7 +328,18 @@ def test_planner_tells_about_a_conflicting_save(session_factory, http, tokens, p
 # ---------------------------------------------------------------------------------------------- stations
 
 
-def test_stations_finds_the_nearest_open_station(session_factory, http, tokens) -> None:
+# Instants the stations page is tried at (Beijing time): the hours decide which demo stations are open.
+BEIJING = ZoneInfo("Asia/Shanghai")
+STATION_INSTANTS = {
+    "weekday-noon": datetime(2026, 12, 2, 12, 0, tzinfo=BEIJING),
+    "weekday-night": datetime(2026, 12, 2, 23, 30, tzinfo=BEIJING),  # the overnight demo stations are open
+    "national-day": datetime(2026, 10, 1, 10, 0, tzinfo=BEIJING),  # a public holiday: "PH off" stations shut
+}
+
+
+@pytest.fixture(scope="module")
+def page_stations(http, tokens) -> dict[str, dict]:
+    """Three stations around HELSINKI_POINT: the nearest always closed, a near and a far one always open."""
     lon, lat = HELSINKI_POINT
     if missing_routes(http, ["/api/stations/vocabulary"]):
         pytest.skip("GET /api/stations/vocabulary is 404 on this server: the stations API has not landed yet")
@@ -342,32 +356,60 @@ def test_stations_finds_the_nearest_open_station(session_factory, http, tokens) 
         assert response.status_code == 201, response.text
         return response.json()
 
-    station("最近但关门", 60, 0, "off", [amenity])
-    near = station("近处驿站", 0, 150, "24/7", [])
-    station("远处驿站", 0, -450, "24/7", [amenity])
+    return {
+        "closed": station("最近但关门", 60, 0, "off", [amenity]),
+        "near": station("近处驿站", 0, 150, "24/7", []),
+        "far": station("远处驿站", 0, -450, "24/7", [amenity]),
+        "amenity": {"id": amenity},
+    }
 
-    s = session_factory(viewport=PHONE, geolocation=HELSINKI_POINT)
-    s.goto("/app/stations", tiles=False)
-    s.page.click("#locate")
-    s.page.wait_for_selector(".station")
-    names = s.page.eval_on_selector_all(".station .name", "els => els.map(e => e.textContent)")
-    assert names[0] == "1. 近处驿站"  # the nearest open one (the demo stations are farther)
-    assert not any("最近但关门" in n for n in names)  # closed now
-    walks = s.page.eval_on_selector_all(".station .walk", "els => els.map(e => parseInt(e.textContent))")
-    assert walks == sorted(walks)
-    s.page.wait_for_function(f"() => document.body.dataset.route === '{near['id']}'")
-    s.page.wait_for_selector(".leaflet-overlay-pane path")
-    s.screenshot("stations-nearest")
-    # the amenity chip keeps only stations that offer it
-    s.page.click(f".chip[data-filter='{amenity}']")
-    s.page.wait_for_function(
-        "() => !document.querySelector('.station .name').textContent.includes('近处驿站')"
-    )
-    cards = s.page.locator(".station")
-    assert cards.count() >= 1
-    for i in range(cards.count()):
-        assert cards.nth(i).locator(f"[data-amenity='{amenity}']").count() == 1
-    s.check_clean()
+
+def open_by_walk(http: httpx.Client, at: datetime) -> list[tuple[str, str]]:
+    """(name, id) of the stations open at ``at``, nearest walk first: every station's walk from the API, the
+    opening hours judged here from each station's own record."""
+    lon, lat = HELSINKI_POINT
+    every = http.get("/api/stations/nearest", params={"lon": lon, "lat": lat, "limit": 50}).json()["features"]
+    found = []
+    for f in every:
+        record = http.get(f"/api/stations/{f['id']}").json()["properties"]
+        if hours.is_open(record["opening_hours"], at, "Asia/Shanghai", "CN"):
+            found.append((record["name"], str(f["id"])))
+    return found
+
+
+@pytest.mark.parametrize("instant", STATION_INSTANTS.values(), ids=STATION_INSTANTS.keys())
+def test_stations_finds_the_nearest_open_station(
+    session_factory, http, clock, page_stations, instant
+) -> None:
+    clock.now = instant
+    try:
+        expected = open_by_walk(http, instant)[:5]
+        assert "近处驿站" in [name for name, _ in expected]
+        assert "最近但关门" not in [name for name, _ in expected]
+        s = session_factory(viewport=PHONE, geolocation=HELSINKI_POINT)
+        s.goto("/app/stations", tiles=False)
+        s.page.click("#locate")
+        s.page.wait_for_selector(".station")
+        names = s.page.eval_on_selector_all(".station .name", "els => els.map(e => e.textContent)")
+        assert names == [f"{i}. {name}" for i, (name, _) in enumerate(expected, start=1)]
+        walks = s.page.eval_on_selector_all(".station .walk", "els => els.map(e => parseInt(e.textContent))")
+        assert walks == sorted(walks)
+        s.page.wait_for_function(f"() => document.body.dataset.route === '{expected[0][1]}'")
+        s.page.wait_for_selector(".leaflet-overlay-pane path")
+        s.screenshot(f"stations-nearest-{instant:%H%M}")
+        # the amenity chip keeps only stations that offer it
+        amenity = page_stations["amenity"]["id"]
+        s.page.click(f".chip[data-filter='{amenity}']")
+        s.page.wait_for_function(
+            "() => !document.querySelector('.station .name').textContent.includes('近处驿站')"
+        )
+        cards = s.page.locator(".station")
+        assert cards.count() >= 1
+        for i in range(cards.count()):
+            assert cards.nth(i).locator(f"[data-amenity='{amenity}']").count() == 1
+        s.check_clean()
+    finally:
+        clock.now = PAGES_NOW
 
 
 # ---------------------------------------------------------------------------------------------- dispatch

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from geo_service.api.app import create_app
+from geo_service.clock import ManualClock
+from geo_service.settings import APISettings
 from tests.walking.reference import load_reference
 
 SPEED_MPS = 4.5 / 3.6
@@ -168,6 +175,37 @@ def test_nearest_respects_opening_hours(fresh_db):
         everything = client.get("/api/stations/nearest", params={"lon": 24.9414, "lat": 60.1699,
                                                                   "at": "2026-12-02T12:00:00+08:00"}).json()  # fmt: skip
         assert [f["properties"]["open_now"] for f in everything["features"]] == [False, True]
+
+
+# "Open now" follows the service's clock, not the machine's: each case fixes the clock and the deployment zone.
+SHANGHAI, HELSINKI_ZONE = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Helsinki")
+OPEN_NOW_CASES = {
+    # (deployment zone, instant): names of the open stations, nearest first
+    "shanghai-weekday-noon": ("Asia/Shanghai", datetime(2026, 12, 2, 12, 0, tzinfo=SHANGHAI), ["day"]),
+    "shanghai-friday-night": ("Asia/Shanghai", datetime(2026, 12, 5, 3, 0, tzinfo=SHANGHAI), ["night"]),
+    "shanghai-national-day": ("Asia/Shanghai", datetime(2026, 10, 1, 12, 0, tzinfo=SHANGHAI), []),
+    # Helsinki moves to summer time at 03:00 on 2026-03-29: 05:30 UTC is 07:30 the day before, 08:30 after
+    "helsinki-before-dst": ("Europe/Helsinki", datetime(2026, 3, 28, 5, 30, tzinfo=UTC), []),
+    "helsinki-after-dst": ("Europe/Helsinki", datetime(2026, 3, 29, 5, 30, tzinfo=UTC), ["day"]),
+}
+
+
+@pytest.mark.parametrize(("zone", "instant", "expected"), OPEN_NOW_CASES.values(), ids=OPEN_NOW_CASES.keys())
+def test_open_now_follows_the_service_clock(fresh_db, zone, instant, expected):
+    from tests.conftest import auth_headers
+
+    clock = ManualClock(instant)
+    app = create_app(db=fresh_db, api_settings=APISettings(timezone=zone), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = auth_headers(fresh_db, "planner")
+        for name, lon, lat, hours in (("night", 24.9420, 60.1700, "Mo-Fr 22:00-06:00"),
+                                      ("day", 24.9480, 60.1740, "Mo-Su 08:00-20:00; PH off")):  # fmt: skip
+            body = feature(lon, lat, name=name, opening_hours=hours)
+            assert client.post("/api/stations", json=body, headers=headers).status_code == 201
+        r = client.get("/api/stations/nearest", params={"lon": 24.9414, "lat": 60.1699, "open_now": "true"})
+        assert r.status_code == 200, r.text
+        assert [f["properties"]["name"] for f in r.json()["features"]] == expected
+        assert datetime.fromisoformat(r.json()["at"]) == instant
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The time source of the incident services, injectable so tests can move time forward."""
+"""The service's one time source, injectable so tests run at fixed instants whatever the wall clock says."""
 
 from __future__ import annotations
 
