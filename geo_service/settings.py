@@ -55,6 +55,10 @@ class APISettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit, bytes")
     timezone: str = Field(default="Asia/Shanghai", description="IANA zone for opening hours and deadlines")
+    language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN",
+        description="language of messages when the caller's Accept-Language names none we have",
+    )
     public_base_url: str | None = None
     web_assets: Path = Field(
         default=Path("web/node_modules"), description="npm packages served under /vendor"

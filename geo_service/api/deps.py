@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from geo_service.auth import Principal, authenticate
 from geo_service.db.pool import Database
+from geo_service.errors import Forbidden, Unauthorized
+from geo_service.i18n import message
 from geo_service.incidents.context import IncidentContext
 from geo_service.settings import MapSettings
 from geo_service.tiles import build_tile_server
@@ -47,10 +49,10 @@ def current_principal(
 ) -> Principal:
     """The caller behind the bearer token; 401 without a valid one."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized("auth.missing_token")
     principal = authenticate(db, credentials.credentials)
     if principal is None:
-        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized("auth.invalid_token")
     return principal
 
 
@@ -59,8 +61,8 @@ def require_role(*roles: str) -> Callable[..., Principal]:
 
     def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.has_role(*roles):
-            allowed = ", ".join(("admin", *roles))
-            raise HTTPException(403, f"role '{principal.role}' may not do this; needs one of: {allowed}")
+            raise Forbidden("auth.role_not_allowed", role=message(f"role.{principal.role}"),
+                            allowed=[message(f"role.{r}") for r in ("admin", *roles)])  # fmt: skip
         return principal
 
     return check

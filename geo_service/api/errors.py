@@ -1,8 +1,15 @@
-"""Exceptions → HTTP responses, in one table. Every error body is ``{"detail": ...}``."""
+"""Exceptions → HTTP responses, in one table.
+
+Every error body is ``{"code", "message", "detail", ...}``: ``code`` a stable dotted id, ``message`` for people
+in the negotiated language (``Accept-Language``, else the deployment's ``GEO_SERVICE_API_LANGUAGE``),
+``detail`` the English text or the structured detail the error carried. Database and server internals
+(libpq text, socket paths) are logged, never answered.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg2
 from fastapi import FastAPI, Request
@@ -14,11 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_service import errors
 from geo_service.db.cluster import ClusterError
 from geo_service.db.pool import DatabaseUnavailable
+from geo_service.i18n import DEFAULT_LANGUAGE, known, negotiate, render_all, translate
 
 log = logging.getLogger(__name__)
 
 STATUS: dict[type[Exception], int] = {
     errors.BadRequest: 400,
+    errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
@@ -26,50 +35,110 @@ STATUS: dict[type[Exception], int] = {
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.InvalidInput: 422,
+    errors.PreconditionRequired: 428,
+    errors.TooManyRequests: 429,
     errors.ServiceUnavailable: 503,
     DatabaseUnavailable: 503,
     ClusterError: 503,
 }
+# Starlette's own errors (routing, methods) by status
+_HTTP_CODES = {
+    400: "request.malformed",
+    401: "auth.missing_token",
+    403: "auth.forbidden",
+    404: "http.not_found",
+    405: "http.method_not_allowed",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+}
 
 
-def _status_for(exc: Exception) -> int | None:
+def status_for(exc: Exception) -> int | None:
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
     return None
 
 
+def language_of(request: Request) -> str:
+    """The caller's language: ``Accept-Language`` against the catalogues, else the deployment default."""
+    settings = getattr(request.app.state, "api_settings", None)
+    default = getattr(settings, "language", DEFAULT_LANGUAGE)
+    return negotiate(request.headers.get("accept-language"), default)
+
+
+def error_body(language: str, code: str, params: dict[str, Any] | None = None, detail: Any = None,
+               **extra: Any) -> dict[str, Any]:  # fmt: skip
+    """The JSON body of an error: ``code``, ``message`` (``language``), ``detail`` (English unless given)."""
+    body: dict[str, Any] = {
+        **render_all(extra, language),
+        "code": code,
+        "message": translate(code, language, params),
+        "detail": translate(code, "en", params) if detail is None else render_all(detail, language),
+    }
+    return jsonable_encoder(body)
+
+
+def error_response(request: Request, status: int, code: str, params: dict[str, Any] | None = None,
+                   detail: Any = None, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:  # fmt: skip
+    body = error_body(language_of(request), code, params, detail, **extra)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_problems(exc: RequestValidationError, language: str) -> list[dict[str, Any]]:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        kind = str(err.get("type", ""))
+        code = f"validation.{kind}" if known(f"validation.{kind}") else "validation.other"
+        params = {
+            "field": loc,
+            **{k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float)},
+        }
+        problems.append({"loc": loc, "msg": err.get("msg"), "type": kind, "code": code,
+                         "message": translate(code, language, params)})  # fmt: skip
+    return problems
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(errors.ServiceError)
-    async def _service_error(_request: Request, exc: errors.ServiceError) -> JSONResponse:
-        body = {**jsonable_encoder(exc.extra), "detail": jsonable_encoder(exc.detail)}
-        return JSONResponse(body, status_code=_status_for(exc) or 400)
+    async def _service_error(request: Request, exc: errors.ServiceError) -> JSONResponse:
+        status = status_for(exc) or 400
+        headers = None
+        if isinstance(exc, errors.TooManyRequests):
+            headers = {"Retry-After": str(int(exc.retry_after_s + 0.999))}
+        elif isinstance(exc, errors.Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return error_response(request, status, exc.code, dict(exc.params), exc.detail, headers, **exc.extra)
 
     @app.exception_handler(DatabaseUnavailable)
     @app.exception_handler(ClusterError)
-    async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503,
-                            headers={"Retry-After": "5"})  # fmt: skip
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return error_response(request, 503, "db.unavailable", headers={"Retry-After": "5"})
 
     @app.exception_handler(psycopg2.errors.QueryCanceled)
-    async def _timeout(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": "the query took too long and was cancelled"}, status_code=503)
+    async def _timeout(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("query cancelled: %s", exc)
+        return error_response(request, 503, "db.timeout", headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append({"loc": loc, "msg": err.get("msg"), "type": err.get("type")})
-        return JSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        language = language_of(request)
+        problems = _validation_problems(exc, language)
+        return JSONResponse(error_body(language, "request.validation", {"count": len(problems)}, problems),
+                            status_code=422)  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http.error")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return error_response(request, exc.status_code, code, {"status": exc.status_code}, detail,
+                              headers=getattr(exc, "headers", None))  # fmt: skip
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        return error_response(request, 500, "internal.error")

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from geo_service.i18n import DEFAULT_LANGUAGE, negotiate, translate
+
 
 class BodyTooLarge(Exception):
     pass
@@ -27,10 +29,10 @@ class BodySizeLimit:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await self._reject(send, 400, "invalid Content-Length")
+                    await self._reject(scope, send, 400, "request.bad_content_length")
                     return
                 if declared > self.max_bytes:
-                    await self._reject(send, 413, self._message())
+                    await self._reject(scope, send, 413, "request.too_large")
                     return
         received = 0
         started = False
@@ -54,14 +56,17 @@ class BodySizeLimit:
             await self.app(scope, counted_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send, 413, self._message())
+                await self._reject(scope, send, 413, "request.too_large")
 
-    def _message(self) -> str:
-        return f"request body exceeds the limit of {self.max_bytes:,} bytes (GEO_SERVICE_API_MAX_BODY_BYTES)"
-
-    @staticmethod
-    async def _reject(send: Send, status: int, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
+    async def _reject(self, scope: Scope, send: Send, status: int, code: str) -> None:
+        accept = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"accept-language"), None
+        )
+        settings = getattr(getattr(scope.get("app"), "state", None), "api_settings", None)
+        language = negotiate(accept, getattr(settings, "language", DEFAULT_LANGUAGE))
+        params = {"limit_bytes": f"{self.max_bytes:,}"}
+        body = json.dumps({"code": code, "message": translate(code, language, params),
+                           "detail": translate(code, "en", params)}, ensure_ascii=False).encode()  # fmt: skip
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})

@@ -113,24 +113,16 @@ def best_match(
     candidates = geocode(db, query, limit=max(limit, 10))
     shown = [c.as_dict() for c in candidates[:limit]]
     if not candidates:
-        raise InvalidInput(
-            f"no place matches the address {query!r}; send lon/lat instead", {"candidates": []}
-        )
+        raise InvalidInput("geocode.no_match", query=query, extra={"candidates": []})
     best = candidates[0]
     if best.score < min_score:
-        raise InvalidInput(
-            f"no confident match for the address {query!r} (best: {best.name!r}, score {best.score:.2f} < "
-            f"{min_score}); pick a candidate and send its lon/lat",
-            {"candidates": shown},
-        )
+        raise InvalidInput("geocode.not_confident", query=query, best=best.name, score=f"{best.score:.2f}",
+                           min_score=min_score, extra={"candidates": shown})  # fmt: skip
     elsewhere = [c for c in candidates[1:] if distance_m(best, c) > same_place_m]
     rivals = [
         c for c in elsewhere if (c.score >= 1.0 if best.score >= 1.0 else c.score >= best.score - margin)
     ]
     if rivals:
-        raise InvalidInput(
-            f"the address {query!r} is ambiguous: {best.name!r} and {rivals[0].name!r} are "
-            f"{distance_m(best, rivals[0]):.0f} m apart; pick a candidate and send its lon/lat",
-            {"candidates": shown},
-        )
+        raise InvalidInput("geocode.ambiguous", query=query, best=best.name, rival=rivals[0].name,
+                           distance_m=f"{distance_m(best, rivals[0]):.0f}", extra={"candidates": shown})  # fmt: skip
     return Match(query=query, candidate=best, runner_up=elsewhere[0] if elsewhere else None)

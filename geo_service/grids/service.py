@@ -398,7 +398,7 @@ def _now(cur: Any) -> Any:
 
 def _raise_problems(problems: list[Problem]) -> None:
     if problems:
-        raise InvalidInput([p.as_dict() for p in problems])
+        raise InvalidInput("grid.problems", [p.as_dict() for p in problems], count=len(problems))
 
 
 def _single_result(db_cur: Any, planned: list[_Planned], written: list[tuple[int, str, int]]) -> WriteResult:

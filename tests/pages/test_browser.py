@@ -364,11 +364,12 @@ def page_stations(http, tokens) -> dict[str, dict]:
     }
 
 
-def open_by_walk(http: httpx.Client, at: datetime) -> list[tuple[str, str]]:
-    """(name, id) of the stations open at ``at``, nearest walk first: every station's walk from the API, the
-    opening hours judged here from each station's own record."""
+def open_by_walk(http: httpx.Client, at: datetime, amenity: str | None = None) -> list[tuple[str, str]]:
+    """(name, id) of the stations open at ``at`` (and offering ``amenity``), nearest walk first: every
+    station's walk from the API, the opening hours judged here from each station's own record."""
     lon, lat = HELSINKI_POINT
-    every = http.get("/api/stations/nearest", params={"lon": lon, "lat": lat, "limit": 50}).json()["features"]
+    params = {"lon": lon, "lat": lat, "limit": 50, **({"amenities": amenity} if amenity else {})}
+    every = http.get("/api/stations/nearest", params=params).json()["features"]
     found = []
     for f in every:
         record = http.get(f"/api/stations/{f['id']}").json()["properties"]
@@ -399,14 +400,16 @@ def test_stations_finds_the_nearest_open_station(
         s.screenshot(f"stations-nearest-{instant:%H%M}")
         # the amenity chip keeps only stations that offer it
         amenity = page_stations["amenity"]["id"]
+        with_amenity = [name for name, _ in open_by_walk(http, instant, amenity)][:5]
         s.page.click(f".chip[data-filter='{amenity}']")
         s.page.wait_for_function(
-            "() => !document.querySelector('.station .name').textContent.includes('近处驿站')"
+            "(n) => document.querySelectorAll('.station').length === n"
+            f" && [...document.querySelectorAll('.station')].every(c => c.querySelector(\"[data-amenity='{amenity}']\"))",
+            arg=len(with_amenity),
         )
-        cards = s.page.locator(".station")
-        assert cards.count() >= 1
-        for i in range(cards.count()):
-            assert cards.nth(i).locator(f"[data-amenity='{amenity}']").count() == 1
+        names = s.page.eval_on_selector_all(".station .name", "els => els.map(e => e.textContent)")
+        assert names == [f"{i}. {name}" for i, name in enumerate(with_amenity, start=1)]
+        assert "近处驿站" not in with_amenity
         s.check_clean()
     finally:
         clock.now = PAGES_NOW

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import logging
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo_service.api.deps import get_db
+from geo_service.api.errors import error_response
 from geo_service.db import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -19,17 +23,16 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(db: Database = Depends(get_db)) -> JSONResponse:
+def readyz(request: Request, db: Database = Depends(get_db)) -> JSONResponse:
     """200 when the database answers and carries every migration, else 503."""
     try:
         applied = migrate.applied_version(db)
     except DatabaseUnavailable as exc:
-        return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
+        log.warning("not ready: %s", exc)
+        return error_response(request, 503, "db.unavailable", headers={"Retry-After": "5"})
     latest = migrate.latest_version()
     if applied < latest:
-        return JSONResponse(
-            {"detail": f"database not migrated (at {applied}, need {latest})"}, status_code=503
-        )
+        return error_response(request, 503, "db.not_migrated", {"applied": applied, "latest": latest})
     return JSONResponse({"status": "ready", "schema_version": applied})
 
 
