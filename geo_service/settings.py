@@ -218,6 +218,20 @@ class GridSettings(BaseSettings):
         default=2.62, gt=0, description="residents per household when an area has no population on record"
     )
     max_import_features: int = Field(default=20_000, ge=1, description="features per import or validation")
+    max_vertices_per_geometry: int = Field(
+        default=100_000, ge=4, description="positions in one area's boundary (all rings and parts), at most"
+    )
+    max_vertices_per_request: int = Field(
+        default=500_000,
+        ge=4,
+        description="positions in all boundaries of one create, import or validation request, at most; "
+        "counted before any shape is built",
+    )
+    max_upload_unpacked_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="a zipped Shapefile may unpack to this many bytes, at most",
+    )
 
 
 class LocateSettings(BaseSettings):

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
-from geo_service.api import errors
+from geo_service.api import errors, openapi
 from geo_service.api.limits import BodySizeLimit
 from geo_service.api.routers import (
     auth,
@@ -150,6 +150,7 @@ def create_app(
         app.state.db = db
         app.state.incident_context = incident_context(db)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
 
     for module in (

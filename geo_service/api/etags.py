@@ -21,6 +21,6 @@ def parse_if_match(value: str | None) -> int | None:
     for part in value.split(","):
         match = _ETAG.match(part)
         if not match:
-            raise BadRequest(f'If-Match must carry an ETag from this service such as "3", not {value!r}')
+            raise BadRequest("input.bad_if_match", value=value[:100])
         versions.append(int(match.group(1)))
     return versions[0] if len(set(versions)) == 1 else max(versions)

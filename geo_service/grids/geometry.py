@@ -20,8 +20,9 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
-from geo_service.coords import lonlat_problem
+from geo_service.coords import lonlat_message
 from geo_service.crs import metric_epsg
+from geo_service.i18n import Message, message
 
 # WGS-84 ellipsoid, for metres per degree near a latitude.
 _WGS84_A = 6378137.0
@@ -30,10 +31,11 @@ _REASON = re.compile(r"^(?P<reason>.*?)\[(?P<x>[-+\deE.naif]+) (?P<y>[-+\deE.nai
 
 
 class GeometryProblem(ValueError):
-    """A geometry that cannot be used, with an optional WGS-84 location (lon, lat)."""
+    """A geometry that cannot be used: a stable ``problem`` id, a catalogue ``message`` and an optional WGS-84
+    location (lon, lat)."""
 
-    def __init__(self, problem: str, message: str, location: tuple[float, float] | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, problem: str, message: Message, location: tuple[float, float] | None = None) -> None:
+        super().__init__(str(message))
         self.problem = problem
         self.message = message
         self.location = location
@@ -51,64 +53,99 @@ def metres_per_degree(lat: float) -> tuple[float, float]:
 # -- GeoJSON in ---------------------------------------------------------------------------------------------
 
 
-def _ring(coords: Any, where: str) -> np.ndarray:
+def count_positions(geometry: Any) -> int:
+    """How many positions a GeoJSON Polygon / MultiPolygon dict holds (malformed parts count as found). A
+    cheap walk over the coordinate lists, so vertex limits are checked before any array or shape is built."""
+    if not isinstance(geometry, dict):
+        return 0
+    coords = geometry.get("coordinates")
+    depth = 3 if geometry.get("type") == "MultiPolygon" else 2
+    level = [coords]
+    for _ in range(depth):  # down to the rings: lists of positions
+        level = [child for item in level if isinstance(item, list) for child in item]
+    return sum(len(ring) for ring in level if isinstance(ring, list))
+
+
+def _where(polygon: int | None, ring: int) -> Message:
+    if polygon is None:
+        return message("grid.where.ring", ring=ring)
+    return message("grid.where.part_ring", part=polygon, ring=ring)
+
+
+def _ring(coords: Any, where: Message) -> np.ndarray:
     if not isinstance(coords, list | tuple) or len(coords) == 0:
-        raise GeometryProblem("invalid_geometry", f"{where}: a ring must be a list of [lon, lat] positions")
+        raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.ring_not_list", where=where))
     try:
-        array = np.array([[float(p[0]), float(p[1])] for p in coords], dtype=np.float64)
-    except (TypeError, ValueError, IndexError, KeyError):
+        array = np.array([[_number(p[0]), _number(p[1])] for p in coords], dtype=np.float64)
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError):
         raise GeometryProblem(
-            "invalid_geometry", f"{where}: every position must be [lon, lat] numbers"
+            "invalid_geometry", message("grid.invalid_geometry.positions", where=where)
         ) from None
-    for lon, lat in array:
-        problem = lonlat_problem(lon, lat)
-        if problem is not None:
-            location = (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
-            raise GeometryProblem("invalid_coordinates", f"{where}: {problem}", location)
+    bad = ~(np.isfinite(array).all(axis=1) & (np.abs(array[:, 0]) <= 180) & (np.abs(array[:, 1]) <= 90))
+    if bad.any():
+        lon, lat = array[int(np.argmax(bad))]
+        reason = lonlat_message(lon, lat)
+        location = (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+        raise GeometryProblem("invalid_coordinates", message("grid.invalid_coordinates", where=where, reason=reason),
+                              location)  # fmt: skip
     if len(array) < 4:
         raise GeometryProblem(
-            "invalid_ring", f"{where}: a ring needs at least 4 positions (3 corners and the closing one)",
+            "invalid_ring", message("grid.invalid_ring.too_short", where=where),
             tuple(array[0]) if len(array) else None,
         )  # fmt: skip
     if not np.array_equal(array[0], array[-1]):
         raise GeometryProblem(
-            "invalid_ring", f"{where}: the ring is not closed (last position ≠ first)", tuple(array[0])
+            "invalid_ring", message("grid.invalid_ring.not_closed", where=where), tuple(array[0])
         )
     return array
 
 
-def _polygon(rings: Any, where: str) -> shapely.Polygon:
+def _number(value: Any) -> float:
+    """A JSON number as float; booleans and text are not coordinates."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError("not a number")
+    return float(value)
+
+
+def _polygon(rings: Any, part: int | None) -> shapely.Polygon:
     if not isinstance(rings, list | tuple) or len(rings) == 0:
-        raise GeometryProblem("invalid_geometry", f"{where}: a polygon needs at least an outer ring")
-    arrays = [_ring(r, f"{where} ring {i}") for i, r in enumerate(rings)]
+        where = message("grid.where.polygon") if part is None else message("grid.where.part", part=part)
+        raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.no_ring", where=where))
+    arrays = [_ring(r, _where(part, i)) for i, r in enumerate(rings)]
     return shapely.Polygon(arrays[0], arrays[1:])
 
 
-def parse_polygonal(geometry: Any) -> shapely.MultiPolygon:
+def parse_polygonal(geometry: Any, max_vertices: int | None = None) -> shapely.MultiPolygon:
     """A GeoJSON Polygon or MultiPolygon (WGS-84 lon/lat) as a shapely MultiPolygon.
 
     Raises
     ------
     GeometryProblem
-        Wrong type, malformed positions, NaN / out-of-range / swapped coordinates, unclosed or short rings.
-        Self-intersections are *not* raised here: :func:`validity_problem` locates them.
+        Wrong type, malformed positions, NaN / out-of-range / swapped coordinates, unclosed or short rings,
+        more than ``max_vertices`` positions (counted before any array is built). Self-intersections are
+        *not* raised here: :func:`validity_problem` locates them.
     """
     if isinstance(geometry, str):
         try:
             geometry = json.loads(geometry)
-        except ValueError:
-            raise GeometryProblem("invalid_geometry", "geometry is not valid JSON") from None
+        except (ValueError, RecursionError):
+            raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.json")) from None
     if not isinstance(geometry, dict):
-        raise GeometryProblem("invalid_geometry", "geometry must be a GeoJSON Polygon or MultiPolygon object")
+        raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.not_object"))
     kind = geometry.get("type")
     coords = geometry.get("coordinates")
+    if kind in ("Polygon", "MultiPolygon") and max_vertices is not None:
+        count = count_positions(geometry)
+        if count > max_vertices:
+            raise GeometryProblem("too_many_vertices", message("grid.too_many_vertices", count=count,
+                                                               limit=max_vertices))  # fmt: skip
     if kind == "Polygon":
-        return shapely.MultiPolygon([_polygon(coords, "Polygon")])
+        return shapely.MultiPolygon([_polygon(coords, None)])
     if kind == "MultiPolygon":
         if not isinstance(coords, list | tuple) or len(coords) == 0:
-            raise GeometryProblem("invalid_geometry", "MultiPolygon: needs at least one polygon")
-        return shapely.MultiPolygon([_polygon(p, f"MultiPolygon part {i}") for i, p in enumerate(coords)])
-    raise GeometryProblem("invalid_geometry", f"geometry type must be Polygon or MultiPolygon, not {kind!r}")
+            raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.empty_multipolygon"))
+        return shapely.MultiPolygon([_polygon(p, i) for i, p in enumerate(coords)])
+    raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry", kind=str(kind)[:40]))
 
 
 def as_multipolygon(geom: BaseGeometry) -> shapely.MultiPolygon:
@@ -122,6 +159,18 @@ def as_multipolygon(geom: BaseGeometry) -> shapely.MultiPolygon:
     for part in parts:
         polys.extend(shapely.get_parts(part) if isinstance(part, shapely.MultiPolygon) else [part])
     return shapely.MultiPolygon([p for p in polys if not p.is_empty])
+
+
+# GEOS's reasons for an invalid polygon → our message codes (anything else keeps GEOS's English text).
+_GEOS_REASONS = {
+    "Too few points": "grid.invalid_ring.too_few_points",
+    "Hole lies outside shell": "grid.invalid_ring.hole_outside",
+    "Holes are nested": "grid.invalid_ring.nested_holes",
+    "Interior is disconnected": "grid.invalid_ring.disconnected_interior",
+    "Nested shells": "grid.invalid_ring.nested_shells",
+    "Duplicate Rings": "grid.invalid_ring.duplicate_rings",
+    "Invalid Coordinate": "grid.invalid_ring.invalid_coordinate",
+}
 
 
 def validity_problem(geom: BaseGeometry) -> GeometryProblem | None:
@@ -138,10 +187,16 @@ def validity_problem(geom: BaseGeometry) -> GeometryProblem | None:
             location = (float(match.group("x")), float(match.group("y")))
         except ValueError:
             location = None
+    text = text.strip()
     if "Self-intersection" in text:
-        where = f" at {location[0]:.7f}, {location[1]:.7f}" if location else ""
-        return GeometryProblem("self_intersection", f"a ring crosses itself or another ring{where}", location)
-    return GeometryProblem("invalid_ring", f"invalid polygon: {text}", location)
+        if location is None:
+            return GeometryProblem("self_intersection", message("grid.self_intersection.unlocated"))
+        return GeometryProblem("self_intersection", message("grid.self_intersection", lon=f"{location[0]:.7f}",
+                                                            lat=f"{location[1]:.7f}"), location)  # fmt: skip
+    code = _GEOS_REASONS.get(text)
+    if code is not None:
+        return GeometryProblem("invalid_ring", message(code), location)
+    return GeometryProblem("invalid_ring", message("grid.invalid_ring", reason=text[:200]), location)
 
 
 # -- metric projection --------------------------------------------------------------------------------------
