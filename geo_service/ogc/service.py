@@ -28,6 +28,7 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+_MAX_OFFSET = 2_147_483_647  # rows skipped, at most (PostgreSQL OFFSET is a bigint; no table has more rows)
 RESERVED_PARAMS = frozenset({"f", "bbox", "bbox-crs", "datetime", "limit", "offset", "crs"})
 
 
@@ -124,8 +125,8 @@ def items_request(
         offset = int(params.get("offset", 0))
     except ValueError:
         raise BadRequest("limit and offset must be integers") from None
-    if limit < 1 or offset < 0:
-        raise BadRequest("limit must be at least 1 and offset at least 0")
+    if limit < 1 or not 0 <= offset <= _MAX_OFFSET:
+        raise BadRequest(f"limit must be at least 1 and offset from 0 to {_MAX_OFFSET}")
     return ItemsRequest(flt, min(limit, limit_max), offset, output_gcj02(params.get("crs")))
 
 

@@ -38,7 +38,7 @@ def list_facilities(
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
     source: str | None = Query(None, description="osm or planner"),
     limit: int = Query(1000),
-    offset: int = Query(0),
+    offset: Annotated[params.RowOffset, Query()] = 0,
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
     return service.list_facilities(
@@ -62,7 +62,7 @@ def create_facility(
     return out
 
 
-@router.get("/{facility_id}")
+@router.get("/{facility_id:int}")
 def get_facility(
     rules: Rules, facility_id: int, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def get_facility(
     return out
 
 
-@router.put("/{facility_id}")
+@router.put("/{facility_id:int}")
 def update_facility(
     rules: Rules,
     facility_id: int,
@@ -88,7 +88,7 @@ def update_facility(
     return out
 
 
-@router.delete("/{facility_id}", status_code=204)
+@router.delete("/{facility_id:int}", status_code=204)
 def delete_facility(
     facility_id: int,
     if_match: str | None = Header(None),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.api import params
@@ -35,8 +34,8 @@ class IncidentBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lon: float | None = Field(default=None, description="longitude, degrees in crs")
-    lat: float | None = Field(default=None, description="latitude, degrees in crs")
+    lon: StrictFloat | None = Field(default=None, description="longitude, degrees in crs")
+    lat: StrictFloat | None = Field(default=None, description="latitude, degrees in crs")
     crs: str | None = Field(default="wgs84", description="wgs84 | gcj02 | bd09 | cgcs2000")
     address: str | None = Field(
         default=None, max_length=500, description="used to locate when lon/lat are absent"
@@ -92,7 +91,7 @@ def get_incidents(
     bbox: Annotated[str | None, Query(description="west,south,east,north (WGS-84)")] = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIST)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[params.RowOffset, Query()] = 0,
 ) -> dict[str, Any]:
     """The queue as a GeoJSON FeatureCollection, newest first."""
     rows = workflow.list_incidents(ctx, grid_code=grid_code, statuses=params.words(status), categories=params.words(category),
@@ -102,25 +101,25 @@ def get_incidents(
             "numberReturned": len(rows)}  # fmt: skip
 
 
-@router.get("/api/incidents/{incident_id}")
+@router.get("/api/incidents/{incident_id:int}")
 def get_incident(incident_id: int, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     row = workflow.get_incident(ctx, incident_id)
     return records.present(ctx, row, workflow.may_see_reporter(principal))
 
 
-@router.post("/api/incidents/{incident_id}/transition")
+@router.post("/api/incidents/{incident_id:int}/transition")
 def post_transition(incident_id: int, body: TransitionBody, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     """Move an incident along the loop; 409 when the move is not allowed from its state, 403 for the role."""
     row = workflow.transition(ctx, incident_id, body.to, body.note, principal)
     return records.present(ctx, row, workflow.may_see_reporter(principal))
 
 
-@router.get("/api/incidents/{incident_id}/history")
+@router.get("/api/incidents/{incident_id:int}/history")
 def get_history(incident_id: int, ctx: Ctx, _principal: Caller) -> dict[str, Any]:
     return {"id": incident_id, "history": workflow.history(ctx, incident_id)}
 
 
-@router.post("/api/incidents/{incident_id}/assignment")
+@router.post("/api/incidents/{incident_id:int}/assignment")
 def post_assignment(
     incident_id: int, body: AssignmentBody, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
@@ -159,7 +158,9 @@ async def post_import(
 def get_stats(
     ctx: Ctx,
     level: Annotated[str, Query(description="grid | community | street | district")] = "grid",
-    since: Annotated[datetime | None, Query(description="ISO 8601; incidents created at or after")] = None,
+    since: Annotated[
+        params.Instant | None, Query(description="ISO 8601; incidents created at or after")
+    ] = None,
 ) -> dict[str, Any]:
     """Counts by state, resolution rate, median hours to close and overdue counts per area."""
     return incident_stats(ctx, level, since)

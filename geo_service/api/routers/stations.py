@@ -98,7 +98,7 @@ def create_station(
     return out
 
 
-@router.get("/{station_id}")
+@router.get("/{station_id:int}")
 def get_station(
     ctx: Ctx, station_id: int, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def get_station(
     return out
 
 
-@router.put("/{station_id}")
+@router.put("/{station_id:int}")
 def update_station(
     ctx: Ctx,
     station_id: int,
@@ -124,7 +124,7 @@ def update_station(
     return out
 
 
-@router.delete("/{station_id}", status_code=204)
+@router.delete("/{station_id:int}", status_code=204)
 def delete_station(
     station_id: int,
     if_match: str | None = Header(None),
@@ -135,7 +135,7 @@ def delete_station(
     return Response(status_code=204)
 
 
-@router.get("/{station_id}/service-circles")
+@router.get("/{station_id:int}/service-circles")
 def service_circles(station_id: int, db: Database = Depends(get_db)) -> dict[str, Any]:
     """The station's walking service circles (5/10/15 minutes)."""
     return service.service_circles(db, station_id)
