@@ -27,6 +27,9 @@ from geo_service.i18n import Message, message
 # WGS-84 ellipsoid, for metres per degree near a latitude.
 _WGS84_A = 6378137.0
 _WGS84_E2 = 6.69437999014e-3
+# A vertex or edge this close to a reference boundary lies on it (floating point puts a point on a diagonal
+# edge up to ~1e-9 m off): it is shared with that neighbour and snapping leaves it there.
+_ON_EDGE_M = 1e-6
 _REASON = re.compile(r"^(?P<reason>.*?)\[(?P<x>[-+\deE.naif]+) (?P<y>[-+\deE.naif]+)\]")
 
 
@@ -248,19 +251,69 @@ def _project_on_segments(
     return t, np.hypot(wx - t * dx, wy - t * dy)
 
 
+def _distance_to_references(
+    px: np.ndarray, py: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, kx: float, ky: float, reach_m: float
+) -> np.ndarray:
+    """Metres from each point to the nearest reference edge (``inf`` beyond ``reach_m``)."""
+    out = np.full(len(px), np.inf)
+    if not len(px) or not len(seg):
+        return out
+    half = (reach_m / kx, reach_m / ky)
+    q_pt, q_seg = seg_tree.query(shapely.box(px - half[0], py - half[1], px + half[0], py + half[1]))
+    if len(q_pt):
+        _, d = _project_on_segments(px[q_pt], py[q_pt], seg[q_seg], kx, ky)
+        np.minimum.at(out, q_pt, d)
+    return out
+
+
+def _drop_kinks_on_references(
+    pts: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref_vertices: np.ndarray, kx: float, ky: float
+) -> tuple[np.ndarray, int]:
+    """``pts`` (an open ring) without the vertices that lie inside a reference edge, off its vertices, while
+    both adjacent vertices lie on that same edge; and how many were dropped."""
+    if len(pts) <= 3 or not len(seg):
+        return pts, 0
+    on_edge = _distance_to_references(pts[:, 0], pts[:, 1], seg, seg_tree, kx, ky, _ON_EDGE_M) <= _ON_EDGE_M
+    candidates = np.flatnonzero(on_edge)
+    if not len(candidates):
+        return pts, 0
+    reference = {tuple(v) for v in ref_vertices}
+    keep = np.ones(len(pts), dtype=bool)
+    half = (_ON_EDGE_M / kx, _ON_EDGE_M / ky)
+    for i in candidates.tolist():
+        if tuple(pts[i]) in reference:
+            continue
+        box = shapely.box(pts[i, 0] - half[0], pts[i, 1] - half[1], pts[i, 0] + half[0], pts[i, 1] + half[1])
+        prev_i = next(j for j in range(i - 1, i - len(pts), -1) if keep[j % len(pts)]) % len(pts)
+        next_i = (i + 1) % len(pts)
+        for k in seg_tree.query(box):
+            ends = np.array([pts[i], pts[prev_i], pts[next_i]])
+            _, d = _project_on_segments(ends[:, 0], ends[:, 1], seg[k], kx, ky)
+            if np.all(d <= _ON_EDGE_M) and not np.array_equal(pts[prev_i], pts[next_i]):
+                keep[i] = False
+                break
+        if keep.sum() <= 3:
+            break
+    return pts[keep], int((~keep).sum())
+
+
 def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref_vertices: np.ndarray,
                vertex_tree: cKDTree, kx: float, ky: float, tol_m: float) -> tuple[np.ndarray, int]:  # fmt: skip
     pts = ring[:-1].copy()
     moved = 0
+    # 0. A vertex already on a reference boundary (a neighbour's vertex or edge, as the input shared it)
+    #    stays where it is: moving it onto some other reference would pull this side of a shared edge away
+    #    from the neighbour and open a gap (or an overlap) between areas that fitted.
+    on_boundary = _distance_to_references(pts[:, 0], pts[:, 1], seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M
     # 1. vertices onto a reference vertex within tolerance, else onto the nearest reference edge.
     scaled = np.column_stack([pts[:, 0] * kx, pts[:, 1] * ky])
     dist, idx = vertex_tree.query(scaled, distance_upper_bound=tol_m)
-    near_vertex = np.isfinite(dist)
+    near_vertex = np.isfinite(dist) & ~on_boundary
     for i in np.flatnonzero(near_vertex):
         if not np.array_equal(pts[i], ref_vertices[idx[i]]):
             pts[i] = ref_vertices[idx[i]]
             moved += 1
-    rest = np.flatnonzero(~near_vertex)
+    rest = np.flatnonzero(~near_vertex & ~on_boundary)
     if len(rest) and len(seg):
         half = (tol_m / kx, tol_m / ky)
         boxes = shapely.box(
@@ -278,10 +331,24 @@ def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref
                     a, b = seg[q_seg[k], :2], seg[q_seg[k], 2:]
                     pts[i] = a + t[k] * (b - a)
                     moved += 1
+    # 1b. a vertex in the middle of a neighbour's edge whose two neighbours lie on that same edge adds nothing
+    #     but a float-sized kink (it is never exactly on a diagonal edge): without it our edge is the
+    #     neighbour's, bit for bit, and no hairline gap is left between them.
+    pts, dropped = _drop_kinks_on_references(pts, seg, seg_tree, ref_vertices, kx, ky)
+    moved += dropped
     # 2. reference vertices that lie within tolerance of one of our edges are inserted into it, so both sides
-    #    of a shared boundary carry the same vertices.
+    #    of a shared boundary carry the same vertices. An edge that already runs along a reference boundary
+    #    (shared with a neighbour) only takes vertices lying on it: bending it towards a vertex off it would
+    #    move it off the neighbour's edge.
     closed = np.vstack([pts, pts[:1]])
     own = np.hstack([closed[:-1], closed[1:]])
+    mid_x, mid_y = (own[:, 0] + own[:, 2]) / 2, (own[:, 1] + own[:, 3]) / 2
+    end_on = _distance_to_references(own[:, 0], own[:, 1], seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M
+    shared_edge = (
+        end_on
+        & np.roll(end_on, -1)
+        & (_distance_to_references(mid_x, mid_y, seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M)
+    )
     own_tree = shapely.STRtree(shapely.linestrings(own.reshape(-1, 2, 2)))
     half = (tol_m / kx, tol_m / ky)
     rv = ref_vertices
@@ -294,7 +361,7 @@ def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref
         first = np.ones(len(order), dtype=bool)
         first[1:] = q_v[order][1:] != q_v[order][:-1]
         for k in order[first]:
-            if d[k] <= tol_m and 0 < t[k] < 1:
+            if d[k] <= tol_m and 0 < t[k] < 1 and (d[k] <= _ON_EDGE_M or not shared_edge[q_s[k]]):
                 vertex = rv[q_v[k]]
                 a, b = own[q_s[k], :2], own[q_s[k], 2:]
                 if np.array_equal(vertex, a) or np.array_equal(vertex, b):
