@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 _REF = "#/components/schemas/"
 
@@ -89,6 +90,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def model_body(model: type[BaseModel], description: str | None = None) -> dict[str, Any]:
+    """The ``requestBody`` of a route that reads its body itself (to parse it off the event loop) but is
+    documented by a pydantic model, as FastAPI would document a body parameter."""
+    _BODY_MODELS[model.__name__] = model
+    body: dict[str, Any] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": _REF + model.__name__}}},
+    }
+    if description:
+        body["description"] = description
+    return body
+
+
 def _error_response(description: str, schema: str = "ErrorBody") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": _REF + schema}}}}
 
@@ -109,6 +126,10 @@ def rewrite(document: dict[str, Any]) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     components.update(SCHEMAS)
+    for name, model in _BODY_MODELS.items():
+        schema = model.model_json_schema(ref_template=_REF + "{model}")
+        components.update(schema.pop("$defs", {}))
+        components[name] = schema
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
