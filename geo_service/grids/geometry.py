@@ -62,7 +62,7 @@ def count_positions(geometry: Any) -> int:
     if not isinstance(geometry, dict):
         return 0
     coords = geometry.get("coordinates")
-    depth = 3 if geometry.get("type") == "MultiPolygon" else 2
+    depth = 2 if geometry.get("type") == "MultiPolygon" else 1
     level = [coords]
     for _ in range(depth):  # down to the rings: lists of positions
         level = [child for item in level if isinstance(item, list) for child in item]
@@ -252,7 +252,13 @@ def _project_on_segments(
 
 
 def _distance_to_references(
-    px: np.ndarray, py: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, kx: float, ky: float, reach_m: float
+    px: np.ndarray,
+    py: np.ndarray,
+    seg: np.ndarray,
+    seg_tree: shapely.STRtree,
+    kx: float,
+    ky: float,
+    reach_m: float,
 ) -> np.ndarray:
     """Metres from each point to the nearest reference edge (``inf`` beyond ``reach_m``)."""
     out = np.full(len(px), np.inf)
@@ -267,7 +273,12 @@ def _distance_to_references(
 
 
 def _drop_kinks_on_references(
-    pts: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref_vertices: np.ndarray, kx: float, ky: float
+    pts: np.ndarray,
+    seg: np.ndarray,
+    seg_tree: shapely.STRtree,
+    ref_vertices: np.ndarray,
+    kx: float,
+    ky: float,
 ) -> tuple[np.ndarray, int]:
     """``pts`` (an open ring) without the vertices that lie inside a reference edge, off its vertices, while
     both adjacent vertices lie on that same edge; and how many were dropped."""

@@ -426,10 +426,12 @@ def _now(cur: Any) -> Any:
 
 def problems_error(problems: list[Problem]) -> InvalidInput:
     """The 422 for ``problems``: one problem answers with its own code and message (``grid.overlap``),
-    several with ``grid.problems``; ``detail`` lists them all."""
+    several with ``grid.problems``; ``detail`` lists them all. Gaps, which only a dry run reports, do not
+    count when something else is wrong, so a validation answers with the code its import would."""
     detail = [p.as_dict() for p in problems]
-    if len(problems) == 1:
-        return InvalidInput(problems[0].message.code, detail, **problems[0].message.params)
+    refusing = [p for p in problems if p.problem != "gap"] or problems
+    if len(refusing) == 1:
+        return InvalidInput(refusing[0].message.code, detail, **refusing[0].message.params)
     return InvalidInput("grid.problems", detail, count=len(problems))
 
 

@@ -16,6 +16,7 @@ from geo_service.api.etags import etag, parse_if_match
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
+from geo_service.feature_input import cycle_collection_paused
 from geo_service.grids import propose as proposal
 from geo_service.grids import service
 from geo_service.grids.io import parse_geojson
@@ -138,7 +139,8 @@ async def create_grid(
     data, media_type = await request.body(), _media_type(request)
 
     def work() -> service.WriteResult:
-        return service.create_area(db, _one_feature(data, media_type), principal, auto_number=auto_number)
+        with cycle_collection_paused():
+            return service.create_area(db, _one_feature(data, media_type), principal, auto_number=auto_number)
 
     return _written(response, await run_in_threadpool(work))
 
@@ -159,7 +161,8 @@ async def import_grids(
     upload = await _upload(request, crs)
 
     def work() -> service.ImportReport:
-        return service.import_features(db, _read(*upload), principal, auto_number=auto_number)
+        with cycle_collection_paused():
+            return service.import_features(db, _read(*upload), principal, auto_number=auto_number)
 
     return (await run_in_threadpool(work)).as_dict()
 
@@ -178,8 +181,9 @@ async def validate_grids(
     upload = await _upload(request, crs) if await request.body() else None
 
     def work() -> list[Problem]:
-        features = _read(*upload) if upload is not None else []
-        return service.validate_features(db, features, parent_code=parent_code, auto_number=auto_number)
+        with cycle_collection_paused():
+            features = _read(*upload) if upload is not None else []
+            return service.validate_features(db, features, parent_code=parent_code, auto_number=auto_number)
 
     problems = await run_in_threadpool(work)
     if problems:
@@ -250,7 +254,8 @@ async def put_grid(
     data, media_type, version = await request.body(), _media_type(request), parse_if_match(if_match)
 
     def work() -> service.WriteResult:
-        return service.update_area(db, code, _one_feature(data, media_type), principal, if_match=version)
+        with cycle_collection_paused():
+            return service.update_area(db, code, _one_feature(data, media_type), principal, if_match=version)
 
     return _written(response, await run_in_threadpool(work))
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from geo_service.api.deps import get_db
 from geo_service.api.openapi import model_body
 from geo_service.db.pool import Database
-from geo_service.feature_input import parse_json
+from geo_service.feature_input import cycle_collection_paused, parse_json
 from geo_service.siting import service
 from geo_service.siting.model import SitingRequest
 
@@ -43,6 +43,8 @@ async def siting(request: Request, db: Database = Depends(get_db)) -> dict[str, 
     data = await request.body()
 
     def work() -> dict[str, Any]:  # parsing, validation and solving off the event loop
-        return service.site(db, _request(data)).as_dict()
+        with cycle_collection_paused():
+            request = _request(data)
+        return service.site(db, request).as_dict()
 
     return await run_in_threadpool(work)
