@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
 	nghttp2-client docker-compose poppler-utils
 
-.PHONY: setup system venv web demo serve test lint bench bench-tiles clean
+.PHONY: setup system venv web demo serve test lint fuzz bench bench-tiles clean
 
 setup: system venv web
 
@@ -55,6 +55,12 @@ lint: venv
 
 test: setup lint
 	$(BIN)/python -m pytest
+
+# The schemathesis fuzz of the live OpenAPI that `make test` runs with 8 examples per operation, longer
+# (FUZZ_EXAMPLES per operation); counts in test-artifacts/fuzz/summary.json.
+FUZZ_EXAMPLES ?= 60
+fuzz: setup
+	GEO_SERVICE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/api/test_fuzz.py -s -p no:cacheprovider
 
 # Benchmarks compare against peers (osmnx, pandana, spopt, tipg); they are not part of `make test`.
 bench: setup bench-tiles

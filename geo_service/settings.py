@@ -375,7 +375,9 @@ class SitingSettings(BaseSettings):
         description="a candidate this close to a fixed site (or with its id) is that site and is excluded, m",
     )
     time_limit_s: float = Field(
-        default=30.0, gt=0, description="HiGHS time limit when a request names none, s"
+        default=30.0,
+        gt=0,
+        description="wall-clock limit of a whole request (inputs, catchments, solver) when it names none, s",
     )
     max_time_limit_s: float = Field(
         default=300.0, gt=0, description="largest time limit a request may ask, s"

@@ -72,8 +72,14 @@ class BodySizeLimit:
         settings = getattr(getattr(scope.get("app"), "state", None), "api_settings", None)
         language = negotiate(accept, getattr(settings, "language", DEFAULT_LANGUAGE))
         params = {"limit_bytes": f"{self.max_bytes:,}"}
-        body = json.dumps({"code": code, "message": translate(code, language, params),
-                           "detail": translate(code, "en", params)}, ensure_ascii=False).encode()  # fmt: skip
+        if scope.get("path", "").startswith("/open311/"):
+            # GeoReport v2 clients read errors as [{"code", "description"}], bad input as 400
+            status = 400 if status == 422 else status
+            document: object = [{"code": status, "description": translate(code, "en", params)}]
+        else:
+            document = {"code": code, "message": translate(code, language, params),
+                        "detail": translate(code, "en", params)}  # fmt: skip
+        body = json.dumps(document, ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})
