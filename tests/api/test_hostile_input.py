@@ -76,7 +76,9 @@ def test_nul_in_path_or_query_is_422(client: TestClient, url: str) -> None:
 def test_nul_in_an_open311_query_is_an_open311_error(client: TestClient) -> None:
     response = client.get("/open311/v2/requests.json?status=open%00")
     assert response.status_code == 400
-    assert [set(e) for e in response.json()] == [{"code", "description"}] and response.json()[0]["code"] == 400
+    assert [set(e) for e in response.json()] == [{"code", "description"}] and response.json()[0][
+        "code"
+    ] == 400
 
 
 def test_nul_in_json_fields_is_422_and_nothing_is_written(
