@@ -19,9 +19,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 map_app = typer.Typer(help="The map: layer catalogue and MapLibre style.", no_args_is_help=True)
+config_app = typer.Typer(help="Settings (GEO_SERVICE_* environment variables).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(map_app, name="map")
+app.add_typer(config_app, name="config")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -213,6 +215,14 @@ def map_layers() -> None:
         )
     for name, reason in catalogue.file_errors.items():
         typer.echo(f"{name:<18}FILE ERROR: {reason}")
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print the configuration reference (Markdown): every variable, its default and meaning."""
+    from geo_service.settings import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
 
 
 @app.command("serve")
