@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import contourpy
 import numpy as np
@@ -244,7 +245,7 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     outlines = []
     for level in levels:
         # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
-        points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)
+        points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)[:2]
         outlines.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell))
     if spec.simplify_m > 0:
         outlines = [
@@ -259,7 +260,7 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
 Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _multipolygon(points: list[np.ndarray], offsets: list[np.ndarray], origin: tuple[float, float],
+def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float],
                   scale: float) -> shapely.Geometry:  # fmt: skip
     """contourpy's OuterOffset output in cell units (per polygon: its points and closed rings, outer ring
     first) as one metric MultiPolygon, built without a Python loop over rings."""
