@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
@@ -99,3 +100,11 @@ def lonlat(text: str, name: str) -> list[float]:
     if values is None or len(values) != 2:
         raise InvalidInput("input.lonlat_pair", name=name, text=text[:200])
     return values
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """A ``Content-Disposition`` value for any file name: an ASCII ``filename`` (others replaced by ``_``)
+    and the exact UTF-8 ``filename*`` (RFC 6266), since an HTTP header cannot carry, say, an area code in
+    Chinese as it is."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

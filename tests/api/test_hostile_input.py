@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
+from geo_service.api import params
 from geo_service.api.app import create_app
 from geo_service.db.pool import Database
 from geo_service.settings import APISettings
@@ -226,6 +228,14 @@ def test_location_of_an_area_stored_before_the_code_rule(
     assert saved.status_code == 200, saved.text
     assert saved.headers["Location"] == "/api/grids/%E6%97%A7%E7%BD%91%E6%A0%BC"
     assert client.get(saved.headers["Location"]).json()["properties"]["name"] == "改名"
+    guide = client.get("/api/areas/旧网格/guide-map.png")  # its file name travels in Content-Disposition
+    assert guide.status_code < 500, guide.text[:300]
+
+
+def test_file_names_with_any_code_fit_a_header() -> None:
+    value = params.content_disposition("inline", "guide-map-旧网格.png")
+    value.encode("latin-1")  # what an HTTP header can carry
+    assert unquote(value.split("filename*=UTF-8''")[1]) == "guide-map-旧网格.png"
 
 
 def test_validate_refuses_what_import_refuses(

@@ -154,7 +154,9 @@ export function detailText(data) {
  * `missing` is true when the route itself does not exist on this server (404 with FastAPI's "Not Found").
  */
 export async function api(path, { method = "GET", body, headers = {}, auth = false, raw = false } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers } };
+  // messages in error bodies (grid problems, validation) come in the page's language, not the browser's
+  const language = lang === "zh" ? "zh-CN" : "en";
+  const init = { method, headers: { Accept: "application/json", "Accept-Language": language, ...headers } };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
