@@ -32,6 +32,8 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
   const gl = L.maplibreGL({ style, interactive: false }).addTo(map);
+  // the map follows its box (a phone's bottom sheet grows and shrinks it), not just the window
+  if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize({ pan: false })).observe(map.getContainer());
 
   const toLatLng = ([lon, lat]) => {
     const [x, y] = frame.toMap(lon, lat);
@@ -96,7 +98,8 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
   return { map, gl, style, frame, toLatLng, toLonLat, geoJSON, refreshSource, setOverlay, whenStyled };
 }
 
-/** A small control listing the style's overlays (title in the page language) with check boxes. */
+/** A small control listing the style's overlays (title in the page language) with check boxes; a button folds
+ * it away (folded from the start on a phone, where it would cover the map). */
 function addLayerControl(map, catalogue, visible, setOverlay) {
   const Control = L.Control.extend({
     options: { position: "topright" },
@@ -104,10 +107,21 @@ function addLayerControl(map, catalogue, visible, setOverlay) {
       const box = L.DomUtil.create("div", "leaflet-bar layer-switch");
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
+      const toggle = L.DomUtil.create("button", "layer-toggle", box);
+      toggle.type = "button";
+      const list = L.DomUtil.create("div", "layer-list", box);
+      const folded = window.matchMedia("(max-width: 760px)").matches;
+      list.hidden = folded;
+      toggle.setAttribute("aria-expanded", String(!folded));
+      toggle.addEventListener("click", () => {
+        list.hidden = !list.hidden;
+        toggle.setAttribute("aria-expanded", String(!list.hidden));
+      });
       const render = () => {
-        box.innerHTML = "";
+        toggle.innerHTML = `<i class="fa-solid fa-layer-group"></i> <span>${lang === "zh" ? "图层" : "Layers"}</span>`;
+        list.innerHTML = "";
         for (const entry of catalogue) {
-          const label = L.DomUtil.create("label", "", box);
+          const label = L.DomUtil.create("label", "", list);
           const input = L.DomUtil.create("input", "", label);
           input.type = "checkbox";
           input.checked = visible.has(entry.id);
