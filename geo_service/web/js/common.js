@@ -53,6 +53,9 @@ const STRINGS = {
     "cancel": "取消",
     "confirm": "确定",
     "sheet.toggle": "展开或收起面板",
+    "map.zoomin": "放大",
+    "map.zoomout": "缩小",
+    "err.map": "地图样式加载失败，请检查网络后刷新页面。",
   },
   en: {
     "app.title": "Grid management map",
@@ -102,6 +105,9 @@ const STRINGS = {
     "cancel": "Cancel",
     "confirm": "OK",
     "sheet.toggle": "expand or collapse the panel",
+    "map.zoomin": "Zoom in",
+    "map.zoomout": "Zoom out",
+    "err.map": "The map style did not load: check the network and reload the page.",
   },
 };
 

@@ -4,7 +4,7 @@
 // frame shifts what the page draws and converts clicks back (see gcj02.js).
 
 import { frameFor } from "./gcj02.js";
-import { lang, onLanguage } from "./common.js";
+import { acceptLanguage, lang, notify, onLanguage, t } from "./common.js";
 
 /**
  * Build the map in `container`.
@@ -16,7 +16,15 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
   const params = new URLSearchParams(location.search);
   const basemap = params.get("basemap");
   const styleUrl = `/tiles/style.json${basemap ? `?basemap=${encodeURIComponent(basemap)}` : ""}`;
-  const style = await (await fetch(styleUrl)).json();
+  let style;
+  try {
+    const response = await fetch(styleUrl, { headers: { "Accept-Language": acceptLanguage() } });
+    if (!response.ok) throw new Error(String(response.status));
+    style = await response.json();
+  } catch (exc) {
+    notify(t("err.map"), "error");
+    throw exc;
+  }
   const meta = style.metadata || {};
   const frame = frameFor(meta["geo-service:crs"]);
   const catalogue = meta["geo-service:overlays"] || [];
@@ -28,7 +36,18 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
     if (hiddenLayers.has(layer.id)) layer.layout = { ...(layer.layout || {}), visibility: "none" };
   }
 
-  const map = L.map(container, { maxZoom: 20, minZoom: 4, zoomSnap: 0.25, zoomDelta: 0.5 });
+  const map = L.map(container, { maxZoom: 20, minZoom: 4, zoomSnap: 0.25, zoomDelta: 0.5, zoomControl: false });
+  // Leaflet's zoom buttons say "Zoom in"/"Zoom out": in the page's language instead
+  const zoom = L.control.zoom().addTo(map);
+  const zoomTitles = () => {
+    for (const [selector, key] of [[".leaflet-control-zoom-in", "map.zoomin"], [".leaflet-control-zoom-out", "map.zoomout"]]) {
+      const button = zoom.getContainer().querySelector(selector);
+      button.title = t(key);
+      button.setAttribute("aria-label", t(key));
+    }
+  };
+  zoomTitles();
+  onLanguage(zoomTitles);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
   const gl = L.maplibreGL({ style, interactive: false }).addTo(map);
