@@ -88,6 +88,12 @@ def test_the_sheet_folds_and_the_map_follows(session_factory) -> None:
     s.page.wait_for_function("(h) => gs.map.getSize().y > h", arg=half)
     assert height() > half and abs(leaflet() - height()) <= 1
     assert_phone_layout(s)
+    # longer English words fit as well
+    s.page.tap("#lang")
+    s.page.wait_for_function("() => document.documentElement.lang === 'en'")
+    s.page.tap(handle)
+    s.page.wait_for_function("() => document.querySelector('aside.panel').dataset.sheet === 'half'")
+    assert_phone_layout(s)
     s.check_clean()
 
 
