@@ -140,6 +140,8 @@ def create_app(
         version=__version__,
         description="Grids, locate, walking isochrones, rest stations, life circles and incidents on PostGIS.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served by pages.docs_router with Swagger UI from /vendor (works offline)
+        redoc_url=None,
     )
     app.state.api_settings = api_settings
     app.state.station_context = StationContext.create(api_settings.timezone, clock=clock)
@@ -174,6 +176,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)
+    app.include_router(pages.docs_router)
 
     assets = web_assets_dir(api_settings)
     if assets is not None:
