@@ -176,7 +176,8 @@ def map_style(
     base_url: Annotated[str, typer.Option(help="where the service is reached")] = "http://127.0.0.1:8000",
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
 ) -> None:
-    """Write the MapLibre style of every catalogued layer (the service serves a live one at /tiles/style.json)."""
+    """Write the MapLibre style of every public catalogued layer (the service serves a live one at
+    /tiles/style.json, with the restricted overlays for callers whose token may read them)."""
     import json
 
     from geo_service.settings import MapSettings
@@ -190,6 +191,7 @@ def map_style(
     layers, errors = load_layers(layers_dir(settings))
     for name, reason in errors.items():
         typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
+    layers = [layer for layer in layers if layer.public]
     text = json.dumps(
         build_style(layers, base_url.rstrip("/"), basemap, settings), ensure_ascii=False, indent=1
     )

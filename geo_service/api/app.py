@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api import errors
+from geo_service.api.deps import rate_limit
 from geo_service.api.limits import BodySizeLimit
+from geo_service.api.ratelimit import RateLimiter
 from geo_service.api.routers import (
     auth,
     facilities,
@@ -47,7 +49,14 @@ from geo_service.incidents.escalation import EscalationJob
 from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.osm.rules import FacilityRules
-from geo_service.settings import APISettings, DatabaseSettings, ImportSettings, IncidentSettings, MapSettings
+from geo_service.settings import (
+    APISettings,
+    DatabaseSettings,
+    ImportSettings,
+    IncidentSettings,
+    MapSettings,
+    RateLimitSettings,
+)
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.tiles import build_tile_server
 
@@ -95,6 +104,7 @@ def create_app(
     map_settings: MapSettings | None = None,
     incident_settings: IncidentSettings | None = None,
     clock: Clock | None = None,
+    limit_settings: RateLimitSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
     ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
@@ -139,7 +149,9 @@ def create_app(
         version=__version__,
         description="Grids, locate, walking isochrones, rest stations, life circles and incidents on PostGIS.",
         lifespan=lifespan,
+        dependencies=[Depends(rate_limit)],  # per-caller rate limits on every route (api/ratelimit.py)
     )
+    app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
     app.state.station_context = StationContext.create(api_settings.timezone, clock=clock)
     app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
