@@ -7,12 +7,13 @@ names ``GEO_SERVICE_DATABASE_URL`` and ``GEO_SERVICE_HOME``; the others add thei
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class DatabaseSettings(BaseSettings):
@@ -59,10 +60,29 @@ class APISettings(BaseSettings):
         default="zh-CN",
         description="language of messages when the caller's Accept-Language names none we have",
     )
-    public_base_url: str | None = None
+    public_base_url: str | None = Field(
+        default=None,
+        description="where clients reach the service (https://map.example.gov.cn); links in TileJSON, the style "
+        "and OGC documents use it instead of the request's Host",
+    )
+    trusted_hosts: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Host header names the service answers (comma-separated; *.domain for subdomains, * for "
+        "any); others get 400. Default: localhost, 127.0.0.1, ::1, the bind host and the public URL's host",
+    )
     web_assets: Path = Field(
         default=Path("web/node_modules"), description="npm packages served under /vendor"
     )
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class ImportSettings(BaseSettings):

@@ -40,6 +40,7 @@ from geo_service.api.routers import (
     walking,
 )
 from geo_service.api.routers import siting as siting_routes
+from geo_service.api.security import SecurityHeaders, TrustedHosts, trusted_hosts
 from geo_service.clock import Clock
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
@@ -163,6 +164,8 @@ def create_app(
         app.state.incident_context = incident_context(db)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
+    app.add_middleware(TrustedHosts, allowed=trusted_hosts(api_settings))  # a forged Host gets 400
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them
 
     for module in (
         health,

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from geo_service.api.deps import get_db, get_map_settings, get_tile_server, optional_principal
 from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
-from geo_service.errors import BadRequest
+from geo_service.errors import BadRequest, NotFound
 from geo_service.ogc import html
 from geo_service.ogc import service as ogc
 from geo_service.settings import MapSettings
@@ -66,6 +66,15 @@ def respond(
 
 def _private(prov: ogc.FeatureProvider, caller: Principal | None) -> bool:
     return caller is not None or not prov.public
+
+
+@router.get("/assets/{name}", include_in_schema=False)
+def asset(name: str) -> FileResponse:
+    """The style and script of the HTML pages."""
+    media_type = html.ASSETS.get(name)
+    if media_type is None:
+        raise NotFound("ogc.unknown_asset", name=name)
+    return FileResponse(html.ASSETS_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("", summary="Landing page")

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from geo_service.api.deps import incident_context, optional_principal
 from geo_service.api.errors import status_for
+from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
 from geo_service.db.pool import DatabaseUnavailable
 from geo_service.errors import BadRequest, NotFound, ServiceError, TooManyRequests, UnsupportedMediaType
@@ -74,7 +75,7 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Ro
 
 @router.get("/discovery.{fmt}")
 def get_discovery(fmt: str, request: Request, ctx: Ctx) -> Response:
-    base = str(request.url_for("get_services", fmt="json")).rsplit("/", 1)[0]
+    base = f"{base_url(request)}{router.prefix}"
     return render(fmt, "discovery", service.discovery(ctx, base))
 
 
