@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.ratelimit import RateLimiter, route_class
 from geo_service.auth import Principal, authenticate
@@ -53,16 +54,17 @@ def rate_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter
 
 
-def optional_principal(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    db: Database = Depends(get_db),
+async def optional_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal | None:
     """The caller behind the bearer token, or None for an anonymous request. A token that is presented but
-    unknown, revoked or expired is 401 (429 once its address has sent too many: see :mod:`.ratelimit`)."""
+    unknown, revoked or expired is 401 (429 once its address has sent too many: see :mod:`.ratelimit`).
+
+    Async, so that an anonymous request (most map and locate traffic) costs no trip through the thread pool;
+    only a presented token is looked up, off the event loop."""
     if credentials is None:
         return None
-    principal = authenticate(db, credentials.credentials)
+    principal = await run_in_threadpool(authenticate, get_db(request), credentials.credentials)
     if principal is None:
         rate_limiter(request).invalid_token(client_address(request))
         raise Unauthorized("auth.invalid_token")
