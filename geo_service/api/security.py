@@ -9,13 +9,15 @@ no links and orchestrators probe by IP).
 and ``Referrer-Policy: same-origin``, and to HTML (and SVG) a Content-Security-Policy: the strict
 :data:`PAGE_POLICY` everywhere except FastAPI's own API docs pages when the app uses them (they load Swagger UI /
 ReDoc from a CDN with an inline script: :data:`DOCS_POLICY`) and folium's quick maps under ``/maps/``
-(:data:`FOLIUM_POLICY`, inline scripts). A route that sets its own policy keeps it. A page shown over an external basemap (``?basemap=osm|tianditu|amap`` or
-``GEO_SERVICE_MAP_BASEMAP``) may also fetch that basemap's tile servers, and nothing else.
+(:data:`FOLIUM_POLICY`, inline scripts). A route that sets its own policy keeps it. A page shown over an
+external basemap (``?basemap=osm|tianditu|amap`` or ``GEO_SERVICE_MAP_BASEMAP``) may also fetch that basemap's
+tile servers, and nothing else.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -25,6 +27,7 @@ from geo_service.i18n import DEFAULT_LANGUAGE, negotiate, translate
 from geo_service.settings import APISettings, MapSettings
 from geo_service.tiles.style import BASEMAPS, external_basemap
 
+log = logging.getLogger(__name__)
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "worker-src 'self' blob:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; "
@@ -95,6 +98,12 @@ def trusted_hosts(settings: APISettings) -> list[str]:
     hosts = ["localhost", "127.0.0.1", "::1"]
     if settings.host not in ("0.0.0.0", "::", ""):
         hosts.append(host_name(settings.host))
+    elif not settings.public_base_url:
+        log.warning(
+            "listening on all addresses but answering only Host %s: set GEO_SERVICE_API_PUBLIC_BASE_URL or "
+            "GEO_SERVICE_API_TRUSTED_HOSTS to the names clients use",
+            ", ".join(hosts),
+        )
     if settings.public_base_url:
         public = urlsplit(settings.public_base_url).hostname
         if public:
