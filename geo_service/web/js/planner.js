@@ -795,7 +795,7 @@ async function validateNow(features, { parentCode = null, ignoreCodes = [] } = {
   const seq = ++state.validationSeq;
   notify(t("pl.validating"), "info", "validation");
   const query = parentCode ? `?parent_code=${encodeURIComponent(parentCode)}` : "";
-  const result = await api(`/api/grids/validate${query}`, { method: "POST", body: { type: "FeatureCollection", features } });
+  const result = await api(`/api/grids/validate${query}`, { method: "POST", body: { type: "FeatureCollection", features }, auth: true });
   if (seq !== state.validationSeq) return; // a newer check is under way
   if (result.ok) return showProblems([]);
   if (result.status === 422 && Array.isArray(result.data.detail)) {
