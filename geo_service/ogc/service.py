@@ -134,13 +134,17 @@ def items_request(
 
 def providers(db: Database, tiles: TileServer) -> dict[str, FeatureProvider]:
     """A provider for every catalogued layer with a ``features`` section that can be served now."""
-    return {
-        layer.id: PostGISProvider(layer) for layer in tiles.served_layers(db) if layer.features is not None
-    }
+    found: dict[str, FeatureProvider] = {}
+    for layer in tiles.served_layers(db):
+        if layer.features is not None:
+            found[layer.id] = PostGISProvider(layer)
+            # a family layer (networks) has a collection of its own for each member
+            found.update({m.id: PostGISProvider(m) for m in tiles.family_members(db, layer)})
+    return found
 
 
 def provider(db: Database, tiles: TileServer, collection_id: str) -> FeatureProvider:
-    layer = tiles.catalogue.layers.get(collection_id)
+    layer = tiles.catalogue.layers.get(collection_id) or tiles.member_layer(db, collection_id)
     if layer is None or layer.features is None:
         known = ", ".join(sorted(providers(db, tiles)))
         raise NotFound(f"no collection `{collection_id}`; collections: {known}")
