@@ -126,16 +126,20 @@ def assign_points(geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.
 # -- areas --------------------------------------------------------------------------------------------------
 
 
-def _area_pairs(cells_m: np.ndarray, grids_m: np.ndarray, want_pieces: bool) -> tuple[np.ndarray, ...]:
-    if len(cells_m) == 0 or len(grids_m) == 0:
+def _area_pairs(cells: np.ndarray, grids: np.ndarray, epsg: int) -> tuple[np.ndarray, ...]:
+    """(cell, grid, area m², piece) of every pair whose interiors meet. The overlay runs on the stored WGS-84
+    coordinates, where neighbours share their edges exactly (projecting first would bend a long edge away
+    from a neighbour's vertex lying on it and leave micro-slivers between polygons that only touch); only
+    the pieces are projected to be measured."""
+    if len(cells) == 0 or len(grids) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0), np.empty(0, dtype=object)
-    tree = shapely.STRtree(grids_m)
-    ci, gi = tree.query(cells_m, predicate="intersects")
-    pieces = shapely.intersection(cells_m[ci], grids_m[gi])
-    area = shapely.area(pieces)
-    keep = area > 0  # pairs that only touch along an edge share no area
-    return ci[keep], gi[keep], area[keep], pieces[keep] if want_pieces else np.empty(0, dtype=object)
+    tree = shapely.STRtree(grids)
+    ci, gi = tree.query(cells, predicate="intersects")
+    pieces = shapely.intersection(cells[ci], grids[gi])
+    polygonal = shapely.area(pieces) > 0  # pairs that only touch along an edge share no area
+    ci, gi, pieces = ci[polygonal], gi[polygonal], pieces[polygonal]
+    return ci, gi, shapely.area(to_metric(pieces, epsg)), pieces
 
 
 def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.ndarray, grid_geoms: np.ndarray,
@@ -153,10 +157,8 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
     cell_geoms = np.asarray(cell_geoms, dtype=object)
     grid_geoms = np.asarray(grid_geoms, dtype=object)
     epsg = metric_epsg_for(cell_geoms) if len(cell_geoms) else 3857
-    cells_m = to_metric(cell_geoms, epsg)
-    grids_m = to_metric(grid_geoms, epsg) if len(grid_geoms) else grid_geoms
-    cell_area = shapely.area(cells_m)
-    ci, gi, area, pieces = _area_pairs(cells_m, grids_m, with_pieces)
+    cell_area = shapely.area(to_metric(cell_geoms, epsg))
+    ci, gi, area, pieces = _area_pairs(cell_geoms, grid_geoms, epsg)
     seconds["areas"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -183,7 +185,7 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
     pair_geoms = None
     if with_pieces:
         pair_geoms = np.full(len(keys), None, dtype=object)
-        pair_geoms[np.searchsorted(keys, area_key)] = _to_wgs84(pieces, epsg) if len(pieces) else pieces
+        pair_geoms[np.searchsorted(keys, area_key)] = pieces
     pairs = Pairs(keys // n_grids, keys % n_grids - 1, pair_area, pair_households, pair_geoms)
 
     found: list[Mismatch] = []
@@ -193,18 +195,6 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
                            min_length_m=min_length_m)  # fmt: skip
         seconds["mismatches"] = time.perf_counter() - started
     return Crosswalk(cell_area, cell_households, pairs, found, epsg, seconds)
-
-
-def _to_wgs84(geoms: np.ndarray, epsg: int) -> np.ndarray:
-    from geo_service.grids.geometry import _transformer
-
-    transformer = _transformer(epsg, inverse=True)
-
-    def back(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geoms, back)
 
 
 # -- boundary mismatches ------------------------------------------------------------------------------------

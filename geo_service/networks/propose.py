@@ -81,9 +81,10 @@ def propose(db: Database, names: Sequence[str], parent_code: str, households_min
     high = households_max if households_max is not None else grids.households_max
     if low > high:
         raise InvalidInput("network.band", low=low, high=high)
-    with db.cursor() as cur:
+    # planning's SQL reads plain rows, ours named ones
+    with db.cursor() as cur, db.cursor(dict_rows=False) as plain:
         versions = {name: int(_network_row(cur, name)["version"]) for name in names}
-        parent = planning.area_geometry(cur, parent_code)
+        parent = planning.area_geometry(plain, parent_code)
         if parent is None:
             raise NotFound("network.parent_not_found", code=parent_code)
         if parent["level"] == "grid":
@@ -99,7 +100,7 @@ def propose(db: Database, names: Sequence[str], parent_code: str, households_min
                 name: [shapely.boundary(shapely.from_wkb(c["wkb"])) for c in store.cells(cur, name, versions[name], box)]
                 for name in names
             }  # fmt: skip
-            inputs.append((community, geom, lines, planning.homes(cur, community["wkb"])))
+            inputs.append((community, geom, lines, planning.homes(plain, community["wkb"])))
     features: list[dict[str, Any]] = []
     per_community = []
     boundary_m = 0.0

@@ -26,7 +26,9 @@ def unified(client: TestClient, headers: dict[str, str], prefix: str, xs: Sequen
         for i in range(len(xs) - 1):
             code = f"{community}{len(codes) + 1:03d}"
             codes.append(code)
-            features.append(feature(code, rect(xs[i], ys[j], xs[i + 1], ys[j + 1], origin), "grid", community))
+            features.append(
+                feature(code, rect(xs[i], ys[j], xs[i + 1], ys[j + 1], origin), "grid", community)
+            )
     response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": features},
                            headers=headers)  # fmt: skip
     assert response.status_code == 200, response.text

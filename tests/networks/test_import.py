@@ -41,7 +41,9 @@ def _cells(client: TestClient, name: str, version: int | None = None) -> dict:
     return response.json()
 
 
-def test_geojson_import_keeps_codes_names_properties(client: TestClient, planner_headers: dict[str, str]) -> None:
+def test_geojson_import_keeps_codes_names_properties(
+    client: TestClient, planner_headers: dict[str, str]
+) -> None:
     features = lattice(PREFIX, XS, YS, "P", owner="派出所")
     response = client.post("/api/networks/police/import?department=公安局", json=collection(features),
                            headers=planner_headers)  # fmt: skip
@@ -65,7 +67,9 @@ def test_geojson_import_keeps_codes_names_properties(client: TestClient, planner
                                 shapely.geometry.shape(drawn["geometry"]), 0.0)  # fmt: skip
 
 
-def test_geopackage_in_a_gauss_kruger_crs(client: TestClient, planner_headers: dict[str, str], tmp_path: Path) -> None:
+def test_geopackage_in_a_gauss_kruger_crs(
+    client: TestClient, planner_headers: dict[str, str], tmp_path: Path
+) -> None:
     """A GeoPackage in CGCS2000 / 3-degree Gauss–Krüger CM 117°E (EPSG:4548), own field names: the cells come
     back in WGS-84 where they were drawn (to a few millimetres)."""
     features = lattice(PREFIX, XS, YS, "U")
@@ -89,7 +93,9 @@ def test_geopackage_in_a_gauss_kruger_crs(client: TestClient, planner_headers: d
         assert shapely.hausdorff_distance(got, shapely.geometry.shape(f["geometry"])) < 1e-7  # ~1 cm
 
 
-def test_zipped_shapefile_with_numeric_codes(client: TestClient, planner_headers: dict[str, str], tmp_path: Path) -> None:
+def test_zipped_shapefile_with_numeric_codes(
+    client: TestClient, planner_headers: dict[str, str], tmp_path: Path
+) -> None:
     features = lattice(PREFIX, XS, YS, "S")
     for k, f in enumerate(features):
         f["properties"]["code"] = 1000 + k  # a numeric field in the .dbf
@@ -106,7 +112,12 @@ def test_zipped_shapefile_with_numeric_codes(client: TestClient, planner_headers
 def test_versions_close_and_reopen(client: TestClient, planner_headers: dict[str, str], db: Database) -> None:
     name = "sanitation"
     first = lattice(PREFIX, XS, YS, "H")
-    assert client.post(f"/api/networks/{name}/import", json=collection(first), headers=planner_headers).status_code == 201
+    assert (
+        client.post(
+            f"/api/networks/{name}/import", json=collection(first), headers=planner_headers
+        ).status_code
+        == 201
+    )
     second = lattice(PREFIX, [0, 150, 300], YS, "H")  # two columns instead of three: redrawn
     second.append(lattice(PREFIX, [0, 300], [300, 400], "N")[0])
     response = client.post(f"/api/networks/{name}/import", json=collection(second), headers=planner_headers)
@@ -122,7 +133,9 @@ def test_versions_close_and_reopen(client: TestClient, planner_headers: dict[str
     assert [v["version"] for v in now["network"]["versions"]] == [1, 2]
     old_cell = next(f for f in old["features"] if f["id"] == "H-0-0")
     new_cell = next(f for f in now["features"] if f["id"] == "H-0-0")
-    assert shapely.geometry.shape(old_cell["geometry"]).area < shapely.geometry.shape(new_cell["geometry"]).area
+    assert (
+        shapely.geometry.shape(old_cell["geometry"]).area < shapely.geometry.shape(new_cell["geometry"]).area
+    )
     assert old_cell["properties"]["valid_to"] == new_cell["properties"]["valid_from"]
     assert new_cell["properties"]["valid_to"] is None
     with db.cursor(dict_rows=False) as cur:
@@ -172,12 +185,16 @@ def test_bad_cells_are_all_listed_and_nothing_written(client: TestClient, planne
     assert problems[3]["problem"] == "self_intersection" and problems[3]["location"]["type"] == "Point"
     assert problems[4]["problem"] == "invalid_geometry"
     assert set(problems) == {1, 2, 3, 4}
-    chinese = client.post("/api/networks/broken/import", json=collection(features), headers=planner_headers).json()
+    chinese = client.post(
+        "/api/networks/broken/import", json=collection(features), headers=planner_headers
+    ).json()
     assert "未保存" in chinese["message"] and "编码字段" in chinese["detail"][0]["message"]
     assert count_rows(db) == before
 
 
-def test_unreadable_bodies_and_roles(client: TestClient, planner_headers: dict[str, str], db: Database) -> None:
+def test_unreadable_bodies_and_roles(
+    client: TestClient, planner_headers: dict[str, str], db: Database
+) -> None:
     before = count_rows(db)
     body = collection(lattice(PREFIX, XS, YS))
     assert client.post("/api/networks/x/import", json=body).status_code == 401
