@@ -105,15 +105,14 @@ def code_rank(codes: np.ndarray) -> np.ndarray:
     return rank
 
 
-def assign_points(geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-                  tree: shapely.STRtree | None = None) -> np.ndarray:  # fmt: skip
+def assign_points(geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """For each point, the index of the polygon covering it with the lowest ``rank`` (-1 when none does)."""
     out = np.full(len(lon), OUTSIDE, dtype=np.int64)
     if len(lon) == 0 or len(geoms) == 0:
         return out
-    tree = tree or shapely.STRtree(geoms)
-    # a point intersects a polygon exactly when the polygon covers it (boundary included)
-    points, polys = tree.query(shapely.points(lon, lat), predicate="intersects")
+    # the points go in the tree and each polygon, prepared, asks which it covers (boundary included)
+    shapely.prepare(geoms)
+    polys, points = shapely.STRtree(shapely.points(lon, lat)).query(geoms, predicate="covers")
     if len(points):
         order = np.lexsort((rank[polys], points))
         points, polys = points[order], polys[order]
@@ -136,7 +135,16 @@ def _area_pairs(cells: np.ndarray, grids: np.ndarray, epsg: int) -> tuple[np.nda
         return empty, empty, np.empty(0), np.empty(0, dtype=object)
     tree = shapely.STRtree(grids)
     ci, gi = tree.query(cells, predicate="intersects")
-    pieces = shapely.intersection(cells[ci], grids[gi])
+    # a cell inside a grid (or a grid inside a cell) is its own piece: no overlay needed
+    shapely.prepare(grids)
+    shapely.prepare(cells)
+    cell_inside = shapely.covers(grids[gi], cells[ci])
+    grid_inside = ~cell_inside & shapely.covers(cells[ci], grids[gi])
+    pieces = np.empty(len(ci), dtype=object)
+    pieces[cell_inside] = cells[ci[cell_inside]]
+    pieces[grid_inside] = grids[gi[grid_inside]]
+    rest = ~(cell_inside | grid_inside)
+    pieces[rest] = shapely.intersection(cells[ci[rest]], grids[gi[rest]])
     polygonal = shapely.area(pieces) > 0  # pairs that only touch along an edge share no area
     ci, gi, pieces = ci[polygonal], gi[polygonal], pieces[polygonal]
     return ci, gi, shapely.area(to_metric(pieces, epsg)), pieces
@@ -162,8 +170,7 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
     seconds["areas"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    cell_tree = shapely.STRtree(cell_geoms)
-    home_cell = assign_points(cell_geoms, code_rank(cell_codes), homes.lon, homes.lat, cell_tree)
+    home_cell = assign_points(cell_geoms, code_rank(cell_codes), homes.lon, homes.lat)
     inside = home_cell != OUTSIDE
     home_grid = assign_points(grid_geoms, code_rank(grid_codes), homes.lon[inside], homes.lat[inside])
     hh = homes.households[inside]
@@ -213,7 +220,16 @@ def boundary_segments(geoms: np.ndarray) -> np.ndarray:
     swap = (seg[:, 0] > seg[:, 2]) | ((seg[:, 0] == seg[:, 2]) & (seg[:, 1] > seg[:, 3]))
     seg[swap] = seg[swap][:, [2, 3, 0, 1]]
     seg = seg[(seg[:, 0] != seg[:, 2]) | (seg[:, 1] != seg[:, 3])]
-    return np.unique(seg, axis=0) if len(seg) else seg
+    return _unique_rows(seg) if len(seg) else seg
+
+
+def _unique_rows(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows of a float array, sorted (``np.unique(axis=0)`` without its slow generic path)."""
+    order = np.lexsort(rows.T[::-1])
+    rows = rows[order]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+    return rows[keep]
 
 
 def _linear(f0: np.ndarray, f1: np.ndarray, lo: Any, hi: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -374,18 +390,40 @@ def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: f
 def _split_at_junctions(runs: np.ndarray, segments: np.ndarray) -> np.ndarray:
     """``runs`` cut at the network's junctions (vertices where three or more of its boundary segments meet),
     so that each reported stretch lies between the same cells."""
-    ends, counts = np.unique(np.vstack([segments[:, :2], segments[:, 2:]]), axis=0, return_counts=True)
-    junctions = {(float(x), float(y)) for x, y in ends[counts >= 3]}
-    out = []
-    for run in runs:
-        coords = shapely.get_coordinates(run)
-        start = 0
-        for k in range(1, len(coords) - 1):
-            if (float(coords[k, 0]), float(coords[k, 1])) in junctions:
-                out.append(shapely.LineString(coords[start : k + 1]))
-                start = k
-        out.append(shapely.LineString(coords[start:]) if start else run)
-    return np.array(out, dtype=object)
+    ends = np.vstack([segments[:, :2], segments[:, 2:]])
+    ends = ends[np.lexsort(ends.T[::-1])]
+    new = np.ones(len(ends), dtype=bool)
+    new[1:] = np.any(ends[1:] != ends[:-1], axis=1)
+    starts = np.flatnonzero(new)
+    counts = np.diff(np.append(starts, len(ends)))
+    junctions = ends[starts[counts >= 3]]
+    coords, owner = shapely.get_coordinates(runs, return_index=True)
+    if len(coords) == 0 or len(junctions) == 0:
+        return runs
+    # a vertex is a junction when it is one of the junction points exactly
+    position = np.searchsorted(junctions[:, 0], coords[:, 0], side="left")
+    is_junction = np.zeros(len(coords), dtype=bool)
+    for k in np.flatnonzero(position < len(junctions)):
+        p = position[k]
+        while p < len(junctions) and junctions[p, 0] == coords[k, 0]:
+            if junctions[p, 1] == coords[k, 1]:
+                is_junction[k] = True
+                break
+            p += 1
+    first = np.ones(len(coords), dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    last = np.ones(len(coords), dtype=bool)
+    last[:-1] = owner[1:] != owner[:-1]
+    cut = is_junction & ~first & ~last
+    # every cut vertex ends one piece and starts the next: repeat it, and number the pieces
+    repeat = np.where(cut, 2, 1)
+    out_coords = np.repeat(coords, repeat, axis=0)
+    starts = np.repeat(first | cut, repeat)
+    starts[np.cumsum(repeat)[cut] - 1] = True  # the repeated copy opens the next piece
+    starts[np.cumsum(repeat)[cut] - 2] = False
+    starts[np.flatnonzero(np.repeat(first, repeat))] = True
+    piece = np.cumsum(starts) - 1
+    return shapely.linestrings(out_coords, indices=piece)
 
 
 def _along(boundaries: np.ndarray, lines: np.ndarray, distance: float) -> list[list[int]]:
