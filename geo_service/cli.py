@@ -229,8 +229,10 @@ def config_reference() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes sharing the port")] = 1,
 ) -> None:
-    """Run the HTTP service."""
+    """Run the HTTP service (``--workers N``: N uvicorn processes; every in-process cache follows the
+    database's data revisions, so a write through one process is seen by the others on their next request)."""
     import uvicorn
 
     settings = APISettings()
@@ -239,6 +241,7 @@ def serve(
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers,
         log_level="info",
     )
 
@@ -315,7 +318,7 @@ def demo(
     typer.echo("  writes on the pages need a token: geo-service token create --role planner|dispatcher")
     db.close()
     if serve_after:
-        serve(host, port)
+        serve(host, port, workers=1)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -283,6 +283,13 @@ class WalkingSettings(BaseSettings):
     max_cells_side: int = Field(
         default=600, ge=50, le=5000, description="isochrone raster cells per side, at most"
     )
+    simplify_cells: float = Field(
+        default=0.0, ge=0, le=0.5,
+        description="isochrone outlines are simplified by this fraction of a raster cell (requests may ask simplify_m)",
+    )  # fmt: skip
+    coordinate_decimals: int = Field(
+        default=7, ge=3, le=15, description="decimals of isochrone coordinates, degrees (7 ≈ 1 cm)"
+    )
     max_minutes: float = Field(default=120.0, gt=0, description="longest isochrone contour, minutes")
     max_contours: int = Field(default=10, ge=1, description="contours per isochrone request")
     max_origins: int = Field(default=200, ge=1, description="origins per isochrone request")
