@@ -105,14 +105,17 @@ def code_rank(codes: np.ndarray) -> np.ndarray:
     return rank
 
 
-def assign_points(geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """For each point, the index of the polygon covering it with the lowest ``rank`` (-1 when none does)."""
+def assign_points(geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                  tree: shapely.STRtree | None = None) -> np.ndarray:  # fmt: skip
+    """For each point, the index of the polygon covering it with the lowest ``rank`` (-1 when none does).
+    ``tree``: an STRtree of the points, when the caller has one."""
     out = np.full(len(lon), OUTSIDE, dtype=np.int64)
     if len(lon) == 0 or len(geoms) == 0:
         return out
     # the points go in the tree and each polygon, prepared, asks which it covers (boundary included)
     shapely.prepare(geoms)
-    polys, points = shapely.STRtree(shapely.points(lon, lat)).query(geoms, predicate="covers")
+    tree = tree or shapely.STRtree(shapely.points(lon, lat))
+    polys, points = tree.query(geoms, predicate="covers")
     if len(points):
         order = np.lexsort((rank[polys], points))
         points, polys = points[order], polys[order]
@@ -170,9 +173,10 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
     seconds["areas"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    home_cell = assign_points(cell_geoms, code_rank(cell_codes), homes.lon, homes.lat)
+    home_tree = shapely.STRtree(shapely.points(homes.lon, homes.lat)) if len(homes.lon) else None
+    home_cell = assign_points(cell_geoms, code_rank(cell_codes), homes.lon, homes.lat, home_tree)
     inside = home_cell != OUTSIDE
-    home_grid = assign_points(grid_geoms, code_rank(grid_codes), homes.lon[inside], homes.lat[inside])
+    home_grid = assign_points(grid_geoms, code_rank(grid_codes), homes.lon, homes.lat, home_tree)[inside]
     hh = homes.households[inside]
     cell_households = np.bincount(home_cell[inside], weights=hh, minlength=len(cell_geoms))
     seconds["households"] = time.perf_counter() - started
@@ -355,7 +359,8 @@ def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: f
         np.searchsorted(ni[order], candidates, "right"),
     )
     n_length = np.hypot(*(n_m[:, 2:] - n_m[:, :2]).T)
-    pieces = []
+    starts_xy: list[tuple[float, float]] = []
+    ends_xy: list[tuple[float, float]] = []
     for k, n in enumerate(candidates):
         rows = order[bounds[0][k] : bounds[1][k]]
         keep = _union([(near_start[r], near_end[r]) for r in rows if near[r]])
@@ -368,10 +373,12 @@ def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: f
         )
         for t0, t1 in _subtract(keep, drop):
             if (t1 - t0) * n_length[n] > _MIN_PIECE_M:
-                pieces.append(shapely.LineString([_point_on(n_deg[n], t0), _point_on(n_deg[n], t1)]))
-    if not pieces:
+                starts_xy.append(_point_on(n_deg[n], t0))
+                ends_xy.append(_point_on(n_deg[n], t1))
+    if not starts_xy:
         return []
-    runs = _split_at_junctions(shapely.get_parts(shapely.line_merge(shapely.MultiLineString(pieces))), n_deg)
+    pieces = shapely.linestrings(np.stack([np.array(starts_xy), np.array(ends_xy)], axis=1))
+    runs = _split_at_junctions(shapely.get_parts(shapely.line_merge(shapely.multilinestrings(pieces))), n_deg)
     lengths = shapely.length(shapely.transform(runs, lambda xy: xy * scale[:2]))
     long_enough = lengths >= max(min_length_m, _MIN_PIECE_M)
     runs, lengths = runs[long_enough], lengths[long_enough]
