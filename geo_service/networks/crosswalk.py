@@ -311,15 +311,11 @@ def _subtract(
     return out
 
 
-def _point_on(seg_deg: np.ndarray, t: float) -> tuple[float, float]:
-    """The point at parameter ``t`` of a segment in degrees (its exact end vertices at 0 and 1)."""
-    if t <= 0.0:
-        return float(seg_deg[0]), float(seg_deg[1])
-    if t >= 1.0:
-        return float(seg_deg[2]), float(seg_deg[3])
-    return float(seg_deg[0] + t * (seg_deg[2] - seg_deg[0])), float(
-        seg_deg[1] + t * (seg_deg[3] - seg_deg[1])
-    )
+def _points_on(seg_deg: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The points at parameters ``t`` of segments in degrees (their exact end vertices at 0 and 1)."""
+    a, b = seg_deg[:, :2], seg_deg[:, 2:]
+    inner = a + np.clip(t, 0.0, 1.0)[:, None] * (b - a)
+    return np.where((t <= 0.0)[:, None], a, np.where((t >= 1.0)[:, None], b, inner))
 
 
 def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: float, follow_m: float,
@@ -350,34 +346,30 @@ def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: f
     sin = np.abs(dn[:, 0] * du[:, 1] - dn[:, 1] * du[:, 0]) / (np.hypot(*dn.T) * np.hypot(*du.T))
     parallel = sin <= math.sin(math.radians(PARALLEL_DEG))
     near = parallel & (near_start < near_end)
-    candidates = np.unique(ni[near])
-    if len(candidates) == 0:
+    if not near.any():
         return []
-    order = np.argsort(ni, kind="stable")
-    bounds = (
-        np.searchsorted(ni[order], candidates, side="left"),
-        np.searchsorted(ni[order], candidates, "right"),
-    )
+    # per network segment: (union of its near intervals) minus (union of its follow intervals), by a sweep
+    # over the interval ends sorted by (segment, t): inside the result while some near interval is open
+    # and no follow interval is
+    follows = parallel & (follow_start < follow_end)
+    seg = np.concatenate([ni[near], ni[near], ni[follows], ni[follows]])
+    t = np.concatenate([near_start[near], near_end[near], follow_start[follows], follow_end[follows]])
+    n_near, n_follow = int(near.sum()), int(follows.sum())
+    d_near = np.concatenate([np.ones(n_near), -np.ones(n_near), np.zeros(2 * n_follow)])
+    d_follow = np.concatenate([np.zeros(2 * n_near), np.ones(n_follow), -np.ones(n_follow)])
+    order = np.lexsort((-(d_near + d_follow), t, seg))  # at one t, opening before closing
+    seg, t = seg[order], t[order]
+    open_near, open_follow = np.cumsum(d_near[order]), np.cumsum(d_follow[order])
     n_length = np.hypot(*(n_m[:, 2:] - n_m[:, :2]).T)
-    starts_xy: list[tuple[float, float]] = []
-    ends_xy: list[tuple[float, float]] = []
-    for k, n in enumerate(candidates):
-        rows = order[bounds[0][k] : bounds[1][k]]
-        keep = _union([(near_start[r], near_end[r]) for r in rows if near[r]])
-        drop = _union(
-            [
-                (follow_start[r], follow_end[r])
-                for r in rows
-                if parallel[r] and follow_start[r] < follow_end[r]
-            ]
-        )
-        for t0, t1 in _subtract(keep, drop):
-            if (t1 - t0) * n_length[n] > _MIN_PIECE_M:
-                starts_xy.append(_point_on(n_deg[n], t0))
-                ends_xy.append(_point_on(n_deg[n], t1))
-    if not starts_xy:
+    take = (seg[:-1] == seg[1:]) & (open_near[:-1] > 0.5) & (open_follow[:-1] < 0.5)
+    take &= (t[1:] - t[:-1]) * n_length[seg[:-1]] > _MIN_PIECE_M
+    k = np.flatnonzero(take)
+    if len(k) == 0:
         return []
-    pieces = shapely.linestrings(np.stack([np.array(starts_xy), np.array(ends_xy)], axis=1))
+    which, t0, t1 = seg[k], t[k], t[k + 1]
+    pieces = shapely.linestrings(
+        np.stack([_points_on(n_deg[which], t0), _points_on(n_deg[which], t1)], axis=1)
+    )
     runs = _split_at_junctions(shapely.get_parts(shapely.line_merge(shapely.multilinestrings(pieces))), n_deg)
     lengths = shapely.length(shapely.transform(runs, lambda xy: xy * scale[:2]))
     long_enough = lengths >= max(min_length_m, _MIN_PIECE_M)
@@ -485,36 +477,37 @@ def _snap_lines(runs: np.ndarray, u_deg: np.ndarray, u_m: np.ndarray, u_tree: sh
     best = np.ones(len(vi), dtype=bool)
     best[1:] = vi[1:] != vi[:-1]
     moved = coords.copy()
-    for v, s, tt in zip(vi[best].tolist(), si[best].tolist(), t[best].tolist(), strict=True):
-        moved[v] = _point_on(u_deg[s], tt)
-    # unified vertices along each run
+    moved[vi[best]] = _points_on(u_deg[si[best]], t[best])
+    # unified vertices along each run, strictly between its ends
+    run_of, at_of, xy_of = [owner], [at_vertex], [moved]
     ri, sj = u_tree.query(runs_m, predicate="dwithin", distance=tolerance_m)
-    items: list[list[tuple[float, tuple[float, float]]]] = [[] for _ in range(len(runs))]
-    for k in range(len(coords)):
-        items[owner[k]].append((float(at_vertex[k]), (float(moved[k, 0]), float(moved[k, 1]))))
     if len(ri):
-        cand_run = np.concatenate([ri, ri])
-        cand = np.vstack([u_deg[sj, :2], u_deg[sj, 2:]])
-        pairs = np.unique(np.column_stack([cand_run, cand]), axis=0)
+        pairs = _unique_rows(
+            np.column_stack([np.concatenate([ri, ri]), np.vstack([u_deg[sj, :2], u_deg[sj, 2:]])])
+        )
         cand_run, cand = pairs[:, 0].astype(np.int64), pairs[:, 1:]
         points = shapely.points(cand * scale[:2])
         at = shapely.line_locate_point(runs_m[cand_run], points)
         near = shapely.distance(runs_m[cand_run], points) <= tolerance_m
         inside = (at > 0) & (at < shapely.length(runs_m[cand_run])) & near
-        for r, a, xy in zip(
-            cand_run[inside].tolist(), at[inside].tolist(), cand[inside].tolist(), strict=True
-        ):
-            items[r].append((a, (xy[0], xy[1])))
-    lines = []
-    for entries in items:
-        entries.sort(key=lambda item: item[0])
-        line: list[tuple[float, float]] = []
-        for _, xy in entries:
-            if not line or line[-1] != xy:
-                line.append(xy)
-        if len(line) < 2:
-            line = [entries[0][1], entries[-1][1]]
-        lines.append(line)
-    snapped = np.array([shapely.LineString(line) for line in lines], dtype=object)
+        run_of.append(cand_run[inside])
+        at_of.append(at[inside])
+        xy_of.append(cand[inside])
+    run_all, at_all, xy_all = np.concatenate(run_of), np.concatenate(at_of), np.vstack(xy_of)
+    order = np.lexsort((at_all, run_all))
+    run_all, xy_all = run_all[order], xy_all[order]
+    keep = np.ones(len(run_all), dtype=bool)
+    keep[1:] = (run_all[1:] != run_all[:-1]) | np.any(xy_all[1:] != xy_all[:-1], axis=1)
+    run_all, xy_all = run_all[keep], xy_all[keep]
+    counts = np.bincount(run_all, minlength=len(runs))
+    short = np.flatnonzero(counts < 2)
+    if len(short):  # everything collapsed onto one point: keep the run's own ends
+        drop = np.isin(run_all, short)
+        ends = np.isin(owner, short) & (first | last)
+        run_all = np.concatenate([run_all[~drop], owner[ends]])
+        xy_all = np.vstack([xy_all[~drop], coords[ends]])
+        order = np.argsort(run_all, kind="stable")
+        run_all, xy_all = run_all[order], xy_all[order]
+    snapped = shapely.linestrings(xy_all, indices=run_all)
     snapped_m = shapely.transform(snapped, lambda xy: xy * scale[:2])
     return snapped, shapely.hausdorff_distance(runs_m, snapped_m)
