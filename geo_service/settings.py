@@ -424,7 +424,7 @@ class NetworkSettings(BaseSettings):
     max_import_features: int = Field(default=50_000, ge=1, description="cells per network import")
     max_rekey: int = Field(default=100_000, ge=1, description="cells plus points per re-key request")
     crosswalk_cache: int = Field(
-        default=8, ge=0, description="crosswalks kept in memory per process (by network version and data revision)"
+        default=8, ge=0, description="crosswalks kept in memory per process (by network and data revision)"
     )
 
 
