@@ -33,6 +33,7 @@ from geo_service.api.routers import (
     life_circle,
     locate,
     maps,
+    networks,
     ogc,
     open311,
     pages,
@@ -188,6 +189,7 @@ def create_app(
         ogc,
         pages,
         guide_map,
+        networks,
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)
