@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
+from starlette.convertors import Convertor, register_url_convertor
 
 from geo_service.errors import InvalidInput
 
@@ -108,3 +109,24 @@ def content_disposition(kind: str, filename: str) -> str:
     Chinese as it is."""
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class _SegmentExcept(Convertor[str]):
+    """A path segment that is not one of some words (the literal sibling routes)."""
+
+    def __init__(self, words: frozenset[str]) -> None:
+        self.regex = "(?!(?:" + "|".join(sorted(words)) + ")(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+def register_segment_except(name: str, words: frozenset[str]) -> None:
+    """``{param:name}`` in a route path: any segment except ``words``. A parameter route beside literal ones
+    (``/grids/{code}`` beside ``/grids/validate``) would otherwise take their paths for the methods they do
+    not serve: ``PUT /api/grids/validate`` would update an area called "validate" (or answer 422) instead
+    of answering 405 with the validate route's ``Allow``."""
+    register_url_convertor(name, _SegmentExcept(words))

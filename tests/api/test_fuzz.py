@@ -32,7 +32,7 @@ from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
 from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.demo import load_demo_incidents
-from geo_service.settings import IncidentSettings
+from geo_service.settings import IncidentSettings, RateLimitSettings
 from geo_service.stations.demo import load_demo_stations
 from tests.conftest import REPO, auth_headers, running_server
 
@@ -48,9 +48,9 @@ def fuzz_server(db: Database) -> Iterator[str]:
     load_demo_grids(db, progress=False)
     load_demo_stations(db, progress=False)
     load_demo_incidents(db, progress=False, now=NOW)
-    app = create_app(
-        db=db, incident_settings=IncidentSettings(escalation_enabled=False), clock=ManualClock(NOW)
-    )
+    # rate limits off: they have tests of their own, and 429s would stop the cases short of the routes' work
+    app = create_app(db=db, incident_settings=IncidentSettings(escalation_enabled=False), clock=ManualClock(NOW),
+                     limit_settings=RateLimitSettings(enabled=False))  # fmt: skip
     with running_server(app) as base:
         yield base
 

@@ -6,6 +6,7 @@ over-long names, undeclared methods, oversized chunked bodies — and the 4xx bo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 from geo_service.api import params
 from geo_service.api.app import create_app
 from geo_service.db.pool import Database
-from geo_service.settings import APISettings
+from geo_service.settings import APISettings, RateLimitSettings
 from tests.grids.conftest import feature, hierarchy, origin_for, rect
 
 PREFIX = "130101"  # a district of this module's own
@@ -45,6 +46,14 @@ def _assert_documented(client: TestClient, response: Any, path: str, method: str
     declared = responses.get(str(response.status_code)) or responses[f"{str(response.status_code)[0]}XX"]
     schema = declared["content"]["application/json"]["schema"]
     jsonschema.validate(response.json(), {**schema, "components": document["components"]})
+
+
+@pytest.fixture(scope="module")
+def client(db: Database) -> Iterator[TestClient]:
+    """Rate limits off (they have tests of their own): this module sends hundreds of requests."""
+    app = create_app(db=db, limit_settings=RateLimitSettings(enabled=False))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +104,8 @@ def test_nul_in_json_fields_is_422_and_nothing_is_written(
     workers = feature(f"{community}002", rect(0, 0, 200, 200, HERE), parent=community,
                       workers=[{"name": "张\x00三"}])  # fmt: skip
     assert client.post("/api/grids", json=workers, headers=planner_headers).status_code == 422
-    merge = client.post(f"/api/grids/{community}/merge", json={"absorb": ["x\x00y"]}, headers=planner_headers)
+    merge = client.post(f"/api/grids/{community}/merge", json={"absorb": ["x\x00y"]},
+                        headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
     assert merge.status_code == 422 and merge.json()["code"] == "grid.merge_bad_code"
     incident = {"lon": 24.94, "lat": 60.17, "category": "E0102", "description": "bad\x00text"}
     response = client.post("/api/incidents", json=incident, headers=dispatcher_headers)
@@ -295,6 +305,7 @@ def test_undeclared_methods_are_405_with_allow(client: TestClient) -> None:
             concrete = concrete.replace("{" + name + "}", "1")
         for name in ("layers", "page", "collection_id", "profile_id", "service_code"):
             concrete = concrete.replace("{" + name + "}", "grids")
+        concrete = re.sub(r"\{[a-z_]+\}", "x", concrete)
         declared = {m.upper() for m in operations}
         for method in {"GET", "POST", "PUT", "DELETE", "PATCH"} - declared:
             response = client.request(method, concrete)
@@ -335,7 +346,8 @@ def test_error_bodies_match_the_published_schema(
 
 @pytest.fixture
 def small_body_client(db: Database) -> Iterator[TestClient]:
-    app = create_app(db=db, api_settings=APISettings(max_body_bytes=64 * 1024))
+    app = create_app(db=db, api_settings=APISettings(max_body_bytes=64 * 1024),
+                     limit_settings=RateLimitSettings(enabled=False))  # fmt: skip
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 

@@ -91,6 +91,20 @@ def test_vertices_of_an_uploaded_file(client: TestClient, planner_headers: dict[
     assert response.status_code == 422 and response.json()["code"] == "grid.too_many_vertices.request"
 
 
+@pytest.mark.usefixtures("small_caps")
+def test_vertices_of_a_network_import(client: TestClient, planner_headers: dict[str, str]) -> None:
+    """Another department's grid layer (多网合一) is a geometry input too: the same caps."""
+    four = [feature(f"N-{i}", circle(700 * i, 0, 300, 900)) for i in range(4)]
+    response = client.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": four},
+                           headers=planner_headers)  # fmt: skip
+    assert response.status_code == 422 and response.json()["code"] == "grid.too_many_vertices.request"
+    one = [feature("N-9", circle(0, 0, 300, 1500))]
+    response = client.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": one},
+                           headers=planner_headers)  # fmt: skip
+    assert response.status_code == 422 and response.json()["detail"][0]["problem"] == "too_many_vertices"
+    assert client.get("/api/networks/capped").status_code == 404
+
+
 def _polls_while(http: httpx.Client, run: threading.Thread) -> list[tuple[float, float]]:
     """(sent at, seconds waited) of /healthz requests sent one after another until ``run`` ends."""
     polls = []

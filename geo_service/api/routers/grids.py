@@ -8,11 +8,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from starlette.convertors import Convertor, register_url_convertor
 
 from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
-from geo_service.api.etags import etag, parse_if_match
+from geo_service.api.etags import etag, require_if_match
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
@@ -22,23 +21,11 @@ from geo_service.grids import service
 from geo_service.grids.io import parse_geojson
 from geo_service.grids.model import RESERVED_CODES, Problem
 
+IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api", tags=["grids"])
 
 
-class GridCodeConvertor(Convertor[str]):
-    """``{code:gridcode}``: any path segment except the words of sibling routes, so ``PUT /api/grids/validate``
-    is a 405 for the validate route rather than an update of an area called "validate"."""
-
-    regex = "(?!(?:" + "|".join(sorted(RESERVED_CODES)) + ")(?:/|$))[^/]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("gridcode", GridCodeConvertor())
+params.register_segment_except("gridcode", RESERVED_CODES)  # {code:gridcode}: not validate, import, ...
 planner = require_role("planner")
 
 FEATURE_EXAMPLE = {
@@ -174,10 +161,11 @@ async def validate_grids(
     crs: str | None = Query(None),
     auto_number: bool = Query(False),
     db: Database = Depends(get_db),
+    _principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
-    """Dry run: the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean, otherwise
-    422 with the list of ``{problem, code, codes, location, message}`` (the same checks and codes as an
-    import; a shape without a code is checked under a provisional one). Nothing is written."""
+    """Dry run (planner): the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean,
+    otherwise 422 with the list of ``{problem, code, codes, location, message}`` (the same checks and codes as
+    an import; a shape without a code is checked under a provisional one). Nothing is written."""
     upload = await _upload(request, crs) if await request.body() else None
 
     def work() -> list[Problem]:
@@ -245,13 +233,13 @@ async def put_grid(
     request: Request,
     response: Response,
     code: str,
-    if_match: str | None = Header(None, description='the ETag you read, e.g. "3"; 412 when stale'),
+    if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
     """Save a new version. Omitted properties keep their values; a Feature without geometry keeps the
-    boundary. With ``If-Match`` (or ``properties.version``) naming an old version: 412 and no change."""
-    data, media_type, version = await request.body(), _media_type(request), parse_if_match(if_match)
+    boundary. ``If-Match`` is required (428 without it); naming an old version: 412 and no change."""
+    data, media_type, version = await request.body(), _media_type(request), require_if_match(if_match)
 
     def work() -> service.WriteResult:
         with cycle_collection_paused():
@@ -263,12 +251,12 @@ async def put_grid(
 @router.delete("/grids/{code:gridcode}", status_code=204)
 def delete_grid(
     code: str,
-    if_match: str | None = Header(None),
+    if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> Response:
     """Close the area's validity (its history stays; the code is never reused for other land)."""
-    service.delete_area(db, code, principal, if_match=parse_if_match(if_match))
+    service.delete_area(db, code, principal, if_match=require_if_match(if_match))
     return Response(status_code=204)
 
 
@@ -290,14 +278,14 @@ def merge_grids(
     code: str,
     body: MergeBody,
     response: Response,
-    if_match: str | None = Header(None, description='the ETag of this area you read, e.g. "3"'),
+    if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
     """Merge sibling areas into this one in one transaction: theirs close (change `merge`), this one gets the
     union (or the given boundary) as a new version. Nothing changes on any problem; stale versions are 412."""
     result = service.merge_areas(db, code, body.absorb, principal, feature=body.feature,
-                                 if_match=parse_if_match(if_match), versions=body.versions)  # fmt: skip
+                                 if_match=require_if_match(if_match), versions=body.versions)  # fmt: skip
     return _written(response, result)
 
 

@@ -9,8 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from geo_service.api.deps import get_db
+from geo_service.api.deps import get_db, require_role
 from geo_service.api.openapi import model_body
+from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.feature_input import cycle_collection_paused, parse_json
 from geo_service.siting import service
@@ -30,8 +31,12 @@ def _request(data: bytes) -> SitingRequest:
 
 
 @router.post("/siting", openapi_extra={"requestBody": model_body(SitingRequest)})
-async def siting(request: Request, db: Database = Depends(get_db)) -> dict[str, Any]:
-    """Where to open new sites so that the most people reach one on foot within ``minutes``.
+async def siting(
+    request: Request,
+    db: Database = Depends(get_db),
+    _principal: Principal = Depends(require_role("planner")),
+) -> dict[str, Any]:
+    """(Planner.) Where to open new sites so that the most people reach one on foot within ``minutes``.
 
     ``method``: ``mclp`` (at most ``k`` new sites covering the most demand), ``lscp`` (fewest new sites
     covering every demand point some site can reach), ``p-median`` (at most ``k`` new sites minimising the
@@ -44,7 +49,7 @@ async def siting(request: Request, db: Database = Depends(get_db)) -> dict[str, 
 
     def work() -> dict[str, Any]:  # parsing, validation and solving off the event loop
         with cycle_collection_paused():
-            request = _request(data)
-        return service.site(db, request).as_dict()
+            asked = _request(data)
+        return service.site(db, asked).as_dict()
 
     return await run_in_threadpool(work)
