@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
+from fastapi import Path
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 from starlette.convertors import Convertor, register_url_convertor
@@ -41,7 +42,8 @@ def _instant(value: datetime) -> datetime:
 Instant = Annotated[datetime, AfterValidator(_instant)]
 """A date-time within :data:`EARLIEST_YEAR` .. :data:`LATEST_YEAR` (422 ``validation.datetime_range`` else)."""
 RowOffset = Annotated[int, Field(ge=0, le=INT4_MAX, description="rows to skip")]
-RowId = Annotated[int, Field(ge=1, le=INT8_MAX)]
+PathId = Annotated[int, Path(ge=1, le=INT8_MAX, description="the row's id")]
+"""A bigserial id in a path: beyond the column's range is a 422 naming the bound, not a lookup."""
 Count = Annotated[int, Field(ge=0, le=INT4_MAX)]
 
 

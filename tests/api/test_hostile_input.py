@@ -146,6 +146,9 @@ def test_numbers_and_dates_beyond_the_columns_are_4xx(
 def test_bounds_are_named(client: TestClient, admin_headers: dict[str, str]) -> None:
     offset = client.get("/api/incidents?offset=99999999999999999999", headers=admin_headers).json()
     assert offset["detail"][0]["loc"] == "query.offset" and "2147483647" in offset["detail"][0]["msg"]
+    for path in ("/api/stations/", "/api/facilities/", "/api/incidents/"):
+        row = client.get(f"{path}99999999999999999999", headers=admin_headers)
+        assert row.status_code == 422 and "9223372036854775807" in row.json()["detail"][0]["msg"], path
     since = client.get("/api/stats/incidents?since=0001-01-01T00:00:00%2B14:00", headers=admin_headers).json()
     assert (
         since["detail"][0]["code"] == "validation.datetime_range" and "1900" in since["detail"][0]["message"]

@@ -65,7 +65,7 @@ def create_facility(
 
 @router.get("/{facility_id:int}")
 def get_facility(
-    rules: Rules, facility_id: int, response: Response, db: Database = Depends(get_db)
+    rules: Rules, facility_id: params.PathId, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
     out = service.get_facility(db, rules, facility_id)
     response.headers["ETag"] = etag(out["properties"]["version"])
@@ -75,7 +75,7 @@ def get_facility(
 @router.put("/{facility_id:int}")
 def update_facility(
     rules: Rules,
-    facility_id: int,
+    facility_id: params.PathId,
     response: Response,
     feature: Any = Body(...),
     if_match: str | None = Header(None, description=IF_MATCH),
@@ -91,7 +91,7 @@ def update_facility(
 
 @router.delete("/{facility_id:int}", status_code=204)
 def delete_facility(
-    facility_id: int,
+    facility_id: params.PathId,
     if_match: str | None = Header(None, description=IF_MATCH),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),

@@ -220,7 +220,10 @@ def list_grids(
 
 @router.get("/grids/{code:gridcode}")
 def get_grid(
-    response: Response, code: str, version: int | None = Query(None, ge=1), db: Database = Depends(get_db)
+    response: Response,
+    code: str,
+    version: int | None = Query(None, ge=1, le=params.INT4_MAX),
+    db: Database = Depends(get_db),
 ) -> dict[str, Any]:
     """One area as a Feature with ``ETag`` = its version (or an old version with ``?version=``)."""
     feature = service.get_area(db, code, version)

@@ -102,26 +102,28 @@ def get_incidents(
 
 
 @router.get("/api/incidents/{incident_id:int}")
-def get_incident(incident_id: int, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+def get_incident(incident_id: params.PathId, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     row = workflow.get_incident(ctx, incident_id)
     return records.present(ctx, row, workflow.may_see_reporter(principal))
 
 
 @router.post("/api/incidents/{incident_id:int}/transition")
-def post_transition(incident_id: int, body: TransitionBody, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+def post_transition(
+    incident_id: params.PathId, body: TransitionBody, ctx: Ctx, principal: Caller
+) -> dict[str, Any]:
     """Move an incident along the loop; 409 when the move is not allowed from its state, 403 for the role."""
     row = workflow.transition(ctx, incident_id, body.to, body.note, principal)
     return records.present(ctx, row, workflow.may_see_reporter(principal))
 
 
 @router.get("/api/incidents/{incident_id:int}/history")
-def get_history(incident_id: int, ctx: Ctx, _principal: Caller) -> dict[str, Any]:
+def get_history(incident_id: params.PathId, ctx: Ctx, _principal: Caller) -> dict[str, Any]:
     return {"id": incident_id, "history": workflow.history(ctx, incident_id)}
 
 
 @router.post("/api/incidents/{incident_id:int}/assignment")
 def post_assignment(
-    incident_id: int, body: AssignmentBody, ctx: Ctx, principal: Dispatcher
+    incident_id: params.PathId, body: AssignmentBody, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
     """Confirm the grid of a (near-boundary) incident, or move it to ``grid_code`` before dispatch."""
     row = workflow.confirm_assignment(ctx, incident_id, body.grid_code, body.note, principal)

@@ -100,9 +100,7 @@ def propose(request: Request, body: ProposeRequest, db: Database = Depends(get_d
     return _json(request, doc)
 
 
-@router.post(
-    "/{name}/import", summary="Import a department's grid layer as the next version of a network"
-)
+@router.post("/{name}/import", summary="Import a department's grid layer as the next version of a network")
 async def import_network(
     request: Request,
     name: str,
@@ -143,9 +141,7 @@ def get_network(
     return _json(request, doc)
 
 
-@router.get(
-    "/{name}/crosswalk", summary="The network against the unified grids: shares and mismatches"
-)
+@router.get("/{name}/crosswalk", summary="The network against the unified grids: shares and mismatches")
 def crosswalk(
     request: Request,
     name: str,

@@ -101,7 +101,7 @@ def create_station(
 
 @router.get("/{station_id:int}")
 def get_station(
-    ctx: Ctx, station_id: int, response: Response, db: Database = Depends(get_db)
+    ctx: Ctx, station_id: params.PathId, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
     out = service.get_station(db, ctx, station_id)
     response.headers["ETag"] = etag(out["properties"]["version"])
@@ -111,7 +111,7 @@ def get_station(
 @router.put("/{station_id:int}")
 def update_station(
     ctx: Ctx,
-    station_id: int,
+    station_id: params.PathId,
     response: Response,
     feature: Any = Body(...),
     if_match: str | None = Header(None, description=IF_MATCH),
@@ -127,7 +127,7 @@ def update_station(
 
 @router.delete("/{station_id:int}", status_code=204)
 def delete_station(
-    station_id: int,
+    station_id: params.PathId,
     if_match: str | None = Header(None, description=IF_MATCH),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
@@ -137,6 +137,6 @@ def delete_station(
 
 
 @router.get("/{station_id:int}/service-circles")
-def service_circles(station_id: int, db: Database = Depends(get_db)) -> dict[str, Any]:
+def service_circles(station_id: params.PathId, db: Database = Depends(get_db)) -> dict[str, Any]:
     """The station's walking service circles (5/10/15 minutes)."""
     return service.service_circles(db, station_id)
