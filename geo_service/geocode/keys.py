@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo_service.geocode.parse import AddressParts, compound_core, parse
-from geo_service.geocode.text import name_key, pinyin_keys
+from geo_service.geocode.text import fold, key_of, name_key, pinyin_keys
 
 PRECISIONS = ("house_number", "building", "poi", "street", "area", "city")
 FINE = frozenset({"house_number", "building", "poi"})
@@ -122,7 +122,8 @@ def keys_for(source: str, kind: str, name: str, properties: dict[str, Any] | Non
                                                                   "place:residential", "facility"):  # fmt: skip
         core = compound_core(parts.place)
         compound = core if core != parts.place else None  # a 小区 is searchable without the word 小区
-    pinyin, initials = pinyin_keys(key)
+    # pinyin of the name as written: callers say 三栋 "san dong" where the key has 3栋
+    pinyin, initials = pinyin_keys(key_of(fold(name, numerals=False)))
     road_pinyin = pinyin_keys(road)[0] if road else None
     precision = precision_of(source, kind, parts)
     typo_forms = None

@@ -34,6 +34,8 @@ _ROAD_NUMBER = re.compile(
     r"^(?P<road>[\u4e00-\u9fff\w]{0,14}?[\u4e00-\u9fff](?:大道|大街|路|街|巷|胡同|弄|(?=[里道段]\d)[里道段])(?:[东西南北中](?=\d))?)"
     r"(?:(?P<number>\d+(?:-\d+)?)(?:号院|号|(?=$|[\u4e00-\u9fff]))(?!楼|栋|幢|座))?"
 )
+# what is left when a division's name was really the start of a road's (员村 + 大街, 朱村 + 四路)
+_BARE_ROAD = re.compile(r"^[东西南北中一二三四五六七八九十]?(?:大道|大街|路|街|巷|横路|直街)")
 _BUILDING = re.compile(r"(?P<building>\d+|[a-z])(?:号楼|栋|幢|座|号馆)")
 _UNIT = re.compile(r"(?P<unit>\d+)单元")
 _ROOM = re.compile(r"(?P<room>\d+)(?:室|房|户|号房)?$")
@@ -120,11 +122,11 @@ def parse(text: str) -> AddressParts:
     rest = key[start:]
     subdistrict = community = None
     found = _SUBDISTRICT.match(rest)
-    if found and len(found.group("name")) < len(rest) + 1:
+    if found and not _BARE_ROAD.match(rest[found.end() :]):
         subdistrict = found.group("name")
         rest = rest[found.end() :]
     found = _COMMUNITY.match(rest)
-    if found and found.end() < len(rest):
+    if found and found.end() < len(rest) and not _BARE_ROAD.match(rest[found.end() :]):
         community = found.group("name")
         rest = rest[found.end() :]
     remainder = rest

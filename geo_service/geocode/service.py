@@ -22,6 +22,7 @@ with the candidates, so the dispatcher picks one or clicks the map.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -164,6 +165,29 @@ def _admin_factor(parts: AddressParts, admin: str | None) -> float:
     return factor
 
 
+# characters that tell two real places apart rather than mark a typo: 中山路 / 中山北路 / 中山一路, 幸福一村 / 二村
+_MARKERS = frozenset("东南西北中上下前后内外左右一二三四五六七八九十百新老旧大小正副")
+
+
+def differs_by_marker(a: str, b: str) -> bool:
+    """Whether the characters that differ between two keys include a direction, ordinal or digit."""
+    changed = [ch for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+               if tag != "equal" for ch in a[i1:i2] + b[j1:j2]]  # fmt: skip
+    return any(ch in _MARKERS or ch.isdigit() for ch in changed)
+
+
+def one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one character changed, left out, added or swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])  # fmt: skip
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
 def score_row(parts: AddressParts, row: dict[str, Any]) -> float:
     """How well one index row answers the parsed query, 0..1."""
     key = row["name_key"] or ""
@@ -172,6 +196,16 @@ def score_row(parts: AddressParts, row: dict[str, Any]) -> float:
                 key_score(parts.key, key))  # fmt: skip
     if via == "key" and key in (parts.community, parts.subdistrict, *parts.admin) and not parts.rest:
         score = 1.0  # the division the query names (and nothing else)
+    elif parts.place and key == parts.place and parts.place != parts.rest:
+        score = max(score, 0.95)  # 龙口中学 for 龙口中学旁边: the place named, with where at it
+    if via in ("road_typo", "compound_typo", "typo"):
+        asked = {"road_typo": parts.road, "compound_typo": parts.compound}.get(via) or parts.place or parts.rest
+        found = {"road_typo": row["road"], "compound_typo": row["compound"]}.get(via) or key
+        if differs_by_marker(asked or "", found or ""):
+            return min(score, CONFLICT_CAP)  # 中山北路 is not a typo of 中山路
+        if via == "typo" and not (len(asked or "") >= 3 and (one_edit(asked or "", key) or one_edit(
+                asked or "", row["compound"] or ""))):  # fmt: skip
+            via = "text"  # the variants met, but the whole names are more than one typo apart
     if via == "initials":
         score = max(score, 0.75 if len(parts.key) >= 4 else 0.6 if len(parts.key) == 3 else 0.4)
     elif via == "typo":

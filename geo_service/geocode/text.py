@@ -35,7 +35,8 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 # Chinese numerals are turned into digits only in front of these counters, where they are house, building,
 # unit or room numbers (after t2s, so only simplified counters)
-_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=号|弄|栋|幢|楼|室|单元|巷|座|层|户|期)")
+# (not 巷: 朝霞三巷 is a lane's name, and callers say its numeral as written)
+_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=号|弄|栋|幢|楼|室|单元|座|层|户|期)")
 # dashes between numbers (12-3号, 12—3号, 12～3号) are kept as one hyphen, every other punctuation goes
 _DASH = re.compile(r"(?<=\d)\s*[-‐‑‒–—―~～]\s*(?=\d)")
 _KEY_DROP = re.compile(r"[^\w-]|_|(?<!\d)-|-(?!\d)")
@@ -75,15 +76,15 @@ def to_simplified(text: str) -> str:
     return _T2S.convert(text) if has_cjk(text) else text
 
 
-def fold(text: str) -> str:
+def fold(text: str, numerals: bool = True) -> str:
     """Full-width → half-width, traditional → simplified, case and accents folded, Chinese numerals before a
-    counter as digits, spaces collapsed (dropped in Chinese text)."""
+    counter as digits (unless not ``numerals``), spaces collapsed (dropped in Chinese text)."""
     text = unicodedata.normalize("NFKC", text or "")
     text = to_simplified(text)
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = unicodedata.normalize("NFC", text).casefold().strip()
     text = _DASH.sub("-", _SPACES.sub("" if has_cjk(text) else " ", text))
-    return _cn_house_numbers(text)
+    return _cn_house_numbers(text) if numerals else text
 
 
 normalize = fold  # the name the ranking code has always used
