@@ -6,7 +6,7 @@
 **Gazetteer** (synthetic, seeded, written once into the database ``gs_bench_geocode_eval`` and reused while
 its size and seed match): a city of 11 districts (real names of 广州市, so the province/city/district prefix
 is recognised), 15 subdistricts (街道) per district and 10 communities (社区) per subdistrict, each with its
-place entry; about 6,500 roads (roots × 东西南北中 / 一二三… / 路街大道大街巷横路: 中山路, 中山北路, 中山一路 are three
+place entry; about 7,000 roads (roots × 东西南北中 / 一二三… / 路街大道大街巷横路: 中山路, 中山北路, 中山一路 are three
 roads) with house numbers along them (odd and even sides), a few road names used in two districts;
 residential compounds (小区/花园/家园/苑…) with their buildings (3栋, 5号楼, 2幢, A座); POIs (schools, hospitals,
 branch banks and chain stores named after their road, metro and bus stations, parks, police stations, party
@@ -44,7 +44,6 @@ import hashlib
 import math
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from typing import Any
 
 import httpx
 import opencc
+import psycopg2
 import shapely
 from common import REPO, bench_database, markdown_table
 from pypinyin import Style, lazy_pinyin
@@ -74,37 +74,402 @@ DB_NAME = "gs_bench_geocode_eval"
 DATASET = "geocode_eval"
 SEED = 12
 PROVINCE, CITY = "广东省", "广州市"
-DISTRICTS = ["天河区", "越秀区", "海珠区", "荔湾区", "白云区", "黄埔区", "番禺区", "花都区", "南沙区", "从化区", "增城区"]
+DISTRICTS = [
+    "天河区",
+    "越秀区",
+    "海珠区",
+    "荔湾区",
+    "白云区",
+    "黄埔区",
+    "番禺区",
+    "花都区",
+    "南沙区",
+    "从化区",
+    "增城区",
+]
 CITY_BOX = (113.10, 22.90, 113.70, 23.50)  # lon/lat degrees, 3 × 4 district boxes (one spare)
-ROOTS = (
-    "中山 人民 解放 建设 和平 胜利 延安 南京 北京 淮海 长江 黄河 光明 幸福 文化 新华 朝阳 东风 青年 友谊 团结 复兴 花园 工农 "
-    "民主 健康 环城 滨江 西湖 天山 昆仑 泰山 华山 长安 太平 永安 金陵 望江 桂林 春风 天河 白云 越秀 珠江 海珠 荔湾 黄埔 番禺 "
-    "花都 南沙 从化 增城 体育 华南 五山 石牌 岗顶 龙口 林和 沙河 员村 车陂 东圃 棠下 猎德 冼村 杨箕 五羊 农林 东湖 "
-    "越华 德政 文德 北京 惠福 光孝 盘福 流花 三元 广园 机场 同和 京溪 梅花 新市 棠景 松洲 石井 江高 人和 太和 钟落潭 "
-    "江南 宝岗 昌岗 新港 赤岗 琶洲 南洲 瑞宝 江海 龙凤 沙园 素社 凤阳 南石 华洲 官洲 逢源 多宝 昌华 金花 西村 彩虹 "
-    "南源 站前 桥南 市桥 大石 洛浦 钟村 石碁 化龙 新造 小谷围 大学城 黄阁 横沥 万顷 榄核 新垦 龙穴 新塘 永和 荔城 "
-    "增江 朱村 石滩 仙村 派潭 正果 小楼 福和 新华 秀全 新雅 花城 花东 花山 炭步 赤坭 梯面 狮岭 街口 城郊 江埔 鳌头 "
-    "良口 吕田 温泉 太平 大岭 萝岗 联和 长岭 永宁 九佛 夏港 文冲 红山 鱼珠 南岗 穗东 长洲 荔联 丰乐 开创 科学 "
-    "香雪 水西 玉岩 天鹿 广汕 华观 科韵 中山大道 黄埔大道 天府 锦绣 翠竹 松柏 桂花 榕树 木棉 紫荆 玉兰 牡丹 芙蓉 "
-    "海棠 丁香 茉莉 百合 兰花 菊花 梧桐 银杏 青松 翠柏 竹园 梅园 桃源 杏林 柳堤 荷塘 莲花 凤凰 麒麟 白鹤 "
-    "金鹰 飞鹅 龙腾 虎跃 鹿鸣 燕归 雁塔 鹏程 鸿运 吉祥 如意 安康 宁静 和谐 繁荣 兴旺 昌盛 振兴 富强 文明 "
-    "明珠 宝石 翡翠 玛瑙 珍珠 水晶 金沙 银河 星光 月明 日升 朝霞 晚霞 彩云 清风 细雨 春晓 夏荷 秋实 冬青"
-).split()
+ROOTS = [
+    "中山",
+    "人民",
+    "解放",
+    "建设",
+    "和平",
+    "胜利",
+    "延安",
+    "南京",
+    "北京",
+    "淮海",
+    "长江",
+    "黄河",
+    "光明",
+    "幸福",
+    "文化",
+    "新华",
+    "朝阳",
+    "东风",
+    "青年",
+    "友谊",
+    "团结",
+    "复兴",
+    "花园",
+    "工农",
+    "民主",
+    "健康",
+    "环城",
+    "滨江",
+    "西湖",
+    "天山",
+    "昆仑",
+    "泰山",
+    "华山",
+    "长安",
+    "太平",
+    "永安",
+    "金陵",
+    "望江",
+    "桂林",
+    "春风",
+    "天河",
+    "白云",
+    "越秀",
+    "珠江",
+    "海珠",
+    "荔湾",
+    "黄埔",
+    "番禺",
+    "花都",
+    "南沙",
+    "从化",
+    "增城",
+    "体育",
+    "华南",
+    "五山",
+    "石牌",
+    "岗顶",
+    "龙口",
+    "林和",
+    "沙河",
+    "员村",
+    "车陂",
+    "东圃",
+    "棠下",
+    "猎德",
+    "冼村",
+    "杨箕",
+    "五羊",
+    "农林",
+    "东湖",
+    "越华",
+    "德政",
+    "文德",
+    "北京",
+    "惠福",
+    "光孝",
+    "盘福",
+    "流花",
+    "三元",
+    "广园",
+    "机场",
+    "同和",
+    "京溪",
+    "梅花",
+    "新市",
+    "棠景",
+    "松洲",
+    "石井",
+    "江高",
+    "人和",
+    "太和",
+    "钟落潭",
+    "江南",
+    "宝岗",
+    "昌岗",
+    "新港",
+    "赤岗",
+    "琶洲",
+    "南洲",
+    "瑞宝",
+    "江海",
+    "龙凤",
+    "沙园",
+    "素社",
+    "凤阳",
+    "南石",
+    "华洲",
+    "官洲",
+    "逢源",
+    "多宝",
+    "昌华",
+    "金花",
+    "西村",
+    "彩虹",
+    "南源",
+    "站前",
+    "桥南",
+    "市桥",
+    "大石",
+    "洛浦",
+    "钟村",
+    "石碁",
+    "化龙",
+    "新造",
+    "小谷围",
+    "大学城",
+    "黄阁",
+    "横沥",
+    "万顷",
+    "榄核",
+    "新垦",
+    "龙穴",
+    "新塘",
+    "永和",
+    "荔城",
+    "增江",
+    "朱村",
+    "石滩",
+    "仙村",
+    "派潭",
+    "正果",
+    "小楼",
+    "福和",
+    "新华",
+    "秀全",
+    "新雅",
+    "花城",
+    "花东",
+    "花山",
+    "炭步",
+    "赤坭",
+    "梯面",
+    "狮岭",
+    "街口",
+    "城郊",
+    "江埔",
+    "鳌头",
+    "良口",
+    "吕田",
+    "温泉",
+    "太平",
+    "大岭",
+    "萝岗",
+    "联和",
+    "长岭",
+    "永宁",
+    "九佛",
+    "夏港",
+    "文冲",
+    "红山",
+    "鱼珠",
+    "南岗",
+    "穗东",
+    "长洲",
+    "荔联",
+    "丰乐",
+    "开创",
+    "科学",
+    "香雪",
+    "水西",
+    "玉岩",
+    "天鹿",
+    "广汕",
+    "华观",
+    "科韵",
+    "中山大道",
+    "黄埔大道",
+    "天府",
+    "锦绣",
+    "翠竹",
+    "松柏",
+    "桂花",
+    "榕树",
+    "木棉",
+    "紫荆",
+    "玉兰",
+    "牡丹",
+    "芙蓉",
+    "海棠",
+    "丁香",
+    "茉莉",
+    "百合",
+    "兰花",
+    "菊花",
+    "梧桐",
+    "银杏",
+    "青松",
+    "翠柏",
+    "竹园",
+    "梅园",
+    "桃源",
+    "杏林",
+    "柳堤",
+    "荷塘",
+    "莲花",
+    "凤凰",
+    "麒麟",
+    "白鹤",
+    "金鹰",
+    "飞鹅",
+    "龙腾",
+    "虎跃",
+    "鹿鸣",
+    "燕归",
+    "雁塔",
+    "鹏程",
+    "鸿运",
+    "吉祥",
+    "如意",
+    "安康",
+    "宁静",
+    "和谐",
+    "繁荣",
+    "兴旺",
+    "昌盛",
+    "振兴",
+    "富强",
+    "文明",
+    "明珠",
+    "宝石",
+    "翡翠",
+    "玛瑙",
+    "珍珠",
+    "水晶",
+    "金沙",
+    "银河",
+    "星光",
+    "月明",
+    "日升",
+    "朝霞",
+    "晚霞",
+    "彩云",
+    "清风",
+    "细雨",
+    "春晓",
+    "夏荷",
+    "秋实",
+    "冬青",
+]
 DIRECTIONS = ["", "东", "西", "南", "北", "中"]
 ORDINALS = ["一", "二", "三", "四", "五"]
 ROAD_TYPES = ["路", "路", "路", "街", "大道", "大街", "巷", "横路", "直街"]
-COMPOUND_SUFFIXES = ["小区", "小区", "小区", "花园", "家园", "新村", "公寓", "苑", "府", "雅苑", "名苑", "华庭", "山庄"]
-COMPOUND_WORDS = ("丽景 翠湖 锦园 碧水 金域 雅居 御景 天誉 星河 汇景 骏景 美林 华景 逸景 南国 富力 保利 万科 恒大 "
-                  "中海 珠江 凯旋 东方 西城 南湖 北苑 阳光 春晖 海滨 江畔 湖畔 云山 碧桂 紫薇 芳草 怡安 康乐 福满 "
-                  "瑞景 祥和 康城 颐和 嘉和 荟景 君华 尚东 领峰 誉峰 名门 金碧 盈彩 侨林 怡乐 新天 兰亭 荔苑 "
-                  "棠德 龙湖 花语 水岸 雅园 聚德 天盈 丰泽 绿洲 祈福 广氮 华南 海印 帝景 德馨 翠屏 云景 越秀 金穗").split()
+COMPOUND_SUFFIXES = [
+    "小区",
+    "小区",
+    "小区",
+    "花园",
+    "家园",
+    "新村",
+    "公寓",
+    "苑",
+    "府",
+    "雅苑",
+    "名苑",
+    "华庭",
+    "山庄",
+]
+COMPOUND_WORDS = [
+    "丽景",
+    "翠湖",
+    "锦园",
+    "碧水",
+    "金域",
+    "雅居",
+    "御景",
+    "天誉",
+    "星河",
+    "汇景",
+    "骏景",
+    "美林",
+    "华景",
+    "逸景",
+    "南国",
+    "富力",
+    "保利",
+    "万科",
+    "恒大",
+    "中海",
+    "珠江",
+    "凯旋",
+    "东方",
+    "西城",
+    "南湖",
+    "北苑",
+    "阳光",
+    "春晖",
+    "海滨",
+    "江畔",
+    "湖畔",
+    "云山",
+    "碧桂",
+    "紫薇",
+    "芳草",
+    "怡安",
+    "康乐",
+    "福满",
+    "瑞景",
+    "祥和",
+    "康城",
+    "颐和",
+    "嘉和",
+    "荟景",
+    "君华",
+    "尚东",
+    "领峰",
+    "誉峰",
+    "名门",
+    "金碧",
+    "盈彩",
+    "侨林",
+    "怡乐",
+    "新天",
+    "兰亭",
+    "荔苑",
+    "棠德",
+    "龙湖",
+    "花语",
+    "水岸",
+    "雅园",
+    "聚德",
+    "天盈",
+    "丰泽",
+    "绿洲",
+    "祈福",
+    "广氮",
+    "华南",
+    "海印",
+    "帝景",
+    "德馨",
+    "翠屏",
+    "云景",
+    "越秀",
+    "金穗",
+]
 BUILDING_STYLES = [("{}栋", 0.5), ("{}号楼", 0.25), ("{}幢", 0.15), ("{}座", 0.1)]
-BANKS = ["中国工商银行", "中国建设银行", "中国农业银行", "中国银行", "交通银行", "招商银行", "广州农商银行", "中国邮政储蓄银行"]
+BANKS = [
+    "中国工商银行",
+    "中国建设银行",
+    "中国农业银行",
+    "中国银行",
+    "交通银行",
+    "招商银行",
+    "广州农商银行",
+    "中国邮政储蓄银行",
+]
 STORES = ["百佳超市", "华润万家", "美宜佳", "7-Eleven便利店", "钱大妈", "大参林大药房", "老百姓大药房", "麦当劳", "肯德基",
           "中国移动营业厅", "顺丰速运", "菜鸟驿站"]  # fmt: skip
 SCHOOL_TYPES = ["小学", "中学", "实验学校", "幼儿园", "职业技术学校"]
 HEALTH_TYPES = ["医院", "社区卫生服务中心", "中医院", "妇幼保健院", "口腔门诊"]
-OTHER_POIS = ["公园", "派出所", "文化广场", "体育中心", "图书馆", "菜市场", "农贸市场", "党群服务中心", "邮政所", "消防站"]
+OTHER_POIS = [
+    "公园",
+    "派出所",
+    "文化广场",
+    "体育中心",
+    "图书馆",
+    "菜市场",
+    "农贸市场",
+    "党群服务中心",
+    "邮政所",
+    "消防站",
+]
 COMMON_CHARS = (
     "的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生自会那后能对着事其里所去行过家十用发天如然作方成"
     "者多日都三小军二无同么经法当起与好看学进种将还分此心前面又定见只主没公从知工样政民明力文本高无已开意把体长理表实加部金情点正应"
@@ -209,7 +574,7 @@ class City:
         return self.rng.uniform(w + margin, e - margin), self.rng.uniform(s + margin, n - margin)
 
     def _roads(self) -> None:
-        target = int(6500 * self.scale)
+        target = int(7000 * self.scale)
         names: set[str] = set()
         rng = self.rng
         while len(names) < target:
@@ -254,7 +619,7 @@ class City:
 
     def _compounds(self) -> None:
         rng = self.rng
-        target = int(7000 * self.scale)
+        target = int(7500 * self.scale)
         names: set[str] = set()
         while len(names) < target:
             word = rng.choice(COMPOUND_WORDS) + (rng.choice(ROOTS)[:1] if rng.random() < 0.6 else "")
@@ -279,7 +644,7 @@ class City:
     def _pois(self) -> None:
         rng = self.rng
         t2hk = opencc.OpenCC("s2hk")
-        target = int(80000 * self.scale)
+        target = int(90000 * self.scale)
         made = 0
         seen: Counter[str] = Counter()
         while made < target:
@@ -296,11 +661,15 @@ class City:
             elif r < 0.7:
                 name = f"{root}{rng.choice(HEALTH_TYPES)}"
             elif r < 0.8:
-                name = f"{road['name']}站" if rng.random() < 0.5 else f"{root}{rng.choice(['地铁站', '公交总站', '客运站'])}"
+                name = (
+                    f"{road['name']}站"
+                    if rng.random() < 0.5
+                    else f"{root}{rng.choice(['地铁站', '公交总站', '客运站'])}"
+                )
             else:
                 name = f"{root}{rng.choice(OTHER_POIS)}"
-            if seen[name] >= 1 and not name.startswith(tuple(BANKS + STORES)):
-                continue  # a school or park name once per city
+            if seen[name]:
+                continue  # a branch, school or park name once per city
             seen[name] += 1
             lon = road["lon"] + rng.uniform(-0.004, 0.004)
             lat = road["lat"] + rng.uniform(-0.004, 0.004)
@@ -347,11 +716,23 @@ def write(db: Database, city: City, marker: dict[str, Any]) -> None:
             cur.execute("VACUUM ANALYZE geocode_names")
 
 
-def stored_marker(db: Database) -> dict[str, Any] | None:
-    with db.cursor() as cur:
-        cur.execute("SELECT stats FROM datasets WHERE name = %s", (DATASET,))
-        row = cur.fetchone()
-    return None if row is None else row["stats"]
+def stored_marker_of(dsn: str) -> dict[str, Any] | None:
+    """What the stored gazetteer was generated with (None when there is none)."""
+    try:
+        with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute("SELECT stats FROM datasets WHERE name = %s", (DATASET,))
+            row = cur.fetchone()
+    except psycopg2.Error:
+        return None
+    return None if row is None else row[0]
+
+
+def drop_database() -> None:
+    admin = psycopg2.connect(resolve_dsn(DatabaseSettings(), "postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    admin.close()
 
 
 # -- the queries ----------------------------------------------------------------------------------------------
@@ -363,7 +744,9 @@ def homophones() -> dict[str, list[str]]:
     for ch in dict.fromkeys(COMMON_CHARS + "".join(ROOTS)):
         sound = lazy_pinyin(ch)[0]
         by_sound[sound].append(ch)
-    return {ch: [o for o in group if o != ch] for group in by_sound.values() for ch in group if len(group) > 1}
+    return {
+        ch: [o for o in group if o != ch] for group in by_sound.values() for ch in group if len(group) > 1
+    }
 
 
 def chinese_number(n: int) -> str:
@@ -409,7 +792,9 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
         by_name[e.name].append(e)
 
     def address(road: dict[str, Any], n: int) -> Entry:
-        return next(e for e in by_name[f"{road['name']}{n}号"] if e.admin["addr:district"] == road["district"])
+        return next(
+            e for e in by_name[f"{road['name']}{n}号"] if e.admin["addr:district"] == road["district"]
+        )
 
     def add(category: str, count: int, make: Callable[[], Query | None]) -> None:
         made = tries = 0
@@ -487,7 +872,9 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
         plain = target.extra.get("simplified", target.name)
         if "(" in plain:
             return None
-        return Query(plain + rng.choice(["门口", "对面", "附近", "旁边", "东门"]), "POI with 门口/对面/附近", target)
+        return Query(
+            plain + rng.choice(["门口", "对面", "附近", "旁边", "东门"]), "POI with 门口/对面/附近", target
+        )
 
     def pinyin_address() -> Query:
         road, n, e = pick_address()
@@ -541,7 +928,9 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
 
     def coarse_subdistrict() -> Query:
         sub = rng.choice(city.subdistricts)
-        return Query(rng.choice([sub.name, f"{sub.admin['addr:district']}{sub.name}"]), "coarse: subdistrict", None)
+        return Query(
+            rng.choice([sub.name, f"{sub.admin['addr:district']}{sub.name}"]), "coarse: subdistrict", None
+        )
 
     def coarse_community() -> Query:
         return Query(rng.choice(city.communities).name, "coarse: community", None)
@@ -749,9 +1138,12 @@ def main() -> None:
     marker = {"scale": scale, "seed": SEED, "generator": generator, "keying": keying}
     started = time.perf_counter()
     city = generate(scale, SEED)
-    db = bench_database(DB_NAME)
-    if stored_marker(db) != marker:
+    if stored_marker_of(dsn) != marker:  # a fresh database: the schema may have changed as well
+        drop_database()
+        db = bench_database(DB_NAME)
         write(db, city, marker)
+    else:
+        db = bench_database(DB_NAME)
     with db.cursor() as cur:
         cur.execute("SELECT count(*) AS n FROM gazetteer WHERE dataset = %s", (DATASET,))
         entries = cur.fetchone()["n"]
@@ -765,7 +1157,9 @@ def main() -> None:
     ours_port, base_port = _free_port(), _free_port()
     logs = Path(tempfile.mkdtemp(prefix="geocode-eval-"))
     geo_service_cli = Path(sys.executable).with_name("geo-service")
-    servers = [_serve([str(geo_service_cli), "serve", "--port", str(ours_port)], ours_port, env, logs / "ours.log")]
+    servers = [
+        _serve([str(geo_service_cli), "serve", "--port", str(ours_port)], ours_port, env, logs / "ours.log")
+    ]
     try:
         servers.append(_serve([sys.executable, __file__, "--serve-baseline", str(base_port)], base_port, env,
                               logs / "baseline.log"))  # fmt: skip

@@ -43,12 +43,13 @@ from geo_service.store import gazetteer
 MAX_QUERY_CHARS = 200
 PER_BRANCH = 25
 TRIGRAM_LIMIT = 30
-CONVINCING = 0.9  # an exact stage answer this good needs no trigram search
+CONVINCING = 0.75  # an indexed answer this good needs no trigram search (the costly part of a search)
 CONFLICT_CAP = 0.5  # another house number, building or road than the query's: never enough to place anything
 _PRECISION_RANK = {p: i for i, p in enumerate(PRECISIONS)}
 # floors by how a row was found: the parts agreed although the texts differ (see score_row)
-_VIA_FLOOR = {"road": 0.97, "compound": 0.97, "pinyin": 0.95, "road_pinyin": 0.9, "road_typo": 0.85,
-              "compound_typo": 0.85, "compound_place": 0.75}  # fmt: skip
+# a road that sounds the same (天和路 for 天河路) is far likelier what was meant than one a character away
+_VIA_FLOOR = {"road": 0.97, "compound": 0.97, "pinyin": 0.95, "road_pinyin": 0.9, "road_typo": 0.75,
+              "compound_typo": 0.8, "compound_place": 0.75}  # fmt: skip
 _ADMIN_LEVEL_SUFFIXES = (("省", "自治区", "特别行政区"), ("市", "州", "盟", "地区"), ("区", "县", "旗"),
                          ("街道", "镇", "乡"))  # fmt: skip
 
@@ -166,7 +167,7 @@ def _admin_factor(parts: AddressParts, admin: str | None) -> float:
 
 
 # characters that tell two real places apart rather than mark a typo: 中山路 / 中山北路 / 中山一路, 幸福一村 / 二村
-_MARKERS = frozenset("东南西北中上下前后内外左右一二三四五六七八九十百新老旧大小正副")
+_MARKERS = frozenset("东南西北中上下前后内外左右一二三四五六七八九十百新老旧大小正副路街巷道弄里段横直")
 
 
 def differs_by_marker(a: str, b: str) -> bool:
@@ -188,8 +189,9 @@ def one_edit(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
-def score_row(parts: AddressParts, row: dict[str, Any]) -> float:
-    """How well one index row answers the parsed query, 0..1."""
+def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = False) -> float:
+    """How well one index row answers the parsed query, 0..1. ``road_exists``: the query's road is a road
+    of the gazetteer (then a road that sounds alike or is a typo away is another road, not what was meant)."""
     key = row["name_key"] or ""
     via = row["via"]
     score = max(key_score(parts.rest or parts.key, key, float(row.get("trigram") or 0.0)),
@@ -198,8 +200,12 @@ def score_row(parts: AddressParts, row: dict[str, Any]) -> float:
         score = 1.0  # the division the query names (and nothing else)
     elif parts.place and key == parts.place and parts.place != parts.rest:
         score = max(score, 0.95)  # 龙口中学 for 龙口中学旁边: the place named, with where at it
+    if via in ("road_pinyin", "road_typo") and road_exists:
+        return min(score, CONFLICT_CAP)  # 西村南巷 exists: 溪村南巷171号 is not its house 171
     if via in ("road_typo", "compound_typo", "typo"):
-        asked = {"road_typo": parts.road, "compound_typo": parts.compound}.get(via) or parts.place or parts.rest
+        asked = (
+            {"road_typo": parts.road, "compound_typo": parts.compound}.get(via) or parts.place or parts.rest
+        )
         found = {"road_typo": row["road"], "compound_typo": row["compound"]}.get(via) or key
         if differs_by_marker(asked or "", found or ""):
             return min(score, CONFLICT_CAP)  # 中山北路 is not a typo of 中山路
@@ -230,8 +236,11 @@ def score_row(parts: AddressParts, row: dict[str, Any]) -> float:
 
 def _candidates(parts: AddressParts, rows: list[dict[str, Any]]) -> dict[tuple[str, float, float], Candidate]:
     best: dict[tuple[str, float, float], Candidate] = {}
+    road_exists = bool(parts.road) and any(
+        row["road"] == parts.road and row["via"] in ("key", "road", "road_other") for row in rows
+    )
     for row in rows:
-        score = score_row(parts, row)
+        score = score_row(parts, row, road_exists)
         if score <= 0.05:
             continue
         candidate = Candidate(

@@ -470,7 +470,9 @@ def gazetteer_entries(buildings: gpd.GeoDataFrame | None, address_nodes: gpd.Geo
             names = _names(tags)
             admin = {k: v for k, v in address_tags.items() if k not in ("addr:street", "addr:housenumber")}
             for name in names:
-                rows.append((kind_of(tags), name, {"osm_id": int(row["id"]), "primary": names[0], **admin}, point))
+                rows.append(
+                    (kind_of(tags), name, {"osm_id": int(row["id"]), "primary": names[0], **admin}, point)
+                )
 
     add_frame(buildings, lambda _t: "building")
     add_frame(address_nodes, lambda _t: "poi")

@@ -3,7 +3,7 @@ facilities, rest stations and current areas, with its index forms (:mod:`geo_ser
 
 Lookups are exact and indexed (btree on key, pinyin, initials, road + number, compound + building; GIN on the
 one-typo variants), all in one statement (:func:`exact_candidates`); pg_trgm similarity over every key is the
-fallback for what is farther than one typo (:func:`trigram_candidates`). The geocoder ranks what comes back.
+fallback for names of places, streets and areas farther than one typo (:func:`trigram_candidates`). The geocoder ranks what comes back.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ UNION ALL
 _TRIGRAM = f"""
 SELECT {_OUT}, 'trigram' AS via, NULL::text AS matched, similarity(g.name_key, %(q)s) AS trigram
 FROM geocode_names g
-WHERE g.name_key %% %(q)s
+WHERE g.name_key %% %(q)s AND g.precision IN ('poi', 'street', 'area', 'city')
 ORDER BY trigram DESC, length(g.name_key)
 LIMIT %(n)s"""
 

@@ -88,7 +88,9 @@ def test_address_only_intake_uses_the_best_candidate(client: TestClient, dispatc
     created = response.json()
     assert created["grid_code"] == GRID_1 and created["address"] == "中山路12号"
     assert created["geocode"]["name"] == "中山路12号" and created["geocode"]["score"] == 1.0
-    assert any("located by address" in note for note in created["notes"])
+    assert created["note_codes"][0] == "incident.note.located_by_address"
+    assert "按地址定位" in created["notes"][0] and "门牌号" in created["notes"][0]
+    assert created["geocode"]["precision"] == "house_number" and created["geocode"]["grid_code"] == GRID_1
     other = client.post(
         "/api/incidents", json={**body, "address": "中山路二十一号"}, headers=dispatcher_headers
     )

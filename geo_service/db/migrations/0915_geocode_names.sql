@@ -44,9 +44,11 @@ CREATE INDEX geocode_names_road_pinyin_number ON geocode_names (road_pinyin, hou
 CREATE INDEX geocode_names_compound_building ON geocode_names (compound, building) WHERE compound IS NOT NULL;
 CREATE INDEX geocode_names_key ON geocode_names (name_key text_pattern_ops);  -- equality and prefixes
 -- fuzzy lookups: one typo (a character wrong, missing, extra or swapped) by shared one-deletion variants
--- (SymSpell's idea, exact for edit distance 1); anything farther by pg_trgm over every key
+-- (SymSpell's idea, exact for edit distance 1); anything farther by pg_trgm over the names of places, streets
+-- and areas (addresses and numbered buildings are found by their parts, and are most of the rows)
 CREATE INDEX geocode_names_variants ON geocode_names USING gin (variants) WHERE variants IS NOT NULL;
-CREATE INDEX geocode_names_key_trgm ON geocode_names USING gin (name_key gin_trgm_ops);
+CREATE INDEX geocode_names_key_trgm ON geocode_names USING gin (name_key gin_trgm_ops)
+    WHERE precision IN ('poi', 'street', 'area', 'city');
 CREATE INDEX geocode_names_geom ON geocode_names USING gist (geom);
 
 -- gazetteer: new entries (statement level: one INSERT … SELECT per COPY); deletes cascade
