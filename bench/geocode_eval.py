@@ -761,23 +761,36 @@ def chinese_number(n: int) -> str:
     return out + (digits[ones] if ones else "")
 
 
-def _typo(rng: random.Random, text: str) -> str:
-    """One character wrong, missing, extra or swapped (never a direction or numeral: those are other places)."""
-    protected = set("东南西北中一二三四五六七八九十")
-    positions = [i for i, ch in enumerate(text) if ch not in protected and "\u4e00" <= ch <= "\u9fff"]
-    if len(positions) < 2:
+GENERIC_ENDINGS = ("社区卫生服务中心", "职业技术学校", "实验学校", "党群服务中心", "农贸市场", "文化广场", "体育中心",
+                   "地铁站", "公交总站", "客运站", "妇幼保健院", "口腔门诊", "中医院", "菜市场", "派出所", "图书馆", "消防站",
+                   "邮政所", "幼儿园", "小学", "中学", "医院", "公园", "小区", "花园", "家园", "新村", "公寓", "雅苑", "名苑",
+                   "华庭", "山庄", "路站", "街站", "巷站", "站", "苑", "府")  # fmt: skip
+
+
+def _typo(rng: random.Random, text: str, sounds: dict[str, list[str]]) -> str:
+    """One character of the distinctive part (not 医院, 小区, 站 …) wrong, missing, extra or swapped; a wrong
+    character is one that sounds the same half of the time (how hotline operators mistype), any other
+    otherwise. Directions and numerals are never touched: those would name other places."""
+    ending = next((e for e in GENERIC_ENDINGS if text.endswith(e) and len(text) > len(e) + 1), "")
+    root = text[: len(text) - len(ending)]
+    protected = set("东南西北中一二三四五六七八九十路街巷道大")
+    positions = [i for i, ch in enumerate(root) if ch not in protected]
+    if len(root) < 2 or not positions:
         return text
-    i = rng.choice(positions[:-1])
+    i = rng.choice(positions)
     kind = rng.random()
-    if kind < 0.4:
-        return text[:i] + rng.choice(COMMON_CHARS) + text[i + 1 :]
-    if kind < 0.7:
-        return text[:i] + text[i + 1 :]
-    if kind < 0.85:
-        return text[:i] + rng.choice(COMMON_CHARS) + text[i:]
-    if text[i + 1] in protected:
-        return text[:i] + text[i + 1 :]
-    return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    if kind < 0.5:
+        pool = sounds.get(root[i]) if rng.random() < 0.5 else None
+        root = root[:i] + rng.choice(pool or COMMON_CHARS) + root[i + 1 :]
+    elif kind < 0.7 and len(root) >= 3:
+        root = root[:i] + root[i + 1 :]
+    elif kind < 0.85:
+        root = root[:i] + rng.choice(COMMON_CHARS) + root[i:]
+    elif i + 1 < len(root) and root[i + 1] not in protected:
+        root = root[:i] + root[i + 1] + root[i] + root[i + 2 :]
+    else:
+        root = root[:i] + rng.choice(COMMON_CHARS) + root[i + 1 :]
+    return root + ending
 
 
 def queries(city: City, rng: random.Random, per: int) -> list[Query]:
@@ -850,7 +863,7 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
         plain = target.extra.get("simplified", target.name)
         if "(" in plain or len(plain) < 4:
             return None
-        typed = _typo(rng, plain)
+        typed = _typo(rng, plain, sounds)
         if typed == plain or typed in by_name:
             return None
         return Query(typed, "typo: POI or compound name, one character", target)

@@ -24,10 +24,12 @@ from geo_service.geocode.text import fold, has_cjk, key_of
 
 _ADMIN_SUFFIX = ("省", "市", "区", "县", "旗", "州", "盟", "自治区", "特别行政区")
 _SUBDISTRICT = re.compile(
-    r"^(?P<name>[\u4e00-\u9fff]{1,10}?(?:街道办事处|街道|镇|乡))(?!路|街|巷|大道|号|道)"
+    r"^(?P<name>[\u4e00-\u9fff]{2,10}?(?:街道办事处|街道|镇|乡))(?!路|街|巷|大道|号|道)"
 )
+# a village (…村) only where a number, a 组 or a road follows: 朱村职业技术学校 is a school, 幸福新村 a compound
 _COMMUNITY = re.compile(
-    r"^(?P<name>[\u4e00-\u9fff]{1,10}?(?:社区居委会|社区|居委会|村委会|(?<!新)村))(?!路|街|巷|号)"
+    r"^(?P<name>[\u4e00-\u9fff]{2,10}?(?:社区居委会|社区|居委会|村委会"
+    r"|(?<!新)村(?=\d|[\u4e00-\u9fff]{1,6}?(?:组|路|街|巷|大道))))(?!路|街|巷|号)"
 )
 # a road name, then optionally its house number; 里/道/段 end a road only when a number follows
 _ROAD_NUMBER = re.compile(
@@ -54,6 +56,7 @@ class AddressParts:
 
     key: str
     admin: tuple[str, ...] = ()
+    local: str = ""  # the key after the province/city/district prefix
     subdistrict: str | None = None
     community: str | None = None
     road: str | None = None
@@ -135,6 +138,7 @@ def parse(text: str) -> AddressParts:
     if found and (found.group("number") or not found.group("road").endswith(("里", "道", "段"))):
         road, number = found.group("road"), found.group("number")
         remainder = remainder[found.end() :]
+    named_after_road = bool(road and not number and remainder)  # 天河街站: a station named after its road
     compound = building = unit = room = None
     found = _BUILDING.search(remainder)
     if found:
@@ -154,7 +158,7 @@ def parse(text: str) -> AddressParts:
             remainder = remainder[: room_match.start()]
         place = ""
     else:
-        place = _strip_locative(remainder) if remainder else ""
+        place = _strip_locative(rest if named_after_road else remainder) if remainder else ""
         if (
             place
             and (road or number)
@@ -162,7 +166,7 @@ def parse(text: str) -> AddressParts:
         ):
             compound = compound_core(place)
     return AddressParts(
-        key=key, admin=admin, subdistrict=subdistrict, community=community, road=road, number=number,
+        key=key, admin=admin, local=key[start:], subdistrict=subdistrict, community=community, road=road, number=number,
         compound=compound, building=building, unit=unit, room=room, rest=rest, place=place,
     )  # fmt: skip
 

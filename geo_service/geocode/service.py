@@ -9,7 +9,7 @@ Latin script, through one index (``geocode_names``, :mod:`geo_service.geocode.ke
 2. one statement looks everything up by index: the whole key, pinyin, initials, road + house number (also
    a road that sounds the same, 天和路 for 天河路, or is one typo away), compound + building, a key prefix,
    names one typo away (:func:`geo_service.store.gazetteer.exact_candidates`); pg_trgm similarity over
-   every key only when that finds nothing convincing;
+   the names of places, streets and areas only when that finds nothing;
 3. each row is scored 0..1 (:func:`score_row`): text agreement (:func:`geo_service.geocode.text.key_score`),
    raised when the parts agree (same road and number; same compound and building), capped when they
    disagree (another house number, another road), and lowered when the query names another district;
@@ -43,7 +43,6 @@ from geo_service.store import gazetteer
 MAX_QUERY_CHARS = 200
 PER_BRANCH = 25
 TRIGRAM_LIMIT = 30
-CONVINCING = 0.75  # an indexed answer this good needs no trigram search (the costly part of a search)
 CONFLICT_CAP = 0.5  # another house number, building or road than the query's: never enough to place anything
 _PRECISION_RANK = {p: i for i, p in enumerate(PRECISIONS)}
 # floors by how a row was found: the parts agreed although the texts differ (see score_row)
@@ -123,7 +122,7 @@ def check_query(query: str) -> str:
 
 def lookup_for(parts: AddressParts) -> gazetteer.Lookup:
     """What to look up in the index for a parsed query."""
-    keys = [k for k in (parts.rest, parts.key, parts.place, parts.road) if k]
+    keys = [k for k in (parts.rest, parts.local, parts.key, parts.place, parts.road) if k]
     if not parts.rest:  # only divisions: the finest one named is the place asked for
         keys += [k for k in (parts.community, parts.subdistrict, *reversed(parts.admin)) if k]
     roads = [parts.road] if parts.road else []
@@ -135,13 +134,16 @@ def lookup_for(parts: AddressParts) -> gazetteer.Lookup:
         core = compound_core(parts.place)
         compounds.append(core)
     typo_of = parts.place or (parts.rest if not parts.road and not parts.compound else "")
+    typo_forms = variants(typo_of) + (
+        variants(parts.local) if parts.local != typo_of and not parts.number else []
+    )
     return gazetteer.Lookup(
         keys=list(dict.fromkeys(keys)),
         latin=parts.key if parts.latin and parts.key else None,
         roads=roads, road_pinyins=list(dict.fromkeys(road_pinyins)),
         number=parts.number,
         compounds=list(dict.fromkeys(compounds)), building=parts.building,
-        variants=variants(typo_of), road_variants=variants(parts.road) if parts.number else [],
+        variants=list(dict.fromkeys(typo_forms)), road_variants=variants(parts.road) if parts.number else [],
         compound_variants=variants(parts.compound) if parts.building else [],
         prefix=parts.key if 2 <= len(parts.key) <= 6 and not parts.number else None,
     )  # fmt: skip
@@ -167,13 +169,23 @@ def _admin_factor(parts: AddressParts, admin: str | None) -> float:
 
 
 # characters that tell two real places apart rather than mark a typo: 中山路 / 中山北路 / 中山一路, 幸福一村 / 二村
-_MARKERS = frozenset("东南西北中上下前后内外左右一二三四五六七八九十百新老旧大小正副路街巷道弄里段横直")
+# … and the words that say what kind of place it is: 华南南站 is not a typo of 华南南府
+_MARKERS = frozenset("东南西北中上下前后内外左右一二三四五六七八九十百新老旧大小正副路街巷道弄里段横直"
+                     "站府苑园城院校区馆店场庭湾村厦寓局所厅宫塔桥亭阁轩居")  # fmt: skip
 
 
-def differs_by_marker(a: str, b: str) -> bool:
-    """Whether the characters that differ between two keys include a direction, ordinal or digit."""
-    changed = [ch for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-               if tag != "equal" for ch in a[i1:i2] + b[j1:j2]]  # fmt: skip
+def _changed(a: str, b: str) -> list[str]:
+    """The characters that differ between two keys (on both sides)."""
+    return [ch for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+            if tag != "equal" for ch in a[i1:i2] + b[j1:j2]]  # fmt: skip
+
+
+def differs_by_marker(a: str, b: str, at_most: int | None = None) -> bool:
+    """Whether the characters that differ between two keys include a direction, ordinal, digit or kind of
+    place (only when at most ``at_most`` characters differ, if given: a typo-sized difference)."""
+    changed = _changed(a, b)
+    if at_most is not None and len(changed) > at_most:
+        return False
     return any(ch in _MARKERS or ch.isdigit() for ch in changed)
 
 
@@ -195,7 +207,7 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
     key = row["name_key"] or ""
     via = row["via"]
     score = max(key_score(parts.rest or parts.key, key, float(row.get("trigram") or 0.0)),
-                key_score(parts.key, key))  # fmt: skip
+                key_score(parts.local or parts.key, key), key_score(parts.key, key))  # fmt: skip
     if via == "key" and key in (parts.community, parts.subdistrict, *parts.admin) and not parts.rest:
         score = 1.0  # the division the query names (and nothing else)
     elif parts.place and key == parts.place and parts.place != parts.rest:
@@ -203,15 +215,19 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
     if via in ("road_pinyin", "road_typo") and road_exists:
         return min(score, CONFLICT_CAP)  # 西村南巷 exists: 溪村南巷171号 is not its house 171
     if via in ("road_typo", "compound_typo", "typo"):
-        asked = (
-            {"road_typo": parts.road, "compound_typo": parts.compound}.get(via) or parts.place or parts.rest
-        )
-        found = {"road_typo": row["road"], "compound_typo": row["compound"]}.get(via) or key
-        if differs_by_marker(asked or "", found or ""):
-            return min(score, CONFLICT_CAP)  # 中山北路 is not a typo of 中山路
-        if via == "typo" and not (len(asked or "") >= 3 and (one_edit(asked or "", key) or one_edit(
-                asked or "", row["compound"] or ""))):  # fmt: skip
+        if via == "typo":  # which of the query's forms is one typo from the name (or the compound's name)
+            pairs = [(a, t) for a in (parts.place, parts.rest, parts.local) if a and len(a) >= 3
+                     for t in (key, row["compound"]) if t and one_edit(a, t)]  # fmt: skip
+        else:
+            pairs = [(parts.road, row["road"])] if via == "road_typo" else [(parts.compound, row["compound"])]
+        if not pairs:
             via = "text"  # the variants met, but the whole names are more than one typo apart
+        elif any(differs_by_marker(a or "", t or "") for a, t in pairs):
+            return min(score, CONFLICT_CAP)  # 中山北路 is not a typo of 中山路, nor 华南南府 of 华南南站
+    if via in ("trigram", "prefix", "text") and any(
+        differs_by_marker(a, key, at_most=2) for a in (parts.place, parts.rest) if a
+    ):
+        score = min(score, CONFLICT_CAP)  # 领峰金府 for 领峰金区: alike in text, another kind of place
     if via == "initials":
         score = max(score, 0.75 if len(parts.key) >= 4 else 0.6 if len(parts.key) == 3 else 0.4)
     elif via == "typo":
@@ -279,15 +295,20 @@ def geocode(db: Database, query: str, limit: int = 10) -> list[Candidate]:
     parts = parse(text)
     if not parts.key:
         return []
-    ensure_keyed(db)
+    lookup = lookup_for(parts)
     with db.cursor() as cur:
-        rows = gazetteer.exact_candidates(cur, lookup_for(parts), PER_BRANCH)
-        found = _candidates(parts, rows)
-        if not found or max(c.score for c in found.values()) < CONVINCING:
+        rows = gazetteer.exact_candidates(cur, lookup, PER_BRANCH)
+    if any(row["via"] == "pending" for row in rows):  # names written since the last search: key them first
+        ensure_keyed(db)
+        with db.cursor() as cur:
+            rows = gazetteer.exact_candidates(cur, lookup, PER_BRANCH)
+    found = _candidates(parts, [row for row in rows if row["via"] != "pending"])
+    if not found:  # nothing by index: what pg_trgm finds is all there is (its cost is paid only here)
+        with db.cursor() as cur:
             trigram = gazetteer.trigram_candidates(cur, parts.rest or parts.key, TRIGRAM_LIMIT)
-            for place, candidate in _candidates(parts, trigram).items():
-                if place not in found or _order(candidate) < _order(found[place]):
-                    found[place] = candidate
+        for place, candidate in _candidates(parts, trigram).items():
+            if place not in found or _order(candidate) < _order(found[place]):
+                found[place] = candidate
     ranked = sorted(found.values(), key=_order)[:limit]
     return _with_grids(db, ranked)
 

@@ -8,6 +8,8 @@ fallback for names of places, streets and areas farther than one typo (:func:`tr
 
 from __future__ import annotations
 
+import re
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +48,8 @@ class Lookup:
 _EXACT = f"""
 (SELECT {_OUT}, 'key' AS via, NULL::text AS matched FROM geocode_names g
  WHERE g.name_key = ANY(%(keys)s) LIMIT %(n)s)
+UNION ALL
+(SELECT {_OUT}, 'pending', NULL FROM geocode_names g WHERE g.name_key IS NULL LIMIT 1)
 UNION ALL
 (SELECT {_OUT}, 'pinyin', NULL FROM geocode_names g WHERE g.pinyin = %(latin)s LIMIT %(n)s)
 UNION ALL
@@ -98,11 +102,30 @@ ORDER BY trigram DESC, length(g.name_key)
 LIMIT %(n)s"""
 
 
+# The statement is prepared once per connection: planning its twelve branches costs more than running them.
+_PARAMETERS = (("keys", "text[]"), ("latin", "text"), ("roads", "text[]"), ("road_pinyins", "text[]"),
+               ("number", "text"), ("number_value", "bigint"), ("compounds", "text[]"), ("building", "text"),
+               ("variants", "text[]"), ("road_variants", "text[]"), ("compound_variants", "text[]"),
+               ("prefix", "text"), ("n", "integer"))  # fmt: skip
+_PREPARE = "PREPARE geocode_exact ({}) AS {}".format(
+    ", ".join(kind for _, kind in _PARAMETERS),
+    re.sub(r"%\((\w+)\)s", lambda m: f"${[n for n, _ in _PARAMETERS].index(m.group(1)) + 1}", _EXACT).replace(
+        "%%", "%"
+    ),
+)
+_EXECUTE = "EXECUTE geocode_exact ({})".format(", ".join(f"%({name})s" for name, _ in _PARAMETERS))
+_PREPARED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def exact_candidates(cur: Cursor, lookup: Lookup, per_branch: int) -> list[dict[str, Any]]:
     """Rows found by exact keys, pinyin, initials, road + number, compound + building, a key prefix or one
-    typo; ``via`` says which (a row may come back once per branch)."""
+    typo; ``via`` says which (a row may come back once per branch). A row with ``via`` ``pending`` says some
+    names still wait for their keys (the caller keys them and asks again: one round trip in the usual case)."""
+    if cur.connection not in _PREPARED:
+        cur.execute(_PREPARE)
+        _PREPARED.add(cur.connection)
     cur.execute(
-        _EXACT,
+        _EXECUTE,
         {"keys": lookup.keys, "latin": lookup.latin, "roads": lookup.roads, "road_pinyins": lookup.road_pinyins,
          "number": lookup.number, "number_value": _leading_int(lookup.number), "compounds": lookup.compounds, "building": lookup.building,
          "variants": lookup.variants, "road_variants": lookup.road_variants,
