@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import cpca
+try:  # cpca reads its data through pkg_resources at import, which newer setuptools may no longer ship
+    import cpca
+except ImportError:  # pragma: no cover - exercised through _admin_prefix_by_suffix in the tests
+    cpca = None
 
 from geo_service.geocode.text import fold, has_cjk, key_of
 
@@ -84,8 +87,24 @@ def compound_core(name: str) -> str:
     return name
 
 
+_ADMIN_BY_SUFFIX = re.compile(
+    r"^(?P<province>[\u4e00-\u9fff]{2,7}?(?:省|自治区|特别行政区))?(?P<city>[\u4e00-\u9fff]{2,7}?(?:市|自治州|地区|盟))?"
+    r"(?P<county>[\u4e00-\u9fff]{1,7}?(?:区|县|旗))?(?=[\u4e00-\u9fff\d])"
+)
+
+
+def _admin_prefix_by_suffix(key: str) -> tuple[tuple[str, ...], int]:
+    """Without cpca: divisions the text names in full (广东省广州市天河区), by their suffixes only."""
+    found = _ADMIN_BY_SUFFIX.match(key)
+    if not found or not found.group(0):
+        return (), 0
+    return tuple(v for v in found.group("province", "city", "county") if v), found.end()
+
+
 def _admin_prefix(key: str) -> tuple[tuple[str, ...], int]:
     """The administrative divisions the key starts with (full names) and where the rest begins."""
+    if cpca is None:
+        return _admin_prefix_by_suffix(key)
     accepted: list[tuple[str, int, int]] = []  # full name, start, end (exclusive)
     parent = None
     position = 0

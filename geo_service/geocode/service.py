@@ -174,19 +174,26 @@ _MARKERS = frozenset("东南西北中上下前后内外左右一二三四五六�
                      "站府苑园城院校区馆店场庭湾村厦寓局所厅宫塔桥亭阁轩居")  # fmt: skip
 
 
-def _changed(a: str, b: str) -> list[str]:
-    """The characters that differ between two keys (on both sides)."""
-    return [ch for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-            if tag != "equal" for ch in a[i1:i2] + b[j1:j2]]  # fmt: skip
-
-
-def differs_by_marker(a: str, b: str, at_most: int | None = None) -> bool:
-    """Whether the characters that differ between two keys include a direction, ordinal, digit or kind of
-    place (only when at most ``at_most`` characters differ, if given: a typo-sized difference)."""
-    changed = _changed(a, b)
-    if at_most is not None and len(changed) > at_most:
-        return False
-    return any(ch in _MARKERS or ch.isdigit() for ch in changed)
+def differs_by_marker(asked: str, found: str, at_most: int | None = None) -> bool:
+    """Whether what differs between the query's ``asked`` and a name ``found`` names another place: a digit
+    anywhere; near the end (the last three characters, where 北 of 中山北路, 二 of 幸福二村, 站 of 华南南站 sit) a
+    direction, ordinal or kind of place that the query says differently, adds or leaves out. A marker the
+    query replaced by an ordinary character (面 for 横 of 赤岗横路站) is a typo of it, not another place. Only
+    typo-sized differences count when ``at_most`` is given. Inside a name such characters are often just part
+    of it (新港, 广园)."""
+    significant, changed = False, 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, asked, found, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        changed += (i2 - i1) + (j2 - j1)
+        ours = [(asked[i], i >= len(asked) - 3) for i in range(i1, i2)]
+        theirs = [(found[j], j >= len(found) - 3) for j in range(j1, j2)]
+        considered = ours if tag == "replace" else ours + theirs
+        if any(ch.isdigit() for ch, _ in ours + theirs) or any(
+            near and ch in _MARKERS for ch, near in considered
+        ):
+            significant = True
+    return significant and (at_most is None or changed <= at_most)
 
 
 def one_edit(a: str, b: str) -> bool:

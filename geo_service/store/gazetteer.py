@@ -77,19 +77,22 @@ UNION ALL
  ORDER BY length(g.name_key) LIMIT %(n)s)
 UNION ALL
 (SELECT {_OUT}, 'typo', NULL FROM geocode_names g
- WHERE g.variants && %(variants)s AND g.variants IS NOT NULL LIMIT %(n)s)
+ WHERE g.variants && %(variants)s AND g.variants IS NOT NULL
+ ORDER BY levenshtein(g.name_key, %(typo_target)s), length(g.name_key) LIMIT %(n)s)
 UNION ALL
 (WITH roads AS (
-     SELECT DISTINCT g.road FROM geocode_names g
+     SELECT g.road FROM geocode_names g
      WHERE g.variants && %(road_variants)s AND g.variants IS NOT NULL AND g.precision = 'street'
-       AND g.road IS NOT NULL LIMIT 10)
+       AND g.road IS NOT NULL
+     GROUP BY g.road ORDER BY min(levenshtein(g.road, %(road_target)s)) LIMIT 10)
  SELECT {_OUT}, 'road_typo', r.road FROM roads r JOIN geocode_names g
    ON g.road = r.road AND g.house_number = %(number)s LIMIT %(n)s)
 UNION ALL
 (WITH compounds AS (
-     SELECT DISTINCT g.compound FROM geocode_names g
+     SELECT g.compound FROM geocode_names g
      WHERE g.variants && %(compound_variants)s AND g.variants IS NOT NULL AND g.compound IS NOT NULL
-       AND g.building IS NULL LIMIT 10)
+       AND g.building IS NULL
+     GROUP BY g.compound ORDER BY min(levenshtein(g.compound, %(compound_target)s)) LIMIT 10)
  SELECT {_OUT}, 'compound_typo', c.compound FROM compounds c JOIN geocode_names g
    ON g.compound = c.compound AND g.building = %(building)s LIMIT %(n)s)
 """
@@ -106,7 +109,8 @@ LIMIT %(n)s"""
 _PARAMETERS = (("keys", "text[]"), ("latin", "text"), ("roads", "text[]"), ("road_pinyins", "text[]"),
                ("number", "text"), ("number_value", "bigint"), ("compounds", "text[]"), ("building", "text"),
                ("variants", "text[]"), ("road_variants", "text[]"), ("compound_variants", "text[]"),
-               ("prefix", "text"), ("n", "integer"))  # fmt: skip
+               ("prefix", "text"), ("typo_target", "text"), ("road_target", "text"),
+               ("compound_target", "text"), ("n", "integer"))  # fmt: skip
 _PREPARE = "PREPARE geocode_exact ({}) AS {}".format(
     ", ".join(kind for _, kind in _PARAMETERS),
     re.sub(r"%\((\w+)\)s", lambda m: f"${[n for n, _ in _PARAMETERS].index(m.group(1)) + 1}", _EXACT).replace(
@@ -129,7 +133,10 @@ def exact_candidates(cur: Cursor, lookup: Lookup, per_branch: int) -> list[dict[
         {"keys": lookup.keys, "latin": lookup.latin, "roads": lookup.roads, "road_pinyins": lookup.road_pinyins,
          "number": lookup.number, "number_value": _leading_int(lookup.number), "compounds": lookup.compounds, "building": lookup.building,
          "variants": lookup.variants, "road_variants": lookup.road_variants,
-         "compound_variants": lookup.compound_variants, "prefix": lookup.prefix, "n": per_branch},
+         "compound_variants": lookup.compound_variants, "prefix": lookup.prefix,
+         "typo_target": lookup.variants[0] if lookup.variants else "",
+         "road_target": lookup.road_variants[0] if lookup.road_variants else "",
+         "compound_target": lookup.compound_variants[0] if lookup.compound_variants else "", "n": per_branch},
     )  # fmt: skip
     return [dict(row) for row in cur.fetchall()]
 

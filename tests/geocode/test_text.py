@@ -105,3 +105,11 @@ def test_precision_of_entries() -> None:
         "gazetteer", "address", "Kaivokatu 1", {"addr:street": "Kaivokatu", "addr:housenumber": "1"}
     )
     assert (osm.road, osm.house_number) == ("kaivokatu", "1")
+
+
+def test_admin_prefix_without_cpca() -> None:
+    """The fallback when cpca cannot load: only divisions written in full with their suffixes."""
+    from geo_service.geocode.parse import _admin_prefix_by_suffix
+
+    assert _admin_prefix_by_suffix("广东省广州市天河区天河路385号") == (("广东省", "广州市", "天河区"), 9)
+    assert _admin_prefix_by_suffix("中山路12号") == ((), 0)

@@ -7,6 +7,9 @@
 -- (OpenCC, pypinyin), so a row written by a trigger has name_key NULL until the geocoder keys it (before its
 -- next search: a probe of the partial index geocode_names_pending). Bulk imports write keyed rows themselves
 -- and set geo_service.geocode_names_written = 'on' for their transaction, so the gazetteer trigger stays out.
+-- levenshtein() orders the names found one typo away (the variants find them, the distance ranks them)
+CREATE EXTENSION IF NOT EXISTS fuzzystrmatch;
+
 CREATE TABLE geocode_names (
     id            bigserial PRIMARY KEY,
     source        text NOT NULL CHECK (source IN ('gazetteer', 'facility', 'station', 'station_address', 'area')),
