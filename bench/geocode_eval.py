@@ -64,7 +64,7 @@ from tqdm import tqdm
 
 from geo_service.db.pool import Database, resolve_dsn
 from geo_service.geocode.index import gazetteer_rows
-from geo_service.geocode.service import Candidate, decide, distance_m
+from geo_service.geocode.service import Candidate, decide, distance_m, geocode
 from geo_service.settings import DatabaseSettings, IncidentSettings
 from geo_service.store import datasets
 from geo_service.store import gazetteer as gazetteer_store
@@ -1188,6 +1188,17 @@ def main() -> None:
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+    # the search alone, in this process (no HTTP): what the service spends of the latency above
+    inner_db = Database(dsn, max_size=2)
+    for query in evaluation[:50]:
+        geocode(inner_db, query.text, 10)
+    inner = []
+    for query in tqdm(evaluation, desc="queries (ours, in-process)", unit="q"):
+        start = time.perf_counter()
+        geocode(inner_db, query.text, 10)
+        inner.append(time.perf_counter() - start)
+    inner_db.close()
+    load = os.getloadavg()
     if args.show_misses:
         for q, o in zip(evaluation, results["ours"], strict=True):
             if (q.expected is not None and not o.top1) or (q.expected is None and o.accepted) or (
@@ -1197,6 +1208,8 @@ def main() -> None:
     print(f"\n{entries:,} gazetteer entries, {len(evaluation):,} queries "
           f"({sum(q.expected is None for q in evaluation)} must be refused)\n")  # fmt: skip
     print(report(evaluation, results["ours"], results["pg_trgm"]))
+    print(f"\nours in-process (no HTTP): p50 {_ms(inner, 0.5)} ms, p99 {_ms(inner, 0.99)} ms; "
+          f"machine load average {load[0]:.1f} / {load[1]:.1f} ({os.cpu_count()} cores)")  # fmt: skip
 
 
 if __name__ == "__main__":
