@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
 	nghttp2-client docker-compose poppler-utils
 
-.PHONY: setup system venv web demo serve test lint bench bench-tiles clean
+.PHONY: setup system venv web demo serve test test-fast lint bench bench-tiles constraints clean
 
 setup: system venv web
 
@@ -32,11 +32,16 @@ system:
 	fi
 
 venv: $(STAMP)/venv
-$(STAMP)/venv: pyproject.toml
+$(STAMP)/venv: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@mkdir -p $(STAMP) && touch $@
+
+# Pin what the virtualenv holds now (after adding a dependency to pyproject.toml and `make venv`).
+constraints: venv
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 web: $(STAMP)/web
 $(STAMP)/web: web/package.json web/package-lock.json
@@ -53,12 +58,20 @@ lint: venv
 	$(BIN)/ruff check geo_service tests bench
 	$(BIN)/ruff format --check geo_service tests bench
 
+# pytest-xdist: one worker per core, a test file stays on one worker (its module-scoped database and server).
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
 test: setup lint
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+# Without the browser and notebook tests (marked slow): the quick loop while editing.
+test-fast: venv
+	$(PYTEST) -m "not slow"
 
 # Benchmarks compare against peers (osmnx, pandana, spopt, tipg); they are not part of `make test`.
 bench: setup bench-tiles
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/incidents_import.py

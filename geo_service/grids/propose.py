@@ -195,8 +195,9 @@ def _bisect(
     ]
     connected = len(_connected(set(nodes), neighbours)) == 1
     if adjncy:
-        _, side = pymetis.part_graph(2, xadj=xadj, adjncy=adjncy, vweights=vweights[nodes].tolist(), eweights=eweights,
-                                     tpwgts=[k1 / k, (k - k1) / k], contiguous=connected)  # fmt: skip
+        _, side = pymetis.part_graph(2, pymetis.CSRAdjacency(xadj, adjncy), vweights=vweights[nodes].tolist(),
+                                     eweights=eweights, tpwgts=[k1 / k, (k - k1) / k],
+                                     options=pymetis.Options(contig=int(connected)))  # fmt: skip
         side = np.asarray(side)
     else:
         side = np.zeros(len(nodes), dtype=np.int64)
