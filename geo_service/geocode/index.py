@@ -20,13 +20,17 @@ from geo_service.geocode.keys import keys_for
 from geo_service.store import gazetteer as store
 
 BATCH = 2000
+REQUEST_ROWS = 10_000  # about 2 s of keying at most inside one search
 log = logging.getLogger(__name__)
 
 
-def key_pending(cur: Cursor, progress: Callable[[int], None] | None = None) -> int:
-    """Key every name that has no keys yet (``cur``: a tuple cursor); returns how many were keyed."""
+def key_pending(
+    cur: Cursor, progress: Callable[[int], None] | None = None, max_rows: int | None = None
+) -> int:
+    """Key every name that has no keys yet (at most about ``max_rows``; ``cur``: a tuple cursor); returns how
+    many were keyed."""
     done = 0
-    while True:
+    while max_rows is None or done < max_rows:
         rows = store.pending_names(cur, BATCH)
         if not rows:
             return done
@@ -38,15 +42,17 @@ def key_pending(cur: Cursor, progress: Callable[[int], None] | None = None) -> i
             progress(len(keyed))
         if len(rows) < BATCH:
             return done
+    return done
 
 
-def ensure_keyed(db: Database) -> int:
-    """Key what triggers added since the last search (usually nothing: one index probe)."""
+def ensure_keyed(db: Database, max_rows: int | None = REQUEST_ROWS) -> int:
+    """Key what triggers added since the last search (usually a few names). A search keys at most
+    ``max_rows`` (a bounded delay); the service keys any backlog at start-up (``max_rows=None``)."""
     try:
         with db.cursor(dict_rows=False) as cur:
             if not store.has_pending(cur):
                 return 0
-            return key_pending(cur)
+            return key_pending(cur, max_rows=max_rows)
     except psycopg2.errors.ReadOnlySqlTransaction:  # a hot standby: the primary keys them
         log.warning("geocode_names has unkeyed names, and this database is read-only")
         return 0
