@@ -78,6 +78,7 @@ bench: setup bench-tiles
 	$(BIN)/python bench/geocode_eval.py
 	$(BIN)/python bench/isochrones.py
 	$(BIN)/python bench/life_circle.py
+	$(BIN)/python bench/crosswalk.py
 	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/guide_map.py
 

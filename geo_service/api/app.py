@@ -13,13 +13,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api import errors
 from geo_service.api.compression import Compression
+from geo_service.api.deps import rate_limit
 from geo_service.api.limits import BodySizeLimit
+from geo_service.api.ratelimit import RateLimiter
 from geo_service.api.routers import (
     auth,
     facilities,
@@ -31,6 +33,7 @@ from geo_service.api.routers import (
     life_circle,
     locate,
     maps,
+    networks,
     ogc,
     open311,
     pages,
@@ -39,6 +42,7 @@ from geo_service.api.routers import (
     walking,
 )
 from geo_service.api.routers import siting as siting_routes
+from geo_service.api.security import SecurityHeaders, TrustedHosts, trusted_hosts
 from geo_service.clock import Clock
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
@@ -49,7 +53,14 @@ from geo_service.incidents.escalation import EscalationJob
 from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.osm.rules import FacilityRules
-from geo_service.settings import APISettings, DatabaseSettings, ImportSettings, IncidentSettings, MapSettings
+from geo_service.settings import (
+    APISettings,
+    DatabaseSettings,
+    ImportSettings,
+    IncidentSettings,
+    MapSettings,
+    RateLimitSettings,
+)
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.tiles import build_tile_server
 
@@ -100,6 +111,7 @@ def create_app(
     map_settings: MapSettings | None = None,
     incident_settings: IncidentSettings | None = None,
     clock: Clock | None = None,
+    limit_settings: RateLimitSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
     ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
@@ -144,7 +156,11 @@ def create_app(
         version=__version__,
         description="Grids, locate, walking isochrones, rest stations, life circles and incidents on PostGIS.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served by pages.docs_router with Swagger UI from /vendor (works offline)
+        redoc_url=None,
+        dependencies=[Depends(rate_limit)],  # per-caller rate limits on every route (api/ratelimit.py)
     )
+    app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
     app.state.station_context = StationContext.create(api_settings.timezone, clock=clock)
     app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
@@ -157,6 +173,8 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(Compression)
+    app.add_middleware(TrustedHosts, allowed=trusted_hosts(api_settings))  # a forged Host gets 400
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them
 
     for module in (
         health,
@@ -175,9 +193,11 @@ def create_app(
         ogc,
         pages,
         guide_map,
+        networks,
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)
+    app.include_router(pages.docs_router)
 
     assets = web_assets_dir(api_settings)
     if assets is not None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from geo_service.auth import ROLES, Principal
 from geo_service.db.pool import Database
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,20 @@ class FeaturesSpec(BaseModel):
         return _check_identifiers(names)
 
 
+MEMBER_SEPARATOR = ":"
+
+
+class FamilySpec(BaseModel):
+    """A layer that is also served once per member: ``<id>:<member>`` is the layer's rows whose ``column``
+    equals the member (``networks:police``), with its own tiles, TileJSON and OGC collection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(pattern=IDENTIFIER, description="the column naming each row's member")
+    members: str = Field(description="SELECT yielding `member` and `title`, one row per member (trusted)")
+    member_pattern: str = Field(default=r"^[a-z][a-z0-9_-]{0,39}$", description="what a member name may be")
+
+
 class Layer(BaseModel):
     """One catalogued layer (see ``layers/README.md`` for every field)."""
 
@@ -74,6 +89,9 @@ class Layer(BaseModel):
     title_zh: str | None = None
     description: str = ""
     group: Literal["basemap", "overlay"] = "overlay"
+    # Required, so that a new layer cannot forget who may read it: `public`, or the roles that may (admin
+    # always may). Every route serving the layer (tiles, TileJSON, style, OGC) applies it.
+    access: Literal["public"] | tuple[str, ...]
     order: int = 100
     attribution: str | None = None
     relations: list[str] = Field(min_length=1)
@@ -91,12 +109,25 @@ class Layer(BaseModel):
     max_features: int = Field(default=10_000, ge=1, le=1_000_000)
     style: list[dict[str, Any]] = Field(default_factory=list)
     features: FeaturesSpec | None = None
+    family: FamilySpec | None = None
 
     @field_validator("id")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_IDS:
             raise ValueError(f"`{value}` is reserved")
+        return value
+
+    @field_validator("access", mode="before")
+    @classmethod
+    def _access(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "public":
+            value = [value]
+        if isinstance(value, list | tuple):
+            unknown = [role for role in value if role not in ROLES]
+            if not value or unknown:
+                raise ValueError(f"`access` is `public` or a list of roles among {', '.join(ROLES)}")
+            return tuple(value)
         return value
 
     @field_validator("properties")
@@ -145,6 +176,40 @@ class Layer(BaseModel):
     def default_params(self) -> dict[str, Any]:
         """Parameters for the layer's SQL outside a tile request (extent, features): bound at ``maxzoom``."""
         return {"z": self.maxzoom, "x": 0, "y": 0, **self.params_at(self.maxzoom)}
+
+    def member(self, name: str, title: str | None = None) -> Layer:
+        """The layer of one member of this family (see :class:`FamilySpec`): the same SQL filtered on the
+        family column with the bound parameter ``family_member``."""
+        if self.family is None:
+            raise ValueError(f"layer {self.id} is not a family")
+        column = self.family.column
+
+        def only(source: str) -> str:
+            return f"SELECT * FROM ({source}) AS family_rows WHERE family_rows.{column} = %(family_member)s"
+
+        label = title or name
+        features = None
+        if self.features is not None:
+            features = self.features.model_copy(update={
+                "sql": only(self.features.sql) if self.features.sql else None,
+                "title": f"{self.features.title or self.title}: {label}",
+            })  # fmt: skip
+        return self.model_copy(update={
+            "id": f"{self.id}{MEMBER_SEPARATOR}{name}", "title": f"{self.title}: {label}",
+            "title_zh": f"{self.title_zh}：{label}" if self.title_zh else None, "sql": only(self.sql),
+            "params": {**self.params, "family_member": {0: name}}, "features": features, "family": None,
+            "style": [{**entry, "id": f"{entry['id']}{MEMBER_SEPARATOR}{name}"} for entry in self.style],
+        })  # fmt: skip
+
+    @property
+    def public(self) -> bool:
+        return self.access == "public"
+
+    def readable_by(self, caller: Principal | None) -> bool:
+        """Whether ``caller`` (None: anonymous) may read this layer's data."""
+        if self.access == "public":
+            return True
+        return caller is not None and caller.has_role(*self.access)
 
     @property
     def feature_properties(self) -> dict[str, str]:

@@ -60,9 +60,10 @@ def test_escalation_notes_are_stored_as_codes_and_read_in_either_language(
     # the intake's notes too: the 'created' entry keeps its notes as codes
     first = _history(timed, dispatcher_headers, created["id"])[0]
     assert first["action"] == "created" and isinstance(first["detail"]["notes"], list)
-    # Open311 reads the same note in the negotiated language
-    zh_request = timed.get(f"/open311/v2/requests/{created['id']}.json").json()[0]
-    en_request = timed.get(f"/open311/v2/requests/{created['id']}.json", headers=EN).json()[0]
+    # Open311 reads the same note in the negotiated language (notes are for dispatchers: a token shows them)
+    url = f"/open311/v2/requests/{created['id']}.json"
+    zh_request = timed.get(url, headers=dispatcher_headers).json()[0]
+    en_request = timed.get(url, headers={**dispatcher_headers, **EN}).json()[0]
     assert zh_request["status_notes"] == zh["note"] and en_request["status_notes"] == en["note"]
 
 
@@ -79,7 +80,7 @@ def test_old_free_text_notes_stay_readable(
         )
     last = _history(client, dispatcher_headers, created["id"])[-1]
     assert last["note"] == "overdue at the grid level; escalated to community 西南社区"
-    request = client.get(f"/open311/v2/requests/{created['id']}.json").json()[0]
+    request = client.get(f"/open311/v2/requests/{created['id']}.json", headers=dispatcher_headers).json()[0]
     assert request["status_notes"] == last["note"]
 
 
