@@ -47,6 +47,7 @@ from geo_service.clock import Clock
 from geo_service.db.cluster import ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
+from geo_service.geocode.index import ensure_keyed
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
 from geo_service.life_circle import service as life_circles
@@ -82,6 +83,9 @@ def _warm_up(db: Database, stations: StationContext, circles: LifeCircleContext)
     """Load the walking network, redraw stale service circles (e.g. after a re-import) and compute the default
     profile's coverage of communities for the ``coverage`` map layer."""
     try:
+        keyed = ensure_keyed(db, max_rows=None)  # names a migration or a bulk writer left for the geocoder
+        if keyed:
+            log.info("geocoder: %d name(s) keyed", keyed)
         redrawn = refresh_service_circles(db, stations)
         if redrawn:
             log.info("service circles redrawn for %d station(s)", redrawn)
