@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psycopg2
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -39,8 +40,8 @@ from geo_service.api.routers import (
 )
 from geo_service.api.routers import siting as siting_routes
 from geo_service.clock import Clock
+from geo_service.db import bootstrap
 from geo_service.db.cluster import ClusterError
-from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
@@ -56,13 +57,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def open_database(settings: DatabaseSettings) -> Database:
-    """The pool for ``settings``, migrated; a lazy pool (503 until the server is back) when it is down."""
+    """The runtime role's pool, migrated by the owner role; a lazy pool (503 until the server is back) when
+    the database is down or cannot be migrated (``/readyz`` says why)."""
     try:
-        db = Database.from_settings(settings)
-        migrate(db)
-        return db
-    except (ClusterError, DatabaseUnavailable, OSError) as exc:
-        log.error("database not available at start-up: %s", exc)
+        return bootstrap.open_database(settings)
+    except (ClusterError, DatabaseUnavailable, OSError, psycopg2.Error) as exc:
+        log.error("database not available at start-up: %s", str(exc).strip())
         return Database.from_settings(settings, start=False)
 
 

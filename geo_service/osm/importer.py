@@ -105,4 +105,7 @@ def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool
             ) as bar:
                 write(cur, bar.update)
         datasets.restore_reported_households(cur, name)
-        cur.execute("ANALYZE walk_edges; ANALYZE residences; ANALYZE facilities; ANALYZE basemap_features")
+        # the service role owns no table: analyze_tables (owned by the schema owner) runs ANALYZE for it
+        cur.execute(
+            "SELECT analyze_tables(%s)", (["walk_edges", "residences", "facilities", "basemap_features"],)
+        )

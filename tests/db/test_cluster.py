@@ -49,9 +49,9 @@ def test_first_start_initialises_and_serves_postgis(cluster: Cluster) -> None:
     cluster.ensure_database()
     assert cluster.status().running
     assert (cluster.data_dir / "PG_VERSION").read_text().strip() == "15"
-    db = Database(cluster.dsn())
-    migrate(db)
-    db.close()
+    owner = Database(cluster.dsn(user=cluster.settings.db_owner))
+    migrate(owner, grant_to=cluster.settings.db_user)
+    owner.close()
     assert _query(cluster) == 1
 
 

@@ -56,7 +56,7 @@ class Open311Route(APIRoute):
                 ]
                 return render_errors(fmt, 400, problems or ["invalid request"])
             except DatabaseUnavailable as exc:
-                return render_errors(fmt, 503, [f"service temporarily unavailable: {exc}"])
+                return render_errors(fmt, exc.status, [f"service temporarily unavailable: {exc}"])
 
         return open311_handler
 
