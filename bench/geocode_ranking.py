@@ -21,11 +21,10 @@ import statistics
 import time
 
 import psycopg2
-from common import bench_database, markdown_table
+from common import admin_dsn, bench_database, markdown_table
 
-from geo_service.db.pool import Database, resolve_dsn
+from geo_service.db.pool import Database
 from geo_service.geocode.service import geocode
-from geo_service.settings import DatabaseSettings
 
 DB_NAME = "gs_bench_geocode"
 ROOTS = ["中山", "人民", "解放", "建设", "和平", "胜利", "延安", "南京", "北京", "淮海", "长江", "黄河", "光明", "幸福",
@@ -60,7 +59,7 @@ MISSING_NUMBERS = range(121, 151)  # house numbers the gazetteer lacks: the road
 
 
 def fresh_database() -> Database:
-    admin = psycopg2.connect(resolve_dsn(DatabaseSettings(), "postgres"))
+    admin = psycopg2.connect(admin_dsn())
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
