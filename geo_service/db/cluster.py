@@ -384,6 +384,14 @@ class Cluster:
             )  # fmt: skip
             return True
 
+    def restart(self, timeout_s: float = 60) -> None:
+        """Stop (fast: open transactions roll back) and start again in one step."""
+        with self._lock():
+            self._run(
+                [str(self.pg_bin / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-m", "fast",
+                 "-w", "-t", str(int(timeout_s)), "restart"], timeout=2 * timeout_s + 10,
+            )  # fmt: skip
+
     def _log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

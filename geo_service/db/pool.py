@@ -372,6 +372,8 @@ class Database:
         if not self._slots.acquire(timeout=self.timeouts.pool_s):
             raise DatabaseBusy(f"no free connection within {self.timeouts.pool_s:g} s")
         try:
+            if self.down:  # found down while this caller waited for a connection
+                raise DatabaseUnavailable("the database is not answering")
             token, busy = self._lend()
             conn: Connection | None = None
             broken = False
@@ -459,6 +461,8 @@ class Database:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
+                if self.down:
+                    raise DatabaseUnavailable("the database is not answering")
                 conn = self._connect()
             if conn.closed or _server_hung_up(conn):
                 with contextlib.suppress(Exception):
