@@ -81,6 +81,10 @@ bench: setup bench-tiles
 	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/guide_map.py
 
+# Fault drills (kill -9 during imports; database stopped, frozen, full, restarted under load): bench/faults.py.
+bench-faults: setup
+	$(BIN)/python bench/faults.py all
+
 # tipg (the tile-server peer) lives in its own virtualenv so its pins never meet ours; h2load
 # (nghttp2-client) is the load generator.
 TIPG_VENV := .venv-tipg
