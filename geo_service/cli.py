@@ -19,9 +19,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 map_app = typer.Typer(help="The map: layer catalogue and MapLibre style.", no_args_is_help=True)
+config_app = typer.Typer(help="Settings (GEO_SERVICE_* environment variables).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(map_app, name="map")
+app.add_typer(config_app, name="config")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -240,12 +242,22 @@ def map_layers() -> None:
         typer.echo(f"{name:<18}FILE ERROR: {reason}")
 
 
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print the configuration reference (Markdown): every variable, its default and meaning."""
+    from geo_service.settings import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes sharing the port")] = 1,
 ) -> None:
-    """Run the HTTP service."""
+    """Run the HTTP service (``--workers N``: N uvicorn processes; every in-process cache follows the
+    database's data revisions, so a write through one process is seen by the others on their next request)."""
     import uvicorn
 
     settings = APISettings()
@@ -254,6 +266,7 @@ def serve(
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers,
         log_level="info",
     )
 
@@ -330,7 +343,7 @@ def demo(
     typer.echo("  writes on the pages need a token: geo-service token create --role planner|dispatcher")
     db.close()
     if serve_after:
-        serve(host, port)
+        serve(host, port, workers=1)
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -133,15 +133,18 @@ class APISettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_API_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="address `serve` listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port `serve` listens on")
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit, bytes")
     timezone: str = Field(default="Asia/Shanghai", description="IANA zone for opening hours and deadlines")
     language: Literal["zh-CN", "en"] = Field(
         default="zh-CN",
         description="language of messages when the caller's Accept-Language names none we have",
     )
-    public_base_url: str | None = None
+    public_base_url: str | None = Field(
+        default=None,
+        description="the service's public URL (behind a proxy) used in links; from the request when unset",
+    )
     web_assets: Path = Field(
         default=Path("web/node_modules"), description="npm packages served under /vendor"
     )
@@ -352,6 +355,13 @@ class WalkingSettings(BaseSettings):
     max_cells_side: int = Field(
         default=600, ge=50, le=5000, description="isochrone raster cells per side, at most"
     )
+    simplify_cells: float = Field(
+        default=0.0, ge=0, le=0.5,
+        description="isochrone outlines are simplified by this fraction of a raster cell (requests may ask simplify_m)",
+    )  # fmt: skip
+    coordinate_decimals: int = Field(
+        default=7, ge=3, le=15, description="decimals of isochrone coordinates, degrees (7 ≈ 1 cm)"
+    )
     max_minutes: float = Field(default=120.0, gt=0, description="longest isochrone contour, minutes")
     max_contours: int = Field(default=10, ge=1, description="contours per isochrone request")
     max_origins: int = Field(default=200, ge=1, description="origins per isochrone request")
@@ -464,3 +474,32 @@ class SitingSettings(BaseSettings):
 @lru_cache
 def siting_settings() -> SitingSettings:
     return SitingSettings()
+
+
+def all_settings() -> list[type[BaseSettings]]:
+    """Every settings class, in the order this module defines them."""
+    return [
+        value for value in globals().values()
+        if isinstance(value, type) and issubclass(value, BaseSettings) and value is not BaseSettings
+    ]  # fmt: skip
+
+
+def reference_markdown() -> str:
+    """The configuration reference (``docs/configuration.md``): every variable with its default and meaning,
+    generated from the settings classes so it cannot drift from them."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable, read once at start-up. This page is generated from",
+        "`geo_service/settings.py` by `geo-service config reference > docs/configuration.md`; a test keeps it current.",
+    ]
+    for cls in all_settings():
+        prefix = cls.model_config.get("env_prefix", "")
+        doc = (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".")
+        lines += ["", f"## {doc}", "", "| variable | default | meaning |", "|---|---|---|"]
+        for name, info in cls.model_fields.items():
+            default = info.get_default(call_default_factory=True)
+            shown = ("unset" if default is None else f"`{default}`").replace("|", r"\|")
+            meaning = (info.description or "").replace("|", r"\|")
+            lines.append(f"| `{prefix}{name.upper()}` | {shown} | {meaning} |")
+    return "\n".join(lines) + "\n"

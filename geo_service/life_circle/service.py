@@ -232,7 +232,7 @@ def _coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str, c
         shares[(lv_minutes, category)] = np.divide(got, total, out=np.zeros(n_areas), where=total > 0)
     score = np.mean(np.vstack(list(shares.values())), axis=0) if shares else np.zeros(n_areas)
     features = []
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, info in enumerate(level_index.infos):
         per_level = []
         for lv in prof.levels:

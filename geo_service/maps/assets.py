@@ -3,6 +3,8 @@ from a CDN — deployments sit on intranets with no internet."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import folium
 
 VENDOR = "/vendor"
@@ -20,7 +22,7 @@ LOCAL_CSS = [
 ]
 
 
-def local_map(**kwargs: object) -> folium.Map:
+def local_map(**kwargs: Any) -> folium.Map:
     """A folium Map whose assets are served locally and whose background is blank (no tile server)."""
     fmap = folium.Map(tiles=None, **kwargs)
     fmap.default_js = list(LOCAL_JS)

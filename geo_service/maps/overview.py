@@ -68,7 +68,7 @@ def overview_html(db: Database) -> str:
     ).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     present = sorted({f["properties"]["category"] for f in facilities})
-    fmap.get_root().html.add_child(folium.Element(_legend(present)))
+    fmap.get_root().html.add_child(folium.Element(_legend(present)))  # type: ignore[attr-defined]
     return fmap.get_root().render()
 
 

@@ -122,7 +122,7 @@ def read_extract(path: Path, settings: ImportSettings, facility_rules: rules.Fac
         rail = _safe(lambda: osm.get_data_by_custom_criteria({"railway": _RAILWAYS}, keep_nodes=False))
 
     step("classify")
-    if ways_raw is None or len(ways_raw) == 0:
+    if ways_raw is None or nodes_raw is None or len(ways_raw) == 0:
         raise ValueError(f"{path} holds no streets or paths: nothing to walk on")
     bbox = tuple(float(v) for v in ways_raw.total_bounds)
     srid = metric_epsg((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)

@@ -29,7 +29,7 @@ def check(expression: str | None) -> str | None:
         raise InvalidInput(f"opening_hours is longer than {MAX_LENGTH} characters")
     try:
         opening_hours.OpeningHours(text)
-    except (opening_hours.ParserError, SyntaxError, ValueError) as exc:
+    except (opening_hours.ParserError, SyntaxError, ValueError) as exc:  # type: ignore[attr-defined]
         raise InvalidInput(f"opening_hours {text!r} is not valid OpenStreetMap syntax: {exc}") from None
     return text
 
@@ -47,7 +47,7 @@ def is_open(expression: str | None, at: datetime, timezone: str, country: str | 
     local = at.astimezone(ZoneInfo(timezone))
     try:
         state, _comment = _parsed(expression, timezone, country).state(local)
-    except (opening_hours.ParserError, SyntaxError, ValueError):
+    except (opening_hours.ParserError, SyntaxError, ValueError):  # type: ignore[attr-defined]
         return None
     if state == opening_hours.State.OPEN:
         return True

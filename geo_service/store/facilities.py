@@ -29,7 +29,8 @@ def get(cur: Cursor, facility_id: int, for_update: bool = False) -> dict[str, An
 
 def list_facilities(cur: Cursor, category: list[str] | None, bbox: tuple[float, float, float, float] | None,
                     source: str | None, limit: int, offset: int) -> list[dict[str, Any]]:  # fmt: skip
-    where, params = [_LIVE], {"limit": limit, "offset": offset}
+    where: list[str] = [_LIVE]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     if category:
         where.append("category = ANY(%(category)s)")
         params["category"] = category

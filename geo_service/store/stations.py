@@ -24,7 +24,8 @@ def get(cur: Cursor, station_id: int, for_update: bool = False) -> dict[str, Any
 
 def list_stations(cur: Cursor, kind: str | None = None, bbox: tuple[float, float, float, float] | None = None,
                   limit: int = 10_000, offset: int = 0) -> list[dict[str, Any]]:  # fmt: skip
-    where, params = ["TRUE"], {"limit": limit, "offset": offset}
+    where: list[str] = ["TRUE"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
     if kind:
         where.append("kind = %(kind)s")
         params["kind"] = kind

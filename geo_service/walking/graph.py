@@ -213,7 +213,9 @@ def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.n
     steps = np.asarray(steps, bool)[keep]
     below = (np.zeros(len(keep), bool) if underground is None else np.asarray(underground, bool))[keep]
     lines_lonlat = np.asarray(lines_lonlat, dtype=object)[keep]
-    names = [edge_name[i] for i in np.flatnonzero(keep)] if edge_name is not None else [None] * len(edge_id)
+    names: list[str | None] = (
+        [edge_name[i] for i in np.flatnonzero(keep)] if edge_name is not None else [None] * len(edge_id)
+    )
 
     if srid is None:
         srid = metric_epsg(float(np.median(node_lon)), float(np.median(node_lat))) if n else 3857

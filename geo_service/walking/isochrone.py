@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import contourpy
 import numpy as np
@@ -35,15 +36,17 @@ from geo_service.walking.graph import WalkGraph
 
 @dataclass(frozen=True)
 class RasterSpec:
-    """Raster and corridor of one isochrone request (metres)."""
+    """Raster, corridor and outline simplification of one isochrone request (metres)."""
 
     cell_m: float
     corridor_m: float
+    simplify_m: float = 0.0
 
     @property
     def radius_m(self) -> float:
         # a sample sits up to √½ cell from its cell's centre, and marching squares may place the boundary up
-        # to one cell beyond the last cell inside: together at most the corridor
+        # to one cell beyond the last cell inside: together at most the corridor (simplification, when asked,
+        # may move the outline by its tolerance more)
         return self.corridor_m - (1.0 + math.sqrt(0.5)) * self.cell_m
 
     @property
@@ -167,12 +170,18 @@ def dilate(seeds: np.ndarray, seeded: np.ndarray, n_seeded: int, offsets: np.nda
                 field[i] = value
 
 
-def raster_spec(extent_m: float, cell_m: float, corridor_m: float, max_cells_side: int) -> RasterSpec:
+def raster_spec(extent_m: float, cell_m: float, corridor_m: float, max_cells_side: int,
+                simplify_m: float | None = None, simplify_cells: float = 0.0) -> RasterSpec:  # fmt: skip
     """The cell size for a contour set spanning ``extent_m``: the configured cell, coarser when the raster
     would exceed ``max_cells_side``; the corridor is at least 3.5 cells (so the disc reaches past the
-    tolerance)."""
+    tolerance). Outlines are simplified by ``simplify_m`` (default ``simplify_cells`` of a cell), at most half
+    a cell: marching squares keeps every reached node at least half a cell inside its contour (the 3×3 cells
+    around it are all inside), so simplification never leaves one out; an outline may then reach past the
+    corridor by the tolerance."""
     cell = max(cell_m, extent_m / max_cells_side)
-    return RasterSpec(cell_m=cell, corridor_m=max(corridor_m, 3.5 * cell))
+    tolerance = simplify_cells * cell if simplify_m is None else simplify_m
+    tolerance = min(max(tolerance, 0.0), 0.5 * cell)
+    return RasterSpec(cell_m=cell, corridor_m=max(corridor_m, 3.5 * cell), simplify_m=tolerance)
 
 
 @lru_cache(maxsize=256)
@@ -190,9 +199,12 @@ def disc(spec: RasterSpec, nx: int) -> tuple[np.ndarray, np.ndarray]:
 def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, origin_edge: np.ndarray,
                      origin_frac: np.ndarray, origin_xy: np.ndarray, levels: list[float], cell_m: float,
                      corridor_m: float, max_cells_side: int, edge_cost: np.ndarray | None = None,
-                     unproject: Unproject | None = None) -> list[tuple[shapely.Geometry, float]]:  # fmt: skip
+                     unproject: Unproject | None = None, simplify_m: float | None = None,
+                     simplify_cells: float = 0.0,
+                     decimals: int | None = None) -> list[tuple[shapely.Geometry, float]]:  # fmt: skip
     """(Multi)Polygons and their areas (m²), one per level (effective metres, ascending), from a finished
-    search; in the metric CRS, or through ``unproject`` (metric x, y → lon, lat) when given.
+    search; in the metric CRS, or through ``unproject`` (metric x, y → lon, lat) when given, with coordinates
+    rounded to ``decimals``. Outlines are simplified within the raster cell (see :func:`raster_spec`).
 
     ``dist`` is the search's cost per node (+inf where not reached), ``edges`` the edges to draw
     (:func:`reached_edges`), ``origin_*`` the origins' edges, fractions and snapped metric points,
@@ -211,7 +223,7 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     pt = np.concatenate([pt, np.zeros(origin_xy.shape[0])])
     west, south, east, north = px.min(), py.min(), px.max(), py.max()
     extent = float(max(east - west, north - south)) + 2 * corridor_m
-    spec = raster_spec(extent, cell_m, corridor_m, max_cells_side)
+    spec = raster_spec(extent, cell_m, corridor_m, max_cells_side, simplify_m, simplify_cells)
     cell = spec.cell_m
     margin = spec.corridor_m + 2 * cell
     x0 = math.floor((west - margin) / cell) * cell
@@ -230,41 +242,55 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     generator = contourpy.contour_generator(
         z=field, fill_type=contourpy.FillType.OuterOffset, name="serial", corner_mask=False
     )
-    out: list[tuple[shapely.Geometry, float]] = []
+    outlines = []
     for level in levels:
         # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
-        points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)
-        out.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell, unproject))
-    return out
+        points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)[:2]
+        outlines.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell))
+    if spec.simplify_m > 0:
+        outlines = [
+            _as_multipolygon(g) for g in shapely.simplify(outlines, spec.simplify_m, preserve_topology=True)
+        ]
+        # each level simplified on its own may poke out of the next: clip, so contours still nest
+        for i in range(len(outlines) - 2, -1, -1):
+            outlines[i] = _as_multipolygon(shapely.intersection(outlines[i], outlines[i + 1]))
+    return [(_lonlat(g, unproject, decimals), float(shapely.area(g))) for g in outlines]
 
 
 Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _multipolygon(points: list[np.ndarray], offsets: list[np.ndarray], origin: tuple[float, float], scale: float,
-                  unproject: Unproject | None) -> tuple[shapely.Geometry, float]:  # fmt: skip
+def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float],
+                  scale: float) -> shapely.Geometry:  # fmt: skip
     """contourpy's OuterOffset output in cell units (per polygon: its points and closed rings, outer ring
-    first) as one MultiPolygon (metric, or unprojected) and its metric area, built without a Python loop
-    over rings."""
+    first) as one metric MultiPolygon, built without a Python loop over rings."""
     if not points:
-        return shapely.MultiPolygon(), 0.0
+        return shapely.MultiPolygon()
     coords = np.concatenate(points) * scale + np.asarray(origin)
     ring_sizes = np.concatenate([np.diff(o) for o in offsets])
     rings_per_polygon = np.array([len(o) - 1 for o in offsets])
-    ring_of_point = np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes)
-    # shoelace per ring on the metric coordinates: shells add, holes subtract
-    x, y = coords[:, 0], coords[:, 1]
-    same = ring_of_point[1:] == ring_of_point[:-1]
-    cross = (x[:-1] * y[1:] - x[1:] * y[:-1])[same]
-    ring_area = (
-        np.abs(np.bincount(ring_of_point[:-1][same], weights=cross, minlength=ring_sizes.shape[0])) / 2
-    )
-    is_shell = np.zeros(ring_sizes.shape[0], bool)
-    is_shell[np.concatenate([[0], np.cumsum(rings_per_polygon)[:-1]])] = True
-    area = float(ring_area[is_shell].sum() - ring_area[~is_shell].sum())
-    if unproject is not None:
-        coords = np.column_stack(unproject(x, y))
-    rings = shapely.linearrings(coords, indices=ring_of_point)
+    rings = shapely.linearrings(coords, indices=np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes))
     polygon_of_ring = np.repeat(np.arange(rings_per_polygon.shape[0]), rings_per_polygon)
-    polygons = shapely.polygons(rings, indices=polygon_of_ring)
-    return shapely.multipolygons(polygons), area
+    return shapely.multipolygons(shapely.polygons(rings, indices=polygon_of_ring))
+
+
+def _as_multipolygon(geometry: shapely.Geometry) -> shapely.Geometry:
+    """The polygonal parts of ``geometry`` as one MultiPolygon (an overlay may return a Polygon or lines)."""
+    parts = shapely.get_parts(geometry)
+    return shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
+
+
+def _lonlat(
+    geometry: shapely.Geometry, unproject: Unproject | None, decimals: int | None
+) -> shapely.Geometry:
+    """A metric outline unprojected to lon/lat and rounded to ``decimals``; unchanged without ``unproject``."""
+    if unproject is None:
+        return geometry
+
+    def to_lonlat(xy: np.ndarray) -> np.ndarray:
+        lonlat = np.column_stack(unproject(xy[:, 0], xy[:, 1]))
+        return np.round(lonlat, decimals) if decimals is not None else lonlat
+
+    out = shapely.transform(geometry, to_lonlat)
+    # rounding may pinch a ring onto its neighbour (likely at 5 decimals, ~1 m): repair those rare ones
+    return out if shapely.is_valid(out) else _as_multipolygon(shapely.make_valid(out))

@@ -184,10 +184,13 @@ def _levels(minutes: Sequence[float] | None, distances_m: Sequence[float] | None
 
 def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], minutes: Sequence[float] | None = None,
                speed_kmh: float | None = None, crs: str | None = "wgs84", distances_m: Sequence[float] | None = None,
-               settings: WalkingSettings | None = None) -> list[Contour]:  # fmt: skip
+               settings: WalkingSettings | None = None, *, simplify_m: float | None = None,
+               decimals: int | None = None) -> list[Contour]:  # fmt: skip
     """Walking isochrones around ``origins`` (their union), one :class:`Contour` per level, ascending.
 
     ``minutes`` at ``speed_kmh`` (steps slower), or ``distances_m`` of walking (steps at their length).
+    Outlines are simplified by ``simplify_m`` (metres, at most half a raster cell; default a configured
+    fraction of it) and coordinates rounded to ``decimals`` (default ``coordinate_decimals``).
     """
     settings = settings or walking_settings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
@@ -210,7 +213,9 @@ def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], m
         contours = contour_polygons(graph, found.dist, edges, sources.edge, sources.frac,
                                   np.column_stack([sources.x, sources.y]), cost_levels, settings.cell_m,
                                   settings.corridor_m, settings.max_cells_side, edge_cost=costs,
-                                  unproject=graph.unproject)  # fmt: skip
+                                  unproject=graph.unproject, simplify_m=simplify_m,
+                                  simplify_cells=settings.simplify_cells,
+                                  decimals=settings.coordinate_decimals if decimals is None else decimals)  # fmt: skip
     return [
         Contour(minutes=level if kind == "time" else None, distance_m=level if kind == "distance" else None,
                 geometry=geom, area_m2=area)

@@ -191,3 +191,35 @@ def test_http_isochrones_bad_input(client, params, needle):
     r = client.get("/api/isochrones", params=params)
     assert r.status_code == 422, r.text
     assert needle in str(r.json()["detail"])
+
+
+def _decimals(value: float) -> int:
+    text = repr(value)
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def test_http_isochrones_round_and_simplify(client):
+    origin = {"lon": 24.9414, "lat": 60.1699, "minutes": "5,10,15"}
+    plain = client.get("/api/isochrones", params=origin).json()["features"]
+    simple = client.get("/api/isochrones", params={**origin, "simplify_m": 5}).json()["features"]
+    coarse = client.get("/api/isochrones", params={**origin, "precision": 5}).json()["features"]
+
+    def coordinates(features: list[dict]) -> np.ndarray:
+        return np.concatenate(
+            [shapely.get_coordinates(shapely.geometry.shape(f["geometry"])) for f in features]
+        )
+
+    assert max(_decimals(float(v)) for v in coordinates(plain)[:500].ravel()) <= 7  # ≈ 1 cm, not 15 digits
+    assert max(_decimals(float(v)) for v in coordinates(coarse)[:500].ravel()) <= 5
+    assert len(coordinates(simple)) < 0.8 * len(coordinates(plain))
+    for features in (simple, coarse):
+        assert all(shapely.geometry.shape(f["geometry"]).is_valid for f in features)
+        assert all(f["geometry"]["type"] == "MultiPolygon" for f in features)
+    metric = [shapely.transform(shapely.geometry.shape(f["geometry"]), lambda xy: xy * [55_800.0, 111_300.0])
+              for f in simple]  # fmt: skip
+    for small, big in itertools.pairwise(metric):
+        assert shapely.difference(small, big).area < 1.0  # simplified contours still nest
+    for p, c in zip(plain, simple, strict=True):  # the area moves by the simplification only
+        assert (
+            abs(c["properties"]["area_m2"] - p["properties"]["area_m2"]) < 0.05 * p["properties"]["area_m2"]
+        )

@@ -9,14 +9,17 @@ from pydantic import BaseModel, Field
 
 from geo_service.api import params
 from geo_service.api.deps import get_db
+from geo_service.api.responses import FastJSONResponse
 from geo_service.db.pool import Database
 from geo_service.walking import service
 
 router = APIRouter(prefix="/api", tags=["walking"])
 
 
-def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": [c.as_feature() for c in contours], **extra}
+def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> FastJSONResponse:
+    return FastJSONResponse(
+        {"type": "FeatureCollection", "features": [c.as_feature() for c in contours], **extra}
+    )
 
 
 @router.get("/isochrones")
@@ -27,13 +30,19 @@ def isochrones(
     distances_m: str | None = Query(None, description="contours in walking metres instead of minutes"),
     speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
     crs: str = Query("wgs84", description="wgs84, gcj02, bd09 or cgcs2000"),
+    precision: int | None = Query(
+        None, ge=3, le=15, description="decimals of the coordinates (default 7 ≈ 1 cm)"
+    ),
+    simplify_m: float | None = Query(
+        None, ge=0, le=50, description="outline simplification, m (at most half a raster cell; default none)"
+    ),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """Areas reachable on foot within each contour, following the street network: one (Multi)Polygon
     per contour with `minutes` (or `distance_m`) and `area_m2`, ascending; holes kept."""
     distances = params.numbers(distances_m, "distances_m")
     contours = service.isochrones(db, [[lon, lat]], None if distances else params.numbers(minutes, "minutes"),
-                                  speed_kmh, crs, distances)  # fmt: skip
+                                  speed_kmh, crs, distances, simplify_m=simplify_m, decimals=precision)  # fmt: skip
     return _collection(contours, {"origins": [[lon, lat]]})
 
 
@@ -43,14 +52,17 @@ class IsochroneRequest(BaseModel):
     distances_m: list[float] | None = Field(default=None, description="contours in walking metres")
     speed_kmh: float | None = None
     crs: str = "wgs84"
+    precision: int | None = Field(default=None, ge=3, le=15, description="decimals of the coordinates")
+    simplify_m: float | None = Field(default=None, ge=0, le=50, description="outline simplification, m")
 
 
 @router.post("/isochrones")
-def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> dict[str, Any]:
+def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> FastJSONResponse:
     """The union of the isochrones of several origins (one multi-source search)."""
     minutes = body.minutes if body.minutes or body.distances_m else [5, 10, 15]
     contours = service.isochrones(db, body.origins, None if body.distances_m else minutes, body.speed_kmh,
-                                  body.crs, body.distances_m)  # fmt: skip
+                                  body.crs, body.distances_m, simplify_m=body.simplify_m,
+                                  decimals=body.precision)  # fmt: skip
     return _collection(contours, {"origins": body.origins})
 
 
