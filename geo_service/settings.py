@@ -237,6 +237,17 @@ class IncidentSettings(BaseSettings):
     open311_max_requests: int = Field(default=1000, ge=1, description="GET requests: most requests returned")
 
 
+class JobSettings(BaseSettings):
+    """Background jobs of the service (service-circle redraw, coverage layer), once per trigger across processes."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_JOBS_", extra="ignore")
+
+    enabled: bool = Field(default=True, description="run the background jobs inside the service")
+    interval_s: float = Field(
+        default=30.0, gt=0, le=86_400, description="seconds between two checks for due background jobs"
+    )
+
+
 @lru_cache
 def incident_settings() -> IncidentSettings:
     return IncidentSettings()
