@@ -41,6 +41,13 @@ class DatabaseSettings(BaseSettings):
     database_migrate_password_file: Path | None = Field(
         default=None, description="file holding database_migrate_url's password"
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="libpq URL of a hot standby (streaming replica) for read-only work; reads go to the primary when unset",
+    )
+    database_read_password_file: Path | None = Field(
+        default=None, description="file holding database_read_url's password"
+    )
     database_admin_url: str | None = Field(
         default=None,
         description="libpq URL as a superuser, for `geo-service db setup` only (roles, extensions); never the service",
@@ -118,7 +125,7 @@ class DatabaseSettings(BaseSettings):
         description="embedded cluster: /readyz says the disk is full below this much free space, MB",
     )
 
-    @field_validator("database_url", "database_migrate_url", "database_admin_url")
+    @field_validator("database_url", "database_migrate_url", "database_admin_url", "database_read_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from geo_service import __version__, background
 from geo_service.api import errors
 from geo_service.api.compression import Compression
+from geo_service.api.consistency import WritePosition
 from geo_service.api.limits import BodySizeLimit
 from geo_service.api.routers import (
     auth,
@@ -161,6 +162,7 @@ def create_app(
         app.state.incident_context = incident_context(db)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
+    app.add_middleware(WritePosition)  # read-your-own-writes when reads go to a standby
     app.add_middleware(Compression)
 
     for module in (

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from geo_service.api.consistency import database_for
 from geo_service.auth import Principal, authenticate
 from geo_service.db.pool import Database
 from geo_service.errors import Forbidden, Unauthorized
@@ -21,7 +22,8 @@ _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --
 
 
 def get_db(request: Request) -> Database:
-    return request.app.state.db
+    """The primary for writes; for reads, a hot standby when one is configured and has the caller's writes."""
+    return database_for(request)
 
 
 _tile_server_lock = threading.Lock()

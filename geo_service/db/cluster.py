@@ -384,6 +384,22 @@ class Cluster:
             )  # fmt: skip
             return True
 
+    def init_standby(self, primary: Cluster, timeout_s: float = 600) -> None:
+        """Make this (not yet initialised) cluster a hot standby of ``primary``: ``pg_basebackup -R`` over the
+        primary's socket, as its superuser, so that :meth:`start` runs it in streaming replication. The
+        primary's embedded defaults already allow it (``wal_level=replica``, ``local replication`` in
+        ``pg_hba.conf``)."""
+        with self._lock():
+            if (self.data_dir / "PG_VERSION").is_file():
+                raise ClusterError(f"{self.data_dir} already holds a cluster")
+            self._check_reachable()
+            self._own(self.data_dir)
+            self._run(
+                [str(self.pg_bin / "pg_basebackup"), "-D", str(self.data_dir), "-R", "-X", "stream",
+                 "-h", str(primary.socket_dir), "-p", str(PORT), "-U", primary.superuser(),
+                 "--checkpoint=fast"], timeout=timeout_s,
+            )  # fmt: skip
+
     def restart(self, timeout_s: float = 60) -> None:
         """Stop (fast: open transactions roll back) and start again in one step."""
         with self._lock():

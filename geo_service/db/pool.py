@@ -285,6 +285,7 @@ class Database:
         *,
         timeouts: Timeouts | None = None,
         data_dir: Path | None = None,
+        replica: Database | None = None,
     ) -> None:
         timeouts = timeouts or Timeouts()
         if statement_timeout_ms is not None:
@@ -294,6 +295,12 @@ class Database:
         self.statement_timeout_ms = timeouts.statement_ms
         #: the data directory when the server runs on this machine (the embedded cluster): /readyz checks its disk
         self.data_dir = data_dir
+        #: a pool on a hot standby of this database, for read-only work (:meth:`for_reading`)
+        self.replica = replica
+        #: whose in-process caches this pool shares: a standby's pool shares its primary's (same data, later)
+        self.cache_owner: Database = self
+        if replica is not None:
+            replica.cache_owner = self
         self._session_dsn = session_dsn(dsn, timeouts)
         self._probe_dsn = session_dsn(
             dsn, dataclasses.replace(timeouts, statement_ms=int(timeouts.probe_s * 1000) + 1)
@@ -307,6 +314,7 @@ class Database:
         self._next_id = 0
         self._closed = False
         self._down_since: float | None = None
+        self._silent = False  # down because it answered nothing (frozen, cut off), not because it refused
         self._last_probe = 0.0
         self._disk_full_at: float | None = None
         self._watchdog: threading.Thread | None = None
@@ -323,19 +331,54 @@ class Database:
             from geo_service.db.cluster import Cluster
 
             data_dir = Cluster(settings).data_dir
+        replica = None
+        if settings.database_read_url:
+            read_dsn = _with_dbname(with_password(settings.database_read_url, settings.database_read_password_file),
+                                    dbname)  # fmt: skip
+            replica = cls(read_dsn, max_size=settings.pool_max, timeouts=Timeouts.from_settings(settings))
         return cls(
             resolve_dsn(settings, dbname, start=start),
             min_size=settings.pool_min if start else 0,
             max_size=settings.pool_max,
             timeouts=Timeouts.from_settings(settings),
             data_dir=data_dir,
+            replica=replica,
         )
+
+    # -- reads on a standby ----------------------------------------------------------------------------------
+
+    def for_reading(self, min_lsn: str | None = None) -> Database:
+        """The pool for read-only work: the standby when there is one, it answers, and it has replayed
+        ``min_lsn`` (the primary's WAL position after the caller's last write, so a writer reads its own
+        writes); else this primary."""
+        replica = self.replica
+        if replica is None or replica.down:
+            return self
+        if min_lsn is None:
+            return replica
+        try:
+            with replica.cursor(dict_rows=False) as cur:
+                cur.execute("SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)", (min_lsn,))
+                caught_up = bool(cur.fetchone()[0])
+        except (
+            DatabaseUnavailable,
+            psycopg2.DataError,
+        ):  # standby gone, or a malformed position: the primary
+            return self
+        return replica if caught_up else self
+
+    def current_lsn(self) -> str:
+        """The primary's current WAL position (what a standby must have replayed to show every commit so far)."""
+        with self.cursor(dict_rows=False) as cur:
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            return str(cur.fetchone()[0])
 
     # -- state the HTTP layer and /readyz read ---------------------------------------------------------------
 
     @property
     def down(self) -> bool:
-        """Whether the watchdog found the server not answering (and no probe has been answered since)."""
+        """Whether the server refused a connection or did not answer the watchdog, and no probe has been
+        answered since (the watchdog probes every ``stall_probe_s`` meanwhile)."""
         return self._down_since is not None
 
     @property
@@ -367,12 +410,14 @@ class Database:
         """A connection in a transaction: committed when the block ends, rolled back when it raises."""
         if self._closed:
             raise DatabaseUnavailable("the connection pool is closed")
-        if self.down:
+        # A silent server would make this caller wait seconds for nothing: fail at once. A refusing one fails
+        # fast anyway, and trying lets the first request after a restart succeed.
+        if self._silent:
             raise DatabaseUnavailable("the database is not answering")
         if not self._slots.acquire(timeout=self.timeouts.pool_s):
             raise DatabaseBusy(f"no free connection within {self.timeouts.pool_s:g} s")
         try:
-            if self.down:  # found down while this caller waited for a connection
+            if self._silent:  # found silent while this caller waited for a connection
                 raise DatabaseUnavailable("the database is not answering")
             token, busy = self._lend()
             conn: Connection | None = None
@@ -452,6 +497,9 @@ class Database:
             return psycopg2.connect(self._session_dsn)
         except psycopg2.OperationalError as exc:
             log.warning("cannot connect to the database: %s", str(exc).strip())
+            with self._lock:  # the watchdog (running while anything is lent) probes until it is back
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
             raise DatabaseUnavailable("cannot connect to the database") from exc
 
     def _checkout(self, busy: _Busy) -> Connection:
@@ -461,7 +509,7 @@ class Database:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
-                if self.down:
+                if self._silent:
                     raise DatabaseUnavailable("the database is not answering")
                 conn = self._connect()
             if conn.closed or _server_hung_up(conn):
@@ -470,7 +518,7 @@ class Database:
                 continue
             with self._lock:
                 busy.fd = conn.fileno()
-                if self.down:  # declared down while we connected: end it like the other busy ones
+                if self._silent:  # declared silent while we connected: end it like the other busy ones
                     busy.ended_by_watchdog = True
                     _shut_down_socket(busy.fd)
             return conn
@@ -502,6 +550,7 @@ class Database:
     def _after_probe(self, answered: bool, silent: bool) -> None:
         with self._lock:
             if answered:
+                self._silent = False
                 if self._down_since is not None:
                     log.warning(
                         "the database answers again after %.1f s", time.monotonic() - self._down_since
@@ -511,6 +560,7 @@ class Database:
             if self._down_since is None:
                 self._down_since = time.monotonic()
                 log.error("the database does not answer: failing requests until it does")
+            self._silent = silent
             if silent:  # frozen or cut off: nothing busy will ever get an answer
                 for busy in self._busy.values():
                     if busy.fd is not None and not busy.ended_by_watchdog:
@@ -558,3 +608,5 @@ class Database:
         if watchdog is not None and watchdog is not threading.current_thread():
             watchdog.join(timeout=self.timeouts.probe_s + 1)
         self._drop_probe()
+        if self.replica is not None:
+            self.replica.close()

@@ -3,7 +3,7 @@
 ``/readyz`` asks this on a fresh asynchronous connection with its own deadline (``readiness_timeout_s``), so a
 frozen server, an exhausted pool or a slow query elsewhere cannot hold the answer up. Not ready when:
 
-- the watchdog has found the server not answering, or this check gets no answer in time (``db.unavailable``);
+- this check gets no connection or no answer in time (``db.unavailable``);
 - the schema lacks migrations (``db.not_migrated``);
 - writes cannot succeed for lack of disk space (``db.disk_full``). PostgreSQL accepts small writes on a full
   disk until it needs a new page, so no read-only check can tell; two signals are used instead. (1) A write
@@ -61,8 +61,6 @@ def _low_disk(paths: list[Path], min_free_mb: int) -> Path | None:
 
 def check(db: Database, settings: DatabaseSettings) -> Readiness:
     """Whether ``db`` can be used now, answered within ``settings.readiness_timeout_s``."""
-    if db.down:
-        return Readiness(False, "db.unavailable")
     deadline = time.monotonic() + settings.readiness_timeout_s
     try:
         conn = connect_async(db.probe_dsn, deadline)
