@@ -382,6 +382,11 @@ class Database:
         return self._down_since is not None
 
     @property
+    def silent(self) -> bool:
+        """Whether the server is down because it answered nothing (frozen, cut off), as opposed to refusing."""
+        return self._silent
+
+    @property
     def disk_full_at(self) -> float | None:
         """``time.monotonic()`` of the last write refused for lack of disk space, until a check clears it."""
         return self._disk_full_at

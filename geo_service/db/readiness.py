@@ -3,7 +3,8 @@
 ``/readyz`` asks this on a fresh asynchronous connection with its own deadline (``readiness_timeout_s``), so a
 frozen server, an exhausted pool or a slow query elsewhere cannot hold the answer up. Not ready when:
 
-- this check gets no connection or no answer in time (``db.unavailable``);
+- the pool's watchdog has found the server silent (answered at once), or this check gets no connection or no
+  answer in time (``db.unavailable``);
 - the schema lacks migrations (``db.not_migrated``);
 - writes cannot succeed for lack of disk space (``db.disk_full``). PostgreSQL accepts small writes on a full
   disk until it needs a new page, so no read-only check can tell; two signals are used instead. (1) A write
@@ -19,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +62,41 @@ def _low_disk(paths: list[Path], min_free_mb: int) -> Path | None:
     return None
 
 
-def check(db: Database, settings: DatabaseSettings) -> Readiness:
-    """Whether ``db`` can be used now, answered within ``settings.readiness_timeout_s``."""
+class _Flight:
+    """One check at a time per pool; callers meanwhile wait for its answer (a load balancer polling many times
+    a second must not queue one 1.5 s check behind another while the database is frozen)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answer: tuple[float, Readiness] | None = None
+
+
+_FLIGHTS: weakref.WeakKeyDictionary[Database, _Flight] = weakref.WeakKeyDictionary()
+_FLIGHTS_LOCK = threading.Lock()
+
+
+def check(db: Database, settings: DatabaseSettings, asked: float | None = None) -> Readiness:
+    """Whether ``db`` can be used now, answered within ``settings.readiness_timeout_s`` (plus a check already
+    under way, at most). ``asked``: when the question came (``time.monotonic()``); a check finished since then
+    answers it."""
+    if db.silent:
+        return Readiness(False, "db.unavailable")
+    with _FLIGHTS_LOCK:
+        flight = _FLIGHTS.setdefault(db, _Flight())
+    asked = time.monotonic() if asked is None else asked
+    if not flight.lock.acquire(timeout=settings.readiness_timeout_s):
+        return Readiness(False, "db.unavailable")  # the check under way is itself waiting on the database
+    try:
+        if flight.answer is not None and flight.answer[0] >= asked:  # finished while this caller waited
+            return flight.answer[1]
+        answer = _fresh(db, settings)
+        flight.answer = (time.monotonic(), answer)
+        return answer
+    finally:
+        flight.lock.release()
+
+
+def _fresh(db: Database, settings: DatabaseSettings) -> Readiness:
     deadline = time.monotonic() + settings.readiness_timeout_s
     try:
         conn = connect_async(db.probe_dsn, deadline)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -23,13 +25,16 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """200 when the database answers within ``GEO_SERVICE_READINESS_TIMEOUT_S``, carries every migration and
     can write (disk not full), else 503 with the code of what is wrong."""
-    state = request.app.state
+    state, asked = request.app.state, time.monotonic()
     # Readiness checks get threads of their own: when every request thread waits on a stalled database,
-    # /readyz must still answer within its deadline rather than queue behind them.
+    # /readyz must still answer within its deadline rather than queue behind them. Concurrent checks share
+    # one look at the database (readiness.check).
     limiter = getattr(state, "readiness_threads", None)
     if limiter is None:
-        limiter = state.readiness_threads = anyio.CapacityLimiter(4)
-    result = await anyio.to_thread.run_sync(readiness.check, state.db, state.db_settings, limiter=limiter)
+        limiter = state.readiness_threads = anyio.CapacityLimiter(8)
+    result = await anyio.to_thread.run_sync(
+        readiness.check, state.db, state.db_settings, asked, limiter=limiter
+    )
     if result.ready:
         return JSONResponse({"status": "ready", "schema_version": result.schema_version})
     headers = {"Retry-After": "5"} if result.code != "db.not_migrated" else None
