@@ -184,17 +184,84 @@ def import_grids_cmd(
     )
 
 
+def _say(code: str, **params: object) -> str:
+    """Catalogue message ``code`` in the command line's language (``GEO_SERVICE_LANGUAGE``, else the locale)."""
+    from geo_service.i18n import cli_language, translate
+
+    return translate(code, cli_language(), params)
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="admin, planner or dispatcher")],
     name: Annotated[str | None, typer.Option(help="a label for the audit log")] = None,
+    expires_days: Annotated[
+        int | None, typer.Option(help="valid this many days (default: until revoked)")
+    ] = None,
 ) -> None:
     """Create an API token and print it (only its hash is stored)."""
-    from geo_service.auth import ROLES, create_token
+    from geo_service.auth import check_token_request, create_token
+    from geo_service.errors import ServiceError
 
-    if role not in ROLES:
-        _fail(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", code=2)
-    typer.echo(create_token(_database(), role, name))
+    try:
+        check_token_request(role, expires_days)
+    except ServiceError as exc:
+        _fail(_say(exc.code, **exc.params), code=2)
+    typer.echo(create_token(_database(), role, name, expires_days=expires_days))
+
+
+def _when(value: object) -> str:
+    """A time for the token list: minutes, in the deployment's time zone; "-" for none."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(value, datetime):
+        return "-"
+    return value.astimezone(ZoneInfo(APISettings().timezone)).isoformat(sep=" ", timespec="minutes")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List the tokens: id, role, name, created, expires, last used, revoked (never the secret)."""
+    from geo_service.auth import list_tokens
+
+    rows = list_tokens(_database())
+    columns = ("id", "role", "name", "created", "expires", "last_used", "revoked", "status")
+    table = [[_say(f"token.column.{c}") for c in columns]]
+    for row in rows:
+        status = "revoked" if row.revoked_at else "expired" if row.expired else "active"
+        table.append([str(row.id), _say(f"role.{row.role}"), row.name or "-", _when(row.created_at),
+                      _when(row.expires_at), _when(row.last_used_at), _when(row.revoked_at),
+                      _say(f"token.status.{status}")])  # fmt: skip
+    widths = [max(_width(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        typer.echo(
+            "  ".join(cell + " " * (width - _width(cell)) for cell, width in zip(line, widths, strict=True))
+        )
+    if not rows:
+        typer.echo(_say("token.none"))
+
+
+def _width(text: str) -> int:
+    """Columns a text takes in a terminal (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="the id `geo-service token list` shows")],
+) -> None:
+    """Revoke a token at once: every running service refuses it from its next request."""
+    from geo_service.auth import revoke_token
+    from geo_service.errors import NotFound
+
+    try:
+        _, revoked_now = revoke_token(_database(), token_id)
+    except NotFound as exc:
+        _fail(_say(exc.code, **exc.params))
+    typer.echo(_say("token.revoked" if revoked_now else "token.already_revoked", token_id=token_id))
 
 
 @map_app.command("style")
@@ -203,7 +270,8 @@ def map_style(
     base_url: Annotated[str, typer.Option(help="where the service is reached")] = "http://127.0.0.1:8000",
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
 ) -> None:
-    """Write the MapLibre style of every catalogued layer (the service serves a live one at /tiles/style.json)."""
+    """Write the MapLibre style of every public catalogued layer (the service serves a live one at
+    /tiles/style.json, with the restricted overlays for callers whose token may read them)."""
     import json
 
     from geo_service.settings import MapSettings
@@ -217,6 +285,7 @@ def map_style(
     layers, errors = load_layers(layers_dir(settings))
     for name, reason in errors.items():
         typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
+    layers = [layer for layer in layers if layer.public]
     text = json.dumps(
         build_style(layers, base_url.rstrip("/"), basemap, settings), ensure_ascii=False, indent=1
     )

@@ -110,6 +110,12 @@ class TooManyRequests(ServiceError):
         self.retry_after_s = retry_after_s
 
 
+class ServerBusy(TooManyRequests):
+    """All slots for this kind of work are taken (503); ``retry_after_s`` says when to come back."""
+
+    default_code = "request.busy"
+
+
 class ServiceUnavailable(ServiceError):
     """Something the service needs is missing on this machine, e.g. a font package (503)."""
 

@@ -7,12 +7,13 @@ names ``GEO_SERVICE_DATABASE_URL`` and ``GEO_SERVICE_HOME``; the others add thei
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class DatabaseSettings(BaseSettings):
@@ -150,11 +151,27 @@ class APISettings(BaseSettings):
     )
     public_base_url: str | None = Field(
         default=None,
-        description="the service's public URL (behind a proxy) used in links; from the request when unset",
+        description="where clients reach the service (https://map.example.gov.cn); links in TileJSON, the style "
+        "and OGC documents use it instead of the request's Host",
+    )
+    trusted_hosts: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Host header names the service answers (comma-separated; *.domain for subdomains, * for "
+        "any); others get 400. Default: localhost, 127.0.0.1, ::1, the bind host and the public URL's host",
     )
     web_assets: Path = Field(
         default=Path("web/node_modules"), description="npm packages served under /vendor"
     )
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class ImportSettings(BaseSettings):
@@ -242,6 +259,10 @@ class IncidentSettings(BaseSettings):
     )
     open311_default_days: int = Field(default=90, ge=1, description="GET requests: default date window, days")
     open311_max_requests: int = Field(default=1000, ge=1, description="GET requests: most requests returned")
+    public_h3_resolution: int = Field(
+        default=9, ge=0, le=12,
+        description="anonymous Open311 GET requests see an incident at the centre of its H3 cell of this resolution",
+    )  # fmt: skip
 
 
 class JobSettings(BaseSettings):
@@ -492,6 +513,54 @@ class SitingSettings(BaseSettings):
 @lru_cache
 def siting_settings() -> SitingSettings:
     return SitingSettings()
+
+
+class RateLimitSettings(BaseSettings):
+    """Rate limits per caller (token, else client address) by route class, and the cap on expensive work.
+
+    Limits live in each process: with ``serve --workers N`` every worker enforces its own buckets, so a
+    caller may get up to N times the rates below in all. Behind a reverse proxy, start uvicorn with
+    ``--proxy-headers`` (and ``--forwarded-allow-ips``) so the client address is the caller's, not the proxy's.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_LIMITS_", extra="ignore")
+
+    enabled: bool = Field(
+        default=True,
+        description="apply the rate limits (benchmarks turn them off; the concurrency cap stays)",
+    )
+    read_per_s: float = Field(default=50.0, gt=0, description="reads (GET, HEAD) per second per caller")
+    read_burst: int = Field(
+        default=600, ge=1, description="reads a caller may send at once before the rate applies"
+    )
+    write_per_s: float = Field(
+        default=5.0, gt=0, description="writes (POST, PUT, DELETE ...) per second per caller"
+    )
+    write_burst: int = Field(default=60, ge=1, description="writes a caller may send at once")
+    expensive_per_s: float = Field(
+        default=0.5, gt=0,
+        description="expensive requests (siting, grid validation, proposals, imports, guide maps, batch locate) "
+        "per second per caller",
+    )  # fmt: skip
+    expensive_burst: int = Field(
+        default=20,
+        ge=1,
+        description="expensive requests a caller may send at once (the planner page validates live)",
+    )
+    expensive_concurrency: int = Field(
+        default=4, ge=1, description="expensive requests running at once in one process; more get 503 at once"
+    )
+    bad_token_per_s: float = Field(
+        default=0.1, gt=0, description="invalid bearer tokens forgiven per second per client address"
+    )
+    bad_token_burst: int = Field(
+        default=20, ge=1, description="invalid bearer tokens one address may send before it gets 429 for them"
+    )
+
+
+@lru_cache
+def rate_limit_settings() -> RateLimitSettings:
+    return RateLimitSettings()
 
 
 def all_settings() -> list[type[BaseSettings]]:

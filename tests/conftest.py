@@ -38,6 +38,8 @@ from geo_service.osm.importer import import_osm
 from geo_service.settings import DatabaseSettings, ImportSettings
 
 REPO = Path(__file__).resolve().parents[1]
+# The service answers only Host names it trusts; Starlette's TestClient calls itself "testserver".
+os.environ.setdefault("GEO_SERVICE_API_TRUSTED_HOSTS", "localhost,127.0.0.1,::1,testserver")
 
 
 def _test_home() -> Path:

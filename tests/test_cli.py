@@ -45,10 +45,15 @@ def test_token_create_prints_a_working_token(cli_env: Database) -> None:
     assert principal is not None and principal.role == "planner"
 
 
-def test_token_create_rejects_unknown_role(cli_env: Database) -> None:
+def test_token_create_rejects_unknown_role(cli_env: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error is the catalogue's message in the command line's language."""
+    monkeypatch.setenv("GEO_SERVICE_LANGUAGE", "en")
     result = runner.invoke(app, ["token", "create", "--role", "emperor"])
     assert result.exit_code == 2
-    assert "unknown role" in result.output
+    assert "Unknown role 'emperor'" in result.output
+    monkeypatch.setenv("GEO_SERVICE_LANGUAGE", "zh-CN")
+    result = runner.invoke(app, ["token", "create", "--role", "emperor"])
+    assert result.exit_code == 2 and "没有“emperor”这个角色" in result.output
 
 
 def test_import_osm_refuses_a_corrupt_file(cli_env: Database, tmp_path: Path) -> None:

@@ -13,14 +13,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import psycopg2
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__, background
 from geo_service.api import errors
 from geo_service.api.compression import Compression
 from geo_service.api.consistency import WritePosition
+from geo_service.api.deps import rate_limit
 from geo_service.api.limits import BodySizeLimit
+from geo_service.api.ratelimit import RateLimiter
 from geo_service.api.routers import (
     auth,
     facilities,
@@ -40,6 +42,7 @@ from geo_service.api.routers import (
     walking,
 )
 from geo_service.api.routers import siting as siting_routes
+from geo_service.api.security import SecurityHeaders, TrustedHosts, trusted_hosts
 from geo_service.background import PeriodicJob
 from geo_service.clock import Clock
 from geo_service.db import bootstrap
@@ -56,6 +59,7 @@ from geo_service.settings import (
     IncidentSettings,
     JobSettings,
     MapSettings,
+    RateLimitSettings,
 )
 from geo_service.stations.service import StationContext
 from geo_service.tiles import build_tile_server
@@ -102,6 +106,7 @@ def create_app(
     incident_settings: IncidentSettings | None = None,
     clock: Clock | None = None,
     job_settings: JobSettings | None = None,
+    limit_settings: RateLimitSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
     ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
@@ -150,7 +155,11 @@ def create_app(
         version=__version__,
         description="Grids, locate, walking isochrones, rest stations, life circles and incidents on PostGIS.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served by pages.docs_router with Swagger UI from /vendor (works offline)
+        redoc_url=None,
+        dependencies=[Depends(rate_limit)],  # per-caller rate limits on every route (api/ratelimit.py)
     )
+    app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
     app.state.station_context = StationContext.create(api_settings.timezone, clock=clock)
     app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
@@ -164,6 +173,8 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(WritePosition)  # read-your-own-writes when reads go to a standby
     app.add_middleware(Compression)
+    app.add_middleware(TrustedHosts, allowed=trusted_hosts(api_settings))  # a forged Host gets 400
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them
 
     for module in (
         health,
@@ -185,6 +196,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)
+    app.include_router(pages.docs_router)
 
     assets = web_assets_dir(api_settings)
     if assets is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.consistency import database_for
+from geo_service.api.ratelimit import EXEMPT_PATHS, RateLimiter, route_class
 from geo_service.auth import Principal, authenticate
 from geo_service.db.pool import Database
 from geo_service.errors import Forbidden, Unauthorized
@@ -45,17 +47,53 @@ def get_tile_server(request: Request) -> TileServer:
     return server
 
 
-def current_principal(
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    db: Database = Depends(get_db),
-) -> Principal:
-    """The caller behind the bearer token; 401 without a valid one."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("auth.missing_token")
-    principal = authenticate(db, credentials.credentials)
+def client_address(request: Request) -> str:
+    """The caller's IP address (the proxy's unless uvicorn runs with ``--proxy-headers``)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter
+
+
+async def optional_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Principal | None:
+    """The caller behind the bearer token, or None for an anonymous request. A token that is presented but
+    unknown, revoked or expired is 401 (429 once its address has sent too many: see :mod:`.ratelimit`).
+
+    Async, so that an anonymous request (most map and locate traffic) costs no trip through the thread pool;
+    only a presented token is looked up, off the event loop."""
+    if credentials is None or request.url.path in EXEMPT_PATHS:
+        return None  # health probes never wait on the database, whatever headers they carry
+    principal = await run_in_threadpool(authenticate, get_db(request), credentials.credentials)
     if principal is None:
+        rate_limiter(request).invalid_token(client_address(request))
         raise Unauthorized("auth.invalid_token")
     return principal
+
+
+def current_principal(caller: Principal | None = Depends(optional_principal)) -> Principal:
+    """The caller behind the bearer token; 401 without a valid one."""
+    if caller is None:
+        raise Unauthorized("auth.missing_token")
+    return caller
+
+
+async def rate_limit(
+    request: Request, caller: Principal | None = Depends(optional_principal)
+) -> AsyncIterator[None]:
+    """Charge the request to its caller (token, else address) by route class; expensive routes also hold a
+    slot while they run. Attached to every API route by ``create_app``."""
+    limiter = rate_limiter(request)
+    route = request.scope.get("route")
+    kind = route_class(request.method, getattr(route, "path", request.url.path))
+    limiter.charge(kind, f"token:{caller.token_id}" if caller else f"address:{client_address(request)}")
+    if kind == "expensive":
+        with limiter.slot():
+            yield
+    else:
+        yield
 
 
 def require_role(*roles: str) -> Callable[..., Principal]:

@@ -37,6 +37,7 @@ STATUS: dict[type[Exception], int] = {
     errors.InvalidInput: 422,
     errors.PreconditionRequired: 428,
     errors.TooManyRequests: 429,
+    errors.ServerBusy: 503,
     errors.ServiceUnavailable: 503,
     DatabaseUnavailable: 503,
     ClusterError: 503,

@@ -1,10 +1,15 @@
-"""ETags carry a row's version: ``ETag: "3"``; writes send it back in ``If-Match`` (412 when stale)."""
+"""ETags carry a row's version: ``ETag: "3"``; writes send it back in ``If-Match`` (412 when stale).
+
+Updates and deletes of versioned resources (grids, stations, facilities) must say which version they change:
+without ``If-Match`` — or with ``*``, which names no version — the answer is 428, so that two editors can never
+silently overwrite each other (a lost update is never the default).
+"""
 
 from __future__ import annotations
 
 import re
 
-from geo_service.errors import BadRequest
+from geo_service.errors import BadRequest, PreconditionRequired
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 
@@ -21,6 +26,14 @@ def parse_if_match(value: str | None) -> int | None:
     for part in value.split(","):
         match = _ETAG.match(part)
         if not match:
-            raise BadRequest(f'If-Match must carry an ETag from this service such as "3", not {value!r}')
+            raise BadRequest("request.if_match_malformed", value=value)
         versions.append(int(match.group(1)))
     return versions[0] if len(set(versions)) == 1 else max(versions)
+
+
+def require_if_match(value: str | None) -> int:
+    """The version a versioned write names in ``If-Match``; 428 when it names none (absent, empty or ``*``)."""
+    version = parse_if_match(value)
+    if version is None:
+        raise PreconditionRequired("request.if_match_required")
+    return version

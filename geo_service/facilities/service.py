@@ -43,11 +43,11 @@ def _validate(rules: FacilityRules, feature: Any, crs: str | None,
     category = props.get("category")
     ids = [c.id for c in rules.categories]
     if category not in ids:
-        raise InvalidInput(f"category must be one of {', '.join(ids)}; got {category!r}")
+        raise InvalidInput("facility.unknown_category", category=str(category), categories=list(ids))
     name = feature_input.text(props, "name", 300)
     tags = props.get("tags") or {}
     if not isinstance(tags, dict):
-        raise InvalidInput("tags must be an object of OpenStreetMap-style key → value")
+        raise InvalidInput("facility.tags_not_an_object")
     tags = {**tags, **{k: v for k, v in props.items() if k not in _KNOWN}}
     return name, str(category), tags, lon, lat
 
@@ -83,7 +83,7 @@ def update_facility(db: Database, rules: FacilityRules, facility_id: int, featur
     with db.cursor() as cur:
         current = store.get(cur, facility_id, for_update=True)
         if current is None:
-            raise NotFound(f"no facility {facility_id}")
+            raise NotFound("facility.not_found", facility_id=facility_id)
         feature_input.check_version(current, asked, "facility")
         name, category, tags, lon, lat = _validate(rules, feature, crs, current)
         row = store.update(cur, facility_id, name, category, tags, lon, lat, principal.actor)
@@ -98,7 +98,7 @@ def delete_facility(
     with db.cursor() as cur:
         current = store.get(cur, facility_id, for_update=True)
         if current is None:
-            raise NotFound(f"no facility {facility_id}")
+            raise NotFound("facility.not_found", facility_id=facility_id)
         feature_input.check_version(current, if_match, "facility")
         store.delete(cur, facility_id, principal.actor)
         audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="facility",
@@ -109,7 +109,7 @@ def get_facility(db: Database, rules: FacilityRules, facility_id: int) -> dict[s
     with db.cursor() as cur:
         row = store.get(cur, facility_id)
     if row is None:
-        raise NotFound(f"no facility {facility_id}")
+        raise NotFound("facility.not_found", facility_id=facility_id)
     return as_feature(row, rules.labels())
 
 
@@ -117,7 +117,7 @@ def list_facilities(db: Database, rules: FacilityRules, category: list[str] | No
                     bbox: tuple[float, float, float, float] | None = None, source: str | None = None,
                     limit: int = 1000, offset: int = 0) -> dict[str, Any]:  # fmt: skip
     if not 1 <= limit <= 10_000 or offset < 0:
-        raise InvalidInput("limit must be 1..10000 and offset ≥ 0")
+        raise InvalidInput("facility.paging_range")
     with db.cursor() as cur:
         rows = store.list_facilities(cur, category, bbox, source, limit, offset)
     labels = rules.labels()

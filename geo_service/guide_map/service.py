@@ -68,12 +68,12 @@ def load_guide_map(
     speed_kmh = speed_mps(speed_kmh, walking) * 3.6  # InvalidInput (422) outside the engine's limits
     if not 0 < minutes <= walking.max_minutes:
         raise InvalidInput(
-            f"minutes must be more than 0 and at most {walking.max_minutes:g}, got {minutes:g}"
+            "guide_map.minutes_range", max_minutes=f"{walking.max_minutes:g}", minutes=f"{minutes:g}"
         )
     with db.cursor() as cur:
         area = areas.current_area(cur, code)
     if area is None:
-        raise NotFound(f"no area with code {code!r}")
+        raise NotFound("guide_map.unknown_area", code=code)
     boundary_ll = shapely.from_wkb(area["wkb"])
     with db.cursor(dict_rows=False) as cur:
         parents = store.ancestor_names(cur, code)

@@ -62,7 +62,7 @@ class LifeCircleContext:
         pid = profile_id or self.settings.default_profile
         profile = self.profiles.get(pid)
         if profile is None:
-            raise InvalidInput(f"unknown profile {pid!r}; known: {', '.join(sorted(self.profiles))}")
+            raise InvalidInput("life_circle.unknown_profile", profile=pid, known=sorted(self.profiles))
         return profile
 
 
@@ -192,8 +192,8 @@ def _level_of(prof: Profile, minutes: float | None) -> Level | None:
     for level in prof.levels:
         if abs(level.minutes - minutes) < 1e-9:
             return level
-    raise InvalidInput(f"profile {prof.id} has no {minutes:g}-minute level; it has "
-                       f"{', '.join(f'{lv.minutes:g}' for lv in prof.levels)}")  # fmt: skip
+    raise InvalidInput("life_circle.no_such_level", profile=prof.id, minutes=f"{minutes:g}",
+                       levels=[f"{lv.minutes:g}" for lv in prof.levels])  # fmt: skip
 
 
 def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", profile: str | None = None,
@@ -205,7 +205,7 @@ def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", pro
     every (level, category) the profile requires.
     """
     if level not in LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}")
+        raise InvalidInput("life_circle.unknown_level", levels=list(LEVELS))
     prof = ctx.profile(profile)
     chosen = _level_of(prof, minutes)
     return _cached_coverage(db, ctx, prof, level, chosen).result
@@ -293,11 +293,12 @@ def gaps(db: Database, ctx: LifeCircleContext, category: str, profile: str | Non
     and the H3 cells they fall in with the households left out."""
     prof = ctx.profile(profile)
     if category not in prof.categories:
-        raise InvalidInput(f"profile {prof.id} does not require {category!r}; it requires "
-                           f"{', '.join(prof.categories)}")  # fmt: skip
+        raise InvalidInput("life_circle.category_not_required", profile=prof.id, category=category,
+                           categories=list(prof.categories))  # fmt: skip
     chosen = _level_of(prof, minutes)
     if chosen is not None and category not in chosen.categories:
-        raise InvalidInput(f"the {chosen.minutes:g}-minute level of {prof.id} does not require {category!r}")
+        raise InvalidInput("life_circle.category_not_in_level", profile=prof.id, minutes=f"{chosen.minutes:g}",
+                           category=category)  # fmt: skip
     level = chosen or prof.tightest_level(category)
     revisions = _revisions(db)
     home, reached, by_category = _reached_homes(db, ctx, prof, revisions)
@@ -349,5 +350,5 @@ def profiles(ctx: LifeCircleContext) -> list[dict[str, Any]]:
 
 def profile_summary(ctx: LifeCircleContext, profile_id: str) -> dict[str, Any]:
     if profile_id not in ctx.profiles:
-        raise NotFound(f"no profile {profile_id!r}")
+        raise NotFound("life_circle.profile_not_found", profile=profile_id)
     return ctx.profiles[profile_id].summary()

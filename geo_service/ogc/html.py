@@ -1,38 +1,34 @@
 """HTML views of the OGC API documents (``f=html`` or a browser's Accept header): plain, offline pages —
-tables and links, and a Leaflet map of the features when the npm assets are installed (``/vendor``)."""
+tables and links, and a Leaflet map of the features when the npm assets are installed (``/vendor``). Style and
+script come from files (``assets/``, served at ``/ogc/assets/``) so the pages keep the strict
+Content-Security-Policy."""
 
 from __future__ import annotations
 
 import json
 from html import escape
+from pathlib import Path
 from typing import Any
 
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="/vendor/leaflet/dist/leaflet.css">
-<style>
-body {{ font: 14px/1.45 system-ui, "Noto Sans CJK SC", sans-serif; margin: 1.5rem; color: #222; }}
-table {{ border-collapse: collapse; margin: .5rem 0; }} td, th {{ border: 1px solid #ccc; padding: .2rem .5rem; }}
-th {{ background: #f3f3f3; text-align: left; }} #map {{ height: 380px; max-width: 900px; background: #f2efe9; }}
-nav a {{ margin-right: 1rem; }}
-</style></head><body>
+<link rel="stylesheet" href="/ogc/assets/ogc.css">
+</head><body>
 <nav><a href="{root}?f=html">OGC API</a><a href="{root}/collections?f=html">collections</a>
 <a href="{json_href}">JSON</a></nav>
 <h1>{title}</h1>
 {body}
 </body></html>"""
 
+# The features travel as a JSON data block that ogc.js reads: no inline script (Content-Security-Policy).
 _MAP = """<div id="map"></div>
+<script type="application/json" id="features">{geojson}</script>
 <script src="/vendor/leaflet/dist/leaflet.js"></script>
-<script>
-if (window.L) {{
-  const map = L.map('map');
-  const layer = L.geoJSON({geojson}, {{style: {{weight: 1.5}}, pointToLayer: (f, ll) => L.circleMarker(ll, {{radius: 5}})}})
-    .bindTooltip(l => String(l.feature.id)).addTo(map);
-  const b = layer.getBounds(); if (b.isValid()) map.fitBounds(b); else map.setView([0, 0], 1);
-}}
-</script>"""
+<script src="/ogc/assets/ogc.js"></script>"""
+ASSETS = {"ogc.css": "text/css", "ogc.js": "text/javascript"}
+ASSETS_DIR = Path(__file__).with_name("assets")
 
 
 def _links(links: list[dict[str, str]]) -> str:
@@ -48,6 +44,12 @@ def _value(value: Any) -> str:
     if isinstance(value, list | dict):
         return escape(json.dumps(value, ensure_ascii=False))
     return "" if value is None else escape(str(value))
+
+
+def _data_block(value: Any) -> str:
+    """JSON to put inside ``<script type="application/json">``: nothing in it can end the element early."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
 
 
 def _page(root: str, title: str, json_href: str, body: str) -> str:
@@ -100,9 +102,7 @@ def items(root: str, collection_id: str, doc: dict[str, Any]) -> str:
         for link in doc["links"]
         if link["rel"] in ("prev", "next")
     )
-    geojson = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).replace(
-        "</", "<\\/"
-    )
+    geojson = _data_block({"type": "FeatureCollection", "features": features})
     body = (
         f"<p>{doc['numberReturned']} of {doc['numberMatched']} features {pager}</p>"
         + _MAP.format(geojson=geojson)
@@ -115,9 +115,7 @@ def item(root: str, collection_id: str, feature: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr><th>{escape(k)}</th><td>{_value(v)}</td></tr>" for k, v in feature["properties"].items()
     )
-    geojson = json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False).replace(
-        "</", "<\\/"
-    )
+    geojson = _data_block({"type": "FeatureCollection", "features": [feature]})
     body = _MAP.format(geojson=geojson) + f"<table>{rows}</table>{_links(feature['links'])}"
     fid = str(feature["id"])
     return _page(

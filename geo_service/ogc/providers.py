@@ -43,6 +43,7 @@ class FeatureProvider(ABC):
     title: str
     description: str
     temporal: bool  # whether `datetime` applies
+    public: bool = False  # anyone may read it (otherwise its access rule was checked before it was made)
     filters: tuple[str, ...]  # properties usable as ?name=value
 
     @abstractmethod
@@ -84,6 +85,7 @@ class PostGISProvider(FeatureProvider):
         self.title = spec.title or layer.title
         self.description = (spec.description or layer.description).strip()
         self.filters = tuple(spec.filters)
+        self.public = layer.public
         self._properties = layer.feature_properties
         temporal = spec.temporal
         self.temporal = temporal is not None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, NotFound
 from geo_service.ogc.providers import FeatureProvider, PostGISProvider, ProviderFailed
@@ -47,22 +48,22 @@ class ItemsRequest:
 def parse_bbox(text: str | None, bbox_crs: str | None = None) -> tuple[float, float, float, float] | None:
     """``minx,miny,maxx,maxy`` (or the 6-number 3-D form) in CRS84; 400 for anything else."""
     if bbox_crs not in (None, CRS84, "CRS84", "EPSG:4326", "http://www.opengis.net/def/crs/EPSG/0/4326"):
-        raise BadRequest(f"bbox-crs {bbox_crs!r} is not supported; bbox is CRS84 longitude/latitude")
+        raise BadRequest("ogc.bbox_crs_unsupported", bbox_crs=bbox_crs)
     if text is None:
         return None
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise BadRequest(f"bbox {text!r} is not a list of numbers") from None
+        raise BadRequest("ogc.bbox_not_numbers", bbox=text) from None
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise BadRequest("bbox takes 4 numbers: min lon, min lat, max lon, max lat")
+        raise BadRequest("ogc.bbox_count")
     west, south, east, north = values
     if not (-90 <= south <= north <= 90):
-        raise BadRequest("bbox latitudes must lie in −90…90 with the minimum first (order lon,lat,lon,lat)")
+        raise BadRequest("ogc.bbox_latitudes")
     if not (-180 <= west <= 180 and -180 <= east <= 180) or west > east:
-        raise BadRequest("bbox longitudes must lie in −180…180 with the minimum first")
+        raise BadRequest("ogc.bbox_longitudes")
     return (west, south, east, north)
 
 
@@ -79,7 +80,7 @@ def _instant(text: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"datetime {text!r} is not RFC 3339 (e.g. 2024-05-01T08:00:00Z)") from None
+        raise BadRequest("ogc.datetime_invalid", value=text) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -89,13 +90,13 @@ def parse_datetime(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
         start_text, _, end_text = text.partition("/")
         start, end = _instant(start_text), _instant(end_text)
         if start is None and end is None:
-            raise BadRequest("datetime interval ../.. has no end at all")
+            raise BadRequest("ogc.datetime_open_interval")
         if start is not None and end is not None and start > end:
-            raise BadRequest("datetime interval ends before it starts")
+            raise BadRequest("ogc.datetime_reversed")
         return start, end
     value = _instant(text)
     if value is None:
-        raise BadRequest("datetime `..` is only allowed as one end of an interval")
+        raise BadRequest("ogc.datetime_dots")
     return value, value
 
 
@@ -109,42 +110,49 @@ def items_request(
     flt = Filter(bbox=parse_bbox(params.get("bbox"), params.get("bbox-crs")))
     if "datetime" in params:
         if not provider.temporal:
-            raise BadRequest(f"collection `{provider.id}` has no time: datetime does not apply")
+            raise BadRequest("ogc.datetime_not_temporal", collection=provider.id)
         flt.time_start, flt.time_end = parse_datetime(params["datetime"])
         flt.has_time = True
     for name, value in params.items():
         if name in RESERVED_PARAMS:
             continue
         if name not in provider.filters:
-            allowed = ", ".join(sorted(RESERVED_PARAMS | set(provider.filters)))
-            raise BadRequest(f"unknown parameter `{name}` for collection `{provider.id}`; use {allowed}")
+            allowed = sorted(RESERVED_PARAMS | set(provider.filters))
+            raise BadRequest("ogc.unknown_parameter", parameter=name, collection=provider.id, allowed=allowed)
         flt.equals[name] = value
     try:
         limit = int(params.get("limit", limit_default))
         offset = int(params.get("offset", 0))
     except ValueError:
-        raise BadRequest("limit and offset must be integers") from None
+        raise BadRequest("ogc.paging_not_integers") from None
     if limit < 1 or offset < 0:
-        raise BadRequest("limit must be at least 1 and offset at least 0")
+        raise BadRequest("ogc.paging_range")
     return ItemsRequest(flt, min(limit, limit_max), offset, output_gcj02(params.get("crs")))
 
 
 # -- collections ----------------------------------------------------------------------------------------
 
 
-def providers(db: Database, tiles: TileServer) -> dict[str, FeatureProvider]:
-    """A provider for every catalogued layer with a ``features`` section that can be served now."""
+def providers(db: Database, tiles: TileServer, caller: Principal | None) -> dict[str, FeatureProvider]:
+    """A provider for every catalogued layer with a ``features`` section that can be served now and that
+    ``caller`` (None: anonymous) may read."""
     return {
-        layer.id: PostGISProvider(layer) for layer in tiles.served_layers(db) if layer.features is not None
+        layer.id: PostGISProvider(layer)
+        for layer in tiles.served_layers(db, caller=caller)
+        if layer.features is not None
     }
 
 
-def provider(db: Database, tiles: TileServer, collection_id: str) -> FeatureProvider:
+def provider(
+    db: Database, tiles: TileServer, collection_id: str, caller: Principal | None
+) -> FeatureProvider:
+    """The collection ``collection_id``: 404 when there is none (or its relations do not exist yet), 401/403
+    when its layer's ``access`` does not admit ``caller``."""
     layer = tiles.catalogue.layers.get(collection_id)
     if layer is None or layer.features is None:
-        known = ", ".join(sorted(providers(db, tiles)))
-        raise NotFound(f"no collection `{collection_id}`; collections: {known}")
-    tiles.layer(db, collection_id)  # 404 while its relations do not exist
+        known = sorted(providers(db, tiles, caller))
+        raise NotFound("ogc.unknown_collection", collection=collection_id, known=known)
+    tiles.layer(db, collection_id, caller=caller)
     return PostGISProvider(layer)
 
 
@@ -182,7 +190,7 @@ def collection_doc(db: Database, base: str, prov: FeatureProvider) -> dict[str, 
     try:
         ext = prov.extent(db)
     except ProviderFailed as exc:
-        raise NotFound(f"collection `{prov.id}` is not available: {exc}") from exc
+        raise NotFound("ogc.collection_unavailable", collection=prov.id, reason=str(exc)) from exc
     extent: dict[str, Any] = {"spatial": {"bbox": [list(ext.bbox or (-180, -90, 180, 90))], "crs": CRS84}}
     if ext.interval is not None:
         interval = [t.isoformat() if t else None for t in ext.interval]
@@ -212,13 +220,13 @@ def collection_doc(db: Database, base: str, prov: FeatureProvider) -> dict[str, 
     }
 
 
-def collections_doc(db: Database, base: str, tiles: TileServer) -> dict[str, Any]:
+def collections_doc(db: Database, base: str, tiles: TileServer, caller: Principal | None) -> dict[str, Any]:
     return {
         "links": [
             _link(f"{base}/ogc/collections?f=json", "self", JSON),
             _link(f"{base}/ogc/collections?f=html", "alternate", HTML),
         ],
-        "collections": [collection_doc(db, base, prov) for prov in providers(db, tiles).values()],
+        "collections": [collection_doc(db, base, prov) for prov in providers(db, tiles, caller).values()],
     }
 
 
@@ -240,7 +248,7 @@ def items_doc(
     try:
         page = prov.query(db, request.filter, request.limit, request.offset, request.gcj02)
     except ProviderFailed as exc:
-        raise NotFound(f"collection `{prov.id}` is not available: {exc}") from exc
+        raise NotFound("ogc.collection_unavailable", collection=prov.id, reason=str(exc)) from exc
     root = f"{base}/ogc/collections/{prov.id}/items"
 
     def page_url(offset: int, fmt: str = "json") -> str:
@@ -275,9 +283,9 @@ def item_doc(
     try:
         feature = prov.get(db, fid, output_gcj02(crs))
     except ProviderFailed as exc:
-        raise NotFound(f"collection `{prov.id}` is not available: {exc}") from exc
+        raise NotFound("ogc.collection_unavailable", collection=prov.id, reason=str(exc)) from exc
     if feature is None:
-        raise NotFound(f"no feature `{fid}` in collection `{prov.id}`")
+        raise NotFound("ogc.unknown_feature", feature=fid, collection=prov.id)
     root = f"{base}/ogc/collections/{prov.id}"
     feature["links"] = [
         _link(f"{root}/items/{feature['id']}?f=json", "self", GEOJSON),

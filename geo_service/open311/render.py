@@ -47,12 +47,18 @@ def to_xml(root: str, value: Any) -> bytes:
     return XML_DECLARATION + ElementTree.tostring(element, encoding="unicode").encode("utf-8")
 
 
-def render(fmt: str, root: str, value: Any, status_code: int = 200) -> Response:
-    """A response in ``fmt``; ``root`` names the XML root element (the JSON is the bare value)."""
+def render(fmt: str, root: str, value: Any, status_code: int = 200, private: bool | None = None) -> Response:
+    """A response in ``fmt``; ``root`` names the XML root element (the JSON is the bare value). ``private``
+    (what a token unlocked) is marked so that no shared cache keeps it; ``private=False`` marks a public answer
+    that another token would change (``Vary``)."""
+    headers = None if private is None else {"Vary": "Authorization"}
+    if private:
+        headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if fmt == "xml":
-        return Response(to_xml(root, value), status_code=status_code, media_type=MEDIA_TYPES["xml"])
+        return Response(to_xml(root, value), status_code=status_code, media_type=MEDIA_TYPES["xml"],
+                        headers=headers)  # fmt: skip
     body = json.dumps(value, ensure_ascii=False).encode("utf-8")
-    return Response(body, status_code=status_code, media_type=MEDIA_TYPES["json"])
+    return Response(body, status_code=status_code, media_type=MEDIA_TYPES["json"], headers=headers)
 
 
 def render_errors(fmt: str, status_code: int, descriptions: list[str]) -> Response:

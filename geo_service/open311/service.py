@@ -14,6 +14,12 @@ Mapping (written from the published spec, http://wiki.open311.org/GeoReport_v2):
 - **GET requests**: ``service_request_id`` (comma list) overrides everything; otherwise ``service_code`` and
   ``status`` (comma lists), ``start_date``/``end_date`` on requested_datetime, at most 90 days apart, default the
   last 90 days, newest first, at most 1,000 requests.
+- **Who sees what**: anyone gets the public form of a request — its id, service, status, responsible area and
+  dates, with ``lat``/``long`` moved to the centre of its H3 cell (resolution
+  ``GEO_SERVICE_INCIDENTS_PUBLIC_H3_RESOLUTION``, 9 ≈ 0.1 km²) and no ``description``, ``address``,
+  ``status_notes`` or ``media_url`` (callers write names, phone numbers and house numbers into them). A dispatcher
+  (or admin) token, as ``api_key`` or a bearer token, gets them in full. Reporter contact fields are never
+  returned.
 - Errors: 404 for what does not exist, 403 for a missing or wrong api_key, 400 for anything else, as
   ``[{"code", "description"}]``.
 """
@@ -24,6 +30,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import h3
 
 from geo_service.auth import Principal, authenticate
 from geo_service.errors import BadRequest, Forbidden, InvalidInput, NotFound
@@ -217,8 +225,8 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def find_requests(ctx: IncidentContext, query: RequestQuery) -> list[dict[str, Any]]:
-    """GET requests."""
+def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False) -> list[dict[str, Any]]:
+    """GET requests: in full for a dispatcher (``full``), else the public form (see the module doc)."""
     ids = _split(query.service_request_id)
     limit = ctx.settings.open311_max_requests
     if ids:
@@ -226,7 +234,7 @@ def find_requests(ctx: IncidentContext, query: RequestQuery) -> list[dict[str, A
             raise BadRequest("service_request_id must be a comma-separated list of request ids")
         with ctx.db.cursor() as cur:
             rows = store.list_incidents(cur, ids=[int(i) for i in ids], limit=limit)
-        return _requests(ctx, rows)
+        return _requests(ctx, rows, full)
     codes = [_category(ctx, code).code for code in _split(query.service_code)]
     wanted: list[str] = []
     for status in _split(query.status):
@@ -248,10 +256,10 @@ def find_requests(ctx: IncidentContext, query: RequestQuery) -> list[dict[str, A
     with ctx.db.cursor() as cur:
         rows = store.list_incidents(cur, statuses=wanted or None, categories=codes or None, created_from=start,
                                     created_to=end, limit=limit)  # fmt: skip
-    return _requests(ctx, rows)
+    return _requests(ctx, rows, full)
 
 
-def get_request(ctx: IncidentContext, request_id: str) -> list[dict[str, Any]]:
+def get_request(ctx: IncidentContext, request_id: str, full: bool = False) -> list[dict[str, Any]]:
     """GET requests/{id}: a one-element list (the spec's shape)."""
     if not request_id.isdigit():
         raise NotFound(f"service_request_id {request_id!r} not found")
@@ -259,7 +267,7 @@ def get_request(ctx: IncidentContext, request_id: str) -> list[dict[str, Any]]:
         rows = store.list_incidents(cur, ids=[int(request_id)], limit=1)
     if not rows:
         raise NotFound(f"service_request_id {request_id} not found")
-    return _requests(ctx, rows)
+    return _requests(ctx, rows, full)
 
 
 def _agency(row: dict[str, Any]) -> str | None:
@@ -270,30 +278,53 @@ def _agency(row: dict[str, Any]) -> str | None:
     return f"{owner['name']}{level_zh if not owner['name'].endswith(level_zh) else ''} ({owner['code']})"
 
 
-def _requests(ctx: IncidentContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def may_read_in_full(principal: Principal | None) -> bool:
+    """Whether ``principal`` gets requests with their text, address, notes, photo and exact point."""
+    return principal is not None and principal.has_role("dispatcher")
+
+
+def api_key_principal(ctx: IncidentContext, api_key: str | None) -> Principal | None:
+    """The caller behind an ``api_key`` query argument of a GET (None without one); 403 for an invalid key."""
+    if not api_key:
+        return None
+    principal = authenticate(ctx.db, api_key.strip())
+    if principal is None:
+        raise Forbidden("invalid api_key received -- can't proceed")
+    return principal
+
+
+def public_point(lon: float, lat: float, resolution: int) -> tuple[float, float]:
+    """The centre of the H3 cell holding ``lon``/``lat`` (WGS-84 degrees): where anyone may see a request."""
+    cell_lat, cell_lon = h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, resolution))
+    return round(cell_lon, 6), round(cell_lat, 6)
+
+
+def _requests(ctx: IncidentContext, rows: list[dict[str, Any]], full: bool) -> list[dict[str, Any]]:
     with ctx.db.cursor() as cur:
-        notes = store.latest_notes(cur, [row["id"] for row in rows]) if rows else {}
+        notes = store.latest_notes(cur, [row["id"] for row in rows]) if rows and full else {}
     out = []
     for row in rows:
         category = ctx.classification.get(row["category"])
+        lon, lat = (round(row["lon"], 7), round(row["lat"], 7)) if full else public_point(
+            row["lon"], row["lat"], ctx.settings.public_h3_resolution)  # fmt: skip
         out.append({
             "service_request_id": str(row["id"]),
             "status": states.open311_status(row["status"]),
             "status_notes": notes.get(row["id"]),
             "service_name": category.name if category else row["category"],
             "service_code": row["category"],
-            "description": row["description"],
+            "description": row["description"] if full else None,
             "agency_responsible": _agency(row),
             "service_notice": _deadline_notice(category) if category else None,
             "requested_datetime": ctx.local(row["created_at"]),
             "updated_datetime": ctx.local(row["closed_at"] or row["updated_at"]),
             "expected_datetime": ctx.local(row["due_at"]) if row["status"] in states.ACTIVE else None,
-            "address": row["address"],
+            "address": row["address"] if full else None,
             "address_id": None,
             "zipcode": None,
-            "lat": round(row["lat"], 7),
-            "long": round(row["lon"], 7),
-            "media_url": row["media_url"],
+            "lat": lat,
+            "long": lon,
+            "media_url": row["media_url"] if full else None,
         })  # fmt: skip
     return out
 

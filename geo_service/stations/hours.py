@@ -21,16 +21,16 @@ def check(expression: str | None) -> str | None:
     if expression is None:
         return None
     if not isinstance(expression, str):
-        raise InvalidInput("opening_hours must be a string in OpenStreetMap opening_hours syntax")
+        raise InvalidInput("station.hours_not_text")
     text = expression.strip()
     if not text:
         return None
     if len(text) > MAX_LENGTH:
-        raise InvalidInput(f"opening_hours is longer than {MAX_LENGTH} characters")
+        raise InvalidInput("station.hours_too_long", max_length=MAX_LENGTH)
     try:
         opening_hours.OpeningHours(text)
     except (opening_hours.ParserError, SyntaxError, ValueError) as exc:  # type: ignore[attr-defined]
-        raise InvalidInput(f"opening_hours {text!r} is not valid OpenStreetMap syntax: {exc}") from None
+        raise InvalidInput("station.hours_invalid", hours=text, reason=str(exc)) from None
     return text
 
 

@@ -84,18 +84,18 @@ def validate(ctx: StationContext, feature: Any, crs: str | None,
         point = feature_input.point(feature.get("geometry"), crs)
     name = feature_input.text(props, "name", 200)
     if not name:
-        raise InvalidInput("name is required")
+        raise InvalidInput("station.name_required")
     kind = props.get("kind")
     if kind not in ctx.vocabulary.kinds:
-        raise InvalidInput(f"kind must be one of {', '.join(ctx.vocabulary.kinds)}; got {kind!r}")
+        raise InvalidInput("station.unknown_kind", kind=str(kind), kinds=list(ctx.vocabulary.kinds))
     amenities = props.get("amenities") or []
     if isinstance(amenities, str):
         amenities = [a.strip() for a in amenities.split(",") if a.strip()]
     if not isinstance(amenities, list) or not all(isinstance(a, str) for a in amenities):
-        raise InvalidInput("amenities must be a list of amenity ids")
+        raise InvalidInput("station.amenities_not_a_list")
     unknown = sorted(set(amenities) - set(ctx.vocabulary.amenities))
     if unknown:
-        raise InvalidInput(f"unknown amenities {unknown}; use ids from GET /api/stations/vocabulary")
+        raise InvalidInput("station.unknown_amenities", unknown=unknown)
     fields: dict[str, Any] = {
         "name": name,
         "kind": kind,
@@ -170,7 +170,7 @@ def update_station(db: Database, ctx: StationContext, station_id: int, feature: 
     with db.cursor() as cur:
         current = store.get(cur, station_id, for_update=True)
         if current is None:
-            raise NotFound(f"no station {station_id}")
+            raise NotFound("station.not_found", station_id=station_id)
         feature_input.check_version(current, asked, "station")
         fields, (lon, lat) = validate(ctx, feature, crs, current)
         row = store.update(cur, station_id, fields, lon, lat, principal.actor)
@@ -186,7 +186,7 @@ def delete_station(db: Database, station_id: int, principal: Principal, if_match
     with db.cursor() as cur:
         current = store.get(cur, station_id, for_update=True)
         if current is None:
-            raise NotFound(f"no station {station_id}")
+            raise NotFound("station.not_found", station_id=station_id)
         feature_input.check_version(current, if_match, "station")
         store.delete(cur, station_id)
         audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="station",
@@ -217,7 +217,7 @@ def get_station(db: Database, ctx: StationContext, station_id: int) -> dict[str,
     with db.cursor() as cur:
         row = store.get(cur, station_id)
         if row is None:
-            raise NotFound(f"no station {station_id}")
+            raise NotFound("station.not_found", station_id=station_id)
         circles = store.circles(cur, station_id)
     return as_feature(ctx, row, {"service_circles": [
         {"minutes": c["minutes"], "area_m2": round(c["area_m2"], 1)} for c in circles]})  # fmt: skip
@@ -233,7 +233,7 @@ def list_stations(db: Database, ctx: StationContext, kind: str | None = None,
 def service_circles(db: Database, station_id: int) -> dict[str, Any]:
     with db.cursor() as cur:
         if store.get(cur, station_id) is None:
-            raise NotFound(f"no station {station_id}")
+            raise NotFound("station.not_found", station_id=station_id)
         rows = store.circles(cur, station_id)
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": r["geometry"],
@@ -280,9 +280,7 @@ def _parse_at(at: str | datetime | None, timezone: str, clock: Clock) -> datetim
         try:
             moment = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInput(
-                f"at must be an ISO 8601 date-time such as 2026-12-01T08:30+08:00, got {at!r}"
-            ) from None
+            raise InvalidInput("station.bad_time", at=str(at)) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
@@ -298,17 +296,17 @@ def nearest_stations(db: Database, ctx: StationContext, lon: float, lat: float, 
     """
     wset = ctx.walking
     if not 1 <= limit <= wset.nearest_max_limit:
-        raise InvalidInput(f"limit must be between 1 and {wset.nearest_max_limit}")
+        raise InvalidInput("station.limit_range", max_limit=wset.nearest_max_limit)
     wanted = set(amenities or [])
     unknown = sorted(wanted - set(ctx.vocabulary.amenities))
     if unknown:
-        raise InvalidInput(f"unknown amenities {unknown}; use ids from GET /api/stations/vocabulary")
+        raise InvalidInput("station.unknown_amenities", unknown=unknown)
     kinds = set(kind or [])
     if kinds - set(ctx.vocabulary.kinds):
-        raise InvalidInput(f"unknown kinds {sorted(kinds - set(ctx.vocabulary.kinds))}")
+        raise InvalidInput("station.unknown_kinds", unknown=sorted(kinds - set(ctx.vocabulary.kinds)))
     horizon = wset.nearest_max_minutes if max_minutes is None else float(max_minutes)
     if not np.isfinite(horizon) or not 0 < horizon <= wset.max_minutes:
-        raise InvalidInput(f"max_minutes must be more than 0 and at most {wset.max_minutes:g}")
+        raise InvalidInput("station.max_minutes_range", max_minutes=f"{wset.max_minutes:g}")
     moment = _parse_at(at, ctx.timezone, ctx.clock)
     speed = walking.speed_mps(speed_kmh, wset)
     network = current_network(db, wset)

@@ -1,23 +1,80 @@
-"""SQL for API tokens (only hashes are stored). Cursors here return plain tuples."""
+"""SQL for API tokens (only hashes are stored). Cursors here return plain tuples.
+
+Expiry and last use are judged by the database clock (``now()``): they are security boundaries that follow real
+time, the same for every process.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 from psycopg2.extensions import cursor as Cursor
 
+LAST_USED_RESOLUTION_S = 60  # last_used_at is refreshed at most this often, so a read stays a read
 
-def insert_token(cur: Cursor, token_hash: str, role: str, name: str | None) -> int:
+
+class TokenRow(NamedTuple):
+    """One token as listed: never its secret (only a hash is stored anyway)."""
+
+    id: int
+    role: str
+    name: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    expired: bool
+
+
+def insert_token(
+    cur: Cursor, token_hash: str, role: str, name: str | None, expires_days: int | None = None
+) -> int:
     cur.execute(
-        "INSERT INTO api_tokens (token_hash, role, name) VALUES (%s, %s, %s) RETURNING id",
-        (token_hash, role, name),
+        """INSERT INTO api_tokens (token_hash, role, name, expires_at)
+           VALUES (%s, %s, %s, now() + make_interval(days => %s)) RETURNING id""",
+        (token_hash, role, name, expires_days),
     )
     return int(cur.fetchone()[0])
 
 
 def find_token(cur: Cursor, token_hash: str) -> tuple[int, str, str | None] | None:
-    """(id, role, name) of a live token with this hash."""
+    """(id, role, name) of a live token (not revoked, not expired) with this hash; notes its use."""
     cur.execute(
-        "SELECT id, role, name FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
-        (token_hash,),
+        """SELECT id, role, name,
+                  last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s) AS stale_use
+           FROM api_tokens
+           WHERE token_hash = %s AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
+        (LAST_USED_RESOLUTION_S, token_hash),
     )
     row = cur.fetchone()
-    return None if row is None else (row[0], row[1], row[2])
+    if row is None:
+        return None
+    if row[3]:
+        cur.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row[0],))
+    return (row[0], row[1], row[2])
+
+
+def list_tokens(cur: Cursor) -> list[TokenRow]:
+    """Every token, oldest first."""
+    cur.execute(
+        """SELECT id, role, name, created_at, expires_at, last_used_at, revoked_at,
+                  coalesce(expires_at <= now(), false) AS expired
+           FROM api_tokens ORDER BY id"""
+    )
+    return [TokenRow(*row) for row in cur.fetchall()]
+
+
+def revoke(cur: Cursor, token_id: int) -> tuple[TokenRow | None, bool]:
+    """Revoke token ``token_id``: the row as it is now (None when there is none) and whether this call revoked
+    it (False when it already was)."""
+    cur.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (token_id,))
+    revoked_now = cur.rowcount == 1
+    cur.execute(
+        """SELECT id, role, name, created_at, expires_at, last_used_at, revoked_at,
+                  coalesce(expires_at <= now(), false) AS expired
+           FROM api_tokens WHERE id = %s""",
+        (token_id,),
+    )
+    row = cur.fetchone()
+    return (None if row is None else TokenRow(*row)), revoked_now

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from geo_service.auth import ROLES, Principal
 from geo_service.db.pool import Database
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ class Layer(BaseModel):
     title_zh: str | None = None
     description: str = ""
     group: Literal["basemap", "overlay"] = "overlay"
+    # Required, so that a new layer cannot forget who may read it: `public`, or the roles that may (admin
+    # always may). Every route serving the layer (tiles, TileJSON, style, OGC) applies it.
+    access: Literal["public"] | tuple[str, ...]
     order: int = 100
     attribution: str | None = None
     relations: list[str] = Field(min_length=1)
@@ -97,6 +101,18 @@ class Layer(BaseModel):
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_IDS:
             raise ValueError(f"`{value}` is reserved")
+        return value
+
+    @field_validator("access", mode="before")
+    @classmethod
+    def _access(cls, value: Any) -> Any:
+        if isinstance(value, str) and value != "public":
+            value = [value]
+        if isinstance(value, list | tuple):
+            unknown = [role for role in value if role not in ROLES]
+            if not value or unknown:
+                raise ValueError(f"`access` is `public` or a list of roles among {', '.join(ROLES)}")
+            return tuple(value)
         return value
 
     @field_validator("properties")
@@ -145,6 +161,16 @@ class Layer(BaseModel):
     def default_params(self) -> dict[str, Any]:
         """Parameters for the layer's SQL outside a tile request (extent, features): bound at ``maxzoom``."""
         return {"z": self.maxzoom, "x": 0, "y": 0, **self.params_at(self.maxzoom)}
+
+    @property
+    def public(self) -> bool:
+        return self.access == "public"
+
+    def readable_by(self, caller: Principal | None) -> bool:
+        """Whether ``caller`` (None: anonymous) may read this layer's data."""
+        if self.access == "public":
+            return True
+        return caller is not None and caller.has_role(*self.access)
 
     @property
     def feature_properties(self) -> dict[str, str]:

@@ -14,8 +14,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from geo_service.auth import Principal
 from geo_service.db.pool import Database
-from geo_service.errors import BadRequest, NotFound
+from geo_service.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from geo_service.i18n import message
 from geo_service.settings import MapSettings
 from geo_service.tiles import store
 from geo_service.tiles.cache import TileCache
@@ -49,12 +51,12 @@ def parse_tile_address(z: str, x: str, y: str) -> TileAddress:
     try:
         zi, xi, yi = int(z), int(x), int(y)
     except ValueError:
-        raise BadRequest(f"tile address {z}/{x}/{y} is not three integers") from None
+        raise BadRequest("tile.bad_address", z=z, x=x, y=y) from None
     if not 0 <= zi <= MAX_ZOOM:
-        raise BadRequest(f"zoom {zi} is outside 0–{MAX_ZOOM}")
+        raise BadRequest("tile.zoom_out_of_range", zoom=zi, max_zoom=MAX_ZOOM)
     side = 1 << zi
     if not (0 <= xi < side and 0 <= yi < side):
-        raise BadRequest(f"tile {zi}/{xi}/{yi} does not exist: x and y run from 0 to {side - 1} at zoom {zi}")
+        raise BadRequest("tile.does_not_exist", z=zi, x=xi, y=yi, max_index=side - 1)
     return TileAddress(zi, xi, yi)
 
 
@@ -64,7 +66,19 @@ def parse_crs(crs: str | None) -> str:
         return "wgs84"  # CGCS2000 and WGS-84 agree to centimetres at map scales
     if value == "gcj02":
         return "gcj02"
-    raise BadRequest(f"unknown crs {crs!r}; tiles come in wgs84 (default), cgcs2000 or gcj02 (AMap/Tencent)")
+    raise BadRequest("tile.unknown_crs", crs=crs)
+
+
+def check_access(layer: Layer, caller: Principal | None) -> None:
+    """401 for an anonymous caller and 403 for a role that may not read ``layer`` (its catalogue ``access``)."""
+    if layer.readable_by(caller):
+        return
+    allowed = [message(f"role.{role}") for role in ("admin", *layer.access)]
+    if caller is None:
+        raise Unauthorized("layer.token_required", layer=layer.id, allowed=allowed)
+    raise Forbidden(
+        "layer.role_not_allowed", layer=layer.id, role=message(f"role.{caller.role}"), allowed=allowed
+    )
 
 
 def etag_of(body: bytes) -> str:
@@ -84,30 +98,33 @@ class TileServer:
 
     # -- layers ---------------------------------------------------------------------------------------
 
-    def layers(self, db: Database, names: str) -> list[Layer]:
-        """The layers of a path segment such as ``grids`` or ``roads,water``; 404 for one not served."""
+    def layers(self, db: Database, names: str, *, caller: Principal | None) -> list[Layer]:
+        """The layers of a path segment such as ``grids`` or ``roads,water``; 404 for one not served, 401/403
+        for one ``caller`` may not read."""
         ids = [name.strip() for name in names.split(",")]
         if not ids or len(ids) > MAX_LAYERS_PER_REQUEST or len(set(ids)) != len(ids):
-            raise BadRequest(f"name 1–{MAX_LAYERS_PER_REQUEST} distinct layers, separated by commas")
-        return [self.layer(db, layer_id) for layer_id in ids]
+            raise BadRequest("layer.bad_list", max_layers=MAX_LAYERS_PER_REQUEST)
+        return [self.layer(db, layer_id, caller=caller) for layer_id in ids]
 
-    def layer(self, db: Database, layer_id: str) -> Layer:
+    def layer(self, db: Database, layer_id: str, *, caller: Principal | None) -> Layer:
+        """Catalogued layer ``layer_id`` if ``caller`` (None: anonymous) may read it and it can be served."""
         layer = self.catalogue.layers.get(layer_id)
         if layer is None:
-            known = ", ".join(sorted(self.catalogue.layers))
-            raise NotFound(f"no layer `{layer_id}` in the catalogue; layers: {known}")
+            raise NotFound("layer.unknown", layer=layer_id, known=sorted(self.catalogue.layers))
+        check_access(layer, caller)
         if not self.catalogue.is_available(layer_id):
             status = self.catalogue.refresh(db, layer_id)
             if not status.available:
-                raise NotFound(f"layer `{layer_id}` is catalogued but not available: {status.reason}")
+                raise NotFound("layer.unavailable", layer=layer_id, reason=status.reason or "")
         return layer
 
-    def served_layers(self, db: Database) -> list[Layer]:
-        """Every catalogued layer that can be served now (layers not available before are re-probed)."""
+    def served_layers(self, db: Database, *, caller: Principal | None) -> list[Layer]:
+        """Every catalogued layer that can be served now and that ``caller`` may read (layers not available
+        before are re-probed); restricted layers are simply absent for anyone else."""
         for layer_id in self.catalogue.layers:
             if not self.catalogue.is_available(layer_id):
                 self.catalogue.refresh(db, layer_id)
-        return self.catalogue.available_layers()
+        return [layer for layer in self.catalogue.available_layers() if layer.readable_by(caller)]
 
     def bounds(self, db: Database, layers: list[Layer]) -> tuple[float, float, float, float] | None:
         """West, south, east, north around every feature of ``layers``; None when all are empty."""
@@ -137,8 +154,8 @@ class TileServer:
         """
         in_range = [layer for layer in layers if layer.minzoom <= address.z <= layer.maxzoom]
         if not in_range:
-            ranges = ", ".join(f"`{layer.id}` {layer.minzoom}–{layer.maxzoom}" for layer in layers)
-            raise NotFound(f"no tiles at zoom {address.z}: zoom ranges {ranges}")
+            ranges = [f"{layer.id} {layer.minzoom}–{layer.maxzoom}" for layer in layers]
+            raise NotFound("tile.zoom_not_served", zoom=address.z, ranges=ranges)
         parts: list[bytes] = []
         with db.cursor(dict_rows=False) as cur:
             revs = store.revisions(cur, {e for layer in layers for e in layer.revisions})
@@ -151,7 +168,7 @@ class TileServer:
                         body = store.render_tile(cur, layer, address.z, address.x, address.y, crs == "gcj02")
                     except store.LayerQueryFailed as exc:
                         self.catalogue.mark_unavailable(layer.id, str(exc))
-                        raise NotFound(f"layer `{layer.id}` is not available: {exc}") from exc
+                        raise NotFound("layer.unavailable", layer=layer.id, reason=str(exc)) from exc
                     self.cache.put(key, revision, body)
                 parts.append(body)
         body = b"".join(parts)
@@ -169,7 +186,7 @@ class TileServer:
                 found = store.extent(cur, layer)
             except store.LayerQueryFailed as exc:
                 self.catalogue.mark_unavailable(layer.id, str(exc))
-                raise NotFound(f"layer `{layer.id}` is not available: {exc}") from exc
+                raise NotFound("layer.unavailable", layer=layer.id, reason=str(exc)) from exc
         with self._extent_lock:
             self._extents[layer.id] = (revision, found)
         return found

@@ -69,7 +69,7 @@ def external_basemap(kind: str, settings: MapSettings) -> Basemap:
 def parse_basemap(kind: str) -> str:
     """``kind`` if it names a basemap; 400 otherwise."""
     if kind not in BASEMAPS:
-        raise BadRequest(f"unknown basemap {kind!r}; choose one of {', '.join(BASEMAPS)}")
+        raise BadRequest("basemap.unknown", basemap=kind, choices=list(BASEMAPS))
     return kind
 
 

@@ -25,6 +25,7 @@ import shapely
 from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
+from geo_service.i18n import message
 from geo_service.settings import WalkingSettings, walking_settings
 from geo_service.walking import paths
 from geo_service.walking.graph import WalkGraph
@@ -98,9 +99,8 @@ def speed_mps(speed_kmh: float | None, settings: WalkingSettings) -> float:
     """Metres per second for ``speed_kmh`` (the configured default when None), checked against the limits."""
     speed = settings.speed_kmh if speed_kmh is None else float(speed_kmh)
     if not np.isfinite(speed) or not settings.min_speed_kmh <= speed <= settings.max_speed_kmh:
-        raise InvalidInput(
-            f"speed_kmh must be between {settings.min_speed_kmh} and {settings.max_speed_kmh}, got {speed_kmh}"
-        )
+        raise InvalidInput("walking.speed_range", low=settings.min_speed_kmh, high=settings.max_speed_kmh,
+                           speed_kmh=str(speed_kmh))  # fmt: skip
     return speed / 3.6
 
 
@@ -110,28 +110,30 @@ def wgs84_points(points: Sequence[Sequence[float]], crs: str | None, what: str =
     array = np.empty((len(points), 2))
     for i, point in enumerate(points):
         if not isinstance(point, list | tuple | np.ndarray) or len(point) != 2:
-            raise InvalidInput(f"{what} {i} must be [lon, lat], got {point!r}")
+            raise InvalidInput("walking.not_a_point", what=message(f"walking.what.{what}"), index=i,
+                               point=repr(point)[:100])  # fmt: skip
         problem = lonlat_problem(point[0], point[1])
         if problem is not None:
-            raise InvalidInput(f"{what} {i}: {problem}")
+            raise InvalidInput(
+                "walking.bad_point", what=message(f"walking.what.{what}"), index=i, problem=problem
+            )
         array[i] = float(point[0]), float(point[1])
     lon, lat = to_wgs84_arrays(array[:, 0], array[:, 1], crs)
     return np.column_stack([lon, lat])
 
 
-def _too_far_message(network: WalkNetwork, lon: float, lat: float, what: str, max_snap_m: float) -> str:
+def _too_far(network: WalkNetwork, lon: float, lat: float, what: str, max_snap_m: float) -> InvalidInput:
+    """The 422 for a point too far from every walkable edge (or for no network at all)."""
     distance = network.nearest_edge_distance_m(lon, lat)
     if distance is None:
-        return "no walking network has been imported yet (geo-service import-osm)"
-    message = (
-        f"the {what} ({lon:.6f}, {lat:.6f}) is {distance:,.0f} m from the nearest walkable street or path; "
-        f"it must be within {max_snap_m:,.0f} m"
-    )
+        return InvalidInput("walking.no_network")
+    params = {"what": message(f"walking.what.{what}"), "lon": f"{lon:.6f}", "lat": f"{lat:.6f}",
+              "distance_m": f"{distance:,.0f}", "max_m": f"{max_snap_m:,.0f}"}  # fmt: skip
     if abs(lon) <= 90:
         swapped = network.nearest_edge_distance_m(lat, lon)
         if swapped is not None and swapped <= max_snap_m:
-            message += "; read as [lat, lon] it would be on the network: send [lon, lat], longitude first"
-    return message
+            return InvalidInput("walking.too_far_swapped", **params)
+    return InvalidInput("walking.too_far", **params)
 
 
 def snap_points(network: WalkNetwork, lonlat: np.ndarray, settings: WalkingSettings, what: str = "point",
@@ -142,14 +144,14 @@ def snap_points(network: WalkNetwork, lonlat: np.ndarray, settings: WalkingSetti
         missing = np.flatnonzero(located.graph_index < 0)
         if missing.size:
             lon, lat = lonlat[missing[0]]
-            raise InvalidInput(_too_far_message(network, float(lon), float(lat), what, settings.max_snap_m))
+            raise _too_far(network, float(lon), float(lat), what, settings.max_snap_m)
     return located
 
 
 def _one_graph(network: WalkNetwork, located: Located) -> WalkGraph:
     graphs = np.unique(located.graph_index)
     if graphs.shape[0] != 1:
-        raise InvalidInput("the points lie on different imported networks (datasets); use one at a time")
+        raise InvalidInput("walking.different_networks")
     return network.graphs[int(graphs[0])]
 
 
@@ -164,9 +166,9 @@ def _levels(minutes: Sequence[float] | None, distances_m: Sequence[float] | None
     values = distances_m if distances_m else minutes
     kind = "distance" if distances_m else "time"
     if not values:
-        raise InvalidInput("give at least one contour: minutes=5,10,15 (or distances_m=300,500)")
+        raise InvalidInput("walking.no_contour")
     if len(values) > settings.max_contours:
-        raise InvalidInput(f"at most {settings.max_contours} contours per request, got {len(values)}")
+        raise InvalidInput("walking.too_many_contours", max_contours=settings.max_contours, count=len(values))
     out = []
     for value in values:
         v = float(value)
@@ -176,8 +178,9 @@ def _levels(minutes: Sequence[float] | None, distances_m: Sequence[float] | None
             else settings.max_minutes * 60 * settings.max_speed_kmh / 3.6
         )
         if not np.isfinite(v) or v <= 0 or v > upper:
-            unit = "minutes" if kind == "time" else "metres"
-            raise InvalidInput(f"contour {value!r} must be more than 0 and at most {upper:g} {unit}")
+            if kind == "time":
+                raise InvalidInput("walking.contour_minutes_range", value=str(value), upper=f"{upper:g}")
+            raise InvalidInput("walking.contour_metres_range", value=str(value), upper=f"{upper:g}")
         out.append(v)
     return sorted(set(out)), kind
 
@@ -195,9 +198,9 @@ def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], m
     settings = settings or walking_settings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     if not origins:
-        raise InvalidInput("give at least one origin")
+        raise InvalidInput("walking.no_origin")
     if len(origins) > settings.max_origins:
-        raise InvalidInput(f"at most {settings.max_origins} origins per request, got {len(origins)}")
+        raise InvalidInput("walking.too_many_origins", max_origins=settings.max_origins, count=len(origins))
     levels, kind = _levels(minutes, distances_m, settings)
     speed = speed_mps(speed_kmh, settings)
     lonlat = wgs84_points(origins, crs, "origin")
@@ -269,9 +272,7 @@ def route(db: Database | WalkNetwork, start: Sequence[float], end: Sequence[floa
     with run_search(graph, src, settings.max_route_km * 1000.0 * 10, goal=goal) as found:
         best = paths.best_arrival(found, dst.edge, dst.frac)
         if not np.isfinite(best.cost[0]):
-            raise InvalidInput(
-                "no walking route connects these points: they are on separate pieces of the network"
-            )
+            raise InvalidInput("walking.no_route")
         coords, metres = paths.path_to(found, int(dst.edge[0]), float(dst.frac[0]), best, 0)
     line = shapely.LineString(np.column_stack(graph.unproject(coords[:, 0], coords[:, 1])))
     return Route(
@@ -292,9 +293,9 @@ def travel_matrix(db: Database | WalkNetwork, sources: np.ndarray, targets: np.n
     sources = np.asarray(sources, float).reshape(-1, 2)
     targets = np.asarray(targets, float).reshape(-1, 2)
     if sources.shape[0] * targets.shape[0] > settings.matrix_max_pairs:
-        raise InvalidInput(f"at most {settings.matrix_max_pairs:,} source × target pairs per matrix")
+        raise InvalidInput("walking.matrix_too_large", max_pairs=f"{settings.matrix_max_pairs:,}")
     if not np.isfinite(max_seconds) or max_seconds <= 0:
-        raise InvalidInput("max_seconds must be a positive number")
+        raise InvalidInput("walking.max_seconds_positive")
     speed = speed_mps(speed_kmh, settings)
     src = snap_points(network, sources, settings, require=False)
     dst = snap_points(network, targets, settings, require=False)

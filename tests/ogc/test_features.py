@@ -35,7 +35,7 @@ def test_landing_links_to_the_api_definition_conformance_and_data(server):
 def test_collections(server):
     doc = get(server, "/ogc/collections").json()
     ids = [c["id"] for c in doc["collections"]]
-    assert set(ids) == {"grids", "stations", "service_circles", "facilities", "incidents"}
+    assert set(ids) == {"grids", "stations", "service_circles", "facilities"}  # incidents need a token
     grids = next(c for c in doc["collections"] if c["id"] == "grids")
     assert grids["extent"]["temporal"]["interval"][0][0].startswith("2023-01-01")
     assert grids["extent"]["temporal"]["interval"][0][1] is None
@@ -185,8 +185,9 @@ def ogr(*args: str) -> str:
 
 def test_gdal_oapif_driver_lists_and_reads_collections(server, db):
     listing = ogr("-so", f"OAPIF:{server}/ogc")
-    for name in ("grids", "stations", "facilities", "incidents"):
+    for name in ("grids", "stations", "facilities"):
         assert name in listing
+    assert "incidents" not in listing  # anonymous: the collection is not offered
     summary = ogr("-so", "-al", f"OAPIF:{server}/ogc", "facilities")
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM facilities")
@@ -211,7 +212,8 @@ def test_gdal_oapif_bbox(server):
 def test_owslib_reads_collections_and_items(server):
     api = Features(f"{server}/ogc")
     assert CORE in api.conformance()["conformsTo"]
-    assert {"grids", "stations", "facilities", "incidents"} <= set(api.feature_collections())
+    assert {"grids", "stations", "facilities"} <= set(api.feature_collections())
+    assert "incidents" not in api.feature_collections()
     assert api.api()["openapi"].startswith("3.")
     items = api.collection_items("grids", datetime_="2024-01-15T00:00:00Z", level="grid", limit=100)
     names = {f["properties"]["name"] for f in items["features"]}

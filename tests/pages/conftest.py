@@ -1,6 +1,8 @@
 """Browser tests of the pages: Debian's chromium driven by Playwright against a real uvicorn server over the
 Helsinki database with the demo hierarchy and incidents loaded. Every request is routed: anything that is
-not for 127.0.0.1 is aborted and fails the test (the pages must work with no internet)."""
+not for 127.0.0.1 is aborted and fails the test (the pages must work with no internet). Every response carries
+the strict Content-Security-Policy the service is deployed with (:data:`PAGE_CSP`): a violation is a console
+error, and console errors fail the tests."""
 
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response
 
 from geo_service.api.app import create_app
 from geo_service.clock import ManualClock
@@ -36,11 +41,57 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+PHONE_MAX_WIDTH = (
+    760  # the pages' CSS switches to the phone layout (map on top, bottom sheet) up to this width
+)
+# The policy the pages are served under (the access side sends it on every response; the test server here adds
+# it when the app did not). No inline script or style attribute, no eval, nothing from another host; MapLibre's
+# workers start from blob: URLs.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "worker-src 'self' blob:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+# A deployment that chooses AMap's raster basemap (?basemap=amap) must also let the map fetch those tiles.
+AMAP_TILES = "https://*.is.autonavi.com"
+AMAP_CSP = PAGE_CSP.replace("img-src 'self'", f"img-src 'self' {AMAP_TILES}").replace(
+    "connect-src 'self'", f"connect-src 'self' {AMAP_TILES}"
+)
 # Inside the demo district (central Helsinki), on a street: where the phone and dispatch tests stand.
 HELSINKI_POINT = (24.9445, 60.1702)
 PAGE_TIMEOUT_MS = 20_000
 # how Chromium logs a response with an error status
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
+# Reported on the page's console as errors as well (Chromium logs its own "Refused to ..." line too).
+CSP_WATCH = """document.addEventListener('securitypolicyviolation', (e) => console.error(
+  `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));"""
+# The phone layout rules, measured in the page: [problems] (empty when the page keeps them all).
+LAYOUT_RULES = """() => {
+  const problems = [];
+  const vw = window.innerWidth, vh = window.innerHeight;
+  const width = document.documentElement.scrollWidth;
+  if (width > vw) problems.push(`the page is ${width}px wide in a ${vw}px viewport`);
+  for (const panel of document.querySelectorAll('aside.panel')) {
+    if (panel.scrollWidth > panel.clientWidth + 1) problems.push(`the panel scrolls sideways (${panel.scrollWidth} > ${panel.clientWidth})`);
+  }
+  const map = document.getElementById('map');
+  if (map) {
+    const r = map.getBoundingClientRect();
+    const shown = Math.min(r.bottom, vh) - Math.max(r.top, 0);
+    if (shown < vh / 2) problems.push(`the map shows ${Math.round(shown)}px of ${vh}px`);
+  }
+  const targets = document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea, [role=button]');
+  for (const el of targets) {
+    const box = ['checkbox', 'radio'].includes(el.type) && el.closest('label') ? el.closest('label') : el;
+    const r = box.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
+    if (r.width < 43.5 || r.height < 43.5) {
+      const name = (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+      problems.push(`${el.tagName.toLowerCase()}${name} "${(el.textContent || el.value || '').trim().slice(0, 20)}" is ${Math.round(r.width)}×${Math.round(r.height)}px`);
+    }
+  }
+  return problems;
+}"""
 
 
 # The pages' server runs on this clock, whatever the wall clock says: a Wednesday noon in Beijing. Tests that
@@ -62,9 +113,22 @@ def demo_db(db: Database) -> Database:
     return db
 
 
+def add_page_policy(app: FastAPI) -> None:
+    """Send :data:`PAGE_CSP` (and frame refusal) on every response that does not carry a policy already."""
+
+    @app.middleware("http")
+    async def _policy(request: HttpRequest, call_next: Any) -> Response:
+        response = await call_next(request)
+        policy = AMAP_CSP if request.query_params.get("basemap") == "amap" else PAGE_CSP
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
 @pytest.fixture(scope="module")
 def server(demo_db: Database, clock: ManualClock) -> Iterator[str]:
     app = create_app(db=demo_db, incident_settings=IncidentSettings(escalation_enabled=False), clock=clock)
+    add_page_policy(app)
     with running_server(app) as base:
         yield base
 
@@ -105,12 +169,16 @@ def missing_routes(http: httpx.Client, paths: list[str]) -> set[str]:
 
 
 def view_hash(bbox: tuple[float, float, float, float], viewport: dict[str, int] | None) -> str:
-    """``#map=zoom/lat/lon`` showing ``bbox`` and a margin on a desktop page's map (viewport less panel, header)."""
+    """``#map=zoom/lat/lon`` showing ``bbox`` and a margin on a page's map: the viewport less the side panel and
+    the header on a desktop; on a phone the part above the bottom sheet (under half the screen)."""
     west, south, east, north = bbox
     pad_x, pad_y = max((east - west) * 0.15, 0.0005), max((north - south) * 0.15, 0.00025)
     west, south, east, north = west - pad_x, south - pad_y, east + pad_x, north + pad_y
-    width = (viewport or DESKTOP)["width"] - 370
-    height = (viewport or DESKTOP)["height"] - 50
+    size = viewport or DESKTOP
+    if size["width"] <= PHONE_MAX_WIDTH:
+        width, height = size["width"], size["height"] * 0.5 - 48
+    else:
+        width, height = size["width"] - 370, size["height"] - 50
 
     def mercator_y(lat: float) -> float:
         return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
@@ -168,8 +236,18 @@ class Session:
     def click_map(self, lon: float, lat: float) -> None:
         self.page.mouse.click(*self.point(lon, lat))
 
-    def screenshot(self, name: str) -> Path:
-        self.wait_map()
+    def tap_map(self, lon: float, lat: float) -> None:
+        """A finger's tap on the map (phone sessions)."""
+        self.page.touchscreen.tap(*self.point(lon, lat))
+
+    def layout_problems(self) -> list[str]:
+        """What breaks the phone layout rules now: sideways overflow, a map under half the screen, tap targets
+        under 44 px (visible buttons, links, inputs)."""
+        return self.page.evaluate(LAYOUT_RULES)
+
+    def screenshot(self, name: str, map_drawn: bool = True) -> Path:
+        if map_drawn:
+            self.wait_map()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path))
@@ -200,25 +278,33 @@ def session_factory(browser: Browser, server: str) -> Iterator[Any]:
 
     def open_session(
         viewport: dict[str, int] = DESKTOP,
+        phone: bool = False,
         token: str | None = None,
         geolocation: tuple[float, float] | None = None,
         storage: dict[str, str] | None = None,
         stand_ins: dict[str, bytes] | None = None,
     ) -> Session:
         options: dict[str, Any] = {"viewport": viewport, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+        if phone:
+            options |= {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
         if geolocation:
             options |= {"geolocation": {"longitude": geolocation[0], "latitude": geolocation[1]},
                         "permissions": ["geolocation"]}  # fmt: skip
         context = browser.new_context(**options)
         contexts.append(context)
+        context.add_init_script(CSP_WATCH)
         values = dict(storage or {})
-        if token:
-            values["geo-service:token"] = token
         if values:
             # the first load only: a reload must show what the page itself stored
             context.add_init_script(
                 f"if (!sessionStorage.getItem('seeded')) {{ sessionStorage.setItem('seeded', '1');"
                 f" for (const [k, v] of Object.entries({json.dumps(values)})) localStorage.setItem(k, v); }}"
+            )
+        if token:
+            # the pages keep the token in sessionStorage (this tab only), as a user's paste would leave it
+            context.add_init_script(
+                f"if (!sessionStorage.getItem('token-seeded')) {{ sessionStorage.setItem('token-seeded', '1');"
+                f" sessionStorage.setItem('geo-service:token', {json.dumps(token)}); }}"
             )
         page = context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS)

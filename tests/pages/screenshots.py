@@ -1,7 +1,7 @@
 """Copy the browser tests' screenshots into ``docs/screenshots/`` for the README, as 256-colour PNGs (each
-well under 300 KB):
+well under 300 KB; phone shots are 780×1688, two device pixels per CSS pixel of a 390×844 phone):
 
-    .venv/bin/python -m pytest tests/pages/test_browser.py && .venv/bin/python -m tests.pages.screenshots
+    .venv/bin/python -m pytest tests/pages && .venv/bin/python -m tests.pages.screenshots
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ README_SHOTS = {
     "dispatch-created": "dispatch.png",
     "circles-isochrone": "circles.png",
     "circles-gaps": "circles-gaps.png",
+    "phone-planner": "phone-planner.png",
+    "phone-stations": "phone-stations.png",
+    "phone-dispatch-candidates": "phone-dispatch.png",
+    "phone-circles": "phone-circles.png",
 }
 MAX_BYTES = 300_000
 

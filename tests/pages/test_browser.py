@@ -10,6 +10,7 @@ import io
 import math
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -145,6 +146,96 @@ def test_gcj02_module_matches_the_server_formula(session_factory) -> None:
         assert abs(wx - bx) < 1e-9 and abs(wy - by) < 1e-9
     assert shifted[0] != [points[0][0], points[0][1]]  # Beijing moves by hundreds of metres
     assert shifted[-1] == [points[-1][0], points[-1][1]]  # outside China nothing moves
+    s.check_clean()
+
+
+def test_bd09_and_navigation_links_match_the_server_formula(session_factory) -> None:
+    """AMap links carry GCJ-02 and Baidu links BD-09 positions, equal to geo_service.coords to 1e-9°."""
+    points = [(116.397, 39.909), (121.4737, 31.2304), (113.2644, 23.1291), (24.9445, 60.1702)]
+    s = session_factory()
+    s.page.goto(f"{s.base}/app")
+    s.page.wait_for_selector("a.card")
+    bd09, links = s.page.evaluate(
+        """async (points) => { const g = await import('/app/static/js/gcj02.js');
+             const n = await import('/app/static/js/navigate.js');
+             return [points.map(([x, y]) => g.wgs84ToBd09(x, y)),
+                     points.map((p) => [n.amapWalkUrl(p, '驿站', points[0], '我'), n.baiduWalkUrl(p, '驿站', points[0], '我')])]; }""",
+        points,
+    )
+    for (lon, lat), (bx, by), (amap, baidu) in zip(points, bd09, links, strict=True):
+        ex, ey = from_wgs84(lon, lat, "bd09")
+        assert abs(bx - ex) < 1e-9 and abs(by - ey) < 1e-9
+        gx, gy = from_wgs84(lon, lat, "gcj02")
+        amap_query, baidu_query = parse_qs(urlparse(amap).query), parse_qs(urlparse(baidu).query)
+        assert amap_query["to"] == [f"{gx:.6f},{gy:.6f},驿站"] and amap_query["mode"] == ["walk"]
+        assert baidu_query["destination"] == [f"latlng:{ey:.6f},{ex:.6f}|name:驿站"]
+        assert baidu_query["coord_type"] == ["bd09ll"] and baidu_query["mode"] == ["walking"]
+        assert baidu_query["origin"][0].startswith("latlng:") and amap_query["from"][0].endswith(",我")
+    s.check_clean()
+
+
+# OSM opening_hours → what a zh-CN (and an English) reader sees; the last ones it cannot read stay as written
+OPENING_HOURS = [
+    ("24/7", "全天开放", "open 24/7"),
+    ("Mo-Su 20:00-08:00", "每天 20:00–次日 08:00", "daily 20:00–08:00 (next day)"),
+    ("Mo-Fr 09:00-17:30; PH off", "周一至周五 09:00–17:30，法定节假日休息", "Mon–Fri 09:00–17:30; closed on public holidays"),
+    ("Mo-Su 10:00-14:00,17:00-23:00", "每天 10:00–14:00、17:00–23:00", "daily 10:00–14:00, 17:00–23:00"),
+    ("Mo-Sa 05:00-20:00", "周一至周六 05:00–20:00", "Mon–Sat 05:00–20:00"),
+    ("Sa,Su 10:00-16:00", "周末 10:00–16:00", "weekends 10:00–16:00"),
+    ("Mo,We,Fr 10:00-12:00", "周一、周三、周五 10:00–12:00", "Mon, Wed, Fri 10:00–12:00"),
+    ("Mo-Fr 08:00-12:00, 13:30-17:30; Sa 09:00+; Su,PH off",
+     "周一至周五 08:00–12:00、13:30–17:30，周六 09:00 起，周日、法定节假日休息",
+     "Mon–Fri 08:00–12:00, 13:30–17:30; Sat from 09:00; closed on Sun, public holidays"),
+    ("00:00-24:00", "全天开放", "open 24/7"),
+    ("Fr-Mo 20:00-26:00", "周五至周一 20:00–次日 02:00", "Fri–Mon 20:00–02:00 (next day)"),
+    ("off", "暂停开放", "closed"),
+    ("Jan-Mar Mo-Fr 10:00-12:00", None, None),
+    ('Mo-Fr 10:00-12:00 "by appointment"', None, None),
+    ("sunrise-sunset", None, None),
+]  # fmt: skip
+
+
+def test_opening_hours_read_as_sentences(session_factory) -> None:
+    s = session_factory()
+    s.page.goto(f"{s.base}/app")
+    s.page.wait_for_selector("a.card")
+    got = s.page.evaluate(
+        """async (values) => { const m = await import('/app/static/js/hours.js');
+             return values.map((v) => [m.describeOpeningHours(v, 'zh'), m.describeOpeningHours(v, 'en')]); }""",
+        [value for value, _, _ in OPENING_HOURS],
+    )
+    for (value, zh, en), (as_zh, as_en) in zip(OPENING_HOURS, got, strict=True):
+        if zh is None:
+            assert as_zh == {"text": value, "understood": False} and as_en["text"] == value
+        else:
+            assert as_zh == {"text": zh, "understood": True}, value
+            assert as_en == {"text": en, "understood": True}, value
+    s.check_clean()
+
+
+def test_distance_to_a_grid_matches_shapely(session_factory, http) -> None:
+    """The dispatch page measures how far an incident is from neighbouring grids: within 2 cm of a metric
+    shapely distance, and 0 inside."""
+    features = grids(http)[:6]
+    probes = []
+    for f in features:
+        geom = shape(f["geometry"])
+        (lon, lat), _ = inner_point(geom)
+        kx, ky = metres_per_degree(lat)
+        probes += [(lon, lat, f), (geom.bounds[0] - 40 / kx, lat, f), (lon, geom.bounds[3] + 25 / ky, f)]
+    s = session_factory()
+    s.page.goto(f"{s.base}/app")
+    s.page.wait_for_selector("a.card")
+    got = s.page.evaluate(
+        """async (probes) => { const m = await import('/app/static/js/geometry.js');
+             return probes.map(([lon, lat, g]) => m.distanceToGeometryM([lon, lat], g)); }""",
+        [[lon, lat, f["geometry"]] for lon, lat, f in probes],
+    )
+    for (lon, lat, f), distance_m in zip(probes, got, strict=True):
+        kx, ky = metres_per_degree(lat)
+        local = affinity.scale(affinity.translate(shape(f["geometry"]), -lon, -lat), kx, ky, origin=(0, 0))
+        assert abs(distance_m - local.distance(shapely.Point(0, 0))) < 0.02
+    assert got[0] == 0 and got[1] > 39
     s.check_clean()
 
 

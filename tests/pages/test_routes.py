@@ -78,3 +78,40 @@ def test_config_lists_the_incident_loop(client: TestClient) -> None:
     assert moves[("reported", "rejected")]["note_required"] is True
     assert moves[("closed", "filed")]["roles"] == ["admin"]
     assert "dispatcher" in moves[("reported", "filed")]["roles"]
+
+
+def test_page_sources_keep_to_the_content_security_policy() -> None:
+    """The pages run under ``script-src 'self'; style-src 'self'`` (no 'unsafe-inline', no 'unsafe-eval'): no
+    inline script, no inline event handler, no style attribute in markup, no eval or code in strings."""
+    unsafe = {
+        "inline script": r"<script(?![^>]*\bsrc=)[^>]*>",
+        "inline event handler": r"<[a-z][^>]*\son[a-z]+\s*=",
+        "style attribute": r"""\sstyle\s*=\s*["'\\]|setAttribute\(\s*["']style""",
+        "eval": r"\beval\s*\(|\bnew\s+Function\s*\(|set(?:Timeout|Interval)\(\s*[\"'`]",
+    }
+    for path in web.WEB_DIR.rglob("*"):
+        if path.suffix in (".js", ".html"):
+            text = path.read_text(encoding="utf-8")
+            for what, pattern in unsafe.items():
+                assert not re.search(pattern, text), f"{what} in {path}"
+
+
+def test_docs_page_uses_local_assets(client: TestClient) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    urls = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert "/vendor/swagger-ui-dist/swagger-ui-bundle.js" in urls
+    assert all(u.startswith(("/vendor/", "/app/static/")) for u in urls), urls
+    assert 'data-openapi-url="/openapi.json"' in response.text
+    for path in urls:
+        assert client.get(path).status_code == 200, path
+    assert client.get("/redoc", follow_redirects=False).headers["location"] == "/docs"
+
+
+def test_unknown_page_is_a_coded_404_in_the_callers_language(client: TestClient) -> None:
+    zh = client.get("/app/nonsense").json()
+    assert zh["code"] == "page.not_found" and "页面" in zh["message"] and "planner" in zh["message"]
+    en = client.get("/app/nonsense", headers={"Accept-Language": "en"}).json()
+    assert en["message"] == en["detail"] == "no page 'nonsense'; pages: planner, stations, dispatch, circles"
+    asset = client.get("/app/static/js/missing.js").json()
+    assert asset["code"] == "page.asset_not_found" and "missing.js" in asset["message"]

@@ -98,7 +98,7 @@ def test_service_circles_follow_station_edits(client, planner_headers, db):
         cur.execute("SELECT count(*) AS n FROM service_circles WHERE station_id = %s", (sid,))
         assert cur.fetchone()["n"] == 3
     moved = client.put(f"/api/stations/{sid}", json={"type": "Feature", "geometry": {"type": "Point",
-                       "coordinates": [24.9380, 60.1770]}}, headers=planner_headers)  # fmt: skip
+                       "coordinates": [24.9380, 60.1770]}}, headers={**planner_headers, "If-Match": r.headers["etag"]})  # fmt: skip
     assert moved.status_code == 200
     after = client.get(f"/api/stations/{sid}/service-circles").json()["features"]
     assert after[0]["properties"]["area_m2"] != area_before
@@ -113,7 +113,7 @@ def test_service_circles_follow_station_edits(client, planner_headers, db):
     assert tile.status_code == 200
     layer = mapbox_vector_tile.decode(tile.content)["service_circles"]
     assert {f["properties"]["station_id"] for f in layer["features"]} >= {sid}
-    client.delete(f"/api/stations/{sid}", headers=planner_headers)
+    client.delete(f"/api/stations/{sid}", headers={**planner_headers, "If-Match": moved.headers["etag"]})
     with db.cursor() as cur:
         cur.execute("SELECT count(*) AS n FROM service_circles WHERE station_id = %s", (sid,))
         assert cur.fetchone()["n"] == 0

@@ -34,6 +34,7 @@ PLANNED_YAML = """
 id: planned_sites
 title: Planned sites
 title_zh: 规划点位
+access: public
 relations: [planned_sites]
 revisions: [planned_sites]
 sql: |
@@ -73,12 +74,36 @@ def test_zoom_stepped_params():
         {"style": [{"id": "a", "type": "fill", "source": "elsewhere"}]},
         {"minzoom": 10, "maxzoom": 5},
         {"unknown_field": 1},
+        {"access": None},
+        {"access": "everyone"},
+        {"access": []},
+        {"access": ["dispatcher", "emperor"]},
     ],
 )
 def test_layer_validation_rejects(change):
-    base = {"id": "x", "title": "X", "relations": ["t"], "revisions": ["t"], "sql": "SELECT 1"}
+    base = {
+        "id": "x",
+        "title": "X",
+        "access": "public",
+        "relations": ["t"],
+        "revisions": ["t"],
+        "sql": "SELECT 1",
+    }
+    Layer.model_validate(base)
     with pytest.raises(ValueError):
-        Layer.model_validate({**base, **change})
+        Layer.model_validate({k: v for k, v in {**base, **change}.items() if v is not None})
+
+
+def test_every_layer_says_who_may_read_it():
+    """`access` is required: a layer file without it is skipped (and this suite fails on file errors), so a
+    new layer cannot publish personal data by forgetting it. Incidents are dispatcher data."""
+    base = {"id": "x", "title": "X", "relations": ["t"], "revisions": ["t"], "sql": "SELECT 1"}
+    with pytest.raises(ValueError, match="access"):
+        Layer.model_validate(base)
+    assert Layer.model_validate({**base, "access": "dispatcher"}).access == ("dispatcher",)
+    layers = {layer.id: layer for layer in load_layers(REPO_LAYERS)[0]}
+    assert layers["incidents"].access == ("dispatcher",) and not layers["incidents"].public
+    assert layers["grids"].public and layers["incident_stats"].public
 
 
 @pytest.fixture

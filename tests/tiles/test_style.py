@@ -45,7 +45,8 @@ def test_served_style_is_valid_offline_and_every_source_resolves(client, tmp_pat
     assert all(layer.get("layout", {}).get("text-field") is None for layer in style["layers"])
     assert all(u.startswith("http://testserver/") for u in urls(style["sources"]))
     assert style["metadata"]["geo-service:crs"] == "wgs84"
-    assert set(style["sources"]) >= {"basemap", "grids", "stations", "facilities", "incidents"}
+    assert set(style["sources"]) >= {"basemap", "grids", "stations", "facilities"}
+    assert "incidents" not in style["sources"]  # restricted: only in the style a dispatcher's token gets
     ids = [layer["id"] for layer in style["layers"]]
     assert (
         ids.index("water-fill")
@@ -99,7 +100,8 @@ def test_unknown_basemap_is_400(client):
 def test_committed_style_matches_the_catalogue():
     """`tiles/style.json` is generated: `geo-service map style --out tiles/style.json`."""
     layers, _ = load_layers(REPO / "layers")
-    expected = build_style(layers, "http://127.0.0.1:8000", "local", MapSettings())
+    public = [layer for layer in layers if layer.public]
+    expected = build_style(public, "http://127.0.0.1:8000", "local", MapSettings())
     committed = json.loads((REPO / "tiles/style.json").read_text(encoding="utf-8"))
     assert committed == expected
 

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
-from geo_service.api.etags import etag, parse_if_match
+from geo_service.api.etags import etag, require_if_match
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.facilities import service
 from geo_service.osm.rules import FacilityRules
 
+IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api/facilities", tags=["facilities"])
 planner = require_role("planner")
 
@@ -77,13 +78,13 @@ def update_facility(
     facility_id: int,
     response: Response,
     feature: Any = Body(...),
-    if_match: str | None = Header(None),
+    if_match: str | None = Header(None, description=IF_MATCH),
     crs: str | None = Query(None),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
     """Correct a facility (planner); an imported one keeps the correction across re-imports."""
-    out = service.update_facility(db, rules, facility_id, feature, principal, parse_if_match(if_match), crs)
+    out = service.update_facility(db, rules, facility_id, feature, principal, require_if_match(if_match), crs)
     response.headers["ETag"] = etag(out["properties"]["version"])
     return out
 
@@ -91,9 +92,9 @@ def update_facility(
 @router.delete("/{facility_id}", status_code=204)
 def delete_facility(
     facility_id: int,
-    if_match: str | None = Header(None),
+    if_match: str | None = Header(None, description=IF_MATCH),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
 ) -> Response:
-    service.delete_facility(db, facility_id, principal, parse_if_match(if_match))
+    service.delete_facility(db, facility_id, principal, require_if_match(if_match))
     return Response(status_code=204)

@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 
 from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
-from geo_service.api.etags import etag, parse_if_match
+from geo_service.api.etags import etag, require_if_match
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, InvalidInput, UnsupportedMediaType
 from geo_service.grids import propose as proposal
 from geo_service.grids import service
 
+IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api", tags=["grids"])
 planner = require_role("planner")
 
@@ -108,9 +109,10 @@ async def validate_grids(
     crs: str | None = Query(None),
     auto_number: bool = Query(False),
     db: Database = Depends(get_db),
+    _principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
-    """Dry run: the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean, otherwise
-    422 with the list of ``{problem, code, codes, location, message}``. Nothing is written."""
+    """Dry run (planner): the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean,
+    otherwise 422 with the list of ``{problem, code, codes, location, message}``. Nothing is written."""
     body = await request.body()
     features = await _features(request, crs) if body else []
     problems = await run_in_threadpool(
@@ -175,26 +177,26 @@ def put_grid(
     response: Response,
     code: str,
     feature: Annotated[dict[str, Any], Body(examples=[FEATURE_EXAMPLE])],
-    if_match: str | None = Header(None, description='the ETag you read, e.g. "3"; 412 when stale'),
+    if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
     """Save a new version. Omitted properties keep their values; a Feature without geometry keeps the
-    boundary. With ``If-Match`` (or ``properties.version``) naming an old version: 412 and no change."""
+    boundary. ``If-Match`` is required (428 without it); naming an old version: 412 and no change."""
     return _written(
-        response, service.update_area(db, code, feature, principal, if_match=parse_if_match(if_match))
+        response, service.update_area(db, code, feature, principal, if_match=require_if_match(if_match))
     )
 
 
 @router.delete("/grids/{code}", status_code=204)
 def delete_grid(
     code: str,
-    if_match: str | None = Header(None),
+    if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> Response:
     """Close the area's validity (its history stays; the code is never reused for other land)."""
-    service.delete_area(db, code, principal, if_match=parse_if_match(if_match))
+    service.delete_area(db, code, principal, if_match=require_if_match(if_match))
     return Response(status_code=204)
 
 
@@ -216,14 +218,14 @@ def merge_grids(
     code: str,
     body: MergeBody,
     response: Response,
-    if_match: str | None = Header(None, description='the ETag of this area you read, e.g. "3"'),
+    if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
     """Merge sibling areas into this one in one transaction: theirs close (change `merge`), this one gets the
     union (or the given boundary) as a new version. Nothing changes on any problem; stale versions are 412."""
     result = service.merge_areas(db, code, body.absorb, principal, feature=body.feature,
-                                 if_match=parse_if_match(if_match), versions=body.versions)  # fmt: skip
+                                 if_match=require_if_match(if_match), versions=body.versions)  # fmt: skip
     return _written(response, result)
 
 

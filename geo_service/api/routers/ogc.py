@@ -1,5 +1,9 @@
-"""OGC API – Features Part 1 under ``/ogc`` (public reads): JSON/GeoJSON, or HTML for ``f=html`` and
-browsers. GDAL's OAPIF driver, OWSLib and QGIS read it."""
+"""OGC API – Features Part 1 under ``/ogc``: JSON/GeoJSON, or HTML for ``f=html`` and browsers. GDAL's OAPIF
+driver, OWSLib and QGIS read it.
+
+Collections follow their layer's catalogue ``access``: a restricted one (``incidents``) is left out of
+``/ogc/collections`` for callers who may not read it and answers 401 (no token) or 403 (another role) on its
+own routes; what it answers is ``Cache-Control: private``."""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from geo_service.api.deps import get_db, get_map_settings, get_tile_server
+from geo_service.api.deps import get_db, get_map_settings, get_tile_server, optional_principal
 from geo_service.api.routers.tiles import base_url
+from geo_service.auth import Principal
 from geo_service.db.pool import Database
-from geo_service.errors import BadRequest
+from geo_service.errors import BadRequest, NotFound
 from geo_service.ogc import html
 from geo_service.ogc import service as ogc
 from geo_service.settings import MapSettings
@@ -22,6 +27,7 @@ from geo_service.tiles.service import TileServer
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
 FormatParam = Annotated[str | None, Query(description="json (default) or html")]
+Caller = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def wants_html(request: Request, f: str | None) -> bool:
@@ -31,7 +37,7 @@ def wants_html(request: Request, f: str | None) -> bool:
             return False
         if f.lower() == "html":
             return True
-        raise BadRequest(f"unknown format f={f!r}; use json or html")
+        raise BadRequest("ogc.unknown_format", format=f)
     accept = request.headers.get("accept", "")
     html_at, json_at = accept.find("text/html"), accept.find("json")
     return html_at >= 0 and (json_at < 0 or html_at < json_at)
@@ -43,11 +49,32 @@ def respond(
     doc: dict[str, Any],
     render: Callable[[], str],
     media_type: str = ogc.JSON,
+    *,
+    private: bool = False,
+    vary: bool = False,
 ) -> Response:
+    """JSON or HTML; ``private`` answers (restricted data, or a token was used) are never shared with other
+    origins or kept by shared caches, and ``vary`` marks documents that depend on the caller's token."""
+    headers = {"Cache-Control": "private, no-cache"} if private else {"Access-Control-Allow-Origin": "*"}
+    if vary:
+        headers["Vary"] = "Authorization"
     if wants_html(request, f):
-        return HTMLResponse(render())
+        return HTMLResponse(render(), headers=headers)
     body = json.dumps(doc, ensure_ascii=False, default=str).encode()
-    return Response(body, media_type=media_type, headers={"Access-Control-Allow-Origin": "*"})
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _private(prov: ogc.FeatureProvider, caller: Principal | None) -> bool:
+    return caller is not None or not prov.public
+
+
+@router.get("/assets/{name}", include_in_schema=False)
+def asset(name: str) -> FileResponse:
+    """The style and script of the HTML pages."""
+    media_type = html.ASSETS.get(name)
+    if media_type is None:
+        raise NotFound("ogc.unknown_asset", name=name)
+    return FileResponse(html.ASSETS_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("", summary="Landing page")
@@ -67,37 +94,49 @@ def conformance(request: Request, f: FormatParam = None) -> Response:
 @router.get("/collections", summary="Feature collections")
 def collections(
     request: Request,
+    caller: Caller,
     f: FormatParam = None,
     db: Database = Depends(get_db),
     tiles: TileServer = Depends(get_tile_server),
 ) -> Response:
+    """The collections the caller may read (restricted ones only with a token of their roles)."""
     base = base_url(request)
-    doc = ogc.collections_doc(db, base, tiles)
-    return respond(request, f, doc, lambda: html.collections(f"{base}/ogc", doc))
+    doc = ogc.collections_doc(db, base, tiles, caller)
+    return respond(request, f, doc, lambda: html.collections(f"{base}/ogc", doc),
+                   private=caller is not None, vary=True)  # fmt: skip
 
 
 @router.get("/collections/{collection_id}", summary="One collection")
 def collection(
     request: Request,
     collection_id: str,
+    caller: Caller,
     f: FormatParam = None,
     db: Database = Depends(get_db),
     tiles: TileServer = Depends(get_tile_server),
 ) -> Response:
     base = base_url(request)
-    doc = ogc.collection_doc(db, base, ogc.provider(db, tiles, collection_id))
-    return respond(request, f, doc, lambda: html.collection(f"{base}/ogc", doc))
+    prov = ogc.provider(db, tiles, collection_id, caller)
+    doc = ogc.collection_doc(db, base, prov)
+    return respond(
+        request, f, doc, lambda: html.collection(f"{base}/ogc", doc), private=_private(prov, caller)
+    )
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Properties usable as filters")
 def queryables(
     request: Request,
     collection_id: str,
+    caller: Caller,
     db: Database = Depends(get_db),
     tiles: TileServer = Depends(get_tile_server),
 ) -> Response:
-    doc = ogc.queryables_doc(base_url(request), ogc.provider(db, tiles, collection_id))
-    return Response(json.dumps(doc, ensure_ascii=False), media_type="application/schema+json")
+    prov = ogc.provider(db, tiles, collection_id, caller)
+    doc = ogc.queryables_doc(base_url(request), prov)
+    headers = {"Cache-Control": "private, no-cache"} if _private(prov, caller) else None
+    return Response(
+        json.dumps(doc, ensure_ascii=False), media_type="application/schema+json", headers=headers
+    )
 
 
 @router.get(
@@ -107,6 +146,7 @@ def queryables(
 def items(
     request: Request,
     collection_id: str,
+    caller: Caller,
     f: FormatParam = None,
     bbox: Annotated[str | None, Query(description="min lon,min lat,max lon,max lat (CRS84)")] = None,
     datetime: Annotated[str | None, Query(description="an instant or an interval A/B (.. for open)")] = None,
@@ -120,11 +160,12 @@ def items(
     settings: MapSettings = Depends(get_map_settings),
 ) -> Response:
     base = base_url(request)
-    prov = ogc.provider(db, tiles, collection_id)
+    prov = ogc.provider(db, tiles, collection_id, caller)
     params = dict(request.query_params)
     parsed = ogc.items_request(prov, params, settings.ogc_limit_default, settings.ogc_limit_max)
     doc = ogc.items_doc(db, base, prov, parsed, params)
-    return respond(request, f, doc, lambda: html.items(f"{base}/ogc", collection_id, doc), ogc.GEOJSON)
+    return respond(request, f, doc, lambda: html.items(f"{base}/ogc", collection_id, doc), ogc.GEOJSON,
+                   private=_private(prov, caller))  # fmt: skip
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (grids: CODE or CODE@vN)")
@@ -132,11 +173,14 @@ def item(
     request: Request,
     collection_id: str,
     feature_id: str,
+    caller: Caller,
     f: FormatParam = None,
     crs: Annotated[str | None, Query(description="gcj02: geometry shifted for AMap")] = None,
     db: Database = Depends(get_db),
     tiles: TileServer = Depends(get_tile_server),
 ) -> Response:
     base = base_url(request)
-    doc = ogc.item_doc(db, base, ogc.provider(db, tiles, collection_id), feature_id, crs)
-    return respond(request, f, doc, lambda: html.item(f"{base}/ogc", collection_id, doc), ogc.GEOJSON)
+    prov = ogc.provider(db, tiles, collection_id, caller)
+    doc = ogc.item_doc(db, base, prov, feature_id, crs)
+    return respond(request, f, doc, lambda: html.item(f"{base}/ogc", collection_id, doc), ogc.GEOJSON,
+                   private=_private(prov, caller))  # fmt: skip

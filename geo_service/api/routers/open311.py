@@ -10,30 +10,36 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from geo_service.api.deps import incident_context
+from geo_service.api.deps import incident_context, optional_principal
+from geo_service.api.errors import status_for
+from geo_service.api.routers.tiles import base_url
+from geo_service.auth import Principal
 from geo_service.db.pool import DatabaseUnavailable
-from geo_service.errors import BadRequest, Forbidden, NotFound, ServiceError, UnsupportedMediaType
+from geo_service.errors import BadRequest, NotFound, ServiceError, TooManyRequests, UnsupportedMediaType
 from geo_service.incidents.context import IncidentContext
 from geo_service.open311 import service
 from geo_service.open311.render import FORMATS, render, render_errors
 
 Ctx = Annotated[IncidentContext, Depends(incident_context)]
+Caller = Annotated[Principal | None, Depends(optional_principal)]
+ApiKey = Annotated[
+    str | None, Query(description="a dispatcher token: requests come with their text and exact point")
+]
 
 
 def _status(exc: Exception) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Forbidden):
+    """The spec's statuses: 404 missing, 403 for keys and tokens, 400 for anything else the caller got wrong;
+    429/503 (with Retry-After) keep theirs."""
+    status = exc.status_code if isinstance(exc, HTTPException) else status_for(exc) or 400
+    if status == 401:
         return 403
-    if isinstance(exc, HTTPException):
-        return {401: 403, 404: 404, 403: 403, 405: 405}.get(exc.status_code, 400)
-    return 400
+    return status if status in (403, 404, 405, 429, 503) else 400
 
 
 class Open311Route(APIRoute):
@@ -49,7 +55,10 @@ class Open311Route(APIRoute):
                     raise NotFound(f"format .{fmt} is not served; use .json or .xml")
                 return await handler(request)
             except (ServiceError, HTTPException) as exc:
-                return render_errors(fmt, _status(exc), [str(exc.detail)])
+                response = render_errors(fmt, _status(exc), [str(exc.detail)])
+                if isinstance(exc, TooManyRequests):
+                    response.headers["Retry-After"] = str(int(exc.retry_after_s + 0.999))
+                return response
             except RequestValidationError as exc:
                 problems = [
                     f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
@@ -66,7 +75,7 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Ro
 
 @router.get("/discovery.{fmt}")
 def get_discovery(fmt: str, request: Request, ctx: Ctx) -> Response:
-    base = str(request.url_for("get_services", fmt="json")).rsplit("/", 1)[0]
+    base = f"{base_url(request)}{router.prefix}"
     return render(fmt, "discovery", service.discovery(ctx, base))
 
 
@@ -88,17 +97,22 @@ def get_service_definition(
 def get_requests(
     fmt: str,
     ctx: Ctx,
+    caller: Caller,
     jurisdiction_id: str | None = None,
     service_request_id: str | None = None,
     service_code: str | None = None,
     start_date: str | None = None,
     end_date: str | None = None,
     status: str | None = None,
+    api_key: ApiKey = None,
 ) -> Response:
+    """Anyone gets the public form (no text, address, notes or photo; the point moved to its H3 cell's centre);
+    a dispatcher token (``api_key`` or bearer) gets requests in full."""
     service.check_jurisdiction(ctx, jurisdiction_id)
+    full = service.may_read_in_full(caller or service.api_key_principal(ctx, api_key))
     query = service.RequestQuery(service_request_id=service_request_id, service_code=service_code,
                                  start_date=start_date, end_date=end_date, status=status)  # fmt: skip
-    return render(fmt, "service_requests", service.find_requests(ctx, query))
+    return render(fmt, "service_requests", service.find_requests(ctx, query, full), private=full)
 
 
 @router.post("/requests.{fmt}", status_code=201)
@@ -118,6 +132,15 @@ async def post_request(fmt: str, request: Request, ctx: Ctx) -> Response:
 
 
 @router.get("/requests/{request_id}.{fmt}")
-def get_request(request_id: str, fmt: str, ctx: Ctx, jurisdiction_id: str | None = None) -> Response:
+def get_request(
+    request_id: str,
+    fmt: str,
+    ctx: Ctx,
+    caller: Caller,
+    jurisdiction_id: str | None = None,
+    api_key: ApiKey = None,
+) -> Response:
+    """One request: the public form for anyone, in full for a dispatcher token (``api_key`` or bearer)."""
     service.check_jurisdiction(ctx, jurisdiction_id)
-    return render(fmt, "service_requests", service.get_request(ctx, request_id))
+    full = service.may_read_in_full(caller or service.api_key_principal(ctx, api_key))
+    return render(fmt, "service_requests", service.get_request(ctx, request_id, full), private=full)

@@ -1,18 +1,20 @@
 """The web pages: ``/app`` (index), ``/app/planner``, ``/app/stations``, ``/app/dispatch``, ``/app/circles``,
-their JS/CSS under ``/app/static/``, and ``/app/config.json`` (what the pages need to know about the service)."""
+their JS/CSS under ``/app/static/``, ``/app/config.json`` (what the pages need to know about the service), and
+the API documentation ``/docs`` (Swagger UI from ``/vendor``, so it works offline)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from geo_service import web
 from geo_service.grids.model import LEVELS
 from geo_service.incidents.states import STATES, TRANSITIONS
 
 router = APIRouter(prefix="/app", tags=["pages"])
+docs_router = APIRouter(include_in_schema=False)
 REVALIDATE = {"Cache-Control": "no-cache"}  # a redeploy shows at once; ETag/Last-Modified keep it cheap
 
 
@@ -43,3 +45,15 @@ def page(page: str) -> HTMLResponse:
     if page == "index":
         return index()
     return HTMLResponse(web.render_page(page), headers=REVALIDATE)
+
+
+@docs_router.get("/docs", response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    """Swagger UI over this service's OpenAPI document, every asset local (FastAPI's own page uses a CDN)."""
+    return HTMLResponse(web.render_docs(request.app.openapi_url or "/openapi.json"), headers=REVALIDATE)
+
+
+@docs_router.get("/redoc")
+def redoc() -> RedirectResponse:
+    """ReDoc needs a CDN and web fonts: its old address leads to the local Swagger UI instead."""
+    return RedirectResponse("/docs", status_code=307)

@@ -1,4 +1,9 @@
-"""Vector tiles, TileJSON, the layer catalogue and the MapLibre style under ``/tiles`` (public reads)."""
+"""Vector tiles, TileJSON, the layer catalogue and the MapLibre style under ``/tiles``.
+
+Reads are public except for layers whose catalogue ``access`` names roles (``incidents``): those need a bearer
+token with one of the roles (401/403 otherwise), are left out of the lists of anyone else, and are answered
+``Cache-Control: private`` so that no shared cache keeps them. Lists that depend on the caller say
+``Vary: Authorization``."""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from geo_service.api.deps import get_db, get_map_settings, get_tile_server
+from geo_service.api.deps import get_db, get_map_settings, get_tile_server, optional_principal
+from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.settings import MapSettings
+from geo_service.tiles.catalogue import Layer
 from geo_service.tiles.service import TileServer, etag_of, parse_crs, parse_tile_address
 from geo_service.tiles.style import BASEMAPS, build_style, parse_basemap
 
@@ -19,6 +26,8 @@ router = APIRouter(prefix="/tiles", tags=["tiles"])
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 PUBLIC = {"Access-Control-Allow-Origin": "*"}
 REVALIDATE = "no-cache"  # keep it, but ask every time (ETag makes the answer a cheap 304)
+VARY = {"Vary": "Authorization"}  # the answer depends on the caller's token
+Caller = Annotated[Principal | None, Depends(optional_principal)]
 CrsParam = Annotated[
     str | None, Query(description="wgs84 (default) or gcj02: shift into AMap/Tencent coordinates")
 ]
@@ -38,10 +47,27 @@ def matches(request: Request, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def json_response(request: Request, doc: dict[str, Any], media_type: str = "application/json") -> Response:
+def is_private(layers: list[Layer], caller: Principal | None) -> bool:
+    """Whether an answer about ``layers`` for ``caller`` must stay private: anything a token was needed or used
+    for is ``Cache-Control: private`` (a browser may keep it, no shared cache may) and not offered to other
+    origins; only anonymous answers about public layers are shared."""
+    return caller is not None or not all(layer.public for layer in layers)
+
+
+def json_response(
+    request: Request,
+    doc: dict[str, Any],
+    media_type: str = "application/json",
+    *,
+    private: bool = False,
+    vary: bool = False,
+) -> Response:
+    """JSON with a strong ETag (304 on a match); ``vary`` when the document depends on the caller's token."""
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     etag = etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": REVALIDATE, **PUBLIC}
+    headers = {"ETag": etag, "Cache-Control": f"private, {REVALIDATE}" if private else REVALIDATE}
+    headers.update({} if private else PUBLIC)
+    headers.update(VARY if vary else {})
     if matches(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
@@ -50,12 +76,16 @@ def json_response(request: Request, doc: dict[str, Any], media_type: str = "appl
 @router.get("/catalogue.json", summary="The catalogued layers, whether each is served, and their URLs")
 def catalogue(
     request: Request,
+    caller: Caller,
     db: Database = Depends(get_db),
     server: TileServer = Depends(get_tile_server),
 ) -> Response:
+    """Restricted layers are listed only for callers who may read them."""
     base = base_url(request)
     entries = []
     for layer in server.catalogue.layers.values():
+        if not layer.readable_by(caller):
+            continue
         available = (
             server.catalogue.is_available(layer.id) or server.catalogue.refresh(db, layer.id).available
         )
@@ -67,6 +97,7 @@ def catalogue(
                 "title_zh": layer.title_zh,
                 "description": layer.description.strip(),
                 "group": layer.group,
+                "access": "public" if layer.public else ["admin", *layer.access],
                 "order": layer.order,
                 "available": available,
                 "reason": None if available else (status.reason if status else "not checked"),
@@ -84,7 +115,7 @@ def catalogue(
         "style": f"{base}/tiles/style.json",
         "basemaps": list(BASEMAPS),
     }
-    return json_response(request, doc)
+    return json_response(request, doc, private=caller is not None, vary=True)
 
 
 @router.get(
@@ -92,6 +123,7 @@ def catalogue(
 )
 def style(
     request: Request,
+    caller: Caller,
     basemap: Annotated[
         str | None, Query(description="local (default: offline), osm, tianditu or amap")
     ] = None,
@@ -99,22 +131,25 @@ def style(
     server: TileServer = Depends(get_tile_server),
     settings: MapSettings = Depends(get_map_settings),
 ) -> Response:
+    """Overlays the caller may read: restricted ones (incidents) only with a token of their roles."""
     kind = parse_basemap(basemap or settings.basemap)
-    layers = server.served_layers(db)
+    layers = server.served_layers(db, caller=caller)
     doc = build_style(layers, base_url(request), kind, settings, bounds=server.bounds(db, layers))
-    return json_response(request, doc)
+    return json_response(request, doc, private=caller is not None, vary=True)
 
 
 @router.get("/{layers}.json", summary="TileJSON 3.0.0 of one layer or of several joined by commas")
 def tilejson(
     request: Request,
     layers: str,
+    caller: Caller,
     crs: CrsParam = None,
     db: Database = Depends(get_db),
     server: TileServer = Depends(get_tile_server),
 ) -> Response:
-    chosen = server.layers(db, layers)
-    return json_response(request, server.tilejson(db, chosen, base_url(request), parse_crs(crs)))
+    chosen = server.layers(db, layers, caller=caller)
+    doc = server.tilejson(db, chosen, base_url(request), parse_crs(crs))
+    return json_response(request, doc, private=is_private(chosen, caller))
 
 
 @router.get(
@@ -129,6 +164,7 @@ def tile(
     z: str,
     x: str,
     y: str,
+    caller: Caller,
     crs: CrsParam = None,
     v: Annotated[
         str | None, Query(description="data revision from TileJSON; current ones are cached long")
@@ -138,15 +174,16 @@ def tile(
     settings: MapSettings = Depends(get_map_settings),
 ) -> Response:
     address = parse_tile_address(z, x, y)
-    chosen = server.layers(db, layers)
+    chosen = server.layers(db, layers, caller=caller)
     result = server.tile(db, chosen, address, parse_crs(crs))
     current = v is not None and v == str(result.revision)
-    headers = {
-        "ETag": result.etag,
-        "Cache-Control": f"public, max-age={settings.versioned_max_age_s}" if current else REVALIDATE,
-        "X-Data-Revision": str(result.revision),
-        **PUBLIC,
-    }
+    private = is_private(chosen, caller)
+    if current:
+        cache = f"{'private' if private else 'public'}, max-age={settings.versioned_max_age_s}"
+    else:
+        cache = f"private, {REVALIDATE}" if private else REVALIDATE
+    headers = {"ETag": result.etag, "Cache-Control": cache, "X-Data-Revision": str(result.revision)}
+    headers.update({} if private else PUBLIC)
     if matches(request, result.etag):
         return Response(status_code=304, headers=headers)
     if not result.body:

@@ -2,7 +2,7 @@
 // the coverage choropleth by profile and category, and the gaps (homes and H3 cells that miss a category).
 // Endpoints not on this server yet answer 404: the page says so and keeps working.
 
-import { addStrings, api, applyI18n, esc, failure, lang, localText, minutes, notify, onLanguage, renderHeader, t } from "./common.js";
+import { addStrings, api, applyI18n, esc, failure, initSheet, lang, localText, minutes, notify, onLanguage, renderHeader, t } from "./common.js";
 import { createMap } from "./map.js";
 
 addStrings({
@@ -15,9 +15,9 @@ addStrings({
     "ci.speed.fast": "5.0 公里/小时（快走）",
     "ci.computing": "正在计算等时圈…",
     "ci.iso.none": "该点离步行路网太远，无法计算等时圈。",
-    "ci.iso.unavailable": "等时圈服务还没有在这台服务器上开通（/api/isochrones 返回 404）。",
+    "ci.iso.unavailable": "等时圈服务还没有在这台服务器上开通。",
     "ci.circle.unavailable": "生活圈评估还没有在这台服务器上开通。",
-    "ci.coverage.unavailable": "覆盖率服务还没有在这台服务器上开通（{path} 返回 404）。",
+    "ci.coverage.unavailable": "覆盖率服务还没有在这台服务器上开通。",
     "ci.minutes": "{m} 分钟",
     "ci.area": "{a} 平方公里",
     "ci.coverage": "生活圈覆盖率",
@@ -37,6 +37,8 @@ addStrings({
     "ci.nearest": "最近：{name}，步行 {min} 分钟",
     "ci.share": "可达住户比例",
     "ci.households": "户",
+    "ci.guide": "{level}导视图：{name}",
+    "ci.guide.hint": "便民生活服务圈导视图（A4，可打印）",
     "cat.grocery": "便利店/超市", "cat.market": "菜市场", "cat.pharmacy": "药店", "cat.clinic": "社区卫生服务",
     "cat.hospital": "医院", "cat.school": "学校", "cat.kindergarten": "幼儿园", "cat.childcare": "托育",
     "cat.elderly_care": "养老服务", "cat.canteen": "社区食堂", "cat.restaurant": "餐饮", "cat.community_center": "社区服务中心",
@@ -52,9 +54,9 @@ addStrings({
     "ci.speed.fast": "5.0 km/h (brisk)",
     "ci.computing": "computing isochrones…",
     "ci.iso.none": "This point is too far from the walking network for isochrones.",
-    "ci.iso.unavailable": "Isochrones are not available on this server yet (/api/isochrones answered 404).",
+    "ci.iso.unavailable": "Isochrones are not available on this server yet.",
     "ci.circle.unavailable": "The life-circle check is not available on this server yet.",
-    "ci.coverage.unavailable": "Coverage is not available on this server yet ({path} answered 404).",
+    "ci.coverage.unavailable": "Coverage is not available on this server yet.",
     "ci.minutes": "{m} min",
     "ci.area": "{a} km²",
     "ci.coverage": "Life-circle coverage",
@@ -74,6 +76,8 @@ addStrings({
     "ci.nearest": "nearest: {name}, {min} min walk",
     "ci.share": "share of households reached",
     "ci.households": "households",
+    "ci.guide": "Guide map of the {level}: {name}",
+    "ci.guide.hint": "the printable life-circle guide map (A4)",
     "cat.grocery": "grocery", "cat.market": "market", "cat.pharmacy": "pharmacy", "cat.clinic": "clinic",
     "cat.hospital": "hospital", "cat.school": "school", "cat.kindergarten": "kindergarten", "cat.childcare": "childcare",
     "cat.elderly_care": "elderly care", "cat.canteen": "canteen", "cat.restaurant": "restaurant", "cat.community_center": "community centre",
@@ -88,15 +92,16 @@ const RAMP = [[0.2, "#d73027"], [0.4, "#fc8d59"], [0.6, "#fee08b"], [0.8, "#91cf
 const DEFAULT_PROFILE = "gb50180";
 
 renderHeader("circles");
+initSheet(document.querySelector("aside.panel"));
 const $ = (id) => document.getElementById(id);
 const ui = {
-  speed: $("speed"), isoResult: $("iso-result"), circleResult: $("circle-result"), profile: $("profile"),
+  speed: $("speed"), isoResult: $("iso-result"), circleResult: $("circle-result"), guide: $("guide"), profile: $("profile"),
   level: $("cov-level"), category: $("category"), coverage: $("show-coverage"), gaps: $("show-gaps"),
   clear: $("clear"), coverageResult: $("coverage-result"),
 };
 const ctx = await createMap("map", { overlays: ["grids", "facilities"] });
 const { map } = ctx;
-const state = { profiles: [], origin: null, isochrones: null, circle: null, coverage: null };
+const state = { profiles: [], origin: null, isochrones: null, circle: null, coverage: null, guideArea: null };
 const isoLayer = L.layerGroup().addTo(map);
 const coverageLayer = L.layerGroup().addTo(map);
 const gapsLayer = L.layerGroup().addTo(map);
@@ -116,7 +121,31 @@ async function showPoint(lonlat) {
   state.origin = lonlat;
   originLayer.clearLayers();
   L.circleMarker(ctx.toLatLng(lonlat), { radius: 8, color: "#fff", weight: 3, fillColor: "#1d3d6e", fillOpacity: 1 }).addTo(originLayer);
-  await Promise.all([showIsochrones(lonlat), showLifeCircle(lonlat)]);
+  await Promise.all([showIsochrones(lonlat), showLifeCircle(lonlat), findGuideArea(lonlat)]);
+}
+
+// ------------------------------------------------------------------ the printable guide map of the point's community
+
+async function findGuideArea([lon, lat]) {
+  const result = await api(`/api/locate?lon=${lon.toFixed(7)}&lat=${lat.toFixed(7)}`);
+  const areas = result.ok ? [...(result.data.ancestors || []), ...(result.data.grid ? [{ level: "grid", ...result.data.grid }] : [])] : [];
+  // the guide map is drawn for a community (the 15-minute circle's unit); a street or grid when there is none
+  state.guideArea = ["community", "street", "grid", "district"].map((level) => areas.find((a) => a.level === level)).find(Boolean) || null;
+  renderGuide();
+}
+
+function renderGuide() {
+  const area = state.guideArea;
+  ui.guide.innerHTML = "";
+  if (!area) return;
+  const name = area.name || area.code;
+  const query = new URLSearchParams({ lang: lang === "en" ? "en" : "zh", speed_kmh: ui.speed.value });
+  const href = (format) => `/api/areas/${encodeURIComponent(area.code)}/guide-map.${format}?${query}`;
+  ui.guide.innerHTML = `<p><b>${esc(t("ci.guide", { level: t(`level.${area.level}`), name }))}</b> <span class="meta">${esc(t("ci.guide.hint"))}</span></p>
+    <div class="downloads">
+      <a class="btn" data-guide="png" href="${esc(href("png"))}" download="${esc(`guide-map-${area.code}.png`)}"><i class="fa-solid fa-image"></i> PNG</a>
+      <a class="btn" data-guide="pdf" href="${esc(href("pdf"))}" download="${esc(`guide-map-${area.code}.pdf`)}"><i class="fa-solid fa-file-pdf"></i> PDF</a>
+    </div>`;
 }
 
 async function showIsochrones([lon, lat]) {
@@ -138,8 +167,10 @@ async function showIsochrones([lon, lat]) {
     const m = f.properties.minutes;
     ctx.geoJSON(f, { style: { color: ISO_COLOURS[m] || "#555", weight: 2, fillColor: ISO_COLOURS[m] || "#888", fillOpacity: 0.4 }, interactive: false }).addTo(isoLayer);
   }
+  // legend swatches are classes (no style attributes: the pages run under a strict Content-Security-Policy)
+  const swatch = (m) => (ISO_COLOURS[m] ? `iso-${m}` : "iso-other");
   ui.isoResult.innerHTML = `<div class="legend" data-isochrones="${result.data.features.length}">${result.data.features
-    .map((f) => `<div><i style="background:${ISO_COLOURS[f.properties.minutes] || "#888"}"></i>${t("ci.minutes", { m: f.properties.minutes })} · ${t("ci.area", { a: km2(f.properties.area_m2) })}</div>`)
+    .map((f) => `<div><i class="swatch ${swatch(f.properties.minutes)}"></i>${t("ci.minutes", { m: f.properties.minutes })} · ${t("ci.area", { a: km2(f.properties.area_m2) })}</div>`)
     .join("")}</div>`;
   originLayer.eachLayer((marker) => marker.bringToFront());
   if (features.length) map.fitBounds(L.featureGroup(isoLayer.getLayers()).getBounds().pad(0.1));
@@ -204,6 +235,8 @@ ui.clear.addEventListener("click", () => {
   ui.coverageResult.innerHTML = "";
   ui.isoResult.innerHTML = "";
   ui.circleResult.innerHTML = "";
+  ui.guide.innerHTML = "";
+  state.guideArea = null;
   notify("");
   notify("", "info", "iso-status");
 });
@@ -235,7 +268,7 @@ function drawCoverage() {
   }).addTo(coverageLayer);
   const label = category === "score" ? t("ci.score") : categoryName(category);
   notify(t("ci.coverage.shown", { n: result.data.features.length, cat: label }), "ok");
-  ui.coverageResult.innerHTML = `<div class="legend"><b>${t("ci.share")}</b>${RAMP.map(([limit, colour], i) => `<div><i style="background:${colour}"></i>${i * 20}–${Math.min(100, Math.round(limit * 100))}%</div>`).join("")}</div>`;
+  ui.coverageResult.innerHTML = `<div class="legend"><b>${t("ci.share")}</b>${RAMP.map(([limit], i) => `<div><i class="swatch ramp-${i}"></i>${i * 20}–${Math.min(100, Math.round(limit * 100))}%</div>`).join("")}</div>`;
 }
 
 async function showGaps() {
@@ -262,7 +295,9 @@ async function showGaps() {
 onLanguage(() => {
   fillProfiles();
   renderLifeCircle();
+  renderGuide();
 });
+ui.speed.addEventListener("change", renderGuide);
 const profiles = await api("/api/life-circle/profiles");
 if (profiles.ok) state.profiles = Array.isArray(profiles.data) ? profiles.data : profiles.data.profiles || [];
 fillProfiles();

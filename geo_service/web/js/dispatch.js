@@ -2,8 +2,11 @@
 // see which grid and worker it falls to, file the incident, and move incidents through the closed loop.
 
 import {
-  addStrings, api, applyI18n, currentRole, detailText, distance, esc, failure, getToken, lang, notify, onLanguage, renderHeader, t,
+  addStrings, api, applyI18n, currentRole, distance, esc, failure, formatTime, getToken, initSheet, lang, messageText, notify, onLanguage,
+  renderHeader, reveal, t,
 } from "./common.js";
+import { distanceToGeometryM, metresPerDegree } from "./geometry.js";
+import { isPrecise, kindLabel, precisionLabel, sourceLabel } from "./labels.js";
 import { createMap } from "./map.js";
 
 addStrings({
@@ -29,14 +32,35 @@ addStrings({
     "dp.workers": "网格员",
     "dp.noworkers": "该网格没有登记网格员",
     "dp.needlocation": "请先查找地址或在地图上点击事发位置。",
-    "dp.needtoken": "建单和查看队列需要调度员（dispatcher）令牌：请在右上角填写。",
+    "dp.needtoken": "建单和查看队列需要调度员令牌：请在页面顶部填写。",
     "dp.creating": "正在建单…",
     "dp.created": "已创建事件 #{id}，分派到 {owner}。",
     "dp.existing": "工单号已存在：这是之前建的事件 #{id}。",
     "dp.nearboundary": "靠近网格边界（{d}）：请确认归属，或改派到相邻网格。",
     "dp.confirm": "确认归属",
     "dp.confirmed": "已确认归属。",
-    "dp.pick": "地址不够明确，请选择一个：",
+    "dp.reassign": "改派到 {name}（相距 {d}）",
+    "dp.reassigned": "事件 #{id} 已改派到 {grid}。",
+    "dp.pick": "地址不够明确，请从候选中选一个，或直接点击地图：",
+    "dp.picked": "已选定“{name}”。核对位置后点“创建并分派”。",
+    "dp.precision": "精度",
+    "dp.coarse": "这个候选只定位到{precision}，位置不够准确：请核对或在地图上点选准确位置。",
+    "dp.ingrid": "网格 {code}",
+    "act.created": "建单",
+    "act.transition": "{from} → {to}",
+    "act.assignment_confirmed": "确认归属网格 {grid}",
+    "act.reassigned": "改派：{from} → {to}",
+    "act.overdue": "已超时（已在最高层级）",
+    "act.escalated": "超时上报：{from} → {to}",
+    "act.escalated.manual": "上报上级：{from} → {to}",
+    "act.merged": "并案",
+    "act.feedback": "回访",
+    "act.media": "添加照片",
+    "act.other": "处理记录",
+    "act.assigned": "分派到 {owner}",
+    "act.source": "来源：{source}",
+    "act.nearboundary": "靠近网格边界，待确认归属",
+    "act.nobody": "系统",
     "dp.incident": "事件 #{id}",
     "dp.status": "状态",
     "dp.owner": "责任主体",
@@ -89,14 +113,35 @@ addStrings({
     "dp.workers": "Grid workers",
     "dp.noworkers": "no grid worker on record for this grid",
     "dp.needlocation": "Find the address or click the map first.",
-    "dp.needtoken": "Filing and the queue need a dispatcher token: enter it at the top right.",
+    "dp.needtoken": "Filing and the queue need a dispatcher token: enter it at the top of the page.",
     "dp.creating": "creating…",
     "dp.created": "Created incident #{id}, assigned to {owner}.",
     "dp.existing": "This ticket exists: incident #{id}, filed before.",
     "dp.nearboundary": "Close to a grid boundary ({d}): confirm the assignment or move it to the neighbour.",
     "dp.confirm": "Confirm assignment",
     "dp.confirmed": "Assignment confirmed.",
-    "dp.pick": "The address is ambiguous; pick one:",
+    "dp.reassign": "Move to {name} ({d} away)",
+    "dp.reassigned": "Incident #{id} moved to {grid}.",
+    "dp.pick": "The address is not clear enough: pick a candidate, or click the map:",
+    "dp.picked": "Picked “{name}”. Check the location, then “Create and assign”.",
+    "dp.precision": "precision",
+    "dp.coarse": "This candidate only locates a {precision}: check it or click the exact spot on the map.",
+    "dp.ingrid": "grid {code}",
+    "act.created": "Filed",
+    "act.transition": "{from} → {to}",
+    "act.assignment_confirmed": "Grid {grid} confirmed",
+    "act.reassigned": "Moved: {from} → {to}",
+    "act.overdue": "Overdue (already at the top level)",
+    "act.escalated": "Overdue, escalated: {from} → {to}",
+    "act.escalated.manual": "Escalated: {from} → {to}",
+    "act.merged": "Merged",
+    "act.feedback": "Callback",
+    "act.media": "Photo added",
+    "act.other": "Record",
+    "act.assigned": "assigned to {owner}",
+    "act.source": "source: {source}",
+    "act.nearboundary": "near a grid boundary, to be confirmed",
+    "act.nobody": "system",
     "dp.incident": "Incident #{id}",
     "dp.status": "Status",
     "dp.owner": "Owner",
@@ -136,6 +181,7 @@ const STATUS_COLOURS = {
 const DEFAULT_FILTER = ["reported", "filed", "dispatched", "in_progress", "escalated"];
 
 renderHeader("dispatch", { token: true });
+initSheet(document.querySelector("aside.panel"));
 const $ = (id) => document.getElementById(id);
 const ui = {
   searchForm: $("search-form"), q: $("q"), candidates: $("candidates"), where: $("where"), form: $("incident-form"),
@@ -144,14 +190,16 @@ const ui = {
 };
 const ctx = await createMap("map", { overlays: ["grids"] });
 const { map } = ctx;
-const state = { config: null, categories: [], location: null, located: null, filter: new Set(DEFAULT_FILTER), queue: [], current: null };
+const state = { config: null, categories: [], location: null, located: null, filter: new Set(DEFAULT_FILTER), queue: [], current: null, neighbours: [] };
 const pointLayer = L.layerGroup().addTo(map);
 const gridLayer = L.layerGroup().addTo(map);
 const queueLayer = L.layerGroup().addTo(map);
+const candidateLayer = L.layerGroup().addTo(map);
 window.gs = { ctx, map, state };
 
 const stateName = (s) => t(`state.${s}`);
 const areaName = (a) => (a ? `${a.name || a.code} (${a.code})` : "");
+const levelName = (level) => (t(`level.${level}`) === `level.${level}` ? level : t(`level.${level}`));
 
 // ------------------------------------------------------------------ where: geocoder and map clicks
 
@@ -160,35 +208,62 @@ ui.searchForm.addEventListener("submit", async (ev) => {
   const q = ui.q.value.trim();
   if (!q) return;
   const result = await api(`/api/geocode?q=${encodeURIComponent(q)}&limit=6`);
-  if (!result.ok) return notify(failure(result, "/api/geocode"), "error");
+  if (!result.ok) return notify(failure(result), "error");
+  if (!result.data.candidates.length) return notify(t("dp.nocandidates"), "warn", "pick-status");
+  notify("", "info", "pick-status");
   showCandidates(result.data.candidates);
 });
 
-function showCandidates(candidates) {
+function clearCandidates() {
   ui.candidates.innerHTML = "";
-  if (!candidates.length) return notify(t("dp.nocandidates"), "warn");
-  notify("");
-  for (const c of candidates) {
-    const li = document.createElement("li");
-    li.innerHTML = `${esc(c.name)} <span class="meta">${esc(c.kind)} · ${Math.round((c.score ?? 0) * 100)}%</span>`;
-    li.addEventListener("click", () => {
-      ui.candidates.innerHTML = "";
-      ui.address.value = c.name;
-      setLocation([c.lon, c.lat]);
-      map.setView(ctx.toLatLng([c.lon, c.lat]), Math.max(map.getZoom(), 17));
-    });
-    ui.candidates.append(li);
-  }
+  candidateLayer.clearLayers();
 }
 
-map.on("click", (ev) => setLocation(ctx.toLonLat(ev.latlng)));
+/** The candidates of a search, or of an address the service would not file by itself (409, or 422 before):
+ * listed with their kind, precision and grid, and numbered on the map; a tap on either picks one. */
+function showCandidates(candidates) {
+  clearCandidates();
+  candidates.forEach((c, i) => {
+    const li = document.createElement("li");
+    li.className = "candidate";
+    const precision = precisionLabel(c.precision);
+    const badges = [
+      `<span class="badge">${esc(kindLabel(c.kind, c.kind_name))}</span>`,
+      precision ? `<span class="badge ${isPrecise(c.precision) ? "precise" : "coarse"}" data-precision="${esc(c.precision)}">${esc(t("dp.precision"))}：${esc(precision)}</span>` : "",
+      c.grid_code ? `<span class="meta">${esc(t("dp.ingrid", { code: c.grid_code }))}</span>` : "",
+      c.score != null ? `<span class="meta">${Math.round(c.score * 100)}%</span>` : "",
+    ];
+    li.innerHTML = `<button type="button"><b>${i + 1}. ${esc(c.name)}</b> ${badges.join(" ")}</button>`;
+    li.querySelector("button").addEventListener("click", () => pickCandidate(c));
+    ui.candidates.append(li);
+    const icon = L.divIcon({ className: "", html: `<div class="pin candidate-pin">${i + 1}</div>`, iconSize: [44, 44], iconAnchor: [22, 22] });
+    L.marker(ctx.toLatLng([c.lon, c.lat]), { icon, keyboard: false, title: c.name }).on("click", () => pickCandidate(c)).addTo(candidateLayer);
+  });
+  const markers = candidateLayer.getLayers();
+  if (markers.length) map.fitBounds(L.featureGroup(markers).getBounds().pad(0.3), { maxZoom: 17 });
+}
+
+function pickCandidate(c) {
+  clearCandidates();
+  if (!ui.address.value.trim()) ui.address.value = c.name;
+  setLocation([c.lon, c.lat]);
+  map.setView(ctx.toLatLng([c.lon, c.lat]), Math.max(map.getZoom(), 17));
+  if (c.precision && !isPrecise(c.precision)) notify(t("dp.coarse", { precision: precisionLabel(c.precision) }), "warn", "pick-status");
+  else notify(t("dp.picked", { name: c.name }), "info", "pick-status");
+}
+
+map.on("click", (ev) => {
+  clearCandidates();
+  notify("", "info", "pick-status");
+  setLocation(ctx.toLonLat(ev.latlng));
+});
 
 async function setLocation(lonlat) {
   state.location = lonlat;
   pointLayer.clearLayers();
   L.circleMarker(ctx.toLatLng(lonlat), { radius: 10, color: "#fff", weight: 3, fillColor: "#c62828", fillOpacity: 1 }).addTo(pointLayer);
   const result = await api(`/api/locate?lon=${lonlat[0].toFixed(7)}&lat=${lonlat[1].toFixed(7)}`);
-  if (!result.ok) return notify(failure(result, "/api/locate"), "error");
+  if (!result.ok) return notify(failure(result), "error");
   state.located = result.data;
   await renderWhere();
 }
@@ -206,7 +281,7 @@ async function renderWhere() {
   } else {
     html += `<dt>${t("dp.grid")}</dt><dd class="gap-positive">${t("dp.outside")}</dd>`;
   }
-  for (const a of r.ancestors) html += `<dt>${t(`level.${a.level}`)}</dt><dd>${esc(areaName(a))}</dd>`;
+  for (const a of r.ancestors) html += `<dt>${levelName(a.level)}</dt><dd>${esc(areaName(a))}</dd>`;
   html += "</dl>";
   html += r.grid ? await workersHtml(r.grid.code, true) : "";
   ui.where.innerHTML = html;
@@ -234,7 +309,9 @@ function fillCategories() {
   const groups = new Map();
   for (const c of minors) {
     const key = `${c.kind}:${c.major_code}`;
-    if (!groups.has(key)) groups.set(key, { label: `${c.kind === "event" ? "事件" : "部件"} · ${c.major_name}`, items: [] });
+    const kind = lang === "zh" ? (c.kind === "event" ? "事件" : "部件") : c.kind === "event" ? "event" : "component";
+    const major = lang === "zh" ? c.major_name : c.major_name_en || c.major_name;
+    if (!groups.has(key)) groups.set(key, { label: `${kind} · ${major}`, items: [] });
     groups.get(key).items.push(c);
   }
   const keep = ui.category.value;
@@ -255,13 +332,24 @@ ui.form.addEventListener("submit", async (ev) => {
   if (ui.externalId.value.trim()) body.external_id = ui.externalId.value.trim();
   notify(t("dp.creating"), "info");
   const result = await api("/api/incidents", { method: "POST", body, auth: true });
-  if (result.status === 422 && result.data && Array.isArray(result.data.candidates)) {
-    notify(t("dp.pick"), "warn");
-    return showCandidates(result.data.candidates);
+  // an address the service cannot place with confidence: 409 with candidates (422 on servers before that);
+  // nothing was filed, the dispatcher picks a candidate (or clicks the map) and files with its coordinates
+  if ((result.status === 409 || result.status === 422) && result.data && Array.isArray(result.data.candidates)) {
+    const said = messageText(result.data);
+    notify("");
+    if (!result.data.candidates.length) {
+      notify(`${said} ${t("dp.nocandidates")}`.trim(), "warn", "pick-status");
+    } else {
+      notify(said || t("dp.pick"), "warn", "pick-status");
+      showCandidates(result.data.candidates);
+    }
+    reveal($("pick-status"), "start");
+    return;
   }
-  if (!result.ok) return notify(result.status === 401 || result.status === 403 ? `${t("dp.needtoken")} ${detailText(result.data)}` : failure(result, "/api/incidents"), "error");
+  if (!result.ok) return notify(result.status === 401 || result.status === 403 ? `${t("dp.needtoken")} ${failure(result)}` : failure(result), "error");
   const incident = result.data;
-  const owner = incident.grid_code ? areaName(incident.areas.find((a) => a.code === incident.grid_code)) : `${t(`level.${incident.owner_level}`)} ${incident.owner_code}`;
+  const owner = incident.grid_code ? areaName(incident.areas.find((a) => a.code === incident.grid_code)) : `${levelName(incident.owner_level)} ${incident.owner_code}`;
+  notify("", "info", "pick-status");
   notify(result.status === 200 ? t("dp.existing", { id: incident.id }) : t("dp.created", { id: incident.id, owner }), "ok");
   ui.description.value = "";
   ui.externalId.value = "";
@@ -290,17 +378,20 @@ function renderFilter() {
 async function loadQueue() {
   if (!getToken()) {
     ui.queue.innerHTML = `<li class="meta">${t("dp.needtoken")}</li>`;
+    queueLayer.clearLayers();
     return;
   }
   const statuses = [...state.filter].join(",");
   const result = await api(`/api/incidents?limit=200${statuses ? `&status=${statuses}` : ""}`, { auth: true });
   if (!result.ok) {
-    ui.queue.innerHTML = `<li class="meta">${esc(failure(result, "/api/incidents"))}</li>`;
+    ui.queue.innerHTML = `<li class="meta">${esc(failure(result))}</li>`;
     return;
   }
   state.queue = result.data.features;
   renderQueue();
 }
+
+const categoryName = (p) => (lang === "zh" ? p.category_name : p.category_name_en || p.category_name) || p.category;
 
 function renderQueue() {
   ui.queue.innerHTML = state.queue.length ? "" : `<li class="meta">${t("dp.empty")}</li>`;
@@ -309,72 +400,157 @@ function renderQueue() {
     const p = f.properties;
     const li = document.createElement("li");
     li.dataset.incident = p.id;
+    li.tabIndex = 0;
+    li.setAttribute("role", "button");
     li.className = state.current && state.current.id === p.id ? "selected" : "";
-    li.innerHTML = `<b>#${p.id}</b> ${esc(lang === "zh" ? p.category_name : p.category_name_en || p.category_name)}
+    li.innerHTML = `<span><b>#${p.id}</b> ${esc(categoryName(p))}
       <span class="badge st-${p.status}">${esc(stateName(p.status))}</span>
       ${p.overdue ? `<span class="badge bad">${t("dp.overdue")}</span>` : ""}
-      ${p.near_boundary && !p.assignment_confirmed ? `<span class="badge warn"><i class="fa-solid fa-triangle-exclamation"></i></span>` : ""}
-      <div class="meta">${esc(p.grid_code || p.owner_code)} · ${esc((p.created_at || "").replace("T", " ").slice(0, 16))} · ${esc((p.description || "").slice(0, 40))}</div>`;
-    li.addEventListener("click", () => showIncident(p.id));
+      ${p.near_boundary && !p.assignment_confirmed ? `<span class="badge warn"><i class="fa-solid fa-triangle-exclamation"></i></span>` : ""}</span>
+      <span class="meta">${esc(p.grid_code || p.owner_code)} · ${esc(formatTime(p.created_at))} · ${esc((p.description || "").slice(0, 40))}</span>`;
+    li.addEventListener("click", () => showIncident(p.id, { from: "queue" }));
+    li.addEventListener("keydown", (ev) => (ev.key === "Enter" || ev.key === " ") && (ev.preventDefault(), showIncident(p.id, { from: "queue" })));
     ui.queue.append(li);
-    L.circleMarker(ctx.toLatLng(f.geometry.coordinates), { radius: 7, color: "#fff", weight: 2, fillColor: STATUS_COLOURS[p.status] || "#333", fillOpacity: 0.95 })
-      .bindTooltip(`#${p.id} ${esc(p.category_name)} · ${esc(stateName(p.status))}`)
+    L.circleMarker(ctx.toLatLng(f.geometry.coordinates), { radius: 8, color: "#fff", weight: 2, fillColor: STATUS_COLOURS[p.status] || "#333", fillOpacity: 0.95 })
+      .bindTooltip(`#${p.id} ${esc(categoryName(p))} · ${esc(stateName(p.status))}`)
       .on("click", (ev) => {
         L.DomEvent.stopPropagation(ev);
-        showIncident(p.id);
+        showIncident(p.id, { from: "map" });
       })
       .addTo(queueLayer);
   }
 }
 
-async function showIncident(id) {
+/** Grids other than the incident's within reach of it (for a near-boundary reassignment), nearest first. */
+async function neighbourGrids(inc) {
+  const radius = Math.max(60, 3 * (inc.distance_to_boundary_m || 0));
+  const [kx, ky] = metresPerDegree(inc.lat);
+  const bbox = [inc.lon - radius / kx, inc.lat - radius / ky, inc.lon + radius / kx, inc.lat + radius / ky];
+  const result = await api(`/api/grids?level=grid&bbox=${bbox.map((v) => v.toFixed(7)).join(",")}`);
+  if (!result.ok) return [];
+  return result.data.features
+    .filter((f) => f.properties.code !== inc.grid_code)
+    .map((f) => ({ code: f.properties.code, name: f.properties.name || f.properties.code, distance_m: distanceToGeometryM([inc.lon, inc.lat], f.geometry) }))
+    .filter((n) => n.distance_m <= radius)
+    .sort((a, b) => a.distance_m - b.distance_m)
+    .slice(0, 3);
+}
+
+/** One history entry in words: what happened (in the page language), who, when and the note. */
+function historyLine(h) {
+  const d = h.detail || {};
+  const owner = (level, code, name) => [levelName(level), name || code].filter(Boolean).join(" ");
+  let what;
+  const extra = [];
+  switch (h.action) {
+    case "created":
+      what = t("act.created");
+      if (d.source) extra.push(t("act.source", { source: sourceLabel(d.source) }));
+      if (d.grid_code || d.owner_code) extra.push(t("act.assigned", { owner: d.grid_code || owner(d.owner_level, d.owner_code) }));
+      if (d.near_boundary) extra.push(t("act.nearboundary"));
+      break;
+    case "transition":
+      what = t("act.transition", { from: h.from_status ? stateName(h.from_status) : "", to: stateName(h.to_status) });
+      break;
+    case "assignment_confirmed":
+      what = t("act.assignment_confirmed", { grid: d.grid_code || d.owner_code || "" });
+      break;
+    case "reassigned":
+      what = t("act.reassigned", { from: d.from_grid || d.from_owner || "—", to: d.to_grid || "—" });
+      break;
+    case "overdue":
+      what = t("act.overdue");
+      break;
+    case "escalated":
+      what = t(d.reason === "manual" ? "act.escalated.manual" : "act.escalated", {
+        from: owner(d.from_level, d.from_code), to: owner(d.to_level, d.to_code, d.to_name),
+      });
+      break;
+    default:
+      what = t(`act.${h.action}`) === `act.${h.action}` ? t("act.other") : t(`act.${h.action}`);
+  }
+  // the escalation job's own notes repeat what the line says (in English on older servers): not shown
+  const note = h.note && !/^(overdue at the|deadline missed)/.test(h.note) ? h.note : "";
+  return `<li data-action="${esc(h.action)}"><div class="when">${esc(formatTime(h.at))} · ${esc(h.actor || t("act.nobody"))}</div>
+    <div class="what">${esc(what)}</div>${extra.length ? `<div class="meta">${esc(extra.join("；"))}</div>` : ""}${note ? `<div class="note">${esc(note)}</div>` : ""}</li>`;
+}
+
+/**
+ * Show incident `id` in the card above the queue: its facts, the near-boundary prompt (confirm, or move to a
+ * neighbouring grid), its workers, the next moves and its history. Selecting it (in the queue or on the map)
+ * brings the card into view and pans the map to the incident.
+ */
+async function showIncident(id, { from = null } = {}) {
   const result = await api(`/api/incidents/${id}`, { auth: true });
-  if (!result.ok) return notify(failure(result, "/api/incidents/{id}"), "error");
+  if (!result.ok) return notify(failure(result), "error");
   const inc = result.data;
   state.current = inc;
   renderQueue();
-  const history = await api(`/api/incidents/${id}/history`, { auth: true });
+  const [history, neighbours] = await Promise.all([
+    api(`/api/incidents/${id}/history`, { auth: true }),
+    inc.near_boundary && !inc.assignment_confirmed ? neighbourGrids(inc) : Promise.resolve([]),
+  ]);
+  state.neighbours = neighbours;
   const moves = ((state.config && state.config.incident_transitions) || []).filter((m) => m.from === inc.status);
   const role = currentRole();
   const allowed = moves.filter((m) => !role || m.roles.includes(role.role));
   const grid = inc.areas.find((a) => a.code === inc.grid_code);
+  const prompt = inc.near_boundary && !inc.assignment_confirmed
+    ? `<div class="status warn" data-near-boundary>${t("dp.nearboundary", { d: distance(inc.distance_to_boundary_m) })}
+        <div class="reassign"><button type="button" class="btn" id="confirm">${t("dp.confirm")}</button>
+        ${neighbours.map((n) => `<button type="button" class="btn" data-reassign="${esc(n.code)}">${esc(t("dp.reassign", { name: n.name, d: distance(n.distance_m) }))}</button>`).join("")}</div></div>`
+    : "";
   ui.created.innerHTML = `
     <h2>${t("dp.incident", { id: inc.id })}</h2>
     <dl class="facts">
       <dt>${t("dp.status")}</dt><dd><span class="badge st-${inc.status}" data-status="${inc.status}">${esc(stateName(inc.status))}</span>${inc.overdue ? ` <span class="badge bad">${t("dp.overdue")}</span>` : ""}</dd>
-      <dt>${t("dp.category")}</dt><dd>${esc(lang === "zh" ? inc.category_name : inc.category_name_en || inc.category_name)} (${esc(inc.category)})</dd>
+      <dt>${t("dp.category")}</dt><dd>${esc(categoryName(inc))} (${esc(inc.category)})</dd>
       ${inc.description ? `<dt>${t("dp.description")}</dt><dd>${esc(inc.description)}</dd>` : ""}
       ${inc.address ? `<dt>${t("dp.address")}</dt><dd>${esc(inc.address)}</dd>` : ""}
       <dt>${t("dp.grid")}</dt><dd data-assigned="${esc(inc.grid_code || "")}"><b>${esc(grid ? areaName(grid) : "—")}</b></dd>
-      <dt>${t("dp.owner")}</dt><dd>${esc(t(`level.${inc.owner_level}`))} ${esc(inc.owner_code)}</dd>
-      <dt>${t("dp.due")}</dt><dd>${esc((inc.due_at || "").replace("T", " ").slice(0, 16))}</dd>
+      <dt>${t("dp.owner")}</dt><dd>${esc(levelName(inc.owner_level))} ${esc(inc.owner_code)}</dd>
+      <dt>${t("dp.due")}</dt><dd>${esc(formatTime(inc.due_at))}</dd>
     </dl>
-    ${inc.near_boundary && !inc.assignment_confirmed ? `<div class="status warn" data-near-boundary>${t("dp.nearboundary", { d: distance(inc.distance_to_boundary_m) })} <button type="button" class="btn" id="confirm">${t("dp.confirm")}</button></div>` : ""}
+    ${prompt}
     ${inc.grid_code ? await workersHtml(inc.grid_code, false) : ""}
     ${allowed.length ? `<div class="row"><input id="note" data-i18n-placeholder="dp.note" placeholder="${esc(t("dp.note"))}"></div>
       <div class="row" id="moves">${allowed.map((m) => `<button type="button" class="btn${m.note_required ? "" : " primary"}" data-to="${m.to}" data-note="${m.note_required}">${esc(t(`to.${m.to}`))}</button>`).join("")}</div>` : `<p class="hint">${t("dp.final")}</p>`}
-    ${history.ok ? `<p><b>${t("dp.history")}</b></p><ul class="list">${history.data.history.map((h) => `<li class="meta">${esc((h.at || "").replace("T", " ").slice(0, 16))} · ${esc(h.actor || "")} · ${esc(h.from_status ? `${stateName(h.from_status)} → ` : "")}${esc(h.to_status ? stateName(h.to_status) : h.action || "")}${h.note ? ` · ${esc(h.note)}` : ""}</li>`).join("")}</ul>` : ""}`;
+    ${history.ok ? `<p><b>${t("dp.history")}</b></p><ol class="timeline" id="history">${history.data.history.map(historyLine).join("")}</ol>` : ""}`;
   for (const button of ui.created.querySelectorAll("#moves button")) {
     button.addEventListener("click", () => transition(inc, button.dataset.to, button.dataset.note === "true"));
   }
   const confirm = ui.created.querySelector("#confirm");
-  if (confirm) {
-    confirm.addEventListener("click", async () => {
-      const r = await api(`/api/incidents/${inc.id}/assignment`, { method: "POST", body: {}, auth: true });
-      notify(r.ok ? t("dp.confirmed") : failure(r, "/api/incidents/{id}/assignment"), r.ok ? "ok" : "error");
-      if (r.ok) showIncident(inc.id);
-    });
+  if (confirm) confirm.addEventListener("click", () => assign(inc, null));
+  for (const button of ui.created.querySelectorAll("[data-reassign]")) {
+    button.addEventListener("click", () => assign(inc, button.dataset.reassign));
   }
   pointLayer.clearLayers();
-  L.circleMarker(ctx.toLatLng([inc.lon, inc.lat]), { radius: 11, color: "#fff", weight: 3, fillColor: STATUS_COLOURS[inc.status], fillOpacity: 1 }).addTo(pointLayer);
+  const here = ctx.toLatLng([inc.lon, inc.lat]);
+  L.circleMarker(here, { radius: 12, color: "#fff", weight: 3, fillColor: STATUS_COLOURS[inc.status], fillOpacity: 1 }).addTo(pointLayer);
   if (inc.grid_code) await workersHtml(inc.grid_code, true);
+  if (from) {
+    // the dispatcher picked it: show its card and the place (the queue item too, when picked on the map)
+    map.panTo(here);
+    reveal(ui.created, "start");
+    if (from === "map") reveal(ui.queue.querySelector(`li[data-incident="${inc.id}"]`), "nearest");
+  }
+}
+
+/** Confirm the incident's grid (`gridCode` null) or move it to the neighbouring grid `gridCode`. */
+async function assign(inc, gridCode) {
+  const body = gridCode ? { grid_code: gridCode } : {};
+  const r = await api(`/api/incidents/${inc.id}/assignment`, { method: "POST", body, auth: true });
+  if (!r.ok) return notify(failure(r), "error");
+  notify(gridCode ? t("dp.reassigned", { id: inc.id, grid: gridCode }) : t("dp.confirmed"), "ok");
+  await loadQueue();
+  await showIncident(inc.id);
 }
 
 async function transition(inc, to, noteRequired) {
   const note = (ui.created.querySelector("#note") || {}).value || "";
   if (noteRequired && !note.trim()) return notify(t("dp.notereq", { label: t(`to.${to}`) }), "warn");
   const result = await api(`/api/incidents/${inc.id}/transition`, { method: "POST", body: { to, note: note.trim() || null }, auth: true });
-  if (!result.ok) return notify(failure(result, "/api/incidents/{id}/transition"), "error");
+  if (!result.ok) return notify(failure(result), "error");
   notify(t("dp.moved", { id: inc.id, status: stateName(result.data.status) }), "ok");
   await loadQueue();
   await showIncident(inc.id);

@@ -1,4 +1,4 @@
-// WGS-84 ⇄ GCJ-02 (AMap, Tencent) in the browser: the same published forward formula as the server
+// WGS-84 ⇄ GCJ-02 (AMap, Tencent) and → BD-09 (Baidu) in the browser: the same published forward formula as the server
 // (geo_service/coords.py) and the same fixed-point inverse, so a click converted back lands within 1e-9°
 // of the point the service means. Longitude first, degrees, everywhere.
 
@@ -57,6 +57,22 @@ export function gcj02ToWgs84(lon, lat) {
     if (Math.max(Math.abs(ex), Math.abs(ey)) < TOLERANCE_DEG) break;
   }
   return [x, y];
+}
+
+const BD_X_PI = (Math.PI * 3000.0) / 180.0;
+const BD_DLON = 0.0065;
+const BD_DLAT = 0.006;
+
+/** GCJ-02 → BD-09, [lon, lat] in degrees (Baidu's published formula, as geo_service.coords). */
+export function gcj02ToBd09(lon, lat) {
+  const z = Math.sqrt(lon * lon + lat * lat) + 0.00002 * Math.sin(lat * BD_X_PI);
+  const theta = Math.atan2(lat, lon) + 0.000003 * Math.cos(lon * BD_X_PI);
+  return [z * Math.cos(theta) + BD_DLON, z * Math.sin(theta) + BD_DLAT];
+}
+
+/** WGS-84 → BD-09 (through GCJ-02), [lon, lat] in degrees. */
+export function wgs84ToBd09(lon, lat) {
+  return gcj02ToBd09(...wgs84ToGcj02(lon, lat));
 }
 
 /** A copy of a GeoJSON geometry (or Feature / FeatureCollection) with every position mapped by `fn(lon, lat)`. */

@@ -130,3 +130,41 @@ export function partCount(geometry) {
   if (!geometry) return 0;
   return geometry.type === "Polygon" ? 1 : geometry.coordinates.length;
 }
+
+const WGS84_A = 6378137.0;
+const WGS84_E2 = 0.00669437999014;
+
+/** [metres per degree of longitude, per degree of latitude] at `lat` on the WGS-84 ellipsoid. */
+export function metresPerDegree(lat) {
+  const phi = (lat * Math.PI) / 180;
+  const w = Math.sqrt(1 - WGS84_E2 * Math.sin(phi) ** 2);
+  const rad = Math.PI / 180;
+  return [rad * (WGS84_A / w) * Math.cos(phi), rad * ((WGS84_A * (1 - WGS84_E2)) / w ** 3)];
+}
+
+function segmentDistance(p, a, b) {
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  const len2 = dx * dx + dy * dy;
+  const t = len2 ? Math.max(0, Math.min(1, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2)) : 0;
+  return Math.hypot(p[0] - (a[0] + t * dx), p[1] - (a[1] + t * dy));
+}
+
+/**
+ * Metres from a WGS-84 point [lon, lat] to a Polygon/MultiPolygon geometry: 0 inside (holes excluded),
+ * else to the nearest edge. Planar around the point (ample for the tens of metres a boundary check needs).
+ */
+export function distanceToGeometryM(point, geometry) {
+  const [kx, ky] = metresPerDegree(point[1]);
+  const local = ([lon, lat]) => [(lon - point[0]) * kx, (lat - point[1]) * ky];
+  const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
+  let best = Infinity;
+  for (const polygon of polygons) {
+    const rings = polygon.map((ring) => ring.map(local));
+    if (pointInRing([0, 0], rings[0]) && !rings.slice(1).some((hole) => pointInRing([0, 0], hole))) return 0;
+    for (const ring of rings) {
+      for (let i = 0; i < ring.length - 1; i += 1) best = Math.min(best, segmentDistance([0, 0], ring[i], ring[i + 1]));
+    }
+  }
+  return best;
+}

@@ -4,7 +4,7 @@
 // frame shifts what the page draws and converts clicks back (see gcj02.js).
 
 import { frameFor } from "./gcj02.js";
-import { lang, onLanguage } from "./common.js";
+import { acceptLanguage, lang, notify, onLanguage, t } from "./common.js";
 
 /**
  * Build the map in `container`.
@@ -16,7 +16,15 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
   const params = new URLSearchParams(location.search);
   const basemap = params.get("basemap");
   const styleUrl = `/tiles/style.json${basemap ? `?basemap=${encodeURIComponent(basemap)}` : ""}`;
-  const style = await (await fetch(styleUrl)).json();
+  let style;
+  try {
+    const response = await fetch(styleUrl, { headers: { "Accept-Language": acceptLanguage() } });
+    if (!response.ok) throw new Error(String(response.status));
+    style = await response.json();
+  } catch (exc) {
+    notify(t("err.map"), "error");
+    throw exc;
+  }
   const meta = style.metadata || {};
   const frame = frameFor(meta["geo-service:crs"]);
   const catalogue = meta["geo-service:overlays"] || [];
@@ -28,10 +36,23 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
     if (hiddenLayers.has(layer.id)) layer.layout = { ...(layer.layout || {}), visibility: "none" };
   }
 
-  const map = L.map(container, { maxZoom: 20, minZoom: 4, zoomSnap: 0.25, zoomDelta: 0.5 });
+  const map = L.map(container, { maxZoom: 20, minZoom: 4, zoomSnap: 0.25, zoomDelta: 0.5, zoomControl: false });
+  // Leaflet's zoom buttons say "Zoom in"/"Zoom out": in the page's language instead
+  const zoom = L.control.zoom().addTo(map);
+  const zoomTitles = () => {
+    for (const [selector, key] of [[".leaflet-control-zoom-in", "map.zoomin"], [".leaflet-control-zoom-out", "map.zoomout"]]) {
+      const button = zoom.getContainer().querySelector(selector);
+      button.title = t(key);
+      button.setAttribute("aria-label", t(key));
+    }
+  };
+  zoomTitles();
+  onLanguage(zoomTitles);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
   const gl = L.maplibreGL({ style, interactive: false }).addTo(map);
+  // the map follows its box (a phone's bottom sheet grows and shrinks it), not just the window
+  if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize({ pan: false })).observe(map.getContainer());
 
   const toLatLng = ([lon, lat]) => {
     const [x, y] = frame.toMap(lon, lat);
@@ -96,7 +117,8 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
   return { map, gl, style, frame, toLatLng, toLonLat, geoJSON, refreshSource, setOverlay, whenStyled };
 }
 
-/** A small control listing the style's overlays (title in the page language) with check boxes. */
+/** A small control listing the style's overlays (title in the page language) with check boxes; a button folds
+ * it away (folded from the start on a phone, where it would cover the map). */
 function addLayerControl(map, catalogue, visible, setOverlay) {
   const Control = L.Control.extend({
     options: { position: "topright" },
@@ -104,10 +126,21 @@ function addLayerControl(map, catalogue, visible, setOverlay) {
       const box = L.DomUtil.create("div", "leaflet-bar layer-switch");
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
+      const toggle = L.DomUtil.create("button", "layer-toggle", box);
+      toggle.type = "button";
+      const list = L.DomUtil.create("div", "layer-list", box);
+      const folded = window.matchMedia("(max-width: 760px)").matches;
+      list.hidden = folded;
+      toggle.setAttribute("aria-expanded", String(!folded));
+      toggle.addEventListener("click", () => {
+        list.hidden = !list.hidden;
+        toggle.setAttribute("aria-expanded", String(!list.hidden));
+      });
       const render = () => {
-        box.innerHTML = "";
+        toggle.innerHTML = `<i class="fa-solid fa-layer-group"></i> <span>${lang === "zh" ? "图层" : "Layers"}</span>`;
+        list.innerHTML = "";
         for (const entry of catalogue) {
-          const label = L.DomUtil.create("label", "", box);
+          const label = L.DomUtil.create("label", "", list);
           const input = L.DomUtil.create("input", "", label);
           input.type = "checkbox";
           input.checked = visible.has(entry.id);

@@ -3,7 +3,8 @@
 // area's numbers, and versioned saves (If-Match → 412 when someone else saved first).
 
 import {
-  addStrings, api, applyI18n, debounce, detailText, esc, failure, lang, notify, onLanguage, renderHeader, t,
+  addStrings, api, applyI18n, confirmDialog, debounce, esc, failure, formatTime, inPageLanguage, initSheet, lang, notify, onLanguage, renderHeader,
+  reveal, t,
 } from "./common.js";
 import { createMap } from "./map.js";
 import { partCount, SplitError, splitGeometry } from "./geometry.js";
@@ -67,7 +68,33 @@ addStrings({
     "pl.norm": "按每万名居民 {norm} 名网格员配置",
     "pl.workers": "网格员",
     "pl.version": "版本",
-    "pl.history": "历史版本",
+    "pl.history": "变更记录",
+    "pl.history.hide": "收起变更记录",
+    "pl.history.v": "第 {version} 版",
+    "pl.history.by": "{who}",
+    "pl.history.nobody": "系统",
+    "pl.change.create": "新建",
+    "pl.change.update": "修改",
+    "pl.change.restore": "恢复",
+    "pl.change.import": "导入",
+    "pl.closed.delete": "删除（注销）",
+    "pl.closed.merge": "并入相邻区域后注销",
+    "pl.diff.name": "名称：{from} → {to}",
+    "pl.diff.households": "户数：{from} → {to}",
+    "pl.diff.population": "人口：{from} → {to}",
+    "pl.diff.parent": "上级：{from} → {to}",
+    "pl.diff.workers": "网格员：{from} → {to}",
+    "pl.diff.boundary": "边界调整：面积 {from} → {to} 平方米",
+    "pl.diff.first": "首版：面积 {area} 平方米",
+    "pl.diff.none": "属性与边界未变",
+    "pl.none": "无",
+    "pl.guide": "导视图",
+    "pl.delete": "删除",
+    "pl.delete.title": "删除{level}“{name}”？",
+    "pl.delete.body": "删除后 {code} 将被注销，不再参与定位与分派；历史记录保留，编码不会再分配给其他区域。",
+    "pl.delete.confirm": "确认删除",
+    "pl.deleted": "已删除 {code}。",
+    "pl.deleting": "正在删除…",
     "pl.new.name": "新建{level}",
     "prob.self_intersection": "边界自相交",
     "prob.invalid_ring": "无效的边界环",
@@ -86,6 +113,8 @@ addStrings({
     "prob.code_reused": "编码不可复用",
     "prob.child_outside": "下级区域将超出边界",
     "prob.gap": "未被覆盖的空隙",
+    "prob.area": "面积约 {a} 平方米",
+    "prob.codes": "涉及 {codes}",
   },
   en: {
     "pl.tools": "Tools",
@@ -145,7 +174,33 @@ addStrings({
     "pl.norm": "norm: {norm} workers per 10,000 residents",
     "pl.workers": "Grid workers",
     "pl.version": "Version",
-    "pl.history": "history",
+    "pl.history": "Change history",
+    "pl.history.hide": "Hide the history",
+    "pl.history.v": "version {version}",
+    "pl.history.by": "{who}",
+    "pl.history.nobody": "system",
+    "pl.change.create": "created",
+    "pl.change.update": "changed",
+    "pl.change.restore": "restored",
+    "pl.change.import": "imported",
+    "pl.closed.delete": "deleted (closed)",
+    "pl.closed.merge": "merged into a neighbour and closed",
+    "pl.diff.name": "name: {from} → {to}",
+    "pl.diff.households": "households: {from} → {to}",
+    "pl.diff.population": "population: {from} → {to}",
+    "pl.diff.parent": "parent: {from} → {to}",
+    "pl.diff.workers": "grid workers: {from} → {to}",
+    "pl.diff.boundary": "boundary changed: area {from} → {to} m²",
+    "pl.diff.first": "first version: area {area} m²",
+    "pl.diff.none": "properties and boundary unchanged",
+    "pl.none": "none",
+    "pl.guide": "Guide map",
+    "pl.delete": "Delete",
+    "pl.delete.title": "Delete the {level} “{name}”?",
+    "pl.delete.body": "{code} will be closed and no longer used to locate or assign incidents; its history stays and the code is never given to other land.",
+    "pl.delete.confirm": "Delete",
+    "pl.deleted": "Deleted {code}.",
+    "pl.deleting": "deleting…",
     "pl.new.name": "New {level}",
     "prob.self_intersection": "boundary crosses itself",
     "prob.invalid_ring": "invalid ring",
@@ -164,6 +219,8 @@ addStrings({
     "prob.code_reused": "code cannot be reused",
     "prob.child_outside": "a sub-area would fall outside",
     "prob.gap": "uncovered gap",
+    "prob.area": "about {a} m²",
+    "prob.codes": "concerns {codes}",
   },
 });
 
@@ -183,6 +240,7 @@ const STYLE = {
 };
 
 renderHeader("planner", { token: true });
+initSheet(document.querySelector("aside.panel"));
 
 const ui = {
   level: document.getElementById("level"),
@@ -328,7 +386,7 @@ async function renderSelected() {
     <div class="big-number">${esc(props.name || props.code)}</div>
     <dl class="facts">
       <dt>${t("pl.code")}</dt><dd>${esc(props.code)} · ${t(`level.${props.level}`)}</dd>
-      <dt>${t("pl.version")}</dt><dd>${esc(props.version)} <a href="/api/grids/${encodeURIComponent(props.code)}/history" target="_blank">${t("pl.history")}</a></dd>
+      <dt>${t("pl.version")}</dt><dd>${esc(props.version)}</dd>
       <dt>${t("pl.parent")}</dt><dd>${esc(props.parent_code || t("pl.parent.none"))}</dd>
       ${s ? `
       <dt>${t("pl.stats.area")}</dt><dd>${s.area_km2.toFixed(3)} ${t("unit.km2")}</dd>
@@ -341,8 +399,102 @@ async function renderSelected() {
       <dt>${t("pl.stats.gap")}</dt><dd data-stat="staffing_gap" class="${s.staffing_gap > 0 ? "gap-positive" : "gap-ok"}">${number(s.staffing_gap)}</dd>` : ""}
     </dl>
     ${s ? `<p class="hint">${t("pl.norm", { norm: s.staffing_norm_per_10k })}</p>` : `<p class="status error">${esc(failure(result, "/api/areas/{code}/stats"))}</p>`}
-    ${workers.length ? `<h2>${t("pl.workers")}</h2><ul class="list">${workers.map((w) => `<li>${w}</li>`).join("")}</ul>` : ""}`;
+    ${workers.length ? `<h2>${t("pl.workers")}</h2><ul class="list">${workers.map((w) => `<li>${w}</li>`).join("")}</ul>` : ""}
+    <div class="downloads"><span class="meta">${t("pl.guide")}</span>
+      <a class="btn" data-guide="png" href="${esc(guideUrl(props.code, "png"))}" download="${esc(`guide-map-${props.code}.png`)}"><i class="fa-solid fa-image"></i> PNG</a>
+      <a class="btn" data-guide="pdf" href="${esc(guideUrl(props.code, "pdf"))}" download="${esc(`guide-map-${props.code}.pdf`)}"><i class="fa-solid fa-file-pdf"></i> PDF</a>
+    </div>
+    <div class="row">
+      <button type="button" class="btn" id="show-history" aria-expanded="false"><i class="fa-solid fa-clock-rotate-left"></i> <span>${t("pl.history")}</span></button>
+      <button type="button" class="btn danger" id="delete-area"><i class="fa-solid fa-trash-can"></i> ${t("pl.delete")}</button>
+    </div>
+    <div id="history"></div>`;
+  ui.selectedBody.querySelector("#show-history").addEventListener("click", toggleHistory);
+  ui.selectedBody.querySelector("#delete-area").addEventListener("click", deleteSelected);
   ui.selected.hidden = false;
+}
+
+const guideUrl = (code, format) => `/api/areas/${encodeURIComponent(code)}/guide-map.${format}?lang=${lang === "en" ? "en" : "zh"}`;
+
+// ------------------------------------------------------------------ history: a readable timeline of the versions
+
+async function toggleHistory() {
+  const box = document.getElementById("history");
+  const button = document.getElementById("show-history");
+  if (box.childElementCount) {
+    box.innerHTML = "";
+    button.setAttribute("aria-expanded", "false");
+    button.querySelector("span").textContent = t("pl.history");
+    return;
+  }
+  const code = state.selected.feature.properties.code;
+  const result = await api(`/api/grids/${encodeURIComponent(code)}/history`);
+  if (!result.ok) return notify(failure(result), "error");
+  box.innerHTML = historyHtml(result.data.features);
+  button.setAttribute("aria-expanded", "true");
+  button.querySelector("span").textContent = t("pl.history.hide");
+  reveal(box, "nearest");
+}
+
+const numberText = (v) => (v == null ? t("pl.none") : Number(v).toLocaleString(lang === "zh" ? "zh-CN" : "en"));
+const workersText = (ws) => ((ws || []).map((w) => w.name).join("、") || t("pl.none"));
+const areaM2 = (feature) => (feature.geometry ? Math.round(turf.area(feature)) : null);
+
+/** What changed from one version to the next, in words (name, numbers, parent, workers, boundary). */
+function versionChanges(before, after) {
+  const a = after.properties;
+  if (!before) return [t("pl.diff.first", { area: numberText(areaM2(after)) })];
+  const b = before.properties;
+  const out = [];
+  if ((b.name || "") !== (a.name || "")) out.push(t("pl.diff.name", { from: b.name || t("pl.none"), to: a.name || t("pl.none") }));
+  for (const key of ["households", "population"]) {
+    if ((b[key] ?? null) !== (a[key] ?? null)) out.push(t(`pl.diff.${key}`, { from: numberText(b[key]), to: numberText(a[key]) }));
+  }
+  if ((b.parent_code || "") !== (a.parent_code || "")) out.push(t("pl.diff.parent", { from: b.parent_code || t("pl.none"), to: a.parent_code || t("pl.none") }));
+  if (workersText(b.workers) !== workersText(a.workers)) out.push(t("pl.diff.workers", { from: workersText(b.workers), to: workersText(a.workers) }));
+  if (JSON.stringify(before.geometry) !== JSON.stringify(after.geometry)) {
+    out.push(t("pl.diff.boundary", { from: numberText(areaM2(before)), to: numberText(areaM2(after)) }));
+  }
+  return out.length ? out : [t("pl.diff.none")];
+}
+
+/** Newest first: each version (when, who, what kind of change, what changed) and the closing, if any. */
+function historyHtml(versions) {
+  const items = [];
+  versions.forEach((feature, i) => {
+    const p = feature.properties;
+    const change = p.change === "create" && p.source === "import" ? "import" : p.change;
+    const label = t(`pl.change.${change}`) === `pl.change.${change}` ? change : t(`pl.change.${change}`);
+    items.push(`<li data-version="${esc(p.version)}"><div class="when">${esc(formatTime(p.valid_from))} · ${esc(p.changed_by || t("pl.history.nobody"))}</div>
+      <div class="what">${esc(t("pl.history.v", { version: p.version }))} · ${esc(label)}</div>
+      <ul>${versionChanges(versions[i - 1], feature).map((line) => `<li>${esc(line)}</li>`).join("")}</ul></li>`);
+    if (p.valid_to && (p.closed_change === "delete" || p.closed_change === "merge")) {
+      items.push(`<li class="closed" data-closed="${esc(p.closed_change)}"><div class="when">${esc(formatTime(p.valid_to))} · ${esc(p.closed_by || t("pl.history.nobody"))}</div>
+        <div class="what">${esc(t(`pl.closed.${p.closed_change}`))}</div></li>`);
+    }
+  });
+  return `<ol class="timeline">${items.reverse().join("")}</ol>`;
+}
+
+// ------------------------------------------------------------------ delete (with a confirmation)
+
+async function deleteSelected() {
+  const { feature, etag } = state.selected;
+  const props = feature.properties;
+  const yes = await confirmDialog({
+    title: t("pl.delete.title", { level: t(`level.${props.level}`), name: props.name || props.code }),
+    body: t("pl.delete.body", { code: props.code }),
+    confirm: t("pl.delete.confirm"),
+    danger: true,
+  });
+  if (!yes) return;
+  notify(t("pl.deleting"), "info");
+  // If-Match: the version this page read; a newer save by someone else answers 412 and nothing is deleted
+  const result = await api(`/api/grids/${encodeURIComponent(props.code)}`, { method: "DELETE", auth: true, headers: { "If-Match": etag } });
+  if (!checkWrite(result, props.code, "/api/grids/{code}")) return;
+  clearSelection();
+  notify(t("pl.deleted", { code: props.code }), "ok");
+  await Promise.all([loadAreas(), ctx.refreshSource("grids")]);
 }
 
 function onAreaClick(code) {
@@ -643,13 +795,24 @@ async function validateNow(features, { parentCode = null, ignoreCodes = [] } = {
   const seq = ++state.validationSeq;
   notify(t("pl.validating"), "info", "validation");
   const query = parentCode ? `?parent_code=${encodeURIComponent(parentCode)}` : "";
-  const result = await api(`/api/grids/validate${query}`, { method: "POST", body: { type: "FeatureCollection", features } });
+  const result = await api(`/api/grids/validate${query}`, { method: "POST", body: { type: "FeatureCollection", features }, auth: true });
   if (seq !== state.validationSeq) return; // a newer check is under way
   if (result.ok) return showProblems([]);
   if (result.status === 422 && Array.isArray(result.data.detail)) {
     return showProblems(result.data.detail.filter((p) => !(p.codes || []).some((c) => ignoreCodes.includes(c))));
   }
   notify(failure(result, "/api/grids/validate"), "error", "validation");
+}
+
+const problemLabel = (id) => (t(`prob.${id}`) === `prob.${id}` ? t("prob.invalid_feature") : t(`prob.${id}`));
+
+/** The service's sentence about a problem when it is in the page's language, else the facts it carries. */
+function problemText(p) {
+  if (inPageLanguage(p.message)) return p.message;
+  const facts = [];
+  if (p.area_m2 != null) facts.push(t("prob.area", { a: Math.round(p.area_m2).toLocaleString(lang === "zh" ? "zh-CN" : "en") }));
+  if (p.codes && p.codes.length) facts.push(t("prob.codes", { codes: p.codes.join(lang === "zh" ? "、" : ", ") }));
+  return facts.join(lang === "zh" ? "；" : "; ");
 }
 
 function showProblems(problems) {
@@ -664,7 +827,7 @@ function showProblems(problems) {
     const li = document.createElement("li");
     li.className = warn ? "warn" : "";
     li.dataset.problem = p.problem;
-    li.innerHTML = `<b>${esc(t(`prob.${p.problem}`))}</b>${esc(p.message || "")}`;
+    li.innerHTML = `<b>${esc(problemLabel(p.problem))}</b>${esc(problemText(p))}`;
     ui.problems.append(li);
     if (!p.location) continue;
     const style = warn ? STYLE.warning : STYLE.problem;
@@ -672,7 +835,7 @@ function showProblems(problems) {
       style, interactive: false, pmIgnore: true, snapIgnore: true,
       pointToLayer: (_, latlng) => L.circleMarker(latlng, { ...style, radius: 9, pmIgnore: true, snapIgnore: true }),
     });
-    shape.eachLayer((l) => l.bindTooltip(esc(t(`prob.${p.problem}`)), { permanent: true, className: `problem-tip${warn ? " warn" : ""}`, direction: "top" }));
+    shape.eachLayer((l) => l.bindTooltip(esc(problemLabel(p.problem)), { permanent: true, className: `problem-tip${warn ? " warn" : ""}`, direction: "top" }));
     shape.addTo(problemsLayer);
     li.addEventListener("click", () => map.fitBounds(shape.getBounds().pad(1.5), { maxZoom: 18 }));
   }
@@ -707,7 +870,7 @@ function checkWrite(result, code, path) {
     conflict(code);
     return null;
   }
-  if (result.status === 401 || result.status === 403) notify(`${t("pl.needtoken")} ${detailText(result.data)}`, "error");
+  if (result.status === 401 || result.status === 403) notify(`${t("pl.needtoken")} ${failure(result)}`, "error");
   else if (result.status === 422 && Array.isArray(result.data.detail)) {
     notify(t("pl.rejected"), "error");
     showProblems(result.data.detail);

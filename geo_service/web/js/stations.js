@@ -1,8 +1,10 @@
 // /app/stations: for outdoor workers on a phone. "Locate me" (or tap the map) → the nearest open rest
 // stations by walking time, with their amenities, and the walking route to the one picked.
 
-import { addStrings, api, applyI18n, distance, esc, failure, localName, minutes, notify, onLanguage, renderHeader, t } from "./common.js";
+import { addStrings, api, applyI18n, distance, esc, failure, initSheet, lang, localName, minutes, notify, onLanguage, renderHeader, reveal, t } from "./common.js";
+import { describeOpeningHours } from "./hours.js";
 import { createMap } from "./map.js";
+import { amapWalkUrl, baiduWalkUrl } from "./navigate.js";
 
 addStrings({
   zh: {
@@ -14,6 +16,9 @@ addStrings({
     "st.found": "离你最近的 {n} 个驿站（按步行时间排序）。点一个看路线。",
     "st.none": "附近没有符合条件的驿站：试试去掉一些筛选。",
     "st.geo.failed": "无法获取你的位置（{reason}）：请在地图上点你所在的位置。",
+    "st.geo.1": "没有定位权限",
+    "st.geo.2": "暂时无法确定位置",
+    "st.geo.3": "定位超时",
     "st.geo.unsupported": "这个浏览器不能定位：请在地图上点你所在的位置。",
     "st.open_now": "开放中",
     "st.closed_now": "未开放",
@@ -24,6 +29,10 @@ addStrings({
     "st.walk": "步行",
     "st.route": "步行 {min} 分钟 · {dist}",
     "st.manager": "管理",
+    "st.hours": "开放时间",
+    "st.amap": "高德地图导航",
+    "st.baidu": "百度地图导航",
+    "st.here": "我的位置",
   },
   en: {
     "st.locate": "Locate me: nearest stations",
@@ -34,6 +43,9 @@ addStrings({
     "st.found": "The {n} nearest stations by walking time. Tap one for the route.",
     "st.none": "No station nearby matches: try fewer filters.",
     "st.geo.failed": "Could not get your position ({reason}): tap where you are on the map.",
+    "st.geo.1": "permission denied",
+    "st.geo.2": "position unavailable",
+    "st.geo.3": "timed out",
     "st.geo.unsupported": "This browser cannot locate you: tap where you are on the map.",
     "st.open_now": "open now",
     "st.closed_now": "closed now",
@@ -44,6 +56,10 @@ addStrings({
     "st.walk": "walk",
     "st.route": "{min} min walk · {dist}",
     "st.manager": "run by",
+    "st.hours": "Hours",
+    "st.amap": "Navigate with AMap",
+    "st.baidu": "Navigate with Baidu Maps",
+    "st.here": "My location",
   },
 });
 
@@ -58,6 +74,7 @@ const ICONS = {
 const LIMIT = 5;
 
 renderHeader("stations");
+initSheet(document.querySelector("aside.panel"));
 const ui = {
   locate: document.getElementById("locate"),
   filters: document.getElementById("filters"),
@@ -79,6 +96,11 @@ function amenityName(id) {
 function kindName(id) {
   const item = state.vocabulary && state.vocabulary.kinds.find((k) => k.id === id);
   return localName(item, (id || "").replace(/_/g, " "));
+}
+
+/** Opening hours in words ("每天 20:00–次日 08:00"); the raw OSM value only when it cannot be read. */
+function hoursText(value) {
+  return describeOpeningHours(value, lang).text;
 }
 
 function renderFilters() {
@@ -122,7 +144,7 @@ ui.locate.addEventListener("click", () => {
       setOrigin([pos.coords.longitude, pos.coords.latitude]);
       map.setView(ctx.toLatLng(state.origin), Math.max(map.getZoom(), 16));
     },
-    (err) => notify(t("st.geo.failed", { reason: err.message || err.code }), "warn"),
+    (err) => notify(t("st.geo.failed", { reason: t(`st.geo.${err.code}`) === `st.geo.${err.code}` ? t("st.geo.2") : t(`st.geo.${err.code}`) }), "warn"),
     { enableHighAccuracy: true, timeout: 10000, maximumAge: 30000 },
   );
 });
@@ -164,21 +186,31 @@ function render() {
     li.setAttribute("role", "button");
     li.setAttribute("aria-selected", String(i === state.selected));
     li.dataset.stationId = p.id;
+    const [lon, lat] = feature.geometry.coordinates;
+    const hours = hoursText(p.opening_hours);
     li.innerHTML = `
       <div class="head"><span class="name">${i + 1}. ${esc(p.name)}</span>
         <span class="walk">${minutes(p.walk_seconds)}<small> ${t("unit.min")}</small></span></div>
       <div class="sub">${esc(kindName(p.kind))} · ${t("st.walk")} ${distance(p.walk_distance_m)} · ${openLabel(p)}</div>
-      <div class="sub">${esc(p.opening_hours || "")}${p.address ? ` · ${esc(p.address)}` : ""}</div>
+      ${hours ? `<div class="sub hours" data-hours><i class="fa-regular fa-clock"></i> ${esc(hours)}</div>` : ""}
+      ${p.address ? `<div class="sub">${esc(p.address)}</div>` : ""}
       <div class="amenities">${(p.amenities || []).map((a) => `<span class="amenity" data-amenity="${esc(a)}"><i class="fa-solid ${ICONS[a] || "fa-circle-check"}"></i>${esc(amenityName(a))}</span>`).join("")}</div>
-      ${p.contact ? `<div class="actions"><a href="tel:${esc(p.contact)}"><i class="fa-solid fa-phone"></i>&nbsp;${t("st.call")} ${esc(p.contact)}</a>${p.manager ? `<span class="sub">${t("st.manager")}: ${esc(p.manager)}</span>` : ""}</div>` : ""}`;
+      <div class="actions">
+        <a class="nav-amap" href="${esc(amapWalkUrl([lon, lat], p.name, state.origin, t("st.here")))}" target="_blank" rel="noopener noreferrer"><i class="fa-solid fa-route"></i>&nbsp;${t("st.amap")}</a>
+        <a class="nav-baidu" href="${esc(baiduWalkUrl([lon, lat], p.name, state.origin, t("st.here")))}" target="_blank" rel="noopener noreferrer"><i class="fa-solid fa-route"></i>&nbsp;${t("st.baidu")}</a>
+        ${p.contact ? `<a href="tel:${esc(p.contact)}"><i class="fa-solid fa-phone"></i>&nbsp;${t("st.call")} ${esc(p.contact)}</a>` : ""}
+      </div>
+      ${p.manager ? `<div class="sub">${t("st.manager")}: ${esc(p.manager)}</div>` : ""}`;
+    for (const link of li.querySelectorAll(".actions a")) link.addEventListener("click", (ev) => ev.stopPropagation());
     const choose = () => {
       state.selected = i;
       render();
+      reveal(ui.list.children[i], "nearest");
     };
     li.addEventListener("click", choose);
     li.addEventListener("keydown", (ev) => (ev.key === "Enter" || ev.key === " ") && choose());
     ui.list.append(li);
-    const icon = L.divIcon({ className: "", html: `<div class="pin${i === state.selected ? " selected" : ""}">${i + 1}</div>`, iconSize: [34, 34], iconAnchor: [17, 17] });
+    const icon = L.divIcon({ className: "", html: `<div class="pin${i === state.selected ? " selected" : ""}">${i + 1}</div>`, iconSize: [44, 44], iconAnchor: [22, 22] });
     L.marker(ctx.toLatLng(feature.geometry.coordinates), { icon, keyboard: false, title: p.name }).on("click", choose).addTo(stationsLayer);
   });
   drawRoute();

@@ -1,0 +1,120 @@
+"""Token lifecycle: optional expiry, ``geo-service token list`` (never the secret) and ``token revoke``; an
+expired or revoked token gets 401 ``auth.invalid_token`` from every route, at once; admins do the same over
+HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from geo_service.api.app import create_app
+from geo_service.auth import authenticate, create_token, hash_token
+from geo_service.cli import app as cli
+from geo_service.db.pool import Database
+from tests.conftest import auth_headers
+from tests.test_cli import cli_env  # noqa: F401 - the CLI pointed at a fresh database
+
+runner = CliRunner()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEO_SERVICE_LANGUAGE", "en")
+
+
+def test_create_list_revoke_from_the_command_line(cli_env: Database, english: None) -> None:  # noqa: F811
+    code, out = invoke(
+        "token", "create", "--role", "dispatcher", "--name", "12345 desk", "--expires-days", "30"
+    )
+    assert code == 0, out
+    token = out.strip().splitlines()[-1]
+    with TestClient(create_app(db=cli_env), raise_server_exceptions=False) as http:
+        assert http.get("/api/auth/whoami", headers=bearer(token)).json()["name"] == "12345 desk"
+
+        code, listing = invoke("token", "list")
+        assert code == 0, listing
+        assert token not in listing and hash_token(token) not in listing  # never the secret
+        header, *lines = listing.strip().splitlines()
+        assert header.split() == [
+            "id",
+            "role",
+            "name",
+            "created",
+            "expires",
+            "last",
+            "used",
+            "revoked",
+            "status",
+        ]
+        line = next(line for line in lines if "12345 desk" in line)
+        token_id = line.split()[0]
+        assert "dispatcher" in line and line.rstrip().endswith("active")
+        assert len(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d\+08:00", line)) == 3  # created, expires, last used
+
+        code, out = invoke("token", "revoke", token_id)
+        assert code == 0 and f"Token {token_id} revoked" in out
+        refused = http.get("/api/auth/whoami", headers=bearer(token))
+        assert refused.status_code == 401 and refused.json()["code"] == "auth.invalid_token"
+        assert http.get("/tiles/style.json", headers=bearer(token)).status_code == 401
+        line = next(line for line in invoke("token", "list")[1].splitlines() if line.startswith(token_id))
+        assert line.rstrip().endswith("revoked")
+        code, out = invoke("token", "revoke", token_id)
+        assert code == 0 and "already revoked" in out
+        code, out = invoke("token", "revoke", "999999")
+        assert code == 1 and "No token with id 999999" in out
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "4000"])
+def test_expiry_must_be_sensible(cli_env: Database, monkeypatch: pytest.MonkeyPatch, days: str) -> None:  # noqa: F811
+    monkeypatch.setenv("GEO_SERVICE_LANGUAGE", "zh-CN")
+    code, out = invoke("token", "create", "--role", "planner", "--expires-days", days)
+    assert code == 2 and "令牌有效期须为 1 至 3650 天" in out
+
+
+def test_an_expired_token_is_refused(db: Database, client: TestClient) -> None:
+    token = create_token(db, "planner", "short-lived", expires_days=1)
+    assert client.get("/api/auth/whoami", headers=bearer(token)).status_code == 200
+    with db.cursor() as cur:  # two days later
+        cur.execute(
+            """UPDATE api_tokens SET created_at = created_at - interval '2 days',
+                                     expires_at = expires_at - interval '2 days' WHERE token_hash = %s""",
+            (hash_token(token),),
+        )
+    assert authenticate(db, token) is None
+    for path in ("/api/auth/whoami", "/api/stations/vocabulary", "/ogc/collections"):
+        refused = client.get(path, headers=bearer(token))
+        assert refused.status_code == 401 and refused.json()["code"] == "auth.invalid_token", path
+    until_revoked = create_token(db, "planner", "until revoked")
+    assert client.get("/api/auth/whoami", headers=bearer(until_revoked)).status_code == 200
+
+
+def test_admins_list_and_revoke_over_http(db: Database, client: TestClient) -> None:
+    admin = auth_headers(db, "admin")
+    victim = create_token(db, "dispatcher", "lost laptop", expires_days=7)
+    client.get("/api/auth/whoami", headers=bearer(victim))
+    listed = client.get("/api/tokens", headers=admin)
+    assert listed.status_code == 200 and victim not in listed.text and hash_token(victim) not in listed.text
+    entry = next(t for t in listed.json()["tokens"] if t["name"] == "lost laptop")
+    assert entry["role"] == "dispatcher" and entry["active"] and entry["expires_at"] and entry["last_used_at"]
+    assert client.get("/api/tokens", headers=bearer(victim)).status_code == 403
+    assert client.delete(f"/api/tokens/{entry['id']}", headers=bearer(victim)).status_code == 403
+    revoked = client.delete(f"/api/tokens/{entry['id']}", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] and not revoked.json()["active"]
+    assert client.get("/api/auth/whoami", headers=bearer(victim)).status_code == 401
+    assert client.delete("/api/tokens/999999", headers=admin).status_code == 404
+    created = client.post("/api/tokens", json={"role": "planner", "expires_days": 0}, headers=admin)
+    assert created.status_code == 422
+    created = client.post("/api/tokens", json={"role": "planner", "expires_days": 90}, headers=admin)
+    assert created.status_code == 201 and authenticate(db, created.json()["token"]).role == "planner"
