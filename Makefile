@@ -75,9 +75,10 @@ bench: setup bench-tiles
 	$(BIN)/python bench/import_osm.py
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/incidents_import.py
-	$(BIN)/python bench/geocode_ranking.py
+	$(BIN)/python bench/geocode_eval.py
 	$(BIN)/python bench/isochrones.py
 	$(BIN)/python bench/life_circle.py
+	$(BIN)/python bench/crosswalk.py
 	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/guide_map.py
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from geo_service.db.cluster import ClusterError
 from geo_service.db.jobs import run_once
 from geo_service.db.pool import Database, DatabaseUnavailable
+from geo_service.geocode.index import ensure_keyed
 from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.locate.service import current_index
@@ -66,7 +67,11 @@ def run_due(db: Database, stations: StationContext, circles: LifeCircleContext) 
 
 
 def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) -> dict[str, bool]:
-    """Load this process's caches, then run the jobs that are due."""
+    """Key names a migration or a bulk writer left for the geocoder (idempotent, cheap when none are left),
+    load this process's caches, then run the jobs that are due."""
+    keyed = ensure_keyed(db, max_rows=None)
+    if keyed:
+        log.info("geocoder: %d name(s) keyed", keyed)
     current_network(db, stations.walking)
     current_index(db)
     return run_due(db, stations, circles)

@@ -558,9 +558,38 @@ class RateLimitSettings(BaseSettings):
     )
 
 
+class NetworkSettings(BaseSettings):
+    """Other departments' networks (多网合一): imports, the crosswalk to the unified grids and proposals."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_NETWORK_", extra="ignore")
+
+    mismatch_tolerance_m: float = Field(
+        default=5.0, gt=0, le=100,
+        description="a network boundary this close to a unified grid boundary without following it is a mismatch, m",
+    )  # fmt: skip
+    follow_tolerance_m: float = Field(
+        default=0.1, gt=0, le=5,
+        description="a network boundary this close to a unified boundary follows it (reprojection noise), m",
+    )  # fmt: skip
+    mismatch_min_length_m: float = Field(
+        default=10.0, ge=0,
+        description="shorter near-parallel runs are not reported (a boundary crossing or meeting another), m",
+    )  # fmt: skip
+    max_import_features: int = Field(default=50_000, ge=1, description="cells per network import")
+    max_rekey: int = Field(default=100_000, ge=1, description="cells plus points per re-key request")
+    crosswalk_cache: int = Field(
+        default=8, ge=0, description="crosswalks kept in memory per process (by network and data revision)"
+    )
+
+
 @lru_cache
 def rate_limit_settings() -> RateLimitSettings:
     return RateLimitSettings()
+
+
+@lru_cache
+def network_settings() -> NetworkSettings:
+    return NetworkSettings()
 
 
 def all_settings() -> list[type[BaseSettings]]:

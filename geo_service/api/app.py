@@ -34,6 +34,7 @@ from geo_service.api.routers import (
     life_circle,
     locate,
     maps,
+    networks,
     ogc,
     open311,
     pages,
@@ -193,6 +194,7 @@ def create_app(
         ogc,
         pages,
         guide_map,
+        networks,
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)

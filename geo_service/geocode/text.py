@@ -1,10 +1,18 @@
-"""Text matching for the geocoder: normalisation, character bigrams, house numbers.
+"""Text matching for the geocoder: normalisation, index keys, pinyin, character bigrams, house numbers.
+
+Normalisation (:func:`fold`) makes two spellings of one name equal before anything is compared: full-width →
+half-width (NFKC), traditional → simplified Chinese (OpenCC ``t2s``, phrase-aware), case and accents folded,
+Chinese numerals before a counter as digits (``十二号`` → ``12号``), Chinese text without spaces. The index key
+(:func:`name_key`) is the folded text without punctuation: ``赫爾辛基中央車站`` and ``赫尔辛基 中央车站`` share
+the key ``赫尔辛基中央车站``; ``Mannerheimintie 5`` has ``mannerheimintie5``. Chinese names also get a pinyin key
+and an initials key (:func:`pinyin_keys`, pypinyin), which Latin-script queries are compared with
+(``zhongshanlu12hao``, ``zsl12h``).
 
 Why not trigrams alone: in a ``C.UTF-8`` database pg_trgm treats a run of Chinese characters as one word, so a
 short address such as ``中山路12号`` has only 7 trigrams, two of them padding; ``similarity('中山路12号',
 '中山路21号')`` is 0.27 and ``word_similarity('中山路', '北京市中山路12号')`` 0.25. Chinese addresses are
 compared better by character bigrams (Dice), by containment (a name inside the query or the query inside a
-name), and by whether the house numbers agree. pg_trgm still finds the candidates (indexed); this module ranks them.
+name), and by whether the house numbers agree (:func:`match_score`).
 """
 
 from __future__ import annotations
@@ -12,27 +20,27 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
+
+import opencc
+from pypinyin import Style, lazy_pinyin
 
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"\d+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-# Chinese numerals are turned into digits only in front of these counters, where they are house numbers
-_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?=[号弄栋幢楼室单元巷座])")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9}  # fmt: skip
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+# Chinese numerals are turned into digits only in front of these counters, where they are house, building,
+# unit or room numbers (after t2s, so only simplified counters)
+# (not 巷: 朝霞三巷 is a lane's name, and callers say its numeral as written)
+_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=号|弄|栋|幢|楼|室|单元|座|层|户|期)")
+# dashes between numbers (12-3号, 12—3号, 12～3号) are kept as one hyphen, every other punctuation goes
+_DASH = re.compile(r"(?<=\d)\s*[-‐‑‒–—―~～]\s*(?=\d)")
+_KEY_DROP = re.compile(r"[^\w-]|_|(?<!\d)-|-(?!\d)")
+_T2S = opencc.OpenCC("t2s")
 
 
 def has_cjk(text: str) -> bool:
@@ -47,11 +55,8 @@ def _cn_to_int(numeral: str) -> int | None:
     for ch in numeral:
         if ch in _CN_DIGITS:
             current = _CN_DIGITS[ch]
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
+        elif ch in _CN_UNITS:
+            total += (current or 1) * _CN_UNITS[ch]
             current = 0
         else:
             return None
@@ -59,24 +64,75 @@ def _cn_to_int(numeral: str) -> int | None:
 
 
 def _cn_house_numbers(text: str) -> str:
-    return _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group(1)) or m.group(1)), text)
+    def number(m: re.Match[str]) -> str:
+        value = _cn_to_int(m.group(1))
+        return m.group(1) if value is None else str(value)
+
+    return _CN_NUMBER.sub(number, text)
 
 
-def normalize(text: str) -> str:
-    """Lower case, full-width → half-width, accents dropped, Chinese house numbers as digits, spaces collapsed
-    (dropped in Chinese text)."""
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese (OpenCC ``t2s``); other text unchanged."""
+    return _T2S.convert(text) if has_cjk(text) else text
+
+
+def fold(text: str, numerals: bool = True) -> str:
+    """Full-width → half-width, traditional → simplified, case and accents folded, Chinese numerals before a
+    counter as digits (unless not ``numerals``), spaces collapsed (dropped in Chinese text)."""
     text = unicodedata.normalize("NFKC", text or "")
+    text = to_simplified(text)
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = unicodedata.normalize("NFC", text).casefold().strip()
-    return _cn_house_numbers(_SPACES.sub("" if has_cjk(text) else " ", text))
+    text = _DASH.sub("-", _SPACES.sub("" if has_cjk(text) else " ", text))
+    return _cn_house_numbers(text) if numerals else text
+
+
+normalize = fold  # the name the ranking code has always used
+
+
+def key_of(folded: str) -> str:
+    """A folded text as an index key: letters, digits and Chinese only (a hyphen between digits stays)."""
+    return _KEY_DROP.sub("", folded)
+
+
+def name_key(text: str) -> str:
+    """The index key of a raw text: ``赫爾辛基 中央車站`` → ``赫尔辛基中央车站``."""
+    return key_of(fold(text))
 
 
 def search_text(query: str) -> str:
-    """The form of a query sent to pg_trgm: full-width folded and Chinese house numbers as digits, and for
-    Chinese text no spaces (``中山路 十二 号`` → ``中山路12号``), so the trigram and substring filters can find
-    the names as stored. Case and accents stay: pg_trgm folds case itself and does not fold accents."""
+    """The form of a query sent to pg_trgm over raw names: full-width folded, Chinese house numbers as digits,
+    and for Chinese text no spaces (``中山路 十二 号`` → ``中山路12号``). Case and accents stay: pg_trgm folds
+    case itself and does not fold accents."""
     text = unicodedata.normalize("NFKC", query or "").strip()
     return _cn_house_numbers(_SPACES.sub("" if has_cjk(text) else " ", text))
+
+
+@lru_cache(maxsize=200_000)
+def _syllables(run: str) -> tuple[str, ...]:
+    """Toneless pinyin of one run of Chinese characters, phrase-aware (重庆 → chong qing)."""
+    return tuple(lazy_pinyin(run, style=Style.NORMAL, errors="ignore"))
+
+
+def pinyin_keys(key: str) -> tuple[str | None, str | None]:
+    """(full pinyin, initials) of an index key with Chinese in it, digits and letters kept:
+    ``中山路12号`` → (``zhongshanlu12hao``, ``zsl12h``); (None, None) without Chinese."""
+    if not has_cjk(key):
+        return None, None
+    full: list[str] = []
+    initials: list[str] = []
+    position = 0
+    for run in _CJK_RUN.finditer(key):
+        between = key[position : run.start()]
+        full.append(between)
+        initials.append(between)
+        syllables = _syllables(run.group())
+        full.extend(syllables)
+        initials.extend(s[0] for s in syllables if s)
+        position = run.end()
+    full.append(key[position:])
+    initials.append(key[position:])
+    return "".join(full), "".join(initials)
 
 
 def compact(normalized: str) -> str:
@@ -118,8 +174,11 @@ def match_score(query: str, name: str, trigram: float = 0.0) -> float:
         pg_trgm's best of similarity / word_similarity, computed in the database; kept as a floor for Latin
         text where trigrams work well.
     """
-    nq, nn = normalize(query), normalize(name)
-    cq, cn = compact(nq), compact(nn)
+    return key_score(key_of(fold(query)), key_of(fold(name)), trigram)
+
+
+def key_score(cq: str, cn: str, trigram: float = 0.0) -> float:
+    """:func:`match_score` of two index keys."""
     if not cq or not cn:
         return 0.0
     if cq == cn:
@@ -131,7 +190,7 @@ def match_score(query: str, name: str, trigram: float = 0.0) -> float:
         score = max(score, 0.5 + 0.4 * coverage)
         if cn.startswith(cq):
             score += 0.03
-    numbers_q, numbers_n = house_numbers(nq), house_numbers(nn)
+    numbers_q, numbers_n = house_numbers(cq), house_numbers(cn)
     street_q, street_n = street_part(cq), street_part(cn)
     same_street = (
         street_q.endswith(street_n) or street_n.endswith(street_q) or dice(street_q, street_n) >= 0.85

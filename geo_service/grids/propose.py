@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,6 +276,7 @@ def _merge_empty(label: np.ndarray, weights: np.ndarray, neighbours: list[set[in
 def partition_area(
     parent: shapely.Geometry, lines: list[shapely.Geometry], homes: list[tuple[float, float, float]], *,
     households_min: float, households_max: float, parts: int | None = None, balance: bool = True,
+    cut_cost: Callable[[np.ndarray, dict[tuple[int, int], float]], dict[tuple[int, int], float]] | None = None,
 ) -> tuple[list[Part], dict[str, Any]]:  # fmt: skip
     """Split ``parent`` (WGS-84) along ``lines`` into contiguous parts with balanced households.
 
@@ -286,6 +288,9 @@ def partition_area(
         Number of parts; by default chosen from the households band.
     balance
         Move edge blocks between parts towards the band after partitioning (off: METIS's cut as it is).
+    cut_cost
+        ``(blocks, shared) -> weights``: the cost of cutting between adjacent blocks, given the blocks (WGS-84)
+        and their shared boundary lengths (m, keyed by block pairs i < j); default the shared length.
 
     Returns
     -------
@@ -317,6 +322,8 @@ def partition_area(
         )
     parts = max(1, min(parts, len(blocks)))
     neighbours, shared = _adjacency(blocks, epsg)
+    if cut_cost is not None:
+        shared = cut_cost(blocks, shared)
     label = np.zeros(len(blocks), dtype=np.int64)
     if parts > 1:
         # households ×10 keeps tenths; +1 stops empty blocks from all landing in one part

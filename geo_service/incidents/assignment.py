@@ -22,6 +22,7 @@ import shapely
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
 from geo_service.grids.geometry import metres_per_degree
+from geo_service.i18n import Message, message
 from geo_service.incidents.categories import LEVELS
 from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
@@ -52,7 +53,7 @@ class Assignment:
     near_boundary: bool
     distance_to_boundary_m: float | None
     nearest_grid: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
     @property
     def rounded_distance_m(self) -> float | None:
@@ -81,9 +82,7 @@ def _in_grid(lon: float, lat: float, grid: AreaInfo, snapshot: list[dict[str, An
              near_boundary_m: float) -> Assignment:  # fmt: skip
     near = distance < near_boundary_m
     notes = (
-        [f"{distance:.1f} m from the boundary of grid {grid.code}: please confirm the assignment"]
-        if near
-        else []
+        [message("incident.note.near_boundary", distance_m=f"{distance:.1f}", grid=grid.code)] if near else []
     )
     return Assignment(
         lon, lat, grid.code, grid.version, "grid", grid.code, snapshot, near, distance, None, notes
@@ -100,20 +99,18 @@ def from_locate(result: LocateResult, near_boundary_m: float) -> Assignment:
     """
     chain: list[AreaInfo] = ([result.grid] if result.grid is not None else []) + list(result.ancestors)
     if not chain:
-        raise InvalidInput(
-            f"the point ({result.lon:.6f}, {result.lat:.6f}) is outside every grid and every community, street "
-            "and district of this service: no one is responsible for it here"
-        )
+        raise InvalidInput("incident.outside_every_area", lon=f"{result.lon:.6f}", lat=f"{result.lat:.6f}")
     snapshot = [a.as_dict() for a in chain]
     distance = result.distance_to_boundary_m
     if result.grid is not None and distance is not None:
         return _in_grid(result.lon, result.lat, result.grid, snapshot, distance, near_boundary_m)
     owner = chain[0]
-    notes = [f"outside every grid: {owner.level} {owner.code} ({owner.name}) takes it (属地兜底)"]
+    notes = [message("incident.note.owner_fallback", level=level_name(owner.level), area_code=owner.code,
+                     name=owner.name)]  # fmt: skip
     nearest = result.nearest_grid.as_dict() if result.nearest_grid is not None else None
     near = distance is not None and distance < near_boundary_m
     if near and nearest is not None:
-        notes.append(f"{distance:.1f} m from grid {nearest['code']}: please confirm the assignment")
+        notes.append(message("incident.note.near_grid", distance_m=f"{distance:.1f}", grid=nearest["code"]))
     return Assignment(result.lon, result.lat, None, None, owner.level, owner.code, snapshot, near, distance,
                       nearest, notes)  # fmt: skip
 
@@ -146,14 +143,14 @@ def _boundary_distances_m(grid: shapely.Geometry, lon: np.ndarray, lat: np.ndarr
 
 
 def assign_many(index: LocateIndex, lon: np.ndarray, lat: np.ndarray,
-                near_boundary_m: float) -> list[Assignment | str]:  # fmt: skip
-    """Assign many WGS-84 points at once: an :class:`Assignment`, or the reason a point has none.
+                near_boundary_m: float) -> list[Assignment | InvalidInput]:  # fmt: skip
+    """Assign many WGS-84 points at once: an :class:`Assignment`, or the error saying why a point has none.
 
     Points inside a grid are assigned vectorised (one lattice lookup for all, boundary distances per grid);
     the few outside every grid go through :func:`assign` one by one (属地兜底, swapped or outside every area).
     The answers are those of :func:`assign`.
     """
-    out: list[Assignment | str] = [""] * len(lon)
+    out: list[Assignment | InvalidInput | None] = [None] * len(lon)
     positions = index.assign("grid", lon, lat)
     order = np.argsort(positions, kind="stable")
     groups = np.split(order, np.flatnonzero(np.diff(positions[order])) + 1) if len(order) else []
@@ -164,14 +161,19 @@ def assign_many(index: LocateIndex, lon: np.ndarray, lat: np.ndarray,
                 try:
                     out[k] = assign(index, float(lon[k]), float(lat[k]), "wgs84", near_boundary_m)
                 except InvalidInput as exc:
-                    out[k] = str(exc.detail)
+                    out[k] = exc
             continue
         grid = index.grids.infos[position]
         snapshot = [a.as_dict() for a in (grid, *index.ancestors(grid))]
         distances = _boundary_distances_m(index.grids.geoms[position], lon[members], lat[members])
         for k, distance in zip(members, distances.tolist(), strict=True):
             out[k] = _in_grid(float(lon[k]), float(lat[k]), grid, snapshot, distance, near_boundary_m)
-    return out
+    return [a for a in out if a is not None]
+
+
+def level_name(level: str) -> Message:
+    """An area level in the reader's language (网格, 社区, 街道, 区)."""
+    return message(f"incident.level.{level}")
 
 
 def next_owner(snapshot: list[dict[str, Any]], level: str) -> dict[str, Any] | None:

@@ -23,6 +23,25 @@ LEVELS = ("grid", "community", "street", "district")  # escalation order, finest
 Kind = Literal["event", "component"]
 
 
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A question a caller answers when reporting a category (an Open311 service attribute)."""
+
+    code: str
+    datatype: str
+    required: bool
+    description: str
+    description_en: str
+    values: tuple[tuple[str, str, str], ...] = ()  # (key, name, name_en) for the list types
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _, _ in self.values)
+
+
 @dataclass(frozen=True)
 class Category:
     """One class of the classification (a major class, or a minor class within one).
@@ -37,6 +56,7 @@ class Category:
     major_code: str
     major_name: str
     deadline_hours: dict[str, float]
+    attributes: tuple[Attribute, ...] = ()
 
     @property
     def is_major(self) -> bool:
@@ -92,11 +112,8 @@ class Classification:
         """
         found = self._by_key.get(_key(text or ""))
         if found is None:
-            majors = ", ".join(f"{c.code} {c.name}" for c in self if c.is_major)
-            raise InvalidInput(
-                f"unknown category {text!r}: give a code or a name from the classification "
-                f"(GET /api/incidents/categories); major classes: {majors}"
-            )
+            majors = [f"{c.code} {c.name}" for c in self if c.is_major]
+            raise InvalidInput("incident.unknown_category", category=repr(text), majors=majors)
         return found
 
     @classmethod
@@ -125,6 +142,28 @@ def _deadlines(raw: Any, inherited: dict[str, float] | None, where: str) -> dict
     return merged
 
 
+def _attributes(raw: Any, where: str) -> tuple[Attribute, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: attributes must be a list")
+    out = []
+    for item in raw:
+        code, datatype = str(item.get("code", "")), item.get("datatype", "string")
+        if not code or datatype not in DATATYPES:
+            raise ValueError(
+                f"{where}: every attribute needs a code and a datatype of {', '.join(DATATYPES)}"
+            )
+        values = tuple((str(v["key"]), str(v["name"]), str(v.get("name_en") or v["name"]))
+                       for v in item.get("values") or [])  # fmt: skip
+        if datatype.endswith("valuelist") and not values:
+            raise ValueError(f"{where}: attribute {code} lists no values")
+        description = str(item.get("description") or code)
+        out.append(Attribute(code, datatype, bool(item.get("required", False)), description,
+                             str(item.get("description_en") or description), values))  # fmt: skip
+    return tuple(out)
+
+
 def _parse(data: Any, source: Path) -> list[Category]:
     if not isinstance(data, dict) or not isinstance(data.get("classes"), list):
         raise ValueError(f"{source}: expected a mapping with a 'classes' list")
@@ -143,10 +182,11 @@ def _parse(data: Any, source: Path) -> list[Category]:
             minor_code = str(minor.get("code", ""))
             if not minor_code or not minor.get("name"):
                 raise ValueError(f"{where}: every subclass needs a code and a name")
+            where_minor = f"{source.name}: class {minor_code}"
             out.append(
                 Category(minor_code, kind, str(minor["name"]), str(minor.get("name_en") or minor["name"]), code,
-                         str(major["name"]), _deadlines(minor.get("deadline_hours"), deadlines,
-                                                        f"{source.name}: class {minor_code}"))
+                         str(major["name"]), _deadlines(minor.get("deadline_hours"), deadlines, where_minor),
+                         _attributes(minor.get("attributes"), where_minor))
             )  # fmt: skip
     codes = [c.code for c in out]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})

@@ -38,12 +38,18 @@ import shapely
 from tqdm import tqdm
 
 from geo_service.coords import invalid_lonlat_mask, lonlat_problem, normalise_crs, to_wgs84_arrays
-from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge
-from geo_service.geocode.service import best_match
+from geo_service.errors import BadRequest, Conflict, InvalidInput, PayloadTooLarge, ServiceError
+from geo_service.i18n import message
 from geo_service.incidents.assignment import Assignment, assign, assign_many
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.intake import MAX_DESCRIPTION_CHARS, IncidentInput, clean_reporter, input_crs
+from geo_service.incidents.intake import (
+    MAX_DESCRIPTION_CHARS,
+    IncidentInput,
+    clean_reporter,
+    geocode_address,
+    input_crs,
+)
 from geo_service.locate.service import current_index
 from geo_service.store import audit
 from geo_service.store import incidents as store
@@ -193,7 +199,7 @@ def _category_of(
     ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]]
 ) -> list[ParsedRow]:
     """Rows whose category resolves (each distinct text resolved once); the others go to ``errors``."""
-    found: dict[str, Category | str] = {}
+    found: dict[str, Category | InvalidInput] = {}
     kept = []
     for parsed in rows:
         key = parsed.data.category
@@ -201,14 +207,26 @@ def _category_of(
             try:
                 found[key] = ctx.classification.resolve(key)
             except InvalidInput as exc:
-                found[key] = str(exc.detail)
+                found[key] = exc
         category = found[key]
-        if isinstance(category, str):
-            errors.append({"row": parsed.row, "detail": category})
+        if isinstance(category, InvalidInput):
+            errors.append(row_error(parsed.row, category))
         else:
             parsed.category = category
             kept.append(parsed)
     return kept
+
+
+def row_error(row: int, error: ServiceError | str) -> dict[str, Any]:
+    """One row's error: its ``code``, ``message`` (rendered in the caller's language) and English ``detail``;
+    an address the geocoder would not place also lists its ``candidates``."""
+    if isinstance(error, str):  # a reason given as text (coordinates checked by geo_service.coords)
+        return {"row": row, "code": "incident.import_row_invalid", "detail": error,
+                "message": message("incident.import_row_invalid", detail=error)}  # fmt: skip
+    out = {"row": row, "code": error.code, "detail": error.detail, "message": error.message}
+    if "candidates" in error.extra:
+        out["candidates"] = error.extra["candidates"][:3]
+    return out
 
 
 def _wgs84(
@@ -222,7 +240,7 @@ def _wgs84(
     crs_of = np.full(len(rows), "", dtype=object)
     for k, parsed in enumerate(rows):
         if not usable[k]:
-            errors.append({"row": parsed.row, "detail": lonlat_problem(parsed.data.lon, parsed.data.lat)})
+            errors.append(row_error(parsed.row, lonlat_problem(parsed.data.lon, parsed.data.lat)))
             continue
         if parsed.data.crs not in crs_names:
             try:
@@ -232,7 +250,7 @@ def _wgs84(
         crs = crs_names[parsed.data.crs]
         if isinstance(crs, InvalidInput):
             usable[k] = False
-            errors.append({"row": parsed.row, "detail": crs.detail})
+            errors.append(row_error(parsed.row, crs))
         else:
             crs_of[k] = crs
     for crs in {c for c in crs_names.values() if isinstance(c, str)}:
@@ -255,21 +273,21 @@ def _resolve(ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str,
     by_coordinates, lon, lat = _wgs84([p for p in rows if p.data.lon is not None], errors)
     good: list[ParsedRow] = []
     for parsed, where in zip(by_coordinates, assign_many(index, lon, lat, near_m), strict=True):
-        if isinstance(where, str):
-            errors.append({"row": parsed.row, "detail": where})
+        if isinstance(where, InvalidInput):
+            errors.append(row_error(parsed.row, where))
         else:
             parsed.assignment = where
             good.append(parsed)
     by_address = [p for p in rows if p.data.lon is None]
     for parsed in tqdm(by_address, desc="geocode rows", unit="row", disable=not progress or not by_address):
+        # the same rule as a single intake: only a confident house number, building or POI places a row
         try:
-            match = best_match(ctx.db, parsed.data.address or "", ctx.settings.geocode_min_score,
-                               ctx.settings.geocode_margin, ctx.settings.geocode_same_place_m)  # fmt: skip
+            match = geocode_address(ctx, parsed.data.address or "")
             parsed.geocode = match.as_dict()
             parsed.assignment = assign(index, match.candidate.lon, match.candidate.lat, "wgs84", near_m)
             good.append(parsed)
-        except InvalidInput as exc:
-            errors.append({"row": parsed.row, "detail": exc.detail})
+        except (InvalidInput, Conflict) as exc:
+            errors.append(row_error(parsed.row, exc))
     good.sort(key=lambda p: p.row)
     return good
 
@@ -296,11 +314,8 @@ def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, at
         errors.sort(key=lambda e: e["row"])
         report = ImportReport(errors=errors, encoding=used, atomic=atomic)
         if errors and atomic:
-            raise InvalidInput(
-                f"{len(errors):,} of {total:,} rows have errors; nothing was written (atomic=true). Fix them, "
-                "or send atomic=false to import the good rows",
-                extra={k: v for k, v in report.as_dict().items() if k != "rows"},
-            )
+            raise InvalidInput("incident.import_rows_invalid", count=f"{len(errors):,}", total=f"{total:,}",
+                               extra={k: v for k, v in report.as_dict().items() if k != "rows"})  # fmt: skip
         bar.update(1)
         bar.set_postfix_str(f"write {len(good):,} rows")
         _write(ctx, good, report, actor, role)

@@ -25,7 +25,9 @@ from psycopg2.extensions import cursor as Cursor
 
 from geo_service.db.jobs import run_once
 from geo_service.db.pool import DatabaseUnavailable
-from geo_service.incidents.assignment import next_owner
+from geo_service.i18n import Message, message
+from geo_service.incidents import notes
+from geo_service.incidents.assignment import level_name, next_owner
 from geo_service.incidents.context import IncidentContext
 from geo_service.store import incidents as store
 
@@ -45,6 +47,11 @@ class Escalation:
     to_code: str | None
 
 
+def _system_note(note: str | None, system: Message) -> dict[str, Any]:
+    """A person's note is kept as written; without one, the system's (code and values, rendered on read)."""
+    return {} if note else {"note": notes.stored(system)}
+
+
 def escalate_row(ctx: IncidentContext, cur: Cursor, row: dict[str, Any], *, now: datetime, actor: str,
                  reason: str, note: str | None) -> Escalation:  # fmt: skip
     """Move one (locked) incident to the next level up, with a fresh deadline; or, at the top, record the miss.
@@ -56,9 +63,10 @@ def escalate_row(ctx: IncidentContext, cur: Cursor, row: dict[str, Any], *, now:
         store.mark_top_overdue(cur, row["id"], now)
         store.add_history(
             cur, row["id"], at=now, actor=actor, action="overdue", from_status=row["status"],
-            to_status=row["status"], note=note or f"deadline missed at the top level ({row['owner_level']})",
+            to_status=row["status"], note=note,
             detail={"owner_level": row["owner_level"], "owner_code": row["owner_code"],
-                    "due_at": row["due_at"].isoformat() if row["due_at"] else None},
+                    "due_at": row["due_at"].isoformat() if row["due_at"] else None,
+                    **_system_note(note, message("incident.note.overdue_top", level=level_name(row["owner_level"])))},
         )  # fmt: skip
         return Escalation(row["id"], row["owner_level"], None, None)
     category = ctx.classification.get(row["category"])
@@ -67,8 +75,10 @@ def escalate_row(ctx: IncidentContext, cur: Cursor, row: dict[str, Any], *, now:
                     status="escalated")  # fmt: skip
     store.add_history(
         cur, row["id"], at=now, actor=actor, action="escalated", from_status=row["status"], to_status="escalated",
-        note=note or f"overdue at the {row['owner_level']} level; escalated to {target['level']} {target['name']}",
-        detail={"reason": reason, "from_level": row["owner_level"], "from_code": row["owner_code"],
+        note=note,
+        detail={**_system_note(note, message("incident.note.escalated_overdue", from_level=level_name(row["owner_level"]),
+                                             to_level=level_name(target["level"]), to_name=target["name"])),
+                "reason": reason, "from_level": row["owner_level"], "from_code": row["owner_code"],
                 "to_level": target["level"], "to_code": target["code"], "to_name": target["name"],
                 "missed_due_at": row["due_at"].isoformat() if row["due_at"] else None,
                 "due_at": due_at.isoformat()},

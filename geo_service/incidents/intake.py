@@ -1,8 +1,9 @@
 """Intake: a 12345 ticket or grid report becomes an incident assigned to a grid (or 属地兜底 to an area).
 
 Located by coordinates (``lon``/``lat`` in ``crs``) or, without them, by the caller's ``address`` through the
-geocoder: the best candidate is used when it is clear, and the incident says which one it was; otherwise 422
-with the candidates. The same ``external_id`` (the ticket number) twice gives back the first incident, also
+geocoder: the best candidate is used only when it is a house number, building or POI, confident and without a
+rival elsewhere, and the incident says which one it was; otherwise 409 with the candidates, and nothing is
+written (:func:`geo_service.geocode.service.decide`). The same ``external_id`` (the ticket number) twice gives back the first incident, also
 when the two posts race (the unique constraint decides, ``ON CONFLICT DO NOTHING``).
 """
 
@@ -14,11 +15,13 @@ from typing import Any
 
 from geo_service.coords import normalise_crs
 from geo_service.errors import InvalidInput
-from geo_service.geocode.service import best_match
+from geo_service.geocode.service import Match, best_match
+from geo_service.i18n import Message, message
 from geo_service.incidents import records
 from geo_service.incidents.assignment import Assignment, assign
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.notes import stored
 from geo_service.store import audit
 from geo_service.store import incidents as store
 
@@ -46,19 +49,19 @@ class IncidentInput:
 class IntakeResult:
     incident: dict[str, Any]
     created: bool
-    notes: list[str]
+    notes: list[Message]
 
 
 def check_input(data: IncidentInput) -> None:
     """Shape checks that do not need the database (raises :class:`InvalidInput`)."""
     if (data.lon is None) != (data.lat is None):
-        raise InvalidInput("give both lon and lat, or neither (then an address)")
+        raise InvalidInput("incident.lonlat_pair")
     if data.lon is None and not (data.address or "").strip():
-        raise InvalidInput("an incident needs a location: lon and lat, or an address")
+        raise InvalidInput("incident.location_required")
     if data.description is not None and len(data.description) > MAX_DESCRIPTION_CHARS:
-        raise InvalidInput(f"description is longer than {MAX_DESCRIPTION_CHARS} characters")
+        raise InvalidInput("incident.description_too_long", max_chars=MAX_DESCRIPTION_CHARS)
     if data.external_id is not None and not data.external_id.strip():
-        raise InvalidInput("external_id must not be blank")
+        raise InvalidInput("incident.external_id_blank")
 
 
 def clean_reporter(reporter: dict[str, Any]) -> dict[str, Any]:
@@ -96,9 +99,24 @@ def new_row(data: IncidentInput, category: Category, where: Assignment, *, now: 
     }
 
 
+def geocode_address(ctx: IncidentContext, address: str) -> Match:
+    """The one place an address alone may put an incident (raises 409 ``Conflict`` with candidates)."""
+    settings = ctx.settings
+    return best_match(ctx.db, address, settings.geocode_min_score, settings.geocode_margin,
+                      settings.geocode_same_place_m)  # fmt: skip
+
+
+def located_note(address: str, match: Match) -> Message:
+    """What the dispatcher is told about an address-only intake: what the address matched, how exactly."""
+    found = match.candidate
+    return message("incident.note.located_by_address", address=address, name=found.name,
+                   precision=message(f"geocode.precision.{found.precision}"), score=f"{found.score:.2f}",
+                   lon=f"{found.lon:.6f}", lat=f"{found.lat:.6f}")  # fmt: skip
+
+
 def locate_input(
     ctx: IncidentContext, data: IncidentInput
-) -> tuple[Assignment, dict[str, Any] | None, list[str]]:
+) -> tuple[Assignment, dict[str, Any] | None, list[Message]]:
     """The assignment for the input's coordinates, or for its address through the geocoder.
 
     Returns the assignment, the geocoding record (None for coordinates) and notes for the dispatcher.
@@ -107,17 +125,9 @@ def locate_input(
     if data.lon is not None and data.lat is not None:
         where = assign(ctx.db, data.lon, data.lat, data.crs, near_m)
         return where, None, list(where.notes)
-    match = best_match(ctx.db, data.address or "", ctx.settings.geocode_min_score, ctx.settings.geocode_margin,
-                       ctx.settings.geocode_same_place_m)  # fmt: skip
+    match = geocode_address(ctx, data.address or "")
     where = assign(ctx.db, match.candidate.lon, match.candidate.lat, "wgs84", near_m)
-    found = match.candidate
-    note = (
-        f"located by address: {data.address!r} matched {found.name!r} ({found.kind}, score {found.score:.2f}) "
-        f"at {found.lon:.6f}, {found.lat:.6f}"
-    )
-    if found.kind in ("street", "grid", "community", "district"):
-        note += "; that is a whole street or area, so the point is approximate: please check it"
-    return where, match.as_dict(), [note, *where.notes]
+    return where, match.as_dict(), [located_note(data.address or "", match), *where.notes]
 
 
 def create_incident(
@@ -137,7 +147,7 @@ def create_incident(
         with ctx.db.cursor() as cur:
             existing = store.find_by_external_id(cur, data.external_id.strip())
         if existing is not None:
-            return IntakeResult(existing, False, [f"external_id {data.external_id!r} was filed before"])
+            return IntakeResult(existing, False, [_filed_before(data.external_id)])
     category = ctx.classification.resolve(data.category)
     where, geocode, notes = locate_input(ctx, data)
     now = ctx.now()
@@ -146,12 +156,12 @@ def create_incident(
         new_id = store.insert_incident(cur, row, where.lon, where.lat)
         if new_id is None:  # a concurrent post of the same ticket won
             existing = store.find_by_external_id(cur, row["external_id"])
-            return IntakeResult(existing, False, [f"external_id {data.external_id!r} was filed before"])
+            return IntakeResult(existing, False, [_filed_before(data.external_id or "")])
         store.add_history(
             cur, new_id, at=now, actor=actor, action="created", to_status="reported",
             detail={"source": source, "owner_level": where.owner_level, "owner_code": where.owner_code,
                     "grid_code": where.grid_code, "grid_version": where.grid_version,
-                    "near_boundary": where.near_boundary, "notes": notes},
+                    "near_boundary": where.near_boundary, "notes": [stored(n) for n in notes]},
         )  # fmt: skip
         audit.record(cur, actor=actor, role=role, action="create", entity="incident", entity_id=new_id,
                      detail={"external_id": row["external_id"], "owner_code": where.owner_code})  # fmt: skip
@@ -159,6 +169,12 @@ def create_incident(
     return IntakeResult(created, True, notes)
 
 
+def _filed_before(external_id: str) -> Message:
+    return message("incident.note.filed_before", external_id=external_id)
+
+
 def present_result(ctx: IncidentContext, result: IntakeResult) -> dict[str, Any]:
-    """The POST answer: the incident, whether it was created now, and notes for the dispatcher."""
-    return {**records.present(ctx, result.incident), "created": result.created, "notes": result.notes}
+    """The POST answer: the incident, whether it was created now, and notes for the dispatcher (messages,
+    with their codes in ``note_codes``)."""
+    return {**records.present(ctx, result.incident), "created": result.created, "notes": result.notes,
+            "note_codes": [n.code for n in result.notes]}  # fmt: skip

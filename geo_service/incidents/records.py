@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from geo_service.i18n import message
+from geo_service.incidents import notes
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.states import ACTIVE
+from geo_service.incidents.states import ACTIVE, state_name
 
 _TIMES = ("created_at", "updated_at", "due_at", "closed_at")
 
@@ -22,6 +24,7 @@ def present(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool = 
         "id": row["id"],
         "external_id": row["external_id"],
         "status": row["status"],
+        "status_name": state_name(row["status"]),
         "category": row["category"],
         "category_name": category.name if category else None,
         "category_name_en": category.name_en if category else None,
@@ -55,7 +58,20 @@ def present(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool = 
 
 
 def present_history(ctx: IncidentContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**row, "at": ctx.local(row["at"])} for row in rows]
+    """History entries; notes the system wrote (codes) come back as messages for the reader's language."""
+    return [_history_entry(ctx, row) for row in rows]
+
+
+def _history_entry(ctx: IncidentContext, row: dict[str, Any]) -> dict[str, Any]:
+    detail = dict(row["detail"] or {})
+    note = row["note"]
+    if not note and detail.get("note") is not None:
+        note = notes.readable(detail["note"])
+    if "notes" in detail:
+        detail["notes"] = notes.readable(detail["notes"])
+    if "action" in detail:
+        detail["label"] = message(f"incident.action.{detail['action']}")
+    return {**row, "at": ctx.local(row["at"]), "note": note, "detail": detail}
 
 
 def feature(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool) -> dict[str, Any]:

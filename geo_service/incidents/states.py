@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geo_service.errors import Conflict, Forbidden, InvalidInput
+from geo_service.i18n import Message, message
 
 STATES = (
     "reported", "filed", "dispatched", "in_progress", "resolved", "verified", "closed", "rejected", "escalated",
@@ -30,31 +31,38 @@ class Transition:
     from_status: str
     to_status: str
     label: str
+    action: str  # catalogue: incident.action.{action}
     roles: tuple[str, ...] = DISPATCHER_ROLES
     note_required: bool = False
 
+    @property
+    def action_name(self) -> Message:
+        return message(f"incident.action.{self.action}")
+
 
 _MOVES = [
-    Transition("reported", "filed", "立案 file"),
-    Transition("reported", "rejected", "不予立案 reject", note_required=True),
-    Transition("filed", "dispatched", "派遣 dispatch"),
-    Transition("filed", "rejected", "不予立案 reject", note_required=True),
-    Transition("filed", "escalated", "上报 escalate", note_required=True),
-    Transition("dispatched", "in_progress", "受理处置 start work"),
-    Transition("dispatched", "filed", "退回 returned by the handler", note_required=True),
-    Transition("dispatched", "escalated", "上报 escalate", note_required=True),
-    Transition("in_progress", "resolved", "处置完成 resolved"),
-    Transition("in_progress", "escalated", "上报 escalate", note_required=True),
-    Transition("resolved", "verified", "核查通过 verified"),
-    Transition("resolved", "in_progress", "核查不通过 verification failed", note_required=True),
-    Transition("verified", "closed", "结案 close"),
-    Transition("escalated", "dispatched", "派遣 dispatch"),
-    Transition("escalated", "in_progress", "受理处置 start work"),
-    Transition("escalated", "rejected", "不予立案 reject", note_required=True),
-    Transition("escalated", "escalated", "上报 escalate", note_required=True),
+    Transition("reported", "filed", "立案 file", "file"),
+    Transition("reported", "rejected", "不予立案 reject", "reject", note_required=True),
+    Transition("filed", "dispatched", "派遣 dispatch", "dispatch"),
+    Transition("filed", "rejected", "不予立案 reject", "reject", note_required=True),
+    Transition("filed", "escalated", "上报 escalate", "escalate", note_required=True),
+    Transition("dispatched", "in_progress", "受理处置 start work", "start"),
+    Transition("dispatched", "filed", "退回 returned by the handler", "return", note_required=True),
+    Transition("dispatched", "escalated", "上报 escalate", "escalate", note_required=True),
+    Transition("in_progress", "resolved", "处置完成 resolved", "resolve"),
+    Transition("in_progress", "escalated", "上报 escalate", "escalate", note_required=True),
+    Transition("resolved", "verified", "核查通过 verified", "verify"),
+    Transition(
+        "resolved", "in_progress", "核查不通过 verification failed", "fail_verification", note_required=True
+    ),
+    Transition("verified", "closed", "结案 close", "close"),
+    Transition("escalated", "dispatched", "派遣 dispatch", "dispatch"),
+    Transition("escalated", "in_progress", "受理处置 start work", "start"),
+    Transition("escalated", "rejected", "不予立案 reject", "reject", note_required=True),
+    Transition("escalated", "escalated", "上报 escalate", "escalate", note_required=True),
     # reopening a finished case (重办) is an administrator's call
-    Transition("closed", "filed", "重办 reopen", roles=ADMIN_ONLY, note_required=True),
-    Transition("rejected", "filed", "重新立案 reopen", roles=ADMIN_ONLY, note_required=True),
+    Transition("closed", "filed", "重办 reopen", "reopen", roles=ADMIN_ONLY, note_required=True),
+    Transition("rejected", "filed", "重新立案 reopen", "refile", roles=ADMIN_ONLY, note_required=True),
 ]
 TRANSITIONS: dict[tuple[str, str], Transition] = {(t.from_status, t.to_status): t for t in _MOVES}
 
@@ -77,18 +85,27 @@ def check_transition(current: str, target: str, role: str, note: str | None) -> 
         The role may not make this move (403).
     """
     if target not in STATES:
-        raise InvalidInput(f"unknown state {target!r}; states: {', '.join(STATES)}")
+        raise InvalidInput("incident.unknown_state", state=repr(target), states=list(STATES))
     transition = TRANSITIONS.get((current, target))
     if transition is None:
         reachable = allowed_from(current)
-        hint = f"allowed from {current}: {', '.join(reachable)}" if reachable else f"{current} is final"
-        raise Conflict(f"cannot go from {current} to {target}; {hint}")
+        if not reachable:
+            raise Conflict("incident.state_final", current=state_name(current), target=state_name(target))
+        raise Conflict("incident.transition_not_allowed", current=state_name(current), target=state_name(target),
+                       allowed=[state_name(s) for s in reachable])  # fmt: skip
     if role != "admin" and role not in transition.roles:
-        who = ", ".join(("admin", *transition.roles))
-        raise Forbidden(f"role '{role}' may not {transition.label} ({current} → {target}); needs: {who}")
+        raise Forbidden("incident.role_may_not", role=message(f"role.{role}"), action=transition.action_name,
+                        current=state_name(current), target=state_name(target),
+                        roles=[message(f"role.{r}") for r in ("admin", *transition.roles)])  # fmt: skip
     if transition.note_required and not (note or "").strip():
-        raise InvalidInput(f"{transition.label} ({current} → {target}) needs a note saying why")
+        raise InvalidInput("incident.note_required", action=transition.action_name, current=state_name(current),
+                           target=state_name(target))  # fmt: skip
     return transition
+
+
+def state_name(status: str) -> Message:
+    """A state in the reader's language (已上报, 已立案 …)."""
+    return message(f"incident.state.{status}")
 
 
 def open311_status(status: str) -> str:
@@ -102,4 +119,4 @@ def statuses_for_open311(open311: str) -> list[str]:
         return sorted(FINISHED)
     if open311 == "open":
         return [s for s in STATES if s not in FINISHED]
-    raise InvalidInput(f"status must be open or closed, not {open311!r}")
+    raise InvalidInput("open311.bad_status", status=repr(open311))

@@ -45,7 +45,7 @@ def incident_stats(ctx: IncidentContext, level: str, since: datetime | None) -> 
         Unknown level.
     """
     if level not in STAT_LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(STAT_LEVELS)}")
+        raise InvalidInput("incident.stats_level", level=repr(level), levels=list(STAT_LEVELS))
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=ctx.timezone)
     now = ctx.now()

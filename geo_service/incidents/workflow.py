@@ -7,8 +7,10 @@ from typing import Any
 from geo_service.auth import Principal
 from geo_service.errors import Conflict, InvalidInput, NotFound
 from geo_service.incidents import records, states
+from geo_service.incidents.assignment import level_name
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import escalate_row
+from geo_service.incidents.states import state_name
 from geo_service.locate.service import current_index
 from geo_service.store import audit
 from geo_service.store import incidents as store
@@ -28,7 +30,7 @@ def get_incident(ctx: IncidentContext, incident_id: int) -> dict[str, Any]:
     with ctx.db.cursor() as cur:
         row = store.get_incident(cur, incident_id)
     if row is None:
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound("incident.not_found", id=incident_id)
     return row
 
 
@@ -39,16 +41,14 @@ def list_incidents(
     """Incidents, newest first, filtered. Unknown statuses or categories are a 422, not an empty answer."""
     for status in statuses or []:
         if status not in states.STATES:
-            raise InvalidInput(f"unknown status {status!r}; states: {', '.join(states.STATES)}")
+            raise InvalidInput("incident.unknown_state", state=repr(status), states=list(states.STATES))
     codes = [ctx.classification.resolve(c).code for c in categories or []]
     if not 1 <= limit <= MAX_LIST:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIST}")
+        raise InvalidInput("incident.limit_range", max_limit=MAX_LIST)
     if bbox is not None:
         west, south, east, north = bbox
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-            raise InvalidInput(
-                "bbox must be west,south,east,north in degrees with west < east and south < north"
-            )
+            raise InvalidInput("incident.bad_bbox")
     with ctx.db.cursor() as cur:
         return store.list_incidents(cur, grid_code=grid_code, statuses=statuses, categories=codes or None,
                                     bbox=bbox, overdue_at=ctx.now() if overdue else None, limit=limit,
@@ -65,19 +65,17 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
         No such incident; unknown state or missing note; not allowed from the current state; not this role.
     """
     if note is not None and len(note) > MAX_NOTE_CHARS:
-        raise InvalidInput(f"note is longer than {MAX_NOTE_CHARS} characters")
+        raise InvalidInput("incident.note_too_long", max_chars=MAX_NOTE_CHARS)
     now = ctx.now()
     with ctx.db.cursor() as cur:
         row = store.get_incident(cur, incident_id, lock=True)
         if row is None:
-            raise NotFound(f"no incident {incident_id}")
+            raise NotFound("incident.not_found", id=incident_id)
         move = states.check_transition(row["status"], target, principal.role, note)
         if target == "escalated":
             done = escalate_row(ctx, cur, row, now=now, actor=principal.actor, reason="manual", note=note)
             if done.to_level is None:
-                raise Conflict(
-                    f"incident {incident_id} is already owned by the top level ({row['owner_level']})"
-                )
+                raise Conflict("incident.at_top_level", id=incident_id, level=level_name(row["owner_level"]))
         else:
             closed_at = now if target == "closed" else (None if target == "filed" else row["closed_at"])
             store.set_status(cur, incident_id, target, now, closed_at)
@@ -87,7 +85,7 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
                 store.update_incident(cur, incident_id, {"due_at": due_at, "top_overdue_at": None}, now)
             store.add_history(cur, incident_id, at=now, actor=principal.actor, action="transition",
                               from_status=row["status"], to_status=target, note=note,
-                              detail={"label": move.label})  # fmt: skip
+                              detail={"label": move.label, "action": move.action})  # fmt: skip
         audit.record(cur, actor=principal.actor, role=principal.role, action="transition", entity="incident",
                      entity_id=incident_id, detail={"from": row["status"], "to": target})  # fmt: skip
         updated = store.get_incident(cur, incident_id)
@@ -97,7 +95,7 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
 def history(ctx: IncidentContext, incident_id: int) -> list[dict[str, Any]]:
     with ctx.db.cursor() as cur:
         if store.get_incident(cur, incident_id) is None:
-            raise NotFound(f"no incident {incident_id}")
+            raise NotFound("incident.not_found", id=incident_id)
         return records.present_history(ctx, store.history(cur, incident_id))
 
 
@@ -112,7 +110,7 @@ def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | 
     with ctx.db.cursor() as cur:
         row = store.get_incident(cur, incident_id, lock=True)
         if row is None:
-            raise NotFound(f"no incident {incident_id}")
+            raise NotFound("incident.not_found", id=incident_id)
         fields: dict[str, Any] = {"assignment_confirmed_by": principal.actor, "assignment_confirmed_at": now}
         action, detail = (
             "assignment_confirmed",
@@ -120,11 +118,13 @@ def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | 
         )
         if grid_code is not None and grid_code != row["grid_code"]:
             if row["status"] not in REASSIGNABLE:
-                raise Conflict(f"incident {incident_id} is {row['status']}: reassign only before dispatch")
+                raise Conflict(
+                    "incident.reassign_after_dispatch", id=incident_id, status=state_name(row["status"])
+                )
             index = current_index(ctx.db)
             grid = index.areas.get(grid_code)
             if grid is None or grid.level != "grid":
-                raise InvalidInput(f"no current grid {grid_code!r}")
+                raise InvalidInput("incident.no_such_grid", grid=repr(grid_code))
             snapshot = [a.as_dict() for a in (grid, *index.ancestors(grid))]
             by_level = {a["level"]: a["code"] for a in snapshot}
             fields.update(grid_code=grid.code, grid_version=grid.version, owner_level="grid", owner_code=grid.code,

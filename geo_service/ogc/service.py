@@ -135,12 +135,13 @@ def items_request(
 
 def providers(db: Database, tiles: TileServer, caller: Principal | None) -> dict[str, FeatureProvider]:
     """A provider for every catalogued layer with a ``features`` section that can be served now and that
-    ``caller`` (None: anonymous) may read."""
-    return {
-        layer.id: PostGISProvider(layer)
-        for layer in tiles.served_layers(db, caller=caller)
-        if layer.features is not None
-    }
+    ``caller`` (None: anonymous) may read; a family layer (networks) adds a collection for each member."""
+    found: dict[str, FeatureProvider] = {}
+    for layer in tiles.served_layers(db, caller=caller):
+        if layer.features is not None:
+            found[layer.id] = PostGISProvider(layer)
+            found.update({m.id: PostGISProvider(m) for m in tiles.family_members(db, layer)})
+    return found
 
 
 def provider(
@@ -148,7 +149,7 @@ def provider(
 ) -> FeatureProvider:
     """The collection ``collection_id``: 404 when there is none (or its relations do not exist yet), 401/403
     when its layer's ``access`` does not admit ``caller``."""
-    layer = tiles.catalogue.layers.get(collection_id)
+    layer = tiles.catalogue.layers.get(collection_id) or tiles.member_layer(db, collection_id)
     if layer is None or layer.features is None:
         known = sorted(providers(db, tiles, caller))
         raise NotFound("ogc.unknown_collection", collection=collection_id, known=known)

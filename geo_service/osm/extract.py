@@ -25,6 +25,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geo_service.crs import metric_epsg
+from geo_service.geocode.keys import keys_for
 from geo_service.osm import rules
 from geo_service.settings import ImportSettings
 
@@ -49,7 +50,17 @@ _GREEN_LEISURE = ["park", "garden", "playground", "nature_reserve", "pitch"]
 _RAILWAYS = ["rail", "light_rail", "subway", "tram", "narrow_gauge", "monorail"]
 _PLACES = ["city", "town", "suburb", "quarter", "neighbourhood", "village", "hamlet", "locality", "square",
            "isolated_dwelling", "city_block", "plot"]  # fmt: skip
-_NAME_KEYS = ("name", "name:zh", "name:zh-Hans", "name:en", "alt_name", "official_name", "short_name")
+# every name a caller may use for a place: Chinese in both scripts, English, alternative and official names
+_NAME_KEYS = ("name", "name:zh", "name:zh-Hans", "name:zh-Hant", "name:zh-CN", "name:zh-SG", "name:zh-TW",
+              "name:zh-HK", "name:en", "alt_name", "alt_name:zh", "official_name", "official_name:zh",
+              "short_name", "short_name:zh", "loc_name")  # fmt: skip
+# address tags kept on gazetteer entries: the geocoder reads road and number, and the divisions they name
+_ADDRESS_TAGS = ("addr:street", "addr:housenumber", "addr:place", "addr:province", "addr:state", "addr:city",
+                 "addr:district", "addr:county", "addr:subdistrict", "addr:suburb", "addr:town",
+                 "addr:village", "addr:neighbourhood")  # fmt: skip
+# named stations and terminals, which callers name more than any other place (often with no address)
+_STATION_FILTER = {"railway": ["station", "halt", "tram_stop"], "public_transport": ["station"],
+                   "amenity": ["bus_station", "ferry_terminal"], "aeroway": ["aerodrome", "terminal"]}  # fmt: skip
 
 
 @dataclass
@@ -106,6 +117,7 @@ def read_extract(path: Path, settings: ImportSettings, facility_rules: rules.Fac
                 {"addr:housenumber": True}, keep_ways=False, keep_relations=False
             )
         )
+        stations = _safe(lambda: osm.get_data_by_custom_criteria(_STATION_FILTER, keep_relations=False))
         step("water, green and rail")
         water = _concat(
             _safe(
@@ -130,7 +142,7 @@ def read_extract(path: Path, settings: ImportSettings, facility_rules: rules.Fac
     residences = residences_from_buildings(buildings, srid, settings)
     facilities = facilities_from_pois(pois, facility_rules)
     areas = areas_from_boundaries(boundaries, settings.admin_levels, srid)
-    gazetteer = gazetteer_entries(buildings, address_nodes, places, edges, facilities)
+    gazetteer = gazetteer_entries(buildings, _concat(address_nodes, stations), places, edges, facilities)
     basemap = basemap_features(ways_raw, buildings, water, green, rail)
     return Extract(
         srid=srid,
@@ -425,9 +437,15 @@ def _names(tags: dict[str, Any]) -> list[str]:
     seen: list[str] = []
     for key in _NAME_KEYS:
         value = _text(tags.get(key))
-        if value and value not in seen:
-            seen.append(value)
+        for name in (value or "").split(";"):  # alt_name=A;B
+            name = name.strip()
+            if name and name not in seen:
+                seen.append(name)
     return seen
+
+
+def _address_tags(tags: dict[str, Any]) -> dict[str, str]:
+    return {key: str(tags[key]) for key in _ADDRESS_TAGS if _text(tags.get(key))}
 
 
 def gazetteer_entries(buildings: gpd.GeoDataFrame | None, address_nodes: gpd.GeoDataFrame | None,
@@ -446,11 +464,15 @@ def gazetteer_entries(buildings: gpd.GeoDataFrame | None, address_nodes: gpd.Geo
             tags = row_tags(row, tag_columns)
             point = geom if geom.geom_type == "Point" else shapely.point_on_surface(shapely.make_valid(geom))
             address = format_address(tags)
+            address_tags = _address_tags(tags)
             if address:
-                rows.append(("address", address, {"osm_id": int(row["id"])}, point))
+                rows.append(("address", address, {"osm_id": int(row["id"]), **address_tags}, point))
             names = _names(tags)
+            admin = {k: v for k, v in address_tags.items() if k not in ("addr:street", "addr:housenumber")}
             for name in names:
-                rows.append((kind_of(tags), name, {"osm_id": int(row["id"]), "primary": names[0]}, point))
+                rows.append(
+                    (kind_of(tags), name, {"osm_id": int(row["id"]), "primary": names[0], **admin}, point)
+                )
 
     add_frame(buildings, lambda _t: "building")
     add_frame(address_nodes, lambda _t: "poi")
@@ -463,7 +485,11 @@ def gazetteer_entries(buildings: gpd.GeoDataFrame | None, address_nodes: gpd.Geo
         crs=4326,
     )
     # the same address drawn on a building and on its entrance node: keep one
-    return frame.drop_duplicates(["kind", "name"]).reset_index(drop=True) if len(frame) else frame
+    frame = frame.drop_duplicates(["kind", "name"]).reset_index(drop=True) if len(frame) else frame
+    # what the geocoder matches: index key, pinyin, road and number, precision (geo_service.geocode.keys)
+    frame["keys"] = [keys_for("gazetteer", kind, name, properties).as_row()
+                     for kind, name, properties in zip(frame["kind"], frame["name"], frame["properties"], strict=True)]  # fmt: skip
+    return frame
 
 
 def _street_groups(edges: gpd.GeoDataFrame) -> Iterator[tuple[str, int, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from geo_service.db.pool import Database
+from geo_service.geocode import index as geocode_index
 from geo_service.osm import rules
 from geo_service.osm.extract import Extract, read_extract
 from geo_service.osm.pbf import check_pbf
@@ -105,6 +106,9 @@ def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool
             ) as bar:
                 write(cur, bar.update)
         datasets.restore_reported_households(cur, name)
+        # facilities and areas came in through triggers, without keys: key them before anyone searches
+        with tqdm(desc="key names", unit="name", disable=not progress, file=sys.stderr) as bar:
+            geocode_index.key_pending(cur, bar.update)
         # the service role owns no table: analyze_tables (owned by the schema owner) runs ANALYZE for it
         cur.execute(
             "SELECT analyze_tables(%s)", (["walk_edges", "residences", "facilities", "basemap_features"],)

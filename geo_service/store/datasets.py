@@ -8,6 +8,7 @@ from typing import Any
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
+from geo_service.store import gazetteer
 from geo_service.store.bulk import copy_rows, ewkb_hex
 
 
@@ -113,12 +114,10 @@ def copy_areas(cur: Cursor, name: str, areas: Any, progress: Progress) -> None:
 
 
 def copy_gazetteer(cur: Cursor, name: str, entries: Any, progress: Progress) -> None:
-    copy_rows(
-        cur, "gazetteer", ["dataset", "kind", "name", "properties", "geom"],
-        zip([name] * len(entries), entries["kind"], entries["name"], entries["properties"],
-            ewkb_hex(entries.geometry.values), strict=True),
-        progress,
-    )  # fmt: skip
+    """Gazetteer entries with their geocoder keys (column ``keys``, from :mod:`geo_service.geocode.keys`)."""
+    rows = zip(entries["kind"], entries["name"], entries["properties"], ewkb_hex(entries.geometry.values),
+               entries["keys"], strict=True)  # fmt: skip
+    gazetteer.copy_keyed_gazetteer(cur, name, rows, progress)
 
 
 def copy_basemap(cur: Cursor, name: str, features: Any, progress: Progress) -> None:

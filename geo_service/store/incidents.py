@@ -152,15 +152,24 @@ def history(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
     return cur.fetchall()
 
 
-def latest_notes(cur: Cursor, incident_ids: Sequence[int]) -> dict[int, str]:
-    """The note of each incident's latest history entry that has one."""
+def latest_notes(cur: Cursor, incident_ids: Sequence[int]) -> dict[int, Any]:
+    """The note of each incident's latest history entry that has one: a person's text, or the system's note
+    as stored (``{"code", "params"}`` in ``detail.note``)."""
     cur.execute(
-        """SELECT DISTINCT ON (incident_id) incident_id, note FROM incident_history
-           WHERE incident_id = ANY(%s) AND note IS NOT NULL AND note <> ''
+        """SELECT DISTINCT ON (incident_id) incident_id, note, detail -> 'note' AS system_note
+           FROM incident_history
+           WHERE incident_id = ANY(%s) AND ((note IS NOT NULL AND note <> '') OR detail ? 'note')
            ORDER BY incident_id, at DESC, id DESC""",
         (list(incident_ids),),
     )
-    return {int(row["incident_id"]): row["note"] for row in cur.fetchall()}
+    return {int(row["incident_id"]): row["note"] or row["system_note"] for row in cur.fetchall()}
+
+
+def latest_change(cur: Cursor) -> datetime | None:
+    """When any incident last changed (intake, a step, an escalation)."""
+    cur.execute("SELECT max(updated_at) AS at FROM incidents")
+    row = cur.fetchone()
+    return row["at"] if row else None
 
 
 def set_status(cur: Cursor, incident_id: int, status: str, at: datetime, closed_at: datetime | None) -> None:

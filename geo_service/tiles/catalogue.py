@@ -65,6 +65,20 @@ class FeaturesSpec(BaseModel):
         return _check_identifiers(names)
 
 
+MEMBER_SEPARATOR = ":"
+
+
+class FamilySpec(BaseModel):
+    """A layer that is also served once per member: ``<id>:<member>`` is the layer's rows whose ``column``
+    equals the member (``networks:police``), with its own tiles, TileJSON and OGC collection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str = Field(pattern=IDENTIFIER, description="the column naming each row's member")
+    members: str = Field(description="SELECT yielding `member` and `title`, one row per member (trusted)")
+    member_pattern: str = Field(default=r"^[a-z][a-z0-9_-]{0,39}$", description="what a member name may be")
+
+
 class Layer(BaseModel):
     """One catalogued layer (see ``layers/README.md`` for every field)."""
 
@@ -95,6 +109,7 @@ class Layer(BaseModel):
     max_features: int = Field(default=10_000, ge=1, le=1_000_000)
     style: list[dict[str, Any]] = Field(default_factory=list)
     features: FeaturesSpec | None = None
+    family: FamilySpec | None = None
 
     @field_validator("id")
     @classmethod
@@ -161,6 +176,30 @@ class Layer(BaseModel):
     def default_params(self) -> dict[str, Any]:
         """Parameters for the layer's SQL outside a tile request (extent, features): bound at ``maxzoom``."""
         return {"z": self.maxzoom, "x": 0, "y": 0, **self.params_at(self.maxzoom)}
+
+    def member(self, name: str, title: str | None = None) -> Layer:
+        """The layer of one member of this family (see :class:`FamilySpec`): the same SQL filtered on the
+        family column with the bound parameter ``family_member``."""
+        if self.family is None:
+            raise ValueError(f"layer {self.id} is not a family")
+        column = self.family.column
+
+        def only(source: str) -> str:
+            return f"SELECT * FROM ({source}) AS family_rows WHERE family_rows.{column} = %(family_member)s"
+
+        label = title or name
+        features = None
+        if self.features is not None:
+            features = self.features.model_copy(update={
+                "sql": only(self.features.sql) if self.features.sql else None,
+                "title": f"{self.features.title or self.title}: {label}",
+            })  # fmt: skip
+        return self.model_copy(update={
+            "id": f"{self.id}{MEMBER_SEPARATOR}{name}", "title": f"{self.title}: {label}",
+            "title_zh": f"{self.title_zh}：{label}" if self.title_zh else None, "sql": only(self.sql),
+            "params": {**self.params, "family_member": {0: name}}, "features": features, "family": None,
+            "style": [{**entry, "id": f"{entry['id']}{MEMBER_SEPARATOR}{name}"} for entry in self.style],
+        })  # fmt: skip
 
     @property
     def public(self) -> bool:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from psycopg2 import sql
 
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
@@ -21,7 +24,7 @@ from geo_service.i18n import message
 from geo_service.settings import MapSettings
 from geo_service.tiles import store
 from geo_service.tiles.cache import TileCache
-from geo_service.tiles.catalogue import Catalogue, Layer
+from geo_service.tiles.catalogue import MEMBER_SEPARATOR, Catalogue, Layer
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,7 @@ class TileServer:
         self.cache = TileCache(settings.tile_cache_bytes)
         self._extents: dict[str, tuple[int, tuple[float, float, float, float] | None]] = {}
         self._extent_lock = threading.Lock()
+        self._members: dict[str, tuple[int, list[Layer]]] = {}
 
     # -- layers ---------------------------------------------------------------------------------------
 
@@ -109,6 +113,9 @@ class TileServer:
     def layer(self, db: Database, layer_id: str, *, caller: Principal | None) -> Layer:
         """Catalogued layer ``layer_id`` if ``caller`` (None: anonymous) may read it and it can be served."""
         layer = self.catalogue.layers.get(layer_id)
+        if layer is None and (member := self.member_layer(db, layer_id)) is not None:
+            check_access(member, caller)
+            return member
         if layer is None:
             raise NotFound("layer.unknown", layer=layer_id, known=sorted(self.catalogue.layers))
         check_access(layer, caller)
@@ -117,6 +124,39 @@ class TileServer:
             if not status.available:
                 raise NotFound("layer.unavailable", layer=layer_id, reason=status.reason or "")
         return layer
+
+    def family_members(self, db: Database, layer: Layer) -> list[Layer]:
+        """The member layers of a family layer (see ``FamilySpec``), read by its ``members`` SQL and kept
+        until the layer's data revisions move."""
+        if layer.family is None:
+            return []
+        with db.cursor(dict_rows=False) as cur:
+            revision = sum(store.revisions(cur, layer.revisions).values())
+            with self._extent_lock:
+                cached = self._members.get(layer.id)
+            if cached is not None and cached[0] == revision:
+                return cached[1]
+            try:
+                store.execute_layer_sql(cur, sql.SQL(layer.family.members), layer.default_params())
+            except store.LayerQueryFailed:
+                return []
+            pattern = re.compile(layer.family.member_pattern)
+            members = [
+                layer.member(str(name), title) for name, title in cur.fetchall() if pattern.match(str(name))
+            ]
+        with self._extent_lock:
+            self._members[layer.id] = (revision, members)
+        return members
+
+    def member_layer(self, db: Database, layer_id: str) -> Layer | None:
+        """The member layer ``<family>:<member>``, or None when ``layer_id`` names none."""
+        base, sep, _ = layer_id.partition(MEMBER_SEPARATOR)
+        family = self.catalogue.layers.get(base) if sep else None
+        if family is None or family.family is None:
+            return None
+        if not self.catalogue.is_available(base) and not self.catalogue.refresh(db, base).available:
+            return None
+        return next((m for m in self.family_members(db, family) if m.id == layer_id), None)
 
     def served_layers(self, db: Database, *, caller: Principal | None) -> list[Layer]:
         """Every catalogued layer that can be served now and that ``caller`` may read (layers not available

@@ -88,7 +88,9 @@ def test_address_only_intake_uses_the_best_candidate(client: TestClient, dispatc
     created = response.json()
     assert created["grid_code"] == GRID_1 and created["address"] == "中山路12号"
     assert created["geocode"]["name"] == "中山路12号" and created["geocode"]["score"] == 1.0
-    assert any("located by address" in note for note in created["notes"])
+    assert created["note_codes"][0] == "incident.note.located_by_address"
+    assert "按地址定位" in created["notes"][0] and "门牌号" in created["notes"][0]
+    assert created["geocode"]["precision"] == "house_number" and created["geocode"]["grid_code"] == GRID_1
     other = client.post(
         "/api/incidents", json={**body, "address": "中山路二十一号"}, headers=dispatcher_headers
     )
@@ -97,22 +99,22 @@ def test_address_only_intake_uses_the_best_candidate(client: TestClient, dispatc
     assert far.json()["grid_code"] == GRID_4
 
 
-def test_ambiguous_or_unknown_address_is_422_with_candidates(client: TestClient, dispatcher_headers: dict,
+def test_ambiguous_or_unknown_address_is_409_with_candidates(client: TestClient, dispatcher_headers: dict,
                                                              db: Database) -> None:  # fmt: skip
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM incidents")
         before = cur.fetchone()[0]
     ambiguous = client.post("/api/incidents", json={"address": "幸福里小区", "category": "E0102"},
                             headers=dispatcher_headers)  # fmt: skip
-    assert ambiguous.status_code == 422
-    assert "ambiguous" in ambiguous.json()["detail"]
+    assert ambiguous.status_code == 409
+    assert ambiguous.json()["code"] == "geocode.ambiguous" and "ambiguous" in ambiguous.json()["detail"]
     assert [c["name"] for c in ambiguous.json()["candidates"][:2]] == ["幸福里小区", "幸福里小区"]
     unknown = client.post("/api/incidents", json={"address": "火星路99号", "category": "E0102"},
                           headers=dispatcher_headers)  # fmt: skip
-    assert unknown.status_code == 422 and "candidates" in unknown.json()
+    assert unknown.status_code == 409 and "candidates" in unknown.json()
     other_road = client.post("/api/incidents", json={"address": "中山北路21号", "category": "E0102"},
                              headers=dispatcher_headers)  # fmt: skip
-    assert other_road.status_code == 422  # never placed on a look-alike road
+    assert other_road.status_code == 409  # never placed on a look-alike road
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM incidents")
         assert cur.fetchone()[0] == before

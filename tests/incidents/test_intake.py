@@ -54,7 +54,10 @@ def test_near_boundary_is_flagged_and_can_be_confirmed_or_moved(
     body = incident(client, dispatcher_headers, "near_edge").json()
     assert body["grid_code"] == GRID_1
     assert body["near_boundary"] is True and body["distance_to_boundary_m"] < 20
-    assert any("confirm" in note for note in body["notes"])
+    assert "incident.note.near_boundary" in body["note_codes"]
+    assert any("请确认" in note for note in body["notes"])  # zh-CN, the deployment default
+    english = incident(client, {**dispatcher_headers, "Accept-Language": "en"}, "near_edge").json()
+    assert any("please confirm" in note for note in english["notes"])
     assert body["assignment_confirmed"] is False
     moved = client.post(f"/api/incidents/{body['id']}/assignment",
                         json={"grid_code": GRID_2, "note": "caller is on the east side"}, headers=dispatcher_headers)  # fmt: skip

@@ -35,7 +35,13 @@ def test_landing_links_to_the_api_definition_conformance_and_data(server):
 def test_collections(server):
     doc = get(server, "/ogc/collections").json()
     ids = [c["id"] for c in doc["collections"]]
-    assert set(ids) == {"grids", "stations", "service_circles", "facilities"}  # incidents need a token
+    assert set(ids) == {
+        "grids",
+        "stations",
+        "service_circles",
+        "facilities",
+        "networks",
+    }  # incidents need a token
     grids = next(c for c in doc["collections"] if c["id"] == "grids")
     assert grids["extent"]["temporal"]["interval"][0][0].startswith("2023-01-01")
     assert grids["extent"]["temporal"]["interval"][0][1] is None

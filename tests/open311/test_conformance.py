@@ -202,7 +202,7 @@ def test_get_request_and_requests(client: TestClient, dispatcher_headers: dict) 
     assert request["lat"] == pytest.approx(POINTS["grid_1"][1]) and request["long"] == pytest.approx(
         POINTS["grid_1"][0]
     )
-    assert GRID_1 in request["agency_responsible"]
+    assert request["agency_responsible"] == "一网格"  # the name of the unit that owns it (GRID_1)
     for field in ("requested_datetime", "updated_datetime", "expected_datetime"):
         assert W3_DATETIME.match(request[field]), request[field]
     xml = _xml(client.get(f"{BASE}/requests/{first}.xml"))

@@ -11,14 +11,23 @@ from starlette.concurrency import run_in_threadpool
 
 from geo_service.api import params
 from geo_service.api.deps import current_principal, incident_context, require_role
+from geo_service.api.errors import language_of
 from geo_service.auth import Principal
 from geo_service.errors import BadRequest
+from geo_service.i18n import render_all
 from geo_service.incidents import csv_import, records, workflow
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.intake import IncidentInput, create_incident, present_result
 from geo_service.incidents.stats import incident_stats
 
 router = APIRouter(tags=["incidents"])
+
+
+def _render(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Messages in the body (notes, state names, row errors) as text in the caller's language."""
+    return render_all(body, language_of(request))
+
+
 Ctx = Annotated[IncidentContext, Depends(incident_context)]
 Dispatcher = Annotated[Principal, Depends(require_role("dispatcher"))]
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -68,9 +77,12 @@ def get_categories(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/api/incidents", status_code=201)
-def post_incident(body: IncidentBody, response: Response, ctx: Ctx, principal: Dispatcher) -> dict[str, Any]:
+def post_incident(
+    body: IncidentBody, request: Request, response: Response, ctx: Ctx, principal: Dispatcher
+) -> dict[str, Any]:
     """Create an incident assigned to the grid covering it (201), or return the one with the same
-    ``external_id`` (200)."""
+    ``external_id`` (200). Without lon/lat the address is geocoded: 409 with ``candidates`` unless it names one
+    house number, building or POI with confidence."""
     data = IncidentInput(
         category=body.category, description=body.description, lon=body.lon, lat=body.lat, crs=body.crs,
         address=body.address, external_id=body.external_id,
@@ -79,11 +91,12 @@ def post_incident(body: IncidentBody, response: Response, ctx: Ctx, principal: D
     result = create_incident(ctx, data, principal.actor, principal.role)
     if not result.created:
         response.status_code = 200
-    return present_result(ctx, result)
+    return _render(request, present_result(ctx, result))
 
 
 @router.get("/api/incidents")
 def get_incidents(
+    request: Request,
     ctx: Ctx,
     principal: Caller,
     grid_code: str | None = None,
@@ -98,35 +111,38 @@ def get_incidents(
     rows = workflow.list_incidents(ctx, grid_code=grid_code, statuses=params.words(status), categories=params.words(category),
                                    bbox=params.bbox(bbox), overdue=overdue, limit=limit, offset=offset)  # fmt: skip
     show = workflow.may_see_reporter(principal)
-    return {"type": "FeatureCollection", "features": [records.feature(ctx, row, show) for row in rows],
-            "numberReturned": len(rows)}  # fmt: skip
+    return _render(request, {"type": "FeatureCollection", "numberReturned": len(rows),
+                             "features": [records.feature(ctx, row, show) for row in rows]})  # fmt: skip
 
 
 @router.get("/api/incidents/{incident_id}")
-def get_incident(incident_id: int, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+def get_incident(incident_id: int, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     row = workflow.get_incident(ctx, incident_id)
-    return records.present(ctx, row, workflow.may_see_reporter(principal))
+    return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
 @router.post("/api/incidents/{incident_id}/transition")
-def post_transition(incident_id: int, body: TransitionBody, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+def post_transition(
+    incident_id: int, body: TransitionBody, request: Request, ctx: Ctx, principal: Caller
+) -> dict[str, Any]:
     """Move an incident along the loop; 409 when the move is not allowed from its state, 403 for the role."""
     row = workflow.transition(ctx, incident_id, body.to, body.note, principal)
-    return records.present(ctx, row, workflow.may_see_reporter(principal))
+    return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
 @router.get("/api/incidents/{incident_id}/history")
-def get_history(incident_id: int, ctx: Ctx, _principal: Caller) -> dict[str, Any]:
-    return {"id": incident_id, "history": workflow.history(ctx, incident_id)}
+def get_history(incident_id: int, request: Request, ctx: Ctx, _principal: Caller) -> dict[str, Any]:
+    """The incident's steps, oldest first; notes the system wrote are in the reader's language."""
+    return _render(request, {"id": incident_id, "history": workflow.history(ctx, incident_id)})
 
 
 @router.post("/api/incidents/{incident_id}/assignment")
 def post_assignment(
-    incident_id: int, body: AssignmentBody, ctx: Ctx, principal: Dispatcher
+    incident_id: int, body: AssignmentBody, request: Request, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
     """Confirm the grid of a (near-boundary) incident, or move it to ``grid_code`` before dispatch."""
     row = workflow.confirm_assignment(ctx, incident_id, body.grid_code, body.note, principal)
-    return records.present(ctx, row)
+    return _render(request, records.present(ctx, row))
 
 
 @router.post("/api/incidents/import")
@@ -144,7 +160,7 @@ async def post_import(
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise BadRequest("send the CSV as the multipart field 'file'")
+            raise BadRequest("incident.import_file_field")
         content = await upload.read()
     else:
         content = await request.body()
@@ -152,7 +168,7 @@ async def post_import(
         csv_import.import_csv, ctx, content, encoding=encoding, atomic=atomic, actor=principal.actor,
         role=principal.role,
     )  # fmt: skip
-    return report.as_dict()
+    return _render(request, report.as_dict())
 
 
 @router.get("/api/stats/incidents")

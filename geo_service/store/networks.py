@@ -1,0 +1,217 @@
+"""SQL for other departments' networks: the networks, their versions and cells, and what the crosswalk reads
+(the current unified grids and the homes with their households).
+
+Geometries travel as WKB (EPSG:4326); callers turn them into shapely geometries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import Json, execute_values
+
+Box = tuple[float, float, float, float]
+
+
+def _value(row: Any, key: str, index: int) -> Any:
+    return row[key] if isinstance(row, dict) else row[index]
+
+
+def lock(cur: Cursor, name: str) -> None:
+    """Transaction-level advisory lock on one network: imports of the same network run one after the other."""
+    cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('networks:' || %s, 0))", (name,))
+
+
+def network(cur: Cursor, name: str) -> dict[str, Any] | None:
+    """The network row with its current version's numbers (cells, bbox, imported_at), or None."""
+    rows = list_networks(cur, name)
+    return rows[0] if rows else None
+
+
+def list_networks(cur: Cursor, name: str | None = None) -> list[dict[str, Any]]:
+    """Every network (or one) with its current version: cells, bbox (west, south, east, north), imported_at."""
+    cur.execute(
+        """SELECT n.name, n.department, n.version, v.imported_at, v.imported_by, v.source, v.crs,
+                  coalesce(v.cells, 0) AS cells,
+                  ST_XMin(e.box) AS west, ST_YMin(e.box) AS south, ST_XMax(e.box) AS east, ST_YMax(e.box) AS north
+           FROM networks n
+           LEFT JOIN network_versions v ON v.network = n.name AND v.version = n.version
+           LEFT JOIN LATERAL (SELECT ST_Extent(c.geom) AS box FROM network_cells c
+                              WHERE c.network = n.name AND c.version = n.version) e ON true
+           WHERE %s::text IS NULL OR n.name = %s
+           ORDER BY n.name""",
+        (name, name),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def versions(cur: Cursor, name: str) -> list[dict[str, Any]]:
+    """Every version of a network, oldest first, with when it was valid."""
+    cur.execute(
+        """SELECT v.version, v.imported_at, v.imported_by, v.source, v.crs, v.cells,
+                  (SELECT min(c.valid_to) FROM network_cells c WHERE c.network = v.network
+                     AND c.version = v.version) AS closed_at
+           FROM network_versions v WHERE v.network = %s ORDER BY v.version""",
+        (name,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def ensure_network(cur: Cursor, name: str, department: str | None) -> dict[str, Any]:
+    """The network row (created when new; its department label replaced when one is given), locked."""
+    cur.execute(
+        """INSERT INTO networks (name, department) VALUES (%s, %s)
+           ON CONFLICT (name) DO UPDATE SET department = coalesce(EXCLUDED.department, networks.department)
+           RETURNING name, department, version""",
+        (name, department),
+    )
+    row = cur.fetchone()
+    return {"name": _value(row, "name", 0), "department": _value(row, "department", 1),
+            "version": int(_value(row, "version", 2))}  # fmt: skip
+
+
+def open_version(
+    cur: Cursor, name: str, version: int, actor: str | None, source: str | None, crs: str | None, cells: int
+) -> Any:
+    """Close the current cells of ``name`` and record ``version`` as current; returns the instant (the
+    transaction time, or the closed version's start when later) at which the new version opens."""
+    cur.execute(
+        """SELECT greatest(now(), coalesce(max(valid_from), now())) AS since FROM network_cells
+           WHERE network = %s AND valid_to IS NULL""",
+        (name,),
+    )
+    since = cur.fetchone()
+    since = _value(since, "since", 0)
+    cur.execute(
+        "UPDATE network_cells SET valid_to = %s WHERE network = %s AND valid_to IS NULL", (since, name)
+    )
+    cur.execute(
+        """INSERT INTO network_versions (network, version, imported_at, imported_by, source, crs, cells)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (name, version, since, actor, source, crs, cells),
+    )
+    cur.execute("UPDATE networks SET version = %s WHERE name = %s", (version, name))
+    return since
+
+
+def insert_cells(cur: Cursor, name: str, version: int, since: Any, cells: Sequence[dict[str, Any]]) -> None:
+    """Insert the cells of a version (``code``, ``name``, ``properties``, ``wkb`` each)."""
+    execute_values(
+        cur,
+        """INSERT INTO network_cells (network, version, code, name, properties, valid_from, geom) VALUES %s""",
+        [(name, version, c["code"], c["name"], Json(c["properties"]), since, c["wkb"]) for c in cells],
+        template="(%s, %s, %s, %s, %s, %s, ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), 4326)))",
+        page_size=1000,
+    )
+
+
+_CELL_COLUMNS = (
+    "c.id, c.code, c.name, c.properties, c.version, c.valid_from, c.valid_to, ST_AsBinary(c.geom) AS wkb"
+)
+
+
+def _cells(cur: Cursor) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in cur.fetchall()]
+    for row in rows:
+        row["wkb"] = bytes(row["wkb"])
+    return rows
+
+
+def cells(cur: Cursor, name: str, version: int, bbox: Box | None = None) -> list[dict[str, Any]]:
+    """The cells of one version (those meeting ``bbox`` when given), by code."""
+    cur.execute(
+        f"""SELECT {_CELL_COLUMNS} FROM network_cells c
+            WHERE c.network = %s AND c.version = %s
+              AND (%s::float8 IS NULL OR c.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326))
+            ORDER BY c.code COLLATE "C" """,
+        (name, version, *(_box_params(bbox))),
+    )
+    return _cells(cur)
+
+
+def cell(cur: Cursor, name: str, version: int, code: str) -> dict[str, Any] | None:
+    cur.execute(
+        f"SELECT {_CELL_COLUMNS} FROM network_cells c WHERE c.network = %s AND c.version = %s AND c.code = %s",
+        (name, version, code),
+    )
+    rows = _cells(cur)
+    return rows[0] if rows else None
+
+
+def cells_covering(cur: Cursor, name: str, version: int, lon: float, lat: float) -> list[dict[str, Any]]:
+    """Cells of one version that cover the point (boundary included), lowest code first."""
+    cur.execute(
+        f"""SELECT {_CELL_COLUMNS} FROM network_cells c
+            WHERE c.network = %s AND c.version = %s AND ST_Covers(c.geom, ST_SetSRID(ST_Point(%s, %s), 4326))
+            ORDER BY c.code COLLATE "C" """,
+        (name, version, lon, lat),
+    )
+    return _cells(cur)
+
+
+def _box_params(bbox: Box | None) -> tuple[Any, ...]:
+    if bbox is None:
+        return (None, None, None, None, None)
+    return (bbox[0], *bbox)
+
+
+def unified_grids(cur: Cursor, bbox: Box | None = None) -> list[dict[str, Any]]:
+    """Current areas of level ``grid`` (meeting ``bbox`` when given): code, name, parent_code, wkb."""
+    cur.execute(
+        """SELECT a.code, a.name, a.parent_code, ST_AsBinary(a.geom) AS wkb FROM areas a
+           WHERE a.level = 'grid' AND a.valid_to IS NULL
+             AND (%s::float8 IS NULL OR a.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326))
+           ORDER BY a.code COLLATE "C" """,
+        _box_params(bbox),
+    )
+    rows = [dict(r) for r in cur.fetchall()]
+    for row in rows:
+        row["wkb"] = bytes(row["wkb"])
+    return rows
+
+
+def homes(cur: Cursor, bbox: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lon, lat, households) of the residences in ``bbox``; households = reported, else estimated."""
+    cur.execute(
+        """SELECT ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat,
+                  coalesce(r.households_reported, r.households_est) AS households
+           FROM residences r WHERE r.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) ORDER BY r.id""",
+        bbox,
+    )
+    rows = cur.fetchall()
+    if not rows:
+        empty = np.empty(0)
+        return empty, empty, empty
+    array = np.array([[_value(r, "lon", 0), _value(r, "lat", 1), _value(r, "households", 2)] for r in rows],
+                     dtype=np.float64)  # fmt: skip
+    return array[:, 0], array[:, 1], array[:, 2]
+
+
+def revisions(cur: Cursor) -> dict[str, int]:
+    """``data_revisions`` of what a crosswalk reads: areas, residences and networks."""
+    cur.execute(
+        "SELECT entity, revision FROM data_revisions WHERE entity IN ('areas', 'residences', 'networks')"
+    )
+    found = {_value(r, "entity", 0): int(_value(r, "revision", 1)) for r in cur.fetchall()}
+    return {name: found.get(name, 0) for name in ("areas", "residences", "networks")}
+
+
+def communities_under(cur: Cursor, code: str) -> list[dict[str, Any]]:
+    """The current communities at or below area ``code`` (itself when it is one), by code."""
+    cur.execute(
+        """WITH RECURSIVE tree AS (
+               SELECT code, name, level, geom FROM areas WHERE code = %s AND valid_to IS NULL
+               UNION ALL
+               SELECT a.code, a.name, a.level, a.geom FROM areas a JOIN tree t ON a.parent_code = t.code
+               WHERE a.valid_to IS NULL AND t.level <> 'community')
+           SELECT code, name, ST_AsBinary(geom) AS wkb FROM tree WHERE level = 'community'
+           ORDER BY code COLLATE "C" """,
+        (code,),
+    )
+    rows = [dict(r) for r in cur.fetchall()]
+    for row in rows:
+        row["wkb"] = bytes(row["wkb"])
+    return rows
