@@ -68,7 +68,7 @@ def db_setup() -> None:
     """Set up roles, database and extensions, then migrate. Embedded cluster: as `db start`. A server of your
     own: as the superuser of GEO_SERVICE_DATABASE_ADMIN_URL, create the owner role of
     GEO_SERVICE_DATABASE_MIGRATE_URL and the runtime role of GEO_SERVICE_DATABASE_URL (passwords from the URLs
-    or the *_PASSWORD_FILE settings), the database, PostGIS and pg_trgm; then migrate as the owner."""
+    or the *_PASSWORD_FILE settings), the database and its extensions; then migrate as the owner."""
     import psycopg2
 
     from geo_service.db.bootstrap import migrate_database, setup_external

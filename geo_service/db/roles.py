@@ -28,7 +28,7 @@ from psycopg2.extensions import cursor as Cursor
 
 log = logging.getLogger(__name__)
 
-REQUIRED_EXTENSIONS = ("postgis", "pg_trgm")
+REQUIRED_EXTENSIONS = ("postgis", "pg_trgm", "fuzzystrmatch")  # every extension a migration names
 OPTIONAL_EXTENSIONS = ("pgrouting",)  # a benchmark peer, not needed by the service
 _LOCKED_DOWN = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ import psycopg2.errors
 import pytest
 from psycopg2 import sql
 
+from geo_service.db import migrate, roles
 from geo_service.db.bootstrap import migrate_database, setup_external
 from geo_service.db.pool import Database
 from geo_service.settings import DatabaseSettings
@@ -155,3 +157,16 @@ def test_db_setup_for_a_server_of_ones_own(external: DatabaseSettings) -> None:
     finally:
         db.close()
     assert migrate_database(external) == []  # again: nothing to do, and no error
+
+
+def test_every_extension_a_migration_names_is_created_at_set_up() -> None:
+    """Migrations run as the owner role, which may not create extensions: each one they name must be in the
+    set-up's list (created by the superuser first), so `CREATE EXTENSION IF NOT EXISTS` finds it there."""
+    named = set()
+    for migration in migrate.available():
+        named |= set(
+            re.findall(
+                r"(?i)create\s+extension\s+(?:if\s+not\s+exists\s+)?\"?(\w+)", migration.path.read_text()
+            )
+        )
+    assert named and named <= set(roles.REQUIRED_EXTENSIONS), named - set(roles.REQUIRED_EXTENSIONS)
