@@ -139,7 +139,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ClusterError)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
-        return error_response(request, 503, "db.unavailable", headers={"Retry-After": "5"})
+        # db.unavailable, db.busy, db.read_only (503) or db.disk_full (507)
+        status, code = getattr(exc, "status", 503), getattr(exc, "code", "db.unavailable")
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return error_response(request, status, code, headers=headers)
 
     @app.exception_handler(psycopg2.errors.NumericValueOutOfRange)
     @app.exception_handler(psycopg2.errors.DatetimeFieldOverflow)

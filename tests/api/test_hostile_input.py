@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from geo_service.api import params
 from geo_service.api.app import create_app
 from geo_service.db.pool import Database
-from geo_service.settings import APISettings, RateLimitSettings
+from geo_service.settings import APISettings
 from tests.grids.conftest import feature, hierarchy, origin_for, rect
 
 PREFIX = "130101"  # a district of this module's own
@@ -46,14 +46,6 @@ def _assert_documented(client: TestClient, response: Any, path: str, method: str
     declared = responses.get(str(response.status_code)) or responses[f"{str(response.status_code)[0]}XX"]
     schema = declared["content"]["application/json"]["schema"]
     jsonschema.validate(response.json(), {**schema, "components": document["components"]})
-
-
-@pytest.fixture(scope="module")
-def client(db: Database) -> Iterator[TestClient]:
-    """Rate limits off (they have tests of their own): this module sends hundreds of requests."""
-    app = create_app(db=db, limit_settings=RateLimitSettings(enabled=False))
-    with TestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture(scope="module")
@@ -349,8 +341,7 @@ def test_error_bodies_match_the_published_schema(
 
 @pytest.fixture
 def small_body_client(db: Database) -> Iterator[TestClient]:
-    app = create_app(db=db, api_settings=APISettings(max_body_bytes=64 * 1024),
-                     limit_settings=RateLimitSettings(enabled=False))  # fmt: skip
+    app = create_app(db=db, api_settings=APISettings(max_body_bytes=64 * 1024))
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
