@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from geo_service.i18n import render_all
 from geo_service.settings import APISettings, DatabaseSettings, ImportSettings
 
 app = typer.Typer(
@@ -26,9 +27,24 @@ app.add_typer(map_app, name="map")
 app.add_typer(config_app, name="config")
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
+def _fail(text: str, code: int = 1) -> None:
+    typer.secho(text, fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+def _fail_with(code: str, exit_code: int = 1, **params: object) -> None:
+    """Stop with the catalogue message ``code`` in the command line's language."""
+    _fail(_say(code, **params), exit_code)
+
+
+def _fail_on(exc: Exception) -> None:
+    """Stop on a database or cluster error: its message in the command line's language, with the server's own
+    words (libpq, pg_ctl) kept for whoever fixes it."""
+    from geo_service.db.cluster import ClusterError
+
+    if isinstance(exc, ClusterError):
+        _fail(exc.message.render(_language()))
+    _fail(_say("cli.database_error", reason=str(exc).strip()))
 
 
 def _database():
@@ -42,7 +58,7 @@ def _database():
     try:
         return open_database(DatabaseSettings())
     except (ClusterError, DatabaseUnavailable, psycopg2.Error) as exc:
-        _fail(str(exc).strip())
+        _fail_on(exc)
 
 
 @db_app.command("start")
@@ -52,13 +68,13 @@ def db_start() -> None:
 
     settings = DatabaseSettings()
     if settings.database_url:
-        _fail("GEO_SERVICE_DATABASE_URL is set: the service uses that server and runs no cluster of its own")
+        _fail_with("cli.external_database")
     cluster = Cluster(settings)
     try:
         started = cluster.start()
         cluster.ensure_database()
     except ClusterError as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     typer.echo("started" if started else "already running")
     typer.echo(cluster.status().describe())
 
@@ -83,7 +99,7 @@ def db_setup() -> None:
             typer.echo(f"roles, database {setup_external(settings)} and extensions ready")
         applied = migrate_database(settings)
     except (ClusterError, ValueError, psycopg2.Error) as exc:
-        _fail(str(exc).strip())
+        _fail_on(exc)
     typer.echo(f"{len(applied)} migration(s) applied")
 
 
@@ -95,7 +111,7 @@ def db_stop() -> None:
     try:
         stopped = Cluster(DatabaseSettings()).stop()
     except ClusterError as exc:
-        _fail(str(exc))
+        _fail_on(exc)
     typer.echo("stopped" if stopped else "not running")
 
 
@@ -136,7 +152,7 @@ def import_osm_cmd(
     try:
         report = import_osm(db, path, name, ImportSettings())
     except (InvalidPBF, ValueError) as exc:
-        _fail(f"nothing imported: {exc}")
+        _fail_with("cli.nothing_imported", reason=str(exc))
     typer.echo(report.describe())
     for category, count in sorted(report.facilities_by_category.items()):
         typer.echo(f"  {category:<18}{count:>7,}")
@@ -164,19 +180,18 @@ def import_grids_cmd(
     from geo_service.grids.service import import_features, read_upload
 
     if not path.is_file():
-        _fail(f"no such file: {path}")
+        _fail_with("cli.no_such_file", path=path)
     db = _database()
     try:
         features = read_upload(path.read_bytes(), path.name, crs)
         report = import_features(db, features, Principal(0, "admin", "cli"), auto_number=auto_number)
     except ServiceError as exc:
-        detail = exc.detail
-        if isinstance(detail, list):
-            lines = [
-                f"  feature {p.get('feature', '?')}: {p.get('problem')}: {p.get('message')}" for p in detail
-            ]
-            _fail("nothing imported:\n" + "\n".join(lines))
-        _fail(f"nothing imported: {detail}")
+        language = _language()
+        if isinstance(exc.detail, list):
+            lines = [f"  #{p.get('feature', '?')} {p.get('problem')}: {render_all(p.get('message'), language)}"
+                     for p in exc.detail]  # fmt: skip
+            _fail(_say("cli.nothing_imported", reason=exc.message.render(language)) + "\n" + "\n".join(lines))
+        _fail_with("cli.nothing_imported", reason=exc.message.render(language))
     summary = report.as_dict()
     typer.echo(
         f"imported {summary['count']} areas: {len(report.created)} created, {len(report.updated)} updated, "
@@ -184,11 +199,17 @@ def import_grids_cmd(
     )
 
 
+def _language() -> str:
+    from geo_service.i18n import cli_language
+
+    return cli_language()
+
+
 def _say(code: str, **params: object) -> str:
     """Catalogue message ``code`` in the command line's language (``GEO_SERVICE_LANGUAGE``, else the locale)."""
-    from geo_service.i18n import cli_language, translate
+    from geo_service.i18n import translate
 
-    return translate(code, cli_language(), params)
+    return translate(code, _language(), params)
 
 
 @token_app.command("create")
@@ -280,7 +301,7 @@ def map_style(
     from geo_service.tiles.style import BASEMAPS, build_style
 
     if basemap not in BASEMAPS:
-        _fail(f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}", code=2)
+        _fail_with("cli.unknown_basemap", 2, basemap=basemap, known=list(BASEMAPS))
     settings = MapSettings()
     layers, errors = load_layers(layers_dir(settings))
     for name, reason in errors.items():
@@ -355,14 +376,17 @@ def import_incidents_cmd(
     from geo_service.settings import IncidentSettings
 
     if not path.is_file():
-        _fail(f"no such file: {path}")
+        _fail_with("cli.no_such_file", path=path)
     ctx = IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone)
     try:
         report = import_csv(ctx, path.read_bytes(), encoding=encoding, atomic=atomic, actor="cli", role="admin",
                             progress=True)  # fmt: skip
     except ServiceError as exc:
+        language = _language()
         errors = exc.extra.get("errors", [])
-        _fail("\n".join([str(exc.detail), *(f"  row {e['row']}: {e['detail']}" for e in errors[:50])]))
+        rows = [_say("cli.row_error", row=e["row"], message=render_all(e.get("message") or e["detail"], language))
+                for e in errors[:50]]  # fmt: skip
+        _fail("\n".join([exc.message.render(language), *rows]))
     typer.echo(f"{report.created:,} created, {report.existing:,} already there, {len(report.errors):,} rows "
                f"with errors ({report.encoding})")  # fmt: skip
     for error in report.errors[:50]:
