@@ -426,6 +426,19 @@ class WalkingSettings(BaseSettings):
     matrix_max_pairs: int = Field(
         default=20_000_000, ge=1, description="sources × targets of one travel-time matrix, at most"
     )
+    search_workspaces: int = Field(
+        default=4, ge=1, le=256,
+        description="search work arrays kept per walking graph and process (~30 bytes a node each); searches beyond wait",
+    )  # fmt: skip
+    cache: bool = Field(default=True, description="cache built walking graphs on disk and memory-map them")
+    warm_up: bool = Field(
+        default=True,
+        description="make the compiled search kernels ready in the background at start (not the network)",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="folder of the walking graphs' disk cache; GEO_SERVICE_HOME/cache/walking when unset",
+    )
 
 
 @lru_cache
