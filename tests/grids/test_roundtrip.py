@@ -109,13 +109,20 @@ def _zip(folder: Path) -> bytes:
 
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg", "shp"])
 def test_export_then_import_changes_nothing(
-    client: TestClient, planner_headers: dict[str, str], db: Database, loaded: list[str], fmt: str, tmp_path: Path
+    client: TestClient,
+    planner_headers: dict[str, str],
+    db: Database,
+    loaded: list[str],
+    fmt: str,
+    tmp_path: Path,
 ) -> None:
     before = _stored(client, loaded)
     exported = client.get("/api/grids/export", params={"format": fmt})
     assert exported.status_code == 200
     # the file itself reads back to the stored properties, types and names included (no help from the database)
-    read = {f["properties"]["code"]: f["properties"] for f in read_features(exported.content, f"a.{SUFFIX[fmt]}")}
+    read = {
+        f["properties"]["code"]: f["properties"] for f in read_features(exported.content, f"a.{SUFFIX[fmt]}")
+    }
     for code in loaded:
         assert _editable(read[code]) == _editable(before[code]["properties"]), code
     count = _versions(db)
@@ -136,7 +143,13 @@ def test_export_then_import_changes_nothing(
         data = path.read_bytes()
     elif fmt == "gpkg":
         path.write_bytes(exported.content)
-        _ogr("ogrinfo", str(path), "-q", "-sql", f"UPDATE areas SET households = {households} WHERE code = '{grid}'")
+        _ogr(
+            "ogrinfo",
+            str(path),
+            "-q",
+            "-sql",
+            f"UPDATE areas SET households = {households} WHERE code = '{grid}'",
+        )
         data = path.read_bytes()
     else:
         folder = tmp_path / "shp"
@@ -167,13 +180,17 @@ def test_shapefile_export_is_typed_and_named_for_10_characters(client: TestClien
     assert names["parent_code"] == "parent_cod" and names["very_long_property_name"] == "very_long_"
     assert names["very_long_property_other"] == "very_lon_1", "GDAL's names"
     assert names["小区物业公司名称"] == "小区物" and names["建成日期"] == "建成日", "cut between characters"
-    by_name = dict(zip(info["fields"], zip(info["ogr_types"], info["ogr_subtypes"], strict=True), strict=True))
+    by_name = dict(
+        zip(info["fields"], zip(info["ogr_types"], info["ogr_subtypes"], strict=True), strict=True)
+    )
     types = {prop: by_name[column] for prop, column in names.items()}
     assert types["households"] == ("OFTInteger64", "OFSTNone") and types["floors"][0] == "OFTInteger64"
     assert types["demo"] == ("OFTInteger", "OFSTBoolean"), "a DBF logical field"
     assert types["建成日期"] == ("OFTDate", "OFSTNone") and types["share"][0] == "OFTReal"
     kinds = {f["property"]: f["type"] for f in sidecar["fields"]}
-    assert kinds["workers"] == kinds["tags"] == kinds["mixed"] == "json" and kinds["surveyed_at"] == "datetime"
+    assert (
+        kinds["workers"] == kinds["tags"] == kinds["mixed"] == "json" and kinds["surveyed_at"] == "datetime"
+    )
     assert sidecar["values"][GRIDS[0]]["workers"] == MANY_WORKERS, "text over 254 bytes is kept whole"
     assert sidecar["values"][PREFIX]["empty_note"] == ""
 
@@ -182,7 +199,10 @@ def test_shapefile_export_is_typed_and_named_for_10_characters(client: TestClien
     info = pyogrio.read_info(gpkg)
     types = dict(zip(info["fields"], zip(info["ogr_types"], info["ogr_subtypes"], strict=True), strict=True))
     assert types["demo"] == ("OFTInteger", "OFSTBoolean") and types["households"][0] == "OFTInteger64"
-    assert types["建成日期"][0] == "OFTDate" and types["surveyed_at"][0] == types["valid_from"][0] == "OFTDateTime"
+    assert (
+        types["建成日期"][0] == "OFTDate"
+        and types["surveyed_at"][0] == types["valid_from"][0] == "OFTDateTime"
+    )
     assert types["workers"] == types["tags"] == ("OFTString", "OFSTJSON")
     assert "小区物业公司名称" in info["fields"], "a GeoPackage keeps the full names"
 
@@ -200,7 +220,8 @@ def test_qgis_round_trip_through_a_shapefile_and_back(
     back = tmp_path / "back.gpkg"
     _ogr("ogr2ogr", "-f", "GPKG", str(back), str(shp / "areas.shp"))
     with contextlib.closing(sqlite3.connect(back)) as con:
-        con.text_factory = lambda raw: raw.decode("utf-8", "replace")  # GDAL cut some names inside a character
+        # GDAL cut some names inside a character
+        con.text_factory = lambda raw: raw.decode("utf-8", "replace")
         columns = {row[1]: row[2] for row in con.execute("PRAGMA table_info(areas)")}
     assert "parent_cod" in columns and "parent_code" not in columns, "the names were cut"
     assert columns["demo"].upper().startswith(("INT", "MEDIUMINT")), "the booleans became integers"
@@ -213,7 +234,13 @@ def test_qgis_round_trip_through_a_shapefile_and_back(
 
     # an edit in QGIS's copy: only that area changes, and its other properties keep their names and types
     street = f"{PREFIX}001"
-    _ogr("ogrinfo", str(back), "-q", "-sql", f"UPDATE areas SET name = '测试街道（改）' WHERE code = '{street}'")
+    _ogr(
+        "ogrinfo",
+        str(back),
+        "-q",
+        "-sql",
+        f"UPDATE areas SET name = '测试街道（改）' WHERE code = '{street}'",
+    )
     report = _import(client, planner_headers, "back.gpkg", back.read_bytes())
     assert report["updated"] == [street] and report["count"] == 1, report
     after = client.get(f"/api/grids/{street}").json()["properties"]
@@ -248,7 +275,9 @@ def test_projected_crs_round_off_is_no_change(
     for shrink_m, changed in ((0.5, False), (10.0, True)):
         grid["geometry"] = rect(500, 500, 1000 - shrink_m, 1000, HERE)
         report = _import(client, planner_headers, "e.geojson", json.dumps(collection).encode())
-        assert report["updated"] == ([GRIDS[3]] if changed else []) and report["count"] == int(changed), report
+        assert report["updated"] == ([GRIDS[3]] if changed else []) and report["count"] == int(changed), (
+            report
+        )
     east = max(x for x, _ in client.get(f"/api/grids/{GRIDS[3]}").json()["geometry"]["coordinates"][0][0])
     assert abs(east - lonlat(990, 0, HERE)[0]) < 1e-9
 
