@@ -301,8 +301,8 @@ def _scalar(value: Any) -> Any:
 def _boolean(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, int | float):
-        return value != 0
+    if isinstance(value, int | float) and value in (0, 1):
+        return value == 1
     if isinstance(value, str):
         word = value.strip().casefold()
         if word in _TRUE:

@@ -20,6 +20,7 @@ import shapely
 from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
+from geo_service.grids.demo import DEMO_COUNTY, load_demo_grids
 from geo_service.grids.io import read_features
 from tests.grids.conftest import feature, lonlat, origin_for, rect
 
@@ -311,3 +312,38 @@ def test_a_broken_sidecar_is_a_clear_400(client: TestClient, planner_headers: di
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "grid_file.sidecar_invalid" and "areas.fields.json" in body["message"]
+
+
+def test_demo_hierarchy_round_trips_in_every_format(
+    client: TestClient, planner_headers: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    """The demo hierarchy (proposed grids with their boolean, integer and real properties, workers, Chinese
+    names): GeoJSON, GeoPackage, zipped Shapefile, and the GeoPackage through a GDAL Shapefile, import as is."""
+    load_demo_grids(db, progress=False)
+    demo = [
+        f
+        for f in client.get("/api/grids").json()["features"]
+        if f["properties"]["code"].startswith(DEMO_COUNTY)
+    ]
+    codes = [f["properties"]["code"] for f in demo]
+    assert len({f["properties"]["level"] for f in demo}) == 4 and all(
+        f["properties"]["demo"] is True for f in demo
+    )
+    before = _stored(client, codes)
+    count = _versions(db)
+    files = {fmt: client.get("/api/grids/export", params={"format": fmt}).content for fmt in SUFFIX}
+    (tmp_path / "demo.gpkg").write_bytes(files["gpkg"])
+    _ogr(
+        "ogr2ogr",
+        "-f",
+        "ESRI Shapefile",
+        "-lco",
+        "ENCODING=UTF-8",
+        str(tmp_path / "qgis"),
+        str(tmp_path / "demo.gpkg"),
+    )
+    files["qgis"] = _zip(tmp_path / "qgis")
+    for fmt, data in files.items():
+        report = _import(client, planner_headers, f"demo.{SUFFIX.get(fmt, 'zip')}", data)
+        assert report["count"] == 0 and set(codes) <= set(report["unchanged"]), (fmt, report)
+    assert _versions(db) == count and _stored(client, codes) == before
