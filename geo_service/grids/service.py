@@ -647,7 +647,10 @@ def _with_stored_values(cur: Any, features: Sequence[Any]) -> list[Any]:
     for feature in features:
         row = current.get(code_of(feature))  # type: ignore[arg-type]
         if row is not None:
-            stored = area_feature(row)["properties"]
+            stored = {k: row[k] for k in ("code", "name", "level", "parent_code", "households", "population",
+                                          "workers", "version")}  # fmt: skip
+            for key, value in (row["properties"] or {}).items():
+                stored.setdefault(key, value)
             feature = {**feature, "properties": fields.reconcile(feature["properties"], stored)}
         out.append(feature)
     return out
@@ -668,8 +671,8 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
             f"{len(features):,} features; at most {settings.max_import_features:,} per validation"
         )
     problems: list[Problem] = []
-    drafts = _drafts(features, problems, "validate")
     with db.cursor() as cur:
+        drafts = _drafts(_with_stored_values(cur, features), problems, "validate")
         if parent_code is not None:
             if store.current_area(cur, parent_code) is None:
                 raise NotFound(f"no current area with code {parent_code!r}")
