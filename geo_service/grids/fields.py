@@ -229,8 +229,12 @@ def encode(column: Column, values: Sequence[Any], shapefile: bool) -> tuple[np.n
         flags = np.array([0 if p is None else _offset_code(p) for p in parsed], dtype=np.int64)
         return np.array(naive, dtype="datetime64[ms]"), null, flags
     if kind == "json":
-        return np.array([None if v is None else json_text(v) for v in values], dtype=object), null, None
-    return np.array([None if v is None else str(v) for v in values], dtype=object), null, None
+        texts = [None if v is None else json_text(v) for v in values]
+    else:
+        texts = [None if v is None else str(v) for v in values]
+    if shapefile:  # cut between characters here rather than inside one by the driver (the sidecar has it all)
+        texts = [None if t is None else _cut(t, DBF_TEXT_BYTES) for t in texts]
+    return np.array(texts, dtype=object), null, None
 
 
 def _dbf_exact(value: Any, kind: str) -> bool:
