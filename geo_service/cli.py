@@ -32,16 +32,17 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _database():
+    """The runtime role's pool on a migrated database (migrations run as the owner role)."""
+    import psycopg2
+
+    from geo_service.db.bootstrap import open_database
     from geo_service.db.cluster import ClusterError
-    from geo_service.db.migrate import migrate
-    from geo_service.db.pool import Database, DatabaseUnavailable
+    from geo_service.db.pool import DatabaseUnavailable
 
     try:
-        db = Database.from_settings(DatabaseSettings())
-        migrate(db)
-        return db
-    except (ClusterError, DatabaseUnavailable) as exc:
-        _fail(str(exc))
+        return open_database(DatabaseSettings())
+    except (ClusterError, DatabaseUnavailable, psycopg2.Error) as exc:
+        _fail(str(exc).strip())
 
 
 @db_app.command("start")
@@ -60,6 +61,30 @@ def db_start() -> None:
         _fail(str(exc))
     typer.echo("started" if started else "already running")
     typer.echo(cluster.status().describe())
+
+
+@db_app.command("setup")
+def db_setup() -> None:
+    """Set up roles, database and extensions, then migrate. Embedded cluster: as `db start`. A server of your
+    own: as the superuser of GEO_SERVICE_DATABASE_ADMIN_URL, create the owner role of
+    GEO_SERVICE_DATABASE_MIGRATE_URL and the runtime role of GEO_SERVICE_DATABASE_URL (passwords from the URLs
+    or the *_PASSWORD_FILE settings), the database and its extensions; then migrate as the owner."""
+    import psycopg2
+
+    from geo_service.db.bootstrap import migrate_database, setup_external
+    from geo_service.db.cluster import ClusterError, ensure_running
+
+    settings = DatabaseSettings()
+    try:
+        if settings.embedded:
+            ensure_running(settings)
+            typer.echo(f"embedded cluster ready: database {settings.db_name}")
+        else:
+            typer.echo(f"roles, database {setup_external(settings)} and extensions ready")
+        applied = migrate_database(settings)
+    except (ClusterError, ValueError, psycopg2.Error) as exc:
+        _fail(str(exc).strip())
+    typer.echo(f"{len(applied)} migration(s) applied")
 
 
 @db_app.command("stop")

@@ -91,7 +91,7 @@ class Message:
         return self.render("en")
 
 
-def message(code: str, **params: Any) -> Message:
+def message(code: str, /, **params: Any) -> Message:
     return Message(code, params)
 
 

@@ -30,6 +30,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,15 +139,59 @@ def _float(value: str, column: str) -> float | None:
     return number
 
 
+class _Lines:
+    """The physical lines of a text from one index on; ``next`` is the index of the line read next."""
+
+    def __init__(self, lines: list[str], start: int) -> None:
+        self.lines = lines
+        self.next = start
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.next >= len(self.lines):
+            raise StopIteration
+        self.next += 1
+        return self.lines[self.next - 1]
+
+
+def _records(text: str) -> Iterator[list[str] | InvalidInput]:
+    """The records of a CSV text, or for a record that is not well-formed CSV, the error.
+
+    Strict CSV: a quoted field must close, and a closing quote must end its field. A record that breaks
+    this (typically a quote never closed, which would swallow every following row into one field) is an
+    error of that row alone; reading resumes at the next physical line, so later rows keep their own
+    numbers and contents. Quoted fields spanning lines (a description with a line break) stay one field.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    source = _Lines(lines, 0)
+    reader = csv.reader(source, strict=True)
+    while True:
+        start = source.next
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            unclosed = "unexpected end of data" in str(exc) or "expected after" in str(exc)
+            yield (InvalidInput("input.csv_unclosed_quote") if unclosed
+                   else InvalidInput("input.csv_bad_row", reason=str(exc)[:200]))  # fmt: skip
+            source = _Lines(lines, start + 1)
+            reader = csv.reader(source, strict=True)
+            continue
+        yield record
+
+
 def parse(text: str, max_rows: int) -> tuple[list[ParsedRow], list[dict[str, Any]]]:
-    """Rows and per-row errors of a CSV text (no database)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise BadRequest("the file is empty: expected a header row") from None
-    except csv.Error as exc:
-        raise BadRequest(f"not a CSV file: {exc}") from exc
+    """Rows and per-row errors of a CSV text (no database). Rows are numbered as a spreadsheet shows them
+    (header 1); a row that is not well-formed CSV (an unclosed quote) is an error of its own."""
+    records = _records(text)
+    header = next(records, None)
+    if header is None:
+        raise BadRequest("the file is empty: expected a header row")
+    if isinstance(header, InvalidInput):
+        raise BadRequest(f"not a CSV file: the header row is not well-formed ({header.detail})")
     columns = [_HEADER.get(h.strip().casefold()) for h in header]
     if "category" not in columns or not ({"lon", "lat"} <= set(columns) or "address" in columns):
         raise BadRequest(
@@ -154,19 +199,21 @@ def parse(text: str, max_rows: int) -> tuple[list[ParsedRow], list[dict[str, Any
             "external_id,lon,lat,crs,address,category,description (optional reporter_name,reporter_phone)"
         )
     rows, errors = [], []
-    try:
-        for number, record in enumerate(reader, start=2):
-            if number - 1 > max_rows:
-                raise PayloadTooLarge(f"more than {max_rows:,} rows; split the file")
-            if not any(cell.strip() for cell in record):
-                continue
-            values = {c: v for c, v in zip(columns, record, strict=False) if c is not None}
-            try:
-                rows.append(ParsedRow(number, _input(values)))
-            except InvalidInput as exc:
-                errors.append({"row": number, "detail": exc.detail})
-    except csv.Error as exc:
-        raise BadRequest(f"CSV error near row {reader.line_num}: {exc}") from exc
+    for number, record in enumerate(records, start=2):
+        if number - 1 > max_rows:
+            raise PayloadTooLarge(f"more than {max_rows:,} rows; split the file")
+        if isinstance(record, InvalidInput):
+            errors.append({"row": number, "detail": record.detail})
+            continue
+        if not any(cell.strip() for cell in record):
+            continue
+        values = {c: v for c, v in zip(columns, record, strict=False) if c is not None}
+        try:
+            if any("\x00" in v for v in values.values()):  # PostgreSQL text cannot hold it
+                raise InvalidInput("input.nul_character")
+            rows.append(ParsedRow(number, _input(values)))
+        except InvalidInput as exc:
+            errors.append({"row": number, "detail": exc.detail})
     return rows, errors
 
 

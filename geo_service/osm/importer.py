@@ -109,4 +109,7 @@ def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool
         # facilities and areas came in through triggers, without keys: key them before anyone searches
         with tqdm(desc="key names", unit="name", disable=not progress, file=sys.stderr) as bar:
             geocode_index.key_pending(cur, bar.update)
-        cur.execute("ANALYZE walk_edges; ANALYZE residences; ANALYZE facilities; ANALYZE basemap_features")
+        # the service role owns no table: analyze_tables (owned by the schema owner) runs ANALYZE for it
+        cur.execute(
+            "SELECT analyze_tables(%s)", (["walk_edges", "residences", "facilities", "basemap_features"],)
+        )
