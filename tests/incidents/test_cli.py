@@ -34,7 +34,11 @@ def test_import_incidents_and_escalate(cli_env: Database, tmp_path: Path) -> Non
     bad = tmp_path / "bad.csv"
     bad.write_text("external_id,lon,lat,category\nC-2,1000,1,E0102\n", encoding="utf-8")
     refused = runner.invoke(app, ["import-incidents", str(bad)])
-    assert refused.exit_code == 1 and "第 2 行：经度 1000.0" in refused.output and "未导入任何数据" in refused.output
+    assert (
+        refused.exit_code == 1
+        and "第 2 行：经度 1000.0" in refused.output
+        and "未导入任何数据" in refused.output
+    )
 
     with cli_env.cursor() as cur:
         cur.execute("UPDATE incidents SET due_at = now() - interval '1 hour' WHERE external_id = 'C-1'")
