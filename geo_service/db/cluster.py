@@ -35,6 +35,7 @@ import psycopg2
 from psycopg2.extensions import make_dsn
 
 from geo_service.db import roles
+from geo_service.i18n import message
 from geo_service.settings import DatabaseSettings
 
 SERVER_PACKAGE = "postgresql-15-postgis-3"
@@ -46,7 +47,12 @@ LEGACY_SUPERUSER = "geo_service"  # bootstrap superuser of clusters made before 
 
 
 class ClusterError(RuntimeError):
-    """A problem with the embedded cluster, with a message that says what to do."""
+    """A problem with the embedded cluster, with a message that says what to do: a catalogue ``code`` and its
+    values (shown by the CLI in its language; ``str()`` is the English text, for logs)."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.message = message(code, **params)
+        super().__init__(self.message.render("en"))
 
 
 @dataclass(frozen=True)
@@ -58,17 +64,6 @@ class ClusterStatus:
     initialised: bool
     data_version: str | None
     server_version: str | None
-
-    def describe(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
-        lines = [
-            f"cluster: {state}",
-            f"data:    {self.data_dir}{'' if self.initialised else ' (not initialised)'}",
-            f"socket:  {self.socket_dir}",
-        ]
-        if self.server_version:
-            lines.append(f"server:  PostgreSQL {self.server_version}")
-        return "\n".join(lines)
 
 
 def find_pg_bin(settings: DatabaseSettings) -> Path:
@@ -84,11 +79,7 @@ def find_pg_bin(settings: DatabaseSettings) -> Path:
     for folder in candidates:
         if all((folder / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
             return folder
-    raise ClusterError(
-        "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found. Install them with "
-        f"`sudo apt-get install {SERVER_PACKAGE}` (Debian/Ubuntu), set GEO_SERVICE_PG_BIN to their folder, "
-        "or point GEO_SERVICE_DATABASE_URL at an existing PostGIS server."
-    )
+    raise ClusterError("cluster.no_binaries", package=SERVER_PACKAGE)
 
 
 class Cluster:
@@ -147,9 +138,9 @@ class Cluster:
                             break
                 except psycopg2.OperationalError as exc:
                     if "does not exist" not in str(exc):
-                        raise ClusterError(f"cannot connect to the embedded cluster: {exc}") from exc
+                        raise ClusterError("cluster.cannot_connect", reason=str(exc).strip()) from exc
             else:
-                raise ClusterError(f"no superuser found in the embedded cluster at {self.data_dir}")
+                raise ClusterError("cluster.no_superuser", data_dir=self.data_dir)
         return self._superuser
 
     def admin_dsn(self, dbname: str = "postgres") -> str:
@@ -164,7 +155,8 @@ class Cluster:
             kwargs.update(user="postgres", group="postgres", env={**os.environ, "HOME": str(self.home)})
         result = subprocess.run(args, check=False, **kwargs)
         if check and result.returncode != 0:
-            raise ClusterError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()}")
+            raise ClusterError("cluster.command_failed", command=Path(args[0]).name,
+                               output=(result.stderr or result.stdout).strip())  # fmt: skip
         return result
 
     def _own(self, path: Path) -> None:
@@ -181,14 +173,10 @@ class Cluster:
         try:
             pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise ClusterError(
-                f"running as root needs the 'postgres' OS user; install {SERVER_PACKAGE}, which creates it"
-            ) from exc
+            raise ClusterError("cluster.no_postgres_user", package=SERVER_PACKAGE) from exc
         for parent in [self.home, *self.home.parents]:
             if parent.exists() and not (parent.stat().st_mode & 0o001):
-                raise ClusterError(
-                    f"the postgres OS user cannot enter {parent}; set GEO_SERVICE_HOME to a folder it can reach"
-                )
+                raise ClusterError("cluster.home_unreachable", folder=parent)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -209,7 +197,7 @@ class Cluster:
         ).stdout
         match = re.search(r"(\d+)(?:\.(\d+))?", out)
         if not match:
-            raise ClusterError(f"cannot read the PostgreSQL version from {out!r}")
+            raise ClusterError("cluster.unknown_version", output=out)
         return match.group(0)
 
     def data_version(self) -> str | None:
@@ -220,11 +208,8 @@ class Cluster:
         data_major = self.data_version()
         server_major = self.server_version().split(".")[0]
         if data_major is not None and data_major != server_major:
-            raise ClusterError(
-                f"the data directory {self.data_dir} was made by PostgreSQL {data_major} but the server here is "
-                f"PostgreSQL {server_major}. Run PostgreSQL {data_major} (GEO_SERVICE_PG_BIN), upgrade the data with "
-                f"pg_upgrade, or move {self.data_dir} away to start afresh."
-            )
+            raise ClusterError("cluster.version_mismatch", data_dir=self.data_dir, data_major=data_major,
+                               server_major=server_major)  # fmt: skip
 
     # -- state ---------------------------------------------------------------------------------------------
 
@@ -302,7 +287,7 @@ class Cluster:
         if (self.data_dir / "PG_VERSION").is_file():
             return False
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
-            raise ClusterError(f"{self.data_dir} exists, is not empty and is not a PostgreSQL data directory")
+            raise ClusterError("cluster.not_a_data_dir", data_dir=self.data_dir)
         self._check_reachable()
         self._own(self.data_dir)
         self._run(
@@ -371,7 +356,7 @@ class Cluster:
                     time.sleep(0.5)
                     self._clear_stale_locks()
                     continue
-                raise ClusterError(f"the embedded PostgreSQL did not start:\n{log_tail or result.stderr}")
+                raise ClusterError("cluster.did_not_start", log=log_tail or result.stderr)
 
     def stop(self, timeout_s: float = 60) -> bool:
         """Stop the server cleanly; False when it was not running."""
@@ -391,7 +376,7 @@ class Cluster:
         ``pg_hba.conf``)."""
         with self._lock():
             if (self.data_dir / "PG_VERSION").is_file():
-                raise ClusterError(f"{self.data_dir} already holds a cluster")
+                raise ClusterError("cluster.already_there", data_dir=self.data_dir)
             self._check_reachable()
             self._own(self.data_dir)
             self._run(
