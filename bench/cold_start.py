@@ -67,7 +67,11 @@ def child(variant: str) -> dict[str, float]:
 
 
 def run(variant: str, numba_dir: Path, graph_dir: Path, tree: Path) -> dict[str, float]:
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), GEO_SERVICE_WALK_CACHE_DIR=str(graph_dir))
+    from geo_service.settings import DatabaseSettings
+
+    home = str(DatabaseSettings().home.resolve())  # the bench cluster, whichever tree the child runs from
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), GEO_SERVICE_WALK_CACHE_DIR=str(graph_dir),
+               GEO_SERVICE_HOME=home)  # fmt: skip
     proc = subprocess.run([sys.executable, __file__, "--child", variant], env=env, capture_output=True, text=True,
                           cwd=str(tree))  # fmt: skip
     if proc.returncode != 0 or "RESULT " not in proc.stdout:
