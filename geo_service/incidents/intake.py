@@ -225,9 +225,11 @@ def _filed_before(external_id: str) -> Message:
     return message("incident.note.filed_before", external_id=external_id)
 
 
-def present_result(ctx: IncidentContext, result: IntakeResult) -> dict[str, Any]:
+def present_result(
+    ctx: IncidentContext, result: IntakeResult, include_reporter: bool = True
+) -> dict[str, Any]:
     """The POST answer: the incident, whether it was created now, and notes for the dispatcher (messages,
     with their codes in ``note_codes``)."""
-    return {**records.present(ctx, result.incident), "created": result.created, "notes": result.notes,
+    return {**records.present(ctx, result.incident, include_reporter), "created": result.created, "notes": result.notes,
             "note_codes": [n.code for n in result.notes],
             "duplicates": duplicates.present(ctx, result.duplicates)}  # fmt: skip

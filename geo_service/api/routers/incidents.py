@@ -107,7 +107,7 @@ def post_incident(
                              patrol_grids=principal.grids if worker else None)  # fmt: skip
     if not result.created:
         response.status_code = 200
-    return _render(request, present_result(ctx, result))
+    return _render(request, present_result(ctx, result, workflow.may_see_reporter(principal)))
 
 
 @router.get("/api/incidents")
