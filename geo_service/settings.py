@@ -644,6 +644,31 @@ def media_settings() -> MediaSettings:
     return MediaSettings()
 
 
+class DashboardSettings(BaseSettings):
+    """The leaders' dashboard (/app/dashboard, /api/stats/dashboard): targets and norms it compares with."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_DASHBOARD_", extra="ignore")
+
+    grid_settled_target: float = Field(
+        default=0.8, ge=0, le=1,
+        description="小事不出网格: the share of resolved cases that should be settled in their grid, 0..1",
+    )  # fmt: skip
+    coverage_minutes: float = Field(
+        default=15.0, gt=0, le=60, description="stations' coverage: the walking service circle counted, minutes"
+    )
+    list_limit: int = Field(
+        default=100, ge=1, le=10_000, description="most overdue or escalated cases one dashboard lists"
+    )
+    max_period_days: int = Field(
+        default=3 * 366, ge=7, le=20 * 366, description="longest period one dashboard view covers, days"
+    )
+
+
+@lru_cache
+def dashboard_settings() -> DashboardSettings:
+    return DashboardSettings()
+
+
 @lru_cache
 def rate_limit_settings() -> RateLimitSettings:
     return RateLimitSettings()

@@ -25,6 +25,7 @@ from geo_service.api.limits import BodySizeLimit
 from geo_service.api.ratelimit import RateLimiter
 from geo_service.api.routers import (
     auth,
+    dashboard,
     facilities,
     geocode,
     grids,
@@ -201,6 +202,7 @@ def create_app(
         guide_map,
         networks,
         loop,
+        dashboard,
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)

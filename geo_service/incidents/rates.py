@@ -35,8 +35,12 @@ COUNTS = ("incidents", "cases", "rejected", "response_due", "responded_in_time",
 LEVELS = ("grid", "community", "street", "district")
 
 
-def _rate(numerator: int, denominator: int) -> float | None:
+def rate(numerator: int, denominator: int) -> float | None:
+    """numerator ÷ denominator to 4 places; None when the denominator is 0 (the rule of every rate here)."""
     return round(numerator / denominator, 4) if denominator else None
+
+
+_rate = rate
 
 
 def numbers(counts: dict[str, int]) -> dict[str, Any]:
