@@ -12,7 +12,7 @@ from geo_service.api.app import web_assets_dir
 from geo_service.incidents.states import TRANSITIONS
 from geo_service.settings import APISettings
 
-PAGES = ["planner", "stations", "dispatch", "circles"]
+PAGES = ["planner", "stations", "dispatch", "circles", "dashboard"]
 
 
 @pytest.mark.parametrize("page", ["", *PAGES])
