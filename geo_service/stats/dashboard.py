@@ -88,6 +88,12 @@ def _aggregate(ctx: IncidentContext) -> Iterator[Cursor]:
         yield cur
 
 
+def _add(into: dict[str, dict[str, Any]], key: str, row: dict[str, Any]) -> None:
+    sums = into.setdefault(key, dict.fromkeys(store.DAILY_COUNTS, 0))
+    for count in store.DAILY_COUNTS:
+        sums[count] += int(row[count] or 0)
+
+
 def _flow(row: dict[str, Any] | None, past_due: int = 0, overdue: int = 0) -> dict[str, Any]:
     """The loop's counts and rates of one row of sums (None: nothing filed)."""
     get = (lambda key: int(row[key] or 0)) if row else (lambda key: 0)
@@ -145,7 +151,12 @@ def dashboard(ctx: IncidentContext, settings: DashboardSettings, grid_settings: 
             raise NotFound("dashboard.unknown_area", level=level, code=code)
         parts: dict[str, dict[str, dict[str, Any]]] = {"total": {}, "grid": {}, "child": {}, "week": {}}
         for row in store.daily_counts(cur, level, code, period.since, period.until, child_level):
-            parts[row["part"]][row["key"] or ""] = row
+            if row["part"] == "week":
+                parts["week"][row["key"]] = row
+                continue
+            # the per-grid rows add up to the children and the total
+            for part, key in (("grid", row["key"]), ("child", row["child"]), ("total", "")):
+                _add(parts[part], key or "", row)
         live = {row["grid_code"]: row for row in store.open_past_due(cur, level, code, since, until, now)}
         grid_rows = store.grids_in(cur, level, code)
         children = store.children(cur, code) if child_level else []

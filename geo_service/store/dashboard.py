@@ -33,8 +33,9 @@ def rebuild_daily(cur: Cursor, zone: str) -> None:
 def daily_counts(cur: Cursor, level: str, code: str, since: date, until: date,
                  child_level: str | None) -> list[dict[str, Any]]:  # fmt: skip
     """Sums of the aggregate over the days [since, until) of area ``code`` at ``level``, in one pass with
-    grouping sets: the total (``part`` = 'total'), per grid ('grid', ``key`` = grid code), per child area at
-    ``child_level`` ('child') and per ISO week ('week', ``key`` = its Monday)."""
+    grouping sets: per grid and child area at ``child_level`` (``part`` = 'grid', ``key`` = grid code,
+    ``child`` = the child's code; their sum is the area's total) and per ISO week ('week', ``key`` = its
+    Monday)."""
     column = sql.Identifier(LEVEL_COLUMNS[level])
     child = sql.Identifier(LEVEL_COLUMNS[child_level] if child_level else LEVEL_COLUMNS["grid"])
     sums = sql.SQL(", ").join(
@@ -42,16 +43,13 @@ def daily_counts(cur: Cursor, level: str, code: str, since: date, until: date,
     )
     cur.execute(
         sql.SQL(
-            """SELECT CASE WHEN grouping(grid_code) = 0 THEN 'grid'
-                           WHEN grouping({child}) = 0 THEN 'child'
-                           WHEN grouping(week) = 0 THEN 'week' ELSE 'total' END AS part,
-                      coalesce(CASE WHEN grouping(grid_code) = 0 THEN grid_code END,
-                               CASE WHEN grouping({child}) = 0 THEN {child} END,
-                               CASE WHEN grouping(week) = 0 THEN week::text END) AS key,
-                      {sums}
-               FROM (SELECT d.*, date_trunc('week', d.day)::date AS week FROM incident_daily d
+            """SELECT CASE WHEN grouping(week) = 0 THEN 'week' ELSE 'grid' END AS part,
+                      CASE WHEN grouping(week) = 0 THEN week::text ELSE grid_code END AS key,
+                      CASE WHEN grouping(week) = 1 THEN {child} END AS child, {sums}
+               -- the Monday of each day by integer arithmetic (2000-01-03 was a Monday): no time zone maths
+               FROM (SELECT d.*, d.day - (d.day - date '2000-01-03') %% 7 AS week FROM incident_daily d
                      WHERE {column} = %(code)s AND d.day >= %(since)s AND d.day < %(until)s) d
-               GROUP BY GROUPING SETS ((), (grid_code), ({child}), (week))"""
+               GROUP BY GROUPING SETS ((grid_code, {child}), (week))"""
         ).format(column=column, child=child, sums=sums),
         {"code": code, "since": since, "until": until},
     )
