@@ -24,6 +24,9 @@ README_SHOTS = {
     "phone-stations": "phone-stations.png",
     "phone-dispatch-candidates": "phone-dispatch.png",
     "phone-circles": "phone-circles.png",
+    "dashboard-desktop": "dashboard.png",
+    "phone-dashboard": "phone-dashboard.png",
+    "planner-network-mismatches": "planner-networks.png",
 }
 MAX_BYTES = 300_000
 
