@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
 	nghttp2-client docker-compose poppler-utils
 
-.PHONY: setup system venv web demo serve test test-fast lint bench bench-tiles constraints clean
+.PHONY: setup system venv web demo serve test test-fast lint fuzz bench bench-tiles bench-faults constraints clean secrets
 
 setup: system venv web
 
@@ -69,6 +69,12 @@ test: setup lint
 test-fast: venv
 	$(PYTEST) -m "not slow"
 
+# The schemathesis fuzz of the live OpenAPI that `make test` runs with 8 examples per operation, longer
+# (FUZZ_EXAMPLES per operation); counts in test-artifacts/fuzz/summary.json.
+FUZZ_EXAMPLES ?= 60
+fuzz: setup
+	GEO_SERVICE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/api/test_fuzz.py -s -p no:cacheprovider
+
 # Benchmarks compare against peers (osmnx, pandana, spopt, tipg); they are not part of `make test`.
 bench: setup bench-tiles
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
@@ -82,6 +88,10 @@ bench: setup bench-tiles
 	$(BIN)/python bench/siting.py
 	$(BIN)/python bench/guide_map.py
 
+# Fault drills (kill -9 during imports; database stopped, frozen, full, restarted under load): bench/faults.py.
+bench-faults: setup
+	$(BIN)/python bench/faults.py all
+
 # tipg (the tile-server peer) lives in its own virtualenv so its pins never meet ours; h2load
 # (nghttp2-client) is the load generator.
 TIPG_VENV := .venv-tipg
@@ -91,6 +101,17 @@ $(TIPG_VENV)/bin/python:
 
 bench-tiles: setup $(TIPG_VENV)/bin/python
 	TIPG_PYTHON=$(TIPG_VENV)/bin/python $(BIN)/python bench/tiles.py
+
+# Passwords for docker-compose.yml, one file each (the folder is private to you; the files are readable by the
+# containers that mount them as secrets, whatever user they run as).
+secrets:
+	@mkdir -p secrets && chmod 700 secrets
+	@for name in db_superuser_password db_owner_password db_app_password; do \
+	  if [ ! -s secrets/$$name ]; then \
+	    $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > secrets/$$name; \
+	    chmod 644 secrets/$$name; echo "secrets/$$name created"; \
+	  fi; \
+	done
 
 clean:
 	-$(BIN)/geo-service db stop

@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from geo_service.db.migrate import migrate
-from geo_service.db.pool import Database, resolve_dsn
+import psycopg2.extensions
+
+from geo_service.db.bootstrap import migrate_database
+from geo_service.db.pool import Database, resolve_dsn, resolve_migrate_dsn
 from geo_service.settings import DatabaseSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,10 +20,29 @@ BENCH_DB = "gs_bench"
 
 
 def bench_database(name: str = BENCH_DB) -> Database:
-    """A migrated database on the configured server (the embedded cluster unless a URL is set)."""
-    db = Database(resolve_dsn(DatabaseSettings(), name), max_size=4)
-    migrate(db)
-    return db
+    """A migrated database on the configured server (the embedded cluster unless a URL is set), as the
+    service's runtime role; migrated as the owner role."""
+    settings = DatabaseSettings()
+    dsn = resolve_dsn(settings, name)
+    migrate_database(settings, name)
+    return Database(dsn, max_size=4)
+
+
+def owner_dsn(name: str = BENCH_DB) -> str:
+    """DSN of ``name`` as the schema owner: what peers that create tables (plain SQL, osm2pgsql) connect as."""
+    return resolve_migrate_dsn(DatabaseSettings(), name)
+
+
+def admin_dsn(name: str = "postgres") -> str:
+    """DSN as a superuser (dropping bench databases): the embedded cluster's, else GEO_SERVICE_DATABASE_URL's."""
+    settings = DatabaseSettings()
+    if settings.database_url:
+        return resolve_dsn(settings, name)
+    from geo_service.db.cluster import ensure_running
+
+    params = psycopg2.extensions.parse_dsn(ensure_running(settings).admin_dsn())
+    params["dbname"] = name
+    return psycopg2.extensions.make_dsn(**params)
 
 
 def timed(fn: Callable[[], object], repeat: int = 1) -> tuple[float, object]:

@@ -58,7 +58,7 @@ import httpx
 import opencc
 import psycopg2
 import shapely
-from common import REPO, bench_database, markdown_table
+from common import REPO, admin_dsn, bench_database, markdown_table
 from pypinyin import Style, lazy_pinyin
 from tqdm import tqdm
 
@@ -728,7 +728,7 @@ def stored_marker_of(dsn: str) -> dict[str, Any] | None:
 
 
 def drop_database() -> None:
-    admin = psycopg2.connect(resolve_dsn(DatabaseSettings(), "postgres"))
+    admin = psycopg2.connect(admin_dsn())
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')

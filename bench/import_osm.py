@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pyrosm
-from common import LIECHTENSTEIN, bench_database, markdown_table
+from common import LIECHTENSTEIN, bench_database, markdown_table, owner_dsn
 from psycopg2.extensions import parse_dsn
 
 
@@ -41,8 +41,10 @@ def main() -> None:
     if LIECHTENSTEIN.exists():
         files.append(("Liechtenstein 2013", LIECHTENSTEIN))
     params = parse_dsn(dsn)
+    owner = parse_dsn(owner_dsn())  # osm2pgsql creates tables: the schema owner, not the service's role
     env = {**os.environ, "PGHOST": params.get("host", ""), "PGPORT": str(params.get("port", 5432)),
-           "PGUSER": params.get("user", ""), "PGDATABASE": params["dbname"]}  # fmt: skip
+           "PGUSER": owner.get("user", ""), "PGPASSWORD": owner.get("password", ""),
+           "PGDATABASE": params["dbname"]}  # fmt: skip
     code = (
         "import sys; from pathlib import Path; from geo_service.db.pool import Database; "
         "from geo_service.osm.importer import import_osm; "

@@ -29,15 +29,15 @@ import sys
 import time
 
 import psycopg2
-from common import bench_database, markdown_table, timed
+from common import admin_dsn, bench_database, markdown_table, owner_dsn, timed
 from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
 from geo_service.auth import Principal, create_token
 from geo_service.coords import from_wgs84
-from geo_service.db.pool import Database, resolve_dsn
+from geo_service.db.pool import Database
 from geo_service.grids.service import import_features
-from geo_service.settings import DatabaseSettings, IncidentSettings
+from geo_service.settings import IncidentSettings
 
 DB_NAME = "gs_bench_incidents"
 WEST, SOUTH = 121.44, 31.20  # central Shanghai
@@ -94,7 +94,7 @@ def csv_text(rows: int, prefix: str, seed: int = 7) -> str:
 
 
 def fresh_database() -> Database:
-    admin = psycopg2.connect(resolve_dsn(DatabaseSettings(), "postgres"))
+    admin = psycopg2.connect(admin_dsn())
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
@@ -103,8 +103,10 @@ def fresh_database() -> Database:
 
 
 def peer(db: Database, text: str) -> None:
-    """COPY + one ST_Covers INSERT … SELECT into a bare table (the plain-SQL baseline)."""
-    with db.connection() as conn, conn.cursor() as cur:
+    """COPY + one ST_Covers INSERT … SELECT into a bare table (the plain-SQL baseline; a DBA's work, so as the
+    schema owner: the service's role creates no tables)."""
+    owner = Database(owner_dsn(DB_NAME), max_size=1)
+    with owner.connection() as conn, conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS peer_incidents; DROP TABLE IF EXISTS peer_staging")
         cur.execute("CREATE TABLE peer_staging (external_id text, lon float8, lat float8, crs text, address text, "
                     "category text, description text)")  # fmt: skip
@@ -121,6 +123,7 @@ def peer(db: Database, text: str) -> None:
                    ORDER BY a.code COLLATE "C" LIMIT 1) g ON true"""
         )
         cur.execute("CREATE UNIQUE INDEX ON peer_incidents (external_id)")
+    owner.close()
 
 
 def main() -> None:

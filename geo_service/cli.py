@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from geo_service.i18n import render_all
 from geo_service.settings import APISettings, DatabaseSettings, ImportSettings
+
+if TYPE_CHECKING:
+    from geo_service.db.cluster import ClusterStatus
 
 app = typer.Typer(
     help="geo-service: grids, walking, life circles and incidents on PostGIS.",
@@ -26,22 +30,38 @@ app.add_typer(map_app, name="map")
 app.add_typer(config_app, name="config")
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
+def _fail(text: str, code: int = 1) -> None:
+    typer.secho(text, fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
-def _database():
+def _fail_with(code: str, exit_code: int = 1, **params: object) -> None:
+    """Stop with the catalogue message ``code`` in the command line's language."""
+    _fail(_say(code, **params), exit_code)
+
+
+def _fail_on(exc: Exception) -> None:
+    """Stop on a database or cluster error: its message in the command line's language, with the server's own
+    words (libpq, pg_ctl) kept for whoever fixes it."""
     from geo_service.db.cluster import ClusterError
-    from geo_service.db.migrate import migrate
-    from geo_service.db.pool import Database, DatabaseUnavailable
+
+    if isinstance(exc, ClusterError):
+        _fail(exc.message.render(_language()))
+    _fail(_say("cli.database_error", reason=str(exc).strip()))
+
+
+def _database():
+    """The runtime role's pool on a migrated database (migrations run as the owner role)."""
+    import psycopg2
+
+    from geo_service.db.bootstrap import open_database
+    from geo_service.db.cluster import ClusterError
+    from geo_service.db.pool import DatabaseUnavailable
 
     try:
-        db = Database.from_settings(DatabaseSettings())
-        migrate(db)
-        return db
-    except (ClusterError, DatabaseUnavailable) as exc:
-        _fail(str(exc))
+        return open_database(DatabaseSettings())
+    except (ClusterError, DatabaseUnavailable, psycopg2.Error) as exc:
+        _fail_on(exc)
 
 
 @db_app.command("start")
@@ -51,15 +71,39 @@ def db_start() -> None:
 
     settings = DatabaseSettings()
     if settings.database_url:
-        _fail("GEO_SERVICE_DATABASE_URL is set: the service uses that server and runs no cluster of its own")
+        _fail_with("cli.external_database")
     cluster = Cluster(settings)
     try:
         started = cluster.start()
         cluster.ensure_database()
     except ClusterError as exc:
-        _fail(str(exc))
-    typer.echo("started" if started else "already running")
-    typer.echo(cluster.status().describe())
+        _fail_on(exc)
+    typer.echo(_say("cli.db.started" if started else "cli.db.already_running"))
+    typer.echo(_describe_cluster(cluster.status()))
+
+
+@db_app.command("setup")
+def db_setup() -> None:
+    """Set up roles, database and extensions, then migrate. Embedded cluster: as `db start`. A server of your
+    own: as the superuser of GEO_SERVICE_DATABASE_ADMIN_URL, create the owner role of
+    GEO_SERVICE_DATABASE_MIGRATE_URL and the runtime role of GEO_SERVICE_DATABASE_URL (passwords from the URLs
+    or the *_PASSWORD_FILE settings), the database and its extensions; then migrate as the owner."""
+    import psycopg2
+
+    from geo_service.db.bootstrap import migrate_database, setup_external
+    from geo_service.db.cluster import ClusterError, ensure_running
+
+    settings = DatabaseSettings()
+    try:
+        if settings.embedded:
+            ensure_running(settings)
+            typer.echo(_say("cli.db.embedded_ready", database=settings.db_name))
+        else:
+            typer.echo(_say("cli.db.external_ready", database=setup_external(settings)))
+        applied = migrate_database(settings)
+    except (ClusterError, ValueError, psycopg2.Error) as exc:
+        _fail_on(exc)
+    typer.echo(_say("cli.db.migrations_applied", count=len(applied)))
 
 
 @db_app.command("stop")
@@ -70,8 +114,8 @@ def db_stop() -> None:
     try:
         stopped = Cluster(DatabaseSettings()).stop()
     except ClusterError as exc:
-        _fail(str(exc))
-    typer.echo("stopped" if stopped else "not running")
+        _fail_on(exc)
+    typer.echo(_say("cli.db.stopped" if stopped else "cli.db.not_running"))
 
 
 @db_app.command("status")
@@ -81,10 +125,10 @@ def db_status() -> None:
 
     settings = DatabaseSettings()
     if settings.database_url:
-        typer.echo("using GEO_SERVICE_DATABASE_URL (no embedded cluster)")
+        typer.echo(_say("cli.db.using_url"))
         return
     status = Cluster(settings).status()
-    typer.echo(status.describe())
+    typer.echo(_describe_cluster(status))
     if not status.running:
         raise typer.Exit(3)
 
@@ -95,7 +139,7 @@ def migrate_cmd() -> None:
     from geo_service.db.migrate import applied_version
 
     db = _database()
-    typer.echo(f"schema at version {applied_version(db)}")
+    typer.echo(_say("cli.db.schema_version", version=applied_version(db)))
 
 
 @app.command("import-osm")
@@ -111,15 +155,15 @@ def import_osm_cmd(
     try:
         report = import_osm(db, path, name, ImportSettings())
     except (InvalidPBF, ValueError) as exc:
-        _fail(f"nothing imported: {exc}")
-    typer.echo(report.describe())
+        _fail_with("cli.nothing_imported", reason=str(exc))
+    typer.echo(report.describe(_language()))
     for category, count in sorted(report.facilities_by_category.items()):
         typer.echo(f"  {category:<18}{count:>7,}")
     from geo_service.stations.service import StationContext, refresh_service_circles
 
     redrawn = refresh_service_circles(db, StationContext.create(APISettings().timezone))
     if redrawn:
-        typer.echo(f"service circles redrawn on the new network for {redrawn} station(s)")
+        typer.echo(_say("cli.osm.circles_redrawn", count=redrawn))
 
 
 @app.command("import-grids")
@@ -139,31 +183,50 @@ def import_grids_cmd(
     from geo_service.grids.service import import_features, read_upload
 
     if not path.is_file():
-        _fail(f"no such file: {path}")
+        _fail_with("cli.no_such_file", path=path)
     db = _database()
     try:
         features = read_upload(path.read_bytes(), path.name, crs)
         report = import_features(db, features, Principal(0, "admin", "cli"), auto_number=auto_number)
     except ServiceError as exc:
-        detail = exc.detail
-        if isinstance(detail, list):
-            lines = [
-                f"  feature {p.get('feature', '?')}: {p.get('problem')}: {p.get('message')}" for p in detail
-            ]
-            _fail("nothing imported:\n" + "\n".join(lines))
-        _fail(f"nothing imported: {detail}")
+        language = _language()
+        if isinstance(exc.detail, list):
+            lines = [_say("cli.grids.problem", feature=p.get("feature", "?"), problem=p.get("problem"),
+                          message=render_all(p.get("message"), language)) for p in exc.detail]  # fmt: skip
+            _fail(_say("cli.nothing_imported", reason=exc.message.render(language)) + "\n" + "\n".join(lines))
+        _fail_with("cli.nothing_imported", reason=exc.message.render(language))
     summary = report.as_dict()
-    typer.echo(
-        f"imported {summary['count']} areas: {len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.restored)} restored, {len(report.unchanged)} unchanged; {report.snapped_vertices} vertices snapped"
-    )
+    typer.echo(_say("cli.grids.imported", count=summary["count"], created=len(report.created),
+                    updated=len(report.updated), restored=len(report.restored), unchanged=len(report.unchanged),
+                    snapped=report.snapped_vertices))  # fmt: skip
+
+
+def _describe_cluster(status: ClusterStatus) -> str:
+    """The embedded cluster's state, data folder, socket and server version, one per line."""
+    lines = [
+        _say("cli.db.status_running", pid=status.pid) if status.running else _say("cli.db.status_stopped"),
+        _say(
+            "cli.db.status_data" if status.initialised else "cli.db.status_uninitialised",
+            path=status.data_dir,
+        ),
+        _say("cli.db.status_socket", path=status.socket_dir),
+    ]
+    if status.server_version:
+        lines.append(_say("cli.db.status_server", version=status.server_version))
+    return "\n".join(lines)
+
+
+def _language() -> str:
+    from geo_service.i18n import cli_language
+
+    return cli_language()
 
 
 def _say(code: str, **params: object) -> str:
     """Catalogue message ``code`` in the command line's language (``GEO_SERVICE_LANGUAGE``, else the locale)."""
-    from geo_service.i18n import cli_language, translate
+    from geo_service.i18n import translate
 
-    return translate(code, cli_language(), params)
+    return translate(code, _language(), params)
 
 
 @token_app.command("create")
@@ -260,11 +323,11 @@ def map_style(
     from geo_service.tiles.style import BASEMAPS, build_style
 
     if basemap not in BASEMAPS:
-        _fail(f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}", code=2)
+        _fail_with("cli.unknown_basemap", 2, basemap=basemap, known=list(BASEMAPS))
     settings = MapSettings()
     layers, errors = load_layers(layers_dir(settings))
     for name, reason in errors.items():
-        typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(_say("cli.map.skipped", name=name, reason=reason), fg=typer.colors.YELLOW, err=True)
     layers = [layer for layer in layers if layer.public]
     text = json.dumps(
         build_style(layers, base_url.rstrip("/"), basemap, settings), ensure_ascii=False, indent=1
@@ -284,11 +347,14 @@ def map_layers() -> None:
 
     catalogue = Catalogue.from_directory(layers_dir(MapSettings()))
     for layer_id, status in sorted(catalogue.check(_database()).items()):
-        typer.echo(
-            f"{layer_id:<18}{'served' if status.available else 'NOT SERVED: ' + (status.reason or '')}"
+        state = (
+            _say("cli.map.served")
+            if status.available
+            else _say("cli.map.not_served", reason=status.reason or "")
         )
+        typer.echo(f"{layer_id:<18}{state}")
     for name, reason in catalogue.file_errors.items():
-        typer.echo(f"{name:<18}FILE ERROR: {reason}")
+        typer.echo(f"{name:<18}{_say('cli.map.file_error', reason=reason)}")
 
 
 @config_app.command("reference")
@@ -335,18 +401,23 @@ def import_incidents_cmd(
     from geo_service.settings import IncidentSettings
 
     if not path.is_file():
-        _fail(f"no such file: {path}")
+        _fail_with("cli.no_such_file", path=path)
     ctx = IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone)
     try:
         report = import_csv(ctx, path.read_bytes(), encoding=encoding, atomic=atomic, actor="cli", role="admin",
                             progress=True)  # fmt: skip
     except ServiceError as exc:
+        language = _language()
         errors = exc.extra.get("errors", [])
-        _fail("\n".join([str(exc.detail), *(f"  row {e['row']}: {e['detail']}" for e in errors[:50])]))
-    typer.echo(f"{report.created:,} created, {report.existing:,} already there, {len(report.errors):,} rows "
-               f"with errors ({report.encoding})")  # fmt: skip
+        rows = [_say("cli.row_error", row=e["row"], message=render_all(e.get("message") or e["detail"], language))
+                for e in errors[:50]]  # fmt: skip
+        _fail("\n".join([exc.message.render(language), *rows]))
+    language = _language()
+    typer.echo(_say("cli.incidents.imported", created=f"{report.created:,}", existing=f"{report.existing:,}",
+                    errors=f"{len(report.errors):,}", encoding=report.encoding))  # fmt: skip
     for error in report.errors[:50]:
-        typer.echo(f"  row {error['row']}: {error['detail']}")
+        typer.echo(_say("cli.row_error", row=error["row"],
+                        message=render_all(error.get("message") or error["detail"], language)))  # fmt: skip
 
 
 @app.command("escalate")
@@ -357,8 +428,8 @@ def escalate_cmd() -> None:
     from geo_service.settings import IncidentSettings
 
     done = sweep(IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone))
-    typer.echo(f"{sum(e.to_level is not None for e in done)} escalated, "
-               f"{sum(e.to_level is None for e in done)} overdue at the top level")  # fmt: skip
+    typer.echo(_say("cli.escalate.done", escalated=sum(e.to_level is not None for e in done),
+                    top=sum(e.to_level is None for e in done)))  # fmt: skip
 
 
 @app.command("demo")
@@ -374,7 +445,7 @@ def demo(
     load_demo(db, progress=True)
     settings = APISettings()
     base = f"http://{host or settings.host}:{port or settings.port}"
-    typer.echo("\ngeo-service demo (Helsinki, OpenStreetMap; grids, stations and incidents are DEMO DATA)")
+    typer.echo("\n" + _say("cli.demo.title"))
     for path in (
         "/app",
         "/app/planner",
@@ -389,7 +460,7 @@ def demo(
         "/ogc",
     ):
         typer.echo(f"  {base}{path}")
-    typer.echo("  writes on the pages need a token: geo-service token create --role planner|dispatcher")
+    typer.echo(_say("cli.demo.token_hint"))
     db.close()
     if serve_after:
         serve(host, port, workers=1)

@@ -15,7 +15,8 @@ Public API
 ``CRS_NAMES``, ``known_crs(name)``, ``normalise_crs(name)`` → ``"wgs84" | "gcj02" | "bd09" | "cgcs2000"``
 ``to_wgs84(lon, lat, crs)``, ``from_wgs84(lon, lat, crs)`` and their ``*_arrays`` forms
 ``wgs84_to_gcj02_arrays``, ``gcj02_to_wgs84_arrays``, ``gcj02_to_bd09_arrays``, ``bd09_to_gcj02_arrays``
-``check_lonlat(lon, lat)`` raises :class:`~geo_service.errors.InvalidInput` (NaN, out of range, swapped order)
+``check_lonlat(lon, lat)`` raises :class:`~geo_service.errors.InvalidInput` (NaN, out of range, swapped order);
+``lonlat_message(lon, lat)`` says why as a catalogue message (``lonlat_problem``: the English text)
 ``invalid_lonlat_mask(lon, lat)`` the same check for arrays, returning a boolean mask and reasons
 """
 
@@ -27,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 from geo_service.errors import InvalidInput
+from geo_service.i18n import Message, message
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09", "cgcs2000")
 _ALIASES = {
@@ -64,7 +66,7 @@ def normalise_crs(name: str | None) -> str:
         return "wgs84"
     canonical = _ALIASES.get(str(name).strip().lower())
     if canonical is None:
-        raise InvalidInput(f"unknown crs {name!r}; use one of {', '.join(CRS_NAMES)}")
+        raise InvalidInput("input.unknown_crs", crs=str(name)[:100], allowed=list(CRS_NAMES))
     return canonical
 
 
@@ -188,31 +190,37 @@ def from_wgs84(lon: float, lat: float, crs: str | None = "wgs84") -> tuple[float
     return float(out_lon), float(out_lat)
 
 
-def lonlat_problem(lon: float, lat: float) -> str | None:
-    """Why ``(lon, lat)`` is not a usable coordinate, or None when it is."""
+def lonlat_message(lon: object, lat: object) -> Message | None:
+    """Why ``(lon, lat)`` is not a usable coordinate (a catalogue message), or None when it is. Booleans
+    are not numbers here (JSON ``true`` is not latitude 1)."""
+    if isinstance(lon, bool) or isinstance(lat, bool):
+        return message("input.coordinates_not_numbers")
     try:
-        lon, lat = float(lon), float(lat)
-    except (TypeError, ValueError):
-        return "coordinates must be numbers"
+        lon, lat = float(lon), float(lat)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return message("input.coordinates_not_numbers")
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        return f"coordinates must be finite numbers, got lon={lon}, lat={lat}"
+        return message("input.coordinates_not_finite", lon=lon, lat=lat)
     if abs(lat) > 90 and abs(lon) <= 90:
-        return (
-            f"latitude {lat} is out of range [-90, 90]; the pair looks swapped: coordinates are [lon, lat] "
-            "(GeoJSON order), longitude first"
-        )
+        return message("input.coordinates_swapped", lat=lat)
     if abs(lat) > 90:
-        return f"latitude {lat} is out of range [-90, 90]"
+        return message("input.latitude_range", lat=lat)
     if abs(lon) > 180:
-        return f"longitude {lon} is out of range [-180, 180]"
+        return message("input.longitude_range", lon=lon)
     return None
+
+
+def lonlat_problem(lon: object, lat: object) -> str | None:
+    """Why ``(lon, lat)`` is not a usable coordinate, in English, or None when it is."""
+    problem = lonlat_message(lon, lat)
+    return None if problem is None else problem.render("en")
 
 
 def check_lonlat(lon: float, lat: float) -> None:
     """Raise :class:`InvalidInput` unless ``(lon, lat)`` is a finite, in-range WGS-84-style coordinate."""
-    problem = lonlat_problem(lon, lat)
+    problem = lonlat_message(lon, lat)
     if problem is not None:
-        raise InvalidInput(problem)
+        raise InvalidInput(problem.code, **problem.params)
 
 
 def invalid_lonlat_mask(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -17,37 +17,116 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class DatabaseSettings(BaseSettings):
-    """Where the PostGIS database lives.
+    """Where the PostGIS database lives, which roles the service uses, and how long it waits for it.
 
-    With ``database_url`` unset the service runs its own cluster under ``home``.
+    With ``database_url`` unset the service runs its own cluster under ``home``, with three roles: the
+    superuser ``db_superuser`` (set-up only: roles, databases, extensions), the owner ``db_owner`` (migrations;
+    owns every table and function of the schema) and the runtime role ``db_user`` (the service: reads and
+    writes rows, owns nothing, not a superuser). With a URL, ``database_url`` is the runtime role and
+    ``database_migrate_url`` the owner (the same URL when unset: a single role that owns its schema).
     """
 
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_", extra="ignore")
 
     database_url: str | None = Field(
-        default=None, description="libpq URL of the PostGIS database to use; unset = the embedded cluster"
+        default=None,
+        description="libpq URL of the PostGIS server, as the runtime role; embedded cluster when unset",
     )
-    home: Path = Field(
-        default=Path(".geo-service"), description="embedded cluster home: pgdata/, run/ (the socket), log/"
+    database_migrate_url: str | None = Field(
+        default=None,
+        description="libpq URL as the schema owner, used for migrations only; database_url when unset",
     )
-    db_name: str = Field(default="geo_service", description="embedded cluster: the service's database")
+    database_password_file: Path | None = Field(
+        default=None, description="file holding database_url's password (a Docker/Kubernetes secret)"
+    )
+    database_migrate_password_file: Path | None = Field(
+        default=None, description="file holding database_migrate_url's password"
+    )
+    database_read_url: str | None = Field(
+        default=None,
+        description="libpq URL of a hot standby (streaming replica) for read-only work; reads go to the primary when unset",
+    )
+    database_read_password_file: Path | None = Field(
+        default=None, description="file holding database_read_url's password"
+    )
+    database_admin_url: str | None = Field(
+        default=None,
+        description="libpq URL as a superuser, for `geo-service db setup` only (roles, extensions); never the service",
+    )
+    database_admin_password_file: Path | None = Field(
+        default=None, description="file holding database_admin_url's password"
+    )
+    home: Path = Field(default=Path(".geo-service"), description="folder of the embedded cluster")
+    db_name: str = Field(default="geo_service", description="database name (embedded cluster)")
     db_user: str = Field(
-        default="geo_service", description="embedded cluster: the role the service connects as"
+        default="geo_service_app", description="runtime role of the embedded cluster: rows only, no DDL"
+    )
+    db_owner: str = Field(
+        default="geo_service_owner",
+        description="role of the embedded cluster that owns the schema (migrations)",
+    )
+    db_superuser: str = Field(
+        default="postgres", description="superuser of a new embedded cluster (set-up only, never the service)"
     )
     pg_bin: Path | None = Field(
         default=None, description="folder with initdb/pg_ctl/postgres; found when unset"
     )
-    pg_major: int = Field(
-        default=15, description="embedded cluster: PostgreSQL major version of the binaries"
+    pg_major: int = Field(default=15, description="PostgreSQL major version of the embedded cluster")
+    pool_min: int = Field(default=1, ge=0, le=64, description="connections opened at start-up")
+    pool_max: int = Field(default=8, ge=1, le=256, description="connections per process, at most")
+    pool_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="longest wait for a free pooled connection, s (then 503 db.busy)",
     )
-    pool_min: int = Field(default=1, ge=0, le=64, description="connections opened at start-up, per process")
-    pool_max: int = Field(default=8, ge=1, le=256, description="most database connections per process")
-    connect_timeout_s: int = Field(default=5, ge=1, le=120, description="give up connecting after this, s")
+    connect_timeout_s: int = Field(
+        default=3, ge=2, le=120, description="libpq connect_timeout: longest wait to open a connection, s"
+    )
     statement_timeout_ms: int = Field(
-        default=120_000, ge=0, description="the server cancels a statement after this, ms (0 = never)"
+        default=120_000, ge=0, description="server-side limit on one statement, ms (then 503 db.timeout)"
+    )
+    keepalives_idle_s: int = Field(
+        default=10,
+        ge=1,
+        description="TCP keepalive: idle seconds before the first probe (ignored on Unix sockets)",
+    )
+    keepalives_interval_s: int = Field(default=5, ge=1, description="TCP keepalive: seconds between probes")
+    keepalives_count: int = Field(
+        default=3, ge=1, description="TCP keepalive: unanswered probes before giving up"
+    )
+    tcp_user_timeout_ms: int = Field(
+        default=15_000,
+        ge=0,
+        description="TCP_USER_TIMEOUT: longest time sent data may stay unacknowledged, ms",
+    )
+    stall_probe_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="a connection busy this long makes the watchdog check that the server still answers, s",
+    )
+    probe_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="the watchdog's check: no answer within this declares the server down, s",
+    )
+    readiness_timeout_s: float = Field(
+        default=1.5, gt=0, le=60, description="GET /readyz gives up on the database after this, s"
+    )
+    disk_full_recheck_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="after a write failed on a full disk, /readyz re-tests at most this often, s",
+    )
+    min_free_disk_mb: int = Field(
+        default=64,
+        ge=0,
+        description="embedded cluster: /readyz says the disk is full below this much free space, MB",
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_migrate_url", "database_admin_url", "database_read_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -201,6 +280,17 @@ class IncidentSettings(BaseSettings):
     )  # fmt: skip
 
 
+class JobSettings(BaseSettings):
+    """Background jobs of the service (service-circle redraw, coverage layer), once per trigger across processes."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_JOBS_", extra="ignore")
+
+    enabled: bool = Field(default=True, description="run the background jobs inside the service")
+    interval_s: float = Field(
+        default=30.0, gt=0, le=86_400, description="seconds between two checks for due background jobs"
+    )
+
+
 @lru_cache
 def incident_settings() -> IncidentSettings:
     return IncidentSettings()
@@ -267,6 +357,20 @@ class GridSettings(BaseSettings):
         default=2.62, gt=0, description="residents per household when an area has no population on record"
     )
     max_import_features: int = Field(default=20_000, ge=1, description="features per import or validation")
+    max_vertices_per_geometry: int = Field(
+        default=100_000, ge=4, description="positions in one area's boundary (all rings and parts), at most"
+    )
+    max_vertices_per_request: int = Field(
+        default=500_000,
+        ge=4,
+        description="positions in all boundaries of one create, import or validation request, at most; "
+        "counted before any shape is built",
+    )
+    max_upload_unpacked_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="a zipped Shapefile may unpack to this many bytes, at most",
+    )
 
 
 class LocateSettings(BaseSettings):
@@ -421,7 +525,9 @@ class SitingSettings(BaseSettings):
         description="a candidate this close to a fixed site (or with its id) is that site and is excluded, m",
     )
     time_limit_s: float = Field(
-        default=30.0, gt=0, description="HiGHS time limit when a request names none, s"
+        default=30.0,
+        gt=0,
+        description="wall-clock limit of a whole request (inputs, catchments, solver) when it names none, s",
     )
     max_time_limit_s: float = Field(
         default=300.0, gt=0, description="largest time limit a request may ask, s"

@@ -30,9 +30,10 @@ from psycopg2 import sql
 
 from geo_service.api.app import create_app
 from geo_service.auth import create_token
+from geo_service.db import roles
 from geo_service.db.cluster import Cluster
 from geo_service.db.migrate import migrate
-from geo_service.db.pool import Database, resolve_dsn
+from geo_service.db.pool import Database, resolve_dsn, resolve_migrate_dsn, runtime_role
 from geo_service.osm.importer import import_osm
 from geo_service.settings import DatabaseSettings, ImportSettings
 
@@ -63,6 +64,9 @@ IS_WORKER = "PYTEST_XDIST_WORKER" in os.environ
 def pytest_configure(config: pytest.Config) -> None:
     if not IS_WORKER:
         os.environ[RUN_ID_VAR] = uuid.uuid4().hex
+    # Rate limits would make tests depend on how fast the machine runs them; tests/access/test_limits.py
+    # turns them on with a frozen clock. Servers the tests start as subprocesses inherit this.
+    os.environ.setdefault("GEO_SERVICE_LIMITS_ENABLED", "false")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -83,11 +87,45 @@ def pg_settings() -> DatabaseSettings:
     return settings
 
 
-def _admin_dsn(settings: DatabaseSettings) -> str:
-    return resolve_dsn(settings, "postgres", start=False)
+_ADMIN_DSN: dict[Path | str, str] = {}
+
+
+def _admin_dsn(settings: DatabaseSettings, dbname: str = "postgres") -> str:
+    """As a superuser: creating and dropping test databases, extensions. The tests themselves connect as the
+    runtime role and migrate as the owner role, as the service does (geo_service.db.roles)."""
+    key = settings.database_url or settings.home
+    if key not in _ADMIN_DSN:
+        _ADMIN_DSN[key] = (
+            resolve_dsn(settings, "postgres", start=False)
+            if settings.database_url
+            else Cluster(settings).admin_dsn()
+        )
+    params = psycopg2.extensions.parse_dsn(_ADMIN_DSN[key])
+    params["dbname"] = dbname
+    return psycopg2.extensions.make_dsn(**params)
+
+
+def owner_dsn(settings: DatabaseSettings, name: str) -> str:
+    """DSN of database ``name`` as the role that owns the schema (migrations)."""
+    return resolve_migrate_dsn(settings, name)
+
+
+@contextlib.contextmanager
+def as_owner(database: Database) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor on ``database`` as the role that owns the schema, committed at the end: what a migration may
+    do (DDL) and the service's runtime role may not. Tables made here are readable and writable by the
+    runtime role (default privileges), as a migration's would be."""
+    settings = DatabaseSettings(database_url=os.environ.get("GEO_SERVICE_DATABASE_URL"), home=TEST_HOME)
+    dbname = psycopg2.extensions.parse_dsn(database.dsn)["dbname"]
+    with contextlib.closing(psycopg2.connect(owner_dsn(settings, dbname))) as conn:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
 
 
 def _create_database(settings: DatabaseSettings, name: str, template: str | None = None) -> str:
+    """Create ``name`` (a copy of ``template``, or a new database prepared as the service's set-up prepares
+    one: roles, extensions, schema rights); returns the runtime role's DSN."""
     with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -98,6 +136,18 @@ def _create_database(settings: DatabaseSettings, name: str, template: str | None
                     sql.Identifier(name), sql.Identifier(template)
                 )
             cur.execute(statement)
+    if template is None:
+        if settings.database_url:  # one role (the URL's) for everything; it creates the extensions
+            with (
+                contextlib.closing(psycopg2.connect(_admin_dsn(settings, name))) as conn,
+                conn.cursor() as cur,
+            ):
+                roles.create_extensions(cur)
+                conn.commit()
+        else:
+            roles.prepare_database(
+                _admin_dsn(settings), name, settings.db_owner, settings.db_user, create=False
+            )
     return resolve_dsn(settings, name, start=False)
 
 
@@ -134,9 +184,10 @@ def _shared_template(settings: DatabaseSettings, name: str, build: Callable[[str
 @pytest.fixture(scope="session")
 def empty_template_name(pg_settings: DatabaseSettings) -> str:
     def build(name: str) -> None:
-        db = Database(_create_database(pg_settings, name), max_size=2)
-        migrate(db)
-        db.close()
+        _create_database(pg_settings, name)
+        owner = Database(owner_dsn(pg_settings, name), max_size=2)
+        migrate(owner, grant_to=runtime_role(pg_settings))
+        owner.close()
 
     return _shared_template(pg_settings, "gs_test_empty", build)
 

@@ -8,6 +8,7 @@ import subprocess
 import tomllib
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -43,3 +44,28 @@ def test_console_script_and_extras() -> None:
     assert project["name"] == "geo-service"
     assert project["scripts"]["geo-service"] == "geo_service.cli:app"
     assert "dev" in project["optional-dependencies"]
+
+
+def test_compose_keeps_passwords_out_and_runs_the_app_as_the_runtime_role() -> None:
+    """No password in docker-compose.yml; the app connects as the runtime role and holds only its secret; the
+    superuser and owner passwords reach only the database and the one-shot set-up job."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    text = (REPO / "docker-compose.yml").read_text()
+    services = compose["services"]
+    for service in services.values():
+        for key in service.get("environment", {}):
+            assert "PASSWORD" not in key or key.endswith("_FILE"), key
+    assert not re.search(r"postgresql://[^@\s/]*:[^@\s]*@", text), "a password inside a URL"
+    app = services["app"]
+    assert app["environment"]["GEO_SERVICE_DATABASE_URL"].startswith("postgresql://geo_service_app@")
+    assert "GEO_SERVICE_DATABASE_MIGRATE_URL" not in app["environment"]
+    assert app["secrets"] == ["db_app_password"]
+    assert set(services["setup"]["secrets"]) == {
+        "db_superuser_password",
+        "db_owner_password",
+        "db_app_password",
+    }
+    assert services["setup"]["command"] == ["geo-service", "db", "setup"]
+    assert app["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+    assert all("file" in secret for secret in compose["secrets"].values())
+    assert "secrets/" in (REPO / ".gitignore").read_text().split()

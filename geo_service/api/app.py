@@ -8,17 +8,18 @@ answers and ``/readyz`` says 503 until the database is back.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psycopg2
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from geo_service import __version__
-from geo_service.api import errors
+from geo_service import __version__, background
+from geo_service.api import errors, openapi
 from geo_service.api.compression import Compression
+from geo_service.api.consistency import WritePosition
 from geo_service.api.deps import rate_limit
 from geo_service.api.limits import BodySizeLimit
 from geo_service.api.ratelimit import RateLimiter
@@ -44,14 +45,13 @@ from geo_service.api.routers import (
 )
 from geo_service.api.routers import siting as siting_routes
 from geo_service.api.security import SecurityHeaders, TrustedHosts, trusted_hosts
+from geo_service.background import PeriodicJob
 from geo_service.clock import Clock
+from geo_service.db import bootstrap
 from geo_service.db.cluster import ClusterError
-from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, DatabaseUnavailable
-from geo_service.geocode.index import ensure_keyed
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
-from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.osm.rules import FacilityRules
 from geo_service.settings import (
@@ -59,11 +59,12 @@ from geo_service.settings import (
     DatabaseSettings,
     ImportSettings,
     IncidentSettings,
+    JobSettings,
     MapSettings,
     MediaSettings,
     RateLimitSettings,
 )
-from geo_service.stations.service import StationContext, refresh_service_circles
+from geo_service.stations.service import StationContext
 from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
@@ -71,31 +72,25 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def open_database(settings: DatabaseSettings) -> Database:
-    """The pool for ``settings``, migrated; a lazy pool (503 until the server is back) when it is down."""
+    """The runtime role's pool, migrated by the owner role; a lazy pool (503 until the server is back) when
+    the database is down or cannot be migrated (``/readyz`` says why)."""
     try:
-        db = Database.from_settings(settings)
-        migrate(db)
-        return db
-    except (ClusterError, DatabaseUnavailable, OSError) as exc:
-        log.error("database not available at start-up: %s", exc)
+        return bootstrap.open_database(settings)
+    except (ClusterError, DatabaseUnavailable, OSError, psycopg2.Error) as exc:
+        log.error("database not available at start-up: %s", str(exc).strip())
         return Database.from_settings(settings, start=False)
 
 
-def _warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) -> None:
-    """Load the walking network, redraw stale service circles (e.g. after a re-import) and compute the default
-    profile's coverage of communities for the ``coverage`` map layer."""
-    try:
-        keyed = ensure_keyed(db, max_rows=None)  # names a migration or a bulk writer left for the geocoder
-        if keyed:
-            log.info("geocoder: %d name(s) keyed", keyed)
-        redrawn = refresh_service_circles(db, stations)
-        if redrawn:
-            log.info("service circles redrawn for %d station(s)", redrawn)
-        life_circles.coverage(db, circles, "community")
-    except (ClusterError, DatabaseUnavailable, OSError) as exc:
-        log.warning("walking network not loaded at start-up: %s", exc)
-    except Exception:  # a failure here must not take the service down; requests retry on their own
-        log.exception("walking network warm-up failed")
+def background_jobs(db: Database, stations: StationContext, circles: LifeCircleContext,
+                    settings: JobSettings) -> PeriodicJob:  # fmt: skip
+    """Warm-up first (this process's caches, then the due jobs), then the due jobs every ``interval_s``: stale
+    service circles redrawn, the ``coverage`` map layer refreshed, each once per trigger across processes."""
+    return PeriodicJob(
+        "background-jobs",
+        settings.interval_s,
+        lambda: background.run_due(db, stations, circles),
+        first=lambda: background.warm_up(db, stations, circles),
+    )
 
 
 def web_assets_dir(settings: APISettings) -> Path | None:
@@ -113,6 +108,7 @@ def create_app(
     map_settings: MapSettings | None = None,
     incident_settings: IncidentSettings | None = None,
     clock: Clock | None = None,
+    job_settings: JobSettings | None = None,
     limit_settings: RateLimitSettings | None = None,
     media_settings: MediaSettings | None = None,
 ) -> FastAPI:
@@ -121,6 +117,7 @@ def create_app(
     inject a fixed one so they hold at any hour."""
     db_settings = db_settings or DatabaseSettings()
     api_settings = api_settings or APISettings()
+    job_settings = job_settings or JobSettings()
     map_settings = map_settings or MapSettings()
     incident_settings = incident_settings or IncidentSettings()
 
@@ -143,13 +140,16 @@ def create_app(
             app.state.tile_server = build_tile_server(app.state.db, map_settings)
         except (ClusterError, DatabaseUnavailable) as exc:
             log.error("map layers not checked at start-up: %s", exc)
-        if owns_db:
+        app.state.jobs = background_jobs(
+            app.state.db, app.state.station_context, app.state.life_circle_context, job_settings
+        )
+        if owns_db and job_settings.enabled:
             # load the walking graph, redraw stale circles, fill the coverage layer: off the request path
-            args = (app.state.db, app.state.station_context, app.state.life_circle_context)
-            threading.Thread(target=_warm_up, args=args, daemon=True).start()
+            app.state.jobs.start()
         try:
             yield
         finally:
+            await app.state.jobs.stop()
             await app.state.escalation.stop()
             if owns_db:
                 app.state.db.close()
@@ -175,7 +175,9 @@ def create_app(
         app.state.db = db
         app.state.incident_context = incident_context(db)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
+    app.add_middleware(WritePosition)  # read-your-own-writes when reads go to a standby
     app.add_middleware(Compression)
     app.add_middleware(TrustedHosts, allowed=trusted_hosts(api_settings))  # a forged Host gets 400
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from geo_service.api.ratelimit import RateLimiter, route_class
+from geo_service.api.consistency import database_for
+from geo_service.api.ratelimit import EXEMPT_PATHS, RateLimiter, route_class
 from geo_service.auth import Principal, authenticate
 from geo_service.db.pool import Database
 from geo_service.errors import Forbidden, Unauthorized
@@ -23,7 +24,8 @@ _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --
 
 
 def get_db(request: Request) -> Database:
-    return request.app.state.db
+    """The primary for writes; for reads, a hot standby when one is configured and has the caller's writes."""
+    return database_for(request)
 
 
 _tile_server_lock = threading.Lock()
@@ -62,8 +64,8 @@ async def optional_principal(
 
     Async, so that an anonymous request (most map and locate traffic) costs no trip through the thread pool;
     only a presented token is looked up, off the event loop."""
-    if credentials is None:
-        return None
+    if credentials is None or request.url.path in EXEMPT_PATHS:
+        return None  # health probes never wait on the database, whatever headers they carry
     principal = await run_in_threadpool(authenticate, get_db(request), credentials.credentials)
     if principal is None:
         rate_limiter(request).invalid_token(client_address(request))

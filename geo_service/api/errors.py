@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from geo_service import errors
 from geo_service.db.cluster import ClusterError
@@ -52,6 +53,26 @@ _HTTP_CODES = {
     413: "request.too_large",
     415: "request.unsupported_media_type",
 }
+
+
+_NUL_REFUSED = "cannot contain NUL (0x00) characters"
+_REFUSED_VALUES: dict[type[Exception], str] = {
+    psycopg2.errors.NumericValueOutOfRange: "input.number_out_of_range",
+    psycopg2.errors.DatetimeFieldOverflow: "input.date_out_of_range",
+    psycopg2.errors.UntranslatableCharacter: "input.nul_character",  # \u0000 in jsonb
+}
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a path: every method some route fully matches there (a path served by several
+    routes, e.g. GET and PUT /api/grids/{code}, lists them all). Asks the routes themselves, so converters
+    and included routers count as they do when routing."""
+    methods = set()
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    return ", ".join(sorted(methods))
 
 
 def status_for(exc: Exception) -> int | None:
@@ -118,7 +139,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ClusterError)
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
-        return error_response(request, 503, "db.unavailable", headers={"Retry-After": "5"})
+        # db.unavailable, db.busy, db.read_only (503) or db.disk_full (507)
+        status, code = getattr(exc, "status", 503), getattr(exc, "code", "db.unavailable")
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return error_response(request, status, code, headers=headers)
+
+    @app.exception_handler(psycopg2.errors.NumericValueOutOfRange)
+    @app.exception_handler(psycopg2.errors.DatetimeFieldOverflow)
+    @app.exception_handler(psycopg2.errors.UntranslatableCharacter)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # a value the request carried that the column cannot hold (the transaction was rolled back):
+        # the inputs are checked before; this is the net for any that a check missed
+        log.warning("value refused by the database: %s", exc)
+        return error_response(request, 422, _REFUSED_VALUES.get(type(exc), "input.number_out_of_range"))
 
     @app.exception_handler(psycopg2.errors.QueryCanceled)
     async def _timeout(request: Request, exc: Exception) -> JSONResponse:
@@ -136,8 +169,18 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http.error")
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return error_response(request, exc.status_code, code, {"status": exc.status_code}, detail,
-                              headers=getattr(exc, "headers", None))  # fmt: skip
+                              headers=headers)  # fmt: skip
+
+    @app.exception_handler(ValueError)
+    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
+        if _NUL_REFUSED in str(exc):  # psycopg2 refuses NUL in text before sending it: nothing was written
+            return error_response(request, 422, "input.nul_character")
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(request, 500, "internal.error")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,6 @@
-"""Request body size limit, as plain ASGI middleware (no buffering, no per-request task)."""
+"""Request limits, as plain ASGI middleware (no buffering, no per-request task): the body size (413 whether
+the client declared a Content-Length or streamed a chunked body), and no NUL character in the path or the
+query (PostgreSQL text cannot hold one; refused with 422 before any route sees it)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geo_service.i18n import DEFAULT_LANGUAGE, negotiate, translate
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
-    """Answer 413 when Content-Length, or the bytes actually sent, exceed ``max_bytes``."""
+    """Answer 413 when Content-Length, or the bytes actually sent, exceed ``max_bytes``; 422 for a path or
+    query string holding a NUL character (``%00``)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -23,6 +22,9 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _has_nul(scope):
+            await self._reject(scope, send, 422, "input.nul_in_url")
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":
@@ -35,28 +37,33 @@ class BodySizeLimit:
                     await self._reject(scope, send, 413, "request.too_large")
                     return
         received = 0
-        started = False
+        started = rejected = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    # Answer now, then tell the app the client is gone: it stops reading and whatever it
+                    # answers (its body parser turns a disconnect into a 400) is dropped below.
+                    rejected = True
+                    if not started:
+                        await self._reject(scope, send, 413, "request.too_large")
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(scope, send, 413, "request.too_large")
+        await self.app(scope, counted_receive, tracking_send)
 
     async def _reject(self, scope: Scope, send: Send, status: int, code: str) -> None:
         accept = next(
@@ -65,8 +72,22 @@ class BodySizeLimit:
         settings = getattr(getattr(scope.get("app"), "state", None), "api_settings", None)
         language = negotiate(accept, getattr(settings, "language", DEFAULT_LANGUAGE))
         params = {"limit_bytes": f"{self.max_bytes:,}"}
-        body = json.dumps({"code": code, "message": translate(code, language, params),
-                           "detail": translate(code, "en", params)}, ensure_ascii=False).encode()  # fmt: skip
+        if scope.get("path", "").startswith("/open311/"):
+            # GeoReport v2 clients read errors as [{"code", "description"}], bad input as 400
+            status = 400 if status == 422 else status
+            document: object = [{"code": status, "description": translate(code, "en", params)}]
+        else:
+            document = {"code": code, "message": translate(code, language, params),
+                        "detail": translate(code, "en", params)}  # fmt: skip
+        body = json.dumps(document, ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})
+
+
+def _has_nul(scope: Scope) -> bool:
+    """Whether the decoded path or query string holds a NUL character."""
+    if "\x00" in scope.get("path", ""):
+        return True
+    query: bytes = scope.get("query_string", b"")
+    return b"%00" in query or b"\x00" in query

@@ -2,6 +2,10 @@
 (a tuple of ``data_revisions`` entries, read by the caller) moves. Used by the locate index, the walking
 network, the station index and the life-circle reach, so an edit made by any process or connection is seen
 on the next call. Builds run under a per-database lock: concurrent callers wait for one build, not several.
+
+A hot standby's pool shares its primary's values (``Database.cache_owner``): one walking network in memory, not
+two. Revisions only grow, so a value built from newer data than a caller asks for (a standby a few
+milliseconds behind the primary) is served as it is rather than rebuilt from older data.
 """
 
 from __future__ import annotations
@@ -34,15 +38,30 @@ class RevisionCache(Generic[T]):
             key_of: Callable[[T], Hashable] | None = None) -> T:  # fmt: skip
         """``key_of`` gives the key a built value really has (e.g. the revision of the snapshot it read,
         which may be newer than ``key``)."""
+        owner = db.cache_owner
         with self._lock:
-            slot = self._slots.get(db)
+            slot = self._slots.get(owner)
             if slot is None:
-                slot = self._slots[db] = _Slot()
+                slot = self._slots[owner] = _Slot()
         value = slot.value
-        if value is not None and slot.key == key:
+        if value is not None and _not_newer(key, slot.key):
             return value
         with slot.lock:
-            if slot.value is None or slot.key != key:
+            if slot.value is None or not _not_newer(key, slot.key):
                 slot.value = build()
                 slot.key = key_of(slot.value) if key_of is not None else key
             return slot.value
+
+
+def _not_newer(key: Hashable, built: Hashable | None) -> bool:
+    """Whether ``key`` asks for nothing newer than the ``built`` value's key: equal, or (revisions only grow)
+    not greater anywhere."""
+    if key == built:
+        return True
+    if isinstance(key, int) and isinstance(built, int):
+        return key <= built
+    if isinstance(key, tuple) and isinstance(built, tuple) and len(key) == len(built):
+        return all(
+            isinstance(a, int) and isinstance(b, int) and a <= b for a, b in zip(key, built, strict=True)
+        )
+    return False

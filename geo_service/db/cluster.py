@@ -9,6 +9,11 @@ With ``GEO_SERVICE_DATABASE_URL`` unset the service owns a private cluster under
 
 PostgreSQL refuses to run as root, so when we are root every server command runs as the ``postgres``
 OS user, which owns ``pgdata``, ``run`` and ``log``.
+
+Roles (:mod:`geo_service.db.roles`): the bootstrap superuser (``db_superuser``, ``postgres``) only sets up; the
+owner role runs migrations; the service connects as the runtime role, which owns nothing. Clusters made before
+the split have ``geo_service`` as their superuser; :meth:`Cluster.superuser` finds it.
+Authentication is ``trust`` on a socket only the server's OS user (and root) may open (mode 0700).
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
-from psycopg2 import sql
 from psycopg2.extensions import make_dsn
 
+from geo_service.db import roles
+from geo_service.i18n import message
 from geo_service.settings import DatabaseSettings
 
 SERVER_PACKAGE = "postgresql-15-postgis-3"
@@ -37,10 +43,16 @@ PORT = 5432
 _SOCKET_PATH_MAX = 90  # sun_path is 108 bytes and PostgreSQL appends "/.s.PGSQL.5432"
 _CONF_NAME = "geo_service.conf"
 PG_ROOT = Path("/usr/lib/postgresql")  # where Debian installs each major version's binaries
+LEGACY_SUPERUSER = "geo_service"  # bootstrap superuser of clusters made before the roles were split
 
 
 class ClusterError(RuntimeError):
-    """A problem with the embedded cluster, with a message that says what to do."""
+    """A problem with the embedded cluster, with a message that says what to do: a catalogue ``code`` and its
+    values (shown by the CLI in its language; ``str()`` is the English text, for logs)."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        self.message = message(code, **params)
+        super().__init__(self.message.render("en"))
 
 
 @dataclass(frozen=True)
@@ -52,17 +64,6 @@ class ClusterStatus:
     initialised: bool
     data_version: str | None
     server_version: str | None
-
-    def describe(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
-        lines = [
-            f"cluster: {state}",
-            f"data:    {self.data_dir}{'' if self.initialised else ' (not initialised)'}",
-            f"socket:  {self.socket_dir}",
-        ]
-        if self.server_version:
-            lines.append(f"server:  PostgreSQL {self.server_version}")
-        return "\n".join(lines)
 
 
 def find_pg_bin(settings: DatabaseSettings) -> Path:
@@ -78,11 +79,7 @@ def find_pg_bin(settings: DatabaseSettings) -> Path:
     for folder in candidates:
         if all((folder / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
             return folder
-    raise ClusterError(
-        "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found. Install them with "
-        f"`sudo apt-get install {SERVER_PACKAGE}` (Debian/Ubuntu), set GEO_SERVICE_PG_BIN to their folder, "
-        "or point GEO_SERVICE_DATABASE_URL at an existing PostGIS server."
-    )
+    raise ClusterError("cluster.no_binaries", package=SERVER_PACKAGE)
 
 
 class Cluster:
@@ -96,6 +93,7 @@ class Cluster:
         self.socket_dir = self._socket_dir()
         self._pg_bin: Path | None = None
         self._as_postgres = os.geteuid() == 0
+        self._superuser: str | None = None
 
     # -- paths and identities ------------------------------------------------------------------------------
 
@@ -116,14 +114,38 @@ class Cluster:
     def log_file(self) -> Path:
         return self.log_dir / "postgres.log"
 
-    def dsn(self, dbname: str | None = None) -> str:
+    def dsn(self, dbname: str | None = None, user: str | None = None) -> str:
+        """DSN of ``dbname`` (the service database by default) as ``user`` (the runtime role by default)."""
         return make_dsn(
             host=str(self.socket_dir),
             port=PORT,
             dbname=dbname or self.settings.db_name,
-            user=self.settings.db_user,
+            user=user or self.settings.db_user,
             connect_timeout=self.settings.connect_timeout_s,
         )
+
+    def superuser(self) -> str:
+        """The cluster's bootstrap superuser: ``db_superuser``, or ``geo_service`` in a cluster made before the
+        roles were split."""
+        if self._superuser is None:
+            for name in dict.fromkeys((self.settings.db_superuser, LEGACY_SUPERUSER)):
+                try:
+                    dsn = self.dsn("postgres", user=name)
+                    with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
+                        cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                        if cur.fetchone()[0]:
+                            self._superuser = name
+                            break
+                except psycopg2.OperationalError as exc:
+                    if "does not exist" not in str(exc):
+                        raise ClusterError("cluster.cannot_connect", reason=str(exc).strip()) from exc
+            else:
+                raise ClusterError("cluster.no_superuser", data_dir=self.data_dir)
+        return self._superuser
+
+    def admin_dsn(self, dbname: str = "postgres") -> str:
+        """DSN as the superuser: set-up only (roles, databases, extensions), never the service."""
+        return self.dsn(dbname, user=self.superuser())
 
     def _run(
         self, args: list[str], check: bool = True, timeout: float = 120
@@ -133,7 +155,8 @@ class Cluster:
             kwargs.update(user="postgres", group="postgres", env={**os.environ, "HOME": str(self.home)})
         result = subprocess.run(args, check=False, **kwargs)
         if check and result.returncode != 0:
-            raise ClusterError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()}")
+            raise ClusterError("cluster.command_failed", command=Path(args[0]).name,
+                               output=(result.stderr or result.stdout).strip())  # fmt: skip
         return result
 
     def _own(self, path: Path) -> None:
@@ -150,14 +173,10 @@ class Cluster:
         try:
             pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise ClusterError(
-                f"running as root needs the 'postgres' OS user; install {SERVER_PACKAGE}, which creates it"
-            ) from exc
+            raise ClusterError("cluster.no_postgres_user", package=SERVER_PACKAGE) from exc
         for parent in [self.home, *self.home.parents]:
             if parent.exists() and not (parent.stat().st_mode & 0o001):
-                raise ClusterError(
-                    f"the postgres OS user cannot enter {parent}; set GEO_SERVICE_HOME to a folder it can reach"
-                )
+                raise ClusterError("cluster.home_unreachable", folder=parent)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -178,7 +197,7 @@ class Cluster:
         ).stdout
         match = re.search(r"(\d+)(?:\.(\d+))?", out)
         if not match:
-            raise ClusterError(f"cannot read the PostgreSQL version from {out!r}")
+            raise ClusterError("cluster.unknown_version", output=out)
         return match.group(0)
 
     def data_version(self) -> str | None:
@@ -189,11 +208,8 @@ class Cluster:
         data_major = self.data_version()
         server_major = self.server_version().split(".")[0]
         if data_major is not None and data_major != server_major:
-            raise ClusterError(
-                f"the data directory {self.data_dir} was made by PostgreSQL {data_major} but the server here is "
-                f"PostgreSQL {server_major}. Run PostgreSQL {data_major} (GEO_SERVICE_PG_BIN), upgrade the data with "
-                f"pg_upgrade, or move {self.data_dir} away to start afresh."
-            )
+            raise ClusterError("cluster.version_mismatch", data_dir=self.data_dir, data_major=data_major,
+                               server_major=server_major)  # fmt: skip
 
     # -- state ---------------------------------------------------------------------------------------------
 
@@ -246,6 +262,24 @@ class Cluster:
     def is_running(self) -> bool:
         return self._postmaster_pid() is not None
 
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, WAL writer ...), postmaster
+        first; empty when the server is not running. Fault tests stop and resume exactly these."""
+        postmaster = self._postmaster_pid()
+        if postmaster is None:
+            return []
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(entry.name))
+        return [postmaster, *sorted(children)]
+
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     def initdb(self) -> bool:
@@ -253,14 +287,14 @@ class Cluster:
         if (self.data_dir / "PG_VERSION").is_file():
             return False
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
-            raise ClusterError(f"{self.data_dir} exists, is not empty and is not a PostgreSQL data directory")
+            raise ClusterError("cluster.not_a_data_dir", data_dir=self.data_dir)
         self._check_reachable()
         self._own(self.data_dir)
         self._run(
             [
                 str(self.pg_bin / "initdb"),
                 "-D", str(self.data_dir),
-                "-U", self.settings.db_user,
+                "-U", self.settings.db_superuser,
                 "--auth=trust",
                 "-E", "UTF8",
                 "--locale=C.UTF-8",
@@ -322,7 +356,7 @@ class Cluster:
                     time.sleep(0.5)
                     self._clear_stale_locks()
                     continue
-                raise ClusterError(f"the embedded PostgreSQL did not start:\n{log_tail or result.stderr}")
+                raise ClusterError("cluster.did_not_start", log=log_tail or result.stderr)
 
     def stop(self, timeout_s: float = 60) -> bool:
         """Stop the server cleanly; False when it was not running."""
@@ -335,6 +369,30 @@ class Cluster:
             )  # fmt: skip
             return True
 
+    def init_standby(self, primary: Cluster, timeout_s: float = 600) -> None:
+        """Make this (not yet initialised) cluster a hot standby of ``primary``: ``pg_basebackup -R`` over the
+        primary's socket, as its superuser, so that :meth:`start` runs it in streaming replication. The
+        primary's embedded defaults already allow it (``wal_level=replica``, ``local replication`` in
+        ``pg_hba.conf``)."""
+        with self._lock():
+            if (self.data_dir / "PG_VERSION").is_file():
+                raise ClusterError("cluster.already_there", data_dir=self.data_dir)
+            self._check_reachable()
+            self._own(self.data_dir)
+            self._run(
+                [str(self.pg_bin / "pg_basebackup"), "-D", str(self.data_dir), "-R", "-X", "stream",
+                 "-h", str(primary.socket_dir), "-p", str(PORT), "-U", primary.superuser(),
+                 "--checkpoint=fast"], timeout=timeout_s,
+            )  # fmt: skip
+
+    def restart(self, timeout_s: float = 60) -> None:
+        """Stop (fast: open transactions roll back) and start again in one step."""
+        with self._lock():
+            self._run(
+                [str(self.pg_bin / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-m", "fast",
+                 "-w", "-t", str(int(timeout_s)), "restart"], timeout=2 * timeout_s + 10,
+            )  # fmt: skip
+
     def _log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
@@ -342,14 +400,10 @@ class Cluster:
             return ""
 
     def ensure_database(self, dbname: str | None = None) -> str:
-        """Create the service database (and its extensions) if missing; return its DSN."""
+        """Create the roles, the service database and its extensions if missing (as the superuser); return the
+        runtime role's DSN."""
         dbname = dbname or self.settings.db_name
-        with contextlib.closing(psycopg2.connect(self.dsn("postgres"))) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-                if cur.fetchone() is None:
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        roles.prepare_database(self.admin_dsn(), dbname, self.settings.db_owner, self.settings.db_user)
         return self.dsn(dbname)
 
 

@@ -1,6 +1,8 @@
 """Versioned SQL migrations: ``migrations/NNNN_name.sql``, applied in order, each in its own transaction,
 recorded in ``schema_migrations``. Re-running applies nothing new; an advisory lock keeps two processes
-from migrating at once."""
+from migrating at once. Migrations run as the schema's owner role, never as the runtime role and never as a
+superuser: extensions are created at set-up (:mod:`geo_service.db.roles`), so ``CREATE EXTENSION IF NOT
+EXISTS`` in a migration only confirms they are there."""
 
 from __future__ import annotations
 
@@ -10,8 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
-
+from geo_service.db import roles
 from geo_service.db.pool import Database
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -61,8 +62,31 @@ def is_current(db: Database) -> bool:
     return applied_version(db) >= latest_version()
 
 
-def migrate(db: Database) -> list[Migration]:
-    """Apply every migration not yet applied; returns those applied now."""
+def _pending(db: Database) -> list[Migration]:
+    """Migrations not applied yet, found without DDL (the runtime role may check but not migrate)."""
+    with db.cursor(dict_rows=False) as cur:
+        cur.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return available()
+        cur.execute("SELECT version FROM schema_migrations")
+        done = {row[0] for row in cur.fetchall()}
+    return [m for m in available() if m.version not in done]
+
+
+def migrate(db: Database, grant_to: str | None = None) -> list[Migration]:
+    """Apply every migration not yet applied; returns those applied now. ``db`` connects as the role that
+    owns the schema; ``grant_to`` names the runtime role, which then gets row access to every table
+    (:func:`geo_service.db.roles.grant_runtime`). Nothing to apply means no DDL at all."""
+    applied_now: list[Migration] = []
+    if _pending(db):
+        applied_now = _apply(db)
+    if grant_to:
+        with db.cursor(dict_rows=False) as cur:
+            roles.grant_runtime(cur, grant_to)
+    return applied_now
+
+
+def _apply(db: Database) -> list[Migration]:
     applied_now: list[Migration] = []
     with db.connection() as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -90,22 +114,8 @@ def migrate(db: Database) -> list[Migration]:
                 )
                 conn.commit()
                 applied_now.append(migration)
-            _try_optional_extension(conn, "pgrouting")
         finally:
             conn.rollback()
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
             conn.commit()
     return applied_now
-
-
-def _try_optional_extension(conn: psycopg2.extensions.connection, name: str) -> None:
-    """Create an extension that is nice to have (a benchmark peer) but not required."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,))
-        if cur.fetchone() is None:
-            return
-        try:
-            cur.execute(f'CREATE EXTENSION IF NOT EXISTS "{name}"')
-            conn.commit()
-        except psycopg2.Error:
-            conn.rollback()

@@ -12,6 +12,7 @@ import shapely
 
 from geo_service.grids.geometry import area_m2, as_multipolygon, to_metric, validity_problem
 from geo_service.grids.model import Problem, geometry_location, point_location
+from geo_service.i18n import message
 from geo_service.settings import GridSettings
 
 
@@ -44,8 +45,8 @@ def slivers(
         if area < settings.sliver_min_area_m2 or width < settings.sliver_width_m:
             found.append(Problem(
                 "sliver",
-                f"part of {code} is a sliver: {area:.1f} m², mean width {width:.2f} m "
-                f"(limits: {settings.sliver_min_area_m2:g} m², {settings.sliver_width_m:g} m)",
+                message("grid.sliver", code=code, area=f"{area:.1f}", width=f"{width:.2f}",
+                        min_area=f"{settings.sliver_min_area_m2:g}", min_width=f"{settings.sliver_width_m:g}"),
                 [code], geometry_location(part), feature, float(area),
             ))  # fmt: skip
     return found
@@ -70,7 +71,8 @@ def overlaps(
         if overlap > tolerance_m2:
             other = siblings[i][0]
             found.append(Problem(
-                "overlap", f"{code} overlaps its sibling {other} by {overlap:.1f} m² (tolerance {tolerance_m2:g} m²)",
+                "overlap", message("grid.overlap", code=code, other=other, area=f"{overlap:.1f}",
+                                   tolerance=f"{tolerance_m2:g}"),
                 [code, other], geometry_location(shared), feature, overlap,
             ))  # fmt: skip
     return found
@@ -88,7 +90,8 @@ def outside_parent(
     if area <= tolerance_m2:
         return []
     return [Problem(
-        "outside_parent", f"{area:.1f} m² of {code} lie outside its parent {parent_code} (tolerance {tolerance_m2:g} m²)",
+        "outside_parent", message("grid.outside_parent", code=code, parent=parent_code, area=f"{area:.1f}",
+                                  tolerance=f"{tolerance_m2:g}"),
         [code, parent_code], geometry_location(outside), feature, area,
     )]  # fmt: skip
 
@@ -102,7 +105,8 @@ def children_outside(
     for kid_code, kid in kids:
         for problem in outside_parent(kid_code, kid, code, geom, epsg, tolerance_m2, feature):
             problem.problem = "child_outside"
-            problem.message = f"the new boundary of {code} leaves {problem.message.split(' lie ')[0]} of its child {kid_code} outside"
+            problem.message = message("grid.child_outside", code=code, child=kid_code,
+                                      area=problem.message.params["area"])  # fmt: skip
             problem.codes = [code, kid_code]
             found.append(problem)
     return found
@@ -124,7 +128,7 @@ def gaps(
     return [
         Problem(
             "gap",
-            f"{area:.1f} m² inside {parent_code} belong to none of its children",
+            message("grid.gap", parent=parent_code, area=f"{area:.1f}"),
             [parent_code],
             geometry_location(part),
             None,

@@ -13,6 +13,7 @@ import numpy as np
 import shapely
 
 from geo_service.grids.geometry import metres_per_degree
+from geo_service.i18n import Message, message
 
 CODE_DIGITS = {"district": 6, "street": 9, "community": 12, "grid": 15}
 _SERIAL_DIGITS = 3
@@ -20,6 +21,10 @@ _SERIAL_DIGITS = 3
 
 class NumberingError(ValueError):
     """The parent's code does not allow GB/T numbering, or its 999 numbers are used up."""
+
+    def __init__(self, text: Message) -> None:
+        super().__init__(str(text))
+        self.message = text
 
 
 def reading_order(geoms: Sequence[shapely.Geometry]) -> list[int]:
@@ -51,12 +56,10 @@ def child_prefix(parent_code: str | None, level: str) -> str:
     """The prefix a child at ``level`` inherits: its parent's code, which must be a GB/T code one level up."""
     digits = CODE_DIGITS[level]
     if level == "district":
-        raise NumberingError("district codes are 6-digit county codes and cannot be numbered automatically")
+        raise NumberingError(message("grid.cannot_number.district"))
     if parent_code is None or not parent_code.isdigit() or len(parent_code) != digits - _SERIAL_DIGITS:
-        raise NumberingError(
-            f"auto-numbering a {level} needs a parent with a {digits - _SERIAL_DIGITS}-digit GB/T code, "
-            f"not {parent_code!r}"
-        )
+        raise NumberingError(message("grid.cannot_number", level=message(f"level.{level}"),
+                                     digits=digits - _SERIAL_DIGITS, parent=str(parent_code)))  # fmt: skip
     return parent_code
 
 
@@ -69,7 +72,8 @@ def assign(
                if c.startswith(prefix) and len(c) == len(prefix) + _SERIAL_DIGITS and c[len(prefix):].isdigit()]  # fmt: skip
     start = max(serials, default=0) + 1
     if start + len(geoms) - 1 > 10**_SERIAL_DIGITS - 1:
-        raise NumberingError(f"{parent_code} has no {len(geoms)} free {level} numbers left (max 999)")
+        raise NumberingError(message("grid.cannot_number.full", parent=parent_code, count=len(geoms),
+                                     level=message(f"level.{level}")))  # fmt: skip
     codes = [""] * len(geoms)
     for serial, i in enumerate(reading_order(geoms), start=start):
         codes[i] = f"{prefix}{serial:0{_SERIAL_DIGITS}d}"

@@ -20,20 +20,25 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
-from geo_service.coords import lonlat_problem
+from geo_service.coords import lonlat_message
 from geo_service.crs import metric_epsg
+from geo_service.i18n import Message, message
 
 # WGS-84 ellipsoid, for metres per degree near a latitude.
 _WGS84_A = 6378137.0
 _WGS84_E2 = 6.69437999014e-3
+# A vertex or edge this close to a reference boundary lies on it (floating point puts a point on a diagonal
+# edge up to ~1e-9 m off): it is shared with that neighbour and snapping leaves it there.
+_ON_EDGE_M = 1e-6
 _REASON = re.compile(r"^(?P<reason>.*?)\[(?P<x>[-+\deE.naif]+) (?P<y>[-+\deE.naif]+)\]")
 
 
 class GeometryProblem(ValueError):
-    """A geometry that cannot be used, with an optional WGS-84 location (lon, lat)."""
+    """A geometry that cannot be used: a stable ``problem`` id, a catalogue ``message`` and an optional WGS-84
+    location (lon, lat)."""
 
-    def __init__(self, problem: str, message: str, location: tuple[float, float] | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, problem: str, message: Message, location: tuple[float, float] | None = None) -> None:
+        super().__init__(str(message))
         self.problem = problem
         self.message = message
         self.location = location
@@ -51,64 +56,99 @@ def metres_per_degree(lat: float) -> tuple[float, float]:
 # -- GeoJSON in ---------------------------------------------------------------------------------------------
 
 
-def _ring(coords: Any, where: str) -> np.ndarray:
+def count_positions(geometry: Any) -> int:
+    """How many positions a GeoJSON Polygon / MultiPolygon dict holds (malformed parts count as found). A
+    cheap walk over the coordinate lists, so vertex limits are checked before any array or shape is built."""
+    if not isinstance(geometry, dict):
+        return 0
+    coords = geometry.get("coordinates")
+    depth = 2 if geometry.get("type") == "MultiPolygon" else 1
+    level = [coords]
+    for _ in range(depth):  # down to the rings: lists of positions
+        level = [child for item in level if isinstance(item, list) for child in item]
+    return sum(len(ring) for ring in level if isinstance(ring, list))
+
+
+def _where(polygon: int | None, ring: int) -> Message:
+    if polygon is None:
+        return message("grid.where.ring", ring=ring)
+    return message("grid.where.part_ring", part=polygon, ring=ring)
+
+
+def _ring(coords: Any, where: Message) -> np.ndarray:
     if not isinstance(coords, list | tuple) or len(coords) == 0:
-        raise GeometryProblem("invalid_geometry", f"{where}: a ring must be a list of [lon, lat] positions")
+        raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.ring_not_list", where=where))
     try:
-        array = np.array([[float(p[0]), float(p[1])] for p in coords], dtype=np.float64)
-    except (TypeError, ValueError, IndexError, KeyError):
+        array = np.array([[_number(p[0]), _number(p[1])] for p in coords], dtype=np.float64)
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError):
         raise GeometryProblem(
-            "invalid_geometry", f"{where}: every position must be [lon, lat] numbers"
+            "invalid_geometry", message("grid.invalid_geometry.positions", where=where)
         ) from None
-    for lon, lat in array:
-        problem = lonlat_problem(lon, lat)
-        if problem is not None:
-            location = (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
-            raise GeometryProblem("invalid_coordinates", f"{where}: {problem}", location)
+    bad = ~(np.isfinite(array).all(axis=1) & (np.abs(array[:, 0]) <= 180) & (np.abs(array[:, 1]) <= 90))
+    if bad.any():
+        lon, lat = array[int(np.argmax(bad))]
+        reason = lonlat_message(lon, lat)
+        location = (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+        raise GeometryProblem("invalid_coordinates", message("grid.invalid_coordinates", where=where, reason=reason),
+                              location)  # fmt: skip
     if len(array) < 4:
         raise GeometryProblem(
-            "invalid_ring", f"{where}: a ring needs at least 4 positions (3 corners and the closing one)",
+            "invalid_ring", message("grid.invalid_ring.too_short", where=where),
             tuple(array[0]) if len(array) else None,
         )  # fmt: skip
     if not np.array_equal(array[0], array[-1]):
         raise GeometryProblem(
-            "invalid_ring", f"{where}: the ring is not closed (last position ≠ first)", tuple(array[0])
+            "invalid_ring", message("grid.invalid_ring.not_closed", where=where), tuple(array[0])
         )
     return array
 
 
-def _polygon(rings: Any, where: str) -> shapely.Polygon:
+def _number(value: Any) -> float:
+    """A JSON number as float; booleans and text are not coordinates."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError("not a number")
+    return float(value)
+
+
+def _polygon(rings: Any, part: int | None) -> shapely.Polygon:
     if not isinstance(rings, list | tuple) or len(rings) == 0:
-        raise GeometryProblem("invalid_geometry", f"{where}: a polygon needs at least an outer ring")
-    arrays = [_ring(r, f"{where} ring {i}") for i, r in enumerate(rings)]
+        where = message("grid.where.polygon") if part is None else message("grid.where.part", part=part)
+        raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.no_ring", where=where))
+    arrays = [_ring(r, _where(part, i)) for i, r in enumerate(rings)]
     return shapely.Polygon(arrays[0], arrays[1:])
 
 
-def parse_polygonal(geometry: Any) -> shapely.MultiPolygon:
+def parse_polygonal(geometry: Any, max_vertices: int | None = None) -> shapely.MultiPolygon:
     """A GeoJSON Polygon or MultiPolygon (WGS-84 lon/lat) as a shapely MultiPolygon.
 
     Raises
     ------
     GeometryProblem
-        Wrong type, malformed positions, NaN / out-of-range / swapped coordinates, unclosed or short rings.
-        Self-intersections are *not* raised here: :func:`validity_problem` locates them.
+        Wrong type, malformed positions, NaN / out-of-range / swapped coordinates, unclosed or short rings,
+        more than ``max_vertices`` positions (counted before any array is built). Self-intersections are
+        *not* raised here: :func:`validity_problem` locates them.
     """
     if isinstance(geometry, str):
         try:
             geometry = json.loads(geometry)
-        except ValueError:
-            raise GeometryProblem("invalid_geometry", "geometry is not valid JSON") from None
+        except (ValueError, RecursionError):
+            raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.json")) from None
     if not isinstance(geometry, dict):
-        raise GeometryProblem("invalid_geometry", "geometry must be a GeoJSON Polygon or MultiPolygon object")
+        raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.not_object"))
     kind = geometry.get("type")
     coords = geometry.get("coordinates")
+    if kind in ("Polygon", "MultiPolygon") and max_vertices is not None:
+        count = count_positions(geometry)
+        if count > max_vertices:
+            raise GeometryProblem("too_many_vertices", message("grid.too_many_vertices", count=count,
+                                                               limit=max_vertices))  # fmt: skip
     if kind == "Polygon":
-        return shapely.MultiPolygon([_polygon(coords, "Polygon")])
+        return shapely.MultiPolygon([_polygon(coords, None)])
     if kind == "MultiPolygon":
         if not isinstance(coords, list | tuple) or len(coords) == 0:
-            raise GeometryProblem("invalid_geometry", "MultiPolygon: needs at least one polygon")
-        return shapely.MultiPolygon([_polygon(p, f"MultiPolygon part {i}") for i, p in enumerate(coords)])
-    raise GeometryProblem("invalid_geometry", f"geometry type must be Polygon or MultiPolygon, not {kind!r}")
+            raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry.empty_multipolygon"))
+        return shapely.MultiPolygon([_polygon(p, i) for i, p in enumerate(coords)])
+    raise GeometryProblem("invalid_geometry", message("grid.invalid_geometry", kind=str(kind)[:40]))
 
 
 def as_multipolygon(geom: BaseGeometry) -> shapely.MultiPolygon:
@@ -122,6 +162,18 @@ def as_multipolygon(geom: BaseGeometry) -> shapely.MultiPolygon:
     for part in parts:
         polys.extend(shapely.get_parts(part) if isinstance(part, shapely.MultiPolygon) else [part])
     return shapely.MultiPolygon([p for p in polys if not p.is_empty])
+
+
+# GEOS's reasons for an invalid polygon → our message codes (anything else keeps GEOS's English text).
+_GEOS_REASONS = {
+    "Too few points": "grid.invalid_ring.too_few_points",
+    "Hole lies outside shell": "grid.invalid_ring.hole_outside",
+    "Holes are nested": "grid.invalid_ring.nested_holes",
+    "Interior is disconnected": "grid.invalid_ring.disconnected_interior",
+    "Nested shells": "grid.invalid_ring.nested_shells",
+    "Duplicate Rings": "grid.invalid_ring.duplicate_rings",
+    "Invalid Coordinate": "grid.invalid_ring.invalid_coordinate",
+}
 
 
 def validity_problem(geom: BaseGeometry) -> GeometryProblem | None:
@@ -138,10 +190,16 @@ def validity_problem(geom: BaseGeometry) -> GeometryProblem | None:
             location = (float(match.group("x")), float(match.group("y")))
         except ValueError:
             location = None
+    text = text.strip()
     if "Self-intersection" in text:
-        where = f" at {location[0]:.7f}, {location[1]:.7f}" if location else ""
-        return GeometryProblem("self_intersection", f"a ring crosses itself or another ring{where}", location)
-    return GeometryProblem("invalid_ring", f"invalid polygon: {text}", location)
+        if location is None:
+            return GeometryProblem("self_intersection", message("grid.self_intersection.unlocated"))
+        return GeometryProblem("self_intersection", message("grid.self_intersection", lon=f"{location[0]:.7f}",
+                                                            lat=f"{location[1]:.7f}"), location)  # fmt: skip
+    code = _GEOS_REASONS.get(text)
+    if code is not None:
+        return GeometryProblem("invalid_ring", message(code), location)
+    return GeometryProblem("invalid_ring", message("grid.invalid_ring", reason=text[:200]), location)
 
 
 # -- metric projection --------------------------------------------------------------------------------------
@@ -193,19 +251,80 @@ def _project_on_segments(
     return t, np.hypot(wx - t * dx, wy - t * dy)
 
 
+def _distance_to_references(
+    px: np.ndarray,
+    py: np.ndarray,
+    seg: np.ndarray,
+    seg_tree: shapely.STRtree,
+    kx: float,
+    ky: float,
+    reach_m: float,
+) -> np.ndarray:
+    """Metres from each point to the nearest reference edge (``inf`` beyond ``reach_m``)."""
+    out = np.full(len(px), np.inf)
+    if not len(px) or not len(seg):
+        return out
+    half = (reach_m / kx, reach_m / ky)
+    q_pt, q_seg = seg_tree.query(shapely.box(px - half[0], py - half[1], px + half[0], py + half[1]))
+    if len(q_pt):
+        _, d = _project_on_segments(px[q_pt], py[q_pt], seg[q_seg], kx, ky)
+        np.minimum.at(out, q_pt, d)
+    return out
+
+
+def _drop_kinks_on_references(
+    pts: np.ndarray,
+    seg: np.ndarray,
+    seg_tree: shapely.STRtree,
+    ref_vertices: np.ndarray,
+    kx: float,
+    ky: float,
+) -> tuple[np.ndarray, int]:
+    """``pts`` (an open ring) without the vertices that lie inside a reference edge, off its vertices, while
+    both adjacent vertices lie on that same edge; and how many were dropped."""
+    if len(pts) <= 3 or not len(seg):
+        return pts, 0
+    on_edge = _distance_to_references(pts[:, 0], pts[:, 1], seg, seg_tree, kx, ky, _ON_EDGE_M) <= _ON_EDGE_M
+    candidates = np.flatnonzero(on_edge)
+    if not len(candidates):
+        return pts, 0
+    reference = {tuple(v) for v in ref_vertices}
+    keep = np.ones(len(pts), dtype=bool)
+    half = (_ON_EDGE_M / kx, _ON_EDGE_M / ky)
+    for i in candidates.tolist():
+        if tuple(pts[i]) in reference:
+            continue
+        box = shapely.box(pts[i, 0] - half[0], pts[i, 1] - half[1], pts[i, 0] + half[0], pts[i, 1] + half[1])
+        prev_i = next(j for j in range(i - 1, i - len(pts), -1) if keep[j % len(pts)]) % len(pts)
+        next_i = (i + 1) % len(pts)
+        for k in seg_tree.query(box):
+            ends = np.array([pts[i], pts[prev_i], pts[next_i]])
+            _, d = _project_on_segments(ends[:, 0], ends[:, 1], seg[k], kx, ky)
+            if np.all(d <= _ON_EDGE_M) and not np.array_equal(pts[prev_i], pts[next_i]):
+                keep[i] = False
+                break
+        if keep.sum() <= 3:
+            break
+    return pts[keep], int((~keep).sum())
+
+
 def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref_vertices: np.ndarray,
                vertex_tree: cKDTree, kx: float, ky: float, tol_m: float) -> tuple[np.ndarray, int]:  # fmt: skip
     pts = ring[:-1].copy()
     moved = 0
+    # 0. A vertex already on a reference boundary (a neighbour's vertex or edge, as the input shared it)
+    #    stays where it is: moving it onto some other reference would pull this side of a shared edge away
+    #    from the neighbour and open a gap (or an overlap) between areas that fitted.
+    on_boundary = _distance_to_references(pts[:, 0], pts[:, 1], seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M
     # 1. vertices onto a reference vertex within tolerance, else onto the nearest reference edge.
     scaled = np.column_stack([pts[:, 0] * kx, pts[:, 1] * ky])
     dist, idx = vertex_tree.query(scaled, distance_upper_bound=tol_m)
-    near_vertex = np.isfinite(dist)
+    near_vertex = np.isfinite(dist) & ~on_boundary
     for i in np.flatnonzero(near_vertex):
         if not np.array_equal(pts[i], ref_vertices[idx[i]]):
             pts[i] = ref_vertices[idx[i]]
             moved += 1
-    rest = np.flatnonzero(~near_vertex)
+    rest = np.flatnonzero(~near_vertex & ~on_boundary)
     if len(rest) and len(seg):
         half = (tol_m / kx, tol_m / ky)
         boxes = shapely.box(
@@ -223,10 +342,24 @@ def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref
                     a, b = seg[q_seg[k], :2], seg[q_seg[k], 2:]
                     pts[i] = a + t[k] * (b - a)
                     moved += 1
+    # 1b. a vertex in the middle of a neighbour's edge whose two neighbours lie on that same edge adds nothing
+    #     but a float-sized kink (it is never exactly on a diagonal edge): without it our edge is the
+    #     neighbour's, bit for bit, and no hairline gap is left between them.
+    pts, dropped = _drop_kinks_on_references(pts, seg, seg_tree, ref_vertices, kx, ky)
+    moved += dropped
     # 2. reference vertices that lie within tolerance of one of our edges are inserted into it, so both sides
-    #    of a shared boundary carry the same vertices.
+    #    of a shared boundary carry the same vertices. An edge that already runs along a reference boundary
+    #    (shared with a neighbour) only takes vertices lying on it: bending it towards a vertex off it would
+    #    move it off the neighbour's edge.
     closed = np.vstack([pts, pts[:1]])
     own = np.hstack([closed[:-1], closed[1:]])
+    mid_x, mid_y = (own[:, 0] + own[:, 2]) / 2, (own[:, 1] + own[:, 3]) / 2
+    end_on = _distance_to_references(own[:, 0], own[:, 1], seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M
+    shared_edge = (
+        end_on
+        & np.roll(end_on, -1)
+        & (_distance_to_references(mid_x, mid_y, seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M)
+    )
     own_tree = shapely.STRtree(shapely.linestrings(own.reshape(-1, 2, 2)))
     half = (tol_m / kx, tol_m / ky)
     rv = ref_vertices
@@ -239,7 +372,7 @@ def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref
         first = np.ones(len(order), dtype=bool)
         first[1:] = q_v[order][1:] != q_v[order][:-1]
         for k in order[first]:
-            if d[k] <= tol_m and 0 < t[k] < 1:
+            if d[k] <= tol_m and 0 < t[k] < 1 and (d[k] <= _ON_EDGE_M or not shared_edge[q_s[k]]):
                 vertex = rv[q_v[k]]
                 a, b = own[q_s[k], :2], own[q_s[k], 2:]
                 if np.array_equal(vertex, a) or np.array_equal(vertex, b):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import math
 import tempfile
 import zipfile
@@ -23,7 +24,11 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from geo_service.coords import known_crs, to_wgs84_arrays
-from geo_service.errors import BadRequest, InvalidInput, UnsupportedMediaType
+from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from geo_service.feature_input import parse_json
+from geo_service.settings import grid_settings
+
+log = logging.getLogger(__name__)
 
 FORMATS = {
     "geojson": ("application/geo+json", "geojson"),
@@ -45,9 +50,7 @@ def _source_crs(crs: str | None) -> str | CRS | None:
     try:
         return CRS.from_user_input(str(crs).strip())
     except CRSError:
-        raise InvalidInput(
-            f"unknown crs {crs!r}: give an EPSG code (e.g. EPSG:4547) or wgs84, gcj02, bd09, cgcs2000"
-        ) from None
+        raise InvalidInput("grid.unknown_crs", crs=str(crs)[:100]) from None
 
 
 def _transform_fn(source: str | CRS | None) -> Any:
@@ -62,9 +65,11 @@ def _transform_fn(source: str | CRS | None) -> Any:
     return lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
 
 
-def _transform_positions(coords: Any, fn: Any) -> Any:
+def _transform_positions(coords: Any, fn: Any, depth: int = 0) -> Any:
     """Apply ``fn`` to every position of a nested GeoJSON coordinate list (leaving malformed parts alone for
-    the geometry checks to report)."""
+    the geometry checks to report; nothing deeper than a MultiPolygon's positions is walked)."""
+    if depth > 4:
+        return coords
     if (
         isinstance(coords, list | tuple)
         and coords
@@ -78,7 +83,7 @@ def _transform_positions(coords: Any, fn: Any) -> Any:
                           for p in coords):  # fmt: skip
             xy = fn(np.array([[float(p[0]), float(p[1])] for p in coords]))
             return xy.tolist()
-        return [_transform_positions(c, fn) for c in coords]
+        return [_transform_positions(c, fn, depth + 1) for c in coords]
     return coords
 
 
@@ -92,6 +97,17 @@ def _geojson_crs(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def parse_geojson(data: bytes) -> Any:
+    """A GeoJSON body parsed, after a check that costs one pass over the bytes: every position opens a
+    bracket, so a body with far more opening brackets than the per-request vertex limit (10 % and a
+    thousand spare for rings, parts and list properties) holds more positions than may be sent and is
+    refused before the parser builds millions of objects."""
+    limit = grid_settings().max_vertices_per_request
+    if data.count(b"[") > limit + limit // 10 + 1_000:
+        raise InvalidInput("grid.too_many_vertices.body", limit=limit)
+    return parse_json(data)
+
+
 def features_from_geojson(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:
     """Features of a GeoJSON FeatureCollection, Feature or list of Features, in WGS-84."""
     if isinstance(obj, list):
@@ -99,11 +115,11 @@ def features_from_geojson(obj: Any, crs: str | None = None) -> list[dict[str, An
     elif isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
         features = obj.get("features")
         if not isinstance(features, list):
-            raise InvalidInput("FeatureCollection.features must be a list")
+            raise InvalidInput("grid.features_not_list")
     elif isinstance(obj, dict) and obj.get("type") == "Feature":
         features = [obj]
     else:
-        raise InvalidInput("expected a GeoJSON FeatureCollection (or a Feature)")
+        raise InvalidInput("grid.collection_expected")
     source = _source_crs(crs if crs is not None else (_geojson_crs(obj) if isinstance(obj, dict) else None))
     fn = _transform_fn(source)
     if fn is None:
@@ -127,9 +143,7 @@ def _sniff(data: bytes, filename: str | None) -> str:
         return "zip"
     if data.lstrip()[:1] in (b"{", b"[") or suffix in (".json", ".geojson"):
         return "geojson"
-    raise UnsupportedMediaType(
-        "send a GeoJSON FeatureCollection, a GeoPackage (.gpkg) or a zipped Shapefile (.zip)"
-    )
+    raise UnsupportedMediaType("grid.unsupported_file")
 
 
 def _cell(value: Any) -> Any:
@@ -151,18 +165,21 @@ def _read_ogr(path: str, crs: str | None) -> list[dict[str, Any]]:
         info = pyogrio.read_info(path)
         table = pyogrio.read_dataframe(path)
     except Exception as exc:  # pyogrio raises several DataSourceError kinds for unreadable files
-        raise BadRequest(f"cannot read the file: {exc}") from None
+        log.info("unreadable upload: %s", exc)
+        raise BadRequest("grid.unreadable_file") from None
     source = (
         _source_crs(crs)
         if crs is not None
         else (CRS.from_user_input(info["crs"]) if info.get("crs") else None)
     )
     if source is None and crs is None:
-        raise BadRequest(
-            "the file does not say its coordinate system (no .prj / SRS): pass crs=EPSG:xxxx or crs=wgs84"
-        )
+        raise BadRequest("grid.file_without_crs")
     fn = _transform_fn(source)
     geoms = table.geometry.to_numpy()
+    vertices = int(shapely.get_num_coordinates(geoms).sum()) if len(geoms) else 0
+    limit = grid_settings().max_vertices_per_request
+    if vertices > limit:  # before anything is projected or turned into GeoJSON
+        raise InvalidInput("grid.too_many_vertices.request", count=vertices, limit=limit)
     if fn is not None:
         geoms = shapely.transform(geoms, fn)
     columns = [c for c in table.columns if c != table.geometry.name]
@@ -185,11 +202,7 @@ def read_features(data: bytes, filename: str | None = None, crs: str | None = No
     """
     kind = _sniff(data, filename)
     if kind == "geojson":
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            raise BadRequest(f"the GeoJSON is not valid JSON: {exc}") from None
-        return features_from_geojson(obj, crs)
+        return features_from_geojson(parse_geojson(data), crs)
     with tempfile.TemporaryDirectory(prefix="geo-service-import-") as tmp:
         if kind == "gpkg":
             path = Path(tmp) / "upload.gpkg"
@@ -198,14 +211,18 @@ def read_features(data: bytes, filename: str | None = None, crs: str | None = No
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
         except zipfile.BadZipFile:
-            raise BadRequest("the .zip is damaged") from None
+            raise BadRequest("grid.zip_damaged") from None
         shps = [n for n in archive.namelist() if n.lower().endswith(".shp") and not n.startswith("__MACOSX")]
         if len(shps) != 1:
-            raise BadRequest(f"the .zip must hold exactly one .shp (found {len(shps)})")
+            raise BadRequest("grid.zip_shp_count", found=len(shps))
         for name in archive.namelist():
             target = (Path(tmp) / name).resolve()
             if not str(target).startswith(str(Path(tmp).resolve())):
-                raise BadRequest("the .zip holds paths outside itself")
+                raise BadRequest("grid.zip_unsafe_paths")
+        unpacked = sum(info.file_size for info in archive.infolist())
+        limit = grid_settings().max_upload_unpacked_bytes
+        if unpacked > limit:  # a zip bomb, or a whole province in one upload
+            raise PayloadTooLarge("grid.zip_too_large", size=unpacked, limit=limit)
         archive.extractall(tmp)
         return _read_ogr(str(Path(tmp) / shps[0]), crs)
 
@@ -213,7 +230,7 @@ def read_features(data: bytes, filename: str | None = None, crs: str | None = No
 def write_features(features: list[dict[str, Any]], fmt: str) -> bytes:
     """``features`` (WGS-84) as GeoJSON, GeoPackage or a zipped Shapefile (EPSG:4326, UTF-8)."""
     if fmt not in FORMATS:
-        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise InvalidInput("grid.bad_format", format=fmt[:40], allowed=list(FORMATS))
     if fmt == "geojson":
         return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
     import geopandas as gpd

@@ -7,25 +7,45 @@ its parent's.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
 
+from geo_service.feature_input import MAX_PROPERTY_DEPTH, contains_nul, depth_exceeds
 from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geojson
+from geo_service.i18n import Message, message
 
 LEVELS = ("district", "street", "community", "grid")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 _CORE = ("code", "name", "level", "parent_code", "households", "population", "workers", "version")
 _READ_ONLY = ("id", "valid_from", "valid_to", "changed_by", "change", "closed_by", "closed_change", "source")
+# Codes of new areas: GB/T 30428 codes are digits; planners' working codes (grid_2, D01-S02) use a few more
+# ASCII characters. Nothing that needs escaping in a URL path or an HTTP header (Location) is allowed.
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+CODE_RULE = "1–64 characters: ASCII letters, digits, _ . -"
+MAX_NAME_CHARS = 200
+# Households and population are PostgreSQL integers.
+MAX_COUNT = 2_147_483_647
+
+
+# Words of the API under /api/grids/ (routes, not areas): never codes.
+RESERVED_CODES = frozenset({"validate", "import", "export", "propose"})
+
+
+def code_allowed(code: str) -> bool:
+    """Whether ``code`` may name a new area (:data:`CODE_PATTERN`, not a :data:`RESERVED_CODES` word)."""
+    return CODE_PATTERN.fullmatch(code) is not None and code not in RESERVED_CODES
 
 
 @dataclass
 class Problem:
-    """One thing wrong with a write: ``problem`` is a stable id, ``location`` a WGS-84 GeoJSON geometry."""
+    """One thing wrong with a write: ``problem`` is a stable id, ``message`` its text (a catalogue message
+    ``grid.<problem>…``, rendered in the caller's language), ``location`` a WGS-84 GeoJSON geometry."""
 
     problem: str
-    message: str
+    message: Message
     codes: list[str] = field(default_factory=list)
     location: dict[str, Any] | None = None
     feature: int | None = None
@@ -70,6 +90,7 @@ class AreaDraft:
     geom: shapely.MultiPolygon
     version: int | None = None
     source: str = "api"
+    provisional: bool = False  # dry run: a shape still being drawn, checked under a made-up code
 
     def row(self) -> dict[str, Any]:
         """Values for :func:`geo_service.store.areas.insert_version`."""
@@ -87,13 +108,15 @@ def _optional_count(
     value = props.get(key)
     if value is None or value == "":
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not math.isfinite(number) or number < 0 or number != int(number):
-        problems.append(Problem("invalid_property", f"{key} must be a whole number ≥ 0, got {value!r}",
-                                [code] if code else [], None, index))  # fmt: skip
+    number = float("nan")
+    if not isinstance(value, bool):  # JSON true is not one household
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = float("nan")
+    if not math.isfinite(number) or number < 0 or number != int(number) or number > MAX_COUNT:
+        problems.append(Problem("invalid_property", message("grid.invalid_property.count", field=key, value=str(value)[:40],
+                                                            limit=MAX_COUNT), [code] if code else [], None, index))  # fmt: skip
         return None
     return int(number)
 
@@ -106,44 +129,70 @@ def _workers(value: Any, problems: list[Problem], index: int, code: str | None) 
 
         try:
             value = json.loads(value)  # shapefiles and GeoPackages carry it as JSON text
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
     if not isinstance(value, list) or not all(isinstance(w, dict) for w in value):
-        problems.append(Problem("invalid_property", 'workers must be a list of {"name", "phone"} objects',
-                                [code] if code else [], None, index))  # fmt: skip
+        problems.append(Problem("invalid_property", message("grid.invalid_property.workers"), [code] if code else [], None,
+                                index))  # fmt: skip
         return []
     return [{str(k): v for k, v in w.items()} for w in value]
 
 
+def _text_problem(value: str) -> bool:
+    return "\x00" in value or not value.isprintable()
+
+
 def draft_from_feature(
-    feature: Any, index: int, problems: list[Problem], default_level: str = "grid"
-) -> AreaDraft | None:
+    feature: Any, index: int, problems: list[Problem], default_level: str = "grid",
+    max_vertices: int | None = None,
+) -> AreaDraft | None:  # fmt: skip
     """Read one GeoJSON Feature into a draft; what is wrong goes to ``problems`` (and None comes back when
-    the feature cannot be used at all)."""
+    the feature cannot be used at all). ``max_vertices`` caps the positions of its geometry."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        problems.append(Problem("invalid_feature", "each item must be a GeoJSON Feature", [], None, index))
+        problems.append(Problem("invalid_feature", message("grid.invalid_feature"), [], None, index))
         return None
     props = feature.get("properties") or {}
     if not isinstance(props, dict):
-        problems.append(Problem("invalid_feature", "properties must be an object", [], None, index))
+        problems.append(
+            Problem("invalid_feature", message("grid.invalid_feature.properties"), [], None, index)
+        )
+        return None
+    if contains_nul(props):  # PostgreSQL text and jsonb cannot hold NUL
+        problems.append(Problem("invalid_property", message("grid.invalid_property.nul"), [], None, index))
         return None
     code = props.get("code")
+    if isinstance(code, bool) or (code is not None and not isinstance(code, str | int)):
+        problems.append(Problem("bad_code", message("grid.bad_code", code=str(code)[:80], rule=CODE_RULE), [], None,
+                                index))  # fmt: skip
+        return None
     code = None if code is None or str(code).strip() == "" else str(code).strip()
-    if code is not None and (len(code) > 64 or any(c in code for c in "/?#%\\") or not code.isprintable()):
-        problems.append(Problem("invalid_property", f"code {code!r} must be printable, ≤ 64 characters, without / ? # % \\",
-                                [code], None, index))  # fmt: skip
+    if code is not None and (len(code) > 64 or any(c in code for c in "/?#%\\") or _text_problem(code)):
+        # never usable, not even as the code of an area stored before the code rule (new codes: CODE_PATTERN)
+        problems.append(
+            Problem("bad_code", message("grid.bad_code", code=code[:80], rule=CODE_RULE), [], None, index)
+        )
         return None
     level = str(props.get("level") or default_level).strip().lower()
     if level not in LEVEL_RANK:
-        problems.append(Problem("invalid_property", f"level must be one of {', '.join(LEVELS)}, not {level!r}",
+        problems.append(Problem("invalid_property", message("grid.invalid_property.level", level=level[:40], allowed=list(LEVELS)),
                                 [code] if code else [], None, index))  # fmt: skip
         return None
     parent = props.get("parent_code")
     parent = None if parent is None or str(parent).strip() == "" else str(parent).strip()
+    if parent is not None and (
+        len(parent) > 64 or _text_problem(parent) or isinstance(props.get("parent_code"), bool)
+    ):
+        problems.append(Problem("bad_code", message("grid.bad_code.parent", code=parent[:80]), [code] if code else [],
+                                None, index))  # fmt: skip
+        return None
     name = props.get("name")
-    name = None if name is None or str(name).strip() == "" else str(name).strip()[:200]
+    name = None if name is None or str(name).strip() == "" else str(name).strip()
+    if name is not None and len(name) > MAX_NAME_CHARS:
+        problems.append(Problem("invalid_property", message("grid.invalid_property.name_too_long", limit=MAX_NAME_CHARS,
+                                                            length=len(name)), [code] if code else [], None, index))  # fmt: skip
+        return None
     try:
-        geom = parse_polygonal(feature.get("geometry"))
+        geom = parse_polygonal(feature.get("geometry"), max_vertices)
     except GeometryProblem as exc:
         problems.append(
             Problem(exc.problem, exc.message, [code] if code else [], point_location(exc.location), index)
@@ -151,13 +200,21 @@ def draft_from_feature(
         return None
     version = props.get("version")
     try:
+        if isinstance(version, bool):
+            raise TypeError("a boolean is no version")
         version = None if version in (None, "") else int(version)
-    except (TypeError, ValueError):
-        problems.append(Problem("invalid_property", f"version must be a whole number, got {version!r}",
+        if version is not None and not 1 <= version <= MAX_COUNT:
+            raise ValueError("out of range")
+    except (TypeError, ValueError, OverflowError):
+        problems.append(Problem("invalid_property", message("grid.invalid_property.version", value=str(version)[:40]),
                                 [code] if code else [], None, index))  # fmt: skip
         version = None
     # null extras are absent ones (file formats give every feature every column)
     extra = {k: v for k, v in props.items() if k not in _CORE and k not in _READ_ONLY and v is not None}
+    if depth_exceeds(extra, MAX_PROPERTY_DEPTH):
+        problems.append(Problem("invalid_property", message("grid.invalid_property.extra", depth=MAX_PROPERTY_DEPTH),
+                                [code] if code else [], None, index))  # fmt: skip
+        return None
     return AreaDraft(
         feature=index, code=code, name=name, level=level, parent_code=parent,
         households=_optional_count(props, "households", problems, index, code),

@@ -371,13 +371,13 @@ def propose(db: Database, parent_code: str, households_min: int | None = None, h
     low = households_min if households_min is not None else settings.households_min
     high = households_max if households_max is not None else settings.households_max
     if low > high:
-        raise InvalidInput(f"households_min ({low}) is above households_max ({high})")
+        raise InvalidInput("grid.propose_band", low=low, high=high)
     with db.cursor(dict_rows=False) as cur:
         parent = planning.area_geometry(cur, parent_code)
         if parent is None:
-            raise NotFound(f"no current area with code {parent_code!r}")
+            raise NotFound("grid.not_found", code=parent_code)
         if parent["level"] == "grid":
-            raise InvalidInput(f"{parent_code} is a grid: grids have no children to propose")
+            raise InvalidInput("grid.propose_grid", code=parent_code)
         lines = [(shapely.from_wkb(w), h) for w, h in planning.street_lines(cur, parent["wkb"])]
         homes = planning.homes(cur, parent["wkb"])
     geom = shapely.from_wkb(parent["wkb"])

@@ -21,8 +21,17 @@ from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from geo_service.grids import checks, codes
-from geo_service.grids.geometry import metric_epsg_for, snap_to_edges, to_geojson
-from geo_service.grids.model import LEVEL_RANK, AreaDraft, Problem, draft_from_feature
+from geo_service.grids.geometry import count_positions, metric_epsg_for, snap_to_edges, to_geojson
+from geo_service.grids.model import (
+    CODE_RULE,
+    LEVEL_RANK,
+    LEVELS,
+    AreaDraft,
+    Problem,
+    code_allowed,
+    draft_from_feature,
+)
+from geo_service.i18n import message
 from geo_service.settings import GridSettings, grid_settings
 from geo_service.store import areas as store
 from geo_service.store import audit
@@ -114,16 +123,15 @@ def get_area(db: Database, code: str, version: int | None = None) -> Feature:
         if version is not None:
             row = store.version_of(cur, code, version)
             if row is None:
-                raise NotFound(f"area {code!r} has no version {version}")
+                raise NotFound("grid.no_version", code=code, version=version)
             return area_feature(row)
         row = store.current_area(cur, code)
         if row is None:
             latest = store.latest_versions(cur, [code]).get(code)
     if row is None:
         if latest is not None:
-            raise NotFound(f"area {code!r} was deleted at {_iso(latest['valid_to'])} (version {latest['version']}); "
-                           "its history is still available")  # fmt: skip
-        raise NotFound(f"no area with code {code!r}")
+            raise NotFound("grid.deleted", code=code, at=_iso(latest["valid_to"]), version=latest["version"])
+        raise NotFound("grid.not_found", code=code)
     return area_feature(row)
 
 
@@ -133,7 +141,7 @@ def list_areas(
 ) -> dict[str, Any]:  # fmt: skip
     """Current areas as a FeatureCollection, coarse levels first, then by code."""
     if level is not None and level not in LEVEL_RANK:
-        raise InvalidInput(f"level must be one of {', '.join(LEVEL_RANK)}, not {level!r}")
+        raise InvalidInput("grid.invalid_property.level", level=level[:40], allowed=list(LEVELS))
     with db.cursor() as cur:
         rows = store.list_current(cur, level, parent_code, bbox)
     return feature_collection([area_feature(r) for r in rows])
@@ -144,17 +152,34 @@ def area_history(db: Database, code: str) -> dict[str, Any]:
     with db.cursor() as cur:
         rows = store.history(cur, code)
     if not rows:
-        raise NotFound(f"no area with code {code!r}")
+        raise NotFound("grid.not_found", code=code)
     return feature_collection([area_feature(r) for r in rows])
 
 
 # -- the write pipeline -------------------------------------------------------------------------------------
 
 
-def _drafts(features: Sequence[Any], problems: list[Problem], source: str) -> list[AreaDraft]:
+def check_vertex_budget(features: Sequence[Any], settings: GridSettings) -> None:
+    """Refuse a request whose geometries hold more positions than ``max_vertices_per_request`` (counted on
+    the GeoJSON lists, before any array, shape or index is built)."""
+    total = 0
+    for feature in features:
+        if isinstance(feature, dict):
+            total += count_positions(feature.get("geometry"))
+    if total > settings.max_vertices_per_request:
+        raise InvalidInput(
+            "grid.too_many_vertices.request", count=total, limit=settings.max_vertices_per_request
+        )
+
+
+def _drafts(
+    features: Sequence[Any], problems: list[Problem], source: str, settings: GridSettings | None = None
+) -> list[AreaDraft]:
+    settings = settings or grid_settings()
+    check_vertex_budget(features, settings)
     drafts = []
     for index, feature in enumerate(features):
-        draft = draft_from_feature(feature, index, problems)
+        draft = draft_from_feature(feature, index, problems, max_vertices=settings.max_vertices_per_geometry)
         if draft is not None:
             draft.source = source
             drafts.append(draft)
@@ -168,8 +193,7 @@ def _number(cur: Any, drafts: list[AreaDraft], auto_number: bool, problems: list
         return
     if not auto_number:
         for d in missing:
-            problems.append(Problem("missing_code", "properties.code is required (or ask for auto_number=true)",
-                                    [], None, d.feature))  # fmt: skip
+            problems.append(Problem("missing_code", message("grid.missing_code"), [], None, d.feature))
         return
     groups: dict[tuple[str | None, str], list[AreaDraft]] = defaultdict(list)
     for d in missing:
@@ -181,7 +205,7 @@ def _number(cur: Any, drafts: list[AreaDraft], auto_number: bool, problems: list
             assigned = codes.assign(parent, level, [d.geom for d in group], used)
         except codes.NumberingError as exc:
             for d in group:
-                problems.append(Problem("cannot_number", str(exc), [], None, d.feature))
+                problems.append(Problem("cannot_number", exc.message, [], None, d.feature))
             continue
         for d, code in zip(group, assigned, strict=True):
             d.code = code
@@ -218,8 +242,8 @@ def _plan(
     seen: dict[str, int] = {}
     for d in drafts:
         if d.code in seen:
-            problems.append(Problem("duplicate_code", f"code {d.code} appears twice (features {seen[d.code]} and {d.feature})",
-                                    [d.code], None, d.feature))  # fmt: skip
+            problems.append(Problem("duplicate_code", message("grid.duplicate_code", code=d.code, first=seen[d.code],
+                                                              second=d.feature), [d.code], None, d.feature))  # fmt: skip
         seen.setdefault(d.code, d.feature)
     draft_codes = [d.code for d in drafts]
     if writing:
@@ -232,27 +256,30 @@ def _plan(
         row = current.get(d.code)
         want = (expected or {}).get(d.code, d.version)
         if mode == "create" and row is not None:
-            raise Conflict(
-                f"area {d.code!r} exists (version {row['version']}); change it with PUT /api/grids/{d.code}"
-            )
+            raise Conflict("grid.exists", code=d.code, version=row["version"])
         if mode == "update" and row is None:
-            raise NotFound(f"no current area with code {d.code!r}")
+            raise NotFound("grid.not_found", code=d.code)
+        if row is None and d.code not in latest and not d.provisional and not code_allowed(d.code):
+            # a new code: GB/T digits or a working code that URLs and HTTP headers carry as it is
+            problems.append(Problem("bad_code", message("grid.bad_code", code=d.code[:80], rule=CODE_RULE), [d.code],
+                                    None, d.feature))  # fmt: skip
         if row is not None and want is not None and want != row["version"]:
-            stale.append(f"{d.code} is at version {row['version']}, not {want}")
+            stale.append(message("grid.stale_item", code=d.code, current=row["version"], asked=want))
         if row is None and d.code in latest:
             old = latest[d.code]
             iou = _same_land(d.geom, shapely.from_wkb(old["wkb"]))
             if iou < settings.same_land_iou:
                 problems.append(Problem(
                     "code_reused",
-                    f"code {d.code} was deleted (version {old['version']}) and meant other land; codes are never "
-                    f"reused for different land (overlap with the old land {iou:.0%}, needs {settings.same_land_iou:.0%})",
+                    message("grid.code_reused", code=d.code, version=old["version"], overlap=f"{iou:.0%}",
+                            needed=f"{settings.same_land_iou:.0%}"),
                     [d.code], to_geojson(shapely.from_wkb(old["wkb"])), d.feature,
                 ))  # fmt: skip
     if stale and writing:
-        raise PreconditionFailed(
-            "stale version (someone saved in between; reload and redo the change): " + "; ".join(stale)
-        )
+        raise PreconditionFailed("grid.stale_versions", items=stale)
+    for item in stale:  # a dry run reports what the write would refuse
+        problems.append(Problem("stale_version", message("grid.stale_version", **item.params), [item.params["code"]],
+                                None, next(d.feature for d in drafts if d.code == item.params["code"])))  # fmt: skip
 
     by_code = {d.code: d for d in drafts}
     parent_codes = sorted({d.parent_code for d in drafts if d.parent_code and d.parent_code not in by_code}
@@ -283,19 +310,20 @@ def _plan(
         before = len(problems)
         if d.parent_code is not None:
             if d.parent_code not in parent_levels:
-                problems.append(Problem("unknown_parent", f"parent {d.parent_code} of {d.code} does not exist",
+                problems.append(Problem("unknown_parent", message("grid.unknown_parent", parent=d.parent_code, code=d.code),
                                         [d.code, d.parent_code], None, d.feature))  # fmt: skip
             elif LEVEL_RANK[parent_levels[d.parent_code]] >= LEVEL_RANK[d.level]:
                 problems.append(Problem(
-                    "bad_level", f"a {d.level} cannot sit under the {parent_levels[d.parent_code]} {d.parent_code}",
+                    "bad_level", message("grid.bad_level", level=message(f"level.{d.level}"),
+                                         parent_level=message(f"level.{parent_levels[d.parent_code]}"), parent=d.parent_code),
                     [d.code, d.parent_code], None, d.feature,
                 ))  # fmt: skip
         invalid = checks.validity(d.code, d.geom, d.feature)
         problems.extend(invalid)
         if invalid or (d.parent_code in by_code and by_code[d.parent_code].code not in parent_geoms):
             if not invalid:
-                problems.append(Problem("unknown_parent", f"parent {d.parent_code} of {d.code} has problems of its own",
-                                        [d.code, d.parent_code], None, d.feature))  # fmt: skip
+                problems.append(Problem("unknown_parent", message("grid.unknown_parent.has_problems", parent=d.parent_code,
+                                                                  code=d.code), [d.code, d.parent_code], None, d.feature))  # fmt: skip
             continue
         key = (d.level, d.parent_code)
         done = {c for c, _ in processed[key]}
@@ -396,9 +424,20 @@ def _now(cur: Any) -> Any:
     return row["now"] if isinstance(row, dict) else row[0]
 
 
+def problems_error(problems: list[Problem]) -> InvalidInput:
+    """The 422 for ``problems``: one problem answers with its own code and message (``grid.overlap``),
+    several with ``grid.problems``; ``detail`` lists them all. Gaps, which only a dry run reports, do not
+    count when something else is wrong, so a validation answers with the code its import would."""
+    detail = [p.as_dict() for p in problems]
+    refusing = [p for p in problems if p.problem != "gap"] or problems
+    if len(refusing) == 1:
+        return InvalidInput(refusing[0].message.code, detail, **refusing[0].message.params)
+    return InvalidInput("grid.problems", detail, count=len(problems))
+
+
 def _raise_problems(problems: list[Problem]) -> None:
     if problems:
-        raise InvalidInput("grid.problems", [p.as_dict() for p in problems], count=len(problems))
+        raise problems_error(problems)
 
 
 def _single_result(db_cur: Any, planned: list[_Planned], written: list[tuple[int, str, int]]) -> WriteResult:
@@ -424,7 +463,7 @@ def create_area(db: Database, feature: Any, principal: Principal, *, auto_number
     """
     settings = settings or grid_settings()
     problems: list[Problem] = []
-    drafts = _drafts([feature], problems, "api")
+    drafts = _drafts([feature], problems, "api", settings)
     _raise_problems(problems)
     with db.cursor() as cur:
         _number(cur, drafts, auto_number, problems)
@@ -444,11 +483,9 @@ def _updated_feature(row: dict[str, Any], feature: Feature) -> Feature:
     props |= {k: v for k, v in (row.get("properties") or {}).items()}
     given = feature.get("properties") or {}
     if not isinstance(given, dict):
-        raise InvalidInput("properties must be an object")
+        raise InvalidInput("grid.invalid_feature.properties")
     if given.get("code") not in (None, code):
-        raise InvalidInput(
-            f"properties.code {given['code']!r} differs from the path {code!r}; codes do not change"
-        )
+        raise InvalidInput("grid.code_differs", given=str(given["code"])[:80], path=code)
     props |= given
     props["code"] = code
     return {"type": "Feature", "properties": props, "geometry": feature.get("geometry") or base["geometry"]}
@@ -467,14 +504,14 @@ def update_area(db: Database, code: str, feature: Any, principal: Principal, *, 
     """
     settings = settings or grid_settings()
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise InvalidInput("the body must be a GeoJSON Feature")
+        raise InvalidInput("grid.feature_expected")
     with db.cursor() as cur:
         row = store.current_area(cur, code)
     if row is None:
         get_area(db, code)  # raises the right 404
     merged = _updated_feature(row, feature)
     problems: list[Problem] = []
-    drafts = _drafts([merged], problems, row["source"])
+    drafts = _drafts([merged], problems, row["source"], settings)
     _raise_problems(problems)
     expected = {code: if_match} if if_match is not None else None
     with db.cursor() as cur:
@@ -503,9 +540,11 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
     settings = settings or grid_settings()
     absorb = list(dict.fromkeys(absorb))
     if not absorb or code in absorb:
-        raise InvalidInput("absorb must list one or more other codes to merge into this one")
+        raise InvalidInput("grid.merge_absorb")
+    if any("\x00" in c or len(c) > 64 for c in absorb):
+        raise InvalidInput("grid.merge_bad_code")
     if feature is not None and (not isinstance(feature, dict) or feature.get("type") != "Feature"):
-        raise InvalidInput("feature must be a GeoJSON Feature (its geometry is the merged boundary)")
+        raise InvalidInput("grid.merge_feature")
     with db.cursor() as cur:
         store.lock_codes(cur, [code, *absorb])
         keep = store.current_area(cur, code, for_update=True)
@@ -515,27 +554,25 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
         for other in absorb:
             row = store.current_area(cur, other, for_update=True)
             if row is None:
-                raise NotFound(f"no current area {other}")
+                raise NotFound("grid.not_found", code=other)
             rows.append(row)
         for row, asked in ((keep, if_match), *((r, (versions or {}).get(r["code"])) for r in rows)):
             if asked is not None and asked != row["version"]:
-                raise PreconditionFailed(
-                    f"stale version: {row['code']} is at version {row['version']}, not {asked}"
-                )
+                raise PreconditionFailed("grid.stale", code=row["code"], current=row["version"], asked=asked)
         for row in rows:
             if (row["level"], row["parent_code"]) != (keep["level"], keep["parent_code"]):
-                raise InvalidInput(f"{row['code']} is not a {keep['level']} under {keep['parent_code']}: only "
-                                   "siblings merge")  # fmt: skip
+                raise InvalidInput("grid.merge_not_sibling", code=row["code"], level=message(f"level.{keep['level']}"),
+                                   parent=keep["parent_code"])  # fmt: skip
             kids = store.children(cur, row["code"])
             if kids:
-                raise Conflict(f"{row['code']} still has {len(kids)} current children; move them first")
+                raise Conflict("grid.merge_has_children", code=row["code"], count=len(kids))
         together = [keep, *rows]
         union = shapely.union_all([shapely.from_wkb(r["wkb"]) for r in together])
         given = feature or {"type": "Feature", "properties": {}}
         if given.get("geometry") is None:
             pieces = len(union.geoms) if hasattr(union, "geoms") else 1
             if pieces != 1:
-                raise InvalidInput(f"the merged areas do not touch: their union has {pieces} pieces")
+                raise InvalidInput("grid.merge_disjoint", pieces=pieces)
             given = {**given, "geometry": to_geojson(union)}
         sums: dict[str, Any] = {}
         for key in ("households", "population"):
@@ -549,7 +586,7 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
             audit.record(cur, actor=principal.actor, role=principal.role, action="merge", entity="area",
                          entity_id=row["code"], detail={"version": row["version"], "into": code})  # fmt: skip
         problems: list[Problem] = []
-        drafts = _drafts([merged], problems, keep["source"])
+        drafts = _drafts([merged], problems, keep["source"], settings)
         _raise_problems(problems)
         planned = _plan(cur, drafts, problems, settings, mode="update", expected={code: keep["version"]})
         _raise_problems(problems)
@@ -573,12 +610,11 @@ def delete_area(db: Database, code: str, principal: Principal, *, if_match: int 
         if row is None:
             get_area(db, code)
         if if_match is not None and if_match != row["version"]:
-            raise PreconditionFailed(f"stale version: {code} is at version {row['version']}, not {if_match}")
+            raise PreconditionFailed("grid.stale", code=code, current=row["version"], asked=if_match)
         kids = store.children(cur, code)
         if kids:
-            names = ", ".join(k["code"] for k in kids[:10])
             raise Conflict(
-                f"{code} still has {len(kids)} current children ({names}); delete or move them first"
+                "grid.has_children", code=code, count=len(kids), codes=[k["code"] for k in kids[:10]]
             )
         store.close_version(cur, row["id"], principal.actor, "delete")
         audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="area",
@@ -598,11 +634,11 @@ def import_features(db: Database, features: Sequence[Any], principal: Principal,
     """
     settings = settings or grid_settings()
     if len(features) == 0:
-        raise InvalidInput("the FeatureCollection has no features")
+        raise InvalidInput("grid.import_empty")
     if len(features) > settings.max_import_features:
-        raise InvalidInput(f"{len(features):,} features; at most {settings.max_import_features:,} per import")
+        raise InvalidInput("grid.too_many_features", count=len(features), limit=settings.max_import_features)
     problems: list[Problem] = []
-    drafts = _drafts(features, problems, source)
+    drafts = _drafts(features, problems, source, settings)
     report = ImportReport()
     with db.cursor() as cur:
         _number(cur, drafts, auto_number, problems)
@@ -614,40 +650,38 @@ def import_features(db: Database, features: Sequence[Any], principal: Principal,
 
 
 def validate_features(db: Database, features: Sequence[Any], *, parent_code: str | None = None,
-                      auto_number: bool = False, settings: GridSettings | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                      auto_number: bool = False, settings: GridSettings | None = None) -> list[Problem]:  # fmt: skip
     """Dry run of an import: the same checks plus gaps inside each parent. With no features and a
     ``parent_code``, checks the stored children of that parent. Nothing is written.
 
     Returns
     -------
-    list of problem dicts (empty when all is well)
+    the problems (empty when all is well); :func:`problems_error` makes the 422 of them
     """
     settings = settings or grid_settings()
     if len(features) > settings.max_import_features:
-        raise InvalidInput(
-            f"{len(features):,} features; at most {settings.max_import_features:,} per validation"
-        )
+        raise InvalidInput("grid.too_many_features", count=len(features), limit=settings.max_import_features)
     problems: list[Problem] = []
-    drafts = _drafts(features, problems, "validate")
+    drafts = _drafts(features, problems, "validate", settings)
     with db.cursor() as cur:
         if parent_code is not None:
             if store.current_area(cur, parent_code) is None:
-                raise NotFound(f"no current area with code {parent_code!r}")
+                raise NotFound("grid.not_found", code=parent_code)
             if not features:
-                drafts = _drafts(
-                    [area_feature(r) for r in store.children(cur, parent_code)], problems, "validate"
-                )
+                drafts = _drafts([area_feature(r) for r in store.children(cur, parent_code)], problems, "validate",
+                                 settings)  # fmt: skip
         if not auto_number:
             # a shape still being drawn has no code yet: check it under a provisional name
             for d in drafts:
-                d.code = d.code or f"(feature {d.feature})"
+                if d.code is None:
+                    d.code, d.provisional = f"(feature {d.feature})", True
         _number(cur, drafts, auto_number, problems)
         drafts = [d for d in drafts if d.code is not None]
         _plan(
             cur, drafts, problems, settings, mode="validate", gap_parents=[parent_code] if parent_code else []
         )
         cur.connection.rollback()
-    return [p.as_dict() for p in problems]
+    return problems
 
 
 # -- planning numbers ---------------------------------------------------------------------------------------
@@ -694,7 +728,7 @@ def export_areas(
     from geo_service.grids import io as area_io
 
     if fmt not in area_io.FORMATS:
-        raise InvalidInput(f"format must be one of {', '.join(area_io.FORMATS)}, not {fmt!r}")
+        raise InvalidInput("grid.bad_format", format=fmt[:40], allowed=list(area_io.FORMATS))
     collection = list_areas(db, level, parent_code)
     media_type, suffix = area_io.FORMATS[fmt]
     return area_io.write_features(collection["features"], fmt), media_type, f"areas.{suffix}"

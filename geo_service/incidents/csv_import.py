@@ -30,6 +30,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +38,9 @@ import numpy as np
 import shapely
 from tqdm import tqdm
 
-from geo_service.coords import invalid_lonlat_mask, lonlat_problem, normalise_crs, to_wgs84_arrays
+from geo_service.coords import invalid_lonlat_mask, lonlat_message, normalise_crs, to_wgs84_arrays
 from geo_service.errors import BadRequest, Conflict, InvalidInput, PayloadTooLarge, ServiceError
-from geo_service.i18n import message
+from geo_service.i18n import Message, cli_text, message
 from geo_service.incidents.assignment import Assignment, assign, assign_many
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
@@ -108,11 +109,11 @@ def decode(content: bytes, encoding: str | None) -> tuple[str, str]:
     if encoding:
         codec = ENCODINGS.get(encoding.strip().lower())
         if codec is None:
-            raise BadRequest(f"encoding must be one of utf-8, gbk, gb18030 (got {encoding!r})")
+            raise BadRequest("csv.bad_encoding_name", encoding=encoding)
         try:
             return content.decode(codec), "gbk" if codec == "gb18030" else "utf-8"
         except UnicodeDecodeError as exc:
-            raise BadRequest(f"the file is not valid {encoding}: byte {exc.start} cannot be decoded") from exc
+            raise BadRequest("csv.undecodable", encoding=encoding, byte=exc.start) from exc
     if content.startswith(codecs.BOM_UTF8):
         return content.decode("utf-8-sig", errors="strict"), "utf-8"
     try:
@@ -122,7 +123,7 @@ def decode(content: bytes, encoding: str | None) -> tuple[str, str]:
     try:
         return content.decode("gb18030"), "gbk"
     except UnicodeDecodeError as exc:
-        raise BadRequest("the file is neither UTF-8 nor GBK; save it as UTF-8 or pass encoding=") from exc
+        raise BadRequest("csv.unknown_encoding") from exc
 
 
 def _float(value: str, column: str) -> float | None:
@@ -132,41 +133,84 @@ def _float(value: str, column: str) -> float | None:
     try:
         number = float(text)
     except ValueError:
-        raise InvalidInput(f"{column} {text!r} is not a number") from None
+        raise InvalidInput("csv.not_a_number", column=column, value=text) from None
     if not math.isfinite(number):
-        raise InvalidInput(f"{column} must be a finite number")
+        raise InvalidInput("csv.not_finite", column=column)
     return number
 
 
+class _Lines:
+    """The physical lines of a text from one index on; ``next`` is the index of the line read next."""
+
+    def __init__(self, lines: list[str], start: int) -> None:
+        self.lines = lines
+        self.next = start
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.next >= len(self.lines):
+            raise StopIteration
+        self.next += 1
+        return self.lines[self.next - 1]
+
+
+def _records(text: str) -> Iterator[list[str] | InvalidInput]:
+    """The records of a CSV text, or for a record that is not well-formed CSV, the error.
+
+    Strict CSV: a quoted field must close, and a closing quote must end its field. A record that breaks
+    this (typically a quote never closed, which would swallow every following row into one field) is an
+    error of that row alone; reading resumes at the next physical line, so later rows keep their own
+    numbers and contents. Quoted fields spanning lines (a description with a line break) stay one field.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    source = _Lines(lines, 0)
+    reader = csv.reader(source, strict=True)
+    while True:
+        start = source.next
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            unclosed = "unexpected end of data" in str(exc) or "expected after" in str(exc)
+            yield (InvalidInput("input.csv_unclosed_quote") if unclosed
+                   else InvalidInput("input.csv_bad_row", reason=str(exc)[:200]))  # fmt: skip
+            source = _Lines(lines, start + 1)
+            reader = csv.reader(source, strict=True)
+            continue
+        yield record
+
+
 def parse(text: str, max_rows: int) -> tuple[list[ParsedRow], list[dict[str, Any]]]:
-    """Rows and per-row errors of a CSV text (no database)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise BadRequest("the file is empty: expected a header row") from None
-    except csv.Error as exc:
-        raise BadRequest(f"not a CSV file: {exc}") from exc
+    """Rows and per-row errors of a CSV text (no database). Rows are numbered as a spreadsheet shows them
+    (header 1); a row that is not well-formed CSV (an unclosed quote) is an error of its own."""
+    records = _records(text)
+    header = next(records, None)
+    if header is None:
+        raise BadRequest("csv.empty")
+    if isinstance(header, InvalidInput):
+        raise BadRequest("csv.bad_header_row", reason=header.message)
     columns = [_HEADER.get(h.strip().casefold()) for h in header]
     if "category" not in columns or not ({"lon", "lat"} <= set(columns) or "address" in columns):
-        raise BadRequest(
-            "the header needs category and either lon,lat or address; columns are "
-            "external_id,lon,lat,crs,address,category,description (optional reporter_name,reporter_phone)"
-        )
+        raise BadRequest("csv.missing_columns")
     rows, errors = [], []
-    try:
-        for number, record in enumerate(reader, start=2):
-            if number - 1 > max_rows:
-                raise PayloadTooLarge(f"more than {max_rows:,} rows; split the file")
-            if not any(cell.strip() for cell in record):
-                continue
-            values = {c: v for c, v in zip(columns, record, strict=False) if c is not None}
-            try:
-                rows.append(ParsedRow(number, _input(values)))
-            except InvalidInput as exc:
-                errors.append({"row": number, "detail": exc.detail})
-    except csv.Error as exc:
-        raise BadRequest(f"CSV error near row {reader.line_num}: {exc}") from exc
+    for number, record in enumerate(records, start=2):
+        if number - 1 > max_rows:
+            raise PayloadTooLarge("csv.too_many_rows", max_rows=f"{max_rows:,}")
+        if isinstance(record, InvalidInput):
+            errors.append(row_error(number, record))
+            continue
+        if not any(cell.strip() for cell in record):
+            continue
+        values = {c: v for c, v in zip(columns, record, strict=False) if c is not None}
+        try:
+            if any("\x00" in v for v in values.values()):  # PostgreSQL text cannot hold it
+                raise InvalidInput("input.nul_character")
+            rows.append(ParsedRow(number, _input(values)))
+        except InvalidInput as exc:
+            errors.append(row_error(number, exc))
     return rows, errors
 
 
@@ -177,17 +221,17 @@ def _input(values: dict[str, str]) -> IncidentInput:
 
     external_id = text("external_id")
     if external_id and len(external_id) > MAX_EXTERNAL_ID_CHARS:
-        raise InvalidInput(f"external_id is longer than {MAX_EXTERNAL_ID_CHARS} characters")
+        raise InvalidInput("csv.external_id_too_long", max_chars=MAX_EXTERNAL_ID_CHARS)
     if not text("category"):
-        raise InvalidInput("category is empty")
+        raise InvalidInput("csv.category_empty")
     description = text("description")
     if description and len(description) > MAX_DESCRIPTION_CHARS:
-        raise InvalidInput(f"description is longer than {MAX_DESCRIPTION_CHARS} characters")
+        raise InvalidInput("csv.description_too_long", max_chars=MAX_DESCRIPTION_CHARS)
     lon, lat = _float(values.get("lon") or "", "lon"), _float(values.get("lat") or "", "lat")
     if (lon is None) != (lat is None):
-        raise InvalidInput("give both lon and lat, or neither (then an address)")
+        raise InvalidInput("csv.half_a_coordinate")
     if lon is None and not text("address"):
-        raise InvalidInput("no location: lon and lat, or an address")
+        raise InvalidInput("csv.no_location")
     return IncidentInput(
         category=text("category") or "", description=description, lon=lon, lat=lat, crs=text("crs") or "wgs84",
         address=text("address"), external_id=external_id,
@@ -217,12 +261,11 @@ def _category_of(
     return kept
 
 
-def row_error(row: int, error: ServiceError | str) -> dict[str, Any]:
+def row_error(row: int, error: ServiceError | Message) -> dict[str, Any]:
     """One row's error: its ``code``, ``message`` (rendered in the caller's language) and English ``detail``;
     an address the geocoder would not place also lists its ``candidates``."""
-    if isinstance(error, str):  # a reason given as text (coordinates checked by geo_service.coords)
-        return {"row": row, "code": "incident.import_row_invalid", "detail": error,
-                "message": message("incident.import_row_invalid", detail=error)}  # fmt: skip
+    if isinstance(error, Message):  # a reason found by a check (coordinates checked by geo_service.coords)
+        return {"row": row, "code": error.code, "detail": error.render("en"), "message": error}
     out = {"row": row, "code": error.code, "detail": error.detail, "message": error.message}
     if "candidates" in error.extra:
         out["candidates"] = error.extra["candidates"][:3]
@@ -240,7 +283,8 @@ def _wgs84(
     crs_of = np.full(len(rows), "", dtype=object)
     for k, parsed in enumerate(rows):
         if not usable[k]:
-            errors.append(row_error(parsed.row, lonlat_problem(parsed.data.lon, parsed.data.lat)))
+            problem = lonlat_message(parsed.data.lon, parsed.data.lat)
+            errors.append(row_error(parsed.row, problem or message("input.coordinates_not_finite")))
             continue
         if parsed.data.crs not in crs_names:
             try:
@@ -279,7 +323,12 @@ def _resolve(ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str,
             parsed.assignment = where
             good.append(parsed)
     by_address = [p for p in rows if p.data.lon is None]
-    for parsed in tqdm(by_address, desc="geocode rows", unit="row", disable=not progress or not by_address):
+    for parsed in tqdm(
+        by_address,
+        desc=cli_text("progress.incidents.geocode"),
+        unit="row",
+        disable=not progress or not by_address,
+    ):
         # the same rule as a single intake: only a confident house number, building or POI places a row
         try:
             match = geocode_address(ctx, parsed.data.address or "")
@@ -303,7 +352,7 @@ def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, at
     InvalidInput
         ``atomic`` and some rows are bad; ``extra`` carries the report (created 0, the errors).
     """
-    with tqdm(total=3, desc="import incidents", unit="stage", disable=not progress) as bar:
+    with tqdm(total=3, desc=cli_text("progress.incidents.import"), unit="stage", disable=not progress) as bar:
         bar.set_postfix_str("read")
         text, used = decode(content, encoding)
         parsed, errors = parse(text, ctx.settings.import_max_rows)

@@ -7,8 +7,9 @@ once. Every step is in the incident's history, by actor ``system:escalation``. D
 (并案) do not escalate on their own: they follow their case.
 
 The sweep runs inside the service (:class:`EscalationJob`, started in the app lifespan; no external scheduler).
-With several service processes, a transaction-scoped advisory lock lets one sweep at a time and row locks
-(``FOR UPDATE SKIP LOCKED``) keep a sweep and a dispatcher's transition from crossing.
+With several service processes, each sweeps once per time slot of ``interval_s`` whichever process gets there
+first (:func:`geo_service.db.jobs.run_once`); a transaction-scoped advisory lock lets one sweep at a time and row
+locks (``FOR UPDATE SKIP LOCKED``) keep a sweep and a dispatcher's transition from crossing.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
+from geo_service.db.jobs import run_once
 from geo_service.db.pool import DatabaseUnavailable
 from geo_service.i18n import Message, message
 from geo_service.incidents import notes
@@ -108,13 +111,27 @@ def sweep(ctx: IncidentContext, now: datetime | None = None) -> list[Escalation]
 
 
 class EscalationJob:
-    """Runs :func:`sweep` every ``interval_s`` seconds on a worker thread until stopped."""
+    """Runs :func:`sweep` every ``interval_s`` seconds on a worker thread until stopped: once per time slot
+    of ``interval_s`` across every process (``job_runs``; ``sweeps`` counts this process's attempts, ``ran``
+    the sweeps it did)."""
 
     def __init__(self, ctx: IncidentContext, interval_s: float) -> None:
         self.ctx = ctx
         self.interval_s = interval_s
         self.sweeps = 0
+        self.ran = 0
         self._task: asyncio.Task[None] | None = None
+
+    def sweep_once(self) -> list[Escalation] | None:
+        """Sweep unless another process swept this time slot; None when it was skipped. The slot follows
+        real time, not the service clock: it schedules work, it does not decide what is overdue."""
+        slot = int(time.time() // self.interval_s)
+        ran, done = run_once(
+            self.ctx.db, "escalation", f"{self.interval_s:g}s slot {slot}", lambda: sweep(self.ctx)
+        )
+        if ran:
+            self.ran += 1
+        return done
 
     @property
     def running(self) -> bool:
@@ -134,7 +151,7 @@ class EscalationJob:
     async def _run(self) -> None:
         while True:
             try:
-                escalated = await asyncio.to_thread(sweep, self.ctx)
+                escalated = await asyncio.to_thread(self.sweep_once)
                 if escalated:
                     log.info("escalation sweep: %d incident(s) escalated or marked overdue", len(escalated))
             except DatabaseUnavailable as exc:  # the next sweep retries

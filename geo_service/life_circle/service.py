@@ -3,7 +3,8 @@
 Public interface::
 
     life_circle(db, ctx, lon, lat, profile=None, crs="wgs84") -> dict    # GET /api/life-circle
-    coverage(db, ctx, level="community", profile=None, minutes=None) -> dict   # GET /api/coverage
+    coverage(db, ctx, level="community", profile=None, minutes=None) -> dict   # GET /api/coverage (reads only)
+    refresh_coverage_layer(db, ctx, level="community", profile=None) -> int    # background job: area_coverage
     gaps(db, ctx, category, profile=None, minutes=None) -> dict           # GET /api/coverage/gaps
 
 Everything is computed from the current network, facilities, residences and areas, and recomputed when any
@@ -81,7 +82,7 @@ class Homes:
 _REVISIONS = ("network", "facilities", "residences", "areas")
 _REACH: RevisionCache[ReachIndex] = RevisionCache()
 _HOMES: RevisionCache[Homes] = RevisionCache()
-_COVERAGE: dict[tuple[str, str, float | None], RevisionCache[dict[str, Any]]] = {}
+_COVERAGE: dict[tuple[str, str, float | None], RevisionCache[_Coverage]] = {}
 
 
 def _revisions(db: Database) -> dict[str, int]:
@@ -207,6 +208,34 @@ def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", pro
         raise InvalidInput("life_circle.unknown_level", levels=list(LEVELS))
     prof = ctx.profile(profile)
     chosen = _level_of(prof, minutes)
+    return _cached_coverage(db, ctx, prof, level, chosen).result
+
+
+def coverage_revisions(db: Database) -> tuple[int, ...]:
+    """The revisions coverage depends on (network, facilities, residences, areas): a background job's trigger."""
+    return tuple(_revisions(db).values())
+
+
+def refresh_coverage_layer(db: Database, ctx: LifeCircleContext, level: str = "community",
+                           profile: str | None = None) -> int:  # fmt: skip
+    """Write ``area_coverage`` (what the ``coverage`` map layer draws) for ``profile``'s areas of ``level``;
+    returns the rows written. Run by the background job once per change of :func:`coverage_revisions`
+    (``geo_service.background``), never by a GET: reads may be served by a read-only standby."""
+    prof = ctx.profile(profile)
+    computed = _cached_coverage(db, ctx, prof, level, None)
+    with db.cursor() as cur:
+        facility_store.replace_coverage(cur, prof.id, level, computed.rows)
+    return len(computed.rows)
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    result: dict[str, Any]
+    rows: list[tuple[Any, ...]]  # area_coverage rows, for the map layer
+
+
+def _cached_coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str,
+                     chosen: Level | None) -> _Coverage:  # fmt: skip
     revisions = _revisions(db)
     which = (prof.id, level, None if chosen is None else chosen.minutes)
     cache = _COVERAGE.setdefault(which, RevisionCache())
@@ -216,7 +245,7 @@ def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", pro
 
 
 def _coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str, chosen: Level | None,
-              revisions: dict[str, int]) -> dict[str, Any]:  # fmt: skip
+              revisions: dict[str, int]) -> _Coverage:  # fmt: skip
     home, reached, _ = _reached_homes(db, ctx, prof, revisions)
     locate_index = current_index(db)
     level_index = locate_index.levels[level]
@@ -255,10 +284,7 @@ def _coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str, c
         })  # fmt: skip
     result = {"type": "FeatureCollection", "profile": prof.id, "level": level,
               "minutes": None if chosen is None else chosen.minutes, "features": features}  # fmt: skip
-    if chosen is None:
-        with db.cursor() as cur:
-            facility_store.replace_coverage(cur, prof.id, level, rows)
-    return result
+    return _Coverage(result, rows)
 
 
 def gaps(db: Database, ctx: LifeCircleContext, category: str, profile: str | None = None,

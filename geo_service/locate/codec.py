@@ -56,12 +56,12 @@ def _fast_points(body: bytes) -> tuple[np.ndarray, bytes] | None:
 
 def _strict_points(points: Any) -> np.ndarray:
     if not isinstance(points, list):
-        raise InvalidInput("points must be a list of [lon, lat] pairs")
+        raise InvalidInput("locate.points_not_list")
     out = np.empty((len(points), 2), dtype=np.float64)
     for k, p in enumerate(points):
         if (not isinstance(p, list) or len(p) != 2
                 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)):  # fmt: skip
-            raise InvalidInput(f"point {k} must be [lon, lat] numbers, got {str(p)[:80]}")
+            raise InvalidInput("locate.point_not_pair", index=k, value=str(p)[:80])
         out[k] = p
     return out
 
@@ -80,12 +80,12 @@ def decode_batch(body: bytes) -> tuple[np.ndarray, np.ndarray, str | None]:
     try:
         document = orjson.loads(fast[1] if fast is not None else body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        raise BadRequest("input.json_invalid", reason=str(exc)[:200]) from None
     if not isinstance(document, dict) or "points" not in document:
-        raise InvalidInput('the body must be {"points": [[lon, lat], ...], "crs": "wgs84"}')
+        raise InvalidInput("locate.batch_body")
     crs = document.get("crs")
     if crs is not None and not isinstance(crs, str):
-        raise InvalidInput("crs must be a string: wgs84, gcj02, bd09 or cgcs2000")
+        raise InvalidInput("locate.crs_not_text")
     points = fast[0] if fast is not None else _strict_points(document["points"])
     return points[:, 0].copy(), points[:, 1].copy(), crs
 

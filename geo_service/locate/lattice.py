@@ -10,7 +10,9 @@ its centre (a polygon covering part of a cell without an edge in it covers all o
 
 Tie rule: a point covered by several polygons — on a shared edge or vertex, or inside a tolerated overlap —
 goes to the polygon with the lowest index. Callers pass polygons sorted by code, so the rule reads: **the
-lowest code among the areas that cover the point** (``ST_Covers``), the same every time.
+lowest code among the areas that cover the point** (``ST_Covers``), the same every time. A point that no
+polygon covers but that lies within :data:`ON_BOUNDARY_DEG` (about a micrometre) of one — on its outer
+boundary up to rounding — goes to the lowest of those: a point on a boundary always gets its area.
 
 Exactness: a point is mapped to a cell by ``floor((x - x0) / dx)``, whose rounding error is ~1e-12 of a cell;
 edges are rasterised onto every cell their bounding box (grown by 1e-6 of a cell) touches, so a point can
@@ -30,6 +32,10 @@ from geo_service.grids.geometry import metres_per_degree
 _EPS_CELLS = 1e-6
 _MIN_CELLS = 2**18  # 1 MB: even a handful of grids gets a fine lattice
 OUTSIDE = -1
+# A point this close to a polygon (degrees; about a micrometre) that no polygon covers belongs to it: a
+# point meant to lie on a boundary (an edge's midpoint, a click snapped to it) is never exactly on a diagonal
+# edge in floating point, and lands a rounding error inside or outside.
+ON_BOUNDARY_DEG = 1e-11
 
 
 def lowest_per_point(point: np.ndarray, polygon: np.ndarray, n: int) -> np.ndarray:
@@ -148,10 +154,13 @@ class PolygonLattice:
         t0, t1 = k / pieces[seg], (k + 1) / pieces[seg]
         pu0, pu1 = u0[seg] + (u1[seg] - u0[seg]) * t0, u0[seg] + (u1[seg] - u0[seg]) * t1
         pv0, pv1 = v0[seg] + (v1[seg] - v0[seg]) * t0, v0[seg] + (v1[seg] - v0[seg]) * t1
-        i0 = np.floor(np.minimum(pu0, pu1) - _EPS_CELLS).astype(np.int64)
-        i1 = np.floor(np.maximum(pu0, pu1) + _EPS_CELLS).astype(np.int64)
-        j0 = np.floor(np.minimum(pv0, pv1) - _EPS_CELLS).astype(np.int64)
-        j1 = np.floor(np.maximum(pv0, pv1) + _EPS_CELLS).astype(np.int64)
+        # grown by more than ON_BOUNDARY_DEG, so every point that near an edge lies in a boundary cell
+        eps_u = max(_EPS_CELLS, 2 * ON_BOUNDARY_DEG * self.inv_dx)
+        eps_v = max(_EPS_CELLS, 2 * ON_BOUNDARY_DEG * self.inv_dy)
+        i0 = np.floor(np.minimum(pu0, pu1) - eps_u).astype(np.int64)
+        i1 = np.floor(np.maximum(pu0, pu1) + eps_u).astype(np.int64)
+        j0 = np.floor(np.minimum(pv0, pv1) - eps_v).astype(np.int64)
+        j1 = np.floor(np.maximum(pv0, pv1) + eps_v).astype(np.int64)
         owner = seg_owner[seg]
         out_cells, out_owner = [], []
         for di in range(3):
@@ -204,7 +213,18 @@ class PolygonLattice:
         offset = np.arange(len(point)) - np.repeat(np.cumsum(counts) - counts, counts)
         candidate = self.slot_candidates[np.repeat(starts, counts) + offset]
         hit = shapely.intersects_xy(self.geoms[candidate], x[point], y[point])
-        return lowest_per_point(point[hit], candidate[hit], len(x)).astype(np.int32)
+        result = lowest_per_point(point[hit], candidate[hit], len(x))
+        missing = result == OUTSIDE
+        if missing.any():  # covered by none: on a boundary up to rounding?
+            pairs = np.flatnonzero(missing[point])
+            near = shapely.dwithin(
+                self.geoms[candidate[pairs]],
+                shapely.points(x[point[pairs]], y[point[pairs]]),
+                ON_BOUNDARY_DEG,
+            )
+            nearest = lowest_per_point(point[pairs[near]], candidate[pairs[near]], len(x))
+            result[missing] = nearest[missing]
+        return result.astype(np.int32)
 
     def stats(self) -> dict[str, float]:
         """Lattice size and the share of boundary cells (for the benchmark and logs)."""

@@ -8,8 +8,9 @@ Public interface (incidents and the map pages build on it)::
 
 Tie rule (documented in the README): a point covered by several grids — on a shared edge or vertex — goes
 to the grid with the **lowest code** (code-point order, i.e. ``COLLATE "C"``) among those that cover it
-(``ST_Covers``: the boundary counts). The same rule picks the community / street / district for points
-outside every grid (属地兜底).
+(``ST_Covers``: the boundary counts). A point no grid covers but within about a micrometre of one (on its
+outer boundary up to floating-point rounding) goes to the lowest of those. The same rule picks the
+community / street / district for points outside every grid (属地兜底).
 
 In step with the database: every call reads the ``areas`` revision from ``data_revisions`` (one indexed
 row) and rebuilds the index when it moved, whichever process or connection changed the areas.
@@ -22,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from geo_service.coords import invalid_lonlat_mask, lonlat_problem, normalise_crs, to_wgs84_arrays
+from geo_service.coords import invalid_lonlat_mask, lonlat_message, normalise_crs, to_wgs84_arrays
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
+from geo_service.i18n import message
 from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
 from geo_service.settings import LocateSettings, locate_settings
@@ -122,13 +124,6 @@ def _index(db_or_index: Database | LocateIndex) -> LocateIndex:
     return db_or_index if isinstance(db_or_index, LocateIndex) else current_index(db_or_index)
 
 
-def _swapped_message(lon: float, lat: float) -> str:
-    return (
-        f"the point ({lon}, {lat}) is outside every area, but ({lat}, {lon}) is inside one: the coordinates "
-        "look swapped. Send [lon, lat] (GeoJSON order), longitude first"
-    )
-
-
 def _looks_swapped(index: LocateIndex, lon: np.ndarray, lat: np.ndarray, crs: str) -> np.ndarray:
     """For points (as given, in ``crs``) outside every area: does the swapped pair fall inside one?"""
     swapped_lon, swapped_lat = lat, lon
@@ -162,9 +157,9 @@ def locate(
         NaN / infinite / out-of-range coordinates, an unknown ``crs``, coordinates that look swapped (outside
         every area but inside one when swapped), or (``reject_outside``) a point outside every area.
     """
-    problem = lonlat_problem(lon, lat)
+    problem = lonlat_message(lon, lat)
     if problem is not None:
-        raise InvalidInput(problem)
+        raise InvalidInput(problem.code, **problem.params)
     crs = normalise_crs(crs)
     wlon, wlat = (float(v) for v in to_wgs84_arrays(float(lon), float(lat), crs))
     index = _index(db_or_index)
@@ -177,9 +172,9 @@ def locate(
     owner = index.covering(wlon, wlat)
     if owner is None:
         if bool(_looks_swapped(index, np.array([float(lon)]), np.array([float(lat)]), crs)[0]):
-            raise InvalidInput(_swapped_message(float(lon), float(lat)))
+            raise InvalidInput("locate.swapped", lon=float(lon), lat=float(lat))
         if reject_outside:
-            raise InvalidInput(f"the point ({lon}, {lat}) is outside every area of this service")
+            raise InvalidInput("locate.outside_every_area", lon=lon, lat=lat)
     ancestors = () if owner is None else (owner, *index.ancestors(owner))
     nearest = index.nearest_grid(wlon, wlat)
     if nearest is None:
@@ -211,13 +206,14 @@ def locate_batch(
     lon = np.asarray(lon, dtype=np.float64).ravel()
     lat = np.asarray(lat, dtype=np.float64).ravel()
     if len(lon) != len(lat):
-        raise InvalidInput("lon and lat must have the same length")
+        raise InvalidInput("locate.lengths_differ")
     if len(lon) > settings.max_batch_points:
-        raise InvalidInput(f"{len(lon):,} points; at most {settings.max_batch_points:,} per batch")
+        raise InvalidInput("locate.too_many_points", count=len(lon), limit=settings.max_batch_points)
     bad = np.flatnonzero(invalid_lonlat_mask(lon, lat))
     if len(bad):
-        listed = "; ".join(f"point {k}: {lonlat_problem(lon[k], lat[k])}" for k in bad[:_MAX_LISTED])
-        raise InvalidInput(f"{len(bad):,} points are not usable coordinates — {listed}")
+        listed = [message("locate.bad_point", index=int(k), reason=lonlat_message(lon[k], lat[k]))
+                  for k in bad[:_MAX_LISTED]]  # fmt: skip
+        raise InvalidInput("locate.bad_points", count=len(bad), points=listed)
     wlon, wlat = to_wgs84_arrays(lon, lat, crs)
     index = _index(db_or_index)
     positions = index.assign("grid", wlon, wlat)
@@ -227,11 +223,9 @@ def locate_batch(
         if len(nowhere):
             swapped = nowhere[_looks_swapped(index, lon[nowhere], lat[nowhere], crs)]
             if len(swapped):
-                listed = "; ".join(f"point {k} ({lon[k]}, {lat[k]})" for k in swapped[:_MAX_LISTED])
-                raise InvalidInput(
-                    f"{len(swapped):,} points look swapped (outside every area, inside one as [lat, lon]): "
-                    f"{listed}. Send [lon, lat] (GeoJSON order)"
-                )
+                listed = [message("locate.swapped_point", index=int(k), lon=float(lon[k]), lat=float(lat[k]))
+                          for k in swapped[:_MAX_LISTED]]  # fmt: skip
+                raise InvalidInput("locate.swapped_points", count=len(swapped), points=listed)
     return index, positions
 
 

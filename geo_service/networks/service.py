@@ -31,11 +31,12 @@ from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geojson, validity_problem
+from geo_service.grids.service import check_vertex_budget
 from geo_service.i18n import Message, message
 from geo_service.locate import service as locate
 from geo_service.networks.crosswalk import OUTSIDE, PARALLEL_DEG, Crosswalk, Homes, assign_points, code_rank
 from geo_service.networks.crosswalk import crosswalk as compute_crosswalk
-from geo_service.settings import NetworkSettings, network_settings
+from geo_service.settings import NetworkSettings, grid_settings, network_settings
 from geo_service.store import audit
 from geo_service.store import networks as store
 
@@ -118,6 +119,7 @@ def drafts_from_features(features: Sequence[Any], code_field: str = "code", name
     settings = settings or network_settings()
     if len(features) == 0:
         raise InvalidInput("network.empty")
+    check_vertex_budget(features, grid_settings())  # the grid imports' cap, counted before shapes are built
     if len(features) > settings.max_import_features:
         raise InvalidInput("network.too_many", count=len(features), limit=settings.max_import_features)
     problems: list[dict[str, Any]] = []
@@ -147,7 +149,7 @@ def drafts_from_features(features: Sequence[Any], code_field: str = "code", name
             continue
         seen[code] = index
         try:
-            geom = parse_polygonal(feature.get("geometry"))
+            geom = parse_polygonal(feature.get("geometry"), grid_settings().max_vertices_per_geometry)
             invalid = validity_problem(geom)
             if invalid is not None:
                 raise invalid

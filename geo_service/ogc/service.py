@@ -29,6 +29,7 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+_MAX_OFFSET = 2_147_483_647  # rows skipped, at most (PostgreSQL OFFSET is a bigint; no table has more rows)
 RESERVED_PARAMS = frozenset({"f", "bbox", "bbox-crs", "datetime", "limit", "offset", "crs"})
 
 
@@ -125,7 +126,7 @@ def items_request(
         offset = int(params.get("offset", 0))
     except ValueError:
         raise BadRequest("ogc.paging_not_integers") from None
-    if limit < 1 or offset < 0:
+    if limit < 1 or not 0 <= offset <= _MAX_OFFSET:
         raise BadRequest("ogc.paging_range")
     return ItemsRequest(flt, min(limit, limit_max), offset, output_gcj02(params.get("crs")))
 

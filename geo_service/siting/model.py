@@ -12,21 +12,29 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from geo_service.coords import lonlat_problem
+from geo_service.coords import lonlat_message
 
 SiteId = str | int
+# Strict: JSON true is not 1, "5" is not 5 and 1.5 is not an integer (a lax parser would read them so).
+_STRICT = ConfigDict(strict=True)
 
 
 class _Point(BaseModel):
+    model_config = _STRICT
+
     lon: float = Field(allow_inf_nan=False, description="longitude, degrees (WGS-84)")
     lat: float = Field(allow_inf_nan=False, description="latitude, degrees (WGS-84)")
 
     @model_validator(mode="after")
     def _in_range(self) -> _Point:
-        problem = lonlat_problem(self.lon, self.lat)
+        problem = lonlat_message(self.lon, self.lat)
         if problem is not None:
-            raise ValueError(problem)
+            # the validation problem's type names the catalogue entry validation.<type>
+            raise PydanticCustomError(
+                problem.code.removeprefix("input."), problem.render("en"), dict(problem.params)
+            )
         return self
 
 
@@ -49,6 +57,7 @@ class SitingRequest(BaseModel):
     ``fixed`` list means "no existing sites"."""
 
     model_config = ConfigDict(
+        strict=True,
         json_schema_extra={
             "example": {
                 "k": 2,
@@ -65,7 +74,7 @@ class SitingRequest(BaseModel):
                 ],
                 "fixed": [],
             }
-        }
+        },
     )
 
     k: int | None = Field(
@@ -83,13 +92,19 @@ class SitingRequest(BaseModel):
         default=None,
         gt=0,
         allow_inf_nan=False,
-        description="solver time limit, seconds (default from settings)",
+        description="wall-clock limit of the whole request, seconds (inputs, walking catchments and solver; "
+        "default from settings): past it the best answer so far comes back with optimal false and its gap, "
+        "or 503 siting.time_limit when the catchments are not measured yet",
     )
 
     @model_validator(mode="after")
     def _k_when_needed(self) -> SitingRequest:
         if self.k is None and self.method != "lscp":
-            raise ValueError(f"k is required for method {self.method!r} (the number of new sites to open)")
+            raise PydanticCustomError(
+                "siting_k_required",
+                "k is required for method '{method}' (the number of new sites to open)",
+                {"method": self.method},
+            )
         return self
 
 

@@ -14,6 +14,12 @@ Fixed sites are never chosen again. A candidate that *is* a fixed site — the s
 or within ``GEO_SERVICE_SITING_SAME_SITE_M`` metres of one — is excluded before solving and listed in
 ``excluded_candidates``; ``k`` is checked against the candidates that remain.
 
+Time limit: ``time_limit_s`` (else ``GEO_SERVICE_SITING_TIME_LIMIT_S``) bounds the whole request, wall
+clock: reading the inputs, the walking catchments (measured in chunks, the deadline checked between them)
+and the solver, which gets what is left. Past it with the catchments measured, the best answer found so far
+comes back with ``optimal: false`` and its gap; before they are measured there is no answer yet: 503
+``siting.time_limit``.
+
 Catchments: one bounded network search per site (``travel_matrix`` from the sites to the demand points,
 cut off at ``minutes``). The walking network is undirected, so a walk from a site to a home takes as long
 as the walk back. Points farther than 300 m from the network get no walks: demand there counts in
@@ -24,13 +30,15 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from geo_service.db.pool import Database
-from geo_service.errors import InvalidInput
+from geo_service.errors import InvalidInput, ServiceUnavailable
 from geo_service.grids.geometry import metres_per_degree
+from geo_service.i18n import message
 from geo_service.settings import SitingSettings, siting_settings, walking_settings
 from geo_service.siting import solver
 from geo_service.siting.model import ChosenSite, Site, SiteIn, SitingRequest, SitingResult
@@ -54,18 +62,22 @@ def _given_sites(sites: list[SiteIn]) -> list[Site]:
     return [Site(s.id, s.lon, s.lat, s.name) for s in sites]
 
 
+Clock = Callable[[], float]
+"""Seconds on a monotonic clock: the deadline's time source (tests pass their own)."""
+# Catchments are measured in chunks of sites sized to take about this long, so the deadline is looked at
+# that often (and one chunk is all a request can run past it).
+_CHUNK_SECONDS = 0.2
+
+
 def _check_request(request: SitingRequest, settings: SitingSettings) -> None:
     """Limits from settings, checked before anything is read or computed."""
     if request.minutes > settings.max_minutes:
         raise InvalidInput(
-            f"minutes={request.minutes:g} is more than the limit of {settings.max_minutes:g} "
-            "(GEO_SERVICE_SITING_MAX_MINUTES)"
+            "siting.minutes_limit", minutes=f"{request.minutes:g}", limit=f"{settings.max_minutes:g}"
         )
     if request.time_limit_s is not None and request.time_limit_s > settings.max_time_limit_s:
-        raise InvalidInput(
-            f"time_limit_s={request.time_limit_s:g} is more than the limit of {settings.max_time_limit_s:g} s "
-            "(GEO_SERVICE_SITING_MAX_TIME_LIMIT_S)"
-        )
+        raise InvalidInput("siting.time_limit_limit", time_limit_s=f"{request.time_limit_s:g}",
+                           limit=f"{settings.max_time_limit_s:g}")  # fmt: skip
     for name, given in (
         ("demand", request.demand),
         ("candidates", request.candidates),
@@ -74,26 +86,26 @@ def _check_request(request: SitingRequest, settings: SitingSettings) -> None:
         if given is not None:
             _check_count(name, len(given), settings)
     if request.demand is not None and not request.demand:
-        raise InvalidInput(
-            "demand is empty: give at least one {lon, lat, weight} point, or leave demand out to use the residences"
-        )
+        raise InvalidInput("siting.demand_empty")
     for name, sites in (("candidates", request.candidates), ("fixed", request.fixed)):
         repeated = sorted(i for i, n in Counter(str(s.id) for s in sites or ()).items() if n > 1)
         if repeated:
-            raise InvalidInput(f"{name}: ids must be unique; repeated: {', '.join(repeated[:10])}")
+            raise InvalidInput("siting.repeated_ids", field=name, ids=repeated[:10])
 
 
-_LIMITS = {"demand": ("demand points", "max_demand"), "candidates": ("candidate sites", "max_candidates"),
-           "fixed": ("fixed sites", "max_fixed")}  # fmt: skip
+_LIMITS = {
+    "demand": (message("siting.what.demand"), "max_demand"),
+    "candidates": (message("siting.what.candidates"), "max_candidates"),
+    "fixed": (message("siting.what.fixed"), "max_fixed"),
+}
 
 
 def _check_count(name: str, count: int, settings: SitingSettings) -> None:
-    label, setting = _LIMITS[name]
+    what, setting = _LIMITS[name]
     limit = getattr(settings, setting)
     if count > limit:
-        raise InvalidInput(
-            f"too many {label}: {count:,}, the limit is {limit:,} (GEO_SERVICE_SITING_{setting.upper()})"
-        )
+        raise InvalidInput("siting.too_many", what=what, count=f"{count:,}", limit=f"{limit:,}",
+                           setting=f"GEO_SERVICE_SITING_{setting.upper()}")  # fmt: skip
 
 
 def _inputs(
@@ -117,7 +129,7 @@ def _inputs(
             demand = Demand(lon, lat, households)
             sources["demand"] = "residences (households)"
             if not len(demand):
-                raise InvalidInput("there are no residences to use as demand: import a city or pass demand")
+                raise InvalidInput("siting.no_residences")
             _check_count("demand", len(demand), settings)
         else:
             demand = Demand(
@@ -160,25 +172,37 @@ def exclude_fixed(
 def _check_k(request: SitingRequest, candidates: list[Site], excluded: list[Site]) -> None:
     if request.k is None or request.method == "lscp" or request.k <= len(candidates):
         return
-    note = f" ({len(excluded)} more coincide with fixed sites and are excluded)" if excluded else ""
-    raise InvalidInput(
-        f"k={request.k} is more than the {len(candidates)} candidates{note}: choose k ≤ {len(candidates)}"
-    )
+    if excluded:
+        raise InvalidInput("siting.k_too_large.excluded", k=request.k, candidates=len(candidates),
+                           excluded=len(excluded))  # fmt: skip
+    raise InvalidInput("siting.k_too_large", k=request.k, candidates=len(candidates))
 
 
 def catchments(
-    db: Database, candidates: list[Site], fixed: list[Site], demand: Demand, minutes: float, speed_kmh: float
-) -> tuple[solver.Catchments, dict[str, int]]:
+    db: Database, candidates: list[Site], fixed: list[Site], demand: Demand, minutes: float, speed_kmh: float,
+    deadline: float = np.inf, clock: Clock = time.monotonic,
+) -> tuple[solver.Catchments, dict[str, int]]:  # fmt: skip
     """Walking catchments of every site (candidates first, then fixed) over the demand, and how many points
     of each kind lie off the network. Sites go to ``travel_matrix`` in chunks that respect the walking
-    engine's per-matrix pair limit (``GEO_SERVICE_WALK_MATRIX_MAX_PAIRS``); the searches are per site anyway."""
+    engine's per-matrix pair limit (``GEO_SERVICE_WALK_MATRIX_MAX_PAIRS``) and take about
+    :data:`_CHUNK_SECONDS` each; the searches are per site anyway.
+
+    Raises
+    ------
+    ServiceUnavailable
+        ``siting.time_limit``: ``clock()`` passed ``deadline`` before every catchment was measured.
+    """
     sites = np.array([[s.lon, s.lat] for s in candidates + fixed], dtype=np.float64).reshape(-1, 2)
     targets = np.column_stack([demand.lon, demand.lat])
     cutoff_s = minutes * 60.0
-    chunk = max(1, walking_settings().matrix_max_pairs // max(1, len(targets)))
+    most = max(1, walking_settings().matrix_max_pairs // max(1, len(targets)))
     demand_idx, site_idx, seconds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     site_ok, demand_ok = np.ones(len(sites), dtype=bool), np.ones(len(targets), dtype=bool)
-    for start in range(0, len(sites), chunk):
+    start, chunk = 0, min(most, 4)
+    while start < len(sites):
+        if clock() >= deadline:
+            raise ServiceUnavailable("siting.time_limit", measured=start, sites=len(sites))
+        began = clock()
         matrix = travel_matrix(
             db, sites[start : start + chunk], targets, max_seconds=cutoff_s, speed_kmh=speed_kmh
         )
@@ -187,6 +211,9 @@ def catchments(
         seconds.append(np.asarray(matrix.seconds, dtype=np.float64))
         site_ok[start : start + chunk] = matrix.source_snapped
         demand_ok = np.asarray(matrix.target_snapped, dtype=bool)
+        start += chunk
+        took = max(clock() - began, 1e-3)
+        chunk = int(min(most, max(1, chunk * _CHUNK_SECONDS / took), 4 * chunk))
     unsnapped = {
         "demand": int((~demand_ok).sum()),
         "candidates": int((~site_ok[: len(candidates)]).sum()),
@@ -199,22 +226,33 @@ def catchments(
     return instance, unsnapped
 
 
-def site(db: Database, request: SitingRequest, settings: SitingSettings | None = None) -> SitingResult:
-    """Choose new sites for ``request`` (see the module docstring for defaults and rules; the solver's for
-    the models). Raises :class:`InvalidInput` (422) naming the problem for bad or oversized input."""
+def site(db: Database, request: SitingRequest, settings: SitingSettings | None = None,
+         clock: Clock = time.monotonic) -> SitingResult:  # fmt: skip
+    """Choose new sites for ``request`` (see the module docstring for defaults, rules and the time limit; the
+    solver's for the models). ``clock``: the monotonic seconds the deadline is kept on.
+
+    Raises
+    ------
+    InvalidInput
+        422 naming the problem for bad or oversized input.
+    ServiceUnavailable
+        503 ``siting.time_limit``: the time limit passed before the catchments were measured.
+    """
     settings = settings or siting_settings()
-    began = time.perf_counter()
+    began = clock()
     _check_request(request, settings)
+    deadline = began + (request.time_limit_s or settings.time_limit_s)
     candidates, demand, fixed, sources = _inputs(db, request, settings)
     candidates, excluded = exclude_fixed(candidates, fixed, settings.same_site_m)
     _check_k(request, candidates, excluded)
     if float(demand.weight.sum()) <= 0:
-        raise InvalidInput("every demand weight is 0: there is nobody to serve")
-    read = time.perf_counter()
-    instance, unsnapped = catchments(db, candidates, fixed, demand, request.minutes, request.speed_kmh)
-    walked = time.perf_counter()
+        raise InvalidInput("siting.zero_weights")
+    read = clock()
+    instance, unsnapped = catchments(db, candidates, fixed, demand, request.minutes, request.speed_kmh,
+                                     deadline=deadline, clock=clock)  # fmt: skip
+    walked = clock()
     options = solver.SolveOptions(
-        time_limit_s=request.time_limit_s or settings.time_limit_s,
+        time_limit_s=max(0.0, deadline - walked),
         mip_rel_gap=settings.mip_rel_gap,
         reduction_work_limit=settings.reduction_work_limit,
         unserved_factor=settings.unserved_factor,
@@ -250,6 +288,6 @@ def site(db: Database, request: SitingRequest, settings: SitingSettings | None =
             "travel_matrix": walked - read,
             "model_build": solution.build_seconds,
             "solve": solution.solve_seconds,
-            "total": time.perf_counter() - began,
+            "total": clock() - began,
         },
     )

@@ -80,6 +80,7 @@ _MIX3 = np.uint64(0x94D049BB133111EB)
 _SEEDS = (np.uint64(0x243F6A8885A308D3), np.uint64(0x13198A2E03707344))
 _MAX_REDUCTION_ROUNDS = 8
 _FEASIBLE = 2  # HiGHS kSolutionStatusFeasible
+_NO_TIME_S = 0.01  # less than this left for the solver: not worth starting HiGHS
 log = logging.getLogger(__name__)
 
 
@@ -153,7 +154,8 @@ class Catchments:
 
 @dataclass(frozen=True)
 class SolveOptions:
-    """Solver settings. ``time_limit_s``: HiGHS wall-clock limit, seconds; ``mip_rel_gap``: relative gap
+    """Solver settings. ``time_limit_s``: HiGHS wall-clock limit, seconds (none left: the greedy answer, not
+    proven optimal, with its gap to a cheap bound); ``mip_rel_gap``: relative gap
     at which HiGHS stops and calls the answer optimal; ``reduction_work_limit``: largest sparse product
     (multiply-adds) a dominance test may cost; ``unserved_factor``: p-median cost of unserved demand as a
     multiple of the cutoff."""
@@ -172,8 +174,8 @@ class Solution:
     covered weight (fixed sites' included); LSCP: number of new sites; p-median: ``Σ w_i · cost_i`` in
     weight × seconds, unserved and uncoverable demand at the penalty. ``optimal``: proven by HiGHS (or by a
     reduction that left nothing to decide). ``gap``: relative MIP gap (0 when nothing was left to solve;
-    None when HiGHS found no bound). ``status``: HiGHS model status or how the reductions settled it.
-    ``model``: sizes before and after the reductions. Times in seconds.
+    without a HiGHS bound, the gap to a bound computed without the solver). ``status``: HiGHS model status
+    or how the reductions settled it. ``model``: sizes before and after the reductions. Times in seconds.
     """
 
     method: str
@@ -657,6 +659,25 @@ def _run_highs(
     return values, h.modelStatusToString(status), optimal, (0.0 if optimal and gap is None else gap)
 
 
+def _bound_gap(method: str, r: _Reduced, objective: float) -> float:
+    """Relative gap of ``objective`` to a bound that needs no solver: MCLP, every remaining row covered;
+    p-median, every row served by its best candidate; LSCP, rows ÷ the most any one candidate covers."""
+    if method == "mclp":
+        bound = r.constant + float(r.weights.sum())
+    elif method == "p-median":
+        best = r.fallback.copy()
+        np.minimum.at(best, r.rows.row, r.rows.val)
+        bound = r.constant + float(np.dot(r.weights, best))
+    else:
+        degree = r.rows.col_degree()
+        bound = (
+            float(math.ceil(r.rows.n_rows / degree.max()))
+            if r.rows.n_rows and degree.size and degree.max()
+            else 0.0
+        )
+    return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
 def solve(c: Catchments, method: str, k: int | None, options: SolveOptions | None = None) -> Solution:
     """Choose new sites among the candidates of ``c`` by ``method`` (``k``: most new sites; LSCP ignores it).
 
@@ -676,6 +697,9 @@ def solve(c: Catchments, method: str, k: int | None, options: SolveOptions | Non
         picked, status, optimal = np.zeros(0, dtype=np.int64), "nothing to decide", True
     elif method != "lscp" and budget == reduced.rows.n_cols:
         picked, status, optimal = np.arange(budget), "every remaining candidate fits in k", True
+    elif options.time_limit_s <= _NO_TIME_S:
+        # the request's time is spent: the greedy answer, with the gap to a bound that costs nothing
+        picked, status, optimal, gap = _greedy(reduced, budget), "time limit: greedy", False, None
     else:
         if method == "lscp":
             # No start: HiGHS finds covers at once, and a full greedy cover costs more than it saves.
@@ -704,6 +728,8 @@ def solve(c: Catchments, method: str, k: int | None, options: SolveOptions | Non
         objective = float(len(picked))
     else:
         objective = reduced.constant + cost
+    if gap is None and not optimal:
+        gap = _bound_gap(method, reduced, objective)
     return Solution(
         method=method,
         chosen=np.sort(reduced.candidates[picked]),

@@ -230,9 +230,10 @@ def area_stats(cur: Cursor, code: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
-def postgis_locate(cur: Cursor, lon: Any, lat: Any) -> list[str | None]:
+def postgis_locate(cur: Cursor, lon: Any, lat: Any, on_boundary_deg: float = 1e-11) -> list[str | None]:
     """The reference answer for locate, computed by PostGIS alone: for each point the lowest code
-    (``COLLATE "C"``, code-point order) among the current grids that ``ST_Covers`` it, or None.
+    (``COLLATE "C"``, code-point order) among the current grids that ``ST_Covers`` it; covered by none, the
+    lowest among those within ``on_boundary_deg`` of it (on a boundary up to rounding); else None.
     Loads the points into a temporary table (COPY) and joins with the GiST index on ``areas.geom``."""
     import io
 
@@ -249,8 +250,9 @@ def postgis_locate(cur: Cursor, lon: Any, lat: Any) -> list[str | None]:
     cur.execute(
         """SELECT DISTINCT ON (p.id) p.id, a.code
            FROM locate_points p
-           LEFT JOIN areas a ON a.level = 'grid' AND a.valid_to IS NULL AND ST_Covers(a.geom, p.geom)
-           ORDER BY p.id, a.code COLLATE "C" NULLS LAST"""
+           LEFT JOIN areas a ON a.level = 'grid' AND a.valid_to IS NULL AND ST_DWithin(a.geom, p.geom, %s)
+           ORDER BY p.id, ST_Covers(a.geom, p.geom) DESC NULLS LAST, a.code COLLATE "C" NULLS LAST""",
+        (on_boundary_deg,),
     )
     out: list[str | None] = [None] * len(lon)
     for row in cur.fetchall():

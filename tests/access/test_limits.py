@@ -25,7 +25,7 @@ FROZEN = 1000.0
 
 
 def limited_app(db: Database, **limits: float) -> FastAPI:
-    settings = RateLimitSettings(**limits)
+    settings = RateLimitSettings(**{"enabled": True, **limits})  # the suite turns limits off elsewhere
     app = create_app(db=db, limit_settings=settings)
     app.state.rate_limiter = RateLimiter(settings, monotonic=lambda: FROZEN)
     return app

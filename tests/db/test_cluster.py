@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,7 +15,8 @@ import psycopg2
 import pytest
 
 from geo_service.db import cluster as cluster_module
-from geo_service.db.cluster import Cluster, ClusterError
+from geo_service.db.bootstrap import open_database
+from geo_service.db.cluster import LEGACY_SUPERUSER, Cluster, ClusterError
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database
 from geo_service.settings import DatabaseSettings
@@ -49,9 +51,9 @@ def test_first_start_initialises_and_serves_postgis(cluster: Cluster) -> None:
     cluster.ensure_database()
     assert cluster.status().running
     assert (cluster.data_dir / "PG_VERSION").read_text().strip() == "15"
-    db = Database(cluster.dsn())
-    migrate(db)
-    db.close()
+    owner = Database(cluster.dsn(user=cluster.settings.db_owner))
+    migrate(owner, grant_to=cluster.settings.db_user)
+    owner.close()
     assert _query(cluster) == 1
 
 
@@ -143,4 +145,46 @@ def test_data_dir_from_another_major_version(lifecycle_home: Path) -> None:
         with pytest.raises(ClusterError, match=r"PostgreSQL 13 .*PostgreSQL 15"):
             Cluster(DatabaseSettings(home=home)).start()
     finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_cluster_made_before_the_role_split_is_adopted(lifecycle_home: Path) -> None:
+    """A cluster whose bootstrap superuser was the service role (``geo_service``), with a database its
+    superuser migrated: the next start creates the owner and runtime roles, hands the schema to the owner and
+    serves as the runtime role, data intact."""
+    home = lifecycle_home.with_name(lifecycle_home.name + "-legacy")
+    legacy = Cluster(DatabaseSettings(home=home, db_superuser=LEGACY_SUPERUSER))
+    try:
+        legacy.start()
+        with contextlib.closing(psycopg2.connect(legacy.dsn("postgres", user=LEGACY_SUPERUSER))) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("CREATE DATABASE geo_service")
+        old = Database(legacy.dsn(user=LEGACY_SUPERUSER), max_size=1)
+        migrate(old)
+        with old.cursor() as cur:
+            cur.execute("INSERT INTO api_tokens (token_hash, role, name) VALUES ('x', 'admin', 'legacy')")
+        old.close()
+
+        db = open_database(DatabaseSettings(home=home))
+        try:
+            with db.cursor() as cur:
+                cur.execute(
+                    "SELECT current_user AS me, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+                )
+                assert tuple(cur.fetchone().values()) == ("geo_service_app", False)
+                cur.execute("SELECT name FROM api_tokens")
+                assert [r["name"] for r in cur.fetchall()] == ["legacy"]
+                cur.execute("SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'areas'")
+                assert cur.fetchone()["owner"] == "geo_service_owner"
+                cur.execute(
+                    "SELECT pg_get_userbyid(proowner) AS owner FROM pg_proc WHERE proname = 'analyze_tables'"
+                )
+                assert (
+                    cur.fetchone()["owner"] == "geo_service_owner"
+                )  # a SECURITY DEFINER no longer a superuser's
+        finally:
+            db.close()
+    finally:
+        legacy.stop()
         shutil.rmtree(home, ignore_errors=True)

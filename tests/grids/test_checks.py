@@ -114,9 +114,13 @@ def test_bad_geometry_and_coordinates(client: TestClient, planner_headers: dict[
         "type": "Polygon",
         "coordinates": [[[39.9, 116.4], [39.91, 116.4], [39.91, 116.41], [39.9, 116.4]]],
     }
-    response = client.post("/api/grids", json=feature("X-4", swapped), headers=planner_headers)
+    response = client.post("/api/grids", json=feature("X-4", swapped),
+                           headers={**planner_headers, "Accept-Language": "en"})  # fmt: skip
     assert problems_of(response) == ["invalid_coordinates"]
     assert "swapped" in response.json()["detail"][0]["message"]
+    assert response.json()["code"] == "grid.invalid_coordinates"
+    chinese = client.post("/api/grids", json=feature("X-4", swapped), headers=planner_headers)
+    assert "填反" in chinese.json()["detail"][0]["message"] and "填反" in chinese.json()["message"]
     unclosed = {
         "type": "Polygon",
         "coordinates": [[[116.4, 39.9], [116.41, 39.9], [116.41, 39.91], [116.4, 39.91]]],

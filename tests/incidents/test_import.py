@@ -145,3 +145,42 @@ def test_unreadable_files_are_400(client: TestClient, dispatcher_headers: dict, 
 
 def test_import_needs_the_dispatcher_role(client: TestClient, planner_headers: dict) -> None:
     assert _post(client, planner_headers, (HEADER + _line("P-1", "grid_1")).encode()).status_code == 403
+
+
+def test_unclosed_quote_is_an_error_of_its_row(
+    client: TestClient, dispatcher_headers: dict, db: Database
+) -> None:
+    """A quote never closed used to swallow every later row into one description and report success."""
+    text = (
+        HEADER
+        + _line("Q-1", "grid_1")
+        + _line("Q-2", "grid_1", description='"broken, never closed')
+        + _line("Q-3", "grid_2")
+        + _line("Q-4", "grid_1", description='"a quoted note, over\ntwo lines"')
+        + _line("Q-5", "grid_2")
+    )
+    atomic = _post(client, dispatcher_headers, text.encode("utf-8"))
+    assert atomic.status_code == 422, atomic.text
+    assert [e["row"] for e in atomic.json()["errors"]] == [3] and "quote" in atomic.json()["errors"][0][
+        "detail"
+    ]
+    assert _count(db, "Q-") == 0  # atomic: nothing written
+    partial = _post(client, dispatcher_headers, text.encode("utf-8"), atomic="false").json()
+    assert [e["row"] for e in partial["errors"]] == [3]
+    assert [r["row"] for r in partial["rows"]] == [2, 4, 5, 6] and partial["created"] == 4
+    by_row = {r["row"]: r["id"] for r in partial["rows"]}
+    assert (
+        client.get(f"/api/incidents/{by_row[4]}", headers=dispatcher_headers).json()["description"]
+        == "垃圾堆放"
+    )
+    two_lines = client.get(f"/api/incidents/{by_row[5]}", headers=dispatcher_headers).json()["description"]
+    assert two_lines == "a quoted note, over\ntwo lines"  # a closed multi-line field stays one field
+
+
+def test_nul_in_a_cell_is_an_error_of_its_row(
+    client: TestClient, dispatcher_headers: dict, db: Database
+) -> None:
+    text = HEADER + _line("N-1", "grid_1") + _line("N-2", "grid_1", description="bad\x00text")
+    response = _post(client, dispatcher_headers, text.encode("utf-8"))
+    assert response.status_code == 422 and [e["row"] for e in response.json()["errors"]] == [3]
+    assert "NUL" in response.json()["errors"][0]["detail"] and _count(db, "N-") == 0

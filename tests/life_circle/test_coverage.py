@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from geo_service import background
 from geo_service.grids.demo import load_demo_grids
 
 
@@ -67,13 +68,27 @@ def test_gaps_cells_add_up(with_grids, client):
     assert gaps["max_distance_m"] == 300
 
 
-def test_coverage_layer_is_served(with_grids, client):
-    client.get("/api/coverage", params={"level": "community"})
-    with with_grids.cursor() as cur:
+def _coverage_rows(db) -> tuple[int, int]:
+    with db.cursor() as cur:
         cur.execute(
-            "SELECT count(*) AS n FROM area_coverage WHERE profile = 'gb50180' AND level = 'community'"
+            """SELECT (SELECT count(*) FROM area_coverage WHERE profile = 'gb50180' AND level = 'community') AS n,
+                      (SELECT coalesce(max(revision), 0) FROM data_revisions WHERE entity = 'coverage') AS rev"""
         )
-        assert cur.fetchone()["n"] > 0
+        row = cur.fetchone()
+        return row["n"], row["rev"]
+
+
+def test_coverage_layer_is_filled_by_the_background_job_not_by_a_get(with_grids, client):
+    """GET /api/coverage only reads (so a read-only standby can serve it); the background job writes the map
+    layer, once per change of the data it depends on."""
+    before = _coverage_rows(with_grids)
+    assert client.get("/api/coverage", params={"level": "community"}).status_code == 200
+    assert _coverage_rows(with_grids) == before
+    circles = client.app.state.life_circle_context
+    assert background.refresh_coverage_layer(with_grids, circles) is True
+    rows, revision = _coverage_rows(with_grids)
+    assert rows > 0 and revision > before[1]
+    assert background.refresh_coverage_layer(with_grids, circles) is False  # nothing changed: not again
     assert client.get("/tiles/coverage.json").status_code == 200
 
 

@@ -7,18 +7,25 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from geo_service.locate.lattice import PolygonLattice
+from geo_service.locate.lattice import ON_BOUNDARY_DEG, PolygonLattice
 
 
-def _brute(geoms: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    pts, polys = shapely.STRtree(geoms).query(shapely.points(x, y), predicate="intersects")
-    out = np.full(len(x), -1)
+def _lowest(pts: np.ndarray, polys: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, -1)
     order = np.lexsort((polys, pts))
     pts, polys = pts[order], polys[order]
     first = np.ones(len(pts), dtype=bool)
     first[1:] = pts[1:] != pts[:-1]
     out[pts[first]] = polys[first]
     return out
+
+
+def _brute(geoms: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Lowest index covering each point; covered by none, lowest within ON_BOUNDARY_DEG; else -1."""
+    tree, points = shapely.STRtree(geoms), shapely.points(x, y)
+    covering = _lowest(*tree.query(points, predicate="intersects"), len(x))
+    near = _lowest(*tree.query(points, predicate="dwithin", distance=ON_BOUNDARY_DEG), len(x))
+    return np.where(covering >= 0, covering, near)
 
 
 def _points(geoms: np.ndarray, rng: np.random.Generator, n: int = 60_000) -> tuple[np.ndarray, np.ndarray]:

@@ -119,3 +119,25 @@ def test_too_many_points(client: TestClient) -> None:
     request = body()
     del request["demand"]
     assert "too many demand points" in detail_text(client.post("/api/siting", json=request))
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"k": True}, "k"),  # JSON true is not 1 site
+        ({"k": 1.5}, "k"),
+        ({"minutes": "5"}, "minutes"),
+        ({"demand": [{"lon": 24.942, "lat": True, "weight": 1}]}, "demand.0.lat"),  # not latitude 1.0
+        ({"demand": [{"lon": 24.942, "lat": 60.17, "weight": False}]}, "demand.0.weight"),
+    ],
+)
+def test_no_lax_coercion(client: TestClient, change: dict[str, Any], loc: str) -> None:
+    response = client.post("/api/siting", json=body(**change))
+    assert response.status_code == 422, response.text
+    assert loc in [p["loc"] for p in response.json()["detail"]]
+
+
+def test_coordinate_problems_are_localised(client: TestClient) -> None:
+    swapped = [{"id": "a", "lon": 60.17, "lat": 124.94}]
+    problem = client.post("/api/siting", json=body(candidates=swapped)).json()["detail"][0]
+    assert problem["code"] == "validation.coordinates_swapped" and "填反" in problem["message"]

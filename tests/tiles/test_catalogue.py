@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from geo_service.api.app import create_app
 from geo_service.settings import MapSettings
 from geo_service.tiles.catalogue import Layer, load_layers
+from tests.conftest import as_owner
 from tests.tiles.conftest import HELSINKI_CENTRE, decode, tile_of
 
 REPO_LAYERS = Path(__file__).resolve().parents[2] / "layers"
@@ -141,8 +142,9 @@ def test_layer_with_missing_table_is_404_until_the_table_exists(fresh_db, custom
         assert "planned_sites" not in style["sources"]
         assert [c["id"] for c in client.get("/ogc/collections").json()["collections"]] == ["facilities"]
 
-        # Another branch's migration creates the table: served from the next request, no restart.
-        with fresh_db.cursor() as cur:
+        # Another branch's migration (run by the schema owner) creates the table: served from the next
+        # request, no restart.
+        with as_owner(fresh_db) as cur:
             cur.execute(
                 """CREATE TABLE planned_sites (id serial PRIMARY KEY, minutes int, geom geometry(Polygon, 4326));
                    INSERT INTO planned_sites (minutes, geom)
@@ -157,7 +159,7 @@ def test_layer_with_missing_table_is_404_until_the_table_exists(fresh_db, custom
         assert items["numberMatched"] == 1
 
         # ... and if it goes away again, 404 rather than 500.
-        with fresh_db.cursor() as cur:
+        with as_owner(fresh_db) as cur:
             cur.execute("DROP TABLE planned_sites")
         z2, x2, y2 = tile_of(*HELSINKI_CENTRE, 16)
         assert client.get(f"/tiles/planned_sites/{z2}/{x2}/{y2}.pbf").status_code == 404

@@ -39,7 +39,7 @@ def list_facilities(
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
     source: str | None = Query(None, description="osm or planner"),
     limit: int = Query(1000),
-    offset: int = Query(0),
+    offset: Annotated[params.RowOffset, Query()] = 0,
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
     return service.list_facilities(
@@ -63,19 +63,19 @@ def create_facility(
     return out
 
 
-@router.get("/{facility_id}")
+@router.get("/{facility_id:int}")
 def get_facility(
-    rules: Rules, facility_id: int, response: Response, db: Database = Depends(get_db)
+    rules: Rules, facility_id: params.PathId, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
     out = service.get_facility(db, rules, facility_id)
     response.headers["ETag"] = etag(out["properties"]["version"])
     return out
 
 
-@router.put("/{facility_id}")
+@router.put("/{facility_id:int}")
 def update_facility(
     rules: Rules,
-    facility_id: int,
+    facility_id: params.PathId,
     response: Response,
     feature: Any = Body(...),
     if_match: str | None = Header(None, description=IF_MATCH),
@@ -89,9 +89,9 @@ def update_facility(
     return out
 
 
-@router.delete("/{facility_id}", status_code=204)
+@router.delete("/{facility_id:int}", status_code=204)
 def delete_facility(
-    facility_id: int,
+    facility_id: params.PathId,
     if_match: str | None = Header(None, description=IF_MATCH),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -14,12 +14,18 @@ from geo_service.api.deps import get_db, require_role
 from geo_service.api.etags import etag, require_if_match
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
-from geo_service.errors import BadRequest, InvalidInput, UnsupportedMediaType
+from geo_service.errors import BadRequest, UnsupportedMediaType
+from geo_service.feature_input import cycle_collection_paused
 from geo_service.grids import propose as proposal
 from geo_service.grids import service
+from geo_service.grids.io import parse_geojson
+from geo_service.grids.model import RESERVED_CODES, Problem
 
 IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api", tags=["grids"])
+
+
+params.register_segment_except("gridcode", RESERVED_CODES)  # {code:gridcode}: not validate, import, ...
 planner = require_role("planner")
 
 FEATURE_EXAMPLE = {
@@ -30,59 +36,103 @@ FEATURE_EXAMPLE = {
 }  # fmt: skip
 
 
-async def _features(request: Request, crs: str | None) -> list[dict[str, Any]]:
-    """Features from a JSON body, a multipart upload (field ``file``) or a raw GeoPackage / zip body."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+_JSON_TYPES = ("application/json", "application/geo+json", "")
+_FILE_TYPES = ("application/zip", "application/x-zip-compressed", "application/geopackage+sqlite3",
+               "application/octet-stream")  # fmt: skip
+FEATURE_BODY = {
+    "required": True,
+    "content": {
+        media: {"schema": {"type": "object", "description": "a GeoJSON Feature (Polygon or MultiPolygon)"},
+                "example": FEATURE_EXAMPLE}
+        for media in ("application/json", "application/geo+json")
+    },
+}  # fmt: skip
+COLLECTION_BODY = {
+    "content": {
+        **{media: {"schema": {"type": "object", "description": "a GeoJSON FeatureCollection (or one Feature)"}}
+           for media in ("application/json", "application/geo+json")},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}, "crs": {"type": "string"}}}},
+        "application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}},
+        "application/zip": {"schema": {"type": "string", "format": "binary"}},
+    },
+}  # fmt: skip
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _upload(request: Request, crs: str | None) -> tuple[bytes, str | None, str | None, str]:
+    """(bytes, file name, crs, kind) of the body: JSON, a multipart upload (field ``file``) or a raw
+    GeoPackage / zip. Only reads; parsing happens in a worker thread."""
+    content_type = _media_type(request)
     if content_type == "multipart/form-data":
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise BadRequest("multipart upload: send the file in a field named 'file'")
-        data = await upload.read()
-        return await run_in_threadpool(service.read_upload, data, upload.filename, crs or form.get("crs"))
+            raise BadRequest("grid.multipart_file")
+        form_crs = form.get("crs")
+        return (
+            await upload.read(),
+            upload.filename,
+            crs or (form_crs if isinstance(form_crs, str) else None),
+            "file",
+        )
     data = await request.body()
     if not data:
-        raise BadRequest("empty body: send a GeoJSON FeatureCollection or a file")
-    if content_type in ("application/json", "application/geo+json", ""):
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc}") from None
-        return service.features_of(obj, crs)
-    if content_type in ("application/zip", "application/x-zip-compressed", "application/geopackage+sqlite3",
-                        "application/octet-stream"):  # fmt: skip
-        return await run_in_threadpool(service.read_upload, data, None, crs)
-    raise UnsupportedMediaType(
-        f"unsupported Content-Type {content_type!r}: send GeoJSON, a GeoPackage or a zipped Shapefile"
-    )
+        raise BadRequest("grid.empty_body")
+    if content_type in _JSON_TYPES:
+        return data, None, crs, "json"
+    if content_type in _FILE_TYPES:
+        return data, None, crs, "file"
+    raise UnsupportedMediaType("grid.unsupported_media_type", media_type=content_type[:100])
+
+
+def _read(data: bytes, filename: str | None, crs: str | None, kind: str) -> list[dict[str, Any]]:
+    """Features of an upload (worker thread: parsing a large body must not hold up the event loop)."""
+    if kind == "json":
+        return service.features_of(parse_geojson(data), crs)
+    return service.read_upload(data, filename, crs)
+
+
+def _one_feature(data: bytes, media_type: str) -> Any:
+    if media_type not in _JSON_TYPES:
+        raise UnsupportedMediaType("grid.unsupported_media_type", media_type=media_type[:100])
+    if not data:
+        raise BadRequest("grid.empty_body")
+    return parse_geojson(data)
 
 
 def _written(response: Response, result: service.WriteResult) -> dict[str, Any]:
     response.headers["ETag"] = etag(result.version)
-    response.headers["Location"] = f"/api/grids/{result.code}"
+    # percent-encoded: new codes are plain ASCII, but an area stored before the code rule may not be
+    response.headers["Location"] = f"/api/grids/{quote(result.code, safe='')}"
     return {"id": result.id, "code": result.code, "version": result.version, "change": result.change,
             "snapped_vertices": result.snapped_vertices, "feature": result.feature}  # fmt: skip
 
 
-@router.post(
-    "/grids",
-    status_code=201,
-    openapi_extra={"requestBody": {"content": {"application/geo+json": {"example": FEATURE_EXAMPLE}}}},
-)
-def create_grid(
+@router.post("/grids", status_code=201, openapi_extra={"requestBody": FEATURE_BODY})
+async def create_grid(
+    request: Request,
     response: Response,
-    feature: Annotated[dict[str, Any], Body(examples=[FEATURE_EXAMPLE])],
     auto_number: bool = Query(False, description="give a GB/T 15-digit code when properties.code is missing"),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
     """Create an area (any level) from a GeoJSON Feature. Vertices within the snapping tolerance of a
     neighbour's edge are snapped onto it; 422 lists every problem (invalid ring, overlap, outside parent,
-    sliver) with its location; 409 when the code is in use."""
-    return _written(response, service.create_area(db, feature, principal, auto_number=auto_number))
+    sliver, a code outside ``[A-Za-z0-9_.-]{1,64}``) with its location; 409 when the code is in use."""
+    data, media_type = await request.body(), _media_type(request)
+
+    def work() -> service.WriteResult:
+        with cycle_collection_paused():
+            return service.create_area(db, _one_feature(data, media_type), principal, auto_number=auto_number)
+
+    return _written(response, await run_in_threadpool(work))
 
 
-@router.post("/grids/import")
+@router.post("/grids/import", openapi_extra={"requestBody": COLLECTION_BODY})
 async def import_grids(
     request: Request,
     auto_number: bool = Query(False, description="number features without a code (GB/T, reading order)"),
@@ -95,14 +145,16 @@ async def import_grids(
     """Import a FeatureCollection (JSON body), or a GeoPackage / zipped Shapefile (multipart field ``file``
     or the raw file as the body), all or nothing. New codes are created, existing ones get a new version;
     a feature carrying ``properties.version`` must match the current version (412 otherwise)."""
-    features = await _features(request, crs)
-    report = await run_in_threadpool(
-        service.import_features, db, features, principal, auto_number=auto_number
-    )
-    return report.as_dict()
+    upload = await _upload(request, crs)
+
+    def work() -> service.ImportReport:
+        with cycle_collection_paused():
+            return service.import_features(db, _read(*upload), principal, auto_number=auto_number)
+
+    return (await run_in_threadpool(work)).as_dict()
 
 
-@router.post("/grids/validate")
+@router.post("/grids/validate", openapi_extra={"requestBody": COLLECTION_BODY})
 async def validate_grids(
     request: Request,
     parent_code: str | None = Query(None, description="check this parent's stored children (and gaps)"),
@@ -112,14 +164,18 @@ async def validate_grids(
     _principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
     """Dry run (planner): the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean,
-    otherwise 422 with the list of ``{problem, code, codes, location, message}``. Nothing is written."""
-    body = await request.body()
-    features = await _features(request, crs) if body else []
-    problems = await run_in_threadpool(
-        service.validate_features, db, features, parent_code=parent_code, auto_number=auto_number
-    )
+    otherwise 422 with the list of ``{problem, code, codes, location, message}`` (the same checks and codes as
+    an import; a shape without a code is checked under a provisional one). Nothing is written."""
+    upload = await _upload(request, crs) if await request.body() else None
+
+    def work() -> list[Problem]:
+        with cycle_collection_paused():
+            features = _read(*upload) if upload is not None else []
+            return service.validate_features(db, features, parent_code=parent_code, auto_number=auto_number)
+
+    problems = await run_in_threadpool(work)
     if problems:
-        raise InvalidInput(problems)
+        raise service.problems_error(problems)
     return {"valid": True, "problems": []}
 
 
@@ -162,9 +218,12 @@ def list_grids(
     return service.list_areas(db, level, parent_code, params.bbox(bbox))
 
 
-@router.get("/grids/{code}")
+@router.get("/grids/{code:gridcode}")
 def get_grid(
-    response: Response, code: str, version: int | None = Query(None, ge=1), db: Database = Depends(get_db)
+    response: Response,
+    code: str,
+    version: int | None = Query(None, ge=1, le=params.INT4_MAX),
+    db: Database = Depends(get_db),
 ) -> dict[str, Any]:
     """One area as a Feature with ``ETag`` = its version (or an old version with ``?version=``)."""
     feature = service.get_area(db, code, version)
@@ -172,23 +231,27 @@ def get_grid(
     return feature
 
 
-@router.put("/grids/{code}")
-def put_grid(
+@router.put("/grids/{code:gridcode}", openapi_extra={"requestBody": FEATURE_BODY})
+async def put_grid(
+    request: Request,
     response: Response,
     code: str,
-    feature: Annotated[dict[str, Any], Body(examples=[FEATURE_EXAMPLE])],
     if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
 ) -> dict[str, Any]:
     """Save a new version. Omitted properties keep their values; a Feature without geometry keeps the
     boundary. ``If-Match`` is required (428 without it); naming an old version: 412 and no change."""
-    return _written(
-        response, service.update_area(db, code, feature, principal, if_match=require_if_match(if_match))
-    )
+    data, media_type, version = await request.body(), _media_type(request), require_if_match(if_match)
+
+    def work() -> service.WriteResult:
+        with cycle_collection_paused():
+            return service.update_area(db, code, _one_feature(data, media_type), principal, if_match=version)
+
+    return _written(response, await run_in_threadpool(work))
 
 
-@router.delete("/grids/{code}", status_code=204)
+@router.delete("/grids/{code:gridcode}", status_code=204)
 def delete_grid(
     code: str,
     if_match: str | None = Header(None, description=IF_MATCH),
@@ -213,7 +276,7 @@ class MergeBody(BaseModel):
     )
 
 
-@router.post("/grids/{code}/merge")
+@router.post("/grids/{code:gridcode}/merge")
 def merge_grids(
     code: str,
     body: MergeBody,
@@ -229,7 +292,7 @@ def merge_grids(
     return _written(response, result)
 
 
-@router.get("/grids/{code}/history")
+@router.get("/grids/{code:gridcode}/history")
 def grid_history(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
     """Every version, oldest first, with ``valid_from``/``valid_to``, who changed it and who closed it."""
     return service.area_history(db, code)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from geo_service.api import params
 from geo_service.api.deps import get_db
 from geo_service.db.pool import Database
 from geo_service.guide_map import service
@@ -21,7 +22,7 @@ def _guide_map(
     body = service.guide_map(db, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
     filename = f"guide-map-{code}.{fmt}"
     return Response(body, media_type=MEDIA[fmt], headers={
-        "Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-cache"})  # fmt: skip
+        "Content-Disposition": params.content_disposition("inline", filename), "Cache-Control": "no-cache"})  # fmt: skip
 
 
 CODE = Path(..., description="area code (any level; communities are the main case)")

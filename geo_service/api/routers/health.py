@@ -2,38 +2,43 @@
 
 from __future__ import annotations
 
-import logging
+import time
 
-from fastapi import APIRouter, Depends, Request
+import anyio
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from geo_service.api.deps import get_db
 from geo_service.api.errors import error_response
-from geo_service.db import migrate
-from geo_service.db.pool import Database, DatabaseUnavailable
+from geo_service.db import readiness
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up (says nothing about the database)."""
+async def healthz() -> dict[str, str]:
+    """The process is up. Touches nothing else (no database, no dependency), and runs on the event loop
+    itself, so it answers even while every worker thread waits on a stalled database."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-def readyz(request: Request, db: Database = Depends(get_db)) -> JSONResponse:
-    """200 when the database answers and carries every migration, else 503."""
-    try:
-        applied = migrate.applied_version(db)
-    except DatabaseUnavailable as exc:
-        log.warning("not ready: %s", exc)
-        return error_response(request, 503, "db.unavailable", headers={"Retry-After": "5"})
-    latest = migrate.latest_version()
-    if applied < latest:
-        return error_response(request, 503, "db.not_migrated", {"applied": applied, "latest": latest})
-    return JSONResponse({"status": "ready", "schema_version": applied})
+async def readyz(request: Request) -> JSONResponse:
+    """200 when the database answers within ``GEO_SERVICE_READINESS_TIMEOUT_S``, carries every migration and
+    can write (disk not full), else 503 with the code of what is wrong."""
+    state, asked = request.app.state, time.monotonic()
+    # Readiness checks get threads of their own: when every request thread waits on a stalled database,
+    # /readyz must still answer within its deadline rather than queue behind them. Concurrent checks share
+    # one look at the database (readiness.check).
+    limiter = getattr(state, "readiness_threads", None)
+    if limiter is None:
+        limiter = state.readiness_threads = anyio.CapacityLimiter(8)
+    result = await anyio.to_thread.run_sync(
+        readiness.check, state.db, state.db_settings, asked, limiter=limiter
+    )
+    if result.ready:
+        return JSONResponse({"status": "ready", "schema_version": result.schema_version})
+    headers = {"Retry-After": "5"} if result.code != "db.not_migrated" else None
+    return error_response(request, 503, result.code or "db.unavailable", result.params, headers=headers)
 
 
 @router.get("/favicon.ico", include_in_schema=False)

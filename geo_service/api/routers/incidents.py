@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.api import params
@@ -45,8 +44,8 @@ class IncidentBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lon: float | None = Field(default=None, description="longitude, degrees in crs")
-    lat: float | None = Field(default=None, description="latitude, degrees in crs")
+    lon: StrictFloat | None = Field(default=None, description="longitude, degrees in crs")
+    lat: StrictFloat | None = Field(default=None, description="latitude, degrees in crs")
     crs: str | None = Field(default="wgs84", description="wgs84 | gcj02 | bd09 | cgcs2000")
     address: str | None = Field(
         default=None, max_length=500, description="used to locate when lon/lat are absent"
@@ -121,7 +120,7 @@ def get_incidents(
     bbox: Annotated[str | None, Query(description="west,south,east,north (WGS-84)")] = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIST)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[params.RowOffset, Query()] = 0,
 ) -> dict[str, Any]:
     """The queue as a GeoJSON FeatureCollection, newest first. A grid worker sees their own grids only."""
     grid_codes = list(principal.grids) if principal.role == "worker" else None
@@ -133,30 +132,30 @@ def get_incidents(
                              "features": [records.feature(ctx, row, show) for row in rows]})  # fmt: skip
 
 
-@router.get("/api/incidents/{incident_id}")
-def get_incident(incident_id: int, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+@router.get("/api/incidents/{incident_id:int}")
+def get_incident(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     row = workflow.get_incident(ctx, incident_id, principal)
     return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
-@router.post("/api/incidents/{incident_id}/transition")
+@router.post("/api/incidents/{incident_id:int}/transition")
 def post_transition(
-    incident_id: int, body: TransitionBody, request: Request, ctx: Ctx, principal: Caller
+    incident_id: params.PathId, body: TransitionBody, request: Request, ctx: Ctx, principal: Caller
 ) -> dict[str, Any]:
     """Move an incident along the loop; 409 when the move is not allowed from its state, 403 for the role."""
     row = workflow.transition(ctx, incident_id, body.to, body.note, principal)
     return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
-@router.get("/api/incidents/{incident_id}/history")
-def get_history(incident_id: int, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+@router.get("/api/incidents/{incident_id:int}/history")
+def get_history(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     """The incident's steps, oldest first; notes the system wrote are in the reader's language."""
     return _render(request, {"id": incident_id, "history": workflow.history(ctx, incident_id, principal)})
 
 
-@router.post("/api/incidents/{incident_id}/assignment")
+@router.post("/api/incidents/{incident_id:int}/assignment")
 def post_assignment(
-    incident_id: int, body: AssignmentBody, request: Request, ctx: Ctx, principal: Dispatcher
+    incident_id: params.PathId, body: AssignmentBody, request: Request, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
     """Confirm the grid of a (near-boundary) incident, or move it to ``grid_code`` before dispatch."""
     row = workflow.confirm_assignment(ctx, incident_id, body.grid_code, body.note, principal)
@@ -193,7 +192,9 @@ async def post_import(
 def get_stats(
     ctx: Ctx,
     level: Annotated[str, Query(description="grid | community | street | district")] = "grid",
-    since: Annotated[datetime | None, Query(description="ISO 8601; incidents created at or after")] = None,
+    since: Annotated[
+        params.Instant | None, Query(description="ISO 8601; incidents created at or after")
+    ] = None,
 ) -> dict[str, Any]:
     """Counts by state, resolution rate, median hours to close and overdue counts per area."""
     return incident_stats(ctx, level, since)

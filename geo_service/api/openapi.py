@@ -1,0 +1,162 @@
+"""The published OpenAPI document, with the error bodies the service really sends.
+
+FastAPI documents its own ``HTTPValidationError`` (``detail: [{"loc": [...], "msg", "type"}]``) for 422; the
+service answers every error with ``{"code", "message", "detail", ...}`` (:mod:`geo_service.api.errors`), the
+validation problems with a dotted ``loc`` string and their own ``code`` and ``message``. This module rewrites
+the generated document so that clients and contract tests read what the service sends: the 422 schema, and
+the other 4xx / 5xx answers every operation can give (400 malformed, 401/403 auth, 404, 409, 412, 413, 415,
+428, 429, 503). Open311 routes answer errors in the GeoReport v2 shape (``[{"code", "description"}]``,
+status 400 for bad input) and are documented so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+_REF = "#/components/schemas/"
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "ValidationProblem": {
+        "title": "ValidationProblem",
+        "type": "object",
+        "description": "One field of the request that is not valid.",
+        "required": ["loc", "msg", "type", "code", "message"],
+        "properties": {
+            "loc": {"type": "string", "description": "where: 'query.lon', 'body.points.3', 'path.code'"},
+            "msg": {"type": "string", "description": "English text from the validator"},
+            "type": {"type": "string", "description": "the validator's error type, e.g. int_parsing"},
+            "code": {"type": "string", "description": "stable catalogue code, e.g. validation.int_parsing"},
+            "message": {"type": "string", "description": "the problem in the negotiated language"},
+        },
+    },
+    "GridProblem": {
+        "title": "GridProblem",
+        "type": "object",
+        "description": "One problem of a grid write or dry run (invalid ring, overlap, outside parent, gap ...).",
+        "required": ["problem", "message"],
+        "properties": {
+            "problem": {"type": "string", "description": "stable id: overlap, gap, sliver, invalid_ring ..."},
+            "message": {"type": "string", "description": "the problem in the negotiated language"},
+            "code": {"type": "string", "description": "the grid code concerned"},
+            "codes": {"type": "array", "items": {"type": "string"}},
+            "feature": {"type": "integer", "description": "0-based index of the feature in the request"},
+            "area_m2": {"type": "number"},
+            "location": {"anyOf": [{"type": "object"}, {"type": "null"}], "description": "GeoJSON geometry"},
+        },
+    },
+    "ErrorBody": {
+        "title": "ErrorBody",
+        "type": "object",
+        "description": "Every error of the service: a stable code, a message in the caller's language "
+        "(Accept-Language; zh-CN by default), and the English detail or a list of problems. Some errors add "
+        "fields (candidates, errors, ...).",
+        "required": ["code", "message", "detail"],
+        "properties": {
+            "code": {"type": "string", "description": "stable dotted code, e.g. grid.overlap"},
+            "message": {"type": "string"},
+            "detail": {
+                "anyOf": [
+                    {"type": "string"},
+                    {
+                        "type": "array",
+                        "items": {
+                            "anyOf": [
+                                {"$ref": _REF + "ValidationProblem"},
+                                {"$ref": _REF + "GridProblem"},
+                                {"type": "object"},
+                            ]
+                        },
+                    },
+                    {"type": "object"},
+                    {"type": "null"},
+                ]
+            },
+        },
+        "additionalProperties": True,
+    },
+    "Open311Errors": {
+        "title": "Open311Errors",
+        "type": "array",
+        "description": "GeoReport v2 errors",
+        "items": {
+            "type": "object",
+            "required": ["code", "description"],
+            "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        },
+    },
+}
+
+
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def model_body(model: type[BaseModel], description: str | None = None) -> dict[str, Any]:
+    """The ``requestBody`` of a route that reads its body itself (to parse it off the event loop) but is
+    documented by a pydantic model, as FastAPI would document a body parameter."""
+    _BODY_MODELS[model.__name__] = model
+    body: dict[str, Any] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": _REF + model.__name__}}},
+    }
+    if description:
+        body["description"] = description
+    return body
+
+
+def _error_response(description: str, schema: str = "ErrorBody") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": _REF + schema}}}}
+
+
+def _open311_error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": _REF + "Open311Errors"}},
+            "application/xml": {"schema": {"type": "string"}},
+        },
+    }
+
+
+def rewrite(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the real error schemas (in place; returned for convenience)."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components.update(SCHEMAS)
+    for name, model in _BODY_MODELS.items():
+        schema = model.model_json_schema(ref_template=_REF + "{model}")
+        components.update(schema.pop("$defs", {}))
+        components[name] = schema
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            if path.startswith("/open311/"):
+                responses.pop("422", None)
+                responses.setdefault("4XX", _open311_error("GeoReport v2 error document"))
+                responses.setdefault("5XX", _open311_error("service unavailable"))
+                continue
+            if "422" in responses:
+                responses["422"] = _error_response("invalid input: the problems, each with its location")
+            responses.setdefault(
+                "4XX", _error_response("bad request, authentication, not found, conflict, ...")
+            )
+            responses.setdefault("5XX", _error_response("the database or a needed resource is unavailable"))
+    return document
+
+
+def install(app: FastAPI) -> None:
+    """Serve the rewritten document at ``/openapi.json`` (built once, on first request)."""
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = rewrite(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

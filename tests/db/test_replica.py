@@ -1,0 +1,178 @@
+"""A read replica: a real hot standby of a cluster of this module's own (``pg_basebackup -R``, streaming
+replication). Reads go to it, writes to the primary, and a writer reads its own writes while the standby lags;
+no GET route writes (a standby would refuse it)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import psycopg2
+import pytest
+
+from geo_service.api.app import create_app
+from geo_service.db.bootstrap import migrate_database
+from geo_service.db.cluster import Cluster
+from geo_service.db.pool import Database, DatabaseReadOnly
+from geo_service.grids.demo import load_demo_grids
+from geo_service.settings import DatabaseSettings
+from tests.conftest import TEST_HOME, auth_headers, running_server
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("GEO_SERVICE_DATABASE_URL")), reason="starts a standby of an embedded cluster"
+)
+
+DISTRICT = {
+    "type": "Feature",
+    "properties": {"code": "110188", "name": "备库测试区", "level": "district"},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [[116.30, 39.80], [116.32, 39.80], [116.32, 39.82], [116.30, 39.82], [116.30, 39.80]]
+        ],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[tuple[Cluster, Cluster]]:
+    suffix = uuid.uuid4().hex[:6]
+    primary_home = TEST_HOME.parent / f".geo-service-primary-{suffix}"
+    standby_home = TEST_HOME.parent / f".geo-service-standby-{suffix}"
+    settings = DatabaseSettings(home=primary_home, db_name="replicated")
+    primary, standby = Cluster(settings), Cluster(DatabaseSettings(home=standby_home, db_name="replicated"))
+    try:
+        primary.start()
+        primary.ensure_database()
+        migrate_database(settings)
+        standby.init_standby(primary)
+        standby.start()
+        yield primary, standby
+    finally:
+        standby.stop()
+        primary.stop()
+        shutil.rmtree(standby_home, ignore_errors=True)
+        shutil.rmtree(primary_home, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def replay_paused(standby: Cluster) -> Iterator[None]:
+    """The standby stops applying the primary's WAL: it lags behind, as a loaded one would."""
+    with contextlib.closing(psycopg2.connect(standby.admin_dsn())) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_wal_replay_pause()")
+            try:
+                yield
+            finally:
+                cur.execute("SELECT pg_wal_replay_resume()")
+
+
+def _caught_up(db: Database, limit_s: float = 30) -> None:
+    lsn = db.current_lsn()
+    deadline = time.monotonic() + limit_s
+    while db.for_reading(lsn) is not db.replica:
+        assert time.monotonic() < deadline, "the standby did not catch up"
+        time.sleep(0.05)
+
+
+def test_reads_on_the_standby_writes_on_the_primary_and_a_writer_reads_its_writes(
+    pair: tuple[Cluster, Cluster],
+) -> None:
+    primary, standby = pair
+    db = Database(primary.dsn(), max_size=4, replica=Database(standby.dsn(), max_size=4))
+    try:
+        with db.replica.cursor() as cur:
+            cur.execute("SELECT pg_is_in_recovery() AS standby")
+            assert cur.fetchone()["standby"]
+        headers = auth_headers(db, "planner")
+        _caught_up(db)  # the token is on the standby too
+        app = create_app(db=db)
+        with (
+            running_server(app) as base,
+            httpx.Client(base_url=base, timeout=30) as writer,
+            httpx.Client(base_url=base, timeout=30) as reader,
+        ):
+            path = f"/api/grids/{DISTRICT['properties']['code']}"
+            with replay_paused(standby):
+                created = writer.post("/api/grids", json=DISTRICT, headers=headers)
+                assert created.status_code == 201, (
+                    created.text
+                )  # the standby would refuse it: the primary took it
+                assert created.headers["x-write-lsn"]
+                # the writer reads its own write while the standby lags (the cookie routes it to the primary)
+                assert writer.get(path).status_code == 200
+                # the same holds for an API client that passes the header instead of the cookie
+                assert (
+                    reader.get(path, headers={"X-Write-LSN": created.headers["x-write-lsn"]}).status_code
+                    == 200
+                )
+                # anyone else is served by the standby, which has not replayed the write yet
+                assert reader.get(path).status_code == 404
+                # and the standby refuses writes outright
+                with pytest.raises(DatabaseReadOnly), db.replica.cursor() as cur:
+                    cur.execute("DELETE FROM api_tokens")
+            deadline = time.monotonic() + 30
+            while reader.get(path).status_code != 200:  # replayed: the standby serves it to everyone
+                assert time.monotonic() < deadline, "the standby never showed the write"
+                time.sleep(0.1)
+    finally:
+        db.close()
+
+
+def test_reads_fall_back_to_the_primary_when_the_standby_is_down(pair: tuple[Cluster, Cluster]) -> None:
+    primary, standby = pair
+    db = Database(primary.dsn(), max_size=2, replica=Database(standby.dsn(), max_size=2))
+    try:
+        assert db.for_reading() is db.replica
+        standby.stop()
+        with pytest.raises(Exception), db.replica.cursor() as cur:  # noqa: B017 - the pool learns it is gone
+            cur.execute("SELECT 1")
+        deadline = time.monotonic() + 10
+        while db.for_reading() is not db:
+            assert time.monotonic() < deadline, "reads kept going to a stopped standby"
+            time.sleep(0.1)
+        app = create_app(db=db)
+        with running_server(app) as base:
+            assert httpx.get(f"{base}/api/grids", timeout=30).status_code == 200
+    finally:
+        standby.start()
+        db.close()
+
+
+def test_no_get_route_writes(db: Database) -> None:
+    """Every GET route, served by a read-only 'standby' (the same database with every transaction read-only,
+    as on a hot standby): none tries to write (that would answer 503 db.read_only) and none fails."""
+    load_demo_grids(db, False)
+    params = psycopg2.extensions.parse_dsn(db.dsn)
+    params["options"] = "-c default_transaction_read_only=on"
+    read_only = Database(psycopg2.extensions.make_dsn(**params), max_size=4)
+    primary = Database(db.dsn, max_size=4, replica=read_only)
+    try:
+        app = create_app(db=primary)
+        lon, lat = 24.9445, 60.1702
+        paths = [
+            "/api/grids", "/api/grids?level=community", "/api/grids/export?format=geojson", "/api/stations",
+            "/api/facilities", f"/api/locate?lon={lon}&lat={lat}", f"/api/isochrones?lon={lon}&lat={lat}&minutes=5",
+            f"/api/stations/nearest?lon={lon}&lat={lat}", f"/api/life-circle?lon={lon}&lat={lat}",
+            "/api/coverage?level=community", "/api/coverage/gaps?category=grocery", "/api/geocode?q=Mannerheimintie",
+            "/api/network", "/ogc/collections", "/ogc/collections/grids/items", "/ogc/collections/facilities/items",
+            "/tiles/style.json", "/tiles/catalogue.json", "/tiles/grids.json", "/tiles/grids/14/9326/4739.pbf",
+            "/tiles/facilities/14/9326/4739.pbf", "/tiles/coverage/14/9326/4739.pbf", "/maps/overview.html",
+            "/open311/v2/services.json", f"/api/route?from={lon},{lat}&to=24.9410,60.1699", "/readyz",
+        ]  # fmt: skip
+        with running_server(app) as base, httpx.Client(base_url=base, timeout=120) as client:
+            answers = {path: client.get(path) for path in paths}
+        wrote = {p: r.text for p, r in answers.items() if r.status_code == 503}
+        assert wrote == {}
+        assert all(r.status_code < 500 for r in answers.values()), {
+            p: r.status_code for p, r in answers.items()
+        }
+        assert sum(r.status_code == 200 for r in answers.values()) >= len(paths) - 3
+    finally:
+        primary.close()
