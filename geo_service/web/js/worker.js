@@ -352,7 +352,8 @@ ui.form.addEventListener("submit", async (ev) => {
   const outcome = await deliver(item);
   if (!outcome.done) {
     await renderOutbox();
-    return notify(t("wk.queued"), "warn");
+    notify(t("wk.queued"), "warn");
+    return reveal($("status"), "start");
   }
   await forget(item.client_id);
   await renderOutbox();
@@ -366,6 +367,7 @@ ui.form.addEventListener("submit", async (ev) => {
   else if (outcome.result.status === 200) notify(t("wk.sent.before", { id: inc.id }), "info");
   else notify(t(outcome.photo ? "wk.sent.photo" : "wk.sent", { id: inc.id, grid }), "ok");
   ui.sent.innerHTML = `<p class="meta" data-sent="${inc.id}">#${inc.id} · ${esc(categoryName(inc))} · ${esc(stateName(inc.status))}</p>`;
+  reveal($("status"), "start");
 });
 
 // ------------------------------------------------------------------ the grid's cases
@@ -433,8 +435,7 @@ async function showCase(id) {
     ${canResolve ? `<div class="row"><label class="photo-pick btn" for="resolve-photo"><i class="fa-solid fa-camera"></i> ${esc(t("wk.resolve.photo"))}</label>
         <input id="resolve-photo" class="photo-input" type="file" accept="image/*" capture="environment"><span id="resolve-photo-name" class="meta"></span></div>
       <div class="row"><button type="button" class="btn primary wide" id="resolve"><i class="fa-solid fa-check"></i> ${esc(t("wk.resolve"))}</button></div>` : ""}`;
-  const media = await api(`/api/incidents/${inc.id}/media`, { auth: true });
-  if (media.ok) await showPhotos(ui.caseCard.querySelector("#case-photos"), inc.id, media.data.media);
+  delete ui.caseCard.dataset.loaded;
   const take = ui.caseCard.querySelector("#take");
   if (take) take.addEventListener("click", () => move(inc, "in_progress", null, "wk.taken"));
   const handBack = ui.caseCard.querySelector("#hand-back");
@@ -461,6 +462,9 @@ async function showCase(id) {
   }
   map.panTo(ctx.toLatLng([inc.lon, inc.lat]));
   reveal(ui.caseCard, "start");
+  const media = await api(`/api/incidents/${inc.id}/media`, { auth: true });
+  if (media.ok) await showPhotos(ui.caseCard.querySelector("#case-photos"), inc.id, media.data.media);
+  ui.caseCard.dataset.loaded = String(inc.id);
 }
 
 async function move(inc, to, note, done) {
