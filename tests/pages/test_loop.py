@@ -247,3 +247,70 @@ def test_the_worker_handles_it_and_the_callback_reopens_then_closes_it(
         f"/open311/v2/requests/{case}.json", headers={**bearer(dispatcher), "Accept-Language": "zh-CN"}
     )
     assert "满意" in full.json()[0]["status_notes"], full.json()[0]
+
+
+def test_a_station_inspection_from_the_phone_shows_on_the_stations_and_leaves_the_overdue_list(
+    session_factory, http: httpx.Client, demo_db: Database, tokens: dict[str, str], tmp_path
+) -> None:
+    """A worker inspects a rest station of their grid from the phone (an amenity missing, a photo); the
+    stations page shows the visit; the planner's overdue list no longer has it (it had it before)."""
+    stations = http.get("/api/stations").json()["features"]
+    station, grid = None, None
+    for feature in stations:
+        if not feature["properties"].get("amenities"):
+            continue
+        lon, lat = feature["geometry"]["coordinates"]
+        located = http.get("/api/locate", params={"lon": lon, "lat": lat}).json()
+        if located.get("grid"):
+            station, grid = feature, located["grid"]["code"]
+            break
+    assert station is not None, "a demo station with amenities lies in a demo grid"
+    planner = session_factory(phone=True, token=tokens["planner"])
+    planner.goto("/app/planner", tiles=False)
+    planner.page.wait_for_selector("#inspections[data-loaded=true]", state="attached")
+    assert planner.page.locator(f"#overdue li[data-station-id='{station['id']}']").count() == 1
+
+    worker = create_token(demo_db, "worker", "网格员周七", grids=[grid])
+    photo = tmp_path / "station.jpg"
+    photo.write_bytes(phone_jpeg(200, 150, colour=(90, 90, 200)))
+    missing = station["properties"]["amenities"][0]
+    w = session_factory(phone=True, token=worker)
+    w.goto("/app/worker", tiles=False)
+    w.page.tap("#tab-stations")
+    w.page.tap(f"#inspect-list li[data-station-id='{station['id']}']")
+    w.page.wait_for_selector("#inspection-form")
+    w.page.locator(f"#inspection-form [data-amenity='{missing}']").uncheck()
+    w.page.fill("#inspection-notes", "热水器坏了")
+    w.page.set_input_files("#inspection-photo", str(photo))
+    assert w.layout_problems() == []
+    w.screenshot("phone-worker-inspection", map_drawn=False)
+    w.page.tap("#inspection-save")
+    assert station["properties"]["name"] in wait_status(w, "ok")
+    w.page.wait_for_selector(
+        f"#inspect-list li[data-station-id='{station['id']}'] [data-last]:has-text('缺少')"
+    )
+    w.check_clean()
+    visits = http.get(f"/api/stations/{station['id']}/inspections", headers=bearer(worker)).json()[
+        "inspections"
+    ]
+    assert (
+        visits[0]["missing"] == [missing] and visits[0]["notes"] == "热水器坏了" and visits[0]["photos"] == 1
+    )
+
+    # the stations page (anyone's phone) shows the last visit on the station's card
+    lon, lat = station["geometry"]["coordinates"]
+    s = session_factory(phone=True, geolocation=(lon, lat))
+    s.goto("/app/stations", tiles=False)
+    for chip in s.page.locator("#filters .chip[aria-pressed=true]").all():
+        chip.tap()  # every station, open now or not
+    s.page.tap("#locate")
+    card = f".station[data-station-id='{station['id']}'] [data-inspection=problem]"
+    s.page.wait_for_selector(card)
+    assert "缺少" in s.page.inner_text(card)
+    s.check_clean()
+
+    planner.page.reload()
+    planner.page.wait_for_selector("#inspections[data-loaded=true]", state="attached")
+    assert planner.page.locator(f"#overdue li[data-station-id='{station['id']}']").count() == 0
+    assert planner.page.locator("#overdue li[data-station-id]").count() > 0  # the others are still due
+    planner.check_clean()

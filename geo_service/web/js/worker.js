@@ -596,6 +596,7 @@ if (categories.ok) state.categories = categories.data.categories;
 fillCategories();
 applyI18n();
 await renderOutbox();
-if (currentRole()) await onToken(currentRole());
+// the token may have been checked before the listener above existed (or be checked just now: not twice)
+if (currentRole() && state.whoami !== currentRole()) await onToken(currentRole());
 if (sheet) sheet.setState("half");
 document.body.dataset.ready = "true";
