@@ -41,6 +41,7 @@ from bench.common import bench_database, markdown_table
 from geo_service.auth import Principal
 from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
+from geo_service.errors import InvalidInput
 from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.duplicates import walking_metres
@@ -178,16 +179,26 @@ def main() -> int:
     by_id: dict[int, Report] = {}
     suggested: set[tuple[int, int]] = set()
     intake_ms = []
+    outside = 0
     for r in reports:
         clock.now = r.at
         t = time.perf_counter()
-        result = create_incident(ctx, IncidentInput(category=r.category, description=f"event {r.event}", lon=r.lon,
-                                                    lat=r.lat, reporter={"phone": "000"}),
-                                 DISPATCHER.actor, DISPATCHER.role, "hotline")  # fmt: skip
+        try:
+            result = create_incident(ctx, IncidentInput(category=r.category, description=f"event {r.event}",
+                                                        lon=r.lon, lat=r.lat, reporter={"phone": "000"}),
+                                     DISPATCHER.actor, DISPATCHER.role, "hotline")  # fmt: skip
+        except (
+            InvalidInput
+        ) as refused:  # a scattered position beyond the demo district: not filed, not counted
+            if refused.code != "incident.outside_every_area":
+                raise
+            outside += 1
+            continue
         intake_ms.append((time.perf_counter() - t) * 1000)
         r.id = result.incident["id"]
         by_id[r.id] = r
         suggested |= {(r.id, d.id) for d in result.duplicates}
+    reports = [r for r in reports if r.id]
 
     # the truth, and the same rule on straight-line distance, from the stream itself
     relevant: set[tuple[int, int]] = set()
@@ -210,13 +221,26 @@ def main() -> int:
         precision = hit / len(found) if found else float("nan")
         recall = hit / len(relevant) if relevant else float("nan")
         rows.append([name, len(found), hit, f"{precision:.3f}", f"{recall:.3f}", len(found & water_pairs)])
+    # why the service missed the duplicates it missed
+    reasons: dict[str, int] = {}
+    for r_id, e_id in sorted(relevant - suggested):
+        r, e = by_id[r_id], by_id[e_id]
+        w = walk_m(db, (r.lon, r.lat), (e.lon, e.lat), 5000)
+        why = ("a point off the network, straight line over the limit" if math.isnan(w)
+               else f"over {limit_m:g} m on foot (straight {straight_m(r, e):.0f} m)" if w > limit_m
+               else "other")  # fmt: skip
+        key = why.split(" (")[0]
+        reasons[key] = reasons.get(key, 0) + 1
     print(f"{len(reports)} reports of {max(r.event for r in reports)} events, {len(relevant)} duplicate pairs "
           f"(limit {limit_m:g} m on foot, window {settings.duplicate_window_h:g} h); stream generated in "
-          f"{generate_s:.0f} s")  # fmt: skip
+          f"{generate_s:.0f} s; {outside} outside the demo district left out")  # fmt: skip
     print()
     print(markdown_table(["suggestions by", "pairs suggested", "correct", "precision", "recall",
                           "wrong pairs across water/rail"], rows))  # fmt: skip
     print()
+    print(
+        "duplicates the service missed: " + (", ".join(f"{n} {why}" for why, n in reasons.items()) or "none")
+    )
     print(
         f"intake with candidates: p50 {statistics.median(intake_ms):.1f} ms, "
         f"p95 {np.percentile(intake_ms, 95):.1f} ms per report (in process)"

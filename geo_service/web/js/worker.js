@@ -537,9 +537,15 @@ function inspect(feature) {
         ${amenities.map((a) => `<label class="check"><input type="checkbox" data-amenity="${esc(a)}" checked> ${esc(amenityName(a))}</label>`).join("")}` : ""}
       <div class="row"><textarea id="inspection-notes" rows="2" placeholder="${esc(t("wk.inspect.notes"))}"></textarea></div>
       <div class="row"><label class="photo-pick btn" for="inspection-photo"><i class="fa-solid fa-camera"></i> ${esc(t("wk.inspect.photo"))}</label>
-        <input id="inspection-photo" class="photo-input" type="file" accept="image/*" capture="environment"></div>
+        <input id="inspection-photo" class="photo-input" type="file" accept="image/*" capture="environment"><span id="inspection-photo-name" class="meta"></span></div>
       <div class="row"><button type="submit" class="btn primary wide" id="inspection-save"><i class="fa-solid fa-clipboard-check"></i> ${esc(t("wk.inspect.save"))}</button></div>
     </form>`;
+  const photoInput = ui.inspection.querySelector("#inspection-photo");
+  photoInput.addEventListener("change", () => {
+    const file = photoInput.files[0];
+    ui.inspection.querySelector("#inspection-photo-name").textContent = file ? t("wk.photo.chosen", { name: file.name }) : "";
+  });
+  map.setView(ctx.toLatLng(feature.geometry.coordinates), Math.max(map.getZoom(), 17));
   ui.inspection.querySelector("#inspection-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const found = {};
