@@ -34,7 +34,12 @@ def app_client(db: Database, areas: None, clock: ManualClock) -> Iterator[TestCl
 def _resolved(client: TestClient, headers: dict, point: str = "grid_1", category: str = "E0102") -> int:
     incident_id = incident(client, headers, point, category=category).json()["id"]
     for step in ("filed", "dispatched", "in_progress", "resolved"):
-        assert client.post(f"/api/incidents/{incident_id}/transition", json={"to": step}, headers=headers).status_code == 200
+        assert (
+            client.post(
+                f"/api/incidents/{incident_id}/transition", json={"to": step}, headers=headers
+            ).status_code
+            == 200
+        )
     return incident_id
 
 
@@ -50,7 +55,9 @@ def test_satisfied_closes(app_client: TestClient, dispatcher_headers: dict, cloc
     body = done.json()
     assert body["status"] == "closed" and datetime.fromisoformat(body["closed_at"]) == clock.now
     assert body["callback"]["outcome"] == "closed" and body["callback"]["satisfaction"] == "satisfied"
-    history = app_client.get(f"/api/incidents/{incident_id}/history", headers=dispatcher_headers).json()["history"]
+    history = app_client.get(f"/api/incidents/{incident_id}/history", headers=dispatcher_headers).json()[
+        "history"
+    ]
     last = history[-1]
     assert (last["action"], last["from_status"], last["to_status"]) == ("feedback", "resolved", "closed")
     assert last["note"] == "已回访，群众满意，结案。"  # the system's note, in the reader's language
@@ -68,11 +75,15 @@ def test_unsatisfied_reopens_to_the_owner_with_its_own_deadline(app_client: Test
     assert body["status"] == "dispatched" and body["owner_level"] == "grid" and body["reopened"] == 1
     assert datetime.fromisoformat(body["due_at"]) == clock.now + timedelta(hours=4)
     assert body["overdue"] is False and body["closed_at"] is None
-    history = app_client.get(f"/api/incidents/{incident_id}/history", headers=dispatcher_headers).json()["history"]
+    history = app_client.get(f"/api/incidents/{incident_id}/history", headers=dispatcher_headers).json()[
+        "history"
+    ]
     assert history[-1]["note"] == "垃圾没有清干净" and history[-1]["detail"]["due_at"]
     # handled again and called again
     for step in ("in_progress", "resolved"):
-        app_client.post(f"/api/incidents/{incident_id}/transition", json={"to": step}, headers=dispatcher_headers)
+        app_client.post(
+            f"/api/incidents/{incident_id}/transition", json={"to": step}, headers=dispatcher_headers
+        )
     assert _call(app_client, dispatcher_headers, incident_id, reached=True,
                  satisfaction="basically_satisfied").json()["status"] == "closed"  # fmt: skip
 
@@ -80,7 +91,9 @@ def test_unsatisfied_reopens_to_the_owner_with_its_own_deadline(app_client: Test
 def test_three_unreached_calls_close_as_a_failed_callback(app_client: TestClient, dispatcher_headers: dict,
                                                           clock: ManualClock) -> None:  # fmt: skip
     incident_id = _resolved(app_client, dispatcher_headers)
-    app_client.post(f"/api/incidents/{incident_id}/transition", json={"to": "verified"}, headers=dispatcher_headers)
+    app_client.post(
+        f"/api/incidents/{incident_id}/transition", json={"to": "verified"}, headers=dispatcher_headers
+    )
     outcomes = []
     for _ in range(3):
         clock.advance(hours=4)
@@ -90,10 +103,15 @@ def test_three_unreached_calls_close_as_a_failed_callback(app_client: TestClient
     assert outcomes[-1]["callback_attempts"] == 3
     notes = [h["note"] for h in app_client.get(f"/api/incidents/{incident_id}/history",
                                                 headers=dispatcher_headers).json()["history"][-3:]]  # fmt: skip
-    assert notes[0] == "第 1 次回访未接通（共可回访 3 次）。" and notes[-1] == "回访 3 次均未接通，按回访失败结案。"
+    assert (
+        notes[0] == "第 1 次回访未接通（共可回访 3 次）。"
+        and notes[-1] == "回访 3 次均未接通，按回访失败结案。"
+    )
 
 
-def test_bad_answers_change_nothing(app_client: TestClient, dispatcher_headers: dict, planner_headers: dict) -> None:
+def test_bad_answers_change_nothing(
+    app_client: TestClient, dispatcher_headers: dict, planner_headers: dict
+) -> None:
     incident_id = _resolved(app_client, dispatcher_headers)
     before = app_client.get(f"/api/incidents/{incident_id}", headers=dispatcher_headers).json()
     for body, code in (({"reached": True}, "loop.satisfaction_required"),
@@ -108,7 +126,12 @@ def test_bad_answers_change_nothing(app_client: TestClient, dispatcher_headers: 
     not_due = _call(app_client, dispatcher_headers, fresh, reached=False)
     assert not_due.status_code == 409 and "还不需要回访" in not_due.json()["message"]
     assert app_client.get(f"/api/incidents/{incident_id}", headers=dispatcher_headers).json() == before
-    assert app_client.get(f"/api/incidents/{incident_id}/callbacks", headers=dispatcher_headers).json()["callbacks"] == []
+    assert (
+        app_client.get(f"/api/incidents/{incident_id}/callbacks", headers=dispatcher_headers).json()[
+            "callbacks"
+        ]
+        == []
+    )
 
 
 def test_open311_stays_open_until_the_callback(app_client: TestClient, dispatcher_headers: dict) -> None:
@@ -118,7 +141,9 @@ def test_open311_stays_open_until_the_callback(app_client: TestClient, dispatche
     _call(app_client, dispatcher_headers, incident_id, reached=False)
     full = app_client.get(url, headers=dispatcher_headers).json()[0]
     assert full["status"] == "open" and full["status_notes"] == "第 1 次回访未接通（共可回访 3 次）。"
-    _call(app_client, dispatcher_headers, incident_id, reached=True, satisfaction="satisfied", note="群众满意")
+    _call(
+        app_client, dispatcher_headers, incident_id, reached=True, satisfaction="satisfied", note="群众满意"
+    )
     full = app_client.get(url, headers={**dispatcher_headers, "Accept-Language": "en"}).json()[0]
     assert full["status"] == "closed" and full["status_notes"] == "群众满意"
     assert app_client.get(url).json()[0]["status"] == "closed"

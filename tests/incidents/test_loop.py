@@ -55,7 +55,11 @@ def test_every_illegal_transition_is_refused_along_the_loop(
     row, _ = _snapshot(client, dispatcher_headers, incident_id)
     assert row["status"] == "closed" and row["closed_at"] is not None
     for illegal in states.STATES:  # closed is final for dispatchers
-        assert _move(client, dispatcher_headers, incident_id, illegal, "trying").status_code in (403, 409, 422)
+        assert _move(client, dispatcher_headers, incident_id, illegal, "trying").status_code in (
+            403,
+            409,
+            422,
+        )
 
 
 def test_history_records_actor_note_and_time(client: TestClient, db: Database) -> None:

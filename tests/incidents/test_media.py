@@ -46,14 +46,18 @@ def _upload(client: TestClient, incident_id: int, data: bytes, headers: dict, na
                        data=form, headers=headers)  # fmt: skip
 
 
-def test_upload_list_and_read(client: TestClient, db: Database, dispatcher_headers: dict, workers: dict) -> None:
+def test_upload_list_and_read(
+    client: TestClient, db: Database, dispatcher_headers: dict, workers: dict
+) -> None:
     incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
     upload = photos.phone_jpeg(800, 600)
     sent = _upload(client, incident_id, upload, workers["grid_1"], stage="report")
     assert sent.status_code == 201, sent.text
     photo = sent.json()
     assert photo["content_type"] == "image/jpeg" and (photo["width"], photo["height"]) == (800, 600)
-    assert photo["created"] is True and photo["url"].endswith(f"/api/incidents/{incident_id}/media/{photo['id']}")
+    assert photo["created"] is True and photo["url"].endswith(
+        f"/api/incidents/{incident_id}/media/{photo['id']}"
+    )
     listed = client.get(f"/api/incidents/{incident_id}/media", headers=dispatcher_headers).json()["media"]
     assert [p["id"] for p in listed] == [photo["id"]] and listed[0]["sha256"] == photo["sha256"]
     full = client.get(listed[0]["url"], headers=dispatcher_headers)
@@ -65,8 +69,12 @@ def test_upload_list_and_read(client: TestClient, db: Database, dispatcher_heade
     # the same file again (a phone resending its queue): the same photo, nothing new
     before = _stored(db, incident_id)
     again = _upload(client, incident_id, upload, workers["grid_1"])
-    assert again.status_code == 200 and again.json()["id"] == photo["id"] and _stored(db, incident_id) == before
-    history = client.get(f"/api/incidents/{incident_id}/history", headers=dispatcher_headers).json()["history"]
+    assert (
+        again.status_code == 200 and again.json()["id"] == photo["id"] and _stored(db, incident_id) == before
+    )
+    history = client.get(f"/api/incidents/{incident_id}/history", headers=dispatcher_headers).json()[
+        "history"
+    ]
     assert [h["detail"]["media_id"] for h in history if h["action"] == "media"] == [photo["id"]]
 
 
@@ -82,9 +90,15 @@ def test_only_those_who_handle_the_incident_see_its_photos(client: TestClient, d
         assert refused.status_code == 403 and refused.json()["code"] == "media.forbidden"
         assert client.get(url, headers=workers["grid_1"]).status_code == 200
     assert _upload(client, incident_id, photos.phone_jpeg(), workers["grid_2"]).status_code == 403
-    assert client.get(f"/api/incidents/{incident_id}/media/999999", headers=dispatcher_headers).status_code == 404
+    assert (
+        client.get(f"/api/incidents/{incident_id}/media/999999", headers=dispatcher_headers).status_code
+        == 404
+    )
     other = incident(client, dispatcher_headers, "grid_1").json()["id"]
-    assert client.get(f"/api/incidents/{other}/media/{photo['id']}", headers=dispatcher_headers).status_code == 404
+    assert (
+        client.get(f"/api/incidents/{other}/media/{photo['id']}", headers=dispatcher_headers).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,16 +138,26 @@ def _incidents(db: Database) -> int:
         return int(cur.fetchone()["n"])
 
 
-def test_open311_multipart_media_and_media_url(client: TestClient, db: Database, dispatcher_headers: dict) -> None:
+def test_open311_multipart_media_and_media_url(
+    client: TestClient, db: Database, dispatcher_headers: dict
+) -> None:
     token = dispatcher_headers["Authorization"].removeprefix("Bearer ")
     lon, lat = POINTS["grid_1"]
-    form = {"api_key": token, "service_code": "E0102", "lat": str(lat), "long": str(lon), "description": "门口垃圾"}
+    form = {
+        "api_key": token,
+        "service_code": "E0102",
+        "lat": str(lat),
+        "long": str(lon),
+        "description": "门口垃圾",
+    }
     created = client.post(f"{OPEN311}/requests.json", data=form,
                           files={"media": ("IMG_0001.HEIC", photos.heic(), "image/heic")})  # fmt: skip
     assert created.status_code == 201, created.text
     request_id = created.json()[0]["service_request_id"]
     full = client.get(f"{OPEN311}/requests/{request_id}.json", headers=dispatcher_headers).json()[0]
-    assert full["media_url"].endswith(f"/api/incidents/{request_id}/media/" + full["media_url"].rsplit("/", 1)[1])
+    assert full["media_url"].endswith(
+        f"/api/incidents/{request_id}/media/" + full["media_url"].rsplit("/", 1)[1]
+    )
     photo = client.get(full["media_url"], headers=dispatcher_headers)
     assert photo.status_code == 200 and Image.open(io.BytesIO(photo.content)).format == "JPEG"
     assert client.get(full["media_url"]).status_code == 401  # the link needs the token that saw it
@@ -141,9 +165,16 @@ def test_open311_multipart_media_and_media_url(client: TestClient, db: Database,
     assert public["media_url"] is None
     # a bad file: refused, no request created
     before = _incidents(db)
-    for name, data, status in (("x.jpg", photos.pdf_named_jpg(), 400), ("big.jpg", photos.fifty_megabytes(), 413)):
-        refused = client.post(f"{OPEN311}/requests.json", data=form, files={"media": (name, data, "image/jpeg")})
+    for name, data, status in (
+        ("x.jpg", photos.pdf_named_jpg(), 400),
+        ("big.jpg", photos.fifty_megabytes(), 413),
+    ):
+        refused = client.post(
+            f"{OPEN311}/requests.json", data=form, files={"media": (name, data, "image/jpeg")}
+        )
         assert refused.status_code == status and refused.json()[0]["description"]
-    other = client.post(f"{OPEN311}/requests.json", data=form, files={"photo": ("a.jpg", photos.phone_jpeg())})
+    other = client.post(
+        f"{OPEN311}/requests.json", data=form, files={"photo": ("a.jpg", photos.phone_jpeg())}
+    )
     assert other.status_code == 400
     assert _incidents(db) == before

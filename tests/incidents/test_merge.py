@@ -177,7 +177,9 @@ def test_merge_follow_and_call_every_caller_back(app_client: TestClient, dispatc
                              headers=h)  # fmt: skip
     assert closed.json()["status"] == "closed"
     dup_now = _get(app_client, h, dup["id"])
-    assert dup_now["status"] == "resolved" and dup_now["awaiting_callback"]  # ...the duplicate waits for its call
+    assert (
+        dup_now["status"] == "resolved" and dup_now["awaiting_callback"]
+    )  # ...the duplicate waits for its call
     # ...the duplicate's caller is not satisfied: the case goes back to work, the duplicate with it
     reopened = app_client.post(f"/api/incidents/{dup['id']}/feedback", headers=h,
                                json={"reached": True, "satisfaction": "unsatisfied", "note": "垃圾还在"})  # fmt: skip
@@ -195,7 +197,9 @@ def test_merge_follow_and_call_every_caller_back(app_client: TestClient, dispatc
     assert [c["satisfaction"] for c in calls] == ["unsatisfied", "basically_satisfied"]
 
 
-def test_merge_rules(app_client: TestClient, dispatcher_headers: dict, pairs: dict, fresh_window: None) -> None:
+def test_merge_rules(
+    app_client: TestClient, dispatcher_headers: dict, pairs: dict, fresh_window: None
+) -> None:
     h = dispatcher_headers
     a, b = pairs["walkable"]
     one, two, three, four = (_file(app_client, h, p)["id"] for p in (a, b, a, b))
@@ -218,11 +222,16 @@ def test_merge_rules(app_client: TestClient, dispatcher_headers: dict, pairs: di
     assert merge(three, four, "同一事件").json()["code"] == "loop.merge_into_rejected"
     five = _file(app_client, h, a)["id"]
     _move(app_client, h, five, "filed", "dispatched", "in_progress", "resolved")
-    app_client.post(f"/api/incidents/{five}/feedback", json={"reached": True, "satisfaction": "satisfied"}, headers=h)
+    app_client.post(
+        f"/api/incidents/{five}/feedback", json={"reached": True, "satisfaction": "satisfied"}, headers=h
+    )
     needs_note = merge(five, three)
     assert needs_note.status_code == 422 and needs_note.json()["code"] == "loop.merge_note_required"
     assert _get(app_client, h, five)["status"] == "closed"  # nothing changed
-    assert merge(five, three, "重复来电，并入处理中的事件").json()["status"] == _get(app_client, h, three)["status"]
+    assert (
+        merge(five, three, "重复来电，并入处理中的事件").json()["status"]
+        == _get(app_client, h, three)["status"]
+    )
     # merging is a dispatcher's
     planner = app_client.post(f"/api/incidents/{one}/merge", json={"into": three})
     assert planner.status_code == 401

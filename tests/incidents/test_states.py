@@ -17,7 +17,9 @@ def test_main_path_is_allowed_for_dispatchers() -> None:
         assert states.check_transition(current, target, "dispatcher", None).to_status == target
 
 
-@pytest.mark.parametrize(("current", "target"), [k for k, t in states.TRANSITIONS.items() if t.via == "feedback"])
+@pytest.mark.parametrize(
+    ("current", "target"), [k for k, t in states.TRANSITIONS.items() if t.via == "feedback"]
+)
 def test_closing_and_reopening_are_made_by_the_callback_only(current: str, target: str) -> None:
     """Since the loop issue: no one closes a case by a transition, not even an admin (回访 closes it)."""
     for role in ("dispatcher", "admin"):

@@ -91,7 +91,9 @@ def test_a_patrol_report_lands_in_the_workers_grid(client: TestClient, db: Datab
     assert again.status_code == 200 and again.json()["id"] == incident_["id"]
     assert again.json()["note_codes"] == ["loop.note.sent_before"] and _count(db) == before
     # the same client id from someone else is not theirs to read
-    other = client.post("/api/incidents", json=body, headers=bearer(create_token(db, "worker", "o", grids=[GRID_1])))
+    other = client.post(
+        "/api/incidents", json=body, headers=bearer(create_token(db, "worker", "o", grids=[GRID_1]))
+    )
     assert other.status_code == 409 and other.json()["code"] == "loop.client_id_taken"
 
 
@@ -110,7 +112,9 @@ def test_a_report_outside_the_workers_grids_is_refused_naming_the_grid(client: T
                                                                       worker: dict) -> None:  # fmt: skip
     before = _count(db)
     lon, lat = POINTS["grid_2"]
-    refused = client.post("/api/incidents", json={"lon": lon, "lat": lat, "category": "E0102"}, headers=worker)
+    refused = client.post(
+        "/api/incidents", json={"lon": lon, "lat": lat, "category": "E0102"}, headers=worker
+    )
     assert refused.status_code == 422 and refused.json()["code"] == "loop.patrol_outside_grids"
     assert GRID_2 in refused.json()["message"] and "网格" in refused.json()["message"]
     bad = client.post("/api/incidents", json={**dict(zip(("lon", "lat"), POINTS["grid_1"], strict=True)),
@@ -130,7 +134,10 @@ def test_workers_see_and_handle_their_own_grids_only(client: TestClient, dispatc
     assert client.get(f"/api/incidents/{theirs}", headers=worker).status_code == 403
     assert client.get(f"/api/incidents/{theirs}/history", headers=worker).status_code == 403
     # the worker cannot file or dispatch; the dispatcher does, then the worker takes it and resolves it
-    assert client.post(f"/api/incidents/{mine}/transition", json={"to": "filed"}, headers=worker).status_code == 403
+    assert (
+        client.post(f"/api/incidents/{mine}/transition", json={"to": "filed"}, headers=worker).status_code
+        == 403
+    )
     for step in ("filed", "dispatched"):
         client.post(f"/api/incidents/{mine}/transition", json={"to": step}, headers=dispatcher_headers)
     for step in ("in_progress", "resolved"):
@@ -141,4 +148,7 @@ def test_workers_see_and_handle_their_own_grids_only(client: TestClient, dispatc
     refused = client.post(f"/api/incidents/{theirs}/transition", json={"to": "in_progress"}, headers=worker)
     assert refused.status_code == 403 and refused.json()["code"] == "incident.not_your_grid"
     # and no callback or merge for a worker
-    assert client.post(f"/api/incidents/{mine}/feedback", json={"reached": False}, headers=worker).status_code == 403
+    assert (
+        client.post(f"/api/incidents/{mine}/feedback", json={"reached": False}, headers=worker).status_code
+        == 403
+    )

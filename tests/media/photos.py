@@ -28,12 +28,20 @@ def _exif_with_gps(orientation: int = 1) -> Image.Exif:
     return exif
 
 
-def phone_jpeg(width: int = 64, height: int = 32, orientation: int = 1, colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+def phone_jpeg(
+    width: int = 64, height: int = 32, orientation: int = 1, colour: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
     """A JPEG as a phone writes it: EXIF with the GPS position, maker, model, owner, and an orientation tag."""
     image = Image.new("RGB", (width, height), colour)
     image.paste((20, 20, 220), (0, 0, width // 4, height // 4))  # a mark in the top-left corner
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=90, exif=_exif_with_gps(orientation), comment=b"Taken at home, 13800000000")
+    image.save(
+        out,
+        format="JPEG",
+        quality=90,
+        exif=_exif_with_gps(orientation),
+        comment=b"Taken at home, 13800000000",
+    )
     return out.getvalue()
 
 
@@ -68,7 +76,9 @@ def pdf_named_jpg() -> bytes:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def decompression_bomb(side: int = 40_000) -> bytes:

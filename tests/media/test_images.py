@@ -96,7 +96,9 @@ def test_a_decompression_bomb_is_refused_from_its_header() -> None:
         clean(photos.decompression_bomb(8_000), SETTINGS)
 
 
-@pytest.mark.parametrize("data", [photos.truncated_jpeg(), photos.phone_jpeg()[:200], b"\xff\xd8\xff" + b"\x00" * 50])
+@pytest.mark.parametrize(
+    "data", [photos.truncated_jpeg(), photos.phone_jpeg()[:200], b"\xff\xd8\xff" + b"\x00" * 50]
+)
 def test_damaged_files_are_refused(data: bytes) -> None:
     with pytest.raises(InvalidInput) as refused:
         clean(data, SETTINGS)

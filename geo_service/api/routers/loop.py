@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from geo_service.api import params
 from geo_service.api.deps import get_db, incident_context, require_role
 from geo_service.api.errors import language_of
 from geo_service.api.routers.stations import station_context
@@ -107,8 +108,10 @@ async def _upload(
 # -- 并案 ----------------------------------------------------------------------------------------------------
 
 
-@router.get("/api/incidents/{incident_id}/duplicates")
-def get_duplicates(incident_id: int, request: Request, ctx: Ctx, _principal: Dispatcher) -> dict[str, Any]:
+@router.get("/api/incidents/{incident_id:int}/duplicates")
+def get_duplicates(
+    incident_id: params.PathId, request: Request, ctx: Ctx, _principal: Dispatcher
+) -> dict[str, Any]:
     """Open cases this incident may duplicate (same major class, within the walking distance and time window),
     nearest first: the dispatcher's merge suggestions."""
     row = workflow.get_incident(ctx, incident_id)
@@ -117,9 +120,9 @@ def get_duplicates(incident_id: int, request: Request, ctx: Ctx, _principal: Dis
                              "walk_m": ctx.settings.duplicate_walk_m, "window_h": ctx.settings.duplicate_window_h})  # fmt: skip
 
 
-@router.post("/api/incidents/{incident_id}/merge")
+@router.post("/api/incidents/{incident_id:int}/merge")
 def post_merge(
-    incident_id: int, body: MergeBody, request: Request, ctx: Ctx, principal: Dispatcher
+    incident_id: params.PathId, body: MergeBody, request: Request, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
     """Merge this incident into case ``into``: it follows the case's state from now on, keeps its caller (who is
     called back on their own) and shows in the case's history. 409 into a duplicate, a rejected case, or when
@@ -131,9 +134,9 @@ def post_merge(
 # -- 回访 ----------------------------------------------------------------------------------------------------
 
 
-@router.post("/api/incidents/{incident_id}/feedback")
+@router.post("/api/incidents/{incident_id:int}/feedback")
 def post_feedback(
-    incident_id: int, body: FeedbackBody, request: Request, ctx: Ctx, principal: Dispatcher
+    incident_id: params.PathId, body: FeedbackBody, request: Request, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
     """Record a callback of a resolved case: satisfied or basically satisfied closes it, unsatisfied sends its case
     back to its owner with a fresh deadline, an unreached call is counted (the third closes it as a failed
@@ -144,8 +147,8 @@ def post_feedback(
     return _render(request, {**records.present(ctx, done["incident"]), "callback": call})
 
 
-@router.get("/api/incidents/{incident_id}/callbacks")
-def get_callbacks(incident_id: int, ctx: Ctx, _principal: Dispatcher) -> dict[str, Any]:
+@router.get("/api/incidents/{incident_id:int}/callbacks")
+def get_callbacks(incident_id: params.PathId, ctx: Ctx, _principal: Dispatcher) -> dict[str, Any]:
     """Every call made to the incident's caller, oldest first."""
     return {"id": incident_id, "callbacks": callback.callbacks(ctx, incident_id)}
 
@@ -153,9 +156,14 @@ def get_callbacks(incident_id: int, ctx: Ctx, _principal: Dispatcher) -> dict[st
 # -- photos --------------------------------------------------------------------------------------------------
 
 
-@router.post("/api/incidents/{incident_id}/media", status_code=201)
+@router.post("/api/incidents/{incident_id:int}/media", status_code=201)
 async def post_media(
-    incident_id: int, request: Request, response: Response, ctx: Ctx, settings: Media, principal: Handler
+    incident_id: params.PathId,
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    settings: Media,
+    principal: Handler,
 ) -> dict[str, Any]:
     """Add a photo (multipart ``file``; JPEG, PNG, WebP or HEIC by content, at most
     ``GEO_SERVICE_MEDIA_MAX_BYTES``). Stored re-encoded without its metadata (no EXIF, no GPS), with a
@@ -178,8 +186,10 @@ async def post_media(
     }
 
 
-@router.get("/api/incidents/{incident_id}/media")
-def get_media_list(incident_id: int, request: Request, ctx: Ctx, principal: Handler) -> dict[str, Any]:
+@router.get("/api/incidents/{incident_id:int}/media")
+def get_media_list(
+    incident_id: params.PathId, request: Request, ctx: Ctx, principal: Handler
+) -> dict[str, Any]:
     """The incident's photos, each with its ``url`` and ``thumbnail_url`` (readable with the same token)."""
     return {"id": incident_id, "media": media.list_media(ctx, incident_id, principal, base_url(request))}
 
@@ -193,14 +203,16 @@ def _photo_response(found: dict[str, Any], thumbnail: bool) -> Response:
     })  # fmt: skip
 
 
-@router.get("/api/incidents/{incident_id}/media/{media_id}")
-def get_photo(incident_id: int, media_id: int, ctx: Ctx, principal: Handler) -> Response:
+@router.get("/api/incidents/{incident_id:int}/media/{media_id:int}")
+def get_photo(incident_id: params.PathId, media_id: params.PathId, ctx: Ctx, principal: Handler) -> Response:
     """The photo (as stored: cleaned JPEG or PNG)."""
     return _photo_response(media.read(ctx, incident_id, media_id, principal), thumbnail=False)
 
 
-@router.get("/api/incidents/{incident_id}/media/{media_id}/thumbnail")
-def get_thumbnail(incident_id: int, media_id: int, ctx: Ctx, principal: Handler) -> Response:
+@router.get("/api/incidents/{incident_id:int}/media/{media_id:int}/thumbnail")
+def get_thumbnail(
+    incident_id: params.PathId, media_id: params.PathId, ctx: Ctx, principal: Handler
+) -> Response:
     """The photo's thumbnail (JPEG)."""
     return _photo_response(media.read(ctx, incident_id, media_id, principal, thumbnail=True), thumbnail=True)
 
@@ -231,9 +243,14 @@ def get_overdue_inspections(db: Db, sctx: StationCtx, _principal: Planner) -> di
     return inspections.overdue(db, sctx)
 
 
-@router.post("/api/stations/{station_id}/inspections", status_code=201)
+@router.post("/api/stations/{station_id:int}/inspections", status_code=201)
 async def post_inspection(
-    station_id: int, request: Request, db: Db, sctx: StationCtx, settings: Media, principal: Inspector
+    station_id: params.PathId,
+    request: Request,
+    db: Db,
+    sctx: StationCtx,
+    settings: Media,
+    principal: Inspector,
 ) -> dict[str, Any]:
     """Record a visit (a grid worker for stations in their grids, a planner for any): JSON
     ``{open_as_published, amenities: {amenity: found}, notes, lon, lat, crs}``, or multipart with that JSON in
@@ -268,7 +285,7 @@ async def post_inspection(
     return _render(request, out)
 
 
-@router.get("/api/stations/{station_id}/inspections")
-def get_inspections(station_id: int, db: Db, principal: Inspector) -> dict[str, Any]:
+@router.get("/api/stations/{station_id:int}/inspections")
+def get_inspections(station_id: params.PathId, db: Db, principal: Inspector) -> dict[str, Any]:
     """Every visit to the station, newest first, in full (inspectors of it)."""
     return {"station_id": station_id, "inspections": inspections.history(db, station_id, principal)}
