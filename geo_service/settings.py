@@ -655,7 +655,7 @@ class DashboardSettings(BaseSettings):
         description="小事不出网格: the share of resolved cases that should be settled in their grid, 0..1",
     )  # fmt: skip
     coverage_minutes: float = Field(
-        default=15.0, gt=0, le=60, description="stations' coverage: the walking service circle counted, minutes"
+        default=15.0, gt=0, le=60, description="stations' coverage: the walking circle counted, minutes"
     )
     list_limit: int = Field(
         default=100, ge=1, le=10_000, description="most overdue or escalated cases one dashboard lists"
