@@ -119,7 +119,7 @@ def test_unknown_page_is_a_coded_404_in_the_callers_language(client: TestClient)
     assert (
         en["message"]
         == en["detail"]
-        == "no page 'nonsense'; pages: planner, stations, dispatch, circles, worker"
+        == "no page 'nonsense'; pages: planner, stations, dispatch, circles, worker, dashboard"
     )
     asset = client.get("/app/static/js/missing.js").json()
     assert asset["code"] == "page.asset_not_found" and "missing.js" in asset["message"]
