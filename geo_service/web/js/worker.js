@@ -59,6 +59,8 @@ addStrings({
     "wk.returned": "事件 #{id} 已退回调度。",
     "wk.photos": "照片",
     "wk.due": "处置时限",
+    "wk.grid": "网格",
+    "wk.status": "状态",
     "wk.stations.hint": "你负责网格内的驿站。点一个驿站登记本次巡查。",
     "wk.stations.none": "你的网格内没有驿站。",
     "wk.last": "上次巡查：{when}",
@@ -125,6 +127,8 @@ addStrings({
     "wk.returned": "Incident #{id} handed back to dispatch.",
     "wk.photos": "Photos",
     "wk.due": "Due",
+    "wk.grid": "Grid",
+    "wk.status": "Status",
     "wk.stations.hint": "Rest stations in your grids. Tap one to record this visit.",
     "wk.stations.none": "No rest station in your grids.",
     "wk.last": "last inspected: {when}",
@@ -424,8 +428,8 @@ async function showCase(id) {
   ui.caseCard.innerHTML = `
     <h2>#${inc.id} ${esc(categoryName(inc))}</h2>
     <dl class="facts">
-      <dt>${esc(t("wk.position"))}</dt><dd>${esc(inc.grid_code || inc.owner_code)}</dd>
-      <dt>&nbsp;</dt><dd><span class="badge st-${inc.status}" data-status="${inc.status}">${esc(stateName(inc.status))}</span></dd>
+      <dt>${esc(t("wk.grid"))}</dt><dd>${esc(inc.grid_code || inc.owner_code)}</dd>
+      <dt>${esc(t("wk.status"))}</dt><dd><span class="badge st-${inc.status}" data-status="${inc.status}">${esc(stateName(inc.status))}</span></dd>
       ${inc.description ? `<dt>${esc(t("wk.description"))}</dt><dd>${esc(inc.description)}</dd>` : ""}
       <dt>${esc(t("wk.due"))}</dt><dd>${esc(formatTime(inc.due_at))}</dd>
     </dl>
