@@ -223,7 +223,7 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
         return min(score, CONFLICT_CAP)  # 西村南巷 exists: 溪村南巷171号 is not its house 171
     if via in ("road_typo", "compound_typo", "typo"):
         if via == "typo":  # which of the query's forms is one typo from the name (or the compound's name)
-            pairs = [(a, t) for a in (parts.place, parts.rest, parts.local) if a and len(a) >= 3
+            pairs: list[tuple[str | None, Any]] = [(a, t) for a in (parts.place, parts.rest, parts.local) if a and len(a) >= 3
                      for t in (key, row["compound"]) if t and one_edit(a, t)]  # fmt: skip
         else:
             pairs = [(parts.road, row["road"])] if via == "road_typo" else [(parts.compound, row["compound"])]

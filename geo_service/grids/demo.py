@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from geo_service.auth import Principal
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def _feature(
-    code: str, name: str, level: str, parent: str | None, geom: shapely.Geometry, **extra: Any
+    code: str, name: str, level: str, parent: str | None, geom: BaseGeometry, **extra: Any
 ) -> dict[str, Any]:
     props = {
         "code": code,

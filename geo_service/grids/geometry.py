@@ -360,7 +360,7 @@ def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref
         & np.roll(end_on, -1)
         & (_distance_to_references(mid_x, mid_y, seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M)
     )
-    own_tree = shapely.STRtree(shapely.linestrings(own.reshape(-1, 2, 2)))
+    own_tree = shapely.STRtree(shapely.linestrings(own.reshape(-1, 2, 2)))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
     half = (tol_m / kx, tol_m / ky)
     rv = ref_vertices
     boxes = shapely.box(rv[:, 0] - half[0], rv[:, 1] - half[1], rv[:, 0] + half[0], rv[:, 1] + half[1])
@@ -422,7 +422,7 @@ def snap_to_edges(
     seg, ref_vertices = _lines_coords(lines)
     if len(seg) == 0:
         return geom, 0
-    seg_tree = shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))
+    seg_tree = shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
     vertex_tree = cKDTree(np.column_stack([ref_vertices[:, 0] * kx, ref_vertices[:, 1] * ky]))
     polygons, moved = [], 0
     for poly in shapely.get_parts(geom):

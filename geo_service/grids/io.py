@@ -110,6 +110,7 @@ def parse_geojson(data: bytes) -> Any:
 
 def features_from_geojson(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:
     """Features of a GeoJSON FeatureCollection, Feature or list of Features, in WGS-84."""
+    features: Any
     if isinstance(obj, list):
         features = obj
     elif isinstance(obj, dict) and obj.get("type") == "FeatureCollection":

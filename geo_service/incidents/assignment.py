@@ -139,7 +139,7 @@ def _boundary_distances_m(grid: shapely.Geometry, lon: np.ndarray, lat: np.ndarr
     boundary = shapely.transform(
         shapely.boundary(grid), lambda c: np.column_stack([(c[:, 0] - lon0) * kx, (c[:, 1] - lat0) * ky])
     )
-    return shapely.distance(boundary, shapely.points((lon - lon0) * kx, (lat - lat0) * ky))
+    return np.asarray(shapely.distance(boundary, shapely.points((lon - lon0) * kx, (lat - lat0) * ky)))
 
 
 def assign_many(index: LocateIndex, lon: np.ndarray, lat: np.ndarray,

@@ -156,6 +156,7 @@ def create_incident(
         new_id = store.insert_incident(cur, row, where.lon, where.lat)
         if new_id is None:  # a concurrent post of the same ticket won
             existing = store.find_by_external_id(cur, row["external_id"])
+            assert existing is not None  # the conflict was on this ticket number, in a committed row
             return IntakeResult(existing, False, [_filed_before(data.external_id or "")])
         store.add_history(
             cur, new_id, at=now, actor=actor, action="created", to_status="reported",
@@ -166,6 +167,7 @@ def create_incident(
         audit.record(cur, actor=actor, role=role, action="create", entity="incident", entity_id=new_id,
                      detail={"external_id": row["external_id"], "owner_code": where.owner_code})  # fmt: skip
         created = store.get_incident(cur, new_id)
+        assert created is not None  # inserted just now, in this transaction
     return IntakeResult(created, True, notes)
 
 

@@ -95,7 +95,8 @@ def propose(db: Database, names: Sequence[str], parent_code: str, households_min
         inputs = []
         for community in communities:
             geom = shapely.from_wkb(community["wkb"])
-            box = tuple(float(v) for v in shapely.bounds(geom))
+            west, south, east, north = (float(v) for v in shapely.bounds(geom))
+            box = (west, south, east, north)
             lines = {
                 name: [shapely.boundary(shapely.from_wkb(c["wkb"])) for c in store.cells(cur, name, versions[name], box)]
                 for name in names

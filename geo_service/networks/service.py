@@ -707,6 +707,7 @@ def _rekey_points(db: Database, name: str, version: int, points: Sequence[Sequen
         cell = None
         if owner is not None and owner[k] != OUTSIDE:
             cell = {"code": codes[owner[k]], "name": cells[owner[k]]["name"]}
-        grid = None if grids[k] is None else {"code": grids[k], "name": names.get(grids[k])}
+        code = grids[k]
+        grid = None if code is None else {"code": code, "name": names.get(code)}
         out.append({"lon": float(wlon[k]), "lat": float(wlat[k]), "cell": cell, "grid": grid})
     return out

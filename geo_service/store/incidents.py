@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from psycopg2 import sql
-from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
+from geo_service.db.rows import DictCursor as Cursor
+from geo_service.db.rows import fetch_one
 from geo_service.store.bulk import copy_rows
 
 # the columns an intake writes (besides geom, written from lon/lat)
@@ -77,7 +78,7 @@ def any_external_id_starting(cur: Cursor, prefix: str) -> bool:
     cur.execute(
         "SELECT EXISTS (SELECT 1 FROM incidents WHERE starts_with(external_id, %s)) AS found", (prefix,)
     )
-    return bool(cur.fetchone()["found"])
+    return bool(fetch_one(cur)["found"])
 
 
 def list_incidents(
@@ -97,7 +98,8 @@ def list_incidents(
     newest_first: bool = True,
 ) -> list[dict[str, Any]]:
     """Incidents matching every given filter. ``overdue_at``: only those still active and past due then."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if grid_code is not None:
         where.append("i.grid_code = %s")
         params.append(grid_code)
@@ -228,7 +230,7 @@ def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str,
 def try_sweep_lock(cur: Cursor, key: int) -> bool:
     """Take a transaction-scoped advisory lock so one process sweeps at a time."""
     cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS got", (key,))
-    return bool(cur.fetchone()["got"])
+    return bool(fetch_one(cur)["got"])
 
 
 # -- bulk ---------------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 from psycopg2.extensions import cursor as Cursor
 
+from geo_service.db.rows import fetch_one
+
 LAST_USED_RESOLUTION_S = 60  # last_used_at is refreshed at most this often, so a read stays a read
 
 
@@ -35,7 +37,7 @@ def insert_token(
            VALUES (%s, %s, %s, now() + make_interval(days => %s)) RETURNING id""",
         (token_hash, role, name, expires_days),
     )
-    return int(cur.fetchone()[0])
+    return int(fetch_one(cur)[0])
 
 
 def find_token(cur: Cursor, token_hash: str) -> tuple[int, str, str | None] | None:

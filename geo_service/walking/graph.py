@@ -128,7 +128,7 @@ class WalkGraph:
         sx, sy = x.copy(), y.copy()
         if n == 0 or self.n_edges == 0:
             return Snap(edge, frac, distance, sx, sy)
-        points = shapely.points(x, y)
+        points: np.ndarray = shapely.points(x, y)  # type: ignore[assignment]  # an array (shapely stubs)
         # surface edges first: a point on a street snaps to it, not to a tunnel or passage below it
         (which, hit), dist = self.surface_tree.query_nearest(
             points, max_distance=max_distance_m, return_distance=True, all_matches=False

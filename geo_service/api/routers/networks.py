@@ -175,9 +175,9 @@ def rekey_one(
 ) -> JSONResponse:
     """A cell code → the unified grid with the largest share of it (and the other candidates); a point → the
     grid covering it and the network cell covering it."""
-    points = [] if lon is None and lat is None else [[lon, lat]]
-    if points and (lon is None or lat is None):
+    if (lon is None) != (lat is None):
         raise BadRequest("network.rekey_nothing")
+    points = [[lon, lat]] if lon is not None and lat is not None else []
     doc = service.rekey(
         db, name, cells=[cell] if cell else [], points=points, crs=crs, by=by, version=version
     )
