@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.etags import etag, require_if_match
+from geo_service.api.models import grids as m
+from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
@@ -112,7 +114,8 @@ def _written(response: Response, result: service.WriteResult) -> dict[str, Any]:
             "snapped_vertices": result.snapped_vertices, "feature": result.feature}  # fmt: skip
 
 
-@router.post("/grids", status_code=201, openapi_extra={"requestBody": FEATURE_BODY})
+@router.post("/grids", status_code=201, openapi_extra={"requestBody": FEATURE_BODY},
+             responses=answers(m.WrittenArea, 201, "created"))  # fmt: skip
 async def create_grid(
     request: Request,
     response: Response,
@@ -132,7 +135,9 @@ async def create_grid(
     return _written(response, await run_in_threadpool(work))
 
 
-@router.post("/grids/import", openapi_extra={"requestBody": COLLECTION_BODY})
+@router.post(
+    "/grids/import", openapi_extra={"requestBody": COLLECTION_BODY}, responses=answers(m.ImportResult)
+)
 async def import_grids(
     request: Request,
     auto_number: bool = Query(False, description="number features without a code (GB/T, reading order)"),
@@ -154,7 +159,8 @@ async def import_grids(
     return (await run_in_threadpool(work)).as_dict()
 
 
-@router.post("/grids/validate", openapi_extra={"requestBody": COLLECTION_BODY})
+@router.post("/grids/validate", openapi_extra={"requestBody": COLLECTION_BODY},
+             responses=answers(m.ValidationResult))  # fmt: skip
 async def validate_grids(
     request: Request,
     parent_code: str | None = Query(None, description="check this parent's stored children (and gaps)"),
@@ -185,7 +191,7 @@ class ProposeRequest(BaseModel):
     households_max: int | None = Field(default=None, ge=1, le=100_000)
 
 
-@router.post("/grids/propose")
+@router.post("/grids/propose", responses=answers(m.Proposal))
 def propose_grids(body: ProposeRequest, db: Database = Depends(get_db)) -> dict[str, Any]:
     """Partition a parent area into contiguous grids that follow streets and balance households (defaults
     from settings: 300–500). Returns a FeatureCollection to edit and then import; nothing is written."""
@@ -207,7 +213,7 @@ def export_grids(
     )
 
 
-@router.get("/grids")
+@router.get("/grids", responses=answers(m.AreaCollection))
 def list_grids(
     level: str | None = Query(None, description="district, street, community or grid"),
     parent_code: str | None = None,
@@ -218,7 +224,7 @@ def list_grids(
     return service.list_areas(db, level, parent_code, params.bbox(bbox))
 
 
-@router.get("/grids/{code:gridcode}")
+@router.get("/grids/{code:gridcode}", responses=answers(m.AreaFeature))
 def get_grid(
     response: Response,
     code: str,
@@ -231,7 +237,9 @@ def get_grid(
     return feature
 
 
-@router.put("/grids/{code:gridcode}", openapi_extra={"requestBody": FEATURE_BODY})
+@router.put(
+    "/grids/{code:gridcode}", openapi_extra={"requestBody": FEATURE_BODY}, responses=answers(m.WrittenArea)
+)
 async def put_grid(
     request: Request,
     response: Response,
@@ -276,7 +284,7 @@ class MergeBody(BaseModel):
     )
 
 
-@router.post("/grids/{code:gridcode}/merge")
+@router.post("/grids/{code:gridcode}/merge", responses=answers(m.WrittenArea))
 def merge_grids(
     code: str,
     body: MergeBody,
@@ -292,13 +300,13 @@ def merge_grids(
     return _written(response, result)
 
 
-@router.get("/grids/{code:gridcode}/history")
+@router.get("/grids/{code:gridcode}/history", responses=answers(m.AreaCollection))
 def grid_history(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
     """Every version, oldest first, with ``valid_from``/``valid_to``, who changed it and who closed it."""
     return service.area_history(db, code)
 
 
-@router.get("/areas/{code}/stats")
+@router.get("/areas/{code}/stats", responses=answers(m.AreaStats))
 def area_stats(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
     """Planning numbers: km², households, population, residences, staffing need (norm per 10,000 residents)
     and the gap to the workers on record."""
