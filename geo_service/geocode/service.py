@@ -23,12 +23,12 @@ with the candidates, so the dispatcher picks one or clicks the map.
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from geo_service.crs import haversine_m
 from geo_service.db.pool import Database
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.geocode.index import ensure_keyed
@@ -322,9 +322,7 @@ def geocode(db: Database, query: str, limit: int = 10) -> list[Candidate]:
 
 def distance_m(a: Candidate, b: Candidate) -> float:
     """Great-circle distance between two candidates, metres (haversine; ample for 'same place?')."""
-    lon1, lat1, lon2, lat2 = map(math.radians, (a.lon, a.lat, b.lon, b.lat))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+    return haversine_m(a.lon, a.lat, b.lon, b.lat)
 
 
 def decide(query: str, candidates: list[Candidate], min_score: float, margin: float, same_place_m: float,

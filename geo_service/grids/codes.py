@@ -13,7 +13,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 from geo_service.i18n import Message, message
 
 CODE_DIGITS = {"district": 6, "street": 9, "community": 12, "grid": 15}

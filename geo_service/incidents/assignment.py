@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
-from geo_service.grids.geometry import metres_per_degree
 from geo_service.i18n import Message, message
 from geo_service.incidents.categories import LEVELS
 from geo_service.locate.index import AreaInfo, LocateIndex

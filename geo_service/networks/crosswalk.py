@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo_service.grids.geometry import metres_per_degree, metric_epsg_for, to_metric
+from geo_service.crs import metres_per_degree, metric_epsg_for
+from geo_service.grids.geometry import to_metric
 
 PARALLEL_DEG = 20.0  # a network segment counts as running along a unified one within this angle
 _MIN_PIECE_M = 1e-3
