@@ -282,11 +282,6 @@ def incident_settings() -> IncidentSettings:
 
 
 @lru_cache
-def database_settings() -> DatabaseSettings:
-    return DatabaseSettings()
-
-
-@lru_cache
 def api_settings() -> APISettings:
     return APISettings()
 
@@ -371,11 +366,6 @@ class LocateSettings(BaseSettings):
         default=8_000_000, ge=1024, description="upper bound on lattice cells per level (4 bytes each)"
     )
     max_batch_points: int = Field(default=5_000_000, ge=1, description="points per POST /api/locate/batch")
-
-
-@lru_cache
-def grid_settings() -> GridSettings:
-    return GridSettings()
 
 
 @lru_cache
@@ -597,11 +587,6 @@ class NetworkSettings(BaseSettings):
     crosswalk_cache: int = Field(
         default=8, ge=0, description="crosswalks kept in memory per process (by network and data revision)"
     )
-
-
-@lru_cache
-def rate_limit_settings() -> RateLimitSettings:
-    return RateLimitSettings()
 
 
 @lru_cache

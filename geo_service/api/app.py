@@ -56,6 +56,7 @@ from geo_service.osm.rules import FacilityRules
 from geo_service.settings import (
     APISettings,
     DatabaseSettings,
+    GridSettings,
     ImportSettings,
     IncidentSettings,
     JobSettings,
@@ -108,6 +109,7 @@ def create_app(
     clock: Clock | None = None,
     job_settings: JobSettings | None = None,
     limit_settings: RateLimitSettings | None = None,
+    grid_settings: GridSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
     ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
@@ -167,6 +169,8 @@ def create_app(
     app.state.life_circle_context = LifeCircleContext.create(facility_rules=app.state.facility_rules)
     app.state.db_settings = db_settings
     app.state.map_settings = map_settings
+    # read once; the grid and network routes pass it on
+    app.state.grid_settings = grid_settings or GridSettings()
     if db is not None:
         app.state.db = db
         app.state.incident_context = incident_context(db)

@@ -28,11 +28,12 @@ import pymetis
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids import codes
-from geo_service.grids.geometry import as_multipolygon, metric_epsg_for, to_geojson, to_metric
-from geo_service.settings import GridSettings, grid_settings
+from geo_service.grids.geometry import as_multipolygon, to_geojson, to_metric
+from geo_service.settings import GridSettings
 from geo_service.store import planning
 
 # Indoor ways are not boundaries on the ground.
@@ -368,7 +369,7 @@ def propose(db: Database, parent_code: str, households_min: int | None = None, h
     InvalidInput
         The parent is a grid, or the band is empty (min > max).
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     low = households_min if households_min is not None else settings.households_min
     high = households_max if households_max is not None else settings.households_max
     if low > high:

@@ -19,11 +19,12 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo_service.auth import Principal
+from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.db.rows import fetch_one
 from geo_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from geo_service.grids import checks, codes, fields
-from geo_service.grids.geometry import count_positions, metric_epsg_for, snap_to_edges, to_geojson, to_metric
+from geo_service.grids.geometry import count_positions, snap_to_edges, to_geojson, to_metric
 from geo_service.grids.model import (
     CODE_RULE,
     LEVEL_RANK,
@@ -35,7 +36,7 @@ from geo_service.grids.model import (
     draft_from_feature,
 )
 from geo_service.i18n import message
-from geo_service.settings import GridSettings, grid_settings
+from geo_service.settings import GridSettings
 from geo_service.store import areas as store
 from geo_service.store import audit
 
@@ -184,7 +185,7 @@ def check_vertex_budget(features: Sequence[Any], settings: GridSettings) -> None
 def _drafts(
     features: Sequence[Any], problems: list[Problem], source: str, settings: GridSettings | None = None
 ) -> list[AreaDraft]:
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     check_vertex_budget(features, settings)
     drafts = []
     for index, feature in enumerate(features):
@@ -554,7 +555,7 @@ def create_area(db: Database, feature: Any, principal: Principal, *, auto_number
     Conflict
         The code is in use.
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     problems: list[Problem] = []
     drafts = _drafts([feature], problems, "api", settings)
     _raise_problems(problems)
@@ -595,7 +596,7 @@ def update_area(db: Database, code: str, feature: Any, principal: Principal, *, 
         ``if_match`` (or ``properties.version``) is not the current version: someone saved in between.
     NotFound, InvalidInput
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise InvalidInput("grid.feature_expected")
     with db.cursor() as cur:
@@ -630,7 +631,7 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
     Conflict
         An absorbed area still has current children.
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     absorb = list(dict.fromkeys(absorb))
     if not absorb or code in absorb:
         raise InvalidInput("grid.merge_absorb")
@@ -725,7 +726,7 @@ def import_features(db: Database, features: Sequence[Any], principal: Principal,
     InvalidInput
         Every problem of every bad feature, with its index; nothing is written.
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     if len(features) == 0:
         raise InvalidInput("grid.import_empty")
     if len(features) > settings.max_import_features:
@@ -776,7 +777,7 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
     -------
     the problems (empty when all is well); :func:`problems_error` makes the 422 of them
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     if len(features) > settings.max_import_features:
         raise InvalidInput("grid.too_many_features", count=len(features), limit=settings.max_import_features)
     problems: list[Problem] = []
@@ -811,7 +812,7 @@ def area_stats(db: Database, code: str, settings: GridSettings | None = None) ->
     ``population × workers_per_10k_residents / 10,000`` rounded up; the gap is need minus the workers on
     record in the area and all areas below it (positive = short of staff).
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     with db.cursor() as cur:
         row = store.area_stats(cur, code)
     if row is None:
@@ -850,11 +851,13 @@ def export_areas(
     return area_io.write_features(collection["features"], fmt), media_type, f"areas.{suffix}"
 
 
-def read_upload(data: bytes, filename: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
+def read_upload(
+    data: bytes, filename: str | None = None, crs: str | None = None, settings: GridSettings | None = None
+) -> list[dict[str, Any]]:
     """Features of an uploaded file (GeoJSON / GeoPackage / zipped Shapefile, any CRS), in WGS-84."""
     from geo_service.grids import io as area_io
 
-    return area_io.read_features(data, filename, crs)
+    return area_io.read_features(data, filename, crs, settings)
 
 
 def features_of(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:
