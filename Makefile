@@ -58,6 +58,7 @@ serve: setup
 lint: venv
 	$(BIN)/ruff check geo_service tests bench
 	$(BIN)/ruff format --check geo_service tests bench
+	$(BIN)/mypy
 
 # pytest-xdist: one worker per core, a test file stays on one worker (its module-scoped database and server).
 PYTEST_WORKERS ?= auto

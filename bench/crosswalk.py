@@ -32,8 +32,8 @@ from psycopg2.extras import execute_values
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import bench_database, markdown_table, owner_dsn
 from geo_service.auth import Principal
+from geo_service.crs import metres_per_degree, metric_epsg_for
 from geo_service.db.pool import Database
-from geo_service.grids.geometry import metres_per_degree, metric_epsg_for
 from geo_service.networks import service
 from geo_service.networks.crosswalk import Homes
 from geo_service.networks.crosswalk import crosswalk as engine

@@ -37,8 +37,8 @@ from spopt.locate import LSCP, MCLP, PMedian
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import REPO, bench_database, markdown_table
+from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
-from geo_service.grids.geometry import metres_per_degree
 from geo_service.osm.importer import import_osm
 from geo_service.settings import ImportSettings
 from geo_service.siting.solver import Catchments, SolveOptions, solve

@@ -297,11 +297,6 @@ def incident_settings() -> IncidentSettings:
 
 
 @lru_cache
-def database_settings() -> DatabaseSettings:
-    return DatabaseSettings()
-
-
-@lru_cache
 def api_settings() -> APISettings:
     return APISettings()
 
@@ -386,11 +381,6 @@ class LocateSettings(BaseSettings):
         default=8_000_000, ge=1024, description="upper bound on lattice cells per level (4 bytes each)"
     )
     max_batch_points: int = Field(default=5_000_000, ge=1, description="points per POST /api/locate/batch")
-
-
-@lru_cache
-def grid_settings() -> GridSettings:
-    return GridSettings()
 
 
 @lru_cache
@@ -681,11 +671,6 @@ class DashboardSettings(BaseSettings):
 @lru_cache
 def dashboard_settings() -> DashboardSettings:
     return DashboardSettings()
-
-
-@lru_cache
-def rate_limit_settings() -> RateLimitSettings:
-    return RateLimitSettings()
 
 
 @lru_cache

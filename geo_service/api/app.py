@@ -58,6 +58,7 @@ from geo_service.osm.rules import FacilityRules
 from geo_service.settings import (
     APISettings,
     DatabaseSettings,
+    GridSettings,
     ImportSettings,
     IncidentSettings,
     JobSettings,
@@ -111,6 +112,7 @@ def create_app(
     clock: Clock | None = None,
     job_settings: JobSettings | None = None,
     limit_settings: RateLimitSettings | None = None,
+    grid_settings: GridSettings | None = None,
     media_settings: MediaSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
@@ -172,6 +174,8 @@ def create_app(
     app.state.life_circle_context = LifeCircleContext.create(facility_rules=app.state.facility_rules)
     app.state.db_settings = db_settings
     app.state.map_settings = map_settings
+    # read once; the grid and network routes pass it on
+    app.state.grid_settings = grid_settings or GridSettings()
     if db is not None:
         app.state.db = db
         app.state.incident_context = incident_context(db)

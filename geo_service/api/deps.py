@@ -16,7 +16,7 @@ from geo_service.db.pool import Database
 from geo_service.errors import Forbidden, Unauthorized
 from geo_service.i18n import message
 from geo_service.incidents.context import IncidentContext
-from geo_service.settings import MapSettings
+from geo_service.settings import GridSettings, MapSettings
 from geo_service.tiles import build_tile_server
 from geo_service.tiles.service import TileServer
 
@@ -33,6 +33,11 @@ _tile_server_lock = threading.Lock()
 
 def get_map_settings(request: Request) -> MapSettings:
     return request.app.state.map_settings
+
+
+def get_grid_settings(request: Request) -> GridSettings:
+    """The grid settings :func:`~geo_service.api.app.create_app` read once."""
+    return request.app.state.grid_settings
 
 
 def get_tile_server(request: Request) -> TileServer:

@@ -78,7 +78,7 @@ def bbox(value: str | None) -> tuple[float, float, float, float] | None:
         or parts[1] > parts[3]
     ):
         raise InvalidInput("input.bbox_range")
-    return parts  # type: ignore[return-value]
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def words(text: str | None) -> list[str] | None:
@@ -117,7 +117,8 @@ class _SegmentExcept(Convertor[str]):
     """A path segment that is not one of some words (the literal sibling routes)."""
 
     def __init__(self, words: frozenset[str]) -> None:
-        self.regex = "(?!(?:" + "|".join(sorted(words)) + ")(?:/|$))[^/]+"
+        # one convertor per set of words, so an instance attribute (starlette declares a ClassVar)
+        self.regex = "(?!(?:" + "|".join(sorted(words)) + ")(?:/|$))[^/]+"  # type: ignore[misc]
 
     def convert(self, value: str) -> str:
         return value

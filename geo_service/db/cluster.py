@@ -35,6 +35,7 @@ import psycopg2
 from psycopg2.extensions import make_dsn
 
 from geo_service.db import roles
+from geo_service.db.rows import fetch_one
 from geo_service.i18n import message
 from geo_service.settings import DatabaseSettings
 
@@ -133,7 +134,7 @@ class Cluster:
                     dsn = self.dsn("postgres", user=name)
                     with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
                         cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-                        if cur.fetchone()[0]:
+                        if fetch_one(cur)[0]:
                             self._superuser = name
                             break
                 except psycopg2.OperationalError as exc:

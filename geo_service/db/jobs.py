@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from geo_service.db.pool import Database
+from geo_service.db.rows import fetch_one
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +34,7 @@ def run_once(db: Database, job: str, trigger: str, work: Callable[[], T]) -> tup
     """
     with db.connection() as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(hashtextextended('job:' || %s, 0))", (job,))
-        got = cur.fetchone()[0]
+        got = fetch_one(cur)[0]
         conn.commit()
         if not got:
             return False, None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from geo_service.db import roles
 from geo_service.db.pool import Database
+from geo_service.db.rows import fetch_one
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _LOCK_KEY = 7_302_114_001  # pg_advisory_lock key reserved for migrations
@@ -52,10 +53,10 @@ def applied_version(db: Database) -> int:
     """Highest applied migration, 0 when the table does not exist yet."""
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
-        if not cur.fetchone()[0]:
+        if not fetch_one(cur)[0]:
             return 0
         cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
-        return int(cur.fetchone()[0])
+        return int(fetch_one(cur)[0])
 
 
 def is_current(db: Database) -> bool:
@@ -66,7 +67,7 @@ def _pending(db: Database) -> list[Migration]:
     """Migrations not applied yet, found without DDL (the runtime role may check but not migrate)."""
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
-        if not cur.fetchone()[0]:
+        if not fetch_one(cur)[0]:
             return available()
         cur.execute("SELECT version FROM schema_migrations")
         done = {row[0] for row in cur.fetchall()}

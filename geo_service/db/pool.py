@@ -40,8 +40,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, overload
 
 import psycopg2
 import psycopg2.errors
@@ -49,6 +51,7 @@ import psycopg2.extensions
 import psycopg2.extras
 from psycopg2.extensions import connection as Connection
 
+from geo_service.db.rows import DictCursor, fetch_one
 from geo_service.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
@@ -359,7 +362,7 @@ class Database:
         try:
             with replica.cursor(dict_rows=False) as cur:
                 cur.execute("SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)", (min_lsn,))
-                caught_up = bool(cur.fetchone()[0])
+                caught_up = bool(fetch_one(cur)[0])
         except (
             DatabaseUnavailable,
             psycopg2.DataError,
@@ -371,7 +374,7 @@ class Database:
         """The primary's current WAL position (what a standby must have replayed to show every commit so far)."""
         with self.cursor(dict_rows=False) as cur:
             cur.execute("SELECT pg_current_wal_lsn()::text")
-            return str(cur.fetchone()[0])
+            return str(fetch_one(cur)[0])
 
     # -- state the HTTP layer and /readyz read ---------------------------------------------------------------
 
@@ -443,9 +446,17 @@ class Database:
         finally:
             self._slots.release()
 
+    @overload
+    def cursor(self, dict_rows: Literal[True] = ...) -> AbstractContextManager[DictCursor]: ...
+    @overload
+    def cursor(self, dict_rows: Literal[False]) -> AbstractContextManager[psycopg2.extensions.cursor]: ...
+    def cursor(self, dict_rows: bool = True) -> AbstractContextManager[Any]:
+        """A cursor in its own transaction; rows as dicts (:class:`~psycopg2.extras.RealDictRow`) unless
+        ``dict_rows`` is False (tuples)."""
+        return self._cursor(dict_rows)
+
     @contextlib.contextmanager
-    def cursor(self, dict_rows: bool = True) -> Iterator[psycopg2.extensions.cursor]:
-        """A cursor in its own transaction; rows as dicts unless ``dict_rows`` is False."""
+    def _cursor(self, dict_rows: bool) -> Iterator[Any]:
         factory = psycopg2.extras.RealDictCursor if dict_rows else None
         with self.connection() as conn, conn.cursor(cursor_factory=factory) as cur:
             yield cur
@@ -491,7 +502,7 @@ class Database:
         with self._lock:
             busy = self._busy.pop(token)
             keep = conn is not None and not (broken or busy.ended_by_watchdog or conn.closed or self._closed)
-            if keep:
+            if conn is not None and keep:
                 self._idle.append(conn)
         if conn is not None and not keep:
             with contextlib.suppress(Exception):

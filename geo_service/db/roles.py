@@ -26,6 +26,8 @@ import psycopg2.extensions
 from psycopg2 import sql
 from psycopg2.extensions import cursor as Cursor
 
+from geo_service.db.rows import fetch_one
+
 log = logging.getLogger(__name__)
 
 REQUIRED_EXTENSIONS = ("postgis", "pg_trgm", "fuzzystrmatch")  # every extension a migration names
@@ -144,5 +146,5 @@ def grant_runtime(cur: Cursor, runtime: str) -> None:
     ):
         cur.execute(sql.SQL(statement).format(role))
     cur.execute("SELECT to_regprocedure('public.analyze_tables(text[])') IS NOT NULL")
-    if cur.fetchone()[0]:
+    if fetch_one(cur)[0]:
         cur.execute(sql.SQL("GRANT EXECUTE ON FUNCTION analyze_tables(text[]) TO {}").format(role))

@@ -23,12 +23,12 @@ with the candidates, so the dispatcher picks one or clicks the map.
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from geo_service.crs import haversine_m
 from geo_service.db.pool import Database
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.geocode.index import ensure_keyed
@@ -223,7 +223,7 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
         return min(score, CONFLICT_CAP)  # 西村南巷 exists: 溪村南巷171号 is not its house 171
     if via in ("road_typo", "compound_typo", "typo"):
         if via == "typo":  # which of the query's forms is one typo from the name (or the compound's name)
-            pairs = [(a, t) for a in (parts.place, parts.rest, parts.local) if a and len(a) >= 3
+            pairs: list[tuple[str | None, Any]] = [(a, t) for a in (parts.place, parts.rest, parts.local) if a and len(a) >= 3
                      for t in (key, row["compound"]) if t and one_edit(a, t)]  # fmt: skip
         else:
             pairs = [(parts.road, row["road"])] if via == "road_typo" else [(parts.compound, row["compound"])]
@@ -322,9 +322,7 @@ def geocode(db: Database, query: str, limit: int = 10) -> list[Candidate]:
 
 def distance_m(a: Candidate, b: Candidate) -> float:
     """Great-circle distance between two candidates, metres (haversine; ample for 'same place?')."""
-    lon1, lat1, lon2, lat2 = map(math.radians, (a.lon, a.lat, b.lon, b.lat))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+    return haversine_m(a.lon, a.lat, b.lon, b.lat)
 
 
 def decide(query: str, candidates: list[Candidate], min_score: float, margin: float, same_place_m: float,

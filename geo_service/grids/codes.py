@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 from geo_service.i18n import Message, message
 
 CODE_DIGITS = {"district": 6, "street": 9, "community": 12, "grid": 15}
@@ -27,7 +28,7 @@ class NumberingError(ValueError):
         self.message = text
 
 
-def reading_order(geoms: Sequence[shapely.Geometry]) -> list[int]:
+def reading_order(geoms: Sequence[BaseGeometry]) -> list[int]:
     """Indexes of ``geoms`` (WGS-84) in reading order: north→south rows, west→east within a row.
 
     A row is a band as tall as the median area's side: an area joins the current row while its
@@ -64,7 +65,7 @@ def child_prefix(parent_code: str | None, level: str) -> str:
 
 
 def assign(
-    parent_code: str | None, level: str, geoms: Sequence[shapely.Geometry], used: Iterable[str]
+    parent_code: str | None, level: str, geoms: Sequence[BaseGeometry], used: Iterable[str]
 ) -> list[str]:
     """Codes for new children ``geoms`` of ``parent_code``, in reading order after the highest ``used``."""
     prefix = child_prefix(parent_code, level)

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from geo_service.auth import Principal
@@ -20,7 +21,7 @@ from geo_service.grids import propose
 from geo_service.grids.geometry import to_geojson
 from geo_service.grids.service import import_features
 from geo_service.i18n import cli_text
-from geo_service.settings import GridSettings, grid_settings
+from geo_service.settings import GridSettings
 from geo_service.store import planning
 
 DEMO_COUNTY = "990101"
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def _feature(
-    code: str, name: str, level: str, parent: str | None, geom: shapely.Geometry, **extra: Any
+    code: str, name: str, level: str, parent: str | None, geom: BaseGeometry, **extra: Any
 ) -> dict[str, Any]:
     props = {
         "code": code,
@@ -59,7 +60,7 @@ def build_demo_hierarchy(
 ) -> list[dict[str, Any]]:
     """Features of the demo district (the extent of ``dataset``'s walking network), streets, communities and
     proposed grids (not yet written)."""
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     with db.cursor(dict_rows=False) as cur:
         cur.execute(
             "SELECT ST_AsBinary(ST_Envelope(ST_Collect(geom))) FROM walk_edges WHERE dataset = %s", (dataset,)

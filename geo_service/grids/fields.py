@@ -288,7 +288,9 @@ def read_sidecar(obj: Any) -> Sidecar | None:
                 and f.get("type") in KINDS):  # fmt: skip
             return None
         fields[f["column"]] = (f["property"], f["type"])
-    values = obj.get("values") if isinstance(obj.get("values"), dict) else {}
+    values = obj.get("values")
+    if not isinstance(values, dict):
+        values = {}
     return Sidecar(fields, {str(k): v for k, v in values.items() if isinstance(v, dict)})
 
 

@@ -21,12 +21,11 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from geo_service.coords import lonlat_message
-from geo_service.crs import metric_epsg
+from geo_service.crs import metres_per_degree
+from geo_service.crs import metric_epsg_for as metric_epsg_for  # moved to crs; kept for code written before
 from geo_service.i18n import Message, message
 
 # WGS-84 ellipsoid, for metres per degree near a latitude.
-_WGS84_A = 6378137.0
-_WGS84_E2 = 6.69437999014e-3
 # A vertex or edge this close to a reference boundary lies on it (floating point puts a point on a diagonal
 # edge up to ~1e-9 m off): it is shared with that neighbour and snapping leaves it there.
 _ON_EDGE_M = 1e-6
@@ -42,15 +41,6 @@ class GeometryProblem(ValueError):
         self.problem = problem
         self.message = message
         self.location = location
-
-
-def metres_per_degree(lat: float) -> tuple[float, float]:
-    """(metres per degree of longitude, per degree of latitude) at ``lat`` on the WGS-84 ellipsoid."""
-    phi = math.radians(lat)
-    w = math.sqrt(1.0 - _WGS84_E2 * math.sin(phi) ** 2)
-    prime_vertical = _WGS84_A / w
-    meridional = _WGS84_A * (1.0 - _WGS84_E2) / w**3
-    return math.radians(1) * prime_vertical * math.cos(phi), math.radians(1) * meridional
 
 
 # -- GeoJSON in ---------------------------------------------------------------------------------------------
@@ -212,14 +202,6 @@ def _transformer(epsg: int, inverse: bool = False) -> Transformer:
     return Transformer.from_crs(4326, epsg, always_xy=True)
 
 
-def metric_epsg_for(geoms: Sequence[BaseGeometry]) -> int:
-    """The metric CRS for a set of WGS-84 geometries (chosen at the centre of their bounds)."""
-    bounds = shapely.total_bounds(np.asarray(geoms, dtype=object))
-    if not np.all(np.isfinite(bounds)):
-        return 3857
-    return metric_epsg((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
-
-
 def to_metric(geoms: Any, epsg: int) -> Any:
     """WGS-84 geometry (or array of them) projected to ``epsg`` (metres)."""
     transformer = _transformer(epsg)
@@ -360,7 +342,7 @@ def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref
         & np.roll(end_on, -1)
         & (_distance_to_references(mid_x, mid_y, seg, seg_tree, kx, ky, tol_m) <= _ON_EDGE_M)
     )
-    own_tree = shapely.STRtree(shapely.linestrings(own.reshape(-1, 2, 2)))
+    own_tree = shapely.STRtree(shapely.linestrings(own.reshape(-1, 2, 2)))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
     half = (tol_m / kx, tol_m / ky)
     rv = ref_vertices
     boxes = shapely.box(rv[:, 0] - half[0], rv[:, 1] - half[1], rv[:, 0] + half[0], rv[:, 1] + half[1])
@@ -422,7 +404,7 @@ def snap_to_edges(
     seg, ref_vertices = _lines_coords(lines)
     if len(seg) == 0:
         return geom, 0
-    seg_tree = shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))
+    seg_tree = shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
     vertex_tree = cKDTree(np.column_stack([ref_vertices[:, 0] * kx, ref_vertices[:, 1] * ky]))
     polygons, moved = [], 0
     for poly in shapely.get_parts(geom):

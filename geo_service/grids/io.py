@@ -29,7 +29,7 @@ from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge, Unsupp
 from geo_service.feature_input import parse_json
 from geo_service.grids import fields
 from geo_service.grids.geometry import as_multipolygon
-from geo_service.settings import grid_settings
+from geo_service.settings import GridSettings
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,12 @@ def _geojson_crs(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_geojson(data: bytes) -> Any:
+def parse_geojson(data: bytes, settings: GridSettings | None = None) -> Any:
     """A GeoJSON body parsed, after a check that costs one pass over the bytes: every position opens a
     bracket, so a body with far more opening brackets than the per-request vertex limit (10 % and a
     thousand spare for rings, parts and list properties) holds more positions than may be sent and is
     refused before the parser builds millions of objects."""
-    limit = grid_settings().max_vertices_per_request
+    limit = (settings or GridSettings()).max_vertices_per_request
     if data.count(b"[") > limit + limit // 10 + 1_000:
         raise InvalidInput("grid.too_many_vertices.body", limit=limit)
     return parse_json(data)
@@ -113,6 +113,7 @@ def parse_geojson(data: bytes) -> Any:
 
 def features_from_geojson(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:
     """Features of a GeoJSON FeatureCollection, Feature or list of Features, in WGS-84."""
+    features: Any
     if isinstance(obj, list):
         features = obj
     elif isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
@@ -172,7 +173,9 @@ def _read_columns(path: str) -> tuple[dict[str, Any], Any, list[Any], list[str]]
     return meta, geometry, data, names
 
 
-def _read_ogr(path: str, crs: str | None, sidecar: fields.Sidecar | None = None) -> list[dict[str, Any]]:
+def _read_ogr(
+    path: str, crs: str | None, settings: GridSettings, sidecar: fields.Sidecar | None = None
+) -> list[dict[str, Any]]:
     try:
         meta, wkb, data, names = _read_columns(path)
     except Exception as exc:  # pyogrio raises several DataSourceError kinds for unreadable files
@@ -188,7 +191,7 @@ def _read_ogr(path: str, crs: str | None, sidecar: fields.Sidecar | None = None)
     fn = _transform_fn(source)
     geoms = shapely.from_wkb(wkb) if wkb is not None else np.full(len(data[0]) if data else 0, None)
     vertices = int(shapely.get_num_coordinates(geoms).sum()) if len(geoms) else 0
-    limit = grid_settings().max_vertices_per_request
+    limit = settings.max_vertices_per_request
     if vertices > limit:  # before anything is projected or turned into GeoJSON
         raise InvalidInput("grid.too_many_vertices.request", count=vertices, limit=limit)
     if fn is not None:
@@ -214,7 +217,9 @@ def _read_ogr(path: str, crs: str | None, sidecar: fields.Sidecar | None = None)
     return features
 
 
-def read_features(data: bytes, filename: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
+def read_features(
+    data: bytes, filename: str | None = None, crs: str | None = None, settings: GridSettings | None = None
+) -> list[dict[str, Any]]:
     """Features (WGS-84 GeoJSON dicts) of an uploaded GeoJSON, GeoPackage or zipped Shapefile.
 
     Parameters
@@ -223,14 +228,15 @@ def read_features(data: bytes, filename: str | None = None, crs: str | None = No
         Overrides the file's own CRS: ``wgs84``, ``gcj02``, ``bd09``, ``cgcs2000`` or anything pyproj reads
         (``EPSG:4547`` for CGCS2000 / 3-degree Gauss–Krüger CM 114°E). Needed for files that state none.
     """
+    settings = settings or GridSettings()
     kind = _sniff(data, filename)
     if kind == "geojson":
-        return features_from_geojson(parse_geojson(data), crs)
+        return features_from_geojson(parse_geojson(data, settings), crs)
     with tempfile.TemporaryDirectory(prefix="geo-service-import-") as tmp:
         if kind == "gpkg":
             path = Path(tmp) / "upload.gpkg"
             path.write_bytes(data)
-            return _read_ogr(str(path), crs)
+            return _read_ogr(str(path), crs, settings)
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
         except zipfile.BadZipFile:
@@ -243,11 +249,13 @@ def read_features(data: bytes, filename: str | None = None, crs: str | None = No
             if not str(target).startswith(str(Path(tmp).resolve())):
                 raise BadRequest("grid.zip_unsafe_paths")
         unpacked = sum(info.file_size for info in archive.infolist())
-        limit = grid_settings().max_upload_unpacked_bytes
+        limit = settings.max_upload_unpacked_bytes
         if unpacked > limit:  # a zip bomb, or a whole province in one upload
             raise PayloadTooLarge("grid.zip_too_large", size=unpacked, limit=limit)
         archive.extractall(tmp)
-        return _read_ogr(str(Path(tmp) / shps[0]), crs, _sidecar_of(Path(tmp), shps[0], archive.namelist()))
+        return _read_ogr(
+            str(Path(tmp) / shps[0]), crs, settings, _sidecar_of(Path(tmp), shps[0], archive.namelist())
+        )
 
 
 def _sidecar_of(folder: Path, shp: str, names: list[str]) -> fields.Sidecar | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import shapely
@@ -100,6 +100,18 @@ class AreaDraft:
             "workers": self.workers, "properties": self.properties, "source": self.source,
             "wkb": shapely.to_wkb(self.geom),
         }  # fmt: skip
+
+
+@dataclass
+class CodedDraft(AreaDraft):
+    """A draft with its code (given, numbered or provisional): what the checks and the writes see."""
+
+    code: str
+
+    @classmethod
+    def of(cls, draft: AreaDraft) -> CodedDraft:
+        assert draft.code is not None
+        return cls(**{f.name: getattr(draft, f.name) for f in fields(draft)})
 
 
 def _optional_count(

@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 import pymetis
 import shapely
+from shapely.geometry.base import BaseGeometry
 
+from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids import codes
-from geo_service.grids.geometry import as_multipolygon, metric_epsg_for, to_geojson, to_metric
-from geo_service.settings import GridSettings, grid_settings
+from geo_service.grids.geometry import as_multipolygon, to_geojson, to_metric
+from geo_service.settings import GridSettings
 from geo_service.store import planning
 
 # Indoor ways are not boundaries on the ground.
@@ -45,13 +47,13 @@ _CRUMB_WIDTH_M = 2.0  # thinner faces (between a road and its sidewalk) join a n
 class Part:
     """One proposed piece: geometry (WGS-84), households, homes and blocks in it."""
 
-    geom: shapely.Geometry
+    geom: BaseGeometry
     households: float
     residences: int
     blocks: int
 
 
-def _blocks(parent: shapely.Geometry, lines: list[shapely.Geometry], epsg: int) -> np.ndarray:
+def _blocks(parent: BaseGeometry, lines: list[BaseGeometry], epsg: int) -> np.ndarray:
     """Faces of the street lines clipped to ``parent`` plus the parent's boundary (degrees)."""
     clipped = [shapely.intersection(line, parent) for line in lines]
     linework = [g for g in clipped if not g.is_empty] + [shapely.boundary(parent)]
@@ -93,7 +95,7 @@ def _merge_crumbs(faces: np.ndarray, epsg: int) -> np.ndarray:
     return faces[alive]
 
 
-def tidy_union(blocks: np.ndarray, parent: shapely.Geometry, epsg: int) -> shapely.Geometry:
+def tidy_union(blocks: np.ndarray, parent: BaseGeometry, epsg: int) -> BaseGeometry:
     """The union of a part's blocks, clipped to the parent (when blocks are not perfectly noded the overlay
     falls back to snapping, which can push the boundary a little outside), without crumbs."""
     union = as_multipolygon(shapely.intersection(shapely.union_all(blocks), parent))
@@ -196,10 +198,10 @@ def _bisect(
     ]
     connected = len(_connected(set(nodes), neighbours)) == 1
     if adjncy:
-        _, side = pymetis.part_graph(2, pymetis.CSRAdjacency(xadj, adjncy), vweights=vweights[nodes].tolist(),
+        _, membership = pymetis.part_graph(2, pymetis.CSRAdjacency(xadj, adjncy), vweights=vweights[nodes].tolist(),
                                      eweights=eweights, tpwgts=[k1 / k, (k - k1) / k],
                                      options=pymetis.Options(contig=int(connected)))  # fmt: skip
-        side = np.asarray(side)
+        side = np.asarray(membership)
     else:
         side = np.zeros(len(nodes), dtype=np.int64)
     left = [n for n, s in zip(nodes, side, strict=True) if s == 0]
@@ -274,7 +276,7 @@ def _merge_empty(label: np.ndarray, weights: np.ndarray, neighbours: list[set[in
 
 
 def partition_area(
-    parent: shapely.Geometry, lines: list[shapely.Geometry], homes: list[tuple[float, float, float]], *,
+    parent: BaseGeometry, lines: list[BaseGeometry], homes: list[tuple[float, float, float]], *,
     households_min: float, households_max: float, parts: int | None = None, balance: bool = True,
     cut_cost: Callable[[np.ndarray, dict[tuple[int, int], float]], dict[tuple[int, int], float]] | None = None,
 ) -> tuple[list[Part], dict[str, Any]]:  # fmt: skip
@@ -367,7 +369,7 @@ def propose(db: Database, parent_code: str, households_min: int | None = None, h
     InvalidInput
         The parent is a grid, or the band is empty (min > max).
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     low = households_min if households_min is not None else settings.households_min
     high = households_max if households_max is not None else settings.households_max
     if low > high:
@@ -395,10 +397,10 @@ def proposal_features(parent_code: str, parent_name: str, parts: list[Part], sum
         assigned = codes.assign(parent_code, level, geoms, used=())
     except codes.NumberingError:
         assigned = [""] * len(parts)
-        for serial, i in enumerate(codes.reading_order(geoms), start=1):
-            assigned[i] = f"{parent_code}-P{serial:03d}"
+        for number, i in enumerate(codes.reading_order(geoms), start=1):
+            assigned[i] = f"{parent_code}-P{number:03d}"
     epsg = metric_epsg_for(geoms) if geoms else 3857
-    features = []
+    features: list[dict[str, Any]] = []
     for part, code in zip(parts, assigned, strict=True):
         serial = code[-3:]
         households = round(part.households)

@@ -13,26 +13,30 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geo_service.auth import Principal
+from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
+from geo_service.db.rows import fetch_one
 from geo_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from geo_service.grids import checks, codes, fields
-from geo_service.grids.geometry import count_positions, metric_epsg_for, snap_to_edges, to_geojson, to_metric
+from geo_service.grids.geometry import count_positions, snap_to_edges, to_geojson, to_metric
 from geo_service.grids.model import (
     CODE_RULE,
     LEVEL_RANK,
     LEVELS,
     AreaDraft,
+    CodedDraft,
     Problem,
     code_allowed,
     draft_from_feature,
 )
 from geo_service.i18n import message
-from geo_service.settings import GridSettings, grid_settings
+from geo_service.settings import GridSettings
 from geo_service.store import areas as store
 from geo_service.store import audit
 
@@ -71,7 +75,7 @@ class ImportReport:
 
 @dataclass
 class _Planned:
-    draft: AreaDraft
+    draft: CodedDraft
     current: dict[str, Any] | None
     latest: dict[str, Any] | None
     snapped: int = 0
@@ -135,6 +139,12 @@ def get_area(db: Database, code: str, version: int | None = None) -> Feature:
     return area_feature(row)
 
 
+def _not_found(db: Database, code: str) -> NoReturn:
+    """The 404 of a code without a current area: deleted (when, which version) or never known."""
+    get_area(db, code)  # raises the right 404
+    raise NotFound("grid.not_found", code=code)  # created since: the caller's read lost a race
+
+
 def list_areas(
     db: Database, level: str | None = None, parent_code: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
@@ -175,7 +185,7 @@ def check_vertex_budget(features: Sequence[Any], settings: GridSettings) -> None
 def _drafts(
     features: Sequence[Any], problems: list[Problem], source: str, settings: GridSettings | None = None
 ) -> list[AreaDraft]:
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     check_vertex_budget(features, settings)
     drafts = []
     for index, feature in enumerate(features):
@@ -213,12 +223,12 @@ def _number(cur: Any, drafts: list[AreaDraft], auto_number: bool, problems: list
                 d.name = code
 
 
-def _same_land(a: shapely.Geometry, b: shapely.Geometry) -> float:
+def _same_land(a: BaseGeometry, b: BaseGeometry) -> float:
     union = shapely.union(a, b).area
     return shapely.intersection(a, b).area / union if union > 0 else 1.0
 
 
-def _same_geometry(geom: shapely.Geometry, stored: shapely.Geometry, tolerance_m: float) -> bool:
+def _same_geometry(geom: BaseGeometry, stored: BaseGeometry, tolerance_m: float) -> bool:
     """Whether every point of each boundary lies within ``tolerance_m`` of the other (Hausdorff distance of the
     two areas in the local metric CRS), so round-off through a projected CRS or a file is no change."""
     # normalised: a Shapefile round trip turns rings clockwise and may start them elsewhere
@@ -240,35 +250,77 @@ def _same_content(draft: AreaDraft, row: dict[str, Any]) -> bool:
     )  # fmt: skip
 
 
-def _plan(
-    cur: Any, drafts: list[AreaDraft], problems: list[Problem], settings: GridSettings, *,
-    mode: str, expected: dict[str, int] | None = None, gap_parents: Sequence[str] = (),
-) -> list[_Planned]:  # fmt: skip
-    """Check ``drafts`` against the database and each other; fill ``problems``; return the planned writes.
+@dataclass(frozen=True)
+class _Mode:
+    """What a plan checks beyond the checks every write and dry run makes."""
 
-    ``mode``: ``create`` (codes must be new or a restore), ``update`` (codes must exist), ``import`` (either)
-    or ``validate`` (dry run: no locks; also reports gaps under ``gap_parents`` and the drafts' parents).
-    """
-    writing = mode != "validate"
+    writing: bool  # lock the codes, re-read rows FOR UPDATE; stale versions raise 412, not a problem
+    must_be_new: bool = False  # a current area with the code is a 409 (a deleted one may come back)
+    must_exist: bool = False  # no current area with the code is a 404
+    report_gaps: bool = False  # also report the gaps left inside each parent
+    keep_stored_boundary: bool = False  # a boundary within snapping tolerance of the stored one keeps it
+
+
+CREATE = _Mode(writing=True, must_be_new=True)
+UPDATE = _Mode(writing=True, must_exist=True)
+IMPORT = _Mode(
+    writing=True, keep_stored_boundary=True
+)  # new codes are created, existing ones get a new version
+VALIDATE = _Mode(writing=False, report_gaps=True)  # a dry run: no locks, nothing raised for stale versions
+
+
+def _coded(drafts: list[AreaDraft]) -> list[CodedDraft]:
+    """The drafts that have a code by now (given, numbered or provisional); the others have a problem."""
+    return [CodedDraft.of(d) for d in drafts if d.code is not None]
+
+
+def _plan(
+    cur: Any, drafts: list[CodedDraft], problems: list[Problem], settings: GridSettings, mode: _Mode, *,
+    expected: dict[str, int] | None = None, gap_parents: Sequence[str] = (),
+) -> list[_Planned]:  # fmt: skip
+    """Check ``drafts`` against the database and each other; fill ``problems``; return the planned writes
+    (snapped geometries, coarse levels first)."""
+    _report_duplicates(drafts, problems)
+    draft_codes = [d.code for d in drafts]
+    if mode.writing:
+        store.lock_codes(cur, [*draft_codes, *(d.parent_code for d in drafts if d.parent_code)])
+    current = store.current_areas_by_code(cur, draft_codes, for_update=mode.writing)
+    latest = store.latest_versions(cur, [c for c in draft_codes if c not in current])
+    _check_codes(drafts, current, latest, problems, settings, mode, expected or {})
+    hood = _Neighbourhood.read(cur, drafts, gap_parents)
+    planned = []
+    for d in sorted(drafts, key=lambda d: (LEVEL_RANK[d.level], d.feature)):
+        item = _place(cur, d, hood, current.get(d.code), problems, settings, mode)
+        if item is not None:
+            item.latest = latest.get(d.code)
+            planned.append(item)
+    if mode.report_gaps:
+        _report_gaps(cur, drafts, gap_parents, hood, problems, settings)
+    return planned
+
+
+def _report_duplicates(drafts: list[CodedDraft], problems: list[Problem]) -> None:
     seen: dict[str, int] = {}
     for d in drafts:
         if d.code in seen:
             problems.append(Problem("duplicate_code", message("grid.duplicate_code", code=d.code, first=seen[d.code],
                                                               second=d.feature), [d.code], None, d.feature))  # fmt: skip
         seen.setdefault(d.code, d.feature)
-    draft_codes = [d.code for d in drafts]
-    if writing:
-        store.lock_codes(cur, [*draft_codes, *(d.parent_code for d in drafts if d.parent_code)])
-    current = store.current_areas_by_code(cur, draft_codes, for_update=writing)
-    latest = store.latest_versions(cur, [c for c in draft_codes if c not in current])
 
+
+def _check_codes(
+    drafts: list[CodedDraft], current: dict[str, dict[str, Any]], latest: dict[str, dict[str, Any]],
+    problems: list[Problem], settings: GridSettings, mode: _Mode, expected: dict[str, int],
+) -> None:  # fmt: skip
+    """Codes against the stored areas: in use (409) or unknown (404) as ``mode`` wants, the code rule for a
+    new code, the version the caller read, and a deleted code coming back only for the same land."""
     stale = []
     for d in drafts:
         row = current.get(d.code)
-        want = (expected or {}).get(d.code, d.version)
-        if mode == "create" and row is not None:
+        want = expected.get(d.code, d.version)
+        if mode.must_be_new and row is not None:
             raise Conflict("grid.exists", code=d.code, version=row["version"])
-        if mode == "update" and row is None:
+        if mode.must_exist and row is None:
             raise NotFound("grid.not_found", code=d.code)
         if row is None and d.code not in latest and not d.provisional and not code_allowed(d.code):
             # a new code: GB/T digits or a working code that URLs and HTTP headers carry as it is
@@ -286,125 +338,149 @@ def _plan(
                             needed=f"{settings.same_land_iou:.0%}"),
                     [d.code], to_geojson(shapely.from_wkb(old["wkb"])), d.feature,
                 ))  # fmt: skip
-    if stale and writing:
+    if stale and mode.writing:
         raise PreconditionFailed("grid.stale_versions", items=stale)
     for item in stale:  # a dry run reports what the write would refuse
         problems.append(Problem("stale_version", message("grid.stale_version", **item.params), [item.params["code"]],
                                 None, next(d.feature for d in drafts if d.code == item.params["code"])))  # fmt: skip
 
-    by_code = {d.code: d for d in drafts}
-    parent_codes = sorted({d.parent_code for d in drafts if d.parent_code and d.parent_code not in by_code}
-                          | {p for p in gap_parents if p not in by_code})  # fmt: skip
-    parents = store.current_areas_by_code(cur, parent_codes)
-    parent_geoms: dict[str, shapely.MultiPolygon] = {
-        c: shapely.from_wkb(r["wkb"]) for c, r in parents.items()
-    }
-    parent_levels = {c: r["level"] for c, r in parents.items()} | {d.code: d.level for d in drafts}
 
-    sibling_cache: dict[tuple[str, str | None], list[tuple[str, shapely.MultiPolygon]]] = {}
+Placed = list[tuple[str, shapely.MultiPolygon]]  # (code, geometry) of areas a draft must fit between
 
-    def stored_siblings(level: str, parent: str | None) -> list[tuple[str, shapely.MultiPolygon]]:
+
+@dataclass
+class _Neighbourhood:
+    """What the drafts are checked against: their parents, their stored siblings, and each other. Drafts of
+    one parent see each other: processed ones as snapped, the rest as drawn, so snapping one draft across a
+    thin strip of a later sibling is caught as the overlap it would create."""
+
+    cur: Any
+    drafts: dict[str, CodedDraft]  # by code
+    parent_geoms: dict[str, shapely.MultiPolygon]  # stored parents, then each draft that passed its checks
+    parent_levels: dict[str, str]
+    same_key: dict[tuple[str, str | None], list[CodedDraft]]  # drafts by (level, parent)
+    processed: dict[tuple[str, str | None], Placed] = field(default_factory=lambda: defaultdict(list))
+    _siblings: dict[tuple[str, str | None], Placed] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, cur: Any, drafts: list[CodedDraft], gap_parents: Sequence[str]) -> _Neighbourhood:
+        by_code = {d.code: d for d in drafts}
+        parent_codes = sorted({d.parent_code for d in drafts if d.parent_code and d.parent_code not in by_code}
+                              | {p for p in gap_parents if p not in by_code})  # fmt: skip
+        parents = store.current_areas_by_code(cur, parent_codes)
+        same_key: dict[tuple[str, str | None], list[CodedDraft]] = defaultdict(list)
+        for d in drafts:
+            same_key[(d.level, d.parent_code)].append(d)
+        return cls(
+            cur, by_code, {c: shapely.from_wkb(r["wkb"]) for c, r in parents.items()},
+            {c: r["level"] for c, r in parents.items()} | {d.code: d.level for d in drafts}, same_key,
+        )  # fmt: skip
+
+    def stored_siblings(self, level: str, parent: str | None) -> Placed:
         key = (level, parent)
-        if key not in sibling_cache:
-            rows = store.siblings(cur, level, parent, exclude=draft_codes)
-            sibling_cache[key] = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
-        return sibling_cache[key]
+        if key not in self._siblings:
+            rows = store.siblings(self.cur, level, parent, exclude=list(self.drafts))
+            self._siblings[key] = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
+        return self._siblings[key]
 
-    # Drafts of one parent see each other: processed ones as snapped, the rest as drawn, so snapping one
-    # draft across a thin strip of a later sibling is caught as the overlap it would create.
-    processed: dict[tuple[str, str | None], list[tuple[str, shapely.MultiPolygon]]] = defaultdict(list)
-    same_key: dict[tuple[str, str | None], list[AreaDraft]] = defaultdict(list)
-    for d in drafts:
-        same_key[(d.level, d.parent_code)].append(d)
-    planned: list[_Planned] = []
-    for d in sorted(drafts, key=lambda d: (LEVEL_RANK[d.level], d.feature)):
-        before = len(problems)
-        if d.parent_code is not None:
-            if d.parent_code not in parent_levels:
-                problems.append(Problem("unknown_parent", message("grid.unknown_parent", parent=d.parent_code, code=d.code),
-                                        [d.code, d.parent_code], None, d.feature))  # fmt: skip
-            elif LEVEL_RANK[parent_levels[d.parent_code]] >= LEVEL_RANK[d.level]:
-                problems.append(Problem(
-                    "bad_level", message("grid.bad_level", level=message(f"level.{d.level}"),
-                                         parent_level=message(f"level.{parent_levels[d.parent_code]}"), parent=d.parent_code),
-                    [d.code, d.parent_code], None, d.feature,
-                ))  # fmt: skip
-        invalid = checks.validity(d.code, d.geom, d.feature)
-        problems.extend(invalid)
-        if invalid or (d.parent_code in by_code and by_code[d.parent_code].code not in parent_geoms):
-            if not invalid:
-                problems.append(Problem("unknown_parent", message("grid.unknown_parent.has_problems", parent=d.parent_code,
-                                                                  code=d.code), [d.code, d.parent_code], None, d.feature))  # fmt: skip
-            continue
+    def pending(self, d: CodedDraft) -> Placed:
+        """The drafts of ``d``'s level and parent not checked yet, as drawn."""
         key = (d.level, d.parent_code)
-        done = {c for c, _ in processed[key]}
-        pending = [
-            (o.code, o.geom)
-            for o in same_key[key]
-            if o is not d and o.code not in done and o.code is not None
+        done = {c for c, _ in self.processed[key]}
+        return [(o.code, o.geom) for o in self.same_key[key] if o is not d and o.code not in done]
+
+
+def _check_parent(d: CodedDraft, hood: _Neighbourhood, problems: list[Problem]) -> None:
+    """The parent exists and is of a coarser level."""
+    if d.parent_code is None:
+        return
+    if d.parent_code not in hood.parent_levels:
+        problems.append(Problem("unknown_parent", message("grid.unknown_parent", parent=d.parent_code, code=d.code),
+                                [d.code, d.parent_code], None, d.feature))  # fmt: skip
+    elif LEVEL_RANK[hood.parent_levels[d.parent_code]] >= LEVEL_RANK[d.level]:
+        problems.append(Problem(
+            "bad_level", message("grid.bad_level", level=message(f"level.{d.level}"),
+                                 parent_level=message(f"level.{hood.parent_levels[d.parent_code]}"), parent=d.parent_code),
+            [d.code, d.parent_code], None, d.feature,
+        ))  # fmt: skip
+
+
+def _place(
+    cur: Any, d: CodedDraft, hood: _Neighbourhood, row: dict[str, Any] | None, problems: list[Problem],
+    settings: GridSettings, mode: _Mode,
+) -> _Planned | None:  # fmt: skip
+    """Check one draft in its neighbourhood and snap it onto its neighbours' edges; None when its ring is
+    invalid or its parent (another draft) has problems, which leaves nothing to place it against."""
+    before = len(problems)
+    _check_parent(d, hood, problems)
+    invalid = checks.validity(d.code, d.geom, d.feature)
+    problems.extend(invalid)
+    if invalid:
+        return None
+    if d.parent_code is not None and d.parent_code in hood.drafts and d.parent_code not in hood.parent_geoms:
+        problems.append(Problem("unknown_parent", message("grid.unknown_parent.has_problems", parent=d.parent_code,
+                                                          code=d.code), [d.code, d.parent_code], None, d.feature))  # fmt: skip
+        return None
+    key = (d.level, d.parent_code)
+    pending = hood.pending(d)
+    neighbours = hood.stored_siblings(*key) + hood.processed[key] + pending
+    parent_geom = hood.parent_geoms.get(d.parent_code) if d.parent_code else None
+    references = [g for _, g in neighbours] + ([parent_geom] if parent_geom is not None else [])
+    epsg = metric_epsg_for([d.geom])
+
+    def placement(geom: shapely.MultiPolygon) -> list[Problem]:
+        found = checks.overlaps(d.code, geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature)
+        if parent_geom is not None and d.parent_code is not None:
+            found += checks.outside_parent(d.code, geom, d.parent_code, parent_geom, epsg,
+                                           settings.outside_parent_tolerance_m2, d.feature)  # fmt: skip
+        return found
+
+    snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
+    stored = row["wkb"] if row is not None and mode.keep_stored_boundary else None
+    if stored is not None and _same_geometry(
+        snapped_geom, shapely.from_wkb(stored), settings.snap_tolerance_m
+    ):
+        # an import that gives the stored boundary back (to file round-off) keeps it as it is
+        snapped_geom, snapped = shapely.from_wkb(stored), 0
+    found = placement(snapped_geom)
+    if snapped and found:
+        # Snapping across a thin strip of a third area, or onto a sibling's edge that runs just outside the
+        # parent, can create an overlap the drawing did not have: then keep the drawing.
+        drawn = placement(d.geom)
+        if sum(p.area_m2 or 0 for p in drawn) < sum(p.area_m2 or 0 for p in found):
+            snapped_geom, snapped, found = d.geom, 0, drawn
+    d.geom = snapped_geom
+    # an overlap with a later sibling is reported once, when that sibling is checked
+    later = {c for c, _ in pending}
+    problems.extend(p for p in found if p.problem != "overlap" or p.codes[1] not in later)
+    problems.extend(checks.slivers(d.code, d.geom, epsg, settings, d.feature))
+    if row is not None and d.level != "grid":
+        kids = [
+            (r["code"], shapely.from_wkb(r["wkb"]))
+            for r in store.children(cur, d.code)
+            if r["code"] not in hood.drafts
         ]
-        neighbours = stored_siblings(*key) + processed[key] + pending
-        parent_geom = parent_geoms.get(d.parent_code) if d.parent_code else None
-        references = [g for _, g in neighbours] + ([parent_geom] if parent_geom is not None else [])
-        epsg = metric_epsg_for([d.geom])
-        later = {c for c, _ in pending}
+        problems.extend(checks.children_outside(d.code, d.geom, kids, epsg,
+                                                settings.outside_parent_tolerance_m2, d.feature))  # fmt: skip
+    hood.processed[key].append((d.code, d.geom))
+    if len(problems) == before:
+        hood.parent_geoms[d.code] = d.geom
+    return _Planned(d, row, None, snapped, row is not None and _same_content(d, row))
 
-        def placement(geom: shapely.MultiPolygon, d: AreaDraft = d, parent_geom: Any = parent_geom,
-                      neighbours: list = neighbours, epsg: int = epsg) -> list[Problem]:  # fmt: skip
-            found = checks.overlaps(d.code, geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature)
-            if parent_geom is not None:
-                found += checks.outside_parent(d.code, geom, d.parent_code, parent_geom, epsg,
-                                               settings.outside_parent_tolerance_m2, d.feature)  # fmt: skip
-            return found
 
-        snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
-        stored = current[d.code]["wkb"] if d.code in current and mode == "import" else None
-        if stored is not None and _same_geometry(
-            snapped_geom, shapely.from_wkb(stored), settings.snap_tolerance_m
-        ):
-            # an import that gives the stored boundary back (to file round-off) keeps it as it is
-            snapped_geom, snapped = shapely.from_wkb(stored), 0
-        found = placement(snapped_geom)
-        if snapped and found:
-            # Snapping across a thin strip of a third area, or onto a sibling's edge that runs just outside the
-            # parent, can create an overlap the drawing did not have: then keep the drawing.
-            drawn = placement(d.geom)
-            if sum(p.area_m2 or 0 for p in drawn) < sum(p.area_m2 or 0 for p in found):
-                snapped_geom, snapped, found = d.geom, 0, drawn
-        d.geom = snapped_geom
-        # an overlap with a later sibling is reported once, when that sibling is checked
-        problems.extend(p for p in found if p.problem != "overlap" or p.codes[1] not in later)
-        problems.extend(checks.slivers(d.code, d.geom, epsg, settings, d.feature))
-        row = current.get(d.code)
-        if row is not None and d.level != "grid":
-            kids = [
-                (r["code"], shapely.from_wkb(r["wkb"]))
-                for r in store.children(cur, d.code)
-                if r["code"] not in by_code
-            ]
-            problems.extend(checks.children_outside(d.code, d.geom, kids, epsg,
-                                                    settings.outside_parent_tolerance_m2, d.feature))  # fmt: skip
-        processed[key].append((d.code, d.geom))
-        if len(problems) == before:
-            parent_geoms[d.code] = d.geom
-        planned.append(
-            _Planned(d, row, latest.get(d.code), snapped, row is not None and _same_content(d, row))
-        )
-
-    if mode == "validate":
-        for parent in sorted({d.parent_code for d in drafts if d.parent_code} | set(gap_parents)):
-            geom = parent_geoms.get(parent)
-            if geom is None:
-                continue
-            kids = [g for (_, p), items in processed.items() if p == parent for _, g in items]
-            stored = {c for (_, p), items in processed.items() if p == parent for c, _ in items}
-            kids += [
-                shapely.from_wkb(r["wkb"]) for r in store.children(cur, parent) if r["code"] not in stored
-            ]
-            problems.extend(
-                checks.gaps(parent, geom, kids, metric_epsg_for([geom]), settings.gap_tolerance_m2)
-            )
-    return planned
+def _report_gaps(
+    cur: Any, drafts: list[CodedDraft], gap_parents: Sequence[str], hood: _Neighbourhood,
+    problems: list[Problem], settings: GridSettings,
+) -> None:  # fmt: skip
+    """Land inside each parent that none of its children (checked drafts and stored ones) covers."""
+    for parent in sorted({d.parent_code for d in drafts if d.parent_code} | set(gap_parents)):
+        geom = hood.parent_geoms.get(parent)
+        if geom is None:
+            continue
+        kids = [g for (_, p), items in hood.processed.items() if p == parent for _, g in items]
+        stored = {c for (_, p), items in hood.processed.items() if p == parent for c, _ in items}
+        kids += [shapely.from_wkb(r["wkb"]) for r in store.children(cur, parent) if r["code"] not in stored]
+        problems.extend(checks.gaps(parent, geom, kids, metric_epsg_for([geom]), settings.gap_tolerance_m2))
 
 
 def _write(
@@ -437,8 +513,7 @@ def _write(
 
 def _now(cur: Any) -> Any:
     cur.execute("SELECT now() AS now")
-    row = cur.fetchone()
-    return row["now"] if isinstance(row, dict) else row[0]
+    return fetch_one(cur)["now"]
 
 
 def problems_error(problems: list[Problem]) -> InvalidInput:
@@ -461,9 +536,11 @@ def _single_result(db_cur: Any, planned: list[_Planned], written: list[tuple[int
     item = planned[0]
     if written:
         area_id, code, version = written[0]
-    else:
+    else:  # unchanged: nothing written, so the current version stands
+        assert item.current is not None
         area_id, code, version = item.current["id"], item.current["code"], item.current["version"]
     row = store.current_area(db_cur, code)
+    assert row is not None  # written in this transaction
     return WriteResult(area_id, code, version, row["change"], item.snapped, area_feature(row))
 
 
@@ -478,14 +555,14 @@ def create_area(db: Database, feature: Any, principal: Principal, *, auto_number
     Conflict
         The code is in use.
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     problems: list[Problem] = []
     drafts = _drafts([feature], problems, "api", settings)
     _raise_problems(problems)
     with db.cursor() as cur:
         _number(cur, drafts, auto_number, problems)
         _raise_problems(problems)
-        planned = _plan(cur, drafts, problems, settings, mode="create")
+        planned = _plan(cur, _coded(drafts), problems, settings, CREATE)
         _raise_problems(problems)
         written = _write(cur, planned, principal, ImportReport())
         return _single_result(cur, planned, written)
@@ -519,20 +596,20 @@ def update_area(db: Database, code: str, feature: Any, principal: Principal, *, 
         ``if_match`` (or ``properties.version``) is not the current version: someone saved in between.
     NotFound, InvalidInput
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise InvalidInput("grid.feature_expected")
     with db.cursor() as cur:
         row = store.current_area(cur, code)
     if row is None:
-        get_area(db, code)  # raises the right 404
+        _not_found(db, code)
     merged = _updated_feature(row, feature)
     problems: list[Problem] = []
     drafts = _drafts([merged], problems, row["source"], settings)
     _raise_problems(problems)
     expected = {code: if_match} if if_match is not None else None
     with db.cursor() as cur:
-        planned = _plan(cur, drafts, problems, settings, mode="update", expected=expected)
+        planned = _plan(cur, _coded(drafts), problems, settings, UPDATE, expected=expected)
         _raise_problems(problems)
         written = _write(cur, planned, principal, ImportReport())
         return _single_result(cur, planned, written)
@@ -554,7 +631,7 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
     Conflict
         An absorbed area still has current children.
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     absorb = list(dict.fromkeys(absorb))
     if not absorb or code in absorb:
         raise InvalidInput("grid.merge_absorb")
@@ -566,7 +643,7 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
         store.lock_codes(cur, [code, *absorb])
         keep = store.current_area(cur, code, for_update=True)
         if keep is None:
-            get_area(db, code)
+            _not_found(db, code)
         rows = []
         for other in absorb:
             row = store.current_area(cur, other, for_update=True)
@@ -605,7 +682,7 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
         problems: list[Problem] = []
         drafts = _drafts([merged], problems, keep["source"], settings)
         _raise_problems(problems)
-        planned = _plan(cur, drafts, problems, settings, mode="update", expected={code: keep["version"]})
+        planned = _plan(cur, _coded(drafts), problems, settings, UPDATE, expected={code: keep["version"]})
         _raise_problems(problems)
         written = _write(cur, planned, principal, ImportReport())
         return _single_result(cur, planned, written)
@@ -625,7 +702,7 @@ def delete_area(db: Database, code: str, principal: Principal, *, if_match: int 
         store.lock_codes(cur, [code])
         row = store.current_area(cur, code, for_update=True)
         if row is None:
-            get_area(db, code)
+            _not_found(db, code)
         if if_match is not None and if_match != row["version"]:
             raise PreconditionFailed("grid.stale", code=code, current=row["version"], asked=if_match)
         kids = store.children(cur, code)
@@ -649,7 +726,7 @@ def import_features(db: Database, features: Sequence[Any], principal: Principal,
     InvalidInput
         Every problem of every bad feature, with its index; nothing is written.
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     if len(features) == 0:
         raise InvalidInput("grid.import_empty")
     if len(features) > settings.max_import_features:
@@ -659,8 +736,7 @@ def import_features(db: Database, features: Sequence[Any], principal: Principal,
     with db.cursor() as cur:
         drafts = _drafts(_with_stored_values(cur, features), problems, source, settings)
         _number(cur, drafts, auto_number, problems)
-        drafts = [d for d in drafts if d.code is not None]
-        planned = _plan(cur, drafts, problems, settings, mode="import")
+        planned = _plan(cur, _coded(drafts), problems, settings, IMPORT)
         _raise_problems(problems)
         _write(cur, planned, principal, report)
     return report
@@ -701,7 +777,7 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
     -------
     the problems (empty when all is well); :func:`problems_error` makes the 422 of them
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     if len(features) > settings.max_import_features:
         raise InvalidInput("grid.too_many_features", count=len(features), limit=settings.max_import_features)
     problems: list[Problem] = []
@@ -719,10 +795,8 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
                 if d.code is None:
                     d.code, d.provisional = f"(feature {d.feature})", True
         _number(cur, drafts, auto_number, problems)
-        drafts = [d for d in drafts if d.code is not None]
-        _plan(
-            cur, drafts, problems, settings, mode="validate", gap_parents=[parent_code] if parent_code else []
-        )
+        gap_parents = [parent_code] if parent_code else []
+        _plan(cur, _coded(drafts), problems, settings, VALIDATE, gap_parents=gap_parents)
         cur.connection.rollback()
     return problems
 
@@ -738,11 +812,11 @@ def area_stats(db: Database, code: str, settings: GridSettings | None = None) ->
     ``population × workers_per_10k_residents / 10,000`` rounded up; the gap is need minus the workers on
     record in the area and all areas below it (positive = short of staff).
     """
-    settings = settings or grid_settings()
+    settings = settings or GridSettings()
     with db.cursor() as cur:
         row = store.area_stats(cur, code)
     if row is None:
-        get_area(db, code)
+        _not_found(db, code)
     residence_households = float(row["residence_households"])
     households = row["households"] if row["households"] is not None else round(residence_households)
     if row["population"] is not None:
@@ -777,11 +851,13 @@ def export_areas(
     return area_io.write_features(collection["features"], fmt), media_type, f"areas.{suffix}"
 
 
-def read_upload(data: bytes, filename: str | None = None, crs: str | None = None) -> list[dict[str, Any]]:
+def read_upload(
+    data: bytes, filename: str | None = None, crs: str | None = None, settings: GridSettings | None = None
+) -> list[dict[str, Any]]:
     """Features of an uploaded file (GeoJSON / GeoPackage / zipped Shapefile, any CRS), in WGS-84."""
     from geo_service.grids import io as area_io
 
-    return area_io.read_features(data, filename, crs)
+    return area_io.read_features(data, filename, crs, settings)
 
 
 def features_of(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:

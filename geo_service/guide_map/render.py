@@ -22,6 +22,7 @@ from matplotlib.patches import Circle, FancyBboxPatch, PathPatch, Polygon, Recta
 from matplotlib.patheffects import withStroke
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
+from shapely.geometry.base import BaseGeometry
 
 from geo_service.guide_map import draw
 from geo_service.guide_map.fonts import font
@@ -97,11 +98,11 @@ class Facility:
 class Basemap:
     """Background features in the map's metric CRS: (class, name, geometry) triples."""
 
-    roads: Sequence[tuple[str | None, str | None, shapely.Geometry]] = ()
-    buildings: Sequence[shapely.Geometry] = ()
-    water: Sequence[shapely.Geometry] = ()
-    green: Sequence[shapely.Geometry] = ()
-    rail: Sequence[tuple[str | None, shapely.Geometry]] = ()
+    roads: Sequence[tuple[str | None, str | None, BaseGeometry]] = ()
+    buildings: Sequence[BaseGeometry] = ()
+    water: Sequence[BaseGeometry] = ()
+    green: Sequence[BaseGeometry] = ()
+    rail: Sequence[tuple[str | None, BaseGeometry]] = ()
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,12 @@ class GuideMap:
     lang: Lang
     area_name: str
     area_level: str
-    boundary: shapely.Geometry
+    boundary: BaseGeometry
     view: Box  # what the map frame shows; from :func:`view_extent`
     origin: tuple[float, float]
     origin_kind: OriginKind
     origin_name: str | None
-    circle: shapely.Geometry | None  # the walking contour; None when there is no network near
+    circle: BaseGeometry | None  # the walking contour; None when there is no network near
     minutes: float
     speed_kmh: float
     facilities: Sequence[Facility]
@@ -173,7 +174,7 @@ def render(data: GuideMap, fmt: Literal["png", "pdf"]) -> bytes:
     return out.getvalue()
 
 
-def printable_circle(circle: shapely.Geometry, min_hole_m2: float = MIN_HOLE_M2) -> shapely.Geometry:
+def printable_circle(circle: BaseGeometry, min_hole_m2: float = MIN_HOLE_M2) -> BaseGeometry:
     """The walking contour for print: holes smaller than ``min_hole_m2`` (block interiors away from any
     path) filled, bigger ones (railway yards, water, fenced grounds) kept."""
     parts = []
@@ -329,7 +330,7 @@ class _Page:
         rail = [g for cls, g in b.rail if cls not in ("tram", "subway")]
         self._stroke(rail, "#8a8a8a", 1.5 * k, 4.5)
         self._stroke(rail, "#ffffff", 0.7 * k, 4.6, dashes=(3, 3), cap="butt")
-        groups: dict[str, list[shapely.Geometry]] = {g: [] for g in ROAD_STYLES}
+        groups: dict[str, list[BaseGeometry]] = {g: [] for g in ROAD_STYLES}
         for cls, _name, geom in b.roads:
             if cls not in SKIPPED_ROADS:
                 groups[ROAD_GROUPS.get(cls or "", "minor")].append(geom)
@@ -340,7 +341,7 @@ class _Page:
             self._stroke(groups[group], fill, fill_w * k, 5.5 + z * 0.1)
         self._stroke([g for cls, g in b.rail if cls == "tram"], "#9e9e9e", 0.5 * k, 6.5)
 
-    def _stroke(self, geoms: Sequence[shapely.Geometry], colour: str, width_pt: float, z: float,
+    def _stroke(self, geoms: Sequence[BaseGeometry], colour: str, width_pt: float, z: float,
                 dashes: tuple[float, float] | None = None, cap: str = "round", alpha: float = 1.0) -> None:  # fmt: skip
         """Every line (and polygon outline) of ``geoms`` as one stroked path: one PDF object, not thousands."""
         path = draw.line_path(geoms) if len(geoms) else None
@@ -349,7 +350,7 @@ class _Page:
                                           capstyle=cap, joinstyle="round", alpha=alpha,
                                           linestyle=(0, dashes) if dashes else "solid"))  # fmt: skip
 
-    def _fill(self, geoms: Sequence[shapely.Geometry], face: str, edge: str, lw: float, z: float,
+    def _fill(self, geoms: Sequence[BaseGeometry], face: str, edge: str, lw: float, z: float,
               alpha: float = 1.0) -> None:  # fmt: skip
         path = draw.polygon_path(geoms) if len(geoms) else None
         if path is not None:
@@ -571,7 +572,7 @@ class _Page:
 
     def draw_street_labels(self) -> None:
         """Names of the longest named streets, along the street, kept upright, never over anything placed."""
-        by_name: dict[str, list[shapely.Geometry]] = {}
+        by_name: dict[str, list[BaseGeometry]] = {}
         rank: dict[str, int] = {}
         for cls, name, geom in self.data.basemap.roads:
             group = ROAD_GROUPS.get(cls or "", "minor")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import shapely
 from pyproj import CRS, Proj, Transformer
+from shapely.geometry.base import BaseGeometry
 
 from geo_service.crs import metric_epsg
 from geo_service.db.pool import Database
@@ -109,7 +110,7 @@ def load_guide_map(
 
 def walking_circle(
     db: Database, origin: tuple[float, float], minutes: float, speed_kmh: float
-) -> shapely.Geometry | None:
+) -> BaseGeometry | None:
     """The ``minutes`` walking contour from ``origin`` (WGS-84), or None when no network is near it
     (minutes and speed are checked before, so the engine's InvalidInput can only mean that)."""
     try:
@@ -120,7 +121,7 @@ def walking_circle(
     return None if geometry is None or geometry.is_empty else geometry
 
 
-def _origin(cur: Any, code: str, boundary: shapely.Geometry, lang: Lang) -> Origin:
+def _origin(cur: Any, code: str, boundary: BaseGeometry, lang: Lang) -> Origin:
     centres = store.community_centres(cur, code)
     if centres:
         c = centres[0]
@@ -137,8 +138,8 @@ def _name(row: dict[str, Any], lang: Lang) -> str | None:
     return row.get(f"name_{lang}") or row.get("name") or None
 
 
-def _projector(transformer: Transformer) -> Callable[[shapely.Geometry], shapely.Geometry]:
-    def project(geom: shapely.Geometry) -> shapely.Geometry:
+def _projector(transformer: Transformer) -> Callable[[BaseGeometry], BaseGeometry]:
+    def project(geom: BaseGeometry) -> BaseGeometry:
         return shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
 
     return project
@@ -176,8 +177,8 @@ def _facilities(
     rows: list[dict[str, Any]],
     origin: Origin,
     origin_xy: tuple[float, float],
-    boundary: shapely.Geometry,
-    circle: shapely.Geometry | None,
+    boundary: BaseGeometry,
+    circle: BaseGeometry | None,
     minutes: float,
     speed_kmh: float,
     lang: Lang,

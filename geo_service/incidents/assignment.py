@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
-from geo_service.grids.geometry import metres_per_degree
 from geo_service.i18n import Message, message
 from geo_service.incidents.categories import LEVELS
 from geo_service.locate.index import AreaInfo, LocateIndex
@@ -139,7 +139,7 @@ def _boundary_distances_m(grid: shapely.Geometry, lon: np.ndarray, lat: np.ndarr
     boundary = shapely.transform(
         shapely.boundary(grid), lambda c: np.column_stack([(c[:, 0] - lon0) * kx, (c[:, 1] - lat0) * ky])
     )
-    return shapely.distance(boundary, shapely.points((lon - lon0) * kx, (lat - lat0) * ky))
+    return np.asarray(shapely.distance(boundary, shapely.points((lon - lon0) * kx, (lat - lat0) * ky)))
 
 
 def assign_many(index: LocateIndex, lon: np.ndarray, lat: np.ndarray,

@@ -112,6 +112,7 @@ def _reopen(ctx: IncidentContext, cur: Any, row: dict[str, Any], now: Any, actor
     """An unsatisfied caller: the case (the incident, or the one it was merged into) goes back to its owner
     with a fresh deadline, and its duplicates follow. Returns the incident's new state and the case's deadline."""
     case = row if row["merged_into"] is None else store.get_incident(cur, row["merged_into"], lock=True)
+    assert case is not None  # a merged incident's case is kept (cases are closed, never deleted)
     status, due_at = case["status"], case["due_at"]
     if status in states.AWAITING_CALLBACK or status == "closed":
         category = ctx.classification.get(case["category"])

@@ -372,10 +372,16 @@ def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, at
     return report
 
 
+def _placed(parsed: ParsedRow) -> tuple[Category, Assignment]:
+    """The category and the place of a row that passed every check (both are set by then)."""
+    assert parsed.category is not None and parsed.assignment is not None
+    return parsed.category, parsed.assignment
+
+
 def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, actor: str, role: str) -> None:
     now = ctx.now()
     with ctx.db.cursor() as cur:
-        external = [p.data.external_id for p in good if p.data.external_id]
+        external = [e for p in good if (e := p.data.external_id)]
         known = store.ids_by_external_id(cur, external) if external else {}
         fresh, outcome = [], {}
         first_in_file: dict[str, ParsedRow] = {}
@@ -387,33 +393,37 @@ def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, ac
                 first_in_file[key] = parsed
             fresh.append(parsed)
         ids = store.allocate_ids(cur, len(fresh)) if fresh else []
-        points = shapely.points([p.assignment.lon for p in fresh], [p.assignment.lat for p in fresh]) if fresh \
+        placed = [_placed(p) for p in fresh]
+        points = shapely.points([w.lon for _, w in placed], [w.lat for _, w in placed]) if fresh \
             else np.empty(0, dtype=object)  # fmt: skip
         owners: dict[int, tuple[Any, ...]] = {}  # rows of one grid share one snapshot: one owner row for them
         rows = []
-        for incident_id, parsed, geom in zip(ids, fresh, ewkb_hex(points), strict=True):
-            where, data = parsed.assignment, parsed.data
-            key = id(where.snapshot)
-            if key not in owners:
+        for incident_id, parsed, (category, where), geom in zip(
+            ids, fresh, placed, ewkb_hex(points), strict=True
+        ):
+            data = parsed.data
+            snapshot = id(where.snapshot)
+            if snapshot not in owners:
                 columns = {**where.columns(), "owner_key": len(owners),
                            "area_snapshot": json.dumps(where.snapshot, ensure_ascii=False)}  # fmt: skip
-                owners[key] = tuple(columns[c] for c in store.BULK_OWNER_COLUMNS)
-            rows.append((incident_id, data.external_id, parsed.category.code, data.description, data.address,
+                owners[snapshot] = tuple(columns[c] for c in store.BULK_OWNER_COLUMNS)
+            rows.append((incident_id, data.external_id, category.code, data.description, data.address,
                          clean_reporter(data.reporter) or None, input_crs(data), data.lon, data.lat,
-                         where.near_boundary, where.rounded_distance_m, now + parsed.category.deadline(where.owner_level),
-                         parsed.geocode, owners[key][0], geom))  # fmt: skip
+                         where.near_boundary, where.rounded_distance_m, now + category.deadline(where.owner_level),
+                         parsed.geocode, owners[snapshot][0], geom))  # fmt: skip
             outcome[id(parsed)] = incident_id
         created = set(store.bulk_insert(cur, list(owners.values()), rows, at=now, actor=actor, source="import")) \
             if rows else set()  # fmt: skip
-        raced = [p.data.external_id for p in fresh if outcome[id(p)] not in created]
+        raced = [e for p in fresh if outcome[id(p)] not in created and (e := p.data.external_id)]
         if raced:  # another writer filed these tickets between our check and our insert
             known.update(store.ids_by_external_id(cur, raced))
         for parsed in good:
             key = parsed.data.external_id
-            incident_id = outcome.get(id(parsed))
-            if incident_id is not None and incident_id in created:
-                report.rows.append({"row": parsed.row, "id": incident_id, "result": "created"})
+            written = outcome.get(id(parsed))
+            if written is not None and written in created:
+                report.rows.append({"row": parsed.row, "id": written, "result": "created"})
             else:  # only rows with an external_id can meet an existing incident
+                assert key is not None
                 first = known.get(key) if key in known else outcome[id(first_in_file[key])]
                 report.rows.append({"row": parsed.row, "id": first, "result": "existing"})
         report.created = sum(1 for r in report.rows if r["result"] == "created")

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
-
 from geo_service.db.jobs import run_once
 from geo_service.db.pool import DatabaseUnavailable
+from geo_service.db.rows import DictCursor as Cursor
 from geo_service.i18n import Message, message
 from geo_service.incidents import notes
 from geo_service.incidents.assignment import level_name, next_owner

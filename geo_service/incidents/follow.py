@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
-
+from geo_service.db.rows import DictCursor as Cursor
 from geo_service.store import incidents as store
 
 ACTION = "followed"

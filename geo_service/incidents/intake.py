@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
-
 from geo_service.coords import normalise_crs
+from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import Conflict, InvalidInput
 from geo_service.geocode.service import Match, best_match
 from geo_service.i18n import Message, message
@@ -203,6 +202,7 @@ def create_incident(
                      detail={"external_id": row["external_id"], "owner_code": where.owner_code,
                              "source": source, "photos": len(photos)})  # fmt: skip
         created = store.get_incident(cur, new_id)
+        assert created is not None  # inserted just now, in this transaction
     return IntakeResult(created, True, notes, duplicates)
 
 

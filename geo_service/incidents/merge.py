@@ -87,4 +87,6 @@ def merge(ctx: IncidentContext, incident_id: int, into_id: int, note: str | None
                                   "category": source["category"], "source": source["source"]})  # fmt: skip
         audit.record(cur, actor=principal.actor, role=principal.role, action="merge", entity="incident",
                      entity_id=incident_id, detail={"into": into_id, "moved": [r["id"] for r in moving]})  # fmt: skip
-        return store.get_incident(cur, incident_id)
+        merged = store.get_incident(cur, incident_id)
+        assert merged is not None  # locked and updated in this transaction
+        return merged

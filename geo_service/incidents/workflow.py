@@ -122,6 +122,7 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
         audit.record(cur, actor=principal.actor, role=principal.role, action="transition", entity="incident",
                      entity_id=incident_id, detail={"from": row["status"], "to": target})  # fmt: skip
         updated = store.get_incident(cur, incident_id)
+    assert updated is not None  # locked and updated in this transaction
     return updated
 
 
@@ -176,4 +177,6 @@ def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | 
                           from_status=row["status"], to_status=row["status"], note=note, detail=detail)  # fmt: skip
         audit.record(cur, actor=principal.actor, role=principal.role, action=action, entity="incident",
                      entity_id=incident_id, detail=detail)  # fmt: skip
-        return store.get_incident(cur, incident_id)
+        updated = store.get_incident(cur, incident_id)
+        assert updated is not None  # locked and updated in this transaction
+        return updated

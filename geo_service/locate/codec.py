@@ -31,6 +31,7 @@ def _fast_points(body: bytes) -> tuple[np.ndarray, bytes] | None:
         return None
     start = match.end() - 1
     span = _ARRAY_CHARS.match(body, start)
+    assert span is not None  # the pattern matches the empty string too
     end = body.rfind(b"]", start, span.end()) + 1
     if end <= start:
         return None

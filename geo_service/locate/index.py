@@ -5,19 +5,16 @@ new one when the ``areas`` revision in ``data_revisions`` moves.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import shapely
 
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import haversine_m, metres_per_degree
 from geo_service.grids.model import LEVELS
 from geo_service.locate.lattice import OUTSIDE, PolygonLattice
 from geo_service.settings import LocateSettings
-
-_EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True)
@@ -42,13 +39,6 @@ class LevelIndex:
     codes: np.ndarray
     geoms: np.ndarray
     lattice: PolygonLattice
-
-
-def _haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 class LocateIndex:
@@ -164,7 +154,7 @@ class LocateIndex:
         distance, i = best
         if distance > 10_000:  # far away: measure along the ellipsoid's great circle instead
             _, (nlon, nlat) = self._local_distance_m(grids.geoms[i], lon, lat)
-            distance = _haversine_m(lon, lat, nlon, nlat)
+            distance = haversine_m(lon, lat, nlon, nlat)
         return grids.infos[i], distance
 
     def stats(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 
 _EPS_CELLS = 1e-6
 _MIN_CELLS = 2**18  # 1 MB: even a handful of grids gets a fine lattice

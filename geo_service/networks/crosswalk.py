@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo_service.grids.geometry import metres_per_degree, metric_epsg_for, to_metric
+from geo_service.crs import metres_per_degree, metric_epsg_for
+from geo_service.grids.geometry import to_metric
 
 PARALLEL_DEG = 20.0  # a network segment counts as running along a unified one within this angle
 _MIN_PIECE_M = 1e-3
@@ -115,7 +116,7 @@ def assign_points(geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.
         return out
     # the points go in the tree and each polygon, prepared, asks which it covers (boundary included)
     shapely.prepare(geoms)
-    tree = tree or shapely.STRtree(shapely.points(lon, lat))
+    tree = tree or shapely.STRtree(shapely.points(lon, lat))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
     polys, points = tree.query(geoms, predicate="covers")
     if len(points):
         order = np.lexsort((rank[polys], points))
@@ -177,13 +178,13 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
         pool = ThreadPoolExecutor(max_workers=1)
         search = pool.submit(_timed_mismatches, cell_geoms, grid_geoms, tolerance_m, follow_m, min_length_m)
         pool.shutdown(wait=False)
-    epsg = metric_epsg_for(cell_geoms) if len(cell_geoms) else 3857
+    epsg = metric_epsg_for(list(cell_geoms)) if len(cell_geoms) else 3857
     cell_area = shapely.area(to_metric(cell_geoms, epsg))
     ci, gi, area, pieces = _area_pairs(cell_geoms, grid_geoms, epsg)
     seconds["areas"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    home_tree = shapely.STRtree(shapely.points(homes.lon, homes.lat)) if len(homes.lon) else None
+    home_tree = shapely.STRtree(shapely.points(homes.lon, homes.lat)) if len(homes.lon) else None  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
     home_cell = assign_points(cell_geoms, code_rank(cell_codes), homes.lon, homes.lat, home_tree)
     inside = home_cell != OUTSIDE
     home_grid = assign_points(grid_geoms, code_rank(grid_codes), homes.lon, homes.lat, home_tree)[inside]
@@ -385,7 +386,7 @@ def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: f
     pieces = shapely.linestrings(
         np.stack([_points_on(n_deg[which], t0), _points_on(n_deg[which], t1)], axis=1)
     )
-    runs = _split_at_junctions(shapely.get_parts(shapely.line_merge(shapely.multilinestrings(pieces))), n_deg)
+    runs = _split_at_junctions(shapely.get_parts(shapely.line_merge(shapely.multilinestrings(pieces))), n_deg)  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
     lengths = shapely.length(shapely.transform(runs, lambda xy: xy * scale[:2]))
     long_enough = lengths >= max(min_length_m, _MIN_PIECE_M)
     runs, lengths = runs[long_enough], lengths[long_enough]
@@ -437,7 +438,7 @@ def _split_at_junctions(runs: np.ndarray, segments: np.ndarray) -> np.ndarray:
     starts[np.cumsum(repeat)[cut] - 2] = False
     starts[np.flatnonzero(np.repeat(first, repeat))] = True
     piece = np.cumsum(starts) - 1
-    return shapely.linestrings(out_coords, indices=piece)
+    return shapely.linestrings(out_coords, indices=piece)  # type: ignore[return-value]  # an array (stubs)
 
 
 def _along(boundaries: np.ndarray, lines: np.ndarray, distance: float) -> list[list[int]]:
@@ -526,4 +527,4 @@ def _snap_lines(runs: np.ndarray, u_deg: np.ndarray, u_m: np.ndarray, u_tree: sh
         run_all, xy_all = run_all[order], xy_all[order]
     snapped = shapely.linestrings(xy_all, indices=run_all)
     snapped_m = shapely.transform(snapped, lambda xy: xy * scale[:2])
-    return snapped, shapely.hausdorff_distance(runs_m, snapped_m)
+    return snapped, shapely.hausdorff_distance(runs_m, snapped_m)  # type: ignore[return-value]  # arrays

@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 import shapely
 
+from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
-from geo_service.grids.geometry import metric_epsg_for, to_metric
+from geo_service.grids.geometry import to_metric
 from geo_service.grids.propose import partition_area, proposal_features
 from geo_service.networks.service import _network_row, check_name
-from geo_service.settings import GridSettings, NetworkSettings, grid_settings, network_settings
+from geo_service.settings import GridSettings, NetworkSettings, network_settings
 from geo_service.store import networks as store
 from geo_service.store import planning
 
@@ -71,7 +72,7 @@ def propose(db: Database, names: Sequence[str], parent_code: str, households_min
         An unknown network or parent.
     """
     settings = settings or network_settings()
-    grids = grids or grid_settings()
+    grids = grids or GridSettings()
     names = list(dict.fromkeys(names))
     if len(names) < 2:
         raise InvalidInput("network.propose_few")
@@ -95,7 +96,8 @@ def propose(db: Database, names: Sequence[str], parent_code: str, households_min
         inputs = []
         for community in communities:
             geom = shapely.from_wkb(community["wkb"])
-            box = tuple(float(v) for v in shapely.bounds(geom))
+            west, south, east, north = (float(v) for v in shapely.bounds(geom))
+            box = (west, south, east, north)
             lines = {
                 name: [shapely.boundary(shapely.from_wkb(c["wkb"])) for c in store.cells(cur, name, versions[name], box)]
                 for name in names

@@ -36,7 +36,7 @@ from geo_service.i18n import Message, message
 from geo_service.locate import service as locate
 from geo_service.networks.crosswalk import OUTSIDE, PARALLEL_DEG, Crosswalk, Homes, assign_points, code_rank
 from geo_service.networks.crosswalk import crosswalk as compute_crosswalk
-from geo_service.settings import NetworkSettings, grid_settings, network_settings
+from geo_service.settings import GridSettings, NetworkSettings, network_settings
 from geo_service.store import audit
 from geo_service.store import networks as store
 
@@ -107,7 +107,8 @@ def _problem(
 
 
 def drafts_from_features(features: Sequence[Any], code_field: str = "code", name_field: str = "name",
-                         settings: NetworkSettings | None = None) -> list[CellDraft]:  # fmt: skip
+                         settings: NetworkSettings | None = None,
+                         grids: GridSettings | None = None) -> list[CellDraft]:  # fmt: skip
     """Cells from GeoJSON features (WGS-84), or every problem found.
 
     Raises
@@ -117,9 +118,10 @@ def drafts_from_features(features: Sequence[Any], code_field: str = "code", name
         code seen before, or whose geometry is not a valid (Multi)Polygon.
     """
     settings = settings or network_settings()
+    grids = grids or GridSettings()
     if len(features) == 0:
         raise InvalidInput("network.empty")
-    check_vertex_budget(features, grid_settings())  # the grid imports' cap, counted before shapes are built
+    check_vertex_budget(features, grids)  # the grid imports' cap, counted before shapes are built
     if len(features) > settings.max_import_features:
         raise InvalidInput("network.too_many", count=len(features), limit=settings.max_import_features)
     problems: list[dict[str, Any]] = []
@@ -149,7 +151,7 @@ def drafts_from_features(features: Sequence[Any], code_field: str = "code", name
             continue
         seen[code] = index
         try:
-            geom = parse_polygonal(feature.get("geometry"), grid_settings().max_vertices_per_geometry)
+            geom = parse_polygonal(feature.get("geometry"), grids.max_vertices_per_geometry)
             invalid = validity_problem(geom)
             if invalid is not None:
                 raise invalid
@@ -169,7 +171,8 @@ def drafts_from_features(features: Sequence[Any], code_field: str = "code", name
 def import_network(db: Database, name: str, features: Sequence[Any], principal: Principal, *,
                    department: str | None = None, code_field: str = "code", name_field: str = "name",
                    source: str | None = None, crs: str | None = None,
-                   settings: NetworkSettings | None = None) -> dict[str, Any]:  # fmt: skip
+                   settings: NetworkSettings | None = None,
+                   grids: GridSettings | None = None) -> dict[str, Any]:  # fmt: skip
     """Import ``features`` (WGS-84 GeoJSON Features, as :mod:`geo_service.grids.io` reads them) as the next
     version of network ``name``: its current cells are closed and these opened, in one transaction.
 
@@ -180,7 +183,7 @@ def import_network(db: Database, name: str, features: Sequence[Any], principal: 
         the codes ``added`` and ``removed`` and how many cells ``changed`` or stayed ``unchanged``.
     """
     check_name(name)
-    drafts = drafts_from_features(features, code_field, name_field, settings)
+    drafts = drafts_from_features(features, code_field, name_field, settings, grids)
     department = department.strip() or None if isinstance(department, str) else None
     with db.cursor() as cur:
         store.lock(cur, name)
@@ -721,6 +724,7 @@ def _rekey_points(db: Database, name: str, version: int, points: Sequence[Sequen
         cell = None
         if owner is not None and owner[k] != OUTSIDE:
             cell = {"code": codes[owner[k]], "name": cells[owner[k]]["name"]}
-        grid = None if grids[k] is None else {"code": grids[k], "name": names.get(grids[k])}
+        code = grids[k]
+        grid = None if code is None else {"code": code, "name": names.get(code)}
         out.append({"lon": float(wlon[k]), "lat": float(wlat[k]), "cell": cell, "grid": grid})
     return out

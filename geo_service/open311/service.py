@@ -332,11 +332,11 @@ def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False,
         wanted += states.statuses_for_open311(status)
     start = parse_datetime(query.start_date, "start_date", ctx) if query.start_date else None
     end = parse_datetime(query.end_date, "end_date", ctx) if query.end_date else None
-    if start is None and end is None:
-        end = ctx.now()
     if start is None:
+        if end is None:
+            end = ctx.now()
         start = end - MAX_WINDOW
-    if end is None:
+    elif end is None:
         end = start + MAX_WINDOW
     if end < start:
         raise BadRequest("open311.window_reversed")

@@ -35,9 +35,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
+from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, ServiceUnavailable
-from geo_service.grids.geometry import metres_per_degree
 from geo_service.i18n import message
 from geo_service.settings import SitingSettings, siting_settings, walking_settings
 from geo_service.siting import solver

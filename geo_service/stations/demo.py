@@ -12,6 +12,7 @@ import numpy as np
 
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
+from geo_service.db.rows import fetch_one
 from geo_service.stations.service import StationContext, create_station
 from geo_service.walking.network import current_network
 
@@ -37,7 +38,7 @@ COUNT = 12
 def load_demo_stations(db: Database, progress: bool = True, timezone: str = "Asia/Shanghai") -> None:
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM stations WHERE name LIKE %s", (DEMO_PREFIX + "%",))
-        if cur.fetchone()[0]:
+        if fetch_one(cur)[0]:
             log.info("demo stations already loaded")
             return
     network = current_network(db)

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
-
+from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids import service as grids
 from geo_service.incidents.context import IncidentContext

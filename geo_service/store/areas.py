@@ -12,6 +12,8 @@ from typing import Any
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
+from geo_service.db.rows import fetch_one
+
 _COLUMNS = """id, code, name, level, parent_code, households, population, workers, properties, source,
               version, valid_from, valid_to, changed_by, change, closed_by, closed_change,
               ST_AsBinary(geom) AS wkb"""
@@ -161,7 +163,7 @@ def insert_version(
 
 
 def _returning_id(cur: Cursor) -> int:
-    row = cur.fetchone()
+    row = fetch_one(cur)
     return int(row["id"] if isinstance(row, dict) else row[0])
 
 

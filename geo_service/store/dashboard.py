@@ -8,8 +8,9 @@ from datetime import date, datetime
 from typing import Any
 
 from psycopg2 import sql
-from psycopg2.extensions import cursor as Cursor
 
+from geo_service.db.rows import DictCursor as Cursor
+from geo_service.db.rows import fetch_one
 from geo_service.store.incidents import LEVEL_COLUMNS
 
 # the aggregate's counts, in the order of its columns
@@ -22,7 +23,7 @@ OPEN_STATES = ("reported", "filed", "dispatched", "in_progress", "escalated")
 
 def daily_zone(cur: Cursor) -> str:
     cur.execute("SELECT zone FROM incident_daily_zone")
-    return str(cur.fetchone()["zone"])
+    return str(fetch_one(cur)["zone"])
 
 
 def rebuild_daily(cur: Cursor, zone: str) -> None:
@@ -152,7 +153,7 @@ def station_coverage(cur: Cursor, code: str, minutes: float) -> dict[str, Any]:
                  FROM homes h) x""",
         {"code": code, "minutes": minutes},
     )
-    return dict(cur.fetchone())
+    return dict(fetch_one(cur))
 
 
 def children(cur: Cursor, code: str) -> list[dict[str, Any]]:

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
+from psycopg2.extensions import cursor as TupleCursor
 from psycopg2.extras import Json
+
+from geo_service.db.rows import DictCursor as Cursor
+from geo_service.db.rows import fetch_one
 
 _COLUMNS = """id, dataset, osm_type, osm_id, name, category, source, tags, version, created_at, updated_at,
               updated_by, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
 _LIVE = "deleted_at IS NULL"
 
 
-def live(cur: Cursor) -> list[tuple[int, str | None, str, float, float]]:
+def live(cur: TupleCursor) -> list[tuple[int, str | None, str, float, float]]:
     """Every live facility as ``(id, name, category, lon, lat)``, ordered by id."""
     cur.execute(
         f"SELECT id, name, category, ST_X(geom), ST_Y(geom) FROM facilities WHERE {_LIVE} ORDER BY id"
     )
-    return [tuple(r) for r in cur.fetchall()]  # type: ignore[misc]
+    return [tuple(r) for r in cur.fetchall()]
 
 
 def get(cur: Cursor, facility_id: int, for_update: bool = False) -> dict[str, Any] | None:
@@ -54,7 +57,7 @@ def insert(cur: Cursor, name: str | None, category: str, tags: dict[str, Any], l
             VALUES (%s, %s, 'planner', %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) RETURNING {_COLUMNS}""",
         (name, category, Json(tags), actor, lon, lat),
     )
-    return dict(cur.fetchone())
+    return dict(fetch_one(cur))
 
 
 def update(cur: Cursor, facility_id: int, name: str | None, category: str, tags: dict[str, Any], lon: float,
@@ -67,7 +70,7 @@ def update(cur: Cursor, facility_id: int, name: str | None, category: str, tags:
             WHERE id = %s RETURNING {_COLUMNS}""",
         (name, category, Json(tags), actor, lon, lat, facility_id),
     )
-    return dict(cur.fetchone())
+    return dict(fetch_one(cur))
 
 
 def delete(cur: Cursor, facility_id: int, actor: str | None) -> None:

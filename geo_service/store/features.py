@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psycopg2
 from psycopg2 import sql
 
+from geo_service.db.rows import DictCursor, fetch_one
 from geo_service.tiles.store import execute_layer_sql
 
 
@@ -88,7 +88,7 @@ def _where(source: Source, flt: Filter) -> tuple[sql.Composable, dict[str, Any]]
 
 
 def select(
-    cur: psycopg2.extensions.cursor, source: Source, flt: Filter, limit: int, offset: int, gcj02: bool = False
+    cur: DictCursor, source: Source, flt: Filter, limit: int, offset: int, gcj02: bool = False
 ) -> list[dict[str, Any]]:
     """Rows matching ``flt`` ordered by id (and version), each with ``geometry`` as parsed GeoJSON, shifted
     to GCJ-02 when ``gcj02`` (for drawing over AMap). ``cur`` must return dict rows.
@@ -120,18 +120,17 @@ def select(
     return list(cur.fetchall())
 
 
-def count(cur: psycopg2.extensions.cursor, source: Source, flt: Filter) -> int:
+def count(cur: DictCursor, source: Source, flt: Filter) -> int:
     where, params = _where(source, flt)
     query = sql.SQL("SELECT count(*) AS n FROM ({source}) AS src WHERE {where}").format(
         source=sql.SQL(source.sql), where=where
     )
     execute_layer_sql(cur, query, {**source.params, **params})
-    row = cur.fetchone()
-    return int(row["n"] if isinstance(row, dict) else row[0])
+    return int(fetch_one(cur)["n"])
 
 
 def extent(
-    cur: psycopg2.extensions.cursor, source: Source
+    cur: DictCursor, source: Source
 ) -> tuple[tuple[float, float, float, float] | None, tuple[datetime | None, datetime | None] | None]:
     """Spatial extent (west, south, east, north) and, for a collection with times, the temporal one."""
     time_cols = [c for c in (source.instant_column, source.start_column) if c]
@@ -150,7 +149,7 @@ def extent(
         source=sql.SQL(source.sql),
     )
     execute_layer_sql(cur, query, source.params)
-    row = cur.fetchone()
+    row = fetch_one(cur)
     spatial = None if row["w"] is None else (row["w"], row["s"], row["e"], row["n"])
     times = (row["t0"], row["t1"]) if time_cols else None
     return spatial, times

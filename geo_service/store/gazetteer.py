@@ -17,6 +17,7 @@ from typing import Any
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import execute_values
 
+from geo_service.db.rows import fetch_one
 from geo_service.store.bulk import copy_rows
 
 TRIGRAM_THRESHOLD = 0.3
@@ -163,7 +164,7 @@ def trigram_candidates(cur: Cursor, key: str, limit: int) -> list[dict[str, Any]
 def has_pending(cur: Cursor) -> bool:
     """Whether some names still wait for their keys (written by a trigger since the last search)."""
     cur.execute("SELECT EXISTS (SELECT 1 FROM geocode_names WHERE name_key IS NULL)")
-    return bool(cur.fetchone()[0])
+    return bool(fetch_one(cur)[0])
 
 
 def pending_names(cur: Cursor, limit: int) -> list[tuple[int, str, str, str, Any]]:

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from psycopg2 import sql
-from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
+from geo_service.db.rows import DictCursor as Cursor
+from geo_service.db.rows import fetch_one
 from geo_service.store.bulk import copy_rows
 
 # the columns an intake writes (besides geom, written from lon/lat)
@@ -102,7 +103,7 @@ def any_external_id_starting(cur: Cursor, prefix: str) -> bool:
     cur.execute(
         "SELECT EXISTS (SELECT 1 FROM incidents WHERE starts_with(external_id, %s)) AS found", (prefix,)
     )
-    return bool(cur.fetchone()["found"])
+    return bool(fetch_one(cur)["found"])
 
 
 def list_incidents(
@@ -123,7 +124,8 @@ def list_incidents(
     newest_first: bool = True,
 ) -> list[dict[str, Any]]:
     """Incidents matching every given filter. ``overdue_at``: only those still active and past due then."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if grid_code is not None:
         where.append("i.grid_code = %s")
         params.append(grid_code)
@@ -260,7 +262,7 @@ def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str,
 def try_sweep_lock(cur: Cursor, key: int) -> bool:
     """Take a transaction-scoped advisory lock so one process sweeps at a time."""
     cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS got", (key,))
-    return bool(cur.fetchone()["got"])
+    return bool(fetch_one(cur)["got"])
 
 
 # -- bulk ---------------------------------------------------------------------------------------------------
@@ -391,7 +393,7 @@ def insert_callback(cur: Cursor, incident_id: int, *, at: datetime, actor: str, 
            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
         (incident_id, at, actor, reached, satisfaction, note, outcome),
     )
-    return int(cur.fetchone()["id"])
+    return int(fetch_one(cur)["id"])
 
 
 def callbacks(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
@@ -467,4 +469,4 @@ def rates_by_area(cur: Cursor, level: str, *, code: str | None, since: datetime 
 def area_exists(cur: Cursor, level: str, code: str) -> bool:
     """Whether ``code`` names an area of ``level``, current or retired (figures outlive boundary changes)."""
     cur.execute("SELECT EXISTS (SELECT 1 FROM areas WHERE code = %s AND level = %s) AS found", (code, level))
-    return bool(cur.fetchone()["found"])
+    return bool(fetch_one(cur)["found"])

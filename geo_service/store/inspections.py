@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
+
+from geo_service.db.rows import DictCursor as Cursor
+from geo_service.db.rows import fetch_one
 
 _COLUMNS = "id, station_id, at, inspector, role, open_as_published, amenities, missing, notes, lon, lat"
 
@@ -20,7 +22,7 @@ def insert(cur: Cursor, station_id: int, *, at: datetime, inspector: str, role: 
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
         (station_id, at, inspector, role, open_as_published, Json(amenities), missing, notes, lon, lat),
     )
-    return dict(cur.fetchone())
+    return dict(fetch_one(cur))
 
 
 def for_station(cur: Cursor, station_id: int) -> list[dict[str, Any]]:

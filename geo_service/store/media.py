@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
-
+from geo_service.db.rows import DictCursor as Cursor
+from geo_service.db.rows import fetch_one
 from geo_service.media.images import CleanImage
 
 _LISTED = """id, incident_id, inspection_id, stage, content_type, source_format, width, height, bytes, sha256,
@@ -33,7 +33,7 @@ def insert(cur: Cursor, image: CleanImage, *, incident_id: int | None = None, in
         f"SELECT {_LISTED} FROM media WHERE incident_id = %s AND source_sha256 = %s",
         (incident_id, image.source_sha256),
     )
-    return dict(cur.fetchone()), False
+    return dict(fetch_one(cur)), False
 
 
 def count(cur: Cursor, *, incident_id: int | None = None, inspection_id: int | None = None) -> int:
@@ -42,7 +42,7 @@ def count(cur: Cursor, *, incident_id: int | None = None, inspection_id: int | N
         "AND inspection_id IS NOT DISTINCT FROM %s",
         (incident_id, inspection_id),
     )
-    return int(cur.fetchone()["n"])
+    return int(fetch_one(cur)["n"])
 
 
 def list_for(cur: Cursor, *, incident_ids: list[int] | None = None,

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from psycopg2.extensions import cursor as Cursor
 
+from geo_service.db.rows import fetch_one
+
 
 def revision(cur: Cursor, entity: str = "network") -> int:
     """The revision of ``entity`` in ``data_revisions`` (0 before its first write)."""
@@ -33,7 +35,7 @@ def network_key(cur: Cursor) -> tuple[int, str]:
                   r.revision, r.changed_at
            FROM (SELECT 1) one LEFT JOIN data_revisions r ON r.entity = 'network'"""
     )
-    row = cur.fetchone()
+    row = fetch_one(cur)
     values = list(row.values()) if isinstance(row, dict) else list(row)
     name, oid, rev, changed = values
     rev = int(rev or 0)

@@ -196,7 +196,7 @@ def homes(cur: Cursor, bbox: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return array[:, 0], array[:, 1], array[:, 2]
 
 
-def crosswalk_inputs(cur: Cursor, name: str, version: int) -> tuple[list[str], list[str], list[bytes]]:
+def crosswalk_inputs(cur: Cursor, name: str, version: int) -> tuple[list[str], list[str | None], list[bytes]]:
     """(codes, names, WKB) of one version's cells by code, as plain lists (a plain cursor reads fastest)."""
     cur.execute(
         """SELECT c.code, c.name, ST_AsBinary(c.geom) FROM network_cells c

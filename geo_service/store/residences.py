@@ -11,4 +11,4 @@ def homes(cur: Cursor) -> list[tuple[int, float, float, float, str | None]]:
         """SELECT id, ST_X(geom), ST_Y(geom), COALESCE(households_reported, households_est)::float8, address
            FROM residences ORDER BY id"""
     )
-    return [tuple(r) for r in cur.fetchall()]  # type: ignore[misc]
+    return [tuple(r) for r in cur.fetchall()]

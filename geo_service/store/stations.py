@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
+
+from geo_service.db.rows import DictCursor as Cursor
+from geo_service.db.rows import fetch_one
 
 _COLUMNS = """id, name, kind, amenities, opening_hours, manager, contact, address, properties, version,
               created_at, updated_at, updated_by, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
@@ -54,7 +56,7 @@ def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: s
             "lat": lat,
         },
     )
-    return dict(cur.fetchone())
+    return dict(fetch_one(cur))
 
 
 def update(cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat: float,
@@ -69,7 +71,7 @@ def update(cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat
         {**fields, "properties": Json(fields.get("properties") or {}), "actor": actor, "lon": lon, "lat": lat,
          "id": station_id},
     )  # fmt: skip
-    return dict(cur.fetchone())
+    return dict(fetch_one(cur))
 
 
 def delete(cur: Cursor, station_id: int) -> None:

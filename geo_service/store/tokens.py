@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 from psycopg2.extensions import cursor as Cursor
 
+from geo_service.db.rows import fetch_one
+
 LAST_USED_RESOLUTION_S = 60  # last_used_at is refreshed at most this often, so a read stays a read
 
 
@@ -38,7 +40,7 @@ def insert_token(
            VALUES (%s, %s, %s, now() + make_interval(days => %s), %s) RETURNING id""",
         (token_hash, role, name, expires_days, list(grids)),
     )
-    return int(cur.fetchone()[0])
+    return int(fetch_one(cur)[0])
 
 
 def current_grid_codes(cur: Cursor, codes: Sequence[str]) -> set[str]:
@@ -73,7 +75,7 @@ def list_tokens(cur: Cursor) -> list[TokenRow]:
                   coalesce(expires_at <= now(), false) AS expired, grids
            FROM api_tokens ORDER BY id"""
     )
-    return [TokenRow(*row[:8], tuple(row[8] or ())) for row in cur.fetchall()]
+    return [TokenRow._make([*row[:8], tuple(row[8] or ())]) for row in cur.fetchall()]
 
 
 def revoke(cur: Cursor, token_id: int) -> tuple[TokenRow | None, bool]:
@@ -88,4 +90,4 @@ def revoke(cur: Cursor, token_id: int) -> tuple[TokenRow | None, bool]:
         (token_id,),
     )
     row = cur.fetchone()
-    return (None if row is None else TokenRow(*row[:8], tuple(row[8] or ()))), revoked_now
+    return (None if row is None else TokenRow._make([*row[:8], tuple(row[8] or ())])), revoked_now

@@ -13,6 +13,7 @@ import psycopg2
 from psycopg2 import sql
 
 from geo_service.db.pool import Database
+from geo_service.db.rows import fetch_one
 from geo_service.tiles.catalogue import Layer, LayerStatus
 
 WEB_MERCATOR_WIDTH_M = 2 * 20_037_508.342789244
@@ -57,7 +58,7 @@ def probe_layer(db: Database, layer: Layer) -> LayerStatus:
         with db.cursor(dict_rows=False) as cur:
             for relation in layer.relations:
                 cur.execute("SELECT to_regclass(%s) IS NOT NULL", (relation,))
-                if not cur.fetchone()[0]:
+                if not fetch_one(cur)[0]:
                     return LayerStatus(False, f"relation `{relation}` does not exist")
             for source, names in checks:
                 wanted = [sql.Identifier("src", c) for c in dict.fromkeys(names) if c]

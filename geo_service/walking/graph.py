@@ -208,7 +208,8 @@ class WalkGraph:
 
     def edge_line(self, e: int) -> shapely.LineString:
         """Edge ``e`` as a metric shapely LineString (made on request; the graph keeps no geometry objects)."""
-        return shapely.linestrings(self.edge_points(e))
+        line: shapely.LineString = shapely.linestrings(self.edge_points(e))  # type: ignore[assignment]  # one line
+        return line
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {a: getattr(self, a) for a in ARRAYS}
@@ -337,8 +338,8 @@ def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.n
     cost = length_m * np.where(steps, steps_factor, 1.0)
     src = np.concatenate([ui, vi])
     arc_order = np.argsort(src, kind="stable")
-    adj_node = np.concatenate([vi, ui])[arc_order].astype(idx)
-    adj_edge = (arc_order % max(m, 1)).astype(idx)
+    adj_node: np.ndarray = np.concatenate([vi, ui])[arc_order].astype(idx)
+    adj_edge: np.ndarray = (arc_order % max(m, 1)).astype(idx)
     del arc_order
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])

@@ -30,6 +30,7 @@ import contourpy
 import numpy as np
 import shapely
 from numba import njit
+from shapely.geometry.base import BaseGeometry
 
 from geo_service.walking.graph import WalkGraph
 
@@ -212,7 +213,7 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
                      corridor_m: float, max_cells_side: int, edge_cost: np.ndarray | None = None,
                      unproject: Unproject | None = None, simplify_m: float | None = None,
                      simplify_cells: float = 0.0,
-                     decimals: int | None = None) -> list[tuple[shapely.Geometry, float]]:  # fmt: skip
+                     decimals: int | None = None) -> list[tuple[BaseGeometry, float]]:  # fmt: skip
     """(Multi)Polygons and their areas (m²), one per level (effective metres, ascending), from a finished
     search; in the metric CRS, or through ``unproject`` (metric x, y → lon, lat) when given, with coordinates
     rounded to ``decimals``. Outlines are simplified within the raster cell (see :func:`raster_spec`).
@@ -272,7 +273,7 @@ Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float],
-                  scale: float) -> shapely.Geometry:  # fmt: skip
+                  scale: float) -> BaseGeometry:  # fmt: skip
     """contourpy's OuterOffset output in cell units (per polygon: its points and closed rings, outer ring
     first) as one metric MultiPolygon, built without a Python loop over rings."""
     if not points:
@@ -285,15 +286,13 @@ def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float],
     return shapely.multipolygons(shapely.polygons(rings, indices=polygon_of_ring))
 
 
-def _as_multipolygon(geometry: shapely.Geometry) -> shapely.Geometry:
+def _as_multipolygon(geometry: BaseGeometry) -> BaseGeometry:
     """The polygonal parts of ``geometry`` as one MultiPolygon (an overlay may return a Polygon or lines)."""
     parts = shapely.get_parts(geometry)
     return shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
 
 
-def _lonlat(
-    geometry: shapely.Geometry, unproject: Unproject | None, decimals: int | None
-) -> shapely.Geometry:
+def _lonlat(geometry: BaseGeometry, unproject: Unproject | None, decimals: int | None) -> BaseGeometry:
     """A metric outline unprojected to lon/lat and rounded to ``decimals``; unchanged without ``unproject``."""
     if unproject is None:
         return geometry

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
@@ -43,7 +44,7 @@ class Contour:
 
     minutes: float | None
     distance_m: float | None
-    geometry: shapely.Geometry
+    geometry: BaseGeometry
     area_m2: float
 
     def as_feature(self) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def _too_far(network: WalkNetwork, lon: float, lat: float, what: str, max_snap_m
     distance = network.nearest_edge_distance_m(lon, lat)
     if distance is None:
         return InvalidInput("walking.no_network")
-    params = {"what": message(f"walking.what.{what}"), "lon": f"{lon:.6f}", "lat": f"{lat:.6f}",
+    params: dict[str, Any] = {"what": message(f"walking.what.{what}"), "lon": f"{lon:.6f}", "lat": f"{lat:.6f}",
               "distance_m": f"{distance:,.0f}", "max_m": f"{max_snap_m:,.0f}"}  # fmt: skip
     if abs(lon) <= 90:
         swapped = network.nearest_edge_distance_m(lat, lon)

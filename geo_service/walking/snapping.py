@@ -161,10 +161,10 @@ def snap_points(xs: np.ndarray, ys: np.ndarray, max_d: float, keys: np.ndarray, 
                 for e in range(m):
                     if surface_only and underground[e]:
                         continue
-                    d, a, px, py = _edge_distance(e, x, y, edge_u, edge_v, node_x, node_y, vert_offset,
-                                                  vert_x, vert_y)  # fmt: skip
+                    d, al, px, py = _edge_distance(e, x, y, edge_u, edge_v, node_x, node_y, vert_offset,
+                                                   vert_x, vert_y)  # fmt: skip
                     if d < best:
-                        best, best_e, best_along, bx, by = d, e, a, px, py
+                        best, best_e, best_along, bx, by = d, e, al, px, py
             else:
                 for r in range(max_ring + 1):
                     for b in range(cy - r, cy + r + 1):

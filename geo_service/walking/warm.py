@@ -29,8 +29,8 @@ def warm_up() -> float:
     ids = np.arange(1, 7, dtype=np.int64)
     u = np.array([1, 2, 4, 5, 1, 2, 3], np.int64)
     v = np.array([2, 3, 5, 6, 4, 5, 6], np.int64)
-    lines = shapely.linestrings(np.stack([np.column_stack([lon[u - 1], lat[u - 1]]),
-                                          np.column_stack([lon[v - 1], lat[v - 1]])], 1))  # fmt: skip
+    ends = np.stack([np.column_stack([lon[u - 1], lat[u - 1]]), np.column_stack([lon[v - 1], lat[v - 1]])], 1)
+    lines: np.ndarray = shapely.linestrings(ends)  # type: ignore[assignment]  # an array of lines
     length = np.full(u.shape[0], 60.0)
     graph = build_graph("warm-up", None, ids, lon, lat, np.arange(u.shape[0]), u, v, length,
                         np.zeros(u.shape[0], bool), lines)  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 
 ORIGIN = (116.40, 39.90)
 KX, KY = metres_per_degree(ORIGIN[1])

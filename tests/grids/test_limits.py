@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
 from geo_service.db.pool import Database
-from geo_service.settings import IncidentSettings, grid_settings
+from geo_service.settings import GridSettings, IncidentSettings
 from tests.conftest import auth_headers, running_server
 from tests.grids.conftest import feature, lonlat, origin_for, rect
 
@@ -31,13 +31,14 @@ def circle(x_m: float, y_m: float, radius_m: float, n: int) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
 
-@pytest.fixture
-def small_caps(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("GEO_SERVICE_GRID_MAX_VERTICES_PER_GEOMETRY", "1000")
-    monkeypatch.setenv("GEO_SERVICE_GRID_MAX_VERTICES_PER_REQUEST", "3000")
-    grid_settings.cache_clear()
-    yield
-    grid_settings.cache_clear()
+@pytest.fixture(scope="module")
+def capped(db: Database) -> Iterator[TestClient]:
+    """A service whose grid settings (read once, at start-up) cap a geometry at 1000 positions and a request
+    at 3000."""
+    caps = GridSettings(max_vertices_per_geometry=1000, max_vertices_per_request=3000)
+    app = create_app(db=db, incident_settings=IncidentSettings(escalation_enabled=False), grid_settings=caps)
+    with TestClient(app) as client:
+        yield client
 
 
 def _count(db: Database) -> int:
@@ -46,63 +47,59 @@ def _count(db: Database) -> int:
         return int(cur.fetchone()[0])
 
 
-@pytest.mark.usefixtures("small_caps")
-def test_vertices_per_geometry(client: TestClient, db: Database, planner_headers: dict[str, str]) -> None:
+def test_vertices_per_geometry(capped: TestClient, db: Database, planner_headers: dict[str, str]) -> None:
     before = _count(db)
     big = feature("LIM-1", circle(0, 0, 300, 1500))
     for path, body in (("/api/grids", big), ("/api/grids/validate", {"type": "FeatureCollection", "features": [big]}),
                        ("/api/grids/import", {"type": "FeatureCollection", "features": [big]})):  # fmt: skip
-        response = client.post(path, json=body, headers={**planner_headers, "Accept-Language": "en"})
+        response = capped.post(path, json=body, headers={**planner_headers, "Accept-Language": "en"})
         assert response.status_code == 422, response.text
         assert response.json()["code"] == "grid.too_many_vertices"
         assert "1501 positions; at most 1000" in response.json()["message"]
-    small = client.post(
+    small = capped.post(
         "/api/grids/validate", json=feature("LIM-2", circle(0, 0, 300, 900)), headers=planner_headers
     )
     assert small.status_code == 200, small.text
     assert _count(db) == before
 
 
-@pytest.mark.usefixtures("small_caps")
-def test_vertices_per_request(client: TestClient, db: Database, planner_headers: dict[str, str]) -> None:
+def test_vertices_per_request(capped: TestClient, db: Database, planner_headers: dict[str, str]) -> None:
     before = _count(db)
     four = [feature(f"LIM-{i}", circle(700 * i, 0, 300, 900)) for i in range(4)]  # 3604 in all
     for path in ("/api/grids/validate", "/api/grids/import"):
-        response = client.post(
+        response = capped.post(
             path, json={"type": "FeatureCollection", "features": four}, headers=planner_headers
         )
         assert response.status_code == 422 and response.json()["code"] == "grid.too_many_vertices.request"
     # far over: refused from the bytes, before the body is parsed
     huge = {"type": "FeatureCollection", "features": [feature("LIM-9", circle(0, 0, 300, 50_000))]}
-    response = client.post("/api/grids/validate", json=huge, headers=planner_headers)
+    response = capped.post("/api/grids/validate", json=huge, headers=planner_headers)
     assert response.status_code == 422 and response.json()["code"] == "grid.too_many_vertices.body"
     assert _count(db) == before
 
 
-@pytest.mark.usefixtures("small_caps")
-def test_vertices_of_an_uploaded_file(client: TestClient, planner_headers: dict[str, str]) -> None:
+def test_vertices_of_an_uploaded_file(capped: TestClient, planner_headers: dict[str, str]) -> None:
     from geo_service.grids import io as area_io
 
     features = [feature(f"LIM-{i}", circle(700 * i, 0, 300, 900)) for i in range(4)]
     for f in features:
         f["properties"].update(version=None)
     gpkg = area_io.write_features(features, "gpkg")
-    response = client.post("/api/grids/validate", files={"file": ("big.gpkg", gpkg)}, headers=planner_headers)
+    response = capped.post("/api/grids/validate", files={"file": ("big.gpkg", gpkg)}, headers=planner_headers)
     assert response.status_code == 422 and response.json()["code"] == "grid.too_many_vertices.request"
 
 
-@pytest.mark.usefixtures("small_caps")
-def test_vertices_of_a_network_import(client: TestClient, planner_headers: dict[str, str]) -> None:
+def test_vertices_of_a_network_import(capped: TestClient, planner_headers: dict[str, str]) -> None:
     """Another department's grid layer (多网合一) is a geometry input too: the same caps."""
     four = [feature(f"N-{i}", circle(700 * i, 0, 300, 900)) for i in range(4)]
-    response = client.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": four},
+    response = capped.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": four},
                            headers=planner_headers)  # fmt: skip
     assert response.status_code == 422 and response.json()["code"] == "grid.too_many_vertices.request"
     one = [feature("N-9", circle(0, 0, 300, 1500))]
-    response = client.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": one},
+    response = capped.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": one},
                            headers=planner_headers)  # fmt: skip
     assert response.status_code == 422 and response.json()["detail"][0]["problem"] == "too_many_vertices"
-    assert client.get("/api/networks/capped").status_code == 404
+    assert capped.get("/api/networks/capped").status_code == 404
 
 
 def _polls_while(http: httpx.Client, run: threading.Thread) -> list[tuple[float, float]]:

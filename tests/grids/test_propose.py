@@ -8,9 +8,10 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.grids.demo import DEMO_COUNTY, load_demo_grids
-from geo_service.grids.geometry import metric_epsg_for, to_metric
+from geo_service.grids.geometry import to_metric
 from tests.grids.conftest import hierarchy, lonlat, origin_for
 
 PREFIX = "110120"

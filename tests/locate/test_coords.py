@@ -10,8 +10,8 @@ import prcoords
 import pytest
 
 from geo_service import coords
+from geo_service.crs import metres_per_degree
 from geo_service.errors import InvalidInput
-from geo_service.grids.geometry import metres_per_degree
 
 
 def _max_error_m(lon: np.ndarray, lat: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> float:

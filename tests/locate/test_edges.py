@@ -12,7 +12,7 @@ import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 from tests.grids.conftest import feature, rect
 
 BASE = (116.30, 39.95)  # places of their own, away from the other tests' areas

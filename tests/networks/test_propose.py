@@ -10,8 +10,8 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
-from geo_service.grids.geometry import metres_per_degree
 from tests.grids.conftest import feature, origin_for, rect
 from tests.networks.conftest import collection, insert_homes, lattice
 

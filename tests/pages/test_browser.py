@@ -22,7 +22,7 @@ from shapely.geometry import LineString, shape
 from shapely.ops import polylabel
 
 from geo_service.coords import from_wgs84, to_wgs84
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 from geo_service.stations import hours
 from tests.pages.conftest import HELSINKI_POINT, PAGES_NOW, PHONE, Session, missing_routes
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Request
 from shapely.geometry import Point, shape
 
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 from tests.pages.conftest import Session
 from tests.pages.test_browser import bearer, grids, inner_point, wait_status
 

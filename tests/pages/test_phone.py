@@ -14,7 +14,7 @@ import pytest
 from shapely.geometry import shape
 
 from geo_service.coords import from_wgs84
-from geo_service.grids.geometry import metres_per_degree
+from geo_service.crs import metres_per_degree
 from tests.pages.conftest import HELSINKI_POINT, PHONE, Session
 from tests.pages.test_browser import bearer, grids, inner_point, wait_status
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from geo_service.api.deps import current_principal, get_db, require_role
+from geo_service.api.models import common as mc
+from geo_service.api.openapi import answers
 from geo_service.auth import MAX_EXPIRES_DAYS, Principal, create_token, list_tokens, revoke_token
 from geo_service.db.pool import Database
 from geo_service.store.tokens import TokenRow
@@ -33,13 +35,13 @@ def _token(row: TokenRow) -> dict[str, Any]:
             "active": row.revoked_at is None and not row.expired, "grids": list(row.grids)}  # fmt: skip
 
 
-@router.get("/auth/whoami")
+@router.get("/auth/whoami", responses=answers(mc.Whoami))
 def whoami(principal: Principal = Depends(current_principal)) -> dict[str, object]:
     return {"token_id": principal.token_id, "role": principal.role, "name": principal.name,
             "grids": list(principal.grids)}  # fmt: skip
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, responses=answers(mc.NewToken, 201))
 def post_token(
     body: TokenRequest,
     db: Database = Depends(get_db),
@@ -51,13 +53,13 @@ def post_token(
     return {"token": token, "role": body.role, "expires_days": body.expires_days, "grids": body.grids}
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses=answers(mc.Tokens))
 def get_tokens(db: Database = Depends(get_db), _admin: Principal = Depends(Admin)) -> dict[str, Any]:
     """Every token (admin only): id, role, name, created, expires, last used, revoked — never the secret."""
     return {"tokens": [_token(row) for row in list_tokens(db)]}
 
 
-@router.delete("/tokens/{token_id}")
+@router.delete("/tokens/{token_id}", responses=answers(mc.Token))
 def delete_token(
     token_id: int, db: Database = Depends(get_db), admin: Principal = Depends(Admin)
 ) -> dict[str, Any]:

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.api import params
-from geo_service.api.deps import incident_context, require_role
+from geo_service.api.deps import get_grid_settings, incident_context, require_role
 from geo_service.api.errors import language_of
 from geo_service.auth import Principal
 from geo_service.i18n import render_all
 from geo_service.incidents.context import IncidentContext
-from geo_service.settings import DashboardSettings, GridSettings, dashboard_settings, grid_settings
+from geo_service.settings import DashboardSettings, GridSettings, dashboard_settings
 from geo_service.stats import dashboard as service
 from geo_service.stats import export
 
@@ -28,12 +28,8 @@ def _settings(request: Request) -> DashboardSettings:
     return getattr(request.app.state, "dashboard_settings", None) or dashboard_settings()
 
 
-def _grid_settings(request: Request) -> GridSettings:
-    return getattr(request.app.state, "grid_settings", None) or grid_settings()
-
-
 Settings = Annotated[DashboardSettings, Depends(_settings)]
-Grids = Annotated[GridSettings, Depends(_grid_settings)]
+Grids = Annotated[GridSettings, Depends(get_grid_settings)]
 Level = Annotated[str, Query(description="district | street | community | grid")]
 Code = Annotated[str, Query(min_length=1, max_length=64, description="the area's code")]
 Since = Annotated[date | None, Query(description="first local day (default: 364 days before today)")]

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.etags import etag, require_if_match
+from geo_service.api.models import facilities as mf
+from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.facilities import service
@@ -26,13 +28,13 @@ def facility_rules(request: Request) -> FacilityRules:
 Rules = Annotated[FacilityRules, Depends(facility_rules)]
 
 
-@router.get("/categories")
+@router.get("/categories", responses=answers(mf.FacilityCategories))
 def categories(rules: Rules) -> dict[str, Any]:
     """The facility categories (stable ids) with Chinese and English names."""
     return {"categories": [{"id": c.id, "name_zh": c.zh, "name_en": c.en} for c in rules.categories]}
 
 
-@router.get("")
+@router.get("", responses=answers(mf.FacilityCollection))
 def list_facilities(
     rules: Rules,
     category: str | None = Query(None, description="comma-separated categories"),
@@ -47,7 +49,7 @@ def list_facilities(
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers(mf.FacilityFeature, 201))
 def create_facility(
     rules: Rules,
     response: Response,
@@ -63,7 +65,7 @@ def create_facility(
     return out
 
 
-@router.get("/{facility_id:int}")
+@router.get("/{facility_id:int}", responses=answers(mf.FacilityFeature))
 def get_facility(
     rules: Rules, facility_id: params.PathId, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
@@ -72,7 +74,7 @@ def get_facility(
     return out
 
 
-@router.put("/{facility_id:int}")
+@router.put("/{facility_id:int}", responses=answers(mf.FacilityFeature))
 def update_facility(
     rules: Rules,
     facility_id: params.PathId,

@@ -9,13 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.errors import language_of
+from geo_service.api.models import geocode as mg
+from geo_service.api.openapi import answers
 from geo_service.geocode.service import MAX_QUERY_CHARS, geocode
 from geo_service.i18n import render_all
 
 router = APIRouter(prefix="/api", tags=["geocode"])
 
 
-@router.get("/geocode")
+@router.get("/geocode", responses=answers(mg.Geocoded))
 async def get_geocode(
     q: Annotated[
         str,

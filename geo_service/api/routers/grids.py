@@ -10,8 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from geo_service.api import params
-from geo_service.api.deps import get_db, require_role
+from geo_service.api.deps import get_db, get_grid_settings, require_role
 from geo_service.api.etags import etag, require_if_match
+from geo_service.api.models import grids as m
+from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
@@ -20,6 +22,7 @@ from geo_service.grids import propose as proposal
 from geo_service.grids import service
 from geo_service.grids.io import parse_geojson
 from geo_service.grids.model import RESERVED_CODES, Problem
+from geo_service.settings import GridSettings
 
 IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api", tags=["grids"])
@@ -89,19 +92,21 @@ async def _upload(request: Request, crs: str | None) -> tuple[bytes, str | None,
     raise UnsupportedMediaType("grid.unsupported_media_type", media_type=content_type[:100])
 
 
-def _read(data: bytes, filename: str | None, crs: str | None, kind: str) -> list[dict[str, Any]]:
+def _read(
+    settings: GridSettings, data: bytes, filename: str | None, crs: str | None, kind: str
+) -> list[dict[str, Any]]:
     """Features of an upload (worker thread: parsing a large body must not hold up the event loop)."""
     if kind == "json":
-        return service.features_of(parse_geojson(data), crs)
-    return service.read_upload(data, filename, crs)
+        return service.features_of(parse_geojson(data, settings), crs)
+    return service.read_upload(data, filename, crs, settings)
 
 
-def _one_feature(data: bytes, media_type: str) -> Any:
+def _one_feature(data: bytes, media_type: str, settings: GridSettings) -> Any:
     if media_type not in _JSON_TYPES:
         raise UnsupportedMediaType("grid.unsupported_media_type", media_type=media_type[:100])
     if not data:
         raise BadRequest("grid.empty_body")
-    return parse_geojson(data)
+    return parse_geojson(data, settings)
 
 
 def _written(response: Response, result: service.WriteResult) -> dict[str, Any]:
@@ -112,13 +117,19 @@ def _written(response: Response, result: service.WriteResult) -> dict[str, Any]:
             "snapped_vertices": result.snapped_vertices, "feature": result.feature}  # fmt: skip
 
 
-@router.post("/grids", status_code=201, openapi_extra={"requestBody": FEATURE_BODY})
+@router.post(
+    "/grids",
+    status_code=201,
+    openapi_extra={"requestBody": FEATURE_BODY},
+    responses=answers(m.WrittenArea, 201, "created"),
+)
 async def create_grid(
     request: Request,
     response: Response,
     auto_number: bool = Query(False, description="give a GB/T 15-digit code when properties.code is missing"),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
+    settings: GridSettings = Depends(get_grid_settings),
 ) -> dict[str, Any]:
     """Create an area (any level) from a GeoJSON Feature. Vertices within the snapping tolerance of a
     neighbour's edge are snapped onto it; 422 lists every problem (invalid ring, overlap, outside parent,
@@ -127,12 +138,15 @@ async def create_grid(
 
     def work() -> service.WriteResult:
         with cycle_collection_paused():
-            return service.create_area(db, _one_feature(data, media_type), principal, auto_number=auto_number)
+            feature = _one_feature(data, media_type, settings)
+            return service.create_area(db, feature, principal, auto_number=auto_number, settings=settings)
 
     return _written(response, await run_in_threadpool(work))
 
 
-@router.post("/grids/import", openapi_extra={"requestBody": COLLECTION_BODY})
+@router.post(
+    "/grids/import", openapi_extra={"requestBody": COLLECTION_BODY}, responses=answers(m.ImportResult)
+)
 async def import_grids(
     request: Request,
     auto_number: bool = Query(False, description="number features without a code (GB/T, reading order)"),
@@ -141,6 +155,7 @@ async def import_grids(
     ),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
+    settings: GridSettings = Depends(get_grid_settings),
 ) -> dict[str, Any]:
     """Import a FeatureCollection (JSON body), or a GeoPackage / zipped Shapefile (multipart field ``file``
     or the raw file as the body), all or nothing. New codes are created, existing ones get a new version;
@@ -149,12 +164,17 @@ async def import_grids(
 
     def work() -> service.ImportReport:
         with cycle_collection_paused():
-            return service.import_features(db, _read(*upload), principal, auto_number=auto_number)
+            features = _read(settings, *upload)
+            return service.import_features(
+                db, features, principal, auto_number=auto_number, settings=settings
+            )
 
     return (await run_in_threadpool(work)).as_dict()
 
 
-@router.post("/grids/validate", openapi_extra={"requestBody": COLLECTION_BODY})
+@router.post(
+    "/grids/validate", openapi_extra={"requestBody": COLLECTION_BODY}, responses=answers(m.ValidationResult)
+)
 async def validate_grids(
     request: Request,
     parent_code: str | None = Query(None, description="check this parent's stored children (and gaps)"),
@@ -162,6 +182,7 @@ async def validate_grids(
     auto_number: bool = Query(False),
     db: Database = Depends(get_db),
     _principal: Principal = Depends(planner),
+    settings: GridSettings = Depends(get_grid_settings),
 ) -> dict[str, Any]:
     """Dry run (planner): the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean,
     otherwise 422 with the list of ``{problem, code, codes, location, message}`` (the same checks and codes as
@@ -170,8 +191,10 @@ async def validate_grids(
 
     def work() -> list[Problem]:
         with cycle_collection_paused():
-            features = _read(*upload) if upload is not None else []
-            return service.validate_features(db, features, parent_code=parent_code, auto_number=auto_number)
+            features = _read(settings, *upload) if upload is not None else []
+            return service.validate_features(
+                db, features, parent_code=parent_code, auto_number=auto_number, settings=settings
+            )
 
     problems = await run_in_threadpool(work)
     if problems:
@@ -185,14 +208,29 @@ class ProposeRequest(BaseModel):
     households_max: int | None = Field(default=None, ge=1, le=100_000)
 
 
-@router.post("/grids/propose")
-def propose_grids(body: ProposeRequest, db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.post("/grids/propose", responses=answers(m.Proposal))
+def propose_grids(
+    body: ProposeRequest, db: Database = Depends(get_db), settings: GridSettings = Depends(get_grid_settings)
+) -> dict[str, Any]:
     """Partition a parent area into contiguous grids that follow streets and balance households (defaults
     from settings: 300–500). Returns a FeatureCollection to edit and then import; nothing is written."""
-    return proposal.propose(db, body.parent_code, body.households_min, body.households_max)
+    return proposal.propose(db, body.parent_code, body.households_min, body.households_max, settings)
 
 
-@router.get("/grids/export")
+@router.get(
+    "/grids/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the file",
+            "content": {
+                "application/geo+json": {"schema": {"$ref": "#/components/schemas/AreaCollection"}},
+                "application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 def export_grids(
     format: str = Query("geojson", description="geojson, gpkg or shp (zipped)"),
     level: str | None = None,
@@ -208,7 +246,7 @@ def export_grids(
     )
 
 
-@router.get("/grids")
+@router.get("/grids", responses=answers(m.AreaCollection))
 def list_grids(
     level: str | None = Query(None, description="district, street, community or grid"),
     parent_code: str | None = None,
@@ -219,7 +257,7 @@ def list_grids(
     return service.list_areas(db, level, parent_code, params.bbox(bbox))
 
 
-@router.get("/grids/{code:gridcode}")
+@router.get("/grids/{code:gridcode}", responses=answers(m.AreaFeature))
 def get_grid(
     response: Response,
     code: str,
@@ -232,7 +270,9 @@ def get_grid(
     return feature
 
 
-@router.put("/grids/{code:gridcode}", openapi_extra={"requestBody": FEATURE_BODY})
+@router.put(
+    "/grids/{code:gridcode}", openapi_extra={"requestBody": FEATURE_BODY}, responses=answers(m.WrittenArea)
+)
 async def put_grid(
     request: Request,
     response: Response,
@@ -240,6 +280,7 @@ async def put_grid(
     if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
+    settings: GridSettings = Depends(get_grid_settings),
 ) -> dict[str, Any]:
     """Save a new version. Omitted properties keep their values; a Feature without geometry keeps the
     boundary. ``If-Match`` is required (428 without it); naming an old version: 412 and no change."""
@@ -247,7 +288,8 @@ async def put_grid(
 
     def work() -> service.WriteResult:
         with cycle_collection_paused():
-            return service.update_area(db, code, _one_feature(data, media_type), principal, if_match=version)
+            feature = _one_feature(data, media_type, settings)
+            return service.update_area(db, code, feature, principal, if_match=version, settings=settings)
 
     return _written(response, await run_in_threadpool(work))
 
@@ -277,7 +319,7 @@ class MergeBody(BaseModel):
     )
 
 
-@router.post("/grids/{code:gridcode}/merge")
+@router.post("/grids/{code:gridcode}/merge", responses=answers(m.WrittenArea))
 def merge_grids(
     code: str,
     body: MergeBody,
@@ -285,22 +327,25 @@ def merge_grids(
     if_match: str | None = Header(None, description=IF_MATCH),
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
+    settings: GridSettings = Depends(get_grid_settings),
 ) -> dict[str, Any]:
     """Merge sibling areas into this one in one transaction: theirs close (change `merge`), this one gets the
     union (or the given boundary) as a new version. Nothing changes on any problem; stale versions are 412."""
     result = service.merge_areas(db, code, body.absorb, principal, feature=body.feature,
-                                 if_match=require_if_match(if_match), versions=body.versions)  # fmt: skip
+                                 if_match=require_if_match(if_match), versions=body.versions, settings=settings)  # fmt: skip
     return _written(response, result)
 
 
-@router.get("/grids/{code:gridcode}/history")
+@router.get("/grids/{code:gridcode}/history", responses=answers(m.AreaCollection))
 def grid_history(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
     """Every version, oldest first, with ``valid_from``/``valid_to``, who changed it and who closed it."""
     return service.area_history(db, code)
 
 
-@router.get("/areas/{code}/stats")
-def area_stats(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get("/areas/{code}/stats", responses=answers(m.AreaStats))
+def area_stats(
+    code: str, db: Database = Depends(get_db), settings: GridSettings = Depends(get_grid_settings)
+) -> dict[str, Any]:
     """Planning numbers: km², households, population, residences, staffing need (norm per 10,000 residents)
     and the gap to the workers on record."""
-    return service.area_stats(db, code)
+    return service.area_stats(db, code, settings)

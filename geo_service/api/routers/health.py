@@ -9,19 +9,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from geo_service.api.errors import error_response
+from geo_service.api.models import common as mc
+from geo_service.api.openapi import answers
 from geo_service.db import readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=answers(mc.Health))
 async def healthz() -> dict[str, str]:
     """The process is up. Touches nothing else (no database, no dependency), and runs on the event loop
     itself, so it answers even while every worker thread waits on a stalled database."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=answers(mc.Ready))
 async def readyz(request: Request) -> JSONResponse:
     """200 when the database answers within ``GEO_SERVICE_READINESS_TIMEOUT_S``, carries every migration and
     can write (disk not full), else 503 with the code of what is wrong."""

@@ -11,6 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from geo_service.api import params
 from geo_service.api.deps import current_principal, incident_context, require_role
 from geo_service.api.errors import language_of
+from geo_service.api.models import incidents as mi
+from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.errors import BadRequest
 from geo_service.i18n import render_all
@@ -78,14 +80,21 @@ class AssignmentBody(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
-@router.get("/api/incidents/categories")
+@router.get("/api/incidents/categories", responses=answers(mi.IncidentCategories))
 def get_categories(ctx: Ctx) -> dict[str, Any]:
     """The event/component classification with each category's deadline per level (hours)."""
     return {"levels": ["grid", "community", "street", "district"],
             "categories": [c.as_dict() for c in ctx.classification]}  # fmt: skip
 
 
-@router.post("/api/incidents", status_code=201)
+@router.post(
+    "/api/incidents",
+    status_code=201,
+    responses={
+        **answers(mi.NewIncident, 201, "created"),
+        **answers(mi.NewIncident, 200, "the incident with this external_id"),
+    },
+)
 def post_incident(
     body: IncidentBody, request: Request, response: Response, ctx: Ctx, principal: Filer
 ) -> dict[str, Any]:
@@ -109,7 +118,7 @@ def post_incident(
     return _render(request, present_result(ctx, result, workflow.may_see_reporter(principal)))
 
 
-@router.get("/api/incidents")
+@router.get("/api/incidents", responses=answers(mi.IncidentCollection))
 def get_incidents(
     request: Request,
     ctx: Ctx,
@@ -132,13 +141,13 @@ def get_incidents(
                              "features": [records.feature(ctx, row, show) for row in rows]})  # fmt: skip
 
 
-@router.get("/api/incidents/{incident_id:int}")
+@router.get("/api/incidents/{incident_id:int}", responses=answers(mi.Incident))
 def get_incident(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     row = workflow.get_incident(ctx, incident_id, principal)
     return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
-@router.post("/api/incidents/{incident_id:int}/transition")
+@router.post("/api/incidents/{incident_id:int}/transition", responses=answers(mi.Incident))
 def post_transition(
     incident_id: params.PathId, body: TransitionBody, request: Request, ctx: Ctx, principal: Caller
 ) -> dict[str, Any]:
@@ -147,13 +156,13 @@ def post_transition(
     return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
-@router.get("/api/incidents/{incident_id:int}/history")
+@router.get("/api/incidents/{incident_id:int}/history", responses=answers(mi.IncidentHistory))
 def get_history(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     """The incident's steps, oldest first; notes the system wrote are in the reader's language."""
     return _render(request, {"id": incident_id, "history": workflow.history(ctx, incident_id, principal)})
 
 
-@router.post("/api/incidents/{incident_id:int}/assignment")
+@router.post("/api/incidents/{incident_id:int}/assignment", responses=answers(mi.Incident))
 def post_assignment(
     incident_id: params.PathId, body: AssignmentBody, request: Request, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
@@ -162,7 +171,7 @@ def post_assignment(
     return _render(request, records.present(ctx, row))
 
 
-@router.post("/api/incidents/import")
+@router.post("/api/incidents/import", responses=answers(mi.ImportReport))
 async def post_import(
     request: Request,
     ctx: Ctx,
@@ -188,7 +197,7 @@ async def post_import(
     return _render(request, report.as_dict())
 
 
-@router.get("/api/stats/incidents")
+@router.get("/api/stats/incidents", responses=answers(mi.IncidentStats))
 def get_stats(
     ctx: Ctx,
     level: Annotated[str, Query(description="grid | community | street | district")] = "grid",

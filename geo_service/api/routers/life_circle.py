@@ -9,6 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from geo_service.api import params
 from geo_service.api.deps import get_db
+from geo_service.api.models import life_circle as ml
+from geo_service.api.openapi import answers
 from geo_service.db.pool import Database
 from geo_service.life_circle import service
 from geo_service.life_circle.service import LifeCircleContext
@@ -23,7 +25,7 @@ def life_circle_context(request: Request) -> LifeCircleContext:
 Ctx = Annotated[LifeCircleContext, Depends(life_circle_context)]
 
 
-@router.get("/life-circle")
+@router.get("/life-circle", responses=answers(ml.LifeCircle))
 def life_circle(
     ctx: Ctx,
     lon: float = Query(..., description="longitude, degrees"),
@@ -37,18 +39,18 @@ def life_circle(
     return service.life_circle(db, ctx, lon, lat, profile, crs)
 
 
-@router.get("/life-circle/profiles")
+@router.get("/life-circle/profiles", responses=answers(ml.Profiles))
 def profiles(ctx: Ctx) -> list[dict[str, Any]]:
     """Every profile with its levels, thresholds and required categories."""
     return service.profiles(ctx)
 
 
-@router.get("/life-circle/profiles/{profile_id}")
+@router.get("/life-circle/profiles/{profile_id}", responses=answers(ml.ProfileSummary))
 def profile(ctx: Ctx, profile_id: str) -> dict[str, Any]:
     return service.profile_summary(ctx, profile_id)
 
 
-@router.get("/coverage")
+@router.get("/coverage", responses=answers(ml.Coverage))
 async def coverage(
     ctx: Ctx,
     level: str = Query("community", description="district, street, community or grid"),
@@ -62,7 +64,7 @@ async def coverage(
     return await run_in_threadpool(service.coverage, db, ctx, level, profile, minutes)
 
 
-@router.get("/coverage/gaps")
+@router.get("/coverage/gaps", responses=answers(ml.CoverageGaps))
 async def coverage_gaps(
     ctx: Ctx,
     category: str = Query(..., description="a facility category the profile requires"),

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from geo_service.api.deps import get_db
+from geo_service.api.models import locate as mlo
+from geo_service.api.openapi import answers
 from geo_service.db.pool import Database
 from geo_service.locate import codec
 from geo_service.locate import service as locate_service
@@ -26,7 +28,7 @@ BATCH_BODY = {
 }  # fmt: skip
 
 
-@router.get("/locate")
+@router.get("/locate", responses=answers(mlo.Located))
 def locate(
     lon: float = Query(..., description="longitude, degrees"),
     lat: float = Query(..., description="latitude, degrees"),
@@ -39,7 +41,7 @@ def locate(
     return locate_service.locate(db, lon, lat, crs).as_dict()
 
 
-@router.post("/locate/batch", openapi_extra={"requestBody": BATCH_BODY})
+@router.post("/locate/batch", openapi_extra={"requestBody": BATCH_BODY}, responses=answers(mlo.LocatedBatch))
 async def locate_batch(request: Request, db: Database = Depends(get_db)) -> Response:
     """``{"points": [[lon, lat], ...], "crs": ...}`` → ``{"results": [{"grid_code": ...}, ...]}`` in input order."""
     body = await request.body()

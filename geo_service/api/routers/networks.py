@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.errors import language_of
+from geo_service.api.models import networks as mn
+from geo_service.api.openapi import answers
 from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
@@ -40,6 +42,7 @@ async def _upload(
     """Features (WGS-84) of the body: GeoJSON, a multipart upload (field ``file``; other form fields returned)
     or a raw GeoPackage / zipped Shapefile; read by :mod:`geo_service.grids.io` like a grid import."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    grids = request.app.state.grid_settings  # the grid imports' caps
     if content_type == "multipart/form-data":
         form = await request.form()
         upload = form.get("file")
@@ -48,7 +51,7 @@ async def _upload(
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         data = await upload.read()
         features = await run_in_threadpool(
-            area_io.read_features, data, upload.filename, crs or fields.get("crs")
+            area_io.read_features, data, upload.filename, crs or fields.get("crs"), grids
         )
         return features, upload.filename, fields
     data = await request.body()
@@ -56,14 +59,14 @@ async def _upload(
         raise BadRequest("network.body_empty")
     if content_type in ("application/json", "application/geo+json", ""):
         try:  # parsed off the event loop, the body's vertices counted from its bytes first
-            obj = await run_in_threadpool(area_io.parse_geojson, data)
+            obj = await run_in_threadpool(area_io.parse_geojson, data, grids)
         except BadRequest as exc:
             if exc.code != "input.json_invalid":
                 raise
             raise BadRequest("network.body_not_json", error=exc.params["reason"]) from None
         return area_io.features_from_geojson(obj, crs), None, {}
     if content_type in _FILE_TYPES:
-        return await run_in_threadpool(area_io.read_features, data, None, crs), None, {}
+        return await run_in_threadpool(area_io.read_features, data, None, crs, grids), None, {}
     raise UnsupportedMediaType("network.body_media_type", content_type=content_type)
 
 
@@ -77,7 +80,7 @@ def _links(request: Request, name: str) -> dict[str, str]:
     }
 
 
-@router.get("", summary="The imported networks")
+@router.get("", summary="The imported networks", responses=answers(mn.Networks))
 def list_networks(request: Request, db: Database = Depends(get_db)) -> dict[str, Any]:
     """Every network: name, department label, cells, current version, imported_at, bbox (west, south, east,
     north), and links to its cells, crosswalk, vector tiles (TileJSON) and OGC API collection."""
@@ -91,7 +94,9 @@ class ProposeRequest(BaseModel):
     households_max: int | None = Field(default=None, ge=1, le=100_000)
 
 
-@router.post("/propose", summary="Propose unified grids from several networks")
+@router.post(
+    "/propose", summary="Propose unified grids from several networks", responses=answers(mn.NetworkProposal)
+)
 def propose(request: Request, body: ProposeRequest, db: Database = Depends(get_db)) -> JSONResponse:
     """Unified grid boundaries for every community under ``parent_code`` that follow the boundaries most of the
     ``networks`` share and keep households per grid in the band (defaults from the grid settings). A
@@ -100,7 +105,11 @@ def propose(request: Request, body: ProposeRequest, db: Database = Depends(get_d
     return _json(request, doc)
 
 
-@router.post("/{name}/import", summary="Import a department's grid layer as the next version of a network")
+@router.post(
+    "/{name}/import",
+    summary="Import a department's grid layer as the next version of a network",
+    responses={**answers(mn.NetworkImport), **answers(mn.NetworkImport, 201, "the first version")},
+)
 async def import_network(
     request: Request,
     name: str,
@@ -121,13 +130,18 @@ async def import_network(
         service.import_network, db, name, features, principal,
         department=department or fields.get("department"), code_field=fields.get("code_field", code_field),
         name_field=fields.get("name_field", name_field), source=filename, crs=crs or fields.get("crs"),
+        grids=request.app.state.grid_settings,
     )  # fmt: skip
     return _json(
         request, {**report, "links": _links(request, name)}, status=201 if report["version"] == 1 else 200
     )
 
 
-@router.get("/{name:networkname}", summary="A network's cells (current version, or ?version=)")
+@router.get(
+    "/{name:networkname}",
+    summary="A network's cells (current version, or ?version=)",
+    responses=answers(mn.NetworkCells),
+)
 def get_network(
     request: Request,
     name: str,
@@ -141,7 +155,11 @@ def get_network(
     return _json(request, doc)
 
 
-@router.get("/{name}/crosswalk", summary="The network against the unified grids: shares and mismatches")
+@router.get(
+    "/{name}/crosswalk",
+    summary="The network against the unified grids: shares and mismatches",
+    responses=answers(mn.Crosswalk),
+)
 def crosswalk(
     request: Request,
     name: str,
@@ -161,7 +179,11 @@ def crosswalk(
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
 
-@router.get("/{name}/rekey", summary="The unified grid for a network cell code or a point")
+@router.get(
+    "/{name}/rekey",
+    summary="The unified grid for a network cell code or a point",
+    responses=answers(mn.Rekeyed),
+)
 def rekey_one(
     request: Request,
     name: str,
@@ -175,9 +197,9 @@ def rekey_one(
 ) -> JSONResponse:
     """A cell code → the unified grid with the largest share of it (and the other candidates); a point → the
     grid covering it and the network cell covering it."""
-    points = [] if lon is None and lat is None else [[lon, lat]]
-    if points and (lon is None or lat is None):
+    if (lon is None) != (lat is None):
         raise BadRequest("network.rekey_nothing")
+    points = [[lon, lat]] if lon is not None and lat is not None else []
     doc = service.rekey(
         db, name, cells=[cell] if cell else [], points=points, crs=crs, by=by, version=version
     )
@@ -197,7 +219,11 @@ class RekeyRequest(BaseModel):
     version: int | None = Field(default=None, ge=1)
 
 
-@router.post("/{name}/rekey", summary="Re-key many cell codes and points to the unified grids")
+@router.post(
+    "/{name}/rekey",
+    summary="Re-key many cell codes and points to the unified grids",
+    responses=answers(mn.RekeyedMany),
+)
 def rekey_many(
     request: Request, name: str, body: RekeyRequest, db: Database = Depends(get_db)
 ) -> JSONResponse:

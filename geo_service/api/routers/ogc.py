@@ -15,6 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from geo_service.api.deps import get_db, get_map_settings, get_tile_server, optional_principal
+from geo_service.api.models import ogc as mo
+from geo_service.api.openapi import answers
 from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
@@ -77,21 +79,21 @@ def asset(name: str) -> FileResponse:
     return FileResponse(html.ASSETS_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("", summary="Landing page")
+@router.get("", summary="Landing page", responses=answers(mo.Landing))
 def landing(request: Request, f: FormatParam = None) -> Response:
     base = base_url(request)
     doc = ogc.landing(base)
     return respond(request, f, doc, lambda: html.landing(f"{base}/ogc", doc))
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", responses=answers(mo.Conformance))
 def conformance(request: Request, f: FormatParam = None) -> Response:
     base = base_url(request)
     doc = ogc.conformance()
     return respond(request, f, doc, lambda: html.conformance(f"{base}/ogc", doc))
 
 
-@router.get("/collections", summary="Feature collections")
+@router.get("/collections", summary="Feature collections", responses=answers(mo.Collections))
 def collections(
     request: Request,
     caller: Caller,
@@ -106,7 +108,7 @@ def collections(
                    private=caller is not None, vary=True)  # fmt: skip
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get("/collections/{collection_id}", summary="One collection", responses=answers(mo.Collection))
 def collection(
     request: Request,
     collection_id: str,
@@ -123,7 +125,11 @@ def collection(
     )
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Properties usable as filters")
+@router.get(
+    "/collections/{collection_id}/queryables",
+    summary="Properties usable as filters",
+    responses=answers(mo.Queryables),
+)
 def queryables(
     request: Request,
     collection_id: str,
@@ -142,6 +148,7 @@ def queryables(
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features: bbox, datetime (grid versions valid then), limit, offset, property filters",
+    responses=answers(mo.Items),
 )
 def items(
     request: Request,
@@ -168,7 +175,11 @@ def items(
                    private=_private(prov, caller))  # fmt: skip
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature (grids: CODE or CODE@vN)")
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="One feature (grids: CODE or CODE@vN)",
+    responses=answers(mo.Item),
+)
 def item(
     request: Request,
     collection_id: str,

@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException
 
 from geo_service.api.deps import incident_context, optional_principal
 from geo_service.api.errors import language_of, status_for
+from geo_service.api.models import open311 as mo
+from geo_service.api.models.open311 import georeport
 from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
 from geo_service.db.pool import DatabaseUnavailable
@@ -105,19 +107,19 @@ def _render(fmt: str, root: str, value: Any, request: Request, status_code: int 
     return render(fmt, root, render_all(value, language_of(request)), status_code, private=private)
 
 
-@router.get("/discovery.{fmt}")
+@router.get("/discovery.{fmt}", responses=georeport(mo.Discovery))
 def get_discovery(fmt: str, request: Request, ctx: Ctx) -> Response:
     base = f"{base_url(request)}{router.prefix}"
     return _render(fmt, "discovery", service.discovery(ctx, base), request)
 
 
-@router.get("/services.{fmt}")
+@router.get("/services.{fmt}", responses=georeport(mo.Services))
 def get_services(fmt: str, request: Request, ctx: Ctx, jurisdiction_id: str | None = None) -> Response:
     service.check_jurisdiction(ctx, jurisdiction_id)
     return _render(fmt, "services", service.service_list(ctx, language_of(request)), request)
 
 
-@router.get("/services/{service_code}.{fmt}")
+@router.get("/services/{service_code}.{fmt}", responses=georeport(mo.ServiceDefinition))
 def get_service_definition(
     service_code: str, fmt: str, request: Request, ctx: Ctx, jurisdiction_id: str | None = None
 ) -> Response:
@@ -126,7 +128,7 @@ def get_service_definition(
     return _render(fmt, "service_definition", definition, request)
 
 
-@router.get("/requests.{fmt}")
+@router.get("/requests.{fmt}", responses=georeport(mo.ServiceRequests))
 def get_requests(
     fmt: str,
     request: Request,
@@ -149,7 +151,7 @@ def get_requests(
     return _requests(fmt, ctx, service.find_requests(ctx, query, full, base_url(request)), request, full)
 
 
-@router.post("/requests.{fmt}", status_code=201)
+@router.post("/requests.{fmt}", status_code=201, responses=georeport(mo.ServiceRequests, 201))
 async def post_request(fmt: str, request: Request, ctx: Ctx) -> Response:
     """Form-encoded, as the spec says (``application/x-www-form-urlencoded``); multipart is accepted too, with a
     photo in the file field ``media`` (checked and cleaned like ``POST /api/incidents/{id}/media``; a bad file
@@ -172,7 +174,7 @@ async def post_request(fmt: str, request: Request, ctx: Ctx) -> Response:
     return _render(fmt, "service_requests", created, request, status_code=201)
 
 
-@router.get("/requests/{request_id}.{fmt}")
+@router.get("/requests/{request_id}.{fmt}", responses=georeport(mo.ServiceRequests))
 def get_request(
     request_id: str,
     fmt: str,

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from geo_service import web
+from geo_service.api.models.pages import PagesConfig
+from geo_service.api.openapi import answers
 from geo_service.grids.model import LEVELS
 from geo_service.incidents.states import AWAITING_CALLBACK, SATISFACTION, STATES, manual_transitions
 
@@ -23,7 +25,9 @@ def index() -> HTMLResponse:
     return HTMLResponse(web.render_page("index"), headers=REVALIDATE)
 
 
-@router.get("/config.json", summary="Levels and the incident loop, for the pages")
+@router.get(
+    "/config.json", summary="Levels and the incident loop, for the pages", responses=answers(PagesConfig)
+)
 def config() -> dict[str, Any]:
     """Area levels (coarse to fine), incident states and every allowed move with the roles that may make it."""
     moves = [
@@ -35,7 +39,7 @@ def config() -> dict[str, Any]:
             "callback_states": sorted(AWAITING_CALLBACK), "satisfaction": list(SATISFACTION)}  # fmt: skip
 
 
-@router.get("/static/{path:path}", summary="JS, CSS and images of the pages")
+@router.get("/static/{path:path}", summary="JS, CSS and images of the pages", response_class=FileResponse)
 def static(path: str) -> FileResponse:
     file, media_type = web.static_file(path)
     return FileResponse(file, media_type=media_type, headers=REVALIDATE)

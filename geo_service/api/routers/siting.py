@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from geo_service.api.deps import get_db, require_role
-from geo_service.api.openapi import model_body
+from geo_service.api.models import siting as msi
+from geo_service.api.openapi import answers, model_body
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.feature_input import cycle_collection_paused, parse_json
@@ -30,7 +31,9 @@ def _request(data: bytes) -> SitingRequest:
         ) from None
 
 
-@router.post("/siting", openapi_extra={"requestBody": model_body(SitingRequest)})
+@router.post(
+    "/siting", openapi_extra={"requestBody": model_body(SitingRequest)}, responses=answers(msi.SitingAnswer)
+)
 async def siting(
     request: Request,
     db: Database = Depends(get_db),

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.etags import etag, require_if_match
+from geo_service.api.models import stations as ms
+from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.stations import service
@@ -34,13 +36,13 @@ def station_context(request: Request) -> StationContext:
 Ctx = Annotated[StationContext, Depends(station_context)]
 
 
-@router.get("/vocabulary")
+@router.get("/vocabulary", responses=answers(ms.StationVocabulary))
 def vocabulary(ctx: Ctx) -> dict[str, Any]:
     """Station kinds and amenities with Chinese and English names."""
     return ctx.vocabulary.as_dict()
 
 
-@router.get("/nearest")
+@router.get("/nearest", responses=answers(ms.NearestStations))
 def nearest(
     ctx: Ctx,
     lon: float = Query(..., description="where you are: longitude, degrees"),
@@ -67,7 +69,7 @@ def nearest(
     )  # fmt: skip
 
 
-@router.get("")
+@router.get("", responses=answers(ms.StationCollection))
 def list_stations(
     ctx: Ctx,
     kind: str | None = Query(None),
@@ -82,6 +84,7 @@ def list_stations(
     "",
     status_code=201,
     openapi_extra={"requestBody": {"content": {"application/geo+json": {"example": EXAMPLE}}}},
+    responses=answers(ms.StationFeature, 201),
 )
 def create_station(
     ctx: Ctx,
@@ -99,7 +102,7 @@ def create_station(
     return out
 
 
-@router.get("/{station_id:int}")
+@router.get("/{station_id:int}", responses=answers(ms.StationFeature))
 def get_station(
     ctx: Ctx, station_id: params.PathId, response: Response, db: Database = Depends(get_db)
 ) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def get_station(
     return out
 
 
-@router.put("/{station_id:int}")
+@router.put("/{station_id:int}", responses=answers(ms.StationFeature))
 def update_station(
     ctx: Ctx,
     station_id: params.PathId,
@@ -136,7 +139,7 @@ def delete_station(
     return Response(status_code=204)
 
 
-@router.get("/{station_id:int}/service-circles")
+@router.get("/{station_id:int}/service-circles", responses=answers(ms.ServiceCircles))
 def service_circles(station_id: params.PathId, db: Database = Depends(get_db)) -> dict[str, Any]:
     """The station's walking service circles (5/10/15 minutes)."""
     return service.service_circles(db, station_id)

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from geo_service.api.deps import get_db, get_map_settings, get_tile_server, optional_principal
+from geo_service.api.models import tiles as mt
+from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.settings import MapSettings
@@ -73,7 +75,11 @@ def json_response(
     return Response(body, media_type=media_type, headers=headers)
 
 
-@router.get("/catalogue.json", summary="The catalogued layers, whether each is served, and their URLs")
+@router.get(
+    "/catalogue.json",
+    summary="The catalogued layers, whether each is served, and their URLs",
+    responses=answers(mt.Catalogue),
+)
 def catalogue(
     request: Request,
     caller: Caller,
@@ -119,7 +125,9 @@ def catalogue(
 
 
 @router.get(
-    "/style.json", summary="MapLibre style: our basemap (or an external one) and every served overlay"
+    "/style.json",
+    summary="MapLibre style: our basemap (or an external one) and every served overlay",
+    responses=answers(mt.Style),
 )
 def style(
     request: Request,
@@ -138,7 +146,11 @@ def style(
     return json_response(request, doc, private=caller is not None, vary=True)
 
 
-@router.get("/{layers}.json", summary="TileJSON 3.0.0 of one layer or of several joined by commas")
+@router.get(
+    "/{layers}.json",
+    summary="TileJSON 3.0.0 of one layer or of several joined by commas",
+    responses=answers(mt.TileJSON),
+)
 def tilejson(
     request: Request,
     layers: str,

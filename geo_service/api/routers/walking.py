@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from geo_service.api import params
 from geo_service.api.deps import get_db
+from geo_service.api.models import walking as mw
+from geo_service.api.openapi import answers
 from geo_service.api.responses import FastJSONResponse
 from geo_service.db.pool import Database
 from geo_service.walking import service
@@ -22,7 +24,7 @@ def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> FastJ
     )
 
 
-@router.get("/isochrones")
+@router.get("/isochrones", responses=answers(mw.Isochrones))
 def isochrones(
     lon: float = Query(..., description="origin longitude, degrees"),
     lat: float = Query(..., description="origin latitude, degrees"),
@@ -56,7 +58,7 @@ class IsochroneRequest(BaseModel):
     simplify_m: float | None = Field(default=None, ge=0, le=50, description="outline simplification, m")
 
 
-@router.post("/isochrones")
+@router.post("/isochrones", responses=answers(mw.Isochrones))
 def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> FastJSONResponse:
     """The union of the isochrones of several origins (one multi-source search)."""
     minutes = body.minutes if body.minutes or body.distances_m else [5, 10, 15]
@@ -66,7 +68,7 @@ def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> F
     return _collection(contours, {"origins": body.origins})
 
 
-@router.get("/isochrones/streets")
+@router.get("/isochrones/streets", responses=answers(mw.ReachableStreets))
 def reachable_streets(
     lon: float = Query(..., description="origin longitude, degrees"),
     lat: float = Query(..., description="origin latitude, degrees"),
@@ -80,7 +82,7 @@ def reachable_streets(
     return service.reachable_streets(db, [[lon, lat]], minutes, speed_kmh, crs)
 
 
-@router.get("/route")
+@router.get("/route", responses=answers(mw.WalkingRoute))
 def route(
     from_: str = Query(..., alias="from", description="start 'lon,lat'"),
     to: str = Query(..., description="end 'lon,lat'"),
@@ -94,7 +96,7 @@ def route(
     ).as_feature()
 
 
-@router.get("/network")
+@router.get("/network", responses=answers(mw.NetworkSummary))
 def network(db: Database = Depends(get_db)) -> dict[str, Any]:
     """The walking network in memory: per dataset its nodes, edges, metric CRS and connected pieces."""
     return service.network_summary(db)

@@ -1,0 +1,79 @@
+"""/openapi.json documents every answer: each JSON success names a response model (no "any object"), and the
+models are real JSON Schemas that refuse a body of the wrong shape. The fuzz test (test_fuzz.py) checks the
+live answers against them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from geo_service.api.app import create_app
+
+# Routes merged after the models were written (loop/dashboard work): still "any object". Give each a model in
+# geo_service/api/models/ and take it off this list (the test fails when a listed route has one).
+NOT_YET_MODELLED = {
+    ("get", "/api/incidents/{incident_id}/duplicates"), ("post", "/api/incidents/{incident_id}/merge"),
+    ("post", "/api/incidents/{incident_id}/feedback"), ("get", "/api/incidents/{incident_id}/callbacks"),
+    ("post", "/api/incidents/{incident_id}/media"), ("get", "/api/incidents/{incident_id}/media"),
+    ("get", "/api/incidents/{incident_id}/media/{media_id}"),
+    ("get", "/api/incidents/{incident_id}/media/{media_id}/thumbnail"), ("get", "/api/stats/rates"),
+    ("get", "/api/stations/inspections/overdue"), ("post", "/api/stations/{station_id}/inspections"),
+    ("get", "/api/stations/{station_id}/inspections"),
+}  # fmt: skip
+
+
+def _successes(document: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    return [
+        (method, path, status, response)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+    ]
+
+
+def test_every_json_answer_names_its_model() -> None:
+    document = create_app().openapi()
+    successes = _successes(document)
+    assert len({(m, p) for m, p, _, _ in successes}) == sum(len(ops) for ops in document["paths"].values())
+    unnamed = [
+        (method, path, status)
+        for method, path, status, response in successes
+        if "application/json" in (response.get("content") or {})
+        and set(response["content"]["application/json"]["schema"]) != {"$ref"}
+    ]
+    assert {(method, path) for method, path, _ in unnamed} == NOT_YET_MODELLED
+    schemas = document["components"]["schemas"]
+    for _, _, _, response in successes:
+        for media in (response.get("content") or {}).values():
+            ref = (media.get("schema") or {}).get("$ref")
+            if ref is not None:
+                assert ref.removeprefix("#/components/schemas/") in schemas, ref
+
+
+def test_models_refuse_bodies_of_the_wrong_shape() -> None:
+    document = create_app().openapi()
+    components = {"components": document["components"]}
+
+    def valid(name: str, body: Any) -> bool:
+        return jsonschema.Draft202012Validator(
+            {"$ref": f"#/components/schemas/{name}", **components}
+        ).is_valid(body)
+
+    located = {"grid": None, "ancestors": [], "distance_to_boundary_m": None, "nearest_grid": None}
+    located |= {"lon": 1.0, "lat": 2.0}
+    assert valid("Located", located)
+    assert not valid("Located", {**located, "ancestors": None})
+    assert not valid("Located", {k: v for k, v in located.items() if k != "grid"})
+    assert valid("Health", {"status": "ok"}) and not valid("Health", {"status": "down"})
+    contour = {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": []},
+        "properties": {"minutes": 5},
+    }
+    isochrones = {"type": "FeatureCollection", "features": [contour], "origins": [[24.94, 60.17]]}
+    assert valid("Isochrones", isochrones)
+    assert not valid("Isochrones", {**isochrones, "type": "Feature"})
+    assert not valid("Isochrones", {**isochrones, "features": [{"type": "Point"}]})
+    assert not valid("Isochrones", {k: v for k, v in isochrones.items() if k != "origins"})
