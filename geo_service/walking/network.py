@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from geo_service.db import revisions
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.settings import WalkingSettings, walking_settings
@@ -188,6 +189,5 @@ def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkN
 
 def current_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
     """The network for ``db`` at the current ``network`` revision (reloaded when a re-import moved it)."""
-    with db.cursor(dict_rows=False) as cur:
-        revision = store.revision(cur)
+    revision = revisions.watch_of(db).revision("network")  # in memory: no round trip per call
     return _NETWORKS.get(db, revision, lambda: load_network(db, settings), key_of=lambda net: net.revision)
