@@ -40,6 +40,7 @@ from geo_service.walking import service
 from geo_service.walking.network import current_network
 
 MINUTES = [5.0, 10.0, 15.0]
+SERVER_PIDS: dict[str, int] = {}  # base URL → pid of its `geo-service serve` (for CPU accounting)
 
 
 @contextlib.contextmanager
@@ -62,6 +63,7 @@ def serving(dsn: str, workers: int = 1) -> Iterator[str]:
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[base] = process.pid
     try:
         while True:
             try:

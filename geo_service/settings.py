@@ -151,6 +151,13 @@ class APISettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="port `serve` listens on")
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="server processes `serve` starts (0: one per CPU core, so CPU-bound work such as isochrones "
+        "uses every core; `--workers` overrides)",
+    )
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit, bytes")
     timezone: str = Field(default="Asia/Shanghai", description="IANA zone for opening hours and deadlines")
     language: Literal["zh-CN", "en"] = Field(
