@@ -219,6 +219,8 @@ def http_figures(
             points = columnar_body(lon, lat, media_type)
 
             def post_table(points: bytes = points, media_type: str = media_type) -> bytes:
+                # a connection of its own: uvicorn closes one idle for 5 s, and checking an answer takes longer
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
                 conn.request("POST", "/api/locate/batch", body=points,
                              headers={"Content-Type": media_type, "Accept": media_type})  # fmt: skip
                 response = conn.getresponse()
@@ -232,6 +234,7 @@ def http_figures(
             )
             columnar[media_type] = (table_s, len(points) / 1e6)
         latencies = []
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         rng = np.random.default_rng(3)
         picks = rng.choice(np.flatnonzero(inside), 2000)
         for k in picks:
