@@ -180,7 +180,7 @@ def uvicorn_server(db: Database):
         cwd=REPO, env=env,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # start-up migrates and builds the index: slow on a busy machine
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError):
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
