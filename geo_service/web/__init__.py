@@ -16,7 +16,7 @@ from pathlib import Path
 from geo_service.errors import NotFound
 
 WEB_DIR = Path(__file__).resolve().parent
-PAGES = ("index", "planner", "stations", "dispatch", "circles")
+PAGES = ("index", "planner", "stations", "dispatch", "circles", "worker")
 STATIC_SUFFIXES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
 
 # Vendor bundles: (stylesheets, scripts) under /vendor, in load order.

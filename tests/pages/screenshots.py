@@ -24,6 +24,7 @@ README_SHOTS = {
     "phone-stations": "phone-stations.png",
     "phone-dispatch-candidates": "phone-dispatch.png",
     "phone-circles": "phone-circles.png",
+    "phone-worker-report": "phone-worker.png",
 }
 MAX_BYTES = 300_000
 

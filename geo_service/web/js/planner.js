@@ -7,6 +7,7 @@ import {
   reveal, t,
 } from "./common.js";
 import { createMap } from "./map.js";
+import "./inspections.js";
 import { partCount, SplitError, splitGeometry } from "./geometry.js";
 
 addStrings({
