@@ -2,7 +2,7 @@
 to learn that nothing changed.
 
 Every bump of a revision is announced at commit on the channel ``data_revisions`` (migration
-``0980_revision_notify.sql``). A :class:`RevisionWatch` keeps one snapshot of every entity's revision and reads it
+``0990_revision_notify.sql``). A :class:`RevisionWatch` keeps one snapshot of every entity's revision and reads it
 again (one round trip, all entities) only when
 
 - a connection of this process's pool committed a change: the pool's connections listen too, and PostgreSQL hands
