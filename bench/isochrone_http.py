@@ -40,19 +40,30 @@ from geo_service.walking import service
 from geo_service.walking.network import current_network
 
 MINUTES = [5.0, 10.0, 15.0]
+SERVER_PIDS: dict[str, int] = {}  # base URL → pid of its `geo-service serve` (for CPU accounting)
 
 
 @contextlib.contextmanager
-def serving(dsn: str) -> Iterator[str]:
+def serving(dsn: str, workers: int = 1) -> Iterator[str]:
     """``geo-service serve`` in a process of its own (the client's work must not share the server's GIL)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "GEO_SERVICE_DATABASE_URL": dsn, "GEO_SERVICE_LIMITS_ENABLED": "false",
            "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false"}  # fmt: skip
-    command = [sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "geo_service.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[base] = process.pid
     try:
         while True:
             try:

@@ -2,7 +2,7 @@
 ours against pandana's ``nearest_pois`` on the same network and facilities, in one run.
 
 For an exact comparison both sides get the same input: facilities and homes are placed on their nearest
-network node (pandana snaps POIs and queries to nodes; ours snaps to edges, which for a point on a node is
+surface-street network node (ours never snaps onto an underground passage) (pandana snaps POIs and queries to nodes; ours snaps to edges, which for a point on a node is
 that node), distances are plain metres (``length_m``), and both stop at 2,000 m. Values must agree within
 1 m wherever either side finds a facility within the horizon.
 
@@ -55,11 +55,16 @@ def inputs(db, graph: WalkGraph) -> tuple[Facilities, np.ndarray, np.ndarray]:
         homes = np.array(cur.fetchall(), float)
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(np.column_stack([graph.node_x, graph.node_y]))
+    # Only nodes of surface streets: ours snaps a point to the nearest surface edge (an underground passage is
+    # entered from the street, never snapped to), so a facility placed on an underground-only node would reach
+    # ours elsewhere than pandana. On a surface node both sides start from that very node.
+    surface = ~np.asarray(graph.edge_underground, bool)
+    candidates = np.unique(np.concatenate([graph.edge_u[surface], graph.edge_v[surface]]))
+    tree = cKDTree(np.column_stack([graph.node_x[candidates], graph.node_y[candidates]]))
     fx, fy = graph.project(np.array([r[3] for r in rows]), np.array([r[4] for r in rows]))
-    f_node = tree.query(np.column_stack([fx, fy]))[1]
+    f_node = candidates[tree.query(np.column_stack([fx, fy]))[1]]
     hx, hy = graph.project(homes[:, 0], homes[:, 1])
-    h_node = tree.query(np.column_stack([hx, hy]))[1]
+    h_node = candidates[tree.query(np.column_stack([hx, hy]))[1]]
     facilities = Facilities(np.array([r[0] for r in rows], np.int64), [r[1] for r in rows],
                             np.array([r[2] for r in rows], dtype=object), graph.node_lon[f_node],
                             graph.node_lat[f_node])  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -369,13 +370,19 @@ def config_reference() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes sharing the port")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="server processes sharing the port (default: one per CPU core)"),
+    ] = None,
 ) -> None:
-    """Run the HTTP service (``--workers N``: N uvicorn processes; every in-process cache follows the
-    database's data revisions, so a write through one process is seen by the others on their next request)."""
+    """Run the HTTP service (``--workers N``: N uvicorn processes, by default ``GEO_SERVICE_API_WORKERS`` or one per
+    core; every in-process cache follows the database's data revisions, so a write through one process is seen
+    by the others as soon as the database announces it)."""
     import uvicorn
 
     settings = APISettings()
+    if workers is None:
+        workers = settings.workers or max(1, len(os.sched_getaffinity(0)))
     uvicorn.run(
         "geo_service.api.app:create_app",
         factory=True,

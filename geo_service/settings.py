@@ -74,6 +74,14 @@ class DatabaseSettings(BaseSettings):
     pg_major: int = Field(default=15, description="PostgreSQL major version of the embedded cluster")
     pool_min: int = Field(default=1, ge=0, le=64, description="connections opened at start-up")
     pool_max: int = Field(default=8, ge=1, le=256, description="connections per process, at most")
+    revision_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="longest time, seconds, a process trusts its in-memory data revisions without an announcement "
+        "of a change (LISTEN/NOTIFY delivers changes at once; this bounds staleness if one is lost); 0 asks the "
+        "database on every call",
+    )
     pool_timeout_s: float = Field(
         default=5.0,
         gt=0,
@@ -143,6 +151,13 @@ class APISettings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=8000, ge=1, le=65535, description="port `serve` listens on")
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="server processes `serve` starts (0: one per CPU core, so CPU-bound work such as isochrones "
+        "uses every core; `--workers` overrides)",
+    )
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit, bytes")
     timezone: str = Field(default="Asia/Shanghai", description="IANA zone for opening hours and deadlines")
     language: Literal["zh-CN", "en"] = Field(

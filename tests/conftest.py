@@ -241,6 +241,20 @@ def empty_db(pg_settings: DatabaseSettings, empty_template_name: str) -> Iterato
         yield database
 
 
+def seen_within(check: Callable[[], bool], bound_s: float | None = None) -> bool:
+    """Whether ``check()`` holds within ``bound_s`` (default: the revision interval, the documented bound on how
+    late a process sees a change made outside its own pool, plus scheduling slack on a busy machine). A change
+    made through another connection is announced by the database (LISTEN/NOTIFY) and usually seen at once;
+    the interval bounds it if an announcement is lost."""
+    bound_s = DatabaseSettings().revision_interval_s + 4.0 if bound_s is None else bound_s
+    deadline = time.monotonic() + bound_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

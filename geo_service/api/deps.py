@@ -23,15 +23,21 @@ from geo_service.tiles.service import TileServer
 _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --role ROLE` prints one")
 
 
-def get_db(request: Request) -> Database:
-    """The primary for writes; for reads, a hot standby when one is configured and has the caller's writes."""
-    return database_for(request)
+async def get_db(request: Request) -> Database:
+    """The primary for writes; for reads, a hot standby when one is configured and has the caller's writes.
+
+    Async: without a standby this is an attribute lookup, and a sync dependency would cost every request a trip
+    through the thread pool; only the standby's replay check (a query) runs off the event loop."""
+    db: Database = request.app.state.db
+    if db.replica is None:
+        return db
+    return await run_in_threadpool(database_for, request)
 
 
 _tile_server_lock = threading.Lock()
 
 
-def get_map_settings(request: Request) -> MapSettings:
+async def get_map_settings(request: Request) -> MapSettings:
     return request.app.state.map_settings
 
 
@@ -40,8 +46,14 @@ def get_grid_settings(request: Request) -> GridSettings:
     return request.app.state.grid_settings
 
 
-def get_tile_server(request: Request) -> TileServer:
-    """The app's tile server (catalogue, cache); built on first use if start-up could not build it."""
+async def get_tile_server(request: Request) -> TileServer:
+    """The app's tile server (catalogue, cache); built on first use (off the event loop) if start-up could not
+    build it."""
+    server = getattr(request.app.state, "tile_server", None)
+    return server if server is not None else await run_in_threadpool(_build_tile_server, request)
+
+
+def _build_tile_server(request: Request) -> TileServer:
     state = request.app.state
     server = getattr(state, "tile_server", None)
     if server is None:
@@ -71,7 +83,7 @@ async def optional_principal(
     only a presented token is looked up, off the event loop."""
     if credentials is None or request.url.path in EXEMPT_PATHS:
         return None  # health probes never wait on the database, whatever headers they carry
-    principal = await run_in_threadpool(authenticate, get_db(request), credentials.credentials)
+    principal = await run_in_threadpool(authenticate, await get_db(request), credentials.credentials)
     if principal is None:
         rate_limiter(request).invalid_token(client_address(request))
         raise Unauthorized("auth.invalid_token")

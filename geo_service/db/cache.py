@@ -34,6 +34,14 @@ class RevisionCache(Generic[T]):
         self._slots: weakref.WeakKeyDictionary[Database, _Slot[T]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
+    def peek(self, db: Database, key: Hashable) -> T | None:
+        """The value built for ``key`` (or newer) if there is one, else None: never builds."""
+        slot = self._slots.get(db.cache_owner)
+        if slot is None:
+            return None
+        value = slot.value
+        return value if value is not None and _not_newer(key, slot.key) else None
+
     def get(self, db: Database, key: Hashable, build: Callable[[], T],
             key_of: Callable[[T], Hashable] | None = None) -> T:  # fmt: skip
         """``key_of`` gives the key a built value really has (e.g. the revision of the snapshot it read,

@@ -51,6 +51,8 @@ import psycopg2.extensions
 import psycopg2.extras
 from psycopg2.extensions import connection as Connection
 
+from geo_service.db.revisions import CHANNEL as REVISION_CHANNEL
+from geo_service.db.revisions import RevisionWatch
 from geo_service.db.rows import DictCursor, fetch_one
 from geo_service.settings import DatabaseSettings
 
@@ -289,6 +291,8 @@ class Database:
         timeouts: Timeouts | None = None,
         data_dir: Path | None = None,
         replica: Database | None = None,
+        revision_interval_s: float = 1.0,
+        listen: bool = True,
     ) -> None:
         timeouts = timeouts or Timeouts()
         if statement_timeout_ms is not None:
@@ -322,6 +326,10 @@ class Database:
         self._disk_full_at: float | None = None
         self._watchdog: threading.Thread | None = None
         self._probe_conn: Connection | None = None
+        # a hot standby cannot LISTEN: its pool follows its primary's revisions (cache_owner)
+        self._listen = listen
+        #: the data revisions in memory (geo_service.db.revisions), read again only when something changed
+        self.revision_watch = RevisionWatch(self, revision_interval_s, listen=listen)
         for _ in range(min_size):
             self._idle.append(self._connect())
 
@@ -338,7 +346,8 @@ class Database:
         if settings.database_read_url:
             read_dsn = _with_dbname(with_password(settings.database_read_url, settings.database_read_password_file),
                                     dbname)  # fmt: skip
-            replica = cls(read_dsn, max_size=settings.pool_max, timeouts=Timeouts.from_settings(settings))
+            replica = cls(read_dsn, max_size=settings.pool_max, timeouts=Timeouts.from_settings(settings),
+                          revision_interval_s=settings.revision_interval_s, listen=False)  # fmt: skip
         return cls(
             resolve_dsn(settings, dbname, start=start),
             min_size=settings.pool_min if start else 0,
@@ -346,6 +355,7 @@ class Database:
             timeouts=Timeouts.from_settings(settings),
             data_dir=data_dir,
             replica=replica,
+            revision_interval_s=settings.revision_interval_s,
         )
 
     # -- reads on a standby ----------------------------------------------------------------------------------
@@ -434,6 +444,9 @@ class Database:
                 conn = self._checkout(busy)
                 yield conn
                 conn.commit()
+                if conn.notifies:  # a revision moved (this transaction's own change comes with its COMMIT)
+                    conn.notifies.clear()
+                    self.cache_owner.revision_watch.changed()
             except BaseException as exc:
                 if conn is not None:
                     broken = _is_connection_error(exc) or not self._rollback(conn)
@@ -510,13 +523,27 @@ class Database:
 
     def _connect(self) -> Connection:
         try:
-            return psycopg2.connect(self._session_dsn)
+            conn = psycopg2.connect(self._session_dsn)
+            if self._listen:
+                self._listen_on(conn)
+            return conn
         except psycopg2.OperationalError as exc:
             log.warning("cannot connect to the database: %s", str(exc).strip())
             with self._lock:  # the watchdog (running while anything is lent) probes until it is back
                 if self._down_since is None:
                     self._down_since = time.monotonic()
             raise DatabaseUnavailable("cannot connect to the database") from exc
+
+    def _listen_on(self, conn: Connection) -> None:
+        """Subscribe a new connection to revision announcements, so a commit through it brings back its own
+        (a server that cannot listen, e.g. a standby, just does not)."""
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"LISTEN {REVISION_CHANNEL}")
+            conn.commit()
+        except (psycopg2.errors.FeatureNotSupported, psycopg2.errors.ReadOnlySqlTransaction):
+            conn.rollback()
+            self._listen = False
 
     def _checkout(self, busy: _Busy) -> Connection:
         """A live connection: idle ones whose server went away (a restart, a crash) are dropped here, so the
@@ -611,6 +638,7 @@ class Database:
         on a frozen server cannot hold up a shutdown."""
         with self._lock:
             self._closed = True
+            self.revision_watch.close()
             idle, self._idle = self._idle, []
             for busy in self._busy.values():
                 if busy.fd is not None and not busy.ended_by_watchdog:

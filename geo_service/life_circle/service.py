@@ -24,6 +24,7 @@ import shapely
 from geo_service import walking
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
+from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids.model import LEVELS
 from geo_service.life_circle.profiles import Level, Profile, load_profiles
@@ -32,7 +33,6 @@ from geo_service.locate.service import current_index
 from geo_service.osm.rules import FacilityRules
 from geo_service.settings import LifeCircleSettings, WalkingSettings, life_circle_settings, walking_settings
 from geo_service.store import facilities as facility_store
-from geo_service.store import network as revision_store
 from geo_service.store import residences as residence_store
 from geo_service.walking import Located, current_network
 
@@ -86,8 +86,7 @@ _COVERAGE: dict[tuple[str, str, float | None], RevisionCache[_Coverage]] = {}
 
 
 def _revisions(db: Database) -> dict[str, int]:
-    with db.cursor(dict_rows=False) as cur:
-        return revision_store.revisions(cur, _REVISIONS)
+    return watch_of(db).revisions(_REVISIONS)
 
 
 def reach_index(db: Database, ctx: LifeCircleContext, revisions: dict[str, int] | None = None) -> ReachIndex:

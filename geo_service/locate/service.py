@@ -12,8 +12,9 @@ to the grid with the **lowest code** (code-point order, i.e. ``COLLATE "C"``) am
 outer boundary up to floating-point rounding) goes to the lowest of those. The same rule picks the
 community / street / district for points outside every grid (属地兜底).
 
-In step with the database: every call reads the ``areas`` revision from ``data_revisions`` (one indexed
-row) and rebuilds the index when it moved, whichever process or connection changed the areas.
+In step with the database: every call looks up the ``areas`` revision (held in memory and told of changes by
+the database: :mod:`geo_service.db.revisions`) and rebuilds the index when it moved, whichever process or
+connection changed the areas.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from geo_service.coords import invalid_lonlat_mask, lonlat_message, normalise_crs, to_wgs84_arrays
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
+from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput
 from geo_service.i18n import message
 from geo_service.locate.index import AreaInfo, LocateIndex
@@ -109,8 +111,7 @@ _INDEXES: RevisionCache[LocateIndex] = RevisionCache()
 
 def current_index(db: Database, settings: LocateSettings | None = None) -> LocateIndex:
     """The index for ``db`` at the current ``areas`` revision (rebuilt when another writer moved it)."""
-    with db.cursor(dict_rows=False) as cur:
-        revision = store.revision(cur)
+    revision = watch_of(db).revision("areas")
 
     def build() -> LocateIndex:
         with db.cursor() as cur:
@@ -118,6 +119,15 @@ def current_index(db: Database, settings: LocateSettings | None = None) -> Locat
         return LocateIndex(snapshot_revision, rows, settings or locate_settings())
 
     return _INDEXES.get(db, revision, build, key_of=lambda index: index.revision)
+
+
+def cached_index(db: Database) -> LocateIndex | None:
+    """The current index when it is in memory and the revisions need no query, else None (no I/O at all: what
+    a caller on the event loop may use; otherwise call :func:`current_index` off the loop)."""
+    values = watch_of(db).cached()
+    if values is None:
+        return None
+    return _INDEXES.peek(db, int(values.get("areas", 0)))
 
 
 def _index(db_or_index: Database | LocateIndex) -> LocateIndex:

@@ -24,13 +24,13 @@ from geo_service.auth import Principal
 from geo_service.clock import Clock, system_clock
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
+from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.feature_input import feature_properties
 from geo_service.settings import StationSettings, WalkingSettings, station_settings, walking_settings
 from geo_service.stations import hours, inspections
 from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
 from geo_service.store import audit
-from geo_service.store import network as network_store
 from geo_service.store import stations as store
 from geo_service.walking import paths
 from geo_service.walking import service as walking
@@ -269,8 +269,7 @@ _INDEX: RevisionCache[_StationIndex] = RevisionCache()
 
 
 def _station_index(db: Database, ctx: StationContext, network: WalkNetwork) -> _StationIndex:
-    with db.cursor(dict_rows=False) as cur:
-        key = (network_store.revision(cur, "stations"), network.revision)
+    key = (watch_of(db).revision("stations"), network.revision)
 
     def build() -> _StationIndex:
         with db.cursor() as cur:

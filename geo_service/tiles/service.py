@@ -8,6 +8,7 @@ process shows on the next request.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -19,6 +20,7 @@ from psycopg2 import sql
 
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
+from geo_service.db.revisions import watch_of
 from geo_service.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from geo_service.i18n import message
 from geo_service.settings import MapSettings
@@ -89,6 +91,11 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
+def _revisions(db: Database, layers: list[Layer]) -> dict[str, int]:
+    """The data revisions ``layers`` are drawn from (in memory: :mod:`geo_service.db.revisions`)."""
+    return watch_of(db).revisions(tuple(sorted({e for layer in layers for e in layer.revisions})))
+
+
 class TileServer:
     """Serves the catalogue's layers as tiles and TileJSON against one database."""
 
@@ -130,12 +137,12 @@ class TileServer:
         until the layer's data revisions move."""
         if layer.family is None:
             return []
+        revision = sum(watch_of(db).revisions(tuple(layer.revisions)).values())
+        with self._extent_lock:
+            cached = self._members.get(layer.id)
+        if cached is not None and cached[0] == revision:
+            return cached[1]
         with db.cursor(dict_rows=False) as cur:
-            revision = sum(store.revisions(cur, layer.revisions).values())
-            with self._extent_lock:
-                cached = self._members.get(layer.id)
-            if cached is not None and cached[0] == revision:
-                return cached[1]
             try:
                 store.execute_layer_sql(cur, sql.SQL(layer.family.members), layer.default_params())
             except store.LayerQueryFailed:
@@ -168,8 +175,7 @@ class TileServer:
 
     def bounds(self, db: Database, layers: list[Layer]) -> tuple[float, float, float, float] | None:
         """West, south, east, north around every feature of ``layers``; None when all are empty."""
-        with db.cursor(dict_rows=False) as cur:
-            revs = store.revisions(cur, {e for layer in layers for e in layer.revisions})
+        revs = _revisions(db, layers)
         boxes = [
             box
             for layer in layers
@@ -197,13 +203,16 @@ class TileServer:
             ranges = [f"{layer.id} {layer.minzoom}–{layer.maxzoom}" for layer in layers]
             raise NotFound("tile.zoom_not_served", zoom=address.z, ranges=ranges)
         parts: list[bytes] = []
-        with db.cursor(dict_rows=False) as cur:
-            revs = store.revisions(cur, {e for layer in layers for e in layer.revisions})
+        revs = _revisions(db, layers)
+        with contextlib.ExitStack() as stack:  # a connection only when some layer's tile is not cached
+            cur = None
             for layer in in_range:
                 revision = sum(revs[e] for e in layer.revisions)
                 key = (layer.id, address.z, address.x, address.y, crs)
                 body = self.cache.get(key, revision)
                 if body is None:
+                    if cur is None:
+                        cur = stack.enter_context(db.cursor(dict_rows=False))
                     try:
                         body = store.render_tile(cur, layer, address.z, address.x, address.y, crs == "gcj02")
                     except store.LayerQueryFailed as exc:
@@ -233,8 +242,7 @@ class TileServer:
 
     def tilejson(self, db: Database, layers: list[Layer], base_url: str, crs: str) -> dict[str, Any]:
         """TileJSON 3.0.0 for ``layers``; the tile URL carries the revision (``?v=``) so caches follow edits."""
-        with db.cursor(dict_rows=False) as cur:
-            revision = sum(store.revisions(cur, {e for layer in layers for e in layer.revisions}).values())
+        revision = sum(_revisions(db, layers).values())
         box = self.bounds(db, layers)
         names = ",".join(layer.id for layer in layers)
         query = f"v={revision}" + ("&crs=gcj02" if crs == "gcj02" else "")

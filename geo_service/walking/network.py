@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geo_service.db import revisions
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.settings import DatabaseSettings, WalkingSettings, walking_settings
@@ -297,6 +298,5 @@ _NETWORKS: RevisionCache[WalkNetwork] = RevisionCache()
 
 def current_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
     """The network for ``db`` at the current ``network`` revision (reloaded when a re-import moved it)."""
-    with db.cursor(dict_rows=False) as cur:
-        revision = store.revision(cur)
+    revision = revisions.watch_of(db).revision("network")  # in memory: no round trip per call
     return _NETWORKS.get(db, revision, lambda: load_network(db, settings), key_of=lambda net: net.revision)

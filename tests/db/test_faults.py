@@ -85,7 +85,10 @@ def frozen(cluster: Cluster) -> Iterator[list[int]]:
     stopped = []
     try:
         for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:  # a backend that ended between the listing and now: nothing to stop
+                continue
             stopped.append(pid)
         yield pids
     finally:

@@ -4,24 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+import numpy as np
+import orjson
+import shapely
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from geo_service.api import params
 from geo_service.api.deps import get_db
 from geo_service.api.models import walking as mw
 from geo_service.api.openapi import answers
-from geo_service.api.responses import FastJSONResponse
 from geo_service.db.pool import Database
 from geo_service.walking import service
 
 router = APIRouter(prefix="/api", tags=["walking"])
 
 
-def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> FastJSONResponse:
-    return FastJSONResponse(
-        {"type": "FeatureCollection", "features": [c.as_feature() for c in contours], **extra}
-    )
+def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> Response:
+    """The FeatureCollection, its geometries written by GEOS (``shapely.to_geojson``, C) rather than turned into
+    nested Python tuples first: the same JSON at a fraction of the cost."""
+    geometries = shapely.to_geojson(np.array([c.geometry for c in contours], dtype=object))
+    features = [
+        b'{"type":"Feature","properties":'
+        + orjson.dumps(_properties(c))
+        + b',"geometry":'
+        + g.encode()
+        + b"}"
+        for c, g in zip(contours, geometries.tolist(), strict=True)
+    ]
+    head = orjson.dumps({"type": "FeatureCollection", **extra})
+    body = head[:-1] + b',"features":[' + b",".join(features) + b"]}"
+    return Response(body, media_type="application/json")
+
+
+def _properties(contour: service.Contour) -> dict[str, Any]:
+    """What :meth:`service.Contour.as_feature` puts in ``properties``."""
+    properties: dict[str, Any] = {"area_m2": round(contour.area_m2, 1)}
+    if contour.minutes is not None:
+        properties["minutes"] = contour.minutes
+    if contour.distance_m is not None:
+        properties["distance_m"] = contour.distance_m
+    return properties
 
 
 @router.get("/isochrones", responses=answers(mw.Isochrones))
@@ -39,7 +62,7 @@ def isochrones(
         None, ge=0, le=50, description="outline simplification, m (at most half a raster cell; default none)"
     ),
     db: Database = Depends(get_db),
-) -> FastJSONResponse:
+) -> Response:
     """Areas reachable on foot within each contour, following the street network: one (Multi)Polygon
     per contour with `minutes` (or `distance_m`) and `area_m2`, ascending; holes kept."""
     distances = params.numbers(distances_m, "distances_m")
@@ -59,7 +82,7 @@ class IsochroneRequest(BaseModel):
 
 
 @router.post("/isochrones", responses=answers(mw.Isochrones))
-def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> FastJSONResponse:
+def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> Response:
     """The union of the isochrones of several origins (one multi-source search)."""
     minutes = body.minutes if body.minutes or body.distances_m else [5, 10, 15]
     contours = service.isochrones(db, body.origins, None if body.distances_m else minutes, body.speed_kmh,
