@@ -448,7 +448,7 @@ def batch_reach_cmd(
         float | None, typer.Option(help="walking speed, km/h (default: the service's)")
     ] = None,
     max_minutes: Annotated[float, typer.Option(help="farther than this many minutes counts as none")] = 30.0,
-    cell_deg: Annotated[float, typer.Option(help="side of a partition cell, degrees")] = 0.02,
+    cell_deg: Annotated[float, typer.Option(help="side of a partition cell, degrees")] = 0.1,
     overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
 ) -> None:
     """Walking seconds from every home to the nearest facility of a category (GeoParquet out)."""

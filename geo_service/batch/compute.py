@@ -30,17 +30,16 @@ def _chain(index: LocateIndex, area: AreaInfo) -> dict[str, AreaInfo]:
     return out
 
 
-def locate_points(index: LocateIndex, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
-    """The grid and its hierarchy for WGS-84 points, as :func:`geo_service.locate.service.locate` answers.
+def locate_coded(
+    index: LocateIndex, lon: np.ndarray, lat: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The grid and its hierarchy for WGS-84 points, as :func:`geo_service.locate.service.locate` answers,
+    dictionary-coded: per column of :data:`LOCATE_COLUMNS`, ``(positions, values)`` where ``positions[k]`` indexes
+    ``values`` (an object array of text) for point k, or is -1 for none. No Python object per point.
 
     A point inside a grid gets the grid (lowest code on shared edges) and its parent chain; a point outside
     every grid gets the finest area covering it and that area's parent chain (属地兜底). Missing levels and
-    points with invalid coordinates are None.
-
-    Returns
-    -------
-    dict
-        One object array per column of :data:`LOCATE_COLUMNS`.
+    points with invalid coordinates are -1.
     """
     lon = np.asarray(lon, np.float64)
     lat = np.asarray(lat, np.float64)
@@ -59,22 +58,34 @@ def locate_points(index: LocateIndex, lon: np.ndarray, lat: np.ndarray) -> dict[
         owner_level[rest[hit]] = k
         owner_pos[rest[hit]] = found[hit]
         rest = rest[~hit]
-    columns = {name: np.full(n, None, dtype=object) for name in LOCATE_COLUMNS}
-    for k, level in enumerate(HIERARCHY):
-        mine = np.flatnonzero(owner_level == k)
-        if not mine.size:
-            continue
-        infos = index.levels[level].infos
-        used, inverse = np.unique(owner_pos[mine], return_inverse=True)
-        for name in LOCATE_COLUMNS:
-            table = np.full(used.shape[0], None, dtype=object)
-            want_level, part = name.rsplit("_", 1)
-            for j, pos in enumerate(used.tolist()):
-                info = _chain(index, infos[pos]).get(want_level)
-                if info is not None:
-                    table[j] = info.code if part == "code" else info.name
-            columns[name][mine] = table[inverse]
-    return columns
+    # one row per distinct owner: its chain by level; points then only carry the owner's row number
+    owners = np.unique(owner_level[owner_level >= 0] * (1 << 32) + owner_pos[owner_level >= 0])
+    row_of_point = np.full(n, -1, np.int64)
+    if owners.size:
+        mine = owner_level >= 0
+        row_of_point[mine] = np.searchsorted(owners, owner_level[mine] * (1 << 32) + owner_pos[mine])
+    tables = {name: np.full(owners.size + 1, None, dtype=object) for name in LOCATE_COLUMNS}
+    for j, key in enumerate(owners.tolist()):
+        info = index.levels[HIERARCHY[key >> 32]].infos[key & 0xFFFFFFFF]
+        for level, area in _chain(index, info).items():
+            tables[f"{level}_code"][j] = area.code
+            tables[f"{level}_name"][j] = area.name
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, table in tables.items():
+        present = np.flatnonzero(np.array([v is not None for v in table[:-1]], dtype=bool))
+        remap = np.full(owners.size + 1, -1, np.int64)
+        remap[present] = np.arange(present.size)
+        out[name] = (remap[row_of_point], table[present])  # row -1 → remap[-1] = -1
+    return out
+
+
+def locate_points(index: LocateIndex, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`locate_coded` as one object array per column (None for none): for checks and small inputs."""
+    out = {}
+    for name, (positions, values) in locate_coded(index, lon, lat).items():
+        table = np.concatenate([values, np.array([None], dtype=object)])
+        out[name] = table[positions]
+    return out
 
 
 def reach_points(network: WalkNetwork, facility_rows: Sequence[tuple[int, str | None, str, float, float]],

@@ -14,6 +14,7 @@ rows in spatial order; ``input_order`` sorts them back into the input's order.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -169,17 +170,91 @@ def _spatial(points: dd.DataFrame, cell_deg: float) -> dd.DataFrame:
     return keyed.shuffle(on=_CELL, npartitions=max(1, points.npartitions))
 
 
-def _output(frame: pd.DataFrame, columns: dict[str, np.ndarray]) -> Any:
-    """The GeoDataFrame of a processed partition: input columns, answers, WGS-84 points."""
-    import geopandas
+_CRS84 = None
 
-    out = pd.DataFrame(frame.drop(columns=[_LON, _LAT, _CELL]))
-    for name, values in columns.items():
-        out[name] = pd.array(values, dtype="string") if values.dtype == object else values
+
+def _geo_metadata(lon: np.ndarray, lat: np.ndarray) -> bytes:
+    """GeoParquet 1.0 metadata for a WKB point column in WGS-84 lon/lat."""
+    global _CRS84
+    if _CRS84 is None:
+        import pyproj
+
+        _CRS84 = pyproj.CRS.from_epsg(4326).to_json_dict()
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    bbox = (
+        [float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max())]
+        if ok.any()
+        else []
+    )
+    column = {"encoding": "WKB", "geometry_types": ["Point"], "crs": _CRS84}
+    if bbox:
+        column["bbox"] = bbox
+    return json.dumps(
+        {"version": "1.0.0", "primary_column": "geometry", "columns": {"geometry": column}}
+    ).encode()
+
+
+def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> Any:
+    """WKB points (little-endian, 21 bytes each) built in one pass; null where a coordinate is not finite."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = lon.shape[0]
+    record = np.empty(n, dtype=np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")]))
+    record["order"], record["type"], record["x"], record["y"] = 1, 1, lon, lat
+    offsets = np.arange(0, 21 * (n + 1), 21, dtype=np.int32)
+    array = pa.Array.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(record.tobytes())]
+    )
+    valid = np.isfinite(lon) & np.isfinite(lat)
+    return array if valid.all() else pc.if_else(pa.array(valid), array, pa.scalar(None, pa.binary()))
+
+
+def _text(positions: np.ndarray, values: np.ndarray) -> Any:
+    """A text column from dictionary positions (-1: null), without a Python object per row."""
+    import pyarrow as pa
+
+    indices = pa.array(positions.astype(np.int32), mask=positions < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values.tolist(), pa.string())).dictionary_decode()
+
+
+def _write_part(frame: pd.DataFrame, columns: dict[str, Any], target: Path, number: int) -> pd.DataFrame:
+    """Write one partition as a GeoParquet part (input columns, answers, WGS-84 points); its row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame.drop(columns=[_LON, _LAT, _CELL]), preserve_index=False)
+    for name, column in columns.items():
+        table = table.append_column(name, column if isinstance(column, pa.Array) else pa.array(column))
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
-    geometry = geopandas.points_from_xy(lon, lat, crs=4326)
-    geometry[~(np.isfinite(lon) & np.isfinite(lat))] = None
-    return geopandas.GeoDataFrame(out.reset_index(drop=True), geometry=geometry, crs=4326)
+    table = table.append_column("geometry", _wkb_points(lon, lat))
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": _geo_metadata(lon, lat)})
+    pq.write_table(table, Path(target) / f"part.{number:05d}.parquet", compression="zstd")
+    return pd.DataFrame({"rows": [len(frame)]}, dtype="int64")
+
+
+_COUNT_META = pd.DataFrame({"rows": pd.Series([], dtype="int64")})
+
+
+class _Coded:
+    """Per text column, the dictionary-coded answers of a partition, gathered cell by cell."""
+
+    def __init__(self, n: int, names: tuple[str, ...]) -> None:
+        self.positions = {name: np.full(n, -1, np.int64) for name in names}
+        self.values: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        self.sizes = dict.fromkeys(names, 0)
+
+    def put(self, rows: np.ndarray, coded: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        for name, (positions, values) in coded.items():
+            self.positions[name][rows] = np.where(positions >= 0, positions + self.sizes[name], -1)
+            self.values[name].append(values)
+            self.sizes[name] += len(values)
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            name: _text(self.positions[name], np.concatenate(parts) if parts else np.empty(0, dtype=object))
+            for name, parts in self.values.items()
+        }
 
 
 def _cells(frame: pd.DataFrame) -> list[tuple[int, np.ndarray]]:
@@ -194,11 +269,11 @@ def _cells(frame: pd.DataFrame) -> list[tuple[int, np.ndarray]]:
 
 
 def _locate_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expected: dict[str, int],
-                      settings: LocateSettings) -> Any:  # fmt: skip
+                      settings: LocateSettings, target: str, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
     from geo_service.locate.index import LocateIndex
 
     n = len(frame)
-    columns = {name: np.full(n, None, dtype=object) for name in compute.LOCATE_COLUMNS}
+    coded = _Coded(n, compute.LOCATE_COLUMNS)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     for key, rows in _cells(frame) if n else []:
         if key == NO_CELL:
@@ -210,9 +285,10 @@ def _locate_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, exp
             revision, area_rows = store.areas_window(cur, box)
         _check({"areas": revision}, expected)
         index = LocateIndex(revision, area_rows, settings)
-        for name, values in compute.locate_points(index, lon[rows], lat[rows]).items():
-            columns[name][rows] = values
-    return _output(frame, columns)
+        coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows]))
+    if not n:
+        return _COUNT_META
+    return _write_part(frame, coded.columns(), Path(target), int((partition_info or {}).get("number", 0)))
 
 
 def batch_locate(client: Any, source: Path, target: Path, *, dsn: str | None = None, crs: str | None = "wgs84",
@@ -236,17 +312,18 @@ def batch_locate(client: Any, source: Path, target: Path, *, dsn: str | None = N
     expected = _revisions(dsn, ("areas",))
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     shuffled = _spatial(points, cell_deg)
-    settings = LocateSettings()
-    meta = _locate_partition(shuffled._meta, dsn, cell_deg, expected, settings)
-    located = shuffled.map_partitions(_locate_partition, dsn, cell_deg, expected, settings, meta=meta)
-    return _write(client, located, target, expected, started, progress, overwrite)
+    _prepare_target(target)
+    located = shuffled.map_partitions(_locate_partition, dsn, cell_deg, expected, LocateSettings(), str(target),
+                                      meta=_COUNT_META)  # fmt: skip
+    return _run(client, located, target, expected, started, progress)
 
 
 # -- reach -------------------------------------------------------------------------------------------------
 
 
 def _reach_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expected: dict[str, int],
-                     category: str, speed_mps: float, limit_m: float, walking: WalkingSettings) -> Any:  # fmt: skip
+                     category: str, speed_mps: float, limit_m: float, walking: WalkingSettings, target: str,
+                     partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
     from geo_service.walking.graph import graph_from_snapshot
     from geo_service.walking.network import WalkNetwork
 
@@ -277,7 +354,9 @@ def _reach_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expe
                                    limit_m=limit_m, max_snap_m=snap_m)  # fmt: skip
         for name, values in got.items():
             columns[name][rows] = values
-    return _output(frame, columns)
+    if not n:
+        return _COUNT_META
+    return _write_part(frame, columns, Path(target), int((partition_info or {}).get("number", 0)))
 
 
 def reach_limit_m(max_minutes: float, speed_mps: float) -> float:
@@ -287,7 +366,7 @@ def reach_limit_m(max_minutes: float, speed_mps: float) -> float:
 
 def batch_reach(client: Any, source: Path, target: Path, category: str, *, dsn: str | None = None,
                 crs: str | None = "wgs84", lon_column: str = "lon", lat_column: str = "lat",
-                speed_kmh: float | None = None, max_minutes: float = 30.0, cell_deg: float = 0.02,
+                speed_kmh: float | None = None, max_minutes: float = 30.0, cell_deg: float = 0.1,
                 blocksize: str = "64MB", progress: bool = True, overwrite: bool = False) -> JobSummary:  # fmt: skip
     """Walking time from every home of ``source`` to the nearest live facility of ``category``.
 
@@ -311,10 +390,10 @@ def batch_reach(client: Any, source: Path, target: Path, category: str, *, dsn: 
     expected = _revisions(dsn, ("network", "facilities"))
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     shuffled = _spatial(points, cell_deg)
-    args = (dsn, cell_deg, expected, category, speed, limit_m, walking)
-    meta = _reach_partition(shuffled._meta, *args)
-    reached = shuffled.map_partitions(_reach_partition, *args, meta=meta)
-    return _write(client, reached, target, expected, started, progress, overwrite)
+    _prepare_target(target)
+    reached = shuffled.map_partitions(_reach_partition, dsn, cell_deg, expected, category, speed, limit_m, walking,
+                                      str(target), meta=_COUNT_META)  # fmt: skip
+    return _run(client, reached, target, expected, started, progress)
 
 
 # -- output ------------------------------------------------------------------------------------------------
@@ -327,17 +406,22 @@ def check_target(target: Path, overwrite: bool) -> None:
         raise BatchError("batch.target_exists", path=str(target))
 
 
-def _write(client: Any, frame: Any, target: Path, revisions: dict[str, int], started: float,
-           progress: bool, overwrite: bool) -> JobSummary:  # fmt: skip
-    import pyarrow.dataset as ds
+def _prepare_target(target: Path) -> None:
+    """An empty output folder: earlier parts of ours removed (check_target has refused anything else)."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("part.*.parquet"):
+        old.unlink()
+
+
+def _run(client: Any, counts: dd.DataFrame, target: Path, revisions: dict[str, int], started: float,
+         progress: bool) -> JobSummary:  # fmt: skip
+    """Run the job (each task writes its own part) with a progress bar; what it wrote."""
     from distributed import progress as progress_bar
 
-    target = Path(target)
-    job = frame.to_parquet(str(target), write_index=False, compute=False, overwrite=overwrite)
-    future = client.compute(job)
+    future = client.compute(counts)
     if progress:
         progress_bar(future)
-    future.result()
-    parts = sorted(target.glob("*.parquet"))
-    rows = ds.dataset([str(p) for p in parts], format="parquet").count_rows() if parts else 0
-    return JobSummary(rows, len(parts), revisions, time.monotonic() - started)
+    rows = int(future.result()["rows"].sum())
+    parts = len(list(Path(target).glob("part.*.parquet")))
+    return JobSummary(rows, parts, revisions, time.monotonic() - started)
