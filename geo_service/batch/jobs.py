@@ -211,11 +211,12 @@ def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> Any:
 
 
 def _text(positions: np.ndarray, values: np.ndarray) -> Any:
-    """A text column from dictionary positions (-1: null), without a Python object per row."""
+    """A dictionary-encoded text column (as Parquet stores it) from positions (-1: null), without a Python
+    object per row. Readers see text (pandas: a categorical)."""
     import pyarrow as pa
 
     indices = pa.array(positions.astype(np.int32), mask=positions < 0)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(values.tolist(), pa.string())).dictionary_decode()
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values.tolist(), pa.string()))
 
 
 def _write_part(frame: pd.DataFrame, columns: dict[str, Any], target: Path, number: int) -> pd.DataFrame:

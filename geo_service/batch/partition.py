@@ -19,20 +19,19 @@ NO_CELL = -1  # invalid coordinates
 
 def hilbert_index(x: np.ndarray, y: np.ndarray, order: int = ORDER) -> np.ndarray:
     """Distance along the Hilbert curve of side ``2**order`` for integer cell coordinates (vectorised)."""
-    x = np.asarray(x, np.int64).copy()
-    y = np.asarray(y, np.int64).copy()
+    x = np.asarray(x, np.int64)
+    y = np.asarray(y, np.int64)
     n = 1 << order
     d = np.zeros(x.shape, np.int64)
     s = n >> 1
     while s > 0:
-        rx = (x & s) > 0
-        ry = (y & s) > 0
-        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
-        turn = ~ry
-        flip = turn & rx
-        x[flip] = n - 1 - x[flip]
-        y[flip] = n - 1 - y[flip]
-        x[turn], y[turn] = y[turn], x[turn].copy()
+        rx = ((x & s) > 0).astype(np.int64)
+        ry = ((y & s) > 0).astype(np.int64)
+        d += s * s * ((3 * rx) ^ ry)
+        flip = (ry == 0) & (rx == 1)
+        x, y = np.where(flip, n - 1 - x, x), np.where(flip, n - 1 - y, y)
+        turn = ry == 0
+        x, y = np.where(turn, y, x), np.where(turn, x, y)
         s >>= 1
     return d
 
@@ -53,7 +52,10 @@ def cell_keys(lon: np.ndarray, lat: np.ndarray, cell_deg: float) -> np.ndarray:
     """The Hilbert number of each point's cell (``NO_CELL`` for invalid coordinates)."""
     check_cell_deg(cell_deg)
     ix, iy, valid = cell_xy(lon, lat, cell_deg)
-    return np.where(valid, hilbert_index(ix, iy), NO_CELL)
+    # a block of points covers few cells: number each distinct cell once
+    cells, inverse = np.unique(ix << ORDER | iy, return_inverse=True)
+    keys = hilbert_index(cells >> ORDER, cells & ((1 << ORDER) - 1))
+    return np.where(valid, keys[inverse.ravel()], NO_CELL)
 
 
 def check_cell_deg(cell_deg: float) -> None:

@@ -65,6 +65,9 @@ def _read(target: Path) -> gpd.GeoDataFrame:
     parts = sorted(target.glob("*.parquet"))
     assert parts, f"nothing written to {target}"
     out = gpd.read_parquet(target)
+    for column in out.columns:  # area codes and names are dictionary-coded: categoricals in pandas
+        if isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out.sort_values("input_order").reset_index(drop=True)
 
 
