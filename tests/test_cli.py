@@ -17,7 +17,9 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_env(fresh_db: Database, monkeypatch: pytest.MonkeyPatch, pg_settings) -> Database:
-    """Point the CLI at a fresh copy of the test database."""
+    """Point the CLI at a fresh copy of the test database; its messages in the default language, zh-CN, whatever
+    the machine's locale."""
+    monkeypatch.setenv("GEO_SERVICE_LANGUAGE", "zh-CN")
     dbname = fresh_db.dsn.split("dbname=")[1].split()[0]
     if pg_settings.database_url:
         from geo_service.db.pool import resolve_dsn
@@ -61,10 +63,10 @@ def test_import_osm_refuses_a_corrupt_file(cli_env: Database, tmp_path: Path) ->
     bad.write_bytes(b"\x00\x00\x00\x0dnot really")
     result = runner.invoke(app, ["import-osm", str(bad)])
     assert result.exit_code == 1
-    assert "nothing imported" in result.output
+    assert "未导入任何内容" in result.output
 
 
 def test_db_status_reports_running(cli_env: Database, pg_settings) -> None:
     result = runner.invoke(app, ["db", "status"])
     assert result.exit_code == 0
-    assert "running" in result.output or "GEO_SERVICE_DATABASE_URL" in result.output
+    assert "集群：运行中" in result.output or "GEO_SERVICE_DATABASE_URL" in result.output

@@ -65,17 +65,6 @@ class ClusterStatus:
     data_version: str | None
     server_version: str | None
 
-    def describe(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
-        lines = [
-            f"cluster: {state}",
-            f"data:    {self.data_dir}{'' if self.initialised else ' (not initialised)'}",
-            f"socket:  {self.socket_dir}",
-        ]
-        if self.server_version:
-            lines.append(f"server:  PostgreSQL {self.server_version}")
-        return "\n".join(lines)
-
 
 def find_pg_bin(settings: DatabaseSettings) -> Path:
     """Folder holding ``initdb``, ``pg_ctl`` and ``postgres``; a ClusterError naming the package if absent."""

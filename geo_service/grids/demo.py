@@ -19,6 +19,7 @@ from geo_service.db.pool import Database
 from geo_service.grids import propose
 from geo_service.grids.geometry import to_geojson
 from geo_service.grids.service import import_features
+from geo_service.i18n import cli_text
 from geo_service.settings import GridSettings, grid_settings
 from geo_service.store import planning
 
@@ -78,7 +79,9 @@ def build_demo_hierarchy(
     street_parts, _ = propose.partition_area(
         district, major, homes, households_min=1, households_max=10**9, parts=3
     )
-    bar = tqdm(total=len(street_parts), desc="demo grids", unit="street", disable=not progress)
+    bar = tqdm(
+        total=len(street_parts), desc=cli_text("progress.grids.demo"), unit="street", disable=not progress
+    )
     for s, street in enumerate(_in_reading_order(street_parts), start=1):
         street_code = f"{DEMO_COUNTY}{s:03d}"
         features.append(

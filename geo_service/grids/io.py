@@ -12,8 +12,9 @@ import contextlib
 import io
 import json
 import logging
-import math
+import sqlite3
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from pyproj.exceptions import CRSError
 from geo_service.coords import known_crs, to_wgs84_arrays
 from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from geo_service.feature_input import parse_json
+from geo_service.grids import fields
+from geo_service.grids.geometry import as_multipolygon
 from geo_service.settings import grid_settings
 
 log = logging.getLogger(__name__)
@@ -35,9 +38,9 @@ FORMATS = {
     "gpkg": ("application/geopackage+sqlite3", "gpkg"),
     "shp": ("application/zip", "zip"),
 }
-# Shapefile field names stop at 10 characters; these are the names our export writes and reads back.
-_SHP_FIELDS = {"parent_code": "parent_cod", "closed_change": "closed_cha"}
-_SHP_BACK = {short: full for full, short in _SHP_FIELDS.items()}
+# Shapefile field names stop at 10 bytes; the core names a Shapefile cuts, read back without a sidecar too.
+_SHP_BACK = {short: full for full, short in fields.SHAPEFILE_NAMES.items()}
+LAYER = "areas"
 
 
 def _source_crs(crs: str | None) -> str | CRS | None:
@@ -146,46 +149,66 @@ def _sniff(data: bytes, filename: str | None) -> str:
     raise UnsupportedMediaType("grid.unsupported_file")
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+def _read_columns(path: str) -> tuple[dict[str, Any], Any, list[Any], list[str]]:
+    """(meta, WKB geometries, column arrays, column names) of the file's first layer. Names a Shapefile cut in
+    the middle of a character (GDAL cuts at 10 bytes) are read byte for byte and lose the broken character."""
+    import pyogrio.raw
+
+    with warnings.catch_warnings():
+        # GDAL keeps a date-time's offset in a GeoPackage (its default) and then notes that the standard says UTC
+        warnings.filterwarnings("ignore", "Non-conformant content", RuntimeWarning)
+        try:
+            meta, _, geometry, data = pyogrio.raw.read(path, datetime_as_string=True)
+            return meta, geometry, list(data), [str(n) for n in meta["fields"]]
+        except UnicodeDecodeError:
+            meta, _, geometry, data = pyogrio.raw.read(path, datetime_as_string=True, encoding="latin1")
+
+    def utf8(value: Any, errors: str = "strict") -> Any:
+        return value.encode("latin1").decode("utf-8", errors) if isinstance(value, str) else value
+
+    names = [utf8(str(n), "ignore") for n in meta["fields"]]
+    data = [np.array([utf8(v, "replace") for v in column], dtype=object) if column.dtype == object else column
+            for column in data]  # fmt: skip
+    return meta, geometry, data, names
 
 
-def _read_ogr(path: str, crs: str | None) -> list[dict[str, Any]]:
-    import pyogrio
-
+def _read_ogr(path: str, crs: str | None, sidecar: fields.Sidecar | None = None) -> list[dict[str, Any]]:
     try:
-        info = pyogrio.read_info(path)
-        table = pyogrio.read_dataframe(path)
+        meta, wkb, data, names = _read_columns(path)
     except Exception as exc:  # pyogrio raises several DataSourceError kinds for unreadable files
         log.info("unreadable upload: %s", exc)
         raise BadRequest("grid.unreadable_file") from None
     source = (
         _source_crs(crs)
         if crs is not None
-        else (CRS.from_user_input(info["crs"]) if info.get("crs") else None)
+        else (CRS.from_user_input(meta["crs"]) if meta.get("crs") else None)
     )
     if source is None and crs is None:
         raise BadRequest("grid.file_without_crs")
     fn = _transform_fn(source)
-    geoms = table.geometry.to_numpy()
+    geoms = shapely.from_wkb(wkb) if wkb is not None else np.full(len(data[0]) if data else 0, None)
     vertices = int(shapely.get_num_coordinates(geoms).sum()) if len(geoms) else 0
     limit = grid_settings().max_vertices_per_request
     if vertices > limit:  # before anything is projected or turned into GeoJSON
         raise InvalidInput("grid.too_many_vertices.request", count=vertices, limit=limit)
     if fn is not None:
         geoms = shapely.transform(geoms, fn)
-    columns = [c for c in table.columns if c != table.geometry.name]
+    known = sidecar.fields if sidecar is not None else {}
+    # column → (property, type): the sidecar's, else the documented Shapefile abbreviations (unless the file
+    # also has the full name)
+    targets = [known.get(n) or (_SHP_BACK[n] if n in _SHP_BACK and _SHP_BACK[n] not in names else n, None)
+               for n in names]  # fmt: skip
+    types = list(zip(meta["ogr_types"], meta["ogr_subtypes"], strict=True))
     features = []
     for i, geom in enumerate(geoms):
-        props = {_SHP_BACK.get(c, c): _cell(table[c].iloc[i]) for c in columns}
+        props = {
+            prop: fields.decode(column[i], ogr_type, subtype, kind)
+            for (prop, kind), column, (ogr_type, subtype) in zip(targets, data, types, strict=True)
+        }
+        exact = sidecar.values.get(str(props.get("code"))) if sidecar is not None else None
+        for prop, value in (exact or {}).items():
+            if prop in props and fields.same_in_file(props[prop], value):
+                props[prop] = value  # what the DBF could not hold, unless the cell was edited
         geometry = None if geom is None or shapely.is_empty(geom) else json.loads(shapely.to_geojson(geom))
         features.append({"type": "Feature", "properties": props, "geometry": geometry})
     return features
@@ -224,40 +247,84 @@ def read_features(data: bytes, filename: str | None = None, crs: str | None = No
         if unpacked > limit:  # a zip bomb, or a whole province in one upload
             raise PayloadTooLarge("grid.zip_too_large", size=unpacked, limit=limit)
         archive.extractall(tmp)
-        return _read_ogr(str(Path(tmp) / shps[0]), crs)
+        return _read_ogr(str(Path(tmp) / shps[0]), crs, _sidecar_of(Path(tmp), shps[0], archive.namelist()))
+
+
+def _sidecar_of(folder: Path, shp: str, names: list[str]) -> fields.Sidecar | None:
+    """The ``<name>.fields.json`` beside ``<name>.shp`` (our export's column names and types), if any."""
+    wanted = (shp[:-4] + fields.SIDECAR_SUFFIX).lower()
+    found = [n for n in names if n.lower() == wanted]
+    if not found:
+        return None
+    try:
+        sidecar = fields.read_sidecar(json.loads((folder / found[0]).read_bytes()))
+    except ValueError:
+        sidecar = None
+    if sidecar is None:
+        raise BadRequest("grid_file.sidecar_invalid", name=Path(found[0]).name)
+    return sidecar
 
 
 def write_features(features: list[dict[str, Any]], fmt: str) -> bytes:
-    """``features`` (WGS-84) as GeoJSON, GeoPackage or a zipped Shapefile (EPSG:4326, UTF-8)."""
+    """``features`` (WGS-84) as GeoJSON, GeoPackage or a zipped Shapefile (EPSG:4326, UTF-8), with typed
+    columns (:mod:`geo_service.grids.fields`)."""
     if fmt not in FORMATS:
         raise InvalidInput("grid.bad_format", format=fmt[:40], allowed=list(FORMATS))
     if fmt == "geojson":
         return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
-    import geopandas as gpd
-    import pyogrio
+    import pyogrio.raw
 
-    rows = []
-    for f in features:
-        props = dict(f["properties"])
-        props["workers"] = json.dumps(props.get("workers") or [], ensure_ascii=False)
-        for key, value in list(props.items()):
-            if isinstance(value, dict | list):
-                props[key] = json.dumps(value, ensure_ascii=False)
-        rows.append(props)
-    geoms = [shapely.from_geojson(json.dumps(f["geometry"])) for f in features]
-    frame = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+    shapefile = fmt == "shp"
+    properties = [f["properties"] for f in features]
+    columns = fields.columns_for(properties, shapefile)
+    data, masks, zones = [], [], {}
+    for c in columns:
+        values, mask, flags = fields.encode(c, [p.get(c.prop) for p in properties], shapefile)
+        data.append(values)
+        masks.append(mask)
+        if flags is not None:
+            zones[c.name] = flags
+    geoms = [as_multipolygon(shapely.from_geojson(json.dumps(f["geometry"]))) for f in features]
     with tempfile.TemporaryDirectory(prefix="geo-service-export-") as tmp:
-        if fmt == "gpkg":
-            path = Path(tmp) / "areas.gpkg"
-            pyogrio.write_dataframe(frame, path, layer="areas", driver="GPKG", promote_to_multi=True)
+        path = Path(tmp) / ("areas.shp" if shapefile else "areas.gpkg")
+        pyogrio.raw.write(
+            str(path), shapely.to_wkb(np.array(geoms, dtype=object)), data, [c.name for c in columns],
+            field_mask=masks, layer=LAYER, driver="ESRI Shapefile" if shapefile else "GPKG",
+            geometry_type="MultiPolygon", crs="EPSG:4326", encoding="UTF-8" if shapefile else None,
+            gdal_tz_offsets=zones,
+        )  # fmt: skip
+        if not shapefile:
+            _mark_json(path, LAYER, [c.name for c in columns if c.kind == "json"])
             return path.read_bytes()
-        frame = frame.rename(columns=_SHP_FIELDS)
-        frame.columns = [c[:10] if c != "geometry" else c for c in frame.columns]
-        frame = frame.loc[:, ~frame.columns.duplicated()]
-        pyogrio.write_dataframe(frame, Path(tmp) / "areas.shp", driver="ESRI Shapefile", encoding="UTF-8",
-                                promote_to_multi=True)  # fmt: skip
+        sidecar = fields.sidecar(columns, properties)
+        (Path(tmp) / f"areas{fields.SIDECAR_SUFFIX}").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1),
+                                                               encoding="utf-8")  # fmt: skip
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for part in sorted(Path(tmp).iterdir()):
                 archive.write(part, part.name)
         return buffer.getvalue()
+
+
+def _mark_json(path: Path, table: str, columns: list[str]) -> None:
+    """Give ``columns`` of a GeoPackage the JSON subtype: ``mime_type`` application/json in
+    ``gpkg_data_columns`` (the schema extension), which GDAL and QGIS read as JSON fields."""
+    if not columns:
+        return
+    with contextlib.closing(sqlite3.connect(path)) as con, con:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, "
+            "name TEXT, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT, "
+            "CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), CONSTRAINT gdc_tn UNIQUE (table_name, name))"
+        )
+        con.execute(
+            "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope) "
+            "SELECT 'gpkg_data_columns', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec/#extension_schema', "
+            "'read-write' WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE extension_name = 'gpkg_schema' "
+            "AND table_name = 'gpkg_data_columns')"
+        )
+        con.executemany(
+            "INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, mime_type) "
+            "VALUES (?, ?, ?, 'application/json')",
+            [(table, c, c) for c in columns],
+        )

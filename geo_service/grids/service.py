@@ -20,8 +20,8 @@ import shapely
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
-from geo_service.grids import checks, codes
-from geo_service.grids.geometry import count_positions, metric_epsg_for, snap_to_edges, to_geojson
+from geo_service.grids import checks, codes, fields
+from geo_service.grids.geometry import count_positions, metric_epsg_for, snap_to_edges, to_geojson, to_metric
 from geo_service.grids.model import (
     CODE_RULE,
     LEVEL_RANK,
@@ -218,10 +218,21 @@ def _same_land(a: shapely.Geometry, b: shapely.Geometry) -> float:
     return shapely.intersection(a, b).area / union if union > 0 else 1.0
 
 
+def _same_geometry(geom: shapely.Geometry, stored: shapely.Geometry, tolerance_m: float) -> bool:
+    """Whether every point of each boundary lies within ``tolerance_m`` of the other (Hausdorff distance of the
+    two areas in the local metric CRS), so round-off through a projected CRS or a file is no change."""
+    # normalised: a Shapefile round trip turns rings clockwise and may start them elsewhere
+    if shapely.equals_exact(shapely.normalize(geom), shapely.normalize(stored), 0.0):
+        return True
+    if tolerance_m <= 0:
+        return False
+    a, b = to_metric([geom, stored], metric_epsg_for([stored]))
+    return bool(b.buffer(tolerance_m).covers(a) and a.buffer(tolerance_m).covers(b))
+
+
 def _same_content(draft: AreaDraft, row: dict[str, Any]) -> bool:
     return (
-        # normalised: a Shapefile round trip turns rings clockwise and may start them elsewhere
-        shapely.equals_exact(shapely.normalize(draft.geom), shapely.normalize(shapely.from_wkb(row["wkb"])), 0.0)
+        _same_geometry(draft.geom, shapely.from_wkb(row["wkb"]), 0.0)
         and (draft.name or draft.code) == row["name"] and draft.level == row["level"]
         and draft.parent_code == row["parent_code"] and draft.households == row["households"]
         and draft.population == row["population"] and draft.workers == row["workers"]
@@ -347,6 +358,12 @@ def _plan(
             return found
 
         snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
+        stored = current[d.code]["wkb"] if d.code in current and mode == "import" else None
+        if stored is not None and _same_geometry(
+            snapped_geom, shapely.from_wkb(stored), settings.snap_tolerance_m
+        ):
+            # an import that gives the stored boundary back (to file round-off) keeps it as it is
+            snapped_geom, snapped = shapely.from_wkb(stored), 0
         found = placement(snapped_geom)
         if snapped and found:
             # Snapping across a thin strip of a third area, or onto a sibling's edge that runs just outside the
@@ -638,15 +655,41 @@ def import_features(db: Database, features: Sequence[Any], principal: Principal,
     if len(features) > settings.max_import_features:
         raise InvalidInput("grid.too_many_features", count=len(features), limit=settings.max_import_features)
     problems: list[Problem] = []
-    drafts = _drafts(features, problems, source, settings)
     report = ImportReport()
     with db.cursor() as cur:
+        drafts = _drafts(_with_stored_values(cur, features), problems, source, settings)
         _number(cur, drafts, auto_number, problems)
         drafts = [d for d in drafts if d.code is not None]
         planned = _plan(cur, drafts, problems, settings, mode="import")
         _raise_problems(problems)
         _write(cur, planned, principal, report)
     return report
+
+
+def _with_stored_values(cur: Any, features: Sequence[Any]) -> list[Any]:
+    """``features`` with each value that is a current area's own value as a file carries it (a boolean as 1 or
+    ``T``, an integer as a real, text cut at 254 bytes, a name cut to 10 bytes: :func:`fields.reconcile`)
+    replaced by the stored value, so that an export re-imported through any tool changes nothing."""
+
+    def code_of(feature: Any) -> str | None:
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        code = props.get("code") if isinstance(props, dict) else None
+        return None if code is None or str(code).strip() == "" else str(code).strip()
+
+    current = store.current_areas_by_code(cur, [c for c in map(code_of, features) if c is not None])
+    if not current:
+        return list(features)
+    out = []
+    for feature in features:
+        row = current.get(code_of(feature))  # type: ignore[arg-type]
+        if row is not None:
+            stored = {k: row[k] for k in ("code", "name", "level", "parent_code", "households", "population",
+                                          "workers", "version")}  # fmt: skip
+            for key, value in (row["properties"] or {}).items():
+                stored.setdefault(key, value)
+            feature = {**feature, "properties": fields.reconcile(feature["properties"], stored)}
+        out.append(feature)
+    return out
 
 
 def validate_features(db: Database, features: Sequence[Any], *, parent_code: str | None = None,
@@ -662,8 +705,8 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
     if len(features) > settings.max_import_features:
         raise InvalidInput("grid.too_many_features", count=len(features), limit=settings.max_import_features)
     problems: list[Problem] = []
-    drafts = _drafts(features, problems, "validate", settings)
     with db.cursor() as cur:
+        drafts = _drafts(_with_stored_values(cur, features), problems, "validate", settings)
         if parent_code is not None:
             if store.current_area(cur, parent_code) is None:
                 raise NotFound("grid.not_found", code=parent_code)

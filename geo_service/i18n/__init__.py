@@ -145,3 +145,8 @@ def cli_language() -> str:
         if locale not in ("", "C", "POSIX")
         else DEFAULT_LANGUAGE
     )
+
+
+def cli_text(code: str, **params: object) -> str:
+    """Catalogue message ``code`` in the command line's language: CLI output and progress-bar labels."""
+    return translate(code, cli_language(), params)

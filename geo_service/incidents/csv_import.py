@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from geo_service.coords import invalid_lonlat_mask, lonlat_message, normalise_crs, to_wgs84_arrays
 from geo_service.errors import BadRequest, Conflict, InvalidInput, PayloadTooLarge, ServiceError
-from geo_service.i18n import Message, message
+from geo_service.i18n import Message, cli_text, message
 from geo_service.incidents.assignment import Assignment, assign, assign_many
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
@@ -323,7 +323,12 @@ def _resolve(ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str,
             parsed.assignment = where
             good.append(parsed)
     by_address = [p for p in rows if p.data.lon is None]
-    for parsed in tqdm(by_address, desc="geocode rows", unit="row", disable=not progress or not by_address):
+    for parsed in tqdm(
+        by_address,
+        desc=cli_text("progress.incidents.geocode"),
+        unit="row",
+        disable=not progress or not by_address,
+    ):
         # the same rule as a single intake: only a confident house number, building or POI places a row
         try:
             match = geocode_address(ctx, parsed.data.address or "")
@@ -347,7 +352,7 @@ def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, at
     InvalidInput
         ``atomic`` and some rows are bad; ``extra`` carries the report (created 0, the errors).
     """
-    with tqdm(total=3, desc="import incidents", unit="stage", disable=not progress) as bar:
+    with tqdm(total=3, desc=cli_text("progress.incidents.import"), unit="stage", disable=not progress) as bar:
         bar.set_postfix_str("read")
         text, used = decode(content, encoding)
         parsed, errors = parse(text, ctx.settings.import_max_rows)

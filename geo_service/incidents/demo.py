@@ -18,6 +18,7 @@ from geo_service.auth import Principal
 from geo_service.clock import ManualClock, system_clock
 from geo_service.db.pool import Database
 from geo_service.errors import ServiceError
+from geo_service.i18n import cli_text
 from geo_service.incidents import workflow
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import sweep
@@ -91,7 +92,12 @@ def load_demo_incidents(db: Database, progress: bool = True, now: datetime | Non
     rng = random.Random(12345)
     finals = [state for state, weight in WEIGHTS.items() for _ in range(weight)]
     for number, (lon, lat) in enumerate(
-        tqdm(_random_points(db, rng, COUNT), desc="demo incidents", unit="incident", disable=not progress),
+        tqdm(
+            _random_points(db, rng, COUNT),
+            desc=cli_text("progress.incidents.demo"),
+            unit="incident",
+            disable=not progress,
+        ),
         start=1,
     ):
         clock.now = now - timedelta(hours=rng.uniform(1, 120))

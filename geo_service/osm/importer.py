@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from geo_service.db.pool import Database
 from geo_service.geocode import index as geocode_index
+from geo_service.i18n import cli_text as _label
 from geo_service.osm import rules
 from geo_service.osm.extract import Extract, read_extract
 from geo_service.osm.pbf import check_pbf
@@ -33,14 +34,16 @@ class ImportReport:
     facilities_by_category: dict[str, int]
     components: dict[str, Any]
 
-    def describe(self) -> str:
-        counts = ", ".join(f"{k} {v:,}" for k, v in self.counts.items())
+    def describe(self, language: str) -> str:
+        """One line for the command line, in ``language``."""
+        from geo_service.i18n import translate
+
         comps = self.components
-        return (
-            f"imported {self.path.name} as '{self.name}' in {self.seconds:.1f} s: {counts}; walking network in "
-            f"{comps.get('count', 0)} connected piece(s), the largest holding {comps.get('largest_share', 0):.1%} "
-            "of its nodes"
-        )
+        return translate("cli.osm.imported", language, {
+            "file": self.path.name, "name": self.name, "seconds": f"{self.seconds:.1f}",
+            "counts": ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
+            "pieces": comps.get("count", 0), "share": f"{comps.get('largest_share', 0):.1%}",
+        })  # fmt: skip
 
 
 def dataset_name(path: Path) -> str:
@@ -61,7 +64,9 @@ def import_osm(db: Database, path: Path, name: str | None = None, settings: Impo
     check_pbf(path)
     facility_rules = rules.FacilityRules.load(settings.facility_rules)
 
-    with tqdm(total=7, desc="read", unit="stage", disable=not progress, file=sys.stderr) as bar:
+    with tqdm(
+        total=7, desc=_label("progress.osm.read"), unit="stage", disable=not progress, file=sys.stderr
+    ) as bar:
 
         def step(label: str) -> None:
             if bar.n or label != "walking network":
@@ -101,13 +106,14 @@ def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool
         datasets.drop_dataset(cur, name)
         datasets.insert_dataset(cur, name, str(path.resolve()), extract.srid, extract.bbox, stats)
         for label, total, write in stages:
-            with tqdm(
-                total=total, desc=f"write {label}", unit="row", disable=not progress, file=sys.stderr
-            ) as bar:
+            label_text = _label("progress.osm.write", label=label)
+            with tqdm(total=total, desc=label_text, unit="row", disable=not progress, file=sys.stderr) as bar:
                 write(cur, bar.update)
         datasets.restore_reported_households(cur, name)
         # facilities and areas came in through triggers, without keys: key them before anyone searches
-        with tqdm(desc="key names", unit="name", disable=not progress, file=sys.stderr) as bar:
+        with tqdm(
+            desc=_label("progress.osm.names"), unit="name", disable=not progress, file=sys.stderr
+        ) as bar:
             geocode_index.key_pending(cur, bar.update)
         # the service role owns no table: analyze_tables (owned by the schema owner) runs ANALYZE for it
         cur.execute(

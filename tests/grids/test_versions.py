@@ -175,6 +175,7 @@ def test_cli_import_grids(tmp_path, db: Database, monkeypatch) -> None:  # type:
     path = tmp_path / "areas.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": hierarchy("110104")}))
     monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", db.dsn)
+    monkeypatch.setenv("GEO_SERVICE_LANGUAGE", "en")
     result = CliRunner().invoke(app, ["import-grids", str(path)])
     assert result.exit_code == 0, result.output
     assert "3 created" in result.output

@@ -27,19 +27,23 @@ def test_import_incidents_and_escalate(cli_env: Database, tmp_path: Path) -> Non
     )
     result = runner.invoke(app, ["import-incidents", str(csv)])
     assert result.exit_code == 0, result.output
-    assert "1 created" in result.output and "(gbk)" in result.output
+    assert "新建 1 件" in result.output and "（编码 gbk）" in result.output
     again = runner.invoke(app, ["import-incidents", str(csv), "--encoding", "gbk"])
-    assert "0 created, 1 already there" in again.output
+    assert "新建 0 件，已存在 1 件" in again.output
 
     bad = tmp_path / "bad.csv"
     bad.write_text("external_id,lon,lat,category\nC-2,1000,1,E0102\n", encoding="utf-8")
     refused = runner.invoke(app, ["import-incidents", str(bad)])
-    assert refused.exit_code == 1 and "row 2" in refused.output and "nothing was written" in refused.output
+    assert (
+        refused.exit_code == 1
+        and "第 2 行：经度 1000.0" in refused.output
+        and "未导入任何数据" in refused.output
+    )
 
     with cli_env.cursor() as cur:
         cur.execute("UPDATE incidents SET due_at = now() - interval '1 hour' WHERE external_id = 'C-1'")
     swept = runner.invoke(app, ["escalate"])
-    assert swept.exit_code == 0 and "1 escalated" in swept.output, swept.output
+    assert swept.exit_code == 0 and "升级 1 件" in swept.output, swept.output
     with cli_env.cursor() as cur:
         cur.execute("SELECT owner_level, status FROM incidents WHERE external_id = 'C-1'")
         assert dict(cur.fetchone()) == {"owner_level": "community", "status": "escalated"}

@@ -200,7 +200,8 @@ def export_grids(
     db: Database = Depends(get_db),
 ) -> Response:
     """Current areas as a file QGIS opens: GeoJSON, GeoPackage (layer ``areas``) or a zipped Shapefile
-    (``parent_code`` shortened to ``parent_cod``; ``workers`` as JSON text). EPSG:4326."""
+    (names within 10 bytes, ``parent_code`` → ``parent_cod``, mapped back by ``areas.fields.json``). EPSG:4326.
+    Columns are typed (integers, booleans, dates, date-times, JSON) and an import reads them back unchanged."""
     data, media_type, filename = service.export_areas(db, format, level, parent_code)
     return Response(
         data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
