@@ -27,7 +27,7 @@ def test_points_of_one_cell_share_a_key_and_bad_coordinates_get_none() -> None:
     assert keys[3] == keys[4] == NO_CELL
     west, south, east, north = cell_box(24.941, 60.171, 0.01)
     assert west <= 24.941 < east and south <= 60.171 < north and east - west == pytest.approx(0.01)
-    w2, s2, e2, n2 = grow_box((west, south, east, north), 1000.0)
+    w2, s2, _, n2 = grow_box((west, south, east, north), 1000.0)
     assert (south - s2) * 110_574 >= 1000 and (west - w2) * 111_320 * np.cos(np.radians(n2)) >= 1000
     with pytest.raises(BatchError):
         cell_keys(lon, lat, 0.0)
