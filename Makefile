@@ -36,6 +36,7 @@ $(STAMP)/venv: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m geo_service.walking.warm  # numba's machine code cached now, not on the first request
 	@mkdir -p $(STAMP) && touch $@
 
 # Pin what the virtualenv holds now (after adding a dependency to pyproject.toml and `make venv`).

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import psycopg2
 import shapely
 from psycopg2.extras import execute_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import bench_database, markdown_table
+from bench.common import bench_database, markdown_table, owner_dsn
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.grids.geometry import metres_per_degree, metric_epsg_for
@@ -45,6 +46,7 @@ JITTER_M = 15.0
 SHIFTS_M = (0.0, 2.0, 35.0)
 NAME = "bench-police"
 PLANNER = Principal(0, "planner", "bench")
+DB_NAME = "gs_bench_crosswalk"
 
 
 def lattice_polygons(n: int, vertices: np.ndarray) -> list[shapely.Polygon]:
@@ -79,8 +81,10 @@ def synthetic(n: int, homes: int, seed: int = 15) -> tuple[list, list, Homes]:
 def load(db: Database, grids: list, cells: list, homes: Homes) -> float:
     """Write the grids and homes straight to the tables; import the network through the service. Returns
     the import's seconds."""
-    with db.cursor() as cur:
+    # emptying tables is the owner's right (the service's role may delete rows, not truncate)
+    with psycopg2.connect(owner_dsn(DB_NAME)) as owner, owner.cursor() as cur:
         cur.execute("TRUNCATE areas, residences, network_cells, network_versions, networks CASCADE")
+    with db.cursor() as cur:
         bounds = shapely.total_bounds(np.array(grids, dtype=object))
         execute_values(cur, "INSERT INTO areas (code, name, level, parent_code, geom) VALUES %s",
                        [("110108", "bench district", "district", None, shapely.to_wkb(shapely.box(*bounds)))] +
@@ -138,7 +142,7 @@ def main() -> None:
     n, n_homes = (50, 50_000) if args.quick else (100, 200_000)
     print(f"generating {n * n:,} grids, {n * n:,} network cells, {n_homes:,} homes …", flush=True)
     grids, cells, homes = synthetic(n, n_homes)
-    db = bench_database("gs_bench_crosswalk")
+    db = bench_database(DB_NAME)
     import_s = load(db, grids, cells, homes)
     settings = NetworkSettings(crosswalk_cache=0)
 

@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.i18n import message
 from geo_service.store import audit, tokens
 from geo_service.store.tokens import TokenRow
 
-ROLES = ("admin", "planner", "dispatcher")
+ROLES = ("admin", "planner", "dispatcher", "worker")
+MAX_GRIDS = 50  # a worker patrols a few grids; a longer list is a mistake
 TOKEN_PREFIX = "gs_"
 MAX_EXPIRES_DAYS = 3650
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token id, its role and its label."""
+    """Who is calling: the token id, its role, its label and (a grid worker) the grids it is bound to."""
 
     token_id: int
     role: str
     name: str | None
+    grids: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:
@@ -36,30 +40,56 @@ class Principal:
     def has_role(self, *roles: str) -> bool:
         return self.role == "admin" or self.role in roles
 
+    def covers_grid(self, grid_code: str | None) -> bool:
+        """Whether this caller works the grid ``grid_code``: admins and dispatchers every grid, a worker only
+        their own (a case with no grid, 属地兜底 to an area, belongs to no worker)."""
+        if self.has_role("dispatcher"):
+            return True
+        return self.role == "worker" and grid_code is not None and grid_code in self.grids
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_token_request(role: str, expires_days: int | None) -> None:
-    """422 for a role that does not exist or an expiry outside 1…3650 days."""
+def check_token_request(role: str, expires_days: int | None, grids: Sequence[str] = ()) -> list[str]:
+    """422 for a role that does not exist, an expiry outside 1…3650 days, a worker without grids or grids for
+    another role. Returns the grid codes, trimmed and without repeats."""
     if role not in ROLES:
         raise InvalidInput("auth.unknown_role", role=role, roles=list(ROLES))
     if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRES_DAYS:
         raise InvalidInput("auth.bad_expiry", days=expires_days, max_days=MAX_EXPIRES_DAYS)
+    codes = list(dict.fromkeys(code.strip() for code in grids if code and code.strip()))
+    if role == "worker" and not codes:
+        raise InvalidInput("auth.worker_needs_grid")
+    if role != "worker" and codes:
+        raise InvalidInput("auth.grids_only_for_workers", role=message(f"role.{role}"))
+    if len(codes) > MAX_GRIDS:
+        raise InvalidInput("auth.too_many_grids", max_grids=MAX_GRIDS)
+    return codes
 
 
 def create_token(
-    db: Database, role: str, name: str | None = None, actor: str = "cli", expires_days: int | None = None
-) -> str:
+    db: Database, role: str, name: str | None = None, actor: str = "cli", expires_days: int | None = None,
+    grids: Sequence[str] = (),
+) -> str:  # fmt: skip
     """Create a token for ``role`` (valid ``expires_days`` days, or until revoked) and return it; it cannot be
-    shown again. ``actor`` goes to the audit log."""
-    check_token_request(role, expires_days)
+    shown again. A ``worker`` token is bound to ``grids`` (current grid codes). ``actor`` goes to the audit log.
+
+    Raises
+    ------
+    InvalidInput
+        See :func:`check_token_request`; or a grid code that names no current grid.
+    """
+    codes = check_token_request(role, expires_days, grids)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.cursor(dict_rows=False) as cur:
-        token_id = tokens.insert_token(cur, hash_token(token), role, name, expires_days)
+        unknown = sorted(set(codes) - tokens.current_grid_codes(cur, codes))
+        if unknown:
+            raise InvalidInput("auth.unknown_grids", grids=unknown)
+        token_id = tokens.insert_token(cur, hash_token(token), role, name, expires_days, codes)
         audit.record(cur, actor=actor, role="admin", action="create", entity="api_token", entity_id=token_id,
-                     detail={"role": role, "name": name, "expires_days": expires_days})  # fmt: skip
+                     detail={"role": role, "name": name, "expires_days": expires_days, "grids": codes})  # fmt: skip
     return token
 
 
@@ -71,7 +101,7 @@ def authenticate(db: Database, token: str) -> Principal | None:
         found = tokens.find_token(cur, hash_token(token))
     if found is None:
         return None
-    return Principal(token_id=found[0], role=found[1], name=found[2])
+    return Principal(token_id=found[0], role=found[1], name=found[2], grids=tuple(found[3]))
 
 
 def list_tokens(db: Database) -> list[TokenRow]:

@@ -5,8 +5,9 @@
 - **coverage layer**: recompute ``area_coverage`` (the ``coverage`` map layer) once per revision of the
   network, facilities, residences and areas; ``GET /api/coverage`` computes but never writes, so reads can go
   to a read-only standby;
-- **warm-up** at start: this process's own caches (walking network, locate index) are loaded in every process
-  (they are memory, not work to share), then the two jobs above run if due.
+- **warm-up** at start: the locate index is loaded and the walking engine's compiled kernels made ready in
+  every process (the network itself is mapped on a process's first search, so a process that never routes
+  never holds one), then the two jobs above run if due.
 
 Escalation has its own loop (:class:`geo_service.incidents.escalation.EscalationJob`), once per time slot.
 """
@@ -27,7 +28,7 @@ from geo_service.life_circle.service import LifeCircleContext
 from geo_service.locate.service import current_index
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.store import network as revision_store
-from geo_service.walking.network import current_network
+from geo_service.walking.warm import warm_up as warm_walking_kernels
 
 log = logging.getLogger(__name__)
 COVERAGE_LEVEL = "community"
@@ -68,11 +69,12 @@ def run_due(db: Database, stations: StationContext, circles: LifeCircleContext) 
 
 def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) -> dict[str, bool]:
     """Key names a migration or a bulk writer left for the geocoder (idempotent, cheap when none are left),
-    load this process's caches, then run the jobs that are due."""
+    load this process's locate index and walking kernels, then run the jobs that are due."""
     keyed = ensure_keyed(db, max_rows=None)
     if keyed:
         log.info("geocoder: %d name(s) keyed", keyed)
-    current_network(db, stations.walking)
+    if stations.walking.warm_up:
+        log.info("walking kernels ready in %.2f s", warm_walking_kernels())
     current_index(db)
     return run_due(db, stations, circles)
 

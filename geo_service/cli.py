@@ -233,21 +233,25 @@ def _say(code: str, **params: object) -> str:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, planner or dispatcher")],
+    role: Annotated[str, typer.Option(help="admin, planner, dispatcher or worker")],
     name: Annotated[str | None, typer.Option(help="a label for the audit log")] = None,
     expires_days: Annotated[
         int | None, typer.Option(help="valid this many days (default: until revoked)")
     ] = None,
+    grid: Annotated[
+        list[str] | None, typer.Option(help="a grid worker's grid code (repeat for several grids)")
+    ] = None,
 ) -> None:
-    """Create an API token and print it (only its hash is stored)."""
+    """Create an API token and print it (only its hash is stored). A worker token is bound to its grids."""
     from geo_service.auth import check_token_request, create_token
     from geo_service.errors import ServiceError
 
     try:
-        check_token_request(role, expires_days)
+        check_token_request(role, expires_days, grid or [])
+        token = create_token(_database(), role, name, expires_days=expires_days, grids=grid or [])
     except ServiceError as exc:
         _fail(_say(exc.code, **exc.params), code=2)
-    typer.echo(create_token(_database(), role, name, expires_days=expires_days))
+    typer.echo(token)
 
 
 def _when(value: object) -> str:
@@ -270,7 +274,8 @@ def token_list() -> None:
     table = [[_say(f"token.column.{c}") for c in columns]]
     for row in rows:
         status = "revoked" if row.revoked_at else "expired" if row.expired else "active"
-        table.append([str(row.id), _say(f"role.{row.role}"), row.name or "-", _when(row.created_at),
+        role = _say(f"role.{row.role}") + (f":{','.join(row.grids)}" if row.grids else "")
+        table.append([str(row.id), role, row.name or "-", _when(row.created_at),
                       _when(row.expires_at), _when(row.last_used_at), _when(row.revoked_at),
                       _say(f"token.status.{status}")])  # fmt: skip
     widths = [max(_width(line[i]) for line in table) for i in range(len(columns))]

@@ -263,6 +263,21 @@ class IncidentSettings(BaseSettings):
         default=9, ge=0, le=12,
         description="anonymous Open311 GET requests see an incident at the centre of its H3 cell of this resolution",
     )  # fmt: skip
+    duplicate_walk_m: float = Field(
+        default=150.0, ge=0, le=2000,
+        description="并案: open cases of the same major class within this walk of a new report are suggested, m",
+    )  # fmt: skip
+    duplicate_window_h: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 90,
+        description="并案: suggested cases were filed at most this long before, h",
+    )
+    duplicate_limit: int = Field(default=5, ge=1, le=50, description="并案: most candidates suggested")
+    callback_max_attempts: int = Field(
+        default=3, ge=1, le=10,
+        description="回访: after this many unreached calls the case closes as a failed callback",
+    )  # fmt: skip
 
 
 class JobSettings(BaseSettings):
@@ -427,6 +442,19 @@ class WalkingSettings(BaseSettings):
     matrix_max_pairs: int = Field(
         default=20_000_000, ge=1, description="sources × targets of one travel-time matrix, at most"
     )
+    search_workspaces: int = Field(
+        default=4, ge=1, le=256,
+        description="search work arrays kept per walking graph and process (~30 bytes a node each); searches beyond wait",
+    )  # fmt: skip
+    cache: bool = Field(default=True, description="cache built walking graphs on disk and memory-map them")
+    warm_up: bool = Field(
+        default=True,
+        description="make the compiled search kernels ready in the background at start (not the network)",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="folder of the walking graphs' disk cache; GEO_SERVICE_HOME/cache/walking when unset",
+    )
 
 
 @lru_cache
@@ -450,6 +478,10 @@ class StationSettings(BaseSettings):
         default=[5.0, 10.0, 15.0], description="walking minutes of each station's service circles"
     )
     max_stations_listed: int = Field(default=10_000, ge=1, description="most stations one list returns")
+    inspection_interval_days: float = Field(
+        default=30.0, gt=0, le=366,
+        description="常态化巡查: a station not inspected for this long is overdue, days",
+    )  # fmt: skip
 
     @field_validator("country")
     @classmethod
@@ -597,6 +629,58 @@ class NetworkSettings(BaseSettings):
     crosswalk_cache: int = Field(
         default=8, ge=0, description="crosswalks kept in memory per process (by network and data revision)"
     )
+
+
+class MediaSettings(BaseSettings):
+    """Photos of incidents and inspections: what is accepted and how it is stored."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_MEDIA_", extra="ignore")
+
+    max_bytes: int = Field(
+        default=15 * 1024 * 1024, ge=1024, le=60 * 1024 * 1024, description="largest photo accepted, bytes"
+    )
+    max_pixels: int = Field(
+        default=50_000_000, ge=10_000, le=200_000_000,
+        description="largest photo accepted, pixels (a decompression bomb is refused before it is decoded)",
+    )  # fmt: skip
+    max_side_px: int = Field(
+        default=4096, ge=256, le=16_384, description="stored photos are scaled down to this longest side, px"
+    )
+    thumbnail_px: int = Field(default=320, ge=32, le=1024, description="longest side of thumbnails, px")
+    jpeg_quality: int = Field(default=85, ge=30, le=95, description="JPEG quality of stored photos")
+    per_owner_max: int = Field(
+        default=20, ge=1, le=200, description="most photos one incident or inspection may have"
+    )
+
+
+@lru_cache
+def media_settings() -> MediaSettings:
+    return MediaSettings()
+
+
+class DashboardSettings(BaseSettings):
+    """The leaders' dashboard (/app/dashboard, /api/stats/dashboard): targets and norms it compares with."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_DASHBOARD_", extra="ignore")
+
+    grid_settled_target: float = Field(
+        default=0.8, ge=0, le=1,
+        description="小事不出网格: the share of resolved cases that should be settled in their grid, 0..1",
+    )  # fmt: skip
+    coverage_minutes: float = Field(
+        default=15.0, gt=0, le=60, description="stations' coverage: the walking circle counted, minutes"
+    )
+    list_limit: int = Field(
+        default=100, ge=1, le=10_000, description="most overdue or escalated cases one dashboard lists"
+    )
+    max_period_days: int = Field(
+        default=3 * 366, ge=7, le=20 * 366, description="longest period one dashboard view covers, days"
+    )
+
+
+@lru_cache
+def dashboard_settings() -> DashboardSettings:
+    return DashboardSettings()
 
 
 @lru_cache

@@ -40,6 +40,16 @@ from geo_service.settings import DatabaseSettings, ImportSettings
 REPO = Path(__file__).resolve().parents[1]
 # The service answers only Host names it trusts; Starlette's TestClient calls itself "testserver".
 os.environ.setdefault("GEO_SERVICE_API_TRUSTED_HOSTS", "localhost,127.0.0.1,::1,testserver")
+# Walking graphs are cached on disk per database and network revision; tests make many short-lived
+# databases, so their cache lives in a folder of this process that goes with it.
+if "GEO_SERVICE_WALK_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    _walk_cache = tempfile.mkdtemp(prefix="gs-walk-cache-")
+    os.environ["GEO_SERVICE_WALK_CACHE_DIR"] = _walk_cache
+    atexit.register(shutil.rmtree, _walk_cache, True)
 
 
 def _test_home() -> Path:

@@ -25,6 +25,7 @@ from geo_service.api.limits import BodySizeLimit
 from geo_service.api.ratelimit import RateLimiter
 from geo_service.api.routers import (
     auth,
+    dashboard,
     facilities,
     geocode,
     grids,
@@ -33,6 +34,7 @@ from geo_service.api.routers import (
     incidents,
     life_circle,
     locate,
+    loop,
     maps,
     networks,
     ogc,
@@ -60,6 +62,7 @@ from geo_service.settings import (
     IncidentSettings,
     JobSettings,
     MapSettings,
+    MediaSettings,
     RateLimitSettings,
 )
 from geo_service.stations.service import StationContext
@@ -108,6 +111,7 @@ def create_app(
     clock: Clock | None = None,
     job_settings: JobSettings | None = None,
     limit_settings: RateLimitSettings | None = None,
+    media_settings: MediaSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
     ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
@@ -162,6 +166,7 @@ def create_app(
     )
     app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
+    app.state.media_settings = media_settings or MediaSettings()
     app.state.station_context = StationContext.create(api_settings.timezone, clock=clock)
     app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
     app.state.life_circle_context = LifeCircleContext.create(facility_rules=app.state.facility_rules)
@@ -196,6 +201,8 @@ def create_app(
         pages,
         guide_map,
         networks,
+        loop,
+        dashboard,
     ):
         app.include_router(module.router)
     app.include_router(siting_routes.router)

@@ -1,7 +1,7 @@
 """Rate limits and the cap on expensive work, in process (no Redis: one deployment, a few processes).
 
 Every request of an API route is classed ``expensive`` (siting, grid validation and proposals, imports, guide
-maps, batch locate), ``write`` (any other method than GET/HEAD/OPTIONS) or ``read``, and charged to its caller: the
+maps, batch locate, photo uploads), ``write`` (any other method than GET/HEAD/OPTIONS) or ``read``, and charged to its caller: the
 token when one is presented and valid, else the client address. Each class has a token bucket per caller
 (``GEO_SERVICE_LIMITS_*``); an empty bucket answers 429 with ``Retry-After``. Expensive requests also take one of
 a fixed number of slots while they run; when none is free the answer is 503 with ``Retry-After`` at once, never
@@ -35,6 +35,8 @@ EXPENSIVE: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/api/siting"), ("POST", "/api/grids/validate"), ("POST", "/api/grids/propose"),
     ("GET", "/api/areas/{code}/guide-map.png"), ("GET", "/api/areas/{code}/guide-map.pdf"),
     ("POST", "/api/locate/batch"),
+    # decoding and re-encoding an untrusted photo is CPU work: a few at a time
+    ("POST", "/api/incidents/{incident_id}/media"), ("POST", "/api/stations/{station_id}/inspections"),
 })  # fmt: skip
 _IMPORT = re.compile(r"/import$")
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/favicon.ico"})

@@ -46,7 +46,8 @@ class Attribute:
 class Category:
     """One class of the classification (a major class, or a minor class within one).
 
-    ``deadline_hours`` holds, for every level, the hours that level has to resolve an incident it owns.
+    ``deadline_hours`` holds, for every level, the hours that level has to resolve an incident it owns;
+    ``response_hours`` how soon a case must be taken in hand (响应: ``in_progress``) after intake.
     """
 
     code: str
@@ -57,10 +58,15 @@ class Category:
     major_name: str
     deadline_hours: dict[str, float]
     attributes: tuple[Attribute, ...] = ()
+    response_hours: float = 24.0
 
     @property
     def is_major(self) -> bool:
         return self.code == self.major_code
+
+    def response_time(self) -> timedelta:
+        """How soon after intake a case of this category must be taken in hand."""
+        return timedelta(hours=self.response_hours)
 
     def deadline(self, level: str) -> timedelta:
         """How long ``level`` has to resolve an incident of this category."""
@@ -75,6 +81,7 @@ class Category:
             "major_code": self.major_code,
             "major_name": self.major_name,
             "deadline_hours": dict(self.deadline_hours),
+            "response_hours": self.response_hours,
         }
 
 
@@ -101,6 +108,14 @@ class Classification:
 
     def get(self, code: str) -> Category | None:
         return self.categories.get(code)
+
+    def related(self, category: Category) -> list[str]:
+        """Codes of the categories a report of ``category`` may duplicate: its major class and every class in it."""
+        return [c.code for c in self if c.major_code == category.major_code]
+
+    def response_hours(self) -> dict[str, float]:
+        """Category code → hours to respond (for the rates)."""
+        return {c.code: c.response_hours for c in self}
 
     def resolve(self, text: str) -> Category:
         """The category named by ``text``: a code (``E0102``), or a Chinese or English name.
@@ -142,6 +157,16 @@ def _deadlines(raw: Any, inherited: dict[str, float] | None, where: str) -> dict
     return merged
 
 
+def _response_hours(raw: Any, inherited: float | None, deadlines: dict[str, float], where: str) -> float:
+    """Hours to respond: as given; else the major class's, but never later than the class's own grid deadline
+    (a 2-hour case cannot wait 4 hours to be taken in hand); else the grid's resolution deadline."""
+    if raw is None:
+        return min(inherited, deadlines["grid"]) if inherited is not None else deadlines["grid"]
+    if not isinstance(raw, int | float) or raw <= 0:
+        raise ValueError(f"{where}: response_hours must be a positive number of hours")
+    return float(raw)
+
+
 def _attributes(raw: Any, where: str) -> tuple[Attribute, ...]:
     if raw is None:
         return ()
@@ -176,17 +201,19 @@ def _parse(data: Any, source: Path) -> list[Category]:
         if kind not in ("event", "component"):
             raise ValueError(f"{where}: kind must be 'event' or 'component'")
         deadlines = _deadlines(major.get("deadline_hours"), None, where)
+        response = _response_hours(major.get("response_hours"), None, deadlines, where)
         out.append(Category(code, kind, str(major["name"]), str(major.get("name_en") or major["name"]),
-                            code, str(major["name"]), deadlines))  # fmt: skip
+                            code, str(major["name"]), deadlines, response_hours=response))  # fmt: skip
         for minor in major.get("subclasses") or []:
             minor_code = str(minor.get("code", ""))
             if not minor_code or not minor.get("name"):
                 raise ValueError(f"{where}: every subclass needs a code and a name")
             where_minor = f"{source.name}: class {minor_code}"
+            minor_deadlines = _deadlines(minor.get("deadline_hours"), deadlines, where_minor)
             out.append(
                 Category(minor_code, kind, str(minor["name"]), str(minor.get("name_en") or minor["name"]), code,
-                         str(major["name"]), _deadlines(minor.get("deadline_hours"), deadlines, where_minor),
-                         _attributes(minor.get("attributes"), where_minor))
+                         str(major["name"]), minor_deadlines, _attributes(minor.get("attributes"), where_minor),
+                         _response_hours(minor.get("response_hours"), response, minor_deadlines, where_minor))
             )  # fmt: skip
     codes = [c.code for c in out]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})

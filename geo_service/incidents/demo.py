@@ -1,4 +1,5 @@
-"""Demo incidents (DEMO DATA): a few days of 12345 tickets over the demo grids, at every stage of the loop.
+"""Demo incidents (DEMO DATA): a few days of 12345 tickets over the demo grids, at every stage of the loop
+(closed ones after a satisfied callback).
 
 Idempotent: ticket numbers start with ``DEMO-``; when any exists the step does nothing. Skipped when there are no
 grids yet. Tickets are spread over the last five days with an injected clock, moved along the loop a few hours
@@ -19,7 +20,7 @@ from geo_service.clock import ManualClock, system_clock
 from geo_service.db.pool import Database
 from geo_service.errors import ServiceError
 from geo_service.i18n import cli_text
-from geo_service.incidents import workflow
+from geo_service.incidents import callback, workflow
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import sweep
 from geo_service.incidents.intake import IncidentInput, create_incident
@@ -27,6 +28,8 @@ from geo_service.locate.service import current_index
 from geo_service.settings import IncidentSettings
 from geo_service.store import incidents as store
 
+# the callers' answers when the demo calls them back (the closed tickets)
+SATISFACTION = ("satisfied", "satisfied", "basically_satisfied")
 DEMO_PREFIX = "DEMO-"
 DEMO_LABEL = "DEMO DATA 演示数据"
 COUNT = 80
@@ -106,7 +109,7 @@ def load_demo_incidents(db: Database, progress: bool = True, now: datetime | Non
                              external_id=f"{DEMO_PREFIX}{number:05d}",
                              reporter={"name": "演示来电人 (demo caller)", "phone": "000-0000-0000"})  # fmt: skip
         try:
-            created = create_incident(ctx, data, demo.actor, demo.role, source="demo")
+            created = create_incident(ctx, data, demo.actor, demo.role, source="hotline")
         except ServiceError as exc:  # a point the hierarchy no longer covers: skip it, the demo goes on
             log.warning("demo incident %s skipped: %s", number, exc.detail)
             continue
@@ -115,6 +118,10 @@ def load_demo_incidents(db: Database, progress: bool = True, now: datetime | Non
             clock.advance(hours=rng.uniform(0.2, 3))
             if clock.now >= now:
                 break
+            if step == "closed":  # only the callback closes a case (回访)
+                callback.record_feedback(ctx, created.incident["id"], reached=True,
+                                         satisfaction=rng.choice(SATISFACTION), note=None, principal=demo)  # fmt: skip
+                continue
             note = "演示：不属于受理范围 (demo)" if step == "rejected" else f"演示 demo: {step}"
             workflow.transition(ctx, created.incident["id"], step, note, demo)
     escalated = sweep(ctx, now)

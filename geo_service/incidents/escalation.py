@@ -3,7 +3,8 @@
 小事不出网格、大事不出街、难事不出区: grid → community → street → district, following the areas in the
 incident's snapshot (levels it lacks are skipped). Each level gets its own deadline from the category, counted
 from when it received the incident. An incident overdue at the top level stays there and its miss is recorded
-once. Every step is in the incident's history, by actor ``system:escalation``.
+once. Every step is in the incident's history, by actor ``system:escalation``. Duplicates merged into a case
+(并案) do not escalate on their own: they follow their case.
 
 The sweep runs inside the service (:class:`EscalationJob`, started in the app lifespan; no external scheduler).
 With several service processes, each sweeps once per time slot of ``interval_s`` whichever process gets there
@@ -29,6 +30,7 @@ from geo_service.i18n import Message, message
 from geo_service.incidents import notes
 from geo_service.incidents.assignment import level_name, next_owner
 from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.follow import follow
 from geo_service.store import incidents as store
 
 ACTOR = "system:escalation"
@@ -71,8 +73,9 @@ def escalate_row(ctx: IncidentContext, cur: Cursor, row: dict[str, Any], *, now:
         return Escalation(row["id"], row["owner_level"], None, None)
     category = ctx.classification.get(row["category"])
     due_at = now + (category.deadline(target["level"]) if category else FALLBACK_DEADLINE)
+    missed = row["due_at"] is not None and now > row["due_at"]
     store.set_owner(cur, row["id"], level=target["level"], code=target["code"], due_at=due_at, at=now,
-                    status="escalated")  # fmt: skip
+                    status="escalated", missed=missed)  # fmt: skip
     store.add_history(
         cur, row["id"], at=now, actor=actor, action="escalated", from_status=row["status"], to_status="escalated",
         note=note,
@@ -83,6 +86,7 @@ def escalate_row(ctx: IncidentContext, cur: Cursor, row: dict[str, Any], *, now:
                 "missed_due_at": row["due_at"].isoformat() if row["due_at"] else None,
                 "due_at": due_at.isoformat()},
     )  # fmt: skip
+    follow(cur, row["id"], "escalated", at=now, actor=actor)
     return Escalation(row["id"], row["owner_level"], target["level"], target["code"])
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from geo_service.i18n import message
 from geo_service.incidents import notes
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.states import ACTIVE, state_name
+from geo_service.incidents.states import ACTIVE, AWAITING_CALLBACK, state_name
 
-_TIMES = ("created_at", "updated_at", "due_at", "closed_at")
+_TIMES = ("created_at", "updated_at", "due_at", "closed_at", "merged_at", "responded_at", "resolved_at")
 
 
 def is_overdue(row: dict[str, Any], now: datetime) -> bool:
@@ -50,6 +50,17 @@ def present(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool = 
         "geocode": row["geocode"],
         "media_url": row["media_url"],
         "attributes": row["attributes"],
+        "client_id": row["client_id"],
+        "accuracy_m": row["accuracy_m"],
+        # 并案: the case this one was merged into, and the duplicates merged into this one
+        "merged_into": row["merged_into"],
+        "duplicates_merged": list(row["followers"] or []),
+        # 回访 and the milestones the rates count
+        "awaiting_callback": row["status"] in AWAITING_CALLBACK,
+        "callback_attempts": row["callback_attempts"],
+        "reopened": row["reopened"],
+        "missed_deadline": row["missed_deadline"],
+        "settled_level": row["settled_level"],
         **{key: ctx.local(row[key]) for key in _TIMES},
     }
     if include_reporter:

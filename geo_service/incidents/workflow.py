@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from geo_service.auth import Principal
-from geo_service.errors import Conflict, InvalidInput, NotFound
+from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo_service.incidents import records, states
 from geo_service.incidents.assignment import level_name
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import escalate_row
+from geo_service.incidents.follow import follow
 from geo_service.incidents.states import state_name
 from geo_service.locate.service import current_index
 from geo_service.store import audit
@@ -22,23 +23,36 @@ REASSIGNABLE = frozenset({"reported", "filed"})
 
 
 def may_see_reporter(principal: Principal) -> bool:
-    """Callers' contact details are for dispatchers (and admins), not for planners."""
+    """Callers' contact details are for dispatchers (and admins), not for planners or grid workers."""
     return principal.has_role("dispatcher")
 
 
-def get_incident(ctx: IncidentContext, incident_id: int) -> dict[str, Any]:
+def check_grid(principal: Principal, row: dict[str, Any]) -> None:
+    """A grid worker reads and handles only the incidents of their own grids (403 otherwise)."""
+    if principal.role == "worker" and not principal.covers_grid(row["grid_code"]):
+        raise Forbidden("incident.not_your_grid", id=row["id"], grids=list(principal.grids))
+
+
+def get_incident(
+    ctx: IncidentContext, incident_id: int, principal: Principal | None = None
+) -> dict[str, Any]:
+    """One incident; with ``principal``, a worker only of their own grids."""
     with ctx.db.cursor() as cur:
         row = store.get_incident(cur, incident_id)
     if row is None:
         raise NotFound("incident.not_found", id=incident_id)
+    if principal is not None:
+        check_grid(principal, row)
     return row
 
 
 def list_incidents(
     ctx: IncidentContext, *, grid_code: str | None, statuses: list[str] | None, categories: list[str] | None,
     bbox: tuple[float, float, float, float] | None, overdue: bool, limit: int, offset: int,
+    grid_codes: list[str] | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Incidents, newest first, filtered. Unknown statuses or categories are a 422, not an empty answer."""
+    """Incidents, newest first, filtered (``grid_codes``: only those grids, a worker's view). Unknown statuses
+    or categories are a 422, not an empty answer."""
     for status in statuses or []:
         if status not in states.STATES:
             raise InvalidInput("incident.unknown_state", state=repr(status), states=list(states.STATES))
@@ -52,17 +66,22 @@ def list_incidents(
     with ctx.db.cursor() as cur:
         return store.list_incidents(cur, grid_code=grid_code, statuses=statuses, categories=codes or None,
                                     bbox=bbox, overdue_at=ctx.now() if overdue else None, limit=limit,
-                                    offset=offset)  # fmt: skip
+                                    offset=offset, grid_codes=grid_codes)  # fmt: skip
 
 
 def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | None,
                principal: Principal) -> dict[str, Any]:  # fmt: skip
     """Move an incident to ``target`` if the loop allows it from its current state and the role may.
 
+    The case's milestones are kept for the rates: when it was first taken in hand (``in_progress``), when and
+    at which level it was last resolved, and whether it ever missed a deadline (resolved after it). Duplicates
+    merged into it follow (:mod:`.follow`); a duplicate itself moves only with its case (409).
+
     Raises
     ------
     NotFound, InvalidInput, Conflict, Forbidden
-        No such incident; unknown state or missing note; not allowed from the current state; not this role.
+        No such incident; unknown state or missing note; not allowed from the current state (or a duplicate,
+        or a close that only a callback makes); not this role, or a worker outside their grids.
     """
     if note is not None and len(note) > MAX_NOTE_CHARS:
         raise InvalidInput("incident.note_too_long", max_chars=MAX_NOTE_CHARS)
@@ -71,31 +90,50 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
         row = store.get_incident(cur, incident_id, lock=True)
         if row is None:
             raise NotFound("incident.not_found", id=incident_id)
+        check_grid(principal, row)
+        if row["merged_into"] is not None:
+            raise Conflict("incident.merged_follows", id=incident_id, case=row["merged_into"])
         move = states.check_transition(row["status"], target, principal.role, note)
         if target == "escalated":
             done = escalate_row(ctx, cur, row, now=now, actor=principal.actor, reason="manual", note=note)
             if done.to_level is None:
                 raise Conflict("incident.at_top_level", id=incident_id, level=level_name(row["owner_level"]))
         else:
-            closed_at = now if target == "closed" else (None if target == "filed" else row["closed_at"])
+            closed_at = None if target == "filed" else row["closed_at"]
             store.set_status(cur, incident_id, target, now, closed_at)
+            fields: dict[str, Any] = {}
+            detail: dict[str, Any] = {"label": move.label, "action": move.action}
+            if target == "in_progress" and row["responded_at"] is None:
+                fields["responded_at"] = now
+            if target == "resolved":
+                fields.update(resolved_at=now, settled_level=row["owner_level"], callback_attempts=0)
+                if row["due_at"] is not None and now > row["due_at"]:
+                    fields["missed_deadline"] = True
             if row["status"] in states.FINISHED:  # reopened: the owner gets a fresh deadline
                 category = ctx.classification.get(row["category"])
                 due_at = now + category.deadline(row["owner_level"]) if category else row["due_at"]
-                store.update_incident(cur, incident_id, {"due_at": due_at, "top_overdue_at": None}, now)
+                fields.update(due_at=due_at, top_overdue_at=None, callback_attempts=0)
+                detail["due_at"] = due_at.isoformat() if due_at else None
+            if fields:
+                store.update_incident(cur, incident_id, fields, now)
             store.add_history(cur, incident_id, at=now, actor=principal.actor, action="transition",
-                              from_status=row["status"], to_status=target, note=note,
-                              detail={"label": move.label, "action": move.action})  # fmt: skip
+                              from_status=row["status"], to_status=target, note=note, detail=detail)  # fmt: skip
+            follow(cur, incident_id, target, at=now, actor=principal.actor)
         audit.record(cur, actor=principal.actor, role=principal.role, action="transition", entity="incident",
                      entity_id=incident_id, detail={"from": row["status"], "to": target})  # fmt: skip
         updated = store.get_incident(cur, incident_id)
     return updated
 
 
-def history(ctx: IncidentContext, incident_id: int) -> list[dict[str, Any]]:
+def history(
+    ctx: IncidentContext, incident_id: int, principal: Principal | None = None
+) -> list[dict[str, Any]]:
     with ctx.db.cursor() as cur:
-        if store.get_incident(cur, incident_id) is None:
+        row = store.get_incident(cur, incident_id)
+        if row is None:
             raise NotFound("incident.not_found", id=incident_id)
+        if principal is not None:
+            check_grid(principal, row)
         return records.present_history(ctx, store.history(cur, incident_id))
 
 

@@ -18,10 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geo_service.walking import search
-from geo_service.walking.graph import WalkGraph
-from geo_service.walking.network import Located, WalkNetwork
-from geo_service.walking.paths import arrive
+from geo_service.walking import Located, WalkGraph, WalkNetwork, arrive, node_reach
 
 
 @dataclass(frozen=True)
@@ -71,24 +68,15 @@ class PointReach:
 def category_reach(graph: WalkGraph, kind: str, src_edge: np.ndarray, src_frac: np.ndarray,
                    src_facility: np.ndarray, limit: float) -> CategoryReach:  # fmt: skip
     """One multi-source search from facilities on ``graph`` (their edges, fractions and facility indices)."""
-    n = graph.n_nodes
-    dist = np.full(n, np.inf)
-    metres = np.zeros(n)
-    label = np.full(n, -1, np.int64)
-    pred = np.full(n, search.NO_EDGE, np.int64)
-    touched = np.empty(max(n, 1), np.int64)
-    nodes, cost, length, labels = graph.source_arrays(kind, src_edge, src_frac, src_facility)
-    adj_cost = graph.costs(kind)[1]
-    search.dijkstra(graph.indptr, graph.adj_node, adj_cost, graph.adj_len, graph.adj_edge, nodes, cost, length,
-                    labels, float(limit), np.empty(0, np.int64), dist, metres, label, pred, touched)  # fmt: skip
-    return CategoryReach(dist, metres, label, src_edge, src_frac, src_facility)
+    found = node_reach(graph, kind, src_edge, src_frac, src_facility, limit)
+    return CategoryReach(found.dist, found.metres, found.label, src_edge, src_frac, src_facility)
 
 
 def reach_points(
     graph: WalkGraph, kind: str, reach: CategoryReach, edge: np.ndarray, frac: np.ndarray
 ) -> PointReach:
     """The reach of points at ``frac`` along ``edge`` of ``graph`` (edge -1: not on it)."""
-    got = arrive(graph, graph.costs(kind)[0], reach.dist, reach.metres, reach.facility, reach.src_edge,
+    got = arrive(graph, graph.costs(kind), reach.dist, reach.metres, reach.facility, reach.src_edge,
                  reach.src_frac, reach.src_facility, edge, frac)  # fmt: skip
     return PointReach(got.cost, got.metres, got.source)
 

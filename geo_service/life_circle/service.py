@@ -21,6 +21,7 @@ import h3
 import numpy as np
 import shapely
 
+from geo_service import walking
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
@@ -33,8 +34,7 @@ from geo_service.settings import LifeCircleSettings, WalkingSettings, life_circl
 from geo_service.store import facilities as facility_store
 from geo_service.store import network as revision_store
 from geo_service.store import residences as residence_store
-from geo_service.walking import service as walking
-from geo_service.walking.network import Located, current_network
+from geo_service.walking import Located, current_network
 
 _EPS = 1e-6  # a facility exactly at the threshold counts as reached (float sums of edge lengths)
 

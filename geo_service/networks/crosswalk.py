@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,6 +168,15 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
     started = time.perf_counter()
     cell_geoms = np.asarray(cell_geoms, dtype=object)
     grid_geoms = np.asarray(grid_geoms, dtype=object)
+    # prepared once, before any thread reads them (preparing mutates the geometry objects)
+    shapely.prepare(cell_geoms)
+    shapely.prepare(grid_geoms)
+    # the mismatch search needs neither areas nor homes: it runs beside them (GEOS releases the GIL)
+    search = None
+    if with_mismatches and len(grid_geoms) and len(cell_geoms):
+        pool = ThreadPoolExecutor(max_workers=1)
+        search = pool.submit(_timed_mismatches, cell_geoms, grid_geoms, tolerance_m, follow_m, min_length_m)
+        pool.shutdown(wait=False)
     epsg = metric_epsg_for(cell_geoms) if len(cell_geoms) else 3857
     cell_area = shapely.area(to_metric(cell_geoms, epsg))
     ci, gi, area, pieces = _area_pairs(cell_geoms, grid_geoms, epsg)
@@ -200,12 +210,17 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
     pairs = Pairs(keys // n_grids, keys % n_grids - 1, pair_area, pair_households, pair_geoms)
 
     found: list[Mismatch] = []
-    if with_mismatches and len(grid_geoms) and len(cell_geoms):
-        started = time.perf_counter()
-        found = mismatches(cell_geoms, grid_geoms, tolerance_m=tolerance_m, follow_m=follow_m,
-                           min_length_m=min_length_m)  # fmt: skip
-        seconds["mismatches"] = time.perf_counter() - started
+    if search is not None:
+        found, seconds["mismatches"] = search.result()
     return Crosswalk(cell_area, cell_households, pairs, found, epsg, seconds)
+
+
+def _timed_mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, tolerance_m: float, follow_m: float,
+                      min_length_m: float) -> tuple[list[Mismatch], float]:  # fmt: skip
+    started = time.perf_counter()
+    found = mismatches(cell_geoms, grid_geoms, tolerance_m=tolerance_m, follow_m=follow_m,
+                       min_length_m=min_length_m)  # fmt: skip
+    return found, time.perf_counter() - started
 
 
 # -- boundary mismatches ------------------------------------------------------------------------------------
@@ -429,10 +444,11 @@ def _along(boundaries: np.ndarray, lines: np.ndarray, distance: float) -> list[l
     """For each line, the polygons whose boundary passes within ``distance`` of its midpoint, by index."""
     mids = shapely.line_interpolate_point(lines, 0.5, normalized=True)
     line_i, poly_i = shapely.STRtree(boundaries).query(mids, predicate="dwithin", distance=distance)
-    out: list[list[int]] = [[] for _ in range(len(lines))]
-    for k, p in zip(line_i.tolist(), poly_i.tolist(), strict=True):
-        out[k].append(p)
-    return [sorted(items) for items in out]
+    # grouped by line with numpy (a Python loop over the pairs cost seconds on large networks)
+    order = np.lexsort((poly_i, line_i))
+    line_i, poly_i = line_i[order], poly_i[order]
+    cuts = np.searchsorted(line_i, np.arange(1, len(lines)))
+    return [part.tolist() for part in np.split(poly_i, cuts)] if len(lines) else []
 
 
 def _snap_lines(runs: np.ndarray, u_deg: np.ndarray, u_m: np.ndarray, u_tree: shapely.STRtree,

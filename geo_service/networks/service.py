@@ -352,25 +352,25 @@ def _compute(db: Database, name: str, version: int | None, settings: NetworkSett
                 return hit
         if cached_only:
             return None
-        cells = store.cells(cur, name, chosen)
-        bbox = _bbox([c["wkb"] for c in cells])
-        grids = store.unified_grids(cur, bbox)
     with db.cursor(dict_rows=False) as plain:  # many rows: plain tuples are read much faster
+        cell_codes, cell_names, cell_wkbs = store.crosswalk_inputs(plain, name, chosen)
+        cell_geoms = _geoms(cell_wkbs)
+        bbox = _bounds(cell_geoms)
+        grid_codes, grid_names, grid_wkbs = store.crosswalk_grids(plain, bbox)
         lon, lat, households = store.homes(plain, bbox)
-    cell_geoms = np.array([shapely.from_wkb(c["wkb"]) for c in cells], dtype=object)
     result = compute_crosswalk(
-        np.array([c["code"] for c in cells], dtype=object),
+        np.array(cell_codes, dtype=object),
         cell_geoms,
-        np.array([g["code"] for g in grids], dtype=object),
-        np.array([shapely.from_wkb(g["wkb"]) for g in grids], dtype=object),
+        np.array(grid_codes, dtype=object),
+        _geoms(grid_wkbs),
         Homes(lon, lat, households),
         tolerance_m=settings.mismatch_tolerance_m, follow_m=settings.follow_tolerance_m,
         min_length_m=settings.mismatch_min_length_m, with_pieces=pieces,
     )  # fmt: skip
     out = CrosswalkResult(
         network_summary(row), chosen,
-        np.array([c["code"] for c in cells], dtype=object), [c["name"] for c in cells],
-        np.array([g["code"] for g in grids], dtype=object), [g["name"] for g in grids],
+        np.array(cell_codes, dtype=object), cell_names,
+        np.array(grid_codes, dtype=object), grid_names,
         result, settings, revisions, cell_geoms,
     )  # fmt: skip
     if settings.crosswalk_cache > 0:
@@ -380,6 +380,20 @@ def _compute(db: Database, name: str, version: int | None, settings: NetworkSett
             while len(slot) > settings.crosswalk_cache:
                 slot.popitem(last=False)
     return out
+
+
+def _geoms(wkbs: Sequence[bytes]) -> np.ndarray:
+    """Shapely geometries of WKB values, decoded in one vectorised call."""
+    out = np.empty(len(wkbs), dtype=object)
+    out[:] = wkbs
+    return shapely.from_wkb(out) if len(wkbs) else np.empty(0, dtype=object)
+
+
+def _bounds(geoms: np.ndarray) -> tuple[float, float, float, float]:
+    if len(geoms) == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    bounds = shapely.total_bounds(geoms)
+    return (float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]))
 
 
 def _bbox(wkbs: Sequence[bytes]) -> tuple[float, float, float, float]:

@@ -11,8 +11,10 @@ Mapping (written from the published spec, http://wiki.open311.org/GeoReport_v2):
   ``address_id`` (a gazetteer id); contact fields go to the reporter. ``address_string`` alone follows the
   native intake's rule: only a confident house number, building or POI places a request, otherwise 409.
   ``attribute[code]`` values are checked against the service definition (required, type, allowed values).
-- **status**: ``closed`` once the loop is closed or the incident was rejected, else ``open``;
-  ``status_notes`` = the note of the latest step; ``agency_responsible`` = the name of the unit that owns it
+  Multipart posts may carry a photo in the file field ``media``, checked and cleaned like any photo (JPEG, PNG,
+  WebP, HEIC by content; size capped; EXIF and GPS stripped) and stored with the request in one transaction.
+- **status**: ``closed`` once the loop is closed (after the caller's callback, 回访) or the incident was
+  rejected, else ``open``; ``status_notes`` = the note of the latest step (a callback's outcome included); ``agency_responsible`` = the name of the unit that owns it
   now (grid, community, street or district); ``expected_datetime`` = its deadline.
 - **GET requests**: ``service_request_id`` (comma list) overrides everything; otherwise ``service_code`` and
   ``status`` (comma lists), ``start_date``/``end_date`` on requested_datetime, at most 90 days apart, default the
@@ -21,7 +23,8 @@ Mapping (written from the published spec, http://wiki.open311.org/GeoReport_v2):
   dates, with ``lat``/``long`` moved to the centre of its H3 cell (resolution
   ``GEO_SERVICE_INCIDENTS_PUBLIC_H3_RESOLUTION``, 9 ≈ 0.1 km²) and no ``description``, ``address``,
   ``status_notes`` or ``media_url`` (callers write names, phone numbers and house numbers into them). A dispatcher
-  (or admin) token, as ``api_key`` or a bearer token, gets them in full. Reporter contact fields are never
+  (or admin) token, as ``api_key`` or a bearer token, gets them in full; ``media_url`` is then the link to the
+  request's first photo, which that token (as a bearer token) may read. Reporter contact fields are never
   returned.
 - Errors: 404 for what does not exist, 403 for a missing or wrong api_key, 409 for an address that cannot
   place a request by itself, 400 for anything else, as ``[{"code", "description"}]``.
@@ -31,6 +34,7 @@ Mapping (written from the published spec, http://wiki.open311.org/GeoReport_v2):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +48,9 @@ from geo_service.incidents import notes, states
 from geo_service.incidents.categories import BUNDLED_FILE, Attribute, Category
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.intake import IncidentInput, create_incident
+from geo_service.media.images import clean
+from geo_service.media.service import first_photo_urls
+from geo_service.settings import MediaSettings
 from geo_service.store import gazetteer as gazetteer_store
 from geo_service.store import incidents as store
 
@@ -242,14 +249,18 @@ def _attribute_value(attribute: Attribute, values: list[str]) -> Any:
     return value
 
 
-def create_request(ctx: IncidentContext, form: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """POST requests: one incident from a form; the answer is the one-element ``service_requests`` list.
+def create_request(ctx: IncidentContext, form: dict[str, list[str]], photos: Sequence[bytes] = (),
+                   media_settings: MediaSettings | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """POST requests: one incident from a form (and a photo, multipart ``media``); the answer is the one-element
+    ``service_requests`` list.
 
     Raises
     ------
     Conflict
         ``address_string`` alone does not name one house number, building or POI with confidence (409, the
         candidates listed); the request is not created.
+    PayloadTooLarge, UnsupportedMediaType, InvalidInput
+        The photo is too large, not a photo, or damaged: the request is not created.
     """
     check_jurisdiction(ctx, _one(form, "jurisdiction_id"))
     principal = _api_principal(ctx, _one(form, "api_key"))
@@ -270,8 +281,9 @@ def create_request(ctx: IncidentContext, form: dict[str, list[str]]) -> list[dic
     data = IncidentInput(category=category.code, description=_one(form, "description"), lon=lon, lat=lat,
                          crs="wgs84", address=address, reporter=reporter, media_url=_one(form, "media_url"),
                          attributes=attributes)  # fmt: skip
+    cleaned = [clean(photo, media_settings or MediaSettings()) for photo in photos]
     # a request it cannot fulfil (outside every area, ...) is a 400 in Open311 (the router maps InvalidInput)
-    result = create_incident(ctx, data, principal.actor, principal.role, source="open311")
+    result = create_incident(ctx, data, principal.actor, principal.role, source="open311", photos=cleaned)
     return [{"service_request_id": str(result.incident["id"]), "service_notice": _deadline_notice(category),
              "account_id": reporter["account_id"]}]  # fmt: skip
 
@@ -300,8 +312,10 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False) -> list[dict[str, Any]]:
-    """GET requests: in full for a dispatcher (``full``), else the public form (see the module doc)."""
+def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False,
+                  base: str = "") -> list[dict[str, Any]]:  # fmt: skip
+    """GET requests: in full for a dispatcher (``full``), else the public form (see the module doc). ``base``:
+    where the service is reached, for the links to photos."""
     ids = _split(query.service_request_id)
     limit = ctx.settings.open311_max_requests
     if ids:
@@ -309,7 +323,7 @@ def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False)
             raise BadRequest("open311.request_ids_format")
         with ctx.db.cursor() as cur:
             rows = store.list_incidents(cur, ids=[int(i) for i in ids], limit=limit)
-        return _requests(ctx, rows, full)
+        return _requests(ctx, rows, full, base)
     codes = [_category(ctx, code).code for code in _split(query.service_code)]
     wanted: list[str] = []
     for status in _split(query.status):
@@ -331,10 +345,12 @@ def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False)
     with ctx.db.cursor() as cur:
         rows = store.list_incidents(cur, statuses=wanted or None, categories=codes or None, created_from=start,
                                     created_to=end, limit=limit)  # fmt: skip
-    return _requests(ctx, rows, full)
+    return _requests(ctx, rows, full, base)
 
 
-def get_request(ctx: IncidentContext, request_id: str, full: bool = False) -> list[dict[str, Any]]:
+def get_request(
+    ctx: IncidentContext, request_id: str, full: bool = False, base: str = ""
+) -> list[dict[str, Any]]:
     """GET requests/{id}: a one-element list (the spec's shape)."""
     if not request_id.isdigit():
         raise NotFound("open311.request_not_found", service_request_id=repr(request_id))
@@ -342,7 +358,7 @@ def get_request(ctx: IncidentContext, request_id: str, full: bool = False) -> li
         rows = store.list_incidents(cur, ids=[int(request_id)], limit=1)
     if not rows:
         raise NotFound("open311.request_not_found", service_request_id=request_id)
-    return _requests(ctx, rows, full)
+    return _requests(ctx, rows, full, base)
 
 
 def agency_responsible(row: dict[str, Any]) -> str | None:
@@ -373,12 +389,16 @@ def public_point(lon: float, lat: float, resolution: int) -> tuple[float, float]
     return round(cell_lon, 6), round(cell_lat, 6)
 
 
-def _requests(ctx: IncidentContext, rows: list[dict[str, Any]], full: bool) -> list[dict[str, Any]]:
+def _requests(
+    ctx: IncidentContext, rows: list[dict[str, Any]], full: bool, base: str = ""
+) -> list[dict[str, Any]]:
     """Requests as the spec shows them (the public form unless ``full``); ``status_notes`` and
     ``service_notice`` are messages (rendered in the reader's language by the HTTP layer), ``service_name`` is
-    the category's Chinese name (the router swaps in the English one for ``en``)."""
+    the category's Chinese name (the router swaps in the English one for ``en``). In full, ``media_url`` is the
+    link to the request's first photo (read with the same token) or the link the reporter gave."""
     with ctx.db.cursor() as cur:
         latest = store.latest_notes(cur, [row["id"] for row in rows]) if rows and full else {}
+    photos = first_photo_urls(ctx, [row["id"] for row in rows], base) if rows and full else {}
     out = []
     for row in rows:
         category = ctx.classification.get(row["category"])
@@ -401,7 +421,7 @@ def _requests(ctx: IncidentContext, rows: list[dict[str, Any]], full: bool) -> l
             "zipcode": None,
             "lat": lat,
             "long": lon,
-            "media_url": row["media_url"] if full else None,
+            "media_url": photos.get(row["id"], row["media_url"]) if full else None,
         })  # fmt: skip
     return out
 

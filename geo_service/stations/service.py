@@ -27,7 +27,7 @@ from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.feature_input import feature_properties
 from geo_service.settings import StationSettings, WalkingSettings, station_settings, walking_settings
-from geo_service.stations import hours
+from geo_service.stations import hours, inspections
 from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
 from geo_service.store import audit
 from geo_service.store import network as network_store
@@ -38,7 +38,7 @@ from geo_service.walking.network import WalkNetwork, current_network, run_search
 
 _TEXT_FIELDS = {"manager": 200, "contact": 200, "address": 500}
 _RESERVED = {"id", "version", "created_at", "updated_at", "updated_by", "walk_seconds", "walk_distance_m",
-             "open_now", "route", "minutes", "lon", "lat"}  # fmt: skip
+             "open_now", "route", "minutes", "lon", "lat", "last_inspection"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -220,14 +220,26 @@ def get_station(db: Database, ctx: StationContext, station_id: int) -> dict[str,
             raise NotFound("station.not_found", station_id=station_id)
         circles = store.circles(cur, station_id)
     return as_feature(ctx, row, {"service_circles": [
-        {"minutes": c["minutes"], "area_m2": round(c["area_m2"], 1)} for c in circles]})  # fmt: skip
+        {"minutes": c["minutes"], "area_m2": round(c["area_m2"], 1)} for c in circles],
+        "last_inspection": inspections.last_inspections(db, [station_id]).get(station_id)})  # fmt: skip
 
 
 def list_stations(db: Database, ctx: StationContext, kind: str | None = None,
                   bbox: tuple[float, float, float, float] | None = None) -> dict[str, Any]:  # fmt: skip
     with db.cursor() as cur:
         rows = store.list_stations(cur, kind, bbox, ctx.settings.max_stations_listed)
-    return {"type": "FeatureCollection", "features": [as_feature(ctx, r) for r in rows]}
+    return {
+        "type": "FeatureCollection",
+        "features": _with_last_inspection(db, [as_feature(ctx, r) for r in rows]),
+    }
+
+
+def _with_last_inspection(db: Database, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each station's last regular inspection (public part: when, open as published, what was missing)."""
+    last = inspections.last_inspections(db, [int(f["id"]) for f in features])
+    for f in features:
+        f["properties"]["last_inspection"] = last.get(int(f["id"]))
+    return features
 
 
 def service_circles(db: Database, station_id: int) -> dict[str, Any]:
@@ -349,6 +361,7 @@ def nearest_stations(db: Database, ctx: StationContext, lon: float, lat: float, 
                     extra["route"] = {"type": "LineString",
                                       "coordinates": np.round(np.column_stack([lons, lats]), 7).tolist()}  # fmt: skip
                 features.append(as_feature(ctx, row, extra))
+    _with_last_inspection(db, features)
     snapped_lon, snapped_lat = graph.unproject(located.x, located.y)
     return {
         "type": "FeatureCollection",

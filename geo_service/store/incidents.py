@@ -6,6 +6,7 @@ any number of concurrent posts of one ticket exactly one creates it and the othe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ INSERT_COLUMNS = (
     "external_id", "category", "description", "address", "reporter", "status", "crs", "input_lon", "input_lat",
     "grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "near_boundary",
     "distance_to_boundary_m", "created_at", "updated_at", "due_at", "source", "created_by", "media_url",
-    "attributes", "geocode", "community_code", "street_code", "district_code",
+    "attributes", "geocode", "community_code", "street_code", "district_code", "client_id", "accuracy_m",
 )  # fmt: skip
 _JSON_COLUMNS = frozenset({"reporter", "area_snapshot", "attributes", "geocode"})
 _SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i.reporter, i.status, i.crs,
@@ -29,7 +30,10 @@ _SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i
                     i.area_snapshot, i.near_boundary, i.distance_to_boundary_m, i.created_at, i.updated_at,
                     i.due_at, i.closed_at, i.source, i.created_by, i.media_url, i.attributes, i.geocode,
                     i.community_code, i.street_code, i.district_code, i.escalations, i.top_overdue_at,
-                    i.assignment_confirmed_by, i.assignment_confirmed_at,
+                    i.assignment_confirmed_by, i.assignment_confirmed_at, i.client_id, i.accuracy_m,
+                    i.merged_into, i.merged_at, i.responded_at, i.resolved_at, i.settled_level,
+                    i.missed_deadline, i.callback_attempts, i.reopened,
+                    ARRAY(SELECT f.id FROM incidents f WHERE f.merged_into = i.id ORDER BY f.id) AS followers,
                     ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
              FROM incidents i"""
 # columns the stats may group by, whitelisted by level
@@ -42,12 +46,13 @@ def _value(column: str, value: Any) -> Any:
 
 
 def insert_incident(cur: Cursor, row: dict[str, Any], lon: float, lat: float) -> int | None:
-    """Insert one incident; its id, or None when ``external_id`` is already taken (nothing written)."""
+    """Insert one incident; its id, or None when ``external_id`` or ``client_id`` is already taken (nothing
+    written)."""
     columns = [c for c in INSERT_COLUMNS if c in row]
     statement = sql.SQL(
         """INSERT INTO incidents ({columns}, geom)
            VALUES ({values}, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
-           ON CONFLICT (external_id) DO NOTHING RETURNING id"""
+           ON CONFLICT DO NOTHING RETURNING id"""
     ).format(
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
         values=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
@@ -65,6 +70,26 @@ def get_incident(cur: Cursor, incident_id: int, lock: bool = False) -> dict[str,
 def find_by_external_id(cur: Cursor, external_id: str) -> dict[str, Any] | None:
     cur.execute(_SELECT + " WHERE i.external_id = %s", (external_id,))
     return cur.fetchone()
+
+
+def find_by_client_id(cur: Cursor, client_id: str) -> dict[str, Any] | None:
+    cur.execute(_SELECT + " WHERE i.client_id = %s", (client_id,))
+    return cur.fetchone()
+
+
+def lock_incidents(cur: Cursor, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Several incidents by id, locked in id order (two merges of the same pair cannot deadlock)."""
+    cur.execute(_SELECT + " WHERE i.id = ANY(%s) ORDER BY i.id FOR UPDATE OF i", (list(ids),))
+    return {int(row["id"]): row for row in cur.fetchall()}
+
+
+def followers(cur: Cursor, incident_id: int, lock: bool = False) -> list[dict[str, Any]]:
+    """The incidents merged into ``incident_id`` (its duplicates), oldest first."""
+    cur.execute(
+        _SELECT + " WHERE i.merged_into = %s ORDER BY i.id" + (" FOR UPDATE OF i" if lock else ""),
+        (incident_id,),
+    )
+    return cur.fetchall()
 
 
 def ids_by_external_id(cur: Cursor, external_ids: Sequence[str]) -> dict[str, int]:
@@ -92,6 +117,7 @@ def list_incidents(
     overdue_at: datetime | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    grid_codes: Sequence[str] | None = None,
     limit: int = 100,
     offset: int = 0,
     newest_first: bool = True,
@@ -127,6 +153,9 @@ def list_incidents(
     if created_to is not None:
         where.append("i.created_at <= %s")
         params.append(created_to)
+    if grid_codes is not None:
+        where.append("i.grid_code = ANY(%s)")
+        params.append(list(grid_codes))
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     order = " ORDER BY i.created_at DESC, i.id DESC" if newest_first else " ORDER BY i.created_at, i.id"
     cur.execute(_SELECT + clause + order + " LIMIT %s OFFSET %s", [*params, limit, offset])
@@ -180,26 +209,29 @@ def set_status(cur: Cursor, incident_id: int, status: str, at: datetime, closed_
 
 
 def set_owner(cur: Cursor, incident_id: int, *, level: str, code: str, due_at: datetime, at: datetime,
-              status: str) -> None:  # fmt: skip
-    """Move an incident to a new owner (escalation) with a fresh deadline."""
+              status: str, missed: bool = False) -> None:  # fmt: skip
+    """Move an incident to a new owner (escalation) with a fresh deadline; ``missed``: the old one had passed."""
     cur.execute(
         """UPDATE incidents SET owner_level = %s, owner_code = %s, due_at = %s, updated_at = %s, status = %s,
-                  escalations = escalations + 1
+                  escalations = escalations + 1, missed_deadline = missed_deadline OR %s
            WHERE id = %s""",
-        (level, code, due_at, at, status, incident_id),
+        (level, code, due_at, at, status, missed, incident_id),
     )
 
 
 def mark_top_overdue(cur: Cursor, incident_id: int, at: datetime) -> None:
     cur.execute(
-        "UPDATE incidents SET top_overdue_at = %s, updated_at = %s WHERE id = %s", (at, at, incident_id)
+        """UPDATE incidents SET top_overdue_at = %s, updated_at = %s, missed_deadline = true
+           WHERE id = %s""",
+        (at, at, incident_id),
     )
 
 
 # the columns a service may overwrite after intake (status has its own function)
 UPDATABLE = ("grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "community_code",
              "street_code", "district_code", "due_at", "top_overdue_at", "assignment_confirmed_by",
-             "assignment_confirmed_at")  # fmt: skip
+             "assignment_confirmed_at", "merged_into", "merged_at", "responded_at", "resolved_at", "settled_level",
+             "missed_deadline", "callback_attempts", "reopened")  # fmt: skip
 
 
 def update_incident(cur: Cursor, incident_id: int, fields: dict[str, Any], at: datetime) -> None:
@@ -218,7 +250,7 @@ def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str,
     cur.execute(
         _SELECT
         + """ WHERE i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
-                        AND i.due_at < %s AND i.top_overdue_at IS NULL
+                        AND i.due_at < %s AND i.top_overdue_at IS NULL AND i.merged_into IS NULL
                       ORDER BY i.due_at LIMIT %s FOR UPDATE OF i SKIP LOCKED""",
         (now, limit),
     )
@@ -321,3 +353,118 @@ def stats_by_area(cur: Cursor, level: str, since: datetime | None, now: datetime
         {"since": since, "now": now},
     )
     return cur.fetchall()
+
+
+# -- the loop: duplicates, callbacks, rates -----------------------------------------------------------------
+
+
+def open_cases_near(cur: Cursor, *, lon: float, lat: float, radius_m: float, categories: Sequence[str],
+                    created_from: datetime, created_to: datetime, exclude: Sequence[int] = (),
+                    limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+    """Cases (not duplicates themselves) still being handled, of ``categories``, filed in the window, within
+    ``radius_m`` in a straight line of (lon, lat) (WGS-84), nearest first, with ``straight_m``."""
+    cur.execute(
+        """WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS pt)
+           SELECT i.id, i.category, i.status, i.description, i.grid_code, i.created_at, i.source,
+                  ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+                  ST_Distance(i.geom::geography, here.pt::geography) AS straight_m
+           FROM incidents i, here
+           WHERE i.merged_into IS NULL
+             AND i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
+             AND i.category = ANY(%(categories)s) AND i.created_at BETWEEN %(from)s AND %(to)s
+             AND NOT i.id = ANY(%(exclude)s)
+             AND i.geom && ST_Expand(here.pt, %(degrees)s)
+             AND ST_DWithin(i.geom::geography, here.pt::geography, %(radius)s)
+           ORDER BY straight_m, i.id LIMIT %(limit)s""",
+        {"lon": lon, "lat": lat, "categories": list(categories), "from": created_from, "to": created_to,
+         "exclude": list(exclude), "radius": radius_m, "limit": limit,
+         # a box in degrees that holds the circle (the index filter before the exact distance)
+         "degrees": radius_m / 111_000.0 / max(0.17, abs(math.cos(math.radians(lat))))},
+    )  # fmt: skip
+    return cur.fetchall()
+
+
+def insert_callback(cur: Cursor, incident_id: int, *, at: datetime, actor: str, reached: bool,
+                    satisfaction: str | None, note: str | None, outcome: str) -> int:  # fmt: skip
+    cur.execute(
+        """INSERT INTO incident_callbacks (incident_id, at, actor, reached, satisfaction, note, outcome)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+        (incident_id, at, actor, reached, satisfaction, note, outcome),
+    )
+    return int(cur.fetchone()["id"])
+
+
+def callbacks(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
+    """The calls made to an incident's caller, oldest first."""
+    cur.execute(
+        """SELECT id, at, actor, reached, satisfaction, note, outcome FROM incident_callbacks
+           WHERE incident_id = %s ORDER BY at, id""",
+        (incident_id,),
+    )
+    return cur.fetchall()
+
+
+def rates_by_area(cur: Cursor, level: str, *, code: str | None, since: datetime | None, until: datetime | None,
+                  now: datetime, response_hours: dict[str, float]) -> list[dict[str, Any]]:  # fmt: skip
+    """The counts behind the three rates, per area code at ``level`` (as assigned at intake), for incidents
+    filed in [since, until): cases (not rejected, not merged into another), their milestones, and the callbacks
+    of every incident (merged ones too: each caller is called back). ``response_hours``: category → hours."""
+    column = sql.Identifier(LEVEL_COLUMNS[level])
+    cur.execute(
+        sql.SQL(
+            """WITH response (category, hours) AS (SELECT * FROM unnest(%(codes)s::text[], %(hours)s::float8[])),
+               picked AS (
+                   SELECT {column} AS code, i.id, i.status, i.created_at, i.due_at, i.responded_at,
+                          i.settled_level, i.missed_deadline, i.merged_into IS NULL AND i.status <> 'rejected' AS is_case,
+                          i.created_at + make_interval(secs => r.hours * 3600) AS response_due_at
+                   FROM incidents i LEFT JOIN response r USING (category)
+                   WHERE {column} IS NOT NULL AND (%(code)s::text IS NULL OR {column} = %(code)s)
+                     AND (%(since)s::timestamptz IS NULL OR i.created_at >= %(since)s)
+                     AND (%(until)s::timestamptz IS NULL OR i.created_at < %(until)s)),
+               numbers AS (
+                   SELECT code,
+                          count(*) AS incidents,
+                          count(*) FILTER (WHERE is_case) AS cases,
+                          count(*) FILTER (WHERE status = 'rejected') AS rejected,
+                          count(*) FILTER (WHERE is_case AND (responded_at IS NOT NULL OR response_due_at < %(now)s))
+                              AS response_due,
+                          count(*) FILTER (WHERE is_case AND responded_at <= response_due_at) AS responded_in_time,
+                          count(*) FILTER (WHERE is_case AND status IN ('resolved', 'verified', 'closed')) AS resolved,
+                          count(*) FILTER (WHERE is_case AND (status IN ('resolved', 'verified', 'closed')
+                                                              OR missed_deadline OR due_at < %(now)s)) AS on_time_due,
+                          count(*) FILTER (WHERE is_case AND status IN ('resolved', 'verified', 'closed')
+                                           AND NOT missed_deadline) AS on_time,
+                          count(*) FILTER (WHERE is_case AND status IN ('resolved', 'verified', 'closed')
+                                           AND settled_level = 'grid') AS settled_grid,
+                          count(*) FILTER (WHERE is_case AND status IN ('resolved', 'verified', 'closed')
+                                           AND settled_level = 'community') AS settled_community,
+                          count(*) FILTER (WHERE is_case AND status IN ('resolved', 'verified', 'closed')
+                                           AND settled_level = 'street') AS settled_street,
+                          count(*) FILTER (WHERE is_case AND status IN ('resolved', 'verified', 'closed')
+                                           AND settled_level = 'district') AS settled_district
+                   FROM picked GROUP BY code),
+               calls AS (
+                   SELECT p.code,
+                          count(*) FILTER (WHERE c.satisfaction = 'satisfied') AS satisfied,
+                          count(*) FILTER (WHERE c.satisfaction = 'basically_satisfied') AS basically_satisfied,
+                          count(*) FILTER (WHERE c.satisfaction = 'unsatisfied') AS unsatisfied,
+                          count(*) FILTER (WHERE NOT c.reached) AS unreached,
+                          count(*) FILTER (WHERE c.outcome = 'failed') AS failed
+                   FROM picked p JOIN incident_callbacks c ON c.incident_id = p.id GROUP BY p.code)
+               SELECT n.*, coalesce(c.satisfied, 0) AS satisfied,
+                      coalesce(c.basically_satisfied, 0) AS basically_satisfied,
+                      coalesce(c.unsatisfied, 0) AS unsatisfied, coalesce(c.unreached, 0) AS unreached,
+                      coalesce(c.failed, 0) AS failed,
+                      (SELECT a.name FROM areas a WHERE a.code = n.code AND a.valid_to IS NULL LIMIT 1) AS name
+               FROM numbers n LEFT JOIN calls c USING (code) ORDER BY n.code"""
+        ).format(column=column),
+        {"codes": list(response_hours), "hours": list(response_hours.values()), "code": code, "since": since,
+         "until": until, "now": now},
+    )  # fmt: skip
+    return cur.fetchall()
+
+
+def area_exists(cur: Cursor, level: str, code: str) -> bool:
+    """Whether ``code`` names an area of ``level``, current or retired (figures outlive boundary changes)."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM areas WHERE code = %s AND level = %s) AS found", (code, level))
+    return bool(cur.fetchone()["found"])

@@ -24,6 +24,23 @@ def revisions(cur: Cursor, entities: tuple[str, ...]) -> dict[str, int]:
     return {entity: found.get(entity, 0) for entity in entities}
 
 
+def network_key(cur: Cursor) -> tuple[int, str]:
+    """The ``network`` revision and a string naming exactly this state of this database's network: the
+    database (name and OID: a dropped and re-created database starts over at revision 1), the revision and
+    when it was reached. Keys the walking graph's disk cache."""
+    cur.execute(
+        """SELECT current_database(), (SELECT oid FROM pg_database WHERE datname = current_database()),
+                  r.revision, r.changed_at
+           FROM (SELECT 1) one LEFT JOIN data_revisions r ON r.entity = 'network'"""
+    )
+    row = cur.fetchone()
+    values = list(row.values()) if isinstance(row, dict) else list(row)
+    name, oid, rev, changed = values
+    rev = int(rev or 0)
+    stamp = changed.isoformat() if changed is not None else "-"
+    return rev, f"{name}|{oid}|{rev}|{stamp}"
+
+
 def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
     """The ``network`` revision and, per dataset with a walking network, its metric SRID, nodes and edges.
 

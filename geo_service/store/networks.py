@@ -174,20 +174,57 @@ def unified_grids(cur: Cursor, bbox: Box | None = None) -> list[dict[str, Any]]:
 
 
 def homes(cur: Cursor, bbox: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lon, lat, households) of the residences in ``bbox``; households = reported, else estimated."""
-    cur.execute(
-        """SELECT ST_X(r.geom) AS lon, ST_Y(r.geom) AS lat,
-                  coalesce(r.households_reported, r.households_est) AS households
+    """(lon, lat, households) of the residences in ``bbox``; households = reported, else estimated.
+
+    Read with ``COPY … TO STDOUT`` into numpy: hundreds of thousands of homes arrive as one text stream
+    instead of as Python rows (ten times faster)."""
+    import io
+
+    query = cur.mogrify(
+        """SELECT ST_X(r.geom), ST_Y(r.geom), coalesce(r.households_reported, r.households_est, 0)::float8
            FROM residences r WHERE r.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) ORDER BY r.id""",
+        bbox,
+    ).decode()
+    buffer = io.BytesIO()
+    cur.copy_expert(f"COPY ({query}) TO STDOUT", buffer)
+    if buffer.tell() == 0:
+        empty = np.empty(0)
+        return empty, empty, empty
+    # float8 columns print in shortest round-trip form: parsing them back gives the same doubles
+    values = np.array(buffer.getvalue().replace(b"\t", b" ").replace(b"\n", b" ").split(), dtype=np.float64)
+    array = values.reshape(-1, 3)
+    return array[:, 0], array[:, 1], array[:, 2]
+
+
+def crosswalk_inputs(cur: Cursor, name: str, version: int) -> tuple[list[str], list[str], list[bytes]]:
+    """(codes, names, WKB) of one version's cells by code, as plain lists (a plain cursor reads fastest)."""
+    cur.execute(
+        """SELECT c.code, c.name, ST_AsBinary(c.geom) FROM network_cells c
+           WHERE c.network = %s AND c.version = %s ORDER BY c.code COLLATE "C" """,
+        (name, version),
+    )
+    rows = cur.fetchall()
+    return (
+        [_value(r, "code", 0) for r in rows],
+        [_value(r, "name", 1) for r in rows],
+        [bytes(_value(r, "st_asbinary", 2)) for r in rows],
+    )
+
+
+def crosswalk_grids(cur: Cursor, bbox: Box) -> tuple[list[str], list[str], list[bytes]]:
+    """(codes, names, WKB) of the current grids meeting ``bbox``, by code."""
+    cur.execute(
+        """SELECT a.code, a.name, ST_AsBinary(a.geom) FROM areas a
+           WHERE a.level = 'grid' AND a.valid_to IS NULL AND a.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)
+           ORDER BY a.code COLLATE "C" """,
         bbox,
     )
     rows = cur.fetchall()
-    if not rows:
-        empty = np.empty(0)
-        return empty, empty, empty
-    array = np.array([[_value(r, "lon", 0), _value(r, "lat", 1), _value(r, "households", 2)] for r in rows],
-                     dtype=np.float64)  # fmt: skip
-    return array[:, 0], array[:, 1], array[:, 2]
+    return (
+        [_value(r, "code", 0) for r in rows],
+        [_value(r, "name", 1) for r in rows],
+        [bytes(_value(r, "st_asbinary", 2)) for r in rows],
+    )
 
 
 def revisions(cur: Cursor) -> dict[str, int]:

@@ -6,6 +6,7 @@ time, the same for every process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -25,24 +26,34 @@ class TokenRow(NamedTuple):
     last_used_at: datetime | None
     revoked_at: datetime | None
     expired: bool
+    grids: tuple[str, ...] = ()
 
 
 def insert_token(
-    cur: Cursor, token_hash: str, role: str, name: str | None, expires_days: int | None = None
-) -> int:
+    cur: Cursor, token_hash: str, role: str, name: str | None, expires_days: int | None = None,
+    grids: Sequence[str] = (),
+) -> int:  # fmt: skip
     cur.execute(
-        """INSERT INTO api_tokens (token_hash, role, name, expires_at)
-           VALUES (%s, %s, %s, now() + make_interval(days => %s)) RETURNING id""",
-        (token_hash, role, name, expires_days),
+        """INSERT INTO api_tokens (token_hash, role, name, expires_at, grids)
+           VALUES (%s, %s, %s, now() + make_interval(days => %s), %s) RETURNING id""",
+        (token_hash, role, name, expires_days, list(grids)),
     )
     return int(cur.fetchone()[0])
 
 
-def find_token(cur: Cursor, token_hash: str) -> tuple[int, str, str | None] | None:
-    """(id, role, name) of a live token (not revoked, not expired) with this hash; notes its use."""
+def current_grid_codes(cur: Cursor, codes: Sequence[str]) -> set[str]:
+    """Which of ``codes`` name a current grid (level ``grid``)."""
+    cur.execute(
+        "SELECT code FROM areas WHERE code = ANY(%s) AND level = 'grid' AND valid_to IS NULL", (list(codes),)
+    )
+    return {row[0] for row in cur.fetchall()}
+
+
+def find_token(cur: Cursor, token_hash: str) -> tuple[int, str, str | None, list[str]] | None:
+    """(id, role, name, grids) of a live token (not revoked, not expired) with this hash; notes its use."""
     cur.execute(
         """SELECT id, role, name,
-                  last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s) AS stale_use
+                  last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s) AS stale_use, grids
            FROM api_tokens
            WHERE token_hash = %s AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
         (LAST_USED_RESOLUTION_S, token_hash),
@@ -52,17 +63,17 @@ def find_token(cur: Cursor, token_hash: str) -> tuple[int, str, str | None] | No
         return None
     if row[3]:
         cur.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row[0],))
-    return (row[0], row[1], row[2])
+    return (row[0], row[1], row[2], list(row[4] or []))
 
 
 def list_tokens(cur: Cursor) -> list[TokenRow]:
     """Every token, oldest first."""
     cur.execute(
         """SELECT id, role, name, created_at, expires_at, last_used_at, revoked_at,
-                  coalesce(expires_at <= now(), false) AS expired
+                  coalesce(expires_at <= now(), false) AS expired, grids
            FROM api_tokens ORDER BY id"""
     )
-    return [TokenRow(*row) for row in cur.fetchall()]
+    return [TokenRow(*row[:8], tuple(row[8] or ())) for row in cur.fetchall()]
 
 
 def revoke(cur: Cursor, token_id: int) -> tuple[TokenRow | None, bool]:
@@ -72,9 +83,9 @@ def revoke(cur: Cursor, token_id: int) -> tuple[TokenRow | None, bool]:
     revoked_now = cur.rowcount == 1
     cur.execute(
         """SELECT id, role, name, created_at, expires_at, last_used_at, revoked_at,
-                  coalesce(expires_at <= now(), false) AS expired
+                  coalesce(expires_at <= now(), false) AS expired, grids
            FROM api_tokens WHERE id = %s""",
         (token_id,),
     )
     row = cur.fetchone()
-    return (None if row is None else TokenRow(*row)), revoked_now
+    return (None if row is None else TokenRow(*row[:8], tuple(row[8] or ()))), revoked_now

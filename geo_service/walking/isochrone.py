@@ -100,11 +100,12 @@ def _sample_cost(f: float, du: float, dv: float, cost: float, e: int, origin_edg
 
 @njit(cache=True, nogil=True)
 def samples(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: np.ndarray, dist: np.ndarray,
-            vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray, vert_along: np.ndarray,
-            line_len: np.ndarray, origin_edge: np.ndarray, origin_frac: np.ndarray, limit: float,
-            step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+            node_x: np.ndarray, node_y: np.ndarray, vert_offset: np.ndarray, vert_x: np.ndarray,
+            vert_y: np.ndarray, line_len: np.ndarray, origin_edge: np.ndarray, origin_frac: np.ndarray,
+            limit: float, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Points every ``step`` metres (at most) along the reached edges, both ends included, with their cost;
-    only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest."""
+    only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest.
+    An edge's vertices are its u node, its interior vertices and its v node (see :mod:`.graph`)."""
     total = 0
     for idx in range(edges.shape[0]):
         length = line_len[edges[idx]]
@@ -115,25 +116,35 @@ def samples(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost
     n = 0
     for idx in range(edges.shape[0]):
         e = edges[idx]
-        du = dist[edge_u[e]]
-        dv = dist[edge_v[e]]
+        u, v = edge_u[e], edge_v[e]
+        du = dist[u]
+        dv = dist[v]
         cost = edge_cost[e]
         length = line_len[e]
-        k = vert_offset[e]
-        hi = vert_offset[e + 1] - 1  # the last vertex
+        lo = vert_offset[e]
+        n_inner = vert_offset[e + 1] - lo
+        # the current segment: vertex k (at ``a_along`` metres) to vertex k + 1
+        k = 0
+        ax, ay = node_x[u], node_y[u]
+        bx, by = (vert_x[lo], vert_y[lo]) if n_inner > 0 else (node_x[v], node_y[v])
+        a_along = 0.0
+        b_along = math.hypot(bx - ax, by - ay)
         n_samples = math.ceil(length / step) + 1 if length > 0 else 1
         for j in range(n_samples):
             s = length * j / (n_samples - 1) if n_samples > 1 else 0.0
-            while k < hi - 1 and vert_along[k + 1] < s:
+            while k < n_inner and b_along < s:
                 k += 1
+                ax, ay, a_along = bx, by, b_along
+                bx, by = (vert_x[lo + k], vert_y[lo + k]) if k < n_inner else (node_x[v], node_y[v])
+                b_along = a_along + math.hypot(bx - ax, by - ay)
             f = s / length if length > 0 else 0.0
             t = _sample_cost(f, du, dv, cost, e, origin_edge, origin_frac)
             if not t <= limit:
                 continue
-            seg = vert_along[k + 1] - vert_along[k] if k < hi else 0.0
-            w = (s - vert_along[k]) / seg if seg > 0 else 0.0
-            px[n] = vert_x[k] + (vert_x[k + 1] - vert_x[k]) * w if k < hi else vert_x[k]
-            py[n] = vert_y[k] + (vert_y[k + 1] - vert_y[k]) * w if k < hi else vert_y[k]
+            seg = b_along - a_along
+            w = (s - a_along) / seg if seg > 0 else 0.0
+            px[n] = ax + (bx - ax) * w
+            py[n] = ay + (by - ay) * w
             pt[n] = t
             n += 1
     return px[:n], py[:n], pt[:n]
@@ -215,8 +226,8 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     limit = float(max(levels))
     g = graph
     # samples one cell apart; several in one cell keep the cheapest (its disc is stamped from the cell centre)
-    px, py, pt = samples(edges, g.edge_u, g.edge_v, edge_cost, dist, g.vert_offset, g.vert_x, g.vert_y,
-                         g.vert_along, g.edge_line_len, origin_edge, origin_frac, limit, cell_m)  # fmt: skip
+    px, py, pt = samples(edges, g.edge_u, g.edge_v, edge_cost, dist, g.node_x, g.node_y, g.vert_offset,
+                         g.vert_x, g.vert_y, g.edge_line_len, origin_edge, origin_frac, limit, cell_m)  # fmt: skip
     # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
     px = np.concatenate([px, origin_xy[:, 0]])
     py = np.concatenate([py, origin_xy[:, 1]])

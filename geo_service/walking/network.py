@@ -2,8 +2,13 @@
 
 :func:`current_network` returns an immutable :class:`WalkNetwork` for the current ``network`` revision
 (``data_revisions``, bumped by every change to ``walk_edges``): a re-import seen by any process is picked
-up on the next call. Searches run in per-thread work arrays (:class:`Workspace`), so concurrent requests
-never share state and a search costs what it reaches, not the size of the graph.
+up on the next call. Graphs are built once per revision and cached on disk (:mod:`.cache`); every process
+then memory-maps the same files. A network is loaded on a process's first search, never at start, so a
+process that only serves tiles or locates never holds one.
+
+Searches run in work arrays taken from a bounded pool per graph (:class:`WorkspacePool`,
+``GEO_SERVICE_WALK_SEARCH_WORKSPACES``): concurrent requests never share state, a search costs what it
+reaches, not the size of the graph, and the memory for work arrays stays bounded however many threads serve.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
-from geo_service.settings import WalkingSettings, walking_settings
+from geo_service.settings import DatabaseSettings, WalkingSettings, walking_settings
 from geo_service.store import network as store
-from geo_service.walking import search
+from geo_service.walking import cache, search
 from geo_service.walking.graph import Snap, WalkGraph, graph_from_snapshot
 
 log = logging.getLogger(__name__)
@@ -29,29 +35,74 @@ _DEG_PER_M = 1.0 / 111_000.0
 
 
 class Workspace:
-    """Work arrays of one thread for one graph; +inf / unset between searches."""
+    """Work arrays for one search at a time on one graph; +inf / unset between searches (~30 bytes a node)."""
 
     def __init__(self, graph: WalkGraph) -> None:
         n, m = graph.n_nodes, graph.n_edges
+        index = graph.adj_node.dtype
         self.dist = np.full(n, np.inf)
         self.along_m = np.zeros(n)
-        self.label = np.full(n, -1, np.int64)
-        self.pred_edge = np.full(n, search.NO_EDGE, np.int64)
-        self.touched = np.empty(max(n, 1), np.int64)
+        self.label = np.full(n, -1, index)
+        self.pred_edge = np.full(n, search.NO_EDGE, index)
+        self.touched = np.empty(max(n, 1), index)
         self.edge_mark = np.zeros(max(m, 1), bool)
 
 
-_local = threading.local()
+class WorkspacePool:
+    """At most ``size`` :class:`Workspace` of one graph, made on demand and reused; a search waits for a free
+    one. A thread that already holds one and asks again (a search inside a search) gets a temporary one
+    rather than waiting on itself."""
+
+    def __init__(self, graph: WalkGraph, size: int) -> None:
+        self._graph = weakref.ref(graph)
+        self.size = size
+        self.created = 0
+        self._free: list[Workspace] = []
+        self._cond = threading.Condition()
+        self._held = threading.local()
+
+    @contextlib.contextmanager
+    def workspace(self) -> Iterator[Workspace]:
+        graph = self._graph()
+        assert graph is not None
+        held = getattr(self._held, "count", 0)
+        space: Workspace | None = None
+        pooled = True
+        with self._cond:
+            if self._free:
+                space = self._free.pop()
+            elif self.created < self.size:
+                self.created += 1
+            elif held:
+                pooled = False
+            else:
+                while not self._free:
+                    self._cond.wait()
+                space = self._free.pop()
+        if space is None:
+            space = Workspace(graph)
+        self._held.count = held + 1
+        try:
+            yield space
+        finally:
+            self._held.count = held
+            if pooled:
+                with self._cond:
+                    self._free.append(space)
+                    self._cond.notify()
 
 
-def workspace(graph: WalkGraph) -> Workspace:
-    spaces = getattr(_local, "spaces", None)
-    if spaces is None:
-        spaces = _local.spaces = weakref.WeakKeyDictionary()
-    space = spaces.get(graph)
-    if space is None:
-        space = spaces[graph] = Workspace(graph)
-    return space
+_POOLS: weakref.WeakKeyDictionary[WalkGraph, WorkspacePool] = weakref.WeakKeyDictionary()
+_POOLS_LOCK = threading.Lock()
+
+
+def workspace_pool(graph: WalkGraph, size: int | None = None) -> WorkspacePool:
+    """The graph's pool of search work arrays (``size``: the configured one when first made)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(graph)
+        if pool is None:
+            pool = _POOLS[graph] = WorkspacePool(graph, size or walking_settings().search_workspaces)
+        return pool
 
 
 @dataclass(frozen=True)
@@ -79,7 +130,7 @@ class Search:
 
     @property
     def edge_cost(self) -> np.ndarray:
-        return self.graph.costs(self.kind)[0]
+        return self.graph.costs(self.kind)
 
     @property
     def touched(self) -> np.ndarray:
@@ -96,17 +147,44 @@ def run_search(graph: WalkGraph, sources: Sources, limit: float, goal: np.ndarra
     """Search ``graph`` from ``sources`` up to ``limit`` (stopping once ``goal`` nodes are settled); the
     block reads the result, which is cleared when it ends. ``kind`` ``time`` costs effective metres (steps
     slower; ÷ speed = seconds), ``distance`` plain metres."""
-    space = workspace(graph)
     nodes, cost, metres, labels = graph.source_arrays(kind, sources.edge, sources.frac, sources.label)
     goal_arr = np.empty(0, np.int64) if goal is None else np.asarray(goal, np.int64)
-    adj_cost = graph.costs(kind)[1]
-    n = search.dijkstra(graph.indptr, graph.adj_node, adj_cost, graph.adj_len, graph.adj_edge, nodes,
-                        cost, metres, labels, float(limit), goal_arr, space.dist, space.along_m, space.label,
-                        space.pred_edge, space.touched)  # fmt: skip
-    try:
-        yield Search(graph, sources, space, int(n), float(limit), kind)
-    finally:
-        search.reset(space.dist, space.touched, n)
+    with workspace_pool(graph).workspace() as space:
+        n = search.dijkstra(graph.indptr, graph.adj_node, graph.adj_edge, graph.costs(kind), graph.edge_len_m,
+                            nodes, cost, metres, labels, float(limit), goal_arr, space.dist, space.along_m,
+                            space.label, space.pred_edge, space.touched)  # fmt: skip
+        try:
+            yield Search(graph, sources, space, int(n), float(limit), kind)
+        finally:
+            search.reset(space.dist, space.touched, n)
+
+
+@dataclass(frozen=True)
+class NodeReach:
+    """Per node of one graph, from a search whose arrays the caller keeps: cost (+inf unreached), the true
+    metres of that path and the label of the source it came from (-1 none)."""
+
+    dist: np.ndarray
+    metres: np.ndarray
+    label: np.ndarray
+
+
+def node_reach(graph: WalkGraph, kind: str, src_edge: np.ndarray, src_frac: np.ndarray, src_label: np.ndarray,
+               limit: float) -> NodeReach:  # fmt: skip
+    """One multi-source search from points at ``src_frac`` along ``src_edge`` (each with its label) up to
+    ``limit`` (``kind`` ``time``: effective metres; ``distance``: metres), into arrays of its own (not a
+    pooled workspace: the caller keeps the result)."""
+    n = graph.n_nodes
+    dist = np.full(n, np.inf)
+    metres = np.zeros(n)
+    label = np.full(n, -1, np.int64)
+    pred = np.full(n, search.NO_EDGE, graph.adj_edge.dtype)
+    touched = np.empty(max(n, 1), graph.adj_node.dtype)
+    nodes, cost, length, labels = graph.source_arrays(kind, src_edge, src_frac, src_label)
+    search.dijkstra(graph.indptr, graph.adj_node, graph.adj_edge, graph.costs(kind), graph.edge_len_m, nodes,
+                    cost, length, labels, float(limit), np.empty(0, np.int64), dist, metres, label, pred,
+                    touched)  # fmt: skip
+    return NodeReach(dist, metres, label)
 
 
 @dataclass(frozen=True)
@@ -124,9 +202,10 @@ class Located:
 class WalkNetwork:
     """Every dataset's :class:`WalkGraph` at one ``network`` revision."""
 
-    def __init__(self, revision: int, graphs: list[WalkGraph]) -> None:
+    def __init__(self, revision: int, graphs: list[WalkGraph], cache_folder: Path | None = None) -> None:
         self.revision = revision
         self.graphs = graphs
+        self.cache_folder = cache_folder  # where its arrays are mapped from (None: built in memory)
 
     def snap(self, lon: np.ndarray, lat: np.ndarray, max_snap_m: float) -> Located:
         """Snap WGS-84 points onto the nearest edge of whichever graph is nearest (within ``max_snap_m``)."""
@@ -168,22 +247,52 @@ class WalkNetwork:
         return best
 
 
-_NETWORKS: RevisionCache[WalkNetwork] = RevisionCache()
+def cache_root(settings: WalkingSettings) -> Path:
+    """Where the graphs' disk cache lives (``GEO_SERVICE_WALK_CACHE_DIR``, else under ``GEO_SERVICE_HOME``)."""
+    if settings.cache_dir is not None:
+        return settings.cache_dir
+    return DatabaseSettings().home / "cache" / "walking"
 
 
-def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
-    """Read every dataset's walking network and build its graph."""
-    settings = settings or walking_settings()
-    with db.cursor(dict_rows=False) as cur:
-        revision, datasets = store.network_snapshot(cur)
-    graphs = [graph_from_snapshot(d, settings.steps_factor) for d in datasets]
+def _log_graphs(graphs: list[WalkGraph], source: str) -> None:
     for graph in graphs:
         comps = graph.components
         log.info(
-            "walking network %s: %d nodes, %d edges, %d connected pieces (largest %.1f%% of nodes)",
-            graph.name, graph.n_nodes, graph.n_edges, comps["count"], 100 * comps["largest_share"],
+            "walking network %s (%s): %d nodes, %d edges, %d connected pieces (largest %.1f%% of nodes), %.0f MB",
+            graph.name, source, graph.n_nodes, graph.n_edges, comps["count"], 100 * comps["largest_share"],
+            graph.nbytes() / 1e6,
         )  # fmt: skip
-    return WalkNetwork(revision, graphs)
+
+
+def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
+    """Every dataset's graph at the current revision: mapped from the disk cache when this state was built
+    before (by any process), else read from the database, built, cached and mapped."""
+    settings = settings or walking_settings()
+    with db.cursor(dict_rows=False) as cur:
+        revision, key = store.network_key(cur)
+    folder = cache.folder_for(cache_root(settings), key, settings.steps_factor) if settings.cache else None
+    if folder is not None:
+        graphs = cache.load(folder)
+        if graphs is not None:
+            _log_graphs(graphs, f"mapped from {folder}")
+            return WalkNetwork(revision, graphs, folder)
+    with db.cursor(dict_rows=False) as cur:
+        snapshot_revision, datasets = store.network_snapshot(cur)
+    graphs = []
+    for dataset in datasets:  # one at a time: the rows of the next are read after this graph is built
+        graphs.append(graph_from_snapshot(dataset, settings.steps_factor))
+        dataset.clear()
+    del datasets
+    if folder is not None and snapshot_revision == revision and cache.save(folder, graphs):
+        mapped = cache.load(folder)
+        if mapped is not None:  # the mapped copy is shared with other processes; the built one goes
+            _log_graphs(mapped, f"built and cached in {folder}")
+            return WalkNetwork(revision, mapped, folder)
+    _log_graphs(graphs, "built")
+    return WalkNetwork(snapshot_revision, graphs, None)
+
+
+_NETWORKS: RevisionCache[WalkNetwork] = RevisionCache()
 
 
 def current_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:

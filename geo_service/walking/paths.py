@@ -105,7 +105,7 @@ def reachable_pieces(found: Search, e: int, limit: float) -> list[tuple[float, f
 def edge_slice(g: WalkGraph, e: int, frac_from: float, frac_to: float) -> np.ndarray:
     """Metric coordinates along edge ``e`` from ``frac_from`` to ``frac_to`` (either direction)."""
     pts = g.edge_points(e)
-    along = g.vert_along[g.vert_offset[e] : g.vert_offset[e + 1]]
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(pts[:, 0]), np.diff(pts[:, 1])))])
     length = g.edge_line_len[e]
     a, b = sorted((frac_from * length, frac_to * length))
     x = np.interp([a, b], along, pts[:, 0]) if length > 0 else np.array([pts[0, 0]] * 2)

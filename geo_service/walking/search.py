@@ -61,9 +61,9 @@ def _pop(heap_cost: np.ndarray, heap_node: np.ndarray, size: int) -> int:
 def dijkstra(
     indptr: np.ndarray,
     adj_node: np.ndarray,
-    adj_cost: np.ndarray,
-    adj_len: np.ndarray,
     adj_edge: np.ndarray,
+    edge_cost: np.ndarray,
+    edge_len: np.ndarray,
     src_node: np.ndarray,
     src_cost: np.ndarray,
     src_len: np.ndarray,
@@ -77,7 +77,8 @@ def dijkstra(
     touched: np.ndarray,
 ) -> int:
     """Multi-source Dijkstra bounded by ``limit`` (effective metres), stopping early once every node of
-    ``goal`` (may be empty) is settled.
+    ``goal`` (may be empty) is settled. Arcs carry no cost of their own: each reads its edge's
+    ``edge_cost`` (the search's measure) and ``edge_len`` (true metres) through ``adj_edge``.
 
     ``dist`` must hold +inf wherever the caller has not reset it; on return, every node reached within
     ``limit`` has its cost in ``dist``, the true metres along that path in ``along_m``, the label of the
@@ -120,16 +121,17 @@ def dijkstra(
                 break
         for k in range(indptr[node], indptr[node + 1]):
             other = adj_node[k]
-            new_cost = cost + adj_cost[k]
+            e = adj_edge[k]
+            new_cost = cost + edge_cost[e]
             if new_cost > limit or not new_cost < dist[other]:
                 continue
             if dist[other] == np.inf:
                 touched[n_touched] = other
                 n_touched += 1
             dist[other] = new_cost
-            along_m[other] = along_m[node] + adj_len[k]
+            along_m[other] = along_m[node] + edge_len[e]
             label[other] = label[node]
-            pred_edge[other] = adj_edge[k]
+            pred_edge[other] = e
             if size == heap_cost.shape[0]:
                 heap_cost = np.concatenate((heap_cost, np.empty(size, np.float64)))
                 heap_node = np.concatenate((heap_node, np.empty(size, np.int64)))

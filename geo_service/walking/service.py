@@ -208,7 +208,7 @@ def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], m
     graph = _one_graph(network, located)
     # time contours search effective metres (steps slower); distance contours search plain metres
     cost_levels = [lv * 60.0 * speed for lv in levels] if kind == "time" else list(levels)
-    costs = graph.costs(kind)[0]
+    costs = graph.costs(kind)
     sources = sources_of(located)
     with run_search(graph, sources, max(cost_levels), kind=kind) as found:
         edges = reached_edges(found.touched, found.n_touched, graph.indptr, graph.adj_edge,

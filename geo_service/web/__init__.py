@@ -16,7 +16,7 @@ from pathlib import Path
 from geo_service.errors import NotFound
 
 WEB_DIR = Path(__file__).resolve().parent
-PAGES = ("index", "planner", "stations", "dispatch", "circles")
+PAGES = ("index", "planner", "stations", "dispatch", "circles", "worker", "dashboard")
 STATIC_SUFFIXES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
 
 # Vendor bundles: (stylesheets, scripts) under /vendor, in load order.
@@ -32,6 +32,7 @@ VENDOR: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "turf": ((), ("@turf/turf/turf.min.js",)),
     "icons": (("@fortawesome/fontawesome-free/css/all.min.css",), ()),
+    "echarts": ((), ("echarts/dist/echarts.min.js",)),
 }
 _PAGE_LINE = re.compile(r"\A<!--#page((?:\s+[a-z]+=\"[^\"]*\")*)\s*-->\n")
 _ATTRIBUTE = re.compile(r'([a-z]+)="([^"]*)"')

@@ -296,7 +296,7 @@ def test_undeclared_methods_are_405_with_allow(client: TestClient) -> None:
     checked = 0
     for path, operations in document["paths"].items():
         concrete = _concrete(path)
-        for name in ("station_id", "facility_id", "incident_id", "request_id", "feature_id"):
+        for name in ("station_id", "facility_id", "incident_id", "request_id", "feature_id", "media_id"):
             concrete = concrete.replace("{" + name + "}", "1")
         for name in ("layers", "page", "collection_id", "profile_id", "service_code"):
             concrete = concrete.replace("{" + name + "}", "grids")

@@ -22,7 +22,7 @@ def test_demo_incidents(fresh_db: Database) -> None:
     load_demo_incidents(fresh_db, progress=False)
     rows = _demo_rows(fresh_db)
     assert len(rows) == COUNT
-    assert all(DEMO_LABEL in r["description"] and r["source"] == "demo" and r["grid_code"] for r in rows)
+    assert all(DEMO_LABEL in r["description"] and r["source"] == "hotline" and r["grid_code"] for r in rows)
     assert {"reported", "closed", "escalated"} <= {r["status"] for r in rows}
     load_demo_incidents(fresh_db, progress=False)  # idempotent
     assert len(_demo_rows(fresh_db)) == COUNT

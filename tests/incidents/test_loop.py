@@ -11,7 +11,8 @@ from tests.conftest import auth_headers
 from tests.incidents.areas import incident
 
 pytestmark = pytest.mark.usefixtures("areas")
-MAIN_PATH = ["filed", "dispatched", "in_progress", "resolved", "verified", "closed"]
+# the callback closes the case (POST .../feedback): no transition does since the loop issue
+MAIN_PATH = ["filed", "dispatched", "in_progress", "resolved", "verified"]
 
 
 def _move(client: TestClient, headers: dict, incident_id: int, to: str, note: str | None = None):
@@ -44,7 +45,21 @@ def test_every_illegal_transition_is_refused_along_the_loop(
             moved = _move(client, dispatcher_headers, incident_id, target, f"to {target}")
             assert moved.status_code == 200, moved.text
             assert moved.json()["status"] == target
+    assert row["status"] == "verified" and row["closed_at"] is None
+    # closing is the callback's: a transition to closed is refused, the callback closes it
+    refused = _move(client, dispatcher_headers, incident_id, "closed", "done")
+    assert refused.status_code == 409 and refused.json()["code"] == "incident.needs_callback"
+    called = client.post(f"/api/incidents/{incident_id}/feedback", headers=dispatcher_headers,
+                         json={"reached": True, "satisfaction": "basically_satisfied", "note": "基本满意"})  # fmt: skip
+    assert called.status_code == 200, called.text
+    row, _ = _snapshot(client, dispatcher_headers, incident_id)
     assert row["status"] == "closed" and row["closed_at"] is not None
+    for illegal in states.STATES:  # closed is final for dispatchers
+        assert _move(client, dispatcher_headers, incident_id, illegal, "trying").status_code in (
+            403,
+            409,
+            422,
+        )
 
 
 def test_history_records_actor_note_and_time(client: TestClient, db: Database) -> None:

@@ -24,6 +24,10 @@ README_SHOTS = {
     "phone-stations": "phone-stations.png",
     "phone-dispatch-candidates": "phone-dispatch.png",
     "phone-circles": "phone-circles.png",
+    "phone-worker-report": "phone-worker.png",
+    "dashboard-desktop": "dashboard.png",
+    "phone-dashboard": "phone-dashboard.png",
+    "planner-network-mismatches": "planner-networks.png",
 }
 MAX_BYTES = 300_000
 

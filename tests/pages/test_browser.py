@@ -103,7 +103,14 @@ def test_index_links_the_pages_and_switches_language(session_factory) -> None:
     s.page.goto(f"{s.base}/app")
     s.page.wait_for_selector("a.card")
     links = s.page.eval_on_selector_all("a.card", "els => els.map(e => e.getAttribute('href'))")
-    assert links == ["/app/planner", "/app/stations", "/app/dispatch", "/app/circles"]
+    assert links == [
+        "/app/planner",
+        "/app/stations",
+        "/app/dispatch",
+        "/app/circles",
+        "/app/worker",
+        "/app/dashboard",
+    ]
     assert s.page.inner_text("a.card[href='/app/planner'] h3") == "网格规划"
     s.page.click("#lang")
     assert s.page.inner_text("a.card[href='/app/planner'] h3") == "Grid planner"

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 
 from geo_service import web
 from geo_service.api.app import web_assets_dir
-from geo_service.incidents.states import TRANSITIONS
+from geo_service.incidents.states import TRANSITIONS, manual_transitions
 from geo_service.settings import APISettings
 
-PAGES = ["planner", "stations", "dispatch", "circles"]
+PAGES = ["planner", "stations", "dispatch", "circles", "worker", "dashboard"]
 
 
 @pytest.mark.parametrize("page", ["", *PAGES])
@@ -74,7 +74,11 @@ def test_config_lists_the_incident_loop(client: TestClient) -> None:
     config = client.get("/app/config.json").json()
     assert config["levels"] == ["district", "street", "community", "grid"]
     moves = {(m["from"], m["to"]): m for m in config["incident_transitions"]}
-    assert set(moves) == set(TRANSITIONS)
+    # the buttons: every move but those only a callback makes (closing, reopening an unsatisfied case)
+    assert set(moves) == {(t.from_status, t.to_status) for t in manual_transitions()}
+    assert set(TRANSITIONS) - set(moves) == {k for k, t in TRANSITIONS.items() if t.via == "feedback"}
+    assert ("verified", "closed") not in moves and config["callback_states"] == ["resolved", "verified"]
+    assert "worker" in moves[("dispatched", "in_progress")]["roles"]
     assert moves[("reported", "rejected")]["note_required"] is True
     assert moves[("closed", "filed")]["roles"] == ["admin"]
     assert "dispatcher" in moves[("reported", "filed")]["roles"]
@@ -112,6 +116,10 @@ def test_unknown_page_is_a_coded_404_in_the_callers_language(client: TestClient)
     zh = client.get("/app/nonsense").json()
     assert zh["code"] == "page.not_found" and "页面" in zh["message"] and "planner" in zh["message"]
     en = client.get("/app/nonsense", headers={"Accept-Language": "en"}).json()
-    assert en["message"] == en["detail"] == "no page 'nonsense'; pages: planner, stations, dispatch, circles"
+    assert (
+        en["message"]
+        == en["detail"]
+        == "no page 'nonsense'; pages: planner, stations, dispatch, circles, worker, dashboard"
+    )
     asset = client.get("/app/static/js/missing.js").json()
     assert asset["code"] == "page.asset_not_found" and "missing.js" in asset["message"]

@@ -81,7 +81,7 @@ def test_search_kernel_agrees_with_scipy_from_several_sources(db, ref):
     label = np.full(n, -1, np.int64)
     pred = np.full(n, -1, np.int64)
     touched = np.empty(n, np.int64)
-    count = search.dijkstra(graph.indptr, graph.adj_node, graph.adj_cost, graph.adj_len, graph.adj_edge,
+    count = search.dijkstra(graph.indptr, graph.adj_node, graph.adj_edge, graph.edge_cost, graph.edge_len_m,
                             sources.astype(np.int64), start, np.zeros(4), np.arange(4, dtype=np.int64), 1500.0,
                             np.empty(0, np.int64), dist, along, label, pred, touched)  # fmt: skip
     rows = np.concatenate([graph.edge_u, graph.edge_v, np.full(4, n)])

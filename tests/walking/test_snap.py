@@ -20,7 +20,8 @@ def test_points_above_a_tunnel_snap_to_the_street(db):
     graph = network.graphs[0]
     below = np.flatnonzero(graph.edge_underground)
     assert below.size
-    mids = shapely.line_interpolate_point(graph.lines[below], 0.5, normalized=True)
+    lines = np.array([graph.edge_line(int(e)) for e in below])
+    mids = shapely.line_interpolate_point(lines, 0.5, normalized=True)
     x, y = shapely.get_x(mids), shapely.get_y(mids)
     snap = graph.snap(x, y, 300.0)
     assert snap.snapped.all()
@@ -33,7 +34,7 @@ def test_snap_lands_on_the_edge_not_a_node(db):
     network = current_network(db)
     graph = network.graphs[0]
     e = int(np.flatnonzero((graph.edge_line_len > 50) & ~graph.edge_underground)[0])
-    mid = shapely.line_interpolate_point(graph.lines[e], 0.5, normalized=True)
+    mid = shapely.line_interpolate_point(graph.edge_line(e), 0.5, normalized=True)
     snap = graph.snap(np.array([mid.x + 3.0]), np.array([mid.y]), 300.0)
     assert snap.distance_m[0] <= 3.0 + 1e-6
     assert 0.05 < snap.frac[0] < 0.95

@@ -17,8 +17,11 @@ Admin = require_role()
 
 
 class TokenRequest(BaseModel):
-    role: Literal["admin", "planner", "dispatcher"]
+    role: Literal["admin", "planner", "dispatcher", "worker"]
     name: str | None = Field(default=None, max_length=200)
+    grids: list[str] = Field(
+        default_factory=list, max_length=50, description="a worker's grid codes (required for role worker)"
+    )
     expires_days: int | None = Field(
         default=None, ge=1, le=MAX_EXPIRES_DAYS, description="valid this many days (default: until revoked)"
     )
@@ -27,12 +30,13 @@ class TokenRequest(BaseModel):
 def _token(row: TokenRow) -> dict[str, Any]:
     return {"id": row.id, "role": row.role, "name": row.name, "created_at": row.created_at,
             "expires_at": row.expires_at, "last_used_at": row.last_used_at, "revoked_at": row.revoked_at,
-            "active": row.revoked_at is None and not row.expired}  # fmt: skip
+            "active": row.revoked_at is None and not row.expired, "grids": list(row.grids)}  # fmt: skip
 
 
 @router.get("/auth/whoami")
 def whoami(principal: Principal = Depends(current_principal)) -> dict[str, object]:
-    return {"token_id": principal.token_id, "role": principal.role, "name": principal.name}
+    return {"token_id": principal.token_id, "role": principal.role, "name": principal.name,
+            "grids": list(principal.grids)}  # fmt: skip
 
 
 @router.post("/tokens", status_code=201)
@@ -42,8 +46,9 @@ def post_token(
     admin: Principal = Depends(Admin),
 ) -> dict[str, Any]:
     """Create a token (admin only); the token is shown once."""
-    token = create_token(db, body.role, body.name, actor=admin.actor, expires_days=body.expires_days)
-    return {"token": token, "role": body.role, "expires_days": body.expires_days}
+    token = create_token(db, body.role, body.name, actor=admin.actor, expires_days=body.expires_days,
+                         grids=body.grids)  # fmt: skip
+    return {"token": token, "role": body.role, "expires_days": body.expires_days, "grids": body.grids}
 
 
 @router.get("/tokens")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
@@ -29,6 +29,7 @@ def _render(request: Request, body: dict[str, Any]) -> dict[str, Any]:
 
 Ctx = Annotated[IncidentContext, Depends(incident_context)]
 Dispatcher = Annotated[Principal, Depends(require_role("dispatcher"))]
+Filer = Annotated[Principal, Depends(require_role("dispatcher", "worker"))]
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
@@ -54,6 +55,15 @@ class IncidentBody(BaseModel):
     external_id: str | None = Field(default=None, max_length=100, description="the 12345 ticket number")
     reporter: Reporter | None = None
     media_url: str | None = Field(default=None, max_length=2000)
+    client_id: str | None = Field(
+        default=None, max_length=100,
+        description="the sender's own id for this report (a phone's queued report): sent again, the same incident",
+    )  # fmt: skip
+    accuracy_m: float | None = Field(default=None, description="how exact the position is (a phone's GPS), m")
+    source: Literal["hotline", "patrol"] | None = Field(
+        default=None,
+        description="hotline (a dispatcher's default) or patrol; a grid worker's is always patrol",
+    )
 
 
 class TransitionBody(BaseModel):
@@ -77,20 +87,26 @@ def get_categories(ctx: Ctx) -> dict[str, Any]:
 
 @router.post("/api/incidents", status_code=201)
 def post_incident(
-    body: IncidentBody, request: Request, response: Response, ctx: Ctx, principal: Dispatcher
+    body: IncidentBody, request: Request, response: Response, ctx: Ctx, principal: Filer
 ) -> dict[str, Any]:
     """Create an incident assigned to the grid covering it (201), or return the one with the same
-    ``external_id`` (200). Without lon/lat the address is geocoded: 409 with ``candidates`` unless it names one
-    house number, building or POI with confidence."""
+    ``external_id`` or ``client_id`` (200). Without lon/lat the address is geocoded: 409 with ``candidates``
+    unless it names one house number, building or POI with confidence. A grid worker's report is a ``patrol``
+    report and must lie in one of their grids (422 naming the grid it is in). The answer lists the open cases
+    it may duplicate (``duplicates``)."""
     data = IncidentInput(
         category=body.category, description=body.description, lon=body.lon, lat=body.lat, crs=body.crs,
         address=body.address, external_id=body.external_id,
         reporter=body.reporter.model_dump() if body.reporter else {}, media_url=body.media_url,
+        client_id=body.client_id, accuracy_m=body.accuracy_m,
     )  # fmt: skip
-    result = create_incident(ctx, data, principal.actor, principal.role)
+    worker = principal.role == "worker"
+    source = "patrol" if worker else body.source or "hotline"
+    result = create_incident(ctx, data, principal.actor, principal.role, source,
+                             patrol_grids=principal.grids if worker else None)  # fmt: skip
     if not result.created:
         response.status_code = 200
-    return _render(request, present_result(ctx, result))
+    return _render(request, present_result(ctx, result, workflow.may_see_reporter(principal)))
 
 
 @router.get("/api/incidents")
@@ -106,9 +122,11 @@ def get_incidents(
     limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIST)] = 500,
     offset: Annotated[params.RowOffset, Query()] = 0,
 ) -> dict[str, Any]:
-    """The queue as a GeoJSON FeatureCollection, newest first."""
+    """The queue as a GeoJSON FeatureCollection, newest first. A grid worker sees their own grids only."""
+    grid_codes = list(principal.grids) if principal.role == "worker" else None
     rows = workflow.list_incidents(ctx, grid_code=grid_code, statuses=params.words(status), categories=params.words(category),
-                                   bbox=params.bbox(bbox), overdue=overdue, limit=limit, offset=offset)  # fmt: skip
+                                   bbox=params.bbox(bbox), overdue=overdue, limit=limit, offset=offset,
+                                   grid_codes=grid_codes)  # fmt: skip
     show = workflow.may_see_reporter(principal)
     return _render(request, {"type": "FeatureCollection", "numberReturned": len(rows),
                              "features": [records.feature(ctx, row, show) for row in rows]})  # fmt: skip
@@ -116,7 +134,7 @@ def get_incidents(
 
 @router.get("/api/incidents/{incident_id:int}")
 def get_incident(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
-    row = workflow.get_incident(ctx, incident_id)
+    row = workflow.get_incident(ctx, incident_id, principal)
     return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
@@ -130,9 +148,9 @@ def post_transition(
 
 
 @router.get("/api/incidents/{incident_id:int}/history")
-def get_history(incident_id: params.PathId, request: Request, ctx: Ctx, _principal: Caller) -> dict[str, Any]:
+def get_history(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
     """The incident's steps, oldest first; notes the system wrote are in the reader's language."""
-    return _render(request, {"id": incident_id, "history": workflow.history(ctx, incident_id)})
+    return _render(request, {"id": incident_id, "history": workflow.history(ctx, incident_id, principal)})
 
 
 @router.post("/api/incidents/{incident_id:int}/assignment")

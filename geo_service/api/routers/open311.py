@@ -39,11 +39,12 @@ log = logging.getLogger(__name__)
 
 def _status(exc: Exception) -> int:
     """The spec's statuses: 404 missing, 403 for keys and tokens, 409 for an address that cannot place a
-    request by itself, 400 for anything else the caller got wrong; 429/503 (with Retry-After) keep theirs."""
+    request by itself, 413 for a photo too large, 400 for anything else the caller got wrong; 429/503 (with
+    Retry-After) keep theirs."""
     status = exc.status_code if isinstance(exc, HTTPException) else status_for(exc) or 400
     if status == 401:
         return 403
-    return status if status in (403, 404, 405, 409, 429, 503) else 400
+    return status if status in (403, 404, 405, 409, 413, 429, 503) else 400
 
 
 class Open311Route(APIRoute):
@@ -145,22 +146,29 @@ def get_requests(
     full = service.may_read_in_full(caller or service.api_key_principal(ctx, api_key))
     query = service.RequestQuery(service_request_id=service_request_id, service_code=service_code,
                                  start_date=start_date, end_date=end_date, status=status)  # fmt: skip
-    return _requests(fmt, ctx, service.find_requests(ctx, query, full), request, full)
+    return _requests(fmt, ctx, service.find_requests(ctx, query, full, base_url(request)), request, full)
 
 
 @router.post("/requests.{fmt}", status_code=201)
 async def post_request(fmt: str, request: Request, ctx: Ctx) -> Response:
-    """Form-encoded, as the spec says (``application/x-www-form-urlencoded``; multipart is accepted too)."""
+    """Form-encoded, as the spec says (``application/x-www-form-urlencoded``); multipart is accepted too, with a
+    photo in the file field ``media`` (checked and cleaned like ``POST /api/incidents/{id}/media``; a bad file
+    is refused and nothing is created)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         raise UnsupportedMediaType("open311.form_encoded")
+    settings = request.app.state.media_settings
     form = await request.form()
     fields: dict[str, list[str]] = {}
+    photos: list[bytes] = []
     for key, value in form.multi_items():
-        if not isinstance(value, str):
+        if isinstance(value, str):
+            fields.setdefault(key, []).append(value)
+        elif key == "media" and not photos:
+            photos.append(await value.read(settings.max_bytes + 1))
+        else:
             raise BadRequest("open311.files_not_accepted", field=key)
-        fields.setdefault(key, []).append(value)
-    created = await run_in_threadpool(service.create_request, ctx, fields)
+    created = await run_in_threadpool(service.create_request, ctx, fields, photos, settings)
     return _render(fmt, "service_requests", created, request, status_code=201)
 
 
@@ -177,7 +185,7 @@ def get_request(
     """One request: the public form for anyone, in full for a dispatcher token (``api_key`` or bearer)."""
     service.check_jurisdiction(ctx, jurisdiction_id)
     full = service.may_read_in_full(caller or service.api_key_principal(ctx, api_key))
-    return _requests(fmt, ctx, service.get_request(ctx, request_id, full), request, full)
+    return _requests(fmt, ctx, service.get_request(ctx, request_id, full, base_url(request)), request, full)
 
 
 def _requests(fmt: str, ctx: IncidentContext, found: list[dict[str, Any]], request: Request,

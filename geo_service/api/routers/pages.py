@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from geo_service import web
 from geo_service.grids.model import LEVELS
-from geo_service.incidents.states import STATES, TRANSITIONS
+from geo_service.incidents.states import AWAITING_CALLBACK, SATISFACTION, STATES, manual_transitions
 
 router = APIRouter(prefix="/app", tags=["pages"])
 docs_router = APIRouter(include_in_schema=False)
@@ -29,9 +29,10 @@ def config() -> dict[str, Any]:
     moves = [
         {"from": t.from_status, "to": t.to_status, "label": t.label, "roles": ["admin", *t.roles],
          "note_required": t.note_required}
-        for t in TRANSITIONS.values()
+        for t in manual_transitions()
     ]  # fmt: skip
-    return {"levels": list(LEVELS), "incident_states": list(STATES), "incident_transitions": moves}
+    return {"levels": list(LEVELS), "incident_states": list(STATES), "incident_transitions": moves,
+            "callback_states": sorted(AWAITING_CALLBACK), "satisfaction": list(SATISFACTION)}  # fmt: skip
 
 
 @router.get("/static/{path:path}", summary="JS, CSS and images of the pages")

@@ -12,6 +12,8 @@ const STRINGS = {
     "nav.stations": "暖心驿站",
     "nav.dispatch": "事件调度",
     "nav.circles": "生活圈",
+    "nav.worker": "网格员",
+    "nav.dashboard": "驾驶舱",
     "menu": "菜单",
     "lang.switch": "English",
     "token.label": "令牌",
@@ -64,6 +66,8 @@ const STRINGS = {
     "nav.stations": "Rest stations",
     "nav.dispatch": "Dispatch",
     "nav.circles": "Life circles",
+    "nav.worker": "Grid worker",
+    "nav.dashboard": "Dashboard",
     "menu": "Menu",
     "lang.switch": "中文",
     "token.label": "Token",
@@ -276,7 +280,7 @@ export function failure(result) {
 
 // ---------------------------------------------------------------- page chrome
 
-const PAGES = ["planner", "stations", "dispatch", "circles"];
+const PAGES = ["planner", "stations", "dispatch", "circles", "worker", "dashboard"];
 
 /**
  * The header: title, links to the other pages, the language switch and (for pages that write) the token

@@ -8,6 +8,7 @@ import {
 import { distanceToGeometryM, metresPerDegree } from "./geometry.js";
 import { isPrecise, kindLabel, precisionLabel, sourceLabel } from "./labels.js";
 import { createMap } from "./map.js";
+import { satisfactionLabel, showPhotos } from "./loop.js";
 
 addStrings({
   zh: {
@@ -73,6 +74,32 @@ addStrings({
     "dp.empty": "队列里没有符合条件的事件。",
     "dp.count": "{n} 个事件",
     "dp.final": "已结束：没有可执行的下一步。",
+    "lp.photos": "照片",
+    "lp.dups": "可能是同一事件（步行 {walk} 以内、{hours} 小时内、仍在办理）：",
+    "lp.dup": "#{id} {category} · {status} · 步行 {walk}",
+    "lp.straight": "（直线 {d}，隔着河或围墙）",
+    "lp.merge": "并入 #{id}",
+    "lp.merged": "事件 #{id} 已并入 #{into}：今后跟随它的状态，来电人仍单独回访。",
+    "lp.mergedinto": "已并入事件 #{into}（并案）：状态跟随该案件，来电人单独回访。",
+    "lp.open": "查看 #{id}",
+    "lp.followers": "并入本案的重复上报：{list}",
+    "lp.callback": "回访",
+    "lp.callback.hint": "已处置，等待回访：来电人满意才能结案，不满意退回重办，三次联系不上按回访失败结案。",
+    "lp.reached": "联系上来电人了吗？",
+    "lp.reached.yes": "联系上了",
+    "lp.reached.no": "未接通",
+    "lp.satisfaction": "满意度",
+    "lp.callback.note": "回访记录（来电人说了什么）",
+    "lp.callback.save": "记录回访",
+    "lp.callback.need": "联系上了就要选择满意度。",
+    "lp.callback.closed": "已回访：{sat}，事件 #{id} 结案。",
+    "lp.callback.reopened": "已回访：不满意，事件 #{id} 退回重办。",
+    "lp.callback.failed": "第 {n} 次未接通：按回访失败结案。",
+    "lp.callback.retry": "第 {n} 次未接通：稍后再打。",
+    "lp.calls": "回访记录",
+    "lp.call.unreached": "未接通",
+    "act.merged_in": "并案：并入重复上报",
+    "act.reopened": "回访不满意，重办",
     "state.reported": "已上报",
     "state.filed": "已立案",
     "state.dispatched": "已派遣",
@@ -154,6 +181,32 @@ addStrings({
     "dp.empty": "No incident in the queue matches.",
     "dp.count": "{n} incidents",
     "dp.final": "Finished: no next step.",
+    "lp.photos": "Photos",
+    "lp.dups": "Possibly the same event (within {walk} on foot, {hours} h, still open):",
+    "lp.dup": "#{id} {category} · {status} · {walk} walk",
+    "lp.straight": " ({d} straight: across a river or fence)",
+    "lp.merge": "Merge into #{id}",
+    "lp.merged": "Incident #{id} merged into #{into}: it follows that case; its caller is called back on their own.",
+    "lp.mergedinto": "Merged into incident #{into}: follows that case; its caller is called back on their own.",
+    "lp.open": "Open #{id}",
+    "lp.followers": "Duplicates merged into this case: {list}",
+    "lp.callback": "Callback",
+    "lp.callback.hint": "Resolved, waiting for the callback: only a satisfied caller closes it; unsatisfied reopens it; three unanswered calls close it as a failed callback.",
+    "lp.reached": "Did the caller answer?",
+    "lp.reached.yes": "answered",
+    "lp.reached.no": "no answer",
+    "lp.satisfaction": "Satisfaction",
+    "lp.callback.note": "what the caller said",
+    "lp.callback.save": "Record the callback",
+    "lp.callback.need": "An answered call needs the caller's satisfaction.",
+    "lp.callback.closed": "Called back: {sat}; incident #{id} closed.",
+    "lp.callback.reopened": "Called back: unsatisfied; incident #{id} reopened.",
+    "lp.callback.failed": "Unanswered ({n}): closed as a failed callback.",
+    "lp.callback.retry": "Unanswered ({n}): try again later.",
+    "lp.calls": "Callbacks",
+    "lp.call.unreached": "no answer",
+    "act.merged_in": "Duplicate merged in",
+    "act.reopened": "Unsatisfied caller: reopened",
     "state.reported": "reported",
     "state.filed": "filed",
     "state.dispatched": "dispatched",
@@ -178,7 +231,8 @@ const STATUS_COLOURS = {
   reported: "#1565c0", filed: "#5e35b1", dispatched: "#ef6c00", in_progress: "#f9a825", resolved: "#2e7d32",
   verified: "#00897b", closed: "#607d8b", rejected: "#8d6e63", escalated: "#c62828",
 };
-const DEFAULT_FILTER = ["reported", "filed", "dispatched", "in_progress", "escalated"];
+// the open cases and those waiting for their callback (回访)
+const DEFAULT_FILTER = ["reported", "filed", "dispatched", "in_progress", "escalated", "resolved", "verified"];
 
 renderHeader("dispatch", { token: true });
 initSheet(document.querySelector("aside.panel"));
@@ -461,6 +515,13 @@ function historyLine(h) {
     case "overdue":
       what = t("act.overdue");
       break;
+    case "feedback":
+      what = t("act.feedback");
+      extra.push(d.reached ? satisfactionLabel(d.satisfaction) : t("lp.call.unreached"));
+      break;
+    case "merged":
+      what = `${t("act.merged")} → #${d.into}`;
+      break;
     case "escalated":
       what = t(d.reason === "manual" ? "act.escalated.manual" : "act.escalated", {
         from: owner(d.from_level, d.from_code), to: owner(d.to_level, d.to_code, d.to_name),
@@ -485,6 +546,7 @@ async function showIncident(id, { from = null } = {}) {
   if (!result.ok) return notify(failure(result), "error");
   const inc = result.data;
   state.current = inc;
+  delete ui.created.dataset.loaded;
   renderQueue();
   const [history, neighbours] = await Promise.all([
     api(`/api/incidents/${id}/history`, { auth: true }),
@@ -512,6 +574,7 @@ async function showIncident(id, { from = null } = {}) {
       <dt>${t("dp.due")}</dt><dd>${esc(formatTime(inc.due_at))}</dd>
     </dl>
     ${prompt}
+    ${loopHtml(inc)}
     ${inc.grid_code ? await workersHtml(inc.grid_code, false) : ""}
     ${allowed.length ? `<div class="row"><input id="note" data-i18n-placeholder="dp.note" placeholder="${esc(t("dp.note"))}"></div>
       <div class="row" id="moves">${allowed.map((m) => `<button type="button" class="btn${m.note_required ? "" : " primary"}" data-to="${m.to}" data-note="${m.note_required}">${esc(t(`to.${m.to}`))}</button>`).join("")}</div>` : `<p class="hint">${t("dp.final")}</p>`}
@@ -524,10 +587,12 @@ async function showIncident(id, { from = null } = {}) {
   for (const button of ui.created.querySelectorAll("[data-reassign]")) {
     button.addEventListener("click", () => assign(inc, button.dataset.reassign));
   }
+  await wireLoop(inc);
   pointLayer.clearLayers();
   const here = ctx.toLatLng([inc.lon, inc.lat]);
   L.circleMarker(here, { radius: 12, color: "#fff", weight: 3, fillColor: STATUS_COLOURS[inc.status], fillOpacity: 1 }).addTo(pointLayer);
   if (inc.grid_code) await workersHtml(inc.grid_code, true);
+  ui.created.dataset.loaded = String(inc.id);
   if (from) {
     // the dispatcher picked it: show its card and the place (the queue item too, when picked on the map)
     map.panTo(here);
@@ -552,6 +617,95 @@ async function transition(inc, to, noteRequired) {
   const result = await api(`/api/incidents/${inc.id}/transition`, { method: "POST", body: { to, note: note.trim() || null }, auth: true });
   if (!result.ok) return notify(failure(result), "error");
   notify(t("dp.moved", { id: inc.id, status: stateName(result.data.status) }), "ok");
+  await loadQueue();
+  await showIncident(inc.id);
+}
+
+// ------------------------------------------------------------------ the 12345 loop: photos, 并案, 回访
+
+const isDispatcher = () => {
+  const role = currentRole();
+  return !role || ["dispatcher", "admin"].includes(role.role);
+};
+
+/** The card's loop sections (filled by wireLoop): photos, merge suggestions or the case it follows, callback. */
+function loopHtml(inc) {
+  const followers = inc.duplicates_merged || [];
+  return `
+    <p><b>${t("lp.photos")}</b></p><div class="photos" id="incident-photos"></div>
+    ${inc.merged_into ? `<div class="status info" data-merged-into="${inc.merged_into}">${esc(t("lp.mergedinto", { into: inc.merged_into }))}
+        <button type="button" class="btn" data-open="${inc.merged_into}">${esc(t("lp.open", { id: inc.merged_into }))}</button></div>` : ""}
+    ${followers.length ? `<p class="meta" data-followers="${followers.join(",")}">${esc(t("lp.followers", { list: followers.map((f) => `#${f}`).join("、") }))}</p>` : ""}
+    <div id="duplicates"></div>
+    ${inc.awaiting_callback && isDispatcher() ? `<div class="callback" id="callback">
+      <h2>${t("lp.callback")}</h2><p class="hint">${t("lp.callback.hint")}</p>
+      <fieldset><legend>${t("lp.reached")}</legend><div class="chips">
+        <label class="check"><input type="radio" name="reached" value="yes" checked> ${t("lp.reached.yes")}</label>
+        <label class="check"><input type="radio" name="reached" value="no"> ${t("lp.reached.no")}</label></div></fieldset>
+      <fieldset id="satisfaction"><legend>${t("lp.satisfaction")}</legend><div class="chips">
+        ${((state.config && state.config.satisfaction) || ["satisfied", "basically_satisfied", "unsatisfied"]).map((v) => `<label class="check"><input type="radio" name="satisfaction" value="${v}"> ${esc(satisfactionLabel(v))}</label>`).join("")}</div></fieldset>
+      <div class="row"><input id="callback-note" placeholder="${esc(t("lp.callback.note"))}"></div>
+      <div class="row"><button type="button" class="btn primary" id="callback-save"><i class="fa-solid fa-phone"></i> ${t("lp.callback.save")}</button></div>
+    </div>` : ""}
+    <div id="calls"></div>`;
+}
+
+async function wireLoop(inc) {
+  const card = ui.created;
+  for (const button of card.querySelectorAll("[data-open]")) button.addEventListener("click", () => showIncident(Number(button.dataset.open), { from: "queue" }));
+  const save = card.querySelector("#callback-save");
+  if (save) {
+    const satisfaction = card.querySelector("#satisfaction");
+    const reachedBoxes = card.querySelectorAll("input[name=reached]");
+    for (const box of reachedBoxes) box.addEventListener("change", () => (satisfaction.hidden = card.querySelector("input[name=reached]:checked").value === "no"));
+    save.addEventListener("click", () => recordCallback(inc));
+  }
+  const [media, dups, calls] = await Promise.all([
+    api(`/api/incidents/${inc.id}/media`, { auth: true }),
+    !inc.merged_into && !["closed", "rejected"].includes(inc.status) && isDispatcher() ? api(`/api/incidents/${inc.id}/duplicates`, { auth: true }) : Promise.resolve(null),
+    isDispatcher() ? api(`/api/incidents/${inc.id}/callbacks`, { auth: true }) : Promise.resolve(null),
+  ]);
+  if (media.ok) await showPhotos(card.querySelector("#incident-photos"), inc.id, media.data.media);
+  if (dups && dups.ok && dups.data.duplicates.length) {
+    const box = card.querySelector("#duplicates");
+    box.innerHTML = `<div class="status warn" data-duplicates><p>${esc(t("lp.dups", { walk: distance(dups.data.walk_m), hours: dups.data.window_h }))}</p>
+      <ul class="list duplicates">${dups.data.duplicates.map((d) => `<li data-duplicate="${d.id}"><span>${esc(t("lp.dup", { id: d.id, category: categoryName(d), status: stateName(d.status), walk: distance(d.distance_m) }))}${d.straight_m != null && d.distance_m > d.straight_m * 1.5 ? esc(t("lp.straight", { d: distance(d.straight_m) })) : ""}</span>
+        <span class="loop-actions"><button type="button" class="btn" data-open="${d.id}">${esc(t("lp.open", { id: d.id }))}</button>
+        <button type="button" class="btn primary" data-merge="${d.id}"><i class="fa-solid fa-link"></i> ${esc(t("lp.merge", { id: d.id }))}</button></span></li>`).join("")}</ul></div>`;
+    for (const button of box.querySelectorAll("[data-open]")) button.addEventListener("click", () => showIncident(Number(button.dataset.open), { from: "queue" }));
+    for (const button of box.querySelectorAll("[data-merge]")) button.addEventListener("click", () => mergeInto(inc, Number(button.dataset.merge)));
+  }
+  if (calls && calls.ok && calls.data.callbacks.length) {
+    card.querySelector("#calls").innerHTML = `<p><b>${t("lp.calls")}</b></p><ul class="list calls">${calls.data.callbacks.map((c) =>
+      `<li data-callback="${esc(c.outcome)}"><span>${esc(formatTime(c.at))} · ${esc(c.reached ? satisfactionLabel(c.satisfaction) : t("lp.call.unreached"))}</span>${c.note ? `<span class="meta">${esc(c.note)}</span>` : ""}</li>`).join("")}</ul>`;
+  }
+}
+
+async function mergeInto(inc, into) {
+  const note = ((ui.created.querySelector("#note") || {}).value || "").trim() || null;
+  const result = await api(`/api/incidents/${inc.id}/merge`, { method: "POST", body: { into, note }, auth: true });
+  if (!result.ok) return notify(failure(result), "error");
+  notify(t("lp.merged", { id: inc.id, into }), "ok");
+  await loadQueue();
+  await showIncident(inc.id);
+}
+
+async function recordCallback(inc) {
+  const card = ui.created;
+  const reached = card.querySelector("input[name=reached]:checked").value === "yes";
+  const chosen = card.querySelector("input[name=satisfaction]:checked");
+  if (reached && !chosen) return notify(t("lp.callback.need"), "warn");
+  const body = { reached, satisfaction: reached ? chosen.value : null, note: card.querySelector("#callback-note").value.trim() || null };
+  const result = await api(`/api/incidents/${inc.id}/feedback`, { method: "POST", body, auth: true });
+  if (!result.ok) return notify(failure(result), "error");
+  const call = result.data.callback;
+  const said = {
+    closed: () => t("lp.callback.closed", { sat: satisfactionLabel(call.satisfaction), id: inc.id }),
+    reopened: () => t("lp.callback.reopened", { id: inc.id }),
+    failed: () => t("lp.callback.failed", { n: result.data.callback_attempts }),
+    retry: () => t("lp.callback.retry", { n: result.data.callback_attempts }),
+  }[call.outcome];
+  notify(said ? said() : t("dp.moved", { id: inc.id, status: stateName(result.data.status) }), call.outcome === "reopened" ? "warn" : "ok");
   await loadQueue();
   await showIncident(inc.id);
 }

@@ -7,6 +7,8 @@ import {
   reveal, t,
 } from "./common.js";
 import { createMap } from "./map.js";
+import "./inspections.js";
+import { initNetworkCompare } from "./networks.js";
 import { partCount, SplitError, splitGeometry } from "./geometry.js";
 
 addStrings({
@@ -957,4 +959,5 @@ onLanguage(() => {
 applyI18n();
 updateTools();
 await loadAreas();
+await initNetworkCompare(ctx, document.getElementById("networks-compare"));
 document.body.dataset.ready = "true";

@@ -1,7 +1,7 @@
 // /app/stations: for outdoor workers on a phone. "Locate me" (or tap the map) → the nearest open rest
 // stations by walking time, with their amenities, and the walking route to the one picked.
 
-import { addStrings, api, applyI18n, distance, esc, failure, initSheet, lang, localName, minutes, notify, onLanguage, renderHeader, reveal, t } from "./common.js";
+import { addStrings, api, applyI18n, distance, esc, failure, formatTime, initSheet, lang, localName, minutes, notify, onLanguage, renderHeader, reveal, t } from "./common.js";
 import { describeOpeningHours } from "./hours.js";
 import { createMap } from "./map.js";
 import { amapWalkUrl, baiduWalkUrl } from "./navigate.js";
@@ -33,6 +33,11 @@ addStrings({
     "st.amap": "高德地图导航",
     "st.baidu": "百度地图导航",
     "st.here": "我的位置",
+    "st.inspected": "上次巡查 {when}：{verdict}",
+    "st.inspected.ok": "开放和设施正常",
+    "st.inspected.closed": "未按公示时间开放",
+    "st.inspected.missing": "缺少 {list}",
+    "st.inspected.never": "还没有巡查记录",
   },
   en: {
     "st.locate": "Locate me: nearest stations",
@@ -60,6 +65,11 @@ addStrings({
     "st.amap": "Navigate with AMap",
     "st.baidu": "Navigate with Baidu Maps",
     "st.here": "My location",
+    "st.inspected": "last inspected {when}: {verdict}",
+    "st.inspected.ok": "open and equipped as published",
+    "st.inspected.closed": "not open as published",
+    "st.inspected.missing": "missing {list}",
+    "st.inspected.never": "not inspected yet",
   },
 });
 
@@ -169,6 +179,17 @@ async function search() {
   render();
 }
 
+/** The station's last regular inspection (常态化巡查) in words. */
+function inspectionLine(last) {
+  if (last === undefined) return "";
+  if (!last) return `<div class="sub inspection" data-inspection="none">${esc(t("st.inspected.never"))}</div>`;
+  const verdict = [];
+  if (!last.open_as_published) verdict.push(t("st.inspected.closed"));
+  if ((last.missing || []).length) verdict.push(t("st.inspected.missing", { list: last.missing.map(amenityName).join("、") }));
+  const text = t("st.inspected", { when: formatTime(last.at).slice(0, 10), verdict: verdict.length ? verdict.join("，") : t("st.inspected.ok") });
+  return `<div class="sub inspection" data-inspection="${last.ok ? "ok" : "problem"}"><i class="fa-solid fa-clipboard-check"></i> ${esc(text)}</div>`;
+}
+
 function openLabel(p) {
   if (p.open_now === true) return `<span class="open-now">${t("st.open_now")}</span>`;
   if (p.open_now === false) return `<span class="closed-now">${t("st.closed_now")}</span>`;
@@ -200,7 +221,8 @@ function render() {
         <a class="nav-baidu" href="${esc(baiduWalkUrl([lon, lat], p.name, state.origin, t("st.here")))}" target="_blank" rel="noopener noreferrer"><i class="fa-solid fa-route"></i>&nbsp;${t("st.baidu")}</a>
         ${p.contact ? `<a href="tel:${esc(p.contact)}"><i class="fa-solid fa-phone"></i>&nbsp;${t("st.call")} ${esc(p.contact)}</a>` : ""}
       </div>
-      ${p.manager ? `<div class="sub">${t("st.manager")}: ${esc(p.manager)}</div>` : ""}`;
+      ${p.manager ? `<div class="sub">${t("st.manager")}: ${esc(p.manager)}</div>` : ""}
+      ${inspectionLine(p.last_inspection)}`;
     for (const link of li.querySelectorAll(".actions a")) link.addEventListener("click", (ev) => ev.stopPropagation());
     const choose = () => {
       state.selected = i;

@@ -1,0 +1,1 @@
+"""Figures for leaders: the dashboard of the closed loop (``dashboard``) and its exports (``export``)."""

@@ -1,0 +1,249 @@
+"""The leaders' dashboard of the 12345 loop for one area (district, street, community or grid) and period.
+
+Who counts: incidents filed on the local days [since, until) and assigned at intake to the area (their snapshot,
+as in :mod:`geo_service.incidents.rates`, whose definitions these are):
+
+- ``reported`` (上报) every incident; ``accepted`` (受理) cases past ``reported``; ``transferred`` (转办) cases
+  sent to a handler at least once; ``completed`` (办结) cases resolved, verified or closed; ``on_time`` completed
+  cases that never missed a deadline. A case is an incident neither rejected nor merged into another.
+- ``on_time_rate`` = on_time ÷ (completed + open cases that missed a deadline or are past their current one now)
+  — the rates' ``on_time_rate``; ``settled`` = completed cases by the level that owned them when resolved, with
+  the grid's share against the 小事不出网格 target (``GEO_SERVICE_DASHBOARD_GRID_SETTLED_TARGET``).
+- ``overdue`` = open cases past their deadline now; ``escalated`` = cases escalated at least once.
+- ``staffing``: workers on record against ``workers_per_10k_residents`` (the grid settings' norm);
+  ``coverage``: households within the stations' walking service circle of ``coverage_minutes``.
+
+Counts that do not depend on the hour come from the daily aggregate the database keeps in step with every write
+(migration 0990); those that do ("now") from the open cases. A rate whose denominator is 0 is ``null``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+
+from geo_service.errors import InvalidInput, NotFound
+from geo_service.grids import service as grids
+from geo_service.incidents.context import IncidentContext
+from geo_service.incidents.rates import LEVELS
+from geo_service.incidents.rates import rate as _rate
+from geo_service.settings import DashboardSettings, GridSettings
+from geo_service.store import dashboard as store
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999  # as for instants elsewhere (geo_service.api.params)
+CHILD_LEVEL = {"district": "street", "street": "community", "community": "grid", "grid": None}
+FLOW = ("reported", "accepted", "transferred", "completed", "on_time")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local calendar days [since, until) in the service's zone."""
+
+    since: date
+    until: date
+
+    def bounds(self, ctx: IncidentContext) -> tuple[datetime, datetime]:
+        """The period as instants: local midnight of ``since`` and of ``until``."""
+        return (datetime.combine(self.since, time(), ctx.timezone),
+                datetime.combine(self.until, time(), ctx.timezone))  # fmt: skip
+
+
+def default_period(ctx: IncidentContext, days: int = 365) -> Period:
+    """The ``days`` local days up to and including today."""
+    today = ctx.now().astimezone(ctx.timezone).date()
+    return Period(today - timedelta(days=days - 1), today + timedelta(days=1))
+
+
+def check_period(period: Period, settings: DashboardSettings) -> None:
+    """
+    Raises
+    ------
+    InvalidInput
+        ``until`` not after ``since``, or longer than ``max_period_days``.
+    """
+    if not (period.since.year >= EARLIEST_YEAR and period.until.year <= LATEST_YEAR):
+        raise InvalidInput("dashboard.period_years", earliest=EARLIEST_YEAR, latest=LATEST_YEAR)
+    if period.until <= period.since:
+        raise InvalidInput("dashboard.period", since=period.since.isoformat(), until=period.until.isoformat())
+    days = (period.until - period.since).days
+    if days > settings.max_period_days:
+        raise InvalidInput("dashboard.period_too_long", days=days, max_days=settings.max_period_days)
+
+
+@contextmanager
+def _aggregate(ctx: IncidentContext) -> Iterator[Cursor]:
+    """A cursor over an aggregate counted in the service's days (recounted once if the zone changed)."""
+    zone = getattr(ctx.timezone, "key", str(ctx.timezone))
+    with ctx.db.cursor() as cur:
+        stale = store.daily_zone(cur) != zone
+    if stale:
+        with ctx.db.cursor() as cur:
+            store.rebuild_daily(cur, zone)
+    with ctx.db.cursor() as cur:
+        yield cur
+
+
+def _add(into: dict[str, dict[str, Any]], key: str, row: dict[str, Any]) -> None:
+    sums = into.setdefault(key, dict.fromkeys(store.DAILY_COUNTS, 0))
+    for count in store.DAILY_COUNTS:
+        sums[count] += int(row[count] or 0)
+
+
+def _flow(row: dict[str, Any] | None, past_due: int = 0, overdue: int = 0) -> dict[str, Any]:
+    """The loop's counts and rates of one row of sums (None: nothing filed)."""
+    get = (lambda key: int(row[key] or 0)) if row else (lambda key: 0)
+    completed = get("resolved")
+    on_time_due = completed + get("missed_open") + past_due
+    return {
+        "reported": get("incidents"), "accepted": get("accepted"), "transferred": get("transferred"),
+        "completed": completed, "on_time": get("on_time"), "cases": get("cases"), "rejected": get("rejected"),
+        "escalated": get("escalated"), "overdue": overdue, "on_time_due": on_time_due,
+        "on_time_rate": _rate(get("on_time"), on_time_due), "completion_rate": _rate(completed, get("cases")),
+        "settled": {level: get(f"settled_{level}") for level in LEVELS},
+    }  # fmt: skip
+
+
+def _settled(flow: dict[str, Any], target: float) -> dict[str, Any]:
+    counts = flow["settled"]
+    total = sum(counts.values())
+    shares = {level: _rate(counts[level], total) for level in LEVELS}
+    grid_share = shares["grid"]
+    return {"counts": counts, "shares": shares, "total": total, "grid_target": target,
+            "grid_target_met": None if grid_share is None else grid_share >= target}  # fmt: skip
+
+
+def _weeks(period: Period, rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every ISO week (Monday) that meets the period, with zeros where nothing was filed."""
+    monday = period.since - timedelta(days=period.since.weekday())
+    weeks = []
+    while monday < period.until:
+        flow = _flow(rows.get(monday.isoformat()))
+        weeks.append({"week": monday.isoformat(), **{k: flow[k] for k in (*FLOW, "escalated")}})
+        monday += timedelta(days=7)
+    return weeks
+
+
+def dashboard(ctx: IncidentContext, settings: DashboardSettings, grid_settings: GridSettings, level: str,
+              code: str, period: Period) -> dict[str, Any]:  # fmt: skip
+    """Every figure of the dashboard of area ``code`` at ``level`` over ``period``.
+
+    Raises
+    ------
+    InvalidInput
+        Unknown level, or a bad period.
+    NotFound
+        ``code`` names no current area of that level.
+    """
+    if level not in LEVELS:
+        raise InvalidInput("dashboard.level", level=repr(level), levels=list(LEVELS))
+    check_period(period, settings)
+    since, until = period.bounds(ctx)
+    now = ctx.now()
+    child_level = CHILD_LEVEL[level]
+    with _aggregate(ctx) as cur:
+        area = store.area(cur, code)
+        if area is None or area["level"] != level:
+            raise NotFound("dashboard.unknown_area", level=level, code=code)
+        parts: dict[str, dict[str, dict[str, Any]]] = {"total": {}, "grid": {}, "child": {}, "week": {}}
+        for row in store.daily_counts(cur, level, code, period.since, period.until, child_level):
+            if row["part"] == "week":
+                parts["week"][row["key"]] = row
+                continue
+            # the per-grid rows add up to the children and the total
+            for part, key in (("grid", row["key"]), ("child", row["child"]), ("total", "")):
+                _add(parts[part], key or "", row)
+        live = {row["grid_code"]: row for row in store.open_past_due(cur, level, code, since, until, now)}
+        grid_rows = store.grids_in(cur, level, code)
+        children = store.children(cur, code) if child_level else []
+        overdue_list = store.case_list(
+            cur, level, code, since, until, now, kind="overdue", limit=settings.list_limit
+        )
+        escalated_list = store.case_list(cur, level, code, since, until, now, kind="escalated",
+                                         limit=settings.list_limit)  # fmt: skip
+        coverage = store.station_coverage(cur, code, settings.coverage_minutes)
+    past_due = sum(int(r["due_not_missed"]) for r in live.values())
+    overdue = sum(int(r["overdue"]) for r in live.values())
+    summary = _flow(parts["total"].get(""), past_due, overdue)
+
+    grids_out = []
+    known = {g["code"] for g in grid_rows}
+    for grid in grid_rows:
+        flow = _flow(parts["grid"].get(grid["code"]), int(live.get(grid["code"], {}).get("due_not_missed", 0)),
+                     int(live.get(grid["code"], {}).get("overdue", 0)))  # fmt: skip
+        grids_out.append({"code": grid["code"], "name": grid["name"], "workers": int(grid["workers"]),
+                          **{k: flow[k] for k in (*FLOW, "on_time_due", "on_time_rate", "overdue", "escalated")}})  # fmt: skip
+    # incidents of grids since retired, or outside every grid (属地兜底): counted in the totals, listed apart
+    elsewhere = sum(int(r["incidents"]) for key, r in parts["grid"].items() if key not in known)
+
+    child_live: dict[str, dict[str, int]] = {}
+    if child_level == "grid":
+        child_live = {
+            k: {"due": int(v["due_not_missed"]), "overdue": int(v["overdue"])} for k, v in live.items()
+        }
+    areas_out = []
+    for child in children:
+        extra = child_live.get(child["code"], {})
+        flow = _flow(parts["child"].get(child["code"]), extra.get("due", 0), extra.get("overdue", 0))
+        areas_out.append({"level": child_level, "code": child["code"], "name": child["name"],
+                          **{k: flow[k] for k in (*FLOW, "escalated", "completion_rate")},
+                          "settled_grid_share": _settled(flow, settings.grid_settled_target)["shares"]["grid"]})  # fmt: skip
+
+    return {
+        "area": {"level": level, "code": code, "name": area["name"], "parent_code": area["parent_code"]},
+        "period": {"since": period.since.isoformat(), "until": period.until.isoformat(),
+                   "days": (period.until - period.since).days},
+        "as_of": ctx.local(now),
+        "summary": summary,
+        "settled": _settled(summary, settings.grid_settled_target),
+        "weeks": _weeks(period, parts["week"]),
+        "grids": grids_out,
+        "incidents_elsewhere": elsewhere,
+        "areas": areas_out,
+        "overdue": {"total": overdue, "cases": [_case(ctx, row) for row in overdue_list]},
+        "escalated": {"total": summary["escalated"],
+                      "open": int(escalated_list[0]["total"]) if escalated_list else 0,
+                      "cases": [_case(ctx, row) for row in escalated_list]},
+        "staffing": staffing(ctx, grid_settings, code),
+        "coverage": _coverage(coverage, settings.coverage_minutes),
+    }  # fmt: skip
+
+
+def _case(ctx: IncidentContext, row: dict[str, Any]) -> dict[str, Any]:
+    hours = row["hours_past_due"]
+    return {"id": int(row["id"]), "category": row["category"], "status": row["status"],
+            "grid_code": row["grid_code"], "owner_level": row["owner_level"], "owner_code": row["owner_code"],
+            "escalations": int(row["escalations"]), "created_at": ctx.local(row["created_at"]),
+            "due_at": ctx.local(row["due_at"]),
+            "hours_past_due": None if hours is None else round(float(hours), 1)}  # fmt: skip
+
+
+def staffing(ctx: IncidentContext, grid_settings: GridSettings, code: str) -> dict[str, Any]:
+    """Workers on record in the area and below it against the norm (workers per 10,000 residents)."""
+    stats = grids.area_stats(ctx.db, code, grid_settings)
+    population = int(stats["population"])
+    workers = int(stats["workers"])
+    return {"population": population, "population_source": stats["population_source"],
+            "households": stats["households"], "norm_per_10k": stats["staffing_norm_per_10k"],
+            "need": stats["staffing_need"], "workers": workers, "gap": stats["staffing_gap"],
+            "per_10k": round(workers * 10_000 / population, 2) if population else None,
+            "norm_met": workers >= stats["staffing_need"]}  # fmt: skip
+
+
+def _coverage(row: dict[str, Any], minutes: float) -> dict[str, Any]:
+    households = float(row["households"])
+    covered = float(row["households_covered"])
+    return {"minutes": minutes, "stations": int(row["stations"]), "residences": int(row["residences"]),
+            "residences_covered": int(row["residences_covered"]), "households": round(households, 1),
+            "households_covered": round(covered, 1),
+            "households_share": round(covered / households, 4) if households else None}  # fmt: skip
+
+
+def areas(ctx: IncidentContext) -> list[dict[str, Any]]:
+    """Every current area, coarse to fine: code, name, level, parent (the dashboard's chooser)."""
+    with ctx.db.cursor() as cur:
+        return [dict(row) for row in store.areas(cur)]

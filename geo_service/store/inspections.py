@@ -1,0 +1,57 @@
+"""SQL for station inspections (常态化巡查)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import Json
+
+_COLUMNS = "id, station_id, at, inspector, role, open_as_published, amenities, missing, notes, lon, lat"
+
+
+def insert(cur: Cursor, station_id: int, *, at: datetime, inspector: str, role: str, open_as_published: bool,
+           amenities: dict[str, bool], missing: list[str], notes: str | None, lon: float | None,
+           lat: float | None) -> dict[str, Any]:  # fmt: skip
+    cur.execute(
+        f"""INSERT INTO station_inspections (station_id, at, inspector, role, open_as_published, amenities,
+                                             missing, notes, lon, lat)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",
+        (station_id, at, inspector, role, open_as_published, Json(amenities), missing, notes, lon, lat),
+    )
+    return dict(cur.fetchone())
+
+
+def for_station(cur: Cursor, station_id: int) -> list[dict[str, Any]]:
+    """Every visit to a station, newest first."""
+    cur.execute(
+        f"SELECT {_COLUMNS} FROM station_inspections WHERE station_id = %s ORDER BY at DESC, id DESC",
+        (station_id,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def last(cur: Cursor, station_ids: list[int]) -> list[dict[str, Any]]:
+    """The last visit to each of these stations (stations never visited are absent)."""
+    cur.execute(
+        f"""SELECT DISTINCT ON (station_id) {_COLUMNS} FROM station_inspections
+            WHERE station_id = ANY(%s) ORDER BY station_id, at DESC, id DESC""",
+        (station_ids,),
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def overdue(cur: Cursor, visited_before: datetime) -> list[dict[str, Any]]:
+    """Stations last visited before ``visited_before``, or never: never visited first, then the oldest visit."""
+    cur.execute(
+        """SELECT s.id, s.name, s.kind, ST_X(s.geom) AS lon, ST_Y(s.geom) AS lat, l.at AS last_at,
+                  l.open_as_published AND cardinality(l.missing) = 0 AS last_ok
+           FROM stations s
+           LEFT JOIN LATERAL (SELECT at, open_as_published, missing FROM station_inspections i
+                              WHERE i.station_id = s.id ORDER BY at DESC, id DESC LIMIT 1) l ON true
+           WHERE l.at IS NULL OR l.at < %s
+           ORDER BY l.at NULLS FIRST, s.id""",
+        (visited_before,),
+    )
+    return [dict(r) for r in cur.fetchall()]

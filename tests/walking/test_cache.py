@@ -1,0 +1,140 @@
+"""The walking graph's disk cache, its memory maps, the bounded search workspaces and the grid snapping."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from geo_service.settings import WalkingSettings
+from geo_service.walking import isochrones, load_network, route, travel_matrix
+from geo_service.walking.network import workspace_pool
+from geo_service.walking.warm import warm_up
+
+ORIGIN = [24.9384, 60.1699]
+
+
+def _settings(tmp_path: Path, **kw: object) -> WalkingSettings:
+    return WalkingSettings(cache_dir=tmp_path / "walk-cache", **kw)
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_ino for p in folder.rglob("*.npy")}
+
+
+def test_graph_is_cached_per_revision_and_mapped(db, tmp_path):
+    settings = _settings(tmp_path)
+    first = load_network(db, settings)
+    folder = first.cache_folder
+    assert folder is not None and folder.is_dir() and folder.parent.parent == settings.cache_dir
+    graph = first.graphs[0]
+    # every array is a read-only map of a file in the revision's folder, not a private copy
+    assert isinstance(graph.node_x, np.memmap) and not graph.node_x.flags.writeable
+    assert Path(graph.edge_cost.filename).parent.parent == folder
+    files = _files(folder)
+    second = load_network(db, settings)
+    assert second.cache_folder == folder
+    assert _files(folder) == files  # read again, not rewritten
+    # the same arrays as a graph built straight from the database without the cache
+    built = load_network(db, _settings(tmp_path, cache=False))
+    assert built.cache_folder is None and not isinstance(built.graphs[0].node_x, np.memmap)
+    for name, array in built.graphs[0].arrays().items():
+        np.testing.assert_array_equal(np.asarray(getattr(second.graphs[0], name)), array, err_msg=name)
+
+
+def test_results_identical_from_the_cache(db, tmp_path):
+    mapped = load_network(db, _settings(tmp_path))
+    built = load_network(db, _settings(tmp_path, cache=False))
+    a = isochrones(mapped, [ORIGIN], [5, 10])
+    b = isochrones(built, [ORIGIN], [5, 10])
+    assert [shapely.equals_exact(x.geometry, y.geometry, 0) for x, y in zip(a, b, strict=True)] == [
+        True,
+        True,
+    ]
+    ra, rb = route(mapped, ORIGIN, [24.9500, 60.1720]), route(built, ORIGIN, [24.9500, 60.1720])
+    assert ra.walk_seconds == rb.walk_seconds and ra.geometry.equals_exact(rb.geometry, 0)
+
+
+def test_new_revision_gets_a_new_folder_and_drops_the_old(fresh_db, tmp_path):
+    settings = _settings(tmp_path)
+    old = load_network(fresh_db, settings)
+    edges = old.graphs[0].n_edges
+    with fresh_db.connection() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM walk_edges WHERE id = (SELECT min(id) FROM walk_edges)")
+    new = load_network(fresh_db, settings)
+    assert new.revision > old.revision
+    assert new.cache_folder != old.cache_folder
+    assert new.graphs[0].n_edges == edges - 1
+    assert not old.cache_folder.exists()  # the older revision's files are gone from disk
+    assert new.cache_folder.is_dir()
+    # a process still holding the old maps keeps reading them after the files were removed
+    assert old.graphs[0].n_edges == edges and np.isfinite(np.asarray(old.graphs[0].edge_cost)).all()
+
+
+def test_workspace_pool_is_bounded(db, tmp_path):
+    network = load_network(db, _settings(tmp_path))
+    graph = network.graphs[0]
+    pool = workspace_pool(graph, size=2)
+    rng = np.random.default_rng(5)
+    lon = ORIGIN[0] + rng.uniform(-0.01, 0.01, 6)
+    lat = ORIGIN[1] + rng.uniform(-0.004, 0.004, 6)
+    points = np.column_stack([lon, lat])
+    expected = travel_matrix(network, points, points, 900.0)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                results.append(travel_matrix(network, points, points, 900.0))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 24
+    assert pool.created <= 2  # 8 threads, never more than the pool's two sets of work arrays
+    for got in results:
+        np.testing.assert_array_equal(got.seconds, expected.seconds)
+        np.testing.assert_array_equal(got.cols, expected.cols)
+
+
+def test_grid_snapping_finds_the_nearest_edge(db, tmp_path):
+    """The grid search gives the same distances as a shapely STRtree over the same edges, surface first."""
+    graph = load_network(db, _settings(tmp_path)).graphs[0]
+    lines = np.array([graph.edge_line(e) for e in range(graph.n_edges)])
+    surface = np.flatnonzero(~np.asarray(graph.edge_underground))
+    tree = shapely.STRtree(lines[surface])
+    rng = np.random.default_rng(9)
+    cx, cy = float(np.median(graph.node_x)), float(np.median(graph.node_y))
+    x = cx + rng.uniform(-1500, 1500, 400)
+    y = cy + rng.uniform(-1500, 1500, 400)
+    snap = graph.snap(x, y, 300.0)
+    (which, _hit), dist = tree.query_nearest(shapely.points(x, y), max_distance=300.0, return_distance=True,
+                                            all_matches=False)  # fmt: skip
+    reference = np.full(x.shape[0], np.inf)
+    reference[which] = dist
+    found = np.isfinite(reference)
+    assert found.sum() > 100
+    np.testing.assert_allclose(snap.distance_m[found], reference[found], atol=1e-6)
+    assert not np.asarray(graph.edge_underground)[snap.edge[found]].any()
+    # far beyond the grid's rings: the exhaustive search still finds the nearest edge
+    far = graph.snap(np.array([cx + 20_000.0]), np.array([cy]), 1e9)
+    all_tree = shapely.STRtree(lines)
+    _, d = all_tree.query_nearest(
+        shapely.points([cx + 20_000.0], [cy]), return_distance=True, all_matches=False
+    )
+    assert abs(far.distance_m[0] - d[0]) < 1e-6
+
+
+def test_warm_up_compiles_without_a_network(db):
+    from geo_service.walking.network import _NETWORKS
+
+    assert warm_up() >= 0
+    assert _NETWORKS._slots.get(db.cache_owner) is None  # nothing loaded for this database
