@@ -130,7 +130,7 @@ bench-quick: setup $(TIPG_VENV)/bin/python
 # containers that mount them as secrets, whatever user they run as).
 secrets:
 	@mkdir -p secrets && chmod 700 secrets
-	@for name in db_superuser_password db_owner_password db_app_password; do \
+	@for name in db_superuser_password db_owner_password db_app_password db_replication_password; do \
 	  if [ ! -s secrets/$$name ]; then \
 	    $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > secrets/$$name; \
 	    chmod 644 secrets/$$name; echo "secrets/$$name created"; \

@@ -25,10 +25,12 @@ db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS cluster.", no_args_is
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 map_app = typer.Typer(help="The map: layer catalogue and MapLibre style.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings (GEO_SERVICE_* environment variables).", no_args_is_help=True)
+batch_app = typer.Typer(help="Batch jobs on a Dask cluster (a local one by default).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(map_app, name="map")
 app.add_typer(config_app, name="config")
+app.add_typer(batch_app, name="batch")
 
 
 def _fail(text: str, code: int = 1) -> None:
@@ -391,6 +393,102 @@ def serve(
         workers=workers,
         log_level="info",
     )
+
+
+_SCHEDULER_HELP = (
+    "address of a Dask scheduler (tcp://HOST:8786); default: a local cluster of --workers processes"
+)
+
+
+def _run_batch(scheduler: str | None, workers: int | None, job: str, run: object) -> None:
+    """Run ``run(client)`` on the scheduler's cluster (or a local one) and say what it wrote."""
+    import os
+
+    from distributed import Client, LocalCluster
+
+    from geo_service.batch.errors import BatchError
+    from geo_service.errors import ServiceError
+
+    _database().close()  # the embedded cluster started and the schema migrated before any worker reads
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="15s")
+            except OSError as exc:
+                _fail_with("batch.scheduler_unreachable", address=scheduler, reason=str(exc).strip())
+            with client:
+                summary = run(client)  # type: ignore[operator]
+        else:
+            n = workers or max(1, min(4, os.cpu_count() or 1))
+            with (
+                LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+                Client(cluster) as client,
+            ):  # fmt: skip
+                summary = run(client)  # type: ignore[operator]
+    except BatchError as exc:
+        _fail_with(exc.code, **exc.params)
+    except ServiceError as exc:
+        _fail(exc.message.render(_language()))
+    revisions = ", ".join(f"{k} {v}" for k, v in summary.revisions.items())
+    typer.echo(_say(f"batch.done_{job}", rows=f"{summary.rows:,}", parts=summary.parts,
+                    seconds=f"{summary.seconds:.1f}", revisions=revisions))  # fmt: skip
+
+
+@batch_app.command("locate")
+def batch_locate_cmd(
+    source: Annotated[
+        Path, typer.Argument(help="points: CSV, Parquet or GeoParquet (a file or a folder of parts)")
+    ],
+    target: Annotated[Path, typer.Argument(help="GeoParquet folder to write (one part per partition)")],
+    scheduler: Annotated[str | None, typer.Option(help=_SCHEDULER_HELP)] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=256, help="local cluster: worker processes")
+    ] = None,
+    crs: Annotated[
+        str, typer.Option(help="CRS of the lon/lat columns: wgs84, gcj02, bd09, cgcs2000")
+    ] = "wgs84",
+    lon_column: Annotated[str, typer.Option(help="longitude column (CSV, Parquet)")] = "lon",
+    lat_column: Annotated[str, typer.Option(help="latitude column (CSV, Parquet)")] = "lat",
+    cell_deg: Annotated[float, typer.Option(help="side of a partition cell, degrees")] = 0.05,
+    overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
+) -> None:
+    """Locate every point: its grid and the grid's community, street and district (GeoParquet out)."""
+    from geo_service.batch.jobs import batch_locate
+
+    _run_batch(scheduler, workers, "locate", lambda client: batch_locate(
+        client, source, target, crs=crs, lon_column=lon_column, lat_column=lat_column, cell_deg=cell_deg,
+        overwrite=overwrite))  # fmt: skip
+
+
+@batch_app.command("reach")
+def batch_reach_cmd(
+    source: Annotated[
+        Path, typer.Argument(help="homes: CSV, Parquet or GeoParquet (a file or a folder of parts)")
+    ],
+    target: Annotated[Path, typer.Argument(help="GeoParquet folder to write (one part per partition)")],
+    category: Annotated[str, typer.Option(help="facility category (e.g. pharmacy, school)")],
+    scheduler: Annotated[str | None, typer.Option(help=_SCHEDULER_HELP)] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=256, help="local cluster: worker processes")
+    ] = None,
+    crs: Annotated[
+        str, typer.Option(help="CRS of the lon/lat columns: wgs84, gcj02, bd09, cgcs2000")
+    ] = "wgs84",
+    lon_column: Annotated[str, typer.Option(help="longitude column (CSV, Parquet)")] = "lon",
+    lat_column: Annotated[str, typer.Option(help="latitude column (CSV, Parquet)")] = "lat",
+    speed_kmh: Annotated[
+        float | None, typer.Option(help="walking speed, km/h (default: the service's)")
+    ] = None,
+    max_minutes: Annotated[float, typer.Option(help="farther than this many minutes counts as none")] = 30.0,
+    cell_deg: Annotated[float, typer.Option(help="side of a partition cell, degrees")] = 0.1,
+    overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
+) -> None:
+    """Walking seconds from every home to the nearest facility of a category (GeoParquet out)."""
+    from geo_service.batch.jobs import batch_reach
+
+    _run_batch(scheduler, workers, "reach", lambda client: batch_reach(
+        client, source, target, category, crs=crs, lon_column=lon_column, lat_column=lat_column,
+        speed_kmh=speed_kmh, max_minutes=max_minutes, cell_deg=cell_deg, overwrite=overwrite))  # fmt: skip
 
 
 @app.command("import-incidents")

@@ -1,0 +1,374 @@
+"""Capacity: a synthetic province, batch jobs on Dask against dask-geopandas ``sjoin``, and the server at 1, 2
+and 4 worker processes.
+
+    .venv/bin/python bench/capacity.py [--homes 10000000] [--grids 30000] [--nodes 2000000] [--cities 6]
+                                       [--dask-workers 2] [--server-workers 1,2,4] [--requests 4000]
+                                       [--skip-batch] [--skip-server] [--skip-sjoin] [--skip-reach]
+
+Province (database ``gs_bench_capacity``, rebuilt when the sizes change): ``--cities`` cities side by side, each a
+square lattice of streets 80 m apart (``--nodes`` walking nodes in all, about twice as many edges, one dataset
+per city with its UTM zone as metric CRS), tiled by ``--grids`` square grids grouped 4×4 into communities, 4×4
+communities into streets, one district per city; a pharmacy per ~0.6 km² and a rest station per ~2 km².
+Homes: ``--homes`` points uniform over the cities, written once as Parquet parts (``bench/.capacity/``).
+
+Batch (a ``LocalCluster`` of ``--dask-workers`` processes, one thread each, 6 GiB limit each):
+``geo-service batch locate`` (grid + hierarchy, GeoParquet out) against ``dask_geopandas.sjoin`` of the same
+Parquet points with the grids (``predicate="within"``, grids broadcast, GeoParquet out) on the same cluster;
+``geo-service batch reach --category pharmacy``. Peak memory per worker: the scheduler's view of each worker's
+process memory, sampled every 0.2 s.
+
+Server: ``geo-service serve --workers N`` on the province; start-up (process start → ``/readyz`` 200 → first
+answers of locate, nearest and a tile, i.e. caches built); memory (RSS of the server's processes after the
+warm-up); memory per network node (RSS of one worker after loading the network minus before, ÷ nodes); then
+h2load (50 connections) on locate at random points, ``/api/stations/nearest`` and grid tiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import REPO, bench_database, markdown_table
+from bench.load import h2load, tile_urls
+
+DB_NAME = "gs_bench_capacity"
+SPACING_M = 80.0
+WORK = REPO / "bench" / ".capacity"
+ORIGIN = (110.0, 23.0)  # south-west corner of the first city
+
+
+def _utm(lon: float, lat: float) -> int:
+    zone = int((lon + 180) // 6) + 1
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+def _copy(cur, table: str, columns: list[str], frame: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, sep="\t", header=False, index=False, na_rep="\\N")
+    buffer.seek(0)
+    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+def city_boxes(cities: int, nodes: int) -> tuple[int, list[tuple[float, float, float, float]]]:
+    side = max(2, math.ceil(math.sqrt(nodes / cities)))
+    dlat = SPACING_M / 111_000.0
+    dlon = SPACING_M / (111_000.0 * math.cos(math.radians(ORIGIN[1])))
+    boxes = []
+    for k in range(cities):
+        west = ORIGIN[0] + k * (side * dlon + 0.05)
+        boxes.append((west, ORIGIN[1], west + (side - 1) * dlon, ORIGIN[1] + (side - 1) * dlat))
+    return side, boxes
+
+
+def build_province(db, cities: int, grids: int, nodes: int, seed: int = 1) -> dict:
+    """Write the synthetic province (idempotent for the same sizes)."""
+    marker = {"cities": cities, "grids": grids, "nodes": nodes, "seed": seed}
+    with db.cursor() as cur:
+        cur.execute("SELECT stats FROM datasets WHERE name = 'capacity-0'")
+        row = cur.fetchone()
+    side, boxes = city_boxes(cities, nodes)
+    if row is not None and row["stats"].get("marker") == marker:
+        return {"side": side, "boxes": boxes}
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    with db.cursor() as cur:
+        cur.execute("DELETE FROM areas WHERE code LIKE 'CAP%%'")
+        cur.execute("DELETE FROM stations WHERE name LIKE 'capacity %%'")
+        cur.execute("DELETE FROM datasets WHERE name LIKE 'capacity-%%'")
+    per_city = max(1, grids // cities)
+    q = max(1, math.ceil(math.sqrt(per_city)))
+    for k, (west, south, east, north) in enumerate(boxes):
+        name = f"capacity-{k}"
+        srid = _utm((west + east) / 2, (south + north) / 2)
+        stats = json.dumps({"marker": marker} if k == 0 else {})
+        bbox = shapely.to_wkb(
+            shapely.box(west, south, east, north), hex=True, include_srid=True, flavor="extended"
+        )
+        with db.cursor() as cur:
+            cur.execute(
+                "INSERT INTO datasets (name, kind, source, srid, bbox, stats) VALUES (%s, 'synthetic', 'bench', %s,"
+                " ST_SetSRID(%s::geometry, 4326), %s)",
+                (name, srid, bbox, stats),
+            )
+            lon = np.linspace(west, east, side)
+            lat = np.linspace(south, north, side)
+            gx, gy = np.meshgrid(lon, lat)
+            ids = (k + 1) * 10**8 + np.arange(side * side, dtype=np.int64)
+            pts = shapely.points(gx.ravel(), gy.ravel())
+            _copy(cur, "walk_nodes", ["dataset", "id", "geom"],
+                  pd.DataFrame({"d": name, "id": ids, "g": shapely.to_wkb(pts, hex=True, include_srid=False)}))  # fmt: skip
+            grid_ids = ids.reshape(side, side)
+            u = np.concatenate([grid_ids[:, :-1].ravel(), grid_ids[:-1, :].ravel()])
+            v = np.concatenate([grid_ids[:, 1:].ravel(), grid_ids[1:, :].ravel()])
+            ui, vi = u - (k + 1) * 10**8, v - (k + 1) * 10**8
+            coords = np.stack([np.column_stack([gx.ravel()[ui], gy.ravel()[ui]]),
+                               np.column_stack([gx.ravel()[vi], gy.ravel()[vi]])], axis=1)  # fmt: skip
+            lines = shapely.linestrings(coords)
+            for start in range(0, len(u), 500_000):
+                part = slice(start, start + 500_000)
+                _copy(cur, "walk_edges", ["dataset", "u", "v", "length_m", "highway", "steps", "geom"],
+                      pd.DataFrame({"d": name, "u": u[part], "v": v[part], "l": SPACING_M, "h": "footway",
+                                    "s": "f", "g": shapely.to_wkb(lines[part], hex=True)}))  # fmt: skip
+            # grids: q×q squares over the city, communities 4×4 grids, streets 4×4 communities
+            ex, ey = np.linspace(west, east, q + 1), np.linspace(south, north, q + 1)
+            rows = []
+            district = f"CAP{k:02d}"
+            rows.append((district, f"合成区{k}", "district", None, shapely.box(west, south, east, north)))
+            for level, size, parent_size in (("street", 16, None), ("community", 4, 16), ("grid", 1, 4)):
+                for a in range(0, q, size):
+                    for b in range(0, q, size):
+                        code = f"{district}{level[0].upper()}{a:03d}{b:03d}"
+                        if parent_size is None:
+                            parent = district
+                        else:
+                            pa, pb = a // parent_size * parent_size, b // parent_size * parent_size
+                            parent = f"{district}{'S' if parent_size == 16 else 'C'}{pa:03d}{pb:03d}"
+                        box = shapely.box(ex[a], ey[b], ex[min(a + size, q)], ey[min(b + size, q)])
+                        rows.append((code, code, level, parent, box))
+            geoms = shapely.multipolygons([[g] for g in (r[4] for r in rows)])
+            _copy(cur, "areas", ["code", "name", "level", "parent_code", "source", "geom"],
+                  pd.DataFrame({"c": [r[0] for r in rows], "n": [r[1] for r in rows], "l": [r[2] for r in rows],
+                                "p": [r[3] for r in rows], "s": "bench",
+                                "g": shapely.to_wkb(geoms, hex=True, include_srid=True, flavor="extended")}))  # fmt: skip
+            area_km2 = (east - west) * (north - south) * 111.0 * 111.0 * math.cos(math.radians(south))
+            n_pharmacy, n_station = max(3, int(area_km2 / 0.6)), max(3, int(area_km2 / 2))
+            f_lon, f_lat = rng.uniform(west, east, n_pharmacy), rng.uniform(south, north, n_pharmacy)
+            _copy(cur, "facilities", ["dataset", "name", "category", "source", "geom"],
+                  pd.DataFrame({"d": name, "n": "药店", "c": "pharmacy", "s": "bench",
+                                "g": shapely.to_wkb(shapely.points(f_lon, f_lat), hex=True, include_srid=True,
+                                                    flavor="extended")}))  # fmt: skip
+            s_lon, s_lat = rng.uniform(west, east, n_station), rng.uniform(south, north, n_station)
+            _copy(cur, "stations", ["name", "kind", "geom"],
+                  pd.DataFrame({"n": [f"capacity {k}-{i}" for i in range(n_station)], "k": "care_station",
+                                "g": shapely.to_wkb(shapely.points(s_lon, s_lat), hex=True, include_srid=True,
+                                                    flavor="extended")}))  # fmt: skip
+        print(f"  city {k}: {side * side:,} nodes, {len(u):,} edges, {len(rows):,} areas", flush=True)
+    with db.cursor() as cur:
+        cur.execute("ANALYZE walk_nodes; ANALYZE walk_edges; ANALYZE areas; ANALYZE facilities")
+    print(f"  province written in {time.perf_counter() - started:.0f} s", flush=True)
+    return {"side": side, "boxes": boxes}
+
+
+def homes(boxes: list[tuple[float, float, float, float]], n: int, seed: int = 2) -> Path:
+    """``n`` homes uniform over the cities, Parquet parts of ≤1 M rows (written once)."""
+    folder = WORK / f"homes-{n}-{len(boxes)}"
+    if folder.exists() and (folder / "_done").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    written = 0
+    for part in range(math.ceil(n / 1_000_000)):
+        m = min(1_000_000, n - written)
+        city = rng.integers(0, len(boxes), m)
+        b = np.array(boxes)[city]
+        frame = pd.DataFrame({"home": np.arange(written, written + m), "lon": rng.uniform(b[:, 0], b[:, 2]),
+                              "lat": rng.uniform(b[:, 1], b[:, 3])})  # fmt: skip
+        frame.to_parquet(folder / f"part-{part:04d}.parquet", index=False)
+        written += m
+    (folder / "_done").write_text(str(n))
+    return folder
+
+
+class PeakMemory:
+    """Peak process memory of each Dask worker (the scheduler's view), sampled in the background."""
+
+    def __init__(self, client) -> None:
+        self.client, self.peak, self._stop = client, {}, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for address, worker in self.client.scheduler_info(n_workers=-1)["workers"].items():
+                memory = worker.get("metrics", {}).get("memory", 0)
+                self.peak[address] = max(self.peak.get(address, 0), memory)
+            time.sleep(0.2)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def max_mb(self) -> float:
+        return max(self.peak.values(), default=0) / 2**20
+
+
+def run_batch(
+    db, folder: Path, n: int, dask_workers: int, skip_sjoin: bool, skip_reach: bool
+) -> list[list[object]]:
+    import dask.dataframe as dd
+    import dask_geopandas
+    import geopandas
+    from distributed import Client, LocalCluster
+
+    from geo_service.batch.jobs import batch_locate, batch_reach
+
+    rows = []
+    out = Path(tempfile.mkdtemp(prefix="capacity-", dir=WORK))
+    with (
+        LocalCluster(n_workers=dask_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                     memory_limit="6GiB", env={"GEO_SERVICE_DATABASE_URL": db.dsn}) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+
+        def job(label: str, fn) -> None:
+            with PeakMemory(client) as memory:
+                started = time.perf_counter()
+                fn()
+                seconds = time.perf_counter() - started
+            rows.append([label, f"{n:,}", f"{seconds:.1f}", f"{n / seconds:,.0f}", f"{memory.max_mb:,.0f}"])
+            print("  " + " | ".join(map(str, rows[-1])), flush=True)
+
+        job("batch locate (grid + hierarchy)", lambda: batch_locate(
+            client, folder, out / "locate", dsn=db.dsn, progress=False, overwrite=True))  # fmt: skip
+        if not skip_sjoin:
+            with db.cursor() as cur:
+                cur.execute(
+                    "SELECT code, ST_AsBinary(geom) AS wkb FROM areas WHERE level = 'grid' AND valid_to IS NULL"
+                )
+                got = cur.fetchall()
+            grids = geopandas.GeoDataFrame({"grid_code": [r["code"] for r in got]},
+                                           geometry=shapely.from_wkb([bytes(r["wkb"]) for r in got]), crs=4326)  # fmt: skip
+
+            def sjoin() -> None:
+                points = dd.read_parquet(str(folder))
+                points = dask_geopandas.from_dask_dataframe(
+                    points, geometry=dask_geopandas.points_from_xy(points, "lon", "lat")
+                ).set_crs(4326)
+                joined = dask_geopandas.sjoin(points, grids, how="inner", predicate="within")
+                client.compute(joined.to_parquet(str(out / "sjoin"), write_index=False, compute=False,
+                                                 overwrite=True)).result()  # fmt: skip
+
+            job("dask-geopandas sjoin (grid only)", sjoin)
+        if not skip_reach:
+            job("batch reach (pharmacy)", lambda: batch_reach(
+                client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=False, overwrite=True))  # fmt: skip
+    shutil.rmtree(out, ignore_errors=True)
+    return rows
+
+
+def _tree_rss_mb(pid: int) -> tuple[float, list[float]]:
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    each = [p.memory_info().rss / 2**20 for p in procs if p.is_running()]
+    return sum(each), each
+
+
+def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list[list[object]]:
+    import httpx
+
+    from tests.conftest import free_port
+
+    rows = []
+    rng = np.random.default_rng(3)
+    west, south = boxes[0][0], boxes[0][1]
+    east, north = boxes[-1][2], boxes[-1][3]
+    pts = [
+        (rng.uniform(b[0], b[2]), rng.uniform(b[1], b[3]))
+        for b in (boxes[i % len(boxes)] for i in range(2000))
+    ]
+    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": db.dsn, "GEO_SERVICE_LIMITS_ENABLED": "false",
+           "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false"}  # fmt: skip
+    for n in workers:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port),
+                                 "--workers", str(n)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            ready_s = time.perf_counter() - started
+            total_before, _ = _tree_rss_mb(proc.pid)
+            lon, lat = pts[0]
+            with httpx.Client(base_url=base, timeout=600) as client:
+                # every worker process warms its own caches: ask each URL a few times per process
+                for _ in range(3 * n):
+                    client.get("/api/locate", params={"lon": lon, "lat": lat}).raise_for_status()
+                    client.get("/api/stations/nearest", params={"lon": lon, "lat": lat}).raise_for_status()
+            warm_s = time.perf_counter() - started
+            total, each = _tree_rss_mb(proc.pid)
+            per_node_b = (total - total_before) * 2**20 / max(1, nodes) / n
+            workdir = Path(tempfile.mkdtemp(prefix="capacity-h2-", dir=WORK))
+            locate = h2load([f"{base}/api/locate?lon={x:.6f}&lat={y:.6f}" for x, y in pts], 50, requests,
+                            workdir, "locate")  # fmt: skip
+            nearest = h2load([f"{base}/api/stations/nearest?lon={x:.6f}&lat={y:.6f}" for x, y in pts], 50,
+                             max(200, requests // 4), workdir, "nearest")  # fmt: skip
+            tiles = h2load(tile_urls(base, (west, south, min(east, west + 0.3), min(north, south + 0.3))), 50,
+                           requests, workdir, "tiles")  # fmt: skip
+            shutil.rmtree(workdir, ignore_errors=True)
+            rows.append([n, f"{ready_s:.1f}", f"{warm_s:.1f}", f"{total:,.0f}", f"{max(each):,.0f}",
+                         f"{per_node_b:,.0f}", f"{locate['rate']:,.0f}", f"{nearest['rate']:,.0f}",
+                         f"{tiles['rate']:,.0f}",
+                         f"{locate['errors'] + nearest['errors'] + tiles['errors']}"])  # fmt: skip
+            print("  " + " | ".join(map(str, rows[-1])), flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--homes", type=int, default=10_000_000)
+    parser.add_argument("--grids", type=int, default=30_000)
+    parser.add_argument("--nodes", type=int, default=2_000_000)
+    parser.add_argument("--cities", type=int, default=6)
+    parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument("--server-workers", default="1,2,4")
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--skip-sjoin", action="store_true")
+    parser.add_argument("--skip-reach", action="store_true")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    db = bench_database(DB_NAME)
+    print(f"province: {args.cities} cities, {args.grids:,} grids, {args.nodes:,} nodes", flush=True)
+    province = build_province(db, args.cities, args.grids, args.nodes)
+    print(f"homes: {args.homes:,}", flush=True)
+    folder = homes(province["boxes"], args.homes)
+    if not args.skip_batch:
+        print("batch:", flush=True)
+        rows = run_batch(db, folder, args.homes, args.dask_workers, args.skip_sjoin, args.skip_reach)
+        print(markdown_table(["job", "points", "seconds", "points/s", "peak MB per worker"], rows))
+    if not args.skip_server:
+        print("server:", flush=True)
+        rows = run_server(db, province["boxes"], province["side"] ** 2 * args.cities,
+                          [int(w) for w in args.server_workers.split(",")], args.requests)  # fmt: skip
+        print(markdown_table(["workers", "ready s", "warm s", "RSS MB (all)", "RSS MB (largest)",
+                              "bytes/node/process", "locate req/s", "nearest req/s", "tiles req/s", "errors"],
+                             rows))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

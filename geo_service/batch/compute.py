@@ -1,0 +1,138 @@
+"""The work of one window, in one process, on the service's own locate index and walking engine.
+
+Both functions take a built index / network, so the same code answers for a window (a task of a batch job,
+built from the rows inside its box) and for the whole database (the single-process reference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from geo_service.grids.model import LEVELS
+from geo_service.life_circle.reach import Facilities, ReachIndex
+from geo_service.locate.index import AreaInfo, LocateIndex
+from geo_service.locate.lattice import OUTSIDE
+from geo_service.walking.network import WalkNetwork
+
+# Output columns of locate, finest level first: ``<level>_code`` and ``<level>_name``.
+HIERARCHY = tuple(reversed(LEVELS))
+LOCATE_COLUMNS = tuple(f"{level}_{part}" for level in HIERARCHY for part in ("code", "name"))
+REACH_COLUMNS = ("walk_seconds", "walk_distance_m", "facility_id", "snap_distance_m")
+
+
+def _chain(index: LocateIndex, area: AreaInfo) -> dict[str, AreaInfo]:
+    """An area and its ancestors by level (the nearest one of a level when the data repeats a level)."""
+    out: dict[str, AreaInfo] = {}
+    for info in (area, *index.ancestors(area)):
+        out.setdefault(info.level, info)
+    return out
+
+
+def locate_coded(
+    index: LocateIndex, lon: np.ndarray, lat: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The grid and its hierarchy for WGS-84 points, as :func:`geo_service.locate.service.locate` answers,
+    dictionary-coded: per column of :data:`LOCATE_COLUMNS`, ``(positions, values)`` where ``positions[k]`` indexes
+    ``values`` (an object array of text) for point k, or is -1 for none. No Python object per point.
+
+    A point inside a grid gets the grid (lowest code on shared edges) and its parent chain; a point outside
+    every grid gets the finest area covering it and that area's parent chain (属地兜底). Missing levels and
+    points with invalid coordinates are -1.
+    """
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    n = lon.shape[0]
+    owner_level = np.full(n, -1, np.int64)  # index into HIERARCHY of the finest covering area
+    owner_pos = np.full(n, OUTSIDE, np.int64)
+    with np.errstate(invalid="ignore"):
+        rest = np.flatnonzero(
+            np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        )
+    for k, level in enumerate(HIERARCHY):
+        if not rest.size:
+            break
+        found = index.assign(level, lon[rest], lat[rest])
+        hit = found != OUTSIDE
+        owner_level[rest[hit]] = k
+        owner_pos[rest[hit]] = found[hit]
+        rest = rest[~hit]
+    # one row per distinct owner: its chain by level; points then only carry the owner's row number
+    owners = np.unique(owner_level[owner_level >= 0] * (1 << 32) + owner_pos[owner_level >= 0])
+    row_of_point = np.full(n, -1, np.int64)
+    if owners.size:
+        mine = owner_level >= 0
+        row_of_point[mine] = np.searchsorted(owners, owner_level[mine] * (1 << 32) + owner_pos[mine])
+    tables = {name: np.full(owners.size + 1, None, dtype=object) for name in LOCATE_COLUMNS}
+    for j, key in enumerate(owners.tolist()):
+        info = index.levels[HIERARCHY[key >> 32]].infos[key & 0xFFFFFFFF]
+        for level, area in _chain(index, info).items():
+            tables[f"{level}_code"][j] = area.code
+            tables[f"{level}_name"][j] = area.name
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, table in tables.items():
+        present = np.flatnonzero(np.array([v is not None for v in table[:-1]], dtype=bool))
+        remap = np.full(owners.size + 1, -1, np.int64)
+        remap[present] = np.arange(present.size)
+        out[name] = (remap[row_of_point], table[present])  # row -1 → remap[-1] = -1
+    return out
+
+
+def locate_points(index: LocateIndex, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`locate_coded` as one object array per column (None for none): for checks and small inputs."""
+    out = {}
+    for name, (positions, values) in locate_coded(index, lon, lat).items():
+        table = np.concatenate([values, np.array([None], dtype=object)])
+        out[name] = table[positions]
+    return out
+
+
+def reach_points(network: WalkNetwork, facility_rows: Sequence[tuple[int, str | None, str, float, float]],
+                 category: str, lon: np.ndarray, lat: np.ndarray, *, speed_mps: float, limit_m: float,
+                 max_snap_m: float) -> dict[str, np.ndarray]:  # fmt: skip
+    """Walking seconds from each WGS-84 point to the nearest facility of ``category``, on the life-circle
+    reach engine (:class:`~geo_service.life_circle.reach.ReachIndex`: one multi-source search from every
+    facility of the category).
+
+    Parameters
+    ----------
+    limit_m
+        Searches stop at this cost (effective metres: steps count ``steps_factor`` times); farther is none.
+    speed_mps
+        Walking speed on level ground, m/s.
+    max_snap_m
+        Points farther than this from every walkable edge reach nothing.
+
+    Returns
+    -------
+    dict
+        ``walk_seconds`` and ``walk_distance_m`` (NaN: no facility within the limit or point off the
+        network), ``facility_id`` (-1 none), ``snap_distance_m`` (NaN: off the network).
+    """
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    n = lon.shape[0]
+    out = {
+        "walk_seconds": np.full(n, np.nan),
+        "walk_distance_m": np.full(n, np.nan),
+        "facility_id": np.full(n, -1, np.int64),
+        "snap_distance_m": np.full(n, np.nan),
+    }
+    with np.errstate(invalid="ignore"):
+        valid = np.flatnonzero(
+            np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        )
+    if not valid.size or not network.graphs:
+        return out
+    facilities = Facilities.from_rows(list(facility_rows))
+    reach = ReachIndex.build((network.revision,), network, facilities, max_snap_m, limit_m)
+    located = network.snap(lon[valid], lat[valid], max_snap_m)
+    got = reach.points(located, category, "time")
+    ok = np.isfinite(got.cost) & (got.cost <= limit_m) & (got.facility >= 0)
+    snapped = located.graph_index >= 0
+    out["snap_distance_m"][valid[snapped]] = located.distance_m[snapped]
+    out["walk_seconds"][valid[ok]] = got.cost[ok] / speed_mps
+    out["walk_distance_m"][valid[ok]] = got.metres[ok]
+    out["facility_id"][valid[ok]] = facilities.id[got.facility[ok]]
+    return out

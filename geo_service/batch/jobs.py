@@ -1,0 +1,428 @@
+"""Batch locate and batch reach on a ``dask.distributed`` cluster.
+
+The input (CSV, Parquet or GeoParquet) is read in blocks; every point gets the Hilbert number of its cell
+(:mod:`geo_service.batch.partition`) and the points are shuffled so that each cell is whole in one partition.
+A task walks its partition cell by cell: it reads, in one snapshot of the database, the areas (locate) or the
+walking network, and facilities of the category (reach) inside the cell's box — widened by the walking limit
+for reach — builds the service's own :class:`~geo_service.locate.index.LocateIndex` or
+:class:`~geo_service.walking.network.WalkNetwork` from those rows, and answers with
+:mod:`geo_service.batch.compute`. Memory per task is bounded by the input block size and the cell size, not
+by the input. Every task checks that the data revisions are those the job started from (a job never mixes
+two versions of the grids or the network). The output is GeoParquet (a folder of parts, WGS-84 points),
+rows in spatial order; ``input_order`` sorts them back into the input's order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.dataframe as dd
+import dask_geopandas  # also registers GeoDataFrame partitions with Dask
+import numpy as np
+import pandas as pd
+
+from geo_service.batch import compute
+from geo_service.batch.errors import BatchError
+from geo_service.batch.partition import NO_CELL, cell_box, cell_keys, check_cell_deg, grow_box
+from geo_service.coords import normalise_crs, to_wgs84_arrays
+from geo_service.db.pool import Database
+from geo_service.settings import DatabaseSettings, LocateSettings, WalkingSettings
+from geo_service.store import batch as store
+from geo_service.store import network as revision_store
+
+_LON, _LAT, _CELL = "_lon", "_lat", "_cell"
+INPUT_ORDER = "input_order"
+_PARTITION_SHIFT = 32  # input_order = partition number << 32 | row within the input partition
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What a job wrote: rows, parts (files) and the data revisions it answered from."""
+
+    rows: int
+    parts: int
+    revisions: dict[str, int]
+    seconds: float
+
+
+# -- the database, on a worker -----------------------------------------------------------------------------
+
+_POOLS: dict[str | None, Database] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _database(dsn: str | None) -> Database:
+    """One small pool per worker process: ``dsn`` when the job names one, else the worker's own
+    ``GEO_SERVICE_DATABASE_*`` settings (reads go to the standby when there is one)."""
+    with _POOLS_LOCK:
+        db = _POOLS.get(dsn)
+        if db is None:
+            if dsn is None:
+                db = Database.from_settings(DatabaseSettings(), start=False)
+            else:
+                db = Database(dsn, max_size=2)
+            _POOLS[dsn] = db
+        return db
+
+
+def _revisions(dsn: str | None, entities: tuple[str, ...]) -> dict[str, int]:
+    with _database(dsn).for_reading().cursor(dict_rows=False) as cur:
+        return revision_store.revisions(cur, entities)
+
+
+def _check(found: dict[str, int], expected: dict[str, int]) -> None:
+    if found != expected:
+        changed = ", ".join(k for k in expected if found.get(k) != expected[k])
+        raise BatchError("batch.data_changed", entities=changed)
+
+
+# -- input -------------------------------------------------------------------------------------------------
+
+
+def _is_geoparquet(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    first = path if path.is_file() else next(iter(sorted(path.rglob("*.parquet"))), None)
+    if first is None:
+        raise BatchError("batch.no_input_parts", path=str(path))
+    metadata = pq.read_schema(first).metadata or {}
+    return b"geo" in metadata
+
+
+def _with_lonlat(frame: pd.DataFrame, lon_column: str, lat_column: str, crs: str,
+                 partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+    """WGS-84 ``_lon``/``_lat`` from the input's columns (unparseable: NaN), the cell number, the input order."""
+    lon = pd.to_numeric(frame[lon_column], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    lat = pd.to_numeric(frame[lat_column], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    wlon, wlat = np.full(len(lon), np.nan), np.full(len(lat), np.nan)
+    if ok.any():
+        wlon[ok], wlat[ok] = to_wgs84_arrays(lon[ok], lat[ok], crs)
+    number = 0 if partition_info is None else int(partition_info["number"])
+    out = frame.copy()
+    out[INPUT_ORDER] = (np.int64(number) << _PARTITION_SHIFT) + np.arange(len(frame), dtype=np.int64)
+    out[_LON], out[_LAT] = wlon, wlat
+    return out
+
+
+def _from_geometry(frame: Any) -> pd.DataFrame:
+    """Point coordinates of a GeoParquet partition (WGS-84) as ``lon``/``lat`` columns; geometry dropped."""
+    geometry = frame.geometry
+    if geometry.crs is not None and geometry.crs.to_epsg() != 4326:
+        geometry = geometry.to_crs(4326)
+    points = geometry.representative_point() if len(geometry) else geometry
+    out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    out["lon"] = points.x.to_numpy() if len(geometry) else np.empty(0)
+    out["lat"] = points.y.to_numpy() if len(geometry) else np.empty(0)
+    return out
+
+
+def read_points(source: Path, *, lon_column: str = "lon", lat_column: str = "lat", crs: str | None = "wgs84",
+                blocksize: str = "64MB") -> dd.DataFrame:  # fmt: skip
+    """The points of a CSV, Parquet or GeoParquet file (or folder of parts) as a Dask DataFrame with WGS-84
+    ``_lon``/``_lat`` and ``input_order``. CSV columns other than the coordinates are read as text.
+    GeoParquet points are taken from the geometry (any CRS; ``crs`` is ignored)."""
+    source = Path(source)
+    if not source.exists():
+        raise BatchError("batch.no_such_input", path=str(source))
+    name = source.name.lower()
+    crs = normalise_crs(crs)
+    if name.endswith((".csv", ".csv.gz", ".txt")):
+        frame = dd.read_csv(str(source), dtype=str, blocksize=None if name.endswith(".gz") else blocksize,
+                            keep_default_na=False)  # fmt: skip
+    elif name.endswith((".parquet", ".geoparquet", ".pq")) or source.is_dir():
+        if _is_geoparquet(source):
+            frame = dask_geopandas.read_parquet(str(source)).map_partitions(_from_geometry)
+            lon_column, lat_column, crs = "lon", "lat", "wgs84"
+        else:
+            frame = dd.read_parquet(str(source))
+    else:
+        raise BatchError("batch.unknown_format", path=str(source))
+    missing = [c for c in (lon_column, lat_column) if c not in frame.columns]
+    if missing:
+        raise BatchError(
+            "batch.missing_columns", columns=", ".join(missing), found=", ".join(map(str, frame.columns))
+        )
+    clash = [c for c in frame.columns if c in {INPUT_ORDER, "geometry", _LON, _LAT, _CELL}
+             or c in compute.LOCATE_COLUMNS or c in compute.REACH_COLUMNS]  # fmt: skip
+    if clash:
+        raise BatchError("batch.reserved_columns", columns=", ".join(map(str, clash)))
+    return frame.map_partitions(_with_lonlat, lon_column, lat_column, crs)
+
+
+def _spatial(points: dd.DataFrame, cell_deg: float) -> dd.DataFrame:
+    """Cell numbers, then a shuffle that puts each cell whole into one partition."""
+    check_cell_deg(cell_deg)
+
+    def key(frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        out[_CELL] = cell_keys(frame[_LON].to_numpy(), frame[_LAT].to_numpy(), cell_deg)
+        return out
+
+    keyed = points.map_partitions(key)
+    return keyed.shuffle(on=_CELL, npartitions=max(1, points.npartitions))
+
+
+_CRS84 = None
+
+
+def _geo_metadata(lon: np.ndarray, lat: np.ndarray) -> bytes:
+    """GeoParquet 1.0 metadata for a WKB point column in WGS-84 lon/lat."""
+    global _CRS84
+    if _CRS84 is None:
+        import pyproj
+
+        _CRS84 = pyproj.CRS.from_epsg(4326).to_json_dict()
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    bbox = (
+        [float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max())]
+        if ok.any()
+        else []
+    )
+    column = {"encoding": "WKB", "geometry_types": ["Point"], "crs": _CRS84}
+    if bbox:
+        column["bbox"] = bbox
+    return json.dumps(
+        {"version": "1.0.0", "primary_column": "geometry", "columns": {"geometry": column}}
+    ).encode()
+
+
+def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> Any:
+    """WKB points (little-endian, 21 bytes each) built in one pass; null where a coordinate is not finite."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = lon.shape[0]
+    record = np.empty(n, dtype=np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")]))
+    record["order"], record["type"], record["x"], record["y"] = 1, 1, lon, lat
+    offsets = np.arange(0, 21 * (n + 1), 21, dtype=np.int32)
+    array = pa.Array.from_buffers(
+        pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(record.tobytes())]
+    )
+    valid = np.isfinite(lon) & np.isfinite(lat)
+    return array if valid.all() else pc.if_else(pa.array(valid), array, pa.scalar(None, pa.binary()))
+
+
+def _text(positions: np.ndarray, values: np.ndarray) -> Any:
+    """A dictionary-encoded text column (as Parquet stores it) from positions (-1: null), without a Python
+    object per row. Readers see text (pandas: a categorical)."""
+    import pyarrow as pa
+
+    indices = pa.array(positions.astype(np.int32), mask=positions < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values.tolist(), pa.string()))
+
+
+def _write_part(frame: pd.DataFrame, columns: dict[str, Any], target: Path, number: int) -> pd.DataFrame:
+    """Write one partition as a GeoParquet part (input columns, answers, WGS-84 points); its row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame.drop(columns=[_LON, _LAT, _CELL]), preserve_index=False)
+    for name, column in columns.items():
+        table = table.append_column(name, column if isinstance(column, pa.Array) else pa.array(column))
+    lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
+    table = table.append_column("geometry", _wkb_points(lon, lat))
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": _geo_metadata(lon, lat)})
+    pq.write_table(table, Path(target) / f"part.{number:05d}.parquet", compression="zstd")
+    return pd.DataFrame({"rows": [len(frame)]}, dtype="int64")
+
+
+_COUNT_META = pd.DataFrame({"rows": pd.Series([], dtype="int64")})
+
+
+class _Coded:
+    """Per text column, the dictionary-coded answers of a partition, gathered cell by cell."""
+
+    def __init__(self, n: int, names: tuple[str, ...]) -> None:
+        self.positions = {name: np.full(n, -1, np.int64) for name in names}
+        self.values: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        self.sizes = dict.fromkeys(names, 0)
+
+    def put(self, rows: np.ndarray, coded: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        for name, (positions, values) in coded.items():
+            self.positions[name][rows] = np.where(positions >= 0, positions + self.sizes[name], -1)
+            self.values[name].append(values)
+            self.sizes[name] += len(values)
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            name: _text(self.positions[name], np.concatenate(parts) if parts else np.empty(0, dtype=object))
+            for name, parts in self.values.items()
+        }
+
+
+def _cells(frame: pd.DataFrame) -> list[tuple[int, np.ndarray]]:
+    """Row positions of each cell of a partition, cells in Hilbert order."""
+    keys = frame[_CELL].to_numpy()
+    order = np.argsort(keys, kind="stable")
+    bounds = np.flatnonzero(np.diff(keys[order])) + 1
+    return [(int(keys[part[0]]), part) for part in np.split(order, bounds) if part.size]
+
+
+# -- locate ------------------------------------------------------------------------------------------------
+
+
+def _locate_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expected: dict[str, int],
+                      settings: LocateSettings, target: str, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+    from geo_service.locate.index import LocateIndex
+
+    n = len(frame)
+    coded = _Coded(n, compute.LOCATE_COLUMNS)
+    lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
+    for key, rows in _cells(frame) if n else []:
+        if key == NO_CELL:
+            continue
+        # a hair wider than the cell: a point on its edge may belong to an area just across it
+        box = grow_box(cell_box(float(lon[rows[0]]), float(lat[rows[0]]), cell_deg), 0.01)
+        with _database(dsn).for_reading().cursor() as cur:
+            store.repeatable_read(cur)
+            revision, area_rows = store.areas_window(cur, box)
+        _check({"areas": revision}, expected)
+        index = LocateIndex(revision, area_rows, settings)
+        coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows]))
+    if not n:
+        return _COUNT_META
+    return _write_part(frame, coded.columns(), Path(target), int((partition_info or {}).get("number", 0)))
+
+
+def batch_locate(client: Any, source: Path, target: Path, *, dsn: str | None = None, crs: str | None = "wgs84",
+                 lon_column: str = "lon", lat_column: str = "lat", cell_deg: float = 0.05,
+                 blocksize: str = "64MB", progress: bool = True, overwrite: bool = False) -> JobSummary:  # fmt: skip
+    """Locate every point of ``source`` on the cluster of ``client`` and write GeoParquet to ``target``.
+
+    Each output row carries the input's columns, ``input_order``, ``grid_code``/``grid_name`` and the
+    community, street and district codes and names (see :func:`geo_service.batch.compute.locate_points`),
+    and the point (WGS-84) as geometry.
+
+    Parameters
+    ----------
+    dsn
+        The database for the workers; None: each worker's own ``GEO_SERVICE_DATABASE_*`` settings.
+    cell_deg
+        Side of a partition cell, degrees: each cell reads the areas touching it once.
+    """
+    check_target(target, overwrite)
+    started = time.monotonic()
+    expected = _revisions(dsn, ("areas",))
+    points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
+    shuffled = _spatial(points, cell_deg)
+    _prepare_target(target)
+    located = shuffled.map_partitions(_locate_partition, dsn, cell_deg, expected, LocateSettings(), str(target),
+                                      meta=_COUNT_META)  # fmt: skip
+    return _run(client, located, target, expected, started, progress)
+
+
+# -- reach -------------------------------------------------------------------------------------------------
+
+
+def _reach_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expected: dict[str, int],
+                     category: str, speed_mps: float, limit_m: float, walking: WalkingSettings, target: str,
+                     partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+    from geo_service.walking.graph import graph_from_snapshot
+    from geo_service.walking.network import WalkNetwork
+
+    n = len(frame)
+    columns = {name: np.full(n, np.nan) for name in compute.REACH_COLUMNS}
+    columns["facility_id"] = np.full(n, -1, np.int64)
+    lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
+    snap_m = walking.max_snap_m
+    for key, rows in _cells(frame) if n else []:
+        if key == NO_CELL:
+            continue
+        cell = cell_box(float(lon[rows[0]]), float(lat[rows[0]]), cell_deg)
+        # Every path within the limit from a home of the cell (snapped within snap_m) stays inside the cell
+        # widened by limit + snap; its facility lies within one more snap, and that facility's nearest edge
+        # within one more: so these windows answer exactly as the whole network does.
+        facility_box = grow_box(cell, limit_m + 2 * snap_m)
+        edge_box = grow_box(cell, limit_m + 3 * snap_m)
+        with _database(dsn).for_reading().cursor(dict_rows=False) as cur:
+            store.repeatable_read(cur)
+            found = revision_store.revisions(cur, tuple(expected))
+            datasets = store.network_window(cur, edge_box)
+            facility_rows = store.facilities_window(cur, facility_box, category)
+        _check(found, expected)
+        network = WalkNetwork(
+            found["network"], [graph_from_snapshot(d, walking.steps_factor) for d in datasets]
+        )
+        got = compute.reach_points(network, facility_rows, category, lon[rows], lat[rows], speed_mps=speed_mps,
+                                   limit_m=limit_m, max_snap_m=snap_m)  # fmt: skip
+        for name, values in got.items():
+            columns[name][rows] = values
+    if not n:
+        return _COUNT_META
+    return _write_part(frame, columns, Path(target), int((partition_info or {}).get("number", 0)))
+
+
+def reach_limit_m(max_minutes: float, speed_mps: float) -> float:
+    """The search limit (effective metres) for ``max_minutes`` of walking."""
+    return max_minutes * 60.0 * speed_mps
+
+
+def batch_reach(client: Any, source: Path, target: Path, category: str, *, dsn: str | None = None,
+                crs: str | None = "wgs84", lon_column: str = "lon", lat_column: str = "lat",
+                speed_kmh: float | None = None, max_minutes: float = 30.0, cell_deg: float = 0.1,
+                blocksize: str = "64MB", progress: bool = True, overwrite: bool = False) -> JobSummary:  # fmt: skip
+    """Walking time from every home of ``source`` to the nearest live facility of ``category``.
+
+    Output columns: the input's, ``input_order``, ``walk_seconds`` and ``walk_distance_m`` (NaN when none is
+    within ``max_minutes``), ``facility_id`` (-1 none), ``snap_distance_m`` (NaN: farther than the snapping
+    limit from every walkable edge), and the home (WGS-84) as geometry.
+    """
+    from geo_service.walking.service import speed_mps as checked_speed
+
+    walking = WalkingSettings()
+    if not (math.isfinite(max_minutes) and 0 < max_minutes <= walking.max_minutes):
+        raise BatchError("batch.max_minutes_range", value=max_minutes, upper=walking.max_minutes)
+    check_target(target, overwrite)
+    started = time.monotonic()
+    with _database(dsn).for_reading().cursor(dict_rows=False) as cur:
+        known = store.categories(cur)
+    if category not in known:
+        raise BatchError("batch.unknown_category", category=category, known=", ".join(known))
+    speed = checked_speed(speed_kmh, walking)
+    limit_m = reach_limit_m(max_minutes, speed)
+    expected = _revisions(dsn, ("network", "facilities"))
+    points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
+    shuffled = _spatial(points, cell_deg)
+    _prepare_target(target)
+    reached = shuffled.map_partitions(_reach_partition, dsn, cell_deg, expected, category, speed, limit_m, walking,
+                                      str(target), meta=_COUNT_META)  # fmt: skip
+    return _run(client, reached, target, expected, started, progress)
+
+
+# -- output ------------------------------------------------------------------------------------------------
+
+
+def check_target(target: Path, overwrite: bool) -> None:
+    """Refuse to write over an existing file or a folder with something in it, unless asked to."""
+    target = Path(target)
+    if target.is_file() or (target.is_dir() and any(target.iterdir()) and not overwrite):
+        raise BatchError("batch.target_exists", path=str(target))
+
+
+def _prepare_target(target: Path) -> None:
+    """An empty output folder: earlier parts of ours removed (check_target has refused anything else)."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("part.*.parquet"):
+        old.unlink()
+
+
+def _run(client: Any, counts: dd.DataFrame, target: Path, revisions: dict[str, int], started: float,
+         progress: bool) -> JobSummary:  # fmt: skip
+    """Run the job (each task writes its own part) with a progress bar; what it wrote."""
+    from distributed import progress as progress_bar
+
+    future = client.compute(counts)
+    if progress:
+        progress_bar(future)
+    rows = int(future.result()["rows"].sum())
+    parts = len(list(Path(target).glob("part.*.parquet")))
+    return JobSummary(rows, parts, revisions, time.monotonic() - started)

@@ -1,0 +1,115 @@
+"""SQL for batch jobs: the areas, walking network and facilities inside one window (a lon/lat box), each read
+in the same shapes as the service's whole-database snapshots so that the service's own index and engine are
+built from them. Run them inside :func:`repeatable_read` so that revisions and rows come from one snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from psycopg2.extensions import cursor as Cursor
+
+from geo_service.db.rows import DictCursor
+from geo_service.store import network as network_store
+
+Box = tuple[float, float, float, float]  # west, south, east, north (degrees, WGS-84)
+
+_ENVELOPE = "ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+
+
+def repeatable_read(cur: Cursor) -> None:
+    """Make the cursor's transaction one snapshot (must be its first statement)."""
+    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+def areas_window(cur: DictCursor, box: Box) -> tuple[int, list[dict[str, Any]]]:
+    """The ``areas`` revision and the current areas of every level that touch ``box``, with all their
+    ancestors: the rows of :func:`geo_service.store.areas.index_snapshot` that matter for points in the box.
+
+    Every area covering a point of the box touches the box, so an index built from these rows answers
+    exactly as the whole index does for those points (the same candidates, the same lowest-code tie rule).
+    """
+    cur.execute(
+        f"""WITH RECURSIVE hit AS (
+               SELECT code, parent_code FROM areas
+               WHERE valid_to IS NULL AND geom && {_ENVELOPE} AND ST_Intersects(geom, {_ENVELOPE})),
+           up AS (
+               SELECT code, parent_code FROM hit
+               UNION
+               SELECT a.code, a.parent_code FROM areas a JOIN up ON a.code = up.parent_code
+               WHERE a.valid_to IS NULL)
+           SELECT (SELECT coalesce(max(revision), 0) FROM data_revisions WHERE entity = 'areas') AS revision,
+                  a.code, a.name, a.level, a.parent_code, a.version, ST_AsBinary(a.geom) AS wkb
+           FROM areas a WHERE a.valid_to IS NULL AND a.code IN (SELECT code FROM up)
+           ORDER BY a.code""",
+        (*box, *box),
+    )
+    rows = [{**r, "wkb": bytes(r["wkb"])} for r in cur.fetchall()]
+    if rows:
+        return int(rows[0]["revision"]), rows
+    return network_store.revision(cur, "areas"), []
+
+
+def network_window(cur: Cursor, box: Box) -> list[dict[str, Any]]:
+    """Per dataset, the walking edges whose bounding box meets ``box`` and their end nodes, in the shape of
+    :func:`geo_service.store.network.network_snapshot`'s datasets."""
+    cur.execute(
+        """SELECT d.name, d.srid FROM datasets d
+           WHERE EXISTS (SELECT 1 FROM walk_edges e WHERE e.dataset = d.name) ORDER BY d.name"""
+    )
+    names = [(str(r[0]), int(r[1]) if r[1] is not None else None) for r in (tuple(x) for x in cur.fetchall())]
+    out: list[dict[str, Any]] = []
+    for name, srid in names:
+        cur.execute(
+            f"""SELECT id, u, v, length_m, steps, highway, name, ST_AsBinary(geom), underground
+                FROM walk_edges WHERE dataset = %s AND geom && {_ENVELOPE} ORDER BY id""",
+            (name, *box),
+        )
+        rows = [tuple(r) for r in cur.fetchall()]
+        if not rows:
+            continue
+        ends = np.unique(np.array([r[1] for r in rows] + [r[2] for r in rows], dtype=np.int64))
+        cur.execute(
+            "SELECT id, ST_X(geom), ST_Y(geom) FROM walk_nodes WHERE dataset = %s AND id = ANY(%s) ORDER BY id",
+            (name, ends.tolist()),
+        )
+        nodes = [tuple(r) for r in cur.fetchall()]
+        out.append(
+            {
+                "name": name,
+                "srid": srid,
+                "node_id": np.array([r[0] for r in nodes], dtype=np.int64),
+                "node_lon": np.array([r[1] for r in nodes], dtype=np.float64),
+                "node_lat": np.array([r[2] for r in nodes], dtype=np.float64),
+                "edge_id": np.array([r[0] for r in rows], dtype=np.int64),
+                "u": np.array([r[1] for r in rows], dtype=np.int64),
+                "v": np.array([r[2] for r in rows], dtype=np.int64),
+                "length_m": np.array([r[3] for r in rows], dtype=np.float64),
+                "steps": np.array([bool(r[4]) for r in rows], dtype=bool),
+                "highway": [r[5] for r in rows],
+                "edge_name": [r[6] for r in rows],
+                "wkb": [bytes(r[7]) for r in rows],
+                "underground": np.array([bool(r[8]) for r in rows], dtype=bool),
+            }
+        )
+    return out
+
+
+def facilities_window(
+    cur: Cursor, box: Box, category: str
+) -> list[tuple[int, str | None, str, float, float]]:
+    """Live facilities of ``category`` inside ``box`` as ``(id, name, category, lon, lat)``, ordered by id
+    (the rows of :func:`geo_service.store.facilities.live`)."""
+    cur.execute(
+        f"""SELECT id, name, category, ST_X(geom), ST_Y(geom) FROM facilities
+            WHERE deleted_at IS NULL AND category = %s AND geom && {_ENVELOPE} ORDER BY id""",
+        (category, *box),
+    )
+    return [tuple(r) for r in cur.fetchall()]
+
+
+def categories(cur: Cursor) -> list[str]:
+    """The categories of the live facilities."""
+    cur.execute("SELECT DISTINCT category FROM facilities WHERE deleted_at IS NULL ORDER BY category")
+    return [str(r[0]) for r in cur.fetchall()]

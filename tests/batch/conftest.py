@@ -1,0 +1,30 @@
+"""A two-worker LocalCluster (separate processes) shared by the batch tests, over the Helsinki demo city."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from geo_service.db.pool import Database
+from geo_service.grids.demo import load_demo_grids
+
+
+@pytest.fixture(scope="module")
+def city(db: Database) -> Database:
+    load_demo_grids(db, progress=False)
+    return db
+
+
+@pytest.fixture(scope="module")
+def dask_client(city: Database) -> Iterator[object]:
+    """Workers know the database from their own environment, as in a deployment (jobs of the command line
+    name no database; the library's tests pass ``dsn`` explicitly)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                     memory_limit="2GiB", env={"GEO_SERVICE_DATABASE_URL": city.dsn}) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        yield client

@@ -1,0 +1,33 @@
+"""The spatial key of batch jobs: a Hilbert curve over lon/lat cells (neighbours along the curve are neighbours
+on the map, so a partition of consecutive cells is compact)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geo_service.batch.errors import BatchError
+from geo_service.batch.partition import NO_CELL, cell_box, cell_keys, grow_box, hilbert_index
+
+
+def test_the_hilbert_index_numbers_every_cell_once_and_steps_to_a_neighbour() -> None:
+    side = 1 << 5
+    x, y = (a.ravel() for a in np.meshgrid(np.arange(side), np.arange(side)))
+    d = hilbert_index(x, y, order=5)
+    assert sorted(d.tolist()) == list(range(side * side))
+    order = np.argsort(d)
+    assert (np.abs(np.diff(x[order])) + np.abs(np.diff(y[order])) == 1).all()
+
+
+def test_points_of_one_cell_share_a_key_and_bad_coordinates_get_none() -> None:
+    lon = np.array([24.941, 24.949, 24.951, np.nan, 200.0])
+    lat = np.array([60.171, 60.179, 60.171, 60.17, 60.17])
+    keys = cell_keys(lon, lat, 0.01)
+    assert keys[0] == keys[1] != keys[2]
+    assert keys[3] == keys[4] == NO_CELL
+    west, south, east, north = cell_box(24.941, 60.171, 0.01)
+    assert west <= 24.941 < east and south <= 60.171 < north and east - west == pytest.approx(0.01)
+    w2, s2, _, n2 = grow_box((west, south, east, north), 1000.0)
+    assert (south - s2) * 110_574 >= 1000 and (west - w2) * 111_320 * np.cos(np.radians(n2)) >= 1000
+    with pytest.raises(BatchError):
+        cell_keys(lon, lat, 0.0)
