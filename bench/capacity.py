@@ -112,20 +112,42 @@ def build_province(db, cities: int, grids: int, nodes: int, seed: int = 1) -> di
             gx, gy = np.meshgrid(lon, lat)
             ids = (k + 1) * 10**8 + np.arange(side * side, dtype=np.int64)
             pts = shapely.points(gx.ravel(), gy.ravel())
-            _copy(cur, "walk_nodes", ["dataset", "id", "geom"],
-                  pd.DataFrame({"d": name, "id": ids, "g": shapely.to_wkb(pts, hex=True, include_srid=False)}))  # fmt: skip
+            _copy(
+                cur,
+                "walk_nodes",
+                ["dataset", "id", "geom"],
+                pd.DataFrame({"d": name, "id": ids, "g": shapely.to_wkb(pts, hex=True, include_srid=False)}),
+            )
             grid_ids = ids.reshape(side, side)
             u = np.concatenate([grid_ids[:, :-1].ravel(), grid_ids[:-1, :].ravel()])
             v = np.concatenate([grid_ids[:, 1:].ravel(), grid_ids[1:, :].ravel()])
             ui, vi = u - (k + 1) * 10**8, v - (k + 1) * 10**8
-            coords = np.stack([np.column_stack([gx.ravel()[ui], gy.ravel()[ui]]),
-                               np.column_stack([gx.ravel()[vi], gy.ravel()[vi]])], axis=1)  # fmt: skip
+            coords = np.stack(
+                [
+                    np.column_stack([gx.ravel()[ui], gy.ravel()[ui]]),
+                    np.column_stack([gx.ravel()[vi], gy.ravel()[vi]]),
+                ],
+                axis=1,
+            )
             lines = shapely.linestrings(coords)
             for start in range(0, len(u), 500_000):
                 part = slice(start, start + 500_000)
-                _copy(cur, "walk_edges", ["dataset", "u", "v", "length_m", "highway", "steps", "geom"],
-                      pd.DataFrame({"d": name, "u": u[part], "v": v[part], "l": SPACING_M, "h": "footway",
-                                    "s": "f", "g": shapely.to_wkb(lines[part], hex=True)}))  # fmt: skip
+                _copy(
+                    cur,
+                    "walk_edges",
+                    ["dataset", "u", "v", "length_m", "highway", "steps", "geom"],
+                    pd.DataFrame(
+                        {
+                            "d": name,
+                            "u": u[part],
+                            "v": v[part],
+                            "l": SPACING_M,
+                            "h": "footway",
+                            "s": "f",
+                            "g": shapely.to_wkb(lines[part], hex=True),
+                        }
+                    ),
+                )
             # grids: q×q squares over the city, communities 4×4 grids, streets 4×4 communities
             ex, ey = np.linspace(west, east, q + 1), np.linspace(south, north, q + 1)
             rows = []
@@ -143,22 +165,55 @@ def build_province(db, cities: int, grids: int, nodes: int, seed: int = 1) -> di
                         box = shapely.box(ex[a], ey[b], ex[min(a + size, q)], ey[min(b + size, q)])
                         rows.append((code, code, level, parent, box))
             geoms = shapely.multipolygons([[g] for g in (r[4] for r in rows)])
-            _copy(cur, "areas", ["code", "name", "level", "parent_code", "source", "geom"],
-                  pd.DataFrame({"c": [r[0] for r in rows], "n": [r[1] for r in rows], "l": [r[2] for r in rows],
-                                "p": [r[3] for r in rows], "s": "bench",
-                                "g": shapely.to_wkb(geoms, hex=True, include_srid=True, flavor="extended")}))  # fmt: skip
+            _copy(
+                cur,
+                "areas",
+                ["code", "name", "level", "parent_code", "source", "geom"],
+                pd.DataFrame(
+                    {
+                        "c": [r[0] for r in rows],
+                        "n": [r[1] for r in rows],
+                        "l": [r[2] for r in rows],
+                        "p": [r[3] for r in rows],
+                        "s": "bench",
+                        "g": shapely.to_wkb(geoms, hex=True, include_srid=True, flavor="extended"),
+                    }
+                ),
+            )
             area_km2 = (east - west) * (north - south) * 111.0 * 111.0 * math.cos(math.radians(south))
             n_pharmacy, n_station = max(3, int(area_km2 / 0.6)), max(3, int(area_km2 / 2))
             f_lon, f_lat = rng.uniform(west, east, n_pharmacy), rng.uniform(south, north, n_pharmacy)
-            _copy(cur, "facilities", ["dataset", "name", "category", "source", "geom"],
-                  pd.DataFrame({"d": name, "n": "药店", "c": "pharmacy", "s": "bench",
-                                "g": shapely.to_wkb(shapely.points(f_lon, f_lat), hex=True, include_srid=True,
-                                                    flavor="extended")}))  # fmt: skip
+            _copy(
+                cur,
+                "facilities",
+                ["dataset", "name", "category", "source", "geom"],
+                pd.DataFrame(
+                    {
+                        "d": name,
+                        "n": "药店",
+                        "c": "pharmacy",
+                        "s": "bench",
+                        "g": shapely.to_wkb(
+                            shapely.points(f_lon, f_lat), hex=True, include_srid=True, flavor="extended"
+                        ),
+                    }
+                ),
+            )
             s_lon, s_lat = rng.uniform(west, east, n_station), rng.uniform(south, north, n_station)
-            _copy(cur, "stations", ["name", "kind", "geom"],
-                  pd.DataFrame({"n": [f"capacity {k}-{i}" for i in range(n_station)], "k": "care_station",
-                                "g": shapely.to_wkb(shapely.points(s_lon, s_lat), hex=True, include_srid=True,
-                                                    flavor="extended")}))  # fmt: skip
+            _copy(
+                cur,
+                "stations",
+                ["name", "kind", "geom"],
+                pd.DataFrame(
+                    {
+                        "n": [f"capacity {k}-{i}" for i in range(n_station)],
+                        "k": "care_station",
+                        "g": shapely.to_wkb(
+                            shapely.points(s_lon, s_lat), hex=True, include_srid=True, flavor="extended"
+                        ),
+                    }
+                ),
+            )
         print(f"  city {k}: {side * side:,} nodes, {len(u):,} edges, {len(rows):,} areas", flush=True)
     with db.cursor() as cur:
         cur.execute("ANALYZE walk_nodes; ANALYZE walk_edges; ANALYZE areas; ANALYZE facilities")
@@ -179,8 +234,13 @@ def homes(boxes: list[tuple[float, float, float, float]], n: int, seed: int = 2)
         m = min(1_000_000, n - written)
         city = rng.integers(0, len(boxes), m)
         b = np.array(boxes)[city]
-        frame = pd.DataFrame({"home": np.arange(written, written + m), "lon": rng.uniform(b[:, 0], b[:, 2]),
-                              "lat": rng.uniform(b[:, 1], b[:, 3])})  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "home": np.arange(written, written + m),
+                "lon": rng.uniform(b[:, 0], b[:, 2]),
+                "lat": rng.uniform(b[:, 1], b[:, 3]),
+            }
+        )
         frame.to_parquet(folder / f"part-{part:04d}.parquet", index=False)
         written += m
     (folder / "_done").write_text(str(n))
@@ -227,10 +287,16 @@ def run_batch(
     rows = []
     out = Path(tempfile.mkdtemp(prefix="capacity-", dir=WORK))
     with (
-        LocalCluster(n_workers=dask_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                     memory_limit="6GiB", env={"GEO_SERVICE_DATABASE_URL": db.dsn}) as cluster,
+        LocalCluster(
+            n_workers=dask_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit="6GiB",
+            env={"GEO_SERVICE_DATABASE_URL": db.dsn},
+        ) as cluster,
         Client(cluster) as client,
-    ):  # fmt: skip
+    ):
 
         def job(label: str, fn) -> None:
             with PeakMemory(client) as memory:
@@ -240,16 +306,21 @@ def run_batch(
             rows.append([label, f"{n:,}", f"{seconds:.1f}", f"{n / seconds:,.0f}", f"{memory.max_mb:,.0f}"])
             print("  " + " | ".join(map(str, rows[-1])), flush=True)
 
-        job("batch locate (grid + hierarchy)", lambda: batch_locate(
-            client, folder, out / "locate", dsn=db.dsn, progress=False, overwrite=True))  # fmt: skip
+        job(
+            "batch locate (grid + hierarchy)",
+            lambda: batch_locate(client, folder, out / "locate", dsn=db.dsn, progress=False, overwrite=True),
+        )
         if not skip_sjoin:
             with db.cursor() as cur:
                 cur.execute(
                     "SELECT code, ST_AsBinary(geom) AS wkb FROM areas WHERE level = 'grid' AND valid_to IS NULL"
                 )
                 got = cur.fetchall()
-            grids = geopandas.GeoDataFrame({"grid_code": [r["code"] for r in got]},
-                                           geometry=shapely.from_wkb([bytes(r["wkb"]) for r in got]), crs=4326)  # fmt: skip
+            grids = geopandas.GeoDataFrame(
+                {"grid_code": [r["code"] for r in got]},
+                geometry=shapely.from_wkb([bytes(r["wkb"]) for r in got]),
+                crs=4326,
+            )
 
             def sjoin() -> None:
                 points = dd.read_parquet(str(folder))
@@ -257,13 +328,18 @@ def run_batch(
                     points, geometry=dask_geopandas.points_from_xy(points, "lon", "lat")
                 ).set_crs(4326)
                 joined = dask_geopandas.sjoin(points, grids, how="inner", predicate="within")
-                client.compute(joined.to_parquet(str(out / "sjoin"), write_index=False, compute=False,
-                                                 overwrite=True)).result()  # fmt: skip
+                client.compute(
+                    joined.to_parquet(str(out / "sjoin"), write_index=False, compute=False, overwrite=True)
+                ).result()
 
             job("dask-geopandas sjoin (grid only)", sjoin)
         if not skip_reach:
-            job("batch reach (pharmacy)", lambda: batch_reach(
-                client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=False, overwrite=True))  # fmt: skip
+            job(
+                "batch reach (pharmacy)",
+                lambda: batch_reach(
+                    client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=False, overwrite=True
+                ),
+            )
     shutil.rmtree(out, ignore_errors=True)
     return rows
 
@@ -288,15 +364,23 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
         (rng.uniform(b[0], b[2]), rng.uniform(b[1], b[3]))
         for b in (boxes[i % len(boxes)] for i in range(2000))
     ]
-    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": db.dsn, "GEO_SERVICE_LIMITS_ENABLED": "false",
-           "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GEO_SERVICE_DATABASE_URL": db.dsn,
+        "GEO_SERVICE_LIMITS_ENABLED": "false",
+        "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false",
+    }
     for n in workers:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port),
-                                 "--workers", str(n)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port), "--workers", str(n)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while True:
                 try:
@@ -317,17 +401,42 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
             total, each = _tree_rss_mb(proc.pid)
             per_node_b = (total - total_before) * 2**20 / max(1, nodes) / n
             workdir = Path(tempfile.mkdtemp(prefix="capacity-h2-", dir=WORK))
-            locate = h2load([f"{base}/api/locate?lon={x:.6f}&lat={y:.6f}" for x, y in pts], 50, requests,
-                            workdir, "locate")  # fmt: skip
-            nearest = h2load([f"{base}/api/stations/nearest?lon={x:.6f}&lat={y:.6f}" for x, y in pts], 50,
-                             max(200, requests // 4), workdir, "nearest")  # fmt: skip
-            tiles = h2load(tile_urls(base, (west, south, min(east, west + 0.3), min(north, south + 0.3))), 50,
-                           requests, workdir, "tiles")  # fmt: skip
+            locate = h2load(
+                [f"{base}/api/locate?lon={x:.6f}&lat={y:.6f}" for x, y in pts],
+                50,
+                requests,
+                workdir,
+                "locate",
+            )
+            nearest = h2load(
+                [f"{base}/api/stations/nearest?lon={x:.6f}&lat={y:.6f}" for x, y in pts],
+                50,
+                max(200, requests // 4),
+                workdir,
+                "nearest",
+            )
+            tiles = h2load(
+                tile_urls(base, (west, south, min(east, west + 0.3), min(north, south + 0.3))),
+                50,
+                requests,
+                workdir,
+                "tiles",
+            )
             shutil.rmtree(workdir, ignore_errors=True)
-            rows.append([n, f"{ready_s:.1f}", f"{warm_s:.1f}", f"{total:,.0f}", f"{max(each):,.0f}",
-                         f"{per_node_b:,.0f}", f"{locate['rate']:,.0f}", f"{nearest['rate']:,.0f}",
-                         f"{tiles['rate']:,.0f}",
-                         f"{locate['errors'] + nearest['errors'] + tiles['errors']}"])  # fmt: skip
+            rows.append(
+                [
+                    n,
+                    f"{ready_s:.1f}",
+                    f"{warm_s:.1f}",
+                    f"{total:,.0f}",
+                    f"{max(each):,.0f}",
+                    f"{per_node_b:,.0f}",
+                    f"{locate['rate']:,.0f}",
+                    f"{nearest['rate']:,.0f}",
+                    f"{tiles['rate']:,.0f}",
+                    f"{locate['errors'] + nearest['errors'] + tiles['errors']}",
+                ]
+            )
             print("  " + " | ".join(map(str, rows[-1])), flush=True)
         finally:
             proc.terminate()
@@ -363,11 +472,30 @@ def main() -> None:
         print(markdown_table(["job", "points", "seconds", "points/s", "peak MB per worker"], rows))
     if not args.skip_server:
         print("server:", flush=True)
-        rows = run_server(db, province["boxes"], province["side"] ** 2 * args.cities,
-                          [int(w) for w in args.server_workers.split(",")], args.requests)  # fmt: skip
-        print(markdown_table(["workers", "ready s", "warm s", "RSS MB (all)", "RSS MB (largest)",
-                              "bytes/node/process", "locate req/s", "nearest req/s", "tiles req/s", "errors"],
-                             rows))  # fmt: skip
+        rows = run_server(
+            db,
+            province["boxes"],
+            province["side"] ** 2 * args.cities,
+            [int(w) for w in args.server_workers.split(",")],
+            args.requests,
+        )
+        print(
+            markdown_table(
+                [
+                    "workers",
+                    "ready s",
+                    "warm s",
+                    "RSS MB (all)",
+                    "RSS MB (largest)",
+                    "bytes/node/process",
+                    "locate req/s",
+                    "nearest req/s",
+                    "tiles req/s",
+                    "errors",
+                ],
+                rows,
+            )
+        )
 
 
 if __name__ == "__main__":

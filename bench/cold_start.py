@@ -30,8 +30,12 @@ from pathlib import Path
 START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 if "--child" in sys.argv and sys.argv[sys.argv.index("--child") + 1] == "previous":
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in str(getattr(f, "__module__", "")).lower()
-                        and "editable" not in str(getattr(f, "__name__", "")).lower()]  # fmt: skip
+    sys.meta_path[:] = [
+        f
+        for f in sys.meta_path
+        if "editable" not in str(getattr(f, "__module__", "")).lower()
+        and "editable" not in str(getattr(f, "__name__", "")).lower()
+    ]
     sys.path.insert(0, os.getcwd())
 
 ORIGIN = [24.9384, 60.1699]
@@ -70,10 +74,15 @@ def run(variant: str, numba_dir: Path, graph_dir: Path, tree: Path) -> dict[str,
     from geo_service.settings import DatabaseSettings
 
     home = str(DatabaseSettings().home.resolve())  # the bench cluster, whichever tree the child runs from
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(numba_dir), GEO_SERVICE_WALK_CACHE_DIR=str(graph_dir),
-               GEO_SERVICE_HOME=home)  # fmt: skip
-    proc = subprocess.run([sys.executable, __file__, "--child", variant], env=env, capture_output=True, text=True,
-                          cwd=str(tree))  # fmt: skip
+    env = dict(
+        os.environ,
+        NUMBA_CACHE_DIR=str(numba_dir),
+        GEO_SERVICE_WALK_CACHE_DIR=str(graph_dir),
+        GEO_SERVICE_HOME=home,
+    )
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", variant], env=env, capture_output=True, text=True, cwd=str(tree)
+    )
     if proc.returncode != 0 or "RESULT " not in proc.stdout:
         raise RuntimeError(f"{variant} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.rsplit("RESULT ", 1)[1].splitlines()[0])
@@ -101,8 +110,9 @@ def main() -> None:
         tmp = Path(tmp_name)
         old = tmp / "previous"
         old.mkdir()
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.previous, "geo_service"],
-                                 capture_output=True, check=True).stdout  # fmt: skip
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", args.previous, "geo_service"], capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
         (old / "bench").symlink_to(REPO / "bench")
         for r in range(args.repeat):
@@ -111,8 +121,11 @@ def main() -> None:
             results["warm"].append(run("warm", numba_dir, graph_dir, REPO))
             results["previous"].append(run("previous", tmp / f"numba-old-{r}", graph_dir, old))
             print(r, {k: v[-1] for k, v in results.items()}, flush=True)
-    label = {"fresh": "ours, fresh install (empty caches)", "warm": "ours, warm caches",
-             "previous": "previous engine, fresh (empty numba cache)"}  # fmt: skip
+    label = {
+        "fresh": "ours, fresh install (empty caches)",
+        "warm": "ours, warm caches",
+        "previous": "previous engine, fresh (empty numba cache)",
+    }
     phases = ["import_s", "kernels_s", "network_s", "first_s", "second_s", "total_s"]
 
     def cell(runs: list[dict[str, float]], key: str) -> str:
@@ -120,8 +133,20 @@ def main() -> None:
         return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
     rows = [[label[k]] + [cell(v, p) for p in phases] for k, v in results.items()]
-    print(markdown_table(["variant", "import s", "kernels s", "network s", "first isochrone s",
-                          "second isochrone s", "process start → first answer s"], rows))  # fmt: skip
+    print(
+        markdown_table(
+            [
+                "variant",
+                "import s",
+                "kernels s",
+                "network s",
+                "first isochrone s",
+                "second isochrone s",
+                "process start → first answer s",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,13 @@ def lattice_polygons(n: int, vertices: np.ndarray) -> list[shapely.Polygon]:
     out = []
     for j in range(n):
         for i in range(n):
-            ring = [(lon[i, j], lat[i, j]), (lon[i + 1, j], lat[i + 1, j]), (lon[i + 1, j + 1], lat[i + 1, j + 1]),
-                    (lon[i, j + 1], lat[i, j + 1]), (lon[i, j], lat[i, j])]  # fmt: skip
+            ring = [
+                (lon[i, j], lat[i, j]),
+                (lon[i + 1, j], lat[i + 1, j]),
+                (lon[i + 1, j + 1], lat[i + 1, j + 1]),
+                (lon[i, j + 1], lat[i, j + 1]),
+                (lon[i, j], lat[i, j]),
+            ]
             out.append(shapely.Polygon(ring))
     return out
 
@@ -86,21 +91,42 @@ def load(db: Database, grids: list, cells: list, homes: Homes) -> float:
         cur.execute("TRUNCATE areas, residences, network_cells, network_versions, networks CASCADE")
     with db.cursor() as cur:
         bounds = shapely.total_bounds(np.array(grids, dtype=object))
-        execute_values(cur, "INSERT INTO areas (code, name, level, parent_code, geom) VALUES %s",
-                       [("110108", "bench district", "district", None, shapely.to_wkb(shapely.box(*bounds)))] +
-                       [(f"110108001001{k:05d}", f"网格{k}", "grid", "110108", shapely.to_wkb(g))
-                        for k, g in enumerate(grids)],
-                       template="(%s, %s, %s, %s, ST_Multi(ST_GeomFromWKB(%s, 4326)))", page_size=2000)  # fmt: skip
-        execute_values(cur, "INSERT INTO residences (building, households_est, households_reported, geom) VALUES %s",
-                       [(float(h), int(h), float(x), float(y)) for x, y, h in zip(homes.lon, homes.lat, homes.households, strict=True)],
-                       template="('apartments', %s, %s, ST_SetSRID(ST_Point(%s, %s), 4326))", page_size=5000)  # fmt: skip
+        execute_values(
+            cur,
+            "INSERT INTO areas (code, name, level, parent_code, geom) VALUES %s",
+            [("110108", "bench district", "district", None, shapely.to_wkb(shapely.box(*bounds)))]
+            + [
+                (f"110108001001{k:05d}", f"网格{k}", "grid", "110108", shapely.to_wkb(g))
+                for k, g in enumerate(grids)
+            ],
+            template="(%s, %s, %s, %s, ST_Multi(ST_GeomFromWKB(%s, 4326)))",
+            page_size=2000,
+        )
+        execute_values(
+            cur,
+            "INSERT INTO residences (building, households_est, households_reported, geom) VALUES %s",
+            [
+                (float(h), int(h), float(x), float(y))
+                for x, y, h in zip(homes.lon, homes.lat, homes.households, strict=True)
+            ],
+            template="('apartments', %s, %s, ST_SetSRID(ST_Point(%s, %s), 4326))",
+            page_size=5000,
+        )
         cur.execute("ANALYZE areas")
         cur.execute("ANALYZE residences")
-    features = [{"type": "Feature", "geometry": shapely.geometry.mapping(g), "properties": {"code": f"P{k:05d}"}}
-                for k, g in enumerate(cells)]  # fmt: skip
+    features = [
+        {"type": "Feature", "geometry": shapely.geometry.mapping(g), "properties": {"code": f"P{k:05d}"}}
+        for k, g in enumerate(cells)
+    ]
     started = time.perf_counter()
-    service.import_network(db, NAME, features, PLANNER, department="公安局",
-                           settings=NetworkSettings(max_import_features=100_000))  # fmt: skip
+    service.import_network(
+        db,
+        NAME,
+        features,
+        PLANNER,
+        department="公安局",
+        settings=NetworkSettings(max_import_features=100_000),
+    )
     return time.perf_counter() - started
 
 
@@ -156,13 +182,29 @@ def main() -> None:
     cell_codes = np.array([f"P{k:05d}" for k in range(len(cells))], dtype=object)
     grid_codes = np.array([f"110108001001{k:05d}" for k in range(len(grids))], dtype=object)
     started = time.perf_counter()
-    ours = engine(cell_codes, np.array(cells, dtype=object), grid_codes, np.array(grids, dtype=object), homes,
-                  tolerance_m=settings.mismatch_tolerance_m, follow_m=settings.follow_tolerance_m,
-                  min_length_m=settings.mismatch_min_length_m)  # fmt: skip
+    ours = engine(
+        cell_codes,
+        np.array(cells, dtype=object),
+        grid_codes,
+        np.array(grids, dtype=object),
+        homes,
+        tolerance_m=settings.mismatch_tolerance_m,
+        follow_m=settings.follow_tolerance_m,
+        min_length_m=settings.mismatch_min_length_m,
+    )
     engine_s = time.perf_counter() - started
     started = time.perf_counter()
-    areas_only = engine(cell_codes, np.array(cells, dtype=object), grid_codes, np.array(grids, dtype=object),
-                        Homes.empty(), tolerance_m=1, follow_m=0.1, min_length_m=1, with_mismatches=False)  # fmt: skip
+    areas_only = engine(
+        cell_codes,
+        np.array(cells, dtype=object),
+        grid_codes,
+        np.array(grids, dtype=object),
+        Homes.empty(),
+        tolerance_m=1,
+        follow_m=0.1,
+        min_length_m=1,
+        with_mismatches=False,
+    )
     areas_s = time.perf_counter() - started
 
     epsg = metric_epsg_for(np.array(cells, dtype=object))
@@ -189,16 +231,33 @@ def main() -> None:
 
     rows = [
         ["import (service: checks, versioned write)", f"{import_s:.2f}", "", ""],
-        ["crosswalk (service: DB reads, shares, mismatches)", f"{service_s:.2f}", f"{doc['summary']['pairs']:,}",
-         f"{doc['summary']['mismatches']:,}"],
-        ["  of which: areas / households / mismatches",
-         " / ".join(f"{cw.result.seconds.get(k, 0):.2f}" for k in ("areas", "households", "mismatches")), "", ""],
+        [
+            "crosswalk (service: DB reads, shares, mismatches)",
+            f"{service_s:.2f}",
+            f"{doc['summary']['pairs']:,}",
+            f"{doc['summary']['mismatches']:,}",
+        ],
+        [
+            "  of which: areas / households / mismatches",
+            " / ".join(f"{cw.result.seconds.get(k, 0):.2f}" for k in ("areas", "households", "mismatches")),
+            "",
+            "",
+        ],
         ["crosswalk JSON document", f"{json_s:.2f}", "", ""],
-        ["engine alone (same arrays, with homes and mismatches)", f"{engine_s:.2f}", f"{int(real.sum()):,}",
-         f"{len(ours.mismatches):,}"],
-        ["engine alone, area shares only", f"{areas_s:.2f}", f"{int(np.count_nonzero(areas_only.pairs.grid >= 0)):,}", ""],
+        [
+            "engine alone (same arrays, with homes and mismatches)",
+            f"{engine_s:.2f}",
+            f"{int(real.sum()):,}",
+            f"{len(ours.mismatches):,}",
+        ],
+        [
+            "engine alone, area shares only",
+            f"{areas_s:.2f}",
+            f"{int(np.count_nonzero(areas_only.pairs.grid >= 0)):,}",
+            "",
+        ],
         ["tobler `area_interpolate` (extensive: households)", f"{tobler_s:.2f}", f"{tobler_pairs:,}", ""],
-    ]  # fmt: skip
+    ]
     if args.sql:
         sql_s, sql_count = sql_pairs(db)
         rows.append(
@@ -210,8 +269,10 @@ def main() -> None:
             ]
         )
     print()
-    print(f"{len(cells):,} network cells × {len(grids):,} unified grids, {len(homes.lon):,} homes "
-          f"(EPSG:{epsg}; shifts {SHIFTS_M} m by row and column)")  # fmt: skip
+    print(
+        f"{len(cells):,} network cells × {len(grids):,} unified grids, {len(homes.lon):,} homes "
+        f"(EPSG:{epsg}; shifts {SHIFTS_M} m by row and column)"
+    )
     print()
     print(markdown_table(["step", "seconds", "pairs", "mismatches"], rows))
     print()

@@ -228,9 +228,13 @@ def main() -> None:
     settings, grid_settings = DashboardSettings(), GridSettings()
     district, street, community, grid = "310101", "310101001", "310101001001", "310101001001001"
     month = Period(date(2025, 11, 1), date(2025, 12, 1))
-    views = [("district", district, YEAR, "district, year"), ("street", street, YEAR, "street, year"),
-             ("community", community, YEAR, "community, year"), ("grid", grid, YEAR, "grid, year"),
-             ("district", district, month, "district, November")]  # fmt: skip
+    views = [
+        ("district", district, YEAR, "district, year"),
+        ("street", street, YEAR, "street, year"),
+        ("community", community, YEAR, "community, year"),
+        ("grid", grid, YEAR, "grid, year"),
+        ("district", district, month, "district, November"),
+    ]
     token = create_token(db, "dispatcher", "bench")
     app = create_app(db=db, clock=clock, incident_settings=IncidentSettings(escalation_enabled=False))
     for level, code, period, _ in views:
@@ -245,8 +249,12 @@ def main() -> None:
     with TestClient(app, base_url="http://localhost") as client:
         headers = {"Authorization": f"Bearer {token}"}
         params = {"level": "district", "code": district, "since": "2025-01-01", "until": "2026-01-01"}
-        rate_params = {"level": "district", "code": district, "since": "2025-01-01T00:00:00+08:00",
-                       "until": "2026-01-01T00:00:00+08:00"}  # fmt: skip
+        rate_params = {
+            "level": "district",
+            "code": district,
+            "since": "2025-01-01T00:00:00+08:00",
+            "until": "2026-01-01T00:00:00+08:00",
+        }
         for _ in range(args.repeat):
             for level, code, period, label in views:
                 measure(
@@ -254,15 +262,29 @@ def main() -> None:
                     lambda lv=level, c=code, p=period: dashboard(ctx, settings, grid_settings, lv, c, p),
                 )
                 measure(f"peer (plain SQL): {label}", lambda lv=level, c=code, p=period: peer(db, lv, c, p))
-            measure("dashboard over HTTP: district, year",
-                    lambda: client.get("/api/stats/dashboard", params=params, headers=headers).raise_for_status())  # fmt: skip
-            measure("rates (rates.py over incidents): district, year", lambda: rates(
-                ctx, "district", district, datetime(2025, 1, 1, tzinfo=ZONE), datetime(2026, 1, 1, tzinfo=ZONE)))  # fmt: skip
-            measure("/api/stats/rates: district, year",
-                    lambda: client.get("/api/stats/rates", params=rate_params).raise_for_status())  # fmt: skip
+            measure(
+                "dashboard over HTTP: district, year",
+                lambda: client.get("/api/stats/dashboard", params=params, headers=headers).raise_for_status(),
+            )
+            measure(
+                "rates (rates.py over incidents): district, year",
+                lambda: rates(
+                    ctx,
+                    "district",
+                    district,
+                    datetime(2025, 1, 1, tzinfo=ZONE),
+                    datetime(2026, 1, 1, tzinfo=ZONE),
+                ),
+            )
+            measure(
+                "/api/stats/rates: district, year",
+                lambda: client.get("/api/stats/rates", params=rate_params).raise_for_status(),
+            )
     db.close()
-    print(f"\n{incidents['n']:,} incidents ({incidents['bytes'] / 2**20:,.0f} MiB with indexes) in 400 grids; "
-          f"aggregate: {daily['n']:,} rows ({daily['bytes'] / 2**20:,.1f} MiB)\n")  # fmt: skip
+    print(
+        f"\n{incidents['n']:,} incidents ({incidents['bytes'] / 2**20:,.0f} MiB with indexes) in 400 grids; "
+        f"aggregate: {daily['n']:,} rows ({daily['bytes'] / 2**20:,.1f} MiB)\n"
+    )
     rows = []
     for label, values in times.items():
         median = statistics.median(values)
@@ -272,14 +294,24 @@ def main() -> None:
             if peer_label in times and peer_label != label
             else None
         )
-        rows.append([label, f"{median * 1000:,.0f} ms", f"{min(values) * 1000:,.0f} ms",
-                     "" if ratio is None else f"{ratio:.1f}×"])  # fmt: skip
+        rows.append(
+            [
+                label,
+                f"{median * 1000:,.0f} ms",
+                f"{min(values) * 1000:,.0f} ms",
+                "" if ratio is None else f"{ratio:.1f}×",
+            ]
+        )
     print(markdown_table(["view", "median", "best", "plain SQL ÷ ours"], rows))
-    print(f"\nwriting {BATCH:,} incidents in one statement: {with_triggers:.2f} s with the aggregate's triggers, "
-          f"{without:.2f} s without ({(with_triggers / without - 1) * 100:+.0f} %)")  # fmt: skip
+    print(
+        f"\nwriting {BATCH:,} incidents in one statement: {with_triggers:.2f} s with the aggregate's triggers, "
+        f"{without:.2f} s without ({(with_triggers / without - 1) * 100:+.0f} %)"
+    )
     worst = max(statistics.median(v) for k, v in times.items() if k.startswith("dashboard"))
-    print(f"\ntarget: every dashboard view of a year of {incidents['n']:,} incidents in under 1 s — "
-          f"{'met' if worst < 1 else 'NOT met'} (slowest median {worst * 1000:,.0f} ms)")  # fmt: skip
+    print(
+        f"\ntarget: every dashboard view of a year of {incidents['n']:,} incidents in under 1 s — "
+        f"{'met' if worst < 1 else 'NOT met'} (slowest median {worst * 1000:,.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

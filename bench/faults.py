@@ -87,8 +87,12 @@ def cluster() -> Cluster:
 def cli_env(dbname: str = DB_NAME) -> dict[str, str]:
     """Environment of a ``geo-service`` or server process using the drill cluster."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_SERVICE_")}
-    return {**env, "GEO_SERVICE_HOME": str(HOME), "GEO_SERVICE_DB_NAME": dbname,
-            "GEO_SERVICE_INCIDENTS_IMPORT_MAX_ROWS": "1000000"}  # fmt: skip
+    return {
+        **env,
+        "GEO_SERVICE_HOME": str(HOME),
+        "GEO_SERVICE_DB_NAME": dbname,
+        "GEO_SERVICE_INCIDENTS_IMPORT_MAX_ROWS": "1000000",
+    }
 
 
 def prepare(dbname: str = DB_NAME) -> Database:
@@ -209,10 +213,16 @@ def drill_kill_csv(args: argparse.Namespace) -> list[dict[str, object]]:
             db = prepare()
             after = _counts(db, count_sql, (prefix + "%",))[0]
             complete = after == before + args.rows
-            rows.append({"drill": f"kill -9 {target} during CSV import", "rows_in_file": args.rows,
-                         "rows_before": before, "rows_after": after,
-                         "verdict": "complete" if complete else ("nothing" if after == before else "HALF-WRITTEN"),
-                         **outcome})  # fmt: skip
+            rows.append(
+                {
+                    "drill": f"kill -9 {target} during CSV import",
+                    "rows_in_file": args.rows,
+                    "rows_before": before,
+                    "rows_after": after,
+                    "verdict": "complete" if complete else ("nothing" if after == before else "HALF-WRITTEN"),
+                    **outcome,
+                }
+            )
     finally:
         db.close()
     return rows
@@ -228,8 +238,13 @@ def drill_kill_osm(args: argparse.Namespace) -> list[dict[str, object]]:
     try:
         # the dataset as a complete import leaves it; each killed re-import must leave exactly this
         db.close()
-        subprocess.run([sys.executable, "-m", "geo_service.cli", "import-osm", pbf, "--name", "drill"], env=cli_env(),
-                       cwd=REPO, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "geo_service.cli", "import-osm", pbf, "--name", "drill"],
+            env=cli_env(),
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
         db = prepare()
         complete = _counts(db, count_sql)
         stamp_sql = "SELECT extract(epoch FROM imported_at) * 1e6 FROM datasets WHERE name = 'drill'"
@@ -246,9 +261,16 @@ def drill_kill_osm(args: argparse.Namespace) -> list[dict[str, object]]:
                 verdict = (
                     "nothing (old dataset intact)" if stamp_after == stamp_before else "complete (replaced)"
                 )
-            rows.append({"drill": f"kill -9 {target} during OSM import", "rows_before": sum(before),
-                         "rows_after": sum(after), "tables": dict(zip(DATASET_TABLES, after, strict=True)),
-                         "verdict": verdict, **outcome})  # fmt: skip
+            rows.append(
+                {
+                    "drill": f"kill -9 {target} during OSM import",
+                    "rows_before": sum(before),
+                    "rows_after": sum(after),
+                    "tables": dict(zip(DATASET_TABLES, after, strict=True)),
+                    "verdict": verdict,
+                    **outcome,
+                }
+            )
     finally:
         db.close()
     return rows
@@ -303,8 +325,13 @@ class Load:
                 try:
                     if roll < 0.3:
                         external_id = f"L{os.getpid()}-{number}-{i}-{time.time_ns()}"
-                        body = {"lon": lon, "lat": lat, "category": rng.choice(CATEGORIES),
-                                "description": rng.choice(DESCRIPTIONS), "external_id": external_id}  # fmt: skip
+                        body = {
+                            "lon": lon,
+                            "lat": lat,
+                            "category": rng.choice(CATEGORIES),
+                            "description": rng.choice(DESCRIPTIONS),
+                            "external_id": external_id,
+                        }
                         kind, response = "write", client.post("/api/incidents", json=body, headers=headers)
                     elif roll < 0.65:
                         kind, response = "locate", client.get("/api/locate", params={"lon": lon, "lat": lat})
@@ -329,8 +356,19 @@ class Load:
 def app_server(dbname: str, port: int) -> Iterator[str]:
     """The app in a process of its own (uvicorn), on the drill cluster's database ``dbname``."""
     env = {**cli_env(dbname), "GEO_SERVICE_INCIDENTS_ESCALATION_INTERVAL_S": "5", "PYTHONFAULTHANDLER": "1"}
-    command = [sys.executable, "-m", "uvicorn", "geo_service.api.app:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "geo_service.api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     log_path = RESULTS.with_name("faults-app.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     app_log = open(log_path, "ab")  # noqa: SIM115 - a file, not a pipe that would fill and block the app
@@ -366,19 +404,28 @@ def _percentiles(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000, ordered[-1] * 1000
 
 
-def _summary(name: str, samples: list[Sample], window: tuple[float, float], lost: int,
-             ambiguous: int) -> dict[str, object]:  # fmt: skip
+def _summary(
+    name: str, samples: list[Sample], window: tuple[float, float], lost: int, ambiguous: int
+) -> dict[str, object]:
     during = [s for s in samples if window[0] <= s.started <= window[1]]
     p50, p99, worst = _percentiles([s.seconds for s in samples])
     f50, f99, fworst = _percentiles([s.seconds for s in during])
     by_status = collections.Counter(s.status for s in samples)
     return {
-        "drill": name, "requests": len(samples), "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
-        "max_ms": round(worst, 1), "fault_requests": len(during), "fault_p50_ms": round(f50, 1),
-        "fault_p99_ms": round(f99, 1), "fault_max_ms": round(fworst, 1), "by_status": dict(sorted(by_status.items())),
+        "drill": name,
+        "requests": len(samples),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "max_ms": round(worst, 1),
+        "fault_requests": len(during),
+        "fault_p50_ms": round(f50, 1),
+        "fault_p99_ms": round(f99, 1),
+        "fault_max_ms": round(fworst, 1),
+        "by_status": dict(sorted(by_status.items())),
         "writes_ok": sum(s.kind == "write" and s.status in {"200", "201"} for s in samples),
-        "rows_lost": lost, "ambiguous_writes_found": ambiguous,
-    }  # fmt: skip
+        "rows_lost": lost,
+        "ambiguous_writes_found": ambiguous,
+    }
 
 
 def _rows_lost(db: Database, samples: list[Sample]) -> tuple[int, int]:
@@ -482,10 +529,21 @@ def drill_under_load(kind: str, args: argparse.Namespace) -> list[dict[str, obje
         db = prepare(dbname)
         stack.callback(db.close)
         lost, ambiguous = _rows_lost(db, load.samples)
-        names = {"stopped": f"database stopped {args.fault_s:g} s", "frozen": f"database frozen {args.fault_s:g} s",
-                 "full": f"disk full {args.fault_s:g} s", "restart": "database restarted"}  # fmt: skip
-        return [_summary(f"{names[kind]} under load ({args.clients} clients)", load.samples,
-                         (fault_start, fault_end + 1.0), lost, ambiguous)]  # fmt: skip
+        names = {
+            "stopped": f"database stopped {args.fault_s:g} s",
+            "frozen": f"database frozen {args.fault_s:g} s",
+            "full": f"disk full {args.fault_s:g} s",
+            "restart": "database restarted",
+        }
+        return [
+            _summary(
+                f"{names[kind]} under load ({args.clients} clients)",
+                load.samples,
+                (fault_start, fault_end + 1.0),
+                lost,
+                ambiguous,
+            )
+        ]
 
 
 def main() -> None:
@@ -525,19 +583,49 @@ def main() -> None:
     kills = [r for r in results if "verdict" in r]
     loads = [r for r in results if "requests" in r]
     if kills:
-        print(markdown_table(["drill", "killed after", "rows before", "rows after", "importer exit", "verdict"],
-                             [[r["drill"], f"{r['killed_after_s']} s" if "nothing" not in str(r["killed"]) else "—",
-                               f"{r['rows_before']:,}", f"{r['rows_after']:,}", r["importer_exit"], r["verdict"]]
-                              for r in kills]))  # fmt: skip
+        print(
+            markdown_table(
+                ["drill", "killed after", "rows before", "rows after", "importer exit", "verdict"],
+                [
+                    [
+                        r["drill"],
+                        f"{r['killed_after_s']} s" if "nothing" not in str(r["killed"]) else "—",
+                        f"{r['rows_before']:,}",
+                        f"{r['rows_after']:,}",
+                        r["importer_exit"],
+                        r["verdict"],
+                    ]
+                    for r in kills
+                ],
+            )
+        )
         print()
     if loads:
-        print(markdown_table(
-            ["drill", "requests", "p50 / p99 / max ms", "during the fault: p50 / p99 / max ms", "answers",
-             "writes ok", "rows lost"],
-            [[r["drill"], f"{r['requests']:,}", f"{r['p50_ms']} / {r['p99_ms']} / {r['max_ms']}",
-              f"{r['fault_p50_ms']} / {r['fault_p99_ms']} / {r['fault_max_ms']}",
-              ", ".join(f"{k}: {v:,}" for k, v in r["by_status"].items()), f"{r['writes_ok']:,}", r["rows_lost"]]
-             for r in loads]))  # fmt: skip
+        print(
+            markdown_table(
+                [
+                    "drill",
+                    "requests",
+                    "p50 / p99 / max ms",
+                    "during the fault: p50 / p99 / max ms",
+                    "answers",
+                    "writes ok",
+                    "rows lost",
+                ],
+                [
+                    [
+                        r["drill"],
+                        f"{r['requests']:,}",
+                        f"{r['p50_ms']} / {r['p99_ms']} / {r['max_ms']}",
+                        f"{r['fault_p50_ms']} / {r['fault_p99_ms']} / {r['fault_max_ms']}",
+                        ", ".join(f"{k}: {v:,}" for k, v in r["by_status"].items()),
+                        f"{r['writes_ok']:,}",
+                        r["rows_lost"],
+                    ]
+                    for r in loads
+                ],
+            )
+        )
     print(f"\n(drills took {time.monotonic() - started:.0f} s)")
     bad = [r["drill"] for r in results if r.get("verdict") == "HALF-WRITTEN" or r.get("rows_lost")]
     if bad:

@@ -454,8 +454,20 @@ BANKS = [
     "广州农商银行",
     "中国邮政储蓄银行",
 ]
-STORES = ["百佳超市", "华润万家", "美宜佳", "7-Eleven便利店", "钱大妈", "大参林大药房", "老百姓大药房", "麦当劳", "肯德基",
-          "中国移动营业厅", "顺丰速运", "菜鸟驿站"]  # fmt: skip
+STORES = [
+    "百佳超市",
+    "华润万家",
+    "美宜佳",
+    "7-Eleven便利店",
+    "钱大妈",
+    "大参林大药房",
+    "老百姓大药房",
+    "麦当劳",
+    "肯德基",
+    "中国移动营业厅",
+    "顺丰速运",
+    "菜鸟驿站",
+]
 SCHOOL_TYPES = ["小学", "中学", "实验学校", "幼儿园", "职业技术学校"]
 HEALTH_TYPES = ["医院", "社区卫生服务中心", "中医院", "妇幼保健院", "口腔门诊"]
 OTHER_POIS = [
@@ -479,7 +491,7 @@ COMMON_CHARS = (
     "香玉岩汕观韵府锦翠柏桂榕棉荆兰牡丹芙蓉棠丁茉莉百合菊梧桐杏柳堤荷莲麒麟白金飞鹅腾跃鸣归塔程鸿运吉祥如意静谐繁旺盛振富强"
     "文明琉璃翡翠玛瑙珍水晶银河彩清细晓实青丽景碧域居御誉汇骏美逸国力保恒凯旋阳晖畔紫薇芳草怡福满嘉荟君尚领峰名门盈侨亭聚盈泽"
     "绿洲祈氮印帝德馨屏鸟佳润家鑫达隆泰盛发利源通顺捷迅航宇宙环球际洋沪津渝蜀豫鲁晋冀辽吉黑苏浙皖闽赣湘鄂粤桂琼川贵滇藏陕甘"
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -529,8 +541,9 @@ class City:
         while len(pairs) < 1650:  # community names: two characters of two roots (华景, 棠下 …)
             pairs.add(self.rng.choice(ROOTS)[0] + self.rng.choice(ROOTS)[-1])
         roots += sorted(pairs)
-        self.entries.append(Entry("place:city", CITY, (west + east) / 2, (south + north) / 2,
-                                  {"addr:province": PROVINCE}))  # fmt: skip
+        self.entries.append(
+            Entry("place:city", CITY, (west + east) / 2, (south + north) / 2, {"addr:province": PROVINCE})
+        )
         for k, district in enumerate(DISTRICTS):
             col, row = k % 3, k // 3
             box = (west + col * dx, south + row * dy, west + (col + 1) * dx, south + (row + 1) * dy)
@@ -541,22 +554,39 @@ class City:
             self.district_entries.append(entry)
             sx, sy = (box[2] - box[0]) / 3, (box[3] - box[1]) / 5
             for s in range(15):
-                sub_box = (box[0] + (s % 3) * sx, box[1] + (s // 3) * sy, box[0] + (s % 3 + 1) * sx,
-                           box[1] + (s // 3 + 1) * sy)  # fmt: skip
+                sub_box = (
+                    box[0] + (s % 3) * sx,
+                    box[1] + (s // 3) * sy,
+                    box[0] + (s % 3 + 1) * sx,
+                    box[1] + (s // 3 + 1) * sy,
+                )
                 name = f"{roots[k * 15 + s]}街道"
                 self._sub_boxes.append((district, name, sub_box))
-                sub = Entry("place:quarter", name, (sub_box[0] + sub_box[2]) / 2, (sub_box[1] + sub_box[3]) / 2,
-                            {**admin, "addr:district": district})  # fmt: skip
+                sub = Entry(
+                    "place:quarter",
+                    name,
+                    (sub_box[0] + sub_box[2]) / 2,
+                    (sub_box[1] + sub_box[3]) / 2,
+                    {**admin, "addr:district": district},
+                )
                 self.entries.append(sub)
                 self.subdistricts.append(sub)
                 cx, cy = (sub_box[2] - sub_box[0]) / 2, (sub_box[3] - sub_box[1]) / 5
                 for c in range(10):
-                    c_box = (sub_box[0] + (c % 2) * cx, sub_box[1] + (c // 2) * cy, sub_box[0] + (c % 2 + 1) * cx,
-                             sub_box[1] + (c // 2 + 1) * cy)  # fmt: skip
+                    c_box = (
+                        sub_box[0] + (c % 2) * cx,
+                        sub_box[1] + (c // 2) * cy,
+                        sub_box[0] + (c % 2 + 1) * cx,
+                        sub_box[1] + (c // 2 + 1) * cy,
+                    )
                     c_name = f"{roots[165 + (k * 15 + s) * 10 + c]}{'社区' if c % 3 else '村'}"
-                    community = Entry("place:neighbourhood", c_name, (c_box[0] + c_box[2]) / 2,
-                                      (c_box[1] + c_box[3]) / 2,
-                                      {**admin, "addr:district": district, "addr:subdistrict": name})  # fmt: skip
+                    community = Entry(
+                        "place:neighbourhood",
+                        c_name,
+                        (c_box[0] + c_box[2]) / 2,
+                        (c_box[1] + c_box[3]) / 2,
+                        {**admin, "addr:district": district, "addr:subdistrict": name},
+                    )
                     self._community_boxes.append((c_name, c_box))
                     self.entries.append(community)
                     self.communities.append(community)
@@ -613,8 +643,16 @@ class City:
             side = 1 if n % 2 else -1
             lon = lon0 + ux * t * length_deg - uy * side * 0.00018
             lat = lat0 + uy * t * length_deg + ux * side * 0.00015
-            self.entries.append(Entry("address", f"{name}{n}号", lon, lat, admin,
-                                      {"addr:street": name, "addr:housenumber": str(n)}))  # fmt: skip
+            self.entries.append(
+                Entry(
+                    "address",
+                    f"{name}{n}号",
+                    lon,
+                    lat,
+                    admin,
+                    {"addr:street": name, "addr:housenumber": str(n)},
+                )
+            )
         self.roads.append(road)
 
     def _compounds(self) -> None:
@@ -675,8 +713,14 @@ class City:
             lat = road["lat"] + rng.uniform(-0.004, 0.004)
             traditional = rng.random() < 0.06
             stored = t2hk.convert(name) if traditional else name
-            entry = Entry("poi", stored, lon, lat, self.admin_at(district, lon, lat),
-                          {"simplified": name, "traditional": traditional})  # fmt: skip
+            entry = Entry(
+                "poi",
+                stored,
+                lon,
+                lat,
+                self.admin_at(district, lon, lat),
+                {"simplified": name, "traditional": traditional},
+            )
             self.entries.append(entry)
             self.pois.append(entry)
             made += 1
@@ -703,10 +747,14 @@ def write(db: Database, city: City, marker: dict[str, Any]) -> None:
             for start in range(0, len(city.entries), chunk):
                 part = city.entries[start : start + chunk]
                 rows = gazetteer_rows(
-                    [e.kind for e in part], [e.name for e in part], [{**e.admin, **{k: v for k, v in e.extra.items()
-                                                                     if k.startswith("addr:")}} for e in part],
+                    [e.kind for e in part],
+                    [e.name for e in part],
+                    [
+                        {**e.admin, **{k: v for k, v in e.extra.items() if k.startswith("addr:")}}
+                        for e in part
+                    ],
                     ewkb_hex(shapely.points([e.lon for e in part], [e.lat for e in part])),
-                )  # fmt: skip
+                )
                 gazetteer_store.copy_keyed_gazetteer(cur, DATASET, rows)
                 bar.update(len(part))
     with db.connection() as conn:
@@ -761,10 +809,46 @@ def chinese_number(n: int) -> str:
     return out + (digits[ones] if ones else "")
 
 
-GENERIC_ENDINGS = ("社区卫生服务中心", "职业技术学校", "实验学校", "党群服务中心", "农贸市场", "文化广场", "体育中心",
-                   "地铁站", "公交总站", "客运站", "妇幼保健院", "口腔门诊", "中医院", "菜市场", "派出所", "图书馆", "消防站",
-                   "邮政所", "幼儿园", "小学", "中学", "医院", "公园", "小区", "花园", "家园", "新村", "公寓", "雅苑", "名苑",
-                   "华庭", "山庄", "路站", "街站", "巷站", "站", "苑", "府")  # fmt: skip
+GENERIC_ENDINGS = (
+    "社区卫生服务中心",
+    "职业技术学校",
+    "实验学校",
+    "党群服务中心",
+    "农贸市场",
+    "文化广场",
+    "体育中心",
+    "地铁站",
+    "公交总站",
+    "客运站",
+    "妇幼保健院",
+    "口腔门诊",
+    "中医院",
+    "菜市场",
+    "派出所",
+    "图书馆",
+    "消防站",
+    "邮政所",
+    "幼儿园",
+    "小学",
+    "中学",
+    "医院",
+    "公园",
+    "小区",
+    "花园",
+    "家园",
+    "新村",
+    "公寓",
+    "雅苑",
+    "名苑",
+    "华庭",
+    "山庄",
+    "路站",
+    "街站",
+    "巷站",
+    "站",
+    "苑",
+    "府",
+)
 
 
 def _typo(rng: random.Random, text: str, sounds: dict[str, list[str]]) -> str:
@@ -830,8 +914,15 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
     def prefixed() -> Query:
         road, n, e = pick_address()
         sub = e.admin.get("addr:subdistrict", "")
-        form = rng.choice([f"{PROVINCE}{CITY}{road['district']}", f"{CITY}{road['district']}", road["district"],
-                           f"广州{road['district']}", f"{road['district']}{sub}"])  # fmt: skip
+        form = rng.choice(
+            [
+                f"{PROVINCE}{CITY}{road['district']}",
+                f"{CITY}{road['district']}",
+                road["district"],
+                f"广州{road['district']}",
+                f"{road['district']}{sub}",
+            ]
+        )
         return Query(f"{form}{road['name']}{n}号", "address: with province/city/district", e)
 
     def traditional() -> Query:
@@ -920,16 +1011,22 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
                 name = name[:-2]
             label = b.extra["label"]
             style = rng.choice(["{}栋", "{}号楼", "{}幢"]) if label.isdigit() else "{}座"
-            return Query(name + style.format(label),
-                         "building: " + ("as named, any of 栋/号楼/幢" if with_suffix else "without 小区"), b)  # fmt: skip
+            return Query(
+                name + style.format(label),
+                "building: " + ("as named, any of 栋/号楼/幢" if with_suffix else "without 小区"),
+                b,
+            )
 
         return make
 
     def building_unit_room() -> Query:
         compound = rng.choice(city.compounds)
         b = rng.choice(compound["buildings"])
-        return Query(f"{b.name}{rng.randint(1, 4)}单元{rng.randint(1, 30)}0{rng.randint(1, 4)}室",
-                     "building: with unit and room", b)  # fmt: skip
+        return Query(
+            f"{b.name}{rng.randint(1, 4)}单元{rng.randint(1, 30)}0{rng.randint(1, 4)}室",
+            "building: with unit and room",
+            b,
+        )
 
     # must be refused
     def coarse_city() -> Query:
@@ -954,8 +1051,11 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
 
     def coarse_missing_number() -> Query:
         road = rng.choice(unique_roads)
-        return Query(f"{road['name']}{road['numbers'] + rng.randint(1, 300)}号", "coarse: house number not on the road",
-                     None)  # fmt: skip
+        return Query(
+            f"{road['name']}{road['numbers'] + rng.randint(1, 300)}号",
+            "coarse: house number not on the road",
+            None,
+        )
 
     def ambiguous_road() -> Query:
         name = rng.choice(city.shared_roads)
@@ -963,19 +1063,31 @@ def queries(city: City, rng: random.Random, per: int) -> list[Query]:
         return Query(f"{name}{rng.randint(1, numbers)}号", "ambiguous: road name in two districts", None)
 
     kinds: list[tuple[str, int, Callable[[], Query | None]]] = [
-        ("exact", per, exact), ("prefixed", per, prefixed), ("traditional", per, traditional),
-        ("numerals", per // 2, numerals), ("no_hao", per // 2, no_hao), ("homophone", per, homophone),
-        ("poi_typo", per, poi_typo), ("poi_exact", per // 2, poi_exact),
-        ("poi_trad_stored", per // 2, poi_traditional_stored), ("poi_trad_asked", per // 2, poi_traditional_asked),
-        ("poi_locative", per // 2, poi_locative), ("pinyin_address", per // 2, pinyin_address),
-        ("pinyin_poi", per // 2, pinyin_poi), ("initials_poi", per // 2, initials_poi),
-        ("building", per // 2, building(True)), ("building_no_suffix", per // 2, building(False)),
+        ("exact", per, exact),
+        ("prefixed", per, prefixed),
+        ("traditional", per, traditional),
+        ("numerals", per // 2, numerals),
+        ("no_hao", per // 2, no_hao),
+        ("homophone", per, homophone),
+        ("poi_typo", per, poi_typo),
+        ("poi_exact", per // 2, poi_exact),
+        ("poi_trad_stored", per // 2, poi_traditional_stored),
+        ("poi_trad_asked", per // 2, poi_traditional_asked),
+        ("poi_locative", per // 2, poi_locative),
+        ("pinyin_address", per // 2, pinyin_address),
+        ("pinyin_poi", per // 2, pinyin_poi),
+        ("initials_poi", per // 2, initials_poi),
+        ("building", per // 2, building(True)),
+        ("building_no_suffix", per // 2, building(False)),
         ("building_unit_room", per // 2, building_unit_room),
-        ("coarse_city", per // 5, coarse_city), ("coarse_district", per // 3, coarse_district),
-        ("coarse_subdistrict", per // 3, coarse_subdistrict), ("coarse_community", per // 3, coarse_community),
-        ("coarse_road", per // 2, coarse_road), ("coarse_missing_number", per // 2, coarse_missing_number),
+        ("coarse_city", per // 5, coarse_city),
+        ("coarse_district", per // 3, coarse_district),
+        ("coarse_subdistrict", per // 3, coarse_subdistrict),
+        ("coarse_community", per // 3, coarse_community),
+        ("coarse_road", per // 2, coarse_road),
+        ("coarse_missing_number", per // 2, coarse_missing_number),
         ("ambiguous_road", per // 4, ambiguous_road),
-    ]  # fmt: skip
+    ]
     for _label, count, make in kinds:
         add(_label, count, make)
     return out
@@ -1052,11 +1164,26 @@ def _ours(client: httpx.Client, query: Query, settings: IncidentSettings) -> Out
     seconds = time.perf_counter() - start
     response.raise_for_status()
     found = response.json()["candidates"]
-    candidates = [Candidate(name=c["name"], kind=c["kind"], lon=c["lon"], lat=c["lat"], score=c["score"],
-                            source=c["source"], precision=c["precision"]) for c in found]  # fmt: skip
+    candidates = [
+        Candidate(
+            name=c["name"],
+            kind=c["kind"],
+            lon=c["lon"],
+            lat=c["lat"],
+            score=c["score"],
+            source=c["source"],
+            precision=c["precision"],
+        )
+        for c in found
+    ]
     try:
-        match = decide(query.text, candidates, settings.geocode_min_score, settings.geocode_margin,
-                       settings.geocode_same_place_m)  # fmt: skip
+        match = decide(
+            query.text,
+            candidates,
+            settings.geocode_min_score,
+            settings.geocode_margin,
+            settings.geocode_same_place_m,
+        )
         accepted, chosen = True, match.candidate.as_dict()
     except Exception:  # Conflict: refused
         accepted, chosen = False, None
@@ -1073,11 +1200,22 @@ def _baseline(client: httpx.Client, query: Query, settings: IncidentSettings) ->
     found = response.json()["candidates"]
     accepted = False
     if found and found[0]["score"] >= settings.geocode_min_score:
-        best = Candidate(found[0]["name"], found[0]["kind"], found[0]["lon"], found[0]["lat"], found[0]["score"],
-                         "gazetteer", "poi")  # fmt: skip
-        rivals = [c for c in found[1:] if c["score"] >= best.score - settings.geocode_margin
-                  and distance_m(best, Candidate(c["name"], c["kind"], c["lon"], c["lat"], c["score"], "", "poi"))
-                  > settings.geocode_same_place_m]  # fmt: skip
+        best = Candidate(
+            found[0]["name"],
+            found[0]["kind"],
+            found[0]["lon"],
+            found[0]["lat"],
+            found[0]["score"],
+            "gazetteer",
+            "poi",
+        )
+        rivals = [
+            c
+            for c in found[1:]
+            if c["score"] >= best.score - settings.geocode_margin
+            and distance_m(best, Candidate(c["name"], c["kind"], c["lon"], c["lat"], c["score"], "", "poi"))
+            > settings.geocode_same_place_m
+        ]
         accepted = not rivals
     top1 = None if query.expected is None else bool(found) and _same(found[0], query.expected)
     right = accepted and query.expected is not None and _same(found[0], query.expected)
@@ -1100,12 +1238,27 @@ def report(queries_: list[Query], ours: list[Outcome], base: list[Outcome]) -> s
         idx = [i for i, q in enumerate(queries_) if q.category == category]
         must_refuse = queries_[idx[0]].expected is None
         if must_refuse:
-            rows.append([category, len(idx), "–", "–", f"accepted {_pct([ours[i].accepted for i in idx])}",
-                         f"accepted {_pct([base[i].accepted for i in idx])}"])  # fmt: skip
+            rows.append(
+                [
+                    category,
+                    len(idx),
+                    "–",
+                    "–",
+                    f"accepted {_pct([ours[i].accepted for i in idx])}",
+                    f"accepted {_pct([base[i].accepted for i in idx])}",
+                ]
+            )
         else:
-            rows.append([category, len(idx), _pct([ours[i].top1 for i in idx]), _pct([base[i].top1 for i in idx]),
-                         f"{_pct([ours[i].accepted_right for i in idx])} / {_pct([ours[i].accepted and not ours[i].accepted_right for i in idx])}",
-                         f"{_pct([base[i].accepted_right for i in idx])} / {_pct([base[i].accepted and not base[i].accepted_right for i in idx])}"])  # fmt: skip
+            rows.append(
+                [
+                    category,
+                    len(idx),
+                    _pct([ours[i].top1 for i in idx]),
+                    _pct([base[i].top1 for i in idx]),
+                    f"{_pct([ours[i].accepted_right for i in idx])} / {_pct([ours[i].accepted and not ours[i].accepted_right for i in idx])}",
+                    f"{_pct([base[i].accepted_right for i in idx])} / {_pct([base[i].accepted and not base[i].accepted_right for i in idx])}",
+                ]
+            )
     labelled = [i for i, q in enumerate(queries_) if q.expected is not None]
     refuse = [i for i, q in enumerate(queries_) if q.expected is None]
     table = markdown_table(
@@ -1114,18 +1267,38 @@ def report(queries_: list[Query], ours: list[Outcome], base: list[Outcome]) -> s
     summary = markdown_table(
         ["", "ours", "pg_trgm similarity()"],
         [
-            ["top-1 accuracy (labelled queries)", _pct([ours[i].top1 for i in labelled]),
-             _pct([base[i].top1 for i in labelled])],
-            ["placed at the right entry", _pct([ours[i].accepted_right for i in labelled]),
-             _pct([base[i].accepted_right for i in labelled])],
-            ["placed at a wrong entry", _pct([ours[i].accepted and not ours[i].accepted_right for i in labelled]),
-             _pct([base[i].accepted and not base[i].accepted_right for i in labelled])],
-            ["coarse or ambiguous accepted (target 0)", _pct([ours[i].accepted for i in refuse]),
-             _pct([base[i].accepted for i in refuse])],
-            ["p50 latency over HTTP, ms", _ms([o.seconds for o in ours], 0.5), _ms([o.seconds for o in base], 0.5)],
-            ["p99 latency over HTTP, ms", _ms([o.seconds for o in ours], 0.99), _ms([o.seconds for o in base], 0.99)],
+            [
+                "top-1 accuracy (labelled queries)",
+                _pct([ours[i].top1 for i in labelled]),
+                _pct([base[i].top1 for i in labelled]),
+            ],
+            [
+                "placed at the right entry",
+                _pct([ours[i].accepted_right for i in labelled]),
+                _pct([base[i].accepted_right for i in labelled]),
+            ],
+            [
+                "placed at a wrong entry",
+                _pct([ours[i].accepted and not ours[i].accepted_right for i in labelled]),
+                _pct([base[i].accepted and not base[i].accepted_right for i in labelled]),
+            ],
+            [
+                "coarse or ambiguous accepted (target 0)",
+                _pct([ours[i].accepted for i in refuse]),
+                _pct([base[i].accepted for i in refuse]),
+            ],
+            [
+                "p50 latency over HTTP, ms",
+                _ms([o.seconds for o in ours], 0.5),
+                _ms([o.seconds for o in base], 0.5),
+            ],
+            [
+                "p99 latency over HTTP, ms",
+                _ms([o.seconds for o in ours], 0.99),
+                _ms([o.seconds for o in base], 0.99),
+            ],
         ],
-    )  # fmt: skip
+    )
     return f"{summary}\n\n{table}"
 
 
@@ -1145,8 +1318,11 @@ def main() -> None:
     scale = 0.06 if args.quick else 1.0
     per = args.per or (25 if args.quick else 100)
     # rewrite when the generator or the keying code changed (the stored keys would be stale)
-    keying = hashlib.sha256(b"".join((REPO / "geo_service" / "geocode" / f).read_bytes()
-                                     for f in ("text.py", "parse.py", "keys.py"))).hexdigest()[:16]  # fmt: skip
+    keying = hashlib.sha256(
+        b"".join(
+            (REPO / "geo_service" / "geocode" / f).read_bytes() for f in ("text.py", "parse.py", "keys.py")
+        )
+    ).hexdigest()[:16]
     generator = hashlib.sha256(Path(__file__).read_bytes().split(b"# -- the queries")[0]).hexdigest()[:16]
     marker = {"scale": scale, "seed": SEED, "generator": generator, "keying": keying}
     started = time.perf_counter()
@@ -1162,9 +1338,11 @@ def main() -> None:
         entries = cur.fetchone()["n"]
     db.close()
     evaluation = queries(city, random.Random(SEED + 1), per)
-    print(f"gazetteer: {entries:,} entries ({len(city.roads):,} roads, {len(city.compounds):,} compounds, "
-          f"{len(city.pois):,} POIs); {len(evaluation):,} queries; built in {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"gazetteer: {entries:,} entries ({len(city.roads):,} roads, {len(city.compounds):,} compounds, "
+        f"{len(city.pois):,} POIs); {len(evaluation):,} queries; built in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
 
     env = {**os.environ, "GEO_SERVICE_DATABASE_URL": dsn, "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false"}
     ours_port, base_port = _free_port(), _free_port()
@@ -1174,16 +1352,23 @@ def main() -> None:
         _serve([str(geo_service_cli), "serve", "--port", str(ours_port)], ours_port, env, logs / "ours.log")
     ]
     try:
-        servers.append(_serve([sys.executable, __file__, "--serve-baseline", str(base_port)], base_port, env,
-                              logs / "baseline.log"))  # fmt: skip
+        servers.append(
+            _serve(
+                [sys.executable, __file__, "--serve-baseline", str(base_port)],
+                base_port,
+                env,
+                logs / "baseline.log",
+            )
+        )
         settings = IncidentSettings()
         results: dict[str, list[Outcome]] = {}
         for label, port, run in (("ours", ours_port, _ours), ("pg_trgm", base_port, _baseline)):
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 for query in evaluation[:50]:  # warm the caches and the connection pool
                     run(client, query, settings)
-                results[label] = [run(client, q, settings)
-                                  for q in tqdm(evaluation, desc=f"queries ({label})", unit="q")]  # fmt: skip
+                results[label] = [
+                    run(client, q, settings) for q in tqdm(evaluation, desc=f"queries ({label})", unit="q")
+                ]
     finally:
         for server in servers:
             server.terminate()
@@ -1201,15 +1386,25 @@ def main() -> None:
     load = os.getloadavg()
     if args.show_misses:
         for q, o in zip(evaluation, results["ours"], strict=True):
-            if (q.expected is not None and not o.top1) or (q.expected is None and o.accepted) or (
-                    o.accepted and not o.accepted_right and q.expected is not None):  # fmt: skip
-                print(f"MISS [{q.category}] {q.text!r} → expected {q.expected.name if q.expected else 'refusal'}"
-                      f" (top1={o.top1}, accepted={o.accepted})", file=sys.stderr)  # fmt: skip
-    print(f"\n{entries:,} gazetteer entries, {len(evaluation):,} queries "
-          f"({sum(q.expected is None for q in evaluation)} must be refused)\n")  # fmt: skip
+            if (
+                (q.expected is not None and not o.top1)
+                or (q.expected is None and o.accepted)
+                or (o.accepted and not o.accepted_right and q.expected is not None)
+            ):
+                print(
+                    f"MISS [{q.category}] {q.text!r} → expected {q.expected.name if q.expected else 'refusal'}"
+                    f" (top1={o.top1}, accepted={o.accepted})",
+                    file=sys.stderr,
+                )
+    print(
+        f"\n{entries:,} gazetteer entries, {len(evaluation):,} queries "
+        f"({sum(q.expected is None for q in evaluation)} must be refused)\n"
+    )
     print(report(evaluation, results["ours"], results["pg_trgm"]))
-    print(f"\nours in-process (no HTTP): p50 {_ms(inner, 0.5)} ms, p99 {_ms(inner, 0.99)} ms; "
-          f"machine load average {load[0]:.1f} / {load[1]:.1f} ({os.cpu_count()} cores)")  # fmt: skip
+    print(
+        f"\nours in-process (no HTTP): p50 {_ms(inner, 0.5)} ms, p99 {_ms(inner, 0.99)} ms; "
+        f"machine load average {load[0]:.1f} / {load[1]:.1f} ({os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -79,10 +79,13 @@ def geopandas_basemap(data: render.GuideMap) -> bytes:
         (x / render.PAGE_W_MM, y / render.PAGE_H_MM, w / render.PAGE_W_MM, h / render.PAGE_H_MM)
     )
     b = data.basemap
-    layers = [(b.green, {"color": "#d4e7c5"}), (b.water, {"color": "#a7d1e4"}),
-              (b.buildings, {"color": "#ddd4c6", "edgecolor": "#c3b6a4", "linewidth": 0.25}),
-              ([g for _c, g in b.rail], {"color": "#8a8a8a", "linewidth": 1.5}),
-              ([g for _c, _n, g in b.roads], {"color": "#ffffff", "linewidth": 2.0})]  # fmt: skip
+    layers = [
+        (b.green, {"color": "#d4e7c5"}),
+        (b.water, {"color": "#a7d1e4"}),
+        (b.buildings, {"color": "#ddd4c6", "edgecolor": "#c3b6a4", "linewidth": 0.25}),
+        ([g for _c, g in b.rail], {"color": "#8a8a8a", "linewidth": 1.5}),
+        ([g for _c, _n, g in b.roads], {"color": "#ffffff", "linewidth": 2.0}),
+    ]
     for geoms, style in layers:
         if len(geoms):
             gpd.GeoSeries(list(geoms)).plot(ax=ax, **style)
@@ -125,18 +128,50 @@ def main() -> None:
             )
             peer_w, peer_c, _ = clocked(lambda data=data: geopandas_basemap(data), args.repeat)
             assert response.status_code == 200  # type: ignore[attr-defined]
-            n_features = sum(len(x) for x in (data.basemap.roads, data.basemap.buildings, data.basemap.water,
-                                              data.basemap.green, data.basemap.rail))  # fmt: skip
-            rows.append([code, f"{n_features:,}", len(data.facilities), f"{load_w:.2f} ({load_c:.2f})",
-                         f"{png_w:.2f} ({png_c:.2f})", f"{pdf_w:.2f} ({pdf_c:.2f})", f"{http_w:.2f} ({http_c:.2f})",
-                         f"{len(png) / 1e6:.1f} / {len(pdf) / 1e6:.2f}", f"{peer_w:.2f} ({peer_c:.2f})",
-                         f"{peer_w / png_w:.1f}×"])  # type: ignore[arg-type]  # fmt: skip
+            n_features = sum(
+                len(x)
+                for x in (
+                    data.basemap.roads,
+                    data.basemap.buildings,
+                    data.basemap.water,
+                    data.basemap.green,
+                    data.basemap.rail,
+                )
+            )
+            rows.append(
+                [
+                    code,
+                    f"{n_features:,}",
+                    len(data.facilities),
+                    f"{load_w:.2f} ({load_c:.2f})",
+                    f"{png_w:.2f} ({png_c:.2f})",
+                    f"{pdf_w:.2f} ({pdf_c:.2f})",
+                    f"{http_w:.2f} ({http_c:.2f})",
+                    f"{len(png) / 1e6:.1f} / {len(pdf) / 1e6:.2f}",
+                    f"{peer_w:.2f} ({peer_c:.2f})",
+                    f"{peer_w / png_w:.1f}×",
+                ]
+            )  # type: ignore[arg-type]
         if args.example:
             write_example(client, args.example)
     print(f"cold first request (builds the walking network): {cold:.2f} s")
-    print(markdown_table(["community", "basemap features", "facilities", "load s (CPU)", "PNG render s (CPU)",
-                          "PDF render s (CPU)", "HTTP PNG s (CPU)", "MB PNG / PDF", "geopandas basemap s (CPU)",
-                          "peer ÷ ours (PNG)"], rows))  # fmt: skip
+    print(
+        markdown_table(
+            [
+                "community",
+                "basemap features",
+                "facilities",
+                "load s (CPU)",
+                "PNG render s (CPU)",
+                "PDF render s (CPU)",
+                "HTTP PNG s (CPU)",
+                "MB PNG / PDF",
+                "geopandas basemap s (CPU)",
+                "peer ÷ ours (PNG)",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

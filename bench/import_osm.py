@@ -42,9 +42,14 @@ def main() -> None:
         files.append(("Liechtenstein 2013", LIECHTENSTEIN))
     params = parse_dsn(dsn)
     owner = parse_dsn(owner_dsn())  # osm2pgsql creates tables: the schema owner, not the service's role
-    env = {**os.environ, "PGHOST": params.get("host", ""), "PGPORT": str(params.get("port", 5432)),
-           "PGUSER": owner.get("user", ""), "PGPASSWORD": owner.get("password", ""),
-           "PGDATABASE": params["dbname"]}  # fmt: skip
+    env = {
+        **os.environ,
+        "PGHOST": params.get("host", ""),
+        "PGPORT": str(params.get("port", 5432)),
+        "PGUSER": owner.get("user", ""),
+        "PGPASSWORD": owner.get("password", ""),
+        "PGDATABASE": params["dbname"],
+    }
     code = (
         "import sys; from pathlib import Path; from geo_service.db.pool import Database; "
         "from geo_service.osm.importer import import_osm; "

@@ -48,15 +48,20 @@ DESCRIPTIONS = ["小区门口垃圾无人清运", "流动摊贩占道经营", "�
 
 
 def _box(west: float, south: float, east: float, north: float) -> dict:
-    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
-                                                [west, south]]]}  # fmt: skip
+    return {
+        "type": "Polygon",
+        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    }
 
 
 def _feature(code: str, level: str, parent: str | None, i0: int, j0: int, size: int) -> dict:
     west, south = WEST + i0 * CELL_LON, SOUTH + j0 * CELL_LAT
     props = {"code": code, "name": f"{level} {code}", "level": level, "parent_code": parent}
-    return {"type": "Feature", "properties": props,
-            "geometry": _box(west, south, west + size * CELL_LON, south + size * CELL_LAT)}  # fmt: skip
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": _box(west, south, west + size * CELL_LON, south + size * CELL_LAT),
+    }
 
 
 def hierarchy() -> list[dict]:
@@ -71,8 +76,16 @@ def hierarchy() -> list[dict]:
             ci0, cj0 = si * n // 2 + ci * n // 4, sj * n // 2 + cj * n // 4
             features.append(_feature(community, "community", street, ci0, cj0, n // 4))
             for g in range((n // 4) ** 2):
-                features.append(_feature(f"{community}{g + 1:03d}", "grid", community, ci0 + g % (n // 4),
-                                         cj0 + g // (n // 4), 1))  # fmt: skip
+                features.append(
+                    _feature(
+                        f"{community}{g + 1:03d}",
+                        "grid",
+                        community,
+                        ci0 + g % (n // 4),
+                        cj0 + g // (n // 4),
+                        1,
+                    )
+                )
     return features
 
 
@@ -108,8 +121,10 @@ def peer(db: Database, text: str) -> None:
     owner = Database(owner_dsn(DB_NAME), max_size=1)
     with owner.connection() as conn, conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS peer_incidents; DROP TABLE IF EXISTS peer_staging")
-        cur.execute("CREATE TABLE peer_staging (external_id text, lon float8, lat float8, crs text, address text, "
-                    "category text, description text)")  # fmt: skip
+        cur.execute(
+            "CREATE TABLE peer_staging (external_id text, lon float8, lat float8, crs text, address text, "
+            "category text, description text)"
+        )
         cur.copy_expert("COPY peer_staging FROM STDIN WITH (FORMAT csv, HEADER true)", io.StringIO(text))
         cur.execute(
             """CREATE TABLE peer_incidents AS
@@ -163,8 +178,10 @@ def main() -> None:
         counts = cur.fetchone()
     db.close()
     peer_seconds = results["peer: COPY + ST_Covers INSERT … SELECT"]
-    rows = [[label, f"{args.rows:,}", f"{s:.2f} s", f"{args.rows / s:,.0f}", f"{s / peer_seconds:.1f}×"]
-            for label, s in results.items()]  # fmt: skip
+    rows = [
+        [label, f"{args.rows:,}", f"{s:.2f} s", f"{args.rows / s:,.0f}", f"{s / peer_seconds:.1f}×"]
+        for label, s in results.items()
+    ]
     print(
         f"\n{len(features)} areas (400 grids); {counts['n']:,} incidents written, "
         f"{counts['near']:,} flagged near a boundary (< 20 m)\n"

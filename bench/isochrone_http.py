@@ -49,8 +49,12 @@ def serving(dsn: str, workers: int = 1) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": dsn, "GEO_SERVICE_LIMITS_ENABLED": "false",
-           "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GEO_SERVICE_DATABASE_URL": dsn,
+        "GEO_SERVICE_LIMITS_ENABLED": "false",
+        "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false",
+    }
     command = [
         sys.executable,
         "-m",
@@ -105,8 +109,12 @@ def main() -> None:
                 times["in-process"].append(time.perf_counter() - start)
                 for coding in ("identity", "br"):
                     start = time.perf_counter()
-                    with client.stream("GET", "/api/isochrones", params={"lon": lon, "lat": lat, "minutes": "5,10,15"},
-                                       headers={"Accept-Encoding": coding}) as response:  # fmt: skip
+                    with client.stream(
+                        "GET",
+                        "/api/isochrones",
+                        params={"lon": lon, "lat": lat, "minutes": "5,10,15"},
+                        headers={"Accept-Encoding": coding},
+                    ) as response:
                         body = b"".join(response.iter_raw())
                         assert response.status_code == 200, response.status_code
                     times[f"HTTP, {coding}"].append(time.perf_counter() - start)

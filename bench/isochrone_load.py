@@ -62,8 +62,9 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def ours_rate(base: str, origins: list[tuple[float, float, int]], connections: int, requests: int,
-              workdir: Path) -> tuple[float, float]:  # fmt: skip
+def ours_rate(
+    base: str, origins: list[tuple[float, float, int]], connections: int, requests: int, workdir: Path
+) -> tuple[float, float]:
     """(requests per second, server CPU ms per request) h2load reaches with ``connections`` connections over
     ``requests`` isochrones."""
     cpu_before = cpu_seconds([SERVER_PIDS[base]])
@@ -71,8 +72,12 @@ def ours_rate(base: str, origins: list[tuple[float, float, int]], connections: i
     listing.write_text(
         "".join(f"{base}/api/isochrones?lon={lon}&lat={lat}&minutes={MINUTES}\n" for lon, lat, _ in origins)
     )
-    out = subprocess.run(["h2load", "--h1", "-c", str(connections), "-n", str(requests), "-i", str(listing)],
-                         capture_output=True, text=True, check=False).stdout  # fmt: skip
+    out = subprocess.run(
+        ["h2load", "--h1", "-c", str(connections), "-n", str(requests), "-i", str(listing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     codes = next((line for line in out.splitlines() if line.startswith("status codes:")), "")
     if f"{requests} 2xx" not in codes:
         raise RuntimeError(f"h2load: not every isochrone answered 200:\n{out[-1500:]}")
@@ -82,8 +87,9 @@ def ours_rate(base: str, origins: list[tuple[float, float, int]], connections: i
     return float(match.group(3)), (cpu_seconds([SERVER_PIDS[base]]) - cpu_before) * 1000 / requests
 
 
-def pgrouting_rate(db: Database, origins: list[tuple[float, float, int]], connections: int,
-                   requests: int) -> tuple[float, float]:  # fmt: skip
+def pgrouting_rate(
+    db: Database, origins: list[tuple[float, float, int]], connections: int, requests: int
+) -> tuple[float, float]:
     """(queries per second, database CPU ms per query) of ``connections`` threads sharing ``requests`` pgRouting
     isochrones."""
     pools = [Database(db.dsn, max_size=1) for _ in range(connections)]
@@ -150,25 +156,38 @@ def main() -> None:
                 ours_rate(base, origins[:50], c, max(50, c), workdir)
             for _ in range(args.repeat):
                 for c in connections:
-                    for side, (rate, cpu_ms) in (("ours", ours_rate(base, origins, c, args.requests, workdir)),
-                                                 ("pg", pgrouting_rate(db, origins, c, args.requests))):  # fmt: skip
+                    for side, (rate, cpu_ms) in (
+                        ("ours", ours_rate(base, origins, c, args.requests, workdir)),
+                        ("pg", pgrouting_rate(db, origins, c, args.requests)),
+                    ):
                         rates.setdefault((side, c), []).append(rate)
                         cpu.setdefault((side, c), []).append(cpu_ms)
         for c in connections:
             ours, pg = rates[("ours", c)], rates[("pg", c)]
-            rows.append([
-                f"{w} process{'es' if w > 1 else ''}", c,
-                f"{statistics.median(ours):.0f} ({min(ours):.0f}–{max(ours):.0f})",
-                f"{statistics.median(pg):.0f} ({min(pg):.0f}–{max(pg):.0f})",
-                f"{statistics.median(ours) / statistics.median(pg):.1f}×",
-                f"{statistics.median(cpu[('ours', c)]):.1f}", f"{statistics.median(cpu[('pg', c)]):.1f}",
-            ])  # fmt: skip
+            rows.append(
+                [
+                    f"{w} process{'es' if w > 1 else ''}",
+                    c,
+                    f"{statistics.median(ours):.0f} ({min(ours):.0f}–{max(ours):.0f})",
+                    f"{statistics.median(pg):.0f} ({min(pg):.0f}–{max(pg):.0f})",
+                    f"{statistics.median(ours) / statistics.median(pg):.1f}×",
+                    f"{statistics.median(cpu[('ours', c)]):.1f}",
+                    f"{statistics.median(cpu[('pg', c)]):.1f}",
+                ]
+            )
     print(
         f"\nHelsinki, {args.requests} isochrones ({MINUTES} min) per measurement, {args.repeat} interleaved runs, "
         f"{os.cpu_count()} cores"
     )
-    header = ["server", "connections", "ours req/s (spread)", "pgRouting q/s (spread)", "ours ÷ pgRouting",
-              "ours CPU ms/req", "pgRouting CPU ms/q"]  # fmt: skip
+    header = [
+        "server",
+        "connections",
+        "ours req/s (spread)",
+        "pgRouting q/s (spread)",
+        "ours ÷ pgRouting",
+        "ours CPU ms/req",
+        "pgRouting CPU ms/q",
+    ]
     print(markdown_table(header, rows))
 
 

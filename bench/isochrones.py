@@ -125,11 +125,29 @@ def synthetic(db: Database, side: int, seed: int = 0) -> None:
             ),
         )
         with tqdm(total=side * side + u.size, desc="write synthetic", unit="row") as bar:
-            copy_rows(cur, "walk_nodes", ["dataset", "id", "geom"],
-                      zip(["synthetic"] * ids.size, ids, ewkb_hex(shapely.points(lon, lat)), strict=True), bar.update)  # fmt: skip
-            copy_rows(cur, "walk_edges", ["dataset", "u", "v", "length_m", "highway", "steps", "geom"],
-                      zip(["synthetic"] * u.size, ids[u], ids[v], length, ["residential"] * u.size, steps,
-                          ewkb_hex(lines), strict=True), bar.update)  # fmt: skip
+            copy_rows(
+                cur,
+                "walk_nodes",
+                ["dataset", "id", "geom"],
+                zip(["synthetic"] * ids.size, ids, ewkb_hex(shapely.points(lon, lat)), strict=True),
+                bar.update,
+            )
+            copy_rows(
+                cur,
+                "walk_edges",
+                ["dataset", "u", "v", "length_m", "highway", "steps", "geom"],
+                zip(
+                    ["synthetic"] * u.size,
+                    ids[u],
+                    ids[v],
+                    length,
+                    ["residential"] * u.size,
+                    steps,
+                    ewkb_hex(lines),
+                    strict=True,
+                ),
+                bar.update,
+            )
         cur.execute("ANALYZE walk_edges; ANALYZE walk_nodes")
 
 
@@ -201,8 +219,18 @@ def pgrouting(db: Database, dataset: str, osm_id: int, lon: float, lat: float) -
     dlat = LIMIT_M / 111_000 * 1.05
     dlon = dlat / math.cos(math.radians(lat))
     with db.cursor(dict_rows=False) as cur:
-        cur.execute(PGR_SQL, {"dataset": dataset, "w": lon - dlon, "s": lat - dlat, "e": lon + dlon, "n": lat + dlat,
-                              "start": int(osm_id), "limit": LIMIT_M})  # fmt: skip
+        cur.execute(
+            PGR_SQL,
+            {
+                "dataset": dataset,
+                "w": lon - dlon,
+                "s": lat - dlat,
+                "e": lon + dlon,
+                "n": lat + dlat,
+                "start": int(osm_id),
+                "limit": LIMIT_M,
+            },
+        )
         (wkb,) = cur.fetchone()
     return shapely.from_wkb(bytes(wkb)) if wkb is not None else shapely.Polygon()
 
@@ -262,8 +290,11 @@ def run_network(
     t_scipy = p50_ms(
         lambda k: dijkstra(matrix, directed=False, indices=int(k), limit=LIMIT_M), origins, f"{name}: scipy"
     )
-    t_pgr = p50_ms(lambda k: pgrouting(db, name, graph.node_id[k], graph.node_lon[k], graph.node_lat[k]), origins,
-                   f"{name}: pgRouting")  # fmt: skip
+    t_pgr = p50_ms(
+        lambda k: pgrouting(db, name, graph.node_id[k], graph.node_lon[k], graph.node_lat[k]),
+        origins,
+        f"{name}: pgRouting",
+    )
     t_osmnx = p50_ms(lambda k: osmnx_method(g, int(k)), origins, f"{name}: OSMnx method")
     t_example = p50_ms(lambda k: osmnx_example(g, int(k)), origins, f"{name}: OSMnx example")
     rows += [
@@ -284,13 +315,23 @@ def run_network(
         rows.append([label, "nearest open station (50 stations, one search)", f"{stations_p50:.2f}", "—"])
     for method, make in (
         ("geo-service", lambda k: to_metric(graph, ours(k)[0].geometry)),
-        ("pgRouting + ST_ConcaveHull", lambda k: to_metric(graph, pgrouting(db, name, graph.node_id[k],
-                                                                          graph.node_lon[k], graph.node_lat[k]))),
+        (
+            "pgRouting + ST_ConcaveHull",
+            lambda k: to_metric(
+                graph, pgrouting(db, name, graph.node_id[k], graph.node_lon[k], graph.node_lat[k])
+            ),
+        ),
         ("OSMnx method", lambda k: osmnx_method(g, int(k))),
-    ):  # fmt: skip
+    ):
         scores = [quality(graph, matrix, int(k), make(k)) for k in origins[:30]]
-        quality_rows.append([label, method, f"{100 * np.mean([s[0] for s in scores]):.1f}%",
-                             f"{100 * np.mean([s[1] for s in scores]):.1f}%"])  # fmt: skip
+        quality_rows.append(
+            [
+                label,
+                method,
+                f"{100 * np.mean([s[0] for s in scores]):.1f}%",
+                f"{100 * np.mean([s[1] for s in scores]):.1f}%",
+            ]
+        )
 
 
 def nearest_bench(db: Database, network: WalkNetwork, graph: WalkGraph, origins: np.ndarray) -> float:
@@ -301,12 +342,33 @@ def nearest_bench(db: Database, network: WalkNetwork, graph: WalkGraph, origins:
         have = cur.fetchone()[0]
     rng = np.random.default_rng(3)
     for i, k in enumerate(rng.choice(graph.n_nodes, 50 - have, replace=False) if have < 50 else []):
-        create_station(db, ctx, {"type": "Feature", "geometry": {"type": "Point", "coordinates": [
-            float(graph.node_lon[k]), float(graph.node_lat[k])]}, "properties": {
-            "name": f"bench {graph.name} {i}", "kind": "care_station", "amenities": ["hot_water"],
-            "opening_hours": "Mo-Su 06:00-22:00"}}, admin)  # fmt: skip
-    call = lambda k: nearest_stations(db, ctx, float(graph.node_lon[k]), float(graph.node_lat[k]), open_now=True,  # noqa: E731
-                                      at="2026-12-01T12:00:00+08:00", amenities=["hot_water"])  # fmt: skip
+        create_station(
+            db,
+            ctx,
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [float(graph.node_lon[k]), float(graph.node_lat[k])],
+                },
+                "properties": {
+                    "name": f"bench {graph.name} {i}",
+                    "kind": "care_station",
+                    "amenities": ["hot_water"],
+                    "opening_hours": "Mo-Su 06:00-22:00",
+                },
+            },
+            admin,
+        )
+    call = lambda k: nearest_stations(  # noqa: E731
+        db,
+        ctx,
+        float(graph.node_lon[k]),
+        float(graph.node_lat[k]),
+        open_now=True,
+        at="2026-12-01T12:00:00+08:00",
+        amenities=["hot_water"],
+    )
     for k in origins[:5]:
         call(k)
     return p50_ms(call, origins, f"{graph.name}: nearest stations")

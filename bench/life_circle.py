@@ -46,8 +46,10 @@ def imported(db, path: Path, name: str) -> None:
 def inputs(db, graph: WalkGraph) -> tuple[Facilities, np.ndarray, np.ndarray]:
     """Facilities and homes of the dataset, each moved onto its nearest node (both systems see the same)."""
     with db.cursor(dict_rows=False) as cur:
-        cur.execute("SELECT id, name, category, ST_X(geom), ST_Y(geom) FROM facilities WHERE dataset = %s ORDER BY id",
-                    (graph.name,))  # fmt: skip
+        cur.execute(
+            "SELECT id, name, category, ST_X(geom), ST_Y(geom) FROM facilities WHERE dataset = %s ORDER BY id",
+            (graph.name,),
+        )
         rows = cur.fetchall()
         cur.execute(
             "SELECT ST_X(geom), ST_Y(geom) FROM residences WHERE dataset = %s ORDER BY id", (graph.name,)
@@ -65,14 +67,19 @@ def inputs(db, graph: WalkGraph) -> tuple[Facilities, np.ndarray, np.ndarray]:
     f_node = candidates[tree.query(np.column_stack([fx, fy]))[1]]
     hx, hy = graph.project(homes[:, 0], homes[:, 1])
     h_node = candidates[tree.query(np.column_stack([hx, hy]))[1]]
-    facilities = Facilities(np.array([r[0] for r in rows], np.int64), [r[1] for r in rows],
-                            np.array([r[2] for r in rows], dtype=object), graph.node_lon[f_node],
-                            graph.node_lat[f_node])  # fmt: skip
+    facilities = Facilities(
+        np.array([r[0] for r in rows], np.int64),
+        [r[1] for r in rows],
+        np.array([r[2] for r in rows], dtype=object),
+        graph.node_lon[f_node],
+        graph.node_lat[f_node],
+    )
     return facilities, f_node, h_node
 
 
-def ours(network: WalkNetwork, facilities: Facilities, graph: WalkGraph, h_node: np.ndarray,
-         categories: list[str]) -> dict[str, np.ndarray]:  # fmt: skip
+def ours(
+    network: WalkNetwork, facilities: Facilities, graph: WalkGraph, h_node: np.ndarray, categories: list[str]
+) -> dict[str, np.ndarray]:
     index = ReachIndex.build((0,), network, facilities, WalkingSettings().max_snap_m, HORIZON_M)
     homes = network.snap(graph.node_lon[h_node], graph.node_lat[h_node], 1.0)
     return {c: index.points(homes, c, "distance").cost for c in categories}
@@ -88,8 +95,14 @@ def pandana_network(graph: WalkGraph):
     return net
 
 
-def pandana_reach(net, graph: WalkGraph, facilities: Facilities, f_node: np.ndarray, h_node: np.ndarray,
-                  categories: list[str]) -> dict[str, np.ndarray]:  # fmt: skip
+def pandana_reach(
+    net,
+    graph: WalkGraph,
+    facilities: Facilities,
+    f_node: np.ndarray,
+    h_node: np.ndarray,
+    categories: list[str],
+) -> dict[str, np.ndarray]:
     out = {}
     for c in categories:
         members = np.flatnonzero(facilities.category == c)
@@ -140,11 +153,19 @@ def run(db, name: str, rows: list) -> None:
         worst = max(worst, float(diff.max()) if diff.size else 0.0)
     label = {"helsinki": "Helsinki", "liechtenstein": "Liechtenstein"}[name]
     pairs = len(h_node) * len(categories)
-    rows.append([label, f"{len(h_node):,} × {len(categories)}", f"{ours_s * 1000:.0f} ms",
-                 f"{(ours_s + build_s) * 1000:.0f} ms", f"{pandana_s * 1000:.0f} ms",
-                 f"{(pandana_s + pandana_build_s) * 1000:.0f} ms", f"{pandana_s / ours_s:.1f}×",
-                 f"{(pandana_s + pandana_build_s) / (ours_s + build_s):.1f}×",
-                 f"{compared - disagree:,}/{compared:,} (max {worst:.3f} m)"])  # fmt: skip
+    rows.append(
+        [
+            label,
+            f"{len(h_node):,} × {len(categories)}",
+            f"{ours_s * 1000:.0f} ms",
+            f"{(ours_s + build_s) * 1000:.0f} ms",
+            f"{pandana_s * 1000:.0f} ms",
+            f"{(pandana_s + pandana_build_s) * 1000:.0f} ms",
+            f"{pandana_s / ours_s:.1f}×",
+            f"{(pandana_s + pandana_build_s) / (ours_s + build_s):.1f}×",
+            f"{compared - disagree:,}/{compared:,} (max {worst:.3f} m)",
+        ]
+    )
     print(f"{label}: {pairs:,} home × category pairs done", flush=True)
 
 
@@ -161,9 +182,22 @@ def main() -> None:
     for name in names:
         run(db, name, rows)
     print()
-    print(markdown_table(
-        ["extract", "homes × categories", "ours", "ours incl. graph build", "pandana", "pandana incl. precompute",
-         "pandana ÷ ours", "incl. build", "agree within 1 m"], rows))  # fmt: skip
+    print(
+        markdown_table(
+            [
+                "extract",
+                "homes × categories",
+                "ours",
+                "ours incl. graph build",
+                "pandana",
+                "pandana incl. precompute",
+                "pandana ÷ ours",
+                "incl. build",
+                "agree within 1 m",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -98,8 +98,9 @@ def percentile(values: list[float], q: float) -> float:
 # -- intake -----------------------------------------------------------------------------------------------
 
 
-async def intake_step(base: str, token: str, rate: float, seconds: float, points: list[tuple[float, float]],
-                      prefix: str) -> dict[str, object]:  # fmt: skip
+async def intake_step(
+    base: str, token: str, rate: float, seconds: float, points: list[tuple[float, float]], prefix: str
+) -> dict[str, object]:
     """POST incidents at ``rate`` per second for ``seconds`` (open loop); statuses, latencies, achieved rate."""
     total = int(rate * seconds)
     statuses: list[int] = []
@@ -111,8 +112,14 @@ async def intake_step(base: str, token: str, rate: float, seconds: float, points
 
         async def one(i: int) -> None:
             lon, lat = points[i % len(points)]
-            body = {"lon": lon, "lat": lat, "category": "E0102", "external_id": f"{prefix}{i:07d}",
-                    "description": f"load test {i}", "address": "bench"}  # fmt: skip
+            body = {
+                "lon": lon,
+                "lat": lat,
+                "category": "E0102",
+                "external_id": f"{prefix}{i:07d}",
+                "description": f"load test {i}",
+                "address": "bench",
+            }
             sent = time.perf_counter()
             try:
                 response = await http.post("/api/incidents", json=body)
@@ -155,8 +162,17 @@ def h2load(urls: list[str], connections: int, requests: int, workdir: Path, name
     listing = workdir / f"{name}.txt"
     listing.write_text("\n".join(urls) + "\n")
     log = workdir / f"{name}.log"
-    cmd = ["h2load", "--h1", "-c", str(connections), "-n", str(requests), "-i", str(listing),
-           f"--log-file={log}"]  # fmt: skip
+    cmd = [
+        "h2load",
+        "--h1",
+        "-c",
+        str(connections),
+        "-n",
+        str(requests),
+        "-i",
+        str(listing),
+        f"--log-file={log}",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
     finished = next((line for line in out.splitlines() if line.startswith("finished in")), "")
     if not finished:
@@ -168,18 +184,29 @@ def h2load(urls: list[str], connections: int, requests: int, workdir: Path, name
         latencies_ms.append(int(micros) / 1000)
         errors += status not in ("200", "204", "304")
     errors += requests - len(latencies_ms)  # requests that never got an answer
-    return {"requests": requests, "seconds": seconds, "rate": requests / seconds, "errors": errors,
-            "p50": percentile(latencies_ms, 0.50), "p99": percentile(latencies_ms, 0.99),
-            "latencies_ms": latencies_ms}  # fmt: skip
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "rate": requests / seconds,
+        "errors": errors,
+        "p50": percentile(latencies_ms, 0.50),
+        "p99": percentile(latencies_ms, 0.99),
+        "latencies_ms": latencies_ms,
+    }
 
 
 def combined(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Several h2load runs as one: total requests over total seconds, percentiles over every request."""
     latencies = [ms for run in runs for ms in run["latencies_ms"]]
     requests, seconds = sum(r["requests"] for r in runs), sum(r["seconds"] for r in runs)
-    return {"requests": requests, "seconds": seconds, "rate": requests / seconds,
-            "errors": sum(r["errors"] for r in runs), "p50": percentile(latencies, 0.50),
-            "p99": percentile(latencies, 0.99)}  # fmt: skip
+    return {
+        "requests": requests,
+        "seconds": seconds,
+        "rate": requests / seconds,
+        "errors": sum(r["errors"] for r in runs),
+        "p50": percentile(latencies, 0.50),
+        "p99": percentile(latencies, 0.99),
+    }
 
 
 def tile_urls(base: str, bounds: tuple[float, float, float, float]) -> list[str]:
@@ -223,10 +250,25 @@ def main() -> None:
     token = create_token(db, "dispatcher", "bench/load.py")
     points = inside_points(db, 5000, args.seed)
     port = free_port()
-    env = {**os.environ, "GEO_SERVICE_DB_NAME": DB_NAME, "GEO_SERVICE_LIMITS_ENABLED": "false",
-           "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false"}  # fmt: skip
-    cmd = [sys.executable, "-m", "uvicorn", "geo_service.api.app:create_app", "--factory", "--port", str(port),
-           "--workers", str(args.workers), "--log-level", "warning"]  # fmt: skip
+    env = {
+        **os.environ,
+        "GEO_SERVICE_DB_NAME": DB_NAME,
+        "GEO_SERVICE_LIMITS_ENABLED": "false",
+        "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "geo_service.api.app:create_app",
+        "--factory",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--log-level",
+        "warning",
+    ]
     run = uuid.uuid4().hex[:8]
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     intake_rows, sustainable = [], None
@@ -245,10 +287,21 @@ def main() -> None:
             achieved = len(statuses) / float(step["elapsed"])  # type: ignore[arg-type]
             p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
             ok = errors == 0 and achieved >= 0.95 * rate and p99 <= args.p99_max
-            intake_rows.append([
-                f"{rate:g}", step["total"], f"{achieved:.1f}", created, errors, rows, created - rows,
-                rows - distinct, f"{p50 * 1000:.0f}", f"{p99 * 1000:.0f}", "yes" if ok else "no",
-            ])  # fmt: skip
+            intake_rows.append(
+                [
+                    f"{rate:g}",
+                    step["total"],
+                    f"{achieved:.1f}",
+                    created,
+                    errors,
+                    rows,
+                    created - rows,
+                    rows - distinct,
+                    f"{p50 * 1000:.0f}",
+                    f"{p99 * 1000:.0f}",
+                    "yes" if ok else "no",
+                ]
+            )
             print(
                 f"intake {rate:g}/s: {created} created, {rows} rows, p99 {p99 * 1000:.0f} ms", file=sys.stderr
             )
@@ -285,23 +338,53 @@ def main() -> None:
         }
     db.close()
     cores = os.cpu_count()
-    print(f"\nIntake (`POST /api/incidents`, {args.seconds:g} s a step, {args.workers} worker(s), {cores} cores); "
-          f"sustainable: {sustainable if sustainable is None else f'{sustainable:g}'}/s\n")  # fmt: skip
-    print(markdown_table(
-        ["target /s", "sent", "achieved /s", "201", "errors", "rows", "rows lost", "duplicates", "p50 ms", "p99 ms",
-         "sustainable"],
-        intake_rows,
-    ))  # fmt: skip
-    print(f"\n{args.connections} connections (h2load), {args.requests:,} requests each; tiles: grids z12–z16, "
-          f"{len(tiles)} distinct tiles\n")  # fmt: skip
-    print(markdown_table(
-        ["route", "requests", "req/s", "errors", "p50 ms", "p99 ms"],
-        [[name, f"{f['requests']:,}", f"{f['rate']:,.0f}", f"{f['errors']:.0f}", f"{f['p50']:.1f}",
-          f"{f['p99']:.1f}"] for name, f in figures.items()],
-    ))  # fmt: skip
+    print(
+        f"\nIntake (`POST /api/incidents`, {args.seconds:g} s a step, {args.workers} worker(s), {cores} cores); "
+        f"sustainable: {sustainable if sustainable is None else f'{sustainable:g}'}/s\n"
+    )
+    print(
+        markdown_table(
+            [
+                "target /s",
+                "sent",
+                "achieved /s",
+                "201",
+                "errors",
+                "rows",
+                "rows lost",
+                "duplicates",
+                "p50 ms",
+                "p99 ms",
+                "sustainable",
+            ],
+            intake_rows,
+        )
+    )
+    print(
+        f"\n{args.connections} connections (h2load), {args.requests:,} requests each; tiles: grids z12–z16, "
+        f"{len(tiles)} distinct tiles\n"
+    )
+    print(
+        markdown_table(
+            ["route", "requests", "req/s", "errors", "p50 ms", "p99 ms"],
+            [
+                [
+                    name,
+                    f"{f['requests']:,}",
+                    f"{f['rate']:,.0f}",
+                    f"{f['errors']:.0f}",
+                    f"{f['p50']:.1f}",
+                    f"{f['p99']:.1f}",
+                ]
+                for name, f in figures.items()
+            ],
+        )
+    )
     ratio = figures["locate, limiter on"]["rate"] / figures["locate"]["rate"]
-    print(f"\nlocate with the limiter charging every request: {ratio:.2f}× the throughput without it "
-          f"({args.rounds} alternating runs each)")  # fmt: skip
+    print(
+        f"\nlocate with the limiter charging every request: {ratio:.2f}× the throughput without it "
+        f"({args.rounds} alternating runs each)"
+    )
 
 
 if __name__ == "__main__":

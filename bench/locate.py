@@ -119,9 +119,18 @@ def liechtenstein_db() -> Database:
         parts = [p for p in parts if not p.is_empty]
         print(f"  {m['name']}: {len(parts)} grids")
         for n, part in enumerate(parts, start=1):
-            features.append({"type": "Feature", "geometry": to_geojson(part), "properties": {
-                "code": f"{m['code']}-G{n:04d}", "name": f"{m['name']} bench grid {n}", "level": "grid",
-                "parent_code": m["code"]}})  # fmt: skip
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": to_geojson(part),
+                    "properties": {
+                        "code": f"{m['code']}-G{n:04d}",
+                        "name": f"{m['name']} bench grid {n}",
+                        "level": "grid",
+                        "parent_code": m["code"],
+                    },
+                }
+            )
     report = import_features(db, features, ADMIN, source="bench")
     print(f"imported {len(report.created)} grids")
     return db
@@ -141,8 +150,11 @@ def _shared_boundary_points(
         c = shapely.get_coordinates(ring)
         segments.append(np.hstack([c[:-1], c[1:]]))
     seg = np.vstack(segments)
-    canon = np.where((seg[:, 0] < seg[:, 2])[:, None] | ((seg[:, 0] == seg[:, 2]) & (seg[:, 1] < seg[:, 3]))[:, None],
-                     seg, seg[:, [2, 3, 0, 1]])  # fmt: skip
+    canon = np.where(
+        (seg[:, 0] < seg[:, 2])[:, None] | ((seg[:, 0] == seg[:, 2]) & (seg[:, 1] < seg[:, 3]))[:, None],
+        seg,
+        seg[:, [2, 3, 0, 1]],
+    )
     unique_seg, seg_counts = np.unique(canon, axis=0, return_counts=True)
     shared_seg = unique_seg[seg_counts >= 2]
     v = shared_vertices[rng.integers(0, len(shared_vertices), n_vertices)]
@@ -175,10 +187,23 @@ def uvicorn_server(db: Database):
     port = _free_port()
     env = {**os.environ, "GEO_SERVICE_DATABASE_URL": db.dsn, "GEO_SERVICE_POOL_MIN": "2"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "geo_service.api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=REPO, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "geo_service.api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 300  # start-up migrates and builds the index: slow on a busy machine
         while time.monotonic() < deadline:
@@ -221,8 +246,12 @@ def http_figures(
             def post_table(points: bytes = points, media_type: str = media_type) -> bytes:
                 # a connection of its own: uvicorn closes one idle for 5 s, and checking an answer takes longer
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-                conn.request("POST", "/api/locate/batch", body=points,
-                             headers={"Content-Type": media_type, "Accept": media_type})  # fmt: skip
+                conn.request(
+                    "POST",
+                    "/api/locate/batch",
+                    body=points,
+                    headers={"Content-Type": media_type, "Accept": media_type},
+                )
                 response = conn.getresponse()
                 data = response.read()
                 assert response.status == 200, data[:300]
@@ -246,8 +275,13 @@ def http_figures(
             latencies.append(time.perf_counter() - start)
             assert response.status == 200
     latencies.sort()
-    return {"batch_s": seconds, "batch_mb": len(body) / 1e6, "p50_ms": statistics.median(latencies) * 1000,
-            "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000, "columnar": columnar}  # fmt: skip
+    return {
+        "batch_s": seconds,
+        "batch_mb": len(body) / 1e6,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000,
+        "columnar": columnar,
+    }
 
 
 def columnar_body(lon: np.ndarray, lat: np.ndarray, media_type: str) -> bytes:
@@ -321,30 +355,91 @@ def run(label: str, db: Database, n: int, skip_http: bool) -> list[list[object]]
     assert agreement["ours"] == 1.0, "the index must agree with PostGIS + tie rule on every point"
     mps = lambda s: n / s / 1e6  # noqa: E731
     rows = [
-        [label, "geo-service lattice index (in-process, one core)", f"{ours_s * 1000:.0f} ms", f"{mps(ours_s):.1f}",
-         "1×", f"{agreement['ours']:.2%}"],
-        [label, "… with input checks (locate_batch)", f"{full_s * 1000:.0f} ms", f"{mps(full_s):.1f}", "—", "—"],
-        [label, "shapely 2 STRtree query + tie rule", f"{strtree_s * 1000:.0f} ms", f"{mps(strtree_s):.2f}",
-         f"{strtree_s / ours_s:.0f}×", f"{agreement['STRtree']:.2%}"],
-        [label, "geopandas.sjoin + tie rule", f"{sjoin_s * 1000:.0f} ms", f"{mps(sjoin_s):.2f}",
-         f"{sjoin_s / ours_s:.0f}×", f"{agreement['sjoin']:.2%}"],
-        [label, "PostGIS ST_Covers join (GiST) + tie rule", f"{postgis_query_s * 1000:.0f} ms",
-         f"{mps(postgis_query_s):.2f}", f"{postgis_query_s / ours_s:.0f}×", "reference"],
-        [label, "… PostGIS including loading the points (COPY)", f"{postgis_total_s * 1000:.0f} ms",
-         f"{mps(postgis_total_s):.2f}", f"{postgis_total_s / ours_s:.0f}×", "—"],
-    ]  # fmt: skip
+        [
+            label,
+            "geo-service lattice index (in-process, one core)",
+            f"{ours_s * 1000:.0f} ms",
+            f"{mps(ours_s):.1f}",
+            "1×",
+            f"{agreement['ours']:.2%}",
+        ],
+        [
+            label,
+            "… with input checks (locate_batch)",
+            f"{full_s * 1000:.0f} ms",
+            f"{mps(full_s):.1f}",
+            "—",
+            "—",
+        ],
+        [
+            label,
+            "shapely 2 STRtree query + tie rule",
+            f"{strtree_s * 1000:.0f} ms",
+            f"{mps(strtree_s):.2f}",
+            f"{strtree_s / ours_s:.0f}×",
+            f"{agreement['STRtree']:.2%}",
+        ],
+        [
+            label,
+            "geopandas.sjoin + tie rule",
+            f"{sjoin_s * 1000:.0f} ms",
+            f"{mps(sjoin_s):.2f}",
+            f"{sjoin_s / ours_s:.0f}×",
+            f"{agreement['sjoin']:.2%}",
+        ],
+        [
+            label,
+            "PostGIS ST_Covers join (GiST) + tie rule",
+            f"{postgis_query_s * 1000:.0f} ms",
+            f"{mps(postgis_query_s):.2f}",
+            f"{postgis_query_s / ours_s:.0f}×",
+            "reference",
+        ],
+        [
+            label,
+            "… PostGIS including loading the points (COPY)",
+            f"{postgis_total_s * 1000:.0f} ms",
+            f"{mps(postgis_total_s):.2f}",
+            f"{postgis_total_s / ours_s:.0f}×",
+            "—",
+        ],
+    ]
     print(f"index build: {build_s * 1000:.0f} ms")
     if not skip_http:
         inside = ours >= 0
         figures = http_figures(db, lon, lat, locate_service.grid_codes(index, positions), inside)
-        rows.append([label, f"POST /api/locate/batch, uvicorn, JSON in+out ({figures['batch_mb']:.0f} MB)",
-                     f"{figures['batch_s'] * 1000:.0f} ms", f"{mps(figures['batch_s']):.2f}", "—", "100%"])  # fmt: skip
+        rows.append(
+            [
+                label,
+                f"POST /api/locate/batch, uvicorn, JSON in+out ({figures['batch_mb']:.0f} MB)",
+                f"{figures['batch_s'] * 1000:.0f} ms",
+                f"{mps(figures['batch_s']):.2f}",
+                "—",
+                "100%",
+            ]
+        )
         names = {table.ARROW_STREAM: "Arrow IPC stream", table.PARQUET: "Parquet"}
         for media_type, (table_s, mb) in figures["columnar"].items():
-            rows.append([label, f"POST /api/locate/batch, uvicorn, {names[media_type]} in+out ({mb:.0f} MB)",
-                         f"{table_s * 1000:.0f} ms", f"{mps(table_s):.2f}", "—", "100%"])  # fmt: skip
-        rows.append([label, "GET /api/locate, uvicorn, keep-alive", f"p50 {figures['p50_ms']:.2f} ms",
-                     f"p95 {figures['p95_ms']:.2f} ms", "—", "—"])  # fmt: skip
+            rows.append(
+                [
+                    label,
+                    f"POST /api/locate/batch, uvicorn, {names[media_type]} in+out ({mb:.0f} MB)",
+                    f"{table_s * 1000:.0f} ms",
+                    f"{mps(table_s):.2f}",
+                    "—",
+                    "100%",
+                ]
+            )
+        rows.append(
+            [
+                label,
+                "GET /api/locate, uvicorn, keep-alive",
+                f"p50 {figures['p50_ms']:.2f} ms",
+                f"p95 {figures['p95_ms']:.2f} ms",
+                "—",
+                "—",
+            ]
+        )
     rows.append([label, "index build (all levels)", f"{build_s * 1000:.0f} ms", "—", "—", "—"])
     return rows
 

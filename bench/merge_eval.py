@@ -69,8 +69,10 @@ class Report:
 
 
 def offset(lon: float, lat: float, metres: float, bearing: float) -> tuple[float, float]:
-    return (lon + metres * math.cos(bearing) / (M_PER_DEG_LAT * math.cos(math.radians(lat))),
-            lat + metres * math.sin(bearing) / M_PER_DEG_LAT)  # fmt: skip
+    return (
+        lon + metres * math.cos(bearing) / (M_PER_DEG_LAT * math.cos(math.radians(lat))),
+        lat + metres * math.sin(bearing) / M_PER_DEG_LAT,
+    )
 
 
 def straight_m(a: Report, b: Report) -> float:
@@ -122,12 +124,24 @@ def generate(db: Database, events: int, start: datetime, seed: int, every_h: flo
         kind = rng.random()
         if kind < 0.15:  # recurring: a new event at the same spot after the window (a week or two later)
             event += 1
-            reports.append(Report(event, *offset(*p, rng.uniform(0, 20), rng.uniform(0, 6.3)), cat,
-                                  at(t0 + rng.uniform(7 * 24, 14 * 24))))  # fmt: skip
+            reports.append(
+                Report(
+                    event,
+                    *offset(*p, rng.uniform(0, 20), rng.uniform(0, 6.3)),
+                    cat,
+                    at(t0 + rng.uniform(7 * 24, 14 * 24)),
+                )
+            )
         elif kind < 0.3:  # another class at the same spot: another event
             event += 1
-            reports.append(Report(event, *offset(*p, rng.uniform(0, 20), rng.uniform(0, 6.3)), OTHER_CLASS[cat],
-                                  at(t0 + rng.uniform(0, 4))))  # fmt: skip
+            reports.append(
+                Report(
+                    event,
+                    *offset(*p, rng.uniform(0, 20), rng.uniform(0, 6.3)),
+                    OTHER_CLASS[cat],
+                    at(t0 + rng.uniform(0, 4)),
+                )
+            )
         elif kind < 0.45:  # a neighbouring event of the same class, beyond the limit on the same side
             for _ in range(20):
                 q = offset(*p, rng.uniform(160, 300), rng.uniform(0, 2 * math.pi))
@@ -184,9 +198,19 @@ def main() -> int:
         clock.now = r.at
         t = time.perf_counter()
         try:
-            result = create_incident(ctx, IncidentInput(category=r.category, description=f"event {r.event}",
-                                                        lon=r.lon, lat=r.lat, reporter={"phone": "000"}),
-                                     DISPATCHER.actor, DISPATCHER.role, "hotline")  # fmt: skip
+            result = create_incident(
+                ctx,
+                IncidentInput(
+                    category=r.category,
+                    description=f"event {r.event}",
+                    lon=r.lon,
+                    lat=r.lat,
+                    reporter={"phone": "000"},
+                ),
+                DISPATCHER.actor,
+                DISPATCHER.role,
+                "hotline",
+            )
         except (
             InvalidInput
         ) as refused:  # a scattered position beyond the demo district: not filed, not counted
@@ -226,17 +250,34 @@ def main() -> int:
     for r_id, e_id in sorted(relevant - suggested):
         r, e = by_id[r_id], by_id[e_id]
         w = walk_m(db, (r.lon, r.lat), (e.lon, e.lat), 5000)
-        why = ("a point off the network, straight line over the limit" if math.isnan(w)
-               else f"over {limit_m:g} m on foot (straight {straight_m(r, e):.0f} m)" if w > limit_m
-               else "other")  # fmt: skip
+        why = (
+            "a point off the network, straight line over the limit"
+            if math.isnan(w)
+            else f"over {limit_m:g} m on foot (straight {straight_m(r, e):.0f} m)"
+            if w > limit_m
+            else "other"
+        )
         key = why.split(" (")[0]
         reasons[key] = reasons.get(key, 0) + 1
-    print(f"{len(reports)} reports of {max(r.event for r in reports)} events, {len(relevant)} duplicate pairs "
-          f"(limit {limit_m:g} m on foot, window {settings.duplicate_window_h:g} h); stream generated in "
-          f"{generate_s:.0f} s; {outside} outside the demo district left out")  # fmt: skip
+    print(
+        f"{len(reports)} reports of {max(r.event for r in reports)} events, {len(relevant)} duplicate pairs "
+        f"(limit {limit_m:g} m on foot, window {settings.duplicate_window_h:g} h); stream generated in "
+        f"{generate_s:.0f} s; {outside} outside the demo district left out"
+    )
     print()
-    print(markdown_table(["suggestions by", "pairs suggested", "correct", "precision", "recall",
-                          "wrong pairs across water/rail"], rows))  # fmt: skip
+    print(
+        markdown_table(
+            [
+                "suggestions by",
+                "pairs suggested",
+                "correct",
+                "precision",
+                "recall",
+                "wrong pairs across water/rail",
+            ],
+            rows,
+        )
+    )
     print()
     print(
         "duplicates the service missed: " + (", ".join(f"{n} {why}" for why, n in reasons.items()) or "none")

@@ -98,9 +98,16 @@ def helsinki(db: Database, n: int, m: int, f: int, cutoff_s: float, seed: int = 
     took = time.perf_counter() - began
     weights = rng.integers(1, 60, n).astype(float)
     return Instance(
-        f"helsinki {n:,} × {m:,}", weights, m, f, np.asarray(matrix.cols), np.asarray(matrix.rows),
-        np.asarray(matrix.seconds), cutoff_s, took,
-    )  # fmt: skip
+        f"helsinki {n:,} × {m:,}",
+        weights,
+        m,
+        f,
+        np.asarray(matrix.cols),
+        np.asarray(matrix.rows),
+        np.asarray(matrix.seconds),
+        cutoff_s,
+        took,
+    )
 
 
 def ours(inst: Instance, method: str, k: int | None, time_limit_s: float) -> tuple[float, float, float, bool]:
@@ -127,14 +134,16 @@ def spopt_run(
     weights = inst.weights
     solver = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=0.0)
     if method == "mclp":
-        model = MCLP.from_cost_matrix(cost, weights, inst.cutoff_s, p_facilities=k + inst.f,
-                                      predefined_facilities_arr=predefined)  # fmt: skip
+        model = MCLP.from_cost_matrix(
+            cost, weights, inst.cutoff_s, p_facilities=k + inst.f, predefined_facilities_arr=predefined
+        )
     elif method == "lscp":
         coverable = (cost <= inst.cutoff_s).any(axis=1)  # spopt's LSCP is infeasible with uncoverable rows
         model = LSCP.from_cost_matrix(cost[coverable], inst.cutoff_s, predefined_facilities_arr=predefined)
     else:
-        model = PMedian.from_cost_matrix(cost, weights, p_facilities=k + inst.f,
-                                         predefined_facilities_arr=predefined)  # fmt: skip
+        model = PMedian.from_cost_matrix(
+            cost, weights, p_facilities=k + inst.f, predefined_facilities_arr=predefined
+        )
     built = time.perf_counter()
     model = model.solve(solver)
     took = time.perf_counter() - began
@@ -154,8 +163,12 @@ def median_run(
 ) -> tuple[float, float, float, bool]:
     """Median end-to-end and solve seconds over ``repeat`` runs; objective and optimality of the last."""
     runs = [run(inst, method, k, time_limit_s) for _ in range(repeat)]
-    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), runs[-1][2],
-            all(r[3] for r in runs))  # fmt: skip
+    return (
+        statistics.median(r[0] for r in runs),
+        statistics.median(r[1] for r in runs),
+        runs[-1][2],
+        all(r[3] for r in runs),
+    )
 
 
 def compare(
@@ -167,10 +180,21 @@ def compare(
     print(
         f"  {method:8s} ours {ours_s:8.3f} s obj {ours_obj:,.3f}   spopt {peer_s:8.3f} s obj {peer_obj:,.3f}"
     )
-    row = [inst.name, method, "-" if k is None else k, inst.f, f"{len(inst.seconds):,}",
-           f"{ours_s:.2f} ({ours_solve:.2f})", f"{peer_s:.2f} ({peer_solve:.2f})", f"{peer_s / ours_s:.1f}×", f"{ours_obj:,.1f}", f"{peer_obj:,.1f}",
-           "yes" if agree else "NO", f"{'yes' if ours_opt else 'no'} / {'yes' if peer_opt else 'no'}",
-           f"{ours_obj / inst.weights.sum():.1%}" if method == "mclp" else "-"]  # fmt: skip
+    row = [
+        inst.name,
+        method,
+        "-" if k is None else k,
+        inst.f,
+        f"{len(inst.seconds):,}",
+        f"{ours_s:.2f} ({ours_solve:.2f})",
+        f"{peer_s:.2f} ({peer_solve:.2f})",
+        f"{peer_s / ours_s:.1f}×",
+        f"{ours_obj:,.1f}",
+        f"{peer_obj:,.1f}",
+        "yes" if agree else "NO",
+        f"{'yes' if ours_opt else 'no'} / {'yes' if peer_opt else 'no'}",
+        f"{ours_obj / inst.weights.sum():.1%}" if method == "mclp" else "-",
+    ]
     return row, agree
 
 
@@ -218,8 +242,21 @@ def main() -> None:
         row, agree = compare(inst, "p-median", args.pmedian_k, args.time_limit, args.repeat)
         rows.append(row)
         all_agree &= agree
-    header = ["instance", "method", "k", "fixed", "pairs ≤ cutoff", "ours s (solve)", "spopt s (solve)", "speed-up",
-              "ours objective", "spopt objective", "same", "optimal (ours / spopt)", "covered"]  # fmt: skip
+    header = [
+        "instance",
+        "method",
+        "k",
+        "fixed",
+        "pairs ≤ cutoff",
+        "ours s (solve)",
+        "spopt s (solve)",
+        "speed-up",
+        "ours objective",
+        "spopt objective",
+        "same",
+        "optimal (ours / spopt)",
+        "covered",
+    ]
     table = markdown_table(header, rows)
     command = "python bench/siting.py " + " ".join(sys.argv[1:])
     print(f"\n{table}\n\n`{command.strip()}`")

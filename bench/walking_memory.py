@@ -43,8 +43,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 if "--child" in sys.argv and sys.argv[sys.argv.index("--child") + 1] == "previous":
     # the previous engine's tree (cwd) before the editable install, whose import hook would come first
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in str(getattr(f, "__module__", "")).lower()
-                        and "editable" not in str(getattr(f, "__name__", "")).lower()]  # fmt: skip
+    sys.meta_path[:] = [
+        f
+        for f in sys.meta_path
+        if "editable" not in str(getattr(f, "__module__", "")).lower()
+        and "editable" not in str(getattr(f, "__name__", "")).lower()
+    ]
     sys.path.insert(0, os.getcwd())
 from bench.common import REPO, markdown_table
 
@@ -80,10 +84,15 @@ def synthetic_arrays(side: int, seed: int = 0) -> dict[str, np.ndarray]:
     v = np.concatenate([h_v[keep_h], v_v[keep_v]])
     lon, lat = Transformer.from_crs(srid, 4326, always_xy=True).transform(x, y)
     return {
-        "srid": np.array([srid]), "node_id": np.arange(side * side, dtype=np.int64) + 1,
-        "lon": np.asarray(lon), "lat": np.asarray(lat), "u": u + 1, "v": v + 1,
-        "length": np.hypot(x[u] - x[v], y[u] - y[v]), "steps": rng.random(u.size) < 0.01,
-    }  # fmt: skip
+        "srid": np.array([srid]),
+        "node_id": np.arange(side * side, dtype=np.int64) + 1,
+        "lon": np.asarray(lon),
+        "lat": np.asarray(lat),
+        "u": u + 1,
+        "v": v + 1,
+        "length": np.hypot(x[u] - x[v], y[u] - y[v]),
+        "steps": rng.random(u.size) < 0.01,
+    }
 
 
 # -- the child process ----------------------------------------------------------------------------------------
@@ -125,10 +134,22 @@ def _warm(build_graph: object, network_class: object, service: object) -> None:
     lat = 39.90 + np.array([0.0, 0.0, 0.0, 0.001, 0.001, 0.001])
     u = np.array([1, 2, 4, 5, 1, 2, 3], np.int64)
     v = np.array([2, 3, 5, 6, 4, 5, 6], np.int64)
-    lines = shapely.linestrings(np.stack([np.column_stack([lon[u - 1], lat[u - 1]]),
-                                          np.column_stack([lon[v - 1], lat[v - 1]])], 1))  # fmt: skip
-    graph = build_graph("warm", None, np.arange(1, 7), lon, lat, np.arange(7), u, v, np.full(7, 90.0),  # type: ignore[operator]
-                        np.zeros(7, bool), lines)  # fmt: skip
+    lines = shapely.linestrings(
+        np.stack([np.column_stack([lon[u - 1], lat[u - 1]]), np.column_stack([lon[v - 1], lat[v - 1]])], 1)
+    )
+    graph = build_graph(
+        "warm",
+        None,
+        np.arange(1, 7),
+        lon,
+        lat,
+        np.arange(7),
+        u,
+        v,
+        np.full(7, 90.0),  # type: ignore[operator]
+        np.zeros(7, bool),
+        lines,
+    )
     service.isochrones(network_class(0, [graph]), [[lon[0], lat[0]]], [1.0])  # type: ignore[attr-defined,operator]
 
 
@@ -148,8 +169,19 @@ def child(variant: str, data: Path, cache_dir: Path, requests: int) -> dict[str,
         before = _memory()
         start = time.perf_counter()
         out["engine"] = service.__file__  # type: ignore[assignment]
-        graph = build_graph("synthetic", int(a["srid"][0]), a["node_id"], a["lon"], a["lat"], np.arange(m),
-                            a["u"], a["v"], a["length"], a["steps"], lines)  # fmt: skip
+        graph = build_graph(
+            "synthetic",
+            int(a["srid"][0]),
+            a["node_id"],
+            a["lon"],
+            a["lat"],
+            np.arange(m),
+            a["u"],
+            a["v"],
+            a["length"],
+            a["steps"],
+            lines,
+        )
         del lines
         out["load_s"] = time.perf_counter() - start
         after = _memory()
@@ -182,9 +214,23 @@ def child(variant: str, data: Path, cache_dir: Path, requests: int) -> dict[str,
                 np.asarray(array).sum()
         out["all_pages_bytes_per_node"] = (_memory()["rss"] - before["rss"]) / n
         if variant == "mapped":  # a second process maps the same files while this one holds them
-            second = subprocess.run([sys.executable, __file__, "--child", "second", "--data", str(data),
-                                     "--cache-dir", str(cache_dir), "--requests", str(requests)],
-                                    capture_output=True, text=True, check=True)  # fmt: skip
+            second = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "second",
+                    "--data",
+                    str(data),
+                    "--cache-dir",
+                    str(cache_dir),
+                    "--requests",
+                    str(requests),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             other = _result(second.stdout)
             out["second_pss_bytes_per_node"] = other["pss_bytes_per_node"]
             out["pss_bytes_per_node"] = (_memory()["pss"] - before["pss"]) / n
@@ -225,9 +271,24 @@ def _result(stdout: str) -> dict[str, float]:
 def run_child(variant: str, data: Path, cache_dir: Path, requests: int, old_tree: Path) -> dict[str, float]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(old_tree if variant == "previous" else REPO)
-    proc = subprocess.run([sys.executable, __file__, "--child", variant, "--data", str(data), "--cache-dir",
-                           str(cache_dir), "--requests", str(requests)], env=env, capture_output=True,
-                          text=True, cwd=str(old_tree if variant == "previous" else REPO))  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            variant,
+            "--data",
+            str(data),
+            "--cache-dir",
+            str(cache_dir),
+            "--requests",
+            str(requests),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(old_tree if variant == "previous" else REPO),
+    )
     if proc.returncode != 0 or "RESULT " not in proc.stdout:
         raise RuntimeError(f"{variant} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return _result(proc.stdout)
@@ -237,8 +298,9 @@ def previous_engine(tmp: Path, ref: str) -> Path:
     """The package as it was on ``ref``, unpacked beside (not over) this checkout."""
     tree = tmp / "previous"
     tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "geo_service"], capture_output=True,
-                             check=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "geo_service"], capture_output=True, check=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     return tree
 
@@ -296,13 +358,35 @@ def main() -> None:
     for variant, runs in results.items():
         col = lambda key, digits=0, runs=runs: _fmt([r[key] for r in runs], digits) if key in runs[0] else "—"  # noqa: E731
         resident = col("graph_bytes_per_node") if "graph_bytes_per_node" in runs[0] else "—"
-        rows.append([label[variant], col("load_s", 2), resident, col("after_requests_bytes_per_node"),
-                     col("all_pages_bytes_per_node"), col("pss_bytes_per_node"), col("second_pss_bytes_per_node"),
-                     col("requests_s", 2)])  # fmt: skip
+        rows.append(
+            [
+                label[variant],
+                col("load_s", 2),
+                resident,
+                col("after_requests_bytes_per_node"),
+                col("all_pages_bytes_per_node"),
+                col("pss_bytes_per_node"),
+                col("second_pss_bytes_per_node"),
+                col("requests_s", 2),
+            ]
+        )
     print()
     print(f"{n:,} nodes, {m:,} edges; medians of {args.repeat} interleaved runs (min–max)")
-    print(markdown_table(["variant", "load s", "graph resident B/node", f"RSS after {args.requests} isochrones B/node",
-                          "RSS, every page read B/node", "PSS B/node", "2nd process PSS B/node", f"{args.requests} isochrones s"], rows))  # fmt: skip
+    print(
+        markdown_table(
+            [
+                "variant",
+                "load s",
+                "graph resident B/node",
+                f"RSS after {args.requests} isochrones B/node",
+                "RSS, every page read B/node",
+                "PSS B/node",
+                "2nd process PSS B/node",
+                f"{args.requests} isochrones s",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

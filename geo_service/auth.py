@@ -70,9 +70,13 @@ def check_token_request(role: str, expires_days: int | None, grids: Sequence[str
 
 
 def create_token(
-    db: Database, role: str, name: str | None = None, actor: str = "cli", expires_days: int | None = None,
+    db: Database,
+    role: str,
+    name: str | None = None,
+    actor: str = "cli",
+    expires_days: int | None = None,
     grids: Sequence[str] = (),
-) -> str:  # fmt: skip
+) -> str:
     """Create a token for ``role`` (valid ``expires_days`` days, or until revoked) and return it; it cannot be
     shown again. A ``worker`` token is bound to ``grids`` (current grid codes). ``actor`` goes to the audit log.
 
@@ -88,8 +92,15 @@ def create_token(
         if unknown:
             raise InvalidInput("auth.unknown_grids", grids=unknown)
         token_id = tokens.insert_token(cur, hash_token(token), role, name, expires_days, codes)
-        audit.record(cur, actor=actor, role="admin", action="create", entity="api_token", entity_id=token_id,
-                     detail={"role": role, "name": name, "expires_days": expires_days, "grids": codes})  # fmt: skip
+        audit.record(
+            cur,
+            actor=actor,
+            role="admin",
+            action="create",
+            entity="api_token",
+            entity_id=token_id,
+            detail={"role": role, "name": name, "expires_days": expires_days, "grids": codes},
+        )
     return token
 
 
@@ -118,6 +129,13 @@ def revoke_token(db: Database, token_id: int, actor: str = "cli") -> tuple[Token
         if row is None:
             raise NotFound("auth.unknown_token", token_id=token_id)
         if revoked_now:
-            audit.record(cur, actor=actor, role="admin", action="revoke", entity="api_token", entity_id=token_id,
-                         detail={"role": row.role, "name": row.name})  # fmt: skip
+            audit.record(
+                cur,
+                actor=actor,
+                role="admin",
+                action="revoke",
+                entity="api_token",
+                entity_id=token_id,
+                detail={"role": row.role, "name": row.name},
+            )
     return row, revoked_now

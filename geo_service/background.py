@@ -83,8 +83,13 @@ class PeriodicJob:
     """Runs ``work`` on a worker thread now and then every ``interval_s`` until stopped; one run at a time, so
     a stalled database makes runs late, never piled up. Failures are logged and retried at the next run."""
 
-    def __init__(self, name: str, interval_s: float, work: Callable[[], object],
-                 first: Callable[[], object] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        interval_s: float,
+        work: Callable[[], object],
+        first: Callable[[], object] | None = None,
+    ) -> None:
         self.name = name
         self.interval_s = interval_s
         self.work = work

@@ -194,14 +194,29 @@ def import_grids_cmd(
     except ServiceError as exc:
         language = _language()
         if isinstance(exc.detail, list):
-            lines = [_say("cli.grids.problem", feature=p.get("feature", "?"), problem=p.get("problem"),
-                          message=render_all(p.get("message"), language)) for p in exc.detail]  # fmt: skip
+            lines = [
+                _say(
+                    "cli.grids.problem",
+                    feature=p.get("feature", "?"),
+                    problem=p.get("problem"),
+                    message=render_all(p.get("message"), language),
+                )
+                for p in exc.detail
+            ]
             _fail(_say("cli.nothing_imported", reason=exc.message.render(language)) + "\n" + "\n".join(lines))
         _fail_with("cli.nothing_imported", reason=exc.message.render(language))
     summary = report.as_dict()
-    typer.echo(_say("cli.grids.imported", count=summary["count"], created=len(report.created),
-                    updated=len(report.updated), restored=len(report.restored), unchanged=len(report.unchanged),
-                    snapped=report.snapped_vertices))  # fmt: skip
+    typer.echo(
+        _say(
+            "cli.grids.imported",
+            count=summary["count"],
+            created=len(report.created),
+            updated=len(report.updated),
+            restored=len(report.restored),
+            unchanged=len(report.unchanged),
+            snapped=report.snapped_vertices,
+        )
+    )
 
 
 def _describe_cluster(status: ClusterStatus) -> str:
@@ -276,9 +291,18 @@ def token_list() -> None:
     for row in rows:
         status = "revoked" if row.revoked_at else "expired" if row.expired else "active"
         role = _say(f"role.{row.role}") + (f":{','.join(row.grids)}" if row.grids else "")
-        table.append([str(row.id), role, row.name or "-", _when(row.created_at),
-                      _when(row.expires_at), _when(row.last_used_at), _when(row.revoked_at),
-                      _say(f"token.status.{status}")])  # fmt: skip
+        table.append(
+            [
+                str(row.id),
+                role,
+                row.name or "-",
+                _when(row.created_at),
+                _when(row.expires_at),
+                _when(row.last_used_at),
+                _when(row.revoked_at),
+                _say(f"token.status.{status}"),
+            ]
+        )
     widths = [max(_width(line[i]) for line in table) for i in range(len(columns))]
     for line in table:
         typer.echo(
@@ -421,17 +445,26 @@ def _run_batch(scheduler: str | None, workers: int | None, job: str, run: object
         else:
             n = workers or max(1, min(4, os.cpu_count() or 1))
             with (
-                LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+                LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster,
                 Client(cluster) as client,
-            ):  # fmt: skip
+            ):
                 summary = run(client)  # type: ignore[operator]
     except BatchError as exc:
         _fail_with(exc.code, **exc.params)
     except ServiceError as exc:
         _fail(exc.message.render(_language()))
     revisions = ", ".join(f"{k} {v}" for k, v in summary.revisions.items())
-    typer.echo(_say(f"batch.done_{job}", rows=f"{summary.rows:,}", parts=summary.parts,
-                    seconds=f"{summary.seconds:.1f}", revisions=revisions))  # fmt: skip
+    typer.echo(
+        _say(
+            f"batch.done_{job}",
+            rows=f"{summary.rows:,}",
+            parts=summary.parts,
+            seconds=f"{summary.seconds:.1f}",
+            revisions=revisions,
+        )
+    )
 
 
 @batch_app.command("locate")
@@ -455,9 +488,21 @@ def batch_locate_cmd(
     """Locate every point: its grid and the grid's community, street and district (GeoParquet out)."""
     from geo_service.batch.jobs import batch_locate
 
-    _run_batch(scheduler, workers, "locate", lambda client: batch_locate(
-        client, source, target, crs=crs, lon_column=lon_column, lat_column=lat_column, cell_deg=cell_deg,
-        overwrite=overwrite))  # fmt: skip
+    _run_batch(
+        scheduler,
+        workers,
+        "locate",
+        lambda client: batch_locate(
+            client,
+            source,
+            target,
+            crs=crs,
+            lon_column=lon_column,
+            lat_column=lat_column,
+            cell_deg=cell_deg,
+            overwrite=overwrite,
+        ),
+    )
 
 
 @batch_app.command("reach")
@@ -486,9 +531,24 @@ def batch_reach_cmd(
     """Walking seconds from every home to the nearest facility of a category (GeoParquet out)."""
     from geo_service.batch.jobs import batch_reach
 
-    _run_batch(scheduler, workers, "reach", lambda client: batch_reach(
-        client, source, target, category, crs=crs, lon_column=lon_column, lat_column=lat_column,
-        speed_kmh=speed_kmh, max_minutes=max_minutes, cell_deg=cell_deg, overwrite=overwrite))  # fmt: skip
+    _run_batch(
+        scheduler,
+        workers,
+        "reach",
+        lambda client: batch_reach(
+            client,
+            source,
+            target,
+            category,
+            crs=crs,
+            lon_column=lon_column,
+            lat_column=lat_column,
+            speed_kmh=speed_kmh,
+            max_minutes=max_minutes,
+            cell_deg=cell_deg,
+            overwrite=overwrite,
+        ),
+    )
 
 
 @app.command("import-incidents")
@@ -509,20 +569,35 @@ def import_incidents_cmd(
         _fail_with("cli.no_such_file", path=path)
     ctx = IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone)
     try:
-        report = import_csv(ctx, path.read_bytes(), encoding=encoding, atomic=atomic, actor="cli", role="admin",
-                            progress=True)  # fmt: skip
+        report = import_csv(
+            ctx, path.read_bytes(), encoding=encoding, atomic=atomic, actor="cli", role="admin", progress=True
+        )
     except ServiceError as exc:
         language = _language()
         errors = exc.extra.get("errors", [])
-        rows = [_say("cli.row_error", row=e["row"], message=render_all(e.get("message") or e["detail"], language))
-                for e in errors[:50]]  # fmt: skip
+        rows = [
+            _say("cli.row_error", row=e["row"], message=render_all(e.get("message") or e["detail"], language))
+            for e in errors[:50]
+        ]
         _fail("\n".join([exc.message.render(language), *rows]))
     language = _language()
-    typer.echo(_say("cli.incidents.imported", created=f"{report.created:,}", existing=f"{report.existing:,}",
-                    errors=f"{len(report.errors):,}", encoding=report.encoding))  # fmt: skip
+    typer.echo(
+        _say(
+            "cli.incidents.imported",
+            created=f"{report.created:,}",
+            existing=f"{report.existing:,}",
+            errors=f"{len(report.errors):,}",
+            encoding=report.encoding,
+        )
+    )
     for error in report.errors[:50]:
-        typer.echo(_say("cli.row_error", row=error["row"],
-                        message=render_all(error.get("message") or error["detail"], language)))  # fmt: skip
+        typer.echo(
+            _say(
+                "cli.row_error",
+                row=error["row"],
+                message=render_all(error.get("message") or error["detail"], language),
+            )
+        )
 
 
 @app.command("escalate")
@@ -533,8 +608,13 @@ def escalate_cmd() -> None:
     from geo_service.settings import IncidentSettings
 
     done = sweep(IncidentContext.create(_database(), IncidentSettings(), timezone=APISettings().timezone))
-    typer.echo(_say("cli.escalate.done", escalated=sum(e.to_level is not None for e in done),
-                    top=sum(e.to_level is None for e in done)))  # fmt: skip
+    typer.echo(
+        _say(
+            "cli.escalate.done",
+            escalated=sum(e.to_level is not None for e in done),
+            top=sum(e.to_level is None for e in done),
+        )
+    )
 
 
 @app.command("demo")

@@ -32,11 +32,23 @@ from geo_service.i18n import Message, message
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09", "cgcs2000")
 _ALIASES = {
-    "wgs84": "wgs84", "wgs-84": "wgs84", "epsg:4326": "wgs84", "4326": "wgs84", "gps": "wgs84",
-    "gcj02": "gcj02", "gcj-02": "gcj02", "amap": "gcj02", "tencent": "gcj02",
-    "bd09": "bd09", "bd-09": "bd09", "bd09ll": "bd09", "baidu": "bd09",
-    "cgcs2000": "cgcs2000", "epsg:4490": "cgcs2000", "4490": "cgcs2000",
-}  # fmt: skip
+    "wgs84": "wgs84",
+    "wgs-84": "wgs84",
+    "epsg:4326": "wgs84",
+    "4326": "wgs84",
+    "gps": "wgs84",
+    "gcj02": "gcj02",
+    "gcj-02": "gcj02",
+    "amap": "gcj02",
+    "tencent": "gcj02",
+    "bd09": "bd09",
+    "bd-09": "bd09",
+    "bd09ll": "bd09",
+    "baidu": "bd09",
+    "cgcs2000": "cgcs2000",
+    "epsg:4490": "cgcs2000",
+    "4490": "cgcs2000",
+}
 
 # GCJ-02 uses the Krasovsky 1940 ellipsoid in its offset formula.
 _GCJ_A = 6378245.0
@@ -81,17 +93,27 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     y = lat - 35.0
     sqrt_abs_x = np.sqrt(np.abs(x))
     dlat_m = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * sqrt_abs_x
         + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(y * math.pi) + 40.0 * np.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * math.pi) + 320.0 * np.sin(y * math.pi / 30.0)) * 2.0 / 3.0
-    )  # fmt: skip
+    )
     dlon_m = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * sqrt_abs_x
         + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(x * math.pi) + 40.0 * np.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * math.pi) + 300.0 * np.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
-    )  # fmt: skip
+    )
     rad_lat = np.radians(lat)
     magic = 1.0 - _GCJ_EE * np.sin(rad_lat) ** 2
     sqrt_magic = np.sqrt(magic)
@@ -107,8 +129,11 @@ def _as_arrays(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
 
 def _invert(
     forward: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-    target_lon: np.ndarray, target_lat: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    target_lon: np.ndarray,
+    target_lat: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``forward(lon, lat) == target`` by fixed-point iteration from a first guess (in place)."""
     for _ in range(_INVERSE_MAX_ITERATIONS):
         fwd_lon, fwd_lat = forward(lon, lat)

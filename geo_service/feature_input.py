@@ -160,5 +160,6 @@ def version_asked(feature: Any, if_match: int | None) -> int | None:
 def check_version(row: dict[str, Any], if_match: int | None, what: str) -> None:
     """412 when the write names a version other than the row's (someone else saved in between)."""
     if if_match is not None and if_match != row["version"]:
-        raise PreconditionFailed("input.stale_version", what=what, id=row["id"], current=row["version"],
-                                 asked=if_match)  # fmt: skip
+        raise PreconditionFailed(
+            "input.stale_version", what=what, id=row["id"], current=row["version"], asked=if_match
+        )

@@ -262,9 +262,11 @@ class IncidentSettings(BaseSettings):
         description="address-only intake: the best candidate needs at least this score",
     )
     geocode_margin: float = Field(
-        default=0.08, ge=0, le=1,
+        default=0.08,
+        ge=0,
+        le=1,
         description="address-only intake: a runner-up within this score of the best, elsewhere, makes it ambiguous",
-    )  # fmt: skip
+    )
     geocode_same_place_m: float = Field(
         default=150.0, ge=0, description="candidates closer than this to the best count as the same place, m"
     )
@@ -275,13 +277,17 @@ class IncidentSettings(BaseSettings):
     open311_default_days: int = Field(default=90, ge=1, description="GET requests: default date window, days")
     open311_max_requests: int = Field(default=1000, ge=1, description="GET requests: most requests returned")
     public_h3_resolution: int = Field(
-        default=9, ge=0, le=12,
+        default=9,
+        ge=0,
+        le=12,
         description="anonymous Open311 GET requests see an incident at the centre of its H3 cell of this resolution",
-    )  # fmt: skip
+    )
     duplicate_walk_m: float = Field(
-        default=150.0, ge=0, le=2000,
+        default=150.0,
+        ge=0,
+        le=2000,
         description="并案: open cases of the same major class within this walk of a new report are suggested, m",
-    )  # fmt: skip
+    )
     duplicate_window_h: float = Field(
         default=72.0,
         gt=0,
@@ -290,9 +296,11 @@ class IncidentSettings(BaseSettings):
     )
     duplicate_limit: int = Field(default=5, ge=1, le=50, description="并案: most candidates suggested")
     callback_max_attempts: int = Field(
-        default=3, ge=1, le=10,
+        default=3,
+        ge=1,
+        le=10,
         description="回访: after this many unreached calls the case closes as a failed callback",
-    )  # fmt: skip
+    )
 
 
 class JobSettings(BaseSettings):
@@ -356,9 +364,11 @@ class GridSettings(BaseSettings):
         default=20.0, ge=0, description="a part smaller than this is a sliver, m²"
     )
     same_land_iou: float = Field(
-        default=0.9, gt=0, le=1,
+        default=0.9,
+        gt=0,
+        le=1,
         description="a deleted code may come back only for the same land: intersection/union at least this",
-    )  # fmt: skip
+    )
     households_min: int = Field(default=300, ge=1, description="proposal: fewest households per grid")
     households_max: int = Field(default=500, ge=1, description="proposal: most households per grid")
     workers_per_10k_residents: float = Field(
@@ -430,9 +440,11 @@ class WalkingSettings(BaseSettings):
         default=600, ge=50, le=5000, description="isochrone raster cells per side, at most"
     )
     simplify_cells: float = Field(
-        default=0.0, ge=0, le=0.5,
+        default=0.0,
+        ge=0,
+        le=0.5,
         description="isochrone outlines are simplified by this fraction of a raster cell (requests may ask simplify_m)",
-    )  # fmt: skip
+    )
     coordinate_decimals: int = Field(
         default=7, ge=3, le=15, description="decimals of isochrone coordinates, degrees (7 ≈ 1 cm)"
     )
@@ -448,9 +460,11 @@ class WalkingSettings(BaseSettings):
         default=20_000_000, ge=1, description="sources × targets of one travel-time matrix, at most"
     )
     search_workspaces: int = Field(
-        default=4, ge=1, le=256,
+        default=4,
+        ge=1,
+        le=256,
         description="search work arrays kept per walking graph and process (~30 bytes a node each); searches beyond wait",
-    )  # fmt: skip
+    )
     cache: bool = Field(default=True, description="cache built walking graphs on disk and memory-map them")
     warm_up: bool = Field(
         default=True,
@@ -484,9 +498,11 @@ class StationSettings(BaseSettings):
     )
     max_stations_listed: int = Field(default=10_000, ge=1, description="most stations one list returns")
     inspection_interval_days: float = Field(
-        default=30.0, gt=0, le=366,
+        default=30.0,
+        gt=0,
+        le=366,
         description="常态化巡查: a station not inspected for this long is overdue, days",
-    )  # fmt: skip
+    )
 
     @field_validator("country")
     @classmethod
@@ -592,10 +608,11 @@ class RateLimitSettings(BaseSettings):
     )
     write_burst: int = Field(default=60, ge=1, description="writes a caller may send at once")
     expensive_per_s: float = Field(
-        default=0.5, gt=0,
+        default=0.5,
+        gt=0,
         description="expensive requests (siting, grid validation, proposals, imports, guide maps, batch locate) "
         "per second per caller",
-    )  # fmt: skip
+    )
     expensive_burst: int = Field(
         default=20,
         ge=1,
@@ -618,17 +635,22 @@ class NetworkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_NETWORK_", extra="ignore")
 
     mismatch_tolerance_m: float = Field(
-        default=5.0, gt=0, le=100,
+        default=5.0,
+        gt=0,
+        le=100,
         description="a network boundary this close to a unified grid boundary without following it is a mismatch, m",
-    )  # fmt: skip
+    )
     follow_tolerance_m: float = Field(
-        default=0.1, gt=0, le=5,
+        default=0.1,
+        gt=0,
+        le=5,
         description="a network boundary this close to a unified boundary follows it (reprojection noise), m",
-    )  # fmt: skip
+    )
     mismatch_min_length_m: float = Field(
-        default=10.0, ge=0,
+        default=10.0,
+        ge=0,
         description="shorter near-parallel runs are not reported (a boundary crossing or meeting another), m",
-    )  # fmt: skip
+    )
     max_import_features: int = Field(default=50_000, ge=1, description="cells per network import")
     max_rekey: int = Field(default=100_000, ge=1, description="cells plus points per re-key request")
     crosswalk_cache: int = Field(
@@ -645,9 +667,11 @@ class MediaSettings(BaseSettings):
         default=15 * 1024 * 1024, ge=1024, le=60 * 1024 * 1024, description="largest photo accepted, bytes"
     )
     max_pixels: int = Field(
-        default=50_000_000, ge=10_000, le=200_000_000,
+        default=50_000_000,
+        ge=10_000,
+        le=200_000_000,
         description="largest photo accepted, pixels (a decompression bomb is refused before it is decoded)",
-    )  # fmt: skip
+    )
     max_side_px: int = Field(
         default=4096, ge=256, le=16_384, description="stored photos are scaled down to this longest side, px"
     )
@@ -669,9 +693,11 @@ class DashboardSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEO_SERVICE_DASHBOARD_", extra="ignore")
 
     grid_settled_target: float = Field(
-        default=0.8, ge=0, le=1,
+        default=0.8,
+        ge=0,
+        le=1,
         description="小事不出网格: the share of resolved cases that should be settled in their grid, 0..1",
-    )  # fmt: skip
+    )
     coverage_minutes: float = Field(
         default=15.0, gt=0, le=60, description="stations' coverage: the walking circle counted, minutes"
     )
@@ -696,9 +722,10 @@ def network_settings() -> NetworkSettings:
 def all_settings() -> list[type[BaseSettings]]:
     """Every settings class, in the order this module defines them."""
     return [
-        value for value in globals().values()
+        value
+        for value in globals().values()
         if isinstance(value, type) and issubclass(value, BaseSettings) and value is not BaseSettings
-    ]  # fmt: skip
+    ]
 
 
 def reference_markdown() -> str:

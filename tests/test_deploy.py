@@ -53,8 +53,13 @@ def test_compose_accepts_the_file() -> None:
         tool is None
     ):  # Debian's docker-compose is in the Makefile's packages; without it there is nothing to ask
         return
-    done = subprocess.run([tool, "-f", str(DEPLOY / "docker-compose.scale.yml"), "config", "-q"],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [tool, "-f", str(DEPLOY / "docker-compose.scale.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -66,7 +71,12 @@ def test_the_smoke_script_skips_with_a_clear_message_without_docker(tmp_path: Pa
         found = shutil.which(tool)
         assert found is not None
         (bin_dir / tool).symlink_to(found)
-    done = subprocess.run([str(DEPLOY / "smoke.sh")], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PATH": str(bin_dir)})  # fmt: skip
+    done = subprocess.run(
+        [str(DEPLOY / "smoke.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PATH": str(bin_dir)},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("SKIP: no Docker daemon")

@@ -25,8 +25,9 @@ def _compose_command() -> list[str] | None:
     _compose_command() is None, reason="neither `docker compose` nor docker-compose installed"
 )
 def test_compose_config_is_accepted() -> None:
-    result = subprocess.run([*_compose_command(), "-f", "docker-compose.yml", "config"], cwd=REPO,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [*_compose_command(), "-f", "docker-compose.yml", "config"], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "postgis/postgis:15" in result.stdout
     assert "GEO_SERVICE_DATABASE_URL" in result.stdout

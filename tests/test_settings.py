@@ -10,8 +10,12 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
 def test_every_setting_is_described() -> None:
-    missing = [f"{cls.__name__}.{name}" for cls in all_settings()
-               for name, info in cls.model_fields.items() if not (info.description or "").strip()]  # fmt: skip
+    missing = [
+        f"{cls.__name__}.{name}"
+        for cls in all_settings()
+        for name, info in cls.model_fields.items()
+        if not (info.description or "").strip()
+    ]
     assert missing == []
 
 

@@ -83,8 +83,9 @@ def open_database(settings: DatabaseSettings) -> Database:
         return Database.from_settings(settings, start=False)
 
 
-def background_jobs(db: Database, stations: StationContext, circles: LifeCircleContext,
-                    settings: JobSettings) -> PeriodicJob:  # fmt: skip
+def background_jobs(
+    db: Database, stations: StationContext, circles: LifeCircleContext, settings: JobSettings
+) -> PeriodicJob:
     """Warm-up first (this process's caches, then the due jobs), then the due jobs every ``interval_s``: stale
     service circles redrawn, the ``coverage`` map layer refreshed, each once per trigger across processes."""
     return PeriodicJob(

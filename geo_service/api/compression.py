@@ -15,9 +15,15 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _TEXT_TYPES = (
-    "application/json", "application/geo+json", "application/problem+json", "application/schema+json",
-    "application/javascript", "text/", "image/svg+xml", "application/xml",
-)  # fmt: skip
+    "application/json",
+    "application/geo+json",
+    "application/problem+json",
+    "application/schema+json",
+    "application/javascript",
+    "text/",
+    "image/svg+xml",
+    "application/xml",
+)
 
 
 def _accepted(accept_encoding: str) -> str | None:
@@ -65,9 +71,10 @@ class Compression:
             if message["type"] == "http.response.start":
                 headers = Headers(raw=message["headers"])
                 eligible = (
-                    "content-encoding" not in headers and "etag" not in headers
+                    "content-encoding" not in headers
+                    and "etag" not in headers
                     and headers.get("content-type", "").startswith(_TEXT_TYPES)
-                )  # fmt: skip
+                )
                 if eligible:
                     start = message  # held until the body shows whether it is worth compressing
                     return

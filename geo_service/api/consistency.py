@@ -56,8 +56,11 @@ class WritePosition:
                     log.warning("no WAL position for read-your-writes: %s", exc)
                 else:
                     cookie = f"{COOKIE}={lsn}; Path=/; Max-Age={COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax"
-                    headers = [*message.get("headers", []), (HEADER.encode(), lsn.encode()),
-                               (b"set-cookie", cookie.encode())]  # fmt: skip
+                    headers = [
+                        *message.get("headers", []),
+                        (HEADER.encode(), lsn.encode()),
+                        (b"set-cookie", cookie.encode()),
+                    ]
                     message = {**message, "headers": headers}
             await send(message)
 

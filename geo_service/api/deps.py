@@ -118,8 +118,11 @@ def require_role(*roles: str) -> Callable[..., Principal]:
 
     def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.has_role(*roles):
-            raise Forbidden("auth.role_not_allowed", role=message(f"role.{principal.role}"),
-                            allowed=[message(f"role.{r}") for r in ("admin", *roles)])  # fmt: skip
+            raise Forbidden(
+                "auth.role_not_allowed",
+                role=message(f"role.{principal.role}"),
+                allowed=[message(f"role.{r}") for r in ("admin", *roles)],
+            )
         return principal
 
     return check

@@ -89,8 +89,9 @@ def language_of(request: Request) -> str:
     return negotiate(request.headers.get("accept-language"), default)
 
 
-def error_body(language: str, code: str, params: dict[str, Any] | None = None, detail: Any = None,
-               **extra: Any) -> dict[str, Any]:  # fmt: skip
+def error_body(
+    language: str, code: str, params: dict[str, Any] | None = None, detail: Any = None, **extra: Any
+) -> dict[str, Any]:
     """The JSON body of an error: ``code``, ``message`` (``language``), ``detail`` (English unless given)."""
     body: dict[str, Any] = {
         **render_all(extra, language),
@@ -101,8 +102,15 @@ def error_body(language: str, code: str, params: dict[str, Any] | None = None, d
     return jsonable_encoder(body)
 
 
-def error_response(request: Request, status: int, code: str, params: dict[str, Any] | None = None,
-                   detail: Any = None, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:  # fmt: skip
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    params: dict[str, Any] | None = None,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = error_body(language_of(request), code, params, detail, **extra)
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -117,8 +125,15 @@ def _validation_problems(exc: RequestValidationError, language: str) -> list[dic
             "field": loc,
             **{k: v for k, v in (err.get("ctx") or {}).items() if isinstance(v, str | int | float)},
         }
-        problems.append({"loc": loc, "msg": err.get("msg"), "type": kind, "code": code,
-                         "message": translate(code, language, params)})  # fmt: skip
+        problems.append(
+            {
+                "loc": loc,
+                "msg": err.get("msg"),
+                "type": kind,
+                "code": code,
+                "message": translate(code, language, params),
+            }
+        )
     return problems
 
 
@@ -162,8 +177,9 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         language = language_of(request)
         problems = _validation_problems(exc, language)
-        return JSONResponse(error_body(language, "request.validation", {"count": len(problems)}, problems),
-                            status_code=422)  # fmt: skip
+        return JSONResponse(
+            error_body(language, "request.validation", {"count": len(problems)}, problems), status_code=422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -172,8 +188,9 @@ def install(app: FastAPI) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
-        return error_response(request, exc.status_code, code, {"status": exc.status_code}, detail,
-                              headers=headers)  # fmt: skip
+        return error_response(
+            request, exc.status_code, code, {"status": exc.status_code}, detail, headers=headers
+        )
 
     @app.exception_handler(ValueError)
     async def _value_error(request: Request, exc: ValueError) -> JSONResponse:

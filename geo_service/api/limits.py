@@ -77,11 +77,22 @@ class BodySizeLimit:
             status = 400 if status == 422 else status
             document: object = [{"code": status, "description": translate(code, "en", params)}]
         else:
-            document = {"code": code, "message": translate(code, language, params),
-                        "detail": translate(code, "en", params)}  # fmt: skip
+            document = {
+                "code": code,
+                "message": translate(code, language, params),
+                "detail": translate(code, "en", params),
+            }
         body = json.dumps(document, ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

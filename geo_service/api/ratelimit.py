@@ -31,13 +31,19 @@ from geo_service.settings import RateLimitSettings
 RouteClass = Literal["expensive", "write", "read", "exempt"]
 
 # (method, route path template) of the expensive routes; any POST .../import is expensive too.
-EXPENSIVE: frozenset[tuple[str, str]] = frozenset({
-    ("POST", "/api/siting"), ("POST", "/api/grids/validate"), ("POST", "/api/grids/propose"),
-    ("GET", "/api/areas/{code}/guide-map.png"), ("GET", "/api/areas/{code}/guide-map.pdf"),
-    ("POST", "/api/locate/batch"),
-    # decoding and re-encoding an untrusted photo is CPU work: a few at a time
-    ("POST", "/api/incidents/{incident_id}/media"), ("POST", "/api/stations/{station_id}/inspections"),
-})  # fmt: skip
+EXPENSIVE: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/api/siting"),
+        ("POST", "/api/grids/validate"),
+        ("POST", "/api/grids/propose"),
+        ("GET", "/api/areas/{code}/guide-map.png"),
+        ("GET", "/api/areas/{code}/guide-map.pdf"),
+        ("POST", "/api/locate/batch"),
+        # decoding and re-encoding an untrusted photo is CPU work: a few at a time
+        ("POST", "/api/incidents/{incident_id}/media"),
+        ("POST", "/api/stations/{station_id}/inspections"),
+    }
+)
 _IMPORT = re.compile(r"/import$")
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/favicon.ico"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

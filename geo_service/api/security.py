@@ -146,10 +146,25 @@ class TrustedHosts:
         language = negotiate(accept, getattr(settings, "language", DEFAULT_LANGUAGE))
         params = {"host": raw.decode("latin-1")[:200]}
         code = "request.untrusted_host"
-        body = json.dumps({"code": code, "message": translate(code, language, params),
-                           "detail": translate(code, "en", params)}, ensure_ascii=False).encode()  # fmt: skip
-        await send({"type": "http.response.start", "status": 400, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *ALWAYS]})  # fmt: skip
+        body = json.dumps(
+            {
+                "code": code,
+                "message": translate(code, language, params),
+                "detail": translate(code, "en", params),
+            },
+            ensure_ascii=False,
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *ALWAYS,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

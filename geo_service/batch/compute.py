@@ -88,9 +88,17 @@ def locate_points(index: LocateIndex, lon: np.ndarray, lat: np.ndarray) -> dict[
     return out
 
 
-def reach_points(network: WalkNetwork, facility_rows: Sequence[tuple[int, str | None, str, float, float]],
-                 category: str, lon: np.ndarray, lat: np.ndarray, *, speed_mps: float, limit_m: float,
-                 max_snap_m: float) -> dict[str, np.ndarray]:  # fmt: skip
+def reach_points(
+    network: WalkNetwork,
+    facility_rows: Sequence[tuple[int, str | None, str, float, float]],
+    category: str,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    speed_mps: float,
+    limit_m: float,
+    max_snap_m: float,
+) -> dict[str, np.ndarray]:
     """Walking seconds from each WGS-84 point to the nearest facility of ``category``, on the life-circle
     reach engine (:class:`~geo_service.life_circle.reach.ReachIndex`: one multi-source search from every
     facility of the category).

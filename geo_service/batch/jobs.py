@@ -95,8 +95,13 @@ def _is_geoparquet(path: Path) -> bool:
     return b"geo" in metadata
 
 
-def _with_lonlat(frame: pd.DataFrame, lon_column: str, lat_column: str, crs: str,
-                 partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+def _with_lonlat(
+    frame: pd.DataFrame,
+    lon_column: str,
+    lat_column: str,
+    crs: str,
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     """WGS-84 ``_lon``/``_lat`` from the input's columns (unparseable: NaN), the cell number, the input order."""
     lon = pd.to_numeric(frame[lon_column], errors="coerce").to_numpy(np.float64, na_value=np.nan)
     lat = pd.to_numeric(frame[lat_column], errors="coerce").to_numpy(np.float64, na_value=np.nan)
@@ -124,8 +129,14 @@ def _from_geometry(frame: Any) -> pd.DataFrame:
     return out
 
 
-def read_points(source: Path, *, lon_column: str = "lon", lat_column: str = "lat", crs: str | None = "wgs84",
-                blocksize: str = "64MB") -> dd.DataFrame:  # fmt: skip
+def read_points(
+    source: Path,
+    *,
+    lon_column: str = "lon",
+    lat_column: str = "lat",
+    crs: str | None = "wgs84",
+    blocksize: str = "64MB",
+) -> dd.DataFrame:
     """The points of a CSV, Parquet or GeoParquet file (or folder of parts) as a Dask DataFrame with WGS-84
     ``_lon``/``_lat`` and ``input_order``. CSV columns other than the coordinates are read as text.
     GeoParquet points are taken from the geometry (any CRS; ``crs`` is ignored)."""
@@ -135,8 +146,12 @@ def read_points(source: Path, *, lon_column: str = "lon", lat_column: str = "lat
     name = source.name.lower()
     crs = normalise_crs(crs)
     if name.endswith((".csv", ".csv.gz", ".txt")):
-        frame = dd.read_csv(str(source), dtype=str, blocksize=None if name.endswith(".gz") else blocksize,
-                            keep_default_na=False)  # fmt: skip
+        frame = dd.read_csv(
+            str(source),
+            dtype=str,
+            blocksize=None if name.endswith(".gz") else blocksize,
+            keep_default_na=False,
+        )
     elif name.endswith((".parquet", ".geoparquet", ".pq")) or source.is_dir():
         if _is_geoparquet(source):
             frame = dask_geopandas.read_parquet(str(source)).map_partitions(_from_geometry)
@@ -150,8 +165,13 @@ def read_points(source: Path, *, lon_column: str = "lon", lat_column: str = "lat
         raise BatchError(
             "batch.missing_columns", columns=", ".join(missing), found=", ".join(map(str, frame.columns))
         )
-    clash = [c for c in frame.columns if c in {INPUT_ORDER, "geometry", _LON, _LAT, _CELL}
-             or c in compute.LOCATE_COLUMNS or c in compute.REACH_COLUMNS]  # fmt: skip
+    clash = [
+        c
+        for c in frame.columns
+        if c in {INPUT_ORDER, "geometry", _LON, _LAT, _CELL}
+        or c in compute.LOCATE_COLUMNS
+        or c in compute.REACH_COLUMNS
+    ]
     if clash:
         raise BatchError("batch.reserved_columns", columns=", ".join(map(str, clash)))
     return frame.map_partitions(_with_lonlat, lon_column, lat_column, crs)
@@ -269,8 +289,15 @@ def _cells(frame: pd.DataFrame) -> list[tuple[int, np.ndarray]]:
 # -- locate ------------------------------------------------------------------------------------------------
 
 
-def _locate_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expected: dict[str, int],
-                      settings: LocateSettings, target: str, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+def _locate_partition(
+    frame: pd.DataFrame,
+    dsn: str | None,
+    cell_deg: float,
+    expected: dict[str, int],
+    settings: LocateSettings,
+    target: str,
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     from geo_service.locate.index import LocateIndex
 
     n = len(frame)
@@ -292,9 +319,20 @@ def _locate_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, exp
     return _write_part(frame, coded.columns(), Path(target), int((partition_info or {}).get("number", 0)))
 
 
-def batch_locate(client: Any, source: Path, target: Path, *, dsn: str | None = None, crs: str | None = "wgs84",
-                 lon_column: str = "lon", lat_column: str = "lat", cell_deg: float = 0.05,
-                 blocksize: str = "64MB", progress: bool = True, overwrite: bool = False) -> JobSummary:  # fmt: skip
+def batch_locate(
+    client: Any,
+    source: Path,
+    target: Path,
+    *,
+    dsn: str | None = None,
+    crs: str | None = "wgs84",
+    lon_column: str = "lon",
+    lat_column: str = "lat",
+    cell_deg: float = 0.05,
+    blocksize: str = "64MB",
+    progress: bool = True,
+    overwrite: bool = False,
+) -> JobSummary:
     """Locate every point of ``source`` on the cluster of ``client`` and write GeoParquet to ``target``.
 
     Each output row carries the input's columns, ``input_order``, ``grid_code``/``grid_name`` and the
@@ -314,17 +352,27 @@ def batch_locate(client: Any, source: Path, target: Path, *, dsn: str | None = N
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     shuffled = _spatial(points, cell_deg)
     _prepare_target(target)
-    located = shuffled.map_partitions(_locate_partition, dsn, cell_deg, expected, LocateSettings(), str(target),
-                                      meta=_COUNT_META)  # fmt: skip
+    located = shuffled.map_partitions(
+        _locate_partition, dsn, cell_deg, expected, LocateSettings(), str(target), meta=_COUNT_META
+    )
     return _run(client, located, target, expected, started, progress)
 
 
 # -- reach -------------------------------------------------------------------------------------------------
 
 
-def _reach_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expected: dict[str, int],
-                     category: str, speed_mps: float, limit_m: float, walking: WalkingSettings, target: str,
-                     partition_info: dict[str, Any] | None = None) -> pd.DataFrame:  # fmt: skip
+def _reach_partition(
+    frame: pd.DataFrame,
+    dsn: str | None,
+    cell_deg: float,
+    expected: dict[str, int],
+    category: str,
+    speed_mps: float,
+    limit_m: float,
+    walking: WalkingSettings,
+    target: str,
+    partition_info: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     from geo_service.walking.graph import graph_from_snapshot
     from geo_service.walking.network import WalkNetwork
 
@@ -351,8 +399,16 @@ def _reach_partition(frame: pd.DataFrame, dsn: str | None, cell_deg: float, expe
         network = WalkNetwork(
             found["network"], [graph_from_snapshot(d, walking.steps_factor) for d in datasets]
         )
-        got = compute.reach_points(network, facility_rows, category, lon[rows], lat[rows], speed_mps=speed_mps,
-                                   limit_m=limit_m, max_snap_m=snap_m)  # fmt: skip
+        got = compute.reach_points(
+            network,
+            facility_rows,
+            category,
+            lon[rows],
+            lat[rows],
+            speed_mps=speed_mps,
+            limit_m=limit_m,
+            max_snap_m=snap_m,
+        )
         for name, values in got.items():
             columns[name][rows] = values
     if not n:
@@ -365,10 +421,23 @@ def reach_limit_m(max_minutes: float, speed_mps: float) -> float:
     return max_minutes * 60.0 * speed_mps
 
 
-def batch_reach(client: Any, source: Path, target: Path, category: str, *, dsn: str | None = None,
-                crs: str | None = "wgs84", lon_column: str = "lon", lat_column: str = "lat",
-                speed_kmh: float | None = None, max_minutes: float = 30.0, cell_deg: float = 0.1,
-                blocksize: str = "64MB", progress: bool = True, overwrite: bool = False) -> JobSummary:  # fmt: skip
+def batch_reach(
+    client: Any,
+    source: Path,
+    target: Path,
+    category: str,
+    *,
+    dsn: str | None = None,
+    crs: str | None = "wgs84",
+    lon_column: str = "lon",
+    lat_column: str = "lat",
+    speed_kmh: float | None = None,
+    max_minutes: float = 30.0,
+    cell_deg: float = 0.1,
+    blocksize: str = "64MB",
+    progress: bool = True,
+    overwrite: bool = False,
+) -> JobSummary:
     """Walking time from every home of ``source`` to the nearest live facility of ``category``.
 
     Output columns: the input's, ``input_order``, ``walk_seconds`` and ``walk_distance_m`` (NaN when none is
@@ -392,8 +461,18 @@ def batch_reach(client: Any, source: Path, target: Path, category: str, *, dsn: 
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     shuffled = _spatial(points, cell_deg)
     _prepare_target(target)
-    reached = shuffled.map_partitions(_reach_partition, dsn, cell_deg, expected, category, speed, limit_m, walking,
-                                      str(target), meta=_COUNT_META)  # fmt: skip
+    reached = shuffled.map_partitions(
+        _reach_partition,
+        dsn,
+        cell_deg,
+        expected,
+        category,
+        speed,
+        limit_m,
+        walking,
+        str(target),
+        meta=_COUNT_META,
+    )
     return _run(client, reached, target, expected, started, progress)
 
 
@@ -415,8 +494,9 @@ def _prepare_target(target: Path) -> None:
         old.unlink()
 
 
-def _run(client: Any, counts: dd.DataFrame, target: Path, revisions: dict[str, int], started: float,
-         progress: bool) -> JobSummary:  # fmt: skip
+def _run(
+    client: Any, counts: dd.DataFrame, target: Path, revisions: dict[str, int], started: float, progress: bool
+) -> JobSummary:
     """Run the job (each task writes its own part) with a progress bar; what it wrote."""
     from distributed import progress as progress_bar
 

@@ -42,8 +42,13 @@ class RevisionCache(Generic[T]):
         value = slot.value
         return value if value is not None and _not_newer(key, slot.key) else None
 
-    def get(self, db: Database, key: Hashable, build: Callable[[], T],
-            key_of: Callable[[T], Hashable] | None = None) -> T:  # fmt: skip
+    def get(
+        self,
+        db: Database,
+        key: Hashable,
+        build: Callable[[], T],
+        key_of: Callable[[T], Hashable] | None = None,
+    ) -> T:
         """``key_of`` gives the key a built value really has (e.g. the revision of the snapshot it read,
         which may be newer than ``key``)."""
         owner = db.cache_owner

@@ -156,8 +156,11 @@ class Cluster:
             kwargs.update(user="postgres", group="postgres", env={**os.environ, "HOME": str(self.home)})
         result = subprocess.run(args, check=False, **kwargs)
         if check and result.returncode != 0:
-            raise ClusterError("cluster.command_failed", command=Path(args[0]).name,
-                               output=(result.stderr or result.stdout).strip())  # fmt: skip
+            raise ClusterError(
+                "cluster.command_failed",
+                command=Path(args[0]).name,
+                output=(result.stderr or result.stdout).strip(),
+            )
         return result
 
     def _own(self, path: Path) -> None:
@@ -209,8 +212,12 @@ class Cluster:
         data_major = self.data_version()
         server_major = self.server_version().split(".")[0]
         if data_major is not None and data_major != server_major:
-            raise ClusterError("cluster.version_mismatch", data_dir=self.data_dir, data_major=data_major,
-                               server_major=server_major)  # fmt: skip
+            raise ClusterError(
+                "cluster.version_mismatch",
+                data_dir=self.data_dir,
+                data_major=data_major,
+                server_major=server_major,
+            )
 
     # -- state ---------------------------------------------------------------------------------------------
 
@@ -294,13 +301,16 @@ class Cluster:
         self._run(
             [
                 str(self.pg_bin / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", self.settings.db_superuser,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.settings.db_superuser,
                 "--auth=trust",
-                "-E", "UTF8",
+                "-E",
+                "UTF8",
                 "--locale=C.UTF-8",
             ]
-        )  # fmt: skip
+        )
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.write(f"\ninclude_if_exists = '{_CONF_NAME}'\n")
         return True
@@ -345,10 +355,20 @@ class Cluster:
             deadline = time.monotonic() + timeout_s
             while True:
                 result = self._run(
-                    [str(self.pg_bin / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-                     "-w", "-t", str(int(timeout_s)), "start"],
-                    check=False, timeout=timeout_s + 10,
-                )  # fmt: skip
+                    [
+                        str(self.pg_bin / "pg_ctl"),
+                        "-D",
+                        str(self.data_dir),
+                        "-l",
+                        str(self.log_file),
+                        "-w",
+                        "-t",
+                        str(int(timeout_s)),
+                        "start",
+                    ],
+                    check=False,
+                    timeout=timeout_s + 10,
+                )
                 if result.returncode == 0:
                     return True
                 log_tail = self._log_tail()
@@ -365,9 +385,19 @@ class Cluster:
             if not self.is_running():
                 return False
             self._run(
-                [str(self.pg_bin / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(int(timeout_s)),
-                 "stop"], timeout=timeout_s + 10,
-            )  # fmt: skip
+                [
+                    str(self.pg_bin / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(int(timeout_s)),
+                    "stop",
+                ],
+                timeout=timeout_s + 10,
+            )
             return True
 
     def init_standby(self, primary: Cluster, timeout_s: float = 600) -> None:
@@ -381,18 +411,43 @@ class Cluster:
             self._check_reachable()
             self._own(self.data_dir)
             self._run(
-                [str(self.pg_bin / "pg_basebackup"), "-D", str(self.data_dir), "-R", "-X", "stream",
-                 "-h", str(primary.socket_dir), "-p", str(PORT), "-U", primary.superuser(),
-                 "--checkpoint=fast"], timeout=timeout_s,
-            )  # fmt: skip
+                [
+                    str(self.pg_bin / "pg_basebackup"),
+                    "-D",
+                    str(self.data_dir),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-h",
+                    str(primary.socket_dir),
+                    "-p",
+                    str(PORT),
+                    "-U",
+                    primary.superuser(),
+                    "--checkpoint=fast",
+                ],
+                timeout=timeout_s,
+            )
 
     def restart(self, timeout_s: float = 60) -> None:
         """Stop (fast: open transactions roll back) and start again in one step."""
         with self._lock():
             self._run(
-                [str(self.pg_bin / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file), "-m", "fast",
-                 "-w", "-t", str(int(timeout_s)), "restart"], timeout=2 * timeout_s + 10,
-            )  # fmt: skip
+                [
+                    str(self.pg_bin / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(int(timeout_s)),
+                    "restart",
+                ],
+                timeout=2 * timeout_s + 10,
+            )
 
     def _log_tail(self, lines: int = 20) -> str:
         try:

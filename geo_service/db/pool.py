@@ -344,10 +344,16 @@ class Database:
             data_dir = Cluster(settings).data_dir
         replica = None
         if settings.database_read_url:
-            read_dsn = _with_dbname(with_password(settings.database_read_url, settings.database_read_password_file),
-                                    dbname)  # fmt: skip
-            replica = cls(read_dsn, max_size=settings.pool_max, timeouts=Timeouts.from_settings(settings),
-                          revision_interval_s=settings.revision_interval_s, listen=False)  # fmt: skip
+            read_dsn = _with_dbname(
+                with_password(settings.database_read_url, settings.database_read_password_file), dbname
+            )
+            replica = cls(
+                read_dsn,
+                max_size=settings.pool_max,
+                timeouts=Timeouts.from_settings(settings),
+                revision_interval_s=settings.revision_interval_s,
+                listen=False,
+            )
         return cls(
             resolve_dsn(settings, dbname, start=start),
             min_size=settings.pool_min if start else 0,

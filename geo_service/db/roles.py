@@ -117,8 +117,14 @@ def _adopt(cur: Cursor, owner: str) -> None:
            ORDER BY c.oid""",
         {"owner": owner},
     )
-    kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE",
-             "S": "SEQUENCE"}  # fmt: skip
+    kinds = {
+        "r": "TABLE",
+        "p": "TABLE",
+        "v": "VIEW",
+        "m": "MATERIALIZED VIEW",
+        "f": "FOREIGN TABLE",
+        "S": "SEQUENCE",
+    }
     for relkind, name in cur.fetchall():
         # regclass text is already quoted as needed
         cur.execute(sql.SQL(f"ALTER {kinds[relkind]} {name} OWNER TO {{}}").format(sql.Identifier(owner)))

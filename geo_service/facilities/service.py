@@ -31,8 +31,9 @@ _KNOWN = {
 }
 
 
-def _validate(rules: FacilityRules, feature: Any, crs: str | None,
-              current: dict[str, Any] | None = None) -> tuple[str | None, str, dict[str, Any], float, float]:  # fmt: skip
+def _validate(
+    rules: FacilityRules, feature: Any, crs: str | None, current: dict[str, Any] | None = None
+) -> tuple[str | None, str, dict[str, Any], float, float]:
     props = feature_input.feature_properties(feature, "facility")
     if current is not None:
         props = {"name": current["name"], "category": current["category"], "tags": current["tags"], **props}
@@ -58,27 +59,48 @@ def as_feature(row: dict[str, Any], labels: dict[str, str] | None = None) -> dic
         "id": row["id"],
         "geometry": {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]},
         "properties": {
-            "id": row["id"], "name": row["name"], "category": row["category"],
-            "category_name": (labels or {}).get(row["category"]), "source": row["source"],
-            "dataset": row["dataset"], "osm_type": row["osm_type"], "osm_id": row["osm_id"],
-            "tags": row["tags"], "version": row["version"],
+            "id": row["id"],
+            "name": row["name"],
+            "category": row["category"],
+            "category_name": (labels or {}).get(row["category"]),
+            "source": row["source"],
+            "dataset": row["dataset"],
+            "osm_type": row["osm_type"],
+            "osm_id": row["osm_id"],
+            "tags": row["tags"],
+            "version": row["version"],
             "updated_at": row["updated_at"].isoformat() if row.get("updated_at") else None,
         },
-    }  # fmt: skip
+    }
 
 
-def create_facility(db: Database, rules: FacilityRules, feature: Any, principal: Principal,
-                    crs: str | None = None) -> dict[str, Any]:  # fmt: skip
+def create_facility(
+    db: Database, rules: FacilityRules, feature: Any, principal: Principal, crs: str | None = None
+) -> dict[str, Any]:
     name, category, tags, lon, lat = _validate(rules, feature, crs)
     with db.cursor() as cur:
         row = store.insert(cur, name, category, tags, lon, lat, principal.actor)
-        audit.record(cur, actor=principal.actor, role=principal.role, action="create", entity="facility",
-                     entity_id=row["id"], detail={"category": category, "name": name})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="create",
+            entity="facility",
+            entity_id=row["id"],
+            detail={"category": category, "name": name},
+        )
     return as_feature(row, rules.labels())
 
 
-def update_facility(db: Database, rules: FacilityRules, facility_id: int, feature: Any, principal: Principal,
-                    if_match: int | None = None, crs: str | None = None) -> dict[str, Any]:  # fmt: skip
+def update_facility(
+    db: Database,
+    rules: FacilityRules,
+    facility_id: int,
+    feature: Any,
+    principal: Principal,
+    if_match: int | None = None,
+    crs: str | None = None,
+) -> dict[str, Any]:
     asked = feature_input.version_asked(feature, if_match)
     with db.cursor() as cur:
         current = store.get(cur, facility_id, for_update=True)
@@ -87,8 +109,15 @@ def update_facility(db: Database, rules: FacilityRules, facility_id: int, featur
         feature_input.check_version(current, asked, "facility")
         name, category, tags, lon, lat = _validate(rules, feature, crs, current)
         row = store.update(cur, facility_id, name, category, tags, lon, lat, principal.actor)
-        audit.record(cur, actor=principal.actor, role=principal.role, action="update", entity="facility",
-                     entity_id=facility_id, detail={"version": row["version"], "was": current["category"]})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="update",
+            entity="facility",
+            entity_id=facility_id,
+            detail={"version": row["version"], "was": current["category"]},
+        )
     return as_feature(row, rules.labels())
 
 
@@ -101,8 +130,15 @@ def delete_facility(
             raise NotFound("facility.not_found", facility_id=facility_id)
         feature_input.check_version(current, if_match, "facility")
         store.delete(cur, facility_id, principal.actor)
-        audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="facility",
-                     entity_id=facility_id, detail={"name": current["name"], "category": current["category"]})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="delete",
+            entity="facility",
+            entity_id=facility_id,
+            detail={"name": current["name"], "category": current["category"]},
+        )
 
 
 def get_facility(db: Database, rules: FacilityRules, facility_id: int) -> dict[str, Any]:
@@ -113,9 +149,15 @@ def get_facility(db: Database, rules: FacilityRules, facility_id: int) -> dict[s
     return as_feature(row, rules.labels())
 
 
-def list_facilities(db: Database, rules: FacilityRules, category: list[str] | None = None,
-                    bbox: tuple[float, float, float, float] | None = None, source: str | None = None,
-                    limit: int = 1000, offset: int = 0) -> dict[str, Any]:  # fmt: skip
+def list_facilities(
+    db: Database,
+    rules: FacilityRules,
+    category: list[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    source: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> dict[str, Any]:
     if not 1 <= limit <= 10_000 or offset < 0:
         raise InvalidInput("facility.paging_range")
     with db.cursor() as cur:

@@ -34,8 +34,10 @@ def key_pending(
         rows = store.pending_names(cur, BATCH)
         if not rows:
             return done
-        keyed = [(row_id, *keys_for(source, kind, name, properties).as_row())
-                 for row_id, source, kind, name, properties in rows]  # fmt: skip
+        keyed = [
+            (row_id, *keys_for(source, kind, name, properties).as_row())
+            for row_id, source, kind, name, properties in rows
+        ]
         store.write_keys(cur, keyed)
         done += len(keyed)
         if progress:
@@ -58,8 +60,9 @@ def ensure_keyed(db: Database, max_rows: int | None = REQUEST_ROWS) -> int:
         return 0
 
 
-def gazetteer_rows(kinds: Iterable[str], names: Iterable[str], properties: Iterable[dict[str, Any]],
-                   geoms_hex: Iterable[str]) -> list[tuple[Any, ...]]:  # fmt: skip
+def gazetteer_rows(
+    kinds: Iterable[str], names: Iterable[str], properties: Iterable[dict[str, Any]], geoms_hex: Iterable[str]
+) -> list[tuple[Any, ...]]:
     """Rows for :func:`geo_service.store.gazetteer.copy_keyed_gazetteer`: each entry with its keys."""
     return [
         (kind, name, props, geom, keys_for("gazetteer", kind, name, props).as_row())

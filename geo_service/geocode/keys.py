@@ -29,13 +29,32 @@ from geo_service.geocode.text import fold, key_of, name_key, pinyin_keys
 
 PRECISIONS = ("house_number", "building", "poi", "street", "area", "city")
 FINE = frozenset({"house_number", "building", "poi"})
-_CITY_PLACES = frozenset({"place:city", "place:town", "place:municipality", "place:county", "place:state",
-                          "place:province", "place:region"})  # fmt: skip
+_CITY_PLACES = frozenset(
+    {
+        "place:city",
+        "place:town",
+        "place:municipality",
+        "place:county",
+        "place:state",
+        "place:province",
+        "place:region",
+    }
+)
 _BUILDING_PLACES = frozenset({"place:isolated_dwelling", "place:farm", "place:plot"})
 _AREA_SOURCES = frozenset({"area"})
 # OSM address tags that say which administrative division an entry is in, coarse to fine
-ADMIN_TAGS = ("addr:province", "addr:state", "addr:city", "addr:district", "addr:county", "addr:subdistrict",
-              "addr:suburb", "addr:town", "addr:village", "addr:neighbourhood")  # fmt: skip
+ADMIN_TAGS = (
+    "addr:province",
+    "addr:state",
+    "addr:city",
+    "addr:district",
+    "addr:county",
+    "addr:subdistrict",
+    "addr:suburb",
+    "addr:town",
+    "addr:village",
+    "addr:neighbourhood",
+)
 
 
 @dataclass(frozen=True)
@@ -55,12 +74,34 @@ class NameKeys:
     variants: list[str] | None
 
     def as_row(self) -> tuple[Any, ...]:
-        return (self.precision, self.name_key, self.pinyin, self.initials, self.road, self.road_pinyin,
-                self.house_number, self.compound, self.building, self.admin, self.variants)  # fmt: skip
+        return (
+            self.precision,
+            self.name_key,
+            self.pinyin,
+            self.initials,
+            self.road,
+            self.road_pinyin,
+            self.house_number,
+            self.compound,
+            self.building,
+            self.admin,
+            self.variants,
+        )
 
 
-COLUMNS = ("precision", "name_key", "pinyin", "initials", "road", "road_pinyin", "house_number", "compound",
-           "building", "admin", "variants")  # fmt: skip
+COLUMNS = (
+    "precision",
+    "name_key",
+    "pinyin",
+    "initials",
+    "road",
+    "road_pinyin",
+    "house_number",
+    "compound",
+    "building",
+    "admin",
+    "variants",
+)
 MIN_VARIANT_CHARS = 3  # one character fewer than 3 is too little to tell names apart
 MAX_VARIANT_CHARS = 24
 
@@ -118,8 +159,12 @@ def keys_for(source: str, kind: str, name: str, properties: dict[str, Any] | Non
     if kind == "street" and not road:
         road = key
     compound, building = parts.compound, parts.building
-    if not compound and not building and parts.place and kind in ("poi", "building", "place:neighbourhood",
-                                                                  "place:residential", "facility"):  # fmt: skip
+    if (
+        not compound
+        and not building
+        and parts.place
+        and kind in ("poi", "building", "place:neighbourhood", "place:residential", "facility")
+    ):
         core = compound_core(parts.place)
         compound = core if core != parts.place else None  # a 小区 is searchable without the word 小区
     # pinyin of the name as written: callers say 三栋 "san dong" where the key has 3栋
@@ -129,7 +174,16 @@ def keys_for(source: str, kind: str, name: str, properties: dict[str, Any] | Non
     typo_forms = None
     if precision in ("poi", "street", "area", "city") or (compound and not building):
         typo_forms = list(dict.fromkeys(variants(key) + variants(compound))) or None
-    return NameKeys(precision=precision, name_key=key, pinyin=pinyin, initials=initials, road=road,
-                    road_pinyin=road_pinyin, house_number=number,
-                    compound=compound, building=building, admin=admin_text(properties),
-                    variants=typo_forms)  # fmt: skip
+    return NameKeys(
+        precision=precision,
+        name_key=key,
+        pinyin=pinyin,
+        initials=initials,
+        road=road,
+        road_pinyin=road_pinyin,
+        house_number=number,
+        compound=compound,
+        building=building,
+        admin=admin_text(properties),
+        variants=typo_forms,
+    )

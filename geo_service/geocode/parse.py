@@ -185,9 +185,20 @@ def parse(text: str) -> AddressParts:
         ):
             compound = compound_core(place)
     return AddressParts(
-        key=key, admin=admin, local=key[start:], subdistrict=subdistrict, community=community, road=road, number=number,
-        compound=compound, building=building, unit=unit, room=room, rest=rest, place=place,
-    )  # fmt: skip
+        key=key,
+        admin=admin,
+        local=key[start:],
+        subdistrict=subdistrict,
+        community=community,
+        road=road,
+        number=number,
+        compound=compound,
+        building=building,
+        unit=unit,
+        room=room,
+        rest=rest,
+        place=place,
+    )
 
 
 def _parse_latin(key: str, folded: str) -> AddressParts:
@@ -195,6 +206,7 @@ def _parse_latin(key: str, folded: str) -> AddressParts:
     found = _LATIN_NUMBER.match(folded) or _LATIN_NUMBER.match(key)
     if found:
         street = key_of(found.group("street"))
-        return AddressParts(key=key, road=street or None, number=found.group("number"), rest=key,
-                            place="", latin=True)  # fmt: skip
+        return AddressParts(
+            key=key, road=street or None, number=found.group("number"), rest=key, place="", latin=True
+        )
     return AddressParts(key=key, rest=key, place=key, latin=True)

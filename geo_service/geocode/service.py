@@ -47,10 +47,21 @@ CONFLICT_CAP = 0.5  # another house number, building or road than the query's: n
 _PRECISION_RANK = {p: i for i, p in enumerate(PRECISIONS)}
 # floors by how a row was found: the parts agreed although the texts differ (see score_row)
 # a road that sounds the same (天和路 for 天河路) is far likelier what was meant than one a character away
-_VIA_FLOOR = {"road": 0.97, "compound": 0.97, "pinyin": 0.95, "road_pinyin": 0.9, "road_typo": 0.75,
-              "compound_typo": 0.8, "compound_place": 0.75}  # fmt: skip
-_ADMIN_LEVEL_SUFFIXES = (("省", "自治区", "特别行政区"), ("市", "州", "盟", "地区"), ("区", "县", "旗"),
-                         ("街道", "镇", "乡"))  # fmt: skip
+_VIA_FLOOR = {
+    "road": 0.97,
+    "compound": 0.97,
+    "pinyin": 0.95,
+    "road_pinyin": 0.9,
+    "road_typo": 0.75,
+    "compound_typo": 0.8,
+    "compound_place": 0.75,
+}
+_ADMIN_LEVEL_SUFFIXES = (
+    ("省", "自治区", "特别行政区"),
+    ("市", "州", "盟", "地区"),
+    ("区", "县", "旗"),
+    ("街道", "镇", "乡"),
+)
 
 
 @dataclass(frozen=True)
@@ -72,9 +83,17 @@ class Candidate:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON (stored with incidents): no messages."""
-        return {"name": self.name, "kind": self.kind, "lon": round(self.lon, 7), "lat": round(self.lat, 7),
-                "score": self.score, "precision": self.precision, "grid_code": self.grid_code,
-                "source": self.source, "category": self.category}  # fmt: skip
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "lon": round(self.lon, 7),
+            "lat": round(self.lat, 7),
+            "score": self.score,
+            "precision": self.precision,
+            "grid_code": self.grid_code,
+            "source": self.source,
+            "category": self.category,
+        }
 
     def public(self) -> dict[str, Any]:
         """What the API shows: :meth:`as_dict` and ``kind_name``, the kind in the reader's language."""
@@ -90,11 +109,30 @@ def kind_name(source: str, kind: str) -> Message:
 
 
 # kinds with their own catalogue text (others read as 地点 / place)
-KNOWN_KINDS = frozenset({
-    "address", "building", "poi", "street", "facility", "station", "station_address", "place", "place_city",
-    "place_town", "place_suburb", "place_quarter", "place_neighbourhood", "place_village", "place_hamlet",
-    "place_locality", "place_square", "place_isolated_dwelling", "place_city_block", "place_plot",
-})  # fmt: skip
+KNOWN_KINDS = frozenset(
+    {
+        "address",
+        "building",
+        "poi",
+        "street",
+        "facility",
+        "station",
+        "station_address",
+        "place",
+        "place_city",
+        "place_town",
+        "place_suburb",
+        "place_quarter",
+        "place_neighbourhood",
+        "place_village",
+        "place_hamlet",
+        "place_locality",
+        "place_square",
+        "place_isolated_dwelling",
+        "place_city_block",
+        "place_plot",
+    }
+)
 AREA_KINDS = ("grid", "community", "street", "district")
 
 
@@ -107,8 +145,11 @@ class Match:
     runner_up: Candidate | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, **self.candidate.as_dict(),
-                "runner_up": self.runner_up.as_dict() if self.runner_up else None}  # fmt: skip
+        return {
+            "query": self.query,
+            **self.candidate.as_dict(),
+            "runner_up": self.runner_up.as_dict() if self.runner_up else None,
+        }
 
 
 def check_query(query: str) -> str:
@@ -140,13 +181,16 @@ def lookup_for(parts: AddressParts) -> gazetteer.Lookup:
     return gazetteer.Lookup(
         keys=list(dict.fromkeys(keys)),
         latin=parts.key if parts.latin and parts.key else None,
-        roads=roads, road_pinyins=list(dict.fromkeys(road_pinyins)),
+        roads=roads,
+        road_pinyins=list(dict.fromkeys(road_pinyins)),
         number=parts.number,
-        compounds=list(dict.fromkeys(compounds)), building=parts.building,
-        variants=list(dict.fromkeys(typo_forms)), road_variants=variants(parts.road) if parts.number else [],
+        compounds=list(dict.fromkeys(compounds)),
+        building=parts.building,
+        variants=list(dict.fromkeys(typo_forms)),
+        road_variants=variants(parts.road) if parts.number else [],
         compound_variants=variants(parts.compound) if parts.building else [],
         prefix=parts.key if 2 <= len(parts.key) <= 6 and not parts.number else None,
-    )  # fmt: skip
+    )
 
 
 def _admin_factor(parts: AddressParts, admin: str | None) -> float:
@@ -170,8 +214,10 @@ def _admin_factor(parts: AddressParts, admin: str | None) -> float:
 
 # characters that tell two real places apart rather than mark a typo: 中山路 / 中山北路 / 中山一路, 幸福一村 / 二村
 # … and the words that say what kind of place it is: 华南南站 is not a typo of 华南南府
-_MARKERS = frozenset("东南西北中上下前后内外左右一二三四五六七八九十百新老旧大小正副路街巷道弄里段横直"
-                     "站府苑园城院校区馆店场庭湾村厦寓局所厅宫塔桥亭阁轩居")  # fmt: skip
+_MARKERS = frozenset(
+    "东南西北中上下前后内外左右一二三四五六七八九十百新老旧大小正副路街巷道弄里段横直"
+    "站府苑园城院校区馆店场庭湾村厦寓局所厅宫塔桥亭阁轩居"
+)
 
 
 def differs_by_marker(asked: str, found: str, at_most: int | None = None) -> bool:
@@ -202,8 +248,12 @@ def one_edit(a: str, b: str) -> bool:
         return False
     if len(a) == len(b):
         diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
-                                  and a[diff[1]] == b[diff[0]])  # fmt: skip
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
@@ -213,8 +263,11 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
     of the gazetteer (then a road that sounds alike or is a typo away is another road, not what was meant)."""
     key = row["name_key"] or ""
     via = row["via"]
-    score = max(key_score(parts.rest or parts.key, key, float(row.get("trigram") or 0.0)),
-                key_score(parts.local or parts.key, key), key_score(parts.key, key))  # fmt: skip
+    score = max(
+        key_score(parts.rest or parts.key, key, float(row.get("trigram") or 0.0)),
+        key_score(parts.local or parts.key, key),
+        key_score(parts.key, key),
+    )
     if via == "key" and key in (parts.community, parts.subdistrict, *parts.admin) and not parts.rest:
         score = 1.0  # the division the query names (and nothing else)
     elif parts.place and key == parts.place and parts.place != parts.rest:
@@ -223,8 +276,13 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
         return min(score, CONFLICT_CAP)  # 西村南巷 exists: 溪村南巷171号 is not its house 171
     if via in ("road_typo", "compound_typo", "typo"):
         if via == "typo":  # which of the query's forms is one typo from the name (or the compound's name)
-            pairs: list[tuple[str | None, Any]] = [(a, t) for a in (parts.place, parts.rest, parts.local) if a and len(a) >= 3
-                     for t in (key, row["compound"]) if t and one_edit(a, t)]  # fmt: skip
+            pairs: list[tuple[str | None, Any]] = [
+                (a, t)
+                for a in (parts.place, parts.rest, parts.local)
+                if a and len(a) >= 3
+                for t in (key, row["compound"])
+                if t and one_edit(a, t)
+            ]
         else:
             pairs = [(parts.road, row["road"])] if via == "road_typo" else [(parts.compound, row["compound"])]
         if not pairs:
@@ -245,11 +303,21 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
         score = min(score, CONFLICT_CAP)
     if parts.building and row["building"] and row["building"] != parts.building:
         score = min(score, CONFLICT_CAP)
-    if (parts.number and parts.road and row["road"] and row["road"] != parts.road
-            and via not in ("road_pinyin", "road_typo")):  # fmt: skip
+    if (
+        parts.number
+        and parts.road
+        and row["road"]
+        and row["road"] != parts.road
+        and via not in ("road_pinyin", "road_typo")
+    ):
         score = min(score, CONFLICT_CAP)  # 中山北路12号 for 中山路12号: a look-alike road
-    if parts.compound and parts.building and row["compound"] and row["compound"] != parts.compound \
-            and via != "compound_typo":  # fmt: skip
+    if (
+        parts.compound
+        and parts.building
+        and row["compound"]
+        and row["compound"] != parts.compound
+        and via != "compound_typo"
+    ):
         score = min(score, CONFLICT_CAP)
     if parts.number and row["precision"] in ("street", "area", "city"):
         score = min(score, 0.85)
@@ -267,10 +335,17 @@ def _candidates(parts: AddressParts, rows: list[dict[str, Any]]) -> dict[tuple[s
         if score <= 0.05:
             continue
         candidate = Candidate(
-            name=row["name"], kind=row["kind"], lon=float(row["lon"]), lat=float(row["lat"]), score=score,
-            source=row["source"], precision=row["precision"] or "poi", category=row["category"],
-            source_id=row["source_id"], key=row["name_key"] or "",
-        )  # fmt: skip
+            name=row["name"],
+            kind=row["kind"],
+            lon=float(row["lon"]),
+            lat=float(row["lat"]),
+            score=score,
+            source=row["source"],
+            precision=row["precision"] or "poi",
+            category=row["category"],
+            source_id=row["source_id"],
+            key=row["name_key"] or "",
+        )
         # the same name drawn twice at one spot (a building and its entrance node, a POI and a facility)
         place = (candidate.key, round(candidate.lon, 4), round(candidate.lat, 4))
         if place not in best or _order(candidate) < _order(best[place]):
@@ -325,8 +400,14 @@ def distance_m(a: Candidate, b: Candidate) -> float:
     return haversine_m(a.lon, a.lat, b.lon, b.lat)
 
 
-def decide(query: str, candidates: list[Candidate], min_score: float, margin: float, same_place_m: float,
-           shown: int = 5) -> Match:  # fmt: skip
+def decide(
+    query: str,
+    candidates: list[Candidate],
+    min_score: float,
+    margin: float,
+    same_place_m: float,
+    shown: int = 5,
+) -> Match:
     """The one candidate an address-only incident can be placed at, from ranked ``candidates``.
 
     The best candidate is used when it is a house number, building or POI, scores at least ``min_score``,
@@ -345,18 +426,35 @@ def decide(query: str, candidates: list[Candidate], min_score: float, margin: fl
         raise Conflict("geocode.no_match", query=query, extra={"candidates": []})
     best = candidates[0]
     if best.precision not in FINE:
-        raise Conflict("geocode.too_coarse", query=query, best=best.name, precision=message(
-            f"geocode.precision.{best.precision}"), extra={"candidates": listed})  # fmt: skip
+        raise Conflict(
+            "geocode.too_coarse",
+            query=query,
+            best=best.name,
+            precision=message(f"geocode.precision.{best.precision}"),
+            extra={"candidates": listed},
+        )
     if best.score < min_score:
-        raise Conflict("geocode.not_confident", query=query, best=best.name, score=f"{best.score:.2f}",
-                       min_score=min_score, extra={"candidates": listed})  # fmt: skip
+        raise Conflict(
+            "geocode.not_confident",
+            query=query,
+            best=best.name,
+            score=f"{best.score:.2f}",
+            min_score=min_score,
+            extra={"candidates": listed},
+        )
     elsewhere = [c for c in candidates[1:] if distance_m(best, c) > same_place_m]
     rivals = [
         c for c in elsewhere if (c.score >= 1.0 if best.score >= 1.0 else c.score >= best.score - margin)
     ]
     if rivals:
-        raise Conflict("geocode.ambiguous", query=query, best=best.name, rival=rivals[0].name,
-                       distance_m=f"{distance_m(best, rivals[0]):.0f}", extra={"candidates": listed})  # fmt: skip
+        raise Conflict(
+            "geocode.ambiguous",
+            query=query,
+            best=best.name,
+            rival=rivals[0].name,
+            distance_m=f"{distance_m(best, rivals[0]):.0f}",
+            extra={"candidates": listed},
+        )
     return Match(query=query, candidate=best, runner_up=elsewhere[0] if elsewhere else None)
 
 

@@ -43,19 +43,34 @@ def slivers(
     for part, area, perimeter in zip(parts, areas, perimeters, strict=True):
         width = 2 * area / perimeter if perimeter > 0 else 0.0
         if area < settings.sliver_min_area_m2 or width < settings.sliver_width_m:
-            found.append(Problem(
-                "sliver",
-                message("grid.sliver", code=code, area=f"{area:.1f}", width=f"{width:.2f}",
-                        min_area=f"{settings.sliver_min_area_m2:g}", min_width=f"{settings.sliver_width_m:g}"),
-                [code], geometry_location(part), feature, float(area),
-            ))  # fmt: skip
+            found.append(
+                Problem(
+                    "sliver",
+                    message(
+                        "grid.sliver",
+                        code=code,
+                        area=f"{area:.1f}",
+                        width=f"{width:.2f}",
+                        min_area=f"{settings.sliver_min_area_m2:g}",
+                        min_width=f"{settings.sliver_width_m:g}",
+                    ),
+                    [code],
+                    geometry_location(part),
+                    feature,
+                    float(area),
+                )
+            )
     return found
 
 
 def overlaps(
-    code: str, geom: shapely.MultiPolygon, siblings: Sequence[tuple[str, shapely.MultiPolygon]], epsg: int,
-    tolerance_m2: float, feature: int | None,
-) -> list[Problem]:  # fmt: skip
+    code: str,
+    geom: shapely.MultiPolygon,
+    siblings: Sequence[tuple[str, shapely.MultiPolygon]],
+    epsg: int,
+    tolerance_m2: float,
+    feature: int | None,
+) -> list[Problem]:
     """Overlaps with siblings larger than ``tolerance_m2``; the location is the overlapping area."""
     if not siblings:
         return []
@@ -70,18 +85,34 @@ def overlaps(
         overlap = float(area_m2(shared, epsg)) if not shared.is_empty else 0.0
         if overlap > tolerance_m2:
             other = siblings[i][0]
-            found.append(Problem(
-                "overlap", message("grid.overlap", code=code, other=other, area=f"{overlap:.1f}",
-                                   tolerance=f"{tolerance_m2:g}"),
-                [code, other], geometry_location(shared), feature, overlap,
-            ))  # fmt: skip
+            found.append(
+                Problem(
+                    "overlap",
+                    message(
+                        "grid.overlap",
+                        code=code,
+                        other=other,
+                        area=f"{overlap:.1f}",
+                        tolerance=f"{tolerance_m2:g}",
+                    ),
+                    [code, other],
+                    geometry_location(shared),
+                    feature,
+                    overlap,
+                )
+            )
     return found
 
 
 def outside_parent(
-    code: str, geom: shapely.MultiPolygon, parent_code: str, parent: shapely.MultiPolygon, epsg: int,
-    tolerance_m2: float, feature: int | None,
-) -> list[Problem]:  # fmt: skip
+    code: str,
+    geom: shapely.MultiPolygon,
+    parent_code: str,
+    parent: shapely.MultiPolygon,
+    epsg: int,
+    tolerance_m2: float,
+    feature: int | None,
+) -> list[Problem]:
     """The part of ``geom`` outside its parent, when larger than ``tolerance_m2``."""
     if shapely.covers(parent, geom):
         return []
@@ -89,33 +120,52 @@ def outside_parent(
     area = float(area_m2(outside, epsg)) if not outside.is_empty else 0.0
     if area <= tolerance_m2:
         return []
-    return [Problem(
-        "outside_parent", message("grid.outside_parent", code=code, parent=parent_code, area=f"{area:.1f}",
-                                  tolerance=f"{tolerance_m2:g}"),
-        [code, parent_code], geometry_location(outside), feature, area,
-    )]  # fmt: skip
+    return [
+        Problem(
+            "outside_parent",
+            message(
+                "grid.outside_parent",
+                code=code,
+                parent=parent_code,
+                area=f"{area:.1f}",
+                tolerance=f"{tolerance_m2:g}",
+            ),
+            [code, parent_code],
+            geometry_location(outside),
+            feature,
+            area,
+        )
+    ]
 
 
 def children_outside(
-    code: str, geom: shapely.MultiPolygon, kids: Sequence[tuple[str, shapely.MultiPolygon]], epsg: int,
-    tolerance_m2: float, feature: int | None,
-) -> list[Problem]:  # fmt: skip
+    code: str,
+    geom: shapely.MultiPolygon,
+    kids: Sequence[tuple[str, shapely.MultiPolygon]],
+    epsg: int,
+    tolerance_m2: float,
+    feature: int | None,
+) -> list[Problem]:
     """Children that the new boundary of ``code`` would leave (partly) outside."""
     found = []
     for kid_code, kid in kids:
         for problem in outside_parent(kid_code, kid, code, geom, epsg, tolerance_m2, feature):
             problem.problem = "child_outside"
-            problem.message = message("grid.child_outside", code=code, child=kid_code,
-                                      area=problem.message.params["area"])  # fmt: skip
+            problem.message = message(
+                "grid.child_outside", code=code, child=kid_code, area=problem.message.params["area"]
+            )
             problem.codes = [code, kid_code]
             found.append(problem)
     return found
 
 
 def gaps(
-    parent_code: str, parent: shapely.MultiPolygon, kids: Sequence[shapely.MultiPolygon], epsg: int,
+    parent_code: str,
+    parent: shapely.MultiPolygon,
+    kids: Sequence[shapely.MultiPolygon],
+    epsg: int,
     tolerance_m2: float,
-) -> list[Problem]:  # fmt: skip
+) -> list[Problem]:
     """Parts of the parent covered by no child, each larger than ``tolerance_m2``."""
     if not kids:
         return []

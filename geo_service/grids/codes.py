@@ -59,8 +59,14 @@ def child_prefix(parent_code: str | None, level: str) -> str:
     if level == "district":
         raise NumberingError(message("grid.cannot_number.district"))
     if parent_code is None or not parent_code.isdigit() or len(parent_code) != digits - _SERIAL_DIGITS:
-        raise NumberingError(message("grid.cannot_number", level=message(f"level.{level}"),
-                                     digits=digits - _SERIAL_DIGITS, parent=str(parent_code)))  # fmt: skip
+        raise NumberingError(
+            message(
+                "grid.cannot_number",
+                level=message(f"level.{level}"),
+                digits=digits - _SERIAL_DIGITS,
+                parent=str(parent_code),
+            )
+        )
     return parent_code
 
 
@@ -69,12 +75,21 @@ def assign(
 ) -> list[str]:
     """Codes for new children ``geoms`` of ``parent_code``, in reading order after the highest ``used``."""
     prefix = child_prefix(parent_code, level)
-    serials = [int(c[len(prefix):]) for c in used
-               if c.startswith(prefix) and len(c) == len(prefix) + _SERIAL_DIGITS and c[len(prefix):].isdigit()]  # fmt: skip
+    serials = [
+        int(c[len(prefix) :])
+        for c in used
+        if c.startswith(prefix) and len(c) == len(prefix) + _SERIAL_DIGITS and c[len(prefix) :].isdigit()
+    ]
     start = max(serials, default=0) + 1
     if start + len(geoms) - 1 > 10**_SERIAL_DIGITS - 1:
-        raise NumberingError(message("grid.cannot_number.full", parent=parent_code, count=len(geoms),
-                                     level=message(f"level.{level}")))  # fmt: skip
+        raise NumberingError(
+            message(
+                "grid.cannot_number.full",
+                parent=parent_code,
+                count=len(geoms),
+                level=message(f"level.{level}"),
+            )
+        )
     codes = [""] * len(geoms)
     for serial, i in enumerate(reading_order(geoms), start=start):
         codes[i] = f"{prefix}{serial:0{_SERIAL_DIGITS}d}"

@@ -90,24 +90,51 @@ def build_demo_hierarchy(
                 street_code, f"Demo street {s} 演示街道{s} ({DEMO_LABEL})", "street", DEMO_COUNTY, street.geom
             )
         )
-        community_parts, _ = propose.partition_area(street.geom, streets, homes, households_min=1,
-                                                    households_max=10**9, parts=2 if street.households < 6000 else 3)  # fmt: skip
+        community_parts, _ = propose.partition_area(
+            street.geom,
+            streets,
+            homes,
+            households_min=1,
+            households_max=10**9,
+            parts=2 if street.households < 6000 else 3,
+        )
         for c, community in enumerate(_in_reading_order(community_parts), start=1):
             community_code = f"{street_code}{c:03d}"
-            features.append(_feature(community_code, f"Demo community {s}-{c} 演示社区{s}-{c} ({DEMO_LABEL})",
-                                     "community", street_code, community.geom))  # fmt: skip
-            grid_parts, _ = propose.partition_area(community.geom, walkable, homes,
-                                                   households_min=settings.households_min,
-                                                   households_max=settings.households_max)  # fmt: skip
-            proposal = propose.proposal_features(community_code, f"Demo community {s}-{c}", grid_parts,
-                                                 {"households_min": settings.households_min,
-                                                  "households_max": settings.households_max}, settings)  # fmt: skip
+            features.append(
+                _feature(
+                    community_code,
+                    f"Demo community {s}-{c} 演示社区{s}-{c} ({DEMO_LABEL})",
+                    "community",
+                    street_code,
+                    community.geom,
+                )
+            )
+            grid_parts, _ = propose.partition_area(
+                community.geom,
+                walkable,
+                homes,
+                households_min=settings.households_min,
+                households_max=settings.households_max,
+            )
+            proposal = propose.proposal_features(
+                community_code,
+                f"Demo community {s}-{c}",
+                grid_parts,
+                {"households_min": settings.households_min, "households_max": settings.households_max},
+                settings,
+            )
             for f in proposal["features"]:
                 serial = f["properties"]["code"][-3:]
-                f["properties"].update({
-                    "name": f"Demo grid {s}-{c}-{serial} 演示网格 ({DEMO_LABEL})", "demo": True, "note": DEMO_LABEL,
-                    "workers": [{"name": f"Demo worker {s}-{c}-{serial}", "phone": f"000-0000-{s}{c}{serial}"}],
-                })  # fmt: skip
+                f["properties"].update(
+                    {
+                        "name": f"Demo grid {s}-{c}-{serial} 演示网格 ({DEMO_LABEL})",
+                        "demo": True,
+                        "note": DEMO_LABEL,
+                        "workers": [
+                            {"name": f"Demo worker {s}-{c}-{serial}", "phone": f"000-0000-{s}{c}{serial}"}
+                        ],
+                    }
+                )
                 features.append(f)
         bar.update()
     bar.close()

@@ -45,11 +45,22 @@ DBF_NAME_BYTES = 10
 DBF_DECIMALS = 15  # GDAL writes reals as N(24,15)
 SHAPEFILE_NAMES = {"parent_code": "parent_cod", "closed_change": "closed_cha"}
 CORE_KINDS = {
-    "code": "string", "name": "string", "level": "string", "parent_code": "string", "households": "integer",
-    "population": "integer", "workers": "json", "version": "integer", "valid_from": "datetime",
-    "valid_to": "datetime", "changed_by": "string", "change": "string", "source": "string",
-    "closed_by": "string", "closed_change": "string",
-}  # fmt: skip
+    "code": "string",
+    "name": "string",
+    "level": "string",
+    "parent_code": "string",
+    "households": "integer",
+    "population": "integer",
+    "workers": "json",
+    "version": "integer",
+    "valid_from": "datetime",
+    "valid_to": "datetime",
+    "changed_by": "string",
+    "change": "string",
+    "source": "string",
+    "closed_by": "string",
+    "closed_change": "string",
+}
 KINDS = ("string", "integer", "real", "boolean", "date", "datetime", "json")
 _EXACT_INT = 2**53  # integers beyond this do not survive a reader that hands nullable integers over as floats
 _TRUE = {"t", "y", "yes", "true", "1"}
@@ -91,8 +102,16 @@ def parse_datetime(text: str) -> dt.datetime | None:
         minutes = int(digits[:2]) * 60 + (int(digits[2:]) if len(digits) > 2 else 0)
         tz = dt.timezone(dt.timedelta(minutes=minutes if offset[0] == "+" else -minutes))
     try:
-        return dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                           int((fraction or "0").ljust(6, "0")), tzinfo=tz)  # fmt: skip
+        return dt.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=tz,
+        )
     except ValueError:
         return None
 
@@ -153,8 +172,12 @@ def kind_of(values: Sequence[Any]) -> str:
 
 
 def _fits(kind: str, values: Sequence[Any]) -> bool:
-    checks = {"string": lambda v: isinstance(v, str), "integer": _is_int, "json": lambda v: True,
-              "datetime": lambda v: isinstance(v, str) and parse_datetime(v) is not None}  # fmt: skip
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "integer": _is_int,
+        "json": lambda v: True,
+        "datetime": lambda v: isinstance(v, str) and parse_datetime(v) is not None,
+    }
     return all(checks[kind](v) for v in values)
 
 
@@ -284,8 +307,12 @@ def read_sidecar(obj: Any) -> Sidecar | None:
         return None
     fields = {}
     for f in obj["fields"]:
-        if not (isinstance(f, dict) and isinstance(f.get("column"), str) and isinstance(f.get("property"), str)
-                and f.get("type") in KINDS):  # fmt: skip
+        if not (
+            isinstance(f, dict)
+            and isinstance(f.get("column"), str)
+            and isinstance(f.get("property"), str)
+            and f.get("type") in KINDS
+        ):
             return None
         fields[f["column"]] = (f["property"], f["type"])
     values = obj.get("values")

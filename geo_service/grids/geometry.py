@@ -79,13 +79,15 @@ def _ring(coords: Any, where: Message) -> np.ndarray:
         lon, lat = array[int(np.argmax(bad))]
         reason = lonlat_message(lon, lat)
         location = (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
-        raise GeometryProblem("invalid_coordinates", message("grid.invalid_coordinates", where=where, reason=reason),
-                              location)  # fmt: skip
+        raise GeometryProblem(
+            "invalid_coordinates", message("grid.invalid_coordinates", where=where, reason=reason), location
+        )
     if len(array) < 4:
         raise GeometryProblem(
-            "invalid_ring", message("grid.invalid_ring.too_short", where=where),
+            "invalid_ring",
+            message("grid.invalid_ring.too_short", where=where),
             tuple(array[0]) if len(array) else None,
-        )  # fmt: skip
+        )
     if not np.array_equal(array[0], array[-1]):
         raise GeometryProblem(
             "invalid_ring", message("grid.invalid_ring.not_closed", where=where), tuple(array[0])
@@ -130,8 +132,9 @@ def parse_polygonal(geometry: Any, max_vertices: int | None = None) -> shapely.M
     if kind in ("Polygon", "MultiPolygon") and max_vertices is not None:
         count = count_positions(geometry)
         if count > max_vertices:
-            raise GeometryProblem("too_many_vertices", message("grid.too_many_vertices", count=count,
-                                                               limit=max_vertices))  # fmt: skip
+            raise GeometryProblem(
+                "too_many_vertices", message("grid.too_many_vertices", count=count, limit=max_vertices)
+            )
     if kind == "Polygon":
         return shapely.MultiPolygon([_polygon(coords, None)])
     if kind == "MultiPolygon":
@@ -184,8 +187,11 @@ def validity_problem(geom: BaseGeometry) -> GeometryProblem | None:
     if "Self-intersection" in text:
         if location is None:
             return GeometryProblem("self_intersection", message("grid.self_intersection.unlocated"))
-        return GeometryProblem("self_intersection", message("grid.self_intersection", lon=f"{location[0]:.7f}",
-                                                            lat=f"{location[1]:.7f}"), location)  # fmt: skip
+        return GeometryProblem(
+            "self_intersection",
+            message("grid.self_intersection", lon=f"{location[0]:.7f}", lat=f"{location[1]:.7f}"),
+            location,
+        )
     code = _GEOS_REASONS.get(text)
     if code is not None:
         return GeometryProblem("invalid_ring", message(code), location)
@@ -290,8 +296,16 @@ def _drop_kinks_on_references(
     return pts[keep], int((~keep).sum())
 
 
-def _snap_ring(ring: np.ndarray, seg: np.ndarray, seg_tree: shapely.STRtree, ref_vertices: np.ndarray,
-               vertex_tree: cKDTree, kx: float, ky: float, tol_m: float) -> tuple[np.ndarray, int]:  # fmt: skip
+def _snap_ring(
+    ring: np.ndarray,
+    seg: np.ndarray,
+    seg_tree: shapely.STRtree,
+    ref_vertices: np.ndarray,
+    vertex_tree: cKDTree,
+    kx: float,
+    ky: float,
+    tol_m: float,
+) -> tuple[np.ndarray, int]:
     pts = ring[:-1].copy()
     moved = 0
     # 0. A vertex already on a reference boundary (a neighbour's vertex or edge, as the input shared it)

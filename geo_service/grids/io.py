@@ -82,8 +82,10 @@ def _transform_positions(coords: Any, fn: Any, depth: int = 0) -> Any:
         xy = fn(np.array([[float(coords[0]), float(coords[1])]]))
         return [float(xy[0, 0]), float(xy[0, 1])]
     if isinstance(coords, list | tuple):
-        if coords and all(isinstance(p, list | tuple) and len(p) >= 2 and all(isinstance(v, int | float) for v in p[:2])
-                          for p in coords):  # fmt: skip
+        if coords and all(
+            isinstance(p, list | tuple) and len(p) >= 2 and all(isinstance(v, int | float) for v in p[:2])
+            for p in coords
+        ):
             xy = fn(np.array([[float(p[0]), float(p[1])] for p in coords]))
             return xy.tolist()
         return [_transform_positions(c, fn, depth + 1) for c in coords]
@@ -168,8 +170,10 @@ def _read_columns(path: str) -> tuple[dict[str, Any], Any, list[Any], list[str]]
         return value.encode("latin1").decode("utf-8", errors) if isinstance(value, str) else value
 
     names = [utf8(str(n), "ignore") for n in meta["fields"]]
-    data = [np.array([utf8(v, "replace") for v in column], dtype=object) if column.dtype == object else column
-            for column in data]  # fmt: skip
+    data = [
+        np.array([utf8(v, "replace") for v in column], dtype=object) if column.dtype == object else column
+        for column in data
+    ]
     return meta, geometry, data, names
 
 
@@ -199,8 +203,10 @@ def _read_ogr(
     known = sidecar.fields if sidecar is not None else {}
     # column → (property, type): the sidecar's, else the documented Shapefile abbreviations (unless the file
     # also has the full name)
-    targets = [known.get(n) or (_SHP_BACK[n] if n in _SHP_BACK and _SHP_BACK[n] not in names else n, None)
-               for n in names]  # fmt: skip
+    targets = [
+        known.get(n) or (_SHP_BACK[n] if n in _SHP_BACK and _SHP_BACK[n] not in names else n, None)
+        for n in names
+    ]
     types = list(zip(meta["ogr_types"], meta["ogr_subtypes"], strict=True))
     features = []
     for i, geom in enumerate(geoms):
@@ -296,17 +302,25 @@ def write_features(features: list[dict[str, Any]], fmt: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="geo-service-export-") as tmp:
         path = Path(tmp) / ("areas.shp" if shapefile else "areas.gpkg")
         pyogrio.raw.write(
-            str(path), shapely.to_wkb(np.array(geoms, dtype=object)), data, [c.name for c in columns],
-            field_mask=masks, layer=LAYER, driver="ESRI Shapefile" if shapefile else "GPKG",
-            geometry_type="MultiPolygon", crs="EPSG:4326", encoding="UTF-8" if shapefile else None,
+            str(path),
+            shapely.to_wkb(np.array(geoms, dtype=object)),
+            data,
+            [c.name for c in columns],
+            field_mask=masks,
+            layer=LAYER,
+            driver="ESRI Shapefile" if shapefile else "GPKG",
+            geometry_type="MultiPolygon",
+            crs="EPSG:4326",
+            encoding="UTF-8" if shapefile else None,
             gdal_tz_offsets=zones,
-        )  # fmt: skip
+        )
         if not shapefile:
             _mark_json(path, LAYER, [c.name for c in columns if c.kind == "json"])
             return path.read_bytes()
         sidecar = fields.sidecar(columns, properties)
-        (Path(tmp) / f"areas{fields.SIDECAR_SUFFIX}").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1),
-                                                               encoding="utf-8")  # fmt: skip
+        (Path(tmp) / f"areas{fields.SIDECAR_SUFFIX}").write_text(
+            json.dumps(sidecar, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for part in sorted(Path(tmp).iterdir()):

@@ -95,11 +95,17 @@ class AreaDraft:
     def row(self) -> dict[str, Any]:
         """Values for :func:`geo_service.store.areas.insert_version`."""
         return {
-            "code": self.code, "name": self.name or self.code, "level": self.level,
-            "parent_code": self.parent_code, "households": self.households, "population": self.population,
-            "workers": self.workers, "properties": self.properties, "source": self.source,
+            "code": self.code,
+            "name": self.name or self.code,
+            "level": self.level,
+            "parent_code": self.parent_code,
+            "households": self.households,
+            "population": self.population,
+            "workers": self.workers,
+            "properties": self.properties,
+            "source": self.source,
             "wkb": shapely.to_wkb(self.geom),
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -127,8 +133,15 @@ def _optional_count(
         except (TypeError, ValueError, OverflowError):
             number = float("nan")
     if not math.isfinite(number) or number < 0 or number != int(number) or number > MAX_COUNT:
-        problems.append(Problem("invalid_property", message("grid.invalid_property.count", field=key, value=str(value)[:40],
-                                                            limit=MAX_COUNT), [code] if code else [], None, index))  # fmt: skip
+        problems.append(
+            Problem(
+                "invalid_property",
+                message("grid.invalid_property.count", field=key, value=str(value)[:40], limit=MAX_COUNT),
+                [code] if code else [],
+                None,
+                index,
+            )
+        )
         return None
     return int(number)
 
@@ -144,8 +157,15 @@ def _workers(value: Any, problems: list[Problem], index: int, code: str | None) 
         except (ValueError, RecursionError):
             value = None
     if not isinstance(value, list) or not all(isinstance(w, dict) for w in value):
-        problems.append(Problem("invalid_property", message("grid.invalid_property.workers"), [code] if code else [], None,
-                                index))  # fmt: skip
+        problems.append(
+            Problem(
+                "invalid_property",
+                message("grid.invalid_property.workers"),
+                [code] if code else [],
+                None,
+                index,
+            )
+        )
         return []
     return [{str(k): v for k, v in w.items()} for w in value]
 
@@ -155,9 +175,12 @@ def _text_problem(value: str) -> bool:
 
 
 def draft_from_feature(
-    feature: Any, index: int, problems: list[Problem], default_level: str = "grid",
+    feature: Any,
+    index: int,
+    problems: list[Problem],
+    default_level: str = "grid",
     max_vertices: int | None = None,
-) -> AreaDraft | None:  # fmt: skip
+) -> AreaDraft | None:
     """Read one GeoJSON Feature into a draft; what is wrong goes to ``problems`` (and None comes back when
     the feature cannot be used at all). ``max_vertices`` caps the positions of its geometry."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
@@ -174,8 +197,11 @@ def draft_from_feature(
         return None
     code = props.get("code")
     if isinstance(code, bool) or (code is not None and not isinstance(code, str | int)):
-        problems.append(Problem("bad_code", message("grid.bad_code", code=str(code)[:80], rule=CODE_RULE), [], None,
-                                index))  # fmt: skip
+        problems.append(
+            Problem(
+                "bad_code", message("grid.bad_code", code=str(code)[:80], rule=CODE_RULE), [], None, index
+            )
+        )
         return None
     code = None if code is None or str(code).strip() == "" else str(code).strip()
     if code is not None and (len(code) > 64 or any(c in code for c in "/?#%\\") or _text_problem(code)):
@@ -186,22 +212,43 @@ def draft_from_feature(
         return None
     level = str(props.get("level") or default_level).strip().lower()
     if level not in LEVEL_RANK:
-        problems.append(Problem("invalid_property", message("grid.invalid_property.level", level=level[:40], allowed=list(LEVELS)),
-                                [code] if code else [], None, index))  # fmt: skip
+        problems.append(
+            Problem(
+                "invalid_property",
+                message("grid.invalid_property.level", level=level[:40], allowed=list(LEVELS)),
+                [code] if code else [],
+                None,
+                index,
+            )
+        )
         return None
     parent = props.get("parent_code")
     parent = None if parent is None or str(parent).strip() == "" else str(parent).strip()
     if parent is not None and (
         len(parent) > 64 or _text_problem(parent) or isinstance(props.get("parent_code"), bool)
     ):
-        problems.append(Problem("bad_code", message("grid.bad_code.parent", code=parent[:80]), [code] if code else [],
-                                None, index))  # fmt: skip
+        problems.append(
+            Problem(
+                "bad_code",
+                message("grid.bad_code.parent", code=parent[:80]),
+                [code] if code else [],
+                None,
+                index,
+            )
+        )
         return None
     name = props.get("name")
     name = None if name is None or str(name).strip() == "" else str(name).strip()
     if name is not None and len(name) > MAX_NAME_CHARS:
-        problems.append(Problem("invalid_property", message("grid.invalid_property.name_too_long", limit=MAX_NAME_CHARS,
-                                                            length=len(name)), [code] if code else [], None, index))  # fmt: skip
+        problems.append(
+            Problem(
+                "invalid_property",
+                message("grid.invalid_property.name_too_long", limit=MAX_NAME_CHARS, length=len(name)),
+                [code] if code else [],
+                None,
+                index,
+            )
+        )
         return None
     try:
         geom = parse_polygonal(feature.get("geometry"), max_vertices)
@@ -218,22 +265,42 @@ def draft_from_feature(
         if version is not None and not 1 <= version <= MAX_COUNT:
             raise ValueError("out of range")
     except (TypeError, ValueError, OverflowError):
-        problems.append(Problem("invalid_property", message("grid.invalid_property.version", value=str(version)[:40]),
-                                [code] if code else [], None, index))  # fmt: skip
+        problems.append(
+            Problem(
+                "invalid_property",
+                message("grid.invalid_property.version", value=str(version)[:40]),
+                [code] if code else [],
+                None,
+                index,
+            )
+        )
         version = None
     # null extras are absent ones (file formats give every feature every column)
     extra = {k: v for k, v in props.items() if k not in _CORE and k not in _READ_ONLY and v is not None}
     if depth_exceeds(extra, MAX_PROPERTY_DEPTH):
-        problems.append(Problem("invalid_property", message("grid.invalid_property.extra", depth=MAX_PROPERTY_DEPTH),
-                                [code] if code else [], None, index))  # fmt: skip
+        problems.append(
+            Problem(
+                "invalid_property",
+                message("grid.invalid_property.extra", depth=MAX_PROPERTY_DEPTH),
+                [code] if code else [],
+                None,
+                index,
+            )
+        )
         return None
     return AreaDraft(
-        feature=index, code=code, name=name, level=level, parent_code=parent,
+        feature=index,
+        code=code,
+        name=name,
+        level=level,
+        parent_code=parent,
         households=_optional_count(props, "households", problems, index, code),
         population=_optional_count(props, "population", problems, index, code),
         workers=_workers(props.get("workers"), problems, index, code),
-        properties=_jsonable(extra), geom=geom, version=version,
-    )  # fmt: skip
+        properties=_jsonable(extra),
+        geom=geom,
+        version=version,
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -63,8 +63,15 @@ def _blocks(parent: BaseGeometry, lines: list[BaseGeometry], epsg: int) -> np.nd
         return np.array(shapely.get_parts(parent), dtype=object)
     faces = faces[shapely.covers(parent, shapely.point_on_surface(faces))]
     # Noding lines that run along the parent's edge can nudge vertices a hair outside it: clip them back.
-    faces = np.array([p for f in faces for p in shapely.get_parts(as_multipolygon(shapely.intersection(f, parent)))
-                      if p.area > 0], dtype=object)  # fmt: skip
+    faces = np.array(
+        [
+            p
+            for f in faces
+            for p in shapely.get_parts(as_multipolygon(shapely.intersection(f, parent)))
+            if p.area > 0
+        ],
+        dtype=object,
+    )
     # Land the faces miss (a parent whose boundary the lines do not close) stays in as blocks of its own.
     rest = as_multipolygon(shapely.difference(parent, shapely.union_all(faces)))
     faces = np.array(list(faces) + [p for p in shapely.get_parts(rest) if p.area > 0], dtype=object)
@@ -146,8 +153,9 @@ def _shared(i: int, j: int, shared: dict[tuple[int, int], float]) -> float:
     return shared.get((i, j) if i < j else (j, i), 0.0)
 
 
-def _make_contiguous(label: np.ndarray, weights: np.ndarray, neighbours: list[set[int]],
-                     shared: dict[tuple[int, int], float]) -> None:  # fmt: skip
+def _make_contiguous(
+    label: np.ndarray, weights: np.ndarray, neighbours: list[set[int]], shared: dict[tuple[int, int], float]
+) -> None:
     """Keep each part's heaviest connected piece; hand the other pieces to the neighbouring part they share
     the longest boundary with (repeat until every part is one piece)."""
     for _ in range(len(label)):
@@ -198,9 +206,14 @@ def _bisect(
     ]
     connected = len(_connected(set(nodes), neighbours)) == 1
     if adjncy:
-        _, membership = pymetis.part_graph(2, pymetis.CSRAdjacency(xadj, adjncy), vweights=vweights[nodes].tolist(),
-                                     eweights=eweights, tpwgts=[k1 / k, (k - k1) / k],
-                                     options=pymetis.Options(contig=int(connected)))  # fmt: skip
+        _, membership = pymetis.part_graph(
+            2,
+            pymetis.CSRAdjacency(xadj, adjncy),
+            vweights=vweights[nodes].tolist(),
+            eweights=eweights,
+            tpwgts=[k1 / k, (k - k1) / k],
+            options=pymetis.Options(contig=int(connected)),
+        )
         side = np.asarray(membership)
     else:
         side = np.zeros(len(nodes), dtype=np.int64)
@@ -217,8 +230,15 @@ def _deviation(load: float, low: float, high: float) -> float:
     return max(0.0, low - load) + max(0.0, load - high)
 
 
-def _balance(label: np.ndarray, weights: np.ndarray, neighbours: list[set[int]],
-             shared: dict[tuple[int, int], float], low: float, high: float, max_moves: int) -> None:  # fmt: skip
+def _balance(
+    label: np.ndarray,
+    weights: np.ndarray,
+    neighbours: list[set[int]],
+    shared: dict[tuple[int, int], float],
+    low: float,
+    high: float,
+    max_moves: int,
+) -> None:
     """Move single edge blocks between neighbouring parts while (households out of band, spread around the
     band's middle) shrinks lexicographically and the giving part stays contiguous. The spread term lets
     households flow through in-band parts towards a part short of them."""
@@ -259,8 +279,9 @@ def _balance(label: np.ndarray, weights: np.ndarray, neighbours: list[set[int]],
         loads[target] += float(weights[block])
 
 
-def _merge_empty(label: np.ndarray, weights: np.ndarray, neighbours: list[set[int]],
-                 shared: dict[tuple[int, int], float]) -> None:  # fmt: skip
+def _merge_empty(
+    label: np.ndarray, weights: np.ndarray, neighbours: list[set[int]], shared: dict[tuple[int, int], float]
+) -> None:
     """Parts with no households join the neighbouring part they share the most boundary with."""
     for part in np.unique(label):
         members = np.flatnonzero(label == part)
@@ -276,10 +297,17 @@ def _merge_empty(label: np.ndarray, weights: np.ndarray, neighbours: list[set[in
 
 
 def partition_area(
-    parent: BaseGeometry, lines: list[BaseGeometry], homes: list[tuple[float, float, float]], *,
-    households_min: float, households_max: float, parts: int | None = None, balance: bool = True,
-    cut_cost: Callable[[np.ndarray, dict[tuple[int, int], float]], dict[tuple[int, int], float]] | None = None,
-) -> tuple[list[Part], dict[str, Any]]:  # fmt: skip
+    parent: BaseGeometry,
+    lines: list[BaseGeometry],
+    homes: list[tuple[float, float, float]],
+    *,
+    households_min: float,
+    households_max: float,
+    parts: int | None = None,
+    balance: bool = True,
+    cut_cost: Callable[[np.ndarray, dict[tuple[int, int], float]], dict[tuple[int, int], float]]
+    | None = None,
+) -> tuple[list[Part], dict[str, Any]]:
     """Split ``parent`` (WGS-84) along ``lines`` into contiguous parts with balanced households.
 
     Parameters
@@ -351,15 +379,25 @@ def partition_area(
         out.append(Part(geom, float(weights[members].sum()), int(home_count[members].sum()), len(members)))
     in_band = sum(households_min <= p.households <= households_max for p in out)
     summary = {
-        "households": round(total, 1), "blocks": len(blocks), "grids": len(out), "grids_in_band": in_band,
-        "households_min": households_min, "households_max": households_max, "feasible": feasible,
+        "households": round(total, 1),
+        "blocks": len(blocks),
+        "grids": len(out),
+        "grids_in_band": in_band,
+        "households_min": households_min,
+        "households_max": households_max,
+        "feasible": feasible,
         "seconds": round(time.perf_counter() - started, 3),
-    }  # fmt: skip
+    }
     return out, summary
 
 
-def propose(db: Database, parent_code: str, households_min: int | None = None, households_max: int | None = None,
-            settings: GridSettings | None = None) -> dict[str, Any]:  # fmt: skip
+def propose(
+    db: Database,
+    parent_code: str,
+    households_min: int | None = None,
+    households_max: int | None = None,
+    settings: GridSettings | None = None,
+) -> dict[str, Any]:
     """Proposed grids for ``parent_code`` as a FeatureCollection (``summary`` says how many are in band).
 
     Raises
@@ -383,13 +421,24 @@ def propose(db: Database, parent_code: str, households_min: int | None = None, h
         lines = [(shapely.from_wkb(w), h) for w, h in planning.street_lines(cur, parent["wkb"])]
         homes = planning.homes(cur, parent["wkb"])
     geom = shapely.from_wkb(parent["wkb"])
-    parts, summary = partition_area(geom, [g for g, h in lines if h not in _NOT_BOUNDARIES], homes,
-                                    households_min=low, households_max=high)  # fmt: skip
+    parts, summary = partition_area(
+        geom,
+        [g for g, h in lines if h not in _NOT_BOUNDARIES],
+        homes,
+        households_min=low,
+        households_max=high,
+    )
     return proposal_features(parent_code, parent["name"], parts, summary, settings)
 
 
-def proposal_features(parent_code: str, parent_name: str, parts: list[Part], summary: dict[str, Any],
-                      settings: GridSettings, level: str = "grid") -> dict[str, Any]:  # fmt: skip
+def proposal_features(
+    parent_code: str,
+    parent_name: str,
+    parts: list[Part],
+    summary: dict[str, Any],
+    settings: GridSettings,
+    level: str = "grid",
+) -> dict[str, Any]:
     """Parts as a FeatureCollection with GB/T codes in reading order (or ``<parent>-P001`` when the parent's
     code is not a GB/T code one level up)."""
     geoms = [p.geom for p in parts]
@@ -404,17 +453,25 @@ def proposal_features(parent_code: str, parent_name: str, parts: list[Part], sum
     for part, code in zip(parts, assigned, strict=True):
         serial = code[-3:]
         households = round(part.households)
-        features.append({
-            "type": "Feature",
-            "geometry": to_geojson(part.geom),
-            "properties": {
-                "code": code, "name": f"{parent_name} 网格{serial}", "level": level, "parent_code": parent_code,
-                "households": households,
-                "residences": part.residences, "blocks": part.blocks,
-                "area_m2": round(float(shapely.area(to_metric(part.geom, epsg))), 1),
-                "in_band": bool(summary["households_min"] <= part.households <= summary["households_max"]),
-            },
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": to_geojson(part.geom),
+                "properties": {
+                    "code": code,
+                    "name": f"{parent_name} 网格{serial}",
+                    "level": level,
+                    "parent_code": parent_code,
+                    "households": households,
+                    "residences": part.residences,
+                    "blocks": part.blocks,
+                    "area_m2": round(float(shapely.area(to_metric(part.geom, epsg))), 1),
+                    "in_band": bool(
+                        summary["households_min"] <= part.households <= summary["households_max"]
+                    ),
+                },
+            }
+        )
     features.sort(key=lambda f: f["properties"]["code"])
     return {
         "type": "FeatureCollection",

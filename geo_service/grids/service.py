@@ -67,10 +67,13 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "created": self.created, "updated": self.updated, "restored": self.restored,
-            "unchanged": self.unchanged, "snapped_vertices": self.snapped_vertices,
+            "created": self.created,
+            "updated": self.updated,
+            "restored": self.restored,
+            "unchanged": self.unchanged,
+            "snapped_vertices": self.snapped_vertices,
             "count": len(self.created) + len(self.updated) + len(self.restored),
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -92,20 +95,31 @@ def _iso(value: Any) -> str | None:
 def area_feature(row: dict[str, Any]) -> Feature:
     """A stored area version as a GeoJSON Feature (full-precision coordinates)."""
     props = {
-        "code": row["code"], "name": row["name"], "level": row["level"], "parent_code": row["parent_code"],
-        "households": row["households"], "population": row["population"], "workers": row["workers"],
-        "version": row["version"], "valid_from": _iso(row["valid_from"]), "valid_to": _iso(row["valid_to"]),
-        "changed_by": row["changed_by"], "change": row["change"], "source": row["source"],
-    }  # fmt: skip
+        "code": row["code"],
+        "name": row["name"],
+        "level": row["level"],
+        "parent_code": row["parent_code"],
+        "households": row["households"],
+        "population": row["population"],
+        "workers": row["workers"],
+        "version": row["version"],
+        "valid_from": _iso(row["valid_from"]),
+        "valid_to": _iso(row["valid_to"]),
+        "changed_by": row["changed_by"],
+        "change": row["change"],
+        "source": row["source"],
+    }
     if row["valid_to"] is not None:
         props["closed_by"] = row["closed_by"]
         props["closed_change"] = row["closed_change"]
     for key, value in (row.get("properties") or {}).items():
         props.setdefault(key, value)
     return {
-        "type": "Feature", "id": row["code"],
-        "geometry": to_geojson(shapely.from_wkb(row["wkb"])), "properties": props,
-    }  # fmt: skip
+        "type": "Feature",
+        "id": row["code"],
+        "geometry": to_geojson(shapely.from_wkb(row["wkb"])),
+        "properties": props,
+    }
 
 
 def feature_collection(features: list[Feature]) -> dict[str, Any]:
@@ -146,9 +160,11 @@ def _not_found(db: Database, code: str) -> NoReturn:
 
 
 def list_areas(
-    db: Database, level: str | None = None, parent_code: str | None = None,
+    db: Database,
+    level: str | None = None,
+    parent_code: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Current areas as a FeatureCollection, coarse levels first, then by code."""
     if level is not None and level not in LEVEL_RANK:
         raise InvalidInput("grid.invalid_property.level", level=level[:40], allowed=list(LEVELS))
@@ -243,11 +259,14 @@ def _same_geometry(geom: BaseGeometry, stored: BaseGeometry, tolerance_m: float)
 def _same_content(draft: AreaDraft, row: dict[str, Any]) -> bool:
     return (
         _same_geometry(draft.geom, shapely.from_wkb(row["wkb"]), 0.0)
-        and (draft.name or draft.code) == row["name"] and draft.level == row["level"]
-        and draft.parent_code == row["parent_code"] and draft.households == row["households"]
-        and draft.population == row["population"] and draft.workers == row["workers"]
+        and (draft.name or draft.code) == row["name"]
+        and draft.level == row["level"]
+        and draft.parent_code == row["parent_code"]
+        and draft.households == row["households"]
+        and draft.population == row["population"]
+        and draft.workers == row["workers"]
         and draft.properties == (row["properties"] or {})
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -275,9 +294,15 @@ def _coded(drafts: list[AreaDraft]) -> list[CodedDraft]:
 
 
 def _plan(
-    cur: Any, drafts: list[CodedDraft], problems: list[Problem], settings: GridSettings, mode: _Mode, *,
-    expected: dict[str, int] | None = None, gap_parents: Sequence[str] = (),
-) -> list[_Planned]:  # fmt: skip
+    cur: Any,
+    drafts: list[CodedDraft],
+    problems: list[Problem],
+    settings: GridSettings,
+    mode: _Mode,
+    *,
+    expected: dict[str, int] | None = None,
+    gap_parents: Sequence[str] = (),
+) -> list[_Planned]:
     """Check ``drafts`` against the database and each other; fill ``problems``; return the planned writes
     (snapped geometries, coarse levels first)."""
     _report_duplicates(drafts, problems)
@@ -303,15 +328,27 @@ def _report_duplicates(drafts: list[CodedDraft], problems: list[Problem]) -> Non
     seen: dict[str, int] = {}
     for d in drafts:
         if d.code in seen:
-            problems.append(Problem("duplicate_code", message("grid.duplicate_code", code=d.code, first=seen[d.code],
-                                                              second=d.feature), [d.code], None, d.feature))  # fmt: skip
+            problems.append(
+                Problem(
+                    "duplicate_code",
+                    message("grid.duplicate_code", code=d.code, first=seen[d.code], second=d.feature),
+                    [d.code],
+                    None,
+                    d.feature,
+                )
+            )
         seen.setdefault(d.code, d.feature)
 
 
 def _check_codes(
-    drafts: list[CodedDraft], current: dict[str, dict[str, Any]], latest: dict[str, dict[str, Any]],
-    problems: list[Problem], settings: GridSettings, mode: _Mode, expected: dict[str, int],
-) -> None:  # fmt: skip
+    drafts: list[CodedDraft],
+    current: dict[str, dict[str, Any]],
+    latest: dict[str, dict[str, Any]],
+    problems: list[Problem],
+    settings: GridSettings,
+    mode: _Mode,
+    expected: dict[str, int],
+) -> None:
     """Codes against the stored areas: in use (409) or unknown (404) as ``mode`` wants, the code rule for a
     new code, the version the caller read, and a deleted code coming back only for the same land."""
     stale = []
@@ -324,25 +361,48 @@ def _check_codes(
             raise NotFound("grid.not_found", code=d.code)
         if row is None and d.code not in latest and not d.provisional and not code_allowed(d.code):
             # a new code: GB/T digits or a working code that URLs and HTTP headers carry as it is
-            problems.append(Problem("bad_code", message("grid.bad_code", code=d.code[:80], rule=CODE_RULE), [d.code],
-                                    None, d.feature))  # fmt: skip
+            problems.append(
+                Problem(
+                    "bad_code",
+                    message("grid.bad_code", code=d.code[:80], rule=CODE_RULE),
+                    [d.code],
+                    None,
+                    d.feature,
+                )
+            )
         if row is not None and want is not None and want != row["version"]:
             stale.append(message("grid.stale_item", code=d.code, current=row["version"], asked=want))
         if row is None and d.code in latest:
             old = latest[d.code]
             iou = _same_land(d.geom, shapely.from_wkb(old["wkb"]))
             if iou < settings.same_land_iou:
-                problems.append(Problem(
-                    "code_reused",
-                    message("grid.code_reused", code=d.code, version=old["version"], overlap=f"{iou:.0%}",
-                            needed=f"{settings.same_land_iou:.0%}"),
-                    [d.code], to_geojson(shapely.from_wkb(old["wkb"])), d.feature,
-                ))  # fmt: skip
+                problems.append(
+                    Problem(
+                        "code_reused",
+                        message(
+                            "grid.code_reused",
+                            code=d.code,
+                            version=old["version"],
+                            overlap=f"{iou:.0%}",
+                            needed=f"{settings.same_land_iou:.0%}",
+                        ),
+                        [d.code],
+                        to_geojson(shapely.from_wkb(old["wkb"])),
+                        d.feature,
+                    )
+                )
     if stale and mode.writing:
         raise PreconditionFailed("grid.stale_versions", items=stale)
     for item in stale:  # a dry run reports what the write would refuse
-        problems.append(Problem("stale_version", message("grid.stale_version", **item.params), [item.params["code"]],
-                                None, next(d.feature for d in drafts if d.code == item.params["code"])))  # fmt: skip
+        problems.append(
+            Problem(
+                "stale_version",
+                message("grid.stale_version", **item.params),
+                [item.params["code"]],
+                None,
+                next(d.feature for d in drafts if d.code == item.params["code"]),
+            )
+        )
 
 
 Placed = list[tuple[str, shapely.MultiPolygon]]  # (code, geometry) of areas a draft must fit between
@@ -365,16 +425,21 @@ class _Neighbourhood:
     @classmethod
     def read(cls, cur: Any, drafts: list[CodedDraft], gap_parents: Sequence[str]) -> _Neighbourhood:
         by_code = {d.code: d for d in drafts}
-        parent_codes = sorted({d.parent_code for d in drafts if d.parent_code and d.parent_code not in by_code}
-                              | {p for p in gap_parents if p not in by_code})  # fmt: skip
+        parent_codes = sorted(
+            {d.parent_code for d in drafts if d.parent_code and d.parent_code not in by_code}
+            | {p for p in gap_parents if p not in by_code}
+        )
         parents = store.current_areas_by_code(cur, parent_codes)
         same_key: dict[tuple[str, str | None], list[CodedDraft]] = defaultdict(list)
         for d in drafts:
             same_key[(d.level, d.parent_code)].append(d)
         return cls(
-            cur, by_code, {c: shapely.from_wkb(r["wkb"]) for c, r in parents.items()},
-            {c: r["level"] for c, r in parents.items()} | {d.code: d.level for d in drafts}, same_key,
-        )  # fmt: skip
+            cur,
+            by_code,
+            {c: shapely.from_wkb(r["wkb"]) for c, r in parents.items()},
+            {c: r["level"] for c, r in parents.items()} | {d.code: d.level for d in drafts},
+            same_key,
+        )
 
     def stored_siblings(self, level: str, parent: str | None) -> Placed:
         key = (level, parent)
@@ -395,20 +460,41 @@ def _check_parent(d: CodedDraft, hood: _Neighbourhood, problems: list[Problem]) 
     if d.parent_code is None:
         return
     if d.parent_code not in hood.parent_levels:
-        problems.append(Problem("unknown_parent", message("grid.unknown_parent", parent=d.parent_code, code=d.code),
-                                [d.code, d.parent_code], None, d.feature))  # fmt: skip
+        problems.append(
+            Problem(
+                "unknown_parent",
+                message("grid.unknown_parent", parent=d.parent_code, code=d.code),
+                [d.code, d.parent_code],
+                None,
+                d.feature,
+            )
+        )
     elif LEVEL_RANK[hood.parent_levels[d.parent_code]] >= LEVEL_RANK[d.level]:
-        problems.append(Problem(
-            "bad_level", message("grid.bad_level", level=message(f"level.{d.level}"),
-                                 parent_level=message(f"level.{hood.parent_levels[d.parent_code]}"), parent=d.parent_code),
-            [d.code, d.parent_code], None, d.feature,
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                "bad_level",
+                message(
+                    "grid.bad_level",
+                    level=message(f"level.{d.level}"),
+                    parent_level=message(f"level.{hood.parent_levels[d.parent_code]}"),
+                    parent=d.parent_code,
+                ),
+                [d.code, d.parent_code],
+                None,
+                d.feature,
+            )
+        )
 
 
 def _place(
-    cur: Any, d: CodedDraft, hood: _Neighbourhood, row: dict[str, Any] | None, problems: list[Problem],
-    settings: GridSettings, mode: _Mode,
-) -> _Planned | None:  # fmt: skip
+    cur: Any,
+    d: CodedDraft,
+    hood: _Neighbourhood,
+    row: dict[str, Any] | None,
+    problems: list[Problem],
+    settings: GridSettings,
+    mode: _Mode,
+) -> _Planned | None:
     """Check one draft in its neighbourhood and snap it onto its neighbours' edges; None when its ring is
     invalid or its parent (another draft) has problems, which leaves nothing to place it against."""
     before = len(problems)
@@ -418,8 +504,15 @@ def _place(
     if invalid:
         return None
     if d.parent_code is not None and d.parent_code in hood.drafts and d.parent_code not in hood.parent_geoms:
-        problems.append(Problem("unknown_parent", message("grid.unknown_parent.has_problems", parent=d.parent_code,
-                                                          code=d.code), [d.code, d.parent_code], None, d.feature))  # fmt: skip
+        problems.append(
+            Problem(
+                "unknown_parent",
+                message("grid.unknown_parent.has_problems", parent=d.parent_code, code=d.code),
+                [d.code, d.parent_code],
+                None,
+                d.feature,
+            )
+        )
         return None
     key = (d.level, d.parent_code)
     pending = hood.pending(d)
@@ -431,8 +524,15 @@ def _place(
     def placement(geom: shapely.MultiPolygon) -> list[Problem]:
         found = checks.overlaps(d.code, geom, neighbours, epsg, settings.overlap_tolerance_m2, d.feature)
         if parent_geom is not None and d.parent_code is not None:
-            found += checks.outside_parent(d.code, geom, d.parent_code, parent_geom, epsg,
-                                           settings.outside_parent_tolerance_m2, d.feature)  # fmt: skip
+            found += checks.outside_parent(
+                d.code,
+                geom,
+                d.parent_code,
+                parent_geom,
+                epsg,
+                settings.outside_parent_tolerance_m2,
+                d.feature,
+            )
         return found
 
     snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
@@ -460,8 +560,11 @@ def _place(
             for r in store.children(cur, d.code)
             if r["code"] not in hood.drafts
         ]
-        problems.extend(checks.children_outside(d.code, d.geom, kids, epsg,
-                                                settings.outside_parent_tolerance_m2, d.feature))  # fmt: skip
+        problems.extend(
+            checks.children_outside(
+                d.code, d.geom, kids, epsg, settings.outside_parent_tolerance_m2, d.feature
+            )
+        )
     hood.processed[key].append((d.code, d.geom))
     if len(problems) == before:
         hood.parent_geoms[d.code] = d.geom
@@ -469,9 +572,13 @@ def _place(
 
 
 def _report_gaps(
-    cur: Any, drafts: list[CodedDraft], gap_parents: Sequence[str], hood: _Neighbourhood,
-    problems: list[Problem], settings: GridSettings,
-) -> None:  # fmt: skip
+    cur: Any,
+    drafts: list[CodedDraft],
+    gap_parents: Sequence[str],
+    hood: _Neighbourhood,
+    problems: list[Problem],
+    settings: GridSettings,
+) -> None:
     """Land inside each parent that none of its children (checked drafts and stored ones) covers."""
     for parent in sorted({d.parent_code for d in drafts if d.parent_code} | set(gap_parents)):
         geom = hood.parent_geoms.get(parent)
@@ -505,8 +612,15 @@ def _write(
             report.created.append(d.code)
         area_id = store.insert_version(cur, d.row(), version, principal.actor, change, valid_from=since)
         report.snapped_vertices += item.snapped
-        audit.record(cur, actor=principal.actor, role=principal.role, action=change, entity="area", entity_id=d.code,
-                     detail={"version": version, "level": d.level, "snapped_vertices": item.snapped})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action=change,
+            entity="area",
+            entity_id=d.code,
+            detail={"version": version, "level": d.level, "snapped_vertices": item.snapped},
+        )
         written.append((area_id, d.code, version))
     return written
 
@@ -544,8 +658,14 @@ def _single_result(db_cur: Any, planned: list[_Planned], written: list[tuple[int
     return WriteResult(area_id, code, version, row["change"], item.snapped, area_feature(row))
 
 
-def create_area(db: Database, feature: Any, principal: Principal, *, auto_number: bool = False,
-                settings: GridSettings | None = None) -> WriteResult:  # fmt: skip
+def create_area(
+    db: Database,
+    feature: Any,
+    principal: Principal,
+    *,
+    auto_number: bool = False,
+    settings: GridSettings | None = None,
+) -> WriteResult:
     """Create one area from a GeoJSON Feature (a deleted code may come back only for the same land).
 
     Raises
@@ -572,8 +692,11 @@ def _updated_feature(row: dict[str, Any], feature: Feature) -> Feature:
     """The current version ``row`` with the properties and geometry ``feature`` gives (the rest kept)."""
     code = row["code"]
     base = area_feature(row)
-    props = {k: v for k, v in base["properties"].items() if k in ("name", "level", "parent_code", "households",
-                                                                   "population", "workers")}  # fmt: skip
+    props = {
+        k: v
+        for k, v in base["properties"].items()
+        if k in ("name", "level", "parent_code", "households", "population", "workers")
+    }
     props |= {k: v for k, v in (row.get("properties") or {}).items()}
     given = feature.get("properties") or {}
     if not isinstance(given, dict):
@@ -585,8 +708,15 @@ def _updated_feature(row: dict[str, Any], feature: Feature) -> Feature:
     return {"type": "Feature", "properties": props, "geometry": feature.get("geometry") or base["geometry"]}
 
 
-def update_area(db: Database, code: str, feature: Any, principal: Principal, *, if_match: int | None = None,
-                settings: GridSettings | None = None) -> WriteResult:  # fmt: skip
+def update_area(
+    db: Database,
+    code: str,
+    feature: Any,
+    principal: Principal,
+    *,
+    if_match: int | None = None,
+    settings: GridSettings | None = None,
+) -> WriteResult:
     """Replace the current version of ``code``; properties left out keep their current values, and a missing
     geometry keeps the current boundary.
 
@@ -615,9 +745,17 @@ def update_area(db: Database, code: str, feature: Any, principal: Principal, *, 
         return _single_result(cur, planned, written)
 
 
-def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Principal, *,
-                feature: Feature | None = None, if_match: int | None = None,
-                versions: dict[str, int] | None = None, settings: GridSettings | None = None) -> WriteResult:  # fmt: skip
+def merge_areas(
+    db: Database,
+    code: str,
+    absorb: Sequence[str],
+    principal: Principal,
+    *,
+    feature: Feature | None = None,
+    if_match: int | None = None,
+    versions: dict[str, int] | None = None,
+    settings: GridSettings | None = None,
+) -> WriteResult:
     """Merge the areas ``absorb`` into ``code`` in one transaction: their versions are closed (change
     ``merge``; codes never reused) and ``code`` gets a new version whose boundary is ``feature``'s geometry
     or, without one, the union — which must then be one piece. Households, population and workers on record
@@ -655,8 +793,12 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
                 raise PreconditionFailed("grid.stale", code=row["code"], current=row["version"], asked=asked)
         for row in rows:
             if (row["level"], row["parent_code"]) != (keep["level"], keep["parent_code"]):
-                raise InvalidInput("grid.merge_not_sibling", code=row["code"], level=message(f"level.{keep['level']}"),
-                                   parent=keep["parent_code"])  # fmt: skip
+                raise InvalidInput(
+                    "grid.merge_not_sibling",
+                    code=row["code"],
+                    level=message(f"level.{keep['level']}"),
+                    parent=keep["parent_code"],
+                )
             kids = store.children(cur, row["code"])
             if kids:
                 raise Conflict("grid.merge_has_children", code=row["code"], count=len(kids))
@@ -677,8 +819,15 @@ def merge_areas(db: Database, code: str, absorb: Sequence[str], principal: Princ
         merged = _updated_feature(keep, {**given, "properties": props})
         for row in rows:
             store.close_version(cur, row["id"], principal.actor, "merge")
-            audit.record(cur, actor=principal.actor, role=principal.role, action="merge", entity="area",
-                         entity_id=row["code"], detail={"version": row["version"], "into": code})  # fmt: skip
+            audit.record(
+                cur,
+                actor=principal.actor,
+                role=principal.role,
+                action="merge",
+                entity="area",
+                entity_id=row["code"],
+                detail={"version": row["version"], "into": code},
+            )
         problems: list[Problem] = []
         drafts = _drafts([merged], problems, keep["source"], settings)
         _raise_problems(problems)
@@ -711,13 +860,27 @@ def delete_area(db: Database, code: str, principal: Principal, *, if_match: int 
                 "grid.has_children", code=code, count=len(kids), codes=[k["code"] for k in kids[:10]]
             )
         store.close_version(cur, row["id"], principal.actor, "delete")
-        audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="area",
-                     entity_id=code, detail={"version": row["version"]})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="delete",
+            entity="area",
+            entity_id=code,
+            detail={"version": row["version"]},
+        )
         return int(row["version"])
 
 
-def import_features(db: Database, features: Sequence[Any], principal: Principal, *, auto_number: bool = False,
-                    source: str = "import", settings: GridSettings | None = None) -> ImportReport:  # fmt: skip
+def import_features(
+    db: Database,
+    features: Sequence[Any],
+    principal: Principal,
+    *,
+    auto_number: bool = False,
+    source: str = "import",
+    settings: GridSettings | None = None,
+) -> ImportReport:
     """Create or update every feature, all or nothing. A feature carrying ``properties.version`` must match
     the current version of its code (else 412: no lost update through a stale export).
 
@@ -759,8 +922,19 @@ def _with_stored_values(cur: Any, features: Sequence[Any]) -> list[Any]:
     for feature in features:
         row = current.get(code_of(feature))  # type: ignore[arg-type]
         if row is not None:
-            stored = {k: row[k] for k in ("code", "name", "level", "parent_code", "households", "population",
-                                          "workers", "version")}  # fmt: skip
+            stored = {
+                k: row[k]
+                for k in (
+                    "code",
+                    "name",
+                    "level",
+                    "parent_code",
+                    "households",
+                    "population",
+                    "workers",
+                    "version",
+                )
+            }
             for key, value in (row["properties"] or {}).items():
                 stored.setdefault(key, value)
             feature = {**feature, "properties": fields.reconcile(feature["properties"], stored)}
@@ -768,8 +942,14 @@ def _with_stored_values(cur: Any, features: Sequence[Any]) -> list[Any]:
     return out
 
 
-def validate_features(db: Database, features: Sequence[Any], *, parent_code: str | None = None,
-                      auto_number: bool = False, settings: GridSettings | None = None) -> list[Problem]:  # fmt: skip
+def validate_features(
+    db: Database,
+    features: Sequence[Any],
+    *,
+    parent_code: str | None = None,
+    auto_number: bool = False,
+    settings: GridSettings | None = None,
+) -> list[Problem]:
     """Dry run of an import: the same checks plus gaps inside each parent. With no features and a
     ``parent_code``, checks the stored children of that parent. Nothing is written.
 
@@ -787,8 +967,12 @@ def validate_features(db: Database, features: Sequence[Any], *, parent_code: str
             if store.current_area(cur, parent_code) is None:
                 raise NotFound("grid.not_found", code=parent_code)
             if not features:
-                drafts = _drafts([area_feature(r) for r in store.children(cur, parent_code)], problems, "validate",
-                                 settings)  # fmt: skip
+                drafts = _drafts(
+                    [area_feature(r) for r in store.children(cur, parent_code)],
+                    problems,
+                    "validate",
+                    settings,
+                )
         if not auto_number:
             # a shape still being drawn has no code yet: check it under a provisional name
             for d in drafts:
@@ -826,16 +1010,24 @@ def area_stats(db: Database, code: str, settings: GridSettings | None = None) ->
     need = math.ceil(population * settings.workers_per_10k_residents / 10_000 - 1e-9)
     workers = int(row["workers_on_record"])
     return {
-        "code": row["code"], "name": row["name"], "level": row["level"], "parent_code": row["parent_code"],
-        "version": row["version"], "area_km2": round(float(row["area_m2"]) / 1e6, 6),
+        "code": row["code"],
+        "name": row["name"],
+        "level": row["level"],
+        "parent_code": row["parent_code"],
+        "version": row["version"],
+        "area_km2": round(float(row["area_m2"]) / 1e6, 6),
         "households": households,
         "households_source": "record" if row["households"] is not None else "residences",
         "residence_households": round(residence_households, 1),
-        "population": population, "population_source": population_source,
-        "residences": int(row["residences"]), "children": int(row["children"]),
-        "staffing_norm_per_10k": settings.workers_per_10k_residents, "staffing_need": need,
-        "workers": workers, "staffing_gap": need - workers,
-    }  # fmt: skip
+        "population": population,
+        "population_source": population_source,
+        "residences": int(row["residences"]),
+        "children": int(row["children"]),
+        "staffing_norm_per_10k": settings.workers_per_10k_residents,
+        "staffing_need": need,
+        "workers": workers,
+        "staffing_gap": need - workers,
+    }
 
 
 def export_areas(

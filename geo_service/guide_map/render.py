@@ -74,8 +74,10 @@ ROAD_GROUPS = {
     **dict.fromkeys(("secondary", "tertiary", "secondary_link", "tertiary_link"), "medium"),
     **dict.fromkeys(("residential", "unclassified", "living_street", "road", "pedestrian"), "minor"),
     "service": "service",
-    **dict.fromkeys(("footway", "path", "steps", "cycleway", "track", "bridleway", "trail", "corridor"), "path"),
-}  # fmt: skip
+    **dict.fromkeys(
+        ("footway", "path", "steps", "cycleway", "track", "bridleway", "trail", "corridor"), "path"
+    ),
+}
 SKIPPED_ROADS = {"elevator", "platform", "proposed", "construction", "raceway"}
 LABELLED_GROUPS = ("major", "medium", "minor")
 MAX_STREET_LABELS = 28
@@ -282,8 +284,17 @@ class _Page:
         c, d = self.to_map(x1, y1)
         self.taken.take((a, b, c, d))
 
-    def page_text(self, x: float, y: float, s: str, size: float, bold: bool = False, colour: str = INK,
-                  ha: str = "left", va: str = "baseline") -> None:  # fmt: skip
+    def page_text(
+        self,
+        x: float,
+        y: float,
+        s: str,
+        size: float,
+        bold: bool = False,
+        colour: str = INK,
+        ha: str = "left",
+        va: str = "baseline",
+    ) -> None:
         self.page.text(x, y, s, fontproperties=font(size, bold), color=colour, ha=ha, va=va)
 
     # --- the page ----------------------------------------------------------------------------------------
@@ -317,8 +328,15 @@ class _Page:
             self.page_text(
                 PAGE_W_MM - MARGIN_MM, top - 14.0, "DEMO DATA 演示数据", 9.5, True, ACCENT, "right"
             )
-        self.page.add_artist(Rectangle((MARGIN_MM, top - 17.2), PAGE_W_MM - 2 * MARGIN_MM, 0.8,
-                                      facecolor=CIRCLE_EDGE, edgecolor="none"))  # fmt: skip
+        self.page.add_artist(
+            Rectangle(
+                (MARGIN_MM, top - 17.2),
+                PAGE_W_MM - 2 * MARGIN_MM,
+                0.8,
+                facecolor=CIRCLE_EDGE,
+                edgecolor="none",
+            )
+        )
 
     def draw_basemap(self) -> None:
         b, k = self.data.basemap, self.width_k
@@ -341,21 +359,41 @@ class _Page:
             self._stroke(groups[group], fill, fill_w * k, 5.5 + z * 0.1)
         self._stroke([g for cls, g in b.rail if cls == "tram"], "#9e9e9e", 0.5 * k, 6.5)
 
-    def _stroke(self, geoms: Sequence[BaseGeometry], colour: str, width_pt: float, z: float,
-                dashes: tuple[float, float] | None = None, cap: str = "round", alpha: float = 1.0) -> None:  # fmt: skip
+    def _stroke(
+        self,
+        geoms: Sequence[BaseGeometry],
+        colour: str,
+        width_pt: float,
+        z: float,
+        dashes: tuple[float, float] | None = None,
+        cap: str = "round",
+        alpha: float = 1.0,
+    ) -> None:
         """Every line (and polygon outline) of ``geoms`` as one stroked path: one PDF object, not thousands."""
         path = draw.line_path(geoms) if len(geoms) else None
         if path is not None:
-            self.map.add_artist(PathPatch(path, fill=False, edgecolor=colour, linewidth=width_pt, zorder=z,
-                                          capstyle=cap, joinstyle="round", alpha=alpha,
-                                          linestyle=(0, dashes) if dashes else "solid"))  # fmt: skip
+            self.map.add_artist(
+                PathPatch(
+                    path,
+                    fill=False,
+                    edgecolor=colour,
+                    linewidth=width_pt,
+                    zorder=z,
+                    capstyle=cap,
+                    joinstyle="round",
+                    alpha=alpha,
+                    linestyle=(0, dashes) if dashes else "solid",
+                )
+            )
 
-    def _fill(self, geoms: Sequence[BaseGeometry], face: str, edge: str, lw: float, z: float,
-              alpha: float = 1.0) -> None:  # fmt: skip
+    def _fill(
+        self, geoms: Sequence[BaseGeometry], face: str, edge: str, lw: float, z: float, alpha: float = 1.0
+    ) -> None:
         path = draw.polygon_path(geoms) if len(geoms) else None
         if path is not None:
-            self.map.add_artist(PathPatch(path, facecolor=face, edgecolor=edge, linewidth=lw, zorder=z,
-                                          alpha=alpha))  # fmt: skip
+            self.map.add_artist(
+                PathPatch(path, facecolor=face, edgecolor=edge, linewidth=lw, zorder=z, alpha=alpha)
+            )
 
     def draw_circle_and_boundary(self) -> None:
         d = self.data
@@ -377,8 +415,10 @@ class _Page:
         x, y, w, h = MAP_MM
         _ground_m, bar_mm, ratio = self.scale_bar()
         ratio_w = self.text_mm(ratio, 6.5)[0]
-        boxes = {"north": (x + w - 15.0, y + h - 21.0, x + w - 3.0, y + h - 3.0),
-                 "scale": (x + 3.0, y + 3.0, x + 3.0 + 4.0 + bar_mm + 5.0 + ratio_w + 3.0, y + 12.0)}  # fmt: skip
+        boxes = {
+            "north": (x + w - 15.0, y + h - 21.0, x + w - 3.0, y + h - 3.0),
+            "scale": (x + 3.0, y + 3.0, x + 3.0 + 4.0 + bar_mm + 5.0 + ratio_w + 3.0, y + 12.0),
+        }
         if self.data.no_network:
             boxes["notice"] = (x + w / 2 - 55.0, y + h - 12.0, x + w / 2 + 55.0, y + h - 3.0)
         return boxes
@@ -404,12 +444,30 @@ class _Page:
         if "notice" in boxes:
             x0, y0, x1, y1 = boxes["notice"]
             self._panel(x0, y0, x1, y1, edge=ACCENT)
-            self.page_text((x0 + x1) / 2, (y0 + y1) / 2, say(self.lang, "note.no_network.short"), 9, True,
-                           ACCENT, "center", "center")  # fmt: skip
+            self.page_text(
+                (x0 + x1) / 2,
+                (y0 + y1) / 2,
+                say(self.lang, "note.no_network.short"),
+                9,
+                True,
+                ACCENT,
+                "center",
+                "center",
+            )
 
     def _panel(self, x0: float, y0: float, x1: float, y1: float, edge: str = "#9e9e9e") -> None:
-        self.page.add_artist(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=1.2",
-                                           facecolor="white", edgecolor=edge, linewidth=0.5, alpha=0.92))  # fmt: skip
+        self.page.add_artist(
+            FancyBboxPatch(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                boxstyle="round,pad=0,rounding_size=1.2",
+                facecolor="white",
+                edgecolor=edge,
+                linewidth=0.5,
+                alpha=0.92,
+            )
+        )
 
     def draw_north_arrow(self, box: Box) -> None:
         x0, y0, x1, y1 = box
@@ -418,8 +476,10 @@ class _Page:
         theta = math.radians(self.data.north_deg)
 
         def rot(px: float, py: float) -> tuple[float, float]:
-            return (cx + px * math.cos(theta) + py * math.sin(theta),
-                    cy - px * math.sin(theta) + py * math.cos(theta))  # fmt: skip
+            return (
+                cx + px * math.cos(theta) + py * math.sin(theta),
+                cy - px * math.sin(theta) + py * math.cos(theta),
+            )
 
         tip, left, right = rot(0, 6.0), rot(-3.0, -4.5), rot(3.0, -4.5)
         hub = rot(0, -2.2)
@@ -437,8 +497,11 @@ class _Page:
         bx, by, bh = x0 + 4.0, y0 + 2.6, 1.4
         for i in range(4):
             colour = INK if i % 2 == 0 else "white"
-            self.page.add_artist(Rectangle((bx + i * bar_mm / 4, by), bar_mm / 4, bh, facecolor=colour,
-                                          edgecolor=INK, linewidth=0.5))  # fmt: skip
+            self.page.add_artist(
+                Rectangle(
+                    (bx + i * bar_mm / 4, by), bar_mm / 4, bh, facecolor=colour, edgecolor=INK, linewidth=0.5
+                )
+            )
         for value, pos in ((0, 0.0), (ground_m / 2, 0.5), (ground_m, 1.0)):
             label = scale_label(value)
             self.page_text(bx + pos * bar_mm, by + bh + 1.0, label, 6.5, False, INK, "center", "bottom")
@@ -461,15 +524,28 @@ class _Page:
         w_mm, h_mm = self.text_mm(label, 7.5, True)
         w, h = w_mm * self.m_per_mm, h_mm * self.m_per_mm
         gap = 3.2 * self.m_per_mm
-        for dx, dy, ha, va in ((gap, 0, "left", "center"), (-gap, 0, "right", "center"),
-                               (0, gap, "center", "bottom"), (0, -gap, "center", "top")):  # fmt: skip
+        for dx, dy, ha, va in (
+            (gap, 0, "left", "center"),
+            (-gap, 0, "right", "center"),
+            (0, gap, "center", "bottom"),
+            (0, -gap, "center", "top"),
+        ):
             bx0 = ox + dx - (w if ha == "right" else w / 2 if ha == "center" else 0)
             by0 = oy + dy - (h if va == "top" else h / 2 if va == "center" else 0)
             box = (bx0, by0, bx0 + w, by0 + h)
             if self.taken.is_free(box) and self._inside_view(box):
                 self.taken.take(box)
-                self.map.text(ox + dx, oy + dy, label, fontproperties=font(7.5, True), color=ORIGIN, ha=ha,
-                              va=va, zorder=13, path_effects=[withStroke(linewidth=2.2, foreground="white")])  # fmt: skip
+                self.map.text(
+                    ox + dx,
+                    oy + dy,
+                    label,
+                    fontproperties=font(7.5, True),
+                    color=ORIGIN,
+                    ha=ha,
+                    va=va,
+                    zorder=13,
+                    path_effects=[withStroke(linewidth=2.2, foreground="white")],
+                )
                 return
 
     def _inside_view(self, box: Box, inset_mm: float = 1.0) -> bool:
@@ -496,9 +572,13 @@ class _Page:
             self.crowded = {c for c, n in per_category.items() if n > CROWDED}
         ranked = sorted(
             d.facilities if tier == "main" else self.leftover,
-            key=lambda f: (id(f) not in self.numbered, not (f.in_circle or f.in_area), importance(f.category),
-                           f.distance_m),
-        )  # fmt: skip
+            key=lambda f: (
+                id(f) not in self.numbered,
+                not (f.in_circle or f.in_area),
+                importance(f.category),
+                f.distance_m,
+            ),
+        )
         half = ICON_MM / 2 * self.m_per_mm
         icons: list[Facility] = []
         dots: list[Facility] = []
@@ -524,9 +604,15 @@ class _Page:
                 dots.append(f)
         self.dots += len(dots)
         if dots:
-            self.map.scatter([f.xy[0] for f in dots], [f.xy[1] for f in dots], s=(DOT_MM * 72 / 25.4) ** 2,
-                             c=[icon_for(f.category).colour for f in dots], edgecolors="white", linewidths=0.4,
-                             zorder=10)  # fmt: skip
+            self.map.scatter(
+                [f.xy[0] for f in dots],
+                [f.xy[1] for f in dots],
+                s=(DOT_MM * 72 / 25.4) ** 2,
+                c=[icon_for(f.category).colour for f in dots],
+                edgecolors="white",
+                linewidths=0.4,
+                zorder=10,
+            )
         self.draw_icons(icons)
 
     def draw_icons(self, icons: Sequence[Facility]) -> None:
@@ -534,18 +620,30 @@ class _Page:
         for marker in ("o", "s", "D"):
             group = [f for f in icons if icon_for(f.category).marker == marker]
             if group:
-                self.map.scatter([f.xy[0] for f in group], [f.xy[1] for f in group],
-                                 s=(icon_pt * MARKER_SCALE[marker]) ** 2, marker=marker,
-                                 c=[icon_for(f.category).colour for f in group], edgecolors="white",
-                                 linewidths=0.8, zorder=11)  # fmt: skip
+                self.map.scatter(
+                    [f.xy[0] for f in group],
+                    [f.xy[1] for f in group],
+                    s=(icon_pt * MARKER_SCALE[marker]) ** 2,
+                    marker=marker,
+                    c=[icon_for(f.category).colour for f in group],
+                    edgecolors="white",
+                    linewidths=0.8,
+                    zorder=11,
+                )
         # glyphs as marker paths: one scatter per glyph instead of one text artist per icon
         by_glyph: dict[str, list[Facility]] = {}
         for f in icons:
             by_glyph.setdefault(icon_for(f.category).glyph, []).append(f)
         for glyph, group in by_glyph.items():
-            self.map.scatter([f.xy[0] for f in group], [f.xy[1] for f in group], s=GLYPH_MARKER_PT**2,
-                             marker=draw.glyph_marker(glyph, font(GLYPH_PT, True)), c="white", linewidths=0,
-                             zorder=11.5)  # fmt: skip
+            self.map.scatter(
+                [f.xy[0] for f in group],
+                [f.xy[1] for f in group],
+                s=GLYPH_MARKER_PT**2,
+                marker=draw.glyph_marker(glyph, font(GLYPH_PT, True)),
+                c="white",
+                linewidths=0,
+                zorder=11.5,
+            )
 
     def place_badge(self, f: Facility, icon_half: float) -> None:
         r = BADGE_MM / 2 * self.m_per_mm
@@ -567,8 +665,16 @@ class _Page:
     def badge(self, ax: Axes, x: float, y: float, n: int, r: float, zorder: float = 12.5) -> None:
         """A numbered white disc of radius ``r`` (in ``ax``'s units) at (x, y)."""
         ax.add_artist(Circle((x, y), r, facecolor=INK, edgecolor="white", linewidth=0.7, zorder=zorder))
-        ax.text(x, y, str(n), fontproperties=font(5.8 if n < 10 else 5.0, True), color="white", ha="center",
-                va="center", zorder=zorder + 0.1)  # fmt: skip
+        ax.text(
+            x,
+            y,
+            str(n),
+            fontproperties=font(5.8 if n < 10 else 5.0, True),
+            color="white",
+            ha="center",
+            va="center",
+            zorder=zorder + 0.1,
+        )
 
     def draw_street_labels(self) -> None:
         """Names of the longest named streets, along the street, kept upright, never over anything placed."""
@@ -606,9 +712,20 @@ class _Page:
                     continue
                 x, y, angle, boxes = spot
                 self.taken.take_all(boxes)
-                self.map.text(x, y, name, fontproperties=street_font, color="#4e4a45", rotation=math.degrees(angle),
-                              rotation_mode="anchor", ha="center", va="center", zorder=10.5, fontstyle="italic",
-                              path_effects=[withStroke(linewidth=1.8, foreground="white")])  # fmt: skip
+                self.map.text(
+                    x,
+                    y,
+                    name,
+                    fontproperties=street_font,
+                    color="#4e4a45",
+                    rotation=math.degrees(angle),
+                    rotation_mode="anchor",
+                    ha="center",
+                    va="center",
+                    zorder=10.5,
+                    fontstyle="italic",
+                    path_effects=[withStroke(linewidth=1.8, foreground="white")],
+                )
                 placed += 1
                 break
 
@@ -648,8 +765,11 @@ class _Page:
         if self.dots:
             self.symbol_entry(x, y, "dot", say(lang, "dot"))
         order = categories_present(d.facilities)
-        self.page.add_artist(Rectangle((MARGIN_MM, top - 8.2), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
-                                      facecolor="#bdbdbd", edgecolor="none"))  # fmt: skip
+        self.page.add_artist(
+            Rectangle(
+                (MARGIN_MM, top - 8.2), PAGE_W_MM - 2 * MARGIN_MM, 0.25, facecolor="#bdbdbd", edgecolor="none"
+            )
+        )
         if not order:
             self.page_text(MARGIN_MM, top - 13.0, say(lang, "no_facilities"), 8, colour=MUTED)
             return
@@ -698,16 +818,25 @@ class _Page:
             how = say(lang, "straight", distance=distance(nearest.distance_m))
         how_w = self.text_mm(how, 6.8)[0]
         self.page_text(x + width, y, how, 6.8, False, MUTED, "right", "center")
-        self.page_text(x + 50.2, y, self.fit(name, 7.0, width - 50.2 - how_w - 1.5), 7.0, False, INK, "left",
-                       "center")  # fmt: skip
+        self.page_text(
+            x + 50.2, y, self.fit(name, 7.0, width - 50.2 - how_w - 1.5), 7.0, False, INK, "left", "center"
+        )
 
     def page_icon(self, x: float, y: float, glyph: str, colour: str, marker: str, size_mm: float) -> None:
         pt = size_mm * 72 / 25.4 * MARKER_SCALE.get(marker, 1.0)
         self.page.scatter(
             [x], [y], s=pt**2, marker=marker, c=colour, edgecolors="white", linewidths=0.6, zorder=3
         )
-        self.page.text(x, y, glyph, fontproperties=font(GLYPH_PT, True), color="white", ha="center", va="center",
-                       zorder=4)  # fmt: skip
+        self.page.text(
+            x,
+            y,
+            glyph,
+            fontproperties=font(GLYPH_PT, True),
+            color="white",
+            ha="center",
+            va="center",
+            zorder=4,
+        )
 
     def symbol_entry(self, x: float, y: float, kind: str, label: str) -> float:
         """One line-symbol legend entry at (x, y); returns where the next one starts."""
@@ -724,8 +853,14 @@ class _Page:
             p.scatter([x + 2], [y], s=150, marker="*", c=ORIGIN, edgecolors="white", linewidths=0.8)
             w = 4.0
         else:
-            p.scatter([x + 1, x + 2.6, x + 4.2], [y, y, y], s=(DOT_MM * 72 / 25.4) ** 2,
-                      c=["#c62828", "#2e7d32", "#455a64"], edgecolors="white", linewidths=0.4)  # fmt: skip
+            p.scatter(
+                [x + 1, x + 2.6, x + 4.2],
+                [y, y, y],
+                s=(DOT_MM * 72 / 25.4) ** 2,
+                c=["#c62828", "#2e7d32", "#455a64"],
+                edgecolors="white",
+                linewidths=0.4,
+            )
             w = 5.2
         self.page_text(x + w + 1.5, y, label, 7.4, False, INK, "left", "center")
         return x + w + 1.5 + self.text_mm(label, 7.4)[0] + 5.0
@@ -739,8 +874,11 @@ class _Page:
             notes.append(say(lang, "note.method", minutes=number(d.minutes), speed=number(d.speed_kmh)))
         notes.append(say(lang, "note.crs", crs=d.crs_name, epsg=d.epsg, date=d.date))
         y = TABLE_BOTTOM_MM - 4.0
-        self.page.add_artist(Rectangle((MARGIN_MM, y + 2.6), PAGE_W_MM - 2 * MARGIN_MM, 0.25,
-                                      facecolor="#bdbdbd", edgecolor="none"))  # fmt: skip
+        self.page.add_artist(
+            Rectangle(
+                (MARGIN_MM, y + 2.6), PAGE_W_MM - 2 * MARGIN_MM, 0.25, facecolor="#bdbdbd", edgecolor="none"
+            )
+        )
         for note in notes:
             self.page_text(MARGIN_MM, y, self.fit(note, 6.8, PAGE_W_MM - 2 * MARGIN_MM), 6.8, colour=MUTED)
             y -= 3.4

@@ -99,13 +99,29 @@ def load_guide_map(
     settings = import_settings()
     when = today or dt.datetime.now(ZoneInfo(api_settings().timezone)).date()
     return GuideMap(
-        lang=lang, area_name=area["name"], area_level=area["level"], boundary=boundary, view=view,
-        origin=(ox, oy), origin_kind=origin.kind, origin_name=origin.name, circle=circle, minutes=minutes,
-        speed_kmh=speed_kmh, facilities=facilities,
-        category_labels=FacilityRules.load(settings.facility_rules).labels(lang), basemap=basemap,
-        crs_name=CRS.from_epsg(epsg).name, epsg=epsg, date=when.isoformat(), parents=parents,
-        north_deg=north_deg, scale_factor=scale, demo=_is_demo(area), no_network=circle is None,
-    )  # fmt: skip
+        lang=lang,
+        area_name=area["name"],
+        area_level=area["level"],
+        boundary=boundary,
+        view=view,
+        origin=(ox, oy),
+        origin_kind=origin.kind,
+        origin_name=origin.name,
+        circle=circle,
+        minutes=minutes,
+        speed_kmh=speed_kmh,
+        facilities=facilities,
+        category_labels=FacilityRules.load(settings.facility_rules).labels(lang),
+        basemap=basemap,
+        crs_name=CRS.from_epsg(epsg).name,
+        epsg=epsg,
+        date=when.isoformat(),
+        parents=parents,
+        north_deg=north_deg,
+        scale_factor=scale,
+        demo=_is_demo(area),
+        no_network=circle is None,
+    )
 
 
 def walking_circle(
@@ -151,8 +167,9 @@ def _load_view(
     detail = m_per_mm <= DETAIL_MAX_M_PER_MM
     simplify_m = 0.08 * m_per_mm  # under a tenth of a millimetre on paper
     with db.cursor(dict_rows=False) as cur:
-        rows = store.basemap(cur, box_ll, epsg, simplify_m, () if detail else ("building",),
-                             () if detail else FOOTPATHS)  # fmt: skip
+        rows = store.basemap(
+            cur, box_ll, epsg, simplify_m, () if detail else ("building",), () if detail else FOOTPATHS
+        )
         roads = [(cls, name, wkb) for kind, cls, name, wkb in rows if kind == "road"]
         if not roads:
             roads = store.walk_edges(cur, box_ll, epsg, simplify_m)
@@ -196,11 +213,17 @@ def _facilities(
     limit_s = minutes * 60.0
     inside = shapely.contains_xy(circle, xs, ys) if circle is not None else np.zeros(len(rows), bool)
     return [
-        Facility(category=r["category"], name=_name(r, lang), xy=(float(xs[i]), float(ys[i])),
-                 in_circle=bool(inside[i]) or walk.get(i, math.inf) <= limit_s, in_area=bool(in_area[i]),
-                 walk_seconds=walk.get(i), distance_m=float(straight[i]))
+        Facility(
+            category=r["category"],
+            name=_name(r, lang),
+            xy=(float(xs[i]), float(ys[i])),
+            in_circle=bool(inside[i]) or walk.get(i, math.inf) <= limit_s,
+            in_area=bool(in_area[i]),
+            walk_seconds=walk.get(i),
+            distance_m=float(straight[i]),
+        )
         for i, r in enumerate(rows)
-    ]  # fmt: skip
+    ]
 
 
 def _walk_seconds(
@@ -209,8 +232,9 @@ def _walk_seconds(
     """Walking seconds from the origin to each facility (row index → seconds), up to twice ``minutes``
     (so a category missing from the circle still names its nearest one with a time)."""
     targets = np.array([[r["lon"], r["lat"]] for r in rows])
-    matrix = travel_matrix(db, np.array([origin.lonlat]), targets, max_seconds=2 * minutes * 60,
-                           speed_kmh=speed_kmh)  # fmt: skip
+    matrix = travel_matrix(
+        db, np.array([origin.lonlat]), targets, max_seconds=2 * minutes * 60, speed_kmh=speed_kmh
+    )
     return {int(col): float(s) for col, s in zip(matrix.cols, matrix.seconds, strict=True)}
 
 

@@ -64,7 +64,7 @@ TEXT: dict[str, dict[str, str]] = {
         "unnamed": "unnamed",
         "no_facilities": "No facilities on record in this map.",
         "categories": "Category · count · nearest (number on the map)",
-        "note.origin.community_center": "Start: the community service centre \"{name}\" inside the area.",
+        "note.origin.community_center": 'Start: the community service centre "{name}" inside the area.',
         "note.origin.network_point": "Start: no community service centre in the area; a point on the walking network near its centre.",
         "note.origin.area_point": "Start: no community service centre in the area; a point near its centre.",
         "note.method": "The {minutes}-minute walk follows the walking network at {speed} km/h (not a straight-line radius; block interiors under 5 ha are not shown as gaps); so do walking times.",
@@ -75,7 +75,7 @@ TEXT: dict[str, dict[str, str]] = {
         "note.demo": "DEMO DATA: this area and its boundary are generated demo data, not a real administrative area.",
         "north": "N",
     },
-}  # fmt: skip
+}
 
 
 def say(lang: Lang, key: str, **values: object) -> str:

@@ -78,8 +78,14 @@ class Assignment:
         }
 
 
-def _in_grid(lon: float, lat: float, grid: AreaInfo, snapshot: list[dict[str, Any]], distance: float,
-             near_boundary_m: float) -> Assignment:  # fmt: skip
+def _in_grid(
+    lon: float,
+    lat: float,
+    grid: AreaInfo,
+    snapshot: list[dict[str, Any]],
+    distance: float,
+    near_boundary_m: float,
+) -> Assignment:
     near = distance < near_boundary_m
     notes = (
         [message("incident.note.near_boundary", distance_m=f"{distance:.1f}", grid=grid.code)] if near else []
@@ -105,14 +111,21 @@ def from_locate(result: LocateResult, near_boundary_m: float) -> Assignment:
     if result.grid is not None and distance is not None:
         return _in_grid(result.lon, result.lat, result.grid, snapshot, distance, near_boundary_m)
     owner = chain[0]
-    notes = [message("incident.note.owner_fallback", level=level_name(owner.level), area_code=owner.code,
-                     name=owner.name)]  # fmt: skip
+    notes = [
+        message(
+            "incident.note.owner_fallback",
+            level=level_name(owner.level),
+            area_code=owner.code,
+            name=owner.name,
+        )
+    ]
     nearest = result.nearest_grid.as_dict() if result.nearest_grid is not None else None
     near = distance is not None and distance < near_boundary_m
     if near and nearest is not None:
         notes.append(message("incident.note.near_grid", distance_m=f"{distance:.1f}", grid=nearest["code"]))
-    return Assignment(result.lon, result.lat, None, None, owner.level, owner.code, snapshot, near, distance,
-                      nearest, notes)  # fmt: skip
+    return Assignment(
+        result.lon, result.lat, None, None, owner.level, owner.code, snapshot, near, distance, nearest, notes
+    )
 
 
 def assign(
@@ -142,8 +155,9 @@ def _boundary_distances_m(grid: shapely.Geometry, lon: np.ndarray, lat: np.ndarr
     return np.asarray(shapely.distance(boundary, shapely.points((lon - lon0) * kx, (lat - lat0) * ky)))
 
 
-def assign_many(index: LocateIndex, lon: np.ndarray, lat: np.ndarray,
-                near_boundary_m: float) -> list[Assignment | InvalidInput]:  # fmt: skip
+def assign_many(
+    index: LocateIndex, lon: np.ndarray, lat: np.ndarray, near_boundary_m: float
+) -> list[Assignment | InvalidInput]:
     """Assign many WGS-84 points at once: an :class:`Assignment`, or the error saying why a point has none.
 
     Points inside a grid are assigned vectorised (one lattice lookup for all, boundary distances per grid);

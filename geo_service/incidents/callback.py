@@ -39,14 +39,22 @@ def check_answer(reached: bool, satisfaction: str | None, note: str | None) -> N
     if reached and satisfaction is None:
         raise InvalidInput("loop.satisfaction_required", choices=list(states.SATISFACTION))
     if satisfaction is not None and satisfaction not in states.SATISFACTION:
-        raise InvalidInput("loop.unknown_satisfaction", satisfaction=repr(satisfaction),
-                           choices=list(states.SATISFACTION))  # fmt: skip
+        raise InvalidInput(
+            "loop.unknown_satisfaction", satisfaction=repr(satisfaction), choices=list(states.SATISFACTION)
+        )
     if not reached and satisfaction is not None:
         raise InvalidInput("loop.satisfaction_unreached")
 
 
-def record_feedback(ctx: IncidentContext, incident_id: int, *, reached: bool, satisfaction: str | None,
-                    note: str | None, principal: Principal) -> dict[str, Any]:  # fmt: skip
+def record_feedback(
+    ctx: IncidentContext,
+    incident_id: int,
+    *,
+    reached: bool,
+    satisfaction: str | None,
+    note: str | None,
+    principal: Principal,
+) -> dict[str, Any]:
     """Record one callback of incident ``incident_id`` and apply what it decides (see the module doc).
 
     Returns the incident as it is now, with the ``callback`` just recorded.
@@ -90,19 +98,44 @@ def record_feedback(ctx: IncidentContext, incident_id: int, *, reached: bool, sa
         else:
             outcome, status = "retry", row["status"]
             store.update_incident(cur, incident_id, {"callback_attempts": attempt}, now)
-            system = message("loop.note.callback_unreached", attempt=attempt,
-                             attempts=ctx.settings.callback_max_attempts)  # fmt: skip
+            system = message(
+                "loop.note.callback_unreached", attempt=attempt, attempts=ctx.settings.callback_max_attempts
+            )
         if status == "closed" and row["merged_into"] is None:
             follow(cur, incident_id, status, at=now, actor=principal.actor)
         detail["outcome"] = outcome
         if note is None:
             detail["note"] = notes.stored(system)
-        callback_id = store.insert_callback(cur, incident_id, at=now, actor=principal.actor, reached=reached,
-                                            satisfaction=satisfaction, note=note, outcome=outcome)  # fmt: skip
-        store.add_history(cur, incident_id, at=now, actor=principal.actor, action=ACTION,
-                          from_status=row["status"], to_status=status, note=note, detail=detail)  # fmt: skip
-        audit.record(cur, actor=principal.actor, role=principal.role, action="feedback", entity="incident",
-                     entity_id=incident_id, detail={"outcome": outcome, "satisfaction": satisfaction})  # fmt: skip
+        callback_id = store.insert_callback(
+            cur,
+            incident_id,
+            at=now,
+            actor=principal.actor,
+            reached=reached,
+            satisfaction=satisfaction,
+            note=note,
+            outcome=outcome,
+        )
+        store.add_history(
+            cur,
+            incident_id,
+            at=now,
+            actor=principal.actor,
+            action=ACTION,
+            from_status=row["status"],
+            to_status=status,
+            note=note,
+            detail=detail,
+        )
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="feedback",
+            entity="incident",
+            entity_id=incident_id,
+            detail={"outcome": outcome, "satisfaction": satisfaction},
+        )
         updated = store.get_incident(cur, incident_id)
         calls = store.callbacks(cur, incident_id)
     return {"incident": updated, "callback": next(c for c in calls if c["id"] == callback_id)}
@@ -119,14 +152,32 @@ def _reopen(ctx: IncidentContext, cur: Any, row: dict[str, Any], now: Any, actor
         due_at = now + category.deadline(case["owner_level"]) if category else case["due_at"]
         status = "dispatched"
         store.set_status(cur, case["id"], status, now, None)
-        store.update_incident(cur, case["id"], {"due_at": due_at, "top_overdue_at": None, "callback_attempts": 0,
-                                                "reopened": case["reopened"] + 1}, now)  # fmt: skip
+        store.update_incident(
+            cur,
+            case["id"],
+            {
+                "due_at": due_at,
+                "top_overdue_at": None,
+                "callback_attempts": 0,
+                "reopened": case["reopened"] + 1,
+            },
+            now,
+        )
         if case["id"] != row["id"]:
-            store.add_history(cur, case["id"], at=now, actor=actor, action="reopened", from_status=case["status"],
-                              to_status=status,
-                              detail={"by_incident": row["id"], "due_at": due_at.isoformat() if due_at else None,
-                                      "note": notes.stored(message("loop.note.reopened_by_duplicate",
-                                                                   id=row["id"]))})  # fmt: skip
+            store.add_history(
+                cur,
+                case["id"],
+                at=now,
+                actor=actor,
+                action="reopened",
+                from_status=case["status"],
+                to_status=status,
+                detail={
+                    "by_incident": row["id"],
+                    "due_at": due_at.isoformat() if due_at else None,
+                    "note": notes.stored(message("loop.note.reopened_by_duplicate", id=row["id"])),
+                },
+            )
     others = [f for f in store.followers(cur, case["id"], lock=True) if f["id"] != row["id"]]
     follow(cur, case["id"], status, at=now, actor=actor, followers=others)
     if case["id"] != row["id"]:  # the duplicate follows its case back to work (its own entry says so)

@@ -179,13 +179,23 @@ def _attributes(raw: Any, where: str) -> tuple[Attribute, ...]:
             raise ValueError(
                 f"{where}: every attribute needs a code and a datatype of {', '.join(DATATYPES)}"
             )
-        values = tuple((str(v["key"]), str(v["name"]), str(v.get("name_en") or v["name"]))
-                       for v in item.get("values") or [])  # fmt: skip
+        values = tuple(
+            (str(v["key"]), str(v["name"]), str(v.get("name_en") or v["name"]))
+            for v in item.get("values") or []
+        )
         if datatype.endswith("valuelist") and not values:
             raise ValueError(f"{where}: attribute {code} lists no values")
         description = str(item.get("description") or code)
-        out.append(Attribute(code, datatype, bool(item.get("required", False)), description,
-                             str(item.get("description_en") or description), values))  # fmt: skip
+        out.append(
+            Attribute(
+                code,
+                datatype,
+                bool(item.get("required", False)),
+                description,
+                str(item.get("description_en") or description),
+                values,
+            )
+        )
     return tuple(out)
 
 
@@ -202,8 +212,18 @@ def _parse(data: Any, source: Path) -> list[Category]:
             raise ValueError(f"{where}: kind must be 'event' or 'component'")
         deadlines = _deadlines(major.get("deadline_hours"), None, where)
         response = _response_hours(major.get("response_hours"), None, deadlines, where)
-        out.append(Category(code, kind, str(major["name"]), str(major.get("name_en") or major["name"]),
-                            code, str(major["name"]), deadlines, response_hours=response))  # fmt: skip
+        out.append(
+            Category(
+                code,
+                kind,
+                str(major["name"]),
+                str(major.get("name_en") or major["name"]),
+                code,
+                str(major["name"]),
+                deadlines,
+                response_hours=response,
+            )
+        )
         for minor in major.get("subclasses") or []:
             minor_code = str(minor.get("code", ""))
             if not minor_code or not minor.get("name"):
@@ -211,10 +231,18 @@ def _parse(data: Any, source: Path) -> list[Category]:
             where_minor = f"{source.name}: class {minor_code}"
             minor_deadlines = _deadlines(minor.get("deadline_hours"), deadlines, where_minor)
             out.append(
-                Category(minor_code, kind, str(minor["name"]), str(minor.get("name_en") or minor["name"]), code,
-                         str(major["name"]), minor_deadlines, _attributes(minor.get("attributes"), where_minor),
-                         _response_hours(minor.get("response_hours"), response, minor_deadlines, where_minor))
-            )  # fmt: skip
+                Category(
+                    minor_code,
+                    kind,
+                    str(minor["name"]),
+                    str(minor.get("name_en") or minor["name"]),
+                    code,
+                    str(major["name"]),
+                    minor_deadlines,
+                    _attributes(minor.get("attributes"), where_minor),
+                    _response_hours(minor.get("response_hours"), response, minor_deadlines, where_minor),
+                )
+            )
     codes = [c.code for c in out]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:

@@ -22,12 +22,16 @@ class IncidentContext:
 
     @classmethod
     def create(
-        cls, db: Database, settings: IncidentSettings | None = None, clock: Clock | None = None,
+        cls,
+        db: Database,
+        settings: IncidentSettings | None = None,
+        clock: Clock | None = None,
         timezone: str = "Asia/Shanghai",
-    ) -> IncidentContext:  # fmt: skip
+    ) -> IncidentContext:
         settings = settings or IncidentSettings()
-        return cls(db, settings, load_classification(settings.categories), clock or system_clock,
-                   ZoneInfo(timezone))  # fmt: skip
+        return cls(
+            db, settings, load_classification(settings.categories), clock or system_clock, ZoneInfo(timezone)
+        )
 
     def local(self, moment: datetime | None) -> str | None:
         """ISO 8601 in the service's time zone, with its offset (``2024-05-01T09:30:00+08:00``)."""

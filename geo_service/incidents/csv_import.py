@@ -68,8 +68,15 @@ COLUMN_ALIASES = {
     "reporter_phone": ("reporter_phone", "联系电话"),
 }
 _HEADER = {alias.casefold(): column for column, aliases in COLUMN_ALIASES.items() for alias in aliases}
-ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "gbk": "gb18030",
-             "gb2312": "gb18030", "gb18030": "gb18030", "cp936": "gb18030"}  # fmt: skip
+ENCODINGS = {
+    "utf-8": "utf-8-sig",
+    "utf8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "gb18030": "gb18030",
+    "cp936": "gb18030",
+}
 MAX_EXTERNAL_ID_CHARS = 100
 MAX_LISTED_ERRORS = 1000
 
@@ -93,9 +100,15 @@ class ImportReport:
     atomic: bool = True
 
     def as_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "existing": self.existing, "errors": self.errors[:MAX_LISTED_ERRORS],
-                "error_count": len(self.errors), "rows": self.rows, "encoding": self.encoding,
-                "atomic": self.atomic}  # fmt: skip
+        return {
+            "created": self.created,
+            "existing": self.existing,
+            "errors": self.errors[:MAX_LISTED_ERRORS],
+            "error_count": len(self.errors),
+            "rows": self.rows,
+            "encoding": self.encoding,
+            "atomic": self.atomic,
+        }
 
 
 def decode(content: bytes, encoding: str | None) -> tuple[str, str]:
@@ -175,8 +188,11 @@ def _records(text: str) -> Iterator[list[str] | InvalidInput]:
             return
         except csv.Error as exc:
             unclosed = "unexpected end of data" in str(exc) or "expected after" in str(exc)
-            yield (InvalidInput("input.csv_unclosed_quote") if unclosed
-                   else InvalidInput("input.csv_bad_row", reason=str(exc)[:200]))  # fmt: skip
+            yield (
+                InvalidInput("input.csv_unclosed_quote")
+                if unclosed
+                else InvalidInput("input.csv_bad_row", reason=str(exc)[:200])
+            )
             source = _Lines(lines, start + 1)
             reader = csv.reader(source, strict=True)
             continue
@@ -233,10 +249,15 @@ def _input(values: dict[str, str]) -> IncidentInput:
     if lon is None and not text("address"):
         raise InvalidInput("csv.no_location")
     return IncidentInput(
-        category=text("category") or "", description=description, lon=lon, lat=lat, crs=text("crs") or "wgs84",
-        address=text("address"), external_id=external_id,
+        category=text("category") or "",
+        description=description,
+        lon=lon,
+        lat=lat,
+        crs=text("crs") or "wgs84",
+        address=text("address"),
+        external_id=external_id,
         reporter={"name": text("reporter_name"), "phone": text("reporter_phone")},
-    )  # fmt: skip
+    )
 
 
 def _category_of(
@@ -304,8 +325,9 @@ def _wgs84(
     return [rows[k] for k in keep], lon[keep], lat[keep]
 
 
-def _resolve(ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]],
-             progress: bool) -> list[ParsedRow]:  # fmt: skip
+def _resolve(
+    ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]], progress: bool
+) -> list[ParsedRow]:
     """Category, CRS conversion and grid assignment for every row; rows that fail go to ``errors``.
 
     Rows with coordinates are assigned together (:func:`assign_many`); rows with only an address go through the
@@ -341,8 +363,16 @@ def _resolve(ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str,
     return good
 
 
-def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, atomic: bool, actor: str,
-               role: str, progress: bool = False) -> ImportReport:  # fmt: skip
+def import_csv(
+    ctx: IncidentContext,
+    content: bytes,
+    *,
+    encoding: str | None,
+    atomic: bool,
+    actor: str,
+    role: str,
+    progress: bool = False,
+) -> ImportReport:
     """Check every row, then write the good ones in one transaction (none when ``atomic`` and any is bad).
 
     Raises
@@ -363,8 +393,12 @@ def import_csv(ctx: IncidentContext, content: bytes, *, encoding: str | None, at
         errors.sort(key=lambda e: e["row"])
         report = ImportReport(errors=errors, encoding=used, atomic=atomic)
         if errors and atomic:
-            raise InvalidInput("incident.import_rows_invalid", count=f"{len(errors):,}", total=f"{total:,}",
-                               extra={k: v for k, v in report.as_dict().items() if k != "rows"})  # fmt: skip
+            raise InvalidInput(
+                "incident.import_rows_invalid",
+                count=f"{len(errors):,}",
+                total=f"{total:,}",
+                extra={k: v for k, v in report.as_dict().items() if k != "rows"},
+            )
         bar.update(1)
         bar.set_postfix_str(f"write {len(good):,} rows")
         _write(ctx, good, report, actor, role)
@@ -394,8 +428,11 @@ def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, ac
             fresh.append(parsed)
         ids = store.allocate_ids(cur, len(fresh)) if fresh else []
         placed = [_placed(p) for p in fresh]
-        points = shapely.points([w.lon for _, w in placed], [w.lat for _, w in placed]) if fresh \
-            else np.empty(0, dtype=object)  # fmt: skip
+        points = (
+            shapely.points([w.lon for _, w in placed], [w.lat for _, w in placed])
+            if fresh
+            else np.empty(0, dtype=object)
+        )
         owners: dict[int, tuple[Any, ...]] = {}  # rows of one grid share one snapshot: one owner row for them
         rows = []
         for incident_id, parsed, (category, where), geom in zip(
@@ -404,16 +441,37 @@ def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, ac
             data = parsed.data
             snapshot = id(where.snapshot)
             if snapshot not in owners:
-                columns = {**where.columns(), "owner_key": len(owners),
-                           "area_snapshot": json.dumps(where.snapshot, ensure_ascii=False)}  # fmt: skip
+                columns = {
+                    **where.columns(),
+                    "owner_key": len(owners),
+                    "area_snapshot": json.dumps(where.snapshot, ensure_ascii=False),
+                }
                 owners[snapshot] = tuple(columns[c] for c in store.BULK_OWNER_COLUMNS)
-            rows.append((incident_id, data.external_id, category.code, data.description, data.address,
-                         clean_reporter(data.reporter) or None, input_crs(data), data.lon, data.lat,
-                         where.near_boundary, where.rounded_distance_m, now + category.deadline(where.owner_level),
-                         parsed.geocode, owners[snapshot][0], geom))  # fmt: skip
+            rows.append(
+                (
+                    incident_id,
+                    data.external_id,
+                    category.code,
+                    data.description,
+                    data.address,
+                    clean_reporter(data.reporter) or None,
+                    input_crs(data),
+                    data.lon,
+                    data.lat,
+                    where.near_boundary,
+                    where.rounded_distance_m,
+                    now + category.deadline(where.owner_level),
+                    parsed.geocode,
+                    owners[snapshot][0],
+                    geom,
+                )
+            )
             outcome[id(parsed)] = incident_id
-        created = set(store.bulk_insert(cur, list(owners.values()), rows, at=now, actor=actor, source="import")) \
-            if rows else set()  # fmt: skip
+        created = (
+            set(store.bulk_insert(cur, list(owners.values()), rows, at=now, actor=actor, source="import"))
+            if rows
+            else set()
+        )
         raced = [e for p in fresh if outcome[id(p)] not in created and (e := p.data.external_id)]
         if raced:  # another writer filed these tickets between our check and our insert
             known.update(store.ids_by_external_id(cur, raced))
@@ -428,6 +486,16 @@ def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, ac
                 report.rows.append({"row": parsed.row, "id": first, "result": "existing"})
         report.created = sum(1 for r in report.rows if r["result"] == "created")
         report.existing = len(report.rows) - report.created
-        audit.record(cur, actor=actor, role=role, action="import", entity="incident",
-                     detail={"created": report.created, "existing": report.existing,
-                             "errors": len(report.errors), "encoding": report.encoding})  # fmt: skip
+        audit.record(
+            cur,
+            actor=actor,
+            role=role,
+            action="import",
+            entity="incident",
+            detail={
+                "created": report.created,
+                "existing": report.existing,
+                "errors": len(report.errors),
+                "encoding": report.encoding,
+            },
+        )

@@ -59,8 +59,16 @@ PATHS = {
     "closed": ["filed", "dispatched", "in_progress", "resolved", "verified", "closed"],
     "rejected": ["rejected"],
 }
-WEIGHTS = {"reported": 3, "filed": 2, "dispatched": 3, "in_progress": 3, "resolved": 2, "verified": 1,
-           "closed": 6, "rejected": 1}  # fmt: skip
+WEIGHTS = {
+    "reported": 3,
+    "filed": 2,
+    "dispatched": 3,
+    "in_progress": 3,
+    "resolved": 2,
+    "verified": 1,
+    "closed": 6,
+    "rejected": 1,
+}
 log = logging.getLogger(__name__)
 
 
@@ -105,9 +113,14 @@ def load_demo_incidents(db: Database, progress: bool = True, now: datetime | Non
     ):
         clock.now = now - timedelta(hours=rng.uniform(1, 120))
         category, text = rng.choice(TICKETS)
-        data = IncidentInput(category=category, description=f"【{DEMO_LABEL}】{text}", lon=lon, lat=lat,
-                             external_id=f"{DEMO_PREFIX}{number:05d}",
-                             reporter={"name": "演示来电人 (demo caller)", "phone": "000-0000-0000"})  # fmt: skip
+        data = IncidentInput(
+            category=category,
+            description=f"【{DEMO_LABEL}】{text}",
+            lon=lon,
+            lat=lat,
+            external_id=f"{DEMO_PREFIX}{number:05d}",
+            reporter={"name": "演示来电人 (demo caller)", "phone": "000-0000-0000"},
+        )
         try:
             created = create_incident(ctx, data, demo.actor, demo.role, source="hotline")
         except ServiceError as exc:  # a point the hierarchy no longer covers: skip it, the demo goes on
@@ -119,8 +132,14 @@ def load_demo_incidents(db: Database, progress: bool = True, now: datetime | Non
             if clock.now >= now:
                 break
             if step == "closed":  # only the callback closes a case (回访)
-                callback.record_feedback(ctx, created.incident["id"], reached=True,
-                                         satisfaction=rng.choice(SATISFACTION), note=None, principal=demo)  # fmt: skip
+                callback.record_feedback(
+                    ctx,
+                    created.incident["id"],
+                    reached=True,
+                    satisfaction=rng.choice(SATISFACTION),
+                    note=None,
+                    principal=demo,
+                )
                 continue
             note = "演示：不属于受理范围 (demo)" if step == "rejected" else f"演示 demo: {step}"
             workflow.transition(ctx, created.incident["id"], step, note, demo)

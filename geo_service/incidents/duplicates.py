@@ -71,8 +71,16 @@ def walking_metres(db: Any, lon: float, lat: float, targets: np.ndarray, limit_m
     return out
 
 
-def find_candidates(ctx: IncidentContext, *, lon: float, lat: float, category: Category, at: datetime,
-                    exclude: Sequence[int] = (), after: bool = False) -> list[Candidate]:  # fmt: skip
+def find_candidates(
+    ctx: IncidentContext,
+    *,
+    lon: float,
+    lat: float,
+    category: Category,
+    at: datetime,
+    exclude: Sequence[int] = (),
+    after: bool = False,
+) -> list[Candidate]:
     """Cases the report at (lon, lat) (WGS-84) of ``category`` filed at ``at`` may duplicate, nearest first.
 
     ``after``: also cases filed up to the window after ``at`` (looking for duplicates of an existing case)."""
@@ -81,9 +89,15 @@ def find_candidates(ctx: IncidentContext, *, lon: float, lat: float, category: C
     window = timedelta(hours=settings.duplicate_window_h)
     with ctx.db.cursor() as cur:
         rows = store.open_cases_near(
-            cur, lon=lon, lat=lat, radius_m=limit_m, categories=ctx.classification.related(category),
-            created_from=at - window, created_to=at + window if after else at, exclude=exclude,
-        )  # fmt: skip
+            cur,
+            lon=lon,
+            lat=lat,
+            radius_m=limit_m,
+            categories=ctx.classification.related(category),
+            created_from=at - window,
+            created_to=at + window if after else at,
+            exclude=exclude,
+        )
     if not rows:
         return []
     targets = np.array([[r["lon"], r["lat"]] for r in rows], float)
@@ -96,9 +110,20 @@ def find_candidates(ctx: IncidentContext, *, lon: float, lat: float, category: C
         else:
             distance, method = max(float(walk), straight), "walk"
         if distance <= limit_m:
-            found.append(Candidate(int(row["id"]), row["category"], row["status"], row["description"],
-                                   row["grid_code"], row["created_at"], row["source"], round(distance, 1),
-                                   round(straight, 1), method))  # fmt: skip
+            found.append(
+                Candidate(
+                    int(row["id"]),
+                    row["category"],
+                    row["status"],
+                    row["description"],
+                    row["grid_code"],
+                    row["created_at"],
+                    row["source"],
+                    round(distance, 1),
+                    round(straight, 1),
+                    method,
+                )
+            )
     found.sort(key=lambda c: (c.distance_m, c.id))
     return found[: settings.duplicate_limit]
 
@@ -108,12 +133,22 @@ def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[dict[str,
     out = []
     for c in candidates:
         category = ctx.classification.get(c.category)
-        out.append({
-            "id": c.id, "category": c.category, "category_name": category.name if category else None,
-            "category_name_en": category.name_en if category else None, "status": c.status,
-            "description": c.description, "grid_code": c.grid_code, "created_at": ctx.local(c.created_at),
-            "source": c.source, "distance_m": c.distance_m, "straight_m": c.straight_m, "method": c.method,
-        })  # fmt: skip
+        out.append(
+            {
+                "id": c.id,
+                "category": c.category,
+                "category_name": category.name if category else None,
+                "category_name_en": category.name_en if category else None,
+                "status": c.status,
+                "description": c.description,
+                "grid_code": c.grid_code,
+                "created_at": ctx.local(c.created_at),
+                "source": c.source,
+                "distance_m": c.distance_m,
+                "straight_m": c.straight_m,
+                "method": c.method,
+            }
+        )
     return out
 
 
@@ -124,5 +159,12 @@ def for_incident(ctx: IncidentContext, row: dict[str, Any]) -> list[Candidate]:
     if category is None or row["merged_into"] is not None:
         return []
     exclude = [row["id"], *(row.get("followers") or [])]
-    return find_candidates(ctx, lon=row["lon"], lat=row["lat"], category=category, at=row["created_at"],
-                           exclude=exclude, after=True)  # fmt: skip
+    return find_candidates(
+        ctx,
+        lon=row["lon"],
+        lat=row["lat"],
+        category=category,
+        at=row["created_at"],
+        exclude=exclude,
+        after=True,
+    )

@@ -53,8 +53,16 @@ def _system_note(note: str | None, system: Message) -> dict[str, Any]:
     return {} if note else {"note": notes.stored(system)}
 
 
-def escalate_row(ctx: IncidentContext, cur: Cursor, row: dict[str, Any], *, now: datetime, actor: str,
-                 reason: str, note: str | None) -> Escalation:  # fmt: skip
+def escalate_row(
+    ctx: IncidentContext,
+    cur: Cursor,
+    row: dict[str, Any],
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    note: str | None,
+) -> Escalation:
     """Move one (locked) incident to the next level up, with a fresh deadline; or, at the top, record the miss.
 
     ``reason`` is ``overdue`` (the job) or ``manual`` (a dispatcher's transition to ``escalated``).
@@ -63,28 +71,66 @@ def escalate_row(ctx: IncidentContext, cur: Cursor, row: dict[str, Any], *, now:
     if target is None:
         store.mark_top_overdue(cur, row["id"], now)
         store.add_history(
-            cur, row["id"], at=now, actor=actor, action="overdue", from_status=row["status"],
-            to_status=row["status"], note=note,
-            detail={"owner_level": row["owner_level"], "owner_code": row["owner_code"],
-                    "due_at": row["due_at"].isoformat() if row["due_at"] else None,
-                    **_system_note(note, message("incident.note.overdue_top", level=level_name(row["owner_level"])))},
-        )  # fmt: skip
+            cur,
+            row["id"],
+            at=now,
+            actor=actor,
+            action="overdue",
+            from_status=row["status"],
+            to_status=row["status"],
+            note=note,
+            detail={
+                "owner_level": row["owner_level"],
+                "owner_code": row["owner_code"],
+                "due_at": row["due_at"].isoformat() if row["due_at"] else None,
+                **_system_note(
+                    note, message("incident.note.overdue_top", level=level_name(row["owner_level"]))
+                ),
+            },
+        )
         return Escalation(row["id"], row["owner_level"], None, None)
     category = ctx.classification.get(row["category"])
     due_at = now + (category.deadline(target["level"]) if category else FALLBACK_DEADLINE)
     missed = row["due_at"] is not None and now > row["due_at"]
-    store.set_owner(cur, row["id"], level=target["level"], code=target["code"], due_at=due_at, at=now,
-                    status="escalated", missed=missed)  # fmt: skip
+    store.set_owner(
+        cur,
+        row["id"],
+        level=target["level"],
+        code=target["code"],
+        due_at=due_at,
+        at=now,
+        status="escalated",
+        missed=missed,
+    )
     store.add_history(
-        cur, row["id"], at=now, actor=actor, action="escalated", from_status=row["status"], to_status="escalated",
+        cur,
+        row["id"],
+        at=now,
+        actor=actor,
+        action="escalated",
+        from_status=row["status"],
+        to_status="escalated",
         note=note,
-        detail={**_system_note(note, message("incident.note.escalated_overdue", from_level=level_name(row["owner_level"]),
-                                             to_level=level_name(target["level"]), to_name=target["name"])),
-                "reason": reason, "from_level": row["owner_level"], "from_code": row["owner_code"],
-                "to_level": target["level"], "to_code": target["code"], "to_name": target["name"],
-                "missed_due_at": row["due_at"].isoformat() if row["due_at"] else None,
-                "due_at": due_at.isoformat()},
-    )  # fmt: skip
+        detail={
+            **_system_note(
+                note,
+                message(
+                    "incident.note.escalated_overdue",
+                    from_level=level_name(row["owner_level"]),
+                    to_level=level_name(target["level"]),
+                    to_name=target["name"],
+                ),
+            ),
+            "reason": reason,
+            "from_level": row["owner_level"],
+            "from_code": row["owner_code"],
+            "to_level": target["level"],
+            "to_code": target["code"],
+            "to_name": target["name"],
+            "missed_due_at": row["due_at"].isoformat() if row["due_at"] else None,
+            "due_at": due_at.isoformat(),
+        },
+    )
     follow(cur, row["id"], "escalated", at=now, actor=actor)
     return Escalation(row["id"], row["owner_level"], target["level"], target["code"])
 

@@ -22,8 +22,15 @@ def follow_status(case_status: str) -> str:
     return "resolved" if case_status == "closed" else case_status
 
 
-def follow(cur: Cursor, case_id: int, case_status: str, *, at: datetime, actor: str,
-           followers: list[dict[str, Any]] | None = None) -> list[int]:  # fmt: skip
+def follow(
+    cur: Cursor,
+    case_id: int,
+    case_status: str,
+    *,
+    at: datetime,
+    actor: str,
+    followers: list[dict[str, Any]] | None = None,
+) -> list[int]:
     """Move the duplicates of case ``case_id`` (locked here unless given) to follow ``case_status``; the ids
     of those that moved."""
     target = follow_status(case_status)
@@ -34,7 +41,15 @@ def follow(cur: Cursor, case_id: int, case_status: str, *, at: datetime, actor: 
         store.set_status(cur, row["id"], target, at, None)
         if target == "resolved":
             store.update_incident(cur, row["id"], {"callback_attempts": 0}, at)
-        store.add_history(cur, row["id"], at=at, actor=actor, action=ACTION, from_status=row["status"],
-                          to_status=target, detail={"case": case_id})  # fmt: skip
+        store.add_history(
+            cur,
+            row["id"],
+            at=at,
+            actor=actor,
+            action=ACTION,
+            from_status=row["status"],
+            to_status=target,
+            detail={"case": case_id},
+        )
         moved.append(int(row["id"]))
     return moved

@@ -93,8 +93,16 @@ def input_crs(data: IncidentInput) -> str:
     return normalise_crs(data.crs) if data.lon is not None else "wgs84"
 
 
-def new_row(data: IncidentInput, category: Category, where: Assignment, *, now: datetime, actor: str,
-            source: str, geocode: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+def new_row(
+    data: IncidentInput,
+    category: Category,
+    where: Assignment,
+    *,
+    now: datetime,
+    actor: str,
+    source: str,
+    geocode: dict[str, Any] | None,
+) -> dict[str, Any]:
     """The incident row for a new intake (columns of :data:`geo_service.store.incidents.INSERT_COLUMNS`)."""
     return {
         "external_id": data.external_id.strip() if data.external_id else None,
@@ -123,16 +131,23 @@ def new_row(data: IncidentInput, category: Category, where: Assignment, *, now: 
 def geocode_address(ctx: IncidentContext, address: str) -> Match:
     """The one place an address alone may put an incident (raises 409 ``Conflict`` with candidates)."""
     settings = ctx.settings
-    return best_match(ctx.db, address, settings.geocode_min_score, settings.geocode_margin,
-                      settings.geocode_same_place_m)  # fmt: skip
+    return best_match(
+        ctx.db, address, settings.geocode_min_score, settings.geocode_margin, settings.geocode_same_place_m
+    )
 
 
 def located_note(address: str, match: Match) -> Message:
     """What the dispatcher is told about an address-only intake: what the address matched, how exactly."""
     found = match.candidate
-    return message("incident.note.located_by_address", address=address, name=found.name,
-                   precision=message(f"geocode.precision.{found.precision}"), score=f"{found.score:.2f}",
-                   lon=f"{found.lon:.6f}", lat=f"{found.lat:.6f}")  # fmt: skip
+    return message(
+        "incident.note.located_by_address",
+        address=address,
+        name=found.name,
+        precision=message(f"geocode.precision.{found.precision}"),
+        score=f"{found.score:.2f}",
+        lon=f"{found.lon:.6f}",
+        lat=f"{found.lat:.6f}",
+    )
 
 
 def locate_input(
@@ -152,9 +167,15 @@ def locate_input(
 
 
 def create_incident(
-    ctx: IncidentContext, data: IncidentInput, actor: str, role: str, source: str = "hotline", *,
-    patrol_grids: Sequence[str] | None = None, photos: Sequence[CleanImage] = (),
-) -> IntakeResult:  # fmt: skip
+    ctx: IncidentContext,
+    data: IncidentInput,
+    actor: str,
+    role: str,
+    source: str = "hotline",
+    *,
+    patrol_grids: Sequence[str] | None = None,
+    photos: Sequence[CleanImage] = (),
+) -> IntakeResult:
     """Create an incident, or return the one already filed under ``data.external_id`` (or, from the same
     ``actor``, ``data.client_id``). ``patrol_grids``: a grid worker's grids, the only ones the report may land
     in. ``photos`` (checked and cleaned already) are stored with it, in the same transaction.
@@ -177,8 +198,13 @@ def create_incident(
     category = ctx.classification.resolve(data.category)
     where, geocode, notes = locate_input(ctx, data)
     if patrol_grids is not None and where.grid_code not in patrol_grids:
-        raise InvalidInput("loop.patrol_outside_grids", grid=where.grid_code or "—", grids=list(patrol_grids),
-                           lon=f"{where.lon:.6f}", lat=f"{where.lat:.6f}")  # fmt: skip
+        raise InvalidInput(
+            "loop.patrol_outside_grids",
+            grid=where.grid_code or "—",
+            grids=list(patrol_grids),
+            lon=f"{where.lon:.6f}",
+            lat=f"{where.lat:.6f}",
+        )
     now = ctx.now()
     duplicates = find_candidates(ctx, lon=where.lon, lat=where.lat, category=category, at=now)
     row = new_row(data, category, where, now=now, actor=actor, source=source, geocode=geocode)
@@ -190,17 +216,40 @@ def create_incident(
                 raise Conflict("loop.client_id_taken")
             return again
         store.add_history(
-            cur, new_id, at=now, actor=actor, action="created", to_status="reported",
-            detail={"source": source, "owner_level": where.owner_level, "owner_code": where.owner_code,
-                    "grid_code": where.grid_code, "grid_version": where.grid_version,
-                    "near_boundary": where.near_boundary, "notes": [stored(n) for n in notes],
-                    "duplicates": [c.id for c in duplicates], "accuracy_m": data.accuracy_m},
-        )  # fmt: skip
+            cur,
+            new_id,
+            at=now,
+            actor=actor,
+            action="created",
+            to_status="reported",
+            detail={
+                "source": source,
+                "owner_level": where.owner_level,
+                "owner_code": where.owner_code,
+                "grid_code": where.grid_code,
+                "grid_version": where.grid_version,
+                "near_boundary": where.near_boundary,
+                "notes": [stored(n) for n in notes],
+                "duplicates": [c.id for c in duplicates],
+                "accuracy_m": data.accuracy_m,
+            },
+        )
         for photo in photos:
             media_store.insert(cur, photo, incident_id=new_id, stage="report", at=now, actor=actor)
-        audit.record(cur, actor=actor, role=role, action="create", entity="incident", entity_id=new_id,
-                     detail={"external_id": row["external_id"], "owner_code": where.owner_code,
-                             "source": source, "photos": len(photos)})  # fmt: skip
+        audit.record(
+            cur,
+            actor=actor,
+            role=role,
+            action="create",
+            entity="incident",
+            entity_id=new_id,
+            detail={
+                "external_id": row["external_id"],
+                "owner_code": where.owner_code,
+                "source": source,
+                "photos": len(photos),
+            },
+        )
         created = store.get_incident(cur, new_id)
         assert created is not None  # inserted just now, in this transaction
     return IntakeResult(created, True, notes, duplicates)
@@ -230,6 +279,10 @@ def present_result(
 ) -> dict[str, Any]:
     """The POST answer: the incident, whether it was created now, and notes for the dispatcher (messages,
     with their codes in ``note_codes``)."""
-    return {**records.present(ctx, result.incident, include_reporter), "created": result.created, "notes": result.notes,
-            "note_codes": [n.code for n in result.notes],
-            "duplicates": duplicates.present(ctx, result.duplicates)}  # fmt: skip
+    return {
+        **records.present(ctx, result.incident, include_reporter),
+        "created": result.created,
+        "notes": result.notes,
+        "note_codes": [n.code for n in result.notes],
+        "duplicates": duplicates.present(ctx, result.duplicates),
+    }

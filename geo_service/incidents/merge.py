@@ -28,8 +28,9 @@ from geo_service.store import audit
 from geo_service.store import incidents as store
 
 
-def merge(ctx: IncidentContext, incident_id: int, into_id: int, note: str | None,
-          principal: Principal) -> dict[str, Any]:  # fmt: skip
+def merge(
+    ctx: IncidentContext, incident_id: int, into_id: int, note: str | None, principal: Principal
+) -> dict[str, Any]:
     """Merge incident ``incident_id`` into case ``into_id``; the merged incident as it is now.
 
     Raises
@@ -63,9 +64,13 @@ def merge(ctx: IncidentContext, incident_id: int, into_id: int, note: str | None
             raise Conflict("loop.merge_into_rejected", into=into_id)
         finished = source["status"] in states.FINISHED or case["status"] in states.FINISHED
         if finished and note is None:
-            raise InvalidInput("loop.merge_note_required", id=incident_id, into=into_id,
-                               status=states.state_name(source["status"]),
-                               case_status=states.state_name(case["status"]))  # fmt: skip
+            raise InvalidInput(
+                "loop.merge_note_required",
+                id=incident_id,
+                into=into_id,
+                status=states.state_name(source["status"]),
+                case_status=states.state_name(case["status"]),
+            )
         moving = [source, *store.followers(cur, incident_id, lock=True)]
         target = follow_status(case["status"])
         for row in moving:
@@ -79,14 +84,42 @@ def merge(ctx: IncidentContext, incident_id: int, into_id: int, note: str | None
             detail = {"into": into_id, "case_status": case["status"]}
             if row["id"] != incident_id:
                 detail["with"] = incident_id
-            store.add_history(cur, row["id"], at=now, actor=principal.actor, action="merged",
-                              from_status=row["status"], to_status=status, note=note, detail=detail)  # fmt: skip
-        store.add_history(cur, into_id, at=now, actor=principal.actor, action="merged_in",
-                          from_status=case["status"], to_status=case["status"], note=note,
-                          detail={"incident": incident_id, "incidents": [r["id"] for r in moving],
-                                  "category": source["category"], "source": source["source"]})  # fmt: skip
-        audit.record(cur, actor=principal.actor, role=principal.role, action="merge", entity="incident",
-                     entity_id=incident_id, detail={"into": into_id, "moved": [r["id"] for r in moving]})  # fmt: skip
+            store.add_history(
+                cur,
+                row["id"],
+                at=now,
+                actor=principal.actor,
+                action="merged",
+                from_status=row["status"],
+                to_status=status,
+                note=note,
+                detail=detail,
+            )
+        store.add_history(
+            cur,
+            into_id,
+            at=now,
+            actor=principal.actor,
+            action="merged_in",
+            from_status=case["status"],
+            to_status=case["status"],
+            note=note,
+            detail={
+                "incident": incident_id,
+                "incidents": [r["id"] for r in moving],
+                "category": source["category"],
+                "source": source["source"],
+            },
+        )
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="merge",
+            entity="incident",
+            entity_id=incident_id,
+            detail={"into": into_id, "moved": [r["id"] for r in moving]},
+        )
         merged = store.get_incident(cur, incident_id)
         assert merged is not None  # locked and updated in this transaction
         return merged

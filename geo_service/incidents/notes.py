@@ -15,8 +15,10 @@ from geo_service.i18n import Message, known
 
 def stored(note: Message) -> dict[str, Any]:
     """A message as JSON for the database."""
-    return {"code": note.code, "params": {k: stored(v) if isinstance(v, Message) else v
-                                          for k, v in note.params.items()}}  # fmt: skip
+    return {
+        "code": note.code,
+        "params": {k: stored(v) if isinstance(v, Message) else v for k, v in note.params.items()},
+    }
 
 
 def readable(value: Any) -> Any:

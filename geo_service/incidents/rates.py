@@ -30,8 +30,21 @@ from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.stats import STAT_LEVELS
 from geo_service.store import incidents as store
 
-COUNTS = ("incidents", "cases", "rejected", "response_due", "responded_in_time", "resolved", "on_time_due",
-          "on_time", "satisfied", "basically_satisfied", "unsatisfied", "unreached", "failed")  # fmt: skip
+COUNTS = (
+    "incidents",
+    "cases",
+    "rejected",
+    "response_due",
+    "responded_in_time",
+    "resolved",
+    "on_time_due",
+    "on_time",
+    "satisfied",
+    "basically_satisfied",
+    "unsatisfied",
+    "unreached",
+    "failed",
+)
 LEVELS = ("grid", "community", "street", "district")
 
 
@@ -67,8 +80,13 @@ def _aware(ctx: IncidentContext, moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=ctx.timezone) if moment is not None and moment.tzinfo is None else moment
 
 
-def rates(ctx: IncidentContext, level: str, code: str | None = None, since: datetime | None = None,
-          until: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+def rates(
+    ctx: IncidentContext,
+    level: str,
+    code: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
     """The rates per area at ``level`` (only area ``code`` when given) for incidents filed in [since, until);
     times without a zone are read in the service's zone.
 
@@ -88,8 +106,15 @@ def rates(ctx: IncidentContext, level: str, code: str | None = None, since: date
     with ctx.db.cursor() as cur:
         if code is not None and not store.area_exists(cur, level, code):
             raise NotFound("loop.rates_unknown_area", level=level, code=code)
-        rows = store.rates_by_area(cur, level, code=code, since=since, until=until, now=now,
-                                   response_hours=ctx.classification.response_hours())  # fmt: skip
+        rows = store.rates_by_area(
+            cur,
+            level,
+            code=code,
+            since=since,
+            until=until,
+            now=now,
+            response_hours=ctx.classification.response_hours(),
+        )
     keys = (*COUNTS, *(f"settled_{lv}" for lv in LEVELS))
     areas = []
     totals = dict.fromkeys(keys, 0)
@@ -98,5 +123,12 @@ def rates(ctx: IncidentContext, level: str, code: str | None = None, since: date
         for key in keys:
             totals[key] += counts[key]
         areas.append({"level": level, "code": row["code"], "name": row["name"], **numbers(counts)})
-    return {"level": level, "code": code, "since": ctx.local(since), "until": ctx.local(until),
-            "as_of": ctx.local(now), "areas": areas, "totals": numbers(totals)}  # fmt: skip
+    return {
+        "level": level,
+        "code": code,
+        "since": ctx.local(since),
+        "until": ctx.local(until),
+        "as_of": ctx.local(now),
+        "areas": areas,
+        "totals": numbers(totals),
+    }

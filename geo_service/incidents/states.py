@@ -20,8 +20,16 @@ from geo_service.errors import Conflict, Forbidden, InvalidInput
 from geo_service.i18n import Message, message
 
 STATES = (
-    "reported", "filed", "dispatched", "in_progress", "resolved", "verified", "closed", "rejected", "escalated",
-)  # fmt: skip
+    "reported",
+    "filed",
+    "dispatched",
+    "in_progress",
+    "resolved",
+    "verified",
+    "closed",
+    "rejected",
+    "escalated",
+)
 # still being handled: the deadline runs and the escalation job watches these
 ACTIVE = frozenset({"reported", "filed", "dispatched", "in_progress", "escalated"})
 RESOLVED = frozenset({"resolved", "verified", "closed"})
@@ -123,15 +131,28 @@ def check_transition(current: str, target: str, role: str, note: str | None) -> 
         reachable = allowed_from(current)
         if not reachable:
             raise Conflict("incident.state_final", current=state_name(current), target=state_name(target))
-        raise Conflict("incident.transition_not_allowed", current=state_name(current), target=state_name(target),
-                       allowed=[state_name(s) for s in reachable])  # fmt: skip
+        raise Conflict(
+            "incident.transition_not_allowed",
+            current=state_name(current),
+            target=state_name(target),
+            allowed=[state_name(s) for s in reachable],
+        )
     if role != "admin" and role not in transition.roles:
-        raise Forbidden("incident.role_may_not", role=message(f"role.{role}"), action=transition.action_name,
-                        current=state_name(current), target=state_name(target),
-                        roles=[message(f"role.{r}") for r in ("admin", *transition.roles)])  # fmt: skip
+        raise Forbidden(
+            "incident.role_may_not",
+            role=message(f"role.{role}"),
+            action=transition.action_name,
+            current=state_name(current),
+            target=state_name(target),
+            roles=[message(f"role.{r}") for r in ("admin", *transition.roles)],
+        )
     if transition.note_required and not (note or "").strip():
-        raise InvalidInput("incident.note_required", action=transition.action_name, current=state_name(current),
-                           target=state_name(target))  # fmt: skip
+        raise InvalidInput(
+            "incident.note_required",
+            action=transition.action_name,
+            current=state_name(current),
+            target=state_name(target),
+        )
     return transition
 
 

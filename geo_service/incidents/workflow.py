@@ -47,10 +47,17 @@ def get_incident(
 
 
 def list_incidents(
-    ctx: IncidentContext, *, grid_code: str | None, statuses: list[str] | None, categories: list[str] | None,
-    bbox: tuple[float, float, float, float] | None, overdue: bool, limit: int, offset: int,
+    ctx: IncidentContext,
+    *,
+    grid_code: str | None,
+    statuses: list[str] | None,
+    categories: list[str] | None,
+    bbox: tuple[float, float, float, float] | None,
+    overdue: bool,
+    limit: int,
+    offset: int,
     grid_codes: list[str] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Incidents, newest first, filtered (``grid_codes``: only those grids, a worker's view). Unknown statuses
     or categories are a 422, not an empty answer."""
     for status in statuses or []:
@@ -64,13 +71,22 @@ def list_incidents(
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
             raise InvalidInput("incident.bad_bbox")
     with ctx.db.cursor() as cur:
-        return store.list_incidents(cur, grid_code=grid_code, statuses=statuses, categories=codes or None,
-                                    bbox=bbox, overdue_at=ctx.now() if overdue else None, limit=limit,
-                                    offset=offset, grid_codes=grid_codes)  # fmt: skip
+        return store.list_incidents(
+            cur,
+            grid_code=grid_code,
+            statuses=statuses,
+            categories=codes or None,
+            bbox=bbox,
+            overdue_at=ctx.now() if overdue else None,
+            limit=limit,
+            offset=offset,
+            grid_codes=grid_codes,
+        )
 
 
-def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | None,
-               principal: Principal) -> dict[str, Any]:  # fmt: skip
+def transition(
+    ctx: IncidentContext, incident_id: int, target: str, note: str | None, principal: Principal
+) -> dict[str, Any]:
     """Move an incident to ``target`` if the loop allows it from its current state and the role may.
 
     The case's milestones are kept for the rates: when it was first taken in hand (``in_progress``), when and
@@ -116,11 +132,27 @@ def transition(ctx: IncidentContext, incident_id: int, target: str, note: str | 
                 detail["due_at"] = due_at.isoformat() if due_at else None
             if fields:
                 store.update_incident(cur, incident_id, fields, now)
-            store.add_history(cur, incident_id, at=now, actor=principal.actor, action="transition",
-                              from_status=row["status"], to_status=target, note=note, detail=detail)  # fmt: skip
+            store.add_history(
+                cur,
+                incident_id,
+                at=now,
+                actor=principal.actor,
+                action="transition",
+                from_status=row["status"],
+                to_status=target,
+                note=note,
+                detail=detail,
+            )
             follow(cur, incident_id, target, at=now, actor=principal.actor)
-        audit.record(cur, actor=principal.actor, role=principal.role, action="transition", entity="incident",
-                     entity_id=incident_id, detail={"from": row["status"], "to": target})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="transition",
+            entity="incident",
+            entity_id=incident_id,
+            detail={"from": row["status"], "to": target},
+        )
         updated = store.get_incident(cur, incident_id)
     assert updated is not None  # locked and updated in this transaction
     return updated
@@ -138,8 +170,9 @@ def history(
         return records.present_history(ctx, store.history(cur, incident_id))
 
 
-def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | None, note: str | None,
-                       principal: Principal) -> dict[str, Any]:  # fmt: skip
+def confirm_assignment(
+    ctx: IncidentContext, incident_id: int, grid_code: str | None, note: str | None, principal: Principal
+) -> dict[str, Any]:
     """A dispatcher confirms the grid of a (near-boundary) incident, or moves it to ``grid_code``.
 
     Moving is allowed until the incident is dispatched; the new grid's current version and ancestors become the
@@ -166,17 +199,44 @@ def confirm_assignment(ctx: IncidentContext, incident_id: int, grid_code: str | 
                 raise InvalidInput("incident.no_such_grid", grid=repr(grid_code))
             snapshot = [a.as_dict() for a in (grid, *index.ancestors(grid))]
             by_level = {a["level"]: a["code"] for a in snapshot}
-            fields.update(grid_code=grid.code, grid_version=grid.version, owner_level="grid", owner_code=grid.code,
-                          area_snapshot=snapshot, community_code=by_level.get("community"),
-                          street_code=by_level.get("street"), district_code=by_level.get("district"))  # fmt: skip
+            fields.update(
+                grid_code=grid.code,
+                grid_version=grid.version,
+                owner_level="grid",
+                owner_code=grid.code,
+                area_snapshot=snapshot,
+                community_code=by_level.get("community"),
+                street_code=by_level.get("street"),
+                district_code=by_level.get("district"),
+            )
             action = "reassigned"
-            detail = {"from_grid": row["grid_code"], "from_owner": row["owner_code"], "to_grid": grid.code,
-                      "to_version": grid.version}  # fmt: skip
+            detail = {
+                "from_grid": row["grid_code"],
+                "from_owner": row["owner_code"],
+                "to_grid": grid.code,
+                "to_version": grid.version,
+            }
         store.update_incident(cur, incident_id, fields, now)
-        store.add_history(cur, incident_id, at=now, actor=principal.actor, action=action,
-                          from_status=row["status"], to_status=row["status"], note=note, detail=detail)  # fmt: skip
-        audit.record(cur, actor=principal.actor, role=principal.role, action=action, entity="incident",
-                     entity_id=incident_id, detail=detail)  # fmt: skip
+        store.add_history(
+            cur,
+            incident_id,
+            at=now,
+            actor=principal.actor,
+            action=action,
+            from_status=row["status"],
+            to_status=row["status"],
+            note=note,
+            detail=detail,
+        )
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action=action,
+            entity="incident",
+            entity_id=incident_id,
+            detail=detail,
+        )
         updated = store.get_incident(cur, incident_id)
         assert updated is not None  # locked and updated in this transaction
         return updated

@@ -63,8 +63,12 @@ class Profile(BaseModel):
 
     def max_distance_m(self, level: Level) -> float:
         """The distance the API reports for a level (for time thresholds: minutes × speed)."""
-        return round(level.max_distance_m if self.threshold == "distance" and level.max_distance_m
-                     else level.minutes * 60.0 * self.speed_mps, 1)  # fmt: skip
+        return round(
+            level.max_distance_m
+            if self.threshold == "distance" and level.max_distance_m
+            else level.minutes * 60.0 * self.speed_mps,
+            1,
+        )
 
     @property
     def kind(self) -> str:
@@ -86,10 +90,20 @@ class Profile(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "threshold": self.threshold, "speed_kmh": self.speed_kmh,
-            "levels": [{"minutes": lv.minutes, "max_distance_m": self.max_distance_m(lv), "name": lv.name,
-                        "categories": lv.categories} for lv in self.levels],
-        }  # fmt: skip
+            "id": self.id,
+            "name": self.name,
+            "threshold": self.threshold,
+            "speed_kmh": self.speed_kmh,
+            "levels": [
+                {
+                    "minutes": lv.minutes,
+                    "max_distance_m": self.max_distance_m(lv),
+                    "name": lv.name,
+                    "categories": lv.categories,
+                }
+                for lv in self.levels
+            ],
+        }
 
 
 def _read(path: Path) -> Profile:

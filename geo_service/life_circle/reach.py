@@ -65,8 +65,14 @@ class PointReach:
     facility: np.ndarray
 
 
-def category_reach(graph: WalkGraph, kind: str, src_edge: np.ndarray, src_frac: np.ndarray,
-                   src_facility: np.ndarray, limit: float) -> CategoryReach:  # fmt: skip
+def category_reach(
+    graph: WalkGraph,
+    kind: str,
+    src_edge: np.ndarray,
+    src_frac: np.ndarray,
+    src_facility: np.ndarray,
+    limit: float,
+) -> CategoryReach:
     """One multi-source search from facilities on ``graph`` (their edges, fractions and facility indices)."""
     found = node_reach(graph, kind, src_edge, src_frac, src_facility, limit)
     return CategoryReach(found.dist, found.metres, found.label, src_edge, src_frac, src_facility)
@@ -76,8 +82,18 @@ def reach_points(
     graph: WalkGraph, kind: str, reach: CategoryReach, edge: np.ndarray, frac: np.ndarray
 ) -> PointReach:
     """The reach of points at ``frac`` along ``edge`` of ``graph`` (edge -1: not on it)."""
-    got = arrive(graph, graph.costs(kind), reach.dist, reach.metres, reach.facility, reach.src_edge,
-                 reach.src_frac, reach.src_facility, edge, frac)  # fmt: skip
+    got = arrive(
+        graph,
+        graph.costs(kind),
+        reach.dist,
+        reach.metres,
+        reach.facility,
+        reach.src_edge,
+        reach.src_frac,
+        reach.src_facility,
+        edge,
+        frac,
+    )
     return PointReach(got.cost, got.metres, got.source)
 
 
@@ -94,8 +110,14 @@ class ReachIndex:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def build(cls, key: tuple[int, ...], network: WalkNetwork, facilities: Facilities, max_snap_m: float,
-              limit_m: float) -> ReachIndex:  # fmt: skip
+    def build(
+        cls,
+        key: tuple[int, ...],
+        network: WalkNetwork,
+        facilities: Facilities,
+        max_snap_m: float,
+        limit_m: float,
+    ) -> ReachIndex:
         located = network.snap(facilities.lon, facilities.lat, max_snap_m)
         return cls(key, network, facilities, located, limit_m)
 
@@ -110,8 +132,14 @@ class ReachIndex:
                 members = np.flatnonzero(
                     (self.facilities.category == category) & (self.located.graph_index == graph_index)
                 )
-                found = category_reach(self.network.graphs[graph_index], kind, self.located.edge[members],
-                                       self.located.frac[members], members, self.limit_m)  # fmt: skip
+                found = category_reach(
+                    self.network.graphs[graph_index],
+                    kind,
+                    self.located.edge[members],
+                    self.located.frac[members],
+                    members,
+                    self.limit_m,
+                )
                 self._cache[cache_key] = found
         return found
 

@@ -47,8 +47,12 @@ class LifeCircleContext:
     labels: dict[str, dict[str, str]]
 
     @classmethod
-    def create(cls, settings: LifeCircleSettings | None = None, walking_cfg: WalkingSettings | None = None,
-               facility_rules: FacilityRules | None = None) -> LifeCircleContext:  # fmt: skip
+    def create(
+        cls,
+        settings: LifeCircleSettings | None = None,
+        walking_cfg: WalkingSettings | None = None,
+        facility_rules: FacilityRules | None = None,
+    ) -> LifeCircleContext:
         settings = settings or life_circle_settings()
         rules = facility_rules or FacilityRules.load(None)
         categories = {c.id for c in rules.categories}
@@ -98,8 +102,9 @@ def reach_index(db: Database, ctx: LifeCircleContext, revisions: dict[str, int] 
     def build() -> ReachIndex:
         with db.cursor(dict_rows=False) as cur:
             rows = facility_store.live(cur)
-        return ReachIndex.build(key, network, Facilities.from_rows(rows), ctx.walking.max_snap_m,
-                                ctx.settings.reach_max_m)  # fmt: skip
+        return ReachIndex.build(
+            key, network, Facilities.from_rows(rows), ctx.walking.max_snap_m, ctx.settings.reach_max_m
+        )
 
     return _REACH.get(db, key, build)
 
@@ -115,10 +120,13 @@ def homes(db: Database, ctx: LifeCircleContext, revisions: dict[str, int] | None
         lon = np.array([r[1] for r in rows], float)
         lat = np.array([r[2] for r in rows], float)
         return Homes(
-            id=np.array([r[0] for r in rows], np.int64), lon=lon, lat=lat,
-            households=np.array([r[3] for r in rows], float), address=[r[4] for r in rows],
+            id=np.array([r[0] for r in rows], np.int64),
+            lon=lon,
+            lat=lat,
+            households=np.array([r[3] for r in rows], float),
+            address=[r[4] for r in rows],
             located=network.snap(lon, lat, ctx.walking.max_snap_m),
-        )  # fmt: skip
+        )
 
     return _HOMES.get(db, (network.revision, revisions["residences"]), build)
 
@@ -130,8 +138,14 @@ def _seconds(profile: Profile, cost: float, metres: float) -> float:
     return (cost if profile.kind == "time" else metres) / profile.speed_mps
 
 
-def life_circle(db: Database, ctx: LifeCircleContext, lon: float, lat: float, profile: str | None = None,
-                crs: str | None = "wgs84") -> dict[str, Any]:  # fmt: skip
+def life_circle(
+    db: Database,
+    ctx: LifeCircleContext,
+    lon: float,
+    lat: float,
+    profile: str | None = None,
+    crs: str | None = "wgs84",
+) -> dict[str, Any]:
     """Per level of the profile, each required category: reached or missing, and the nearest facility
     (reported even beyond the threshold, when one is within the reach limit)."""
     prof = ctx.profile(profile)
@@ -152,36 +166,56 @@ def life_circle(db: Database, ctx: LifeCircleContext, lon: float, lat: float, pr
             nearest = None
             if f >= 0:
                 nearest = {
-                    "id": int(fac.id[f]), "name": fac.name[f], "category": category,
-                    "lon": round(float(fac.lon[f]), 7), "lat": round(float(fac.lat[f]), 7),
-                    "walk_seconds": round(_seconds(prof, cost, metres), 1), "walk_distance_m": round(metres, 1),
-                }  # fmt: skip
-            categories.append({
-                "category": category, "label": ctx.labels.get(category),
-                "status": "reached" if f >= 0 and cost <= limit + _EPS else "missing", "nearest": nearest,
-            })  # fmt: skip
-        levels.append({"minutes": level.minutes, "max_distance_m": prof.max_distance_m(level),
-                       "name": level.name, "categories": categories})  # fmt: skip
+                    "id": int(fac.id[f]),
+                    "name": fac.name[f],
+                    "category": category,
+                    "lon": round(float(fac.lon[f]), 7),
+                    "lat": round(float(fac.lat[f]), 7),
+                    "walk_seconds": round(_seconds(prof, cost, metres), 1),
+                    "walk_distance_m": round(metres, 1),
+                }
+            categories.append(
+                {
+                    "category": category,
+                    "label": ctx.labels.get(category),
+                    "status": "reached" if f >= 0 and cost <= limit + _EPS else "missing",
+                    "nearest": nearest,
+                }
+            )
+        levels.append(
+            {
+                "minutes": level.minutes,
+                "max_distance_m": prof.max_distance_m(level),
+                "name": level.name,
+                "categories": categories,
+            }
+        )
     return {
-        "profile": prof.id, "threshold": prof.threshold, "speed_kmh": prof.speed_kmh,
-        "lon": float(point[0, 0]), "lat": float(point[0, 1]),
-        "snap_distance_m": round(float(located.distance_m[0]), 1), "levels": levels,
-    }  # fmt: skip
+        "profile": prof.id,
+        "threshold": prof.threshold,
+        "speed_kmh": prof.speed_kmh,
+        "lon": float(point[0, 0]),
+        "lat": float(point[0, 1]),
+        "snap_distance_m": round(float(located.distance_m[0]), 1),
+        "levels": levels,
+    }
 
 
 # -- coverage of areas -------------------------------------------------------------------------------------
 
 
-def _reached_homes(db: Database, ctx: LifeCircleContext, prof: Profile, revisions: dict[str, int]
-                   ) -> tuple[Homes, dict[tuple[float, str], np.ndarray], dict[str, Any]]:  # fmt: skip
+def _reached_homes(
+    db: Database, ctx: LifeCircleContext, prof: Profile, revisions: dict[str, int]
+) -> tuple[Homes, dict[tuple[float, str], np.ndarray], dict[str, Any]]:
     """Homes, and per (level minutes, category) a boolean per home: reached within that level's threshold."""
     index = reach_index(db, ctx, revisions)
     home = homes(db, ctx, revisions)
     by_category = {c: index.points(home.located, c, prof.kind) for c in prof.categories}
     reached = {
         (level.minutes, c): by_category[c].cost <= prof.limit_m(level) + _EPS
-        for level in prof.levels for c in level.categories
-    }  # fmt: skip
+        for level in prof.levels
+        for c in level.categories
+    }
     return home, reached, by_category
 
 
@@ -191,12 +225,21 @@ def _level_of(prof: Profile, minutes: float | None) -> Level | None:
     for level in prof.levels:
         if abs(level.minutes - minutes) < 1e-9:
             return level
-    raise InvalidInput("life_circle.no_such_level", profile=prof.id, minutes=f"{minutes:g}",
-                       levels=[f"{lv.minutes:g}" for lv in prof.levels])  # fmt: skip
+    raise InvalidInput(
+        "life_circle.no_such_level",
+        profile=prof.id,
+        minutes=f"{minutes:g}",
+        levels=[f"{lv.minutes:g}" for lv in prof.levels],
+    )
 
 
-def coverage(db: Database, ctx: LifeCircleContext, level: str = "community", profile: str | None = None,
-             minutes: float | None = None) -> dict[str, Any]:  # fmt: skip
+def coverage(
+    db: Database,
+    ctx: LifeCircleContext,
+    level: str = "community",
+    profile: str | None = None,
+    minutes: float | None = None,
+) -> dict[str, Any]:
     """Every current area of ``level`` with its household-weighted share of homes reaching each category.
 
     ``categories`` holds, per category, the share within its tightest required threshold (or within the
@@ -215,8 +258,9 @@ def coverage_revisions(db: Database) -> tuple[int, ...]:
     return tuple(_revisions(db).values())
 
 
-def refresh_coverage_layer(db: Database, ctx: LifeCircleContext, level: str = "community",
-                           profile: str | None = None) -> int:  # fmt: skip
+def refresh_coverage_layer(
+    db: Database, ctx: LifeCircleContext, level: str = "community", profile: str | None = None
+) -> int:
     """Write ``area_coverage`` (what the ``coverage`` map layer draws) for ``profile``'s areas of ``level``;
     returns the rows written. Run by the background job once per change of :func:`coverage_revisions`
     (``geo_service.background``), never by a GET: reads may be served by a read-only standby."""
@@ -233,8 +277,9 @@ class _Coverage:
     rows: list[tuple[Any, ...]]  # area_coverage rows, for the map layer
 
 
-def _cached_coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str,
-                     chosen: Level | None) -> _Coverage:  # fmt: skip
+def _cached_coverage(
+    db: Database, ctx: LifeCircleContext, prof: Profile, level: str, chosen: Level | None
+) -> _Coverage:
     revisions = _revisions(db)
     which = (prof.id, level, None if chosen is None else chosen.minutes)
     cache = _COVERAGE.setdefault(which, RevisionCache())
@@ -243,8 +288,14 @@ def _cached_coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level:
     )
 
 
-def _coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str, chosen: Level | None,
-              revisions: dict[str, int]) -> _Coverage:  # fmt: skip
+def _coverage(
+    db: Database,
+    ctx: LifeCircleContext,
+    prof: Profile,
+    level: str,
+    chosen: Level | None,
+    revisions: dict[str, int],
+) -> _Coverage:
     home, reached, _ = _reached_homes(db, ctx, prof, revisions)
     locate_index = current_index(db)
     level_index = locate_index.levels[level]
@@ -264,40 +315,85 @@ def _coverage(db: Database, ctx: LifeCircleContext, prof: Profile, level: str, c
     for i, info in enumerate(level_index.infos):
         per_level = []
         for lv in prof.levels:
-            per_level.append({"minutes": lv.minutes, "max_distance_m": prof.max_distance_m(lv),
-                              "categories": {c: round(float(shares[(lv.minutes, c)][i]), 4) for c in lv.categories}})  # fmt: skip
-            rows.extend((info.code, level, lv.minutes, c, float(total[i]), float(shares[(lv.minutes, c)][i] * total[i]),
-                         float(shares[(lv.minutes, c)][i]), float(score[i])) for c in lv.categories)  # fmt: skip
+            per_level.append(
+                {
+                    "minutes": lv.minutes,
+                    "max_distance_m": prof.max_distance_m(lv),
+                    "categories": {c: round(float(shares[(lv.minutes, c)][i]), 4) for c in lv.categories},
+                }
+            )
+            rows.extend(
+                (
+                    info.code,
+                    level,
+                    lv.minutes,
+                    c,
+                    float(total[i]),
+                    float(shares[(lv.minutes, c)][i] * total[i]),
+                    float(shares[(lv.minutes, c)][i]),
+                    float(score[i]),
+                )
+                for c in lv.categories
+            )
         if chosen is not None:
             flat = {c: round(float(shares[(chosen.minutes, c)][i]), 4) for c in chosen.categories}
         else:
             flat = {
                 c: round(float(shares[(prof.tightest_level(c).minutes, c)][i]), 4) for c in prof.categories
             }
-        features.append({
-            "type": "Feature", "id": info.code,
-            "geometry": shapely.geometry.mapping(level_index.geoms[i]),
-            "properties": {"code": info.code, "name": info.name, "level": info.level,
-                           "households": round(float(total[i]), 1), "residences": int(count[i]),
-                           "score": round(float(score[i]), 4), "categories": flat, "levels": per_level},
-        })  # fmt: skip
-    result = {"type": "FeatureCollection", "profile": prof.id, "level": level,
-              "minutes": None if chosen is None else chosen.minutes, "features": features}  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "id": info.code,
+                "geometry": shapely.geometry.mapping(level_index.geoms[i]),
+                "properties": {
+                    "code": info.code,
+                    "name": info.name,
+                    "level": info.level,
+                    "households": round(float(total[i]), 1),
+                    "residences": int(count[i]),
+                    "score": round(float(score[i]), 4),
+                    "categories": flat,
+                    "levels": per_level,
+                },
+            }
+        )
+    result = {
+        "type": "FeatureCollection",
+        "profile": prof.id,
+        "level": level,
+        "minutes": None if chosen is None else chosen.minutes,
+        "features": features,
+    }
     return _Coverage(result, rows)
 
 
-def gaps(db: Database, ctx: LifeCircleContext, category: str, profile: str | None = None,
-         minutes: float | None = None, bbox: tuple[float, float, float, float] | None = None) -> dict[str, Any]:  # fmt: skip
+def gaps(
+    db: Database,
+    ctx: LifeCircleContext,
+    category: str,
+    profile: str | None = None,
+    minutes: float | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:
     """Homes that miss ``category`` within its threshold (its tightest level, or the ``minutes`` level),
     and the H3 cells they fall in with the households left out."""
     prof = ctx.profile(profile)
     if category not in prof.categories:
-        raise InvalidInput("life_circle.category_not_required", profile=prof.id, category=category,
-                           categories=list(prof.categories))  # fmt: skip
+        raise InvalidInput(
+            "life_circle.category_not_required",
+            profile=prof.id,
+            category=category,
+            categories=list(prof.categories),
+        )
     chosen = _level_of(prof, minutes)
     if chosen is not None and category not in chosen.categories:
-        raise InvalidInput("life_circle.category_not_in_level", profile=prof.id, minutes=f"{chosen.minutes:g}",
-                           category=category)  # fmt: skip
+        raise InvalidInput(
+            "life_circle.category_not_in_level",
+            profile=prof.id,
+            minutes=f"{chosen.minutes:g}",
+            category=category,
+        )
     level = chosen or prof.tightest_level(category)
     revisions = _revisions(db)
     home, reached, by_category = _reached_homes(db, ctx, prof, revisions)
@@ -310,14 +406,24 @@ def gaps(db: Database, ctx: LifeCircleContext, category: str, profile: str | Non
     features: list[dict[str, Any]] = []
     for i in idx[: ctx.settings.max_gap_features]:
         metres = float(got.metres[i])
-        features.append({
-            "type": "Feature", "id": f"residence-{int(home.id[i])}",
-            "geometry": {"type": "Point", "coordinates": [round(float(home.lon[i]), 7), round(float(home.lat[i]), 7)]},
-            "properties": {"kind": "residence", "residence_id": int(home.id[i]),
-                           "households": round(float(home.households[i]), 1), "address": home.address[i],
-                           "on_network": bool(home.located.graph_index[i] >= 0),
-                           "nearest_distance_m": round(metres, 1) if np.isfinite(metres) else None},
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"residence-{int(home.id[i])}",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(home.lon[i]), 7), round(float(home.lat[i]), 7)],
+                },
+                "properties": {
+                    "kind": "residence",
+                    "residence_id": int(home.id[i]),
+                    "households": round(float(home.households[i]), 1),
+                    "address": home.address[i],
+                    "on_network": bool(home.located.graph_index[i] >= 0),
+                    "nearest_distance_m": round(metres, 1) if np.isfinite(metres) else None,
+                },
+            }
+        )
     resolution = ctx.settings.h3_resolution
     cells: dict[str, list[float]] = {}
     for i in idx:
@@ -327,20 +433,32 @@ def gaps(db: Database, ctx: LifeCircleContext, category: str, profile: str | Non
         entry[1] += 1
     for cell, (households, count) in sorted(cells.items(), key=lambda kv: -kv[1][0]):
         ring = [[round(lng, 7), round(lat, 7)] for lat, lng in h3.cell_to_boundary(cell)]
-        features.append({
-            "type": "Feature", "id": f"h3-{cell}",
-            "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
-            "properties": {"kind": "h3_cell", "h3": cell, "resolution": resolution,
-                           "households": round(households, 1), "residences": int(count)},
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"h3-{cell}",
+                "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                "properties": {
+                    "kind": "h3_cell",
+                    "h3": cell,
+                    "resolution": resolution,
+                    "households": round(households, 1),
+                    "residences": int(count),
+                },
+            }
+        )
     return {
-        "type": "FeatureCollection", "profile": prof.id, "category": category, "minutes": level.minutes,
+        "type": "FeatureCollection",
+        "profile": prof.id,
+        "category": category,
+        "minutes": level.minutes,
         "max_distance_m": prof.max_distance_m(level),
         "households_missing": round(float(home.households[idx].sum()), 1),
         "households_total": round(float(home.households.sum()), 1),
-        "residences_missing": int(idx.size), "residences_listed": min(int(idx.size), ctx.settings.max_gap_features),
+        "residences_missing": int(idx.size),
+        "residences_listed": min(int(idx.size), ctx.settings.max_gap_features),
         "features": features,
-    }  # fmt: skip
+    }
 
 
 def profiles(ctx: LifeCircleContext) -> list[dict[str, Any]]:

@@ -46,8 +46,14 @@ def _fast_points(body: bytes) -> tuple[np.ndarray, bytes] | None:
         return None
     lines = array[2:-2].replace(b"],[", b"\n")
     try:
-        values = pd.read_csv(io.BytesIO(lines), header=None, names=["lon", "lat"], dtype=np.float64, engine="c",
-                             na_filter=False).to_numpy()  # fmt: skip
+        values = pd.read_csv(
+            io.BytesIO(lines),
+            header=None,
+            names=["lon", "lat"],
+            dtype=np.float64,
+            engine="c",
+            na_filter=False,
+        ).to_numpy()
     except (ValueError, pd.errors.ParserError):
         return None
     if values.shape != (n, 2) or not np.isfinite(values).all():
@@ -60,8 +66,11 @@ def _strict_points(points: Any) -> np.ndarray:
         raise InvalidInput("locate.points_not_list")
     out = np.empty((len(points), 2), dtype=np.float64)
     for k, p in enumerate(points):
-        if (not isinstance(p, list) or len(p) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)):  # fmt: skip
+        if (
+            not isinstance(p, list)
+            or len(p) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+        ):
             raise InvalidInput("locate.point_not_pair", index=k, value=str(p)[:80])
         out[k] = p
     return out
@@ -93,7 +102,8 @@ def decode_batch(body: bytes) -> tuple[np.ndarray, np.ndarray, str | None]:
 
 def encode_batch(codes: np.ndarray, positions: np.ndarray) -> bytes:
     """``{"results": [{"grid_code": ...}, ...]}`` for grid positions (-1 outside) over ``codes``."""
-    fragments = np.array([orjson.dumps({"grid_code": c}) for c in codes.tolist()] + [b'{"grid_code":null}'],
-                         dtype=object)  # fmt: skip
+    fragments = np.array(
+        [orjson.dumps({"grid_code": c}) for c in codes.tolist()] + [b'{"grid_code":null}'], dtype=object
+    )
     chosen = fragments[np.where(positions < 0, len(fragments) - 1, positions)]
     return b'{"results":[' + b",".join(chosen.tolist()) + b"]}"

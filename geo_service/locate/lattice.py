@@ -230,5 +230,9 @@ class PolygonLattice:
         """Lattice size and the share of boundary cells (for the benchmark and logs)."""
         cells = self.nx * self.ny
         boundary = int(np.count_nonzero(self.cell_value <= -2)) if self.n else 0
-        return {"polygons": self.n, "cells": cells, "boundary_cells": boundary,
-                "boundary_share": boundary / cells if cells else 0.0}  # fmt: skip
+        return {
+            "polygons": self.n,
+            "cells": cells,
+            "boundary_cells": boundary,
+            "boundary_share": boundary / cells if cells else 0.0,
+        }

@@ -102,8 +102,9 @@ class LocateResult:
             "ancestors": [a.as_dict() for a in self.ancestors],
             "distance_to_boundary_m": distance,
             "nearest_grid": None if self.nearest_grid is None else self.nearest_grid.as_dict(),
-            "lon": self.lon, "lat": self.lat,
-        }  # fmt: skip
+            "lon": self.lon,
+            "lat": self.lat,
+        }
 
 
 _INDEXES: RevisionCache[LocateIndex] = RevisionCache()
@@ -147,9 +148,13 @@ def _looks_swapped(index: LocateIndex, lon: np.ndarray, lat: np.ndarray, crs: st
 
 
 def locate(
-    db_or_index: Database | LocateIndex, lon: float, lat: float, crs: str | None = "wgs84", *,
+    db_or_index: Database | LocateIndex,
+    lon: float,
+    lat: float,
+    crs: str | None = "wgs84",
+    *,
     reject_outside: bool = False,
-) -> LocateResult:  # fmt: skip
+) -> LocateResult:
     """Locate one point.
 
     Parameters
@@ -177,8 +182,15 @@ def locate(
     i = int(index.assign("grid", x, y)[0])
     if i != OUTSIDE:
         grid = index.grids.infos[i]
-        return LocateResult(wlon, wlat, grid, tuple(index.ancestors(grid)),
-                            index.distance_to_boundary_m(grid.code, wlon, wlat), None, index.revision)  # fmt: skip
+        return LocateResult(
+            wlon,
+            wlat,
+            grid,
+            tuple(index.ancestors(grid)),
+            index.distance_to_boundary_m(grid.code, wlon, wlat),
+            None,
+            index.revision,
+        )
     owner = index.covering(wlon, wlat)
     if owner is None:
         if bool(_looks_swapped(index, np.array([float(lon)]), np.array([float(lat)]), crs)[0]):
@@ -190,14 +202,24 @@ def locate(
     if nearest is None:
         return LocateResult(wlon, wlat, None, ancestors, None, None, index.revision)
     info, distance = nearest
-    return LocateResult(wlon, wlat, None, ancestors, distance,
-                        NearestGrid(info.code, info.name, info.version, distance), index.revision)  # fmt: skip
+    return LocateResult(
+        wlon,
+        wlat,
+        None,
+        ancestors,
+        distance,
+        NearestGrid(info.code, info.name, info.version, distance),
+        index.revision,
+    )
 
 
 def locate_batch(
-    db_or_index: Database | LocateIndex, lon: Any, lat: Any, crs: str | None = "wgs84",
+    db_or_index: Database | LocateIndex,
+    lon: Any,
+    lat: Any,
+    crs: str | None = "wgs84",
     settings: LocateSettings | None = None,
-) -> tuple[LocateIndex, np.ndarray]:  # fmt: skip
+) -> tuple[LocateIndex, np.ndarray]:
     """Locate many points at once (vectorised; the same tie rule as :func:`locate`).
 
     Returns
@@ -221,8 +243,10 @@ def locate_batch(
         raise InvalidInput("locate.too_many_points", count=len(lon), limit=settings.max_batch_points)
     bad = np.flatnonzero(invalid_lonlat_mask(lon, lat))
     if len(bad):
-        listed = [message("locate.bad_point", index=int(k), reason=lonlat_message(lon[k], lat[k]))
-                  for k in bad[:_MAX_LISTED]]  # fmt: skip
+        listed = [
+            message("locate.bad_point", index=int(k), reason=lonlat_message(lon[k], lat[k]))
+            for k in bad[:_MAX_LISTED]
+        ]
         raise InvalidInput("locate.bad_points", count=len(bad), points=listed)
     wlon, wlat = to_wgs84_arrays(lon, lat, crs)
     index = _index(db_or_index)
@@ -233,8 +257,10 @@ def locate_batch(
         if len(nowhere):
             swapped = nowhere[_looks_swapped(index, lon[nowhere], lat[nowhere], crs)]
             if len(swapped):
-                listed = [message("locate.swapped_point", index=int(k), lon=float(lon[k]), lat=float(lat[k]))
-                          for k in swapped[:_MAX_LISTED]]  # fmt: skip
+                listed = [
+                    message("locate.swapped_point", index=int(k), lon=float(lon[k]), lat=float(lat[k]))
+                    for k in swapped[:_MAX_LISTED]
+                ]
                 raise InvalidInput("locate.swapped_points", count=len(swapped), points=listed)
     return index, positions
 

@@ -14,12 +14,27 @@ from geo_service.store import overview
 MAX_EDGES = 60_000
 MAX_POINTS = 20_000
 CATEGORY_COLOURS = {
-    "grocery": "#2e7d32", "market": "#558b2f", "pharmacy": "#c62828", "clinic": "#d81b60", "hospital": "#b71c1c",
-    "school": "#1565c0", "kindergarten": "#42a5f5", "childcare": "#64b5f6", "elderly_care": "#6a1b9a",
-    "canteen": "#ef6c00", "restaurant": "#ffa726", "community_center": "#8e24aa", "sports": "#00897b",
-    "park": "#43a047", "toilet": "#6d4c41", "drinking_water": "#0288d1", "bank": "#fbc02d", "post": "#2e7d32",
-    "police": "#283593", "bus_stop": "#546e7a",
-}  # fmt: skip
+    "grocery": "#2e7d32",
+    "market": "#558b2f",
+    "pharmacy": "#c62828",
+    "clinic": "#d81b60",
+    "hospital": "#b71c1c",
+    "school": "#1565c0",
+    "kindergarten": "#42a5f5",
+    "childcare": "#64b5f6",
+    "elderly_care": "#6a1b9a",
+    "canteen": "#ef6c00",
+    "restaurant": "#ffa726",
+    "community_center": "#8e24aa",
+    "sports": "#00897b",
+    "park": "#43a047",
+    "toilet": "#6d4c41",
+    "drinking_water": "#0288d1",
+    "bank": "#fbc02d",
+    "post": "#2e7d32",
+    "police": "#283593",
+    "bus_stop": "#546e7a",
+}
 BASEMAP_STYLE = {
     "water": {"color": "#90caf9", "weight": 0, "fillColor": "#bbdefb", "fillOpacity": 1},
     "green": {"color": "#a5d6a7", "weight": 0, "fillColor": "#c8e6c9", "fillOpacity": 0.9},

@@ -39,8 +39,17 @@ except ImportError:  # pragma: no cover - pillow-heif is a dependency; a build w
 # what the first bytes say a file is, for the formats we read and the ones people send by mistake
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"heif"}
 ACCEPTED = ("JPEG", "PNG", "WEBP", "HEIF")
-_SNIFF_OTHER = ((b"%PDF", "PDF"), (b"GIF8", "GIF"), (b"BM", "BMP"), (b"PK\x03\x04", "ZIP"), (b"II*\x00", "TIFF"),
-                (b"MM\x00*", "TIFF"), (b"<svg", "SVG"), (b"<?xml", "XML"), (b"\x1f\x8b", "GZIP"))  # fmt: skip
+_SNIFF_OTHER = (
+    (b"%PDF", "PDF"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"PK\x03\x04", "ZIP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"<svg", "SVG"),
+    (b"<?xml", "XML"),
+    (b"\x1f\x8b", "GZIP"),
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,12 @@ def clean(data: bytes, settings: MediaSettings) -> CleanImage:
         Empty, too many pixels (a decompression bomb), truncated or corrupt (422).
     """
     if len(data) > settings.max_bytes:
-        raise PayloadTooLarge("media.too_large", bytes=f"{len(data):,}", max_bytes=f"{settings.max_bytes:,}",
-                              max_mb=f"{settings.max_bytes / 1024 / 1024:g}")  # fmt: skip
+        raise PayloadTooLarge(
+            "media.too_large",
+            bytes=f"{len(data):,}",
+            max_bytes=f"{settings.max_bytes:,}",
+            max_mb=f"{settings.max_bytes / 1024 / 1024:g}",
+        )
     if not data:
         raise InvalidInput("media.empty")
     found = sniff(data)
@@ -137,14 +150,16 @@ def clean(data: bytes, settings: MediaSettings) -> CleanImage:
         image = Image.open(io.BytesIO(data), formats=[found])
         width, height = image.size
         if width * height > settings.max_pixels:
-            raise InvalidInput("media.too_many_pixels", width=width, height=height,
-                               max_pixels=f"{settings.max_pixels:,}")  # fmt: skip
+            raise InvalidInput(
+                "media.too_many_pixels", width=width, height=height, max_pixels=f"{settings.max_pixels:,}"
+            )
         image.seek(0)  # the first frame of an animation or a burst
         image.load()
         picture = ImageOps.exif_transpose(image) or image
     except Image.DecompressionBombError:
-        raise InvalidInput("media.too_many_pixels", width="?", height="?",
-                           max_pixels=f"{settings.max_pixels:,}") from None  # fmt: skip
+        raise InvalidInput(
+            "media.too_many_pixels", width="?", height="?", max_pixels=f"{settings.max_pixels:,}"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise InvalidInput("media.unreadable", format=found, reason=type(exc).__name__) from None
     alpha = _has_alpha(picture)
@@ -160,6 +175,13 @@ def clean(data: bytes, settings: MediaSettings) -> CleanImage:
         (settings.thumbnail_px, settings.thumbnail_px), Image.Resampling.LANCZOS, reducing_gap=2.0
     )
     thumbnail = _encode(small, "JPEG", 80)
-    return CleanImage(content=content, content_type=content_type, width=picture.width, height=picture.height,
-                      thumbnail=thumbnail, sha256=hashlib.sha256(content).hexdigest(),
-                      source_sha256=hashlib.sha256(data).hexdigest(), source_format=found)  # fmt: skip
+    return CleanImage(
+        content=content,
+        content_type=content_type,
+        width=picture.width,
+        height=picture.height,
+        thumbnail=thumbnail,
+        sha256=hashlib.sha256(content).hexdigest(),
+        source_sha256=hashlib.sha256(data).hexdigest(),
+        source_format=found,
+    )

@@ -47,12 +47,20 @@ def present(ctx: IncidentContext, row: dict[str, Any], base: str = "") -> dict[s
     """One photo as listed: its links, type, size, checksum, stage, who and when."""
     incident_id = row["incident_id"]
     return {
-        "id": row["id"], "incident_id": incident_id, "stage": row["stage"], "content_type": row["content_type"],
-        "source_format": row["source_format"], "width": row["width"], "height": row["height"],
-        "bytes": row["bytes"], "sha256": row["sha256"], "created_at": ctx.local(row["created_at"]),
-        "created_by": row["created_by"], "url": url(incident_id, row["id"], base),
+        "id": row["id"],
+        "incident_id": incident_id,
+        "stage": row["stage"],
+        "content_type": row["content_type"],
+        "source_format": row["source_format"],
+        "width": row["width"],
+        "height": row["height"],
+        "bytes": row["bytes"],
+        "sha256": row["sha256"],
+        "created_at": ctx.local(row["created_at"]),
+        "created_by": row["created_by"],
+        "url": url(incident_id, row["id"], base),
         "thumbnail_url": url(incident_id, row["id"], base, thumbnail=True),
-    }  # fmt: skip
+    }
 
 
 def check_photo(data: bytes, settings: MediaSettings) -> CleanImage:
@@ -60,8 +68,14 @@ def check_photo(data: bytes, settings: MediaSettings) -> CleanImage:
     return clean(data, settings)
 
 
-def attach(ctx: IncidentContext, settings: MediaSettings, incident_id: int, data: bytes, stage: str,
-           principal: Principal) -> tuple[dict[str, Any], bool]:  # fmt: skip
+def attach(
+    ctx: IncidentContext,
+    settings: MediaSettings,
+    incident_id: int,
+    data: bytes,
+    stage: str,
+    principal: Principal,
+) -> tuple[dict[str, Any], bool]:
     """Add a photo to incident ``incident_id``: (the photo as listed, whether it was stored now).
 
     Raises
@@ -84,15 +98,34 @@ def attach(ctx: IncidentContext, settings: MediaSettings, incident_id: int, data
             raise NotFound("incident.not_found", id=incident_id)
         if store.count(cur, incident_id=incident_id) >= settings.per_owner_max:
             raise Conflict("media.too_many", id=incident_id, max_photos=settings.per_owner_max)
-        stored, created = store.insert(cur, image, incident_id=incident_id, stage=stage, at=now,
-                                       actor=principal.actor)  # fmt: skip
+        stored, created = store.insert(
+            cur, image, incident_id=incident_id, stage=stage, at=now, actor=principal.actor
+        )
         if created:
-            incident_store.add_history(cur, incident_id, at=now, actor=principal.actor, action="media",
-                                       from_status=row["status"], to_status=row["status"],
-                                       detail={"media_id": stored["id"], "stage": stage, "sha256": image.sha256,
-                                               "bytes": len(image.content)})  # fmt: skip
-            audit.record(cur, actor=principal.actor, role=principal.role, action="media", entity="incident",
-                         entity_id=incident_id, detail={"media_id": stored["id"], "sha256": image.sha256})  # fmt: skip
+            incident_store.add_history(
+                cur,
+                incident_id,
+                at=now,
+                actor=principal.actor,
+                action="media",
+                from_status=row["status"],
+                to_status=row["status"],
+                detail={
+                    "media_id": stored["id"],
+                    "stage": stage,
+                    "sha256": image.sha256,
+                    "bytes": len(image.content),
+                },
+            )
+            audit.record(
+                cur,
+                actor=principal.actor,
+                role=principal.role,
+                action="media",
+                entity="incident",
+                entity_id=incident_id,
+                detail={"media_id": stored["id"], "sha256": image.sha256},
+            )
     return present(ctx, stored), created
 
 
@@ -106,8 +139,9 @@ def list_media(
     return [present(ctx, row, base) for row in rows]
 
 
-def read(ctx: IncidentContext, incident_id: int, media_id: int, principal: Principal,
-         thumbnail: bool = False) -> dict[str, Any]:  # fmt: skip
+def read(
+    ctx: IncidentContext, incident_id: int, media_id: int, principal: Principal, thumbnail: bool = False
+) -> dict[str, Any]:
     """A photo's bytes (``data``), type and checksum; 404 unless it belongs to that incident."""
     _incident(ctx, incident_id, principal)
     with ctx.db.cursor() as cur:

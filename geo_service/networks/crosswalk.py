@@ -107,8 +107,9 @@ def code_rank(codes: np.ndarray) -> np.ndarray:
     return rank
 
 
-def assign_points(geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-                  tree: shapely.STRtree | None = None) -> np.ndarray:  # fmt: skip
+def assign_points(
+    geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.ndarray, tree: shapely.STRtree | None = None
+) -> np.ndarray:
     """For each point, the index of the polygon covering it with the lowest ``rank`` (-1 when none does).
     ``tree``: an STRtree of the points, when the caller has one."""
     out = np.full(len(lon), OUTSIDE, dtype=np.int64)
@@ -155,9 +156,19 @@ def _area_pairs(cells: np.ndarray, grids: np.ndarray, epsg: int) -> tuple[np.nda
     return ci, gi, shapely.area(to_metric(pieces, epsg)), pieces
 
 
-def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.ndarray, grid_geoms: np.ndarray,
-              homes: Homes, *, tolerance_m: float, follow_m: float, min_length_m: float,
-              with_mismatches: bool = True, with_pieces: bool = False) -> Crosswalk:  # fmt: skip
+def crosswalk(
+    cell_codes: np.ndarray,
+    cell_geoms: np.ndarray,
+    grid_codes: np.ndarray,
+    grid_geoms: np.ndarray,
+    homes: Homes,
+    *,
+    tolerance_m: float,
+    follow_m: float,
+    min_length_m: float,
+    with_mismatches: bool = True,
+    with_pieces: bool = False,
+) -> Crosswalk:
     """The crosswalk of network cells against unified grids (both WGS-84 polygon arrays with their codes).
 
     Returns
@@ -216,11 +227,13 @@ def crosswalk(cell_codes: np.ndarray, cell_geoms: np.ndarray, grid_codes: np.nda
     return Crosswalk(cell_area, cell_households, pairs, found, epsg, seconds)
 
 
-def _timed_mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, tolerance_m: float, follow_m: float,
-                      min_length_m: float) -> tuple[list[Mismatch], float]:  # fmt: skip
+def _timed_mismatches(
+    cell_geoms: np.ndarray, grid_geoms: np.ndarray, tolerance_m: float, follow_m: float, min_length_m: float
+) -> tuple[list[Mismatch], float]:
     started = time.perf_counter()
-    found = mismatches(cell_geoms, grid_geoms, tolerance_m=tolerance_m, follow_m=follow_m,
-                       min_length_m=min_length_m)  # fmt: skip
+    found = mismatches(
+        cell_geoms, grid_geoms, tolerance_m=tolerance_m, follow_m=follow_m, min_length_m=min_length_m
+    )
     return found, time.perf_counter() - started
 
 
@@ -334,8 +347,14 @@ def _points_on(seg_deg: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.where((t <= 0.0)[:, None], a, np.where((t >= 1.0)[:, None], b, inner))
 
 
-def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: float, follow_m: float,
-               min_length_m: float) -> list[Mismatch]:  # fmt: skip
+def mismatches(
+    cell_geoms: np.ndarray,
+    grid_geoms: np.ndarray,
+    *,
+    tolerance_m: float,
+    follow_m: float,
+    min_length_m: float,
+) -> list[Mismatch]:
     """Stretches of the cells' boundaries near the grids' boundaries that do not follow them (see the module
     docstring). Lengths and distances are measured on a local equirectangular frame (metres per degree at
     the middle latitude), which is within a fraction of a percent over a city."""
@@ -350,8 +369,12 @@ def mismatches(cell_geoms: np.ndarray, grid_geoms: np.ndarray, *, tolerance_m: f
     u_lines = shapely.linestrings(u_m.reshape(-1, 2, 2))
     u_tree = shapely.STRtree(u_lines)
     pad = tolerance_m
-    boxes = shapely.box(np.minimum(n_m[:, 0], n_m[:, 2]) - pad, np.minimum(n_m[:, 1], n_m[:, 3]) - pad,
-                        np.maximum(n_m[:, 0], n_m[:, 2]) + pad, np.maximum(n_m[:, 1], n_m[:, 3]) + pad)  # fmt: skip
+    boxes = shapely.box(
+        np.minimum(n_m[:, 0], n_m[:, 2]) - pad,
+        np.minimum(n_m[:, 1], n_m[:, 3]) - pad,
+        np.maximum(n_m[:, 0], n_m[:, 2]) + pad,
+        np.maximum(n_m[:, 1], n_m[:, 3]) + pad,
+    )
     ni, ui = u_tree.query(boxes)
     if len(ni) == 0:
         return []
@@ -452,8 +475,14 @@ def _along(boundaries: np.ndarray, lines: np.ndarray, distance: float) -> list[l
     return [part.tolist() for part in np.split(poly_i, cuts)] if len(lines) else []
 
 
-def _snap_lines(runs: np.ndarray, u_deg: np.ndarray, u_m: np.ndarray, u_tree: shapely.STRtree,
-                scale: np.ndarray, tolerance_m: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _snap_lines(
+    runs: np.ndarray,
+    u_deg: np.ndarray,
+    u_m: np.ndarray,
+    u_tree: shapely.STRtree,
+    scale: np.ndarray,
+    tolerance_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """The unified boundary along each run (degrees) and the largest distance between the two (Hausdorff, m).
 
     Each vertex of a run moves to the nearest point of a unified segment running nearly parallel to the run

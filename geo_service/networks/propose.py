@@ -58,9 +58,15 @@ def agreement_cost(
     return cost
 
 
-def propose(db: Database, names: Sequence[str], parent_code: str, households_min: int | None = None,
-            households_max: int | None = None, settings: NetworkSettings | None = None,
-            grids: GridSettings | None = None) -> dict[str, Any]:  # fmt: skip
+def propose(
+    db: Database,
+    names: Sequence[str],
+    parent_code: str,
+    households_min: int | None = None,
+    households_max: int | None = None,
+    settings: NetworkSettings | None = None,
+    grids: GridSettings | None = None,
+) -> dict[str, Any]:
     """Proposed unified grids for every community under ``parent_code`` from the current versions of the
     networks ``names`` (see the module docstring).
 
@@ -99,9 +105,12 @@ def propose(db: Database, names: Sequence[str], parent_code: str, households_min
             west, south, east, north = (float(v) for v in shapely.bounds(geom))
             box = (west, south, east, north)
             lines = {
-                name: [shapely.boundary(shapely.from_wkb(c["wkb"])) for c in store.cells(cur, name, versions[name], box)]
+                name: [
+                    shapely.boundary(shapely.from_wkb(c["wkb"]))
+                    for c in store.cells(cur, name, versions[name], box)
+                ]
                 for name in names
-            }  # fmt: skip
+            }
             inputs.append((community, geom, lines, planning.homes(plain, community["wkb"])))
     features: list[dict[str, Any]] = []
     per_community = []
@@ -113,13 +122,22 @@ def propose(db: Database, names: Sequence[str], parent_code: str, households_min
         zones = []
         for name in names:
             clipped = shapely.intersection(shapely.union_all(lines[name]), geom) if lines[name] else None
-            zone = (shapely.buffer(to_metric(clipped, epsg), settings.mismatch_tolerance_m)
-                    if clipped is not None and not clipped.is_empty else shapely.Polygon())  # fmt: skip
+            zone = (
+                shapely.buffer(to_metric(clipped, epsg), settings.mismatch_tolerance_m)
+                if clipped is not None and not clipped.is_empty
+                else shapely.Polygon()
+            )
             shapely.prepare(zone)
             zones.append(zone)
         all_lines = [line for name in names for line in lines[name]]
-        parts, summary = partition_area(geom, all_lines, homes, households_min=low, households_max=high,
-                                        cut_cost=agreement_cost(zones, epsg))  # fmt: skip
+        parts, summary = partition_area(
+            geom,
+            all_lines,
+            homes,
+            households_min=low,
+            households_max=high,
+            cut_cost=agreement_cost(zones, epsg),
+        )
         collection = proposal_features(community["code"], community["name"], parts, summary, grids)
         for feature in collection["features"]:
             feature["properties"]["networks"] = names

@@ -106,9 +106,13 @@ def _problem(
     return {"feature": feature, "code": code, "problem": problem, "message": msg, "location": location}
 
 
-def drafts_from_features(features: Sequence[Any], code_field: str = "code", name_field: str = "name",
-                         settings: NetworkSettings | None = None,
-                         grids: GridSettings | None = None) -> list[CellDraft]:  # fmt: skip
+def drafts_from_features(
+    features: Sequence[Any],
+    code_field: str = "code",
+    name_field: str = "name",
+    settings: NetworkSettings | None = None,
+    grids: GridSettings | None = None,
+) -> list[CellDraft]:
     """Cells from GeoJSON features (WGS-84), or every problem found.
 
     Raises
@@ -142,12 +146,28 @@ def drafts_from_features(features: Sequence[Any], code_field: str = "code", name
         code = _text(props.get(code_field))
         if code is None:
             fields = sorted(str(k) for k in props)
-            problems.append(_problem(index, None, "missing_code", message(
-                "network.cell_missing_code", feature=index, field=code_field, fields=fields or ["-"])))  # fmt: skip
+            problems.append(
+                _problem(
+                    index,
+                    None,
+                    "missing_code",
+                    message(
+                        "network.cell_missing_code", feature=index, field=code_field, fields=fields or ["-"]
+                    ),
+                )
+            )
             continue
         if code in seen:
-            problems.append(_problem(index, code, "duplicate_code", Message(
-                "network.cell_duplicate_code", {"code": code, "first": seen[code], "feature": index})))  # fmt: skip
+            problems.append(
+                _problem(
+                    index,
+                    code,
+                    "duplicate_code",
+                    Message(
+                        "network.cell_duplicate_code", {"code": code, "first": seen[code], "feature": index}
+                    ),
+                )
+            )
             continue
         seen[code] = index
         try:
@@ -168,11 +188,20 @@ def drafts_from_features(features: Sequence[Any], code_field: str = "code", name
     return drafts
 
 
-def import_network(db: Database, name: str, features: Sequence[Any], principal: Principal, *,
-                   department: str | None = None, code_field: str = "code", name_field: str = "name",
-                   source: str | None = None, crs: str | None = None,
-                   settings: NetworkSettings | None = None,
-                   grids: GridSettings | None = None) -> dict[str, Any]:  # fmt: skip
+def import_network(
+    db: Database,
+    name: str,
+    features: Sequence[Any],
+    principal: Principal,
+    *,
+    department: str | None = None,
+    code_field: str = "code",
+    name_field: str = "name",
+    source: str | None = None,
+    crs: str | None = None,
+    settings: NetworkSettings | None = None,
+    grids: GridSettings | None = None,
+) -> dict[str, Any]:
     """Import ``features`` (WGS-84 GeoJSON Features, as :mod:`geo_service.grids.io` reads them) as the next
     version of network ``name``: its current cells are closed and these opened, in one transaction.
 
@@ -192,30 +221,52 @@ def import_network(db: Database, name: str, features: Sequence[Any], principal: 
         before = {c["code"]: c for c in store.cells(cur, name, previous)} if previous else {}
         version = previous + 1
         since = store.open_version(cur, name, version, principal.actor, source, crs, len(drafts))
-        store.insert_cells(cur, name, version, since, [
-            {"code": d.code, "name": d.name, "properties": d.properties, "wkb": shapely.to_wkb(d.geom)}
-            for d in drafts
-        ])  # fmt: skip
+        store.insert_cells(
+            cur,
+            name,
+            version,
+            since,
+            [
+                {"code": d.code, "name": d.name, "properties": d.properties, "wkb": shapely.to_wkb(d.geom)}
+                for d in drafts
+            ],
+        )
         changed = unchanged = 0
         for d in drafts:
             old = before.get(d.code)
             if old is None:
                 continue
             same = (
-                shapely.equals_exact(shapely.normalize(d.geom), shapely.normalize(shapely.from_wkb(old["wkb"])), 0.0)
-                and d.name == old["name"] and d.properties == (old["properties"] or {})
-            )  # fmt: skip
+                shapely.equals_exact(
+                    shapely.normalize(d.geom), shapely.normalize(shapely.from_wkb(old["wkb"])), 0.0
+                )
+                and d.name == old["name"]
+                and d.properties == (old["properties"] or {})
+            )
             unchanged += int(bool(same))
             changed += int(not same)
         codes = {d.code for d in drafts}
         report = {
-            "name": name, "department": row["department"], "version": version, "previous_version": previous or None,
-            "cells": len(drafts), "imported_at": since.isoformat(),
-            "added": sorted(codes - set(before)), "removed": sorted(set(before) - codes),
-            "changed": changed, "unchanged": unchanged,
-        }  # fmt: skip
-        audit.record(cur, actor=principal.actor, role=principal.role, action="import", entity="network",
-                     entity_id=name, detail={"version": version, "cells": len(drafts), "source": source})  # fmt: skip
+            "name": name,
+            "department": row["department"],
+            "version": version,
+            "previous_version": previous or None,
+            "cells": len(drafts),
+            "imported_at": since.isoformat(),
+            "added": sorted(codes - set(before)),
+            "removed": sorted(set(before) - codes),
+            "changed": changed,
+            "unchanged": unchanged,
+        }
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="import",
+            entity="network",
+            entity_id=name,
+            detail={"version": version, "cells": len(drafts), "source": source},
+        )
     return report
 
 
@@ -246,9 +297,13 @@ def _iso(value: Any) -> str | None:
 def network_summary(row: dict[str, Any]) -> dict[str, Any]:
     bbox = None if row["west"] is None else [row["west"], row["south"], row["east"], row["north"]]
     return {
-        "name": row["name"], "department": row["department"], "cells": int(row["cells"]),
-        "version": int(row["version"]), "imported_at": _iso(row["imported_at"]), "bbox": bbox,
-    }  # fmt: skip
+        "name": row["name"],
+        "department": row["department"],
+        "cells": int(row["cells"]),
+        "version": int(row["version"]),
+        "imported_at": _iso(row["imported_at"]),
+        "bbox": bbox,
+    }
 
 
 def list_networks(db: Database) -> list[dict[str, Any]]:
@@ -258,10 +313,20 @@ def list_networks(db: Database) -> list[dict[str, Any]]:
 
 
 def cell_feature(row: dict[str, Any]) -> Feature:
-    props = {**(row["properties"] or {}), "code": row["code"], "name": row["name"], "version": row["version"],
-             "valid_from": _iso(row["valid_from"]), "valid_to": _iso(row["valid_to"])}  # fmt: skip
-    return {"type": "Feature", "id": row["code"], "geometry": to_geojson(shapely.from_wkb(row["wkb"])),
-            "properties": props}  # fmt: skip
+    props = {
+        **(row["properties"] or {}),
+        "code": row["code"],
+        "name": row["name"],
+        "version": row["version"],
+        "valid_from": _iso(row["valid_from"]),
+        "valid_to": _iso(row["valid_to"]),
+    }
+    return {
+        "type": "Feature",
+        "id": row["code"],
+        "geometry": to_geojson(shapely.from_wkb(row["wkb"])),
+        "properties": props,
+    }
 
 
 def get_network(db: Database, name: str, version: int | None = None) -> dict[str, Any]:
@@ -274,10 +339,17 @@ def get_network(db: Database, name: str, version: int | None = None) -> dict[str
         history = store.versions(cur, name)
     summary = network_summary(row)
     summary["versions"] = [
-        {"version": v["version"], "imported_at": _iso(v["imported_at"]), "imported_by": v["imported_by"],
-         "source": v["source"], "crs": v["crs"], "cells": v["cells"], "closed_at": _iso(v["closed_at"])}
+        {
+            "version": v["version"],
+            "imported_at": _iso(v["imported_at"]),
+            "imported_by": v["imported_by"],
+            "source": v["source"],
+            "crs": v["crs"],
+            "cells": v["cells"],
+            "closed_at": _iso(v["closed_at"]),
+        }
         for v in history
-    ]  # fmt: skip
+    ]
     summary["shown_version"] = chosen
     return {"type": "FeatureCollection", "network": summary, "features": [cell_feature(c) for c in cells]}
 
@@ -340,8 +412,14 @@ def _settings_key(settings: NetworkSettings) -> tuple[float, float, float]:
     return (settings.mismatch_tolerance_m, settings.follow_tolerance_m, settings.mismatch_min_length_m)
 
 
-def _compute(db: Database, name: str, version: int | None, settings: NetworkSettings, pieces: bool,
-             cached_only: bool = False) -> CrosswalkResult | None:  # fmt: skip
+def _compute(
+    db: Database,
+    name: str,
+    version: int | None,
+    settings: NetworkSettings,
+    pieces: bool,
+    cached_only: bool = False,
+) -> CrosswalkResult | None:
     with db.cursor() as cur:
         row = _network_row(cur, name)
         chosen = _version(row, version)
@@ -367,15 +445,23 @@ def _compute(db: Database, name: str, version: int | None, settings: NetworkSett
         np.array(grid_codes, dtype=object),
         _geoms(grid_wkbs),
         Homes(lon, lat, households),
-        tolerance_m=settings.mismatch_tolerance_m, follow_m=settings.follow_tolerance_m,
-        min_length_m=settings.mismatch_min_length_m, with_pieces=pieces,
-    )  # fmt: skip
+        tolerance_m=settings.mismatch_tolerance_m,
+        follow_m=settings.follow_tolerance_m,
+        min_length_m=settings.mismatch_min_length_m,
+        with_pieces=pieces,
+    )
     out = CrosswalkResult(
-        network_summary(row), chosen,
-        np.array(cell_codes, dtype=object), cell_names,
-        np.array(grid_codes, dtype=object), grid_names,
-        result, settings, revisions, cell_geoms,
-    )  # fmt: skip
+        network_summary(row),
+        chosen,
+        np.array(cell_codes, dtype=object),
+        cell_names,
+        np.array(grid_codes, dtype=object),
+        grid_names,
+        result,
+        settings,
+        revisions,
+        cell_geoms,
+    )
     if settings.crosswalk_cache > 0:
         with _CACHE_LOCK:
             slot = _CACHE.setdefault(db, OrderedDict())
@@ -406,8 +492,14 @@ def _bbox(wkbs: Sequence[bytes]) -> tuple[float, float, float, float]:
     return (float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]))
 
 
-def crosswalk(db: Database, name: str, version: int | None = None, *, pieces: bool = False,
-              settings: NetworkSettings | None = None) -> CrosswalkResult:  # fmt: skip
+def crosswalk(
+    db: Database,
+    name: str,
+    version: int | None = None,
+    *,
+    pieces: bool = False,
+    settings: NetworkSettings | None = None,
+) -> CrosswalkResult:
     """The crosswalk of network ``name`` (current version, or ``version``) against the current unified grids,
     kept in memory until the network, the areas or the residences change.
 
@@ -436,10 +528,11 @@ def crosswalk_json(cw: CrosswalkResult) -> dict[str, Any]:
         c, g = int(pairs.cell[k]), int(pairs.grid[k])
         area, hh = float(pairs.area_m2[k]), float(pairs.households[k])
         entry = {
-            "area_m2": _r(area, 2), "area_share": _r(area / res.cell_area_m2[c]) if res.cell_area_m2[c] > 0 else 0.0,
+            "area_m2": _r(area, 2),
+            "area_share": _r(area / res.cell_area_m2[c]) if res.cell_area_m2[c] > 0 else 0.0,
             "households": _r(hh, 2),
             "household_share": _r(hh / res.cell_households[c]) if res.cell_households[c] > 0 else None,
-        }  # fmt: skip
+        }
         if g == OUTSIDE:
             outside[c] = entry
         else:
@@ -449,12 +542,23 @@ def crosswalk_json(cw: CrosswalkResult) -> dict[str, Any]:
         grids = sorted(by_cell[c], key=lambda e: (-e["area_share"], e["code"]))
         main = None
         if best[c] != OUTSIDE:
-            main = {"code": cw.grid_codes[best[c]], "name": cw.grid_names[best[c]], "share": _r(best_share[c]),
-                    "basis": basis[c]}  # fmt: skip
-        cells.append({
-            "code": cw.cell_codes[c], "name": cw.cell_names[c], "area_m2": _r(res.cell_area_m2[c], 2),
-            "households": _r(res.cell_households[c], 2), "main_grid": main, "grids": grids, "outside": outside[c],
-        })  # fmt: skip
+            main = {
+                "code": cw.grid_codes[best[c]],
+                "name": cw.grid_names[best[c]],
+                "share": _r(best_share[c]),
+                "basis": basis[c],
+            }
+        cells.append(
+            {
+                "code": cw.cell_codes[c],
+                "name": cw.cell_names[c],
+                "area_m2": _r(res.cell_area_m2[c], 2),
+                "households": _r(res.cell_households[c], 2),
+                "main_grid": main,
+                "grids": grids,
+                "outside": outside[c],
+            }
+        )
     mismatch_features = mismatch_collection(cw)
     whole = sum(1 for c in cells if c["grids"] and c["grids"][0]["area_share"] >= 0.99)
     return {
@@ -488,19 +592,36 @@ def mismatch_collection(cw: CrosswalkResult) -> dict[str, Any]:
     (``snapped``), the cells beside it and the grids beside the snapped line."""
     features = []
     for k, m in enumerate(cw.result.mismatches, start=1):
-        features.append({
-            "type": "Feature", "id": k, "geometry": to_geojson(m.line),
-            "properties": {
-                "length_m": _r(m.length_m, 2), "offset_m": _r(m.offset_m, 3),
-                "cells": [cw.cell_codes[i] for i in m.cells], "grids": [cw.grid_codes[i] for i in m.grids],
-                "snapped": to_geojson(m.snapped),
-            },
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "id": k,
+                "geometry": to_geojson(m.line),
+                "properties": {
+                    "length_m": _r(m.length_m, 2),
+                    "offset_m": _r(m.offset_m, 3),
+                    "cells": [cw.cell_codes[i] for i in m.cells],
+                    "grids": [cw.grid_codes[i] for i in m.grids],
+                    "snapped": to_geojson(m.snapped),
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
-CSV_COLUMNS = ("network", "version", "cell_code", "cell_name", "grid_code", "grid_name", "area_m2", "area_share",
-               "households", "household_share", "main_grid")  # fmt: skip
+CSV_COLUMNS = (
+    "network",
+    "version",
+    "cell_code",
+    "cell_name",
+    "grid_code",
+    "grid_name",
+    "area_m2",
+    "area_share",
+    "households",
+    "household_share",
+    "main_grid",
+)
 
 
 def crosswalk_csv(cw: CrosswalkResult) -> bytes:
@@ -517,12 +638,21 @@ def crosswalk_csv(cw: CrosswalkResult) -> bytes:
         c, g = int(pairs.cell[k]), int(pairs.grid[k])
         area_share = pairs.area_m2[k] / res.cell_area_m2[c] if res.cell_area_m2[c] > 0 else 0.0
         hh_share = pairs.households[k] / res.cell_households[c] if res.cell_households[c] > 0 else ""
-        writer.writerow([
-            cw.network["name"], cw.version, cw.cell_codes[c], cw.cell_names[c] or "",
-            "" if g == OUTSIDE else cw.grid_codes[g], "" if g == OUTSIDE else cw.grid_names[g],
-            f"{pairs.area_m2[k]:.2f}", f"{area_share:.6f}", f"{pairs.households[k]:.2f}",
-            hh_share if hh_share == "" else f"{hh_share:.6f}", int(g != OUTSIDE and best[c] == g),
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                cw.network["name"],
+                cw.version,
+                cw.cell_codes[c],
+                cw.cell_names[c] or "",
+                "" if g == OUTSIDE else cw.grid_codes[g],
+                "" if g == OUTSIDE else cw.grid_names[g],
+                f"{pairs.area_m2[k]:.2f}",
+                f"{area_share:.6f}",
+                f"{pairs.households[k]:.2f}",
+                hh_share if hh_share == "" else f"{hh_share:.6f}",
+                int(g != OUTSIDE and best[c] == g),
+            ]
+        )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -539,49 +669,82 @@ def crosswalk_gpkg(cw: CrosswalkResult) -> bytes:
     rows = []
     for k in range(len(pairs)):
         c, g = int(pairs.cell[k]), int(pairs.grid[k])
-        rows.append({
-            "cell_code": cw.cell_codes[c], "cell_name": cw.cell_names[c],
-            "grid_code": None if g == OUTSIDE else cw.grid_codes[g],
-            "grid_name": None if g == OUTSIDE else cw.grid_names[g],
-            "area_m2": float(pairs.area_m2[k]),
-            "area_share": float(pairs.area_m2[k] / res.cell_area_m2[c]) if res.cell_area_m2[c] > 0 else 0.0,
-            "households": float(pairs.households[k]),
-            "household_share": float(pairs.households[k] / res.cell_households[c]) if res.cell_households[c] > 0 else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "cell_code": cw.cell_codes[c],
+                "cell_name": cw.cell_names[c],
+                "grid_code": None if g == OUTSIDE else cw.grid_codes[g],
+                "grid_name": None if g == OUTSIDE else cw.grid_names[g],
+                "area_m2": float(pairs.area_m2[k]),
+                "area_share": float(pairs.area_m2[k] / res.cell_area_m2[c])
+                if res.cell_area_m2[c] > 0
+                else 0.0,
+                "households": float(pairs.households[k]),
+                "household_share": float(pairs.households[k] / res.cell_households[c])
+                if res.cell_households[c] > 0
+                else None,
+            }
+        )
     pieces = pairs.geoms if pairs.geoms is not None else np.full(len(pairs), None, dtype=object)
-    cells = [{
-        "code": cw.cell_codes[c], "name": cw.cell_names[c], "area_m2": float(res.cell_area_m2[c]),
-        "households": float(res.cell_households[c]),
-        "main_grid": None if best[c] == OUTSIDE else cw.grid_codes[best[c]],
-        "main_share": float(best_share[c]), "basis": basis[c],
-    } for c in range(len(cw.cell_codes))]  # fmt: skip
+    cells = [
+        {
+            "code": cw.cell_codes[c],
+            "name": cw.cell_names[c],
+            "area_m2": float(res.cell_area_m2[c]),
+            "households": float(res.cell_households[c]),
+            "main_grid": None if best[c] == OUTSIDE else cw.grid_codes[best[c]],
+            "main_share": float(best_share[c]),
+            "basis": basis[c],
+        }
+        for c in range(len(cw.cell_codes))
+    ]
     layers = [
         ("crosswalk", gpd.GeoDataFrame(rows, geometry=list(pieces), crs="EPSG:4326"), "MultiPolygon"),
         ("cells", gpd.GeoDataFrame(cells, geometry=list(cw.cell_geoms), crs="EPSG:4326"), "MultiPolygon"),
     ]
-    mismatch_rows = [{"mismatch": k, "length_m": m.length_m, "offset_m": m.offset_m,
-                      "cells": ",".join(cw.cell_codes[i] for i in m.cells),
-                      "grids": ",".join(cw.grid_codes[i] for i in m.grids)}
-                     for k, m in enumerate(res.mismatches, start=1)]  # fmt: skip
+    mismatch_rows = [
+        {
+            "mismatch": k,
+            "length_m": m.length_m,
+            "offset_m": m.offset_m,
+            "cells": ",".join(cw.cell_codes[i] for i in m.cells),
+            "grids": ",".join(cw.grid_codes[i] for i in m.grids),
+        }
+        for k, m in enumerate(res.mismatches, start=1)
+    ]
     lines = [m.line for m in res.mismatches]
     snapped = [m.snapped for m in res.mismatches]
     layers.append(
         ("mismatches", gpd.GeoDataFrame(mismatch_rows, geometry=lines, crs="EPSG:4326"), "LineString")
     )
-    layers.append(("snapped", gpd.GeoDataFrame([{"mismatch": r["mismatch"]} for r in mismatch_rows],
-                                               geometry=snapped, crs="EPSG:4326"), "LineString"))  # fmt: skip
+    layers.append(
+        (
+            "snapped",
+            gpd.GeoDataFrame(
+                [{"mismatch": r["mismatch"]} for r in mismatch_rows], geometry=snapped, crs="EPSG:4326"
+            ),
+            "LineString",
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="geo-service-crosswalk-") as tmp:
         path = Path(tmp) / f"{cw.network['name']}-crosswalk.gpkg"
         for layer, frame, kind in layers:
             if len(frame) == 0:
                 frame = gpd.GeoDataFrame({"id": []}, geometry=[], crs="EPSG:4326")
-            pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", geometry_type=kind,
-                                    promote_to_multi=kind == "MultiPolygon")  # fmt: skip
+            pyogrio.write_dataframe(
+                frame,
+                path,
+                layer=layer,
+                driver="GPKG",
+                geometry_type=kind,
+                promote_to_multi=kind == "MultiPolygon",
+            )
         return path.read_bytes()
 
 
-def crosswalk_file(db: Database, name: str, fmt: str, version: int | None = None,
-                   settings: NetworkSettings | None = None) -> tuple[Any, str, str]:  # fmt: skip
+def crosswalk_file(
+    db: Database, name: str, fmt: str, version: int | None = None, settings: NetworkSettings | None = None
+) -> tuple[Any, str, str]:
     """The crosswalk as (body, media type, file name); ``fmt`` is json (a dict body), csv or gpkg."""
     if fmt not in FORMATS:
         raise InvalidInput("network.bad_format", format=fmt, formats=list(FORMATS))
@@ -619,14 +782,24 @@ def _local_crosswalk(
         cell_geoms,
         np.array([g["code"] for g in grids], dtype=object),
         np.array([shapely.from_wkb(g["wkb"]) for g in grids], dtype=object),
-        Homes(lon, lat, households), tolerance_m=settings.mismatch_tolerance_m,
-        follow_m=settings.follow_tolerance_m, min_length_m=settings.mismatch_min_length_m, with_mismatches=False,
-    )  # fmt: skip
+        Homes(lon, lat, households),
+        tolerance_m=settings.mismatch_tolerance_m,
+        follow_m=settings.follow_tolerance_m,
+        min_length_m=settings.mismatch_min_length_m,
+        with_mismatches=False,
+    )
     return CrosswalkResult(
-        network_summary(row), version, np.array([c["code"] for c in cells], dtype=object),
-        [c["name"] for c in cells], np.array([g["code"] for g in grids], dtype=object),
-        [g["name"] for g in grids], result, settings, revisions, cell_geoms,
-    )  # fmt: skip
+        network_summary(row),
+        version,
+        np.array([c["code"] for c in cells], dtype=object),
+        [c["name"] for c in cells],
+        np.array([g["code"] for g in grids], dtype=object),
+        [g["name"] for g in grids],
+        result,
+        settings,
+        revisions,
+        cell_geoms,
+    )
 
 
 def _cell_answer(cw: CrosswalkResult, code: str, by: str) -> dict[str, Any]:
@@ -640,11 +813,18 @@ def _cell_answer(cw: CrosswalkResult, code: str, by: str) -> dict[str, Any]:
     candidates = []
     for k in np.flatnonzero(mask):
         g = int(res.pairs.grid[k])
-        candidates.append({
-            "code": cw.grid_codes[g], "name": cw.grid_names[g],
-            "area_share": _r(res.pairs.area_m2[k] / res.cell_area_m2[c]) if res.cell_area_m2[c] > 0 else 0.0,
-            "household_share": _r(res.pairs.households[k] / res.cell_households[c]) if res.cell_households[c] > 0 else None,
-        })  # fmt: skip
+        candidates.append(
+            {
+                "code": cw.grid_codes[g],
+                "name": cw.grid_names[g],
+                "area_share": _r(res.pairs.area_m2[k] / res.cell_area_m2[c])
+                if res.cell_area_m2[c] > 0
+                else 0.0,
+                "household_share": _r(res.pairs.households[k] / res.cell_households[c])
+                if res.cell_households[c] > 0
+                else None,
+            }
+        )
     candidates.sort(key=lambda e: (-(e["household_share"] or 0.0), -e["area_share"], e["code"]))
     grid = None
     if best[c] != OUTSIDE:
@@ -657,9 +837,17 @@ def _cell_answer(cw: CrosswalkResult, code: str, by: str) -> dict[str, Any]:
     return {"cell": {"code": code, "name": cw.cell_names[c]}, "grid": grid, "candidates": candidates}
 
 
-def rekey(db: Database, name: str, *, cells: Sequence[str] = (), points: Sequence[Sequence[float]] = (),
-          crs: str | None = None, by: str = "auto", version: int | None = None,
-          settings: NetworkSettings | None = None) -> dict[str, Any]:  # fmt: skip
+def rekey(
+    db: Database,
+    name: str,
+    *,
+    cells: Sequence[str] = (),
+    points: Sequence[Sequence[float]] = (),
+    crs: str | None = None,
+    by: str = "auto",
+    version: int | None = None,
+    settings: NetworkSettings | None = None,
+) -> dict[str, Any]:
     """Re-key records made against network ``name`` to the unified grids.
 
     A cell code goes to the grid holding the largest share of it: by households when the cell has homes
@@ -698,8 +886,9 @@ def rekey(db: Database, name: str, *, cells: Sequence[str] = (), points: Sequenc
     return out
 
 
-def _rekey_points(db: Database, name: str, version: int, points: Sequence[Sequence[float]],
-                  crs: str | None) -> list[dict[str, Any]]:  # fmt: skip
+def _rekey_points(
+    db: Database, name: str, version: int, points: Sequence[Sequence[float]], crs: str | None
+) -> list[dict[str, Any]]:
     try:
         xy = np.array([[float(p[0]), float(p[1])] for p in points], dtype=np.float64)
     except (TypeError, ValueError, IndexError, KeyError):

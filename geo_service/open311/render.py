@@ -16,8 +16,15 @@ FORMATS = ("json", "xml")
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'  # as the spec writes it
 MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 # plural element → element of each item
-ITEM_NAMES = {"services": "service", "attributes": "attribute", "values": "value",
-              "service_requests": "request", "errors": "error", "endpoints": "endpoint", "formats": "format"}  # fmt: skip
+ITEM_NAMES = {
+    "services": "service",
+    "attributes": "attribute",
+    "values": "value",
+    "service_requests": "request",
+    "errors": "error",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
 
 
 def _text(value: Any) -> str | None:
@@ -55,8 +62,9 @@ def render(fmt: str, root: str, value: Any, status_code: int = 200, private: boo
     if private:
         headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if fmt == "xml":
-        return Response(to_xml(root, value), status_code=status_code, media_type=MEDIA_TYPES["xml"],
-                        headers=headers)  # fmt: skip
+        return Response(
+            to_xml(root, value), status_code=status_code, media_type=MEDIA_TYPES["xml"], headers=headers
+        )
     body = json.dumps(value, ensure_ascii=False).encode("utf-8")
     return Response(body, status_code=status_code, media_type=MEDIA_TYPES["json"], headers=headers)
 

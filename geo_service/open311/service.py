@@ -60,10 +60,12 @@ MAX_ATTRIBUTE_CHARS = 1000
 _ATTRIBUTE_KEY = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
 _COMPONENT_ID = re.compile(r"^\d{16}$")
 COMPONENT_ID = Attribute(
-    code="component_id", datatype="string", required=False,
+    code="component_id",
+    datatype="string",
+    required=False,
     description="部件编码：部件上喷涂或登记的编码（如已知）",
     description_en="Component code painted on or registered for the component, if known",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,9 @@ def _attribute_document(attribute: Attribute, order: int, language: str) -> dict
     zh = _zh(language)
     described = {
         "string": message("open311.datatype.component_id") if attribute is COMPONENT_ID else None,
-        "singlevaluelist": message("open311.datatype.single"), "multivaluelist": message("open311.datatype.multi"),
-    }.get(attribute.datatype)  # fmt: skip
+        "singlevaluelist": message("open311.datatype.single"),
+        "multivaluelist": message("open311.datatype.multi"),
+    }.get(attribute.datatype)
     return {
         "variable": True,
         "code": attribute.code,
@@ -129,16 +132,24 @@ def service_list(ctx: IncidentContext, language: str) -> list[dict[str, Any]]:
             continue
         major = ctx.classification.get(category.major_code) or category
         name, group = (category.name, major.name) if zh else (category.name_en, major.name_en)
-        out.append({
-            "service_code": category.code,
-            "service_name": name,
-            "description": message(f"open311.service_description.{category.kind}", name=name, group=group,
-                                   service_code=category.code).render(language),
-            "metadata": bool(attributes_of(category)),
-            "type": "realtime",
-            "keywords": ", ".join(dict.fromkeys([category.name, category.name_en, major.name, major.name_en])),
-            "group": group,
-        })  # fmt: skip
+        out.append(
+            {
+                "service_code": category.code,
+                "service_name": name,
+                "description": message(
+                    f"open311.service_description.{category.kind}",
+                    name=name,
+                    group=group,
+                    service_code=category.code,
+                ).render(language),
+                "metadata": bool(attributes_of(category)),
+                "type": "realtime",
+                "keywords": ", ".join(
+                    dict.fromkeys([category.name, category.name_en, major.name, major.name_en])
+                ),
+                "group": group,
+            }
+        )
     return out
 
 
@@ -153,8 +164,12 @@ def _category(ctx: IncidentContext, code: str | None) -> Category:
 
 def service_definition(ctx: IncidentContext, code: str, language: str) -> dict[str, Any]:
     category = _category(ctx, code)
-    return {"service_code": category.code,
-            "attributes": [_attribute_document(a, i + 1, language) for i, a in enumerate(attributes_of(category))]}  # fmt: skip
+    return {
+        "service_code": category.code,
+        "attributes": [
+            _attribute_document(a, i + 1, language) for i, a in enumerate(attributes_of(category))
+        ],
+    }
 
 
 def _api_principal(ctx: IncidentContext, api_key: str | None) -> Principal:
@@ -205,8 +220,12 @@ def check_attributes(category: Category, given: dict[str, Any]) -> dict[str, Any
     defined = {a.code: a for a in attributes_of(category)}
     unknown = sorted(set(given) - set(defined))
     if unknown:
-        raise BadRequest("open311.attribute_unknown", codes=unknown, service_code=category.code,
-                         known=sorted(defined) or ["—"])  # fmt: skip
+        raise BadRequest(
+            "open311.attribute_unknown",
+            codes=unknown,
+            service_code=category.code,
+            known=sorted(defined) or ["—"],
+        )
     out: dict[str, Any] = {}
     for code, attribute in defined.items():
         value = given.get(code)
@@ -249,8 +268,12 @@ def _attribute_value(attribute: Attribute, values: list[str]) -> Any:
     return value
 
 
-def create_request(ctx: IncidentContext, form: dict[str, list[str]], photos: Sequence[bytes] = (),
-                   media_settings: MediaSettings | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def create_request(
+    ctx: IncidentContext,
+    form: dict[str, list[str]],
+    photos: Sequence[bytes] = (),
+    media_settings: MediaSettings | None = None,
+) -> list[dict[str, Any]]:
     """POST requests: one incident from a form (and a photo, multipart ``media``); the answer is the one-element
     ``service_requests`` list.
 
@@ -276,16 +299,31 @@ def create_request(ctx: IncidentContext, form: dict[str, list[str]], photos: Seq
     if lat is None and not address:
         raise BadRequest("open311.location_required")
     attributes = check_attributes(category, parse_attributes(form))
-    reporter = {key: _one(form, key) for key in ("first_name", "last_name", "email", "phone", "device_id",
-                                                  "account_id")}  # fmt: skip
-    data = IncidentInput(category=category.code, description=_one(form, "description"), lon=lon, lat=lat,
-                         crs="wgs84", address=address, reporter=reporter, media_url=_one(form, "media_url"),
-                         attributes=attributes)  # fmt: skip
+    reporter = {
+        key: _one(form, key)
+        for key in ("first_name", "last_name", "email", "phone", "device_id", "account_id")
+    }
+    data = IncidentInput(
+        category=category.code,
+        description=_one(form, "description"),
+        lon=lon,
+        lat=lat,
+        crs="wgs84",
+        address=address,
+        reporter=reporter,
+        media_url=_one(form, "media_url"),
+        attributes=attributes,
+    )
     cleaned = [clean(photo, media_settings or MediaSettings()) for photo in photos]
     # a request it cannot fulfil (outside every area, ...) is a 400 in Open311 (the router maps InvalidInput)
     result = create_incident(ctx, data, principal.actor, principal.role, source="open311", photos=cleaned)
-    return [{"service_request_id": str(result.incident["id"]), "service_notice": _deadline_notice(category),
-             "account_id": reporter["account_id"]}]  # fmt: skip
+    return [
+        {
+            "service_request_id": str(result.incident["id"]),
+            "service_notice": _deadline_notice(category),
+            "account_id": reporter["account_id"],
+        }
+    ]
 
 
 def _address_point(ctx: IncidentContext, address_id: str) -> dict[str, Any]:
@@ -312,8 +350,9 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False,
-                  base: str = "") -> list[dict[str, Any]]:  # fmt: skip
+def find_requests(
+    ctx: IncidentContext, query: RequestQuery, full: bool = False, base: str = ""
+) -> list[dict[str, Any]]:
     """GET requests: in full for a dispatcher (``full``), else the public form (see the module doc). ``base``:
     where the service is reached, for the links to photos."""
     ids = _split(query.service_request_id)
@@ -343,8 +382,14 @@ def find_requests(ctx: IncidentContext, query: RequestQuery, full: bool = False,
     if end - start > MAX_WINDOW:
         raise BadRequest("open311.window_too_long", days=MAX_WINDOW.days)
     with ctx.db.cursor() as cur:
-        rows = store.list_incidents(cur, statuses=wanted or None, categories=codes or None, created_from=start,
-                                    created_to=end, limit=limit)  # fmt: skip
+        rows = store.list_incidents(
+            cur,
+            statuses=wanted or None,
+            categories=codes or None,
+            created_from=start,
+            created_to=end,
+            limit=limit,
+        )
     return _requests(ctx, rows, full, base)
 
 
@@ -402,27 +447,32 @@ def _requests(
     out = []
     for row in rows:
         category = ctx.classification.get(row["category"])
-        lon, lat = (round(row["lon"], 7), round(row["lat"], 7)) if full else public_point(
-            row["lon"], row["lat"], ctx.settings.public_h3_resolution)  # fmt: skip
-        out.append({
-            "service_request_id": str(row["id"]),
-            "status": states.open311_status(row["status"]),
-            "status_notes": notes.readable(latest.get(row["id"])),
-            "service_name": category.name if category else row["category"],
-            "service_code": row["category"],
-            "description": row["description"] if full else None,
-            "agency_responsible": agency_responsible(row),
-            "service_notice": _deadline_notice(category) if category else None,
-            "requested_datetime": ctx.local(row["created_at"]),
-            "updated_datetime": ctx.local(row["closed_at"] or row["updated_at"]),
-            "expected_datetime": ctx.local(row["due_at"]) if row["status"] in states.ACTIVE else None,
-            "address": row["address"] if full else None,
-            "address_id": None,
-            "zipcode": None,
-            "lat": lat,
-            "long": lon,
-            "media_url": photos.get(row["id"], row["media_url"]) if full else None,
-        })  # fmt: skip
+        lon, lat = (
+            (round(row["lon"], 7), round(row["lat"], 7))
+            if full
+            else public_point(row["lon"], row["lat"], ctx.settings.public_h3_resolution)
+        )
+        out.append(
+            {
+                "service_request_id": str(row["id"]),
+                "status": states.open311_status(row["status"]),
+                "status_notes": notes.readable(latest.get(row["id"])),
+                "service_name": category.name if category else row["category"],
+                "service_code": row["category"],
+                "description": row["description"] if full else None,
+                "agency_responsible": agency_responsible(row),
+                "service_notice": _deadline_notice(category) if category else None,
+                "requested_datetime": ctx.local(row["created_at"]),
+                "updated_datetime": ctx.local(row["closed_at"] or row["updated_at"]),
+                "expected_datetime": ctx.local(row["due_at"]) if row["status"] in states.ACTIVE else None,
+                "address": row["address"] if full else None,
+                "address_id": None,
+                "zipcode": None,
+                "lat": lat,
+                "long": lon,
+                "media_url": photos.get(row["id"], row["media_url"]) if full else None,
+            }
+        )
     return out
 
 
@@ -455,6 +505,13 @@ def discovery(ctx: IncidentContext, base_url: str) -> dict[str, Any]:
         "changeset": changed,
         "contact": message("open311.discovery_contact"),
         "key_service": message("open311.discovery_key_service"),
-        "endpoints": [{"specification": SPEC_URL, "url": base_url, "changeset": changed,
-                       "type": "production", "formats": ["text/xml", "application/json"]}],
-    }  # fmt: skip
+        "endpoints": [
+            {
+                "specification": SPEC_URL,
+                "url": base_url,
+                "changeset": changed,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }

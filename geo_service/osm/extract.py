@@ -31,9 +31,23 @@ from geo_service.osm import rules
 from geo_service.settings import ImportSettings
 
 # Tags kept on imported facilities (the rest of a POI's tags are noise for this service).
-_FACILITY_TAGS = ("amenity", "shop", "healthcare", "leisure", "social_facility", "social_facility:for",
-                  "opening_hours", "operator", "phone", "website", "wheelchair", "addr:street",
-                  "addr:housenumber", "name:zh", "name:en")  # fmt: skip
+_FACILITY_TAGS = (
+    "amenity",
+    "shop",
+    "healthcare",
+    "leisure",
+    "social_facility",
+    "social_facility:for",
+    "opening_hours",
+    "operator",
+    "phone",
+    "website",
+    "wheelchair",
+    "addr:street",
+    "addr:housenumber",
+    "name:zh",
+    "name:en",
+)
 _WATER_LANDUSE = ["reservoir", "basin"]
 _WATERWAYS = ["river", "riverbank", "canal", "stream", "dock"]
 _GREEN_LANDUSE = [
@@ -49,19 +63,62 @@ _GREEN_LANDUSE = [
 _GREEN_NATURAL = ["wood", "scrub", "grassland", "heath"]
 _GREEN_LEISURE = ["park", "garden", "playground", "nature_reserve", "pitch"]
 _RAILWAYS = ["rail", "light_rail", "subway", "tram", "narrow_gauge", "monorail"]
-_PLACES = ["city", "town", "suburb", "quarter", "neighbourhood", "village", "hamlet", "locality", "square",
-           "isolated_dwelling", "city_block", "plot"]  # fmt: skip
+_PLACES = [
+    "city",
+    "town",
+    "suburb",
+    "quarter",
+    "neighbourhood",
+    "village",
+    "hamlet",
+    "locality",
+    "square",
+    "isolated_dwelling",
+    "city_block",
+    "plot",
+]
 # every name a caller may use for a place: Chinese in both scripts, English, alternative and official names
-_NAME_KEYS = ("name", "name:zh", "name:zh-Hans", "name:zh-Hant", "name:zh-CN", "name:zh-SG", "name:zh-TW",
-              "name:zh-HK", "name:en", "alt_name", "alt_name:zh", "official_name", "official_name:zh",
-              "short_name", "short_name:zh", "loc_name")  # fmt: skip
+_NAME_KEYS = (
+    "name",
+    "name:zh",
+    "name:zh-Hans",
+    "name:zh-Hant",
+    "name:zh-CN",
+    "name:zh-SG",
+    "name:zh-TW",
+    "name:zh-HK",
+    "name:en",
+    "alt_name",
+    "alt_name:zh",
+    "official_name",
+    "official_name:zh",
+    "short_name",
+    "short_name:zh",
+    "loc_name",
+)
 # address tags kept on gazetteer entries: the geocoder reads road and number, and the divisions they name
-_ADDRESS_TAGS = ("addr:street", "addr:housenumber", "addr:place", "addr:province", "addr:state", "addr:city",
-                 "addr:district", "addr:county", "addr:subdistrict", "addr:suburb", "addr:town",
-                 "addr:village", "addr:neighbourhood")  # fmt: skip
+_ADDRESS_TAGS = (
+    "addr:street",
+    "addr:housenumber",
+    "addr:place",
+    "addr:province",
+    "addr:state",
+    "addr:city",
+    "addr:district",
+    "addr:county",
+    "addr:subdistrict",
+    "addr:suburb",
+    "addr:town",
+    "addr:village",
+    "addr:neighbourhood",
+)
 # named stations and terminals, which callers name more than any other place (often with no address)
-_STATION_FILTER = {"railway": ["station", "halt", "tram_stop"], "public_transport": ["station"],
-                   "amenity": ["bus_station", "ferry_terminal"], "aeroway": ["aerodrome", "terminal"]}  # fmt: skip
+_STATION_FILTER = {
+    "railway": ["station", "halt", "tram_stop"],
+    "public_transport": ["station"],
+    "amenity": ["bus_station", "ferry_terminal"],
+    "aeroway": ["aerodrome", "terminal"],
+}
 
 
 @dataclass
@@ -96,8 +153,9 @@ class Extract:
 Step = Callable[[str], None]
 
 
-def read_extract(path: Path, settings: ImportSettings, facility_rules: rules.FacilityRules,
-                 step: Step | None = None) -> Extract:  # fmt: skip
+def read_extract(
+    path: Path, settings: ImportSettings, facility_rules: rules.FacilityRules, step: Step | None = None
+) -> Extract:
     """Parse ``path`` into an :class:`Extract`; ``step(label)`` is called as each stage starts."""
     step = step or (lambda _label: None)
     osm = pyrosm.OSM(str(path))
@@ -208,8 +266,23 @@ def row_tags(row: pd.Series, columns: list[str]) -> dict[str, Any]:
     return tags
 
 
-_NON_TAG_COLUMNS = {"id", "timestamp", "version", "tags", "osm_type", "geometry", "visible", "changeset",
-                    "u", "v", "length", "lon", "lat", "uid", "user"}  # fmt: skip
+_NON_TAG_COLUMNS = {
+    "id",
+    "timestamp",
+    "version",
+    "tags",
+    "osm_type",
+    "geometry",
+    "visible",
+    "changeset",
+    "u",
+    "v",
+    "length",
+    "lon",
+    "lat",
+    "uid",
+    "user",
+}
 
 
 def _tag_columns(frame: pd.DataFrame) -> list[str]:
@@ -295,8 +368,9 @@ def network_components(edges: pd.DataFrame) -> dict[str, Any]:
 # -- residences -------------------------------------------------------------------------------------------
 
 
-def residences_from_buildings(buildings: gpd.GeoDataFrame | None, srid: int,
-                              settings: ImportSettings) -> gpd.GeoDataFrame:  # fmt: skip
+def residences_from_buildings(
+    buildings: gpd.GeoDataFrame | None, srid: int, settings: ImportSettings
+) -> gpd.GeoDataFrame:
     """Homes among the buildings, each with footprint, levels and estimated households."""
     columns = [
         "osm_type",
@@ -405,8 +479,9 @@ def facilities_from_pois(
 _LEVEL_RANK = {"district": 0, "street": 1, "community": 2, "grid": 3}
 
 
-def areas_from_boundaries(boundaries: gpd.GeoDataFrame | None, admin_levels: dict[str, str],
-                          srid: int) -> gpd.GeoDataFrame:  # fmt: skip
+def areas_from_boundaries(
+    boundaries: gpd.GeoDataFrame | None, admin_levels: dict[str, str], srid: int
+) -> gpd.GeoDataFrame:
     """Administrative boundaries mapped to area levels, each with the smallest coarser area that holds it.
 
     Codes are ``osm-r<relation id>`` (``osm-w<way id>``); the boundary's ``ref`` is kept in properties.
@@ -439,10 +514,14 @@ def areas_from_boundaries(boundaries: gpd.GeoDataFrame | None, admin_levels: dic
                 best, best_rank, best_area = codes[j], ranks[j], areas_m2[j]
         parents.append(best)
     properties = [
-        {"admin_level": _text(r.get("admin_level")), "ref": _text(r.get("ref")) if "ref" in frame else None,
-         "osm_id": int(r["id"]), "osm_type": r.get("osm_type")}
+        {
+            "admin_level": _text(r.get("admin_level")),
+            "ref": _text(r.get("ref")) if "ref" in frame else None,
+            "osm_id": int(r["id"]),
+            "osm_type": r.get("osm_type"),
+        }
         for _, r in frame.iterrows()
-    ]  # fmt: skip
+    ]
     return gpd.GeoDataFrame(
         {
             "code": codes,
@@ -474,9 +553,13 @@ def _address_tags(tags: dict[str, Any]) -> dict[str, str]:
     return {key: str(tags[key]) for key in _ADDRESS_TAGS if _text(tags.get(key))}
 
 
-def gazetteer_entries(buildings: gpd.GeoDataFrame | None, address_nodes: gpd.GeoDataFrame | None,
-                      places: gpd.GeoDataFrame | None, edges: gpd.GeoDataFrame,
-                      facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:  # fmt: skip
+def gazetteer_entries(
+    buildings: gpd.GeoDataFrame | None,
+    address_nodes: gpd.GeoDataFrame | None,
+    places: gpd.GeoDataFrame | None,
+    edges: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
     """Addresses, named places, named buildings and streets (one entry per street name)."""
     rows: list[tuple[str, str, dict[str, Any], Any]] = []
 
@@ -513,8 +596,10 @@ def gazetteer_entries(buildings: gpd.GeoDataFrame | None, address_nodes: gpd.Geo
     # the same address drawn on a building and on its entrance node: keep one
     frame = frame.drop_duplicates(["kind", "name"]).reset_index(drop=True) if len(frame) else frame
     # what the geocoder matches: index key, pinyin, road and number, precision (geo_service.geocode.keys)
-    frame["keys"] = [keys_for("gazetteer", kind, name, properties).as_row()
-                     for kind, name, properties in zip(frame["kind"], frame["name"], frame["properties"], strict=True)]  # fmt: skip
+    frame["keys"] = [
+        keys_for("gazetteer", kind, name, properties).as_row()
+        for kind, name, properties in zip(frame["kind"], frame["name"], frame["properties"], strict=True)
+    ]
     return frame
 
 
@@ -534,8 +619,13 @@ def _street_groups(edges: gpd.GeoDataFrame) -> Iterator[tuple[str, int, Any]]:
 # -- basemap ----------------------------------------------------------------------------------------------
 
 
-def basemap_features(ways: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None, water: gpd.GeoDataFrame | None,
-                     green: gpd.GeoDataFrame | None, rail: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:  # fmt: skip
+def basemap_features(
+    ways: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame | None,
+    water: gpd.GeoDataFrame | None,
+    green: gpd.GeoDataFrame | None,
+    rail: gpd.GeoDataFrame | None,
+) -> gpd.GeoDataFrame:
     """Roads, buildings, water, green and rail for our own basemap tiles and printed guide maps."""
     parts: list[gpd.GeoDataFrame] = []
 
@@ -566,14 +656,18 @@ def basemap_features(ways: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
     add(ways, "road", "highway")
     add(buildings, "building", "building", polygons_only=True)
     if water is not None:
-        water = water.assign(klass=water.get("natural", pd.Series(index=water.index, dtype=object)).fillna(
-            water.get("waterway", pd.Series(index=water.index, dtype=object))).fillna(
-            water.get("landuse", pd.Series(index=water.index, dtype=object))))  # fmt: skip
+        water = water.assign(
+            klass=water.get("natural", pd.Series(index=water.index, dtype=object))
+            .fillna(water.get("waterway", pd.Series(index=water.index, dtype=object)))
+            .fillna(water.get("landuse", pd.Series(index=water.index, dtype=object)))
+        )
     add(water, "water", "klass")
     if green is not None:
-        green = green.assign(klass=green.get("leisure", pd.Series(index=green.index, dtype=object)).fillna(
-            green.get("landuse", pd.Series(index=green.index, dtype=object))).fillna(
-            green.get("natural", pd.Series(index=green.index, dtype=object))))  # fmt: skip
+        green = green.assign(
+            klass=green.get("leisure", pd.Series(index=green.index, dtype=object))
+            .fillna(green.get("landuse", pd.Series(index=green.index, dtype=object)))
+            .fillna(green.get("natural", pd.Series(index=green.index, dtype=object)))
+        )
     add(green, "green", "klass", polygons_only=True)
     add(rail, "rail", "railway")
     if not parts:

@@ -39,11 +39,18 @@ class ImportReport:
         from geo_service.i18n import translate
 
         comps = self.components
-        return translate("cli.osm.imported", language, {
-            "file": self.path.name, "name": self.name, "seconds": f"{self.seconds:.1f}",
-            "counts": ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
-            "pieces": comps.get("count", 0), "share": f"{comps.get('largest_share', 0):.1%}",
-        })  # fmt: skip
+        return translate(
+            "cli.osm.imported",
+            language,
+            {
+                "file": self.path.name,
+                "name": self.name,
+                "seconds": f"{self.seconds:.1f}",
+                "counts": ", ".join(f"{k} {v:,}" for k, v in self.counts.items()),
+                "pieces": comps.get("count", 0),
+                "share": f"{comps.get('largest_share', 0):.1%}",
+            },
+        )
 
 
 def dataset_name(path: Path) -> str:
@@ -54,8 +61,13 @@ def dataset_name(path: Path) -> str:
     return Path(path).stem
 
 
-def import_osm(db: Database, path: Path, name: str | None = None, settings: ImportSettings | None = None,
-               progress: bool = True) -> ImportReport:  # fmt: skip
+def import_osm(
+    db: Database,
+    path: Path,
+    name: str | None = None,
+    settings: ImportSettings | None = None,
+    progress: bool = True,
+) -> ImportReport:
     """Import an OpenStreetMap extract as dataset ``name`` (default: the file name), replacing it if present."""
     settings = settings or ImportSettings()
     path = Path(path)
@@ -90,17 +102,33 @@ def import_osm(db: Database, path: Path, name: str | None = None, settings: Impo
 
 def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool) -> None:
     stages = [
-        ("walking network", len(extract.nodes) + len(extract.edges),
-         lambda cur, tick: datasets.copy_walk_network(cur, name, extract.nodes, extract.edges, tick)),
-        ("residences", len(extract.residences),
-         lambda cur, tick: datasets.copy_residences(cur, name, extract.residences, tick)),
-        ("facilities", len(extract.facilities),
-         lambda cur, tick: datasets.copy_facilities(cur, name, extract.facilities, tick)),
+        (
+            "walking network",
+            len(extract.nodes) + len(extract.edges),
+            lambda cur, tick: datasets.copy_walk_network(cur, name, extract.nodes, extract.edges, tick),
+        ),
+        (
+            "residences",
+            len(extract.residences),
+            lambda cur, tick: datasets.copy_residences(cur, name, extract.residences, tick),
+        ),
+        (
+            "facilities",
+            len(extract.facilities),
+            lambda cur, tick: datasets.copy_facilities(cur, name, extract.facilities, tick),
+        ),
         ("areas", len(extract.areas), lambda cur, tick: datasets.copy_areas(cur, name, extract.areas, tick)),
-        ("gazetteer", len(extract.gazetteer),
-         lambda cur, tick: datasets.copy_gazetteer(cur, name, extract.gazetteer, tick)),
-        ("basemap", len(extract.basemap), lambda cur, tick: datasets.copy_basemap(cur, name, extract.basemap, tick)),
-    ]  # fmt: skip
+        (
+            "gazetteer",
+            len(extract.gazetteer),
+            lambda cur, tick: datasets.copy_gazetteer(cur, name, extract.gazetteer, tick),
+        ),
+        (
+            "basemap",
+            len(extract.basemap),
+            lambda cur, tick: datasets.copy_basemap(cur, name, extract.basemap, tick),
+        ),
+    ]
     stats = {"counts": extract.counts(), "components": extract.components}
     with db.connection() as conn, conn.cursor() as cur:
         datasets.drop_dataset(cur, name)

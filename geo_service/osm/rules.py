@@ -31,12 +31,31 @@ import yaml
 
 WALKABLE_HIGHWAYS = frozenset(
     {
-        "footway", "pedestrian", "path", "steps", "corridor", "elevator", "living_street", "residential",
-        "service", "unclassified", "road", "track", "bridleway", "trail", "crossing",
-        "tertiary", "tertiary_link", "secondary", "secondary_link", "primary", "primary_link",
-        "trunk", "trunk_link",
+        "footway",
+        "pedestrian",
+        "path",
+        "steps",
+        "corridor",
+        "elevator",
+        "living_street",
+        "residential",
+        "service",
+        "unclassified",
+        "road",
+        "track",
+        "bridleway",
+        "trail",
+        "crossing",
+        "tertiary",
+        "tertiary_link",
+        "secondary",
+        "secondary_link",
+        "primary",
+        "primary_link",
+        "trunk",
+        "trunk_link",
     }
-)  # fmt: skip
+)
 FOOT_TAG_REQUIRED = frozenset(
     {"cycleway", "motorway", "motorway_link", "busway", "bus_guideway", "escalator"}
 )
@@ -45,9 +64,21 @@ FOOT_DENIED = frozenset({"no", "private", "use_sidepath"})
 ACCESS_CLOSED = frozenset({"no", "private"})
 
 RESIDENTIAL_BUILDINGS = frozenset(
-    {"residential", "apartments", "house", "detached", "semidetached_house", "terrace", "dormitory",
-     "bungalow", "cabin", "farm", "houseboat", "static_caravan"}
-)  # fmt: skip
+    {
+        "residential",
+        "apartments",
+        "house",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "dormitory",
+        "bungalow",
+        "cabin",
+        "farm",
+        "houseboat",
+        "static_caravan",
+    }
+)
 SINGLE_HOUSEHOLD_BUILDINGS = frozenset(
     {"house", "detached", "bungalow", "cabin", "farm", "houseboat", "static_caravan"}
 )
@@ -145,8 +176,9 @@ def is_residence(tags: dict[str, Any]) -> bool:
     return False
 
 
-def estimate_households(building: str, footprint_m2: float, levels: float | None, dwelling_m2: float,
-                        default_levels: float) -> float:  # fmt: skip
+def estimate_households(
+    building: str, footprint_m2: float, levels: float | None, dwelling_m2: float, default_levels: float
+) -> float:
     """Households in a home: ``footprint_m2 × levels ÷ dwelling_m2``, at least 1.
 
     Single-family kinds (house, detached, cabin ...) are 1; low-rise kinds default to 2 floors and

@@ -76,8 +76,11 @@ def _check_request(request: SitingRequest, settings: SitingSettings) -> None:
             "siting.minutes_limit", minutes=f"{request.minutes:g}", limit=f"{settings.max_minutes:g}"
         )
     if request.time_limit_s is not None and request.time_limit_s > settings.max_time_limit_s:
-        raise InvalidInput("siting.time_limit_limit", time_limit_s=f"{request.time_limit_s:g}",
-                           limit=f"{settings.max_time_limit_s:g}")  # fmt: skip
+        raise InvalidInput(
+            "siting.time_limit_limit",
+            time_limit_s=f"{request.time_limit_s:g}",
+            limit=f"{settings.max_time_limit_s:g}",
+        )
     for name, given in (
         ("demand", request.demand),
         ("candidates", request.candidates),
@@ -104,8 +107,13 @@ def _check_count(name: str, count: int, settings: SitingSettings) -> None:
     what, setting = _LIMITS[name]
     limit = getattr(settings, setting)
     if count > limit:
-        raise InvalidInput("siting.too_many", what=what, count=f"{count:,}", limit=f"{limit:,}",
-                           setting=f"GEO_SERVICE_SITING_{setting.upper()}")  # fmt: skip
+        raise InvalidInput(
+            "siting.too_many",
+            what=what,
+            count=f"{count:,}",
+            limit=f"{limit:,}",
+            setting=f"GEO_SERVICE_SITING_{setting.upper()}",
+        )
 
 
 def _inputs(
@@ -173,15 +181,22 @@ def _check_k(request: SitingRequest, candidates: list[Site], excluded: list[Site
     if request.k is None or request.method == "lscp" or request.k <= len(candidates):
         return
     if excluded:
-        raise InvalidInput("siting.k_too_large.excluded", k=request.k, candidates=len(candidates),
-                           excluded=len(excluded))  # fmt: skip
+        raise InvalidInput(
+            "siting.k_too_large.excluded", k=request.k, candidates=len(candidates), excluded=len(excluded)
+        )
     raise InvalidInput("siting.k_too_large", k=request.k, candidates=len(candidates))
 
 
 def catchments(
-    db: Database, candidates: list[Site], fixed: list[Site], demand: Demand, minutes: float, speed_kmh: float,
-    deadline: float = np.inf, clock: Clock = time.monotonic,
-) -> tuple[solver.Catchments, dict[str, int]]:  # fmt: skip
+    db: Database,
+    candidates: list[Site],
+    fixed: list[Site],
+    demand: Demand,
+    minutes: float,
+    speed_kmh: float,
+    deadline: float = np.inf,
+    clock: Clock = time.monotonic,
+) -> tuple[solver.Catchments, dict[str, int]]:
     """Walking catchments of every site (candidates first, then fixed) over the demand, and how many points
     of each kind lie off the network. Sites go to ``travel_matrix`` in chunks that respect the walking
     engine's per-matrix pair limit (``GEO_SERVICE_WALK_MATRIX_MAX_PAIRS``) and take about
@@ -220,14 +235,23 @@ def catchments(
         "fixed": int((~site_ok[len(candidates) :]).sum()),
     }
     instance = solver.Catchments.from_pairs(
-        demand.weight, len(candidates), len(fixed), np.concatenate(demand_idx), np.concatenate(site_idx),
-        np.concatenate(seconds), cutoff_s,
-    )  # fmt: skip
+        demand.weight,
+        len(candidates),
+        len(fixed),
+        np.concatenate(demand_idx),
+        np.concatenate(site_idx),
+        np.concatenate(seconds),
+        cutoff_s,
+    )
     return instance, unsnapped
 
 
-def site(db: Database, request: SitingRequest, settings: SitingSettings | None = None,
-         clock: Clock = time.monotonic) -> SitingResult:  # fmt: skip
+def site(
+    db: Database,
+    request: SitingRequest,
+    settings: SitingSettings | None = None,
+    clock: Clock = time.monotonic,
+) -> SitingResult:
     """Choose new sites for ``request`` (see the module docstring for defaults, rules and the time limit; the
     solver's for the models). ``clock``: the monotonic seconds the deadline is kept on.
 
@@ -248,8 +272,9 @@ def site(db: Database, request: SitingRequest, settings: SitingSettings | None =
     if float(demand.weight.sum()) <= 0:
         raise InvalidInput("siting.zero_weights")
     read = clock()
-    instance, unsnapped = catchments(db, candidates, fixed, demand, request.minutes, request.speed_kmh,
-                                     deadline=deadline, clock=clock)  # fmt: skip
+    instance, unsnapped = catchments(
+        db, candidates, fixed, demand, request.minutes, request.speed_kmh, deadline=deadline, clock=clock
+    )
     walked = clock()
     options = solver.SolveOptions(
         time_limit_s=max(0.0, deadline - walked),

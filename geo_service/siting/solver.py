@@ -639,11 +639,22 @@ def _run_highs(
     integrality = np.zeros(n_cols, dtype=np.int32)
     integrality[: milp.n_binary] = 1  # kInteger
     h.passModel(
-        n_cols, n_rows, int(a.nnz), 1, milp.sense, float(milp.offset),
-        milp.cost.astype(np.float64), np.zeros(n_cols), milp.upper.astype(np.float64),
-        milp.row_lower.astype(np.float64), milp.row_upper.astype(np.float64),
-        a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data.astype(np.float64), integrality,
-    )  # fmt: skip
+        n_cols,
+        n_rows,
+        int(a.nnz),
+        1,
+        milp.sense,
+        float(milp.offset),
+        milp.cost.astype(np.float64),
+        np.zeros(n_cols),
+        milp.upper.astype(np.float64),
+        milp.row_lower.astype(np.float64),
+        milp.row_upper.astype(np.float64),
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(np.float64),
+        integrality,
+    )
     if start is not None:
         h.setSolution(len(start[0]), start[0], start[1])
     if h.run() == highspy.HighsStatus.kError:

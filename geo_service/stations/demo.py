@@ -21,17 +21,38 @@ DEMO_PREFIX = "DEMO "
 _SYSTEM = Principal(token_id=0, role="admin", name="system:demo")
 # (kind, name, amenities, opening hours)
 _TEMPLATES = [
-    ("care_station", "暖心驿站", ["hot_water", "microwave", "charging", "toilet", "seating", "heating", "cooling", "wifi"],
-     "Mo-Su 07:00-21:00"),
+    (
+        "care_station",
+        "暖心驿站",
+        ["hot_water", "microwave", "charging", "toilet", "seating", "heating", "cooling", "wifi"],
+        "Mo-Su 07:00-21:00",
+    ),
     ("driver_station", "司机驿站", ["hot_water", "toilet", "vehicle_parking", "charging", "seating"], "24/7"),
-    ("party_service_center", "党群服务中心", ["hot_water", "drinking_water", "toilet", "wifi", "reading", "first_aid"],
-     "Mo-Fr 09:00-17:30; PH off"),
-    ("rider_station", "骑手驿站", ["e_bike_charging", "charging", "hot_water", "microwave", "seating", "umbrella"],
-     "Mo-Su 10:00-14:00,17:00-23:00"),
-    ("sanitation_station", "环卫工人休息点", ["hot_water", "microwave", "refrigerator", "toilet", "heating", "lockers"],
-     "Mo-Sa 05:00-20:00"),
-    ("care_station", "夜间暖心驿站", ["hot_water", "charging", "seating", "heating", "first_aid"], "Mo-Su 20:00-08:00"),
-]  # fmt: skip
+    (
+        "party_service_center",
+        "党群服务中心",
+        ["hot_water", "drinking_water", "toilet", "wifi", "reading", "first_aid"],
+        "Mo-Fr 09:00-17:30; PH off",
+    ),
+    (
+        "rider_station",
+        "骑手驿站",
+        ["e_bike_charging", "charging", "hot_water", "microwave", "seating", "umbrella"],
+        "Mo-Su 10:00-14:00,17:00-23:00",
+    ),
+    (
+        "sanitation_station",
+        "环卫工人休息点",
+        ["hot_water", "microwave", "refrigerator", "toilet", "heating", "lockers"],
+        "Mo-Sa 05:00-20:00",
+    ),
+    (
+        "care_station",
+        "夜间暖心驿站",
+        ["hot_water", "charging", "seating", "heating", "first_aid"],
+        "Mo-Su 20:00-08:00",
+    ),
+]
 COUNT = 12
 
 
@@ -56,11 +77,21 @@ def load_demo_stations(db: Database, progress: bool = True, timezone: str = "Asi
         kind, name, amenities, hours = _TEMPLATES[i % len(_TEMPLATES)]
         feature = {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [float(graph.node_lon[node]), float(graph.node_lat[node])]},
-            "properties": {"name": f"{DEMO_PREFIX}{name} {i + 1:02d}", "kind": kind, "amenities": amenities,
-                           "opening_hours": hours, "manager": f"演示点长 {i + 1:02d}", "contact": "12345",
-                           "demo": True, "note": "DEMO DATA 演示数据"},
-        }  # fmt: skip
+            "geometry": {
+                "type": "Point",
+                "coordinates": [float(graph.node_lon[node]), float(graph.node_lat[node])],
+            },
+            "properties": {
+                "name": f"{DEMO_PREFIX}{name} {i + 1:02d}",
+                "kind": kind,
+                "amenities": amenities,
+                "opening_hours": hours,
+                "manager": f"演示点长 {i + 1:02d}",
+                "contact": "12345",
+                "demo": True,
+                "note": "DEMO DATA 演示数据",
+            },
+        }
         create_station(db, ctx, feature, _SYSTEM)
     if progress:
         print(f"demo stations: {COUNT} rest stations with their service circles (DEMO DATA)")

@@ -61,8 +61,11 @@ def check_inspector(db: Database, principal: Principal, row: dict[str, Any]) -> 
         if station_grid(db, row) in principal.grids:
             return
         raise Forbidden("inspection.not_your_grid", station_id=row["id"], grids=list(principal.grids))
-    raise Forbidden("inspection.role", role=message(f"role.{principal.role}"),
-                    allowed=[message(f"role.{r}") for r in ("admin", *INSPECTOR_ROLES)])  # fmt: skip
+    raise Forbidden(
+        "inspection.role",
+        role=message(f"role.{principal.role}"),
+        allowed=[message(f"role.{r}") for r in ("admin", *INSPECTOR_ROLES)],
+    )
 
 
 def check_input(row: dict[str, Any], data: InspectionInput) -> tuple[dict[str, bool], list[str]]:
@@ -91,8 +94,14 @@ def _where(data: InspectionInput) -> tuple[float | None, float | None]:
     return to_wgs84(data.lon, data.lat, normalise_crs(data.crs))
 
 
-def record(db: Database, ctx: StationContext, station_id: int, data: InspectionInput, principal: Principal,
-           photo: CleanImage | None = None) -> dict[str, Any]:  # fmt: skip
+def record(
+    db: Database,
+    ctx: StationContext,
+    station_id: int,
+    data: InspectionInput,
+    principal: Principal,
+    photo: CleanImage | None = None,
+) -> dict[str, Any]:
     """Record a visit to station ``station_id`` (with an optional photo, checked and cleaned already).
 
     Raises
@@ -111,15 +120,36 @@ def record(db: Database, ctx: StationContext, station_id: int, data: InspectionI
     with db.cursor() as cur:
         if station_store.get(cur, station_id, for_update=True) is None:
             raise Conflict("inspection.station_gone", station_id=station_id)
-        inspection = store.insert(cur, station_id, at=now, inspector=principal.actor, role=principal.role,
-                                  open_as_published=data.open_as_published, amenities=answers, missing=missing,
-                                  notes=(data.notes or "").strip() or None, lon=lon, lat=lat)  # fmt: skip
+        inspection = store.insert(
+            cur,
+            station_id,
+            at=now,
+            inspector=principal.actor,
+            role=principal.role,
+            open_as_published=data.open_as_published,
+            amenities=answers,
+            missing=missing,
+            notes=(data.notes or "").strip() or None,
+            lon=lon,
+            lat=lat,
+        )
         if photo is not None:
-            media_store.insert(cur, photo, inspection_id=inspection["id"], stage="inspection", at=now,
-                               actor=principal.actor)  # fmt: skip
-        audit.record(cur, actor=principal.actor, role=principal.role, action="inspect", entity="station",
-                     entity_id=station_id, detail={"inspection_id": inspection["id"], "missing": missing,
-                                                   "open_as_published": data.open_as_published})  # fmt: skip
+            media_store.insert(
+                cur, photo, inspection_id=inspection["id"], stage="inspection", at=now, actor=principal.actor
+            )
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="inspect",
+            entity="station",
+            entity_id=station_id,
+            detail={
+                "inspection_id": inspection["id"],
+                "missing": missing,
+                "open_as_published": data.open_as_published,
+            },
+        )
     return present({**inspection, "photos": 1 if photo is not None else 0}, full=True)
 
 
@@ -127,13 +157,23 @@ def present(row: dict[str, Any], full: bool) -> dict[str, Any]:
     """A visit as shown: the public part (when, open as published, missing amenities, all well?) and, for
     inspectors (``full``), who, the notes, each answer and the photos."""
     out: dict[str, Any] = {
-        "id": row["id"], "station_id": row["station_id"], "at": row["at"].isoformat(),
-        "open_as_published": row["open_as_published"], "missing": list(row["missing"] or []),
+        "id": row["id"],
+        "station_id": row["station_id"],
+        "at": row["at"].isoformat(),
+        "open_as_published": row["open_as_published"],
+        "missing": list(row["missing"] or []),
         "ok": bool(row["open_as_published"]) and not row["missing"],
-    }  # fmt: skip
+    }
     if full:
-        out.update(inspector=row["inspector"], role=row["role"], notes=row["notes"], amenities=row["amenities"],
-                   lon=row.get("lon"), lat=row.get("lat"), photos=row.get("photos", 0))  # fmt: skip
+        out.update(
+            inspector=row["inspector"],
+            role=row["role"],
+            notes=row["notes"],
+            amenities=row["amenities"],
+            lon=row.get("lon"),
+            lat=row.get("lat"),
+            photos=row.get("photos", 0),
+        )
     return out
 
 
@@ -172,12 +212,17 @@ def overdue(db: Database, ctx: StationContext) -> dict[str, Any]:
     for row in rows:
         last: datetime | None = row["last_at"]
         due = (last + interval) if last is not None else None
-        out.append({
-            "station_id": row["id"], "name": row["name"], "kind": row["kind"],
-            "lon": round(row["lon"], 7), "lat": round(row["lat"], 7),
-            "last_inspection_at": last.isoformat() if last else None, "due_at": due.isoformat() if due else None,
-            "days_overdue": round((now - due).total_seconds() / 86400, 1) if due else None,
-            "last_ok": row["last_ok"],
-        })  # fmt: skip
-    return {"as_of": now.isoformat(), "interval_days": ctx.settings.inspection_interval_days,
-            "stations": out}  # fmt: skip
+        out.append(
+            {
+                "station_id": row["id"],
+                "name": row["name"],
+                "kind": row["kind"],
+                "lon": round(row["lon"], 7),
+                "lat": round(row["lat"], 7),
+                "last_inspection_at": last.isoformat() if last else None,
+                "due_at": due.isoformat() if due else None,
+                "days_overdue": round((now - due).total_seconds() / 86400, 1) if due else None,
+                "last_ok": row["last_ok"],
+            }
+        )
+    return {"as_of": now.isoformat(), "interval_days": ctx.settings.inspection_interval_days, "stations": out}

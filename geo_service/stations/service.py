@@ -37,8 +37,21 @@ from geo_service.walking import service as walking
 from geo_service.walking.network import WalkNetwork, current_network, run_search
 
 _TEXT_FIELDS = {"manager": 200, "contact": 200, "address": 500}
-_RESERVED = {"id", "version", "created_at", "updated_at", "updated_by", "walk_seconds", "walk_distance_m",
-             "open_now", "route", "minutes", "lon", "lat", "last_inspection"}  # fmt: skip
+_RESERVED = {
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "updated_by",
+    "walk_seconds",
+    "walk_distance_m",
+    "open_now",
+    "route",
+    "minutes",
+    "lon",
+    "lat",
+    "last_inspection",
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +66,13 @@ class StationContext:
     clock: Clock = system_clock
 
     @classmethod
-    def create(cls, timezone: str, settings: StationSettings | None = None,
-               walking_cfg: WalkingSettings | None = None, clock: Clock | None = None) -> StationContext:  # fmt: skip
+    def create(
+        cls,
+        timezone: str,
+        settings: StationSettings | None = None,
+        walking_cfg: WalkingSettings | None = None,
+        clock: Clock | None = None,
+    ) -> StationContext:
         settings = settings or station_settings()
         return cls(
             settings,
@@ -68,8 +86,9 @@ class StationContext:
 # -- validation --------------------------------------------------------------------------------------------
 
 
-def validate(ctx: StationContext, feature: Any, crs: str | None,
-             current: dict[str, Any] | None = None) -> tuple[dict[str, Any], tuple[float, float]]:  # fmt: skip
+def validate(
+    ctx: StationContext, feature: Any, crs: str | None, current: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], tuple[float, float]]:
     """A station Feature → (fields for the store, WGS-84 point). With ``current`` (an update), omitted
     properties and geometry keep their values."""
     props = feature_properties(feature, "station")
@@ -117,15 +136,20 @@ def as_feature(
 ) -> dict[str, Any]:
     kind = ctx.vocabulary.kinds.get(row["kind"])
     properties = {
-        "id": row["id"], "name": row["name"], "kind": row["kind"],
+        "id": row["id"],
+        "name": row["name"],
+        "kind": row["kind"],
         "kind_name": {"zh": kind.name_zh, "en": kind.name_en} if kind else None,
-        "amenities": list(row["amenities"] or []), "opening_hours": row["opening_hours"],
-        "manager": row["manager"], "contact": row["contact"], "address": row["address"],
+        "amenities": list(row["amenities"] or []),
+        "opening_hours": row["opening_hours"],
+        "manager": row["manager"],
+        "contact": row["contact"],
+        "address": row["address"],
         "version": row["version"],
         "updated_at": row["updated_at"].isoformat() if row.get("updated_at") else None,
         **(row.get("properties") or {}),
         **(extra or {}),
-    }  # fmt: skip
+    }
     return {
         "type": "Feature",
         "id": row["id"],
@@ -143,28 +167,44 @@ def _circles(
     """The service circles of a station at (lon, lat); none when it is too far from the network."""
     speed = ctx.walking.speed_kmh
     try:
-        contours = walking.isochrones(network, [[lon, lat]], ctx.settings.circle_minutes, speed, "wgs84",
-                                      settings=ctx.walking)  # fmt: skip
+        contours = walking.isochrones(
+            network, [[lon, lat]], ctx.settings.circle_minutes, speed, "wgs84", settings=ctx.walking
+        )
     except InvalidInput:
         return []
     return [(float(c.minutes or 0), speed, c.area_m2, shapely.to_wkb(c.geometry)) for c in contours]
 
 
-def create_station(db: Database, ctx: StationContext, feature: Any, principal: Principal,
-                   crs: str | None = None) -> dict[str, Any]:  # fmt: skip
+def create_station(
+    db: Database, ctx: StationContext, feature: Any, principal: Principal, crs: str | None = None
+) -> dict[str, Any]:
     fields, (lon, lat) = validate(ctx, feature, crs)
     network = current_network(db, ctx.walking)
     circles = _circles(ctx, network, lon, lat)
     with db.cursor() as cur:
         row = store.insert(cur, fields, lon, lat, principal.actor)
         store.replace_circles(cur, row["id"], row["version"], network.revision, circles)
-        audit.record(cur, actor=principal.actor, role=principal.role, action="create", entity="station",
-                     entity_id=row["id"], detail={"name": row["name"], "kind": row["kind"]})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="create",
+            entity="station",
+            entity_id=row["id"],
+            detail={"name": row["name"], "kind": row["kind"]},
+        )
     return as_feature(ctx, row, {"service_circles": len(circles)})
 
 
-def update_station(db: Database, ctx: StationContext, station_id: int, feature: Any, principal: Principal,
-                   if_match: int | None = None, crs: str | None = None) -> dict[str, Any]:  # fmt: skip
+def update_station(
+    db: Database,
+    ctx: StationContext,
+    station_id: int,
+    feature: Any,
+    principal: Principal,
+    if_match: int | None = None,
+    crs: str | None = None,
+) -> dict[str, Any]:
     network = current_network(db, ctx.walking)
     asked = feature_input.version_asked(feature, if_match)
     with db.cursor() as cur:
@@ -177,8 +217,15 @@ def update_station(db: Database, ctx: StationContext, station_id: int, feature: 
         store.replace_circles(
             cur, station_id, row["version"], network.revision, _circles(ctx, network, lon, lat)
         )
-        audit.record(cur, actor=principal.actor, role=principal.role, action="update", entity="station",
-                     entity_id=station_id, detail={"version": row["version"]})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="update",
+            entity="station",
+            entity_id=station_id,
+            detail={"version": row["version"]},
+        )
     return as_feature(ctx, row)
 
 
@@ -189,8 +236,15 @@ def delete_station(db: Database, station_id: int, principal: Principal, if_match
             raise NotFound("station.not_found", station_id=station_id)
         feature_input.check_version(current, if_match, "station")
         store.delete(cur, station_id)
-        audit.record(cur, actor=principal.actor, role=principal.role, action="delete", entity="station",
-                     entity_id=station_id, detail={"name": current["name"], "version": current["version"]})  # fmt: skip
+        audit.record(
+            cur,
+            actor=principal.actor,
+            role=principal.role,
+            action="delete",
+            entity="station",
+            entity_id=station_id,
+            detail={"name": current["name"], "version": current["version"]},
+        )
 
 
 def refresh_service_circles(db: Database, ctx: StationContext) -> int:
@@ -219,13 +273,24 @@ def get_station(db: Database, ctx: StationContext, station_id: int) -> dict[str,
         if row is None:
             raise NotFound("station.not_found", station_id=station_id)
         circles = store.circles(cur, station_id)
-    return as_feature(ctx, row, {"service_circles": [
-        {"minutes": c["minutes"], "area_m2": round(c["area_m2"], 1)} for c in circles],
-        "last_inspection": inspections.last_inspections(db, [station_id]).get(station_id)})  # fmt: skip
+    return as_feature(
+        ctx,
+        row,
+        {
+            "service_circles": [
+                {"minutes": c["minutes"], "area_m2": round(c["area_m2"], 1)} for c in circles
+            ],
+            "last_inspection": inspections.last_inspections(db, [station_id]).get(station_id),
+        },
+    )
 
 
-def list_stations(db: Database, ctx: StationContext, kind: str | None = None,
-                  bbox: tuple[float, float, float, float] | None = None) -> dict[str, Any]:  # fmt: skip
+def list_stations(
+    db: Database,
+    ctx: StationContext,
+    kind: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> dict[str, Any]:
     with db.cursor() as cur:
         rows = store.list_stations(cur, kind, bbox, ctx.settings.max_stations_listed)
     return {
@@ -247,11 +312,23 @@ def service_circles(db: Database, station_id: int) -> dict[str, Any]:
         if store.get(cur, station_id) is None:
             raise NotFound("station.not_found", station_id=station_id)
         rows = store.circles(cur, station_id)
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": r["geometry"],
-         "properties": {"station_id": r["station_id"], "minutes": r["minutes"], "area_m2": round(r["area_m2"], 1),
-                        "speed_kmh": r["speed_kmh"], "network_revision": r["network_revision"]}}
-        for r in rows]}  # fmt: skip
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": r["geometry"],
+                "properties": {
+                    "station_id": r["station_id"],
+                    "minutes": r["minutes"],
+                    "area_m2": round(r["area_m2"], 1),
+                    "speed_kmh": r["speed_kmh"],
+                    "network_revision": r["network_revision"],
+                },
+            }
+            for r in rows
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -295,10 +372,22 @@ def _parse_at(at: str | datetime | None, timezone: str, clock: Clock) -> datetim
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
-def nearest_stations(db: Database, ctx: StationContext, lon: float, lat: float, *, limit: int = 5,
-                     open_now: bool = False, amenities: list[str] | None = None, max_minutes: float | None = None,
-                     at: str | datetime | None = None, include_route: bool = False, speed_kmh: float | None = None,
-                     kind: list[str] | None = None, crs: str | None = "wgs84") -> dict[str, Any]:  # fmt: skip
+def nearest_stations(
+    db: Database,
+    ctx: StationContext,
+    lon: float,
+    lat: float,
+    *,
+    limit: int = 5,
+    open_now: bool = False,
+    amenities: list[str] | None = None,
+    max_minutes: float | None = None,
+    at: str | datetime | None = None,
+    include_route: bool = False,
+    speed_kmh: float | None = None,
+    kind: list[str] | None = None,
+    crs: str | None = "wgs84",
+) -> dict[str, Any]:
     """Stations ordered by walking time from (lon, lat), with ``walk_seconds`` and ``walk_distance_m``.
 
     ``open_now`` keeps stations whose opening hours say open at ``at`` (default now, in the deployment's
@@ -328,11 +417,16 @@ def nearest_stations(db: Database, ctx: StationContext, lon: float, lat: float, 
     index = _station_index(db, ctx, network)
 
     candidates = [
-        i for i, row in enumerate(index.rows)
-        if index.graph_index[i] == gi and wanted <= set(row["amenities"] or []) and (not kinds or row["kind"] in kinds)
-    ]  # fmt: skip
-    state = {i: hours.is_open(index.rows[i]["opening_hours"], moment, ctx.timezone, ctx.settings.country)
-             for i in candidates}  # fmt: skip
+        i
+        for i, row in enumerate(index.rows)
+        if index.graph_index[i] == gi
+        and wanted <= set(row["amenities"] or [])
+        and (not kinds or row["kind"] in kinds)
+    ]
+    state = {
+        i: hours.is_open(index.rows[i]["opening_hours"], moment, ctx.timezone, ctx.settings.country)
+        for i in candidates
+    }
     if open_now:
         candidates = [i for i in candidates if state[i] is True]
     features: list[dict[str, Any]] = []
@@ -357,17 +451,22 @@ def nearest_stations(db: Database, ctx: StationContext, lon: float, lat: float, 
                         found, int(index.edge[cand[j]]), float(index.frac[cand[j]]), arrival, int(j)
                     )
                     lons, lats = graph.unproject(coords[:, 0], coords[:, 1])
-                    extra["route"] = {"type": "LineString",
-                                      "coordinates": np.round(np.column_stack([lons, lats]), 7).tolist()}  # fmt: skip
+                    extra["route"] = {
+                        "type": "LineString",
+                        "coordinates": np.round(np.column_stack([lons, lats]), 7).tolist(),
+                    }
                 features.append(as_feature(ctx, row, extra))
     _with_last_inspection(db, features)
     snapped_lon, snapped_lat = graph.unproject(located.x, located.y)
     return {
         "type": "FeatureCollection",
         "features": features,
-        "origin": {"lon": float(origin[0, 0]), "lat": float(origin[0, 1]),
-                   "snapped": [round(float(snapped_lon[0]), 7), round(float(snapped_lat[0]), 7)],
-                   "snap_distance_m": round(float(located.distance_m[0]), 1)},
+        "origin": {
+            "lon": float(origin[0, 0]),
+            "lat": float(origin[0, 1]),
+            "snapped": [round(float(snapped_lon[0]), 7), round(float(snapped_lat[0]), 7)],
+            "snap_distance_m": round(float(located.distance_m[0]), 1),
+        },
         "at": moment.isoformat(),
         "searched_minutes": horizon,
-    }  # fmt: skip
+    }

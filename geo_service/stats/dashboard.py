@@ -48,8 +48,10 @@ class Period:
 
     def bounds(self, ctx: IncidentContext) -> tuple[datetime, datetime]:
         """The period as instants: local midnight of ``since`` and of ``until``."""
-        return (datetime.combine(self.since, time(), ctx.timezone),
-                datetime.combine(self.until, time(), ctx.timezone))  # fmt: skip
+        return (
+            datetime.combine(self.since, time(), ctx.timezone),
+            datetime.combine(self.until, time(), ctx.timezone),
+        )
 
 
 def default_period(ctx: IncidentContext, days: int = 365) -> Period:
@@ -99,12 +101,20 @@ def _flow(row: dict[str, Any] | None, past_due: int = 0, overdue: int = 0) -> di
     completed = get("resolved")
     on_time_due = completed + get("missed_open") + past_due
     return {
-        "reported": get("incidents"), "accepted": get("accepted"), "transferred": get("transferred"),
-        "completed": completed, "on_time": get("on_time"), "cases": get("cases"), "rejected": get("rejected"),
-        "escalated": get("escalated"), "overdue": overdue, "on_time_due": on_time_due,
-        "on_time_rate": _rate(get("on_time"), on_time_due), "completion_rate": _rate(completed, get("cases")),
+        "reported": get("incidents"),
+        "accepted": get("accepted"),
+        "transferred": get("transferred"),
+        "completed": completed,
+        "on_time": get("on_time"),
+        "cases": get("cases"),
+        "rejected": get("rejected"),
+        "escalated": get("escalated"),
+        "overdue": overdue,
+        "on_time_due": on_time_due,
+        "on_time_rate": _rate(get("on_time"), on_time_due),
+        "completion_rate": _rate(completed, get("cases")),
         "settled": {level: get(f"settled_{level}") for level in LEVELS},
-    }  # fmt: skip
+    }
 
 
 def _settled(flow: dict[str, Any], target: float) -> dict[str, Any]:
@@ -112,8 +122,13 @@ def _settled(flow: dict[str, Any], target: float) -> dict[str, Any]:
     total = sum(counts.values())
     shares = {level: _rate(counts[level], total) for level in LEVELS}
     grid_share = shares["grid"]
-    return {"counts": counts, "shares": shares, "total": total, "grid_target": target,
-            "grid_target_met": None if grid_share is None else grid_share >= target}  # fmt: skip
+    return {
+        "counts": counts,
+        "shares": shares,
+        "total": total,
+        "grid_target": target,
+        "grid_target_met": None if grid_share is None else grid_share >= target,
+    }
 
 
 def _weeks(period: Period, rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -127,8 +142,14 @@ def _weeks(period: Period, rows: dict[str, dict[str, Any]]) -> list[dict[str, An
     return weeks
 
 
-def dashboard(ctx: IncidentContext, settings: DashboardSettings, grid_settings: GridSettings, level: str,
-              code: str, period: Period) -> dict[str, Any]:  # fmt: skip
+def dashboard(
+    ctx: IncidentContext,
+    settings: DashboardSettings,
+    grid_settings: GridSettings,
+    level: str,
+    code: str,
+    period: Period,
+) -> dict[str, Any]:
     """Every figure of the dashboard of area ``code`` at ``level`` over ``period``.
 
     Raises
@@ -162,8 +183,9 @@ def dashboard(ctx: IncidentContext, settings: DashboardSettings, grid_settings: 
         overdue_list = store.case_list(
             cur, level, code, since, until, now, kind="overdue", limit=settings.list_limit
         )
-        escalated_list = store.case_list(cur, level, code, since, until, now, kind="escalated",
-                                         limit=settings.list_limit)  # fmt: skip
+        escalated_list = store.case_list(
+            cur, level, code, since, until, now, kind="escalated", limit=settings.list_limit
+        )
         coverage = store.station_coverage(cur, code, settings.coverage_minutes)
     past_due = sum(int(r["due_not_missed"]) for r in live.values())
     overdue = sum(int(r["overdue"]) for r in live.values())
@@ -172,10 +194,19 @@ def dashboard(ctx: IncidentContext, settings: DashboardSettings, grid_settings: 
     grids_out = []
     known = {g["code"] for g in grid_rows}
     for grid in grid_rows:
-        flow = _flow(parts["grid"].get(grid["code"]), int(live.get(grid["code"], {}).get("due_not_missed", 0)),
-                     int(live.get(grid["code"], {}).get("overdue", 0)))  # fmt: skip
-        grids_out.append({"code": grid["code"], "name": grid["name"], "workers": int(grid["workers"]),
-                          **{k: flow[k] for k in (*FLOW, "on_time_due", "on_time_rate", "overdue", "escalated")}})  # fmt: skip
+        flow = _flow(
+            parts["grid"].get(grid["code"]),
+            int(live.get(grid["code"], {}).get("due_not_missed", 0)),
+            int(live.get(grid["code"], {}).get("overdue", 0)),
+        )
+        grids_out.append(
+            {
+                "code": grid["code"],
+                "name": grid["name"],
+                "workers": int(grid["workers"]),
+                **{k: flow[k] for k in (*FLOW, "on_time_due", "on_time_rate", "overdue", "escalated")},
+            }
+        )
     # incidents of grids since retired, or outside every grid (属地兜底): counted in the totals, listed apart
     elsewhere = sum(int(r["incidents"]) for key, r in parts["grid"].items() if key not in known)
 
@@ -188,14 +219,23 @@ def dashboard(ctx: IncidentContext, settings: DashboardSettings, grid_settings: 
     for child in children:
         extra = child_live.get(child["code"], {})
         flow = _flow(parts["child"].get(child["code"]), extra.get("due", 0), extra.get("overdue", 0))
-        areas_out.append({"level": child_level, "code": child["code"], "name": child["name"],
-                          **{k: flow[k] for k in (*FLOW, "escalated", "completion_rate")},
-                          "settled_grid_share": _settled(flow, settings.grid_settled_target)["shares"]["grid"]})  # fmt: skip
+        areas_out.append(
+            {
+                "level": child_level,
+                "code": child["code"],
+                "name": child["name"],
+                **{k: flow[k] for k in (*FLOW, "escalated", "completion_rate")},
+                "settled_grid_share": _settled(flow, settings.grid_settled_target)["shares"]["grid"],
+            }
+        )
 
     return {
         "area": {"level": level, "code": code, "name": area["name"], "parent_code": area["parent_code"]},
-        "period": {"since": period.since.isoformat(), "until": period.until.isoformat(),
-                   "days": (period.until - period.since).days},
+        "period": {
+            "since": period.since.isoformat(),
+            "until": period.until.isoformat(),
+            "days": (period.until - period.since).days,
+        },
         "as_of": ctx.local(now),
         "summary": summary,
         "settled": _settled(summary, settings.grid_settled_target),
@@ -204,21 +244,30 @@ def dashboard(ctx: IncidentContext, settings: DashboardSettings, grid_settings: 
         "incidents_elsewhere": elsewhere,
         "areas": areas_out,
         "overdue": {"total": overdue, "cases": [_case(ctx, row) for row in overdue_list]},
-        "escalated": {"total": summary["escalated"],
-                      "open": int(escalated_list[0]["total"]) if escalated_list else 0,
-                      "cases": [_case(ctx, row) for row in escalated_list]},
+        "escalated": {
+            "total": summary["escalated"],
+            "open": int(escalated_list[0]["total"]) if escalated_list else 0,
+            "cases": [_case(ctx, row) for row in escalated_list],
+        },
         "staffing": staffing(ctx, grid_settings, code),
         "coverage": _coverage(coverage, settings.coverage_minutes),
-    }  # fmt: skip
+    }
 
 
 def _case(ctx: IncidentContext, row: dict[str, Any]) -> dict[str, Any]:
     hours = row["hours_past_due"]
-    return {"id": int(row["id"]), "category": row["category"], "status": row["status"],
-            "grid_code": row["grid_code"], "owner_level": row["owner_level"], "owner_code": row["owner_code"],
-            "escalations": int(row["escalations"]), "created_at": ctx.local(row["created_at"]),
-            "due_at": ctx.local(row["due_at"]),
-            "hours_past_due": None if hours is None else round(float(hours), 1)}  # fmt: skip
+    return {
+        "id": int(row["id"]),
+        "category": row["category"],
+        "status": row["status"],
+        "grid_code": row["grid_code"],
+        "owner_level": row["owner_level"],
+        "owner_code": row["owner_code"],
+        "escalations": int(row["escalations"]),
+        "created_at": ctx.local(row["created_at"]),
+        "due_at": ctx.local(row["due_at"]),
+        "hours_past_due": None if hours is None else round(float(hours), 1),
+    }
 
 
 def staffing(ctx: IncidentContext, grid_settings: GridSettings, code: str) -> dict[str, Any]:
@@ -226,20 +275,31 @@ def staffing(ctx: IncidentContext, grid_settings: GridSettings, code: str) -> di
     stats = grids.area_stats(ctx.db, code, grid_settings)
     population = int(stats["population"])
     workers = int(stats["workers"])
-    return {"population": population, "population_source": stats["population_source"],
-            "households": stats["households"], "norm_per_10k": stats["staffing_norm_per_10k"],
-            "need": stats["staffing_need"], "workers": workers, "gap": stats["staffing_gap"],
-            "per_10k": round(workers * 10_000 / population, 2) if population else None,
-            "norm_met": workers >= stats["staffing_need"]}  # fmt: skip
+    return {
+        "population": population,
+        "population_source": stats["population_source"],
+        "households": stats["households"],
+        "norm_per_10k": stats["staffing_norm_per_10k"],
+        "need": stats["staffing_need"],
+        "workers": workers,
+        "gap": stats["staffing_gap"],
+        "per_10k": round(workers * 10_000 / population, 2) if population else None,
+        "norm_met": workers >= stats["staffing_need"],
+    }
 
 
 def _coverage(row: dict[str, Any], minutes: float) -> dict[str, Any]:
     households = float(row["households"])
     covered = float(row["households_covered"])
-    return {"minutes": minutes, "stations": int(row["stations"]), "residences": int(row["residences"]),
-            "residences_covered": int(row["residences_covered"]), "households": round(households, 1),
-            "households_covered": round(covered, 1),
-            "households_share": round(covered / households, 4) if households else None}  # fmt: skip
+    return {
+        "minutes": minutes,
+        "stations": int(row["stations"]),
+        "residences": int(row["residences"]),
+        "residences_covered": int(row["residences_covered"]),
+        "households": round(households, 1),
+        "households_covered": round(covered, 1),
+        "households_share": round(covered / households, 4) if households else None,
+    }
 
 
 def areas(ctx: IncidentContext) -> list[dict[str, Any]]:

@@ -14,8 +14,18 @@ from geo_service.incidents.rates import LEVELS
 SECTIONS = ("summary", "settled", "weeks", "grids", "areas", "overdue", "escalated", "staffing")
 FORMATS = ("csv", "xlsx")
 _FLOW = ("reported", "accepted", "transferred", "completed", "on_time")
-_CASE = ("id", "category", "status", "grid_code", "owner_level", "owner_code", "escalations", "created_at",
-         "due_at", "hours_past_due")  # fmt: skip
+_CASE = (
+    "id",
+    "category",
+    "status",
+    "grid_code",
+    "owner_level",
+    "owner_code",
+    "escalations",
+    "created_at",
+    "due_at",
+    "hours_past_due",
+)
 Table = tuple[list[str], list[list[Any]]]
 
 
@@ -33,16 +43,24 @@ def tables(report: dict[str, Any], language: str) -> dict[str, Table]:
     settled = report["settled"]
     area = report["area"]
     metric = [_label("metric", language), _label("value", language)]
-    head = [[_label("area", language), f"{area['name']} ({area['code']})"],
-            [_label("since", language), report["period"]["since"]],
-            [_label("until", language), report["period"]["until"]],
-            [_label("as_of", language), report["as_of"]]]  # fmt: skip
+    head = [
+        [_label("area", language), f"{area['name']} ({area['code']})"],
+        [_label("since", language), report["period"]["since"]],
+        [_label("until", language), report["period"]["until"]],
+        [_label("as_of", language), report["as_of"]],
+    ]
     keys = (*_FLOW, "on_time_due", "on_time_rate", "completion_rate", "overdue", "escalated", "rejected")
     staffing = report["staffing"]
     coverage = report["coverage"]
     staff_keys = ("population", "norm_per_10k", "need", "workers", "gap", "per_10k")
-    cover_keys = ("stations", "residences", "residences_covered", "households", "households_covered",
-                  "households_share")  # fmt: skip
+    cover_keys = (
+        "stations",
+        "residences",
+        "residences_covered",
+        "households",
+        "households_covered",
+        "households_share",
+    )
     return {
         "summary": (metric, head + [[_label(k, language), summary[k]] for k in keys]),
         "settled": (

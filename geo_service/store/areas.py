@@ -154,11 +154,22 @@ def insert_version(
                    ST_Multi(ST_SetSRID(ST_GeomFromWKB(%s), 4326)))
            RETURNING id""",
         (
-            area["code"], area["name"], area["level"], area["parent_code"], area["households"],
-            area["population"], Json(area["workers"]), Json(area["properties"]), area["source"], version,
-            actor, change, valid_from, area["wkb"],
+            area["code"],
+            area["name"],
+            area["level"],
+            area["parent_code"],
+            area["households"],
+            area["population"],
+            Json(area["workers"]),
+            Json(area["properties"]),
+            area["source"],
+            version,
+            actor,
+            change,
+            valid_from,
+            area["wkb"],
         ),
-    )  # fmt: skip
+    )
     return _returning_id(cur)
 
 

@@ -43,8 +43,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def copy_rows(cur: Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-              on_chunk: Callable[[int], None] | None = None) -> int:  # fmt: skip
+def copy_rows(
+    cur: Cursor,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
     """COPY ``rows`` into ``table(columns)``; returns the number of rows. Empty strings are stored as NULL."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))

@@ -15,9 +15,20 @@ from geo_service.store.incidents import LEVEL_COLUMNS
 
 # the aggregate's counts, in the order of its columns
 DAILY_COUNTS = (
-    "incidents", "cases", "rejected", "accepted", "transferred", "resolved", "on_time", "missed_open", "escalated",
-    "settled_grid", "settled_community", "settled_street", "settled_district",
-)  # fmt: skip
+    "incidents",
+    "cases",
+    "rejected",
+    "accepted",
+    "transferred",
+    "resolved",
+    "on_time",
+    "missed_open",
+    "escalated",
+    "settled_grid",
+    "settled_community",
+    "settled_street",
+    "settled_district",
+)
 OPEN_STATES = ("reported", "filed", "dispatched", "in_progress", "escalated")
 
 
@@ -31,8 +42,9 @@ def rebuild_daily(cur: Cursor, zone: str) -> None:
     cur.execute("SELECT incident_daily_rebuild(%s)", (zone,))
 
 
-def daily_counts(cur: Cursor, level: str, code: str, since: date, until: date,
-                 child_level: str | None) -> list[dict[str, Any]]:  # fmt: skip
+def daily_counts(
+    cur: Cursor, level: str, code: str, since: date, until: date, child_level: str | None
+) -> list[dict[str, Any]]:
     """Sums of the aggregate over the days [since, until) of area ``code`` at ``level``, in one pass with
     grouping sets: per grid and child area at ``child_level`` (``part`` = 'grid', ``key`` = grid code,
     ``child`` = the child's code; their sum is the area's total) and per ISO week ('week', ``key`` = its
@@ -57,8 +69,9 @@ def daily_counts(cur: Cursor, level: str, code: str, since: date, until: date,
     return cur.fetchall()
 
 
-def open_past_due(cur: Cursor, level: str, code: str, since: datetime, until: datetime,
-                  now: datetime) -> list[dict[str, Any]]:  # fmt: skip
+def open_past_due(
+    cur: Cursor, level: str, code: str, since: datetime, until: datetime, now: datetime
+) -> list[dict[str, Any]]:
     """Open cases of the area filed in [since, until) whose deadline has passed at ``now``, per grid
     ('' when none): ``overdue`` (all of them) and ``due_not_missed`` (not yet marked as missed: the part of the
     on-time denominator the aggregate cannot know)."""
@@ -78,8 +91,17 @@ def open_past_due(cur: Cursor, level: str, code: str, since: datetime, until: da
     return cur.fetchall()
 
 
-def case_list(cur: Cursor, level: str, code: str, since: datetime, until: datetime, now: datetime, *,
-              kind: str, limit: int) -> list[dict[str, Any]]:  # fmt: skip
+def case_list(
+    cur: Cursor,
+    level: str,
+    code: str,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    *,
+    kind: str,
+    limit: int,
+) -> list[dict[str, Any]]:
     """Open cases of the area filed in [since, until): ``kind`` = 'overdue' (past their deadline now, most
     overdue first) or 'escalated' (escalated at least once, most escalations first). No personal data: no
     reporter, description or address."""

@@ -28,8 +28,14 @@ def drop_dataset(cur: Cursor, name: str) -> None:
     cur.execute("DELETE FROM datasets WHERE name = %s", (name,))
 
 
-def insert_dataset(cur: Cursor, name: str, source: str, srid: int, bbox: tuple[float, float, float, float],
-                   stats: dict[str, Any]) -> None:  # fmt: skip
+def insert_dataset(
+    cur: Cursor,
+    name: str,
+    source: str,
+    srid: int,
+    bbox: tuple[float, float, float, float],
+    stats: dict[str, Any],
+) -> None:
     cur.execute(
         """INSERT INTO datasets (name, kind, source, srid, bbox, stats)
            VALUES (%s, 'osm', %s, %s, ST_MakeEnvelope(%s, %s, %s, %s, 4326), %s)""",
@@ -60,29 +66,77 @@ def copy_walk_network(cur: Cursor, name: str, nodes: Any, edges: Any, progress: 
 
     points = shapely.points(nodes["lon"].to_numpy(), nodes["lat"].to_numpy())
     copy_rows(
-        cur, "walk_nodes", ["dataset", "id", "geom"],
-        zip([name] * len(nodes), nodes["id"].to_numpy(), ewkb_hex(points), strict=True), progress,
-    )  # fmt: skip
-    copy_rows(
-        cur, "walk_edges", ["dataset", "osm_id", "u", "v", "length_m", "highway", "foot", "steps", "underground", "name",
-                            "geom"],
-        zip([name] * len(edges), edges["osm_id"], edges["u"], edges["v"], edges["length_m"], edges["highway"],
-            edges["foot"], edges["steps"], edges["underground"], edges["name"], ewkb_hex(edges.geometry.values),
-            strict=True),
+        cur,
+        "walk_nodes",
+        ["dataset", "id", "geom"],
+        zip([name] * len(nodes), nodes["id"].to_numpy(), ewkb_hex(points), strict=True),
         progress,
-    )  # fmt: skip
+    )
+    copy_rows(
+        cur,
+        "walk_edges",
+        [
+            "dataset",
+            "osm_id",
+            "u",
+            "v",
+            "length_m",
+            "highway",
+            "foot",
+            "steps",
+            "underground",
+            "name",
+            "geom",
+        ],
+        zip(
+            [name] * len(edges),
+            edges["osm_id"],
+            edges["u"],
+            edges["v"],
+            edges["length_m"],
+            edges["highway"],
+            edges["foot"],
+            edges["steps"],
+            edges["underground"],
+            edges["name"],
+            ewkb_hex(edges.geometry.values),
+            strict=True,
+        ),
+        progress,
+    )
 
 
 def copy_residences(cur: Cursor, name: str, homes: Any, progress: Progress) -> None:
     copy_rows(
-        cur, "residences",
-        ["dataset", "osm_type", "osm_id", "building", "levels", "footprint_m2", "households_est", "address",
-         "geom", "footprint"],
-        zip([name] * len(homes), homes["osm_type"], homes["osm_id"], homes["building"], homes["levels"],
-            homes["footprint_m2"], homes["households_est"], homes["address"], ewkb_hex(homes.geometry.values),
-            ewkb_hex(homes["footprint"].to_numpy()), strict=True),
+        cur,
+        "residences",
+        [
+            "dataset",
+            "osm_type",
+            "osm_id",
+            "building",
+            "levels",
+            "footprint_m2",
+            "households_est",
+            "address",
+            "geom",
+            "footprint",
+        ],
+        zip(
+            [name] * len(homes),
+            homes["osm_type"],
+            homes["osm_id"],
+            homes["building"],
+            homes["levels"],
+            homes["footprint_m2"],
+            homes["households_est"],
+            homes["address"],
+            ewkb_hex(homes.geometry.values),
+            ewkb_hex(homes["footprint"].to_numpy()),
+            strict=True,
+        ),
         progress,
-    )  # fmt: skip
+    )
 
 
 def copy_facilities(cur: Cursor, name: str, facilities: Any, progress: Progress) -> None:
@@ -96,34 +150,69 @@ def copy_facilities(cur: Cursor, name: str, facilities: Any, progress: Progress)
         ]
         facilities = facilities.loc[keep]
     copy_rows(
-        cur, "facilities", ["dataset", "osm_type", "osm_id", "name", "category", "source", "tags", "geom"],
-        zip([name] * len(facilities), facilities["osm_type"], facilities["osm_id"], facilities["name"],
-            facilities["category"], ["osm"] * len(facilities), facilities["tags"],
-            ewkb_hex(facilities.geometry.values), strict=True),
+        cur,
+        "facilities",
+        ["dataset", "osm_type", "osm_id", "name", "category", "source", "tags", "geom"],
+        zip(
+            [name] * len(facilities),
+            facilities["osm_type"],
+            facilities["osm_id"],
+            facilities["name"],
+            facilities["category"],
+            ["osm"] * len(facilities),
+            facilities["tags"],
+            ewkb_hex(facilities.geometry.values),
+            strict=True,
+        ),
         progress,
-    )  # fmt: skip
+    )
 
 
 def copy_areas(cur: Cursor, name: str, areas: Any, progress: Progress) -> None:
     copy_rows(
-        cur, "areas", ["code", "name", "level", "parent_code", "properties", "source", "dataset", "geom"],
-        zip(areas["code"], areas["name"], areas["level"], areas["parent_code"], areas["properties"],
-            ["osm"] * len(areas), [name] * len(areas), ewkb_hex(areas.geometry.values), strict=True),
+        cur,
+        "areas",
+        ["code", "name", "level", "parent_code", "properties", "source", "dataset", "geom"],
+        zip(
+            areas["code"],
+            areas["name"],
+            areas["level"],
+            areas["parent_code"],
+            areas["properties"],
+            ["osm"] * len(areas),
+            [name] * len(areas),
+            ewkb_hex(areas.geometry.values),
+            strict=True,
+        ),
         progress,
-    )  # fmt: skip
+    )
 
 
 def copy_gazetteer(cur: Cursor, name: str, entries: Any, progress: Progress) -> None:
     """Gazetteer entries with their geocoder keys (column ``keys``, from :mod:`geo_service.geocode.keys`)."""
-    rows = zip(entries["kind"], entries["name"], entries["properties"], ewkb_hex(entries.geometry.values),
-               entries["keys"], strict=True)  # fmt: skip
+    rows = zip(
+        entries["kind"],
+        entries["name"],
+        entries["properties"],
+        ewkb_hex(entries.geometry.values),
+        entries["keys"],
+        strict=True,
+    )
     gazetteer.copy_keyed_gazetteer(cur, name, rows, progress)
 
 
 def copy_basemap(cur: Cursor, name: str, features: Any, progress: Progress) -> None:
     copy_rows(
-        cur, "basemap_features", ["dataset", "kind", "class", "name", "geom"],
-        zip([name] * len(features), features["kind"], features["class"], features["name"],
-            ewkb_hex(features.geometry.values), strict=True),
+        cur,
+        "basemap_features",
+        ["dataset", "kind", "class", "name", "geom"],
+        zip(
+            [name] * len(features),
+            features["kind"],
+            features["class"],
+            features["name"],
+            ewkb_hex(features.geometry.values),
+            strict=True,
+        ),
         progress,
-    )  # fmt: skip
+    )

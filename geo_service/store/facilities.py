@@ -30,8 +30,14 @@ def get(cur: Cursor, facility_id: int, for_update: bool = False) -> dict[str, An
     return None if row is None else dict(row)
 
 
-def list_facilities(cur: Cursor, category: list[str] | None, bbox: tuple[float, float, float, float] | None,
-                    source: str | None, limit: int, offset: int) -> list[dict[str, Any]]:  # fmt: skip
+def list_facilities(
+    cur: Cursor,
+    category: list[str] | None,
+    bbox: tuple[float, float, float, float] | None,
+    source: str | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
     where: list[str] = [_LIVE]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if category:
@@ -50,8 +56,15 @@ def list_facilities(cur: Cursor, category: list[str] | None, bbox: tuple[float, 
     return [dict(r) for r in cur.fetchall()]
 
 
-def insert(cur: Cursor, name: str | None, category: str, tags: dict[str, Any], lon: float, lat: float,
-           actor: str | None) -> dict[str, Any]:  # fmt: skip
+def insert(
+    cur: Cursor,
+    name: str | None,
+    category: str,
+    tags: dict[str, Any],
+    lon: float,
+    lat: float,
+    actor: str | None,
+) -> dict[str, Any]:
     cur.execute(
         f"""INSERT INTO facilities (name, category, source, tags, updated_by, geom)
             VALUES (%s, %s, 'planner', %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) RETURNING {_COLUMNS}""",
@@ -60,8 +73,16 @@ def insert(cur: Cursor, name: str | None, category: str, tags: dict[str, Any], l
     return dict(fetch_one(cur))
 
 
-def update(cur: Cursor, facility_id: int, name: str | None, category: str, tags: dict[str, Any], lon: float,
-           lat: float, actor: str | None) -> dict[str, Any]:  # fmt: skip
+def update(
+    cur: Cursor,
+    facility_id: int,
+    name: str | None,
+    category: str,
+    tags: dict[str, Any],
+    lon: float,
+    lat: float,
+    actor: str | None,
+) -> dict[str, Any]:
     """Change a facility; an imported one is detached from its dataset (see migration 0600)."""
     cur.execute(
         f"""UPDATE facilities SET name = %s, category = %s, tags = %s, dataset = NULL, source = 'planner',

@@ -21,8 +21,19 @@ from geo_service.db.rows import fetch_one
 from geo_service.store.bulk import copy_rows
 
 TRIGRAM_THRESHOLD = 0.3
-KEY_COLUMNS = ("precision", "name_key", "pinyin", "initials", "road", "road_pinyin", "house_number",
-               "compound", "building", "admin", "variants")  # fmt: skip
+KEY_COLUMNS = (
+    "precision",
+    "name_key",
+    "pinyin",
+    "initials",
+    "road",
+    "road_pinyin",
+    "house_number",
+    "compound",
+    "building",
+    "admin",
+    "variants",
+)
 _OUT = """g.id, g.source, g.kind, g.category, g.name, g.precision, g.name_key, g.road, g.house_number,
           g.compound, g.building, g.admin, ST_X(g.geom) AS lon, ST_Y(g.geom) AS lat,
           coalesce(g.gazetteer_id, g.facility_id, g.station_id, g.area_id) AS source_id"""
@@ -107,11 +118,24 @@ LIMIT %(n)s"""
 
 
 # The statement is prepared once per connection: planning its twelve branches costs more than running them.
-_PARAMETERS = (("keys", "text[]"), ("latin", "text"), ("roads", "text[]"), ("road_pinyins", "text[]"),
-               ("number", "text"), ("number_value", "bigint"), ("compounds", "text[]"), ("building", "text"),
-               ("variants", "text[]"), ("road_variants", "text[]"), ("compound_variants", "text[]"),
-               ("prefix", "text"), ("typo_target", "text"), ("road_target", "text"),
-               ("compound_target", "text"), ("n", "integer"))  # fmt: skip
+_PARAMETERS = (
+    ("keys", "text[]"),
+    ("latin", "text"),
+    ("roads", "text[]"),
+    ("road_pinyins", "text[]"),
+    ("number", "text"),
+    ("number_value", "bigint"),
+    ("compounds", "text[]"),
+    ("building", "text"),
+    ("variants", "text[]"),
+    ("road_variants", "text[]"),
+    ("compound_variants", "text[]"),
+    ("prefix", "text"),
+    ("typo_target", "text"),
+    ("road_target", "text"),
+    ("compound_target", "text"),
+    ("n", "integer"),
+)
 _PREPARE = "PREPARE geocode_exact ({}) AS {}".format(
     ", ".join(kind for _, kind in _PARAMETERS),
     re.sub(r"%\((\w+)\)s", lambda m: f"${[n for n, _ in _PARAMETERS].index(m.group(1)) + 1}", _EXACT).replace(
@@ -131,14 +155,25 @@ def exact_candidates(cur: Cursor, lookup: Lookup, per_branch: int) -> list[dict[
         _PREPARED.add(cur.connection)
     cur.execute(
         _EXECUTE,
-        {"keys": lookup.keys, "latin": lookup.latin, "roads": lookup.roads, "road_pinyins": lookup.road_pinyins,
-         "number": lookup.number, "number_value": _leading_int(lookup.number), "compounds": lookup.compounds, "building": lookup.building,
-         "variants": lookup.variants, "road_variants": lookup.road_variants,
-         "compound_variants": lookup.compound_variants, "prefix": lookup.prefix,
-         "typo_target": lookup.variants[0] if lookup.variants else "",
-         "road_target": lookup.road_variants[0] if lookup.road_variants else "",
-         "compound_target": lookup.compound_variants[0] if lookup.compound_variants else "", "n": per_branch},
-    )  # fmt: skip
+        {
+            "keys": lookup.keys,
+            "latin": lookup.latin,
+            "roads": lookup.roads,
+            "road_pinyins": lookup.road_pinyins,
+            "number": lookup.number,
+            "number_value": _leading_int(lookup.number),
+            "compounds": lookup.compounds,
+            "building": lookup.building,
+            "variants": lookup.variants,
+            "road_variants": lookup.road_variants,
+            "compound_variants": lookup.compound_variants,
+            "prefix": lookup.prefix,
+            "typo_target": lookup.variants[0] if lookup.variants else "",
+            "road_target": lookup.road_variants[0] if lookup.road_variants else "",
+            "compound_target": lookup.compound_variants[0] if lookup.compound_variants else "",
+            "n": per_branch,
+        },
+    )
     return [dict(row) for row in cur.fetchall()]
 
 
@@ -191,8 +226,9 @@ def write_keys(cur: Cursor, rows: Sequence[tuple[Any, ...]]) -> None:
     )
 
 
-def copy_keyed_gazetteer(cur: Cursor, dataset: str, rows: Iterable[tuple[Any, ...]],
-                         progress: Callable[[int], None] | None = None) -> int:  # fmt: skip
+def copy_keyed_gazetteer(
+    cur: Cursor, dataset: str, rows: Iterable[tuple[Any, ...]], progress: Callable[[int], None] | None = None
+) -> int:
     """Write gazetteer entries and their keyed names in two COPYs (the trigger stays out).
 
     Each row: ``(kind, name, properties, geom as hex EWKB, keys as a tuple of KEY_COLUMNS values)``.
@@ -205,16 +241,24 @@ def copy_keyed_gazetteer(cur: Cursor, dataset: str, rows: Iterable[tuple[Any, ..
     ids = [int(r[0]) for r in cur.fetchall()]
     cur.execute("SELECT set_config('geo_service.geocode_names_written', 'on', true)")
     copy_rows(
-        cur, "gazetteer", ["id", "dataset", "kind", "name", "properties", "geom"],
-        ((i, dataset, kind, name, properties, geom)
-         for i, (kind, name, properties, geom, _keys) in zip(ids, materialised, strict=True)),
-    )  # fmt: skip
+        cur,
+        "gazetteer",
+        ["id", "dataset", "kind", "name", "properties", "geom"],
+        (
+            (i, dataset, kind, name, properties, geom)
+            for i, (kind, name, properties, geom, _keys) in zip(ids, materialised, strict=True)
+        ),
+    )
     copy_rows(
-        cur, "geocode_names", ["source", "gazetteer_id", "kind", "name", "geom", *KEY_COLUMNS],
-        (("gazetteer", i, kind, name, geom, *keys[:-1], _pg_array(keys[-1]))
-         for i, (kind, name, _properties, geom, keys) in zip(ids, materialised, strict=True)),
+        cur,
+        "geocode_names",
+        ["source", "gazetteer_id", "kind", "name", "geom", *KEY_COLUMNS],
+        (
+            ("gazetteer", i, kind, name, geom, *keys[:-1], _pg_array(keys[-1]))
+            for i, (kind, name, _properties, geom, keys) in zip(ids, materialised, strict=True)
+        ),
         progress,
-    )  # fmt: skip
+    )
     cur.execute("SELECT set_config('geo_service.geocode_names_written', 'off', true)")
     return len(materialised)
 

@@ -20,11 +20,36 @@ from geo_service.store.bulk import copy_rows
 
 # the columns an intake writes (besides geom, written from lon/lat)
 INSERT_COLUMNS = (
-    "external_id", "category", "description", "address", "reporter", "status", "crs", "input_lon", "input_lat",
-    "grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "near_boundary",
-    "distance_to_boundary_m", "created_at", "updated_at", "due_at", "source", "created_by", "media_url",
-    "attributes", "geocode", "community_code", "street_code", "district_code", "client_id", "accuracy_m",
-)  # fmt: skip
+    "external_id",
+    "category",
+    "description",
+    "address",
+    "reporter",
+    "status",
+    "crs",
+    "input_lon",
+    "input_lat",
+    "grid_code",
+    "grid_version",
+    "owner_level",
+    "owner_code",
+    "area_snapshot",
+    "near_boundary",
+    "distance_to_boundary_m",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "source",
+    "created_by",
+    "media_url",
+    "attributes",
+    "geocode",
+    "community_code",
+    "street_code",
+    "district_code",
+    "client_id",
+    "accuracy_m",
+)
 _JSON_COLUMNS = frozenset({"reporter", "area_snapshot", "attributes", "geocode"})
 _SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i.reporter, i.status, i.crs,
                     i.input_lon, i.input_lat, i.grid_code, i.grid_version, i.owner_level, i.owner_code,
@@ -38,8 +63,12 @@ _SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i
                     ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
              FROM incidents i"""
 # columns the stats may group by, whitelisted by level
-LEVEL_COLUMNS = {"grid": "grid_code", "community": "community_code", "street": "street_code",
-                 "district": "district_code"}  # fmt: skip
+LEVEL_COLUMNS = {
+    "grid": "grid_code",
+    "community": "community_code",
+    "street": "street_code",
+    "district": "district_code",
+}
 
 
 def _value(column: str, value: Any) -> Any:
@@ -164,9 +193,18 @@ def list_incidents(
     return cur.fetchall()
 
 
-def add_history(cur: Cursor, incident_id: int, *, at: datetime, actor: str | None, action: str,
-                from_status: str | None = None, to_status: str | None = None, note: str | None = None,
-                detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+def add_history(
+    cur: Cursor,
+    incident_id: int,
+    *,
+    at: datetime,
+    actor: str | None,
+    action: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     cur.execute(
         """INSERT INTO incident_history (incident_id, at, actor, action, from_status, to_status, note, detail)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
@@ -210,8 +248,17 @@ def set_status(cur: Cursor, incident_id: int, status: str, at: datetime, closed_
     )
 
 
-def set_owner(cur: Cursor, incident_id: int, *, level: str, code: str, due_at: datetime, at: datetime,
-              status: str, missed: bool = False) -> None:  # fmt: skip
+def set_owner(
+    cur: Cursor,
+    incident_id: int,
+    *,
+    level: str,
+    code: str,
+    due_at: datetime,
+    at: datetime,
+    status: str,
+    missed: bool = False,
+) -> None:
     """Move an incident to a new owner (escalation) with a fresh deadline; ``missed``: the old one had passed."""
     cur.execute(
         """UPDATE incidents SET owner_level = %s, owner_code = %s, due_at = %s, updated_at = %s, status = %s,
@@ -230,10 +277,28 @@ def mark_top_overdue(cur: Cursor, incident_id: int, at: datetime) -> None:
 
 
 # the columns a service may overwrite after intake (status has its own function)
-UPDATABLE = ("grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot", "community_code",
-             "street_code", "district_code", "due_at", "top_overdue_at", "assignment_confirmed_by",
-             "assignment_confirmed_at", "merged_into", "merged_at", "responded_at", "resolved_at", "settled_level",
-             "missed_deadline", "callback_attempts", "reopened")  # fmt: skip
+UPDATABLE = (
+    "grid_code",
+    "grid_version",
+    "owner_level",
+    "owner_code",
+    "area_snapshot",
+    "community_code",
+    "street_code",
+    "district_code",
+    "due_at",
+    "top_overdue_at",
+    "assignment_confirmed_by",
+    "assignment_confirmed_at",
+    "merged_into",
+    "merged_at",
+    "responded_at",
+    "resolved_at",
+    "settled_level",
+    "missed_deadline",
+    "callback_attempts",
+    "reopened",
+)
 
 
 def update_incident(cur: Cursor, incident_id: int, fields: dict[str, Any], at: datetime) -> None:
@@ -275,14 +340,45 @@ def allocate_ids(cur: Cursor, count: int) -> list[int]:
 
 # A bulk intake COPYs the per-row columns, and the owner columns once per distinct assignment (rows in one grid
 # share them), then inserts the join: half the bytes through COPY of one wide table.
-BULK_ROW_COLUMNS = ("id", "external_id", "category", "description", "address", "reporter", "crs", "input_lon",
-                    "input_lat", "near_boundary", "distance_to_boundary_m", "due_at", "geocode", "owner_key", "geom")  # fmt: skip
-BULK_OWNER_COLUMNS = ("owner_key", "grid_code", "grid_version", "owner_level", "owner_code", "area_snapshot",
-                      "community_code", "street_code", "district_code")  # fmt: skip
+BULK_ROW_COLUMNS = (
+    "id",
+    "external_id",
+    "category",
+    "description",
+    "address",
+    "reporter",
+    "crs",
+    "input_lon",
+    "input_lat",
+    "near_boundary",
+    "distance_to_boundary_m",
+    "due_at",
+    "geocode",
+    "owner_key",
+    "geom",
+)
+BULK_OWNER_COLUMNS = (
+    "owner_key",
+    "grid_code",
+    "grid_version",
+    "owner_level",
+    "owner_code",
+    "area_snapshot",
+    "community_code",
+    "street_code",
+    "district_code",
+)
 
 
-def bulk_insert(cur: Cursor, owners: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], *, at: datetime,
-                actor: str, source: str) -> list[int]:  # fmt: skip
+def bulk_insert(
+    cur: Cursor,
+    owners: list[tuple[Any, ...]],
+    rows: list[tuple[Any, ...]],
+    *,
+    at: datetime,
+    actor: str,
+    source: str,
+) -> list[int]:
     """Insert new incidents in state ``reported`` skipping taken external ids, with a ``created`` history entry
     each; returns the ids created.
 
@@ -360,9 +456,18 @@ def stats_by_area(cur: Cursor, level: str, since: datetime | None, now: datetime
 # -- the loop: duplicates, callbacks, rates -----------------------------------------------------------------
 
 
-def open_cases_near(cur: Cursor, *, lon: float, lat: float, radius_m: float, categories: Sequence[str],
-                    created_from: datetime, created_to: datetime, exclude: Sequence[int] = (),
-                    limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+def open_cases_near(
+    cur: Cursor,
+    *,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    categories: Sequence[str],
+    created_from: datetime,
+    created_to: datetime,
+    exclude: Sequence[int] = (),
+    limit: int = 200,
+) -> list[dict[str, Any]]:
     """Cases (not duplicates themselves) still being handled, of ``categories``, filed in the window, within
     ``radius_m`` in a straight line of (lon, lat) (WGS-84), nearest first, with ``straight_m``."""
     cur.execute(
@@ -378,16 +483,33 @@ def open_cases_near(cur: Cursor, *, lon: float, lat: float, radius_m: float, cat
              AND i.geom && ST_Expand(here.pt, %(degrees)s)
              AND ST_DWithin(i.geom::geography, here.pt::geography, %(radius)s)
            ORDER BY straight_m, i.id LIMIT %(limit)s""",
-        {"lon": lon, "lat": lat, "categories": list(categories), "from": created_from, "to": created_to,
-         "exclude": list(exclude), "radius": radius_m, "limit": limit,
-         # a box in degrees that holds the circle (the index filter before the exact distance)
-         "degrees": radius_m / 111_000.0 / max(0.17, abs(math.cos(math.radians(lat))))},
-    )  # fmt: skip
+        {
+            "lon": lon,
+            "lat": lat,
+            "categories": list(categories),
+            "from": created_from,
+            "to": created_to,
+            "exclude": list(exclude),
+            "radius": radius_m,
+            "limit": limit,
+            # a box in degrees that holds the circle (the index filter before the exact distance)
+            "degrees": radius_m / 111_000.0 / max(0.17, abs(math.cos(math.radians(lat)))),
+        },
+    )
     return cur.fetchall()
 
 
-def insert_callback(cur: Cursor, incident_id: int, *, at: datetime, actor: str, reached: bool,
-                    satisfaction: str | None, note: str | None, outcome: str) -> int:  # fmt: skip
+def insert_callback(
+    cur: Cursor,
+    incident_id: int,
+    *,
+    at: datetime,
+    actor: str,
+    reached: bool,
+    satisfaction: str | None,
+    note: str | None,
+    outcome: str,
+) -> int:
     cur.execute(
         """INSERT INTO incident_callbacks (incident_id, at, actor, reached, satisfaction, note, outcome)
            VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id""",
@@ -406,8 +528,16 @@ def callbacks(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
     return cur.fetchall()
 
 
-def rates_by_area(cur: Cursor, level: str, *, code: str | None, since: datetime | None, until: datetime | None,
-                  now: datetime, response_hours: dict[str, float]) -> list[dict[str, Any]]:  # fmt: skip
+def rates_by_area(
+    cur: Cursor,
+    level: str,
+    *,
+    code: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+    response_hours: dict[str, float],
+) -> list[dict[str, Any]]:
     """The counts behind the three rates, per area code at ``level`` (as assigned at intake), for incidents
     filed in [since, until): cases (not rejected, not merged into another), their milestones, and the callbacks
     of every incident (merged ones too: each caller is called back). ``response_hours``: category → hours."""
@@ -460,9 +590,15 @@ def rates_by_area(cur: Cursor, level: str, *, code: str | None, since: datetime 
                       (SELECT a.name FROM areas a WHERE a.code = n.code AND a.valid_to IS NULL LIMIT 1) AS name
                FROM numbers n LEFT JOIN calls c USING (code) ORDER BY n.code"""
         ).format(column=column),
-        {"codes": list(response_hours), "hours": list(response_hours.values()), "code": code, "since": since,
-         "until": until, "now": now},
-    )  # fmt: skip
+        {
+            "codes": list(response_hours),
+            "hours": list(response_hours.values()),
+            "code": code,
+            "since": since,
+            "until": until,
+            "now": now,
+        },
+    )
     return cur.fetchall()
 
 

@@ -13,9 +13,20 @@ from geo_service.db.rows import fetch_one
 _COLUMNS = "id, station_id, at, inspector, role, open_as_published, amenities, missing, notes, lon, lat"
 
 
-def insert(cur: Cursor, station_id: int, *, at: datetime, inspector: str, role: str, open_as_published: bool,
-           amenities: dict[str, bool], missing: list[str], notes: str | None, lon: float | None,
-           lat: float | None) -> dict[str, Any]:  # fmt: skip
+def insert(
+    cur: Cursor,
+    station_id: int,
+    *,
+    at: datetime,
+    inspector: str,
+    role: str,
+    open_as_published: bool,
+    amenities: dict[str, bool],
+    missing: list[str],
+    notes: str | None,
+    lon: float | None,
+    lat: float | None,
+) -> dict[str, Any]:
     cur.execute(
         f"""INSERT INTO station_inspections (station_id, at, inspector, role, open_as_published, amenities,
                                              missing, notes, lon, lat)

@@ -13,8 +13,16 @@ _LISTED = """id, incident_id, inspection_id, stage, content_type, source_format,
              created_at, created_by"""
 
 
-def insert(cur: Cursor, image: CleanImage, *, incident_id: int | None = None, inspection_id: int | None = None,
-           stage: str, at: datetime, actor: str) -> tuple[dict[str, Any], bool]:  # fmt: skip
+def insert(
+    cur: Cursor,
+    image: CleanImage,
+    *,
+    incident_id: int | None = None,
+    inspection_id: int | None = None,
+    stage: str,
+    at: datetime,
+    actor: str,
+) -> tuple[dict[str, Any], bool]:
     """Store a photo of an incident or an inspection; (its row, True), or (the row already stored for the same
     upload of that incident, False)."""
     cur.execute(
@@ -23,9 +31,23 @@ def insert(cur: Cursor, image: CleanImage, *, incident_id: int | None = None, in
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (incident_id, source_sha256) WHERE incident_id IS NOT NULL DO NOTHING
             RETURNING {_LISTED}""",
-        (incident_id, inspection_id, stage, image.content_type, image.source_format, image.width, image.height,
-         len(image.content), image.sha256, image.source_sha256, image.content, image.thumbnail, at, actor),
-    )  # fmt: skip
+        (
+            incident_id,
+            inspection_id,
+            stage,
+            image.content_type,
+            image.source_format,
+            image.width,
+            image.height,
+            len(image.content),
+            image.sha256,
+            image.source_sha256,
+            image.content,
+            image.thumbnail,
+            at,
+            actor,
+        ),
+    )
     row = cur.fetchone()
     if row is not None:
         return dict(row), True
@@ -45,8 +67,9 @@ def count(cur: Cursor, *, incident_id: int | None = None, inspection_id: int | N
     return int(fetch_one(cur)["n"])
 
 
-def list_for(cur: Cursor, *, incident_ids: list[int] | None = None,
-             inspection_ids: list[int] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def list_for(
+    cur: Cursor, *, incident_ids: list[int] | None = None, inspection_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
     """Photos of these incidents or inspections (never the bytes), oldest first."""
     if incident_ids is not None:
         cur.execute(f"SELECT {_LISTED} FROM media WHERE incident_id = ANY(%s) ORDER BY id", (incident_ids,))

@@ -69,8 +69,11 @@ def ensure_network(cur: Cursor, name: str, department: str | None) -> dict[str, 
         (name, department),
     )
     row = cur.fetchone()
-    return {"name": _value(row, "name", 0), "department": _value(row, "department", 1),
-            "version": int(_value(row, "version", 2))}  # fmt: skip
+    return {
+        "name": _value(row, "name", 0),
+        "department": _value(row, "department", 1),
+        "version": int(_value(row, "version", 2)),
+    }
 
 
 def open_version(

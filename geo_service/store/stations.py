@@ -24,8 +24,13 @@ def get(cur: Cursor, station_id: int, for_update: bool = False) -> dict[str, Any
     return _row(cur)
 
 
-def list_stations(cur: Cursor, kind: str | None = None, bbox: tuple[float, float, float, float] | None = None,
-                  limit: int = 10_000, offset: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+def list_stations(
+    cur: Cursor,
+    kind: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int = 10_000,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
     where: list[str] = ["TRUE"]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if kind:
@@ -59,8 +64,9 @@ def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: s
     return dict(fetch_one(cur))
 
 
-def update(cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat: float,
-           actor: str | None) -> dict[str, Any]:  # fmt: skip
+def update(
+    cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat: float, actor: str | None
+) -> dict[str, Any]:
     cur.execute(
         f"""UPDATE stations SET name = %(name)s, kind = %(kind)s, amenities = %(amenities)s,
                    opening_hours = %(opening_hours)s, manager = %(manager)s, contact = %(contact)s,
@@ -68,9 +74,15 @@ def update(cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat
                    updated_at = now(), updated_by = %(actor)s,
                    geom = ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)
             WHERE id = %(id)s RETURNING {_COLUMNS}""",
-        {**fields, "properties": Json(fields.get("properties") or {}), "actor": actor, "lon": lon, "lat": lat,
-         "id": station_id},
-    )  # fmt: skip
+        {
+            **fields,
+            "properties": Json(fields.get("properties") or {}),
+            "actor": actor,
+            "lon": lon,
+            "lat": lat,
+            "id": station_id,
+        },
+    )
     return dict(fetch_one(cur))
 
 
@@ -78,8 +90,13 @@ def delete(cur: Cursor, station_id: int) -> None:
     cur.execute("DELETE FROM stations WHERE id = %s", (station_id,))
 
 
-def replace_circles(cur: Cursor, station_id: int, station_version: int, network_revision: int,
-                    circles: list[tuple[float, float, float, bytes]]) -> None:  # fmt: skip
+def replace_circles(
+    cur: Cursor,
+    station_id: int,
+    station_version: int,
+    network_revision: int,
+    circles: list[tuple[float, float, float, bytes]],
+) -> None:
     """Replace a station's circles by ``(minutes, speed_kmh, area_m2, MultiPolygon WKB)`` rows."""
     cur.execute("DELETE FROM service_circles WHERE station_id = %s", (station_id,))
     for minutes, speed_kmh, area_m2, wkb in circles:
@@ -101,8 +118,9 @@ def circles(cur: Cursor, station_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in cur.fetchall()]
 
 
-def stale_circle_stations(cur: Cursor, network_revision: int, minutes: list[float],
-                          speed_kmh: float) -> list[dict[str, Any]]:  # fmt: skip
+def stale_circle_stations(
+    cur: Cursor, network_revision: int, minutes: list[float], speed_kmh: float
+) -> list[dict[str, Any]]:
     """Stations whose circles are missing, drawn on another network revision or for another station
     version, contour set or speed."""
     cur.execute(

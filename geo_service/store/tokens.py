@@ -32,9 +32,13 @@ class TokenRow(NamedTuple):
 
 
 def insert_token(
-    cur: Cursor, token_hash: str, role: str, name: str | None, expires_days: int | None = None,
+    cur: Cursor,
+    token_hash: str,
+    role: str,
+    name: str | None,
+    expires_days: int | None = None,
     grids: Sequence[str] = (),
-) -> int:  # fmt: skip
+) -> int:
     cur.execute(
         """INSERT INTO api_tokens (token_hash, role, name, expires_at, grids)
            VALUES (%s, %s, %s, now() + make_interval(days => %s), %s) RETURNING id""",

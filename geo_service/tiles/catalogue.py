@@ -190,16 +190,24 @@ class Layer(BaseModel):
         label = title or name
         features = None
         if self.features is not None:
-            features = self.features.model_copy(update={
-                "sql": only(self.features.sql) if self.features.sql else None,
-                "title": f"{self.features.title or self.title}: {label}",
-            })  # fmt: skip
-        return self.model_copy(update={
-            "id": f"{self.id}{MEMBER_SEPARATOR}{name}", "title": f"{self.title}: {label}",
-            "title_zh": f"{self.title_zh}：{label}" if self.title_zh else None, "sql": only(self.sql),
-            "params": {**self.params, "family_member": {0: name}}, "features": features, "family": None,
-            "style": [{**entry, "id": f"{entry['id']}{MEMBER_SEPARATOR}{name}"} for entry in self.style],
-        })  # fmt: skip
+            features = self.features.model_copy(
+                update={
+                    "sql": only(self.features.sql) if self.features.sql else None,
+                    "title": f"{self.features.title or self.title}: {label}",
+                }
+            )
+        return self.model_copy(
+            update={
+                "id": f"{self.id}{MEMBER_SEPARATOR}{name}",
+                "title": f"{self.title}: {label}",
+                "title_zh": f"{self.title_zh}：{label}" if self.title_zh else None,
+                "sql": only(self.sql),
+                "params": {**self.params, "family_member": {0: name}},
+                "features": features,
+                "family": None,
+                "style": [{**entry, "id": f"{entry['id']}{MEMBER_SEPARATOR}{name}"} for entry in self.style],
+            }
+        )
 
     @property
     def public(self) -> bool:

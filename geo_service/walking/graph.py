@@ -36,10 +36,29 @@ from geo_service.walking import snapping
 
 #: Arrays of a :class:`WalkGraph`, in the order they are written to and mapped from disk.
 ARRAYS = (
-    "node_id", "node_x", "node_y", "component", "indptr", "adj_node", "adj_edge", "edge_id", "edge_u",
-    "edge_v", "edge_len_m", "edge_cost", "edge_steps", "edge_underground", "edge_name_index", "edge_line_len",
-    "vert_offset", "vert_x", "vert_y", "grid_keys", "grid_start", "grid_edges",
-)  # fmt: skip
+    "node_id",
+    "node_x",
+    "node_y",
+    "component",
+    "indptr",
+    "adj_node",
+    "adj_edge",
+    "edge_id",
+    "edge_u",
+    "edge_v",
+    "edge_len_m",
+    "edge_cost",
+    "edge_steps",
+    "edge_underground",
+    "edge_name_index",
+    "edge_line_len",
+    "vert_offset",
+    "vert_x",
+    "vert_y",
+    "grid_keys",
+    "grid_start",
+    "grid_edges",
+)
 GRID_CELL_M = 50.0
 _SAME_POINT_M = 1e-6
 
@@ -155,8 +174,9 @@ class WalkGraph:
             return self.edge_len_m
         raise ValueError(f"unknown search kind {kind!r}")
 
-    def source_arrays(self, kind: str, edge: np.ndarray, frac: np.ndarray, label: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def source_arrays(
+        self, kind: str, edge: np.ndarray, frac: np.ndarray, label: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Search sources for points at ``frac`` along ``edge``: both ends of each edge with the partial cost
         and metres to reach them, and each point's ``label`` — nodes, costs, metres, labels."""
         edge_cost = self.costs(kind)
@@ -189,10 +209,31 @@ class WalkGraph:
             return Snap(edge, frac, distance, sx, sy)
         x0, y0, cell, ncols = self.grid
         along = np.zeros(n)
-        snapping.snap_points(x, y, float(max_distance_m), self.grid_keys, self.grid_start, self.grid_edges,
-                             x0, y0, cell, ncols, self.edge_u, self.edge_v, self.node_x, self.node_y,
-                             self.vert_offset, self.vert_x, self.vert_y, self.edge_underground,
-                             edge, distance, along, sx, sy)  # fmt: skip
+        snapping.snap_points(
+            x,
+            y,
+            float(max_distance_m),
+            self.grid_keys,
+            self.grid_start,
+            self.grid_edges,
+            x0,
+            y0,
+            cell,
+            ncols,
+            self.edge_u,
+            self.edge_v,
+            self.node_x,
+            self.node_y,
+            self.vert_offset,
+            self.vert_x,
+            self.vert_y,
+            self.edge_underground,
+            edge,
+            distance,
+            along,
+            sx,
+            sy,
+        )
         hit = edge >= 0
         length = self.edge_line_len[edge[hit]]
         frac[hit] = np.where(length > 0, np.clip(along[hit] / np.where(length > 0, length, 1), 0, 1), 0)
@@ -216,19 +257,38 @@ class WalkGraph:
 
     def meta(self) -> dict[str, Any]:
         """Everything but the arrays (JSON-serialisable), for the disk cache."""
-        return {"name": self.name, "srid": self.srid, "names": self.names, "grid": list(self.grid),
-                "components": self.components, "bbox": list(self.bbox)}  # fmt: skip
+        return {
+            "name": self.name,
+            "srid": self.srid,
+            "names": self.names,
+            "grid": list(self.grid),
+            "components": self.components,
+            "bbox": list(self.bbox),
+        }
 
     @classmethod
     def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> WalkGraph:
         grid = meta["grid"]
-        return cls(name=meta["name"], srid=int(meta["srid"]), names=list(meta["names"]),
-                   grid=(float(grid[0]), float(grid[1]), float(grid[2]), int(grid[3])),
-                   components=meta["components"], bbox=tuple(meta["bbox"]), **arrays)  # fmt: skip
+        return cls(
+            name=meta["name"],
+            srid=int(meta["srid"]),
+            names=list(meta["names"]),
+            grid=(float(grid[0]), float(grid[1]), float(grid[2]), int(grid[3])),
+            components=meta["components"],
+            bbox=tuple(meta["bbox"]),
+            **arrays,
+        )
 
 
-def _orient_from_u(vx: np.ndarray, vy: np.ndarray, offsets: np.ndarray, ux: np.ndarray, uy: np.ndarray,
-                   wx: np.ndarray, wy: np.ndarray) -> np.ndarray:  # fmt: skip
+def _orient_from_u(
+    vx: np.ndarray,
+    vy: np.ndarray,
+    offsets: np.ndarray,
+    ux: np.ndarray,
+    uy: np.ndarray,
+    wx: np.ndarray,
+    wy: np.ndarray,
+) -> np.ndarray:
     """Vertex order that runs every edge from its u node to its v node (pieces drawn v→u are reversed)."""
     first = offsets[:-1]
     d_u = np.hypot(vx[first] - ux, vy[first] - uy)
@@ -244,8 +304,15 @@ def _orient_from_u(vx: np.ndarray, vy: np.ndarray, offsets: np.ndarray, ux: np.n
     return order
 
 
-def _interior_vertices(vx: np.ndarray, vy: np.ndarray, offsets: np.ndarray, ux: np.ndarray, uy: np.ndarray,
-                       wx: np.ndarray, wy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def _interior_vertices(
+    vx: np.ndarray,
+    vy: np.ndarray,
+    offsets: np.ndarray,
+    ux: np.ndarray,
+    uy: np.ndarray,
+    wx: np.ndarray,
+    wy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop each edge's first and last vertex where it sits on the edge's u / v node (the node arrays hold
     it already); returns the kept vertices and their per-edge offsets."""
     counts = np.diff(offsets)
@@ -266,10 +333,22 @@ def _index_dtype(count: int) -> type:
     return np.int32 if count < 2**31 - 1 else np.int64
 
 
-def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.ndarray, node_lat: np.ndarray,
-                edge_id: np.ndarray, u: np.ndarray, v: np.ndarray, length_m: np.ndarray, steps: np.ndarray,
-                lines_lonlat: np.ndarray, edge_name: list[str | None] | None = None,
-                steps_factor: float = 2.0, underground: np.ndarray | None = None) -> WalkGraph:  # fmt: skip
+def build_graph(
+    name: str,
+    srid: int | None,
+    node_id: np.ndarray,
+    node_lon: np.ndarray,
+    node_lat: np.ndarray,
+    edge_id: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    length_m: np.ndarray,
+    steps: np.ndarray,
+    lines_lonlat: np.ndarray,
+    edge_name: list[str | None] | None = None,
+    steps_factor: float = 2.0,
+    underground: np.ndarray | None = None,
+) -> WalkGraph:
     """Build a :class:`WalkGraph` from a walking network.
 
     Parameters
@@ -372,20 +451,52 @@ def build_graph(name: str, srid: int | None, node_id: np.ndarray, node_lon: np.n
     del all_x
     keys, start, members = snapping.build_grid(ui, vi, nx, ny, offsets, vx, vy, x0, y0, GRID_CELL_M, ncols)
     return WalkGraph(
-        name=name, srid=int(srid), node_id=node_id, node_x=nx, node_y=ny,
-        component=component.astype(np.int32), indptr=indptr, adj_node=adj_node, adj_edge=adj_edge,
-        edge_id=edge_id, edge_u=ui, edge_v=vi, edge_len_m=length_m, edge_cost=cost, edge_steps=steps,
-        edge_underground=below, edge_name_index=name_index, edge_line_len=line_len, vert_offset=offsets,
-        vert_x=vx, vert_y=vy, grid_keys=keys, grid_start=start, grid_edges=members.astype(idx),
-        names=list(distinct), grid=(x0, y0, GRID_CELL_M, ncols), components=components, bbox=bbox,
-    )  # fmt: skip
+        name=name,
+        srid=int(srid),
+        node_id=node_id,
+        node_x=nx,
+        node_y=ny,
+        component=component.astype(np.int32),
+        indptr=indptr,
+        adj_node=adj_node,
+        adj_edge=adj_edge,
+        edge_id=edge_id,
+        edge_u=ui,
+        edge_v=vi,
+        edge_len_m=length_m,
+        edge_cost=cost,
+        edge_steps=steps,
+        edge_underground=below,
+        edge_name_index=name_index,
+        edge_line_len=line_len,
+        vert_offset=offsets,
+        vert_x=vx,
+        vert_y=vy,
+        grid_keys=keys,
+        grid_start=start,
+        grid_edges=members.astype(idx),
+        names=list(distinct),
+        grid=(x0, y0, GRID_CELL_M, ncols),
+        components=components,
+        bbox=bbox,
+    )
 
 
 def graph_from_snapshot(dataset: dict[str, Any], steps_factor: float) -> WalkGraph:
     """A graph from one dataset of :func:`geo_service.store.network.network_snapshot`."""
     return build_graph(
-        dataset["name"], dataset["srid"], dataset["node_id"], dataset["node_lon"], dataset["node_lat"],
-        dataset["edge_id"], dataset["u"], dataset["v"], dataset["length_m"], dataset["steps"],
-        shapely.from_wkb(dataset["wkb"]), dataset.get("edge_name"),
-        steps_factor=steps_factor, underground=dataset.get("underground"),
-    )  # fmt: skip
+        dataset["name"],
+        dataset["srid"],
+        dataset["node_id"],
+        dataset["node_lon"],
+        dataset["node_lat"],
+        dataset["edge_id"],
+        dataset["u"],
+        dataset["v"],
+        dataset["length_m"],
+        dataset["steps"],
+        shapely.from_wkb(dataset["wkb"]),
+        dataset.get("edge_name"),
+        steps_factor=steps_factor,
+        underground=dataset.get("underground"),
+    )

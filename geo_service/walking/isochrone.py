@@ -56,8 +56,14 @@ class RasterSpec:
 
 
 @njit(cache=True, nogil=True)
-def reached_edges(touched: np.ndarray, n_touched: int, indptr: np.ndarray, adj_edge: np.ndarray,
-                  mark: np.ndarray, extra: np.ndarray) -> np.ndarray:  # fmt: skip
+def reached_edges(
+    touched: np.ndarray,
+    n_touched: int,
+    indptr: np.ndarray,
+    adj_edge: np.ndarray,
+    mark: np.ndarray,
+    extra: np.ndarray,
+) -> np.ndarray:
     """Edges with at least one touched end, plus ``extra`` (origin edges); ``mark`` (all False) is restored."""
     count = 0
     total = extra.shape[0]
@@ -85,8 +91,9 @@ def reached_edges(touched: np.ndarray, n_touched: int, indptr: np.ndarray, adj_e
 
 
 @njit(cache=True, nogil=True)
-def _sample_cost(f: float, du: float, dv: float, cost: float, e: int, origin_edge: np.ndarray,
-                 origin_frac: np.ndarray) -> float:  # fmt: skip
+def _sample_cost(
+    f: float, du: float, dv: float, cost: float, e: int, origin_edge: np.ndarray, origin_frac: np.ndarray
+) -> float:
     t = du + f * cost
     t2 = dv + (1.0 - f) * cost
     if t2 < t:
@@ -100,10 +107,23 @@ def _sample_cost(f: float, du: float, dv: float, cost: float, e: int, origin_edg
 
 
 @njit(cache=True, nogil=True)
-def samples(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost: np.ndarray, dist: np.ndarray,
-            node_x: np.ndarray, node_y: np.ndarray, vert_offset: np.ndarray, vert_x: np.ndarray,
-            vert_y: np.ndarray, line_len: np.ndarray, origin_edge: np.ndarray, origin_frac: np.ndarray,
-            limit: float, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def samples(
+    edges: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    edge_cost: np.ndarray,
+    dist: np.ndarray,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    vert_offset: np.ndarray,
+    vert_x: np.ndarray,
+    vert_y: np.ndarray,
+    line_len: np.ndarray,
+    origin_edge: np.ndarray,
+    origin_frac: np.ndarray,
+    limit: float,
+    step: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points every ``step`` metres (at most) along the reached edges, both ends included, with their cost;
     only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest.
     An edge's vertices are its u node, its interior vertices and its v node (see :mod:`.graph`)."""
@@ -152,8 +172,17 @@ def samples(edges: np.ndarray, edge_u: np.ndarray, edge_v: np.ndarray, edge_cost
 
 
 @njit(cache=True, nogil=True)
-def seed(px: np.ndarray, py: np.ndarray, pt: np.ndarray, seeds: np.ndarray, nx: int, x0: float, y0: float,
-         cell: float, seeded: np.ndarray) -> int:  # fmt: skip
+def seed(
+    px: np.ndarray,
+    py: np.ndarray,
+    pt: np.ndarray,
+    seeds: np.ndarray,
+    nx: int,
+    x0: float,
+    y0: float,
+    cell: float,
+    seeded: np.ndarray,
+) -> int:
     """Keep, per raster cell, the cheapest sample in it (``seeds``, flat, +inf elsewhere). Returns how many
     cells were seeded; their flat indices are ``seeded[:n]``."""
     n_seeded = 0
@@ -168,8 +197,14 @@ def seed(px: np.ndarray, py: np.ndarray, pt: np.ndarray, seeds: np.ndarray, nx: 
 
 
 @njit(cache=True, nogil=True)
-def dilate(seeds: np.ndarray, seeded: np.ndarray, n_seeded: int, offsets: np.ndarray, penalty: np.ndarray,
-           field: np.ndarray) -> None:  # fmt: skip
+def dilate(
+    seeds: np.ndarray,
+    seeded: np.ndarray,
+    n_seeded: int,
+    offsets: np.ndarray,
+    penalty: np.ndarray,
+    field: np.ndarray,
+) -> None:
     """``field[c + o] = min(field[c + o], seeds[c] + penalty[o])`` over every seeded cell and disc offset (a
     min-plus dilation restricted to the cells that hold a sample; the raster margin keeps it in bounds)."""
     for s in range(n_seeded):
@@ -182,8 +217,14 @@ def dilate(seeds: np.ndarray, seeded: np.ndarray, n_seeded: int, offsets: np.nda
                 field[i] = value
 
 
-def raster_spec(extent_m: float, cell_m: float, corridor_m: float, max_cells_side: int,
-                simplify_m: float | None = None, simplify_cells: float = 0.0) -> RasterSpec:  # fmt: skip
+def raster_spec(
+    extent_m: float,
+    cell_m: float,
+    corridor_m: float,
+    max_cells_side: int,
+    simplify_m: float | None = None,
+    simplify_cells: float = 0.0,
+) -> RasterSpec:
     """The cell size for a contour set spanning ``extent_m``: the configured cell, coarser when the raster
     would exceed ``max_cells_side``; the corridor is at least 3.5 cells (so the disc reaches past the
     tolerance). Outlines are simplified by ``simplify_m`` (default ``simplify_cells`` of a cell), at most half
@@ -208,12 +249,23 @@ def disc(spec: RasterSpec, nx: int) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.maximum(d[inside] - spec.slack_m, 0.0)
 
 
-def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, origin_edge: np.ndarray,
-                     origin_frac: np.ndarray, origin_xy: np.ndarray, levels: list[float], cell_m: float,
-                     corridor_m: float, max_cells_side: int, edge_cost: np.ndarray | None = None,
-                     unproject: Unproject | None = None, simplify_m: float | None = None,
-                     simplify_cells: float = 0.0,
-                     decimals: int | None = None) -> list[tuple[BaseGeometry, float]]:  # fmt: skip
+def contour_polygons(
+    graph: WalkGraph,
+    dist: np.ndarray,
+    edges: np.ndarray,
+    origin_edge: np.ndarray,
+    origin_frac: np.ndarray,
+    origin_xy: np.ndarray,
+    levels: list[float],
+    cell_m: float,
+    corridor_m: float,
+    max_cells_side: int,
+    edge_cost: np.ndarray | None = None,
+    unproject: Unproject | None = None,
+    simplify_m: float | None = None,
+    simplify_cells: float = 0.0,
+    decimals: int | None = None,
+) -> list[tuple[BaseGeometry, float]]:
     """(Multi)Polygons and their areas (m²), one per level (effective metres, ascending), from a finished
     search; in the metric CRS, or through ``unproject`` (metric x, y → lon, lat) when given, with coordinates
     rounded to ``decimals``. Outlines are simplified within the raster cell (see :func:`raster_spec`).
@@ -227,8 +279,23 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
     limit = float(max(levels))
     g = graph
     # samples one cell apart; several in one cell keep the cheapest (its disc is stamped from the cell centre)
-    px, py, pt = samples(edges, g.edge_u, g.edge_v, edge_cost, dist, g.node_x, g.node_y, g.vert_offset,
-                         g.vert_x, g.vert_y, g.edge_line_len, origin_edge, origin_frac, limit, cell_m)  # fmt: skip
+    px, py, pt = samples(
+        edges,
+        g.edge_u,
+        g.edge_v,
+        edge_cost,
+        dist,
+        g.node_x,
+        g.node_y,
+        g.vert_offset,
+        g.vert_x,
+        g.vert_y,
+        g.edge_line_len,
+        origin_edge,
+        origin_frac,
+        limit,
+        cell_m,
+    )
     # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
     px = np.concatenate([px, origin_xy[:, 0]])
     py = np.concatenate([py, origin_xy[:, 1]])
@@ -272,8 +339,7 @@ def contour_polygons(graph: WalkGraph, dist: np.ndarray, edges: np.ndarray, orig
 Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float],
-                  scale: float) -> BaseGeometry:  # fmt: skip
+def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float], scale: float) -> BaseGeometry:
     """contourpy's OuterOffset output in cell units (per polygon: its points and closed rings, outer ring
     first) as one metric MultiPolygon, built without a Python loop over rings."""
     if not points:

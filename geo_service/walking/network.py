@@ -143,17 +143,33 @@ class Search:
 
 
 @contextlib.contextmanager
-def run_search(graph: WalkGraph, sources: Sources, limit: float, goal: np.ndarray | None = None,
-               kind: str = "time") -> Iterator[Search]:  # fmt: skip
+def run_search(
+    graph: WalkGraph, sources: Sources, limit: float, goal: np.ndarray | None = None, kind: str = "time"
+) -> Iterator[Search]:
     """Search ``graph`` from ``sources`` up to ``limit`` (stopping once ``goal`` nodes are settled); the
     block reads the result, which is cleared when it ends. ``kind`` ``time`` costs effective metres (steps
     slower; ÷ speed = seconds), ``distance`` plain metres."""
     nodes, cost, metres, labels = graph.source_arrays(kind, sources.edge, sources.frac, sources.label)
     goal_arr = np.empty(0, np.int64) if goal is None else np.asarray(goal, np.int64)
     with workspace_pool(graph).workspace() as space:
-        n = search.dijkstra(graph.indptr, graph.adj_node, graph.adj_edge, graph.costs(kind), graph.edge_len_m,
-                            nodes, cost, metres, labels, float(limit), goal_arr, space.dist, space.along_m,
-                            space.label, space.pred_edge, space.touched)  # fmt: skip
+        n = search.dijkstra(
+            graph.indptr,
+            graph.adj_node,
+            graph.adj_edge,
+            graph.costs(kind),
+            graph.edge_len_m,
+            nodes,
+            cost,
+            metres,
+            labels,
+            float(limit),
+            goal_arr,
+            space.dist,
+            space.along_m,
+            space.label,
+            space.pred_edge,
+            space.touched,
+        )
         try:
             yield Search(graph, sources, space, int(n), float(limit), kind)
         finally:
@@ -170,8 +186,14 @@ class NodeReach:
     label: np.ndarray
 
 
-def node_reach(graph: WalkGraph, kind: str, src_edge: np.ndarray, src_frac: np.ndarray, src_label: np.ndarray,
-               limit: float) -> NodeReach:  # fmt: skip
+def node_reach(
+    graph: WalkGraph,
+    kind: str,
+    src_edge: np.ndarray,
+    src_frac: np.ndarray,
+    src_label: np.ndarray,
+    limit: float,
+) -> NodeReach:
     """One multi-source search from points at ``src_frac`` along ``src_edge`` (each with its label) up to
     ``limit`` (``kind`` ``time``: effective metres; ``distance``: metres), into arrays of its own (not a
     pooled workspace: the caller keeps the result)."""
@@ -182,9 +204,24 @@ def node_reach(graph: WalkGraph, kind: str, src_edge: np.ndarray, src_frac: np.n
     pred = np.full(n, search.NO_EDGE, graph.adj_edge.dtype)
     touched = np.empty(max(n, 1), graph.adj_node.dtype)
     nodes, cost, length, labels = graph.source_arrays(kind, src_edge, src_frac, src_label)
-    search.dijkstra(graph.indptr, graph.adj_node, graph.adj_edge, graph.costs(kind), graph.edge_len_m, nodes,
-                    cost, length, labels, float(limit), np.empty(0, np.int64), dist, metres, label, pred,
-                    touched)  # fmt: skip
+    search.dijkstra(
+        graph.indptr,
+        graph.adj_node,
+        graph.adj_edge,
+        graph.costs(kind),
+        graph.edge_len_m,
+        nodes,
+        cost,
+        length,
+        labels,
+        float(limit),
+        np.empty(0, np.int64),
+        dist,
+        metres,
+        label,
+        pred,
+        touched,
+    )
     return NodeReach(dist, metres, label)
 
 
@@ -213,8 +250,14 @@ class WalkNetwork:
         lon = np.atleast_1d(np.asarray(lon, float))
         lat = np.atleast_1d(np.asarray(lat, float))
         n = lon.shape[0]
-        best = Located(np.full(n, -1, np.int64), np.full(n, -1, np.int64), np.zeros(n), np.full(n, np.inf),
-                       np.full(n, np.nan), np.full(n, np.nan))  # fmt: skip
+        best = Located(
+            np.full(n, -1, np.int64),
+            np.full(n, -1, np.int64),
+            np.zeros(n),
+            np.full(n, np.inf),
+            np.full(n, np.nan),
+            np.full(n, np.nan),
+        )
         pad = max_snap_m * _DEG_PER_M
         for gi, graph in enumerate(self.graphs):
             w, s, e, nth = graph.bbox
@@ -260,9 +303,14 @@ def _log_graphs(graphs: list[WalkGraph], source: str) -> None:
         comps = graph.components
         log.info(
             "walking network %s (%s): %d nodes, %d edges, %d connected pieces (largest %.1f%% of nodes), %.0f MB",
-            graph.name, source, graph.n_nodes, graph.n_edges, comps["count"], 100 * comps["largest_share"],
+            graph.name,
+            source,
+            graph.n_nodes,
+            graph.n_edges,
+            comps["count"],
+            100 * comps["largest_share"],
             graph.nbytes() / 1e6,
-        )  # fmt: skip
+        )
 
 
 def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:

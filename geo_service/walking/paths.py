@@ -29,9 +29,18 @@ class Arrival:
     metres: np.ndarray
 
 
-def arrive(graph: WalkGraph, edge_cost: np.ndarray, dist: np.ndarray, along_m: np.ndarray, label: np.ndarray,
-           src_edge: np.ndarray, src_frac: np.ndarray, src_label: np.ndarray, edge: np.ndarray,
-           frac: np.ndarray) -> Arrival:  # fmt: skip
+def arrive(
+    graph: WalkGraph,
+    edge_cost: np.ndarray,
+    dist: np.ndarray,
+    along_m: np.ndarray,
+    label: np.ndarray,
+    src_edge: np.ndarray,
+    src_frac: np.ndarray,
+    src_label: np.ndarray,
+    edge: np.ndarray,
+    frac: np.ndarray,
+) -> Arrival:
     """How cheaply a search (per-node ``dist``, ``along_m``, ``label``, from sources at ``src_frac`` along
     ``src_edge``) reaches points at ``frac`` along ``edge`` (arrays; edge -1 = not on the network)."""
     edge = np.asarray(edge, np.int64)
@@ -63,8 +72,18 @@ def arrive(graph: WalkGraph, edge_cost: np.ndarray, dist: np.ndarray, along_m: n
 def best_arrival(found: Search, edge: np.ndarray, frac: np.ndarray) -> Arrival:
     """:func:`arrive` for a finished :func:`~geo_service.walking.network.run_search`."""
     src = found.sources
-    return arrive(found.graph, found.edge_cost, found.dist, found.space.along_m, found.space.label, src.edge,
-                  src.frac, src.label, edge, frac)  # fmt: skip
+    return arrive(
+        found.graph,
+        found.edge_cost,
+        found.dist,
+        found.space.along_m,
+        found.space.label,
+        src.edge,
+        src.frac,
+        src.label,
+        edge,
+        frac,
+    )
 
 
 def reachable_pieces(found: Search, e: int, limit: float) -> list[tuple[float, float, float, float]]:

@@ -100,8 +100,12 @@ def speed_mps(speed_kmh: float | None, settings: WalkingSettings) -> float:
     """Metres per second for ``speed_kmh`` (the configured default when None), checked against the limits."""
     speed = settings.speed_kmh if speed_kmh is None else float(speed_kmh)
     if not np.isfinite(speed) or not settings.min_speed_kmh <= speed <= settings.max_speed_kmh:
-        raise InvalidInput("walking.speed_range", low=settings.min_speed_kmh, high=settings.max_speed_kmh,
-                           speed_kmh=str(speed_kmh))  # fmt: skip
+        raise InvalidInput(
+            "walking.speed_range",
+            low=settings.min_speed_kmh,
+            high=settings.max_speed_kmh,
+            speed_kmh=str(speed_kmh),
+        )
     return speed / 3.6
 
 
@@ -111,8 +115,9 @@ def wgs84_points(points: Sequence[Sequence[float]], crs: str | None, what: str =
     array = np.empty((len(points), 2))
     for i, point in enumerate(points):
         if not isinstance(point, list | tuple | np.ndarray) or len(point) != 2:
-            raise InvalidInput("walking.not_a_point", what=message(f"walking.what.{what}"), index=i,
-                               point=repr(point)[:100])  # fmt: skip
+            raise InvalidInput(
+                "walking.not_a_point", what=message(f"walking.what.{what}"), index=i, point=repr(point)[:100]
+            )
         problem = lonlat_problem(point[0], point[1])
         if problem is not None:
             raise InvalidInput(
@@ -128,8 +133,13 @@ def _too_far(network: WalkNetwork, lon: float, lat: float, what: str, max_snap_m
     distance = network.nearest_edge_distance_m(lon, lat)
     if distance is None:
         return InvalidInput("walking.no_network")
-    params: dict[str, Any] = {"what": message(f"walking.what.{what}"), "lon": f"{lon:.6f}", "lat": f"{lat:.6f}",
-              "distance_m": f"{distance:,.0f}", "max_m": f"{max_snap_m:,.0f}"}  # fmt: skip
+    params: dict[str, Any] = {
+        "what": message(f"walking.what.{what}"),
+        "lon": f"{lon:.6f}",
+        "lat": f"{lat:.6f}",
+        "distance_m": f"{distance:,.0f}",
+        "max_m": f"{max_snap_m:,.0f}",
+    }
     if abs(lon) <= 90:
         swapped = network.nearest_edge_distance_m(lat, lon)
         if swapped is not None and swapped <= max_snap_m:
@@ -137,8 +147,13 @@ def _too_far(network: WalkNetwork, lon: float, lat: float, what: str, max_snap_m
     return InvalidInput("walking.too_far", **params)
 
 
-def snap_points(network: WalkNetwork, lonlat: np.ndarray, settings: WalkingSettings, what: str = "point",
-                require: bool = True) -> Located:  # fmt: skip
+def snap_points(
+    network: WalkNetwork,
+    lonlat: np.ndarray,
+    settings: WalkingSettings,
+    what: str = "point",
+    require: bool = True,
+) -> Located:
     """Snap WGS-84 points; with ``require``, the first one too far from the network is refused (422)."""
     located = network.snap(lonlat[:, 0], lonlat[:, 1], settings.max_snap_m)
     if require:
@@ -162,8 +177,9 @@ def sources_of(located: Located, which: np.ndarray | None = None) -> Sources:
     return Sources(located.edge[idx], located.frac[idx], idx.astype(np.int64), located.x[idx], located.y[idx])
 
 
-def _levels(minutes: Sequence[float] | None, distances_m: Sequence[float] | None,
-            settings: WalkingSettings) -> tuple[list[float], str]:  # fmt: skip
+def _levels(
+    minutes: Sequence[float] | None, distances_m: Sequence[float] | None, settings: WalkingSettings
+) -> tuple[list[float], str]:
     values = distances_m if distances_m else minutes
     kind = "distance" if distances_m else "time"
     if not values:
@@ -186,10 +202,18 @@ def _levels(minutes: Sequence[float] | None, distances_m: Sequence[float] | None
     return sorted(set(out)), kind
 
 
-def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], minutes: Sequence[float] | None = None,
-               speed_kmh: float | None = None, crs: str | None = "wgs84", distances_m: Sequence[float] | None = None,
-               settings: WalkingSettings | None = None, *, simplify_m: float | None = None,
-               decimals: int | None = None) -> list[Contour]:  # fmt: skip
+def isochrones(
+    db: Database | WalkNetwork,
+    origins: Sequence[Sequence[float]],
+    minutes: Sequence[float] | None = None,
+    speed_kmh: float | None = None,
+    crs: str | None = "wgs84",
+    distances_m: Sequence[float] | None = None,
+    settings: WalkingSettings | None = None,
+    *,
+    simplify_m: float | None = None,
+    decimals: int | None = None,
+) -> list[Contour]:
     """Walking isochrones around ``origins`` (their union), one :class:`Contour` per level, ascending.
 
     ``minutes`` at ``speed_kmh`` (steps slower), or ``distances_m`` of walking (steps at their length).
@@ -212,24 +236,45 @@ def isochrones(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], m
     costs = graph.costs(kind)
     sources = sources_of(located)
     with run_search(graph, sources, max(cost_levels), kind=kind) as found:
-        edges = reached_edges(found.touched, found.n_touched, graph.indptr, graph.adj_edge,
-                              found.space.edge_mark, sources.edge)  # fmt: skip
-        contours = contour_polygons(graph, found.dist, edges, sources.edge, sources.frac,
-                                  np.column_stack([sources.x, sources.y]), cost_levels, settings.cell_m,
-                                  settings.corridor_m, settings.max_cells_side, edge_cost=costs,
-                                  unproject=graph.unproject, simplify_m=simplify_m,
-                                  simplify_cells=settings.simplify_cells,
-                                  decimals=settings.coordinate_decimals if decimals is None else decimals)  # fmt: skip
+        edges = reached_edges(
+            found.touched, found.n_touched, graph.indptr, graph.adj_edge, found.space.edge_mark, sources.edge
+        )
+        contours = contour_polygons(
+            graph,
+            found.dist,
+            edges,
+            sources.edge,
+            sources.frac,
+            np.column_stack([sources.x, sources.y]),
+            cost_levels,
+            settings.cell_m,
+            settings.corridor_m,
+            settings.max_cells_side,
+            edge_cost=costs,
+            unproject=graph.unproject,
+            simplify_m=simplify_m,
+            simplify_cells=settings.simplify_cells,
+            decimals=settings.coordinate_decimals if decimals is None else decimals,
+        )
     return [
-        Contour(minutes=level if kind == "time" else None, distance_m=level if kind == "distance" else None,
-                geometry=geom, area_m2=area)
+        Contour(
+            minutes=level if kind == "time" else None,
+            distance_m=level if kind == "distance" else None,
+            geometry=geom,
+            area_m2=area,
+        )
         for level, (geom, area) in zip(levels, contours, strict=True)
-    ]  # fmt: skip
+    ]
 
 
-def reachable_streets(db: Database | WalkNetwork, origins: Sequence[Sequence[float]], minutes: float,
-                      speed_kmh: float | None = None, crs: str | None = "wgs84",
-                      settings: WalkingSettings | None = None) -> dict[str, Any]:  # fmt: skip
+def reachable_streets(
+    db: Database | WalkNetwork,
+    origins: Sequence[Sequence[float]],
+    minutes: float,
+    speed_kmh: float | None = None,
+    crs: str | None = "wgs84",
+    settings: WalkingSettings | None = None,
+) -> dict[str, Any]:
     """The street pieces reachable within ``minutes`` (a GeoJSON FeatureCollection of LineStrings, WGS-84),
     each with the walking seconds at its two ends: the network itself rather than an area around it."""
     settings = settings or walking_settings()
@@ -242,24 +287,41 @@ def reachable_streets(db: Database | WalkNetwork, origins: Sequence[Sequence[flo
     limit = levels[0] * 60.0 * speed
     features: list[dict[str, Any]] = []
     with run_search(graph, sources, limit) as found:
-        edges = reached_edges(found.touched, found.n_touched, graph.indptr, graph.adj_edge,
-                              found.space.edge_mark, sources.edge)  # fmt: skip
+        edges = reached_edges(
+            found.touched, found.n_touched, graph.indptr, graph.adj_edge, found.space.edge_mark, sources.edge
+        )
         for e in edges.tolist():
             for a, b, t_a, t_b in paths.reachable_pieces(found, e, limit):
                 coords = paths.edge_slice(graph, e, a, b)
                 lon, lat = graph.unproject(coords[:, 0], coords[:, 1])
-                features.append({
-                    "type": "Feature", "id": f"{int(graph.edge_id[e])}:{a:.3f}",
-                    "geometry": {"type": "LineString", "coordinates": np.round(np.column_stack([lon, lat]), 7).tolist()},
-                    "properties": {"edge_id": int(graph.edge_id[e]), "name": graph.edge_name[e],
-                                   "steps": bool(graph.edge_steps[e]),
-                                   "from_seconds": round(t_a / speed, 1), "to_seconds": round(t_b / speed, 1)},
-                })  # fmt: skip
+                features.append(
+                    {
+                        "type": "Feature",
+                        "id": f"{int(graph.edge_id[e])}:{a:.3f}",
+                        "geometry": {
+                            "type": "LineString",
+                            "coordinates": np.round(np.column_stack([lon, lat]), 7).tolist(),
+                        },
+                        "properties": {
+                            "edge_id": int(graph.edge_id[e]),
+                            "name": graph.edge_name[e],
+                            "steps": bool(graph.edge_steps[e]),
+                            "from_seconds": round(t_a / speed, 1),
+                            "to_seconds": round(t_b / speed, 1),
+                        },
+                    }
+                )
     return {"type": "FeatureCollection", "minutes": levels[0], "features": features}
 
 
-def route(db: Database | WalkNetwork, start: Sequence[float], end: Sequence[float], speed_kmh: float | None = None,
-          crs: str | None = "wgs84", settings: WalkingSettings | None = None) -> Route:  # fmt: skip
+def route(
+    db: Database | WalkNetwork,
+    start: Sequence[float],
+    end: Sequence[float],
+    speed_kmh: float | None = None,
+    crs: str | None = "wgs84",
+    settings: WalkingSettings | None = None,
+) -> Route:
     """The quickest walking route from ``start`` to ``end`` (422 when there is none within the limit)."""
     settings = settings or walking_settings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
@@ -284,8 +346,14 @@ def route(db: Database | WalkNetwork, start: Sequence[float], end: Sequence[floa
     )
 
 
-def travel_matrix(db: Database | WalkNetwork, sources: np.ndarray, targets: np.ndarray, max_seconds: float,
-                  speed_kmh: float | None = None, settings: WalkingSettings | None = None) -> TravelMatrix:  # fmt: skip
+def travel_matrix(
+    db: Database | WalkNetwork,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    max_seconds: float,
+    speed_kmh: float | None = None,
+    settings: WalkingSettings | None = None,
+) -> TravelMatrix:
     """Walking seconds from every source to every target within ``max_seconds`` (bounded searches, one per
     source). ``sources``/``targets`` are (n, 2) WGS-84 lon/lat arrays; points too far from the network are
     flagged, not refused."""
@@ -318,8 +386,15 @@ def travel_matrix(db: Database | WalkNetwork, sources: np.ndarray, targets: np.n
             cols.append(target_idx[hit])
             secs.append(cost[hit] / speed)
     cat = lambda parts, dtype: np.concatenate(parts) if parts else np.empty(0, dtype)  # noqa: E731
-    return TravelMatrix(cat(rows, np.int64), cat(cols, np.int64), cat(secs, float), sources.shape[0],
-                        targets.shape[0], src.graph_index >= 0, dst.graph_index >= 0)  # fmt: skip
+    return TravelMatrix(
+        cat(rows, np.int64),
+        cat(cols, np.int64),
+        cat(secs, float),
+        sources.shape[0],
+        targets.shape[0],
+        src.graph_index >= 0,
+        dst.graph_index >= 0,
+    )
 
 
 def network_summary(db: Database | WalkNetwork) -> dict[str, Any]:
@@ -329,13 +404,18 @@ def network_summary(db: Database | WalkNetwork) -> dict[str, Any]:
         "revision": network.revision,
         "datasets": [
             {
-                "name": g.name, "srid": g.srid, "nodes": g.n_nodes, "edges": g.n_edges,
-                "length_km": round(float(g.edge_len_m.sum()) / 1000.0, 3), "steps_edges": int(g.edge_steps.sum()),
-                "components": g.components, "bbox": list(g.bbox),
+                "name": g.name,
+                "srid": g.srid,
+                "nodes": g.n_nodes,
+                "edges": g.n_edges,
+                "length_km": round(float(g.edge_len_m.sum()) / 1000.0, 3),
+                "steps_edges": int(g.edge_steps.sum()),
+                "components": g.components,
+                "bbox": list(g.bbox),
             }
             for g in network.graphs
         ],
-    }  # fmt: skip
+    }
 
 
 __all__ = ["Contour", "Route", "Search", "TravelMatrix", "isochrones", "route", "travel_matrix"]

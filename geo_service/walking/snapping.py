@@ -22,8 +22,18 @@ _BRUTE_FORCE_RINGS = 64
 
 
 @njit(cache=True, nogil=True)
-def _vertex(e: int, j: int, n_inner: int, lo: int, u: int, v: int, node_x: np.ndarray, node_y: np.ndarray,
-            vert_x: np.ndarray, vert_y: np.ndarray) -> tuple[float, float]:  # fmt: skip
+def _vertex(
+    e: int,
+    j: int,
+    n_inner: int,
+    lo: int,
+    u: int,
+    v: int,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    vert_x: np.ndarray,
+    vert_y: np.ndarray,
+) -> tuple[float, float]:
     if j == 0:
         return node_x[u], node_y[u]
     if j == n_inner + 1:
@@ -32,8 +42,15 @@ def _vertex(e: int, j: int, n_inner: int, lo: int, u: int, v: int, node_x: np.nd
 
 
 @njit(cache=True, nogil=True)
-def line_lengths(edge_u: np.ndarray, edge_v: np.ndarray, node_x: np.ndarray, node_y: np.ndarray,
-                 vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray) -> np.ndarray:  # fmt: skip
+def line_lengths(
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    vert_offset: np.ndarray,
+    vert_x: np.ndarray,
+    vert_y: np.ndarray,
+) -> np.ndarray:
     """Metric length of every edge's polyline."""
     m = edge_u.shape[0]
     out = np.zeros(m)
@@ -51,9 +68,22 @@ def line_lengths(edge_u: np.ndarray, edge_v: np.ndarray, node_x: np.ndarray, nod
 
 
 @njit(cache=True, nogil=True)
-def _cells_of_edges(edge_u: np.ndarray, edge_v: np.ndarray, node_x: np.ndarray, node_y: np.ndarray,
-                    vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray, x0: float, y0: float,
-                    cell: float, ncols: int, fill: bool, keys: np.ndarray, edges: np.ndarray) -> int:  # fmt: skip
+def _cells_of_edges(
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    vert_offset: np.ndarray,
+    vert_x: np.ndarray,
+    vert_y: np.ndarray,
+    x0: float,
+    y0: float,
+    cell: float,
+    ncols: int,
+    fill: bool,
+    keys: np.ndarray,
+    edges: np.ndarray,
+) -> int:
     """Count (``fill`` False) or write the (cell key, edge) pairs of every edge's samples."""
     count = 0
     for e in range(edge_u.shape[0]):
@@ -89,18 +119,43 @@ def _cells_of_edges(edge_u: np.ndarray, edge_v: np.ndarray, node_x: np.ndarray, 
     return count
 
 
-def build_grid(edge_u: np.ndarray, edge_v: np.ndarray, node_x: np.ndarray, node_y: np.ndarray,
-               vert_offset: np.ndarray, vert_x: np.ndarray, vert_y: np.ndarray, x0: float, y0: float,
-               cell: float, ncols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def build_grid(
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    vert_offset: np.ndarray,
+    vert_x: np.ndarray,
+    vert_y: np.ndarray,
+    x0: float,
+    y0: float,
+    cell: float,
+    ncols: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The snapping grid: sorted distinct cell keys, the start of each cell's edges (one more entry than
     keys) and the edges, cell by cell."""
     empty64 = np.empty(0, np.int64)
-    n = _cells_of_edges(edge_u, edge_v, node_x, node_y, vert_offset, vert_x, vert_y, x0, y0, cell, ncols,
-                        False, empty64, empty64)  # fmt: skip
+    n = _cells_of_edges(
+        edge_u,
+        edge_v,
+        node_x,
+        node_y,
+        vert_offset,
+        vert_x,
+        vert_y,
+        x0,
+        y0,
+        cell,
+        ncols,
+        False,
+        empty64,
+        empty64,
+    )
     keys = np.empty(n, np.int64)
     edges = np.empty(n, np.int64)
-    _cells_of_edges(edge_u, edge_v, node_x, node_y, vert_offset, vert_x, vert_y, x0, y0, cell, ncols, True,
-                    keys, edges)  # fmt: skip
+    _cells_of_edges(
+        edge_u, edge_v, node_x, node_y, vert_offset, vert_x, vert_y, x0, y0, cell, ncols, True, keys, edges
+    )
     order = np.lexsort((edges, keys))
     keys, edges = keys[order], edges[order]
     del order
@@ -113,9 +168,18 @@ def build_grid(edge_u: np.ndarray, edge_v: np.ndarray, node_x: np.ndarray, node_
 
 
 @njit(cache=True, nogil=True)
-def _edge_distance(e: int, x: float, y: float, edge_u: np.ndarray, edge_v: np.ndarray, node_x: np.ndarray,
-                   node_y: np.ndarray, vert_offset: np.ndarray, vert_x: np.ndarray,
-                   vert_y: np.ndarray) -> tuple[float, float, float, float]:  # fmt: skip
+def _edge_distance(
+    e: int,
+    x: float,
+    y: float,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    vert_offset: np.ndarray,
+    vert_x: np.ndarray,
+    vert_y: np.ndarray,
+) -> tuple[float, float, float, float]:
     """Distance from (x, y) to edge ``e``, metres along the edge to the nearest point, and that point."""
     lo = vert_offset[e]
     n_inner = vert_offset[e + 1] - lo
@@ -140,12 +204,31 @@ def _edge_distance(e: int, x: float, y: float, edge_u: np.ndarray, edge_v: np.nd
 
 
 @njit(cache=True, nogil=True)
-def snap_points(xs: np.ndarray, ys: np.ndarray, max_d: float, keys: np.ndarray, start: np.ndarray,
-                members: np.ndarray, x0: float, y0: float, cell: float, ncols: int, edge_u: np.ndarray,
-                edge_v: np.ndarray, node_x: np.ndarray, node_y: np.ndarray, vert_offset: np.ndarray,
-                vert_x: np.ndarray, vert_y: np.ndarray, underground: np.ndarray, out_edge: np.ndarray,
-                out_dist: np.ndarray, out_along: np.ndarray, out_x: np.ndarray,
-                out_y: np.ndarray) -> None:  # fmt: skip
+def snap_points(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    max_d: float,
+    keys: np.ndarray,
+    start: np.ndarray,
+    members: np.ndarray,
+    x0: float,
+    y0: float,
+    cell: float,
+    ncols: int,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    vert_offset: np.ndarray,
+    vert_x: np.ndarray,
+    vert_y: np.ndarray,
+    underground: np.ndarray,
+    out_edge: np.ndarray,
+    out_dist: np.ndarray,
+    out_along: np.ndarray,
+    out_x: np.ndarray,
+    out_y: np.ndarray,
+) -> None:
     """Each point's nearest surface edge within ``max_d``, else its nearest edge of any kind (ties: the
     lower edge index); results into ``out_*`` (edge −1 where none is within reach)."""
     m = edge_u.shape[0]
@@ -161,8 +244,9 @@ def snap_points(xs: np.ndarray, ys: np.ndarray, max_d: float, keys: np.ndarray, 
                 for e in range(m):
                     if surface_only and underground[e]:
                         continue
-                    d, al, px, py = _edge_distance(e, x, y, edge_u, edge_v, node_x, node_y, vert_offset,
-                                                   vert_x, vert_y)  # fmt: skip
+                    d, al, px, py = _edge_distance(
+                        e, x, y, edge_u, edge_v, node_x, node_y, vert_offset, vert_x, vert_y
+                    )
                     if d < best:
                         best, best_e, best_along, bx, by = d, e, al, px, py
             else:
@@ -180,8 +264,18 @@ def snap_points(xs: np.ndarray, ys: np.ndarray, max_d: float, keys: np.ndarray, 
                                         e = members[p]
                                         if surface_only and underground[e]:
                                             continue
-                                        d, al, px, py = _edge_distance(e, x, y, edge_u, edge_v, node_x, node_y,
-                                                                       vert_offset, vert_x, vert_y)  # fmt: skip
+                                        d, al, px, py = _edge_distance(
+                                            e,
+                                            x,
+                                            y,
+                                            edge_u,
+                                            edge_v,
+                                            node_x,
+                                            node_y,
+                                            vert_offset,
+                                            vert_x,
+                                            vert_y,
+                                        )
                                         if d < best or (d == best and e < best_e):
                                             best, best_e, best_along, bx, by = d, e, al, px, py
                             a += step

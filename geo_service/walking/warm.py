@@ -32,8 +32,9 @@ def warm_up() -> float:
     ends = np.stack([np.column_stack([lon[u - 1], lat[u - 1]]), np.column_stack([lon[v - 1], lat[v - 1]])], 1)
     lines: np.ndarray = shapely.linestrings(ends)  # type: ignore[assignment]  # an array of lines
     length = np.full(u.shape[0], 60.0)
-    graph = build_graph("warm-up", None, ids, lon, lat, np.arange(u.shape[0]), u, v, length,
-                        np.zeros(u.shape[0], bool), lines)  # fmt: skip
+    graph = build_graph(
+        "warm-up", None, ids, lon, lat, np.arange(u.shape[0]), u, v, length, np.zeros(u.shape[0], bool), lines
+    )
     network = WalkNetwork(0, [graph])
     service.isochrones(network, [[lon[0], lat[0]]], [1.0, 2.0])
     service.route(network, [lon[0], lat[0]], [lon[5], lat[5]])

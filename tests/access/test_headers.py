@@ -24,8 +24,15 @@ EXPECTED_POLICY = (
     "base-uri 'self'; form-action 'self'"
 )
 AMAP = " ".join(f"https://webrd0{n}.is.autonavi.com" for n in range(1, 5))
-LINKED = ["/tiles/grids.json", "/tiles/style.json", "/tiles/catalogue.json", "/ogc", "/ogc/collections",
-          "/ogc/collections/grids/items?limit=2", "/open311/v2/discovery.json"]  # fmt: skip
+LINKED = [
+    "/tiles/grids.json",
+    "/tiles/style.json",
+    "/tiles/catalogue.json",
+    "/ogc",
+    "/ogc/collections",
+    "/ogc/collections/grids/items?limit=2",
+    "/open311/v2/discovery.json",
+]
 
 
 def urls(value: object) -> list[str]:
@@ -77,25 +84,43 @@ def test_links_use_the_public_base_url(db: Database) -> None:
             response = client.get(path)
             assert response.status_code == 200, path
             found = urls(response.json())
-            assert found and all(u.startswith("https://map.example.gov.cn/geo/") for u in found if "127.0.0.1" in u
-                                 or "map.example" in u), (path, found)  # fmt: skip
+            assert found and all(
+                u.startswith("https://map.example.gov.cn/geo/")
+                for u in found
+                if "127.0.0.1" in u or "map.example" in u
+            ), (path, found)
             assert not any("127.0.0.1" in u for u in found), path
         assert client.get("/tiles/grids.json", headers={"Host": "map.example.gov.cn"}).status_code == 200
         assert client.get("/tiles/grids.json", headers={"Host": "evil.example"}).status_code == 400
 
 
 def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
-    for path, status in (("/healthz", 200), ("/api/locate?lon=24.94&lat=60.17", 200), ("/api/nowhere", 404),
-                         ("/api/incidents", 401), ("/tiles/grids/99/0/0.pbf", 400), ("/ogc?f=html", 200),
-                         ("/app/planner", 200), ("/app/static/js/common.js", 200)):  # fmt: skip
+    for path, status in (
+        ("/healthz", 200),
+        ("/api/locate?lon=24.94&lat=60.17", 200),
+        ("/api/nowhere", 404),
+        ("/api/incidents", 401),
+        ("/tiles/grids/99/0/0.pbf", 400),
+        ("/ogc?f=html", 200),
+        ("/app/planner", 200),
+        ("/app/static/js/common.js", 200),
+    ):
         response = client.get(path)
         assert response.status_code == status, path
         assert response.headers["x-frame-options"] == "DENY", path
         assert response.headers["x-content-type-options"] == "nosniff", path
         assert response.headers["referrer-policy"] == "same-origin", path
     assert PAGE_POLICY == EXPECTED_POLICY
-    for page in ("/app", "/app/planner", "/app/stations", "/app/dispatch", "/app/circles", "/ogc?f=html",
-                 "/ogc/collections/grids/items?f=html", "/app/static/img/favicon.svg"):  # fmt: skip
+    for page in (
+        "/app",
+        "/app/planner",
+        "/app/stations",
+        "/app/dispatch",
+        "/app/circles",
+        "/ogc?f=html",
+        "/ogc/collections/grids/items?f=html",
+        "/app/static/img/favicon.svg",
+    ):
         assert client.get(page).headers["content-security-policy"] == EXPECTED_POLICY, page
     assert "content-security-policy" not in client.get("/api/locate?lon=24.94&lat=60.17").headers
     # over an external basemap a page may fetch that basemap's tiles, and nothing else

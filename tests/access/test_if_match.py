@@ -27,8 +27,15 @@ def point(lon: float, lat: float, **props: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def station(client: TestClient, planner_headers: dict[str, str]) -> int:
-    body = point(24.945, 60.168, name="版本测试驿站", kind="care_station", amenities=["hot_water"],
-                 opening_hours="24/7", manager="0")  # fmt: skip
+    body = point(
+        24.945,
+        60.168,
+        name="版本测试驿站",
+        kind="care_station",
+        amenities=["hot_water"],
+        opening_hours="24/7",
+        manager="0",
+    )
     response = client.post("/api/stations", json=body, headers=planner_headers)
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -78,8 +85,11 @@ def test_role_is_checked_before_the_version(client: TestClient, station: int) ->
 def test_a_malformed_if_match_is_400(
     client: TestClient, planner_headers: dict[str, str], station: int
 ) -> None:
-    response = client.put(f"/api/stations/{station}", json={"type": "Feature", "properties": {}},
-                          headers={**planner_headers, "If-Match": "version three"})  # fmt: skip
+    response = client.put(
+        f"/api/stations/{station}",
+        json={"type": "Feature", "properties": {}},
+        headers={**planner_headers, "If-Match": "version three"},
+    )
     assert response.status_code == 400 and response.json()["code"] == "request.if_match_malformed"
 
 
@@ -105,8 +115,9 @@ def test_twenty_concurrent_editors_lose_no_update(db: Database, station: int) ->
                     read = http.get(f"/api/stations/{station}")
                     counter = int(read.json()["properties"]["manager"])
                     body = {"type": "Feature", "properties": {"manager": str(counter + 1)}}
-                    saved = http.put(f"/api/stations/{station}", json=body,
-                                     headers={"If-Match": read.headers["etag"]})  # fmt: skip
+                    saved = http.put(
+                        f"/api/stations/{station}", json=body, headers={"If-Match": read.headers["etag"]}
+                    )
                     with lock:
                         if saved.status_code == 200:
                             successes.append(int(saved.headers["etag"].strip('"')))

@@ -85,10 +85,18 @@ def test_route_classes(method: str, path: str, kind: str) -> None:
 def test_siting_and_validation_need_a_planner(
     anonymous: TestClient, dispatcher_headers: dict[str, str], planner_headers: dict[str, str]
 ) -> None:
-    siting = {"k": 1, "minutes": 5, "method": "mclp", "candidates": [{"id": "a", "lon": 24.94, "lat": 60.17}],
-              "demand": [{"lon": 24.9401, "lat": 60.1701, "weight": 1}], "fixed": []}  # fmt: skip
-    for path, body in (("/api/siting", siting), ("/api/grids/validate", {"type": "FeatureCollection",
-                                                                          "features": []})):  # fmt: skip
+    siting = {
+        "k": 1,
+        "minutes": 5,
+        "method": "mclp",
+        "candidates": [{"id": "a", "lon": 24.94, "lat": 60.17}],
+        "demand": [{"lon": 24.9401, "lat": 60.1701, "weight": 1}],
+        "fixed": [],
+    }
+    for path, body in (
+        ("/api/siting", siting),
+        ("/api/grids/validate", {"type": "FeatureCollection", "features": []}),
+    ):
         nobody = anonymous.post(path, json=body)
         assert nobody.status_code == 401 and nobody.json()["code"] == "auth.missing_token", path
         assert nobody.headers["www-authenticate"] == "Bearer"
@@ -121,8 +129,11 @@ def test_a_token_has_its_own_bucket_wherever_it_calls_from(
             assert office.get("/api/stations/vocabulary", headers=planner_headers).status_code == 200
         assert home.get("/api/stations/vocabulary", headers=planner_headers).status_code == 429
         # writes have their own bucket: one allowed, then 429 before the write is even looked at
-        facility = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.94, 60.17]},
-                    "properties": {"name": "限流测试", "category": "canteen"}}  # fmt: skip
+        facility = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [24.94, 60.17]},
+            "properties": {"name": "限流测试", "category": "canteen"},
+        }
         assert home.post("/api/facilities", json=facility, headers=planner_headers).status_code == 201
         again = home.post("/api/facilities", json=facility, headers=planner_headers)
         assert again.status_code == 429 and "retry-after" in again.headers
@@ -132,8 +143,10 @@ def test_expensive_requests_have_a_small_bucket(db: Database, planner_headers: d
     app = limited_app(db, expensive_burst=2)
     empty = {"type": "FeatureCollection", "features": []}
     with client_from(app, "10.0.2.1") as http:
-        statuses = [http.post("/api/grids/validate", json=empty, headers=planner_headers).status_code
-                    for _ in range(3)]  # fmt: skip
+        statuses = [
+            http.post("/api/grids/validate", json=empty, headers=planner_headers).status_code
+            for _ in range(3)
+        ]
         assert statuses == [200, 200, 429]
         assert http.get("/api/stations/vocabulary", headers=planner_headers).status_code == 200  # reads go on
 
@@ -200,8 +213,12 @@ def test_expensive_work_is_capped_not_queued(gated_app, planner_headers: dict[st
         first.start()
         assert entered.wait(timeout=30)
         # the slot is taken: the next expensive request is refused at once, whoever sends it
-        busy = httpx.post(f"{base}/api/grids/validate", json={"type": "FeatureCollection", "features": []},
-                          headers=planner_headers, timeout=30)  # fmt: skip
+        busy = httpx.post(
+            f"{base}/api/grids/validate",
+            json={"type": "FeatureCollection", "features": []},
+            headers=planner_headers,
+            timeout=30,
+        )
         assert busy.status_code == 503 and busy.json()["code"] == "request.busy"
         assert int(busy.headers["retry-after"]) >= 1
         assert httpx.get(f"{base}/api/stations/vocabulary", timeout=30).status_code == 200  # reads go on
@@ -209,10 +226,18 @@ def test_expensive_work_is_capped_not_queued(gated_app, planner_headers: dict[st
         first.join(timeout=60)
         assert answers[0].status_code == 200 and answers[0].json() == {"running": 1}
         # the slot comes back, also after a request that failed
-        bad = httpx.post(f"{base}/api/grids/validate", content=b"{", headers={**planner_headers,
-                         "content-type": "application/json"}, timeout=30)  # fmt: skip
+        bad = httpx.post(
+            f"{base}/api/grids/validate",
+            content=b"{",
+            headers={**planner_headers, "content-type": "application/json"},
+            timeout=30,
+        )
         assert bad.status_code == 400
-        ok = httpx.post(f"{base}/api/grids/validate", json={"type": "FeatureCollection", "features": []},
-                        headers=planner_headers, timeout=30)  # fmt: skip
+        ok = httpx.post(
+            f"{base}/api/grids/validate",
+            json={"type": "FeatureCollection", "features": []},
+            headers=planner_headers,
+            timeout=30,
+        )
         assert ok.status_code == 200
     assert app.state.rate_limiter.running == 0

@@ -24,8 +24,15 @@ LON, LAT = POINTS["grid_1"]
 
 @pytest.fixture(scope="module")
 def filed(client: TestClient, dispatcher_headers: dict[str, str]) -> int:
-    body = {"lon": LON, "lat": LAT, "category": "E0102", "description": DESCRIPTION, "address": ADDRESS,
-            "external_id": TICKET, "reporter": {"name": "王先生", "phone": PHONE}}  # fmt: skip
+    body = {
+        "lon": LON,
+        "lat": LAT,
+        "category": "E0102",
+        "description": DESCRIPTION,
+        "address": ADDRESS,
+        "external_id": TICKET,
+        "reporter": {"name": "王先生", "phone": PHONE},
+    }
     response = client.post("/api/incidents", json=body, headers=dispatcher_headers)
     assert response.status_code == 201, response.text
     return response.json()["id"]

@@ -20,8 +20,11 @@ def test_english_when_asked(client: TestClient) -> None:
 
 
 def test_role_names_in_the_message(client: TestClient, dispatcher_headers: dict[str, str]) -> None:
-    r = client.post("/api/grids/validate", json={"type": "FeatureCollection", "features": []},
-                    headers={**dispatcher_headers, "Accept-Language": "zh-CN"})  # fmt: skip
+    r = client.post(
+        "/api/grids/validate",
+        json={"type": "FeatureCollection", "features": []},
+        headers={**dispatcher_headers, "Accept-Language": "zh-CN"},
+    )
     if r.status_code == 403:
         assert r.json()["code"] == "auth.role_not_allowed"
         assert "调度员" in r.json()["message"] and "规划人员" in r.json()["message"]

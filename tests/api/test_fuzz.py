@@ -49,8 +49,12 @@ def fuzz_server(db: Database) -> Iterator[str]:
     load_demo_stations(db, progress=False)
     load_demo_incidents(db, progress=False, now=NOW)
     # rate limits off: they have tests of their own, and 429s would stop the cases short of the routes' work
-    app = create_app(db=db, incident_settings=IncidentSettings(escalation_enabled=False), clock=ManualClock(NOW),
-                     limit_settings=RateLimitSettings(enabled=False))  # fmt: skip
+    app = create_app(
+        db=db,
+        incident_settings=IncidentSettings(escalation_enabled=False),
+        clock=ManualClock(NOW),
+        limit_settings=RateLimitSettings(enabled=False),
+    )
     with running_server(app) as base:
         yield base
 
@@ -83,13 +87,27 @@ def _config(db: Database) -> str:
         "y": ["4740"],
     }
     bindings = {
-        "path.code": "codes", "query.parent_code": "codes", "path.feature_id": "codes", "path.station_id": "stations",
-        "path.facility_id": "facilities", "path.incident_id": "incidents", "path.request_id": "requests",
-        "path.service_code": "categories", "query.category": "categories", "path.layers": "layers",
-        "path.collection_id": "collections", "path.page": "pages", "path.profile_id": "profiles",
-        "query.profile": "profiles", "path.fmt": "formats", "query.lon": "lon", "query.lat": "lat",
-        "path.z": "z", "path.x": "x", "path.y": "y",
-    }  # fmt: skip
+        "path.code": "codes",
+        "query.parent_code": "codes",
+        "path.feature_id": "codes",
+        "path.station_id": "stations",
+        "path.facility_id": "facilities",
+        "path.incident_id": "incidents",
+        "path.request_id": "requests",
+        "path.service_code": "categories",
+        "query.category": "categories",
+        "path.layers": "layers",
+        "path.collection_id": "collections",
+        "path.page": "pages",
+        "path.profile_id": "profiles",
+        "query.profile": "profiles",
+        "path.fmt": "formats",
+        "query.lon": "lon",
+        "query.lat": "lat",
+        "path.z": "z",
+        "path.x": "x",
+        "path.y": "y",
+    }
     lines = []
     for name, values in dictionaries.items():
         lines += [
@@ -125,21 +143,43 @@ def test_fuzz_openapi_no_server_errors(fuzz_server: str, db: Database) -> None:
     config = ARTIFACTS / "schemathesis.toml"
     config.write_text(_config(db))
     command = [
-        str(ST), "--config-file", str(config), "run", f"{fuzz_server}/openapi.json",
-        "--checks", "not_a_server_error,response_schema_conformance",
-        "--phases", "examples,coverage,fuzzing",
-        "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--generation-deterministic",
-        "--workers", "1", "--request-timeout", "120",
-        "--header", f"Authorization:{token}", "--suppress-health-check", "all",
-        "--report", "json", "--report-json-path", str(report_path), "--no-color",
-    ]  # fmt: skip
+        str(ST),
+        "--config-file",
+        str(config),
+        "run",
+        f"{fuzz_server}/openapi.json",
+        "--checks",
+        "not_a_server_error,response_schema_conformance",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--generation-deterministic",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "120",
+        "--header",
+        f"Authorization:{token}",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report_path),
+        "--no-color",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=ARTIFACTS, timeout=3600)
     (ARTIFACTS / "output.txt").write_text(run.stdout + run.stderr)
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     summary = _summary(report)
     (ARTIFACTS / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
-    print(f"\nfuzz: {summary['operations']} operations, {summary['cases']} cases, "
-          f"{summary['unique_failures']} failures, {summary['errored']} errors")  # fmt: skip
+    print(
+        f"\nfuzz: {summary['operations']} operations, {summary['cases']} cases, "
+        f"{summary['unique_failures']} failures, {summary['errored']} errors"
+    )
     assert run.returncode == 0, run.stdout[-20000:]
     documented = sum(len(operations) for operations in create_app().openapi()["paths"].values())
     assert summary["operations"] == documented  # every operation was fuzzed

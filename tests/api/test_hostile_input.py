@@ -50,8 +50,11 @@ def _assert_documented(client: TestClient, response: Any, path: str, method: str
 
 @pytest.fixture(scope="module")
 def community(client: TestClient, planner_headers: dict[str, str]) -> str:
-    response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": hierarchy(PREFIX)},
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids/import",
+        json={"type": "FeatureCollection", "features": hierarchy(PREFIX)},
+        headers=planner_headers,
+    )
     assert response.status_code == 200, response.text
     return COMMUNITY
 
@@ -85,25 +88,35 @@ def test_nul_in_an_open311_query_is_an_open311_error(client: TestClient) -> None
 
 
 def test_nul_in_json_fields_is_422_and_nothing_is_written(
-    client: TestClient, db: Database, community: str, planner_headers: dict[str, str],
+    client: TestClient,
+    db: Database,
+    community: str,
+    planner_headers: dict[str, str],
     dispatcher_headers: dict[str, str],
-) -> None:  # fmt: skip
+) -> None:
     areas, incidents = _count(db, "areas"), _count(db, "incidents")
     grid = feature(f"{community}001", rect(0, 0, 200, 200, HERE), parent=community, name="a\x00b")
     for path in ("/api/grids", "/api/grids/validate", "/api/grids/import"):
         response = client.post(path, json=grid, headers=planner_headers)
         assert response.status_code == 422 and response.json()["code"] == "input.nul_character", response.text
-    workers = feature(f"{community}002", rect(0, 0, 200, 200, HERE), parent=community,
-                      workers=[{"name": "张\x00三"}])  # fmt: skip
+    workers = feature(
+        f"{community}002", rect(0, 0, 200, 200, HERE), parent=community, workers=[{"name": "张\x00三"}]
+    )
     assert client.post("/api/grids", json=workers, headers=planner_headers).status_code == 422
-    merge = client.post(f"/api/grids/{community}/merge", json={"absorb": ["x\x00y"]},
-                        headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    merge = client.post(
+        f"/api/grids/{community}/merge",
+        json={"absorb": ["x\x00y"]},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert merge.status_code == 422 and merge.json()["code"] == "grid.merge_bad_code"
     incident = {"lon": 24.94, "lat": 60.17, "category": "E0102", "description": "bad\x00text"}
     response = client.post("/api/incidents", json=incident, headers=dispatcher_headers)
     assert response.status_code == 422, response.text
-    station = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.94, 60.17]},
-               "properties": {"name": "驿站\x00", "kind": "care_station"}}  # fmt: skip
+    station = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [24.94, 60.17]},
+        "properties": {"name": "驿站\x00", "kind": "care_station"},
+    }
     assert client.post("/api/stations", json=station, headers=planner_headers).status_code == 422
     assert (_count(db, "areas"), _count(db, "incidents")) == (areas, incidents)
 
@@ -155,8 +168,9 @@ def test_counts_beyond_the_column_or_not_counts(
     areas = _count(db, "areas")
     grid = feature(f"{community}003", rect(0, 0, 200, 200, HERE), parent=community, **{key: value})
     created = client.post("/api/grids", json=grid, headers=planner_headers)
-    validated = client.post("/api/grids/validate", json={"type": "FeatureCollection", "features": [grid]},
-                            headers=planner_headers)  # fmt: skip
+    validated = client.post(
+        "/api/grids/validate", json={"type": "FeatureCollection", "features": [grid]}, headers=planner_headers
+    )
     for response in (created, validated):
         assert response.status_code == 422, response.text
         problems = [p for p in response.json()["detail"] if p["problem"] != "gap"]  # the dry run adds gaps
@@ -170,9 +184,17 @@ def test_counts_beyond_the_column_or_not_counts(
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/grids", "/api/grids/import", "/api/grids/validate", "/api/siting", "/api/locate/batch",
-     "/api/incidents", "/api/stations", f"/api/grids/{COMMUNITY}"],
-)  # fmt: skip
+    [
+        "/api/grids",
+        "/api/grids/import",
+        "/api/grids/validate",
+        "/api/siting",
+        "/api/locate/batch",
+        "/api/incidents",
+        "/api/stations",
+        f"/api/grids/{COMMUNITY}",
+    ],
+)
 def test_deeply_nested_json_is_4xx(client: TestClient, admin_headers: dict[str, str], path: str) -> None:
     headers = {**admin_headers, "Content-Type": "application/json", "If-Match": '"1"'}
     method = "PUT" if path.endswith(COMMUNITY) else "POST"
@@ -228,8 +250,11 @@ def test_location_of_an_area_stored_before_the_code_rule(
                VALUES (%s, %s, 'grid', %s, 1, ST_Multi(ST_GeomFromGeoJSON(%s)))""",
             ("旧网格", "旧网格", community, json.dumps(rect(700, 700, 800, 800, HERE))),
         )
-    saved = client.put("/api/grids/旧网格", json={"type": "Feature", "properties": {"name": "改名"}},
-                       headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    saved = client.put(
+        "/api/grids/旧网格",
+        json={"type": "Feature", "properties": {"name": "改名"}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert saved.status_code == 200, saved.text
     assert saved.headers["Location"] == "/api/grids/%E6%97%A7%E7%BD%91%E6%A0%BC"
     assert client.get(saved.headers["Location"]).json()["properties"]["name"] == "改名"
@@ -268,11 +293,15 @@ def test_validate_refuses_what_import_refuses(
 
 
 def test_lax_coercion_is_refused(client: TestClient, dispatcher_headers: dict[str, str]) -> None:
-    response = client.post("/api/incidents", json={"lon": 24.94, "lat": True, "category": "E0102"},
-                           headers=dispatcher_headers)  # fmt: skip
+    response = client.post(
+        "/api/incidents", json={"lon": 24.94, "lat": True, "category": "E0102"}, headers=dispatcher_headers
+    )
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == "lat"
-    station = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.94, True]},
-               "properties": {"name": "x", "kind": "care_station"}}  # fmt: skip
+    station = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [24.94, True]},
+        "properties": {"name": "x", "kind": "care_station"},
+    }
     assert client.post("/api/stations", json=station, headers=dispatcher_headers).status_code in (403, 422)
 
 
@@ -285,8 +314,14 @@ def test_a_long_name_is_refused_not_cut(client: TestClient, community: str, plan
 
 
 def _concrete(path: str) -> str:
-    return (path.replace("{code}", "1").replace("{fmt}", "json").replace("{z}", "1").replace("{x}", "1")
-            .replace("{y}", "1").replace("{path}", "x.js"))  # fmt: skip
+    return (
+        path.replace("{code}", "1")
+        .replace("{fmt}", "json")
+        .replace("{z}", "1")
+        .replace("{x}", "1")
+        .replace("{y}", "1")
+        .replace("{path}", "x.js")
+    )
 
 
 def test_undeclared_methods_are_405_with_allow(client: TestClient) -> None:
@@ -356,8 +391,9 @@ def test_chunked_body_over_the_limit_is_413(small_body_client: TestClient, plann
         yield b"]}"
 
     for path in ("/api/grids/import", "/api/siting", "/api/locate/batch"):
-        response = small_body_client.post(path, content=chunks(),
-                                          headers={**planner_headers, "Content-Type": "application/json"})  # fmt: skip
+        response = small_body_client.post(
+            path, content=chunks(), headers={**planner_headers, "Content-Type": "application/json"}
+        )
         assert response.status_code == 413, (path, response.status_code, response.text)
         assert response.json()["code"] == "request.too_large"
     declared = small_body_client.post(

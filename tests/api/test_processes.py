@@ -106,8 +106,11 @@ def test_grid_edit_through_one_shows_in_the_others_locate_and_tiles(two_servers,
     assert before is not None and tile_before.status_code == 200
 
     current = a.get(f"/api/grids/{before['code']}")
-    renamed = a.put(f"/api/grids/{before['code']}", json={"type": "Feature", "properties": {"name": "改名后的网格"}},
-                    headers={**planner, "If-Match": current.headers["ETag"]})  # fmt: skip
+    renamed = a.put(
+        f"/api/grids/{before['code']}",
+        json={"type": "Feature", "properties": {"name": "改名后的网格"}},
+        headers={**planner, "If-Match": current.headers["ETag"]},
+    )
     assert renamed.status_code == 200, renamed.text
     assert seen_within(
         lambda: (
@@ -142,8 +145,11 @@ def test_station_move_through_one_shows_in_the_others_nearest(two_servers, city:
         "type": "Point",
         "coordinates": [POINT[0] + 0.03, POINT[1] + 0.01],
     }  # ~2 km away, still in the city
-    moved = a.put(f"/api/stations/{nearest['id']}", json={"type": "Feature", "geometry": far, "properties": {}},
-                  headers={**planner, "If-Match": station.headers["ETag"]})  # fmt: skip
+    moved = a.put(
+        f"/api/stations/{nearest['id']}",
+        json={"type": "Feature", "geometry": far, "properties": {}},
+        headers={**planner, "If-Match": station.headers["ETag"]},
+    )
     assert moved.status_code == 200, moved.text
     assert seen_within(
         lambda: b.get("/api/stations/nearest", params=params).json()["features"][0]["id"] != nearest["id"]
@@ -155,9 +161,20 @@ def test_network_import_by_the_cli_shows_in_both_servers(two_servers, city: Data
     origin = {"lon": TEST_PBF_POINT[0], "lat": TEST_PBF_POINT[1], "minutes": "5"}
     assert b.get("/api/isochrones", params=origin).status_code == 422  # no walkable street there yet
     imported = subprocess.run(
-        [sys.executable, "-m", "geo_service.cli", "import-osm", pyrosm.get_data("test_pbf"), "--name", "test"],
-        env=_env(city), cwd=REPO, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "geo_service.cli",
+            "import-osm",
+            pyrosm.get_data("test_pbf"),
+            "--name",
+            "test",
+        ],
+        env=_env(city),
+        cwd=REPO,
+        capture_output=True,
+        timeout=300,
+    )
     assert imported.returncode == 0, imported.stderr.decode()[-2000:]
     for server in (a, b):
         assert seen_within(

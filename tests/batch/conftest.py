@@ -23,8 +23,14 @@ def dask_client(city: Database) -> Iterator[object]:
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                     memory_limit="2GiB", env={"GEO_SERVICE_DATABASE_URL": city.dsn}) as cluster,
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit="2GiB",
+            env={"GEO_SERVICE_DATABASE_URL": city.dsn},
+        ) as cluster,
         Client(cluster) as client,
-    ):  # fmt: skip
+    ):
         yield client

@@ -78,8 +78,9 @@ def test_batch_locate_on_two_workers_equals_locate_point_by_point(
     source = tmp_path / "points.csv"
     frame.to_csv(source, index=False)
     # small blocks and cells: several input partitions, many cells, both workers busy
-    summary = batch_locate(dask_client, source, tmp_path / "out", dsn=city.dsn, cell_deg=0.01, blocksize="8kB",
-                           progress=False)  # fmt: skip
+    summary = batch_locate(
+        dask_client, source, tmp_path / "out", dsn=city.dsn, cell_deg=0.01, blocksize="8kB", progress=False
+    )
     out = _read(tmp_path / "out")
     assert summary.rows == len(frame) == len(out)
     assert summary.parts > 1
@@ -117,16 +118,26 @@ def test_batch_reach_equals_the_walking_engines_travel_times(
 ) -> None:
     with city.cursor(dict_rows=False) as cur:
         homes = residences.homes(cur)
-        cur.execute("SELECT id, ST_X(geom), ST_Y(geom) FROM facilities WHERE category = 'pharmacy'"
-                    " AND deleted_at IS NULL ORDER BY id")  # fmt: skip
+        cur.execute(
+            "SELECT id, ST_X(geom), ST_Y(geom) FROM facilities WHERE category = 'pharmacy'"
+            " AND deleted_at IS NULL ORDER BY id"
+        )
         pharmacies = cur.fetchall()
     assert len(homes) > 100 and len(pharmacies) > 3
     frame = pd.DataFrame(
         {"home": [h[0] for h in homes], "lon": [h[1] for h in homes], "lat": [h[2] for h in homes]}
     )
     frame.to_parquet(tmp_path / "homes.parquet")
-    summary = batch_reach(dask_client, tmp_path / "homes.parquet", tmp_path / "reach", "pharmacy", dsn=city.dsn,
-                          max_minutes=20, cell_deg=0.01, progress=False)  # fmt: skip
+    summary = batch_reach(
+        dask_client,
+        tmp_path / "homes.parquet",
+        tmp_path / "reach",
+        "pharmacy",
+        dsn=city.dsn,
+        max_minutes=20,
+        cell_deg=0.01,
+        progress=False,
+    )
     out = _read(tmp_path / "reach")
     assert summary.rows == len(frame) and out["home"].tolist() == frame["home"].tolist()
     assert set(summary.revisions) == {"network", "facilities"}
@@ -158,14 +169,23 @@ def test_bad_jobs_are_refused_before_anything_is_written(city: Database, dask_cl
         batch_locate(dask_client, source, tmp_path / "a", dsn=city.dsn, progress=False)
     assert missing.value.code == "batch.missing_columns"
     with pytest.raises(BatchError) as category:
-        batch_reach(dask_client, source, tmp_path / "b", "no-such-thing", dsn=city.dsn, lon_column="x",
-                    lat_column="y", progress=False)  # fmt: skip
+        batch_reach(
+            dask_client,
+            source,
+            tmp_path / "b",
+            "no-such-thing",
+            dsn=city.dsn,
+            lon_column="x",
+            lat_column="y",
+            progress=False,
+        )
     assert category.value.code == "batch.unknown_category"
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "keep.txt").write_text("mine")
     with pytest.raises(BatchError) as exists:
-        batch_locate(dask_client, source, tmp_path / "c", dsn=city.dsn, lon_column="x", lat_column="y",
-                     progress=False)  # fmt: skip
+        batch_locate(
+            dask_client, source, tmp_path / "c", dsn=city.dsn, lon_column="x", lat_column="y", progress=False
+        )
     assert exists.value.code == "batch.target_exists"
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     assert [p.name for p in (tmp_path / "c").iterdir()] == ["keep.txt"]
@@ -173,8 +193,14 @@ def test_bad_jobs_are_refused_before_anything_is_written(city: Database, dask_cl
 
 def _cli(city: Database, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GEO_SERVICE_DATABASE_URL": city.dsn, "GEO_SERVICE_LANGUAGE": "zh-CN"}
-    return subprocess.run([sys.executable, "-m", "geo_service.cli", "batch", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "geo_service.cli", "batch", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_the_command_line_runs_on_a_given_scheduler(city: Database, dask_client, tmp_path: Path) -> None:
@@ -189,7 +215,15 @@ def test_the_command_line_runs_on_a_given_scheduler(city: Database, dask_client,
         v or "-" for v in _expected_locate(city, frame)["grid_code"]
     ]
 
-    refused = _cli(city, "reach", str(tmp_path / "points.csv"), str(tmp_path / "r"), "--category", "nothing",
-                   "--scheduler", address)  # fmt: skip
+    refused = _cli(
+        city,
+        "reach",
+        str(tmp_path / "points.csv"),
+        str(tmp_path / "r"),
+        "--category",
+        "nothing",
+        "--scheduler",
+        address,
+    )
     assert refused.returncode == 1 and "没有“nothing”类设施" in refused.stderr
     assert not (tmp_path / "r").exists()

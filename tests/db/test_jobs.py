@@ -49,8 +49,11 @@ def serve(db: Database, log: Path) -> Iterator[str]:
     with open(log, "wb") as out:  # a file, not a pipe that could fill up and stall the server
         process = subprocess.Popen(
             [sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=env, cwd=REPO, stdout=out, stderr=out,
-        )  # fmt: skip
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 90

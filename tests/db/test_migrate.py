@@ -21,8 +21,20 @@ def test_migrations_are_recorded_and_idempotent(empty_db: Database) -> None:
 
 def test_base_tables_and_geometry_indexes(empty_db: Database) -> None:
     tables = _tables(empty_db)
-    for table in ("areas", "stations", "facilities", "residences", "walk_nodes", "walk_edges", "gazetteer",
-                  "incidents", "incident_history", "api_tokens", "audit_log", "schema_migrations"):  # fmt: skip
+    for table in (
+        "areas",
+        "stations",
+        "facilities",
+        "residences",
+        "walk_nodes",
+        "walk_edges",
+        "gazetteer",
+        "incidents",
+        "incident_history",
+        "api_tokens",
+        "audit_log",
+        "schema_migrations",
+    ):
         assert table in tables
     with empty_db.cursor(dict_rows=False) as cur:
         cur.execute(

@@ -157,15 +157,33 @@ def test_no_get_route_writes(db: Database) -> None:
         app = create_app(db=primary)
         lon, lat = 24.9445, 60.1702
         paths = [
-            "/api/grids", "/api/grids?level=community", "/api/grids/export?format=geojson", "/api/stations",
-            "/api/facilities", f"/api/locate?lon={lon}&lat={lat}", f"/api/isochrones?lon={lon}&lat={lat}&minutes=5",
-            f"/api/stations/nearest?lon={lon}&lat={lat}", f"/api/life-circle?lon={lon}&lat={lat}",
-            "/api/coverage?level=community", "/api/coverage/gaps?category=grocery", "/api/geocode?q=Mannerheimintie",
-            "/api/network", "/ogc/collections", "/ogc/collections/grids/items", "/ogc/collections/facilities/items",
-            "/tiles/style.json", "/tiles/catalogue.json", "/tiles/grids.json", "/tiles/grids/14/9326/4739.pbf",
-            "/tiles/facilities/14/9326/4739.pbf", "/tiles/coverage/14/9326/4739.pbf", "/maps/overview.html",
-            "/open311/v2/services.json", f"/api/route?from={lon},{lat}&to=24.9410,60.1699", "/readyz",
-        ]  # fmt: skip
+            "/api/grids",
+            "/api/grids?level=community",
+            "/api/grids/export?format=geojson",
+            "/api/stations",
+            "/api/facilities",
+            f"/api/locate?lon={lon}&lat={lat}",
+            f"/api/isochrones?lon={lon}&lat={lat}&minutes=5",
+            f"/api/stations/nearest?lon={lon}&lat={lat}",
+            f"/api/life-circle?lon={lon}&lat={lat}",
+            "/api/coverage?level=community",
+            "/api/coverage/gaps?category=grocery",
+            "/api/geocode?q=Mannerheimintie",
+            "/api/network",
+            "/ogc/collections",
+            "/ogc/collections/grids/items",
+            "/ogc/collections/facilities/items",
+            "/tiles/style.json",
+            "/tiles/catalogue.json",
+            "/tiles/grids.json",
+            "/tiles/grids/14/9326/4739.pbf",
+            "/tiles/facilities/14/9326/4739.pbf",
+            "/tiles/coverage/14/9326/4739.pbf",
+            "/maps/overview.html",
+            "/open311/v2/services.json",
+            f"/api/route?from={lon},{lat}&to=24.9410,60.1699",
+            "/readyz",
+        ]
         with running_server(app) as base, httpx.Client(base_url=base, timeout=120) as client:
             answers = {path: client.get(path) for path in paths}
         wrote = {p: r.text for p, r in answers.items() if r.status_code == 503}

@@ -147,8 +147,10 @@ def test_db_setup_for_a_server_of_ones_own(external: DatabaseSettings) -> None:
     db = Database(external.database_url, max_size=1)
     try:
         with db.cursor() as cur:
-            cur.execute("SELECT current_database() AS name, pg_get_userbyid(relowner) AS owner FROM pg_class "
-                        "WHERE relname = 'areas'")  # fmt: skip
+            cur.execute(
+                "SELECT current_database() AS name, pg_get_userbyid(relowner) AS owner FROM pg_class "
+                "WHERE relname = 'areas'"
+            )
             assert cur.fetchone() == {"name": dbname, "owner": owner_user}
             cur.execute("SELECT count(*) AS n FROM areas")
             assert cur.fetchone()["n"] == 0

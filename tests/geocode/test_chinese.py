@@ -51,8 +51,11 @@ def test_station_in_traditional_characters_is_found_in_simplified(
     best = _candidates(client, "赫尔辛基中央车站")[0]
     assert (best["name"], best["precision"], best["score"]) == ("赫爾辛基中央車站", "poi", 1.0)
     assert best["grid_code"] is not None  # the station lies inside the synthetic grids
-    response = client.post("/api/incidents", json={"address": "赫尔辛基中央车站", "category": "E0102"},
-                           headers=dispatcher_headers)  # fmt: skip
+    response = client.post(
+        "/api/incidents",
+        json={"address": "赫尔辛基中央车站", "category": "E0102"},
+        headers=dispatcher_headers,
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["grid_code"] == best["grid_code"]
@@ -65,8 +68,9 @@ def test_a_city_alone_is_refused_never_filed_at_its_centre(
 ) -> None:
     before = _incidents(db)
     for address in ("赫尔辛基", "赫爾辛基"):
-        response = client.post("/api/incidents", json={"address": address, "category": "E0102"},
-                               headers=dispatcher_headers)  # fmt: skip
+        response = client.post(
+            "/api/incidents", json={"address": address, "category": "E0102"}, headers=dispatcher_headers
+        )
         assert response.status_code == 409, response.text
         body = response.json()
         assert body["code"] == "geocode.too_coarse"
@@ -128,8 +132,9 @@ def test_coarse_addresses_are_refused(
     client: TestClient, dispatcher_headers: dict, db: Database, address: str, code: str
 ) -> None:
     before = _incidents(db)
-    response = client.post("/api/incidents", json={"address": address, "category": "E0102"},
-                           headers=dispatcher_headers)  # fmt: skip
+    response = client.post(
+        "/api/incidents", json={"address": address, "category": "E0102"}, headers=dispatcher_headers
+    )
     assert response.status_code == 409 and response.json()["code"] == code, response.text
     assert all(c["precision"] in ("street", "area", "city") for c in response.json()["candidates"][:1])
     assert _incidents(db) == before
@@ -163,8 +168,11 @@ def test_csv_rows_with_only_an_address_follow_the_rule(
 ) -> None:
     text = "external_id,address,category,description\nADDR-1,望海路18号,E0102,好地址\nADDR-2,望海路,E0102,只有路名\n"
     before = _incidents(db)
-    atomic = client.post("/api/incidents/import", content=text.encode(),
-                         headers={**dispatcher_headers, "Content-Type": "text/csv"})  # fmt: skip
+    atomic = client.post(
+        "/api/incidents/import",
+        content=text.encode(),
+        headers={**dispatcher_headers, "Content-Type": "text/csv"},
+    )
     assert atomic.status_code == 422 and atomic.json()["created"] == 0
     [error] = atomic.json()["errors"]
     assert error["row"] == 3 and error["code"] == "geocode.too_coarse"
@@ -173,8 +181,12 @@ def test_csv_rows_with_only_an_address_follow_the_rule(
         and error["candidates"][0]["precision"] == "street"
     )
     assert _incidents(db) == before
-    partial = client.post("/api/incidents/import", params={"atomic": "false"}, content=text.encode(),
-                          headers={**dispatcher_headers, "Content-Type": "text/csv", "Accept-Language": "en"})  # fmt: skip
+    partial = client.post(
+        "/api/incidents/import",
+        params={"atomic": "false"},
+        content=text.encode(),
+        headers={**dispatcher_headers, "Content-Type": "text/csv", "Accept-Language": "en"},
+    )
     assert partial.status_code == 200 and partial.json()["created"] == 1
     assert partial.json()["errors"][0]["message"].startswith("The address '望海路' only names a street")
     row_id = partial.json()["rows"][0]["id"]

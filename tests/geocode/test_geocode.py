@@ -99,21 +99,25 @@ def test_address_only_intake_uses_the_best_candidate(client: TestClient, dispatc
     assert far.json()["grid_code"] == GRID_4
 
 
-def test_ambiguous_or_unknown_address_is_409_with_candidates(client: TestClient, dispatcher_headers: dict,
-                                                             db: Database) -> None:  # fmt: skip
+def test_ambiguous_or_unknown_address_is_409_with_candidates(
+    client: TestClient, dispatcher_headers: dict, db: Database
+) -> None:
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM incidents")
         before = cur.fetchone()[0]
-    ambiguous = client.post("/api/incidents", json={"address": "幸福里小区", "category": "E0102"},
-                            headers=dispatcher_headers)  # fmt: skip
+    ambiguous = client.post(
+        "/api/incidents", json={"address": "幸福里小区", "category": "E0102"}, headers=dispatcher_headers
+    )
     assert ambiguous.status_code == 409
     assert ambiguous.json()["code"] == "geocode.ambiguous" and "ambiguous" in ambiguous.json()["detail"]
     assert [c["name"] for c in ambiguous.json()["candidates"][:2]] == ["幸福里小区", "幸福里小区"]
-    unknown = client.post("/api/incidents", json={"address": "火星路99号", "category": "E0102"},
-                          headers=dispatcher_headers)  # fmt: skip
+    unknown = client.post(
+        "/api/incidents", json={"address": "火星路99号", "category": "E0102"}, headers=dispatcher_headers
+    )
     assert unknown.status_code == 409 and "candidates" in unknown.json()
-    other_road = client.post("/api/incidents", json={"address": "中山北路21号", "category": "E0102"},
-                             headers=dispatcher_headers)  # fmt: skip
+    other_road = client.post(
+        "/api/incidents", json={"address": "中山北路21号", "category": "E0102"}, headers=dispatcher_headers
+    )
     assert other_road.status_code == 409  # never placed on a look-alike road
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM incidents")

@@ -47,16 +47,32 @@ def test_gazetteer_entries_take_every_chinese_name_and_the_address_tags() -> Non
 
     from geo_service.osm.extract import gazetteer_entries
 
-    tags = {"name:zh-Hant": "臺北車站", "name:zh-Hans": "台北车站", "alt_name": "北车;台北站",
-            "addr:street": "忠孝西路", "addr:housenumber": "49", "addr:district": "中正區"}  # fmt: skip
+    tags = {
+        "name:zh-Hant": "臺北車站",
+        "name:zh-Hans": "台北车站",
+        "alt_name": "北车;台北站",
+        "addr:street": "忠孝西路",
+        "addr:housenumber": "49",
+        "addr:district": "中正區",
+    }
     buildings = gpd.GeoDataFrame(
-        {"id": [1], "name": ["Taipei Main Station"], "building": ["train_station"], "tags": [json.dumps(tags)]},
-        geometry=[shapely.box(121.516, 25.046, 121.518, 25.048)], crs=4326,
-    )  # fmt: skip
+        {
+            "id": [1],
+            "name": ["Taipei Main Station"],
+            "building": ["train_station"],
+            "tags": [json.dumps(tags)],
+        },
+        geometry=[shapely.box(121.516, 25.046, 121.518, 25.048)],
+        crs=4326,
+    )
     edges = gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
     entries = gazetteer_entries(buildings, None, None, edges, gpd.GeoDataFrame(geometry=[], crs=4326))
-    by_name = {n: (k, p, keys) for n, k, p, keys in zip(entries["name"], entries["kind"], entries["properties"],
-                                                         entries["keys"], strict=True)}  # fmt: skip
+    by_name = {
+        n: (k, p, keys)
+        for n, k, p, keys in zip(
+            entries["name"], entries["kind"], entries["properties"], entries["keys"], strict=True
+        )
+    }
     assert {"Taipei Main Station", "臺北車站", "台北车站", "北车", "台北站", "忠孝西路49号"} <= set(by_name)
     kind, properties, keys = by_name["忠孝西路49号"]
     assert kind == "address" and properties["addr:street"] == "忠孝西路"

@@ -27,8 +27,17 @@ def test_dice() -> None:
 
 def test_short_chinese_addresses_rank_by_house_number() -> None:
     query = "中山路12号"
-    scores = {name: match_score(query, name) for name in ("中山路12号", "中山路21号", "中山路120号", "中山路",
-                                                            "中山北路12号", "北京市东城区中山路12号")}  # fmt: skip
+    scores = {
+        name: match_score(query, name)
+        for name in (
+            "中山路12号",
+            "中山路21号",
+            "中山路120号",
+            "中山路",
+            "中山北路12号",
+            "北京市东城区中山路12号",
+        )
+    }
     assert scores["中山路12号"] == 1.0
     # the right street without a number beats a wrong number on the same street
     assert scores["中山路"] > scores["中山路21号"]

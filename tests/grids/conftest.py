@@ -24,8 +24,9 @@ def rect(x0: float, y0: float, x1: float, y1: float, origin: tuple[float, float]
     return {"type": "Polygon", "coordinates": [ring([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], origin)]}
 
 
-def feature(code: str | None, geometry: dict[str, Any], level: str = "grid", parent: str | None = None,
-            **props: Any) -> dict[str, Any]:  # fmt: skip
+def feature(
+    code: str | None, geometry: dict[str, Any], level: str = "grid", parent: str | None = None, **props: Any
+) -> dict[str, Any]:
     properties = {"code": code, "name": f"test {code}", "level": level, "parent_code": parent, **props}
     return {"type": "Feature", "properties": properties, "geometry": geometry}
 

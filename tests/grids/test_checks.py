@@ -30,8 +30,11 @@ def lonlat(x: float, y: float) -> list[float]:
 
 def _setup(client: TestClient, headers: dict[str, str]) -> None:
     if client.get(f"/api/grids/{COMMUNITY}").status_code == 404:
-        response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": hierarchy("110101")},
-                               headers=headers)  # fmt: skip
+        response = client.post(
+            "/api/grids/import",
+            json={"type": "FeatureCollection", "features": hierarchy("110101")},
+            headers=headers,
+        )
         assert response.status_code == 200, response.text
 
 
@@ -61,12 +64,18 @@ def test_self_intersection_is_located(
 
 def test_overlap_with_sibling(client: TestClient, planner_headers: dict[str, str], db: Database) -> None:
     _setup(client, planner_headers)
-    first = client.post("/api/grids", json=feature(f"{COMMUNITY}001", rect(0, 0, 500, 500), parent=COMMUNITY),
-                        headers=planner_headers)  # fmt: skip
+    first = client.post(
+        "/api/grids",
+        json=feature(f"{COMMUNITY}001", rect(0, 0, 500, 500), parent=COMMUNITY),
+        headers=planner_headers,
+    )
     assert first.status_code == 201, first.text
     before = _count(db)
-    response = client.post("/api/grids", json=feature(f"{COMMUNITY}002", rect(450, 0, 1000, 500), parent=COMMUNITY),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids",
+        json=feature(f"{COMMUNITY}002", rect(450, 0, 1000, 500), parent=COMMUNITY),
+        headers=planner_headers,
+    )
     assert problems_of(response) == ["overlap"]
     problem = response.json()["detail"][0]
     assert problem["codes"] == [f"{COMMUNITY}002", f"{COMMUNITY}001"]
@@ -78,8 +87,11 @@ def test_overlap_with_sibling(client: TestClient, planner_headers: dict[str, str
 
 def test_outside_parent(client: TestClient, planner_headers: dict[str, str]) -> None:
     _setup(client, planner_headers)
-    response = client.post("/api/grids", json=feature(f"{COMMUNITY}003", rect(800, 800, 1200, 1000), parent=COMMUNITY),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids",
+        json=feature(f"{COMMUNITY}003", rect(800, 800, 1200, 1000), parent=COMMUNITY),
+        headers=planner_headers,
+    )
     assert problems_of(response) == ["outside_parent"]
     problem = response.json()["detail"][0]
     assert 200 * 200 * 0.99 < problem["area_m2"] < 200 * 200 * 1.01
@@ -88,8 +100,11 @@ def test_outside_parent(client: TestClient, planner_headers: dict[str, str]) -> 
 
 def test_sliver(client: TestClient, planner_headers: dict[str, str]) -> None:
     _setup(client, planner_headers)
-    response = client.post("/api/grids", json=feature(f"{COMMUNITY}004", rect(600, 600, 900, 600.5), parent=COMMUNITY),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids",
+        json=feature(f"{COMMUNITY}004", rect(600, 600, 900, 600.5), parent=COMMUNITY),
+        headers=planner_headers,
+    )
     assert "sliver" in problems_of(response)
 
 
@@ -99,8 +114,11 @@ def test_unknown_parent_and_bad_level(client: TestClient, planner_headers: dict[
         "/api/grids", json=feature("X-1", rect(0, 0, 10, 10), parent="NO-SUCH"), headers=planner_headers
     )
     assert "unknown_parent" in problems_of(response)
-    response = client.post("/api/grids", json=feature("X-2", rect(0, 600, 300, 900), level="street", parent=COMMUNITY),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids",
+        json=feature("X-2", rect(0, 600, 300, 900), level="street", parent=COMMUNITY),
+        headers=planner_headers,
+    )
     assert "bad_level" in problems_of(response)
 
 
@@ -114,8 +132,9 @@ def test_bad_geometry_and_coordinates(client: TestClient, planner_headers: dict[
         "type": "Polygon",
         "coordinates": [[[39.9, 116.4], [39.91, 116.4], [39.91, 116.41], [39.9, 116.4]]],
     }
-    response = client.post("/api/grids", json=feature("X-4", swapped),
-                           headers={**planner_headers, "Accept-Language": "en"})  # fmt: skip
+    response = client.post(
+        "/api/grids", json=feature("X-4", swapped), headers={**planner_headers, "Accept-Language": "en"}
+    )
     assert problems_of(response) == ["invalid_coordinates"]
     assert "swapped" in response.json()["detail"][0]["message"]
     assert response.json()["code"] == "grid.invalid_coordinates"
@@ -128,9 +147,12 @@ def test_bad_geometry_and_coordinates(client: TestClient, planner_headers: dict[
     assert problems_of(client.post("/api/grids", json=feature("X-5", unclosed), headers=planner_headers)) == [
         "invalid_ring"
     ]
-    nan = client.post("/api/grids", content=b'{"type":"Feature","properties":{"code":"X-6"},"geometry":{"type":"Polygon",'
-                      b'"coordinates":[[[NaN,39.9],[116.41,39.9],[116.41,39.91],[NaN,39.9]]]}}',
-                      headers={**planner_headers, "Content-Type": "application/json"})  # fmt: skip
+    nan = client.post(
+        "/api/grids",
+        content=b'{"type":"Feature","properties":{"code":"X-6"},"geometry":{"type":"Polygon",'
+        b'"coordinates":[[[NaN,39.9],[116.41,39.9],[116.41,39.91],[NaN,39.9]]]}}',
+        headers={**planner_headers, "Content-Type": "application/json"},
+    )
     assert nan.status_code == 422
 
 
@@ -145,11 +167,18 @@ def test_validate_reports_gaps_overlaps_and_writes_nothing(
 ) -> None:
     _setup(client, planner_headers)
     before = _count(db)
-    drafts = {"type": "FeatureCollection", "features": [
-        feature(f"{COMMUNITY}010", rect(500, 0, 1000, 500), parent=COMMUNITY),
-        feature(f"{COMMUNITY}011", rect(0, 500, 400, 1000), parent=COMMUNITY),   # leaves 400..1000 × 500..1000 open
-        feature(f"{COMMUNITY}012", rect(900, 400, 1000, 600), parent=COMMUNITY),  # overlaps 010 by 100 × 100
-    ]}  # fmt: skip
+    drafts = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(f"{COMMUNITY}010", rect(500, 0, 1000, 500), parent=COMMUNITY),
+            feature(
+                f"{COMMUNITY}011", rect(0, 500, 400, 1000), parent=COMMUNITY
+            ),  # leaves 400..1000 × 500..1000 open
+            feature(
+                f"{COMMUNITY}012", rect(900, 400, 1000, 600), parent=COMMUNITY
+            ),  # overlaps 010 by 100 × 100
+        ],
+    }
     response = client.post("/api/grids/validate", json=drafts, headers=planner_headers)
     found = problems_of(response)
     assert "gap" in found and "overlap" in found
@@ -157,10 +186,17 @@ def test_validate_reports_gaps_overlaps_and_writes_nothing(
     assert gap["code"] == COMMUNITY
     assert shapely.geometry.shape(gap["location"]).covers(shapely.Point(lonlat(700, 800)))
     assert _count(db) == before
-    clean = client.post("/api/grids/validate", json={"type": "FeatureCollection", "features": [
-        feature(f"{COMMUNITY}010", rect(500, 0, 1000, 500), parent=COMMUNITY),
-        feature(f"{COMMUNITY}011", rect(0, 500, 1000, 1000), parent=COMMUNITY),
-    ]}, headers=planner_headers)  # fmt: skip
+    clean = client.post(
+        "/api/grids/validate",
+        json={
+            "type": "FeatureCollection",
+            "features": [
+                feature(f"{COMMUNITY}010", rect(500, 0, 1000, 500), parent=COMMUNITY),
+                feature(f"{COMMUNITY}011", rect(0, 500, 1000, 1000), parent=COMMUNITY),
+            ],
+        },
+        headers=planner_headers,
+    )
     assert clean.status_code == 200 and clean.json()["valid"] is True, clean.text
     stored = client.post(f"/api/grids/validate?parent_code={COMMUNITY}", headers=planner_headers)
     assert "gap" in problems_of(stored), "only the first quadrant is stored"

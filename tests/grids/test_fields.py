@@ -18,12 +18,21 @@ WORKERS = [{"name": "张三", "phone": "13800000000"}] * 8  # 352 bytes as JSON
 @pytest.mark.parametrize(
     ("values", "kind"),
     [
-        ([True, False], "boolean"), ([350, 0, 2**40], "integer"), ([1, 2.5], "real"), ([2**60], "real"),
-        (["2024-05-01", "2019-12-31"], "date"), (["2024-05-01T08:30:00.250+08:00", "2024-05-01T00:00:00Z"], "datetime"),
-        (["2024-05-01T08:30:00.123456+08:00"], "string"), (["2024-02-30"], "string"), (["a", "2024-05-01"], "string"),
-        ([[1], {"a": 1}], "json"), ([1, "x"], "json"), ([True, 1], "json"), ([], "string"),
+        ([True, False], "boolean"),
+        ([350, 0, 2**40], "integer"),
+        ([1, 2.5], "real"),
+        ([2**60], "real"),
+        (["2024-05-01", "2019-12-31"], "date"),
+        (["2024-05-01T08:30:00.250+08:00", "2024-05-01T00:00:00Z"], "datetime"),
+        (["2024-05-01T08:30:00.123456+08:00"], "string"),
+        (["2024-02-30"], "string"),
+        (["a", "2024-05-01"], "string"),
+        ([[1], {"a": 1}], "json"),
+        ([1, "x"], "json"),
+        ([True, 1], "json"),
+        ([], "string"),
     ],
-)  # fmt: skip
+)
 def test_column_types(values: list[object], kind: str) -> None:
     assert fields.kind_of(values) == kind
 
@@ -31,13 +40,29 @@ def test_column_types(values: list[object], kind: str) -> None:
 def test_shapefile_names_are_the_ones_gdal_gives(tmp_path: Path) -> None:
     """Our names for long ASCII names are GDAL's (so a Shapefile QGIS saved from our GeoPackage has the same
     ones); non-ASCII names are cut between characters, never inside one."""
-    props = ["code", "parent_code", "very_long_property_name", "very_long_property_other", "Very_Long_Property_3",
-             "households", "closed_change"] + [f"abcdefghijk{n}" for n in range(12)]  # fmt: skip
+    props = [
+        "code",
+        "parent_code",
+        "very_long_property_name",
+        "very_long_property_other",
+        "Very_Long_Property_3",
+        "households",
+        "closed_change",
+    ] + [f"abcdefghijk{n}" for n in range(12)]
     geoms = shapely.to_wkb(np.array([shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])], dtype=object))
     data = [np.array(["x"], dtype=object) for _ in props]
     with pytest.warns(RuntimeWarning, match="Normalized/laundered"):
-        pyogrio.raw.write(str(tmp_path / "n.shp"), geoms, data, props, driver="ESRI Shapefile", layer="n",
-                          geometry_type="MultiPolygon", crs="EPSG:4326", encoding="UTF-8")  # fmt: skip
+        pyogrio.raw.write(
+            str(tmp_path / "n.shp"),
+            geoms,
+            data,
+            props,
+            driver="ESRI Shapefile",
+            layer="n",
+            geometry_type="MultiPolygon",
+            crs="EPSG:4326",
+            encoding="UTF-8",
+        )
     gdal = [str(n) for n in pyogrio.read_info(tmp_path / "n.shp")["fields"]]
     assert list(fields.shapefile_names(props).values()) == gdal
     chinese = fields.shapefile_names(["小区物业公司名称", "小区物业公司电话", "楼长"])
@@ -47,13 +72,24 @@ def test_shapefile_names_are_the_ones_gdal_gives(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file_value", "stored"),
     [
-        (1, True), ("T", True), ("f", False), (0.0, False), (350.0, 350), ("350", 350),
-        (0.333333333333333, 1 / 3), ("2024/05/01 08:30:00.250+08", "2024-05-01T08:30:00.250+08:00"),
-        ("2024-05-01", "2024-05-01T08:30:00+08:00"), ("2024/05/01", "2024-05-01"), (None, ""), ("", None),
-        ('["a", 1]', ["a", 1]), ('"x"', "x"), ("长" * 84, "长" * 100),
+        (1, True),
+        ("T", True),
+        ("f", False),
+        (0.0, False),
+        (350.0, 350),
+        ("350", 350),
+        (0.333333333333333, 1 / 3),
+        ("2024/05/01 08:30:00.250+08", "2024-05-01T08:30:00.250+08:00"),
+        ("2024-05-01", "2024-05-01T08:30:00+08:00"),
+        ("2024/05/01", "2024-05-01"),
+        (None, ""),
+        ("", None),
+        ('["a", 1]', ["a", 1]),
+        ('"x"', "x"),
+        ("长" * 84, "长" * 100),
         (fields.json_text(WORKERS).encode()[:254].decode("utf-8", "ignore"), WORKERS),
     ],
-)  # fmt: skip
+)
 def test_what_a_file_makes_of_a_value(file_value: object, stored: object) -> None:
     assert fields.same_in_file(file_value, stored)
 
@@ -61,21 +97,47 @@ def test_what_a_file_makes_of_a_value(file_value: object, stored: object) -> Non
 @pytest.mark.parametrize(
     ("file_value", "stored"),
     [
-        (2, True), ("yes!", True), (351, 350), (0.3334, 1 / 3), ("2024-05-01T09:30:00+08:00", "2024-05-01T08:30:00+08:00"),
-        ("2024-05-01T00:30:00+00:00", "2024-05-01T08:30:00+08:00"), ("2024-05-02", "2024-05-01T08:30:00+08:00"),
-        ("长" * 83, "长" * 100), ("长" * 10, "长" * 100), ('["a", 2]', ["a", 1]), ("改了", "原来"), (None, "x"),
+        (2, True),
+        ("yes!", True),
+        (351, 350),
+        (0.3334, 1 / 3),
+        ("2024-05-01T09:30:00+08:00", "2024-05-01T08:30:00+08:00"),
+        ("2024-05-01T00:30:00+00:00", "2024-05-01T08:30:00+08:00"),
+        ("2024-05-02", "2024-05-01T08:30:00+08:00"),
+        ("长" * 83, "长" * 100),
+        ("长" * 10, "长" * 100),
+        ('["a", 2]', ["a", 1]),
+        ("改了", "原来"),
+        (None, "x"),
         ("x", None),
     ],
-)  # fmt: skip
+)
 def test_what_a_file_does_not_make_of_a_value(file_value: object, stored: object) -> None:
     assert not fields.same_in_file(file_value, stored)
 
 
 def test_reconcile_puts_back_names_and_values_but_keeps_edits() -> None:
-    stored = {"code": "1", "households": 350, "demo": True, "very_long_property_name": "a",
-              "very_long_property_other": "b", "小区物业公司名称": "某物业", "tags": ["x"], "note": "old"}  # fmt: skip
-    from_file = {"code": "1", "households": 350.0, "demo": 1, "very_long_": "a", "very_lon_1": "b", "小区物": "某物业",
-                 "tags": '["x"]', "note": "new", "added": 5}  # fmt: skip
+    stored = {
+        "code": "1",
+        "households": 350,
+        "demo": True,
+        "very_long_property_name": "a",
+        "very_long_property_other": "b",
+        "小区物业公司名称": "某物业",
+        "tags": ["x"],
+        "note": "old",
+    }
+    from_file = {
+        "code": "1",
+        "households": 350.0,
+        "demo": 1,
+        "very_long_": "a",
+        "very_lon_1": "b",
+        "小区物": "某物业",
+        "tags": '["x"]',
+        "note": "new",
+        "added": 5,
+    }
     out = fields.reconcile(from_file, stored)
     assert out == {**stored, "note": "new", "added": 5}
     assert out["demo"] is True and isinstance(out["households"], int) and out["tags"] == ["x"]

@@ -38,8 +38,11 @@ def _zip_dir(folder: Path) -> bytes:
 
 def _frame(prefix: str) -> gpd.GeoDataFrame:
     features = hierarchy(prefix)
-    return gpd.GeoDataFrame([f["properties"] for f in features],
-                            geometry=[shapely.geometry.shape(f["geometry"]) for f in features], crs="EPSG:4326")  # fmt: skip
+    return gpd.GeoDataFrame(
+        [f["properties"] for f in features],
+        geometry=[shapely.geometry.shape(f["geometry"]) for f in features],
+        crs="EPSG:4326",
+    )
 
 
 def test_import_geojson_gpkg_and_zipped_shapefile(
@@ -47,8 +50,11 @@ def test_import_geojson_gpkg_and_zipped_shapefile(
 ) -> None:
     # GeoPackage, sent as a multipart upload
     _frame("110111").to_file(tmp_path / "a.gpkg", driver="GPKG")
-    response = client.post("/api/grids/import", files={"file": ("a.gpkg", (tmp_path / "a.gpkg").read_bytes())},
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids/import",
+        files={"file": ("a.gpkg", (tmp_path / "a.gpkg").read_bytes())},
+        headers=planner_headers,
+    )
     assert response.status_code == 200, response.text
     assert len(response.json()["created"]) == 3
     # zipped Shapefile, sent as the raw body
@@ -104,8 +110,11 @@ def test_shapefile_without_prj_needs_crs(
 ) -> None:
     to_gk = Transformer.from_crs(4490, 4548, always_xy=True)
     x0, y0 = to_gk.transform(TIANANMEN[0] + 0.05, TIANANMEN[1])
-    frame = gpd.GeoDataFrame([{"code": "110198", "name": "no prj", "level": "district"}],
-                             geometry=[shapely.box(x0, y0, x0 + 100, y0 + 100)], crs="EPSG:4548")  # fmt: skip
+    frame = gpd.GeoDataFrame(
+        [{"code": "110198", "name": "no prj", "level": "district"}],
+        geometry=[shapely.box(x0, y0, x0 + 100, y0 + 100)],
+        crs="EPSG:4548",
+    )
     folder = tmp_path / "noprj"
     folder.mkdir()
     frame.to_file(folder / "x.shp")
@@ -146,9 +155,11 @@ def test_import_is_all_or_nothing(client: TestClient, planner_headers: dict[str,
         *hierarchy("110115"),
         feature("110115001001001", rect(0, 0, 500, 500, here), parent="110115001001"),
         feature("110115001001002", rect(500, 0, 1000, 500, here), parent="110115001001"),
-        feature("110115001001003", {"type": "Polygon", "coordinates": [[[1, 2], [3, 4]]]}, parent="110115001001"),
+        feature(
+            "110115001001003", {"type": "Polygon", "coordinates": [[[1, 2], [3, 4]]]}, parent="110115001001"
+        ),
         feature("110115001001004", rect(400, 400, 600, 1200, here), parent="110115001001"),
-    ]  # fmt: skip
+    ]
     response = client.post(
         "/api/grids/import", json={"type": "FeatureCollection", "features": features}, headers=planner_headers
     )
@@ -157,8 +168,11 @@ def test_import_is_all_or_nothing(client: TestClient, planner_headers: dict[str,
     assert (5, "invalid_ring") in bad and (6, "outside_parent") in bad and (6, "overlap") in bad
     assert _count(db) == before, "nothing written"
     assert client.get("/api/grids/110115").status_code == 404
-    duplicate = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": [features[0], features[0]]},
-                            headers=planner_headers)  # fmt: skip
+    duplicate = client.post(
+        "/api/grids/import",
+        json={"type": "FeatureCollection", "features": [features[0], features[0]]},
+        headers=planner_headers,
+    )
     assert "duplicate_code" in [p["problem"] for p in duplicate.json()["detail"]]
     for body, status in ((b"{nope", 400), (b"GIF89a", 415)):
         assert (
@@ -184,11 +198,22 @@ def test_export_reimports_unchanged(
     prefix = "110116"
     if client.get(f"/api/grids/{prefix}").status_code == 404:
         here = origin_for(prefix)
-        grid = feature(f"{prefix}001001001", rect(0, 0, 500, 500, here), parent=f"{prefix}001001",
-                       workers=[{"name": "王五", "phone": "139"}], households=350)  # fmt: skip
+        grid = feature(
+            f"{prefix}001001001",
+            rect(0, 0, 500, 500, here),
+            parent=f"{prefix}001001",
+            workers=[{"name": "王五", "phone": "139"}],
+            households=350,
+        )
         features = [*hierarchy(prefix), grid]
-        assert client.post("/api/grids/import", json={"type": "FeatureCollection", "features": features},
-                           headers=planner_headers).status_code == 200  # fmt: skip
+        assert (
+            client.post(
+                "/api/grids/import",
+                json={"type": "FeatureCollection", "features": features},
+                headers=planner_headers,
+            ).status_code
+            == 200
+        )
     exported = client.get("/api/grids/export", params={"format": fmt})
     assert exported.status_code == 200
     path = tmp_path / f"export.{ {'geojson': 'geojson', 'gpkg': 'gpkg', 'shp': 'zip'}[fmt] }"

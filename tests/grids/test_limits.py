@@ -50,8 +50,11 @@ def _count(db: Database) -> int:
 def test_vertices_per_geometry(capped: TestClient, db: Database, planner_headers: dict[str, str]) -> None:
     before = _count(db)
     big = feature("LIM-1", circle(0, 0, 300, 1500))
-    for path, body in (("/api/grids", big), ("/api/grids/validate", {"type": "FeatureCollection", "features": [big]}),
-                       ("/api/grids/import", {"type": "FeatureCollection", "features": [big]})):  # fmt: skip
+    for path, body in (
+        ("/api/grids", big),
+        ("/api/grids/validate", {"type": "FeatureCollection", "features": [big]}),
+        ("/api/grids/import", {"type": "FeatureCollection", "features": [big]}),
+    ):
         response = capped.post(path, json=body, headers={**planner_headers, "Accept-Language": "en"})
         assert response.status_code == 422, response.text
         assert response.json()["code"] == "grid.too_many_vertices"
@@ -92,12 +95,18 @@ def test_vertices_of_an_uploaded_file(capped: TestClient, planner_headers: dict[
 def test_vertices_of_a_network_import(capped: TestClient, planner_headers: dict[str, str]) -> None:
     """Another department's grid layer (多网合一) is a geometry input too: the same caps."""
     four = [feature(f"N-{i}", circle(700 * i, 0, 300, 900)) for i in range(4)]
-    response = capped.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": four},
-                           headers=planner_headers)  # fmt: skip
+    response = capped.post(
+        "/api/networks/capped/import",
+        json={"type": "FeatureCollection", "features": four},
+        headers=planner_headers,
+    )
     assert response.status_code == 422 and response.json()["code"] == "grid.too_many_vertices.request"
     one = [feature("N-9", circle(0, 0, 300, 1500))]
-    response = capped.post("/api/networks/capped/import", json={"type": "FeatureCollection", "features": one},
-                           headers=planner_headers)  # fmt: skip
+    response = capped.post(
+        "/api/networks/capped/import",
+        json={"type": "FeatureCollection", "features": one},
+        headers=planner_headers,
+    )
     assert response.status_code == 422 and response.json()["detail"][0]["problem"] == "too_many_vertices"
     assert capped.get("/api/networks/capped").status_code == 404
 
@@ -135,8 +144,12 @@ def test_healthz_answers_while_a_large_validation_runs(db: Database, kind: str) 
             with httpx.Client(base_url=base, timeout=600) as own:
                 began = time.perf_counter()
                 response = own.post("/api/grids/validate", content=body, headers=headers)
-                answer.update(status=response.status_code, text=response.text[:300], began=began,
-                              seconds=time.perf_counter() - began)  # fmt: skip
+                answer.update(
+                    status=response.status_code,
+                    text=response.text[:300],
+                    began=began,
+                    seconds=time.perf_counter() - began,
+                )
 
         run = threading.Thread(target=validate)
         run.start()

@@ -17,12 +17,19 @@ def rect(x0: float, y0: float, x1: float, y1: float) -> dict:
 
 def _grids(client: TestClient, headers: dict[str, str]) -> None:
     if client.get(f"/api/grids/{PARENT}").status_code == 404:
-        r = client.post("/api/grids/import", headers=headers, json={"type": "FeatureCollection", "features": [
-            *hierarchy(PREFIX),
-            feature(f"{PARENT}001", rect(0, 0, 500, 500), parent=PARENT, households=300),
-            feature(f"{PARENT}002", rect(500, 0, 1000, 500), parent=PARENT, households=200),
-            feature(f"{PARENT}003", rect(0, 600, 500, 1000), parent=PARENT),
-        ]})  # fmt: skip
+        r = client.post(
+            "/api/grids/import",
+            headers=headers,
+            json={
+                "type": "FeatureCollection",
+                "features": [
+                    *hierarchy(PREFIX),
+                    feature(f"{PARENT}001", rect(0, 0, 500, 500), parent=PARENT, households=300),
+                    feature(f"{PARENT}002", rect(500, 0, 1000, 500), parent=PARENT, households=200),
+                    feature(f"{PARENT}003", rect(0, 600, 500, 1000), parent=PARENT),
+                ],
+            },
+        )
         assert r.status_code == 200, r.text
 
 
@@ -43,8 +50,11 @@ def test_merge_is_one_atomic_write(client: TestClient, planner_headers: dict[str
     )
     assert blind.status_code == 428 and blind.json()["code"] == "request.if_match_required"
     assert client.get(f"/api/grids/{b}").status_code == 200
-    merged = client.post(f"/api/grids/{a}/merge", json={"absorb": [b], "versions": {b: 1}},
-                         headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    merged = client.post(
+        f"/api/grids/{a}/merge",
+        json={"absorb": [b], "versions": {b: 1}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert merged.status_code == 200, merged.text
     props = merged.json()["feature"]["properties"]
     assert props["version"] == 2 and props["households"] == 500
@@ -66,8 +76,12 @@ def _centre(geometry: dict) -> tuple[float, float]:
 
 def test_merge_needs_planner_and_siblings(client: TestClient, planner_headers, dispatcher_headers) -> None:
     _grids(client, planner_headers)
-    assert client.post(f"/api/grids/{PARENT}001/merge", json={"absorb": [f"{PARENT}003"]},
-                       headers=dispatcher_headers).status_code == 403  # fmt: skip
+    assert (
+        client.post(
+            f"/api/grids/{PARENT}001/merge", json={"absorb": [f"{PARENT}003"]}, headers=dispatcher_headers
+        ).status_code
+        == 403
+    )
     v1 = {**planner_headers, "If-Match": '"1"'}
     cousin = client.post(f"/api/grids/{PARENT}003/merge", json={"absorb": [PARENT]}, headers=v1)
     assert cousin.status_code == 422 and "siblings" in str(cousin.json()["detail"])

@@ -24,8 +24,11 @@ BLOCK_M, BLOCKS = 100.0, 8
 def synthetic(db: Database, client: TestClient, planner_headers: dict[str, str]) -> str:
     """An 800 m square community with a 100 m street lattice and 4 homes × 20 households in every block."""
     size = BLOCK_M * BLOCKS
-    response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": hierarchy(PREFIX, size)},
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids/import",
+        json={"type": "FeatureCollection", "features": hierarchy(PREFIX, size)},
+        headers=planner_headers,
+    )
     assert response.status_code == 200, response.text
     with db.cursor() as cur:
         cur.execute("INSERT INTO datasets (name, kind, srid) VALUES ('synthetic', 'test', 32650)")
@@ -36,7 +39,7 @@ def synthetic(db: Database, client: TestClient, planner_headers: dict[str, str])
                     """INSERT INTO walk_edges (dataset, u, v, length_m, highway, geom)
                        VALUES ('synthetic', 0, 0, %s, 'residential', ST_MakeLine(ST_Point(%s, %s, 4326), ST_Point(%s, %s, 4326)))""",
                     (size, x0, y0, x1, y1),
-                )  # fmt: skip
+                )
         for i in range(BLOCKS):
             for j in range(BLOCKS):
                 for dx, dy in ((25, 25), (75, 25), (25, 75), (75, 75)):
@@ -104,8 +107,9 @@ def test_proposal_imports_as_is(client: TestClient, synthetic: str, planner_head
 def test_helsinki_proposal_follows_streets_and_covers(client: TestClient, db: Database) -> None:
     load_demo_grids(db, progress=False)
     community = f"{DEMO_COUNTY}002002"
-    proposal = client.post("/api/grids/propose", json={"parent_code": community, "households_min": 300,
-                                                       "households_max": 500}).json()  # fmt: skip
+    proposal = client.post(
+        "/api/grids/propose", json={"parent_code": community, "households_min": 300, "households_max": 500}
+    ).json()
     parent = shapely.geometry.shape(client.get(f"/api/grids/{community}").json()["geometry"])
     _check_partition(parent, proposal["features"])
     stats = client.get(f"/api/areas/{community}/stats").json()
@@ -118,7 +122,12 @@ def test_helsinki_proposal_follows_streets_and_covers(client: TestClient, db: Da
 
 def test_propose_errors(client: TestClient, synthetic: str) -> None:
     assert client.post("/api/grids/propose", json={"parent_code": "NOPE"}).status_code == 404
-    assert client.post("/api/grids/propose", json={"parent_code": synthetic, "households_min": 600,
-                                                   "households_max": 500}).status_code == 422  # fmt: skip
+    assert (
+        client.post(
+            "/api/grids/propose",
+            json={"parent_code": synthetic, "households_min": 600, "households_max": 500},
+        ).status_code
+        == 422
+    )
     assert client.post("/api/grids/propose", json={}).status_code == 422
     _ = np

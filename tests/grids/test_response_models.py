@@ -36,8 +36,11 @@ def test_every_json_route_of_grids_documents_its_model() -> None:
 
 def test_answers_match_their_models_unchanged(client: TestClient, planner_headers: dict[str, str]) -> None:
     document = client.get("/openapi.json").json()
-    imported = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": hierarchy(DISTRICT)},
-                           headers=planner_headers)  # fmt: skip
+    imported = client.post(
+        "/api/grids/import",
+        json={"type": "FeatureCollection", "features": hierarchy(DISTRICT)},
+        headers=planner_headers,
+    )
     assert imported.status_code == 200, imported.text
     _validator(document, "/api/grids/import", "post", "200").validate(imported.json())
     assert list(imported.json()) == [

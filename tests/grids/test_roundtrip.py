@@ -33,30 +33,60 @@ SUFFIX = {"geojson": "geojson", "gpkg": "gpkg", "shp": "zip"}
 EDITABLE_SKIP = {"version", "valid_from", "valid_to", "changed_by", "change", "source"}
 MANY_WORKERS = [{"name": f"网格员{n}号", "phone": f"1390000{n:04d}"} for n in range(8)]  # > 254 bytes as JSON
 RICH = {
-    "households": 1200, "population": 3100, "demo": True, "checked": False, "建成日期": "2019-06-30",
-    "surveyed_at": "2024-05-01T08:30:00.250+08:00", "share": 1 / 3, "rating": 4.5, "big": 2**40,
-    "tags": ["老旧小区", "重点"], "contact": {"name": "李四", "phone": "010-1234"}, "备注": "东城区·测试",
-    "小区物业公司名称": "北京某某物业有限公司", "very_long_property_name": "a", "very_long_property_other": "b",
-    "说明": "长" * 100, "empty_note": "", "mixed": 1,
-}  # fmt: skip
+    "households": 1200,
+    "population": 3100,
+    "demo": True,
+    "checked": False,
+    "建成日期": "2019-06-30",
+    "surveyed_at": "2024-05-01T08:30:00.250+08:00",
+    "share": 1 / 3,
+    "rating": 4.5,
+    "big": 2**40,
+    "tags": ["老旧小区", "重点"],
+    "contact": {"name": "李四", "phone": "010-1234"},
+    "备注": "东城区·测试",
+    "小区物业公司名称": "北京某某物业有限公司",
+    "very_long_property_name": "a",
+    "very_long_property_other": "b",
+    "说明": "长" * 100,
+    "empty_note": "",
+    "mixed": 1,
+}
 
 
 def _hierarchy() -> list[dict[str, Any]]:
     square = rect(0, 0, 1000, 1000, HERE)
     features = [
         feature(PREFIX, square, "district", name="测试区（往返）", **RICH),
-        feature(f"{PREFIX}001", square, "street", PREFIX, name="测试街道", households=800, demo=False,
-                mixed="x", 建成日期="2020-01-01"),
+        feature(
+            f"{PREFIX}001",
+            square,
+            "street",
+            PREFIX,
+            name="测试街道",
+            households=800,
+            demo=False,
+            mixed="x",
+            建成日期="2020-01-01",
+        ),
         feature(COMMUNITY, square, "community", f"{PREFIX}001", name="测试社区", population=2000),
-    ]  # fmt: skip
+    ]
     for n, (x, y) in enumerate([(0, 0), (500, 0), (0, 500), (500, 500)], start=1):
         extra: dict[str, Any] = {"households": 300 + n, "demo": n % 2 == 0, "floors": n * 3}
         if n == 1:
             extra |= {"workers": MANY_WORKERS, "checked_on": "2024-03-01", "share": 0.25}
         if n == 2:
             extra |= {"workers": [{"name": "王五", "phone": "139"}], "population": 0}
-        features.append(feature(GRIDS[n - 1], rect(x, y, x + 500, y + 500, HERE), "grid", COMMUNITY,
-                                name=f"第{n}网格", **extra))  # fmt: skip
+        features.append(
+            feature(
+                GRIDS[n - 1],
+                rect(x, y, x + 500, y + 500, HERE),
+                "grid",
+                COMMUNITY,
+                name=f"第{n}网格",
+                **extra,
+            )
+        )
     return features
 
 
@@ -156,8 +186,15 @@ def test_export_then_import_changes_nothing(
         folder = tmp_path / "shp"
         with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
             archive.extractall(folder)
-        _ogr("ogrinfo", str(folder / "areas.shp"), "-q", "-dialect", "SQLite", "-sql",
-             f"UPDATE areas SET households = {households} WHERE code = '{grid}'")  # fmt: skip
+        _ogr(
+            "ogrinfo",
+            str(folder / "areas.shp"),
+            "-q",
+            "-dialect",
+            "SQLite",
+            "-sql",
+            f"UPDATE areas SET households = {households} WHERE code = '{grid}'",
+        )
         data = _zip(folder)
     report = _import(client, planner_headers, path.name, data)
     assert report["updated"] == [grid] and report["count"] == 1, report
@@ -169,8 +206,9 @@ def test_export_then_import_changes_nothing(
     assert _versions(db) == count + 1
 
 
-def test_shapefile_export_is_typed_and_named_for_10_characters(client: TestClient, loaded: list[str],
-                                                               tmp_path: Path) -> None:  # fmt: skip
+def test_shapefile_export_is_typed_and_named_for_10_characters(
+    client: TestClient, loaded: list[str], tmp_path: Path
+) -> None:
     exported = client.get("/api/grids/export", params={"format": "shp"})
     with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
         archive.extractall(tmp_path)
@@ -265,10 +303,12 @@ def test_projected_crs_round_off_is_no_change(
     _ogr("ogr2ogr", "-f", "GPKG", "-t_srs", "EPSG:4548", str(projected), str(source))
     read = {f["properties"]["code"]: f for f in read_features(projected.read_bytes(), "gk.gpkg")}
     moved = [
-        c for c in loaded
-        if not shapely.equals_exact(shapely.geometry.shape(read[c]["geometry"]),
-                                    shapely.geometry.shape(before[c]["geometry"]), 0.0)
-    ]  # fmt: skip
+        c
+        for c in loaded
+        if not shapely.equals_exact(
+            shapely.geometry.shape(read[c]["geometry"]), shapely.geometry.shape(before[c]["geometry"]), 0.0
+        )
+    ]
     assert moved, "the projection really rounds coordinates off"
     count = _versions(db)
     report = _import(client, planner_headers, "gk.gpkg", projected.read_bytes())
@@ -305,15 +345,19 @@ def test_cli_import_of_an_export_changes_nothing(
     assert "imported 0 areas" in result.output and _versions(db) == count
 
 
-def test_a_broken_sidecar_is_a_clear_400(client: TestClient, planner_headers: dict[str, str], loaded: list[str],
-                                         tmp_path: Path) -> None:  # fmt: skip
+def test_a_broken_sidecar_is_a_clear_400(
+    client: TestClient, planner_headers: dict[str, str], loaded: list[str], tmp_path: Path
+) -> None:
     exported = client.get("/api/grids/export", params={"format": "shp"}).content
     folder = tmp_path / "x"
     with zipfile.ZipFile(io.BytesIO(exported)) as archive:
         archive.extractall(folder)
     (folder / "areas.fields.json").write_text("{not json", encoding="utf-8")
-    response = client.post("/api/grids/import", files={"file": ("x.zip", _zip(folder))},
-                           headers={**planner_headers, "Accept-Language": "zh-CN"})  # fmt: skip
+    response = client.post(
+        "/api/grids/import",
+        files={"file": ("x.zip", _zip(folder))},
+        headers={**planner_headers, "Accept-Language": "zh-CN"},
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "grid_file.sidecar_invalid" and "areas.fields.json" in body["message"]

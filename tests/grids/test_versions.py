@@ -26,8 +26,11 @@ def rect(x0: float, y0: float, x1: float, y1: float, prefix: str = "110102") -> 
 
 def _setup(client: TestClient, headers: dict[str, str]) -> None:
     if client.get(f"/api/grids/{PARENT}").status_code == 404:
-        response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": hierarchy("110102")},
-                               headers=headers)  # fmt: skip
+        response = client.post(
+            "/api/grids/import",
+            json={"type": "FeatureCollection", "features": hierarchy("110102")},
+            headers=headers,
+        )
         assert response.status_code == 200, response.text
 
 
@@ -45,14 +48,20 @@ def test_etag_if_match_and_history(client: TestClient, planner_headers: dict[str
         "/api/grids", json=feature(code, rect(0, 0, 500, 500), parent=PARENT), headers=planner_headers
     )
     assert again.status_code == 409
-    saved = client.put(f"/api/grids/{code}", json={"type": "Feature", "properties": {"name": "renamed", "households": 320}},
-                       headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    saved = client.put(
+        f"/api/grids/{code}",
+        json={"type": "Feature", "properties": {"name": "renamed", "households": 320}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert saved.status_code == 200, saved.text
     assert saved.headers["etag"] == '"2"'
     assert saved.json()["feature"]["properties"]["name"] == "renamed"
     assert saved.json()["feature"]["geometry"] == got.json()["geometry"], "no geometry → the boundary stays"
-    stale = client.put(f"/api/grids/{code}", json={"type": "Feature", "properties": {"name": "lost update"}},
-                       headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    stale = client.put(
+        f"/api/grids/{code}",
+        json={"type": "Feature", "properties": {"name": "lost update"}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert stale.status_code == 412
     assert client.get(f"/api/grids/{code}").json()["properties"]["name"] == "renamed"
     history = client.get(f"/api/grids/{code}/history").json()["features"]
@@ -67,8 +76,12 @@ def test_two_concurrent_writers_one_wins(
 ) -> None:
     _setup(client, planner_headers)
     code = f"{PARENT}002"
-    assert client.post("/api/grids", json=feature(code, rect(500, 0, 1000, 500), parent=PARENT),
-                       headers=planner_headers).status_code == 201  # fmt: skip
+    assert (
+        client.post(
+            "/api/grids", json=feature(code, rect(500, 0, 1000, 500), parent=PARENT), headers=planner_headers
+        ).status_code
+        == 201
+    )
     outcomes: list[str] = []
     start = threading.Barrier(3)
     from geo_service.auth import Principal
@@ -108,8 +121,12 @@ def test_delete_closes_and_code_is_not_reused_for_other_land(
 ) -> None:
     _setup(client, planner_headers)
     code = f"{PARENT}003"
-    assert client.post("/api/grids", json=feature(code, rect(0, 500, 500, 1000), parent=PARENT),
-                       headers=planner_headers).status_code == 201  # fmt: skip
+    assert (
+        client.post(
+            "/api/grids", json=feature(code, rect(0, 500, 500, 1000), parent=PARENT), headers=planner_headers
+        ).status_code
+        == 201
+    )
     assert (
         client.delete(f"/api/grids/{code}", headers={**planner_headers, "If-Match": '"7"'}).status_code == 412
     )
@@ -140,8 +157,11 @@ def test_parent_with_children_cannot_be_deleted_or_shrunk(
     _setup(client, planner_headers)
     current = {**planner_headers, "If-Match": client.get(f"/api/grids/{PARENT}").headers["etag"]}
     assert client.delete(f"/api/grids/{PARENT}", headers=current).status_code == 409
-    shrink = client.put(f"/api/grids/{PARENT}", json={"type": "Feature", "properties": {}, "geometry": rect(0, 0, 200, 200)},
-                        headers=current)  # fmt: skip
+    shrink = client.put(
+        f"/api/grids/{PARENT}",
+        json={"type": "Feature", "properties": {}, "geometry": rect(0, 0, 200, 200)},
+        headers=current,
+    )
     assert shrink.status_code == 422
     assert "child_outside" in [p["problem"] for p in shrink.json()["detail"]]
 
@@ -152,11 +172,20 @@ def test_auto_numbering_west_east_north_south(client: TestClient, planner_header
     # a 3 × 2 layout given in shuffled order
     cells = [(x, y) for y in (1, 0) for x in (0, 1, 2)]
     for x, y in reversed(cells):
-        features.append(feature(None, rect(x * 333.3, y * 500, (x + 1) * 333.3, (y + 1) * 500, "110103"), parent=parent,
-                                tag=f"{x},{y}"))  # fmt: skip
+        features.append(
+            feature(
+                None,
+                rect(x * 333.3, y * 500, (x + 1) * 333.3, (y + 1) * 500, "110103"),
+                parent=parent,
+                tag=f"{x},{y}",
+            )
+        )
     features[3:] = [features[3:][i] for i in (2, 0, 5, 1, 4, 3)]
-    response = client.post("/api/grids/import?auto_number=true", json={"type": "FeatureCollection", "features": features},
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids/import?auto_number=true",
+        json={"type": "FeatureCollection", "features": features},
+        headers=planner_headers,
+    )
     assert response.status_code == 200, response.text
     grids = client.get(f"/api/grids?parent_code={parent}").json()["features"]
     by_tag = {f["properties"]["tag"]: f["properties"]["code"] for f in grids}
@@ -180,8 +209,16 @@ def test_cli_import_grids(tmp_path, db: Database, monkeypatch) -> None:  # type:
     assert result.exit_code == 0, result.output
     assert "3 created" in result.output
     bad = tmp_path / "bad.geojson"
-    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [feature("110104001001001", rect(900, 900, 1500, 1500, "110104"),
-                                                                                 parent="110104001001")]}))  # fmt: skip
+    bad.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feature("110104001001001", rect(900, 900, 1500, 1500, "110104"), parent="110104001001")
+                ],
+            }
+        )
+    )
     result = CliRunner().invoke(app, ["import-grids", str(bad)])
     assert result.exit_code == 1 and "outside_parent" in result.output
 

@@ -34,8 +34,9 @@ def box(west: float, south: float, east: float, north: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def feature(code: str, name: str, level: str, parent: str | None, geometry: dict[str, Any],
-            **extra: Any) -> dict[str, Any]:  # fmt: skip
+def feature(
+    code: str, name: str, level: str, parent: str | None, geometry: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
     props = {"code": code, "name": name, "level": level, **extra}
     if parent:
         props["parent_code"] = parent
@@ -44,16 +45,23 @@ def feature(code: str, name: str, level: str, parent: str | None, geometry: dict
 
 def hierarchy() -> dict[str, Any]:
     helsinki, beijing = box(24.930, 60.160, 24.960, 60.182), box(116.390, 39.900, 116.400, 39.910)
-    return {"type": "FeatureCollection", "features": [
-        feature("440101", "测试区", "district", None, helsinki),
-        feature("440101001", "测试街道", "street", "440101", helsinki),
-        feature(WITH_CENTRE, "测试社区甲", "community", "440101001", box(24.934, 60.166, 24.940, 60.171)),
-        feature(WITHOUT_CENTRE, "测试社区乙", "community", "440101001", box(24.944, 60.170, 24.950, 60.174)),
-        feature(DEMO, "演示社区丙", "community", "440101001", box(24.950, 60.165, 24.955, 60.170), demo=True),
-        feature("440102", "远方区", "district", None, beijing),
-        feature("440102001", "远方街道", "street", "440102", beijing),
-        feature(FAR, "远方社区", "community", "440102001", beijing),
-    ]}  # fmt: skip
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            feature("440101", "测试区", "district", None, helsinki),
+            feature("440101001", "测试街道", "street", "440101", helsinki),
+            feature(WITH_CENTRE, "测试社区甲", "community", "440101001", box(24.934, 60.166, 24.940, 60.171)),
+            feature(
+                WITHOUT_CENTRE, "测试社区乙", "community", "440101001", box(24.944, 60.170, 24.950, 60.174)
+            ),
+            feature(
+                DEMO, "演示社区丙", "community", "440101001", box(24.950, 60.165, 24.955, 60.170), demo=True
+            ),
+            feature("440102", "远方区", "district", None, beijing),
+            feature("440102001", "远方街道", "street", "440102", beijing),
+            feature(FAR, "远方社区", "community", "440102001", beijing),
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +93,9 @@ def pdf_text(data: bytes, tmp_path: Path) -> str:
     """The PDF's text as pdftotext reads it, without whitespace (compare with :func:`squash`-ed strings)."""
     pdf = tmp_path / "map.pdf"
     pdf.write_bytes(data)
-    text = subprocess.run([_poppler("pdftotext"), str(pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        [_poppler("pdftotext"), str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     return squash(text)
 
 

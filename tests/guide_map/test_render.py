@@ -21,9 +21,11 @@ def synthetic(lang: str = "zh", circle: bool = True, demo: bool = False) -> Guid
     area = shapely.box(X0, Y0, X0 + 500, Y0 + 400)
     origin = (X0 + 250, Y0 + 200)
     walk = shapely.Point(origin).buffer(900).difference(shapely.Point(X0 + 700, Y0 + 200).buffer(150))
-    streets = [("primary", "Mannerheimintie", shapely.LineString([(X0 - 600, Y0 + 120), (X0 + 1100, Y0 + 160)])),
-               ("residential", "Annankatu", shapely.LineString([(X0 + 100, Y0 - 700), (X0 + 140, Y0 + 900)])),
-               ("footway", None, shapely.LineString([(X0, Y0), (X0 + 500, Y0 + 400)]))]  # fmt: skip
+    streets = [
+        ("primary", "Mannerheimintie", shapely.LineString([(X0 - 600, Y0 + 120), (X0 + 1100, Y0 + 160)])),
+        ("residential", "Annankatu", shapely.LineString([(X0 + 100, Y0 - 700), (X0 + 140, Y0 + 900)])),
+        ("footway", None, shapely.LineString([(X0, Y0), (X0 + 500, Y0 + 400)])),
+    ]
     buildings = [shapely.box(X0 + 10 + 60 * i, Y0 + 250, X0 + 50 + 60 * i, Y0 + 300) for i in range(8)]
     facilities = [
         Facility("pharmacy", "Apteekki Eliel", (X0 + 300, Y0 + 260), True, True, 240.0, 120.0),
@@ -33,14 +35,34 @@ def synthetic(lang: str = "zh", circle: bool = True, demo: bool = False) -> Guid
     ]
     view = render.view_extent(shapely.union(area, walk).bounds if circle else area.bounds)
     return GuideMap(
-        lang=lang, area_name="测试社区", area_level="community", boundary=area, view=view, origin=origin,
-        origin_kind="community_center", origin_name="Luckan", circle=walk if circle else None, minutes=15,
-        speed_kmh=4.5, facilities=facilities, category_labels=FacilityRules.load().labels(lang),
-        basemap=Basemap(roads=streets, buildings=buildings, water=[shapely.box(X0 + 600, Y0 - 500, X0 + 900, Y0)],
-                        green=[shapely.box(X0 - 400, Y0 + 500, X0, Y0 + 800)]),
-        crs_name="WGS 84 / UTM zone 35N", epsg=32635, date="2024-05-01", parents=["测试街道", "测试区"],
-        north_deg=1.8, scale_factor=0.9997, demo=demo, no_network=not circle,
-    )  # type: ignore[arg-type]  # fmt: skip
+        lang=lang,
+        area_name="测试社区",
+        area_level="community",
+        boundary=area,
+        view=view,
+        origin=origin,
+        origin_kind="community_center",
+        origin_name="Luckan",
+        circle=walk if circle else None,
+        minutes=15,
+        speed_kmh=4.5,
+        facilities=facilities,
+        category_labels=FacilityRules.load().labels(lang),
+        basemap=Basemap(
+            roads=streets,
+            buildings=buildings,
+            water=[shapely.box(X0 + 600, Y0 - 500, X0 + 900, Y0)],
+            green=[shapely.box(X0 - 400, Y0 + 500, X0, Y0 + 800)],
+        ),
+        crs_name="WGS 84 / UTM zone 35N",
+        epsg=32635,
+        date="2024-05-01",
+        parents=["测试街道", "测试区"],
+        north_deg=1.8,
+        scale_factor=0.9997,
+        demo=demo,
+        no_network=not circle,
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,21 @@ from geo_service.i18n import LANGUAGES, catalogue, negotiate, placeholders, tran
 
 PACKAGE = Path(__file__).resolve().parents[2] / "geo_service"
 ERRORS = {
-    "ServiceError", "InvalidInput", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
-    "PreconditionFailed", "PreconditionRequired", "PayloadTooLarge", "UnsupportedMediaType", "TooManyRequests",
-    "ServiceUnavailable", "ServerBusy",
-}  # fmt: skip
+    "ServiceError",
+    "InvalidInput",
+    "BadRequest",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "Conflict",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "TooManyRequests",
+    "ServiceUnavailable",
+    "ServerBusy",
+}
 MESSAGE_FACTORIES = {"message", "Message"}
 # Modules whose errors still carry English free text (being moved to catalogue codes). A module leaves this
 # list when its last free-text error goes; the test fails if a listed module has none left.
@@ -79,11 +90,18 @@ def test_every_error_is_raised_by_a_known_code() -> None:
 @pytest.mark.parametrize(
     ("header", "language"),
     [
-        (None, "zh-CN"), ("", "zh-CN"), ("en", "en"), ("en-US,en;q=0.9", "en"), ("zh-TW,zh;q=0.9", "zh-CN"),
-        ("fr-FR, en;q=0.5", "en"), ("de", "zh-CN"), ("en;q=0, zh;q=0.5", "zh-CN"), ("*", "zh-CN"),
+        (None, "zh-CN"),
+        ("", "zh-CN"),
+        ("en", "en"),
+        ("en-US,en;q=0.9", "en"),
+        ("zh-TW,zh;q=0.9", "zh-CN"),
+        ("fr-FR, en;q=0.5", "en"),
+        ("de", "zh-CN"),
+        ("en;q=0, zh;q=0.5", "zh-CN"),
+        ("*", "zh-CN"),
         ("en;q=abc", "zh-CN"),
     ],
-)  # fmt: skip
+)
 def test_negotiation(header: str | None, language: str) -> None:
     assert negotiate(header) == language
 

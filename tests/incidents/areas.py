@@ -41,8 +41,10 @@ POINTS = {
 
 
 def box(west: float, south: float, east: float, north: float) -> dict[str, Any]:
-    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
-                                                [west, south]]]}  # fmt: skip
+    return {
+        "type": "Polygon",
+        "coordinates": [[[west, south], [east, south], [east, north], [west, north], [west, south]]],
+    }
 
 
 def feature(code: str, name: str, level: str, parent: str | None, geometry: dict[str, Any]) -> dict[str, Any]:

@@ -35,8 +35,11 @@ def test_assign_many_agrees_with_assign(db: Database) -> None:
         got = many[k]
         assert not isinstance(got, InvalidInput)
         assert (got.grid_code, got.grid_version, got.owner_code, got.snapshot) == (
-            one.grid_code, one.grid_version, one.owner_code, one.snapshot,
-        )  # fmt: skip
+            one.grid_code,
+            one.grid_version,
+            one.owner_code,
+            one.snapshot,
+        )
         # one local frame per grid instead of one per point: within 0.1 % (centimetres near the 20 m line)
         assert got.distance_to_boundary_m == pytest.approx(one.distance_to_boundary_m, rel=1e-3, abs=0.01)
         assert got.near_boundary == one.near_boundary or abs(one.distance_to_boundary_m - 20.0) < 0.01

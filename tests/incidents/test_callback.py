@@ -65,12 +65,19 @@ def test_satisfied_closes(app_client: TestClient, dispatcher_headers: dict, cloc
     assert again.status_code == 409 and again.json()["code"] == "loop.callback_not_due"
 
 
-def test_unsatisfied_reopens_to_the_owner_with_its_own_deadline(app_client: TestClient, dispatcher_headers: dict,
-                                                                clock: ManualClock) -> None:  # fmt: skip
+def test_unsatisfied_reopens_to_the_owner_with_its_own_deadline(
+    app_client: TestClient, dispatcher_headers: dict, clock: ManualClock
+) -> None:
     incident_id = _resolved(app_client, dispatcher_headers)  # E0102: 4 hours at the grid
     clock.advance(hours=30)
-    answer = _call(app_client, dispatcher_headers, incident_id, reached=True, satisfaction="unsatisfied",
-                   note="垃圾没有清干净")  # fmt: skip
+    answer = _call(
+        app_client,
+        dispatcher_headers,
+        incident_id,
+        reached=True,
+        satisfaction="unsatisfied",
+        note="垃圾没有清干净",
+    )
     body = answer.json()
     assert body["status"] == "dispatched" and body["owner_level"] == "grid" and body["reopened"] == 1
     assert datetime.fromisoformat(body["due_at"]) == clock.now + timedelta(hours=4)
@@ -84,12 +91,17 @@ def test_unsatisfied_reopens_to_the_owner_with_its_own_deadline(app_client: Test
         app_client.post(
             f"/api/incidents/{incident_id}/transition", json={"to": step}, headers=dispatcher_headers
         )
-    assert _call(app_client, dispatcher_headers, incident_id, reached=True,
-                 satisfaction="basically_satisfied").json()["status"] == "closed"  # fmt: skip
+    assert (
+        _call(
+            app_client, dispatcher_headers, incident_id, reached=True, satisfaction="basically_satisfied"
+        ).json()["status"]
+        == "closed"
+    )
 
 
-def test_three_unreached_calls_close_as_a_failed_callback(app_client: TestClient, dispatcher_headers: dict,
-                                                          clock: ManualClock) -> None:  # fmt: skip
+def test_three_unreached_calls_close_as_a_failed_callback(
+    app_client: TestClient, dispatcher_headers: dict, clock: ManualClock
+) -> None:
     incident_id = _resolved(app_client, dispatcher_headers)
     app_client.post(
         f"/api/incidents/{incident_id}/transition", json={"to": "verified"}, headers=dispatcher_headers
@@ -101,8 +113,12 @@ def test_three_unreached_calls_close_as_a_failed_callback(app_client: TestClient
     assert [o["callback"]["outcome"] for o in outcomes] == ["retry", "retry", "failed"]
     assert [o["status"] for o in outcomes] == ["verified", "verified", "closed"]
     assert outcomes[-1]["callback_attempts"] == 3
-    notes = [h["note"] for h in app_client.get(f"/api/incidents/{incident_id}/history",
-                                                headers=dispatcher_headers).json()["history"][-3:]]  # fmt: skip
+    notes = [
+        h["note"]
+        for h in app_client.get(f"/api/incidents/{incident_id}/history", headers=dispatcher_headers).json()[
+            "history"
+        ][-3:]
+    ]
     assert (
         notes[0] == "第 1 次回访未接通（共可回访 3 次）。"
         and notes[-1] == "回访 3 次均未接通，按回访失败结案。"
@@ -114,9 +130,11 @@ def test_bad_answers_change_nothing(
 ) -> None:
     incident_id = _resolved(app_client, dispatcher_headers)
     before = app_client.get(f"/api/incidents/{incident_id}", headers=dispatcher_headers).json()
-    for body, code in (({"reached": True}, "loop.satisfaction_required"),
-                       ({"reached": True, "satisfaction": "thrilled"}, "loop.unknown_satisfaction"),
-                       ({"reached": False, "satisfaction": "satisfied"}, "loop.satisfaction_unreached")):  # fmt: skip
+    for body, code in (
+        ({"reached": True}, "loop.satisfaction_required"),
+        ({"reached": True, "satisfaction": "thrilled"}, "loop.unknown_satisfaction"),
+        ({"reached": False, "satisfaction": "satisfied"}, "loop.satisfaction_unreached"),
+    ):
         refused = _call(app_client, dispatcher_headers, incident_id, **body)
         assert refused.status_code == 422 and refused.json()["code"] == code
     assert _call(app_client, planner_headers, incident_id, reached=False).status_code == 403

@@ -72,8 +72,10 @@ def test_overdue_incident_climbs_the_ladder(
     history = _history(timed, dispatcher_headers, created["id"])
     escalations = [h for h in history if h["action"] == "escalated"]
     assert [(h["detail"]["from_level"], h["detail"]["to_level"]) for h in escalations] == [
-        ("grid", "community"), ("community", "street"), ("street", "district"),
-    ]  # fmt: skip
+        ("grid", "community"),
+        ("community", "street"),
+        ("street", "district"),
+    ]
     assert [h["detail"]["to_code"] for h in escalations] == [COMMUNITY_SW, STREET_W, DISTRICT]
     assert all(h["actor"] == ACTOR and h["to_status"] == "escalated" for h in escalations)
     assert datetime.fromisoformat(escalations[0]["at"]) == START + timedelta(hours=4, minutes=1)
@@ -92,15 +94,23 @@ def test_escalation_skips_missing_levels(
     assert created["areas"][0]["code"] == COMMUNITY_SE
 
 
-def test_resolved_and_rejected_incidents_do_not_escalate(timed: TestClient, clock: ManualClock,
-                                                         dispatcher_headers: dict) -> None:  # fmt: skip
+def test_resolved_and_rejected_incidents_do_not_escalate(
+    timed: TestClient, clock: ManualClock, dispatcher_headers: dict
+) -> None:
     done = incident(timed, dispatcher_headers, "grid_1").json()
     for step in ("filed", "dispatched", "in_progress", "resolved"):
-        assert timed.post(f"/api/incidents/{done['id']}/transition", json={"to": step},
-                          headers=dispatcher_headers).status_code == 200  # fmt: skip
+        assert (
+            timed.post(
+                f"/api/incidents/{done['id']}/transition", json={"to": step}, headers=dispatcher_headers
+            ).status_code
+            == 200
+        )
     rejected = incident(timed, dispatcher_headers, "grid_1").json()
-    timed.post(f"/api/incidents/{rejected['id']}/transition", json={"to": "rejected", "note": "duplicate"},
-               headers=dispatcher_headers)  # fmt: skip
+    timed.post(
+        f"/api/incidents/{rejected['id']}/transition",
+        json={"to": "rejected", "note": "duplicate"},
+        headers=dispatcher_headers,
+    )
     clock.advance(days=30)
     escalated = {e.incident_id for e in sweep(timed.app.state.incident_context)}
     assert done["id"] not in escalated and rejected["id"] not in escalated
@@ -113,8 +123,11 @@ def test_manual_escalation_needs_a_note_and_moves_one_level(
     url = f"/api/incidents/{created['id']}/transition"
     timed.post(url, json={"to": "filed"}, headers=dispatcher_headers)
     assert timed.post(url, json={"to": "escalated"}, headers=dispatcher_headers).status_code == 422
-    moved = timed.post(url, json={"to": "escalated", "note": "needs the street's law enforcement team"},
-                       headers=dispatcher_headers)  # fmt: skip
+    moved = timed.post(
+        url,
+        json={"to": "escalated", "note": "needs the street's law enforcement team"},
+        headers=dispatcher_headers,
+    )
     assert moved.status_code == 200 and moved.json()["owner_level"] == "community"
     last = _history(timed, dispatcher_headers, created["id"])[-1]
     assert last["action"] == "escalated" and last["detail"]["reason"] == "manual"

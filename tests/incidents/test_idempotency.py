@@ -23,8 +23,9 @@ CONCURRENT_POSTS = 50
 def test_same_external_id_returns_the_first(client: TestClient, dispatcher_headers: dict) -> None:
     first = incident(client, dispatcher_headers, "grid_1", external_id="12345-0001", description="first")
     assert first.status_code == 201
-    again = incident(client, dispatcher_headers, "grid_2", external_id="12345-0001", description="second",
-                     category="E0501")  # fmt: skip
+    again = incident(
+        client, dispatcher_headers, "grid_2", external_id="12345-0001", description="second", category="E0501"
+    )
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"] and again.json()["created"] is False
     assert again.json()["description"] == "first" and again.json()["grid_code"] == GRID_1

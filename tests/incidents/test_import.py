@@ -24,8 +24,12 @@ def _count(db: Database, prefix: str) -> int:
 
 
 def _post(client: TestClient, headers: dict, content: bytes, **params: str):
-    return client.post("/api/incidents/import", content=content, params=params,
-                       headers={**headers, "Content-Type": "text/csv"})  # fmt: skip
+    return client.post(
+        "/api/incidents/import",
+        content=content,
+        params=params,
+        headers={**headers, "Content-Type": "text/csv"},
+    )
 
 
 def test_utf8_import_and_idempotent_reimport(
@@ -74,8 +78,12 @@ def test_gbk_detected_and_declared(client: TestClient, dispatcher_headers: dict,
         f"/api/incidents/{detected.json()['rows'][0]['id']}", headers=dispatcher_headers
     ).json()
     assert stored["description"] == "小区门口垃圾无人清运" and stored["grid_code"] == GRID_2
-    declared = _post(client, dispatcher_headers, (HEADER + _line("G-3", "grid_1", "E0501", "游商")).encode("gbk"),
-                     encoding="gbk")  # fmt: skip
+    declared = _post(
+        client,
+        dispatcher_headers,
+        (HEADER + _line("G-3", "grid_1", "E0501", "游商")).encode("gbk"),
+        encoding="gbk",
+    )
     assert declared.json()["created"] == 1
     wrong = _post(client, dispatcher_headers, gbk, encoding="utf-8")
     assert wrong.status_code == 400 and "utf-8" in wrong.json()["detail"]
@@ -85,8 +93,11 @@ def test_gbk_detected_and_declared(client: TestClient, dispatcher_headers: dict,
 def test_chinese_headers_and_multipart(client: TestClient, dispatcher_headers: dict) -> None:
     lon, lat = POINTS["grid_1"]
     text = f"工单号,经度,纬度,类别,问题描述,联系电话\nH-1,{lon},{lat},E0102,路边垃圾,13800001111\n"
-    response = client.post("/api/incidents/import", files={"file": ("tickets.csv", text.encode("utf-8-sig"))},
-                           headers=dispatcher_headers)  # fmt: skip
+    response = client.post(
+        "/api/incidents/import",
+        files={"file": ("tickets.csv", text.encode("utf-8-sig"))},
+        headers=dispatcher_headers,
+    )
     assert response.status_code == 200, response.text
     incident_id = response.json()["rows"][0]["id"]
     stored = client.get(f"/api/incidents/{incident_id}", headers=dispatcher_headers).json()
@@ -137,8 +148,9 @@ def test_duplicate_ids_within_one_file(client: TestClient, dispatcher_headers: d
         (b"\xff\xfe\x00garbage\x81\x30", 400, "neither UTF-8 nor GBK"),
     ],
 )
-def test_unreadable_files_are_400(client: TestClient, dispatcher_headers: dict, content: bytes, status: int,
-                                  fragment: str) -> None:  # fmt: skip
+def test_unreadable_files_are_400(
+    client: TestClient, dispatcher_headers: dict, content: bytes, status: int, fragment: str
+) -> None:
     response = _post(client, dispatcher_headers, content)
     assert response.status_code == status and fragment in response.json()["detail"]
 

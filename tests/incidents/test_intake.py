@@ -27,8 +27,13 @@ pytestmark = pytest.mark.usefixtures("areas")
 
 
 def test_assigned_to_the_covering_grid_with_snapshot(client: TestClient, dispatcher_headers: dict) -> None:
-    response = incident(client, dispatcher_headers, "grid_1", external_id="T-grid-1",
-                        reporter={"name": "王女士", "phone": "13800000000"})  # fmt: skip
+    response = incident(
+        client,
+        dispatcher_headers,
+        "grid_1",
+        external_id="T-grid-1",
+        reporter={"name": "王女士", "phone": "13800000000"},
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["created"] is True
@@ -36,8 +41,11 @@ def test_assigned_to_the_covering_grid_with_snapshot(client: TestClient, dispatc
     assert body["status"] == "reported" and body["near_boundary"] is False
     assert body["owner_level"] == "grid" and body["owner_code"] == GRID_1
     assert [(a["level"], a["code"]) for a in body["areas"]] == [
-        ("grid", GRID_1), ("community", COMMUNITY_SW), ("street", STREET_W), ("district", DISTRICT),
-    ]  # fmt: skip
+        ("grid", GRID_1),
+        ("community", COMMUNITY_SW),
+        ("street", STREET_W),
+        ("district", DISTRICT),
+    ]
     assert all(a["version"] == 1 and a["name"] for a in body["areas"])
     assert body["category"] == "E0102" and body["category_name"] == "暴露垃圾"
     assert body["distance_to_boundary_m"] > 100
@@ -59,16 +67,23 @@ def test_near_boundary_is_flagged_and_can_be_confirmed_or_moved(
     english = incident(client, {**dispatcher_headers, "Accept-Language": "en"}, "near_edge").json()
     assert any("please confirm" in note for note in english["notes"])
     assert body["assignment_confirmed"] is False
-    moved = client.post(f"/api/incidents/{body['id']}/assignment",
-                        json={"grid_code": GRID_2, "note": "caller is on the east side"}, headers=dispatcher_headers)  # fmt: skip
+    moved = client.post(
+        f"/api/incidents/{body['id']}/assignment",
+        json={"grid_code": GRID_2, "note": "caller is on the east side"},
+        headers=dispatcher_headers,
+    )
     assert moved.status_code == 200, moved.text
     assert moved.json()["grid_code"] == GRID_2 and moved.json()["owner_code"] == GRID_2
     assert moved.json()["assignment_confirmed"] is True
     assert moved.json()["areas"][1]["code"] == COMMUNITY_SW
     history = client.get(f"/api/incidents/{body['id']}/history", headers=dispatcher_headers).json()["history"]
     assert history[-1]["action"] == "reassigned" and history[-1]["detail"]["from_grid"] == GRID_1
-    assert client.post(f"/api/incidents/{body['id']}/assignment", json={"grid_code": "nope"},
-                       headers=dispatcher_headers).status_code == 422  # fmt: skip
+    assert (
+        client.post(
+            f"/api/incidents/{body['id']}/assignment", json={"grid_code": "nope"}, headers=dispatcher_headers
+        ).status_code
+        == 422
+    )
 
 
 def test_near_boundary_distance_is_configurable(db: Database) -> None:
@@ -92,8 +107,9 @@ def test_outside_every_grid_the_covering_area_takes_it(client: TestClient, dispa
     assert [a["level"] for a in street["areas"]] == ["street", "district"]
 
 
-def test_outside_every_area_is_422_and_writes_nothing(client: TestClient, dispatcher_headers: dict,
-                                                      db: Database) -> None:  # fmt: skip
+def test_outside_every_area_is_422_and_writes_nothing(
+    client: TestClient, dispatcher_headers: dict, db: Database
+) -> None:
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*) FROM incidents")
         before = cur.fetchone()[0]
@@ -125,9 +141,10 @@ def test_bad_input_is_422(client: TestClient, dispatcher_headers: dict, body: di
 
 def test_nan_is_refused(client: TestClient, dispatcher_headers: dict) -> None:
     response = client.post(
-        "/api/incidents", content=b'{"lon": NaN, "lat": 60.165, "category": "E0102"}',
+        "/api/incidents",
+        content=b'{"lon": NaN, "lat": 60.165, "category": "E0102"}',
         headers={**dispatcher_headers, "Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     assert response.status_code == 422
 
 
@@ -153,15 +170,17 @@ def test_roles_and_reporter_privacy(
 
 def test_list_filters(client: TestClient, dispatcher_headers: dict) -> None:
     incident(client, dispatcher_headers, "grid_2", category="E0501")
-    listed = client.get("/api/incidents", params={"grid_code": GRID_2, "category": "E0501"},
-                        headers=dispatcher_headers).json()  # fmt: skip
+    listed = client.get(
+        "/api/incidents", params={"grid_code": GRID_2, "category": "E0501"}, headers=dispatcher_headers
+    ).json()
     assert listed["type"] == "FeatureCollection" and listed["features"]
     assert {f["properties"]["grid_code"] for f in listed["features"]} == {GRID_2}
     lon, lat = POINTS["grid_2"]
     feature = listed["features"][0]
     assert feature["geometry"]["coordinates"] == pytest.approx([lon, lat])
-    west = client.get("/api/incidents", params={"bbox": "24.930,60.160,24.9375,60.171"},
-                      headers=dispatcher_headers).json()  # fmt: skip
+    west = client.get(
+        "/api/incidents", params={"bbox": "24.930,60.160,24.9375,60.171"}, headers=dispatcher_headers
+    ).json()
     assert west["features"] and all(f["properties"]["lon"] <= 24.9375 for f in west["features"])
     assert (
         client.get("/api/incidents", params={"status": "lost"}, headers=dispatcher_headers).status_code == 422
@@ -172,19 +191,25 @@ def test_list_filters(client: TestClient, dispatcher_headers: dict) -> None:
     assert client.get("/api/incidents/999999", headers=dispatcher_headers).status_code == 404
 
 
-def test_boundary_edit_never_moves_old_incidents(client: TestClient, dispatcher_headers: dict,
-                                                 planner_headers: dict) -> None:  # fmt: skip
+def test_boundary_edit_never_moves_old_incidents(
+    client: TestClient, dispatcher_headers: dict, planner_headers: dict
+) -> None:
     point = (24.9370, 60.166)  # in GRID_1, 28 m west of the shared edge
     before = incident(client, dispatcher_headers, point, external_id="T-before-edit").json()
     assert before["grid_code"] == GRID_1 and before["grid_version"] == 1
     # the planners move the shared edge 100 m west: GRID_1 shrinks, then GRID_2 grows over the point
     new_edge = 24.9357
-    for code, geometry in ((GRID_1, box(24.930, 60.160, new_edge, 60.171)),
-                           (GRID_2, box(new_edge, 60.160, 24.945, 60.171))):  # fmt: skip
+    for code, geometry in (
+        (GRID_1, box(24.930, 60.160, new_edge, 60.171)),
+        (GRID_2, box(new_edge, 60.160, 24.945, 60.171)),
+    ):
         current = client.get(f"/api/grids/{code}", headers=planner_headers)
         feature = {"type": "Feature", "properties": {**current.json()["properties"]}, "geometry": geometry}
-        put = client.put(f"/api/grids/{code}", json=feature,
-                         headers={**planner_headers, "If-Match": current.headers["ETag"]})  # fmt: skip
+        put = client.put(
+            f"/api/grids/{code}",
+            json=feature,
+            headers={**planner_headers, "If-Match": current.headers["ETag"]},
+        )
         assert put.status_code == 200, put.text
     after = incident(client, dispatcher_headers, point, external_id="T-after-edit").json()
     assert after["grid_code"] == GRID_2 and after["grid_version"] == 2

@@ -49,8 +49,11 @@ def test_every_illegal_transition_is_refused_along_the_loop(
     # closing is the callback's: a transition to closed is refused, the callback closes it
     refused = _move(client, dispatcher_headers, incident_id, "closed", "done")
     assert refused.status_code == 409 and refused.json()["code"] == "incident.needs_callback"
-    called = client.post(f"/api/incidents/{incident_id}/feedback", headers=dispatcher_headers,
-                         json={"reached": True, "satisfaction": "basically_satisfied", "note": "基本满意"})  # fmt: skip
+    called = client.post(
+        f"/api/incidents/{incident_id}/feedback",
+        headers=dispatcher_headers,
+        json={"reached": True, "satisfaction": "basically_satisfied", "note": "基本满意"},
+    )
     assert called.status_code == 200, called.text
     row, _ = _snapshot(client, dispatcher_headers, incident_id)
     assert row["status"] == "closed" and row["closed_at"] is not None
@@ -69,19 +72,23 @@ def test_history_records_actor_note_and_time(client: TestClient, db: Database) -
     _move(client, headers, incident_id, "dispatched", "派遣至网格员张三")
     history = client.get(f"/api/incidents/{incident_id}/history", headers=headers).json()["history"]
     assert [(h["action"], h["from_status"], h["to_status"]) for h in history] == [
-        ("created", None, "reported"), ("transition", "reported", "filed"), ("transition", "filed", "dispatched"),
-    ]  # fmt: skip
+        ("created", None, "reported"),
+        ("transition", "reported", "filed"),
+        ("transition", "filed", "dispatched"),
+    ]
     assert {h["actor"] for h in history} == {"test-dispatcher"}
     assert history[2]["note"] == "派遣至网格员张三"
     assert history[0]["at"] <= history[1]["at"] <= history[2]["at"] and history[2]["at"].endswith("+08:00")
     with db.cursor(dict_rows=False) as cur:
-        cur.execute("SELECT count(*) FROM audit_log WHERE entity = 'incident' AND entity_id = %s",
-                    (str(incident_id),))  # fmt: skip
+        cur.execute(
+            "SELECT count(*) FROM audit_log WHERE entity = 'incident' AND entity_id = %s", (str(incident_id),)
+        )
         assert cur.fetchone()[0] == 3
 
 
-def test_side_paths_and_roles(client: TestClient, dispatcher_headers: dict, planner_headers: dict,
-                              admin_headers: dict) -> None:  # fmt: skip
+def test_side_paths_and_roles(
+    client: TestClient, dispatcher_headers: dict, planner_headers: dict, admin_headers: dict
+) -> None:
     incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
     assert _move(client, planner_headers, incident_id, "filed").status_code == 403
     assert _move(client, {}, incident_id, "filed").status_code == 401

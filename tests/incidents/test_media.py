@@ -26,8 +26,10 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def workers(db: Database, areas: None) -> dict[str, dict[str, str]]:
-    return {"grid_1": bearer(create_token(db, "worker", "w1", grids=[GRID_1])),
-            "grid_2": bearer(create_token(db, "worker", "w2", grids=[GRID_2]))}  # fmt: skip
+    return {
+        "grid_1": bearer(create_token(db, "worker", "w1", grids=[GRID_1])),
+        "grid_2": bearer(create_token(db, "worker", "w2", grids=[GRID_2])),
+    }
 
 
 def _stored(db: Database, incident_id: int) -> tuple[int, int]:
@@ -39,11 +41,21 @@ def _stored(db: Database, incident_id: int) -> tuple[int, int]:
         return photos_n, int(cur.fetchone()["n"])
 
 
-def _upload(client: TestClient, incident_id: int, data: bytes, headers: dict, name: str = "photo.jpg",
-            stage: str | None = None):  # fmt: skip
+def _upload(
+    client: TestClient,
+    incident_id: int,
+    data: bytes,
+    headers: dict,
+    name: str = "photo.jpg",
+    stage: str | None = None,
+):
     form = {"stage": stage} if stage else None
-    return client.post(f"/api/incidents/{incident_id}/media", files={"file": (name, data, "image/jpeg")},
-                       data=form, headers=headers)  # fmt: skip
+    return client.post(
+        f"/api/incidents/{incident_id}/media",
+        files={"file": (name, data, "image/jpeg")},
+        data=form,
+        headers=headers,
+    )
 
 
 def test_upload_list_and_read(
@@ -78,8 +90,9 @@ def test_upload_list_and_read(
     assert [h["detail"]["media_id"] for h in history if h["action"] == "media"] == [photo["id"]]
 
 
-def test_only_those_who_handle_the_incident_see_its_photos(client: TestClient, dispatcher_headers: dict,
-                                                           planner_headers: dict, workers: dict) -> None:  # fmt: skip
+def test_only_those_who_handle_the_incident_see_its_photos(
+    client: TestClient, dispatcher_headers: dict, planner_headers: dict, workers: dict
+) -> None:
     incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
     photo = _upload(client, incident_id, photos.phone_jpeg(), dispatcher_headers).json()
     urls = [f"/api/incidents/{incident_id}/media", photo["url"], photo["thumbnail_url"]]
@@ -111,8 +124,9 @@ def test_only_those_who_handle_the_incident_see_its_photos(client: TestClient, d
         ("empty.jpg", b"", 422, "media.empty"),
     ],
 )
-def test_bad_files_are_refused_and_nothing_is_stored(client: TestClient, db: Database, dispatcher_headers: dict,
-                                                     name: str, data: bytes, status: int, code: str) -> None:  # fmt: skip
+def test_bad_files_are_refused_and_nothing_is_stored(
+    client: TestClient, db: Database, dispatcher_headers: dict, name: str, data: bytes, status: int, code: str
+) -> None:
     incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
     before = _stored(db, incident_id)
     refused = _upload(client, incident_id, data, dispatcher_headers, name=name)
@@ -150,8 +164,9 @@ def test_open311_multipart_media_and_media_url(
         "long": str(lon),
         "description": "门口垃圾",
     }
-    created = client.post(f"{OPEN311}/requests.json", data=form,
-                          files={"media": ("IMG_0001.HEIC", photos.heic(), "image/heic")})  # fmt: skip
+    created = client.post(
+        f"{OPEN311}/requests.json", data=form, files={"media": ("IMG_0001.HEIC", photos.heic(), "image/heic")}
+    )
     assert created.status_code == 201, created.text
     request_id = created.json()[0]["service_request_id"]
     full = client.get(f"{OPEN311}/requests/{request_id}.json", headers=dispatcher_headers).json()[0]

@@ -45,8 +45,10 @@ def fresh_window(clock: ManualClock) -> None:
 
 
 def _offset(lon: float, lat: float, metres: float, bearing: float) -> tuple[float, float]:
-    return (lon + metres * np.cos(bearing) / (KM_PER_DEG_LAT * 1000 * np.cos(np.radians(lat))),
-            lat + metres * np.sin(bearing) / (KM_PER_DEG_LAT * 1000))  # fmt: skip
+    return (
+        lon + metres * np.cos(bearing) / (KM_PER_DEG_LAT * 1000 * np.cos(np.radians(lat))),
+        lat + metres * np.sin(bearing) / (KM_PER_DEG_LAT * 1000),
+    )
 
 
 def _route_m(client: TestClient, a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -82,8 +84,9 @@ def _file(client: TestClient, headers: dict, point: tuple[float, float], categor
     return response.json()
 
 
-def test_a_second_report_of_the_same_event_is_suggested(app_client: TestClient, dispatcher_headers: dict,
-                                                         pairs: dict, clock: ManualClock, fresh_window: None) -> None:  # fmt: skip
+def test_a_second_report_of_the_same_event_is_suggested(
+    app_client: TestClient, dispatcher_headers: dict, pairs: dict, clock: ManualClock, fresh_window: None
+) -> None:
     a, b = pairs["walkable"]
     first = _file(app_client, dispatcher_headers, a, "E0102", description="小区门口垃圾")
     assert first["duplicates"] == []
@@ -102,8 +105,9 @@ def test_a_second_report_of_the_same_event_is_suggested(app_client: TestClient, 
     assert first["id"] not in {d["id"] for d in other["duplicates"]}
 
 
-def test_water_or_a_railway_between_them_means_another_event(app_client: TestClient, dispatcher_headers: dict,
-                                                             pairs: dict, fresh_window: None) -> None:  # fmt: skip
+def test_water_or_a_railway_between_them_means_another_event(
+    app_client: TestClient, dispatcher_headers: dict, pairs: dict, fresh_window: None
+) -> None:
     a, b = pairs["separated"]
     first = _file(app_client, dispatcher_headers, a)
     second = _file(app_client, dispatcher_headers, b)
@@ -111,8 +115,9 @@ def test_water_or_a_railway_between_them_means_another_event(app_client: TestCli
     assert _route_m(app_client, a, b) > 300  # though a straight line says they are 50–100 m apart
 
 
-def test_off_the_network_the_straight_line_decides(app_client: TestClient, dispatcher_headers: dict,
-                                                   fresh_window: None) -> None:  # fmt: skip
+def test_off_the_network_the_straight_line_decides(
+    app_client: TestClient, dispatcher_headers: dict, fresh_window: None
+) -> None:
     first = _file(app_client, dispatcher_headers, OFF_NETWORK)
     near = _file(app_client, dispatcher_headers, _offset(*OFF_NETWORK, 40, 0.3))
     far = _file(app_client, dispatcher_headers, _offset(*OFF_NETWORK, 250, 0.3))
@@ -121,14 +126,18 @@ def test_off_the_network_the_straight_line_decides(app_client: TestClient, dispa
     assert first["id"] not in {d["id"] for d in far["duplicates"]}
 
 
-def test_only_open_cases_within_the_window(app_client: TestClient, dispatcher_headers: dict, pairs: dict,
-                                           clock: ManualClock, fresh_window: None) -> None:  # fmt: skip
+def test_only_open_cases_within_the_window(
+    app_client: TestClient, dispatcher_headers: dict, pairs: dict, clock: ManualClock, fresh_window: None
+) -> None:
     a, b = pairs["walkable"]
     old = _file(app_client, dispatcher_headers, a)
     clock.advance(hours=73)  # beyond the 72-hour window
     rejected = _file(app_client, dispatcher_headers, a)
-    app_client.post(f"/api/incidents/{rejected['id']}/transition", json={"to": "rejected", "note": "误报"},
-                    headers=dispatcher_headers)  # fmt: skip
+    app_client.post(
+        f"/api/incidents/{rejected['id']}/transition",
+        json={"to": "rejected", "note": "误报"},
+        headers=dispatcher_headers,
+    )
     late = _file(app_client, dispatcher_headers, b)
     ids = {d["id"] for d in late["duplicates"]}
     assert old["id"] not in ids and rejected["id"] not in ids
@@ -137,8 +146,9 @@ def test_only_open_cases_within_the_window(app_client: TestClient, dispatcher_he
 def _move(client: TestClient, headers: dict, incident_id: int, *steps: str) -> dict:
     body = {}
     for step in steps:
-        response = client.post(f"/api/incidents/{incident_id}/transition", json={"to": step, "note": "n"},
-                               headers=headers)  # fmt: skip
+        response = client.post(
+            f"/api/incidents/{incident_id}/transition", json={"to": step, "note": "n"}, headers=headers
+        )
         assert response.status_code == 200, response.text
         body = response.json()
     return body
@@ -152,8 +162,9 @@ def _history(client: TestClient, headers: dict, incident_id: int) -> list[dict]:
     return client.get(f"/api/incidents/{incident_id}/history", headers=headers).json()["history"]
 
 
-def test_merge_follow_and_call_every_caller_back(app_client: TestClient, dispatcher_headers: dict, pairs: dict,
-                                                 fresh_window: None) -> None:  # fmt: skip
+def test_merge_follow_and_call_every_caller_back(
+    app_client: TestClient, dispatcher_headers: dict, pairs: dict, fresh_window: None
+) -> None:
     h = dispatcher_headers
     a, b = pairs["walkable"]
     case = _file(app_client, h, a, reporter={"name": "甲", "phone": "13800000001"})
@@ -173,25 +184,36 @@ def test_merge_follow_and_call_every_caller_back(app_client: TestClient, dispatc
     assert _get(app_client, h, dup["id"])["status"] == "resolved"
     assert [e["action"] for e in _history(app_client, h, dup["id"])][-2:] == ["followed", "followed"]
     # each caller is called back: the case's caller is satisfied and the case closes...
-    closed = app_client.post(f"/api/incidents/{case['id']}/feedback", json={"reached": True, "satisfaction": "satisfied"},
-                             headers=h)  # fmt: skip
+    closed = app_client.post(
+        f"/api/incidents/{case['id']}/feedback",
+        json={"reached": True, "satisfaction": "satisfied"},
+        headers=h,
+    )
     assert closed.json()["status"] == "closed"
     dup_now = _get(app_client, h, dup["id"])
     assert (
         dup_now["status"] == "resolved" and dup_now["awaiting_callback"]
     )  # ...the duplicate waits for its call
     # ...the duplicate's caller is not satisfied: the case goes back to work, the duplicate with it
-    reopened = app_client.post(f"/api/incidents/{dup['id']}/feedback", headers=h,
-                               json={"reached": True, "satisfaction": "unsatisfied", "note": "垃圾还在"})  # fmt: skip
+    reopened = app_client.post(
+        f"/api/incidents/{dup['id']}/feedback",
+        headers=h,
+        json={"reached": True, "satisfaction": "unsatisfied", "note": "垃圾还在"},
+    )
     assert reopened.status_code == 200 and reopened.json()["status"] == "dispatched"
     case_now = _get(app_client, h, case["id"])
     assert case_now["status"] == "dispatched" and case_now["reopened"] == 1 and case_now["closed_at"] is None
-    assert any(e["action"] == "reopened" and e["detail"]["by_incident"] == dup["id"]
-               for e in _history(app_client, h, case["id"]))  # fmt: skip
+    assert any(
+        e["action"] == "reopened" and e["detail"]["by_incident"] == dup["id"]
+        for e in _history(app_client, h, case["id"])
+    )
     _move(app_client, h, case["id"], "in_progress", "resolved")
     for incident_id in (case["id"], dup["id"]):
-        done = app_client.post(f"/api/incidents/{incident_id}/feedback", headers=h,
-                               json={"reached": True, "satisfaction": "basically_satisfied"})  # fmt: skip
+        done = app_client.post(
+            f"/api/incidents/{incident_id}/feedback",
+            headers=h,
+            json={"reached": True, "satisfaction": "basically_satisfied"},
+        )
         assert done.json()["status"] == "closed"
     calls = app_client.get(f"/api/incidents/{dup['id']}/callbacks", headers=h).json()["callbacks"]
     assert [c["satisfaction"] for c in calls] == ["unsatisfied", "basically_satisfied"]
@@ -237,8 +259,14 @@ def test_merge_rules(
     assert planner.status_code == 401
 
 
-def test_duplicates_do_not_escalate_on_their_own(app_client: TestClient, db: Database, dispatcher_headers: dict,
-                                                 pairs: dict, clock: ManualClock, fresh_window: None) -> None:  # fmt: skip
+def test_duplicates_do_not_escalate_on_their_own(
+    app_client: TestClient,
+    db: Database,
+    dispatcher_headers: dict,
+    pairs: dict,
+    clock: ManualClock,
+    fresh_window: None,
+) -> None:
     h = dispatcher_headers
     a, b = pairs["walkable"]
     case, dup = _file(app_client, h, a)["id"], _file(app_client, h, b)["id"]

@@ -51,9 +51,14 @@ CATEGORIES = (
 )
 # where reports come from: inside the district's grids, the community without a grid and the street without
 # a community (属地兜底: owned by the community or the street from the start)
-BOXES = [((24.931, 60.161, 24.937, 60.170), 6), ((24.938, 60.161, 24.944, 60.170), 6),
-         ((24.931, 60.172, 24.944, 60.181), 5), ((24.946, 60.161, 24.952, 60.174), 5),
-         ((24.9535, 60.161, 24.959, 60.174), 1), ((24.946, 60.176, 24.959, 60.181), 1)]  # fmt: skip
+BOXES = [
+    ((24.931, 60.161, 24.937, 60.170), 6),
+    ((24.938, 60.161, 24.944, 60.170), 6),
+    ((24.931, 60.172, 24.944, 60.181), 5),
+    ((24.946, 60.161, 24.952, 60.174), 5),
+    ((24.9535, 60.161, 24.959, 60.174), 1),
+    ((24.946, 60.176, 24.959, 60.181), 1),
+]
 DISPATCHER = Principal(1, "dispatcher", "rates-dispatcher")
 
 
@@ -91,10 +96,16 @@ class Year:
         rng = self.rng
         lon, lat = self.point()
         # now and then a second caller reports the same event nearby, an hour or two later
-        data = IncidentInput(category=rng.choice(CATEGORIES), description="year", lon=lon, lat=lat,
-                             reporter={"phone": "000"})  # fmt: skip
-        result = create_incident(self.ctx, data, DISPATCHER.actor, DISPATCHER.role,
-                                 source=rng.choice(("hotline", "hotline", "patrol", "open311")))  # fmt: skip
+        data = IncidentInput(
+            category=rng.choice(CATEGORIES), description="year", lon=lon, lat=lat, reporter={"phone": "000"}
+        )
+        result = create_incident(
+            self.ctx,
+            data,
+            DISPATCHER.actor,
+            DISPATCHER.role,
+            source=rng.choice(("hotline", "hotline", "patrol", "open311")),
+        )
         incident_id = result.incident["id"]
         self.plan[incident_id] = {
             "row": result.incident,
@@ -110,8 +121,13 @@ class Year:
         self.later(rng.uniform(0.05, 1.5), lambda: self.step(incident_id))
 
     def repeat(self, data: IncidentInput) -> None:
-        again = IncidentInput(category=data.category, description="again", lon=data.lon + 0.0003,
-                              lat=data.lat + 0.0002, reporter={"phone": "001"})  # fmt: skip
+        again = IncidentInput(
+            category=data.category,
+            description="again",
+            lon=data.lon + 0.0003,
+            lat=data.lat + 0.0002,
+            reporter={"phone": "001"},
+        )
         result = create_incident(self.ctx, again, DISPATCHER.actor, DISPATCHER.role)
         incident_id = result.incident["id"]
         self.plan[incident_id] = {"row": result.incident, "pace": 1.0, "stop_after": False}
@@ -186,8 +202,9 @@ class Year:
             if reached
             else None
         )
-        done = callback.record_feedback(self.ctx, incident_id, reached=reached, satisfaction=satisfaction,
-                                        note=None, principal=DISPATCHER)  # fmt: skip
+        done = callback.record_feedback(
+            self.ctx, incident_id, reached=reached, satisfaction=satisfaction, note=None, principal=DISPATCHER
+        )
         self.plan[incident_id]["row"] = done["incident"]
 
 
@@ -283,12 +300,25 @@ COLUMNS = {
 }
 
 
-def independent(db: Database, ctx: IncidentContext, level: str, since: datetime, until: datetime, now: datetime,
-                code: str | None = None) -> dict[str, dict[str, Any]]:  # fmt: skip
+def independent(
+    db: Database,
+    ctx: IncidentContext,
+    level: str,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    code: str | None = None,
+) -> dict[str, dict[str, Any]]:
     cats = list(ctx.classification)
-    params = {"codes": [c.code for c in cats], "response": [c.response_hours for c in cats],
-              **{lv: [c.deadline_hours[lv] for c in cats] for lv in LEVELS},
-              "since": since, "until": until, "now": now, "code": code}  # fmt: skip
+    params = {
+        "codes": [c.code for c in cats],
+        "response": [c.response_hours for c in cats],
+        **{lv: [c.deadline_hours[lv] for c in cats] for lv in LEVELS},
+        "since": since,
+        "until": until,
+        "now": now,
+        "code": code,
+    }
     with db.cursor() as cur:
         cur.execute(INDEPENDENT.format(column=COLUMNS[level]), params)
         rows = cur.fetchall()
@@ -312,9 +342,14 @@ def independent(db: Database, ctx: IncidentContext, level: str, since: datetime,
 def _served(client: TestClient, **query: str) -> dict[str, dict[str, Any]]:
     response = client.get("/api/stats/rates", params=query)
     assert response.status_code == 200, response.text
-    return {a["code"]: {key: a[key] for key in ("response_rate", "resolution_rate", "satisfaction_rate",
-                                                 "on_time_rate", "settled_at")} | {"cases": a["counts"]["cases"]}
-            for a in response.json()["areas"]}  # fmt: skip
+    return {
+        a["code"]: {
+            key: a[key]
+            for key in ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate", "settled_at")
+        }
+        | {"cases": a["counts"]["cases"]}
+        for a in response.json()["areas"]
+    }
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -326,8 +361,11 @@ def test_the_rates_equal_an_independent_count_over_a_year(year, db: Database, le
     assert served == independent(db, ctx, level, since, until, clock.now)
     totals = sum(a["cases"] for a in served.values())
     assert totals > INCIDENTS * 0.7  # most incidents: all but the duplicates and rejections
-    every = [a[k] for a in served.values() for k in ("response_rate", "resolution_rate", "satisfaction_rate",
-                                                      "on_time_rate")]  # fmt: skip
+    every = [
+        a[k]
+        for a in served.values()
+        for k in ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate")
+    ]
     assert all(v is not None and 0 < v < 1 for v in every)  # a year with some of everything, nothing trivial
 
 

@@ -33,8 +33,12 @@ def test_grid_workers_take_hand_back_and_resolve() -> None:
     assert states.check_transition("escalated", "in_progress", "worker", None).action == "start"
     assert states.check_transition("in_progress", "resolved", "worker", None).action == "resolve"
     assert states.check_transition("dispatched", "filed", "worker", "不属于本网格").action == "return"
-    for current, target in (("reported", "filed"), ("filed", "dispatched"), ("resolved", "verified"),
-                            ("in_progress", "escalated")):  # fmt: skip
+    for current, target in (
+        ("reported", "filed"),
+        ("filed", "dispatched"),
+        ("resolved", "verified"),
+        ("in_progress", "escalated"),
+    ):
         with pytest.raises(Forbidden):
             states.check_transition(current, target, "worker", "a note")
 

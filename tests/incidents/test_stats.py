@@ -30,18 +30,25 @@ def story(db: Database, areas: None, dispatcher_headers: dict) -> Iterator[tuple
             incident_id = incident(client, dispatcher_headers, "grid_1").json()["id"]
             clock.advance(hours=hours)
             for step in ("filed", "dispatched", "in_progress", "resolved", "verified"):
-                client.post(f"/api/incidents/{incident_id}/transition", json={"to": step},
-                            headers=dispatcher_headers)  # fmt: skip
+                client.post(
+                    f"/api/incidents/{incident_id}/transition", json={"to": step}, headers=dispatcher_headers
+                )
             # closed by the callback (回访), the only way a case closes
-            client.post(f"/api/incidents/{incident_id}/feedback", json={"reached": True, "satisfaction": "satisfied"},
-                        headers=dispatcher_headers)  # fmt: skip
+            client.post(
+                f"/api/incidents/{incident_id}/feedback",
+                json={"reached": True, "satisfaction": "satisfied"},
+                headers=dispatcher_headers,
+            )
             clock.now = START
 
         close_after(10)
         close_after(30)
         rejected = incident(client, dispatcher_headers, "grid_1").json()["id"]
-        client.post(f"/api/incidents/{rejected}/transition", json={"to": "rejected", "note": "duplicate"},
-                    headers=dispatcher_headers)  # fmt: skip
+        client.post(
+            f"/api/incidents/{rejected}/transition",
+            json={"to": "rejected", "note": "duplicate"},
+            headers=dispatcher_headers,
+        )
         incident(client, dispatcher_headers, "grid_1")  # open; E0102 is due after 4 h
         working = incident(client, dispatcher_headers, "grid_2").json()["id"]
         for step in ("filed", "dispatched", "in_progress"):
@@ -94,7 +101,9 @@ def test_community_and_street_levels_and_since(story: tuple[TestClient, ManualCl
 
 def test_map_view_matches(story: tuple[TestClient, ManualClock], db: Database) -> None:
     with db.cursor() as cur:
-        cur.execute("SELECT total, resolved, rejected FROM incident_area_stats(%s) WHERE code = %s",
-                    (["grid"], GRID_1))  # fmt: skip
+        cur.execute(
+            "SELECT total, resolved, rejected FROM incident_area_stats(%s) WHERE code = %s",
+            (["grid"], GRID_1),
+        )
         row = cur.fetchone()
     assert (row["total"], row["resolved"], row["rejected"]) == (4, 2, 1)

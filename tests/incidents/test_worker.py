@@ -38,9 +38,11 @@ def test_worker_tokens_name_their_grids(db: Database, client: TestClient, admin_
     token = create_token(db, "worker", "w", grids=[GRID_2, f" {GRID_2} "])
     assert authenticate(db, token).grids == (GRID_2,)
     assert client.get("/api/auth/whoami", headers=bearer(token)).json()["grids"] == [GRID_2]
-    for role, grids, code in (("worker", [], "auth.worker_needs_grid"),
-                              ("dispatcher", [GRID_1], "auth.grids_only_for_workers"),
-                              ("worker", ["999999999999999"], "auth.unknown_grids")):  # fmt: skip
+    for role, grids, code in (
+        ("worker", [], "auth.worker_needs_grid"),
+        ("dispatcher", [GRID_1], "auth.grids_only_for_workers"),
+        ("worker", ["999999999999999"], "auth.unknown_grids"),
+    ):
         with pytest.raises(InvalidInput) as refused:
             create_token(db, role, "x", grids=grids)
         assert refused.value.code == code
@@ -77,8 +79,15 @@ def test_cli_creates_a_worker_token(db: Database, monkeypatch: pytest.MonkeyPatc
 
 def test_a_patrol_report_lands_in_the_workers_grid(client: TestClient, db: Database, worker: dict) -> None:
     lon, lat = POINTS["grid_1"]
-    body = {"lon": lon, "lat": lat, "category": "E0102", "description": "巡查发现：垃圾堆放", "accuracy_m": 8.5,
-            "client_id": "phone-7f3a-0001", "source": "hotline"}  # fmt: skip
+    body = {
+        "lon": lon,
+        "lat": lat,
+        "category": "E0102",
+        "description": "巡查发现：垃圾堆放",
+        "accuracy_m": 8.5,
+        "client_id": "phone-7f3a-0001",
+        "source": "hotline",
+    }
     filed = client.post("/api/incidents", json=body, headers=worker)
     assert filed.status_code == 201, filed.text
     incident_ = filed.json()
@@ -101,15 +110,19 @@ def test_positions_from_amap_and_baidu_are_accepted(client: TestClient, worker: 
     lon, lat = 24.935, 60.176  # inside GRID_3
     for crs in ("gcj02", "bd09"):
         x, y = from_wgs84(lon, lat, crs)
-        filed = client.post("/api/incidents", headers=worker,
-                            json={"lon": x, "lat": y, "crs": crs, "category": "E0501", "accuracy_m": 20})  # fmt: skip
+        filed = client.post(
+            "/api/incidents",
+            headers=worker,
+            json={"lon": x, "lat": y, "crs": crs, "category": "E0501", "accuracy_m": 20},
+        )
         assert filed.status_code == 201, filed.text
         assert filed.json()["grid_code"] == GRID_3 and filed.json()["crs"] == crs
         assert abs(filed.json()["lon"] - lon) < 1e-5 and abs(filed.json()["lat"] - lat) < 1e-5
 
 
-def test_a_report_outside_the_workers_grids_is_refused_naming_the_grid(client: TestClient, db: Database,
-                                                                      worker: dict) -> None:  # fmt: skip
+def test_a_report_outside_the_workers_grids_is_refused_naming_the_grid(
+    client: TestClient, db: Database, worker: dict
+) -> None:
     before = _count(db)
     lon, lat = POINTS["grid_2"]
     refused = client.post(
@@ -117,14 +130,22 @@ def test_a_report_outside_the_workers_grids_is_refused_naming_the_grid(client: T
     )
     assert refused.status_code == 422 and refused.json()["code"] == "loop.patrol_outside_grids"
     assert GRID_2 in refused.json()["message"] and "网格" in refused.json()["message"]
-    bad = client.post("/api/incidents", json={**dict(zip(("lon", "lat"), POINTS["grid_1"], strict=True)),
-                                              "category": "E0102", "accuracy_m": -3}, headers=worker)  # fmt: skip
+    bad = client.post(
+        "/api/incidents",
+        json={
+            **dict(zip(("lon", "lat"), POINTS["grid_1"], strict=True)),
+            "category": "E0102",
+            "accuracy_m": -3,
+        },
+        headers=worker,
+    )
     assert bad.status_code == 422 and bad.json()["code"] == "loop.bad_accuracy"
     assert _count(db) == before
 
 
-def test_workers_see_and_handle_their_own_grids_only(client: TestClient, dispatcher_headers: dict,
-                                                     worker: dict) -> None:  # fmt: skip
+def test_workers_see_and_handle_their_own_grids_only(
+    client: TestClient, dispatcher_headers: dict, worker: dict
+) -> None:
     mine = incident(client, dispatcher_headers, "grid_1", description="热线：路面垃圾").json()["id"]
     theirs = incident(client, dispatcher_headers, "grid_2").json()["id"]
     listed = client.get("/api/incidents", headers=worker).json()["features"]

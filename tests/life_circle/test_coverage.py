@@ -15,8 +15,11 @@ def with_grids(db):
 
 
 def _missing_in(gaps: dict, ids: set[int]) -> list[dict]:
-    return [f["properties"] for f in gaps["features"] if f["properties"]["kind"] == "residence"
-            and f["properties"]["residence_id"] in ids]  # fmt: skip
+    return [
+        f["properties"]
+        for f in gaps["features"]
+        if f["properties"]["kind"] == "residence" and f["properties"]["residence_id"] in ids
+    ]
 
 
 def _homes_in(db, code: str) -> dict[int, float]:
@@ -45,8 +48,10 @@ def test_shares_are_household_weighted(with_grids, client):
 
     # Reported household counts win: homes that miss the pharmacy now hold nobody → everyone is served.
     with db.cursor() as cur:
-        cur.execute("UPDATE residences SET households_reported = 0 WHERE id = ANY(%s)",
-                    ([m["residence_id"] for m in missing],))  # fmt: skip
+        cur.execute(
+            "UPDATE residences SET households_reported = 0 WHERE id = ANY(%s)",
+            ([m["residence_id"] for m in missing],),
+        )
     again = client.get("/api/coverage", params={"level": "community", "profile": "gb50180"}).json()
     updated = next(f for f in again["features"] if f["properties"]["code"] == area["code"])["properties"]
     assert updated["categories"]["pharmacy"] == pytest.approx(1.0)

@@ -51,8 +51,11 @@ def test_reach_of_homes_equals_independent_dijkstra(db, ctx, ref, category, kind
         for j in members:
             fe, ff = int(index.located.edge[j]), float(index.located.frac[j])
             for node_cost in d:
-                best = min(best, node_cost[graph.edge_u[fe]] + ff * cost[fe],
-                           node_cost[graph.edge_v[fe]] + (1 - ff) * cost[fe])  # fmt: skip
+                best = min(
+                    best,
+                    node_cost[graph.edge_u[fe]] + ff * cost[fe],
+                    node_cost[graph.edge_v[fe]] + (1 - ff) * cost[fe],
+                )
             if fe == e:
                 best = min(best, abs(ff - f) * cost[e])
         if best > 10_000:
@@ -82,9 +85,15 @@ def _pharmacy(body: dict) -> dict:
 def test_a_facility_added_through_the_api_changes_the_answer(client, planner_headers):
     point = {"lon": 24.9370, "lat": 60.1755}
     before = _pharmacy(client.get("/api/life-circle", params=point).json())
-    r = client.post("/api/facilities", headers=planner_headers, json={
-        "type": "Feature", "geometry": {"type": "Point", "coordinates": [24.9371, 60.1756]},
-        "properties": {"name": "新开药店", "category": "pharmacy"}})  # fmt: skip
+    r = client.post(
+        "/api/facilities",
+        headers=planner_headers,
+        json={
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [24.9371, 60.1756]},
+            "properties": {"name": "新开药店", "category": "pharmacy"},
+        },
+    )
     assert r.status_code == 201, r.text
     after = _pharmacy(client.get("/api/life-circle", params=point).json())
     assert after["nearest"]["name"] == "新开药店" and after["status"] == "reached"
@@ -106,9 +115,16 @@ def test_thresholds_are_respected_exactly(db, tmp_path: Path):
     d = grocery["nearest"]["walk_distance_m"]
     exact = _distance_exact(db, ctx, point)
     for name, limit in (("at", exact), ("under", exact - 0.01)):
-        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({
-            "id": name, "threshold": "distance", "levels": [{"minutes": 5, "max_distance_m": limit, "categories": ["grocery"]}],
-        }), encoding="utf-8")  # fmt: skip
+        (tmp_path / f"{name}.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "id": name,
+                    "threshold": "distance",
+                    "levels": [{"minutes": 5, "max_distance_m": limit, "categories": ["grocery"]}],
+                }
+            ),
+            encoding="utf-8",
+        )
     custom = LifeCircleContext.create(LifeCircleSettings(profiles_dir=tmp_path))
     at = service.life_circle(db, custom, *point, profile="at")["levels"][0]["categories"][0]
     under = service.life_circle(db, custom, *point, profile="under")["levels"][0]["categories"][0]

@@ -79,9 +79,14 @@ def test_outside_china_is_unchanged_and_cgcs2000_is_wgs84() -> None:
 
 @pytest.mark.parametrize(
     ("lon", "lat", "words"),
-    [(float("nan"), 39.9, "finite"), (116.4, float("inf"), "finite"), (39.9, 116.4, "swapped"),
-     (200.0, 10.0, "longitude"), (116.4, -95.0, "latitude")],
-)  # fmt: skip
+    [
+        (float("nan"), 39.9, "finite"),
+        (116.4, float("inf"), "finite"),
+        (39.9, 116.4, "swapped"),
+        (200.0, 10.0, "longitude"),
+        (116.4, -95.0, "latitude"),
+    ],
+)
 def test_bad_coordinates(lon: float, lat: float, words: str) -> None:
     with pytest.raises(InvalidInput, match=words):
         coords.check_lonlat(lon, lat)

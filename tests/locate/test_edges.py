@@ -42,8 +42,9 @@ def _hierarchy(client: TestClient, headers: dict[str, str], prefix: str, communi
         feature(f"{prefix}001", wide, "street", prefix),
         feature(f"{prefix}001001", community, "community", f"{prefix}001"),
     ]
-    response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": features},
-                           headers=headers)  # fmt: skip
+    response = client.post(
+        "/api/grids/import", json={"type": "FeatureCollection", "features": features}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return f"{prefix}001001"
 
@@ -93,15 +94,22 @@ def test_snapping_keeps_an_input_shared_edge_shared(
     two sides of a shared edge apart: the import of grids that tile the community failed with an overlap of
     some 200 m² (or, with the vertices elsewhere, left a sliver between them)."""
     prefix = "120101"
-    community = _hierarchy(client, planner_headers, prefix, polygon(
-        [(0, 0), (250.45, 0), (500, 0), (500, 500), (251.37, 500), (0, 500)], prefix
-    ))  # fmt: skip
+    community = _hierarchy(
+        client,
+        planner_headers,
+        prefix,
+        polygon([(0, 0), (250.45, 0), (500, 0), (500, 500), (251.37, 500), (0, 500)], prefix),
+    )
     shared = [(250.17, 0.0), (250.48, 500.0)]
     west = feature(f"{community}001", polygon([(0, 0), *shared, (0, 500)], prefix), parent=community)
-    east = feature(f"{community}002", polygon([shared[0], (500, 0), (500, 500), shared[1]], prefix),
-                   parent=community)  # fmt: skip
-    response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": [west, east]},
-                           headers=planner_headers)  # fmt: skip
+    east = feature(
+        f"{community}002", polygon([shared[0], (500, 0), (500, 500), shared[1]], prefix), parent=community
+    )
+    response = client.post(
+        "/api/grids/import",
+        json={"type": "FeatureCollection", "features": [west, east]},
+        headers=planner_headers,
+    )
     assert response.status_code == 200, response.text
     a, b = _stored(client, f"{community}001"), _stored(client, f"{community}002")
     _no_gap_between(a, b)
@@ -123,8 +131,9 @@ def test_outer_boundary_points_get_their_grid(client: TestClient, planner_header
     prefix = "120102"
     community = _hierarchy(client, planner_headers, prefix, rect(0, 0, 500, 500, origin(prefix)))
     diamond = polygon([(250, 20), (480, 250), (250, 480), (20, 250)], prefix)  # diagonal edges
-    response = client.post("/api/grids", json=feature(f"{community}001", diamond, parent=community),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids", json=feature(f"{community}001", diamond, parent=community), headers=planner_headers
+    )
     assert response.status_code == 201, response.text
     grid = _stored(client, f"{community}001")
     points = _points_on(shapely.boundary(grid), 60, np.random.default_rng(4))
@@ -147,8 +156,12 @@ def test_a_new_grid_on_a_stored_neighbours_edge_leaves_no_hairline(
     prefix = "120103"
     community = _hierarchy(client, planner_headers, prefix, rect(0, 0, 500, 500, origin(prefix)))
     east = polygon([(180, 0), (500, 0), (500, 500), (320, 500)], prefix)
-    assert client.post("/api/grids", json=feature(f"{community}002", east, parent=community),
-                       headers=planner_headers).status_code == 201  # fmt: skip
+    assert (
+        client.post(
+            "/api/grids", json=feature(f"{community}002", east, parent=community), headers=planner_headers
+        ).status_code
+        == 201
+    )
     b = _stored(client, f"{community}002")
     start, end = np.array(at(180, 0, prefix)), np.array(at(320, 500, prefix))
     middle = (start + 0.37 * (end - start)).tolist()  # a T-junction in the middle of the stored edge
@@ -158,8 +171,9 @@ def test_a_new_grid_on_a_stored_neighbours_edge_leaves_no_hairline(
             [at(0, 0, prefix), start.tolist(), middle, end.tolist(), at(0, 500, prefix), at(0, 0, prefix)]
         ],
     }
-    response = client.post("/api/grids", json=feature(f"{community}001", west, parent=community),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/grids", json=feature(f"{community}001", west, parent=community), headers=planner_headers
+    )
     assert response.status_code == 201, response.text
     a = _stored(client, f"{community}001")
     _no_gap_between(a, b)

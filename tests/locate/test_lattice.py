@@ -65,15 +65,18 @@ def test_overlaps_holes_nesting_and_far_clusters() -> None:
     big = shapely.Polygon(
         [(0, 0), (1, 0), (1, 1), (0, 1)], [[(0.2, 0.2), (0.4, 0.2), (0.4, 0.4), (0.2, 0.4)]]
     )
-    geoms = np.array([
-        big,
-        shapely.box(0.2, 0.2, 0.4, 0.4),                      # fills the hole exactly
-        shapely.box(0.9, 0.9, 1.3, 1.3),                      # overlaps big
-        shapely.box(0.5, 0.5, 0.6, 0.6),                      # inside big (nested)
-        shapely.MultiPolygon([shapely.box(1.5, 0, 1.6, 0.1), shapely.box(1.7, 0, 1.8, 0.1)]),
-        shapely.box(0.0, 1.0, 1.0, 1.000001),                 # a sliver along big's top edge
-        shapely.box(40.0, 40.0, 40.1, 40.1),                  # far away
-    ], dtype=object)  # fmt: skip
+    geoms = np.array(
+        [
+            big,
+            shapely.box(0.2, 0.2, 0.4, 0.4),  # fills the hole exactly
+            shapely.box(0.9, 0.9, 1.3, 1.3),  # overlaps big
+            shapely.box(0.5, 0.5, 0.6, 0.6),  # inside big (nested)
+            shapely.MultiPolygon([shapely.box(1.5, 0, 1.6, 0.1), shapely.box(1.7, 0, 1.8, 0.1)]),
+            shapely.box(0.0, 1.0, 1.0, 1.000001),  # a sliver along big's top edge
+            shapely.box(40.0, 40.0, 40.1, 40.1),  # far away
+        ],
+        dtype=object,
+    )
     for cells_per_polygon in (5.0, 1000.0):
         _agree(geoms, 3, cells_per_polygon=cells_per_polygon)
 

@@ -32,7 +32,7 @@ def grids(db: Database) -> Database:
     features = hierarchy(PREFIX) + [
         feature(f"{COMMUNITY}{n:03d}", rect(x0, y0, x0 + 250, y0 + 500, HERE), parent=COMMUNITY)
         for n, (x0, y0) in enumerate([(0, 500), (250, 500), (0, 0), (250, 0)], start=1)
-    ]  # fmt: skip
+    ]
     import_features(db, features, ADMIN)
     return db
 
@@ -133,10 +133,14 @@ def test_gcj02_and_bd09_input(client: TestClient, grids: Database) -> None:
 
 @pytest.mark.parametrize(
     ("params", "words"),
-    [({"lon": "nan", "lat": 39.9}, "finite"), ({"lon": 39.9, "lat": 116.4}, "swapped"),
-     ({"lon": 400, "lat": 10}, "longitude"), ({"lon": 116.4, "lat": 39.9, "crs": "mars"}, "unknown crs"),
-     ({"lon": "abc", "lat": 1}, "")],
-)  # fmt: skip
+    [
+        ({"lon": "nan", "lat": 39.9}, "finite"),
+        ({"lon": 39.9, "lat": 116.4}, "swapped"),
+        ({"lon": 400, "lat": 10}, "longitude"),
+        ({"lon": 116.4, "lat": 39.9, "crs": "mars"}, "unknown crs"),
+        ({"lon": "abc", "lat": 1}, ""),
+    ],
+)
 def test_bad_coordinates_are_422(client: TestClient, grids: Database, params: dict, words: str) -> None:
     response = client.get("/api/locate", params=params)
     assert response.status_code == 422
@@ -161,12 +165,22 @@ def test_batch_route(client: TestClient, grids: Database) -> None:
     codes = [r["grid_code"] for r in response.json()["results"]]
     assert codes[0] == f"{COMMUNITY}001" and codes[1] is None and codes[2].startswith(DEMO_COUNTY)
     assert codes[3] == f"{COMMUNITY}003"
-    spaced = client.post("/api/locate/batch", content=b'{ "crs" : "wgs84", "points" : [ [ 24.9414 , 60.1699 ] ,\n [1e1, 5E-1] ] }',
-                         headers={"Content-Type": "application/json"})  # fmt: skip
+    spaced = client.post(
+        "/api/locate/batch",
+        content=b'{ "crs" : "wgs84", "points" : [ [ 24.9414 , 60.1699 ] ,\n [1e1, 5E-1] ] }',
+        headers={"Content-Type": "application/json"},
+    )
     assert spaced.status_code == 200 and spaced.json()["results"][0]["grid_code"].startswith(DEMO_COUNTY)
     assert client.post("/api/locate/batch", json={"points": []}).json() == {"results": []}
-    for bad in ({"points": [[1, 2, 3]]}, {"points": [["24.9", "60.1"]]}, {"points": "x"}, {"pts": []},
-                {"points": [[400, 1]]}, {"points": [[60.1699, 24.9414]]}, {"points": [[1, 2]], "crs": "mars"}):  # fmt: skip
+    for bad in (
+        {"points": [[1, 2, 3]]},
+        {"points": [["24.9", "60.1"]]},
+        {"points": "x"},
+        {"pts": []},
+        {"points": [[400, 1]]},
+        {"points": [[60.1699, 24.9414]]},
+        {"points": [[1, 2]], "crs": "mars"},
+    ):
         assert client.post("/api/locate/batch", json=bad).status_code == 422, bad
     assert (
         client.post(
@@ -246,8 +260,12 @@ def test_batch_route_with_columnar_bodies(client: TestClient, grids: Database, m
         return ipc.open_stream(pa.BufferReader(body)).read_all()
 
     lon, lat = _test_points(grids, 2_000, np.random.default_rng(5))
-    expected = [r["grid_code"] for r in client.post(
-        "/api/locate/batch", json={"points": np.column_stack([lon, lat]).tolist()}).json()["results"]]  # fmt: skip
+    expected = [
+        r["grid_code"]
+        for r in client.post(
+            "/api/locate/batch", json={"points": np.column_stack([lon, lat]).tolist()}
+        ).json()["results"]
+    ]
     assert any(c is None for c in expected) and len({c for c in expected if c}) > 5
     points = body_of(pa.table({"lon": lon, "lat": lat, "extra": np.arange(len(lon))}))
     headers = {"Content-Type": media_type, "Accept": media_type}
@@ -259,20 +277,29 @@ def test_batch_route_with_columnar_bodies(client: TestClient, grids: Database, m
     # a table in, JSON out (no Accept); and JSON in, a table out
     as_json = client.post("/api/locate/batch", content=points, headers={"Content-Type": media_type})
     assert [r["grid_code"] for r in as_json.json()["results"]] == expected
-    to_table = client.post("/api/locate/batch", json={"points": np.column_stack([lon, lat]).tolist()},
-                           headers={"Accept": media_type})  # fmt: skip
+    to_table = client.post(
+        "/api/locate/batch",
+        json={"points": np.column_stack([lon, lat]).tolist()},
+        headers={"Accept": media_type},
+    )
     assert read(to_table.content).column("grid_code").to_pylist() == expected
     # the crs of a table comes from the query
     gcj = np.array([coords.from_wgs84(*lonlat(100, 900, HERE), "gcj02")])
-    in_gcj = client.post("/api/locate/batch?crs=gcj02", content=body_of(pa.table({"lon": gcj[:, 0], "lat": gcj[:, 1]})),
-                         headers=headers)  # fmt: skip
+    in_gcj = client.post(
+        "/api/locate/batch?crs=gcj02",
+        content=body_of(pa.table({"lon": gcj[:, 0], "lat": gcj[:, 1]})),
+        headers=headers,
+    )
     assert read(in_gcj.content).column("grid_code").to_pylist() == [f"{COMMUNITY}001"]
 
     # bad tables: 400 unreadable, 422 wrong columns, types or missing values
     assert client.post("/api/locate/batch", content=b"not a table", headers=headers).status_code == 400
-    for bad in (pa.table({"x": [1.0], "y": [2.0]}), pa.table({"lon": ["24.9"], "lat": ["60.1"]}),
-                pa.table({"lon": pa.array([24.94, None]), "lat": [60.17, 60.17]}),
-                pa.table({"lon": [400.0], "lat": [1.0]})):  # fmt: skip
+    for bad in (
+        pa.table({"x": [1.0], "y": [2.0]}),
+        pa.table({"lon": ["24.9"], "lat": ["60.1"]}),
+        pa.table({"lon": pa.array([24.94, None]), "lat": [60.17, 60.17]}),
+        pa.table({"lon": [400.0], "lat": [1.0]}),
+    ):
         refused = client.post("/api/locate/batch", content=body_of(bad), headers=headers)
         assert refused.status_code == 422, (bad, refused.text)
         assert refused.json()["code"].startswith("locate.")

@@ -12,8 +12,9 @@ from geo_service.db.pool import Database
 from tests.grids.conftest import feature, hierarchy, lonlat, origin_for, rect
 
 
-def unified(client: TestClient, headers: dict[str, str], prefix: str, xs: Sequence[float],
-            ys: Sequence[float]) -> dict[str, Any]:  # fmt: skip
+def unified(
+    client: TestClient, headers: dict[str, str], prefix: str, xs: Sequence[float], ys: Sequence[float]
+) -> dict[str, Any]:
     """District ``prefix`` → street → community covering [xs[0], xs[-1]] × [ys[0], ys[-1]] metres, split into
     grids along ``xs`` × ``ys`` (codes ``<community>001``… west→east, south→north). Returns the codes."""
     origin = origin_for(prefix)
@@ -29,24 +30,29 @@ def unified(client: TestClient, headers: dict[str, str], prefix: str, xs: Sequen
             features.append(
                 feature(code, rect(xs[i], ys[j], xs[i + 1], ys[j + 1], origin), "grid", community)
             )
-    response = client.post("/api/grids/import", json={"type": "FeatureCollection", "features": features},
-                           headers=headers)  # fmt: skip
+    response = client.post(
+        "/api/grids/import", json={"type": "FeatureCollection", "features": features}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return {"origin": origin, "community": community, "grids": codes}
 
 
-def lattice(prefix: str, xs: Sequence[float], ys: Sequence[float], code_prefix: str = "C",
-            **props: Any) -> list[dict[str, Any]]:  # fmt: skip
+def lattice(
+    prefix: str, xs: Sequence[float], ys: Sequence[float], code_prefix: str = "C", **props: Any
+) -> list[dict[str, Any]]:
     """Network cells along ``xs`` × ``ys`` metres at the origin of ``prefix``, codes ``<code_prefix>-i-j``."""
     origin = origin_for(prefix)
     out = []
     for j in range(len(ys) - 1):
         for i in range(len(xs) - 1):
             code = f"{code_prefix}-{i}-{j}"
-            out.append({
-                "type": "Feature", "geometry": rect(xs[i], ys[j], xs[i + 1], ys[j + 1], origin),
-                "properties": {"code": code, "name": f"单元{i}-{j}", "ward": f"W{i}", **props},
-            })  # fmt: skip
+            out.append(
+                {
+                    "type": "Feature",
+                    "geometry": rect(xs[i], ys[j], xs[i + 1], ys[j + 1], origin),
+                    "properties": {"code": code, "name": f"单元{i}-{j}", "ward": f"W{i}", **props},
+                }
+            )
     return out
 
 

@@ -32,12 +32,17 @@ def setup(db: Database, client: TestClient, planner_headers: dict[str, str]) -> 
     codes = unified(client, planner_headers, PREFIX, GRID_XS, GRID_YS)
     cells = lattice(PREFIX, NET_XS, NET_YS, "P")
     cells += lattice(PREFIX, [300, 350], [0, 100], "X")  # half outside every grid
-    response = client.post(f"/api/networks/{NAME}/import?department=公安局", json=collection(cells),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        f"/api/networks/{NAME}/import?department=公安局", json=collection(cells), headers=planner_headers
+    )
     assert response.status_code == 201, response.text
     rng = np.random.default_rng(15)
-    homes = [(float(x), float(y), int(h)) for x, y, h in
-             zip(rng.uniform(0, 350, 300), rng.uniform(0, 300, 300), rng.integers(1, 40, 300), strict=True)]  # fmt: skip
+    homes = [
+        (float(x), float(y), int(h))
+        for x, y, h in zip(
+            rng.uniform(0, 350, 300), rng.uniform(0, 300, 300), rng.integers(1, 40, 300), strict=True
+        )
+    ]
     # on edges and vertices: a unified edge inside a cell, a network edge inside a grid, shared corners
     homes += [(100, 50, 11), (102, 150, 13), (100, 100, 17), (102, 200, 19), (150, 250, 23), (300, 50, 29)]
     insert_homes(db, PREFIX, homes)
@@ -52,8 +57,10 @@ def _json(client: TestClient) -> dict:
 
 def _sql_areas(db: Database) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
     with db.cursor(dict_rows=False) as cur:
-        cur.execute("SELECT code, ST_Area(geom::geography) FROM network_cells WHERE network = %s AND valid_to IS NULL",
-                    (NAME,))  # fmt: skip
+        cur.execute(
+            "SELECT code, ST_Area(geom::geography) FROM network_cells WHERE network = %s AND valid_to IS NULL",
+            (NAME,),
+        )
         cells = dict(cur.fetchall())
         cur.execute(
             """SELECT c.code, a.code, ST_Area(ST_Intersection(c.geom, a.geom)::geography)
@@ -96,8 +103,9 @@ def test_area_shares_equal_postgis(setup: dict, client: TestClient, db: Database
     for cell in doc["cells"]:
         assert cell["area_m2"] == pytest.approx(sql_cells[cell["code"]], rel=2e-3)
         for g in cell["grids"]:
-            assert g["area_share"] == pytest.approx(sql_pairs[(cell["code"], g["code"])] / sql_cells[cell["code"]],
-                                                    abs=1e-5)  # fmt: skip
+            assert g["area_share"] == pytest.approx(
+                sql_pairs[(cell["code"], g["code"])] / sql_cells[cell["code"]], abs=1e-5
+            )
         total = sum(g["area_share"] for g in cell["grids"]) + (cell["outside"] or {}).get("area_share", 0.0)
         assert total == pytest.approx(1.0, abs=1e-5)
     outside = next(c for c in doc["cells"] if c["code"] == "X-0-0")
@@ -128,9 +136,12 @@ def test_household_shares_equal_sql_covers(setup: dict, client: TestClient, db: 
     p00 = next(c for c in doc["cells"] if c["code"] == "P-0-0")
     assert {g["code"] for g in p00["grids"]} == {first_grid, second_grid}
     assert doc["summary"]["households"] == pytest.approx(sum(sql.values()))
-    assert "lowest code" in client.get(f"/api/networks/{NAME}/crosswalk", headers={"Accept-Language": "en"}).json()[
-        "households_rule"
-    ]  # fmt: skip
+    assert (
+        "lowest code"
+        in client.get(f"/api/networks/{NAME}/crosswalk", headers={"Accept-Language": "en"}).json()[
+            "households_rule"
+        ]
+    )
 
 
 def test_main_grid_follows_households_then_area(setup: dict, client: TestClient, db: Database) -> None:
@@ -208,8 +219,11 @@ def test_the_three_formats_agree(setup: dict, client: TestClient, tmp_path: Path
     assert set(cells["code"]) == {c["code"] for c in doc["cells"]}
     snapped = pyogrio.read_dataframe(path, layer="snapped")
     assert len(snapped) == len(pyogrio.read_dataframe(path, layer="mismatches")) == 3
-    assert shapely.equals_exact(snapped.geometry.iloc[0],
-                                shapely.geometry.shape(doc["mismatches"]["features"][0]["properties"]["snapped"]), 1e-12)  # fmt: skip
+    assert shapely.equals_exact(
+        snapped.geometry.iloc[0],
+        shapely.geometry.shape(doc["mismatches"]["features"][0]["properties"]["snapped"]),
+        1e-12,
+    )
     bad = client.get(f"/api/networks/{NAME}/crosswalk?format=shp")
     assert bad.status_code == 422 and bad.json()["code"] == "network.bad_format"
     assert client.get("/api/networks/nobody/crosswalk").status_code == 404

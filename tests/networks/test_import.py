@@ -23,8 +23,11 @@ YS = [0, 150, 300]
 
 
 def _frame(features: list[dict]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame([f["properties"] for f in features],
-                            geometry=[shapely.geometry.shape(f["geometry"]) for f in features], crs="EPSG:4326")  # fmt: skip
+    return gpd.GeoDataFrame(
+        [f["properties"] for f in features],
+        geometry=[shapely.geometry.shape(f["geometry"]) for f in features],
+        crs="EPSG:4326",
+    )
 
 
 def _zip(folder: Path) -> bytes:
@@ -45,8 +48,9 @@ def test_geojson_import_keeps_codes_names_properties(
     client: TestClient, planner_headers: dict[str, str]
 ) -> None:
     features = lattice(PREFIX, XS, YS, "P", owner="派出所")
-    response = client.post("/api/networks/police/import?department=公安局", json=collection(features),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/networks/police/import?department=公安局", json=collection(features), headers=planner_headers
+    )
     assert response.status_code == 201, response.text
     report = response.json()
     assert (report["version"], report["cells"], report["previous_version"]) == (1, 6, None)
@@ -63,8 +67,9 @@ def test_geojson_import_keeps_codes_names_properties(
     assert cell["properties"]["name"] == "单元1-0" and cell["properties"]["ward"] == "W1"
     assert cell["properties"]["owner"] == "派出所" and cell["properties"]["version"] == 1
     drawn = next(f for f in features if f["properties"]["code"] == "P-1-0")
-    assert shapely.equals_exact(shapely.geometry.shape(cell["geometry"]).geoms[0],
-                                shapely.geometry.shape(drawn["geometry"]), 0.0)  # fmt: skip
+    assert shapely.equals_exact(
+        shapely.geometry.shape(cell["geometry"]).geoms[0], shapely.geometry.shape(drawn["geometry"]), 0.0
+    )
 
 
 def test_geopackage_in_a_gauss_kruger_crs(
@@ -102,8 +107,11 @@ def test_zipped_shapefile_with_numeric_codes(
     folder = tmp_path / "shp"
     folder.mkdir()
     _frame(features).to_file(folder / "civil.shp", encoding="UTF-8")
-    response = client.post("/api/networks/civil/import", content=_zip(folder),
-                           headers={**planner_headers, "Content-Type": "application/zip"})  # fmt: skip
+    response = client.post(
+        "/api/networks/civil/import",
+        content=_zip(folder),
+        headers={**planner_headers, "Content-Type": "application/zip"},
+    )
     assert response.status_code == 201, response.text
     codes = sorted(f["id"] for f in _cells(client, "civil")["features"])
     assert codes == [str(1000 + k) for k in range(len(features))]
@@ -139,8 +147,11 @@ def test_versions_close_and_reopen(client: TestClient, planner_headers: dict[str
     assert old_cell["properties"]["valid_to"] == new_cell["properties"]["valid_from"]
     assert new_cell["properties"]["valid_to"] is None
     with db.cursor(dict_rows=False) as cur:
-        cur.execute("SELECT version, count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM network_cells "
-                    "WHERE network = %s GROUP BY version ORDER BY version", (name,))  # fmt: skip
+        cur.execute(
+            "SELECT version, count(*) FILTER (WHERE valid_to IS NULL), count(*) FROM network_cells "
+            "WHERE network = %s GROUP BY version ORDER BY version",
+            (name,),
+        )
         assert cur.fetchall() == [(1, 0, 6), (2, 5, 5)]
     assert client.get(f"/api/networks/{name}?version=3").status_code == 404
     assert client.get("/api/networks/nobody").status_code == 404
@@ -155,8 +166,15 @@ def test_versions_close_and_reopen(client: TestClient, planner_headers: dict[str
         ("fresh", {"type": "Topology"}, 422, None),
     ],
 )
-def test_bad_requests_write_nothing(client: TestClient, planner_headers: dict[str, str], db: Database,
-                                    name: str, body: dict, status: int, code: str | None) -> None:  # fmt: skip
+def test_bad_requests_write_nothing(
+    client: TestClient,
+    planner_headers: dict[str, str],
+    db: Database,
+    name: str,
+    body: dict,
+    status: int,
+    code: str | None,
+) -> None:
     before = count_rows(db)
     response = client.post(f"/api/networks/{name}/import", json=body, headers=planner_headers)
     assert response.status_code == status, response.text
@@ -165,8 +183,9 @@ def test_bad_requests_write_nothing(client: TestClient, planner_headers: dict[st
     assert count_rows(db) == before
 
 
-def test_bad_cells_are_all_listed_and_nothing_written(client: TestClient, planner_headers: dict[str, str],
-                                                      db: Database) -> None:  # fmt: skip
+def test_bad_cells_are_all_listed_and_nothing_written(
+    client: TestClient, planner_headers: dict[str, str], db: Database
+) -> None:
     features = lattice(PREFIX, XS, YS, "B")
     features[1]["properties"].pop("code")
     features[2]["properties"]["code"] = features[0]["properties"]["code"]
@@ -174,8 +193,11 @@ def test_bad_cells_are_all_listed_and_nothing_written(client: TestClient, planne
     features[3]["geometry"]["coordinates"][0] = [ring[0], ring[2], ring[1], ring[3], ring[0]]  # a bow tie
     features[4]["geometry"] = {"type": "LineString", "coordinates": ring[:2]}
     before = count_rows(db)
-    response = client.post("/api/networks/broken/import", json=collection(features),
-                           headers={**planner_headers, "Accept-Language": "en"})  # fmt: skip
+    response = client.post(
+        "/api/networks/broken/import",
+        json=collection(features),
+        headers={**planner_headers, "Accept-Language": "en"},
+    )
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["code"] == "network.problems" and "nothing was saved" in body["message"]
@@ -200,14 +222,21 @@ def test_unreadable_bodies_and_roles(
     assert client.post("/api/networks/x/import", json=body).status_code == 401
     dispatcher = auth_headers(db, "dispatcher")
     assert client.post("/api/networks/x/import", json=body, headers=dispatcher).status_code == 403
-    response = client.post("/api/networks/x/import", content=b"{not json",
-                           headers={**planner_headers, "Content-Type": "application/json"})  # fmt: skip
+    response = client.post(
+        "/api/networks/x/import",
+        content=b"{not json",
+        headers={**planner_headers, "Content-Type": "application/json"},
+    )
     assert response.status_code == 400 and response.json()["code"] == "network.body_not_json"
-    response = client.post("/api/networks/x/import", content=b"a,b\n1,2",
-                           headers={**planner_headers, "Content-Type": "text/csv"})  # fmt: skip
+    response = client.post(
+        "/api/networks/x/import", content=b"a,b\n1,2", headers={**planner_headers, "Content-Type": "text/csv"}
+    )
     assert response.status_code == 415
-    response = client.post("/api/networks/x/import", content=b"PK\x03\x04garbage",
-                           headers={**planner_headers, "Content-Type": "application/zip"})  # fmt: skip
+    response = client.post(
+        "/api/networks/x/import",
+        content=b"PK\x03\x04garbage",
+        headers={**planner_headers, "Content-Type": "application/zip"},
+    )
     assert response.status_code == 400
     response = client.post("/api/networks/x/import?crs=EPSG:999999", json=body, headers=planner_headers)
     assert response.status_code == 422

@@ -19,12 +19,18 @@ def networks(client: TestClient, planner_headers: dict[str, str]) -> dict:
     police = lattice(PREFIX, [0, 100, 200], [0, 100], "P")
     fire = lattice(PREFIX, [0, 200], [0, 50, 100], "F")
     for name, cells in (("police", police), ("fire", fire)):
-        response = client.post(f"/api/networks/{name}/import?department={name}-dept", json=collection(cells),
-                               headers=planner_headers)  # fmt: skip
+        response = client.post(
+            f"/api/networks/{name}/import?department={name}-dept",
+            json=collection(cells),
+            headers=planner_headers,
+        )
         assert response.status_code == 201, response.text
     # police redrawn: version 2 with one cell
-    response = client.post("/api/networks/police/import", json=collection(lattice(PREFIX, [0, 200], [0, 100], "P")),
-                           headers=planner_headers)  # fmt: skip
+    response = client.post(
+        "/api/networks/police/import",
+        json=collection(lattice(PREFIX, [0, 200], [0, 100], "P")),
+        headers=planner_headers,
+    )
     assert response.status_code == 200, response.text
     return {"centre": lonlat(100, 50, origin_for(PREFIX))}
 
@@ -39,8 +45,10 @@ def test_tiles_of_one_network_and_of_all(networks: dict, client: TestClient) -> 
     assert features[0]["properties"]["version"] == 2
     both = decode(client.get(f"/tiles/networks/{z}/{x}/{y}.pbf").content)["networks"]["features"]
     assert {(f["properties"]["network"], f["properties"]["code"]) for f in both} == {
-        ("police", "P-0-0"), ("fire", "F-0-0"), ("fire", "F-0-1")
-    }  # fmt: skip
+        ("police", "P-0-0"),
+        ("fire", "F-0-0"),
+        ("fire", "F-0-1"),
+    }
     composite = decode(client.get(f"/tiles/networks:fire,grids/{z}/{x}/{y}.pbf").content)
     assert len(composite["networks:fire"]["features"]) == 2
     assert client.get(f"/tiles/networks:nobody/{z}/{x}/{y}.pbf").status_code == 404

@@ -28,21 +28,35 @@ def setup(db: Database, client: TestClient, planner_headers: dict[str, str]) -> 
     shares its vertical lines (one drawn 2 m off) but only every other horizontal one (y = 0, 400, 800).
     Every 200 m cell holds 4 homes × 100 households."""
     whole = rect(0, 0, 1600, 800, ORIGIN)
-    features = [feature(PREFIX, whole, "district"), feature(STREET, whole, "street", PREFIX),
-                feature(COMMUNITIES[0], rect(0, 0, 800, 800, ORIGIN), "community", STREET),
-                feature(COMMUNITIES[1], rect(800, 0, 1600, 800, ORIGIN), "community", STREET)]  # fmt: skip
+    features = [
+        feature(PREFIX, whole, "district"),
+        feature(STREET, whole, "street", PREFIX),
+        feature(COMMUNITIES[0], rect(0, 0, 800, 800, ORIGIN), "community", STREET),
+        feature(COMMUNITIES[1], rect(800, 0, 1600, 800, ORIGIN), "community", STREET),
+    ]
     response = client.post("/api/grids/import", json=collection(features), headers=planner_headers)
     assert response.status_code == 200, response.text
     xs = list(range(0, 1601, 200))
     beats_xs = [x + 2 if x == 1000 else x for x in xs]
-    for name, cells in (("wards", lattice(PREFIX, xs, [0, 200, 400, 600, 800], "W")),
-                        ("beats", lattice(PREFIX, beats_xs, [0, 400, 800], "B"))):  # fmt: skip
+    for name, cells in (
+        ("wards", lattice(PREFIX, xs, [0, 200, 400, 600, 800], "W")),
+        ("beats", lattice(PREFIX, beats_xs, [0, 400, 800], "B")),
+    ):
         response = client.post(
             f"/api/networks/{name}/import", json=collection(cells), headers=planner_headers
         )
         assert response.status_code == 201, response.text
-    insert_homes(db, PREFIX, [(x + dx, y + dy, 100) for x in range(0, 1600, 200) for y in range(0, 800, 200)
-                              for dx in (50, 150) for dy in (50, 150)])  # fmt: skip
+    insert_homes(
+        db,
+        PREFIX,
+        [
+            (x + dx, y + dy, 100)
+            for x in range(0, 1600, 200)
+            for y in range(0, 800, 200)
+            for dx in (50, 150)
+            for dy in (50, 150)
+        ],
+    )
 
 
 def _metres(geom: shapely.Geometry) -> np.ndarray:
@@ -98,10 +112,18 @@ def test_proposal_follows_shared_boundaries_in_band_inside_communities(
         ({"networks": ["wards", "wards"], "parent_code": STREET}, 422, "network.propose_few"),
         ({"networks": ["wards", "nobody"], "parent_code": STREET}, 404, "network.not_found"),
         ({"networks": ["wards", "beats"], "parent_code": "999"}, 404, "network.parent_not_found"),
-        ({"networks": ["wards", "beats"], "parent_code": STREET, "households_min": 900, "households_max": 100},
-         422, "network.band"),
+        (
+            {
+                "networks": ["wards", "beats"],
+                "parent_code": STREET,
+                "households_min": 900,
+                "households_max": 100,
+            },
+            422,
+            "network.band",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_proposals(setup: None, client: TestClient, body: dict, status: int, code: str) -> None:
     response = client.post("/api/networks/propose", json=body)
     assert response.status_code == status, response.text

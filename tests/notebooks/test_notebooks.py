@@ -17,9 +17,18 @@ def test_notebook_runs(path: Path, fresh_db, monkeypatch):
     monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", fresh_db.dsn)
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend puts figures in the outputs
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent.parent)}})  # fmt: skip
+    client = NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent.parent)}},
+    )
     executed = client.execute()
-    images = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
-              if "image/png" in o.get("data", {})]  # fmt: skip
+    images = [
+        o
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
     assert len(images) >= 3, "the coverage map, the gaps map and the guide map are drawn"

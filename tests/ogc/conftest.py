@@ -20,12 +20,36 @@ V2_FROM = datetime(2024, 6, 1, tzinfo=UTC)
 def grid_history(db) -> dict[str, object]:
     """Grid O-G1 redrawn on 2024-06-01 (v1 then v2), grid O-G2 unchanged since 2023, a community above both."""
     insert_area(db, "O-C1", "community", square(LON - 0.006, LAT - 0.003, 0.012), valid_from=V1_FROM)
-    insert_area(db, "O-G1", "grid", square(LON - 0.006, LAT - 0.003, 0.004), name="旧网格", parent_code="O-C1",
-                version=1, valid_from=V1_FROM, valid_to=V2_FROM)  # fmt: skip
-    insert_area(db, "O-G1", "grid", square(LON - 0.006, LAT - 0.003, 0.006), name="新网格", parent_code="O-C1",
-                version=2, valid_from=V2_FROM)  # fmt: skip
-    insert_area(db, "O-G2", "grid", square(LON + 0.002, LAT - 0.003, 0.004), name="二号网格", parent_code="O-C1",
-                valid_from=V1_FROM)  # fmt: skip
+    insert_area(
+        db,
+        "O-G1",
+        "grid",
+        square(LON - 0.006, LAT - 0.003, 0.004),
+        name="旧网格",
+        parent_code="O-C1",
+        version=1,
+        valid_from=V1_FROM,
+        valid_to=V2_FROM,
+    )
+    insert_area(
+        db,
+        "O-G1",
+        "grid",
+        square(LON - 0.006, LAT - 0.003, 0.006),
+        name="新网格",
+        parent_code="O-C1",
+        version=2,
+        valid_from=V2_FROM,
+    )
+    insert_area(
+        db,
+        "O-G2",
+        "grid",
+        square(LON + 0.002, LAT - 0.003, 0.004),
+        name="二号网格",
+        parent_code="O-C1",
+        valid_from=V1_FROM,
+    )
     return {"v1_from": V1_FROM, "v2_from": V2_FROM}
 
 

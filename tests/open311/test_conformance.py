@@ -25,9 +25,25 @@ from tests.incidents.areas import GRID_1, POINTS
 pytestmark = pytest.mark.usefixtures("areas")
 BASE = "/open311/v2"
 SERVICE_KEYS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
-REQUEST_KEYS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-                "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
-                "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"}  # fmt: skip
+REQUEST_KEYS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
 W3_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -105,8 +121,16 @@ def test_service_definition(client: TestClient) -> None:
     definition = client.get(f"{BASE}/services/C0101.json").json()
     assert definition["service_code"] == "C0101"
     attribute = definition["attributes"][0]
-    assert set(attribute) == {"variable", "code", "datatype", "required", "datatype_description", "order",
-                              "description", "values"}  # fmt: skip
+    assert set(attribute) == {
+        "variable",
+        "code",
+        "datatype",
+        "required",
+        "datatype_description",
+        "order",
+        "description",
+        "values",
+    }
     assert attribute["datatype"] in (
         "string",
         "number",
@@ -126,11 +150,22 @@ def test_service_definition(client: TestClient) -> None:
 
 def test_post_request_form_encoded(client: TestClient, dispatcher_headers: dict) -> None:
     lon, lat = POINTS["grid_1"]
-    form = {"api_key": _token(dispatcher_headers), "service_code": "C0102", "lat": str(lat), "long": str(lon),
-            "address_string": "Mannerheimintie 5", "email": "caller@example.org", "first_name": "Li",
-            "last_name": "Wei", "phone": "13800000000", "description": "污水井盖缺失，很危险",
-            "media_url": "http://example.org/photo.jpg", "attribute[component_id]": "1101010300020001",
-            "account_id": "acct-7", "device_id": "dev-1"}  # fmt: skip
+    form = {
+        "api_key": _token(dispatcher_headers),
+        "service_code": "C0102",
+        "lat": str(lat),
+        "long": str(lon),
+        "address_string": "Mannerheimintie 5",
+        "email": "caller@example.org",
+        "first_name": "Li",
+        "last_name": "Wei",
+        "phone": "13800000000",
+        "description": "污水井盖缺失，很危险",
+        "media_url": "http://example.org/photo.jpg",
+        "attribute[component_id]": "1101010300020001",
+        "account_id": "acct-7",
+        "device_id": "dev-1",
+    }
     response = _post(client, "json", **form)
     assert response.status_code == 201, response.text
     created = response.json()
@@ -212,8 +247,10 @@ def test_get_request_and_requests(client: TestClient, dispatcher_headers: dict) 
     _errors(client.get(f"{BASE}/requests/999999.xml"), 404)
 
     # service_request_id (comma list) overrides every other argument
-    both = client.get(f"{BASE}/requests.json", params={"service_request_id": f"{first},{second}",
-                                                       "status": "closed", "service_code": "C0101"}).json()  # fmt: skip
+    both = client.get(
+        f"{BASE}/requests.json",
+        params={"service_request_id": f"{first},{second}", "status": "closed", "service_code": "C0101"},
+    ).json()
     assert {r["service_request_id"] for r in both} == {first, second}
     by_code = client.get(f"{BASE}/requests.json", params={"service_code": "E0501"}).json()
     assert second in {r["service_request_id"] for r in by_code} and first not in {
@@ -227,14 +264,25 @@ def test_get_request_and_requests(client: TestClient, dispatcher_headers: dict) 
 
 def test_status_follows_the_closed_loop(client: TestClient, dispatcher_headers: dict) -> None:
     request_id = _new_request(client, _token(dispatcher_headers))
-    for step, note in (("filed", None), ("dispatched", None), ("in_progress", None), ("resolved", "已清运"),
-                       ("verified", None)):  # fmt: skip
-        client.post(f"/api/incidents/{request_id}/transition", json={"to": step, "note": note},
-                    headers=dispatcher_headers)  # fmt: skip
+    for step, note in (
+        ("filed", None),
+        ("dispatched", None),
+        ("in_progress", None),
+        ("resolved", "已清运"),
+        ("verified", None),
+    ):
+        client.post(
+            f"/api/incidents/{request_id}/transition",
+            json={"to": step, "note": note},
+            headers=dispatcher_headers,
+        )
         # resolved and verified are still open in Open311: only the callback (回访) closes the request
         assert client.get(f"{BASE}/requests/{request_id}.json").json()[0]["status"] == "open"
-    client.post(f"/api/incidents/{request_id}/feedback", headers=dispatcher_headers,
-                json={"reached": True, "satisfaction": "satisfied", "note": "已回访，群众满意"})  # fmt: skip
+    client.post(
+        f"/api/incidents/{request_id}/feedback",
+        headers=dispatcher_headers,
+        json={"reached": True, "satisfaction": "satisfied", "note": "已回访，群众满意"},
+    )
     closed = client.get(f"{BASE}/requests/{request_id}.json", headers=dispatcher_headers).json()[0]
     assert closed["status"] == "closed" and closed["status_notes"] == "已回访，群众满意"
     assert closed["expected_datetime"] is None
@@ -244,8 +292,10 @@ def test_status_follows_the_closed_loop(client: TestClient, dispatcher_headers: 
     open_ids = {
         r["service_request_id"] for r in client.get(f"{BASE}/requests.json", params={"status": "open"}).json()
     }
-    closed_ids = {r["service_request_id"] for r in client.get(f"{BASE}/requests.json",
-                                                              params={"status": "closed"}).json()}  # fmt: skip
+    closed_ids = {
+        r["service_request_id"]
+        for r in client.get(f"{BASE}/requests.json", params={"status": "closed"}).json()
+    }
     assert request_id in closed_ids and request_id not in open_ids
     both = client.get(f"{BASE}/requests.json", params={"status": "open,closed"}).json()
     assert request_id in {r["service_request_id"] for r in both}
@@ -264,25 +314,39 @@ def test_date_window(db: Database) -> None:
         recent = _new_request(client, key, description="recent")
         default = {r["service_request_id"] for r in client.get(f"{BASE}/requests.json").json()}
         assert recent in default and old not in default
-        january = client.get(f"{BASE}/requests.json", params={"start_date": "2024-01-01T00:00:00Z",
-                                                             "end_date": "2024-02-01T00:00:00Z"})  # fmt: skip
+        january = client.get(
+            f"{BASE}/requests.json",
+            params={"start_date": "2024-01-01T00:00:00Z", "end_date": "2024-02-01T00:00:00Z"},
+        )
         assert [r["service_request_id"] for r in january.json()] == [old]
         assert january.json()[0]["requested_datetime"] == "2024-01-10T09:00:00+08:00"
         since = client.get(f"{BASE}/requests.json", params={"start_date": "2024-01-01T00:00:00+08:00"}).json()
         assert [r["service_request_id"] for r in since] == [old]  # start + 90 days
-        _errors(client.get(f"{BASE}/requests.json", params={"start_date": "2024-01-01T00:00:00Z",
-                                                            "end_date": "2024-06-01T00:00:00Z"}), 400)  # fmt: skip
+        _errors(
+            client.get(
+                f"{BASE}/requests.json",
+                params={"start_date": "2024-01-01T00:00:00Z", "end_date": "2024-06-01T00:00:00Z"},
+            ),
+            400,
+        )
         _errors(client.get(f"{BASE}/requests.xml", params={"start_date": "last tuesday"}), 400)
-        _errors(client.get(f"{BASE}/requests.json", params={"start_date": "2024-02-01T00:00:00Z",
-                                                            "end_date": "2024-01-01T00:00:00Z"}), 400)  # fmt: skip
+        _errors(
+            client.get(
+                f"{BASE}/requests.json",
+                params={"start_date": "2024-02-01T00:00:00Z", "end_date": "2024-01-01T00:00:00Z"},
+            ),
+            400,
+        )
 
 
 def test_at_most_1000_requests_newest_first(client: TestClient, dispatcher_headers: dict) -> None:
     lon, lat = POINTS["grid_1"]
     rows = "".join(f"CAP-{i},{lon},{lat},,,E0102,row {i}\n" for i in range(1001))
-    imported = client.post("/api/incidents/import", content=("external_id,lon,lat,crs,address,category,"
-                                                             "description\n" + rows).encode(),
-                           headers={**dispatcher_headers, "Content-Type": "text/csv"})  # fmt: skip
+    imported = client.post(
+        "/api/incidents/import",
+        content=("external_id,lon,lat,crs,address,category,description\n" + rows).encode(),
+        headers={**dispatcher_headers, "Content-Type": "text/csv"},
+    )
     assert imported.json()["created"] == 1001
     listed = client.get(f"{BASE}/requests.json").json()
     assert len(listed) == 1000
@@ -291,8 +355,10 @@ def test_at_most_1000_requests_newest_first(client: TestClient, dispatcher_heade
 
 
 def test_jurisdiction(db: Database) -> None:
-    app = create_app(db=db, incident_settings=IncidentSettings(escalation_enabled=False,
-                                                               open311_jurisdiction_id="helsinki.test"))  # fmt: skip
+    app = create_app(
+        db=db,
+        incident_settings=IncidentSettings(escalation_enabled=False, open311_jurisdiction_id="helsinki.test"),
+    )
     with TestClient(app) as client:
         assert (
             client.get(f"{BASE}/services.json", params={"jurisdiction_id": "helsinki.test"}).status_code

@@ -59,8 +59,14 @@ def test_attributes_follow_the_service_definition(
         [error] = response.json()
         assert error["code"] == 400 and fragment in error["description"], error
     assert _count(db) == before  # nothing written
-    good = client.post(f"{BASE}/requests.json", data=_form(dispatcher_headers, service_code="C0103", **{
-        "attribute[damage]": "missing", "attribute[component_id]": "1101010300030001"}))  # fmt: skip
+    good = client.post(
+        f"{BASE}/requests.json",
+        data=_form(
+            dispatcher_headers,
+            service_code="C0103",
+            **{"attribute[damage]": "missing", "attribute[component_id]": "1101010300030001"},
+        ),
+    )
     assert good.status_code == 201, good.text
     created = client.get(f"/api/incidents/{good.json()[0]['service_request_id']}", headers=dispatcher_headers)
     assert created.json()["attributes"] == {"damage": "missing", "component_id": "1101010300030001"}
@@ -87,19 +93,25 @@ def test_address_string_follows_the_intake_rule(
         )
     key = _token(dispatcher_headers)
     before = _count(db)
-    coarse = client.post(f"{BASE}/requests.json", data={"api_key": key, "service_code": "E0102",
-                                                        "address_string": "望江路"})  # fmt: skip
+    coarse = client.post(
+        f"{BASE}/requests.json", data={"api_key": key, "service_code": "E0102", "address_string": "望江路"}
+    )
     assert coarse.status_code == 409, coarse.text
     [error] = coarse.json()
     assert set(error) == {"code", "description"} and error["code"] == 409
     assert "只能定位到道路" in error["description"] and "候选地点" in error["description"]
-    xml = client.post(f"{BASE}/requests.xml", data={"api_key": key, "service_code": "E0102",
-                                                    "address_string": "望江路"}, headers=EN)  # fmt: skip
+    xml = client.post(
+        f"{BASE}/requests.xml",
+        data={"api_key": key, "service_code": "E0102", "address_string": "望江路"},
+        headers=EN,
+    )
     assert xml.status_code == 409 and b"<errors><error><code>409</code>" in xml.content
     assert b"only names a street" in xml.content
     assert _count(db) == before  # never filed at the street's middle
-    traditional = client.post(f"{BASE}/requests.json", data={"api_key": key, "service_code": "E0102",
-                                                             "address_string": "望江路８號"})  # fmt: skip
+    traditional = client.post(
+        f"{BASE}/requests.json",
+        data={"api_key": key, "service_code": "E0102", "address_string": "望江路８號"},
+    )
     assert traditional.status_code == 201, traditional.text
     request_id = traditional.json()[0]["service_request_id"]
     assert client.get(f"/api/incidents/{request_id}", headers=dispatcher_headers).json()["geocode"][
@@ -108,8 +120,9 @@ def test_address_string_follows_the_intake_rule(
 
 
 def test_agency_responsible_names_the_unit(client: TestClient, dispatcher_headers: dict) -> None:
-    created = client.post(f"{BASE}/requests.json",
-                          data=_form(dispatcher_headers, "community_only", service_code="E0102"))  # fmt: skip
+    created = client.post(
+        f"{BASE}/requests.json", data=_form(dispatcher_headers, "community_only", service_code="E0102")
+    )
     request = client.get(f"{BASE}/requests/{created.json()[0]['service_request_id']}.json").json()[0]
     assert request["agency_responsible"] == "东南社区"  # 属地兜底: the community COMMUNITY_SE
     assert COMMUNITY_SE not in request["agency_responsible"]

@@ -53,8 +53,10 @@ def test_test_pbf_import_and_reimport_replaces(fresh_db: Database, test_pbf: str
     edges, homes = _count(fresh_db, "walk_edges", "test"), _count(fresh_db, "residences", "test")
     assert edges == report.counts["walk_edges"]
     with fresh_db.cursor(dict_rows=False) as cur:
-        cur.execute("UPDATE residences SET households_reported = 42 WHERE id = (SELECT min(id) FROM residences "
-                    "WHERE dataset = 'test') RETURNING osm_type, osm_id")  # fmt: skip
+        cur.execute(
+            "UPDATE residences SET households_reported = 42 WHERE id = (SELECT min(id) FROM residences "
+            "WHERE dataset = 'test') RETURNING osm_type, osm_id"
+        )
         reported_key = cur.fetchone()
     import_osm(fresh_db, Path(test_pbf), "test", ImportSettings(), progress=False)
     assert _count(fresh_db, "walk_edges", "test") == edges
@@ -96,8 +98,14 @@ def test_failure_midway_rolls_back(
     assert _count(fresh_db, "datasets", None) == 1
 
 
-@pytest.mark.skipif(not Path(__file__).resolve().parents[2].parent.joinpath(
-    "shared/data/liechtenstein-2013-08-03.osm.pbf").exists(), reason="benchmark data absent")  # fmt: skip
+@pytest.mark.skipif(
+    not Path(__file__)
+    .resolve()
+    .parents[2]
+    .parent.joinpath("shared/data/liechtenstein-2013-08-03.osm.pbf")
+    .exists(),
+    reason="benchmark data absent",
+)
 def test_liechtenstein_admin_areas(fresh_db: Database) -> None:
     from tests.conftest import LIECHTENSTEIN_PBF
 

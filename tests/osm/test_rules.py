@@ -97,9 +97,11 @@ def test_underground_ways_are_flagged():
 
     from geo_service.osm.rules import underground_mask
 
-    ways = pd.DataFrame({
-        "tunnel": ["yes", "building_passage", None, None, None, "culvert"],
-        "layer": [None, None, "-1", "1", None, None],
-        "level": [None, None, None, None, "-2;-1", None],
-    })  # fmt: skip
+    ways = pd.DataFrame(
+        {
+            "tunnel": ["yes", "building_passage", None, None, None, "culvert"],
+            "layer": [None, None, "-1", "1", None, None],
+            "level": [None, None, None, None, "-2;-1", None],
+        }
+    )
     assert underground_mask(ways).tolist() == [True, False, True, False, True, True]

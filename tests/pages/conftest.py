@@ -35,9 +35,15 @@ from tests.conftest import REPO, auth_headers, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -288,8 +294,10 @@ def session_factory(browser: Browser, server: str) -> Iterator[Any]:
         if phone:
             options |= {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
         if geolocation:
-            options |= {"geolocation": {"longitude": geolocation[0], "latitude": geolocation[1]},
-                        "permissions": ["geolocation"]}  # fmt: skip
+            options |= {
+                "geolocation": {"longitude": geolocation[0], "latitude": geolocation[1]},
+                "permissions": ["geolocation"],
+            }
         context = browser.new_context(**options)
         contexts.append(context)
         context.add_init_script(CSP_WATCH)

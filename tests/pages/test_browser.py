@@ -185,21 +185,27 @@ def test_bd09_and_navigation_links_match_the_server_formula(session_factory) -> 
 OPENING_HOURS = [
     ("24/7", "全天开放", "open 24/7"),
     ("Mo-Su 20:00-08:00", "每天 20:00–次日 08:00", "daily 20:00–08:00 (next day)"),
-    ("Mo-Fr 09:00-17:30; PH off", "周一至周五 09:00–17:30，法定节假日休息", "Mon–Fri 09:00–17:30; closed on public holidays"),
+    (
+        "Mo-Fr 09:00-17:30; PH off",
+        "周一至周五 09:00–17:30，法定节假日休息",
+        "Mon–Fri 09:00–17:30; closed on public holidays",
+    ),
     ("Mo-Su 10:00-14:00,17:00-23:00", "每天 10:00–14:00、17:00–23:00", "daily 10:00–14:00, 17:00–23:00"),
     ("Mo-Sa 05:00-20:00", "周一至周六 05:00–20:00", "Mon–Sat 05:00–20:00"),
     ("Sa,Su 10:00-16:00", "周末 10:00–16:00", "weekends 10:00–16:00"),
     ("Mo,We,Fr 10:00-12:00", "周一、周三、周五 10:00–12:00", "Mon, Wed, Fri 10:00–12:00"),
-    ("Mo-Fr 08:00-12:00, 13:30-17:30; Sa 09:00+; Su,PH off",
-     "周一至周五 08:00–12:00、13:30–17:30，周六 09:00 起，周日、法定节假日休息",
-     "Mon–Fri 08:00–12:00, 13:30–17:30; Sat from 09:00; closed on Sun, public holidays"),
+    (
+        "Mo-Fr 08:00-12:00, 13:30-17:30; Sa 09:00+; Su,PH off",
+        "周一至周五 08:00–12:00、13:30–17:30，周六 09:00 起，周日、法定节假日休息",
+        "Mon–Fri 08:00–12:00, 13:30–17:30; Sat from 09:00; closed on Sun, public holidays",
+    ),
     ("00:00-24:00", "全天开放", "open 24/7"),
     ("Fr-Mo 20:00-26:00", "周五至周一 20:00–次日 02:00", "Fri–Mon 20:00–02:00 (next day)"),
     ("off", "暂停开放", "closed"),
     ("Jan-Mar Mo-Fr 10:00-12:00", None, None),
     ('Mo-Fr 10:00-12:00 "by appointment"', None, None),
     ("sunrise-sunset", None, None),
-]  # fmt: skip
+]
 
 
 def test_opening_hours_read_as_sentences(session_factory) -> None:
@@ -408,8 +414,11 @@ def test_planner_tells_about_a_conflicting_save(session_factory, http, tokens, p
     s.page.click("#tool-edit")
     s.page.wait_for_selector("#draft:not([hidden])")
     etag = http.get(f"/api/grids/{code}").headers["ETag"]
-    theirs = http.put(f"/api/grids/{code}", json={"type": "Feature", "properties": {"name": "他人已修改"}, "geometry": None},
-                      headers={**bearer(tokens["planner"]), "If-Match": etag})  # fmt: skip
+    theirs = http.put(
+        f"/api/grids/{code}",
+        json={"type": "Feature", "properties": {"name": "他人已修改"}, "geometry": None},
+        headers={**bearer(tokens["planner"]), "If-Match": etag},
+    )
     assert theirs.status_code == 200
     s.page.fill("#f-name", "我的修改")
     s.page.click("#save")
@@ -447,9 +456,19 @@ def page_stations(http, tokens) -> dict[str, dict]:
     kind = vocabulary["kinds"][0]["id"]
 
     def station(name: str, east_m: float, north_m: float, hours: str, amenities: list[str]) -> dict:
-        body = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon + east_m / kx, lat + north_m / ky]},
-                "properties": {"name": name, "kind": kind, "amenities": amenities, "opening_hours": hours,
-                               "manager": "测试", "contact": "000-0000", "address": name}}  # fmt: skip
+        body = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [lon + east_m / kx, lat + north_m / ky]},
+            "properties": {
+                "name": name,
+                "kind": kind,
+                "amenities": amenities,
+                "opening_hours": hours,
+                "manager": "测试",
+                "contact": "000-0000",
+                "address": name,
+            },
+        }
         response = http.post("/api/stations", json=body, headers=bearer(tokens["planner"]))
         assert response.status_code == 201, response.text
         return response.json()

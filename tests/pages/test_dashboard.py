@@ -28,8 +28,11 @@ def _areas(http: httpx.Client, token: str) -> list[dict]:
 
 
 def _api(http: httpx.Client, token: str, level: str, code: str, since: str, until: str) -> dict:
-    response = http.get("/api/stats/dashboard", params={"level": level, "code": code, "since": since, "until": until},
-                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    response = http.get(
+        "/api/stats/dashboard",
+        params={"level": level, "code": code, "since": since, "until": until},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -57,8 +60,10 @@ def _shown(session: Session) -> dict[str, int]:
 
 def _matches(session: Session, report: dict) -> None:
     summary = report["summary"]
-    assert _shown(session) == {k: summary[k] for k in ("reported", "accepted", "transferred", "completed",
-                                                        "on_time", "overdue", "escalated")}  # fmt: skip
+    assert _shown(session) == {
+        k: summary[k]
+        for k in ("reported", "accepted", "transferred", "completed", "on_time", "overdue", "escalated")
+    }
     on_time = session.page.inner_text('.kpi[data-key="on_time"] .rate')
     assert on_time == ("—" if summary["on_time_rate"] is None else f"{summary['on_time_rate'] * 100:.1f}%")
     rows = session.page.locator("#grid-table tbody tr")
@@ -86,8 +91,10 @@ def test_dashboard_on_a_desktop(session_factory, http: httpx.Client, tokens) -> 
     session.page.wait_for_function("() => document.body.dataset.loaded === 'true'")
     first = session.page.evaluate("() => gs.state.report")
     assert first["area"]["code"] == district["code"] and first["period"]["days"] == 365
-    _matches(session, _api(http, token, "district", district["code"], first["period"]["since"],
-                           first["period"]["until"]))  # fmt: skip
+    _matches(
+        session,
+        _api(http, token, "district", district["code"], first["period"]["since"], first["period"]["until"]),
+    )
     assert first["summary"]["reported"] > 0 and first["summary"]["completed"] > 0
 
     # choose a street and a period: the numbers are the API's
@@ -136,8 +143,10 @@ def test_dashboard_on_a_desktop(session_factory, http: httpx.Client, tokens) -> 
     ).stdout
     assert street["name"] in text and f"{report['summary']['reported']:,}" in text
     assert "下载与打印" not in text and "令牌" not in text  # the controls stay off paper
-    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(ARTIFACTS / "dashboard-report")],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(ARTIFACTS / "dashboard-report")],
+        check=True,
+    )
     session.page.emulate_media(media="screen")
 
     # English

@@ -60,12 +60,21 @@ def test_planner_history_is_a_readable_timeline(session_factory, http, tokens, r
     target = roomy[0]
     code, name = target["properties"]["code"], target["properties"]["name"]
     headers = bearer(tokens["planner"])
-    first = http.put(f"/api/grids/{code}", json={"type": "Feature", "geometry": None,
-                     "properties": {"name": "时间线测试网格", "households": 321}},
-                     headers={**headers, "If-Match": '"1"'})  # fmt: skip
+    first = http.put(
+        f"/api/grids/{code}",
+        json={
+            "type": "Feature",
+            "geometry": None,
+            "properties": {"name": "时间线测试网格", "households": 321},
+        },
+        headers={**headers, "If-Match": '"1"'},
+    )
     assert first.status_code == 200, first.text
-    second = http.put(f"/api/grids/{code}", json={"type": "Feature", "geometry": None,
-                      "properties": {"households": 400}}, headers={**headers, "If-Match": '"2"'})  # fmt: skip
+    second = http.put(
+        f"/api/grids/{code}",
+        json={"type": "Feature", "geometry": None, "properties": {"households": 400}},
+        headers={**headers, "If-Match": '"2"'},
+    )
     assert second.status_code == 200, second.text
 
     s = session_factory(token=tokens["planner"])
@@ -144,8 +153,11 @@ def test_planner_says_a_stale_delete_in_chinese(session_factory, http, tokens, r
     s.page.wait_for_selector("#token-status.ok")
     select_grid(s, target)
     etag = http.get(f"/api/grids/{code}").headers["ETag"]
-    theirs = http.put(f"/api/grids/{code}", json={"type": "Feature", "geometry": None, "properties": {"households": 7}},
-                      headers={**bearer(tokens["planner"]), "If-Match": etag})  # fmt: skip
+    theirs = http.put(
+        f"/api/grids/{code}",
+        json={"type": "Feature", "geometry": None, "properties": {"households": 7}},
+        headers={**bearer(tokens["planner"]), "If-Match": etag},
+    )
     assert theirs.status_code == 200
     s.page.click("#delete-area")
     s.page.click("dialog.confirm button[data-answer=confirm]")
@@ -186,8 +198,11 @@ def near_boundary_point(http: httpx.Client) -> tuple[tuple[float, float], str, s
 def test_dispatch_moves_a_near_boundary_incident_to_the_neighbour(session_factory, http, tokens) -> None:
     (lon, lat), own, neighbour = near_boundary_point(http)
     token = tokens["dispatcher"]
-    created = http.post("/api/incidents", headers=bearer(token), json={
-        "lon": lon, "lat": lat, "category": "E0102", "description": "浏览器测试：边界改派"})  # fmt: skip
+    created = http.post(
+        "/api/incidents",
+        headers=bearer(token),
+        json={"lon": lon, "lat": lat, "category": "E0102", "description": "浏览器测试：边界改派"},
+    )
     assert created.status_code == 201, created.text
     incident = created.json()
     assert incident["near_boundary"] and incident["grid_code"] == own

@@ -78,9 +78,14 @@ def _open_in_dispatch(s: Session, incident_id: int) -> None:
 
 
 def test_worker_reports_offline_and_it_lands_once_with_its_photo(
-    session_factory, http: httpx.Client, demo_db: Database, beat: dict[str, Any], dispatcher: str,
-    filed: dict[str, Any], tmp_path,
-) -> None:  # fmt: skip
+    session_factory,
+    http: httpx.Client,
+    demo_db: Database,
+    beat: dict[str, Any],
+    dispatcher: str,
+    filed: dict[str, Any],
+    tmp_path,
+) -> None:
     photo = tmp_path / "patrol.jpg"
     photo.write_bytes(phone_jpeg(640, 480))
     before = _patrol_reports(demo_db, beat["code"])
@@ -150,9 +155,17 @@ def test_a_second_callers_report_is_suggested_and_merged(
     case = filed.get("patrol")
     assert case, "runs after the patrol report"
     lon, lat = beat["point"]
-    second = http.post("/api/incidents", headers=bearer(dispatcher), json={
-        "lon": lon + 0.0002, "lat": lat + 0.0001, "category": CATEGORY, "description": "市民来电：路边有垃圾",
-        "reporter": {"phone": "13900000000"}})  # fmt: skip
+    second = http.post(
+        "/api/incidents",
+        headers=bearer(dispatcher),
+        json={
+            "lon": lon + 0.0002,
+            "lat": lat + 0.0001,
+            "category": CATEGORY,
+            "description": "市民来电：路边有垃圾",
+            "reporter": {"phone": "13900000000"},
+        },
+    )
     assert second.status_code == 201, second.text
     duplicate = second.json()["id"]
     assert case in [d["id"] for d in second.json()["duplicates"]]
@@ -175,9 +188,14 @@ def test_a_second_callers_report_is_suggested_and_merged(
 
 
 def test_the_worker_handles_it_and_the_callback_reopens_then_closes_it(
-    session_factory, http: httpx.Client, demo_db: Database, beat: dict[str, Any], dispatcher: str,
-    filed: dict[str, Any], tmp_path,
-) -> None:  # fmt: skip
+    session_factory,
+    http: httpx.Client,
+    demo_db: Database,
+    beat: dict[str, Any],
+    dispatcher: str,
+    filed: dict[str, Any],
+    tmp_path,
+) -> None:
     case, duplicate = filed.get("patrol"), filed.get("duplicate")
     assert case and duplicate, "runs after the report and the merge"
     for step in ("filed", "dispatched"):

@@ -24,13 +24,19 @@ def _import_police(http: httpx.Client, token: str) -> dict:
     grids = http.get("/api/grids", params={"level": "grid"}).json()["features"]
     community = grids[0]["properties"]["parent_code"]
     cells = [
-        {"type": "Feature", "geometry": _shifted(g["geometry"]),
-         "properties": {"code": f"P{k:03d}", "name": f"警务网格{k}"}}
+        {
+            "type": "Feature",
+            "geometry": _shifted(g["geometry"]),
+            "properties": {"code": f"P{k:03d}", "name": f"警务网格{k}"},
+        }
         for k, g in enumerate((g for g in grids if g["properties"]["parent_code"] == community), start=1)
-    ]  # fmt: skip
-    response = http.post("/api/networks/police/import", params={"department": "公安局"},
-                         json={"type": "FeatureCollection", "features": cells},
-                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    ]
+    response = http.post(
+        "/api/networks/police/import",
+        params={"department": "公安局"},
+        json={"type": "FeatureCollection", "features": cells},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 201, response.text
     crosswalk = http.get("/api/networks/police/crosswalk")
     assert crosswalk.status_code == 200, crosswalk.text

@@ -18,8 +18,14 @@ DEMAND = [{"lon": 24.9420, "lat": 60.1700, "weight": 10}, {"lon": 24.9500, "lat"
 
 
 def body(**changes: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"k": 1, "minutes": 5, "method": "mclp", "candidates": CANDIDATES,
-                           "demand": DEMAND, "fixed": []}  # fmt: skip
+    out: dict[str, Any] = {
+        "k": 1,
+        "minutes": 5,
+        "method": "mclp",
+        "candidates": CANDIDATES,
+        "demand": DEMAND,
+        "fixed": [],
+    }
     out.update(changes)
     return out
 

@@ -28,8 +28,14 @@ def _candidates(n: int, seed: int) -> list[dict[str, float | str]]:
 def test_limit_passed_before_the_catchments_is_503(client: TestClient) -> None:
     """300 sites walking 30 minutes over the city take far longer than 50 ms to measure: the request stops
     at the limit instead of running on (it ran 115 s with time_limit_s 30 before)."""
-    body = {"k": 5, "minutes": 30, "method": "mclp", "fixed": [], "candidates": _candidates(300, 1),
-            "time_limit_s": 0.05}  # fmt: skip
+    body = {
+        "k": 5,
+        "minutes": 30,
+        "method": "mclp",
+        "fixed": [],
+        "candidates": _candidates(300, 1),
+        "time_limit_s": 0.05,
+    }
     response = client.post("/api/siting", json=body, headers={"Accept-Language": "en"})
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "siting.time_limit"

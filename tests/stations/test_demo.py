@@ -9,8 +9,10 @@ def test_demo_stations_are_idempotent_and_labelled(fresh_db):
     load_demo_stations(fresh_db, progress=False)
     load_demo_stations(fresh_db, progress=False)
     with fresh_db.cursor() as cur:
-        cur.execute("SELECT count(*) AS n, bool_and(name LIKE 'DEMO %%' AND (properties->>'demo')::boolean) AS ok "
-                    "FROM stations")  # fmt: skip
+        cur.execute(
+            "SELECT count(*) AS n, bool_and(name LIKE 'DEMO %%' AND (properties->>'demo')::boolean) AS ok "
+            "FROM stations"
+        )
         row = cur.fetchone()
         assert row["n"] == COUNT and row["ok"]
         cur.execute("SELECT count(DISTINCT station_id) AS n FROM service_circles")

@@ -43,12 +43,18 @@ def test_create_read_update_delete(client, planner_headers):
     assert r.headers["ETag"] == '"1"' and r.headers["Location"] == f"/api/stations/{sid}"
     got = client.get(f"/api/stations/{sid}")
     assert got.json()["properties"]["manager"] == "李点长"
-    r = client.put(f"/api/stations/{sid}", json={"type": "Feature", "properties": {"contact": "13800000000"}},
-                   headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    r = client.put(
+        f"/api/stations/{sid}",
+        json={"type": "Feature", "properties": {"contact": "13800000000"}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert r.status_code == 200 and r.headers["ETag"] == '"2"'
     assert r.json()["properties"]["manager"] == "李点长"  # omitted properties keep their values
-    stale = client.put(f"/api/stations/{sid}", json={"type": "Feature", "properties": {"name": "x"}},
-                       headers={**planner_headers, "If-Match": '"1"'})  # fmt: skip
+    stale = client.put(
+        f"/api/stations/{sid}",
+        json={"type": "Feature", "properties": {"name": "x"}},
+        headers={**planner_headers, "If-Match": '"1"'},
+    )
     assert stale.status_code == 412
     assert client.get(f"/api/stations/{sid}").json()["properties"]["name"] == "测试暖心驿站"
     assert (
@@ -81,8 +87,11 @@ def test_writes_need_the_planner_role(client, dispatcher_headers):
 )
 def test_bad_stations_are_refused_and_nothing_is_written(client, planner_headers, body, needle):
     before = len(client.get("/api/stations").json()["features"])
-    r = client.post("/api/stations", content=__import__("json").dumps(body, allow_nan=True),
-                    headers={**planner_headers, "Content-Type": "application/json"})  # fmt: skip
+    r = client.post(
+        "/api/stations",
+        content=__import__("json").dumps(body, allow_nan=True),
+        headers={**planner_headers, "Content-Type": "application/json"},
+    )
     assert r.status_code == 422, r.text
     assert needle in str(r.json()["detail"])
     assert len(client.get("/api/stations").json()["features"]) == before
@@ -97,8 +106,11 @@ def test_service_circles_follow_station_edits(client, planner_headers, db):
     with db.cursor() as cur:
         cur.execute("SELECT count(*) AS n FROM service_circles WHERE station_id = %s", (sid,))
         assert cur.fetchone()["n"] == 3
-    moved = client.put(f"/api/stations/{sid}", json={"type": "Feature", "geometry": {"type": "Point",
-                       "coordinates": [24.9380, 60.1770]}}, headers={**planner_headers, "If-Match": r.headers["etag"]})  # fmt: skip
+    moved = client.put(
+        f"/api/stations/{sid}",
+        json={"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.9380, 60.1770]}},
+        headers={**planner_headers, "If-Match": r.headers["etag"]},
+    )
     assert moved.status_code == 200
     after = client.get(f"/api/stations/{sid}/service-circles").json()["features"]
     assert after[0]["properties"]["area_m2"] != area_before
@@ -131,11 +143,16 @@ def test_nearest_in_exact_walking_time_order(fresh_db, ref):
         ids = {}
         for k, node in enumerate(spots):
             amenities = ["hot_water", "toilet"] if k % 2 == 0 else ["hot_water"]
-            r = client.post("/api/stations", json=feature(float(ref.lon[node]), float(ref.lat[node]), name=f"S{k}",
-                                                          amenities=amenities), headers=headers)  # fmt: skip
+            r = client.post(
+                "/api/stations",
+                json=feature(float(ref.lon[node]), float(ref.lat[node]), name=f"S{k}", amenities=amenities),
+                headers=headers,
+            )
             ids[r.json()["id"]] = node
-        r = client.get("/api/stations/nearest", params={"lon": ref.lon[origin], "lat": ref.lat[origin], "limit": 12,
-                                                         "include_route": "true"})  # fmt: skip
+        r = client.get(
+            "/api/stations/nearest",
+            params={"lon": ref.lon[origin], "lat": ref.lat[origin], "limit": 12, "include_route": "true"},
+        )
         assert r.status_code == 200
         found = r.json()["features"]
         cost = ref.from_node(origin)
@@ -145,10 +162,13 @@ def test_nearest_in_exact_walking_time_order(fresh_db, ref):
         for f in found:
             assert f["properties"]["walk_seconds"] == pytest.approx(cost[ids[f["id"]]] / SPEED_MPS, abs=0.1)
             assert f["properties"]["route"]["type"] == "LineString"
-        with_toilet = client.get("/api/stations/nearest", params={"lon": ref.lon[origin], "lat": ref.lat[origin],
-                                                                   "limit": 12, "amenities": "toilet"}).json()  # fmt: skip
-        assert {f["id"] for f in with_toilet["features"]} <= {i for i in ids if "toilet" in
-                                                              client.get(f"/api/stations/{i}").json()["properties"]["amenities"]}  # fmt: skip
+        with_toilet = client.get(
+            "/api/stations/nearest",
+            params={"lon": ref.lon[origin], "lat": ref.lat[origin], "limit": 12, "amenities": "toilet"},
+        ).json()
+        assert {f["id"] for f in with_toilet["features"]} <= {
+            i for i in ids if "toilet" in client.get(f"/api/stations/{i}").json()["properties"]["amenities"]
+        }
         assert len(with_toilet["features"]) == 6
 
 
@@ -157,23 +177,32 @@ def test_nearest_respects_opening_hours(fresh_db):
 
     with make_client(fresh_db) as client:
         headers = auth_headers(fresh_db, "planner")
-        near = client.post("/api/stations", json=feature(24.9420, 60.1700, name="night",
-                                                         opening_hours="Mo-Fr 22:00-06:00"), headers=headers)  # fmt: skip
-        far = client.post("/api/stations", json=feature(24.9480, 60.1740, name="day",
-                                                        opening_hours="Mo-Su 08:00-20:00; PH off"), headers=headers)  # fmt: skip
+        near = client.post(
+            "/api/stations",
+            json=feature(24.9420, 60.1700, name="night", opening_hours="Mo-Fr 22:00-06:00"),
+            headers=headers,
+        )
+        far = client.post(
+            "/api/stations",
+            json=feature(24.9480, 60.1740, name="day", opening_hours="Mo-Su 08:00-20:00; PH off"),
+            headers=headers,
+        )
         assert near.status_code == far.status_code == 201
 
         def names(at: str) -> list[str]:
-            r = client.get("/api/stations/nearest", params={"lon": 24.9414, "lat": 60.1699, "open_now": "true",
-                                                             "at": at})  # fmt: skip
+            r = client.get(
+                "/api/stations/nearest", params={"lon": 24.9414, "lat": 60.1699, "open_now": "true", "at": at}
+            )
             assert r.status_code == 200, r.text
             return [f["properties"]["name"] for f in r.json()["features"]]
 
         assert names("2026-12-05T03:00:00+08:00") == ["night"]  # Saturday 03:00: Friday night's range
         assert names("2026-12-02T12:00:00+08:00") == ["day"]
         assert names("2026-10-01T12:00:00+08:00") == []  # National Day: PH off
-        everything = client.get("/api/stations/nearest", params={"lon": 24.9414, "lat": 60.1699,
-                                                                  "at": "2026-12-02T12:00:00+08:00"}).json()  # fmt: skip
+        everything = client.get(
+            "/api/stations/nearest",
+            params={"lon": 24.9414, "lat": 60.1699, "at": "2026-12-02T12:00:00+08:00"},
+        ).json()
         assert [f["properties"]["open_now"] for f in everything["features"]] == [False, True]
 
 
@@ -198,8 +227,10 @@ def test_open_now_follows_the_service_clock(fresh_db, zone, instant, expected):
     app = create_app(db=fresh_db, api_settings=APISettings(timezone=zone), clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         headers = auth_headers(fresh_db, "planner")
-        for name, lon, lat, hours in (("night", 24.9420, 60.1700, "Mo-Fr 22:00-06:00"),
-                                      ("day", 24.9480, 60.1740, "Mo-Su 08:00-20:00; PH off")):  # fmt: skip
+        for name, lon, lat, hours in (
+            ("night", 24.9420, 60.1700, "Mo-Fr 22:00-06:00"),
+            ("day", 24.9480, 60.1740, "Mo-Su 08:00-20:00; PH off"),
+        ):
             body = feature(lon, lat, name=name, opening_hours=hours)
             assert client.post("/api/stations", json=body, headers=headers).status_code == 201
         r = client.get("/api/stations/nearest", params={"lon": 24.9414, "lat": 60.1699, "open_now": "true"})

@@ -28,12 +28,22 @@ from tests.incidents.areas import COMMUNITY_SW, DISTRICT, GRID_1, GRID_2, GRID_4
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday morning
-POINTS = [(24.933, 60.165), (24.942, 60.165), (24.948, 60.168), (24.957, 60.165), (24.935, 60.175),
-          (24.952, 60.179)]  # grids 1, 2, 4, 3; the community without grid; the street without community  # fmt: skip
+POINTS = [
+    (24.933, 60.165),
+    (24.942, 60.165),
+    (24.948, 60.168),
+    (24.957, 60.165),
+    (24.935, 60.175),
+    (24.952, 60.179),
+]  # grids 1, 2, 4, 3; the community without grid; the street without community
 CATEGORIES = ["E0102", "E0101", "E0108"]
 PERIOD = {"since": "2026-03-02", "until": "2026-04-06"}  # five weeks, Monday to Monday
-LEVEL_COLUMN = {"district": "district_code", "street": "street_code", "community": "community_code",
-                "grid": "grid_code"}  # fmt: skip
+LEVEL_COLUMN = {
+    "district": "district_code",
+    "street": "street_code",
+    "community": "community_code",
+    "grid": "grid_code",
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +66,9 @@ def headers(db: Database) -> dict[str, str]:
 
 def _move(client: TestClient, headers: dict, incident_id: int, to: str) -> int:
     note = None if to in ("filed", "dispatched", "in_progress", "resolved", "verified") else "测试"
-    return client.post(f"/api/incidents/{incident_id}/transition", json={"to": to, "note": note},
-                       headers=headers).status_code  # fmt: skip
+    return client.post(
+        f"/api/incidents/{incident_id}/transition", json={"to": to, "note": note}, headers=headers
+    ).status_code
 
 
 def _play(client: TestClient, headers: dict, clock: ManualClock, seed: int, days: int) -> list[int]:
@@ -83,7 +94,7 @@ def _play(client: TestClient, headers: dict, clock: ManualClock, seed: int, days
                     f"/api/incidents/{incident_id}/merge",
                     json={"into": into, "note": "并案"},
                     headers=headers,
-                )  # fmt: skip  (a finished or merged target refuses: fine)
+                )  # a finished or merged target refuses: fine
                 continue
             for step in ("filed", "dispatched", "in_progress", "resolved", "verified")[: rng.randint(0, 5)]:
                 clock.advance(minutes=rng.randint(5, 300))
@@ -93,8 +104,11 @@ def _play(client: TestClient, headers: dict, clock: ManualClock, seed: int, days
                 if _move(client, headers, incident_id, step) != 200:
                     break
             if rng.random() < 0.5:
-                client.post(f"/api/incidents/{incident_id}/feedback", headers=headers,
-                            json={"reached": True, "satisfaction": rng.choice(["satisfied", "unsatisfied"])})  # fmt: skip
+                client.post(
+                    f"/api/incidents/{incident_id}/feedback",
+                    headers=headers,
+                    json={"reached": True, "satisfaction": rng.choice(["satisfied", "unsatisfied"])},
+                )
         clock.advance(hours=rng.randint(10, 30))
         sweep(ctx)  # the escalation job, on the injected clock
     return made
@@ -159,11 +173,20 @@ def _check(
     )
     assert response.status_code == 200, response.text
     got = response.json()
-    want = _independent(db, level, code, date.fromisoformat(PERIOD["since"]), date.fromisoformat(PERIOD["until"]),
-                        clock.now)  # fmt: skip
+    want = _independent(
+        db, level, code, date.fromisoformat(PERIOD["since"]), date.fromisoformat(PERIOD["until"]), clock.now
+    )
     summary, totals = got["summary"], want["totals"]
-    for key in ("reported", "accepted", "transferred", "completed", "on_time", "on_time_due", "overdue",
-                "escalated"):  # fmt: skip
+    for key in (
+        "reported",
+        "accepted",
+        "transferred",
+        "completed",
+        "on_time",
+        "on_time_due",
+        "overdue",
+        "escalated",
+    ):
         assert summary[key] == totals[key], (level, code, key, summary[key], totals[key])
     assert got["settled"]["counts"]["grid"] == totals["settled_grid"]
     assert got["settled"]["counts"]["street"] == totals["settled_street"]
@@ -174,8 +197,9 @@ def _check(
     return got
 
 
-def test_figures_equal_an_independent_count_and_follow_writes(app: TestClient, headers: dict, db: Database,
-                                                                clock: ManualClock) -> None:  # fmt: skip
+def test_figures_equal_an_independent_count_and_follow_writes(
+    app: TestClient, headers: dict, db: Database, clock: ManualClock
+) -> None:
     _play(app, headers, clock, seed=15, days=20)
     first = _check(app, headers, db, clock, "district", DISTRICT)
     summary = first["summary"]
@@ -191,8 +215,9 @@ def test_figures_equal_an_independent_count_and_follow_writes(app: TestClient, h
     ):
         _check(app, headers, db, clock, level, code)
     # the same five weeks, Monday to Monday, and a row for every grid of the area (zeros included)
-    assert [w["week"] for w in first["weeks"]] == [(date(2026, 3, 2) + timedelta(weeks=k)).isoformat()
-                                                  for k in range(5)]  # fmt: skip
+    assert [w["week"] for w in first["weeks"]] == [
+        (date(2026, 3, 2) + timedelta(weeks=k)).isoformat() for k in range(5)
+    ]
     assert {g["code"] for g in first["grids"]} == {GRID_1, GRID_2, GRID_4, "110101001002001"}
     assert [a["code"] for a in first["areas"]] == [STREET_W, "110101002"]
     # later writes (more days, the sweep, callbacks) show at once: the aggregate follows them
@@ -200,9 +225,15 @@ def test_figures_equal_an_independent_count_and_follow_writes(app: TestClient, h
     second = _check(app, headers, db, clock, "district", DISTRICT)
     assert second["summary"]["reported"] > summary["reported"]
     # the rates of the same area and window say the same about on time and where cases were settled
-    rates = app.get("/api/stats/rates", params={"level": "district", "code": DISTRICT,
-                                                "since": "2026-03-02T00:00:00+08:00",
-                                                "until": "2026-04-06T00:00:00+08:00"}).json()  # fmt: skip
+    rates = app.get(
+        "/api/stats/rates",
+        params={
+            "level": "district",
+            "code": DISTRICT,
+            "since": "2026-03-02T00:00:00+08:00",
+            "until": "2026-04-06T00:00:00+08:00",
+        },
+    ).json()
     assert rates["totals"]["on_time_rate"] == second["summary"]["on_time_rate"]
     assert rates["totals"]["settled_at"] == second["settled"]["counts"]
     assert rates["totals"]["counts"]["resolved"] == second["summary"]["completed"]
@@ -222,15 +253,19 @@ def test_a_recount_in_another_zone_comes_back(app: TestClient, headers: dict, db
 def test_downloads(app: TestClient, headers: dict) -> None:
     params = {"level": "district", "code": DISTRICT, **PERIOD}
     report = app.get("/api/stats/dashboard", params=params, headers=headers).json()
-    weeks = app.get("/api/stats/dashboard/export", params={**params, "format": "csv", "section": "weeks"},
-                    headers=headers)  # fmt: skip
+    weeks = app.get(
+        "/api/stats/dashboard/export", params={**params, "format": "csv", "section": "weeks"}, headers=headers
+    )
     assert weeks.status_code == 200 and weeks.headers["content-type"].startswith("text/csv")
     assert "attachment" in weeks.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(weeks.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["周（周一）", "上报", "受理"]
     assert [[r[0], int(r[1])] for r in rows[1:]] == [[w["week"], w["reported"]] for w in report["weeks"]]
-    english = app.get("/api/stats/dashboard/export", params={**params, "format": "csv"},
-                      headers={**headers, "Accept-Language": "en"})  # fmt: skip
+    english = app.get(
+        "/api/stats/dashboard/export",
+        params={**params, "format": "csv"},
+        headers={**headers, "Accept-Language": "en"},
+    )
     summary = dict(csv.reader(io.StringIO(english.content.decode("utf-8-sig"))))
     assert int(summary["reported"]) == report["summary"]["reported"]
     assert int(summary["completed on time"]) == report["summary"]["on_time"]

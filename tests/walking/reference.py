@@ -69,6 +69,15 @@ def load_reference(db: Database, dataset: str = "helsinki") -> Reference:
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     # scipy drops explicit zeros: a zero-length edge (an elevator) keeps a vanishing cost instead
     matrix = csr_matrix((np.maximum(c[first], 1e-9), (a[first], b[first])), shape=(n, n))
-    return Reference(node_id, np.array([x[1] for x in nodes]), np.array([x[2] for x in nodes]), u, v, cost, length,
-                     shapely.from_wkb([bytes(e[4]) for e in edges]), matrix,
-                     np.array([bool(e[5]) for e in edges]))  # fmt: skip
+    return Reference(
+        node_id,
+        np.array([x[1] for x in nodes]),
+        np.array([x[2] for x in nodes]),
+        u,
+        v,
+        cost,
+        length,
+        shapely.from_wkb([bytes(e[4]) for e in edges]),
+        matrix,
+        np.array([bool(e[5]) for e in edges]),
+    )

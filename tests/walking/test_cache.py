@@ -116,8 +116,9 @@ def test_grid_snapping_finds_the_nearest_edge(db, tmp_path):
     x = cx + rng.uniform(-1500, 1500, 400)
     y = cy + rng.uniform(-1500, 1500, 400)
     snap = graph.snap(x, y, 300.0)
-    (which, _hit), dist = tree.query_nearest(shapely.points(x, y), max_distance=300.0, return_distance=True,
-                                            all_matches=False)  # fmt: skip
+    (which, _hit), dist = tree.query_nearest(
+        shapely.points(x, y), max_distance=300.0, return_distance=True, all_matches=False
+    )
     reference = np.full(x.shape[0], np.inf)
     reference[which] = dist
     found = np.isfinite(reference)

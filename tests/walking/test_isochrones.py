@@ -104,8 +104,9 @@ def test_several_origins_give_the_union(db, ref):
     a, b = _random_nodes(ref, 2, seed=11)
     pa, pb = [ref.lon[a], ref.lat[a]], [ref.lon[b], ref.lat[b]]
     union = service.isochrones(network, [pa, pb], [5])[0]
-    single = shapely.union(service.isochrones(network, [pa], [5])[0].geometry,
-                           service.isochrones(network, [pb], [5])[0].geometry)  # fmt: skip
+    single = shapely.union(
+        service.isochrones(network, [pa], [5])[0].geometry, service.isochrones(network, [pb], [5])[0].geometry
+    )
     difference = shapely.symmetric_difference(_utm(union.geometry), _utm(single)).area
     assert difference < 0.02 * union.area_m2
 
@@ -215,8 +216,10 @@ def test_http_isochrones_round_and_simplify(client):
     for features in (simple, coarse):
         assert all(shapely.geometry.shape(f["geometry"]).is_valid for f in features)
         assert all(f["geometry"]["type"] == "MultiPolygon" for f in features)
-    metric = [shapely.transform(shapely.geometry.shape(f["geometry"]), lambda xy: xy * [55_800.0, 111_300.0])
-              for f in simple]  # fmt: skip
+    metric = [
+        shapely.transform(shapely.geometry.shape(f["geometry"]), lambda xy: xy * [55_800.0, 111_300.0])
+        for f in simple
+    ]
     for small, big in itertools.pairwise(metric):
         assert shapely.difference(small, big).area < 1.0  # simplified contours still nest
     for p, c in zip(plain, simple, strict=True):  # the area moves by the simplification only

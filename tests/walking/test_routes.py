@@ -50,8 +50,12 @@ def test_travel_matrix_matches_dijkstra(db, ref):
     src = rng.choice(main, 6, replace=False)
     dst = rng.choice(main, 40, replace=False)
     max_seconds = 600.0
-    m = service.travel_matrix(network, np.column_stack([ref.lon[src], ref.lat[src]]),
-                              np.column_stack([ref.lon[dst], ref.lat[dst]]), max_seconds)  # fmt: skip
+    m = service.travel_matrix(
+        network,
+        np.column_stack([ref.lon[src], ref.lat[src]]),
+        np.column_stack([ref.lon[dst], ref.lat[dst]]),
+        max_seconds,
+    )
     got = {(int(i), int(j)): s for i, j, s in zip(m.rows, m.cols, m.seconds, strict=True)}
     for i, a in enumerate(src):
         cost = ref.from_node(a)[dst] / SPEED_MPS
@@ -81,9 +85,24 @@ def test_search_kernel_agrees_with_scipy_from_several_sources(db, ref):
     label = np.full(n, -1, np.int64)
     pred = np.full(n, -1, np.int64)
     touched = np.empty(n, np.int64)
-    count = search.dijkstra(graph.indptr, graph.adj_node, graph.adj_edge, graph.edge_cost, graph.edge_len_m,
-                            sources.astype(np.int64), start, np.zeros(4), np.arange(4, dtype=np.int64), 1500.0,
-                            np.empty(0, np.int64), dist, along, label, pred, touched)  # fmt: skip
+    count = search.dijkstra(
+        graph.indptr,
+        graph.adj_node,
+        graph.adj_edge,
+        graph.edge_cost,
+        graph.edge_len_m,
+        sources.astype(np.int64),
+        start,
+        np.zeros(4),
+        np.arange(4, dtype=np.int64),
+        1500.0,
+        np.empty(0, np.int64),
+        dist,
+        along,
+        label,
+        pred,
+        touched,
+    )
     rows = np.concatenate([graph.edge_u, graph.edge_v, np.full(4, n)])
     cols = np.concatenate([graph.edge_v, graph.edge_u, sources])
     data = np.concatenate([graph.edge_cost, graph.edge_cost, start])

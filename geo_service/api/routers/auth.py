@@ -30,15 +30,27 @@ class TokenRequest(BaseModel):
 
 
 def _token(row: TokenRow) -> dict[str, Any]:
-    return {"id": row.id, "role": row.role, "name": row.name, "created_at": row.created_at,
-            "expires_at": row.expires_at, "last_used_at": row.last_used_at, "revoked_at": row.revoked_at,
-            "active": row.revoked_at is None and not row.expired, "grids": list(row.grids)}  # fmt: skip
+    return {
+        "id": row.id,
+        "role": row.role,
+        "name": row.name,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "last_used_at": row.last_used_at,
+        "revoked_at": row.revoked_at,
+        "active": row.revoked_at is None and not row.expired,
+        "grids": list(row.grids),
+    }
 
 
 @router.get("/auth/whoami", responses=answers(mc.Whoami))
 def whoami(principal: Principal = Depends(current_principal)) -> dict[str, object]:
-    return {"token_id": principal.token_id, "role": principal.role, "name": principal.name,
-            "grids": list(principal.grids)}  # fmt: skip
+    return {
+        "token_id": principal.token_id,
+        "role": principal.role,
+        "name": principal.name,
+        "grids": list(principal.grids),
+    }
 
 
 @router.post("/tokens", status_code=201, responses=answers(mc.NewToken, 201))
@@ -48,8 +60,9 @@ def post_token(
     admin: Principal = Depends(Admin),
 ) -> dict[str, Any]:
     """Create a token (admin only); the token is shown once."""
-    token = create_token(db, body.role, body.name, actor=admin.actor, expires_days=body.expires_days,
-                         grids=body.grids)  # fmt: skip
+    token = create_token(
+        db, body.role, body.name, actor=admin.actor, expires_days=body.expires_days, grids=body.grids
+    )
     return {"token": token, "role": body.role, "expires_days": body.expires_days, "grids": body.grids}
 
 

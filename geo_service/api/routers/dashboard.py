@@ -41,14 +41,30 @@ def _period(ctx: IncidentContext, since: date | None, until: date | None) -> ser
     return service.Period(since or default.since, until or default.until)
 
 
-def _report(ctx: IncidentContext, settings: DashboardSettings, grids: GridSettings, level: str, code: str,
-            since: date | None, until: date | None) -> dict[str, Any]:  # fmt: skip
+def _report(
+    ctx: IncidentContext,
+    settings: DashboardSettings,
+    grids: GridSettings,
+    level: str,
+    code: str,
+    since: date | None,
+    until: date | None,
+) -> dict[str, Any]:
     return service.dashboard(ctx, settings, grids, level, code, _period(ctx, since, until))
 
 
 @router.get("", summary="Every figure of the dashboard of one area and period")
-async def get_dashboard(request: Request, ctx: Ctx, settings: Settings, grids: Grids, _reader: Reader,
-                        level: Level, code: Code, since: Since = None, until: Until = None) -> dict[str, Any]:  # fmt: skip
+async def get_dashboard(
+    request: Request,
+    ctx: Ctx,
+    settings: Settings,
+    grids: Grids,
+    _reader: Reader,
+    level: Level,
+    code: Code,
+    since: Since = None,
+    until: Until = None,
+) -> dict[str, Any]:
     """Reported, accepted, transferred, completed and on-time counts; where cases were settled against the
     小事不出网格 target; weekly trends; each grid's volume and on-time rate; overdue and escalated cases;
     staffing against the norm and the stations' coverage. Definitions: ``geo_service/stats/dashboard.py``."""
@@ -57,18 +73,29 @@ async def get_dashboard(request: Request, ctx: Ctx, settings: Settings, grids: G
 
 
 @router.get("/export", summary="The dashboard as CSV (one table) or XLSX (every table)")
-async def get_export(request: Request, ctx: Ctx, settings: Settings, grids: Grids, _reader: Reader,
-                     level: Level, code: Code, since: Since = None, until: Until = None,
-                     format: Annotated[str, Query(description="csv or xlsx")] = "xlsx",
-                     section: Annotated[str | None, Query(description=", ".join(export.SECTIONS))] = None,
-                     ) -> Response:  # fmt: skip
+async def get_export(
+    request: Request,
+    ctx: Ctx,
+    settings: Settings,
+    grids: Grids,
+    _reader: Reader,
+    level: Level,
+    code: Code,
+    since: Since = None,
+    until: Until = None,
+    format: Annotated[str, Query(description="csv or xlsx")] = "xlsx",
+    section: Annotated[str | None, Query(description=", ".join(export.SECTIONS))] = None,
+) -> Response:
     """``csv``: the ``section`` (default ``summary``); ``xlsx``: every section on its own sheet (or the one
     named). Headers in the negotiated language."""
     export.check(format, section)
     report = await run_in_threadpool(_report, ctx, settings, grids, level, code, since, until)
     body, media_type, filename = export.export(report, format, section, language_of(request))
-    return Response(body, media_type=media_type,
-                    headers={"Content-Disposition": params.content_disposition("attachment", filename)})  # fmt: skip
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": params.content_disposition("attachment", filename)},
+    )
 
 
 @router.get("/areas", summary="The areas a dashboard can show, coarse to fine")

@@ -33,33 +33,56 @@ planner = require_role("planner")
 
 FEATURE_EXAMPLE = {
     "type": "Feature",
-    "properties": {"code": "110105001001001", "name": "第一网格", "level": "grid", "parent_code": "110105001001",
-                   "households": 420, "workers": [{"name": "张三", "phone": "13800000000"}]},
-    "geometry": {"type": "Polygon", "coordinates": [[[116.45, 39.92], [116.46, 39.92], [116.46, 39.93], [116.45, 39.92]]]},
-}  # fmt: skip
+    "properties": {
+        "code": "110105001001001",
+        "name": "第一网格",
+        "level": "grid",
+        "parent_code": "110105001001",
+        "households": 420,
+        "workers": [{"name": "张三", "phone": "13800000000"}],
+    },
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [[[116.45, 39.92], [116.46, 39.92], [116.46, 39.93], [116.45, 39.92]]],
+    },
+}
 
 
 _JSON_TYPES = ("application/json", "application/geo+json", "")
-_FILE_TYPES = ("application/zip", "application/x-zip-compressed", "application/geopackage+sqlite3",
-               "application/octet-stream")  # fmt: skip
+_FILE_TYPES = (
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/geopackage+sqlite3",
+    "application/octet-stream",
+)
 FEATURE_BODY = {
     "required": True,
     "content": {
-        media: {"schema": {"type": "object", "description": "a GeoJSON Feature (Polygon or MultiPolygon)"},
-                "example": FEATURE_EXAMPLE}
+        media: {
+            "schema": {"type": "object", "description": "a GeoJSON Feature (Polygon or MultiPolygon)"},
+            "example": FEATURE_EXAMPLE,
+        }
         for media in ("application/json", "application/geo+json")
     },
-}  # fmt: skip
+}
 COLLECTION_BODY = {
     "content": {
-        **{media: {"schema": {"type": "object", "description": "a GeoJSON FeatureCollection (or one Feature)"}}
-           for media in ("application/json", "application/geo+json")},
-        "multipart/form-data": {"schema": {"type": "object", "properties": {
-            "file": {"type": "string", "format": "binary"}, "crs": {"type": "string"}}}},
+        **{
+            media: {
+                "schema": {"type": "object", "description": "a GeoJSON FeatureCollection (or one Feature)"}
+            }
+            for media in ("application/json", "application/geo+json")
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}, "crs": {"type": "string"}},
+            }
+        },
         "application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}},
         "application/zip": {"schema": {"type": "string", "format": "binary"}},
     },
-}  # fmt: skip
+}
 
 
 def _media_type(request: Request) -> str:
@@ -113,8 +136,14 @@ def _written(response: Response, result: service.WriteResult) -> dict[str, Any]:
     response.headers["ETag"] = etag(result.version)
     # percent-encoded: new codes are plain ASCII, but an area stored before the code rule may not be
     response.headers["Location"] = f"/api/grids/{quote(result.code, safe='')}"
-    return {"id": result.id, "code": result.code, "version": result.version, "change": result.change,
-            "snapped_vertices": result.snapped_vertices, "feature": result.feature}  # fmt: skip
+    return {
+        "id": result.id,
+        "code": result.code,
+        "version": result.version,
+        "change": result.change,
+        "snapped_vertices": result.snapped_vertices,
+        "feature": result.feature,
+    }
 
 
 @router.post(
@@ -331,8 +360,16 @@ def merge_grids(
 ) -> dict[str, Any]:
     """Merge sibling areas into this one in one transaction: theirs close (change `merge`), this one gets the
     union (or the given boundary) as a new version. Nothing changes on any problem; stale versions are 412."""
-    result = service.merge_areas(db, code, body.absorb, principal, feature=body.feature,
-                                 if_match=require_if_match(if_match), versions=body.versions, settings=settings)  # fmt: skip
+    result = service.merge_areas(
+        db,
+        code,
+        body.absorb,
+        principal,
+        feature=body.feature,
+        if_match=require_if_match(if_match),
+        versions=body.versions,
+        settings=settings,
+    )
     return _written(response, result)
 
 

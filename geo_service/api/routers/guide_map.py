@@ -21,8 +21,14 @@ def _guide_map(
 ) -> Response:
     body = service.guide_map(db, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
     filename = f"guide-map-{code}.{fmt}"
-    return Response(body, media_type=MEDIA[fmt], headers={
-        "Content-Disposition": params.content_disposition("inline", filename), "Cache-Control": "no-cache"})  # fmt: skip
+    return Response(
+        body,
+        media_type=MEDIA[fmt],
+        headers={
+            "Content-Disposition": params.content_disposition("inline", filename),
+            "Cache-Control": "no-cache",
+        },
+    )
 
 
 CODE = Path(..., description="area code (any level; communities are the main case)")
@@ -31,22 +37,32 @@ MINUTES = Query(service.DEFAULT_MINUTES, gt=0, le=60, description="walking time 
 SPEED = Query(None, gt=0, description="walking speed, km/h (default: the walking engine's, 4.5)")
 
 
-@router.get("/areas/{code}/guide-map.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}}})  # fmt: skip
+@router.get(
+    "/areas/{code}/guide-map.png", response_class=Response, responses={200: {"content": {"image/png": {}}}}
+)
 def guide_map_png(
-    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float | None = SPEED,
+    code: str = CODE,
+    lang: str = LANG,
+    minutes: float = MINUTES,
+    speed_kmh: float | None = SPEED,
     db: Database = Depends(get_db),
-) -> Response:  # fmt: skip
+) -> Response:
     """A4 portrait at 300 dpi (2480 × 3508 px): boundary, the walking circle from the community service
     centre, streets and buildings, facilities by category with a legend, scale bar, north arrow."""
     return _guide_map(db, code, "png", lang, minutes, speed_kmh)
 
 
-@router.get("/areas/{code}/guide-map.pdf", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})  # fmt: skip
+@router.get(
+    "/areas/{code}/guide-map.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
 def guide_map_pdf(
-    code: str = CODE, lang: str = LANG, minutes: float = MINUTES, speed_kmh: float | None = SPEED,
+    code: str = CODE,
+    lang: str = LANG,
+    minutes: float = MINUTES,
+    speed_kmh: float | None = SPEED,
     db: Database = Depends(get_db),
-) -> Response:  # fmt: skip
+) -> Response:
     """The same map as a one-page A4 PDF (vector; text searchable)."""
     return _guide_map(db, code, "pdf", lang, minutes, speed_kmh)

@@ -58,9 +58,10 @@ class IncidentBody(BaseModel):
     reporter: Reporter | None = None
     media_url: str | None = Field(default=None, max_length=2000)
     client_id: str | None = Field(
-        default=None, max_length=100,
+        default=None,
+        max_length=100,
         description="the sender's own id for this report (a phone's queued report): sent again, the same incident",
-    )  # fmt: skip
+    )
     accuracy_m: float | None = Field(default=None, description="how exact the position is (a phone's GPS), m")
     source: Literal["hotline", "patrol"] | None = Field(
         default=None,
@@ -83,8 +84,10 @@ class AssignmentBody(BaseModel):
 @router.get("/api/incidents/categories", responses=answers(mi.IncidentCategories))
 def get_categories(ctx: Ctx) -> dict[str, Any]:
     """The event/component classification with each category's deadline per level (hours)."""
-    return {"levels": ["grid", "community", "street", "district"],
-            "categories": [c.as_dict() for c in ctx.classification]}  # fmt: skip
+    return {
+        "levels": ["grid", "community", "street", "district"],
+        "categories": [c.as_dict() for c in ctx.classification],
+    }
 
 
 @router.post(
@@ -104,15 +107,23 @@ def post_incident(
     report and must lie in one of their grids (422 naming the grid it is in). The answer lists the open cases
     it may duplicate (``duplicates``)."""
     data = IncidentInput(
-        category=body.category, description=body.description, lon=body.lon, lat=body.lat, crs=body.crs,
-        address=body.address, external_id=body.external_id,
-        reporter=body.reporter.model_dump() if body.reporter else {}, media_url=body.media_url,
-        client_id=body.client_id, accuracy_m=body.accuracy_m,
-    )  # fmt: skip
+        category=body.category,
+        description=body.description,
+        lon=body.lon,
+        lat=body.lat,
+        crs=body.crs,
+        address=body.address,
+        external_id=body.external_id,
+        reporter=body.reporter.model_dump() if body.reporter else {},
+        media_url=body.media_url,
+        client_id=body.client_id,
+        accuracy_m=body.accuracy_m,
+    )
     worker = principal.role == "worker"
     source = "patrol" if worker else body.source or "hotline"
-    result = create_incident(ctx, data, principal.actor, principal.role, source,
-                             patrol_grids=principal.grids if worker else None)  # fmt: skip
+    result = create_incident(
+        ctx, data, principal.actor, principal.role, source, patrol_grids=principal.grids if worker else None
+    )
     if not result.created:
         response.status_code = 200
     return _render(request, present_result(ctx, result, workflow.may_see_reporter(principal)))
@@ -133,12 +144,26 @@ def get_incidents(
 ) -> dict[str, Any]:
     """The queue as a GeoJSON FeatureCollection, newest first. A grid worker sees their own grids only."""
     grid_codes = list(principal.grids) if principal.role == "worker" else None
-    rows = workflow.list_incidents(ctx, grid_code=grid_code, statuses=params.words(status), categories=params.words(category),
-                                   bbox=params.bbox(bbox), overdue=overdue, limit=limit, offset=offset,
-                                   grid_codes=grid_codes)  # fmt: skip
+    rows = workflow.list_incidents(
+        ctx,
+        grid_code=grid_code,
+        statuses=params.words(status),
+        categories=params.words(category),
+        bbox=params.bbox(bbox),
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+        grid_codes=grid_codes,
+    )
     show = workflow.may_see_reporter(principal)
-    return _render(request, {"type": "FeatureCollection", "numberReturned": len(rows),
-                             "features": [records.feature(ctx, row, show) for row in rows]})  # fmt: skip
+    return _render(
+        request,
+        {
+            "type": "FeatureCollection",
+            "numberReturned": len(rows),
+            "features": [records.feature(ctx, row, show) for row in rows],
+        },
+    )
 
 
 @router.get("/api/incidents/{incident_id:int}", responses=answers(mi.Incident))
@@ -191,9 +216,14 @@ async def post_import(
     else:
         content = await request.body()
     report = await run_in_threadpool(
-        csv_import.import_csv, ctx, content, encoding=encoding, atomic=atomic, actor=principal.actor,
+        csv_import.import_csv,
+        ctx,
+        content,
+        encoding=encoding,
+        atomic=atomic,
+        actor=principal.actor,
         role=principal.role,
-    )  # fmt: skip
+    )
     return _render(request, report.as_dict())
 
 

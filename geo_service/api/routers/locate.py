@@ -17,23 +17,54 @@ router = APIRouter(prefix="/api", tags=["locate"])
 
 BATCH_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": {
-        "type": "object", "required": ["points"],
-        "properties": {
-            "points": {"type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}},
-            "crs": {"type": "string", "enum": ["wgs84", "gcj02", "bd09", "cgcs2000"], "default": "wgs84"},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["points"],
+                "properties": {
+                    "points": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                    },
+                    "crs": {
+                        "type": "string",
+                        "enum": ["wgs84", "gcj02", "bd09", "cgcs2000"],
+                        "default": "wgs84",
+                    },
+                },
+            },
+            "example": {"points": [[24.9414, 60.1699], [24.95, 60.17]], "crs": "wgs84"},
         },
-    }, "example": {"points": [[24.9414, 60.1699], [24.95, 60.17]], "crs": "wgs84"}},
-    **{media_type: {"schema": {"type": "string", "format": "binary",
-                               "description": "a table with float columns lon and lat (crs: query parameter)"}}
-       for media_type in table.MEDIA_TYPES}},
-}  # fmt: skip
-BATCH_RESPONSES = {200: {"content": {
-    "application/json": {"example": {"results": [{"grid_code": "G-001"}, {"grid_code": None}]}},
-    **{media_type: {"schema": {"type": "string", "format": "binary",
-                               "description": "one column grid_code (dictionary-encoded text, null outside)"}}
-       for media_type in table.MEDIA_TYPES},
-}}}  # fmt: skip
+        **{
+            media_type: {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "a table with float columns lon and lat (crs: query parameter)",
+                }
+            }
+            for media_type in table.MEDIA_TYPES
+        },
+    },
+}
+BATCH_RESPONSES = {
+    200: {
+        "content": {
+            "application/json": {"example": {"results": [{"grid_code": "G-001"}, {"grid_code": None}]}},
+            **{
+                media_type: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "one column grid_code (dictionary-encoded text, null outside)",
+                    }
+                }
+                for media_type in table.MEDIA_TYPES
+            },
+        }
+    }
+}
 
 
 @router.get("/locate", responses=answers(mlo.Located))

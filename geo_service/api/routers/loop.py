@@ -91,8 +91,12 @@ async def _upload(
         raise UnsupportedMediaType("media.multipart_required", field=field)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + 1024 * 1024:
-        raise PayloadTooLarge("media.too_large", bytes=f"{int(declared):,}", max_bytes=f"{max_bytes:,}",
-                              max_mb=f"{max_bytes / 1024 / 1024:g}")  # fmt: skip
+        raise PayloadTooLarge(
+            "media.too_large",
+            bytes=f"{int(declared):,}",
+            max_bytes=f"{max_bytes:,}",
+            max_mb=f"{max_bytes / 1024 / 1024:g}",
+        )
     form = await request.form()
     texts = {key: value for key, value in form.items() if isinstance(value, str)}
     upload = form.get(field)
@@ -116,8 +120,15 @@ def get_duplicates(
     nearest first: the dispatcher's merge suggestions."""
     row = workflow.get_incident(ctx, incident_id)
     found = duplicates.present(ctx, duplicates.for_incident(ctx, row))
-    return _render(request, {"id": incident_id, "duplicates": found,
-                             "walk_m": ctx.settings.duplicate_walk_m, "window_h": ctx.settings.duplicate_window_h})  # fmt: skip
+    return _render(
+        request,
+        {
+            "id": incident_id,
+            "duplicates": found,
+            "walk_m": ctx.settings.duplicate_walk_m,
+            "window_h": ctx.settings.duplicate_window_h,
+        },
+    )
 
 
 @router.post("/api/incidents/{incident_id:int}/merge")
@@ -141,8 +152,14 @@ def post_feedback(
     """Record a callback of a resolved case: satisfied or basically satisfied closes it, unsatisfied sends its case
     back to its owner with a fresh deadline, an unreached call is counted (the third closes it as a failed
     callback). 409 when the incident is not waiting for a callback."""
-    done = callback.record_feedback(ctx, incident_id, reached=body.reached, satisfaction=body.satisfaction,
-                                    note=body.note, principal=principal)  # fmt: skip
+    done = callback.record_feedback(
+        ctx,
+        incident_id,
+        reached=body.reached,
+        satisfaction=body.satisfaction,
+        note=body.note,
+        principal=principal,
+    )
     call = {**done["callback"], "at": ctx.local(done["callback"]["at"])}
     return _render(request, {**records.present(ctx, done["incident"]), "callback": call})
 
@@ -197,10 +214,16 @@ def get_media_list(
 def _photo_response(found: dict[str, Any], thumbnail: bool) -> Response:
     suffix = "jpg" if found["content_type"] == "image/jpeg" else "png"
     name = f"incident-{found['incident_id']}-{found['id']}{'-thumb' if thumbnail else ''}.{suffix}"
-    return Response(content=found["data"], media_type=found["content_type"], headers={
-        "Cache-Control": "private, max-age=86400", "ETag": f'"{found["sha256"]}{"-t" if thumbnail else ""}"',
-        "Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff",
-    })  # fmt: skip
+    return Response(
+        content=found["data"],
+        media_type=found["content_type"],
+        headers={
+            "Cache-Control": "private, max-age=86400",
+            "ETag": f'"{found["sha256"]}{"-t" if thumbnail else ""}"',
+            "Content-Disposition": f'inline; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/api/incidents/{incident_id:int}/media/{media_id:int}")
@@ -276,8 +299,14 @@ async def post_inspection(
     except ValidationError as exc:
         problems = [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         raise InvalidInput("inspection.invalid", detail=problems, count=len(problems)) from None
-    data = inspections.InspectionInput(open_as_published=body.open_as_published, amenities=body.amenities,
-                                       notes=body.notes, lon=body.lon, lat=body.lat, crs=body.crs)  # fmt: skip
+    data = inspections.InspectionInput(
+        open_as_published=body.open_as_published,
+        amenities=body.amenities,
+        notes=body.notes,
+        lon=body.lon,
+        lat=body.lat,
+        crs=body.crs,
+    )
     photo = None
     if photo_bytes is not None:
         photo = await run_in_threadpool(media.check_photo, photo_bytes, settings)

@@ -28,8 +28,12 @@ from geo_service.networks import service
 router = APIRouter(prefix="/api/networks", tags=["networks"])
 params.register_segment_except("networkname", frozenset({"propose"}))  # GET /api/networks/propose is a 405
 planner = require_role("planner")
-_FILE_TYPES = ("application/zip", "application/x-zip-compressed", "application/geopackage+sqlite3",
-               "application/octet-stream")  # fmt: skip
+_FILE_TYPES = (
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/geopackage+sqlite3",
+    "application/octet-stream",
+)
 
 
 def _json(request: Request, doc: Any, status: int = 200) -> JSONResponse:
@@ -113,13 +117,21 @@ def propose(request: Request, body: ProposeRequest, db: Database = Depends(get_d
 async def import_network(
     request: Request,
     name: str,
-    department: Annotated[str | None, Query(max_length=200, description="department label, e.g. 公安局")] = None,
-    crs: Annotated[str | None, Query(description="override the file's CRS: wgs84, gcj02, bd09, cgcs2000, EPSG:xxxx")] = None,
-    code_field: Annotated[str, Query(min_length=1, max_length=64, description="property holding the cell code")] = "code",
-    name_field: Annotated[str, Query(min_length=1, max_length=64, description="property holding the cell name")] = "name",
+    department: Annotated[
+        str | None, Query(max_length=200, description="department label, e.g. 公安局")
+    ] = None,
+    crs: Annotated[
+        str | None, Query(description="override the file's CRS: wgs84, gcj02, bd09, cgcs2000, EPSG:xxxx")
+    ] = None,
+    code_field: Annotated[
+        str, Query(min_length=1, max_length=64, description="property holding the cell code")
+    ] = "code",
+    name_field: Annotated[
+        str, Query(min_length=1, max_length=64, description="property holding the cell name")
+    ] = "name",
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     """A GeoJSON FeatureCollection (JSON body), or a GeoPackage / zipped Shapefile (multipart field ``file``,
     or the raw file as the body), in any CRS, as the grid import reads them. Cells keep their own codes
     (``code_field``), names (``name_field``) and other properties. All or nothing: 422 lists every bad
@@ -127,11 +139,18 @@ async def import_network(
     service.check_name(name)
     features, filename, fields = await _upload(request, crs)
     report = await run_in_threadpool(
-        service.import_network, db, name, features, principal,
-        department=department or fields.get("department"), code_field=fields.get("code_field", code_field),
-        name_field=fields.get("name_field", name_field), source=filename, crs=crs or fields.get("crs"),
+        service.import_network,
+        db,
+        name,
+        features,
+        principal,
+        department=department or fields.get("department"),
+        code_field=fields.get("code_field", code_field),
+        name_field=fields.get("name_field", name_field),
+        source=filename,
+        crs=crs or fields.get("crs"),
         grids=request.app.state.grid_settings,
-    )  # fmt: skip
+    )
     return _json(
         request, {**report, "links": _links(request, name)}, status=201 if report["version"] == 1 else 200
     )
@@ -175,8 +194,9 @@ def crosswalk(
     body, media_type, filename = service.crosswalk_file(db, name, format, version)
     if format == "json":
         return _json(request, body)
-    return Response(body, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+    return Response(
+        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @router.get(
@@ -228,6 +248,7 @@ def rekey_many(
     request: Request, name: str, body: RekeyRequest, db: Database = Depends(get_db)
 ) -> JSONResponse:
     """``cells`` and ``points`` answered in input order (see GET); nothing is written."""
-    doc = service.rekey(db, name, cells=body.cells, points=body.points, crs=body.crs, by=body.by,
-                        version=body.version)  # fmt: skip
+    doc = service.rekey(
+        db, name, cells=body.cells, points=body.points, crs=body.crs, by=body.by, version=body.version
+    )
     return _json(request, doc)

@@ -104,8 +104,9 @@ def collections(
     """The collections the caller may read (restricted ones only with a token of their roles)."""
     base = base_url(request)
     doc = ogc.collections_doc(db, base, tiles, caller)
-    return respond(request, f, doc, lambda: html.collections(f"{base}/ogc", doc),
-                   private=caller is not None, vary=True)  # fmt: skip
+    return respond(
+        request, f, doc, lambda: html.collections(f"{base}/ogc", doc), private=caller is not None, vary=True
+    )
 
 
 @router.get("/collections/{collection_id}", summary="One collection", responses=answers(mo.Collection))
@@ -171,8 +172,14 @@ def items(
     params = dict(request.query_params)
     parsed = ogc.items_request(prov, params, settings.ogc_limit_default, settings.ogc_limit_max)
     doc = ogc.items_doc(db, base, prov, parsed, params)
-    return respond(request, f, doc, lambda: html.items(f"{base}/ogc", collection_id, doc), ogc.GEOJSON,
-                   private=_private(prov, caller))  # fmt: skip
+    return respond(
+        request,
+        f,
+        doc,
+        lambda: html.items(f"{base}/ogc", collection_id, doc),
+        ogc.GEOJSON,
+        private=_private(prov, caller),
+    )
 
 
 @router.get(
@@ -193,5 +200,11 @@ def item(
     base = base_url(request)
     prov = ogc.provider(db, tiles, collection_id, caller)
     doc = ogc.item_doc(db, base, prov, feature_id, crs)
-    return respond(request, f, doc, lambda: html.item(f"{base}/ogc", collection_id, doc), ogc.GEOJSON,
-                   private=_private(prov, caller))  # fmt: skip
+    return respond(
+        request,
+        f,
+        doc,
+        lambda: html.item(f"{base}/ogc", collection_id, doc),
+        ogc.GEOJSON,
+        private=_private(prov, caller),
+    )

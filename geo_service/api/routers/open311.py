@@ -71,10 +71,13 @@ class Open311Route(APIRoute):
                 return render_errors(fmt, _status(exc), [str(exc.detail)])
             except RequestValidationError as exc:
                 problems = [
-                    translate("open311.invalid_parameter", language,
-                              {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg")})
+                    translate(
+                        "open311.invalid_parameter",
+                        language,
+                        {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg")},
+                    )
                     for e in exc.errors()
-                ]  # fmt: skip
+                ]
                 return render_errors(fmt, 400, problems or [translate("request.malformed", language)])
             except DatabaseUnavailable as exc:
                 log.warning("database unavailable: %s", exc)
@@ -90,10 +93,18 @@ def _description(exc: ServiceError, language: str) -> str:
     candidates = exc.extra.get("candidates") or []
     if candidates:
         listed = [
-            translate("open311.candidate", language, {"name": c["name"], "precision": translate(
-                f"geocode.precision.{c['precision']}", language), "lon": c["lon"], "lat": c["lat"]})
+            translate(
+                "open311.candidate",
+                language,
+                {
+                    "name": c["name"],
+                    "precision": translate(f"geocode.precision.{c['precision']}", language),
+                    "lon": c["lon"],
+                    "lat": c["lat"],
+                },
+            )
             for c in candidates[:5]
-        ]  # fmt: skip
+        ]
         text += translate("open311.candidates", language, {"candidates": listed})
     return text
 
@@ -101,8 +112,9 @@ def _description(exc: ServiceError, language: str) -> str:
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
 
 
-def _render(fmt: str, root: str, value: Any, request: Request, status_code: int = 200,
-            private: bool | None = None) -> Response:  # fmt: skip
+def _render(
+    fmt: str, root: str, value: Any, request: Request, status_code: int = 200, private: bool | None = None
+) -> Response:
     """``value`` with its messages (notes, notices) in the caller's language, in ``fmt``."""
     return render(fmt, root, render_all(value, language_of(request)), status_code, private=private)
 
@@ -146,8 +158,13 @@ def get_requests(
     a dispatcher token (``api_key`` or bearer) gets requests in full."""
     service.check_jurisdiction(ctx, jurisdiction_id)
     full = service.may_read_in_full(caller or service.api_key_principal(ctx, api_key))
-    query = service.RequestQuery(service_request_id=service_request_id, service_code=service_code,
-                                 start_date=start_date, end_date=end_date, status=status)  # fmt: skip
+    query = service.RequestQuery(
+        service_request_id=service_request_id,
+        service_code=service_code,
+        start_date=start_date,
+        end_date=end_date,
+        status=status,
+    )
     return _requests(fmt, ctx, service.find_requests(ctx, query, full, base_url(request)), request, full)
 
 
@@ -190,7 +207,8 @@ def get_request(
     return _requests(fmt, ctx, service.get_request(ctx, request_id, full, base_url(request)), request, full)
 
 
-def _requests(fmt: str, ctx: IncidentContext, found: list[dict[str, Any]], request: Request,
-              full: bool) -> Response:  # fmt: skip
+def _requests(
+    fmt: str, ctx: IncidentContext, found: list[dict[str, Any]], request: Request, full: bool
+) -> Response:
     service.localise_service_names(ctx, found, language_of(request))
     return _render(fmt, "service_requests", found, request, private=full)

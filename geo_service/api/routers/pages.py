@@ -31,12 +31,22 @@ def index() -> HTMLResponse:
 def config() -> dict[str, Any]:
     """Area levels (coarse to fine), incident states and every allowed move with the roles that may make it."""
     moves = [
-        {"from": t.from_status, "to": t.to_status, "label": t.label, "roles": ["admin", *t.roles],
-         "note_required": t.note_required}
+        {
+            "from": t.from_status,
+            "to": t.to_status,
+            "label": t.label,
+            "roles": ["admin", *t.roles],
+            "note_required": t.note_required,
+        }
         for t in manual_transitions()
-    ]  # fmt: skip
-    return {"levels": list(LEVELS), "incident_states": list(STATES), "incident_transitions": moves,
-            "callback_states": sorted(AWAITING_CALLBACK), "satisfaction": list(SATISFACTION)}  # fmt: skip
+    ]
+    return {
+        "levels": list(LEVELS),
+        "incident_states": list(STATES),
+        "incident_transitions": moves,
+        "callback_states": sorted(AWAITING_CALLBACK),
+        "satisfaction": list(SATISFACTION),
+    }
 
 
 @router.get("/static/{path:path}", summary="JS, CSS and images of the pages", response_class=FileResponse)

@@ -23,10 +23,15 @@ planner = require_role("planner")
 EXAMPLE = {
     "type": "Feature",
     "geometry": {"type": "Point", "coordinates": [121.4737, 31.2304]},
-    "properties": {"name": "南京东路暖心驿站", "kind": "care_station",
-                   "amenities": ["hot_water", "microwave", "charging", "toilet", "seating"],
-                   "opening_hours": "Mo-Su 07:00-21:00", "manager": "李点长", "contact": "021-12345678"},
-}  # fmt: skip
+    "properties": {
+        "name": "南京东路暖心驿站",
+        "kind": "care_station",
+        "amenities": ["hot_water", "microwave", "charging", "toilet", "seating"],
+        "opening_hours": "Mo-Su 07:00-21:00",
+        "manager": "李点长",
+        "contact": "021-12345678",
+    },
+}
 
 
 def station_context(request: Request) -> StationContext:
@@ -63,10 +68,20 @@ def nearest(
     """Stations ordered by walking time (one network search), with `walk_seconds`, `walk_distance_m`,
     `open_now` and, with `include_route=true`, a `route` LineString."""
     return service.nearest_stations(
-        db, ctx, lon, lat, limit=limit, open_now=open_now, amenities=params.words(amenities),
-        max_minutes=max_minutes, at=at, include_route=include_route, speed_kmh=speed_kmh,
-        kind=params.words(kind), crs=crs,
-    )  # fmt: skip
+        db,
+        ctx,
+        lon,
+        lat,
+        limit=limit,
+        open_now=open_now,
+        amenities=params.words(amenities),
+        max_minutes=max_minutes,
+        at=at,
+        include_route=include_route,
+        speed_kmh=speed_kmh,
+        kind=params.words(kind),
+        crs=crs,
+    )
 
 
 @router.get("", responses=answers(ms.StationCollection))

@@ -66,8 +66,16 @@ def isochrones(
     """Areas reachable on foot within each contour, following the street network: one (Multi)Polygon
     per contour with `minutes` (or `distance_m`) and `area_m2`, ascending; holes kept."""
     distances = params.numbers(distances_m, "distances_m")
-    contours = service.isochrones(db, [[lon, lat]], None if distances else params.numbers(minutes, "minutes"),
-                                  speed_kmh, crs, distances, simplify_m=simplify_m, decimals=precision)  # fmt: skip
+    contours = service.isochrones(
+        db,
+        [[lon, lat]],
+        None if distances else params.numbers(minutes, "minutes"),
+        speed_kmh,
+        crs,
+        distances,
+        simplify_m=simplify_m,
+        decimals=precision,
+    )
     return _collection(contours, {"origins": [[lon, lat]]})
 
 
@@ -85,9 +93,16 @@ class IsochroneRequest(BaseModel):
 def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> Response:
     """The union of the isochrones of several origins (one multi-source search)."""
     minutes = body.minutes if body.minutes or body.distances_m else [5, 10, 15]
-    contours = service.isochrones(db, body.origins, None if body.distances_m else minutes, body.speed_kmh,
-                                  body.crs, body.distances_m, simplify_m=body.simplify_m,
-                                  decimals=body.precision)  # fmt: skip
+    contours = service.isochrones(
+        db,
+        body.origins,
+        None if body.distances_m else minutes,
+        body.speed_kmh,
+        body.crs,
+        body.distances_m,
+        simplify_m=body.simplify_m,
+        decimals=body.precision,
+    )
     return _collection(contours, {"origins": body.origins})
 
 
