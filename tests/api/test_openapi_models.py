@@ -25,6 +25,9 @@ NOT_YET_MODELLED = {
     ("get", "/api/stations/inspections/overdue"),
     ("post", "/api/stations/{station_id}/inspections"),
     ("get", "/api/stations/{station_id}/inspections"),
+    ("get", "/api/stats/dashboard"),
+    ("get", "/api/stats/dashboard/areas"),
+    ("get", "/api/stats/dashboard/export"),
 }
 
 

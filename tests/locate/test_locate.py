@@ -17,6 +17,7 @@ from geo_service.grids.demo import DEMO_COUNTY, load_demo_grids
 from geo_service.grids.service import import_features, update_area
 from geo_service.locate import service
 from geo_service.store import areas as store
+from tests.conftest import seen_within
 from tests.grids.conftest import feature, hierarchy, lonlat, origin_for, rect
 
 PREFIX = "110108"
@@ -212,6 +213,8 @@ def test_index_follows_edits_from_other_connections(grids: Database) -> None:
         )
     finally:
         other.close()
+    # another pool's write is announced (LISTEN/NOTIFY), at the latest seen after the revision interval
+    assert seen_within(lambda: service.locate(grids, x, y).grid is not None)
     after = service.locate(grids, x, y)
     assert after.grid is not None and after.grid.code == f"{COMMUNITY}004" and after.grid.version == 2
     assert after.revision > before.revision
