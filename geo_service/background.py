@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from geo_service.db.cluster import ClusterError
 from geo_service.db.jobs import run_once
@@ -96,6 +97,9 @@ class PeriodicJob:
         self.first = first or work
         self.runs = 0
         self._task: asyncio.Task[None] | None = None
+        # its own thread, not the event loop's default executor: asyncio.run() joins that one at shutdown, so
+        # a run stuck on a frozen database (or compiling kernels on a busy machine) would hold the server up
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def running(self) -> bool:
@@ -111,11 +115,18 @@ class PeriodicJob:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=self.name)
+        executor = self._executor
         while True:
             try:
-                await asyncio.to_thread(self.first if self.runs == 0 else self.work)
+                await loop.run_in_executor(executor, self.first if self.runs == 0 else self.work)
             except (ClusterError, DatabaseUnavailable, OSError) as exc:
                 log.warning("%s skipped: %s", self.name, exc)
             except Exception:  # nothing may end the job; the next run retries
