@@ -242,9 +242,9 @@ def _language() -> str:
 
 def _say(code: str, **params: object) -> str:
     """Catalogue message ``code`` in the command line's language (``GEO_SERVICE_LANGUAGE``, else the locale)."""
-    from geo_service.i18n import translate
+    from geo_service.i18n import cli_text
 
-    return translate(code, _language(), params)
+    return cli_text(code, **params)
 
 
 @token_app.command("create")

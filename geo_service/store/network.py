@@ -74,22 +74,28 @@ def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
             (name,),
         )
         rows = [tuple(r) for r in cur.fetchall()]
-        out.append(
-            {
-                "name": name,
-                "srid": srid,
-                "node_id": np.array([r[0] for r in nodes], dtype=np.int64),
-                "node_lon": np.array([r[1] for r in nodes], dtype=np.float64),
-                "node_lat": np.array([r[2] for r in nodes], dtype=np.float64),
-                "edge_id": np.array([r[0] for r in rows], dtype=np.int64),
-                "u": np.array([r[1] for r in rows], dtype=np.int64),
-                "v": np.array([r[2] for r in rows], dtype=np.int64),
-                "length_m": np.array([r[3] for r in rows], dtype=np.float64),
-                "steps": np.array([bool(r[4]) for r in rows], dtype=bool),
-                "highway": [r[5] for r in rows],
-                "edge_name": [r[6] for r in rows],
-                "wkb": [bytes(r[7]) for r in rows],
-                "underground": np.array([bool(r[8]) for r in rows], dtype=bool),
-            }
-        )
+        out.append(network_arrays(name, srid, nodes, rows))
     return rev, out
+
+
+def network_arrays(
+    name: str, srid: int | None, nodes: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]
+) -> dict[str, Any]:
+    """One dataset's walking network as the arrays the graph builder takes: ``nodes`` are (id, lon, lat) rows,
+    ``rows`` (id, u, v, length_m, steps, highway, name, WKB, underground) edge rows, both ordered by id."""
+    return {
+        "name": name,
+        "srid": srid,
+        "node_id": np.array([r[0] for r in nodes], dtype=np.int64),
+        "node_lon": np.array([r[1] for r in nodes], dtype=np.float64),
+        "node_lat": np.array([r[2] for r in nodes], dtype=np.float64),
+        "edge_id": np.array([r[0] for r in rows], dtype=np.int64),
+        "u": np.array([r[1] for r in rows], dtype=np.int64),
+        "v": np.array([r[2] for r in rows], dtype=np.int64),
+        "length_m": np.array([r[3] for r in rows], dtype=np.float64),
+        "steps": np.array([bool(r[4]) for r in rows], dtype=bool),
+        "highway": [r[5] for r in rows],
+        "edge_name": [r[6] for r in rows],
+        "wkb": [bytes(r[7]) for r in rows],
+        "underground": np.array([bool(r[8]) for r in rows], dtype=bool),
+    }
