@@ -10,6 +10,10 @@ as in :mod:`geo_service.incidents.rates`, whose definitions these are):
   — the rates' ``on_time_rate``; ``settled`` = completed cases by the level that owned them when resolved, with
   the grid's share against the 小事不出网格 target (``GEO_SERVICE_DASHBOARD_GRID_SETTLED_TARGET``).
 - ``overdue`` = open cases past their deadline now; ``escalated`` = cases escalated at least once.
+- ``areas``: one row per child area (the streets of a district, communities of a street, grids of a
+  community), counted by the child's code on the incident: the loop's counts, ``on_time_due``,
+  ``on_time_rate``, ``overdue``, and the completed cases settled at each level as ``settled_<level>`` counts
+  and ``settled_<level>_share`` shares of ``settled_total``.
 - ``staffing``: workers on record against ``workers_per_10k_residents`` (the grid settings' norm);
   ``coverage``: households within the stations' walking service circle of ``coverage_minutes``.
 
@@ -177,7 +181,7 @@ def dashboard(
             # the per-grid rows add up to the children and the total
             for part, key in (("grid", row["key"]), ("child", row["child"]), ("total", "")):
                 _add(parts[part], key or "", row)
-        live = {row["grid_code"]: row for row in store.open_past_due(cur, level, code, since, until, now)}
+        live_rows = store.open_past_due(cur, level, code, since, until, now, child_level)
         grid_rows = store.grids_in(cur, level, code)
         children = store.children(cur, code) if child_level else []
         overdue_list = store.case_list(
@@ -187,8 +191,16 @@ def dashboard(
             cur, level, code, since, until, now, kind="escalated", limit=settings.list_limit
         )
         coverage = store.station_coverage(cur, code, settings.coverage_minutes)
-    past_due = sum(int(r["due_not_missed"]) for r in live.values())
-    overdue = sum(int(r["overdue"]) for r in live.values())
+    # open cases past their deadline now, per grid and per child area
+    live: dict[str, dict[str, int]] = {}
+    child_live: dict[str, dict[str, int]] = {}
+    for row in live_rows:
+        for into, key in ((live, row["grid_code"]), (child_live, row["child"])):
+            sums = into.setdefault(key, {"due_not_missed": 0, "overdue": 0})
+            sums["due_not_missed"] += int(row["due_not_missed"])
+            sums["overdue"] += int(row["overdue"])
+    past_due = sum(r["due_not_missed"] for r in live.values())
+    overdue = sum(r["overdue"] for r in live.values())
     summary = _flow(parts["total"].get(""), past_due, overdue)
 
     grids_out = []
@@ -196,8 +208,8 @@ def dashboard(
     for grid in grid_rows:
         flow = _flow(
             parts["grid"].get(grid["code"]),
-            int(live.get(grid["code"], {}).get("due_not_missed", 0)),
-            int(live.get(grid["code"], {}).get("overdue", 0)),
+            live.get(grid["code"], {}).get("due_not_missed", 0),
+            live.get(grid["code"], {}).get("overdue", 0),
         )
         grids_out.append(
             {
@@ -210,24 +222,10 @@ def dashboard(
     # incidents of grids since retired, or outside every grid (属地兜底): counted in the totals, listed apart
     elsewhere = sum(int(r["incidents"]) for key, r in parts["grid"].items() if key not in known)
 
-    child_live: dict[str, dict[str, int]] = {}
-    if child_level == "grid":
-        child_live = {
-            k: {"due": int(v["due_not_missed"]), "overdue": int(v["overdue"])} for k, v in live.items()
-        }
-    areas_out = []
-    for child in children:
-        extra = child_live.get(child["code"], {})
-        flow = _flow(parts["child"].get(child["code"]), extra.get("due", 0), extra.get("overdue", 0))
-        areas_out.append(
-            {
-                "level": child_level,
-                "code": child["code"],
-                "name": child["name"],
-                **{k: flow[k] for k in (*FLOW, "escalated", "completion_rate")},
-                "settled_grid_share": _settled(flow, settings.grid_settled_target)["shares"]["grid"],
-            }
-        )
+    areas_out = [
+        _child_area(child, child_level, parts["child"], child_live, settings.grid_settled_target)
+        for child in children
+    ]
 
     return {
         "area": {"level": level, "code": code, "name": area["name"], "parent_code": area["parent_code"]},
@@ -251,6 +249,33 @@ def dashboard(
         },
         "staffing": staffing(ctx, grid_settings, code),
         "coverage": _coverage(coverage, settings.coverage_minutes),
+    }
+
+
+def _child_area(
+    child: dict[str, Any],
+    child_level: str | None,
+    sums: dict[str, dict[str, Any]],
+    live: dict[str, dict[str, int]],
+    target: float,
+) -> dict[str, Any]:
+    """One child area's row: the loop's counts, its on-time rate (with its open cases past due now) and the
+    completed cases settled at each level, as counts (``settled_<level>``) and shares of those settled
+    (``settled_<level>_share``, null when none was)."""
+    extra = live.get(child["code"], {})
+    flow = _flow(sums.get(child["code"]), extra.get("due_not_missed", 0), extra.get("overdue", 0))
+    settled = _settled(flow, target)
+    return {
+        "level": child_level,
+        "code": child["code"],
+        "name": child["name"],
+        **{k: flow[k] for k in (*FLOW, "escalated", "completion_rate")},
+        "on_time_due": flow["on_time_due"],
+        "on_time_rate": flow["on_time_rate"],
+        "overdue": flow["overdue"],
+        "settled_total": settled["total"],
+        **{f"settled_{lv}": settled["counts"][lv] for lv in LEVELS},
+        **{f"settled_{lv}_share": settled["shares"][lv] for lv in LEVELS},
     }
 
 
