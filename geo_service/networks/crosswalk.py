@@ -112,13 +112,18 @@ def assign_points(
 ) -> np.ndarray:
     """For each point, the index of the polygon covering it with the lowest ``rank`` (-1 when none does).
     ``tree``: an STRtree of the points, when the caller has one."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     out = np.full(len(lon), OUTSIDE, dtype=np.int64)
     if len(lon) == 0 or len(geoms) == 0:
         return out
-    # the points go in the tree and each polygon, prepared, asks which it covers (boundary included)
+    # the points go in the tree; each polygon's box picks its candidates, and the polygon, prepared, tells
+    # which of them it covers (``intersects_xy``: a point meets a polygon when the polygon covers it, boundary
+    # included) on bare coordinates — ten times faster than the tree's "covers" predicate on point objects
     shapely.prepare(geoms)
     tree = tree or shapely.STRtree(shapely.points(lon, lat))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
-    polys, points = tree.query(geoms, predicate="covers")
+    polys, points = tree.query(geoms)
+    hit = shapely.intersects_xy(geoms[polys], lon[points], lat[points])
+    polys, points = polys[hit], points[hit]
     if len(points):
         order = np.lexsort((rank[polys], points))
         points, polys = points[order], polys[order]
@@ -438,16 +443,9 @@ def _split_at_junctions(runs: np.ndarray, segments: np.ndarray) -> np.ndarray:
     coords, owner = shapely.get_coordinates(runs, return_index=True)
     if len(coords) == 0 or len(junctions) == 0:
         return runs
-    # a vertex is a junction when it is one of the junction points exactly
-    position = np.searchsorted(junctions[:, 0], coords[:, 0], side="left")
-    is_junction = np.zeros(len(coords), dtype=bool)
-    for k in np.flatnonzero(position < len(junctions)):
-        p = position[k]
-        while p < len(junctions) and junctions[p, 0] == coords[k, 0]:
-            if junctions[p, 1] == coords[k, 1]:
-                is_junction[k] = True
-                break
-            p += 1
+    # a vertex is a junction when it is one of the junction points exactly: (x, y) as one complex number,
+    # compared for equality in one sorted pass
+    is_junction = np.isin(coords[:, 0] + 1j * coords[:, 1], junctions[:, 0] + 1j * junctions[:, 1])
     first = np.ones(len(coords), dtype=bool)
     first[1:] = owner[1:] != owner[:-1]
     last = np.ones(len(coords), dtype=bool)
@@ -468,11 +466,12 @@ def _along(boundaries: np.ndarray, lines: np.ndarray, distance: float) -> list[l
     """For each line, the polygons whose boundary passes within ``distance`` of its midpoint, by index."""
     mids = shapely.line_interpolate_point(lines, 0.5, normalized=True)
     line_i, poly_i = shapely.STRtree(boundaries).query(mids, predicate="dwithin", distance=distance)
-    # grouped by line with numpy (a Python loop over the pairs cost seconds on large networks)
+    # grouped by line: sorted once, then sliced as Python lists (np.split into an array per line cost more
+    # than the query on large networks)
     order = np.lexsort((poly_i, line_i))
-    line_i, poly_i = line_i[order], poly_i[order]
-    cuts = np.searchsorted(line_i, np.arange(1, len(lines)))
-    return [part.tolist() for part in np.split(poly_i, cuts)] if len(lines) else []
+    line_i, values = line_i[order], poly_i[order].tolist()
+    cuts = np.searchsorted(line_i, np.arange(len(lines) + 1)).tolist()
+    return [values[cuts[k] : cuts[k + 1]] for k in range(len(lines))]
 
 
 def _snap_lines(
@@ -503,8 +502,9 @@ def _snap_lines(
     after = np.where(last[:, None], np.nan, step)
     before = np.full_like(metric, np.nan)
     before[1:] = np.where(first[1:, None], np.nan, step[:-1])
-    at_vertex = shapely.line_locate_point(runs_m[owner], shapely.points(metric))
-    vi, si = u_tree.query(shapely.points(metric), predicate="dwithin", distance=tolerance_m * 1.5)
+    vertices = shapely.points(metric)
+    at_vertex = shapely.line_locate_point(runs_m[owner], vertices)
+    vi, si = u_tree.query(vertices, predicate="dwithin", distance=tolerance_m * 1.5)
     du = u_m[si, 2:] - u_m[si, :2]
     limit = math.sin(math.radians(PARALLEL_DEG))
 
