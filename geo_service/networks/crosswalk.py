@@ -107,21 +107,75 @@ def code_rank(codes: np.ndarray) -> np.ndarray:
     return rank
 
 
+class PointBuckets:
+    """Points sorted into square buckets, to find those inside boxes without making a geometry per point."""
+
+    def __init__(self, lon: np.ndarray, lat: np.ndarray, size: float) -> None:
+        self.lon, self.lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        self.size = size if size > 0 and math.isfinite(size) else 1.0
+        self.x0 = float(self.lon.min()) if len(self.lon) else 0.0
+        self.y0 = float(self.lat.min()) if len(self.lat) else 0.0
+        i = ((self.lon - self.x0) // self.size).astype(np.int64)
+        j = ((self.lat - self.y0) // self.size).astype(np.int64)
+        self.nx = int(i.max()) + 1 if len(i) else 1
+        self.ny = int(j.max()) + 1 if len(j) else 1
+        key = j * self.nx + i
+        self.order = np.argsort(key, kind="stable")
+        self.keys = key[self.order]
+
+    def in_boxes(self, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(box, point) index pairs of the points inside (or on) each box (rows xmin, ymin, xmax, ymax)."""
+        empty = np.empty(0, dtype=np.int64)
+        if len(self.lon) == 0 or len(bounds) == 0:
+            return empty, empty
+        i0 = np.clip((bounds[:, 0] - self.x0) // self.size, 0, self.nx - 1).astype(np.int64)
+        i1 = np.clip((bounds[:, 2] - self.x0) // self.size, 0, self.nx - 1).astype(np.int64)
+        j0 = np.clip((bounds[:, 1] - self.y0) // self.size, 0, self.ny - 1).astype(np.int64)
+        j1 = np.clip((bounds[:, 3] - self.y0) // self.size, 0, self.ny - 1).astype(np.int64)
+        # one row of buckets per (box, j): a run of consecutive keys, so one slice of the sorted points
+        rows = j1 - j0 + 1
+        box = np.repeat(np.arange(len(bounds)), rows)
+        j = np.repeat(j0, rows) + (np.arange(rows.sum()) - np.repeat(np.cumsum(rows) - rows, rows))
+        start = np.searchsorted(self.keys, j * self.nx + i0[box], side="left")
+        end = np.searchsorted(self.keys, j * self.nx + i1[box], side="right")
+        counts = end - start
+        box = np.repeat(box, counts)
+        at = np.repeat(start, counts) + (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        point = self.order[at]
+        x, y = self.lon[point], self.lat[point]
+        inside = (x >= bounds[box, 0]) & (x <= bounds[box, 2]) & (y >= bounds[box, 1]) & (y <= bounds[box, 3])
+        return box[inside], point[inside]
+
+
+def bucket_size(geoms: np.ndarray) -> float:
+    """A bucket edge for :class:`PointBuckets` of about the median size of ``geoms``' boxes (degrees)."""
+    if len(geoms) == 0:
+        return 1.0
+    bounds = shapely.bounds(geoms)
+    return float(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])))
+
+
 def assign_points(
-    geoms: np.ndarray, rank: np.ndarray, lon: np.ndarray, lat: np.ndarray, tree: shapely.STRtree | None = None
+    geoms: np.ndarray,
+    rank: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    buckets: PointBuckets | None = None,
 ) -> np.ndarray:
     """For each point, the index of the polygon covering it with the lowest ``rank`` (-1 when none does).
-    ``tree``: an STRtree of the points, when the caller has one."""
+    ``buckets``: the points already bucketed, when the caller has them."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     out = np.full(len(lon), OUTSIDE, dtype=np.int64)
     if len(lon) == 0 or len(geoms) == 0:
         return out
-    # the points go in the tree; each polygon's box picks its candidates, and the polygon, prepared, tells
-    # which of them it covers (``intersects_xy``: a point meets a polygon when the polygon covers it, boundary
-    # included) on bare coordinates — ten times faster than the tree's "covers" predicate on point objects
+    # each polygon's box picks its candidate points from the buckets, and the polygon, prepared, tells which
+    # of them it covers (``intersects_xy``: a point meets a polygon when the polygon covers it, boundary
+    # included) on bare coordinates — ten times faster than an STRtree's "covers" on point objects
     shapely.prepare(geoms)
-    tree = tree or shapely.STRtree(shapely.points(lon, lat))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
-    polys, points = tree.query(geoms)
+    buckets = buckets or PointBuckets(lon, lat, bucket_size(geoms))
+    polys, points = buckets.in_boxes(shapely.bounds(geoms))
     hit = shapely.intersects_xy(geoms[polys], lon[points], lat[points])
     polys, points = polys[hit], points[hit]
     if len(points):
@@ -200,10 +254,10 @@ def crosswalk(
     seconds["areas"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    home_tree = shapely.STRtree(shapely.points(homes.lon, homes.lat)) if len(homes.lon) else None  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
-    home_cell = assign_points(cell_geoms, code_rank(cell_codes), homes.lon, homes.lat, home_tree)
+    buckets = PointBuckets(homes.lon, homes.lat, bucket_size(cell_geoms))
+    home_cell = assign_points(cell_geoms, code_rank(cell_codes), homes.lon, homes.lat, buckets)
     inside = home_cell != OUTSIDE
-    home_grid = assign_points(grid_geoms, code_rank(grid_codes), homes.lon, homes.lat, home_tree)[inside]
+    home_grid = assign_points(grid_geoms, code_rank(grid_codes), homes.lon, homes.lat, buckets)[inside]
     hh = homes.households[inside]
     cell_households = np.bincount(home_cell[inside], weights=hh, minlength=len(cell_geoms))
     seconds["households"] = time.perf_counter() - started
