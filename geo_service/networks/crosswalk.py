@@ -33,6 +33,7 @@ import shapely
 
 from geo_service.crs import metres_per_degree, metric_epsg_for
 from geo_service.grids.geometry import to_metric
+from geo_service.networks.clip import clipped_areas, convex, simple_rings
 
 PARALLEL_DEG = 20.0  # a network segment counts as running along a unified one within this angle
 _MIN_PIECE_M = 1e-3
@@ -190,11 +191,23 @@ def assign_points(
 # -- areas --------------------------------------------------------------------------------------------------
 
 
-def _area_pairs(cells: np.ndarray, grids: np.ndarray, epsg: int) -> tuple[np.ndarray, ...]:
-    """(cell, grid, area m², piece) of every pair whose interiors meet. The overlay runs on the stored WGS-84
-    coordinates, where neighbours share their edges exactly (projecting first would bend a long edge away
-    from a neighbour's vertex lying on it and leave micro-slivers between polygons that only touch); only
-    the pieces are projected to be measured."""
+def _area_pairs(
+    cells: np.ndarray,
+    grids: np.ndarray,
+    epsg: int,
+    cells_m: np.ndarray | None = None,
+    with_pieces: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """(cell, grid, area m², piece) of every pair whose interiors meet. An exact overlay runs on the stored
+    WGS-84 coordinates, where neighbours share their edges exactly (projecting first would bend a long edge
+    away from a neighbour's vertex lying on it and leave micro-slivers between polygons that only touch); only
+    the pieces are projected to be measured.
+
+    Without ``with_pieces``, the area of a pair where one polygon is convex (and both are one part without
+    holes) is measured by clipping in the metric CRS (:mod:`geo_service.networks.clip`), with no piece (None);
+    a clipped area under a thousandth of the smaller polygon (or 0.01 m²) goes to the overlay, which alone
+    tells a pair that only touches from a sliver. ``cells_m``: the cells in the metric CRS, when
+    the caller has them."""
     if len(cells) == 0 or len(grids) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0), np.empty(0, dtype=object)
@@ -209,10 +222,31 @@ def _area_pairs(cells: np.ndarray, grids: np.ndarray, epsg: int) -> tuple[np.nda
     pieces[cell_inside] = cells[ci[cell_inside]]
     pieces[grid_inside] = grids[gi[grid_inside]]
     rest = ~(cell_inside | grid_inside)
+    area = np.full(len(ci), np.nan)
+    if not with_pieces and rest.any():
+        cells_m = to_metric(cells, epsg) if cells_m is None else cells_m
+        grids_m = to_metric(grids, epsg)
+        coords, offsets, simple = simple_rings(np.concatenate([cells_m, grids_m]))
+        is_convex = convex(coords, offsets) & simple
+        gk = gi + len(cells)  # grids follow the cells in the ring arrays
+        fast = rest & simple[ci] & simple[gk] & (is_convex[ci] | is_convex[gk])
+        subject = np.where(is_convex[gk], ci, gk)[fast]
+        clip = np.where(is_convex[gk], gk, ci)[fast]
+        clipped = clipped_areas(coords, offsets, subject, clip)
+        smaller = np.minimum(shapely.area(cells_m[ci[fast]]), shapely.area(grids_m[gi[fast]]))
+        # an edge straight in degrees bows off the same edge straight in metres (a third of a millimetre
+        # over 150 m, growing with the square of the length): a pair that only touches in degrees may clip
+        # to a sliver of about length × bow here, so small areas are left to the exact overlay
+        sure = clipped > np.maximum(smaller * 1e-3, 1e-2)  # NaN (overflow) is not sure
+        which = np.flatnonzero(fast)[sure]
+        area[which] = clipped[sure]
+        rest[which] = False
     pieces[rest] = shapely.intersection(cells[ci[rest]], grids[gi[rest]])
-    polygonal = shapely.area(pieces) > 0  # pairs that only touch along an edge share no area
-    ci, gi, pieces = ci[polygonal], gi[polygonal], pieces[polygonal]
-    return ci, gi, shapely.area(to_metric(pieces, epsg)), pieces
+    measured = np.isfinite(area)
+    polygonal = measured | (shapely.area(pieces) > 0)  # pairs that only touch along an edge share no area
+    unmeasured = polygonal & ~measured
+    area[unmeasured] = shapely.area(to_metric(pieces[unmeasured], epsg))
+    return ci[polygonal], gi[polygonal], area[polygonal], pieces[polygonal]
 
 
 def crosswalk(
@@ -249,8 +283,9 @@ def crosswalk(
         search = pool.submit(_timed_mismatches, cell_geoms, grid_geoms, tolerance_m, follow_m, min_length_m)
         pool.shutdown(wait=False)
     epsg = metric_epsg_for(list(cell_geoms)) if len(cell_geoms) else 3857
-    cell_area = shapely.area(to_metric(cell_geoms, epsg))
-    ci, gi, area, pieces = _area_pairs(cell_geoms, grid_geoms, epsg)
+    cells_m = to_metric(cell_geoms, epsg)
+    cell_area = shapely.area(cells_m)
+    ci, gi, area, pieces = _area_pairs(cell_geoms, grid_geoms, epsg, cells_m, with_pieces)
     seconds["areas"] = time.perf_counter() - started
 
     started = time.perf_counter()
