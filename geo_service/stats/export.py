@@ -13,6 +13,7 @@ from geo_service.incidents.rates import LEVELS
 
 SECTIONS = ("summary", "settled", "weeks", "grids", "areas", "overdue", "escalated", "staffing")
 FORMATS = ("csv", "xlsx")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FLOW = ("reported", "accepted", "transferred", "completed", "on_time")
 _CASE = (
     "id",
@@ -150,5 +151,5 @@ def export(report: dict[str, Any], format: str, section: str | None, language: s
         name = section or "summary"
         return csv_bytes(sheets[name]), "text/csv; charset=utf-8", f"{stem}-{name}.csv"
     chosen = {section: sheets[section]} if section else sheets
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    media = XLSX_MEDIA_TYPE
     return xlsx_bytes(chosen, language), media, f"{stem}.xlsx"
