@@ -16,9 +16,11 @@ incident's history with what it decided.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from geo_service.auth import Principal
+from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import Conflict, InvalidInput, NotFound
 from geo_service.i18n import message
 from geo_service.incidents import notes, states
@@ -28,6 +30,7 @@ from geo_service.incidents.states import state_name
 from geo_service.incidents.workflow import MAX_NOTE_CHARS
 from geo_service.store import audit
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 
 ACTION = "feedback"
 
@@ -141,7 +144,9 @@ def record_feedback(
     return {"incident": updated, "callback": next(c for c in calls if c["id"] == callback_id)}
 
 
-def _reopen(ctx: IncidentContext, cur: Any, row: dict[str, Any], now: Any, actor: str) -> tuple[str, Any]:
+def _reopen(
+    ctx: IncidentContext, cur: Cursor, row: IncidentRow, now: datetime, actor: str
+) -> tuple[str, datetime | None]:
     """An unsatisfied caller: the case (the incident, or the one it was merged into) goes back to its owner
     with a fresh deadline, and its duplicates follow. Returns the incident's new state and the case's deadline."""
     case = row if row["merged_into"] is None else store.get_incident(cur, row["merged_into"], lock=True)

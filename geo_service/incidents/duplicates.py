@@ -25,6 +25,7 @@ from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
 from geo_service.settings import walking_settings
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 from geo_service.walking import paths
 from geo_service.walking.network import current_network, run_search
 from geo_service.walking.service import sources_of
@@ -152,7 +153,7 @@ def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[dict[str,
     return out
 
 
-def for_incident(ctx: IncidentContext, row: dict[str, Any]) -> list[Candidate]:
+def for_incident(ctx: IncidentContext, row: IncidentRow) -> list[Candidate]:
     """Open cases that incident ``row`` may duplicate (filed around it, either side of its time), not counting
     itself or its own duplicates. None for a duplicate or a case that is no longer being handled."""
     category = ctx.classification.get(row["category"])

@@ -119,7 +119,8 @@ def rates(
     areas = []
     totals = dict.fromkeys(keys, 0)
     for row in rows:
-        counts = {key: int(row[key]) for key in keys}
+        raw: dict[str, Any] = dict(row)
+        counts = {key: int(raw[key]) for key in keys}
         for key in keys:
             totals[key] += counts[key]
         areas.append({"level": level, "code": row["code"], "name": row["name"], **numbers(counts)})

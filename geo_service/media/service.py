@@ -19,6 +19,7 @@ from geo_service.settings import MediaSettings
 from geo_service.store import audit
 from geo_service.store import incidents as incident_store
 from geo_service.store import media as store
+from geo_service.store.incidents import IncidentRow
 
 INCIDENT_STAGES = ("report", "resolution")
 
@@ -28,7 +29,7 @@ def may_see(principal: Principal | None, grid_code: str | None) -> bool:
     return principal is not None and principal.covers_grid(grid_code)
 
 
-def _incident(ctx: IncidentContext, incident_id: int, principal: Principal) -> dict[str, Any]:
+def _incident(ctx: IncidentContext, incident_id: int, principal: Principal) -> IncidentRow:
     with ctx.db.cursor() as cur:
         row = incident_store.get_incident(cur, incident_id)
     if row is None:
