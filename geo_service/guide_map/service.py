@@ -248,6 +248,6 @@ def _north_and_scale(epsg: int, lon: float, lat: float) -> tuple[float, float]:
     return north, float(factors.meridional_scale)
 
 
-def _is_demo(area: dict[str, Any]) -> bool:
+def _is_demo(area: areas.AreaRow) -> bool:
     props = area.get("properties") or {}
     return bool(props.get("demo")) or area.get("source") == "demo"

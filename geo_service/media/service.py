@@ -20,6 +20,7 @@ from geo_service.store import audit
 from geo_service.store import incidents as incident_store
 from geo_service.store import media as store
 from geo_service.store.incidents import IncidentRow
+from geo_service.store.media import MediaRow
 
 INCIDENT_STAGES = ("report", "resolution")
 
@@ -44,9 +45,10 @@ def url(incident_id: int, media_id: int, base: str = "", thumbnail: bool = False
     return f"{base}/api/incidents/{incident_id}/media/{media_id}" + ("/thumbnail" if thumbnail else "")
 
 
-def present(ctx: IncidentContext, row: dict[str, Any], base: str = "") -> dict[str, Any]:
-    """One photo as listed: its links, type, size, checksum, stage, who and when."""
+def present(ctx: IncidentContext, row: MediaRow, base: str = "") -> dict[str, Any]:
+    """One photo of an incident as listed: its links, type, size, checksum, stage, who and when."""
     incident_id = row["incident_id"]
+    assert incident_id is not None  # listed by incident
     return {
         "id": row["id"],
         "incident_id": incident_id,
@@ -164,5 +166,6 @@ def first_photo_urls(ctx: IncidentContext, incident_ids: list[int], base: str) -
         rows = store.list_for(cur, incident_ids=incident_ids)
     first: dict[int, str] = {}
     for row in rows:
-        first.setdefault(row["incident_id"], url(row["incident_id"], row["id"], base))
+        if row["incident_id"] is not None:
+            first.setdefault(row["incident_id"], url(row["incident_id"], row["id"], base))
     return first

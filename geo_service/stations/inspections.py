@@ -27,6 +27,8 @@ from geo_service.store import audit
 from geo_service.store import inspections as store
 from geo_service.store import media as media_store
 from geo_service.store import stations as station_store
+from geo_service.store.inspections import InspectionRow
+from geo_service.store.stations import StationRow
 
 if TYPE_CHECKING:  # the station service shows last visits: no import cycle at run time
     from geo_service.stations.service import StationContext
@@ -47,13 +49,13 @@ class InspectionInput:
     crs: str | None = "wgs84"
 
 
-def station_grid(db: Database, row: dict[str, Any]) -> str | None:
+def station_grid(db: Database, row: StationRow) -> str | None:
     """The grid a station stands in (None outside every grid)."""
     found = locate(db, float(row["lon"]), float(row["lat"]))
     return found.grid.code if found.grid is not None else None
 
 
-def check_inspector(db: Database, principal: Principal, row: dict[str, Any]) -> None:
+def check_inspector(db: Database, principal: Principal, row: StationRow) -> None:
     """Planners (and admins) inspect any station; a grid worker the stations in their grids (403 otherwise)."""
     if principal.has_role("planner"):
         return
@@ -68,7 +70,7 @@ def check_inspector(db: Database, principal: Principal, row: dict[str, Any]) -> 
     )
 
 
-def check_input(row: dict[str, Any], data: InspectionInput) -> tuple[dict[str, bool], list[str]]:
+def check_input(row: StationRow, data: InspectionInput) -> tuple[dict[str, bool], list[str]]:
     """Every published amenity answered, nothing else; notes not too long. Returns (answers in the station's
     order, missing amenities)."""
     published = list(row["amenities"] or [])
@@ -150,12 +152,12 @@ def record(
                 "open_as_published": data.open_as_published,
             },
         )
-    return present({**inspection, "photos": 1 if photo is not None else 0}, full=True)
+    return present(inspection, full=True, photos=1 if photo is not None else 0)
 
 
-def present(row: dict[str, Any], full: bool) -> dict[str, Any]:
+def present(row: InspectionRow, full: bool, photos: int = 0) -> dict[str, Any]:
     """A visit as shown: the public part (when, open as published, missing amenities, all well?) and, for
-    inspectors (``full``), who, the notes, each answer and the photos."""
+    inspectors (``full``), who, the notes, each answer and the number of ``photos``."""
     out: dict[str, Any] = {
         "id": row["id"],
         "station_id": row["station_id"],
@@ -170,9 +172,9 @@ def present(row: dict[str, Any], full: bool) -> dict[str, Any]:
             role=row["role"],
             notes=row["notes"],
             amenities=row["amenities"],
-            lon=row.get("lon"),
-            lat=row.get("lat"),
-            photos=row.get("photos", 0),
+            lon=row["lon"],
+            lat=row["lat"],
+            photos=photos,
         )
     return out
 
@@ -198,8 +200,9 @@ def history(db: Database, station_id: int, principal: Principal) -> list[dict[st
         photos = media_store.list_for(cur, inspection_ids=[r["id"] for r in rows]) if rows else []
     count: dict[int, int] = {}
     for p in photos:
-        count[p["inspection_id"]] = count.get(p["inspection_id"], 0) + 1
-    return [present({**r, "photos": count.get(r["id"], 0)}, full=True) for r in rows]
+        if p["inspection_id"] is not None:
+            count[p["inspection_id"]] = count.get(p["inspection_id"], 0) + 1
+    return [present(r, full=True, photos=count.get(r["id"], 0)) for r in rows]
 
 
 def overdue(db: Database, ctx: StationContext) -> dict[str, Any]:

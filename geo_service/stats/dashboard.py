@@ -19,7 +19,7 @@ Counts that do not depend on the hour come from the daily aggregate the database
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -89,13 +89,13 @@ def _aggregate(ctx: IncidentContext) -> Iterator[Cursor]:
         yield cur
 
 
-def _add(into: dict[str, dict[str, Any]], key: str, row: dict[str, Any]) -> None:
+def _add(into: dict[str, dict[str, int]], key: str, row: Mapping[str, Any]) -> None:
     sums = into.setdefault(key, dict.fromkeys(store.DAILY_COUNTS, 0))
     for count in store.DAILY_COUNTS:
         sums[count] += int(row[count] or 0)
 
 
-def _flow(row: dict[str, Any] | None, past_due: int = 0, overdue: int = 0) -> dict[str, Any]:
+def _flow(row: Mapping[str, Any] | None, past_due: int = 0, overdue: int = 0) -> dict[str, Any]:
     """The loop's counts and rates of one row of sums (None: nothing filed)."""
     get = (lambda key: int(row[key] or 0)) if row else (lambda key: 0)
     completed = get("resolved")
@@ -131,7 +131,7 @@ def _settled(flow: dict[str, Any], target: float) -> dict[str, Any]:
     }
 
 
-def _weeks(period: Period, rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _weeks(period: Period, rows: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every ISO week (Monday) that meets the period, with zeros where nothing was filed."""
     monday = period.since - timedelta(days=period.since.weekday())
     weeks = []
@@ -169,10 +169,11 @@ def dashboard(
         area = store.area(cur, code)
         if area is None or area["level"] != level:
             raise NotFound("dashboard.unknown_area", level=level, code=code)
-        parts: dict[str, dict[str, dict[str, Any]]] = {"total": {}, "grid": {}, "child": {}, "week": {}}
+        parts: dict[str, dict[str, dict[str, int]]] = {"total": {}, "grid": {}, "child": {}}
+        weeks: dict[str, store.DailyRow] = {}
         for row in store.daily_counts(cur, level, code, period.since, period.until, child_level):
             if row["part"] == "week":
-                parts["week"][row["key"]] = row
+                weeks[row["key"] or ""] = row
                 continue
             # the per-grid rows add up to the children and the total
             for part, key in (("grid", row["key"]), ("child", row["child"]), ("total", "")):
@@ -194,10 +195,11 @@ def dashboard(
     grids_out = []
     known = {g["code"] for g in grid_rows}
     for grid in grid_rows:
+        open_now = live.get(grid["code"])
         flow = _flow(
             parts["grid"].get(grid["code"]),
-            int(live.get(grid["code"], {}).get("due_not_missed", 0)),
-            int(live.get(grid["code"], {}).get("overdue", 0)),
+            int(open_now["due_not_missed"]) if open_now else 0,
+            int(open_now["overdue"]) if open_now else 0,
         )
         grids_out.append(
             {
@@ -239,7 +241,7 @@ def dashboard(
         "as_of": ctx.local(now),
         "summary": summary,
         "settled": _settled(summary, settings.grid_settled_target),
-        "weeks": _weeks(period, parts["week"]),
+        "weeks": _weeks(period, weeks),
         "grids": grids_out,
         "incidents_elsewhere": elsewhere,
         "areas": areas_out,
@@ -254,7 +256,7 @@ def dashboard(
     }
 
 
-def _case(ctx: IncidentContext, row: dict[str, Any]) -> dict[str, Any]:
+def _case(ctx: IncidentContext, row: store.CaseRow) -> dict[str, Any]:
     hours = row["hours_past_due"]
     return {
         "id": int(row["id"]),
@@ -288,7 +290,7 @@ def staffing(ctx: IncidentContext, grid_settings: GridSettings, code: str) -> di
     }
 
 
-def _coverage(row: dict[str, Any], minutes: float) -> dict[str, Any]:
+def _coverage(row: store.CoverageRow, minutes: float) -> dict[str, Any]:
     households = float(row["households"])
     covered = float(row["households_covered"])
     return {
