@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -41,6 +41,23 @@ class Candidate:
     description: str | None
     grid_code: str | None
     created_at: datetime
+    source: str
+    distance_m: float
+    straight_m: float
+    method: str
+
+
+class CandidateJson(TypedDict):
+    """A candidate as the API shows it (``created_at`` ISO 8601 in the service's zone)."""
+
+    id: int
+    category: str
+    category_name: str | None
+    category_name_en: str | None
+    status: str
+    description: str | None
+    grid_code: str | None
+    created_at: str | None
     source: str
     distance_m: float
     straight_m: float
@@ -129,26 +146,26 @@ def find_candidates(
     return found[: settings.duplicate_limit]
 
 
-def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[dict[str, Any]]:
+def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[CandidateJson]:
     """Candidates as the API shows them (category names, times in the service's zone)."""
     out = []
     for c in candidates:
         category = ctx.classification.get(c.category)
         out.append(
-            {
-                "id": c.id,
-                "category": c.category,
-                "category_name": category.name if category else None,
-                "category_name_en": category.name_en if category else None,
-                "status": c.status,
-                "description": c.description,
-                "grid_code": c.grid_code,
-                "created_at": ctx.local(c.created_at),
-                "source": c.source,
-                "distance_m": c.distance_m,
-                "straight_m": c.straight_m,
-                "method": c.method,
-            }
+            CandidateJson(
+                id=c.id,
+                category=c.category,
+                category_name=category.name if category else None,
+                category_name_en=category.name_en if category else None,
+                status=c.status,
+                description=c.description,
+                grid_code=c.grid_code,
+                created_at=ctx.local(c.created_at),
+                source=c.source,
+                distance_m=c.distance_m,
+                straight_m=c.straight_m,
+                method=c.method,
+            )
         )
     return out
 

@@ -228,7 +228,7 @@ def _photo_answer(
     return {200: {"description": description, "content": dict.fromkeys(media_types, binary)}}
 
 
-def _photo_response(found: dict[str, Any], thumbnail: bool) -> Response:
+def _photo_response(found: media.PhotoData, thumbnail: bool) -> Response:
     suffix = "jpg" if found["content_type"] == "image/jpeg" else "png"
     name = f"incident-{found['incident_id']}-{found['id']}{'-thumb' if thumbnail else ''}.{suffix}"
     return Response(
@@ -278,7 +278,7 @@ def get_rates(
 ) -> dict[str, Any]:
     """响应率, 解决率, 满意率, 按时办结率 and where cases were settled (小事不出网格), per area; the
     formulas are in the README and in ``geo_service/incidents/rates.py``."""
-    return rates(ctx, level, code, since, until)
+    return dict(rates(ctx, level, code, since, until))
 
 
 # -- 常态化巡查 -----------------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def get_rates(
 def get_overdue_inspections(db: Db, sctx: StationCtx, _principal: Planner) -> dict[str, Any]:
     """Stations not inspected for ``GEO_SERVICE_STATIONS_INSPECTION_INTERVAL_DAYS`` (or never), most overdue
     first (planners)."""
-    return inspections.overdue(db, sctx)
+    return dict(inspections.overdue(db, sctx))
 
 
 @router.post(
