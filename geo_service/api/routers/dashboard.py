@@ -51,7 +51,7 @@ def _report(
     code: str,
     since: date | None,
     until: date | None,
-) -> dict[str, Any]:
+) -> service.Report:
     return service.dashboard(ctx, settings, grids, level, code, _period(ctx, since, until))
 
 
