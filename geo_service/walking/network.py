@@ -329,16 +329,16 @@ def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkN
         _log_graphs(graphs, "built")
         return WalkNetwork(snapshot_revision, graphs, None, built=True)
     folder = cache.folder_for(cache_root(settings), key, settings.steps_factor)
-    graphs = cache.load(folder)
-    if graphs is not None:
+    cached = cache.load(folder)
+    if cached is not None:
         cache.tidy(folder)  # older states a builder left because a process was mapping them then
-        _log_graphs(graphs, f"mapped from {folder}")
-        return WalkNetwork(revision, graphs, folder)
+        _log_graphs(cached, f"mapped from {folder}")
+        return WalkNetwork(revision, cached, folder)
     with cache.build_lock(folder) as held:
-        graphs = cache.load(folder) if held else None  # built by the process that held the lock before us
-        if graphs is not None:
-            _log_graphs(graphs, f"mapped from {folder}")
-            return WalkNetwork(revision, graphs, folder)
+        cached = cache.load(folder) if held else None  # built by the process that held the lock before us
+        if cached is not None:
+            _log_graphs(cached, f"mapped from {folder}")
+            return WalkNetwork(revision, cached, folder)
         snapshot_revision, graphs = _build(db, settings)
         if held and snapshot_revision == revision and cache.save(folder, graphs):
             mapped = cache.load(folder)
