@@ -9,7 +9,7 @@ STAMP := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the service and its tests need (checked one by one; only missing ones are installed).
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
-	nghttp2-client docker-compose poppler-utils
+	nghttp2-client docker-compose poppler-utils osm2pgsql
 
 .PHONY: setup system venv web demo serve test test-fast lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
 

