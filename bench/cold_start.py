@@ -114,6 +114,13 @@ def run(variant: str, numba_dir: Path, graph_dir: Path, tree: Path) -> dict[str,
     return json.loads(proc.stdout.rsplit("RESULT ", 1)[1].splitlines()[0])
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used: what its start costs on an idle core, whatever
+    else the machine is running."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve(dsn: str, numba_dir: Path, graph_dir: Path) -> dict[str, float]:
     """``geo-service serve`` from process start to ``/readyz`` 200, then two isochrones over HTTP."""
     import httpx
@@ -147,6 +154,7 @@ def serve(dsn: str, numba_dir: Path, graph_dir: Path) -> dict[str, float]:
                 raise RuntimeError("serve not ready within 600 s")
             time.sleep(0.02)
         out["ready_s"] = time.perf_counter() - start
+        out["ready_cpu_s"] = _cpu_s(process.pid)
         params = {"lon": ORIGIN[0], "lat": ORIGIN[1], "minutes": 15}
         with httpx.Client(base_url=base, timeout=600) as client:
             for key in ("first_s", "second_s"):
@@ -227,10 +235,17 @@ def main() -> None:
 
     load = os.getloadavg()
     print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores")
-    keys = ["build_s", "ready_s", "first_s", "second_s"]
+    keys = ["build_s", "ready_s", "ready_cpu_s", "first_s", "second_s"]
     print(
         markdown_table(
-            ["server", "build step s", "start → ready s", "first isochrone s (HTTP)", "second s"],
+            [
+                "server",
+                "build step s",
+                "start → ready s",
+                "CPU s to ready",
+                "first isochrone s (HTTP)",
+                "second s",
+            ],
             [[label[k]] + [cell(v, p) for p in keys] for k, v in server.items()],
         )
     )
@@ -252,9 +267,11 @@ def main() -> None:
     )
     fresh = server["fresh"]
     ready = statistics.median(r["ready_s"] for r in fresh)
+    ready_cpu = statistics.median(r["ready_cpu_s"] for r in fresh)
     first = statistics.median(r["first_s"] for r in fresh)
     print(
-        f"\nfresh install: ready {ready:.2f} s (target ≤ 3 s), first isochrone {first:.2f} s (target ≤ 0.5 s)"
+        f"\nfresh install: ready {ready:.2f} s ({ready_cpu:.2f} CPU s; target ≤ 3 s), "
+        f"first isochrone {first:.2f} s (target ≤ 0.5 s)"
     )
 
 
