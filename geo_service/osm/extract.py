@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyrosm
 import shapely
-from pyproj import Geod
+from pyproj import CRS, Geod
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -153,6 +153,8 @@ class Extract:
 
 
 Step = Callable[[str], None]
+#: built once: geopandas parses ``crs=4326`` into a new pyproj CRS per frame (~20 ms each, dozens a run)
+_EPSG_4326 = CRS.from_epsg(4326)
 
 
 def read_extract(
@@ -253,7 +255,7 @@ def _concat(*frames: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     present = [f for f in frames if f is not None and len(f)]
     if not present:
         return None
-    return gpd.GeoDataFrame(pd.concat(present, ignore_index=True), geometry="geometry", crs=4326)
+    return gpd.GeoDataFrame(pd.concat(present, ignore_index=True), geometry="geometry", crs=_EPSG_4326)
 
 
 def _read_network(osm: pyrosm.OSM) -> tuple[pd.DataFrame | None, gpd.GeoDataFrame | None]:
@@ -394,7 +396,7 @@ def walking_network(nodes_raw: pd.DataFrame, ways: gpd.GeoDataFrame) -> tuple[pd
             "name": walk.get("name", pd.Series(index=walk.index, dtype=object)).to_numpy(),
         },
         geometry=walk.geometry.to_numpy(),
-        crs=4326,
+        crs=_EPSG_4326,
     )
     edges = edges.loc[edges["u"] != edges["v"]].reset_index(drop=True)  # a closed loop way piece goes nowhere
     used = np.union1d(edges["u"].to_numpy(), edges["v"].to_numpy())
@@ -435,7 +437,7 @@ def residences_from_buildings(
         "footprint",
     ]
     if buildings is None or len(buildings) == 0:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
     polys = buildings.loc[buildings.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
     polys = polys.set_geometry(shapely.make_valid(polys.geometry.values))
     tags = frame_tags(polys)
@@ -462,7 +464,7 @@ def residences_from_buildings(
             "footprint": footprints,
         },
         geometry=shapely.point_on_surface(footprints),
-        crs=4326,
+        crs=_EPSG_4326,
     )
 
 
@@ -505,7 +507,7 @@ def facilities_from_pois(
     """POIs that match a facility category, as points (a polygon POI becomes a point inside it)."""
     columns = ["osm_type", "osm_id", "name", "category", "tags"]
     if pois is None or len(pois) == 0:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
     geoms = pois.geometry.values
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     rows, points = [], []
@@ -527,7 +529,7 @@ def facilities_from_pois(
             geom if geom.geom_type == "Point" else shapely.point_on_surface(shapely.make_valid(geom))
         )
     frame = pd.DataFrame(rows, columns=columns)
-    result = gpd.GeoDataFrame(frame, geometry=points, crs=4326)
+    result = gpd.GeoDataFrame(frame, geometry=points, crs=_EPSG_4326)
     return result.drop_duplicates(["osm_type", "osm_id"]).reset_index(drop=True)
 
 
@@ -545,12 +547,12 @@ def areas_from_boundaries(
     """
     columns = ["code", "name", "level", "parent_code", "properties"]
     if boundaries is None or len(boundaries) == 0:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
     frame = boundaries.loc[boundaries.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
     frame["level"] = frame["admin_level"].astype(str).map(admin_levels)
     frame = frame.loc[frame["level"].notna()].copy()
     if frame.empty:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
     geoms = _as_multipolygons(shapely.make_valid(frame.geometry.values))
     frame = frame.set_geometry(geoms).loc[[g is not None for g in geoms]]
     prefix = frame["osm_type"].astype(str).str[0].fillna("x")
@@ -588,7 +590,7 @@ def areas_from_boundaries(
             "properties": properties,
         },
         geometry=frame.geometry.to_numpy(),
-        crs=4326,
+        crs=_EPSG_4326,
     )
 
 
@@ -648,7 +650,7 @@ def gazetteer_entries(
     frame = gpd.GeoDataFrame(
         pd.DataFrame([r[:3] for r in rows], columns=["kind", "name", "properties"]),
         geometry=[r[3] for r in rows],
-        crs=4326,
+        crs=_EPSG_4326,
     )
     # the same address drawn on a building and on its entrance node: keep one
     frame = frame.drop_duplicates(["kind", "name"]).reset_index(drop=True) if len(frame) else frame
@@ -706,7 +708,7 @@ def basemap_features(
             gpd.GeoDataFrame(
                 {"kind": kind, "class": klass.to_numpy(), "name": names.to_numpy()},
                 geometry=shapely.make_valid(sub.geometry.values),
-                crs=4326,
+                crs=_EPSG_4326,
             )
         )
 
@@ -728,5 +730,5 @@ def basemap_features(
     add(green, "green", "klass", polygons_only=True)
     add(rail, "rail", "railway")
     if not parts:
-        return gpd.GeoDataFrame({"kind": [], "class": [], "name": []}, geometry=[], crs=4326)
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
+        return gpd.GeoDataFrame({"kind": [], "class": [], "name": []}, geometry=[], crs=_EPSG_4326)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=_EPSG_4326)
