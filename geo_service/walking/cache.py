@@ -94,8 +94,9 @@ def build_lock(folder: Path, wait_s: float = BUILD_WAIT_S, *, blocking: bool = T
     try:
         parent.mkdir(parents=True, exist_ok=True)
         handle = open(parent / _LOCK, "a+b")  # noqa: SIM115  # the lock lives as long as the handle
-    except OSError as exc:
-        log.warning("walking cache lock not available in %s (%s)", parent, exc)
+    except OSError as exc:  # a read-only install: mapping still works, building and pruning do not
+        if blocking:
+            log.warning("walking cache lock not available in %s (%s)", parent, exc)
         yield False
         return
     with handle:
