@@ -271,9 +271,9 @@ def http_figures(
             start = time.perf_counter()
             conn.request("GET", f"/api/locate?{query}")
             response = conn.getresponse()
-            response.read()
+            data = response.read()
             latencies.append(time.perf_counter() - start)
-            assert response.status == 200
+            assert response.status == 200, (response.status, data[:300])
     latencies.sort()
     return {
         "batch_s": seconds,
