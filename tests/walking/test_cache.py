@@ -226,6 +226,52 @@ def test_grid_snapping_finds_the_nearest_edge(db, tmp_path):
     assert abs(far.distance_m[0] - d[0]) < 1e-6
 
 
+def _compiled() -> dict[str, int]:
+    """Machine-code variants per numba kernel of the walking engine."""
+    from geo_service.walking import isochrone, search, snapping
+
+    return {
+        f"{module.__name__}.{name}": len(kernel.signatures)
+        for module in (isochrone, search, snapping)
+        for name, kernel in vars(module).items()
+        if hasattr(kernel, "signatures") and hasattr(kernel, "py_func")
+    }
+
+
+def _searches_after_warm_up(dsn: str, cache_dir: str, results: object) -> None:
+    """In a new interpreter: warm up, then search a network mapped from the disk cache; reports the kernels'
+    machine-code variants before and after the searches."""
+    warm_up()
+    before = _compiled()
+    db = Database(dsn, max_size=1, listen=False)
+    try:
+        network = load_network(db, WalkingSettings(cache_dir=Path(cache_dir)))
+        assert network.cache_folder is not None and not network.graphs[0].node_x.flags.writeable
+        isochrones(network, [ORIGIN], [5, 10])
+        route(network, ORIGIN, [24.9500, 60.1720])
+        points = np.array([ORIGIN, [24.9500, 60.1720]])
+        travel_matrix(network, points, points, 900.0)
+    finally:
+        db.close()
+    results.put((before, _compiled()))  # type: ignore[attr-defined]
+
+
+def test_warm_up_covers_a_memory_mapped_network(db, tmp_path):
+    """After the warm-up, searching a network mapped from the disk cache (read-only arrays: another numba type
+    than the arrays a graph is built in) compiles nothing more: the first request does not wait for numba.
+    A new interpreter, so that nothing this test process ran before has compiled the mapped variants."""
+    load_network(db, _settings(tmp_path))  # the cache folder the child maps
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    proc = ctx.Process(target=_searches_after_warm_up, args=(db.dsn, str(tmp_path / "walk-cache"), results))
+    proc.start()
+    before, after = results.get(timeout=600)
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    assert sum(before.values()) > 0
+    assert after == before
+
+
 def test_warm_up_compiles_without_a_network(db):
     from geo_service.walking.network import _NETWORKS
 
