@@ -33,15 +33,16 @@ BEYOND = (
 )
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of a child process."""
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds user + system) of a child process. The CPU time does not
+    depend on what else the machine runs; it leaves out the database server's share on both sides."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{cmd[0]} failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def _cell(values: list[float], unit: str) -> str:
@@ -81,8 +82,8 @@ def main() -> None:
         print("osm2pgsql not installed (Debian package osm2pgsql, in the Makefile's DEB_PACKAGES): ours only")
     rows = []
     for label, path in files:
-        ours: list[tuple[float, float]] = []
-        peer: list[tuple[float, float]] = []
+        ours: list[tuple[float, float, float]] = []
+        peer: list[tuple[float, float, float]] = []
         for _ in range(args.repeat):  # interleaved: both sides meet the same machine load
             ours.append(_run([sys.executable, "-c", code, dsn, str(path)]))
             if osm2pgsql:
@@ -95,20 +96,24 @@ def main() -> None:
         row = [
             label,
             f"{path.stat().st_size / 1e6:.1f} MB",
-            _cell([s for s, _ in ours], "s"),
-            f"{statistics.median(m for _, m in ours):.0f} MiB",
+            _cell([s for s, _, _ in ours], "s"),
+            _cell([c for _, _, c in ours], "s"),
+            f"{statistics.median(m for _, m, _ in ours):.0f} MiB",
         ]
         if peer:
             ratios = [o[0] / p[0] for o, p in zip(ours, peer, strict=True)]
+            cpu_ratios = [o[2] / p[2] for o, p in zip(ours, peer, strict=True)]
             row += [
-                _cell([s for s, _ in peer], "s"),
-                f"{statistics.median(m for _, m in peer):.0f} MiB",
+                _cell([s for s, _, _ in peer], "s"),
+                _cell([c for _, _, c in peer], "s"),
+                f"{statistics.median(m for _, m, _ in peer):.0f} MiB",
                 f"{statistics.median(ratios):.1f}× ({min(ratios):.1f}–{max(ratios):.1f})",
+                f"{statistics.median(cpu_ratios):.1f}× ({min(cpu_ratios):.1f}–{max(cpu_ratios):.1f})",
             ]
         else:
-            row += ["—", "—", "—"]
+            row += ["—", "—", "—", "—", "—"]
         rows.append(row)
-        print(f"{label}: ours {statistics.median(s for s, _ in ours):.2f} s", file=sys.stderr)
+        print(f"{label}: ours {statistics.median(s for s, _, _ in ours):.2f} s", file=sys.stderr)
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores")
     print(
@@ -117,10 +122,13 @@ def main() -> None:
                 "extract",
                 "file",
                 "geo-service import",
+                "its CPU",
                 "peak RSS",
                 "osm2pgsql",
+                "its CPU",
                 "osm2pgsql RSS",
-                "ours ÷ osm2pgsql (target ≤ 5×)",
+                "ours ÷ osm2pgsql, wall (target ≤ 5×)",
+                "CPU ratio (clients only)",
             ],
             rows,
         )
