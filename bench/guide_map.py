@@ -113,10 +113,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--example", type=Path, help="write a reduced-size example PNG here")
     args = parser.parse_args()
-    db = bench_database(DB_NAME)
+    db = bench_database(DB_NAME, helsinki=True)
     codes = prepare(db)
     rows = []
-    with TestClient(create_app(db=db)) as client:
+    with TestClient(create_app(db=db), base_url="http://localhost") as client:  # a trusted host name
         cold, _cold_cpu, first = clocked(lambda: client.get(f"/api/areas/{codes[0]}/guide-map.png"), 1)
         assert first.status_code == 200, first.text  # type: ignore[attr-defined]
         for code in codes:
