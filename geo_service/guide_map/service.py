@@ -28,7 +28,7 @@ from geo_service.osm.rules import FacilityRules
 from geo_service.settings import api_settings, import_settings, walking_settings
 from geo_service.store import areas
 from geo_service.store import guide_map as store
-from geo_service.walking.service import isochrones, speed_mps, travel_matrix
+from geo_service.walking import isochrones, speed_mps, travel_matrix
 
 DEFAULT_MINUTES = 15.0
 DETAIL_MAX_M_PER_MM = 25.0  # coarser than 1:25,000: no buildings or footpaths (they would be a grey smear)

@@ -25,9 +25,7 @@ from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
 from geo_service.settings import walking_settings
 from geo_service.store import incidents as store
-from geo_service.walking import paths
-from geo_service.walking.network import current_network, run_search
-from geo_service.walking.service import sources_of
+from geo_service.walking import best_arrival, current_network, run_search, sources_of
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ def walking_metres(db: Any, lon: float, lat: float, targets: np.ndarray, limit_m
         return out
     graph = network.graphs[gi]
     with run_search(graph, sources_of(here, np.array([0])), limit_m, kind="distance") as found:
-        arrival = paths.best_arrival(found, there.edge[on], there.frac[on])
+        arrival = best_arrival(found, there.edge[on], there.frac[on])
     metres = np.where(arrival.cost <= limit_m, arrival.metres, np.inf)
     out[on] = metres
     return out

@@ -23,10 +23,11 @@ from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from geo_service.i18n import message
+from geo_service.layers import sql as store
+from geo_service.layers.catalogue import Catalogue
+from geo_service.layers.model import MEMBER_SEPARATOR, Layer
 from geo_service.settings import MapSettings
-from geo_service.tiles import store
 from geo_service.tiles.cache import TileCache
-from geo_service.tiles.catalogue import MEMBER_SEPARATOR, Catalogue, Layer
 
 log = logging.getLogger(__name__)
 

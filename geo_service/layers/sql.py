@@ -1,4 +1,6 @@
-"""SQL of the tile server: probing a layer, data revisions, rendering one Mapbox Vector Tile, extents.
+"""SQL of a catalogued layer for tiles: running it safely, probing it, rendering one Mapbox Vector Tile, extents.
+
+The OGC API – Features queries over the same layers are :mod:`geo_service.layers.features`.
 
 The layer SQL comes from the catalogue (trusted files in the repository, never request text); property
 and column names go through ``psycopg2.sql.Identifier`` and every value is a bound parameter.
@@ -6,7 +8,6 @@ and column names go through ``psycopg2.sql.Identifier`` and every value is a bou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import psycopg2
@@ -14,7 +15,7 @@ from psycopg2 import sql
 
 from geo_service.db.pool import Database
 from geo_service.db.rows import fetch_one
-from geo_service.tiles.catalogue import Layer, LayerStatus
+from geo_service.layers.model import Layer, LayerStatus
 
 WEB_MERCATOR_WIDTH_M = 2 * 20_037_508.342789244
 # GCJ-02 moves a point by at most ~1 km; widen the WGS-84 search box by this much so every feature whose
@@ -69,14 +70,6 @@ def probe_layer(db: Database, layer: Layer) -> LayerStatus:
     except psycopg2.Error as exc:
         return LayerStatus(False, f"its SQL fails: {str(exc).strip().splitlines()[0]}")
     return LayerStatus(True)
-
-
-def revisions(cur: psycopg2.extensions.cursor, entities: Iterable[str]) -> dict[str, int]:
-    """Current ``data_revisions`` of ``entities``; an entity never written counts as revision 0."""
-    names = sorted(set(entities))
-    cur.execute("SELECT entity, revision FROM data_revisions WHERE entity = ANY(%s)", (names,))
-    found = dict(cur.fetchall())
-    return {name: int(found.get(name, 0)) for name in names}
 
 
 def _geometry(layer: Layer, z: int, gcj02: bool) -> sql.Composable:
