@@ -33,7 +33,9 @@ def test_layers_imports_neither_tiles_nor_ogc() -> None:
     layers = [m for m in graph if m.startswith("geo_service.layers")]
     assert len(layers) >= 4
     reached = {t for m in layers for t in graph[m]}
-    assert not [t for t in reached if t.startswith(("geo_service.tiles", "geo_service.ogc", "geo_service.api"))]
+    assert not [
+        t for t in reached if t.startswith(("geo_service.tiles", "geo_service.ogc", "geo_service.api"))
+    ]
 
 
 def test_a_cycle_is_found_even_through_a_lazy_import(tmp_path: Path) -> None:
