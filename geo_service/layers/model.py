@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 RESERVED_IDS = frozenset({"style", "catalogue"})  # fixed routes under /tiles/
+# Bound by the tile server in every tile query: the tile address and its padded box in degrees.
+BOUND_PARAMS = frozenset({"z", "x", "y", "west", "south", "east", "north"})
 
 
 class Temporal(BaseModel):
@@ -141,7 +143,7 @@ class Layer(BaseModel):
     def _param_steps(cls, value: dict[str, dict[int, Any]]) -> dict[str, dict[int, Any]]:
         _check_identifiers(value)
         for name, steps in value.items():
-            if name in {"z", "x", "y"}:
+            if name in BOUND_PARAMS:
                 raise ValueError(f"param `{name}` is bound by the tile server")
             if 0 not in steps:
                 raise ValueError(f"param `{name}` needs a value at zoom 0")
