@@ -129,9 +129,13 @@ def create_app(
     job_settings = job_settings or JobSettings()
     map_settings = map_settings or MapSettings()
     incident_settings = incident_settings or IncidentSettings()
+    # Settings are read from the environment once, here, and passed down through the contexts and app.state.
+    walking_settings = walking_settings or WalkingSettings()
 
     def incident_context(database: Database) -> IncidentContext:
-        return IncidentContext.create(database, incident_settings, clock, api_settings.timezone)
+        return IncidentContext.create(
+            database, incident_settings, clock, api_settings.timezone, walking_settings
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,8 +179,6 @@ def create_app(
     app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
     app.state.media_settings = media_settings or MediaSettings()
-    # Settings are read from the environment once, here, and passed down through the contexts and app.state.
-    walking_settings = walking_settings or WalkingSettings()
     app.state.station_context = StationContext.create(
         api_settings.timezone, walking_cfg=walking_settings, clock=clock
     )

@@ -23,7 +23,7 @@ import numpy as np
 
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
-from geo_service.settings import walking_settings
+from geo_service.settings import WalkingSettings
 from geo_service.store import incidents as store
 from geo_service.walking import best_arrival, current_network, run_search, sources_of
 
@@ -44,10 +44,11 @@ class Candidate:
     method: str
 
 
-def walking_metres(db: Any, lon: float, lat: float, targets: np.ndarray, limit_m: float) -> np.ndarray:
+def walking_metres(
+    db: Any, lon: float, lat: float, targets: np.ndarray, limit_m: float, settings: WalkingSettings
+) -> np.ndarray:
     """Walking metres from (lon, lat) to each target (n, 2 WGS-84) between their network points, +inf where
     the walk is longer than ``limit_m`` (or leaves the network's piece), NaN where a point is off the network."""
-    settings = walking_settings()
     network = current_network(db, settings)
     out = np.full(targets.shape[0], np.nan)
     if not network.graphs or targets.shape[0] == 0:
@@ -99,7 +100,7 @@ def find_candidates(
     if not rows:
         return []
     targets = np.array([[r["lon"], r["lat"]] for r in rows], float)
-    walked = walking_metres(ctx.db, lon, lat, targets, limit_m)
+    walked = walking_metres(ctx.db, lon, lat, targets, limit_m, ctx.walking)
     found = []
     for row, walk in zip(rows, walked, strict=True):
         straight = float(row["straight_m"])
