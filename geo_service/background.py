@@ -30,7 +30,7 @@ from geo_service.life_circle.service import LifeCircleContext
 from geo_service.locate.service import current_index
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.store import network as revision_store
-from geo_service.walking.warm import warm_up as warm_walking_kernels
+from geo_service.walking import warm_up as warm_walking_kernels
 
 log = logging.getLogger(__name__)
 COVERAGE_LEVEL = "community"

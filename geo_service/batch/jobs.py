@@ -373,8 +373,7 @@ def _reach_partition(
     target: str,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    from geo_service.walking.graph import graph_from_snapshot
-    from geo_service.walking.network import WalkNetwork
+    from geo_service.walking import WalkNetwork, graph_from_snapshot
 
     n = len(frame)
     columns = {name: np.full(n, np.nan) for name in compute.REACH_COLUMNS}
@@ -444,7 +443,7 @@ def batch_reach(
     within ``max_minutes``), ``facility_id`` (-1 none), ``snap_distance_m`` (NaN: farther than the snapping
     limit from every walkable edge), and the home (WGS-84) as geometry.
     """
-    from geo_service.walking.service import speed_mps as checked_speed
+    from geo_service.walking import speed_mps as checked_speed
 
     walking = WalkingSettings()
     if not (math.isfinite(max_minutes) and 0 < max_minutes <= walking.max_minutes):
