@@ -459,9 +459,12 @@ def main() -> None:
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--skip-sjoin", action="store_true")
     parser.add_argument("--skip-reach", action="store_true")
+    parser.add_argument(
+        "--database", default=DB_NAME, help="bench database (a small province for trying things out: another name)"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    db = bench_database(DB_NAME)
+    db = bench_database(args.database)
     print(f"province: {args.cities} cities, {args.grids:,} grids, {args.nodes:,} nodes", flush=True)
     province = build_province(db, args.cities, args.grids, args.nodes)
     print(f"homes: {args.homes:,}", flush=True)
