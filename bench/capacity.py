@@ -19,7 +19,7 @@ process memory, sampled every 0.2 s.
 
 Server: ``geo-service serve --workers N`` on the province; start-up (process start → ``/readyz`` 200 → first
 answers of locate, nearest and a tile, i.e. caches built); memory (RSS of the server's processes after the
-warm-up); memory per network node (RSS of one worker after loading the network minus before, ÷ nodes); then
+warm-up); memory per network node (PSS of all the server's processes after the warm-up minus before it, ÷ nodes); then
 h2load (50 connections) on locate at random points, ``/api/stations/nearest`` and grid tiles.
 """
 
@@ -281,6 +281,7 @@ def run_batch(
     import dask_geopandas
     import geopandas
     from distributed import Client, LocalCluster
+    from distributed import progress as progress_bar
 
     from geo_service.batch.jobs import batch_locate, batch_reach
 
@@ -308,7 +309,7 @@ def run_batch(
 
         job(
             "batch locate (grid + hierarchy)",
-            lambda: batch_locate(client, folder, out / "locate", dsn=db.dsn, progress=False, overwrite=True),
+            lambda: batch_locate(client, folder, out / "locate", dsn=db.dsn, progress=True, overwrite=True),
         )
         if not skip_sjoin:
             with db.cursor() as cur:
@@ -328,16 +329,18 @@ def run_batch(
                     points, geometry=dask_geopandas.points_from_xy(points, "lon", "lat")
                 ).set_crs(4326)
                 joined = dask_geopandas.sjoin(points, grids, how="inner", predicate="within")
-                client.compute(
+                future = client.compute(
                     joined.to_parquet(str(out / "sjoin"), write_index=False, compute=False, overwrite=True)
-                ).result()
+                )
+                progress_bar(future)
+                future.result()
 
             job("dask-geopandas sjoin (grid only)", sjoin)
         if not skip_reach:
             job(
                 "batch reach (pharmacy)",
                 lambda: batch_reach(
-                    client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=False, overwrite=True
+                    client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=True, overwrite=True
                 ),
             )
     shutil.rmtree(out, ignore_errors=True)
@@ -345,10 +348,13 @@ def run_batch(
 
 
 def _tree_rss_mb(pid: int) -> tuple[float, list[float]]:
+    """Memory of a server and its worker processes, MB: their PSS summed (pages shared between them — the
+    walking network is memory-mapped from one cache file by every worker — counted once), and each one's
+    RSS."""
     proc = psutil.Process(pid)
-    procs = [proc, *proc.children(recursive=True)]
-    each = [p.memory_info().rss / 2**20 for p in procs if p.is_running()]
-    return sum(each), each
+    procs = [p for p in (proc, *proc.children(recursive=True)) if p.is_running()]
+    pss = sum(p.memory_full_info().pss for p in procs) / 2**20
+    return pss, [p.memory_info().rss / 2**20 for p in procs]
 
 
 def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list[list[object]]:
@@ -371,6 +377,12 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
         "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false",
     }
     for n in workers:
+        if rows:  # a process more than the last run held: refuse to crowd out the machine's other users
+            per_process_mb = float(rows[-1][4].replace(",", ""))
+            free_mb = psutil.virtual_memory().available / 2**20
+            if free_mb < 2048 + per_process_mb * (n - rows[-1][0]):
+                print(f"  {n} workers: skipped, {free_mb:,.0f} MB free", flush=True)
+                continue
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
@@ -399,7 +411,7 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
                     client.get("/api/stations/nearest", params={"lon": lon, "lat": lat}).raise_for_status()
             warm_s = time.perf_counter() - started
             total, each = _tree_rss_mb(proc.pid)
-            per_node_b = (total - total_before) * 2**20 / max(1, nodes) / n
+            per_node_b = (total - total_before) * 2**20 / max(1, nodes)
             workdir = Path(tempfile.mkdtemp(prefix="capacity-h2-", dir=WORK))
             locate = h2load(
                 [f"{base}/api/locate?lon={x:.6f}&lat={y:.6f}" for x, y in pts],
@@ -460,7 +472,9 @@ def main() -> None:
     parser.add_argument("--skip-sjoin", action="store_true")
     parser.add_argument("--skip-reach", action="store_true")
     parser.add_argument(
-        "--database", default=DB_NAME, help="bench database (a small province for trying things out: another name)"
+        "--database",
+        default=DB_NAME,
+        help="bench database (a small province for trying things out: another name)",
     )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -488,9 +502,9 @@ def main() -> None:
                     "workers",
                     "ready s",
                     "warm s",
-                    "RSS MB (all)",
+                    "PSS MB (all)",
                     "RSS MB (largest)",
-                    "bytes/node/process",
+                    "warm-up bytes/node (all)",
                     "locate req/s",
                     "nearest req/s",
                     "tiles req/s",

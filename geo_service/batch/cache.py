@@ -13,11 +13,16 @@ kind, so a job's cost in builds can be read from every worker with ``client.run(
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import sys
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -159,3 +164,34 @@ def worker_cache(budget_bytes: int | None = None) -> WindowCache:
 def worker_stats() -> dict[str, Any]:
     """This process's cache statistics (for ``client.run``: one dict per worker)."""
     return _CACHE.stats()
+
+
+def shared_build(folder: Path | None, key: Hashable, build: Callable[[], T], wait_s: float = 300.0) -> T:
+    """``build()``, shared through ``folder`` by the workers of one job: the first worker to claim ``key``
+    builds it and leaves it there pickled; the others load it (a 2,352-grid locate index: 0.1 s to load,
+    1.7 s to build). A worker that finds the key claimed but not yet written waits up to ``wait_s`` for it,
+    then builds it itself (the claimant may have died). None: no sharing.
+
+    ``folder`` is the job's own (its output folder, which every worker writes to anyway), so entries never
+    outlive the job and its data revisions.
+    """
+    if folder is None:
+        return build()
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    done = folder / f"{name}.pickle"
+    if not done.exists():
+        try:
+            os.close(os.open(folder / f"{name}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            deadline = time.monotonic() + wait_s
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        else:
+            value = build()
+            partial = folder / f"{name}.{os.getpid()}.{threading.get_ident()}.partial"
+            partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(partial, done)  # readers see the whole file or none
+            return value
+    if not done.exists():
+        return build()
+    return pickle.loads(done.read_bytes())  # written by this job's own workers, into its own folder

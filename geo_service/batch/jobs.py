@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ import dask.dataframe as dd
 import dask_geopandas  # also registers GeoDataFrame partitions with Dask
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo_service.batch import compute
-from geo_service.batch.cache import worker_cache
+from geo_service.batch.cache import shared_build, worker_cache
 from geo_service.batch.errors import BatchError
 from geo_service.batch.partition import cell_box, cell_groups, check_cell_deg, grow_box
 from geo_service.coords import normalise_crs, to_wgs84_arrays
@@ -46,6 +48,8 @@ _PARTITION_SHIFT = 32  # input_order = partition number << 32 | row within the i
 # builds about 5× faster (2,352 grids: 1.7 s against 7.8 s) and answers the same — points in boundary cells
 # are tested exactly either way — at about the same cost per point.
 BATCH_CELLS_PER_POLYGON = 100.0
+# Windows built by one worker of a job for the others (Parquet readers skip names starting with "_").
+SHARED_WINDOWS = "_windows"
 
 
 @dataclass(frozen=True)
@@ -306,15 +310,28 @@ def _windows(
 # -- locate ------------------------------------------------------------------------------------------------
 
 
-def _locate_index(dsn: str | None, box: store.Box, expected: dict[str, int], settings: LocateSettings) -> Any:
-    """The service's locate index over the areas touching ``box``, read in one snapshot at the job's revision."""
+def _locate_index(
+    dsn: str | None,
+    box: store.Box,
+    expected: dict[str, int],
+    settings: LocateSettings,
+    shared: Path | None,
+) -> Any:
+    """The service's locate index over the areas touching ``box``, read in one snapshot at the job's revision
+    (built by one worker of the job and loaded by the others when ``shared`` names the job's folder)."""
     from geo_service.locate.index import LocateIndex
 
-    with _database(dsn).for_reading().cursor() as cur:
-        store.repeatable_read(cur)
-        revision, area_rows = store.areas_window(cur, box)
-    _check({"areas": revision}, expected)
-    return LocateIndex(revision, area_rows, settings)
+    def build() -> LocateIndex:
+        with _database(dsn).for_reading().cursor() as cur:
+            store.repeatable_read(cur)
+            revision, area_rows = store.areas_window(cur, box)
+        _check({"areas": revision}, expected)
+        return LocateIndex(revision, area_rows, settings)
+
+    index = shared_build(shared, ("locate", expected["areas"], box), build)
+    for level in index.levels.values():
+        shapely.prepare(level.geoms)  # lost in the pickle of a shared window: GEOS's fast point tests need it
+    return index
 
 
 def _locate_partition(
@@ -324,10 +341,12 @@ def _locate_partition(
     expected: dict[str, int],
     settings: LocateSettings,
     cache_bytes: int,
+    share: bool,
     target: str,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     n = len(frame)
+    shared = Path(target) / SHARED_WINDOWS if share else None
     coded = _Coded(n, compute.LOCATE_COLUMNS)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     windows = worker_cache(cache_bytes)
@@ -337,7 +356,7 @@ def _locate_partition(
         index = windows.get(
             "locate",
             (dsn, expected["areas"], box, settings.cells_per_polygon, settings.max_cells),
-            lambda box=box: _locate_index(dsn, box, expected, settings),
+            lambda box=box: _locate_index(dsn, box, expected, settings, shared),
         )
         coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows]))
     if not n:
@@ -356,6 +375,7 @@ def batch_locate(
     lat_column: str = "lat",
     window_deg: float = 0.5,
     cache_mb: int = 1024,
+    share_windows: bool = True,
     blocksize: str = "64MB",
     progress: bool = True,
     overwrite: bool = False,
@@ -375,6 +395,9 @@ def batch_locate(
         answers every point of the window from it.
     cache_mb
         Bound on the built windows a worker keeps (estimated MB; :mod:`geo_service.batch.cache`).
+    share_windows
+        One worker builds a window and the others load it from ``target/_windows`` (removed at the end);
+        False: every worker builds its own.
     """
     check_target(target, overwrite)
     _check_cache_mb(cache_mb)
@@ -394,10 +417,16 @@ def batch_locate(
         expected,
         settings,
         cache_mb << 20,
+        share_windows,
         str(target),
         meta=_COUNT_META,
     )
-    return _run(client, located, target, expected, started, progress)
+    shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)  # a stopped job's
+    (Path(target) / SHARED_WINDOWS).mkdir()
+    try:
+        return _run(client, located, target, expected, started, progress)
+    finally:
+        shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)
 
 
 def _check_cache_mb(cache_mb: int) -> None:
