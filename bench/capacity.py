@@ -247,6 +247,14 @@ def homes(boxes: list[tuple[float, float, float, float]], n: int, seed: int = 2)
     return folder
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used: run on every worker by ``client.run``. On a machine
+    shared with other work a job's wall time depends on how much of the cores it got; its workers' CPU time
+    does not."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
 class PeakMemory:
     """Peak process memory of each Dask worker (the scheduler's view), sampled in the background."""
 
@@ -300,11 +308,23 @@ def run_batch(
     ):
 
         def job(label: str, fn) -> None:
+            cpu_before = sum(client.run(_cpu_seconds).values())
             with PeakMemory(client) as memory:
                 started = time.perf_counter()
                 fn()
                 seconds = time.perf_counter() - started
-            rows.append([label, f"{n:,}", f"{seconds:.1f}", f"{n / seconds:,.0f}", f"{memory.max_mb:,.0f}"])
+            cpu = sum(client.run(_cpu_seconds).values()) - cpu_before
+            rows.append(
+                [
+                    label,
+                    f"{n:,}",
+                    f"{seconds:.1f}",
+                    f"{n / seconds:,.0f}",
+                    f"{cpu:.1f}",
+                    f"{n / cpu:,.0f}",
+                    f"{memory.max_mb:,.0f}",
+                ]
+            )
             print("  " + " | ".join(map(str, rows[-1])), flush=True)
 
         job(
@@ -486,7 +506,28 @@ def main() -> None:
     if not args.skip_batch:
         print("batch:", flush=True)
         rows = run_batch(db, folder, args.homes, args.dask_workers, args.skip_sjoin, args.skip_reach)
-        print(markdown_table(["job", "points", "seconds", "points/s", "peak MB per worker"], rows))
+        print(
+            markdown_table(
+                [
+                    "job",
+                    "points",
+                    "seconds",
+                    "points/s",
+                    "worker CPU s",
+                    "points per CPU s",
+                    "peak MB per worker",
+                ],
+                rows,
+            )
+        )
+        by_label = {row[0].split(" (")[0]: row for row in rows}
+        ours, peer = by_label.get("batch locate"), by_label.get("dask-geopandas sjoin")
+        if ours and peer:
+            number = lambda cell: float(cell.replace(",", ""))  # noqa: E731
+            print(
+                f"batch locate / sjoin: {number(ours[3]) / number(peer[3]):.2f}x points/s (wall), "
+                f"{number(ours[5]) / number(peer[5]):.2f}x points per worker CPU second"
+            )
     if not args.skip_server:
         print("server:", flush=True)
         rows = run_server(

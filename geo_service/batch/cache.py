@@ -51,7 +51,16 @@ def footprint(value: Any) -> int:
         if isinstance(item, np.ndarray):
             if item.dtype == object:
                 total += item.nbytes
-                stack.extend(item.ravel().tolist())
+                flat = item.ravel()
+                geometry = shapely.is_geometry(flat)
+                if geometry.any():  # thousands of polygons: counted in one call, not one by one
+                    shapes = flat[geometry]
+                    fresh = [id(g) not in seen for g in shapes]
+                    seen.update(id(g) for g in shapes)
+                    coordinates = shapely.get_num_coordinates(shapes[np.array(fresh, dtype=bool)])
+                    total += int(coordinates.sum()) * _GEOMETRY_BYTES_PER_COORDINATE
+                    flat = flat[~geometry]
+                stack.extend(flat.tolist())
             else:
                 base = item.base if isinstance(item.base, np.ndarray) else None
                 total += 0 if base is not None and id(base) in seen else item.nbytes
