@@ -411,7 +411,7 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(WORK / f"serve-{n}.log").open("w"),  # the server's own account, should a worker die
         )
         try:
             while True:
