@@ -20,6 +20,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -356,7 +357,7 @@ def _locate_partition(
         index = windows.get(
             "locate",
             (dsn, expected["areas"], box, settings.cells_per_polygon, settings.max_cells),
-            lambda box=box: _locate_index(dsn, box, expected, settings, shared),
+            partial(_locate_index, dsn, box, expected, settings, shared),
         )
         coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows]))
     if not n:
@@ -497,7 +498,7 @@ def _reach_partition(
                 walking.max_snap_m,
                 walking.steps_factor,
             ),
-            lambda window=window: _reach_window(dsn, window, expected, category, limit_m, walking),
+            partial(_reach_window, dsn, window, expected, category, limit_m, walking),
         )
         got = compute.reach_answers(
             reach,
