@@ -7,7 +7,7 @@ import contextlib
 import gc
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from geo_service.coords import lonlat_message, normalise_crs, to_wgs84
@@ -157,7 +157,7 @@ def version_asked(feature: Any, if_match: int | None) -> int | None:
     return int(version) if isinstance(version, int) and not isinstance(version, bool) else None
 
 
-def check_version(row: dict[str, Any], if_match: int | None, what: str) -> None:
+def check_version(row: Mapping[str, Any], if_match: int | None, what: str) -> None:
     """412 when the write names a version other than the row's (someone else saved in between)."""
     if if_match is not None and if_match != row["version"]:
         raise PreconditionFailed(

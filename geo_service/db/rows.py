@@ -1,13 +1,19 @@
-"""Typed access to cursor results."""
+"""Typed access to cursor results.
+
+A store names the columns of each statement it runs in a :class:`typing.TypedDict` (``IncidentRow``,
+``StationRow`` ...) and returns its rows as that type with :func:`all_as` / :func:`one_as`: the rows stay the
+cursor's dicts (nothing is copied or checked at run time), and the type checker knows each column and its type.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import psycopg2.extras
 
 _Row = TypeVar("_Row", covariant=True)
+_Typed = TypeVar("_Typed")
 
 
 class FetchesRows(Protocol[_Row]):
@@ -21,6 +27,21 @@ def fetch_one(cur: FetchesRows[_Row]) -> _Row:
     if row is None:
         raise LookupError("the statement returned no row")
     return row
+
+
+def all_as(cur: DictCursor, row_type: type[_Typed]) -> list[_Typed]:
+    """Every row of the statement just run, as ``row_type`` (a TypedDict naming its columns)."""
+    return cast("list[_Typed]", cur.fetchall())
+
+
+def one_as(cur: DictCursor, row_type: type[_Typed]) -> _Typed | None:
+    """The next row of the statement just run as ``row_type`` (None: no row)."""
+    return cast("_Typed | None", cur.fetchone())
+
+
+def first_as(cur: DictCursor, row_type: type[_Typed]) -> _Typed:
+    """The row of a statement that always returns one, as ``row_type`` (see :func:`fetch_one`)."""
+    return cast("_Typed", fetch_one(cur))
 
 
 if TYPE_CHECKING:

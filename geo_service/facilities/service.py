@@ -16,6 +16,7 @@ from geo_service.errors import InvalidInput, NotFound
 from geo_service.osm.rules import FacilityRules
 from geo_service.store import audit
 from geo_service.store import facilities as store
+from geo_service.store.facilities import FacilityRow
 
 _KNOWN = {
     "name",
@@ -32,7 +33,7 @@ _KNOWN = {
 
 
 def _validate(
-    rules: FacilityRules, feature: Any, crs: str | None, current: dict[str, Any] | None = None
+    rules: FacilityRules, feature: Any, crs: str | None, current: FacilityRow | None = None
 ) -> tuple[str | None, str, dict[str, Any], float, float]:
     props = feature_input.feature_properties(feature, "facility")
     if current is not None:
@@ -53,7 +54,7 @@ def _validate(
     return name, str(category), tags, lon, lat
 
 
-def as_feature(row: dict[str, Any], labels: dict[str, str] | None = None) -> dict[str, Any]:
+def as_feature(row: FacilityRow, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "type": "Feature",
         "id": row["id"],

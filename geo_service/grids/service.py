@@ -79,8 +79,8 @@ class ImportReport:
 @dataclass
 class _Planned:
     draft: CodedDraft
-    current: dict[str, Any] | None
-    latest: dict[str, Any] | None
+    current: store.AreaRow | None
+    latest: store.AreaRow | None
     snapped: int = 0
     unchanged: bool = False
 
@@ -92,7 +92,7 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def area_feature(row: dict[str, Any]) -> Feature:
+def area_feature(row: store.AreaRow) -> Feature:
     """A stored area version as a GeoJSON Feature (full-precision coordinates)."""
     props = {
         "code": row["code"],
@@ -256,7 +256,7 @@ def _same_geometry(geom: BaseGeometry, stored: BaseGeometry, tolerance_m: float)
     return bool(b.buffer(tolerance_m).covers(a) and a.buffer(tolerance_m).covers(b))
 
 
-def _same_content(draft: AreaDraft, row: dict[str, Any]) -> bool:
+def _same_content(draft: AreaDraft, row: store.AreaRow) -> bool:
     return (
         _same_geometry(draft.geom, shapely.from_wkb(row["wkb"]), 0.0)
         and (draft.name or draft.code) == row["name"]
@@ -342,8 +342,8 @@ def _report_duplicates(drafts: list[CodedDraft], problems: list[Problem]) -> Non
 
 def _check_codes(
     drafts: list[CodedDraft],
-    current: dict[str, dict[str, Any]],
-    latest: dict[str, dict[str, Any]],
+    current: dict[str, store.AreaRow],
+    latest: dict[str, store.AreaRow],
     problems: list[Problem],
     settings: GridSettings,
     mode: _Mode,
@@ -436,7 +436,7 @@ class _Neighbourhood:
         return cls(
             cur,
             by_code,
-            {c: shapely.from_wkb(r["wkb"]) for c, r in parents.items()},
+            {c: store.geometry(r) for c, r in parents.items()},
             {c: r["level"] for c, r in parents.items()} | {d.code: d.level for d in drafts},
             same_key,
         )
@@ -445,7 +445,7 @@ class _Neighbourhood:
         key = (level, parent)
         if key not in self._siblings:
             rows = store.siblings(self.cur, level, parent, exclude=list(self.drafts))
-            self._siblings[key] = [(r["code"], shapely.from_wkb(r["wkb"])) for r in rows]
+            self._siblings[key] = [(r["code"], store.geometry(r)) for r in rows]
         return self._siblings[key]
 
     def pending(self, d: CodedDraft) -> Placed:
@@ -490,7 +490,7 @@ def _place(
     cur: Any,
     d: CodedDraft,
     hood: _Neighbourhood,
-    row: dict[str, Any] | None,
+    row: store.AreaRow | None,
     problems: list[Problem],
     settings: GridSettings,
     mode: _Mode,
@@ -536,12 +536,10 @@ def _place(
         return found
 
     snapped_geom, snapped = snap_to_edges(d.geom, references, settings.snap_tolerance_m)
-    stored = row["wkb"] if row is not None and mode.keep_stored_boundary else None
-    if stored is not None and _same_geometry(
-        snapped_geom, shapely.from_wkb(stored), settings.snap_tolerance_m
-    ):
+    stored = store.geometry(row) if row is not None and mode.keep_stored_boundary else None
+    if stored is not None and _same_geometry(snapped_geom, stored, settings.snap_tolerance_m):
         # an import that gives the stored boundary back (to file round-off) keeps it as it is
-        snapped_geom, snapped = shapely.from_wkb(stored), 0
+        snapped_geom, snapped = stored, 0
     found = placement(snapped_geom)
     if snapped and found:
         # Snapping across a thin strip of a third area, or onto a sibling's edge that runs just outside the
@@ -556,7 +554,7 @@ def _place(
     problems.extend(checks.slivers(d.code, d.geom, epsg, settings, d.feature))
     if row is not None and d.level != "grid":
         kids = [
-            (r["code"], shapely.from_wkb(r["wkb"]))
+            (r["code"], store.geometry(r))
             for r in store.children(cur, d.code)
             if r["code"] not in hood.drafts
         ]
@@ -586,7 +584,7 @@ def _report_gaps(
             continue
         kids = [g for (_, p), items in hood.processed.items() if p == parent for _, g in items]
         stored = {c for (_, p), items in hood.processed.items() if p == parent for c, _ in items}
-        kids += [shapely.from_wkb(r["wkb"]) for r in store.children(cur, parent) if r["code"] not in stored]
+        kids += [store.geometry(r) for r in store.children(cur, parent) if r["code"] not in stored]
         problems.extend(checks.gaps(parent, geom, kids, metric_epsg_for([geom]), settings.gap_tolerance_m2))
 
 
@@ -688,7 +686,7 @@ def create_area(
         return _single_result(cur, planned, written)
 
 
-def _updated_feature(row: dict[str, Any], feature: Feature) -> Feature:
+def _updated_feature(row: store.AreaRow, feature: Feature) -> Feature:
     """The current version ``row`` with the properties and geometry ``feature`` gives (the rest kept)."""
     code = row["code"]
     base = area_feature(row)

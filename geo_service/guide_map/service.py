@@ -28,6 +28,7 @@ from geo_service.osm.rules import FacilityRules
 from geo_service.settings import api_settings, import_settings, walking_settings
 from geo_service.store import areas
 from geo_service.store import guide_map as store
+from geo_service.store.guide_map import CentreRow, MapFacilityRow
 from geo_service.walking.service import isochrones, speed_mps, travel_matrix
 
 DEFAULT_MINUTES = 15.0
@@ -149,9 +150,9 @@ def _origin(cur: Any, code: str, boundary: BaseGeometry, lang: Lang) -> Origin:
     return Origin((inside.x, inside.y), "area_point")
 
 
-def _name(row: dict[str, Any], lang: Lang) -> str | None:
+def _name(row: CentreRow, lang: Lang) -> str | None:
     """The facility's name in ``lang`` when OSM has one (name:zh / name:en), else its name."""
-    return row.get(f"name_{lang}") or row.get("name") or None
+    return (row["name_zh"] if lang == "zh" else row["name_en"]) or row["name"] or None
 
 
 def _projector(transformer: Transformer) -> Callable[[BaseGeometry], BaseGeometry]:
@@ -163,7 +164,7 @@ def _projector(transformer: Transformer) -> Callable[[BaseGeometry], BaseGeometr
 
 def _load_view(
     db: Database, box_ll: tuple[float, float, float, float], epsg: int, m_per_mm: float
-) -> tuple[Basemap, list[dict[str, Any]]]:
+) -> tuple[Basemap, list[MapFacilityRow]]:
     detail = m_per_mm <= DETAIL_MAX_M_PER_MM
     simplify_m = 0.08 * m_per_mm  # under a tenth of a millimetre on paper
     with db.cursor(dict_rows=False) as cur:
@@ -191,7 +192,7 @@ def _load_view(
 
 def _facilities(
     db: Database,
-    rows: list[dict[str, Any]],
+    rows: list[MapFacilityRow],
     origin: Origin,
     origin_xy: tuple[float, float],
     boundary: BaseGeometry,
@@ -227,7 +228,7 @@ def _facilities(
 
 
 def _walk_seconds(
-    db: Database, origin: Origin, rows: list[dict[str, Any]], minutes: float, speed_kmh: float
+    db: Database, origin: Origin, rows: list[MapFacilityRow], minutes: float, speed_kmh: float
 ) -> dict[int, float]:
     """Walking seconds from the origin to each facility (row index → seconds), up to twice ``minutes``
     (so a category missing from the circle still names its nearest one with a time)."""
@@ -248,6 +249,6 @@ def _north_and_scale(epsg: int, lon: float, lat: float) -> tuple[float, float]:
     return north, float(factors.meridional_scale)
 
 
-def _is_demo(area: dict[str, Any]) -> bool:
+def _is_demo(area: areas.AreaRow) -> bool:
     props = area.get("properties") or {}
     return bool(props.get("demo")) or area.get("source") == "demo"

@@ -16,9 +16,11 @@ incident's history with what it decided.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from geo_service.auth import Principal
+from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import Conflict, InvalidInput, NotFound
 from geo_service.i18n import message
 from geo_service.incidents import notes, states
@@ -28,8 +30,28 @@ from geo_service.incidents.states import state_name
 from geo_service.incidents.workflow import MAX_NOTE_CHARS
 from geo_service.store import audit
 from geo_service.store import incidents as store
+from geo_service.store.incidents import CallbackRow, IncidentRow
 
 ACTION = "feedback"
+
+
+class CallbackJson(TypedDict):
+    """A call as the API shows it (``at`` ISO 8601 in the service's zone)."""
+
+    id: int
+    at: str | None
+    actor: str | None
+    reached: bool
+    satisfaction: str | None
+    note: str | None
+    outcome: str
+
+
+class Feedback(TypedDict):
+    """What :func:`record_feedback` did: the incident as it is now and the call just recorded."""
+
+    incident: IncidentRow
+    callback: CallbackRow
 
 
 def check_answer(reached: bool, satisfaction: str | None, note: str | None) -> None:
@@ -54,7 +76,7 @@ def record_feedback(
     satisfaction: str | None,
     note: str | None,
     principal: Principal,
-) -> dict[str, Any]:
+) -> Feedback:
     """Record one callback of incident ``incident_id`` and apply what it decides (see the module doc).
 
     Returns the incident as it is now, with the ``callback`` just recorded.
@@ -138,10 +160,13 @@ def record_feedback(
         )
         updated = store.get_incident(cur, incident_id)
         calls = store.callbacks(cur, incident_id)
-    return {"incident": updated, "callback": next(c for c in calls if c["id"] == callback_id)}
+    assert updated is not None  # locked and updated in this transaction
+    return Feedback(incident=updated, callback=next(c for c in calls if c["id"] == callback_id))
 
 
-def _reopen(ctx: IncidentContext, cur: Any, row: dict[str, Any], now: Any, actor: str) -> tuple[str, Any]:
+def _reopen(
+    ctx: IncidentContext, cur: Cursor, row: IncidentRow, now: datetime, actor: str
+) -> tuple[str, datetime | None]:
     """An unsatisfied caller: the case (the incident, or the one it was merged into) goes back to its owner
     with a fresh deadline, and its duplicates follow. Returns the incident's new state and the case's deadline."""
     case = row if row["merged_into"] is None else store.get_incident(cur, row["merged_into"], lock=True)
@@ -187,10 +212,21 @@ def _reopen(ctx: IncidentContext, cur: Any, row: dict[str, Any], now: Any, actor
     return status, due_at
 
 
-def callbacks(ctx: IncidentContext, incident_id: int) -> list[dict[str, Any]]:
+def callbacks(ctx: IncidentContext, incident_id: int) -> list[CallbackJson]:
     """The calls made to an incident's caller, oldest first (times in the service's zone)."""
     with ctx.db.cursor() as cur:
         if store.get_incident(cur, incident_id) is None:
             raise NotFound("incident.not_found", id=incident_id)
         rows = store.callbacks(cur, incident_id)
-    return [{**row, "at": ctx.local(row["at"])} for row in rows]
+    return [
+        CallbackJson(
+            id=row["id"],
+            at=ctx.local(row["at"]),
+            actor=row["actor"],
+            reached=row["reached"],
+            satisfaction=row["satisfaction"],
+            note=row["note"],
+            outcome=row["outcome"],
+        )
+        for row in rows
+    ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
 from geo_service.settings import walking_settings
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 from geo_service.walking import paths
 from geo_service.walking.network import current_network, run_search
 from geo_service.walking.service import sources_of
@@ -40,6 +41,23 @@ class Candidate:
     description: str | None
     grid_code: str | None
     created_at: datetime
+    source: str
+    distance_m: float
+    straight_m: float
+    method: str
+
+
+class CandidateJson(TypedDict):
+    """A candidate as the API shows it (``created_at`` ISO 8601 in the service's zone)."""
+
+    id: int
+    category: str
+    category_name: str | None
+    category_name_en: str | None
+    status: str
+    description: str | None
+    grid_code: str | None
+    created_at: str | None
     source: str
     distance_m: float
     straight_m: float
@@ -128,31 +146,31 @@ def find_candidates(
     return found[: settings.duplicate_limit]
 
 
-def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[dict[str, Any]]:
+def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[CandidateJson]:
     """Candidates as the API shows them (category names, times in the service's zone)."""
     out = []
     for c in candidates:
         category = ctx.classification.get(c.category)
         out.append(
-            {
-                "id": c.id,
-                "category": c.category,
-                "category_name": category.name if category else None,
-                "category_name_en": category.name_en if category else None,
-                "status": c.status,
-                "description": c.description,
-                "grid_code": c.grid_code,
-                "created_at": ctx.local(c.created_at),
-                "source": c.source,
-                "distance_m": c.distance_m,
-                "straight_m": c.straight_m,
-                "method": c.method,
-            }
+            CandidateJson(
+                id=c.id,
+                category=c.category,
+                category_name=category.name if category else None,
+                category_name_en=category.name_en if category else None,
+                status=c.status,
+                description=c.description,
+                grid_code=c.grid_code,
+                created_at=ctx.local(c.created_at),
+                source=c.source,
+                distance_m=c.distance_m,
+                straight_m=c.straight_m,
+                method=c.method,
+            )
         )
     return out
 
 
-def for_incident(ctx: IncidentContext, row: dict[str, Any]) -> list[Candidate]:
+def for_incident(ctx: IncidentContext, row: IncidentRow) -> list[Candidate]:
     """Open cases that incident ``row`` may duplicate (filed around it, either side of its time), not counting
     itself or its own duplicates. None for a duplicate or a case that is no longer being handled."""
     category = ctx.classification.get(row["category"])

@@ -31,6 +31,7 @@ from geo_service.incidents.assignment import level_name, next_owner
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.follow import follow
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 
 ACTOR = "system:escalation"
 SWEEP_LOCK_KEY = 7_302_114_600  # pg advisory lock key for the escalation sweep
@@ -56,7 +57,7 @@ def _system_note(note: str | None, system: Message) -> dict[str, Any]:
 def escalate_row(
     ctx: IncidentContext,
     cur: Cursor,
-    row: dict[str, Any],
+    row: IncidentRow,
     *,
     now: datetime,
     actor: str,

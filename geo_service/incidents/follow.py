@@ -9,10 +9,10 @@ stays closed whatever its case does next.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 
 ACTION = "followed"
 
@@ -29,7 +29,7 @@ def follow(
     *,
     at: datetime,
     actor: str,
-    followers: list[dict[str, Any]] | None = None,
+    followers: list[IncidentRow] | None = None,
 ) -> list[int]:
     """Move the duplicates of case ``case_id`` (locked here unless given) to follow ``case_status``; the ids
     of those that moved."""

@@ -35,6 +35,7 @@ from geo_service.media.images import CleanImage
 from geo_service.store import audit
 from geo_service.store import incidents as store
 from geo_service.store import media as media_store
+from geo_service.store.incidents import IncidentRow
 
 MAX_DESCRIPTION_CHARS = 4000  # Open311's limit, and plenty for a hotline note
 SOURCES = ("hotline", "patrol", "open311", "import")
@@ -61,7 +62,7 @@ class IncidentInput:
 
 @dataclass(frozen=True)
 class IntakeResult:
-    incident: dict[str, Any]
+    incident: IncidentRow
     created: bool
     notes: list[Message]
     duplicates: list[Candidate] = field(default_factory=list)

@@ -16,8 +16,6 @@ Rules, so merges stay one level deep and never go round in circles:
 
 from __future__ import annotations
 
-from typing import Any
-
 from geo_service.auth import Principal
 from geo_service.errors import Conflict, InvalidInput, NotFound
 from geo_service.incidents import states
@@ -26,11 +24,12 @@ from geo_service.incidents.follow import follow_status
 from geo_service.incidents.workflow import MAX_NOTE_CHARS
 from geo_service.store import audit
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 
 
 def merge(
     ctx: IncidentContext, incident_id: int, into_id: int, note: str | None, principal: Principal
-) -> dict[str, Any]:
+) -> IncidentRow:
     """Merge incident ``incident_id`` into case ``into_id``; the merged incident as it is now.
 
     Raises

@@ -23,7 +23,7 @@ A rate whose denominator is 0 is ``null``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.incidents.context import IncidentContext
@@ -48,6 +48,44 @@ COUNTS = (
 LEVELS = ("grid", "community", "street", "district")
 
 
+class Feedback(TypedDict):
+    satisfied: int
+    basically_satisfied: int
+    unsatisfied: int
+    unreached_calls: int
+    failed_callbacks: int
+
+
+class Numbers(TypedDict):
+    """The rates (None when their denominator is 0), ``settled_at`` per level and the raw ``counts``."""
+
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+    on_time_rate: float | None
+    settled_at: dict[str, int]
+    counts: dict[str, int]
+    feedback: Feedback
+
+
+class AreaNumbers(Numbers):
+    level: str
+    code: str
+    name: str | None
+
+
+class Rates(TypedDict):
+    """The rates per area and in total (instants ISO 8601 in the service's zone)."""
+
+    level: str
+    code: str | None
+    since: str | None
+    until: str | None
+    as_of: str | None
+    areas: list[AreaNumbers]
+    totals: Numbers
+
+
 def rate(numerator: int, denominator: int) -> float | None:
     """numerator ÷ denominator to 4 places; None when the denominator is 0 (the rule of every rate here)."""
     return round(numerator / denominator, 4) if denominator else None
@@ -56,24 +94,24 @@ def rate(numerator: int, denominator: int) -> float | None:
 _rate = rate
 
 
-def numbers(counts: dict[str, int]) -> dict[str, Any]:
+def numbers(counts: dict[str, int]) -> Numbers:
     """The rates and counts of one area (or of all of them) from the raw counts."""
     reached = counts["satisfied"] + counts["basically_satisfied"] + counts["unsatisfied"]
-    return {
-        "response_rate": _rate(counts["responded_in_time"], counts["response_due"]),
-        "resolution_rate": _rate(counts["resolved"], counts["cases"]),
-        "satisfaction_rate": _rate(counts["satisfied"] + counts["basically_satisfied"], reached),
-        "on_time_rate": _rate(counts["on_time"], counts["on_time_due"]),
-        "settled_at": {level: counts[f"settled_{level}"] for level in LEVELS},
-        "counts": {key: counts[key] for key in COUNTS},
-        "feedback": {
-            "satisfied": counts["satisfied"],
-            "basically_satisfied": counts["basically_satisfied"],
-            "unsatisfied": counts["unsatisfied"],
-            "unreached_calls": counts["unreached"],
-            "failed_callbacks": counts["failed"],
-        },
-    }
+    return Numbers(
+        response_rate=_rate(counts["responded_in_time"], counts["response_due"]),
+        resolution_rate=_rate(counts["resolved"], counts["cases"]),
+        satisfaction_rate=_rate(counts["satisfied"] + counts["basically_satisfied"], reached),
+        on_time_rate=_rate(counts["on_time"], counts["on_time_due"]),
+        settled_at={level: counts[f"settled_{level}"] for level in LEVELS},
+        counts={key: counts[key] for key in COUNTS},
+        feedback=Feedback(
+            satisfied=counts["satisfied"],
+            basically_satisfied=counts["basically_satisfied"],
+            unsatisfied=counts["unsatisfied"],
+            unreached_calls=counts["unreached"],
+            failed_callbacks=counts["failed"],
+        ),
+    )
 
 
 def _aware(ctx: IncidentContext, moment: datetime | None) -> datetime | None:
@@ -86,7 +124,7 @@ def rates(
     code: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict[str, Any]:
+) -> Rates:
     """The rates per area at ``level`` (only area ``code`` when given) for incidents filed in [since, until);
     times without a zone are read in the service's zone.
 
@@ -119,16 +157,17 @@ def rates(
     areas = []
     totals = dict.fromkeys(keys, 0)
     for row in rows:
-        counts = {key: int(row[key]) for key in keys}
+        raw: dict[str, Any] = dict(row)
+        counts = {key: int(raw[key]) for key in keys}
         for key in keys:
             totals[key] += counts[key]
-        areas.append({"level": level, "code": row["code"], "name": row["name"], **numbers(counts)})
-    return {
-        "level": level,
-        "code": code,
-        "since": ctx.local(since),
-        "until": ctx.local(until),
-        "as_of": ctx.local(now),
-        "areas": areas,
-        "totals": numbers(totals),
-    }
+        areas.append(AreaNumbers(level=level, code=row["code"], name=row["name"], **numbers(counts)))
+    return Rates(
+        level=level,
+        code=code,
+        since=ctx.local(since),
+        until=ctx.local(until),
+        as_of=ctx.local(now),
+        areas=areas,
+        totals=numbers(totals),
+    )

@@ -9,15 +9,14 @@ from geo_service.i18n import message
 from geo_service.incidents import notes
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.states import ACTIVE, AWAITING_CALLBACK, state_name
+from geo_service.store.incidents import HistoryRow, IncidentRow
 
-_TIMES = ("created_at", "updated_at", "due_at", "closed_at", "merged_at", "responded_at", "resolved_at")
 
-
-def is_overdue(row: dict[str, Any], now: datetime) -> bool:
+def is_overdue(row: IncidentRow, now: datetime) -> bool:
     return row["status"] in ACTIVE and row["due_at"] is not None and row["due_at"] < now
 
 
-def present(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool = True) -> dict[str, Any]:
+def present(ctx: IncidentContext, row: IncidentRow, include_reporter: bool = True) -> dict[str, Any]:
     """One incident. ``include_reporter``: the caller's contact details, for dispatchers only."""
     category = ctx.classification.get(row["category"])
     out: dict[str, Any] = {
@@ -61,19 +60,25 @@ def present(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool = 
         "reopened": row["reopened"],
         "missed_deadline": row["missed_deadline"],
         "settled_level": row["settled_level"],
-        **{key: ctx.local(row[key]) for key in _TIMES},
+        "created_at": ctx.local(row["created_at"]),
+        "updated_at": ctx.local(row["updated_at"]),
+        "due_at": ctx.local(row["due_at"]),
+        "closed_at": ctx.local(row["closed_at"]),
+        "merged_at": ctx.local(row["merged_at"]),
+        "responded_at": ctx.local(row["responded_at"]),
+        "resolved_at": ctx.local(row["resolved_at"]),
     }
     if include_reporter:
         out["reporter"] = row["reporter"]
     return out
 
 
-def present_history(ctx: IncidentContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def present_history(ctx: IncidentContext, rows: list[HistoryRow]) -> list[dict[str, Any]]:
     """History entries; notes the system wrote (codes) come back as messages for the reader's language."""
     return [_history_entry(ctx, row) for row in rows]
 
 
-def _history_entry(ctx: IncidentContext, row: dict[str, Any]) -> dict[str, Any]:
+def _history_entry(ctx: IncidentContext, row: HistoryRow) -> dict[str, Any]:
     detail = dict(row["detail"] or {})
     note = row["note"]
     if not note and detail.get("note") is not None:
@@ -85,7 +90,7 @@ def _history_entry(ctx: IncidentContext, row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "at": ctx.local(row["at"]), "note": note, "detail": detail}
 
 
-def feature(ctx: IncidentContext, row: dict[str, Any], include_reporter: bool) -> dict[str, Any]:
+def feature(ctx: IncidentContext, row: IncidentRow, include_reporter: bool) -> dict[str, Any]:
     """The incident as a GeoJSON Point Feature (for lists and maps)."""
     props = present(ctx, row, include_reporter)
     return {

@@ -15,11 +15,12 @@ from geo_service.errors import InvalidInput
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.states import STATES
 from geo_service.store import incidents as store
+from geo_service.store.incidents import AreaStatsRow
 
 STAT_LEVELS = ("grid", "community", "street", "district")
 
 
-def _area_numbers(row: dict[str, Any]) -> dict[str, Any]:
+def _area_numbers(row: AreaStatsRow) -> dict[str, Any]:
     by_status = {status: int((row["by_status"] or {}).get(status, 0)) for status in STATES}
     total, rejected, resolved = int(row["total"]), int(row["rejected"]), int(row["resolved"])
     median = row["median_hours_to_close"]

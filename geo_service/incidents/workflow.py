@@ -15,6 +15,7 @@ from geo_service.incidents.states import state_name
 from geo_service.locate.service import current_index
 from geo_service.store import audit
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 
 MAX_NOTE_CHARS = 4000
 MAX_LIST = 5000
@@ -27,15 +28,13 @@ def may_see_reporter(principal: Principal) -> bool:
     return principal.has_role("dispatcher")
 
 
-def check_grid(principal: Principal, row: dict[str, Any]) -> None:
+def check_grid(principal: Principal, row: IncidentRow) -> None:
     """A grid worker reads and handles only the incidents of their own grids (403 otherwise)."""
     if principal.role == "worker" and not principal.covers_grid(row["grid_code"]):
         raise Forbidden("incident.not_your_grid", id=row["id"], grids=list(principal.grids))
 
 
-def get_incident(
-    ctx: IncidentContext, incident_id: int, principal: Principal | None = None
-) -> dict[str, Any]:
+def get_incident(ctx: IncidentContext, incident_id: int, principal: Principal | None = None) -> IncidentRow:
     """One incident; with ``principal``, a worker only of their own grids."""
     with ctx.db.cursor() as cur:
         row = store.get_incident(cur, incident_id)
@@ -57,7 +56,7 @@ def list_incidents(
     limit: int,
     offset: int,
     grid_codes: list[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[IncidentRow]:
     """Incidents, newest first, filtered (``grid_codes``: only those grids, a worker's view). Unknown statuses
     or categories are a 422, not an empty answer."""
     for status in statuses or []:
@@ -86,7 +85,7 @@ def list_incidents(
 
 def transition(
     ctx: IncidentContext, incident_id: int, target: str, note: str | None, principal: Principal
-) -> dict[str, Any]:
+) -> IncidentRow:
     """Move an incident to ``target`` if the loop allows it from its current state and the role may.
 
     The case's milestones are kept for the rates: when it was first taken in hand (``in_progress``), when and
@@ -172,7 +171,7 @@ def history(
 
 def confirm_assignment(
     ctx: IncidentContext, incident_id: int, grid_code: str | None, note: str | None, principal: Principal
-) -> dict[str, Any]:
+) -> IncidentRow:
     """A dispatcher confirms the grid of a (near-boundary) incident, or moves it to ``grid_code``.
 
     Moving is allowed until the incident is dispatched; the new grid's current version and ancestors become the
@@ -184,10 +183,8 @@ def confirm_assignment(
         if row is None:
             raise NotFound("incident.not_found", id=incident_id)
         fields: dict[str, Any] = {"assignment_confirmed_by": principal.actor, "assignment_confirmed_at": now}
-        action, detail = (
-            "assignment_confirmed",
-            {"grid_code": row["grid_code"], "owner_code": row["owner_code"]},
-        )
+        action = "assignment_confirmed"
+        detail: dict[str, Any] = {"grid_code": row["grid_code"], "owner_code": row["owner_code"]}
         if grid_code is not None and grid_code != row["grid_code"]:
             if row["status"] not in REASSIGNABLE:
                 raise Conflict(

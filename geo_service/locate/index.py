@@ -5,6 +5,7 @@ new one when the ``areas`` revision in ``data_revisions`` moves.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +46,15 @@ class LocateIndex:
     """Everything locate needs, built from the current ``areas`` rows of one revision."""
 
     def __init__(
-        self, revision: int, rows: list[dict[str, Any]], settings: LocateSettings | None = None
+        self, revision: int, rows: Sequence[Mapping[str, Any]], settings: LocateSettings | None = None
     ) -> None:
+        """``rows``: the current areas' level, code, name, version, parent_code and ``wkb`` (their outline,
+        WGS-84), as :func:`geo_service.store.areas.index_snapshot` reads them."""
         settings = settings or LocateSettings()
         self.revision = revision
         self.areas: dict[str, AreaInfo] = {}
         self.levels: dict[str, LevelIndex] = {}
-        by_level: dict[str, list[dict[str, Any]]] = {level: [] for level in LEVELS}
+        by_level: dict[str, list[Mapping[str, Any]]] = {level: [] for level in LEVELS}
         for row in rows:
             info = AreaInfo(row["level"], row["code"], row["name"], int(row["version"]), row["parent_code"])
             self.areas[info.code] = info

@@ -9,7 +9,7 @@ checksum of the upload decides), so a phone that resends a queued photo does no 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from geo_service.auth import Principal
 from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -19,8 +19,38 @@ from geo_service.settings import MediaSettings
 from geo_service.store import audit
 from geo_service.store import incidents as incident_store
 from geo_service.store import media as store
+from geo_service.store.incidents import IncidentRow
+from geo_service.store.media import MediaRow
 
 INCIDENT_STAGES = ("report", "resolution")
+
+
+class PhotoJson(TypedDict):
+    """A photo as listed: links (read with the same token), type, pixels, bytes, checksum, stage, who, when."""
+
+    id: int
+    incident_id: int
+    stage: str
+    content_type: str
+    source_format: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    created_at: str | None
+    created_by: str | None
+    url: str
+    thumbnail_url: str
+
+
+class PhotoData(TypedDict):
+    """A photo's (or thumbnail's) bytes to send: ``data``, its media type and the photo's checksum."""
+
+    id: int
+    incident_id: int
+    data: bytes
+    content_type: str
+    sha256: str
 
 
 def may_see(principal: Principal | None, grid_code: str | None) -> bool:
@@ -28,7 +58,7 @@ def may_see(principal: Principal | None, grid_code: str | None) -> bool:
     return principal is not None and principal.covers_grid(grid_code)
 
 
-def _incident(ctx: IncidentContext, incident_id: int, principal: Principal) -> dict[str, Any]:
+def _incident(ctx: IncidentContext, incident_id: int, principal: Principal) -> IncidentRow:
     with ctx.db.cursor() as cur:
         row = incident_store.get_incident(cur, incident_id)
     if row is None:
@@ -43,24 +73,25 @@ def url(incident_id: int, media_id: int, base: str = "", thumbnail: bool = False
     return f"{base}/api/incidents/{incident_id}/media/{media_id}" + ("/thumbnail" if thumbnail else "")
 
 
-def present(ctx: IncidentContext, row: dict[str, Any], base: str = "") -> dict[str, Any]:
-    """One photo as listed: its links, type, size, checksum, stage, who and when."""
+def present(ctx: IncidentContext, row: MediaRow, base: str = "") -> PhotoJson:
+    """One photo of an incident as listed: its links, type, size, checksum, stage, who and when."""
     incident_id = row["incident_id"]
-    return {
-        "id": row["id"],
-        "incident_id": incident_id,
-        "stage": row["stage"],
-        "content_type": row["content_type"],
-        "source_format": row["source_format"],
-        "width": row["width"],
-        "height": row["height"],
-        "bytes": row["bytes"],
-        "sha256": row["sha256"],
-        "created_at": ctx.local(row["created_at"]),
-        "created_by": row["created_by"],
-        "url": url(incident_id, row["id"], base),
-        "thumbnail_url": url(incident_id, row["id"], base, thumbnail=True),
-    }
+    assert incident_id is not None  # listed by incident
+    return PhotoJson(
+        id=row["id"],
+        incident_id=incident_id,
+        stage=row["stage"],
+        content_type=row["content_type"],
+        source_format=row["source_format"],
+        width=row["width"],
+        height=row["height"],
+        bytes=row["bytes"],
+        sha256=row["sha256"],
+        created_at=ctx.local(row["created_at"]),
+        created_by=row["created_by"],
+        url=url(incident_id, row["id"], base),
+        thumbnail_url=url(incident_id, row["id"], base, thumbnail=True),
+    )
 
 
 def check_photo(data: bytes, settings: MediaSettings) -> CleanImage:
@@ -75,7 +106,7 @@ def attach(
     data: bytes,
     stage: str,
     principal: Principal,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[PhotoJson, bool]:
     """Add a photo to incident ``incident_id``: (the photo as listed, whether it was stored now).
 
     Raises
@@ -131,7 +162,7 @@ def attach(
 
 def list_media(
     ctx: IncidentContext, incident_id: int, principal: Principal, base: str = ""
-) -> list[dict[str, Any]]:
+) -> list[PhotoJson]:
     """The photos of an incident, oldest first (403 for a caller who does not handle it)."""
     _incident(ctx, incident_id, principal)
     with ctx.db.cursor() as cur:
@@ -141,18 +172,20 @@ def list_media(
 
 def read(
     ctx: IncidentContext, incident_id: int, media_id: int, principal: Principal, thumbnail: bool = False
-) -> dict[str, Any]:
+) -> PhotoData:
     """A photo's bytes (``data``), type and checksum; 404 unless it belongs to that incident."""
     _incident(ctx, incident_id, principal)
     with ctx.db.cursor() as cur:
         row = store.get(cur, media_id, thumbnail)
     if row is None or row["incident_id"] != incident_id:
         raise NotFound("media.not_found", id=media_id, incident_id=incident_id)
-    return {
-        **row,
-        "data": bytes(row["data"]),
-        "content_type": "image/jpeg" if thumbnail else row["content_type"],
-    }
+    return PhotoData(
+        id=row["id"],
+        incident_id=incident_id,
+        data=bytes(row["data"]),
+        content_type="image/jpeg" if thumbnail else row["content_type"],
+        sha256=row["sha256"],
+    )
 
 
 def first_photo_urls(ctx: IncidentContext, incident_ids: list[int], base: str) -> dict[int, str]:
@@ -163,5 +196,6 @@ def first_photo_urls(ctx: IncidentContext, incident_ids: list[int], base: str) -
         rows = store.list_for(cur, incident_ids=incident_ids)
     first: dict[int, str] = {}
     for row in rows:
-        first.setdefault(row["incident_id"], url(row["incident_id"], row["id"], base))
+        if row["incident_id"] is not None:
+            first.setdefault(row["incident_id"], url(row["incident_id"], row["id"], base))
     return first

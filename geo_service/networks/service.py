@@ -273,7 +273,7 @@ def import_network(
 # -- reads --------------------------------------------------------------------------------------------------
 
 
-def _network_row(cur: Any, name: str) -> dict[str, Any]:
+def _network_row(cur: Any, name: str) -> store.NetworkRow:
     if not isinstance(name, str) or not NAME.match(name):
         raise NotFound("network.not_found", name=name)
     row = store.network(cur, name)
@@ -282,7 +282,7 @@ def _network_row(cur: Any, name: str) -> dict[str, Any]:
     return row
 
 
-def _version(row: dict[str, Any], version: int | None) -> int:
+def _version(row: store.NetworkRow, version: int | None) -> int:
     if version is None:
         return int(row["version"])
     if not 1 <= version <= row["version"]:
@@ -294,7 +294,7 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def network_summary(row: dict[str, Any]) -> dict[str, Any]:
+def network_summary(row: store.NetworkRow) -> dict[str, Any]:
     bbox = None if row["west"] is None else [row["west"], row["south"], row["east"], row["north"]]
     return {
         "name": row["name"],
@@ -312,7 +312,7 @@ def list_networks(db: Database) -> list[dict[str, Any]]:
         return [network_summary(r) for r in store.list_networks(cur) if r["version"] > 0]
 
 
-def cell_feature(row: dict[str, Any]) -> Feature:
+def cell_feature(row: store.CellRow) -> Feature:
     props = {
         **(row["properties"] or {}),
         "code": row["code"],

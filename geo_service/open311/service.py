@@ -53,6 +53,7 @@ from geo_service.media.service import first_photo_urls
 from geo_service.settings import MediaSettings
 from geo_service.store import gazetteer as gazetteer_store
 from geo_service.store import incidents as store
+from geo_service.store.incidents import IncidentRow
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 MAX_WINDOW = timedelta(days=90)
@@ -406,7 +407,7 @@ def get_request(
     return _requests(ctx, rows, full, base)
 
 
-def agency_responsible(row: dict[str, Any]) -> str | None:
+def agency_responsible(row: IncidentRow) -> str | None:
     """The name of the unit that owns an incident now: its grid, or the community, street or district it was
     escalated to (or that took it, 属地兜底), as named when the incident was assigned."""
     owner = next((a for a in row["area_snapshot"] or [] if a["code"] == row["owner_code"]), None)
@@ -435,7 +436,7 @@ def public_point(lon: float, lat: float, resolution: int) -> tuple[float, float]
 
 
 def _requests(
-    ctx: IncidentContext, rows: list[dict[str, Any]], full: bool, base: str = ""
+    ctx: IncidentContext, rows: list[IncidentRow], full: bool, base: str = ""
 ) -> list[dict[str, Any]]:
     """Requests as the spec shows them (the public form unless ``full``); ``status_notes`` and
     ``service_notice`` are messages (rendered in the reader's language by the HTTP layer), ``service_name`` is

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from geo_service.auth import Principal
 from geo_service.coords import normalise_crs, to_wgs84
@@ -27,12 +27,52 @@ from geo_service.store import audit
 from geo_service.store import inspections as store
 from geo_service.store import media as media_store
 from geo_service.store import stations as station_store
+from geo_service.store.inspections import InspectionRow
+from geo_service.store.stations import StationRow
 
 if TYPE_CHECKING:  # the station service shows last visits: no import cycle at run time
     from geo_service.stations.service import StationContext
 
 MAX_NOTES_CHARS = 2000
 INSPECTOR_ROLES = ("planner", "worker")
+
+
+class InspectionJson(TypedDict):
+    """A visit as shown: the public part, and for inspectors (``full``) who, notes, answers and photos."""
+
+    id: int
+    station_id: int
+    at: str
+    open_as_published: bool
+    missing: list[str]
+    ok: bool
+    inspector: NotRequired[str | None]
+    role: NotRequired[str | None]
+    notes: NotRequired[str | None]
+    amenities: NotRequired[dict[str, bool]]
+    lon: NotRequired[float | None]
+    lat: NotRequired[float | None]
+    photos: NotRequired[int]
+
+
+class OverdueStation(TypedDict):
+    station_id: int
+    name: str
+    kind: str
+    lon: float
+    lat: float
+    last_inspection_at: str | None
+    due_at: str | None
+    days_overdue: float | None
+    last_ok: bool | None
+
+
+class OverdueInspections(TypedDict):
+    """Stations not visited for ``interval_days`` (or never), most overdue first."""
+
+    as_of: str
+    interval_days: float
+    stations: list[OverdueStation]
 
 
 @dataclass(frozen=True)
@@ -47,13 +87,13 @@ class InspectionInput:
     crs: str | None = "wgs84"
 
 
-def station_grid(db: Database, row: dict[str, Any]) -> str | None:
+def station_grid(db: Database, row: StationRow) -> str | None:
     """The grid a station stands in (None outside every grid)."""
     found = locate(db, float(row["lon"]), float(row["lat"]))
     return found.grid.code if found.grid is not None else None
 
 
-def check_inspector(db: Database, principal: Principal, row: dict[str, Any]) -> None:
+def check_inspector(db: Database, principal: Principal, row: StationRow) -> None:
     """Planners (and admins) inspect any station; a grid worker the stations in their grids (403 otherwise)."""
     if principal.has_role("planner"):
         return
@@ -68,7 +108,7 @@ def check_inspector(db: Database, principal: Principal, row: dict[str, Any]) -> 
     )
 
 
-def check_input(row: dict[str, Any], data: InspectionInput) -> tuple[dict[str, bool], list[str]]:
+def check_input(row: StationRow, data: InspectionInput) -> tuple[dict[str, bool], list[str]]:
     """Every published amenity answered, nothing else; notes not too long. Returns (answers in the station's
     order, missing amenities)."""
     published = list(row["amenities"] or [])
@@ -101,7 +141,7 @@ def record(
     data: InspectionInput,
     principal: Principal,
     photo: CleanImage | None = None,
-) -> dict[str, Any]:
+) -> InspectionJson:
     """Record a visit to station ``station_id`` (with an optional photo, checked and cleaned already).
 
     Raises
@@ -150,34 +190,32 @@ def record(
                 "open_as_published": data.open_as_published,
             },
         )
-    return present({**inspection, "photos": 1 if photo is not None else 0}, full=True)
+    return present(inspection, full=True, photos=1 if photo is not None else 0)
 
 
-def present(row: dict[str, Any], full: bool) -> dict[str, Any]:
+def present(row: InspectionRow, full: bool, photos: int = 0) -> InspectionJson:
     """A visit as shown: the public part (when, open as published, missing amenities, all well?) and, for
-    inspectors (``full``), who, the notes, each answer and the photos."""
-    out: dict[str, Any] = {
-        "id": row["id"],
-        "station_id": row["station_id"],
-        "at": row["at"].isoformat(),
-        "open_as_published": row["open_as_published"],
-        "missing": list(row["missing"] or []),
-        "ok": bool(row["open_as_published"]) and not row["missing"],
-    }
+    inspectors (``full``), who, the notes, each answer and the number of ``photos``."""
+    out = InspectionJson(
+        id=row["id"],
+        station_id=row["station_id"],
+        at=row["at"].isoformat(),
+        open_as_published=row["open_as_published"],
+        missing=list(row["missing"] or []),
+        ok=bool(row["open_as_published"]) and not row["missing"],
+    )
     if full:
-        out.update(
-            inspector=row["inspector"],
-            role=row["role"],
-            notes=row["notes"],
-            amenities=row["amenities"],
-            lon=row.get("lon"),
-            lat=row.get("lat"),
-            photos=row.get("photos", 0),
-        )
+        out["inspector"] = row["inspector"]
+        out["role"] = row["role"]
+        out["notes"] = row["notes"]
+        out["amenities"] = row["amenities"]
+        out["lon"] = row["lon"]
+        out["lat"] = row["lat"]
+        out["photos"] = photos
     return out
 
 
-def last_inspections(db: Database, station_ids: list[int]) -> dict[int, dict[str, Any]]:
+def last_inspections(db: Database, station_ids: list[int]) -> dict[int, InspectionJson]:
     """The public form of each station's last visit (stations never visited are absent)."""
     if not station_ids:
         return {}
@@ -186,7 +224,7 @@ def last_inspections(db: Database, station_ids: list[int]) -> dict[int, dict[str
     return {int(r["station_id"]): present(r, full=False) for r in rows}
 
 
-def history(db: Database, station_id: int, principal: Principal) -> list[dict[str, Any]]:
+def history(db: Database, station_id: int, principal: Principal) -> list[InspectionJson]:
     """Every visit to a station, newest first, in full (for inspectors of it)."""
     with db.cursor() as cur:
         row = station_store.get(cur, station_id)
@@ -198,11 +236,12 @@ def history(db: Database, station_id: int, principal: Principal) -> list[dict[st
         photos = media_store.list_for(cur, inspection_ids=[r["id"] for r in rows]) if rows else []
     count: dict[int, int] = {}
     for p in photos:
-        count[p["inspection_id"]] = count.get(p["inspection_id"], 0) + 1
-    return [present({**r, "photos": count.get(r["id"], 0)}, full=True) for r in rows]
+        if p["inspection_id"] is not None:
+            count[p["inspection_id"]] = count.get(p["inspection_id"], 0) + 1
+    return [present(r, full=True, photos=count.get(r["id"], 0)) for r in rows]
 
 
-def overdue(db: Database, ctx: StationContext) -> dict[str, Any]:
+def overdue(db: Database, ctx: StationContext) -> OverdueInspections:
     """Stations whose last visit is older than the interval, or never visited; most overdue first."""
     now = ctx.clock()
     interval = timedelta(days=ctx.settings.inspection_interval_days)
@@ -213,16 +252,18 @@ def overdue(db: Database, ctx: StationContext) -> dict[str, Any]:
         last: datetime | None = row["last_at"]
         due = (last + interval) if last is not None else None
         out.append(
-            {
-                "station_id": row["id"],
-                "name": row["name"],
-                "kind": row["kind"],
-                "lon": round(row["lon"], 7),
-                "lat": round(row["lat"], 7),
-                "last_inspection_at": last.isoformat() if last else None,
-                "due_at": due.isoformat() if due else None,
-                "days_overdue": round((now - due).total_seconds() / 86400, 1) if due else None,
-                "last_ok": row["last_ok"],
-            }
+            OverdueStation(
+                station_id=row["id"],
+                name=row["name"],
+                kind=row["kind"],
+                lon=round(row["lon"], 7),
+                lat=round(row["lat"], 7),
+                last_inspection_at=last.isoformat() if last else None,
+                due_at=due.isoformat() if due else None,
+                days_overdue=round((now - due).total_seconds() / 86400, 1) if due else None,
+                last_ok=row["last_ok"],
+            )
         )
-    return {"as_of": now.isoformat(), "interval_days": ctx.settings.inspection_interval_days, "stations": out}
+    return OverdueInspections(
+        as_of=now.isoformat(), interval_days=ctx.settings.inspection_interval_days, stations=out
+    )

@@ -32,6 +32,7 @@ from geo_service.stations import hours, inspections
 from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
 from geo_service.store import audit
 from geo_service.store import stations as store
+from geo_service.store.stations import StationRow
 from geo_service.walking import paths
 from geo_service.walking import service as walking
 from geo_service.walking.network import WalkNetwork, current_network, run_search
@@ -87,7 +88,7 @@ class StationContext:
 
 
 def validate(
-    ctx: StationContext, feature: Any, crs: str | None, current: dict[str, Any] | None = None
+    ctx: StationContext, feature: Any, crs: str | None, current: StationRow | None = None
 ) -> tuple[dict[str, Any], tuple[float, float]]:
     """A station Feature → (fields for the store, WGS-84 point). With ``current`` (an update), omitted
     properties and geometry keep their values."""
@@ -131,9 +132,7 @@ def validate(
 # -- rendering ---------------------------------------------------------------------------------------------
 
 
-def as_feature(
-    ctx: StationContext, row: dict[str, Any], extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def as_feature(ctx: StationContext, row: StationRow, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     kind = ctx.vocabulary.kinds.get(row["kind"])
     properties = {
         "id": row["id"],
@@ -336,7 +335,7 @@ class _StationIndex:
     """Every station snapped onto the network, for one (stations, network) revision pair."""
 
     key: tuple[int, int]
-    rows: list[dict[str, Any]]
+    rows: list[StationRow]
     graph_index: np.ndarray
     edge: np.ndarray
     frac: np.ndarray

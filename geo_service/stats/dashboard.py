@@ -19,11 +19,11 @@ Counts that do not depend on the hour come from the daily aggregate the database
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import InvalidInput, NotFound
@@ -37,6 +37,123 @@ from geo_service.store import dashboard as store
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2999  # as for instants elsewhere (geo_service.api.params)
 CHILD_LEVEL = {"district": "street", "street": "community", "community": "grid", "grid": None}
 FLOW = ("reported", "accepted", "transferred", "completed", "on_time")
+
+
+class FlowCounts(TypedDict):
+    """The loop's counts: 上报, 受理, 转办, 办结, 按时办结 (:data:`FLOW`)."""
+
+    reported: int
+    accepted: int
+    transferred: int
+    completed: int
+    on_time: int
+
+
+class Flow(FlowCounts):
+    """Every count and rate of one row of sums (rates None when their denominator is 0)."""
+
+    cases: int
+    rejected: int
+    escalated: int
+    overdue: int
+    on_time_due: int
+    on_time_rate: float | None
+    completion_rate: float | None
+    settled: dict[str, int]
+
+
+class Settled(TypedDict):
+    counts: dict[str, int]
+    shares: dict[str, float | None]
+    total: int
+    grid_target: float
+    grid_target_met: bool | None
+
+
+class Week(FlowCounts):
+    week: str
+    escalated: int
+
+
+class GridFigures(FlowCounts):
+    code: str
+    name: str | None
+    workers: int
+    on_time_due: int
+    on_time_rate: float | None
+    overdue: int
+    escalated: int
+
+
+class ChildFigures(FlowCounts):
+    level: str | None
+    code: str
+    name: str | None
+    escalated: int
+    completion_rate: float | None
+    settled_grid_share: float | None
+
+
+class Case(TypedDict):
+    id: int
+    category: str
+    status: str
+    grid_code: str | None
+    owner_level: str | None
+    owner_code: str | None
+    escalations: int
+    created_at: str | None
+    due_at: str | None
+    hours_past_due: float | None
+
+
+class Cases(TypedDict):
+    total: int
+    cases: list[Case]
+
+
+class EscalatedCases(Cases):
+    open: int
+
+
+class Staffing(TypedDict):
+    population: int
+    population_source: str
+    households: int
+    norm_per_10k: float
+    need: int
+    workers: int
+    gap: int
+    per_10k: float | None
+    norm_met: bool
+
+
+class Coverage(TypedDict):
+    minutes: float
+    stations: int
+    residences: int
+    residences_covered: int
+    households: float
+    households_covered: float
+    households_share: float | None
+
+
+class Report(TypedDict):
+    """Every figure of the dashboard (the JSON of ``GET /api/stats/dashboard``)."""
+
+    area: dict[str, str | None]
+    period: dict[str, str | int]
+    as_of: str | None
+    summary: Flow
+    settled: Settled
+    weeks: list[Week]
+    grids: list[GridFigures]
+    incidents_elsewhere: int
+    areas: list[ChildFigures]
+    overdue: Cases
+    escalated: EscalatedCases
+    staffing: Staffing
+    coverage: Coverage
 
 
 @dataclass(frozen=True)
@@ -89,55 +206,65 @@ def _aggregate(ctx: IncidentContext) -> Iterator[Cursor]:
         yield cur
 
 
-def _add(into: dict[str, dict[str, Any]], key: str, row: dict[str, Any]) -> None:
+def _add(into: dict[str, dict[str, int]], key: str, row: Mapping[str, Any]) -> None:
     sums = into.setdefault(key, dict.fromkeys(store.DAILY_COUNTS, 0))
     for count in store.DAILY_COUNTS:
         sums[count] += int(row[count] or 0)
 
 
-def _flow(row: dict[str, Any] | None, past_due: int = 0, overdue: int = 0) -> dict[str, Any]:
+def _flow(row: Mapping[str, Any] | None, past_due: int = 0, overdue: int = 0) -> Flow:
     """The loop's counts and rates of one row of sums (None: nothing filed)."""
     get = (lambda key: int(row[key] or 0)) if row else (lambda key: 0)
     completed = get("resolved")
     on_time_due = completed + get("missed_open") + past_due
-    return {
-        "reported": get("incidents"),
-        "accepted": get("accepted"),
-        "transferred": get("transferred"),
-        "completed": completed,
-        "on_time": get("on_time"),
-        "cases": get("cases"),
-        "rejected": get("rejected"),
-        "escalated": get("escalated"),
-        "overdue": overdue,
-        "on_time_due": on_time_due,
-        "on_time_rate": _rate(get("on_time"), on_time_due),
-        "completion_rate": _rate(completed, get("cases")),
-        "settled": {level: get(f"settled_{level}") for level in LEVELS},
-    }
+    return Flow(
+        reported=get("incidents"),
+        accepted=get("accepted"),
+        transferred=get("transferred"),
+        completed=completed,
+        on_time=get("on_time"),
+        cases=get("cases"),
+        rejected=get("rejected"),
+        escalated=get("escalated"),
+        overdue=overdue,
+        on_time_due=on_time_due,
+        on_time_rate=_rate(get("on_time"), on_time_due),
+        completion_rate=_rate(completed, get("cases")),
+        settled={level: get(f"settled_{level}") for level in LEVELS},
+    )
 
 
-def _settled(flow: dict[str, Any], target: float) -> dict[str, Any]:
+def _counts(flow: Flow) -> FlowCounts:
+    return FlowCounts(
+        reported=flow["reported"],
+        accepted=flow["accepted"],
+        transferred=flow["transferred"],
+        completed=flow["completed"],
+        on_time=flow["on_time"],
+    )
+
+
+def _settled(flow: Flow, target: float) -> Settled:
     counts = flow["settled"]
     total = sum(counts.values())
     shares = {level: _rate(counts[level], total) for level in LEVELS}
     grid_share = shares["grid"]
-    return {
-        "counts": counts,
-        "shares": shares,
-        "total": total,
-        "grid_target": target,
-        "grid_target_met": None if grid_share is None else grid_share >= target,
-    }
+    return Settled(
+        counts=counts,
+        shares=shares,
+        total=total,
+        grid_target=target,
+        grid_target_met=None if grid_share is None else grid_share >= target,
+    )
 
 
-def _weeks(period: Period, rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _weeks(period: Period, rows: Mapping[str, Mapping[str, Any]]) -> list[Week]:
     """Every ISO week (Monday) that meets the period, with zeros where nothing was filed."""
     monday = period.since - timedelta(days=period.since.weekday())
     weeks = []
     while monday < period.until:
         flow = _flow(rows.get(monday.isoformat()))
-        weeks.append({"week": monday.isoformat(), **{k: flow[k] for k in (*FLOW, "escalated")}})
+        weeks.append(Week(week=monday.isoformat(), **_counts(flow), escalated=flow["escalated"]))
         monday += timedelta(days=7)
     return weeks
 
@@ -149,7 +276,7 @@ def dashboard(
     level: str,
     code: str,
     period: Period,
-) -> dict[str, Any]:
+) -> Report:
     """Every figure of the dashboard of area ``code`` at ``level`` over ``period``.
 
     Raises
@@ -169,10 +296,11 @@ def dashboard(
         area = store.area(cur, code)
         if area is None or area["level"] != level:
             raise NotFound("dashboard.unknown_area", level=level, code=code)
-        parts: dict[str, dict[str, dict[str, Any]]] = {"total": {}, "grid": {}, "child": {}, "week": {}}
+        parts: dict[str, dict[str, dict[str, int]]] = {"total": {}, "grid": {}, "child": {}}
+        weeks: dict[str, store.DailyRow] = {}
         for row in store.daily_counts(cur, level, code, period.since, period.until, child_level):
             if row["part"] == "week":
-                parts["week"][row["key"]] = row
+                weeks[row["key"] or ""] = row
                 continue
             # the per-grid rows add up to the children and the total
             for part, key in (("grid", row["key"]), ("child", row["child"]), ("total", "")):
@@ -194,18 +322,23 @@ def dashboard(
     grids_out = []
     known = {g["code"] for g in grid_rows}
     for grid in grid_rows:
+        open_now = live.get(grid["code"])
         flow = _flow(
             parts["grid"].get(grid["code"]),
-            int(live.get(grid["code"], {}).get("due_not_missed", 0)),
-            int(live.get(grid["code"], {}).get("overdue", 0)),
+            int(open_now["due_not_missed"]) if open_now else 0,
+            int(open_now["overdue"]) if open_now else 0,
         )
         grids_out.append(
-            {
-                "code": grid["code"],
-                "name": grid["name"],
-                "workers": int(grid["workers"]),
-                **{k: flow[k] for k in (*FLOW, "on_time_due", "on_time_rate", "overdue", "escalated")},
-            }
+            GridFigures(
+                code=grid["code"],
+                name=grid["name"],
+                workers=int(grid["workers"]),
+                **_counts(flow),
+                on_time_due=flow["on_time_due"],
+                on_time_rate=flow["on_time_rate"],
+                overdue=flow["overdue"],
+                escalated=flow["escalated"],
+            )
         )
     # incidents of grids since retired, or outside every grid (属地兜底): counted in the totals, listed apart
     elsewhere = sum(int(r["incidents"]) for key, r in parts["grid"].items() if key not in known)
@@ -220,86 +353,88 @@ def dashboard(
         extra = child_live.get(child["code"], {})
         flow = _flow(parts["child"].get(child["code"]), extra.get("due", 0), extra.get("overdue", 0))
         areas_out.append(
-            {
-                "level": child_level,
-                "code": child["code"],
-                "name": child["name"],
-                **{k: flow[k] for k in (*FLOW, "escalated", "completion_rate")},
-                "settled_grid_share": _settled(flow, settings.grid_settled_target)["shares"]["grid"],
-            }
+            ChildFigures(
+                level=child_level,
+                code=child["code"],
+                name=child["name"],
+                **_counts(flow),
+                escalated=flow["escalated"],
+                completion_rate=flow["completion_rate"],
+                settled_grid_share=_settled(flow, settings.grid_settled_target)["shares"]["grid"],
+            )
         )
 
-    return {
-        "area": {"level": level, "code": code, "name": area["name"], "parent_code": area["parent_code"]},
-        "period": {
+    return Report(
+        area={"level": level, "code": code, "name": area["name"], "parent_code": area["parent_code"]},
+        period={
             "since": period.since.isoformat(),
             "until": period.until.isoformat(),
             "days": (period.until - period.since).days,
         },
-        "as_of": ctx.local(now),
-        "summary": summary,
-        "settled": _settled(summary, settings.grid_settled_target),
-        "weeks": _weeks(period, parts["week"]),
-        "grids": grids_out,
-        "incidents_elsewhere": elsewhere,
-        "areas": areas_out,
-        "overdue": {"total": overdue, "cases": [_case(ctx, row) for row in overdue_list]},
-        "escalated": {
-            "total": summary["escalated"],
-            "open": int(escalated_list[0]["total"]) if escalated_list else 0,
-            "cases": [_case(ctx, row) for row in escalated_list],
-        },
-        "staffing": staffing(ctx, grid_settings, code),
-        "coverage": _coverage(coverage, settings.coverage_minutes),
-    }
+        as_of=ctx.local(now),
+        summary=summary,
+        settled=_settled(summary, settings.grid_settled_target),
+        weeks=_weeks(period, weeks),
+        grids=grids_out,
+        incidents_elsewhere=elsewhere,
+        areas=areas_out,
+        overdue=Cases(total=overdue, cases=[_case(ctx, row) for row in overdue_list]),
+        escalated=EscalatedCases(
+            total=summary["escalated"],
+            open=int(escalated_list[0]["total"]) if escalated_list else 0,
+            cases=[_case(ctx, row) for row in escalated_list],
+        ),
+        staffing=staffing(ctx, grid_settings, code),
+        coverage=_coverage(coverage, settings.coverage_minutes),
+    )
 
 
-def _case(ctx: IncidentContext, row: dict[str, Any]) -> dict[str, Any]:
+def _case(ctx: IncidentContext, row: store.CaseRow) -> Case:
     hours = row["hours_past_due"]
-    return {
-        "id": int(row["id"]),
-        "category": row["category"],
-        "status": row["status"],
-        "grid_code": row["grid_code"],
-        "owner_level": row["owner_level"],
-        "owner_code": row["owner_code"],
-        "escalations": int(row["escalations"]),
-        "created_at": ctx.local(row["created_at"]),
-        "due_at": ctx.local(row["due_at"]),
-        "hours_past_due": None if hours is None else round(float(hours), 1),
-    }
+    return Case(
+        id=int(row["id"]),
+        category=row["category"],
+        status=row["status"],
+        grid_code=row["grid_code"],
+        owner_level=row["owner_level"],
+        owner_code=row["owner_code"],
+        escalations=int(row["escalations"]),
+        created_at=ctx.local(row["created_at"]),
+        due_at=ctx.local(row["due_at"]),
+        hours_past_due=None if hours is None else round(float(hours), 1),
+    )
 
 
-def staffing(ctx: IncidentContext, grid_settings: GridSettings, code: str) -> dict[str, Any]:
+def staffing(ctx: IncidentContext, grid_settings: GridSettings, code: str) -> Staffing:
     """Workers on record in the area and below it against the norm (workers per 10,000 residents)."""
     stats = grids.area_stats(ctx.db, code, grid_settings)
     population = int(stats["population"])
     workers = int(stats["workers"])
-    return {
-        "population": population,
-        "population_source": stats["population_source"],
-        "households": stats["households"],
-        "norm_per_10k": stats["staffing_norm_per_10k"],
-        "need": stats["staffing_need"],
-        "workers": workers,
-        "gap": stats["staffing_gap"],
-        "per_10k": round(workers * 10_000 / population, 2) if population else None,
-        "norm_met": workers >= stats["staffing_need"],
-    }
+    return Staffing(
+        population=population,
+        population_source=stats["population_source"],
+        households=stats["households"],
+        norm_per_10k=stats["staffing_norm_per_10k"],
+        need=stats["staffing_need"],
+        workers=workers,
+        gap=stats["staffing_gap"],
+        per_10k=round(workers * 10_000 / population, 2) if population else None,
+        norm_met=workers >= stats["staffing_need"],
+    )
 
 
-def _coverage(row: dict[str, Any], minutes: float) -> dict[str, Any]:
+def _coverage(row: store.CoverageRow, minutes: float) -> Coverage:
     households = float(row["households"])
     covered = float(row["households_covered"])
-    return {
-        "minutes": minutes,
-        "stations": int(row["stations"]),
-        "residences": int(row["residences"]),
-        "residences_covered": int(row["residences_covered"]),
-        "households": round(households, 1),
-        "households_covered": round(covered, 1),
-        "households_share": round(covered / households, 4) if households else None,
-    }
+    return Coverage(
+        minutes=minutes,
+        stations=int(row["stations"]),
+        residences=int(row["residences"]),
+        residences_covered=int(row["residences_covered"]),
+        households=round(households, 1),
+        households_covered=round(covered, 1),
+        households_share=round(covered / households, 4) if households else None,
+    )
 
 
 def areas(ctx: IncidentContext) -> list[dict[str, Any]]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from geo_service.errors import InvalidInput
 from geo_service.i18n import translate
 from geo_service.incidents.rates import LEVELS
+from geo_service.stats.dashboard import Report
 
 SECTIONS = ("summary", "settled", "weeks", "grids", "areas", "overdue", "escalated", "staffing")
 FORMATS = ("csv", "xlsx")
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FLOW = ("reported", "accepted", "transferred", "completed", "on_time")
 _CASE = (
     "id",
@@ -33,25 +36,25 @@ def _label(key: str, language: str) -> str:
     return translate(f"dashboard.col.{key}", language)
 
 
-def _columns(keys: tuple[str, ...], rows: list[dict[str, Any]], language: str) -> Table:
+def _columns(keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]], language: str) -> Table:
     return [_label(k, language) for k in keys], [[row.get(k) for k in keys] for row in rows]
 
 
-def tables(report: dict[str, Any], language: str) -> dict[str, Table]:
+def tables(report: Report, language: str) -> dict[str, Table]:
     """Every section of :func:`geo_service.stats.dashboard.dashboard`'s report as (headers, rows)."""
-    summary = report["summary"]
+    summary: Mapping[str, Any] = report["summary"]
     settled = report["settled"]
     area = report["area"]
     metric = [_label("metric", language), _label("value", language)]
-    head = [
+    head: list[list[Any]] = [
         [_label("area", language), f"{area['name']} ({area['code']})"],
         [_label("since", language), report["period"]["since"]],
         [_label("until", language), report["period"]["until"]],
         [_label("as_of", language), report["as_of"]],
     ]
     keys = (*_FLOW, "on_time_due", "on_time_rate", "completion_rate", "overdue", "escalated", "rejected")
-    staffing = report["staffing"]
-    coverage = report["coverage"]
+    staffing: Mapping[str, Any] = report["staffing"]
+    coverage: Mapping[str, Any] = report["coverage"]
     staff_keys = ("population", "norm_per_10k", "need", "workers", "gap", "per_10k")
     cover_keys = (
         "stations",
@@ -141,7 +144,7 @@ def xlsx_bytes(sheets: dict[str, Table], language: str) -> bytes:
     return out.getvalue()
 
 
-def export(report: dict[str, Any], format: str, section: str | None, language: str) -> tuple[bytes, str, str]:
+def export(report: Report, format: str, section: str | None, language: str) -> tuple[bytes, str, str]:
     """(body, media type, file name): ``section`` (default summary) as CSV, or every section as XLSX."""
     check(format, section)
     sheets = tables(report, language)
@@ -150,5 +153,5 @@ def export(report: dict[str, Any], format: str, section: str | None, language: s
         name = section or "summary"
         return csv_bytes(sheets[name]), "text/csv; charset=utf-8", f"{stem}-{name}.csv"
     chosen = {section: sheets[section]} if section else sheets
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    media = XLSX_MEDIA_TYPE
     return xlsx_bytes(chosen, language), media, f"{stem}.xlsx"

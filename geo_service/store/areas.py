@@ -7,10 +7,13 @@ version of a code is the row with ``valid_to IS NULL``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
+import shapely
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
+from shapely.geometry import MultiPolygon
 
 from geo_service.db.rows import fetch_one
 
@@ -19,12 +22,76 @@ _COLUMNS = """id, code, name, level, parent_code, households, population, worker
               ST_AsBinary(geom) AS wkb"""
 
 
-def _rows(cur: Cursor) -> list[dict[str, Any]]:
+class AreaRow(TypedDict):
+    """One version of an area as :data:`_COLUMNS` reads it; ``wkb`` its MultiPolygon (WGS-84) as WKB."""
+
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    households: int | None
+    population: int | None
+    workers: list[dict[str, Any]]
+    properties: dict[str, Any]
+    source: str
+    version: int
+    valid_from: datetime
+    valid_to: datetime | None
+    changed_by: str | None
+    change: str
+    closed_by: str | None
+    closed_change: str | None
+    wkb: bytes
+
+
+class IndexRow(TypedDict):
+    """A current area in the locate index's snapshot (``wkb`` as in :class:`AreaRow`)."""
+
+    revision: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    version: int
+    wkb: bytes
+
+
+class AreaStatsRow(TypedDict):
+    """An area's planning numbers: ``area_m2`` on the ellipsoid, the residences inside and their households,
+    workers on record in it and below it."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    version: int
+    households: int | None
+    population: int | None
+    area_m2: float
+    residences: int
+    residence_households: float
+    workers_on_record: int
+    own_workers: int
+    children: int
+
+
+def geometry(row: AreaRow) -> MultiPolygon:
+    """The area's outline (WGS-84): stored as a MultiPolygon always (``ST_Multi`` on insert)."""
+    return cast(MultiPolygon, shapely.from_wkb(row["wkb"]))
+
+
+def _dicts(cur: Cursor) -> list[dict[str, Any]]:
     rows = [dict(r) for r in cur.fetchall()]
     for row in rows:
         if row.get("wkb") is not None:
             row["wkb"] = bytes(row["wkb"])
     return rows
+
+
+def _rows(cur: Cursor) -> list[AreaRow]:
+    """The rows of a ``SELECT {_COLUMNS}`` (WKB as bytes, not the driver's memoryview)."""
+    return cast("list[AreaRow]", _dicts(cur))
 
 
 def lock_codes(cur: Cursor, codes: Iterable[str]) -> None:
@@ -37,16 +104,14 @@ def lock_codes(cur: Cursor, codes: Iterable[str]) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('areas:' || %s, 0))", (code,))
 
 
-def current_area(cur: Cursor, code: str, for_update: bool = False) -> dict[str, Any] | None:
+def current_area(cur: Cursor, code: str, for_update: bool = False) -> AreaRow | None:
     lock = " FOR UPDATE" if for_update else ""
     cur.execute(f"SELECT {_COLUMNS} FROM areas WHERE code = %s AND valid_to IS NULL{lock}", (code,))
     rows = _rows(cur)
     return rows[0] if rows else None
 
 
-def current_areas_by_code(
-    cur: Cursor, codes: Sequence[str], for_update: bool = False
-) -> dict[str, dict[str, Any]]:
+def current_areas_by_code(cur: Cursor, codes: Sequence[str], for_update: bool = False) -> dict[str, AreaRow]:
     if not codes:
         return {}
     lock = " FOR UPDATE" if for_update else ""
@@ -57,7 +122,7 @@ def current_areas_by_code(
     return {row["code"]: row for row in _rows(cur)}
 
 
-def latest_versions(cur: Cursor, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+def latest_versions(cur: Cursor, codes: Sequence[str]) -> dict[str, AreaRow]:
     """The newest version of each code, current or closed."""
     if not codes:
         return {}
@@ -69,20 +134,18 @@ def latest_versions(cur: Cursor, codes: Sequence[str]) -> dict[str, dict[str, An
     return {row["code"]: row for row in _rows(cur)}
 
 
-def version_of(cur: Cursor, code: str, version: int) -> dict[str, Any] | None:
+def version_of(cur: Cursor, code: str, version: int) -> AreaRow | None:
     cur.execute(f"SELECT {_COLUMNS} FROM areas WHERE code = %s AND version = %s", (code, version))
     rows = _rows(cur)
     return rows[0] if rows else None
 
 
-def history(cur: Cursor, code: str) -> list[dict[str, Any]]:
+def history(cur: Cursor, code: str) -> list[AreaRow]:
     cur.execute(f"SELECT {_COLUMNS} FROM areas WHERE code = %s ORDER BY version", (code,))
     return _rows(cur)
 
 
-def siblings(
-    cur: Cursor, level: str, parent_code: str | None, exclude: Sequence[str] = ()
-) -> list[dict[str, Any]]:
+def siblings(cur: Cursor, level: str, parent_code: str | None, exclude: Sequence[str] = ()) -> list[AreaRow]:
     """Current areas under the same parent (roots: same level, no parent), minus ``exclude``."""
     if parent_code is None:
         cur.execute(
@@ -99,7 +162,7 @@ def siblings(
     return _rows(cur)
 
 
-def children(cur: Cursor, code: str) -> list[dict[str, Any]]:
+def children(cur: Cursor, code: str) -> list[AreaRow]:
     cur.execute(
         f"SELECT {_COLUMNS} FROM areas WHERE valid_to IS NULL AND parent_code = %s ORDER BY code", (code,)
     )
@@ -118,7 +181,7 @@ def list_current(
     parent_code: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[AreaRow]:
     where = ["valid_to IS NULL"]
     params: list[Any] = []
     if level is not None:
@@ -204,7 +267,7 @@ def revision(cur: Cursor) -> int:
     return int(row["revision"] if isinstance(row, dict) else row[0])
 
 
-def index_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
+def index_snapshot(cur: Cursor) -> tuple[int, list[IndexRow]]:
     """The ``areas`` revision and every current area, read by one statement (so from one snapshot: the
     rows are exactly those of that revision)."""
     cur.execute(
@@ -213,12 +276,12 @@ def index_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
            LEFT JOIN areas a ON a.valid_to IS NULL
            ORDER BY a.code"""
     )
-    rows = _rows(cur)
+    rows = cast("list[IndexRow]", _dicts(cur))
     rev = int(rows[0]["revision"]) if rows else 0
     return rev, [r for r in rows if r["code"] is not None]
 
 
-def area_stats(cur: Cursor, code: str) -> dict[str, Any] | None:
+def area_stats(cur: Cursor, code: str) -> AreaStatsRow | None:
     """Area (m², on the ellipsoid), residences and their households inside, and the workers on record in the
     area and every area below it."""
     cur.execute(
@@ -240,7 +303,7 @@ def area_stats(cur: Cursor, code: str) -> dict[str, Any] | None:
         (code,),
     )
     row = cur.fetchone()
-    return None if row is None else dict(row)
+    return None if row is None else cast(AreaStatsRow, dict(row))
 
 
 def postgis_locate(cur: Cursor, lon: Any, lat: Any, on_boundary_deg: float = 1e-11) -> list[str | None]:

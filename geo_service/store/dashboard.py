@@ -1,16 +1,17 @@
 """SQL of the leaders' dashboard: the daily aggregate ``incident_daily`` (kept by triggers, migration 0990) for
 what does not depend on the hour, and ``incidents`` through its partial index of open cases for what does
-(overdue now, past due now). Cursors here return dict rows."""
+(overdue now, past due now). Rows come back as the TypedDicts below."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import TypedDict
 
 from psycopg2 import sql
 
 from geo_service.db.rows import DictCursor as Cursor
-from geo_service.db.rows import fetch_one
+from geo_service.db.rows import all_as, fetch_one, first_as, one_as
 from geo_service.store.incidents import LEVEL_COLUMNS
 
 # the aggregate's counts, in the order of its columns
@@ -32,6 +33,84 @@ DAILY_COUNTS = (
 OPEN_STATES = ("reported", "filed", "dispatched", "in_progress", "escalated")
 
 
+class DailyRow(TypedDict):
+    """Sums of the aggregate: per grid (``part`` 'grid', ``key`` the grid code, ``child`` its child area's) or
+    per ISO week ('week', ``key`` its Monday). The counts are those of :data:`DAILY_COUNTS`."""
+
+    part: str
+    key: str | None
+    child: str | None
+    incidents: int
+    cases: int
+    rejected: int
+    accepted: int
+    transferred: int
+    resolved: int
+    on_time: int
+    missed_open: int
+    escalated: int
+    settled_grid: int
+    settled_community: int
+    settled_street: int
+    settled_district: int
+
+
+class PastDueRow(TypedDict):
+    """Open cases of one grid ('' outside every grid) past their deadline now."""
+
+    grid_code: str
+    overdue: int
+    due_not_missed: int
+
+
+class CaseRow(TypedDict):
+    """An overdue or escalated case; ``total`` counts every case of the list before its limit."""
+
+    id: int
+    category: str
+    status: str
+    grid_code: str | None
+    owner_level: str | None
+    owner_code: str | None
+    escalations: int
+    missed_deadline: bool
+    created_at: datetime
+    due_at: datetime | None
+    hours_past_due: Decimal | float | None  # numeric (Decimal) from PostgreSQL 14 on
+    total: int
+
+
+class AreaRow(TypedDict):
+    code: str
+    name: str | None
+    level: str
+    parent_code: str | None
+
+
+class ChildRow(TypedDict):
+    code: str
+    name: str | None
+    level: str
+
+
+class GridRow(TypedDict):
+    """A current grid and the number of its workers on record."""
+
+    code: str
+    name: str | None
+    workers: int
+
+
+class CoverageRow(TypedDict):
+    """Stations in an area, and its residences and households within their walking service circle."""
+
+    stations: int
+    residences: int
+    households: float
+    residences_covered: int
+    households_covered: float
+
+
 def daily_zone(cur: Cursor) -> str:
     cur.execute("SELECT zone FROM incident_daily_zone")
     return str(fetch_one(cur)["zone"])
@@ -44,7 +123,7 @@ def rebuild_daily(cur: Cursor, zone: str) -> None:
 
 def daily_counts(
     cur: Cursor, level: str, code: str, since: date, until: date, child_level: str | None
-) -> list[dict[str, Any]]:
+) -> list[DailyRow]:
     """Sums of the aggregate over the days [since, until) of area ``code`` at ``level``, in one pass with
     grouping sets: per grid and child area at ``child_level`` (``part`` = 'grid', ``key`` = grid code,
     ``child`` = the child's code; their sum is the area's total) and per ISO week ('week', ``key`` = its
@@ -66,12 +145,12 @@ def daily_counts(
         ).format(column=column, child=child, sums=sums),
         {"code": code, "since": since, "until": until},
     )
-    return cur.fetchall()
+    return all_as(cur, DailyRow)
 
 
 def open_past_due(
     cur: Cursor, level: str, code: str, since: datetime, until: datetime, now: datetime
-) -> list[dict[str, Any]]:
+) -> list[PastDueRow]:
     """Open cases of the area filed in [since, until) whose deadline has passed at ``now``, per grid
     ('' when none): ``overdue`` (all of them) and ``due_not_missed`` (not yet marked as missed: the part of the
     on-time denominator the aggregate cannot know)."""
@@ -88,7 +167,7 @@ def open_past_due(
         ).format(column=column),
         {"code": code, "since": since, "until": until, "now": now},
     )
-    return cur.fetchall()
+    return all_as(cur, PastDueRow)
 
 
 def case_list(
@@ -101,7 +180,7 @@ def case_list(
     *,
     kind: str,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[CaseRow]:
     """Open cases of the area filed in [since, until): ``kind`` = 'overdue' (past their deadline now, most
     overdue first) or 'escalated' (escalated at least once, most escalations first). No personal data: no
     reporter, description or address."""
@@ -122,28 +201,27 @@ def case_list(
         ).format(column=column, where=where, order=order),
         {"code": code, "since": since, "until": until, "now": now, "limit": limit},
     )
-    return cur.fetchall()
+    return all_as(cur, CaseRow)
 
 
-def area(cur: Cursor, code: str) -> dict[str, Any] | None:
+def area(cur: Cursor, code: str) -> AreaRow | None:
     """The current area ``code``: level, name, parent."""
     cur.execute(
         "SELECT code, name, level, parent_code FROM areas WHERE code = %s AND valid_to IS NULL", (code,)
     )
-    row = cur.fetchone()
-    return None if row is None else dict(row)
+    return one_as(cur, AreaRow)
 
 
-def areas(cur: Cursor) -> list[dict[str, Any]]:
+def areas(cur: Cursor) -> list[AreaRow]:
     """Every current area above the grids and the grids too: code, name, level, parent (for the chooser)."""
     cur.execute(
         """SELECT code, name, level, parent_code FROM areas WHERE valid_to IS NULL
            ORDER BY array_position(ARRAY['district', 'street', 'community', 'grid'], level), code"""
     )
-    return cur.fetchall()
+    return all_as(cur, AreaRow)
 
 
-def grids_in(cur: Cursor, level: str, code: str) -> list[dict[str, Any]]:
+def grids_in(cur: Cursor, level: str, code: str) -> list[GridRow]:
     """The current grids inside area ``code`` (by the hierarchy), with their names and workers on record."""
     cur.execute(
         """WITH RECURSIVE tree AS (
@@ -154,10 +232,10 @@ def grids_in(cur: Cursor, level: str, code: str) -> list[dict[str, Any]]:
            SELECT code, name, jsonb_array_length(workers) AS workers FROM tree WHERE level = 'grid' ORDER BY code""",
         {"code": code},
     )
-    return cur.fetchall()
+    return all_as(cur, GridRow)
 
 
-def station_coverage(cur: Cursor, code: str, minutes: float) -> dict[str, Any]:
+def station_coverage(cur: Cursor, code: str, minutes: float) -> CoverageRow:
     """Inside area ``code``: the stations, the residences and their households, and those of them inside the
     ``minutes`` walking service circle of at least one station."""
     cur.execute(
@@ -175,13 +253,13 @@ def station_coverage(cur: Cursor, code: str, minutes: float) -> dict[str, Any]:
                  FROM homes h) x""",
         {"code": code, "minutes": minutes},
     )
-    return dict(fetch_one(cur))
+    return first_as(cur, CoverageRow)
 
 
-def children(cur: Cursor, code: str) -> list[dict[str, Any]]:
+def children(cur: Cursor, code: str) -> list[ChildRow]:
     """The current areas directly under ``code``."""
     cur.execute(
         "SELECT code, name, level FROM areas WHERE parent_code = %s AND valid_to IS NULL ORDER BY code",
         (code,),
     )
-    return cur.fetchall()
+    return all_as(cur, ChildRow)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 from psycopg2.extensions import cursor as TupleCursor
 from psycopg2.extras import Json
@@ -15,6 +16,26 @@ _COLUMNS = """id, dataset, osm_type, osm_id, name, category, source, tags, versi
 _LIVE = "deleted_at IS NULL"
 
 
+class FacilityRow(TypedDict):
+    """A live facility as :data:`_COLUMNS` reads it (``dataset`` None: a planner's own; ``lon``, ``lat``
+    WGS-84)."""
+
+    id: int
+    dataset: str | None
+    osm_type: str | None
+    osm_id: int | None
+    name: str | None
+    category: str
+    source: str
+    tags: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    lon: float
+    lat: float
+
+
 def live(cur: TupleCursor) -> list[tuple[int, str | None, str, float, float]]:
     """Every live facility as ``(id, name, category, lon, lat)``, ordered by id."""
     cur.execute(
@@ -23,11 +44,11 @@ def live(cur: TupleCursor) -> list[tuple[int, str | None, str, float, float]]:
     return [tuple(r) for r in cur.fetchall()]
 
 
-def get(cur: Cursor, facility_id: int, for_update: bool = False) -> dict[str, Any] | None:
+def get(cur: Cursor, facility_id: int, for_update: bool = False) -> FacilityRow | None:
     lock = " FOR UPDATE" if for_update else ""
     cur.execute(f"SELECT {_COLUMNS} FROM facilities WHERE id = %s AND {_LIVE}{lock}", (facility_id,))
     row = cur.fetchone()
-    return None if row is None else dict(row)
+    return None if row is None else cast(FacilityRow, dict(row))
 
 
 def list_facilities(
@@ -37,7 +58,7 @@ def list_facilities(
     source: str | None,
     limit: int,
     offset: int,
-) -> list[dict[str, Any]]:
+) -> list[FacilityRow]:
     where: list[str] = [_LIVE]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if category:
@@ -53,7 +74,7 @@ def list_facilities(
         f"SELECT {_COLUMNS} FROM facilities WHERE {' AND '.join(where)} ORDER BY id LIMIT %(limit)s OFFSET %(offset)s",
         params,
     )
-    return [dict(r) for r in cur.fetchall()]
+    return [cast(FacilityRow, dict(r)) for r in cur.fetchall()]
 
 
 def insert(
@@ -64,13 +85,13 @@ def insert(
     lon: float,
     lat: float,
     actor: str | None,
-) -> dict[str, Any]:
+) -> FacilityRow:
     cur.execute(
         f"""INSERT INTO facilities (name, category, source, tags, updated_by, geom)
             VALUES (%s, %s, 'planner', %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) RETURNING {_COLUMNS}""",
         (name, category, Json(tags), actor, lon, lat),
     )
-    return dict(fetch_one(cur))
+    return cast(FacilityRow, dict(fetch_one(cur)))
 
 
 def update(
@@ -82,7 +103,7 @@ def update(
     lon: float,
     lat: float,
     actor: str | None,
-) -> dict[str, Any]:
+) -> FacilityRow:
     """Change a facility; an imported one is detached from its dataset (see migration 0600)."""
     cur.execute(
         f"""UPDATE facilities SET name = %s, category = %s, tags = %s, dataset = NULL, source = 'planner',
@@ -91,7 +112,7 @@ def update(
             WHERE id = %s RETURNING {_COLUMNS}""",
         (name, category, Json(tags), actor, lon, lat, facility_id),
     )
-    return dict(fetch_one(cur))
+    return cast(FacilityRow, dict(fetch_one(cur)))
 
 
 def delete(cur: Cursor, facility_id: int, actor: str | None) -> None:

@@ -8,13 +8,31 @@ in (WKB, metres).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from psycopg2.extensions import cursor as Cursor
 
 Box = tuple[float, float, float, float]
 MAX_ROWS = 250_000  # a whole city of buildings is more than a printed page can show anyway
 _CURRENT_AREA = "SELECT geom FROM areas WHERE code = %(code)s AND valid_to IS NULL"
+
+
+class CentreRow(TypedDict):
+    """A community centre: its names (``name:zh``/``name:en`` tags when set) and point (WGS-84)."""
+
+    name: str | None
+    name_zh: str | None
+    name_en: str | None
+    lon: float
+    lat: float
+
+
+class MapFacilityRow(CentreRow):
+    """A facility in the map frame: ``x``, ``y`` in the map's metric CRS (metres)."""
+
+    category: str
+    x: float
+    y: float
 
 
 def ancestor_names(cur: Cursor, code: str) -> list[str]:
@@ -32,7 +50,7 @@ def ancestor_names(cur: Cursor, code: str) -> list[str]:
     return [row[0] for row in cur.fetchall()]
 
 
-def community_centres(cur: Cursor, code: str) -> list[dict[str, Any]]:
+def community_centres(cur: Cursor, code: str) -> list[CentreRow]:
     """Facilities of category ``community_center`` inside the area, nearest its centre first:
     ``name``, ``name_zh``, ``name_en``, ``lon``, ``lat``."""
     cur.execute(
@@ -45,7 +63,8 @@ def community_centres(cur: Cursor, code: str) -> list[dict[str, Any]]:
         {"code": code},
     )
     return [
-        dict(zip(("name", "name_zh", "name_en", "lon", "lat"), row, strict=True)) for row in cur.fetchall()
+        CentreRow(name=name, name_zh=name_zh, name_en=name_en, lon=lon, lat=lat)
+        for name, name_zh, name_en, lon, lat in cur.fetchall()
     ]
 
 
@@ -110,7 +129,7 @@ def walk_edges(
     return [(highway, name, bytes(wkb)) for highway, name, wkb in cur.fetchall()]
 
 
-def facilities(cur: Cursor, box: Box, srid: int) -> list[dict[str, Any]]:
+def facilities(cur: Cursor, box: Box, srid: int) -> list[MapFacilityRow]:
     """Live (not deleted) facilities inside ``box``: ``category``, ``name``, ``name_zh``, ``name_en``, ``lon``, ``lat`` and
     ``x``, ``y`` in ``srid`` (metres)."""
     cur.execute(
@@ -121,8 +140,12 @@ def facilities(cur: Cursor, box: Box, srid: int) -> list[dict[str, Any]]:
            ORDER BY id LIMIT %(limit)s""",
         _box_params(box, srid),
     )
-    keys = ("category", "name", "name_zh", "name_en", "lon", "lat", "x", "y")
-    return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
+    return [
+        MapFacilityRow(
+            category=category, name=name, name_zh=name_zh, name_en=name_en, lon=lon, lat=lat, x=x, y=y
+        )
+        for category, name, name_zh, name_en, lon, lat, x, y in cur.fetchall()
+    ]
 
 
 def _box_params(box: Box, srid: int, **extra: Any) -> dict[str, Any]:

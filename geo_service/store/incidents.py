@@ -1,4 +1,4 @@
-"""SQL for incidents and their history. Cursors here return dict rows.
+"""SQL for incidents and their history. Rows come back as the TypedDicts below (the cursor's dicts, typed).
 
 Idempotency rests on the unique ``external_id``: inserts use ``ON CONFLICT (external_id) DO NOTHING``, so of
 any number of concurrent posts of one ticket exactly one creates it and the others read it back.
@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from psycopg2 import sql
 from psycopg2.extras import Json
 
 from geo_service.db.rows import DictCursor as Cursor
-from geo_service.db.rows import fetch_one
+from geo_service.db.rows import all_as, fetch_one, one_as
 from geo_service.store.bulk import copy_rows
 
 # the columns an intake writes (besides geom, written from lon/lat)
@@ -62,6 +62,136 @@ _SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i
                     ARRAY(SELECT f.id FROM incidents f WHERE f.merged_into = i.id ORDER BY f.id) AS followers,
                     ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
              FROM incidents i"""
+
+
+class IncidentRow(TypedDict):
+    """An incident as :data:`_SELECT` reads it: its columns, ``followers`` (the ids merged into it, oldest
+    first) and its point (``lon``, ``lat``, WGS-84). Times are aware datetimes."""
+
+    id: int
+    external_id: str | None
+    category: str
+    description: str | None
+    address: str | None
+    reporter: dict[str, Any]
+    status: str
+    crs: str
+    input_lon: float | None
+    input_lat: float | None
+    grid_code: str | None
+    grid_version: int | None
+    owner_level: str  # every writer sets the owner (an Assignment's)
+    owner_code: str
+    area_snapshot: list[dict[str, Any]]
+    near_boundary: bool
+    distance_to_boundary_m: float | None
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime | None
+    closed_at: datetime | None
+    source: str
+    created_by: str | None
+    media_url: str | None
+    attributes: dict[str, Any]
+    geocode: dict[str, Any] | None
+    community_code: str | None
+    street_code: str | None
+    district_code: str | None
+    escalations: int
+    top_overdue_at: datetime | None
+    assignment_confirmed_by: str | None
+    assignment_confirmed_at: datetime | None
+    client_id: str | None
+    accuracy_m: float | None
+    merged_into: int | None
+    merged_at: datetime | None
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    settled_level: str | None
+    missed_deadline: bool
+    callback_attempts: int
+    reopened: int
+    followers: list[int]
+    lon: float
+    lat: float
+
+
+class HistoryRow(TypedDict):
+    """One entry of an incident's history; ``detail`` as stored (``action``, ``note`` codes, ...)."""
+
+    at: datetime
+    actor: str | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    detail: dict[str, Any]
+
+
+class CallbackRow(TypedDict):
+    """One call to an incident's caller (回访)."""
+
+    id: int
+    at: datetime
+    actor: str | None
+    reached: bool
+    satisfaction: str | None
+    note: str | None
+    outcome: str
+
+
+class NearCaseRow(TypedDict):
+    """An open case near a point, with its straight-line distance (metres) from it."""
+
+    id: int
+    category: str
+    status: str
+    description: str | None
+    grid_code: str | None
+    created_at: datetime
+    source: str
+    lon: float
+    lat: float
+    straight_m: float
+
+
+class AreaStatsRow(TypedDict):
+    """Counts of one area code (``name``: its current name, None once retired)."""
+
+    code: str
+    name: str | None
+    total: int
+    by_status: dict[str, int]
+    resolved: int
+    rejected: int
+    overdue: int
+    median_hours_to_close: float | None
+
+
+class RatesRow(TypedDict):
+    """The counts behind the rates of one area code (see :func:`rates_by_area`)."""
+
+    code: str
+    name: str | None
+    incidents: int
+    cases: int
+    rejected: int
+    response_due: int
+    responded_in_time: int
+    resolved: int
+    on_time_due: int
+    on_time: int
+    settled_grid: int
+    settled_community: int
+    settled_street: int
+    settled_district: int
+    satisfied: int
+    basically_satisfied: int
+    unsatisfied: int
+    unreached: int
+    failed: int
+
+
 # columns the stats may group by, whitelisted by level
 LEVEL_COLUMNS = {
     "grid": "grid_code",
@@ -92,34 +222,34 @@ def insert_incident(cur: Cursor, row: dict[str, Any], lon: float, lat: float) ->
     return None if found is None else int(found["id"])
 
 
-def get_incident(cur: Cursor, incident_id: int, lock: bool = False) -> dict[str, Any] | None:
+def get_incident(cur: Cursor, incident_id: int, lock: bool = False) -> IncidentRow | None:
     cur.execute(_SELECT + " WHERE i.id = %s" + (" FOR UPDATE" if lock else ""), (incident_id,))
-    return cur.fetchone()
+    return one_as(cur, IncidentRow)
 
 
-def find_by_external_id(cur: Cursor, external_id: str) -> dict[str, Any] | None:
+def find_by_external_id(cur: Cursor, external_id: str) -> IncidentRow | None:
     cur.execute(_SELECT + " WHERE i.external_id = %s", (external_id,))
-    return cur.fetchone()
+    return one_as(cur, IncidentRow)
 
 
-def find_by_client_id(cur: Cursor, client_id: str) -> dict[str, Any] | None:
+def find_by_client_id(cur: Cursor, client_id: str) -> IncidentRow | None:
     cur.execute(_SELECT + " WHERE i.client_id = %s", (client_id,))
-    return cur.fetchone()
+    return one_as(cur, IncidentRow)
 
 
-def lock_incidents(cur: Cursor, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def lock_incidents(cur: Cursor, ids: Sequence[int]) -> dict[int, IncidentRow]:
     """Several incidents by id, locked in id order (two merges of the same pair cannot deadlock)."""
     cur.execute(_SELECT + " WHERE i.id = ANY(%s) ORDER BY i.id FOR UPDATE OF i", (list(ids),))
-    return {int(row["id"]): row for row in cur.fetchall()}
+    return {int(row["id"]): row for row in all_as(cur, IncidentRow)}
 
 
-def followers(cur: Cursor, incident_id: int, lock: bool = False) -> list[dict[str, Any]]:
+def followers(cur: Cursor, incident_id: int, lock: bool = False) -> list[IncidentRow]:
     """The incidents merged into ``incident_id`` (its duplicates), oldest first."""
     cur.execute(
         _SELECT + " WHERE i.merged_into = %s ORDER BY i.id" + (" FOR UPDATE OF i" if lock else ""),
         (incident_id,),
     )
-    return cur.fetchall()
+    return all_as(cur, IncidentRow)
 
 
 def ids_by_external_id(cur: Cursor, external_ids: Sequence[str]) -> dict[str, int]:
@@ -151,7 +281,7 @@ def list_incidents(
     limit: int = 100,
     offset: int = 0,
     newest_first: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[IncidentRow]:
     """Incidents matching every given filter. ``overdue_at``: only those still active and past due then."""
     where: list[str] = []
     params: list[Any] = []
@@ -190,7 +320,7 @@ def list_incidents(
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     order = " ORDER BY i.created_at DESC, i.id DESC" if newest_first else " ORDER BY i.created_at, i.id"
     cur.execute(_SELECT + clause + order + " LIMIT %s OFFSET %s", [*params, limit, offset])
-    return cur.fetchall()
+    return all_as(cur, IncidentRow)
 
 
 def add_history(
@@ -212,13 +342,13 @@ def add_history(
     )
 
 
-def history(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
+def history(cur: Cursor, incident_id: int) -> list[HistoryRow]:
     cur.execute(
         """SELECT at, actor, action, from_status, to_status, note, detail FROM incident_history
            WHERE incident_id = %s ORDER BY at, id""",
         (incident_id,),
     )
-    return cur.fetchall()
+    return all_as(cur, HistoryRow)
 
 
 def latest_notes(cur: Cursor, incident_ids: Sequence[int]) -> dict[int, Any]:
@@ -312,7 +442,7 @@ def update_incident(cur: Cursor, incident_id: int, fields: dict[str, Any], at: d
     cur.execute(statement, [*(_value(c, v) for c, v in fields.items()), at, incident_id])
 
 
-def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str, Any]]:
+def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[IncidentRow]:
     """Active incidents past their deadline that no top-level miss was noted for, locked (others skip them)."""
     cur.execute(
         _SELECT
@@ -321,7 +451,7 @@ def overdue_for_update(cur: Cursor, now: datetime, limit: int) -> list[dict[str,
                       ORDER BY i.due_at LIMIT %s FOR UPDATE OF i SKIP LOCKED""",
         (now, limit),
     )
-    return cur.fetchall()
+    return all_as(cur, IncidentRow)
 
 
 def try_sweep_lock(cur: Cursor, key: int) -> bool:
@@ -425,7 +555,7 @@ def bulk_insert(
 # -- numbers ------------------------------------------------------------------------------------------------
 
 
-def stats_by_area(cur: Cursor, level: str, since: datetime | None, now: datetime) -> list[dict[str, Any]]:
+def stats_by_area(cur: Cursor, level: str, since: datetime | None, now: datetime) -> list[AreaStatsRow]:
     """Per area code at ``level`` (as assigned at intake): counts by status, resolved, overdue, median hours
     from intake to close. The area's current name, when it still exists."""
     column = sql.Identifier(LEVEL_COLUMNS[level])
@@ -450,7 +580,7 @@ def stats_by_area(cur: Cursor, level: str, since: datetime | None, now: datetime
         ).format(column=column),
         {"since": since, "now": now},
     )
-    return cur.fetchall()
+    return all_as(cur, AreaStatsRow)
 
 
 # -- the loop: duplicates, callbacks, rates -----------------------------------------------------------------
@@ -467,7 +597,7 @@ def open_cases_near(
     created_to: datetime,
     exclude: Sequence[int] = (),
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[NearCaseRow]:
     """Cases (not duplicates themselves) still being handled, of ``categories``, filed in the window, within
     ``radius_m`` in a straight line of (lon, lat) (WGS-84), nearest first, with ``straight_m``."""
     cur.execute(
@@ -496,7 +626,7 @@ def open_cases_near(
             "degrees": radius_m / 111_000.0 / max(0.17, abs(math.cos(math.radians(lat)))),
         },
     )
-    return cur.fetchall()
+    return all_as(cur, NearCaseRow)
 
 
 def insert_callback(
@@ -518,14 +648,14 @@ def insert_callback(
     return int(fetch_one(cur)["id"])
 
 
-def callbacks(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
+def callbacks(cur: Cursor, incident_id: int) -> list[CallbackRow]:
     """The calls made to an incident's caller, oldest first."""
     cur.execute(
         """SELECT id, at, actor, reached, satisfaction, note, outcome FROM incident_callbacks
            WHERE incident_id = %s ORDER BY at, id""",
         (incident_id,),
     )
-    return cur.fetchall()
+    return all_as(cur, CallbackRow)
 
 
 def rates_by_area(
@@ -537,7 +667,7 @@ def rates_by_area(
     until: datetime | None,
     now: datetime,
     response_hours: dict[str, float],
-) -> list[dict[str, Any]]:
+) -> list[RatesRow]:
     """The counts behind the three rates, per area code at ``level`` (as assigned at intake), for incidents
     filed in [since, until): cases (not rejected, not merged into another), their milestones, and the callbacks
     of every incident (merged ones too: each caller is called back). ``response_hours``: category → hours."""
@@ -599,7 +729,7 @@ def rates_by_area(
             "now": now,
         },
     )
-    return cur.fetchall()
+    return all_as(cur, RatesRow)
 
 
 def area_exists(cur: Cursor, level: str, code: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, cast
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.db.rows import fetch_one
@@ -11,6 +11,29 @@ from geo_service.media.images import CleanImage
 
 _LISTED = """id, incident_id, inspection_id, stage, content_type, source_format, width, height, bytes, sha256,
              created_at, created_by"""
+
+
+class MediaRow(TypedDict):
+    """A photo as listed (never its bytes); of an incident or of an inspection (the other id is None)."""
+
+    id: int
+    incident_id: int | None
+    inspection_id: int | None
+    stage: str
+    content_type: str
+    source_format: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    created_at: datetime
+    created_by: str | None
+
+
+class MediaData(MediaRow):
+    """A photo with its bytes (``data``: the photo, or its thumbnail; a memoryview from the driver)."""
+
+    data: memoryview | bytes
 
 
 def insert(
@@ -22,7 +45,7 @@ def insert(
     stage: str,
     at: datetime,
     actor: str,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[MediaRow, bool]:
     """Store a photo of an incident or an inspection; (its row, True), or (the row already stored for the same
     upload of that incident, False)."""
     cur.execute(
@@ -50,12 +73,12 @@ def insert(
     )
     row = cur.fetchone()
     if row is not None:
-        return dict(row), True
+        return cast(MediaRow, dict(row)), True
     cur.execute(
         f"SELECT {_LISTED} FROM media WHERE incident_id = %s AND source_sha256 = %s",
         (incident_id, image.source_sha256),
     )
-    return dict(fetch_one(cur)), False
+    return cast(MediaRow, dict(fetch_one(cur))), False
 
 
 def count(cur: Cursor, *, incident_id: int | None = None, inspection_id: int | None = None) -> int:
@@ -69,7 +92,7 @@ def count(cur: Cursor, *, incident_id: int | None = None, inspection_id: int | N
 
 def list_for(
     cur: Cursor, *, incident_ids: list[int] | None = None, inspection_ids: list[int] | None = None
-) -> list[dict[str, Any]]:
+) -> list[MediaRow]:
     """Photos of these incidents or inspections (never the bytes), oldest first."""
     if incident_ids is not None:
         cur.execute(f"SELECT {_LISTED} FROM media WHERE incident_id = ANY(%s) ORDER BY id", (incident_ids,))
@@ -77,12 +100,12 @@ def list_for(
         cur.execute(
             f"SELECT {_LISTED} FROM media WHERE inspection_id = ANY(%s) ORDER BY id", (inspection_ids,)
         )
-    return [dict(r) for r in cur.fetchall()]
+    return [cast(MediaRow, dict(r)) for r in cur.fetchall()]
 
 
-def get(cur: Cursor, media_id: int, thumbnail: bool = False) -> dict[str, Any] | None:
+def get(cur: Cursor, media_id: int, thumbnail: bool = False) -> MediaData | None:
     """One photo with its bytes (``data``: the photo, or its thumbnail)."""
     column = "thumbnail" if thumbnail else "content"
     cur.execute(f"SELECT {_LISTED}, {column} AS data FROM media WHERE id = %s", (media_id,))
     row = cur.fetchone()
-    return None if row is None else dict(row)
+    return None if row is None else cast(MediaData, dict(row))

@@ -7,13 +7,84 @@ Geometries travel as WKB (EPSG:4326); callers turn them into shapely geometries.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json, execute_values
 
 Box = tuple[float, float, float, float]
+
+
+class NetworkRow(TypedDict):
+    """A network with its current version (``version`` 0, and the rest None, before its first import);
+    ``west`` ... ``north`` the extent of its cells (WGS-84), None without cells."""
+
+    name: str
+    department: str | None
+    version: int
+    imported_at: datetime | None
+    imported_by: str | None
+    source: str | None
+    crs: str | None
+    cells: int
+    west: float | None
+    south: float | None
+    east: float | None
+    north: float | None
+
+
+class NetworkHead(TypedDict):
+    name: str
+    department: str | None
+    version: int
+
+
+class VersionRow(TypedDict):
+    """One version of a network; ``closed_at`` when the next import closed it (None: current)."""
+
+    version: int
+    imported_at: datetime
+    imported_by: str | None
+    source: str | None
+    crs: str | None
+    cells: int
+    closed_at: datetime | None
+
+
+class CellRow(TypedDict):
+    """A cell of a network version; ``wkb`` its MultiPolygon (WGS-84)."""
+
+    id: int
+    code: str
+    name: str | None
+    properties: dict[str, Any]
+    version: int
+    valid_from: datetime
+    valid_to: datetime | None
+    wkb: bytes
+
+
+class OutlineRow(TypedDict):
+    """A current community: code, name, ``wkb`` its outline (WGS-84)."""
+
+    code: str
+    name: str
+    wkb: bytes
+
+
+class GridOutlineRow(OutlineRow):
+    """A current unified grid: its outline and its parent's code."""
+
+    parent_code: str | None
+
+
+def _with_wkb(cur: Cursor) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in cur.fetchall()]
+    for row in rows:
+        row["wkb"] = bytes(row["wkb"])
+    return rows
 
 
 def _value(row: Any, key: str, index: int) -> Any:
@@ -25,13 +96,13 @@ def lock(cur: Cursor, name: str) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('networks:' || %s, 0))", (name,))
 
 
-def network(cur: Cursor, name: str) -> dict[str, Any] | None:
+def network(cur: Cursor, name: str) -> NetworkRow | None:
     """The network row with its current version's numbers (cells, bbox, imported_at), or None."""
     rows = list_networks(cur, name)
     return rows[0] if rows else None
 
 
-def list_networks(cur: Cursor, name: str | None = None) -> list[dict[str, Any]]:
+def list_networks(cur: Cursor, name: str | None = None) -> list[NetworkRow]:
     """Every network (or one) with its current version: cells, bbox (west, south, east, north), imported_at."""
     cur.execute(
         """SELECT n.name, n.department, n.version, v.imported_at, v.imported_by, v.source, v.crs,
@@ -45,10 +116,10 @@ def list_networks(cur: Cursor, name: str | None = None) -> list[dict[str, Any]]:
            ORDER BY n.name""",
         (name, name),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return [cast(NetworkRow, dict(r)) for r in cur.fetchall()]
 
 
-def versions(cur: Cursor, name: str) -> list[dict[str, Any]]:
+def versions(cur: Cursor, name: str) -> list[VersionRow]:
     """Every version of a network, oldest first, with when it was valid."""
     cur.execute(
         """SELECT v.version, v.imported_at, v.imported_by, v.source, v.crs, v.cells,
@@ -57,10 +128,10 @@ def versions(cur: Cursor, name: str) -> list[dict[str, Any]]:
            FROM network_versions v WHERE v.network = %s ORDER BY v.version""",
         (name,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return [cast(VersionRow, dict(r)) for r in cur.fetchall()]
 
 
-def ensure_network(cur: Cursor, name: str, department: str | None) -> dict[str, Any]:
+def ensure_network(cur: Cursor, name: str, department: str | None) -> NetworkHead:
     """The network row (created when new; its department label replaced when one is given), locked."""
     cur.execute(
         """INSERT INTO networks (name, department) VALUES (%s, %s)
@@ -116,14 +187,11 @@ _CELL_COLUMNS = (
 )
 
 
-def _cells(cur: Cursor) -> list[dict[str, Any]]:
-    rows = [dict(r) for r in cur.fetchall()]
-    for row in rows:
-        row["wkb"] = bytes(row["wkb"])
-    return rows
+def _cells(cur: Cursor) -> list[CellRow]:
+    return cast("list[CellRow]", _with_wkb(cur))
 
 
-def cells(cur: Cursor, name: str, version: int, bbox: Box | None = None) -> list[dict[str, Any]]:
+def cells(cur: Cursor, name: str, version: int, bbox: Box | None = None) -> list[CellRow]:
     """The cells of one version (those meeting ``bbox`` when given), by code."""
     cur.execute(
         f"""SELECT {_CELL_COLUMNS} FROM network_cells c
@@ -135,7 +203,7 @@ def cells(cur: Cursor, name: str, version: int, bbox: Box | None = None) -> list
     return _cells(cur)
 
 
-def cell(cur: Cursor, name: str, version: int, code: str) -> dict[str, Any] | None:
+def cell(cur: Cursor, name: str, version: int, code: str) -> CellRow | None:
     cur.execute(
         f"SELECT {_CELL_COLUMNS} FROM network_cells c WHERE c.network = %s AND c.version = %s AND c.code = %s",
         (name, version, code),
@@ -144,7 +212,7 @@ def cell(cur: Cursor, name: str, version: int, code: str) -> dict[str, Any] | No
     return rows[0] if rows else None
 
 
-def cells_covering(cur: Cursor, name: str, version: int, lon: float, lat: float) -> list[dict[str, Any]]:
+def cells_covering(cur: Cursor, name: str, version: int, lon: float, lat: float) -> list[CellRow]:
     """Cells of one version that cover the point (boundary included), lowest code first."""
     cur.execute(
         f"""SELECT {_CELL_COLUMNS} FROM network_cells c
@@ -161,7 +229,7 @@ def _box_params(bbox: Box | None) -> tuple[Any, ...]:
     return (bbox[0], *bbox)
 
 
-def unified_grids(cur: Cursor, bbox: Box | None = None) -> list[dict[str, Any]]:
+def unified_grids(cur: Cursor, bbox: Box | None = None) -> list[GridOutlineRow]:
     """Current areas of level ``grid`` (meeting ``bbox`` when given): code, name, parent_code, wkb."""
     cur.execute(
         """SELECT a.code, a.name, a.parent_code, ST_AsBinary(a.geom) AS wkb FROM areas a
@@ -170,10 +238,7 @@ def unified_grids(cur: Cursor, bbox: Box | None = None) -> list[dict[str, Any]]:
            ORDER BY a.code COLLATE "C" """,
         _box_params(bbox),
     )
-    rows = [dict(r) for r in cur.fetchall()]
-    for row in rows:
-        row["wkb"] = bytes(row["wkb"])
-    return rows
+    return cast("list[GridOutlineRow]", _with_wkb(cur))
 
 
 def homes(cur: Cursor, bbox: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -239,7 +304,7 @@ def revisions(cur: Cursor) -> dict[str, int]:
     return {name: found.get(name, 0) for name in ("areas", "residences", "networks")}
 
 
-def communities_under(cur: Cursor, code: str) -> list[dict[str, Any]]:
+def communities_under(cur: Cursor, code: str) -> list[OutlineRow]:
     """The current communities at or below area ``code`` (itself when it is one), by code."""
     cur.execute(
         """WITH RECURSIVE tree AS (
@@ -251,7 +316,4 @@ def communities_under(cur: Cursor, code: str) -> list[dict[str, Any]]:
            ORDER BY code COLLATE "C" """,
         (code,),
     )
-    rows = [dict(r) for r in cur.fetchall()]
-    for row in rows:
-        row["wkb"] = bytes(row["wkb"])
-    return rows
+    return cast("list[OutlineRow]", _with_wkb(cur))

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypedDict
 
 from psycopg2.extensions import cursor as Cursor
+
+
+class AreaOutline(TypedDict):
+    """A current area and its outline (``wkb``: MultiPolygon, WGS-84)."""
+
+    code: str
+    name: str
+    level: str
+    wkb: bytes
 
 
 def street_lines(
@@ -39,10 +48,10 @@ def homes(cur: Cursor, area_wkb: bytes) -> list[tuple[float, float, float]]:
     return [(float(x), float(y), float(h)) for x, y, h in cur.fetchall()]
 
 
-def area_geometry(cur: Cursor, code: str) -> dict[str, Any] | None:
+def area_geometry(cur: Cursor, code: str) -> AreaOutline | None:
     cur.execute(
         """SELECT code, name, level, ST_AsBinary(geom) FROM areas WHERE code = %s AND valid_to IS NULL""",
         (code,),
     )
     row = cur.fetchone()
-    return None if row is None else {"code": row[0], "name": row[1], "level": row[2], "wkb": bytes(row[3])}
+    return None if row is None else AreaOutline(code=row[0], name=row[1], level=row[2], wkb=bytes(row[3]))

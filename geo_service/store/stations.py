@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 from psycopg2.extras import Json
 
@@ -13,12 +14,49 @@ _COLUMNS = """id, name, kind, amenities, opening_hours, manager, contact, addres
               created_at, updated_at, updated_by, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
 
 
-def _row(cur: Cursor) -> dict[str, Any] | None:
+class StationRow(TypedDict):
+    """A station as :data:`_COLUMNS` reads it; ``lon``, ``lat`` WGS-84."""
+
+    id: int
+    name: str
+    kind: str
+    amenities: list[str]
+    opening_hours: str | None
+    manager: str | None
+    contact: str | None
+    address: str | None
+    properties: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    lon: float
+    lat: float
+
+
+class CircleRow(TypedDict):
+    """A station's walking service circle: ``geometry`` a GeoJSON MultiPolygon (WGS-84), ``area_m2`` m²."""
+
+    station_id: int
+    minutes: float
+    speed_kmh: float
+    area_m2: float
+    station_version: int
+    network_revision: int
+    computed_at: datetime
+    geometry: dict[str, Any]
+
+
+def _row(cur: Cursor) -> StationRow | None:
     row = cur.fetchone()
-    return None if row is None else dict(row)
+    return None if row is None else cast(StationRow, dict(row))
 
 
-def get(cur: Cursor, station_id: int, for_update: bool = False) -> dict[str, Any] | None:
+def _rows(cur: Cursor) -> list[StationRow]:
+    return [cast(StationRow, dict(r)) for r in cur.fetchall()]
+
+
+def get(cur: Cursor, station_id: int, for_update: bool = False) -> StationRow | None:
     lock = " FOR UPDATE" if for_update else ""
     cur.execute(f"SELECT {_COLUMNS} FROM stations WHERE id = %s{lock}", (station_id,))
     return _row(cur)
@@ -30,7 +68,7 @@ def list_stations(
     bbox: tuple[float, float, float, float] | None = None,
     limit: int = 10_000,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[StationRow]:
     where: list[str] = ["TRUE"]
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if kind:
@@ -43,10 +81,10 @@ def list_stations(
         f"SELECT {_COLUMNS} FROM stations WHERE {' AND '.join(where)} ORDER BY id LIMIT %(limit)s OFFSET %(offset)s",
         params,
     )
-    return [dict(r) for r in cur.fetchall()]
+    return _rows(cur)
 
 
-def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: str | None) -> dict[str, Any]:
+def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: str | None) -> StationRow:
     cur.execute(
         f"""INSERT INTO stations (name, kind, amenities, opening_hours, manager, contact, address, properties,
                                   updated_by, geom)
@@ -61,12 +99,12 @@ def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: s
             "lat": lat,
         },
     )
-    return dict(fetch_one(cur))
+    return cast(StationRow, dict(fetch_one(cur)))
 
 
 def update(
     cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat: float, actor: str | None
-) -> dict[str, Any]:
+) -> StationRow:
     cur.execute(
         f"""UPDATE stations SET name = %(name)s, kind = %(kind)s, amenities = %(amenities)s,
                    opening_hours = %(opening_hours)s, manager = %(manager)s, contact = %(contact)s,
@@ -83,7 +121,7 @@ def update(
             "id": station_id,
         },
     )
-    return dict(fetch_one(cur))
+    return cast(StationRow, dict(fetch_one(cur)))
 
 
 def delete(cur: Cursor, station_id: int) -> None:
@@ -108,19 +146,19 @@ def replace_circles(
         )
 
 
-def circles(cur: Cursor, station_id: int) -> list[dict[str, Any]]:
+def circles(cur: Cursor, station_id: int) -> list[CircleRow]:
     cur.execute(
         """SELECT station_id, minutes, speed_kmh, area_m2, station_version, network_revision, computed_at,
                   ST_AsGeoJSON(geom, 7)::json AS geometry
            FROM service_circles WHERE station_id = %s ORDER BY minutes""",
         (station_id,),
     )
-    return [dict(r) for r in cur.fetchall()]
+    return [cast(CircleRow, dict(r)) for r in cur.fetchall()]
 
 
 def stale_circle_stations(
     cur: Cursor, network_revision: int, minutes: list[float], speed_kmh: float
-) -> list[dict[str, Any]]:
+) -> list[StationRow]:
     """Stations whose circles are missing, drawn on another network revision or for another station
     version, contour set or speed."""
     cur.execute(
@@ -134,4 +172,4 @@ def stale_circle_stations(
             ORDER BY s.id""",
         {"rev": network_revision, "minutes": sorted(minutes), "speed": speed_kmh},
     )
-    return [dict(r) for r in cur.fetchall()]
+    return _rows(cur)

@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from geo_service.api import params
 from geo_service.api.deps import get_grid_settings, incident_context, require_role
 from geo_service.api.errors import language_of
+from geo_service.api.models import dashboard as md
+from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.i18n import render_all
 from geo_service.incidents.context import IncidentContext
@@ -49,11 +51,13 @@ def _report(
     code: str,
     since: date | None,
     until: date | None,
-) -> dict[str, Any]:
+) -> service.Report:
     return service.dashboard(ctx, settings, grids, level, code, _period(ctx, since, until))
 
 
-@router.get("", summary="Every figure of the dashboard of one area and period")
+@router.get(
+    "", summary="Every figure of the dashboard of one area and period", responses=answers(md.Dashboard)
+)
 async def get_dashboard(
     request: Request,
     ctx: Ctx,
@@ -72,7 +76,20 @@ async def get_dashboard(
     return render_all(report, language_of(request))
 
 
-@router.get("/export", summary="The dashboard as CSV (one table) or XLSX (every table)")
+@router.get(
+    "/export",
+    summary="The dashboard as CSV (one table) or XLSX (every table)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the file (Content-Disposition: attachment)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                export.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 async def get_export(
     request: Request,
     ctx: Ctx,
@@ -98,7 +115,9 @@ async def get_export(
     )
 
 
-@router.get("/areas", summary="The areas a dashboard can show, coarse to fine")
+@router.get(
+    "/areas", summary="The areas a dashboard can show, coarse to fine", responses=answers(md.DashboardAreas)
+)
 def get_areas(ctx: Ctx, _reader: Reader) -> dict[str, Any]:
     """Every current district, street, community and grid: code, name, level, parent."""
     return {"areas": service.areas(ctx)}

@@ -15,6 +15,9 @@ from starlette.datastructures import UploadFile
 from geo_service.api import params
 from geo_service.api.deps import get_db, incident_context, require_role
 from geo_service.api.errors import language_of
+from geo_service.api.models import incidents as mi
+from geo_service.api.models import loop as ml
+from geo_service.api.openapi import answers
 from geo_service.api.routers.stations import station_context
 from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
@@ -112,7 +115,7 @@ async def _upload(
 # -- 并案 ----------------------------------------------------------------------------------------------------
 
 
-@router.get("/api/incidents/{incident_id:int}/duplicates")
+@router.get("/api/incidents/{incident_id:int}/duplicates", responses=answers(ml.Duplicates))
 def get_duplicates(
     incident_id: params.PathId, request: Request, ctx: Ctx, _principal: Dispatcher
 ) -> dict[str, Any]:
@@ -131,7 +134,7 @@ def get_duplicates(
     )
 
 
-@router.post("/api/incidents/{incident_id:int}/merge")
+@router.post("/api/incidents/{incident_id:int}/merge", responses=answers(mi.Incident))
 def post_merge(
     incident_id: params.PathId, body: MergeBody, request: Request, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
@@ -145,7 +148,7 @@ def post_merge(
 # -- 回访 ----------------------------------------------------------------------------------------------------
 
 
-@router.post("/api/incidents/{incident_id:int}/feedback")
+@router.post("/api/incidents/{incident_id:int}/feedback", responses=answers(ml.FeedbackResult))
 def post_feedback(
     incident_id: params.PathId, body: FeedbackBody, request: Request, ctx: Ctx, principal: Dispatcher
 ) -> dict[str, Any]:
@@ -164,7 +167,7 @@ def post_feedback(
     return _render(request, {**records.present(ctx, done["incident"]), "callback": call})
 
 
-@router.get("/api/incidents/{incident_id:int}/callbacks")
+@router.get("/api/incidents/{incident_id:int}/callbacks", responses=answers(ml.Callbacks))
 def get_callbacks(incident_id: params.PathId, ctx: Ctx, _principal: Dispatcher) -> dict[str, Any]:
     """Every call made to the incident's caller, oldest first."""
     return {"id": incident_id, "callbacks": callback.callbacks(ctx, incident_id)}
@@ -173,7 +176,14 @@ def get_callbacks(incident_id: params.PathId, ctx: Ctx, _principal: Dispatcher) 
 # -- photos --------------------------------------------------------------------------------------------------
 
 
-@router.post("/api/incidents/{incident_id:int}/media", status_code=201)
+@router.post(
+    "/api/incidents/{incident_id:int}/media",
+    status_code=201,
+    responses={
+        **answers(ml.NewPhoto, 201, "stored"),
+        **answers(ml.NewPhoto, 200, "the same file, stored before"),
+    },
+)
 async def post_media(
     incident_id: params.PathId,
     request: Request,
@@ -203,7 +213,7 @@ async def post_media(
     }
 
 
-@router.get("/api/incidents/{incident_id:int}/media")
+@router.get("/api/incidents/{incident_id:int}/media", responses=answers(ml.Photos))
 def get_media_list(
     incident_id: params.PathId, request: Request, ctx: Ctx, principal: Handler
 ) -> dict[str, Any]:
@@ -211,7 +221,14 @@ def get_media_list(
     return {"id": incident_id, "media": media.list_media(ctx, incident_id, principal, base_url(request))}
 
 
-def _photo_response(found: dict[str, Any], thumbnail: bool) -> Response:
+def _photo_answer(
+    description: str, media_types: tuple[str, ...] = ("image/jpeg", "image/png")
+) -> dict[int | str, dict[str, Any]]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": dict.fromkeys(media_types, binary)}}
+
+
+def _photo_response(found: media.PhotoData, thumbnail: bool) -> Response:
     suffix = "jpg" if found["content_type"] == "image/jpeg" else "png"
     name = f"incident-{found['incident_id']}-{found['id']}{'-thumb' if thumbnail else ''}.{suffix}"
     return Response(
@@ -226,13 +243,21 @@ def _photo_response(found: dict[str, Any], thumbnail: bool) -> Response:
     )
 
 
-@router.get("/api/incidents/{incident_id:int}/media/{media_id:int}")
+@router.get(
+    "/api/incidents/{incident_id:int}/media/{media_id:int}",
+    response_class=Response,
+    responses=_photo_answer("the photo: cleaned JPEG or PNG"),
+)
 def get_photo(incident_id: params.PathId, media_id: params.PathId, ctx: Ctx, principal: Handler) -> Response:
     """The photo (as stored: cleaned JPEG or PNG)."""
     return _photo_response(media.read(ctx, incident_id, media_id, principal), thumbnail=False)
 
 
-@router.get("/api/incidents/{incident_id:int}/media/{media_id:int}/thumbnail")
+@router.get(
+    "/api/incidents/{incident_id:int}/media/{media_id:int}/thumbnail",
+    response_class=Response,
+    responses=_photo_answer("the thumbnail (JPEG)", ("image/jpeg",)),
+)
 def get_thumbnail(
     incident_id: params.PathId, media_id: params.PathId, ctx: Ctx, principal: Handler
 ) -> Response:
@@ -243,7 +268,7 @@ def get_thumbnail(
 # -- the three rates -----------------------------------------------------------------------------------------
 
 
-@router.get("/api/stats/rates")
+@router.get("/api/stats/rates", responses=answers(ml.Rates))
 def get_rates(
     ctx: Ctx,
     level: Annotated[str, Query(description="grid | community | street | district")] = "street",
@@ -253,20 +278,24 @@ def get_rates(
 ) -> dict[str, Any]:
     """响应率, 解决率, 满意率, 按时办结率 and where cases were settled (小事不出网格), per area; the
     formulas are in the README and in ``geo_service/incidents/rates.py``."""
-    return rates(ctx, level, code, since, until)
+    return dict(rates(ctx, level, code, since, until))
 
 
 # -- 常态化巡查 -----------------------------------------------------------------------------------------------
 
 
-@router.get("/api/stations/inspections/overdue")
+@router.get("/api/stations/inspections/overdue", responses=answers(ml.OverdueInspections))
 def get_overdue_inspections(db: Db, sctx: StationCtx, _principal: Planner) -> dict[str, Any]:
     """Stations not inspected for ``GEO_SERVICE_STATIONS_INSPECTION_INTERVAL_DAYS`` (or never), most overdue
     first (planners)."""
-    return inspections.overdue(db, sctx)
+    return dict(inspections.overdue(db, sctx))
 
 
-@router.post("/api/stations/{station_id:int}/inspections", status_code=201)
+@router.post(
+    "/api/stations/{station_id:int}/inspections",
+    status_code=201,
+    responses=answers(ml.Inspection, 201, "recorded"),
+)
 async def post_inspection(
     station_id: params.PathId,
     request: Request,
@@ -314,7 +343,7 @@ async def post_inspection(
     return _render(request, out)
 
 
-@router.get("/api/stations/{station_id:int}/inspections")
+@router.get("/api/stations/{station_id:int}/inspections", responses=answers(ml.Inspections))
 def get_inspections(station_id: params.PathId, db: Db, principal: Inspector) -> dict[str, Any]:
     """Every visit to the station, newest first, in full (inspectors of it)."""
     return {"station_id": station_id, "inspections": inspections.history(db, station_id, principal)}
