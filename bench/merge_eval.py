@@ -47,7 +47,7 @@ from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.duplicates import walking_metres
 from geo_service.incidents.intake import IncidentInput, create_incident
 from geo_service.osm.importer import import_osm
-from geo_service.settings import ImportSettings, IncidentSettings
+from geo_service.settings import ImportSettings, IncidentSettings, WalkingSettings
 
 DISPATCHER = Principal(0, "dispatcher", "bench-merge")
 BOX = (24.938, 60.1655, 24.951, 60.1775)  # central Helsinki: the harbour, Kauppatori, the railway station
@@ -91,9 +91,12 @@ def helsinki_db() -> Database:
     return db
 
 
+WALKING = WalkingSettings()
+
+
 def walk_m(db: Database, a: tuple[float, float], b: tuple[float, float], limit_m: float = 2000) -> float:
     """On foot between two points (inf beyond ``limit_m`` or unreachable, nan off the network)."""
-    return float(walking_metres(db, a[0], a[1], np.array([b], float), limit_m)[0])
+    return float(walking_metres(db, a[0], a[1], np.array([b], float), limit_m, WALKING)[0])
 
 
 def generate(db: Database, events: int, start: datetime, seed: int, every_h: float) -> list[Report]:

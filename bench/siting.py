@@ -74,7 +74,7 @@ def synthetic(n: int, m: int, f: int, cutoff_s: float, seed: int = 1) -> Instanc
 
 
 def helsinki_db() -> Database:
-    db = bench_database("gs_bench_siting_helsinki")
+    db = bench_database("gs_bench_siting_helsinki", helsinki=True)
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT 1 FROM datasets WHERE name = 'helsinki'")
         present = cur.fetchone() is not None

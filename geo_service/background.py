@@ -24,12 +24,13 @@ from geo_service.db.cluster import ClusterError
 from geo_service.db.jobs import run_once
 from geo_service.db.pool import Database, DatabaseUnavailable
 from geo_service.geocode.index import ensure_keyed
+from geo_service.geocode.parse import load_dictionaries
 from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.locate.service import current_index
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.store import network as revision_store
-from geo_service.walking.warm import warm_up as warm_walking_kernels
+from geo_service.walking import warm_up as warm_walking_kernels
 
 log = logging.getLogger(__name__)
 COVERAGE_LEVEL = "community"
@@ -74,6 +75,7 @@ def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) 
     keyed = ensure_keyed(db, max_rows=None)
     if keyed:
         log.info("geocoder: %d name(s) keyed", keyed)
+    load_dictionaries()  # the geocoder's Chinese dictionaries, imported lazily
     if stations.walking.warm_up:
         log.info("walking kernels ready in %.2f s", warm_walking_kernels())
     current_index(db)

@@ -344,9 +344,8 @@ def map_style(
     /tiles/style.json, with the restricted overlays for callers whose token may read them)."""
     import json
 
+    from geo_service.layers import layers_dir, load_layers
     from geo_service.settings import MapSettings
-    from geo_service.tiles import layers_dir
-    from geo_service.tiles.catalogue import load_layers
     from geo_service.tiles.style import BASEMAPS, build_style
 
     if basemap not in BASEMAPS:
@@ -368,9 +367,8 @@ def map_style(
 @map_app.command("layers")
 def map_layers() -> None:
     """List the catalogued layers and whether each can be served against the database."""
+    from geo_service.layers import Catalogue, layers_dir
     from geo_service.settings import MapSettings
-    from geo_service.tiles import layers_dir
-    from geo_service.tiles.catalogue import Catalogue
 
     catalogue = Catalogue.from_directory(layers_dir(MapSettings()))
     for layer_id, status in sorted(catalogue.check(_database()).items()):

@@ -314,26 +314,6 @@ class JobSettings(BaseSettings):
     )
 
 
-@lru_cache
-def incident_settings() -> IncidentSettings:
-    return IncidentSettings()
-
-
-@lru_cache
-def api_settings() -> APISettings:
-    return APISettings()
-
-
-@lru_cache
-def import_settings() -> ImportSettings:
-    return ImportSettings()
-
-
-@lru_cache
-def map_settings() -> MapSettings:
-    return MapSettings()
-
-
 class GridSettings(BaseSettings):
     """Checks on grid and area boundaries, proposals and planning numbers."""
 
@@ -682,11 +662,6 @@ class MediaSettings(BaseSettings):
     )
 
 
-@lru_cache
-def media_settings() -> MediaSettings:
-    return MediaSettings()
-
-
 class DashboardSettings(BaseSettings):
     """The leaders' dashboard (/app/dashboard, /api/stats/dashboard): targets and norms it compares with."""
 
@@ -707,11 +682,6 @@ class DashboardSettings(BaseSettings):
     max_period_days: int = Field(
         default=3 * 366, ge=7, le=20 * 366, description="longest period one dashboard view covers, days"
     )
-
-
-@lru_cache
-def dashboard_settings() -> DashboardSettings:
-    return DashboardSettings()
 
 
 @lru_cache

@@ -6,6 +6,10 @@ Databases:
 - ``db``: a module-scoped copy of the template (tests in one module share it; use unique codes/names).
 - ``fresh_db``: a function-scoped copy for tests that need a pristine database.
 - ``empty_db``: migrated, nothing imported (function-scoped).
+- ``demo_grids_db``: a module-scoped copy of the template with the demo hierarchy (districts to grids).
+- ``demo_city_db``: a module-scoped copy with the demo hierarchy, stations and incidents (filed relative to
+  :data:`DEMO_NOW`). Both are built once per run, not once per module: building the hierarchy proposes grids
+  over the Helsinki network, which a dozen modules used to repeat.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg2
 import pyrosm
@@ -34,8 +40,11 @@ from geo_service.db import roles
 from geo_service.db.cluster import Cluster
 from geo_service.db.migrate import migrate
 from geo_service.db.pool import Database, resolve_dsn, resolve_migrate_dsn, runtime_role
+from geo_service.grids.demo import load_demo_grids
+from geo_service.incidents.demo import load_demo_incidents
 from geo_service.osm.importer import import_osm
 from geo_service.settings import DatabaseSettings, ImportSettings
+from geo_service.stations.demo import load_demo_stations
 
 REPO = Path(__file__).resolve().parents[1]
 # The service answers only Host names it trusts; Starlette's TestClient calls itself "testserver".
@@ -62,6 +71,8 @@ def _test_home() -> Path:
 
 TEST_HOME = _test_home()
 HELSINKI = "helsinki"
+# The instant the demo incidents of ``demo_city_db`` are filed against: a Wednesday noon in Beijing.
+DEMO_NOW = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 LIECHTENSTEIN_PBF = REPO.parent / "shared" / "data" / "liechtenstein-2013-08-03.osm.pbf"
 
 
@@ -212,6 +223,27 @@ def template_db_name(pg_settings: DatabaseSettings, empty_template_name: str) ->
     return _shared_template(pg_settings, "gs_test_helsinki", build)
 
 
+@pytest.fixture(scope="session")
+def demo_grids_template_name(pg_settings: DatabaseSettings, template_db_name: str) -> str:
+    def build(name: str) -> None:
+        db = Database(_create_database(pg_settings, name, template=template_db_name), max_size=2)
+        load_demo_grids(db, progress=False)
+        db.close()
+
+    return _shared_template(pg_settings, "gs_test_demo_grids", build)
+
+
+@pytest.fixture(scope="session")
+def demo_city_template_name(pg_settings: DatabaseSettings, demo_grids_template_name: str) -> str:
+    def build(name: str) -> None:
+        db = Database(_create_database(pg_settings, name, template=demo_grids_template_name), max_size=2)
+        load_demo_stations(db, progress=False)
+        load_demo_incidents(db, progress=False, now=DEMO_NOW)
+        db.close()
+
+    return _shared_template(pg_settings, "gs_test_demo_city", build)
+
+
 @contextlib.contextmanager
 def _copy(settings: DatabaseSettings, template: str) -> Iterator[Database]:
     name = f"gs_t_{uuid.uuid4().hex[:10]}"
@@ -226,6 +258,18 @@ def _copy(settings: DatabaseSettings, template: str) -> Iterator[Database]:
 @pytest.fixture(scope="module")
 def db(pg_settings: DatabaseSettings, template_db_name: str) -> Iterator[Database]:
     with _copy(pg_settings, template_db_name) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def demo_grids_db(pg_settings: DatabaseSettings, demo_grids_template_name: str) -> Iterator[Database]:
+    with _copy(pg_settings, demo_grids_template_name) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def demo_city_db(pg_settings: DatabaseSettings, demo_city_template_name: str) -> Iterator[Database]:
+    with _copy(pg_settings, demo_city_template_name) as database:
         yield database
 
 

@@ -51,12 +51,14 @@ from geo_service.clock import Clock
 from geo_service.db import bootstrap
 from geo_service.db.cluster import ClusterError
 from geo_service.db.pool import Database, DatabaseUnavailable
+from geo_service.guide_map.service import GuideMapContext
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.escalation import EscalationJob
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.osm.rules import FacilityRules
 from geo_service.settings import (
     APISettings,
+    DashboardSettings,
     DatabaseSettings,
     GridSettings,
     ImportSettings,
@@ -65,6 +67,7 @@ from geo_service.settings import (
     MapSettings,
     MediaSettings,
     RateLimitSettings,
+    WalkingSettings,
 )
 from geo_service.stations.service import StationContext
 from geo_service.tiles import build_tile_server
@@ -115,6 +118,8 @@ def create_app(
     limit_settings: RateLimitSettings | None = None,
     grid_settings: GridSettings | None = None,
     media_settings: MediaSettings | None = None,
+    walking_settings: WalkingSettings | None = None,
+    dashboard_settings: DashboardSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
     ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
@@ -124,9 +129,13 @@ def create_app(
     job_settings = job_settings or JobSettings()
     map_settings = map_settings or MapSettings()
     incident_settings = incident_settings or IncidentSettings()
+    # Settings are read from the environment once, here, and passed down through the contexts and app.state.
+    walking_settings = walking_settings or WalkingSettings()
 
     def incident_context(database: Database) -> IncidentContext:
-        return IncidentContext.create(database, incident_settings, clock, api_settings.timezone)
+        return IncidentContext.create(
+            database, incident_settings, clock, api_settings.timezone, walking_settings
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -170,9 +179,17 @@ def create_app(
     app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
     app.state.media_settings = media_settings or MediaSettings()
-    app.state.station_context = StationContext.create(api_settings.timezone, clock=clock)
+    app.state.station_context = StationContext.create(
+        api_settings.timezone, walking_cfg=walking_settings, clock=clock
+    )
     app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
-    app.state.life_circle_context = LifeCircleContext.create(facility_rules=app.state.facility_rules)
+    app.state.life_circle_context = LifeCircleContext.create(
+        walking_cfg=walking_settings, facility_rules=app.state.facility_rules
+    )
+    app.state.guide_map_context = GuideMapContext.create(
+        walking_settings, app.state.facility_rules, api_settings.timezone, clock
+    )
+    app.state.dashboard_settings = dashboard_settings or DashboardSettings()
     app.state.db_settings = db_settings
     app.state.map_settings = map_settings
     # read once; the grid and network routes pass it on

@@ -14,7 +14,7 @@ from geo_service.grids.model import LEVELS
 from geo_service.life_circle.reach import Facilities, ReachIndex
 from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
-from geo_service.walking.network import WalkNetwork
+from geo_service.walking import WalkNetwork
 
 # Output columns of locate, finest level first: ``<level>_code`` and ``<level>_name``.
 HIERARCHY = tuple(reversed(LEVELS))

@@ -448,8 +448,7 @@ def _reach_window(
 ) -> Any:
     """The walking network and the category's facilities around ``window``, read in one snapshot at the job's
     revisions, with the reach engine's search from every facility already run."""
-    from geo_service.walking.graph import graph_from_snapshot
-    from geo_service.walking.network import WalkNetwork
+    from geo_service.walking import WalkNetwork, graph_from_snapshot
 
     snap_m = walking.max_snap_m
     # Every path within the limit from a home of the window (snapped within snap_m) stays inside the window
@@ -545,7 +544,7 @@ def batch_reach(
     within ``max_minutes``), ``facility_id`` (-1 none), ``snap_distance_m`` (NaN: farther than the snapping
     limit from every walkable edge), and the home (WGS-84) as geometry.
     """
-    from geo_service.walking.service import speed_mps as checked_speed
+    from geo_service.walking import speed_mps as checked_speed
 
     walking = WalkingSettings()
     if not (math.isfinite(max_minutes) and 0 < max_minutes <= walking.max_minutes):

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-try:  # cpca reads its data through pkg_resources at import, which newer setuptools may no longer ship
-    import cpca
-except ImportError:  # pragma: no cover - exercised through _admin_prefix_by_suffix in the tests
-    cpca = None
+from functools import lru_cache
+from typing import Any
 
 from geo_service.geocode.text import fold, has_cjk, key_of
 
@@ -101,8 +98,33 @@ def _admin_prefix_by_suffix(key: str) -> tuple[tuple[str, ...], int]:
     return tuple(v for v in found.group("province", "city", "county") if v), found.end()
 
 
+@lru_cache(maxsize=1)
+def _cpca() -> Any:
+    """cpca, imported on the first Chinese key (it loads the national list of divisions, ~0.5 s, which a
+    process that never reads a Chinese address, e.g. an import of a European extract, need not pay); None
+    when it cannot be imported (it reads its data through pkg_resources, which newer setuptools may not ship)."""
+    try:
+        import cpca
+    except ImportError:  # pragma: no cover - exercised through _admin_prefix_by_suffix in the tests
+        return None
+    return cpca
+
+
+def load_dictionaries() -> None:
+    """Load the Chinese dictionaries (traditional → simplified, pinyin, divisions) now rather than on the first
+    Chinese query: the server's background warm-up calls it once it is ready."""
+    from geo_service.geocode.text import pinyin_keys
+
+    fold("中山路")
+    pinyin_keys("中山路")
+    _cpca()
+
+
 def _admin_prefix(key: str) -> tuple[tuple[str, ...], int]:
     """The administrative divisions the key starts with (full names) and where the rest begins."""
+    if not has_cjk(key):  # every division's name is Chinese: nothing to match
+        return (), 0
+    cpca = _cpca()
     if cpca is None:
         return _admin_prefix_by_suffix(key)
     accepted: list[tuple[str, int, int]] = []  # full name, start, end (exclusive)

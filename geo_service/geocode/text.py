@@ -21,9 +21,10 @@ import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
+from typing import Any
 
-import opencc
-from pypinyin import Style, lazy_pinyin
+# opencc and pypinyin load their dictionaries at import (~2 s together on a busy core): imported on the first
+# Chinese text, so a process that never meets one (an import of a European extract) does not pay
 
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -52,7 +53,13 @@ _CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百千]+)(?=�
 # dashes between numbers (12-3号, 12—3号, 12～3号) are kept as one hyphen, every other punctuation goes
 _DASH = re.compile(r"(?<=\d)\s*[-‐‑‒–—―~～]\s*(?=\d)")
 _KEY_DROP = re.compile(r"[^\w-]|_|(?<!\d)-|-(?!\d)")
-_T2S = opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
 
 
 def has_cjk(text: str) -> bool:
@@ -85,7 +92,7 @@ def _cn_house_numbers(text: str) -> str:
 
 def to_simplified(text: str) -> str:
     """Traditional → simplified Chinese (OpenCC ``t2s``); other text unchanged."""
-    return _T2S.convert(text) if has_cjk(text) else text
+    return _t2s().convert(text) if has_cjk(text) else text
 
 
 def fold(text: str, numerals: bool = True) -> str:
@@ -123,6 +130,8 @@ def search_text(query: str) -> str:
 @lru_cache(maxsize=200_000)
 def _syllables(run: str) -> tuple[str, ...]:
     """Toneless pinyin of one run of Chinese characters, phrase-aware (重庆 → chong qing)."""
+    from pypinyin import Style, lazy_pinyin
+
     return tuple(lazy_pinyin(run, style=Style.NORMAL, errors="ignore"))
 
 

@@ -18,6 +18,7 @@ import shapely
 from pyproj import CRS, Proj, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from geo_service.clock import Clock, system_clock
 from geo_service.crs import metric_epsg
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
@@ -25,11 +26,11 @@ from geo_service.guide_map import render
 from geo_service.guide_map.render import Basemap, Facility, GuideMap, OriginKind
 from geo_service.guide_map.text import Lang
 from geo_service.osm.rules import FacilityRules
-from geo_service.settings import api_settings, import_settings, walking_settings
+from geo_service.settings import APISettings, ImportSettings, WalkingSettings
 from geo_service.store import areas
 from geo_service.store import guide_map as store
 from geo_service.store.guide_map import CentreRow, MapFacilityRow
-from geo_service.walking.service import isochrones, speed_mps, travel_matrix
+from geo_service.walking import isochrones, speed_mps, travel_matrix
 
 DEFAULT_MINUTES = 15.0
 DETAIL_MAX_M_PER_MM = 25.0  # coarser than 1:25,000: no buildings or footpaths (they would be a grey smear)
@@ -43,8 +44,37 @@ class Origin:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class GuideMapContext:
+    """What a guide map needs besides the database, built once at start-up (``create_app``) and passed down:
+    the walking engine's settings, the facility categories' labels, the local time zone (the map's date) and
+    the clock."""
+
+    walking: WalkingSettings
+    facility_rules: FacilityRules
+    timezone: str
+    clock: Clock = system_clock
+
+    @classmethod
+    def create(
+        cls,
+        walking: WalkingSettings | None = None,
+        facility_rules: FacilityRules | None = None,
+        timezone: str | None = None,
+        clock: Clock | None = None,
+    ) -> GuideMapContext:
+        """The context from what start-up already built, reading the environment for the parts not given."""
+        return cls(
+            walking or WalkingSettings(),
+            facility_rules or FacilityRules.load(ImportSettings().facility_rules),
+            timezone or APISettings().timezone,
+            clock or system_clock,
+        )
+
+
 def guide_map(
     db: Database,
+    ctx: GuideMapContext,
     code: str,
     fmt: Literal["png", "pdf"],
     lang: Lang = "zh",
@@ -54,11 +84,12 @@ def guide_map(
 ) -> bytes:
     """The printable guide map of area ``code`` as PNG or PDF bytes; NotFound for an unknown code.
     ``speed_kmh`` None is the walking engine's default speed."""
-    return render.render(load_guide_map(db, code, lang, minutes, speed_kmh, today), fmt)
+    return render.render(load_guide_map(db, ctx, code, lang, minutes, speed_kmh, today), fmt)
 
 
 def load_guide_map(
     db: Database,
+    ctx: GuideMapContext,
     code: str,
     lang: Lang = "zh",
     minutes: float = DEFAULT_MINUTES,
@@ -66,7 +97,7 @@ def load_guide_map(
     today: dt.date | None = None,
 ) -> GuideMap:
     """Everything the page shows, in the area's metric CRS."""
-    walking = walking_settings()
+    walking = ctx.walking
     speed_kmh = speed_mps(speed_kmh, walking) * 3.6  # InvalidInput (422) outside the engine's limits
     if not 0 < minutes <= walking.max_minutes:
         raise InvalidInput(
@@ -80,7 +111,7 @@ def load_guide_map(
     with db.cursor(dict_rows=False) as cur:
         parents = store.ancestor_names(cur, code)
         origin = _origin(cur, code, boundary_ll, lang)
-    circle_ll = walking_circle(db, origin.lonlat, minutes, speed_kmh)
+    circle_ll = walking_circle(db, origin.lonlat, minutes, speed_kmh, walking)
 
     centre = boundary_ll.centroid
     epsg = metric_epsg(centre.x, centre.y)
@@ -95,10 +126,11 @@ def load_guide_map(
     basemap, facility_rows = _load_view(db, box_ll, epsg, m_per_mm)
 
     ox, oy = to_metric.transform(*origin.lonlat)
-    facilities = _facilities(db, facility_rows, origin, (ox, oy), boundary, circle, minutes, speed_kmh, lang)
+    facilities = _facilities(
+        db, walking, facility_rows, origin, (ox, oy), boundary, circle, minutes, speed_kmh, lang
+    )
     north_deg, scale = _north_and_scale(epsg, centre.x, centre.y)
-    settings = import_settings()
-    when = today or dt.datetime.now(ZoneInfo(api_settings().timezone)).date()
+    when = today or ctx.clock().astimezone(ZoneInfo(ctx.timezone)).date()
     return GuideMap(
         lang=lang,
         area_name=area["name"],
@@ -112,7 +144,7 @@ def load_guide_map(
         minutes=minutes,
         speed_kmh=speed_kmh,
         facilities=facilities,
-        category_labels=FacilityRules.load(settings.facility_rules).labels(lang),
+        category_labels=ctx.facility_rules.labels(lang),
         basemap=basemap,
         crs_name=CRS.from_epsg(epsg).name,
         epsg=epsg,
@@ -126,12 +158,14 @@ def load_guide_map(
 
 
 def walking_circle(
-    db: Database, origin: tuple[float, float], minutes: float, speed_kmh: float
+    db: Database, origin: tuple[float, float], minutes: float, speed_kmh: float, walking: WalkingSettings
 ) -> BaseGeometry | None:
     """The ``minutes`` walking contour from ``origin`` (WGS-84), or None when no network is near it
     (minutes and speed are checked before, so the engine's InvalidInput can only mean that)."""
     try:
-        contours = isochrones(db, origins=[origin], minutes=[minutes], speed_kmh=speed_kmh, crs="wgs84")
+        contours = isochrones(
+            db, origins=[origin], minutes=[minutes], speed_kmh=speed_kmh, crs="wgs84", settings=walking
+        )
     except InvalidInput:  # the origin is too far from any walkable edge
         return None
     geometry = contours[0].geometry if contours else None
@@ -192,6 +226,7 @@ def _load_view(
 
 def _facilities(
     db: Database,
+    walking: WalkingSettings,
     rows: list[MapFacilityRow],
     origin: Origin,
     origin_xy: tuple[float, float],
@@ -206,7 +241,7 @@ def _facilities(
     xs = np.array([r["x"] for r in rows])
     ys = np.array([r["y"] for r in rows])
     in_area = shapely.contains_xy(boundary, xs, ys)
-    walk = _walk_seconds(db, origin, rows, minutes, speed_kmh) if circle is not None else {}
+    walk = _walk_seconds(db, walking, origin, rows, minutes, speed_kmh) if circle is not None else {}
     straight = np.hypot(xs - origin_xy[0], ys - origin_xy[1])
     # Within the circle: inside the contour, or timed within the limit. The time alone misses a shop whose
     # nearest edge is an underground service tunnel (snapped there, reached the long way round); the contour
@@ -228,13 +263,23 @@ def _facilities(
 
 
 def _walk_seconds(
-    db: Database, origin: Origin, rows: list[MapFacilityRow], minutes: float, speed_kmh: float
+    db: Database,
+    walking: WalkingSettings,
+    origin: Origin,
+    rows: list[MapFacilityRow],
+    minutes: float,
+    speed_kmh: float,
 ) -> dict[int, float]:
     """Walking seconds from the origin to each facility (row index → seconds), up to twice ``minutes``
     (so a category missing from the circle still names its nearest one with a time)."""
     targets = np.array([[r["lon"], r["lat"]] for r in rows])
     matrix = travel_matrix(
-        db, np.array([origin.lonlat]), targets, max_seconds=2 * minutes * 60, speed_kmh=speed_kmh
+        db,
+        np.array([origin.lonlat]),
+        targets,
+        max_seconds=2 * minutes * 60,
+        speed_kmh=speed_kmh,
+        settings=walking,
     )
     return {int(col): float(s) for col, s in zip(matrix.cols, matrix.seconds, strict=True)}
 

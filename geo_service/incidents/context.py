@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from geo_service.clock import Clock, system_clock
 from geo_service.db.pool import Database
 from geo_service.incidents.categories import Classification, load_classification
-from geo_service.settings import IncidentSettings
+from geo_service.settings import IncidentSettings, WalkingSettings
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class IncidentContext:
     classification: Classification
     clock: Clock
     timezone: tzinfo
+    walking: WalkingSettings = field(default_factory=WalkingSettings)  # duplicates are measured on foot
 
     @classmethod
     def create(
@@ -27,10 +28,16 @@ class IncidentContext:
         settings: IncidentSettings | None = None,
         clock: Clock | None = None,
         timezone: str = "Asia/Shanghai",
+        walking: WalkingSettings | None = None,
     ) -> IncidentContext:
         settings = settings or IncidentSettings()
         return cls(
-            db, settings, load_classification(settings.categories), clock or system_clock, ZoneInfo(timezone)
+            db,
+            settings,
+            load_classification(settings.categories),
+            clock or system_clock,
+            ZoneInfo(timezone),
+            walking or WalkingSettings(),
         )
 
     def local(self, moment: datetime | None) -> str | None:

@@ -23,12 +23,10 @@ import numpy as np
 
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
-from geo_service.settings import walking_settings
+from geo_service.settings import WalkingSettings
 from geo_service.store import incidents as store
 from geo_service.store.incidents import IncidentRow
-from geo_service.walking import paths
-from geo_service.walking.network import current_network, run_search
-from geo_service.walking.service import sources_of
+from geo_service.walking import best_arrival, current_network, run_search, sources_of
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,11 @@ class CandidateJson(TypedDict):
     method: str
 
 
-def walking_metres(db: Any, lon: float, lat: float, targets: np.ndarray, limit_m: float) -> np.ndarray:
+def walking_metres(
+    db: Any, lon: float, lat: float, targets: np.ndarray, limit_m: float, settings: WalkingSettings
+) -> np.ndarray:
     """Walking metres from (lon, lat) to each target (n, 2 WGS-84) between their network points, +inf where
     the walk is longer than ``limit_m`` (or leaves the network's piece), NaN where a point is off the network."""
-    settings = walking_settings()
     network = current_network(db, settings)
     out = np.full(targets.shape[0], np.nan)
     if not network.graphs or targets.shape[0] == 0:
@@ -83,7 +82,7 @@ def walking_metres(db: Any, lon: float, lat: float, targets: np.ndarray, limit_m
         return out
     graph = network.graphs[gi]
     with run_search(graph, sources_of(here, np.array([0])), limit_m, kind="distance") as found:
-        arrival = paths.best_arrival(found, there.edge[on], there.frac[on])
+        arrival = best_arrival(found, there.edge[on], there.frac[on])
     metres = np.where(arrival.cost <= limit_m, arrival.metres, np.inf)
     out[on] = metres
     return out
@@ -119,7 +118,7 @@ def find_candidates(
     if not rows:
         return []
     targets = np.array([[r["lon"], r["lat"]] for r in rows], float)
-    walked = walking_metres(ctx.db, lon, lat, targets, limit_m)
+    walked = walking_metres(ctx.db, lon, lat, targets, limit_m, ctx.walking)
     found = []
     for row, walk in zip(rows, walked, strict=True):
         straight = float(row["straight_m"])

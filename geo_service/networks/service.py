@@ -590,23 +590,46 @@ def crosswalk_json(cw: CrosswalkResult) -> dict[str, Any]:
 def mismatch_collection(cw: CrosswalkResult) -> dict[str, Any]:
     """The boundary mismatches as a FeatureCollection: the network's line, with the unified line to adopt
     (``snapped``), the cells beside it and the grids beside the snapped line."""
+    found = cw.result.mismatches
+    lines = _line_geojson([m.line for m in found])
+    snapped = _line_geojson([m.snapped for m in found])
     features = []
-    for k, m in enumerate(cw.result.mismatches, start=1):
+    for k, m in enumerate(found):
         features.append(
             {
                 "type": "Feature",
-                "id": k,
-                "geometry": to_geojson(m.line),
+                "id": k + 1,
+                "geometry": lines[k],
                 "properties": {
                     "length_m": _r(m.length_m, 2),
                     "offset_m": _r(m.offset_m, 3),
                     "cells": [cw.cell_codes[i] for i in m.cells],
                     "grids": [cw.grid_codes[i] for i in m.grids],
-                    "snapped": to_geojson(m.snapped),
+                    "snapped": snapped[k],
                 },
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def _line_geojson(geoms: list[Any]) -> list[dict[str, Any]]:
+    """GeoJSON geometries of line strings, their coordinates read in one call (the same full-precision floats
+    as :func:`to_geojson`, which costs a JSON round trip per geometry); other kinds go through it."""
+    if not geoms:
+        return []
+    array = np.empty(len(geoms), dtype=object)
+    array[:] = geoms
+    coords, owner = shapely.get_coordinates(array, return_index=True)
+    cuts = np.searchsorted(owner, np.arange(len(geoms) + 1)).tolist()
+    xy = coords.tolist()
+    kinds = shapely.get_type_id(array).tolist()
+    line = int(shapely.GeometryType.LINESTRING)
+    return [
+        {"type": "LineString", "coordinates": xy[cuts[k] : cuts[k + 1]]}
+        if kinds[k] == line
+        else to_geojson(geoms[k])
+        for k in range(len(geoms))
+    ]
 
 
 CSV_COLUMNS = (

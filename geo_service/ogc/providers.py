@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from geo_service.db.pool import Database
-from geo_service.store import features as store
-from geo_service.tiles.catalogue import Layer
-from geo_service.tiles.store import LayerQueryFailed
+from geo_service.layers import features as store
+from geo_service.layers.model import Layer
+from geo_service.layers.sql import LayerQueryFailed
 
 VERSION_SEPARATOR = "@v"
 

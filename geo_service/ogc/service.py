@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, NotFound
+from geo_service.layers.features import Filter
 from geo_service.ogc.providers import FeatureProvider, PostGISProvider, ProviderFailed
-from geo_service.store.features import Filter
 from geo_service.tiles.service import TileServer, parse_crs
 
 CONFORMANCE = [

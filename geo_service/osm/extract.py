@@ -8,8 +8,10 @@ All geometries are EPSG:4326; metric quantities (footprint area) use the extract
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyrosm
 import shapely
-from pyproj import Geod
+from pyproj import CRS, Geod
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -151,6 +153,8 @@ class Extract:
 
 
 Step = Callable[[str], None]
+#: built once: geopandas parses ``crs=4326`` into a new pyproj CRS per frame (~20 ms each, dozens a run)
+_EPSG_4326 = CRS.from_epsg(4326)
 
 
 def read_extract(
@@ -158,7 +162,7 @@ def read_extract(
 ) -> Extract:
     """Parse ``path`` into an :class:`Extract`; ``step(label)`` is called as each stage starts."""
     step = step or (lambda _label: None)
-    osm = pyrosm.OSM(str(path))
+    osm = _pyrosm_osm()(str(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pyrosm warns for every empty layer; empty layers are normal
         step("walking network")
@@ -217,6 +221,27 @@ def read_extract(
     )
 
 
+#: pyrosm's optional graph exporters, imported by ``pyrosm.OSM``'s module though an import never exports a graph:
+#: pandana alone pulls in scikit-learn and scipy.stats, seconds before the first byte is read
+_GRAPH_BACKENDS = ("pandana", "pandarm", "networkx", "igraph")
+
+
+def _pyrosm_osm() -> type[pyrosm.OSM]:
+    """``pyrosm.OSM``, its module imported with the graph exporters it probes for left out (the ones this
+    process has not imported already; they stay importable afterwards)."""
+    if "pyrosm.pyrosm" not in sys.modules:
+        hidden = [name for name in _GRAPH_BACKENDS if name not in sys.modules]
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]  # `import name` raises ImportError
+        try:
+            importlib.import_module("pyrosm.pyrosm")
+        finally:
+            for name in hidden:
+                if sys.modules.get(name, 0) is None:
+                    del sys.modules[name]
+    return pyrosm.OSM
+
+
 def _safe(read: Callable[[], gpd.GeoDataFrame | None]) -> gpd.GeoDataFrame | None:
     """pyrosm returns None (or raises on some empty layers); both mean 'nothing of that here'."""
     try:
@@ -230,7 +255,7 @@ def _concat(*frames: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     present = [f for f in frames if f is not None and len(f)]
     if not present:
         return None
-    return gpd.GeoDataFrame(pd.concat(present, ignore_index=True), geometry="geometry", crs=4326)
+    return gpd.GeoDataFrame(pd.concat(present, ignore_index=True), geometry="geometry", crs=_EPSG_4326)
 
 
 def _read_network(osm: pyrosm.OSM) -> tuple[pd.DataFrame | None, gpd.GeoDataFrame | None]:
@@ -252,18 +277,47 @@ def _text(value: Any) -> str | None:
 
 def row_tags(row: pd.Series, columns: list[str]) -> dict[str, Any]:
     """All OSM tags of a pyrosm row: its tag columns merged with its JSON ``tags`` column."""
-    tags: dict[str, Any] = {}
-    raw = row.get("tags")
-    if isinstance(raw, str) and raw:
-        with contextlib.suppress(json.JSONDecodeError):
-            tags.update(json.loads(raw))
-    elif isinstance(raw, dict):
-        tags.update(raw)
+    tags = _json_tags(row.get("tags"))
     for column in columns:
         value = _text(row.get(column))
         if value is not None:
             tags[column] = value
     return tags
+
+
+def frame_tags(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`row_tags` of every row of ``frame``, read column by column (a pandas Series per row, as
+    ``iterrows`` makes, cost most of an import's time on building and address rows)."""
+    n = len(frame)
+    raw = frame["tags"].to_numpy(dtype=object) if "tags" in frame else np.full(n, None, dtype=object)
+    tags = [_json_tags(value) for value in raw]
+    for column in _tag_columns(frame):
+        values = frame[column].to_numpy(dtype=object)
+        for i in np.flatnonzero(pd.notna(values)).tolist():  # None and NaN are no tag, as in _text
+            value = _text(values[i])
+            if value is not None:
+                tags[i][column] = value
+    return tags
+
+
+def _json_tags(raw: Any) -> dict[str, Any]:
+    tags: dict[str, Any] = {}
+    if isinstance(raw, str) and raw:
+        with contextlib.suppress(json.JSONDecodeError):
+            tags.update(json.loads(raw))
+    elif isinstance(raw, dict):
+        tags.update(raw)
+    return tags
+
+
+def _points(geoms: np.ndarray) -> np.ndarray:
+    """Each geometry as a point: points stay, anything else becomes a point on its (valid) surface."""
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    other = ~shapely.is_missing(geoms) & (shapely.get_type_id(geoms) != 0)
+    if other.any():
+        out[other] = shapely.point_on_surface(shapely.make_valid(geoms[other]))
+    return out
 
 
 _NON_TAG_COLUMNS = {
@@ -342,7 +396,7 @@ def walking_network(nodes_raw: pd.DataFrame, ways: gpd.GeoDataFrame) -> tuple[pd
             "name": walk.get("name", pd.Series(index=walk.index, dtype=object)).to_numpy(),
         },
         geometry=walk.geometry.to_numpy(),
-        crs=4326,
+        crs=_EPSG_4326,
     )
     edges = edges.loc[edges["u"] != edges["v"]].reset_index(drop=True)  # a closed loop way piece goes nowhere
     used = np.union1d(edges["u"].to_numpy(), edges["v"].to_numpy())
@@ -383,11 +437,10 @@ def residences_from_buildings(
         "footprint",
     ]
     if buildings is None or len(buildings) == 0:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
     polys = buildings.loc[buildings.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
     polys = polys.set_geometry(shapely.make_valid(polys.geometry.values))
-    tag_columns = _tag_columns(polys)
-    tags = [row_tags(row, tag_columns) for _, row in polys.iterrows()]
+    tags = frame_tags(polys)
     is_home = np.fromiter((rules.is_residence(t) for t in tags), dtype=bool, count=len(tags))
     area_m2 = polys.geometry.to_crs(srid).area.to_numpy()
     keep = is_home & (area_m2 >= settings.min_residence_m2)
@@ -411,7 +464,7 @@ def residences_from_buildings(
             "footprint": footprints,
         },
         geometry=shapely.point_on_surface(footprints),
-        crs=4326,
+        crs=_EPSG_4326,
     )
 
 
@@ -454,23 +507,29 @@ def facilities_from_pois(
     """POIs that match a facility category, as points (a polygon POI becomes a point inside it)."""
     columns = ["osm_type", "osm_id", "name", "category", "tags"]
     if pois is None or len(pois) == 0:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
-    tag_columns = _tag_columns(pois)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
+    geoms = pois.geometry.values
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     rows, points = [], []
-    for geom, (_, row) in zip(pois.geometry.values, pois.iterrows(), strict=True):
-        if geom is None or geom.is_empty:
-            continue
-        tags = row_tags(row, tag_columns)
+    for geom, tags, osm_type, osm_id in zip(
+        geoms[present],
+        frame_tags(pois.loc[present]),
+        (pois["osm_type"] if "osm_type" in pois else pd.Series(None, index=pois.index)).to_numpy(object)[
+            present
+        ],
+        pois["id"].to_numpy()[present],
+        strict=True,
+    ):
         category = facility_rules.classify(tags)
         if category is None:
             continue
         kept = {k: tags[k] for k in _FACILITY_TAGS if k in tags}
-        rows.append((str(row.get("osm_type")), int(row["id"]), _text(tags.get("name")), category, kept))
+        rows.append((str(osm_type), int(osm_id), _text(tags.get("name")), category, kept))
         points.append(
             geom if geom.geom_type == "Point" else shapely.point_on_surface(shapely.make_valid(geom))
         )
     frame = pd.DataFrame(rows, columns=columns)
-    result = gpd.GeoDataFrame(frame, geometry=points, crs=4326)
+    result = gpd.GeoDataFrame(frame, geometry=points, crs=_EPSG_4326)
     return result.drop_duplicates(["osm_type", "osm_id"]).reset_index(drop=True)
 
 
@@ -488,12 +547,12 @@ def areas_from_boundaries(
     """
     columns = ["code", "name", "level", "parent_code", "properties"]
     if boundaries is None or len(boundaries) == 0:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
     frame = boundaries.loc[boundaries.geometry.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
     frame["level"] = frame["admin_level"].astype(str).map(admin_levels)
     frame = frame.loc[frame["level"].notna()].copy()
     if frame.empty:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=_EPSG_4326)
     geoms = _as_multipolygons(shapely.make_valid(frame.geometry.values))
     frame = frame.set_geometry(geoms).loc[[g is not None for g in geoms]]
     prefix = frame["osm_type"].astype(str).str[0].fillna("x")
@@ -531,7 +590,7 @@ def areas_from_boundaries(
             "properties": properties,
         },
         geometry=frame.geometry.to_numpy(),
-        crs=4326,
+        crs=_EPSG_4326,
     )
 
 
@@ -566,21 +625,21 @@ def gazetteer_entries(
     def add_frame(frame: gpd.GeoDataFrame | None, kind_of: Callable[[dict[str, Any]], str]) -> None:
         if frame is None or len(frame) == 0:
             return
-        tag_columns = _tag_columns(frame)
-        for geom, (_, row) in zip(frame.geometry.values, frame.iterrows(), strict=True):
-            if geom is None or geom.is_empty:
-                continue
-            tags = row_tags(row, tag_columns)
-            point = geom if geom.geom_type == "Point" else shapely.point_on_surface(shapely.make_valid(geom))
+        geoms = frame.geometry.values
+        present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        ids = frame["id"].to_numpy()[present].tolist()
+        for point, tags, osm_id in zip(
+            _points(geoms[present]), frame_tags(frame.loc[present]), ids, strict=True
+        ):
             address = format_address(tags)
             address_tags = _address_tags(tags)
             if address:
-                rows.append(("address", address, {"osm_id": int(row["id"]), **address_tags}, point))
+                rows.append(("address", address, {"osm_id": int(osm_id), **address_tags}, point))
             names = _names(tags)
             admin = {k: v for k, v in address_tags.items() if k not in ("addr:street", "addr:housenumber")}
             for name in names:
                 rows.append(
-                    (kind_of(tags), name, {"osm_id": int(row["id"]), "primary": names[0], **admin}, point)
+                    (kind_of(tags), name, {"osm_id": int(osm_id), "primary": names[0], **admin}, point)
                 )
 
     add_frame(buildings, lambda _t: "building")
@@ -591,7 +650,7 @@ def gazetteer_entries(
     frame = gpd.GeoDataFrame(
         pd.DataFrame([r[:3] for r in rows], columns=["kind", "name", "properties"]),
         geometry=[r[3] for r in rows],
-        crs=4326,
+        crs=_EPSG_4326,
     )
     # the same address drawn on a building and on its entrance node: keep one
     frame = frame.drop_duplicates(["kind", "name"]).reset_index(drop=True) if len(frame) else frame
@@ -649,7 +708,7 @@ def basemap_features(
             gpd.GeoDataFrame(
                 {"kind": kind, "class": klass.to_numpy(), "name": names.to_numpy()},
                 geometry=shapely.make_valid(sub.geometry.values),
-                crs=4326,
+                crs=_EPSG_4326,
             )
         )
 
@@ -671,5 +730,5 @@ def basemap_features(
     add(green, "green", "klass", polygons_only=True)
     add(rail, "rail", "railway")
     if not parts:
-        return gpd.GeoDataFrame({"kind": [], "class": [], "name": []}, geometry=[], crs=4326)
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
+        return gpd.GeoDataFrame({"kind": [], "class": [], "name": []}, geometry=[], crs=_EPSG_4326)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=_EPSG_4326)

@@ -76,8 +76,13 @@ def import_osm(
     check_pbf(path)
     facility_rules = rules.FacilityRules.load(settings.facility_rules)
 
+    # labels only when shown: the first one loads every message catalogue (~0.2 s)
     with tqdm(
-        total=7, desc=_label("progress.osm.read"), unit="stage", disable=not progress, file=sys.stderr
+        total=7,
+        desc=_label("progress.osm.read") if progress else "",
+        unit="stage",
+        disable=not progress,
+        file=sys.stderr,
     ) as bar:
 
         def step(label: str) -> None:
@@ -134,13 +139,16 @@ def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool
         datasets.drop_dataset(cur, name)
         datasets.insert_dataset(cur, name, str(path.resolve()), extract.srid, extract.bbox, stats)
         for label, total, write in stages:
-            label_text = _label("progress.osm.write", label=label)
+            label_text = _label("progress.osm.write", label=label) if progress else ""
             with tqdm(total=total, desc=label_text, unit="row", disable=not progress, file=sys.stderr) as bar:
                 write(cur, bar.update)
         datasets.restore_reported_households(cur, name)
         # facilities and areas came in through triggers, without keys: key them before anyone searches
         with tqdm(
-            desc=_label("progress.osm.names"), unit="name", disable=not progress, file=sys.stderr
+            desc=_label("progress.osm.names") if progress else "",
+            unit="name",
+            disable=not progress,
+            file=sys.stderr,
         ) as bar:
             geocode_index.key_pending(cur, bar.update)
         # the service role owns no table: analyze_tables (owned by the schema owner) runs ANALYZE for it

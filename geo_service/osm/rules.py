@@ -23,11 +23,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
+
+if TYPE_CHECKING:  # pandas is imported where a frame is read: the facility rules alone are needed at start
+    import pandas as pd
 
 WALKABLE_HIGHWAYS = frozenset(
     {
@@ -112,6 +114,8 @@ def _any_in(series: pd.Series, values: frozenset[str]) -> np.ndarray:
 
 def walkable_mask(edges: pd.DataFrame) -> np.ndarray:
     """Boolean mask over pyrosm network rows: True where the way is open to pedestrians (rules above)."""
+    import pandas as pd
+
     n = len(edges)
     empty = pd.Series([""] * n, index=edges.index)
     highway = _first_values(edges.get("highway", empty))
@@ -148,6 +152,8 @@ def _below_zero(values: pd.Series) -> np.ndarray:
 def underground_mask(edges: pd.DataFrame) -> np.ndarray:
     """Boolean mask over walkable network rows: True where the way runs below ground (``tunnel=yes``, or a
     negative ``layer`` or ``level``). Such edges route, but surface points do not snap to them first."""
+    import pandas as pd
+
     n = len(edges)
     empty = pd.Series([""] * n, index=edges.index)
     tunnel = _first_values(edges.get("tunnel", empty)).isin(UNDERGROUND_TUNNELS).to_numpy()

@@ -43,7 +43,7 @@ from geo_service.settings import SitingSettings, siting_settings, walking_settin
 from geo_service.siting import solver
 from geo_service.siting.model import ChosenSite, Site, SiteIn, SitingRequest, SitingResult
 from geo_service.store import siting as store
-from geo_service.walking.service import travel_matrix
+from geo_service.walking import travel_matrix
 
 
 class Demand:

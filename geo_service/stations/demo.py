@@ -14,7 +14,7 @@ from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.db.rows import fetch_one
 from geo_service.stations.service import StationContext, create_station
-from geo_service.walking.network import current_network
+from geo_service.walking import current_network
 
 log = logging.getLogger(__name__)
 DEMO_PREFIX = "DEMO "

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import shapely
 
-from geo_service import feature_input
+from geo_service import feature_input, walking
 from geo_service.auth import Principal
 from geo_service.clock import Clock, system_clock
 from geo_service.db.cache import RevisionCache
@@ -33,9 +33,7 @@ from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
 from geo_service.store import audit
 from geo_service.store import stations as store
 from geo_service.store.stations import StationRow
-from geo_service.walking import paths
-from geo_service.walking import service as walking
-from geo_service.walking.network import WalkNetwork, current_network, run_search
+from geo_service.walking import WalkNetwork, current_network, run_search
 
 _TEXT_FIELDS = {"manager": 200, "contact": 200, "address": 500}
 _RESERVED = {
@@ -432,7 +430,7 @@ def nearest_stations(
     cand = np.array(candidates, np.int64)
     limit_cost = horizon * 60.0 * speed
     with run_search(graph, walking.sources_of(located), limit_cost) as found:
-        arrival = paths.best_arrival(found, index.edge[cand], index.frac[cand]) if cand.size else None
+        arrival = walking.best_arrival(found, index.edge[cand], index.frac[cand]) if cand.size else None
         if arrival is not None:
             order = np.argsort(arrival.cost, kind="stable")
             for j in order[:limit]:
@@ -446,7 +444,7 @@ def nearest_stations(
                     "open_now": state[int(cand[j])],
                 }
                 if include_route:
-                    coords, _ = paths.path_to(
+                    coords, _ = walking.path_to(
                         found, int(index.edge[cand[j]]), float(index.frac[cand[j]]), arrival, int(j)
                     )
                     lons, lats = graph.unproject(coords[:, 0], coords[:, 1])

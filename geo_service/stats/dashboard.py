@@ -10,6 +10,10 @@ as in :mod:`geo_service.incidents.rates`, whose definitions these are):
   — the rates' ``on_time_rate``; ``settled`` = completed cases by the level that owned them when resolved, with
   the grid's share against the 小事不出网格 target (``GEO_SERVICE_DASHBOARD_GRID_SETTLED_TARGET``).
 - ``overdue`` = open cases past their deadline now; ``escalated`` = cases escalated at least once.
+- ``areas``: one row per child area (the streets of a district, communities of a street, grids of a
+  community), counted by the child's code on the incident: the loop's counts, ``on_time_due``,
+  ``on_time_rate``, ``overdue``, and the completed cases settled at each level as ``settled_<level>`` counts
+  and ``settled_<level>_share`` shares of ``settled_total``.
 - ``staffing``: workers on record against ``workers_per_10k_residents`` (the grid settings' norm);
   ``coverage``: households within the stations' walking service circle of ``coverage_minutes``.
 
@@ -92,6 +96,17 @@ class ChildFigures(FlowCounts):
     escalated: int
     completion_rate: float | None
     settled_grid_share: float | None
+    on_time_due: int
+    on_time_rate: float | None
+    overdue: int
+    settled_total: int
+    settled_grid: int
+    settled_community: int
+    settled_street: int
+    settled_district: int
+    settled_community_share: float | None
+    settled_street_share: float | None
+    settled_district_share: float | None
 
 
 class Case(TypedDict):
@@ -305,7 +320,7 @@ def dashboard(
             # the per-grid rows add up to the children and the total
             for part, key in (("grid", row["key"]), ("child", row["child"]), ("total", "")):
                 _add(parts[part], key or "", row)
-        live = {row["grid_code"]: row for row in store.open_past_due(cur, level, code, since, until, now)}
+        live_rows = store.open_past_due(cur, level, code, since, until, now, child_level)
         grid_rows = store.grids_in(cur, level, code)
         children = store.children(cur, code) if child_level else []
         overdue_list = store.case_list(
@@ -315,8 +330,16 @@ def dashboard(
             cur, level, code, since, until, now, kind="escalated", limit=settings.list_limit
         )
         coverage = store.station_coverage(cur, code, settings.coverage_minutes)
-    past_due = sum(int(r["due_not_missed"]) for r in live.values())
-    overdue = sum(int(r["overdue"]) for r in live.values())
+    # open cases past their deadline now, per grid and per child area
+    live: dict[str, dict[str, int]] = {}
+    child_live: dict[str, dict[str, int]] = {}
+    for open_row in live_rows:
+        for into, key in ((live, open_row["grid_code"]), (child_live, open_row["child"])):
+            tally = into.setdefault(key, {"due_not_missed": 0, "overdue": 0})
+            tally["due_not_missed"] += int(open_row["due_not_missed"])
+            tally["overdue"] += int(open_row["overdue"])
+    past_due = sum(r["due_not_missed"] for r in live.values())
+    overdue = sum(r["overdue"] for r in live.values())
     summary = _flow(parts["total"].get(""), past_due, overdue)
 
     grids_out = []
@@ -343,26 +366,10 @@ def dashboard(
     # incidents of grids since retired, or outside every grid (属地兜底): counted in the totals, listed apart
     elsewhere = sum(int(r["incidents"]) for key, r in parts["grid"].items() if key not in known)
 
-    child_live: dict[str, dict[str, int]] = {}
-    if child_level == "grid":
-        child_live = {
-            k: {"due": int(v["due_not_missed"]), "overdue": int(v["overdue"])} for k, v in live.items()
-        }
-    areas_out = []
-    for child in children:
-        extra = child_live.get(child["code"], {})
-        flow = _flow(parts["child"].get(child["code"]), extra.get("due", 0), extra.get("overdue", 0))
-        areas_out.append(
-            ChildFigures(
-                level=child_level,
-                code=child["code"],
-                name=child["name"],
-                **_counts(flow),
-                escalated=flow["escalated"],
-                completion_rate=flow["completion_rate"],
-                settled_grid_share=_settled(flow, settings.grid_settled_target)["shares"]["grid"],
-            )
-        )
+    areas_out = [
+        _child_area(child, child_level, parts["child"], child_live, settings.grid_settled_target)
+        for child in children
+    ]
 
     return Report(
         area={"level": level, "code": code, "name": area["name"], "parent_code": area["parent_code"]},
@@ -386,6 +393,42 @@ def dashboard(
         ),
         staffing=staffing(ctx, grid_settings, code),
         coverage=_coverage(coverage, settings.coverage_minutes),
+    )
+
+
+def _child_area(
+    child: store.ChildRow,
+    child_level: str | None,
+    sums: dict[str, dict[str, int]],
+    live: dict[str, dict[str, int]],
+    target: float,
+) -> ChildFigures:
+    """One child area's row: the loop's counts, its on-time rate (with its open cases past due now) and the
+    completed cases settled at each level, as counts (``settled_<level>``) and shares of those settled
+    (``settled_<level>_share``, null when none was)."""
+    extra = live.get(child["code"], {})
+    flow = _flow(sums.get(child["code"]), extra.get("due_not_missed", 0), extra.get("overdue", 0))
+    settled = _settled(flow, target)
+    counts, shares = settled["counts"], settled["shares"]
+    return ChildFigures(
+        level=child_level,
+        code=child["code"],
+        name=child["name"],
+        **_counts(flow),
+        escalated=flow["escalated"],
+        completion_rate=flow["completion_rate"],
+        settled_grid_share=shares["grid"],
+        on_time_due=flow["on_time_due"],
+        on_time_rate=flow["on_time_rate"],
+        overdue=flow["overdue"],
+        settled_total=settled["total"],
+        settled_grid=counts["grid"],
+        settled_community=counts["community"],
+        settled_street=counts["street"],
+        settled_district=counts["district"],
+        settled_community_share=shares["community"],
+        settled_street_share=shares["street"],
+        settled_district_share=shares["district"],
     )
 
 

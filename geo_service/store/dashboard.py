@@ -56,9 +56,10 @@ class DailyRow(TypedDict):
 
 
 class PastDueRow(TypedDict):
-    """Open cases of one grid ('' outside every grid) past their deadline now."""
+    """Open cases of one grid ('' outside every grid) and child area ('' when none) past their deadline now."""
 
     grid_code: str
+    child: str
     overdue: int
     due_not_missed: int
 
@@ -149,22 +150,30 @@ def daily_counts(
 
 
 def open_past_due(
-    cur: Cursor, level: str, code: str, since: datetime, until: datetime, now: datetime
+    cur: Cursor,
+    level: str,
+    code: str,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    child_level: str | None = None,
 ) -> list[PastDueRow]:
-    """Open cases of the area filed in [since, until) whose deadline has passed at ``now``, per grid
-    ('' when none): ``overdue`` (all of them) and ``due_not_missed`` (not yet marked as missed: the part of the
-    on-time denominator the aggregate cannot know)."""
+    """Open cases of the area filed in [since, until) whose deadline has passed at ``now``, per grid and
+    child area at ``child_level`` ('' when none; ``child`` is the grid again without a child level):
+    ``overdue`` (all of them) and ``due_not_missed`` (not yet marked as missed: the part of the on-time
+    denominator the aggregate cannot know)."""
     column = sql.Identifier(LEVEL_COLUMNS[level])
+    child = sql.Identifier(LEVEL_COLUMNS[child_level] if child_level else LEVEL_COLUMNS["grid"])
     cur.execute(
         sql.SQL(
-            """SELECT coalesce(grid_code, '') AS grid_code, count(*) AS overdue,
+            """SELECT coalesce(grid_code, '') AS grid_code, coalesce({child}, '') AS child, count(*) AS overdue,
                       count(*) FILTER (WHERE NOT missed_deadline) AS due_not_missed
                FROM incidents
                WHERE merged_into IS NULL AND status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated')
                  AND due_at < %(now)s AND {column} = %(code)s
                  AND created_at >= %(since)s AND created_at < %(until)s
-               GROUP BY 1"""
-        ).format(column=column),
+               GROUP BY 1, 2"""
+        ).format(column=column, child=child),
         {"code": code, "since": since, "until": until, "now": now},
     )
     return all_as(cur, PastDueRow)

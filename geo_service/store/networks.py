@@ -91,6 +91,16 @@ def _value(row: Any, key: str, index: int) -> Any:
     return row[key] if isinstance(row, dict) else row[index]
 
 
+def _code_name_wkb(rows: list[Any]) -> tuple[list[str], list[str | None], list[bytes]]:
+    """Columns of (code, name, WKB) rows: tens of thousands of them, so unpacked in one zip, not per row."""
+    if not rows:
+        return [], [], []
+    if isinstance(rows[0], dict):
+        rows = [(r["code"], r["name"], r["st_asbinary"]) for r in rows]
+    codes, names, wkbs = zip(*rows, strict=True)
+    return list(codes), list(names), [bytes(w) for w in wkbs]
+
+
 def lock(cur: Cursor, name: str) -> None:
     """Transaction-level advisory lock on one network: imports of the same network run one after the other."""
     cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('networks:' || %s, 0))", (name,))
@@ -271,12 +281,7 @@ def crosswalk_inputs(cur: Cursor, name: str, version: int) -> tuple[list[str], l
            WHERE c.network = %s AND c.version = %s ORDER BY c.code COLLATE "C" """,
         (name, version),
     )
-    rows = cur.fetchall()
-    return (
-        [_value(r, "code", 0) for r in rows],
-        [_value(r, "name", 1) for r in rows],
-        [bytes(_value(r, "st_asbinary", 2)) for r in rows],
-    )
+    return _code_name_wkb(cur.fetchall())
 
 
 def crosswalk_grids(cur: Cursor, bbox: Box) -> tuple[list[str], list[str], list[bytes]]:
@@ -287,12 +292,8 @@ def crosswalk_grids(cur: Cursor, bbox: Box) -> tuple[list[str], list[str], list[
            ORDER BY a.code COLLATE "C" """,
         bbox,
     )
-    rows = cur.fetchall()
-    return (
-        [_value(r, "code", 0) for r in rows],
-        [_value(r, "name", 1) for r in rows],
-        [bytes(_value(r, "st_asbinary", 2)) for r in rows],
-    )
+    codes, names, wkbs = _code_name_wkb(cur.fetchall())
+    return codes, [str(n) for n in names], wkbs  # area names are NOT NULL
 
 
 def revisions(cur: Cursor) -> dict[str, int]:

@@ -1,28 +1,18 @@
-"""Vector tiles from PostGIS: the layer catalogue (``layers/*.yaml``), the SQL (``store``), the revision-keyed
-cache, TileJSON and the MapLibre style."""
+"""Vector tiles from PostGIS: the revision-keyed cache, tiles and TileJSON (``service``) and the MapLibre style,
+over the layer catalogue of :mod:`geo_service.layers` (model, SQL, probing)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 
 from geo_service.db.pool import Database
+from geo_service.layers import Catalogue, layers_dir
 from geo_service.settings import MapSettings
-from geo_service.tiles.catalogue import Catalogue
 from geo_service.tiles.service import TileServer
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _build_lock = threading.Lock()
-
-
-def layers_dir(settings: MapSettings) -> Path:
-    """The catalogue folder: as configured (relative to the working directory), else under the repository."""
-    configured = Path(settings.layers_dir)
-    if configured.is_dir() or configured.is_absolute():
-        return configured
-    return REPO_ROOT / configured
 
 
 def build_tile_server(db: Database, settings: MapSettings) -> TileServer:

@@ -13,9 +13,11 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg2.extensions
 from psycopg2 import sql
 
 from geo_service.auth import Principal
@@ -23,10 +25,11 @@ from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from geo_service.i18n import message
+from geo_service.layers import sql as store
+from geo_service.layers.catalogue import Catalogue
+from geo_service.layers.model import MEMBER_SEPARATOR, Layer
 from geo_service.settings import MapSettings
-from geo_service.tiles import store
 from geo_service.tiles.cache import TileCache
-from geo_service.tiles.catalogue import MEMBER_SEPARATOR, Catalogue, Layer
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,20 @@ def etag_of(body: bytes) -> str:
 def _revisions(db: Database, layers: list[Layer]) -> dict[str, int]:
     """The data revisions ``layers`` are drawn from (in memory: :mod:`geo_service.db.revisions`)."""
     return watch_of(db).revisions(tuple(sorted({e for layer in layers for e in layer.revisions})))
+
+
+@contextlib.contextmanager
+def _statement_cursor(db: Database) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor whose statements each run on their own (autocommit): a tile is one read-only SELECT per layer,
+    so it needs no BEGIN and COMMIT, which would cost two more round trips to the server per tile."""
+    with db.connection() as conn:
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        finally:
+            if not conn.closed:
+                conn.autocommit = False  # back to the pool as every other connection is
 
 
 class TileServer:
@@ -212,7 +229,7 @@ class TileServer:
                 body = self.cache.get(key, revision)
                 if body is None:
                     if cur is None:
-                        cur = stack.enter_context(db.cursor(dict_rows=False))
+                        cur = stack.enter_context(_statement_cursor(db))
                     try:
                         body = store.render_tile(cur, layer, address.z, address.x, address.y, crs == "gcj02")
                     except store.LayerQueryFailed as exc:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo_service.errors import BadRequest
+from geo_service.layers.model import Layer
 from geo_service.settings import MapSettings
-from geo_service.tiles.catalogue import Layer
 
 BASEMAPS = ("local", "osm", "tianditu", "amap")
 BACKGROUND = "#f2efe9"

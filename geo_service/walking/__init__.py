@@ -8,7 +8,7 @@ Units: metres, seconds, km/h; points are ``(lon, lat)`` WGS-84 unless a ``crs`` 
 costs are *effective metres* (length × the steps factor on steps): seconds = cost ÷ speed (m/s).
 """
 
-from geo_service.walking.graph import Snap, WalkGraph
+from geo_service.walking.graph import Snap, WalkGraph, graph_from_snapshot
 from geo_service.walking.network import (
     Located,
     NodeReach,
@@ -35,6 +35,7 @@ from geo_service.walking.service import (
     travel_matrix,
     wgs84_points,
 )
+from geo_service.walking.warm import warm_up
 
 __all__ = [
     "Arrival",
@@ -51,6 +52,7 @@ __all__ = [
     "arrive",
     "best_arrival",
     "current_network",
+    "graph_from_snapshot",
     "isochrones",
     "load_network",
     "network_summary",
@@ -63,5 +65,6 @@ __all__ = [
     "sources_of",
     "speed_mps",
     "travel_matrix",
+    "warm_up",
     "wgs84_points",
 ]

@@ -240,10 +240,13 @@ class Located:
 class WalkNetwork:
     """Every dataset's :class:`WalkGraph` at one ``network`` revision."""
 
-    def __init__(self, revision: int, graphs: list[WalkGraph], cache_folder: Path | None = None) -> None:
+    def __init__(
+        self, revision: int, graphs: list[WalkGraph], cache_folder: Path | None = None, *, built: bool = False
+    ) -> None:
         self.revision = revision
         self.graphs = graphs
         self.cache_folder = cache_folder  # where its arrays are mapped from (None: built in memory)
+        self.built = built  # this process read the rows and built the graphs (False: mapped another's build)
 
     def snap(self, lon: np.ndarray, lat: np.ndarray, max_snap_m: float) -> Located:
         """Snap WGS-84 points onto the nearest edge of whichever graph is nearest (within ``max_snap_m``)."""
@@ -315,16 +318,38 @@ def _log_graphs(graphs: list[WalkGraph], source: str) -> None:
 
 def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
     """Every dataset's graph at the current revision: mapped from the disk cache when this state was built
-    before (by any process), else read from the database, built, cached and mapped."""
+    before (by any process), else read from the database, built, cached and mapped. Of several processes
+    missing the same state at once, one builds it and the others wait for it and map it
+    (:func:`.cache.build_lock`)."""
     settings = settings or walking_settings()
     with db.cursor(dict_rows=False) as cur:
         revision, key = store.network_key(cur)
-    folder = cache.folder_for(cache_root(settings), key, settings.steps_factor) if settings.cache else None
-    if folder is not None:
-        graphs = cache.load(folder)
-        if graphs is not None:
-            _log_graphs(graphs, f"mapped from {folder}")
-            return WalkNetwork(revision, graphs, folder)
+    if not settings.cache:
+        snapshot_revision, graphs = _build(db, settings)
+        _log_graphs(graphs, "built")
+        return WalkNetwork(snapshot_revision, graphs, None, built=True)
+    folder = cache.folder_for(cache_root(settings), key, settings.steps_factor)
+    cached = cache.load(folder)
+    if cached is not None:
+        cache.tidy(folder)  # older states a builder left because a process was mapping them then
+        _log_graphs(cached, f"mapped from {folder}")
+        return WalkNetwork(revision, cached, folder)
+    with cache.build_lock(folder) as held:
+        cached = cache.load(folder) if held else None  # built by the process that held the lock before us
+        if cached is not None:
+            _log_graphs(cached, f"mapped from {folder}")
+            return WalkNetwork(revision, cached, folder)
+        snapshot_revision, graphs = _build(db, settings)
+        if held and snapshot_revision == revision and cache.save(folder, graphs):
+            mapped = cache.load(folder)
+            if mapped is not None:  # the mapped copy is shared with other processes; the built one goes
+                _log_graphs(mapped, f"built and cached in {folder}")
+                return WalkNetwork(revision, mapped, folder, built=True)
+    _log_graphs(graphs, "built")
+    return WalkNetwork(snapshot_revision, graphs, None, built=True)
+
+
+def _build(db: Database, settings: WalkingSettings) -> tuple[int, list[WalkGraph]]:
     with db.cursor(dict_rows=False) as cur:
         snapshot_revision, datasets = store.network_snapshot(cur)
     graphs = []
@@ -332,13 +357,7 @@ def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkN
         graphs.append(graph_from_snapshot(dataset, settings.steps_factor))
         dataset.clear()
     del datasets
-    if folder is not None and snapshot_revision == revision and cache.save(folder, graphs):
-        mapped = cache.load(folder)
-        if mapped is not None:  # the mapped copy is shared with other processes; the built one goes
-            _log_graphs(mapped, f"built and cached in {folder}")
-            return WalkNetwork(revision, mapped, folder)
-    _log_graphs(graphs, "built")
-    return WalkNetwork(snapshot_revision, graphs, None)
+    return snapshot_revision, graphs
 
 
 _NETWORKS: RevisionCache[WalkNetwork] = RevisionCache()

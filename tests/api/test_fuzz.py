@@ -20,34 +20,32 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from geo_service.api.app import create_app
 from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
-from geo_service.grids.demo import load_demo_grids
-from geo_service.incidents.demo import load_demo_incidents
 from geo_service.settings import IncidentSettings, RateLimitSettings
-from geo_service.stations.demo import load_demo_stations
-from tests.conftest import REPO, auth_headers, running_server
+from tests.conftest import DEMO_NOW, REPO, auth_headers, running_server
 
 EXAMPLES = int(os.environ.get("GEO_SERVICE_FUZZ_EXAMPLES", "8"))
 SEED = 20261202
-NOW = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+NOW = DEMO_NOW
 ARTIFACTS = REPO / "test-artifacts" / "fuzz"
 ST = Path(sys.executable).with_name("st")
 
 
 @pytest.fixture(scope="module")
+def db(demo_city_db: Database) -> Database:
+    """The demo city: hierarchy, stations and incidents filed at ``NOW``."""
+    return demo_city_db
+
+
+@pytest.fixture(scope="module")
 def fuzz_server(db: Database) -> Iterator[str]:
-    load_demo_grids(db, progress=False)
-    load_demo_stations(db, progress=False)
-    load_demo_incidents(db, progress=False, now=NOW)
     # rate limits off: they have tests of their own, and 429s would stop the cases short of the routes' work
     app = create_app(
         db=db,

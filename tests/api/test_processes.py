@@ -18,8 +18,6 @@ import pyrosm
 import pytest
 
 from geo_service.db.pool import Database
-from geo_service.grids.demo import load_demo_grids
-from geo_service.stations.demo import load_demo_stations
 from tests.conftest import REPO, auth_headers, free_port, seen_within
 from tests.tiles.conftest import tile_of
 
@@ -79,10 +77,8 @@ def serve(db: Database, workers: int = 1) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def city(db: Database) -> Database:
-    load_demo_grids(db, progress=False)
-    load_demo_stations(db, progress=False)
-    return db
+def city(demo_city_db: Database) -> Database:
+    return demo_city_db
 
 
 @pytest.fixture(scope="module")

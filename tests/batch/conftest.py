@@ -7,13 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from geo_service.db.pool import Database
-from geo_service.grids.demo import load_demo_grids
 
 
 @pytest.fixture(scope="module")
-def city(db: Database) -> Database:
-    load_demo_grids(db, progress=False)
-    return db
+def city(demo_grids_db: Database) -> Database:
+    return demo_grids_db
 
 
 @pytest.fixture(scope="module")

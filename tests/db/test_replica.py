@@ -19,7 +19,6 @@ from geo_service.api.app import create_app
 from geo_service.db.bootstrap import migrate_database
 from geo_service.db.cluster import Cluster
 from geo_service.db.pool import Database, DatabaseReadOnly
-from geo_service.grids.demo import load_demo_grids
 from geo_service.settings import DatabaseSettings
 from tests.conftest import TEST_HOME, auth_headers, running_server
 
@@ -145,10 +144,10 @@ def test_reads_fall_back_to_the_primary_when_the_standby_is_down(pair: tuple[Clu
         db.close()
 
 
-def test_no_get_route_writes(db: Database) -> None:
+def test_no_get_route_writes(demo_grids_db: Database) -> None:
     """Every GET route, served by a read-only 'standby' (the same database with every transaction read-only,
     as on a hot standby): none tries to write (that would answer 503 db.read_only) and none fails."""
-    load_demo_grids(db, False)
+    db = demo_grids_db
     params = psycopg2.extensions.parse_dsn(db.dsn)
     params["options"] = "-c default_transaction_read_only=on"
     read_only = Database(psycopg2.extensions.make_dsn(**params), max_size=4)

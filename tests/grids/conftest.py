@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
+
 from geo_service.crs import metres_per_degree
+from geo_service.db.pool import Database
+from tests.conftest import make_client
 
 ORIGIN = (116.40, 39.90)
 KX, KY = metres_per_degree(ORIGIN[1])
@@ -49,3 +55,10 @@ def hierarchy(prefix: str, size_m: float = 1000.0) -> list[dict[str, Any]]:
 def problems_of(response: Any) -> list[str]:
     assert response.status_code == 422, response.text
     return [p["problem"] for p in response.json()["detail"]]
+
+
+@pytest.fixture(scope="module")
+def demo_client(demo_grids_db: Database) -> Iterator[TestClient]:
+    """A client of a copy of the demo hierarchy over Helsinki (built once per run, not per module)."""
+    with make_client(demo_grids_db) as test_client:
+        yield test_client

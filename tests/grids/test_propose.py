@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
-from geo_service.grids.demo import DEMO_COUNTY, load_demo_grids
+from geo_service.grids.demo import DEMO_COUNTY
 from geo_service.grids.geometry import to_metric
 from tests.grids.conftest import hierarchy, lonlat, origin_for
 
@@ -104,8 +104,8 @@ def test_proposal_imports_as_is(client: TestClient, synthetic: str, planner_head
     assert clean.status_code == 200, clean.text
 
 
-def test_helsinki_proposal_follows_streets_and_covers(client: TestClient, db: Database) -> None:
-    load_demo_grids(db, progress=False)
+def test_helsinki_proposal_follows_streets_and_covers(demo_client: TestClient) -> None:
+    client = demo_client
     community = f"{DEMO_COUNTY}002002"
     proposal = client.post(
         "/api/grids/propose", json={"parent_code": community, "households_min": 300, "households_max": 500}

@@ -20,8 +20,9 @@ import shapely
 from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
-from geo_service.grids.demo import DEMO_COUNTY, load_demo_grids
+from geo_service.grids.demo import DEMO_COUNTY
 from geo_service.grids.io import read_features
+from tests.conftest import auth_headers
 from tests.grids.conftest import feature, lonlat, origin_for, rect
 
 PREFIX = "110130"
@@ -364,11 +365,12 @@ def test_a_broken_sidecar_is_a_clear_400(
 
 
 def test_demo_hierarchy_round_trips_in_every_format(
-    client: TestClient, planner_headers: dict[str, str], db: Database, tmp_path: Path
+    demo_client: TestClient, demo_grids_db: Database, tmp_path: Path
 ) -> None:
     """The demo hierarchy (proposed grids with their boolean, integer and real properties, workers, Chinese
     names): GeoJSON, GeoPackage, zipped Shapefile, and the GeoPackage through a GDAL Shapefile, import as is."""
-    load_demo_grids(db, progress=False)
+    client, db = demo_client, demo_grids_db
+    planner_headers = auth_headers(db, "planner")
     demo = [
         f
         for f in client.get("/api/grids").json()["features"]

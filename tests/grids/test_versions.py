@@ -245,10 +245,10 @@ def test_stats(client: TestClient, planner_headers: dict[str, str]) -> None:
     assert client.get("/api/areas/NOPE/stats").status_code == 404
 
 
-def test_stats_on_helsinki_residences(client: TestClient, db: Database) -> None:
-    from geo_service.grids.demo import DEMO_COUNTY, load_demo_grids
+def test_stats_on_helsinki_residences(demo_client: TestClient, demo_grids_db: Database) -> None:
+    from geo_service.grids.demo import DEMO_COUNTY
 
-    load_demo_grids(db, progress=False)
+    client, db = demo_client, demo_grids_db
     stats = client.get(f"/api/areas/{DEMO_COUNTY}/stats").json()
     with db.cursor(dict_rows=False) as cur:
         cur.execute("SELECT count(*), sum(coalesce(households_reported, households_est)) FROM residences")

@@ -12,6 +12,8 @@ from geo_service.guide_map import render, service
 from geo_service.walking.service import isochrones
 from tests.guide_map.conftest import FAR, WITH_CENTRE, WITHOUT_CENTRE
 
+CONTEXT = service.GuideMapContext.create()
+
 
 @pytest.fixture(scope="module")
 def loaded(guide_client: TestClient, db: Database) -> Database:
@@ -23,7 +25,7 @@ def _to_lonlat(epsg: int, xy: tuple[float, float]) -> tuple[float, float]:
 
 
 def test_start_is_the_community_centre_and_the_circle_is_its_isochrone(loaded: Database) -> None:
-    data = service.load_guide_map(loaded, WITH_CENTRE)
+    data = service.load_guide_map(loaded, CONTEXT, WITH_CENTRE)
     assert data.origin_kind == "community_center" and data.origin_name in ("Luckan", "LillaLuckan")
     assert data.epsg == 32635 and data.crs_name.endswith("UTM zone 35N")
     assert data.circle is not None and data.circle.contains(shapely.Point(data.origin))
@@ -37,7 +39,7 @@ def test_start_is_the_community_centre_and_the_circle_is_its_isochrone(loaded: D
 
 
 def test_walking_times_agree_with_the_circle(loaded: Database) -> None:
-    data = service.load_guide_map(loaded, WITH_CENTRE)
+    data = service.load_guide_map(loaded, CONTEXT, WITH_CENTRE)
     assert data.circle is not None
     timed = [f for f in data.facilities if f.walk_seconds is not None]
     assert len(timed) > 20
@@ -54,7 +56,7 @@ def test_walking_times_agree_with_the_circle(loaded: Database) -> None:
 
 
 def test_start_without_a_centre_is_a_network_point_inside_the_area(loaded: Database) -> None:
-    data = service.load_guide_map(loaded, WITHOUT_CENTRE, lang="en")
+    data = service.load_guide_map(loaded, CONTEXT, WITHOUT_CENTRE, lang="en")
     assert data.origin_kind == "network_point" and data.origin_name is None
     assert data.boundary.contains(shapely.Point(data.origin))
     assert data.circle is not None and data.circle.contains(shapely.Point(data.origin))
@@ -62,14 +64,14 @@ def test_start_without_a_centre_is_a_network_point_inside_the_area(loaded: Datab
 
 
 def test_far_from_the_network_there_is_no_circle(loaded: Database) -> None:
-    data = service.load_guide_map(loaded, FAR)
+    data = service.load_guide_map(loaded, CONTEXT, FAR)
     assert data.circle is None and data.no_network
     assert data.origin_kind == "area_point" and data.boundary.contains(shapely.Point(data.origin))
     assert data.epsg == 4548
 
 
 def test_north_and_scale_follow_the_projection(loaded: Database) -> None:
-    data = service.load_guide_map(loaded, WITH_CENTRE)
+    data = service.load_guide_map(loaded, CONTEXT, WITH_CENTRE)
     # Helsinki (24.94°E) lies west of zone 35's central meridian (27°E): true north leans right by
     # (27 - 24.94) · sin(60.17°) ≈ 1.8°, and the UTM scale there is just under 1
     assert data.north_deg == pytest.approx(1.79, abs=0.1)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 
 from geo_service import background
-from geo_service.grids.demo import load_demo_grids
+
+
+@pytest.fixture(scope="module")
+def db(demo_grids_db):
+    """The demo hierarchy over Helsinki (the ``client`` of this module serves it too)."""
+    return demo_grids_db
 
 
 @pytest.fixture(scope="module")
 def with_grids(db):
-    load_demo_grids(db, False)
     return db
 
 

@@ -13,7 +13,7 @@ from geo_service import coords
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
-from geo_service.grids.demo import DEMO_COUNTY, load_demo_grids
+from geo_service.grids.demo import DEMO_COUNTY
 from geo_service.grids.service import import_features, update_area
 from geo_service.locate import service
 from geo_service.store import areas as store
@@ -27,9 +27,14 @@ ADMIN = Principal(0, "admin", "test")
 
 
 @pytest.fixture(scope="module")
+def db(demo_grids_db: Database) -> Database:
+    """The Helsinki demo hierarchy (the module's ``client`` serves it too)."""
+    return demo_grids_db
+
+
+@pytest.fixture(scope="module")
 def grids(db: Database) -> Database:
     """The Helsinki demo hierarchy, plus a Beijing test community whose four grids cover only its west half."""
-    load_demo_grids(db, progress=False)
     features = hierarchy(PREFIX) + [
         feature(f"{COMMUNITY}{n:03d}", rect(x0, y0, x0 + 250, y0 + 500, HERE), parent=COMMUNITY)
         for n, (x0, y0) in enumerate([(0, 500), (250, 500), (0, 0), (250, 0)], start=1)

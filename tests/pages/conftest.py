@@ -11,11 +11,9 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -27,11 +25,8 @@ from starlette.responses import Response
 from geo_service.api.app import create_app
 from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
-from geo_service.grids.demo import load_demo_grids
-from geo_service.incidents.demo import load_demo_incidents
 from geo_service.settings import IncidentSettings
-from geo_service.stations.demo import load_demo_stations
-from tests.conftest import REPO, auth_headers, running_server
+from tests.conftest import DEMO_NOW, REPO, auth_headers, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -102,7 +97,7 @@ LAYOUT_RULES = """() => {
 
 # The pages' server runs on this clock, whatever the wall clock says: a Wednesday noon in Beijing. Tests that
 # depend on the hour move it (``clock.now = ...``) and put it back.
-PAGES_NOW = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+PAGES_NOW = DEMO_NOW
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +106,14 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(scope="module")
+def db(demo_city_db: Database) -> Database:
+    """The module's Helsinki copy with the demo districts, streets, communities, grids, stations and incidents
+    (filed relative to ``PAGES_NOW``)."""
+    return demo_city_db
+
+
+@pytest.fixture(scope="module")
 def demo_db(db: Database) -> Database:
-    """The module's Helsinki copy with the demo districts, streets, communities, grids, stations and incidents."""
-    load_demo_grids(db, progress=False)
-    load_demo_stations(db, progress=False)
-    load_demo_incidents(db, progress=False, now=PAGES_NOW)
     return db
 
 

@@ -80,6 +80,60 @@ def _matches(session: Session, report: dict) -> None:
     assert session.page.locator("#chart-settled canvas").count() >= 1
 
 
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _children(session: Session, report: dict) -> None:
+    """The child areas' table shows every child with the API's figures, and sorts by a header click."""
+    page = session.page
+    assert page.is_visible("#children") == bool(report["areas"])
+    rows = page.locator("#area-table tbody tr")
+    assert rows.count() == len(report["areas"])
+    shown = {}
+    for k in range(rows.count()):
+        row = rows.nth(k)
+        shown[row.get_attribute("data-code")] = (
+            _number(row.locator('td[data-key="reported"]').inner_text()),
+            row.locator('td[data-key="on_time_rate"]').inner_text(),
+            tuple(
+                row.locator(f'td[data-key="settled_{lv}_share"]').inner_text()
+                for lv in ("grid", "community", "street", "district")
+            ),
+        )
+    assert shown == {
+        a["code"]: (
+            a["reported"],
+            _pct(a["on_time_rate"]),
+            tuple(_pct(a[f"settled_{lv}_share"]) for lv in ("grid", "community", "street", "district")),
+        )
+        for a in report["areas"]
+    }
+    if not report["areas"]:
+        return
+
+    def order() -> list[str]:
+        return [rows.nth(k).get_attribute("data-code") for k in range(rows.count())]
+
+    def expected(descending: bool) -> list[str]:
+        known = [a for a in report["areas"] if a["on_time_rate"] is not None]
+        known.sort(key=lambda a: a["code"])
+        known.sort(key=lambda a: a["on_time_rate"], reverse=descending)
+        unknown = sorted(a["code"] for a in report["areas"] if a["on_time_rate"] is None)
+        return [a["code"] for a in known] + unknown
+
+    header = page.locator('#area-table th:has(button[data-sort="on_time_rate"])')
+    header.locator("button").click()
+    assert header.get_attribute("aria-sort") == "descending"
+    assert order() == expected(descending=True)
+    page.locator('#area-table button[data-sort="on_time_rate"]').click()
+    assert (
+        page.locator('#area-table th:has(button[data-sort="on_time_rate"])').get_attribute("aria-sort")
+        == "ascending"
+    )
+    assert order() == expected(descending=False)
+
+
 def test_dashboard_on_a_desktop(session_factory, http: httpx.Client, tokens) -> None:
     token = tokens["dispatcher"]
     areas = _areas(http, token)
@@ -96,6 +150,10 @@ def test_dashboard_on_a_desktop(session_factory, http: httpx.Client, tokens) -> 
         _api(http, token, "district", district["code"], first["period"]["since"], first["period"]["until"]),
     )
     assert first["summary"]["reported"] > 0 and first["summary"]["completed"] > 0
+    # the district's streets, each with its on-time rate and where its cases were settled
+    assert session.page.inner_text("#children-title") == "各街道"
+    assert {a["code"] for a in first["areas"]} == {s["code"] for s in streets}
+    _children(session, first)
 
     # choose a street and a period: the numbers are the API's
     street = max(
@@ -165,7 +223,12 @@ def test_dashboard_on_a_phone(session_factory, http: httpx.Client, tokens) -> No
     session.goto("/app/dashboard", tiles=False)
     session.page.wait_for_function("() => document.body.dataset.loaded === 'true'")
     _choose(session, "community", community["code"], *PERIOD)
-    _matches(session, _api(http, token, "community", community["code"], *PERIOD))
+    report = _api(http, token, "community", community["code"], *PERIOD)
+    _matches(session, report)
+    assert report["areas"] and session.page.inner_text("#children-title") == "各网格"
+    _children(session, report)
+    session.page.locator("#children").scroll_into_view_if_needed()
+    session.screenshot("phone-dashboard-children")
     session.wait_map()
     assert session.layout_problems() == []
     session.screenshot("phone-dashboard")

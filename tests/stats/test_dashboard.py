@@ -239,6 +239,122 @@ def test_figures_equal_an_independent_count_and_follow_writes(
     assert rates["totals"]["counts"]["resolved"] == second["summary"]["completed"]
 
 
+CHILD_OF = {"district": "street", "street": "community", "community": "grid"}
+CHILD_COUNTS = (
+    "reported",
+    "accepted",
+    "transferred",
+    "completed",
+    "on_time",
+    "on_time_due",
+    "overdue",
+    "escalated",
+    "settled_grid",
+    "settled_community",
+    "settled_street",
+    "settled_district",
+)
+
+
+def _independent_children(
+    db: Database, level: str, code: str, since: date, until: date, now: datetime
+) -> dict[str, dict[str, Any]]:
+    """Each child area's figures counted straight from incidents and their history, grouped by the child's
+    code on the incident (its snapshot at intake)."""
+    start = datetime.combine(since, datetime.min.time(), SHANGHAI)
+    end = datetime.combine(until, datetime.min.time(), SHANGHAI)
+    column, child = LEVEL_COLUMN[level], LEVEL_COLUMN[CHILD_OF[level]]
+    with db.cursor() as cur:
+        cur.execute(
+            f"""WITH mine AS (
+                    SELECT i.*, i.merged_into IS NULL AND i.status <> 'rejected' AS is_case,
+                           i.status IN ('resolved', 'verified', 'closed') AS done,
+                           i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated') AS open,
+                           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
+                                   AND h.to_status IN ('dispatched', 'in_progress')) AS sent,
+                           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
+                                   AND h.to_status = 'escalated' AND h.action IN ('transition', 'escalated'))
+                               AS went_up
+                    FROM incidents i WHERE {column} = %(code)s AND {child} IS NOT NULL
+                                       AND created_at >= %(start)s AND created_at < %(end)s)
+                SELECT {child} AS child, count(*) AS reported,
+                       count(*) FILTER (WHERE is_case AND status <> 'reported') AS accepted,
+                       count(*) FILTER (WHERE is_case AND sent) AS transferred,
+                       count(*) FILTER (WHERE is_case AND done) AS completed,
+                       count(*) FILTER (WHERE is_case AND done AND NOT missed_deadline) AS on_time,
+                       count(*) FILTER (WHERE is_case AND (done OR missed_deadline OR (open AND due_at < %(now)s)))
+                           AS on_time_due,
+                       count(*) FILTER (WHERE is_case AND open AND due_at < %(now)s) AS overdue,
+                       count(*) FILTER (WHERE is_case AND went_up) AS escalated,
+                       count(*) FILTER (WHERE is_case AND done AND settled_level = 'grid') AS settled_grid,
+                       count(*) FILTER (WHERE is_case AND done AND settled_level = 'community')
+                           AS settled_community,
+                       count(*) FILTER (WHERE is_case AND done AND settled_level = 'street') AS settled_street,
+                       count(*) FILTER (WHERE is_case AND done AND settled_level = 'district') AS settled_district
+                FROM mine GROUP BY {child}""",
+            {"code": code, "start": start, "end": end, "now": now},
+        )
+        return {row["child"]: dict(row) for row in cur.fetchall()}
+
+
+@pytest.mark.parametrize(
+    ("level", "code"), [("district", DISTRICT), ("street", STREET_W), ("community", COMMUNITY_SW)]
+)
+def test_child_areas_equal_an_independent_count(
+    app: TestClient, headers: dict, db: Database, clock: ManualClock, level: str, code: str
+) -> None:
+    """Each street of the district, community of the street and grid of the community: the loop's counts,
+    the on-time rate and the share settled at each level, in the JSON and in the CSV download."""
+    if level == "district":  # more days on the injected clock: open cases past due now, escalations
+        _play(app, headers, clock, seed=17, days=6)
+    params = {"level": level, "code": code, **PERIOD}
+    got = app.get("/api/stats/dashboard", params=params, headers=headers).json()
+    want = _independent_children(
+        db, level, code, date.fromisoformat(PERIOD["since"]), date.fromisoformat(PERIOD["until"]), clock.now
+    )
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT code FROM areas WHERE parent_code = %s AND valid_to IS NULL ORDER BY code", (code,)
+        )
+        children = [row["code"] for row in cur.fetchall()]
+    assert [a["code"] for a in got["areas"]] == children
+    assert {a["level"] for a in got["areas"]} == {CHILD_OF[level]}
+    zero = dict.fromkeys(CHILD_COUNTS, 0)
+    for area in got["areas"]:
+        counts = want.get(area["code"], zero)
+        assert {k: area[k] for k in CHILD_COUNTS} == {k: counts[k] for k in CHILD_COUNTS}, area["code"]
+        due = counts["on_time_due"]
+        assert area["on_time_rate"] == (round(counts["on_time"] / due, 4) if due else None)
+        total = sum(counts[f"settled_{lv}"] for lv in ("grid", "community", "street", "district"))
+        assert area["settled_total"] == total
+        for lv in ("grid", "community", "street", "district"):
+            share = round(counts[f"settled_{lv}"] / total, 4) if total else None
+            assert area[f"settled_{lv}_share"] == share, (area["code"], lv)
+    # the data tells the areas apart: some completed and past due, some settled above the grid
+    assert any(a["completed"] for a in got["areas"])
+    if level == "district":
+        assert sum(a["overdue"] for a in got["areas"]) > 0
+        assert any(a["on_time_rate"] is not None and a["on_time_rate"] < 1 for a in got["areas"])
+        assert sum(a["settled_street"] + a["settled_community"] for a in got["areas"]) > 0
+    # the CSV of the child areas says the same
+    response = app.get(
+        "/api/stats/dashboard/export", params={**params, "format": "csv", "section": "areas"}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["编码"] for r in rows] == children
+    for row, area in zip(rows, got["areas"], strict=True):
+        assert int(row["上报"]) == area["reported"] and int(row["超期未办结"]) == area["overdue"]
+        assert row["按时办结率"] == ("" if area["on_time_rate"] is None else str(area["on_time_rate"]))
+        for lv, header in (
+            ("grid", "网格内办结占比"),
+            ("street", "街道办结占比"),
+            ("district", "区级办结占比"),
+        ):
+            share = area[f"settled_{lv}_share"]
+            assert row[header] == ("" if share is None else str(share)), (lv, header)
+
+
 def test_a_recount_in_another_zone_comes_back(app: TestClient, headers: dict, db: Database) -> None:
     params = {"level": "district", "code": DISTRICT, **PERIOD}
     before = app.get("/api/stats/dashboard", params=params, headers=headers).json()

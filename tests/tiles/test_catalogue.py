@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
+from geo_service.layers import Layer, load_layers
 from geo_service.settings import MapSettings
-from geo_service.tiles.catalogue import Layer, load_layers
 from tests.conftest import as_owner
 from tests.tiles.conftest import HELSINKI_CENTRE, decode, tile_of
 

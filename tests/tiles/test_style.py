@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from geo_service.layers import load_layers
 from geo_service.settings import MapSettings
-from geo_service.tiles.catalogue import load_layers
 from geo_service.tiles.style import build_style
 
 REPO = Path(__file__).resolve().parents[2]

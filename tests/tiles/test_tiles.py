@@ -8,7 +8,11 @@ import contextlib
 import httpx
 import psycopg2
 import pytest
+import shapely
+import shapely.geometry
 
+from geo_service.layers.sql import tile_box_deg
+from geo_service.tiles.service import TileAddress
 from tests.conftest import seen_within
 from tests.tiles.conftest import HELSINKI_CENTRE, decode, insert_area, square, tile_bounds, tile_of
 
@@ -197,3 +201,69 @@ def test_composite_tile_leaves_out_layers_outside_their_zoom_range(client):
     assert fetch(client, "buildings", z, x, y).status_code == 404
     z, x, y = tile_of(LON, LAT, 3)
     assert fetch(client, "roads,buildings", z, x, y).status_code == 404
+
+
+def test_tile_search_box_matches_postgis(db):
+    """The padded tile box computed in Python (no PROJ at planning) is PostGIS's own, to 1e-9 degrees, also
+    where the margin is clamped to the world (top and bottom rows). At the antimeridian PostGIS's box wraps
+    round to the other side (``179.3 … -134.3``, hence a search over almost every longitude); ours stops at
+    ±180."""
+    assert tile_box_deg(3, 0, 7, 64 / 4096)[0] == -180.0 and tile_box_deg(3, 7, 3, 64 / 4096)[2] == 180.0
+    for z, x, y in [tile_of(LON, LAT, 15), (0, 0, 0), (3, 2, 0), (3, 5, 7)]:
+        with db.cursor(dict_rows=False) as cur:
+            cur.execute(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                "FROM ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => 64.0 / 4096), 4326) AS e",
+                (z, x, y),
+            )
+            expected = cur.fetchone()
+        assert tile_box_deg(z, x, y, 64 / 4096) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(("layer", "zoom"), [("roads", 16), ("grids", 16), ("grids", 13)])
+def test_cutting_before_transforming_draws_the_same_shapes(client, db, grids, layer, zoom):
+    """Rows are cut to the padded tile before they are transformed and simplified: inside the tile every
+    shape lies within a tile unit or two (the simplification's tolerance) of ``ST_AsMVTGeom`` over the whole,
+    uncut row."""
+    z, x, y = tile_of(LON + 0.0007, LAT + 0.0003, zoom)
+    ours = decode(fetch(client, layer, z, x, y).content)[layer]["features"]
+    source = {"roads": "SELECT id, geom FROM basemap_features WHERE kind = 'road'", "grids": ""}[layer] or (
+        "SELECT id, geom FROM areas WHERE valid_to IS NULL"
+    )
+    with db.cursor(dict_rows=False) as cur:
+        cur.execute(
+            f"""SELECT id, ST_AsBinary(ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%s, %s, %s),
+                                               4096, 64, true))
+                FROM ({source}) AS src
+                WHERE geom && ST_Transform(ST_TileEnvelope(%s, %s, %s), 4326)""",
+            (z, x, y, z, x, y),
+        )
+        whole = {row[0]: shapely.from_wkb(bytes(row[1])) for row in cur.fetchall() if row[1] is not None}
+    tile = shapely.box(0, 0, 4096, 4096)
+    compared = 0
+    for feature in ours:
+        mine = shapely.geometry.shape(feature["geometry"]).intersection(tile)
+        reference = whole.get(feature["id"], shapely.Point()).intersection(tile)
+        if mine.is_empty and reference.is_empty:
+            continue
+        assert shapely.hausdorff_distance(mine, reference) <= 2.5, feature["id"]
+        compared += 1
+    assert compared >= (5 if layer == "roads" else 2)
+    seen = {f["id"] for f in ours}
+    inside = [k for k, g in whole.items() if g.intersection(tile).length > 2 or g.intersection(tile).area > 4]
+    assert not [k for k in inside if k not in seen]  # nothing that reaches into the tile is lost
+
+
+def test_tiles_hand_back_connections_in_transaction_mode(client, db):
+    """A tile is one autocommitted SELECT (no BEGIN/COMMIT round trips); the connection it used goes back to
+    the pool as every other one is, so the next caller's writes are still one transaction."""
+    server = client.app.state.tile_server
+    layer = server.catalogue.layers["facilities"]
+    z, x, y = tile_of(LON, LAT, 15)
+    cache, server.cache = server.cache, type(server.cache)(0)  # no cache: the tile is drawn
+    try:
+        assert server.tile(db, [layer], TileAddress(z, x, y), "wgs84").body
+    finally:
+        server.cache = cache
+    with db.connection() as conn:  # the pool hands back its most recent idle connection first
+        assert conn.autocommit is False

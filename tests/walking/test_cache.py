@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
+import multiprocessing
+import os
+import signal
 import threading
 from pathlib import Path
 
 import numpy as np
 import shapely
 
+from geo_service.db.pool import Database
 from geo_service.settings import WalkingSettings
 from geo_service.walking import isochrones, load_network, route, travel_matrix
 from geo_service.walking.network import workspace_pool
@@ -73,6 +78,93 @@ def test_new_revision_gets_a_new_folder_and_drops_the_old(fresh_db, tmp_path):
     assert old.graphs[0].n_edges == edges and np.isfinite(np.asarray(old.graphs[0].edge_cost)).all()
 
 
+def _load_in_child(dsn: str, cache_dir: str, barrier: object, results: object, crash: bool = False) -> None:
+    """A separate server process loading the network (spawned: nothing shared with the test's process)."""
+    if crash:  # killed half-way through writing its cache folder, as by the OOM killer or kill -9
+        real_save = np.save
+
+        def save_then_die(*args: object, **kwargs: object) -> None:
+            real_save(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        np.save = save_then_die
+    db = Database(dsn, max_size=1, listen=False)
+    try:
+        barrier.wait(timeout=300)  # type: ignore[attr-defined]
+        network = load_network(db, WalkingSettings(cache_dir=Path(cache_dir)))
+        results.put((os.getpid(), network.built, str(network.cache_folder)))  # type: ignore[attr-defined]
+    finally:
+        db.close()
+
+
+def _start_together(dsn: str, cache_dir: Path, n: int) -> list[tuple[int, bool, str]]:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [
+        ctx.Process(target=_load_in_child, args=(dsn, str(cache_dir), barrier, results)) for _ in range(n)
+    ]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return got
+
+
+def _states(cache_dir: Path) -> list[str]:
+    """Every folder left in the cache (revision folders and any temporary ones), by name."""
+    return sorted(p.name for p in cache_dir.glob("*/*") if p.is_dir())
+
+
+def test_processes_starting_together_build_once_and_leave_no_stale_folder(fresh_db, tmp_path):
+    cache_dir = tmp_path / "walk-cache"
+    first = _start_together(fresh_db.dsn, cache_dir, 4)
+    assert sorted(built for _, built, _ in first) == [False, False, False, True]  # one built, three mapped it
+    assert len({folder for *_, folder in first}) == 1
+    assert _states(cache_dir) == [Path(first[0][2]).name]
+    # a re-import moves the revision: again one build among the processes, and the old state is gone
+    with fresh_db.connection() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM walk_edges WHERE id = (SELECT min(id) FROM walk_edges)")
+    second = _start_together(fresh_db.dsn, cache_dir, 3)
+    assert sorted(built for _, built, _ in second) == [False, False, True]
+    new_folder = {folder for *_, folder in second}
+    assert len(new_folder) == 1 and new_folder != {first[0][2]}
+    assert _states(cache_dir) == [Path(new_folder.pop()).name]
+
+
+def test_a_builder_killed_half_way_leaves_no_half_cache(fresh_db, tmp_path):
+    cache_dir = tmp_path / "walk-cache"
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(1), ctx.Queue()
+    proc = ctx.Process(target=_load_in_child, args=(fresh_db.dsn, str(cache_dir), barrier, results, True))
+    proc.start()
+    proc.join(timeout=600)
+    assert proc.exitcode == -signal.SIGKILL
+    left = _states(cache_dir)
+    assert left and all(name.startswith(".tmp-") for name in left)  # only the unfinished temporary folder
+    network = load_network(fresh_db, _settings(tmp_path))  # the next process builds a whole folder
+    assert network.built and network.cache_folder is not None
+    assert _states(cache_dir) == [network.cache_folder.name]  # and removed the leftover
+    assert np.isfinite(np.asarray(network.graphs[0].edge_cost)).all()
+
+
+def test_a_state_being_mapped_is_removed_only_afterwards(fresh_db, tmp_path):
+    settings = _settings(tmp_path)
+    old = load_network(fresh_db, settings)
+    assert old.cache_folder is not None
+    with fresh_db.connection() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM walk_edges WHERE id = (SELECT min(id) FROM walk_edges)")
+    # another process is in the middle of mapping the old state (cache.load holds this shared lock meanwhile)
+    with open(old.cache_folder / "graphs.json", "rb") as manifest:
+        fcntl.flock(manifest, fcntl.LOCK_SH)
+        new = load_network(fresh_db, settings)
+        assert new.built and old.cache_folder.is_dir()  # not removed under the reader
+    again = load_network(fresh_db, settings)  # the next load (here: a mapping of the new state) tidies up
+    assert not again.built and again.cache_folder == new.cache_folder
+    assert _states(settings.cache_dir) == [new.cache_folder.name]
+
+
 def test_workspace_pool_is_bounded(db, tmp_path):
     network = load_network(db, _settings(tmp_path))
     graph = network.graphs[0]
@@ -132,6 +224,52 @@ def test_grid_snapping_finds_the_nearest_edge(db, tmp_path):
         shapely.points([cx + 20_000.0], [cy]), return_distance=True, all_matches=False
     )
     assert abs(far.distance_m[0] - d[0]) < 1e-6
+
+
+def _compiled() -> dict[str, int]:
+    """Machine-code variants per numba kernel of the walking engine."""
+    from geo_service.walking import isochrone, search, snapping
+
+    return {
+        f"{module.__name__}.{name}": len(kernel.signatures)
+        for module in (isochrone, search, snapping)
+        for name, kernel in vars(module).items()
+        if hasattr(kernel, "signatures") and hasattr(kernel, "py_func")
+    }
+
+
+def _searches_after_warm_up(dsn: str, cache_dir: str, results: object) -> None:
+    """In a new interpreter: warm up, then search a network mapped from the disk cache; reports the kernels'
+    machine-code variants before and after the searches."""
+    warm_up()
+    before = _compiled()
+    db = Database(dsn, max_size=1, listen=False)
+    try:
+        network = load_network(db, WalkingSettings(cache_dir=Path(cache_dir)))
+        assert network.cache_folder is not None and not network.graphs[0].node_x.flags.writeable
+        isochrones(network, [ORIGIN], [5, 10])
+        route(network, ORIGIN, [24.9500, 60.1720])
+        points = np.array([ORIGIN, [24.9500, 60.1720]])
+        travel_matrix(network, points, points, 900.0)
+    finally:
+        db.close()
+    results.put((before, _compiled()))  # type: ignore[attr-defined]
+
+
+def test_warm_up_covers_a_memory_mapped_network(db, tmp_path):
+    """After the warm-up, searching a network mapped from the disk cache (read-only arrays: another numba type
+    than the arrays a graph is built in) compiles nothing more: the first request does not wait for numba.
+    A new interpreter, so that nothing this test process ran before has compiled the mapped variants."""
+    load_network(db, _settings(tmp_path))  # the cache folder the child maps
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    proc = ctx.Process(target=_searches_after_warm_up, args=(db.dsn, str(tmp_path / "walk-cache"), results))
+    proc.start()
+    before, after = results.get(timeout=600)
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    assert sum(before.values()) > 0
+    assert after == before
 
 
 def test_warm_up_compiles_without_a_network(db):

@@ -17,7 +17,7 @@ from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.i18n import render_all
 from geo_service.incidents.context import IncidentContext
-from geo_service.settings import DashboardSettings, GridSettings, dashboard_settings
+from geo_service.settings import DashboardSettings, GridSettings
 from geo_service.stats import dashboard as service
 from geo_service.stats import export
 
@@ -27,7 +27,7 @@ Reader = Annotated[Principal, Depends(require_role("dispatcher"))]
 
 
 def _settings(request: Request) -> DashboardSettings:
-    return getattr(request.app.state, "dashboard_settings", None) or dashboard_settings()
+    return request.app.state.dashboard_settings  # read once by create_app
 
 
 Settings = Annotated[DashboardSettings, Depends(_settings)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from geo_service.api import params
 from geo_service.api.deps import get_db
@@ -17,9 +17,16 @@ MEDIA = {"png": "image/png", "pdf": "application/pdf"}
 
 
 def _guide_map(
-    db: Database, code: str, fmt: Literal["png", "pdf"], lang: str, minutes: float, speed_kmh: float | None
+    request: Request,
+    db: Database,
+    code: str,
+    fmt: Literal["png", "pdf"],
+    lang: str,
+    minutes: float,
+    speed_kmh: float | None,
 ) -> Response:
-    body = service.guide_map(db, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
+    ctx = request.app.state.guide_map_context
+    body = service.guide_map(db, ctx, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
     filename = f"guide-map-{code}.{fmt}"
     return Response(
         body,
@@ -41,6 +48,7 @@ SPEED = Query(None, gt=0, description="walking speed, km/h (default: the walking
     "/areas/{code}/guide-map.png", response_class=Response, responses={200: {"content": {"image/png": {}}}}
 )
 def guide_map_png(
+    request: Request,
     code: str = CODE,
     lang: str = LANG,
     minutes: float = MINUTES,
@@ -49,7 +57,7 @@ def guide_map_png(
 ) -> Response:
     """A4 portrait at 300 dpi (2480 × 3508 px): boundary, the walking circle from the community service
     centre, streets and buildings, facilities by category with a legend, scale bar, north arrow."""
-    return _guide_map(db, code, "png", lang, minutes, speed_kmh)
+    return _guide_map(request, db, code, "png", lang, minutes, speed_kmh)
 
 
 @router.get(
@@ -58,6 +66,7 @@ def guide_map_png(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 def guide_map_pdf(
+    request: Request,
     code: str = CODE,
     lang: str = LANG,
     minutes: float = MINUTES,
@@ -65,4 +74,4 @@ def guide_map_pdf(
     db: Database = Depends(get_db),
 ) -> Response:
     """The same map as a one-page A4 PDF (vector; text searchable)."""
-    return _guide_map(db, code, "pdf", lang, minutes, speed_kmh)
+    return _guide_map(request, db, code, "pdf", lang, minutes, speed_kmh)

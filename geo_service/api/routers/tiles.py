@@ -18,8 +18,8 @@ from geo_service.api.models import tiles as mt
 from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
+from geo_service.layers import Layer
 from geo_service.settings import MapSettings
-from geo_service.tiles.catalogue import Layer
 from geo_service.tiles.service import TileServer, etag_of, parse_crs, parse_tile_address
 from geo_service.tiles.style import BASEMAPS, build_style, parse_basemap
 

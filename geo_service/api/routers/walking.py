@@ -10,17 +10,17 @@ import shapely
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from geo_service import walking
 from geo_service.api import params
 from geo_service.api.deps import get_db
 from geo_service.api.models import walking as mw
 from geo_service.api.openapi import answers
 from geo_service.db.pool import Database
-from geo_service.walking import service
 
 router = APIRouter(prefix="/api", tags=["walking"])
 
 
-def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> Response:
+def _collection(contours: list[walking.Contour], extra: dict[str, Any]) -> Response:
     """The FeatureCollection, its geometries written by GEOS (``shapely.to_geojson``, C) rather than turned into
     nested Python tuples first: the same JSON at a fraction of the cost."""
     geometries = shapely.to_geojson(np.array([c.geometry for c in contours], dtype=object))
@@ -37,8 +37,8 @@ def _collection(contours: list[service.Contour], extra: dict[str, Any]) -> Respo
     return Response(body, media_type="application/json")
 
 
-def _properties(contour: service.Contour) -> dict[str, Any]:
-    """What :meth:`service.Contour.as_feature` puts in ``properties``."""
+def _properties(contour: walking.Contour) -> dict[str, Any]:
+    """What :meth:`walking.Contour.as_feature` puts in ``properties``."""
     properties: dict[str, Any] = {"area_m2": round(contour.area_m2, 1)}
     if contour.minutes is not None:
         properties["minutes"] = contour.minutes
@@ -66,7 +66,7 @@ def isochrones(
     """Areas reachable on foot within each contour, following the street network: one (Multi)Polygon
     per contour with `minutes` (or `distance_m`) and `area_m2`, ascending; holes kept."""
     distances = params.numbers(distances_m, "distances_m")
-    contours = service.isochrones(
+    contours = walking.isochrones(
         db,
         [[lon, lat]],
         None if distances else params.numbers(minutes, "minutes"),
@@ -93,7 +93,7 @@ class IsochroneRequest(BaseModel):
 def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> Response:
     """The union of the isochrones of several origins (one multi-source search)."""
     minutes = body.minutes if body.minutes or body.distances_m else [5, 10, 15]
-    contours = service.isochrones(
+    contours = walking.isochrones(
         db,
         body.origins,
         None if body.distances_m else minutes,
@@ -117,7 +117,7 @@ def reachable_streets(
 ) -> dict[str, Any]:
     """The street pieces reachable within `minutes`, as LineStrings with `from_seconds` and `to_seconds`
     (the walking time at each end): the network itself, with times, rather than an area."""
-    return service.reachable_streets(db, [[lon, lat]], minutes, speed_kmh, crs)
+    return walking.reachable_streets(db, [[lon, lat]], minutes, speed_kmh, crs)
 
 
 @router.get("/route", responses=answers(mw.WalkingRoute))
@@ -129,7 +129,7 @@ def route(
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
     """The quickest walking route: a LineString Feature with `walk_seconds` and `distance_m`."""
-    return service.route(
+    return walking.route(
         db, params.lonlat(from_, "from"), params.lonlat(to, "to"), speed_kmh, crs
     ).as_feature()
 
@@ -137,4 +137,4 @@ def route(
 @router.get("/network", responses=answers(mw.NetworkSummary))
 def network(db: Database = Depends(get_db)) -> dict[str, Any]:
     """The walking network in memory: per dataset its nodes, edges, metric CRS and connected pieces."""
-    return service.network_summary(db)
+    return walking.network_summary(db)

@@ -43,6 +43,18 @@ addStrings({
     "db.dl.summary": "CSV 总览",
     "db.dl.weeks": "CSV 每周",
     "db.dl.grids": "CSV 网格",
+    "db.dl.areas": "CSV 下级区域",
+    "db.children.street": "各街道",
+    "db.children.community": "各社区",
+    "db.children.grid": "各网格",
+    "db.children.hint": "按时率 = 按时办结 ÷ 应按时办结；办结层级为各级办结件数占本区域办结总数之比。点击表头排序。",
+    "col.ontimerate": "按时率",
+    "col.settled.grid": "网格办结",
+    "col.settled.community": "社区办结",
+    "col.settled.street": "街道办结",
+    "col.settled.district": "区级办结",
+    "col.sort.asc": "升序",
+    "col.sort.desc": "降序",
     "db.print": "打印 A4 报告",
     "db.downloaded": "已下载 {name}",
     "db.report": "网格化管理运行报告",
@@ -116,6 +128,18 @@ addStrings({
     "db.dl.summary": "CSV summary",
     "db.dl.weeks": "CSV weeks",
     "db.dl.grids": "CSV grids",
+    "db.dl.areas": "CSV child areas",
+    "db.children.street": "Streets",
+    "db.children.community": "Communities",
+    "db.children.grid": "Grids",
+    "db.children.hint": "On time = completed on time ÷ due; settled = cases completed at each level over all completed. Click a header to sort.",
+    "col.ontimerate": "On time",
+    "col.settled.grid": "Grid",
+    "col.settled.community": "Community",
+    "col.settled.street": "Street",
+    "col.settled.district": "District",
+    "col.sort.asc": "ascending",
+    "col.sort.desc": "descending",
     "db.print": "Print A4 report",
     "db.downloaded": "Downloaded {name}",
     "db.report": "Grid management report",
@@ -171,7 +195,7 @@ const ui = {
   report: document.getElementById("report"),
   mode: document.getElementById("map-mode"),
 };
-const state = { areas: [], report: null, gridShapes: null, shapesFor: null, charts: {} };
+const state = { areas: [], report: null, gridShapes: null, shapesFor: null, charts: {}, areaSort: { key: "reported", dir: "desc" } };
 const ctx = await createMap("map", { overlays: ["grids"] });
 const map = ctx.map;
 const choropleth = L.layerGroup().addTo(map);
@@ -317,14 +341,62 @@ function renderTables(r) {
   document.getElementById("grid-table").innerHTML = head(["col.code", "col.name", "col.reported", "col.completed", "col.ontime", "col.overdue"]) +
     `<tbody>${grids.map((g) => `<tr data-code="${esc(g.code)}"><td>${esc(g.code)}</td><td>${esc(g.name)}</td><td class="n">${number(g.reported)}</td>
       <td class="n">${number(g.completed)}</td><td class="n">${percent(g.on_time_rate)}</td><td class="n">${number(g.overdue)}</td></tr>`).join("")}</tbody>`;
-  const areaTable = document.getElementById("area-table");
-  areaTable.hidden = !r.areas.length;
-  areaTable.innerHTML = r.areas.length
-    ? head(["col.code", "col.name", "col.reported", "col.completed", "col.settledgrid"]) +
-      `<tbody>${r.areas.map((a) => `<tr data-code="${esc(a.code)}"><td>${esc(a.code)}</td><td>${esc(a.name)}</td><td class="n">${number(a.reported)}</td>
-        <td class="n">${number(a.completed)}</td><td class="n">${percent(a.settled_grid_share)}</td></tr>`).join("")}</tbody>`
-    : "";
+  renderChildren(r);
 }
+
+// the child areas (streets of a district, communities of a street, grids of a community): one row each,
+// sortable by any column (nulls last either way), the choice kept across reports
+const CHILD_COLUMNS = [
+  { key: "name", label: "col.name", text: true },
+  { key: "reported", label: "col.reported", show: number },
+  { key: "completed", label: "col.completed", show: number },
+  { key: "on_time_rate", label: "col.ontimerate", show: percent },
+  { key: "overdue", label: "col.overdue", show: number },
+  ...LEVELS.map((lv) => ({ key: `settled_${lv}_share`, label: `col.settled.${lv}`, show: percent })),
+];
+
+function sortedChildren(areas) {
+  const { key, dir } = state.areaSort;
+  const sign = dir === "asc" ? 1 : -1;
+  return areas.slice().sort((a, b) => {
+    const x = a[key];
+    const y = b[key];
+    if (x == null || y == null) return x == null && y == null ? a.code.localeCompare(b.code) : x == null ? 1 : -1;
+    const order = typeof x === "string" ? x.localeCompare(y, lang === "zh" ? "zh-CN" : "en") : x - y;
+    return sign * order || a.code.localeCompare(b.code);
+  });
+}
+
+function renderChildren(r) {
+  const box = document.getElementById("children");
+  box.hidden = !r.areas.length;
+  const table = document.getElementById("area-table");
+  if (!r.areas.length) {
+    table.innerHTML = "";
+    return;
+  }
+  document.getElementById("children-title").textContent = t(`db.children.${r.areas[0].level}`);
+  const { key, dir } = state.areaSort;
+  const heads = CHILD_COLUMNS.map((c) => {
+    const sorted = c.key === key ? (dir === "asc" ? "ascending" : "descending") : "none";
+    const arrow = c.key === key ? (dir === "asc" ? " ▲" : " ▼") : "";
+    return `<th aria-sort="${sorted}"><button type="button" class="sort" data-sort="${c.key}">${t(c.label)}${arrow}</button></th>`;
+  });
+  const rows = sortedChildren(r.areas).map((a) => `<tr data-code="${esc(a.code)}">${CHILD_COLUMNS.map((c) =>
+    c.text ? `<td title="${esc(a.code)}">${esc(a[c.key])}</td>` : `<td class="n" data-key="${c.key}">${c.show(a[c.key])}</td>`).join("")}</tr>`);
+  table.innerHTML = `<thead><tr>${heads.join("")}</tr></thead><tbody>${rows.join("")}</tbody>`;
+}
+
+document.getElementById("area-table").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-sort]");
+  if (!button || !state.report) return;
+  const key = button.dataset.sort;
+  const text = key === "name";
+  state.areaSort = state.areaSort.key === key
+    ? { key, dir: state.areaSort.dir === "asc" ? "desc" : "asc" }
+    : { key, dir: text ? "asc" : "desc" };
+  renderChildren(state.report);
+});
 
 function renderCases(id, block, extra) {
   const list = document.getElementById(id);
@@ -459,7 +531,7 @@ ui.mode.addEventListener("change", () => {
   drawChoropleth();
 });
 document.getElementById("dl-xlsx").addEventListener("click", () => download("xlsx"));
-for (const id of ["dl-csv-summary", "dl-csv-weeks", "dl-csv-grids"]) {
+for (const id of ["dl-csv-summary", "dl-csv-weeks", "dl-csv-grids", "dl-csv-areas"]) {
   const button = document.getElementById(id);
   button.addEventListener("click", () => download("csv", button.dataset.section));
 }

@@ -1,4 +1,5 @@
-"""SQL of the OGC API – Features provider: filtered, paged feature rows from a catalogued layer's SQL.
+"""SQL of the OGC API – Features provider: filtered, paged feature rows from a catalogued layer's SQL (the
+layer's ``features`` section; the tile SQL over the same layers is :mod:`geo_service.layers.sql`).
 
 The source SQL comes from the catalogue (trusted files); column names go through ``sql.Identifier`` and
 every request value (bbox, times, filter values, limit, offset) is a bound parameter.
@@ -13,7 +14,7 @@ from typing import Any
 from psycopg2 import sql
 
 from geo_service.db.rows import DictCursor, fetch_one
-from geo_service.tiles.store import execute_layer_sql
+from geo_service.layers.sql import execute_layer_sql
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""SQL of the tile server: probing a layer, data revisions, rendering one Mapbox Vector Tile, extents.
+"""SQL of a catalogued layer for tiles: running it safely, probing it, rendering one Mapbox Vector Tile, extents.
+
+The OGC API – Features queries over the same layers are :mod:`geo_service.layers.features`.
 
 The layer SQL comes from the catalogue (trusted files in the repository, never request text); property
 and column names go through ``psycopg2.sql.Identifier`` and every value is a bound parameter.
@@ -6,7 +8,7 @@ and column names go through ``psycopg2.sql.Identifier`` and every value is a bou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
 from typing import Any
 
 import psycopg2
@@ -14,7 +16,7 @@ from psycopg2 import sql
 
 from geo_service.db.pool import Database
 from geo_service.db.rows import fetch_one
-from geo_service.tiles.catalogue import Layer, LayerStatus
+from geo_service.layers.model import Layer, LayerStatus
 
 WEB_MERCATOR_WIDTH_M = 2 * 20_037_508.342789244
 # GCJ-02 moves a point by at most ~1 km; widen the WGS-84 search box by this much so every feature whose
@@ -71,20 +73,36 @@ def probe_layer(db: Database, layer: Layer) -> LayerStatus:
     return LayerStatus(True)
 
 
-def revisions(cur: psycopg2.extensions.cursor, entities: Iterable[str]) -> dict[str, int]:
-    """Current ``data_revisions`` of ``entities``; an entity never written counts as revision 0."""
-    names = sorted(set(entities))
-    cur.execute("SELECT entity, revision FROM data_revisions WHERE entity = ANY(%s)", (names,))
-    found = dict(cur.fetchall())
-    return {name: int(found.get(name, 0)) for name in names}
+def tile_box_deg(z: int, x: int, y: int, margin: float = 0.0) -> tuple[float, float, float, float]:
+    """West, south, east, north (degrees, WGS-84) of tile z/x/y widened by ``margin`` tile widths on each side.
+
+    Web Mercator maps meridians and parallels to straight lines, so a (padded) tile is exactly this
+    longitude/latitude rectangle: no PROJ call needed to find the rows of a tile.
+    """
+    n = 1 << z
+
+    def lat(row: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    # clamped to the world, as ST_TileEnvelope clamps a margin
+    first, last = max(0.0, x - margin), min(float(n), x + 1 + margin)
+    top, bottom = max(0.0, y - margin), min(float(n), y + 1 + margin)
+    return first / n * 360 - 180, lat(bottom), last / n * 360 - 180, lat(top)
 
 
 def _geometry(layer: Layer, z: int, gcj02: bool) -> sql.Composable:
-    """The source geometry in EPSG:3857, shifted to GCJ-02 and simplified as asked."""
+    """The source geometry cut to the padded tile, in EPSG:3857, shifted to GCJ-02 and simplified as asked.
+
+    Cutting first (``ST_ClipByBox2D`` on the padded tile, in degrees) means that only the part of a long road
+    or a large polygon that reaches the tile is transformed and simplified; ``ST_AsMVTGeom`` then clips to the
+    same padding in tile units and snaps to the grid. The cut points lie within the padding, outside the tile.
+    """
     geom: sql.Composable = sql.Identifier("src", layer.geometry_column)
     if gcj02:
         geom = sql.SQL("gcj02_shift({})").format(geom)
-    geom = sql.SQL("ST_Transform({}, 3857)").format(geom)
+    geom = sql.SQL(
+        "ST_Transform(ST_ClipByBox2D({}, ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)), 3857)"
+    ).format(geom)
     if layer.simplify > 0:
         tolerance_m = layer.simplify * WEB_MERCATOR_WIDTH_M / (2**z) / layer.extent
         geom = sql.SQL("ST_Simplify({}, {}, true)").format(geom, sql.Literal(tolerance_m))
@@ -95,13 +113,13 @@ def render_tile(cur: psycopg2.extensions.cursor, layer: Layer, z: int, x: int, y
     """One layer of tile z/x/y as MVT bytes (``b""`` when no feature falls in it).
 
     Rows are picked with ``&&`` against the tile envelope padded by the layer's buffer (a GiST index
-    scan), clipped by ``ST_AsMVTGeom`` and capped at ``max_features``.
+    scan; the box is computed here, in degrees, so planning calls no PROJ), cut to that box, clipped by
+    ``ST_AsMVTGeom`` and capped at ``max_features``. A row whose box touches the tile but whose shape does not
+    is cut to nothing and left out.
     """
-    margin = layer.buffer / layer.extent
-    search = sql.SQL("ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => {}), 4326)").format(
-        sql.Literal(margin)
-    )
-    if gcj02:
+    west, south, east, north = tile_box_deg(z, x, y, layer.buffer / layer.extent)
+    search: sql.Composable = sql.SQL("ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 4326)")
+    if gcj02:  # rows are found by their WGS-84 shape, which GCJ-02 moves by up to ~1 km
         search = sql.SQL("ST_Expand({}, {})").format(search, sql.Literal(GCJ02_SEARCH_MARGIN_DEG))
     columns = [sql.Identifier("src", name) for name in layer.properties]
     if layer.id_column and layer.id_column not in layer.properties:
@@ -130,7 +148,8 @@ def render_tile(cur: psycopg2.extensions.cursor, layer: Layer, z: int, x: int, y
         search=search,
         cap=sql.Literal(layer.max_features),
     )
-    execute_layer_sql(cur, query, {"z": z, "x": x, "y": y, **layer.params_at(z)})
+    bound = {"z": z, "x": x, "y": y, "west": west, "south": south, "east": east, "north": north}
+    execute_layer_sql(cur, query, {**bound, **layer.params_at(z)})
     row = cur.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
 

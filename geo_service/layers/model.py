@@ -1,17 +1,16 @@
-"""The layer catalogue: ``layers/*.yaml``, one file a layer. Only catalogued layers are served.
+"""The layer model: one ``layers/*.yaml`` file is one :class:`Layer` (the format is documented in
+``layers/README.md``), read by :func:`load_layers`.
 
-A layer file names the relations its SQL reads; a layer whose relation does not exist yet (a table another
-branch creates) or whose SQL does not run is reported at start-up and answers 404 until it works — never 500.
-The file format is documented in ``layers/README.md``.
+Pure data and validation: no database here (the SQL is :mod:`geo_service.layers.sql`, the live catalogue
+:mod:`geo_service.layers.catalogue`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,12 +18,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geo_service.auth import ROLES, Principal
-from geo_service.db.pool import Database
 
 log = logging.getLogger(__name__)
 
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 RESERVED_IDS = frozenset({"style", "catalogue"})  # fixed routes under /tiles/
+# Bound by the tile server in every tile query: the tile address and its padded box in degrees.
+BOUND_PARAMS = frozenset({"z", "x", "y", "west", "south", "east", "north"})
 
 
 class Temporal(BaseModel):
@@ -143,7 +143,7 @@ class Layer(BaseModel):
     def _param_steps(cls, value: dict[str, dict[int, Any]]) -> dict[str, dict[int, Any]]:
         _check_identifiers(value)
         for name, steps in value.items():
-            if name in {"z", "x", "y"}:
+            if name in BOUND_PARAMS:
                 raise ValueError(f"param `{name}` is bound by the tile server")
             if 0 not in steps:
                 raise ValueError(f"param `{name}` needs a value at zoom 0")
@@ -262,59 +262,7 @@ def load_layers(directory: Path) -> tuple[list[Layer], dict[str, str]]:
 
 @dataclass
 class LayerStatus:
+    """Whether a layer can be served now, and if not why (for the log and the 404's ``reason``)."""
+
     available: bool
     reason: str | None = None
-
-
-@dataclass
-class Catalogue:
-    """The catalogued layers and whether each can be served against this database right now.
-
-    Availability is checked at start-up (:meth:`check`) and re-checked on demand for layers that were not
-    available (:meth:`refresh`), so a table created by a later migration starts being served without a
-    restart.
-    """
-
-    layers: dict[str, Layer]
-    file_errors: dict[str, str] = field(default_factory=dict)
-    status: dict[str, LayerStatus] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @classmethod
-    def from_directory(cls, directory: Path) -> Catalogue:
-        layers, errors = load_layers(directory)
-        return cls({layer.id: layer for layer in layers}, errors)
-
-    def check(self, db: Database) -> dict[str, LayerStatus]:
-        """Probe every layer; log one line per layer that cannot be served."""
-        from geo_service.tiles import store
-
-        found: dict[str, LayerStatus] = {}
-        for layer in self.layers.values():
-            found[layer.id] = store.probe_layer(db, layer)
-            if not found[layer.id].available:
-                log.warning("layer %s is not served: %s", layer.id, found[layer.id].reason)
-        with self._lock:
-            self.status = found
-        return found
-
-    def refresh(self, db: Database, layer_id: str) -> LayerStatus:
-        """Re-probe one layer that was not available (a relation may have been created since)."""
-        from geo_service.tiles import store
-
-        status = store.probe_layer(db, self.layers[layer_id])
-        with self._lock:
-            self.status[layer_id] = status
-        return status
-
-    def mark_unavailable(self, layer_id: str, reason: str) -> None:
-        log.warning("layer %s stopped working: %s", layer_id, reason)
-        with self._lock:
-            self.status[layer_id] = LayerStatus(False, reason)
-
-    def is_available(self, layer_id: str) -> bool:
-        status = self.status.get(layer_id)
-        return status is not None and status.available
-
-    def available_layers(self) -> list[Layer]:
-        return [layer for layer in self.layers.values() if self.is_available(layer.id)]
