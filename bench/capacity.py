@@ -19,7 +19,7 @@ process memory, sampled every 0.2 s.
 
 Server: ``geo-service serve --workers N`` on the province; start-up (process start → ``/readyz`` 200 → first
 answers of locate, nearest and a tile, i.e. caches built); memory (RSS of the server's processes after the
-warm-up); memory per network node (RSS of one worker after loading the network minus before, ÷ nodes); then
+warm-up); memory per network node (PSS of all the server's processes after the warm-up minus before it, ÷ nodes); then
 h2load (50 connections) on locate at random points, ``/api/stations/nearest`` and grid tiles.
 """
 
@@ -247,6 +247,14 @@ def homes(boxes: list[tuple[float, float, float, float]], n: int, seed: int = 2)
     return folder
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used: run on every worker by ``client.run``. On a machine
+    shared with other work a job's wall time depends on how much of the cores it got; its workers' CPU time
+    does not."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
 class PeakMemory:
     """Peak process memory of each Dask worker (the scheduler's view), sampled in the background."""
 
@@ -281,6 +289,7 @@ def run_batch(
     import dask_geopandas
     import geopandas
     from distributed import Client, LocalCluster
+    from distributed import progress as progress_bar
 
     from geo_service.batch.jobs import batch_locate, batch_reach
 
@@ -299,16 +308,28 @@ def run_batch(
     ):
 
         def job(label: str, fn) -> None:
+            cpu_before = sum(client.run(_cpu_seconds).values())
             with PeakMemory(client) as memory:
                 started = time.perf_counter()
                 fn()
                 seconds = time.perf_counter() - started
-            rows.append([label, f"{n:,}", f"{seconds:.1f}", f"{n / seconds:,.0f}", f"{memory.max_mb:,.0f}"])
+            cpu = sum(client.run(_cpu_seconds).values()) - cpu_before
+            rows.append(
+                [
+                    label,
+                    f"{n:,}",
+                    f"{seconds:.1f}",
+                    f"{n / seconds:,.0f}",
+                    f"{cpu:.1f}",
+                    f"{n / cpu:,.0f}",
+                    f"{memory.max_mb:,.0f}",
+                ]
+            )
             print("  " + " | ".join(map(str, rows[-1])), flush=True)
 
         job(
             "batch locate (grid + hierarchy)",
-            lambda: batch_locate(client, folder, out / "locate", dsn=db.dsn, progress=False, overwrite=True),
+            lambda: batch_locate(client, folder, out / "locate", dsn=db.dsn, progress=True, overwrite=True),
         )
         if not skip_sjoin:
             with db.cursor() as cur:
@@ -328,16 +349,18 @@ def run_batch(
                     points, geometry=dask_geopandas.points_from_xy(points, "lon", "lat")
                 ).set_crs(4326)
                 joined = dask_geopandas.sjoin(points, grids, how="inner", predicate="within")
-                client.compute(
+                future = client.compute(
                     joined.to_parquet(str(out / "sjoin"), write_index=False, compute=False, overwrite=True)
-                ).result()
+                )
+                progress_bar(future)
+                future.result()
 
             job("dask-geopandas sjoin (grid only)", sjoin)
         if not skip_reach:
             job(
                 "batch reach (pharmacy)",
                 lambda: batch_reach(
-                    client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=False, overwrite=True
+                    client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=True, overwrite=True
                 ),
             )
     shutil.rmtree(out, ignore_errors=True)
@@ -345,10 +368,13 @@ def run_batch(
 
 
 def _tree_rss_mb(pid: int) -> tuple[float, list[float]]:
+    """Memory of a server and its worker processes, MB: their PSS summed (pages shared between them — the
+    walking network is memory-mapped from one cache file by every worker — counted once), and each one's
+    RSS."""
     proc = psutil.Process(pid)
-    procs = [proc, *proc.children(recursive=True)]
-    each = [p.memory_info().rss / 2**20 for p in procs if p.is_running()]
-    return sum(each), each
+    procs = [p for p in (proc, *proc.children(recursive=True)) if p.is_running()]
+    pss = sum(p.memory_full_info().pss for p in procs) / 2**20
+    return pss, [p.memory_info().rss / 2**20 for p in procs]
 
 
 def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list[list[object]]:
@@ -371,6 +397,12 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
         "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false",
     }
     for n in workers:
+        if rows:  # a process more than the last run held: refuse to crowd out the machine's other users
+            per_process_mb = float(rows[-1][4].replace(",", ""))
+            free_mb = psutil.virtual_memory().available / 2**20
+            if free_mb < 2048 + per_process_mb * (n - rows[-1][0]):
+                print(f"  {n} workers: skipped, {free_mb:,.0f} MB free", flush=True)
+                continue
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
@@ -379,7 +411,7 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(WORK / f"serve-{n}.log").open("w"),  # the server's own account, should a worker die
         )
         try:
             while True:
@@ -399,7 +431,7 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
                     client.get("/api/stations/nearest", params={"lon": lon, "lat": lat}).raise_for_status()
             warm_s = time.perf_counter() - started
             total, each = _tree_rss_mb(proc.pid)
-            per_node_b = (total - total_before) * 2**20 / max(1, nodes) / n
+            per_node_b = (total - total_before) * 2**20 / max(1, nodes)
             workdir = Path(tempfile.mkdtemp(prefix="capacity-h2-", dir=WORK))
             locate = h2load(
                 [f"{base}/api/locate?lon={x:.6f}&lat={y:.6f}" for x, y in pts],
@@ -459,9 +491,14 @@ def main() -> None:
     parser.add_argument("--skip-server", action="store_true")
     parser.add_argument("--skip-sjoin", action="store_true")
     parser.add_argument("--skip-reach", action="store_true")
+    parser.add_argument(
+        "--database",
+        default=DB_NAME,
+        help="bench database (a small province for trying things out: another name)",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    db = bench_database(DB_NAME)
+    db = bench_database(args.database)
     print(f"province: {args.cities} cities, {args.grids:,} grids, {args.nodes:,} nodes", flush=True)
     province = build_province(db, args.cities, args.grids, args.nodes)
     print(f"homes: {args.homes:,}", flush=True)
@@ -469,7 +506,28 @@ def main() -> None:
     if not args.skip_batch:
         print("batch:", flush=True)
         rows = run_batch(db, folder, args.homes, args.dask_workers, args.skip_sjoin, args.skip_reach)
-        print(markdown_table(["job", "points", "seconds", "points/s", "peak MB per worker"], rows))
+        print(
+            markdown_table(
+                [
+                    "job",
+                    "points",
+                    "seconds",
+                    "points/s",
+                    "worker CPU s",
+                    "points per CPU s",
+                    "peak MB per worker",
+                ],
+                rows,
+            )
+        )
+        by_label = {row[0].split(" (")[0]: row for row in rows}
+        ours, peer = by_label.get("batch locate"), by_label.get("dask-geopandas sjoin")
+        if ours and peer:
+            number = lambda cell: float(cell.replace(",", ""))  # noqa: E731
+            print(
+                f"batch locate / sjoin: {number(ours[3]) / number(peer[3]):.2f}x points/s (wall), "
+                f"{number(ours[5]) / number(peer[5]):.2f}x points per worker CPU second"
+            )
     if not args.skip_server:
         print("server:", flush=True)
         rows = run_server(
@@ -485,9 +543,9 @@ def main() -> None:
                     "workers",
                     "ready s",
                     "warm s",
-                    "RSS MB (all)",
+                    "PSS MB (all)",
                     "RSS MB (largest)",
-                    "bytes/node/process",
+                    "warm-up bytes/node (all)",
                     "locate req/s",
                     "nearest req/s",
                     "tiles req/s",

@@ -414,6 +414,9 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level="info",
+        # The supervisor kills a worker that does not answer its ping within this many seconds; the default (5)
+        # killed workers building a province's caches on a loaded host, dropping their connections.
+        timeout_worker_healthcheck=60,
     )
 
 
@@ -480,7 +483,12 @@ def batch_locate_cmd(
     ] = "wgs84",
     lon_column: Annotated[str, typer.Option(help="longitude column (CSV, Parquet)")] = "lon",
     lat_column: Annotated[str, typer.Option(help="latitude column (CSV, Parquet)")] = "lat",
-    cell_deg: Annotated[float, typer.Option(help="side of a partition cell, degrees")] = 0.05,
+    window_deg: Annotated[
+        float, typer.Option(help="side of a window, degrees: each worker builds a window's index once")
+    ] = 0.5,
+    cache_mb: Annotated[
+        int, typer.Option(help="bound on the built windows each worker keeps, MB (estimated)")
+    ] = 1024,
     overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
 ) -> None:
     """Locate every point: its grid and the grid's community, street and district (GeoParquet out)."""
@@ -497,7 +505,8 @@ def batch_locate_cmd(
             crs=crs,
             lon_column=lon_column,
             lat_column=lat_column,
-            cell_deg=cell_deg,
+            window_deg=window_deg,
+            cache_mb=cache_mb,
             overwrite=overwrite,
         ),
     )
@@ -523,7 +532,12 @@ def batch_reach_cmd(
         float | None, typer.Option(help="walking speed, km/h (default: the service's)")
     ] = None,
     max_minutes: Annotated[float, typer.Option(help="farther than this many minutes counts as none")] = 30.0,
-    cell_deg: Annotated[float, typer.Option(help="side of a partition cell, degrees")] = 0.1,
+    window_deg: Annotated[
+        float, typer.Option(help="side of a window, degrees: each worker builds a window's index once")
+    ] = 0.25,
+    cache_mb: Annotated[
+        int, typer.Option(help="bound on the built windows each worker keeps, MB (estimated)")
+    ] = 2048,
     overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
 ) -> None:
     """Walking seconds from every home to the nearest facility of a category (GeoParquet out)."""
@@ -543,7 +557,8 @@ def batch_reach_cmd(
             lat_column=lat_column,
             speed_kmh=speed_kmh,
             max_minutes=max_minutes,
-            cell_deg=cell_deg,
+            window_deg=window_deg,
+            cache_mb=cache_mb,
             overwrite=overwrite,
         ),
     )

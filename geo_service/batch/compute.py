@@ -88,6 +88,62 @@ def locate_points(index: LocateIndex, lon: np.ndarray, lat: np.ndarray) -> dict[
     return out
 
 
+def reach_window(
+    network: WalkNetwork,
+    facility_rows: Sequence[tuple[int, str | None, str, float, float]],
+    category: str,
+    *,
+    limit_m: float,
+    max_snap_m: float,
+) -> ReachIndex:
+    """The life-circle reach engine (:class:`~geo_service.life_circle.reach.ReachIndex`) over ``network``
+    with the facilities of ``facility_rows``, the multi-source search from every facility of ``category``
+    already run on every graph (so that a built window holds all it needs and its size is known)."""
+    facilities = Facilities.from_rows(list(facility_rows))
+    reach = ReachIndex.build((network.revision,), network, facilities, max_snap_m, limit_m)
+    for graph_index in range(len(network.graphs)):
+        reach.category(graph_index, category, "time")
+    return reach
+
+
+def reach_answers(
+    reach: ReachIndex,
+    category: str,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    speed_mps: float,
+    limit_m: float,
+    max_snap_m: float,
+) -> dict[str, np.ndarray]:
+    """Walking seconds from each WGS-84 point to the nearest facility of ``category`` on a built
+    :func:`reach_window` (see :func:`reach_points`)."""
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    n = lon.shape[0]
+    out = {
+        "walk_seconds": np.full(n, np.nan),
+        "walk_distance_m": np.full(n, np.nan),
+        "facility_id": np.full(n, -1, np.int64),
+        "snap_distance_m": np.full(n, np.nan),
+    }
+    with np.errstate(invalid="ignore"):
+        valid = np.flatnonzero(
+            np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        )
+    if not valid.size or not reach.network.graphs:
+        return out
+    located = reach.network.snap(lon[valid], lat[valid], max_snap_m)
+    got = reach.points(located, category, "time")
+    ok = np.isfinite(got.cost) & (got.cost <= limit_m) & (got.facility >= 0)
+    snapped = located.graph_index >= 0
+    out["snap_distance_m"][valid[snapped]] = located.distance_m[snapped]
+    out["walk_seconds"][valid[ok]] = got.cost[ok] / speed_mps
+    out["walk_distance_m"][valid[ok]] = got.metres[ok]
+    out["facility_id"][valid[ok]] = reach.facilities.id[got.facility[ok]]
+    return out
+
+
 def reach_points(
     network: WalkNetwork,
     facility_rows: Sequence[tuple[int, str | None, str, float, float]],
@@ -118,29 +174,7 @@ def reach_points(
         ``walk_seconds`` and ``walk_distance_m`` (NaN: no facility within the limit or point off the
         network), ``facility_id`` (-1 none), ``snap_distance_m`` (NaN: off the network).
     """
-    lon = np.asarray(lon, np.float64)
-    lat = np.asarray(lat, np.float64)
-    n = lon.shape[0]
-    out = {
-        "walk_seconds": np.full(n, np.nan),
-        "walk_distance_m": np.full(n, np.nan),
-        "facility_id": np.full(n, -1, np.int64),
-        "snap_distance_m": np.full(n, np.nan),
-    }
-    with np.errstate(invalid="ignore"):
-        valid = np.flatnonzero(
-            np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
-        )
-    if not valid.size or not network.graphs:
-        return out
-    facilities = Facilities.from_rows(list(facility_rows))
-    reach = ReachIndex.build((network.revision,), network, facilities, max_snap_m, limit_m)
-    located = network.snap(lon[valid], lat[valid], max_snap_m)
-    got = reach.points(located, category, "time")
-    ok = np.isfinite(got.cost) & (got.cost <= limit_m) & (got.facility >= 0)
-    snapped = located.graph_index >= 0
-    out["snap_distance_m"][valid[snapped]] = located.distance_m[snapped]
-    out["walk_seconds"][valid[ok]] = got.cost[ok] / speed_mps
-    out["walk_distance_m"][valid[ok]] = got.metres[ok]
-    out["facility_id"][valid[ok]] = facilities.id[got.facility[ok]]
-    return out
+    reach = reach_window(network, facility_rows, category, limit_m=limit_m, max_snap_m=max_snap_m)
+    return reach_answers(
+        reach, category, lon, lat, speed_mps=speed_mps, limit_m=limit_m, max_snap_m=max_snap_m
+    )

@@ -82,3 +82,33 @@ def grow_box(box: tuple[float, float, float, float], metres: float) -> tuple[flo
         min(180.0, east + dlon),
         min(90.0, north + dlat),
     )
+
+
+def cell_groups(lon: np.ndarray, lat: np.ndarray, cell_deg: float) -> list[tuple[int, np.ndarray]]:
+    """The row positions of the points of each cell, cells in Hilbert order, as ``(key, rows)`` with the key
+    of :func:`cell_keys`; points with invalid coordinates are left out.
+
+    A block of points covers few cells: the points are grouped by one counting sort over the cells of the
+    block's bounding rectangle (numpy's radix sort for up to 65,536 of them), not by sorting Hilbert numbers.
+    """
+    check_cell_deg(cell_deg)
+    ix, iy, valid = cell_xy(lon, lat, cell_deg)
+    rows = np.flatnonzero(valid)
+    if not rows.size:
+        return []
+    ix, iy = ix[rows], iy[rows]
+    x0, y0 = int(ix.min()), int(iy.min())
+    height = int(iy.max()) - y0 + 1
+    span = (int(ix.max()) - x0 + 1) * height
+    local = (ix - x0) * height + (iy - y0)
+    if span <= 1 << 16:
+        order = np.argsort(local.astype(np.uint16), kind="stable")
+        counts = np.bincount(local, minlength=span)
+        present = np.flatnonzero(counts)
+        parts = np.split(rows[order], np.cumsum(counts[present])[:-1])
+    else:
+        present, inverse = np.unique(local, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        parts = np.split(rows[order], np.cumsum(np.bincount(inverse))[:-1])
+    keys = hilbert_index(present // height + x0, present % height + y0)
+    return [(int(keys[k]), parts[k]) for k in np.argsort(keys, kind="stable")]

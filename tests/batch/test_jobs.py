@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo_service.batch.cache import worker_stats
 from geo_service.batch.errors import BatchError
-from geo_service.batch.jobs import batch_locate, batch_reach
+from geo_service.batch.jobs import batch_locate, batch_reach, read_points
+from geo_service.batch.partition import cell_groups
 from geo_service.db.pool import Database
 from geo_service.locate.service import current_index, locate
 from geo_service.store import residences
@@ -79,7 +81,7 @@ def test_batch_locate_on_two_workers_equals_locate_point_by_point(
     frame.to_csv(source, index=False)
     # small blocks and cells: several input partitions, many cells, both workers busy
     summary = batch_locate(
-        dask_client, source, tmp_path / "out", dsn=city.dsn, cell_deg=0.01, blocksize="8kB", progress=False
+        dask_client, source, tmp_path / "out", dsn=city.dsn, window_deg=0.01, blocksize="8kB", progress=False
     )
     out = _read(tmp_path / "out")
     assert summary.rows == len(frame) == len(out)
@@ -95,6 +97,67 @@ def test_batch_locate_on_two_workers_equals_locate_point_by_point(
     assert [names[c] for c in out.loc[inside, "grid_code"]] == out.loc[inside, "grid_name"].tolist()
     assert out.crs.to_epsg() == 4326
     assert np.allclose(out.geometry.x[:5], frame["lon"][:5]) and out.geometry.iloc[-1] is None
+
+
+def _builds(dask_client) -> dict[str, int]:
+    """Locate windows built so far, per worker (each worker's own counter)."""
+    return {
+        address: stats["builds"].get("locate", 0) for address, stats in dask_client.run(worker_stats).items()
+    }
+
+
+def test_a_window_is_built_once_per_worker_and_again_only_when_the_grids_change(
+    city: Database, dask_client, tmp_path: Path
+) -> None:
+    frame = _points(city).sample(frac=1.0, random_state=5)  # every block spread over the city
+    source = tmp_path / "points.csv"
+    frame.to_csv(source, index=False)
+    window_deg = 0.05
+    blocks = read_points(source, blocksize="8kB")
+    windows_per_task = [
+        len(cell_groups(part["_lon"].to_numpy(), part["_lat"].to_numpy(), window_deg))
+        for part in (blocks.get_partition(i).compute() for i in range(blocks.npartitions))
+    ]
+    every = {key for key, _ in cell_groups(frame["lon"].to_numpy(), frame["lat"].to_numpy(), window_deg)}
+    assert blocks.npartitions >= 4 and sum(windows_per_task) > 2 * len(every)  # tasks share windows
+
+    def run(name: str) -> dict[str, int]:
+        before = _builds(dask_client)
+        batch_locate(
+            dask_client,
+            source,
+            tmp_path / name,
+            dsn=city.dsn,
+            window_deg=window_deg,
+            blocksize="8kB",
+            progress=False,
+        )
+        return {worker: count - before.get(worker, 0) for worker, count in _builds(dask_client).items()}
+
+    first = run("first")
+    assert len(first) == 2 and all(0 < count <= len(every) for count in first.values())
+    assert sum(first.values()) < sum(windows_per_task)  # not once per task and window
+    again = run("again")  # the same revision: a worker builds only windows it has not seen yet
+    assert all(first[worker] + again[worker] <= len(every) for worker in first)
+    assert sum(again.values()) < sum(first.values())
+    assert _read(tmp_path / "again")["grid_code"].tolist() == _read(tmp_path / "first")["grid_code"].tolist()
+
+    code = _read(tmp_path / "first")["grid_code"].dropna().iloc[0]
+    with city.cursor() as cur:
+        cur.execute(
+            "UPDATE areas SET name = name || '（新）' WHERE code = %s AND valid_to IS NULL RETURNING name",
+            (code,),
+        )
+        renamed = cur.fetchone()["name"]
+    try:
+        assert sum(run("edited").values()) > 0  # a new areas revision: windows built again
+        edited = _read(tmp_path / "edited")
+        assert set(edited.loc[edited["grid_code"] == code, "grid_name"]) == {renamed}
+    finally:
+        with city.cursor() as cur:
+            cur.execute(
+                "UPDATE areas SET name = left(name, -3) WHERE code = %s AND valid_to IS NULL", (code,)
+            )
 
 
 def test_geoparquet_in_any_crs_gives_the_same_answers(city: Database, dask_client, tmp_path: Path) -> None:
@@ -135,7 +198,7 @@ def test_batch_reach_equals_the_walking_engines_travel_times(
         "pharmacy",
         dsn=city.dsn,
         max_minutes=20,
-        cell_deg=0.01,
+        window_deg=0.01,
         progress=False,
     )
     out = _read(tmp_path / "reach")
