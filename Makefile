@@ -31,6 +31,14 @@ system:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# A stamp whose virtualenv or node_modules is gone (removed by hand, replaced by a checkout) is stale.
+ifeq ($(wildcard $(BIN)/python),)
+$(shell rm -f $(STAMP)/venv)
+endif
+ifeq ($(wildcard web/node_modules),)
+$(shell rm -f $(STAMP)/web)
+endif
+
 venv: $(STAMP)/venv
 $(STAMP)/venv: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
