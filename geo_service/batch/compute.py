@@ -58,15 +58,22 @@ def locate_coded(
         owner_level[rest[hit]] = k
         owner_pos[rest[hit]] = found[hit]
         rest = rest[~hit]
-    # one row per distinct owner: its chain by level; points then only carry the owner's row number
-    owners = np.unique(owner_level[owner_level >= 0] * (1 << 32) + owner_pos[owner_level >= 0])
-    row_of_point = np.full(n, -1, np.int64)
-    if owners.size:
-        mine = owner_level >= 0
-        row_of_point[mine] = np.searchsorted(owners, owner_level[mine] * (1 << 32) + owner_pos[mine])
+    # one row per distinct owner: its chain by level; points then only carry the owner's row number. Owners
+    # are numbered densely (level after level), so they are found by flagging, not by sorting the points.
+    offsets = np.cumsum([0] + [len(index.levels[level].infos) for level in HIERARCHY])
+    mine = owner_level >= 0
+    dense = np.full(n, -1, np.int64)
+    dense[mine] = offsets[owner_level[mine]] + owner_pos[mine]
+    flagged = np.zeros(int(offsets[-1]) + 1, dtype=bool)  # the last slot stands for "no owner" (-1)
+    flagged[dense[mine]] = True
+    owners = np.flatnonzero(flagged[:-1])
+    row_of_owner = np.full(flagged.size, -1, np.int64)
+    row_of_owner[owners] = np.arange(owners.size)
+    row_of_point = row_of_owner[dense]
+    owner_levels = np.searchsorted(offsets, owners, side="right") - 1
     tables = {name: np.full(owners.size + 1, None, dtype=object) for name in LOCATE_COLUMNS}
-    for j, key in enumerate(owners.tolist()):
-        info = index.levels[HIERARCHY[key >> 32]].infos[key & 0xFFFFFFFF]
+    for j, (k, key) in enumerate(zip(owner_levels.tolist(), owners.tolist(), strict=True)):
+        info = index.levels[HIERARCHY[k]].infos[key - int(offsets[k])]
         for level, area in _chain(index, info).items():
             tables[f"{level}_code"][j] = area.code
             tables[f"{level}_name"][j] = area.name

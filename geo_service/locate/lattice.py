@@ -38,6 +38,23 @@ OUTSIDE = -1
 ON_BOUNDARY_DEG = 1e-11
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending: ``np.unique`` without its hash table. numpy ≥ 2.3 counts integers in a
+    hash table before sorting, which on millions of spread-out keys (cell × polygon) costs ~15× a plain sort
+    (2 M keys: 2.2 s against 0.13 s) and was half of a lattice's build."""
+    out = np.sort(values)
+    return out[_first_of_runs(out)] if out.size else out
+
+
+def _first_of_runs(ordered: np.ndarray) -> np.ndarray:
+    """Whether each element of a sorted array is the first of its run of equal values."""
+    first = np.empty(ordered.size, dtype=bool)
+    if ordered.size:
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return first
+
+
 def lowest_per_point(point: np.ndarray, polygon: np.ndarray, n: int) -> np.ndarray:
     """The tie rule over (point, polygon) covering pairs: for each of ``n`` points the lowest polygon index
     covering it, or -1."""
@@ -122,15 +139,16 @@ class PolygonLattice:
         # Boundary cells: candidates = polygons whose edges may touch the cell (the rasterisation is a superset)
         # plus every polygon covering the cell's centre: a polygon that covers any point of the cell without
         # an edge in it contains the whole cell, centre included (overlaps and cells merely near an edge).
-        boundary_cells = np.unique(cells)
+        boundary_cells = cells[_first_of_runs(cells)]  # cells come sorted from the rasteriser
         cx = self.x0 + (boundary_cells % self.nx + 0.5) / self.inv_dx
         cy = self.y0 + (boundary_cells // self.nx + 0.5) / self.inv_dy
         centre, holder = shapely.STRtree(self.geoms).query(shapely.points(cx, cy), predicate="intersects")
         cells = np.concatenate([cells, boundary_cells[centre]])
         owners = np.concatenate([owners, holder.astype(np.int32)])
-        pairs = np.unique(cells.astype(np.int64) * (self.n + 1) + owners)
+        pairs = sorted_unique(cells.astype(np.int64) * (self.n + 1) + owners)
         pair_cells, pair_owners = pairs // (self.n + 1), (pairs % (self.n + 1)).astype(np.int32)
-        slot_cells, starts = np.unique(pair_cells, return_index=True)
+        starts = np.flatnonzero(_first_of_runs(pair_cells))
+        slot_cells = pair_cells[starts]
         self.slot_ptr = np.append(starts, len(pair_cells)).astype(np.int64)
         self.slot_candidates = pair_owners  # ascending within each cell: lowest index (code) first
         value[slot_cells] = -2 - np.arange(len(slot_cells), dtype=np.int32)
@@ -170,7 +188,7 @@ class PolygonLattice:
                 out_owner.append(owner[ok])
         cells = np.concatenate(out_cells)
         owners = np.concatenate(out_owner).astype(np.int32)
-        keys = np.unique(cells * (self.n + 1) + owners)
+        keys = sorted_unique(cells * (self.n + 1) + owners)
         return keys // (self.n + 1), (keys % (self.n + 1)).astype(np.int32)
 
     def _exact_all(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
