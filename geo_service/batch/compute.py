@@ -7,6 +7,7 @@ built from the rows inside its box) and for the whole database (the single-proce
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,8 +31,42 @@ def _chain(index: LocateIndex, area: AreaInfo) -> dict[str, AreaInfo]:
     return out
 
 
+@dataclass(frozen=True)
+class Hierarchy:
+    """The answer columns of every area of a locate index, computed once per index (a window's build) so that
+    answering a point is a few array look-ups, not a walk up the parent chain.
+
+    Areas are numbered densely level after level in :data:`HIERARCHY` order (``offsets[k]`` is the first
+    number of level k, ``offsets[-1]`` the count; that number stands for "no area"). ``positions[column][d]``
+    indexes ``values[column]`` (text) for area d, or is -1.
+    """
+
+    offsets: np.ndarray
+    positions: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+
+
+def hierarchy(index: LocateIndex) -> Hierarchy:
+    """The :class:`Hierarchy` of ``index``: each area, and its ancestors by level, as the answer columns."""
+    offsets = np.cumsum([0] + [len(index.levels[level].infos) for level in HIERARCHY])
+    total = int(offsets[-1])
+    positions = {name: np.full(total + 1, -1, np.int64) for name in LOCATE_COLUMNS}
+    seen: dict[str, dict[str, int]] = {name: {} for name in LOCATE_COLUMNS}
+    number = 0
+    for level in HIERARCHY:
+        for info in index.levels[level].infos:
+            for chain_level, area in _chain(index, info).items():
+                for part, text in (("code", area.code), ("name", area.name)):
+                    if text is not None:
+                        name = f"{chain_level}_{part}"
+                        positions[name][number] = seen[name].setdefault(text, len(seen[name]))
+            number += 1
+    values = {name: np.array(list(texts), dtype=object) for name, texts in seen.items()}
+    return Hierarchy(offsets, positions, values)
+
+
 def locate_coded(
-    index: LocateIndex, lon: np.ndarray, lat: np.ndarray
+    index: LocateIndex, lon: np.ndarray, lat: np.ndarray, table: Hierarchy | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The grid and its hierarchy for WGS-84 points, as :func:`geo_service.locate.service.locate` answers,
     dictionary-coded: per column of :data:`LOCATE_COLUMNS`, ``(positions, values)`` where ``positions[k]`` indexes
@@ -39,13 +74,14 @@ def locate_coded(
 
     A point inside a grid gets the grid (lowest code on shared edges) and its parent chain; a point outside
     every grid gets the finest area covering it and that area's parent chain (属地兜底). Missing levels and
-    points with invalid coordinates are -1.
+    points with invalid coordinates are -1. ``table``: ``hierarchy(index)`` when the caller keeps it (a batch
+    window answers many blocks); None computes it.
     """
+    table = hierarchy(index) if table is None else table
     lon = np.asarray(lon, np.float64)
     lat = np.asarray(lat, np.float64)
     n = lon.shape[0]
-    owner_level = np.full(n, -1, np.int64)  # index into HIERARCHY of the finest covering area
-    owner_pos = np.full(n, OUTSIDE, np.int64)
+    owner = np.full(n, int(table.offsets[-1]), np.int64)  # dense number of the finest covering area
     with np.errstate(invalid="ignore"):
         rest = np.flatnonzero(
             np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
@@ -55,35 +91,9 @@ def locate_coded(
             break
         found = index.assign(level, lon[rest], lat[rest])
         hit = found != OUTSIDE
-        owner_level[rest[hit]] = k
-        owner_pos[rest[hit]] = found[hit]
+        owner[rest[hit]] = table.offsets[k] + found[hit]
         rest = rest[~hit]
-    # one row per distinct owner: its chain by level; points then only carry the owner's row number. Owners
-    # are numbered densely (level after level), so they are found by flagging, not by sorting the points.
-    offsets = np.cumsum([0] + [len(index.levels[level].infos) for level in HIERARCHY])
-    mine = owner_level >= 0
-    dense = np.full(n, -1, np.int64)
-    dense[mine] = offsets[owner_level[mine]] + owner_pos[mine]
-    flagged = np.zeros(int(offsets[-1]) + 1, dtype=bool)  # the last slot stands for "no owner" (-1)
-    flagged[dense[mine]] = True
-    owners = np.flatnonzero(flagged[:-1])
-    row_of_owner = np.full(flagged.size, -1, np.int64)
-    row_of_owner[owners] = np.arange(owners.size)
-    row_of_point = row_of_owner[dense]
-    owner_levels = np.searchsorted(offsets, owners, side="right") - 1
-    tables = {name: np.full(owners.size + 1, None, dtype=object) for name in LOCATE_COLUMNS}
-    for j, (k, key) in enumerate(zip(owner_levels.tolist(), owners.tolist(), strict=True)):
-        info = index.levels[HIERARCHY[k]].infos[key - int(offsets[k])]
-        for level, area in _chain(index, info).items():
-            tables[f"{level}_code"][j] = area.code
-            tables[f"{level}_name"][j] = area.name
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, table in tables.items():
-        present = np.flatnonzero(np.array([v is not None for v in table[:-1]], dtype=bool))
-        remap = np.full(owners.size + 1, -1, np.int64)
-        remap[present] = np.arange(present.size)
-        out[name] = (remap[row_of_point], table[present])  # row -1 → remap[-1] = -1
-    return out
+    return {name: (table.positions[name][owner], table.values[name]) for name in LOCATE_COLUMNS}
 
 
 def locate_points(index: LocateIndex, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:

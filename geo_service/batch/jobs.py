@@ -235,9 +235,16 @@ def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> Any:
 
 def _text(positions: np.ndarray, values: np.ndarray) -> Any:
     """A dictionary-encoded text column (as Parquet stores it) from positions (-1: null), without a Python
-    object per row. Readers see text (pandas: a categorical)."""
+    object per row; values no row uses are left out. Readers see text (pandas: a categorical)."""
     import pyarrow as pa
 
+    used = np.zeros(len(values) + 1, dtype=bool)
+    used[positions] = True  # -1 marks the spare last slot
+    kept = np.flatnonzero(used[:-1])
+    if kept.size < len(values):
+        remap = np.full(len(values) + 1, -1, np.int64)
+        remap[kept] = np.arange(kept.size)
+        positions, values = remap[positions], values[kept]
     indices = pa.array(positions.astype(np.int32), mask=positions < 0)
     return pa.DictionaryArray.from_arrays(indices, pa.array(values.tolist(), pa.string()))
 
@@ -280,7 +287,9 @@ class _Coded:
 
     def put(self, rows: np.ndarray, coded: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         for name, (positions, values) in coded.items():
-            self.positions[name][rows] = np.where(positions >= 0, positions + self.sizes[name], -1)
+            if self.sizes[name]:
+                positions = np.where(positions >= 0, positions + self.sizes[name], -1)
+            self.positions[name][rows] = positions
             self.values[name].append(values)
             self.sizes[name] += len(values)
 
@@ -322,17 +331,18 @@ def _locate_index(
     (built by one worker of the job and loaded by the others when ``shared`` names the job's folder)."""
     from geo_service.locate.index import LocateIndex
 
-    def build() -> LocateIndex:
+    def build() -> tuple[LocateIndex, compute.Hierarchy]:
         with _database(dsn).for_reading().cursor() as cur:
             store.repeatable_read(cur)
             revision, area_rows = store.areas_window(cur, box)
         _check({"areas": revision}, expected)
-        return LocateIndex(revision, area_rows, settings)
+        index = LocateIndex(revision, area_rows, settings)
+        return index, compute.hierarchy(index)
 
-    index = shared_build(shared, ("locate", expected["areas"], box), build)
+    index, table = shared_build(shared, ("locate", expected["areas"], box), build)
     for level in index.levels.values():
         shapely.prepare(level.geoms)  # lost in the pickle of a shared window: GEOS's fast point tests need it
-    return index
+    return index, table
 
 
 def _locate_partition(
@@ -354,12 +364,12 @@ def _locate_partition(
     for _, rows in _windows(frame, window_deg, partition_info) if n else []:
         # a hair wider than the window: a point on its edge may belong to an area just across it
         box = grow_box(cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), 0.01)
-        index = windows.get(
+        index, table = windows.get(
             "locate",
             (dsn, expected["areas"], box, settings.cells_per_polygon, settings.max_cells),
             partial(_locate_index, dsn, box, expected, settings, shared),
         )
-        coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows]))
+        coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows], table))
     if not n:
         return _COUNT_META
     return _write_part(frame, coded.columns(), Path(target), int((partition_info or {}).get("number", 0)))
