@@ -170,9 +170,14 @@ def worker_cache(budget_bytes: int | None = None) -> WindowCache:
     return _CACHE
 
 
+# Windows this process built for a job's folder, or loaded from it, by kind (the first item of the key).
+SHARED: Counter[str] = Counter()
+
+
 def worker_stats() -> dict[str, Any]:
-    """This process's cache statistics (for ``client.run``: one dict per worker)."""
-    return _CACHE.stats()
+    """This process's cache statistics (for ``client.run``: one dict per worker); ``shared`` counts the windows
+    it built into a job's folder (``<kind>_built``) and loaded from one (``<kind>_loaded``)."""
+    return {**_CACHE.stats(), "shared": dict(SHARED)}
 
 
 def shared_build(folder: Path | None, key: Hashable, build: Callable[[], T], wait_s: float = 300.0) -> T:
@@ -197,10 +202,16 @@ def shared_build(folder: Path | None, key: Hashable, build: Callable[[], T], wai
                 time.sleep(0.05)
         else:
             value = build()
+            SHARED[f"{_kind(key)}_built"] += 1
             partial = folder / f"{name}.{os.getpid()}.{threading.get_ident()}.partial"
             partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             os.replace(partial, done)  # readers see the whole file or none
             return value
     if not done.exists():
         return build()
+    SHARED[f"{_kind(key)}_loaded"] += 1
     return pickle.loads(done.read_bytes())  # written by this job's own workers, into its own folder
+
+
+def _kind(key: Hashable) -> str:
+    return str(key[0]) if isinstance(key, tuple) and key else "window"

@@ -121,6 +121,16 @@ class ReachIndex:
         located = network.snap(facilities.lon, facilities.lat, max_snap_m)
         return cls(key, network, facilities, located, limit_m)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable (a batch job's workers share built windows through files): the lock is left out."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def category(self, graph_index: int, category: str, kind: str) -> CategoryReach:
         cache_key = (graph_index, category, kind)
         found = self._cache.get(cache_key)
