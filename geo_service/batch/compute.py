@@ -50,7 +50,7 @@ def hierarchy(index: LocateIndex) -> Hierarchy:
     """The :class:`Hierarchy` of ``index``: each area, and its ancestors by level, as the answer columns."""
     offsets = np.cumsum([0] + [len(index.levels[level].infos) for level in HIERARCHY])
     total = int(offsets[-1])
-    positions = {name: np.full(total + 1, -1, np.int64) for name in LOCATE_COLUMNS}
+    positions = {name: np.full(total + 1, -1, np.int32) for name in LOCATE_COLUMNS}  # as Parquet stores them
     seen: dict[str, dict[str, int]] = {name: {} for name in LOCATE_COLUMNS}
     number = 0
     for level in HIERARCHY:

@@ -242,10 +242,10 @@ def _text(positions: np.ndarray, values: np.ndarray) -> Any:
     used[positions] = True  # -1 marks the spare last slot
     kept = np.flatnonzero(used[:-1])
     if kept.size < len(values):
-        remap = np.full(len(values) + 1, -1, np.int64)
+        remap = np.full(len(values) + 1, -1, np.int32)
         remap[kept] = np.arange(kept.size)
         positions, values = remap[positions], values[kept]
-    indices = pa.array(positions.astype(np.int32), mask=positions < 0)
+    indices = pa.array(positions.astype(np.int32, copy=False), mask=positions < 0)
     return pa.DictionaryArray.from_arrays(indices, pa.array(values.tolist(), pa.string()))
 
 
@@ -261,15 +261,16 @@ def _write_part(frame: pd.DataFrame, columns: dict[str, Any], target: Path, numb
     table = table.append_column("geometry", _wkb_points(lon, lat))
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": _geo_metadata(lon, lat)})
     text = [name for name, column in columns.items() if isinstance(column, pa.DictionaryArray)]
-    # Dictionaries only where the values repeat (area codes and names), statistics not on the points: on a
-    # million unique WKB values each costs more than the locating (half of the write).
+    # Dictionaries only where the values repeat (area codes and names); statistics only on the numbers: on a
+    # million unique WKB values, or text columns (min/max over decoded strings), they cost more than the
+    # locating (statistics on the text: 0.36 of 0.80 CPU s per million rows written).
     pq.write_table(
         table,
         Path(target) / f"part.{number:05d}.parquet",
         compression="zstd",
         compression_level=1,
         use_dictionary=text,
-        write_statistics=[name for name in table.column_names if name != "geometry"],
+        write_statistics=[name for name in table.column_names if name != "geometry" and name not in text],
     )
     return pd.DataFrame({"rows": [len(frame)]}, dtype="int64")
 
@@ -281,7 +282,7 @@ class _Coded:
     """Per text column, the dictionary-coded answers of a partition, gathered cell by cell."""
 
     def __init__(self, n: int, names: tuple[str, ...]) -> None:
-        self.positions = {name: np.full(n, -1, np.int64) for name in names}
+        self.positions = {name: np.full(n, -1, np.int32) for name in names}
         self.values: dict[str, list[np.ndarray]] = {name: [] for name in names}
         self.sizes = dict.fromkeys(names, 0)
 
