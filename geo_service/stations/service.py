@@ -21,15 +21,14 @@ import shapely
 
 from geo_service import feature_input, walking
 from geo_service.auth import Principal
-from geo_service.clock import Clock, system_clock
+from geo_service.clock import Clock
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.feature_input import feature_properties
-from geo_service.settings import StationSettings, WalkingSettings
 from geo_service.stations import hours, inspections
-from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
+from geo_service.stations.context import StationContext
 from geo_service.store import audit
 from geo_service.store import stations as store
 from geo_service.store.stations import StationRow
@@ -51,35 +50,6 @@ _RESERVED = {
     "lat",
     "last_inspection",
 }
-
-
-@dataclass(frozen=True)
-class StationContext:
-    """What the station services need besides the database: settings, vocabulary, time zone and the clock
-    that says what "open now" means."""
-
-    settings: StationSettings
-    walking: WalkingSettings
-    vocabulary: Vocabulary
-    timezone: str
-    clock: Clock = system_clock
-
-    @classmethod
-    def create(
-        cls,
-        timezone: str,
-        settings: StationSettings | None = None,
-        walking_cfg: WalkingSettings | None = None,
-        clock: Clock | None = None,
-    ) -> StationContext:
-        settings = settings or StationSettings()
-        return cls(
-            settings,
-            walking_cfg or WalkingSettings(),
-            load_vocabulary(settings.vocabulary),
-            timezone,
-            clock or system_clock,
-        )
 
 
 # -- validation --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.stations import service
-from geo_service.stations.service import StationContext
+from geo_service.stations.context import StationContext
 
 IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api/stations", tags=["stations"])
