@@ -30,6 +30,7 @@ from geo_service.auth import Principal
 from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.geojson import Geometry
 from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geojson, validity_problem
 from geo_service.grids.service import check_vertex_budget
 from geo_service.i18n import Message, message
@@ -612,7 +613,7 @@ def mismatch_collection(cw: CrosswalkResult) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _line_geojson(geoms: list[Any]) -> list[dict[str, Any]]:
+def _line_geojson(geoms: list[Any]) -> list[Geometry]:
     """GeoJSON geometries of line strings, their coordinates read in one call (the same full-precision floats
     as :func:`to_geojson`, which costs a JSON round trip per geometry); other kinds go through it."""
     if not geoms:
