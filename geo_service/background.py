@@ -27,6 +27,7 @@ from geo_service.geocode.index import ensure_keyed
 from geo_service.geocode.parse import load_dictionaries
 from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
+from geo_service.locate.codec import load_parser as load_locate_parser
 from geo_service.locate.service import current_index
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.store import network as revision_store
@@ -79,6 +80,7 @@ def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) 
     if stations.walking.warm_up:
         log.info("walking kernels ready in %.2f s", warm_walking_kernels())
     current_index(db)
+    load_locate_parser()  # pandas: imported here rather than before ready or by the first batch request
     return run_due(db, stations, circles)
 
 
