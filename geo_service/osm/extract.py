@@ -158,22 +158,35 @@ _EPSG_4326 = CRS.from_epsg(4326)
 
 
 def read_extract(
-    path: Path, settings: ImportSettings, facility_rules: rules.FacilityRules, step: Step | None = None
+    path: Path,
+    settings: ImportSettings,
+    facility_rules: rules.FacilityRules,
+    step: Step | None = None,
+    phase: Step | None = None,
 ) -> Extract:
-    """Parse ``path`` into an :class:`Extract`; ``step(label)`` is called as each stage starts."""
+    """Parse ``path`` into an :class:`Extract`; ``step(label)`` is called as each stage of the progress bar
+    starts, ``phase(label)`` as each finer phase starts (``parse …``: pyrosm reading a layer into frames with
+    geometries; ``derive …``: what the import makes of them), for the import's time breakdown."""
     step = step or (lambda _label: None)
+    phase = phase or (lambda _label: None)
+    phase("parse: pyrosm")
     osm = _pyrosm_osm()(str(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pyrosm warns for every empty layer; empty layers are normal
         step("walking network")
+        phase("parse: walkable ways and nodes")
         nodes_raw, ways_raw = _read_network(osm)
         step("buildings")
+        phase("parse: buildings")
         buildings = osm.get_buildings()
         step("facilities")
+        phase("parse: POIs")
         pois = osm.get_pois(custom_filter=facility_rules.pyrosm_filter())
         step("admin boundaries")
+        phase("parse: admin boundaries")
         boundaries = osm.get_boundaries()
         step("places and addresses")
+        phase("parse: places, addresses, stations")
         places = _safe(lambda: osm.get_data_by_custom_criteria({"place": _PLACES}, keep_relations=False))
         address_nodes = _safe(
             lambda: osm.get_data_by_custom_criteria(
@@ -182,6 +195,7 @@ def read_extract(
         )
         stations = _safe(lambda: osm.get_data_by_custom_criteria(_STATION_FILTER, keep_relations=False))
         step("water, green and rail")
+        phase("parse: water, green, rail")
         water = _concat(
             _safe(
                 lambda: osm.get_natural(custom_filter={"natural": ["water", "bay", "coastline", "wetland"]})
@@ -201,12 +215,19 @@ def read_extract(
         raise ValueError(f"{path} holds no streets or paths: nothing to walk on")
     bbox = tuple(float(v) for v in ways_raw.total_bounds)
     srid = metric_epsg((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
+    phase("derive: walking graph")
     nodes, edges = walking_network(nodes_raw, ways_raw)
+    phase("derive: residences")
     residences = residences_from_buildings(buildings, srid, settings)
+    phase("derive: facilities")
     facilities = facilities_from_pois(pois, facility_rules)
+    phase("derive: admin areas")
     areas = areas_from_boundaries(boundaries, settings.admin_levels, srid)
+    phase("derive: gazetteer and geocoder keys")
     gazetteer = gazetteer_entries(buildings, _concat(address_nodes, stations), places, edges, facilities)
+    phase("derive: basemap")
     basemap = basemap_features(ways_raw, buildings, water, green, rail)
+    phase("derive: walking graph pieces")
     return Extract(
         srid=srid,
         bbox=bbox,  # type: ignore[arg-type]
