@@ -24,8 +24,6 @@ import pandas as pd
 import pyrosm
 import shapely
 from pyproj import CRS, Geod
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from geo_service.crs import metric_epsg
 from geo_service.geocode.keys import keys_for
@@ -433,11 +431,31 @@ def network_components(edges: pd.DataFrame) -> dict[str, Any]:
         np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]), return_inverse=True
     )
     n = len(ids)
-    u, v = inverse[: len(edges)], inverse[len(edges) :]
-    graph = coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
-    count, labels = connected_components(graph, directed=False)
+    labels = component_labels(n, inverse[: len(edges)], inverse[len(edges) :])
     sizes = np.sort(np.bincount(labels))[::-1]
-    return {"count": int(count), "largest_share": float(sizes[0] / n), "sizes": sizes[:10].tolist()}
+    sizes = sizes[sizes > 0]
+    return {"count": len(sizes), "largest_share": float(sizes[0] / n), "sizes": sizes[:10].tolist()}
+
+
+def component_labels(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per node ``0..n-1`` of the undirected edges ``u``–``v``, the smallest node of its connected piece.
+
+    Array-at-a-time union–find: every root hooks under the smallest root it shares an edge with, then the
+    trees are flattened; a few rounds on street networks. numpy only: scipy.sparse's ``connected_components``
+    gives the same pieces, but importing it cost an import more time than this whole step."""
+    parent = np.arange(n)
+    while True:
+        pu, pv = parent[u], parent[v]  # roots: the trees are flat at the top of each round
+        split = pu != pv
+        if not split.any():
+            return parent
+        lo, hi = np.minimum(pu[split], pv[split]), np.maximum(pu[split], pv[split])
+        np.minimum.at(parent, hi, lo)  # a root only ever hooks under a smaller one: no cycles
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
 
 
 # -- residences -------------------------------------------------------------------------------------------
