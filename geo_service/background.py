@@ -71,14 +71,15 @@ def run_due(db: Database, stations: StationContext, circles: LifeCircleContext) 
 
 
 def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) -> dict[str, bool]:
-    """Key names a migration or a bulk writer left for the geocoder (idempotent, cheap when none are left),
-    load this process's locate index and walking kernels, then run the jobs that are due."""
+    """Make the walking kernels ready (numba imported and its cached machine code loaded), key names a
+    migration or a bulk writer left for the geocoder (idempotent, cheap when none are left), load this
+    process's locate index, then run the jobs that are due."""
+    if stations.walking.warm_up:  # first: an isochrone right after ready waits for these, not the rest
+        log.info("walking kernels ready in %.2f s", warm_walking_kernels())
     keyed = ensure_keyed(db, max_rows=None)
     if keyed:
         log.info("geocoder: %d name(s) keyed", keyed)
     load_dictionaries()  # the geocoder's Chinese dictionaries, imported lazily
-    if stations.walking.warm_up:
-        log.info("walking kernels ready in %.2f s", warm_walking_kernels())
     current_index(db)
     load_locate_parser()  # pandas: imported here rather than before ready or by the first batch request
     return run_due(db, stations, circles)
