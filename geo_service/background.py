@@ -29,6 +29,7 @@ from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.locate.codec import load_parser as load_locate_parser
 from geo_service.locate.service import current_index
+from geo_service.settings import LocateSettings
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.store import network as revision_store
 from geo_service.walking import warm_up as warm_walking_kernels
@@ -70,7 +71,12 @@ def run_due(db: Database, stations: StationContext, circles: LifeCircleContext) 
     }
 
 
-def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) -> dict[str, bool]:
+def warm_up(
+    db: Database,
+    stations: StationContext,
+    circles: LifeCircleContext,
+    locate_settings: LocateSettings | None = None,
+) -> dict[str, bool]:
     """Make the walking kernels ready (numba imported and its cached machine code loaded), key names a
     migration or a bulk writer left for the geocoder (idempotent, cheap when none are left), load this
     process's locate index, then run the jobs that are due."""
@@ -80,7 +86,7 @@ def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) 
     if keyed:
         log.info("geocoder: %d name(s) keyed", keyed)
     load_dictionaries()  # the geocoder's Chinese dictionaries, imported lazily
-    current_index(db)
+    current_index(db, locate_settings)
     load_locate_parser()  # pandas: imported here rather than before ready or by the first batch request
     return run_due(db, stations, circles)
 
