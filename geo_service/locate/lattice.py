@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 import shapely
-from scipy import ndimage
 
 from geo_service.crs import metres_per_degree
 
@@ -122,6 +121,8 @@ class PolygonLattice:
         boundary[cells] = True
 
         # Regions no edge crosses: label them, answer one representative point each.
+        from scipy import ndimage  # imported by the first index build, not at the service's start
+
         labels, count = ndimage.label(~boundary.reshape(self.ny, self.nx))
         labels = labels.ravel()
         value = np.full(self.nx * self.ny, OUTSIDE, dtype=np.int32)

@@ -20,6 +20,7 @@ LAZY = (
     "pyarrow",
     "numba",
     "llvmlite",
+    "scipy.ndimage",
     "scipy.sparse",
     "scipy.spatial",
     "highspy",
