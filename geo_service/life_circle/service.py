@@ -31,7 +31,7 @@ from geo_service.life_circle.profiles import Level, Profile, load_profiles
 from geo_service.life_circle.reach import Facilities, ReachIndex
 from geo_service.locate.service import current_index
 from geo_service.osm.rules import FacilityRules
-from geo_service.settings import LifeCircleSettings, WalkingSettings, life_circle_settings, walking_settings
+from geo_service.settings import LifeCircleSettings, WalkingSettings
 from geo_service.store import facilities as facility_store
 from geo_service.store import residences as residence_store
 from geo_service.walking import Located, current_network
@@ -53,14 +53,14 @@ class LifeCircleContext:
         walking_cfg: WalkingSettings | None = None,
         facility_rules: FacilityRules | None = None,
     ) -> LifeCircleContext:
-        settings = settings or life_circle_settings()
+        settings = settings or LifeCircleSettings()
         rules = facility_rules or FacilityRules.load(None)
         categories = {c.id for c in rules.categories}
         profiles = load_profiles(settings.profiles_dir, categories)
         if settings.default_profile not in profiles:
             raise ValueError(f"default life-circle profile {settings.default_profile!r} is not defined")
         labels = {c.id: {"zh": c.zh, "en": c.en} for c in rules.categories}
-        return cls(settings, walking_cfg or walking_settings(), profiles, labels)
+        return cls(settings, walking_cfg or WalkingSettings(), profiles, labels)
 
     def profile(self, profile_id: str | None) -> Profile:
         pid = profile_id or self.settings.default_profile

@@ -36,7 +36,7 @@ from geo_service.i18n import Message, message
 from geo_service.locate import service as locate
 from geo_service.networks.crosswalk import OUTSIDE, PARALLEL_DEG, Crosswalk, Homes, assign_points, code_rank
 from geo_service.networks.crosswalk import crosswalk as compute_crosswalk
-from geo_service.settings import GridSettings, NetworkSettings, network_settings
+from geo_service.settings import GridSettings, NetworkSettings
 from geo_service.store import audit
 from geo_service.store import networks as store
 
@@ -121,7 +121,7 @@ def drafts_from_features(
         No features, too many, or a list of problems: a feature that is not a Feature, without a code, with a
         code seen before, or whose geometry is not a valid (Multi)Polygon.
     """
-    settings = settings or network_settings()
+    settings = settings or NetworkSettings()
     grids = grids or GridSettings()
     if len(features) == 0:
         raise InvalidInput("network.empty")
@@ -508,7 +508,7 @@ def crosswalk(
     NotFound
         No such network or version.
     """
-    result = _compute(db, name, version, settings or network_settings(), pieces)
+    result = _compute(db, name, version, settings or NetworkSettings(), pieces)
     assert result is not None
     return result
 
@@ -883,7 +883,7 @@ def rekey(
     dict
         ``cells``: [{cell, grid, candidates}] and ``points``: [{lon, lat, cell, grid}], in input order.
     """
-    settings = settings or network_settings()
+    settings = settings or NetworkSettings()
     if by not in ("auto", "area", "households"):
         raise InvalidInput("network.bad_basis", by=by)
     if not cells and not points:

@@ -27,7 +27,7 @@ from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.feature_input import feature_properties
-from geo_service.settings import StationSettings, WalkingSettings, station_settings, walking_settings
+from geo_service.settings import StationSettings, WalkingSettings
 from geo_service.stations import hours, inspections
 from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
 from geo_service.store import audit
@@ -72,10 +72,10 @@ class StationContext:
         walking_cfg: WalkingSettings | None = None,
         clock: Clock | None = None,
     ) -> StationContext:
-        settings = settings or station_settings()
+        settings = settings or StationSettings()
         return cls(
             settings,
-            walking_cfg or walking_settings(),
+            walking_cfg or WalkingSettings(),
             load_vocabulary(settings.vocabulary),
             timezone,
             clock or system_clock,
