@@ -40,7 +40,7 @@ from geo_service.auth import create_token
 from geo_service.db import roles
 from geo_service.db.cluster import Cluster
 from geo_service.db.migrate import migrate
-from geo_service.db.pool import Database, resolve_dsn, resolve_migrate_dsn, runtime_role
+from geo_service.db.pool import Database, Timeouts, resolve_dsn, resolve_migrate_dsn, runtime_role
 from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.demo import load_demo_incidents
 from geo_service.osm.importer import import_osm
@@ -259,10 +259,17 @@ def demo_city_template_name(pg_settings: DatabaseSettings, demo_grids_template_n
     return _shared_template(pg_settings, "gs_test_demo_city", build)
 
 
+# The pool's watchdog declares the server down when SELECT 1 takes over probe_s (1 s by default) while a request
+# is busy, and cuts the busy connections. On a machine shared by several test runs (load 15-20 on 2 cores) a
+# healthy server can take longer than that, so the suite's databases give it 10 s; tests/db/test_faults.py
+# checks the watchdog with its own short timeouts.
+TEST_TIMEOUTS = Timeouts(probe_s=10.0)
+
+
 @contextlib.contextmanager
 def _copy(settings: DatabaseSettings, template: str) -> Iterator[Database]:
     name = f"gs_t_{uuid.uuid4().hex[:10]}"
-    db = Database(_create_database(settings, name, template=template), max_size=8)
+    db = Database(_create_database(settings, name, template=template), max_size=8, timeouts=TEST_TIMEOUTS)
     try:
         yield db
     finally:
