@@ -74,7 +74,7 @@ from geo_service.settings import (
     StationSettings,
     WalkingSettings,
 )
-from geo_service.stations.service import StationContext
+from geo_service.stations.context import StationContext
 from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
