@@ -423,7 +423,7 @@ LONGEST_MODULES = (
 )
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that drive the real browser are slow (``make test-fast`` leaves them out); the longest modules go
     first (:data:`LONGEST_MODULES`), each module's tests staying together and in their order."""
