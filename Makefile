@@ -74,9 +74,11 @@ lint: venv
 	$(BIN)/ruff format --check geo_service tests bench
 	$(BIN)/mypy
 
-# pytest-xdist: one worker per core, a test file stays on one worker (its module-scoped database and server).
+# pytest-xdist: one worker per core, a test file stays on one worker (its module-scoped database and server);
+# files go out in collection order, the longest first (tests/conftest.py LONGEST_MODULES), so that the workers
+# finish together instead of one waiting on a long file handed out last.
 PYTEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: setup lint
 	$(PYTEST)

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -39,12 +40,15 @@ from geo_service.auth import create_token
 from geo_service.db import roles
 from geo_service.db.cluster import Cluster
 from geo_service.db.migrate import migrate
-from geo_service.db.pool import Database, resolve_dsn, resolve_migrate_dsn, runtime_role
+from geo_service.db.pool import Database, Timeouts, resolve_dsn, resolve_migrate_dsn, runtime_role
 from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.demo import load_demo_incidents
 from geo_service.osm.importer import import_osm
 from geo_service.settings import DatabaseSettings, ImportSettings
 from geo_service.stations.demo import load_demo_stations
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 REPO = Path(__file__).resolve().parents[1]
 # The service answers only Host names it trusts; Starlette's TestClient calls itself "testserver".
@@ -73,6 +77,17 @@ TEST_HOME = _test_home()
 HELSINKI = "helsinki"
 # The instant the demo incidents of ``demo_city_db`` are filed against: a Wednesday noon in Beijing.
 DEMO_NOW = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LIECHTENSTEIN_PBF = REPO.parent / "shared" / "data" / "liechtenstein-2013-08-03.osm.pbf"
 
 
@@ -244,10 +259,17 @@ def demo_city_template_name(pg_settings: DatabaseSettings, demo_grids_template_n
     return _shared_template(pg_settings, "gs_test_demo_city", build)
 
 
+# The pool's watchdog declares the server down when SELECT 1 takes over probe_s (1 s by default) while a request
+# is busy, and cuts the busy connections. On a machine shared by several test runs (load 15-20 on 2 cores) a
+# healthy server can take longer than that, so the suite's databases give it 10 s; tests/db/test_faults.py
+# checks the watchdog with its own short timeouts.
+TEST_TIMEOUTS = Timeouts(probe_s=10.0)
+
+
 @contextlib.contextmanager
 def _copy(settings: DatabaseSettings, template: str) -> Iterator[Database]:
     name = f"gs_t_{uuid.uuid4().hex[:10]}"
-    db = Database(_create_database(settings, name, template=template), max_size=8)
+    db = Database(_create_database(settings, name, template=template), max_size=8, timeouts=TEST_TIMEOUTS)
     try:
         yield db
     finally:
@@ -339,6 +361,21 @@ def auth_headers(database: Database, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_token(database, role, f'test-{role}')}"}
 
 
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright: one per test process (each xdist worker), shared by every module
+    that drives a page. Tests open their own contexts (tests/pages' ``session_factory``) or pages and close
+    them, so nothing a page stores outlives its test. Tests that use it are marked slow."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (it is in the Makefile's DEB_PACKAGES)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture(scope="module")
 def admin_headers(db: Database) -> dict[str, str]:
     return auth_headers(db, "admin")
@@ -354,8 +391,44 @@ def dispatcher_headers(db: Database) -> dict[str, str]:
     return auth_headers(db, "dispatcher")
 
 
+# The longest test modules, longest first (seconds of worker time per module, from `pytest --junitxml`; refresh
+# when a module's time shifts a lot). They run first so that pytest-xdist's workers finish together: `make test`
+# hands out whole modules (--dist loadfile) in collection order (--no-loadscope-reorder; by default xdist
+# would order modules by their number of tests and leave a one-test module such as the fuzz run for last).
+LONGEST_MODULES = (
+    "tests/api/test_fuzz.py",
+    "tests/api/test_processes.py",
+    "tests/pages/test_browser.py",
+    "tests/batch/test_jobs.py",
+    "tests/pages/test_loop.py",
+    "tests/pages/test_phone.py",
+    "tests/db/test_jobs.py",
+    "tests/walking/test_cache.py",
+    "tests/guide_map/test_api.py",
+    "tests/incidents/test_rates.py",
+    "tests/pages/test_features.py",
+    "tests/locate/test_locate.py",
+    "tests/pages/test_security.py",
+    "tests/stations/test_stations.py",
+    "tests/grids/test_limits.py",
+    "tests/pages/test_dashboard.py",
+    "tests/notebooks/test_notebooks.py",
+    "tests/api/test_hostile_input.py",
+    "tests/guide_map/test_render.py",
+    "tests/pages/test_network_overlay.py",
+    "tests/db/test_faults.py",
+    "tests/db/test_cluster.py",
+    "tests/db/test_replica.py",
+    "tests/osm/test_import.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that drive the real browser are slow (``make test-fast`` leaves them out)."""
+    """Tests that drive the real browser are slow (``make test-fast`` leaves them out); the longest modules go
+    first (:data:`LONGEST_MODULES`), each module's tests staying together and in their order."""
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    rank = {path: i for i, path in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from geo_service.api.app import create_app
 from geo_service.api.security import DOCS_POLICY, PAGE_POLICY, host_name, is_trusted, trusted_hosts
@@ -138,14 +138,13 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
     assert "frame-ancestors 'none'" in folium and "script-src 'self' 'unsafe-inline'" in folium
 
 
-def test_ogc_html_keeps_the_strict_policy_in_a_browser(db: Database) -> None:
+def test_ogc_html_keeps_the_strict_policy_in_a_browser(db: Database, browser: Browser) -> None:
     """The items page draws its map from ogc.js and a JSON data block: chromium reports no CSP violation."""
     lon, lat = HELSINKI_CENTRE
     insert_area(db, "CSP-G1", "grid", square(lon - 0.001, lat - 0.001, 0.002), name="策略网格")
-    with running_server(create_app(db=db)) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+    with running_server(create_app(db=db)) as base:
+        page = browser.new_page()  # a context of its own, closed with the page
         try:
-            page = browser.new_page()
             problems: list[str] = []
             page.on("console", lambda m: m.type == "error" and problems.append(m.text))
             page.on("pageerror", lambda exc: problems.append(str(exc)))
@@ -156,4 +155,4 @@ def test_ogc_html_keeps_the_strict_policy_in_a_browser(db: Database) -> None:
             assert page.locator("table").first.inner_text().count("策略网格") == 1
             assert problems == []
         finally:
-            browser.close()
+            page.close()

@@ -35,45 +35,51 @@ def _env(db: Database) -> dict[str, str]:
 
 
 @contextmanager
+def serve_many(db: Database, count: int, workers: int = 1) -> Iterator[list[str]]:
+    """``count`` `geo-service serve` processes, each its own; yields their base URLs once every /readyz says
+    ready. They start together, so their imports overlap instead of queueing."""
+    ports = [free_port() for _ in range(count)]
+    command = [sys.executable, "-m", "geo_service.cli", "serve", "--workers", str(workers), "--port"]
+    processes = [
+        subprocess.Popen(
+            [*command, str(port)], env=_env(db), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for port in ports
+    ]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 90
+        waiting = dict(zip(bases, processes, strict=True))
+        while waiting:
+            for base, process in list(waiting.items()):
+                if process.poll() is not None:
+                    pytest.fail(
+                        f"serve exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+                    )
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        del waiting[base]
+                except httpx.TransportError:
+                    pass
+            if waiting and time.monotonic() > deadline:
+                pytest.fail("serve did not become ready within 90 s")
+            time.sleep(0.2)
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
 def serve(db: Database, workers: int = 1) -> Iterator[str]:
     """`geo-service serve` in its own process; yields its base URL once /readyz says ready."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "geo_service.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    process = subprocess.Popen(
-        command, env=_env(db), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"serve exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
-                )
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("serve did not become ready within 60 s")
-            time.sleep(0.2)
+    with serve_many(db, 1, workers) as (base,):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +90,9 @@ def city(demo_city_db: Database) -> Database:
 @pytest.fixture(scope="module")
 def two_servers(city: Database) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     with ExitStack() as stack:
-        a = stack.enter_context(httpx.Client(base_url=stack.enter_context(serve(city)), timeout=60))
-        b = stack.enter_context(httpx.Client(base_url=stack.enter_context(serve(city)), timeout=60))
+        first, second = stack.enter_context(serve_many(city, 2))
+        a = stack.enter_context(httpx.Client(base_url=first, timeout=60))
+        b = stack.enter_context(httpx.Client(base_url=second, timeout=60))
         yield a, b
 
 

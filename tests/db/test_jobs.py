@@ -36,9 +36,10 @@ FACILITY = {
 
 
 @contextmanager
-def serve(db: Database, log: Path) -> Iterator[str]:
-    """`geo-service serve` in a process of its own with fast background loops; its base URL once ready."""
-    port = free_port()
+def serve(db: Database, logs: list[Path]) -> Iterator[list[str]]:
+    """`geo-service serve` in a process of its own per log, with fast background loops; their base URLs once
+    every one is ready. They start together (their imports overlap instead of queueing)."""
+    ports = [free_port() for _ in logs]
     env = {
         **os.environ,
         "GEO_SERVICE_DATABASE_URL": db.dsn,
@@ -46,35 +47,44 @@ def serve(db: Database, log: Path) -> Iterator[str]:
         "GEO_SERVICE_JOBS_INTERVAL_S": "0.5",
         "GEO_SERVICE_INCIDENTS_ESCALATION_INTERVAL_S": "0.5",
     }
-    with open(log, "wb") as out:  # a file, not a pipe that could fill up and stall the server
-        process = subprocess.Popen(
-            [sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=out,
-        )
-        base = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        processes = []
+        for port, log in zip(ports, logs, strict=True):
+            out = stack.enter_context(open(log, "wb"))  # a file, not a pipe that could fill up and stall
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "geo_service.cli", "serve", "--port", str(port), "--workers", "1"],
+                    env=env,
+                    cwd=REPO,
+                    stdout=out,
+                    stderr=out,
+                )
+            )
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
         try:
             deadline = time.monotonic() + 90
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"serve exited: {log.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
+            waiting = set(range(len(bases)))
+            while waiting:
+                for i in sorted(waiting):
+                    if processes[i].poll() is not None:
+                        pytest.fail(f"serve exited: {logs[i].read_text()[-2000:]}")
+                    try:
+                        if httpx.get(f"{bases[i]}/readyz", timeout=2).status_code == 200:
+                            waiting.discard(i)
+                    except httpx.TransportError:
+                        pass
+                if waiting and time.monotonic() > deadline:
                     pytest.fail("serve did not become ready within 90 s")
                 time.sleep(0.2)
-            yield base
+            yield bases
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def _runs(db: Database) -> list[dict]:
@@ -96,8 +106,7 @@ def _wait_for(db: Database, condition, what: str, limit_s: float = 90.0) -> list
 
 def test_three_processes_run_each_job_once_per_trigger(fresh_db: Database, tmp_path: Path) -> None:
     planner = auth_headers(fresh_db, "planner")
-    with ExitStack() as stack:
-        bases = [stack.enter_context(serve(fresh_db, tmp_path / f"serve{i}.log")) for i in range(3)]
+    with serve(fresh_db, [tmp_path / f"serve{i}.log" for i in range(3)]) as bases:
         # start-up: three warm-ups, one redraw and one coverage refresh for the data as it is
         _wait_for(
             fresh_db,

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
@@ -28,17 +28,6 @@ from geo_service.db.pool import Database
 from geo_service.settings import IncidentSettings
 from tests.conftest import DEMO_NOW, REPO, auth_headers, running_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts" / "pages"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -150,16 +139,6 @@ def tokens(demo_db: Database) -> dict[str, str]:
         role: auth_headers(demo_db, role)["Authorization"].removeprefix("Bearer ")
         for role in ("planner", "dispatcher", "admin")
     }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (it is in the Makefile's DEB_PACKAGES)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def missing_routes(http: httpx.Client, paths: list[str]) -> set[str]:
