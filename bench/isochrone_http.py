@@ -141,7 +141,7 @@ def main() -> None:
     for key, values in runs.items():
         p50 = statistics.median(values)
         size = (
-            f"{statistics.median(sizes[key.split(', ')[1]]) / 1000:.1f} kB" if key.startswith("HTTP") else ""
+            f"{statistics.median(sizes[key.split(', ')[1]]) / 1000:.1f} kB" if key.startswith("HTTP,") else ""
         )
         ratio = "—" if key.startswith("HTTP floor") else f"{p50 / base_ms:.2f}×"
         rows.append([key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", ratio, size])
