@@ -28,6 +28,7 @@ from geo_service.geocode.parse import load_dictionaries
 from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
 from geo_service.locate.service import current_index
+from geo_service.settings import LocateSettings
 from geo_service.stations.service import StationContext, refresh_service_circles
 from geo_service.store import network as revision_store
 from geo_service.walking import warm_up as warm_walking_kernels
@@ -69,7 +70,12 @@ def run_due(db: Database, stations: StationContext, circles: LifeCircleContext) 
     }
 
 
-def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) -> dict[str, bool]:
+def warm_up(
+    db: Database,
+    stations: StationContext,
+    circles: LifeCircleContext,
+    locate_settings: LocateSettings | None = None,
+) -> dict[str, bool]:
     """Key names a migration or a bulk writer left for the geocoder (idempotent, cheap when none are left),
     load this process's locate index and walking kernels, then run the jobs that are due."""
     keyed = ensure_keyed(db, max_rows=None)
@@ -78,7 +84,7 @@ def warm_up(db: Database, stations: StationContext, circles: LifeCircleContext) 
     load_dictionaries()  # the geocoder's Chinese dictionaries, imported lazily
     if stations.walking.warm_up:
         log.info("walking kernels ready in %.2f s", warm_walking_kernels())
-    current_index(db)
+    current_index(db, locate_settings)
     return run_due(db, stations, circles)
 
 

@@ -8,7 +8,6 @@ names ``GEO_SERVICE_DATABASE_URL`` and ``GEO_SERVICE_HOME``; the others add thei
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -388,11 +387,6 @@ class LocateSettings(BaseSettings):
     max_batch_points: int = Field(default=5_000_000, ge=1, description="points per POST /api/locate/batch")
 
 
-@lru_cache
-def locate_settings() -> LocateSettings:
-    return LocateSettings()
-
-
 class WalkingSettings(BaseSettings):
     """The pedestrian graph, snapping, isochrones, routes and rest-station search."""
 
@@ -456,11 +450,6 @@ class WalkingSettings(BaseSettings):
     )
 
 
-@lru_cache
-def walking_settings() -> WalkingSettings:
-    return WalkingSettings()
-
-
 class StationSettings(BaseSettings):
     """Rest stations: vocabulary, public holidays, service circles."""
 
@@ -490,11 +479,6 @@ class StationSettings(BaseSettings):
         return value.strip().upper() or None if value else None
 
 
-@lru_cache
-def station_settings() -> StationSettings:
-    return StationSettings()
-
-
 class LifeCircleSettings(BaseSettings):
     """Life circles: profiles, reach searches, coverage and gaps."""
 
@@ -513,11 +497,6 @@ class LifeCircleSettings(BaseSettings):
     max_gap_features: int = Field(
         default=50_000, ge=1, description="residences listed by one gaps answer, at most"
     )
-
-
-@lru_cache
-def life_circle_settings() -> LifeCircleSettings:
-    return LifeCircleSettings()
 
 
 class SitingSettings(BaseSettings):
@@ -558,11 +537,6 @@ class SitingSettings(BaseSettings):
     reduction_work_limit: int = Field(
         default=50_000_000, ge=0, description="largest sparse product a dominance reduction may cost"
     )
-
-
-@lru_cache
-def siting_settings() -> SitingSettings:
-    return SitingSettings()
 
 
 class RateLimitSettings(BaseSettings):
@@ -682,11 +656,6 @@ class DashboardSettings(BaseSettings):
     max_period_days: int = Field(
         default=3 * 366, ge=7, le=20 * 366, description="longest period one dashboard view covers, days"
     )
-
-
-@lru_cache
-def network_settings() -> NetworkSettings:
-    return NetworkSettings()
 
 
 def all_settings() -> list[type[BaseSettings]]:

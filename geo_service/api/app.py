@@ -64,12 +64,17 @@ from geo_service.settings import (
     ImportSettings,
     IncidentSettings,
     JobSettings,
+    LifeCircleSettings,
+    LocateSettings,
     MapSettings,
     MediaSettings,
+    NetworkSettings,
     RateLimitSettings,
+    SitingSettings,
+    StationSettings,
     WalkingSettings,
 )
-from geo_service.stations.service import StationContext
+from geo_service.stations.context import StationContext
 from geo_service.tiles import build_tile_server
 
 log = logging.getLogger(__name__)
@@ -87,7 +92,11 @@ def open_database(settings: DatabaseSettings) -> Database:
 
 
 def background_jobs(
-    db: Database, stations: StationContext, circles: LifeCircleContext, settings: JobSettings
+    db: Database,
+    stations: StationContext,
+    circles: LifeCircleContext,
+    settings: JobSettings,
+    locate_settings: LocateSettings | None = None,
 ) -> PeriodicJob:
     """Warm-up first (this process's caches, then the due jobs), then the due jobs every ``interval_s``: stale
     service circles redrawn, the ``coverage`` map layer refreshed, each once per trigger across processes."""
@@ -95,7 +104,7 @@ def background_jobs(
         "background-jobs",
         settings.interval_s,
         lambda: background.run_due(db, stations, circles),
-        first=lambda: background.warm_up(db, stations, circles),
+        first=lambda: background.warm_up(db, stations, circles, locate_settings),
     )
 
 
@@ -120,10 +129,16 @@ def create_app(
     media_settings: MediaSettings | None = None,
     walking_settings: WalkingSettings | None = None,
     dashboard_settings: DashboardSettings | None = None,
+    locate_settings: LocateSettings | None = None,
+    station_settings: StationSettings | None = None,
+    life_circle_settings: LifeCircleSettings | None = None,
+    siting_settings: SitingSettings | None = None,
+    network_settings: NetworkSettings | None = None,
 ) -> FastAPI:
     """Build the service. Pass ``db`` to use an existing pool (tests); otherwise one is opened at start-up.
     ``clock`` is the one time source of incidents (deadlines, escalation) and stations (open now); tests
-    inject a fixed one so they hold at any hour."""
+    inject a fixed one so they hold at any hour. Each ``*_settings`` omitted is read from the environment, once,
+    here; routes and contexts get them from ``app.state`` (``api/deps.py``), never from a global."""
     db_settings = db_settings or DatabaseSettings()
     api_settings = api_settings or APISettings()
     job_settings = job_settings or JobSettings()
@@ -131,6 +146,7 @@ def create_app(
     incident_settings = incident_settings or IncidentSettings()
     # Settings are read from the environment once, here, and passed down through the contexts and app.state.
     walking_settings = walking_settings or WalkingSettings()
+    locate_settings = locate_settings or LocateSettings()
 
     def incident_context(database: Database) -> IncidentContext:
         return IncidentContext.create(
@@ -154,7 +170,11 @@ def create_app(
         except (ClusterError, DatabaseUnavailable) as exc:
             log.error("map layers not checked at start-up: %s", exc)
         app.state.jobs = background_jobs(
-            app.state.db, app.state.station_context, app.state.life_circle_context, job_settings
+            app.state.db,
+            app.state.station_context,
+            app.state.life_circle_context,
+            job_settings,
+            locate_settings,
         )
         if owns_db and job_settings.enabled:
             # load the walking graph, redraw stale circles, fill the coverage layer: off the request path
@@ -179,12 +199,16 @@ def create_app(
     app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
     app.state.media_settings = media_settings or MediaSettings()
+    app.state.walking_settings = walking_settings
+    app.state.locate_settings = locate_settings
+    app.state.siting_settings = siting_settings or SitingSettings()
+    app.state.network_settings = network_settings or NetworkSettings()
     app.state.station_context = StationContext.create(
-        api_settings.timezone, walking_cfg=walking_settings, clock=clock
+        api_settings.timezone, station_settings or StationSettings(), walking_settings, clock
     )
     app.state.facility_rules = FacilityRules.load(ImportSettings().facility_rules)
     app.state.life_circle_context = LifeCircleContext.create(
-        walking_cfg=walking_settings, facility_rules=app.state.facility_rules
+        life_circle_settings or LifeCircleSettings(), walking_settings, app.state.facility_rules
     )
     app.state.guide_map_context = GuideMapContext.create(
         walking_settings, app.state.facility_rules, api_settings.timezone, clock

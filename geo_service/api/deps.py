@@ -16,7 +16,14 @@ from geo_service.db.pool import Database
 from geo_service.errors import Forbidden, Unauthorized
 from geo_service.i18n import message
 from geo_service.incidents.context import IncidentContext
-from geo_service.settings import GridSettings, MapSettings
+from geo_service.settings import (
+    GridSettings,
+    LocateSettings,
+    MapSettings,
+    NetworkSettings,
+    SitingSettings,
+    WalkingSettings,
+)
 from geo_service.tiles import build_tile_server
 from geo_service.tiles.service import TileServer
 
@@ -41,9 +48,25 @@ async def get_map_settings(request: Request) -> MapSettings:
     return request.app.state.map_settings
 
 
-def get_grid_settings(request: Request) -> GridSettings:
-    """The grid settings :func:`~geo_service.api.app.create_app` read once."""
+# The settings create_app read once. Async: a sync dependency would cost each request a thread-pool hop.
+async def get_grid_settings(request: Request) -> GridSettings:
     return request.app.state.grid_settings
+
+
+async def get_walking_settings(request: Request) -> WalkingSettings:
+    return request.app.state.walking_settings
+
+
+async def get_locate_settings(request: Request) -> LocateSettings:
+    return request.app.state.locate_settings
+
+
+async def get_siting_settings(request: Request) -> SitingSettings:
+    return request.app.state.siting_settings
+
+
+async def get_network_settings(request: Request) -> NetworkSettings:
+    return request.app.state.network_settings
 
 
 async def get_tile_server(request: Request) -> TileServer:

@@ -25,16 +25,34 @@ import select
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import Literal, Protocol
 
 import psycopg2
 import psycopg2.extensions
 
-if TYPE_CHECKING:
-    from geo_service.db.pool import Database
-
 log = logging.getLogger(__name__)
 CHANNEL = "data_revisions"
+
+
+class RevisionSource(Protocol):
+    """What a watch reads through: :class:`geo_service.db.pool.Database` (a protocol, so that this module does
+    not import the pool that owns the watch)."""
+
+    @property
+    def probe_dsn(self) -> str: ...
+
+    def cursor(self, dict_rows: Literal[False]) -> AbstractContextManager[psycopg2.extensions.cursor]: ...
+
+
+class Watched(Protocol):
+    """A pool whose caches follow a watch: its own, or for a hot standby its primary's (``cache_owner``)."""
+
+    @property
+    def cache_owner(self) -> Watched: ...
+
+    @property
+    def revision_watch(self) -> RevisionWatch: ...
 
 
 class RevisionWatch:
@@ -50,7 +68,7 @@ class RevisionWatch:
         Whether to hold a listening connection for changes made by other processes.
     """
 
-    def __init__(self, db: Database, interval_s: float, listen: bool = True) -> None:
+    def __init__(self, db: RevisionSource, interval_s: float, listen: bool = True) -> None:
         self._db = db
         self._interval_s = interval_s
         self._listen = listen and interval_s > 0
@@ -182,6 +200,6 @@ class RevisionWatch:
                 time.sleep(retry_s)
 
 
-def watch_of(db: Database) -> RevisionWatch:
+def watch_of(db: Watched) -> RevisionWatch:
     """The revisions ``db``'s caches follow: a hot standby's pool follows its primary's (it cannot listen)."""
     return db.cache_owner.revision_watch

@@ -13,6 +13,7 @@ from geo_service import feature_input
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.geojson import Feature, FeatureCollection
 from geo_service.osm.rules import FacilityRules
 from geo_service.store import audit
 from geo_service.store import facilities as store
@@ -54,7 +55,7 @@ def _validate(
     return name, str(category), tags, lon, lat
 
 
-def as_feature(row: FacilityRow, labels: dict[str, str] | None = None) -> dict[str, Any]:
+def as_feature(row: FacilityRow, labels: dict[str, str] | None = None) -> Feature:
     return {
         "type": "Feature",
         "id": row["id"],
@@ -77,7 +78,7 @@ def as_feature(row: FacilityRow, labels: dict[str, str] | None = None) -> dict[s
 
 def create_facility(
     db: Database, rules: FacilityRules, feature: Any, principal: Principal, crs: str | None = None
-) -> dict[str, Any]:
+) -> Feature:
     name, category, tags, lon, lat = _validate(rules, feature, crs)
     with db.cursor() as cur:
         row = store.insert(cur, name, category, tags, lon, lat, principal.actor)
@@ -101,7 +102,7 @@ def update_facility(
     principal: Principal,
     if_match: int | None = None,
     crs: str | None = None,
-) -> dict[str, Any]:
+) -> Feature:
     asked = feature_input.version_asked(feature, if_match)
     with db.cursor() as cur:
         current = store.get(cur, facility_id, for_update=True)
@@ -142,7 +143,7 @@ def delete_facility(
         )
 
 
-def get_facility(db: Database, rules: FacilityRules, facility_id: int) -> dict[str, Any]:
+def get_facility(db: Database, rules: FacilityRules, facility_id: int) -> Feature:
     with db.cursor() as cur:
         row = store.get(cur, facility_id)
     if row is None:
@@ -158,7 +159,7 @@ def list_facilities(
     source: str | None = None,
     limit: int = 1000,
     offset: int = 0,
-) -> dict[str, Any]:
+) -> FeatureCollection:
     if not 1 <= limit <= 10_000 or offset < 0:
         raise InvalidInput("facility.paging_range")
     with db.cursor() as cur:

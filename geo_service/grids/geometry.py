@@ -23,6 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from geo_service.coords import lonlat_message
 from geo_service.crs import metres_per_degree
 from geo_service.crs import metric_epsg_for as metric_epsg_for  # moved to crs; kept for code written before
+from geo_service.geojson import Geometry
 from geo_service.i18n import Message, message
 
 # WGS-84 ellipsoid, for metres per degree near a latitude.
@@ -453,6 +454,7 @@ def _lines_coords(lines: Sequence[BaseGeometry]) -> tuple[np.ndarray, np.ndarray
     return np.vstack(segments), np.unique(np.vstack(vertices), axis=0)
 
 
-def to_geojson(geom: BaseGeometry) -> dict[str, Any]:
+def to_geojson(geom: BaseGeometry) -> Geometry:
     """GeoJSON geometry dict with full double precision (so an export re-imports bit-identical)."""
-    return json.loads(shapely.to_geojson(geom))
+    geometry: Geometry = json.loads(shapely.to_geojson(geom))
+    return geometry

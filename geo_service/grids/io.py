@@ -27,6 +27,7 @@ from pyproj.exceptions import CRSError
 from geo_service.coords import known_crs, to_wgs84_arrays
 from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from geo_service.feature_input import parse_json
+from geo_service.geojson import Feature
 from geo_service.grids import fields
 from geo_service.grids.geometry import as_multipolygon
 from geo_service.settings import GridSettings
@@ -279,7 +280,7 @@ def _sidecar_of(folder: Path, shp: str, names: list[str]) -> fields.Sidecar | No
     return sidecar
 
 
-def write_features(features: list[dict[str, Any]], fmt: str) -> bytes:
+def write_features(features: list[Feature], fmt: str) -> bytes:
     """``features`` (WGS-84) as GeoJSON, GeoPackage or a zipped Shapefile (EPSG:4326, UTF-8), with typed
     columns (:mod:`geo_service.grids.fields`)."""
     if fmt not in FORMATS:

@@ -14,6 +14,7 @@ from typing import Any
 import shapely
 
 from geo_service.feature_input import MAX_PROPERTY_DEPTH, contains_nul, depth_exceeds
+from geo_service.geojson import Geometry
 from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geojson
 from geo_service.i18n import Message, message
 
@@ -47,7 +48,7 @@ class Problem:
     problem: str
     message: Message
     codes: list[str] = field(default_factory=list)
-    location: dict[str, Any] | None = None
+    location: Geometry | None = None
     feature: int | None = None
     area_m2: float | None = None
 
@@ -64,13 +65,13 @@ class Problem:
         return out
 
 
-def point_location(location: tuple[float, float] | None) -> dict[str, Any] | None:
+def point_location(location: tuple[float, float] | None) -> Geometry | None:
     if location is None or not all(math.isfinite(v) for v in location):
         return None
     return {"type": "Point", "coordinates": [location[0], location[1]]}
 
 
-def geometry_location(geom: Any) -> dict[str, Any] | None:
+def geometry_location(geom: Any) -> Geometry | None:
     return None if geom is None or geom.is_empty else to_geojson(geom)
 
 

@@ -23,6 +23,7 @@ from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.db.rows import fetch_one
 from geo_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from geo_service.geojson import Feature, FeatureCollection, feature_collection
 from geo_service.grids import checks, codes, fields
 from geo_service.grids.geometry import count_positions, snap_to_edges, to_geojson, to_metric
 from geo_service.grids.model import (
@@ -39,8 +40,6 @@ from geo_service.i18n import message
 from geo_service.settings import GridSettings
 from geo_service.store import areas as store
 from geo_service.store import audit
-
-Feature = dict[str, Any]
 
 
 @dataclass
@@ -122,10 +121,6 @@ def area_feature(row: store.AreaRow) -> Feature:
     }
 
 
-def feature_collection(features: list[Feature]) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "features": features}
-
-
 # -- reads --------------------------------------------------------------------------------------------------
 
 
@@ -164,7 +159,7 @@ def list_areas(
     level: str | None = None,
     parent_code: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-) -> dict[str, Any]:
+) -> FeatureCollection:
     """Current areas as a FeatureCollection, coarse levels first, then by code."""
     if level is not None and level not in LEVEL_RANK:
         raise InvalidInput("grid.invalid_property.level", level=level[:40], allowed=list(LEVELS))
@@ -173,7 +168,7 @@ def list_areas(
     return feature_collection([area_feature(r) for r in rows])
 
 
-def area_history(db: Database, code: str) -> dict[str, Any]:
+def area_history(db: Database, code: str) -> FeatureCollection:
     """Every version of ``code``, oldest first, each with its validity interval and who changed/closed it."""
     with db.cursor() as cur:
         rows = store.history(cur, code)
@@ -686,8 +681,9 @@ def create_area(
         return _single_result(cur, planned, written)
 
 
-def _updated_feature(row: store.AreaRow, feature: Feature) -> Feature:
-    """The current version ``row`` with the properties and geometry ``feature`` gives (the rest kept)."""
+def _updated_feature(row: store.AreaRow, feature: dict[str, Any]) -> dict[str, Any]:
+    """The current version ``row`` with the properties and geometry ``feature`` (as the caller sent it) gives
+    (the rest kept): a Feature to validate like an import's."""
     code = row["code"]
     base = area_feature(row)
     props = {
@@ -749,7 +745,7 @@ def merge_areas(
     absorb: Sequence[str],
     principal: Principal,
     *,
-    feature: Feature | None = None,
+    feature: dict[str, Any] | None = None,
     if_match: int | None = None,
     versions: dict[str, int] | None = None,
     settings: GridSettings | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from geo_service.geojson import Feature, FeatureCollection
 from geo_service.i18n import message
 from geo_service.incidents import notes
 from geo_service.incidents.context import IncidentContext
@@ -90,7 +91,7 @@ def _history_entry(ctx: IncidentContext, row: HistoryRow) -> dict[str, Any]:
     return {**row, "at": ctx.local(row["at"]), "note": note, "detail": detail}
 
 
-def feature(ctx: IncidentContext, row: IncidentRow, include_reporter: bool) -> dict[str, Any]:
+def feature(ctx: IncidentContext, row: IncidentRow, include_reporter: bool) -> Feature:
     """The incident as a GeoJSON Point Feature (for lists and maps)."""
     props = present(ctx, row, include_reporter)
     return {
@@ -98,4 +99,17 @@ def feature(ctx: IncidentContext, row: IncidentRow, include_reporter: bool) -> d
         "id": row["id"],
         "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]},
         "properties": props,
+    }
+
+
+class IncidentCollection(FeatureCollection):
+    numberReturned: int
+
+
+def collection(ctx: IncidentContext, rows: list[IncidentRow], include_reporter: bool) -> IncidentCollection:
+    """A page of the queue as a FeatureCollection (``numberReturned`` as in OGC API Features)."""
+    return {
+        "type": "FeatureCollection",
+        "numberReturned": len(rows),
+        "features": [feature(ctx, row, include_reporter) for row in rows],
     }

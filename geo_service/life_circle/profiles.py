@@ -11,10 +11,12 @@ without touching code; a file there with a bundled id replaces it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from geo_service.life_circle.answers import ProfileSummary
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data" / "profiles"
 
@@ -88,7 +90,7 @@ class Profile(BaseModel):
         levels = [lv for lv in self.levels if category in lv.categories]
         return min(levels, key=self.limit_m)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> ProfileSummary:
         return {
             "id": self.id,
             "name": self.name,

@@ -19,19 +19,29 @@ from typing import Any
 
 import h3
 import numpy as np
-import shapely
 
 from geo_service import walking
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.geojson import Feature
+from geo_service.grids.geometry import to_geojson
 from geo_service.grids.model import LEVELS
+from geo_service.life_circle.answers import (
+    CategoryReach,
+    Coverage,
+    CoverageGaps,
+    LevelReach,
+    LifeCircle,
+    NearestFacility,
+    ProfileSummary,
+)
 from geo_service.life_circle.profiles import Level, Profile, load_profiles
 from geo_service.life_circle.reach import Facilities, ReachIndex
 from geo_service.locate.service import current_index
 from geo_service.osm.rules import FacilityRules
-from geo_service.settings import LifeCircleSettings, WalkingSettings, life_circle_settings, walking_settings
+from geo_service.settings import LifeCircleSettings, WalkingSettings
 from geo_service.store import facilities as facility_store
 from geo_service.store import residences as residence_store
 from geo_service.walking import Located, current_network
@@ -53,14 +63,14 @@ class LifeCircleContext:
         walking_cfg: WalkingSettings | None = None,
         facility_rules: FacilityRules | None = None,
     ) -> LifeCircleContext:
-        settings = settings or life_circle_settings()
+        settings = settings or LifeCircleSettings()
         rules = facility_rules or FacilityRules.load(None)
         categories = {c.id for c in rules.categories}
         profiles = load_profiles(settings.profiles_dir, categories)
         if settings.default_profile not in profiles:
             raise ValueError(f"default life-circle profile {settings.default_profile!r} is not defined")
         labels = {c.id: {"zh": c.zh, "en": c.en} for c in rules.categories}
-        return cls(settings, walking_cfg or walking_settings(), profiles, labels)
+        return cls(settings, walking_cfg or WalkingSettings(), profiles, labels)
 
     def profile(self, profile_id: str | None) -> Profile:
         pid = profile_id or self.settings.default_profile
@@ -145,7 +155,7 @@ def life_circle(
     lat: float,
     profile: str | None = None,
     crs: str | None = "wgs84",
-) -> dict[str, Any]:
+) -> LifeCircle:
     """Per level of the profile, each required category: reached or missing, and the nearest facility
     (reported even beyond the threshold, when one is within the reach limit)."""
     prof = ctx.profile(profile)
@@ -156,14 +166,14 @@ def life_circle(
     reach = {
         c: index.points(located, c, prof.kind) for c in prof.categories
     }  # once, though levels share some
-    levels = []
+    levels: list[LevelReach] = []
     for level in prof.levels:
         limit = prof.limit_m(level)
-        categories = []
+        categories: list[CategoryReach] = []
         for category in level.categories:
             got = reach[category]
             cost, metres, f = float(got.cost[0]), float(got.metres[0]), int(got.facility[0])
-            nearest = None
+            nearest: NearestFacility | None = None
             if f >= 0:
                 nearest = {
                     "id": int(fac.id[f]),
@@ -239,7 +249,7 @@ def coverage(
     level: str = "community",
     profile: str | None = None,
     minutes: float | None = None,
-) -> dict[str, Any]:
+) -> Coverage:
     """Every current area of ``level`` with its household-weighted share of homes reaching each category.
 
     ``categories`` holds, per category, the share within its tightest required threshold (or within the
@@ -273,7 +283,7 @@ def refresh_coverage_layer(
 
 @dataclass(frozen=True)
 class _Coverage:
-    result: dict[str, Any]
+    result: Coverage
     rows: list[tuple[Any, ...]]  # area_coverage rows, for the map layer
 
 
@@ -310,7 +320,7 @@ def _coverage(
         got = np.bincount(position[inside & ok], weights=weights[inside & ok], minlength=n_areas)
         shares[(lv_minutes, category)] = np.divide(got, total, out=np.zeros(n_areas), where=total > 0)
     score = np.mean(np.vstack(list(shares.values())), axis=0) if shares else np.zeros(n_areas)
-    features = []
+    features: list[Feature] = []
     rows: list[tuple[Any, ...]] = []
     for i, info in enumerate(level_index.infos):
         per_level = []
@@ -345,7 +355,7 @@ def _coverage(
             {
                 "type": "Feature",
                 "id": info.code,
-                "geometry": shapely.geometry.mapping(level_index.geoms[i]),
+                "geometry": to_geojson(level_index.geoms[i]),
                 "properties": {
                     "code": info.code,
                     "name": info.name,
@@ -358,7 +368,7 @@ def _coverage(
                 },
             }
         )
-    result = {
+    result: Coverage = {
         "type": "FeatureCollection",
         "profile": prof.id,
         "level": level,
@@ -375,7 +385,7 @@ def gaps(
     profile: str | None = None,
     minutes: float | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-) -> dict[str, Any]:
+) -> CoverageGaps:
     """Homes that miss ``category`` within its threshold (its tightest level, or the ``minutes`` level),
     and the H3 cells they fall in with the households left out."""
     prof = ctx.profile(profile)
@@ -403,7 +413,7 @@ def gaps(
         missing &= (home.lon >= w) & (home.lon <= e) & (home.lat >= s) & (home.lat <= n)
     idx = np.flatnonzero(missing)
     got = by_category[category]
-    features: list[dict[str, Any]] = []
+    features: list[Feature] = []
     for i in idx[: ctx.settings.max_gap_features]:
         metres = float(got.metres[i])
         features.append(
@@ -461,11 +471,11 @@ def gaps(
     }
 
 
-def profiles(ctx: LifeCircleContext) -> list[dict[str, Any]]:
+def profiles(ctx: LifeCircleContext) -> list[ProfileSummary]:
     return [p.summary() for p in ctx.profiles.values()]
 
 
-def profile_summary(ctx: LifeCircleContext, profile_id: str) -> dict[str, Any]:
+def profile_summary(ctx: LifeCircleContext, profile_id: str) -> ProfileSummary:
     if profile_id not in ctx.profiles:
         raise NotFound("life_circle.profile_not_found", profile=profile_id)
     return ctx.profiles[profile_id].summary()

@@ -32,7 +32,7 @@ from geo_service.errors import InvalidInput
 from geo_service.i18n import message
 from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
-from geo_service.settings import LocateSettings, locate_settings
+from geo_service.settings import LocateSettings
 from geo_service.store import areas as store
 
 _MAX_LISTED = 20
@@ -117,7 +117,7 @@ def current_index(db: Database, settings: LocateSettings | None = None) -> Locat
     def build() -> LocateIndex:
         with db.cursor() as cur:
             snapshot_revision, rows = store.index_snapshot(cur)
-        return LocateIndex(snapshot_revision, rows, settings or locate_settings())
+        return LocateIndex(snapshot_revision, rows, settings or LocateSettings())
 
     return _INDEXES.get(db, revision, build, key_of=lambda index: index.revision)
 
@@ -131,8 +131,10 @@ def cached_index(db: Database) -> LocateIndex | None:
     return _INDEXES.peek(db, int(values.get("areas", 0)))
 
 
-def _index(db_or_index: Database | LocateIndex) -> LocateIndex:
-    return db_or_index if isinstance(db_or_index, LocateIndex) else current_index(db_or_index)
+def _index(db_or_index: Database | LocateIndex, settings: LocateSettings | None = None) -> LocateIndex:
+    if isinstance(db_or_index, LocateIndex):
+        return db_or_index
+    return current_index(db_or_index, settings)
 
 
 def _looks_swapped(index: LocateIndex, lon: np.ndarray, lat: np.ndarray, crs: str) -> np.ndarray:
@@ -233,7 +235,7 @@ def locate_batch(
         Too many points, NaN / out of range, or points that look swapped — listing the first offending
         positions (0-based); nothing is answered for a batch with bad points.
     """
-    settings = settings or locate_settings()
+    settings = settings or LocateSettings()
     crs = normalise_crs(crs)
     lon = np.asarray(lon, dtype=np.float64).ravel()
     lat = np.asarray(lat, dtype=np.float64).ravel()
@@ -249,7 +251,7 @@ def locate_batch(
         ]
         raise InvalidInput("locate.bad_points", count=len(bad), points=listed)
     wlon, wlat = to_wgs84_arrays(lon, lat, crs)
-    index = _index(db_or_index)
+    index = _index(db_or_index, settings)
     positions = index.assign("grid", wlon, wlat)
     outside = np.flatnonzero(positions == OUTSIDE)
     if len(outside):

@@ -26,7 +26,7 @@ from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids.geometry import to_metric
 from geo_service.grids.propose import partition_area, proposal_features
 from geo_service.networks.service import _network_row, check_name
-from geo_service.settings import GridSettings, NetworkSettings, network_settings
+from geo_service.settings import GridSettings, NetworkSettings
 from geo_service.store import networks as store
 from geo_service.store import planning
 
@@ -77,7 +77,7 @@ def propose(
     NotFound
         An unknown network or parent.
     """
-    settings = settings or network_settings()
+    settings = settings or NetworkSettings()
     grids = grids or GridSettings()
     names = list(dict.fromkeys(names))
     if len(names) < 2:

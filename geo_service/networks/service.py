@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import shapely
@@ -30,13 +30,14 @@ from geo_service.auth import Principal
 from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.geojson import Feature, FeatureCollection, Geometry
 from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geojson, validity_problem
 from geo_service.grids.service import check_vertex_budget
 from geo_service.i18n import Message, message
 from geo_service.locate import service as locate
 from geo_service.networks.crosswalk import OUTSIDE, PARALLEL_DEG, Crosswalk, Homes, assign_points, code_rank
 from geo_service.networks.crosswalk import crosswalk as compute_crosswalk
-from geo_service.settings import GridSettings, NetworkSettings, network_settings
+from geo_service.settings import GridSettings, NetworkSettings
 from geo_service.store import audit
 from geo_service.store import networks as store
 
@@ -54,8 +55,6 @@ _GEOMETRY_PROBLEMS = {
     "self_intersection": "network.cell_self_intersection",
 }
 _LOCAL_REKEY = 20  # up to this many cells are re-keyed from their neighbourhood; more use the whole crosswalk
-
-Feature = dict[str, Any]
 
 
 def check_name(name: str) -> str:
@@ -121,7 +120,7 @@ def drafts_from_features(
         No features, too many, or a list of problems: a feature that is not a Feature, without a code, with a
         code seen before, or whose geometry is not a valid (Multi)Polygon.
     """
-    settings = settings or network_settings()
+    settings = settings or NetworkSettings()
     grids = grids or GridSettings()
     if len(features) == 0:
         raise InvalidInput("network.empty")
@@ -294,8 +293,27 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def network_summary(row: store.NetworkRow) -> dict[str, Any]:
-    bbox = None if row["west"] is None else [row["west"], row["south"], row["east"], row["north"]]
+class NetworkSummary(TypedDict):
+    """A network as listed: its department, cells and version now, when imported, and its extent (WGS-84)."""
+
+    name: str
+    department: str | None
+    cells: int
+    version: int
+    imported_at: str | None
+    bbox: list[float] | None
+    versions: NotRequired[list[dict[str, Any]]]
+    shown_version: NotRequired[int]
+    links: NotRequired[dict[str, str]]  # added by the HTTP layer
+
+
+class NetworkCells(FeatureCollection):
+    network: NetworkSummary
+
+
+def network_summary(row: store.NetworkRow) -> NetworkSummary:
+    corners = [row["west"], row["south"], row["east"], row["north"]]
+    bbox = [c for c in corners if c is not None] or None  # all four, or none for a network without cells
     return {
         "name": row["name"],
         "department": row["department"],
@@ -306,7 +324,7 @@ def network_summary(row: store.NetworkRow) -> dict[str, Any]:
     }
 
 
-def list_networks(db: Database) -> list[dict[str, Any]]:
+def list_networks(db: Database) -> list[NetworkSummary]:
     """Every network that has been imported: name, department, cells, version, imported_at, bbox."""
     with db.cursor() as cur:
         return [network_summary(r) for r in store.list_networks(cur) if r["version"] > 0]
@@ -329,7 +347,7 @@ def cell_feature(row: store.CellRow) -> Feature:
     }
 
 
-def get_network(db: Database, name: str, version: int | None = None) -> dict[str, Any]:
+def get_network(db: Database, name: str, version: int | None = None) -> NetworkCells:
     """The cells of one version (the current one by default) as a FeatureCollection, with the network's
     summary and its versions under ``network``."""
     with db.cursor() as cur:
@@ -361,7 +379,7 @@ def get_network(db: Database, name: str, version: int | None = None) -> dict[str
 class CrosswalkResult:
     """A computed crosswalk with what it was computed from."""
 
-    network: dict[str, Any]
+    network: NetworkSummary
     version: int
     cell_codes: np.ndarray
     cell_names: list[str | None]
@@ -508,7 +526,7 @@ def crosswalk(
     NotFound
         No such network or version.
     """
-    result = _compute(db, name, version, settings or network_settings(), pieces)
+    result = _compute(db, name, version, settings or NetworkSettings(), pieces)
     assert result is not None
     return result
 
@@ -587,13 +605,13 @@ def crosswalk_json(cw: CrosswalkResult) -> dict[str, Any]:
     }
 
 
-def mismatch_collection(cw: CrosswalkResult) -> dict[str, Any]:
+def mismatch_collection(cw: CrosswalkResult) -> FeatureCollection:
     """The boundary mismatches as a FeatureCollection: the network's line, with the unified line to adopt
     (``snapped``), the cells beside it and the grids beside the snapped line."""
     found = cw.result.mismatches
     lines = _line_geojson([m.line for m in found])
     snapped = _line_geojson([m.snapped for m in found])
-    features = []
+    features: list[Feature] = []
     for k, m in enumerate(found):
         features.append(
             {
@@ -612,7 +630,7 @@ def mismatch_collection(cw: CrosswalkResult) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _line_geojson(geoms: list[Any]) -> list[dict[str, Any]]:
+def _line_geojson(geoms: list[Any]) -> list[Geometry]:
     """GeoJSON geometries of line strings, their coordinates read in one call (the same full-precision floats
     as :func:`to_geojson`, which costs a JSON round trip per geometry); other kinds go through it."""
     if not geoms:
@@ -883,7 +901,7 @@ def rekey(
     dict
         ``cells``: [{cell, grid, candidates}] and ``points``: [{lon, lat, cell, grid}], in input order.
     """
-    settings = settings or network_settings()
+    settings = settings or NetworkSettings()
     if by not in ("auto", "area", "households"):
         raise InvalidInput("network.bad_basis", by=by)
     if not cells and not points:

@@ -39,7 +39,7 @@ from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, ServiceUnavailable
 from geo_service.i18n import message
-from geo_service.settings import SitingSettings, siting_settings, walking_settings
+from geo_service.settings import SitingSettings, WalkingSettings
 from geo_service.siting import solver
 from geo_service.siting.model import ChosenSite, Site, SiteIn, SitingRequest, SitingResult
 from geo_service.store import siting as store
@@ -196,6 +196,7 @@ def catchments(
     speed_kmh: float,
     deadline: float = np.inf,
     clock: Clock = time.monotonic,
+    walking: WalkingSettings | None = None,
 ) -> tuple[solver.Catchments, dict[str, int]]:
     """Walking catchments of every site (candidates first, then fixed) over the demand, and how many points
     of each kind lie off the network. Sites go to ``travel_matrix`` in chunks that respect the walking
@@ -210,7 +211,8 @@ def catchments(
     sites = np.array([[s.lon, s.lat] for s in candidates + fixed], dtype=np.float64).reshape(-1, 2)
     targets = np.column_stack([demand.lon, demand.lat])
     cutoff_s = minutes * 60.0
-    most = max(1, walking_settings().matrix_max_pairs // max(1, len(targets)))
+    walking = walking or WalkingSettings()
+    most = max(1, walking.matrix_max_pairs // max(1, len(targets)))
     demand_idx, site_idx, seconds = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     site_ok, demand_ok = np.ones(len(sites), dtype=bool), np.ones(len(targets), dtype=bool)
     start, chunk = 0, min(most, 4)
@@ -219,7 +221,12 @@ def catchments(
             raise ServiceUnavailable("siting.time_limit", measured=start, sites=len(sites))
         began = clock()
         matrix = travel_matrix(
-            db, sites[start : start + chunk], targets, max_seconds=cutoff_s, speed_kmh=speed_kmh
+            db,
+            sites[start : start + chunk],
+            targets,
+            max_seconds=cutoff_s,
+            speed_kmh=speed_kmh,
+            settings=walking,
         )
         demand_idx.append(np.asarray(matrix.cols, dtype=np.int64))
         site_idx.append(np.asarray(matrix.rows, dtype=np.int64) + start)
@@ -251,9 +258,12 @@ def site(
     request: SitingRequest,
     settings: SitingSettings | None = None,
     clock: Clock = time.monotonic,
+    walking: WalkingSettings | None = None,
 ) -> SitingResult:
     """Choose new sites for ``request`` (see the module docstring for defaults, rules and the time limit; the
-    solver's for the models). ``clock``: the monotonic seconds the deadline is kept on.
+    solver's for the models). ``clock``: the monotonic seconds the deadline is kept on. ``settings`` and
+    ``walking``: the ones :func:`~geo_service.api.app.create_app` read at start-up (from the environment when
+    not given).
 
     Raises
     ------
@@ -262,7 +272,7 @@ def site(
     ServiceUnavailable
         503 ``siting.time_limit``: the time limit passed before the catchments were measured.
     """
-    settings = settings or siting_settings()
+    settings = settings or SitingSettings()
     began = clock()
     _check_request(request, settings)
     deadline = began + (request.time_limit_s or settings.time_limit_s)
@@ -273,7 +283,15 @@ def site(
         raise InvalidInput("siting.zero_weights")
     read = clock()
     instance, unsnapped = catchments(
-        db, candidates, fixed, demand, request.minutes, request.speed_kmh, deadline=deadline, clock=clock
+        db,
+        candidates,
+        fixed,
+        demand,
+        request.minutes,
+        request.speed_kmh,
+        deadline=deadline,
+        clock=clock,
+        walking=walking,
     )
     walked = clock()
     options = solver.SolveOptions(

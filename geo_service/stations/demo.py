@@ -13,7 +13,8 @@ import numpy as np
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.db.rows import fetch_one
-from geo_service.stations.service import StationContext, create_station
+from geo_service.stations.context import StationContext
+from geo_service.stations.service import create_station
 from geo_service.walking import current_network
 
 log = logging.getLogger(__name__)

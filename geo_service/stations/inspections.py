@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 from geo_service.auth import Principal
 from geo_service.coords import normalise_crs, to_wgs84
@@ -23,15 +23,13 @@ from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo_service.i18n import message
 from geo_service.locate.service import locate
 from geo_service.media.images import CleanImage
+from geo_service.stations.context import StationContext
 from geo_service.store import audit
 from geo_service.store import inspections as store
 from geo_service.store import media as media_store
 from geo_service.store import stations as station_store
 from geo_service.store.inspections import InspectionRow
 from geo_service.store.stations import StationRow
-
-if TYPE_CHECKING:  # the station service shows last visits: no import cycle at run time
-    from geo_service.stations.service import StationContext
 
 MAX_NOTES_CHARS = 2000
 INSPECTOR_ROLES = ("planner", "worker")

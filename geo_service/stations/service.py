@@ -21,15 +21,15 @@ import shapely
 
 from geo_service import feature_input, walking
 from geo_service.auth import Principal
-from geo_service.clock import Clock, system_clock
+from geo_service.clock import Clock
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.feature_input import feature_properties
-from geo_service.settings import StationSettings, WalkingSettings, station_settings, walking_settings
+from geo_service.geojson import Feature, FeatureCollection
 from geo_service.stations import hours, inspections
-from geo_service.stations.vocabulary import Vocabulary, load_vocabulary
+from geo_service.stations.context import StationContext
 from geo_service.store import audit
 from geo_service.store import stations as store
 from geo_service.store.stations import StationRow
@@ -53,33 +53,12 @@ _RESERVED = {
 }
 
 
-@dataclass(frozen=True)
-class StationContext:
-    """What the station services need besides the database: settings, vocabulary, time zone and the clock
-    that says what "open now" means."""
+class NearestStations(FeatureCollection):
+    """The nearest open stations by walking time, nearest first, and how the search was made."""
 
-    settings: StationSettings
-    walking: WalkingSettings
-    vocabulary: Vocabulary
-    timezone: str
-    clock: Clock = system_clock
-
-    @classmethod
-    def create(
-        cls,
-        timezone: str,
-        settings: StationSettings | None = None,
-        walking_cfg: WalkingSettings | None = None,
-        clock: Clock | None = None,
-    ) -> StationContext:
-        settings = settings or station_settings()
-        return cls(
-            settings,
-            walking_cfg or walking_settings(),
-            load_vocabulary(settings.vocabulary),
-            timezone,
-            clock or system_clock,
-        )
+    origin: dict[str, Any]
+    at: str
+    searched_minutes: float
 
 
 # -- validation --------------------------------------------------------------------------------------------
@@ -130,7 +109,7 @@ def validate(
 # -- rendering ---------------------------------------------------------------------------------------------
 
 
-def as_feature(ctx: StationContext, row: StationRow, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def as_feature(ctx: StationContext, row: StationRow, extra: dict[str, Any] | None = None) -> Feature:
     kind = ctx.vocabulary.kinds.get(row["kind"])
     properties = {
         "id": row["id"],
@@ -174,7 +153,7 @@ def _circles(
 
 def create_station(
     db: Database, ctx: StationContext, feature: Any, principal: Principal, crs: str | None = None
-) -> dict[str, Any]:
+) -> Feature:
     fields, (lon, lat) = validate(ctx, feature, crs)
     network = current_network(db, ctx.walking)
     circles = _circles(ctx, network, lon, lat)
@@ -201,7 +180,7 @@ def update_station(
     principal: Principal,
     if_match: int | None = None,
     crs: str | None = None,
-) -> dict[str, Any]:
+) -> Feature:
     network = current_network(db, ctx.walking)
     asked = feature_input.version_asked(feature, if_match)
     with db.cursor() as cur:
@@ -264,7 +243,7 @@ def refresh_service_circles(db: Database, ctx: StationContext) -> int:
 # -- reads -------------------------------------------------------------------------------------------------
 
 
-def get_station(db: Database, ctx: StationContext, station_id: int) -> dict[str, Any]:
+def get_station(db: Database, ctx: StationContext, station_id: int) -> Feature:
     with db.cursor() as cur:
         row = store.get(cur, station_id)
         if row is None:
@@ -287,7 +266,7 @@ def list_stations(
     ctx: StationContext,
     kind: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-) -> dict[str, Any]:
+) -> FeatureCollection:
     with db.cursor() as cur:
         rows = store.list_stations(cur, kind, bbox, ctx.settings.max_stations_listed)
     return {
@@ -296,15 +275,15 @@ def list_stations(
     }
 
 
-def _with_last_inspection(db: Database, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_last_inspection(db: Database, features: list[Feature]) -> list[Feature]:
     """Each station's last regular inspection (public part: when, open as published, what was missing)."""
-    last = inspections.last_inspections(db, [int(f["id"]) for f in features])
+    last = inspections.last_inspections(db, [int(f["properties"]["id"]) for f in features])
     for f in features:
-        f["properties"]["last_inspection"] = last.get(int(f["id"]))
+        f["properties"]["last_inspection"] = last.get(int(f["properties"]["id"]))
     return features
 
 
-def service_circles(db: Database, station_id: int) -> dict[str, Any]:
+def service_circles(db: Database, station_id: int) -> FeatureCollection:
     with db.cursor() as cur:
         if store.get(cur, station_id) is None:
             raise NotFound("station.not_found", station_id=station_id)
@@ -384,7 +363,7 @@ def nearest_stations(
     speed_kmh: float | None = None,
     kind: list[str] | None = None,
     crs: str | None = "wgs84",
-) -> dict[str, Any]:
+) -> NearestStations:
     """Stations ordered by walking time from (lon, lat), with ``walk_seconds`` and ``walk_distance_m``.
 
     ``open_now`` keeps stations whose opening hours say open at ``at`` (default now, in the deployment's
@@ -426,7 +405,7 @@ def nearest_stations(
     }
     if open_now:
         candidates = [i for i in candidates if state[i] is True]
-    features: list[dict[str, Any]] = []
+    features: list[Feature] = []
     cand = np.array(candidates, np.int64)
     limit_cost = horizon * 60.0 * speed
     with run_search(graph, walking.sources_of(located), limit_cost) as found:

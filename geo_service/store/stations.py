@@ -9,6 +9,7 @@ from psycopg2.extras import Json
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.db.rows import fetch_one
+from geo_service.geojson import Geometry
 
 _COLUMNS = """id, name, kind, amenities, opening_hours, manager, contact, address, properties, version,
               created_at, updated_at, updated_by, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
@@ -44,7 +45,7 @@ class CircleRow(TypedDict):
     station_version: int
     network_revision: int
     computed_at: datetime
-    geometry: dict[str, Any]
+    geometry: Geometry
 
 
 def _row(cur: Cursor) -> StationRow | None:

@@ -26,7 +26,7 @@ import numpy as np
 from geo_service.db import revisions
 from geo_service.db.cache import RevisionCache
 from geo_service.db.pool import Database
-from geo_service.settings import DatabaseSettings, WalkingSettings, walking_settings
+from geo_service.settings import DatabaseSettings, WalkingSettings
 from geo_service.store import network as store
 from geo_service.walking import cache, search
 from geo_service.walking.graph import Snap, WalkGraph, graph_from_snapshot
@@ -98,11 +98,13 @@ _POOLS_LOCK = threading.Lock()
 
 
 def workspace_pool(graph: WalkGraph, size: int | None = None) -> WorkspacePool:
-    """The graph's pool of search work arrays (``size``: the configured one when first made)."""
+    """The graph's pool of search work arrays; ``size`` applies when the pool is first made (by
+    :func:`current_network`, from the settings it was given), the settings' default otherwise."""
     with _POOLS_LOCK:
         pool = _POOLS.get(graph)
         if pool is None:
-            pool = _POOLS[graph] = WorkspacePool(graph, size or walking_settings().search_workspaces)
+            default = WalkingSettings.model_fields["search_workspaces"].default
+            pool = _POOLS[graph] = WorkspacePool(graph, size or default)
         return pool
 
 
@@ -321,7 +323,7 @@ def load_network(db: Database, settings: WalkingSettings | None = None) -> WalkN
     before (by any process), else read from the database, built, cached and mapped. Of several processes
     missing the same state at once, one builds it and the others wait for it and map it
     (:func:`.cache.build_lock`)."""
-    settings = settings or walking_settings()
+    settings = settings or WalkingSettings()
     with db.cursor(dict_rows=False) as cur:
         revision, key = store.network_key(cur)
     if not settings.cache:
@@ -366,4 +368,13 @@ _NETWORKS: RevisionCache[WalkNetwork] = RevisionCache()
 def current_network(db: Database, settings: WalkingSettings | None = None) -> WalkNetwork:
     """The network for ``db`` at the current ``network`` revision (reloaded when a re-import moved it)."""
     revision = revisions.watch_of(db).revision("network")  # in memory: no round trip per call
-    return _NETWORKS.get(db, revision, lambda: load_network(db, settings), key_of=lambda net: net.revision)
+    return _NETWORKS.get(db, revision, lambda: _loaded(db, settings), key_of=lambda net: net.revision)
+
+
+def _loaded(db: Database, settings: WalkingSettings | None) -> WalkNetwork:
+    """:func:`load_network`, with each graph's pool of search workspaces sized from ``settings``."""
+    settings = settings or WalkingSettings()
+    network = load_network(db, settings)
+    for graph in network.graphs:
+        workspace_pool(graph, settings.search_workspaces)
+    return network

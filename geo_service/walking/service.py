@@ -27,7 +27,7 @@ from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
 from geo_service.i18n import message
-from geo_service.settings import WalkingSettings, walking_settings
+from geo_service.settings import WalkingSettings
 from geo_service.walking import paths
 from geo_service.walking.geojson import geometry_json
 from geo_service.walking.graph import WalkGraph
@@ -227,7 +227,7 @@ def isochrones(
     Outlines are simplified by ``simplify_m`` (metres, at most half a raster cell; default a configured
     fraction of it) and coordinates rounded to ``decimals`` (default ``coordinate_decimals``).
     """
-    settings = settings or walking_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     if not origins:
         raise InvalidInput("walking.no_origin")
@@ -286,7 +286,7 @@ def reachable_streets(
 ) -> dict[str, Any]:
     """The street pieces reachable within ``minutes`` (a GeoJSON FeatureCollection of LineStrings, WGS-84),
     each with the walking seconds at its two ends: the network itself rather than an area around it."""
-    settings = settings or walking_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     levels, _ = _levels([minutes], None, settings)
     speed = speed_mps(speed_kmh, settings)
@@ -332,7 +332,7 @@ def route(
     settings: WalkingSettings | None = None,
 ) -> Route:
     """The quickest walking route from ``start`` to ``end`` (422 when there is none within the limit)."""
-    settings = settings or walking_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     speed = speed_mps(speed_kmh, settings)
     lonlat = wgs84_points([start, end], crs)
@@ -366,7 +366,7 @@ def travel_matrix(
     """Walking seconds from every source to every target within ``max_seconds`` (bounded searches, one per
     source). ``sources``/``targets`` are (n, 2) WGS-84 lon/lat arrays; points too far from the network are
     flagged, not refused."""
-    settings = settings or walking_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     sources = np.asarray(sources, float).reshape(-1, 2)
     targets = np.asarray(targets, float).reshape(-1, 2)
@@ -406,9 +406,9 @@ def travel_matrix(
     )
 
 
-def network_summary(db: Database | WalkNetwork) -> dict[str, Any]:
+def network_summary(db: Database | WalkNetwork, settings: WalkingSettings | None = None) -> dict[str, Any]:
     """Per dataset: nodes, edges, total metres, metric CRS and connected pieces (kept, never dropped)."""
-    network = db if isinstance(db, WalkNetwork) else current_network(db)
+    network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     return {
         "revision": network.revision,
         "datasets": [

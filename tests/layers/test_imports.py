@@ -28,6 +28,14 @@ def test_no_cycle_through_the_layer_catalogue() -> None:
     assert [c for c in cycles(graph) if any(_ours(m) for m in c)] == []
 
 
+def test_no_cycle_anywhere_in_the_package() -> None:
+    """Not even one hidden behind ``TYPE_CHECKING`` or inside a function: shared types live in their own
+    modules (``stations/context.py``) or are protocols (``db/revisions.py``'s ``RevisionSource``)."""
+    graph = import_graph()
+    assert "geo_service.stations.context" in graph["geo_service.stations.inspections"]
+    assert cycles(graph) == []
+
+
 def test_layers_imports_neither_tiles_nor_ogc() -> None:
     graph = import_graph()
     layers = [m for m in graph if m.startswith("geo_service.layers")]

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
-from geo_service.settings import siting_settings
+from geo_service.settings import SitingSettings
 from geo_service.walking.service import travel_matrix
 
 MINUTES = 4.0
@@ -22,7 +22,7 @@ def default_candidates(db: Database) -> dict[str, tuple[float, float]]:
         cur.execute(
             """SELECT id, ST_X(geom), ST_Y(geom) FROM facilities WHERE category = ANY(%s) AND deleted_at IS NULL
                ORDER BY id""",
-            (list(siting_settings().candidate_categories),),
+            (list(SitingSettings().candidate_categories),),
         )
         return {f"facility:{i}": (x, y) for i, x, y in cur.fetchall()}
 

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from geo_service.settings import siting_settings
+from geo_service.api.app import create_app
+from geo_service.db.pool import Database
+from geo_service.settings import SitingSettings
 
 CANDIDATES = [
     {"id": "a", "lon": 24.9410, "lat": 60.1690},
@@ -36,13 +38,12 @@ def detail_text(response: Any) -> str:
 
 
 @pytest.fixture
-def small_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("GEO_SERVICE_SITING_MAX_DEMAND", "3")
-    monkeypatch.setenv("GEO_SERVICE_SITING_MAX_CANDIDATES", "2")
-    monkeypatch.setenv("GEO_SERVICE_SITING_MAX_MINUTES", "20")
-    siting_settings.cache_clear()
-    yield
-    siting_settings.cache_clear()
+def small_client(db: Database, planner_headers: dict[str, str]) -> Iterator[TestClient]:
+    """A service whose siting limits were set at start-up (as the environment would set them) to tiny ones."""
+    limits = SitingSettings(max_demand=3, max_candidates=2, max_minutes=20)
+    app = create_app(db=db, siting_settings=limits)
+    with TestClient(app, raise_server_exceptions=False, headers=planner_headers) as test_client:
+        yield test_client
 
 
 def test_negative_k(client: TestClient) -> None:
@@ -112,8 +113,8 @@ def test_minutes_and_time_limit(client: TestClient) -> None:
     assert "GEO_SERVICE_SITING_MAX_TIME_LIMIT_S" in text
 
 
-@pytest.mark.usefixtures("small_limits")
-def test_too_many_points(client: TestClient) -> None:
+def test_too_many_points(small_client: TestClient) -> None:
+    client = small_client
     text = detail_text(client.post("/api/siting", json=body(demand=DEMAND * 2)))
     assert "too many demand points: 4, the limit is 3 (GEO_SERVICE_SITING_MAX_DEMAND)" in text
     three = [*CANDIDATES, {"id": "c", "lon": 24.95, "lat": 60.17}]

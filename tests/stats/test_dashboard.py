@@ -330,6 +330,10 @@ def test_child_areas_equal_an_independent_count(
         for lv in ("grid", "community", "street", "district"):
             share = round(counts[f"settled_{lv}"] / total, 4) if total else None
             assert area[f"settled_{lv}_share"] == share, (area["code"], lv)
+    # /openapi.json documents every field a child area carries
+    schema = app.get("/openapi.json").json()["components"]["schemas"]["ChildArea"]
+    assert set(got["areas"][0]) == set(schema["properties"])
+    assert set(schema["required"]) == set(schema["properties"])
     # the data tells the areas apart: some completed and past due, some settled above the grid
     assert any(a["completed"] for a in got["areas"])
     if level == "district":

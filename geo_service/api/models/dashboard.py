@@ -85,12 +85,27 @@ class GridFigures(Flow):
 
 
 class ChildArea(Flow):
+    """One child area (各街道/各社区/各网格) of the chosen area, with the same definitions as the summary."""
+
     level: Level
     code: str
     name: str | None
     escalated: int
     completion_rate: float | None
-    settled_grid_share: float | None
+    on_time_due: int = Field(
+        description="completed cases + open cases that missed a deadline or are past their current one now"
+    )
+    on_time_rate: float | None = Field(description="on_time ÷ on_time_due")
+    overdue: int = Field(description="open cases past their deadline now")
+    settled_total: int = Field(description="completed cases with a known settling level")
+    settled_grid: int
+    settled_community: int
+    settled_street: int
+    settled_district: int
+    settled_grid_share: float | None = Field(description="settled_grid ÷ settled_total (小事不出网格)")
+    settled_community_share: float | None
+    settled_street_share: float | None
+    settled_district_share: float | None
 
 
 class DashboardCase(BaseModel):

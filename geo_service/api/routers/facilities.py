@@ -14,6 +14,7 @@ from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.facilities import service
+from geo_service.geojson import Feature, FeatureCollection
 from geo_service.osm.rules import FacilityRules
 
 IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/facilities", tags=["facilities"])
 planner = require_role("planner")
 
 
-def facility_rules(request: Request) -> FacilityRules:
+async def facility_rules(request: Request) -> FacilityRules:
     return request.app.state.facility_rules
 
 
@@ -34,7 +35,7 @@ def categories(rules: Rules) -> dict[str, Any]:
     return {"categories": [{"id": c.id, "name_zh": c.zh, "name_en": c.en} for c in rules.categories]}
 
 
-@router.get("", responses=answers(mf.FacilityCollection))
+@router.get("", response_model=None, responses=answers(mf.FacilityCollection))
 def list_facilities(
     rules: Rules,
     category: str | None = Query(None, description="comma-separated categories"),
@@ -43,13 +44,13 @@ def list_facilities(
     limit: int = Query(1000),
     offset: Annotated[params.RowOffset, Query()] = 0,
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> FeatureCollection:
     return service.list_facilities(
         db, rules, params.words(category), params.bbox(bbox), source, limit, offset
     )
 
 
-@router.post("", status_code=201, responses=answers(mf.FacilityFeature, 201))
+@router.post("", status_code=201, response_model=None, responses=answers(mf.FacilityFeature, 201))
 def create_facility(
     rules: Rules,
     response: Response,
@@ -57,7 +58,7 @@ def create_facility(
     crs: str | None = Query(None),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> Feature:
     """Add a facility (planner): a Point Feature with `category` and `name` (other properties become tags)."""
     out = service.create_facility(db, rules, feature, principal, crs)
     response.headers["ETag"] = etag(out["properties"]["version"])
@@ -65,16 +66,16 @@ def create_facility(
     return out
 
 
-@router.get("/{facility_id:int}", responses=answers(mf.FacilityFeature))
+@router.get("/{facility_id:int}", response_model=None, responses=answers(mf.FacilityFeature))
 def get_facility(
     rules: Rules, facility_id: params.PathId, response: Response, db: Database = Depends(get_db)
-) -> dict[str, Any]:
+) -> Feature:
     out = service.get_facility(db, rules, facility_id)
     response.headers["ETag"] = etag(out["properties"]["version"])
     return out
 
 
-@router.put("/{facility_id:int}", responses=answers(mf.FacilityFeature))
+@router.put("/{facility_id:int}", response_model=None, responses=answers(mf.FacilityFeature))
 def update_facility(
     rules: Rules,
     facility_id: params.PathId,
@@ -84,7 +85,7 @@ def update_facility(
     crs: str | None = Query(None),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> Feature:
     """Correct a facility (planner); an imported one keeps the correction across re-imports."""
     out = service.update_facility(db, rules, facility_id, feature, principal, require_if_match(if_match), crs)
     response.headers["ETag"] = etag(out["properties"]["version"])

@@ -18,6 +18,7 @@ from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
 from geo_service.feature_input import cycle_collection_paused
+from geo_service.geojson import Feature, FeatureCollection
 from geo_service.grids import propose as proposal
 from geo_service.grids import service
 from geo_service.grids.io import parse_geojson
@@ -275,24 +276,24 @@ def export_grids(
     )
 
 
-@router.get("/grids", responses=answers(m.AreaCollection))
+@router.get("/grids", response_model=None, responses=answers(m.AreaCollection))
 def list_grids(
     level: str | None = Query(None, description="district, street, community or grid"),
     parent_code: str | None = None,
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> FeatureCollection:
     """Current areas as a FeatureCollection (coarse levels first)."""
     return service.list_areas(db, level, parent_code, params.bbox(bbox))
 
 
-@router.get("/grids/{code:gridcode}", responses=answers(m.AreaFeature))
+@router.get("/grids/{code:gridcode}", response_model=None, responses=answers(m.AreaFeature))
 def get_grid(
     response: Response,
     code: str,
     version: int | None = Query(None, ge=1, le=params.INT4_MAX),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> Feature:
     """One area as a Feature with ``ETag`` = its version (or an old version with ``?version=``)."""
     feature = service.get_area(db, code, version)
     response.headers["ETag"] = etag(feature["properties"]["version"])
@@ -373,8 +374,8 @@ def merge_grids(
     return _written(response, result)
 
 
-@router.get("/grids/{code:gridcode}/history", responses=answers(m.AreaCollection))
-def grid_history(code: str, db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get("/grids/{code:gridcode}/history", response_model=None, responses=answers(m.AreaCollection))
+def grid_history(code: str, db: Database = Depends(get_db)) -> FeatureCollection:
     """Every version, oldest first, with ``valid_from``/``valid_to``, who changed it and who closed it."""
     return service.area_history(db, code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -24,7 +25,7 @@ from geo_service.incidents.stats import incident_stats
 router = APIRouter(tags=["incidents"])
 
 
-def _render(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+def _render(request: Request, body: Mapping[str, Any]) -> dict[str, Any]:
     """Messages in the body (notes, state names, row errors) as text in the caller's language."""
     return render_all(body, language_of(request))
 
@@ -156,14 +157,7 @@ def get_incidents(
         grid_codes=grid_codes,
     )
     show = workflow.may_see_reporter(principal)
-    return _render(
-        request,
-        {
-            "type": "FeatureCollection",
-            "numberReturned": len(rows),
-            "features": [records.feature(ctx, row, show) for row in rows],
-        },
-    )
+    return _render(request, records.collection(ctx, rows, show))
 
 
 @router.get("/api/incidents/{incident_id:int}", responses=answers(mi.Incident))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,6 +13,7 @@ from geo_service.api.models import life_circle as ml
 from geo_service.api.openapi import answers
 from geo_service.db.pool import Database
 from geo_service.life_circle import service
+from geo_service.life_circle.answers import Coverage, CoverageGaps, LifeCircle, ProfileSummary
 from geo_service.life_circle.service import LifeCircleContext
 
 router = APIRouter(prefix="/api", tags=["life circles"])
@@ -25,7 +26,7 @@ def life_circle_context(request: Request) -> LifeCircleContext:
 Ctx = Annotated[LifeCircleContext, Depends(life_circle_context)]
 
 
-@router.get("/life-circle", responses=answers(ml.LifeCircle))
+@router.get("/life-circle", response_model=None, responses=answers(ml.LifeCircle))
 def life_circle(
     ctx: Ctx,
     lon: float = Query(..., description="longitude, degrees"),
@@ -33,24 +34,24 @@ def life_circle(
     profile: str | None = Query(None, description="gb50180 (default), walk45, elderly, or your own"),
     crs: str = Query("wgs84"),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> LifeCircle:
     """Per level (5/10/15 minutes), each required category `reached` or `missing`, with the nearest facility
     (even beyond the threshold) and its walking time and distance along the network."""
     return service.life_circle(db, ctx, lon, lat, profile, crs)
 
 
-@router.get("/life-circle/profiles", responses=answers(ml.Profiles))
-def profiles(ctx: Ctx) -> list[dict[str, Any]]:
+@router.get("/life-circle/profiles", response_model=None, responses=answers(ml.Profiles))
+def profiles(ctx: Ctx) -> list[ProfileSummary]:
     """Every profile with its levels, thresholds and required categories."""
     return service.profiles(ctx)
 
 
-@router.get("/life-circle/profiles/{profile_id}", responses=answers(ml.ProfileSummary))
-def profile(ctx: Ctx, profile_id: str) -> dict[str, Any]:
+@router.get("/life-circle/profiles/{profile_id}", response_model=None, responses=answers(ml.ProfileSummary))
+def profile(ctx: Ctx, profile_id: str) -> ProfileSummary:
     return service.profile_summary(ctx, profile_id)
 
 
-@router.get("/coverage", responses=answers(ml.Coverage))
+@router.get("/coverage", response_model=None, responses=answers(ml.Coverage))
 async def coverage(
     ctx: Ctx,
     level: str = Query("community", description="district, street, community or grid"),
@@ -59,12 +60,12 @@ async def coverage(
         None, description="one level of the profile (default: each category at its tightest)"
     ),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> Coverage:
     """Every area of `level` with the household-weighted share of its homes reaching each category."""
     return await run_in_threadpool(service.coverage, db, ctx, level, profile, minutes)
 
 
-@router.get("/coverage/gaps", responses=answers(ml.CoverageGaps))
+@router.get("/coverage/gaps", response_model=None, responses=answers(ml.CoverageGaps))
 async def coverage_gaps(
     ctx: Ctx,
     category: str = Query(..., description="a facility category the profile requires"),
@@ -72,6 +73,6 @@ async def coverage_gaps(
     minutes: float | None = Query(None),
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> CoverageGaps:
     """Homes that miss the category within its threshold, and the H3 cells they fall in."""
     return await run_in_threadpool(service.gaps, db, ctx, category, profile, minutes, params.bbox(bbox))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from geo_service.api.deps import get_db
+from geo_service.api.deps import get_db, get_locate_settings
 from geo_service.api.models import locate as mlo
 from geo_service.api.openapi import answers
 from geo_service.api.responses import FastJSONResponse
 from geo_service.db.pool import Database
 from geo_service.locate import codec, table
 from geo_service.locate import service as locate_service
+from geo_service.settings import LocateSettings
 
 router = APIRouter(prefix="/api", tags=["locate"])
 
@@ -73,6 +74,7 @@ async def locate(
     lat: float = Query(..., description="latitude, degrees"),
     crs: str = Query("wgs84", description="wgs84, gcj02 (AMap/Tencent), bd09 (Baidu) or cgcs2000"),
     db: Database = Depends(get_db),
+    settings: LocateSettings = Depends(get_locate_settings),
 ) -> FastJSONResponse:
     """The grid covering the point (with its version), its ancestors (community, street, district; nearest
     first), the distance to the grid boundary, and for points outside every grid the nearest grid (and the
@@ -80,8 +82,8 @@ async def locate(
     index = locate_service.cached_index(db)
     if index is not None:  # ~0.1 ms of work with no I/O: on the event loop, no trip through the thread pool
         return FastJSONResponse(locate_service.locate(index, lon, lat, crs).as_dict())
-    result = await run_in_threadpool(locate_service.locate, db, lon, lat, crs)
-    return FastJSONResponse(result.as_dict())
+    index = await run_in_threadpool(locate_service.current_index, db, settings)  # built or revision-checked
+    return FastJSONResponse(locate_service.locate(index, lon, lat, crs).as_dict())
 
 
 @router.post(
@@ -93,6 +95,7 @@ async def locate_batch(
     request: Request,
     crs: str | None = Query(None, description="the points' system when the body is a table (Arrow, Parquet)"),
     db: Database = Depends(get_db),
+    settings: LocateSettings = Depends(get_locate_settings),
 ) -> Response:
     """``{"points": [[lon, lat], ...], "crs": ...}`` → ``{"results": [{"grid_code": ...}, ...]}`` in input order.
 
@@ -111,7 +114,7 @@ async def locate_batch(
         else:
             lon, lat, points_crs = codec.decode_batch(body)
             points_crs = points_crs if points_crs is not None else crs
-        index, positions = locate_service.locate_batch(db, lon, lat, points_crs)
+        index, positions = locate_service.locate_batch(db, lon, lat, points_crs, settings)
         if table_out is not None:
             return table.encode(index.grids.codes, positions, table_out)
         return codec.encode_batch(index.grids.codes, positions)

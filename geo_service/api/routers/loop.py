@@ -30,7 +30,7 @@ from geo_service.incidents.rates import rates
 from geo_service.media import service as media
 from geo_service.settings import MediaSettings
 from geo_service.stations import inspections
-from geo_service.stations.service import StationContext
+from geo_service.stations.context import StationContext
 
 router = APIRouter(tags=["loop"])
 Ctx = Annotated[IncidentContext, Depends(incident_context)]

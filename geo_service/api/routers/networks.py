@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from geo_service.api import params
-from geo_service.api.deps import get_db, require_role
+from geo_service.api.deps import get_db, get_grid_settings, get_network_settings, require_role
 from geo_service.api.errors import language_of
 from geo_service.api.models import networks as mn
 from geo_service.api.openapi import answers
@@ -24,6 +24,7 @@ from geo_service.grids import io as area_io
 from geo_service.i18n import render_all
 from geo_service.networks import propose as proposal
 from geo_service.networks import service
+from geo_service.settings import GridSettings, NetworkSettings
 
 router = APIRouter(prefix="/api/networks", tags=["networks"])
 params.register_segment_except("networkname", frozenset({"propose"}))  # GET /api/networks/propose is a 405
@@ -41,12 +42,12 @@ def _json(request: Request, doc: Any, status: int = 200) -> JSONResponse:
 
 
 async def _upload(
-    request: Request, crs: str | None
+    request: Request, crs: str | None, grids: GridSettings
 ) -> tuple[list[dict[str, Any]], str | None, dict[str, str]]:
     """Features (WGS-84) of the body: GeoJSON, a multipart upload (field ``file``; other form fields returned)
-    or a raw GeoPackage / zipped Shapefile; read by :mod:`geo_service.grids.io` like a grid import."""
+    or a raw GeoPackage / zipped Shapefile; read by :mod:`geo_service.grids.io` like a grid import, within the
+    grid imports' caps (``grids``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    grids = request.app.state.grid_settings  # the grid imports' caps
     if content_type == "multipart/form-data":
         form = await request.form()
         upload = form.get("file")
@@ -101,11 +102,19 @@ class ProposeRequest(BaseModel):
 @router.post(
     "/propose", summary="Propose unified grids from several networks", responses=answers(mn.NetworkProposal)
 )
-def propose(request: Request, body: ProposeRequest, db: Database = Depends(get_db)) -> JSONResponse:
+def propose(
+    request: Request,
+    body: ProposeRequest,
+    db: Database = Depends(get_db),
+    settings: NetworkSettings = Depends(get_network_settings),
+    grids: GridSettings = Depends(get_grid_settings),
+) -> JSONResponse:
     """Unified grid boundaries for every community under ``parent_code`` that follow the boundaries most of the
     ``networks`` share and keep households per grid in the band (defaults from the grid settings). A
     FeatureCollection to review and save through ``POST /api/grids/import``; nothing is written."""
-    doc = proposal.propose(db, body.networks, body.parent_code, body.households_min, body.households_max)
+    doc = proposal.propose(
+        db, body.networks, body.parent_code, body.households_min, body.households_max, settings, grids
+    )
     return _json(request, doc)
 
 
@@ -131,13 +140,15 @@ async def import_network(
     ] = "name",
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
+    settings: NetworkSettings = Depends(get_network_settings),
+    grids: GridSettings = Depends(get_grid_settings),
 ) -> JSONResponse:
     """A GeoJSON FeatureCollection (JSON body), or a GeoPackage / zipped Shapefile (multipart field ``file``,
     or the raw file as the body), in any CRS, as the grid import reads them. Cells keep their own codes
     (``code_field``), names (``name_field``) and other properties. All or nothing: 422 lists every bad
     feature and nothing is written. Each import is a new version; the previous one stays readable."""
     service.check_name(name)
-    features, filename, fields = await _upload(request, crs)
+    features, filename, fields = await _upload(request, crs, grids)
     report = await run_in_threadpool(
         service.import_network,
         db,
@@ -149,7 +160,8 @@ async def import_network(
         name_field=fields.get("name_field", name_field),
         source=filename,
         crs=crs or fields.get("crs"),
-        grids=request.app.state.grid_settings,
+        settings=settings,
+        grids=grids,
     )
     return _json(
         request, {**report, "links": _links(request, name)}, status=201 if report["version"] == 1 else 200
@@ -187,11 +199,12 @@ def crosswalk(
         int | None, Query(ge=1, description="a version of the network (default: current)")
     ] = None,
     db: Database = Depends(get_db),
+    settings: NetworkSettings = Depends(get_network_settings),
 ) -> Response:
     """For each cell its shares in the unified grids by area and by households (homes on shared edges go to
     the lowest code, as in /api/locate), its main grid, and the boundary mismatches with the unified line to
     adopt. ``csv``: one row per (cell, grid); ``gpkg``: layers crosswalk, cells, mismatches, snapped."""
-    body, media_type, filename = service.crosswalk_file(db, name, format, version)
+    body, media_type, filename = service.crosswalk_file(db, name, format, version, settings)
     if format == "json":
         return _json(request, body)
     return Response(
@@ -214,6 +227,7 @@ def rekey_one(
     by: Annotated[str, Query(description="auto (households, else area), households or area")] = "auto",
     version: Annotated[int | None, Query(ge=1)] = None,
     db: Database = Depends(get_db),
+    settings: NetworkSettings = Depends(get_network_settings),
 ) -> JSONResponse:
     """A cell code → the unified grid with the largest share of it (and the other candidates); a point → the
     grid covering it and the network cell covering it."""
@@ -221,7 +235,14 @@ def rekey_one(
         raise BadRequest("network.rekey_nothing")
     points = [[lon, lat]] if lon is not None and lat is not None else []
     doc = service.rekey(
-        db, name, cells=[cell] if cell else [], points=points, crs=crs, by=by, version=version
+        db,
+        name,
+        cells=[cell] if cell else [],
+        points=points,
+        crs=crs,
+        by=by,
+        version=version,
+        settings=settings,
     )
     answer: dict[str, Any] = {"network": doc["network"], "version": doc["version"], "by": doc["by"]}
     if "cells" in doc:
@@ -245,10 +266,21 @@ class RekeyRequest(BaseModel):
     responses=answers(mn.RekeyedMany),
 )
 def rekey_many(
-    request: Request, name: str, body: RekeyRequest, db: Database = Depends(get_db)
+    request: Request,
+    name: str,
+    body: RekeyRequest,
+    db: Database = Depends(get_db),
+    settings: NetworkSettings = Depends(get_network_settings),
 ) -> JSONResponse:
     """``cells`` and ``points`` answered in input order (see GET); nothing is written."""
     doc = service.rekey(
-        db, name, cells=body.cells, points=body.points, crs=body.crs, by=body.by, version=body.version
+        db,
+        name,
+        cells=body.cells,
+        points=body.points,
+        crs=body.crs,
+        by=body.by,
+        version=body.version,
+        settings=settings,
     )
     return _json(request, doc)

@@ -9,12 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from geo_service.api.deps import get_db, require_role
+from geo_service.api.deps import get_db, get_siting_settings, get_walking_settings, require_role
 from geo_service.api.models import siting as msi
 from geo_service.api.openapi import answers, model_body
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.feature_input import cycle_collection_paused, parse_json
+from geo_service.settings import SitingSettings, WalkingSettings
 from geo_service.siting import service
 from geo_service.siting.model import SitingRequest
 
@@ -38,6 +39,8 @@ async def siting(
     request: Request,
     db: Database = Depends(get_db),
     _principal: Principal = Depends(require_role("planner")),
+    settings: SitingSettings = Depends(get_siting_settings),
+    walking: WalkingSettings = Depends(get_walking_settings),
 ) -> dict[str, Any]:
     """(Planner.) Where to open new sites so that the most people reach one on foot within ``minutes``.
 
@@ -53,6 +56,6 @@ async def siting(
     def work() -> dict[str, Any]:  # parsing, validation and solving off the event loop
         with cycle_collection_paused():
             asked = _request(data)
-        return service.site(db, asked).as_dict()
+        return service.site(db, asked, settings, walking=walking).as_dict()
 
     return await run_in_threadpool(work)

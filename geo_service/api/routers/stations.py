@@ -13,8 +13,10 @@ from geo_service.api.models import stations as ms
 from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
+from geo_service.geojson import Feature, FeatureCollection
 from geo_service.stations import service
-from geo_service.stations.service import StationContext
+from geo_service.stations.context import StationContext
+from geo_service.stations.service import NearestStations
 
 IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api/stations", tags=["stations"])
@@ -34,7 +36,7 @@ EXAMPLE = {
 }
 
 
-def station_context(request: Request) -> StationContext:
+async def station_context(request: Request) -> StationContext:
     return request.app.state.station_context
 
 
@@ -47,7 +49,7 @@ def vocabulary(ctx: Ctx) -> dict[str, Any]:
     return ctx.vocabulary.as_dict()
 
 
-@router.get("/nearest", responses=answers(ms.NearestStations))
+@router.get("/nearest", response_model=None, responses=answers(ms.NearestStations))
 def nearest(
     ctx: Ctx,
     lon: float = Query(..., description="where you are: longitude, degrees"),
@@ -64,7 +66,7 @@ def nearest(
     speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
     crs: str = Query("wgs84", description="wgs84, gcj02, bd09 or cgcs2000"),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> NearestStations:
     """Stations ordered by walking time (one network search), with `walk_seconds`, `walk_distance_m`,
     `open_now` and, with `include_route=true`, a `route` LineString."""
     return service.nearest_stations(
@@ -84,13 +86,13 @@ def nearest(
     )
 
 
-@router.get("", responses=answers(ms.StationCollection))
+@router.get("", response_model=None, responses=answers(ms.StationCollection))
 def list_stations(
     ctx: Ctx,
     kind: str | None = Query(None),
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat"),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> FeatureCollection:
     """Every station (FeatureCollection)."""
     return service.list_stations(db, ctx, kind, params.bbox(bbox))
 
@@ -99,6 +101,7 @@ def list_stations(
     "",
     status_code=201,
     openapi_extra={"requestBody": {"content": {"application/geo+json": {"example": EXAMPLE}}}},
+    response_model=None,
     responses=answers(ms.StationFeature, 201),
 )
 def create_station(
@@ -108,7 +111,7 @@ def create_station(
     crs: str | None = Query(None, description="coordinates in wgs84 (default), gcj02, bd09 or cgcs2000"),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> Feature:
     """Add a station (planner): a Point Feature with `name`, `kind`, `amenities`, `opening_hours`,
     `manager`, `contact`, `address`. Its 5/10/15-minute service circles are drawn with it."""
     out = service.create_station(db, ctx, feature, principal, crs)
@@ -117,16 +120,16 @@ def create_station(
     return out
 
 
-@router.get("/{station_id:int}", responses=answers(ms.StationFeature))
+@router.get("/{station_id:int}", response_model=None, responses=answers(ms.StationFeature))
 def get_station(
     ctx: Ctx, station_id: params.PathId, response: Response, db: Database = Depends(get_db)
-) -> dict[str, Any]:
+) -> Feature:
     out = service.get_station(db, ctx, station_id)
     response.headers["ETag"] = etag(out["properties"]["version"])
     return out
 
 
-@router.put("/{station_id:int}", responses=answers(ms.StationFeature))
+@router.put("/{station_id:int}", response_model=None, responses=answers(ms.StationFeature))
 def update_station(
     ctx: Ctx,
     station_id: params.PathId,
@@ -136,7 +139,7 @@ def update_station(
     crs: str | None = Query(None),
     principal: Principal = Depends(planner),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> Feature:
     """Change a station (planner); omitted properties and geometry keep their values."""
     out = service.update_station(db, ctx, station_id, feature, principal, require_if_match(if_match), crs)
     response.headers["ETag"] = etag(out["properties"]["version"])
@@ -154,7 +157,7 @@ def delete_station(
     return Response(status_code=204)
 
 
-@router.get("/{station_id:int}/service-circles", responses=answers(ms.ServiceCircles))
-def service_circles(station_id: params.PathId, db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get("/{station_id:int}/service-circles", response_model=None, responses=answers(ms.ServiceCircles))
+def service_circles(station_id: params.PathId, db: Database = Depends(get_db)) -> FeatureCollection:
     """The station's walking service circles (5/10/15 minutes)."""
     return service.service_circles(db, station_id)

@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 
 from geo_service import walking
 from geo_service.api import params
-from geo_service.api.deps import get_db
+from geo_service.api.deps import get_db, get_walking_settings
 from geo_service.api.models import walking as mw
 from geo_service.api.openapi import answers
 from geo_service.db.pool import Database
+from geo_service.settings import WalkingSettings
 
 router = APIRouter(prefix="/api", tags=["walking"])
 
@@ -60,6 +61,7 @@ def isochrones(
         None, ge=0, le=50, description="outline simplification, m (at most half a raster cell; default none)"
     ),
     db: Database = Depends(get_db),
+    settings: WalkingSettings = Depends(get_walking_settings),
 ) -> Response:
     """Areas reachable on foot within each contour, following the street network: one (Multi)Polygon
     per contour with `minutes` (or `distance_m`) and `area_m2`, ascending; holes kept."""
@@ -71,6 +73,7 @@ def isochrones(
         speed_kmh,
         crs,
         distances,
+        settings,
         simplify_m=simplify_m,
         decimals=precision,
     )
@@ -88,7 +91,11 @@ class IsochroneRequest(BaseModel):
 
 
 @router.post("/isochrones", responses=answers(mw.Isochrones))
-def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> Response:
+def isochrones_many(
+    body: IsochroneRequest,
+    db: Database = Depends(get_db),
+    settings: WalkingSettings = Depends(get_walking_settings),
+) -> Response:
     """The union of the isochrones of several origins (one multi-source search)."""
     minutes = body.minutes if body.minutes or body.distances_m else [5, 10, 15]
     contours = walking.isochrones(
@@ -98,6 +105,7 @@ def isochrones_many(body: IsochroneRequest, db: Database = Depends(get_db)) -> R
         body.speed_kmh,
         body.crs,
         body.distances_m,
+        settings,
         simplify_m=body.simplify_m,
         decimals=body.precision,
     )
@@ -112,10 +120,11 @@ def reachable_streets(
     speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
     crs: str = Query("wgs84"),
     db: Database = Depends(get_db),
+    settings: WalkingSettings = Depends(get_walking_settings),
 ) -> dict[str, Any]:
     """The street pieces reachable within `minutes`, as LineStrings with `from_seconds` and `to_seconds`
     (the walking time at each end): the network itself, with times, rather than an area."""
-    return walking.reachable_streets(db, [[lon, lat]], minutes, speed_kmh, crs)
+    return walking.reachable_streets(db, [[lon, lat]], minutes, speed_kmh, crs, settings)
 
 
 @router.get("/route", responses=answers(mw.WalkingRoute))
@@ -125,14 +134,17 @@ def route(
     speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
     crs: str = Query("wgs84", description="wgs84, gcj02, bd09 or cgcs2000"),
     db: Database = Depends(get_db),
+    settings: WalkingSettings = Depends(get_walking_settings),
 ) -> dict[str, Any]:
     """The quickest walking route: a LineString Feature with `walk_seconds` and `distance_m`."""
     return walking.route(
-        db, params.lonlat(from_, "from"), params.lonlat(to, "to"), speed_kmh, crs
+        db, params.lonlat(from_, "from"), params.lonlat(to, "to"), speed_kmh, crs, settings
     ).as_feature()
 
 
 @router.get("/network", responses=answers(mw.NetworkSummary))
-def network(db: Database = Depends(get_db)) -> dict[str, Any]:
+def network(
+    db: Database = Depends(get_db), settings: WalkingSettings = Depends(get_walking_settings)
+) -> dict[str, Any]:
     """The walking network in memory: per dataset its nodes, edges, metric CRS and connected pieces."""
-    return walking.network_summary(db)
+    return walking.network_summary(db, settings)
