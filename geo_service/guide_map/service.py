@@ -22,8 +22,8 @@ from geo_service.clock import Clock, system_clock
 from geo_service.crs import metric_epsg
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
-from geo_service.guide_map import render
-from geo_service.guide_map.render import Basemap, Facility, GuideMap, OriginKind
+from geo_service.guide_map import layout
+from geo_service.guide_map.layout import Basemap, Facility, GuideMap, OriginKind
 from geo_service.guide_map.text import Lang
 from geo_service.osm.rules import FacilityRules
 from geo_service.settings import APISettings, ImportSettings, WalkingSettings
@@ -84,6 +84,8 @@ def guide_map(
 ) -> bytes:
     """The printable guide map of area ``code`` as PNG or PDF bytes; NotFound for an unknown code.
     ``speed_kmh`` None is the walking engine's default speed."""
+    from geo_service.guide_map import render  # matplotlib: imported by the first map drawn, not at start
+
     return render.render(load_guide_map(db, ctx, code, lang, minutes, speed_kmh, today), fmt)
 
 
@@ -120,8 +122,8 @@ def load_guide_map(
     boundary = project(boundary_ll)
     circle = project(circle_ll) if circle_ll is not None else None
     content = shapely.union_all([boundary, circle]) if circle is not None else boundary
-    view = render.view_extent(content.bounds)
-    m_per_mm = (view[2] - view[0]) / render.MAP_MM[2]
+    view = layout.view_extent(content.bounds)
+    m_per_mm = (view[2] - view[0]) / layout.MAP_MM[2]
     box_ll = Transformer.from_crs(epsg, 4326, always_xy=True).transform_bounds(*view)
     basemap, facility_rows = _load_view(db, box_ll, epsg, m_per_mm)
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
 from geo_service.errors import BadRequest, InvalidInput
 
@@ -50,6 +47,10 @@ def decode(body: bytes, media_type: str) -> tuple[np.ndarray, np.ndarray]:
     InvalidInput
         No numeric ``lon``/``lat`` columns, or a missing value in them.
     """
+    import pyarrow as pa  # imported by the first columnar body, not at start
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
     try:
         if media_type == PARQUET:
             table = pq.read_table(pa.BufferReader(body), columns=None)
@@ -74,6 +75,10 @@ def decode(body: bytes, media_type: str) -> tuple[np.ndarray, np.ndarray]:
 
 def encode(codes: np.ndarray, positions: np.ndarray, media_type: str) -> bytes:
     """One column ``grid_code`` for grid positions (-1 outside) over ``codes``, as ``media_type``."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
     indices = pa.array(positions.astype(np.int32, copy=False), mask=positions < 0)
     column = pa.DictionaryArray.from_arrays(indices, pa.array(list(codes), pa.string()))
     table = pa.table({"grid_code": column})

@@ -3,9 +3,10 @@ from a CDN — deployments sit on intranets with no internet."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import folium
+if TYPE_CHECKING:
+    import folium
 
 VENDOR = "/vendor"
 LOCAL_JS = [
@@ -24,6 +25,8 @@ LOCAL_CSS = [
 
 def local_map(**kwargs: Any) -> folium.Map:
     """A folium Map whose assets are served locally and whose background is blank (no tile server)."""
+    import folium  # half a second of imports (branca, jinja2): paid by the first map, not at start
+
     fmap = folium.Map(tiles=None, **kwargs)
     fmap.default_js = list(LOCAL_JS)
     fmap.default_css = list(LOCAL_CSS)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import html
 
-import folium
-
 from geo_service.db.pool import Database
 from geo_service.maps.assets import local_map
 from geo_service.osm.rules import FacilityRules
@@ -44,6 +42,8 @@ BASEMAP_STYLE = {
 
 def overview_html(db: Database) -> str:
     """A self-contained HTML page (assets from /vendor) of everything imported."""
+    import folium  # imported by the first page drawn, not at start
+
     with db.cursor(dict_rows=False) as cur:
         extent = overview.data_extent(cur)
         network = overview.network_features(cur, MAX_EDGES)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from numba import njit
+
+from geo_service.jit import kernel
 
 
 def simple_rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -46,7 +47,7 @@ def convex(coords: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return _convex(coords[:, 0].copy(), coords[:, 1].copy(), offsets.astype(np.int64))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _convex(x: np.ndarray, y: np.ndarray, offsets: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
     n = len(offsets) - 1
     out = np.zeros(n, dtype=np.bool_)
@@ -84,7 +85,7 @@ def clipped_areas(
     )
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _clip_areas(
     x: np.ndarray, y: np.ndarray, offsets: np.ndarray, subject: np.ndarray, clip: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - numba

@@ -24,8 +24,6 @@ import pandas as pd
 import pyrosm
 import shapely
 from pyproj import CRS, Geod
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from geo_service.crs import metric_epsg
 from geo_service.geocode.keys import keys_for
@@ -158,22 +156,35 @@ _EPSG_4326 = CRS.from_epsg(4326)
 
 
 def read_extract(
-    path: Path, settings: ImportSettings, facility_rules: rules.FacilityRules, step: Step | None = None
+    path: Path,
+    settings: ImportSettings,
+    facility_rules: rules.FacilityRules,
+    step: Step | None = None,
+    phase: Step | None = None,
 ) -> Extract:
-    """Parse ``path`` into an :class:`Extract`; ``step(label)`` is called as each stage starts."""
+    """Parse ``path`` into an :class:`Extract`; ``step(label)`` is called as each stage of the progress bar
+    starts, ``phase(label)`` as each finer phase starts (``parse …``: pyrosm reading a layer into frames with
+    geometries; ``derive …``: what the import makes of them), for the import's time breakdown."""
     step = step or (lambda _label: None)
+    phase = phase or (lambda _label: None)
+    phase("parse: pyrosm")
     osm = _pyrosm_osm()(str(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pyrosm warns for every empty layer; empty layers are normal
         step("walking network")
+        phase("parse: walkable ways and nodes")
         nodes_raw, ways_raw = _read_network(osm)
         step("buildings")
+        phase("parse: buildings")
         buildings = osm.get_buildings()
         step("facilities")
+        phase("parse: POIs")
         pois = osm.get_pois(custom_filter=facility_rules.pyrosm_filter())
         step("admin boundaries")
+        phase("parse: admin boundaries")
         boundaries = osm.get_boundaries()
         step("places and addresses")
+        phase("parse: places, addresses, stations")
         places = _safe(lambda: osm.get_data_by_custom_criteria({"place": _PLACES}, keep_relations=False))
         address_nodes = _safe(
             lambda: osm.get_data_by_custom_criteria(
@@ -182,6 +193,7 @@ def read_extract(
         )
         stations = _safe(lambda: osm.get_data_by_custom_criteria(_STATION_FILTER, keep_relations=False))
         step("water, green and rail")
+        phase("parse: water, green, rail")
         water = _concat(
             _safe(
                 lambda: osm.get_natural(custom_filter={"natural": ["water", "bay", "coastline", "wetland"]})
@@ -201,12 +213,19 @@ def read_extract(
         raise ValueError(f"{path} holds no streets or paths: nothing to walk on")
     bbox = tuple(float(v) for v in ways_raw.total_bounds)
     srid = metric_epsg((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
+    phase("derive: walking graph")
     nodes, edges = walking_network(nodes_raw, ways_raw)
+    phase("derive: residences")
     residences = residences_from_buildings(buildings, srid, settings)
+    phase("derive: facilities")
     facilities = facilities_from_pois(pois, facility_rules)
+    phase("derive: admin areas")
     areas = areas_from_boundaries(boundaries, settings.admin_levels, srid)
+    phase("derive: gazetteer and geocoder keys")
     gazetteer = gazetteer_entries(buildings, _concat(address_nodes, stations), places, edges, facilities)
+    phase("derive: basemap")
     basemap = basemap_features(ways_raw, buildings, water, green, rail)
+    phase("derive: walking graph pieces")
     return Extract(
         srid=srid,
         bbox=bbox,  # type: ignore[arg-type]
@@ -412,11 +431,31 @@ def network_components(edges: pd.DataFrame) -> dict[str, Any]:
         np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]), return_inverse=True
     )
     n = len(ids)
-    u, v = inverse[: len(edges)], inverse[len(edges) :]
-    graph = coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
-    count, labels = connected_components(graph, directed=False)
+    labels = component_labels(n, inverse[: len(edges)], inverse[len(edges) :])
     sizes = np.sort(np.bincount(labels))[::-1]
-    return {"count": int(count), "largest_share": float(sizes[0] / n), "sizes": sizes[:10].tolist()}
+    sizes = sizes[sizes > 0]
+    return {"count": len(sizes), "largest_share": float(sizes[0] / n), "sizes": sizes[:10].tolist()}
+
+
+def component_labels(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per node ``0..n-1`` of the undirected edges ``u``–``v``, the smallest node of its connected piece.
+
+    Array-at-a-time union–find: every root hooks under the smallest root it shares an edge with, then the
+    trees are flattened; a few rounds on street networks. numpy only: scipy.sparse's ``connected_components``
+    gives the same pieces, but importing it cost an import more time than this whole step."""
+    parent = np.arange(n)
+    while True:
+        pu, pv = parent[u], parent[v]  # roots: the trees are flat at the top of each round
+        split = pu != pv
+        if not split.any():
+            return parent
+        lo, hi = np.minimum(pu[split], pv[split]), np.maximum(pu[split], pv[split])
+        np.minimum.at(parent, hi, lo)  # a root only ever hooks under a smaller one: no cycles
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
 
 
 # -- residences -------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ class ImportReport:
     counts: dict[str, int]
     facilities_by_category: dict[str, int]
     components: dict[str, Any]
+    #: wall seconds per phase in the order run (``check``, ``parse: …``, ``derive: …``, ``write: …``): what the
+    #: import spends beyond loading raw tables
+    phases: dict[str, float] = field(default_factory=dict)
 
     def describe(self, language: str) -> str:
         """One line for the command line, in ``language``."""
@@ -51,6 +55,25 @@ class ImportReport:
                 "share": f"{comps.get('largest_share', 0):.1%}",
             },
         )
+
+
+class Phases:
+    """Wall seconds per phase: :meth:`start` ends the running phase and starts the next."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._label: str | None = None
+        self._started = 0.0
+
+    def start(self, label: str | None) -> None:
+        now = time.perf_counter()
+        if self._label is not None:
+            self.seconds[self._label] = self.seconds.get(self._label, 0.0) + now - self._started
+        self._label, self._started = label, now
+
+    def stop(self) -> dict[str, float]:
+        self.start(None)
+        return self.seconds
 
 
 def dataset_name(path: Path) -> str:
@@ -73,6 +96,8 @@ def import_osm(
     path = Path(path)
     name = name or dataset_name(path)
     started = time.perf_counter()
+    phases = Phases()
+    phases.start("check")
     check_pbf(path)
     facility_rules = rules.FacilityRules.load(settings.facility_rules)
 
@@ -90,10 +115,11 @@ def import_osm(
                 bar.update(1)
             bar.set_postfix_str(label)
 
-        extract = read_extract(path, settings, facility_rules, step)
+        extract = read_extract(path, settings, facility_rules, step, phases.start)
         bar.update(bar.total - bar.n)
 
-    _write(db, name, path, extract, progress)
+    _write(db, name, path, extract, progress, phases.start)
+    phases.stop()
     by_category = extract.facilities["category"].value_counts().to_dict() if len(extract.facilities) else {}
     return ImportReport(
         name=name,
@@ -102,10 +128,13 @@ def import_osm(
         counts=extract.counts(),
         facilities_by_category={str(k): int(v) for k, v in by_category.items()},
         components=extract.components,
+        phases=phases.seconds,
     )
 
 
-def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool) -> None:
+def _write(
+    db: Database, name: str, path: Path, extract: Extract, progress: bool, phase: Callable[[str], None]
+) -> None:
     stages = [
         (
             "walking network",
@@ -135,13 +164,16 @@ def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool
         ),
     ]
     stats = {"counts": extract.counts(), "components": extract.components}
+    phase("write: previous rows dropped")
     with db.connection() as conn, conn.cursor() as cur:
         datasets.drop_dataset(cur, name)
         datasets.insert_dataset(cur, name, str(path.resolve()), extract.srid, extract.bbox, stats)
         for label, total, write in stages:
+            phase(f"write: COPY {label}")
             label_text = _label("progress.osm.write", label=label) if progress else ""
             with tqdm(total=total, desc=label_text, unit="row", disable=not progress, file=sys.stderr) as bar:
                 write(cur, bar.update)
+        phase("write: households, geocoder keys")
         datasets.restore_reported_households(cur, name)
         # facilities and areas came in through triggers, without keys: key them before anyone searches
         with tqdm(
@@ -151,6 +183,7 @@ def _write(db: Database, name: str, path: Path, extract: Extract, progress: bool
             file=sys.stderr,
         ) as bar:
             geocode_index.key_pending(cur, bar.update)
+        phase("write: ANALYZE, commit")
         # the service role owns no table: analyze_tables (owned by the schema owner) runs ANALYZE for it
         cur.execute(
             "SELECT analyze_tables(%s)", (["walk_edges", "residences", "facilities", "basemap_features"],)

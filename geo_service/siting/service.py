@@ -33,7 +33,6 @@ from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
@@ -168,6 +167,8 @@ def exclude_fixed(
         return candidates, []
     fixed_ids = {str(f.id) for f in fixed}
     lat0 = float(np.mean([f.lat for f in fixed]))
+    from scipy.spatial import cKDTree  # imported by the first solve, not at start
+
     tree = cKDTree(_metric(np.array([f.lon for f in fixed]), np.array([f.lat for f in fixed]), lat0))
     cand_xy = _metric(np.array([c.lon for c in candidates]), np.array([c.lat for c in candidates]), lat0)
     distance_m, _ = tree.query(cand_xy, distance_upper_bound=np.nextafter(same_site_m, np.inf))

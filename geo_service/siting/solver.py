@@ -65,11 +65,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import highspy
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy.sparse and HiGHS are imported by the first solve, not when the service starts
+    import scipy.sparse as sp
 
 Method = Literal["mclp", "lscp", "p-median"]
 METHODS: tuple[str, ...] = ("mclp", "lscp", "p-median")
@@ -226,6 +227,8 @@ class _Rows:
         return np.concatenate(([0], np.cumsum(np.bincount(self.row, minlength=self.n_rows))))
 
     def pattern(self) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         ones = np.ones(len(self.row), dtype=np.int32)
         return sp.csr_matrix((ones, self.col, self.indptr()), shape=(self.n_rows, self.n_cols))
 
@@ -544,10 +547,14 @@ class _Milp:
 
 
 def _budget_row(n_sites: int, n_other: int) -> sp.csr_matrix:
+    import scipy.sparse as sp
+
     return sp.csr_matrix(np.concatenate([np.ones(n_sites), np.zeros(n_other)])[None, :])
 
 
 def _mclp_milp(r: _Reduced, k: int) -> _Milp:
+    import scipy.sparse as sp
+
     m, n = r.rows.n_cols, r.rows.n_rows
     cover = sp.hstack([-r.rows.pattern(), sp.identity(n, format="csr")], format="csr")  # y_i − Σ x_j ≤ 0
     matrix = sp.vstack([cover, _budget_row(m, n)], format="csc")
@@ -578,6 +585,8 @@ def _lscp_milp(r: _Reduced) -> _Milp:
 
 
 def _pmedian_milp(r: _Reduced, k: int) -> _Milp:
+    import scipy.sparse as sp
+
     rows = r.rows
     m, n, pairs = rows.n_cols, rows.n_rows, len(rows.row)
     pair_ids = np.arange(pairs)
@@ -630,6 +639,8 @@ def _run_highs(
     milp: _Milp, start: tuple[np.ndarray, np.ndarray] | None, options: SolveOptions
 ) -> tuple[np.ndarray | None, str, bool, float | None]:
     """Solve; (site values or None without a feasible solution, status, proven optimal, relative gap)."""
+    import highspy
+
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(options.time_limit_s))

@@ -28,8 +28,6 @@ from typing import Any
 import numpy as np
 import shapely
 from pyproj import Transformer
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from geo_service.crs import metric_epsg
 from geo_service.walking import snapping
@@ -425,6 +423,9 @@ def build_graph(
     del src
 
     if m:
+        from scipy.sparse import coo_matrix  # half a second of imports: paid by the first build, not at start
+        from scipy.sparse.csgraph import connected_components
+
         graph = coo_matrix((np.ones(m, np.int8), (ui, vi)), shape=(n, n))
         count, component = connected_components(graph, directed=False)
         del graph

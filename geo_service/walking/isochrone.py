@@ -29,9 +29,9 @@ from typing import Any
 import contourpy
 import numpy as np
 import shapely
-from numba import njit
 from shapely.geometry.base import BaseGeometry
 
+from geo_service.jit import kernel
 from geo_service.walking.graph import WalkGraph
 
 
@@ -55,7 +55,7 @@ class RasterSpec:
         return 1.5 * self.cell_m
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def reached_edges(
     touched: np.ndarray,
     n_touched: int,
@@ -90,7 +90,7 @@ def reached_edges(
     return out[:count]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _sample_cost(
     f: float, du: float, dv: float, cost: float, e: int, origin_edge: np.ndarray, origin_frac: np.ndarray
 ) -> float:
@@ -106,7 +106,7 @@ def _sample_cost(
     return t
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def samples(
     edges: np.ndarray,
     edge_u: np.ndarray,
@@ -171,7 +171,7 @@ def samples(
     return px[:n], py[:n], pt[:n]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def seed(
     px: np.ndarray,
     py: np.ndarray,
@@ -196,7 +196,7 @@ def seed(
     return n_seeded
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dilate(
     seeds: np.ndarray,
     seeded: np.ndarray,

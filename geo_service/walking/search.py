@@ -13,12 +13,13 @@ Costs are *effective metres*: length × a per-edge factor (steps are slower); se
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from geo_service.jit import kernel
 
 NO_EDGE = -1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _push(heap_cost: np.ndarray, heap_node: np.ndarray, size: int, cost: float, node: int) -> int:
     j = size
     while j > 0:
@@ -33,7 +34,7 @@ def _push(heap_cost: np.ndarray, heap_node: np.ndarray, size: int, cost: float, 
     return size + 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _pop(heap_cost: np.ndarray, heap_node: np.ndarray, size: int) -> int:
     """Remove the root (the caller has read it); returns the new size."""
     size -= 1
@@ -57,7 +58,7 @@ def _pop(heap_cost: np.ndarray, heap_node: np.ndarray, size: int) -> int:
     return size
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dijkstra(
     indptr: np.ndarray,
     adj_node: np.ndarray,
@@ -139,7 +140,7 @@ def dijkstra(
     return n_touched
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def reset(dist: np.ndarray, touched: np.ndarray, n_touched: int) -> None:
     for i in range(n_touched):
         dist[touched[i]] = np.inf

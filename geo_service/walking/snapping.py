@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from geo_service.jit import kernel
 
 _BRUTE_FORCE_RINGS = 64
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _vertex(
     e: int,
     j: int,
@@ -41,7 +42,7 @@ def _vertex(
     return vert_x[lo + j - 1], vert_y[lo + j - 1]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def line_lengths(
     edge_u: np.ndarray,
     edge_v: np.ndarray,
@@ -67,7 +68,7 @@ def line_lengths(
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _cells_of_edges(
     edge_u: np.ndarray,
     edge_v: np.ndarray,
@@ -167,7 +168,7 @@ def build_grid(
     return keys[first], start, edges
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _edge_distance(
     e: int,
     x: float,
@@ -203,7 +204,7 @@ def _edge_distance(
     return best, best_along, bx, by
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def snap_points(
     xs: np.ndarray,
     ys: np.ndarray,

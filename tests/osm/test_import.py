@@ -50,6 +50,14 @@ def test_helsinki_sanity_counts(db: Database) -> None:
 def test_test_pbf_import_and_reimport_replaces(fresh_db: Database, test_pbf: str) -> None:
     report = import_osm(fresh_db, Path(test_pbf), "test", ImportSettings(), progress=False)
     assert report.counts["walk_edges"] > 1000 and report.counts["residences"] > 1000
+    # the time breakdown bench/import_osm.py prints: every phase, in order, within the import's own time
+    phases = list(report.phases)
+    assert phases[0] == "check" and phases[-1] == "write: ANALYZE, commit"
+    assert {"parse: buildings", "derive: walking graph", "derive: gazetteer and geocoder keys"} <= set(phases)
+    assert [p.split(":")[0] for p in phases[1:]] == sorted(
+        (p.split(":")[0] for p in phases[1:]), key=["parse", "derive", "write"].index
+    )
+    assert all(s >= 0 for s in report.phases.values()) and sum(report.phases.values()) <= report.seconds
     edges, homes = _count(fresh_db, "walk_edges", "test"), _count(fresh_db, "residences", "test")
     assert edges == report.counts["walk_edges"]
     with fresh_db.cursor(dict_rows=False) as cur:
