@@ -8,11 +8,12 @@ import math
 
 import numpy as np
 import shapely
-from numba import njit
 from shapely.geometry.base import BaseGeometry
 
+from geo_service.jit import kernel
 
-@njit(cache=True, nogil=True)
+
+@kernel
 def _put_number(out: np.ndarray, n: int, value: float, scale: float, decimals: int) -> int:
     """Write ``value`` (a multiple of 10**-decimals up to float rounding) at ``out[n:]``; the new end."""
     if value < 0:
@@ -50,7 +51,7 @@ def _put_number(out: np.ndarray, n: int, value: float, scale: float, decimals: i
     return n + kept
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _write(
     coords: np.ndarray, ring_offsets: np.ndarray, polygon_offsets: np.ndarray, decimals: int
 ) -> np.ndarray:
