@@ -333,7 +333,10 @@ def contour_polygons(
         # each level simplified on its own may poke out of the next: clip, so contours still nest
         for i in range(len(outlines) - 2, -1, -1):
             outlines[i] = _as_multipolygon(shapely.intersection(outlines[i], outlines[i + 1]))
-    return [(_lonlat(g, unproject, decimals), float(shapely.area(g))) for g in outlines]
+    metric = np.empty(len(outlines), dtype=object)
+    metric[:] = outlines
+    areas = shapely.area(metric)
+    return list(zip(_lonlat(metric, unproject, decimals).tolist(), areas.tolist(), strict=True))
 
 
 Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -358,15 +361,18 @@ def _as_multipolygon(geometry: BaseGeometry) -> BaseGeometry:
     return shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
 
 
-def _lonlat(geometry: BaseGeometry, unproject: Unproject | None, decimals: int | None) -> BaseGeometry:
-    """A metric outline unprojected to lon/lat and rounded to ``decimals``; unchanged without ``unproject``."""
+def _lonlat(geometries: np.ndarray, unproject: Unproject | None, decimals: int | None) -> np.ndarray:
+    """Metric outlines unprojected to lon/lat and rounded to ``decimals``; unchanged without ``unproject``.
+    All of them in one call (one transformer call for every level's coordinates)."""
     if unproject is None:
-        return geometry
+        return geometries
 
     def to_lonlat(xy: np.ndarray) -> np.ndarray:
         lonlat = np.column_stack(unproject(xy[:, 0], xy[:, 1]))
         return np.round(lonlat, decimals) if decimals is not None else lonlat
 
-    out = shapely.transform(geometry, to_lonlat)
+    out = shapely.transform(geometries, to_lonlat)
     # rounding may pinch a ring onto its neighbour (likely at 5 decimals, ~1 m): repair those rare ones
-    return out if shapely.is_valid(out) else _as_multipolygon(shapely.make_valid(out))
+    for i in np.flatnonzero(~shapely.is_valid(out)):
+        out[i] = _as_multipolygon(shapely.make_valid(out[i]))
+    return out

@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from geo_service.walking import cache
+from geo_service.walking.geojson import geometry_json
 from geo_service.walking.graph import WalkGraph, build_graph
 from geo_service.walking.network import WalkNetwork, node_reach
 
@@ -53,7 +54,8 @@ def _run_kernels(graph: WalkGraph, lon: np.ndarray, lat: np.ndarray) -> None:
     from geo_service.walking import service
 
     network = WalkNetwork(0, [graph])
-    service.isochrones(network, [[lon[0], lat[0]]], [1.0, 2.0])
+    for contour in service.isochrones(network, [[lon[0], lat[0]]], [1.0, 2.0]):
+        geometry_json(contour.geometry, contour.decimals)
     service.route(network, [lon[0], lat[0]], [lon[5], lat[5]])
     service.travel_matrix(network, np.column_stack([lon, lat])[:2], np.column_stack([lon, lat]), 600.0)
     node_reach(graph, "distance", np.array([0]), np.array([0.5]), np.array([0]), 500.0)

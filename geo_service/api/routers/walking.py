@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import orjson
-import shapely
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
@@ -22,16 +20,16 @@ router = APIRouter(prefix="/api", tags=["walking"])
 
 
 def _collection(contours: list[walking.Contour], extra: dict[str, Any]) -> Response:
-    """The FeatureCollection, its geometries written by GEOS (``shapely.to_geojson``, C) rather than turned into
-    nested Python tuples first: the same JSON at a fraction of the cost."""
-    geometries = shapely.to_geojson(np.array([c.geometry for c in contours], dtype=object))
+    """The FeatureCollection, its geometries written straight from the coordinate arrays (rounded outlines by a
+    compiled writer, anything else by GEOS) rather than turned into nested Python tuples first: the same JSON at
+    a fraction of the cost."""
     features = [
         b'{"type":"Feature","properties":'
         + orjson.dumps(_properties(c))
         + b',"geometry":'
-        + g.encode()
+        + c.geometry_json()
         + b"}"
-        for c, g in zip(contours, geometries.tolist(), strict=True)
+        for c in contours
     ]
     head = orjson.dumps({"type": "FeatureCollection", **extra})
     body = head[:-1] + b',"features":[' + b",".join(features) + b"]}"
