@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -19,6 +18,7 @@ import pytest
 
 from geo_service.db.pool import Database
 from tests.conftest import REPO, auth_headers, free_port, seen_within
+from tests.servers import stop, wait_until_ready
 from tests.tiles.conftest import tile_of
 
 POINT = (24.9445, 60.1702)  # central Helsinki, inside the demo hierarchy, on a street
@@ -47,32 +47,16 @@ def serve_many(db: Database, count: int, workers: int = 1) -> Iterator[list[str]
         for port in ports
     ]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
+
+    def exit_text(i: int) -> str:
+        stderr = processes[i].stderr
+        return stderr.read().decode() if stderr else ""
+
     try:
-        deadline = time.monotonic() + 90
-        waiting = dict(zip(bases, processes, strict=True))
-        while waiting:
-            for base, process in list(waiting.items()):
-                if process.poll() is not None:
-                    pytest.fail(
-                        f"serve exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
-                    )
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        del waiting[base]
-                except httpx.TransportError:
-                    pass
-            if waiting and time.monotonic() > deadline:
-                pytest.fail("serve did not become ready within 90 s")
-            time.sleep(0.2)
+        wait_until_ready(bases, processes, exit_text)
         yield bases
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes, timeout_s=20)
 
 
 @contextmanager

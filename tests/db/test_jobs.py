@@ -17,6 +17,7 @@ import pytest
 from geo_service.db.jobs import run_once
 from geo_service.db.pool import Database
 from tests.conftest import REPO, auth_headers, free_port
+from tests.servers import stop, wait_until_ready
 
 STATION = {
     "type": "Feature",
@@ -62,29 +63,10 @@ def serve(db: Database, logs: list[Path]) -> Iterator[list[str]]:
             )
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         try:
-            deadline = time.monotonic() + 90
-            waiting = set(range(len(bases)))
-            while waiting:
-                for i in sorted(waiting):
-                    if processes[i].poll() is not None:
-                        pytest.fail(f"serve exited: {logs[i].read_text()[-2000:]}")
-                    try:
-                        if httpx.get(f"{bases[i]}/readyz", timeout=2).status_code == 200:
-                            waiting.discard(i)
-                    except httpx.TransportError:
-                        pass
-                if waiting and time.monotonic() > deadline:
-                    pytest.fail("serve did not become ready within 90 s")
-                time.sleep(0.2)
+            wait_until_ready(bases, processes, lambda i: logs[i].read_text())
             yield bases
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop(processes, timeout_s=30)
 
 
 def _runs(db: Database) -> list[dict]:
