@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -113,7 +113,7 @@ async def optional_principal(
     return principal
 
 
-def current_principal(caller: Principal | None = Depends(optional_principal)) -> Principal:
+async def current_principal(caller: Principal | None = Depends(optional_principal)) -> Principal:
     """The caller behind the bearer token; 401 without a valid one."""
     if caller is None:
         raise Unauthorized("auth.missing_token")
@@ -136,10 +136,10 @@ async def rate_limit(
         yield
 
 
-def require_role(*roles: str) -> Callable[..., Principal]:
+def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting ``roles`` (admin always); 403 for any other role."""
 
-    def check(principal: Principal = Depends(current_principal)) -> Principal:
+    async def check(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.has_role(*roles):
             raise Forbidden(
                 "auth.role_not_allowed",
@@ -151,6 +151,6 @@ def require_role(*roles: str) -> Callable[..., Principal]:
     return check
 
 
-def incident_context(request: Request) -> IncidentContext:
+async def incident_context(request: Request) -> IncidentContext:
     """Database, settings, classification and clock of the incident services (built in ``create_app``)."""
     return request.app.state.incident_context

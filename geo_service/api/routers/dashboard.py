@@ -26,7 +26,7 @@ Ctx = Annotated[IncidentContext, Depends(incident_context)]
 Reader = Annotated[Principal, Depends(require_role("dispatcher"))]
 
 
-def _settings(request: Request) -> DashboardSettings:
+async def _settings(request: Request) -> DashboardSettings:
     return request.app.state.dashboard_settings  # read once by create_app
 
 

@@ -19,7 +19,7 @@ from geo_service.life_circle.service import LifeCircleContext
 router = APIRouter(prefix="/api", tags=["life circles"])
 
 
-def life_circle_context(request: Request) -> LifeCircleContext:
+async def life_circle_context(request: Request) -> LifeCircleContext:
     return request.app.state.life_circle_context
 
 

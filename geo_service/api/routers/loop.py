@@ -42,7 +42,7 @@ StationCtx = Annotated[StationContext, Depends(station_context)]
 Db = Annotated[Database, Depends(get_db)]
 
 
-def media_settings(request: Request) -> MediaSettings:
+async def media_settings(request: Request) -> MediaSettings:
     return request.app.state.media_settings
 
 
