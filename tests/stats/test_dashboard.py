@@ -46,6 +46,19 @@ LEVEL_COLUMN = {
 }
 
 
+# The oracles' incidents of the area and period, with what each one is (written apart from the service's SQL).
+_MINE = """WITH mine AS (
+    SELECT i.*, i.merged_into IS NULL AND i.status <> 'rejected' AS is_case,
+           i.status IN ('resolved', 'verified', 'closed') AS done,
+           i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated') AS open,
+           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
+                   AND h.to_status IN ('dispatched', 'in_progress')) AS sent,
+           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
+                   AND h.to_status = 'escalated' AND h.action IN ('transition', 'escalated')) AS went_up
+    FROM incidents i WHERE {where} AND created_at >= %(start)s AND created_at < %(end)s)
+"""
+
+
 @pytest.fixture(scope="module")
 def clock() -> ManualClock:
     return ManualClock(START)
@@ -123,16 +136,8 @@ def _independent(
     column = LEVEL_COLUMN[level]
     with db.cursor() as cur:
         cur.execute(
-            f"""WITH mine AS (
-                    SELECT i.*, i.merged_into IS NULL AND i.status <> 'rejected' AS is_case,
-                           i.status IN ('resolved', 'verified', 'closed') AS done,
-                           i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated') AS open,
-                           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
-                                   AND h.to_status IN ('dispatched', 'in_progress')) AS sent,
-                           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
-                                   AND h.to_status = 'escalated' AND h.action IN ('transition', 'escalated'))
-                               AS went_up
-                    FROM incidents i WHERE {column} = %(code)s AND created_at >= %(start)s AND created_at < %(end)s)
+            _MINE.format(where=f"{column} = %(code)s")
+            + """
                 SELECT count(*) AS reported,
                        count(*) FILTER (WHERE is_case AND status <> 'reported') AS accepted,
                        count(*) FILTER (WHERE is_case AND sent) AS transferred,
@@ -266,17 +271,8 @@ def _independent_children(
     column, child = LEVEL_COLUMN[level], LEVEL_COLUMN[CHILD_OF[level]]
     with db.cursor() as cur:
         cur.execute(
-            f"""WITH mine AS (
-                    SELECT i.*, i.merged_into IS NULL AND i.status <> 'rejected' AS is_case,
-                           i.status IN ('resolved', 'verified', 'closed') AS done,
-                           i.status IN ('reported', 'filed', 'dispatched', 'in_progress', 'escalated') AS open,
-                           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
-                                   AND h.to_status IN ('dispatched', 'in_progress')) AS sent,
-                           EXISTS (SELECT 1 FROM incident_history h WHERE h.incident_id = i.id
-                                   AND h.to_status = 'escalated' AND h.action IN ('transition', 'escalated'))
-                               AS went_up
-                    FROM incidents i WHERE {column} = %(code)s AND {child} IS NOT NULL
-                                       AND created_at >= %(start)s AND created_at < %(end)s)
+            _MINE.format(where=f"{column} = %(code)s AND {child} IS NOT NULL")
+            + f"""
                 SELECT {child} AS child, count(*) AS reported,
                        count(*) FILTER (WHERE is_case AND status <> 'reported') AS accepted,
                        count(*) FILTER (WHERE is_case AND sent) AS transferred,
