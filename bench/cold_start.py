@@ -160,6 +160,8 @@ def serve(dsn: str, numba_dir: Path, graph_dir: Path) -> dict[str, float]:
                 t = time.perf_counter()
                 response = client.get("/api/isochrones", params=params)
                 out[key] = time.perf_counter() - t
+                if key == "first_s":  # what the first answer cost the server, whatever else the machine ran
+                    out["first_cpu_s"] = _cpu_s(process.pid) - out["ready_cpu_s"]
                 if response.status_code != 200 or not response.json()["features"]:
                     raise RuntimeError(f"isochrone failed: {response.status_code} {response.text[:500]}")
     finally:
@@ -249,7 +251,7 @@ def main() -> None:
 
     load = os.getloadavg()
     print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores")
-    keys = ["build_s", "ready_s", "ready_cpu_s", "first_s", "second_s"]
+    keys = ["build_s", "ready_s", "ready_cpu_s", "first_s", "first_cpu_s", "second_s"]
     print(
         markdown_table(
             [
@@ -258,6 +260,7 @@ def main() -> None:
                 "start → ready s",
                 "CPU s to ready",
                 "first isochrone s (HTTP)",
+                "its CPU s",
                 "second s",
             ],
             [[label[k]] + [cell(v, p) for p in keys] for k, v in server.items()],
@@ -283,9 +286,10 @@ def main() -> None:
     ready = statistics.median(r["ready_s"] for r in fresh)
     ready_cpu = statistics.median(r["ready_cpu_s"] for r in fresh)
     first = statistics.median(r["first_s"] for r in fresh)
+    first_cpu = statistics.median(r["first_cpu_s"] for r in fresh)
     print(
         f"\nfresh install: ready {ready:.2f} s ({ready_cpu:.2f} CPU s; target ≤ 3 s), "
-        f"first isochrone {first:.2f} s (target ≤ 0.5 s)"
+        f"first isochrone {first:.2f} s ({first_cpu:.2f} CPU s; target ≤ 0.5 s)"
     )
 
 

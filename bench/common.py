@@ -121,6 +121,30 @@ def admin_dsn(name: str = "postgres") -> str:
     return psycopg2.extensions.make_dsn(**params)
 
 
+def settled(pid: int, idle_share: float = 0.05, bound_s: float = 180.0) -> float:
+    """Wait until a server's start-up warm-up (the part after it listens: routes, geocoder keys and dictionaries,
+    locate index, pandas, due jobs; it starts once no request has been in flight for
+    ``GEO_SERVICE_JOBS_WARM_UP_IDLE_S``) is over: its processes use under ``idle_share`` of a core for a whole
+    second (at most ``bound_s``), so the measured requests do not share the server with it. Seconds waited."""
+    import psutil
+
+    root = psutil.Process(pid)
+
+    def cpu() -> float:
+        procs = [root, *root.children(recursive=True)]
+        return sum(sum(p.cpu_times()[:2]) for p in procs if p.is_running())
+
+    start = time.monotonic()
+    before = cpu()
+    while time.monotonic() < start + bound_s:
+        time.sleep(1.0)
+        now = cpu()
+        if now - before < idle_share:
+            break
+        before = now
+    return time.monotonic() - start
+
+
 def timed(fn: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
     """Median wall seconds over ``repeat`` runs, and the last result."""
     times, result = [], None

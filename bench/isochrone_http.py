@@ -32,12 +32,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 import pyrosm
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import bench_database, markdown_table
+from bench.common import bench_database, markdown_table, settled
 from bench.isochrones import imported, pgrouting
 from geo_service.walking import service
 from geo_service.walking.network import current_network
@@ -83,26 +82,6 @@ def serving(dsn: str, workers: int = 1) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def settled(pid: int, idle_share: float = 0.05, bound_s: float = 180.0) -> None:
-    """Wait until the server's background warm-up after ready (kernels, geocoder dictionaries, locate index) is
-    over: its processes use under ``idle_share`` of a core for a whole second (at most ``bound_s``), so the
-    measured requests do not share the server with start-up work."""
-    root = psutil.Process(pid)
-
-    def cpu() -> float:
-        procs = [root, *root.children(recursive=True)]
-        return sum(sum(p.cpu_times()[:2]) for p in procs if p.is_running())
-
-    deadline = time.monotonic() + bound_s
-    before = cpu()
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        now = cpu()
-        if now - before < idle_share:
-            return
-        before = now
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ through the same tie rule (lowest code among the covering grids) and must agree 
 Also measured against a real uvicorn on loopback: ``POST /api/locate/batch`` with the 1M points (JSON in and
 out, and Arrow IPC / Parquet in and out, end to end; each answer checked point for point) and single ``GET /api/locate`` latency
 (p50/p95 over 2,000 keep-alive requests, each followed by a ``GET /healthz`` — an empty route, the floor of HTTP
-on this machine — in 3 rounds: the median of the rounds' p50 and their range).
+on this machine — in 3 rounds: the median of the rounds' p50 and their range). The server is measured once its
+start-up warm-up is over (``bench.common.settled``), not from ``/readyz``.
 
     .venv/bin/python bench/locate.py [--points 1000000] [--skip-http]
 """
@@ -43,7 +44,7 @@ import pyrosm
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import LIECHTENSTEIN, REPO, bench_database, markdown_table, timed
+from bench.common import LIECHTENSTEIN, REPO, bench_database, markdown_table, settled, timed
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.grids import propose
@@ -224,6 +225,8 @@ def uvicorn_server(db: Database):
             time.sleep(0.2)
         else:
             raise RuntimeError("uvicorn did not become ready")
+        # the warm-up after ready (locate index, pandas, geocoder) must not run beside the measured requests
+        print(f"server warm-up over {settled(proc.pid):.1f} s after ready", flush=True)
         yield port
     finally:
         proc.terminate()

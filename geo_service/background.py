@@ -5,9 +5,11 @@
 - **coverage layer**: recompute ``area_coverage`` (the ``coverage`` map layer) once per revision of the
   network, facilities, residences and areas; ``GET /api/coverage`` computes but never writes, so reads can go
   to a read-only standby;
-- **warm-up** at start: the locate index is loaded and the walking engine's compiled kernels made ready in
-  every process (the network itself is mapped on a process's first search, so a process that never routes
-  never holds one), then the two jobs above run if due.
+- **warm-up** at start, in every process: first the walking engine's compiled kernels (the server listens
+  once they are loaded, :class:`StartUp`), then — once no request has been in flight for a moment (:meth:`StartUp.wait_quiet`),
+  so that the first requests after ready do not share the GIL with it — the geocoder's keys and dictionaries,
+  the locate index and pandas, and the two jobs above if due. The network itself is mapped on a process's
+  first search, so a process that never routes never holds one.
 
 Escalation has its own loop (:class:`geo_service.incidents.escalation.EscalationJob`), once per time slot.
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -71,24 +75,113 @@ def run_due(db: Database, stations: StationContext, circles: LifeCircleContext) 
     }
 
 
+class StartUp:
+    """Where a serving process's start-up warm-up is, and whether requests are in flight.
+
+    The server starts listening once the walking kernels are loaded (:meth:`wait_for_kernels`: numba's cached
+    code loads in ~0.5 CPU s), or ``ready_wait_s`` after start at most (without the build step numba compiles
+    for tens of seconds, which the start does not wait out). The rest of the warm-up then waits in
+    :meth:`wait_quiet` until no request has been in flight for ``idle_s`` (the HTTP layer calls
+    :meth:`request_started` / :meth:`request_ended`), or ``defer_max_s`` after the kernels at most: imports and
+    loads hold the GIL, and the first requests after ready would share it with them.
+    """
+
+    def __init__(self, ready_wait_s: float, idle_s: float, defer_max_s: float) -> None:
+        self.started = time.monotonic()
+        self.ready_wait_s = ready_wait_s
+        self.idle_s = idle_s
+        self.defer_max_s = defer_max_s
+        self.in_flight = 0  # changed on the event loop only; read by the warm-up thread
+        self.last_ended = self.started
+        self._kernels = threading.Event()
+        self._kernels_at = self.started
+        self._stopped = threading.Event()
+        self.finished = False  # the whole warm-up is over: requests need not be counted any more
+
+    def request_started(self) -> None:
+        self.in_flight += 1
+
+    def request_ended(self) -> None:
+        self.in_flight -= 1
+        self.last_ended = time.monotonic()
+
+    def kernels_done(self) -> None:
+        self._kernels_at = time.monotonic()
+        self._kernels.set()
+
+    def wait_for_kernels(self) -> bool:
+        """Block until the kernels are loaded or ``ready_wait_s`` has passed since start; whether they are."""
+        return self._kernels.wait(max(0.0, self.started + self.ready_wait_s - time.monotonic()))
+
+    def stop(self) -> None:
+        """The server is shutting down: :meth:`wait_quiet` returns False at once."""
+        self._stopped.set()
+
+    def wait_quiet(self) -> bool:
+        """Block until no request has been in flight for ``idle_s`` (or ``defer_max_s`` after the kernels);
+        False when the server is stopping instead."""
+        deadline = self._kernels_at + self.defer_max_s
+        while not self._stopped.is_set():
+            now = time.monotonic()
+            if now >= deadline:
+                return True
+            if self.in_flight == 0:
+                quiet = now - max(self.last_ended, self._kernels_at)
+                if quiet >= self.idle_s:
+                    return True
+                wait = self.idle_s - quiet
+            else:
+                wait = self.idle_s
+            self._stopped.wait(min(wait, deadline - now))
+        return False
+
+
 def warm_up(
     db: Database,
     stations: StationContext,
     circles: LifeCircleContext,
     locate_settings: LocateSettings | None = None,
+    start_up: StartUp | None = None,
+    prepare: Callable[[], object] | None = None,
 ) -> dict[str, bool]:
-    """Make the walking kernels ready (numba imported and its cached machine code loaded), key names a
-    migration or a bulk writer left for the geocoder (idempotent, cheap when none are left), load this
-    process's locate index, then run the jobs that are due."""
-    if stations.walking.warm_up:  # first: an isochrone right after ready waits for these, not the rest
-        log.info("walking kernels ready in %.2f s", warm_walking_kernels())
+    """Before the server listens (``start_up``): make the walking kernels ready (numba imported and its cached
+    machine code loaded). Then, each step once the process is quiet: run ``prepare`` (the HTTP layer builds
+    every route's request handling), key names a migration or a bulk writer left for the geocoder (idempotent,
+    cheap when none are left), load the geocoder's dictionaries, this process's locate index and pandas, and
+    run the jobs that are due. Each of those is also done by the first request that needs it, so a deferral
+    (or a stop) never leaves a route without it."""
+    started = time.perf_counter()
+    try:
+        if stations.walking.warm_up:  # an isochrone right after ready needs these
+            log.info("walking kernels ready in %.2f s", warm_walking_kernels())
+    finally:
+        if start_up is not None:
+            start_up.kernels_done()
+    steps: list[Callable[[], object]] = [
+        prepare or (lambda: None),
+        lambda: _key_names(db),
+        load_dictionaries,  # the geocoder's Chinese dictionaries, imported lazily
+        lambda: current_index(db, locate_settings),
+        load_locate_parser,  # pandas: imported here rather than before ready or by the first batch request
+    ]
+    try:
+        for step in steps:
+            if start_up is not None and not start_up.wait_quiet():
+                return {}
+            step()
+        if start_up is not None and not start_up.wait_quiet():
+            return {}
+        log.info("start-up warm-up done %.2f s after it began", time.perf_counter() - started)
+        return run_due(db, stations, circles)
+    finally:
+        if start_up is not None:
+            start_up.finished = True
+
+
+def _key_names(db: Database) -> None:
     keyed = ensure_keyed(db, max_rows=None)
     if keyed:
         log.info("geocoder: %d name(s) keyed", keyed)
-    load_dictionaries()  # the geocoder's Chinese dictionaries, imported lazily
-    current_index(db, locate_settings)
-    load_locate_parser()  # pandas: imported here rather than before ready or by the first batch request
-    return run_due(db, stations, circles)
 
 
 class PeriodicJob:

@@ -311,6 +311,20 @@ class JobSettings(BaseSettings):
     interval_s: float = Field(
         default=30.0, gt=0, le=86_400, description="seconds between two checks for due background jobs"
     )
+    warm_up_idle_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        description="after the walking kernels, the rest of the start-up warm-up (geocoder keys and dictionaries, "
+        "locate index, pandas, due jobs) waits until no request has been in flight for this long, s",
+    )
+    warm_up_defer_max_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="the rest of the start-up warm-up waits for a quiet moment at most this long after the "
+        "kernels, s",
+    )
 
 
 class GridSettings(BaseSettings):
@@ -443,6 +457,13 @@ class WalkingSettings(BaseSettings):
     warm_up: bool = Field(
         default=True,
         description="make the compiled search kernels ready in the background at start (not the network)",
+    )
+    warm_up_ready_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        description="the server starts listening once the search kernels are loaded (~0.5 CPU s from numba's "
+        "cache), at most this long after start (compiling without the build step takes far longer), s",
     )
     cache_dir: Path | None = Field(
         default=None,
