@@ -21,7 +21,7 @@ import sys
 import types
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
 from geo_service.geocode.text import fold, has_cjk, key_of
 
@@ -101,6 +101,11 @@ def _admin_prefix_by_suffix(key: str) -> tuple[tuple[str, ...], int]:
     return tuple(v for v in found.group("province", "city", "county") if v), found.end()
 
 
+def _resource_stream(package: str, name: str) -> IO[bytes]:
+    """``pkg_resources.resource_stream``, which is all cpca uses of it."""
+    return importlib.resources.files(package).joinpath(name).open("rb")
+
+
 @lru_cache(maxsize=1)
 def _cpca() -> Any:
     """cpca, imported on the first Chinese key (it loads the national list of divisions, ~0.5 s, which a
@@ -112,9 +117,7 @@ def _cpca() -> Any:
         # cpca reads its list through pkg_resources.resource_stream only; importing pkg_resources scans every
         # installed distribution (~0.1-0.3 CPU s, more than cpca itself): the same file through importlib
         shim = types.ModuleType("pkg_resources")
-        shim.resource_stream = lambda package, name: (
-            importlib.resources.files(package).joinpath(name).open("rb")
-        )  # type: ignore[attr-defined]
+        setattr(shim, "resource_stream", _resource_stream)  # noqa: B010  # a module made here: no attribute to type
         sys.modules["pkg_resources"] = shim
     try:
         import cpca
