@@ -489,6 +489,12 @@ def batch_locate_cmd(
     cache_mb: Annotated[
         int, typer.Option(help="bound on the built windows each worker keeps, MB (estimated)")
     ] = 1024,
+    windows_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="where built windows are kept between jobs (default: GEO_SERVICE_HOME/cache/batch)"
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
 ) -> None:
     """Locate every point: its grid and the grid's community, street and district (GeoParquet out)."""
@@ -507,6 +513,7 @@ def batch_locate_cmd(
             lat_column=lat_column,
             window_deg=window_deg,
             cache_mb=cache_mb,
+            windows_dir=windows_dir,
             overwrite=overwrite,
         ),
     )
@@ -538,6 +545,12 @@ def batch_reach_cmd(
     cache_mb: Annotated[
         int, typer.Option(help="bound on the built windows each worker keeps, MB (estimated)")
     ] = 2048,
+    windows_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="where built windows are kept between jobs (default: GEO_SERVICE_HOME/cache/batch)"
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
 ) -> None:
     """Walking seconds from every home to the nearest facility of a category (GeoParquet out)."""
@@ -559,6 +572,7 @@ def batch_reach_cmd(
             max_minutes=max_minutes,
             window_deg=window_deg,
             cache_mb=cache_mb,
+            windows_dir=windows_dir,
             overwrite=overwrite,
         ),
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import pandas as pd
 import shapely
 
 from geo_service.batch import compute
-from geo_service.batch.cache import shared_build, worker_cache
+from geo_service.batch.cache import default_root, shared_build, window_folder, worker_cache
 from geo_service.batch.errors import BatchError
 from geo_service.batch.partition import cell_box, cell_groups, check_cell_deg, grow_box
 from geo_service.coords import normalise_crs, to_wgs84_arrays
@@ -49,8 +48,6 @@ _PARTITION_SHIFT = 32  # input_order = partition number << 32 | row within the i
 # builds about 5× faster (2,352 grids: 1.7 s against 7.8 s) and answers the same — points in boundary cells
 # are tested exactly either way — at about the same cost per point.
 BATCH_CELLS_PER_POLYGON = 100.0
-# Windows built by one worker of a job for the others (Parquet readers skip names starting with "_").
-SHARED_WINDOWS = "_windows"
 
 
 @dataclass(frozen=True)
@@ -83,9 +80,18 @@ def _database(dsn: str | None) -> Database:
         return db
 
 
-def _revisions(dsn: str | None, entities: tuple[str, ...]) -> dict[str, int]:
+def _state(dsn: str | None, entities: tuple[str, ...]) -> tuple[dict[str, int], str]:
+    """The revisions a job answers from and the string naming that state (:func:`store.data_state`)."""
     with _database(dsn).for_reading().cursor(dict_rows=False) as cur:
-        return revision_store.revisions(cur, entities)
+        return store.data_state(cur, entities)
+
+
+def _kept(kind: str, state: str, windows_dir: str | None, keep: bool) -> Path | None:
+    """The folder this worker keeps the windows of ``state`` in (None: not kept)."""
+    if not keep:
+        return None
+    root = Path(windows_dir) if windows_dir is not None else default_root()
+    return window_folder(root, f"{kind}|{state.split('|', 1)[0]}", state)
 
 
 def _check(found: dict[str, int], expected: dict[str, int]) -> None:
@@ -329,7 +335,8 @@ def _locate_index(
     shared: Path | None,
 ) -> Any:
     """The service's locate index over the areas touching ``box``, read in one snapshot at the job's revision
-    (built by one worker of the job and loaded by the others when ``shared`` names the job's folder)."""
+    (built by one process and loaded by every other, of this job or a later one, when ``shared`` names the
+    folder of the revision's windows)."""
     from geo_service.locate.index import LocateIndex
 
     def build() -> tuple[LocateIndex, compute.Hierarchy]:
@@ -340,7 +347,8 @@ def _locate_index(
         index = LocateIndex(revision, area_rows, settings)
         return index, compute.hierarchy(index)
 
-    index, table = shared_build(shared, ("locate", expected["areas"], box), build)
+    key = ("locate", box, settings.cells_per_polygon, settings.max_cells)
+    index, table = shared_build(shared, key, build)
     for level in index.levels.values():
         shapely.prepare(level.geoms)  # lost in the pickle of a shared window: GEOS's fast point tests need it
     return index, table
@@ -351,14 +359,16 @@ def _locate_partition(
     dsn: str | None,
     window_deg: float,
     expected: dict[str, int],
+    state: str,
     settings: LocateSettings,
     cache_bytes: int,
-    share: bool,
+    keep: bool,
+    windows_dir: str | None,
     target: str,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     n = len(frame)
-    shared = Path(target) / SHARED_WINDOWS if share else None
+    shared = _kept("locate", state, windows_dir, keep) if n else None
     coded = _Coded(n, compute.LOCATE_COLUMNS)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     windows = worker_cache(cache_bytes)
@@ -367,7 +377,7 @@ def _locate_partition(
         box = grow_box(cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), 0.01)
         index, table = windows.get(
             "locate",
-            (dsn, expected["areas"], box, settings.cells_per_polygon, settings.max_cells),
+            (dsn, state, box, settings.cells_per_polygon, settings.max_cells),
             partial(_locate_index, dsn, box, expected, settings, shared),
         )
         coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows], table))
@@ -388,6 +398,7 @@ def batch_locate(
     window_deg: float = 0.5,
     cache_mb: int = 1024,
     share_windows: bool = True,
+    windows_dir: Path | None = None,
     blocksize: str = "64MB",
     progress: bool = True,
     overwrite: bool = False,
@@ -408,13 +419,15 @@ def batch_locate(
     cache_mb
         Bound on the built windows a worker keeps (estimated MB; :mod:`geo_service.batch.cache`).
     share_windows
-        One worker builds a window and the others load it from ``target/_windows`` (removed at the end);
-        False: every worker builds its own.
+        Keep built windows on disk, one folder per revision of the areas: one process builds a window and
+        every other, of this job or a later one, loads it; False: every worker builds its own, every job.
+    windows_dir
+        Where windows are kept; None: each worker's ``GEO_SERVICE_HOME/cache/batch``.
     """
     check_target(target, overwrite)
     _check_cache_mb(cache_mb)
     started = time.monotonic()
-    expected = _revisions(dsn, ("areas",))
+    expected, state = _state(dsn, ("areas",))
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     check_cell_deg(window_deg)
     _prepare_target(target)
@@ -427,18 +440,15 @@ def batch_locate(
         dsn,
         window_deg,
         expected,
+        state,
         settings,
         cache_mb << 20,
         share_windows,
+        None if windows_dir is None else str(windows_dir),
         str(target),
         meta=_COUNT_META,
     )
-    shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)  # a stopped job's
-    (Path(target) / SHARED_WINDOWS).mkdir()
-    try:
-        return _run(client, located, target, expected, started, progress)
-    finally:
-        shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)
+    return _run(client, located, target, expected, started, progress)
 
 
 def _check_cache_mb(cache_mb: int) -> None:
@@ -460,11 +470,12 @@ def _reach_window(
 ) -> Any:
     """The walking network and the category's facilities around ``window``, read in one snapshot at the job's
     revisions, with the reach engine's search from every facility already run (built by one worker of the
-    job and loaded by the others when ``shared`` names the job's folder: a window of the synthetic province,
-    ~140,000 nodes, takes ~3 CPU s here and as much in the database to build, 0.01 s to load)."""
+    job and loaded by every other, of this job or a later one, when ``shared`` names the folder of the
+    revisions' windows: a window of the synthetic province, ~140,000 nodes, takes ~3 CPU s here and as much
+    in the database to build, 0.01 s to load)."""
     build = partial(_build_reach_window, dsn, window, expected, category, limit_m, walking)
-    key = ("reach", tuple(sorted(expected.items())), window, category, limit_m, walking.max_snap_m)
-    return shared_build(shared, (*key, walking.steps_factor), build)
+    key = ("reach", window, category, limit_m, walking.max_snap_m, walking.steps_factor)
+    return shared_build(shared, key, build)
 
 
 def _build_reach_window(
@@ -498,17 +509,19 @@ def _reach_partition(
     dsn: str | None,
     window_deg: float,
     expected: dict[str, int],
+    state: str,
     category: str,
     speed_mps: float,
     limit_m: float,
     walking: WalkingSettings,
     cache_bytes: int,
-    share: bool,
+    keep: bool,
+    windows_dir: str | None,
     target: str,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     n = len(frame)
-    shared = Path(target) / SHARED_WINDOWS if share else None
+    shared = _kept("reach", state, windows_dir, keep) if n else None
     columns = {name: np.full(n, np.nan) for name in compute.REACH_COLUMNS}
     columns["facility_id"] = np.full(n, -1, np.int64)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
@@ -519,7 +532,7 @@ def _reach_partition(
             "reach",
             (
                 dsn,
-                tuple(sorted(expected.items())),
+                state,
                 window,
                 category,
                 limit_m,
@@ -564,6 +577,7 @@ def batch_reach(
     window_deg: float = 0.25,
     cache_mb: int = 2048,
     share_windows: bool = True,
+    windows_dir: Path | None = None,
     blocksize: str = "64MB",
     progress: bool = True,
     overwrite: bool = False,
@@ -572,8 +586,8 @@ def batch_reach(
 
     Output columns: the input's, ``input_order``, ``walk_seconds`` and ``walk_distance_m`` (NaN when none is
     within ``max_minutes``), ``facility_id`` (-1 none), ``snap_distance_m`` (NaN: farther than the snapping
-    limit from every walkable edge), and the home (WGS-84) as geometry. ``share_windows``: one worker builds a
-    window and the others load it from ``target/_windows`` (removed at the end); False: each builds its own.
+    limit from every walkable edge), and the home (WGS-84) as geometry. ``share_windows`` and
+    ``windows_dir``: as :func:`batch_locate`'s, one folder per revision of the network and the facilities.
     """
     from geo_service.walking import speed_mps as checked_speed
 
@@ -589,7 +603,7 @@ def batch_reach(
         raise BatchError("batch.unknown_category", category=category, known=", ".join(known))
     speed = checked_speed(speed_kmh, walking)
     limit_m = reach_limit_m(max_minutes, speed)
-    expected = _revisions(dsn, ("network", "facilities"))
+    expected, state = _state(dsn, ("network", "facilities"))
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     check_cell_deg(window_deg)
     _prepare_target(target)
@@ -598,21 +612,18 @@ def batch_reach(
         dsn,
         window_deg,
         expected,
+        state,
         category,
         speed,
         limit_m,
         walking,
         cache_mb << 20,
         share_windows,
+        None if windows_dir is None else str(windows_dir),
         str(target),
         meta=_COUNT_META,
     )
-    shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)  # a stopped job's
-    (Path(target) / SHARED_WINDOWS).mkdir()
-    try:
-        return _run(client, reached, target, expected, started, progress)
-    finally:
-        shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)
+    return _run(client, reached, target, expected, started, progress)
 
 
 # -- output ------------------------------------------------------------------------------------------------
