@@ -106,6 +106,11 @@ class WindowCache:
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
 
+    def holds(self, kind: str, key: Hashable) -> bool:
+        """Whether ``(kind, key)`` is in memory now (its next ``get`` costs nothing)."""
+        with self._lock:
+            return (kind, key) in self._entries
+
     @property
     def held_bytes(self) -> int:
         return sum(size for _, size in self._entries.values())
@@ -268,6 +273,14 @@ def shared_build(folder: Path | None, key: Hashable, build: Callable[[], T], wai
     except OSError:  # pruned meanwhile, or the disk is full: the answer stands, only the keeping failed
         partial.unlink(missing_ok=True)
     return value
+
+
+def busy(folder: Path | None, key: Hashable, wait_s: float = 300.0) -> bool:
+    """Whether a process is building ``key`` into ``folder`` right now (claimed, not yet written)."""
+    if folder is None:
+        return False
+    name = _digest(repr(key))
+    return not (folder / f"{name}.pickle").exists() and _age_s(folder / f"{name}.claim") < wait_s
 
 
 def _load(path: Path) -> tuple[Any] | None:

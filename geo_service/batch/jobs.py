@@ -18,6 +18,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,7 +31,7 @@ import pandas as pd
 import shapely
 
 from geo_service.batch import compute
-from geo_service.batch.cache import default_root, shared_build, window_folder, worker_cache
+from geo_service.batch.cache import busy, default_root, shared_build, window_folder, worker_cache
 from geo_service.batch.errors import BatchError
 from geo_service.batch.partition import cell_box, cell_groups, check_cell_deg, grow_box
 from geo_service.coords import normalise_crs, to_wgs84_arrays
@@ -324,7 +325,31 @@ def _windows(
     return windows
 
 
+def _in_turn(
+    windows: list[tuple[int, np.ndarray]], building: Callable[[np.ndarray], bool]
+) -> Iterator[np.ndarray]:
+    """The rows of each window, those of a window another process is building right now (``building(rows)``)
+    put off until the others are done: by then it is usually written and loaded, not waited for.
+
+    Two workers starting on blocks that cover the same windows otherwise go in lock-step, one building each
+    window while the other waits for it (10 M homes, cold: the first task of each worker took 45 s, of which
+    one spent 2 CPU s); putting off a window makes them build different windows side by side.
+    """
+    later = []
+    for _, rows in windows:
+        if building(rows):
+            later.append(rows)
+        else:
+            yield rows
+    yield from later
+
+
 # -- locate ------------------------------------------------------------------------------------------------
+
+
+def _locate_key(box: store.Box, settings: LocateSettings) -> tuple[Any, ...]:
+    """What a locate window is, within one data state (its key in the windows kept on disk)."""
+    return ("locate", box, settings.cells_per_polygon, settings.max_cells)
 
 
 def _locate_index(
@@ -347,8 +372,7 @@ def _locate_index(
         index = LocateIndex(revision, area_rows, settings)
         return index, compute.hierarchy(index)
 
-    key = ("locate", box, settings.cells_per_polygon, settings.max_cells)
-    index, table = shared_build(shared, key, build)
+    index, table = shared_build(shared, _locate_key(box, settings), build)
     for level in index.levels.values():
         shapely.prepare(level.geoms)  # lost in the pickle of a shared window: GEOS's fast point tests need it
     return index, table
@@ -372,12 +396,20 @@ def _locate_partition(
     coded = _Coded(n, compute.LOCATE_COLUMNS)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     windows = worker_cache(cache_bytes)
-    for _, rows in _windows(frame, window_deg, partition_info) if n else []:
+
+    def box_of(rows: np.ndarray) -> store.Box:
         # a hair wider than the window: a point on its edge may belong to an area just across it
-        box = grow_box(cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), 0.01)
+        return grow_box(cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), 0.01)
+
+    def building(rows: np.ndarray) -> bool:
+        key = _locate_key(box_of(rows), settings)
+        return not windows.holds("locate", (dsn, state, *key)) and busy(shared, key)
+
+    for rows in _in_turn(_windows(frame, window_deg, partition_info), building) if n else []:
+        box = box_of(rows)
         index, table = windows.get(
             "locate",
-            (dsn, state, box, settings.cells_per_polygon, settings.max_cells),
+            (dsn, state, *_locate_key(box, settings)),
             partial(_locate_index, dsn, box, expected, settings, shared),
         )
         coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows], table))
@@ -474,8 +506,12 @@ def _reach_window(
     revisions' windows: a window of the synthetic province, ~140,000 nodes, takes ~3 CPU s here and as much
     in the database to build, 0.01 s to load)."""
     build = partial(_build_reach_window, dsn, window, expected, category, limit_m, walking)
-    key = ("reach", window, category, limit_m, walking.max_snap_m, walking.steps_factor)
-    return shared_build(shared, key, build)
+    return shared_build(shared, _reach_key(window, category, limit_m, walking), build)
+
+
+def _reach_key(window: store.Box, category: str, limit_m: float, walking: WalkingSettings) -> tuple[Any, ...]:
+    """What a reach window is, within one data state (its key in the windows kept on disk)."""
+    return ("reach", window, category, limit_m, walking.max_snap_m, walking.steps_factor)
 
 
 def _build_reach_window(
@@ -526,19 +562,18 @@ def _reach_partition(
     columns["facility_id"] = np.full(n, -1, np.int64)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     windows = worker_cache(cache_bytes)
-    for _, rows in _windows(frame, window_deg, partition_info) if n else []:
+
+    def building(rows: np.ndarray) -> bool:
+        key = _reach_key(
+            cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), category, limit_m, walking
+        )
+        return not windows.holds("reach", (dsn, state, *key)) and busy(shared, key)
+
+    for rows in _in_turn(_windows(frame, window_deg, partition_info), building) if n else []:
         window = cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg)
         reach = windows.get(
             "reach",
-            (
-                dsn,
-                state,
-                window,
-                category,
-                limit_m,
-                walking.max_snap_m,
-                walking.steps_factor,
-            ),
+            (dsn, state, *_reach_key(window, category, limit_m, walking)),
             partial(_reach_window, dsn, window, expected, category, limit_m, walking, shared),
         )
         got = compute.reach_answers(
