@@ -61,6 +61,19 @@ class JobSummary:
     seconds: float
 
 
+# Set in a worker process's environment before it starts (Dask's ``distributed.nanny.pre-spawn-environ``):
+# Dask sets MALLOC_TRIM_THRESHOLD_, which turns off glibc's adaptive mmap threshold, so every array over 128 kB
+# is mapped fresh and unmapped when freed, page faults and all, task after task (1 M points: 0.21 system CPU s
+# against 0.05, ~6× the page faults). Arrays up to 32 MiB come from the heap again.
+WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+
+
+def worker_config() -> dict[str, str]:
+    """The ``dask.config`` entries a cluster's workers should start with (``with dask.config.set(...)``
+    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration)."""
+    return {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()}
+
+
 # -- the database, on a worker -----------------------------------------------------------------------------
 
 _POOLS: dict[str | None, Database] = {}
@@ -152,6 +165,63 @@ def _from_geometry(frame: Any) -> pd.DataFrame:
     return out
 
 
+def _parquet_files(source: Path) -> list[Path]:
+    return [source] if source.is_file() else sorted(source.rglob("*.parquet"))
+
+
+def _row_slices(source: Path, blocksize: str) -> list[tuple[str, int, int, int]] | None:
+    """``(file, row group, first row, end row)`` slices of about ``blocksize`` bytes (uncompressed) each when
+    some row group holds more than that, so that one huge row group (a file written in one piece) is several
+    partitions, not one; None when every row group fits (Dask's own reader then: a partition per row group
+    or file)."""
+    import pyarrow.parquet as pq
+    from dask.utils import parse_bytes
+
+    limit = parse_bytes(blocksize)
+    pieces: list[tuple[str, int, int, int]] = []
+    split = False
+    for path in _parquet_files(source):
+        metadata = pq.read_metadata(path)
+        for group in range(metadata.num_row_groups):
+            rows = metadata.row_group(group).num_rows
+            row_bytes = max(1, metadata.row_group(group).total_byte_size // max(1, rows))
+            step = max(1, limit // row_bytes)
+            split = split or rows > step
+            pieces.extend(
+                (str(path), group, start, min(rows, start + step)) for start in range(0, rows, step)
+            )
+    return pieces if split and pieces else None
+
+
+def _read_rows(piece: tuple[str, int, int, int]) -> pd.DataFrame:
+    """Rows ``[first, end)`` of one row group, streamed in batches: memory holds about one slice (and a read
+    buffer), whatever the row group's size. The rows before the slice are decoded and dropped (Parquet has
+    no row offset within a row group): a file of n slices decodes n(n+1)/2 slices in all, cheap next to
+    locating them (a million rows of three numbers: ~10 ms)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path, group, first, end = piece
+    batches, seen = [], 0
+    with pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False) as reader:
+        schema = reader.schema_arrow
+        for batch in reader.iter_batches(batch_size=65_536, row_groups=[group], use_threads=False):
+            start, stop = max(first, seen), min(end, seen + batch.num_rows)
+            if stop > start:
+                batches.append(batch.slice(start - seen, stop - start))
+            seen += batch.num_rows
+            if seen >= end:
+                break
+    return pa.Table.from_batches(batches, schema=schema).to_pandas()
+
+
+def _read_slices(pieces: list[tuple[str, int, int, int]]) -> dd.DataFrame:
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(pieces[0][0]).empty_table().to_pandas()
+    return dd.from_map(_read_rows, pieces, meta=meta, enforce_metadata=False)
+
+
 def read_points(
     source: Path,
     *,
@@ -180,7 +250,8 @@ def read_points(
             frame = dask_geopandas.read_parquet(str(source)).map_partitions(_from_geometry)
             lon_column, lat_column, crs = "lon", "lat", "wgs84"
         else:
-            frame = dd.read_parquet(str(source))
+            pieces = _row_slices(source, blocksize)
+            frame = dd.read_parquet(str(source)) if pieces is None else _read_slices(pieces)
     else:
         raise BatchError("batch.unknown_format", path=str(source))
     missing = [c for c in (lon_column, lat_column) if c not in frame.columns]

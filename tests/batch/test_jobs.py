@@ -219,6 +219,32 @@ def test_windows_outlive_the_workers_until_the_grids_change(
             )
 
 
+def test_a_parquet_file_of_one_row_group_is_split_by_rows(
+    city: Database, dask_client, tmp_path: Path
+) -> None:
+    """A file written in one piece (one row group) is read in slices of rows, not as one partition: memory
+    per task is bounded by the block size whatever the file; the answers are those of point-by-point locate."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _points(city)
+    source = tmp_path / "points.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=len(frame))
+    assert pq.ParquetFile(source).num_row_groups == 1
+    blocks = read_points(source, blocksize="8kB")
+    assert blocks.npartitions > 4
+    sizes = [len(blocks.get_partition(i).compute()) for i in range(blocks.npartitions)]
+    assert sum(sizes) == len(frame) and max(sizes) < len(frame) / 4
+    summary = batch_locate(
+        dask_client, source, tmp_path / "out", dsn=city.dsn, window_deg=0.02, blocksize="8kB", progress=False
+    )
+    out = _read(tmp_path / "out")
+    assert summary.parts == blocks.npartitions and len(out) == len(frame)
+    assert out["name"].tolist() == frame["name"].tolist()  # every row once, input order recoverable
+    for column, values in _expected_locate(city, frame).items():
+        assert [None if pd.isna(v) else v for v in out[column]] == values, column
+
+
 def test_geoparquet_in_any_crs_gives_the_same_answers(city: Database, dask_client, tmp_path: Path) -> None:
     # no grid vertices here: reprojecting moves a point on a shared edge by a rounding error, to either side
     frame = _points(city, corners=False).iloc[:-2]
