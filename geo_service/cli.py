@@ -444,8 +444,13 @@ def _run_batch(scheduler: str | None, workers: int | None, job: str, run: object
             with client:
                 summary = run(client)  # type: ignore[operator]
         else:
+            import dask
+
+            from geo_service.batch.jobs import worker_config
+
             n = workers or max(1, min(4, os.cpu_count() or 1))
             with (
+                dask.config.set(worker_config()),
                 LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
                 ) as cluster,
