@@ -193,7 +193,7 @@ def _row_slices(source: Path, blocksize: str) -> list[tuple[str, int, int, int]]
     return pieces if split and pieces else None
 
 
-def _read_rows(piece: tuple[str, int, int, int]) -> pd.DataFrame:
+def _read_rows(piece: tuple[str, int, int, int], geo: bool = False) -> pd.DataFrame:
     """Rows ``[first, end)`` of one row group, streamed in batches: memory holds about one slice (and a read
     buffer), whatever the row group's size. The rows before the slice are decoded and dropped (Parquet has
     no row offset within a row group): a file of n slices decodes n(n+1)/2 slices in all, cheap next to
@@ -212,14 +212,25 @@ def _read_rows(piece: tuple[str, int, int, int]) -> pd.DataFrame:
             seen += batch.num_rows
             if seen >= end:
                 break
-    return pa.Table.from_batches(batches, schema=schema).to_pandas()
+    return _to_frame(pa.Table.from_batches(batches, schema=schema), geo)
 
 
-def _read_slices(pieces: list[tuple[str, int, int, int]]) -> dd.DataFrame:
+def _to_frame(table: Any, geo: bool) -> pd.DataFrame:
+    """A Parquet table as pandas; GeoParquet (the file's ``geo`` metadata) as the points' lon/lat."""
+    if not geo:
+        return table.to_pandas()
+    from geopandas.io.arrow import (
+        _arrow_to_geopandas,
+    )  # GeoParquet's metadata and encodings, as geopandas reads
+
+    return _from_geometry(_arrow_to_geopandas(table))
+
+
+def _read_slices(pieces: list[tuple[str, int, int, int]], geo: bool = False) -> dd.DataFrame:
     import pyarrow.parquet as pq
 
-    meta = pq.read_schema(pieces[0][0]).empty_table().to_pandas()
-    return dd.from_map(_read_rows, pieces, meta=meta, enforce_metadata=False)
+    meta = _to_frame(pq.read_schema(pieces[0][0]).empty_table(), geo)
+    return dd.from_map(partial(_read_rows, geo=geo), pieces, meta=meta, enforce_metadata=False)
 
 
 def read_points(
@@ -246,11 +257,14 @@ def read_points(
             keep_default_na=False,
         )
     elif name.endswith((".parquet", ".geoparquet", ".pq")) or source.is_dir():
+        pieces = _row_slices(source, blocksize)
         if _is_geoparquet(source):
-            frame = dask_geopandas.read_parquet(str(source)).map_partitions(_from_geometry)
+            if pieces is None:
+                frame = dask_geopandas.read_parquet(str(source)).map_partitions(_from_geometry)
+            else:
+                frame = _read_slices(pieces, geo=True)
             lon_column, lat_column, crs = "lon", "lat", "wgs84"
         else:
-            pieces = _row_slices(source, blocksize)
             frame = dd.read_parquet(str(source)) if pieces is None else _read_slices(pieces)
     else:
         raise BatchError("batch.unknown_format", path=str(source))

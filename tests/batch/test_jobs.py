@@ -219,24 +219,31 @@ def test_windows_outlive_the_workers_until_the_grids_change(
             )
 
 
+@pytest.mark.parametrize("geo", [False, True], ids=["parquet", "geoparquet"])
 def test_a_parquet_file_of_one_row_group_is_split_by_rows(
-    city: Database, dask_client, tmp_path: Path
+    city: Database, dask_client, tmp_path: Path, geo: bool
 ) -> None:
     """A file written in one piece (one row group) is read in slices of rows, not as one partition: memory
     per task is bounded by the block size whatever the file; the answers are those of point-by-point locate."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    frame = _points(city)
+    frame = _points(city, corners=not geo).iloc[:-2]  # GeoParquet: the CRS test's points (no shared edges)
     source = tmp_path / "points.parquet"
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=len(frame))
+    if geo:
+        points = gpd.GeoDataFrame(
+            frame[["name"]], geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
+        )
+        points.to_parquet(source, index=False, row_group_size=len(frame))
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=len(frame))
     assert pq.ParquetFile(source).num_row_groups == 1
-    blocks = read_points(source, blocksize="8kB")
+    blocks = read_points(source, blocksize="2kB")
     assert blocks.npartitions > 4
     sizes = [len(blocks.get_partition(i).compute()) for i in range(blocks.npartitions)]
     assert sum(sizes) == len(frame) and max(sizes) < len(frame) / 4
     summary = batch_locate(
-        dask_client, source, tmp_path / "out", dsn=city.dsn, window_deg=0.02, blocksize="8kB", progress=False
+        dask_client, source, tmp_path / "out", dsn=city.dsn, window_deg=0.02, blocksize="2kB", progress=False
     )
     out = _read(tmp_path / "out")
     assert summary.parts == blocks.npartitions and len(out) == len(frame)
