@@ -395,7 +395,8 @@ def dispatcher_headers(db: Database) -> dict[str, str]:
 # `make test-durations` rewrites this tuple from a fresh run (tests/tools/longest_modules.py), and
 # tests/test_longest_modules.py fails when it names a module that is gone. They run first so that pytest-xdist's
 # workers finish together: `make test` hands out whole modules (--dist loadfile) in collection order
-# (--no-loadscope-reorder; by default xdist would order modules by their number of tests and leave a one-test module such as the fuzz run for last).
+# (--no-loadscope-reorder; by default xdist would order modules by their number of tests and leave a one-test
+# module such as the fuzz run for last).
 LONGEST_MODULES = (
     "tests/api/test_fuzz.py",
     "tests/api/test_processes.py",
