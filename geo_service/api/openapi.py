@@ -107,9 +107,10 @@ def model_body(model: type[BaseModel], description: str | None = None) -> dict[s
 
 
 def answers(
-    model: type[BaseModel], status: int = 200, description: str = "Successful Response"
+    model: type[Any], status: int = 200, description: str = "Successful Response"
 ) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route whose answer ``model`` describes. The route keeps returning its plain data,
+    """``responses=`` for a route whose answer ``model`` (a pydantic model, or a service's typed dict: see
+    :mod:`geo_service.api.models.typed`) describes. The route keeps returning its plain data,
     serialised as before: the model documents the body (and the fuzz test checks answers against it), it
     does not re-shape it (key order, integers, absent optional members stay as they are)."""
     return {status: {"model": model, "description": description}}
