@@ -8,8 +8,8 @@ own routes; what it answers is ``Cache-Control: private``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -48,7 +48,7 @@ def wants_html(request: Request, f: str | None) -> bool:
 def respond(
     request: Request,
     f: str | None,
-    doc: dict[str, Any],
+    doc: Mapping[str, object],
     render: Callable[[], str],
     media_type: str = ogc.JSON,
     *,
