@@ -61,6 +61,7 @@ from geo_service.open311.documents import (
 from geo_service.settings import MediaSettings
 from geo_service.store import gazetteer as gazetteer_store
 from geo_service.store import incidents as store
+from geo_service.store.gazetteer import GazetteerEntry
 from geo_service.store.incidents import IncidentRow
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
@@ -335,7 +336,7 @@ def create_request(
     ]
 
 
-def _address_point(ctx: IncidentContext, address_id: str) -> dict[str, Any]:
+def _address_point(ctx: IncidentContext, address_id: str) -> GazetteerEntry:
     if not address_id.isdigit():
         raise BadRequest("open311.address_id_format", address_id=repr(address_id))
     with ctx.db.cursor() as cur:

@@ -22,6 +22,15 @@ _COLUMNS = """id, code, name, level, parent_code, households, population, worker
               ST_AsBinary(geom) AS wkb"""
 
 
+class AreaRef(TypedDict):
+    """An area as others record it (an incident's ``area_snapshot``, locate's answers): the version meant."""
+
+    level: str
+    code: str
+    name: str
+    version: int
+
+
 class AreaRow(TypedDict):
     """One version of an area as :data:`_COLUMNS` reads it; ``wkb`` its MultiPolygon (WGS-84) as WKB."""
 

@@ -16,6 +16,7 @@ from psycopg2.extras import Json
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.db.rows import all_as, fetch_one, one_as
+from geo_service.store.areas import AreaRef
 from geo_service.store.bulk import copy_rows
 
 # the columns an intake writes (besides geom, written from lon/lat)
@@ -82,7 +83,7 @@ class IncidentRow(TypedDict):
     grid_version: int | None
     owner_level: str  # every writer sets the owner (an Assignment's)
     owner_code: str
-    area_snapshot: list[dict[str, Any]]
+    area_snapshot: list[AreaRef]
     near_boundary: bool
     distance_to_boundary_m: float | None
     created_at: datetime
