@@ -24,6 +24,7 @@ from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
 from geo_service.i18n import Message, message
 from geo_service.incidents.categories import LEVELS
+from geo_service.locate.answers import NearestGrid
 from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
 from geo_service.locate.service import LocateResult, locate
@@ -53,7 +54,7 @@ class Assignment:
     snapshot: list[AreaRef]
     near_boundary: bool
     distance_to_boundary_m: float | None
-    nearest_grid: dict[str, Any] | None = None
+    nearest_grid: NearestGrid | None = None
     notes: list[Message] = field(default_factory=list)
 
     @property

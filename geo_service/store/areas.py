@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 import shapely
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 from shapely.geometry import MultiPolygon
+from typing_extensions import TypedDict  # pydantic documents AreaRef (locate) on Python 3.11
 
 from geo_service.db.rows import fetch_one
 
