@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from psycopg2 import sql
 from psycopg2.extras import Json
@@ -129,6 +129,9 @@ class HistoryRow(TypedDict):
     detail: dict[str, Any]
 
 
+Outcome = Literal["closed", "reopened", "failed", "retry"]  # what a call to the caller led to
+
+
 class CallbackRow(TypedDict):
     """One call to an incident's caller (回访)."""
 
@@ -138,7 +141,7 @@ class CallbackRow(TypedDict):
     reached: bool
     satisfaction: str | None
     note: str | None
-    outcome: str
+    outcome: Outcome
 
 
 class NearCaseRow(TypedDict):
