@@ -167,7 +167,7 @@ def test_inspection_answers_match_their_models(client: TestClient, planner_heade
 def test_incident_answers_have_the_members_their_schemas_name(
     client: TestClient, dispatcher_headers: dict
 ) -> None:
-    """A new incident, one incident, a move, a merge, a callback and the duplicates: each answer has every
+    """A new incident, one incident, a move, a merge, a callback, the duplicates and photos: each answer has every
     member its documented schema names and no other (with and without the reporter)."""
     document = client.get("/openapi.json").json()
     base = "/api/incidents/{incident_id}"
@@ -200,3 +200,8 @@ def test_incident_answers_have_the_members_their_schemas_name(
     )
     assert members(base + "/feedback", "post", called)["callback"]["outcome"] == "closed"
     members(base + "/callbacks", "get", client.get(f"{one}/callbacks", headers=dispatcher_headers))
+    upload = {"file": ("photo.jpg", photos.phone_jpeg(), "image/jpeg")}
+    members(
+        base + "/media", "post", client.post(f"{one}/media", files=upload, headers=dispatcher_headers), 201
+    )
+    members(base + "/media", "get", client.get(f"{one}/media", headers=dispatcher_headers))

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 from geo_service.incidents.callback import Callback as Callback
 from geo_service.incidents.callback import FeedbackResult as FeedbackResult
 from geo_service.incidents.duplicates import DuplicateCandidate
+from geo_service.media.service import NewPhoto as NewPhoto
+from geo_service.media.service import Photo
 
 
 class Duplicates(BaseModel):
@@ -22,30 +24,6 @@ class Duplicates(BaseModel):
 class Callbacks(BaseModel):
     id: int
     callbacks: list[Callback] = Field(description="oldest first")
-
-
-class Photo(BaseModel):
-    """A photo of an incident as listed (its bytes are read at ``url``, with the same token)."""
-
-    id: int
-    incident_id: int
-    stage: str = Field(description="report or resolution")
-    content_type: str = Field(description="image/jpeg or image/png (as stored)")
-    source_format: str | None = Field(description="the format uploaded")
-    width: int = Field(description="pixels")
-    height: int
-    bytes: int
-    sha256: str
-    created_at: str | None
-    created_by: str | None
-    url: str
-    thumbnail_url: str
-
-
-class NewPhoto(Photo):
-    """``created``: false when the same file was stored before (answered 200)."""
-
-    created: bool
 
 
 class Photos(BaseModel):
