@@ -69,6 +69,19 @@ class Incident(TypedDict):
     reporter: NotRequired[dict[str, Any]]
 
 
+class HistoryEntry(TypedDict):
+    """One step of an incident: a state change, an assignment, a merge, a call ... (``at`` ISO 8601 in the
+    service's zone; ``detail`` as the step recorded it, with a ``label`` in the reader's language)."""
+
+    at: str | None
+    actor: str | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | Message | None
+    detail: dict[str, Any]
+
+
 def is_overdue(row: IncidentRow, now: datetime) -> bool:
     return row["status"] in ACTIVE and row["due_at"] is not None and row["due_at"] < now
 
@@ -130,12 +143,12 @@ def present(ctx: IncidentContext, row: IncidentRow, include_reporter: bool = Tru
     return out
 
 
-def present_history(ctx: IncidentContext, rows: list[HistoryRow]) -> list[dict[str, Any]]:
+def present_history(ctx: IncidentContext, rows: list[HistoryRow]) -> list[HistoryEntry]:
     """History entries; notes the system wrote (codes) come back as messages for the reader's language."""
     return [_history_entry(ctx, row) for row in rows]
 
 
-def _history_entry(ctx: IncidentContext, row: HistoryRow) -> dict[str, Any]:
+def _history_entry(ctx: IncidentContext, row: HistoryRow) -> HistoryEntry:
     detail = dict(row["detail"] or {})
     note = row["note"]
     if not note and detail.get("note") is not None:

@@ -200,6 +200,8 @@ def test_incident_answers_have_the_members_their_schemas_name(
     )
     assert members(base + "/feedback", "post", called)["callback"]["outcome"] == "closed"
     members(base + "/callbacks", "get", client.get(f"{one}/callbacks", headers=dispatcher_headers))
+    steps = members(base + "/history", "get", client.get(f"{one}/history", headers=dispatcher_headers))
+    assert len(steps["history"]) >= 5
     upload = {"file": ("photo.jpg", photos.phone_jpeg(), "image/jpeg")}
     members(
         base + "/media", "post", client.post(f"{one}/media", files=upload, headers=dispatcher_headers), 201

@@ -12,6 +12,7 @@ from geo_service.api.models.geojson import FeatureCollection
 from geo_service.api.models.typed import extending
 from geo_service.incidents import records
 from geo_service.incidents.intake import NewIncident as NewIncident
+from geo_service.incidents.records import HistoryEntry
 from geo_service.incidents.records import Incident as Incident
 
 IncidentCollection = extending(records.IncidentCollection, FeatureCollection, __name__)
@@ -19,7 +20,7 @@ IncidentCollection = extending(records.IncidentCollection, FeatureCollection, __
 
 class IncidentHistory(BaseModel):
     id: int
-    history: list[dict[str, Any]] = Field(description="oldest first: the state changes and assignments")
+    history: list[HistoryEntry] = Field(description="oldest first: the state changes and assignments")
 
 
 class Category(BaseModel):
