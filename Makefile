@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
 	nghttp2-client docker-compose poppler-utils osm2pgsql
 
-.PHONY: setup system venv web bytecode demo serve test test-fast lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
+.PHONY: setup system venv web bytecode demo serve test test-fast test-durations test-cpu lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
 
 setup: system venv web bytecode
 
@@ -82,6 +82,17 @@ PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-load
 
 test: setup lint
 	$(PYTEST)
+
+# The whole suite once more with a junit report, then LONGEST_MODULES in tests/conftest.py rewritten from it
+# (the modules of over 15 s of worker time, longest first); commit the change if the order moved.
+test-durations: venv
+	$(PYTEST) --junitxml=test-artifacts/durations.xml
+	$(BIN)/python tests/tools/longest_modules.py test-artifacts/durations.xml
+
+# CPU seconds of the whole `make test`, daemons (the PostgreSQL servers) included; on a shared machine a
+# steadier measure of the suite's cost than wall time. Per module: pytest -n 0 -p tests.tools.module_cpu.
+test-cpu: setup
+	$(BIN)/python tests/tools/cpu_total.py --json test-artifacts/cpu.json -- $(MAKE) test
 
 # Without the browser and notebook tests (marked slow): the quick loop while editing.
 test-fast: venv

@@ -15,8 +15,10 @@ Homes: ``--homes`` points uniform over the cities, written once as Parquet parts
 Batch (a ``LocalCluster`` of ``--dask-workers`` processes, one thread each, 6 GiB limit each):
 ``geo-service batch locate`` (grid + hierarchy, GeoParquet out) against ``dask_geopandas.sjoin`` of the same
 Parquet points with the grids (``predicate="within"``, grids broadcast, GeoParquet out) on the same cluster;
-``geo-service batch reach --category pharmacy``. Peak memory per worker: the scheduler's view of each worker's
-process memory, sampled every 0.2 s.
+``geo-service batch reach --category pharmacy``. Each round of locate: new worker processes and no windows
+(cold), ``sjoin``, new worker processes with the windows the cold job kept on disk, the same workers again
+(warm). Peak memory per worker: the scheduler's view of each worker's process memory, sampled every 0.2 s;
+CPU: the workers' own CPU seconds per job; load: the machine's 1-minute load average after each job.
 
 Server: ``geo-service serve --workers N`` on the province; start-up (process start → ``/readyz`` 200 → first
 answers of locate, nearest and a tile, i.e. caches built); memory (RSS of the server's processes after the
@@ -304,17 +306,19 @@ class PeakMemory:
 def run_batch(
     db, folder: Path, n: int, dask_workers: int, skip_sjoin: bool, skip_reach: bool, repeat: int = 1
 ) -> list[list[object]]:
+    import dask
     import dask.dataframe as dd
     import dask_geopandas
     import geopandas
     from distributed import Client, LocalCluster
     from distributed import progress as progress_bar
 
-    from geo_service.batch.jobs import batch_locate, batch_reach
+    from geo_service.batch.jobs import batch_locate, batch_reach, worker_config
 
     rows = []
     out = Path(tempfile.mkdtemp(prefix="capacity-", dir=WORK))
     with (
+        dask.config.set(worker_config()),  # as `geo-service batch` starts its local cluster; sjoin's too
         LocalCluster(
             n_workers=dask_workers,
             threads_per_worker=1,
@@ -344,6 +348,7 @@ def run_batch(
                     f"{n / cpu:,.0f}",
                     f"{memory.max_mb:,.0f}",
                     f"{max(client.run(_max_rss_mb).values()):,.0f}",
+                    f"{os.getloadavg()[0]:.1f}",  # the machine's share of other work (1-minute load)
                 ]
             )
             print("  " + " | ".join(map(str, rows[-1])), flush=True)
@@ -373,22 +378,53 @@ def run_batch(
                 progress_bar(future)
                 future.result()
 
-        # interleaved, ours first each round; the tables take the median of the rounds. The first round builds
-        # every window (cold); later ones find them in the workers' caches (warm: the same data revision).
-        for round_number in range(repeat):
-            job(
-                f"batch locate (grid + hierarchy, {'cold' if round_number == 0 else 'warm'})",
-                lambda: batch_locate(
-                    client, folder, out / "locate", dsn=db.dsn, progress=True, overwrite=True
-                ),
+        windows = out / "windows"
+
+        def fresh_workers(keep_windows: bool) -> None:
+            """New worker processes (nothing in memory) with both sides' modules imported; the windows kept
+            on disk removed unless ``keep_windows``."""
+            if not keep_windows:
+                shutil.rmtree(windows, ignore_errors=True)
+            # a loaded machine may take longer than the default two minutes to bring workers back
+            client.restart(wait_for_workers=False)
+            client.wait_for_workers(dask_workers, timeout=600)
+            client.run(_import_both_sides)
+
+        def locate() -> None:
+            batch_locate(
+                client,
+                folder,
+                out / "locate",
+                dsn=db.dsn,
+                windows_dir=windows,
+                progress=True,
+                overwrite=True,
             )
+
+        # interleaved rounds, the tables take the medians. Each round: fresh workers and no windows anywhere
+        # (cold: every window built), sjoin, fresh workers again with the windows kept on disk by the first
+        # job (what every job after the first meets on a new cluster), then the same workers again (warm:
+        # the windows in their memory).
+        for _ in range(repeat):
+            fresh_workers(keep_windows=False)
+            job("batch locate (grid + hierarchy, cold)", locate)
             if grids is not None:
                 job("dask-geopandas sjoin (grid only)", sjoin)
+            fresh_workers(keep_windows=True)
+            job("batch locate (grid + hierarchy, new workers, windows on disk)", locate)
+            job("batch locate (grid + hierarchy, warm)", locate)
         if not skip_reach:
             job(
                 "batch reach (pharmacy)",
                 lambda: batch_reach(
-                    client, folder, out / "reach", "pharmacy", dsn=db.dsn, progress=True, overwrite=True
+                    client,
+                    folder,
+                    out / "reach",
+                    "pharmacy",
+                    dsn=db.dsn,
+                    windows_dir=windows,
+                    progress=True,
+                    overwrite=True,
                 ),
             )
     shutil.rmtree(out, ignore_errors=True)
@@ -403,6 +439,27 @@ def _tree_rss_mb(pid: int) -> tuple[float, list[float]]:
     procs = [p for p in (proc, *proc.children(recursive=True)) if p.is_running()]
     pss = sum(p.memory_full_info().pss for p in procs) / 2**20
     return pss, [p.memory_info().rss / 2**20 for p in procs]
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a server and its worker processes."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in (proc, *proc.children(recursive=True)):
+        try:
+            times = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _measured(pid: int, *h2load_args: object) -> tuple[dict, float]:
+    """``h2load(*h2load_args)`` and the server's CPU seconds during it: on a machine shared with other work
+    the rate depends on the share of the cores the server got, requests per CPU second much less."""
+    before = _tree_cpu_s(pid)
+    result = h2load(*h2load_args)
+    return result, _tree_cpu_s(pid) - before
 
 
 def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list[list[object]]:
@@ -461,21 +518,24 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
             total, each = _tree_rss_mb(proc.pid)
             per_node_b = (total - total_before) * 2**20 / max(1, nodes)
             workdir = Path(tempfile.mkdtemp(prefix="capacity-h2-", dir=WORK))
-            locate = h2load(
+            locate, locate_cpu = _measured(
+                proc.pid,
                 [f"{base}/api/locate?lon={x:.6f}&lat={y:.6f}" for x, y in pts],
                 50,
                 requests,
                 workdir,
                 "locate",
             )
-            nearest = h2load(
+            nearest, nearest_cpu = _measured(
+                proc.pid,
                 [f"{base}/api/stations/nearest?lon={x:.6f}&lat={y:.6f}" for x, y in pts],
                 50,
                 max(200, requests // 4),
                 workdir,
                 "nearest",
             )
-            tiles = h2load(
+            tiles, tiles_cpu = _measured(
+                proc.pid,
                 tile_urls(base, (west, south, min(east, west + 0.3), min(north, south + 0.3))),
                 50,
                 requests,
@@ -494,7 +554,11 @@ def run_server(db, boxes, nodes: int, workers: list[int], requests: int) -> list
                     f"{locate['rate']:,.0f}",
                     f"{nearest['rate']:,.0f}",
                     f"{tiles['rate']:,.0f}",
+                    f"{locate['requests'] / max(locate_cpu, 1e-9):,.0f}",
+                    f"{nearest['requests'] / max(nearest_cpu, 1e-9):,.0f}",
+                    f"{tiles['requests'] / max(tiles_cpu, 1e-9):,.0f}",
                     f"{locate['errors'] + nearest['errors'] + tiles['errors']}",
+                    f"{os.getloadavg()[0]:.1f}",
                 ]
             )
             print("  " + " | ".join(map(str, rows[-1])), flush=True)
@@ -556,6 +620,7 @@ def main() -> None:
                     f"{args.homes / cpu:,.0f}",
                     f"{max(number(r[6]) for r in runs):,.0f}",
                     f"{max(number(r[7]) for r in runs):,.0f}",
+                    f"{min(number(r[8]) for r in runs):.1f}–{max(number(r[8]) for r in runs):.1f}",
                 ]
             )
         print(
@@ -570,6 +635,7 @@ def main() -> None:
                     "points per CPU s",
                     "peak MB per worker (sampled)",
                     "peak RSS MB per worker (max)",
+                    "load average",
                 ],
                 medians,
             )
@@ -601,7 +667,11 @@ def main() -> None:
                     "locate req/s",
                     "nearest req/s",
                     "tiles req/s",
+                    "locate req per server CPU s",
+                    "nearest req per server CPU s",
+                    "tiles req per server CPU s",
                     "errors",
+                    "load average",
                 ],
                 rows,
             )

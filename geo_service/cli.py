@@ -444,8 +444,13 @@ def _run_batch(scheduler: str | None, workers: int | None, job: str, run: object
             with client:
                 summary = run(client)  # type: ignore[operator]
         else:
+            import dask
+
+            from geo_service.batch.jobs import worker_config
+
             n = workers or max(1, min(4, os.cpu_count() or 1))
             with (
+                dask.config.set(worker_config()),
                 LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
                 ) as cluster,
@@ -489,6 +494,12 @@ def batch_locate_cmd(
     cache_mb: Annotated[
         int, typer.Option(help="bound on the built windows each worker keeps, MB (estimated)")
     ] = 1024,
+    windows_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="where built windows are kept between jobs (default: GEO_SERVICE_HOME/cache/batch)"
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
 ) -> None:
     """Locate every point: its grid and the grid's community, street and district (GeoParquet out)."""
@@ -507,6 +518,7 @@ def batch_locate_cmd(
             lat_column=lat_column,
             window_deg=window_deg,
             cache_mb=cache_mb,
+            windows_dir=windows_dir,
             overwrite=overwrite,
         ),
     )
@@ -538,6 +550,12 @@ def batch_reach_cmd(
     cache_mb: Annotated[
         int, typer.Option(help="bound on the built windows each worker keeps, MB (estimated)")
     ] = 2048,
+    windows_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="where built windows are kept between jobs (default: GEO_SERVICE_HOME/cache/batch)"
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace TARGET if it exists")] = False,
 ) -> None:
     """Walking seconds from every home to the nearest facility of a category (GeoParquet out)."""
@@ -559,6 +577,7 @@ def batch_reach_cmd(
             max_minutes=max_minutes,
             window_deg=window_deg,
             cache_mb=cache_mb,
+            windows_dir=windows_dir,
             overwrite=overwrite,
         ),
     )

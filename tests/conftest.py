@@ -391,35 +391,38 @@ def dispatcher_headers(db: Database) -> dict[str, str]:
     return auth_headers(db, "dispatcher")
 
 
-# The longest test modules, longest first (seconds of worker time per module, from `pytest --junitxml`; refresh
-# when a module's time shifts a lot). They run first so that pytest-xdist's workers finish together: `make test`
-# hands out whole modules (--dist loadfile) in collection order (--no-loadscope-reorder; by default xdist
-# would order modules by their number of tests and leave a one-test module such as the fuzz run for last).
+# The longest test modules, longest first (seconds of worker time per module, from `pytest --junitxml`):
+# `make test-durations` rewrites this tuple from a fresh run (tests/tools/longest_modules.py), and
+# tests/test_longest_modules.py fails when it names a module that is gone. They run first so that pytest-xdist's
+# workers finish together: `make test` hands out whole modules (--dist loadfile) in collection order
+# (--no-loadscope-reorder; by default xdist would order modules by their number of tests and leave a one-test
+# module such as the fuzz run for last).
 LONGEST_MODULES = (
     "tests/api/test_fuzz.py",
     "tests/api/test_processes.py",
     "tests/pages/test_browser.py",
     "tests/batch/test_jobs.py",
     "tests/pages/test_loop.py",
-    "tests/pages/test_phone.py",
-    "tests/db/test_jobs.py",
-    "tests/walking/test_cache.py",
-    "tests/guide_map/test_api.py",
-    "tests/incidents/test_rates.py",
     "tests/pages/test_features.py",
-    "tests/locate/test_locate.py",
+    "tests/pages/test_phone.py",
+    "tests/walking/test_cache.py",
+    "tests/incidents/test_rates.py",
+    "tests/guide_map/test_api.py",
     "tests/pages/test_security.py",
     "tests/stations/test_stations.py",
-    "tests/grids/test_limits.py",
-    "tests/pages/test_dashboard.py",
     "tests/notebooks/test_notebooks.py",
-    "tests/api/test_hostile_input.py",
-    "tests/guide_map/test_render.py",
+    "tests/db/test_jobs.py",
+    "tests/pages/test_dashboard.py",
     "tests/pages/test_network_overlay.py",
+    "tests/locate/test_locate.py",
     "tests/db/test_faults.py",
     "tests/db/test_cluster.py",
     "tests/db/test_replica.py",
     "tests/osm/test_import.py",
+    "tests/grids/test_limits.py",
+    "tests/stats/test_dashboard.py",
+    "tests/incidents/test_demo.py",
+    "tests/api/test_hostile_input.py",
 )
 
 

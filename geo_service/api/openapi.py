@@ -6,7 +6,7 @@ validation problems with a dotted ``loc`` string and their own ``code`` and ``me
 the generated document so that clients and contract tests read what the service sends: the 422 schema, and
 the other 4xx / 5xx answers every operation can give (400 malformed, 401/403 auth, 404, 409, 412, 413, 415,
 428, 429, 503). Open311 routes answer errors in the GeoReport v2 shape (``[{"code", "description"}]``,
-status 400 for bad input) and are documented so.
+status 400 for bad input) and are documented so (:class:`geo_service.api.models.open311.Open311Errors`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
+
+from geo_service.api.models.open311 import Open311Errors
 
 _REF = "#/components/schemas/"
 
@@ -77,16 +79,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "additionalProperties": True,
     },
-    "Open311Errors": {
-        "title": "Open311Errors",
-        "type": "array",
-        "description": "GeoReport v2 errors",
-        "items": {
-            "type": "object",
-            "required": ["code", "description"],
-            "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
-        },
-    },
 }
 
 
@@ -107,9 +99,10 @@ def model_body(model: type[BaseModel], description: str | None = None) -> dict[s
 
 
 def answers(
-    model: type[BaseModel], status: int = 200, description: str = "Successful Response"
+    model: type[Any], status: int = 200, description: str = "Successful Response"
 ) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route whose answer ``model`` describes. The route keeps returning its plain data,
+    """``responses=`` for a route whose answer ``model`` (a pydantic model, or a service's typed dict: see
+    :mod:`geo_service.api.models.typed`) describes. The route keeps returning its plain data,
     serialised as before: the model documents the body (and the fuzz test checks answers against it), it
     does not re-shape it (key order, integers, absent optional members stay as they are)."""
     return {status: {"model": model, "description": description}}
@@ -135,7 +128,8 @@ def rewrite(document: dict[str, Any]) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     components.update(SCHEMAS)
-    for name, model in _BODY_MODELS.items():
+    models: dict[str, type[BaseModel]] = {**_BODY_MODELS, "Open311Errors": Open311Errors}
+    for name, model in models.items():
         schema = model.model_json_schema(ref_template=_REF + "{model}")
         components.update(schema.pop("$defs", {}))
         components[name] = schema

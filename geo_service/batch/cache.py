@@ -9,13 +9,19 @@ stays even when it alone exceeds the bound (a window's answers need the whole wi
 
 One cache per process (a Dask worker is a process; its threads share it). ``builds`` counts the builds per
 kind, so a job's cost in builds can be read from every worker with ``client.run(worker_builds)``.
+
+Built windows are also kept on disk (:func:`shared_build`), one folder per data state (:func:`window_folder`):
+one process builds a window and every other process of this job or a later one — a fresh worker, another
+cluster on the same host — loads it, until the data change; then the folder of the old state is removed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import pickle
+import shutil
 import sys
 import threading
 import time
@@ -100,6 +106,11 @@ class WindowCache:
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
 
+    def holds(self, kind: str, key: Hashable) -> bool:
+        """Whether ``(kind, key)`` is in memory now (its next ``get`` costs nothing)."""
+        with self._lock:
+            return (kind, key) in self._entries
+
     @property
     def held_bytes(self) -> int:
         return sum(size for _, size in self._entries.values())
@@ -170,47 +181,130 @@ def worker_cache(budget_bytes: int | None = None) -> WindowCache:
     return _CACHE
 
 
-# Windows this process built for a job's folder, or loaded from it, by kind (the first item of the key).
+# Windows this process built into a windows folder, or loaded from one, by kind (the first item of the key).
 SHARED: Counter[str] = Counter()
 
 
 def worker_stats() -> dict[str, Any]:
     """This process's cache statistics (for ``client.run``: one dict per worker); ``shared`` counts the windows
-    it built into a job's folder (``<kind>_built``) and loaded from one (``<kind>_loaded``)."""
+    it built into a windows folder (``<kind>_built``) and loaded from one (``<kind>_loaded``)."""
     return {**_CACHE.stats(), "shared": dict(SHARED)}
 
 
-def shared_build(folder: Path | None, key: Hashable, build: Callable[[], T], wait_s: float = 300.0) -> T:
-    """``build()``, shared through ``folder`` by the workers of one job: the first worker to claim ``key``
-    builds it and leaves it there pickled; the others load it (a 2,352-grid locate index: 0.1 s to load,
-    1.7 s to build). A worker that finds the key claimed but not yet written waits up to ``wait_s`` for it,
-    then builds it itself (the claimant may have died). None: no sharing.
+# The modules whose objects a kept window pickles: a window written by other code is not read back.
+_CODE = ("batch", "locate", "walking", "life_circle")
+_STAMP: list[str] = []
 
-    ``folder`` is the job's own (its output folder, which every worker writes to anyway), so entries never
-    outlive the job and its data revisions.
+
+def code_stamp() -> str:
+    """A digest of the source of the packages whose objects windows hold (computed once per process)."""
+    if not _STAMP:
+        root = Path(__file__).resolve().parents[1]
+        digest = hashlib.sha256()
+        for package in _CODE:
+            for source in sorted((root / package).rglob("*.py")):
+                digest.update(source.relative_to(root).as_posix().encode())
+                digest.update(source.read_bytes())
+        _STAMP.append(digest.hexdigest()[:16])
+    return _STAMP[0]
+
+
+def default_root() -> Path:
+    """Where windows are kept on disk when a job names no folder: ``GEO_SERVICE_HOME/cache/batch`` of the
+    process asking (on a worker: the worker's own home)."""
+    from geo_service.settings import DatabaseSettings
+
+    return DatabaseSettings().home / "cache" / "batch"
+
+
+def window_folder(root: Path, family: str, state: str) -> Path:
+    """The folder of the windows of one data state (``state``: :func:`geo_service.store.batch.data_state`'s
+    string) of one family (a database name and the kind of job), under ``root``, created if missing.
+
+    Creating it removes the family's folders of other states (an older revision's windows are never read
+    again: a job checks that the data did not change under it), so the disk holds one state per family.
+    """
+    parent = Path(root) / _digest(family)
+    folder = parent / _digest(f"{state}|{code_stamp()}")
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        for other in parent.iterdir():
+            if other != folder and other.is_dir():
+                shutil.rmtree(other, ignore_errors=True)
+    return folder
+
+
+def shared_build(folder: Path | None, key: Hashable, build: Callable[[], T], wait_s: float = 300.0) -> T:
+    """``build()``, kept pickled in ``folder`` (one data state's windows, :func:`window_folder`) for every
+    later job and process: the first process to claim ``key`` builds it and writes it there; the others load
+    it (a 5,400-area locate index: 0.1 s to load, 0.6 s to build). A process that finds the key claimed but not
+    yet written waits while the claim is younger than ``wait_s``, then builds it itself (the claimant may have
+    died). None: no keeping.
+
+    The folder is the service's own (under its home, or one the job names): what is loaded from it is what
+    this code wrote there for the same data and the same code.
     """
     if folder is None:
         return build()
-    name = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
-    done = folder / f"{name}.pickle"
-    if not done.exists():
-        try:
-            os.close(os.open(folder / f"{name}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            deadline = time.monotonic() + wait_s
-            while not done.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-        else:
-            value = build()
-            SHARED[f"{_kind(key)}_built"] += 1
-            partial = folder / f"{name}.{os.getpid()}.{threading.get_ident()}.partial"
-            partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(partial, done)  # readers see the whole file or none
-            return value
-    if not done.exists():
+    name = _digest(repr(key))
+    done, claim = folder / f"{name}.pickle", folder / f"{name}.claim"
+    found = _load(done)
+    if found is not None:
+        SHARED[f"{_kind(key)}_loaded"] += 1
+        return found[0]
+    try:
+        os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        while not done.exists() and _age_s(claim) < wait_s:
+            time.sleep(0.05)
+        found = _load(done)
+        if found is not None:
+            SHARED[f"{_kind(key)}_loaded"] += 1
+            return found[0]
+    except OSError:  # the folder went away (another state's job pruned it): build without keeping
         return build()
-    SHARED[f"{_kind(key)}_loaded"] += 1
-    return pickle.loads(done.read_bytes())  # written by this job's own workers, into its own folder
+    value = build()
+    SHARED[f"{_kind(key)}_built"] += 1
+    partial = folder / f"{name}.{os.getpid()}.{threading.get_ident()}.partial"
+    try:
+        partial.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, done)  # readers see the whole file or none
+        claim.unlink(missing_ok=True)
+    except OSError:  # pruned meanwhile, or the disk is full: the answer stands, only the keeping failed
+        partial.unlink(missing_ok=True)
+    return value
+
+
+def busy(folder: Path | None, key: Hashable, wait_s: float = 300.0) -> bool:
+    """Whether a process is building ``key`` into ``folder`` right now (claimed, not yet written)."""
+    if folder is None:
+        return False
+    name = _digest(repr(key))
+    return not (folder / f"{name}.pickle").exists() and _age_s(folder / f"{name}.claim") < wait_s
+
+
+def _load(path: Path) -> tuple[Any] | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        return (pickle.loads(data),)  # written by this code (code_stamp) into the service's own folder
+    except Exception:  # unreadable (a torn or foreign file): built again and written over
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _age_s(path: Path) -> float:
+    """Seconds since ``path`` was written; infinite when it is gone (nobody holds the claim)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return math.inf
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _kind(key: Hashable) -> str:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 from geo_service.batch import compute
-from geo_service.batch.cache import shared_build, worker_cache
+from geo_service.batch.cache import busy, default_root, shared_build, window_folder, worker_cache
 from geo_service.batch.errors import BatchError
 from geo_service.batch.partition import cell_box, cell_groups, check_cell_deg, grow_box
 from geo_service.coords import normalise_crs, to_wgs84_arrays
@@ -49,8 +49,6 @@ _PARTITION_SHIFT = 32  # input_order = partition number << 32 | row within the i
 # builds about 5× faster (2,352 grids: 1.7 s against 7.8 s) and answers the same — points in boundary cells
 # are tested exactly either way — at about the same cost per point.
 BATCH_CELLS_PER_POLYGON = 100.0
-# Windows built by one worker of a job for the others (Parquet readers skip names starting with "_").
-SHARED_WINDOWS = "_windows"
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,19 @@ class JobSummary:
     parts: int
     revisions: dict[str, int]
     seconds: float
+
+
+# Set in a worker process's environment before it starts (Dask's ``distributed.nanny.pre-spawn-environ``):
+# Dask sets MALLOC_TRIM_THRESHOLD_, which turns off glibc's adaptive mmap threshold, so every array over 128 kB
+# is mapped fresh and unmapped when freed, page faults and all, task after task (1 M points: 0.21 system CPU s
+# against 0.05, ~6× the page faults). Arrays up to 32 MiB come from the heap again.
+WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+
+
+def worker_config() -> dict[str, str]:
+    """The ``dask.config`` entries a cluster's workers should start with (``with dask.config.set(...)``
+    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration)."""
+    return {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()}
 
 
 # -- the database, on a worker -----------------------------------------------------------------------------
@@ -83,9 +94,18 @@ def _database(dsn: str | None) -> Database:
         return db
 
 
-def _revisions(dsn: str | None, entities: tuple[str, ...]) -> dict[str, int]:
+def _state(dsn: str | None, entities: tuple[str, ...]) -> tuple[dict[str, int], str]:
+    """The revisions a job answers from and the string naming that state (:func:`store.data_state`)."""
     with _database(dsn).for_reading().cursor(dict_rows=False) as cur:
-        return revision_store.revisions(cur, entities)
+        return store.data_state(cur, entities)
+
+
+def _kept(kind: str, state: str, windows_dir: str | None, keep: bool) -> Path | None:
+    """The folder this worker keeps the windows of ``state`` in (None: not kept)."""
+    if not keep:
+        return None
+    root = Path(windows_dir) if windows_dir is not None else default_root()
+    return window_folder(root, f"{kind}|{state.split('|', 1)[0]}", state)
 
 
 def _check(found: dict[str, int], expected: dict[str, int]) -> None:
@@ -145,6 +165,74 @@ def _from_geometry(frame: Any) -> pd.DataFrame:
     return out
 
 
+def _parquet_files(source: Path) -> list[Path]:
+    return [source] if source.is_file() else sorted(source.rglob("*.parquet"))
+
+
+def _row_slices(source: Path, blocksize: str) -> list[tuple[str, int, int, int]] | None:
+    """``(file, row group, first row, end row)`` slices of about ``blocksize`` bytes (uncompressed) each when
+    some row group holds more than that, so that one huge row group (a file written in one piece) is several
+    partitions, not one; None when every row group fits (Dask's own reader then: a partition per row group
+    or file)."""
+    import pyarrow.parquet as pq
+    from dask.utils import parse_bytes
+
+    limit = parse_bytes(blocksize)
+    pieces: list[tuple[str, int, int, int]] = []
+    split = False
+    for path in _parquet_files(source):
+        metadata = pq.read_metadata(path)
+        for group in range(metadata.num_row_groups):
+            rows = metadata.row_group(group).num_rows
+            row_bytes = max(1, metadata.row_group(group).total_byte_size // max(1, rows))
+            step = max(1, limit // row_bytes)
+            split = split or rows > step
+            pieces.extend(
+                (str(path), group, start, min(rows, start + step)) for start in range(0, rows, step)
+            )
+    return pieces if split and pieces else None
+
+
+def _read_rows(piece: tuple[str, int, int, int], geo: bool = False) -> pd.DataFrame:
+    """Rows ``[first, end)`` of one row group, streamed in batches: memory holds about one slice (and a read
+    buffer), whatever the row group's size. The rows before the slice are decoded and dropped (Parquet has
+    no row offset within a row group): a file of n slices decodes n(n+1)/2 slices in all, cheap next to
+    locating them (a million rows of three numbers: ~10 ms)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path, group, first, end = piece
+    batches, seen = [], 0
+    with pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False) as reader:
+        schema = reader.schema_arrow
+        for batch in reader.iter_batches(batch_size=65_536, row_groups=[group], use_threads=False):
+            start, stop = max(first, seen), min(end, seen + batch.num_rows)
+            if stop > start:
+                batches.append(batch.slice(start - seen, stop - start))
+            seen += batch.num_rows
+            if seen >= end:
+                break
+    return _to_frame(pa.Table.from_batches(batches, schema=schema), geo)
+
+
+def _to_frame(table: Any, geo: bool) -> pd.DataFrame:
+    """A Parquet table as pandas; GeoParquet (the file's ``geo`` metadata) as the points' lon/lat."""
+    if not geo:
+        return table.to_pandas()
+    from geopandas.io.arrow import (
+        _arrow_to_geopandas,
+    )  # GeoParquet's metadata and encodings, as geopandas reads
+
+    return _from_geometry(_arrow_to_geopandas(table))
+
+
+def _read_slices(pieces: list[tuple[str, int, int, int]], geo: bool = False) -> dd.DataFrame:
+    import pyarrow.parquet as pq
+
+    meta = _to_frame(pq.read_schema(pieces[0][0]).empty_table(), geo)
+    return dd.from_map(partial(_read_rows, geo=geo), pieces, meta=meta, enforce_metadata=False)
+
+
 def read_points(
     source: Path,
     *,
@@ -169,11 +257,15 @@ def read_points(
             keep_default_na=False,
         )
     elif name.endswith((".parquet", ".geoparquet", ".pq")) or source.is_dir():
+        pieces = _row_slices(source, blocksize)
         if _is_geoparquet(source):
-            frame = dask_geopandas.read_parquet(str(source)).map_partitions(_from_geometry)
+            if pieces is None:
+                frame = dask_geopandas.read_parquet(str(source)).map_partitions(_from_geometry)
+            else:
+                frame = _read_slices(pieces, geo=True)
             lon_column, lat_column, crs = "lon", "lat", "wgs84"
         else:
-            frame = dd.read_parquet(str(source))
+            frame = dd.read_parquet(str(source)) if pieces is None else _read_slices(pieces)
     else:
         raise BatchError("batch.unknown_format", path=str(source))
     missing = [c for c in (lon_column, lat_column) if c not in frame.columns]
@@ -318,7 +410,31 @@ def _windows(
     return windows
 
 
+def _in_turn(
+    windows: list[tuple[int, np.ndarray]], building: Callable[[np.ndarray], bool]
+) -> Iterator[np.ndarray]:
+    """The rows of each window, those of a window another process is building right now (``building(rows)``)
+    put off until the others are done: by then it is usually written and loaded, not waited for.
+
+    Two workers starting on blocks that cover the same windows otherwise go in lock-step, one building each
+    window while the other waits for it (10 M homes, cold: the first task of each worker took 45 s, of which
+    one spent 2 CPU s); putting off a window makes them build different windows side by side.
+    """
+    later = []
+    for _, rows in windows:
+        if building(rows):
+            later.append(rows)
+        else:
+            yield rows
+    yield from later
+
+
 # -- locate ------------------------------------------------------------------------------------------------
+
+
+def _locate_key(box: store.Box, settings: LocateSettings) -> tuple[Any, ...]:
+    """What a locate window is, within one data state (its key in the windows kept on disk)."""
+    return ("locate", box, settings.cells_per_polygon, settings.max_cells)
 
 
 def _locate_index(
@@ -329,7 +445,8 @@ def _locate_index(
     shared: Path | None,
 ) -> Any:
     """The service's locate index over the areas touching ``box``, read in one snapshot at the job's revision
-    (built by one worker of the job and loaded by the others when ``shared`` names the job's folder)."""
+    (built by one process and loaded by every other, of this job or a later one, when ``shared`` names the
+    folder of the revision's windows)."""
     from geo_service.locate.index import LocateIndex
 
     def build() -> tuple[LocateIndex, compute.Hierarchy]:
@@ -340,7 +457,7 @@ def _locate_index(
         index = LocateIndex(revision, area_rows, settings)
         return index, compute.hierarchy(index)
 
-    index, table = shared_build(shared, ("locate", expected["areas"], box), build)
+    index, table = shared_build(shared, _locate_key(box, settings), build)
     for level in index.levels.values():
         shapely.prepare(level.geoms)  # lost in the pickle of a shared window: GEOS's fast point tests need it
     return index, table
@@ -351,23 +468,33 @@ def _locate_partition(
     dsn: str | None,
     window_deg: float,
     expected: dict[str, int],
+    state: str,
     settings: LocateSettings,
     cache_bytes: int,
-    share: bool,
+    keep: bool,
+    windows_dir: str | None,
     target: str,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     n = len(frame)
-    shared = Path(target) / SHARED_WINDOWS if share else None
+    shared = _kept("locate", state, windows_dir, keep) if n else None
     coded = _Coded(n, compute.LOCATE_COLUMNS)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     windows = worker_cache(cache_bytes)
-    for _, rows in _windows(frame, window_deg, partition_info) if n else []:
+
+    def box_of(rows: np.ndarray) -> store.Box:
         # a hair wider than the window: a point on its edge may belong to an area just across it
-        box = grow_box(cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), 0.01)
+        return grow_box(cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), 0.01)
+
+    def building(rows: np.ndarray) -> bool:
+        key = _locate_key(box_of(rows), settings)
+        return not windows.holds("locate", (dsn, state, *key)) and busy(shared, key)
+
+    for rows in _in_turn(_windows(frame, window_deg, partition_info), building) if n else []:
+        box = box_of(rows)
         index, table = windows.get(
             "locate",
-            (dsn, expected["areas"], box, settings.cells_per_polygon, settings.max_cells),
+            (dsn, state, *_locate_key(box, settings)),
             partial(_locate_index, dsn, box, expected, settings, shared),
         )
         coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows], table))
@@ -388,6 +515,7 @@ def batch_locate(
     window_deg: float = 0.5,
     cache_mb: int = 1024,
     share_windows: bool = True,
+    windows_dir: Path | None = None,
     blocksize: str = "64MB",
     progress: bool = True,
     overwrite: bool = False,
@@ -408,13 +536,15 @@ def batch_locate(
     cache_mb
         Bound on the built windows a worker keeps (estimated MB; :mod:`geo_service.batch.cache`).
     share_windows
-        One worker builds a window and the others load it from ``target/_windows`` (removed at the end);
-        False: every worker builds its own.
+        Keep built windows on disk, one folder per revision of the areas: one process builds a window and
+        every other, of this job or a later one, loads it; False: every worker builds its own, every job.
+    windows_dir
+        Where windows are kept; None: each worker's ``GEO_SERVICE_HOME/cache/batch``.
     """
     check_target(target, overwrite)
     _check_cache_mb(cache_mb)
     started = time.monotonic()
-    expected = _revisions(dsn, ("areas",))
+    expected, state = _state(dsn, ("areas",))
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     check_cell_deg(window_deg)
     _prepare_target(target)
@@ -427,18 +557,15 @@ def batch_locate(
         dsn,
         window_deg,
         expected,
+        state,
         settings,
         cache_mb << 20,
         share_windows,
+        None if windows_dir is None else str(windows_dir),
         str(target),
         meta=_COUNT_META,
     )
-    shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)  # a stopped job's
-    (Path(target) / SHARED_WINDOWS).mkdir()
-    try:
-        return _run(client, located, target, expected, started, progress)
-    finally:
-        shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)
+    return _run(client, located, target, expected, started, progress)
 
 
 def _check_cache_mb(cache_mb: int) -> None:
@@ -460,11 +587,16 @@ def _reach_window(
 ) -> Any:
     """The walking network and the category's facilities around ``window``, read in one snapshot at the job's
     revisions, with the reach engine's search from every facility already run (built by one worker of the
-    job and loaded by the others when ``shared`` names the job's folder: a window of the synthetic province,
-    ~140,000 nodes, takes ~3 CPU s here and as much in the database to build, 0.01 s to load)."""
+    job and loaded by every other, of this job or a later one, when ``shared`` names the folder of the
+    revisions' windows: a window of the synthetic province, ~140,000 nodes, takes ~3 CPU s here and as much
+    in the database to build, 0.01 s to load)."""
     build = partial(_build_reach_window, dsn, window, expected, category, limit_m, walking)
-    key = ("reach", tuple(sorted(expected.items())), window, category, limit_m, walking.max_snap_m)
-    return shared_build(shared, (*key, walking.steps_factor), build)
+    return shared_build(shared, _reach_key(window, category, limit_m, walking), build)
+
+
+def _reach_key(window: store.Box, category: str, limit_m: float, walking: WalkingSettings) -> tuple[Any, ...]:
+    """What a reach window is, within one data state (its key in the windows kept on disk)."""
+    return ("reach", window, category, limit_m, walking.max_snap_m, walking.steps_factor)
 
 
 def _build_reach_window(
@@ -498,34 +630,35 @@ def _reach_partition(
     dsn: str | None,
     window_deg: float,
     expected: dict[str, int],
+    state: str,
     category: str,
     speed_mps: float,
     limit_m: float,
     walking: WalkingSettings,
     cache_bytes: int,
-    share: bool,
+    keep: bool,
+    windows_dir: str | None,
     target: str,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     n = len(frame)
-    shared = Path(target) / SHARED_WINDOWS if share else None
+    shared = _kept("reach", state, windows_dir, keep) if n else None
     columns = {name: np.full(n, np.nan) for name in compute.REACH_COLUMNS}
     columns["facility_id"] = np.full(n, -1, np.int64)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     windows = worker_cache(cache_bytes)
-    for _, rows in _windows(frame, window_deg, partition_info) if n else []:
+
+    def building(rows: np.ndarray) -> bool:
+        key = _reach_key(
+            cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg), category, limit_m, walking
+        )
+        return not windows.holds("reach", (dsn, state, *key)) and busy(shared, key)
+
+    for rows in _in_turn(_windows(frame, window_deg, partition_info), building) if n else []:
         window = cell_box(float(lon[rows[0]]), float(lat[rows[0]]), window_deg)
         reach = windows.get(
             "reach",
-            (
-                dsn,
-                tuple(sorted(expected.items())),
-                window,
-                category,
-                limit_m,
-                walking.max_snap_m,
-                walking.steps_factor,
-            ),
+            (dsn, state, *_reach_key(window, category, limit_m, walking)),
             partial(_reach_window, dsn, window, expected, category, limit_m, walking, shared),
         )
         got = compute.reach_answers(
@@ -564,6 +697,7 @@ def batch_reach(
     window_deg: float = 0.25,
     cache_mb: int = 2048,
     share_windows: bool = True,
+    windows_dir: Path | None = None,
     blocksize: str = "64MB",
     progress: bool = True,
     overwrite: bool = False,
@@ -572,8 +706,8 @@ def batch_reach(
 
     Output columns: the input's, ``input_order``, ``walk_seconds`` and ``walk_distance_m`` (NaN when none is
     within ``max_minutes``), ``facility_id`` (-1 none), ``snap_distance_m`` (NaN: farther than the snapping
-    limit from every walkable edge), and the home (WGS-84) as geometry. ``share_windows``: one worker builds a
-    window and the others load it from ``target/_windows`` (removed at the end); False: each builds its own.
+    limit from every walkable edge), and the home (WGS-84) as geometry. ``share_windows`` and
+    ``windows_dir``: as :func:`batch_locate`'s, one folder per revision of the network and the facilities.
     """
     from geo_service.walking import speed_mps as checked_speed
 
@@ -589,7 +723,7 @@ def batch_reach(
         raise BatchError("batch.unknown_category", category=category, known=", ".join(known))
     speed = checked_speed(speed_kmh, walking)
     limit_m = reach_limit_m(max_minutes, speed)
-    expected = _revisions(dsn, ("network", "facilities"))
+    expected, state = _state(dsn, ("network", "facilities"))
     points = read_points(source, lon_column=lon_column, lat_column=lat_column, crs=crs, blocksize=blocksize)
     check_cell_deg(window_deg)
     _prepare_target(target)
@@ -598,21 +732,18 @@ def batch_reach(
         dsn,
         window_deg,
         expected,
+        state,
         category,
         speed,
         limit_m,
         walking,
         cache_mb << 20,
         share_windows,
+        None if windows_dir is None else str(windows_dir),
         str(target),
         meta=_COUNT_META,
     )
-    shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)  # a stopped job's
-    (Path(target) / SHARED_WINDOWS).mkdir()
-    try:
-        return _run(client, reached, target, expected, started, progress)
-    finally:
-        shutil.rmtree(Path(target) / SHARED_WINDOWS, ignore_errors=True)
+    return _run(client, reached, target, expected, started, progress)
 
 
 # -- output ------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from geo_service.i18n import Message, message
 from geo_service.locate.lattice import OUTSIDE
 from geo_service.locate.service import current_index
 from geo_service.store import gazetteer
+from geo_service.store.gazetteer import NameRow
 
 MAX_QUERY_CHARS = 200
 PER_BRANCH = 25
@@ -258,7 +259,7 @@ def one_edit(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
-def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = False) -> float:
+def score_row(parts: AddressParts, row: NameRow, road_exists: bool = False) -> float:
     """How well one index row answers the parsed query, 0..1. ``road_exists``: the query's road is a road
     of the gazetteer (then a road that sounds alike or is a typo away is another road, not what was meant)."""
     key = row["name_key"] or ""
@@ -325,7 +326,7 @@ def score_row(parts: AddressParts, row: dict[str, Any], road_exists: bool = Fals
     return round(min(score, 1.0), 4)
 
 
-def _candidates(parts: AddressParts, rows: list[dict[str, Any]]) -> dict[tuple[str, float, float], Candidate]:
+def _candidates(parts: AddressParts, rows: list[NameRow]) -> dict[tuple[str, float, float], Candidate]:
     best: dict[tuple[str, float, float], Candidate] = {}
     road_exists = bool(parts.road) and any(
         row["road"] == parts.road and row["via"] in ("key", "road", "road_other") for row in rows

@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from babel.messages.pofile import read_po
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -89,6 +92,19 @@ class Message:
 
     def __str__(self) -> str:
         return self.render("en")
+
+    # An answer's typed dict may hold messages (the HTTP layer renders them): /openapi.json shows the text.
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.is_instance_schema(
+            cls, serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "description": "text in the negotiated language (Accept-Language)"}
 
 
 def message(code: str, /, **params: Any) -> Message:

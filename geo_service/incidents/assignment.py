@@ -24,9 +24,11 @@ from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
 from geo_service.i18n import Message, message
 from geo_service.incidents.categories import LEVELS
+from geo_service.locate.answers import NearestGrid
 from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
 from geo_service.locate.service import LocateResult, locate
+from geo_service.store.areas import AreaRef
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,10 @@ class Assignment:
     grid_version: int | None
     owner_level: str
     owner_code: str
-    snapshot: list[dict[str, Any]]
+    snapshot: list[AreaRef]
     near_boundary: bool
     distance_to_boundary_m: float | None
-    nearest_grid: dict[str, Any] | None = None
+    nearest_grid: NearestGrid | None = None
     notes: list[Message] = field(default_factory=list)
 
     @property
@@ -82,7 +84,7 @@ def _in_grid(
     lon: float,
     lat: float,
     grid: AreaInfo,
-    snapshot: list[dict[str, Any]],
+    snapshot: list[AreaRef],
     distance: float,
     near_boundary_m: float,
 ) -> Assignment:
@@ -190,7 +192,7 @@ def level_name(level: str) -> Message:
     return message(f"incident.level.{level}")
 
 
-def next_owner(snapshot: list[dict[str, Any]], level: str) -> dict[str, Any] | None:
+def next_owner(snapshot: list[AreaRef], level: str) -> AreaRef | None:
     """The area one step up from ``level`` in an incident's snapshot (skipping levels it lacks), or None."""
     rank = LEVELS.index(level)
     for higher in LEVELS[rank + 1 :]:

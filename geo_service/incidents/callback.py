@@ -17,7 +17,10 @@ incident's history with what it decided.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Annotated, Any
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from geo_service.auth import Principal
 from geo_service.db.rows import DictCursor as Cursor
@@ -26,25 +29,32 @@ from geo_service.i18n import message
 from geo_service.incidents import notes, states
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.follow import follow, follow_status
+from geo_service.incidents.records import Incident
 from geo_service.incidents.states import state_name
 from geo_service.incidents.workflow import MAX_NOTE_CHARS
 from geo_service.store import audit
 from geo_service.store import incidents as store
-from geo_service.store.incidents import CallbackRow, IncidentRow
+from geo_service.store.incidents import CallbackRow, IncidentRow, Outcome
 
 ACTION = "feedback"
 
 
-class CallbackJson(TypedDict):
-    """A call as the API shows it (``at`` ISO 8601 in the service's zone)."""
+class Callback(TypedDict):
+    """One call made to an incident's caller, as the API shows it."""
 
     id: int
-    at: str | None
+    at: Annotated[str | None, Field(description="ISO 8601 in the service's zone")]
     actor: str | None
     reached: bool
-    satisfaction: str | None
+    satisfaction: Annotated[str | None, Field(description="satisfied | basically_satisfied | unsatisfied")]
     note: str | None
-    outcome: str
+    outcome: Outcome
+
+
+class FeedbackResult(Incident):
+    """The incident as it is after the call, with the ``callback`` just recorded."""
+
+    callback: Callback
 
 
 class Feedback(TypedDict):
@@ -212,14 +222,14 @@ def _reopen(
     return status, due_at
 
 
-def callbacks(ctx: IncidentContext, incident_id: int) -> list[CallbackJson]:
+def callbacks(ctx: IncidentContext, incident_id: int) -> list[Callback]:
     """The calls made to an incident's caller, oldest first (times in the service's zone)."""
     with ctx.db.cursor() as cur:
         if store.get_incident(cur, incident_id) is None:
             raise NotFound("incident.not_found", id=incident_id)
         rows = store.callbacks(cur, incident_id)
     return [
-        CallbackJson(
+        Callback(
             id=row["id"],
             at=ctx.local(row["at"]),
             actor=row["actor"],

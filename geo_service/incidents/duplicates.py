@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
@@ -42,11 +44,11 @@ class Candidate:
     source: str
     distance_m: float
     straight_m: float
-    method: str
+    method: Literal["walk", "straight"]
 
 
-class CandidateJson(TypedDict):
-    """A candidate as the API shows it (``created_at`` ISO 8601 in the service's zone)."""
+class DuplicateCandidate(TypedDict):
+    """An open case the incident may duplicate, and how far apart they are (as the API shows it)."""
 
     id: int
     category: str
@@ -55,11 +57,13 @@ class CandidateJson(TypedDict):
     status: str
     description: str | None
     grid_code: str | None
-    created_at: str | None
+    created_at: Annotated[str | None, Field(description="ISO 8601 in the service's zone")]
     source: str
-    distance_m: float
+    distance_m: Annotated[float, Field(description="walking metres (never less than the straight line)")]
     straight_m: float
-    method: str
+    method: Annotated[
+        Literal["walk", "straight"], Field(description="straight where a point is off every network")
+    ]
 
 
 def walking_metres(
@@ -120,6 +124,7 @@ def find_candidates(
     targets = np.array([[r["lon"], r["lat"]] for r in rows], float)
     walked = walking_metres(ctx.db, lon, lat, targets, limit_m, ctx.walking)
     found = []
+    method: Literal["walk", "straight"]
     for row, walk in zip(rows, walked, strict=True):
         straight = float(row["straight_m"])
         if np.isnan(walk):
@@ -145,13 +150,13 @@ def find_candidates(
     return found[: settings.duplicate_limit]
 
 
-def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[CandidateJson]:
+def present(ctx: IncidentContext, candidates: list[Candidate]) -> list[DuplicateCandidate]:
     """Candidates as the API shows them (category names, times in the service's zone)."""
     out = []
     for c in candidates:
         category = ctx.classification.get(c.category)
         out.append(
-            CandidateJson(
+            DuplicateCandidate(
                 id=c.id,
                 category=c.category,
                 category_name=category.name if category else None,

@@ -29,7 +29,7 @@ from geo_service.incidents import duplicates, records
 from geo_service.incidents.assignment import Assignment, assign
 from geo_service.incidents.categories import Category
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.duplicates import Candidate, find_candidates
+from geo_service.incidents.duplicates import Candidate, DuplicateCandidate, find_candidates
 from geo_service.incidents.notes import stored
 from geo_service.media.images import CleanImage
 from geo_service.store import audit
@@ -275,9 +275,16 @@ def _filed_before(external_id: str) -> Message:
     return message("incident.note.filed_before", external_id=external_id)
 
 
-def present_result(
-    ctx: IncidentContext, result: IntakeResult, include_reporter: bool = True
-) -> dict[str, Any]:
+class NewIncident(records.Incident):
+    """``created``: false when an incident with the same ``external_id`` existed (answered 200)."""
+
+    created: bool
+    notes: list[Message]
+    note_codes: list[str]
+    duplicates: list[DuplicateCandidate]
+
+
+def present_result(ctx: IncidentContext, result: IntakeResult, include_reporter: bool = True) -> NewIncident:
     """The POST answer: the incident, whether it was created now, and notes for the dispatcher (messages,
     with their codes in ``note_codes``)."""
     return {

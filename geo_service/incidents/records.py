@@ -3,24 +3,93 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, NotRequired, cast
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from geo_service.geojson import Feature, FeatureCollection
-from geo_service.i18n import message
+from geo_service.i18n import Message, message
 from geo_service.incidents import notes
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.states import ACTIVE, AWAITING_CALLBACK, state_name
+from geo_service.store.areas import AreaRef
 from geo_service.store.incidents import HistoryRow, IncidentRow
+
+
+class Incident(TypedDict):
+    """One incident as the dispatcher sees it (the reporter only for those allowed to see it); times ISO 8601
+    in the service's zone."""
+
+    id: int
+    external_id: str | None
+    status: str
+    status_name: Annotated[Message, Field(description="the state in the reader's language")]
+    category: str
+    category_name: str | None
+    category_name_en: str | None
+    category_kind: str | None
+    description: str | None
+    address: str | None
+    lon: Annotated[float, Field(description="WGS-84")]
+    lat: float
+    crs: str
+    input_lon: float | None
+    input_lat: float | None
+    grid_code: str | None
+    grid_version: int | None
+    owner_level: str | None
+    owner_code: str | None
+    areas: Annotated[list[AreaRef], Field(description="the areas it was assigned in, grid first")]
+    near_boundary: bool
+    distance_to_boundary_m: float | None
+    assignment_confirmed: bool
+    overdue: bool
+    escalations: int
+    source: str
+    geocode: dict[str, Any] | None
+    media_url: str | None
+    attributes: dict[str, Any]
+    client_id: str | None
+    accuracy_m: float | None
+    merged_into: Annotated[int | None, Field(description="the case this one was merged into (并案)")]
+    duplicates_merged: Annotated[list[int], Field(description="the cases merged into this one")]
+    awaiting_callback: bool
+    callback_attempts: int
+    reopened: int
+    missed_deadline: bool
+    settled_level: str | None
+    created_at: str | None
+    updated_at: str | None
+    due_at: str | None
+    closed_at: str | None
+    merged_at: str | None
+    responded_at: str | None
+    resolved_at: str | None
+    reporter: NotRequired[dict[str, Any]]
+
+
+class HistoryEntry(TypedDict):
+    """One step of an incident: a state change, an assignment, a merge, a call ... (``at`` ISO 8601 in the
+    service's zone; ``detail`` as the step recorded it, with a ``label`` in the reader's language)."""
+
+    at: str | None
+    actor: str | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | Message | None
+    detail: dict[str, Any]
 
 
 def is_overdue(row: IncidentRow, now: datetime) -> bool:
     return row["status"] in ACTIVE and row["due_at"] is not None and row["due_at"] < now
 
 
-def present(ctx: IncidentContext, row: IncidentRow, include_reporter: bool = True) -> dict[str, Any]:
+def present(ctx: IncidentContext, row: IncidentRow, include_reporter: bool = True) -> Incident:
     """One incident. ``include_reporter``: the caller's contact details, for dispatchers only."""
     category = ctx.classification.get(row["category"])
-    out: dict[str, Any] = {
+    out: Incident = {
         "id": row["id"],
         "external_id": row["external_id"],
         "status": row["status"],
@@ -74,12 +143,12 @@ def present(ctx: IncidentContext, row: IncidentRow, include_reporter: bool = Tru
     return out
 
 
-def present_history(ctx: IncidentContext, rows: list[HistoryRow]) -> list[dict[str, Any]]:
+def present_history(ctx: IncidentContext, rows: list[HistoryRow]) -> list[HistoryEntry]:
     """History entries; notes the system wrote (codes) come back as messages for the reader's language."""
     return [_history_entry(ctx, row) for row in rows]
 
 
-def _history_entry(ctx: IncidentContext, row: HistoryRow) -> dict[str, Any]:
+def _history_entry(ctx: IncidentContext, row: HistoryRow) -> HistoryEntry:
     detail = dict(row["detail"] or {})
     note = row["note"]
     if not note and detail.get("note") is not None:
@@ -98,11 +167,13 @@ def feature(ctx: IncidentContext, row: IncidentRow, include_reporter: bool) -> F
         "type": "Feature",
         "id": row["id"],
         "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]},
-        "properties": props,
+        "properties": cast(dict[str, Any], props),  # a GeoJSON feature's properties are any members
     }
 
 
 class IncidentCollection(FeatureCollection):
+    """The queue, newest first."""
+
     numberReturned: int
 
 

@@ -15,6 +15,7 @@ and report it resolved; only in their own grids (checked by the workflow).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from geo_service.errors import Conflict, Forbidden, InvalidInput
 from geo_service.i18n import Message, message
@@ -161,7 +162,7 @@ def state_name(status: str) -> Message:
     return message(f"incident.state.{status}")
 
 
-def open311_status(status: str) -> str:
+def open311_status(status: str) -> Literal["open", "closed"]:
     """GeoReport v2 knows two statuses: a request is ``closed`` once the loop is closed or it was rejected."""
     return "closed" if status in FINISHED else "open"
 

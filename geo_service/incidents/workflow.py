@@ -159,7 +159,7 @@ def transition(
 
 def history(
     ctx: IncidentContext, incident_id: int, principal: Principal | None = None
-) -> list[dict[str, Any]]:
+) -> list[records.HistoryEntry]:
     with ctx.db.cursor() as cur:
         row = store.get_incident(cur, incident_id)
         if row is None:

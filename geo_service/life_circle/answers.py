@@ -1,9 +1,14 @@
-"""What the life-circle services answer (WGS-84 lon/lat; seconds and metres along the walking network). The HTTP
-layer documents the same shapes in :mod:`geo_service.api.models.life_circle`."""
+"""What the life-circle services answer (WGS-84 lon/lat; seconds and metres along the walking network).
+
+Written once: the HTTP layer documents these typed dicts in ``/openapi.json`` as they are
+(:mod:`geo_service.api.models.life_circle`)."""
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Annotated, Literal
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from geo_service.geojson import FeatureCollection
 
@@ -22,9 +27,11 @@ class NearestFacility(TypedDict):
 
 class CategoryReach(TypedDict):
     category: str
-    label: dict[str, str] | None  # zh and en names
+    label: Annotated[dict[str, str] | None, Field(description="zh and en names of the category")]
     status: Literal["reached", "missing"]
-    nearest: NearestFacility | None  # reported even beyond the level's threshold
+    nearest: Annotated[
+        NearestFacility | None, Field(description="reported even beyond the level's threshold")
+    ]
 
 
 class LevelReach(TypedDict):
@@ -62,7 +69,8 @@ class ProfileSummary(TypedDict):
 
 
 class Coverage(FeatureCollection):
-    """Areas with the household-weighted share of their homes reaching each category."""
+    """Areas with the household-weighted share of their homes reaching each category (properties ``score``,
+    ``categories``, ``levels``, ``households``, ``residences``)."""
 
     profile: str
     level: str
@@ -70,7 +78,7 @@ class Coverage(FeatureCollection):
 
 
 class CoverageGaps(FeatureCollection):
-    """Residences and H3 cells that miss a category."""
+    """Residences (``kind: residence``) and H3 cells (``kind: h3_cell``) that miss a category."""
 
     profile: str
     category: str

@@ -16,6 +16,7 @@ from geo_service.crs import haversine_m, metres_per_degree
 from geo_service.grids.model import LEVELS
 from geo_service.locate.lattice import OUTSIDE, PolygonLattice
 from geo_service.settings import LocateSettings
+from geo_service.store.areas import AreaRef
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class AreaInfo:
     version: int
     parent_code: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> AreaRef:
         return {"level": self.level, "code": self.code, "name": self.name, "version": self.version}
 
 

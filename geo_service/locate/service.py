@@ -30,6 +30,7 @@ from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput
 from geo_service.i18n import message
+from geo_service.locate import answers
 from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
 from geo_service.settings import LocateSettings
@@ -47,7 +48,7 @@ class NearestGrid:
     version: int
     distance_m: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> answers.NearestGrid:
         return {
             "code": self.code,
             "name": self.name,
@@ -86,9 +87,9 @@ class LocateResult:
     nearest_grid: NearestGrid | None
     revision: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> answers.Located:
         """The ``GET /api/locate`` body."""
-        grid = None
+        grid: answers.LocatedGrid | None = None
         if self.grid is not None:
             grid = {
                 "code": self.grid.code,

@@ -9,7 +9,10 @@ checksum of the upload decides), so a phone that resends a queued photo does no 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from geo_service.auth import Principal
 from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -25,15 +28,16 @@ from geo_service.store.media import MediaRow
 INCIDENT_STAGES = ("report", "resolution")
 
 
-class PhotoJson(TypedDict):
-    """A photo as listed: links (read with the same token), type, pixels, bytes, checksum, stage, who, when."""
+class Photo(TypedDict):
+    """A photo of an incident as listed: links (its bytes are read at ``url``, with the same token), type,
+    pixels, bytes, checksum, stage, who, when."""
 
     id: int
     incident_id: int
-    stage: str
-    content_type: str
-    source_format: str
-    width: int
+    stage: Annotated[str, Field(description="report or resolution")]
+    content_type: Annotated[str, Field(description="image/jpeg or image/png (as stored)")]
+    source_format: Annotated[str, Field(description="the format uploaded")]
+    width: Annotated[int, Field(description="pixels")]
     height: int
     bytes: int
     sha256: str
@@ -41,6 +45,12 @@ class PhotoJson(TypedDict):
     created_by: str | None
     url: str
     thumbnail_url: str
+
+
+class NewPhoto(Photo):
+    """``created``: false when the same file was stored before (answered 200)."""
+
+    created: bool
 
 
 class PhotoData(TypedDict):
@@ -73,11 +83,11 @@ def url(incident_id: int, media_id: int, base: str = "", thumbnail: bool = False
     return f"{base}/api/incidents/{incident_id}/media/{media_id}" + ("/thumbnail" if thumbnail else "")
 
 
-def present(ctx: IncidentContext, row: MediaRow, base: str = "") -> PhotoJson:
+def present(ctx: IncidentContext, row: MediaRow, base: str = "") -> Photo:
     """One photo of an incident as listed: its links, type, size, checksum, stage, who and when."""
     incident_id = row["incident_id"]
     assert incident_id is not None  # listed by incident
-    return PhotoJson(
+    return Photo(
         id=row["id"],
         incident_id=incident_id,
         stage=row["stage"],
@@ -106,7 +116,7 @@ def attach(
     data: bytes,
     stage: str,
     principal: Principal,
-) -> tuple[PhotoJson, bool]:
+) -> tuple[Photo, bool]:
     """Add a photo to incident ``incident_id``: (the photo as listed, whether it was stored now).
 
     Raises
@@ -160,9 +170,7 @@ def attach(
     return present(ctx, stored), created
 
 
-def list_media(
-    ctx: IncidentContext, incident_id: int, principal: Principal, base: str = ""
-) -> list[PhotoJson]:
+def list_media(ctx: IncidentContext, incident_id: int, principal: Principal, base: str = "") -> list[Photo]:
     """The photos of an incident, oldest first (403 for a caller who does not handle it)."""
     _incident(ctx, incident_id, principal)
     with ctx.db.cursor() as cur:

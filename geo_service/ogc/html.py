@@ -10,6 +10,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from geo_service.ogc.documents import Collection, Collections, Conformance, Item, Items, Landing, Link
+
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
@@ -31,7 +33,7 @@ ASSETS = {"ogc.css": "text/css", "ogc.js": "text/javascript"}
 ASSETS_DIR = Path(__file__).with_name("assets")
 
 
-def _links(links: list[dict[str, str]]) -> str:
+def _links(links: list[Link]) -> str:
     rows = "".join(
         f'<tr><td>{escape(link["rel"])}</td><td><a href="{escape(link["href"])}">{escape(link.get("title") or link["href"])}</a></td>'
         f"<td>{escape(link.get('type', ''))}</td></tr>"
@@ -56,17 +58,17 @@ def _page(root: str, title: str, json_href: str, body: str) -> str:
     return _PAGE.format(root=escape(root), title=escape(title), json_href=escape(json_href), body=body)
 
 
-def landing(root: str, doc: dict[str, Any]) -> str:
+def landing(root: str, doc: Landing) -> str:
     body = f"<p>{escape(doc['description'])}</p>{_links(doc['links'])}"
     return _page(root, doc["title"], f"{root}?f=json", body)
 
 
-def conformance(root: str, doc: dict[str, Any]) -> str:
+def conformance(root: str, doc: Conformance) -> str:
     items = "".join(f"<li>{escape(c)}</li>" for c in doc["conformsTo"])
     return _page(root, "Conformance", f"{root}/conformance?f=json", f"<ul>{items}</ul>")
 
 
-def collections(root: str, doc: dict[str, Any]) -> str:
+def collections(root: str, doc: Collections) -> str:
     rows = "".join(
         f'<tr><td><a href="{escape(root)}/collections/{escape(c["id"])}?f=html">{escape(c["id"])}</a></td>'
         f"<td>{escape(c['title'])}</td><td>{escape(c['description'])}</td></tr>"
@@ -76,7 +78,7 @@ def collections(root: str, doc: dict[str, Any]) -> str:
     return _page(root, "Collections", f"{root}/collections?f=json", body)
 
 
-def collection(root: str, doc: dict[str, Any]) -> str:
+def collection(root: str, doc: Collection) -> str:
     extent = escape(json.dumps(doc["extent"], ensure_ascii=False))
     body = (
         f"<p>{escape(doc['description'])}</p><p>extent: <code>{extent}</code></p>"
@@ -86,7 +88,7 @@ def collection(root: str, doc: dict[str, Any]) -> str:
     return _page(root, doc["title"], f"{root}/collections/{doc['id']}?f=json", body)
 
 
-def items(root: str, collection_id: str, doc: dict[str, Any]) -> str:
+def items(root: str, collection_id: str, doc: Items) -> str:
     features = doc["features"]
     names = list(dict.fromkeys(k for f in features for k in f["properties"]))
     head = "".join(f"<th>{escape(n)}</th>" for n in ["id", *names])
@@ -111,7 +113,7 @@ def items(root: str, collection_id: str, doc: dict[str, Any]) -> str:
     return _page(root, f"{collection_id}: items", f"{root}/collections/{collection_id}/items?f=json", body)
 
 
-def item(root: str, collection_id: str, feature: dict[str, Any]) -> str:
+def item(root: str, collection_id: str, feature: Item) -> str:
     rows = "".join(
         f"<tr><th>{escape(k)}</th><td>{_value(v)}</td></tr>" for k, v in feature["properties"].items()
     )

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from geo_service.db.pool import Database
+from geo_service.geojson import Feature
 from geo_service.layers import features as store
 from geo_service.layers.model import Layer
 from geo_service.layers.sql import LayerQueryFailed
@@ -28,7 +29,7 @@ class Extent:
 
 @dataclass(frozen=True)
 class FeaturePage:
-    features: list[dict[str, Any]]
+    features: list[Feature]
     number_matched: int
 
 
@@ -54,7 +55,7 @@ class FeatureProvider(ABC):
         geometries shifted to GCJ-02 when ``gcj02``."""
 
     @abstractmethod
-    def get(self, db: Database, fid: str, gcj02: bool = False) -> dict[str, Any] | None:
+    def get(self, db: Database, fid: str, gcj02: bool = False) -> Feature | None:
         """One feature by id, or None."""
 
     @abstractmethod
@@ -104,7 +105,7 @@ class PostGISProvider(FeatureProvider):
 
     # A versioned collection (grids) gives the current version the plain id (the code) and a past one
     # `CODE@vN`, so every row has its own id and the plain id always means "as it is now".
-    def _feature(self, row: dict[str, Any]) -> dict[str, Any]:
+    def _feature(self, row: dict[str, Any]) -> Feature:
         raw_id = row[self.source.id_column]
         fid: Any = raw_id
         if self.versioned and row.get(self.source.end_column or "") is not None:
@@ -126,7 +127,7 @@ class PostGISProvider(FeatureProvider):
             raise ProviderFailed(str(exc)) from exc
         return FeaturePage([self._feature(row) for row in rows], matched)
 
-    def get(self, db: Database, fid: str, gcj02: bool = False) -> dict[str, Any] | None:
+    def get(self, db: Database, fid: str, gcj02: bool = False) -> Feature | None:
         flt = store.Filter(fid=fid)
         if self.versioned:
             code, sep, version = fid.rpartition(VERSION_SEPARATOR)

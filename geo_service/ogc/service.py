@@ -8,13 +8,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, NotFound
 from geo_service.layers.features import Filter
+from geo_service.ogc.documents import (
+    Collection,
+    CollectionExtent,
+    Collections,
+    Conformance,
+    Item,
+    Items,
+    Landing,
+    Link,
+    Queryables,
+)
 from geo_service.ogc.providers import FeatureProvider, PostGISProvider, ProviderFailed
 from geo_service.tiles.service import TileServer, parse_crs
 
@@ -158,14 +168,14 @@ def provider(
     return PostGISProvider(layer)
 
 
-def _link(href: str, rel: str, media_type: str, title: str | None = None) -> dict[str, str]:
-    link = {"href": href, "rel": rel, "type": media_type}
+def _link(href: str, rel: str, media_type: str, title: str | None = None) -> Link:
+    link: Link = {"href": href, "rel": rel, "type": media_type}
     if title:
         link["title"] = title
     return link
 
 
-def landing(base: str) -> dict[str, Any]:
+def landing(base: str) -> Landing:
     root = f"{base}/ogc"
     return {
         "title": "geo-service OGC API – Features",
@@ -183,17 +193,17 @@ def landing(base: str) -> dict[str, Any]:
     }
 
 
-def conformance() -> dict[str, Any]:
+def conformance() -> Conformance:
     return {"conformsTo": CONFORMANCE}
 
 
-def collection_doc(db: Database, base: str, prov: FeatureProvider) -> dict[str, Any]:
+def collection_doc(db: Database, base: str, prov: FeatureProvider) -> Collection:
     root = f"{base}/ogc/collections/{prov.id}"
     try:
         ext = prov.extent(db)
     except ProviderFailed as exc:
         raise NotFound("ogc.collection_unavailable", collection=prov.id, reason=str(exc)) from exc
-    extent: dict[str, Any] = {"spatial": {"bbox": [list(ext.bbox or (-180, -90, 180, 90))], "crs": CRS84}}
+    extent: CollectionExtent = {"spatial": {"bbox": [list(ext.bbox or (-180, -90, 180, 90))], "crs": CRS84}}
     if ext.interval is not None:
         interval = [t.isoformat() if t else None for t in ext.interval]
         extent["temporal"] = {
@@ -222,7 +232,7 @@ def collection_doc(db: Database, base: str, prov: FeatureProvider) -> dict[str, 
     }
 
 
-def collections_doc(db: Database, base: str, tiles: TileServer, caller: Principal | None) -> dict[str, Any]:
+def collections_doc(db: Database, base: str, tiles: TileServer, caller: Principal | None) -> Collections:
     return {
         "links": [
             _link(f"{base}/ogc/collections?f=json", "self", JSON),
@@ -232,7 +242,7 @@ def collections_doc(db: Database, base: str, tiles: TileServer, caller: Principa
     }
 
 
-def queryables_doc(base: str, prov: FeatureProvider) -> dict[str, Any]:
+def queryables_doc(base: str, prov: FeatureProvider) -> Queryables:
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": f"{base}/ogc/collections/{prov.id}/queryables",
@@ -246,7 +256,7 @@ def queryables_doc(base: str, prov: FeatureProvider) -> dict[str, Any]:
 
 def items_doc(
     db: Database, base: str, prov: FeatureProvider, request: ItemsRequest, params: dict[str, str]
-) -> dict[str, Any]:
+) -> Items:
     try:
         page = prov.query(db, request.filter, request.limit, request.offset, request.gcj02)
     except ProviderFailed as exc:
@@ -279,9 +289,7 @@ def items_doc(
     }
 
 
-def item_doc(
-    db: Database, base: str, prov: FeatureProvider, fid: str, crs: str | None = None
-) -> dict[str, Any]:
+def item_doc(db: Database, base: str, prov: FeatureProvider, fid: str, crs: str | None = None) -> Item:
     try:
         feature = prov.get(db, fid, output_gcj02(crs))
     except ProviderFailed as exc:
@@ -289,9 +297,10 @@ def item_doc(
     if feature is None:
         raise NotFound("ogc.unknown_feature", feature=fid, collection=prov.id)
     root = f"{base}/ogc/collections/{prov.id}"
-    feature["links"] = [
-        _link(f"{root}/items/{feature['id']}?f=json", "self", GEOJSON),
-        _link(f"{root}/items/{feature['id']}?f=html", "alternate", HTML),
+    own_id = feature.get("id")
+    links = [
+        _link(f"{root}/items/{own_id}?f=json", "self", GEOJSON),
+        _link(f"{root}/items/{own_id}?f=html", "alternate", HTML),
         _link(root, "collection", JSON),
     ]
-    return feature
+    return {**feature, "links": links}

@@ -12,6 +12,8 @@ from xml.etree import ElementTree
 
 from fastapi.responses import Response
 
+from geo_service.open311.documents import Open311Error
+
 FORMATS = ("json", "xml")
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'  # as the spec writes it
 MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -71,5 +73,5 @@ def render(fmt: str, root: str, value: Any, status_code: int = 200, private: boo
 
 def render_errors(fmt: str, status_code: int, descriptions: list[str]) -> Response:
     """The spec's error document: ``[{"code", "description"}]`` / ``<errors><error>…``."""
-    errors = [{"code": status_code, "description": text} for text in descriptions]
+    errors: list[Open311Error] = [{"code": status_code, "description": text} for text in descriptions]
     return render(fmt if fmt in FORMATS else "json", "errors", errors, status_code)

@@ -50,9 +50,18 @@ from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.intake import IncidentInput, create_incident
 from geo_service.media.images import clean
 from geo_service.media.service import first_photo_urls
+from geo_service.open311.documents import (
+    CreatedRequest,
+    Discovery,
+    Service,
+    ServiceAttribute,
+    ServiceDefinition,
+    ServiceRequest,
+)
 from geo_service.settings import MediaSettings
 from geo_service.store import gazetteer as gazetteer_store
 from geo_service.store import incidents as store
+from geo_service.store.gazetteer import GazetteerEntry
 from geo_service.store.incidents import IncidentRow
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
@@ -99,7 +108,7 @@ def _zh(language: str) -> bool:
     return language != "en"
 
 
-def _attribute_document(attribute: Attribute, order: int, language: str) -> dict[str, Any]:
+def _attribute_document(attribute: Attribute, order: int, language: str) -> ServiceAttribute:
     zh = _zh(language)
     described = {
         "string": message("open311.datatype.component_id") if attribute is COMPONENT_ID else None,
@@ -122,12 +131,12 @@ def _deadline_notice(category: Category) -> Message:
     return message("open311.service_notice", hours=f"{category.deadline_hours['grid']:g}")
 
 
-def service_list(ctx: IncidentContext, language: str) -> list[dict[str, Any]]:
+def service_list(ctx: IncidentContext, language: str) -> list[Service]:
     """Every minor class (the ones callers report) and every major class that has no minor classes, named in
     ``language`` (zh-CN: the Chinese names; en: the English ones)."""
     zh = _zh(language)
     majors_with_children = {c.major_code for c in ctx.classification if not c.is_major}
-    out = []
+    out: list[Service] = []
     for category in ctx.classification:
         if category.is_major and category.code in majors_with_children:
             continue
@@ -163,7 +172,7 @@ def _category(ctx: IncidentContext, code: str | None) -> Category:
     return found
 
 
-def service_definition(ctx: IncidentContext, code: str, language: str) -> dict[str, Any]:
+def service_definition(ctx: IncidentContext, code: str, language: str) -> ServiceDefinition:
     category = _category(ctx, code)
     return {
         "service_code": category.code,
@@ -274,7 +283,7 @@ def create_request(
     form: dict[str, list[str]],
     photos: Sequence[bytes] = (),
     media_settings: MediaSettings | None = None,
-) -> list[dict[str, Any]]:
+) -> list[CreatedRequest]:
     """POST requests: one incident from a form (and a photo, multipart ``media``); the answer is the one-element
     ``service_requests`` list.
 
@@ -327,7 +336,7 @@ def create_request(
     ]
 
 
-def _address_point(ctx: IncidentContext, address_id: str) -> dict[str, Any]:
+def _address_point(ctx: IncidentContext, address_id: str) -> GazetteerEntry:
     if not address_id.isdigit():
         raise BadRequest("open311.address_id_format", address_id=repr(address_id))
     with ctx.db.cursor() as cur:
@@ -353,7 +362,7 @@ def _split(value: str | None) -> list[str]:
 
 def find_requests(
     ctx: IncidentContext, query: RequestQuery, full: bool = False, base: str = ""
-) -> list[dict[str, Any]]:
+) -> list[ServiceRequest]:
     """GET requests: in full for a dispatcher (``full``), else the public form (see the module doc). ``base``:
     where the service is reached, for the links to photos."""
     ids = _split(query.service_request_id)
@@ -396,7 +405,7 @@ def find_requests(
 
 def get_request(
     ctx: IncidentContext, request_id: str, full: bool = False, base: str = ""
-) -> list[dict[str, Any]]:
+) -> list[ServiceRequest]:
     """GET requests/{id}: a one-element list (the spec's shape)."""
     if not request_id.isdigit():
         raise NotFound("open311.request_not_found", service_request_id=repr(request_id))
@@ -437,7 +446,7 @@ def public_point(lon: float, lat: float, resolution: int) -> tuple[float, float]
 
 def _requests(
     ctx: IncidentContext, rows: list[IncidentRow], full: bool, base: str = ""
-) -> list[dict[str, Any]]:
+) -> list[ServiceRequest]:
     """Requests as the spec shows them (the public form unless ``full``); ``status_notes`` and
     ``service_notice`` are messages (rendered in the reader's language by the HTTP layer), ``service_name`` is
     the category's Chinese name (the router swaps in the English one for ``en``). In full, ``media_url`` is the
@@ -445,7 +454,7 @@ def _requests(
     with ctx.db.cursor() as cur:
         latest = store.latest_notes(cur, [row["id"] for row in rows]) if rows and full else {}
     photos = first_photo_urls(ctx, [row["id"] for row in rows], base) if rows and full else {}
-    out = []
+    out: list[ServiceRequest] = []
     for row in rows:
         category = ctx.classification.get(row["category"])
         lon, lat = (
@@ -477,7 +486,7 @@ def _requests(
     return out
 
 
-def localise_service_names(ctx: IncidentContext, requests: list[dict[str, Any]], language: str) -> None:
+def localise_service_names(ctx: IncidentContext, requests: list[ServiceRequest], language: str) -> None:
     """``service_name`` in ``language`` (the classification has Chinese and English names)."""
     if _zh(language):
         return
@@ -499,7 +508,7 @@ def changeset(ctx: IncidentContext) -> str:
     return ctx.local(max(moments)) or ""
 
 
-def discovery(ctx: IncidentContext, base_url: str) -> dict[str, Any]:
+def discovery(ctx: IncidentContext, base_url: str) -> Discovery:
     """The Open311 service discovery document (``contact`` and ``key_service`` are messages)."""
     changed = changeset(ctx)
     return {

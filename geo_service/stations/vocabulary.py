@@ -6,12 +6,25 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
 _BUNDLED = Path(__file__).resolve().parents[1] / "data" / "stations.yaml"
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class TermNames(TypedDict):
+    id: str
+    name_zh: str
+    name_en: str
+
+
+class VocabularyTerms(TypedDict):
+    """The answer of ``GET /api/stations/vocabulary`` (documented by ``StationVocabulary``)."""
+
+    kinds: list[TermNames]
+    amenities: list[TermNames]
 
 
 @dataclass(frozen=True)
@@ -20,7 +33,7 @@ class Term:
     name_zh: str
     name_en: str
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> TermNames:
         return {"id": self.id, "name_zh": self.name_zh, "name_en": self.name_en}
 
 
@@ -29,7 +42,7 @@ class Vocabulary:
     kinds: dict[str, Term]
     amenities: dict[str, Term]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> VocabularyTerms:
         return {
             "kinds": [t.as_dict() for t in self.kinds.values()],
             "amenities": [t.as_dict() for t in self.amenities.values()],

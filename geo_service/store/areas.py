@@ -8,18 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 import shapely
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 from shapely.geometry import MultiPolygon
+from typing_extensions import TypedDict  # pydantic documents AreaRef (locate) on Python 3.11
 
 from geo_service.db.rows import fetch_one
 
 _COLUMNS = """id, code, name, level, parent_code, households, population, workers, properties, source,
               version, valid_from, valid_to, changed_by, change, closed_by, closed_change,
               ST_AsBinary(geom) AS wkb"""
+
+
+class AreaRef(TypedDict):
+    """An area as others record it (an incident's ``area_snapshot``, locate's answers): the version meant."""
+
+    level: str
+    code: str
+    name: str
+    version: int
 
 
 class AreaRow(TypedDict):

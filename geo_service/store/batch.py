@@ -98,3 +98,21 @@ def categories(cur: Cursor) -> list[str]:
     """The categories of the live facilities."""
     cur.execute("SELECT DISTINCT category FROM facilities WHERE deleted_at IS NULL ORDER BY category")
     return [str(r[0]) for r in cur.fetchall()]
+
+
+def data_state(cur: Cursor, entities: tuple[str, ...]) -> tuple[dict[str, int], str]:
+    """The revisions of ``entities`` and a string naming exactly this state of them in this database: its name
+    and OID (a dropped and re-created database starts over at revision 1) and, per entity, the revision and
+    when it was reached. Keys the windows batch jobs keep on disk (:mod:`geo_service.batch.cache`)."""
+    cur.execute(
+        """SELECT current_database(), (SELECT oid FROM pg_database WHERE datname = current_database()),
+                  e.entity, r.revision, r.changed_at
+           FROM unnest(%s::text[]) AS e(entity) LEFT JOIN data_revisions r ON r.entity = e.entity
+           ORDER BY e.entity""",
+        (list(entities),),
+    )
+    rows = [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in cur.fetchall()]
+    revisions = {str(r[2]): int(r[3] or 0) for r in rows}
+    name, oid = (rows[0][0], rows[0][1]) if rows else ("", 0)
+    parts = [f"{r[2]}:{int(r[3] or 0)}:{r[4].isoformat() if r[4] is not None else '-'}" for r in rows]
+    return {entity: revisions.get(entity, 0) for entity in entities}, "|".join([str(name), str(oid), *parts])

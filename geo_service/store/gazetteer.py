@@ -12,7 +12,7 @@ import re
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import execute_values
@@ -37,6 +37,36 @@ KEY_COLUMNS = (
 _OUT = """g.id, g.source, g.kind, g.category, g.name, g.precision, g.name_key, g.road, g.house_number,
           g.compound, g.building, g.admin, ST_X(g.geom) AS lon, ST_Y(g.geom) AS lat,
           coalesce(g.gazetteer_id, g.facility_id, g.station_id, g.area_id) AS source_id"""
+
+
+class NameRow(TypedDict):
+    """One name of the index found by a search (WGS-84 ``lon``/``lat``); ``via``: the branch that found it."""
+
+    id: int
+    source: str
+    kind: str
+    category: str | None
+    name: str
+    precision: str | None
+    name_key: str | None
+    road: str | None
+    house_number: str | None
+    compound: str | None
+    building: str | None
+    admin: str | None
+    lon: float
+    lat: float
+    source_id: int | None
+    via: str
+    matched: str | None
+    trigram: NotRequired[float]  # pg_trgm similarity, trigram search only
+
+
+class GazetteerEntry(TypedDict):
+    name: str
+    kind: str
+    lon: float
+    lat: float
 
 
 @dataclass(frozen=True)
@@ -146,7 +176,7 @@ _EXECUTE = "EXECUTE geocode_exact ({})".format(", ".join(f"%({name})s" for name,
 _PREPARED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def exact_candidates(cur: Cursor, lookup: Lookup, per_branch: int) -> list[dict[str, Any]]:
+def exact_candidates(cur: Cursor, lookup: Lookup, per_branch: int) -> list[NameRow]:
     """Rows found by exact keys, pinyin, initials, road + number, compound + building, a key prefix or one
     typo; ``via`` says which (a row may come back once per branch). A row with ``via`` ``pending`` says some
     names still wait for their keys (the caller keys them and asks again: one round trip in the usual case)."""
@@ -174,7 +204,7 @@ def exact_candidates(cur: Cursor, lookup: Lookup, per_branch: int) -> list[dict[
             "n": per_branch,
         },
     )
-    return [dict(row) for row in cur.fetchall()]
+    return [cast(NameRow, dict(row)) for row in cur.fetchall()]
 
 
 def _leading_int(text: str | None) -> int:
@@ -186,11 +216,11 @@ def _leading_int(text: str | None) -> int:
     return int(digits) if digits else 0
 
 
-def trigram_candidates(cur: Cursor, key: str, limit: int) -> list[dict[str, Any]]:
+def trigram_candidates(cur: Cursor, key: str, limit: int) -> list[NameRow]:
     """Rows whose key is pg_trgm-similar to ``key`` (at least :data:`TRIGRAM_THRESHOLD`), most similar first."""
     cur.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", (str(TRIGRAM_THRESHOLD),))
     cur.execute(_TRIGRAM, {"q": key, "n": limit})
-    return [dict(row) for row in cur.fetchall()]
+    return [cast(NameRow, dict(row)) for row in cur.fetchall()]
 
 
 # -- keeping the index keyed (these take tuple cursors) ----------------------------------------------------
@@ -270,10 +300,10 @@ def _pg_array(values: Sequence[str] | None) -> str | None:
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
-def entry(cur: Cursor, entry_id: int) -> dict[str, Any] | None:
+def entry(cur: Cursor, entry_id: int) -> GazetteerEntry | None:
     """One gazetteer entry (name, kind, lon, lat) by id: the ``address_id`` of Open311."""
     cur.execute(
         "SELECT name, kind, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM gazetteer WHERE id = %s", (entry_id,)
     )
     row = cur.fetchone()
-    return None if row is None else dict(row)
+    return None if row is None else cast(GazetteerEntry, dict(row))

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from psycopg2 import sql
 from psycopg2.extras import Json
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.db.rows import all_as, fetch_one, one_as
+from geo_service.store.areas import AreaRef
 from geo_service.store.bulk import copy_rows
 
 # the columns an intake writes (besides geom, written from lon/lat)
@@ -82,7 +83,7 @@ class IncidentRow(TypedDict):
     grid_version: int | None
     owner_level: str  # every writer sets the owner (an Assignment's)
     owner_code: str
-    area_snapshot: list[dict[str, Any]]
+    area_snapshot: list[AreaRef]
     near_boundary: bool
     distance_to_boundary_m: float | None
     created_at: datetime
@@ -128,6 +129,9 @@ class HistoryRow(TypedDict):
     detail: dict[str, Any]
 
 
+Outcome = Literal["closed", "reopened", "failed", "retry"]  # what a call to the caller led to
+
+
 class CallbackRow(TypedDict):
     """One call to an incident's caller (回访)."""
 
@@ -137,7 +141,7 @@ class CallbackRow(TypedDict):
     reached: bool
     satisfaction: str | None
     note: str | None
-    outcome: str
+    outcome: Outcome
 
 
 class NearCaseRow(TypedDict):

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
+from geo_service.geojson import Feature
 
-def _features(cur: Cursor) -> list[dict[str, Any]]:
+
+def _features(cur: Cursor) -> list[Feature]:
     return [
         {"type": "Feature", "geometry": json.loads(row[0]), "properties": row[1]} for row in cur.fetchall()
     ]
 
 
-def network_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
+def network_features(cur: Cursor, limit: int) -> list[Feature]:
     cur.execute(
         """SELECT ST_AsGeoJSON(geom, 6), jsonb_build_object('highway', highway, 'name', name, 'steps', steps)
            FROM walk_edges ORDER BY id LIMIT %s""",
@@ -23,7 +24,7 @@ def network_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
     return _features(cur)
 
 
-def residence_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
+def residence_features(cur: Cursor, limit: int) -> list[Feature]:
     cur.execute(
         """SELECT ST_AsGeoJSON(geom, 6), jsonb_build_object(
                   'households', round(coalesce(households_reported, households_est)::numeric, 1),
@@ -34,7 +35,7 @@ def residence_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
     return _features(cur)
 
 
-def facility_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
+def facility_features(cur: Cursor, limit: int) -> list[Feature]:
     cur.execute(
         """SELECT ST_AsGeoJSON(geom, 6), jsonb_build_object('name', coalesce(name, ''), 'category', category)
            FROM facilities WHERE deleted_at IS NULL ORDER BY id LIMIT %s""",
@@ -43,7 +44,7 @@ def facility_features(cur: Cursor, limit: int) -> list[dict[str, Any]]:
     return _features(cur)
 
 
-def basemap_features(cur: Cursor, kinds: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
+def basemap_features(cur: Cursor, kinds: tuple[str, ...], limit: int) -> list[Feature]:
     """Water, green and building polygons (simplified ~1 m) to draw under the network."""
     cur.execute(
         """SELECT ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.00001), 6), jsonb_build_object('kind', kind)

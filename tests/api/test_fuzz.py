@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from geo_service.api.app import create_app
@@ -54,6 +55,9 @@ def fuzz_server(db: Database) -> Iterator[str]:
         limit_settings=RateLimitSettings(enabled=False),
     )
     with running_server(app) as base:
+        # The document built once before the run (FastAPI keeps it): schemathesis gives up loading it after
+        # 10 s, which a loaded machine building it cold has exceeded.
+        httpx.get(f"{base}/openapi.json", timeout=120).raise_for_status()
         yield base
 
 

@@ -65,3 +65,43 @@ def test_models_refuse_bodies_of_the_wrong_shape() -> None:
     assert not valid("Isochrones", {**isochrones, "type": "Feature"})
     assert not valid("Isochrones", {**isochrones, "features": [{"type": "Point"}]})
     assert not valid("Isochrones", {k: v for k, v in isochrones.items() if k != "origins"})
+
+
+def test_every_error_answer_names_the_error_body() -> None:
+    """Every operation documents its 4xx and 5xx answers, each JSON one by the body the service sends: the
+    ``ErrorBody`` everywhere, the GeoReport v2 error list (``Open311Errors``) under /open311."""
+    document = create_app().openapi()
+    operations = [(p, m, op) for p, ops in document["paths"].items() for m, op in ops.items()]
+    wrong = []
+    for path, method, operation in operations:
+        body = "Open311Errors" if path.startswith("/open311/") else "ErrorBody"
+        responses = operation["responses"]
+        if not {"4XX", "5XX"} <= set(responses):
+            wrong.append((method, path, "4XX/5XX missing"))
+        for status, response in responses.items():
+            if status[0] not in "45":
+                continue
+            schema = response["content"]["application/json"]["schema"]
+            if schema != {"$ref": f"#/components/schemas/{body}"}:
+                wrong.append((method, path, status, schema))
+    assert len(operations) > 100 and wrong == []
+    for name in ("ErrorBody", "Open311Errors", "Open311Error"):
+        assert name in document["components"]["schemas"]
+
+
+def test_ogc_and_open311_answers_name_their_members() -> None:
+    """The OGC API and Open311 documents are described member by member (not as "any object")."""
+    schemas = create_app().openapi()["components"]["schemas"]
+
+    def members(name: str) -> set[str]:
+        return set(schemas[name]["properties"])
+
+    assert members("Landing") == {"title", "description", "links"}
+    assert members("Collection") == {"id", "title", "description", "itemType", "crs", "extent", "links"}
+    assert members("Items") == {"type", "features", "numberMatched", "numberReturned", "timeStamp", "links"}
+    assert members("Queryables") == {"$schema", "$id", "type", "title", "properties"}
+    assert members("ServiceRequest") >= {"service_request_id", "status", "lat", "long", "media_url"}
+    assert members("ServiceAttribute") >= {"code", "datatype", "values"}
+    assert members("CreatedRequest") == {"service_request_id", "service_notice", "account_id"}
+    assert schemas["ServiceRequests"]["items"] == {"$ref": "#/components/schemas/ServiceRequest"}
+    assert members("Open311Error") == {"code", "description"}

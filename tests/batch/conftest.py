@@ -15,9 +15,10 @@ def city(demo_grids_db: Database) -> Database:
 
 
 @pytest.fixture(scope="module")
-def dask_client(city: Database) -> Iterator[object]:
+def dask_client(city: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Workers know the database from their own environment, as in a deployment (jobs of the command line
-    name no database; the library's tests pass ``dsn`` explicitly)."""
+    name no database; the library's tests pass ``dsn`` explicitly). Their home is the module's own, so the
+    windows they keep on disk (``GEO_SERVICE_HOME/cache/batch``) start empty and go with the test run."""
     from distributed import Client, LocalCluster
 
     with (
@@ -27,7 +28,10 @@ def dask_client(city: Database) -> Iterator[object]:
             processes=True,
             dashboard_address=None,
             memory_limit="2GiB",
-            env={"GEO_SERVICE_DATABASE_URL": city.dsn},
+            env={
+                "GEO_SERVICE_DATABASE_URL": city.dsn,
+                "GEO_SERVICE_HOME": str(tmp_path_factory.mktemp("batch-home")),
+            },
         ) as cluster,
         Client(cluster) as client,
     ):

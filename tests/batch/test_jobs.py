@@ -160,6 +160,98 @@ def test_a_window_is_built_once_per_worker_and_again_only_when_the_grids_change(
             )
 
 
+def test_windows_outlive_the_workers_until_the_grids_change(
+    city: Database, dask_client, tmp_path: Path
+) -> None:
+    """Windows are kept on disk per revision of the areas: fresh worker processes load them instead of
+    building them, and after a grid edit they are built again, answering with the edit."""
+    frame = _points(city)
+    source = tmp_path / "points.csv"
+    frame.to_csv(source, index=False)
+    windows = tmp_path / "windows"
+
+    def run(name: str) -> tuple[gpd.GeoDataFrame, int, int]:
+        built, loaded = _shared(dask_client, "locate")
+        batch_locate(
+            dask_client,
+            source,
+            tmp_path / name,
+            dsn=city.dsn,
+            window_deg=0.02,
+            blocksize="8kB",
+            windows_dir=windows,
+            progress=False,
+        )
+        built_now, loaded_now = _shared(dask_client, "locate")
+        return _read(tmp_path / name), built_now - built, loaded_now - loaded
+
+    first, built, _ = run("first")
+    every = {key for key, _ in cell_groups(frame["lon"].to_numpy(), frame["lat"].to_numpy(), 0.02)}
+    assert built == len(every)  # each window once for the cluster
+    states = [p for family in windows.iterdir() for p in family.iterdir()]
+    assert len(states) == 1 and len(list(states[0].glob("*.pickle"))) == len(every)
+
+    dask_client.restart()  # new worker processes: nothing in memory
+    again, built, loaded = run("again")
+    assert built == 0 and loaded >= len(every)  # every window loaded from disk, none built
+    assert again.drop(columns="geometry").equals(first.drop(columns="geometry"))
+
+    code = first["grid_code"].dropna().iloc[0]
+    with city.cursor() as cur:
+        cur.execute(
+            "UPDATE areas SET name = name || '（改）' WHERE code = %s AND valid_to IS NULL RETURNING name",
+            (code,),
+        )
+        renamed = cur.fetchone()["name"]
+    try:
+        edited, built, _ = run("edited")
+        assert built == len(every)  # a new revision of the areas: every window built again
+        assert set(edited.loc[edited["grid_code"] == code, "grid_name"]) == {renamed}
+        expected = _expected_locate(city, frame)  # the single-process answers, after the edit
+        for column, values in expected.items():
+            assert [None if pd.isna(v) else v for v in edited[column]] == values, column
+        states_now = [p for family in windows.iterdir() for p in family.iterdir()]
+        assert len(states_now) == 1 and states_now != states  # the old revision's windows removed
+    finally:
+        with city.cursor() as cur:
+            cur.execute(
+                "UPDATE areas SET name = left(name, -3) WHERE code = %s AND valid_to IS NULL", (code,)
+            )
+
+
+@pytest.mark.parametrize("geo", [False, True], ids=["parquet", "geoparquet"])
+def test_a_parquet_file_of_one_row_group_is_split_by_rows(
+    city: Database, dask_client, tmp_path: Path, geo: bool
+) -> None:
+    """A file written in one piece (one row group) is read in slices of rows, not as one partition: memory
+    per task is bounded by the block size whatever the file; the answers are those of point-by-point locate."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = _points(city, corners=not geo).iloc[:-2]  # GeoParquet: the CRS test's points (no shared edges)
+    source = tmp_path / "points.parquet"
+    if geo:
+        points = gpd.GeoDataFrame(
+            frame[["name"]], geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326
+        )
+        points.to_parquet(source, index=False, row_group_size=len(frame))
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=len(frame))
+    assert pq.ParquetFile(source).num_row_groups == 1
+    blocks = read_points(source, blocksize="2kB")
+    assert blocks.npartitions > 4
+    sizes = [len(blocks.get_partition(i).compute()) for i in range(blocks.npartitions)]
+    assert sum(sizes) == len(frame) and max(sizes) < len(frame) / 4
+    summary = batch_locate(
+        dask_client, source, tmp_path / "out", dsn=city.dsn, window_deg=0.02, blocksize="2kB", progress=False
+    )
+    out = _read(tmp_path / "out")
+    assert summary.parts == blocks.npartitions and len(out) == len(frame)
+    assert out["name"].tolist() == frame["name"].tolist()  # every row once, input order recoverable
+    for column, values in _expected_locate(city, frame).items():
+        assert [None if pd.isna(v) else v for v in out[column]] == values, column
+
+
 def test_geoparquet_in_any_crs_gives_the_same_answers(city: Database, dask_client, tmp_path: Path) -> None:
     # no grid vertices here: reprojecting moves a point on a shared edge by a rounding error, to either side
     frame = _points(city, corners=False).iloc[:-2]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
 from tests.conftest import auth_headers
+from tests.documented import mismatches, response_schema
 from tests.incidents.areas import DISTRICT, POINTS, incident
 from tests.media import photos
 
@@ -161,3 +162,48 @@ def test_inspection_answers_match_their_models(client: TestClient, planner_heade
     assert not _valid(
         document, path, "get", {**history, "inspections": [{**history["inspections"][0], "ok": "yes"}]}
     )
+
+
+def test_incident_answers_have_the_members_their_schemas_name(
+    client: TestClient, dispatcher_headers: dict
+) -> None:
+    """A new incident, one incident, a move, a merge, a callback, the duplicates and photos: each answer has every
+    member its documented schema names and no other (with and without the reporter)."""
+    document = client.get("/openapi.json").json()
+    base = "/api/incidents/{incident_id}"
+
+    def members(path: str, method: str, response: Any, status: int = 200) -> Any:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert mismatches(document, response_schema(document, path, method, str(status)), body) == [], path
+        return body
+
+    first = members("/api/incidents", "post", incident(client, dispatcher_headers, "grid_1"), 201)
+    second = members("/api/incidents", "post", incident(client, dispatcher_headers, "grid_1"), 201)
+    assert first["id"] in [d["id"] for d in second["duplicates"]] and "reporter" in first
+    one = f"/api/incidents/{first['id']}"
+    members(base, "get", client.get(one, headers=dispatcher_headers))
+    members(
+        base + "/duplicates",
+        "get",
+        client.get(f"/api/incidents/{second['id']}/duplicates", headers=dispatcher_headers),
+    )
+    merged = client.post(
+        f"/api/incidents/{second['id']}/merge", json={"into": first["id"]}, headers=dispatcher_headers
+    )
+    members(base + "/merge", "post", merged)
+    for to in ("filed", "dispatched", "in_progress", "resolved"):
+        moved = client.post(f"{one}/transition", json={"to": to}, headers=dispatcher_headers)
+        members(base + "/transition", "post", moved)
+    called = client.post(
+        f"{one}/feedback", json={"reached": True, "satisfaction": "satisfied"}, headers=dispatcher_headers
+    )
+    assert members(base + "/feedback", "post", called)["callback"]["outcome"] == "closed"
+    members(base + "/callbacks", "get", client.get(f"{one}/callbacks", headers=dispatcher_headers))
+    steps = members(base + "/history", "get", client.get(f"{one}/history", headers=dispatcher_headers))
+    assert len(steps["history"]) >= 5
+    upload = {"file": ("photo.jpg", photos.phone_jpeg(), "image/jpeg")}
+    members(
+        base + "/media", "post", client.post(f"{one}/media", files=upload, headers=dispatcher_headers), 201
+    )
+    members(base + "/media", "get", client.get(f"{one}/media", headers=dispatcher_headers))

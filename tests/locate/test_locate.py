@@ -18,6 +18,7 @@ from geo_service.grids.service import import_features, update_area
 from geo_service.locate import service
 from geo_service.store import areas as store
 from tests.conftest import seen_within
+from tests.documented import mismatches, response_schema
 from tests.grids.conftest import feature, hierarchy, lonlat, origin_for, rect
 
 PREFIX = "110108"
@@ -123,6 +124,10 @@ def test_outside_grids_nearest_and_covering_community(client: TestClient, grids:
     assert body["distance_to_boundary_m"] == body["nearest_grid"]["distance_m"]
     far = client.get("/api/locate", params={"lon": 100.0, "lat": 30.0}).json()
     assert far["grid"] is None and far["ancestors"] == [] and far["nearest_grid"] is not None
+    document = client.get("/openapi.json").json()
+    inside = client.get("/api/locate", params=dict(zip(("lon", "lat"), lonlat(100, 900, HERE), strict=True)))
+    for answer in (body, far, inside.json()):  # every member documented, none missing, inside and out
+        assert mismatches(document, response_schema(document, "/api/locate", "get", "200"), answer) == []
     with pytest.raises(InvalidInput, match="outside every area"):
         service.locate(grids, 100.0, 30.0, reject_outside=True)
 

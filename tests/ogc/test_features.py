@@ -11,6 +11,7 @@ import httpx
 import pytest
 from owslib.ogcapi.features import Features
 
+from tests.documented import mismatches, response_schema
 from tests.tiles.conftest import HELSINKI_CENTRE
 
 LON, LAT = HELSINKI_CENTRE
@@ -230,3 +231,32 @@ def test_owslib_reads_collections_and_items(server):
         "facilities", bbox=[LON - 0.002, LAT - 0.001, LON + 0.002, LAT + 0.001], limit=5
     )
     assert 0 < bbox_items["numberReturned"] <= 5
+
+
+def test_every_document_has_the_members_its_schema_names(server):
+    """Each answer is what /openapi.json declares for its route: valid, and no member undocumented or missing."""
+    document = get(server, "/openapi.json").json()
+
+    def check(path: str, route: str, url_path: str, **params) -> dict:
+        response = get(server, url_path, **params)
+        assert response.status_code == 200, response.text
+        name = response_schema(document, route, "get", "200")
+        body = response.json()
+        assert mismatches(document, name, body) == [], (url_path, name)
+        return body
+
+    check("landing", "/ogc", "/ogc")
+    check("conformance", "/ogc/conformance", "/ogc/conformance")
+    collections = check("collections", "/ogc/collections", "/ogc/collections")["collections"]
+    assert any("temporal" in c["extent"] for c in collections)  # the optional member is checked too
+    one = "/ogc/collections/{collection_id}"
+    for collection in collections:
+        cid = collection["id"]
+        check("collection", one, f"/ogc/collections/{cid}")
+        check("queryables", f"{one}/queryables", f"/ogc/collections/{cid}/queryables")
+        page = check("items", f"{one}/items", f"/ogc/collections/{cid}/items", limit=2)
+        for feature in page["features"][:1]:
+            check("item", f"{one}/items/{{feature_id}}", f"/ogc/collections/{cid}/items/{feature['id']}")
+    check("past item", f"{one}/items/{{feature_id}}", "/ogc/collections/grids/items/O-G1@v1")
+    bad = get(server, "/ogc/collections/nowhere/items")
+    assert bad.status_code == 404 and mismatches(document, "ErrorBody", bad.json()) == []

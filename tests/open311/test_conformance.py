@@ -20,6 +20,7 @@ from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
 from geo_service.settings import IncidentSettings
 from tests.conftest import auth_headers
+from tests.documented import mismatches, response_schema
 from tests.incidents.areas import GRID_1, POINTS
 
 pytestmark = pytest.mark.usefixtures("areas")
@@ -366,3 +367,36 @@ def test_jurisdiction(db: Database) -> None:
         )
         assert client.get(f"{BASE}/services.json").status_code == 200  # optional with one jurisdiction
         _errors(client.get(f"{BASE}/services.xml", params={"jurisdiction_id": "elsewhere.org"}), 404)
+
+
+def test_every_document_has_the_members_its_schema_names(
+    client: TestClient, dispatcher_headers: dict
+) -> None:
+    """Each JSON answer is what /openapi.json declares for its route (success and error): valid, and no member
+    undocumented or missing, in the public and the full form."""
+    document = client.get("/openapi.json").json()
+
+    def check(method: str, route: str, response, status: int = 200) -> list:
+        assert response.status_code == status, response.text
+        name = response_schema(document, f"{BASE}{route}", method, str(status))
+        body = response.json()
+        assert mismatches(document, name, body) == [], (route, name)
+        return body
+
+    key = _token(dispatcher_headers)
+    check("get", "/discovery.{fmt}", client.get(f"{BASE}/discovery.json"))
+    check("get", "/services.{fmt}", client.get(f"{BASE}/services.json"))
+    for code in ("C0101", "E0102"):  # with and without attributes
+        check("get", "/services/{service_code}.{fmt}", client.get(f"{BASE}/services/{code}.json"))
+    lon, lat = POINTS["grid_1"]
+    form = {"api_key": key, "service_code": "E0102", "lat": str(lat), "long": str(lon), "account_id": "a-1"}
+    created = check("post", "/requests.{fmt}", _post(client, "json", **form), 201)
+    one = f"{BASE}/requests/{created[0]['service_request_id']}.json"
+    for params in ({}, {"api_key": key}):
+        assert check("get", "/requests/{request_id}.{fmt}", client.get(one, params=params))
+        assert check("get", "/requests.{fmt}", client.get(f"{BASE}/requests.json", params=params))
+    errors = document["paths"][f"{BASE}/requests.{{fmt}}"]["get"]["responses"]["4XX"]["content"]
+    assert errors["application/json"]["schema"] == {"$ref": "#/components/schemas/Open311Errors"}
+    for response in (client.get(f"{BASE}/requests/999999.json"), _post(client, "json", service_code="E0102")):
+        assert response.status_code in (403, 404)
+        assert mismatches(document, "Open311Errors", response.json()) == []

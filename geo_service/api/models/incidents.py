@@ -1,4 +1,6 @@
-"""Answers of the incident routes (``/api/incidents``, ``/api/stats/incidents``)."""
+"""Answers of the incident routes (``/api/incidents``, ``/api/stats/incidents``). An incident, a new one and the
+queue are the service's typed dicts (:mod:`geo_service.incidents.records`, :mod:`geo_service.incidents.intake`),
+named here for ``/openapi.json``."""
 
 from __future__ import annotations
 
@@ -7,46 +9,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.api.models.geojson import FeatureCollection
+from geo_service.api.models.typed import extending
+from geo_service.incidents import records
+from geo_service.incidents.intake import NewIncident as NewIncident
+from geo_service.incidents.records import HistoryEntry
+from geo_service.incidents.records import Incident as Incident
 
-
-class Incident(BaseModel):
-    """One incident as the dispatcher sees it (the reporter only for those allowed to see it)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    external_id: str | None
-    status: str
-    status_name: str = Field(description="the state in the reader's language")
-    category: str
-    description: str | None
-    address: str | None
-    lon: float = Field(description="WGS-84")
-    lat: float
-    grid_code: str | None
-    owner_level: str | None
-    owner_code: str | None
-    near_boundary: bool
-    overdue: bool
-
-
-class NewIncident(Incident):
-    """``created``: false when an incident with the same ``external_id`` existed (answered 200)."""
-
-    created: bool
-    notes: list[str]
-    note_codes: list[str]
-
-
-class IncidentCollection(FeatureCollection):
-    """The queue, newest first."""
-
-    numberReturned: int
+IncidentCollection = extending(records.IncidentCollection, FeatureCollection, __name__)
 
 
 class IncidentHistory(BaseModel):
     id: int
-    history: list[dict[str, Any]] = Field(description="oldest first: the state changes and assignments")
+    history: list[HistoryEntry] = Field(description="oldest first: the state changes and assignments")
 
 
 class Category(BaseModel):

@@ -1,40 +1,13 @@
-"""Answers of ``/api/locate``."""
+"""Answers of ``/api/locate``: the point's answer is the service's typed dict
+(:mod:`geo_service.locate.answers`), named here for ``/openapi.json``."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from geo_service.locate.answers import Located
 
-class LocatedGrid(BaseModel):
-    code: str
-    name: str | None
-    version: int
-    level: str
-
-
-class Ancestor(BaseModel):
-    level: str
-    code: str
-    name: str | None
-    version: int
-
-
-class NearestGrid(BaseModel):
-    code: str
-    name: str | None
-    version: int
-    distance_m: float
-
-
-class Located(BaseModel):
-    """The grid covering a point, its ancestors, and how far the point is from the grid's edge."""
-
-    grid: LocatedGrid | None
-    ancestors: list[Ancestor]
-    distance_to_boundary_m: float | None
-    nearest_grid: NearestGrid | None = Field(description="only outside every grid")
-    lon: float
-    lat: float
+__all__ = ["BatchResult", "Located", "LocatedBatch"]
 
 
 class BatchResult(BaseModel):

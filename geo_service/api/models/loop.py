@@ -3,28 +3,13 @@ inspections of rest stations (常态化巡查)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
-from geo_service.api.models.incidents import Incident
-
-
-class DuplicateCandidate(BaseModel):
-    """An open case the incident may duplicate, and how far apart they are."""
-
-    id: int
-    category: str
-    category_name: str | None
-    category_name_en: str | None
-    status: str
-    description: str | None
-    grid_code: str | None
-    created_at: str | None = Field(description="ISO 8601 in the service's zone")
-    source: str
-    distance_m: float = Field(description="walking metres (never less than the straight line)")
-    straight_m: float
-    method: Literal["walk", "straight"] = Field(description="straight where a point is off every network")
+from geo_service.incidents.callback import Callback as Callback
+from geo_service.incidents.callback import FeedbackResult as FeedbackResult
+from geo_service.incidents.duplicates import DuplicateCandidate
+from geo_service.media.service import NewPhoto as NewPhoto
+from geo_service.media.service import Photo
 
 
 class Duplicates(BaseModel):
@@ -36,51 +21,9 @@ class Duplicates(BaseModel):
     window_h: float = Field(description="hours either side of the incident's filing")
 
 
-class Callback(BaseModel):
-    """One call made to an incident's caller."""
-
-    id: int
-    at: str | None = Field(description="ISO 8601 in the service's zone")
-    actor: str | None
-    reached: bool
-    satisfaction: str | None = Field(description="satisfied | basically_satisfied | unsatisfied")
-    note: str | None
-    outcome: Literal["closed", "reopened", "failed", "retry"]
-
-
-class FeedbackResult(Incident):
-    """The incident as it is after the call, with the ``callback`` just recorded."""
-
-    callback: Callback
-
-
 class Callbacks(BaseModel):
     id: int
     callbacks: list[Callback] = Field(description="oldest first")
-
-
-class Photo(BaseModel):
-    """A photo of an incident as listed (its bytes are read at ``url``, with the same token)."""
-
-    id: int
-    incident_id: int
-    stage: str = Field(description="report or resolution")
-    content_type: str = Field(description="image/jpeg or image/png (as stored)")
-    source_format: str | None = Field(description="the format uploaded")
-    width: int = Field(description="pixels")
-    height: int
-    bytes: int
-    sha256: str
-    created_at: str | None
-    created_by: str | None
-    url: str
-    thumbnail_url: str
-
-
-class NewPhoto(Photo):
-    """``created``: false when the same file was stored before (answered 200)."""
-
-    created: bool
 
 
 class Photos(BaseModel):

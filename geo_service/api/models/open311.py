@@ -1,62 +1,50 @@
-"""Answers of Open311 GeoReport v2 (``/open311/v2``), JSON form (``.xml`` answers the same in XML)."""
+"""Answers of Open311 GeoReport v2 (``/open311/v2``), JSON form (``.xml`` answers the same in XML): the
+service's typed dicts (:mod:`geo_service.open311.documents`), named here for ``/openapi.json``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import RootModel
 
+from geo_service.open311.documents import (
+    CreatedRequest,
+    Discovery,
+    Open311Error,
+    ServiceDefinition,
+    ServiceRequest,
+)
+from geo_service.open311.documents import (
+    Service as Service,
+)
 
-class Endpoint(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    specification: str
-    url: str
-    formats: list[str]
-
-
-class Discovery(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    changeset: str
-    contact: str
-    key_service: str
-    endpoints: list[Endpoint]
-
-
-class Service(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    service_code: str
-    service_name: str
-    description: str
-    metadata: bool
-    type: str
-    keywords: str
-    group: str
+__all__ = [
+    "CreatedRequests",
+    "Discovery",
+    "Open311Errors",
+    "ServiceDefinition",
+    "ServiceRequests",
+    "Services",
+    "georeport",
+]
 
 
 class Services(RootModel[list[Service]]):
     """Every service (incident category) clients may request."""
 
 
-class ServiceDefinition(BaseModel):
-    service_code: str
-    attributes: list[dict[str, Any]] = Field(description="the extra fields a request of this service takes")
-
-
-class ServiceRequest(BaseModel):
-    """A request; the fields of GeoReport v2 (description and reporter only for the key's holder)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    service_request_id: str
-
-
 class ServiceRequests(RootModel[list[ServiceRequest]]):
-    """Requests (or the one created: its id and notice)."""
+    """Requests (one for ``requests/{id}``)."""
 
 
-def georeport(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
+class CreatedRequests(RootModel[list[CreatedRequest]]):
+    """The request created: its id and the service's notice."""
+
+
+class Open311Errors(RootModel[list[Open311Error]]):
+    """GeoReport v2 errors"""
+
+
+def georeport(model: type[Any], status: int = 200) -> dict[int | str, dict[str, Any]]:
     """``responses=`` of an Open311 route: ``model`` for ``.json``, the same document in XML for ``.xml``."""
     return {status: {"model": model, "content": {"text/xml": {"schema": {"type": "string"}}}}}

@@ -8,7 +8,7 @@ own routes; what it answers is ``Cache-Control: private``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -48,7 +48,7 @@ def wants_html(request: Request, f: str | None) -> bool:
 def respond(
     request: Request,
     f: str | None,
-    doc: dict[str, Any],
+    doc: Mapping[str, object],
     render: Callable[[], str],
     media_type: str = ogc.JSON,
     *,
@@ -66,6 +66,19 @@ def respond(
     return Response(body, media_type=media_type, headers=headers)
 
 
+def documented(
+    model: type[Any], media_type: str = ogc.JSON, *, html: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of an OGC route: ``model`` for the JSON answer, under the media type the route sends too
+    (GeoJSON for features, JSON Schema for queryables), and the HTML page of ``f=html``."""
+    documented = answers(model)
+    content: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}} if html else {}
+    if media_type != ogc.JSON:
+        content[media_type] = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+    documented[200]["content"] = content
+    return documented
+
+
 def _private(prov: ogc.FeatureProvider, caller: Principal | None) -> bool:
     return caller is not None or not prov.public
 
@@ -79,21 +92,21 @@ def asset(name: str) -> FileResponse:
     return FileResponse(html.ASSETS_DIR / name, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
-@router.get("", summary="Landing page", responses=answers(mo.Landing))
+@router.get("", summary="Landing page", responses=documented(mo.Landing))
 def landing(request: Request, f: FormatParam = None) -> Response:
     base = base_url(request)
     doc = ogc.landing(base)
     return respond(request, f, doc, lambda: html.landing(f"{base}/ogc", doc))
 
 
-@router.get("/conformance", summary="Conformance classes", responses=answers(mo.Conformance))
+@router.get("/conformance", summary="Conformance classes", responses=documented(mo.Conformance))
 def conformance(request: Request, f: FormatParam = None) -> Response:
     base = base_url(request)
     doc = ogc.conformance()
     return respond(request, f, doc, lambda: html.conformance(f"{base}/ogc", doc))
 
 
-@router.get("/collections", summary="Feature collections", responses=answers(mo.Collections))
+@router.get("/collections", summary="Feature collections", responses=documented(mo.Collections))
 def collections(
     request: Request,
     caller: Caller,
@@ -109,7 +122,7 @@ def collections(
     )
 
 
-@router.get("/collections/{collection_id}", summary="One collection", responses=answers(mo.Collection))
+@router.get("/collections/{collection_id}", summary="One collection", responses=documented(mo.Collection))
 def collection(
     request: Request,
     collection_id: str,
@@ -129,7 +142,7 @@ def collection(
 @router.get(
     "/collections/{collection_id}/queryables",
     summary="Properties usable as filters",
-    responses=answers(mo.Queryables),
+    responses=documented(mo.Queryables, "application/schema+json", html=False),
 )
 def queryables(
     request: Request,
@@ -149,7 +162,7 @@ def queryables(
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features: bbox, datetime (grid versions valid then), limit, offset, property filters",
-    responses=answers(mo.Items),
+    responses=documented(mo.Items, ogc.GEOJSON),
 )
 def items(
     request: Request,
@@ -185,7 +198,7 @@ def items(
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     summary="One feature (grids: CODE or CODE@vN)",
-    responses=answers(mo.Item),
+    responses=documented(mo.Item, ogc.GEOJSON),
 )
 def item(
     request: Request,

@@ -168,7 +168,7 @@ def get_requests(
     return _requests(fmt, ctx, service.find_requests(ctx, query, full, base_url(request)), request, full)
 
 
-@router.post("/requests.{fmt}", status_code=201, responses=georeport(mo.ServiceRequests, 201))
+@router.post("/requests.{fmt}", status_code=201, responses=georeport(mo.CreatedRequests, 201))
 async def post_request(fmt: str, request: Request, ctx: Ctx) -> Response:
     """Form-encoded, as the spec says (``application/x-www-form-urlencoded``); multipart is accepted too, with a
     photo in the file field ``media`` (checked and cleaned like ``POST /api/incidents/{id}/media``; a bad file
@@ -208,7 +208,7 @@ def get_request(
 
 
 def _requests(
-    fmt: str, ctx: IncidentContext, found: list[dict[str, Any]], request: Request, full: bool
+    fmt: str, ctx: IncidentContext, found: list[service.ServiceRequest], request: Request, full: bool
 ) -> Response:
     service.localise_service_names(ctx, found, language_of(request))
     return _render(fmt, "service_requests", found, request, private=full)

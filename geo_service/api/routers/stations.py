@@ -17,6 +17,7 @@ from geo_service.geojson import Feature, FeatureCollection
 from geo_service.stations import service
 from geo_service.stations.context import StationContext
 from geo_service.stations.service import NearestStations
+from geo_service.stations.vocabulary import VocabularyTerms
 
 IF_MATCH = 'the ETag you read, e.g. "3" (required: 428 without it, 412 when stale)'
 router = APIRouter(prefix="/api/stations", tags=["stations"])
@@ -43,8 +44,8 @@ async def station_context(request: Request) -> StationContext:
 Ctx = Annotated[StationContext, Depends(station_context)]
 
 
-@router.get("/vocabulary", responses=answers(ms.StationVocabulary))
-def vocabulary(ctx: Ctx) -> dict[str, Any]:
+@router.get("/vocabulary", response_model=None, responses=answers(ms.StationVocabulary))
+def vocabulary(ctx: Ctx) -> VocabularyTerms:
     """Station kinds and amenities with Chinese and English names."""
     return ctx.vocabulary.as_dict()
 
