@@ -295,6 +295,12 @@ def test_every_call_says_the_language_and_failures_read_in_it(session_factory, h
     assert english and {r.headers.get("accept-language") for r in english} == {"en"}
     s.page.fill("#q", "x" * 250)
     s.page.click("#search-form button")
+    # the status line may still carry the Chinese failure of before the switch (class "error" too) until
+    # this answer arrives: wait for a failure that is not that one; a Chinese one times out here
+    s.page.wait_for_function(
+        "() => { const e = document.getElementById('status');"
+        " return e.classList.contains('error') && !e.textContent.includes('无法连接服务'); }"
+    )
     message = wait_status(s, "error")
     assert not CJK.search(message) and not HTTP_CODE.search(message), message
     assert not s.foreign and not s.page_errors
