@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -71,6 +73,25 @@ def _read(target: Path) -> gpd.GeoDataFrame:
         if isinstance(out[column].dtype, pd.CategoricalDtype):
             out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out.sort_values("input_order").reset_index(drop=True)
+
+
+@contextmanager
+def _renamed(city: Database, code: str, suffix: str) -> Iterator[str]:
+    """Grid ``code`` renamed (a new revision of the areas) while the block runs; yields the new name."""
+    with city.cursor() as cur:
+        cur.execute(
+            "UPDATE areas SET name = name || %s WHERE code = %s AND valid_to IS NULL RETURNING name",
+            (suffix, code),
+        )
+        renamed = cur.fetchone()["name"]
+    try:
+        yield renamed
+    finally:
+        with city.cursor() as cur:
+            cur.execute(
+                "UPDATE areas SET name = left(name, -%s) WHERE code = %s AND valid_to IS NULL",
+                (len(suffix), code),
+            )
 
 
 def test_batch_locate_on_two_workers_equals_locate_point_by_point(
@@ -143,21 +164,10 @@ def test_a_window_is_built_once_per_worker_and_again_only_when_the_grids_change(
     assert _read(tmp_path / "again")["grid_code"].tolist() == _read(tmp_path / "first")["grid_code"].tolist()
 
     code = _read(tmp_path / "first")["grid_code"].dropna().iloc[0]
-    with city.cursor() as cur:
-        cur.execute(
-            "UPDATE areas SET name = name || '（新）' WHERE code = %s AND valid_to IS NULL RETURNING name",
-            (code,),
-        )
-        renamed = cur.fetchone()["name"]
-    try:
+    with _renamed(city, code, "（新）") as renamed:
         assert sum(run("edited").values()) > 0  # a new areas revision: windows built again
         edited = _read(tmp_path / "edited")
         assert set(edited.loc[edited["grid_code"] == code, "grid_name"]) == {renamed}
-    finally:
-        with city.cursor() as cur:
-            cur.execute(
-                "UPDATE areas SET name = left(name, -3) WHERE code = %s AND valid_to IS NULL", (code,)
-            )
 
 
 def test_windows_outlive_the_workers_until_the_grids_change(
@@ -197,13 +207,7 @@ def test_windows_outlive_the_workers_until_the_grids_change(
     assert again.drop(columns="geometry").equals(first.drop(columns="geometry"))
 
     code = first["grid_code"].dropna().iloc[0]
-    with city.cursor() as cur:
-        cur.execute(
-            "UPDATE areas SET name = name || '（改）' WHERE code = %s AND valid_to IS NULL RETURNING name",
-            (code,),
-        )
-        renamed = cur.fetchone()["name"]
-    try:
+    with _renamed(city, code, "（改）") as renamed:
         edited, built, _ = run("edited")
         assert built == len(every)  # a new revision of the areas: every window built again
         assert set(edited.loc[edited["grid_code"] == code, "grid_name"]) == {renamed}
@@ -212,11 +216,6 @@ def test_windows_outlive_the_workers_until_the_grids_change(
             assert [None if pd.isna(v) else v for v in edited[column]] == values, column
         states_now = [p for family in windows.iterdir() for p in family.iterdir()]
         assert len(states_now) == 1 and states_now != states  # the old revision's windows removed
-    finally:
-        with city.cursor() as cur:
-            cur.execute(
-                "UPDATE areas SET name = left(name, -3) WHERE code = %s AND valid_to IS NULL", (code,)
-            )
 
 
 @pytest.mark.parametrize("geo", [False, True], ids=["parquet", "geoparquet"])
