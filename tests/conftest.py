@@ -120,7 +120,26 @@ def pg_settings() -> DatabaseSettings:
     settings = DatabaseSettings(database_url=url, home=TEST_HOME)
     if not url:
         Cluster(settings).start()
+        _non_durable(settings)
     return settings
+
+
+# PostgreSQL's "non-durable settings" (documentation, 14.5): the test cluster is thrown away after the run and
+# never has to survive a power cut, so it skips flushing to disk and the full-page images in the WAL. A server
+# crash (tests/db kill backends, never the postmaster's machine) still recovers: only an OS crash would lose data.
+NON_DURABLE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _non_durable(settings: DatabaseSettings) -> None:
+    """Set :data:`NON_DURABLE` on the embedded test cluster (ALTER SYSTEM: its data directory only)."""
+    with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for name, value in NON_DURABLE.items():
+                cur.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+                )
+            cur.execute("SELECT pg_reload_conf()")
 
 
 _ADMIN_DSN: dict[Path | str, str] = {}
