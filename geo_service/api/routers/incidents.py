@@ -20,7 +20,7 @@ from geo_service.i18n import render_all
 from geo_service.incidents import csv_import, records, workflow
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.intake import IncidentInput, create_incident, present_result
-from geo_service.incidents.stats import incident_stats
+from geo_service.incidents.stats import IncidentStats, incident_stats
 
 router = APIRouter(tags=["incidents"])
 
@@ -190,7 +190,7 @@ def post_assignment(
     return _render(request, records.present(ctx, row))
 
 
-@router.post("/api/incidents/import", responses=answers(mi.ImportReport))
+@router.post("/api/incidents/import", response_model=None, responses=answers(mi.ImportReport))
 async def post_import(
     request: Request,
     ctx: Ctx,
@@ -221,13 +221,13 @@ async def post_import(
     return _render(request, report.as_dict())
 
 
-@router.get("/api/stats/incidents", responses=answers(mi.IncidentStats))
+@router.get("/api/stats/incidents", response_model=None, responses=answers(mi.IncidentStats))
 def get_stats(
     ctx: Ctx,
     level: Annotated[str, Query(description="grid | community | street | district")] = "grid",
     since: Annotated[
         params.Instant | None, Query(description="ISO 8601; incidents created at or after")
     ] = None,
-) -> dict[str, Any]:
+) -> IncidentStats:
     """Counts by state, resolution rate, median hours to close and overdue counts per area."""
     return incident_stats(ctx, level, since)
