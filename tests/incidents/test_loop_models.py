@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
 from tests.conftest import auth_headers
-from tests.documented import mismatches, response_schema
+from tests.documented import answered, mismatches, response_schema
 from tests.incidents.areas import DISTRICT, POINTS, incident
 from tests.media import photos
 
@@ -115,6 +115,7 @@ def test_loop_answers_match_their_models(client: TestClient, dispatcher_headers:
     assert DISTRICT in [
         a["code"] for a in _check(document, "/api/stats/dashboard/areas", "get", areas)["areas"]
     ]
+    answered(document, "/api/stats/dashboard/areas", "get", areas)  # member by member
     documented = document["paths"]["/api/stats/dashboard/export"]["get"]["responses"]["200"]["content"]
     for fmt in ("csv", "xlsx"):
         exported = client.get(
