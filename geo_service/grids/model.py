@@ -17,6 +17,7 @@ from geo_service.feature_input import MAX_PROPERTY_DEPTH, contains_nul, depth_ex
 from geo_service.geojson import Geometry
 from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geojson
 from geo_service.i18n import Message, message
+from geo_service.store.areas import NewArea
 
 LEVELS = ("district", "street", "community", "grid")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -93,7 +94,7 @@ class AreaDraft:
     source: str = "api"
     provisional: bool = False  # dry run: a shape still being drawn, checked under a made-up code
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> NewArea:
         """Values for :func:`geo_service.store.areas.insert_version`."""
         return {
             "code": self.code,

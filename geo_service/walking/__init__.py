@@ -23,6 +23,7 @@ from geo_service.walking.network import (
 from geo_service.walking.paths import Arrival, arrive, best_arrival, path_to
 from geo_service.walking.service import (
     Contour,
+    ContourProperties,
     NetworkDataset,
     NetworkSummary,
     ReachableStreets,
@@ -46,6 +47,7 @@ __all__ = [
     "Arrival",
     "Components",
     "Contour",
+    "ContourProperties",
     "Located",
     "NetworkDataset",
     "NetworkSummary",

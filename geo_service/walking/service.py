@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NotRequired, cast
 
 import numpy as np
 import shapely
@@ -35,6 +35,12 @@ from geo_service.walking.geojson import geometry_json
 from geo_service.walking.graph import Components, WalkGraph
 from geo_service.walking.isochrone import contour_polygons, reached_edges
 from geo_service.walking.network import Located, Search, Sources, WalkNetwork, current_network, run_search
+
+
+class ContourProperties(TypedDict):
+    area_m2: float
+    minutes: NotRequired[float]  # a time contour
+    distance_m: NotRequired[float]  # a distance contour
 
 
 class RouteProperties(TypedDict):
@@ -101,15 +107,18 @@ class Contour:
         ``shapely.to_geojson``, a few times faster for rounded outlines)."""
         return geometry_json(self.geometry, self.decimals)
 
-    def as_feature(self) -> Feature:
-        properties: dict[str, Any] = {"area_m2": round(self.area_m2, 1)}
+    def properties(self) -> ContourProperties:
+        properties: ContourProperties = {"area_m2": round(self.area_m2, 1)}
         if self.minutes is not None:
             properties["minutes"] = self.minutes
         if self.distance_m is not None:
             properties["distance_m"] = self.distance_m
+        return properties
+
+    def as_feature(self) -> Feature:
         return {
             "type": "Feature",
-            "properties": properties,
+            "properties": dict(self.properties()),
             "geometry": _mapping(self.geometry),
         }
 

@@ -138,7 +138,7 @@ def test_network_summary_reports_pieces(client):
 
 
 def test_answers_have_the_members_their_schemas_name(client):
-    """The route, the reachable streets and the network's make-up: every member their documented schema names
+    """Isochrones, the route, the reachable streets and the network's make-up: every member their documented schema names
     (a route's and a street piece's properties included) and no other."""
     document = client.get("/openapi.json").json()
     here = {"lon": 24.9414, "lat": 60.1699}
@@ -156,6 +156,9 @@ def test_answers_have_the_members_their_schemas_name(client):
     )
     assert streets["features"]
     answered(document, "/api/network", "get", client.get("/api/network"))
+    answered(
+        document, "/api/isochrones", "get", client.get("/api/isochrones", params={**here, "minutes": "3,5"})
+    )
 
 
 def test_network_follows_edits(fresh_db):

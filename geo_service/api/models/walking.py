@@ -9,14 +9,27 @@ from pydantic import Field
 from geo_service import walking
 from geo_service.api.models.geojson import Feature, FeatureCollection
 from geo_service.api.models.typed import extending
-from geo_service.walking import NetworkDataset, NetworkSummary, RouteProperties, StreetPiece
+from geo_service.walking import (
+    ContourProperties,
+    NetworkDataset,
+    NetworkSummary,
+    RouteProperties,
+    StreetPiece,
+)
 
 __all__ = ["Isochrones", "NetworkDataset", "NetworkSummary", "ReachableStreets", "WalkingRoute"]
+
+
+class ContourFeature(Feature):
+    """A (Multi)Polygon, holes kept."""
+
+    properties: ContourProperties  # type: ignore[assignment]
 
 
 class Isochrones(FeatureCollection):
     """One (Multi)Polygon per contour, properties ``minutes`` or ``distance_m`` and ``area_m2``."""
 
+    features: list[ContourFeature]  # type: ignore[assignment]
     origins: list[list[float]] = Field(description="the origins as given, [lon, lat] in the request's CRS")
 
 

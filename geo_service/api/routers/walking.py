@@ -26,7 +26,7 @@ def _collection(contours: list[walking.Contour], extra: dict[str, Any]) -> Respo
     a fraction of the cost."""
     features = [
         b'{"type":"Feature","properties":'
-        + orjson.dumps(_properties(c))
+        + orjson.dumps(c.properties())
         + b',"geometry":'
         + c.geometry_json()
         + b"}"
@@ -35,16 +35,6 @@ def _collection(contours: list[walking.Contour], extra: dict[str, Any]) -> Respo
     head = orjson.dumps({"type": "FeatureCollection", **extra})
     body = head[:-1] + b',"features":[' + b",".join(features) + b"]}"
     return Response(body, media_type="application/json")
-
-
-def _properties(contour: walking.Contour) -> dict[str, Any]:
-    """What :meth:`walking.Contour.as_feature` puts in ``properties``."""
-    properties: dict[str, Any] = {"area_m2": round(contour.area_m2, 1)}
-    if contour.minutes is not None:
-        properties["minutes"] = contour.minutes
-    if contour.distance_m is not None:
-        properties["distance_m"] = contour.distance_m
-    return properties
 
 
 @router.get("/isochrones", responses=answers(mw.Isochrones))
