@@ -5,11 +5,12 @@ queue, a CSV import's report and the numbers per area are the service's typed di
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from geo_service.api.models.geojson import FeatureCollection
 from geo_service.api.models.typed import extending
 from geo_service.incidents import records
+from geo_service.incidents.categories import IncidentCategories as IncidentCategories
 from geo_service.incidents.csv_import import ImportReport as ImportReport
 from geo_service.incidents.intake import NewIncident as NewIncident
 from geo_service.incidents.records import HistoryEntry
@@ -22,20 +23,3 @@ IncidentCollection = extending(records.IncidentCollection, FeatureCollection, __
 class IncidentHistory(BaseModel):
     id: int
     history: list[HistoryEntry] = Field(description="oldest first: the state changes and assignments")
-
-
-class Category(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    code: str
-    kind: str
-    name: str
-    name_en: str
-    major_code: str
-    major_name: str
-    deadline_hours: dict[str, float] = Field(description="hours to close, per owner level")
-
-
-class IncidentCategories(BaseModel):
-    levels: list[str]
-    categories: list[Category]

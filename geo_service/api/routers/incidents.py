@@ -18,6 +18,7 @@ from geo_service.auth import Principal
 from geo_service.errors import BadRequest
 from geo_service.i18n import render_all
 from geo_service.incidents import csv_import, records, workflow
+from geo_service.incidents.categories import IncidentCategories
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.intake import IncidentInput, create_incident, present_result
 from geo_service.incidents.stats import IncidentStats, incident_stats
@@ -82,8 +83,8 @@ class AssignmentBody(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
-@router.get("/api/incidents/categories", responses=answers(mi.IncidentCategories))
-def get_categories(ctx: Ctx) -> dict[str, Any]:
+@router.get("/api/incidents/categories", response_model=None, responses=answers(mi.IncidentCategories))
+def get_categories(ctx: Ctx) -> IncidentCategories:
     """The event/component classification with each category's deadline per level (hours)."""
     return {
         "levels": ["grid", "community", "street", "district"],
