@@ -11,6 +11,11 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents (and writes out) these answers on Python 3.11
 
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
@@ -46,6 +51,61 @@ class Principal:
         if self.has_role("dispatcher"):
             return True
         return self.role == "worker" and grid_code is not None and grid_code in self.grids
+
+
+class Whoami(TypedDict):
+    token_id: int | None
+    role: str
+    name: str | None
+    grids: Annotated[list[str], Field(description="a worker's grid codes (empty for the other roles)")]
+
+
+class NewToken(TypedDict):
+    token: Annotated[str, Field(description="the secret, shown this once")]
+    role: str
+    expires_days: int | None
+    grids: list[str]
+
+
+class Token(TypedDict):
+    """A token as the admin sees it: never the secret."""
+
+    id: int
+    role: str
+    name: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    active: Annotated[bool, Field(description="neither revoked nor expired")]
+    grids: list[str]
+
+
+class Tokens(TypedDict):
+    tokens: list[Token]
+
+
+def whoami(principal: Principal) -> Whoami:
+    return {
+        "token_id": principal.token_id,
+        "role": principal.role,
+        "name": principal.name,
+        "grids": list(principal.grids),
+    }
+
+
+def token_answer(row: TokenRow) -> Token:
+    return {
+        "id": row.id,
+        "role": row.role,
+        "name": row.name,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "last_used_at": row.last_used_at,
+        "revoked_at": row.revoked_at,
+        "active": row.revoked_at is None and not row.expired,
+        "grids": list(row.grids),
+    }
 
 
 def hash_token(token: str) -> str:

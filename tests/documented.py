@@ -52,3 +52,12 @@ def response_schema(document: dict[str, Any], path: str, method: str, status: st
     """The component name the document gives the JSON answer of ``method path`` with ``status``."""
     content = document["paths"][path][method]["responses"][status]["content"]
     return content["application/json"]["schema"]["$ref"].removeprefix(REF)
+
+
+def answered(document: dict[str, Any], path: str, method: str, response: Any, status: int = 200) -> Any:
+    """The JSON body of ``response`` (an HTTP answer to ``method path``, the path as the document names it),
+    once its status is ``status`` and its members are those of the schema the document gives that answer."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert mismatches(document, response_schema(document, path, method, str(status)), body) == [], path
+    return body

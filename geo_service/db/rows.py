@@ -39,6 +39,16 @@ def one_as(cur: DictCursor, row_type: type[_Typed]) -> _Typed | None:
     return cast("_Typed | None", cur.fetchone())
 
 
+def all_with_wkb(cur: Any, row_type: type[_Typed]) -> list[_Typed]:
+    """Every row of the statement just run as ``row_type``, its ``wkb`` column (when not null) as bytes rather
+    than the driver's memoryview: shapely reads either, but rows are compared, hashed and cached."""
+    rows = [dict(r) for r in cur.fetchall()]
+    for row in rows:
+        if row.get("wkb") is not None:
+            row["wkb"] = bytes(row["wkb"])
+    return cast("list[_Typed]", rows)
+
+
 def first_as(cur: DictCursor, row_type: type[_Typed]) -> _Typed:
     """The row of a statement that always returns one, as ``row_type`` (see :func:`fetch_one`)."""
     return cast("_Typed", fetch_one(cur))

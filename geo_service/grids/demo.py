@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
+from geo_service.geojson import Feature
 from geo_service.grids import propose
 from geo_service.grids.geometry import to_geojson
 from geo_service.grids.service import import_features
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def _feature(
     code: str, name: str, level: str, parent: str | None, geom: BaseGeometry, **extra: Any
-) -> dict[str, Any]:
+) -> Feature:
     props = {
         "code": code,
         "name": name,
@@ -57,7 +58,7 @@ def _feature(
 
 def build_demo_hierarchy(
     db: Database, settings: GridSettings | None = None, progress: bool = True, dataset: str = "helsinki"
-) -> list[dict[str, Any]]:
+) -> list[Feature]:
     """Features of the demo district (the extent of ``dataset``'s walking network), streets, communities and
     proposed grids (not yet written)."""
     settings = settings or GridSettings()
@@ -109,7 +110,7 @@ def build_demo_hierarchy(
                     community.geom,
                 )
             )
-            grid_parts, _ = propose.partition_area(
+            grid_parts, grid_summary = propose.partition_area(
                 community.geom,
                 walkable,
                 homes,
@@ -117,11 +118,7 @@ def build_demo_hierarchy(
                 households_max=settings.households_max,
             )
             proposal = propose.proposal_features(
-                community_code,
-                f"Demo community {s}-{c}",
-                grid_parts,
-                {"households_min": settings.households_min, "households_max": settings.households_max},
-                settings,
+                community_code, f"Demo community {s}-{c}", grid_parts, grid_summary, settings
             )
             for f in proposal["features"]:
                 serial = f["properties"]["code"][-3:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import shapely
 
@@ -17,6 +17,7 @@ from geo_service.feature_input import MAX_PROPERTY_DEPTH, contains_nul, depth_ex
 from geo_service.geojson import Geometry
 from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geojson
 from geo_service.i18n import Message, message
+from geo_service.store.areas import NewArea
 
 LEVELS = ("district", "street", "community", "grid")
 LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -40,6 +41,19 @@ def code_allowed(code: str) -> bool:
     return CODE_PATTERN.fullmatch(code) is not None and code not in RESERVED_CODES
 
 
+class GridProblem(TypedDict):
+    """A problem as the 422 lists it (``openapi.SCHEMAS["GridProblem"]`` documents it): the first code
+    concerned, all of them, the feature's index in the request, the area of an overlap or gap."""
+
+    problem: str
+    message: Message
+    code: NotRequired[str]
+    codes: NotRequired[list[str]]
+    feature: NotRequired[int]
+    area_m2: NotRequired[float]
+    location: Geometry | None
+
+
 @dataclass
 class Problem:
     """One thing wrong with a write: ``problem`` is a stable id, ``message`` its text (a catalogue message
@@ -52,8 +66,9 @@ class Problem:
     feature: int | None = None
     area_m2: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"problem": self.problem, "message": self.message}
+    def as_dict(self) -> GridProblem:
+        # members in the order they have always been sent: location last, the optional ones only when known
+        out: dict[str, object] = {"problem": self.problem, "message": self.message}
         if self.codes:
             out["code"] = self.codes[0]
             out["codes"] = self.codes
@@ -62,7 +77,7 @@ class Problem:
         if self.area_m2 is not None:
             out["area_m2"] = round(self.area_m2, 3)
         out["location"] = self.location
-        return out
+        return cast(GridProblem, out)
 
 
 def point_location(location: tuple[float, float] | None) -> Geometry | None:
@@ -93,7 +108,7 @@ class AreaDraft:
     source: str = "api"
     provisional: bool = False  # dry run: a shape still being drawn, checked under a made-up code
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> NewArea:
         """Values for :func:`geo_service.store.areas.insert_version`."""
         return {
             "code": self.code,

@@ -21,20 +21,59 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 import numpy as np
 import pymetis
 import shapely
+from pydantic import Field
 from shapely.geometry.base import BaseGeometry
+from typing_extensions import TypedDict  # pydantic documents the proposal on Python 3.11
 
 from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.geojson import Feature, FeatureCollection
 from geo_service.grids import codes
 from geo_service.grids.geometry import as_multipolygon, to_geojson, to_metric
 from geo_service.settings import GridSettings
 from geo_service.store import planning
+
+
+class PartitionSummary(TypedDict):
+    """How a partition went: households and blocks shared out, grids made and how many are in the band."""
+
+    households: float
+    blocks: int
+    grids: int
+    grids_in_band: int
+    households_min: float
+    households_max: float
+    feasible: Annotated[bool, Field(description="the band can be met (no block above its top, a count fits)")]
+    seconds: float
+
+
+class ProposalSummary(PartitionSummary):
+    parent_code: str
+
+
+class ProposalProperties(TypedDict):
+    code: str
+    name: str
+    level: str
+    parent_code: str
+    households: int
+    residences: int
+    blocks: int
+    area_m2: float
+    in_band: Annotated[bool, Field(description="households within the band asked for")]
+
+
+class Proposal(FeatureCollection):
+    """Proposed grids to edit and import; nothing is written."""
+
+    summary: ProposalSummary
+
 
 # Indoor ways are not boundaries on the ground.
 _NOT_BOUNDARIES = ("corridor", "elevator")
@@ -307,7 +346,7 @@ def partition_area(
     balance: bool = True,
     cut_cost: Callable[[np.ndarray, dict[tuple[int, int], float]], dict[tuple[int, int], float]]
     | None = None,
-) -> tuple[list[Part], dict[str, Any]]:
+) -> tuple[list[Part], PartitionSummary]:
     """Split ``parent`` (WGS-84) along ``lines`` into contiguous parts with balanced households.
 
     Parameters
@@ -378,7 +417,7 @@ def partition_area(
         geom = tidy_union(blocks[members], parent, epsg)
         out.append(Part(geom, float(weights[members].sum()), int(home_count[members].sum()), len(members)))
     in_band = sum(households_min <= p.households <= households_max for p in out)
-    summary = {
+    summary: PartitionSummary = {
         "households": round(total, 1),
         "blocks": len(blocks),
         "grids": len(out),
@@ -397,7 +436,7 @@ def propose(
     households_min: int | None = None,
     households_max: int | None = None,
     settings: GridSettings | None = None,
-) -> dict[str, Any]:
+) -> Proposal:
     """Proposed grids for ``parent_code`` as a FeatureCollection (``summary`` says how many are in band).
 
     Raises
@@ -435,10 +474,10 @@ def proposal_features(
     parent_code: str,
     parent_name: str,
     parts: list[Part],
-    summary: dict[str, Any],
+    summary: PartitionSummary,
     settings: GridSettings,
     level: str = "grid",
-) -> dict[str, Any]:
+) -> Proposal:
     """Parts as a FeatureCollection with GB/T codes in reading order (or ``<parent>-P001`` when the parent's
     code is not a GB/T code one level up)."""
     geoms = [p.geom for p in parts]
@@ -449,28 +488,23 @@ def proposal_features(
         for number, i in enumerate(codes.reading_order(geoms), start=1):
             assigned[i] = f"{parent_code}-P{number:03d}"
     epsg = metric_epsg_for(geoms) if geoms else 3857
-    features: list[dict[str, Any]] = []
+    features: list[Feature] = []
     for part, code in zip(parts, assigned, strict=True):
         serial = code[-3:]
-        households = round(part.households)
+        properties: ProposalProperties = {
+            "code": code,
+            "name": f"{parent_name} 网格{serial}",
+            "level": level,
+            "parent_code": parent_code,
+            "households": round(part.households),
+            "residences": part.residences,
+            "blocks": part.blocks,
+            "area_m2": round(float(shapely.area(to_metric(part.geom, epsg))), 1),
+            "in_band": bool(summary["households_min"] <= part.households <= summary["households_max"]),
+        }
+        # a feature's properties are open (the networks' proposal adds ``networks``)
         features.append(
-            {
-                "type": "Feature",
-                "geometry": to_geojson(part.geom),
-                "properties": {
-                    "code": code,
-                    "name": f"{parent_name} 网格{serial}",
-                    "level": level,
-                    "parent_code": parent_code,
-                    "households": households,
-                    "residences": part.residences,
-                    "blocks": part.blocks,
-                    "area_m2": round(float(shapely.area(to_metric(part.geom, epsg))), 1),
-                    "in_band": bool(
-                        summary["households_min"] <= part.households <= summary["households_max"]
-                    ),
-                },
-            }
+            {"type": "Feature", "geometry": to_geojson(part.geom), "properties": dict(properties)}
         )
     features.sort(key=lambda f: f["properties"]["code"])
     return {

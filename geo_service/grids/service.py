@@ -13,10 +13,12 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import shapely
+from pydantic import Field
 from shapely.geometry.base import BaseGeometry
+from typing_extensions import TypedDict  # pydantic documents these answers on Python 3.11
 
 from geo_service.auth import Principal
 from geo_service.crs import metric_epsg_for
@@ -42,6 +44,59 @@ from geo_service.store import areas as store
 from geo_service.store import audit
 
 
+class WrittenArea(TypedDict):
+    """What a single-area write did (create, update, merge); ``feature`` is the stored version."""
+
+    id: int
+    code: str
+    version: int
+    change: str
+    snapped_vertices: Annotated[int, Field(description="vertices moved onto a neighbour's edge")]
+    feature: Feature
+
+
+class ImportResult(TypedDict):
+    created: list[str]
+    updated: list[str]
+    restored: list[str]
+    unchanged: list[str]
+    snapped_vertices: int
+    count: Annotated[int, Field(description="areas written (created + updated + restored)")]
+
+
+class ValidationResult(TypedDict):
+    """A clean dry run (problems answer 422)."""
+
+    valid: Literal[True]
+    problems: Annotated[list[Any], Field(max_length=0)]
+
+
+def clean() -> ValidationResult:
+    return {"valid": True, "problems": []}
+
+
+class AreaStats(TypedDict):
+    """Planning numbers of one area."""
+
+    code: str
+    name: str | None
+    level: str
+    parent_code: str | None
+    version: int
+    area_km2: float
+    households: int
+    households_source: Literal["record", "residences"]
+    residence_households: float
+    population: int
+    population_source: Literal["record", "estimated"]
+    residences: int
+    children: int
+    staffing_norm_per_10k: float
+    staffing_need: int
+    workers: int
+    staffing_gap: int
+
+
 @dataclass
 class WriteResult:
     """What a single-area write did."""
@@ -52,6 +107,16 @@ class WriteResult:
     change: str
     snapped_vertices: int
     feature: Feature
+
+    def as_dict(self) -> WrittenArea:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "version": self.version,
+            "change": self.change,
+            "snapped_vertices": self.snapped_vertices,
+            "feature": self.feature,
+        }
 
 
 @dataclass
@@ -64,7 +129,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     snapped_vertices: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ImportResult:
         return {
             "created": self.created,
             "updated": self.updated,
@@ -982,7 +1047,7 @@ def validate_features(
 # -- planning numbers ---------------------------------------------------------------------------------------
 
 
-def area_stats(db: Database, code: str, settings: GridSettings | None = None) -> dict[str, Any]:
+def area_stats(db: Database, code: str, settings: GridSettings | None = None) -> AreaStats:
     """Planning numbers of one area: km², households, population, residences, staffing need and gap.
 
     Households and population come from the area's own record when set; otherwise households are summed
@@ -997,6 +1062,7 @@ def area_stats(db: Database, code: str, settings: GridSettings | None = None) ->
         _not_found(db, code)
     residence_households = float(row["residence_households"])
     households = row["households"] if row["households"] is not None else round(residence_households)
+    population_source: Literal["record", "estimated"]
     if row["population"] is not None:
         population, population_source = row["population"], "record"
     else:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents IncidentCategories on Python 3.11
 
 from geo_service.errors import InvalidInput
 
@@ -40,6 +42,24 @@ class Attribute:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(key for key, _, _ in self.values)
+
+
+class IncidentCategory(TypedDict):
+    """A category as ``GET /api/incidents/categories`` lists it."""
+
+    code: str
+    kind: str
+    name: str
+    name_en: str
+    major_code: str
+    major_name: str
+    deadline_hours: Annotated[dict[str, float], Field(description="hours to close, per owner level")]
+    response_hours: Annotated[float, Field(description="hours to take a case in hand after intake")]
+
+
+class IncidentCategories(TypedDict):
+    levels: list[str]
+    categories: list[IncidentCategory]
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,7 @@ class Category:
         """How long ``level`` has to resolve an incident of this category."""
         return timedelta(hours=self.deadline_hours[level])
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> IncidentCategory:
         return {
             "code": self.code,
             "kind": self.kind,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from geo_service.clock import Clock, system_clock
@@ -40,6 +41,10 @@ class IncidentContext:
             walking or WalkingSettings(),
         )
 
+    @overload
+    def local(self, moment: datetime) -> str: ...
+    @overload
+    def local(self, moment: datetime | None) -> str | None: ...
     def local(self, moment: datetime | None) -> str | None:
         """ISO 8601 in the service's time zone, with its offset (``2024-05-01T09:30:00+08:00``)."""
         return None if moment is None else moment.astimezone(self.timezone).isoformat(timespec="seconds")

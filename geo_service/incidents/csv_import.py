@@ -32,11 +32,13 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
 import shapely
+from pydantic import Field
 from tqdm import tqdm
+from typing_extensions import TypedDict  # pydantic documents the report on Python 3.11
 
 from geo_service.coords import invalid_lonlat_mask, lonlat_message, normalise_crs, to_wgs84_arrays
 from geo_service.errors import BadRequest, Conflict, InvalidInput, PayloadTooLarge, ServiceError
@@ -90,16 +92,48 @@ class ParsedRow:
     geocode: dict[str, Any] | None = None
 
 
+class RowError(TypedDict):
+    """Why one row was not imported (``message`` in the caller's language, ``detail`` the English text)."""
+
+    row: Annotated[int, Field(description="as a spreadsheet numbers it (the header is row 1)")]
+    code: str
+    detail: Any  # the error's English text, or what it lists (a geocoder's problems)
+    message: Message
+    candidates: NotRequired[
+        Annotated[list[dict[str, Any]], Field(description="where the geocoder could put the address")]
+    ]
+
+
+class RowResult(TypedDict):
+    row: int
+    id: int | None  # typed as the store answers; a row that lost a race is looked up again (raced)
+    result: Literal["created", "existing"]
+
+
+class ImportReport(TypedDict):
+    """What a CSV import did (the errors listed are at most the first ones; ``error_count`` counts all)."""
+
+    created: int
+    existing: int
+    errors: list[RowError]
+    error_count: int
+    rows: list[RowResult]
+    encoding: str
+    atomic: bool
+
+
 @dataclass
-class ImportReport:
+class Tally:
+    """An import's outcome as it is counted (:meth:`as_dict`: the report the caller reads)."""
+
     created: int = 0
     existing: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    rows: list[RowResult] = field(default_factory=list)
     encoding: str = "utf-8"
     atomic: bool = True
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ImportReport:
         return {
             "created": self.created,
             "existing": self.existing,
@@ -199,7 +233,7 @@ def _records(text: str) -> Iterator[list[str] | InvalidInput]:
         yield record
 
 
-def parse(text: str, max_rows: int) -> tuple[list[ParsedRow], list[dict[str, Any]]]:
+def parse(text: str, max_rows: int) -> tuple[list[ParsedRow], list[RowError]]:
     """Rows and per-row errors of a CSV text (no database). Rows are numbered as a spreadsheet shows them
     (header 1); a row that is not well-formed CSV (an unclosed quote) is an error of its own."""
     records = _records(text)
@@ -211,7 +245,8 @@ def parse(text: str, max_rows: int) -> tuple[list[ParsedRow], list[dict[str, Any
     columns = [_HEADER.get(h.strip().casefold()) for h in header]
     if "category" not in columns or not ({"lon", "lat"} <= set(columns) or "address" in columns):
         raise BadRequest("csv.missing_columns")
-    rows, errors = [], []
+    rows: list[ParsedRow] = []
+    errors: list[RowError] = []
     for number, record in enumerate(records, start=2):
         if number - 1 > max_rows:
             raise PayloadTooLarge("csv.too_many_rows", max_rows=f"{max_rows:,}")
@@ -260,9 +295,7 @@ def _input(values: dict[str, str]) -> IncidentInput:
     )
 
 
-def _category_of(
-    ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]]
-) -> list[ParsedRow]:
+def _category_of(ctx: IncidentContext, rows: list[ParsedRow], errors: list[RowError]) -> list[ParsedRow]:
     """Rows whose category resolves (each distinct text resolved once); the others go to ``errors``."""
     found: dict[str, Category | InvalidInput] = {}
     kept = []
@@ -282,20 +315,18 @@ def _category_of(
     return kept
 
 
-def row_error(row: int, error: ServiceError | Message) -> dict[str, Any]:
+def row_error(row: int, error: ServiceError | Message) -> RowError:
     """One row's error: its ``code``, ``message`` (rendered in the caller's language) and English ``detail``;
     an address the geocoder would not place also lists its ``candidates``."""
     if isinstance(error, Message):  # a reason found by a check (coordinates checked by geo_service.coords)
         return {"row": row, "code": error.code, "detail": error.render("en"), "message": error}
-    out = {"row": row, "code": error.code, "detail": error.detail, "message": error.message}
+    out: RowError = {"row": row, "code": error.code, "detail": error.detail, "message": error.message}
     if "candidates" in error.extra:
         out["candidates"] = error.extra["candidates"][:3]
     return out
 
 
-def _wgs84(
-    rows: list[ParsedRow], errors: list[dict[str, Any]]
-) -> tuple[list[ParsedRow], np.ndarray, np.ndarray]:
+def _wgs84(rows: list[ParsedRow], errors: list[RowError]) -> tuple[list[ParsedRow], np.ndarray, np.ndarray]:
     """Rows with usable coordinates, converted to WGS-84 per CRS (vectorised); the others go to ``errors``."""
     lon = np.array([p.data.lon for p in rows], dtype=np.float64)
     lat = np.array([p.data.lat for p in rows], dtype=np.float64)
@@ -326,7 +357,7 @@ def _wgs84(
 
 
 def _resolve(
-    ctx: IncidentContext, rows: list[ParsedRow], errors: list[dict[str, Any]], progress: bool
+    ctx: IncidentContext, rows: list[ParsedRow], errors: list[RowError], progress: bool
 ) -> list[ParsedRow]:
     """Category, CRS conversion and grid assignment for every row; rows that fail go to ``errors``.
 
@@ -372,7 +403,7 @@ def import_csv(
     actor: str,
     role: str,
     progress: bool = False,
-) -> ImportReport:
+) -> Tally:
     """Check every row, then write the good ones in one transaction (none when ``atomic`` and any is bad).
 
     Raises
@@ -391,7 +422,7 @@ def import_csv(
         bar.set_postfix_str(f"check and assign {total:,} rows")
         good = _resolve(ctx, parsed, errors, progress)
         errors.sort(key=lambda e: e["row"])
-        report = ImportReport(errors=errors, encoding=used, atomic=atomic)
+        report = Tally(errors=errors, encoding=used, atomic=atomic)
         if errors and atomic:
             raise InvalidInput(
                 "incident.import_rows_invalid",
@@ -412,7 +443,7 @@ def _placed(parsed: ParsedRow) -> tuple[Category, Assignment]:
     return parsed.category, parsed.assignment
 
 
-def _write(ctx: IncidentContext, good: list[ParsedRow], report: ImportReport, actor: str, role: str) -> None:
+def _write(ctx: IncidentContext, good: list[ParsedRow], report: Tally, actor: str, role: str) -> None:
     now = ctx.now()
     with ctx.db.cursor() as cur:
         external = [e for p in good if (e := p.data.external_id)]

@@ -9,7 +9,10 @@ handled and past the deadline now.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents these answers on Python 3.11
 
 from geo_service.errors import InvalidInput
 from geo_service.incidents.context import IncidentContext
@@ -20,7 +23,33 @@ from geo_service.store.incidents import AreaStatsRow
 STAT_LEVELS = ("grid", "community", "street", "district")
 
 
-def _area_numbers(row: AreaStatsRow) -> dict[str, Any]:
+class Totals(TypedDict):
+    total: int
+    by_status: Annotated[dict[str, int], Field(description="incidents in each state (every state named)")]
+    resolved: int
+    resolution_rate: Annotated[
+        float | None, Field(description="resolved, verified or closed ÷ all but rejected; null: none")
+    ]
+    overdue: int
+
+
+class AreaNumbers(Totals):
+    code: str
+    name: str | None
+    median_hours_to_close: float | None
+
+
+class IncidentStats(TypedDict):
+    """Numbers per area at ``level``, and their totals."""
+
+    level: str
+    since: Annotated[str | None, Field(description="start of the period (null: since the beginning)")]
+    as_of: str
+    areas: list[AreaNumbers]
+    totals: Totals
+
+
+def _area_numbers(row: AreaStatsRow) -> AreaNumbers:
     by_status = {status: int((row["by_status"] or {}).get(status, 0)) for status in STATES}
     total, rejected, resolved = int(row["total"]), int(row["rejected"]), int(row["resolved"])
     median = row["median_hours_to_close"]
@@ -36,7 +65,7 @@ def _area_numbers(row: AreaStatsRow) -> dict[str, Any]:
     }
 
 
-def incident_stats(ctx: IncidentContext, level: str, since: datetime | None) -> dict[str, Any]:
+def incident_stats(ctx: IncidentContext, level: str, since: datetime | None) -> IncidentStats:
     """Numbers per area at ``level`` for incidents created at or after ``since`` (all when None; a ``since``
     without a time zone is read in the service's zone).
 

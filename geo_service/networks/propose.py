@@ -23,8 +23,10 @@ import shapely
 from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
+from geo_service.geojson import Feature
 from geo_service.grids.geometry import to_metric
 from geo_service.grids.propose import partition_area, proposal_features
+from geo_service.networks.answers import CommunityProposal, NetworkProposal
 from geo_service.networks.service import _network_row, check_name
 from geo_service.settings import GridSettings, NetworkSettings
 from geo_service.store import networks as store
@@ -66,7 +68,7 @@ def propose(
     households_max: int | None = None,
     settings: NetworkSettings | None = None,
     grids: GridSettings | None = None,
-) -> dict[str, Any]:
+) -> NetworkProposal:
     """Proposed unified grids for every community under ``parent_code`` from the current versions of the
     networks ``names`` (see the module docstring).
 
@@ -112,8 +114,8 @@ def propose(
                 for name in names
             }
             inputs.append((community, geom, lines, planning.homes(plain, community["wkb"])))
-    features: list[dict[str, Any]] = []
-    per_community = []
+    features: list[Feature] = []
+    per_community: list[CommunityProposal] = []
     boundary_m = 0.0
     along_m = dict.fromkeys(names, 0.0)
     along_all_m = 0.0

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 import numpy as np
 import shapely
@@ -35,6 +35,8 @@ from geo_service.grids.geometry import GeometryProblem, parse_polygonal, to_geoj
 from geo_service.grids.service import check_vertex_budget
 from geo_service.i18n import Message, message
 from geo_service.locate import service as locate
+from geo_service.networks import answers
+from geo_service.networks.answers import DepartmentNetwork, NetworkCells
 from geo_service.networks.crosswalk import OUTSIDE, PARALLEL_DEG, Crosswalk, Homes, assign_points, code_rank
 from geo_service.networks.crosswalk import crosswalk as compute_crosswalk
 from geo_service.settings import GridSettings, NetworkSettings
@@ -101,7 +103,7 @@ def _json_safe(value: Any) -> Any:
 
 def _problem(
     feature: int, code: str | None, problem: str, msg: Message, location: Any = None
-) -> dict[str, Any]:
+) -> answers.CellProblem:
     return {"feature": feature, "code": code, "problem": problem, "message": msg, "location": location}
 
 
@@ -127,7 +129,7 @@ def drafts_from_features(
     check_vertex_budget(features, grids)  # the grid imports' cap, counted before shapes are built
     if len(features) > settings.max_import_features:
         raise InvalidInput("network.too_many", count=len(features), limit=settings.max_import_features)
-    problems: list[dict[str, Any]] = []
+    problems: list[answers.CellProblem] = []
     drafts: list[CellDraft] = []
     seen: dict[str, int] = {}
     for index, feature in enumerate(features):
@@ -200,7 +202,7 @@ def import_network(
     crs: str | None = None,
     settings: NetworkSettings | None = None,
     grids: GridSettings | None = None,
-) -> dict[str, Any]:
+) -> answers.NetworkImport:
     """Import ``features`` (WGS-84 GeoJSON Features, as :mod:`geo_service.grids.io` reads them) as the next
     version of network ``name``: its current cells are closed and these opened, in one transaction.
 
@@ -245,7 +247,7 @@ def import_network(
             unchanged += int(bool(same))
             changed += int(not same)
         codes = {d.code for d in drafts}
-        report = {
+        report: answers.NetworkImport = {
             "name": name,
             "department": row["department"],
             "version": version,
@@ -293,25 +295,7 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class NetworkSummary(TypedDict):
-    """A network as listed: its department, cells and version now, when imported, and its extent (WGS-84)."""
-
-    name: str
-    department: str | None
-    cells: int
-    version: int
-    imported_at: str | None
-    bbox: list[float] | None
-    versions: NotRequired[list[dict[str, Any]]]
-    shown_version: NotRequired[int]
-    links: NotRequired[dict[str, str]]  # added by the HTTP layer
-
-
-class NetworkCells(FeatureCollection):
-    network: NetworkSummary
-
-
-def network_summary(row: store.NetworkRow) -> NetworkSummary:
+def network_summary(row: store.NetworkRow) -> DepartmentNetwork:
     corners = [row["west"], row["south"], row["east"], row["north"]]
     bbox = [c for c in corners if c is not None] or None  # all four, or none for a network without cells
     return {
@@ -324,7 +308,7 @@ def network_summary(row: store.NetworkRow) -> NetworkSummary:
     }
 
 
-def list_networks(db: Database) -> list[NetworkSummary]:
+def list_networks(db: Database) -> list[DepartmentNetwork]:
     """Every network that has been imported: name, department, cells, version, imported_at, bbox."""
     with db.cursor() as cur:
         return [network_summary(r) for r in store.list_networks(cur) if r["version"] > 0]
@@ -379,7 +363,7 @@ def get_network(db: Database, name: str, version: int | None = None) -> NetworkC
 class CrosswalkResult:
     """A computed crosswalk with what it was computed from."""
 
-    network: NetworkSummary
+    network: DepartmentNetwork
     version: int
     cell_codes: np.ndarray
     cell_names: list[str | None]
@@ -535,17 +519,17 @@ def _r(value: float, digits: int = 6) -> float:
     return round(float(value), digits)
 
 
-def crosswalk_json(cw: CrosswalkResult) -> dict[str, Any]:
+def crosswalk_json(cw: CrosswalkResult) -> answers.Crosswalk:
     """The crosswalk as a JSON document: per cell its grids by area and households, and the mismatches."""
     res = cw.result
     pairs = res.pairs
     best, best_share, basis = cw.main_grids()
-    by_cell: list[list[dict[str, Any]]] = [[] for _ in range(len(cw.cell_codes))]
-    outside: list[dict[str, Any] | None] = [None] * len(cw.cell_codes)
+    by_cell: list[list[answers.GridShare]] = [[] for _ in range(len(cw.cell_codes))]
+    outside: list[answers.Share | None] = [None] * len(cw.cell_codes)
     for k in range(len(pairs)):
         c, g = int(pairs.cell[k]), int(pairs.grid[k])
         area, hh = float(pairs.area_m2[k]), float(pairs.households[k])
-        entry = {
+        entry: answers.Share = {
             "area_m2": _r(area, 2),
             "area_share": _r(area / res.cell_area_m2[c]) if res.cell_area_m2[c] > 0 else 0.0,
             "households": _r(hh, 2),
@@ -555,10 +539,10 @@ def crosswalk_json(cw: CrosswalkResult) -> dict[str, Any]:
             outside[c] = entry
         else:
             by_cell[c].append({"code": cw.grid_codes[g], "name": cw.grid_names[g], **entry})
-    cells = []
+    cells: list[answers.CellCrosswalk] = []
     for c in range(len(cw.cell_codes)):
         grids = sorted(by_cell[c], key=lambda e: (-e["area_share"], e["code"]))
-        main = None
+        main: answers.MainGrid | None = None
         if best[c] != OUTSIDE:
             main = {
                 "code": cw.grid_codes[best[c]],
@@ -843,7 +827,7 @@ def _local_crosswalk(
     )
 
 
-def _cell_answer(cw: CrosswalkResult, code: str, by: str) -> dict[str, Any]:
+def _cell_answer(cw: CrosswalkResult, code: str, by: str) -> answers.CellRekeyed:
     index = np.flatnonzero(cw.cell_codes == code)
     if len(index) == 0:
         raise NotFound("network.cell_not_found", name=cw.network["name"], version=cw.version, code=code)
@@ -851,7 +835,7 @@ def _cell_answer(cw: CrosswalkResult, code: str, by: str) -> dict[str, Any]:
     best, share, basis = cw.main_grids(by)
     res = cw.result
     mask = (res.pairs.cell == c) & (res.pairs.grid != OUTSIDE)
-    candidates = []
+    candidates: list[answers.GridCandidate] = []
     for k in np.flatnonzero(mask):
         g = int(res.pairs.grid[k])
         candidates.append(
@@ -867,7 +851,7 @@ def _cell_answer(cw: CrosswalkResult, code: str, by: str) -> dict[str, Any]:
             }
         )
     candidates.sort(key=lambda e: (-(e["household_share"] or 0.0), -e["area_share"], e["code"]))
-    grid = None
+    grid: answers.MainGrid | None = None
     if best[c] != OUTSIDE:
         grid = {
             "code": cw.grid_codes[best[c]],
@@ -888,7 +872,7 @@ def rekey(
     by: str = "auto",
     version: int | None = None,
     settings: NetworkSettings | None = None,
-) -> dict[str, Any]:
+) -> answers.RekeyedMany:
     """Re-key records made against network ``name`` to the unified grids.
 
     A cell code goes to the grid holding the largest share of it: by households when the cell has homes
@@ -911,7 +895,7 @@ def rekey(
     with db.cursor() as cur:
         row = _network_row(cur, name)
         chosen = _version(row, version)
-    out: dict[str, Any] = {"network": name, "version": chosen, "by": by}
+    out: answers.RekeyedMany = {"network": name, "version": chosen, "by": by}
     if cells:
         codes = [str(c) for c in cells]
         cached = _compute(db, name, chosen, settings, False, cached_only=True)
@@ -927,9 +911,19 @@ def rekey(
     return out
 
 
+def rekeyed_one(many: answers.RekeyedMany) -> answers.Rekeyed:
+    """The answer of a re-keying asked for one cell or one point: its members beside the network's."""
+    out: answers.Rekeyed = {"network": many["network"], "version": many["version"], "by": many["by"]}
+    if "cells" in many:
+        out |= many["cells"][0]
+    if "points" in many:
+        out["point"] = many["points"][0]
+    return out
+
+
 def _rekey_points(
     db: Database, name: str, version: int, points: Sequence[Sequence[float]], crs: str | None
-) -> list[dict[str, Any]]:
+) -> list[answers.PointRekeyed]:
     try:
         xy = np.array([[float(p[0]), float(p[1])] for p in points], dtype=np.float64)
     except (TypeError, ValueError, IndexError, KeyError):
@@ -949,12 +943,12 @@ def _rekey_points(
     codes = np.array([c["code"] for c in cells], dtype=object)
     geoms = np.array([shapely.from_wkb(c["wkb"]) for c in cells], dtype=object)
     owner = assign_points(geoms, code_rank(codes), np.asarray(wlon), np.asarray(wlat)) if len(cells) else None
-    out = []
+    out: list[answers.PointRekeyed] = []
     for k in range(len(xy)):
-        cell = None
+        cell: answers.NamedCode | None = None
         if owner is not None and owner[k] != OUTSIDE:
             cell = {"code": codes[owner[k]], "name": cells[owner[k]]["name"]}
         code = grids[k]
-        grid = None if code is None else {"code": code, "name": names.get(code)}
+        grid: answers.NamedCode | None = None if code is None else {"code": code, "name": names.get(code)}
         out.append({"lon": float(wlon[k]), "lat": float(wlat[k]), "cell": cell, "grid": grid})
     return out

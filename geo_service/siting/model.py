@@ -9,10 +9,11 @@ resolved inputs (``k`` against the number of candidates) are in :mod:`geo_servic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict  # pydantic documents the answer on Python 3.11
 
 from geo_service.coords import lonlat_message
 
@@ -119,15 +120,52 @@ class Site:
     category: str | None = None  # the facility category or station kind of a default site
 
 
+class ChosenSite(TypedDict):
+    id: SiteId
+    lon: float
+    lat: float
+    name: NotRequired[Annotated[str, Field(description="only for a default candidate with a name")]]
+    category: NotRequired[Annotated[str, Field(description="only for a default candidate")]]
+    catchment_weight: float
+    new_weight: Annotated[float, Field(description="the part of the catchment no fixed site covers")]
+
+
+class SitingAnswer(TypedDict):
+    """New sites and what they cover; weights in the demand's unit (households for the defaults)."""
+
+    chosen: list[SiteId]
+    covered_weight: float
+    total_weight: float
+    covered_weight_before: float
+    optimal: bool
+    gap: Annotated[float | None, Field(description="relative MIP gap")]
+    method: str
+    k: int | None
+    minutes: float
+    speed_kmh: float
+    chosen_sites: list[ChosenSite]
+    uncoverable_weight: float
+    objective: float
+    walk_seconds_mean: float | None
+    status: str
+    sources: dict[str, str]
+    counts: dict[str, int]
+    excluded_candidates: list[SiteId]
+    unsnapped: dict[str, int]
+    model: dict[str, int]
+    timings_s: dict[str, float]
+
+
 @dataclass(frozen=True)
-class ChosenSite:
+class Choice:
     """A proposed new site, with the weight within its catchment and the part no fixed site covers."""
 
     site: Site
     catchment_weight: float
     new_weight: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ChosenSite:
+        # members in the order they have always been sent: name and category only when known
         out: dict[str, Any] = {"id": self.site.id, "lon": self.site.lon, "lat": self.site.lat}
         if self.site.name is not None:
             out["name"] = self.site.name
@@ -135,7 +173,7 @@ class ChosenSite:
             out["category"] = self.site.category
         out["catchment_weight"] = round(self.catchment_weight, 6)
         out["new_weight"] = round(self.new_weight, 6)
-        return out
+        return cast(ChosenSite, out)
 
 
 @dataclass(frozen=True)
@@ -152,7 +190,7 @@ class SitingResult:
     k: int | None
     minutes: float
     speed_kmh: float
-    chosen: list[ChosenSite]
+    chosen: list[Choice]
     covered_weight: float
     total_weight: float
     covered_weight_before: float
@@ -169,7 +207,7 @@ class SitingResult:
     model: dict[str, int] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> SitingAnswer:
         return {
             "chosen": [c.site.id for c in self.chosen],
             "covered_weight": round(self.covered_weight, 6),

@@ -40,7 +40,7 @@ from geo_service.errors import InvalidInput, ServiceUnavailable
 from geo_service.i18n import message
 from geo_service.settings import SitingSettings, WalkingSettings
 from geo_service.siting import solver
-from geo_service.siting.model import ChosenSite, Site, SiteIn, SitingRequest, SitingResult
+from geo_service.siting.model import Choice, Site, SiteIn, SitingRequest, SitingResult
 from geo_service.store import siting as store
 from geo_service.walking import travel_matrix
 
@@ -304,7 +304,7 @@ def site(
     solution = solver.solve(instance, request.method, request.k, options)
     evaluation = solver.evaluate(instance, solution.chosen)
     chosen = [
-        ChosenSite(candidates[j], float(evaluation.site_weight[n]), float(evaluation.site_new_weight[n]))
+        Choice(candidates[j], float(evaluation.site_weight[n]), float(evaluation.site_new_weight[n]))
         for n, j in enumerate(solution.chosen)
     ]
     return SitingResult(

@@ -27,7 +27,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypedDict
+from typing import Any
+
+from typing_extensions import TypedDict  # pydantic documents DashboardAreas on Python 3.11
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import InvalidInput, NotFound
@@ -480,7 +482,13 @@ def _coverage(row: store.CoverageRow, minutes: float) -> Coverage:
     )
 
 
-def areas(ctx: IncidentContext) -> list[dict[str, Any]]:
+class DashboardAreas(TypedDict):
+    """Every current area, coarse to fine (the dashboard's chooser)."""
+
+    areas: list[store.DashboardArea]
+
+
+def areas(ctx: IncidentContext) -> DashboardAreas:
     """Every current area, coarse to fine: code, name, level, parent (the dashboard's chooser)."""
     with ctx.db.cursor() as cur:
-        return [dict(row) for row in store.areas(cur)]
+        return {"areas": store.areas(cur)}

@@ -16,7 +16,7 @@ from psycopg2.extras import Json
 from shapely.geometry import MultiPolygon
 from typing_extensions import TypedDict  # pydantic documents AreaRef (locate) on Python 3.11
 
-from geo_service.db.rows import fetch_one
+from geo_service.db.rows import all_with_wkb, fetch_one
 
 _COLUMNS = """id, code, name, level, parent_code, households, population, workers, properties, source,
               version, valid_from, valid_to, changed_by, change, closed_by, closed_change,
@@ -52,6 +52,21 @@ class AreaRow(TypedDict):
     change: str
     closed_by: str | None
     closed_change: str | None
+    wkb: bytes
+
+
+class NewArea(TypedDict):
+    """What a new version of an area stores (:func:`insert_version`); ``wkb`` its outline (WGS-84)."""
+
+    code: str | None
+    name: str | None
+    level: str
+    parent_code: str | None
+    households: int | None
+    population: int | None
+    workers: list[dict[str, Any]]  # as the planner gave them: name, phone, ...
+    properties: dict[str, Any]  # the planner's own members, kept as they are
+    source: str
     wkb: bytes
 
 
@@ -91,17 +106,9 @@ def geometry(row: AreaRow) -> MultiPolygon:
     return cast(MultiPolygon, shapely.from_wkb(row["wkb"]))
 
 
-def _dicts(cur: Cursor) -> list[dict[str, Any]]:
-    rows = [dict(r) for r in cur.fetchall()]
-    for row in rows:
-        if row.get("wkb") is not None:
-            row["wkb"] = bytes(row["wkb"])
-    return rows
-
-
 def _rows(cur: Cursor) -> list[AreaRow]:
     """The rows of a ``SELECT {_COLUMNS}`` (WKB as bytes, not the driver's memoryview)."""
-    return cast("list[AreaRow]", _dicts(cur))
+    return all_with_wkb(cur, AreaRow)
 
 
 def lock_codes(cur: Cursor, codes: Iterable[str]) -> None:
@@ -216,7 +223,7 @@ def list_current(
 
 
 def insert_version(
-    cur: Cursor, area: dict[str, Any], version: int, actor: str | None, change: str, valid_from: Any = None
+    cur: Cursor, area: NewArea, version: int, actor: str | None, change: str, valid_from: Any = None
 ) -> int:
     """Insert a version (``area`` holds code, name, level, parent_code, households, population, workers,
     properties, source, wkb); ``valid_from`` defaults to the transaction time. Returns its id."""
@@ -286,7 +293,7 @@ def index_snapshot(cur: Cursor) -> tuple[int, list[IndexRow]]:
            LEFT JOIN areas a ON a.valid_to IS NULL
            ORDER BY a.code"""
     )
-    rows = cast("list[IndexRow]", _dicts(cur))
+    rows = all_with_wkb(cur, IndexRow)
     rev = int(rows[0]["revision"]) if rows else 0
     return rev, [r for r in rows if r["code"] is not None]
 

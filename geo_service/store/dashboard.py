@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TypedDict
+from typing import Literal
 
 from psycopg2 import sql
+from typing_extensions import TypedDict  # pydantic documents DashboardArea on Python 3.11
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.db.rows import all_as, fetch_one, first_as, one_as
@@ -81,10 +82,12 @@ class CaseRow(TypedDict):
     total: int
 
 
-class AreaRow(TypedDict):
+class DashboardArea(TypedDict):
+    """A current area as the dashboard names it (and its chooser lists it)."""
+
+    level: Literal["district", "street", "community", "grid"]
     code: str
     name: str | None
-    level: str
     parent_code: str | None
 
 
@@ -213,21 +216,21 @@ def case_list(
     return all_as(cur, CaseRow)
 
 
-def area(cur: Cursor, code: str) -> AreaRow | None:
+def area(cur: Cursor, code: str) -> DashboardArea | None:
     """The current area ``code``: level, name, parent."""
     cur.execute(
         "SELECT code, name, level, parent_code FROM areas WHERE code = %s AND valid_to IS NULL", (code,)
     )
-    return one_as(cur, AreaRow)
+    return one_as(cur, DashboardArea)
 
 
-def areas(cur: Cursor) -> list[AreaRow]:
+def areas(cur: Cursor) -> list[DashboardArea]:
     """Every current area above the grids and the grids too: code, name, level, parent (for the chooser)."""
     cur.execute(
         """SELECT code, name, level, parent_code FROM areas WHERE valid_to IS NULL
            ORDER BY array_position(ARRAY['district', 'street', 'community', 'grid'], level), code"""
     )
-    return all_as(cur, AreaRow)
+    return all_as(cur, DashboardArea)
 
 
 def grids_in(cur: Cursor, level: str, code: str) -> list[GridRow]:

@@ -14,6 +14,8 @@ import numpy as np
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json, execute_values
 
+from geo_service.db.rows import all_with_wkb
+
 Box = tuple[float, float, float, float]
 
 
@@ -66,6 +68,15 @@ class CellRow(TypedDict):
     wkb: bytes
 
 
+class NewCell(TypedDict):
+    """A cell of a new version (:func:`insert_cells`); ``wkb`` its outline (WGS-84)."""
+
+    code: str
+    name: str | None
+    properties: dict[str, Any]  # the department's own members
+    wkb: bytes
+
+
 class OutlineRow(TypedDict):
     """A current community: code, name, ``wkb`` its outline (WGS-84)."""
 
@@ -78,13 +89,6 @@ class GridOutlineRow(OutlineRow):
     """A current unified grid: its outline and its parent's code."""
 
     parent_code: str | None
-
-
-def _with_wkb(cur: Cursor) -> list[dict[str, Any]]:
-    rows = [dict(r) for r in cur.fetchall()]
-    for row in rows:
-        row["wkb"] = bytes(row["wkb"])
-    return rows
 
 
 def _value(row: Any, key: str, index: int) -> Any:
@@ -181,7 +185,7 @@ def open_version(
     return since
 
 
-def insert_cells(cur: Cursor, name: str, version: int, since: Any, cells: Sequence[dict[str, Any]]) -> None:
+def insert_cells(cur: Cursor, name: str, version: int, since: Any, cells: Sequence[NewCell]) -> None:
     """Insert the cells of a version (``code``, ``name``, ``properties``, ``wkb`` each)."""
     execute_values(
         cur,
@@ -198,7 +202,7 @@ _CELL_COLUMNS = (
 
 
 def _cells(cur: Cursor) -> list[CellRow]:
-    return cast("list[CellRow]", _with_wkb(cur))
+    return all_with_wkb(cur, CellRow)
 
 
 def cells(cur: Cursor, name: str, version: int, bbox: Box | None = None) -> list[CellRow]:
@@ -248,7 +252,7 @@ def unified_grids(cur: Cursor, bbox: Box | None = None) -> list[GridOutlineRow]:
            ORDER BY a.code COLLATE "C" """,
         _box_params(bbox),
     )
-    return cast("list[GridOutlineRow]", _with_wkb(cur))
+    return all_with_wkb(cur, GridOutlineRow)
 
 
 def homes(cur: Cursor, bbox: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -317,4 +321,4 @@ def communities_under(cur: Cursor, code: str) -> list[OutlineRow]:
            ORDER BY code COLLATE "C" """,
         (code,),
     )
-    return cast("list[OutlineRow]", _with_wkb(cur))
+    return all_with_wkb(cur, OutlineRow)

@@ -8,7 +8,7 @@ Units: metres, seconds, km/h; points are ``(lon, lat)`` WGS-84 unless a ``crs`` 
 costs are *effective metres* (length × the steps factor on steps): seconds = cost ÷ speed (m/s).
 """
 
-from geo_service.walking.graph import Snap, WalkGraph, graph_from_snapshot
+from geo_service.walking.graph import Components, Snap, WalkGraph, graph_from_snapshot
 from geo_service.walking.network import (
     Located,
     NodeReach,
@@ -23,7 +23,13 @@ from geo_service.walking.network import (
 from geo_service.walking.paths import Arrival, arrive, best_arrival, path_to
 from geo_service.walking.service import (
     Contour,
+    ContourProperties,
+    NetworkDataset,
+    NetworkSummary,
+    ReachableStreets,
     Route,
+    RouteProperties,
+    StreetPiece,
     TravelMatrix,
     isochrones,
     network_summary,
@@ -39,13 +45,20 @@ from geo_service.walking.warm import warm_up
 
 __all__ = [
     "Arrival",
+    "Components",
     "Contour",
+    "ContourProperties",
     "Located",
+    "NetworkDataset",
+    "NetworkSummary",
     "NodeReach",
+    "ReachableStreets",
     "Route",
+    "RouteProperties",
     "Search",
     "Snap",
     "Sources",
+    "StreetPiece",
     "TravelMatrix",
     "WalkGraph",
     "WalkNetwork",

@@ -23,11 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import shapely
+from pydantic import Field
 from pyproj import Transformer
+from typing_extensions import TypedDict  # pydantic documents Components (GET /api/network) on Python 3.11
 
 from geo_service.crs import metric_epsg
 from geo_service.walking import snapping
@@ -59,6 +61,14 @@ ARRAYS = (
 )
 GRID_CELL_M = 50.0
 _SAME_POINT_M = 1e-6
+
+
+class Components(TypedDict):
+    """The connected pieces of a dataset's network (all kept: a piece may be an island reached by ferry)."""
+
+    count: int
+    largest_share: Annotated[float, Field(description="share of the nodes in the largest piece")]
+    sizes: Annotated[list[int], Field(description="nodes of the ten largest pieces, largest first")]
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ class WalkGraph:
     grid_edges: np.ndarray
     names: list[str | None]
     grid: tuple[float, float, float, int]  # x0, y0, cell metres, columns
-    components: dict[str, Any]
+    components: Components
     bbox: tuple[float, float, float, float]
     to_metric: Transformer = field(init=False, repr=False)
     to_lonlat: Transformer = field(init=False, repr=False)
@@ -430,7 +440,11 @@ def build_graph(
         count, component = connected_components(graph, directed=False)
         del graph
         sizes = np.sort(np.bincount(component))[::-1]
-        components = {"count": int(count), "largest_share": float(sizes[0] / n), "sizes": sizes[:10].tolist()}
+        components: Components = {
+            "count": int(count),
+            "largest_share": float(sizes[0] / n),
+            "sizes": sizes[:10].tolist(),
+        }
     else:
         component = np.zeros(n, np.int32)
         components = {"count": 0, "largest_share": 0.0, "sizes": []}

@@ -17,22 +17,75 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, cast
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
+from typing_extensions import TypedDict  # pydantic documents these answers on Python 3.11
 
 from geo_service.coords import lonlat_problem, normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput
+from geo_service.geojson import Feature, FeatureCollection, Geometry
 from geo_service.i18n import message
 from geo_service.settings import WalkingSettings
 from geo_service.walking import paths
 from geo_service.walking.geojson import geometry_json
-from geo_service.walking.graph import WalkGraph
+from geo_service.walking.graph import Components, WalkGraph
 from geo_service.walking.isochrone import contour_polygons, reached_edges
 from geo_service.walking.network import Located, Search, Sources, WalkNetwork, current_network, run_search
+
+
+class ContourProperties(TypedDict):
+    area_m2: float
+    minutes: NotRequired[float]  # a time contour
+    distance_m: NotRequired[float]  # a distance contour
+
+
+class RouteProperties(TypedDict):
+    walk_seconds: float
+    distance_m: float
+    minutes: float
+    snap_distance_m: list[float]  # start, end: how far each point was from the network
+
+
+class StreetPiece(TypedDict):
+    """A reachable piece of a street: the walking seconds at its two ends."""
+
+    edge_id: int
+    name: str | None
+    steps: bool
+    from_seconds: float
+    to_seconds: float
+
+
+class ReachableStreets(FeatureCollection):
+    """Street pieces reachable in time (LineStrings, properties a :class:`StreetPiece`)."""
+
+    minutes: float
+
+
+class NetworkDataset(TypedDict):
+    name: str
+    srid: int
+    nodes: int
+    edges: int
+    length_km: float
+    steps_edges: int
+    components: Components
+    bbox: list[float]
+
+
+class NetworkSummary(TypedDict):
+    """The walking network in memory, per dataset."""
+
+    revision: int
+    datasets: list[NetworkDataset]
+
+
+def _mapping(geometry: BaseGeometry) -> Geometry:
+    return cast(Geometry, shapely.geometry.mapping(geometry))
 
 
 @dataclass(frozen=True)
@@ -54,16 +107,19 @@ class Contour:
         ``shapely.to_geojson``, a few times faster for rounded outlines)."""
         return geometry_json(self.geometry, self.decimals)
 
-    def as_feature(self) -> dict[str, Any]:
-        properties: dict[str, Any] = {"area_m2": round(self.area_m2, 1)}
+    def properties(self) -> ContourProperties:
+        properties: ContourProperties = {"area_m2": round(self.area_m2, 1)}
         if self.minutes is not None:
             properties["minutes"] = self.minutes
         if self.distance_m is not None:
             properties["distance_m"] = self.distance_m
+        return properties
+
+    def as_feature(self) -> Feature:
         return {
             "type": "Feature",
-            "properties": properties,
-            "geometry": shapely.geometry.mapping(self.geometry),
+            "properties": dict(self.properties()),
+            "geometry": _mapping(self.geometry),
         }
 
 
@@ -76,17 +132,14 @@ class Route:
     distance_m: float
     snap_distance_m: tuple[float, float]
 
-    def as_feature(self) -> dict[str, Any]:
-        return {
-            "type": "Feature",
-            "geometry": shapely.geometry.mapping(self.geometry),
-            "properties": {
-                "walk_seconds": round(self.walk_seconds, 1),
-                "distance_m": round(self.distance_m, 1),
-                "minutes": round(self.walk_seconds / 60.0, 1),
-                "snap_distance_m": [round(d, 1) for d in self.snap_distance_m],
-            },
+    def as_feature(self) -> Feature:
+        properties: RouteProperties = {
+            "walk_seconds": round(self.walk_seconds, 1),
+            "distance_m": round(self.distance_m, 1),
+            "minutes": round(self.walk_seconds / 60.0, 1),
+            "snap_distance_m": [round(d, 1) for d in self.snap_distance_m],
         }
+        return {"type": "Feature", "geometry": _mapping(self.geometry), "properties": dict(properties)}
 
 
 @dataclass(frozen=True)
@@ -283,7 +336,7 @@ def reachable_streets(
     speed_kmh: float | None = None,
     crs: str | None = "wgs84",
     settings: WalkingSettings | None = None,
-) -> dict[str, Any]:
+) -> ReachableStreets:
     """The street pieces reachable within ``minutes`` (a GeoJSON FeatureCollection of LineStrings, WGS-84),
     each with the walking seconds at its two ends: the network itself rather than an area around it."""
     settings = settings or WalkingSettings()
@@ -294,7 +347,7 @@ def reachable_streets(
     graph = _one_graph(network, located)
     sources = sources_of(located)
     limit = levels[0] * 60.0 * speed
-    features: list[dict[str, Any]] = []
+    features: list[Feature] = []
     with run_search(graph, sources, limit) as found:
         edges = reached_edges(
             found.touched, found.n_touched, graph.indptr, graph.adj_edge, found.space.edge_mark, sources.edge
@@ -303,6 +356,13 @@ def reachable_streets(
             for a, b, t_a, t_b in paths.reachable_pieces(found, e, limit):
                 coords = paths.edge_slice(graph, e, a, b)
                 lon, lat = graph.unproject(coords[:, 0], coords[:, 1])
+                piece: StreetPiece = {
+                    "edge_id": int(graph.edge_id[e]),
+                    "name": graph.edge_name[e],
+                    "steps": bool(graph.edge_steps[e]),
+                    "from_seconds": round(t_a / speed, 1),
+                    "to_seconds": round(t_b / speed, 1),
+                }
                 features.append(
                     {
                         "type": "Feature",
@@ -311,13 +371,7 @@ def reachable_streets(
                             "type": "LineString",
                             "coordinates": np.round(np.column_stack([lon, lat]), 7).tolist(),
                         },
-                        "properties": {
-                            "edge_id": int(graph.edge_id[e]),
-                            "name": graph.edge_name[e],
-                            "steps": bool(graph.edge_steps[e]),
-                            "from_seconds": round(t_a / speed, 1),
-                            "to_seconds": round(t_b / speed, 1),
-                        },
+                        "properties": dict(piece),
                     }
                 )
     return {"type": "FeatureCollection", "minutes": levels[0], "features": features}
@@ -406,7 +460,7 @@ def travel_matrix(
     )
 
 
-def network_summary(db: Database | WalkNetwork, settings: WalkingSettings | None = None) -> dict[str, Any]:
+def network_summary(db: Database | WalkNetwork, settings: WalkingSettings | None = None) -> NetworkSummary:
     """Per dataset: nodes, edges, total metres, metric CRS and connected pieces (kept, never dropped)."""
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     return {

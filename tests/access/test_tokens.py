@@ -15,6 +15,7 @@ from geo_service.auth import authenticate, create_token, hash_token
 from geo_service.cli import app as cli
 from geo_service.db.pool import Database
 from tests.conftest import auth_headers
+from tests.documented import answered
 from tests.test_cli import cli_env  # noqa: F401 - the CLI pointed at a fresh database
 
 runner = CliRunner()
@@ -118,3 +119,22 @@ def test_admins_list_and_revoke_over_http(db: Database, client: TestClient) -> N
     assert created.status_code == 422
     created = client.post("/api/tokens", json={"role": "planner", "expires_days": 90}, headers=admin)
     assert created.status_code == 201 and authenticate(db, created.json()["token"]).role == "planner"
+
+
+def test_token_answers_have_the_members_their_schemas_name(db: Database, client: TestClient) -> None:
+    """Who am I, a new token, the list and a revoked token: every member their schema names (``grids``
+    included) and no other; times in ISO 8601, UTC written ``Z`` as before the answers were typed."""
+    document = client.get("/openapi.json").json()
+    admin = auth_headers(db, "admin")
+    body = {"role": "dispatcher", "name": "patrol", "expires_days": 30}
+    new = answered(document, "/api/tokens", "post", client.post("/api/tokens", json=body, headers=admin), 201)
+    assert new["grids"] == []
+    me = answered(
+        document, "/api/auth/whoami", "get", client.get("/api/auth/whoami", headers=bearer(new["token"]))
+    )
+    assert me["grids"] == [] and me["role"] == "dispatcher"
+    listed = answered(document, "/api/tokens", "get", client.get("/api/tokens", headers=admin))
+    entry = next(t for t in listed["tokens"] if t["name"] == "patrol")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", entry["created_at"]), entry["created_at"]
+    path = "/api/tokens/{token_id}"
+    answered(document, path, "delete", client.delete(f"/api/tokens/{entry['id']}", headers=admin))

@@ -58,13 +58,14 @@ def test_models_refuse_bodies_of_the_wrong_shape() -> None:
     contour = {
         "type": "Feature",
         "geometry": {"type": "Polygon", "coordinates": []},
-        "properties": {"minutes": 5},
+        "properties": {"minutes": 5, "area_m2": 1250.0},  # every contour measures its area
     }
     isochrones = {"type": "FeatureCollection", "features": [contour], "origins": [[24.94, 60.17]]}
     assert valid("Isochrones", isochrones)
     assert not valid("Isochrones", {**isochrones, "type": "Feature"})
     assert not valid("Isochrones", {**isochrones, "features": [{"type": "Point"}]})
     assert not valid("Isochrones", {k: v for k, v in isochrones.items() if k != "origins"})
+    assert not valid("Isochrones", {**isochrones, "features": [{**contour, "properties": {"minutes": 5}}]})
 
 
 def test_every_error_answer_names_the_error_body() -> None:

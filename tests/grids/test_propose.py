@@ -12,6 +12,7 @@ from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.grids.demo import DEMO_COUNTY
 from geo_service.grids.geometry import to_metric
+from tests.documented import mismatches, response_schema
 from tests.grids.conftest import hierarchy, lonlat, origin_for
 
 PREFIX = "110120"
@@ -94,9 +95,14 @@ def test_balanced_where_feasible(client: TestClient, synthetic: str) -> None:
 
 
 def test_proposal_imports_as_is(client: TestClient, synthetic: str, planner_headers: dict[str, str]) -> None:
+    document = client.get("/openapi.json").json()
     proposal = client.post("/api/grids/propose", json={"parent_code": synthetic}).json()
+    schema = response_schema(document, "/api/grids/propose", "post", "200")
+    assert mismatches(document, schema, proposal) == []  # the summary and each grid's properties too
     validated = client.post("/api/grids/validate", json=proposal, headers=planner_headers)
     assert validated.status_code == 200, validated.text
+    schema = response_schema(document, "/api/grids/validate", "post", "200")
+    assert mismatches(document, schema, validated.json()) == []
     imported = client.post("/api/grids/import", json=proposal, headers=planner_headers)
     assert imported.status_code == 200, imported.text
     assert len(imported.json()["created"]) == len(proposal["features"])

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
 from tests.conftest import auth_headers
-from tests.documented import mismatches, response_schema
+from tests.documented import answered, mismatches, response_schema
 from tests.incidents.areas import DISTRICT, POINTS, incident
 from tests.media import photos
 
@@ -115,6 +115,7 @@ def test_loop_answers_match_their_models(client: TestClient, dispatcher_headers:
     assert DISTRICT in [
         a["code"] for a in _check(document, "/api/stats/dashboard/areas", "get", areas)["areas"]
     ]
+    answered(document, "/api/stats/dashboard/areas", "get", areas)  # member by member
     documented = document["paths"]["/api/stats/dashboard/export"]["get"]["responses"]["200"]["content"]
     for fmt in ("csv", "xlsx"):
         exported = client.get(
@@ -167,8 +168,8 @@ def test_inspection_answers_match_their_models(client: TestClient, planner_heade
 def test_incident_answers_have_the_members_their_schemas_name(
     client: TestClient, dispatcher_headers: dict
 ) -> None:
-    """A new incident, one incident, a move, a merge, a callback, the duplicates and photos: each answer has every
-    member its documented schema names and no other (with and without the reporter)."""
+    """The categories, a new incident, one incident, a move, a merge, a callback, the duplicates and photos:
+    each answer has every member its documented schema names and no other (with and without the reporter)."""
     document = client.get("/openapi.json").json()
     base = "/api/incidents/{incident_id}"
 
@@ -178,6 +179,8 @@ def test_incident_answers_have_the_members_their_schemas_name(
         assert mismatches(document, response_schema(document, path, method, str(status)), body) == [], path
         return body
 
+    listed = members("/api/incidents/categories", "get", client.get("/api/incidents/categories"))
+    assert all(c["response_hours"] > 0 for c in listed["categories"])  # a member the schema lacked before
     first = members("/api/incidents", "post", incident(client, dispatcher_headers, "grid_1"), 201)
     second = members("/api/incidents", "post", incident(client, dispatcher_headers, "grid_1"), 201)
     assert first["id"] in [d["id"] for d in second["duplicates"]] and "reporter" in first

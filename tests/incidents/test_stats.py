@@ -12,6 +12,7 @@ from geo_service.api.app import create_app
 from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
 from geo_service.settings import IncidentSettings
+from tests.documented import answered
 from tests.incidents.areas import COMMUNITY_SE, COMMUNITY_SW, GRID_1, GRID_2, STREET_W, incident
 
 pytestmark = pytest.mark.usefixtures("areas")
@@ -64,7 +65,9 @@ def _area(body: dict, code: str) -> dict:
 
 def test_grid_numbers(story: tuple[TestClient, ManualClock]) -> None:
     client, _ = story
-    body = client.get("/api/stats/incidents", params={"level": "grid"}).json()
+    document = client.get("/openapi.json").json()
+    path = "/api/stats/incidents"
+    body = answered(document, path, "get", client.get(path, params={"level": "grid"}))
     assert body["level"] == "grid"
     one = _area(body, GRID_1)
     assert one["name"] == "一网格" and one["total"] == 4

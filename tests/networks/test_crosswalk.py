@@ -17,6 +17,7 @@ import shapely
 from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
+from tests.documented import answered
 from tests.grids.conftest import lonlat
 from tests.networks.conftest import collection, insert_homes, lattice, unified
 
@@ -230,11 +231,14 @@ def test_the_three_formats_agree(setup: dict, client: TestClient, tmp_path: Path
 
 
 def test_rekey_cells_and_points(setup: dict, client: TestClient) -> None:
-    doc = _json(client)
+    document = client.get("/openapi.json").json()
+    doc = answered(
+        document, "/api/networks/{name}/crosswalk", "get", client.get(f"/api/networks/{NAME}/crosswalk")
+    )
+    one = "/api/networks/{name}/rekey"
     for cell in doc["cells"]:
         response = client.get(f"/api/networks/{NAME}/rekey", params={"cell": cell["code"]})
-        assert response.status_code == 200, response.text
-        answer = response.json()
+        answer = answered(document, one, "get", response)
         assert answer["cell"]["code"] == cell["code"]
         assert (answer["grid"] or {}).get("code") == (cell["main_grid"] or {}).get("code")
     origin = setup["origin"]
@@ -245,7 +249,9 @@ def test_rekey_cells_and_points(setup: dict, client: TestClient) -> None:
         lonlat(340, 20, origin),
     ]
     for lon, lat in points:
-        answer = client.get(f"/api/networks/{NAME}/rekey", params={"lon": lon, "lat": lat}).json()
+        answer = answered(
+            document, one, "get", client.get(f"/api/networks/{NAME}/rekey", params={"lon": lon, "lat": lat})
+        )
         located = client.get("/api/locate", params={"lon": lon, "lat": lat}).json()
         assert (answer["point"]["grid"] or {}).get("code") == (located["grid"] or {}).get("code")
     answer = client.get(
@@ -254,7 +260,12 @@ def test_rekey_cells_and_points(setup: dict, client: TestClient) -> None:
     assert answer["point"]["grid"]["code"] == setup["grids"][3]  # on the shared edge x=100: the lower code
     assert answer["point"]["cell"]["code"] == "P-0-1"
     codes = ["P-2-2", "P-0-0", "X-0-0"]
-    batch = client.post(f"/api/networks/{NAME}/rekey", json={"cells": codes, "points": points}).json()
+    batch = answered(
+        document,
+        one,
+        "post",
+        client.post(f"/api/networks/{NAME}/rekey", json={"cells": codes, "points": points}),
+    )
     assert [c["cell"]["code"] for c in batch["cells"]] == codes
     by_code = {c["code"]: c for c in doc["cells"]}
     assert [(c["grid"] or {}).get("code") for c in batch["cells"]] == [

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
 from tests.conftest import auth_headers
+from tests.documented import answered, mismatches
 from tests.networks.conftest import collection, count_rows, lattice
 
 PREFIX = "110151"
@@ -128,14 +129,17 @@ def test_versions_close_and_reopen(client: TestClient, planner_headers: dict[str
     )
     second = lattice(PREFIX, [0, 150, 300], YS, "H")  # two columns instead of three: redrawn
     second.append(lattice(PREFIX, [0, 300], [300, 400], "N")[0])
+    document = client.get("/openapi.json").json()
     response = client.post(f"/api/networks/{name}/import", json=collection(second), headers=planner_headers)
-    assert response.status_code == 200, response.text
-    report = response.json()
+    report = answered(document, "/api/networks/{name}/import", "post", response)
     assert (report["version"], report["previous_version"], report["cells"]) == (2, 1, 5)
     assert report["added"] == ["N-0-0"] and report["removed"] == ["H-2-0", "H-2-1"]
     assert report["changed"] == 4 and report["unchanged"] == 0
     now = _cells(client, name)
     old = _cells(client, name, version=1)
+    for doc in (now, old):  # the network's summary and versions member by member (the cells' own are open)
+        assert mismatches(document, "NetworkCells", doc) == []
+    answered(document, "/api/networks", "get", client.get("/api/networks"))
     assert now["network"]["version"] == 2 and now["network"]["shown_version"] == 2
     assert old["network"]["shown_version"] == 1 and len(old["features"]) == 6 and len(now["features"]) == 5
     assert [v["version"] for v in now["network"]["versions"]] == [1, 2]

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from geo_service.crs import metres_per_degree
 from geo_service.db.pool import Database
+from tests.documented import answered
 from tests.grids.conftest import feature, origin_for, rect
 from tests.networks.conftest import collection, insert_homes, lattice
 
@@ -73,9 +74,8 @@ def test_proposal_follows_shared_boundaries_in_band_inside_communities(
         "households_min": 600,
         "households_max": 1000,
     }
-    response = client.post("/api/networks/propose", json=body)
-    assert response.status_code == 200, response.text
-    doc = response.json()
+    document = client.get("/openapi.json").json()
+    doc = answered(document, "/api/networks/propose", "post", client.post("/api/networks/propose", json=body))
     features = doc["features"]
     summary = doc["summary"]
     assert summary["grids"] == len(features) == 16 and summary["grids_in_band"] == 16

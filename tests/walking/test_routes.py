@@ -9,6 +9,7 @@ from pyproj import Geod
 
 from geo_service.walking import service
 from geo_service.walking.network import current_network
+from tests.documented import answered
 from tests.walking.reference import load_reference
 
 SPEED_MPS = 4.5 / 3.6
@@ -134,6 +135,30 @@ def test_network_summary_reports_pieces(client):
     (helsinki,) = [d for d in body["datasets"] if d["name"] == "helsinki"]
     assert helsinki["nodes"] > 5000 and helsinki["components"]["count"] > 1
     assert 0.9 < helsinki["components"]["largest_share"] < 1.0
+
+
+def test_answers_have_the_members_their_schemas_name(client):
+    """Isochrones, the route, the reachable streets and the network's make-up: every member their documented schema names
+    (a route's and a street piece's properties included) and no other."""
+    document = client.get("/openapi.json").json()
+    here = {"lon": 24.9414, "lat": 60.1699}
+    answered(
+        document,
+        "/api/route",
+        "get",
+        client.get("/api/route", params={"from": "24.9414,60.1699", "to": "24.95,60.165"}),
+    )
+    streets = answered(
+        document,
+        "/api/isochrones/streets",
+        "get",
+        client.get("/api/isochrones/streets", params={**here, "minutes": 3}),
+    )
+    assert streets["features"]
+    answered(document, "/api/network", "get", client.get("/api/network"))
+    answered(
+        document, "/api/isochrones", "get", client.get("/api/isochrones", params={**here, "minutes": "3,5"})
+    )
 
 
 def test_network_follows_edits(fresh_db):

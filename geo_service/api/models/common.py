@@ -1,4 +1,5 @@
-"""Answers of health, readiness and token routes, and the names of vocabularies other answers share."""
+"""Answers of health and readiness routes, and the names of vocabularies other answers share (the token
+routes answer :mod:`geo_service.auth`'s typed dicts)."""
 
 from __future__ import annotations
 
@@ -14,35 +15,6 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready"]
     schema_version: int | str = Field(description="the last migration applied")
-
-
-class Whoami(BaseModel):
-    token_id: int | None
-    role: str
-    name: str | None
-
-
-class NewToken(BaseModel):
-    token: str = Field(description="the secret, shown this once")
-    role: Literal["admin", "planner", "dispatcher"]
-    expires_days: int | None
-
-
-class Token(BaseModel):
-    """A token as the admin sees it: never the secret."""
-
-    id: int
-    role: str
-    name: str | None
-    created_at: str
-    expires_at: str | None
-    last_used_at: str | None
-    revoked_at: str | None
-    active: bool
-
-
-class Tokens(BaseModel):
-    tokens: list[Token]
 
 
 class Term(BaseModel):

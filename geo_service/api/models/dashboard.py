@@ -8,21 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from geo_service.api.models.loop import SettledAt
+from geo_service.stats.dashboard import DashboardAreas as DashboardAreas
+from geo_service.store.dashboard import DashboardArea
 
 Level = Literal["district", "street", "community", "grid"]
-
-
-class DashboardArea(BaseModel):
-    level: Level
-    code: str
-    name: str | None
-    parent_code: str | None
-
-
-class DashboardAreas(BaseModel):
-    """Every current area, coarse to fine (the dashboard's chooser)."""
-
-    areas: list[DashboardArea]
 
 
 class DashboardPeriod(BaseModel):

@@ -1,4 +1,7 @@
-"""Answers of the areas and grids routes (``/api/grids``, ``/api/areas``)."""
+"""Answers of the areas and grids routes (``/api/grids``, ``/api/areas``). A write, an import, a dry run, the
+planning numbers and a proposal are the service's typed dicts (:mod:`geo_service.grids.service`,
+:mod:`geo_service.grids.propose`), named here for ``/openapi.json``; an area's properties are a model, as they
+keep whatever members the planner added."""
 
 from __future__ import annotations
 
@@ -7,6 +10,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.api.models.geojson import Feature, FeatureCollection
+from geo_service.api.models.typed import extending
+from geo_service.grids import propose
+from geo_service.grids import service as grids
+from geo_service.grids.propose import ProposalProperties
+from geo_service.grids.service import AreaStats as AreaStats
+from geo_service.grids.service import ImportResult as ImportResult
+from geo_service.grids.service import ValidationResult as ValidationResult
 
 
 class AreaProperties(BaseModel):
@@ -40,75 +50,9 @@ class AreaCollection(FeatureCollection):
     features: list[AreaFeature]  # type: ignore[assignment]
 
 
-class WrittenArea(BaseModel):
-    """What a single-area write did (create, update, merge); ``feature`` is the stored version."""
-
-    id: int
-    code: str
-    version: int
-    change: str
-    snapped_vertices: int = Field(description="vertices moved onto a neighbour's edge")
-    feature: AreaFeature
-
-
-class ImportResult(BaseModel):
-    created: list[str]
-    updated: list[str]
-    restored: list[str]
-    unchanged: list[str]
-    snapped_vertices: int
-    count: int = Field(description="areas written (created + updated + restored)")
-
-
-class ValidationResult(BaseModel):
-    """A clean dry run (problems answer 422)."""
-
-    valid: Literal[True]
-    problems: list[Any] = Field(max_length=0)
-
-
-class ProposalProperties(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    code: str
-    name: str
-    level: str
-    parent_code: str
-    households: int
-    residences: int
-    blocks: int
-    area_m2: float
-    in_band: bool = Field(description="households within the band asked for")
-
-
 class ProposalFeature(Feature):
     properties: ProposalProperties  # type: ignore[assignment]
 
 
-class Proposal(FeatureCollection):
-    """Proposed grids to edit and import; nothing is written."""
-
-    features: list[ProposalFeature]  # type: ignore[assignment]
-    summary: dict[str, Any]
-
-
-class AreaStats(BaseModel):
-    """Planning numbers of one area."""
-
-    code: str
-    name: str | None
-    level: str
-    parent_code: str | None
-    version: int
-    area_km2: float
-    households: int
-    households_source: Literal["record", "residences"]
-    residence_households: float
-    population: int
-    population_source: Literal["record", "estimated"]
-    residences: int
-    children: int
-    staffing_norm_per_10k: float
-    staffing_need: int
-    workers: int
-    staffing_gap: int
+WrittenArea = extending(grids.WrittenArea, BaseModel, __name__, feature=AreaFeature)
+Proposal = extending(propose.Proposal, FeatureCollection, __name__, features=list[ProposalFeature])

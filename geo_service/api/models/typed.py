@@ -14,9 +14,11 @@ from typing import Any, NotRequired, get_args, get_origin, get_type_hints
 from pydantic import BaseModel, create_model
 
 
-def extending(answer: type, base: type[BaseModel], module: str) -> type[BaseModel]:
+def extending(answer: type, base: type[BaseModel], module: str, **refined: Any) -> type[BaseModel]:
     """A model named and described as the typed dict ``answer``: ``base`` (a GeoJSON model) with the members
-    ``answer`` adds to it (a ``NotRequired`` member becomes an optional field).
+    ``answer`` adds to it (a ``NotRequired`` member becomes an optional field), and the members named in
+    ``refined`` documented by the type given there (a GeoJSON feature whose ``properties`` the HTTP layer
+    names, where the typed dict can only say ``Feature``).
 
     Parameters
     ----------
@@ -30,7 +32,9 @@ def extending(answer: type, base: type[BaseModel], module: str) -> type[BaseMode
     """
     fields: dict[str, Any] = {}
     for name, hint in get_type_hints(answer, include_extras=True).items():
-        if name in base.model_fields:
+        if name in refined:
+            hint = NotRequired[refined[name]] if get_origin(hint) is NotRequired else refined[name]
+        elif name in base.model_fields:
             continue
         if get_origin(hint) is NotRequired:
             fields[name] = (get_args(hint)[0], None)

@@ -116,8 +116,11 @@ async def get_export(
 
 
 @router.get(
-    "/areas", summary="The areas a dashboard can show, coarse to fine", responses=answers(md.DashboardAreas)
+    "/areas",
+    summary="The areas a dashboard can show, coarse to fine",
+    response_model=None,
+    responses=answers(md.DashboardAreas),
 )
-def get_areas(ctx: Ctx, _reader: Reader) -> dict[str, Any]:
+def get_areas(ctx: Ctx, _reader: Reader) -> service.DashboardAreas:
     """Every current district, street, community and grid: code, name, level, parent."""
-    return {"areas": service.areas(ctx)}
+    return service.areas(ctx)

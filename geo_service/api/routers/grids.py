@@ -133,24 +133,18 @@ def _one_feature(data: bytes, media_type: str, settings: GridSettings) -> Any:
     return parse_geojson(data, settings)
 
 
-def _written(response: Response, result: service.WriteResult) -> dict[str, Any]:
+def _written(response: Response, result: service.WriteResult) -> service.WrittenArea:
     response.headers["ETag"] = etag(result.version)
     # percent-encoded: new codes are plain ASCII, but an area stored before the code rule may not be
     response.headers["Location"] = f"/api/grids/{quote(result.code, safe='')}"
-    return {
-        "id": result.id,
-        "code": result.code,
-        "version": result.version,
-        "change": result.change,
-        "snapped_vertices": result.snapped_vertices,
-        "feature": result.feature,
-    }
+    return result.as_dict()
 
 
 @router.post(
     "/grids",
     status_code=201,
     openapi_extra={"requestBody": FEATURE_BODY},
+    response_model=None,
     responses=answers(m.WrittenArea, 201, "created"),
 )
 async def create_grid(
@@ -160,7 +154,7 @@ async def create_grid(
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
     settings: GridSettings = Depends(get_grid_settings),
-) -> dict[str, Any]:
+) -> service.WrittenArea:
     """Create an area (any level) from a GeoJSON Feature. Vertices within the snapping tolerance of a
     neighbour's edge are snapped onto it; 422 lists every problem (invalid ring, overlap, outside parent,
     sliver, a code outside ``[A-Za-z0-9_.-]{1,64}``) with its location; 409 when the code is in use."""
@@ -175,7 +169,10 @@ async def create_grid(
 
 
 @router.post(
-    "/grids/import", openapi_extra={"requestBody": COLLECTION_BODY}, responses=answers(m.ImportResult)
+    "/grids/import",
+    openapi_extra={"requestBody": COLLECTION_BODY},
+    response_model=None,
+    responses=answers(m.ImportResult),
 )
 async def import_grids(
     request: Request,
@@ -186,7 +183,7 @@ async def import_grids(
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
     settings: GridSettings = Depends(get_grid_settings),
-) -> dict[str, Any]:
+) -> service.ImportResult:
     """Import a FeatureCollection (JSON body), or a GeoPackage / zipped Shapefile (multipart field ``file``
     or the raw file as the body), all or nothing. New codes are created, existing ones get a new version;
     a feature carrying ``properties.version`` must match the current version (412 otherwise)."""
@@ -203,7 +200,10 @@ async def import_grids(
 
 
 @router.post(
-    "/grids/validate", openapi_extra={"requestBody": COLLECTION_BODY}, responses=answers(m.ValidationResult)
+    "/grids/validate",
+    openapi_extra={"requestBody": COLLECTION_BODY},
+    response_model=None,
+    responses=answers(m.ValidationResult),
 )
 async def validate_grids(
     request: Request,
@@ -213,7 +213,7 @@ async def validate_grids(
     db: Database = Depends(get_db),
     _principal: Principal = Depends(planner),
     settings: GridSettings = Depends(get_grid_settings),
-) -> dict[str, Any]:
+) -> service.ValidationResult:
     """Dry run (planner): the write checks plus gaps inside each parent. 200 ``{"valid": true}`` when clean,
     otherwise 422 with the list of ``{problem, code, codes, location, message}`` (the same checks and codes as
     an import; a shape without a code is checked under a provisional one). Nothing is written."""
@@ -229,7 +229,7 @@ async def validate_grids(
     problems = await run_in_threadpool(work)
     if problems:
         raise service.problems_error(problems)
-    return {"valid": True, "problems": []}
+    return service.clean()
 
 
 class ProposeRequest(BaseModel):
@@ -238,10 +238,10 @@ class ProposeRequest(BaseModel):
     households_max: int | None = Field(default=None, ge=1, le=100_000)
 
 
-@router.post("/grids/propose", responses=answers(m.Proposal))
+@router.post("/grids/propose", response_model=None, responses=answers(m.Proposal))
 def propose_grids(
     body: ProposeRequest, db: Database = Depends(get_db), settings: GridSettings = Depends(get_grid_settings)
-) -> dict[str, Any]:
+) -> proposal.Proposal:
     """Partition a parent area into contiguous grids that follow streets and balance households (defaults
     from settings: 300–500). Returns a FeatureCollection to edit and then import; nothing is written."""
     return proposal.propose(db, body.parent_code, body.households_min, body.households_max, settings)
@@ -301,7 +301,10 @@ def get_grid(
 
 
 @router.put(
-    "/grids/{code:gridcode}", openapi_extra={"requestBody": FEATURE_BODY}, responses=answers(m.WrittenArea)
+    "/grids/{code:gridcode}",
+    openapi_extra={"requestBody": FEATURE_BODY},
+    response_model=None,
+    responses=answers(m.WrittenArea),
 )
 async def put_grid(
     request: Request,
@@ -311,7 +314,7 @@ async def put_grid(
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
     settings: GridSettings = Depends(get_grid_settings),
-) -> dict[str, Any]:
+) -> service.WrittenArea:
     """Save a new version. Omitted properties keep their values; a Feature without geometry keeps the
     boundary. ``If-Match`` is required (428 without it); naming an old version: 412 and no change."""
     data, media_type, version = await request.body(), _media_type(request), require_if_match(if_match)
@@ -349,7 +352,7 @@ class MergeBody(BaseModel):
     )
 
 
-@router.post("/grids/{code:gridcode}/merge", responses=answers(m.WrittenArea))
+@router.post("/grids/{code:gridcode}/merge", response_model=None, responses=answers(m.WrittenArea))
 def merge_grids(
     code: str,
     body: MergeBody,
@@ -358,7 +361,7 @@ def merge_grids(
     db: Database = Depends(get_db),
     principal: Principal = Depends(planner),
     settings: GridSettings = Depends(get_grid_settings),
-) -> dict[str, Any]:
+) -> service.WrittenArea:
     """Merge sibling areas into this one in one transaction: theirs close (change `merge`), this one gets the
     union (or the given boundary) as a new version. Nothing changes on any problem; stale versions are 412."""
     result = service.merge_areas(
@@ -380,10 +383,10 @@ def grid_history(code: str, db: Database = Depends(get_db)) -> FeatureCollection
     return service.area_history(db, code)
 
 
-@router.get("/areas/{code}/stats", responses=answers(m.AreaStats))
+@router.get("/areas/{code}/stats", response_model=None, responses=answers(m.AreaStats))
 def area_stats(
     code: str, db: Database = Depends(get_db), settings: GridSettings = Depends(get_grid_settings)
-) -> dict[str, Any]:
+) -> service.AreaStats:
     """Planning numbers: km², households, population, residences, staffing need (norm per 10,000 residents)
     and the gap to the workers on record."""
     return service.area_stats(db, code, settings)

@@ -18,9 +18,10 @@ from geo_service.auth import Principal
 from geo_service.errors import BadRequest
 from geo_service.i18n import render_all
 from geo_service.incidents import csv_import, records, workflow
+from geo_service.incidents.categories import IncidentCategories
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.intake import IncidentInput, create_incident, present_result
-from geo_service.incidents.stats import incident_stats
+from geo_service.incidents.stats import IncidentStats, incident_stats
 
 router = APIRouter(tags=["incidents"])
 
@@ -82,8 +83,8 @@ class AssignmentBody(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
-@router.get("/api/incidents/categories", responses=answers(mi.IncidentCategories))
-def get_categories(ctx: Ctx) -> dict[str, Any]:
+@router.get("/api/incidents/categories", response_model=None, responses=answers(mi.IncidentCategories))
+def get_categories(ctx: Ctx) -> IncidentCategories:
     """The event/component classification with each category's deadline per level (hours)."""
     return {
         "levels": ["grid", "community", "street", "district"],
@@ -190,7 +191,7 @@ def post_assignment(
     return _render(request, records.present(ctx, row))
 
 
-@router.post("/api/incidents/import", responses=answers(mi.ImportReport))
+@router.post("/api/incidents/import", response_model=None, responses=answers(mi.ImportReport))
 async def post_import(
     request: Request,
     ctx: Ctx,
@@ -221,13 +222,13 @@ async def post_import(
     return _render(request, report.as_dict())
 
 
-@router.get("/api/stats/incidents", responses=answers(mi.IncidentStats))
+@router.get("/api/stats/incidents", response_model=None, responses=answers(mi.IncidentStats))
 def get_stats(
     ctx: Ctx,
     level: Annotated[str, Query(description="grid | community | street | district")] = "grid",
     since: Annotated[
         params.Instant | None, Query(description="ISO 8601; incidents created at or after")
     ] = None,
-) -> dict[str, Any]:
+) -> IncidentStats:
     """Counts by state, resolution rate, median hours to close and overdue counts per area."""
     return incident_stats(ctx, level, since)

@@ -24,6 +24,7 @@ from geo_service.grids import io as area_io
 from geo_service.i18n import render_all
 from geo_service.networks import propose as proposal
 from geo_service.networks import service
+from geo_service.networks.answers import Networks
 from geo_service.settings import GridSettings, NetworkSettings
 
 router = APIRouter(prefix="/api/networks", tags=["networks"])
@@ -85,8 +86,8 @@ def _links(request: Request, name: str) -> dict[str, str]:
     }
 
 
-@router.get("", summary="The imported networks", responses=answers(mn.Networks))
-def list_networks(request: Request, db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get("", summary="The imported networks", response_model=None, responses=answers(mn.Networks))
+def list_networks(request: Request, db: Database = Depends(get_db)) -> Networks:
     """Every network: name, department label, cells, current version, imported_at, bbox (west, south, east,
     north), and links to its cells, crosswalk, vector tiles (TileJSON) and OGC API collection."""
     return {"networks": [{**n, "links": _links(request, n["name"])} for n in service.list_networks(db)]}
@@ -244,12 +245,7 @@ def rekey_one(
         version=version,
         settings=settings,
     )
-    answer: dict[str, Any] = {"network": doc["network"], "version": doc["version"], "by": doc["by"]}
-    if "cells" in doc:
-        answer |= doc["cells"][0]
-    if "points" in doc:
-        answer["point"] = doc["points"][0]
-    return _json(request, answer)
+    return _json(request, service.rekeyed_one(doc))
 
 
 class RekeyRequest(BaseModel):

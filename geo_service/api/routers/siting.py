@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +15,7 @@ from geo_service.db.pool import Database
 from geo_service.feature_input import cycle_collection_paused, parse_json
 from geo_service.settings import SitingSettings, WalkingSettings
 from geo_service.siting import service
-from geo_service.siting.model import SitingRequest
+from geo_service.siting.model import SitingAnswer, SitingRequest
 
 router = APIRouter(prefix="/api", tags=["siting"])
 
@@ -33,7 +31,10 @@ def _request(data: bytes) -> SitingRequest:
 
 
 @router.post(
-    "/siting", openapi_extra={"requestBody": model_body(SitingRequest)}, responses=answers(msi.SitingAnswer)
+    "/siting",
+    openapi_extra={"requestBody": model_body(SitingRequest)},
+    response_model=None,
+    responses=answers(msi.SitingAnswer),
 )
 async def siting(
     request: Request,
@@ -41,7 +42,7 @@ async def siting(
     _principal: Principal = Depends(require_role("planner")),
     settings: SitingSettings = Depends(get_siting_settings),
     walking: WalkingSettings = Depends(get_walking_settings),
-) -> dict[str, Any]:
+) -> SitingAnswer:
     """(Planner.) Where to open new sites so that the most people reach one on foot within ``minutes``.
 
     ``method``: ``mclp`` (at most ``k`` new sites covering the most demand), ``lscp`` (fewest new sites
@@ -53,7 +54,7 @@ async def siting(
     optimal and, if not, the MIP gap."""
     data = await request.body()
 
-    def work() -> dict[str, Any]:  # parsing, validation and solving off the event loop
+    def work() -> SitingAnswer:  # parsing, validation and solving off the event loop
         with cycle_collection_paused():
             asked = _request(data)
         return service.site(db, asked, settings, walking=walking).as_dict()

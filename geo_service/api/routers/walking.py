@@ -14,6 +14,7 @@ from geo_service.api.deps import get_db, get_walking_settings
 from geo_service.api.models import walking as mw
 from geo_service.api.openapi import answers
 from geo_service.db.pool import Database
+from geo_service.geojson import Feature
 from geo_service.settings import WalkingSettings
 
 router = APIRouter(prefix="/api", tags=["walking"])
@@ -25,7 +26,7 @@ def _collection(contours: list[walking.Contour], extra: dict[str, Any]) -> Respo
     a fraction of the cost."""
     features = [
         b'{"type":"Feature","properties":'
-        + orjson.dumps(_properties(c))
+        + orjson.dumps(c.properties())
         + b',"geometry":'
         + c.geometry_json()
         + b"}"
@@ -34,16 +35,6 @@ def _collection(contours: list[walking.Contour], extra: dict[str, Any]) -> Respo
     head = orjson.dumps({"type": "FeatureCollection", **extra})
     body = head[:-1] + b',"features":[' + b",".join(features) + b"]}"
     return Response(body, media_type="application/json")
-
-
-def _properties(contour: walking.Contour) -> dict[str, Any]:
-    """What :meth:`walking.Contour.as_feature` puts in ``properties``."""
-    properties: dict[str, Any] = {"area_m2": round(contour.area_m2, 1)}
-    if contour.minutes is not None:
-        properties["minutes"] = contour.minutes
-    if contour.distance_m is not None:
-        properties["distance_m"] = contour.distance_m
-    return properties
 
 
 @router.get("/isochrones", responses=answers(mw.Isochrones))
@@ -112,7 +103,7 @@ def isochrones_many(
     return _collection(contours, {"origins": body.origins})
 
 
-@router.get("/isochrones/streets", responses=answers(mw.ReachableStreets))
+@router.get("/isochrones/streets", response_model=None, responses=answers(mw.ReachableStreets))
 def reachable_streets(
     lon: float = Query(..., description="origin longitude, degrees"),
     lat: float = Query(..., description="origin latitude, degrees"),
@@ -121,13 +112,13 @@ def reachable_streets(
     crs: str = Query("wgs84"),
     db: Database = Depends(get_db),
     settings: WalkingSettings = Depends(get_walking_settings),
-) -> dict[str, Any]:
+) -> walking.ReachableStreets:
     """The street pieces reachable within `minutes`, as LineStrings with `from_seconds` and `to_seconds`
     (the walking time at each end): the network itself, with times, rather than an area."""
     return walking.reachable_streets(db, [[lon, lat]], minutes, speed_kmh, crs, settings)
 
 
-@router.get("/route", responses=answers(mw.WalkingRoute))
+@router.get("/route", response_model=None, responses=answers(mw.WalkingRoute))
 def route(
     from_: str = Query(..., alias="from", description="start 'lon,lat'"),
     to: str = Query(..., description="end 'lon,lat'"),
@@ -135,16 +126,16 @@ def route(
     crs: str = Query("wgs84", description="wgs84, gcj02, bd09 or cgcs2000"),
     db: Database = Depends(get_db),
     settings: WalkingSettings = Depends(get_walking_settings),
-) -> dict[str, Any]:
+) -> Feature:
     """The quickest walking route: a LineString Feature with `walk_seconds` and `distance_m`."""
     return walking.route(
         db, params.lonlat(from_, "from"), params.lonlat(to, "to"), speed_kmh, crs, settings
     ).as_feature()
 
 
-@router.get("/network", responses=answers(mw.NetworkSummary))
+@router.get("/network", response_model=None, responses=answers(mw.NetworkSummary))
 def network(
     db: Database = Depends(get_db), settings: WalkingSettings = Depends(get_walking_settings)
-) -> dict[str, Any]:
+) -> walking.NetworkSummary:
     """The walking network in memory: per dataset its nodes, edges, metric CRS and connected pieces."""
     return walking.network_summary(db, settings)
