@@ -46,16 +46,20 @@ SERVER_PIDS: dict[str, int] = {}  # base URL → pid of its `geo-service serve` 
 
 
 @contextlib.contextmanager
-def serving(dsn: str, workers: int = 1) -> Iterator[str]:
-    """``geo-service serve`` in a process of its own (the client's work must not share the server's GIL)."""
+def serving(dsn: str, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``geo-service serve`` in a process of its own (the client's work must not share the server's GIL);
+    ``env`` adds to its environment (settings to compare). With a ``PYTHONPATH`` in ``env`` the server also
+    runs from that directory: ``python -m`` puts the working directory first on the path, so another checkout's
+    ``geo_service`` is served only from there."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {
+    environment = {
         **os.environ,
         "GEO_SERVICE_DATABASE_URL": dsn,
         "GEO_SERVICE_LIMITS_ENABLED": "false",
         "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false",
+        **(env or {}),
     }
     command = [
         sys.executable,
@@ -67,7 +71,13 @@ def serving(dsn: str, workers: int = 1) -> Iterator[str]:
         "--workers",
         str(workers),
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command,
+        env=environment,
+        cwd=(env or {}).get("PYTHONPATH"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     SERVER_PIDS[base] = process.pid
     try:

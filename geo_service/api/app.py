@@ -22,9 +22,9 @@ from geo_service.api import errors, openapi
 from geo_service.api.activity import RequestActivity
 from geo_service.api.compression import Compression
 from geo_service.api.consistency import WritePosition
-from geo_service.api.deps import rate_limit
+from geo_service.api.deps import Compute, rate_limit
 from geo_service.api.limits import BodySizeLimit
-from geo_service.api.ratelimit import RateLimiter
+from geo_service.api.ratelimit import RateLimiter, SlotRelease
 from geo_service.api.routers import (
     auth,
     dashboard,
@@ -229,6 +229,7 @@ def create_app(
     )
     app.state.rate_limiter = RateLimiter(limit_settings or RateLimitSettings())
     app.state.api_settings = api_settings
+    app.state.compute = Compute(api_settings.compute_concurrency)  # isochrones and the like, a few at a time
     app.state.media_settings = media_settings or MediaSettings()
     app.state.walking_settings = walking_settings
     app.state.locate_settings = locate_settings
@@ -254,6 +255,7 @@ def create_app(
         app.state.incident_context = incident_context(db)
     errors.install(app)
     openapi.install(app)
+    app.add_middleware(SlotRelease)  # innermost: sees the scope the rate_limit dependency marks
     app.add_middleware(RequestActivity)  # the start-up warm-up waits for a quiet moment
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(WritePosition)  # read-your-own-writes when reads go to a standby

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +30,7 @@ from geo_service.settings import (
 from geo_service.tiles import build_tile_server
 from geo_service.tiles.service import TileServer
 
+T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="`geo-service token create --role ROLE` prints one")
 
 
@@ -120,20 +124,42 @@ async def current_principal(caller: Principal | None = Depends(optional_principa
     return caller
 
 
-async def rate_limit(
-    request: Request, caller: Principal | None = Depends(optional_principal)
-) -> AsyncIterator[None]:
-    """Charge the request to its caller (token, else address) by route class; expensive routes also hold a
-    slot while they run. Attached to every API route by ``create_app``."""
+async def rate_limit(request: Request, caller: Principal | None = Depends(optional_principal)) -> None:
+    """Charge the request to its caller (token, else address) by route class; an expensive route also takes a
+    slot, which :class:`.ratelimit.SlotRelease` gives back once its answer is sent. Attached to every API route
+    by ``create_app``. A plain coroutine rather than a generator: most routes hold no slot, and a generator
+    dependency would cost each of them an async context manager on the request's exit stack."""
     limiter = rate_limiter(request)
     route = request.scope.get("route")
     kind = route_class(request.method, getattr(route, "path", request.url.path))
     limiter.charge(kind, f"token:{caller.token_id}" if caller else f"address:{client_address(request)}")
     if kind == "expensive":
-        with limiter.slot():
-            yield
-    else:
-        yield
+        limiter.hold_slot(request.scope)
+
+
+class Compute:
+    """Runs the CPU-bound part of a route (an isochrone, a walking route, a nearest-station search) in the
+    thread pool, at most ``limit`` at once in this process; the others wait on the event loop, holding no thread.
+
+    Why: such work holds the GIL for much of its time (shapely, contouring and numpy glue between the numba
+    kernels), so a process computes one core's worth whatever the number of threads. Without a bound, each
+    connection's request gets a thread, up to 40, and they take turns on the GIL and evict each other's search
+    arrays from the CPU caches: the CPU per answer grows with the connections while the rate does not. With
+    the bound, the excess waits cheaply in an :class:`anyio.CapacityLimiter` queue (first come, first served).
+    ``limit`` 0 leaves the thread pool's own bound (40)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        # anyio makes a limiter outside an event loop lazily, on first use, in whichever loop that is
+        self.limiter = anyio.CapacityLimiter(limit) if limit else None
+
+    async def __call__(self, func: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(func, limiter=self.limiter)
+
+
+async def get_compute(request: Request) -> Compute:
+    """The process's :class:`Compute` (``GEO_SERVICE_API_COMPUTE_CONCURRENCY``)."""
+    return request.app.state.compute
 
 
 def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:

@@ -20,10 +20,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geo_service.errors import ServerBusy, TooManyRequests
 from geo_service.settings import RateLimitSettings
@@ -136,15 +137,35 @@ class RateLimiter:
         """Expensive requests running now in this process."""
         return self._running
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the expensive-work slots while the block runs; 503 at once when all are taken."""
+    def hold_slot(self, scope: MutableMapping[str, Any]) -> None:
+        """Take one of the expensive-work slots for the request of ``scope`` (503 at once when all are taken);
+        :class:`SlotRelease` gives it back when the request is over, whatever its outcome."""
         with self._lock:
             if self._running >= self.settings.expensive_concurrency:
                 raise ServerBusy("request.busy", retry_after_s=1.0, limit=self.settings.expensive_concurrency)
             self._running += 1
+        scope[HELD_SLOT] = self
+
+    def release_slot(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+
+HELD_SLOT = "geo_service.expensive_slot"  # the scope key of the limiter whose slot a request holds
+
+
+class SlotRelease:
+    """Gives back the expensive-work slot a request took in the ``rate_limit`` dependency (which runs after
+    routing, where the route's class is known) once the request is over. Plain ASGI and innermost, so the scope
+    it sees is the one the dependency marks; a request that took no slot pays one dictionary lookup."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            yield
+            await self.app(scope, receive, send)
         finally:
-            with self._lock:
-                self._running -= 1
+            limiter = scope.pop(HELD_SLOT, None)
+            if limiter is not None:
+                limiter.release_slot()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from geo_service.api import params
-from geo_service.api.deps import get_db, require_role
+from geo_service.api.deps import Compute, get_compute, get_db, require_role
 from geo_service.api.etags import etag, require_if_match
 from geo_service.api.models import stations as ms
 from geo_service.api.openapi import answers
@@ -51,7 +51,7 @@ def vocabulary(ctx: Ctx) -> VocabularyTerms:
 
 
 @router.get("/nearest", response_model=None, responses=answers(ms.NearestStations))
-def nearest(
+async def nearest(
     ctx: Ctx,
     lon: float = Query(..., description="where you are: longitude, degrees"),
     lat: float = Query(..., description="latitude, degrees"),
@@ -67,23 +67,27 @@ def nearest(
     speed_kmh: float | None = Query(None, description="walking speed, km/h (default 4.5)"),
     crs: str = Query("wgs84", description="wgs84, gcj02, bd09 or cgcs2000"),
     db: Database = Depends(get_db),
+    compute: Compute = Depends(get_compute),
 ) -> NearestStations:
     """Stations ordered by walking time (one network search), with `walk_seconds`, `walk_distance_m`,
     `open_now` and, with `include_route=true`, a `route` LineString."""
-    return service.nearest_stations(
-        db,
-        ctx,
-        lon,
-        lat,
-        limit=limit,
-        open_now=open_now,
-        amenities=params.words(amenities),
-        max_minutes=max_minutes,
-        at=at,
-        include_route=include_route,
-        speed_kmh=speed_kmh,
-        kind=params.words(kind),
-        crs=crs,
+    wanted_amenities, kinds = params.words(amenities), params.words(kind)
+    return await compute(
+        lambda: service.nearest_stations(
+            db,
+            ctx,
+            lon,
+            lat,
+            limit=limit,
+            open_now=open_now,
+            amenities=wanted_amenities,
+            max_minutes=max_minutes,
+            at=at,
+            include_route=include_route,
+            speed_kmh=speed_kmh,
+            kind=kinds,
+            crs=crs,
+        )
     )
 
 

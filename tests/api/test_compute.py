@@ -1,0 +1,51 @@
+"""The bound on CPU-bound computations per process: excess requests wait on the event loop, not in threads."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+
+from geo_service.api.deps import Compute
+
+
+def test_the_limiter_bounds_concurrent_computations() -> None:
+    compute = Compute(2)
+    release = threading.Event()
+    lock = threading.Lock()
+    running = peak = 0
+    results: list[int] = []
+
+    def work(k: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        release.wait(timeout=60)
+        with lock:
+            running -= 1
+        return k
+
+    async def main() -> None:
+        async def one(k: int) -> None:
+            results.append(await compute(lambda: work(k)))
+
+        async with anyio.create_task_group() as tasks:
+            for k in range(8):
+                tasks.start_soon(one, k)
+            assert compute.limiter is not None
+            # two computing, six queued on the limiter (none of them holding a thread)
+            while compute.limiter.statistics().tasks_waiting < 6:
+                await anyio.sleep(0.01)
+            assert compute.limiter.borrowed_tokens == 2
+            release.set()
+
+    anyio.run(main)
+    assert peak == 2
+    assert sorted(results) == list(range(8))
+
+
+def test_zero_leaves_the_thread_pool_bound() -> None:
+    compute = Compute(0)
+    assert compute.limiter is None
+    assert anyio.run(compute, lambda: 42) == 42
