@@ -1,9 +1,8 @@
 """Browser tests of the pages: Debian's chromium driven by Playwright against a real uvicorn server over the
 Helsinki database with the demo hierarchy and incidents loaded. Chromium resolves no host but 127.0.0.1
 (``CHROMIUM_ARGS``) and every request is observed: one for another host fails in the page and fails the test
-(the pages must work with no internet). Every response carries
-the strict Content-Security-Policy the service is deployed with (:data:`PAGE_CSP`): a violation is a console
-error, and console errors fail the tests."""
+(the pages must work with no internet). Every response carries the strict Content-Security-Policy the service
+is deployed with (:data:`PAGE_CSP`): a violation is a console error, and console errors fail the tests."""
 
 from __future__ import annotations
 
@@ -334,6 +333,7 @@ def session_factory(browser: Browser, server: str) -> Iterator[Any]:
         page = context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         session = Session(page=page, base=server)
+        stood_in_hosts = [host_pattern(suffix) for suffix in stand_ins or {}]
 
         def seen(request: Request) -> None:
             """Every request, observed (not intercepted): Chromium resolves no host name but 127.0.0.1
@@ -345,15 +345,15 @@ def session_factory(browser: Browser, server: str) -> Iterator[Any]:
             hostname = url.hostname or ""
             if hostname == host:
                 session.requests.append(request.url)
-            elif not hostname.endswith(tuple(stand_ins or ())):
+            elif not any(pattern.match(request.url) for pattern in stood_in_hosts):
                 session.foreign.append(request.url)
 
         context.on("request", seen)
-        for suffix, body in (stand_ins or {}).items():
+        for pattern, body in zip(stood_in_hosts, (stand_ins or {}).values(), strict=True):
             # an external basemap a deployment chose (an intranet mirror stands in for it here): only these
             # hosts are intercepted; routing every request would cost a round trip to Python per tile and
             # turn off the browser's cache
-            context.route(host_pattern(suffix), answer_with(body, session.stood_in))
+            context.route(pattern, answer_with(body, session.stood_in))
         page.on("console", lambda m: m.type == "error" and session.console_errors.append(m))
         page.on("pageerror", lambda exc: session.page_errors.append(str(exc)))
         return session
