@@ -1,15 +1,15 @@
 """Browser tests of the pages: Debian's chromium driven by Playwright against a real uvicorn server over the
-Helsinki database with the demo hierarchy and incidents loaded. Every request is routed: anything that is
-not for 127.0.0.1 is aborted and fails the test (the pages must work with no internet). Every response carries
-the strict Content-Security-Policy the service is deployed with (:data:`PAGE_CSP`): a violation is a console
-error, and console errors fail the tests."""
+Helsinki database with the demo hierarchy and incidents loaded. Chromium resolves no host but 127.0.0.1
+(``CHROMIUM_ARGS``) and every request is observed: one for another host fails in the page and fails the test
+(the pages must work with no internet). Every response carries the strict Content-Security-Policy the service
+is deployed with (:data:`PAGE_CSP`): a violation is a console error, and console errors fail the tests."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,9 @@ AMAP_CSP = PAGE_CSP.replace("img-src 'self'", f"img-src 'self' {AMAP_TILES}").re
 # Inside the demo district (central Helsinki), on a street: where the phone and dispatch tests stand.
 HELSINKI_POINT = (24.9445, 60.1702)
 PAGE_TIMEOUT_MS = 20_000
+POLL_MS = 50  # how often a test's wait for a condition in the page tries it
+# the URL schemes of requests that could leave the machine (the others are the page's own data)
+NETWORK_SCHEMES = {"http", "https", "ws", "wss"}
 # how Chromium logs a response with an error status
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d{3})")
 # Reported on the page's console as errors as well (Chromium logs its own "Refused to ..." line too).
@@ -196,11 +199,16 @@ class Session:
         if tiles:
             self.wait_map()
 
+    def wait_for(self, expression: str, arg: Any = None) -> None:
+        """Until the function ``expression`` (of ``arg``) returns a truthy value, tried every
+        :data:`POLL_MS`: Playwright's default tries it on every animation frame, which keeps a page that has
+        nothing to draw compositing frames (in software here) the whole wait."""
+        self.page.wait_for_function(expression, arg=arg, polling=POLL_MS, timeout=PAGE_TIMEOUT_MS)
+
     def wait_map(self) -> None:
         """Until the MapLibre layer has its style and every visible tile loaded."""
-        self.page.wait_for_function(
-            "() => { const m = window.gs && gs.ctx.gl.getMaplibreMap(); return m && m.loaded() && m.areTilesLoaded(); }",
-            timeout=PAGE_TIMEOUT_MS,
+        self.wait_for(
+            "() => { const m = window.gs && gs.ctx.gl.getMaplibreMap(); return m && m.loaded() && m.areTilesLoaded(); }"
         )
 
     def rendered_features(self) -> int:
@@ -252,10 +260,26 @@ class Session:
         assert not unexpected, f"console errors: {unexpected}"
 
 
+def host_pattern(suffix: str) -> re.Pattern[str]:
+    """URLs of the host ``suffix`` and its subdomains."""
+    return re.compile(rf"^[a-z]+://([^/?#]*\.)?{re.escape(suffix)}(:\d+)?[/?#]")
+
+
+def answer_with(body: bytes, log: list[str]) -> Callable[[Route], None]:
+    """A route handler that answers every request with the PNG ``body`` and logs its URL."""
+
+    def answer(route: Route) -> None:
+        log.append(route.request.url)
+        route.fulfill(status=200, body=body, content_type="image/png")
+
+    return answer
+
+
 @pytest.fixture
 def session_factory(browser: Browser, server: str) -> Iterator[Any]:
-    """``open(viewport=..., token=..., geolocation=..., stand_ins=...)`` → a fresh :class:`Session` (own
-    storage). ``stand_ins`` maps host suffixes to the bytes answered for them instead of failing."""
+    """``open(viewport=..., token=..., geolocation=..., stand_ins=..., hidpi=...)`` → a fresh :class:`Session`
+    (own storage). ``stand_ins`` maps host suffixes to the bytes answered for them instead of failing; ``hidpi``
+    makes a phone's screen two device pixels per CSS pixel (the README's phone screenshots, 780×1688)."""
     contexts = []
     host = urlparse(server).hostname
 
@@ -266,10 +290,25 @@ def session_factory(browser: Browser, server: str) -> Iterator[Any]:
         geolocation: tuple[float, float] | None = None,
         storage: dict[str, str] | None = None,
         stand_ins: dict[str, bytes] | None = None,
+        hidpi: bool = False,
     ) -> Session:
-        options: dict[str, Any] = {"viewport": viewport, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+        # reduced motion: the map jumps instead of animating (every animation frame is a redraw in software
+        # WebGL here); the tests wait for where a move ends, not for its frames
+        options: dict[str, Any] = {
+            "viewport": viewport,
+            "locale": "zh-CN",
+            "timezone_id": "Asia/Shanghai",
+            "reduced_motion": "reduce",
+        }
         if phone:
-            options |= {"viewport": PHONE, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+            # one device pixel per CSS pixel: the layout (all the checks measure) is the same at two, the map
+            # costs four times the pixels to draw in software WebGL; ``hidpi`` for the README's screenshots
+            options |= {
+                "viewport": PHONE,
+                "is_mobile": True,
+                "has_touch": True,
+                "device_scale_factor": 2 if hidpi else 1,
+            }
         if geolocation:
             options |= {
                 "geolocation": {"longitude": geolocation[0], "latitude": geolocation[1]},
@@ -294,22 +333,27 @@ def session_factory(browser: Browser, server: str) -> Iterator[Any]:
         page = context.new_page()
         page.set_default_timeout(PAGE_TIMEOUT_MS)
         session = Session(page=page, base=server)
+        stood_in_hosts = [host_pattern(suffix) for suffix in stand_ins or {}]
 
-        def guard(route: Route, request: Request) -> None:
-            hostname = urlparse(request.url).hostname or ""
+        def seen(request: Request) -> None:
+            """Every request, observed (not intercepted): Chromium resolves no host name but 127.0.0.1
+            (CHROMIUM_ARGS' host resolver rules), so a request for another host fails in the browser and is
+            recorded here as foreign, which fails the test (``check_clean``)."""
+            url = urlparse(request.url)
+            if url.scheme not in NETWORK_SCHEMES:
+                return  # data:, blob: and the like never leave the page
+            hostname = url.hostname or ""
             if hostname == host:
                 session.requests.append(request.url)
-                route.continue_()
-            elif hostname.endswith(tuple(stand_ins or ())):
-                # an external basemap a deployment chose (an intranet mirror stands in for it here)
-                session.stood_in.append(request.url)
-                body = next(v for k, v in (stand_ins or {}).items() if hostname.endswith(k))
-                route.fulfill(status=200, body=body, content_type="image/png")
-            else:
+            elif not any(pattern.match(request.url) for pattern in stood_in_hosts):
                 session.foreign.append(request.url)
-                route.abort()
 
-        context.route("**/*", guard)
+        context.on("request", seen)
+        for pattern, body in zip(stood_in_hosts, (stand_ins or {}).values(), strict=True):
+            # an external basemap a deployment chose (an intranet mirror stands in for it here): only these
+            # hosts are intercepted; routing every request would cost a round trip to Python per tile and
+            # turn off the browser's cache
+            context.route(pattern, answer_with(body, session.stood_in))
         page.on("console", lambda m: m.type == "error" and session.console_errors.append(m))
         page.on("pageerror", lambda exc: session.page_errors.append(str(exc)))
         return session

@@ -287,9 +287,7 @@ def select_area(s: Session, feature: dict[str, Any]) -> None:
     (lon, lat), _ = inner_point(shape(feature["geometry"]))
     s.click_map(lon, lat)
     code = feature["properties"]["code"]
-    s.page.wait_for_function(
-        f"() => gs.state.selected && gs.state.selected.feature.properties.code === '{code}'"
-    )
+    s.wait_for(f"() => gs.state.selected && gs.state.selected.feature.properties.code === '{code}'")
     s.page.wait_for_selector("#selected [data-stat=households]")
 
 
@@ -425,9 +423,7 @@ def test_planner_tells_about_a_conflicting_save(session_factory, http, tokens, p
     message = wait_status(s, "error")
     assert "其他人" in message and code in message
     s.page.click("#reload-theirs")
-    s.page.wait_for_function(
-        "() => gs.state.selected && gs.state.selected.feature.properties.name === '他人已修改'"
-    )
+    s.wait_for("() => gs.state.selected && gs.state.selected.feature.properties.name === '他人已修改'")
     assert http.get(f"/api/grids/{code}").json()["properties"]["name"] == "他人已修改"
     s.check_clean(LOOP_ENDPOINTS | {f"/api/grids/{code}": {412}})
 
@@ -512,14 +508,14 @@ def test_stations_finds_the_nearest_open_station(
         assert names == [f"{i}. {name}" for i, (name, _) in enumerate(expected, start=1)]
         walks = s.page.eval_on_selector_all(".station .walk", "els => els.map(e => parseInt(e.textContent))")
         assert walks == sorted(walks)
-        s.page.wait_for_function(f"() => document.body.dataset.route === '{expected[0][1]}'")
+        s.wait_for(f"() => document.body.dataset.route === '{expected[0][1]}'")
         s.page.wait_for_selector(".leaflet-overlay-pane path")
         s.screenshot(f"stations-nearest-{instant:%H%M}")
         # the amenity chip keeps only stations that offer it
         amenity = page_stations["amenity"]["id"]
         with_amenity = [name for name, _ in open_by_walk(http, instant, amenity)][:5]
         s.page.click(f".chip[data-filter='{amenity}']")
-        s.page.wait_for_function(
+        s.wait_for(
             "(n) => document.querySelectorAll('.station').length === n"
             f" && [...document.querySelectorAll('.station')].every(c => c.querySelector(\"[data-amenity='{amenity}']\"))",
             arg=len(with_amenity),
@@ -594,7 +590,7 @@ def test_circles_shows_an_isochrone(session_factory, http) -> None:
             {"/api/isochrones": {404}, "/api/life-circle": {404}, "/api/life-circle/profiles": {404}}
         )
         pytest.skip("GET /api/isochrones is 404 on this server: the walking engine has not landed yet")
-    s.page.wait_for_function("() => document.body.dataset.isochrones === '3'")
+    s.wait_for("() => document.body.dataset.isochrones === '3'")
     areas = s.page.eval_on_selector_all("#iso-result .legend div", "els => els.map(e => e.textContent)")
     assert [a.split(" ")[0] for a in areas] == ["5", "10", "15"]
     assert s.page.locator(".leaflet-overlay-pane path").count() >= 3

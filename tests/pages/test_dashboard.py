@@ -44,7 +44,7 @@ def _choose(session: Session, level: str, code: str, since: str, until: str) -> 
     page.fill("#since", since)
     page.fill("#until", until)
     page.click("#show")
-    page.wait_for_function(
+    session.wait_for(
         "([code, since]) => document.body.dataset.loaded === 'true' && gs.state.report"
         " && gs.state.report.area.code === code && gs.state.report.period.since === since",
         arg=[code, since],
@@ -142,7 +142,7 @@ def test_dashboard_on_a_desktop(session_factory, http: httpx.Client, tokens) -> 
     session = session_factory(token=token)
     session.goto("/app/dashboard", tiles=False)
     # opens on the first district over the last year
-    session.page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    session.wait_for("() => document.body.dataset.loaded === 'true'")
     first = session.page.evaluate("() => gs.state.report")
     assert first["area"]["code"] == district["code"] and first["period"]["days"] == 365
     _matches(
@@ -209,7 +209,7 @@ def test_dashboard_on_a_desktop(session_factory, http: httpx.Client, tokens) -> 
 
     # English
     session.page.click("#lang")
-    session.page.wait_for_function("() => document.documentElement.lang === 'en'")
+    session.wait_for("() => document.documentElement.lang === 'en'")
     assert session.page.inner_text('.kpi[data-key="reported"] .label') == "Reported"
     assert _shown(session)["reported"] == report["summary"]["reported"]
     session.check_clean()
@@ -219,9 +219,9 @@ def test_dashboard_on_a_phone(session_factory, http: httpx.Client, tokens) -> No
     token = tokens["admin"]
     areas = _areas(http, token)
     community = next(a for a in areas if a["level"] == "community")
-    session = session_factory(phone=True, token=token)
+    session = session_factory(phone=True, hidpi=True, token=token)
     session.goto("/app/dashboard", tiles=False)
-    session.page.wait_for_function("() => document.body.dataset.loaded === 'true'")
+    session.wait_for("() => document.body.dataset.loaded === 'true'")
     _choose(session, "community", community["code"], *PERIOD)
     report = _api(http, token, "community", community["code"], *PERIOD)
     _matches(session, report)
@@ -234,7 +234,7 @@ def test_dashboard_on_a_phone(session_factory, http: httpx.Client, tokens) -> No
     session.screenshot("phone-dashboard")
     # the sheet opened full: the figures and the charts fit the phone's width
     session.page.click(".sheet-handle")
-    session.page.wait_for_function("() => document.querySelector('aside.panel').dataset.sheet !== 'half'")
+    session.wait_for("() => document.querySelector('aside.panel').dataset.sheet !== 'half'")
     width = session.page.evaluate(
         "() => document.getElementById('chart-weeks').getBoundingClientRect().width"
     )

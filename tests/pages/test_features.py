@@ -40,9 +40,7 @@ def select_grid(s: Session, feature: dict[str, Any]) -> None:
     (lon, lat), _ = inner_point(shape(feature["geometry"]))
     s.click_map(lon, lat)
     code = feature["properties"]["code"]
-    s.page.wait_for_function(
-        f"() => gs.state.selected && gs.state.selected.feature.properties.code === '{code}'"
-    )
+    s.wait_for(f"() => gs.state.selected && gs.state.selected.feature.properties.code === '{code}'")
     s.page.wait_for_selector("#selected [data-stat=households]")
 
 
@@ -244,15 +242,15 @@ def test_selecting_a_queued_incident_shows_its_card_and_pans_the_map(session_fac
     last.scroll_into_view_if_needed()
     last.click()
     s.page.wait_for_selector(f"#queue li.selected[data-incident='{incident_id}']")
-    s.page.wait_for_function(
+    s.wait_for(
         f"() => document.querySelector('#created h2') && document.querySelector('#created h2').textContent.includes('#{incident_id}')"
     )
     # the card is in the panel's view
-    s.page.wait_for_function("""() => { const c = document.getElementById('created').getBoundingClientRect();
+    s.wait_for("""() => { const c = document.getElementById('created').getBoundingClientRect();
         const p = document.querySelector('aside.panel').getBoundingClientRect();
         return c.top >= p.top - 1 && c.top < p.bottom - 40; }""")
     # and the map is on the incident
-    s.page.wait_for_function(
+    s.wait_for(
         """([lon, lat]) => { const c = gs.map.latLngToContainerPoint(gs.ctx.toLatLng([lon, lat]));
              const size = gs.map.getSize(); return Math.abs(c.x - size.x / 2) < 5 && Math.abs(c.y - size.y / 2) < 5; }""",
         arg=[incident["lon"], incident["lat"]],
@@ -281,14 +279,14 @@ def test_every_call_says_the_language_and_failures_read_in_it(session_factory, h
     s.page.route("**/api/geocode*", lambda route: route.abort())
     s.page.fill("#q", "Mannerheimintie 5")
     s.page.click("#search-form button")
-    s.page.wait_for_function("() => document.getElementById('status').textContent.includes('无法连接服务')")
+    s.wait_for("() => document.getElementById('status').textContent.includes('无法连接服务')")
     assert_chinese(s.page.inner_text("#status"))
     s.page.unroute("**/api/geocode*")
 
     # in English the calls ask for English and the failures read in English
     before = len(requests)
     s.page.click("#lang")
-    s.page.wait_for_function("() => document.documentElement.lang === 'en'")
+    s.wait_for("() => document.documentElement.lang === 'en'")
     s.page.click("#search-form button")
     s.page.wait_for_selector("#candidates li.candidate")
     english = [r for r in requests[before:] if "/api/" in r.url]
@@ -297,7 +295,7 @@ def test_every_call_says_the_language_and_failures_read_in_it(session_factory, h
     s.page.click("#search-form button")
     # the status line may still carry the Chinese failure of before the switch (class "error" too) until
     # this answer arrives: wait for a failure that is not that one; a Chinese one times out here
-    s.page.wait_for_function(
+    s.wait_for(
         "() => { const e = document.getElementById('status');"
         " return e.classList.contains('error') && !e.textContent.includes('无法连接服务'); }"
     )

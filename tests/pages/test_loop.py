@@ -89,7 +89,7 @@ def test_worker_reports_offline_and_it_lands_once_with_its_photo(
     photo = tmp_path / "patrol.jpg"
     photo.write_bytes(phone_jpeg(640, 480))
     before = _patrol_reports(demo_db, beat["code"])
-    s = session_factory(phone=True, token=beat["token"], geolocation=beat["point"])
+    s = session_factory(phone=True, hidpi=True, token=beat["token"], geolocation=beat["point"])
     lon, lat = beat["point"]
     s.page.context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 12})
     s.goto("/app/worker", tiles=False)

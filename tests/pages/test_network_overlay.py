@@ -53,7 +53,7 @@ def test_planner_compares_a_network_with_the_grids(session_factory, http: httpx.
     assert page.inner_text("#nw-network option").startswith("police（公安局")
     # the network's own tile layer over the grids
     page.check("#nw-show")
-    page.wait_for_function("() => gs.ctx.gl.getMaplibreMap().getLayer('networks:police-line') !== undefined")
+    session.wait_for("() => gs.ctx.gl.getMaplibreMap().getLayer('networks:police-line') !== undefined")
     page.click("#nw-list")
     page.wait_for_selector("#nw-mismatches li")
     items = page.locator("#nw-mismatches li")
@@ -70,7 +70,7 @@ def test_planner_compares_a_network_with_the_grids(session_factory, http: httpx.
     page.evaluate("() => gs.map.setView(gs.map.getCenter(), 12)")  # look from afar, then pick the first one
     items.first.click()
     # the map centres on it and shows the whole line
-    page.wait_for_function(
+    session.wait_for(
         """() => { const b = gs.ctx.geoJSON(gs.networks.mismatches[0]).getBounds(), view = gs.map.getBounds();
                    return gs.map.getZoom() > 12 && view.contains(b) && view.pad(-0.2).contains(b.getCenter()); }"""
     )
@@ -79,5 +79,5 @@ def test_planner_compares_a_network_with_the_grids(session_factory, http: httpx.
     session.screenshot("planner-network-mismatches")
     # hiding the layer removes it
     page.uncheck("#nw-show")
-    page.wait_for_function("() => gs.ctx.gl.getMaplibreMap().getLayer('networks:police-line') === undefined")
+    session.wait_for("() => gs.ctx.gl.getMaplibreMap().getLayer('networks:police-line') === undefined")
     session.check_clean()

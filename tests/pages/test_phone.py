@@ -71,11 +71,11 @@ def test_the_sheet_folds_and_the_map_follows(session_factory) -> None:
     half = height()
     assert half >= PHONE["height"] / 2
     s.page.tap(handle)
-    s.page.wait_for_function("() => document.querySelector('aside.panel').dataset.sheet === 'full'")
-    s.page.wait_for_function("() => gs.map.getSize().y < 0.4 * innerHeight")
+    s.wait_for("() => document.querySelector('aside.panel').dataset.sheet === 'full'")
+    s.wait_for("() => gs.map.getSize().y < 0.4 * innerHeight")
     assert height() < half and abs(leaflet() - height()) <= 1
     s.page.tap(handle)
-    s.page.wait_for_function("() => document.querySelector('aside.panel').dataset.sheet === 'half'")
+    s.wait_for("() => document.querySelector('aside.panel').dataset.sheet === 'half'")
     # drag the handle down: the sheet folds to a peek and the map takes the rest
     box = s.page.locator(handle).bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -84,15 +84,15 @@ def test_the_sheet_folds_and_the_map_follows(session_factory) -> None:
     for step in range(1, 11):
         s.page.mouse.move(x, y + step * 30)
     s.page.mouse.up()
-    s.page.wait_for_function("() => document.querySelector('aside.panel').dataset.sheet === 'peek'")
-    s.page.wait_for_function("(h) => gs.map.getSize().y > h", arg=half)
+    s.wait_for("() => document.querySelector('aside.panel').dataset.sheet === 'peek'")
+    s.wait_for("(h) => gs.map.getSize().y > h", arg=half)
     assert height() > half and abs(leaflet() - height()) <= 1
     assert_phone_layout(s)
     # longer English words fit as well
     s.page.tap("#lang")
-    s.page.wait_for_function("() => document.documentElement.lang === 'en'")
+    s.wait_for("() => document.documentElement.lang === 'en'")
     s.page.tap(handle)
-    s.page.wait_for_function("() => document.querySelector('aside.panel').dataset.sheet === 'half'")
+    s.wait_for("() => document.querySelector('aside.panel').dataset.sheet === 'half'")
     assert_phone_layout(s)
     s.check_clean()
 
@@ -112,7 +112,7 @@ def test_planner_on_a_phone_draws_a_grid(session_factory, http: httpx.Client, to
     ]
     view = (lon - 2 * half / kx, lat - 2 * half / ky, lon + 2 * half / kx, lat + 2 * half / ky)
 
-    s = session_factory(phone=True, token=tokens["planner"])
+    s = session_factory(phone=True, hidpi=True, token=tokens["planner"])
     s.goto("/app/planner", view, tiles=False)
     s.page.wait_for_selector("#token-status.ok", state="attached")
     assert_phone_layout(s)
@@ -140,13 +140,13 @@ def test_planner_on_a_phone_draws_a_grid(session_factory, http: httpx.Client, to
 
 def test_stations_on_a_phone_finds_a_station_and_its_route(session_factory, http: httpx.Client) -> None:
     """Locate → the nearest open stations, the route to the first; hours in Chinese, navigation links."""
-    s = session_factory(phone=True, geolocation=HELSINKI_POINT)
+    s = session_factory(phone=True, hidpi=True, geolocation=HELSINKI_POINT)
     s.goto("/app/stations", tiles=False)
     assert_phone_layout(s)
     s.page.tap("#locate")
     s.page.wait_for_selector(".station")
     first = s.page.get_attribute(".station >> nth=0", "data-station-id")
-    s.page.wait_for_function(f"() => document.body.dataset.route === '{first}'")
+    s.wait_for(f"() => document.body.dataset.route === '{first}'")
     s.page.wait_for_selector(".leaflet-overlay-pane path")
     # opening hours read as Chinese sentences, never the raw OSM syntax
     for text in s.page.eval_on_selector_all(
@@ -186,7 +186,7 @@ def test_dispatch_on_a_phone_files_an_ambiguous_address(session_factory, http: h
     located = [http.get("/api/locate", params={"lon": c["lon"], "lat": c["lat"]}).json() for c in candidates]
     pick = next(i for i, where in enumerate(located) if where["grid"])
 
-    s = session_factory(phone=True, token=token)
+    s = session_factory(phone=True, hidpi=True, token=token)
     s.goto("/app/dispatch", tiles=False)
     s.page.wait_for_selector("#queue li[data-incident]")
     assert_phone_layout(s)
@@ -228,11 +228,11 @@ def test_dispatch_on_a_phone_files_an_ambiguous_address(session_factory, http: h
 
 def test_circles_on_a_phone_shows_a_life_circle(session_factory, http: httpx.Client) -> None:
     lon, lat = HELSINKI_POINT
-    s = session_factory(phone=True)
+    s = session_factory(phone=True, hidpi=True)
     s.goto("/app/circles", (lon - 0.004, lat - 0.002, lon + 0.004, lat + 0.002), tiles=False)
     assert_phone_layout(s)
     s.tap_map(lon, lat)
-    s.page.wait_for_function("() => document.body.dataset.isochrones === '3'")
+    s.wait_for("() => document.body.dataset.isochrones === '3'")
     s.page.wait_for_selector("#circle-result li[data-category]")
     circle = http.get("/api/life-circle", params={"lon": lon, "lat": lat}).json()
     assert s.page.locator("#circle-result li[data-category]").count() == sum(

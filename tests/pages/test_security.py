@@ -4,6 +4,7 @@ the browser: this tab only (sessionStorage), gone on sign out, never in localSto
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.pages.conftest import PAGE_CSP
 
@@ -90,3 +91,21 @@ def test_a_token_left_in_local_storage_is_moved_out(session_factory, tokens) -> 
     )
     assert stored == [None, tokens["planner"]]
     s.check_clean()
+
+
+FOREIGN = ["http://example.com/", "https://tile.openstreetmap.org/0/0/0.png", "http://192.0.2.1/"]
+
+
+def test_a_request_for_another_host_fails_and_fails_the_test(session_factory) -> None:
+    """The sessions' guard: a page that asks another host (by name or by address) gets nothing (Chromium
+    resolves no host but 127.0.0.1) and the request is recorded, so that ``check_clean`` fails the test."""
+    s = session_factory()
+    s.page.goto(f"{s.base}/app")
+    s.page.wait_for_selector("a.card")
+    for url in FOREIGN:
+        # a navigation: the page's policy does not stop it, the resolver does (at once, no connection tried)
+        with pytest.raises(PlaywrightError, match="ERR_NAME_NOT_RESOLVED"):
+            s.page.goto(url, timeout=5_000)
+    assert s.foreign == FOREIGN
+    with pytest.raises(AssertionError, match="requests to other hosts"):
+        s.check_clean()

@@ -36,7 +36,25 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
     if (hiddenLayers.has(layer.id)) layer.layout = { ...(layer.layout || {}), visibility: "none" };
   }
 
-  const map = L.map(container, { maxZoom: 20, minZoom: 4, zoomSnap: 0.25, zoomDelta: 0.5, zoomControl: false });
+  // A user whose system asks for less motion (prefers-reduced-motion) gets jumps instead of animated pans and
+  // zooms, and labels that appear without fading in.
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  const map = L.map(container, {
+    maxZoom: 20,
+    minZoom: 4,
+    zoomSnap: 0.25,
+    zoomDelta: 0.5,
+    zoomControl: false,
+    zoomAnimation: !still,
+    fadeAnimation: !still,
+    markerZoomAnimation: !still,
+    inertia: !still,
+  });
+  if (still) {
+    // setView is where panTo, fitBounds and setZoom end: none of them animates then
+    const setView = map.setView;
+    map.setView = (center, zoom, options) => setView.call(map, center, zoom, { ...options, animate: false });
+  }
   // Leaflet's zoom buttons say "Zoom in"/"Zoom out": in the page's language instead
   const zoom = L.control.zoom().addTo(map);
   const zoomTitles = () => {
@@ -50,7 +68,7 @@ export async function createMap(container, { overlays = null, zoomOffset = 0, la
   onLanguage(zoomTitles);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
-  const gl = L.maplibreGL({ style, interactive: false }).addTo(map);
+  const gl = L.maplibreGL({ style, interactive: false, ...(still ? { fadeDuration: 0 } : {}) }).addTo(map);
   // the map follows its box (a phone's bottom sheet grows and shrinks it), not just the window
   if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize({ pan: false })).observe(map.getContainer());
 
