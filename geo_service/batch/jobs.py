@@ -28,7 +28,6 @@ import dask.dataframe as dd
 import dask_geopandas  # also registers GeoDataFrame partitions with Dask
 import numpy as np
 import pandas as pd
-import shapely
 
 from geo_service.batch import compute
 from geo_service.batch.cache import busy, default_root, shared_build, window_folder, worker_cache
@@ -68,10 +67,19 @@ class JobSummary:
 WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
 
 
-def worker_config() -> dict[str, str]:
+# Imported by each worker process when it starts (Dask's documented worker preload), not by its first task.
+WORKER_PRELOAD = "geo_service.batch.preload"
+
+
+def worker_config() -> dict[str, Any]:
     """The ``dask.config`` entries a cluster's workers should start with (``with dask.config.set(...)``
-    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration)."""
-    return {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()}
+    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration, or
+    ``dask worker --preload geo_service.batch.preload``)."""
+    config: dict[str, Any] = {
+        f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()
+    }
+    config["distributed.worker.preload"] = [WORKER_PRELOAD]
+    return config
 
 
 # -- the database, on a worker -----------------------------------------------------------------------------
@@ -447,19 +455,17 @@ def _locate_index(
     """The service's locate index over the areas touching ``box``, read in one snapshot at the job's revision
     (built by one process and loaded by every other, of this job or a later one, when ``shared`` names the
     folder of the revision's windows)."""
-    from geo_service.locate.index import LocateIndex
 
-    def build() -> tuple[LocateIndex, compute.Hierarchy]:
+    def build() -> tuple[compute.WindowIndex, compute.Hierarchy]:
         with _database(dsn).for_reading().cursor() as cur:
             store.repeatable_read(cur)
             revision, area_rows = store.areas_window(cur, box)
         _check({"areas": revision}, expected)
-        index = LocateIndex(revision, area_rows, settings)
+        index = compute.WindowIndex(revision, area_rows, settings)
         return index, compute.hierarchy(index)
 
     index, table = shared_build(shared, _locate_key(box, settings), build)
-    for level in index.levels.values():
-        shapely.prepare(level.geoms)  # lost in the pickle of a shared window: GEOS's fast point tests need it
+    index.prepare()  # lost in the pickle of a shared window: GEOS's fast point tests need it
     return index, table
 
 
