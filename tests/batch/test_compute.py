@@ -23,7 +23,14 @@ def _rows() -> list[dict[str, object]]:
     def add(code: str, level: str, parent: str | None, box: tuple[float, float, float, float]) -> None:
         wkb = shapely.to_wkb(shapely.box(*box))
         rows.append(
-            {"code": code, "name": f"名{code}", "level": level, "parent_code": parent, "version": 1, "wkb": wkb}
+            {
+                "code": code,
+                "name": f"名{code}",
+                "level": level,
+                "parent_code": parent,
+                "version": 1,
+                "wkb": wkb,
+            }
         )
 
     add("D1", "district", None, (0.0, 0.0, 2.0, 1.0))
