@@ -304,7 +304,7 @@ def run_batch(
     from distributed import Client, LocalCluster
     from distributed import progress as progress_bar
 
-    from geo_service.batch.jobs import batch_locate, batch_reach, worker_config
+    from geo_service.batch.jobs import WORKER_PRELOAD, batch_locate, batch_reach, worker_config
 
     rows = []
     out = Path(tempfile.mkdtemp(prefix="capacity-", dir=WORK))
@@ -314,16 +314,16 @@ def run_batch(
     @contextlib.contextmanager
     def fresh_workers(keep_windows: bool):
         """A new cluster: new worker processes, nothing in their memory, both sides' modules imported when
-        each starts (Dask's worker preload, as ``geo-service batch`` starts its own cluster; its local cluster
-        also sets MALLOC_MMAP_THRESHOLD_), the windows kept on disk removed unless ``keep_windows``. A new
-        cluster rather than ``client.restart()``: on a loaded machine the nannies gave up restarting."""
+        each starts (Dask's worker preload: ``geo_service.batch.preload`` and ``bench/capacity_preload.py``),
+        MALLOC_MMAP_THRESHOLD_ as ``geo-service batch`` starts its local cluster, the windows kept on disk
+        removed unless ``keep_windows``. A new cluster rather than ``client.restart()``: on the loaded machine
+        restarted workers sometimes did not come back."""
         if not keep_windows:
             shutil.rmtree(windows, ignore_errors=True)
         state.pop("grids", None)
-        config = worker_config()
-        preload = [*config.get("distributed.worker.preload", []), "bench.capacity_preload"]
+        preload = {"distributed.worker.preload": [WORKER_PRELOAD, "bench.capacity_preload"]}
         with (
-            dask.config.set({**config, "distributed.worker.preload": preload}),
+            dask.config.set({**worker_config(), **preload}),
             LocalCluster(
                 n_workers=dask_workers,
                 threads_per_worker=1,

@@ -2,8 +2,8 @@
 imports what batch tasks use when the worker process starts, so that a fresh worker's first task does not.
 
 Dask runs a preload module's top level (and its ``dask_setup``) in each worker process before the worker takes
-tasks. ``geo-service batch``'s local cluster names this module (:func:`geo_service.batch.jobs.worker_config`);
-on a cluster of your own, start workers with ``--preload geo_service.batch.preload``. Only imports happen here
+tasks: start workers with ``--preload geo_service.batch.preload`` (or ``distributed.worker.preload``);
+``bench/capacity.py`` does, for both sides. Only imports happen here
 (nothing reads the database or builds a window): what a long-lived worker pays once anyway.
 """
 

@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from geo_service.batch import compute
-from geo_service.batch.jobs import WORKER_PRELOAD, worker_config
+from geo_service.batch.jobs import WORKER_PRELOAD
 from geo_service.locate.index import LocateIndex
 
 
@@ -73,7 +73,6 @@ def test_a_window_index_answers_as_the_locate_index_and_builds_coarse_levels_on_
 
 
 def test_the_worker_preload_imports_what_a_first_task_would() -> None:
-    assert worker_config()["distributed.worker.preload"] == [WORKER_PRELOAD]
     # a fresh interpreter, as a worker process starts: the lattice's scipy.ndimage comes with the preload
     code = (
         f"import sys, importlib; importlib.import_module({WORKER_PRELOAD!r}); "
