@@ -250,17 +250,6 @@ def homes(boxes: list[tuple[float, float, float, float]], n: int, seed: int = 2)
     return folder
 
 
-def _import_both_sides() -> None:
-    """Import what each side's tasks use, on a worker: a worker of a long-lived cluster pays its imports once,
-    not per job, so neither side's first job carries them (geo-service ~2.3 CPU s, geopandas ~1 s)."""
-    import dask_geopandas  # noqa: F401
-    import geopandas  # noqa: F401
-
-    import geo_service.batch.jobs
-    import geo_service.locate.index
-    import geo_service.walking  # noqa: F401
-
-
 def _max_rss_mb() -> float:
     """The worker process's peak resident memory since it started, MB (the kernel's own high-water mark)."""
     import resource
@@ -306,6 +295,8 @@ class PeakMemory:
 def run_batch(
     db, folder: Path, n: int, dask_workers: int, skip_sjoin: bool, skip_reach: bool, repeat: int = 1
 ) -> list[list[object]]:
+    import contextlib
+
     import dask
     import dask.dataframe as dd
     import dask_geopandas
@@ -313,110 +304,120 @@ def run_batch(
     from distributed import Client, LocalCluster
     from distributed import progress as progress_bar
 
-    from geo_service.batch.jobs import batch_locate, batch_reach, worker_config
+    from geo_service.batch.jobs import WORKER_PRELOAD, batch_locate, batch_reach, worker_config
 
     rows = []
     out = Path(tempfile.mkdtemp(prefix="capacity-", dir=WORK))
-    with (
-        dask.config.set(worker_config()),  # as `geo-service batch` starts its local cluster; sjoin's too
-        LocalCluster(
-            n_workers=dask_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit="6GiB",
-            env={"GEO_SERVICE_DATABASE_URL": db.dsn},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.run(_import_both_sides)
+    windows = out / "windows"
+    state: dict[str, object] = {}  # the running cluster's client; the grids sjoin read (its "warm" memory)
 
-        def job(label: str, fn) -> None:
-            cpu_before = sum(client.run(_cpu_seconds).values())
-            with PeakMemory(client) as memory:
-                started = time.perf_counter()
-                fn()
-                seconds = time.perf_counter() - started
-            cpu = sum(client.run(_cpu_seconds).values()) - cpu_before
-            rows.append(
-                [
-                    label,
-                    f"{n:,}",
-                    f"{seconds:.1f}",
-                    f"{n / seconds:,.0f}",
-                    f"{cpu:.1f}",
-                    f"{n / cpu:,.0f}",
-                    f"{memory.max_mb:,.0f}",
-                    f"{max(client.run(_max_rss_mb).values()):,.0f}",
-                    f"{os.getloadavg()[0]:.1f}",  # the machine's share of other work (1-minute load)
-                ]
-            )
-            print("  " + " | ".join(map(str, rows[-1])), flush=True)
+    @contextlib.contextmanager
+    def fresh_workers(keep_windows: bool):
+        """A new cluster: new worker processes, nothing in their memory, both sides' modules imported when
+        each starts (Dask's worker preload: ``geo_service.batch.preload`` and ``bench/capacity_preload.py``),
+        MALLOC_MMAP_THRESHOLD_ as ``geo-service batch`` starts its local cluster, the windows kept on disk
+        removed unless ``keep_windows``. A new cluster rather than ``client.restart()``: on the loaded machine
+        restarted workers sometimes did not come back."""
+        if not keep_windows:
+            shutil.rmtree(windows, ignore_errors=True)
+        state.pop("grids", None)
+        preload = {"distributed.worker.preload": [WORKER_PRELOAD, "bench.capacity_preload"]}
+        with (
+            dask.config.set({**worker_config(), **preload}),
+            LocalCluster(
+                n_workers=dask_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit="6GiB",
+                env={"GEO_SERVICE_DATABASE_URL": db.dsn},
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            client.wait_for_workers(dask_workers, timeout=600)
+            state["client"] = client
+            yield client
 
-        grids = None
-        if not skip_sjoin:
+    def job(label: str, fn) -> None:
+        client = state["client"]
+        cpu_before = sum(client.run(_cpu_seconds).values())
+        own_before = time.process_time()  # this process: the client and the scheduler of the local cluster
+        with PeakMemory(client) as memory:
+            started = time.perf_counter()
+            fn(client)
+            seconds = time.perf_counter() - started
+        cpu = sum(client.run(_cpu_seconds).values()) - cpu_before
+        total_cpu = cpu + time.process_time() - own_before
+        rows.append(
+            [
+                label,
+                f"{n:,}",
+                f"{seconds:.1f}",
+                f"{n / seconds:,.0f}",
+                f"{cpu:.1f}",
+                f"{n / cpu:,.0f}",
+                f"{total_cpu:.1f}",
+                f"{memory.max_mb:,.0f}",
+                f"{max(client.run(_max_rss_mb).values()):,.0f}",
+                f"{os.getloadavg()[0]:.1f}",  # the machine's share of other work (1-minute load)
+            ]
+        )
+        print("  " + " | ".join(map(str, rows[-1])), flush=True)
+
+    def read_grids() -> geopandas.GeoDataFrame:
+        """The grids for sjoin, read from the database by the job (ours reads its windows in its job too);
+        kept by the client for the next job on the same workers (ours keeps its windows)."""
+        if "grids" not in state:
             with db.cursor() as cur:
                 cur.execute(
                     "SELECT code, ST_AsBinary(geom) AS wkb FROM areas WHERE level = 'grid' AND valid_to IS NULL"
                 )
                 got = cur.fetchall()
-            grids = geopandas.GeoDataFrame(
+            state["grids"] = geopandas.GeoDataFrame(
                 {"grid_code": [r["code"] for r in got]},
                 geometry=shapely.from_wkb([bytes(r["wkb"]) for r in got]),
                 crs=4326,
             )
+        return state["grids"]
 
-            def sjoin() -> None:
-                points = dd.read_parquet(str(folder))
-                points = dask_geopandas.from_dask_dataframe(
-                    points, geometry=dask_geopandas.points_from_xy(points, "lon", "lat")
-                ).set_crs(4326)
-                joined = dask_geopandas.sjoin(points, grids, how="inner", predicate="within")
-                future = client.compute(
-                    joined.to_parquet(str(out / "sjoin"), write_index=False, compute=False, overwrite=True)
-                )
-                progress_bar(future)
-                future.result()
+    def sjoin(client) -> None:
+        points = dd.read_parquet(str(folder))
+        points = dask_geopandas.from_dask_dataframe(
+            points, geometry=dask_geopandas.points_from_xy(points, "lon", "lat")
+        ).set_crs(4326)
+        joined = dask_geopandas.sjoin(points, read_grids(), how="inner", predicate="within")
+        future = client.compute(
+            joined.to_parquet(str(out / "sjoin"), write_index=False, compute=False, overwrite=True)
+        )
+        progress_bar(future)
+        future.result()
 
-        windows = out / "windows"
+    def locate(client) -> None:
+        batch_locate(
+            client, folder, out / "locate", dsn=db.dsn, windows_dir=windows, progress=True, overwrite=True
+        )
 
-        def fresh_workers(keep_windows: bool) -> None:
-            """New worker processes (nothing in memory) with both sides' modules imported; the windows kept
-            on disk removed unless ``keep_windows``."""
-            if not keep_windows:
-                shutil.rmtree(windows, ignore_errors=True)
-            # a loaded machine may take longer than the default two minutes to bring workers back
-            client.restart(wait_for_workers=False)
-            client.wait_for_workers(dask_workers, timeout=600)
-            client.run(_import_both_sides)
-
-        def locate() -> None:
-            batch_locate(
-                client,
-                folder,
-                out / "locate",
-                dsn=db.dsn,
-                windows_dir=windows,
-                progress=True,
-                overwrite=True,
-            )
-
-        # interleaved rounds, the tables take the medians. Each round: fresh workers and no windows anywhere
-        # (cold: every window built), sjoin, fresh workers again with the windows kept on disk by the first
-        # job (what every job after the first meets on a new cluster), then the same workers again (warm:
-        # the windows in their memory).
-        for _ in range(repeat):
-            fresh_workers(keep_windows=False)
+    # Interleaved rounds, the tables take the medians. Each round treats both sides alike: a new cluster
+    # (fresh workers, imports preloaded) and no windows anywhere for our cold job (every window built); a new
+    # cluster for sjoin's cold job (the grids read from the database), then sjoin again on the same workers
+    # (warm: the workers' first-use costs paid, the grids in the client's memory); a new cluster with the
+    # windows kept on disk by our cold job (what every job after the first meets on a new cluster), then the
+    # same workers again (warm: the windows in their memory). Cold is compared with cold, warm with warm.
+    for _ in range(repeat):
+        with fresh_workers(keep_windows=False):
             job("batch locate (grid + hierarchy, cold)", locate)
-            if grids is not None:
-                job("dask-geopandas sjoin (grid only)", sjoin)
-            fresh_workers(keep_windows=True)
+        if not skip_sjoin:
+            with fresh_workers(keep_windows=True):
+                job("dask-geopandas sjoin (grid only, cold)", sjoin)
+                job("dask-geopandas sjoin (grid only, warm)", sjoin)
+        with fresh_workers(keep_windows=True):
             job("batch locate (grid + hierarchy, new workers, windows on disk)", locate)
             job("batch locate (grid + hierarchy, warm)", locate)
-        if not skip_reach:
+    if not skip_reach:
+        with fresh_workers(keep_windows=True):
             job(
                 "batch reach (pharmacy)",
-                lambda: batch_reach(
+                lambda client: batch_reach(
                     client,
                     folder,
                     out / "reach",
@@ -609,6 +610,7 @@ def main() -> None:
             runs = [row for row in rows if row[0] == label]
             seconds = float(np.median([number(r[2]) for r in runs]))
             cpu = float(np.median([number(r[4]) for r in runs]))
+            total_cpu = float(np.median([number(r[6]) for r in runs]))
             medians.append(
                 [
                     label,
@@ -618,9 +620,11 @@ def main() -> None:
                     f"{args.homes / seconds:,.0f}",
                     f"{cpu:.1f}",
                     f"{args.homes / cpu:,.0f}",
-                    f"{max(number(r[6]) for r in runs):,.0f}",
+                    f"{total_cpu:.1f}",
+                    f"{args.homes / total_cpu:,.0f}",
                     f"{max(number(r[7]) for r in runs):,.0f}",
-                    f"{min(number(r[8]) for r in runs):.1f}–{max(number(r[8]) for r in runs):.1f}",
+                    f"{max(number(r[8]) for r in runs):,.0f}",
+                    f"{min(number(r[9]) for r in runs):.1f}–{max(number(r[9]) for r in runs):.1f}",
                 ]
             )
         print(
@@ -632,7 +636,9 @@ def main() -> None:
                     "seconds (median)",
                     "points/s",
                     "worker CPU s (median)",
-                    "points per CPU s",
+                    "points per worker CPU s",
+                    "CPU s with client and scheduler (median)",
+                    "points per CPU s (all)",
                     "peak MB per worker (sampled)",
                     "peak RSS MB per worker (max)",
                     "load average",
@@ -640,11 +646,17 @@ def main() -> None:
                 medians,
             )
         )
-        peer = next((row for row in medians if row[0].startswith("dask-geopandas sjoin")), None)
-        for ours in (row for row in medians if row[0].startswith("batch locate")) if peer else ():
+        peers = {row[0]: row for row in medians if row[0].startswith("dask-geopandas sjoin")}
+        for ours in (row for row in medians if row[0].startswith("batch locate")) if peers else ():
+            # jobs on fresh workers against sjoin on fresh workers, warm against sjoin on workers that ran before
+            side = "warm" if ours[0].endswith("warm)") else "cold"
+            peer = peers.get(f"dask-geopandas sjoin (grid only, {side})")
+            if peer is None:
+                continue
             print(
-                f"{ours[0]} / sjoin: {number(ours[4]) / number(peer[4]):.2f}x points/s (wall), "
-                f"{number(ours[6]) / number(peer[6]):.2f}x points per worker CPU second"
+                f"{ours[0]} / sjoin {side}: {number(ours[4]) / number(peer[4]):.2f}x points/s (wall), "
+                f"{number(ours[6]) / number(peer[6]):.2f}x points per worker CPU second, "
+                f"{number(ours[8]) / number(peer[8]):.2f}x points per CPU second with client and scheduler"
             )
     if not args.skip_server:
         print("server:", flush=True)

@@ -28,10 +28,17 @@ import dask.dataframe as dd
 import dask_geopandas  # also registers GeoDataFrame partitions with Dask
 import numpy as np
 import pandas as pd
-import shapely
 
 from geo_service.batch import compute
-from geo_service.batch.cache import busy, default_root, shared_build, window_folder, worker_cache
+from geo_service.batch.cache import (
+    Sized,
+    busy,
+    default_root,
+    shared_build,
+    sized,
+    window_folder,
+    worker_cache,
+)
 from geo_service.batch.errors import BatchError
 from geo_service.batch.partition import cell_box, cell_groups, check_cell_deg, grow_box
 from geo_service.coords import normalise_crs, to_wgs84_arrays
@@ -66,6 +73,13 @@ class JobSummary:
 # is mapped fresh and unmapped when freed, page faults and all, task after task (1 M points: 0.21 system CPU s
 # against 0.05, ~6× the page faults). Arrays up to 32 MiB come from the heap again.
 WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+
+
+# Dask's worker preload (``dask worker --preload geo_service.batch.preload``, or ``distributed.worker.preload``):
+# imports what tasks use when a worker starts rather than in its first task. Not in worker_config(): with it,
+# tests/batch/test_jobs.py's ``client.restart()`` twice timed out (the workers not back within 120 s, after
+# the module's earlier jobs; alone the test passed) on the loaded 2-core machine, cause not found.
+WORKER_PRELOAD = "geo_service.batch.preload"
 
 
 def worker_config() -> dict[str, str]:
@@ -447,20 +461,18 @@ def _locate_index(
     """The service's locate index over the areas touching ``box``, read in one snapshot at the job's revision
     (built by one process and loaded by every other, of this job or a later one, when ``shared`` names the
     folder of the revision's windows)."""
-    from geo_service.locate.index import LocateIndex
 
-    def build() -> tuple[LocateIndex, compute.Hierarchy]:
+    def build() -> Sized[tuple[compute.WindowIndex, compute.Hierarchy]]:
         with _database(dsn).for_reading().cursor() as cur:
             store.repeatable_read(cur)
             revision, area_rows = store.areas_window(cur, box)
         _check({"areas": revision}, expected)
-        index = LocateIndex(revision, area_rows, settings)
-        return index, compute.hierarchy(index)
+        index = compute.WindowIndex(revision, area_rows, settings)
+        return sized((index, compute.hierarchy(index)))
 
-    index, table = shared_build(shared, _locate_key(box, settings), build)
-    for level in index.levels.values():
-        shapely.prepare(level.geoms)  # lost in the pickle of a shared window: GEOS's fast point tests need it
-    return index, table
+    window = shared_build(shared, _locate_key(box, settings), build)
+    window.value[0].prepare()  # lost in the pickle of a shared window: GEOS's fast point tests need it
+    return window
 
 
 def _locate_partition(
@@ -591,7 +603,7 @@ def _reach_window(
     revisions' windows: a window of the synthetic province, ~140,000 nodes, takes ~3 CPU s here and as much
     in the database to build, 0.01 s to load)."""
     build = partial(_build_reach_window, dsn, window, expected, category, limit_m, walking)
-    return shared_build(shared, _reach_key(window, category, limit_m, walking), build)
+    return shared_build(shared, _reach_key(window, category, limit_m, walking), lambda: sized(build()))
 
 
 def _reach_key(window: store.Box, category: str, limit_m: float, walking: WalkingSettings) -> tuple[Any, ...]:

@@ -3,12 +3,13 @@ recently used window first out, the window in use never."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 import numpy as np
 import shapely
 
-from geo_service.batch.cache import WindowCache, footprint
+from geo_service.batch.cache import WindowCache, footprint, sized
 
 
 def test_footprint_counts_arrays_and_geometries_once() -> None:
@@ -37,6 +38,14 @@ def test_a_key_is_built_once_and_the_cache_keeps_to_its_bound() -> None:
     assert built == [1, 2, 3, 4, 1]
     big = cache.get("w", 9, lambda: np.zeros(10_000))  # alone beyond the bound: kept while it is the newest
     assert big.size == 10_000 and cache.stats()["entries"] == 1
+
+
+def test_a_window_brings_its_size_from_the_process_that_built_it() -> None:
+    cache = WindowCache(budget_bytes=1 << 20)
+    kept = pickle.loads(pickle.dumps(sized(np.zeros(1000))))  # as loaded from the windows folder
+    assert kept.nbytes == 8000
+    assert cache.get("w", 1, lambda: kept).size == 1000  # the value, not its wrapper
+    assert cache.held_bytes == 8000
 
 
 def test_threads_asking_for_one_key_share_one_build() -> None:
