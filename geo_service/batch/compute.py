@@ -16,7 +16,7 @@ import shapely
 
 from geo_service.grids.model import LEVELS
 from geo_service.life_circle.reach import Facilities, ReachIndex
-from geo_service.locate.index import AreaInfo, LocateIndex
+from geo_service.locate.index import AreaInfo, LocateIndex, parent_chain
 from geo_service.locate.lattice import OUTSIDE, PolygonLattice
 from geo_service.settings import LocateSettings
 from geo_service.walking import WalkNetwork
@@ -74,13 +74,7 @@ class WindowIndex:
 
     def ancestors(self, area: AreaInfo) -> list[AreaInfo]:
         """The parent chain of ``area`` by ``parent_code``, nearest first (as ``LocateIndex.ancestors``)."""
-        chain, seen = [], {area.code}
-        parent = area.parent_code
-        while parent is not None and parent in self.areas and parent not in seen:
-            chain.append(self.areas[parent])
-            seen.add(parent)
-            parent = self.areas[parent].parent_code
-        return chain
+        return parent_chain(self.areas, area)
 
     def prepare(self) -> None:
         """Prepare the built lattices' outlines for GEOS's fast point tests (lost in a pickle)."""

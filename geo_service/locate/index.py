@@ -43,6 +43,19 @@ class LevelIndex:
     lattice: PolygonLattice
 
 
+def parent_chain(areas: Mapping[str, AreaInfo], area: AreaInfo) -> list[AreaInfo]:
+    """The parent chain of ``area`` among ``areas`` (by code) by ``parent_code``, nearest first; stops at a
+    parent that is missing or already seen (a cycle in the data)."""
+    chain, seen = [], {area.code}
+    parent = area.parent_code
+    while parent is not None and parent in areas and parent not in seen:
+        info = areas[parent]
+        chain.append(info)
+        seen.add(parent)
+        parent = info.parent_code
+    return chain
+
+
 class LocateIndex:
     """Everything locate needs, built from the current ``areas`` rows of one revision."""
 
@@ -103,14 +116,7 @@ class LocateIndex:
 
     def ancestors(self, area: AreaInfo) -> list[AreaInfo]:
         """The parent chain of ``area`` by ``parent_code``, nearest first (community, street, district)."""
-        chain, seen = [], {area.code}
-        parent = area.parent_code
-        while parent is not None and parent in self.areas and parent not in seen:
-            info = self.areas[parent]
-            chain.append(info)
-            seen.add(parent)
-            parent = info.parent_code
-        return chain
+        return parent_chain(self.areas, area)
 
     def grid_geometry(self, code: str) -> shapely.Geometry:
         grids = self.grids
