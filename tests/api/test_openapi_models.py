@@ -40,6 +40,64 @@ def test_every_json_answer_names_its_model() -> None:
                 assert ref.removeprefix("#/components/schemas/") in schemas, ref
 
 
+def _typed(schema: dict[str, Any] | None) -> bool:
+    """A schema that says what the body is: a named model, or a type that is not a bare object."""
+    schema = schema or {}
+    return "$ref" in schema or "properties" in schema or schema.get("type") not in (None, "object")
+
+
+# (method, path, media type): answers or bodies documented without a schema, on purpose, with the reason
+UNTYPED: dict[tuple[str, str, str], str] = {}
+
+
+def test_every_answer_and_request_body_has_a_schema() -> None:
+    """Every 2xx answer with a body, binary ones included (tiles, images, PDFs: a binary string), and every
+    request body names what it is: no "any object" and no missing schema."""
+    document = create_app().openapi()
+    untyped = [
+        (method, path, media)
+        for method, path, _, response in _successes(document)
+        for media, content in (response.get("content") or {}).items()
+        if not _typed(content.get("schema"))
+    ]
+    untyped += [
+        (method, path, media)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for media, content in (operation.get("requestBody") or {}).get("content", {}).items()
+        if not _typed(content.get("schema"))
+    ]
+    assert sorted(set(untyped) - set(UNTYPED)) == []
+    binary = {"type": "string", "format": "binary"}
+    tile = document["paths"]["/tiles/{layers}/{z}/{x}/{y}.pbf"]["get"]["responses"]["200"]["content"]
+    assert tile == {"application/vnd.mapbox-vector-tile": {"schema": binary}}
+
+
+def test_feature_bodies_describe_what_the_routes_take() -> None:
+    """The examples the routes show fit the request models, and so do the other shapes they take (a grid
+    import: a collection, one feature or a list; the planner's own properties; a PUT without geometry)."""
+    from geo_service.api.routers import grids, stations
+
+    document = create_app().openapi()
+    components = {"components": document["components"]}
+
+    def valid(name: str, body: Any) -> bool:
+        return jsonschema.Draft202012Validator(
+            {"$ref": f"#/components/schemas/{name}", **components}
+        ).is_valid(body)
+
+    area = grids.FEATURE_EXAMPLE
+    assert valid("GridFeatureInput", area) and valid("StationInput", stations.EXAMPLE)
+    assert valid("GridFeatureInput", {"type": "Feature", "properties": {"name": "新名", "note": {"a": [1]}}})
+    crs = {"type": "name", "properties": {"name": "EPSG:4547"}}
+    for upload in ({"type": "FeatureCollection", "features": [area], "crs": crs}, area, [area, area]):
+        assert valid("GridUpload", upload)
+    assert not valid("GridUpload", {"type": "FeatureCollection"})
+    assert not valid("GridFeatureInput", {**area, "type": "FeatureCollection"})
+    location = document["components"]["schemas"]["GridProblem"]["properties"]["location"]
+    assert {"$ref": "#/components/schemas/Geometry"} in location["anyOf"]
+
+
 def test_models_refuse_bodies_of_the_wrong_shape() -> None:
     document = create_app().openapi()
     components = {"components": document["components"]}

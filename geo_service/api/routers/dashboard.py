@@ -13,7 +13,7 @@ from geo_service.api import params
 from geo_service.api.deps import get_grid_settings, incident_context, require_role
 from geo_service.api.errors import language_of
 from geo_service.api.models import dashboard as md
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import BINARY, answers
 from geo_service.auth import Principal
 from geo_service.i18n import render_all
 from geo_service.incidents.context import IncidentContext
@@ -85,7 +85,7 @@ async def get_dashboard(
             "description": "the file (Content-Disposition: attachment)",
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                export.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                export.XLSX_MEDIA_TYPE: {"schema": BINARY},
             },
         }
     },

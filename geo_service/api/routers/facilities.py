@@ -10,7 +10,7 @@ from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.etags import etag, require_if_match
 from geo_service.api.models import facilities as mf
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import answers, feature_body
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.facilities import service
@@ -50,7 +50,13 @@ def list_facilities(
     )
 
 
-@router.post("", status_code=201, response_model=None, responses=answers(mf.FacilityFeature, 201))
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra={"requestBody": feature_body(mf.FacilityInput)},
+    response_model=None,
+    responses=answers(mf.FacilityFeature, 201),
+)
 def create_facility(
     rules: Rules,
     response: Response,
@@ -75,7 +81,12 @@ def get_facility(
     return out
 
 
-@router.put("/{facility_id:int}", response_model=None, responses=answers(mf.FacilityFeature))
+@router.put(
+    "/{facility_id:int}",
+    openapi_extra={"requestBody": feature_body(mf.FacilityInput)},
+    response_model=None,
+    responses=answers(mf.FacilityFeature),
+)
 def update_facility(
     rules: Rules,
     facility_id: params.PathId,

@@ -17,7 +17,7 @@ from geo_service.api.deps import get_db, incident_context, require_role
 from geo_service.api.errors import language_of
 from geo_service.api.models import incidents as mi
 from geo_service.api.models import loop as ml
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import answers, binary_answer
 from geo_service.api.routers.stations import station_context
 from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
@@ -224,8 +224,7 @@ def get_media_list(
 def _photo_answer(
     description: str, media_types: tuple[str, ...] = ("image/jpeg", "image/png")
 ) -> dict[int | str, dict[str, Any]]:
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {200: {"description": description, "content": dict.fromkeys(media_types, binary)}}
+    return binary_answer(description, *media_types)
 
 
 def _photo_response(found: media.PhotoData, thumbnail: bool) -> Response:
