@@ -9,7 +9,7 @@ in the negotiated language (``Accept-Language``, else the deployment's ``GEO_SER
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import psycopg2
 from fastapi import FastAPI, Request
@@ -87,6 +87,15 @@ def language_of(request: Request) -> str:
     settings = getattr(request.app.state, "api_settings", None)
     default = getattr(settings, "language", DEFAULT_LANGUAGE)
     return negotiate(request.headers.get("accept-language"), default)
+
+
+T = TypeVar("T")
+
+
+def in_language(request: Request, body: T) -> T:
+    """``body`` (a service's typed answer) with every message in it (notes, state names, row errors) as text in
+    the caller's language; a :class:`~geo_service.i18n.Message` member is documented as the string it becomes."""
+    return cast(T, render_all(body, language_of(request)))
 
 
 def error_body(

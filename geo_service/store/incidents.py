@@ -9,13 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from psycopg2 import sql
 from psycopg2.extras import Json
+from typing_extensions import TypedDict  # pydantic documents Contact on Python 3.11
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.db.rows import all_as, fetch_one, one_as
+from geo_service.geocode.service import GeocodeMatch
 from geo_service.store.areas import AreaRef
 from geo_service.store.bulk import copy_rows
 
@@ -65,6 +67,19 @@ _SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i
              FROM incidents i"""
 
 
+class Contact(TypedDict, total=False):
+    """The caller's contact details, each only when given: name, phone and e-mail from the API and imports,
+    and Open311's own fields (first and last name, device and account ids)."""
+
+    name: str | None
+    phone: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    device_id: str | None
+    account_id: str | None
+
+
 class IncidentRow(TypedDict):
     """An incident as :data:`_SELECT` reads it: its columns, ``followers`` (the ids merged into it, oldest
     first) and its point (``lon``, ``lat``, WGS-84). Times are aware datetimes."""
@@ -74,7 +89,7 @@ class IncidentRow(TypedDict):
     category: str
     description: str | None
     address: str | None
-    reporter: dict[str, Any]
+    reporter: Contact
     status: str
     crs: str
     input_lon: float | None
@@ -93,8 +108,8 @@ class IncidentRow(TypedDict):
     source: str
     created_by: str | None
     media_url: str | None
-    attributes: dict[str, Any]
-    geocode: dict[str, Any] | None
+    attributes: dict[str, Any]  # a category's own attributes (Open311 attributes): open by design
+    geocode: GeocodeMatch | None
     community_code: str | None
     street_code: str | None
     district_code: str | None
