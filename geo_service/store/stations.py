@@ -26,13 +26,26 @@ class StationRow(TypedDict):
     manager: str | None
     contact: str | None
     address: str | None
-    properties: dict[str, Any]
+    properties: dict[str, Any]  # the planner's own properties: open by design
     version: int
     created_at: datetime
     updated_at: datetime
     updated_by: str | None
     lon: float
     lat: float
+
+
+class StationFields(TypedDict):
+    """A station's columns as a planner's write sets them (checked by the service)."""
+
+    name: str
+    kind: str
+    amenities: list[str]
+    opening_hours: str | None
+    manager: str | None
+    contact: str | None
+    address: str | None
+    properties: dict[str, Any]  # the planner's own properties: open by design
 
 
 class CircleRow(TypedDict):
@@ -71,7 +84,7 @@ def list_stations(
     offset: int = 0,
 ) -> list[StationRow]:
     where: list[str] = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"limit": limit, "offset": offset}  # SQL parameters: open
     if kind:
         where.append("kind = %(kind)s")
         params["kind"] = kind
@@ -85,7 +98,7 @@ def list_stations(
     return _rows(cur)
 
 
-def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: str | None) -> StationRow:
+def insert(cur: Cursor, fields: StationFields, lon: float, lat: float, actor: str | None) -> StationRow:
     cur.execute(
         f"""INSERT INTO stations (name, kind, amenities, opening_hours, manager, contact, address, properties,
                                   updated_by, geom)
@@ -104,7 +117,7 @@ def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: s
 
 
 def update(
-    cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat: float, actor: str | None
+    cur: Cursor, station_id: int, fields: StationFields, lon: float, lat: float, actor: str | None
 ) -> StationRow:
     cur.execute(
         f"""UPDATE stations SET name = %(name)s, kind = %(kind)s, amenities = %(amenities)s,

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.api.models.common import Term
 from geo_service.api.models.geojson import Feature, FeatureCollection, FeatureInput
+from geo_service.api.models.typed import extending
+from geo_service.stations import service as stations
 
 
 class StationProperties(BaseModel):
@@ -59,20 +61,7 @@ class StationCollection(FeatureCollection):
     features: list[StationFeature]  # type: ignore[assignment]
 
 
-class NearestOrigin(BaseModel):
-    lon: float
-    lat: float
-    snapped: list[float] = Field(description="[lon, lat] of the point on the walking network")
-    snap_distance_m: float
-
-
-class NearestStations(FeatureCollection):
-    """Stations ordered by walking time, each with ``walk_seconds``, ``walk_distance_m``, ``minutes``,
-    ``open_now`` (and ``route``, a LineString, when asked)."""
-
-    origin: NearestOrigin
-    at: str = Field(description="ISO 8601 instant open_now refers to")
-    searched_minutes: float
+NearestStations = extending(stations.NearestStations, FeatureCollection, __name__)
 
 
 class ServiceCircles(FeatureCollection):
