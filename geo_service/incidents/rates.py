@@ -23,7 +23,7 @@ A rate whose denominator is 0 is ``null``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic documents Rates on Python 3.11
@@ -68,7 +68,8 @@ class RateCounts(TypedDict):
 
 
 COUNTS = tuple(RateCounts.__annotations__)
-LEVELS = tuple(SettledAt.__annotations__)  # grid first, as the typed dict names them
+Level = Literal["grid", "community", "street", "district"]
+LEVELS = cast(tuple[Level, ...], tuple(SettledAt.__annotations__))  # grid first, as the typed dict names them
 
 
 class RateNumbers(TypedDict):
