@@ -8,7 +8,8 @@ token with one of the roles (401/403 otherwise), are left out of the lists of an
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -58,7 +59,7 @@ def is_private(layers: list[Layer], caller: Principal | None) -> bool:
 
 def json_response(
     request: Request,
-    doc: dict[str, Any],
+    doc: Mapping[str, object],
     media_type: str = "application/json",
     *,
     private: bool = False,
