@@ -32,6 +32,7 @@ from geo_service.errors import InvalidInput, NotFound
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.stats import STAT_LEVELS
 from geo_service.store import incidents as store
+from geo_service.store.incidents import RateCounts
 
 
 class RateFeedback(TypedDict):
@@ -49,22 +50,6 @@ class SettledAt(TypedDict):
     community: int
     street: int
     district: int
-
-
-class RateCounts(TypedDict):
-    incidents: int
-    cases: int
-    rejected: int
-    response_due: int
-    responded_in_time: int
-    resolved: int
-    on_time_due: int
-    on_time: int
-    satisfied: int
-    basically_satisfied: int
-    unsatisfied: int
-    unreached: int
-    failed: int
 
 
 COUNTS = tuple(RateCounts.__annotations__)

@@ -187,11 +187,9 @@ class AreaStatsRow(TypedDict):
     median_hours_to_close: float | None
 
 
-class RatesRow(TypedDict):
-    """The counts behind the rates of one area code (see :func:`rates_by_area`)."""
+class RateCounts(TypedDict):
+    """The counts behind the rates (:mod:`geo_service.incidents.rates` defines each)."""
 
-    code: str
-    name: str | None
     incidents: int
     cases: int
     rejected: int
@@ -200,15 +198,23 @@ class RatesRow(TypedDict):
     resolved: int
     on_time_due: int
     on_time: int
-    settled_grid: int
-    settled_community: int
-    settled_street: int
-    settled_district: int
     satisfied: int
     basically_satisfied: int
     unsatisfied: int
     unreached: int
     failed: int
+
+
+class RatesRow(RateCounts):
+    """The counts behind the rates of one area code, and where its cases were settled (see
+    :func:`rates_by_area`)."""
+
+    code: str
+    name: str | None
+    settled_grid: int
+    settled_community: int
+    settled_street: int
+    settled_district: int
 
 
 # columns the stats may group by, whitelisted by level

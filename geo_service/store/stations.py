@@ -15,26 +15,6 @@ _COLUMNS = """id, name, kind, amenities, opening_hours, manager, contact, addres
               created_at, updated_at, updated_by, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
 
 
-class StationRow(TypedDict):
-    """A station as :data:`_COLUMNS` reads it; ``lon``, ``lat`` WGS-84."""
-
-    id: int
-    name: str
-    kind: str
-    amenities: list[str]
-    opening_hours: str | None
-    manager: str | None
-    contact: str | None
-    address: str | None
-    properties: dict[str, Any]  # the planner's own properties: open by design
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    updated_by: str | None
-    lon: float
-    lat: float
-
-
 class StationFields(TypedDict):
     """A station's columns as a planner's write sets them (checked by the service)."""
 
@@ -46,6 +26,18 @@ class StationFields(TypedDict):
     contact: str | None
     address: str | None
     properties: dict[str, Any]  # the planner's own properties: open by design
+
+
+class StationRow(StationFields):
+    """A station as :data:`_COLUMNS` reads it; ``lon``, ``lat`` WGS-84."""
+
+    id: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    lon: float
+    lat: float
 
 
 class CircleRow(TypedDict):

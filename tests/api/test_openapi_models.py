@@ -4,6 +4,7 @@ live answers against them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -38,6 +39,18 @@ def test_every_json_answer_names_its_model() -> None:
             ref = (media.get("schema") or {}).get("$ref")
             if ref is not None:
                 assert ref.removeprefix("#/components/schemas/") in schemas, ref
+
+
+def _validity(document: dict[str, Any]) -> Callable[[str, Any], bool]:
+    """Whether a body is valid as the component named, in ``document``."""
+    components = {"components": document["components"]}
+
+    def valid(name: str, body: Any) -> bool:
+        return jsonschema.Draft202012Validator(
+            {"$ref": f"#/components/schemas/{name}", **components}
+        ).is_valid(body)
+
+    return valid
 
 
 def _typed(schema: dict[str, Any] | None) -> bool:
@@ -79,13 +92,7 @@ def test_feature_bodies_describe_what_the_routes_take() -> None:
     from geo_service.api.routers import grids, stations
 
     document = create_app().openapi()
-    components = {"components": document["components"]}
-
-    def valid(name: str, body: Any) -> bool:
-        return jsonschema.Draft202012Validator(
-            {"$ref": f"#/components/schemas/{name}", **components}
-        ).is_valid(body)
-
+    valid = _validity(document)
     area = grids.FEATURE_EXAMPLE
     assert valid("GridFeatureInput", area) and valid("StationInput", stations.EXAMPLE)
     assert valid("GridFeatureInput", {"type": "Feature", "properties": {"name": "新名", "note": {"a": [1]}}})
@@ -99,13 +106,7 @@ def test_feature_bodies_describe_what_the_routes_take() -> None:
 
 
 def test_models_refuse_bodies_of_the_wrong_shape() -> None:
-    document = create_app().openapi()
-    components = {"components": document["components"]}
-
-    def valid(name: str, body: Any) -> bool:
-        return jsonschema.Draft202012Validator(
-            {"$ref": f"#/components/schemas/{name}", **components}
-        ).is_valid(body)
+    valid = _validity(create_app().openapi())
 
     located = {"grid": None, "ancestors": [], "distance_to_boundary_m": None, "nearest_grid": None}
     located |= {"lon": 1.0, "lat": 2.0}
