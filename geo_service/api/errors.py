@@ -9,15 +9,17 @@ in the negotiated language (``Accept-Language``, else the deployment's ``GEO_SER
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from typing_extensions import TypedDict  # pydantic documents FieldProblem on Python 3.11
 
 from geo_service import errors
 from geo_service.db.cluster import ClusterError
@@ -90,6 +92,13 @@ def language_of(request: Request) -> str:
 
 
 T = TypeVar("T")
+
+
+class FieldProblem(TypedDict):
+    """One member of a body a route validates itself (an inspection) that is not valid: where and why."""
+
+    loc: Annotated[str, Field(description="dotted path of the member, e.g. amenities.hot_water")]
+    msg: Annotated[str, Field(description="English text from the validator")]
 
 
 def in_language(request: Request, body: T) -> T:

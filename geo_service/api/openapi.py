@@ -14,9 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from geo_service.api.errors import FieldProblem
 from geo_service.api.models.open311 import Open311Errors
+from geo_service.networks.answers import CellProblem
 
 _REF = "#/components/schemas/"
 
@@ -71,12 +73,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                             "anyOf": [
                                 {"$ref": _REF + "ValidationProblem"},
                                 {"$ref": _REF + "GridProblem"},
-                                {"type": "object"},
+                                {"$ref": _REF + "CellProblem"},
+                                {"$ref": _REF + "FieldProblem"},
                             ]
                         },
                     },
-                    {"type": "object"},
-                    {"type": "null"},
                 ]
             },
         },
@@ -86,6 +87,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 
 
 _BODY_MODELS: dict[str, type[BaseModel]] = {}
+# the problems an error's detail lists besides ValidationProblem and GridProblem (written as JSON Schema above)
+_PROBLEMS: dict[str, type] = {"CellProblem": CellProblem, "FieldProblem": FieldProblem}
 
 
 def model_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -161,6 +164,11 @@ def rewrite(document: dict[str, Any]) -> dict[str, Any]:
     for name, model in models.items():
         schema = model.model_json_schema(ref_template=_REF + "{model}")
         components.update(schema.pop("$defs", {}))
+        components[name] = schema
+    for name, typed in _PROBLEMS.items():
+        schema = TypeAdapter(typed).json_schema(ref_template=_REF + "{model}")
+        for defined, part in schema.pop("$defs", {}).items():
+            components.setdefault(defined, part)  # a GeoJSON Geometry: the one the answers name already
         components[name] = schema
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():

@@ -84,6 +84,9 @@ def test_every_answer_and_request_body_has_a_schema() -> None:
     binary = {"type": "string", "format": "binary"}
     tile = document["paths"]["/tiles/{layers}/{z}/{x}/{y}.pbf"]["get"]["responses"]["200"]["content"]
     assert tile == {"application/vnd.mapbox-vector-tile": {"schema": binary}}
+    # an error's detail: the English text, or a list of problems each of a named shape
+    text, listed = document["components"]["schemas"]["ErrorBody"]["properties"]["detail"]["anyOf"]
+    assert text == {"type": "string"} and all(set(item) == {"$ref"} for item in listed["items"]["anyOf"])
 
 
 def test_feature_bodies_describe_what_the_routes_take() -> None:

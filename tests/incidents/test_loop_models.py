@@ -150,6 +150,13 @@ def test_inspection_answers_match_their_models(client: TestClient, planner_heade
         "lon": lon,
         "lat": lat,
     }
+    refused = client.post(
+        f"/api/stations/{sid}/inspections",
+        json={**visit, "open_as_published": "perhaps"},
+        headers=planner_headers,
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == "open_as_published"
+    assert mismatches(document, "ErrorBody", refused.json()) == []  # the FieldProblem list, member by member
     recorded = client.post(f"/api/stations/{sid}/inspections", json=visit, headers=planner_headers)
     assert _check(document, path, "post", recorded, 201)["missing"] == ["hot_water"]
     history = _check(

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from geo_service.api import params
 from geo_service.api.deps import get_db, incident_context, require_role
-from geo_service.api.errors import in_language
+from geo_service.api.errors import FieldProblem, in_language
 from geo_service.api.models import incidents as mi
 from geo_service.api.models import loop as ml
 from geo_service.api.openapi import answers, binary_answer
@@ -331,7 +331,7 @@ async def post_inspection(
     try:
         body = InspectionBody.model_validate(raw)
     except ValidationError as exc:
-        problems = [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        problems = [FieldProblem(loc=".".join(str(p) for p in e["loc"]), msg=e["msg"]) for e in exc.errors()]
         raise InvalidInput("inspection.invalid", detail=problems, count=len(problems)) from None
     data = inspections.InspectionInput(
         open_as_published=body.open_as_published,
