@@ -35,7 +35,7 @@ from geo_service.media.images import CleanImage
 from geo_service.store import audit
 from geo_service.store import incidents as store
 from geo_service.store import media as media_store
-from geo_service.store.incidents import Contact, IncidentRow
+from geo_service.store.incidents import Contact, IncidentRow, NewIncidentRow
 
 MAX_DESCRIPTION_CHARS = 4000  # Open311's limit, and plenty for a hotline note
 SOURCES = ("hotline", "patrol", "open311", "import")
@@ -103,7 +103,7 @@ def new_row(
     actor: str,
     source: str,
     geocode: GeocodeMatch | None,
-) -> dict[str, Any]:
+) -> NewIncidentRow:
     """The incident row for a new intake (columns of :data:`geo_service.store.incidents.INSERT_COLUMNS`)."""
     return {
         "external_id": data.external_id.strip() if data.external_id else None,

@@ -7,7 +7,7 @@ any number of concurrent posts of one ticket exactly one creates it and the othe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -226,11 +226,50 @@ LEVEL_COLUMNS = {
 }
 
 
+class AssignedColumns(TypedDict):
+    """The columns where an incident belongs fills (``Assignment.columns`` in :mod:`geo_service.incidents`)."""
+
+    grid_code: str | None
+    grid_version: int | None
+    owner_level: str
+    owner_code: str
+    area_snapshot: list[AreaRef]
+    near_boundary: bool
+    distance_to_boundary_m: float | None
+    community_code: str | None
+    street_code: str | None
+    district_code: str | None
+
+
+class NewIncidentRow(AssignedColumns):
+    """An intake's columns (:data:`INSERT_COLUMNS`; the point is written from lon/lat)."""
+
+    external_id: str | None
+    category: str
+    description: str | None
+    address: str | None
+    reporter: Contact
+    status: str
+    crs: str
+    input_lon: float | None
+    input_lat: float | None
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime
+    source: str
+    created_by: str
+    media_url: str | None
+    attributes: dict[str, Any]  # the category's own attributes (Open311 attributes): open by design
+    geocode: GeocodeMatch | None
+    client_id: str | None
+    accuracy_m: float | None
+
+
 def _value(column: str, value: Any) -> Any:
     return Json(value) if column in _JSON_COLUMNS and value is not None else value
 
 
-def insert_incident(cur: Cursor, row: dict[str, Any], lon: float, lat: float) -> int | None:
+def insert_incident(cur: Cursor, row: NewIncidentRow, lon: float, lat: float) -> int | None:
     """Insert one incident; its id, or None when ``external_id`` or ``client_id`` is already taken (nothing
     written)."""
     columns = [c for c in INSERT_COLUMNS if c in row]
@@ -242,7 +281,8 @@ def insert_incident(cur: Cursor, row: dict[str, Any], lon: float, lat: float) ->
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
         values=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
     )
-    cur.execute(statement, [*(_value(c, row[c]) for c in columns), lon, lat])
+    by_column: Mapping[str, object] = row
+    cur.execute(statement, [*(_value(c, by_column[c]) for c in columns), lon, lat])
     found = cur.fetchone()
     return None if found is None else int(found["id"])
 
