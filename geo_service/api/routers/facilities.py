@@ -10,6 +10,7 @@ from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.etags import etag, require_if_match
 from geo_service.api.models import facilities as mf
+from geo_service.api.models.common import Term
 from geo_service.api.openapi import answers, feature_body
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
@@ -29,10 +30,11 @@ async def facility_rules(request: Request) -> FacilityRules:
 Rules = Annotated[FacilityRules, Depends(facility_rules)]
 
 
-@router.get("/categories", responses=answers(mf.FacilityCategories))
-def categories(rules: Rules) -> dict[str, Any]:
+@router.get("/categories", response_model=None, responses=answers(mf.FacilityCategories))
+def categories(rules: Rules) -> mf.FacilityCategories:
     """The facility categories (stable ids) with Chinese and English names."""
-    return {"categories": [{"id": c.id, "name_zh": c.zh, "name_en": c.en} for c in rules.categories]}
+    terms = [Term(id=c.id, name_zh=c.zh, name_en=c.en) for c in rules.categories]
+    return mf.FacilityCategories(categories=terms)
 
 
 @router.get("", response_model=None, responses=answers(mf.FacilityCollection))
