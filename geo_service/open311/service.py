@@ -208,6 +208,7 @@ def _one(form: dict[str, list[str]], key: str) -> str | None:
     return value or None
 
 
+# a service's attributes are the category's own (GeoReport v2 ``attribute[code]``): open by design
 def parse_attributes(form: dict[str, list[str]]) -> dict[str, Any]:
     """``attribute[code]=v`` → ``{code: v}``; ``attribute[code][]=a&attribute[code][]=b`` → ``{code: [a, b]}``."""
     out: dict[str, Any] = {}

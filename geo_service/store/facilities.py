@@ -81,7 +81,7 @@ def insert(
     cur: Cursor,
     name: str | None,
     category: str,
-    tags: dict[str, Any],
+    tags: dict[str, Any],  # OpenStreetMap tags: open by nature
     lon: float,
     lat: float,
     actor: str | None,

@@ -141,7 +141,7 @@ class HistoryRow(TypedDict):
     from_status: str | None
     to_status: str | None
     note: str | None
-    detail: dict[str, Any]
+    detail: dict[str, Any]  # what the step recorded (label, action, codes ...): open by design
 
 
 Outcome = Literal["closed", "reopened", "failed", "retry"]  # what a call to the caller led to
