@@ -80,11 +80,24 @@ class Contact(TypedDict, total=False):
     account_id: str | None
 
 
-class IncidentRow(TypedDict):
-    """An incident as :data:`_SELECT` reads it: its columns, ``followers`` (the ids merged into it, oldest
-    first) and its point (``lon``, ``lat``, WGS-84). Times are aware datetimes."""
+class AssignedColumns(TypedDict):
+    """The columns where an incident belongs fills (``Assignment.columns`` in :mod:`geo_service.incidents`)."""
 
-    id: int
+    grid_code: str | None
+    grid_version: int | None
+    owner_level: str  # every writer sets the owner (an Assignment's)
+    owner_code: str
+    area_snapshot: list[AreaRef]
+    near_boundary: bool
+    distance_to_boundary_m: float | None
+    community_code: str | None
+    street_code: str | None
+    district_code: str | None
+
+
+class NewIncidentRow(AssignedColumns):
+    """An intake's columns (:data:`INSERT_COLUMNS`; the point is written from lon/lat)."""
+
     external_id: str | None
     category: str
     description: str | None
@@ -94,31 +107,28 @@ class IncidentRow(TypedDict):
     crs: str
     input_lon: float | None
     input_lat: float | None
-    grid_code: str | None
-    grid_version: int | None
-    owner_level: str  # every writer sets the owner (an Assignment's)
-    owner_code: str
-    area_snapshot: list[AreaRef]
-    near_boundary: bool
-    distance_to_boundary_m: float | None
     created_at: datetime
     updated_at: datetime
-    due_at: datetime | None
-    closed_at: datetime | None
+    due_at: datetime | None  # an intake always sets it; a row read back may have none (typed as read)
     source: str
     created_by: str | None
     media_url: str | None
-    attributes: dict[str, Any]  # a category's own attributes (Open311 attributes): open by design
+    attributes: dict[str, Any]  # the category's own attributes (Open311 attributes): open by design
     geocode: GeocodeMatch | None
-    community_code: str | None
-    street_code: str | None
-    district_code: str | None
+    client_id: str | None
+    accuracy_m: float | None
+
+
+class IncidentRow(NewIncidentRow):
+    """An incident as :data:`_SELECT` reads it: its columns, ``followers`` (the ids merged into it, oldest
+    first) and its point (``lon``, ``lat``, WGS-84). Times are aware datetimes."""
+
+    id: int
+    closed_at: datetime | None
     escalations: int
     top_overdue_at: datetime | None
     assignment_confirmed_by: str | None
     assignment_confirmed_at: datetime | None
-    client_id: str | None
-    accuracy_m: float | None
     merged_into: int | None
     merged_at: datetime | None
     responded_at: datetime | None
@@ -224,45 +234,6 @@ LEVEL_COLUMNS = {
     "street": "street_code",
     "district": "district_code",
 }
-
-
-class AssignedColumns(TypedDict):
-    """The columns where an incident belongs fills (``Assignment.columns`` in :mod:`geo_service.incidents`)."""
-
-    grid_code: str | None
-    grid_version: int | None
-    owner_level: str
-    owner_code: str
-    area_snapshot: list[AreaRef]
-    near_boundary: bool
-    distance_to_boundary_m: float | None
-    community_code: str | None
-    street_code: str | None
-    district_code: str | None
-
-
-class NewIncidentRow(AssignedColumns):
-    """An intake's columns (:data:`INSERT_COLUMNS`; the point is written from lon/lat)."""
-
-    external_id: str | None
-    category: str
-    description: str | None
-    address: str | None
-    reporter: Contact
-    status: str
-    crs: str
-    input_lon: float | None
-    input_lat: float | None
-    created_at: datetime
-    updated_at: datetime
-    due_at: datetime
-    source: str
-    created_by: str
-    media_url: str | None
-    attributes: dict[str, Any]  # the category's own attributes (Open311 attributes): open by design
-    geocode: GeocodeMatch | None
-    client_id: str | None
-    accuracy_m: float | None
 
 
 def _value(column: str, value: Any) -> Any:

@@ -110,14 +110,13 @@ def test_feature_bodies_describe_what_the_routes_take() -> None:
     assert {"$ref": "#/components/schemas/Geometry"} in location["anyOf"]
 
 
-def test_answers_without_a_database_match_their_schemas() -> None:
+def test_pages_config_and_facility_categories_match_their_schemas(client: TestClient) -> None:
     """/app/config.json and the facility categories, member by member (callback_states and satisfaction, which
     the pages have always read, were not in the config's schema)."""
-    with TestClient(create_app()) as client:
-        document = client.get("/openapi.json").json()
-        config = answered(document, "/app/config.json", "get", client.get("/app/config.json"))
-        path = "/api/facilities/categories"
-        categories = answered(document, path, "get", client.get(path))["categories"]
+    document = client.get("/openapi.json").json()
+    config = answered(document, "/app/config.json", "get", client.get("/app/config.json"))
+    path = "/api/facilities/categories"
+    categories = answered(document, path, "get", client.get(path))["categories"]
     assert config["callback_states"] == ["resolved", "verified"]
     assert "from" in config["incident_transitions"][0]
     assert {"id", "name_zh", "name_en"} == set(categories[0]) and len(categories) > 5
