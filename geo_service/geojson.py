@@ -5,7 +5,11 @@ them in ``/openapi.json``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import (
+    TypedDict,  # pydantic reads them on Python 3.11 (an error's CellProblem.location)
+)
 
 
 class Geometry(TypedDict):

@@ -9,15 +9,17 @@ in the negotiated language (``Accept-Language``, else the deployment's ``GEO_SER
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any, TypeVar, cast
 
 import psycopg2
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from typing_extensions import TypedDict  # pydantic documents FieldProblem on Python 3.11
 
 from geo_service import errors
 from geo_service.db.cluster import ClusterError
@@ -87,6 +89,22 @@ def language_of(request: Request) -> str:
     settings = getattr(request.app.state, "api_settings", None)
     default = getattr(settings, "language", DEFAULT_LANGUAGE)
     return negotiate(request.headers.get("accept-language"), default)
+
+
+T = TypeVar("T")
+
+
+class FieldProblem(TypedDict):
+    """One member of a body a route validates itself (an inspection) that is not valid: where and why."""
+
+    loc: Annotated[str, Field(description="dotted path of the member, e.g. amenities.hot_water")]
+    msg: Annotated[str, Field(description="English text from the validator")]
+
+
+def in_language(request: Request, body: T) -> T:
+    """``body`` (a service's typed answer) with every message in it (notes, state names, row errors) as text in
+    the caller's language; a :class:`~geo_service.i18n.Message` member is documented as the string it becomes."""
+    return cast(T, render_all(body, language_of(request)))
 
 
 def error_body(

@@ -14,9 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from geo_service.api.errors import FieldProblem
 from geo_service.api.models.open311 import Open311Errors
+from geo_service.networks.answers import CellProblem
 
 _REF = "#/components/schemas/"
 
@@ -46,7 +48,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "codes": {"type": "array", "items": {"type": "string"}},
             "feature": {"type": "integer", "description": "0-based index of the feature in the request"},
             "area_m2": {"type": "number"},
-            "location": {"anyOf": [{"type": "object"}, {"type": "null"}], "description": "GeoJSON geometry"},
+            "location": {
+                "anyOf": [{"$ref": _REF + "Geometry"}, {"type": "null"}],
+                "description": "where: a GeoJSON geometry (WGS-84)",
+            },
         },
     },
     "ErrorBody": {
@@ -68,12 +73,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                             "anyOf": [
                                 {"$ref": _REF + "ValidationProblem"},
                                 {"$ref": _REF + "GridProblem"},
-                                {"type": "object"},
+                                {"$ref": _REF + "CellProblem"},
+                                {"$ref": _REF + "FieldProblem"},
                             ]
                         },
                     },
-                    {"type": "object"},
-                    {"type": "null"},
                 ]
             },
         },
@@ -83,15 +87,33 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 
 
 _BODY_MODELS: dict[str, type[BaseModel]] = {}
+# the problems an error's detail lists besides ValidationProblem and GridProblem (written as JSON Schema above)
+_PROBLEMS: dict[str, type] = {"CellProblem": CellProblem, "FieldProblem": FieldProblem}
+
+
+def model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A reference to ``model``'s schema, which :func:`rewrite` adds to the components: for a request body
+    that a route reads itself and documents by a pydantic model (that does not validate it)."""
+    _BODY_MODELS[model.__name__] = model
+    return {"$ref": _REF + model.__name__}
+
+
+JSON_MEDIA_TYPES = ("application/json", "application/geo+json")
+
+
+def feature_body(model: type[BaseModel], example: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``requestBody`` of a route that takes one GeoJSON Feature (as JSON or GeoJSON) and checks it in
+    its service, documented by ``model`` (a :class:`geo_service.api.models.geojson.FeatureInput`)."""
+    media = {"schema": model_schema(model)} | ({"example": example} if example else {})
+    return {"required": True, "content": {name: dict(media) for name in JSON_MEDIA_TYPES}}
 
 
 def model_body(model: type[BaseModel], description: str | None = None) -> dict[str, Any]:
     """The ``requestBody`` of a route that reads its body itself (to parse it off the event loop) but is
     documented by a pydantic model, as FastAPI would document a body parameter."""
-    _BODY_MODELS[model.__name__] = model
     body: dict[str, Any] = {
         "required": True,
-        "content": {"application/json": {"schema": {"$ref": _REF + model.__name__}}},
+        "content": {"application/json": {"schema": model_schema(model)}},
     }
     if description:
         body["description"] = description
@@ -106,6 +128,16 @@ def answers(
     serialised as before: the model documents the body (and the fuzz test checks answers against it), it
     does not re-shape it (key order, integers, absent optional members stay as they are)."""
     return {status: {"model": model, "description": description}}
+
+
+BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+
+
+def binary_answer(description: str, *media_types: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that answers bytes (a tile, an image, a PDF): each media type's body is a
+    binary string, so that ``/openapi.json`` has no success without a schema."""
+    content = {media: {"schema": dict(BINARY)} for media in media_types}
+    return {status: {"description": description, "content": content}}
 
 
 def _error_response(description: str, schema: str = "ErrorBody") -> dict[str, Any]:
@@ -133,12 +165,18 @@ def rewrite(document: dict[str, Any]) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=_REF + "{model}")
         components.update(schema.pop("$defs", {}))
         components[name] = schema
+    for name, typed in _PROBLEMS.items():
+        schema = TypeAdapter(typed).json_schema(ref_template=_REF + "{model}")
+        for defined, part in schema.pop("$defs", {}).items():
+            components.setdefault(defined, part)  # a GeoJSON Geometry: the one the answers name already
+        components[name] = schema
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
             _only_models(responses)
+            _only_refs(operation.get("requestBody") or {})
             if path.startswith("/open311/"):
                 responses.pop("422", None)
                 responses.setdefault("4XX", _open311_error("GeoReport v2 error document"))
@@ -157,12 +195,18 @@ def _only_models(responses: dict[str, Any]) -> None:
     """A success documented by :func:`answers` is merged by FastAPI into the schema it derives from the
     route's return annotation (``dict[str, Any]``: any object); keep only the model."""
     for status, response in responses.items():
-        if not status.startswith("2"):
-            continue
-        for media in (response.get("content") or {}).values():
-            schema = media.get("schema") or {}
-            if "$ref" in schema and len(schema) > 1:
-                media["schema"] = {"$ref": schema["$ref"]}
+        if status.startswith("2"):
+            _only_refs(response)
+
+
+def _only_refs(described: dict[str, Any]) -> None:
+    """Each schema of ``described`` (an answer or a request body) that names a model keeps only the name:
+    FastAPI merges what ``openapi_extra`` or ``responses=`` say into what it derived from the annotations
+    (``Any``: ``{"title": "Feature"}``)."""
+    for media in (described.get("content") or {}).values():
+        schema = media.get("schema") or {}
+        if "$ref" in schema and len(schema) > 1:
+            media["schema"] = {"$ref": schema["$ref"]}
 
 
 def install(app: FastAPI) -> None:

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents the answers on Python 3.11
 
 from geo_service.crs import haversine_m
 from geo_service.db.pool import Database
@@ -65,6 +67,38 @@ _ADMIN_LEVEL_SUFFIXES = (
 )
 
 
+class Place(TypedDict):
+    """A candidate as plain JSON (stored with the incidents an address placed: no messages)."""
+
+    name: str
+    kind: str
+    lon: Annotated[float, Field(description="WGS-84")]
+    lat: float
+    score: Annotated[float, Field(description="0..1, 1 = exact")]
+    precision: Annotated[str, Field(description="house_number, building, poi, street, area or city")]
+    grid_code: Annotated[str | None, Field(description="the grid the point lands in")]
+    source: str
+    category: str | None
+
+
+class GeocodeCandidate(Place):
+    """A candidate as the API lists it."""
+
+    kind_name: Annotated[Message, Field(description="the kind in the reader's language")]
+
+
+class Geocoded(TypedDict):
+    query: str
+    candidates: Annotated[list[GeocodeCandidate], Field(description="best first")]
+
+
+class GeocodeMatch(Place):
+    """What placed an incident by its address: the query, the candidate used (its members) and the runner-up."""
+
+    query: str
+    runner_up: Place | None
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One answer: ``lon``/``lat`` in WGS-84 degrees, ``score`` 0..1 (1 = exact), ``precision`` (see
@@ -82,7 +116,7 @@ class Candidate:
     source_id: int | None = None
     key: str = field(default="", compare=False)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> Place:
         """Plain JSON (stored with incidents): no messages."""
         return {
             "name": self.name,
@@ -96,7 +130,7 @@ class Candidate:
             "category": self.category,
         }
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> GeocodeCandidate:
         """What the API shows: :meth:`as_dict` and ``kind_name``, the kind in the reader's language."""
         return {**self.as_dict(), "kind_name": kind_name(self.source, self.kind)}
 
@@ -145,7 +179,7 @@ class Match:
     candidate: Candidate
     runner_up: Candidate | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> GeocodeMatch:
         return {
             "query": self.query,
             **self.candidate.as_dict(),

@@ -14,7 +14,6 @@ answer as a snapshot: later boundary edits never move it (FixMyStreet keeps the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import shapely
@@ -29,6 +28,7 @@ from geo_service.locate.index import AreaInfo, LocateIndex
 from geo_service.locate.lattice import OUTSIDE
 from geo_service.locate.service import LocateResult, locate
 from geo_service.store.areas import AreaRef
+from geo_service.store.incidents import AssignedColumns
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Assignment:
     def code_at(self, level: str) -> str | None:
         return next((a["code"] for a in self.snapshot if a["level"] == level), None)
 
-    def columns(self) -> dict[str, Any]:
+    def columns(self) -> AssignedColumns:
         """The incident columns this assignment fills."""
         return {
             "grid_code": self.grid_code,

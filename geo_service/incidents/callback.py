@@ -51,6 +51,11 @@ class Callback(TypedDict):
     outcome: Outcome
 
 
+class Callbacks(TypedDict):
+    id: int
+    callbacks: Annotated[list[Callback], Field(description="oldest first")]
+
+
 class FeedbackResult(Incident):
     """The incident as it is after the call, with the ``callback`` just recorded."""
 
@@ -228,15 +233,17 @@ def callbacks(ctx: IncidentContext, incident_id: int) -> list[Callback]:
         if store.get_incident(cur, incident_id) is None:
             raise NotFound("incident.not_found", id=incident_id)
         rows = store.callbacks(cur, incident_id)
-    return [
-        Callback(
-            id=row["id"],
-            at=ctx.local(row["at"]),
-            actor=row["actor"],
-            reached=row["reached"],
-            satisfaction=row["satisfaction"],
-            note=row["note"],
-            outcome=row["outcome"],
-        )
-        for row in rows
-    ]
+    return [presented(ctx, row) for row in rows]
+
+
+def presented(ctx: IncidentContext, row: CallbackRow) -> Callback:
+    """A call as the API shows it (its time in the service's zone)."""
+    return Callback(
+        id=row["id"],
+        at=ctx.local(row["at"]),
+        actor=row["actor"],
+        reached=row["reached"],
+        satisfaction=row["satisfaction"],
+        note=row["note"],
+        outcome=row["outcome"],
+    )

@@ -42,6 +42,7 @@ from typing_extensions import TypedDict  # pydantic documents the report on Pyth
 
 from geo_service.coords import invalid_lonlat_mask, lonlat_message, normalise_crs, to_wgs84_arrays
 from geo_service.errors import BadRequest, Conflict, InvalidInput, PayloadTooLarge, ServiceError
+from geo_service.geocode.service import GeocodeCandidate, GeocodeMatch
 from geo_service.i18n import Message, cli_text, message
 from geo_service.incidents.assignment import Assignment, assign, assign_many
 from geo_service.incidents.categories import Category
@@ -89,7 +90,7 @@ class ParsedRow:
     data: IncidentInput
     category: Category | None = None
     assignment: Assignment | None = None
-    geocode: dict[str, Any] | None = None
+    geocode: GeocodeMatch | None = None
 
 
 class RowError(TypedDict):
@@ -100,7 +101,7 @@ class RowError(TypedDict):
     detail: Any  # the error's English text, or what it lists (a geocoder's problems)
     message: Message
     candidates: NotRequired[
-        Annotated[list[dict[str, Any]], Field(description="where the geocoder could put the address")]
+        Annotated[list[GeocodeCandidate], Field(description="where the geocoder could put the address")]
     ]
 
 

@@ -66,6 +66,15 @@ class DuplicateCandidate(TypedDict):
     ]
 
 
+class Duplicates(TypedDict):
+    """Nearest first: the dispatcher's merge suggestions."""
+
+    id: int
+    duplicates: list[DuplicateCandidate]
+    walk_m: Annotated[float, Field(description="the walking distance a duplicate is looked for within")]
+    window_h: Annotated[float, Field(description="hours either side of the incident's filing")]
+
+
 def walking_metres(
     db: Any, lon: float, lat: float, targets: np.ndarray, limit_m: float, settings: WalkingSettings
 ) -> np.ndarray:

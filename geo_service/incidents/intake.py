@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from geo_service.coords import normalise_crs
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import Conflict, InvalidInput
-from geo_service.geocode.service import Match, best_match
+from geo_service.geocode.service import GeocodeMatch, Match, best_match
 from geo_service.i18n import Message, message
 from geo_service.incidents import duplicates, records
 from geo_service.incidents.assignment import Assignment, assign
@@ -35,7 +35,7 @@ from geo_service.media.images import CleanImage
 from geo_service.store import audit
 from geo_service.store import incidents as store
 from geo_service.store import media as media_store
-from geo_service.store.incidents import IncidentRow
+from geo_service.store.incidents import Contact, IncidentRow, NewIncidentRow
 
 MAX_DESCRIPTION_CHARS = 4000  # Open311's limit, and plenty for a hotline note
 SOURCES = ("hotline", "patrol", "open311", "import")
@@ -53,9 +53,9 @@ class IncidentInput:
     crs: str | None = "wgs84"
     address: str | None = None
     external_id: str | None = None
-    reporter: dict[str, Any] = field(default_factory=dict)
+    reporter: Contact = field(default_factory=lambda: Contact())
     media_url: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)  # the category's own: open by design
     client_id: str | None = None
     accuracy_m: float | None = None
 
@@ -84,9 +84,9 @@ def check_input(data: IncidentInput) -> None:
         raise InvalidInput("loop.bad_accuracy", accuracy_m=data.accuracy_m, max_m=f"{MAX_ACCURACY_M:g}")
 
 
-def clean_reporter(reporter: dict[str, Any]) -> dict[str, Any]:
+def clean_reporter(reporter: Contact) -> Contact:
     """The caller's contact fields that carry a value."""
-    return {k: v for k, v in reporter.items() if v not in (None, "")}
+    return cast(Contact, {k: v for k, v in reporter.items() if v not in (None, "")})
 
 
 def input_crs(data: IncidentInput) -> str:
@@ -102,8 +102,8 @@ def new_row(
     now: datetime,
     actor: str,
     source: str,
-    geocode: dict[str, Any] | None,
-) -> dict[str, Any]:
+    geocode: GeocodeMatch | None,
+) -> NewIncidentRow:
     """The incident row for a new intake (columns of :data:`geo_service.store.incidents.INSERT_COLUMNS`)."""
     return {
         "external_id": data.external_id.strip() if data.external_id else None,
@@ -153,7 +153,7 @@ def located_note(address: str, match: Match) -> Message:
 
 def locate_input(
     ctx: IncidentContext, data: IncidentInput
-) -> tuple[Assignment, dict[str, Any] | None, list[Message]]:
+) -> tuple[Assignment, GeocodeMatch | None, list[Message]]:
     """The assignment for the input's coordinates, or for its address through the geocoder.
 
     Returns the assignment, the geocoding record (None for coordinates) and notes for the dispatcher.

@@ -23,32 +23,19 @@ A rate whose denominator is 0 is ``null``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Annotated, Any, Literal, cast
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents Rates on Python 3.11
 
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.stats import STAT_LEVELS
 from geo_service.store import incidents as store
-
-COUNTS = (
-    "incidents",
-    "cases",
-    "rejected",
-    "response_due",
-    "responded_in_time",
-    "resolved",
-    "on_time_due",
-    "on_time",
-    "satisfied",
-    "basically_satisfied",
-    "unsatisfied",
-    "unreached",
-    "failed",
-)
-LEVELS = ("grid", "community", "street", "district")
+from geo_service.store.incidents import RateCounts
 
 
-class Feedback(TypedDict):
+class RateFeedback(TypedDict):
     satisfied: int
     basically_satisfied: int
     unsatisfied: int
@@ -56,34 +43,48 @@ class Feedback(TypedDict):
     failed_callbacks: int
 
 
-class Numbers(TypedDict):
-    """The rates (None when their denominator is 0), ``settled_at`` per level and the raw ``counts``."""
+class SettledAt(TypedDict):
+    """Cases resolved now, by the level that owned them when last resolved."""
 
-    response_rate: float | None
-    resolution_rate: float | None
-    satisfaction_rate: float | None
-    on_time_rate: float | None
-    settled_at: dict[str, int]
-    counts: dict[str, int]
-    feedback: Feedback
+    grid: int
+    community: int
+    street: int
+    district: int
 
 
-class AreaNumbers(Numbers):
+COUNTS = tuple(RateCounts.__annotations__)
+Level = Literal["grid", "community", "street", "district"]
+LEVELS = cast(tuple[Level, ...], tuple(SettledAt.__annotations__))  # grid first, as the typed dict names them
+
+
+class RateNumbers(TypedDict):
+    """Rates to 4 places, null when their denominator is 0."""
+
+    response_rate: Annotated[float | None, Field(description="响应率")]
+    resolution_rate: Annotated[float | None, Field(description="解决率")]
+    satisfaction_rate: Annotated[float | None, Field(description="满意率")]
+    on_time_rate: Annotated[float | None, Field(description="按时办结率")]
+    settled_at: SettledAt
+    counts: RateCounts
+    feedback: RateFeedback
+
+
+class AreaRates(RateNumbers):
     level: str
     code: str
     name: str | None
 
 
 class Rates(TypedDict):
-    """The rates per area and in total (instants ISO 8601 in the service's zone)."""
+    """The rates per area of ``level`` for incidents filed in [since, until) (times in the service's zone)."""
 
     level: str
-    code: str | None
+    code: Annotated[str | None, Field(description="the one area asked for (null: every area)")]
     since: str | None
     until: str | None
     as_of: str | None
-    areas: list[AreaNumbers]
-    totals: Numbers
+    areas: list[AreaRates]
+    totals: RateNumbers
 
 
 def rate(numerator: int, denominator: int) -> float | None:
@@ -94,17 +95,18 @@ def rate(numerator: int, denominator: int) -> float | None:
 _rate = rate
 
 
-def numbers(counts: dict[str, int]) -> Numbers:
+def numbers(counts: dict[str, int]) -> RateNumbers:
     """The rates and counts of one area (or of all of them) from the raw counts."""
     reached = counts["satisfied"] + counts["basically_satisfied"] + counts["unsatisfied"]
-    return Numbers(
+    return RateNumbers(
         response_rate=_rate(counts["responded_in_time"], counts["response_due"]),
         resolution_rate=_rate(counts["resolved"], counts["cases"]),
         satisfaction_rate=_rate(counts["satisfied"] + counts["basically_satisfied"], reached),
         on_time_rate=_rate(counts["on_time"], counts["on_time_due"]),
-        settled_at={level: counts[f"settled_{level}"] for level in LEVELS},
-        counts={key: counts[key] for key in COUNTS},
-        feedback=Feedback(
+        # the keys are those LEVELS and COUNTS take from the typed dicts, in their order
+        settled_at=cast(SettledAt, {level: counts[f"settled_{level}"] for level in LEVELS}),
+        counts=cast(RateCounts, {key: counts[key] for key in COUNTS}),
+        feedback=RateFeedback(
             satisfied=counts["satisfied"],
             basically_satisfied=counts["basically_satisfied"],
             unsatisfied=counts["unsatisfied"],
@@ -161,7 +163,7 @@ def rates(
         counts = {key: int(raw[key]) for key in keys}
         for key in keys:
             totals[key] += counts[key]
-        areas.append(AreaNumbers(level=level, code=row["code"], name=row["name"], **numbers(counts)))
+        areas.append(AreaRates(level=level, code=row["code"], name=row["name"], **numbers(counts)))
     return Rates(
         level=level,
         code=code,

@@ -8,13 +8,14 @@ from typing import Annotated, Any, NotRequired, cast
 from pydantic import Field
 from typing_extensions import TypedDict
 
+from geo_service.geocode.service import GeocodeMatch
 from geo_service.geojson import Feature, FeatureCollection
 from geo_service.i18n import Message, message
 from geo_service.incidents import notes
 from geo_service.incidents.context import IncidentContext
 from geo_service.incidents.states import ACTIVE, AWAITING_CALLBACK, state_name
 from geo_service.store.areas import AreaRef
-from geo_service.store.incidents import HistoryRow, IncidentRow
+from geo_service.store.incidents import Contact, HistoryRow, IncidentRow
 
 
 class Incident(TypedDict):
@@ -47,9 +48,9 @@ class Incident(TypedDict):
     overdue: bool
     escalations: int
     source: str
-    geocode: dict[str, Any] | None
+    geocode: GeocodeMatch | None
     media_url: str | None
-    attributes: dict[str, Any]
+    attributes: dict[str, Any]  # the category's own attributes: open by design
     client_id: str | None
     accuracy_m: float | None
     merged_into: Annotated[int | None, Field(description="the case this one was merged into (并案)")]
@@ -66,7 +67,7 @@ class Incident(TypedDict):
     merged_at: str | None
     responded_at: str | None
     resolved_at: str | None
-    reporter: NotRequired[dict[str, Any]]
+    reporter: NotRequired[Contact]
 
 
 class HistoryEntry(TypedDict):
@@ -79,7 +80,14 @@ class HistoryEntry(TypedDict):
     from_status: str | None
     to_status: str | None
     note: str | Message | None
-    detail: dict[str, Any]
+    detail: dict[str, Any]  # as the step recorded it (audit detail): open by design
+
+
+class IncidentHistory(TypedDict):
+    id: int
+    history: Annotated[
+        list[HistoryEntry], Field(description="oldest first: the state changes and assignments")
+    ]
 
 
 def is_overdue(row: IncidentRow, now: datetime) -> bool:

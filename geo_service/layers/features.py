@@ -22,7 +22,7 @@ class Source:
     """What the store needs to know of a collection: its SQL and the roles of its columns."""
 
     sql: str
-    params: dict[str, Any]
+    params: dict[str, Any]  # the layer file's named SQL parameters: open by design
     geometry_column: str
     id_column: str
     properties: tuple[str, ...]
@@ -90,7 +90,7 @@ def _where(source: Source, flt: Filter) -> tuple[sql.Composable, dict[str, Any]]
 
 def select(
     cur: DictCursor, source: Source, flt: Filter, limit: int, offset: int, gcj02: bool = False
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]]:  # a row of a layer's own SQL: its columns are the layer file's
     """Rows matching ``flt`` ordered by id (and version), each with ``geometry`` as parsed GeoJSON, shifted
     to GCJ-02 when ``gcj02`` (for drawing over AMap). ``cur`` must return dict rows.
     """

@@ -66,6 +66,8 @@ class FeaturesSpec(BaseModel):
 
 
 MEMBER_SEPARATOR = ":"
+# A MapLibre style layer as a layer file writes it (paint, layout, filter ...: the style spec's, open by design)
+StyleLayer = dict[str, Any]
 
 
 class FamilySpec(BaseModel):
@@ -107,7 +109,7 @@ class Layer(BaseModel):
     buffer: int = Field(default=64, ge=0, le=4096)
     simplify: float = Field(default=0.0, ge=0)
     max_features: int = Field(default=10_000, ge=1, le=1_000_000)
-    style: list[dict[str, Any]] = Field(default_factory=list)
+    style: list[StyleLayer] = Field(default_factory=list)
     features: FeaturesSpec | None = None
     family: FamilySpec | None = None
 
@@ -151,7 +153,7 @@ class Layer(BaseModel):
 
     @field_validator("style")
     @classmethod
-    def _style_layers(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _style_layers(cls, value: list[StyleLayer]) -> list[StyleLayer]:
         for entry in value:
             if not isinstance(entry.get("id"), str) or not isinstance(entry.get("type"), str):
                 raise ValueError("every style layer needs an `id` and a `type`")

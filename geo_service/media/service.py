@@ -53,6 +53,11 @@ class NewPhoto(Photo):
     created: bool
 
 
+class Photos(TypedDict):
+    id: int
+    media: Annotated[list[Photo], Field(description="oldest first")]
+
+
 class PhotoData(TypedDict):
     """A photo's (or thumbnail's) bytes to send: ``data``, its media type and the photo's checksum."""
 

@@ -7,12 +7,12 @@ Written once: the HTTP layer documents these typed dicts in ``/openapi.json`` as
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic documents these answers on Python 3.11
 
-from geo_service.geojson import FeatureCollection
+from geo_service.geojson import FeatureCollection, Geometry
 from geo_service.grids.propose import PartitionSummary
 from geo_service.i18n import Message
 
@@ -58,7 +58,7 @@ class CellProblem(TypedDict):
     code: str | None
     problem: str
     message: Message
-    location: Any  # a GeoJSON Point, or None
+    location: Geometry | None  # a GeoJSON Point
 
 
 class NetworkImport(TypedDict):

@@ -62,7 +62,7 @@ from geo_service.settings import MediaSettings
 from geo_service.store import gazetteer as gazetteer_store
 from geo_service.store import incidents as store
 from geo_service.store.gazetteer import GazetteerEntry
-from geo_service.store.incidents import IncidentRow
+from geo_service.store.incidents import Contact, IncidentRow
 
 SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
 MAX_WINDOW = timedelta(days=90)
@@ -208,6 +208,7 @@ def _one(form: dict[str, list[str]], key: str) -> str | None:
     return value or None
 
 
+# a service's attributes are the category's own (GeoReport v2 ``attribute[code]``): open by design
 def parse_attributes(form: dict[str, list[str]]) -> dict[str, Any]:
     """``attribute[code]=v`` → ``{code: v}``; ``attribute[code][]=a&attribute[code][]=b`` → ``{code: [a, b]}``."""
     out: dict[str, Any] = {}
@@ -309,10 +310,14 @@ def create_request(
     if lat is None and not address:
         raise BadRequest("open311.location_required")
     attributes = check_attributes(category, parse_attributes(form))
-    reporter = {
-        key: _one(form, key)
-        for key in ("first_name", "last_name", "email", "phone", "device_id", "account_id")
-    }
+    reporter = Contact(
+        first_name=_one(form, "first_name"),
+        last_name=_one(form, "last_name"),
+        email=_one(form, "email"),
+        phone=_one(form, "phone"),
+        device_id=_one(form, "device_id"),
+        account_id=_one(form, "account_id"),
+    )
     data = IncidentInput(
         category=category.code,
         description=_one(form, "description"),

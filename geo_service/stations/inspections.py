@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NotRequired, TypedDict
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents the answers on Python 3.11
 
 from geo_service.auth import Principal
 from geo_service.coords import normalise_crs, to_wgs84
@@ -35,42 +38,52 @@ MAX_NOTES_CHARS = 2000
 INSPECTOR_ROLES = ("planner", "worker")
 
 
-class InspectionJson(TypedDict):
-    """A visit as shown: the public part, and for inspectors (``full``) who, notes, answers and photos."""
+class LastInspection(TypedDict):
+    """A visit as everyone sees it (a station's ``last_inspection``): when, open as published, what was missing."""
 
     id: int
     station_id: int
-    at: str
+    at: Annotated[str, Field(description="ISO 8601")]
     open_as_published: bool
-    missing: list[str]
-    ok: bool
-    inspector: NotRequired[str | None]
-    role: NotRequired[str | None]
-    notes: NotRequired[str | None]
-    amenities: NotRequired[dict[str, bool]]
-    lon: NotRequired[float | None]
-    lat: NotRequired[float | None]
-    photos: NotRequired[int]
+    missing: Annotated[list[str], Field(description="published amenities not found")]
+    ok: Annotated[bool, Field(description="open as published and nothing missing")]
+
+
+class Inspection(LastInspection):
+    """A visit to a station in full, as inspectors of it see it."""
+
+    inspector: str | None
+    role: str | None
+    notes: str | None
+    amenities: Annotated[dict[str, bool], Field(description="each published amenity → found")]
+    lon: Annotated[float | None, Field(description="where the inspector stood, WGS-84")]
+    lat: float | None
+    photos: int
 
 
 class OverdueStation(TypedDict):
     station_id: int
     name: str
     kind: str
-    lon: float
+    lon: Annotated[float, Field(description="WGS-84")]
     lat: float
-    last_inspection_at: str | None
+    last_inspection_at: Annotated[str | None, Field(description="ISO 8601; null: never inspected")]
     due_at: str | None
     days_overdue: float | None
     last_ok: bool | None
 
 
 class OverdueInspections(TypedDict):
-    """Stations not visited for ``interval_days`` (or never), most overdue first."""
+    """Stations not inspected for ``interval_days`` (or never), most overdue first."""
 
     as_of: str
     interval_days: float
     stations: list[OverdueStation]
+
+
+class Inspections(TypedDict):
+    station_id: int
+    inspections: Annotated[list[Inspection], Field(description="newest first")]
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,7 @@ def record(
     data: InspectionInput,
     principal: Principal,
     photo: CleanImage | None = None,
-) -> InspectionJson:
+) -> Inspection:
     """Record a visit to station ``station_id`` (with an optional photo, checked and cleaned already).
 
     Raises
@@ -188,13 +201,12 @@ def record(
                 "open_as_published": data.open_as_published,
             },
         )
-    return present(inspection, full=True, photos=1 if photo is not None else 0)
+    return present(inspection, photos=1 if photo is not None else 0)
 
 
-def present(row: InspectionRow, full: bool, photos: int = 0) -> InspectionJson:
-    """A visit as shown: the public part (when, open as published, missing amenities, all well?) and, for
-    inspectors (``full``), who, the notes, each answer and the number of ``photos``."""
-    out = InspectionJson(
+def shown(row: InspectionRow) -> LastInspection:
+    """A visit as everyone sees it: when, open as published, the missing amenities, all well?"""
+    return LastInspection(
         id=row["id"],
         station_id=row["station_id"],
         at=row["at"].isoformat(),
@@ -202,27 +214,33 @@ def present(row: InspectionRow, full: bool, photos: int = 0) -> InspectionJson:
         missing=list(row["missing"] or []),
         ok=bool(row["open_as_published"]) and not row["missing"],
     )
-    if full:
-        out["inspector"] = row["inspector"]
-        out["role"] = row["role"]
-        out["notes"] = row["notes"]
-        out["amenities"] = row["amenities"]
-        out["lon"] = row["lon"]
-        out["lat"] = row["lat"]
-        out["photos"] = photos
-    return out
 
 
-def last_inspections(db: Database, station_ids: list[int]) -> dict[int, InspectionJson]:
+def present(row: InspectionRow, photos: int = 0) -> Inspection:
+    """A visit in full, for inspectors: what :func:`shown` shows, who, the notes, each answer and the number
+    of ``photos``."""
+    return Inspection(
+        **shown(row),
+        inspector=row["inspector"],
+        role=row["role"],
+        notes=row["notes"],
+        amenities=row["amenities"],
+        lon=row["lon"],
+        lat=row["lat"],
+        photos=photos,
+    )
+
+
+def last_inspections(db: Database, station_ids: list[int]) -> dict[int, LastInspection]:
     """The public form of each station's last visit (stations never visited are absent)."""
     if not station_ids:
         return {}
     with db.cursor() as cur:
         rows = store.last(cur, station_ids)
-    return {int(r["station_id"]): present(r, full=False) for r in rows}
+    return {int(r["station_id"]): shown(r) for r in rows}
 
 
-def history(db: Database, station_id: int, principal: Principal) -> list[InspectionJson]:
+def history(db: Database, station_id: int, principal: Principal) -> list[Inspection]:
     """Every visit to a station, newest first, in full (for inspectors of it)."""
     with db.cursor() as cur:
         row = station_store.get(cur, station_id)
@@ -236,7 +254,7 @@ def history(db: Database, station_id: int, principal: Principal) -> list[Inspect
     for p in photos:
         if p["inspection_id"] is not None:
             count[p["inspection_id"]] = count.get(p["inspection_id"], 0) + 1
-    return [present(r, full=True, photos=count.get(r["id"], 0)) for r in rows]
+    return [present(r, photos=count.get(r["id"], 0)) for r in rows]
 
 
 def overdue(db: Database, ctx: StationContext) -> OverdueInspections:

@@ -11,13 +11,16 @@ station from it (:func:`nearest_stations`), so the ranking is by exact network t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, NotRequired
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents the answers on Python 3.11
 
 from geo_service import feature_input, walking
 from geo_service.auth import Principal
@@ -27,7 +30,7 @@ from geo_service.db.pool import Database
 from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.feature_input import feature_properties
-from geo_service.geojson import Feature, FeatureCollection
+from geo_service.geojson import Feature, FeatureCollection, Geometry
 from geo_service.stations import hours, inspections
 from geo_service.stations.context import StationContext
 from geo_service.store import audit
@@ -53,12 +56,30 @@ _RESERVED = {
 }
 
 
-class NearestStations(FeatureCollection):
-    """The nearest open stations by walking time, nearest first, and how the search was made."""
+class NearestOrigin(TypedDict):
+    lon: float
+    lat: float
+    snapped: Annotated[list[float], Field(description="[lon, lat] of the point on the walking network")]
+    snap_distance_m: float
 
-    origin: dict[str, Any]
-    at: str
+
+class NearestStations(FeatureCollection):
+    """Stations ordered by walking time, each with ``walk_seconds``, ``walk_distance_m``, ``minutes``,
+    ``open_now`` (and ``route``, a LineString, when asked)."""
+
+    origin: NearestOrigin
+    at: Annotated[str, Field(description="ISO 8601 instant open_now refers to")]
     searched_minutes: float
+
+
+class Walk(TypedDict):
+    """What a nearest station's properties add: the walk to it, and whether it is open at the time asked."""
+
+    walk_seconds: float
+    walk_distance_m: float
+    minutes: float
+    open_now: bool | None
+    route: NotRequired[Geometry]  # a LineString, when asked
 
 
 # -- validation --------------------------------------------------------------------------------------------
@@ -66,7 +87,7 @@ class NearestStations(FeatureCollection):
 
 def validate(
     ctx: StationContext, feature: Any, crs: str | None, current: StationRow | None = None
-) -> tuple[dict[str, Any], tuple[float, float]]:
+) -> tuple[store.StationFields, tuple[float, float]]:
     """A station Feature → (fields for the store, WGS-84 point). With ``current`` (an update), omitted
     properties and geometry keep their values."""
     props = feature_properties(feature, "station")
@@ -93,23 +114,24 @@ def validate(
     unknown = sorted(set(amenities) - set(ctx.vocabulary.amenities))
     if unknown:
         raise InvalidInput("station.unknown_amenities", unknown=unknown)
-    fields: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "amenities": sorted(set(amenities), key=list(ctx.vocabulary.amenities).index),
-        "opening_hours": hours.check(props.get("opening_hours")),
-    }
-    for key, limit in _TEXT_FIELDS.items():
-        fields[key] = feature_input.text(props, key, limit)
     known = {"name", "kind", "amenities", "opening_hours", *_TEXT_FIELDS, *_RESERVED}
-    fields["properties"] = {k: v for k, v in props.items() if k not in known}
+    fields = store.StationFields(
+        name=name,
+        kind=kind,
+        amenities=sorted(set(amenities), key=list(ctx.vocabulary.amenities).index),
+        opening_hours=hours.check(props.get("opening_hours")),
+        manager=feature_input.text(props, "manager", _TEXT_FIELDS["manager"]),
+        contact=feature_input.text(props, "contact", _TEXT_FIELDS["contact"]),
+        address=feature_input.text(props, "address", _TEXT_FIELDS["address"]),
+        properties={k: v for k, v in props.items() if k not in known},
+    )
     return fields, point
 
 
 # -- rendering ---------------------------------------------------------------------------------------------
 
 
-def as_feature(ctx: StationContext, row: StationRow, extra: dict[str, Any] | None = None) -> Feature:
+def as_feature(ctx: StationContext, row: StationRow, extra: Mapping[str, object] | None = None) -> Feature:
     kind = ctx.vocabulary.kinds.get(row["kind"])
     properties = {
         "id": row["id"],
@@ -416,12 +438,12 @@ def nearest_stations(
                 if not arrival.cost[j] <= limit_cost:
                     break
                 row = index.rows[int(cand[j])]
-                extra: dict[str, Any] = {
-                    "walk_seconds": round(float(arrival.cost[j]) / speed, 1),
-                    "walk_distance_m": round(float(arrival.metres[j]), 1),
-                    "minutes": round(float(arrival.cost[j]) / speed / 60.0, 1),
-                    "open_now": state[int(cand[j])],
-                }
+                extra = Walk(
+                    walk_seconds=round(float(arrival.cost[j]) / speed, 1),
+                    walk_distance_m=round(float(arrival.metres[j]), 1),
+                    minutes=round(float(arrival.cost[j]) / speed / 60.0, 1),
+                    open_now=state[int(cand[j])],
+                )
                 if include_route:
                     coords, _ = walking.path_to(
                         found, int(index.edge[cand[j]]), float(index.frac[cand[j]]), arrival, int(j)
@@ -437,12 +459,12 @@ def nearest_stations(
     return {
         "type": "FeatureCollection",
         "features": features,
-        "origin": {
-            "lon": float(origin[0, 0]),
-            "lat": float(origin[0, 1]),
-            "snapped": [round(float(snapped_lon[0]), 7), round(float(snapped_lat[0]), 7)],
-            "snap_distance_m": round(float(located.distance_m[0]), 1),
-        },
+        "origin": NearestOrigin(
+            lon=float(origin[0, 0]),
+            lat=float(origin[0, 1]),
+            snapped=[round(float(snapped_lon[0]), 7), round(float(snapped_lat[0]), 7)],
+            snap_distance_m=round(float(located.distance_m[0]), 1),
+        ),
         "at": moment.isoformat(),
         "searched_minutes": horizon,
     }

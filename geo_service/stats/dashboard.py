@@ -27,25 +27,31 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal, cast
 
+from pydantic import Field
 from typing_extensions import TypedDict  # pydantic documents DashboardAreas on Python 3.11
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.grids import service as grids
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.rates import LEVELS
+from geo_service.incidents.rates import LEVELS, SettledAt
 from geo_service.incidents.rates import rate as _rate
 from geo_service.settings import DashboardSettings, GridSettings
 from geo_service.store import dashboard as store
 
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2999  # as for instants elsewhere (geo_service.api.params)
-CHILD_LEVEL = {"district": "street", "street": "community", "community": "grid", "grid": None}
+CHILD_LEVEL: dict[str, store.Level | None] = {
+    "district": "street",
+    "street": "community",
+    "community": "grid",
+    "grid": None,
+}
 FLOW = ("reported", "accepted", "transferred", "completed", "on_time")
 
 
-class FlowCounts(TypedDict):
+class Flow(TypedDict):
     """The loop's counts: 上报, 受理, 转办, 办结, 按时办结 (:data:`FLOW`)."""
 
     reported: int
@@ -55,53 +61,71 @@ class FlowCounts(TypedDict):
     on_time: int
 
 
-class Flow(FlowCounts):
+class Summary(Flow):
     """Every count and rate of one row of sums (rates None when their denominator is 0)."""
 
     cases: int
     rejected: int
     escalated: int
-    overdue: int
+    overdue: Annotated[int, Field(description="open cases past their deadline now")]
     on_time_due: int
     on_time_rate: float | None
     completion_rate: float | None
-    settled: dict[str, int]
+    settled: SettledAt
+
+
+class SettledShares(TypedDict):
+    grid: float | None
+    community: float | None
+    street: float | None
+    district: float | None
 
 
 class Settled(TypedDict):
-    counts: dict[str, int]
-    shares: dict[str, float | None]
+    """Where completed cases were settled, against the 小事不出网格 target."""
+
+    counts: SettledAt
+    shares: SettledShares
     total: int
     grid_target: float
     grid_target_met: bool | None
 
 
-class Week(FlowCounts):
-    week: str
+class Week(Flow):
+    week: Annotated[str, Field(description="the ISO week's Monday")]
     escalated: int
 
 
-class GridFigures(FlowCounts):
+class GridFigures(Flow):
     code: str
     name: str | None
-    workers: int
+    workers: Annotated[int, Field(description="grid workers on record")]
     on_time_due: int
     on_time_rate: float | None
     overdue: int
     escalated: int
 
 
-class ChildFigures(FlowCounts):
-    level: str | None
+class ChildArea(Flow):
+    """One child area (各街道/各社区/各网格) of the chosen area, with the same definitions as the summary."""
+
+    level: store.Level
     code: str
     name: str | None
     escalated: int
     completion_rate: float | None
-    settled_grid_share: float | None
-    on_time_due: int
-    on_time_rate: float | None
-    overdue: int
-    settled_total: int
+    settled_grid_share: Annotated[
+        float | None, Field(description="settled_grid ÷ settled_total (小事不出网格)")
+    ]
+    on_time_due: Annotated[
+        int,
+        Field(
+            description="completed cases + open cases that missed a deadline or are past their current one now"
+        ),
+    ]
+    on_time_rate: Annotated[float | None, Field(description="on_time ÷ on_time_due")]
+    overdue: Annotated[int, Field(description="open cases past their deadline now")]
+    settled_total: Annotated[int, Field(description="completed cases with a known settling level")]
     settled_grid: int
     settled_community: int
     settled_street: int
@@ -111,7 +135,7 @@ class ChildFigures(FlowCounts):
     settled_district_share: float | None
 
 
-class Case(TypedDict):
+class DashboardCase(TypedDict):
     id: int
     category: str
     status: str
@@ -124,18 +148,22 @@ class Case(TypedDict):
     hours_past_due: float | None
 
 
-class Cases(TypedDict):
+class OverdueCases(TypedDict):
     total: int
-    cases: list[Case]
+    cases: Annotated[
+        list[DashboardCase], Field(description="at most the first GEO_SERVICE_DASHBOARD_LIST_LIMIT")
+    ]
 
 
-class EscalatedCases(Cases):
-    open: int
+class EscalatedCases(OverdueCases):
+    open: Annotated[int, Field(description="escalated cases still open")]
 
 
 class Staffing(TypedDict):
+    """Workers on record in the area and below it against the norm (workers per 10,000 residents)."""
+
     population: int
-    population_source: str
+    population_source: Literal["record", "estimated"]
     households: int
     norm_per_10k: float
     need: int
@@ -146,6 +174,8 @@ class Staffing(TypedDict):
 
 
 class Coverage(TypedDict):
+    """Households within the stations' walking service circle of ``minutes``."""
+
     minutes: float
     stations: int
     residences: int
@@ -155,19 +185,25 @@ class Coverage(TypedDict):
     households_share: float | None
 
 
-class Report(TypedDict):
-    """Every figure of the dashboard (the JSON of ``GET /api/stats/dashboard``)."""
+class DashboardPeriod(TypedDict):
+    since: Annotated[str, Field(description="first local day (ISO date)")]
+    until: Annotated[str, Field(description="the day after the last")]
+    days: int
 
-    area: dict[str, str | None]
-    period: dict[str, str | int]
+
+class Dashboard(TypedDict):
+    """Every figure of the dashboard of one area and period (the JSON of ``GET /api/stats/dashboard``)."""
+
+    area: store.DashboardArea
+    period: DashboardPeriod
     as_of: str | None
-    summary: Flow
+    summary: Summary
     settled: Settled
     weeks: list[Week]
     grids: list[GridFigures]
-    incidents_elsewhere: int
-    areas: list[ChildFigures]
-    overdue: Cases
+    incidents_elsewhere: Annotated[int, Field(description="of grids since retired, or outside every grid")]
+    areas: Annotated[list[ChildArea], Field(description="the children of the area (none for a grid)")]
+    overdue: OverdueCases
     escalated: EscalatedCases
     staffing: Staffing
     coverage: Coverage
@@ -229,12 +265,12 @@ def _add(into: dict[str, dict[str, int]], key: str, row: Mapping[str, Any]) -> N
         sums[count] += int(row[count] or 0)
 
 
-def _flow(row: Mapping[str, Any] | None, past_due: int = 0, overdue: int = 0) -> Flow:
+def _flow(row: Mapping[str, Any] | None, past_due: int = 0, overdue: int = 0) -> Summary:
     """The loop's counts and rates of one row of sums (None: nothing filed)."""
     get = (lambda key: int(row[key] or 0)) if row else (lambda key: 0)
     completed = get("resolved")
     on_time_due = completed + get("missed_open") + past_due
-    return Flow(
+    return Summary(
         reported=get("incidents"),
         accepted=get("accepted"),
         transferred=get("transferred"),
@@ -247,12 +283,12 @@ def _flow(row: Mapping[str, Any] | None, past_due: int = 0, overdue: int = 0) ->
         on_time_due=on_time_due,
         on_time_rate=_rate(get("on_time"), on_time_due),
         completion_rate=_rate(completed, get("cases")),
-        settled={level: get(f"settled_{level}") for level in LEVELS},
+        settled=cast(SettledAt, {level: get(f"settled_{level}") for level in LEVELS}),  # LEVELS: its keys
     )
 
 
-def _counts(flow: Flow) -> FlowCounts:
-    return FlowCounts(
+def _counts(flow: Summary) -> Flow:
+    return Flow(
         reported=flow["reported"],
         accepted=flow["accepted"],
         transferred=flow["transferred"],
@@ -261,10 +297,10 @@ def _counts(flow: Flow) -> FlowCounts:
     )
 
 
-def _settled(flow: Flow, target: float) -> Settled:
+def _settled(flow: Summary, target: float) -> Settled:
     counts = flow["settled"]
-    total = sum(counts.values())
-    shares = {level: _rate(counts[level], total) for level in LEVELS}
+    total = sum(counts[level] for level in LEVELS)
+    shares = cast(SettledShares, {level: _rate(counts[level], total) for level in LEVELS})
     grid_share = shares["grid"]
     return Settled(
         counts=counts,
@@ -293,7 +329,7 @@ def dashboard(
     level: str,
     code: str,
     period: Period,
-) -> Report:
+) -> Dashboard:
     """Every figure of the dashboard of area ``code`` at ``level`` over ``period``.
 
     Raises
@@ -371,15 +407,18 @@ def dashboard(
     areas_out = [
         _child_area(child, child_level, parts["child"], child_live, settings.grid_settled_target)
         for child in children
+        if child_level  # a grid has no children
     ]
 
-    return Report(
-        area={"level": level, "code": code, "name": area["name"], "parent_code": area["parent_code"]},
-        period={
-            "since": period.since.isoformat(),
-            "until": period.until.isoformat(),
-            "days": (period.until - period.since).days,
-        },
+    return Dashboard(
+        area=store.DashboardArea(
+            level=area["level"], code=code, name=area["name"], parent_code=area["parent_code"]
+        ),
+        period=DashboardPeriod(
+            since=period.since.isoformat(),
+            until=period.until.isoformat(),
+            days=(period.until - period.since).days,
+        ),
         as_of=ctx.local(now),
         summary=summary,
         settled=_settled(summary, settings.grid_settled_target),
@@ -387,7 +426,7 @@ def dashboard(
         grids=grids_out,
         incidents_elsewhere=elsewhere,
         areas=areas_out,
-        overdue=Cases(total=overdue, cases=[_case(ctx, row) for row in overdue_list]),
+        overdue=OverdueCases(total=overdue, cases=[_case(ctx, row) for row in overdue_list]),
         escalated=EscalatedCases(
             total=summary["escalated"],
             open=int(escalated_list[0]["total"]) if escalated_list else 0,
@@ -400,11 +439,11 @@ def dashboard(
 
 def _child_area(
     child: store.ChildRow,
-    child_level: str | None,
+    child_level: store.Level,
     sums: dict[str, dict[str, int]],
     live: dict[str, dict[str, int]],
     target: float,
-) -> ChildFigures:
+) -> ChildArea:
     """One child area's row: the loop's counts, its on-time rate (with its open cases past due now) and the
     completed cases settled at each level, as counts (``settled_<level>``) and shares of those settled
     (``settled_<level>_share``, null when none was)."""
@@ -412,7 +451,7 @@ def _child_area(
     flow = _flow(sums.get(child["code"]), extra.get("due_not_missed", 0), extra.get("overdue", 0))
     settled = _settled(flow, target)
     counts, shares = settled["counts"], settled["shares"]
-    return ChildFigures(
+    return ChildArea(
         level=child_level,
         code=child["code"],
         name=child["name"],
@@ -434,9 +473,9 @@ def _child_area(
     )
 
 
-def _case(ctx: IncidentContext, row: store.CaseRow) -> Case:
+def _case(ctx: IncidentContext, row: store.CaseRow) -> DashboardCase:
     hours = row["hours_past_due"]
-    return Case(
+    return DashboardCase(
         id=int(row["id"]),
         category=row["category"],
         status=row["status"],

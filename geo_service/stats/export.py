@@ -11,7 +11,7 @@ from typing import Any
 from geo_service.errors import InvalidInput
 from geo_service.i18n import translate
 from geo_service.incidents.rates import LEVELS
-from geo_service.stats.dashboard import Report
+from geo_service.stats.dashboard import Dashboard
 
 SECTIONS = ("summary", "settled", "weeks", "grids", "areas", "overdue", "escalated", "staffing")
 FORMATS = ("csv", "xlsx")
@@ -40,7 +40,7 @@ def _columns(keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]], language:
     return [_label(k, language) for k in keys], [[row.get(k) for k in keys] for row in rows]
 
 
-def tables(report: Report, language: str) -> dict[str, Table]:
+def tables(report: Dashboard, language: str) -> dict[str, Table]:
     """Every section of :func:`geo_service.stats.dashboard.dashboard`'s report as (headers, rows)."""
     summary: Mapping[str, Any] = report["summary"]
     settled = report["settled"]
@@ -155,7 +155,7 @@ def xlsx_bytes(sheets: dict[str, Table], language: str) -> bytes:
     return out.getvalue()
 
 
-def export(report: Report, format: str, section: str | None, language: str) -> tuple[bytes, str, str]:
+def export(report: Dashboard, format: str, section: str | None, language: str) -> tuple[bytes, str, str]:
     """(body, media type, file name): ``section`` (default summary) as CSV, or every section as XLSX."""
     check(format, section)
     sheets = tables(report, language)

@@ -51,7 +51,7 @@ def areas_window(cur: DictCursor, box: Box) -> tuple[int, list[dict[str, Any]]]:
     return network_store.revision(cur, "areas"), []
 
 
-def network_window(cur: Cursor, box: Box) -> list[dict[str, Any]]:
+def network_window(cur: Cursor, box: Box) -> list[network_store.NetworkArrays]:
     """Per dataset, the walking edges whose bounding box meets ``box`` and their end nodes, in the shape of
     :func:`geo_service.store.network.network_snapshot`'s datasets."""
     cur.execute(
@@ -59,7 +59,7 @@ def network_window(cur: Cursor, box: Box) -> list[dict[str, Any]]:
            WHERE EXISTS (SELECT 1 FROM walk_edges e WHERE e.dataset = d.name) ORDER BY d.name"""
     )
     names = [(str(r[0]), int(r[1]) if r[1] is not None else None) for r in (tuple(x) for x in cur.fetchall())]
-    out: list[dict[str, Any]] = []
+    out: list[network_store.NetworkArrays] = []
     for name, srid in names:
         cur.execute(
             f"""SELECT id, u, v, length_m, steps, highway, name, ST_AsBinary(geom), underground

@@ -82,10 +82,13 @@ class CaseRow(TypedDict):
     total: int
 
 
+Level = Literal["district", "street", "community", "grid"]
+
+
 class DashboardArea(TypedDict):
     """A current area as the dashboard names it (and its chooser lists it)."""
 
-    level: Literal["district", "street", "community", "grid"]
+    level: Level
     code: str
     name: str | None
     parent_code: str | None

@@ -27,7 +27,7 @@ class FacilityRow(TypedDict):
     name: str | None
     category: str
     source: str
-    tags: dict[str, Any]
+    tags: dict[str, Any]  # OpenStreetMap tags (and a planner's): open by nature
     version: int
     created_at: datetime
     updated_at: datetime
@@ -60,7 +60,7 @@ def list_facilities(
     offset: int,
 ) -> list[FacilityRow]:
     where: list[str] = [_LIVE]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"limit": limit, "offset": offset}  # SQL parameters: open
     if category:
         where.append("category = ANY(%(category)s)")
         params["category"] = category
@@ -81,7 +81,7 @@ def insert(
     cur: Cursor,
     name: str | None,
     category: str,
-    tags: dict[str, Any],
+    tags: dict[str, Any],  # OpenStreetMap tags: open by nature
     lon: float,
     lat: float,
     actor: str | None,

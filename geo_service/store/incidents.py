@@ -7,15 +7,17 @@ any number of concurrent posts of one ticket exactly one creates it and the othe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from psycopg2 import sql
 from psycopg2.extras import Json
+from typing_extensions import TypedDict  # pydantic documents Contact on Python 3.11
 
 from geo_service.db.rows import DictCursor as Cursor
 from geo_service.db.rows import all_as, fetch_one, one_as
+from geo_service.geocode.service import GeocodeMatch
 from geo_service.store.areas import AreaRef
 from geo_service.store.bulk import copy_rows
 
@@ -65,20 +67,22 @@ _SELECT = """SELECT i.id, i.external_id, i.category, i.description, i.address, i
              FROM incidents i"""
 
 
-class IncidentRow(TypedDict):
-    """An incident as :data:`_SELECT` reads it: its columns, ``followers`` (the ids merged into it, oldest
-    first) and its point (``lon``, ``lat``, WGS-84). Times are aware datetimes."""
+class Contact(TypedDict, total=False):
+    """The caller's contact details, each only when given: name, phone and e-mail from the API and imports,
+    and Open311's own fields (first and last name, device and account ids)."""
 
-    id: int
-    external_id: str | None
-    category: str
-    description: str | None
-    address: str | None
-    reporter: dict[str, Any]
-    status: str
-    crs: str
-    input_lon: float | None
-    input_lat: float | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    device_id: str | None
+    account_id: str | None
+
+
+class AssignedColumns(TypedDict):
+    """The columns where an incident belongs fills (``Assignment.columns`` in :mod:`geo_service.incidents`)."""
+
     grid_code: str | None
     grid_version: int | None
     owner_level: str  # every writer sets the owner (an Assignment's)
@@ -86,24 +90,45 @@ class IncidentRow(TypedDict):
     area_snapshot: list[AreaRef]
     near_boundary: bool
     distance_to_boundary_m: float | None
-    created_at: datetime
-    updated_at: datetime
-    due_at: datetime | None
-    closed_at: datetime | None
-    source: str
-    created_by: str | None
-    media_url: str | None
-    attributes: dict[str, Any]
-    geocode: dict[str, Any] | None
     community_code: str | None
     street_code: str | None
     district_code: str | None
+
+
+class NewIncidentRow(AssignedColumns):
+    """An intake's columns (:data:`INSERT_COLUMNS`; the point is written from lon/lat)."""
+
+    external_id: str | None
+    category: str
+    description: str | None
+    address: str | None
+    reporter: Contact
+    status: str
+    crs: str
+    input_lon: float | None
+    input_lat: float | None
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime | None  # an intake always sets it; a row read back may have none (typed as read)
+    source: str
+    created_by: str | None
+    media_url: str | None
+    attributes: dict[str, Any]  # the category's own attributes (Open311 attributes): open by design
+    geocode: GeocodeMatch | None
+    client_id: str | None
+    accuracy_m: float | None
+
+
+class IncidentRow(NewIncidentRow):
+    """An incident as :data:`_SELECT` reads it: its columns, ``followers`` (the ids merged into it, oldest
+    first) and its point (``lon``, ``lat``, WGS-84). Times are aware datetimes."""
+
+    id: int
+    closed_at: datetime | None
     escalations: int
     top_overdue_at: datetime | None
     assignment_confirmed_by: str | None
     assignment_confirmed_at: datetime | None
-    client_id: str | None
-    accuracy_m: float | None
     merged_into: int | None
     merged_at: datetime | None
     responded_at: datetime | None
@@ -126,7 +151,7 @@ class HistoryRow(TypedDict):
     from_status: str | None
     to_status: str | None
     note: str | None
-    detail: dict[str, Any]
+    detail: dict[str, Any]  # what the step recorded (label, action, codes ...): open by design
 
 
 Outcome = Literal["closed", "reopened", "failed", "retry"]  # what a call to the caller led to
@@ -172,11 +197,9 @@ class AreaStatsRow(TypedDict):
     median_hours_to_close: float | None
 
 
-class RatesRow(TypedDict):
-    """The counts behind the rates of one area code (see :func:`rates_by_area`)."""
+class RateCounts(TypedDict):
+    """The counts behind the rates (:mod:`geo_service.incidents.rates` defines each)."""
 
-    code: str
-    name: str | None
     incidents: int
     cases: int
     rejected: int
@@ -185,15 +208,23 @@ class RatesRow(TypedDict):
     resolved: int
     on_time_due: int
     on_time: int
-    settled_grid: int
-    settled_community: int
-    settled_street: int
-    settled_district: int
     satisfied: int
     basically_satisfied: int
     unsatisfied: int
     unreached: int
     failed: int
+
+
+class RatesRow(RateCounts):
+    """The counts behind the rates of one area code, and where its cases were settled (see
+    :func:`rates_by_area`)."""
+
+    code: str
+    name: str | None
+    settled_grid: int
+    settled_community: int
+    settled_street: int
+    settled_district: int
 
 
 # columns the stats may group by, whitelisted by level
@@ -209,7 +240,7 @@ def _value(column: str, value: Any) -> Any:
     return Json(value) if column in _JSON_COLUMNS and value is not None else value
 
 
-def insert_incident(cur: Cursor, row: dict[str, Any], lon: float, lat: float) -> int | None:
+def insert_incident(cur: Cursor, row: NewIncidentRow, lon: float, lat: float) -> int | None:
     """Insert one incident; its id, or None when ``external_id`` or ``client_id`` is already taken (nothing
     written)."""
     columns = [c for c in INSERT_COLUMNS if c in row]
@@ -221,7 +252,8 @@ def insert_incident(cur: Cursor, row: dict[str, Any], lon: float, lat: float) ->
         columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
         values=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
     )
-    cur.execute(statement, [*(_value(c, row[c]) for c in columns), lon, lat])
+    by_column: Mapping[str, object] = row
+    cur.execute(statement, [*(_value(c, by_column[c]) for c in columns), lon, lat])
     found = cur.fetchone()
     return None if found is None else int(found["id"])
 

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from psycopg2.extensions import cursor as Cursor
 
 from geo_service.db.rows import fetch_one
+
+
+class NetworkArrays(TypedDict):
+    """One dataset's walking network as the graph builder takes it: nodes (OSM id, degrees) and edges (id,
+    end nodes, metres, steps, highway, name, LineString WKB in EPSG:4326, underground), both ordered by id."""
+
+    name: str
+    srid: int | None
+    node_id: np.ndarray  # int64
+    node_lon: np.ndarray  # float64, degrees
+    node_lat: np.ndarray
+    edge_id: np.ndarray  # int64
+    u: np.ndarray  # int64, OSM node ids
+    v: np.ndarray
+    length_m: np.ndarray  # float64
+    steps: np.ndarray  # bool
+    highway: list[str | None]
+    edge_name: list[str | None]
+    wkb: list[bytes]
+    underground: np.ndarray  # bool
 
 
 def revision(cur: Cursor, entity: str = "network") -> int:
@@ -43,7 +63,7 @@ def network_key(cur: Cursor) -> tuple[int, str]:
     return rev, f"{name}|{oid}|{rev}|{stamp}"
 
 
-def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
+def network_snapshot(cur: Cursor) -> tuple[int, list[NetworkArrays]]:
     """The ``network`` revision and, per dataset with a walking network, its metric SRID, nodes and edges.
 
     The revision is read first: rows committed after it are at least as new, so a cache keyed by it is
@@ -52,9 +72,7 @@ def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
     Returns
     -------
     revision, datasets
-        Each dataset: ``name``, ``srid``, ``node_id`` (int64), ``node_lon``/``node_lat`` (degrees),
-        ``edge_id``, ``u``/``v`` (OSM node ids), ``length_m``, ``steps`` (bool), ``highway``, ``edge_name``,
-        ``wkb`` (LineString WKB, EPSG:4326, list of bytes), ``underground`` (bool).
+        Each dataset's :class:`NetworkArrays`.
     """
     rev = revision(cur)
     cur.execute(
@@ -62,7 +80,7 @@ def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
            WHERE EXISTS (SELECT 1 FROM walk_edges e WHERE e.dataset = d.name) ORDER BY d.name"""
     )
     names = [(str(r[0]), int(r[1]) if r[1] is not None else None) for r in (tuple(x) for x in cur.fetchall())]
-    out: list[dict[str, Any]] = []
+    out: list[NetworkArrays] = []
     for name, srid in names:
         cur.execute(
             "SELECT id, ST_X(geom), ST_Y(geom) FROM walk_nodes WHERE dataset = %s ORDER BY id", (name,)
@@ -80,10 +98,10 @@ def network_snapshot(cur: Cursor) -> tuple[int, list[dict[str, Any]]]:
 
 def network_arrays(
     name: str, srid: int | None, nodes: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]
-) -> dict[str, Any]:
+) -> NetworkArrays:
     """One dataset's walking network as the arrays the graph builder takes: ``nodes`` are (id, lon, lat) rows,
     ``rows`` (id, u, v, length_m, steps, highway, name, WKB, underground) edge rows, both ordered by id."""
-    return {
+    return {  # the keys in the order of NetworkArrays
         "name": name,
         "srid": srid,
         "node_id": np.array([r[0] for r in nodes], dtype=np.int64),

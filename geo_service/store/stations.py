@@ -15,10 +15,9 @@ _COLUMNS = """id, name, kind, amenities, opening_hours, manager, contact, addres
               created_at, updated_at, updated_by, ST_X(geom) AS lon, ST_Y(geom) AS lat"""
 
 
-class StationRow(TypedDict):
-    """A station as :data:`_COLUMNS` reads it; ``lon``, ``lat`` WGS-84."""
+class StationFields(TypedDict):
+    """A station's columns as a planner's write sets them (checked by the service)."""
 
-    id: int
     name: str
     kind: str
     amenities: list[str]
@@ -26,7 +25,13 @@ class StationRow(TypedDict):
     manager: str | None
     contact: str | None
     address: str | None
-    properties: dict[str, Any]
+    properties: dict[str, Any]  # the planner's own properties: open by design
+
+
+class StationRow(StationFields):
+    """A station as :data:`_COLUMNS` reads it; ``lon``, ``lat`` WGS-84."""
+
+    id: int
     version: int
     created_at: datetime
     updated_at: datetime
@@ -71,7 +76,7 @@ def list_stations(
     offset: int = 0,
 ) -> list[StationRow]:
     where: list[str] = ["TRUE"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"limit": limit, "offset": offset}  # SQL parameters: open
     if kind:
         where.append("kind = %(kind)s")
         params["kind"] = kind
@@ -85,7 +90,7 @@ def list_stations(
     return _rows(cur)
 
 
-def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: str | None) -> StationRow:
+def insert(cur: Cursor, fields: StationFields, lon: float, lat: float, actor: str | None) -> StationRow:
     cur.execute(
         f"""INSERT INTO stations (name, kind, amenities, opening_hours, manager, contact, address, properties,
                                   updated_by, geom)
@@ -104,7 +109,7 @@ def insert(cur: Cursor, fields: dict[str, Any], lon: float, lat: float, actor: s
 
 
 def update(
-    cur: Cursor, station_id: int, fields: dict[str, Any], lon: float, lat: float, actor: str | None
+    cur: Cursor, station_id: int, fields: StationFields, lon: float, lat: float, actor: str | None
 ) -> StationRow:
     cur.execute(
         f"""UPDATE stations SET name = %(name)s, kind = %(kind)s, amenities = %(amenities)s,

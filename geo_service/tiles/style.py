@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal, NotRequired
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents Style on Python 3.11
 
 from geo_service.errors import BadRequest
-from geo_service.layers.model import Layer
+from geo_service.layers.model import Layer, StyleLayer
 from geo_service.settings import MapSettings
 
 BASEMAPS = ("local", "osm", "tianditu", "amap")
@@ -66,6 +69,51 @@ def external_basemap(kind: str, settings: MapSettings) -> Basemap:
     raise ValueError(f"no external basemap {kind!r}")
 
 
+class VectorSource(TypedDict):
+    type: Literal["vector"]
+    url: Annotated[str, Field(description="the TileJSON of the source's layers")]
+
+
+class RasterSource(TypedDict):
+    type: Literal["raster"]
+    tiles: list[str]
+    tileSize: int
+    maxzoom: int
+    attribution: str
+
+
+class Overlay(TypedDict):
+    id: str
+    title: str
+    title_zh: str | None
+    source: str
+    style_layers: Annotated[list[str], Field(description="ids of the style layers that draw it")]
+
+
+# the members' names carry the service's prefix, as the style spec asks of metadata
+StyleMetadata = TypedDict(
+    "StyleMetadata",
+    {
+        "geo-service:basemap": str,
+        "geo-service:crs": str,
+        "geo-service:overlays": list[Overlay],
+        "geo-service:bounds": NotRequired[list[float]],
+    },
+)
+
+
+class Style(TypedDict):
+    """A MapLibre style specification document (version 8)."""
+
+    version: Literal[8]
+    name: str
+    metadata: StyleMetadata
+    center: Annotated[list[float], Field(description="[lon, lat]")]
+    zoom: float
+    sources: dict[str, VectorSource | RasterSource]
+    layers: list[StyleLayer]
+
+
 def parse_basemap(kind: str) -> str:
     """``kind`` if it names a basemap; 400 otherwise."""
     if kind not in BASEMAPS:
@@ -73,7 +121,7 @@ def parse_basemap(kind: str) -> str:
     return kind
 
 
-def _style_layers(layer: Layer, source: str) -> list[dict[str, Any]]:
+def _style_layers(layer: Layer, source: str) -> list[StyleLayer]:
     out = []
     for entry in layer.style:
         item = {"id": entry["id"], "type": entry["type"], "source": source, "source-layer": layer.id}
@@ -89,7 +137,7 @@ def build_style(
     basemap: str,
     settings: MapSettings,
     bounds: tuple[float, float, float, float] | None = None,
-) -> dict[str, Any]:
+) -> Style:
     """A MapLibre style (spec v8) for the served ``layers`` over ``basemap``.
 
     Sources point at our TileJSON documents (``{base_url}/tiles/{ids}.json``), so tile URLs carry the
@@ -98,8 +146,8 @@ def build_style(
     """
     parse_basemap(basemap)
     crs = "wgs84"
-    sources: dict[str, Any] = {}
-    style_layers: list[dict[str, Any]] = [
+    sources: dict[str, VectorSource | RasterSource] = {}
+    style_layers: list[StyleLayer] = [
         {"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}
     ]
     ordered = sorted(layers, key=lambda layer: (layer.order, layer.id))
@@ -126,7 +174,7 @@ def build_style(
     for layer in overlays:
         sources[layer.id] = {"type": "vector", "url": f"{base_url}/tiles/{layer.id}.json{suffix}"}
         style_layers += _style_layers(layer, layer.id)
-    metadata: dict[str, Any] = {
+    metadata: StyleMetadata = {
         "geo-service:basemap": basemap,
         "geo-service:crs": crs,
         "geo-service:overlays": [

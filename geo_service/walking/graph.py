@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import shapely
@@ -33,6 +33,9 @@ from typing_extensions import TypedDict  # pydantic documents Components (GET /a
 
 from geo_service.crs import metric_epsg
 from geo_service.walking import snapping
+
+if TYPE_CHECKING:  # the store's row shape only: the engine does not read the database
+    from geo_service.store.network import NetworkArrays
 
 #: Arrays of a :class:`WalkGraph`, in the order they are written to and mapped from disk.
 ARRAYS = (
@@ -69,6 +72,17 @@ class Components(TypedDict):
     count: int
     largest_share: Annotated[float, Field(description="share of the nodes in the largest piece")]
     sizes: Annotated[list[int], Field(description="nodes of the ten largest pieces, largest first")]
+
+
+class GraphMeta(TypedDict):
+    """A graph but its arrays, as the disk cache's manifest keeps it (JSON)."""
+
+    name: str
+    srid: int
+    names: list[str | None]
+    grid: list[float]  # x0, y0, cell size (m), columns
+    components: Components
+    bbox: list[float]
 
 
 @dataclass(frozen=True)
@@ -263,7 +277,7 @@ class WalkGraph:
     def arrays(self) -> dict[str, np.ndarray]:
         return {a: getattr(self, a) for a in ARRAYS}
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> GraphMeta:
         """Everything but the arrays (JSON-serialisable), for the disk cache."""
         return {
             "name": self.name,
@@ -275,15 +289,16 @@ class WalkGraph:
         }
 
     @classmethod
-    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> WalkGraph:
+    def from_parts(cls, meta: GraphMeta, arrays: dict[str, np.ndarray]) -> WalkGraph:
         grid = meta["grid"]
+        min_x, min_y, max_x, max_y = meta["bbox"]
         return cls(
             name=meta["name"],
             srid=int(meta["srid"]),
             names=list(meta["names"]),
             grid=(float(grid[0]), float(grid[1]), float(grid[2]), int(grid[3])),
             components=meta["components"],
-            bbox=tuple(meta["bbox"]),
+            bbox=(min_x, min_y, max_x, max_y),
             **arrays,
         )
 
@@ -497,7 +512,7 @@ def build_graph(
     )
 
 
-def graph_from_snapshot(dataset: dict[str, Any], steps_factor: float) -> WalkGraph:
+def graph_from_snapshot(dataset: NetworkArrays, steps_factor: float) -> WalkGraph:
     """A graph from one dataset of :func:`geo_service.store.network.network_snapshot`."""
     return build_graph(
         dataset["name"],
@@ -511,7 +526,7 @@ def graph_from_snapshot(dataset: dict[str, Any], steps_factor: float) -> WalkGra
         dataset["length_m"],
         dataset["steps"],
         shapely.from_wkb(dataset["wkb"]),
-        dataset.get("edge_name"),
+        dataset["edge_name"],
         steps_factor=steps_factor,
-        underground=dataset.get("underground"),
+        underground=dataset["underground"],
     )

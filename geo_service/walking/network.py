@@ -355,10 +355,9 @@ def _build(db: Database, settings: WalkingSettings) -> tuple[int, list[WalkGraph
     with db.cursor(dict_rows=False) as cur:
         snapshot_revision, datasets = store.network_snapshot(cur)
     graphs = []
-    for dataset in datasets:  # one at a time: the rows of the next are read after this graph is built
-        graphs.append(graph_from_snapshot(dataset, settings.steps_factor))
-        dataset.clear()
-    del datasets
+    datasets.reverse()
+    while datasets:  # one at a time, each dataset's arrays freed once its graph is built
+        graphs.append(graph_from_snapshot(datasets.pop(), settings.steps_factor))
     return snapshot_revision, graphs
 
 

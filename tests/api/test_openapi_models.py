@@ -4,11 +4,14 @@ live answers against them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
+from fastapi.testclient import TestClient
 
 from geo_service.api.app import create_app
+from tests.documented import answered
 
 
 def _successes(document: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -40,14 +43,87 @@ def test_every_json_answer_names_its_model() -> None:
                 assert ref.removeprefix("#/components/schemas/") in schemas, ref
 
 
-def test_models_refuse_bodies_of_the_wrong_shape() -> None:
-    document = create_app().openapi()
+def _validity(document: dict[str, Any]) -> Callable[[str, Any], bool]:
+    """Whether a body is valid as the component named, in ``document``."""
     components = {"components": document["components"]}
 
     def valid(name: str, body: Any) -> bool:
         return jsonschema.Draft202012Validator(
             {"$ref": f"#/components/schemas/{name}", **components}
         ).is_valid(body)
+
+    return valid
+
+
+def _typed(schema: dict[str, Any] | None) -> bool:
+    """A schema that says what the body is: a named model, or a type that is not a bare object."""
+    schema = schema or {}
+    return "$ref" in schema or "properties" in schema or schema.get("type") not in (None, "object")
+
+
+# (method, path, media type): answers or bodies documented without a schema, on purpose, with the reason
+UNTYPED: dict[tuple[str, str, str], str] = {}
+
+
+def test_every_answer_and_request_body_has_a_schema() -> None:
+    """Every 2xx answer with a body, binary ones included (tiles, images, PDFs: a binary string), and every
+    request body names what it is: no "any object" and no missing schema."""
+    document = create_app().openapi()
+    untyped = [
+        (method, path, media)
+        for method, path, _, response in _successes(document)
+        for media, content in (response.get("content") or {}).items()
+        if not _typed(content.get("schema"))
+    ]
+    untyped += [
+        (method, path, media)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for media, content in (operation.get("requestBody") or {}).get("content", {}).items()
+        if not _typed(content.get("schema"))
+    ]
+    assert sorted(set(untyped) - set(UNTYPED)) == []
+    binary = {"type": "string", "format": "binary"}
+    tile = document["paths"]["/tiles/{layers}/{z}/{x}/{y}.pbf"]["get"]["responses"]["200"]["content"]
+    assert tile == {"application/vnd.mapbox-vector-tile": {"schema": binary}}
+    # an error's detail: the English text, or a list of problems each of a named shape
+    text, listed = document["components"]["schemas"]["ErrorBody"]["properties"]["detail"]["anyOf"]
+    assert text == {"type": "string"} and all(set(item) == {"$ref"} for item in listed["items"]["anyOf"])
+
+
+def test_feature_bodies_describe_what_the_routes_take() -> None:
+    """The examples the routes show fit the request models, and so do the other shapes they take (a grid
+    import: a collection, one feature or a list; the planner's own properties; a PUT without geometry)."""
+    from geo_service.api.routers import grids, stations
+
+    document = create_app().openapi()
+    valid = _validity(document)
+    area = grids.FEATURE_EXAMPLE
+    assert valid("GridFeatureInput", area) and valid("StationInput", stations.EXAMPLE)
+    assert valid("GridFeatureInput", {"type": "Feature", "properties": {"name": "新名", "note": {"a": [1]}}})
+    crs = {"type": "name", "properties": {"name": "EPSG:4547"}}
+    for upload in ({"type": "FeatureCollection", "features": [area], "crs": crs}, area, [area, area]):
+        assert valid("GridUpload", upload)
+    assert not valid("GridUpload", {"type": "FeatureCollection"})
+    assert not valid("GridFeatureInput", {**area, "type": "FeatureCollection"})
+    location = document["components"]["schemas"]["GridProblem"]["properties"]["location"]
+    assert {"$ref": "#/components/schemas/Geometry"} in location["anyOf"]
+
+
+def test_pages_config_and_facility_categories_match_their_schemas(client: TestClient) -> None:
+    """/app/config.json and the facility categories, member by member (callback_states and satisfaction, which
+    the pages have always read, were not in the config's schema)."""
+    document = client.get("/openapi.json").json()
+    config = answered(document, "/app/config.json", "get", client.get("/app/config.json"))
+    path = "/api/facilities/categories"
+    categories = answered(document, path, "get", client.get(path))["categories"]
+    assert config["callback_states"] == ["resolved", "verified"]
+    assert "from" in config["incident_transitions"][0]
+    assert {"id", "name_zh", "name_en"} == set(categories[0]) and len(categories) > 5
+
+
+def test_models_refuse_bodies_of_the_wrong_shape() -> None:
+    valid = _validity(create_app().openapi())
 
     located = {"grid": None, "ancestors": [], "distance_to_boundary_m": None, "nearest_grid": None}
     located |= {"lon": 1.0, "lat": 2.0}

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
+from tests.documented import answered
 from tests.incidents.areas import GRID_1, GRID_2, GRID_4
 
 # Chinese addresses placed inside the synthetic grids (the Helsinki extract has Latin-script names only)
@@ -41,7 +42,8 @@ def _names(client: TestClient, q: str) -> list[str]:
 
 
 def test_short_chinese_address_ranks_first(client: TestClient) -> None:
-    body = client.get("/api/geocode", params={"q": "中山路12号"}).json()
+    document = client.get("/openapi.json").json()
+    body = answered(document, "/api/geocode", "get", client.get("/api/geocode", params={"q": "中山路12号"}))
     best = body["candidates"][0]
     assert (best["name"], best["kind"], best["score"]) == ("中山路12号", "address", 1.0)
     assert best["lon"] == pytest.approx(24.933) and best["lat"] == pytest.approx(60.165)
@@ -83,9 +85,11 @@ def test_sources_and_bad_queries(client: TestClient) -> None:
 
 def test_address_only_intake_uses_the_best_candidate(client: TestClient, dispatcher_headers: dict) -> None:
     body = {"address": "中山路12号", "category": "E0102", "description": "门口垃圾"}
+    body |= {"reporter": {"name": "王女士", "phone": "13800000000"}}
     response = client.post("/api/incidents", json=body, headers=dispatcher_headers)
-    assert response.status_code == 201, response.text
-    created = response.json()
+    # member by member: the geocoding record and the reporter are described (they were "any object")
+    created = answered(client.get("/openapi.json").json(), "/api/incidents", "post", response, 201)
+    assert created["reporter"] == {"name": "王女士", "phone": "13800000000"}
     assert created["grid_code"] == GRID_1 and created["address"] == "中山路12号"
     assert created["geocode"]["name"] == "中山路12号" and created["geocode"]["score"] == 1.0
     assert created["note_codes"][0] == "incident.note.located_by_address"

@@ -211,6 +211,9 @@ def test_bad_cells_are_all_listed_and_nothing_written(
     assert problems[3]["problem"] == "self_intersection" and problems[3]["location"]["type"] == "Point"
     assert problems[4]["problem"] == "invalid_geometry"
     assert set(problems) == {1, 2, 3, 4}
+    assert (
+        mismatches(client.get("/openapi.json").json(), "ErrorBody", body) == []
+    )  # CellProblem, member by member
     chinese = client.post(
         "/api/networks/broken/import", json=collection(features), headers=planner_headers
     ).json()

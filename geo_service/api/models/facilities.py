@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.api.models.common import Term
-from geo_service.api.models.geojson import Feature, FeatureCollection
+from geo_service.api.models.geojson import Feature, FeatureCollection, FeatureInput
 
 
 class FacilityProperties(BaseModel):
@@ -21,9 +21,26 @@ class FacilityProperties(BaseModel):
     dataset: str | None
     osm_type: str | None
     osm_id: int | None
-    tags: dict[str, Any] | None
+    tags: dict[str, Any] | None  # OpenStreetMap tags: open by nature
     version: int = Field(description="the ETag of the facility")
     updated_at: str | None
+
+
+class FacilityInputProperties(BaseModel):
+    """A facility as a planner sends it; every other member becomes a tag (this object is open on purpose)."""
+
+    model_config = ConfigDict(extra="allow")  # other members are tags: open by design
+
+    category: str | None = Field(default=None, description="a category id (an update keeps the current one)")
+    name: str | None = Field(default=None, description="≤ 300 characters")
+    tags: dict[str, Any] | None = Field(default=None, description="OpenStreetMap tags, kept as sent")
+    version: int | None = Field(default=None, description="the version you read, when If-Match is not sent")
+
+
+class FacilityInput(FeatureInput):
+    """A facility as a planner sends it: a Point Feature."""
+
+    properties: FacilityInputProperties | None = None  # type: ignore[assignment]
 
 
 class FacilityFeature(Feature):

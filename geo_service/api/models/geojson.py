@@ -39,3 +39,15 @@ class FeatureCollection(BaseModel):
 
     type: Literal["FeatureCollection"]
     features: list[Feature]
+
+
+class FeatureInput(BaseModel):
+    """A GeoJSON Feature as a client sends it (WGS-84 unless the route's ``crs`` parameter says otherwise).
+    Routes that read their body themselves are documented by a subclass naming its ``properties``; the model
+    documents the body, it does not validate it (the service does, with its own messages)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["Feature"]
+    geometry: Geometry | None = Field(default=None, description="on an update, left out or null keeps it")
+    properties: dict[str, Any] | None = None

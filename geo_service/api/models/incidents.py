@@ -5,21 +5,14 @@ queue, a CSV import's report and the numbers per area are the service's typed di
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
-
 from geo_service.api.models.geojson import FeatureCollection
 from geo_service.api.models.typed import extending
 from geo_service.incidents import records
 from geo_service.incidents.categories import IncidentCategories as IncidentCategories
 from geo_service.incidents.csv_import import ImportReport as ImportReport
 from geo_service.incidents.intake import NewIncident as NewIncident
-from geo_service.incidents.records import HistoryEntry
 from geo_service.incidents.records import Incident as Incident
+from geo_service.incidents.records import IncidentHistory as IncidentHistory
 from geo_service.incidents.stats import IncidentStats as IncidentStats
 
 IncidentCollection = extending(records.IncidentCollection, FeatureCollection, __name__)
-
-
-class IncidentHistory(BaseModel):
-    id: int
-    history: list[HistoryEntry] = Field(description="oldest first: the state changes and assignments")

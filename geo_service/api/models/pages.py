@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict  # pydantic documents PagesConfig on Python 3.11
+
+# one move of the incident loop; "from" is a Python keyword, hence the functional form
+Move = TypedDict("Move", {"from": str, "to": str, "label": str, "roles": list[str], "note_required": bool})
 
 
-class Move(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    from_: str = Field(alias="from")
-    to: str
-    label: str
-    roles: list[str]
-    note_required: bool
-
-
-class PagesConfig(BaseModel):
-    levels: list[str] = Field(description="coarse to fine")
+class PagesConfig(TypedDict):
+    levels: Annotated[list[str], Field(description="coarse to fine")]
     incident_states: list[str]
-    incident_transitions: list[Move]
+    incident_transitions: Annotated[list[Move], Field(description="the moves a person makes, with who may")]
+    callback_states: Annotated[list[str], Field(description="the states a callback (回访) is recorded in")]
+    satisfaction: Annotated[list[str], Field(description="a reached caller's answers")]

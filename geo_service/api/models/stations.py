@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.api.models.common import Term
-from geo_service.api.models.geojson import Feature, FeatureCollection
+from geo_service.api.models.geojson import Feature, FeatureCollection, FeatureInput
+from geo_service.api.models.typed import extending
+from geo_service.stations import service as stations
 
 
 class StationProperties(BaseModel):
@@ -26,6 +28,30 @@ class StationProperties(BaseModel):
     updated_at: str | None
 
 
+class StationInputProperties(BaseModel):
+    """A station as a planner sends it. Other members are the planner's own and are kept as sent (this object
+    is open on purpose); an update keeps the members it leaves out."""
+
+    model_config = ConfigDict(extra="allow")  # the planner's own properties: open by design
+
+    name: str | None = Field(default=None, description="required (an update keeps the current one); ≤ 200")
+    kind: str | None = Field(default=None, description="a kind of GET /api/stations/vocabulary")
+    amenities: list[str] | str | None = Field(
+        default=None, description="amenities of the vocabulary (or them comma-separated)"
+    )
+    opening_hours: str | None = Field(default=None, description="OpenStreetMap opening_hours")
+    manager: str | None = Field(default=None, description="≤ 200 characters")
+    contact: str | None = Field(default=None, description="≤ 200 characters")
+    address: str | None = Field(default=None, description="≤ 500 characters")
+    version: int | None = Field(default=None, description="the version you read, when If-Match is not sent")
+
+
+class StationInput(FeatureInput):
+    """A station as a planner sends it: a Point Feature."""
+
+    properties: StationInputProperties | None = None  # type: ignore[assignment]
+
+
 class StationFeature(Feature):
     id: int
     properties: StationProperties  # type: ignore[assignment]
@@ -35,20 +61,7 @@ class StationCollection(FeatureCollection):
     features: list[StationFeature]  # type: ignore[assignment]
 
 
-class NearestOrigin(BaseModel):
-    lon: float
-    lat: float
-    snapped: list[float] = Field(description="[lon, lat] of the point on the walking network")
-    snap_distance_m: float
-
-
-class NearestStations(FeatureCollection):
-    """Stations ordered by walking time, each with ``walk_seconds``, ``walk_distance_m``, ``minutes``,
-    ``open_now`` (and ``route``, a LineString, when asked)."""
-
-    origin: NearestOrigin
-    at: str = Field(description="ISO 8601 instant open_now refers to")
-    searched_minutes: float
+NearestStations = extending(stations.NearestStations, FeatureCollection, __name__)
 
 
 class ServiceCircles(FeatureCollection):

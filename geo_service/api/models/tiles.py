@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from geo_service.tiles.style import Style as Style
 
 
 class CatalogueLayer(BaseModel):
@@ -21,7 +21,7 @@ class CatalogueLayer(BaseModel):
 
 class Catalogue(BaseModel):
     layers: list[CatalogueLayer]
-    file_errors: dict[str, Any] = Field(description="layer file → why it was not read")
+    file_errors: dict[str, str] = Field(description="layer file → why it was not read")
     style: str
     basemaps: list[str]
 
@@ -43,13 +43,3 @@ class TileJSON(BaseModel):
     minzoom: int
     maxzoom: int
     vector_layers: list[VectorLayer]
-
-
-class Style(BaseModel):
-    """A MapLibre style specification document (version 8)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    version: int
-    sources: dict[str, Any]
-    layers: list[dict[str, Any]]

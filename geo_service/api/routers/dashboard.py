@@ -4,18 +4,17 @@ and the areas to choose from. Dispatchers and admins only: the lists name indivi
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.api import params
 from geo_service.api.deps import get_grid_settings, incident_context, require_role
-from geo_service.api.errors import language_of
+from geo_service.api.errors import in_language, language_of
 from geo_service.api.models import dashboard as md
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import BINARY, answers
 from geo_service.auth import Principal
-from geo_service.i18n import render_all
 from geo_service.incidents.context import IncidentContext
 from geo_service.settings import DashboardSettings, GridSettings
 from geo_service.stats import dashboard as service
@@ -51,12 +50,15 @@ def _report(
     code: str,
     since: date | None,
     until: date | None,
-) -> service.Report:
+) -> service.Dashboard:
     return service.dashboard(ctx, settings, grids, level, code, _period(ctx, since, until))
 
 
 @router.get(
-    "", summary="Every figure of the dashboard of one area and period", responses=answers(md.Dashboard)
+    "",
+    summary="Every figure of the dashboard of one area and period",
+    response_model=None,
+    responses=answers(md.Dashboard),
 )
 async def get_dashboard(
     request: Request,
@@ -68,12 +70,12 @@ async def get_dashboard(
     code: Code,
     since: Since = None,
     until: Until = None,
-) -> dict[str, Any]:
+) -> service.Dashboard:
     """Reported, accepted, transferred, completed and on-time counts; where cases were settled against the
     小事不出网格 target; weekly trends; each grid's volume and on-time rate; overdue and escalated cases;
     staffing against the norm and the stations' coverage. Definitions: ``geo_service/stats/dashboard.py``."""
     report = await run_in_threadpool(_report, ctx, settings, grids, level, code, since, until)
-    return render_all(report, language_of(request))
+    return in_language(request, report)
 
 
 @router.get(
@@ -85,7 +87,7 @@ async def get_dashboard(
             "description": "the file (Content-Disposition: attachment)",
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                export.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                export.XLSX_MEDIA_TYPE: {"schema": BINARY},
             },
         }
     },

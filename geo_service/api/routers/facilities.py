@@ -10,7 +10,8 @@ from geo_service.api import params
 from geo_service.api.deps import get_db, require_role
 from geo_service.api.etags import etag, require_if_match
 from geo_service.api.models import facilities as mf
-from geo_service.api.openapi import answers
+from geo_service.api.models.common import Term
+from geo_service.api.openapi import answers, feature_body
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.facilities import service
@@ -29,10 +30,11 @@ async def facility_rules(request: Request) -> FacilityRules:
 Rules = Annotated[FacilityRules, Depends(facility_rules)]
 
 
-@router.get("/categories", responses=answers(mf.FacilityCategories))
-def categories(rules: Rules) -> dict[str, Any]:
+@router.get("/categories", response_model=None, responses=answers(mf.FacilityCategories))
+def categories(rules: Rules) -> mf.FacilityCategories:
     """The facility categories (stable ids) with Chinese and English names."""
-    return {"categories": [{"id": c.id, "name_zh": c.zh, "name_en": c.en} for c in rules.categories]}
+    terms = [Term(id=c.id, name_zh=c.zh, name_en=c.en) for c in rules.categories]
+    return mf.FacilityCategories(categories=terms)
 
 
 @router.get("", response_model=None, responses=answers(mf.FacilityCollection))
@@ -50,7 +52,13 @@ def list_facilities(
     )
 
 
-@router.post("", status_code=201, response_model=None, responses=answers(mf.FacilityFeature, 201))
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra={"requestBody": feature_body(mf.FacilityInput)},
+    response_model=None,
+    responses=answers(mf.FacilityFeature, 201),
+)
 def create_facility(
     rules: Rules,
     response: Response,
@@ -75,7 +83,12 @@ def get_facility(
     return out
 
 
-@router.put("/{facility_id:int}", response_model=None, responses=answers(mf.FacilityFeature))
+@router.put(
+    "/{facility_id:int}",
+    openapi_extra={"requestBody": feature_body(mf.FacilityInput)},
+    response_model=None,
+    responses=answers(mf.FacilityFeature),
+)
 def update_facility(
     rules: Rules,
     facility_id: params.PathId,

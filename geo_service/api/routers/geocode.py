@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from geo_service.api.errors import language_of
 from geo_service.api.models import geocode as mg
 from geo_service.api.openapi import answers
-from geo_service.geocode.service import MAX_QUERY_CHARS, geocode
+from geo_service.geocode.service import MAX_QUERY_CHARS, Geocoded, geocode
 from geo_service.i18n import render_all
 
 router = APIRouter(prefix="/api", tags=["geocode"])
@@ -38,6 +38,6 @@ async def get_geocode(
     # every extra thread switch shows in its latency)
     def search() -> bytes:
         candidates = [c.public() for c in geocode(request.app.state.db, q, limit)]
-        return orjson.dumps({"query": q, "candidates": render_all(candidates, language)})
+        return orjson.dumps(render_all(Geocoded(query=q, candidates=candidates), language))
 
     return Response(await run_in_threadpool(search), media_type="application/json")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from geo_service.api import params
 from geo_service.api.deps import get_db, get_grid_settings, require_role
 from geo_service.api.etags import etag, require_if_match
 from geo_service.api.models import grids as m
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import BINARY, answers, feature_body, model_schema
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
@@ -56,32 +56,18 @@ _FILE_TYPES = (
     "application/geopackage+sqlite3",
     "application/octet-stream",
 )
-FEATURE_BODY = {
-    "required": True,
-    "content": {
-        media: {
-            "schema": {"type": "object", "description": "a GeoJSON Feature (Polygon or MultiPolygon)"},
-            "example": FEATURE_EXAMPLE,
-        }
-        for media in ("application/json", "application/geo+json")
-    },
-}
+FEATURE_BODY = feature_body(m.GridFeatureInput, FEATURE_EXAMPLE)
 COLLECTION_BODY = {
     "content": {
         **{
-            media: {
-                "schema": {"type": "object", "description": "a GeoJSON FeatureCollection (or one Feature)"}
-            }
+            media: {"schema": model_schema(m.GridUpload)}
             for media in ("application/json", "application/geo+json")
         },
         "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}, "crs": {"type": "string"}},
-            }
+            "schema": {"type": "object", "properties": {"file": BINARY, "crs": {"type": "string"}}}
         },
-        "application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}},
-        "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        "application/geopackage+sqlite3": {"schema": BINARY},
+        "application/zip": {"schema": BINARY},
     },
 }
 
@@ -255,8 +241,8 @@ def propose_grids(
             "description": "the file",
             "content": {
                 "application/geo+json": {"schema": {"$ref": "#/components/schemas/AreaCollection"}},
-                "application/geopackage+sqlite3": {"schema": {"type": "string", "format": "binary"}},
-                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                "application/geopackage+sqlite3": {"schema": BINARY},
+                "application/zip": {"schema": BINARY},
             },
         }
     },
@@ -346,7 +332,11 @@ class MergeBody(BaseModel):
     versions: dict[str, int] | None = Field(
         default=None, description="code → the version you read (412 when stale)"
     )
-    feature: dict[str, Any] | None = Field(
+    # read as the create and update bodies are (grids.model.draft_from_feature), documented as they are
+    feature: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema({"anyOf": [model_schema(m.GridFeatureInput), {"type": "null"}]}),
+    ] = Field(
         default=None,
         description="a Feature whose geometry (and properties) the merged area takes; default: the union",
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from geo_service.api import params
 from geo_service.api.deps import get_db
+from geo_service.api.openapi import binary_answer
 from geo_service.db.pool import Database
 from geo_service.guide_map import service
 
@@ -45,7 +46,9 @@ SPEED = Query(None, gt=0, description="walking speed, km/h (default: the walking
 
 
 @router.get(
-    "/areas/{code}/guide-map.png", response_class=Response, responses={200: {"content": {"image/png": {}}}}
+    "/areas/{code}/guide-map.png",
+    response_class=Response,
+    responses=binary_answer("the map, A4 portrait PNG at 300 dpi", "image/png"),
 )
 def guide_map_png(
     request: Request,
@@ -63,7 +66,7 @@ def guide_map_png(
 @router.get(
     "/areas/{code}/guide-map.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses=binary_answer("the map, a one-page A4 PDF", "application/pdf"),
 )
 def guide_map_pdf(
     request: Request,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat
@@ -11,24 +10,18 @@ from starlette.concurrency import run_in_threadpool
 
 from geo_service.api import params
 from geo_service.api.deps import current_principal, incident_context, require_role
-from geo_service.api.errors import language_of
+from geo_service.api.errors import in_language
 from geo_service.api.models import incidents as mi
 from geo_service.api.openapi import answers
 from geo_service.auth import Principal
 from geo_service.errors import BadRequest
-from geo_service.i18n import render_all
 from geo_service.incidents import csv_import, records, workflow
 from geo_service.incidents.categories import IncidentCategories
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.intake import IncidentInput, create_incident, present_result
+from geo_service.incidents.intake import Contact, IncidentInput, NewIncident, create_incident, present_result
 from geo_service.incidents.stats import IncidentStats, incident_stats
 
 router = APIRouter(tags=["incidents"])
-
-
-def _render(request: Request, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Messages in the body (notes, state names, row errors) as text in the caller's language."""
-    return render_all(body, language_of(request))
 
 
 Ctx = Annotated[IncidentContext, Depends(incident_context)]
@@ -41,6 +34,12 @@ class Reporter(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=50)
     email: str | None = Field(default=None, max_length=200)
+
+
+def _reporter(given: Reporter | None) -> Contact:
+    if given is None:
+        return Contact()
+    return Contact(name=given.name, phone=given.phone, email=given.email)
 
 
 class IncidentBody(BaseModel):
@@ -95,6 +94,7 @@ def get_categories(ctx: Ctx) -> IncidentCategories:
 @router.post(
     "/api/incidents",
     status_code=201,
+    response_model=None,
     responses={
         **answers(mi.NewIncident, 201, "created"),
         **answers(mi.NewIncident, 200, "the incident with this external_id"),
@@ -102,7 +102,7 @@ def get_categories(ctx: Ctx) -> IncidentCategories:
 )
 def post_incident(
     body: IncidentBody, request: Request, response: Response, ctx: Ctx, principal: Filer
-) -> dict[str, Any]:
+) -> NewIncident:
     """Create an incident assigned to the grid covering it (201), or return the one with the same
     ``external_id`` or ``client_id`` (200). Without lon/lat the address is geocoded: 409 with ``candidates``
     unless it names one house number, building or POI with confidence. A grid worker's report is a ``patrol``
@@ -116,7 +116,7 @@ def post_incident(
         crs=body.crs,
         address=body.address,
         external_id=body.external_id,
-        reporter=body.reporter.model_dump() if body.reporter else {},
+        reporter=_reporter(body.reporter),
         media_url=body.media_url,
         client_id=body.client_id,
         accuracy_m=body.accuracy_m,
@@ -128,10 +128,10 @@ def post_incident(
     )
     if not result.created:
         response.status_code = 200
-    return _render(request, present_result(ctx, result, workflow.may_see_reporter(principal)))
+    return in_language(request, present_result(ctx, result, workflow.may_see_reporter(principal)))
 
 
-@router.get("/api/incidents", responses=answers(mi.IncidentCollection))
+@router.get("/api/incidents", response_model=None, responses=answers(mi.IncidentCollection))
 def get_incidents(
     request: Request,
     ctx: Ctx,
@@ -143,7 +143,7 @@ def get_incidents(
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIST)] = 500,
     offset: Annotated[params.RowOffset, Query()] = 0,
-) -> dict[str, Any]:
+) -> records.IncidentCollection:
     """The queue as a GeoJSON FeatureCollection, newest first. A grid worker sees their own grids only."""
     grid_codes = list(principal.grids) if principal.role == "worker" else None
     rows = workflow.list_incidents(
@@ -158,37 +158,48 @@ def get_incidents(
         grid_codes=grid_codes,
     )
     show = workflow.may_see_reporter(principal)
-    return _render(request, records.collection(ctx, rows, show))
+    return in_language(request, records.collection(ctx, rows, show))
 
 
-@router.get("/api/incidents/{incident_id:int}", responses=answers(mi.Incident))
-def get_incident(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+@router.get("/api/incidents/{incident_id:int}", response_model=None, responses=answers(mi.Incident))
+def get_incident(
+    incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller
+) -> records.Incident:
     row = workflow.get_incident(ctx, incident_id, principal)
-    return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
+    return in_language(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
-@router.post("/api/incidents/{incident_id:int}/transition", responses=answers(mi.Incident))
+@router.post(
+    "/api/incidents/{incident_id:int}/transition", response_model=None, responses=answers(mi.Incident)
+)
 def post_transition(
     incident_id: params.PathId, body: TransitionBody, request: Request, ctx: Ctx, principal: Caller
-) -> dict[str, Any]:
+) -> records.Incident:
     """Move an incident along the loop; 409 when the move is not allowed from its state, 403 for the role."""
     row = workflow.transition(ctx, incident_id, body.to, body.note, principal)
-    return _render(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
+    return in_language(request, records.present(ctx, row, workflow.may_see_reporter(principal)))
 
 
-@router.get("/api/incidents/{incident_id:int}/history", responses=answers(mi.IncidentHistory))
-def get_history(incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller) -> dict[str, Any]:
+@router.get(
+    "/api/incidents/{incident_id:int}/history", response_model=None, responses=answers(mi.IncidentHistory)
+)
+def get_history(
+    incident_id: params.PathId, request: Request, ctx: Ctx, principal: Caller
+) -> records.IncidentHistory:
     """The incident's steps, oldest first; notes the system wrote are in the reader's language."""
-    return _render(request, {"id": incident_id, "history": workflow.history(ctx, incident_id, principal)})
+    steps = workflow.history(ctx, incident_id, principal)
+    return in_language(request, records.IncidentHistory(id=incident_id, history=steps))
 
 
-@router.post("/api/incidents/{incident_id:int}/assignment", responses=answers(mi.Incident))
+@router.post(
+    "/api/incidents/{incident_id:int}/assignment", response_model=None, responses=answers(mi.Incident)
+)
 def post_assignment(
     incident_id: params.PathId, body: AssignmentBody, request: Request, ctx: Ctx, principal: Dispatcher
-) -> dict[str, Any]:
+) -> records.Incident:
     """Confirm the grid of a (near-boundary) incident, or move it to ``grid_code`` before dispatch."""
     row = workflow.confirm_assignment(ctx, incident_id, body.grid_code, body.note, principal)
-    return _render(request, records.present(ctx, row))
+    return in_language(request, records.present(ctx, row))
 
 
 @router.post("/api/incidents/import", response_model=None, responses=answers(mi.ImportReport))
@@ -198,7 +209,7 @@ async def post_import(
     principal: Dispatcher,
     encoding: Annotated[str | None, Query(description="utf-8 | gbk; detected when absent")] = None,
     atomic: bool = True,
-) -> dict[str, Any]:
+) -> csv_import.ImportReport:
     """CSV (``text/csv`` body, or a multipart ``file``) with columns
     ``external_id,lon,lat,crs,address,category,description``; see the README for details."""
     content_type = request.headers.get("content-type", "")
@@ -219,7 +230,7 @@ async def post_import(
         actor=principal.actor,
         role=principal.role,
     )
-    return _render(request, report.as_dict())
+    return in_language(request, report.as_dict())
 
 
 @router.get("/api/stats/incidents", response_model=None, responses=answers(mi.IncidentStats))

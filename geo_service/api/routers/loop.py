@@ -14,19 +14,18 @@ from starlette.datastructures import UploadFile
 
 from geo_service.api import params
 from geo_service.api.deps import get_db, incident_context, require_role
-from geo_service.api.errors import language_of
+from geo_service.api.errors import FieldProblem, in_language
 from geo_service.api.models import incidents as mi
 from geo_service.api.models import loop as ml
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import answers, binary_answer
 from geo_service.api.routers.stations import station_context
 from geo_service.api.routers.tiles import base_url
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from geo_service.i18n import render_all
 from geo_service.incidents import callback, duplicates, merge, records, workflow
 from geo_service.incidents.context import IncidentContext
-from geo_service.incidents.rates import rates
+from geo_service.incidents.rates import Rates, rates
 from geo_service.media import service as media
 from geo_service.settings import MediaSettings
 from geo_service.stations import inspections
@@ -47,10 +46,6 @@ async def media_settings(request: Request) -> MediaSettings:
 
 
 Media = Annotated[MediaSettings, Depends(media_settings)]
-
-
-def _render(request: Request, body: Any) -> Any:
-    return render_all(body, language_of(request))
 
 
 class MergeBody(BaseModel):
@@ -115,43 +110,47 @@ async def _upload(
 # -- 并案 ----------------------------------------------------------------------------------------------------
 
 
-@router.get("/api/incidents/{incident_id:int}/duplicates", responses=answers(ml.Duplicates))
+@router.get(
+    "/api/incidents/{incident_id:int}/duplicates", response_model=None, responses=answers(ml.Duplicates)
+)
 def get_duplicates(
     incident_id: params.PathId, request: Request, ctx: Ctx, _principal: Dispatcher
-) -> dict[str, Any]:
+) -> duplicates.Duplicates:
     """Open cases this incident may duplicate (same major class, within the walking distance and time window),
     nearest first: the dispatcher's merge suggestions."""
     row = workflow.get_incident(ctx, incident_id)
     found = duplicates.present(ctx, duplicates.for_incident(ctx, row))
-    return _render(
+    return in_language(
         request,
-        {
-            "id": incident_id,
-            "duplicates": found,
-            "walk_m": ctx.settings.duplicate_walk_m,
-            "window_h": ctx.settings.duplicate_window_h,
-        },
+        duplicates.Duplicates(
+            id=incident_id,
+            duplicates=found,
+            walk_m=ctx.settings.duplicate_walk_m,
+            window_h=ctx.settings.duplicate_window_h,
+        ),
     )
 
 
-@router.post("/api/incidents/{incident_id:int}/merge", responses=answers(mi.Incident))
+@router.post("/api/incidents/{incident_id:int}/merge", response_model=None, responses=answers(mi.Incident))
 def post_merge(
     incident_id: params.PathId, body: MergeBody, request: Request, ctx: Ctx, principal: Dispatcher
-) -> dict[str, Any]:
+) -> records.Incident:
     """Merge this incident into case ``into``: it follows the case's state from now on, keeps its caller (who is
     called back on their own) and shows in the case's history. 409 into a duplicate, a rejected case, or when
     already merged elsewhere; 422 into itself, or a finished side without a note."""
     row = merge.merge(ctx, incident_id, body.into, body.note, principal)
-    return _render(request, records.present(ctx, row))
+    return in_language(request, records.present(ctx, row))
 
 
 # -- 回访 ----------------------------------------------------------------------------------------------------
 
 
-@router.post("/api/incidents/{incident_id:int}/feedback", responses=answers(ml.FeedbackResult))
+@router.post(
+    "/api/incidents/{incident_id:int}/feedback", response_model=None, responses=answers(ml.FeedbackResult)
+)
 def post_feedback(
     incident_id: params.PathId, body: FeedbackBody, request: Request, ctx: Ctx, principal: Dispatcher
-) -> dict[str, Any]:
+) -> callback.FeedbackResult:
     """Record a callback of a resolved case: satisfied or basically satisfied closes it, unsatisfied sends its case
     back to its owner with a fresh deadline, an unreached call is counted (the third closes it as a failed
     callback). 409 when the incident is not waiting for a callback."""
@@ -163,14 +162,18 @@ def post_feedback(
         note=body.note,
         principal=principal,
     )
-    call = {**done["callback"], "at": ctx.local(done["callback"]["at"])}
-    return _render(request, {**records.present(ctx, done["incident"]), "callback": call})
+    call = callback.presented(ctx, done["callback"])
+    return in_language(
+        request, callback.FeedbackResult(**records.present(ctx, done["incident"]), callback=call)
+    )
 
 
-@router.get("/api/incidents/{incident_id:int}/callbacks", responses=answers(ml.Callbacks))
-def get_callbacks(incident_id: params.PathId, ctx: Ctx, _principal: Dispatcher) -> dict[str, Any]:
+@router.get(
+    "/api/incidents/{incident_id:int}/callbacks", response_model=None, responses=answers(ml.Callbacks)
+)
+def get_callbacks(incident_id: params.PathId, ctx: Ctx, _principal: Dispatcher) -> callback.Callbacks:
     """Every call made to the incident's caller, oldest first."""
-    return {"id": incident_id, "callbacks": callback.callbacks(ctx, incident_id)}
+    return callback.Callbacks(id=incident_id, callbacks=callback.callbacks(ctx, incident_id))
 
 
 # -- photos --------------------------------------------------------------------------------------------------
@@ -179,6 +182,7 @@ def get_callbacks(incident_id: params.PathId, ctx: Ctx, _principal: Dispatcher) 
 @router.post(
     "/api/incidents/{incident_id:int}/media",
     status_code=201,
+    response_model=None,
     responses={
         **answers(ml.NewPhoto, 201, "stored"),
         **answers(ml.NewPhoto, 200, "the same file, stored before"),
@@ -191,7 +195,7 @@ async def post_media(
     ctx: Ctx,
     settings: Media,
     principal: Handler,
-) -> dict[str, Any]:
+) -> media.NewPhoto:
     """Add a photo (multipart ``file``; JPEG, PNG, WebP or HEIC by content, at most
     ``GEO_SERVICE_MEDIA_MAX_BYTES``). Stored re-encoded without its metadata (no EXIF, no GPS), with a
     SHA-256 and a thumbnail; the same file again answers 200 with the photo stored before. ``stage``
@@ -205,27 +209,25 @@ async def post_media(
     if not created:
         response.status_code = 200
     base = base_url(request)
-    return {
-        **photo,
-        "url": base + photo["url"],
-        "thumbnail_url": base + photo["thumbnail_url"],
-        "created": created,
-    }
+    url, thumbnail_url = base + photo["url"], base + photo["thumbnail_url"]
+    stored: media.NewPhoto = {**photo, "url": url, "thumbnail_url": thumbnail_url, "created": created}
+    return stored
 
 
-@router.get("/api/incidents/{incident_id:int}/media", responses=answers(ml.Photos))
+@router.get("/api/incidents/{incident_id:int}/media", response_model=None, responses=answers(ml.Photos))
 def get_media_list(
     incident_id: params.PathId, request: Request, ctx: Ctx, principal: Handler
-) -> dict[str, Any]:
+) -> media.Photos:
     """The incident's photos, each with its ``url`` and ``thumbnail_url`` (readable with the same token)."""
-    return {"id": incident_id, "media": media.list_media(ctx, incident_id, principal, base_url(request))}
+    return media.Photos(
+        id=incident_id, media=media.list_media(ctx, incident_id, principal, base_url(request))
+    )
 
 
 def _photo_answer(
     description: str, media_types: tuple[str, ...] = ("image/jpeg", "image/png")
 ) -> dict[int | str, dict[str, Any]]:
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {200: {"description": description, "content": dict.fromkeys(media_types, binary)}}
+    return binary_answer(description, *media_types)
 
 
 def _photo_response(found: media.PhotoData, thumbnail: bool) -> Response:
@@ -268,32 +270,35 @@ def get_thumbnail(
 # -- the three rates -----------------------------------------------------------------------------------------
 
 
-@router.get("/api/stats/rates", responses=answers(ml.Rates))
+@router.get("/api/stats/rates", response_model=None, responses=answers(ml.Rates))
 def get_rates(
     ctx: Ctx,
     level: Annotated[str, Query(description="grid | community | street | district")] = "street",
     code: Annotated[str | None, Query(description="one area of that level (all when absent)")] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601; incidents filed at or after")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601; incidents filed before")] = None,
-) -> dict[str, Any]:
+) -> Rates:
     """响应率, 解决率, 满意率, 按时办结率 and where cases were settled (小事不出网格), per area; the
     formulas are in the README and in ``geo_service/incidents/rates.py``."""
-    return dict(rates(ctx, level, code, since, until))
+    return rates(ctx, level, code, since, until)
 
 
 # -- 常态化巡查 -----------------------------------------------------------------------------------------------
 
 
-@router.get("/api/stations/inspections/overdue", responses=answers(ml.OverdueInspections))
-def get_overdue_inspections(db: Db, sctx: StationCtx, _principal: Planner) -> dict[str, Any]:
+@router.get(
+    "/api/stations/inspections/overdue", response_model=None, responses=answers(ml.OverdueInspections)
+)
+def get_overdue_inspections(db: Db, sctx: StationCtx, _principal: Planner) -> inspections.OverdueInspections:
     """Stations not inspected for ``GEO_SERVICE_STATIONS_INSPECTION_INTERVAL_DAYS`` (or never), most overdue
     first (planners)."""
-    return dict(inspections.overdue(db, sctx))
+    return inspections.overdue(db, sctx)
 
 
 @router.post(
     "/api/stations/{station_id:int}/inspections",
     status_code=201,
+    response_model=None,
     responses=answers(ml.Inspection, 201, "recorded"),
 )
 async def post_inspection(
@@ -303,7 +308,7 @@ async def post_inspection(
     sctx: StationCtx,
     settings: Media,
     principal: Inspector,
-) -> dict[str, Any]:
+) -> inspections.Inspection:
     """Record a visit (a grid worker for stations in their grids, a planner for any): JSON
     ``{open_as_published, amenities: {amenity: found}, notes, lon, lat, crs}``, or multipart with that JSON in
     field ``inspection`` and a photo in ``file``. Every amenity the station publishes must be answered."""
@@ -326,7 +331,7 @@ async def post_inspection(
     try:
         body = InspectionBody.model_validate(raw)
     except ValidationError as exc:
-        problems = [{"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        problems = [FieldProblem(loc=".".join(str(p) for p in e["loc"]), msg=e["msg"]) for e in exc.errors()]
         raise InvalidInput("inspection.invalid", detail=problems, count=len(problems)) from None
     data = inspections.InspectionInput(
         open_as_published=body.open_as_published,
@@ -340,10 +345,14 @@ async def post_inspection(
     if photo_bytes is not None:
         photo = await run_in_threadpool(media.check_photo, photo_bytes, settings)
     out = await run_in_threadpool(inspections.record, db, sctx, station_id, data, principal, photo)
-    return _render(request, out)
+    return in_language(request, out)
 
 
-@router.get("/api/stations/{station_id:int}/inspections", responses=answers(ml.Inspections))
-def get_inspections(station_id: params.PathId, db: Db, principal: Inspector) -> dict[str, Any]:
+@router.get(
+    "/api/stations/{station_id:int}/inspections", response_model=None, responses=answers(ml.Inspections)
+)
+def get_inspections(station_id: params.PathId, db: Db, principal: Inspector) -> inspections.Inspections:
     """Every visit to the station, newest first, in full (inspectors of it)."""
-    return {"station_id": station_id, "inspections": inspections.history(db, station_id, principal)}
+    return inspections.Inspections(
+        station_id=station_id, inspections=inspections.history(db, station_id, principal)
+    )

@@ -4,13 +4,11 @@ the API documentation ``/docs`` (Swagger UI from ``/vendor``, so it works offlin
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from geo_service import web
-from geo_service.api.models.pages import PagesConfig
+from geo_service.api.models.pages import Move, PagesConfig
 from geo_service.api.openapi import answers
 from geo_service.grids.model import LEVELS
 from geo_service.incidents.states import AWAITING_CALLBACK, SATISFACTION, STATES, manual_transitions
@@ -26,11 +24,14 @@ def index() -> HTMLResponse:
 
 
 @router.get(
-    "/config.json", summary="Levels and the incident loop, for the pages", responses=answers(PagesConfig)
+    "/config.json",
+    summary="Levels and the incident loop, for the pages",
+    response_model=None,
+    responses=answers(PagesConfig),
 )
-def config() -> dict[str, Any]:
+def config() -> PagesConfig:
     """Area levels (coarse to fine), incident states and every allowed move with the roles that may make it."""
-    moves = [
+    moves: list[Move] = [
         {
             "from": t.from_status,
             "to": t.to_status,
@@ -40,13 +41,13 @@ def config() -> dict[str, Any]:
         }
         for t in manual_transitions()
     ]
-    return {
-        "levels": list(LEVELS),
-        "incident_states": list(STATES),
-        "incident_transitions": moves,
-        "callback_states": sorted(AWAITING_CALLBACK),
-        "satisfaction": list(SATISFACTION),
-    }
+    return PagesConfig(
+        levels=list(LEVELS),
+        incident_states=list(STATES),
+        incident_transitions=moves,
+        callback_states=sorted(AWAITING_CALLBACK),
+        satisfaction=list(SATISFACTION),
+    )
 
 
 @router.get("/static/{path:path}", summary="JS, CSS and images of the pages", response_class=FileResponse)

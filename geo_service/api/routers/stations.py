@@ -10,7 +10,7 @@ from geo_service.api import params
 from geo_service.api.deps import Compute, get_compute, get_db, require_role
 from geo_service.api.etags import etag, require_if_match
 from geo_service.api.models import stations as ms
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import answers, feature_body
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.geojson import Feature, FeatureCollection
@@ -105,7 +105,7 @@ def list_stations(
 @router.post(
     "",
     status_code=201,
-    openapi_extra={"requestBody": {"content": {"application/geo+json": {"example": EXAMPLE}}}},
+    openapi_extra={"requestBody": feature_body(ms.StationInput, EXAMPLE)},
     response_model=None,
     responses=answers(ms.StationFeature, 201),
 )
@@ -134,7 +134,12 @@ def get_station(
     return out
 
 
-@router.put("/{station_id:int}", response_model=None, responses=answers(ms.StationFeature))
+@router.put(
+    "/{station_id:int}",
+    openapi_extra={"requestBody": feature_body(ms.StationInput)},
+    response_model=None,
+    responses=answers(ms.StationFeature),
+)
 def update_station(
     ctx: Ctx,
     station_id: params.PathId,

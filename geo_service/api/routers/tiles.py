@@ -8,14 +8,15 @@ token with one of the roles (401/403 otherwise), are left out of the lists of an
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from geo_service.api.deps import get_db, get_map_settings, get_tile_server, optional_principal
 from geo_service.api.models import tiles as mt
-from geo_service.api.openapi import answers
+from geo_service.api.openapi import answers, binary_answer
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.layers import Layer
@@ -58,7 +59,7 @@ def is_private(layers: list[Layer], caller: Principal | None) -> bool:
 
 def json_response(
     request: Request,
-    doc: dict[str, Any],
+    doc: Mapping[str, object],
     media_type: str = "application/json",
     *,
     private: bool = False,
@@ -168,7 +169,10 @@ def tilejson(
     "/{layers}/{z}/{x}/{y}.pbf",
     summary="A Mapbox Vector Tile (204 when empty)",
     response_class=Response,
-    responses={200: {"content": {MVT_MEDIA_TYPE: {}}}, 204: {"description": "no feature in this tile"}},
+    responses={
+        **binary_answer("the tile (Mapbox Vector Tile 2.1)", MVT_MEDIA_TYPE),
+        204: {"description": "no feature in this tile"},
+    },
 )
 def tile(
     request: Request,
