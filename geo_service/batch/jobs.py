@@ -76,16 +76,31 @@ WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
 
 
 # Dask's worker preload (``dask worker --preload geo_service.batch.preload``, or ``distributed.worker.preload``):
-# imports what tasks use when a worker starts rather than in its first task. Not in worker_config(): with it,
-# tests/batch/test_jobs.py's ``client.restart()`` twice timed out (the workers not back within 120 s, after
-# the module's earlier jobs; alone the test passed) on the loaded 2-core machine, cause not found.
+# imports what tasks use when a worker starts rather than in its first task.
 WORKER_PRELOAD = "geo_service.batch.preload"
 
+# How long a LocalCluster (any SpecCluster) waits for a worker that left to come back before it closes the
+# worker's nanny for good. Dask's 15 s default is shorter than a restarted worker's start on a loaded machine
+# once the preload's imports are in it (~2 CPU s: 8-20 s of wall time at load 8-15): the check, made 15 s
+# after the worker left, found no worker of that name and closed the nanny, which then never started the new
+# one — ``client.restart()`` waited for workers that could not come (tests/batch/test_jobs.py, 120 s). The
+# same check ran 15 s after an earlier restart fires in the middle of a later one. A worker that dies for good
+# still ends with its nanny, only later.
+LOST_WORKER_TIMEOUT = "300s"
 
-def worker_config() -> dict[str, str]:
-    """The ``dask.config`` entries a cluster's workers should start with (``with dask.config.set(...)``
-    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration)."""
-    return {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()}
+
+def worker_config() -> dict[str, Any]:
+    """The ``dask.config`` entries a local cluster and its workers should start with (``with dask.config.set(...)``
+    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration): the
+    worker environment above, the preload, a lost worker's nanny kept while the worker restarts, and no
+    statistical profiler (Dask samples every worker thread's stack every 10 ms for a dashboard that
+    ``geo-service batch``'s local cluster does not serve: ~0.01 CPU s per second per worker)."""
+    return {
+        **{f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()},
+        "distributed.worker.preload": [WORKER_PRELOAD],
+        "distributed.deploy.lost-worker-timeout": LOST_WORKER_TIMEOUT,
+        "distributed.worker.profile.enabled": False,
+    }
 
 
 # -- the database, on a worker -----------------------------------------------------------------------------
