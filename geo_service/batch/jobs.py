@@ -43,6 +43,7 @@ from geo_service.batch.errors import BatchError
 from geo_service.batch.partition import cell_box, cell_groups, check_cell_deg, grow_box
 from geo_service.coords import normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
+from geo_service.locate.lattice import sorted_unique
 from geo_service.settings import DatabaseSettings, LocateSettings, WalkingSettings
 from geo_service.store import batch as store
 from geo_service.store import network as revision_store
@@ -423,15 +424,16 @@ class _Coded:
                 first += len(table.values[name])
             every = np.concatenate([*positions, [-1]]).astype(np.int32)
             texts = np.concatenate(values) if values else np.empty(0, dtype=object)
-            # the distinct texts the rows use (one entry for a text several windows hold), in a small table
+            # the texts the rows use, renumbered in a small table (a text two windows hold stays twice in the
+            # dictionary: Parquet's writer keeps one; comparing numbers here, not strings, is the cheap part)
             referenced = every[used_areas]
-            distinct, inverse = np.unique(texts[referenced[referenced >= 0]], return_inverse=True)
+            kept = sorted_unique(referenced[referenced >= 0])
             renumber = np.full(len(texts) + 1, -1, np.int32)
-            renumber[referenced[referenced >= 0]] = inverse.ravel()
+            renumber[kept] = np.arange(len(kept), dtype=np.int32)
             indices = renumber[every][self.owners]  # the one pass over the rows
             missing = indices < 0
             array = pa.array(indices, mask=missing) if missing.any() else pa.array(indices)
-            out[name] = pa.DictionaryArray.from_arrays(array, pa.array(distinct.tolist(), pa.string()))
+            out[name] = pa.DictionaryArray.from_arrays(array, pa.array(texts[kept], pa.string()))
         return out
 
 
