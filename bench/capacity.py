@@ -315,9 +315,9 @@ def run_batch(
     def fresh_workers(keep_windows: bool):
         """A new cluster: new worker processes, nothing in their memory, both sides' modules imported when
         each starts (Dask's worker preload: ``geo_service.batch.preload`` and ``bench/capacity_preload.py``),
-        MALLOC_MMAP_THRESHOLD_ as ``geo-service batch`` starts its local cluster, the windows kept on disk
-        removed unless ``keep_windows``. A new cluster rather than ``client.restart()``: on the loaded machine
-        restarted workers sometimes did not come back."""
+        the rest of ``worker_config()`` as ``geo-service batch`` starts its local cluster (MALLOC_MMAP_THRESHOLD_,
+        no statistical profiler), the windows kept on disk removed unless ``keep_windows``. A new cluster, not
+        ``client.restart()``: fresh workers of a fresh cluster, for both sides alike."""
         if not keep_windows:
             shutil.rmtree(windows, ignore_errors=True)
         state.pop("grids", None)

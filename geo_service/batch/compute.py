@@ -135,6 +135,33 @@ def hierarchy(index: LocateIndex | WindowIndex) -> Hierarchy:
     return Hierarchy(offsets, positions, values)
 
 
+def locate_owners(
+    index: LocateIndex | WindowIndex, lon: np.ndarray, lat: np.ndarray, table: Hierarchy
+) -> np.ndarray:
+    """The dense number (:class:`Hierarchy`) of the finest area covering each WGS-84 point, as
+    :func:`geo_service.locate.service.locate` chooses it, or ``table.offsets[-1]`` ("no area"; also for invalid
+    coordinates): the grid (lowest code on shared edges), else the finest coarser area covering the point
+    (属地兜底). ``table.positions[column][owners]`` are then the answers of every column."""
+    lon = np.asarray(lon, np.float64)
+    lat = np.asarray(lat, np.float64)
+    owner = np.full(lon.shape[0], int(table.offsets[-1]), np.int32)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    rest = None if valid.all() else np.flatnonzero(valid)  # None: every point, without copying them
+    for k, level in enumerate(HIERARCHY):
+        if rest is not None and not rest.size:
+            break
+        found = index.assign(level, lon, lat) if rest is None else index.assign(level, lon[rest], lat[rest])
+        hit = found != OUTSIDE
+        if rest is None:
+            owner[hit] = table.offsets[k] + found[hit]
+            rest = np.flatnonzero(~hit)
+        else:
+            owner[rest[hit]] = table.offsets[k] + found[hit]
+            rest = rest[~hit]
+    return owner
+
+
 def locate_coded(
     index: LocateIndex | WindowIndex, lon: np.ndarray, lat: np.ndarray, table: Hierarchy | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -148,21 +175,7 @@ def locate_coded(
     window answers many blocks); None computes it.
     """
     table = hierarchy(index) if table is None else table
-    lon = np.asarray(lon, np.float64)
-    lat = np.asarray(lat, np.float64)
-    n = lon.shape[0]
-    owner = np.full(n, int(table.offsets[-1]), np.int64)  # dense number of the finest covering area
-    with np.errstate(invalid="ignore"):
-        rest = np.flatnonzero(
-            np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
-        )
-    for k, level in enumerate(HIERARCHY):
-        if not rest.size:
-            break
-        found = index.assign(level, lon[rest], lat[rest])
-        hit = found != OUTSIDE
-        owner[rest[hit]] = table.offsets[k] + found[hit]
-        rest = rest[~hit]
+    owner = locate_owners(index, lon, lat, table)
     return {name: (table.positions[name][owner], table.values[name]) for name in LOCATE_COLUMNS}
 
 

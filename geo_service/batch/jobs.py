@@ -43,6 +43,7 @@ from geo_service.batch.errors import BatchError
 from geo_service.batch.partition import cell_box, cell_groups, check_cell_deg, grow_box
 from geo_service.coords import normalise_crs, to_wgs84_arrays
 from geo_service.db.pool import Database
+from geo_service.locate.lattice import sorted_unique
 from geo_service.settings import DatabaseSettings, LocateSettings, WalkingSettings
 from geo_service.store import batch as store
 from geo_service.store import network as revision_store
@@ -76,16 +77,31 @@ WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
 
 
 # Dask's worker preload (``dask worker --preload geo_service.batch.preload``, or ``distributed.worker.preload``):
-# imports what tasks use when a worker starts rather than in its first task. Not in worker_config(): with it,
-# tests/batch/test_jobs.py's ``client.restart()`` twice timed out (the workers not back within 120 s, after
-# the module's earlier jobs; alone the test passed) on the loaded 2-core machine, cause not found.
+# imports what tasks use when a worker starts rather than in its first task.
 WORKER_PRELOAD = "geo_service.batch.preload"
 
+# How long a LocalCluster (any SpecCluster) waits for a worker that left to come back before it closes the
+# worker's nanny for good. Dask's 15 s default is shorter than a restarted worker's start on a loaded machine
+# once the preload's imports are in it (~2 CPU s: 8-20 s of wall time at load 8-15): the check, made 15 s
+# after the worker left, found no worker of that name and closed the nanny, which then never started the new
+# one — ``client.restart()`` waited for workers that could not come (tests/batch/test_jobs.py, 120 s). The
+# same check ran 15 s after an earlier restart fires in the middle of a later one. A worker that dies for good
+# still ends with its nanny, only later.
+LOST_WORKER_TIMEOUT = "300s"
 
-def worker_config() -> dict[str, str]:
-    """The ``dask.config`` entries a cluster's workers should start with (``with dask.config.set(...)``
-    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration)."""
-    return {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()}
+
+def worker_config() -> dict[str, Any]:
+    """The ``dask.config`` entries a local cluster and its workers should start with (``with dask.config.set(...)``
+    around the creation of a ``LocalCluster``; on a cluster of your own, the same in its configuration): the
+    worker environment above, the preload, a lost worker's nanny kept while the worker restarts, and no
+    statistical profiler (Dask samples every worker thread's stack every 10 ms for a dashboard that
+    ``geo-service batch``'s local cluster does not serve: ~0.01 CPU s per second per worker)."""
+    return {
+        **{f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENVIRON.items()},
+        "distributed.worker.preload": [WORKER_PRELOAD],
+        "distributed.deploy.lost-worker-timeout": LOST_WORKER_TIMEOUT,
+        "distributed.worker.profile.enabled": False,
+    }
 
 
 # -- the database, on a worker -----------------------------------------------------------------------------
@@ -339,22 +355,6 @@ def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> Any:
     return array if valid.all() else pc.if_else(pa.array(valid), array, pa.scalar(None, pa.binary()))
 
 
-def _text(positions: np.ndarray, values: np.ndarray) -> Any:
-    """A dictionary-encoded text column (as Parquet stores it) from positions (-1: null), without a Python
-    object per row; values no row uses are left out. Readers see text (pandas: a categorical)."""
-    import pyarrow as pa
-
-    used = np.zeros(len(values) + 1, dtype=bool)
-    used[positions] = True  # -1 marks the spare last slot
-    kept = np.flatnonzero(used[:-1])
-    if kept.size < len(values):
-        remap = np.full(len(values) + 1, -1, np.int32)
-        remap[kept] = np.arange(kept.size)
-        positions, values = remap[positions], values[kept]
-    indices = pa.array(positions.astype(np.int32, copy=False), mask=positions < 0)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(values.tolist(), pa.string()))
-
-
 def _write_part(frame: pd.DataFrame, columns: dict[str, Any], target: Path, number: int) -> pd.DataFrame:
     """Write one partition as a GeoParquet part (input columns, answers, WGS-84 points); its row count."""
     import pyarrow as pa
@@ -369,12 +369,13 @@ def _write_part(frame: pd.DataFrame, columns: dict[str, Any], target: Path, numb
     text = [name for name, column in columns.items() if isinstance(column, pa.DictionaryArray)]
     # Dictionaries only where the values repeat (area codes and names); statistics only on the numbers: on a
     # million unique WKB values, or text columns (min/max over decoded strings), they cost more than the
-    # locating (statistics on the text: 0.36 of 0.80 CPU s per million rows written).
+    # locating (statistics on the text: 0.36 of 0.80 CPU s per million rows written). Snappy, the codec
+    # geopandas and pandas write by default: zstd (level 1) took 0.24 CPU s to write a million rows against
+    # 0.16, for files 25 % smaller (34 MB against 45 MB; lon, lat and the points barely compress).
     pq.write_table(
         table,
         Path(target) / f"part.{number:05d}.parquet",
-        compression="zstd",
-        compression_level=1,
+        compression="snappy",
         use_dictionary=text,
         write_statistics=[name for name in table.column_names if name != "geometry" and name not in text],
     )
@@ -385,26 +386,55 @@ _COUNT_META = pd.DataFrame({"rows": pd.Series([], dtype="int64")})
 
 
 class _Coded:
-    """Per text column, the dictionary-coded answers of a partition, gathered cell by cell."""
+    """The located areas of a partition, gathered window by window, and from them the dictionary-coded text
+    columns of the answers.
 
-    def __init__(self, n: int, names: tuple[str, ...]) -> None:
-        self.positions = {name: np.full(n, -1, np.int32) for name in names}
-        self.values: dict[str, list[np.ndarray]] = {name: [] for name in names}
-        self.sizes = dict.fromkeys(names, 0)
+    Each point keeps one number, its area's among the areas of every window the partition used (-1: none);
+    a text column is then one gather of that column's small per-area table, the values (codes and names) a
+    dictionary of the distinct texts the partition uses: no Python string per row, and one pass over the rows
+    per column instead of several (gather, renumber across windows, prune the unused values, write).
+    """
 
-    def put(self, rows: np.ndarray, coded: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        for name, (positions, values) in coded.items():
-            if self.sizes[name]:
-                positions = np.where(positions >= 0, positions + self.sizes[name], -1)
-            self.positions[name][rows] = positions
-            self.values[name].append(values)
-            self.sizes[name] += len(values)
+    def __init__(self, n: int) -> None:
+        self.owners = np.full(n, -1, np.int32)
+        self.tables: list[compute.Hierarchy] = []
+        self.areas = 0
 
-    def columns(self) -> dict[str, Any]:
-        return {
-            name: _text(self.positions[name], np.concatenate(parts) if parts else np.empty(0, dtype=object))
-            for name, parts in self.values.items()
-        }
+    def put(self, rows: np.ndarray, owners: np.ndarray, table: compute.Hierarchy) -> None:
+        """The owners of ``rows`` (:func:`compute.locate_owners` on the window of ``table``)."""
+        count = int(table.offsets[-1])
+        self.owners[rows] = np.where(owners < count, owners + self.areas, -1)
+        self.tables.append(table)
+        self.areas += count
+
+    def columns(self, names: tuple[str, ...]) -> dict[str, Any]:
+        import pyarrow as pa
+
+        used = np.zeros(self.areas + 1, dtype=bool)
+        used[self.owners] = True  # -1 marks the spare last slot
+        used_areas = np.flatnonzero(used[:-1])
+        out = {}
+        for name in names:
+            # per area of the partition, the position of its text among the column's values (-1: none)
+            positions, values, first = [], [], 0
+            for table in self.tables:
+                own = table.positions[name][:-1]
+                positions.append(np.where(own >= 0, own + first, -1))
+                values.append(table.values[name])
+                first += len(table.values[name])
+            every = np.concatenate([*positions, [-1]]).astype(np.int32)
+            texts = np.concatenate(values) if values else np.empty(0, dtype=object)
+            # the texts the rows use, renumbered in a small table (a text two windows hold stays twice in the
+            # dictionary: Parquet's writer keeps one; comparing numbers here, not strings, is the cheap part)
+            referenced = every[used_areas]
+            kept = sorted_unique(referenced[referenced >= 0])
+            renumber = np.full(len(texts) + 1, -1, np.int32)
+            renumber[kept] = np.arange(len(kept), dtype=np.int32)
+            indices = renumber[every][self.owners]  # the one pass over the rows
+            missing = indices < 0
+            array = pa.array(indices, mask=missing) if missing.any() else pa.array(indices)
+            out[name] = pa.DictionaryArray.from_arrays(array, pa.array(texts[kept], pa.string()))
+        return out
 
 
 def _windows(
@@ -490,7 +520,7 @@ def _locate_partition(
 ) -> pd.DataFrame:
     n = len(frame)
     shared = _kept("locate", state, windows_dir, keep) if n else None
-    coded = _Coded(n, compute.LOCATE_COLUMNS)
+    coded = _Coded(n)
     lon, lat = frame[_LON].to_numpy(), frame[_LAT].to_numpy()
     windows = worker_cache(cache_bytes)
 
@@ -509,10 +539,11 @@ def _locate_partition(
             (dsn, state, *_locate_key(box, settings)),
             partial(_locate_index, dsn, box, expected, settings, shared),
         )
-        coded.put(rows, compute.locate_coded(index, lon[rows], lat[rows], table))
+        coded.put(rows, compute.locate_owners(index, lon[rows], lat[rows], table), table)
     if not n:
         return _COUNT_META
-    return _write_part(frame, coded.columns(), Path(target), int((partition_info or {}).get("number", 0)))
+    columns = coded.columns(compute.LOCATE_COLUMNS)
+    return _write_part(frame, columns, Path(target), int((partition_info or {}).get("number", 0)))
 
 
 def batch_locate(

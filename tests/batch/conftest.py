@@ -19,9 +19,13 @@ def dask_client(city: Database, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """Workers know the database from their own environment, as in a deployment (jobs of the command line
     name no database; the library's tests pass ``dsn`` explicitly). Their home is the module's own, so the
     windows they keep on disk (``GEO_SERVICE_HOME/cache/batch``) start empty and go with the test run."""
+    import dask
     from distributed import Client, LocalCluster
 
+    from geo_service.batch.jobs import worker_config
+
     with (
+        dask.config.set(worker_config()),  # as `geo-service batch` starts its own: the preload among them
         LocalCluster(
             n_workers=2,
             threads_per_worker=1,

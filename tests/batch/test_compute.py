@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from geo_service.batch import compute
-from geo_service.batch.jobs import WORKER_PRELOAD
+from geo_service.batch.jobs import WORKER_PRELOAD, worker_config
 from geo_service.locate.index import LocateIndex
 
 
@@ -81,3 +81,13 @@ def test_the_worker_preload_imports_what_a_first_task_would() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "True"
+
+
+def test_a_local_cluster_preloads_and_waits_for_a_restarting_worker() -> None:
+    # Dask closes a lost worker's nanny after distributed.deploy.lost-worker-timeout (15 s by default): a
+    # worker restarting with the preload's imports on a loaded machine took longer, and never came back
+    from dask.utils import parse_timedelta
+
+    config = worker_config()
+    assert WORKER_PRELOAD in config["distributed.worker.preload"]
+    assert parse_timedelta(config["distributed.deploy.lost-worker-timeout"]) >= 120
