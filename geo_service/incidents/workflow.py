@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from geo_service.auth import Principal
 from geo_service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from geo_service.incidents import records, states
@@ -15,7 +13,7 @@ from geo_service.incidents.states import state_name
 from geo_service.locate.service import current_index
 from geo_service.store import audit
 from geo_service.store import incidents as store
-from geo_service.store.incidents import IncidentRow
+from geo_service.store.incidents import IncidentRow, IncidentUpdate
 
 MAX_NOTE_CHARS = 4000
 MAX_LIST = 5000
@@ -116,18 +114,20 @@ def transition(
         else:
             closed_at = None if target == "filed" else row["closed_at"]
             store.set_status(cur, incident_id, target, now, closed_at)
-            fields: dict[str, Any] = {}
-            detail: dict[str, Any] = {"label": move.label, "action": move.action}
+            fields: IncidentUpdate = {}
+            detail: dict[str, str | None] = {"label": move.label, "action": move.action}
             if target == "in_progress" and row["responded_at"] is None:
                 fields["responded_at"] = now
             if target == "resolved":
-                fields.update(resolved_at=now, settled_level=row["owner_level"], callback_attempts=0)
+                fields.update(
+                    {"resolved_at": now, "settled_level": row["owner_level"], "callback_attempts": 0}
+                )
                 if row["due_at"] is not None and now > row["due_at"]:
                     fields["missed_deadline"] = True
             if row["status"] in states.FINISHED:  # reopened: the owner gets a fresh deadline
                 category = ctx.classification.get(row["category"])
                 due_at = now + category.deadline(row["owner_level"]) if category else row["due_at"]
-                fields.update(due_at=due_at, top_overdue_at=None, callback_attempts=0)
+                fields.update({"due_at": due_at, "top_overdue_at": None, "callback_attempts": 0})
                 detail["due_at"] = due_at.isoformat() if due_at else None
             if fields:
                 store.update_incident(cur, incident_id, fields, now)
@@ -182,9 +182,9 @@ def confirm_assignment(
         row = store.get_incident(cur, incident_id, lock=True)
         if row is None:
             raise NotFound("incident.not_found", id=incident_id)
-        fields: dict[str, Any] = {"assignment_confirmed_by": principal.actor, "assignment_confirmed_at": now}
+        fields: IncidentUpdate = {"assignment_confirmed_by": principal.actor, "assignment_confirmed_at": now}
         action = "assignment_confirmed"
-        detail: dict[str, Any] = {"grid_code": row["grid_code"], "owner_code": row["owner_code"]}
+        detail: dict[str, str | int | None] = {"grid_code": row["grid_code"], "owner_code": row["owner_code"]}
         if grid_code is not None and grid_code != row["grid_code"]:
             if row["status"] not in REASSIGNABLE:
                 raise Conflict(
@@ -197,14 +197,16 @@ def confirm_assignment(
             snapshot = [a.as_dict() for a in (grid, *index.ancestors(grid))]
             by_level = {a["level"]: a["code"] for a in snapshot}
             fields.update(
-                grid_code=grid.code,
-                grid_version=grid.version,
-                owner_level="grid",
-                owner_code=grid.code,
-                area_snapshot=snapshot,
-                community_code=by_level.get("community"),
-                street_code=by_level.get("street"),
-                district_code=by_level.get("district"),
+                {
+                    "grid_code": grid.code,
+                    "grid_version": grid.version,
+                    "owner_level": "grid",
+                    "owner_code": grid.code,
+                    "area_snapshot": snapshot,
+                    "community_code": by_level.get("community"),
+                    "street_code": by_level.get("street"),
+                    "district_code": by_level.get("district"),
+                }
             )
             action = "reassigned"
             detail = {

@@ -443,31 +443,37 @@ def mark_top_overdue(cur: Cursor, incident_id: int, at: datetime) -> None:
 
 
 # the columns a service may overwrite after intake (status has its own function)
-UPDATABLE = (
-    "grid_code",
-    "grid_version",
-    "owner_level",
-    "owner_code",
-    "area_snapshot",
-    "community_code",
-    "street_code",
-    "district_code",
-    "due_at",
-    "top_overdue_at",
-    "assignment_confirmed_by",
-    "assignment_confirmed_at",
-    "merged_into",
-    "merged_at",
-    "responded_at",
-    "resolved_at",
-    "settled_level",
-    "missed_deadline",
-    "callback_attempts",
-    "reopened",
-)
+class IncidentUpdate(TypedDict, total=False):
+    """The columns :func:`update_incident` may overwrite, each only when given (a reassignment, a fresh deadline
+    on reopening, a merge, a callback's attempts); typed as :class:`IncidentRow` reads them."""
+
+    grid_code: str | None
+    grid_version: int | None
+    owner_level: str
+    owner_code: str
+    area_snapshot: list[AreaRef]
+    community_code: str | None
+    street_code: str | None
+    district_code: str | None
+    due_at: datetime | None
+    top_overdue_at: datetime | None
+    assignment_confirmed_by: str | None
+    assignment_confirmed_at: datetime | None
+    merged_into: int | None
+    merged_at: datetime | None
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    settled_level: str | None
+    missed_deadline: bool
+    callback_attempts: int
+    reopened: int
 
 
-def update_incident(cur: Cursor, incident_id: int, fields: dict[str, Any], at: datetime) -> None:
+# The UPDATE is built from the keys, so they are checked at run time too (a cast or a ** could smuggle others in)
+UPDATABLE = tuple(IncidentUpdate.__annotations__)
+
+
+def update_incident(cur: Cursor, incident_id: int, fields: IncidentUpdate, at: datetime) -> None:
     """Overwrite some of the :data:`UPDATABLE` columns (a reassignment, a fresh deadline on reopening)."""
     unknown = set(fields) - set(UPDATABLE)
     if unknown:
