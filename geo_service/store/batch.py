@@ -5,13 +5,12 @@ built from them. Run them inside :func:`repeatable_read` so that revisions and r
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from psycopg2.extensions import cursor as Cursor
 
-from geo_service.db.rows import DictCursor
+from geo_service.db.rows import DictCursor, all_with_wkb
 from geo_service.store import network as network_store
+from geo_service.store.areas import IndexRow
 
 Box = tuple[float, float, float, float]  # west, south, east, north (degrees, WGS-84)
 
@@ -23,7 +22,7 @@ def repeatable_read(cur: Cursor) -> None:
     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
-def areas_window(cur: DictCursor, box: Box) -> tuple[int, list[dict[str, Any]]]:
+def areas_window(cur: DictCursor, box: Box) -> tuple[int, list[IndexRow]]:
     """The ``areas`` revision and the current areas of every level that touch ``box``, with all their
     ancestors: the rows of :func:`geo_service.store.areas.index_snapshot` that matter for points in the box.
 
@@ -45,7 +44,7 @@ def areas_window(cur: DictCursor, box: Box) -> tuple[int, list[dict[str, Any]]]:
            ORDER BY a.code""",
         (*box, *box),
     )
-    rows = [{**r, "wkb": bytes(r["wkb"])} for r in cur.fetchall()]
+    rows = all_with_wkb(cur, IndexRow)
     if rows:
         return int(rows[0]["revision"]), rows
     return network_store.revision(cur, "areas"), []
