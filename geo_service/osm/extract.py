@@ -14,9 +14,9 @@ import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +29,9 @@ from geo_service.crs import metric_epsg
 from geo_service.geocode.keys import keys_for
 from geo_service.osm import rules
 from geo_service.settings import ImportSettings
+
+if TYPE_CHECKING:  # the shape only: walking graphs are built later, from the database
+    from geo_service.walking import Components
 
 # Tags kept on imported facilities (the rest of a POI's tags are noise for this service).
 _FACILITY_TAGS = (
@@ -136,7 +139,7 @@ class Extract:
     areas: gpd.GeoDataFrame  # code, name, level, parent_code, properties
     gazetteer: gpd.GeoDataFrame  # kind, name, properties
     basemap: gpd.GeoDataFrame  # kind, class, name
-    components: dict[str, Any] = field(default_factory=dict)
+    components: Components
 
     def counts(self) -> dict[str, int]:
         return {
@@ -423,7 +426,7 @@ def walking_network(nodes_raw: pd.DataFrame, ways: gpd.GeoDataFrame) -> tuple[pd
     return nodes.reset_index(drop=True), edges
 
 
-def network_components(edges: pd.DataFrame) -> dict[str, Any]:
+def network_components(edges: pd.DataFrame) -> Components:
     """Connected pieces of the undirected walking network: count, largest share of nodes, sizes."""
     if len(edges) == 0:
         return {"count": 0, "largest_share": 0.0, "sizes": []}

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -25,6 +25,9 @@ from geo_service.osm.pbf import check_pbf
 from geo_service.settings import ImportSettings
 from geo_service.store import datasets
 
+if TYPE_CHECKING:
+    from geo_service.walking import Components
+
 
 @dataclass(frozen=True)
 class ImportReport:
@@ -33,7 +36,7 @@ class ImportReport:
     seconds: float
     counts: dict[str, int]
     facilities_by_category: dict[str, int]
-    components: dict[str, Any]
+    components: Components
     #: wall seconds per phase in the order run (``check``, ``parse: …``, ``derive: …``, ``write: …``): what the
     #: import spends beyond loading raw tables
     phases: dict[str, float] = field(default_factory=dict)
@@ -163,7 +166,7 @@ def _write(
             lambda cur, tick: datasets.copy_basemap(cur, name, extract.basemap, tick),
         ),
     ]
-    stats = {"counts": extract.counts(), "components": extract.components}
+    stats: datasets.DatasetStats = {"counts": extract.counts(), "components": extract.components}
     phase("write: previous rows dropped")
     with db.connection() as conn, conn.cursor() as cur:
         datasets.drop_dataset(cur, name)

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
+from typing_extensions import TypedDict
 
 from geo_service.store import gazetteer
 from geo_service.store.bulk import copy_rows, ewkb_hex
+
+if TYPE_CHECKING:  # the shape only: the store does not build walking graphs
+    from geo_service.walking import Components
+
+
+class DatasetStats(TypedDict):
+    """What an import records of itself in ``datasets.stats`` (JSON): rows written per table and the pieces
+    of its walking network."""
+
+    counts: dict[str, int]
+    components: Components
 
 
 def drop_dataset(cur: Cursor, name: str) -> None:
@@ -34,7 +46,7 @@ def insert_dataset(
     source: str,
     srid: int,
     bbox: tuple[float, float, float, float],
-    stats: dict[str, Any],
+    stats: DatasetStats,
 ) -> None:
     cur.execute(
         """INSERT INTO datasets (name, kind, source, srid, bbox, stats)
