@@ -17,6 +17,11 @@ from geo_service.errors import BadRequest, InvalidInput, PreconditionFailed
 # refused before anything walks them recursively.
 MAX_PROPERTY_DEPTH = 16
 
+#: A value parsed from a client's JSON body that no check has read yet: any JSON value (a list of Features may
+#: hold numbers). The checks that read it (``grids.model.draft_from_feature``, ...) refuse what is wrong with
+#: their own codes; a signature with this type says that its input is unchecked.
+UncheckedJson = Any
+
 
 _gc_lock = threading.Lock()
 _gc_pausers = 0
@@ -48,7 +53,7 @@ def cycle_collection_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def parse_json(data: bytes | str) -> Any:
+def parse_json(data: bytes | str) -> UncheckedJson:
     """A JSON document from a request body.
 
     Raises

@@ -26,7 +26,7 @@ from pyproj.exceptions import CRSError
 
 from geo_service.coords import known_crs, to_wgs84_arrays
 from geo_service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from geo_service.feature_input import parse_json
+from geo_service.feature_input import UncheckedJson, parse_json
 from geo_service.geojson import Feature
 from geo_service.grids import fields
 from geo_service.grids.geometry import as_multipolygon
@@ -93,7 +93,7 @@ def _transform_positions(coords: Any, fn: Any, depth: int = 0) -> Any:
     return coords
 
 
-def _geojson_crs(obj: dict[str, Any]) -> str | None:
+def _geojson_crs(obj: dict[str, UncheckedJson]) -> str | None:
     """The legacy GeoJSON ``crs`` member (``{"type": "name", "properties": {"name": "EPSG:4547"}}``), if any."""
     crs = obj.get("crs")
     if isinstance(crs, dict) and isinstance(crs.get("properties"), dict):
@@ -103,7 +103,7 @@ def _geojson_crs(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def parse_geojson(data: bytes, settings: GridSettings | None = None) -> Any:
+def parse_geojson(data: bytes, settings: GridSettings | None = None) -> UncheckedJson:
     """A GeoJSON body parsed, after a check that costs one pass over the bytes: every position opens a
     bracket, so a body with far more opening brackets than the per-request vertex limit (10 % and a
     thousand spare for rings, parts and list properties) holds more positions than may be sent and is
@@ -114,15 +114,17 @@ def parse_geojson(data: bytes, settings: GridSettings | None = None) -> Any:
     return parse_json(data)
 
 
-def features_from_geojson(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:
-    """Features of a GeoJSON FeatureCollection, Feature or list of Features, in WGS-84."""
-    features: Any
+def features_from_geojson(obj: UncheckedJson, crs: str | None = None) -> list[UncheckedJson]:
+    """Features of a GeoJSON FeatureCollection, Feature or list of Features, in WGS-84 (each as sent: only
+    the collection is read here, the features are checked as drafts)."""
+    features: list[UncheckedJson]
     if isinstance(obj, list):
         features = obj
     elif isinstance(obj, dict) and obj.get("type") == "FeatureCollection":
-        features = obj.get("features")
-        if not isinstance(features, list):
+        listed = obj.get("features")
+        if not isinstance(listed, list):
             raise InvalidInput("grid.features_not_list")
+        features = listed
     elif isinstance(obj, dict) and obj.get("type") == "Feature":
         features = [obj]
     else:
@@ -180,7 +182,7 @@ def _read_columns(path: str) -> tuple[dict[str, Any], Any, list[Any], list[str]]
 
 def _read_ogr(
     path: str, crs: str | None, settings: GridSettings, sidecar: fields.Sidecar | None = None
-) -> list[dict[str, Any]]:
+) -> list[Feature]:
     try:
         meta, wkb, data, names = _read_columns(path)
     except Exception as exc:  # pyogrio raises several DataSourceError kinds for unreadable files
@@ -209,7 +211,7 @@ def _read_ogr(
         for n in names
     ]
     types = list(zip(meta["ogr_types"], meta["ogr_subtypes"], strict=True))
-    features = []
+    features: list[Feature] = []
     for i, geom in enumerate(geoms):
         props = {
             prop: fields.decode(column[i], ogr_type, subtype, kind)
@@ -226,8 +228,9 @@ def _read_ogr(
 
 def read_features(
     data: bytes, filename: str | None = None, crs: str | None = None, settings: GridSettings | None = None
-) -> list[dict[str, Any]]:
-    """Features (WGS-84 GeoJSON dicts) of an uploaded GeoJSON, GeoPackage or zipped Shapefile.
+) -> list[UncheckedJson]:
+    """Features (WGS-84 GeoJSON dicts) of an uploaded GeoJSON, GeoPackage or zipped Shapefile: a file's
+    as read from it, a GeoJSON body's as sent (checked as drafts).
 
     Parameters
     ----------

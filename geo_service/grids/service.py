@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -25,6 +25,7 @@ from geo_service.crs import metric_epsg_for
 from geo_service.db.pool import Database
 from geo_service.db.rows import fetch_one
 from geo_service.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from geo_service.feature_input import UncheckedJson
 from geo_service.geojson import Feature, FeatureCollection, feature_collection
 from geo_service.grids import checks, codes, fields
 from geo_service.grids.geometry import count_positions, snap_to_edges, to_geojson, to_metric
@@ -69,6 +70,23 @@ class ValidationResult(TypedDict):
 
     valid: Literal[True]
     problems: Annotated[list[Any], Field(max_length=0)]
+
+
+class _SentFeature(TypedDict):
+    """A Feature whose envelope is read (``properties`` an object) and whose geometry is as the caller sent it
+    (:func:`draft_from_feature` checks it, with its own codes)."""
+
+    type: Literal["Feature"]
+    properties: dict[str, Any]  # the area's members and the planner's extras: open by design
+    geometry: UncheckedJson
+
+
+class _MergedCounts(TypedDict):
+    """What merged areas add up to: households and population when every one has them, all their workers."""
+
+    households: int | None
+    population: int | None
+    workers: list[dict[str, Any]]  # as the planners gave them: name, phone, ...
 
 
 def clean() -> ValidationResult:
@@ -245,7 +263,7 @@ def area_history(db: Database, code: str) -> FeatureCollection:
 # -- the write pipeline -------------------------------------------------------------------------------------
 
 
-def check_vertex_budget(features: Sequence[Any], settings: GridSettings) -> None:
+def check_vertex_budget(features: Sequence[UncheckedJson], settings: GridSettings) -> None:
     """Refuse a request whose geometries hold more positions than ``max_vertices_per_request`` (counted on
     the GeoJSON lists, before any array, shape or index is built)."""
     total = 0
@@ -259,7 +277,10 @@ def check_vertex_budget(features: Sequence[Any], settings: GridSettings) -> None
 
 
 def _drafts(
-    features: Sequence[Any], problems: list[Problem], source: str, settings: GridSettings | None = None
+    features: Sequence[UncheckedJson],
+    problems: list[Problem],
+    source: str,
+    settings: GridSettings | None = None,
 ) -> list[AreaDraft]:
     settings = settings or GridSettings()
     check_vertex_budget(features, settings)
@@ -718,7 +739,7 @@ def _single_result(db_cur: Any, planned: list[_Planned], written: list[tuple[int
 
 def create_area(
     db: Database,
-    feature: Any,
+    feature: UncheckedJson,
     principal: Principal,
     *,
     auto_number: bool = False,
@@ -746,7 +767,7 @@ def create_area(
         return _single_result(cur, planned, written)
 
 
-def _updated_feature(row: store.AreaRow, feature: dict[str, Any]) -> dict[str, Any]:
+def _updated_feature(row: store.AreaRow, feature: Mapping[str, UncheckedJson]) -> _SentFeature:
     """The current version ``row`` with the properties and geometry ``feature`` (as the caller sent it) gives
     (the rest kept): a Feature to validate like an import's."""
     code = row["code"]
@@ -770,7 +791,7 @@ def _updated_feature(row: store.AreaRow, feature: dict[str, Any]) -> dict[str, A
 def update_area(
     db: Database,
     code: str,
-    feature: Any,
+    feature: UncheckedJson,
     principal: Principal,
     *,
     if_match: int | None = None,
@@ -869,11 +890,15 @@ def merge_areas(
             if pieces != 1:
                 raise InvalidInput("grid.merge_disjoint", pieces=pieces)
             given = {**given, "geometry": to_geojson(union)}
-        sums: dict[str, Any] = {}
-        for key in ("households", "population"):
-            values = [r[key] for r in together]
-            sums[key] = sum(values) if all(v is not None for v in values) else None
-        sums["workers"] = [w for r in together for w in (r["workers"] or [])]
+
+        def total(values: list[int | None]) -> int | None:
+            return sum(v for v in values if v is not None) if all(v is not None for v in values) else None
+
+        sums: _MergedCounts = {
+            "households": total([r["households"] for r in together]),
+            "population": total([r["population"] for r in together]),
+            "workers": [w for r in together for w in (r["workers"] or [])],
+        }
         props = {**sums, **(given.get("properties") or {})}
         merged = _updated_feature(keep, {**given, "properties": props})
         for row in rows:
@@ -933,7 +958,7 @@ def delete_area(db: Database, code: str, principal: Principal, *, if_match: int 
 
 def import_features(
     db: Database,
-    features: Sequence[Any],
+    features: Sequence[UncheckedJson],
     principal: Principal,
     *,
     auto_number: bool = False,
@@ -964,12 +989,12 @@ def import_features(
     return report
 
 
-def _with_stored_values(cur: Any, features: Sequence[Any]) -> list[Any]:
+def _with_stored_values(cur: Any, features: Sequence[UncheckedJson]) -> list[UncheckedJson]:
     """``features`` with each value that is a current area's own value as a file carries it (a boolean as 1 or
     ``T``, an integer as a real, text cut at 254 bytes, a name cut to 10 bytes: :func:`fields.reconcile`)
     replaced by the stored value, so that an export re-imported through any tool changes nothing."""
 
-    def code_of(feature: Any) -> str | None:
+    def code_of(feature: UncheckedJson) -> str | None:
         props = feature.get("properties") if isinstance(feature, dict) else None
         code = props.get("code") if isinstance(props, dict) else None
         return None if code is None or str(code).strip() == "" else str(code).strip()
@@ -1003,7 +1028,7 @@ def _with_stored_values(cur: Any, features: Sequence[Any]) -> list[Any]:
 
 def validate_features(
     db: Database,
-    features: Sequence[Any],
+    features: Sequence[UncheckedJson],
     *,
     parent_code: str | None = None,
     auto_number: bool = False,
@@ -1105,14 +1130,14 @@ def export_areas(
 
 def read_upload(
     data: bytes, filename: str | None = None, crs: str | None = None, settings: GridSettings | None = None
-) -> list[dict[str, Any]]:
+) -> list[UncheckedJson]:
     """Features of an uploaded file (GeoJSON / GeoPackage / zipped Shapefile, any CRS), in WGS-84."""
     from geo_service.grids import io as area_io
 
     return area_io.read_features(data, filename, crs, settings)
 
 
-def features_of(obj: Any, crs: str | None = None) -> list[dict[str, Any]]:
+def features_of(obj: UncheckedJson, crs: str | None = None) -> list[UncheckedJson]:
     """Features of a parsed GeoJSON body (FeatureCollection, Feature or list), in WGS-84."""
     from geo_service.grids import io as area_io
 

@@ -17,7 +17,7 @@ from geo_service.api.openapi import BINARY, answers, feature_body, model_schema
 from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
-from geo_service.feature_input import cycle_collection_paused
+from geo_service.feature_input import UncheckedJson, cycle_collection_paused
 from geo_service.geojson import Feature, FeatureCollection
 from geo_service.grids import propose as proposal
 from geo_service.grids import service
@@ -104,14 +104,14 @@ async def _upload(request: Request, crs: str | None) -> tuple[bytes, str | None,
 
 def _read(
     settings: GridSettings, data: bytes, filename: str | None, crs: str | None, kind: str
-) -> list[dict[str, Any]]:
+) -> list[UncheckedJson]:
     """Features of an upload (worker thread: parsing a large body must not hold up the event loop)."""
     if kind == "json":
         return service.features_of(parse_geojson(data, settings), crs)
     return service.read_upload(data, filename, crs, settings)
 
 
-def _one_feature(data: bytes, media_type: str, settings: GridSettings) -> Any:
+def _one_feature(data: bytes, media_type: str, settings: GridSettings) -> UncheckedJson:
     if media_type not in _JSON_TYPES:
         raise UnsupportedMediaType("grid.unsupported_media_type", media_type=media_type[:100])
     if not data:
