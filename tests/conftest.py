@@ -5,6 +5,7 @@ Databases:
   per test session.
 - ``db``: a module-scoped copy of the template (tests in one module share it; use unique codes/names).
 - ``fresh_db``: a function-scoped copy for tests that need a pristine database.
+- ``fresh_demo_city_db``: a function-scoped copy of ``demo_city_db``'s template.
 - ``empty_db``: migrated, nothing imported (function-scoped).
 - ``demo_grids_db``: a module-scoped copy of the template with the demo hierarchy (districts to grids).
 - ``demo_city_db``: a module-scoped copy with the demo hierarchy, stations and incidents (filed relative to
@@ -341,6 +342,12 @@ def demo_city_db(pg_settings: DatabaseSettings, demo_city_template_name: str) ->
 @pytest.fixture
 def fresh_db(pg_settings: DatabaseSettings, template_db_name: str) -> Iterator[Database]:
     with _copy(pg_settings, template_db_name) as database:
+        yield database
+
+
+@pytest.fixture
+def fresh_demo_city_db(pg_settings: DatabaseSettings, demo_city_template_name: str) -> Iterator[Database]:
+    with _copy(pg_settings, demo_city_template_name) as database:
         yield database
 
 

@@ -49,17 +49,25 @@ def _points(city: Database, corners: bool = True) -> pd.DataFrame:
     return pd.concat([frame, bad], ignore_index=True)
 
 
+# ``locate``'s answers by (areas revision, lon, lat): the module's tests check the same points again and again
+# (every residence, the same corners and scattered points), and a point's answer changes only with the areas.
+_LOCATED: dict[tuple[int, float, float], dict[str, str]] = {}
+
+
 def _expected_locate(city: Database, frame: pd.DataFrame) -> dict[str, list[str | None]]:
     """The single-process answer: ``locate`` of each point, the grid and the level of each ancestor."""
     expected: dict[str, list[str | None]] = {f"{level}_code": [] for level in HIERARCHY}
+    revision = current_index(city).revision
     for lon, lat in zip(frame["lon"], frame["lat"], strict=True):
-        found: dict[str, str] = {}
-        if np.isfinite(lon) and abs(lon) <= 180:
+        key = (revision, float(lon), float(lat))
+        found = _LOCATED.get(key, {})
+        if key not in _LOCATED and np.isfinite(lon) and abs(lon) <= 180:
             answer = locate(city, lon, lat)
             if answer.grid is not None:
                 found["grid"] = answer.grid.code
             for area in answer.ancestors:
                 found.setdefault(area.level, area.code)
+            _LOCATED[key] = found
         for level in HIERARCHY:
             expected[f"{level}_code"].append(found.get(level))
     return expected

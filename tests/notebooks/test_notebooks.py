@@ -1,4 +1,7 @@
-"""Every notebook in notebooks/ runs end to end against a copy of the Helsinki test database."""
+"""Every notebook in notebooks/ runs end to end against a copy of the demo city test database (Helsinki, the
+demo hierarchy, stations and incidents, built once per run): a notebook's own ``load_demo`` finds each part
+there and goes on, rather than proposing the demo grids over the network again in its kernel (each step's
+building is what the shared template runs)."""
 
 from __future__ import annotations
 
@@ -8,13 +11,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from geo_service.db.pool import Database
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, fresh_db, monkeypatch):
-    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", fresh_db.dsn)
+def test_notebook_runs(path: Path, fresh_demo_city_db: Database, monkeypatch):
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", fresh_demo_city_db.dsn)
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend puts figures in the outputs
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
