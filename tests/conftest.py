@@ -425,8 +425,9 @@ def auth_headers(database: Database, role: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium driven by Playwright: one per test process (each xdist worker), shared by every module
-    that drives a page. Tests open their own contexts (tests/pages' ``session_factory``) or pages and close
-    them, so nothing a page stores outlives its test. Tests that use it are marked slow."""
+    that drives a page. Tests open their own contexts or pages and close them, or take a tab from tests/pages'
+    ``session_factory``, which clears what a page stored before the module's next test gets it: nothing a page
+    stores outlives its test. Tests that use it are marked slow."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
