@@ -7,9 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the service and its tests need (checked one by one; only missing ones are installed).
+# Debian packages the service and its tests need (checked one by one; only missing ones are installed). Mesa's EGL and
+# DRI drivers give the browser tests WebGL on llvmpipe, cheaper than Chromium's SwiftShader (tests/conftest.py).
 DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fonts-noto-cjk gdal-bin chromium \
-	nghttp2-client docker-compose poppler-utils osm2pgsql
+	nghttp2-client docker-compose poppler-utils osm2pgsql \
+	libegl-mesa0 libgl1-mesa-dri
 
 .PHONY: setup system venv web bytecode demo serve test test-fast test-durations test-cpu lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
 
