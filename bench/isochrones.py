@@ -293,8 +293,12 @@ def run_network(
     matrix = scipy_matrix(graph)
     g = nx_graph(graph)
 
+    settings = WalkingSettings()  # once, as the server holds its own (each one reads the environment, ~0.5 ms)
+
     def ours(k: int, minutes=(MINUTES,)) -> list[service.Contour]:
-        return service.isochrones(network, [[graph.node_lon[k], graph.node_lat[k]]], list(minutes))
+        return service.isochrones(
+            network, [[graph.node_lon[k], graph.node_lat[k]]], list(minutes), settings=settings
+        )
 
     for k in origins[:5]:
         ours(k)  # compile and warm caches

@@ -15,10 +15,8 @@ Times are at ``speed_kmh`` on level ground; steps cost ``steps_factor`` times th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, NotRequired, cast
 
 import numpy as np
@@ -264,20 +262,6 @@ def _levels(
     return sorted(set(out)), kind
 
 
-def default_settings() -> WalkingSettings:
-    """``WalkingSettings()`` as the environment gives it now, built once per state of its variables: building
-    it reads and validates the environment (~0.5 ms, a sixth of an isochrone) on every call otherwise."""
-    prefix = WalkingSettings.model_config.get("env_prefix", "").upper()
-    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(prefix)))
-    return _settings_for(env)
-
-
-@lru_cache(maxsize=8)
-def _settings_for(env: tuple[tuple[str, str], ...]) -> WalkingSettings:
-    """One settings object per state ``env`` of the prefixed variables (the key; read again by pydantic)."""
-    return WalkingSettings()
-
-
 def isochrones(
     db: Database | WalkNetwork,
     origins: Sequence[Sequence[float]],
@@ -296,7 +280,7 @@ def isochrones(
     Outlines are simplified by ``simplify_m`` (metres, at most half a raster cell; default a configured
     fraction of it) and coordinates rounded to ``decimals`` (default ``coordinate_decimals``).
     """
-    settings = settings or default_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     if not origins:
         raise InvalidInput("walking.no_origin")
@@ -355,7 +339,7 @@ def reachable_streets(
 ) -> ReachableStreets:
     """The street pieces reachable within ``minutes`` (a GeoJSON FeatureCollection of LineStrings, WGS-84),
     each with the walking seconds at its two ends: the network itself rather than an area around it."""
-    settings = settings or default_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     levels, _ = _levels([minutes], None, settings)
     speed = speed_mps(speed_kmh, settings)
@@ -402,7 +386,7 @@ def route(
     settings: WalkingSettings | None = None,
 ) -> Route:
     """The quickest walking route from ``start`` to ``end`` (422 when there is none within the limit)."""
-    settings = settings or default_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     speed = speed_mps(speed_kmh, settings)
     lonlat = wgs84_points([start, end], crs)
@@ -436,7 +420,7 @@ def travel_matrix(
     """Walking seconds from every source to every target within ``max_seconds`` (bounded searches, one per
     source). ``sources``/``targets`` are (n, 2) WGS-84 lon/lat arrays; points too far from the network are
     flagged, not refused."""
-    settings = settings or default_settings()
+    settings = settings or WalkingSettings()
     network = db if isinstance(db, WalkNetwork) else current_network(db, settings)
     sources = np.asarray(sources, float).reshape(-1, 2)
     targets = np.asarray(targets, float).reshape(-1, 2)
