@@ -293,7 +293,8 @@ def run_network(
     matrix = scipy_matrix(graph)
     g = nx_graph(graph)
 
-    settings = WalkingSettings()  # once, as the server holds its own (each one reads the environment, ~0.5 ms)
+    # once, as the server holds its own (each WalkingSettings() reads the environment, ~0.5 ms)
+    settings = WalkingSettings()
 
     def ours(k: int, minutes=(MINUTES,)) -> list[service.Contour]:
         return service.isochrones(
