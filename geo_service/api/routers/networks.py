@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from geo_service.api import params
 from geo_service.api.deps import get_db, get_grid_settings, get_network_settings, require_role
-from geo_service.api.errors import language_of
+from geo_service.api.errors import in_language
 from geo_service.api.models import networks as mn
 from geo_service.api.openapi import answers
 from geo_service.api.routers.tiles import base_url
@@ -21,7 +21,6 @@ from geo_service.auth import Principal
 from geo_service.db.pool import Database
 from geo_service.errors import BadRequest, UnsupportedMediaType
 from geo_service.grids import io as area_io
-from geo_service.i18n import render_all
 from geo_service.networks import propose as proposal
 from geo_service.networks import service
 from geo_service.networks.answers import Networks
@@ -39,7 +38,7 @@ _FILE_TYPES = (
 
 
 def _json(request: Request, doc: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(render_all(doc, language_of(request)), status_code=status)
+    return JSONResponse(in_language(request, doc), status_code=status)
 
 
 async def _upload(
