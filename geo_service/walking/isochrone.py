@@ -182,18 +182,26 @@ def seed(
     y0: float,
     cell: float,
     seeded: np.ndarray,
-) -> int:
+) -> tuple[int, int, int, int, int]:
     """Keep, per raster cell, the cheapest sample in it (``seeds``, flat, +inf elsewhere). Returns how many
-    cells were seeded; their flat indices are ``seeded[:n]``."""
+    cells were seeded (their flat indices are ``seeded[:n]``) and the rows and columns they span (first row,
+    last row, first column, last column): the dilated part of the raster is that box widened by the disc."""
     n_seeded = 0
+    row_lo, row_hi, col_lo, col_hi = seeds.shape[0], -1, seeds.shape[0], -1
     for i in range(px.shape[0]):
-        c = int((py[i] - y0) / cell) * nx + int((px[i] - x0) / cell)
+        row = int((py[i] - y0) / cell)
+        col = int((px[i] - x0) / cell)
+        c = row * nx + col
         if pt[i] < seeds[c]:
             if seeds[c] == np.inf:
                 seeded[n_seeded] = c
                 n_seeded += 1
+                row_lo = min(row_lo, row)
+                row_hi = max(row_hi, row)
+                col_lo = min(col_lo, col)
+                col_hi = max(col_hi, col)
             seeds[c] = pt[i]
-    return n_seeded
+    return n_seeded, row_lo, row_hi, col_lo, col_hi
 
 
 @kernel
@@ -311,16 +319,12 @@ def contour_polygons(
     ny = math.ceil((north + margin - y0) / cell) + 1
     seeds = np.full(nx * ny, np.inf)
     seeded = np.empty(nx * ny, np.int64)
-    n_seeded = seed(px, py, pt, seeds, nx, x0, y0, cell, seeded)
+    n_seeded, row_lo, row_hi, col_lo, col_hi = seed(px, py, pt, seeds, nx, x0, y0, cell, seeded)
     offsets, penalty = disc(spec, nx)
     # cells no disc reaches hold a value above every level (contourpy wants finite values)
     flat = np.full(nx * ny, 2.0 * limit + 1e6)
     dilate(seeds, seeded, n_seeded, offsets, penalty, flat)
-    field = flat.reshape(ny, nx)
-    # traced in cell units (cheaper for contourpy than coordinate arrays), then scaled into place
-    generator = contourpy.contour_generator(
-        z=field, fill_type=contourpy.FillType.OuterOffset, name="serial", corner_mask=False
-    )
+    generator = _contour_generator(flat.reshape(ny, nx), row_lo, row_hi, col_lo, col_hi, spec)
     outlines = []
     for level in levels:
         # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
@@ -337,6 +341,38 @@ def contour_polygons(
     metric[:] = outlines
     areas = shapely.area(metric)
     return list(zip(_lonlat(metric, unproject, decimals).tolist(), areas.tolist(), strict=True))
+
+
+def _contour_generator(
+    field: np.ndarray, row_lo: int, row_hi: int, col_lo: int, col_hi: int, spec: RasterSpec
+) -> Any:
+    """contourpy's serial generator over the part of ``field`` the discs reached (the seeded box widened by
+    the disc radius) plus one unreached cell all round, so every ring closes inside it; the rest of the
+    raster holds no contour. The grid coordinates are the full raster's cell indices, so the outlines are
+    the same numbers as contouring the whole raster (same quads, same scan order, one chunk) for a fraction
+    of the work. Built directly: ``contourpy.contour_generator`` would scan ``field`` for NaN/inf (a masked
+    copy) and lay out a coordinate grid for the whole raster on every call."""
+    reach = math.floor(spec.radius_m / spec.cell_m) + 1
+    ny, nx = field.shape
+    rows = slice(max(row_lo - reach, 0), min(row_hi + reach, ny - 1) + 1)
+    cols = slice(max(col_lo - reach, 0), min(col_hi + reach, nx - 1) + 1)
+    z = np.ascontiguousarray(field[rows, cols])
+    x, y = np.meshgrid(
+        np.arange(cols.start, cols.stop, dtype=np.float64), np.arange(rows.start, rows.stop, dtype=np.float64)
+    )
+    return contourpy.SerialContourGenerator(
+        x,
+        y,
+        z,
+        None,
+        corner_mask=False,
+        line_type=contourpy.LineType.SeparateCode,
+        fill_type=contourpy.FillType.OuterOffset,
+        quad_as_tri=False,
+        z_interp=contourpy.ZInterp.Linear,
+        x_chunk_size=z.shape[1] - 1,
+        y_chunk_size=z.shape[0] - 1,
+    )
 
 
 Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
