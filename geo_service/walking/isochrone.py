@@ -364,7 +364,7 @@ def _contour_generator(
         x,
         y,
         z,
-        None,
+        None,  # type: ignore[arg-type]  # no mask: what contour_generator passes when nothing is masked
         corner_mask=False,
         line_type=contourpy.LineType.SeparateCode,
         fill_type=contourpy.FillType.OuterOffset,
