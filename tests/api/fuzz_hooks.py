@@ -3,8 +3,9 @@
 The feature and grid writes (``POST``/``PUT`` of grids, stations and facilities, the grid uploads) declare the
 same body schema under ``application/json`` and ``application/geo+json``, and their routers read both with one
 JSON parser. The coverage phase enumerates its boundary bodies once per media type, so the second copy repeated
-2,017 of the run's 7,889 cases (26 %; 1,070 of them the two uploads') with only the Content-Type changed. Coverage cases of an alias whose operation declares the same
-schema under ``application/json`` are dropped; the examples and fuzzing phases still send the alias.
+2,017 of the run's 7,889 cases (26 %; 1,070 of them the two uploads') with only the Content-Type changed.
+Coverage cases of an alias whose operation declares the same schema under ``application/json`` are dropped; the
+examples and fuzzing phases still send the alias.
 """
 
 from __future__ import annotations
