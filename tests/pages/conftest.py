@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, CDPSession, ConsoleMessage, Page, Request, Route
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Response as PlaywrightResponse
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
@@ -190,15 +191,17 @@ class Session:
 
     def goto(
         self, path: str, bbox: tuple[float, float, float, float] | None = None, tiles: bool = True
-    ) -> None:
+    ) -> PlaywrightResponse | None:
         """Open a page (at the view that fits the WGS-84 ``bbox``, else the data's) until its script is ready
-        and, with ``tiles``, its map drawn (clicks on what the page draws itself need no tiles)."""
+        and, with ``tiles``, its map drawn (clicks on what the page draws itself need no tiles); the
+        document's response."""
         if bbox is not None:
             path += view_hash(bbox, self.page.viewport_size)
-        self.page.goto(f"{self.base}{path}")
+        response = self.page.goto(f"{self.base}{path}")
         self.page.wait_for_selector("body[data-ready=true]", timeout=PAGE_TIMEOUT_MS)
         if tiles:
             self.wait_map()
+        return response
 
     def wait_for(self, expression: str, arg: Any = None) -> None:
         """Until the function ``expression`` (of ``arg``) returns a truthy value, tried every

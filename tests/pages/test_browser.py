@@ -24,7 +24,7 @@ from shapely.ops import polylabel
 from geo_service.coords import from_wgs84, to_wgs84
 from geo_service.crs import metres_per_degree
 from geo_service.stations import hours
-from tests.pages.conftest import HELSINKI_POINT, PAGES_NOW, PHONE, Session, missing_routes
+from tests.pages.conftest import HELSINKI_POINT, PAGE_CSP, PAGES_NOW, PHONE, Session, missing_routes
 
 pytestmark = pytest.mark.slow
 LOOP_ENDPOINTS = {"/api/grids/validate": {422}}  # a dry run that finds problems answers 422: expected
@@ -85,16 +85,25 @@ PAGE_PROBES = {
 
 @pytest.mark.parametrize("name", ["planner", "stations", "dispatch", "circles"])
 def test_page_loads_offline_with_a_real_map(session_factory, http, tokens, name: str) -> None:
+    """Each map page loads, draws its map and fills itself in under the strict Content-Security-Policy it is
+    deployed with: the document carries the policy, and no violation is reported (the session turns every
+    `securitypolicyviolation` into a console error, and console errors fail). The desktop stations page and
+    the index page under the policy: tests/pages/test_security.py."""
     missing = missing_routes(http, PAGE_PROBES[name])
+    # the roles the pages are for: they fill the same panels as an admin's token (the dispatch queue and
+    # intake for a dispatcher or an admin, the planner's overdue inspections for a planner or an admin)
     token = tokens["planner" if name == "planner" else "dispatcher"]
     s = session_factory(viewport=PHONE if name == "stations" else {"width": 1280, "height": 800}, token=token)
-    s.goto(f"/app/{name}")
+    response = s.goto(f"/app/{name}")
+    assert response is not None and response.headers["content-security-policy"] == PAGE_CSP
+    assert response.headers["x-frame-options"] == "DENY"
     assert s.page.locator("html").get_attribute("lang") == "zh-CN"
     # the basemap (roads, buildings, water from our own tiles) and the overlays are drawn
     assert s.rendered_features() > 50
     assert any("/tiles/water,green,roads,rail,buildings/" in u for u in s.requests)
     assert any("/vendor/maplibre-gl/" in u for u in s.requests)
     s.screenshot(f"{name}-loaded")
+    s.page.wait_for_timeout(300)  # late violations (workers, styles set after load) are reported too
     s.check_clean({path: {404} for path in missing})
 
 
