@@ -229,10 +229,21 @@ def test_dispatch_moves_a_near_boundary_incident_to_the_neighbour(session_factor
     s.check_clean()
 
 
-def test_selecting_a_queued_incident_shows_its_card_and_pans_the_map(session_factory, http, tokens) -> None:
+def test_selecting_a_queued_incident_then_every_call_says_the_language_and_failures_read_in_it(
+    session_factory, http, tokens
+) -> None:
+    """One dispatch page for two stories: selecting a queued incident shows its card and pans the map; every
+    call says the page's language and failures read in it. Nothing the first changes (a selection, the
+    view) is what the second looks at; one page load instead of two."""
     s = session_factory(token=tokens["dispatcher"])
+    requests = record_requests(s)
     s.goto("/app/dispatch", tiles=False)
     s.page.wait_for_selector("#queue li[data-incident]")
+    api_calls = [r for r in requests if r.url.split("?")[0].split("/", 3)[-1].startswith("api/")]
+    assert len(api_calls) >= 3
+    assert {r.headers.get("accept-language") for r in api_calls} == {"zh-CN"}
+
+    # selecting a queued incident: its card in the panel's view, the map on it
     items = s.page.locator("#queue li[data-incident]")
     assert items.count() >= 10
     last = items.nth(items.count() - 1)
@@ -257,18 +268,8 @@ def test_selecting_a_queued_incident_shows_its_card_and_pans_the_map(session_fac
     )
     s.screenshot("dispatch-selected")
     s.check_clean()
-
-
-# ---------------------------------------------------------------------------------------------- language
-
-
-def test_every_call_says_the_language_and_failures_read_in_it(session_factory, http, tokens) -> None:
-    s = session_factory(token=tokens["dispatcher"])
-    requests = record_requests(s)
-    s.goto("/app/dispatch", tiles=False)
-    s.page.wait_for_selector("#queue li[data-incident]")
+    # the calls the selection made asked in Chinese too
     api_calls = [r for r in requests if r.url.split("?")[0].split("/", 3)[-1].startswith("api/")]
-    assert len(api_calls) >= 3
     assert {r.headers.get("accept-language") for r in api_calls} == {"zh-CN"}
 
     # the service refuses the input: its Chinese message, no status code, no English
