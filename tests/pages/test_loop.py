@@ -246,11 +246,12 @@ def test_the_worker_handles_it_and_the_callback_reopens_then_closes_it(
     assert _incident(http, dispatcher, duplicate)["status"] == "dispatched"
     d.check_clean()
 
-    # handled again; this time satisfied: closed, and Open311's public status says so
+    # handled again; this time satisfied: closed, and Open311's public status says so. The dispatcher's page
+    # is still open (a fresh one showed the resolved case and its callback form above): selecting the case
+    # again fetches it as the worker left it
     handle()
-    d = session_factory(phone=True, token=dispatcher)
-    d.goto("/app/dispatch", tiles=False)
     _open_in_dispatch(d, case)
+    d.page.wait_for_selector("#created [data-status=resolved]")
     d.page.tap("#callback input[name=satisfaction][value=satisfied]")
     d.page.tap("#callback-save")
     assert "结案" in wait_status(d, "ok")
