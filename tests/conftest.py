@@ -19,6 +19,8 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
+import shutil
 import socket
 import threading
 import time
@@ -46,8 +48,11 @@ from geo_service.db.pool import Database, Timeouts, resolve_dsn, resolve_migrate
 from geo_service.grids.demo import load_demo_grids
 from geo_service.incidents.demo import load_demo_incidents
 from geo_service.osm.importer import import_osm
-from geo_service.settings import DatabaseSettings, ImportSettings
+from geo_service.settings import DatabaseSettings, ImportSettings, WalkingSettings
 from geo_service.stations.demo import load_demo_stations
+from geo_service.store.network import network_key
+from geo_service.walking import cache as walk_cache
+from geo_service.walking.network import cache_root
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -59,7 +64,6 @@ os.environ.setdefault("GEO_SERVICE_API_TRUSTED_HOSTS", "localhost,127.0.0.1,::1,
 # databases, so their cache lives in a folder of this process that goes with it.
 if "GEO_SERVICE_WALK_CACHE_DIR" not in os.environ:
     import atexit
-    import shutil
     import tempfile
 
     _walk_cache = tempfile.mkdtemp(prefix="gs-walk-cache-")
@@ -353,14 +357,45 @@ def demo_city_template_name(pg_settings: DatabaseSettings, demo_grids_template_n
 TEST_TIMEOUTS = Timeouts(probe_s=10.0)
 
 
+def _walk_folders(db: Database, template: str) -> tuple[Path, Path]:
+    """The walking-graph cache folder of ``db``'s network as it is now (default settings), and the run's copy
+    of that folder for every database made from ``template`` at the same network state."""
+    settings = WalkingSettings()
+    with db.cursor(dict_rows=False) as cur:
+        _, key = network_key(cur)
+    folder = walk_cache.folder_for(cache_root(settings), key, settings.steps_factor)
+    state = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{template}-{folder.name.split('-')[0]}-{key.split('|')[3]}")
+    return folder, cache_root(settings) / ".templates" / f"{state}-{settings.steps_factor!r}"
+
+
+def _linked_copy(source: Path, target: Path) -> None:
+    """``source``'s files hard-linked into ``target``, which appears complete or not at all."""
+    tmp = target.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, tmp, copy_function=os.link)
+        tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _copy(settings: DatabaseSettings, template: str) -> Iterator[Database]:
+    """A new database copied from ``template``, dropped afterwards. Copies of a template at the same network
+    state have the same walking graphs, which the cache files under each database's own name: the first copy's
+    graphs, once built, are kept for the run, and later copies find them in their own folder (mapped, as a
+    second server process maps what the first built) instead of building them again (~1 CPU s a module)."""
     name = f"gs_t_{uuid.uuid4().hex[:10]}"
     db = Database(_create_database(settings, name, template=template), max_size=8, timeouts=TEST_TIMEOUTS)
+    folder, kept = _walk_folders(db, template)
+    if (kept / "graphs.json").exists() and not folder.exists():
+        _linked_copy(kept, folder)
     try:
         yield db
     finally:
         db.close()
+        if (folder / "graphs.json").exists() and not kept.exists():
+            _linked_copy(folder, kept)
         _drop_database(settings, name)
 
 
