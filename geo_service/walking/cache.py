@@ -40,7 +40,7 @@ import numpy as np
 from geo_service.walking.graph import ARRAYS, GRID_CELL_M, WalkGraph
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2  # 2: nodes in Hilbert order, edges in CSR order (graph.py _renumber)
 _MANIFEST = "graphs.json"
 _LOCK = ".build.lock"
 #: the longest a process waits for another's build of the same database's graphs before building its own
