@@ -328,8 +328,10 @@ def contour_polygons(
     outlines = []
     for level in levels:
         # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
-        points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)[:2]
-        outlines.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell))
+        points, rings, outers = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)
+        outlines.append(
+            _multipolygon(points[0], rings[0], outers[0], (x0 + 0.5 * cell, y0 + 0.5 * cell), cell)
+        )
     if spec.simplify_m > 0:
         outlines = [
             _as_multipolygon(g) for g in shapely.simplify(outlines, spec.simplify_m, preserve_topology=True)
@@ -367,7 +369,7 @@ def _contour_generator(
         None,  # type: ignore[arg-type]  # no mask: what contour_generator passes when nothing is masked
         corner_mask=False,
         line_type=contourpy.LineType.SeparateCode,
-        fill_type=contourpy.FillType.OuterOffset,
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
         quad_as_tri=False,
         z_interp=contourpy.ZInterp.Linear,
         x_chunk_size=z.shape[1] - 1,
@@ -378,17 +380,25 @@ def _contour_generator(
 Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float], scale: float) -> BaseGeometry:
-    """contourpy's OuterOffset output in cell units (per polygon: its points and closed rings, outer ring
-    first) as one metric MultiPolygon, built without a Python loop over rings."""
-    if not points:
+def _multipolygon(
+    points: np.ndarray | None,
+    ring_offsets: np.ndarray | None,
+    outer_offsets: np.ndarray | None,
+    origin: tuple[float, float],
+    scale: float,
+) -> BaseGeometry:
+    """contourpy's ChunkCombinedOffsetOffset output of the one chunk, in cell units (all points; where each
+    closed ring starts; where each polygon's rings start, outer ring first), as one metric MultiPolygon: that
+    is shapely's ragged-array layout, so it is built in one call."""
+    if points is None or ring_offsets is None or outer_offsets is None:
         return shapely.MultiPolygon()
-    coords = np.concatenate(points) * scale + np.asarray(origin)
-    ring_sizes = np.concatenate([np.diff(o) for o in offsets])
-    rings_per_polygon = np.array([len(o) - 1 for o in offsets])
-    rings = shapely.linearrings(coords, indices=np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes))
-    polygon_of_ring = np.repeat(np.arange(rings_per_polygon.shape[0]), rings_per_polygon)
-    return shapely.multipolygons(shapely.polygons(rings, indices=polygon_of_ring))
+    coords = points * scale + np.asarray(origin)
+    parts = np.array([0, outer_offsets.shape[0] - 1], np.int64)
+    return shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON,
+        coords,
+        (ring_offsets.astype(np.int64), outer_offsets.astype(np.int64), parts),
+    )[0]
 
 
 def _as_multipolygon(geometry: BaseGeometry) -> BaseGeometry:
