@@ -121,13 +121,15 @@ def samples(
     line_len: np.ndarray,
     origin_edge: np.ndarray,
     origin_frac: np.ndarray,
+    origin_xy: np.ndarray,
     limit: float,
     step: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
     """Points every ``step`` metres (at most) along the reached edges, both ends included, with their cost;
-    only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest.
+    only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest. Then
+    the snapped origins themselves at cost 0, and the points' bounds (west, south, east, north).
     An edge's vertices are its u node, its interior vertices and its v node (see :mod:`.graph`)."""
-    total = 0
+    total = origin_xy.shape[0]
     for idx in range(edges.shape[0]):
         length = line_len[edges[idx]]
         total += math.ceil(length / step) + 1 if length > 0 else 1
@@ -168,7 +170,18 @@ def samples(
             py[n] = ay + (by - ay) * w
             pt[n] = t
             n += 1
-    return px[:n], py[:n], pt[:n]
+    for o in range(origin_xy.shape[0]):
+        px[n] = origin_xy[o, 0]
+        py[n] = origin_xy[o, 1]
+        pt[n] = 0.0
+        n += 1
+    west, south, east, north = np.inf, np.inf, -np.inf, -np.inf
+    for i in range(n):
+        west = min(west, px[i])
+        east = max(east, px[i])
+        south = min(south, py[i])
+        north = max(north, py[i])
+    return px[:n], py[:n], pt[:n], west, south, east, north
 
 
 @kernel
@@ -287,7 +300,8 @@ def contour_polygons(
     limit = float(max(levels))
     g = graph
     # samples one cell apart; several in one cell keep the cheapest (its disc is stamped from the cell centre)
-    px, py, pt = samples(
+    # the snapped origins are points too, even when they reach no edge end (an isolated piece of network)
+    px, py, pt, west, south, east, north = samples(
         edges,
         g.edge_u,
         g.edge_v,
@@ -301,14 +315,10 @@ def contour_polygons(
         g.edge_line_len,
         origin_edge,
         origin_frac,
+        np.ascontiguousarray(origin_xy, dtype=np.float64),
         limit,
         cell_m,
     )
-    # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
-    px = np.concatenate([px, origin_xy[:, 0]])
-    py = np.concatenate([py, origin_xy[:, 1]])
-    pt = np.concatenate([pt, np.zeros(origin_xy.shape[0])])
-    west, south, east, north = px.min(), py.min(), px.max(), py.max()
     extent = float(max(east - west, north - south)) + 2 * corridor_m
     spec = raster_spec(extent, cell_m, corridor_m, max_cells_side, simplify_m, simplify_cells)
     cell = spec.cell_m
@@ -359,9 +369,12 @@ def _contour_generator(
     rows = slice(max(row_lo - reach, 0), min(row_hi + reach, ny - 1) + 1)
     cols = slice(max(col_lo - reach, 0), min(col_hi + reach, nx - 1) + 1)
     z = np.ascontiguousarray(field[rows, cols])
-    x, y = np.meshgrid(
-        np.arange(cols.start, cols.stop, dtype=np.float64), np.arange(rows.start, rows.stop, dtype=np.float64)
-    )
+    # the cell-index grids filled by broadcasting into fresh arrays: the same numbers as np.meshgrid, a third
+    # of its cost
+    x = np.empty(z.shape)
+    x[:] = np.arange(cols.start, cols.stop, dtype=np.float64)
+    y = np.empty(z.shape)
+    y[:] = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None]
     return contourpy.SerialContourGenerator(
         x,
         y,
