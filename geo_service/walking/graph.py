@@ -31,6 +31,7 @@ from pydantic import Field
 from pyproj import Transformer
 from typing_extensions import TypedDict  # pydantic documents Components (GET /api/network) on Python 3.11
 
+from geo_service.batch.partition import hilbert_index
 from geo_service.crs import metric_epsg
 from geo_service.walking import snapping
 
@@ -354,25 +355,13 @@ def _interior_vertices(
 
 def _hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
     """Position of each point along a Hilbert curve over the points' bounding box (``2**bits`` cells a side)."""
-    side = 1 << bits
     if x.shape[0] == 0:
         return np.zeros(0, np.int64)
+    side = 1 << bits
     span = max(float(np.ptp(x)), float(np.ptp(y)), 1e-9)
     xi = np.minimum(((x - x.min()) / span * side).astype(np.int64), side - 1)
     yi = np.minimum(((y - y.min()) / span * side).astype(np.int64), side - 1)
-    d = np.zeros(x.shape[0], np.int64)
-    s = side >> 1
-    while s > 0:
-        rx = (xi & s) > 0
-        ry = (yi & s) > 0
-        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
-        flip = ~ry & rx
-        xi = np.where(flip, side - 1 - xi, xi)
-        yi = np.where(flip, side - 1 - yi, yi)
-        swap = ~ry
-        xi, yi = np.where(swap, yi, xi), np.where(swap, xi, yi)
-        s >>= 1
-    return d
+    return hilbert_index(xi, yi, bits)
 
 
 def _renumber(
