@@ -92,17 +92,25 @@ def reached_edges(
 
 @kernel
 def _sample_cost(
-    f: float, du: float, dv: float, cost: float, e: int, origin_edge: np.ndarray, origin_frac: np.ndarray
+    f: float,
+    du: float,
+    dv: float,
+    cost: float,
+    e: int,
+    on_origin_edge: bool,
+    origin_edge: np.ndarray,
+    origin_frac: np.ndarray,
 ) -> float:
     t = du + f * cost
     t2 = dv + (1.0 - f) * cost
     if t2 < t:
         t = t2
-    for o in range(origin_edge.shape[0]):
-        if origin_edge[o] == e:
-            t3 = abs(f - origin_frac[o]) * cost
-            if t3 < t:
-                t = t3
+    if on_origin_edge:  # known per edge: most samples skip the scan of the origins
+        for o in range(origin_edge.shape[0]):
+            if origin_edge[o] == e:
+                t3 = abs(f - origin_frac[o]) * cost
+                if t3 < t:
+                    t = t3
     return t
 
 
@@ -144,6 +152,10 @@ def samples(
         dv = dist[v]
         cost = edge_cost[e]
         length = line_len[e]
+        on_origin_edge = False
+        for o in range(origin_edge.shape[0]):
+            if origin_edge[o] == e:
+                on_origin_edge = True
         lo = vert_offset[e]
         n_inner = vert_offset[e + 1] - lo
         # the current segment: vertex k (at ``a_along`` metres) to vertex k + 1
@@ -161,7 +173,7 @@ def samples(
                 bx, by = (vert_x[lo + k], vert_y[lo + k]) if k < n_inner else (node_x[v], node_y[v])
                 b_along = a_along + math.hypot(bx - ax, by - ay)
             f = s / length if length > 0 else 0.0
-            t = _sample_cost(f, du, dv, cost, e, origin_edge, origin_frac)
+            t = _sample_cost(f, du, dv, cost, e, on_origin_edge, origin_edge, origin_frac)
             if not t <= limit:
                 continue
             seg = b_along - a_along
