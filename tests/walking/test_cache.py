@@ -36,15 +36,15 @@ def test_graph_is_cached_per_revision_and_mapped(db, tmp_path):
     assert folder is not None and folder.is_dir() and folder.parent.parent == settings.cache_dir
     graph = first.graphs[0]
     # every array is a read-only map of a file in the revision's folder, not a private copy
-    assert isinstance(graph.node_x, np.memmap) and not graph.node_x.flags.writeable
-    assert Path(graph.edge_cost.filename).parent.parent == folder
+    assert isinstance(graph.node_x.base, np.memmap) and not graph.node_x.flags.writeable
+    assert Path(graph.edge_cost.base.filename).parent.parent == folder
     files = _files(folder)
     second = load_network(db, settings)
     assert second.cache_folder == folder
     assert _files(folder) == files  # read again, not rewritten
     # the same arrays as a graph built straight from the database without the cache
     built = load_network(db, _settings(tmp_path, cache=False))
-    assert built.cache_folder is None and not isinstance(built.graphs[0].node_x, np.memmap)
+    assert built.cache_folder is None and not isinstance(built.graphs[0].node_x.base, np.memmap)
     for name, array in built.graphs[0].arrays().items():
         np.testing.assert_array_equal(np.asarray(getattr(second.graphs[0], name)), array, err_msg=name)
 
