@@ -118,6 +118,7 @@ bench: setup bench-tiles
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/isochrone_http.py
+	$(BIN)/python bench/isochrone_route.py
 	$(BIN)/python bench/isochrone_load.py
 	$(BIN)/python bench/incidents_import.py
 	$(BIN)/python bench/geocode_eval.py
@@ -154,6 +155,7 @@ bench-quick: setup $(TIPG_VENV)/bin/python
 	$(BENCH_QUICK) bench/geocode_eval.py --quick --per 5
 	$(BENCH_QUICK) bench/isochrones.py --origins 10 --skip-synthetic
 	$(BENCH_QUICK) bench/isochrone_http.py --origins 10 --repeat 1
+	$(BENCH_QUICK) bench/isochrone_route.py --origins 10 --repeat 1 --requests 100
 	$(BENCH_QUICK) bench/isochrone_load.py --requests 40 --repeat 1 --connections 1,4 --workers 1
 	$(BENCH_QUICK) bench/life_circle.py
 	$(BENCH_QUICK) bench/crosswalk.py --quick
