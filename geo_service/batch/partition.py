@@ -12,28 +12,10 @@ import math
 import numpy as np
 
 from geo_service.batch.errors import BatchError
+from geo_service.hilbert import ORDER, hilbert_index
 
-ORDER = 16  # 65,536 cells a side: a cell of 0.0055° or more covers the globe
+# cells are numbered on the curve of order ORDER (65,536 cells a side): a cell of 0.0055° or more covers the globe
 NO_CELL = -1  # invalid coordinates
-
-
-def hilbert_index(x: np.ndarray, y: np.ndarray, order: int = ORDER) -> np.ndarray:
-    """Distance along the Hilbert curve of side ``2**order`` for integer cell coordinates (vectorised)."""
-    x = np.asarray(x, np.int64)
-    y = np.asarray(y, np.int64)
-    n = 1 << order
-    d = np.zeros(x.shape, np.int64)
-    s = n >> 1
-    while s > 0:
-        rx = ((x & s) > 0).astype(np.int64)
-        ry = ((y & s) > 0).astype(np.int64)
-        d += s * s * ((3 * rx) ^ ry)
-        flip = (ry == 0) & (rx == 1)
-        x, y = np.where(flip, n - 1 - x, x), np.where(flip, n - 1 - y, y)
-        turn = ry == 0
-        x, y = np.where(turn, y, x), np.where(turn, x, y)
-        s >>= 1
-    return d
 
 
 def cell_xy(lon: np.ndarray, lat: np.ndarray, cell_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -31,8 +31,8 @@ from pydantic import Field
 from pyproj import Transformer
 from typing_extensions import TypedDict  # pydantic documents Components (GET /api/network) on Python 3.11
 
-from geo_service.batch.partition import hilbert_index
 from geo_service.crs import metric_epsg
+from geo_service.hilbert import hilbert_index
 from geo_service.walking import snapping
 
 if TYPE_CHECKING:  # the store's row shape only: the engine does not read the database

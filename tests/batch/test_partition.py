@@ -7,16 +7,7 @@ import numpy as np
 import pytest
 
 from geo_service.batch.errors import BatchError
-from geo_service.batch.partition import NO_CELL, cell_box, cell_groups, cell_keys, grow_box, hilbert_index
-
-
-def test_the_hilbert_index_numbers_every_cell_once_and_steps_to_a_neighbour() -> None:
-    side = 1 << 5
-    x, y = (a.ravel() for a in np.meshgrid(np.arange(side), np.arange(side)))
-    d = hilbert_index(x, y, order=5)
-    assert sorted(d.tolist()) == list(range(side * side))
-    order = np.argsort(d)
-    assert (np.abs(np.diff(x[order])) + np.abs(np.diff(y[order])) == 1).all()
+from geo_service.batch.partition import NO_CELL, cell_box, cell_groups, cell_keys, grow_box
 
 
 def test_points_of_one_cell_share_a_key_and_bad_coordinates_get_none() -> None:
