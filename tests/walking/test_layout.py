@@ -8,7 +8,7 @@ import shapely
 from geo_service.walking.graph import build_graph
 
 
-def _grid_network(side: int, seed: int = 3):
+def _grid_network(side: int, seed: int = 3) -> tuple[np.ndarray, ...]:
     """A side × side street grid (about 100 m apart near Helsinki) with shuffled OSM-like ids."""
     rng = np.random.default_rng(seed)
     j, i = np.meshgrid(np.arange(side), np.arange(side))
@@ -25,7 +25,7 @@ def _grid_network(side: int, seed: int = 3):
     return ids, lon, lat, edge_id, ids[a], ids[b], lines
 
 
-def test_renumbered_graph_keeps_ids_and_places_neighbours_near_in_memory():
+def test_renumbered_graph_keeps_ids_and_places_neighbours_near_in_memory() -> None:
     side = 20
     ids, lon, lat, edge_id, u, v, lines = _grid_network(side)
     length = np.full(edge_id.size, 100.0)
