@@ -13,9 +13,9 @@ DEB_PACKAGES := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting fo
 	nghttp2-client docker-compose poppler-utils osm2pgsql \
 	libegl-mesa0 libgl1-mesa-dri
 
-.PHONY: setup system venv web bytecode demo serve test test-fast test-durations test-cpu lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
+.PHONY: setup system venv web bytecode kernels demo serve test test-fast test-durations test-cpu lint fuzz bench bench-quick bench-tiles bench-faults constraints clean secrets
 
-setup: system venv web bytecode
+setup: system venv web bytecode kernels
 
 system:
 	@missing=""; \
@@ -46,7 +46,13 @@ $(STAMP)/venv: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m geo_service.walking.warm  # numba's machine code cached now, not on the first request
+	@mkdir -p $(STAMP) && touch $@
+
+# numba's machine code cached now, not on the first request (nor in every test process of the first `make test`
+# after a kernel changed): again whenever the walking engine's sources change.
+kernels: $(STAMP)/kernels
+$(STAMP)/kernels: $(STAMP)/venv $(wildcard geo_service/walking/*.py) geo_service/jit.py
+	$(BIN)/python -m geo_service.walking.warm
 	@mkdir -p $(STAMP) && touch $@
 
 # The package's modules byte-compiled now: an editable install is not, and with PYTHONDONTWRITEBYTECODE set
