@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -21,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from geo_service.clock import Clock, system_clock
 from geo_service.crs import metric_epsg
 from geo_service.db.pool import Database
+from geo_service.db.revisions import watch_of
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.guide_map import layout
 from geo_service.guide_map.layout import Basemap, Facility, GuideMap, OriginKind
@@ -83,10 +87,56 @@ def guide_map(
     today: dt.date | None = None,
 ) -> bytes:
     """The printable guide map of area ``code`` as PNG or PDF bytes; NotFound for an unknown code.
-    ``speed_kmh`` None is the walking engine's default speed."""
+    ``speed_kmh`` None is the walking engine's default speed.
+
+    The last :data:`SHEETS_KEPT` sheets are kept per database, keyed on their parameters, the date printed on
+    them and the revisions of the data they show (:data:`SHEET_ENTITIES`): a community's workers print the
+    same sheet on the same day, and drawing one costs 0.3–1 CPU s. Any write to that data, by any process,
+    moves a revision and the next request draws the sheet again."""
     from geo_service.guide_map import render  # matplotlib: imported by the first map drawn, not at start
 
-    return render.render(load_guide_map(db, ctx, code, lang, minutes, speed_kmh, today), fmt)
+    when = today or ctx.clock().astimezone(ZoneInfo(ctx.timezone)).date()
+    revisions = watch_of(db).revisions(SHEET_ENTITIES)
+    key = (code, fmt, lang, minutes, speed_kmh, when, tuple(revisions[e] for e in SHEET_ENTITIES))
+    return _SHEETS.get(
+        db, key, lambda: render.render(load_guide_map(db, ctx, code, lang, minutes, speed_kmh, when), fmt)
+    )
+
+
+# The data a sheet shows: boundaries and names, facilities (and service centres among them), the walking
+# network the circle follows and the networks registry, streets and buildings of the basemap.
+SHEET_ENTITIES = ("areas", "facilities", "network", "networks", "basemap")
+SHEETS_KEPT = 8  # PNG sheets are 1–3 MB
+
+
+class _SheetCache:
+    """The last ``kept`` sheets drawn for each database (its cache owner, as the other caches), by key."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self.draws = 0
+        self._sheets: weakref.WeakKeyDictionary[Database, OrderedDict[Hashable, bytes]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, db: Database, key: Hashable, draw: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            sheets = self._sheets.setdefault(db.cache_owner, OrderedDict())
+            body = sheets.get(key)
+            if body is not None:
+                sheets.move_to_end(key)
+                return body
+        body = draw()  # outside the lock: other sheets are drawn meanwhile (the same one twice at worst)
+        with self._lock:
+            self.draws += 1
+            sheets[key] = body
+            while len(sheets) > self.kept:
+                sheets.popitem(last=False)
+        return body
+
+
+_SHEETS = _SheetCache(SHEETS_KEPT)
 
 
 def load_guide_map(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from geo_service.db.pool import Database
+from geo_service.maps import overview
 from geo_service.settings import APISettings
 from tests.conftest import auth_headers
 
@@ -77,3 +79,31 @@ def test_overview_map_uses_only_local_assets(client: TestClient) -> None:
     external = [u for u in re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", html)]
     assert external == [], external
     assert "walking network" in html and "residences" in html and "facilities" in html
+
+
+def test_overview_map_is_drawn_again_only_when_its_data_moves(
+    client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[str] = []
+    draw = overview._draw
+
+    def counted(database: Database) -> str:
+        drawn.append("page")
+        return draw(database)
+
+    monkeypatch.setattr(overview, "_draw", counted)
+    first = client.get("/maps/overview.html").text
+    assert client.get("/maps/overview.html").text == first
+    before = len(drawn)
+    assert before <= 1  # none when an earlier test of this module drew the page at this data state
+
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [24.9375, 60.1685]},
+        "properties": {"category": "canteen", "name": "overview-test-canteen"},
+    }
+    created = client.post("/api/facilities", json=feature, headers=auth_headers(db, "planner"))
+    assert created.status_code == 201, created.text
+    after = client.get("/maps/overview.html").text
+    assert "overview-test-canteen" in after and "overview-test-canteen" not in first
+    assert len(drawn) == before + 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import shapely
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from geo_service.db.pool import Database
-from geo_service.guide_map import render, service
+from geo_service.guide_map import layout, render, service
 from geo_service.walking.service import isochrones
 from tests.guide_map.conftest import FAR, WITH_CENTRE, WITHOUT_CENTRE
 
@@ -76,3 +78,27 @@ def test_north_and_scale_follow_the_projection(loaded: Database) -> None:
     # (27 - 24.94) · sin(60.17°) ≈ 1.8°, and the UTM scale there is just under 1
     assert data.north_deg == pytest.approx(1.79, abs=0.1)
     assert 0.9996 < data.scale_factor < 0.9999
+
+
+def test_a_sheet_is_drawn_once_per_day_language_and_data_state(
+    loaded: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[tuple[str, str]] = []
+
+    def draw(sheet: layout.GuideMap, fmt: str) -> bytes:  # the cache is under test here, not the drawing
+        drawn.append((sheet.date, sheet.lang))
+        return f"{sheet.date} {sheet.lang} {len(sheet.facilities)}".encode()
+
+    monkeypatch.setattr(render, "render", draw)
+    day, next_day = dt.date(2026, 12, 3), dt.date(2026, 12, 4)
+    first = service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=day)
+    assert service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=day) == first
+    assert drawn == [("2026-12-03", "zh")]
+    service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", lang="en", today=day)
+    service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=next_day)  # the date printed on it
+    assert drawn[1:] == [("2026-12-03", "en"), ("2026-12-04", "zh")]
+
+    with loaded.cursor() as cur:  # a facility edit by anyone moves the facilities' revision
+        cur.execute("UPDATE facilities SET name = name WHERE id = (SELECT min(id) FROM facilities)")
+    service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=day)
+    assert len(drawn) == 4
