@@ -114,7 +114,6 @@ class _SheetCache:
 
     def __init__(self, kept: int) -> None:
         self.kept = kept
-        self.draws = 0
         self._sheets: weakref.WeakKeyDictionary[Database, OrderedDict[Hashable, bytes]] = (
             weakref.WeakKeyDictionary()
         )
@@ -129,7 +128,6 @@ class _SheetCache:
                 return body
         body = draw()  # outside the lock: other sheets are drawn meanwhile (the same one twice at worst)
         with self._lock:
-            self.draws += 1
             sheets[key] = body
             while len(sheets) > self.kept:
                 sheets.popitem(last=False)
