@@ -1,4 +1,5 @@
-"""ETags carry a row's version: ``ETag: "3"``; writes send it back in ``If-Match`` (412 when stale).
+"""ETags carry a row's version: ``ETag: "3"``; writes send it back in ``If-Match`` (412 when stale). Reads
+that send back an ETag they were given in ``If-None-Match`` get a 304 when it still holds (:func:`not_modified`).
 
 Updates and deletes of versioned resources (grids, stations, facilities) must say which version they change:
 without ``If-Match`` — or with ``*``, which names no version — the answer is 428, so that two editors can never
@@ -16,6 +17,15 @@ _ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def not_modified(if_none_match: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (or ``*``): the answer is then a 304. Weak comparison,
+    as RFC 9110 asks for GET: ``W/"a"`` and ``"a"`` match each other."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -7,6 +7,7 @@ or CGCS2000 Gauss–Krüger inside China), so lengths on the page are true to sc
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import threading
 import weakref
@@ -21,6 +22,7 @@ import shapely
 from pyproj import CRS, Proj, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from geo_service import __version__
 from geo_service.clock import Clock, system_clock
 from geo_service.crs import metric_epsg
 from geo_service.db.pool import Database
@@ -93,14 +95,58 @@ def guide_map(
     them and the revisions of the data they show (:data:`SHEET_ENTITIES`): a community's workers print the
     same sheet on the same day, and drawing one costs 0.3–1 CPU s. Any write to that data, by any process,
     moves a revision and the next request draws the sheet again."""
+    return draw_sheet(db, ctx, sheet_key(db, ctx, code, fmt, lang, minutes, speed_kmh, today))
+
+
+def draw_sheet(db: Database, ctx: GuideMapContext, key: SheetKey) -> bytes:
+    """The sheet of ``key`` (:func:`sheet_key`), from the cache or drawn."""
     from geo_service.guide_map import render  # matplotlib: imported by the first map drawn, not at start
 
+    def draw() -> bytes:
+        sheet = load_guide_map(db, ctx, key.code, key.lang, key.minutes, key.speed_kmh, key.printed_on)
+        return render.render(sheet, key.fmt)
+
+    return _SHEETS.get(db, key, draw)
+
+
+@dataclass(frozen=True)
+class SheetKey:
+    """What a sheet depends on: its parameters, the date printed on it and the revisions of
+    :data:`SHEET_ENTITIES` (in that order)."""
+
+    code: str
+    fmt: Literal["png", "pdf"]
+    lang: Lang
+    minutes: float
+    speed_kmh: float | None
+    printed_on: dt.date
+    revisions: tuple[int, ...]
+
+
+def sheet_key(
+    db: Database,
+    ctx: GuideMapContext,
+    code: str,
+    fmt: Literal["png", "pdf"],
+    lang: Lang = "zh",
+    minutes: float = DEFAULT_MINUTES,
+    speed_kmh: float | None = None,
+    today: dt.date | None = None,
+) -> SheetKey:
+    """The key of a sheet: the date is ``today`` or the context's clock in its time zone. Costs a revision
+    check (most often none: :class:`~geo_service.db.revisions.RevisionWatch`); nothing is drawn."""
     when = today or ctx.clock().astimezone(ZoneInfo(ctx.timezone)).date()
     revisions = watch_of(db).revisions(SHEET_ENTITIES)
-    key = (code, fmt, lang, minutes, speed_kmh, when, tuple(revisions[e] for e in SHEET_ENTITIES))
-    return _SHEETS.get(
-        db, key, lambda: render.render(load_guide_map(db, ctx, code, lang, minutes, speed_kmh, when), fmt)
-    )
+    return SheetKey(code, fmt, lang, minutes, speed_kmh, when, tuple(revisions[e] for e in SHEET_ENTITIES))
+
+
+def sheet_etag(key: SheetKey) -> str:
+    """A weak ETag for the sheet of ``key`` (:func:`sheet_key`) and this release of the service: sheets drawn
+    from the same key are the same map (a PDF's creation time aside, hence weak). A phone that kept the sheet
+    revalidates it for a 304 instead of 1–3 MB; after an upgrade of the same version number, at most until the
+    next day's date."""
+    digest = hashlib.sha256(repr((__version__, key)).encode()).hexdigest()[:20]
+    return f'W/"{digest}"'
 
 
 # The data a sheet shows: boundaries and names, facilities (and service centres among them), the walking

@@ -23,8 +23,10 @@ import pytest
 from fastapi.testclient import TestClient
 from matplotlib import image
 
+from geo_service.api.app import create_app
+from geo_service.clock import ManualClock
 from geo_service.db.pool import Database
-from tests.conftest import make_client
+from tests.conftest import DEMO_NOW
 
 WITH_CENTRE, WITHOUT_CENTRE, DEMO, FAR = "440101001001", "440101001002", "440101001003", "440102001001"
 
@@ -66,7 +68,9 @@ def hierarchy() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def guide_client(db: Database, planner_headers: dict[str, str]) -> Iterator[TestClient]:
-    with make_client(db) as client:
+    """The service on a fixed clock: the date printed on a sheet (and so its ETag) is the same at any hour."""
+    app = create_app(db=db, clock=ManualClock(DEMO_NOW))
+    with TestClient(app, raise_server_exceptions=False) as client:
         response = client.post("/api/grids/import", json=hierarchy(), headers=planner_headers)
         assert response.status_code in (200, 201), response.text
         yield client

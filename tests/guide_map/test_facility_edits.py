@@ -1,4 +1,5 @@
-"""The guide map follows planners' facility edits: an added facility shows, a deleted one goes."""
+"""The guide map follows planners' facility edits: an added facility shows, a deleted one goes, and a sheet a
+phone kept is answered 304 until then."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ def test_added_facility_shows_and_deleted_one_goes(
     guide_client: TestClient, planner_headers: dict[str, str], tmp_path: Path
 ) -> None:
     url = f"/api/areas/{WITH_CENTRE}/guide-map.pdf"
-    before = pdf_text(guide_client.get(url).content, tmp_path)
+    first = guide_client.get(url)
+    before = pdf_text(first.content, tmp_path)
     assert "养老服务" not in before  # no elderly care around Simonkatu in the extract
+    kept = {"If-None-Match": first.headers["etag"]}
+    again = guide_client.get(url, headers=kept)
+    assert (
+        again.status_code == 304 and again.content == b"" and again.headers["etag"] == first.headers["etag"]
+    )
 
     feature = {
         "type": "Feature",
@@ -25,7 +32,9 @@ def test_added_facility_shows_and_deleted_one_goes(
     }
     created = guide_client.post("/api/facilities", json=feature, headers=planner_headers)
     assert created.status_code == 201, created.text
-    with_it = pdf_text(guide_client.get(url).content, tmp_path)
+    changed = guide_client.get(url, headers=kept)  # the kept sheet no longer holds
+    assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
+    with_it = pdf_text(changed.content, tmp_path)
     assert "养老服务" in with_it and squash(NAME) in with_it
 
     gone = guide_client.delete(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import pytest
 import shapely
@@ -11,6 +12,7 @@ from pyproj import Transformer
 
 from geo_service.db.pool import Database
 from geo_service.guide_map import layout, render, service
+from geo_service.guide_map.text import Lang
 from geo_service.walking.service import isochrones
 from tests.guide_map.conftest import FAR, WITH_CENTRE, WITHOUT_CENTRE
 
@@ -102,3 +104,16 @@ def test_a_sheet_is_drawn_once_per_day_language_and_data_state(
         cur.execute("UPDATE facilities SET name = name WHERE id = (SELECT min(id) FROM facilities)")
     service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=day)
     assert len(drawn) == 4
+
+
+def test_a_sheet_etag_names_its_day_language_format_and_data_state(loaded: Database) -> None:
+    def etag(day: dt.date, fmt: Literal["png", "pdf"] = "pdf", lang: Lang = "zh") -> str:
+        return service.sheet_etag(service.sheet_key(loaded, CONTEXT, WITH_CENTRE, fmt, lang, today=day))
+
+    day, next_day = dt.date(2026, 12, 3), dt.date(2026, 12, 4)
+    first = etag(day)
+    assert first.startswith('W/"') and etag(day) == first  # nothing is drawn to know it
+    assert len({first, etag(next_day), etag(day, lang="en"), etag(day, fmt="png")}) == 4
+    with loaded.cursor() as cur:
+        cur.execute("UPDATE facilities SET name = name WHERE id = (SELECT min(id) FROM facilities)")
+    assert etag(day) != first

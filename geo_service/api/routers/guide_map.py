@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from geo_service.api import params
 from geo_service.api.deps import get_db
+from geo_service.api.etags import not_modified
 from geo_service.api.openapi import binary_answer
 from geo_service.db.pool import Database
 from geo_service.guide_map import service
@@ -15,6 +16,9 @@ from geo_service.guide_map import service
 router = APIRouter(prefix="/api", tags=["life circles"])
 
 MEDIA = {"png": "image/png", "pdf": "application/pdf"}
+NOT_MODIFIED: dict[int | str, dict[str, str]] = {
+    304: {"description": "the sheet named in If-None-Match still holds (no body)"}
+}
 
 
 def _guide_map(
@@ -27,16 +31,15 @@ def _guide_map(
     speed_kmh: float | None,
 ) -> Response:
     ctx = request.app.state.guide_map_context
-    body = service.guide_map(db, ctx, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
+    key = service.sheet_key(db, ctx, code, fmt, lang=lang, minutes=minutes, speed_kmh=speed_kmh)  # type: ignore[arg-type]
+    etag = service.sheet_etag(key)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}  # kept, revalidated: a 304 until the data moves
+    if not_modified(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    body = service.draw_sheet(db, ctx, key)
     filename = f"guide-map-{code}.{fmt}"
-    return Response(
-        body,
-        media_type=MEDIA[fmt],
-        headers={
-            "Content-Disposition": params.content_disposition("inline", filename),
-            "Cache-Control": "no-cache",
-        },
-    )
+    headers["Content-Disposition"] = params.content_disposition("inline", filename)
+    return Response(body, media_type=MEDIA[fmt], headers=headers)
 
 
 CODE = Path(..., description="area code (any level; communities are the main case)")
@@ -48,7 +51,7 @@ SPEED = Query(None, gt=0, description="walking speed, km/h (default: the walking
 @router.get(
     "/areas/{code}/guide-map.png",
     response_class=Response,
-    responses=binary_answer("the map, A4 portrait PNG at 300 dpi", "image/png"),
+    responses=binary_answer("the map, A4 portrait PNG at 300 dpi", "image/png") | NOT_MODIFIED,
 )
 def guide_map_png(
     request: Request,
@@ -66,7 +69,7 @@ def guide_map_png(
 @router.get(
     "/areas/{code}/guide-map.pdf",
     response_class=Response,
-    responses=binary_answer("the map, a one-page A4 PDF", "application/pdf"),
+    responses=binary_answer("the map, a one-page A4 PDF", "application/pdf") | NOT_MODIFIED,
 )
 def guide_map_pdf(
     request: Request,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from geo_service.api.deps import get_db, get_map_settings, get_tile_server, optional_principal
+from geo_service.api.etags import not_modified
 from geo_service.api.models import tiles as mt
 from geo_service.api.openapi import answers, binary_answer
 from geo_service.auth import Principal
@@ -41,15 +42,6 @@ def base_url(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
-def matches(request: Request, etag: str) -> bool:
-    """Whether the request's If-None-Match already names ``etag`` (weak comparison, as RFC 9110 says)."""
-    header = request.headers.get("if-none-match")
-    if not header:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
-
-
 def is_private(layers: list[Layer], caller: Principal | None) -> bool:
     """Whether an answer about ``layers`` for ``caller`` must stay private: anything a token was needed or used
     for is ``Cache-Control: private`` (a browser may keep it, no shared cache may) and not offered to other
@@ -71,7 +63,7 @@ def json_response(
     headers = {"ETag": etag, "Cache-Control": f"private, {REVALIDATE}" if private else REVALIDATE}
     headers.update({} if private else PUBLIC)
     headers.update(VARY if vary else {})
-    if matches(request, etag):
+    if not_modified(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
 
@@ -200,7 +192,7 @@ def tile(
         cache = f"private, {REVALIDATE}" if private else REVALIDATE
     headers = {"ETag": result.etag, "Cache-Control": cache, "X-Data-Revision": str(result.revision)}
     headers.update({} if private else PUBLIC)
-    if matches(request, result.etag):
+    if not_modified(request.headers.get("if-none-match"), result.etag):
         return Response(status_code=304, headers=headers)
     if not result.body:
         return Response(status_code=204, headers=headers)
