@@ -44,9 +44,12 @@ def test_the_limiter_bounds_concurrent_computations() -> None:
             for k in range(8):
                 tasks.start_soon(one, k)
             assert compute.limiter is not None
-            # two computing, six queued on the limiter (none of them holding a thread)
-            while compute.limiter.statistics().tasks_waiting < 6:
-                await anyio.sleep(0.01)
+            # two computing, six queued on the limiter (none of them holding a thread); the two are in
+            # ``work`` before the release (a token is borrowed before its thread runs: on a loaded machine
+            # the first could finish before the second started, and the bound would go unseen)
+            with anyio.fail_after(60):
+                while compute.limiter.statistics().tasks_waiting < 6 or running < 2:
+                    await anyio.sleep(0.01)
             assert compute.limiter.borrowed_tokens == 2
             release.set()
 
