@@ -51,8 +51,9 @@ $(STAMP)/venv: pyproject.toml constraints.txt
 # numba's machine code cached now, not on the first request (nor in every test process of the first `make test`
 # after a kernel changed): again whenever the walking engine's sources change.
 kernels: $(STAMP)/kernels
-$(STAMP)/kernels: $(STAMP)/venv $(wildcard geo_service/walking/*.py) geo_service/jit.py
-	$(BIN)/python -m geo_service.walking.warm
+$(STAMP)/kernels: $(STAMP)/venv $(wildcard geo_service/walking/*.py) geo_service/networks/clip.py geo_service/jit.py \
+		geo_service/warm.py
+	$(BIN)/python -m geo_service.warm
 	@mkdir -p $(STAMP) && touch $@
 
 # The package's modules byte-compiled now: an editable install is not, and with PYTHONDONTWRITEBYTECODE set

@@ -157,3 +157,12 @@ def _clip_areas(
             twice += ax[i] * ay[j] - ax[j] * ay[i]
         out[p] = abs(twice) / 2.0
     return out
+
+
+def warm_up() -> None:
+    """Both kernels run once on two overlapping squares: numba's machine code compiled and cached at build
+    time (``python -m geo_service.warm``), not by the first crosswalk of a fresh install (~2 s)."""
+    squares = np.array([shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3)])
+    coords, offsets, _ = simple_rings(squares)
+    convex(coords, offsets)
+    clipped_areas(coords, offsets, np.array([0]), np.array([1]))

@@ -7,7 +7,7 @@ server process maps) to compile for ~15 s.
 numba compiles on first call (seconds per kernel) unless its on-disk cache (``cache=True``: ``__pycache__``
 next to the sources, or ``NUMBA_CACHE_DIR``) already holds the machine code, which then loads in
 milliseconds. :func:`warm_up` runs in the service's background thread after it is ready, and at build time
-(``geo-service warm-up``, run by ``make setup`` and the Dockerfile) so a fresh or read-only install starts
+(``python -m geo_service.warm``, run by ``make setup`` and the Dockerfile) so a fresh or read-only install starts
 with a full cache.
 """
 
@@ -59,7 +59,3 @@ def _run_kernels(graph: WalkGraph, lon: np.ndarray, lat: np.ndarray) -> None:
     service.route(network, [lon[0], lat[0]], [lon[5], lat[5]])
     service.travel_matrix(network, np.column_stack([lon, lat])[:2], np.column_stack([lon, lat]), 600.0)
     node_reach(graph, "distance", np.array([0]), np.array([0.5]), np.array([0]), 500.0)
-
-
-if __name__ == "__main__":  # build time: `python -m geo_service.walking.warm` fills numba's on-disk cache
-    print(f"walking kernels compiled and cached in {warm_up():.1f} s")

@@ -4,6 +4,11 @@ the exact overlay alone (``with_pieces``), with the same area shares to 1e-5."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import shapely
@@ -96,3 +101,13 @@ def test_crosswalk_areas_as_the_overlay() -> None:
     share = lambda cw, real: cw.pairs.area_m2[real] / cw.cell_area_m2[cw.pairs.cell[real]]  # noqa: E731
     # edges straight in degrees bow off edges straight in metres: shares agree to 1e-5 (as with PostGIS)
     assert share(fast, real_fast) == pytest.approx(share(exact, real_exact), abs=1e-5)
+
+
+def test_the_build_step_caches_both_kernels(tmp_path: Path) -> None:
+    """``python -m geo_service.warm`` (make setup, the Dockerfile) leaves the clipping kernels' machine code in
+    numba's cache: a fresh install's first crosswalk compiles nothing."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = "from geo_service.networks import clip; clip.warm_up()"
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+    cached = {path.name.split(".")[1].split("-")[0] for path in tmp_path.rglob("*.nbi")}
+    assert cached == {"_convex", "_clip_areas"}
