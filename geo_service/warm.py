@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from geo_service.networks import clip
-from geo_service.walking.warm import warm_up as warm_walking
+from geo_service.walking import warm_up as warm_walking
 
 
 def main() -> None:
