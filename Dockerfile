@@ -9,7 +9,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY geo_service ./geo_service
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip && /opt/venv/bin/pip install .
-# compile the walking engine's numba kernels into the image (cache next to the installed sources)
+# compile every numba kernel into the image (walking engine, polygon clipping; cache next to the installed sources)
 RUN /opt/venv/bin/python -m geo_service.warm
 
 FROM node:20-bookworm-slim AS web-build

@@ -49,7 +49,7 @@ $(STAMP)/venv: pyproject.toml constraints.txt
 	@mkdir -p $(STAMP) && touch $@
 
 # numba's machine code cached now, not on the first request (nor in every test process of the first `make test`
-# after a kernel changed): again whenever the walking engine's sources change.
+# after a kernel changed): again whenever the walking engine's or the polygon clipping's sources change.
 kernels: $(STAMP)/kernels
 $(STAMP)/kernels: $(STAMP)/venv $(wildcard geo_service/walking/*.py) geo_service/networks/clip.py geo_service/jit.py \
 		geo_service/warm.py
