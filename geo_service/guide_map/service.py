@@ -78,28 +78,13 @@ class GuideMapContext:
         )
 
 
-def guide_map(
-    db: Database,
-    ctx: GuideMapContext,
-    code: str,
-    fmt: Literal["png", "pdf"],
-    lang: Lang = "zh",
-    minutes: float = DEFAULT_MINUTES,
-    speed_kmh: float | None = None,
-    today: dt.date | None = None,
-) -> bytes:
-    """The printable guide map of area ``code`` as PNG or PDF bytes; NotFound for an unknown code.
-    ``speed_kmh`` None is the walking engine's default speed.
-
-    The last :data:`SHEETS_KEPT` sheets are kept per database, keyed on their parameters, the date printed on
-    them and the revisions of the data they show (:data:`SHEET_ENTITIES`): a community's workers print the
-    same sheet on the same day, and drawing one costs 0.3–1 CPU s. Any write to that data, by any process,
-    moves a revision and the next request draws the sheet again."""
-    return draw_sheet(db, ctx, sheet_key(db, ctx, code, fmt, lang, minutes, speed_kmh, today))
-
-
 def draw_sheet(db: Database, ctx: GuideMapContext, key: SheetKey) -> bytes:
-    """The sheet of ``key`` (:func:`sheet_key`), from the cache or drawn."""
+    """The printable guide map of :func:`sheet_key`'s area as PNG or PDF bytes; NotFound for an unknown code.
+
+    The last :data:`SHEETS_KEPT` sheets are kept per database by key (their parameters, the date printed on
+    them and the revisions of the data they show, :data:`SHEET_ENTITIES`): a community's workers print the
+    same sheet on the same day, and drawing one costs 0.3–1 CPU s. Any write to that data, by any process,
+    moves a revision and the next key names another sheet."""
     from geo_service.guide_map import render  # matplotlib: imported by the first map drawn, not at start
 
     def draw() -> bytes:
@@ -133,8 +118,10 @@ def sheet_key(
     speed_kmh: float | None = None,
     today: dt.date | None = None,
 ) -> SheetKey:
-    """The key of a sheet: the date is ``today`` or the context's clock in its time zone. Costs a revision
-    check (most often none: :class:`~geo_service.db.revisions.RevisionWatch`); nothing is drawn."""
+    """The key of the guide map of area ``code`` (:func:`draw_sheet` draws it): ``speed_kmh`` None is the
+    walking engine's default speed, the date printed is ``today`` or the context's clock in its time zone.
+    Costs a revision check (most often none: :class:`~geo_service.db.revisions.RevisionWatch`); nothing is
+    drawn."""
     when = today or ctx.clock().astimezone(ZoneInfo(ctx.timezone)).date()
     revisions = watch_of(db).revisions(SHEET_ENTITIES)
     return SheetKey(code, fmt, lang, minutes, speed_kmh, when, tuple(revisions[e] for e in SHEET_ENTITIES))

@@ -67,7 +67,7 @@ import numpy as np
 from geo_service.walking import search
 from geo_service.walking.search import reset
 assert "numba" not in sys.modules
-dist = np.array([1.0, 2.0, 3.0]); touched = np.array([0, 2], np.int64)
+dist = np.array([1.0, 2.0, 3.0]); touched = np.array([0, 2], np.int32)  # a workspace's (cached) type
 reset(dist, touched, 2)
 print(json.dumps({"numba": "numba" in sys.modules, "module": type(search.reset).__name__,
                   "kept": type(reset).__name__, "dist": [None if d == float("inf") else d for d in dist],

@@ -91,18 +91,22 @@ def test_a_sheet_is_drawn_once_per_day_language_and_data_state(
         drawn.append((sheet.date, sheet.lang))
         return f"{sheet.date} {sheet.lang} {len(sheet.facilities)}".encode()
 
+    def sheet(day: dt.date, lang: Lang = "zh") -> bytes:
+        key = service.sheet_key(loaded, CONTEXT, WITH_CENTRE, "pdf", lang, today=day)
+        return service.draw_sheet(loaded, CONTEXT, key)
+
     monkeypatch.setattr(render, "render", draw)
     day, next_day = dt.date(2026, 12, 3), dt.date(2026, 12, 4)
-    first = service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=day)
-    assert service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=day) == first
+    first = sheet(day)
+    assert sheet(day) == first
     assert drawn == [("2026-12-03", "zh")]
-    service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", lang="en", today=day)
-    service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=next_day)  # the date printed on it
+    sheet(day, lang="en")
+    sheet(next_day)  # the date printed on it
     assert drawn[1:] == [("2026-12-03", "en"), ("2026-12-04", "zh")]
 
     with loaded.cursor() as cur:  # a facility edit by anyone moves the facilities' revision
         cur.execute("UPDATE facilities SET name = name WHERE id = (SELECT min(id) FROM facilities)")
-    service.guide_map(loaded, CONTEXT, WITH_CENTRE, "pdf", today=day)
+    sheet(day)
     assert len(drawn) == 4
 
 

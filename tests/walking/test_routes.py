@@ -83,9 +83,11 @@ def test_search_kernel_agrees_with_scipy_from_several_sources(db, ref):
     n = graph.n_nodes
     dist = np.full(n, np.inf)
     along = np.zeros(n)
+    # the arrays the service passes (network.node_reach): the kernel's cached machine code, not a signature of
+    # this test's own compiled on a fresh install's first run (~5 s in each test process)
     label = np.full(n, -1, np.int64)
-    pred = np.full(n, -1, np.int64)
-    touched = np.empty(n, np.int64)
+    pred = np.full(n, -1, graph.adj_edge.dtype)
+    touched = np.empty(n, graph.adj_node.dtype)
     count = search.dijkstra(
         graph.indptr,
         graph.adj_node,
