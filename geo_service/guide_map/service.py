@@ -12,7 +12,7 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -147,12 +147,12 @@ class _SheetCache:
 
     def __init__(self, kept: int) -> None:
         self.kept = kept
-        self._sheets: weakref.WeakKeyDictionary[Database, OrderedDict[Hashable, bytes]] = (
+        self._sheets: weakref.WeakKeyDictionary[Database, OrderedDict[SheetKey, bytes]] = (
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
 
-    def get(self, db: Database, key: Hashable, draw: Callable[[], bytes]) -> bytes:
+    def get(self, db: Database, key: SheetKey, draw: Callable[[], bytes]) -> bytes:
         with self._lock:
             sheets = self._sheets.setdefault(db.cache_owner, OrderedDict())
             body = sheets.get(key)
