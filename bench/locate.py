@@ -45,7 +45,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import LIECHTENSTEIN, REPO, bench_database, markdown_table, settled, timed
-from geo_service.auth import Principal
+from geo_service.auth import Principal, create_token
 from geo_service.db.pool import Database
 from geo_service.grids import propose
 from geo_service.grids.demo import load_demo_grids
@@ -277,11 +277,12 @@ def http_figures(
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         rng = np.random.default_rng(3)
         picks = rng.choice(np.flatnonzero(inside), 2000)
-        rounds: dict[str, list[tuple[float, float]]] = {"locate": [], "floor": []}
+        rounds: dict[str, list[tuple[float, float]]] = {"locate": [], "locate_token": [], "floor": []}
+        signed_in = {"Authorization": f"Bearer {create_token(db, 'dispatcher', 'bench/locate.py')}"}
 
-        def get(path: str) -> float:
+        def get(path: str, headers: dict[str, str] | None = None) -> float:
             start = time.perf_counter()
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers or {})
             response = conn.getresponse()
             data = response.read()
             elapsed = time.perf_counter() - start
@@ -291,10 +292,11 @@ def http_figures(
         for _ in range(GET_ROUNDS):
             # each locate followed by the same round trip to an empty route (/healthz): the floor of HTTP on
             # this machine at this moment, so drift in the shared machine's load hits both alike
-            latencies: dict[str, list[float]] = {"locate": [], "floor": []}
+            latencies: dict[str, list[float]] = {"locate": [], "locate_token": [], "floor": []}
             for k in picks:
                 query = urlencode({"lon": repr(float(lon[k])), "lat": repr(float(lat[k]))})
                 latencies["locate"].append(get(f"/api/locate?{query}"))
+                latencies["locate_token"].append(get(f"/api/locate?{query}", signed_in))
                 latencies["floor"].append(get("/healthz"))
             for key, values in latencies.items():
                 values.sort()
@@ -456,6 +458,10 @@ def run(label: str, db: Database, n: int, skip_http: bool) -> list[list[object]]
             )
         for key, what in (
             ("locate", "GET /api/locate, uvicorn, keep-alive"),
+            (
+                "locate_token",
+                "… the same with a dispatcher's token (kept by the process after its first use)",
+            ),
             ("floor", "… GET /healthz (an empty route: the HTTP floor), same connection, interleaved"),
         ):
             low, high = figures[f"{key}_p50_range"]

@@ -3,13 +3,22 @@
 A token is 32 random bytes, URL-safe, prefixed ``gs_``. Only its SHA-256 is stored: tokens carry enough
 entropy that a slow hash would add nothing but latency to every request. A token may carry an expiry (days from
 its creation); an expired or revoked token is refused like an unknown one (401 ``auth.invalid_token``).
+
+A process keeps the tokens presented to it lately (:class:`TokenCache`), so that a request with a known token
+costs no round trip to the database; a revocation or any other change to a token is announced at commit and
+drops them, in the process that made it from its very next request and in the others as soon as the database's
+announcement reaches them (milliseconds; within the revision interval if it was lost).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
-from collections.abc import Sequence
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -17,6 +26,7 @@ from typing import Annotated
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic documents (and writes out) these answers on Python 3.11
 
+from geo_service.db import revisions
 from geo_service.db.pool import Database
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.i18n import message
@@ -164,15 +174,97 @@ def create_token(
     return token
 
 
+@dataclass(frozen=True)
+class _Known:
+    principal: Principal
+    until: float  # the cache's clock, seconds
+
+
+class TokenCache:
+    """The principals of tokens presented lately, per database, so that a request with a known token costs no
+    round trip.
+
+    An entry holds while the ``tokens`` revision stays what it was when its token was looked up: creating,
+    revoking, removing a token or changing its expiry, role or grids bumps it at commit (migration
+    ``0996_token_revision.sql``), and :mod:`geo_service.db.revisions` tells every process. It also ends when the
+    token expires (by the database clock, as the lookup judged it) and after ``known_for_s`` at most, so that a
+    token in use has its last use noted about as often as without the cache. Unknown tokens are not kept: each
+    costs a lookup, and the rate limiter bounds how many an address may try."""
+
+    MAX_TOKENS = 10_000  # per database; past it the kept tokens are dropped and found again
+
+    def __init__(
+        self, known_for_s: float = tokens.LAST_USED_RESOLUTION_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.known_for_s = known_for_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._slots: weakref.WeakKeyDictionary[Database, tuple[int, dict[str, _Known]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: tokens looked up in the database (what a test or a benchmark counts)
+        self.lookups = 0
+
+    def peek(self, db: Database, token: str) -> Principal | None:
+        """The principal of ``token`` if it is kept and still holds, known without I/O (the data revisions held in
+        memory: what a caller on the event loop may ask); None when it has to be looked up."""
+        values = revisions.watch_of(db).cached()
+        if values is None:
+            return None
+        return self._kept(db, int(values.get("tokens", 0)), hash_token(token))
+
+    def authenticate(self, db: Database, token: str) -> Principal | None:
+        """The principal for a presented token, or None when it is unknown, revoked or expired: the kept one, else
+        looked up (its use noted) and kept."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        token_hash = hash_token(token)
+        # read before the lookup: a change committed after it moves the revision past what the entry is kept under
+        revision = revisions.watch_of(db).revision("tokens")
+        kept = self._kept(db, revision, token_hash)
+        if kept is not None:
+            return kept
+        with db.cursor(dict_rows=False) as cur:
+            found = tokens.find_token(cur, token_hash)
+        self.lookups += 1
+        if found is None:
+            return None
+        principal = Principal(token_id=found.id, role=found.role, name=found.name, grids=found.grids)
+        left_s = math.inf if found.seconds_left is None else found.seconds_left
+        self._keep(db, revision, token_hash, _Known(principal, self._clock() + min(self.known_for_s, left_s)))
+        return principal
+
+    def _kept(self, db: Database, revision: int, token_hash: str) -> Principal | None:
+        slot = self._slots.get(db.cache_owner)
+        if slot is None or slot[0] != revision:
+            return None
+        known = slot[1].get(token_hash)
+        return known.principal if known is not None and self._clock() < known.until else None
+
+    def _keep(self, db: Database, revision: int, token_hash: str, known: _Known) -> None:
+        owner = db.cache_owner
+        with self._lock:
+            slot = self._slots.get(owner)
+            full = slot is not None and slot[0] == revision and len(slot[1]) >= self.MAX_TOKENS
+            if slot is None or slot[0] < revision or full:
+                slot = self._slots[owner] = (revision, {})
+            if slot[0] == revision:  # an older lookup than what is kept: not kept
+                slot[1][token_hash] = known
+
+
+TOKEN_CACHE = TokenCache()  # the process's
+
+
 def authenticate(db: Database, token: str) -> Principal | None:
-    """The principal for a presented token, or None when it is unknown, revoked or expired."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        return None
-    with db.cursor(dict_rows=False) as cur:
-        found = tokens.find_token(cur, hash_token(token))
-    if found is None:
-        return None
-    return Principal(token_id=found[0], role=found[1], name=found[2], grids=tuple(found[3]))
+    """The principal for a presented token, or None when it is unknown, revoked or expired (:class:`TokenCache`:
+    a round trip only for a token this process has not seen since its last change)."""
+    return TOKEN_CACHE.authenticate(db, token)
+
+
+def known_principal(db: Database, token: str) -> Principal | None:
+    """The principal of a token this process knows and can vouch for without I/O, else None (then
+    :func:`authenticate`, off the event loop)."""
+    return TOKEN_CACHE.peek(db, token)
 
 
 def list_tokens(db: Database) -> list[TokenRow]:
@@ -182,7 +274,7 @@ def list_tokens(db: Database) -> list[TokenRow]:
 
 
 def revoke_token(db: Database, token_id: int, actor: str = "cli") -> tuple[TokenRow, bool]:
-    """Revoke token ``token_id`` at once (every process refuses it from its next request); the token and whether
+    """Revoke token ``token_id`` at once (every process refuses it once the change is announced); the token and whether
     this call revoked it (False: it already was). 404 when there is no such token."""
     with db.cursor(dict_rows=False) as cur:
         row, revoked_now = tokens.revoke(cur, token_id)

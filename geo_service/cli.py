@@ -323,7 +323,7 @@ def _width(text: str) -> int:
 def token_revoke(
     token_id: Annotated[int, typer.Argument(help="the id `geo-service token list` shows")],
 ) -> None:
-    """Revoke a token at once: every running service refuses it from its next request."""
+    """Revoke a token at once: every running service refuses it as soon as the database announces it."""
     from geo_service.auth import revoke_token
     from geo_service.errors import NotFound
 

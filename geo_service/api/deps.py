@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.consistency import database_for
 from geo_service.api.ratelimit import EXEMPT_PATHS, RateLimiter, route_class
-from geo_service.auth import Principal, authenticate
+from geo_service.auth import Principal, authenticate, known_principal
 from geo_service.db.pool import Database
 from geo_service.errors import Forbidden, Unauthorized
 from geo_service.i18n import message
@@ -106,11 +106,15 @@ async def optional_principal(
     """The caller behind the bearer token, or None for an anonymous request. A token that is presented but
     unknown, revoked or expired is 401 (429 once its address has sent too many: see :mod:`.ratelimit`).
 
-    Async, so that an anonymous request (most map and locate traffic) costs no trip through the thread pool;
-    only a presented token is looked up, off the event loop."""
+    Async, so that an anonymous request (most map and locate traffic) and one with a token this process knows
+    cost no trip through the thread pool; another token is looked up off the event loop, on the primary (a
+    standby may not have replayed its revocation yet)."""
     if credentials is None or request.url.path in EXEMPT_PATHS:
         return None  # health probes never wait on the database, whatever headers they carry
-    principal = await run_in_threadpool(authenticate, await get_db(request), credentials.credentials)
+    db: Database = request.app.state.db
+    principal = known_principal(db, credentials.credentials)
+    if principal is None:
+        principal = await run_in_threadpool(authenticate, db, credentials.credentials)
     if principal is None:
         rate_limiter(request).invalid_token(client_address(request))
         raise Unauthorized("auth.invalid_token")

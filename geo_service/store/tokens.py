@@ -55,11 +55,23 @@ def current_grid_codes(cur: Cursor, codes: Sequence[str]) -> set[str]:
     return {row[0] for row in cur.fetchall()}
 
 
-def find_token(cur: Cursor, token_hash: str) -> tuple[int, str, str | None, list[str]] | None:
-    """(id, role, name, grids) of a live token (not revoked, not expired) with this hash; notes its use."""
+class FoundToken(NamedTuple):
+    """A live token as a request needs it; ``seconds_left`` until it expires by the database clock (None: it
+    does not)."""
+
+    id: int
+    role: str
+    name: str | None
+    grids: tuple[str, ...]
+    seconds_left: float | None
+
+
+def find_token(cur: Cursor, token_hash: str) -> FoundToken | None:
+    """The live token (not revoked, not expired) with this hash; notes its use."""
     cur.execute(
         """SELECT id, role, name,
-                  last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s) AS stale_use, grids
+                  last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s) AS stale_use, grids,
+                  extract(epoch FROM expires_at - now())::float8 AS seconds_left
            FROM api_tokens
            WHERE token_hash = %s AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
         (LAST_USED_RESOLUTION_S, token_hash),
@@ -69,7 +81,7 @@ def find_token(cur: Cursor, token_hash: str) -> tuple[int, str, str | None, list
         return None
     if row[3]:
         cur.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row[0],))
-    return (row[0], row[1], row[2], list(row[4] or []))
+    return FoundToken(row[0], row[1], row[2], tuple(row[4] or ()), row[5])
 
 
 def list_tokens(cur: Cursor) -> list[TokenRow]:

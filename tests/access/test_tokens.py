@@ -1,6 +1,7 @@
 """Token lifecycle: optional expiry, ``geo-service token list`` (never the secret) and ``token revoke``; an
-expired or revoked token gets 401 ``auth.invalid_token`` from every route, at once; admins do the same over
-HTTP."""
+expired or revoked token gets 401 ``auth.invalid_token`` from every route: at once in the process that revoked
+it, as soon as the database's announcement arrives in the others; admins do the same over HTTP. A process keeps
+the tokens it has seen (``auth.TokenCache``) until one changes."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from geo_service.api.app import create_app
-from geo_service.auth import authenticate, create_token, hash_token
+from geo_service.auth import TOKEN_CACHE, TokenCache, authenticate, create_token, hash_token
 from geo_service.cli import app as cli
+from geo_service.db import revisions
 from geo_service.db.pool import Database
-from tests.conftest import auth_headers
+from tests.conftest import auth_headers, seen_within
 from tests.documented import answered
 from tests.test_cli import cli_env  # noqa: F401 - the CLI pointed at a fresh database
 
@@ -66,6 +68,9 @@ def test_create_list_revoke_from_the_command_line(cli_env: Database, english: No
 
         code, out = invoke("token", "revoke", token_id)
         assert code == 0 and f"Token {token_id} revoked" in out
+        # the command is another process as far as the server's pool goes: the revocation reaches it as the
+        # database announces it
+        assert seen_within(lambda: http.get("/api/auth/whoami", headers=bearer(token)).status_code == 401)
         refused = http.get("/api/auth/whoami", headers=bearer(token))
         assert refused.status_code == 401 and refused.json()["code"] == "auth.invalid_token"
         assert http.get("/tiles/style.json", headers=bearer(token)).status_code == 401
@@ -138,3 +143,58 @@ def test_token_answers_have_the_members_their_schemas_name(db: Database, client:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", entry["created_at"]), entry["created_at"]
     path = "/api/tokens/{token_id}"
     answered(document, path, "delete", client.delete(f"/api/tokens/{entry['id']}", headers=admin))
+
+
+def _listening(db: Database) -> None:
+    """Until the process holds the data revisions in memory (read, and its listener connected: it connects in the
+    background)."""
+    watch = revisions.watch_of(db)
+    assert seen_within(lambda: bool(watch.current()) and watch.cached() is not None, bound_s=60)
+
+
+def test_a_known_token_costs_no_lookup_until_a_token_changes(db: Database, client: TestClient) -> None:
+    token = create_token(db, "dispatcher", "desk 3")
+    assert client.get("/api/auth/whoami", headers=bearer(token)).status_code == 200
+    _listening(db)
+    looked_up = TOKEN_CACHE.lookups
+    for _ in range(3):
+        assert client.get("/api/auth/whoami", headers=bearer(token)).json()["name"] == "desk 3"
+    assert TOKEN_CACHE.lookups == looked_up
+    # any change to a token (here another one created) drops what the process kept: looked up again, still valid
+    create_token(db, "planner", "another")
+    assert client.get("/api/auth/whoami", headers=bearer(token)).status_code == 200
+    assert TOKEN_CACHE.lookups == looked_up + 1
+    # revoked through another pool (another server process): refused once the announcement arrives
+    other = Database(db.dsn, max_size=1)
+    try:
+        with other.cursor() as cur:
+            cur.execute(
+                "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = %s", (hash_token(token),)
+            )
+    finally:
+        other.close()
+    assert seen_within(lambda: client.get("/api/auth/whoami", headers=bearer(token)).status_code == 401)
+
+
+def test_a_kept_token_ends_with_its_expiry_and_its_time(db: Database) -> None:
+    """Kept at most until the token expires (by the database clock, as the lookup judged it) and ``known_for_s``:
+    a cache of its own, on a clock the test moves."""
+    now = [1000.0]
+    cache = TokenCache(known_for_s=60, clock=lambda: now[0])
+    lasting = create_token(db, "planner", "lasting")
+    expiring = create_token(db, "planner", "expiring", expires_days=1)
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE api_tokens SET expires_at = now() + interval '30 seconds' WHERE token_hash = %s",
+            (hash_token(expiring),),
+        )
+    _listening(db)
+    assert cache.authenticate(db, lasting) is not None and cache.authenticate(db, expiring) is not None
+    assert cache.lookups == 2
+    assert cache.peek(db, lasting) is not None and cache.peek(db, expiring) is not None
+    now[0] += 31  # past the expiry the database gave: that token must be looked up again
+    assert cache.peek(db, expiring) is None and cache.peek(db, lasting) is not None
+    now[0] += 30  # past known_for_s: so must the other (its use noted again)
+    assert cache.peek(db, lasting) is None
+    assert cache.authenticate(db, lasting) is not None and cache.lookups == 3
+    assert cache.peek(db, "gs_not-a-token") is None and cache.authenticate(db, "not-a-token") is None

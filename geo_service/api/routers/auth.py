@@ -59,7 +59,7 @@ def get_tokens(db: Database = Depends(get_db), _admin: Principal = Depends(Admin
 def delete_token(
     token_id: int, db: Database = Depends(get_db), admin: Principal = Depends(Admin)
 ) -> auth.Token:
-    """Revoke a token (admin only): refused from the next request on, by every process. Revoking twice is
-    harmless; 404 for an unknown id."""
+    """Revoke a token (admin only): refused by this process from the next request on, by the others as soon as
+    the database announces the change (milliseconds). Revoking twice is harmless; 404 for an unknown id."""
     row, _ = revoke_token(db, token_id, actor=admin.actor)
     return auth.token_answer(row)
