@@ -53,14 +53,42 @@ SERVER_PIDS: dict[str, int] = {}  # base URL → pid of its `geo-service serve` 
 
 
 @contextlib.contextmanager
-def serving(dsn: str, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``geo-service serve`` in a process of its own (the client's work must not share the server's GIL);
-    ``env`` adds to its environment (settings to compare). With a ``PYTHONPATH`` in ``env`` the server also
-    runs from that directory: ``python -m`` puts the working directory first on the path, so another checkout's
-    ``geo_service`` is served only from there."""
+def _served(module: list[str], env: dict[str, str], cwd: str | Path | None, ready_path: str) -> Iterator[str]:
+    """``python -m <module...> --port PORT`` in a process of its own (the client's work must not share the
+    server's GIL); its base URL once ``ready_path`` answers 200 and the start-up work has settled. Stopped
+    afterwards."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    command = [sys.executable, "-m", *module, "--port", str(port)]
+    process = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[base] = process.pid
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start: {command}") from None
+                time.sleep(0.2)
+        settled(process.pid)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def serving(
+    dsn: str, workers: int = 1, env: dict[str, str] | None = None
+) -> contextlib.AbstractContextManager[str]:
+    """``geo-service serve`` in a process of its own; ``env`` adds to its environment (settings to compare).
+    With a ``PYTHONPATH`` in ``env`` the server also runs from that directory: ``python -m`` puts the working
+    directory first on the path, so another checkout's ``geo_service`` is served only from there."""
     environment = {
         **os.environ,
         "GEO_SERVICE_DATABASE_URL": dsn,
@@ -68,79 +96,16 @@ def serving(dsn: str, workers: int = 1, env: dict[str, str] | None = None) -> It
         "GEO_SERVICE_INCIDENTS_ESCALATION_ENABLED": "false",
         **(env or {}),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "geo_service.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    process = subprocess.Popen(
-        command,
-        env=environment,
-        cwd=(env or {}).get("PYTHONPATH"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    SERVER_PIDS[base] = process.pid
-    try:
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        settled(process.pid)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    module = ["geo_service.cli", "serve", "--workers", str(workers)]
+    return _served(module, environment, (env or {}).get("PYTHONPATH"), "/readyz")
 
 
-@contextlib.contextmanager
-def bare_serving(dsn: str) -> Iterator[str]:
+def bare_serving(dsn: str) -> contextlib.AbstractContextManager[str]:
     """``bench/bare_isochrone.py`` on uvicorn in a process of its own, as ``geo-service serve`` runs (httptools,
-    uvloop where installed), without an access log; its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    uvloop where installed), without an access log."""
     repo = Path(__file__).resolve().parents[1]
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.bare_isochrone:app",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, "BENCH_BARE_DSN": dsn, "PYTHONPATH": str(repo)},
-        cwd=repo,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"bench/bare_isochrone.py did not start: {command}") from None
-                time.sleep(0.2)
-        settled(process.pid)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    environment = {**os.environ, "BENCH_BARE_DSN": dsn, "PYTHONPATH": str(repo)}
+    return _served(["uvicorn", "bench.bare_isochrone:app", "--no-access-log"], environment, repo, "/healthz")
 
 
 def _timed_isochrone(client: httpx.Client, query: dict[str, object], coding: str) -> tuple[float, int]:
