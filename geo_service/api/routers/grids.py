@@ -81,17 +81,17 @@ async def _upload(request: Request, crs: str | None) -> tuple[bytes, str | None,
     GeoPackage / zip. Only reads; parsing happens in a worker thread."""
     content_type = _media_type(request)
     if content_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise BadRequest("grid.multipart_file")
-        form_crs = form.get("crs")
-        return (
-            await upload.read(),
-            upload.filename,
-            crs or (form_crs if isinstance(form_crs, str) else None),
-            "file",
-        )
+        async with request.form() as form:  # closed on leaving: an upload spooled to disk is a file held open
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise BadRequest("grid.multipart_file")
+            form_crs = form.get("crs")
+            return (
+                await upload.read(),
+                upload.filename,
+                crs or (form_crs if isinstance(form_crs, str) else None),
+                "file",
+            )
     data = await request.body()
     if not data:
         raise BadRequest("grid.empty_body")

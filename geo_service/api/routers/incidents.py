@@ -214,11 +214,11 @@ async def post_import(
     ``external_id,lon,lat,crs,address,category,description``; see the README for details."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise BadRequest("incident.import_file_field")
-        content = await upload.read()
+        async with request.form() as form:  # closed on leaving: an upload spooled to disk is a file held open
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise BadRequest("incident.import_file_field")
+            content = await upload.read()
     else:
         content = await request.body()
     report = await run_in_threadpool(

@@ -95,16 +95,16 @@ async def _upload(
             max_bytes=f"{max_bytes:,}",
             max_mb=f"{max_bytes / 1024 / 1024:g}",
         )
-    form = await request.form()
-    texts = {key: value for key, value in form.items() if isinstance(value, str)}
-    upload = form.get(field)
-    if upload is None:
-        if required:
+    async with request.form() as form:  # closed on leaving: an upload spooled to disk is a file held open
+        texts = {key: value for key, value in form.items() if isinstance(value, str)}
+        upload = form.get(field)
+        if upload is None:
+            if required:
+                raise BadRequest("media.file_field", field=field)
+            return None, texts
+        if not isinstance(upload, UploadFile):
             raise BadRequest("media.file_field", field=field)
-        return None, texts
-    if not isinstance(upload, UploadFile):
-        raise BadRequest("media.file_field", field=field)
-    return await upload.read(max_bytes + 1), texts
+        return await upload.read(max_bytes + 1), texts
 
 
 # -- 并案 ----------------------------------------------------------------------------------------------------

@@ -49,12 +49,12 @@ async def _upload(
     grid imports' caps (``grids``)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise BadRequest("network.upload_field")
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        data = await upload.read()
+        async with request.form() as form:  # closed on leaving: an upload spooled to disk is a file held open
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise BadRequest("network.upload_field")
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            data = await upload.read()
         features = await run_in_threadpool(
             area_io.read_features, data, upload.filename, crs or fields.get("crs"), grids
         )

@@ -177,16 +177,16 @@ async def post_request(fmt: str, request: Request, ctx: Ctx) -> Response:
     if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         raise UnsupportedMediaType("open311.form_encoded")
     settings = request.app.state.media_settings
-    form = await request.form()
     fields: dict[str, list[str]] = {}
     photos: list[bytes] = []
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            fields.setdefault(key, []).append(value)
-        elif key == "media" and not photos:
-            photos.append(await value.read(settings.max_bytes + 1))
-        else:
-            raise BadRequest("open311.files_not_accepted", field=key)
+    async with request.form() as form:  # closed on leaving: an upload spooled to disk is a file held open
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields.setdefault(key, []).append(value)
+            elif key == "media" and not photos:
+                photos.append(await value.read(settings.max_bytes + 1))
+            else:
+                raise BadRequest("open311.files_not_accepted", field=key)
     created = await run_in_threadpool(service.create_request, ctx, fields, photos, settings)
     return _render(fmt, "service_requests", created, request, status_code=201)
 
