@@ -1,6 +1,6 @@
 """A read replica: a real hot standby of a cluster of this module's own (``pg_basebackup -R``, streaming
 replication). Reads go to it, writes to the primary, and a writer reads its own writes while the standby lags;
-no GET route writes (a standby would refuse it)."""
+tokens are checked on the primary; no GET route writes (a standby would refuse it)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 
 from geo_service.api.app import create_app
+from geo_service.auth import hash_token
 from geo_service.db.bootstrap import migrate_database
 from geo_service.db.cluster import Cluster
 from geo_service.db.pool import Database, DatabaseReadOnly
@@ -113,6 +114,16 @@ def test_reads_on_the_standby_writes_on_the_primary_and_a_writer_reads_its_write
                 )
                 # anyone else is served by the standby, which has not replayed the write yet
                 assert reader.get(path).status_code == 404
+                # a token is checked on the primary even for a read the standby serves: revoked there, it is
+                # refused at once, although the lagging standby still holds it as valid
+                signed_in = auth_headers(db, "dispatcher")
+                assert reader.get(path, headers=signed_in).status_code == 404  # valid; the standby's answer
+                token_hash = hash_token(signed_in["Authorization"].removeprefix("Bearer "))
+                with db.cursor() as cur:
+                    cur.execute(
+                        "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = %s", (token_hash,)
+                    )
+                assert reader.get(path, headers=signed_in).status_code == 401
                 # and the standby refuses writes outright
                 with pytest.raises(DatabaseReadOnly), db.replica.cursor() as cur:
                     cur.execute("DELETE FROM api_tokens")
