@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -121,3 +122,21 @@ def test_a_sheet_etag_names_its_day_language_format_and_data_state(loaded: Datab
     with loaded.cursor() as cur:
         cur.execute("UPDATE facilities SET name = name WHERE id = (SELECT min(id) FROM facilities)")
     assert etag(day) != first
+
+
+def test_a_release_that_draws_differently_changes_the_etag(
+    loaded: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even under the same version number: the ETag follows the files a sheet is drawn by."""
+    drawing = tmp_path / "render.py"
+    drawing.write_text("STREET_WIDTH = 1.0\n")
+    monkeypatch.setattr(service, "DRAWN_BY", (tmp_path,))
+    key = service.sheet_key(loaded, CONTEXT, WITH_CENTRE, "png", "zh", today=dt.date(2026, 12, 3))
+    service.drawing_release.cache_clear()
+    try:
+        before = service.sheet_etag(key)
+        drawing.write_text("STREET_WIDTH = 1.5\n")
+        service.drawing_release.cache_clear()  # a new process: the upgraded release
+        assert service.sheet_etag(key) != before
+    finally:
+        service.drawing_release.cache_clear()
