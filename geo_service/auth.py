@@ -13,6 +13,7 @@ announcement reaches them (milliseconds; within the revision interval if it was 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import threading
@@ -27,12 +28,13 @@ from pydantic import Field
 from typing_extensions import TypedDict  # pydantic documents (and writes out) these answers on Python 3.11
 
 from geo_service.db import revisions
-from geo_service.db.pool import Database
+from geo_service.db.pool import Database, DatabaseDiskFull, DatabaseReadOnly, DatabaseUnavailable
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.i18n import message
 from geo_service.store import audit, tokens
 from geo_service.store.tokens import TokenRow
 
+log = logging.getLogger(__name__)
 ROLES = ("admin", "planner", "dispatcher", "worker")
 MAX_GRIDS = 50  # a worker patrols a few grids; a longer list is a mistake
 TOKEN_PREFIX = "gs_"
@@ -229,10 +231,30 @@ class TokenCache:
         self.lookups += 1
         if found is None:
             return None
-        principal = Principal(token_id=found.id, role=found.role, name=found.name, grids=found.grids)
+        if found.stale_use:
+            _note_use(db, found.id)
+        principal = _principal(found)
         left_s = math.inf if found.seconds_left is None else found.seconds_left
         self._keep(db, revision, token_hash, _Known(principal, self._clock() + min(self.known_for_s, left_s)))
         return principal
+
+    def authenticate_anywhere(self, db: Database, token: str) -> Principal | None:
+        """:meth:`authenticate`, or while the primary is out of reach, the token looked up on its hot standby
+        (``db.replica``), so that reads the standby serves go on for signed-in callers too. The standby holds
+        every token change the primary shipped: a revocation in its very last instants may be missing, as it
+        would be after a failover. Such a lookup is neither kept nor noted as a use (a standby takes no writes).
+        """
+        try:
+            return self.authenticate(db, token)
+        except DatabaseUnavailable:
+            replica = db.replica
+            if replica is None or replica.down or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+                raise
+            log.debug("the primary is out of reach: token checked on the standby")  # the pool logs the outage
+            with replica.cursor(dict_rows=False) as cur:
+                found = tokens.find_token(cur, hash_token(token))
+            self.lookups += 1
+            return None if found is None else _principal(found)
 
     def _kept(self, db: Database, revision: int, token_hash: str) -> Principal | None:
         slot = self._slots.get(db.cache_owner)
@@ -252,13 +274,28 @@ class TokenCache:
                 slot[1][token_hash] = known
 
 
+def _principal(found: tokens.FoundToken) -> Principal:
+    return Principal(token_id=found.id, role=found.role, name=found.name, grids=found.grids)
+
+
+def _note_use(db: Database, token_id: int) -> None:
+    """Note a token's use, in a transaction of its own: a primary that takes no writes for now (full disk,
+    read-only) must not turn every signed-in request into an error for the sake of a timestamp."""
+    try:
+        with db.cursor(dict_rows=False) as cur:
+            tokens.note_use(cur, token_id)
+    except (DatabaseReadOnly, DatabaseDiskFull) as exc:
+        log.warning("token %s used; its last use not noted: %s", token_id, exc)
+
+
 TOKEN_CACHE = TokenCache()  # the process's
 
 
 def authenticate(db: Database, token: str) -> Principal | None:
     """The principal for a presented token, or None when it is unknown, revoked or expired (:class:`TokenCache`:
-    a round trip only for a token this process has not seen since its last change)."""
-    return TOKEN_CACHE.authenticate(db, token)
+    a round trip only for a token this process has not seen since its last change; on the hot standby while the
+    primary is out of reach)."""
+    return TOKEN_CACHE.authenticate_anywhere(db, token)
 
 
 def known_principal(db: Database, token: str) -> Principal | None:

@@ -57,21 +57,21 @@ def current_grid_codes(cur: Cursor, codes: Sequence[str]) -> set[str]:
 
 class FoundToken(NamedTuple):
     """A live token as a request needs it; ``seconds_left`` until it expires by the database clock (None: it
-    does not)."""
+    does not); ``stale_use``: its last use is older than :data:`LAST_USED_RESOLUTION_S` (note it)."""
 
     id: int
     role: str
     name: str | None
     grids: tuple[str, ...]
     seconds_left: float | None
+    stale_use: bool
 
 
 def find_token(cur: Cursor, token_hash: str) -> FoundToken | None:
-    """The live token (not revoked, not expired) with this hash; notes its use."""
+    """The live token (not revoked, not expired) with this hash. A read: it runs on a standby too."""
     cur.execute(
-        """SELECT id, role, name,
-                  last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s) AS stale_use, grids,
-                  extract(epoch FROM expires_at - now())::float8 AS seconds_left
+        """SELECT id, role, name, grids, extract(epoch FROM expires_at - now())::float8 AS seconds_left,
+                  last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s) AS stale_use
            FROM api_tokens
            WHERE token_hash = %s AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())""",
         (LAST_USED_RESOLUTION_S, token_hash),
@@ -79,9 +79,12 @@ def find_token(cur: Cursor, token_hash: str) -> FoundToken | None:
     row = cur.fetchone()
     if row is None:
         return None
-    if row[3]:
-        cur.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (row[0],))
-    return FoundToken(row[0], row[1], row[2], tuple(row[4] or ()), row[5])
+    return FoundToken(row[0], row[1], row[2], tuple(row[3] or ()), row[4], bool(row[5]))
+
+
+def note_use(cur: Cursor, token_id: int) -> None:
+    """Record that the token was used now."""
+    cur.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s", (token_id,))
 
 
 def list_tokens(cur: Cursor) -> list[TokenRow]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import psycopg2.extensions
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -209,3 +210,24 @@ def test_a_kept_token_ends_with_its_expiry_and_its_time(db: Database) -> None:
     now[0] += 30  # past known_for_s: so is the other (its use noted again)
     assert cache.authenticate(db, lasting) is not None and cache.lookups == 4
     assert cache.authenticate(db, "not-a-token") is None and cache.lookups == 4
+
+
+def test_a_token_is_honoured_when_its_use_cannot_be_noted(db: Database) -> None:
+    """A primary that takes no writes for now (read-only here; a full disk is the same) still checks tokens:
+    noting the last use is a transaction of its own, and its failure is logged, not answered."""
+    token = create_token(db, "dispatcher", "read-only primary")
+    params = psycopg2.extensions.parse_dsn(db.dsn)
+    params["options"] = "-c default_transaction_read_only=on"
+    read_only = Database(psycopg2.extensions.make_dsn(**params), max_size=2)
+    try:
+        principal = TokenCache().authenticate(read_only, token)
+        assert principal is not None and principal.role == "dispatcher"
+    finally:
+        read_only.close()
+    with db.cursor() as cur:
+        cur.execute("SELECT last_used_at FROM api_tokens WHERE token_hash = %s", (hash_token(token),))
+        assert cur.fetchone()["last_used_at"] is None  # not noted: the database took no write
+    assert TokenCache().authenticate(db, token) is not None
+    with db.cursor() as cur:
+        cur.execute("SELECT last_used_at FROM api_tokens WHERE token_hash = %s", (hash_token(token),))
+        assert cur.fetchone()["last_used_at"] is not None  # noted where writes are taken

@@ -1,6 +1,7 @@
 """A read replica: a real hot standby of a cluster of this module's own (``pg_basebackup -R``, streaming
 replication). Reads go to it, writes to the primary, and a writer reads its own writes while the standby lags;
-tokens are checked on the primary; no GET route writes (a standby would refuse it)."""
+tokens are checked on the primary; while the primary is down the standby serves reads, signed in or not; no GET
+route writes (a standby would refuse it)."""
 
 from __future__ import annotations
 
@@ -204,3 +205,33 @@ def test_no_get_route_writes(demo_grids_db: Database) -> None:
         assert sum(r.status_code == 200 for r in answers.values()) >= len(paths) - 3
     finally:
         primary.close()
+
+
+def test_reads_go_on_while_the_primary_is_down(pair: tuple[Cluster, Cluster]) -> None:
+    """The primary stopped: the standby serves reads, anonymous or signed in (a token is then checked on the
+    standby, which holds every token the primary shipped), and writes answer 503."""
+    primary, standby = pair
+    db = Database(primary.dsn(), max_size=2, replica=Database(standby.dsn(), max_size=2))
+    try:
+        known = auth_headers(db, "dispatcher")
+        unseen = auth_headers(db, "planner")
+        revoked = auth_headers(db, "planner")
+        token_hash = hash_token(revoked["Authorization"].removeprefix("Bearer "))
+        with db.cursor() as cur:
+            cur.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = %s", (token_hash,))
+        _caught_up(db)
+        app = create_app(db=db)
+        with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+            assert client.get("/api/auth/whoami", headers=known).status_code == 200
+            primary.stop()
+            try:
+                assert client.get("/api/grids").status_code == 200
+                assert client.get("/api/auth/whoami", headers=known).json()["role"] == "dispatcher"
+                assert client.get("/api/auth/whoami", headers=unseen).json()["role"] == "planner"
+                assert client.get("/api/auth/whoami", headers=revoked).status_code == 401
+                assert client.get("/api/grids", headers=known).status_code == 200
+                assert client.post("/api/grids", json=DISTRICT, headers=unseen).status_code == 503
+            finally:
+                primary.start()
+    finally:
+        db.close()
