@@ -15,7 +15,10 @@ the HTTP ratio by ~0.3×.)
   HTTP costs on this machine at this moment, with this client);
 - **bare ASGI**: the same request answered by ``bench/bare_isochrone.py`` on uvicorn, with the same client: the
   same computation and the same bytes with no framework around them (checked equal to the service's answer,
-  identity and Brotli).
+  identity and Brotli);
+- **bare FastAPI**: the same again from the plainest FastAPI app (``framework_app`` there: parameters declared,
+  the computation in the thread pool, the service's Brotli middleware, nothing else): between it and the bare
+  app, what the framework costs; between it and the service, what the service's own layers add.
   Its distance from the in-process call is what Python, uvicorn and the socket cost here; no change inside the
   service can take an answer below it;
 - **pgRouting**: ``pgr_drivingDistance`` + ``ST_ConcaveHull`` for the 15-minute contour only (as in
@@ -106,12 +109,13 @@ def serving(
     return _served(module, environment, (env or {}).get("PYTHONPATH"), "/readyz")
 
 
-def bare_serving(dsn: str) -> contextlib.AbstractContextManager[str]:
-    """``bench/bare_isochrone.py`` on uvicorn in a process of its own, as ``geo-service serve`` runs (httptools,
-    uvloop where installed), without an access log."""
+def bare_serving(dsn: str, app: str = "app") -> contextlib.AbstractContextManager[str]:
+    """``bench/bare_isochrone.py``'s ``app`` (or ``framework_app``) on uvicorn in a process of its own, as
+    ``geo-service serve`` runs (httptools, uvloop where installed), without an access log."""
     repo = Path(__file__).resolve().parents[1]
     environment = {**os.environ, "BENCH_BARE_DSN": dsn, "PYTHONPATH": str(repo)}
-    return _served(["uvicorn", "bench.bare_isochrone:app", "--no-access-log"], environment, repo, "/healthz")
+    module = ["uvicorn", f"bench.bare_isochrone:{app}", "--no-access-log"]
+    return _served(module, environment, repo, "/healthz")
 
 
 def _timed_isochrone(client: httpx.Client, query: dict[str, object], coding: str) -> tuple[float, int]:
@@ -160,10 +164,13 @@ def main() -> None:
     sizes: dict[str, list[int]] = {"identity": [], "br": []}
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(httpx.Client(base_url=stack.enter_context(serving(db.dsn)), timeout=60))
-        bare = None
+        bare = framework = None
         if not args.no_bare:
             bare = stack.enter_context(
                 httpx.Client(base_url=stack.enter_context(bare_serving(db.dsn)), timeout=60)
+            )
+            framework = stack.enter_context(
+                httpx.Client(base_url=stack.enter_context(bare_serving(db.dsn, "framework_app")), timeout=60)
             )
         queries = [{"lon": lon, "lat": lat, "minutes": args.minutes} for lon, lat, _ in origins]
 
@@ -203,21 +210,29 @@ def main() -> None:
             "HTTP, br": lambda: over_http(client, "br"),
             "HTTP floor: GET /healthz": lambda: healthz(client),
         }
-        if bare is not None:
+        if bare is not None and framework is not None:
             sides["bare ASGI app, identity"] = lambda: over_http(bare, "identity")
             sides["bare ASGI app, br"] = lambda: over_http(bare, "br")
             sides["bare ASGI floor: GET /healthz"] = lambda: healthz(bare)
+            sides["bare FastAPI app, br"] = lambda: over_http(framework, "br")
+            sides["bare FastAPI floor: GET /healthz"] = lambda: healthz(framework)
         sides["pgRouting"] = pgrouting_times
         first = queries[0]
         for _ in range(3):  # warm: JIT, caches, connection
             service.isochrones(db, [list(origins[0][:2])], minutes, settings=settings)
             for coding in ("identity", "br"):
                 ours = client.get("/api/isochrones", params=first, headers={"Accept-Encoding": coding})
-                if bare is not None:  # the same answer, byte for byte: the floor is of the same work
-                    theirs = bare.get("/api/isochrones", params=first, headers={"Accept-Encoding": coding})
-                    assert theirs.content == ours.content and theirs.headers.get(
-                        "content-encoding"
-                    ) == ours.headers.get("content-encoding")
+                for other in (
+                    bare,
+                    framework,
+                ):  # the same answer, byte for byte: the floors are of the same work
+                    if other is not None:
+                        theirs = other.get(
+                            "/api/isochrones", params=first, headers={"Accept-Encoding": coding}
+                        )
+                        assert theirs.content == ours.content and theirs.headers.get(
+                            "content-encoding"
+                        ) == ours.headers.get("content-encoding")
         runs: dict[str, list[float]] = {key: [] for key in sides}
         names = list(sides)
         for repeat in tqdm(range(args.repeat), desc="runs", unit="run"):
