@@ -28,7 +28,7 @@ from pydantic import Field
 from typing_extensions import TypedDict  # pydantic documents (and writes out) these answers on Python 3.11
 
 from geo_service.db import revisions
-from geo_service.db.pool import Database, DatabaseDiskFull, DatabaseReadOnly, DatabaseUnavailable
+from geo_service.db.pool import Database, DatabaseUnavailable
 from geo_service.errors import InvalidInput, NotFound
 from geo_service.i18n import message
 from geo_service.store import audit, tokens
@@ -248,7 +248,7 @@ class TokenCache:
             return self.authenticate(db, token)
         except DatabaseUnavailable:
             replica = db.replica
-            if replica is None or replica.down or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            if replica is None or replica.down:
                 raise
             log.debug("the primary is out of reach: token checked on the standby")  # the pool logs the outage
             with replica.cursor(dict_rows=False) as cur:
@@ -280,11 +280,12 @@ def _principal(found: tokens.FoundToken) -> Principal:
 
 def _note_use(db: Database, token_id: int) -> None:
     """Note a token's use, in a transaction of its own: a primary that takes no writes for now (full disk,
-    read-only) must not turn every signed-in request into an error for the sake of a timestamp."""
+    read-only) or drops the connection just then must not turn a signed-in request into an error for the sake of
+    a timestamp."""
     try:
         with db.cursor(dict_rows=False) as cur:
             tokens.note_use(cur, token_id)
-    except (DatabaseReadOnly, DatabaseDiskFull) as exc:
+    except DatabaseUnavailable as exc:
         log.warning("token %s used; its last use not noted: %s", token_id, exc)
 
 
