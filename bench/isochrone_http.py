@@ -15,12 +15,11 @@ the HTTP ratio by ~0.3×.)
   HTTP costs on this machine at this moment, with this client);
 - **bare ASGI**: the same request answered by ``bench/bare_isochrone.py`` on uvicorn, with the same client: the
   same computation and the same bytes with no framework around them (checked equal to the service's answer,
-  identity and Brotli);
+  identity and Brotli). Its distance from the in-process call is what Python, uvicorn and the socket cost here;
+  no change inside the service can take an answer below it;
 - **bare FastAPI**: the same again from the plainest FastAPI app (``framework_app`` there: parameters declared,
   the computation in the thread pool, the service's Brotli middleware, nothing else): between it and the bare
-  app, what the framework costs; between it and the service, what the service's own layers add.
-  Its distance from the in-process call is what Python, uvicorn and the socket cost here; no change inside the
-  service can take an answer below it;
+  app, what the framework costs; between it and the service, what the service's own layers add;
 - **pgRouting**: ``pgr_drivingDistance`` + ``ST_ConcaveHull`` for the 15-minute contour only (as in
   ``bench/isochrones.py``).
 
@@ -222,17 +221,11 @@ def main() -> None:
             service.isochrones(db, [list(origins[0][:2])], minutes, settings=settings)
             for coding in ("identity", "br"):
                 ours = client.get("/api/isochrones", params=first, headers={"Accept-Encoding": coding})
-                for other in (
-                    bare,
-                    framework,
-                ):  # the same answer, byte for byte: the floors are of the same work
-                    if other is not None:
-                        theirs = other.get(
-                            "/api/isochrones", params=first, headers={"Accept-Encoding": coding}
-                        )
-                        assert theirs.content == ours.content and theirs.headers.get(
-                            "content-encoding"
-                        ) == ours.headers.get("content-encoding")
+                # the same answer, byte for byte: the floors are of the same work
+                for other in (o for o in (bare, framework) if o is not None):
+                    theirs = other.get("/api/isochrones", params=first, headers={"Accept-Encoding": coding})
+                    assert theirs.content == ours.content
+                    assert theirs.headers.get("content-encoding") == ours.headers.get("content-encoding")
         runs: dict[str, list[float]] = {key: [] for key in sides}
         names = list(sides)
         for repeat in tqdm(range(args.repeat), desc="runs", unit="run"):
