@@ -366,6 +366,14 @@ class Database:
 
     # -- reads on a standby ----------------------------------------------------------------------------------
 
+    def revisions_instead(self, error: Exception) -> Database | None:
+        """The standby, when this primary is out of reach (``error``) and the standby answers: its revisions
+        describe the data the reads then get (:class:`geo_service.db.revisions.RevisionWatch`)."""
+        replica = self.replica
+        if not isinstance(error, DatabaseUnavailable) or replica is None or replica.down:
+            return None
+        return replica
+
     def for_reading(self, min_lsn: str | None = None) -> Database:
         """The pool for read-only work: the standby when there is one, it answers, and it has replayed
         ``min_lsn`` (the primary's WAL position after the caller's last write, so a writer reads its own

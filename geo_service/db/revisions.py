@@ -44,6 +44,11 @@ class RevisionSource(Protocol):
 
     def cursor(self, dict_rows: Literal[False]) -> AbstractContextManager[psycopg2.extensions.cursor]: ...
 
+    def revisions_instead(self, error: Exception) -> RevisionSource | None:
+        """Where to read the revisions when reading them here failed with ``error`` (a primary out of reach: its
+        hot standby), or None to let the error stand."""
+        ...
+
 
 class Watched(Protocol):
     """A pool whose caches follow a watch: its own, or for a hot standby its primary's (``cache_owner``)."""
@@ -114,9 +119,15 @@ class RevisionWatch:
         if values is not None:
             return values
         started = time.monotonic()
-        with self._db.cursor(dict_rows=False) as cur:
-            cur.execute("SELECT entity, revision FROM data_revisions")
-            read = {str(entity): int(revision) for entity, revision in cur.fetchall()}
+        try:
+            read = _read(self._db)
+        except Exception as error:
+            # while the primary is out of reach its standby serves the reads: their caches follow the standby's
+            # revisions (replicated with the data they describe); nothing is kept, the next call asks again
+            instead = self._db.revisions_instead(error)
+            if instead is None:
+                raise
+            return _read(instead)
         with self._lock:
             self.reads += 1
             # Announcements that arrived during the read move the generation: the next call reads again.
@@ -198,6 +209,12 @@ class RevisionWatch:
                     conn.close()
             if not self._closed:
                 time.sleep(retry_s)
+
+
+def _read(source: RevisionSource) -> dict[str, int]:
+    with source.cursor(dict_rows=False) as cur:
+        cur.execute("SELECT entity, revision FROM data_revisions")
+        return {str(entity): int(revision) for entity, revision in cur.fetchall()}
 
 
 def watch_of(db: Watched) -> RevisionWatch:

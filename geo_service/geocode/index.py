@@ -12,10 +12,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import psycopg2
 from psycopg2.extensions import cursor as Cursor
 
-from geo_service.db.pool import Database
+from geo_service.db.pool import Database, DatabaseReadOnly
 from geo_service.geocode.keys import keys_for
 from geo_service.store import gazetteer as store
 
@@ -55,7 +54,7 @@ def ensure_keyed(db: Database, max_rows: int | None = REQUEST_ROWS) -> int:
             if not store.has_pending(cur):
                 return 0
             return key_pending(cur, max_rows=max_rows)
-    except psycopg2.errors.ReadOnlySqlTransaction:  # a hot standby: the primary keys them
+    except DatabaseReadOnly:  # a hot standby: the primary keys them (the pool names SQLSTATE 25006 so)
         log.warning("geocode_names has unkeyed names, and this database is read-only")
         return 0
 

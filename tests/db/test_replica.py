@@ -209,9 +209,20 @@ def test_no_get_route_writes(demo_grids_db: Database) -> None:
 
 def test_reads_go_on_while_the_primary_is_down(pair: tuple[Cluster, Cluster]) -> None:
     """The primary stopped: the standby serves reads, anonymous or signed in (a token is then checked on the
-    standby, which holds every token the primary shipped), and writes answer 503."""
+    standby, which holds every token the primary shipped; the caches follow the standby's data revisions), and
+    writes answer 503."""
     primary, standby = pair
     db = Database(primary.dsn(), max_size=2, replica=Database(standby.dsn(), max_size=2))
+    district = {  # beside DISTRICT (which another test of this module creates), not over it
+        "type": "Feature",
+        "properties": {"code": "110199", "name": "主库停机测试区", "level": "district"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[116.40, 39.80], [116.42, 39.80], [116.42, 39.82], [116.40, 39.82], [116.40, 39.80]]
+            ],
+        },
+    }
     try:
         known = auth_headers(db, "dispatcher")
         unseen = auth_headers(db, "planner")
@@ -219,18 +230,35 @@ def test_reads_go_on_while_the_primary_is_down(pair: tuple[Cluster, Cluster]) ->
         token_hash = hash_token(revoked["Authorization"].removeprefix("Bearer "))
         with db.cursor() as cur:
             cur.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = %s", (token_hash,))
-        _caught_up(db)
         app = create_app(db=db)
         with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+            created = client.post("/api/grids", json=district, headers=auth_headers(db, "planner"))
+            assert created.status_code == 201, created.text
+            _caught_up(db)
             assert client.get("/api/auth/whoami", headers=known).status_code == 200
             primary.stop()
             try:
-                assert client.get("/api/grids").status_code == 200
+                located = client.get("/api/locate?lon=116.41&lat=39.81")
+                assert located.status_code == 200, located.text
+                assert "110199" in located.text  # the standby's data, through the locate index
+                for path in (
+                    "/api/grids",
+                    "/api/grids/110199",
+                    "/api/stations",
+                    "/api/facilities",
+                    "/ogc/collections/grids/items",
+                    "/tiles/grids/14/13489/6213.pbf",
+                    "/api/network",
+                    "/api/geocode?q=Mannerheimintie",
+                ):
+                    answer = client.get(path)
+                    assert answer.status_code == 200, (path, answer.text)
                 assert client.get("/api/auth/whoami", headers=known).json()["role"] == "dispatcher"
                 assert client.get("/api/auth/whoami", headers=unseen).json()["role"] == "planner"
                 assert client.get("/api/auth/whoami", headers=revoked).status_code == 401
                 assert client.get("/api/grids", headers=known).status_code == 200
-                assert client.post("/api/grids", json=DISTRICT, headers=unseen).status_code == 503
+                refused = client.post("/api/grids", json=DISTRICT, headers=unseen)
+                assert refused.status_code == 503 and refused.json()["code"] == "db.unavailable"
             finally:
                 primary.start()
     finally:

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from geo_service.api.consistency import database_for
 from geo_service.api.errors import language_of
 from geo_service.api.models import geocode as mg
 from geo_service.api.openapi import answers
@@ -34,10 +35,10 @@ async def get_geocode(
     area | city``) and ``grid_code`` (the grid the point lands in, or null)."""
     language = language_of(request)
 
-    # one hop to a worker thread for the whole search (the dispatcher's search box calls this per keystroke;
-    # every extra thread switch shows in its latency)
+    # one hop to a worker thread for the whole search, the choice of pool included (the dispatcher's search box
+    # calls this per keystroke; every extra thread switch shows in its latency)
     def search() -> bytes:
-        candidates = [c.public() for c in geocode(request.app.state.db, q, limit)]
+        candidates = [c.public() for c in geocode(database_for(request), q, limit)]
         return orjson.dumps(render_all(Geocoded(query=q, candidates=candidates), language))
 
     return Response(await run_in_threadpool(search), media_type="application/json")
