@@ -366,6 +366,11 @@ class Database:
 
     # -- reads on a standby ----------------------------------------------------------------------------------
 
+    @property
+    def primary(self) -> Database:
+        """The pool writes go to: this one, or for a standby's pool its primary's."""
+        return self.cache_owner
+
     def revisions_instead(self, error: Exception) -> Database | None:
         """The standby, when this primary is out of reach (``error``) and the standby answers: its revisions
         describe the data the reads then get (:class:`geo_service.db.revisions.RevisionWatch`)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
-from geo_service.db.pool import Database, DatabaseReadOnly
+from geo_service.db.pool import Database, DatabaseUnavailable
 from geo_service.geocode.keys import keys_for
 from geo_service.store import gazetteer as store
 
@@ -54,8 +54,10 @@ def ensure_keyed(db: Database, max_rows: int | None = REQUEST_ROWS) -> int:
             if not store.has_pending(cur):
                 return 0
             return key_pending(cur, max_rows=max_rows)
-    except DatabaseReadOnly:  # a hot standby: the primary keys them (the pool names SQLSTATE 25006 so)
-        log.warning("geocode_names has unkeyed names, and this database is read-only")
+    except (
+        DatabaseUnavailable
+    ) as exc:  # read-only (a primary being demoted), or out of reach: a later search keys them
+        log.warning("geocode_names has unkeyed names that cannot be keyed now: %s", exc)
         return 0
 
 

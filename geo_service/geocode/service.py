@@ -416,7 +416,7 @@ def geocode(db: Database, query: str, limit: int = 10) -> list[Candidate]:
     with db.cursor() as cur:
         rows = gazetteer.exact_candidates(cur, lookup, PER_BRANCH)
     if any(row["via"] == "pending" for row in rows):  # names written since the last search: key them first
-        ensure_keyed(db)
+        ensure_keyed(db.primary)  # a standby cannot: its copy has them once replayed (the next search)
         with db.cursor() as cur:
             rows = gazetteer.exact_candidates(cur, lookup, PER_BRANCH)
     found = _candidates(parts, [row for row in rows if row["via"] != "pending"])

@@ -263,3 +263,39 @@ def test_reads_go_on_while_the_primary_is_down(pair: tuple[Cluster, Cluster]) ->
                 primary.start()
     finally:
         db.close()
+
+
+def test_names_written_on_the_primary_are_found_on_the_standby(pair: tuple[Cluster, Cluster]) -> None:
+    """A new area's name is copied to the search index unkeyed (keys need OpenCC and pypinyin, not SQL); a search
+    served by the standby, which cannot write, has the primary key it, and finds it once replayed."""
+    primary, standby = pair
+    db = Database(primary.dsn(), max_size=2, replica=Database(standby.dsn(), max_size=2))
+    district = {
+        "type": "Feature",
+        "properties": {"code": "110177", "name": "备库检索测试区", "level": "district"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[116.50, 39.80], [116.52, 39.80], [116.52, 39.82], [116.50, 39.82], [116.50, 39.80]]
+            ],
+        },
+    }
+    try:
+        app = create_app(db=db)
+        with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+            created = client.post("/api/grids", json=district, headers=auth_headers(db, "planner"))
+            assert created.status_code == 201, created.text
+            _caught_up(db)
+            deadline = time.monotonic() + 30
+            while True:
+                found = client.get("/api/geocode", params={"q": "备库检索测试区"})
+                assert found.status_code == 200, found.text
+                if any(c["name"] == "备库检索测试区" for c in found.json()["candidates"]):
+                    break
+                assert time.monotonic() < deadline, "the new name was never found on the standby"
+                time.sleep(0.1)
+        with db.cursor() as cur:
+            cur.execute("SELECT count(*) AS unkeyed FROM geocode_names WHERE name_key IS NULL")
+            assert cur.fetchone()["unkeyed"] == 0  # keyed on the primary
+    finally:
+        db.close()
