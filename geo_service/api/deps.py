@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -12,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from geo_service.api.consistency import database_for
+from geo_service.api.consistency import READ_METHODS, database_for
 from geo_service.api.ratelimit import EXEMPT_PATHS, RateLimiter, route_class
 from geo_service.auth import Principal, authenticate, known_principal
 from geo_service.db.pool import Database
@@ -182,5 +183,13 @@ def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
 
 
 async def incident_context(request: Request) -> IncidentContext:
-    """Database, settings, classification and clock of the incident services (built in ``create_app``)."""
-    return request.app.state.incident_context
+    """Database, settings, classification and clock of the incident services (built in ``create_app``).
+
+    Incidents are read on the primary (a dispatcher's queue must show the case just filed or assigned); while
+    the primary is known to be out of reach, a read (GET, HEAD) gets the same context on the hot standby rather
+    than a 503: the queue as last replicated. Writes still need the primary."""
+    ctx: IncidentContext = request.app.state.incident_context
+    replica = ctx.db.replica
+    if request.method in READ_METHODS and ctx.db.down and replica is not None and not replica.down:
+        return dataclasses.replace(ctx, db=replica)
+    return ctx

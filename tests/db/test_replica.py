@@ -257,6 +257,9 @@ def test_reads_go_on_while_the_primary_is_down(pair: tuple[Cluster, Cluster]) ->
                 assert client.get("/api/auth/whoami", headers=unseen).json()["role"] == "planner"
                 assert client.get("/api/auth/whoami", headers=revoked).status_code == 401
                 assert client.get("/api/grids", headers=known).status_code == 200
+                for path in ("/api/incidents", "/api/stats/incidents", "/api/stats/dashboard/areas"):
+                    answer = client.get(path, headers=known)
+                    assert answer.status_code == 200, (path, answer.text)
                 refused = client.post("/api/grids", json=DISTRICT, headers=unseen)
                 assert refused.status_code == 503 and refused.json()["code"] == "db.unavailable"
             finally:
