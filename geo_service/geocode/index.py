@@ -54,10 +54,9 @@ def ensure_keyed(db: Database, max_rows: int | None = REQUEST_ROWS) -> int:
             if not store.has_pending(cur):
                 return 0
             return key_pending(cur, max_rows=max_rows)
-    except (
-        DatabaseUnavailable
-    ) as exc:  # read-only (a primary being demoted), or out of reach: a later search keys them
-        log.warning("geocode_names has unkeyed names that cannot be keyed now: %s", exc)
+    # read-only (a primary being demoted) or out of reach: a later search keys them
+    except DatabaseUnavailable as exc:
+        log.warning("cannot key new geocoder names now (a later search will): %s", exc)
         return 0
 
 
