@@ -11,6 +11,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psycopg2
@@ -28,16 +29,18 @@ pytestmark = pytest.mark.skipif(
     bool(os.environ.get("GEO_SERVICE_DATABASE_URL")), reason="starts a standby of an embedded cluster"
 )
 
-DISTRICT = {
-    "type": "Feature",
-    "properties": {"code": "110188", "name": "备库测试区", "level": "district"},
-    "geometry": {
-        "type": "Polygon",
-        "coordinates": [
-            [[116.30, 39.80], [116.32, 39.80], [116.32, 39.82], [116.30, 39.82], [116.30, 39.80]]
-        ],
-    },
-}
+
+def _district(code: str, name: str, west: float) -> dict[str, Any]:
+    """A district 0.02° square from (west, 39.80): the tests' districts lie side by side, never over each other."""
+    ring = [[west, 39.80], [west + 0.02, 39.80], [west + 0.02, 39.82], [west, 39.82], [west, 39.80]]
+    return {
+        "type": "Feature",
+        "properties": {"code": code, "name": name, "level": "district"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
+DISTRICT = _district("110188", "备库测试区", 116.30)
 
 
 @pytest.fixture(scope="module")
@@ -213,16 +216,7 @@ def test_reads_go_on_while_the_primary_is_down(pair: tuple[Cluster, Cluster]) ->
     writes answer 503."""
     primary, standby = pair
     db = Database(primary.dsn(), max_size=2, replica=Database(standby.dsn(), max_size=2))
-    district = {  # beside DISTRICT (which another test of this module creates), not over it
-        "type": "Feature",
-        "properties": {"code": "110199", "name": "主库停机测试区", "level": "district"},
-        "geometry": {
-            "type": "Polygon",
-            "coordinates": [
-                [[116.40, 39.80], [116.42, 39.80], [116.42, 39.82], [116.40, 39.82], [116.40, 39.80]]
-            ],
-        },
-    }
+    district = _district("110199", "主库停机测试区", 116.40)
     try:
         known = auth_headers(db, "dispatcher")
         unseen = auth_headers(db, "planner")
@@ -273,16 +267,7 @@ def test_names_written_on_the_primary_are_found_on_the_standby(pair: tuple[Clust
     served by the standby, which cannot write, has the primary key it, and finds it once replayed."""
     primary, standby = pair
     db = Database(primary.dsn(), max_size=2, replica=Database(standby.dsn(), max_size=2))
-    district = {
-        "type": "Feature",
-        "properties": {"code": "110177", "name": "备库检索测试区", "level": "district"},
-        "geometry": {
-            "type": "Polygon",
-            "coordinates": [
-                [[116.50, 39.80], [116.52, 39.80], [116.52, 39.82], [116.50, 39.82], [116.50, 39.80]]
-            ],
-        },
-    }
+    district = _district("110177", "备库检索测试区", 116.50)
     try:
         app = create_app(db=db)
         with running_server(app) as base, httpx.Client(base_url=base, timeout=30) as client:
