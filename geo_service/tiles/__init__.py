@@ -16,10 +16,12 @@ _build_lock = threading.Lock()
 
 
 def build_tile_server(db: Database, settings: MapSettings) -> TileServer:
-    """Load the catalogue, probe every layer against ``db`` (logging those not served) and make the server."""
+    """Load the catalogue, probe every layer against ``db`` (logging those not served) and make the server.
+    The probes are reads: a hot standby answers them (so a server started while the primary is away serves
+    tiles)."""
     with _build_lock:
         catalogue = Catalogue.from_directory(layers_dir(settings))
-        status = catalogue.check(db)
+        status = catalogue.check(db.for_reading())
         served = sorted(name for name, s in status.items() if s.available)
         log.info("map layers served: %s", ", ".join(served) or "none")
         return TileServer(catalogue, settings)

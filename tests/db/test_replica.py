@@ -159,53 +159,88 @@ def test_reads_fall_back_to_the_primary_when_the_standby_is_down(pair: tuple[Clu
         db.close()
 
 
+def _get_paths() -> list[str]:
+    """Every GET route of the demo city (one request each), /readyz last."""
+    lon, lat = 24.9445, 60.1702
+    return [
+        "/api/grids",
+        "/api/grids?level=community",
+        "/api/grids/export?format=geojson",
+        "/api/stations",
+        "/api/facilities",
+        f"/api/locate?lon={lon}&lat={lat}",
+        f"/api/isochrones?lon={lon}&lat={lat}&minutes=5",
+        f"/api/stations/nearest?lon={lon}&lat={lat}",
+        f"/api/life-circle?lon={lon}&lat={lat}",
+        "/api/coverage?level=community",
+        "/api/coverage/gaps?category=grocery",
+        "/api/geocode?q=Mannerheimintie",
+        "/api/network",
+        "/ogc/collections",
+        "/ogc/collections/grids/items",
+        "/ogc/collections/facilities/items",
+        "/tiles/style.json",
+        "/tiles/catalogue.json",
+        "/tiles/grids.json",
+        "/tiles/grids/14/9326/4739.pbf",
+        "/tiles/facilities/14/9326/4739.pbf",
+        "/tiles/coverage/14/9326/4739.pbf",
+        "/maps/overview.html",
+        "/open311/v2/services.json",
+        f"/api/route?from={lon},{lat}&to=24.9410,60.1699",
+        "/readyz",
+    ]
+
+
+def _read_only(db: Database, host: str | None = None) -> str:
+    """``db``'s DSN with every transaction read-only, as on a hot standby (and on another ``host``)."""
+    params = psycopg2.extensions.parse_dsn(db.dsn)
+    params["options"] = "-c default_transaction_read_only=on"
+    if host is not None:
+        params["host"] = host
+    return psycopg2.extensions.make_dsn(**params)
+
+
 def test_no_get_route_writes(demo_grids_db: Database) -> None:
     """Every GET route, served by a read-only 'standby' (the same database with every transaction read-only,
     as on a hot standby): none tries to write (that would answer 503 db.read_only) and none fails."""
-    db = demo_grids_db
-    params = psycopg2.extensions.parse_dsn(db.dsn)
-    params["options"] = "-c default_transaction_read_only=on"
-    read_only = Database(psycopg2.extensions.make_dsn(**params), max_size=4)
-    primary = Database(db.dsn, max_size=4, replica=read_only)
+    read_only = Database(_read_only(demo_grids_db), max_size=4)
+    primary = Database(demo_grids_db.dsn, max_size=4, replica=read_only)
     try:
-        app = create_app(db=primary)
-        lon, lat = 24.9445, 60.1702
-        paths = [
-            "/api/grids",
-            "/api/grids?level=community",
-            "/api/grids/export?format=geojson",
-            "/api/stations",
-            "/api/facilities",
-            f"/api/locate?lon={lon}&lat={lat}",
-            f"/api/isochrones?lon={lon}&lat={lat}&minutes=5",
-            f"/api/stations/nearest?lon={lon}&lat={lat}",
-            f"/api/life-circle?lon={lon}&lat={lat}",
-            "/api/coverage?level=community",
-            "/api/coverage/gaps?category=grocery",
-            "/api/geocode?q=Mannerheimintie",
-            "/api/network",
-            "/ogc/collections",
-            "/ogc/collections/grids/items",
-            "/ogc/collections/facilities/items",
-            "/tiles/style.json",
-            "/tiles/catalogue.json",
-            "/tiles/grids.json",
-            "/tiles/grids/14/9326/4739.pbf",
-            "/tiles/facilities/14/9326/4739.pbf",
-            "/tiles/coverage/14/9326/4739.pbf",
-            "/maps/overview.html",
-            "/open311/v2/services.json",
-            f"/api/route?from={lon},{lat}&to=24.9410,60.1699",
-            "/readyz",
-        ]
-        with running_server(app) as base, httpx.Client(base_url=base, timeout=120) as client:
-            answers = {path: client.get(path) for path in paths}
+        with (
+            running_server(create_app(db=primary)) as base,
+            httpx.Client(base_url=base, timeout=120) as client,
+        ):
+            answers = {path: client.get(path) for path in _get_paths()}
         wrote = {p: r.text for p, r in answers.items() if r.status_code == 503}
         assert wrote == {}
         assert all(r.status_code < 500 for r in answers.values()), {
             p: r.status_code for p, r in answers.items()
         }
-        assert sum(r.status_code == 200 for r in answers.values()) >= len(paths) - 3
+        assert sum(r.status_code == 200 for r in answers.values()) >= len(answers) - 3
+    finally:
+        primary.close()
+
+
+def test_every_get_route_answers_from_the_standby_while_the_primary_is_unreachable(
+    demo_grids_db: Database,
+) -> None:
+    """The demo city's GET routes — walking ones included — with a primary that never answers (its socket does
+    not exist) and a read-only copy as the standby: the same answers as with both up, but for /readyz, whose
+    contract is 503 while the database (the primary) cannot be used."""
+    read_only = Database(_read_only(demo_grids_db), max_size=4)
+    unreachable = _read_only(demo_grids_db, host="/nonexistent-geo-service-primary")
+    primary = Database(unreachable, max_size=4, replica=read_only)
+    try:
+        with (
+            running_server(create_app(db=primary)) as base,
+            httpx.Client(base_url=base, timeout=120) as client,
+        ):
+            answers = {path: client.get(path) for path in _get_paths()}
+        assert answers.pop("/readyz").status_code == 503
+        failed = {p: (r.status_code, r.text[:200]) for p, r in answers.items() if r.status_code >= 500}
+        assert failed == {}, "\n".join(f"{p}: {v}" for p, v in failed.items())
+        assert sum(r.status_code == 200 for r in answers.values()) >= len(answers) - 3
     finally:
         primary.close()
 
