@@ -247,11 +247,11 @@ class TokenCache:
         try:
             return self.authenticate(db, token)
         except DatabaseUnavailable:
-            replica = db.replica
-            if replica is None or replica.down:
+            standby = db.standby
+            if standby is None:
                 raise
             log.debug("the primary is out of reach: token checked on the standby")  # the pool logs the outage
-            with replica.cursor(dict_rows=False) as cur:
+            with standby.cursor(dict_rows=False) as cur:
                 found = tokens.find_token(cur, hash_token(token))
             self.lookups += 1
             return None if found is None else _principal(found)
@@ -312,8 +312,8 @@ def list_tokens(db: Database) -> list[TokenRow]:
 
 
 def revoke_token(db: Database, token_id: int, actor: str = "cli") -> tuple[TokenRow, bool]:
-    """Revoke token ``token_id`` at once (every process refuses it once the change is announced); the token and whether
-    this call revoked it (False: it already was). 404 when there is no such token."""
+    """Revoke token ``token_id`` at once (every process refuses it once the change is announced); the token and
+    whether this call revoked it (False: it already was). 404 when there is no such token."""
     with db.cursor(dict_rows=False) as cur:
         row, revoked_now = tokens.revoke(cur, token_id)
         if row is None:

@@ -512,6 +512,16 @@ def client(db: Database) -> Iterator[TestClient]:
         yield test_client
 
 
+def read_only_dsn(db: Database, host: str | None = None) -> str:
+    """``db``'s DSN with every transaction read-only, as on a hot standby (and on another ``host``, e.g. a socket
+    folder that does not exist: a server that never answers)."""
+    params = psycopg2.extensions.parse_dsn(db.dsn)
+    params["options"] = "-c default_transaction_read_only=on"
+    if host is not None:
+        params["host"] = host
+    return psycopg2.extensions.make_dsn(**params)
+
+
 def auth_headers(database: Database, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_token(database, role, f'test-{role}')}"}
 

@@ -189,7 +189,6 @@ async def incident_context(request: Request) -> IncidentContext:
     the primary is known to be out of reach, a read (GET, HEAD) gets the same context on the hot standby rather
     than a 503: the queue as last replicated. Writes still need the primary."""
     ctx: IncidentContext = request.app.state.incident_context
-    replica = ctx.db.replica
-    if request.method in READ_METHODS and ctx.db.down and replica is not None and not replica.down:
-        return dataclasses.replace(ctx, db=replica)
+    if request.method in READ_METHODS and ctx.db.down and (standby := ctx.db.standby) is not None:
+        return dataclasses.replace(ctx, db=standby)
     return ctx

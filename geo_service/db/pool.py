@@ -371,20 +371,23 @@ class Database:
         """The pool writes go to: this one, or for a standby's pool its primary's."""
         return self.cache_owner
 
+    @property
+    def standby(self) -> Database | None:
+        """The hot standby's pool when there is one and it answers (not known to be down), else None."""
+        replica = self.replica
+        return None if replica is None or replica.down else replica
+
     def revisions_instead(self, error: Exception) -> Database | None:
         """The standby, when this primary is out of reach (``error``) and the standby answers: its revisions
         describe the data the reads then get (:class:`geo_service.db.revisions.RevisionWatch`)."""
-        replica = self.replica
-        if not isinstance(error, DatabaseUnavailable) or replica is None or replica.down:
-            return None
-        return replica
+        return self.standby if isinstance(error, DatabaseUnavailable) else None
 
     def for_reading(self, min_lsn: str | None = None) -> Database:
         """The pool for read-only work: the standby when there is one, it answers, and it has replayed
         ``min_lsn`` (the primary's WAL position after the caller's last write, so a writer reads its own
         writes); else this primary."""
-        replica = self.replica
-        if replica is None or replica.down:
+        replica = self.standby
+        if replica is None:
             return self
         if min_lsn is None:
             return replica

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import psycopg2.extensions
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -24,7 +23,7 @@ from geo_service.auth import (
 from geo_service.cli import app as cli
 from geo_service.db import revisions
 from geo_service.db.pool import Database
-from tests.conftest import auth_headers, seen_within
+from tests.conftest import auth_headers, read_only_dsn, seen_within
 from tests.documented import answered
 from tests.test_cli import cli_env  # noqa: F401 - the CLI pointed at a fresh database
 
@@ -202,9 +201,8 @@ def test_a_kept_token_ends_with_its_expiry_and_its_time(db: Database) -> None:
     for _ in range(2):
         assert cache.authenticate(db, lasting) is not None and cache.authenticate(db, expiring) is not None
     assert cache.lookups == 2  # the second time both were kept
-    now[0] += (
-        31  # past the expiry the database gave: that token is looked up again (still valid to the database)
-    )
+    # past the expiry the database gave: that token is looked up again (still valid to the database)
+    now[0] += 31
     assert cache.authenticate(db, expiring) is not None and cache.lookups == 3
     assert cache.authenticate(db, lasting) is not None and cache.lookups == 3
     now[0] += 30  # past known_for_s: so is the other (its use noted again)
@@ -216,9 +214,7 @@ def test_a_token_is_honoured_when_its_use_cannot_be_noted(db: Database) -> None:
     """A primary that takes no writes for now (read-only here; a full disk is the same) still checks tokens:
     noting the last use is a transaction of its own, and its failure is logged, not answered."""
     token = create_token(db, "dispatcher", "read-only primary")
-    params = psycopg2.extensions.parse_dsn(db.dsn)
-    params["options"] = "-c default_transaction_read_only=on"
-    read_only = Database(psycopg2.extensions.make_dsn(**params), max_size=2)
+    read_only = Database(read_only_dsn(db), max_size=2)
     try:
         principal = TokenCache().authenticate(read_only, token)
         assert principal is not None and principal.role == "dispatcher"

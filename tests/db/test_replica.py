@@ -23,7 +23,7 @@ from geo_service.db.bootstrap import migrate_database
 from geo_service.db.cluster import Cluster
 from geo_service.db.pool import Database, DatabaseReadOnly
 from geo_service.settings import DatabaseSettings
-from tests.conftest import TEST_HOME, auth_headers, running_server
+from tests.conftest import TEST_HOME, auth_headers, read_only_dsn, running_server
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("GEO_SERVICE_DATABASE_URL")), reason="starts a standby of an embedded cluster"
@@ -192,19 +192,10 @@ def _get_paths() -> list[str]:
     ]
 
 
-def _read_only(db: Database, host: str | None = None) -> str:
-    """``db``'s DSN with every transaction read-only, as on a hot standby (and on another ``host``)."""
-    params = psycopg2.extensions.parse_dsn(db.dsn)
-    params["options"] = "-c default_transaction_read_only=on"
-    if host is not None:
-        params["host"] = host
-    return psycopg2.extensions.make_dsn(**params)
-
-
 def test_no_get_route_writes(demo_grids_db: Database) -> None:
     """Every GET route, served by a read-only 'standby' (the same database with every transaction read-only,
     as on a hot standby): none tries to write (that would answer 503 db.read_only) and none fails."""
-    read_only = Database(_read_only(demo_grids_db), max_size=4)
+    read_only = Database(read_only_dsn(demo_grids_db), max_size=4)
     primary = Database(demo_grids_db.dsn, max_size=4, replica=read_only)
     try:
         with (
@@ -228,8 +219,8 @@ def test_every_get_route_answers_from_the_standby_while_the_primary_is_unreachab
     """The demo city's GET routes — walking ones included — with a primary that never answers (its socket does
     not exist) and a read-only copy as the standby: the same answers as with both up, but for /readyz, whose
     contract is 503 while the database (the primary) cannot be used."""
-    read_only = Database(_read_only(demo_grids_db), max_size=4)
-    unreachable = _read_only(demo_grids_db, host="/nonexistent-geo-service-primary")
+    read_only = Database(read_only_dsn(demo_grids_db), max_size=4)
+    unreachable = read_only_dsn(demo_grids_db, host="/nonexistent-geo-service-primary")
     primary = Database(unreachable, max_size=4, replica=read_only)
     try:
         with (
